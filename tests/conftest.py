@@ -1,0 +1,63 @@
+"""Shared fixtures: real-data folder, a local Spark session, scratch workspaces."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import cxlens
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _real_data_dir() -> Path:
+    return Path(os.environ.get("CXLENS_REAL_DATA", ROOT.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The folder of real public datasets; skips (or fails under CXLENS_REQUIRE_REAL_DATA=1) when absent."""
+    path = _real_data_dir()
+    if not (path / "README.md").exists():
+        msg = f"real data folder {path} not found (set CXLENS_REAL_DATA)"
+        if os.environ.get("CXLENS_REQUIRE_REAL_DATA") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture()
+def ws(tmp_path):
+    """A fresh, empty workspace file."""
+    w = cxlens.open(tmp_path / "ws.duckdb")
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for the whole test session (UTC, fresh warehouse)."""
+    pyspark = pytest.importorskip("pyspark", reason="pip install 'cxlens[spark]'")
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+    warehouse = tempfile.mkdtemp(prefix="cxlens-spark-")
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("cxlens-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", warehouse)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
+        .getOrCreate()
+    )
+    assert pyspark is not None
+    yield session
+    session.stop()
+    shutil.rmtree(warehouse, ignore_errors=True)
