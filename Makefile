@@ -1,0 +1,50 @@
+# The two commands a newcomer runs: `make demo` and `make test`. CI (.ci/run) calls `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PORT   ?= 8000
+HOST   ?= 127.0.0.1
+SIZE   ?= small
+WORKSPACE ?= demo.duckdb
+PIP     = $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test install dev lint bench serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# runtime install (demo)
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	touch $@
+
+# runtime + dev extras (tests: pytest, playwright, pyspark, hypothesis)
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+dev: $(VENV)/.dev-installed
+
+## make demo: set up, build the demo workspace, print KPIs, serve the dashboard on $(HOST):$(PORT)
+demo: $(VENV)/.installed
+	rm -f $(WORKSPACE)
+	$(BIN)/cxlens --workspace $(WORKSPACE) demo --size $(SIZE) --serve --host $(HOST) --port $(PORT)
+
+## make test: set up with dev extras and run the whole suite (Spark and browser tests included)
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+bench: $(VENV)/.installed
+	$(BIN)/cxlens bench metrics --rows 10000000
+
+serve: $(VENV)/.installed
+	$(BIN)/cxlens --workspace $(WORKSPACE) serve --host $(HOST) --port $(PORT)
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache $(WORKSPACE)

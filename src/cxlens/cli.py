@@ -1,0 +1,392 @@
+"""The ``cxlens`` command line: thin commands over the library.
+
+Every command opens the workspace chosen by ``--workspace`` (or ``CXLENS_WORKSPACE``,
+default ``./cxlens.duckdb``), calls one library function and prints its result. Errors go
+to stderr with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import sys
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table as RichTable
+
+import cxlens
+from cxlens.errors import ConfigError, CxlensError
+from cxlens.schema.tables import TABLES
+
+app = typer.Typer(
+    help="cxlens: customer-experience analytics on your own data (DuckDB by default).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+journey_app = typer.Typer(help="Journey stages and touchpoints.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: cxlens against a plain baseline, side by side.", no_args_is_help=True)
+app.add_typer(journey_app, name="journey")
+app.add_typer(bench_app, name="bench")
+
+out = Console()
+err = Console(stderr=True)
+
+ADAPTER_KINDS = ("olist", "cdnow", "telco-churn", "nps-verbatims")
+METRICS = ("nps", "csat", "ces", "rating", "churn", "retention", "carts", "clv", "value", "support", "change")
+
+
+class Fmt(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class _State:
+    workspace: str = "cxlens.duckdb"
+
+
+state = _State()
+
+
+@app.callback()
+def _main(
+    workspace: Annotated[
+        str, typer.Option("--workspace", "-w", envvar="CXLENS_WORKSPACE", help="Workspace DuckDB file.")
+    ] = "cxlens.duckdb",
+) -> None:
+    state.workspace = workspace
+
+
+def _open(read_only: bool = False) -> cxlens.Workspace:
+    return cxlens.open(state.workspace, read_only=read_only)
+
+
+def _progress_bar(label: str) -> tuple[Progress, Any]:
+    bar = Progress(
+        TextColumn(label), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err, transient=True
+    )
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        if not bar.live.is_started and total > 20 * 2**20:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+# -- import ------------------------------------------------------------------------
+@app.command("import")
+def import_(
+    kind: Annotated[str, typer.Argument(help=f"Table ({', '.join(TABLES)}) or adapter ({', '.join(ADAPTER_KINDS)}).")],
+    path: Annotated[Path, typer.Argument(help="File (CSV, Parquet, JSON Lines) or, for olist, the folder.")],
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", "-m", help="canonical=source column names, repeatable or comma-separated.")
+    ] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl (default: by extension).")] = None,
+    dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 04/05/2024 as 4 May.")] = False,
+) -> None:
+    """Import a file into the workspace: validated, all-or-nothing, duplicates skipped."""
+    with _open() as ws:
+        if kind in ADAPTER_KINDS:
+            from cxlens.ingest.adapters import ADAPTERS
+
+            counts = ADAPTERS[kind](ws, path)
+            for table, n in counts.items():
+                out.print(f"{table}: {n:,} rows added")
+            return
+        if kind not in TABLES:
+            raise ConfigError(
+                f"unknown import kind {kind!r}; expected one of {', '.join((*TABLES, *ADAPTER_KINDS))}"
+            )
+        bar, update = _progress_bar(f"reading {path.name}")
+        try:
+            result = ws.load(kind, path, mapping=map_, format=fmt, dayfirst=dayfirst, progress=update)
+        finally:
+            if bar.live.is_started:
+                bar.stop()
+        out.print(
+            f"{result.table}: {result.inserted:,} rows added from {result.source} "
+            f"({result.skipped:,} already present or repeated)"
+        )
+
+
+# -- demo --------------------------------------------------------------------------
+@app.command()
+def demo(
+    size: Annotated[str, typer.Option(help="small, medium, large or a number of customers.")] = "small",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboard afterwards.")] = False,
+    host: Annotated[str, typer.Option(help="Host to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="CXLENS_PORT", help="Port to serve on.")] = 8000,
+) -> None:
+    """Build a demo workspace from the bundled generator and print its KPIs."""
+    from cxlens.ingest.simulate import write_demo
+
+    sz: str | int = int(size) if size.isdigit() else size
+    with _open() as ws:
+        with err.status(f"generating the {size} demo business (seed {seed})…"):
+            counts = write_demo(ws, size=sz, seed=seed)
+        summary = RichTable(title=f"demo workspace {state.workspace}")
+        summary.add_column("table")
+        summary.add_column("rows added", justify="right")
+        for table, n in counts.items():
+            summary.add_row(table, f"{n:,}")
+        out.print(summary)
+        _print_kpis(ws)
+    if serve:
+        _serve(host, port)
+
+
+def _print_kpis(ws: cxlens.Workspace) -> None:
+    kpis = _frame(ws.metrics.summary())
+    table = RichTable(title="KPI summary (95% confidence intervals)")
+    for col in kpis.columns:
+        table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(kpis[col]) else "left")
+    for row in kpis.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    out.print(table)
+
+
+# -- metrics -----------------------------------------------------------------------
+@app.command()
+def metrics(
+    name: Annotated[str, typer.Argument(help=f"One of {', '.join(METRICS)}.")],
+    by: Annotated[str | None, typer.Option(help="Group by dimension(s), comma-separated (touchpoint,channel,segment,traits.plan…).")] = None,
+    period: Annotated[str | None, typer.Option(help="day, week, month, quarter or year.")] = None,
+    start: Annotated[str | None, typer.Option(help="From this date (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option(help="Until this date (exclusive).")] = None,
+    filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value, repeatable.")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+    metric: Annotated[str | None, typer.Option(help="For change: which metric (nps, csat, ces).")] = None,
+) -> None:
+    """Compute a CX metric with n and 95% confidence intervals."""
+    if name not in METRICS:
+        raise ConfigError(f"unknown metric {name!r}; expected one of {', '.join(METRICS)}")
+    with _open(read_only=_exists()) as ws:
+        fn = getattr(ws.metrics, name)
+        kwargs: dict[str, Any] = {
+            "by": [b.strip() for b in by.split(",") if b.strip()] if by else None,
+            "period": period,
+            "start": start,
+            "end": end,
+            "filters": _filters(filter_),
+            "metric": metric,
+        }
+        accepted = inspect.signature(fn).parameters
+        for k, v in kwargs.items():
+            if v is not None and k not in accepted:
+                raise ConfigError(f"metric {name!r} does not take --{k}; it takes {', '.join('--' + p for p in accepted)}")
+        if name == "change" and not metric:
+            raise ConfigError("metrics change needs --metric nps, csat or ces")
+        result = fn(**{k: v for k, v in kwargs.items() if v is not None and k in accepted})
+        _print_frame(_frame(result), fmt)
+
+
+def _exists() -> bool:
+    return Path(state.workspace).exists()
+
+
+def _filters(items: list[str] | None) -> dict[str, Any] | None:
+    if not items:
+        return None
+    res: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"filter {item!r} has no '='; expected dimension=value, e.g. channel=web")
+        k, v = (x.strip() for x in item.split("=", 1))
+        vals = [x for x in v.split("|") if x]
+        res[k] = vals if len(vals) > 1 else v
+    return res
+
+
+def _frame(result: Any) -> pd.DataFrame:
+    if isinstance(result, pd.DataFrame):
+        return result
+    if isinstance(result, dict):
+        return pd.DataFrame([result])
+    return pd.DataFrame(result)
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat() if v == v.normalize() else v.isoformat()
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if hasattr(v, "item"):
+        return _jsonable(v.item())
+    return v
+
+
+def _cell(v: Any) -> str:
+    v = _jsonable(v)
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:,.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def _print_frame(frame: pd.DataFrame, fmt: Fmt) -> None:
+    if fmt is Fmt.json:
+        rows = [{str(k): _jsonable(v) for k, v in r.items()} for r in frame.to_dict("records")]
+        sys.stdout.write(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+    elif fmt is Fmt.csv:
+        frame.to_csv(sys.stdout, index=False, date_format="%Y-%m-%d")
+    else:
+        table = RichTable()
+        for col in frame.columns:
+            table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(frame[col]) else "left")
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_cell(v) for v in row))
+        out.print(table)
+
+
+# -- info / journey ----------------------------------------------------------------
+@app.command()
+def info() -> None:
+    """Show the workspace's tables, row counts and schema version."""
+    with _open(read_only=_exists()) as ws:
+        table = RichTable(title=f"{state.workspace} (schema version {ws.schema_version})")
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        table.add_column("PII columns")
+        for name, n in ws.counts().items():
+            table.add_row(name, f"{n:,}", ", ".join(TABLES[name].pii_columns) or "–")
+        out.print(table)
+
+
+@journey_app.command("show")
+def journey_show() -> None:
+    """Print the workspace's journey (stages and touchpoints)."""
+    with _open(read_only=_exists()) as ws:
+        j = ws.journey
+        table = RichTable(title=f"journey {j.name!r}")
+        for col in ("stage", "touchpoint", "channel"):
+            table.add_column(col)
+        stage_of = {t.id: t for t in j.touchpoints}
+        for s in j.stages:
+            tps = [t for t in stage_of.values() if t.stage == s.id] or [None]
+            for t in tps:
+                table.add_row(s.label, t.label if t else "–", t.channel if t else "–")
+        out.print(table)
+
+
+@journey_app.command("load")
+def journey_load(path: Annotated[Path, typer.Argument(help="Journey YAML file.")]) -> None:
+    """Load a journey YAML file into the workspace (replacing the current one)."""
+    j = cxlens.Journey.load(path)
+    with _open() as ws:
+        ws.set_journey(j)
+    out.print(f"journey {j.name!r}: {len(j.stages)} stages, {len(j.touchpoints)} touchpoints loaded")
+
+
+@journey_app.command("export")
+def journey_export(
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Export the workspace's journey as YAML."""
+    with _open(read_only=_exists()) as ws:
+        text = ws.journey.to_yaml()
+    if out_path:
+        out_path.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+# -- serve / report ----------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="CXLENS_PORT", help="Port.")] = 8000,
+) -> None:
+    """Serve the dashboard and the JSON API (GET /health answers once ready)."""
+    _serve(host, port)
+
+
+def _serve(host: str, port: int) -> None:
+    import uvicorn
+
+    from cxlens.web.app import create_app
+
+    ws = _open()
+    err.print(f"cxlens dashboard on http://{host}:{port}  (workspace {state.workspace}; Ctrl+C to stop)")
+    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def report(
+    out_path: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("report.html"),
+    start: Annotated[str | None, typer.Option(help="From this date.")] = None,
+    end: Annotated[str | None, typer.Option(help="Until this date (exclusive).")] = None,
+    filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value, repeatable.")] = None,
+) -> None:
+    """Write a self-contained HTML report (KPIs with CIs, trends, breakdowns, movers)."""
+    from cxlens.report import build_report
+
+    with _open(read_only=_exists()) as ws:
+        path = build_report(ws, out_path, start=start, end=end, filters=_filters(filter_))
+    out.print(f"report written to {path}")
+
+
+# -- bench -------------------------------------------------------------------------
+@bench_app.command("metrics")
+def bench_metrics(
+    rows: Annotated[int, typer.Option(help="Feedback rows to generate.")] = 10_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """NPS/CSAT by touchpoint × month with CIs: cxlens (DuckDB) vs plain pandas, in one run."""
+    from cxlens.metrics.bench import bench_metrics as run
+
+    with err.status(f"building {rows:,} feedback rows and timing both…"):
+        res = run(rows=rows, seed=seed)
+    table = RichTable(title=f"bench metrics: {rows:,} feedback rows")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for k, v in res.items():
+        table.add_row(str(k), _cell(v))
+    out.print(table)
+
+
+def main() -> None:
+    """Entry point: run the app, turning cxlens errors into one line on stderr."""
+    try:
+        app(standalone_mode=False)
+    except CxlensError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
