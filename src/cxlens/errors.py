@@ -46,6 +46,7 @@ class NotFoundError(KeyError, CxlensError):
     """Something asked for by name or id does not exist."""
 
     http_status = 404
+    __str__ = CxlensError.__str__
 
 
 class WorkspaceError(RuntimeError, CxlensError):

@@ -109,7 +109,7 @@ def _read_csv(p: Path, sep: str | None, total: int, progress: Progress | None) -
         try:
             frame = pd.read_csv(p, **opts)
         except pd.errors.ParserError as e:
-            raise ImportFileError(f"{p.name} is not valid CSV: {e}".replace("C error: ", "")) from None
+            raise ImportFileError(f"{p.name} is not valid CSV: {_parser_message(e)}") from None
         except pd.errors.EmptyDataError:
             raise ImportFileError(f"{p.name} is empty; expected a header row and data rows") from None
         if progress:
@@ -122,9 +122,14 @@ def _read_csv(p: Path, sep: str | None, total: int, progress: Progress | None) -
                 parts.append(chunk)
                 progress(min(fh.tell(), total), total)
         except pd.errors.ParserError as e:
-            raise ImportFileError(f"{p.name} is not valid CSV: {e}".replace("C error: ", "")) from None
+            raise ImportFileError(f"{p.name} is not valid CSV: {_parser_message(e)}") from None
     progress(total, total)
     return pd.concat(parts, ignore_index=True)
+
+
+def _parser_message(e: Exception) -> str:
+    msg = str(e).replace("Error tokenizing data. ", "").replace("C error: ", "").strip()
+    return msg + "; check quoting and separators on that line"
 
 
 def _read_jsonl(p: Path, total: int, progress: Progress | None) -> pd.DataFrame:

@@ -21,8 +21,11 @@ from cxlens.schema.tables import FLOAT, INT, JSON, SCORE_RANGES, STRING, TIMESTA
 _EXTRA_HOLDERS = ("properties", "traits")
 
 
+_EMPTY = object()
+
+
 def _bad(source: str, row: int, column: str, value: Any, expected: str) -> SchemaError:
-    shown = repr(value) if isinstance(value, str) else str(value)
+    shown = "empty" if value is _EMPTY else repr(value) if isinstance(value, str) else str(value)
     err = SchemaError(f"column '{column}' in {source} row {row + 1} is {shown}; expected {expected}")
     err.source, err.row, err.column, err.value, err.expected = source, row + 1, column, value, expected
     return err
@@ -235,7 +238,7 @@ def validate_frame(
         if col.required:
             bad = _first_bad(out[col.name].isna())
             if bad is not None:
-                raise _bad(source, bad, col.name, "empty", f"a value ({table.name} requires {col.name})")
+                raise _bad(source, bad, col.name, _EMPTY, f"a value ({table.name} requires {col.name})")
 
     if table.name == "feedback":
         _check_scores(out, source, frame)
