@@ -367,24 +367,15 @@ def bench_metrics(
 
 
 def main() -> None:
-    """Entry point: run the app, turning cxlens errors into one line on stderr."""
+    """Entry point: run the app, turning cxlens errors into one line on stderr (exit 1).
+
+    Usage errors (unknown option, missing argument) exit with 2, as click does.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except CxlensError as e:
         err.print(f"error: {e}", markup=False, highlight=False)
         sys.exit(1)
-    except (typer.Abort, KeyboardInterrupt):
-        err.print("aborted")
-        sys.exit(130)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
 
 
 if __name__ == "__main__":  # pragma: no cover
