@@ -1,0 +1,33 @@
+"""CX metrics as tidy tables: NPS, CSAT, CES, ratings, churn, retention, value, carts, support.
+
+Two layers:
+
+- pure functions ``*_expr(table, ..., by=, period=, start=, end=, filters=)`` that return Ibis
+  expressions and so run on any backend;
+- :class:`Metrics` (``ws.metrics``), whose methods run them on a workspace and return pandas
+  DataFrames with one row per group, the value, ``n`` and a 95% interval.
+
+See ``docs/metrics.md`` for every formula.
+"""
+
+from cxlens.metrics.api import Metrics
+from cxlens.metrics.ces import add_mean_ci, ces_expr, rating_expr
+from cxlens.metrics.common import PERIODS, prepare, valid_dimensions
+from cxlens.metrics.csat import csat_expr
+from cxlens.metrics.nps import nps_expr
+from cxlens.metrics.stats import MIN_N, Z, wilson
+
+__all__ = [
+    "MIN_N",
+    "PERIODS",
+    "Metrics",
+    "Z",
+    "add_mean_ci",
+    "ces_expr",
+    "csat_expr",
+    "nps_expr",
+    "prepare",
+    "rating_expr",
+    "valid_dimensions",
+    "wilson",
+]
