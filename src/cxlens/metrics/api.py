@@ -12,12 +12,17 @@ from typing import Any
 import ibis
 import pandas as pd
 
-from cxlens.errors import NotFoundError
+from cxlens.errors import ConfigError, NotFoundError
+from cxlens.metrics import carts as _carts
 from cxlens.metrics import ces as _ces
+from cxlens.metrics import change as _change
+from cxlens.metrics import churn as _churn
+from cxlens.metrics import tickets as _tickets
+from cxlens.metrics import value as _value
 from cxlens.metrics import csat as _csat
 from cxlens.metrics import nps as _nps
 from cxlens.metrics.common import PERIOD_COL, By, DateLike, Filters, as_list, column_name, finish
-from cxlens.metrics.stats import MIN_N
+from cxlens.metrics.stats import MIN_N, mean_ci
 
 
 class Metrics:
@@ -125,3 +130,230 @@ class Metrics:
         df = _ces.add_mean_ci(expr.execute(), "rating")
         keys = self._keys(by, period)
         return finish(df[keys + _ces.RATING_COLUMNS], keys, ints=["n"])
+
+    # -- change -----------------------------------------------------------------------
+    def change(self, metric: str = "nps", period: str = "month", by: By = None, *, start: DateLike = None,
+               end: DateLike = None, filters: Filters = None, alpha: float = 0.05,
+               min_n: int = MIN_N) -> pd.DataFrame:
+        """Period-over-period change of ``metric`` (nps, enps, csat, ces, rating) with a test.
+
+        Returns
+        -------
+        DataFrame
+            Group columns, ``period``, then ``previous_period, value, previous, delta, n,
+            previous_n, statistic, p_value, significant, small_sample``. The previous period is
+            the calendar period before (``previous`` NaN when it has no data). NPS: z-test;
+            CSAT: two-proportion z-test; CES/rating: Welch t-test.
+        """
+        if metric not in _change.TESTS:
+            raise ConfigError(f"change() cannot test metric {metric!r}; expected one of {', '.join(_change.TESTS)}")
+        if period is None:
+            raise ConfigError("change() needs a period such as 'month'; got None")
+        kw = dict(by=by, period=period, start=start, end=end, filters=filters, min_n=min_n)
+        if metric in ("nps", "enps"):
+            df = self.nps(metric=metric, **kw)
+        else:
+            df = getattr(self, metric)(**kw)
+        keys = [c for c in df.columns[: len(as_list(by))]]
+        return _change.period_change(df, metric, keys, period, alpha=alpha, min_n=min_n)
+
+    # -- customers over time -------------------------------------------------------------
+    def _activity(self) -> ibis.Table:
+        tables = {}
+        for name in ("orders", "events"):
+            try:
+                tables[name] = self._table(name)
+            except NotFoundError:
+                tables[name] = None
+        return _churn.activity_expr(tables["orders"], tables["events"])
+
+    def churn(self, period: str = "month", inactivity_days: int = 90, by: By = None, *, start: DateLike = None,
+              end: DateLike = None, filters: Filters = None, as_of: DateLike = None,
+              min_n: int = MIN_N) -> pd.DataFrame:
+        """Churn rate per period (see :mod:`cxlens.metrics.churn` for the exact definition).
+
+        Parameters
+        ----------
+        inactivity_days
+            A customer with no order or event for this many days is inactive.
+        start, end
+            Keep periods starting in ``[start, end)``.
+        as_of
+            End of the data (default: midnight after the last activity).
+
+        Returns
+        -------
+        DataFrame
+            Customer dimensions, ``period``, then ``churn_rate, n, churned, ci_low, ci_high,
+            complete, small_sample``; ``n`` counts customers active at the period's start.
+        """
+        from cxlens.metrics.common import check_period
+
+        check_period(period)
+        if period is None:
+            raise ConfigError("churn() needs a period such as 'month'; got None")
+        act = self._activity()
+        customers = self._customers()
+        _churn.prepare(act.mutate(customer_id=act.customer_id), customers=customers, by=by, filters=filters,
+                       what="churn", fact_dims=False)  # validates dimensions before any query
+        rng = act.aggregate(lo=act.ts.min(), hi=act.ts.max()).execute()
+        keys = self._keys(by, "month")
+        if rng.empty or pd.isna(rng["lo"].iloc[0]):
+            return pd.DataFrame(columns=keys + _churn.CHURN_COLUMNS)
+        periods = _churn.churn_periods(rng["lo"].iloc[0], rng["hi"].iloc[0], period, inactivity_days,
+                                       as_of=as_of, start=start, end=end)
+        if periods.empty:
+            return pd.DataFrame(columns=keys + _churn.CHURN_COLUMNS)
+        ptab = ibis.memtable(periods, schema={"_cx_period": "date", "_cx_p": "timestamp", "_cx_p_lb": "timestamp",
+                                              "_cx_next": "timestamp", "_cx_e": "timestamp",
+                                              "_cx_e_lb": "timestamp", "_cx_complete": "boolean"})
+        expr = _churn.churn_expr(act, customers, ptab, by=by, filters=filters, min_n=min_n)
+        df = self.ws.con.execute(expr)
+        df["complete"] = df["complete"].astype(bool)
+        return finish(df, keys, ints=["n", "churned"])
+
+    def retention(self, period: str = "month", by: By = None, *, start: DateLike = None, end: DateLike = None,
+                  filters: Filters = None,
+                  excluded_statuses=_value.EXCLUDED_STATUSES) -> pd.DataFrame:
+        """Cohort retention matrix by first-order period.
+
+        Returns
+        -------
+        DataFrame
+            Customer dimensions, then ``cohort, period_index, customers, retained,
+            retention_rate, ci_low, ci_high`` — one row per cohort and period index from 0 to
+            the last period with orders (zeros included).
+        """
+        if period is None:
+            raise ConfigError("retention() needs a period such as 'month'; got None")
+        orders = self._table("orders")
+        expr = _churn.retention_expr(orders, customers=self._customers(), period=period, by=by, start=start,
+                                     end=end, filters=filters, excluded_statuses=excluded_statuses)
+        keys = [column_name(b) for b in as_list(by)]
+        df = expr.execute()
+        last = orders.ts.max().execute()
+        df = _churn.finish_retention(df, keys, period, last)
+        return finish(df, keys + ["cohort", "period_index"], ints=["period_index", "customers", "retained"])
+
+    # -- value --------------------------------------------------------------------------
+    def value(self, by: By = None, period: str | None = None, *, start: DateLike = None, end: DateLike = None,
+              filters: Filters = None, excluded_statuses=_value.EXCLUDED_STATUSES,
+              min_n: int = MIN_N) -> pd.DataFrame:
+        """Orders, customers, revenue, AOV (t interval), purchase frequency and repeat rate.
+
+        Returns
+        -------
+        DataFrame
+            Group columns [+ ``period``], then ``orders, customers, revenue, aov, n, sd,
+            aov_ci_low, aov_ci_high, purchase_frequency, repeat_customers,
+            repeat_purchase_rate, repeat_ci_low, repeat_ci_high, small_sample`` (``n`` = orders;
+            repeat = customers with ≥ 2 orders in the group, Wilson interval in percent).
+        """
+        expr = _value.value_expr(self._table("orders"), customers=self._customers(), by=by, period=period,
+                                 start=start, end=end, filters=filters, excluded_statuses=excluded_statuses,
+                                 min_n=min_n)
+        df = expr.execute()
+        df["aov_ci_low"], df["aov_ci_high"] = mean_ci(df["aov"], df["sd"], df["orders"])
+        keys = self._keys(by, period)
+        return finish(df[keys + _value.VALUE_COLUMNS], keys, ints=["orders", "customers", "n", "repeat_customers"])
+
+    def clv(self, by: By = None, *, start: DateLike = None, end: DateLike = None, filters: Filters = None,
+            excluded_statuses=_value.EXCLUDED_STATUSES, min_n: int = MIN_N) -> pd.DataFrame:
+        """Historic CLV (revenue to date per ordering customer) per customer group.
+
+        Returns
+        -------
+        DataFrame
+            Customer dimensions, then ``clv, n, sd, ci_low, ci_high, median, total,
+            small_sample`` (``clv`` is the mean; ``n`` customers; t interval).
+        """
+        expr = _value.clv_expr(self._table("orders"), customers=self._customers(), by=by, start=start, end=end,
+                               filters=filters, excluded_statuses=excluded_statuses, min_n=min_n)
+        df = _ces.add_mean_ci(expr.execute(), "clv")
+        keys = self._keys(by, None)
+        return finish(df[keys + _value.CLV_COLUMNS], keys, ints=["n"])
+
+    # -- behaviour and support ------------------------------------------------------------
+    def carts(self, start_event: str = "add_to_cart", complete_event: str = "purchase", by: By = None,
+              period: str | None = None, *, start: DateLike = None, end: DateLike = None,
+              filters: Filters = None, min_n: int = MIN_N) -> pd.DataFrame:
+        """Cart abandonment per group (see :mod:`cxlens.metrics.carts`).
+
+        Returns
+        -------
+        DataFrame
+            Group columns [+ ``period``], then ``abandonment_rate, carts, completed, abandoned,
+            n, ci_low, ci_high, small_sample`` (rate and Wilson interval in percent).
+        """
+        expr = _carts.carts_expr(self._table("events"), customers=self._customers(), start_event=start_event,
+                                 complete_event=complete_event, by=by, period=period, start=start, end=end,
+                                 filters=filters, min_n=min_n)
+        return finish(expr.execute(), self._keys(by, period), ints=["carts", "completed", "abandoned", "n"])
+
+    def support(self, by: By = None, period: str | None = None, *, start: DateLike = None, end: DateLike = None,
+                filters: Filters = None, min_n: int = MIN_N) -> pd.DataFrame:
+        """Ticket KPIs per group (see :mod:`cxlens.metrics.tickets`).
+
+        Returns
+        -------
+        DataFrame
+            Group columns [+ ``period``], then ``n, responded, first_response_median_h,
+            first_response_p90_h, resolved, resolution_median_h, resolution_p90_h, fcr, fcr_n,
+            fcr_rate, ci_low, ci_high, small_sample``.
+        """
+        expr = _tickets.support_expr(self._table("tickets"), customers=self._customers(), by=by, period=period,
+                                     start=start, end=end, filters=filters, min_n=min_n)
+        return finish(expr.execute(), self._keys(by, period),
+                      ints=["n", "responded", "resolved", "fcr", "fcr_n"])
+
+    # -- headline -------------------------------------------------------------------------
+    def summary(self, start: DateLike = None, end: DateLike = None, filters: Filters = None) -> pd.DataFrame:
+        """Headline KPIs for the KPI tiles: one row per KPI.
+
+        Returns
+        -------
+        DataFrame
+            ``kpi, value, n, ci_low, ci_high, unit, small_sample, note`` for ``nps, csat, ces,
+            churn_rate`` (the last period of monthly churn in range), ``aov``,
+            ``repeat_purchase_rate``, ``abandonment_rate`` and ``first_response_median_h``
+            (no interval). A KPI whose table is empty, or to which a filter does not apply,
+            has a NaN value and a ``note`` saying why.
+        """
+        specs = [
+            ("nps", "points", lambda: self.nps(start=start, end=end, filters=filters), "nps", "n"),
+            ("csat", "%", lambda: self.csat(start=start, end=end, filters=filters), "csat", "n"),
+            ("ces", "score 1-7", lambda: self.ces(start=start, end=end, filters=filters), "ces", "n"),
+            ("churn_rate", "%", lambda: self.churn(start=start, end=end, filters=filters).tail(1),
+             "churn_rate", "n"),
+            ("aov", "currency", lambda: self.value(start=start, end=end, filters=filters).rename(
+                columns={"aov_ci_low": "ci_low", "aov_ci_high": "ci_high"}), "aov", "orders"),
+            ("repeat_purchase_rate", "%", lambda: self.value(start=start, end=end, filters=filters).rename(
+                columns={"repeat_ci_low": "ci_low", "repeat_ci_high": "ci_high"}), "repeat_purchase_rate",
+             "customers"),
+            ("abandonment_rate", "%", lambda: self.carts(start=start, end=end, filters=filters),
+             "abandonment_rate", "carts"),
+            ("first_response_median_h", "hours", lambda: self.support(start=start, end=end, filters=filters),
+             "first_response_median_h", "responded"),
+        ]
+        rows = []
+        for kpi, unit, fn, col, ncol in specs:
+            row = {"kpi": kpi, "value": float("nan"), "n": 0, "ci_low": float("nan"), "ci_high": float("nan"),
+                   "unit": unit, "small_sample": True, "note": ""}
+            try:
+                df = fn()
+            except ConfigError as e:
+                row["note"] = str(e)
+                df = None
+            except NotFoundError as e:
+                row["note"] = str(e)
+                df = None
+            if df is not None and len(df):
+                r = df.iloc[-1]
+                n = int(r[ncol])
+                row.update(value=float(r[col]), n=n, small_sample=n < MIN_N,
+                           ci_low=float(r["ci_low"]) if "ci_low" in r and kpi != "first_response_median_h" else float("nan"),
+                           ci_high=float(r["ci_high"]) if "ci_high" in r and kpi != "first_response_median_h" else float("nan"))
+            elif df is not None:
+                row["note"] = "no data"
+            rows.append(row)
+        return pd.DataFrame(rows)
