@@ -1,0 +1,113 @@
+"""The command-line contract: global --workspace, exit codes, errors on stderr, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CXLENS = [sys.executable, "-m", "cxlens"]
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CXLENS, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
+
+
+def test_import_then_reimport_reports_counts(tmp_path):
+    ws = tmp_path / "w.duckdb"
+    f = tmp_path / "fb.csv"
+    f.write_text("ts,metric,score\n2024-01-01,nps,10\n2024-01-02,nps,2\n")
+    first = run("--workspace", str(ws), "import", "feedback", str(f))
+    assert first.returncode == 0, first.stderr
+    assert "feedback: 2 rows added from fb.csv (0 already present or repeated)" in first.stdout
+    second = run("--workspace", str(ws), "import", "feedback", str(f))
+    assert "feedback: 0 rows added from fb.csv (2 already present or repeated)" in second.stdout
+
+
+def test_workspace_from_environment_variable(tmp_path):
+    ws = tmp_path / "env.duckdb"
+    f = tmp_path / "o.csv"
+    f.write_text("order_id,customer_id,ts,amount\no1,c1,2024-01-01,3\n")
+    res = run("import", "orders", str(f), env={"CXLENS_WORKSPACE": str(ws)}, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert ws.exists()
+
+
+def test_bad_input_exits_non_zero_with_the_error_on_stderr(tmp_path):
+    ws = tmp_path / "w.duckdb"
+    f = tmp_path / "bad.csv"
+    f.write_text("ts,metric,score\n2024-01-01,nps,10\n2024-01-02,nps,ten\n")
+    res = run("--workspace", str(ws), "import", "feedback", str(f))
+    assert res.returncode == 1
+    assert res.stdout == ""
+    assert "error: column 'score' in bad.csv row 2 is 'ten'; expected a number" in res.stderr
+    unknown = run("--workspace", str(ws), "import", "surveyz", str(f))
+    assert unknown.returncode == 1 and "unknown import kind 'surveyz'" in unknown.stderr
+    usage = run("--workspace", str(ws), "import")
+    assert usage.returncode == 2
+
+
+def test_journey_export_load_roundtrip(tmp_path):
+    ws = tmp_path / "w.duckdb"
+    exported = run("--workspace", str(ws), "journey", "export")
+    assert exported.returncode == 0 and "stage: delivery" not in exported.stdout and "id: delivery" in exported.stdout
+    j = tmp_path / "j.yaml"
+    j.write_text("name: tiny\nstages: [browse, buy]\ntouchpoints:\n  - {id: shop, stage: buy, channel: store}\n")
+    assert run("--workspace", str(ws), "journey", "load", str(j)).returncode == 0
+    again = run("--workspace", str(ws), "journey", "export")
+    assert "name: tiny" in again.stdout and "id: shop" in again.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stages: [a]\ntouchpoints: [{id: x, stage: zz}]\n")
+    res = run("--workspace", str(ws), "journey", "load", str(bad))
+    assert res.returncode == 1 and "touchpoint 'x' has stage 'zz'" in res.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_metrics_nps_machine_formats(tmp_path, fmt):
+    ws = tmp_path / "w.duckdb"
+    f = tmp_path / "fb.csv"
+    # touchpoint a: 2 promoters, 1 passive, 1 detractor -> NPS 25; b: 1 detractor -> -100
+    f.write_text(
+        "ts,metric,score,touchpoint\n"
+        "2024-01-01,nps,10,a\n2024-01-02,nps,9,a\n2024-01-03,nps,7,a\n2024-01-04,nps,3,a\n2024-01-05,nps,0,b\n"
+    )
+    assert run("--workspace", str(ws), "import", "feedback", str(f)).returncode == 0
+    res = run("--workspace", str(ws), "metrics", "nps", "--by", "touchpoint", "--format", fmt)
+    assert res.returncode == 0, res.stderr
+    if fmt == "json":
+        rows = json.loads(res.stdout)
+        assert [r["touchpoint"] for r in rows] == ["a", "b"]
+        a = rows[0]
+        assert (a["nps"], a["n"], a["promoters"], a["passives"], a["detractors"]) == (25.0, 4, 2, 1, 1)
+        # Var = 100^2 [(p+d) - (p-d)^2]/n with p=.5, d=.25
+        se = 100 * ((0.75 - 0.25**2) / 4) ** 0.5
+        assert a["ci_low"] == pytest.approx(max(-100, 25 - 1.96 * se), abs=1e-9)
+        assert a["ci_high"] == pytest.approx(min(100, 25 + 1.96 * se), abs=1e-9)
+        assert rows[1]["nps"] == -100.0
+    else:
+        lines = res.stdout.strip().splitlines()
+        assert lines[0].startswith("touchpoint,nps,n,promoters,passives,detractors")
+        assert lines[1].startswith("a,25.0,4,2,1,1")
+
+
+def test_metrics_with_period_prints_iso_period_start(tmp_path):
+    ws = tmp_path / "w.duckdb"
+    f = tmp_path / "fb.csv"
+    f.write_text("ts,metric,score\n2024-01-31T23:00:00,csat,5\n2024-02-01T01:00:00,csat,1\n2024-02-02,csat,4\n")
+    assert run("--workspace", str(ws), "import", "feedback", str(f)).returncode == 0
+    res = run("--workspace", str(ws), "metrics", "csat", "--period", "month", "--format", "json")
+    rows = json.loads(res.stdout)
+    assert [(r["period"], r["csat"], r["n"]) for r in rows] == [("2024-01-01", 100.0, 1), ("2024-02-01", 50.0, 2)]
+    assert {"csat", "n", "ci_low", "ci_high"} <= set(rows[0])
+
+
+def test_unknown_metric_and_dimension(tmp_path):
+    ws = tmp_path / "w.duckdb"
+    res = run("--workspace", str(ws), "metrics", "happiness")
+    assert res.returncode == 1 and "unknown metric 'happiness'" in res.stderr
+    res = run("--workspace", str(ws), "metrics", "nps", "--by", "colour", "--format", "json")
+    assert res.returncode == 1 and "colour" in res.stderr
