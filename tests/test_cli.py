@@ -111,3 +111,13 @@ def test_unknown_metric_and_dimension(tmp_path):
     assert res.returncode == 1 and "unknown metric 'happiness'" in res.stderr
     res = run("--workspace", str(ws), "metrics", "nps", "--by", "colour", "--format", "json")
     assert res.returncode == 1 and "colour" in res.stderr
+
+
+def test_set_gives_a_constant_column(tmp_path):
+    ws = tmp_path / "w.duckdb"
+    f = tmp_path / "answers.csv"
+    f.write_text("created,rating\n2024-01-01,10\n2024-01-02,6\n")
+    res = run("--workspace", str(ws), "import", "feedback", str(f), "--map", "score=rating,ts=created", "--set", "metric=nps")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(run("--workspace", str(ws), "metrics", "nps", "--format", "json").stdout)
+    assert (rows[0]["nps"], rows[0]["n"]) == (0.0, 2)

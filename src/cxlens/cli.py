@@ -95,6 +95,9 @@ def import_(
     ] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl (default: by extension).")] = None,
     dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 04/05/2024 as 4 May.")] = False,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="column=value for every row, e.g. --set metric=nps; repeatable.")
+    ] = None,
 ) -> None:
     """Import a file into the workspace: validated, all-or-nothing, duplicates skipped."""
     with _open() as ws:
@@ -111,7 +114,9 @@ def import_(
             )
         bar, update = _progress_bar(f"reading {path.name}")
         try:
-            result = ws.load(kind, path, mapping=map_, format=fmt, dayfirst=dayfirst, progress=update)
+            result = ws.load(
+                kind, path, mapping=map_, format=fmt, dayfirst=dayfirst, constants=_pairs(set_, "--set"), progress=update
+            )
         finally:
             if bar.live.is_started:
                 bar.stop()
@@ -197,17 +202,24 @@ def _exists() -> bool:
     return Path(state.workspace).exists()
 
 
-def _filters(items: list[str] | None) -> dict[str, Any] | None:
+def _pairs(items: list[str] | None, option: str) -> dict[str, str] | None:
     if not items:
         return None
-    res: dict[str, Any] = {}
+    res: dict[str, str] = {}
     for item in items:
         if "=" not in item:
-            raise ConfigError(f"filter {item!r} has no '='; expected dimension=value, e.g. channel=web")
+            raise ConfigError(f"{option} {item!r} has no '='; expected name=value, e.g. channel=web")
         k, v = (x.strip() for x in item.split("=", 1))
-        vals = [x for x in v.split("|") if x]
-        res[k] = vals if len(vals) > 1 else v
+        res[k] = v
     return res
+
+
+def _filters(items: list[str] | None) -> dict[str, Any] | None:
+    """``--filter channel=web --filter touchpoint=a|b`` → {"channel": "web", "touchpoint": ["a", "b"]}."""
+    pairs = _pairs(items, "--filter")
+    if pairs is None:
+        return None
+    return {k: (v.split("|") if "|" in v else v) for k, v in pairs.items()}
 
 
 def _frame(result: Any) -> pd.DataFrame:

@@ -238,6 +238,7 @@ class Workspace:
         mapping: dict[str, str] | list[str] | str | None = None,
         format: str | None = None,
         dayfirst: bool = False,
+        constants: dict[str, Any] | None = None,
         progress: Progress | None = None,
     ) -> ImportResult:
         """Validate rows and add them to table ``kind``, all or nothing.
@@ -253,6 +254,9 @@ class Workspace:
             ``{canonical: source_column}`` (or ``["score=rating", ...]``).
         dayfirst
             Read ambiguous dates such as 04/05/2024 as 4 May.
+        constants
+            Columns to set to one value on every row, e.g. ``{"metric": "nps"}`` for a file
+            of NPS answers without a metric column. A column present in the file is overwritten.
 
         Returns
         -------
@@ -276,41 +280,63 @@ class Workspace:
         else:
             name, raw = Path(source).name, read_file(source, format, progress=progress)
         raw = apply_mapping(raw, parse_mapping(mapping), name)
+        for col, value in (constants or {}).items():
+            raw[col] = value
         rows = validate_frame(raw, table, source=name, dayfirst=dayfirst)
         return self.insert(kind, rows, source=name)
 
     def insert(self, kind: str, rows: pd.DataFrame, *, source: str = "<frame>") -> ImportResult:
         """Insert already-validated canonical rows (from :func:`validate_frame`) in one transaction."""
-        table = self._table_def(kind)
-        rows = self._fill_from_journey(table, rows)
+        return self.insert_many({kind: rows}, source=source)[kind]
+
+    def insert_many(self, tables: dict[str, pd.DataFrame], *, source: str = "<frame>") -> dict[str, ImportResult]:
+        """Insert validated rows into several tables in ONE transaction (all or nothing).
+
+        Rows whose key is already present, or repeated within the input, are skipped, so
+        inserting the same rows twice adds nothing. Canonical columns missing from a frame
+        are stored as nulls.
+        """
         raw = self._require_raw()
-        arrow = pa.Table.from_pandas(
-            rows[table.column_names],
-            schema=pa.schema([(c.name, _ARROW[c.type]) for c in table.columns]),
-            preserve_index=False,
-        )
-        key = ", ".join(f'"{k}"' for k in table.key)
-        cols = ", ".join(f'"{c}"' for c in table.column_names)
+        prepared = []
+        for i, (kind, rows) in enumerate(tables.items()):
+            table = self._table_def(kind)
+            rows = self._fill_from_journey(table, rows)
+            for c in table.column_names:
+                if c not in rows.columns:
+                    rows = rows.assign(**{c: None})
+            arrow = pa.Table.from_pandas(
+                rows[table.column_names],
+                schema=pa.schema([(c.name, _ARROW[c.type]) for c in table.columns]),
+                preserve_index=False,
+            )
+            prepared.append((table, f"_cxlens_incoming_{i}", arrow))
+        results: dict[str, ImportResult] = {}
         with self._lock:
-            raw.register("_cxlens_incoming", arrow)
+            for _, name, arrow in prepared:
+                raw.register(name, arrow)
             try:
                 raw.execute("BEGIN")
-                before = raw.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
-                raw.execute(
-                    f'INSERT INTO "{table.name}" ({cols}) '
-                    f"SELECT {cols} FROM (SELECT DISTINCT ON ({key}) * FROM _cxlens_incoming) s "
-                    f'WHERE NOT EXISTS (SELECT 1 FROM "{table.name}" t WHERE '
-                    + " AND ".join(f't."{k}" = s."{k}"' for k in table.key)
-                    + ")"
-                )
-                after = raw.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
-                raw.execute("COMMIT")
-            except Exception:
-                raw.execute("ROLLBACK")
-                raise
+                try:
+                    for table, name, arrow in prepared:
+                        key = ", ".join(f'"{k}"' for k in table.key)
+                        cols = ", ".join(f'"{c}"' for c in table.column_names)
+                        match = " AND ".join(f't."{k}" = s."{k}"' for k in table.key)
+                        before = raw.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
+                        raw.execute(
+                            f'INSERT INTO "{table.name}" ({cols}) '
+                            f"SELECT {cols} FROM (SELECT DISTINCT ON ({key}) * FROM {name}) s "
+                            f'WHERE NOT EXISTS (SELECT 1 FROM "{table.name}" t WHERE {match})'
+                        )
+                        after = raw.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
+                        results[table.name] = ImportResult(table.name, source, arrow.num_rows, int(after - before))
+                    raw.execute("COMMIT")
+                except Exception:
+                    raw.execute("ROLLBACK")
+                    raise
             finally:
-                raw.unregister("_cxlens_incoming")
-        return ImportResult(table.name, source, len(rows), int(after - before))
+                for _, name, _ in prepared:
+                    raw.unregister(name)
+        return results
 
     def _table_def(self, kind: str) -> Table:
         try:

@@ -24,13 +24,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from cxlens.errors import ImportFileError, SchemaError
 from cxlens.ingest.files import read_file
 from cxlens.schema.tables import TABLES
 from cxlens.schema.validate import validate_frame
-from cxlens.workspace import _ARROW, Workspace
+from cxlens.workspace import Workspace
 
 __all__ = ["ADAPTERS", "import_cdnow", "import_nps_verbatims", "import_olist", "import_telco_churn"]
 
@@ -164,50 +163,8 @@ def _stages(ws: Workspace, touchpoints: pd.Series, fallback: dict[str, str]) -> 
 
 
 def _insert_all(ws: Workspace, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """Insert validated canonical tables in ONE transaction; rows whose id exists are skipped.
-
-    Same SQL as :meth:`Workspace.insert`, but one BEGIN/COMMIT around every table, so a failure
-    in the last table rolls back the first.
-    """
-    raw = ws._require_raw()
-    prepared = []
-    for i, (kind, rows) in enumerate(tables.items()):
-        table = TABLES[kind]
-        rows = ws._fill_from_journey(table, rows)
-        arrow = pa.Table.from_pandas(
-            rows[table.column_names],
-            schema=pa.schema([(c.name, _ARROW[c.type]) for c in table.columns]),
-            preserve_index=False,
-        )
-        prepared.append((table, f"_cxlens_adapter_{i}", arrow))
-    counts: dict[str, int] = {}
-    with ws._lock:
-        for _, name, arrow in prepared:
-            raw.register(name, arrow)
-        try:
-            raw.execute("BEGIN")
-            try:
-                for table, name, _ in prepared:
-                    key = ", ".join(f'"{k}"' for k in table.key)
-                    cols = ", ".join(f'"{c}"' for c in table.column_names)
-                    before = raw.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
-                    raw.execute(
-                        f'INSERT INTO "{table.name}" ({cols}) '
-                        f"SELECT {cols} FROM (SELECT DISTINCT ON ({key}) * FROM {name}) s "
-                        f'WHERE NOT EXISTS (SELECT 1 FROM "{table.name}" t WHERE '
-                        + " AND ".join(f't."{k}" = s."{k}"' for k in table.key)
-                        + ")"
-                    )
-                    after = raw.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
-                    counts[table.name] = int(after - before)
-                raw.execute("COMMIT")
-            except Exception:
-                raw.execute("ROLLBACK")
-                raise
-        finally:
-            for _, name, _ in prepared:
-                raw.unregister(name)
-    return counts
+    """Insert validated canonical tables in ONE transaction; rows whose id exists are skipped."""
+    return {name: r.inserted for name, r in ws.insert_many(tables).items()}
 
 
 # -- Olist ------------------------------------------------------------------------------------

@@ -111,6 +111,6 @@ class Journey:
 
 
 def default_journey() -> Journey:
-    """The journey that ships with cxlens (six stages, twenty touchpoints)."""
+    """The journey that ships with cxlens (six stages, 21 touchpoints)."""
     text = resources.files("cxlens.journeys").joinpath("default_journey.yaml").read_text(encoding="utf-8")
     return Journey.from_yaml(text, source="default_journey.yaml")

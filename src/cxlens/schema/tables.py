@@ -144,6 +144,7 @@ ORDERS = Table(
         C("currency", STRING),
         C("status", STRING),
         C("channel", STRING),
+        C("properties", JSON, doc="anything else the source carries (payment type, number of items…)"),
     ),
     key=("order_id",),
 )
@@ -156,6 +157,7 @@ ORDER_ITEMS = Table(
         C("product_id", STRING, required=True),
         C("quantity", FLOAT, min=0),
         C("price", FLOAT),
+        C("properties", JSON),
     ),
     key=("order_id", "item_id"),
 )

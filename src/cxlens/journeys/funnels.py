@@ -1,0 +1,516 @@
+"""Funnels: how many customers reach each step of an ordered sequence of events, within a window.
+
+A funnel is a list of *steps* matched against the ``events`` table (by ``name``, or by
+``touchpoint`` with ``step_field="touchpoint"``; a step may add column filters), a conversion
+*window* (default 14 days), a step *order* (``sequential``, ``strict`` or ``any``), optional
+*exclusion* steps and an optional breakdown ``by`` any events column or customers column.
+
+The whole computation is an Ibis expression pushed to the backend (DuckDB, Spark, …) and built
+from window functions; only the per-(group, step) summary comes back to Python. The exact
+semantics (and how equal timestamps are treated) are in ``docs/funnels.md``; in short, for the
+default sequential order a customer reaches step *k* when there are events e1…ek matching steps
+1…k with ``t(e1) < t(e2) < … < t(ek)`` (strictly: equal timestamps never advance the funnel) and
+``t(ek) − t(e1) ≤ window``, over any choice of e1.
+
+Examples
+--------
+>>> import cxlens, pandas as pd
+>>> ws = cxlens.open(":memory:")
+>>> rows = pd.DataFrame({
+...     "customer_id": ["a", "a", "a", "b", "b"],
+...     "ts": ["2024-05-01 10:00", "2024-05-01 10:05", "2024-05-02", "2024-05-01", "2024-06-01"],
+...     "name": ["visit", "add_to_cart", "purchase", "visit", "add_to_cart"]})
+>>> _ = ws.load("events", rows)
+>>> f = funnel(ws.table("events"), ["visit", "add_to_cart", "purchase"], window="7d")
+>>> f[["step", "event", "customers", "conversion", "step_conversion", "dropped"]]
+   step        event  customers  conversion  step_conversion  dropped
+0     1        visit          2         1.0              1.0        0
+1     2  add_to_cart          1         0.5              0.5        1
+2     3     purchase          1         0.5              1.0        0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from cxlens.errors import ConfigError
+
+__all__ = [
+    "ORDERS",
+    "FunnelQuery",
+    "FunnelStep",
+    "funnel",
+    "parse_steps",
+    "parse_window",
+]
+
+#: the step orders a funnel understands
+ORDERS = ("sequential", "strict", "any")
+DEFAULT_WINDOW = dt.timedelta(days=14)
+CUSTOMER = "customer"  # output column of per-customer expressions
+
+_UNITS = {
+    "s": 1, "sec": 1, "second": 1, "seconds": 1,
+    "m": 60, "min": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hour": 3600, "hours": 3600,
+    "d": 86400, "day": 86400, "days": 86400,
+    "w": 7 * 86400, "week": 7 * 86400, "weeks": 7 * 86400,
+    "mo": 30 * 86400, "month": 30 * 86400, "months": 30 * 86400,
+}  # fmt: skip
+_WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$")
+
+
+def parse_window(window: str | dt.timedelta | int | float | None) -> dt.timedelta:
+    """A conversion window as a :class:`~datetime.timedelta`.
+
+    Accepts a timedelta, a number of seconds, or ``<number><unit>`` with unit ``s``, ``m``
+    (minutes), ``h``, ``d``, ``w`` or ``mo`` (a month counts as 30 days): ``"30m"``, ``"12h"``,
+    ``"14d"``, ``"2w"``, ``"3mo"``. ``None`` means the default, 14 days.
+
+    >>> parse_window("2w")
+    datetime.timedelta(days=14)
+    >>> parse_window("3mo").days
+    90
+    """
+    if window is None:
+        return DEFAULT_WINDOW
+    if isinstance(window, dt.timedelta):
+        td = window
+    elif isinstance(window, (int, float)) and not isinstance(window, bool):
+        td = dt.timedelta(seconds=window)
+    elif isinstance(window, str):
+        m = _WINDOW_RE.match(window.lower())
+        if not m or m.group(2) not in _UNITS:
+            raise ConfigError(
+                f"funnel window {window!r} is not a duration; expected a number and a unit such as "
+                "'30m', '12h', '14d', '2w' or '3mo'"
+            )
+        td = dt.timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    else:
+        raise ConfigError(f"funnel window {window!r} is not a duration; expected a string such as '14d' or a timedelta")
+    if td <= dt.timedelta(0):
+        raise ConfigError(f"funnel window {window!r} is not positive; expected a duration such as '14d'")
+    return td
+
+
+def parse_steps(text: str) -> list[str]:
+    """Steps written as ``"visit>add_to_cart>purchase"`` (``,`` and ``→`` also separate).
+
+    >>> parse_steps("visit > add_to_cart>purchase")
+    ['visit', 'add_to_cart', 'purchase']
+    """
+    parts = [p.strip() for p in re.split(r">|,|→", text)]
+    if not text.strip() or any(not p for p in parts):
+        raise ConfigError(f"funnel steps {text!r} have an empty step; expected names separated by '>' like 'a>b>c'")
+    return parts
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """One funnel step (or exclusion): a value of ``field`` and/or column filters.
+
+    ``where`` maps a column to a value or a list of values; a key that is not an events column
+    is looked up in the ``properties`` JSON (compared as text).
+    """
+
+    value: str | None
+    field: str = "name"
+    where: tuple[tuple[str, Any], ...] = ()
+    label: str | None = None
+    #: for exclusions: the transitions i→i+1 (1-based, from_step ≤ i < to_step) they apply to
+    from_step: int | None = None
+    to_step: int | None = None
+
+    @classmethod
+    def parse(cls, spec: str | Mapping[str, Any] | FunnelStep, field: str = "name") -> FunnelStep:
+        if isinstance(spec, FunnelStep):
+            return spec
+        if isinstance(spec, str):
+            if not spec.strip():
+                raise ConfigError("funnel step '' is empty; expected an event name such as 'purchase'")
+            return cls(spec, field)
+        if isinstance(spec, Mapping):
+            unknown = set(spec) - {"name", "where", "label", "from_step", "to_step"}
+            if unknown:
+                raise ConfigError(
+                    f"funnel step {dict(spec)!r} has unknown key {sorted(unknown)[0]!r}; "
+                    "expected name, where, label, from_step or to_step"
+                )
+            where = spec.get("where") or {}
+            if not isinstance(where, Mapping):
+                raise ConfigError(f"funnel step {dict(spec)!r}: 'where' must map columns to values")
+            if spec.get("name") is None and not where:
+                raise ConfigError(f"funnel step {dict(spec)!r} matches every event; give it a 'name' or a 'where'")
+            items = tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple, set)) else v) for k, v in where.items()))
+            return cls(spec.get("name"), field, items, spec.get("label"), spec.get("from_step"), spec.get("to_step"))
+        raise ConfigError(f"funnel step {spec!r} is not a name or a dict; expected 'purchase' or {{'name': ...}}")
+
+    @property
+    def title(self) -> str:
+        if self.label:
+            return self.label
+        cond = ",".join(f"{k}={'|'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in self.where)
+        base = self.value if self.value is not None else ""
+        return f"{base}[{cond}]" if cond else str(base)
+
+    def matches(self, events: ir.Table) -> ir.BooleanValue:
+        """Boolean expression: does an events row match this step."""
+        cols = set(events.columns)
+        conds: list[ir.BooleanValue] = []
+        if self.value is not None:
+            conds.append(events[self.field] == self.value)
+        for key, val in self.where:
+            if key in cols:
+                col = events[key]
+            elif "properties" in cols:
+                col = events.properties.cast("json")[key].unwrap_as("string")
+            else:
+                raise ConfigError(f"funnel filter column {key!r} is not in events; expected one of {sorted(cols)}")
+            if isinstance(val, tuple):
+                conds.append(col.isin(list(val)))
+            elif val is None:
+                conds.append(col.isnull())
+            else:
+                conds.append(col == val)
+        out = conds[0]
+        for c in conds[1:]:
+            out = out & c
+        return out.fill_null(False)
+
+    def plain(self) -> bool:
+        return not self.where and self.value is not None
+
+
+def _interval(td: dt.timedelta) -> ir.IntervalScalar:
+    us = round(td.total_seconds() * 1_000_000)
+    if us % 1_000_000 == 0:
+        return ibis.interval(seconds=us // 1_000_000)
+    return ibis.interval(microseconds=us)
+
+
+@dataclass
+class FunnelQuery:
+    """A funnel definition; :meth:`run` computes it on an ``events`` table of any Ibis backend.
+
+    Parameters
+    ----------
+    steps
+        Event names (or touchpoints with ``step_field="touchpoint"``), or dicts
+        ``{"name": ..., "where": {column: value | [values]}, "label": ...}``.
+    window
+        Conversion window from the step-1 event: ``"30m"``, ``"12h"``, ``"14d"`` (default),
+        ``"2w"``, ``"3mo"`` or a timedelta.
+    order
+        ``"sequential"`` (other events may happen between steps), ``"strict"`` (each step at the
+        customer's very next moment) or ``"any"`` (all steps within the window, any order).
+    exclude
+        Steps that must not happen between two consecutive funnel steps (sequential order only);
+        a dict may restrict one to transitions ``from_step`` … ``to_step`` (1-based).
+    by
+        Breakdown column(s): events columns (first-touch: the value on the customer's first
+        step-1 event) or, when ``customers`` is given, customers columns.
+    times
+        Also compute median and p90 seconds from the previous step (one more small pass).
+    """
+
+    steps: Sequence[str | Mapping[str, Any]]
+    window: str | dt.timedelta | None = "14d"
+    order: str = "sequential"
+    exclude: Sequence[str | Mapping[str, Any]] | None = None
+    by: str | Sequence[str] | None = None
+    step_field: str = "name"
+    customers: ir.Table | None = None
+    times: bool = True
+    _steps: list[FunnelStep] = field(init=False, repr=False)
+    _exclude: list[FunnelStep] = field(init=False, repr=False)
+    _window: dt.timedelta = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.steps, str):
+            self.steps = parse_steps(self.steps)
+        if not self.steps:
+            raise ConfigError("funnel has no steps; expected at least one event name such as 'visit'")
+        if self.order not in ORDERS:
+            raise ConfigError(f"funnel order {self.order!r} is unknown; expected one of {', '.join(ORDERS)}")
+        self._steps = [FunnelStep.parse(s, self.step_field) for s in self.steps]
+        self._exclude = [FunnelStep.parse(s, self.step_field) for s in (self.exclude or [])]
+        if self._exclude and self.order != "sequential":
+            raise ConfigError(
+                f"exclusion steps need order 'sequential', not {self.order!r}; drop 'exclude' or use sequential"
+            )
+        n = len(self._steps)
+        for x in self._exclude:
+            lo, hi = x.from_step or 1, x.to_step or n
+            if not (1 <= lo < hi <= n):
+                raise ConfigError(
+                    f"exclusion {x.title!r} covers steps {lo}..{hi}; expected 1 <= from_step < to_step <= {n}"
+                )
+        self._window = parse_window(self.window)
+        self.by = [self.by] if isinstance(self.by, str) else list(self.by or [])
+
+    # -- building blocks ---------------------------------------------------------------------
+    @property
+    def labels(self) -> list[str]:
+        return [s.title for s in self._steps]
+
+    def _base(self, events: ir.Table) -> ir.Table:
+        """Events with a customer key, ``ts`` and one boolean column per step / exclusion transition."""
+        cols = set(events.columns)
+        if self.step_field not in cols:
+            raise ConfigError(f"funnel step field {self.step_field!r} is not an events column; use 'name' or 'touchpoint'")
+        cid = events.customer_id
+        if "anonymous_id" in cols:
+            cid = ibis.coalesce(events.customer_id, events.anonymous_id)
+        flags = {f"_s{i}": s.matches(events) for i, s in enumerate(self._steps, 1)}
+        n = len(self._steps)
+        for i in range(1, n):
+            xs = [x for x in self._exclude if (x.from_step or 1) <= i < (x.to_step or n)]
+            if xs:
+                m = xs[0].matches(events)
+                for x in xs[1:]:
+                    m = m | x.matches(events)
+                flags[f"_x{i}"] = m
+        if self.order != "strict":
+            # only events matching a step or an exclusion matter; a plain name list is a fast IN
+            specs = self._steps + self._exclude
+            plain = [s.value for s in specs if s.plain() and s.field == self.step_field]
+            if len(plain) == len(specs):
+                events = events.filter(events[self.step_field].isin(sorted(set(plain))))
+            else:
+                any_flag = specs[0].matches(events)
+                for s in specs[1:]:
+                    any_flag = any_flag | s.matches(events)
+                events = events.filter(any_flag)
+            flags = {f"_s{i}": s.matches(events) for i, s in enumerate(self._steps, 1)}
+            for i in range(1, n):
+                xs = [x for x in self._exclude if (x.from_step or 1) <= i < (x.to_step or n)]
+                if xs:
+                    m = xs[0].matches(events)
+                    for x in xs[1:]:
+                        m = m | x.matches(events)
+                    flags[f"_x{i}"] = m
+            cid = events.customer_id
+            if "anonymous_id" in cols:
+                cid = ibis.coalesce(events.customer_id, events.anonymous_id)
+        keep = [events[c] for c in self.by if c in cols]
+        base = events.select(_cid=cid, ts=events.ts, **flags, **{f"_by{j}": c for j, c in enumerate(keep)})
+        base = base.filter(base._cid.notnull(), base.ts.notnull())
+        return base
+
+    def _moments(self, base: ir.Table, i: int, extra: Sequence[str] = ()) -> ir.Table:
+        """Distinct (customer, ts) moments at which step ``i`` (or flag column ``i``) happened."""
+        col = i if isinstance(i, str) else f"_s{i}"
+        return base.filter(base[col]).select("_cid", "ts", *extra).distinct()
+
+    def _reach_sequential(self, base: ir.Table) -> list[ir.Table]:
+        n, win = len(self._steps), _interval(self._window)
+        null_ts = ibis.null().cast("timestamp")
+        valid = self._moments(base, 1).mutate(_start=lambda t: t.ts)
+        out = [valid]
+        for k in range(2, n + 1):
+            # _o orders rows at equal ts: current-step rows (0) before exclusions (1) before the
+            # previous step's chains (2), so a chain can only extend to a strictly later moment.
+            parts = [
+                valid.select("_cid", "ts", "_start", _o=ibis.literal(2)),
+                self._moments(base, k).select("_cid", "ts", _start=null_ts, _o=ibis.literal(0)),
+            ]
+            xcol = f"_x{k - 1}"
+            if xcol in base.columns:
+                parts.append(self._moments(base, xcol).select("_cid", "ts", _start=null_ts, _o=ibis.literal(1)))
+            u = ibis.union(*parts, distinct=False)
+            part = [u._cid]
+            if xcol in base.columns:
+                # segment = exclusions so far; a chain never crosses a segment boundary
+                u = u.mutate(
+                    _seg=(u._o == 1).cast("int64").sum().over(
+                        ibis.window(group_by=u._cid, order_by=[u.ts, u._o], rows=(None, 0))
+                    )
+                )
+                part = [u._cid, u._seg]
+            w = ibis.window(group_by=part, order_by=[u.ts, u._o], rows=(None, -1))
+            u = u.mutate(_best=u._start.max().over(w))
+            u = u.filter(u._o == 0, u._best.notnull(), u.ts <= u._best + win)
+            valid = u.select("_cid", "ts", _start=u._best)
+            out.append(valid)
+        return out
+
+    def _reach_strict(self, base: ir.Table) -> list[ir.Table]:
+        n, win = len(self._steps), _interval(self._window)
+        ranked = base.mutate(_r=ibis.dense_rank().over(ibis.window(group_by=base._cid, order_by=base.ts)))
+        valid = self._moments(ranked, 1, ["_r"]).mutate(_start=lambda t: t.ts)
+        out = [valid]
+        for k in range(2, n + 1):
+            cur = self._moments(ranked, k, ["_r"])
+            prev = valid.select(_pcid="_cid", _pr="_r", _pstart="_start")
+            j = cur.join(prev, [cur._cid == prev._pcid, cur._r == prev._pr + 1])
+            j = j.filter(j.ts <= j._pstart + win)
+            valid = j.select("_cid", "ts", "_r", _start="_pstart")
+            out.append(valid)
+        return out
+
+    def _reach_any(self, base: ir.Table) -> list[ir.Table]:
+        n, win = len(self._steps), _interval(self._window)
+        m = base.group_by(["_cid", "ts"]).aggregate(
+            **{f"_f{i}": base[f"_s{i}"].cast("int8").max() for i in range(1, n + 1)}
+        )
+        w = ibis.window(group_by=m._cid, order_by=ibis.desc(m.ts), rows=(None, 0))
+        # _n{i}: the first moment at or after this one where step i happens
+        m = m.mutate(**{f"_n{i}": ibis.cases((m[f"_f{i}"] == 1, m.ts)).min().over(w) for i in range(1, n + 1)})
+        out = []
+        for k in range(1, n + 1):
+            nexts = [m[f"_n{i}"] for i in range(1, k + 1)]
+            done = nexts[0] if k == 1 else ibis.greatest(*nexts)
+            ok = done.notnull() & (done <= m.ts + win)
+            for c in nexts:
+                ok = ok & c.notnull()
+            out.append(m.filter(ok).select("_cid", ts=done))
+        return out
+
+    def _reached(self, events: ir.Table) -> tuple[ir.Table, list[ir.Table]]:
+        base = self._base(events)
+        reach = {"sequential": self._reach_sequential, "strict": self._reach_strict, "any": self._reach_any}[self.order]
+        return base, reach(base)
+
+    def _groups(self, events: ir.Table, base: ir.Table) -> tuple[ir.Table | None, list[str]]:
+        """Per customer: the breakdown values (first touch on step 1, or customers columns)."""
+        if not self.by:
+            return None, []
+        ev_cols = set(events.columns)
+        ev_by = [b for b in self.by if b in ev_cols]
+        cu_by = [b for b in self.by if b not in ev_cols]
+        groups = None
+        if ev_by:
+            first = base.filter(base._s1)
+            cols = [f"_by{j}" for j in range(len(ev_by))]
+            order = [first.ts]
+            for c in cols:
+                order += [first[c].isnull(), first[c]]
+            first = first.mutate(_rn=ibis.row_number().over(ibis.window(group_by=first._cid, order_by=order)))
+            groups = first.filter(first._rn == 0).select("_cid", **{b: first[c] for b, c in zip(ev_by, cols)})
+        if cu_by:
+            cust = self.customers
+            missing = [b for b in cu_by if cust is None or b not in cust.columns]
+            if missing:
+                where = "events" if cust is None else "events or customers"
+                raise ConfigError(
+                    f"funnel breakdown column {missing[0]!r} is not in {where}; expected an events column "
+                    "(channel, touchpoint, …) or pass customers= for customers columns (segment, plan, …)"
+                )
+            cust = cust.select(_ccid=cust.customer_id, **{b: cust[b] for b in cu_by})
+            if groups is None:
+                groups = base.filter(base._s1).select("_cid").distinct()
+            groups = groups.left_join(cust, groups._cid == cust._ccid).drop("_ccid")
+        return groups, list(self.by)
+
+    # -- public ------------------------------------------------------------------------------
+    def customer_steps(self, events: ir.Table) -> ir.Table:
+        """Per customer and step reached: ``customer``, breakdown columns, ``step``, ``reached_at``
+        (first moment the step was reached) and ``seconds`` from reaching the previous step."""
+        base, reach = self._reached(events)
+        long = ibis.union(
+            *[r.group_by("_cid").aggregate(reached_at=r.ts.min()).mutate(step=ibis.literal(k)) for k, r in
+              enumerate(reach, 1)],
+            distinct=False,
+        )
+        if self.times:
+            w = ibis.window(group_by=long._cid, order_by=long.step)
+            prev = long.reached_at.lag().over(w)
+            long = long.mutate(seconds=(long.reached_at.epoch_seconds() - prev.epoch_seconds()).cast("float64"))
+        groups, by = self._groups(events, base)
+        if groups is not None:
+            long = long.join(groups, "_cid")
+        return long.rename({CUSTOMER: "_cid"}).select(CUSTOMER, *by, "step", "reached_at", *(["seconds"] * self.times))
+
+    def to_expr(self, events: ir.Table) -> ir.Table:
+        """The backend expression: one row per (group, step) that somebody reached, with
+        ``customers`` and (with ``times``) ``median_seconds`` and ``p90_seconds``."""
+        cs = self.customer_steps(events)
+        aggs: dict[str, Any] = {"customers": cs.count()}
+        if self.times:
+            aggs["median_seconds"] = cs.seconds.quantile(0.5)
+            aggs["p90_seconds"] = cs.seconds.quantile(0.9)
+        return cs.group_by([*self.by, "step"]).aggregate(**aggs)
+
+    def dropped_customers(self, events: ir.Table, step: int) -> ir.Table:
+        """Customers who reached ``step`` but not ``step + 1`` (a drop-off list, exportable as a segment)."""
+        if not 1 <= step < len(self._steps):
+            raise ConfigError(f"drop-off step {step} is out of range; expected 1..{len(self._steps) - 1}")
+        cs = self.customer_steps(events)
+        last = cs.group_by([CUSTOMER, *self.by]).aggregate(max_step=cs.step.max())
+        return last.filter(last.max_step == step).drop("max_step")
+
+    def run(self, events: ir.Table) -> pd.DataFrame:
+        """Execute on the backend and return the tidy funnel table (see :func:`funnel`)."""
+        return self.finish(self.to_expr(events).to_pandas())
+
+    def finish(self, agg: pd.DataFrame) -> pd.DataFrame:
+        """Complete a :meth:`to_expr` result: every step of every group, conversions, drop-off."""
+        n, by = len(self._steps), list(self.by)
+        steps = pd.DataFrame({"step": range(1, n + 1), "event": self.labels})
+        agg = agg.copy()
+        agg["step"] = agg["step"].astype("int64")
+        if by:
+            groups = agg.loc[agg["step"] == 1, by].drop_duplicates()
+            grid = groups.merge(steps, how="cross")
+        else:
+            grid = steps
+        out = grid.merge(agg, on=[*by, "step"], how="left", validate="one_to_one")
+        out["customers"] = out["customers"].fillna(0).astype("int64")
+        if not self.times:
+            out["median_seconds"] = float("nan")
+            out["p90_seconds"] = float("nan")
+        key = by or None
+        first = out.groupby(key, dropna=False)["customers"].transform("first") if by else out["customers"].iloc[0]
+        prev = out.groupby(key, dropna=False)["customers"].shift(1) if by else out["customers"].shift(1)
+        prev = prev.fillna(out["customers"])
+        out["conversion"] = (out["customers"] / first).where(first > 0, 0.0).astype(float) if by else (
+            out["customers"] / first if first > 0 else 0.0
+        )
+        out["step_conversion"] = (out["customers"] / prev).where(prev > 0, 0.0).astype(float)
+        out["dropped"] = (prev - out["customers"]).astype("int64")
+        for c in ("median_seconds", "p90_seconds"):
+            out[c] = out[c].astype(float)
+            out.loc[out["step"] == 1, c] = float("nan")
+        cols = [*by, "step", "event", "customers", "conversion", "step_conversion", "dropped", "median_seconds",
+                "p90_seconds"]
+        out = out[cols]
+        if by:
+            out = out.sort_values([*by, "step"], na_position="last", kind="stable")
+        return out.reset_index(drop=True)
+
+
+def funnel(
+    events: ir.Table,
+    steps: Sequence[str | Mapping[str, Any]] | str,
+    window: str | dt.timedelta | None = "14d",
+    order: str = "sequential",
+    exclude: Sequence[str | Mapping[str, Any]] | None = None,
+    by: str | Sequence[str] | None = None,
+    step_field: str = "name",
+    *,
+    customers: ir.Table | None = None,
+    times: bool = True,
+) -> pd.DataFrame:
+    """Customers reaching each step of a funnel, computed on the events' backend.
+
+    Parameters are those of :class:`FunnelQuery` (``steps`` may also be ``"a>b>c"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (breakdown group,) step: ``step`` (1-based), ``event`` (the step's label),
+        ``customers`` (reached this step), ``conversion`` (share of step 1, 0–1),
+        ``step_conversion`` (share of the previous step, 0–1), ``dropped`` (previous − this),
+        ``median_seconds`` and ``p90_seconds`` (time from first reaching the previous step to
+        first reaching this one; NaN for step 1).
+    """
+    q = FunnelQuery(steps, window, order, exclude, by, step_field, customers, times)
+    return q.run(events)
