@@ -14,7 +14,9 @@ CXLENS = [sys.executable, "-m", "cxlens"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*CXLENS, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [*CXLENS, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=120
+    )
 
 
 def test_import_then_reimport_reports_counts(tmp_path):
@@ -117,7 +119,9 @@ def test_set_gives_a_constant_column(tmp_path):
     ws = tmp_path / "w.duckdb"
     f = tmp_path / "answers.csv"
     f.write_text("created,rating\n2024-01-01,10\n2024-01-02,6\n")
-    res = run("--workspace", str(ws), "import", "feedback", str(f), "--map", "score=rating,ts=created", "--set", "metric=nps")
+    res = run(
+        "--workspace", str(ws), "import", "feedback", str(f), "--map", "score=rating,ts=created", "--set", "metric=nps"
+    )
     assert res.returncode == 0, res.stderr
     rows = json.loads(run("--workspace", str(ws), "metrics", "nps", "--format", "json").stdout)
     assert (rows[0]["nps"], rows[0]["n"]) == (0.0, 2)

@@ -25,7 +25,13 @@ def test_public_names_are_pinned():
 
 
 def test_errors_form_one_tree_and_subclass_builtins():
-    for err in (cxlens.SchemaError, cxlens.ConfigError, cxlens.NotFoundError, cxlens.WorkspaceError, cxlens.MissingExtraError):
+    for err in (
+        cxlens.SchemaError,
+        cxlens.ConfigError,
+        cxlens.NotFoundError,
+        cxlens.WorkspaceError,
+        cxlens.MissingExtraError,
+    ):
         assert issubclass(err, cxlens.CxlensError)
     assert issubclass(cxlens.SchemaError, ValueError) and issubclass(cxlens.NotFoundError, KeyError)
     assert str(cxlens.NotFoundError("no such thing")) == "no such thing"

@@ -22,7 +22,11 @@ def test_new_workspace_has_every_canonical_table_with_its_columns(tmp_path):
         assert cols == table.column_names
     assert con.execute("SELECT value FROM _cxlens_meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     # timestamps are zoneless UTC, ids strings
-    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name='feedback'").fetchall())
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name='feedback'"
+        ).fetchall()
+    )
     assert types["ts"] == "TIMESTAMP" and types["feedback_id"] == "VARCHAR" and types["score"] == "DOUBLE"
     con.close()
 
@@ -35,7 +39,9 @@ def test_pii_columns_are_marked():
 def test_reopening_keeps_data_and_version(tmp_path):
     path = tmp_path / "w.duckdb"
     with cxlens.open(path) as ws:
-        ws.load("orders", pd.DataFrame({"order_id": ["o1"], "customer_id": ["c1"], "ts": ["2024-01-01"], "amount": [5]}))
+        ws.load(
+            "orders", pd.DataFrame({"order_id": ["o1"], "customer_id": ["c1"], "ts": ["2024-01-01"], "amount": [5]})
+        )
     with cxlens.open(path) as ws:
         assert ws.counts()["orders"] == 1 and ws.schema_version == SCHEMA_VERSION
 
@@ -82,9 +88,16 @@ def test_journey_roundtrips_through_yaml_and_workspace(ws, tmp_path):
     ws.close()
     with cxlens.open(path) as again:
         assert again.journey == custom
-        assert again.sql("SELECT stage FROM journey_stages ORDER BY position")["stage"].tolist() == ["lead", "trial", "paid"]
+        assert again.sql("SELECT stage FROM journey_stages ORDER BY position")["stage"].tolist() == [
+            "lead",
+            "trial",
+            "paid",
+        ]
         assert cxlens.Journey.from_yaml(again.journey.to_yaml()) == custom
-        again.load("feedback", pd.DataFrame({"ts": ["2024-01-01"], "metric": ["nps"], "score": [1], "touchpoint": ["demo_call"]}))
+        again.load(
+            "feedback",
+            pd.DataFrame({"ts": ["2024-01-01"], "metric": ["nps"], "score": [1], "touchpoint": ["demo_call"]}),
+        )
         assert again.sql("SELECT stage, channel FROM feedback").values.tolist() == [["trial", "phone"]]
 
 

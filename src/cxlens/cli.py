@@ -13,7 +13,7 @@ import math
 import os
 import sys
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,7 +45,7 @@ ADAPTER_KINDS = ("olist", "cdnow", "telco-churn", "nps-verbatims")
 METRICS = ("nps", "csat", "ces", "rating", "churn", "retention", "carts", "clv", "value", "support", "change")
 
 
-class Fmt(str, Enum):
+class Fmt(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -72,9 +72,7 @@ def _open(read_only: bool = False) -> cxlens.Workspace:
 
 
 def _progress_bar(label: str) -> tuple[Progress, Any]:
-    bar = Progress(
-        TextColumn(label), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err, transient=True
-    )
+    bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err, transient=True)
     task = bar.add_task(label, total=None)
 
     def update(done: int, total: int) -> None:
@@ -91,7 +89,8 @@ def import_(
     kind: Annotated[str, typer.Argument(help=f"Table ({', '.join(TABLES)}) or adapter ({', '.join(ADAPTER_KINDS)}).")],
     path: Annotated[Path, typer.Argument(help="File (CSV, Parquet, JSON Lines) or, for olist, the folder.")],
     map_: Annotated[
-        list[str] | None, typer.Option("--map", "-m", help="canonical=source column names, repeatable or comma-separated.")
+        list[str] | None,
+        typer.Option("--map", "-m", help="canonical=source column names, repeatable or comma-separated."),
     ] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl (default: by extension).")] = None,
     dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 04/05/2024 as 4 May.")] = False,
@@ -109,13 +108,17 @@ def import_(
                 out.print(f"{table}: {n:,} rows added")
             return
         if kind not in TABLES:
-            raise ConfigError(
-                f"unknown import kind {kind!r}; expected one of {', '.join((*TABLES, *ADAPTER_KINDS))}"
-            )
+            raise ConfigError(f"unknown import kind {kind!r}; expected one of {', '.join((*TABLES, *ADAPTER_KINDS))}")
         bar, update = _progress_bar(f"reading {path.name}")
         try:
             result = ws.load(
-                kind, path, mapping=map_, format=fmt, dayfirst=dayfirst, constants=_pairs(set_, "--set"), progress=update
+                kind,
+                path,
+                mapping=map_,
+                format=fmt,
+                dayfirst=dayfirst,
+                constants=_pairs(set_, "--set"),
+                progress=update,
             )
         finally:
             if bar.live.is_started:
@@ -167,7 +170,10 @@ def _print_kpis(ws: cxlens.Workspace) -> None:
 @app.command()
 def metrics(
     name: Annotated[str, typer.Argument(help=f"One of {', '.join(METRICS)}.")],
-    by: Annotated[str | None, typer.Option(help="Group by dimension(s), comma-separated (touchpoint,channel,segment,traits.plan…).")] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(help="Group by dimension(s), comma-separated (touchpoint,channel,segment,traits.plan…)."),
+    ] = None,
     period: Annotated[str | None, typer.Option(help="day, week, month, quarter or year.")] = None,
     start: Annotated[str | None, typer.Option(help="From this date (inclusive).")] = None,
     end: Annotated[str | None, typer.Option(help="Until this date (exclusive).")] = None,
@@ -191,7 +197,9 @@ def metrics(
         accepted = inspect.signature(fn).parameters
         for k, v in kwargs.items():
             if v is not None and k not in accepted:
-                raise ConfigError(f"metric {name!r} does not take --{k}; it takes {', '.join('--' + p for p in accepted)}")
+                raise ConfigError(
+                    f"metric {name!r} does not take --{k}; it takes {', '.join('--' + p for p in accepted)}"
+                )
         if name == "change" and not metric:
             raise ConfigError("metrics change needs --metric nps, csat or ces")
         result = fn(**{k: v for k, v in kwargs.items() if v is not None and k in accepted})

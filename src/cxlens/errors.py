@@ -62,6 +62,5 @@ class MissingExtraError(ImportError, CxlensError):
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(
-            f"this feature needs the optional package '{package}'; "
-            f"install it with: pip install 'cxlens[{extra}]'"
+            f"this feature needs the optional package '{package}'; install it with: pip install 'cxlens[{extra}]'"
         )

@@ -123,7 +123,9 @@ class Workspace:
         if version == SCHEMA_VERSION:
             return
         if read_only:
-            raise WorkspaceError(f"workspace {self.path!r} needs migrating to version {SCHEMA_VERSION}; open it writable once")
+            raise WorkspaceError(
+                f"workspace {self.path!r} needs migrating to version {SCHEMA_VERSION}; open it writable once"
+            )
         raw.execute("BEGIN")
         try:
             raw.execute("CREATE TABLE IF NOT EXISTS _cxlens_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
@@ -139,7 +141,9 @@ class Workspace:
 
     def _require_raw(self) -> duckdb.DuckDBPyConnection:
         if self._raw is None:
-            raise WorkspaceError("this workspace is read-only (opened over an Ibis backend); write through cxlens.open()")
+            raise WorkspaceError(
+                "this workspace is read-only (opened over an Ibis backend); write through cxlens.open()"
+            )
         return self._raw
 
     @property
@@ -200,7 +204,9 @@ class Workspace:
                 rows = self.table("journey_config").execute()
             except NotFoundError:
                 rows = pd.DataFrame()
-            self._journey = Journey.from_yaml(rows["yaml"].iloc[0], "workspace journey") if len(rows) else default_journey()
+            self._journey = (
+                Journey.from_yaml(rows["yaml"].iloc[0], "workspace journey") if len(rows) else default_journey()
+            )
         return self._journey
 
     def set_journey(self, journey: Journey) -> None:
@@ -221,7 +227,9 @@ class Workspace:
         raw.execute("DELETE FROM journey_stages")
         raw.execute("DELETE FROM journey_touchpoints")
         raw.execute("DELETE FROM journey_config")
-        raw.executemany("INSERT INTO journey_stages VALUES (?, ?, ?)", [[s.id, s.label, i] for i, s in enumerate(journey.stages)])
+        raw.executemany(
+            "INSERT INTO journey_stages VALUES (?, ?, ?)", [[s.id, s.label, i] for i, s in enumerate(journey.stages)]
+        )
         if journey.touchpoints:
             raw.executemany(
                 "INSERT INTO journey_touchpoints VALUES (?, ?, ?, ?)",

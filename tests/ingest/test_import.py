@@ -111,10 +111,19 @@ def test_unknown_columns_are_kept_in_properties(ws):
 @pytest.mark.parametrize(
     ("csv", "message"),
     [
-        ("f9,c1,2024-05-01,nps,11,x,checkout", "column 'score' in bad.csv row 4 is '11'; expected a whole number 0-10 for metric 'nps'"),
+        (
+            "f9,c1,2024-05-01,nps,11,x,checkout",
+            "column 'score' in bad.csv row 4 is '11'; expected a whole number 0-10 for metric 'nps'",
+        ),
         ("f9,c1,2024-05-01,nps,ten,x,checkout", "column 'score' in bad.csv row 4 is 'ten'; expected a number"),
-        ("f9,c1,2024-05-01,csat,0,x,checkout", "column 'score' in bad.csv row 4 is '0'; expected a whole number 1-5 for metric 'csat'"),
-        ("f9,c1,2024-05-01,ces,7.5,x,checkout", "column 'score' in bad.csv row 4 is '7.5'; expected a whole number 1-7 for metric 'ces'"),
+        (
+            "f9,c1,2024-05-01,csat,0,x,checkout",
+            "column 'score' in bad.csv row 4 is '0'; expected a whole number 1-5 for metric 'csat'",
+        ),
+        (
+            "f9,c1,2024-05-01,ces,7.5,x,checkout",
+            "column 'score' in bad.csv row 4 is '7.5'; expected a whole number 1-7 for metric 'ces'",
+        ),
         ("f9,c1,yesterday,nps,5,x,checkout", "column 'ts' in bad.csv row 4 is 'yesterday'; expected a date-time"),
         ("f9,c1,,nps,5,x,checkout", "column 'ts' in bad.csv row 4 is empty; expected a value"),
         ("f1,c1,2024-05-09,nps,5,other,checkout", "bad.csv rows 1 and 4 share feedback id 'f1' but differ"),
@@ -122,7 +131,9 @@ def test_unknown_columns_are_kept_in_properties(ws):
 )
 def test_bad_value_names_file_row_column_and_leaves_workspace_unchanged(ws, tmp_path, csv, message):
     good = tmp_path / "good.csv"
-    good.write_text("feedback_id,customer_id,ts,metric,score,comment,touchpoint\nf0,c0,2024-04-01,nps,8,fine,homepage\n")
+    good.write_text(
+        "feedback_id,customer_id,ts,metric,score,comment,touchpoint\nf0,c0,2024-04-01,nps,8,fine,homepage\n"
+    )
     ws.load("feedback", good)
     before = _snapshot(ws)
     bad = tmp_path / "bad.csv"
@@ -195,7 +206,9 @@ def test_unknown_kind_and_bad_mapping(ws, tmp_path):
 
 
 def test_order_items_without_item_id_are_numbered_per_product(ws):
-    items = pd.DataFrame({"order_id": ["o1", "o1", "o1"], "product_id": ["p", "p", "q"], "quantity": [1, 1, 2], "price": [3, 3, 4]})
+    items = pd.DataFrame(
+        {"order_id": ["o1", "o1", "o1"], "product_id": ["p", "p", "q"], "quantity": [1, 1, 2], "price": [3, 3, 4]}
+    )
     assert ws.load("order_items", items).inserted == 3
     assert ws.load("order_items", items).inserted == 0
     got = ws.sql("SELECT item_id FROM order_items ORDER BY item_id")["item_id"].tolist()

@@ -11,8 +11,16 @@ import pandas as pd
 from cxlens.errors import ImportFileError
 
 FORMATS = ("csv", "parquet", "jsonl")
-_EXT = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
-        ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+_EXT = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
 _CHUNK = 500_000
 
 Progress = Callable[[int, int], None]
@@ -74,8 +82,9 @@ def apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], source: str) -> 
     return frame.drop(columns=dropped).rename(columns=rename)
 
 
-def read_file(path: str | Path, fmt: str | None = None, *, sep: str | None = None,
-              progress: Progress | None = None) -> pd.DataFrame:
+def read_file(
+    path: str | Path, fmt: str | None = None, *, sep: str | None = None, progress: Progress | None = None
+) -> pd.DataFrame:
     """Read a whole file into a frame of raw values (CSV cells stay strings)."""
     p = Path(path)
     if not p.exists():
@@ -95,8 +104,10 @@ def read_file(path: str | Path, fmt: str | None = None, *, sep: str | None = Non
         return _read_jsonl(p, total, progress)
     except ImportFileError:
         raise
-    except (UnicodeDecodeError,) as e:
-        raise ImportFileError(f"{p.name} is not UTF-8 text ({e.reason} at byte {e.start}); re-save it as UTF-8") from None
+    except UnicodeDecodeError as e:
+        raise ImportFileError(
+            f"{p.name} is not UTF-8 text ({e.reason} at byte {e.start}); re-save it as UTF-8"
+        ) from None
     except Exception as e:  # pyarrow/pandas raise many kinds for malformed files
         raise ImportFileError(f"{p.name} cannot be read as {kind}: {str(e).strip().splitlines()[0]}") from None
 
@@ -141,7 +152,9 @@ def _read_jsonl(p: Path, total: int, progress: Progress | None) -> pd.DataFrame:
             try:
                 obj = json.loads(line)
             except ValueError as e:
-                raise ImportFileError(f"{p.name} line {i + 1} is not valid JSON ({e.msg}); expected one object per line") from None
+                raise ImportFileError(
+                    f"{p.name} line {i + 1} is not valid JSON ({e.msg}); expected one object per line"
+                ) from None
             if not isinstance(obj, dict):
                 raise ImportFileError(f"{p.name} line {i + 1} is a JSON {type(obj).__name__}; expected an object")
             rows.append({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in obj.items()})

@@ -199,6 +199,4 @@ REVIEWS = Table(
     derive_key_from=("source", "customer_id", "ts", "rating", "title", "body", "product_id"),
 )
 
-TABLES: dict[str, Table] = {
-    t.name: t for t in (CUSTOMERS, EVENTS, FEEDBACK, ORDERS, ORDER_ITEMS, TICKETS, REVIEWS)
-}
+TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, EVENTS, FEEDBACK, ORDERS, ORDER_ITEMS, TICKETS, REVIEWS)}

@@ -120,9 +120,9 @@ def _to_json(s: pd.Series, col: Column, source: str) -> pd.Series:
             try:
                 parsed = json.loads(text)
             except ValueError:
-                raise _bad(source, i, col.name, v, "a JSON object such as {\"plan\": \"pro\"}") from None
+                raise _bad(source, i, col.name, v, 'a JSON object such as {"plan": "pro"}') from None
             if not isinstance(parsed, dict):
-                raise _bad(source, i, col.name, v, "a JSON object such as {\"plan\": \"pro\"}")
+                raise _bad(source, i, col.name, v, 'a JSON object such as {"plan": "pro"}')
             out.append(json.dumps(parsed, ensure_ascii=False))
     return pd.Series(out, index=s.index, dtype=object)
 
@@ -152,7 +152,9 @@ def _fold_extras(frame: pd.DataFrame, table: Table, holder: str) -> pd.Series:
 def _derive_keys(frame: pd.DataFrame, table: Table) -> pd.Series:
     cols = [c for c in table.derive_key_from if c in frame.columns]
     h = pd.util.hash_pandas_object(frame[cols].astype("string"), index=False)
-    return pd.Series([f"{table.name[:2]}_{v:016x}" for v in h.to_numpy(dtype=np.uint64)], index=frame.index, dtype=object)
+    return pd.Series(
+        [f"{table.name[:2]}_{v:016x}" for v in h.to_numpy(dtype=np.uint64)], index=frame.index, dtype=object
+    )
 
 
 def validate_frame(
@@ -230,7 +232,11 @@ def validate_frame(
     for k in table.key:
         if k not in frame.columns:
             if k == "item_id":
-                out[k] = out["product_id"].astype(str) + "#" + out.groupby(["order_id", "product_id"]).cumcount().add(1).astype(str)
+                out[k] = (
+                    out["product_id"].astype(str)
+                    + "#"
+                    + out.groupby(["order_id", "product_id"]).cumcount().add(1).astype(str)
+                )
             else:
                 out[k] = _derive_keys(out, table)
 
@@ -255,7 +261,9 @@ def _check_scores(out: pd.DataFrame, source: str, frame: pd.DataFrame) -> None:
         sc = out["score"]
         bad = _first_bad(rows & ((sc < lo) | (sc > hi) | (sc != np.floor(sc))))
         if bad is not None:
-            raise _bad(source, bad, "score", frame["score"].iloc[bad], f"a whole number {lo}-{hi} for metric '{metric}'")
+            raise _bad(
+                source, bad, "score", frame["score"].iloc[bad], f"a whole number {lo}-{hi} for metric '{metric}'"
+            )
 
 
 def _check_duplicate_keys(out: pd.DataFrame, table: Table, source: str) -> None:
