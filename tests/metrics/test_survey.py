@@ -159,3 +159,14 @@ def test_expression_runs_on_a_plain_ibis_table():
 
 def test_metrics_object_is_workspace_entry_point(ws):
     assert isinstance(ws.metrics, Metrics) and isinstance(cxlens.open(":memory:").metrics, Metrics)
+
+
+def test_public_names_are_pinned():
+    import cxlens.metrics as m
+
+    assert sorted(m.__all__) == [
+        "EXCLUDED_STATUSES", "MIN_N", "Metrics", "PERIODS", "Z", "activity_expr", "add_mean_ci", "carts_expr",
+        "ces_expr", "churn_expr", "churn_periods", "clv_expr", "csat_expr", "nps_expr", "period_change", "prepare",
+        "rating_expr", "retention_expr", "support_expr", "valid_dimensions", "valid_orders", "value_expr", "wilson",
+    ]
+    assert all(hasattr(m, n) for n in m.__all__)

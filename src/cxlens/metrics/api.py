@@ -314,16 +314,16 @@ class Metrics:
         -------
         DataFrame
             ``kpi, value, n, ci_low, ci_high, unit, small_sample, note`` for ``nps, csat, ces,
-            churn_rate`` (the last period of monthly churn in range), ``aov``,
+            churn_rate`` (the last complete month in range), ``aov``,
             ``repeat_purchase_rate``, ``abandonment_rate`` and ``first_response_median_h``
-            (no interval). A KPI whose table is empty, or to which a filter does not apply,
+            (no interval); a KPI whose table is empty, or to which a filter does not apply,
             has a NaN value and a ``note`` saying why.
         """
         specs = [
             ("nps", "points", lambda: self.nps(start=start, end=end, filters=filters), "nps", "n"),
             ("csat", "%", lambda: self.csat(start=start, end=end, filters=filters), "csat", "n"),
             ("ces", "score 1-7", lambda: self.ces(start=start, end=end, filters=filters), "ces", "n"),
-            ("churn_rate", "%", lambda: self.churn(start=start, end=end, filters=filters).tail(1),
+            ("churn_rate", "%", lambda: _last_complete(self.churn(start=start, end=end, filters=filters)),
              "churn_rate", "n"),
             ("aov", "currency", lambda: self.value(start=start, end=end, filters=filters).rename(
                 columns={"aov_ci_low": "ci_low", "aov_ci_high": "ci_high"}), "aov", "orders"),
@@ -357,3 +357,9 @@ class Metrics:
                 row["note"] = "no data"
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+def _last_complete(df: pd.DataFrame) -> pd.DataFrame:
+    """The last complete period's row (the current one when none is complete)."""
+    done = df[df["complete"]] if len(df) else df
+    return (done if len(done) else df).tail(1)

@@ -20,7 +20,8 @@ COLUMNS = ["n", "responded", "first_response_median_h", "first_response_p90_h", 
 
 
 def _hours(later: ibis.Value, earlier: ibis.Value) -> ibis.Value:
-    return (later.epoch_seconds().cast("int64") - earlier.epoch_seconds().cast("int64")) / 3600.0
+    # float numerator: Spark would otherwise divide int by the DECIMAL literal 3600.0 (6 digits)
+    return (later.epoch_seconds().cast("int64") - earlier.epoch_seconds().cast("int64")).cast("float64") / 3600
 
 
 def support_expr(
