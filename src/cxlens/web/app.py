@@ -1,0 +1,151 @@
+"""The FastAPI application: dashboard pages, the JSON API and the one error handler.
+
+``create_app(workspace)`` is what ``cxlens serve`` runs. Routes hold no query logic; they
+parse parameters, call the library (``ws.metrics``) and render the result.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import cxlens
+from cxlens.errors import CxlensError
+from cxlens.workspace import Workspace
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES_DIR = HERE / "templates"
+STATIC_DIR = HERE / "static"
+
+__all__ = ["create_app", "template_env"]
+
+
+def template_env(*extra_dirs: Path) -> Environment:
+    """The Jinja2 environment of the dashboard (autoescape on for every template)."""
+    from cxlens.report.format import FILTERS
+
+    env = Environment(
+        loader=FileSystemLoader([str(d) for d in (*extra_dirs, TEMPLATES_DIR)]),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    from cxlens.web.pages import nav
+
+    env.globals["nav_items"] = nav
+    return env
+
+
+def create_app(workspace: Workspace | str | os.PathLike[str], *, read_only: bool = False) -> FastAPI:
+    """The dashboard and JSON API over one workspace.
+
+    Parameters
+    ----------
+    workspace
+        An open :class:`~cxlens.Workspace`, or the path of a workspace file to open (it is
+        then closed when the app shuts down).
+    read_only
+        Open a path read-only (ignored when a Workspace is given).
+
+    Returns
+    -------
+    FastAPI
+        ``GET /health``, the pages (``/``), ``/api/v1/metrics/...`` and OpenAPI at ``/docs``.
+
+    Examples
+    --------
+    >>> from fastapi.testclient import TestClient
+    >>> from cxlens.web import create_app
+    >>> TestClient(create_app(":memory:")).get("/health").json()
+    {'status': 'ok'}
+    """
+    owned = not isinstance(workspace, Workspace)
+    ws = cxlens.open(workspace, read_only=read_only) if owned else workspace
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            ws.close()
+
+    app = FastAPI(
+        title="cxlens",
+        version=cxlens.__version__,
+        description="Customer-experience analytics: metrics with confidence intervals, as JSON and as a dashboard.",
+        lifespan=lifespan,
+    )
+    app.state.ws = ws
+    # DuckDB connections are not safe for concurrent use; one query at a time per workspace.
+    app.state.lock = threading.Lock()
+    app.state.templates = Jinja2Templates(env=template_env())
+
+    for exc_type in (CxlensError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(exc_type, handle_error)
+
+    @app.get("/health", tags=["service"], summary="Liveness: answers once the app is ready")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    from cxlens.web.api import metrics as metrics_api
+    from cxlens.web.pages import load_pages
+
+    app.include_router(metrics_api.router)
+    for router in load_pages():
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def _describe(exc: Exception) -> tuple[int, str, str | None]:
+    """(HTTP status, one-sentence message, offending parameter or None) for any error."""
+    if isinstance(exc, CxlensError):
+        return exc.http_status, str(exc), getattr(exc, "param", None)
+    if isinstance(exc, RequestValidationError):
+        err = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+        param = loc[0] if loc else None
+        given = err.get("input")
+        msg = str(err.get("msg", "invalid value")).rstrip(".")
+        if param is None:
+            return 422, f"invalid request: {msg}", None
+        if given is None or err.get("type") == "missing":
+            return 422, f"query parameter {param!r}: {msg}", param
+        return 422, f"query parameter {param!r} is {given!r}; {msg[0].lower() + msg[1:]}", param
+    if isinstance(exc, StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else "error"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "no page or endpoint at this address"
+        return exc.status_code, detail, None
+    return 500, "internal error; the server log has the details", None
+
+
+async def handle_error(request: Request, exc: Exception) -> Response:
+    """The one error handler: JSON under ``/api``, an HTML error page elsewhere."""
+    status, message, param = _describe(exc)
+    if request.url.path.startswith("/api/"):
+        body: dict[str, Any] = {"status": status, "type": type(exc).__name__, "message": message}
+        if param:
+            body["param"] = param
+        return JSONResponse({"error": body}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    try:
+        return templates.TemplateResponse(
+            request, "error.html", {"status": status, "message": message, "nav_active": None}, status_code=status
+        )
+    except Exception:  # the error page must never fail
+        from html import escape
+
+        return HTMLResponse(f"<h1>Error {status}</h1><p>{escape(message)}</p>", status_code=status)

@@ -1,0 +1,46 @@
+"""Overview page (``/``) and its htmx fragment (``/partials/overview``).
+
+Both take the metric query parameters (``start``, ``end``, ``channel``, ``touchpoint``,
+``stage``, ``segment``); the fragment is what the filter form swaps into ``#overview-body``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from cxlens.report.overview import build_overview, filter_options
+from cxlens.web.api.metrics import MetricQuery, metric_query
+from cxlens.web.pages import register
+
+router = register(APIRouter(include_in_schema=False), id="overview", label="Overview", path="/", order=0)
+
+
+async def _context(request: Request, q: MetricQuery, *, with_options: bool) -> dict[str, Any]:
+    ws = request.app.state.ws
+
+    def work() -> dict[str, Any]:
+        with request.app.state.lock:
+            ov = build_overview(ws, start=q.start, end=q.end, filters=q.filters)
+            options = filter_options(ws, q.filters) if with_options else []
+        return {"ov": ov, "options": options, "nav_active": "overview"}
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def overview(request: Request, q: Annotated[MetricQuery, Depends(metric_query)]) -> HTMLResponse:
+    ctx = await _context(request, q, with_options=True)
+    return request.app.state.templates.TemplateResponse(request, "overview.html", ctx)
+
+
+@router.get("/partials/overview", response_class=HTMLResponse)
+async def overview_partial(request: Request, q: Annotated[MetricQuery, Depends(metric_query)]) -> HTMLResponse:
+    ctx = await _context(request, q, with_options=False)
+    resp = request.app.state.templates.TemplateResponse(request, "partials/overview_body.html", ctx)
+    qs = ctx["ov"].query_string
+    resp.headers["HX-Replace-Url"] = "/" + (f"?{qs}" if qs else "")
+    return resp

@@ -1,0 +1,33 @@
+/* cxlens dashboard: draw every [data-chart] with vega-embed, on load and after each htmx swap. */
+(function () {
+  "use strict";
+  function embedCharts(root) {
+    if (!root || !root.querySelectorAll || typeof vegaEmbed === "undefined") return;
+    root.querySelectorAll("[data-chart]").forEach(function (el) {
+      var specEl = document.getElementById(el.getAttribute("data-spec-id"));
+      if (!specEl) return;
+      el.setAttribute("data-rendered", "pending");
+      var spec;
+      try {
+        spec = JSON.parse(specEl.textContent);
+      } catch (err) {
+        el.setAttribute("data-rendered", "error");
+        el.textContent = "This chart could not be read.";
+        return;
+      }
+      vegaEmbed(el, spec, { actions: false, renderer: "svg" })
+        .then(function () { el.setAttribute("data-rendered", "true"); })
+        .catch(function (err) {
+          el.setAttribute("data-rendered", "error");
+          el.textContent = "This chart could not be drawn: " + err.message;
+        });
+    });
+  }
+  window.cxlensEmbedCharts = embedCharts;
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { embedCharts(document); });
+  } else {
+    embedCharts(document);
+  }
+  document.addEventListener("htmx:afterSettle", function (evt) { embedCharts(evt.detail.elt); });
+})();
