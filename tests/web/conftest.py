@@ -24,3 +24,9 @@ def sample_ws(sample_path):
     ws = cxlens.open(sample_path)
     yield ws
     ws.close()
+
+
+@pytest.fixture(scope="session")
+def sample_facts(sample_path) -> dict:
+    with cxlens.open(sample_path) as ws:
+        return sample.facts(ws)

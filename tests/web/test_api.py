@@ -45,13 +45,17 @@ def test_nps_by_touchpoint_equals_library(client, sample_ws):
     _same(r.json()["rows"], sample_ws.metrics.nps(by="touchpoint"))
 
 
-def test_csat_by_month_with_filters_and_dates_equals_library(client, sample_ws):
-    r = client.get("/api/v1/metrics/csat?period=month&start=2024-02-01&end=2024-06-01&channel=web&segment=smb")
-    assert r.status_code == 200
-    expected = sample_ws.metrics.csat(
-        period="month", start="2024-02-01", end="2024-06-01", filters={"channel": "web", "segment": "smb"}
+def test_nps_by_month_with_filters_and_dates_equals_library(client, sample_ws, sample_facts):
+    f = sample_facts
+    r = client.get(
+        f"/api/v1/metrics/nps?period=month&start={f['start']}&end={f['end']}"
+        f"&channel={f['channel']}&segment={f['segment']}"
     )
-    assert len(expected) == 4
+    assert r.status_code == 200
+    expected = sample_ws.metrics.nps(
+        period="month", start=f["start"], end=f["end"], filters={"channel": f["channel"], "segment": f["segment"]}
+    )
+    assert len(expected) > 0
     _same(r.json()["rows"], expected)
 
 
