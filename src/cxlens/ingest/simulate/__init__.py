@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxlens.ingest.simulate._base import DAY, NAT, T1, col, ids, take, times
+from cxlens.ingest.simulate._base import DAY, NAT, T1, col, frame, ids, take, times
 from cxlens.ingest.simulate.commerce import (
     EventPart,
     item_properties,
@@ -103,67 +103,65 @@ def _customers_n(size: str | int) -> int:
 
 def _broadcast(v: object, n: int) -> np.ndarray:
     if isinstance(v, np.ndarray):
-        return v if v.dtype == object or v.dtype.kind == "f" else v.astype(object)
+        return v if v.dtype == object or v.dtype.kind in "fi" else v.astype(object)
+    if isinstance(v, float):
+        return np.full(n, v)
     out = np.empty(n, dtype=object)
-    out[:] = [v] * n if n else []
+    out.fill(v)
     return out
 
 
 def _events_frame(parts: list[EventPart], customer_id: np.ndarray) -> pd.DataFrame:
+    """Stack event batches in time order; each batch's arrays are released once stacked."""
     stage_of = default_journey().stage_of()
+    stage_code = {t: i for i, t in enumerate(stage_of)}
+    stages = list(stage_of.values())
+    for p in parts:  # stage from the touchpoint, via the journey
+        p.stage = (stage_of[p.touchpoint] if isinstance(p.touchpoint, str)
+                   else take(stages, pd.Series(p.touchpoint, copy=False).map(stage_code).to_numpy()))
     n = [len(p.cust) for p in parts]
-    ts = np.concatenate([p.ts for p in parts])
-    order = np.argsort(ts, kind="stable")
+    order = np.argsort(np.concatenate([p.ts for p in parts]), kind="stable")
 
-    def stacked(attr: str) -> np.ndarray:
-        return np.concatenate([_broadcast(getattr(p, attr), k) for p, k in zip(parts, n, strict=True)])[order]
+    def stacked(attr: str, missing: object = None) -> np.ndarray:
+        pieces = []
+        for p, k in zip(parts, n, strict=True):
+            v = getattr(p, attr)
+            pieces.append(_broadcast(missing if v is None else v, k))
+            setattr(p, attr, None)
+        out = np.concatenate(pieces)
+        del pieces
+        return out[order]
 
-    stage_parts = []
-    for p, k in zip(parts, n, strict=True):
-        if isinstance(p.touchpoint, str):
-            stage_parts.append(_broadcast(stage_of[p.touchpoint], k))
-        else:
-            stage_parts.append(take(list(stage_of.values()), pd.Series(p.touchpoint).map(
-                {t: i for i, t in enumerate(stage_of)}).to_numpy()))
-    revenue = np.concatenate([p.revenue if isinstance(p.revenue, np.ndarray) else np.full(k, np.nan)
-                              for p, k in zip(parts, n, strict=True)])[order]
-    cust = np.concatenate([p.cust for p in parts])[order]
-    total = len(order)
-    return pd.DataFrame({
-        "event_id": col(ids("E", np.arange(1, total + 1), 9).astype(object)),
-        "customer_id": col(customer_id[cust]),
-        "anonymous_id": col(stacked("anonymous")),
-        "session_id": col(stacked("session_id")),
-        "ts": times(ts[order]),
-        "type": col(stacked("type")),
-        "name": col(stacked("name")),
-        "channel": col(stacked("channel")),
-        "touchpoint": col(stacked("touchpoint")),
-        "stage": col(np.concatenate(stage_parts)[order]),
-        "url": col(stacked("url")),
-        "properties": col(stacked("properties")),
-        "revenue": revenue.astype(np.float64),
-    })
+    columns: dict[str, Any] = {"event_id": col(ids("E", np.arange(1, len(order) + 1), 9).astype(object))}
+    columns["customer_id"] = col(customer_id[stacked("cust")])
+    columns["anonymous_id"] = col(stacked("anonymous"))
+    columns["session_id"] = col(stacked("session_id"))
+    columns["ts"] = times(stacked("ts"))
+    for name, attr in (("type", "type"), ("name", "name"), ("channel", "channel"), ("touchpoint", "touchpoint"),
+                       ("stage", "stage"), ("url", "url"), ("properties", "properties")):
+        columns[name] = col(stacked(attr))
+    columns["revenue"] = stacked("revenue", np.nan).astype(np.float64)
+    return frame(columns)
 
 
-def _conform(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+def _conform(f: pd.DataFrame, name: str) -> pd.DataFrame:
     """Exactly the canonical columns, in order; canonical columns the generator does not fill are null."""
     table = TABLES[name]
-    extra = [c for c in frame.columns if c not in table.column_names]
+    extra = [c for c in f.columns if c not in table.column_names]
     if extra:
         raise AssertionError(f"generator made columns {extra} that {name} does not have")
-    n = len(frame)
+    n = len(f)
     for c in table.columns:
-        if c.name not in frame.columns:
+        if c.name not in f.columns:
             if c.type == TIMESTAMP:
-                frame[c.name] = pd.Series(np.full(n, NAT, dtype=np.int64).view("datetime64[us]"))
+                f[c.name] = pd.Series(np.full(n, NAT, dtype=np.int64).view("datetime64[us]"))
             elif c.type == FLOAT:
-                frame[c.name] = np.full(n, np.nan)
+                f[c.name] = np.full(n, np.nan)
             elif c.type == INT:
-                frame[c.name] = pd.array([pd.NA] * n, dtype="Int64")
+                f[c.name] = pd.array([pd.NA] * n, dtype="Int64")
             else:
-                frame[c.name] = col(np.full(n, None, dtype=object))
-    return frame[table.column_names]
+                f[c.name] = col(np.full(n, None, dtype=object))
+    return f[table.column_names]
 
 
 def simulate(size: str | int = "small", seed: int = 0, *, progress: Callable[[str], None] | None = None) -> SimulatedData:
@@ -242,13 +240,12 @@ def simulate(size: str | int = "small", seed: int = 0, *, progress: Callable[[st
     dead = life.death != NAT
     churned_at = np.maximum(life.death + 60 * DAY, last + 7 * DAY) + (rng.exponential(20.0, n) * DAY).astype(np.int64)
     cu.churned_at = np.where(dead & (churned_at <= T1), churned_at, NAT)
-    events = _events_frame(parts, cu.customer_id)
     lap("events")
     say("frames")
     data = SimulatedData(
         customers=cu.frame(),
-        events=events,
-        feedback=pd.DataFrame({
+        events=pd.DataFrame(),
+        feedback=frame({
             "feedback_id": col(fb.feedback_id),
             "customer_id": col(cu.customer_id[fb.cust]),
             "ts": times(fb.ts),
@@ -261,7 +258,7 @@ def simulate(size: str | int = "small", seed: int = 0, *, progress: Callable[[st
             "survey_id": col(fb.survey),
             "properties": col(fb.properties),
         }),
-        orders=pd.DataFrame({
+        orders=frame({
             "order_id": col(od.order_id),
             "customer_id": col(cu.customer_id[od.cust]),
             "ts": times(od.ts),
@@ -271,7 +268,7 @@ def simulate(size: str | int = "small", seed: int = 0, *, progress: Callable[[st
             "channel": col(take(["web", "mobile_app", "store"], od.channel)),
             "properties": col(order_properties(od, items)),
         }),
-        order_items=pd.DataFrame({
+        order_items=frame({
             "order_id": col(od.order_id[items["order"]]),
             "item_id": col(items["item_id"]),
             "product_id": col(catalogue.product_id[items["product"]]),
@@ -279,7 +276,7 @@ def simulate(size: str | int = "small", seed: int = 0, *, progress: Callable[[st
             "price": items["price"],
             "properties": col(item_properties(catalogue, items)),
         }),
-        tickets=pd.DataFrame({
+        tickets=frame({
             "ticket_id": col(tk.ticket_id),
             "customer_id": col(cu.customer_id[tk.cust]),
             "created_at": times(tk.created),
@@ -294,7 +291,7 @@ def simulate(size: str | int = "small", seed: int = 0, *, progress: Callable[[st
             "contacts": pd.array(tk.contacts, dtype="Int64"),
             "touchpoint": col(take(["support_chat", "support_phone", "support_email"], tk.channel)),
         }),
-        reviews=pd.DataFrame({
+        reviews=frame({
             "review_id": col(rv.review_id),
             "source": col(rv.source),
             "customer_id": col(cu.customer_id[rv.cust]),
@@ -306,13 +303,15 @@ def simulate(size: str | int = "small", seed: int = 0, *, progress: Callable[[st
             "touchpoint": col(np.full(rv.n, "review_site", dtype=object)),
         }),
     )
-    for name, frame in data.frames.items():
-        setattr(data, name, _conform(frame, name))
+    truth = build_truth(seed=seed, size=size, cu=cu, se=se, life=life, od=od, fu=fu, tk=tk, fb=fb, rv=rv,
+                        clv=clv, catalogue=catalogue, event_names=EVENT_NAMES)
+    del se, sev, fb, rv, tk, items, batches
+    data.events = _events_frame(parts, cu.customer_id)
+    del parts
+    for name, f in data.frames.items():
+        setattr(data, name, _conform(f, name))
     lap("frames")
-    say("truth")
-    data.truth = build_truth(seed=seed, size=size, cu=cu, se=se, life=life, od=od, fu=fu, tk=tk, fb=fb, rv=rv,
-                             clv=clv, catalogue=catalogue, event_names=EVENT_NAMES)
-    lap("truth")
+    data.truth = truth
     data.timings = timings
     return data
 

@@ -69,12 +69,12 @@ def obj(values: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
 
 def col(values: np.ndarray) -> pd.Series:
     """A pandas object column (pandas 3 would otherwise infer its ``str`` dtype)."""
-    return pd.Series(values, dtype=object)
+    return pd.Series(values, dtype=object, copy=False)
 
 
 def times(us: np.ndarray) -> pd.Series:
     """int64 microseconds (``NAT`` for missing) as a naive-UTC ``datetime64[us]`` column."""
-    return pd.Series(np.asarray(us, dtype=np.int64).view("datetime64[us]"))
+    return pd.Series(np.asarray(us, dtype=np.int64).view("datetime64[us]"), copy=False)
 
 
 def group_rank(group: np.ndarray) -> np.ndarray:
@@ -132,6 +132,11 @@ def json_objects(*fragments: np.ndarray) -> np.ndarray:
         sep = np.where((np.strings.str_len(acc) > 0) & (np.strings.str_len(f) > 0), s(", "), s(""))
         acc = cat(acc, sep, f)
     return cat("{", acc, "}")
+
+
+def frame(columns: dict[str, Any]) -> pd.DataFrame:
+    """A DataFrame over the given columns without copying or consolidating them."""
+    return pd.DataFrame(columns, copy=False)
 
 
 def json_take(dicts: list[dict[str, Any]], idx: np.ndarray) -> np.ndarray:

@@ -60,6 +60,9 @@ CHECKOUT_ERRORS = ["payment_failed", "page_timeout", "address_validation", "app_
 #: chance that an abandoned checkout shows an error, per channel
 CHECKOUT_ERROR_P = {"web": 0.25, "mobile_app": 0.55}
 SHOP = "https://shop.example.com"
+#: landing-page query string per session source (SOURCES order)
+UTM = ["?utm_source=google&utm_medium=organic", "", "?utm_source=instagram&utm_medium=paid_social",
+       "?utm_source=newsletter&utm_medium=email", "?utm_source=facebook&utm_medium=social"]
 
 
 def conversion(channel: str) -> float:
@@ -183,6 +186,7 @@ class EventPart:
     url: object = None
     properties: object = None
     revenue: object = None
+    stage: object = None  # filled from the journey when the events are stacked
 
 
 def _kind_table() -> dict[str, list]:
@@ -245,17 +249,18 @@ def session_events(rng: np.random.Generator, se: Sessions, cu: Customers, cat_: 
     last_view = (kind == 2) & (off == np_s)
     prod[last_view] = se.cart_product[sess[last_view]]
     prod[kind == 3] = se.cart_product[sess[kind == 3]]
-    pid = cat_.product_id[prod]
 
     web = chan == WEB
-    utm = take(["?utm_source=google&utm_medium=organic", "", "?utm_source=instagram&utm_medium=paid_social",
-                "?utm_source=newsletter&utm_medium=email", "?utm_source=facebook&utm_medium=social"],
-               se.source[sess])
+    # texts that repeat (per product, per source) are built once and shared between rows
+    visit_urls = [SHOP + "/" + u for u in UTM]
+    product_urls = [f"{SHOP}/p/{slug}" for slug in cat_.slug]
+    view_props = [f'{{"product_id": "{p}"}}' for p in cat_.product_id]
+    cart_props = [f'{{"product_id": "{p}", "quantity": 1}}' for p in cat_.product_id]
     urls = np.full(len(sess), None, dtype=object)
     m = web & (kind == 1)
-    urls[m] = cat(SHOP + "/", utm[m].astype(str))
+    urls[m] = take(visit_urls, se.source[sess[m]])
     m = web & (kind == 2)
-    urls[m] = cat(SHOP + "/p/", cat_.slug[prod[m]].astype(str)).astype(object)
+    urls[m] = take(product_urls, prod[m])
     urls[web & (kind == 3)] = SHOP + "/cart"
     urls[web & (kind == 4)] = SHOP + "/checkout"
     urls[web & (kind == 5)] = SHOP + "/checkout/complete"
@@ -267,9 +272,9 @@ def session_events(rng: np.random.Generator, se: Sessions, cu: Customers, cat_: 
     m = kind == 1
     props[m] = take([f'{{"source": "{x}"}}' for x in SOURCES], se.source[sess[m]])
     m = kind == 2
-    props[m] = json_objects(json_field("product_id", pid[m].astype(str))).astype(object)
+    props[m] = take(view_props, prod[m])
     m = kind == 3
-    props[m] = json_objects(json_field("product_id", pid[m].astype(str)), json_field("quantity", raw=s("1"))).astype(object)
+    props[m] = take(cart_props, prod[m])
     m = (kind == 4) & (se.error[sess] >= 0)
     props[m] = take([f'{{"error": "{e}"}}' for e in CHECKOUT_ERRORS], se.error[sess[m]])
 
