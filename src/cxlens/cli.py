@@ -156,13 +156,32 @@ def demo(
         _serve(host, port)
 
 
+_KPI_LABELS = {
+    "nps": "NPS",
+    "csat": "CSAT",
+    "ces": "CES",
+    "churn_rate": "Churn rate (last full month)",
+    "aov": "Average order value",
+    "repeat_purchase_rate": "Repeat-purchase rate",
+    "abandonment_rate": "Cart abandonment",
+    "first_response_median_h": "First response (median)",
+}
+
+
 def _print_kpis(ws: cxlens.Workspace) -> None:
     kpis = _frame(ws.metrics.summary())
-    table = RichTable(title="KPI summary (95% confidence intervals)")
-    for col in kpis.columns:
-        table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(kpis[col]) else "left")
-    for row in kpis.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
+    table = RichTable(title="KPI summary")
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    table.add_column("95% CI", justify="right")
+    table.add_column("n", justify="right")
+    table.add_column("note")
+    for r in kpis.to_dict("records"):
+        unit = {"%": "%", "hours": " h", "points": ""}.get(str(r.get("unit")), "")
+        ci = "–" if pd.isna(r.get("ci_low")) else f"{r['ci_low']:.1f} – {r['ci_high']:.1f}"
+        note = "small sample" if r.get("small_sample") else (r.get("note") or "")
+        value = "–" if pd.isna(r.get("value")) else f"{r['value']:.1f}{unit}"
+        table.add_row(_KPI_LABELS.get(r["kpi"], r["kpi"]), value, ci, _cell(r.get("n")), str(note))
     out.print(table)
 
 
