@@ -310,3 +310,45 @@ def test_write_demo_small_counts_match_frames(tmp_path, data):
     with cxlens.open(tmp_path / "w.duckdb") as ws:
         assert write_demo(ws, "small", seed=0) == data.counts()
         assert ws.counts() == data.counts()
+
+
+def test_orders_recover_the_true_bgnbd_and_gamma_gamma_parameters():
+    """Maximum likelihood (Fader, Hardie & Lee 2005) on the orders gets back the planted parameters."""
+    from scipy.optimize import minimize
+    from scipy.special import betaln, gammaln
+
+    d = simulate(20_000, seed=3)
+    g = d.orders.groupby("customer_id")["ts"].agg(["min", "max", "count"])
+    week = pd.Timedelta(weeks=1)
+    x = (g["count"] - 1).to_numpy(float)
+    tx = ((g["max"] - g["min"]) / week).to_numpy()
+    big_t = ((pd.Timestamp("2026-06-30 23:59:59") - g["min"]) / week).to_numpy()
+
+    def bgnbd_nll(log_params):
+        r, alpha, a, b = np.exp(log_params)
+        head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
+        alive = -(r + x) * np.log(alpha + big_t)
+        dead = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + tx), -np.inf)
+        return -(head + np.logaddexp(alive, dead)).sum()
+
+    fit = np.exp(minimize(bgnbd_nll, np.log([1, 10, 1, 1]), method="Nelder-Mead",
+                          options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-6}).x)
+    true = d.truth["clv"]
+    assert fit[0] == pytest.approx(true["r"], rel=0.15)
+    assert fit[1] == pytest.approx(true["alpha"], rel=0.2)
+    # the mean dropout probability a / (a + b) is well identified
+    assert fit[2] / (fit[2] + fit[3]) == pytest.approx(true["a"] / (true["a"] + true["b"]), abs=0.05)
+
+    spend = d.orders.groupby("customer_id")["amount"].agg(["mean", "count"])
+    n, m = spend["count"].to_numpy(float), spend["mean"].to_numpy()
+
+    def gg_nll(log_params):
+        p, q, v = np.exp(log_params)
+        return -(gammaln(p * n + q) - gammaln(p * n) - gammaln(q) + q * np.log(v) + (p * n - 1) * np.log(m)
+                 + p * n * np.log(n) - (p * n + q) * np.log(n * m + v)).sum()
+
+    p, q, v = np.exp(minimize(gg_nll, np.log([1, 2, 10]), method="Nelder-Mead",
+                              options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-8}).x)
+    assert p == pytest.approx(true["p"], rel=0.1)
+    # mean spend p * v / (q - 1) is what CLV uses
+    assert p * v / (q - 1) == pytest.approx(true["p"] * true["gamma"] / (true["q"] - 1), rel=0.05)
