@@ -196,6 +196,13 @@ def _interval(td: dt.timedelta) -> ir.IntervalScalar:
     return ibis.interval(microseconds=us)
 
 
+def _any(conds: list[ir.BooleanValue]) -> ir.BooleanValue:
+    out = conds[0]
+    for c in conds[1:]:
+        out = out | c
+    return out
+
+
 @dataclass
 class FunnelQuery:
     """A funnel definition; :meth:`run` computes it on an ``events`` table of any Ibis backend.
@@ -266,65 +273,50 @@ class FunnelQuery:
         cols = set(events.columns)
         if self.step_field not in cols:
             raise ConfigError(f"funnel step field {self.step_field!r} is not an events column; use 'name' or 'touchpoint'")
-        cid = events.customer_id
-        if "anonymous_id" in cols:
-            cid = ibis.coalesce(events.customer_id, events.anonymous_id)
-        flags = {f"_s{i}": s.matches(events) for i, s in enumerate(self._steps, 1)}
         n = len(self._steps)
-        for i in range(1, n):
-            xs = [x for x in self._exclude if (x.from_step or 1) <= i < (x.to_step or n)]
-            if xs:
-                m = xs[0].matches(events)
-                for x in xs[1:]:
-                    m = m | x.matches(events)
-                flags[f"_x{i}"] = m
-        if self.order != "strict":
+        if self.order != "strict":  # strict needs every event: any event breaks a chain
             # only events matching a step or an exclusion matter; a plain name list is a fast IN
             specs = self._steps + self._exclude
             plain = [s.value for s in specs if s.plain() and s.field == self.step_field]
             if len(plain) == len(specs):
                 events = events.filter(events[self.step_field].isin(sorted(set(plain))))
             else:
-                any_flag = specs[0].matches(events)
-                for s in specs[1:]:
-                    any_flag = any_flag | s.matches(events)
-                events = events.filter(any_flag)
-            flags = {f"_s{i}": s.matches(events) for i, s in enumerate(self._steps, 1)}
-            for i in range(1, n):
-                xs = [x for x in self._exclude if (x.from_step or 1) <= i < (x.to_step or n)]
-                if xs:
-                    m = xs[0].matches(events)
-                    for x in xs[1:]:
-                        m = m | x.matches(events)
-                    flags[f"_x{i}"] = m
-            cid = events.customer_id
-            if "anonymous_id" in cols:
-                cid = ibis.coalesce(events.customer_id, events.anonymous_id)
+                events = events.filter(_any([s.matches(events) for s in specs]))
+        flags = {f"_s{i}": s.matches(events) for i, s in enumerate(self._steps, 1)}
+        for i in range(1, n):
+            xs = [x for x in self._exclude if (x.from_step or 1) <= i < (x.to_step or n)]
+            if xs:
+                flags[f"_x{i}"] = _any([x.matches(events) for x in xs])
+        cid = events.customer_id
+        if "anonymous_id" in cols:
+            cid = ibis.coalesce(events.customer_id, events.anonymous_id)
         keep = [events[c] for c in self.by if c in cols]
         base = events.select(_cid=cid, ts=events.ts, **flags, **{f"_by{j}": c for j, c in enumerate(keep)})
         base = base.filter(base._cid.notnull(), base.ts.notnull())
         return base
 
-    def _moments(self, base: ir.Table, i: int, extra: Sequence[str] = ()) -> ir.Table:
-        """Distinct (customer, ts) moments at which step ``i`` (or flag column ``i``) happened."""
+    def _moments(self, base: ir.Table, i: int | str, extra: Sequence[str] = (), distinct: bool = True) -> ir.Table:
+        """(customer, ts) moments at which step ``i`` (or flag column ``i``) happened."""
         col = i if isinstance(i, str) else f"_s{i}"
-        return base.filter(base[col]).select("_cid", "ts", *extra).distinct()
+        out = base.filter(base[col]).select("_cid", "ts", *extra)
+        return out.distinct() if distinct else out
 
     def _reach_sequential(self, base: ir.Table) -> list[ir.Table]:
         n, win = len(self._steps), _interval(self._window)
-        null_ts = ibis.null().cast("timestamp")
-        valid = self._moments(base, 1).mutate(_start=lambda t: t.ts)
+        null_ts = ibis.null().cast(base.ts.type())
+        # duplicates at one moment are harmless here (the tie order handles them), so no DISTINCT
+        valid = self._moments(base, 1, distinct=False).mutate(_start=lambda t: t.ts)
         out = [valid]
         for k in range(2, n + 1):
             # _o orders rows at equal ts: current-step rows (0) before exclusions (1) before the
             # previous step's chains (2), so a chain can only extend to a strictly later moment.
             parts = [
                 valid.select("_cid", "ts", "_start", _o=ibis.literal(2)),
-                self._moments(base, k).select("_cid", "ts", _start=null_ts, _o=ibis.literal(0)),
+                self._moments(base, k, distinct=False).select("_cid", "ts", _start=null_ts, _o=ibis.literal(0)),
             ]
             xcol = f"_x{k - 1}"
             if xcol in base.columns:
-                parts.append(self._moments(base, xcol).select("_cid", "ts", _start=null_ts, _o=ibis.literal(1)))
+                parts.append(self._moments(base, xcol, distinct=False).select("_cid", "ts", _start=null_ts, _o=ibis.literal(1)))
             u = ibis.union(*parts, distinct=False)
             part = [u._cid]
             if xcol in base.columns:
@@ -335,7 +327,9 @@ class FunnelQuery:
                     )
                 )
                 part = [u._cid, u._seg]
-            w = ibis.window(group_by=part, order_by=[u.ts, u._o], rows=(None, -1))
+            # a current-step row has no start of its own, so the running max up to and including it
+            # is the best start among the chains strictly before it
+            w = ibis.window(group_by=part, order_by=[u.ts, u._o], rows=(None, 0))
             u = u.mutate(_best=u._start.max().over(w))
             u = u.filter(u._o == 0, u._best.notnull(), u.ts <= u._best + win)
             valid = u.select("_cid", "ts", _start=u._best)
@@ -411,62 +405,63 @@ class FunnelQuery:
         return groups, list(self.by)
 
     # -- public ------------------------------------------------------------------------------
-    def customer_steps(self, events: ir.Table) -> ir.Table:
-        """Per customer and step reached: ``customer``, breakdown columns, ``step``, ``reached_at``
-        (first moment the step was reached) and ``seconds`` from reaching the previous step."""
+    def customer_reach(self, events: ir.Table) -> ir.Table:
+        """Per customer who did step 1: ``customer``, breakdown columns and ``reached_1`` …
+        ``reached_n``, the first moment each step was reached (null when never)."""
         base, reach = self._reached(events)
-        long = ibis.union(
-            *[r.group_by("_cid").aggregate(reached_at=r.ts.min()).mutate(step=ibis.literal(k)) for k, r in
-              enumerate(reach, 1)],
-            distinct=False,
+        n = len(reach)
+        long = ibis.union(*[r.select("_cid", "ts", _k=ibis.literal(k, "int8")) for k, r in enumerate(reach, 1)],
+                          distinct=False)
+        wide = long.group_by("_cid").aggregate(
+            **{f"reached_{k}": ibis.cases((long._k == k, long.ts)).min() for k in range(1, n + 1)}
         )
-        if self.times:
-            w = ibis.window(group_by=long._cid, order_by=long.step)
-            prev = long.reached_at.lag().over(w)
-            long = long.mutate(seconds=(long.reached_at.epoch_seconds() - prev.epoch_seconds()).cast("float64"))
         groups, by = self._groups(events, base)
         if groups is not None:
-            long = long.join(groups, "_cid")
-        return long.rename({CUSTOMER: "_cid"}).select(CUSTOMER, *by, "step", "reached_at", *(["seconds"] * self.times))
+            wide = wide.join(groups, "_cid")
+        return wide.rename({CUSTOMER: "_cid"}).select(CUSTOMER, *by, *[f"reached_{k}" for k in range(1, n + 1)])
 
     def to_expr(self, events: ir.Table) -> ir.Table:
-        """The backend expression: one row per (group, step) that somebody reached, with
-        ``customers`` and (with ``times``) ``median_seconds`` and ``p90_seconds``."""
-        cs = self.customer_steps(events)
-        aggs: dict[str, Any] = {"customers": cs.count()}
-        if self.times:
-            aggs["median_seconds"] = cs.seconds.quantile(0.5)
-            aggs["p90_seconds"] = cs.seconds.quantile(0.9)
-        return cs.group_by([*self.by, "step"]).aggregate(**aggs)
+        """The backend expression: one row per breakdown group with ``customers_k`` (reached step
+        k) and, with ``times``, ``median_seconds_k`` and ``p90_seconds_k`` for k ≥ 2."""
+        cr = self.customer_reach(events)
+        aggs: dict[str, Any] = {}
+        for k in range(1, len(self._steps) + 1):
+            aggs[f"customers_{k}"] = cr[f"reached_{k}"].count()
+            if self.times and k > 1:
+                secs = (cr[f"reached_{k}"].epoch_seconds() - cr[f"reached_{k - 1}"].epoch_seconds()).cast("float64")
+                aggs[f"median_seconds_{k}"] = secs.quantile(0.5)
+                aggs[f"p90_seconds_{k}"] = secs.quantile(0.9)
+        return cr.group_by(list(self.by)).aggregate(**aggs) if self.by else cr.aggregate(**aggs)
 
     def dropped_customers(self, events: ir.Table, step: int) -> ir.Table:
         """Customers who reached ``step`` but not ``step + 1`` (a drop-off list, exportable as a segment)."""
         if not 1 <= step < len(self._steps):
             raise ConfigError(f"drop-off step {step} is out of range; expected 1..{len(self._steps) - 1}")
-        cs = self.customer_steps(events)
-        last = cs.group_by([CUSTOMER, *self.by]).aggregate(max_step=cs.step.max())
-        return last.filter(last.max_step == step).drop("max_step")
+        cr = self.customer_reach(events)
+        return cr.filter(cr[f"reached_{step}"].notnull(), cr[f"reached_{step + 1}"].isnull())
 
     def run(self, events: ir.Table) -> pd.DataFrame:
         """Execute on the backend and return the tidy funnel table (see :func:`funnel`)."""
         return self.finish(self.to_expr(events).to_pandas())
 
-    def finish(self, agg: pd.DataFrame) -> pd.DataFrame:
-        """Complete a :meth:`to_expr` result: every step of every group, conversions, drop-off."""
+    def finish(self, wide: pd.DataFrame) -> pd.DataFrame:
+        """Turn a :meth:`to_expr` result into the tidy table: every step of every group,
+        conversions and drop-off."""
         n, by = len(self._steps), list(self.by)
-        steps = pd.DataFrame({"step": range(1, n + 1), "event": self.labels})
-        agg = agg.copy()
-        agg["step"] = agg["step"].astype("int64")
+        parts = []
+        for k in range(1, n + 1):
+            part = wide[by].copy()
+            part["step"] = k
+            part["event"] = self.labels[k - 1]
+            part["customers"] = wide[f"customers_{k}"].fillna(0).astype("int64").to_numpy()
+            for c in ("median_seconds", "p90_seconds"):
+                col = f"{c}_{k}"
+                part[c] = wide[col].astype(float).to_numpy() if col in wide.columns else float("nan")
+            parts.append(part)
+        out = pd.concat(parts, ignore_index=True)
         if by:
-            groups = agg.loc[agg["step"] == 1, by].drop_duplicates()
-            grid = groups.merge(steps, how="cross")
-        else:
-            grid = steps
-        out = grid.merge(agg, on=[*by, "step"], how="left", validate="one_to_one")
-        out["customers"] = out["customers"].fillna(0).astype("int64")
-        if not self.times:
-            out["median_seconds"] = float("nan")
-            out["p90_seconds"] = float("nan")
+            out = out[out.groupby(by, dropna=False)["customers"].transform("first") > 0]
+            out = out.sort_values([*by, "step"], na_position="last", kind="stable").reset_index(drop=True)
         key = by or None
         first = out.groupby(key, dropna=False)["customers"].transform("first") if by else out["customers"].iloc[0]
         prev = out.groupby(key, dropna=False)["customers"].shift(1) if by else out["customers"].shift(1)
@@ -482,6 +477,8 @@ class FunnelQuery:
         cols = [*by, "step", "event", "customers", "conversion", "step_conversion", "dropped", "median_seconds",
                 "p90_seconds"]
         out = out[cols]
+        for b in by:  # nulls as None (JSON null), whatever the backend's string dtype
+            out[b] = out[b].astype(object).where(out[b].notna(), None)
         if by:
             out = out.sort_values([*by, "step"], na_position="last", kind="stable")
         return out.reset_index(drop=True)
