@@ -1,0 +1,426 @@
+"""Paths: what customers do after (or before) a given event, and what they did right before leaving.
+
+Every function takes the ``events`` table (an Ibis table, on any backend) and returns a small
+tidy DataFrame; the work is one Ibis expression per call, built from window functions
+(``row_number``, ``lag``, ``lead``) over each customer's events ordered by ``ts`` with
+``event_id`` as the tie-breaker, so equal timestamps have one fixed order on every backend.
+
+Semantics (``docs/journeys.md`` has the long form):
+
+- A *unit* is a customer (``coalesce(customer_id, anonymous_id)``, as funnels use) or, with
+  ``unit="session"``, a ``session_id``. Events without a unit id are ignored.
+- A *node* is the value of ``by_field`` (``name`` or ``touchpoint``; missing values read
+  ``"(none)"``). With ``collapse_repeats`` consecutive repeats of a node count once
+  (``view > view > cart`` is ``view > cart``).
+- The *anchor* is each unit's **first** node equal to ``start`` (paths *from*), or its first node
+  equal to ``end`` (paths *to*), or its first node at all (neither given). Each unit contributes
+  exactly one path, so counts are units, not occurrences.
+- A path from ``start`` is the anchor and the next ``steps - 1`` nodes (``step_1`` = ``start``);
+  a path to ``end`` is the ``steps - 1`` nodes before it and the anchor (``step_n`` = ``end``).
+  Missing steps (the unit had no more events, or they fell outside ``window`` from the anchor)
+  are ``None``.
+- ``conversion`` (with ``goal``): the share of the path's units with a ``goal`` event strictly
+  after the anchor (in the ``ts, event_id`` order), within ``window`` of the anchor if one is given.
+
+Shares and conversions are fractions (0-1), as in :mod:`cxlens.journeys.funnels`.
+
+Examples
+--------
+>>> import cxlens, pandas as pd
+>>> ws = cxlens.open(":memory:")
+>>> rows = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b", "c"],
+...                      "ts": ["2024-05-01 10:00", "2024-05-01 10:01", "2024-05-01 10:02",
+...                             "2024-05-02 09:00", "2024-05-02 09:05", "2024-05-03"],
+...                      "name": ["visit", "cart", "purchase", "visit", "cart", "visit"]})
+>>> _ = ws.load("events", rows)
+>>> paths(ws.table("events"), start="visit", steps=3, goal="purchase")[["path", "customers", "share", "conversion"]]
+                      path  customers     share  conversion
+0                    visit          1  0.333333         0.0
+1             visit > cart          1  0.333333         0.0
+2  visit > cart > purchase          1  0.333333         1.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from cxlens.errors import ConfigError
+
+__all__ = ["EXIT", "NONE_NODE", "PATH_SEP", "UNITS", "flows", "last_before_dropoff", "paths"]
+
+#: label of a missing ``by_field`` value
+NONE_NODE = "(none)"
+#: target of a flow edge for units whose path ends before the last step
+EXIT = "(exit)"
+#: separator of the joined ``path`` column
+PATH_SEP = " > "
+#: what one path is counted per: output column name of the count
+UNITS = {"customer": "customers", "session": "sessions"}
+_FIELDS = ("name", "touchpoint", "channel", "stage", "type", "url")
+
+
+def _window(window: Any) -> dt.timedelta | None:
+    if window is None:
+        return None
+    from cxlens.journeys.funnels import parse_window
+
+    return parse_window(window)
+
+
+def _within(later: ir.Value, earlier: ir.Value, td: dt.timedelta) -> ir.BooleanValue:
+    """``later - earlier <= td`` as timestamp arithmetic every backend supports."""
+    us = round(td.total_seconds() * 1_000_000)
+    iv = ibis.interval(seconds=us // 1_000_000) if us % 1_000_000 == 0 else ibis.interval(microseconds=us)
+    return later <= earlier + iv
+
+
+def _check(events: ir.Table, by_field: str, unit: str, steps: int | None = None) -> None:
+    if unit not in UNITS:
+        raise ConfigError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
+    if by_field not in events.columns:
+        raise ConfigError(
+            f"events have no column {by_field!r} to build paths from; expected one of "
+            f"{', '.join(c for c in _FIELDS if c in events.columns)}"
+        )
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+        raise ConfigError(f"steps is {steps!r}; expected a whole number of path steps, at least 1")
+
+
+def _base(
+    events: ir.Table, by_field: str, unit: str, filters: Mapping[str, Any] | None, extra: Sequence[str] = ()
+) -> ir.Table:
+    """Events with ``_u`` (unit), ``_n`` (node), ``_rn`` (1-based position in the unit's ordered events)."""
+    t = events
+    for col, v in (filters or {}).items():
+        if col not in t.columns:
+            raise ConfigError(f"events have no column {col!r} to filter on; expected one of {', '.join(t.columns)}")
+        if v is None:
+            t = t.filter(t[col].isnull())
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            t = t.filter(t[col].isin(list(v)))
+        else:
+            t = t.filter(t[col] == v)
+    if unit == "session":
+        u = t.session_id
+    elif "anonymous_id" in t.columns:
+        u = ibis.coalesce(t.customer_id, t.anonymous_id)
+    else:
+        u = t.customer_id
+    cols = {"_u": u, "_ts": t.ts, "_eid": t.event_id, "_n": t[by_field].cast("string").fill_null(NONE_NODE)}
+    for c in extra:
+        cols[c] = t[c]
+    b = t.select(**cols).filter(ibis._._u.notnull())
+    w = ibis.window(group_by=b._u, order_by=[b._ts, b._eid])
+    return b.mutate(_rn=ibis.row_number().over(w) + 1)
+
+
+def _collapse(b: ir.Table) -> ir.Table:
+    """Drop consecutive repeats of a node and number the rest (``_pos``, 1-based)."""
+    w = ibis.window(group_by=b._u, order_by=[b._ts, b._eid])
+    b = b.mutate(_prev=b._n.lag().over(w))
+    b = b.filter(b._prev.isnull() | (b._prev != b._n)).drop("_prev")
+    return b.mutate(_pos=ibis.row_number().over(ibis.window(group_by=b._u, order_by=[b._ts, b._eid])) + 1)
+
+
+def _anchored(
+    events: ir.Table,
+    *,
+    start: str | None,
+    end: str | None,
+    steps: int,
+    by_field: str,
+    window: Any,
+    collapse_repeats: bool,
+    unit: str,
+    filters: Mapping[str, Any] | None,
+) -> ir.Table:
+    """One row per unit: ``_u, _rn, _ts`` of the anchor and ``step_1..step_n``."""
+    if start is not None and end is not None:
+        raise ConfigError(f"paths got both start={start!r} and end={end!r}; expected one of them (or neither)")
+    _check(events, by_field, unit, steps)
+    td = _window(window)
+    b = _base(events, by_field, unit, filters)
+    b = _collapse(b) if collapse_repeats else b.mutate(_pos=b._rn)
+    w = ibis.window(group_by=b._u, order_by=[b._ts, b._eid])
+    anchor = start if start is not None else end
+    if anchor is None:
+        b = b.mutate(_first=ibis.literal(1, "int64"))
+    else:
+        b = b.mutate(_first=ibis.ifelse(b._n == anchor, b._pos, ibis.null("int64")).min().over(group_by=b._u))
+    shifted: dict[str, ir.Value] = {}
+    for k in range(1, steps):
+        if end is None:
+            node, ts = b._n.lead(k).over(w), b._ts.lead(k).over(w)
+            inside = _within(ts, b._ts, td) if td is not None else None
+        else:
+            node, ts = b._n.lag(k).over(w), b._ts.lag(k).over(w)
+            inside = _within(b._ts, ts, td) if td is not None else None
+        shifted[f"_s{k}"] = node if inside is None else ibis.ifelse(inside, node, ibis.null("string"))
+    b = b.mutate(**shifted).filter(b._pos == b._first)
+    if end is None:
+        cols = {"step_1": b._n, **{f"step_{k + 1}": b[f"_s{k}"] for k in range(1, steps)}}
+    else:
+        cols = {**{f"step_{steps - k}": b[f"_s{k}"] for k in range(steps - 1, 0, -1)}, f"step_{steps}": b._n}
+    return b.select("_u", "_rn", "_ts", **cols)
+
+
+def _with_goal(
+    a: ir.Table,
+    events: ir.Table,
+    goal: str | None,
+    goal_field: str,
+    unit: str,
+    window: Any,
+    filters: Mapping[str, Any] | None,
+) -> ir.Table:
+    """Add ``_conv`` (1 when the unit has a goal event after its anchor, within the window)."""
+    if goal is None:
+        return a.mutate(_conv=ibis.literal(0, "int64"))
+    _check(events, goal_field, unit)
+    td = _window(window)
+    g = _base(events, goal_field, unit, filters)
+    g = g.filter(g._n == goal).select(_gu=g._u, _grn=g._rn, _gts=g._ts)
+    cond = [a._u == g._gu, g._grn > a._rn]
+    if td is not None:
+        cond.append(_within(g._gts, a._ts, td))
+    hits = a.join(g, cond).select(_cu=a._u).distinct()
+    j = a.left_join(hits, a._u == hits._cu)
+    return j.mutate(_conv=ibis.ifelse(j._cu.notnull(), 1, 0).cast("int64")).drop("_cu")
+
+
+def _sort(df: pd.DataFrame, count: str, keys: list[str]) -> pd.DataFrame:
+    """Largest count first; ties by the steps in order (an ended path before its longer ones), so every backend agrees."""
+    txt = df[keys].fillna("").astype(str)
+    order = pd.DataFrame({"c": -df[count].to_numpy(), **{k: txt[k].to_numpy() for k in keys}})
+    return df.loc[order.sort_values(["c", *keys], kind="mergesort").index].reset_index(drop=True)
+
+
+def paths(
+    events: ir.Table,
+    start: str | None = None,
+    end: str | None = None,
+    *,
+    steps: int = 3,
+    by_field: str = "name",
+    top: int | None = 20,
+    window: str | dt.timedelta | int | float | None = None,
+    collapse_repeats: bool = True,
+    goal: str | None = None,
+    goal_field: str | None = None,
+    unit: str = "customer",
+    filters: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Top paths from ``start`` (or to ``end``), one path per customer.
+
+    Parameters
+    ----------
+    events
+        The events table (``ws.table("events")``), on any Ibis backend.
+    start, end
+        Paths beginning at each unit's first ``start`` node, or ending at its first ``end``
+        node; at most one of them. Neither: paths from each unit's first event.
+    steps
+        Nodes per path, anchor included.
+    by_field
+        ``"name"`` (event names) or ``"touchpoint"`` (or another events column).
+    top
+        Keep the ``top`` most frequent paths (``None``: all).
+    window
+        Only events within this long of the anchor count (``"30m"``, ``"7d"``, a timedelta…;
+        ``None``: no limit); also bounds ``conversion``.
+    collapse_repeats
+        Count consecutive repeats of a node once.
+    goal, goal_field
+        Adds ``conversion``: share of the path's units with a ``goal`` event (matched on
+        ``goal_field``, default ``by_field``) after the anchor.
+    unit
+        ``"customer"`` or ``"session"``: what one path belongs to and what is counted.
+    filters
+        ``{events column: value | [values]}`` applied to the events first.
+
+    Returns
+    -------
+    DataFrame
+        ``step_1 … step_n`` (``None`` where the path ended), ``path`` (the steps joined by
+        ``" > "``), ``customers`` (or ``sessions``), ``share`` (of all anchored units, 0-1),
+        and with ``goal`` ``converted`` and ``conversion`` (0-1); most frequent first.
+    """
+    a = _anchored(
+        events,
+        start=start,
+        end=end,
+        steps=steps,
+        by_field=by_field,
+        window=window,
+        collapse_repeats=collapse_repeats,
+        unit=unit,
+        filters=filters,
+    )
+    a = _with_goal(a, events, goal, goal_field or by_field, unit, window, filters)
+    keys = [f"step_{k}" for k in range(1, steps + 1)]
+    count = UNITS[unit]
+    agg = a.group_by(keys).aggregate(**{count: a._u.count(), "converted": a._conv.sum()})
+    agg = agg.mutate(_total=agg[count].sum().over())
+    if top is not None:
+        agg = agg.order_by([ibis.desc(count), *keys]).limit(int(top))
+    df = agg.execute()
+    if df.empty:
+        df = pd.DataFrame({k: pd.Series(dtype=object) for k in keys})
+        df[count] = pd.Series(dtype="int64")
+        df["converted"] = pd.Series(dtype="int64")
+        df["_total"] = pd.Series(dtype="int64")
+    for k in keys:
+        df[k] = df[k].astype(object).where(df[k].notna(), None)
+    df[count] = df[count].astype("int64")
+    df["converted"] = df["converted"].fillna(0).astype("int64")
+    df["share"] = df[count] / df["_total"].astype(float)
+    df["path"] = [PATH_SEP.join(s for s in row if s is not None) for row in df[keys].itertuples(index=False)]
+    df = _sort(df, count, keys)
+    cols = [*keys, "path", count, "share"]
+    if goal is not None:
+        df["conversion"] = df["converted"] / df[count]
+        cols += ["converted", "conversion"]
+    return df[cols]
+
+
+def flows(
+    events: ir.Table,
+    start: str | None = None,
+    steps: int = 4,
+    *,
+    end: str | None = None,
+    by_field: str = "name",
+    window: str | dt.timedelta | int | float | None = None,
+    collapse_repeats: bool = True,
+    exits: bool = True,
+    unit: str = "customer",
+    filters: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Edges between consecutive path steps, for a Sankey (:func:`cxlens.journeys.charts.sankey_chart`).
+
+    Paths are those of :func:`paths` (same anchor, window and collapsing, every path kept).
+
+    Returns
+    -------
+    DataFrame
+        ``source_step`` (1-based), ``source``, ``target_step``, ``target``, ``customers`` (or
+        ``sessions``): units whose path has ``source`` at step k and ``target`` at step k+1.
+        With ``exits``, units whose path ends at step k go to ``target = "(exit)"``. Sorted
+        by step, then largest first.
+    """
+    a = _anchored(
+        events,
+        start=start,
+        end=end,
+        steps=steps,
+        by_field=by_field,
+        window=window,
+        collapse_repeats=collapse_repeats,
+        unit=unit,
+        filters=filters,
+    )
+    count = UNITS[unit]
+    parts = []
+    for k in range(1, steps):
+        s, t = a[f"step_{k}"], a[f"step_{k + 1}"]
+        e = a.filter(s.notnull()).select(
+            source_step=ibis.literal(k, "int64"),
+            source=s,
+            target_step=ibis.literal(k + 1, "int64"),
+            target=t.fill_null(EXIT) if exits else t,
+            _u=a._u,
+        )
+        if not exits:
+            e = e.filter(e.target.notnull())
+        parts.append(e.group_by(["source_step", "source", "target_step", "target"]).aggregate(**{count: e._u.count()}))
+    cols = ["source_step", "source", "target_step", "target", count]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c.endswith("step") or c == count else object) for c in cols})
+    expr = parts[0] if len(parts) == 1 else ibis.union(*parts)
+    df = expr.execute()
+    for c in ("source_step", "target_step", count):
+        df[c] = df[c].astype("int64")
+    df = df.sort_values(
+        ["source_step", count, "source", "target"], ascending=[True, False, True, True], kind="mergesort"
+    )
+    return df[cols].reset_index(drop=True)
+
+
+def last_before_dropoff(
+    events: ir.Table,
+    goal: str | Sequence[str],
+    *,
+    start: str | None = None,
+    goal_field: str = "name",
+    by: str | Sequence[str] = ("name", "touchpoint"),
+    window: str | dt.timedelta | int | float | None = None,
+    top: int | None = 20,
+    unit: str = "customer",
+    filters: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """What did people do right before leaving? The last event of units that never reached ``goal``.
+
+    Parameters
+    ----------
+    goal
+        The goal node (matched on ``goal_field``), or a list of funnel steps: then ``start`` is
+        the first step and the goal the last.
+    start
+        Only units with a ``start`` node count, from their first one on: a unit drops off
+        when no ``goal`` follows that ``start`` (within ``window``); its last event is its last
+        one after the ``start`` (within ``window``). ``None``: every unit, from its first event.
+    by
+        Columns describing the last event (default its ``name`` and ``touchpoint``).
+
+    Returns
+    -------
+    DataFrame
+        The ``by`` columns, ``customers`` (or ``sessions``) whose last event it was, ``share``
+        (of all units that dropped off, 0-1) and ``dropped`` (that total); most frequent first.
+    """
+    if not isinstance(goal, str):
+        steps_l = list(goal)
+        if len(steps_l) < 2:
+            raise ConfigError(f"funnel steps {steps_l!r} need at least two steps; or pass one goal event")
+        if start is not None:
+            raise ConfigError("pass start or funnel steps, not both")
+        start, goal = steps_l[0], steps_l[-1]
+    by_l = [by] if isinstance(by, str) else list(by)
+    for c in by_l:
+        if c not in events.columns:
+            raise ConfigError(f"events have no column {c!r} to describe the last event by; expected event columns")
+    _check(events, goal_field, unit)
+    td = _window(window)
+    b = _base(events, goal_field, unit, filters, extra=by_l)
+    is_start = b._n == start if start is not None else ibis.literal(True)
+    b = b.mutate(_a=ibis.ifelse(is_start, b._rn, ibis.null("int64")).min().over(group_by=b._u))
+    b = b.filter(b._a.notnull() & (b._rn >= b._a))
+    b = b.mutate(_ats=ibis.ifelse(b._rn == b._a, b._ts, ibis.null("timestamp")).max().over(group_by=b._u))
+    if td is not None:
+        b = b.filter(_within(b._ts, b._ats, td))
+    b = b.mutate(
+        # from a start event the goal must follow it; without one, a first event that is the goal counts
+        _hit=ibis.ifelse((b._n == goal) & ((b._rn > b._a) if start is not None else ibis.literal(True)), 1, 0)
+        .max()
+        .over(group_by=b._u),
+        _last=b._rn.max().over(group_by=b._u),
+    )
+    d = b.filter((b._hit == 0) & (b._rn == b._last))
+    count = UNITS[unit]
+    agg = d.group_by(by_l).aggregate(**{count: d._u.count()})
+    agg = agg.mutate(dropped=agg[count].sum().over())
+    if top is not None:
+        agg = agg.order_by([ibis.desc(count), *by_l]).limit(int(top))
+    df = agg.execute()
+    for c in by_l:
+        df[c] = df[c].astype(object).where(df[c].notna(), None)
+    df[count] = df[count].astype("int64")
+    df["dropped"] = df["dropped"].fillna(0).astype("int64")
+    df["share"] = df[count] / df["dropped"].astype(float)
+    return _sort(df, count, by_l)[[*by_l, count, "share", "dropped"]]

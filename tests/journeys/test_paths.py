@@ -1,0 +1,252 @@
+"""Paths, flows and last-event-before-drop-off against a plain Python reference on random event logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter, defaultdict
+
+import ibis
+import pandas as pd
+import pytest
+
+from cxlens.errors import ConfigError
+from cxlens.journeys.paths import EXIT, NONE_NODE, flows, last_before_dropoff, paths
+
+NAMES = ["visit", "view", "cart", "checkout", "purchase"]
+T0 = dt.datetime(2024, 5, 1)
+
+
+def random_log(seed: int, customers: int = 60) -> pd.DataFrame:
+    """Events with equal timestamps, repeats, customers with one event and missing touchpoints."""
+    rng = random.Random(seed)
+    rows = []
+    for c in range(customers):
+        n = 1 if c % 7 == 0 else rng.randint(1, 9)
+        for _ in range(n):
+            name = rng.choice(NAMES + ["view", "view"])
+            rows.append(
+                {
+                    "event_id": f"e{rng.randrange(10**6):06d}",
+                    "customer_id": f"c{c:03d}",
+                    "session_id": f"s{c:03d}-{rng.randint(0, 1)}",
+                    # few distinct times: many ties, broken by event_id
+                    "ts": T0 + dt.timedelta(hours=rng.randint(0, 12) * 6),
+                    "name": name,
+                    "touchpoint": None if rng.random() < 0.1 else f"tp_{name[:2]}",
+                }
+            )
+    df = pd.DataFrame(rows).drop_duplicates("event_id")
+    return df.reset_index(drop=True)
+
+
+def table(df: pd.DataFrame) -> ibis.Table:
+    con = ibis.duckdb.connect()
+    return con.create_table("events", df)
+
+
+def sequences(df: pd.DataFrame, field: str, unit: str = "customer") -> dict[str, list[tuple]]:
+    key = "customer_id" if unit == "customer" else "session_id"
+    out: dict[str, list[tuple]] = defaultdict(list)
+    for r in df.itertuples(index=False):
+        node = getattr(r, field)
+        out[getattr(r, key)].append(
+            (
+                r.ts,
+                r.event_id,
+                NONE_NODE if pd.isna(node) else node,
+                r.name,
+                None if pd.isna(r.touchpoint) else r.touchpoint,
+            )
+        )
+    return {u: sorted(v) for u, v in out.items()}
+
+
+def ref_paths(
+    df, *, start=None, end=None, steps=3, field="name", window=None, collapse=True, goal=None, unit="customer"
+):
+    """(path tuple) → [units, converted], the obviously-correct way."""
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for evs in sequences(df, field, unit).values():
+        items = [(i, e[0], e[2]) for i, e in enumerate(evs)]
+        if collapse:
+            items = [it for j, it in enumerate(items) if j == 0 or it[2] != items[j - 1][2]]
+        anchor_node = start if start is not None else end
+        idx = [j for j, it in enumerate(items) if anchor_node is None or it[2] == anchor_node]
+        if not idx:
+            continue
+        a = idx[0]
+        raw_a, ts_a = items[a][0], items[a][1]
+        path = []
+        for k in range(steps):
+            j = a + k if end is None else a - (steps - 1) + k
+            ok = 0 <= j < len(items) and (window is None or abs(items[j][1] - ts_a) <= window)
+            path.append(items[j][2] if ok else None)
+        conv = goal is not None and any(
+            evs[i][2] == goal and (window is None or evs[i][0] - ts_a <= window) for i in range(raw_a + 1, len(evs))
+        )
+        out[tuple(path)][0] += 1
+        out[tuple(path)][1] += int(conv)
+    return dict(out)
+
+
+def as_dict(res: pd.DataFrame, steps: int, count: str = "customers") -> dict[tuple, list[int]]:
+    keys = [f"step_{k}" for k in range(1, steps + 1)]
+    conv = res["converted"] if "converted" in res else [0] * len(res)
+    return {
+        tuple(None if pd.isna(v) else v for v in row): [int(n), int(c)]
+        for row, n, c in zip(res[keys].itertuples(index=False), res[count], conv, strict=True)
+    }
+
+
+CASES = [
+    dict(start="view", steps=3),
+    dict(start="cart", steps=4, goal="purchase"),
+    dict(end="purchase", steps=3),
+    dict(steps=2, goal="checkout"),
+    dict(start="view", steps=3, collapse=False, goal="purchase"),
+    dict(start="visit", steps=3, window=dt.timedelta(hours=12), goal="purchase"),
+    dict(end="checkout", steps=4, window=dt.timedelta(hours=18)),
+    dict(start="tp_vi", steps=3, field="touchpoint"),
+    dict(start="view", steps=3, unit="session", goal="purchase"),
+]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
+def test_paths_match_python_reference(seed, case):
+    df = random_log(seed)
+    case = dict(case)
+    field = case.pop("field", "name")
+    collapse = case.pop("collapse", True)
+    unit = case.get("unit", "customer")
+    expected = ref_paths(df, field=field, collapse=collapse, **case)
+    res = paths(table(df), by_field=field, collapse_repeats=collapse, top=None, **case)
+    count = "customers" if unit == "customer" else "sessions"
+    got = as_dict(res, case["steps"], count)
+    if case.get("goal") is None:
+        expected = {k: [v[0], 0] for k, v in expected.items()}
+    assert got == expected
+    total = sum(v[0] for v in expected.values())
+    assert res["share"].sum() == pytest.approx(1.0)
+    assert res["share"].iloc[0] == pytest.approx(max(v[0] for v in expected.values()) / total)
+    if case.get("goal") is not None:
+        assert list(res["conversion"]) == pytest.approx(list(res["converted"] / res[count]))
+
+
+def test_paths_top_keeps_the_most_frequent_and_shares_stay_of_all_units():
+    df = random_log(5, customers=120)
+    full = paths(table(df), start="view", steps=3, top=None)
+    top = paths(table(df), start="view", steps=3, top=4)
+    assert len(top) == 4
+    assert list(top["customers"]) == list(full["customers"].iloc[:4])
+    assert list(top["share"]) == pytest.approx(list(full["share"].iloc[:4]))
+    assert list(top["path"]) == list(full["path"].iloc[:4])
+
+
+def test_paths_collapse_repeats_and_ties_use_event_id():
+    ts = T0
+    df = pd.DataFrame(
+        {
+            "event_id": ["b", "a", "c", "d", "e"],
+            "customer_id": ["x"] * 5,
+            "ts": [ts, ts, ts + dt.timedelta(minutes=1), ts + dt.timedelta(minutes=2), ts + dt.timedelta(minutes=3)],
+            "name": ["view", "visit", "view", "view", "cart"],
+            "touchpoint": ["p", "h", "p", "p", "c"],
+        }
+    )
+    # order by (ts, event_id): a visit, b view, c view, d view, e cart
+    res = paths(table(df), steps=4)
+    assert res["path"].tolist() == ["visit > view > cart"]
+    raw = paths(table(df), steps=4, collapse_repeats=False)
+    assert raw["path"].tolist() == ["visit > view > view > view"]
+    to_cart = paths(table(df), end="c", steps=2, by_field="touchpoint")
+    assert to_cart[["step_1", "step_2"]].values.tolist() == [["p", "c"]]
+
+
+def ref_flows(df, start, steps, exits=True):
+    out: Counter = Counter()
+    for path, (n, _) in ref_paths(df, start=start, steps=steps).items():
+        for k in range(steps - 1):
+            if path[k] is None:
+                break
+            tgt = path[k + 1] if path[k + 1] is not None else (EXIT if exits else None)
+            if tgt is not None:
+                out[(k + 1, path[k], k + 2, tgt)] += n
+    return dict(out)
+
+
+@pytest.mark.parametrize("exits", [True, False])
+def test_flows_match_reference_edges(exits):
+    df = random_log(7, customers=100)
+    res = flows(table(df), "visit", 4, exits=exits)
+    got = {(r.source_step, r.source, r.target_step, r.target): r.customers for r in res.itertuples()}
+    assert got == ref_flows(df, "visit", 4, exits)
+    # every unit leaves step 1 exactly once when exits are drawn
+    if exits:
+        assert res[res.source_step == 1]["customers"].sum() == ref_paths(df, start="visit", steps=1)[("visit",)][0]
+
+
+def ref_last_before_dropoff(df, goal, start=None, window=None):
+    out: Counter = Counter()
+    for evs in sequences(df, "name").values():
+        idx = [i for i, e in enumerate(evs) if start is None or e[2] == start]
+        if not idx:
+            continue
+        a = idx[0]
+        kept = [e for e in evs[a:] if window is None or e[0] - evs[a][0] <= window]
+        if any(e[2] == goal for e in kept[1:]) or (start is None and kept[0][2] == goal):
+            continue
+        out[(kept[-1][3], kept[-1][4])] += 1
+    return dict(out)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(goal="purchase"),
+        dict(goal=["cart", "checkout", "purchase"]),
+        dict(goal="purchase", start="view", window=dt.timedelta(hours=24)),
+    ],
+)
+def test_last_before_dropoff_matches_reference(seed, kw):
+    df = random_log(seed)
+    kw = dict(kw)
+    goal = kw.pop("goal")
+    if isinstance(goal, list):
+        expected = ref_last_before_dropoff(df, goal[-1], start=goal[0])
+    else:
+        expected = ref_last_before_dropoff(df, goal, **kw)
+    res = last_before_dropoff(table(df), goal, top=None, **kw)
+    got = {(r.name, r.touchpoint): r.customers for r in res.itertuples()}
+    assert got == expected
+    assert res["share"].sum() == pytest.approx(1.0)
+    assert (res["dropped"] == sum(expected.values())).all()
+
+
+def test_last_before_dropoff_first_event_goal_counts_as_reached():
+    # without start, a unit whose first event is the goal has reached it
+    df = pd.DataFrame(
+        {
+            "event_id": ["1", "2", "3"],
+            "customer_id": ["a", "b", "b"],
+            "ts": [T0, T0, T0 + dt.timedelta(hours=1)],
+            "name": ["purchase", "visit", "view"],
+            "touchpoint": ["co", "h", "p"],
+        }
+    )
+    res = last_before_dropoff(table(df), "purchase")
+    assert res[["name", "touchpoint", "customers", "share"]].values.tolist() == [["view", "p", 1, 1.0]]
+
+
+def test_paths_reject_bad_arguments():
+    t = table(random_log(1, customers=5))
+    with pytest.raises(ConfigError, match="both start"):
+        paths(t, start="a", end="b")
+    with pytest.raises(ConfigError, match="no column 'page'"):
+        paths(t, by_field="page")
+    with pytest.raises(ConfigError, match="steps is 0"):
+        paths(t, steps=0)
+    with pytest.raises(ConfigError, match="unknown unit"):
+        paths(t, unit="account")
