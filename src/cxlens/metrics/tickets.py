@@ -21,7 +21,8 @@ COLUMNS = ["n", "responded", "first_response_median_h", "first_response_p90_h", 
 
 def _hours(later: ibis.Value, earlier: ibis.Value) -> ibis.Value:
     # float numerator: Spark would otherwise divide int by the DECIMAL literal 3600.0 (6 digits)
-    return (later.epoch_seconds().cast("int64") - earlier.epoch_seconds().cast("int64")).cast("float64") / 3600
+    # whole seconds on every backend: DuckDB epoch() keeps fractions, Spark unix_timestamp() truncates
+    return (later.epoch_seconds().floor().cast("int64") - earlier.epoch_seconds().floor().cast("int64")).cast("float64") / 3600
 
 
 def support_expr(
