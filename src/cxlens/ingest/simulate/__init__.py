@@ -85,7 +85,7 @@ class SimulatedData:
         return {name: getattr(self, name) for name in TABLE_ORDER}
 
     def counts(self) -> dict[str, int]:
-        return {name: len(frame) for name, frame in self.frames.items()}
+        return {name: len(f) for name, f in self.frames.items()}
 
 
 def _customers_n(size: str | int) -> int:
@@ -348,10 +348,10 @@ def write_demo(ws: Any, size: str | int = "small", seed: int = 0,
         progress(0, total)
     inserted: dict[str, int] = {}
     chunk = 2_000_000
-    for name, frame in frames.items():
+    for name, rows in frames.items():
         inserted[name] = 0
-        for start in range(0, max(len(frame), 1), chunk):
-            part = frame.iloc[start:start + chunk]
+        for start in range(0, max(len(rows), 1), chunk):
+            part = rows.iloc[start:start + chunk]
             if len(part):
                 inserted[name] += ws.insert(name, part, source=f"demo:{size}:{seed}").inserted
             done += len(part)

@@ -25,7 +25,6 @@ from cxlens.ingest.simulate._base import (
     T1,
     WEB,
     WEEK,
-    cat,
     choice,
     choice_rows,
     group_cumsum,
@@ -34,7 +33,6 @@ from cxlens.ingest.simulate._base import (
     json_field,
     json_objects,
     json_take,
-    s,
     take,
 )
 from cxlens.ingest.simulate.people import (

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from cxlens.ingest.simulate._base import (
-    APP,
     DAY,
     HOUR,
     MINUTE,
