@@ -33,6 +33,25 @@ SCHEMA_VERSION = 1
 _ARROW = {STRING: pa.string(), JSON: pa.string(), FLOAT: pa.float64(), INT: pa.int64(), TIMESTAMP: pa.timestamp("us")}
 
 
+#: the feedback cube: answers counted per metric, day, survey dimensions and score (nulls kept as groups);
+#: maintained by :meth:`Workspace.insert_many`, read by the metrics fast path (docs/metrics.md)
+ROLLUP_TABLE = "feedback_rollup"
+ROLLUP_DIMENSIONS = ("metric", "touchpoint", "channel", "stage", "survey_id")
+ROLLUP_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE} (metric VARCHAR, day DATE, touchpoint VARCHAR, channel VARCHAR, "
+    "stage VARCHAR, survey_id VARCHAR, score DOUBLE, n BIGINT)"
+)
+_ROLLUP_GROUP = ", ".join(ROLLUP_DIMENSIONS) + ", score"
+
+
+def _rollup_select(source: str) -> str:
+    """SELECT counting the rows of ``source`` (feedback columns) per rollup group."""
+    return (
+        f"SELECT metric, CAST(ts AS DATE) AS day, touchpoint, channel, stage, survey_id, score, "
+        f"count(*)::BIGINT AS n FROM {source} GROUP BY {_ROLLUP_GROUP}, CAST(ts AS DATE)"
+    )
+
+
 def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
     for t in TABLES.values():
         con.execute(t.ddl())
@@ -41,6 +60,8 @@ def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
         "CREATE TABLE IF NOT EXISTS journey_touchpoints (touchpoint VARCHAR, label VARCHAR, stage VARCHAR, channel VARCHAR)"
     )
     con.execute("CREATE TABLE IF NOT EXISTS journey_config (name VARCHAR, yaml VARCHAR)")
+    con.execute(ROLLUP_DDL)
+
 
 
 #: schema version → function bringing a workspace from the previous version to it
@@ -329,13 +350,30 @@ class Workspace:
                         key = ", ".join(f'"{k}"' for k in table.key)
                         cols = ", ".join(f'"{c}"' for c in table.column_names)
                         match = " AND ".join(f't."{k}" = s."{k}"' for k in table.key)
-                        before = raw.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
-                        raw.execute(
-                            f'INSERT INTO "{table.name}" ({cols}) '
+                        new_rows = (
                             f"SELECT {cols} FROM (SELECT DISTINCT ON ({key}) * FROM {name}) s "
                             f'WHERE NOT EXISTS (SELECT 1 FROM "{table.name}" t WHERE {match})'
                         )
+                        rollup = table.name == "feedback" and self._has_rollup()
+                        if rollup:
+                            # materialise the rows that pass the dedupe once, so the rollup counts
+                            # exactly the rows inserted (DISTINCT ON keeps an arbitrary duplicate)
+                            raw.execute(f"CREATE OR REPLACE TEMP TABLE _cxlens_new_{name} AS {new_rows}")
+                            new_rows = f"SELECT {cols} FROM _cxlens_new_{name}"
+                        before = raw.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
+                        raw.execute(f'INSERT INTO "{table.name}" ({cols}) {new_rows}')
                         after = raw.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
+                        if rollup:
+                            same = " AND ".join(f"r.{c} IS NOT DISTINCT FROM d.{c}"
+                                                for c in (*ROLLUP_DIMENSIONS, "day", "score"))
+                            raw.execute(
+                                f"MERGE INTO {ROLLUP_TABLE} r USING ({_rollup_select(f'_cxlens_new_{name}')}) d "
+                                f"ON {same} WHEN MATCHED THEN UPDATE SET n = r.n + d.n "
+                                "WHEN NOT MATCHED THEN INSERT (metric, day, touchpoint, channel, stage, survey_id, "
+                                "score, n) VALUES (d.metric, d.day, d.touchpoint, d.channel, d.stage, d.survey_id, "
+                                "d.score, d.n)"
+                            )
+                            raw.execute(f"DROP TABLE _cxlens_new_{name}")
                         results[table.name] = ImportResult(table.name, source, arrow.num_rows, int(after - before))
                     raw.execute("COMMIT")
                 except Exception:
@@ -345,6 +383,46 @@ class Workspace:
                 for _, name, _ in prepared:
                     raw.unregister(name)
         return results
+
+    def _has_rollup(self) -> bool:
+        raw = self._require_raw()
+        return bool(raw.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main' AND NOT temporary",
+            [ROLLUP_TABLE],
+        ).fetchone()[0])
+
+    def rebuild_rollups(self) -> int:
+        """Recompute the ``feedback_rollup`` cube from ``feedback`` (creating it if missing), in one transaction.
+
+        :meth:`insert_many` keeps the rollup current; call this after writing to ``feedback``
+        by other means, or once to add the rollup to a workspace made by an older cxlens.
+
+        Returns
+        -------
+        int
+            Rows (groups) in the rebuilt rollup.
+
+        Examples
+        --------
+        >>> import cxlens, pandas as pd
+        >>> ws = cxlens.open(":memory:")
+        >>> _ = ws.load("feedback", pd.DataFrame({"ts": "2024-05-01", "metric": "nps", "score": [9, 9, 3]}))
+        >>> ws.rebuild_rollups()
+        2
+        """
+        raw = self._require_raw()
+        with self._lock:
+            raw.execute("BEGIN")
+            try:
+                raw.execute(ROLLUP_DDL)
+                raw.execute(f"DELETE FROM {ROLLUP_TABLE}")
+                raw.execute(f"INSERT INTO {ROLLUP_TABLE} {_rollup_select('feedback')}")
+                rows = raw.execute(f"SELECT count(*) FROM {ROLLUP_TABLE}").fetchone()[0]
+                raw.execute("COMMIT")
+            except Exception:
+                raw.execute("ROLLBACK")
+                raise
+        return int(rows)
 
     def _table_def(self, kind: str) -> Table:
         try:

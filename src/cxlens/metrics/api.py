@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError, NotFoundError
@@ -17,10 +18,11 @@ from cxlens.metrics import carts as _carts
 from cxlens.metrics import ces as _ces
 from cxlens.metrics import change as _change
 from cxlens.metrics import churn as _churn
-from cxlens.metrics import tickets as _tickets
-from cxlens.metrics import value as _value
 from cxlens.metrics import csat as _csat
 from cxlens.metrics import nps as _nps
+from cxlens.metrics import rollup as _rollup
+from cxlens.metrics import tickets as _tickets
+from cxlens.metrics import value as _value
 from cxlens.metrics.common import PERIOD_COL, By, DateLike, Filters, as_list, column_name, finish
 from cxlens.metrics.stats import MIN_N, mean_ci
 
@@ -32,6 +34,10 @@ class Metrics:
     ----------
     ws
         A :class:`cxlens.Workspace` (``cxlens.open`` or ``cxlens.connect``).
+    use_rollup
+        Answer survey metrics from the workspace's ``feedback_rollup`` when it can (DuckDB
+        workspaces; see docs/metrics.md). ``False`` forces a scan of ``feedback``; the results are
+        the same either way.
 
     Common parameters
     -----------------
@@ -55,8 +61,9 @@ class Metrics:
     [{'touchpoint': 'app', 'nps': -50.0, 'n': 2}, {'touchpoint': 'web', 'nps': 100.0, 'n': 2}]
     """
 
-    def __init__(self, ws: Any) -> None:
+    def __init__(self, ws: Any, *, use_rollup: bool = True) -> None:
         self.ws = ws
+        self.use_rollup = use_rollup
 
     # -- tables ---------------------------------------------------------------------
     def _table(self, name: str) -> ibis.Table:
@@ -72,6 +79,15 @@ class Metrics:
     def _keys(by: By, period: str | None) -> list[str]:
         return [column_name(b) for b in as_list(by)] + ([PERIOD_COL] if period else [])
 
+    def _rollup_plan(self, by: By, period: str | None, start: DateLike, end: DateLike, filters: Filters):
+        """The rollup query plan when the fast path applies (DuckDB workspace with a rollup), else None."""
+        if not self.use_rollup or getattr(self.ws, "_raw", None) is None:
+            return None
+        plan = _rollup.plan(by, period, start, end, filters)
+        if plan is None or not self.ws._has_rollup():
+            return None
+        return plan
+
     # -- survey metrics ---------------------------------------------------------------
     def nps(self, by: By = None, period: str | None = None, *, start: DateLike = None, end: DateLike = None,
             filters: Filters = None, metric: str = "nps", min_n: int = MIN_N) -> pd.DataFrame:
@@ -84,6 +100,10 @@ class Metrics:
             promoter_share, passive_share, detractor_share, ci_low, ci_high, small_sample``.
             Shares in percent; ``ci_*`` is ``nps ± 1.96·SE`` clipped to [-100, 100].
         """
+        plan = self._rollup_plan(by, period, start, end, filters)
+        if plan is not None:
+            df, keys = _rollup.score_summary(self.ws, metric, plan, hi=_nps.PROMOTER_MIN, lo=_nps.DETRACTOR_MAX)
+            return finish(_rollup.nps_frame(df, keys, min_n), keys)
         expr = _nps.nps_expr(self._table("feedback"), customers=self._customers(), by=by, period=period,
                              start=start, end=end, filters=filters, metric=metric, min_n=min_n)
         return finish(expr.execute(), self._keys(by, period), ints=["n", "promoters", "passives", "detractors"])
@@ -99,6 +119,10 @@ class Metrics:
             Group columns [+ ``period``], then ``csat, n, satisfied, ci_low, ci_high, mean_score,
             small_sample``; ``ci_*`` is the Wilson 95% interval in percent.
         """
+        plan = self._rollup_plan(by, period, start, end, filters)
+        if plan is not None:
+            df, keys = _rollup.score_summary(self.ws, metric, plan, hi=satisfied_min, lo=-np.inf)
+            return finish(_rollup.csat_frame(df, keys, min_n), keys)
         expr = _csat.csat_expr(self._table("feedback"), customers=self._customers(), by=by, period=period,
                                start=start, end=end, filters=filters, metric=metric,
                                satisfied_min=satisfied_min, min_n=min_n)
@@ -116,18 +140,29 @@ class Metrics:
             small_sample``; ``ci_*`` is the t interval of the mean (NaN when ``n < 2``),
             ``share_easy`` the percent of scores ≥ 5.
         """
-        expr = _ces.ces_expr(self._table("feedback"), customers=self._customers(), by=by, period=period,
-                             start=start, end=end, filters=filters, metric=metric, easy_min=easy_min, min_n=min_n)
-        df = _ces.add_mean_ci(expr.execute(), "ces")
+        plan = self._rollup_plan(by, period, start, end, filters)
+        if plan is not None:
+            raw, keys = _rollup.score_summary(self.ws, metric, plan, hi=easy_min, lo=-np.inf)
+            df = _ces.add_mean_ci(_rollup.mean_frame(raw, keys, "ces", min_n, share_easy=True), "ces")
+        else:
+            expr = _ces.ces_expr(self._table("feedback"), customers=self._customers(), by=by, period=period,
+                                 start=start, end=end, filters=filters, metric=metric, easy_min=easy_min,
+                                 min_n=min_n)
+            df = _ces.add_mean_ci(expr.execute(), "ces")
         keys = self._keys(by, period)
         return finish(df[keys + _ces.CES_COLUMNS], keys, ints=["n"])
 
     def rating(self, by: By = None, period: str | None = None, *, start: DateLike = None, end: DateLike = None,
                filters: Filters = None, metric: str = "rating", min_n: int = MIN_N) -> pd.DataFrame:
         """Mean rating per group: ``rating, n, sd, ci_low, ci_high, small_sample`` (t interval)."""
-        expr = _ces.rating_expr(self._table("feedback"), customers=self._customers(), by=by, period=period,
-                                start=start, end=end, filters=filters, metric=metric, min_n=min_n)
-        df = _ces.add_mean_ci(expr.execute(), "rating")
+        plan = self._rollup_plan(by, period, start, end, filters)
+        if plan is not None:
+            raw, keys = _rollup.score_summary(self.ws, metric, plan, hi=np.inf, lo=-np.inf)
+            df = _ces.add_mean_ci(_rollup.mean_frame(raw, keys, "rating", min_n, share_easy=False), "rating")
+        else:
+            expr = _ces.rating_expr(self._table("feedback"), customers=self._customers(), by=by, period=period,
+                                    start=start, end=end, filters=filters, metric=metric, min_n=min_n)
+            df = _ces.add_mean_ci(expr.execute(), "rating")
         keys = self._keys(by, period)
         return finish(df[keys + _ces.RATING_COLUMNS], keys, ints=["n"])
 

@@ -21,7 +21,6 @@ it alone. Only customer dimensions (segment, plan, country, traits.<key>) apply.
 
 from __future__ import annotations
 
-
 import ibis
 import pandas as pd
 
