@@ -37,8 +37,8 @@ from cxlens.ingest.simulate.texts import NEG, NEU, POS, REVIEW_TITLES, THEME, TH
 
 #: survey id → (metric, low, high, mu, beta_u, noise sd, response rate)
 SURVEYS = {
-    "nps_relationship": ("nps", 0, 10, 7.4, 1.4, 1.6, 0.45),
-    "nps_purchase": ("nps", 0, 10, 8.0, 1.4, 1.5, 0.30),
+    "nps_relationship": ("nps", 0, 10, 8.0, 1.4, 1.6, 0.45),
+    "nps_purchase": ("nps", 0, 10, 8.4, 1.4, 1.5, 0.30),
     "csat_delivery": ("csat", 1, 5, 3.95, 0.55, 0.75, 0.40),
     "ces_checkout": ("ces", 1, 7, 5.9, 0.5, 0.9, 0.25),
     "csat_support": ("csat", 1, 5, 4.6, 0.5, 0.7, 0.45),
