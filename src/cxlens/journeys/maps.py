@@ -1,0 +1,473 @@
+"""The journey map: every stage × touchpoint with its volume, flow, scores and a pain score.
+
+:func:`journey_map` returns one row per stage and touchpoint of the workspace's journey (in
+stage order, then the journey's touchpoint order; touchpoints seen in the data but not in the
+journey come after, by name). Event counts, reach and conversion are Ibis expressions run by the
+backend; NPS, CSAT and CES come from :attr:`cxlens.Workspace.metrics` grouped by
+``["stage", "touchpoint"]``; only the small per-cell tables meet in pandas.
+
+Definitions (also in ``docs/journeys.md``), all in percent like the metrics:
+
+- ``volume``: events at the cell; ``customers``: distinct customers with one.
+- ``reach`` = 100 · customers / customers with any event (after ``start``, ``end``, ``filters``).
+- ``conversion``: of the cell's customers, the percent with an event at the **next journey
+  stage** strictly after their first event at the cell (within ``window`` of it, if given);
+  ``drop_off`` = 100 − ``conversion``. ``NaN`` at the last stage.
+- ``unhappy``: percent of the cell's survey answers that are unhappy — NPS 0-6 (detractors),
+  CSAT 1-3 (not satisfied), CES 1-4 (not easy) — pooled over the metrics present
+  (``survey_n`` answers).
+- ``pain_score``: where the experience hurts most, ``volume share × dissatisfaction × drop-off``::
+
+      raw  = (volume / all events in the map) · d · (drop / 100)
+      d    = (unhappy answers + m · p0) / (survey_n + m)    # shrunk towards the overall share p0
+      drop = drop_off, or at the last stage the customer-weighted mean drop-off of the others
+      pain_score = 100 · raw / max(raw)                    # the worst cell scores 100
+
+  Volume counts interactions, so a touchpoint customers have to retry (failed checkouts) weighs
+  more. ``m = shrinkage`` (default 30 answers) pulls a cell with a handful of answers towards the
+  overall unhappy share ``p0`` of all answers instead of letting it top the list by chance.
+  Cells without survey answers have no evidence of how customers feel: their ``pain_score`` is
+  ``NaN`` (unranked). ``pain_rank`` is 1 for the worst cell.
+
+Examples
+--------
+>>> import cxlens
+>>> from cxlens.ingest.simulate import write_demo
+>>> ws = cxlens.open(":memory:")
+>>> _ = write_demo(ws, 300, seed=1)
+>>> m = journey_map(ws)
+>>> m.loc[m.pain_rank == 1, ["stage", "touchpoint"]].values.tolist()
+[['service', 'delivery']]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from cxlens.errors import ConfigError, NotFoundError
+from cxlens.metrics.common import DateLike, Filters, prepare
+from cxlens.metrics.stats import MIN_N, nps_z_test, two_proportion_z_test, welch_t_test
+
+__all__ = [
+    "CONSISTENCY_COLUMNS",
+    "MAP_COLUMNS",
+    "channel_consistency",
+    "journey_map",
+    "journey_map_html",
+    "render_journey_map",
+    "voice_available",
+]
+
+#: the columns of :func:`journey_map`, in order
+MAP_COLUMNS = [
+    "stage", "stage_label", "touchpoint", "label", "volume", "customers", "reach", "next_stage", "conversion",
+    "drop_off", "nps", "nps_n", "nps_ci_low", "nps_ci_high", "csat", "csat_n", "csat_ci_low", "csat_ci_high",
+    "ces", "ces_n", "ces_ci_low", "ces_ci_high", "survey_n", "unhappy", "sentiment", "negative_themes",
+    "pain_score", "pain_rank",
+]  # fmt: skip
+#: the columns of :func:`channel_consistency`, in order
+CONSISTENCY_COLUMNS = [
+    "touchpoint", "metric", "channel", "value", "n", "ci_low", "ci_high", "rest_value", "rest_n", "delta",
+    "statistic", "p_value", "significant", "consistent", "small_sample",
+]  # fmt: skip
+_METRICS = ("nps", "csat", "ces")
+
+
+def voice_available() -> bool:
+    """Whether the voice capability (``cxlens.voice``: sentiment and themes) is installed."""
+    try:
+        return importlib.util.find_spec("cxlens.voice") is not None
+    except (ImportError, ValueError):  # pragma: no cover - broken partial installs
+        return False
+
+
+def _events(ws: Any, start: DateLike, end: DateLike, filters: Filters) -> ibis.Table:
+    events = ws.table("events")
+    try:
+        customers = ws.table("customers")
+    except NotFoundError:
+        customers = None
+    t, _ = prepare(events, customers=customers, start=start, end=end, filters=filters, what="journey map")
+    cid = ibis.coalesce(t.customer_id, t.anonymous_id) if "anonymous_id" in t.columns else t.customer_id
+    return t.mutate(_cid=cid)
+
+
+def _window(window: Any):
+    if window is None:
+        return None
+    from cxlens.journeys.funnels import parse_window
+
+    td = parse_window(window)
+    us = round(td.total_seconds() * 1_000_000)
+    return ibis.interval(seconds=us // 1_000_000) if us % 1_000_000 == 0 else ibis.interval(microseconds=us)
+
+
+def _flow(ev: ibis.Table, stages: list[str], window: Any) -> pd.DataFrame:
+    """Per (stage, touchpoint): volume, customers, converted (to the next stage), plus the total customers."""
+    nxt = ibis.memtable(
+        pd.DataFrame({"_st": stages, "next_stage": stages[1:] + [None]}),
+        schema={"_st": "string", "next_stage": "string"},
+    )
+    cell = ev.group_by(["stage", "touchpoint", "_cid"]).aggregate(_first=ev.ts.min(), _events=ev.count())
+    cell = cell.left_join(nxt, cell.stage == nxt._st).drop("_st")
+    later = ev.select(_c2=ev._cid, _s2=ev.stage, _t2=ev.ts)
+    iv = _window(window)
+    cond = [cell._cid == later._c2, cell.next_stage == later._s2, later._t2 > cell._first]
+    if iv is not None:
+        cond.append(later._t2 <= cell._first + iv)
+    hits = cell.join(later, cond).select(_hs=cell.stage, _ht=cell.touchpoint, _hc=cell._cid).distinct()
+    j = cell.left_join(
+        hits,
+        [cell._cid == hits._hc, cell.stage.identical_to(hits._hs), cell.touchpoint.identical_to(hits._ht)],
+    )
+    j = j.mutate(_conv=ibis.ifelse(j._hc.notnull(), 1, 0))
+    agg = j.group_by(["stage", "touchpoint", "next_stage"]).aggregate(
+        volume=j._events.sum(), customers=j._cid.count(), converted=j._conv.sum()
+    )
+    df = agg.execute()
+    total = int(ev.filter(ev._cid.notnull())._cid.nunique().execute())
+    df.attrs["total"] = total
+    return df
+
+
+def _scores(ws: Any, start: DateLike, end: DateLike, filters: Filters, min_n: int) -> pd.DataFrame:
+    """NPS, CSAT and CES per (stage, touchpoint), wide, with unhappy answer counts."""
+    keys = ["stage", "touchpoint"]
+    out: pd.DataFrame | None = None
+    kw = dict(by=keys, start=start, end=end, filters=filters, min_n=min_n)
+    for metric in _METRICS:
+        df = getattr(ws.metrics, metric)(**kw)
+        if df.empty:
+            continue
+        if metric == "nps":
+            bad = df["detractors"].astype(float)
+        elif metric == "csat":
+            bad = (df["n"] - df["satisfied"]).astype(float)
+        else:
+            bad = df["n"] * (100 - df["share_easy"]) / 100
+        part = df[keys].copy()
+        part[metric] = df[metric]
+        part[f"{metric}_n"] = df["n"]
+        part[f"{metric}_ci_low"] = df["ci_low"]
+        part[f"{metric}_ci_high"] = df["ci_high"]
+        part[f"_{metric}_bad"] = bad.to_numpy()
+        out = part if out is None else out.merge(part, on=keys, how="outer")
+    return out if out is not None else pd.DataFrame(columns=keys)
+
+
+def _order(ws: Any, cells: pd.DataFrame) -> pd.DataFrame:
+    """Journey cells first (stage order, then journey touchpoint order), then unknown ones by name."""
+    j = ws.journey
+    grid = pd.DataFrame([(t.stage, t.id, t.label) for t in j.touchpoints], columns=["stage", "touchpoint", "label"])
+    grid["_o"] = range(len(grid))
+    seen = cells[["stage", "touchpoint"]].drop_duplicates()
+    extra = seen.merge(grid[["stage", "touchpoint"]], how="left", indicator=True)
+    extra = extra[extra["_merge"] == "left_only"].drop(columns="_merge")
+    extra["label"] = extra["touchpoint"]
+    extra["_o"] = len(grid)
+    grid = pd.concat([grid, extra], ignore_index=True)
+    stage_pos = {s: i for i, s in enumerate(j.stage_ids)}
+    grid["_s"] = grid["stage"].map(stage_pos).fillna(len(stage_pos))
+    grid["_t"] = grid["touchpoint"].fillna("\uffff")
+    grid = grid.sort_values(["_s", "_o", "_t"], kind="mergesort").drop(columns=["_s", "_o", "_t"])
+    labels = {s.id: s.label for s in j.stages}
+    grid.insert(1, "stage_label", grid["stage"].map(labels))
+    grid["stage_label"] = grid["stage_label"].fillna(grid["stage"])
+    return grid.reset_index(drop=True)
+
+
+def journey_map(
+    ws: Any,
+    start: DateLike = None,
+    end: DateLike = None,
+    filters: Filters = None,
+    *,
+    window: str | dt.timedelta | int | float | None = None,
+    shrinkage: float = MIN_N,
+    min_n: int = MIN_N,
+) -> pd.DataFrame:
+    """The stage × touchpoint journey map with reach, flow, scores and the pain score.
+
+    Parameters
+    ----------
+    ws
+        A :class:`cxlens.Workspace`.
+    start, end
+        Keep events and answers with ``start <= ts < end``.
+    filters
+        ``{dimension: value | [values]}`` applied to events and feedback alike (``channel``,
+        ``segment``, ``country``, ``traits.<key>``…).
+    window
+        Count a conversion only when the next-stage event comes within this long of the first
+        event at the cell (``"30d"``…); ``None``: any time later.
+    shrinkage
+        ``m``, the weight in answers of the overall unhappy share in each cell's (see the module
+        docstring).
+    min_n
+        Passed to the metrics (their ``small_sample`` threshold).
+
+    Returns
+    -------
+    DataFrame
+        :data:`MAP_COLUMNS`: ``stage, stage_label, touchpoint, label, volume, customers, reach,
+        next_stage, conversion, drop_off``, ``nps/csat/ces`` each with ``_n`` and
+        ``_ci_low/_ci_high``, ``survey_n, unhappy`` (percent), ``sentiment`` and
+        ``negative_themes`` (``None`` until the voice capability exists), ``pain_score``
+        (0-100) and ``pain_rank``. Rates in percent. Cells with survey answers but no touchpoint
+        (e.g. relationship NPS) appear with ``touchpoint`` ``None``.
+    """
+    if shrinkage < 0:
+        raise ConfigError(f"shrinkage is {shrinkage!r}; expected a number of answers, 0 or more")
+    stages = ws.journey.stage_ids
+    flow = _flow(_events(ws, start, end, filters), stages, window)
+    total = flow.attrs["total"]
+    scores = _scores(ws, start, end, filters, min_n)
+    keys = ["stage", "touchpoint"]
+    cells = pd.concat([flow[keys], scores[keys]], ignore_index=True)
+    grid = _order(ws, cells)
+    df = grid.merge(flow, on=keys, how="left").merge(scores, on=keys, how="left")
+    pos = {s: i for i, s in enumerate(stages)}
+    df["next_stage"] = [stages[pos[s] + 1] if s in pos and pos[s] + 1 < len(stages) else None for s in df["stage"]]
+    for c in ("volume", "customers", "converted"):
+        df[c] = df[c].fillna(0).astype("int64")
+    df["reach"] = 100 * df["customers"] / total if total else np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conv = np.where(df["customers"] > 0, 100 * df["converted"] / df["customers"].replace(0, np.nan), np.nan)
+    df["conversion"] = np.where(df["next_stage"].notna(), conv, np.nan)
+    df["drop_off"] = 100 - df["conversion"]
+    for m in _METRICS:
+        for suffix in ("", "_ci_low", "_ci_high"):
+            if f"{m}{suffix}" not in df:
+                df[f"{m}{suffix}"] = np.nan
+        df[f"{m}_n"] = df[f"{m}_n"].fillna(0).astype("int64") if f"{m}_n" in df else 0
+        if f"_{m}_bad" not in df:
+            df[f"_{m}_bad"] = 0.0
+    df["survey_n"] = sum(df[f"{m}_n"] for m in _METRICS).astype("int64")
+    bad = sum(df[f"_{m}_bad"].fillna(0.0) for m in _METRICS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df["unhappy"] = np.where(df["survey_n"] > 0, 100 * bad / df["survey_n"].replace(0, np.nan), np.nan)
+    df["sentiment"] = None
+    df["negative_themes"] = None
+    df["pain_score"] = _pain(df, bad, shrinkage)
+    df["pain_rank"] = df["pain_score"].rank(ascending=False, method="min").astype("Int64")
+    for c in ("stage", "stage_label", "touchpoint", "label"):
+        df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df[MAP_COLUMNS]
+
+
+def _pain(df: pd.DataFrame, bad: pd.Series, m: float) -> pd.Series:
+    n = df["survey_n"].astype(float)
+    p0 = bad.sum() / n.sum() if n.sum() else np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = (bad + m * p0) / (n + m)
+    scored = df["drop_off"].notna() & (df["customers"] > 0)
+    w = df.loc[scored, "customers"]
+    mean_drop = float(np.average(df.loc[scored, "drop_off"], weights=w)) if w.sum() else 0.0
+    drop = df["drop_off"].where(df["next_stage"].notna(), mean_drop).fillna(0.0)
+    volume = df["volume"].astype(float)
+    share = volume / volume.sum() if volume.sum() else volume * 0
+    raw = share * d * (drop / 100)
+    raw = raw.where(n > 0)
+    top = raw.max()
+    return 100 * raw / top if pd.notna(top) and top > 0 else raw * 0
+
+
+def _rest(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """For each (touchpoint, channel) row, the pooled statistics of the touchpoint's other channels."""
+    tot = df.groupby("touchpoint", dropna=False)
+    out = pd.DataFrame(index=df.index)
+    n_all = tot["n"].transform("sum")
+    out["rest_n"] = n_all - df["n"]
+    if metric == "nps":
+        for c in ("promoters", "detractors"):
+            out[f"rest_{c}"] = tot[c].transform("sum") - df[c]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p, d = out["rest_promoters"] / out["rest_n"], out["rest_detractors"] / out["rest_n"]
+        out["rest_value"] = 100 * (p - d)
+        out["rest_var"] = 100**2 * ((p + d) - (p - d) ** 2) / out["rest_n"]
+    elif metric == "csat":
+        out["rest_satisfied"] = tot["satisfied"].transform("sum") - df["satisfied"]
+        out["rest_value"] = 100 * out["rest_satisfied"] / out["rest_n"]
+    else:  # mean score: pooled mean and sd of the other channels from their means, sds and ns
+        sd = df["sd"].fillna(0.0)
+        s1 = df[metric] * df["n"]
+        s2 = (df["n"] - 1).clip(lower=0) * sd**2 + df["n"] * df[metric] ** 2
+        r1 = s1.groupby(df["touchpoint"], dropna=False).transform("sum") - s1
+        r2 = s2.groupby(df["touchpoint"], dropna=False).transform("sum") - s2
+        rn = out["rest_n"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["rest_value"] = r1 / rn
+            out["rest_sd"] = np.sqrt(((r2 - rn * out["rest_value"] ** 2) / (rn - 1)).clip(lower=0))
+    return out
+
+
+def channel_consistency(
+    ws: Any,
+    start: DateLike = None,
+    end: DateLike = None,
+    filters: Filters = None,
+    *,
+    metrics: Sequence[str] = _METRICS,
+    alpha: float = 0.05,
+    min_n: int = MIN_N,
+) -> pd.DataFrame:
+    """The same touchpoint compared across channels: is the experience consistent?
+
+    For every touchpoint answered through two or more channels, each channel's score is tested
+    against the pooled answers of the touchpoint's other channels: NPS with the z-test of two NPS
+    values, CSAT with the pooled two-proportion z-test, CES with Welch's t-test
+    (:mod:`cxlens.metrics.stats`). ``p_value`` is Bonferroni-adjusted for the number of channels
+    of the touchpoint; ``significant`` is ``p_value < alpha``, and ``consistent`` is ``False`` for
+    every row of a touchpoint and metric where any channel differs significantly.
+
+    Returns
+    -------
+    DataFrame
+        :data:`CONSISTENCY_COLUMNS`: ``touchpoint, metric, channel, value, n, ci_low, ci_high``
+        (the metric's own interval), ``rest_value, rest_n`` (the other channels pooled),
+        ``delta = value - rest_value``, ``statistic, p_value, significant, consistent,
+        small_sample``. Touchpoints with one channel keep their row with ``NaN`` tests and
+        ``consistent`` ``True``. Sorted by touchpoint, metric, channel.
+    """
+    frames = []
+    for metric in metrics:
+        if metric not in _METRICS:
+            raise ConfigError(f"channel_consistency cannot compare {metric!r}; expected one of {', '.join(_METRICS)}")
+        df = getattr(ws.metrics, metric)(
+            by=["touchpoint", "channel"], start=start, end=end, filters=filters, min_n=min_n
+        )
+        df = df[df["touchpoint"].notna()].reset_index(drop=True)
+        if df.empty:
+            continue
+        rest = _rest(df, metric)
+        if metric == "nps":
+            var = 100**2 * ((df["promoter_share"] + df["detractor_share"]) / 100
+                            - ((df["promoter_share"] - df["detractor_share"]) / 100) ** 2) / df["n"]  # fmt: skip
+            stat, p = nps_z_test(df["nps"], var, rest["rest_value"], rest["rest_var"])
+        elif metric == "csat":
+            stat, p = two_proportion_z_test(df["satisfied"], df["n"], rest["rest_satisfied"], rest["rest_n"])
+        else:
+            stat, p = welch_t_test(df[metric], df["sd"], df["n"], rest["rest_value"], rest["rest_sd"], rest["rest_n"])
+        k = df.groupby("touchpoint")["channel"].transform("count")
+        out = pd.DataFrame({
+            "touchpoint": df["touchpoint"], "metric": metric, "channel": df["channel"], "value": df[metric],
+            "n": df["n"].astype("int64"), "ci_low": df["ci_low"], "ci_high": df["ci_high"],
+            "rest_value": rest["rest_value"].where(k > 1), "rest_n": rest["rest_n"].astype("int64"),
+        })  # fmt: skip
+        out["delta"] = out["value"] - out["rest_value"]
+        ok = (k > 1) & (out["rest_n"] > 0)
+        out["statistic"] = np.where(ok, stat, np.nan)
+        out["p_value"] = np.where(ok, np.minimum(np.asarray(p, float) * k, 1.0), np.nan)
+        out["significant"] = (out["p_value"] < alpha).fillna(False).astype(bool)
+        out["consistent"] = ~out.groupby("touchpoint")["significant"].transform("any").astype(bool)
+        out["small_sample"] = (out["n"] < min_n) | (ok & (out["rest_n"] < min_n))
+        frames.append(out)
+    if not frames:
+        return pd.DataFrame(columns=CONSISTENCY_COLUMNS)
+    res = pd.concat(frames, ignore_index=True)
+    res = res.sort_values(["touchpoint", "metric", "channel"], kind="mergesort", na_position="last")
+    return res[CONSISTENCY_COLUMNS].reset_index(drop=True)
+
+
+def journey_map_html(
+    ws: Any,
+    path: str | os.PathLike[str],
+    start: DateLike = None,
+    end: DateLike = None,
+    filters: Filters = None,
+    *,
+    title: str = "Journey map",
+    window: str | dt.timedelta | int | float | None = None,
+) -> Path:
+    """Write the journey map as one self-contained HTML page (for slides and e-mail) and return its path.
+
+    The page holds the heat grid (:func:`cxlens.journeys.charts.journey_map_chart`), the channel
+    consistency flags and the pain-score definition; vega, vega-lite and vega-embed are inlined
+    from the dashboard's vendored copies (as :mod:`cxlens.report` does), so it opens offline.
+
+    Examples
+    --------
+    >>> import cxlens, tempfile, pathlib
+    >>> ws = cxlens.open(":memory:")
+    >>> out = journey_map_html(ws, pathlib.Path(tempfile.mkdtemp()) / "map.html")
+    >>> out.read_text().startswith("<!doctype html>")
+    True
+    """
+    out = Path(path)
+    if not out.parent.exists():
+        raise ConfigError(f"folder {str(out.parent)!r} for journey map {str(out)!r} does not exist; create it first")
+    df = journey_map(ws, start, end, filters, window=window)
+    cc = channel_consistency(ws, start, end, filters)
+    page = render_journey_map(df, cc, title=title)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def render_journey_map(df: pd.DataFrame, consistency: pd.DataFrame | None = None, *, title: str = "Journey map") -> str:
+    """The HTML page of :func:`journey_map_html` from already computed tables."""
+    import json
+    from html import escape
+
+    from cxlens.charts import to_vega_lite
+    from cxlens.journeys.charts import journey_map_chart
+    from cxlens.report.build import SCRIPTS, STATIC, VENDOR, _inline_js
+
+    spec = to_vega_lite(journey_map_chart(df, title=None))
+    spec_json = json.dumps(spec, allow_nan=False, default=str).replace("</", "<\\/")
+    scripts = [_inline_js((VENDOR / name).read_text(encoding="utf-8")) for name in SCRIPTS]
+    scripts.append(_inline_js((STATIC / "app.js").read_text(encoding="utf-8")))
+    ranked = df[df["pain_rank"].notna()].sort_values("pain_rank")
+    rows = "".join(
+        f"<tr><td>{int(r.pain_rank)}</td><td>{escape(str(r.stage_label))}</td>"
+        f"<td>{escape(str(r.label if isinstance(r.label, str) else '(no touchpoint)'))}</td>"
+        f"<td>{r.pain_score:.0f}</td><td>{r.unhappy:.0f}%</td><td>{r.survey_n:,}</td>"
+        f"<td>{'–' if pd.isna(r.drop_off) else f'{r.drop_off:.0f}%'}</td><td>{r.volume:,}</td></tr>"
+        for r in ranked.itertuples(index=False)
+    )
+    flags = ""
+    if consistency is not None and len(consistency):
+        bad = consistency[consistency["significant"]]
+        items = "".join(
+            f"<li><b>{escape(str(r.touchpoint))}</b> {escape(str(r.metric)).upper()} on "
+            f"{escape(str(r.channel))}: {r.value:.2f} vs {r.rest_value:.2f} on the other channels "
+            f"(p = {r.p_value:.3g})</li>"
+            for r in bad.itertuples(index=False)
+        )
+        flags = (
+            f"<h2>Channel consistency</h2><ul>{items}</ul>"
+            if items
+            else "<h2>Channel consistency</h2><p>No touchpoint differs significantly between channels.</p>"
+        )
+    css = (STATIC / "app.css").read_text(encoding="utf-8")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>{css}
+body{{max-width:1100px;margin:24px auto;padding:0 16px;font-family:system-ui,sans-serif}}
+table.pain{{border-collapse:collapse}} table.pain td,table.pain th{{padding:4px 10px;border-bottom:1px solid #e5e7eb;text-align:left}}
+.chart-canvas{{width:100%}}</style></head>
+<body><h1>{escape(title)}</h1>
+<div class="chart-canvas" id="chart-journey-map" data-chart="journey-map" data-spec-id="chart-journey-map-spec"
+ role="img" aria-label="Journey map heat grid"></div>
+<script type="application/json" id="chart-journey-map-spec">{spec_json}</script>
+<h2>Where it hurts most</h2>
+<table class="pain"><thead><tr><th>Rank</th><th>Stage</th><th>Touchpoint</th><th>Pain</th><th>Unhappy</th>
+<th>Answers</th><th>Drop-off</th><th>Events</th></tr></thead><tbody>{rows}</tbody></table>
+<p><small>Pain score = events share × unhappy share (NPS 0-6, CSAT 1-3, CES 1-4; shrunk towards the overall
+share with 30 answers) × drop-off to the next stage, scaled so the worst touchpoint scores 100.
+Touchpoints without survey answers are not scored.</small></p>
+{flags}
+{"".join(f"<script>{s}</script>" for s in scripts)}
+</body></html>
+"""
