@@ -178,6 +178,7 @@ TICKETS = Table(
         C("team", STRING),
         C("contacts", INT, min=0, doc="number of contacts it took to resolve"),
         C("touchpoint", STRING),
+        C("properties", JSON),
     ),
     key=("ticket_id",),
 )
@@ -194,6 +195,7 @@ REVIEWS = Table(
         C("body", STRING),
         C("product_id", STRING),
         C("touchpoint", STRING),
+        C("properties", JSON),
     ),
     key=("review_id",),
     derive_key_from=("source", "customer_id", "ts", "rating", "title", "body", "product_id"),

@@ -217,7 +217,7 @@ def validate_frame(
                 bad = _first_bad(low.notna() & ~low.isin(col.choices))
                 if bad is not None:
                     raise _bad(source, bad, col.name, s.iloc[bad], "one of " + ", ".join(col.choices))
-                v = low
+                v = low.astype(object)
         elif col.type == TIMESTAMP:
             v = _to_timestamp(s, col, source, dayfirst)
         elif col.type in (FLOAT, INT):
