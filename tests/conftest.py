@@ -61,3 +61,35 @@ def spark():
     yield session
     session.stop()
     shutil.rmtree(warehouse, ignore_errors=True)
+
+
+def _load_sample_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cxlens_test_sample_data", Path(__file__).with_name("sample_data.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sample = _load_sample_module()
+
+
+@pytest.fixture(scope="session")
+def sample_path(tmp_path_factory) -> Path:
+    """The small demo business (seed 0) plus an XSS payload comment, in a workspace file."""
+    return sample.build(tmp_path_factory.mktemp("sample") / "sample.duckdb")
+
+
+@pytest.fixture()
+def sample_ws(sample_path):
+    w = cxlens.open(sample_path)
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="session")
+def sample_facts(sample_path) -> dict:
+    """Data-dependent choices for tests (a channel, a segment, a date window)."""
+    with cxlens.open(sample_path) as w:
+        return sample.facts(w)
