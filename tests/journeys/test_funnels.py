@@ -178,7 +178,7 @@ def test_bad_definitions_raise_config_errors():
 
 
 # -- fuzzing against the brute-force reference -----------------------------------------------
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1))
 def test_engine_matches_reference_on_random_logs(con, seed):
     rng = np.random.default_rng(seed)

@@ -19,8 +19,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from cxlens.schema.tables import EVENTS
 from cxlens.journeys.funnels import FunnelStep, parse_steps, parse_window
+from cxlens.schema.tables import EVENTS
 
 __all__ = ["canonical_events", "events_schema", "random_events", "random_funnel", "reference_funnel"]
 
@@ -140,7 +140,7 @@ def reference_funnel(
             secs = [(f[k] - f[k - 1]).total_seconds() for f in firsts if k > 0 and f[k] is not None]
             prev = counts[k - 1] if k else counts[0]
             out.append({
-                **dict(zip(bys, key)),
+                **dict(zip(bys, key, strict=True)),
                 "step": k + 1,
                 "event": sts[k].title,
                 "customers": counts[k],

@@ -388,7 +388,7 @@ class FunnelQuery:
             for c in cols:
                 order += [first[c].isnull(), first[c]]
             first = first.mutate(_rn=ibis.row_number().over(ibis.window(group_by=first._cid, order_by=order)))
-            groups = first.filter(first._rn == 0).select("_cid", **{b: first[c] for b, c in zip(ev_by, cols)})
+            groups = first.filter(first._rn == 0).select("_cid", **{b: first[c] for b, c in zip(ev_by, cols, strict=True)})
         if cu_by:
             cust = self.customers
             missing = [b for b in cu_by if cust is None or b not in cust.columns]

@@ -38,7 +38,7 @@ def _csv(path: Path) -> pd.DataFrame:
 
 def _props(frame: pd.DataFrame, cols: list[str]) -> list[str]:
     sub = frame[cols].astype(object).where(frame[cols].notna(), None)
-    return [json.dumps({k: v for k, v in zip(cols, row) if v is not None}) for row in sub.itertuples(index=False)]
+    return [json.dumps({k: v for k, v in zip(cols, row, strict=True) if v is not None}) for row in sub.itertuples(index=False)]
 
 
 def rees46_events(path: str | Path) -> pd.DataFrame:
