@@ -260,7 +260,7 @@ def journey_map(
     df["pain_score"] = _pain(df, bad, shrinkage)
     df["pain_rank"] = df["pain_score"].rank(ascending=False, method="min").astype("Int64")
     for c in ("stage", "stage_label", "touchpoint", "label"):
-        df[c] = df[c].astype(object).where(df[c].notna(), None)
+        df[c] = pd.Series([None if pd.isna(v) else v for v in df[c]], index=df.index, dtype=object)
     return df[MAP_COLUMNS]
 
 

@@ -194,6 +194,11 @@ def _with_goal(
     return j.mutate(_conv=ibis.ifelse(j._cu.notnull(), 1, 0).cast("int64")).drop("_cu")
 
 
+def _objects(col: pd.Series) -> pd.Series:
+    """Text column with ``None`` (never NaN) for missing values, whatever the backend returned."""
+    return pd.Series([None if pd.isna(v) else v for v in col], index=col.index, dtype=object)
+
+
 def _sort(df: pd.DataFrame, count: str, keys: list[str]) -> pd.DataFrame:
     """Largest count first; ties by the steps in order (an ended path before its longer ones), so every backend agrees."""
     txt = df[keys].fillna("").astype(str)
@@ -276,7 +281,7 @@ def paths(
         df["converted"] = pd.Series(dtype="int64")
         df["_total"] = pd.Series(dtype="int64")
     for k in keys:
-        df[k] = df[k].astype(object).where(df[k].notna(), None)
+        df[k] = _objects(df[k])
     df[count] = df[count].astype("int64")
     df["converted"] = df["converted"].fillna(0).astype("int64")
     df["share"] = df[count] / df["_total"].astype(float)
@@ -419,7 +424,7 @@ def last_before_dropoff(
         agg = agg.order_by([ibis.desc(count), *by_l]).limit(int(top))
     df = agg.execute()
     for c in by_l:
-        df[c] = df[c].astype(object).where(df[c].notna(), None)
+        df[c] = _objects(df[c])
     df[count] = df[count].astype("int64")
     df["dropped"] = df["dropped"].fillna(0).astype("int64")
     df["share"] = df[count] / df["dropped"].astype(float)
