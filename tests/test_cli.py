@@ -125,3 +125,48 @@ def test_set_gives_a_constant_column(tmp_path):
     assert res.returncode == 0, res.stderr
     rows = json.loads(run("--workspace", str(ws), "metrics", "nps", "--format", "json").stdout)
     assert (rows[0]["nps"], rows[0]["n"]) == (0.0, 2)
+
+
+def test_funnel_json_contract(tmp_path):
+    ws = tmp_path / "w.duckdb"
+    f = tmp_path / "events.csv"
+    # c1 converts; c2 stops at the cart; c3 skips the cart; c4 reaches the cart after the 7-day window
+    f.write_text(
+        "customer_id,ts,name,channel\n"
+        "c1,2024-01-01 10:00,visit,web\nc1,2024-01-01 10:05,add_to_cart,web\nc1,2024-01-02 09:00,purchase,web\n"
+        "c2,2024-01-01 11:00,visit,app\nc2,2024-01-01 11:10,add_to_cart,app\n"
+        "c3,2024-01-03 08:00,visit,web\nc3,2024-01-03 08:30,purchase,web\n"
+        "c4,2024-01-01 08:00,visit,app\nc4,2024-01-11 08:00,add_to_cart,app\n"
+    )
+    assert run("--workspace", str(ws), "import", "events", str(f)).returncode == 0
+    res = run("--workspace", str(ws), "funnel", "visit>add_to_cart>purchase", "--window", "7d", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    got = [(r["step"], r["event"], r["customers"], r["conversion"], r["step_conversion"]) for r in rows]
+    assert got == [
+        (1, "visit", 4, 1.0, 1.0),
+        (2, "add_to_cart", 2, 0.5, 0.5),
+        (3, "purchase", 1, 0.25, 0.5),
+    ]
+    by = json.loads(
+        run(
+            "--workspace",
+            str(ws),
+            "funnel",
+            "visit>add_to_cart",
+            "--window",
+            "30d",
+            "--by",
+            "channel",
+            "--format",
+            "json",
+        ).stdout
+    )
+    assert [(r["channel"], r["step"], r["customers"]) for r in by] == [
+        ("app", 1, 2),
+        ("app", 2, 2),
+        ("web", 1, 2),
+        ("web", 2, 1),
+    ]
+    bad = run("--workspace", str(ws), "funnel", "visit>add_to_cart", "--window", "7x")
+    assert bad.returncode == 1 and "'7x'" in bad.stderr

@@ -26,6 +26,7 @@ from cxlens.schema.tables import FLOAT, INT, JSON, STRING, TABLES, TIMESTAMP, Ta
 from cxlens.schema.validate import validate_frame
 
 if TYPE_CHECKING:
+    from cxlens.journeys.api import Journeys
     from cxlens.metrics import Metrics
 
 SCHEMA_VERSION = 1
@@ -61,7 +62,6 @@ def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute("CREATE TABLE IF NOT EXISTS journey_config (name VARCHAR, yaml VARCHAR)")
     con.execute(ROLLUP_DDL)
-
 
 
 #: schema version → function bringing a workspace from the previous version to it
@@ -217,6 +217,13 @@ class Workspace:
 
         return Metrics(self)
 
+    @property
+    def journeys(self) -> Journeys:
+        """Funnels, paths and the journey map: ``ws.journeys.funnel("visit>add_to_cart>purchase")``."""
+        from cxlens.journeys.api import Journeys
+
+        return Journeys(self)
+
     # -- journey -----------------------------------------------------------------
     @property
     def journey(self) -> Journey:
@@ -364,8 +371,9 @@ class Workspace:
                         raw.execute(f'INSERT INTO "{table.name}" ({cols}) {new_rows}')
                         after = raw.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
                         if rollup:
-                            same = " AND ".join(f"r.{c} IS NOT DISTINCT FROM d.{c}"
-                                                for c in (*ROLLUP_DIMENSIONS, "day", "score"))
+                            same = " AND ".join(
+                                f"r.{c} IS NOT DISTINCT FROM d.{c}" for c in (*ROLLUP_DIMENSIONS, "day", "score")
+                            )
                             raw.execute(
                                 f"MERGE INTO {ROLLUP_TABLE} r USING ({_rollup_select(f'_cxlens_new_{name}')}) d "
                                 f"ON {same} WHEN MATCHED THEN UPDATE SET n = r.n + d.n "
@@ -386,10 +394,12 @@ class Workspace:
 
     def _has_rollup(self) -> bool:
         raw = self._require_raw()
-        return bool(raw.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main' AND NOT temporary",
-            [ROLLUP_TABLE],
-        ).fetchone()[0])
+        return bool(
+            raw.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main' AND NOT temporary",
+                [ROLLUP_TABLE],
+            ).fetchone()[0]
+        )
 
     def rebuild_rollups(self) -> int:
         """Recompute the ``feedback_rollup`` cube from ``feedback`` (creating it if missing), in one transaction.
