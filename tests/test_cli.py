@@ -170,3 +170,29 @@ def test_funnel_json_contract(tmp_path):
     ]
     bad = run("--workspace", str(ws), "funnel", "visit>add_to_cart", "--window", "7x")
     assert bad.returncode == 1 and "'7x'" in bad.stderr
+
+
+def test_paths_and_journey_map_commands(tmp_path):
+    ws = tmp_path / "w.duckdb"
+    f = tmp_path / "events.csv"
+    f.write_text(
+        "customer_id,ts,name,touchpoint\n"
+        "c1,2024-01-01 10:00,visit,homepage\nc1,2024-01-01 10:05,checkout,checkout\nc1,2024-01-01 10:06,purchase,checkout\n"
+        "c2,2024-01-01 11:00,visit,homepage\nc2,2024-01-01 11:10,checkout,checkout\nc2,2024-01-01 11:20,visit,homepage\n"
+        "c3,2024-01-02 09:00,checkout,checkout\nc3,2024-01-02 09:01,purchase,checkout\n"
+    )
+    assert run("--workspace", str(ws), "import", "events", str(f)).returncode == 0
+    res = run("--workspace", str(ws), "paths", "--from", "checkout", "--steps", "2", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    # c1 and c3 go checkout > purchase, c2 checkout > visit
+    assert [(r["path"], r["customers"]) for r in rows] == [("checkout > purchase", 2), ("checkout > visit", 1)]
+    drop = json.loads(run("--workspace", str(ws), "paths", "--before-dropoff", "purchase", "--format", "json").stdout)
+    assert [(r["name"], r["customers"]) for r in drop] == [("visit", 1)]
+    jm = run("--workspace", str(ws), "journey", "map", "--format", "json")
+    assert jm.returncode == 0, jm.stderr
+    cells = {(r["stage"], r["touchpoint"]): r for r in json.loads(jm.stdout)}
+    assert cells[("awareness", "homepage")]["volume"] == 3 and cells[("purchase", "checkout")]["volume"] == 5
+    html = tmp_path / "map.html"
+    assert run("--workspace", str(ws), "journey", "map", "--out", str(html)).returncode == 0
+    assert "<html" in html.read_text()[:200].lower()

@@ -1,5 +1,30 @@
-"""Journeys: configuration of stages and touchpoints (funnels, paths and maps come later)."""
+"""Journeys: stage/touchpoint configuration, funnels, paths and the journey map.
 
+Bound to a workspace as ``ws.journeys`` (:class:`~cxlens.journeys.api.Journeys`); the
+functions below take Ibis tables (or a workspace) and run on any backend.
+"""
+
+from cxlens.journeys.api import Journeys
 from cxlens.journeys.config import DEFAULT_STAGES, Journey, Stage, Touchpoint, default_journey
+from cxlens.journeys.funnels import FunnelQuery, funnel, parse_steps, parse_window
+from cxlens.journeys.maps import channel_consistency, journey_map, journey_map_html
+from cxlens.journeys.paths import flows, last_before_dropoff, paths
 
-__all__ = ["DEFAULT_STAGES", "Journey", "Stage", "Touchpoint", "default_journey"]
+__all__ = [
+    "DEFAULT_STAGES",
+    "FunnelQuery",
+    "Journey",
+    "Journeys",
+    "Stage",
+    "Touchpoint",
+    "channel_consistency",
+    "default_journey",
+    "flows",
+    "funnel",
+    "journey_map",
+    "journey_map_html",
+    "last_before_dropoff",
+    "parse_steps",
+    "parse_window",
+    "paths",
+]

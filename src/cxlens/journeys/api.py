@@ -71,3 +71,92 @@ class Journeys:
             customers=self.ws.table("customers"),
             times=times,
         )
+
+    def paths(
+        self,
+        from_event: str | None = None,
+        to_event: str | None = None,
+        *,
+        steps: int = 3,
+        field: str = "name",
+        top: int | None = 20,
+        window: str | dt.timedelta | None = None,
+        goal: str | None = None,
+        collapse_repeats: bool = True,
+        start: Any = None,
+        end: Any = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Top paths from ``from_event`` (or leading to ``to_event``); see :func:`cxlens.journeys.paths.paths`.
+
+        ``start``/``end`` are dates bounding the events considered (``end`` exclusive).
+        """
+        from cxlens.journeys.paths import paths
+
+        return paths(
+            self._events(start, end, filters),
+            from_event,
+            to_event,
+            steps=steps,
+            by_field=field,
+            top=top,
+            window=window,
+            goal=goal,
+            collapse_repeats=collapse_repeats,
+        )
+
+    def flows(
+        self,
+        from_event: str | None = None,
+        *,
+        steps: int = 4,
+        field: str = "name",
+        window: str | dt.timedelta | None = None,
+        start: Any = None,
+        end: Any = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Edges between consecutive path steps, for a Sankey chart."""
+        from cxlens.journeys.paths import flows
+
+        return flows(self._events(start, end, filters), from_event, steps, by_field=field, window=window)
+
+    def last_before_dropoff(
+        self,
+        goal: str | Sequence[str],
+        *,
+        from_event: str | None = None,
+        window: str | dt.timedelta | None = None,
+        top: int | None = 20,
+        start: Any = None,
+        end: Any = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """What did customers who never reached ``goal`` do last? (event and touchpoint, counts, shares)."""
+        from cxlens.journeys.paths import last_before_dropoff
+
+        return last_before_dropoff(self._events(start, end, filters), goal, start=from_event, window=window, top=top)
+
+    def map(
+        self, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> pd.DataFrame:
+        """The stage × touchpoint journey map with the pain score; see :func:`cxlens.journeys.maps.journey_map`."""
+        from cxlens.journeys.maps import journey_map
+
+        return journey_map(self.ws, start, end, dict(filters) if filters else None, **kwargs)
+
+    def channel_consistency(
+        self, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> pd.DataFrame:
+        """The same touchpoint compared across channels, with significance."""
+        from cxlens.journeys.maps import channel_consistency
+
+        return channel_consistency(self.ws, start, end, dict(filters) if filters else None, **kwargs)
+
+    def map_html(
+        self, path: Any, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, **kwargs: Any
+    ):
+        """Write the journey map as one self-contained HTML page; returns its path."""
+        from cxlens.journeys.maps import journey_map_html
+
+        return journey_map_html(self.ws, path, start, end, dict(filters) if filters else None, **kwargs)
