@@ -224,3 +224,15 @@ def test_plan_binds_values_as_parameters():
     assert "DROP" not in where and params[-1] == "web'; DROP TABLE feedback; --"
     assert _rollup.plan("touchpoint", None, None, None, {"channel": 3}) is None  # not text: raw path decides
     assert _rollup.plan(["touchpoint", "touchpoint"], None, None, None, None) is None
+
+
+def test_scan_compiles_each_parameter_set_once(ws, dataset, monkeypatch):
+    ws.load("customers", dataset["customers"])
+    ws.load("feedback", dataset["feedback"])
+    m = Metrics(ws, use_rollup=False)
+    first = m.ces(by="segment", period="month")
+    monkeypatch.setattr(ws.con, "compile", lambda *a, **k: pytest.fail("compiled again"))
+    again = m.ces(by="segment", period="month")
+    pd.testing.assert_frame_equal(again, first)
+    fb = dataset["feedback"]
+    assert again["n"].sum() == (fb["metric"] == "ces").sum()

@@ -7,11 +7,14 @@ sorted by the group columns and then ``period``.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import ibis
 import numpy as np
 import pandas as pd
+from ibis.backends.duckdb.converter import DuckDBPandasData
 
 from cxlens.errors import ConfigError, NotFoundError
 from cxlens.metrics import carts as _carts
@@ -25,6 +28,12 @@ from cxlens.metrics import tickets as _tickets
 from cxlens.metrics import value as _value
 from cxlens.metrics.common import PERIOD_COL, By, DateLike, Filters, as_list, column_name, finish
 from cxlens.metrics.stats import MIN_N, mean_ci
+
+#: compiled SQL and result schema of survey queries on DuckDB workspaces, per connection and
+#: parameter set (insertion-ordered; the oldest entry goes first)
+_COMPILED: dict[tuple, tuple[Any, str]] = {}
+_COMPILED_MAX = 256
+_COMPILED_LOCK = threading.Lock()
 
 
 class Metrics:
@@ -75,6 +84,32 @@ class Metrics:
         except NotFoundError:
             return None
 
+    def _execute(self, key: tuple, build: Callable[[], ibis.Table]) -> pd.DataFrame:
+        """Run the expression ``build()`` returns; on DuckDB, compile it once per ``key`` (see :data:`_COMPILED`).
+
+        Building and compiling an Ibis expression costs ~0.1 s, more than a query over the rollup
+        and a sizeable part of a scan, so a DuckDB workspace keeps the SQL of each parameter set and
+        reruns it directly, converting the result to pandas as Ibis does.
+        """
+        con, raw = self.ws.con, getattr(self.ws, "_raw", None)
+        if raw is None or getattr(con, "name", None) != "duckdb":
+            return build().execute()
+        k = (id(con), *key)
+        hit = _COMPILED.get(k)
+        if hit is None:
+            expr = build().as_table()
+            hit = (expr.schema(), con.compile(expr))
+            with _COMPILED_LOCK:
+                _COMPILED[k] = hit
+                while len(_COMPILED) > _COMPILED_MAX:
+                    _COMPILED.pop(next(iter(_COMPILED)))
+        schema, sql = hit
+        with self.ws._lock:
+            table = raw.sql(sql).to_arrow_table()
+        df = pd.DataFrame({name: (col.to_pylist() if col.null_count else col.to_pandas())
+                           for name, col in zip(table.column_names, table.columns, strict=True)})
+        return DuckDBPandasData.convert_table(df, schema)
+
     @staticmethod
     def _keys(by: By, period: str | None) -> list[str]:
         return [column_name(b) for b in as_list(by)] + ([PERIOD_COL] if period else [])
@@ -104,9 +139,10 @@ class Metrics:
         if plan is not None:
             df, keys = _rollup.score_summary(self.ws, metric, plan, hi=_nps.PROMOTER_MIN, lo=_nps.DETRACTOR_MAX)
             return finish(_rollup.nps_frame(df, keys, min_n), keys)
-        expr = _nps.nps_expr(self._table("feedback"), customers=self._customers(), by=by, period=period,
-                             start=start, end=end, filters=filters, metric=metric, min_n=min_n)
-        return finish(expr.execute(), self._keys(by, period), ints=["n", "promoters", "passives", "detractors"])
+        df = self._execute(("nps", repr((by, period, start, end, filters, metric, min_n))), lambda: _nps.nps_expr(
+            self._table("feedback"), customers=self._customers(), by=by, period=period, start=start, end=end,
+            filters=filters, metric=metric, min_n=min_n))
+        return finish(df, self._keys(by, period), ints=["n", "promoters", "passives", "detractors"])
 
     def csat(self, by: By = None, period: str | None = None, *, start: DateLike = None, end: DateLike = None,
              filters: Filters = None, metric: str = "csat", satisfied_min: float = _csat.SATISFIED_MIN,
@@ -123,10 +159,11 @@ class Metrics:
         if plan is not None:
             df, keys = _rollup.score_summary(self.ws, metric, plan, hi=satisfied_min, lo=-np.inf)
             return finish(_rollup.csat_frame(df, keys, min_n), keys)
-        expr = _csat.csat_expr(self._table("feedback"), customers=self._customers(), by=by, period=period,
-                               start=start, end=end, filters=filters, metric=metric,
-                               satisfied_min=satisfied_min, min_n=min_n)
-        return finish(expr.execute(), self._keys(by, period), ints=["n", "satisfied"])
+        df = self._execute(("csat", repr((by, period, start, end, filters, metric, satisfied_min, min_n))),
+                           lambda: _csat.csat_expr(self._table("feedback"), customers=self._customers(), by=by,
+                                                   period=period, start=start, end=end, filters=filters,
+                                                   metric=metric, satisfied_min=satisfied_min, min_n=min_n))
+        return finish(df, self._keys(by, period), ints=["n", "satisfied"])
 
     def ces(self, by: By = None, period: str | None = None, *, start: DateLike = None, end: DateLike = None,
             filters: Filters = None, metric: str = "ces", easy_min: float = _ces.EASY_MIN,
@@ -145,10 +182,11 @@ class Metrics:
             raw, keys = _rollup.score_summary(self.ws, metric, plan, hi=easy_min, lo=-np.inf)
             df = _ces.add_mean_ci(_rollup.mean_frame(raw, keys, "ces", min_n, share_easy=True), "ces")
         else:
-            expr = _ces.ces_expr(self._table("feedback"), customers=self._customers(), by=by, period=period,
-                                 start=start, end=end, filters=filters, metric=metric, easy_min=easy_min,
-                                 min_n=min_n)
-            df = _ces.add_mean_ci(expr.execute(), "ces")
+            df = self._execute(("ces", repr((by, period, start, end, filters, metric, easy_min, min_n))),
+                               lambda: _ces.ces_expr(self._table("feedback"), customers=self._customers(), by=by,
+                                                     period=period, start=start, end=end, filters=filters,
+                                                     metric=metric, easy_min=easy_min, min_n=min_n))
+            df = _ces.add_mean_ci(df, "ces")
         keys = self._keys(by, period)
         return finish(df[keys + _ces.CES_COLUMNS], keys, ints=["n"])
 
@@ -160,9 +198,11 @@ class Metrics:
             raw, keys = _rollup.score_summary(self.ws, metric, plan, hi=np.inf, lo=-np.inf)
             df = _ces.add_mean_ci(_rollup.mean_frame(raw, keys, "rating", min_n, share_easy=False), "rating")
         else:
-            expr = _ces.rating_expr(self._table("feedback"), customers=self._customers(), by=by, period=period,
-                                    start=start, end=end, filters=filters, metric=metric, min_n=min_n)
-            df = _ces.add_mean_ci(expr.execute(), "rating")
+            df = self._execute(("rating", repr((by, period, start, end, filters, metric, min_n))),
+                               lambda: _ces.rating_expr(self._table("feedback"), customers=self._customers(), by=by,
+                                                        period=period, start=start, end=end, filters=filters,
+                                                        metric=metric, min_n=min_n))
+            df = _ces.add_mean_ci(df, "rating")
         keys = self._keys(by, period)
         return finish(df[keys + _ces.RATING_COLUMNS], keys, ints=["n"])
 
