@@ -26,7 +26,15 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-__all__ = ["CURVE_POINTS", "MAP_MEASURES", "dropoff_chart", "journey_map_chart", "paths_chart", "sankey_chart"]
+__all__ = [
+    "CURVE_POINTS",
+    "MAP_MEASURES",
+    "dropoff_chart",
+    "funnel_chart",
+    "journey_map_chart",
+    "paths_chart",
+    "sankey_chart",
+]
 
 #: points sampled along each Sankey link's edges
 CURVE_POINTS = 16
@@ -269,3 +277,57 @@ def dropoff_chart(
     keys = [c for c in df.columns if c not in (count, "share", "dropped")]
     data = df.assign(event=df[keys].astype(str).agg(" @ ".join, axis=1))
     return _bars(data, "event", count, title, width)
+
+
+#: columns of :func:`cxlens.journeys.funnels.funnel` output that are not breakdown groups
+_FUNNEL_COLUMNS = ("step", "event", "customers", "conversion", "step_conversion", "dropped", "median_seconds",
+                   "p90_seconds")  # fmt: skip
+
+
+def funnel_chart(
+    df: pd.DataFrame, *, title: str | None = "Funnel", width: int | str = "container", height: int = 260
+) -> alt.LayerChart:
+    """Funnel bars: customers reaching each step, labelled with the conversion from step 1.
+
+    Parameters
+    ----------
+    df
+        :func:`cxlens.journeys.funnels.funnel` output. Breakdown columns (any column besides the
+        funnel's own) become side-by-side bars coloured by group.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cxlens.charts import to_vega_lite
+    >>> df = pd.DataFrame({"step": [1, 2], "event": ["visit", "purchase"], "customers": [100, 40],
+    ...                    "conversion": [1.0, 0.4], "step_conversion": [1.0, 0.4]})
+    >>> [d["text"] for d in to_vega_lite(funnel_chart(df))["datasets"].popitem()[1]]
+    ['100%', '40%']
+    """
+    needed = ["step", "event", "customers", "conversion"]
+    if any(c not in df.columns for c in needed):
+        raise ValueError("funnel_chart needs funnel() output: step, event, customers, conversion")
+    by = [c for c in df.columns if c not in _FUNNEL_COLUMNS]
+    labels = [f"{int(s)}. {e}" for s, e in zip(df["step"], df["event"], strict=True)]
+    order = list(dict.fromkeys(labels[i] for i in pd.Series(df["step"]).argsort(kind="stable")))
+    data = pd.DataFrame({
+        "label": labels,
+        "customers": df["customers"].astype("int64"),
+        "conversion": df["conversion"].astype(float),
+        "step_conversion": (df["step_conversion"] if "step_conversion" in df else df["conversion"]).astype(float),
+    })  # fmt: skip
+    data["text"] = [_fmt(100 * v, ".0f") + "%" if not pd.isna(v) else "–" for v in data["conversion"]]
+    tooltip = [alt.Tooltip("label:N", title="Step"), alt.Tooltip("customers:Q", title="Customers", format=","),
+               alt.Tooltip("conversion:Q", title="Conversion", format=".1%"),
+               alt.Tooltip("step_conversion:Q", title="From previous step", format=".1%")]  # fmt: skip
+    x = alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=180))
+    y = alt.Y("customers:Q", title="Customers")
+    enc: dict = {"x": x, "y": y}
+    if by:
+        data["group"] = df[by].astype(object).where(df[by].notna(), "(none)").astype(str).agg(" · ".join, axis=1)
+        enc |= {"color": alt.Color("group:N", title=" · ".join(by)), "xOffset": alt.XOffset("group:N")}
+        tooltip.insert(0, alt.Tooltip("group:N", title=" · ".join(by)))
+    base = alt.Chart(data)
+    bars = base.mark_bar(color="#2563eb", opacity=0.9).encode(**enc, tooltip=tooltip)
+    text = base.mark_text(dy=-6, fontSize=11, baseline="bottom").encode(**enc, text="text:N")
+    return alt.layer(bars, text).properties(width=width, height=height, title=title or "")

@@ -99,10 +99,12 @@ def create_app(workspace: Workspace | str | os.PathLike[str], *, read_only: bool
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    from cxlens.web.api import journeys as journeys_api
     from cxlens.web.api import metrics as metrics_api
     from cxlens.web.pages import load_pages
 
     app.include_router(metrics_api.router)
+    app.include_router(journeys_api.router)
     for router in load_pages():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -31,3 +31,17 @@
   }
   document.addEventListener("htmx:afterSettle", function (evt) { embedCharts(evt.detail.elt); });
 })();
+/* Journey map: a click anywhere on a [data-row-link] row acts on the row's button (htmx drill-down). */
+(function () {
+  "use strict";
+  document.addEventListener("click", function (evt) {
+    var row = evt.target.closest && evt.target.closest("tr[data-row-link]");
+    if (!row) return;
+    var table = row.closest("table");
+    if (table) table.querySelectorAll("tr.selected").forEach(function (r) { r.classList.remove("selected"); });
+    row.classList.add("selected");
+    if (evt.target.closest("button, a")) return;  // the button itself already fired
+    var button = row.querySelector("button[hx-get]");
+    if (button) button.click();
+  });
+})();

@@ -1,0 +1,382 @@
+"""``/api/v1/journeys/{funnel,paths,flows,dropoff,map,consistency}``: ``ws.journeys`` as JSON rows.
+
+Every endpoint takes the date and filter parameters of the metric endpoints (``start``,
+``end``, ``channel``, ``touchpoint``, ``stage``, ``segment``) plus its own, and answers
+``{"analysis": name, "params": {...}, "rows": [...]}``: the tidy table of the ``ws.journeys``
+method of the same meaning, NaN as ``null``. Parameters are checked here with the library's
+own parsers, so a bad one is a 400/422 JSON error naming it (``"param": "window"``).
+
+The dashboard pages (:mod:`cxlens.web.pages.funnels`, ``paths``, ``journey_map``) parse their
+query strings with the same functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from cxlens.errors import ConfigError
+from cxlens.web.api.metrics import _param_error, _split, jsonable, metric_query
+
+__all__ = [
+    "FunnelParams",
+    "cell_feedback",
+    "dropped_customers",
+    "event_names",
+    "JourneyFilters",
+    "PATH_FIELDS",
+    "funnel_params",
+    "journey_filters",
+    "router",
+    "run_locked",
+]
+
+router = APIRouter(prefix="/api/v1/journeys", tags=["journeys"])
+
+Order = Literal["sequential", "strict", "any"]
+#: events columns a path can be drawn over
+PATH_FIELDS = ("name", "touchpoint", "channel", "stage")
+PathField = Literal["name", "touchpoint", "channel", "stage"]
+MAX_STEPS = 10
+
+
+@dataclass(frozen=True)
+class JourneyFilters:
+    """Dates (``end`` exclusive) and dimension filters, as ``ws.journeys`` keyword arguments."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    filters: dict[str, str | list[str]] = field(default_factory=dict)
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "filters": dict(self.filters) or None,
+        }
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """The filters as query-string pairs (for links and ``HX-Replace-Url``)."""
+        out: list[tuple[str, str]] = []
+        if self.start:
+            out.append(("start", self.start.isoformat()))
+        if self.end:
+            out.append(("end", self.end.isoformat()))
+        for dim, v in self.filters.items():
+            out.extend((dim, item) for item in ([v] if isinstance(v, str) else v))
+        return out
+
+
+def journey_filters(
+    start: Annotated[str | None, Query(description="From this date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, Query(description="Until this date (YYYY-MM-DD, exclusive).")] = None,
+    channel: Annotated[list[str] | None, Query(description="Only these channels.")] = None,
+    touchpoint: Annotated[list[str] | None, Query(description="Only these touchpoints.")] = None,
+    stage: Annotated[list[str] | None, Query(description="Only these journey stages.")] = None,
+    segment: Annotated[list[str] | None, Query(description="Only customers in these segments.")] = None,
+) -> JourneyFilters:
+    """Parse dates and filters exactly like the metric endpoints (a FastAPI dependency)."""
+    q = metric_query(None, None, start, end, channel, touchpoint, stage, segment)
+    return JourneyFilters(q.start, q.end, dict(q.filters))
+
+
+def check_window(value: str | None, *, default: str | None = None) -> str | None:
+    """A conversion window as given (``"7d"``) after checking it parses; errors name ``window``."""
+    from cxlens.journeys.funnels import parse_window
+
+    value = (value or "").strip() or default
+    if value is None:
+        return None
+    try:
+        parse_window(value)
+    except ConfigError as exc:
+        raise _param_error("window", f"query parameter 'window' is {value!r}; {str(exc).split('; ', 1)[-1]}") from None
+    return value
+
+
+def check_steps(values: list[str] | None, *, minimum: int = 1) -> list[str]:
+    """Funnel steps from repeated ``steps`` parameters and/or ``a>b>c``; errors name ``steps``."""
+    steps: list[str] = []
+    for v in values or []:
+        steps.extend(p.strip() for p in v.replace("→", ">").replace(",", ">").split(">") if p.strip())
+    if len(steps) < minimum:
+        raise _param_error(
+            "steps",
+            f"query parameter 'steps' gives {len(steps)} step(s); expected at least {minimum}, "
+            "e.g. steps=visit>add_to_cart>purchase",
+        )
+    if len(steps) > MAX_STEPS:
+        raise _param_error("steps", f"query parameter 'steps' gives {len(steps)} steps; expected at most {MAX_STEPS}")
+    return steps
+
+
+def check_by(ws: Any, values: list[str] | None) -> list[str]:
+    """Breakdown columns: events or customers columns; errors name ``by``."""
+    by = _split(values)
+    known = set(ws.table("events").columns) | set(ws.table("customers").columns)
+    for b in by:
+        if b not in known:
+            raise _param_error(
+                "by",
+                f"query parameter 'by' is {b!r}; expected an events or customers column such as "
+                "channel, touchpoint, segment or plan",
+            )
+    return by
+
+
+@dataclass(frozen=True)
+class FunnelParams:
+    """A funnel request: the arguments of ``ws.journeys.funnel`` (besides dates and filters)."""
+
+    steps: list[str]
+    window: str = "14d"
+    order: str = "sequential"
+    by: list[str] = field(default_factory=list)
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"window": self.window, "order": self.order, "by": list(self.by) or None}
+
+    def run(self, ws: Any, f: JourneyFilters) -> Any:
+        """``ws.journeys.funnel`` for these parameters (checks ``by`` against the workspace first)."""
+        check_by(ws, self.by)
+        return ws.journeys.funnel(self.steps, **self.kwargs(), **f.kwargs())
+
+    def pairs(self) -> list[tuple[str, str]]:
+        out = [("steps", s) for s in self.steps] + [("window", self.window), ("order", self.order)]
+        return out + [("by", b) for b in self.by]
+
+
+def funnel_params(
+    steps: Annotated[
+        list[str] | None,
+        Query(description="Steps in order: repeat the parameter or write visit>add_to_cart>purchase."),
+    ] = None,
+    window: Annotated[str | None, Query(description="Conversion window: 30m, 12h, 14d, 2w, 3mo.")] = None,
+    order: Annotated[Order, Query(description="sequential, strict or any.")] = "sequential",
+    by: Annotated[list[str] | None, Query(description="Breakdown columns (channel, segment, …).")] = None,
+) -> FunnelParams:
+    """Parse and check the funnel parameters (a FastAPI dependency)."""
+    return FunnelParams(
+        steps=check_steps(steps, minimum=1),
+        window=check_window(window, default="14d") or "14d",
+        order=order,
+        by=_split(by),
+    )
+
+
+async def run_locked(request: Request, work: Callable[[Any], Any]) -> Any:
+    """Run ``work(ws)`` in a worker thread holding the workspace lock (one query at a time)."""
+    ws = request.app.state.ws
+
+    def call() -> Any:
+        with request.app.state.lock:
+            return work(ws)
+
+    return await run_in_threadpool(call)
+
+
+def _answer(name: str, params: dict[str, Any], rows: Any) -> dict[str, Any]:
+    data = jsonable(rows)
+    return {"analysis": name, "params": jsonable(params), "rows": data if isinstance(data, list) else [data]}
+
+
+Filters = Annotated[JourneyFilters, Depends(journey_filters)]
+
+
+@router.get("/funnel", summary="Funnel", description="Customers reaching each step: `ws.journeys.funnel`.")
+async def funnel(request: Request, f: Filters, p: Annotated[FunnelParams, Depends(funnel_params)]) -> dict[str, Any]:
+    df = await run_locked(request, lambda ws: p.run(ws, f))
+    return _answer("funnel", {**p.kwargs(), "steps": p.steps, **f.kwargs()}, df)
+
+
+@router.get(
+    "/funnel/dropped",
+    summary="Funnel drop-off list",
+    description="Customers who reached step `step` but not the next (`FunnelQuery.dropped_customers`).",
+)
+async def funnel_dropped(
+    request: Request,
+    f: Filters,
+    p: Annotated[FunnelParams, Depends(funnel_params)],
+    step: Annotated[int, Query(ge=1, description="The step they reached (1-based); they did not reach step+1.")],
+    limit: Annotated[int, Query(ge=1, le=100_000, description="At most this many customers.")] = 1000,
+) -> dict[str, Any]:
+    check_dropped_step(p, step)
+    df = await run_locked(request, lambda ws: dropped_customers(ws, p, f, step, limit=limit))
+    params = {"steps": p.steps, "step": step, **p.kwargs(), **f.kwargs(), "total": df.attrs["total"]}
+    return _answer("funnel_dropped", params, df)
+
+
+def check_dropped_step(p: FunnelParams, step: int) -> None:
+    if not 1 <= step < len(p.steps):
+        raise _param_error(
+            "step", f"query parameter 'step' is {step}; expected 1 to {len(p.steps) - 1} (a step with a next step)"
+        )
+
+
+From = Annotated[str | None, Query(alias="from", description="Paths starting at this event (or touchpoint).")]
+Field = Annotated[PathField, Query(description="What a step is: an event name, touchpoint, channel or stage.")]
+
+
+@router.get("/paths", summary="Top paths", description="Top paths from or to an event: `ws.journeys.paths`.")
+async def paths(
+    request: Request,
+    f: Filters,
+    from_event: From = None,
+    to: Annotated[str | None, Query(description="Paths leading to this event.")] = None,
+    steps: Annotated[int, Query(ge=1, le=MAX_STEPS, description="Steps per path.")] = 3,
+    top: Annotated[int, Query(ge=1, le=500, description="Most frequent paths to return.")] = 20,
+    field: Field = "name",
+    window: Annotated[str | None, Query(description="Only steps within this long of the first: 30m, 1d.")] = None,
+    goal: Annotated[str | None, Query(description="Also report the share of each path reaching this event.")] = None,
+) -> dict[str, Any]:
+    kw = {"steps": steps, "top": top, "field": field, "window": check_window(window), "goal": goal or None}
+    df = await run_locked(request, lambda ws: ws.journeys.paths(from_event or None, to or None, **kw, **f.kwargs()))
+    return _answer("paths", {"from": from_event, "to": to, **kw, **f.kwargs()}, df)
+
+
+@router.get("/flows", summary="Flows", description="Edges between consecutive steps, for a Sankey chart.")
+async def flows(
+    request: Request,
+    f: Filters,
+    from_event: From = None,
+    steps: Annotated[int, Query(ge=2, le=MAX_STEPS, description="Steps (columns) of the Sankey.")] = 4,
+    field: Field = "name",
+    window: Annotated[str | None, Query(description="Only steps within this long of the first.")] = None,
+) -> dict[str, Any]:
+    kw = {"steps": steps, "field": field, "window": check_window(window)}
+    df = await run_locked(request, lambda ws: ws.journeys.flows(from_event or None, **kw, **f.kwargs()))
+    return _answer("flows", {"from": from_event, **kw, **f.kwargs()}, df)
+
+
+@router.get(
+    "/dropoff",
+    summary="Right before leaving",
+    description="What customers who never reached `goal` did last: `ws.journeys.last_before_dropoff`.",
+)
+async def dropoff(
+    request: Request,
+    f: Filters,
+    goal: Annotated[list[str], Query(description="The goal event(s), e.g. purchase.")],
+    from_event: From = None,
+    window: Annotated[str | None, Query(description="Only customers' events within this long of the start.")] = None,
+    top: Annotated[int, Query(ge=1, le=500)] = 20,
+) -> dict[str, Any]:
+    goals = _split(goal)
+    if not goals:
+        raise _param_error("goal", "query parameter 'goal' is empty; expected an event name such as purchase")
+    kw = {"from_event": from_event or None, "window": check_window(window), "top": top}
+    target = goals[0] if len(goals) == 1 else goals
+    df = await run_locked(request, lambda ws: ws.journeys.last_before_dropoff(target, **kw, **f.kwargs()))
+    return _answer("dropoff", {"goal": goals, **kw, **f.kwargs()}, df)
+
+
+@router.get("/map", summary="Journey map", description="Stage × touchpoint map with the pain score: `ws.journeys.map`.")
+async def journey_map(
+    request: Request,
+    f: Filters,
+    window: Annotated[str | None, Query(description="Count a conversion only within this long: 30d.")] = None,
+) -> dict[str, Any]:
+    kw = {"window": check_window(window)}
+    df = await run_locked(request, lambda ws: ws.journeys.map(**f.kwargs(), **kw))
+    return _answer("map", {**kw, **f.kwargs()}, df)
+
+
+@router.get(
+    "/consistency",
+    summary="Channel consistency",
+    description="The same touchpoint compared across channels: `ws.journeys.channel_consistency`.",
+)
+async def consistency(
+    request: Request,
+    f: Filters,
+    metric: Annotated[list[Literal["nps", "csat", "ces"]] | None, Query(description="nps, csat, ces.")] = None,
+) -> dict[str, Any]:
+    kw = {"metrics": list(metric)} if metric else {}
+    df = await run_locked(request, lambda ws: ws.journeys.channel_consistency(**f.kwargs(), **kw))
+    return _answer("consistency", {**kw, **f.kwargs()}, df)
+
+
+# -- queries to move into the library (cxlens.journeys) ---------------------------------------
+# They are here until ws.journeys grows them: the routes above and the pages call them.
+
+
+def event_names(ws: Any, field: str = "name") -> list[str]:
+    """Distinct values of an events column (event names by default), most frequent first.
+
+    To move to ``ws.journeys.event_names(field="name")``.
+    """
+    import ibis
+
+    ev = ws.table("events")
+    ev = ev.filter(ev[field].notnull())
+    t = ev.group_by(_v=ev[field]).aggregate(_n=ev.count())
+    df = t.order_by([ibis.desc("_n"), "_v"]).execute()
+    return [str(v) for v in df["_v"]]
+
+
+def dropped_customers(ws: Any, p: FunnelParams, f: JourneyFilters, step: int, *, limit: int | None = 1000) -> Any:
+    """Customers who reached funnel step ``step`` but not ``step + 1``, in customer-id order.
+
+    A DataFrame with ``customer_id`` and ``reached_at`` (when they first reached ``step``);
+    ``attrs["total"]`` is the number of such customers before ``limit``. Wraps
+    :meth:`cxlens.journeys.funnels.FunnelQuery.dropped_customers`; to move to
+    ``ws.journeys.dropped(steps, step, ...)`` (it needs the workspace's filtered events, which
+    only ``ws.journeys`` builds).
+    """
+    from cxlens.journeys.funnels import FunnelQuery
+
+    check_by(ws, p.by)
+    check_dropped_step(p, step)
+    kw = f.kwargs()
+    events = ws.journeys._events(kw["start"], kw["end"], kw["filters"])  # the events funnel() uses
+    q = FunnelQuery(p.steps, p.window, p.order, customers=ws.table("customers"), times=False)
+    expr = q.dropped_customers(events, step)
+    # the columns are being renamed in funnels.py (customer → customer_id, reached_k → reached_at)
+    cid = expr["customer_id"] if "customer_id" in expr.columns else expr["customer"]
+    at = expr["reached_at"] if "reached_at" in expr.columns else expr[f"reached_{step}"]
+    expr = expr.select(customer_id=cid, reached_at=at)
+    total = int(expr.count().execute())
+    expr = expr.order_by("customer_id")
+    df = (expr.limit(limit) if limit else expr).execute()
+    df.attrs["total"] = total
+    return df
+
+
+def cell_feedback(
+    ws: Any, stage: str | None, touchpoint: str | None, f: JourneyFilters, *, limit: int = 20
+) -> dict[str, Any]:
+    """The feedback behind one journey-map cell (``None`` matches a missing stage or touchpoint).
+
+    Returns ``{"n": answers, "quotes": DataFrame, "customers": DataFrame}``: the latest
+    ``limit`` non-empty comments (``feedback_id, ts, customer_id, metric, score, channel,
+    comment``) and up to ``limit`` customers with their answers per metric (``customer_id,
+    metric, answers, mean_score, last_ts``), lowest mean score first. To move to
+    ``ws.journeys.cell(stage, touchpoint, ...)``.
+    """
+    import ibis
+
+    from cxlens.metrics.common import prepare
+
+    kw = f.kwargs()
+    t, _ = prepare(
+        ws.table("feedback"), customers=ws.table("customers"), start=kw["start"], end=kw["end"],
+        filters=kw["filters"], what="feedback",
+    )  # fmt: skip
+    conds = [t[c].isnull() if v is None else t[c] == v for c, v in (("stage", stage), ("touchpoint", touchpoint))]
+    cell = t.filter(*conds)
+    text = cell.comment.strip()
+    quotes = cell.filter(cell.comment.notnull(), text.length() > 0)
+    quotes = quotes.select("feedback_id", "ts", "customer_id", "metric", "score", "channel", "comment")
+    quotes = quotes.order_by([ibis.desc("ts"), "feedback_id"]).limit(limit).execute()
+    known = cell.filter(cell.customer_id.notnull())
+    people = known.group_by(["customer_id", "metric"]).aggregate(
+        answers=known.count(), mean_score=known.score.mean(), last_ts=known.ts.max()
+    )
+    people = people.order_by(["mean_score", ibis.desc("last_ts"), "customer_id"]).limit(limit).execute()
+    return {"n": int(cell.count().execute()), "quotes": quotes, "customers": people}
