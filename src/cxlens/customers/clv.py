@@ -23,7 +23,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from cxlens.customers.clv_models import BetaGeoModel, GammaGammaModel, ParetoNBDModel, collapse
+from cxlens.customers.clv_models import BetaGeoModel, GammaGammaModel, ParetoNBDModel, group_rows
 from cxlens.customers.clv_summary import rfm_summary, summary_counts
 from cxlens.errors import ConfigError
 from cxlens.metrics.common import DateLike
@@ -158,8 +158,7 @@ def customer_lifetime_value(
     tx = summary["recency"].to_numpy(float)
     T = summary["T"].to_numpy(float)
     mon = summary["monetary"].to_numpy(float) if "monetary" in summary.columns else np.zeros(len(x))
-    (ux, uT), _ = collapse([x, T])
-    key = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)[1].ravel()
+    (ux, uT), key = group_rows([x, T])
     g, e_h = _discounted_unit(purchases, ux, uT, horizon, discount_rate)
     p_alive = purchases.probability_alive(x, tx, T)
     ev = spend.conditional_expected_value(x, mon)
@@ -182,11 +181,8 @@ def customer_lifetime_value(
         gd = np.column_stack([_discounted_unit(purchases, ux, uT, horizon, discount_rate, params=p)[0] for p in pb])
         lo_q, hi_q = (1 - ci) / 2, (1 + ci) / 2
         lo, hi = np.empty(len(x)), np.empty(len(x))
-        rows, inv = np.unique(np.column_stack([x, tx, T]), axis=0, return_inverse=True)
-        inv = inv.ravel()
-        alive_d = np.column_stack(
-            [purchases.probability_alive(rows[:, 0], rows[:, 1], rows[:, 2], params=p) for p in pb]
-        )
+        (rx, rtx, rT), inv = group_rows([x, tx, T])
+        alive_d = np.column_stack([purchases.probability_alive(rx, rtx, rT, params=p) for p in pb])
         for start in range(0, len(x), block):
             sl = slice(start, start + block)
             xx, mm = x[sl][:, None], np.where(x[sl] > 0, mon[sl], 0.0)[:, None]

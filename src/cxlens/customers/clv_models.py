@@ -62,25 +62,33 @@ def _arr(v: Any, name: str) -> np.ndarray:
     return a
 
 
-def collapse(columns: list[np.ndarray], weights: np.ndarray | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+def group_rows(columns: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Distinct rows of ``columns`` (in order of first appearance) and each row's group index."""
+    if len(columns[0]) == 0:
+        return columns, np.zeros(0, dtype=np.int64)
+    df = pd.DataFrame({i: c for i, c in enumerate(columns)})
+    codes = df.groupby(list(df.columns), sort=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]
+    return [np.asarray(c)[first] for c in columns], codes
+
+
+def collapse(columns: list[np.ndarray], weights: Any = None) -> tuple[list[np.ndarray], np.ndarray]:
     """Distinct rows of ``columns`` and the summed weight of each (``weights`` default 1)."""
     n = len(columns[0])
     w = np.ones(n) if weights is None else _arr(weights, "weights")
-    if n == 0:
-        return columns, w
-    stacked = np.column_stack(columns)
-    uniq, inv = np.unique(stacked, axis=0, return_inverse=True)
-    return [uniq[:, j] for j in range(uniq.shape[1])], np.bincount(inv.ravel(), weights=w, minlength=len(uniq))
+    uniq, codes = group_rows(columns)
+    return uniq, np.bincount(codes, weights=w, minlength=len(uniq[0]))
 
 
-def _hessian(grad: Any, x: np.ndarray, eps: float = 1e-4) -> np.ndarray:
-    """Symmetrised central-difference Hessian of a function whose gradient is ``grad``."""
+def _hessian(grad: Any, x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Symmetrised forward-difference Hessian of a function whose gradient is ``grad`` (k + 1 calls)."""
     k = len(x)
     h = np.empty((k, k))
+    g0 = grad(x)
     for i in range(k):
         e = np.zeros(k)
         e[i] = eps
-        h[i] = (grad(x + e) - grad(x - e)) / (2 * eps)
+        h[i] = (grad(x + e) - g0) / eps
     return (h + h.T) / 2
 
 
@@ -93,12 +101,16 @@ def _num_grad(f: Any, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return g
 
 
+#: distinct rows in the subsample a large BG/NBD fit is warm-started from
+_WARM_ROWS = 10_000
+
+
 class _Model:
     """Shared fit machinery: log-parameter optimisation, covariance, fitted checks."""
 
     _names: tuple[str, ...] = ()
 
-    def __init__(self, *, penalizer: float = 0.0, tol: float = 1e-10, max_iter: int = 2000) -> None:
+    def __init__(self, *, penalizer: float = 0.0, tol: float = 1e-8, max_iter: int = 2000) -> None:
         self.penalizer = penalizer
         self.tol = tol
         self.max_iter = max_iter
@@ -113,7 +125,7 @@ class _Model:
             return f"{type(self).__name__}({inner})"
         return f"{type(self).__name__}()"
 
-    def _optimise(self, nll: Any, grad: Any | None, x0: np.ndarray) -> np.ndarray:
+    def _optimise(self, nll: Any, grad: Any | None, x0: np.ndarray, gtol: float | None = None) -> np.ndarray:
         pen = self.penalizer
 
         def f(z: np.ndarray) -> Any:
@@ -122,7 +134,9 @@ class _Model:
                 return v
             return v, grad(z) + pen * 2 * np.exp(2 * z)
 
-        res = minimize(f, x0, jac=grad is not None, method="BFGS", options={"gtol": self.tol, "maxiter": self.max_iter})
+        res = minimize(
+            f, x0, jac=grad is not None, method="BFGS", options={"gtol": gtol or self.tol, "maxiter": self.max_iter}
+        )
         if not np.all(np.isfinite(res.x)):  # pragma: no cover - pathological data
             raise CxlensError(f"{type(self).__name__} fit did not converge ({res.message})")
         # polish with Nelder-Mead-free Newton steps is unnecessary: BFGS with exact gradients converges
@@ -205,16 +219,34 @@ class BetaGeoModel(_Model):
         x, tx, TT = _check_rft(frequency, recency, T)
         (x, tx, TT), w = collapse([x, tx, TT], weights)
         scale = 10.0 / max(float(TT.max()), 1e-12)
-        txs, Ts = tx * scale, TT * scale
+        data = _BGData(x, tx * scale, TT * scale, w)
         wsum = w.sum()
+        cache: dict[bytes, tuple[float, np.ndarray]] = {}
+
+        def vg(z: np.ndarray) -> tuple[float, np.ndarray]:
+            k = z.tobytes()
+            if k not in cache:
+                cache.clear()
+                cache[k] = data.value_grad(np.exp(z))
+            return cache[k]
 
         def nll(z: np.ndarray) -> float:
-            return -float(np.dot(w, bgnbd_loglik(np.exp(z), x, txs, Ts))) / wsum
+            return -vg(z)[0] / wsum
 
         def grad(z: np.ndarray) -> np.ndarray:
-            return _bg_grad(np.exp(z), x, txs, Ts, w) / wsum
+            return -vg(z)[1] * np.exp(z) / wsum
 
-        z = self._optimise(nll, grad, np.zeros(4))
+        z0 = np.zeros(4)
+        if len(x) > 4 * _WARM_ROWS:  # warm start from a uniform subsample of the distinct rows
+            sub = np.random.default_rng(0).choice(len(x), _WARM_ROWS, replace=False)
+            ds, ws = _BGData(x[sub], tx[sub] * scale, TT[sub] * scale, w[sub]), w[sub].sum()
+            z0 = self._optimise(
+                lambda z: -ds.value_grad(np.exp(z))[0] / ws,
+                lambda z: -ds.value_grad(np.exp(z))[1] * np.exp(z) / ws,
+                z0,
+                gtol=1e-5,
+            )
+        z = self._optimise(nll, grad, z0)
         self._finish(z, lambda v: nll(v) * wsum, lambda v: grad(v) * wsum, np.array([0, -np.log(scale), 0, 0]))
         self.log_likelihood_ = float(np.dot(w, bgnbd_loglik(self._p(), x, tx, TT)))
         self.n_customers_ = int(round(wsum))
@@ -257,21 +289,59 @@ class BetaGeoModel(_Model):
         return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * f)
 
 
-def _bg_grad(p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Gradient of the negative weighted log-likelihood in the log-parameters."""
-    r, alpha, a, b = p
-    _, _, a3, a4 = _bg_terms(p, x, tx, T)
-    m = np.maximum(a3, a4)
-    e3, e4 = np.exp(a3 - m), np.exp(a4 - m)
-    w3, w4 = e3 / (e3 + e4), e4 / (e3 + e4)
-    rep = x > 0
-    bx1 = np.where(rep, b + x - 1, 1.0)
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + tx)
-    d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + tx)
-    d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
-    d_b = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - w4 / bx1
-    g = np.array([np.dot(w, d_r), np.dot(w, d_alpha), np.dot(w, d_a), np.dot(w, d_b)])
-    return -g * p
+class _BGData:
+    """Weighted, collapsed BG/NBD rows with special functions evaluated once per distinct value.
+
+    ``x`` takes few distinct values, so the gamma/beta/digamma terms are computed per distinct x
+    and gathered; the logs of α + T and α + t_x per distinct T and t_x. One pass gives the
+    log-likelihood and its gradient in the natural parameters.
+    """
+
+    def __init__(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray) -> None:
+        self.ux, self.xi = np.unique(x, return_inverse=True)
+        self.uT, self.Ti = np.unique(T, return_inverse=True)
+        self.utx, self.txi = np.unique(tx, return_inverse=True)
+        self.x, self.w = x, w
+        self.wx = np.bincount(self.xi, weights=w, minlength=len(self.ux))  # weight per distinct x
+        self.rep = x > 0
+        self.urep = self.ux > 0
+
+    def value_grad(self, p: np.ndarray) -> tuple[float, np.ndarray]:
+        r, alpha, a, b = p
+        ux, xi, w, wx, x = self.ux, self.xi, self.w, self.wx, self.x
+        bx1 = np.where(self.urep, b + ux - 1, 1.0)
+        # per distinct x
+        c_x = gammaln(r + ux) + betaln(a, b + ux) + np.where(self.urep, np.log(a) - np.log(bx1), 0.0)
+        # per row
+        la_T = np.log(alpha + self.uT)[self.Ti]
+        la_tx = np.log(alpha + self.utx)[self.txi]
+        rx = r + x
+        a3 = -rx * la_T
+        a4 = np.where(self.rep, (np.log(a) - np.log(bx1))[xi] - rx * la_tx, -np.inf)
+        m = np.maximum(a3, a4)
+        e3, e4 = np.exp(a3 - m), np.exp(a4 - m)
+        tot = e3 + e4
+        lse = m + np.log(tot)
+        w4 = w * e4 / tot  # weight times the posterior share of the "dropped out" term
+        w3 = w - w4
+        ll_rows = float(np.dot(w, lse - np.where(self.rep, (np.log(a) - np.log(bx1))[xi], 0.0)))
+        n = w.sum()
+        value = float(np.dot(wx, c_x)) + ll_rows + n * (-gammaln(r) + r * np.log(alpha) - betaln(a, b))
+        inv_T = (1.0 / (alpha + self.uT))[self.Ti]
+        inv_tx = (1.0 / (alpha + self.utx))[self.txi]
+        d_r = (
+            float(np.dot(wx, digamma(r + ux)))
+            + n * (np.log(alpha) - digamma(r))
+            - float(np.dot(w3, la_T))
+            - float(np.dot(w4, la_tx))
+        )
+        d_alpha = n * r / alpha - float(np.dot(w3 * rx, inv_T)) - float(np.dot(w4 * rx, inv_tx))
+        d_a = float(np.dot(wx, digamma(a + b) - digamma(a + b + ux))) + float(w4.sum()) / a
+        w4x = np.bincount(xi, weights=w4, minlength=len(ux))
+        d_b = float(np.dot(wx, digamma(a + b) + digamma(b + ux) - digamma(b) - digamma(a + b + ux))) - float(
+            np.dot(w4x, 1.0 / bx1)
+        )
+        return value, np.array([d_r, d_alpha, d_a, d_b])
 
 
 def _check_rft(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -84,7 +84,7 @@ def rfm_summary(
     --------
     >>> import ibis, pandas as pd
     >>> o = ibis.memtable(pd.DataFrame({"customer_id": ["a", "a", "a", "b"],
-    ...     "ts": pd.to_datetime(["2024-01-01", "2024-01-01 18:00", "2024-01-15", "2024-01-08"]),
+    ...     "ts": pd.to_datetime(["2024-01-01 09:00", "2024-01-01 18:00", "2024-01-15 00:00", "2024-01-08 00:00"]),
     ...     "amount": [10.0, 5.0, 20.0, 7.0]}))
     >>> rfm_summary(o, observation_end="2024-01-29").order_by("customer_id").to_pandas()
       customer_id  frequency  recency    T  monetary
