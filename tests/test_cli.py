@@ -196,3 +196,44 @@ def test_paths_and_journey_map_commands(tmp_path):
     html = tmp_path / "map.html"
     assert run("--workspace", str(ws), "journey", "map", "--out", str(html)).returncode == 0
     assert "<html" in html.read_text()[:200].lower()
+
+
+@pytest.mark.realdata
+def test_clv_fit_json_reproduces_fader_hardie_lee_on_cdnow(real_data):
+    summary = real_data / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
+    res = run(
+        "clv",
+        "fit",
+        "--model",
+        "bgnbd",
+        "--summary",
+        str(summary),
+        "--map",
+        "frequency=x,recency=t_x,monetary=zbar",
+        "--format",
+        "json",
+    )
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert got["model"] == "bgnbd" and got["n_customers"] == 2357
+    # Fader, Hardie & Lee (2005), Table: r=0.243, alpha=4.414, a=0.793, b=2.426, LL=-9582.4
+    for k, paper in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
+        assert got["params"][k] == pytest.approx(paper, rel=5e-3), k
+    assert got["log_likelihood"] == pytest.approx(-9582.4, abs=0.05)
+    gg = json.loads(
+        run(
+            "clv",
+            "fit",
+            "--model",
+            "gammagamma",
+            "--summary",
+            str(summary),
+            "--map",
+            "frequency=x,recency=t_x,monetary=zbar",
+            "--format",
+            "json",
+        ).stdout
+    )
+    assert gg["n_customers"] == 946
+    for k, paper in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
+        assert gg["params"][k] == pytest.approx(paper, rel=5e-3), k

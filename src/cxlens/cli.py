@@ -35,7 +35,11 @@ app = typer.Typer(
 )
 journey_app = typer.Typer(help="Journey stages and touchpoints.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: cxlens against a plain baseline, side by side.", no_args_is_help=True)
+clv_app = typer.Typer(
+    help="Predictive customer lifetime value (BG/NBD, Pareto/NBD, Gamma-Gamma).", no_args_is_help=True
+)
 app.add_typer(journey_app, name="journey")
+app.add_typer(clv_app, name="clv")
 app.add_typer(bench_app, name="bench")
 
 out = Console()
@@ -373,6 +377,85 @@ def paths(
         _print_frame(result, fmt)
 
 
+# -- customers -----------------------------------------------------------------------
+@clv_app.command("fit")
+def clv_fit(
+    model: Annotated[str, typer.Option(help="bgnbd, paretonbd or gammagamma.")] = "bgnbd",
+    summary: Annotated[
+        Path | None, typer.Option(help="Ready summary file (frequency, recency, T, monetary) instead of orders.")
+    ] = None,
+    map_: Annotated[
+        str | None, typer.Option("--map", help="canonical=file column, e.g. frequency=x,recency=t_x.")
+    ] = None,
+    calibration_end: Annotated[str | None, typer.Option(help="Fit on orders up to this date (inclusive).")] = None,
+    time_unit: Annotated[str, typer.Option(help="day or week.")] = "week",
+    fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
+) -> None:
+    """Fit a CLV model on the workspace's orders (or a summary file) and print its parameters."""
+    from cxlens.customers.clv import fit_clv, summary_for
+    from cxlens.customers.clv_summary import load_summary
+
+    if summary is not None:
+        frame = load_summary(summary, map_)
+        result = fit_clv(model, frame)
+    else:
+        with _open(read_only=_exists()) as ws:
+            result = fit_clv(model, summary_for(ws, calibration_end=calibration_end, time_unit=time_unit))
+    if fmt is Fmt.json:
+        sys.stdout.write(json.dumps(_jsonable_tree(result)) + "\n")
+        return
+    table = RichTable(
+        title=f"{result['model']}: {result['n_customers']:,} customers, log-likelihood {result['log_likelihood']:,.1f}"
+    )
+    table.add_column("parameter")
+    table.add_column("estimate", justify="right")
+    table.add_column("std. error", justify="right")
+    for k, v in result["params"].items():
+        se = (result.get("std_errors") or {}).get(k)
+        table.add_row(k, f"{v:.4g}", "–" if se is None else f"{se:.3g}")
+    out.print(table)
+
+
+@clv_app.command("predict")
+def clv_predict(
+    horizon: Annotated[int, typer.Option(help="Horizon in time units (weeks by default).")] = 52,
+    model: Annotated[str, typer.Option(help="bgnbd or paretonbd for purchases (spend: Gamma-Gamma).")] = "bgnbd",
+    time_unit: Annotated[str, typer.Option(help="day or week.")] = "week",
+    discount_rate: Annotated[float, typer.Option(help="Discount rate per time unit.")] = 0.01,
+    calibration_end: Annotated[str | None, typer.Option(help="Fit on orders up to this date.")] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write CSV (or .json/.parquet) here instead of stdout.")
+    ] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.csv,
+) -> None:
+    """Per-customer predicted CLV with a 95% interval, P(alive) and expected purchases."""
+    from cxlens.customers.clv import predict_clv
+
+    with _open(read_only=_exists()) as ws:
+        result = predict_clv(
+            ws, horizon, model=model, time_unit=time_unit, discount_rate=discount_rate, calibration_end=calibration_end
+        )
+    if out_path is not None:
+        suffix = out_path.suffix.lower()
+        if suffix == ".parquet":
+            result.to_parquet(out_path, index=False)
+        elif suffix in (".json", ".jsonl"):
+            result.to_json(out_path, orient="records", lines=suffix == ".jsonl", date_format="iso")
+        else:
+            result.to_csv(out_path, index=False)
+        out.print(f"{len(result):,} customers written to {out_path}")
+        return
+    _print_frame(result, fmt)
+
+
+def _jsonable_tree(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable_tree(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable_tree(x) for x in v]
+    return _jsonable(v)
+
+
 # -- info / journey ----------------------------------------------------------------
 @app.command()
 def info() -> None:
@@ -522,6 +605,20 @@ def bench_funnel(
     with err.status(f"building {events:,} events and timing both…"):
         res = run(events=events, customers=customers, seed=seed)
     _print_bench(f"bench funnel: {events:,} events, {customers:,} customers", res)
+
+
+@bench_app.command("clv")
+def bench_clv(
+    customers: Annotated[int, typer.Option(help="Simulated BG/NBD customers.")] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """BG/NBD fit on simulated customers: cxlens vs lifetimes (if installed), same estimates, in one run."""
+    from cxlens.customers.bench import bench_clv as run
+    from cxlens.customers.bench import format_bench
+
+    with err.status(f"simulating {customers:,} customers and fitting…"):
+        res = run(customers, seed)
+    out.print(format_bench(res), markup=False, highlight=False)
 
 
 def _print_bench(title: str, res: dict[str, Any]) -> None:
