@@ -13,11 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxlens.errors import ConfigError
+from cxlens.journeys import funnels as funnels_mod
 from cxlens.journeys.funnel_reference import (
     canonical_events,
     events_schema,
     random_events,
     random_funnel,
+    reference_dropped,
     reference_funnel,
 )
 from cxlens.journeys.funnels import FunnelQuery, funnel, parse_steps, parse_window
@@ -141,9 +143,34 @@ def test_touchpoint_steps_and_where_filters(con):
 
 
 def test_dropped_customers_lists_who_left_after_a_step(con):
-    t, _ = table(con, [ev("c1", 0, "a"), ev("c1", 1, "b"), ev("c2", 0, "a")])
-    got = FunnelQuery(["a", "b"]).dropped_customers(t, 1).to_pandas()
-    assert got["customer"].tolist() == ["c2"]
+    t, _ = table(con, [ev("c1", 0, "a"), ev("c1", 1, "b"), ev("c2", 0, "a"), ev("c2", 3, "z"), ev("c2", 5, "y"),
+                       ev("c2", 5, "x"), ev("c3", 0, "a")])
+    q = FunnelQuery(["a", "b"], window="1h")
+    got = q.dropped_customers(t, 1).to_pandas().sort_values("customer_id")
+    assert got["customer_id"].tolist() == ["c2", "c3"] and got["reached_step"].tolist() == [1, 1]
+    assert got["reached_at"].tolist() == [T0, T0]
+    frame = q.dropped_customers_frame(t, 1, last_event=True)
+    assert list(frame.columns) == ["customer_id", "reached_step", "reached_at", "last_event_at", "last_event"]
+    # c2's latest event after reaching step 1 is at 5m (y and x tied: the greatest name); c3 has none
+    assert frame["last_event"].tolist() == ["y", None]
+    assert frame["last_event_at"].iloc[0] == T0 + pd.Timedelta(minutes=5) and pd.isna(frame["last_event_at"].iloc[1])
+    with pytest.raises(ConfigError, match="drop-off step 2 is out of range"):
+        q.dropped_customers_frame(t, 2)
+
+
+def test_last_touch_attribution_uses_the_furthest_step_reached(con):
+    t, _ = table(con, [ev("c1", 0, "a", channel="ads"), ev("c1", 1, "b", channel="email"),
+                       ev("c1", 2, "c", channel="web"),
+                       ev("c2", 0, "a", channel="ads"), ev("c2", 1, "b", channel="web"),
+                       ev("c2", 2, "b", channel="email"),  # later b: last touch is the FIRST moment b was reached
+                       ev("c3", 0, "a", channel="ads"), ev("c3", 0, "a", channel="app")])  # tie: smallest value
+    first = funnel(t, ["a", "b", "c"], window="1h", by="channel")
+    assert first.groupby("channel")["customers"].first().to_dict() == {"ads": 3}
+    last = funnel(t, ["a", "b", "c"], window="1h", by="channel", attribution="last")
+    assert last[last["step"] == 1].set_index("channel")["customers"].to_dict() == {"ads": 1, "web": 2}
+    assert last[last["step"] == 3].set_index("channel")["customers"].to_dict() == {"ads": 0, "web": 1}
+    with pytest.raises(ConfigError, match="attribution 'middle' is unknown"):
+        FunnelQuery(["a"], attribution="middle")
 
 
 def test_empty_result_has_every_step_with_zero(con):
@@ -178,14 +205,44 @@ def test_bad_definitions_raise_config_errors():
 
 
 # -- fuzzing against the brute-force reference -----------------------------------------------
+ENGINES = ["materialised", "window-passes", "expression"]
+
+
+def run_engine(t, q: dict, engine: str, monkeypatch) -> pd.DataFrame:
+    """The three execution paths: materialised with ASOF passes (the default on DuckDB),
+    materialised with window passes only (the path Spark takes), and one plain expression."""
+    if engine == "window-passes":
+        monkeypatch.setattr(funnels_mod, "ASOF_BACKENDS", set())
+    return FunnelQuery(**q, materialize=engine != "expression").run(t)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1))
-def test_engine_matches_reference_on_random_logs(con, seed):
+def test_engine_matches_reference_on_random_logs(con, seed, engine, monkeypatch):
     rng = np.random.default_rng(seed)
     df = random_events(rng)
     q = random_funnel(rng)
     t = con.create_table("fuzz", ibis.memtable(df, schema=events_schema()), overwrite=True)
-    assert_same(funnel(t, **q), reference_funnel(df, **q))
+    assert_same(run_engine(t, q, engine, monkeypatch), reference_funnel(df, **q))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_drop_off_lists_match_reference_on_random_logs(con, seed):
+    rng = np.random.default_rng(seed)
+    df = random_events(rng)
+    q = random_funnel(rng)
+    q["steps"] = q["steps"] + ["b"] if len(q["steps"]) == 1 else q["steps"]
+    step = int(rng.integers(1, len(q["steps"])))
+    last = bool(rng.random() < 0.5)
+    t = con.create_table("fuzz", ibis.memtable(df, schema=events_schema()), overwrite=True)
+    fq = FunnelQuery(**q)
+    got = fq.dropped_customers_frame(t, step, last_event=last)
+    exp = reference_dropped(df, step=step, last_event=last, **q)
+    assert_same(got, exp)
+    expr = fq.dropped_customers(t, step, last_event=last).to_pandas()
+    assert_same(expr.sort_values("customer_id").reset_index(drop=True)[list(got.columns)], exp)
 
 
 def test_random_cases_cover_ties_exclusions_and_every_order():

@@ -22,7 +22,15 @@ import pandas as pd
 from cxlens.journeys.funnels import FunnelStep, parse_steps, parse_window
 from cxlens.schema.tables import EVENTS
 
-__all__ = ["canonical_events", "events_schema", "random_events", "random_funnel", "reference_funnel"]
+__all__ = [
+    "canonical_events",
+    "events_schema",
+    "random_events",
+    "random_funnel",
+    "reference_customer_reach",
+    "reference_dropped",
+    "reference_funnel",
+]
 
 
 def _value(row: Mapping[str, Any], key: str) -> Any:
@@ -84,6 +92,101 @@ def _customer(events: list[dict], steps: list[FunnelStep], excl: list[FunnelStep
     return first
 
 
+def _per_customer(events: pd.DataFrame) -> dict[str, list[dict]]:
+    per: dict[str, list[dict]] = {}
+    for row in events.to_dict("records"):
+        row = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v)
+               for k, v in row.items()}
+        cid = row.get("customer_id") if row.get("customer_id") is not None else row.get("anonymous_id")
+        if cid is None or row.get("ts") is None:
+            continue
+        row["ts"] = pd.Timestamp(row["ts"])
+        per.setdefault(cid, []).append(row)
+    return per
+
+
+def _touch_value(evs: list[dict], steps: list[FunnelStep], at: pd.Timestamp, col: str) -> Any:
+    """The attributed value: on the events matching one of ``steps`` at moment ``at``, the
+    smallest non-null value of ``col`` (None when all are null)."""
+    nonnull = [e.get(col) for e in evs
+               if e["ts"] == at and any(_match(s, e) for s in steps) and e.get(col) is not None]
+    return min(nonnull) if nonnull else None
+
+
+def reference_customer_reach(
+    events: pd.DataFrame,
+    steps: Sequence[str | Mapping[str, Any]] | str,
+    window: str | dt.timedelta | None = "14d",
+    order: str = "sequential",
+    exclude: Sequence[str | Mapping[str, Any]] | None = None,
+    by: str | Sequence[str] | None = None,
+    step_field: str = "name",
+    *,
+    customers: pd.DataFrame | None = None,
+    attribution: str = "first",
+) -> dict[str, tuple[tuple, list[pd.Timestamp | None]]]:
+    """Per customer who did step 1: (breakdown key, [first moment step k was reached or None])."""
+    if isinstance(steps, str):
+        steps = parse_steps(steps)
+    sts = [FunnelStep.parse(s, step_field) for s in steps]
+    xs = [FunnelStep.parse(s, step_field) for s in (exclude or [])]
+    win = parse_window(window)
+    bys = [by] if isinstance(by, str) else list(by or [])
+    cust = {} if customers is None else {r["customer_id"]: r for r in customers.to_dict("records")}
+    out = {}
+    for cid, evs in _per_customer(events).items():
+        first = _customer(evs, sts, xs, win, order)
+        if first[0] is None:
+            continue
+        # first touch: the step-1 events at the first step-1 moment; last touch: the events that
+        # completed the furthest step m, at the first moment it was reached (in `any` order the
+        # completing event may match any of steps 1..m)
+        last = max(k for k in range(len(sts)) if first[k] is not None)
+        m = 0 if attribution == "first" else last
+        touch_steps = sts[: m + 1] if order == "any" else [sts[m]]
+        key = []
+        for b in bys:
+            if b in events.columns:
+                key.append(_touch_value(evs, touch_steps, first[m], b))
+            else:
+                v = cust.get(cid, {}).get(b)
+                key.append(None if isinstance(v, float) and math.isnan(v) else v)
+        out[cid] = (tuple(key), first)
+    return out
+
+
+def reference_dropped(
+    events: pd.DataFrame, steps: Sequence[str | Mapping[str, Any]] | str, step: int, *, last_event: bool = False,
+    **kw: Any,
+) -> pd.DataFrame:
+    """Customers who reached ``step`` but not ``step + 1``: ``customer_id``, ``reached_step``,
+    ``reached_at`` (+ breakdown columns; + ``last_event``/``last_event_at``, their latest event
+    strictly after ``reached_at``, ties: the greatest value), sorted by ``customer_id``."""
+    reach = reference_customer_reach(events, steps, **kw)
+    bys = [kw["by"]] if isinstance(kw.get("by"), str) else list(kw.get("by") or [])
+    field = kw.get("step_field", "name")
+    per = _per_customer(events) if last_event else {}
+    rows = []
+    for cid in sorted(reach):
+        key, first = reach[cid]
+        if first[step - 1] is None or first[step] is not None:
+            continue
+        row = {"customer_id": cid, "reached_step": step, "reached_at": first[step - 1], **dict(zip(bys, key, strict=True))}
+        if last_event:
+            after = [e for e in per[cid] if e["ts"] > first[step - 1]]
+            t = max((e["ts"] for e in after), default=None)
+            names = [e.get(field) for e in after if e["ts"] == t and e.get(field) is not None]
+            row["last_event_at"] = t
+            row["last_event"] = max(names) if names else None
+        rows.append(row)
+    cols = ["customer_id", "reached_step", "reached_at", *bys] + (["last_event_at", "last_event"] if last_event else [])
+    out = pd.DataFrame(rows, columns=cols)
+    for c in ("reached_at", "last_event_at"):
+        if c in out.columns:
+            out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
+    return out
+
+
 def reference_funnel(
     events: pd.DataFrame,
     steps: Sequence[str | Mapping[str, Any]] | str,
@@ -94,43 +197,19 @@ def reference_funnel(
     step_field: str = "name",
     *,
     customers: pd.DataFrame | None = None,
+    attribution: str = "first",
 ) -> pd.DataFrame:
     """The funnel of :func:`cxlens.journeys.funnels.funnel`, computed by brute force in Python."""
     if isinstance(steps, str):
         steps = parse_steps(steps)
     sts = [FunnelStep.parse(s, step_field) for s in steps]
-    xs = [FunnelStep.parse(s, step_field) for s in (exclude or [])]
-    win = parse_window(window)
     bys = [by] if isinstance(by, str) else list(by or [])
     n = len(sts)
-
-    per: dict[str, list[dict]] = {}
-    for row in events.to_dict("records"):
-        row = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v)
-               for k, v in row.items()}
-        cid = row.get("customer_id") if row.get("customer_id") is not None else row.get("anonymous_id")
-        if cid is None or row.get("ts") is None:
-            continue
-        row["ts"] = pd.Timestamp(row["ts"])
-        per.setdefault(cid, []).append(row)
-    cust = {} if customers is None else {r["customer_id"]: r for r in customers.to_dict("records")}
-
+    reach = reference_customer_reach(events, steps, window, order, exclude, by, step_field, customers=customers,
+                                     attribution=attribution)
     rows: dict[tuple, list[list[pd.Timestamp | None]]] = {}
-    for cid, evs in per.items():
-        first = _customer(evs, sts, xs, win, order)
-        if first[0] is None:
-            continue
-        key = []
-        for b in bys:
-            if b in events.columns:  # first touch: the earliest step-1 event, smallest non-null value on ties
-                t0 = min(e["ts"] for e in evs if _match(sts[0], e))
-                vals = [e.get(b) for e in evs if e["ts"] == t0 and _match(sts[0], e)]
-                nonnull = [v for v in vals if v is not None]
-                key.append(min(nonnull) if nonnull else None)
-            else:
-                v = cust.get(cid, {}).get(b)
-                key.append(None if isinstance(v, float) and math.isnan(v) else v)
-        rows.setdefault(tuple(key), []).append(first)
+    for key, first in reach.values():
+        rows.setdefault(key, []).append(first)
 
     out = []
     for key in sorted(rows, key=lambda k: tuple((v is None, v) for v in k)):
@@ -220,4 +299,6 @@ def random_funnel(rng: np.random.Generator) -> dict:
         q["exclude"] = ["x"] if rng.random() < 0.7 else [{"name": "d", "from_step": 1, "to_step": 2}]
     if rng.random() < 0.3:
         q["by"] = "channel"
+        if rng.random() < 0.5:
+            q["attribution"] = "last"
     return q

@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -54,6 +56,8 @@ __all__ = [
 
 #: the step orders a funnel understands
 ORDERS = ("sequential", "strict", "any")
+#: breakdown attributions for events columns
+ATTRIBUTIONS = ("first", "last")
 DEFAULT_WINDOW = dt.timedelta(days=14)
 CUSTOMER = "customer"  # output column of per-customer expressions
 
@@ -196,6 +200,57 @@ def _interval(td: dt.timedelta) -> ir.IntervalScalar:
     return ibis.interval(microseconds=us)
 
 
+@ibis.udf.scalar.builtin(name="hash")
+def _duckdb_hash(value: str) -> idt.uint64:
+    """DuckDB's 64-bit ``hash`` (Ibis' own ``.hash()`` casts it through a BITSTRING, slowly)."""
+
+
+@ibis.udf.scalar.builtin(name="xxhash64")
+def _spark_xxhash64(value: str) -> idt.int64:
+    """Spark's 64-bit ``xxhash64`` (its ``hash`` is only 32 bits)."""
+
+
+def _hash_key(events: ir.Table, cid: ir.StringValue) -> ir.IntegerValue:
+    """A 64-bit integer hash of the customer id on the events' backend (collisions are checked
+    by the caller)."""
+    try:
+        name = events._find_backend().name
+    except Exception:  # noqa: BLE001 - unbound tables: the portable hash
+        name = ""
+    if name == "duckdb":
+        return _duckdb_hash(cid)
+    if name == "pyspark":
+        return _spark_xxhash64(cid)
+    return cid.hash()
+
+
+#: backends on which sequential passes after the first use an ASOF join instead of a window
+ASOF_BACKENDS = {"duckdb"}
+
+
+def _backend_name(table: ir.Table) -> str:
+    try:
+        return table._find_backend().name
+    except Exception:  # noqa: BLE001 - unbound tables
+        return ""
+
+
+def _fast_duckdb(events: ir.Table) -> Any:
+    """On DuckDB, let ``CREATE TABLE AS`` skip order preservation while the funnel materialises
+    its intermediate tables (their row order is never used); returns a function restoring the
+    setting, or ``None`` on other backends."""
+    try:
+        backend = events._find_backend()
+    except Exception:  # noqa: BLE001
+        return None
+    if backend.name != "duckdb":
+        return None
+    con = backend.con
+    old = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("SET preserve_insertion_order = false")
+    return lambda: con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
+
+
 def _any(conds: list[ir.BooleanValue]) -> ir.BooleanValue:
     out = conds[0]
     for c in conds[1:]:
@@ -236,6 +291,8 @@ class FunnelQuery:
     step_field: str = "name"
     customers: ir.Table | None = None
     times: bool = True
+    attribution: str = "first"
+    materialize: bool = True
     _steps: list[FunnelStep] = field(init=False, repr=False)
     _exclude: list[FunnelStep] = field(init=False, repr=False)
     _window: dt.timedelta = field(init=False, repr=False)
@@ -245,6 +302,10 @@ class FunnelQuery:
             self.steps = parse_steps(self.steps)
         if not self.steps:
             raise ConfigError("funnel has no steps; expected at least one event name such as 'visit'")
+        if self.attribution not in ATTRIBUTIONS:
+            raise ConfigError(
+                f"funnel attribution {self.attribution!r} is unknown; expected one of {', '.join(ATTRIBUTIONS)}"
+            )
         if self.order not in ORDERS:
             raise ConfigError(f"funnel order {self.order!r} is unknown; expected one of {', '.join(ORDERS)}")
         self._steps = [FunnelStep.parse(s, self.step_field) for s in self.steps]
@@ -268,8 +329,11 @@ class FunnelQuery:
     def labels(self) -> list[str]:
         return [s.title for s in self._steps]
 
-    def _base(self, events: ir.Table) -> ir.Table:
-        """Events with a customer key, ``ts`` and one boolean column per step / exclusion transition."""
+    def _base(self, events: ir.Table, hashed: bool = False) -> ir.Table:
+        """Events matching a step or an exclusion (every event for strict order), read once:
+        ``_cid`` (customer id, text), ``_key`` (the partition key: a 64-bit hash of ``_cid`` when
+        ``hashed``, else ``_cid`` itself), ``ts``, one boolean column per step / exclusion
+        transition and the events breakdown columns ``_by0`` …"""
         cols = set(events.columns)
         if self.step_field not in cols:
             raise ConfigError(f"funnel step field {self.step_field!r} is not an events column; use 'name' or 'touchpoint'")
@@ -291,73 +355,98 @@ class FunnelQuery:
         if "anonymous_id" in cols:
             cid = ibis.coalesce(events.customer_id, events.anonymous_id)
         keep = [events[c] for c in self.by if c in cols]
-        base = events.select(_cid=cid, ts=events.ts, **flags, **{f"_by{j}": c for j, c in enumerate(keep)})
-        base = base.filter(base._cid.notnull(), base.ts.notnull())
-        return base
+        key = _hash_key(events, cid) if hashed else cid
+        base = events.select(_cid=cid, _key=key, ts=events.ts, **flags,
+                             **{f"_by{j}": c for j, c in enumerate(keep)})
+        return base.filter(base._cid.notnull(), base.ts.notnull())
 
     def _moments(self, base: ir.Table, i: int | str, extra: Sequence[str] = (), distinct: bool = True) -> ir.Table:
-        """(customer, ts) moments at which step ``i`` (or flag column ``i``) happened."""
+        """(customer key, ts) moments at which step ``i`` (or flag column ``i``) happened."""
         col = i if isinstance(i, str) else f"_s{i}"
-        out = base.filter(base[col]).select("_cid", "ts", *extra)
+        out = base.filter(base[col]).select("_key", "ts", *extra)
         return out.distinct() if distinct else out
 
-    def _reach_sequential(self, base: ir.Table) -> list[ir.Table]:
+    def _reach_sequential(self, base: ir.Table, keep: Any) -> list[ir.Table]:
+        """Chains ending at each step k: ``_key``, ``ts`` (of the step-k event) and ``_start``
+        (the latest start of a valid chain ending there)."""
         n, win = len(self._steps), _interval(self._window)
         null_ts = ibis.null().cast(base.ts.type())
         # duplicates at one moment are harmless here (the tie order handles them), so no DISTINCT
         valid = self._moments(base, 1, distinct=False).mutate(_start=lambda t: t.ts)
         out = [valid]
+        asof = not self._exclude and _backend_name(base) in ASOF_BACKENDS
         for k in range(2, n + 1):
+            if asof:
+                # Without exclusions the chain starts are non-decreasing in time per customer
+                # (the running max only grows; pruning keeps the earliest row of each start), so
+                # the best chain strictly before a step-k event is simply the latest one: an
+                # ASOF join, cheaper on DuckDB than a window pass.
+                cur = self._moments(base, k, distinct=False)
+                prev = valid.select(_pkey=valid._key, _pts=valid.ts, _pstart=valid._start)
+                j = cur.asof_join(prev, on=cur.ts > prev._pts, predicates=[cur._key == prev._pkey])
+                j = j.filter(j._pstart.notnull(), j.ts <= j._pstart + win)
+                valid = keep(j.select("_key", "ts", _start=j._pstart))
+                out.append(valid)
+                continue
             # _o orders rows at equal ts: current-step rows (0) before exclusions (1) before the
             # previous step's chains (2), so a chain can only extend to a strictly later moment.
             parts = [
-                valid.select("_cid", "ts", "_start", _o=ibis.literal(2)),
-                self._moments(base, k, distinct=False).select("_cid", "ts", _start=null_ts, _o=ibis.literal(0)),
+                valid.select("_key", "ts", "_start", _o=ibis.literal(2, "int8")),
+                self._moments(base, k, distinct=False).select("_key", "ts", _start=null_ts,
+                                                              _o=ibis.literal(0, "int8")),
             ]
             xcol = f"_x{k - 1}"
             if xcol in base.columns:
-                parts.append(self._moments(base, xcol, distinct=False).select("_cid", "ts", _start=null_ts, _o=ibis.literal(1)))
+                parts.append(self._moments(base, xcol, distinct=False).select(
+                    "_key", "ts", _start=null_ts, _o=ibis.literal(1, "int8")))
             u = ibis.union(*parts, distinct=False)
-            part = [u._cid]
+            part = [u._key]
             if xcol in base.columns:
                 # segment = exclusions so far; a chain never crosses a segment boundary
                 u = u.mutate(
                     _seg=(u._o == 1).cast("int64").sum().over(
-                        ibis.window(group_by=u._cid, order_by=[u.ts, u._o], rows=(None, 0))
+                        ibis.window(group_by=u._key, order_by=[u.ts, u._o], rows=(None, 0))
                     )
                 )
-                part = [u._cid, u._seg]
+                part = [u._key, u._seg]
             # a current-step row has no start of its own, so the running max up to and including it
             # is the best start among the chains strictly before it
             w = ibis.window(group_by=part, order_by=[u.ts, u._o], rows=(None, 0))
-            u = u.mutate(_best=u._start.max().over(w))
-            u = u.filter(u._o == 0, u._best.notnull(), u.ts <= u._best + win)
-            valid = u.select("_cid", "ts", _start=u._best)
+            u = u.mutate(_best=u._start.max().over(w), _prev=u._o.lag().over(w))
+            ok = (u._o == 0) & u._best.notnull() & (u.ts <= u._best + win)
+            if not self._exclude:
+                # pruning: a step-k row right after another step-k row (no chain row in between)
+                # has the same best start at a later (or equal) time, so it is dominated: it can
+                # neither extend further nor change the first moment step k is reached. (With
+                # exclusions a later row may escape an exclusion the earlier one cannot.)
+                ok = ok & (u._prev.isnull() | (u._prev != 0))
+            valid = keep(u.filter(ok).select("_key", "ts", _start=u._best))
             out.append(valid)
         return out
 
-    def _reach_strict(self, base: ir.Table) -> list[ir.Table]:
+    def _reach_strict(self, base: ir.Table, keep: Any) -> list[ir.Table]:
         n, win = len(self._steps), _interval(self._window)
-        ranked = base.mutate(_r=ibis.dense_rank().over(ibis.window(group_by=base._cid, order_by=base.ts)))
+        ranked = base.mutate(_r=ibis.dense_rank().over(ibis.window(group_by=base._key, order_by=base.ts)))
+        ranked = keep(ranked.filter(_any([ranked[f"_s{i}"] for i in range(1, n + 1)])))
         valid = self._moments(ranked, 1, ["_r"]).mutate(_start=lambda t: t.ts)
         out = [valid]
         for k in range(2, n + 1):
             cur = self._moments(ranked, k, ["_r"])
-            prev = valid.select(_pcid="_cid", _pr="_r", _pstart="_start")
-            j = cur.join(prev, [cur._cid == prev._pcid, cur._r == prev._pr + 1])
+            prev = valid.select(_pkey="_key", _pr="_r", _pstart="_start")
+            j = cur.join(prev, [cur._key == prev._pkey, cur._r == prev._pr + 1])
             j = j.filter(j.ts <= j._pstart + win)
-            valid = j.select("_cid", "ts", "_r", _start="_pstart")
+            valid = keep(j.select("_key", "ts", "_r", _start="_pstart"))
             out.append(valid)
         return out
 
-    def _reach_any(self, base: ir.Table) -> list[ir.Table]:
+    def _reach_any(self, base: ir.Table, keep: Any) -> list[ir.Table]:
         n, win = len(self._steps), _interval(self._window)
-        m = base.group_by(["_cid", "ts"]).aggregate(
+        m = base.group_by(["_key", "ts"]).aggregate(
             **{f"_f{i}": base[f"_s{i}"].cast("int8").max() for i in range(1, n + 1)}
         )
-        w = ibis.window(group_by=m._cid, order_by=ibis.desc(m.ts), rows=(None, 0))
+        w = ibis.window(group_by=m._key, order_by=ibis.desc(m.ts), rows=(None, 0))
         # _n{i}: the first moment at or after this one where step i happens
-        m = m.mutate(**{f"_n{i}": ibis.cases((m[f"_f{i}"] == 1, m.ts)).min().over(w) for i in range(1, n + 1)})
+        m = keep(m.mutate(**{f"_n{i}": ibis.cases((m[f"_f{i}"] == 1, m.ts)).min().over(w) for i in range(1, n + 1)}))
         out = []
         for k in range(1, n + 1):
             nexts = [m[f"_n{i}"] for i in range(1, k + 1)]
@@ -365,16 +454,82 @@ class FunnelQuery:
             ok = done.notnull() & (done <= m.ts + win)
             for c in nexts:
                 ok = ok & c.notnull()
-            out.append(m.filter(ok).select("_cid", ts=done))
+            out.append(m.filter(ok).select("_key", ts=done))
         return out
 
-    def _reached(self, events: ir.Table) -> tuple[ir.Table, list[ir.Table]]:
-        base = self._base(events)
-        reach = {"sequential": self._reach_sequential, "strict": self._reach_strict, "any": self._reach_any}[self.order]
-        return base, reach(base)
+    @contextmanager
+    def _computed(self, events: ir.Table,
+                  materialize: bool | None = None) -> Iterator[tuple[ir.Table, ir.Table, ir.Table]]:
+        """``(base, ids, wide)``: the prepared events (:meth:`_base`), ``_key`` → ``_cid`` for
+        every customer in them, and one row per customer key who did step 1 with ``reached_1`` …
+        ``reached_n`` (the first moment each step was reached, null when never).
 
-    def _groups(self, events: ir.Table, base: ir.Table) -> tuple[ir.Table | None, list[str]]:
-        """Per customer: the breakdown values (first touch on step 1, or customers columns)."""
+        Materialised (``Table.cache()``: DuckDB temp tables, Spark persisted frames) the events
+        are filtered once with a 64-bit hash key, one group-by lists the customers with their
+        first step-1 moment and checks the hash for collisions (on a collision the text id is
+        the key), and every pass's chains are computed once; the cached tables are released on
+        exit, so use the yielded expressions inside the ``with`` only. Not materialised, all are
+        plain expressions over ``events`` keyed by the text id."""
+        materialize = self.materialize if materialize is None else materialize
+        cached: list[ir.Table] = []
+        restore = _fast_duckdb(events) if materialize else None
+
+        def keep(t: ir.Table) -> ir.Table:
+            if not materialize:
+                return t
+            t = t.cache()
+            cached.append(t)
+            return t
+
+        def customers(base: ir.Table) -> ir.Table:
+            # one row per (key, id); R_1, the first step-1 moment, is the same in every order
+            return base.group_by(["_key", "_cid"]).aggregate(_r1=ibis.cases((base._s1, base.ts)).min())
+
+        try:
+            base = self._base(events, hashed=materialize)
+            base = keep(base)
+            ids = keep(customers(base))
+            if materialize:
+                # the hash is injective on these ids iff it has as many distinct values as they do
+                stats = ids.aggregate(c=ids.count(), k=ids._key.nunique()).to_pandas()
+                if int(stats["k"].iloc[0]) != int(stats["c"].iloc[0]):  # a collision: key by the text id
+                    base = base.mutate(_key=base._cid)
+                    ids = keep(customers(base))
+            reach = {"sequential": self._reach_sequential, "strict": self._reach_strict,
+                     "any": self._reach_any}[self.order](base, keep)
+            n = len(reach)
+            firsts = ids.filter(ids._r1.notnull())
+            parts = [firsts.select("_key", ts=firsts._r1, _k=ibis.literal(1, "int8"))]
+            parts += [r.select("_key", "ts", _k=ibis.literal(k, "int8")) for k, r in enumerate(reach[1:], 2)]
+            long = ibis.union(*parts, distinct=False)
+            wide = long.group_by("_key").aggregate(
+                **{f"reached_{k}": ibis.cases((long._k == k, long.ts)).min() for k in range(1, n + 1)}
+            )
+            yield base, ids.select("_key", "_cid"), wide
+        finally:
+            for t in cached:
+                try:
+                    t.release()
+                except Exception:  # noqa: BLE001 - releasing a temp table must never mask a result
+                    pass
+            if restore is not None:
+                restore()
+
+    def _touch(self, base: ir.Table, wide: ir.Table) -> ir.Table:
+        """Per customer key: ``_tts`` and ``_tstep``, the moment and step whose event carries
+        the breakdown values (first touch: step 1 at ``reached_1``; last touch: the last step
+        reached, at the first moment it was reached)."""
+        n = len(self._steps)
+        if self.attribution == "first" or n == 1:
+            return wide.select(_tkey=wide._key, _tts=wide.reached_1, _tstep=ibis.literal(1, "int8"))
+        last = ibis.cases(*[(wide[f"reached_{k}"].notnull(), ibis.literal(k, "int8")) for k in range(n, 1, -1)],
+                          else_=ibis.literal(1, "int8"))
+        at = ibis.coalesce(*[wide[f"reached_{k}"] for k in range(n, 0, -1)])
+        return wide.select(_tkey=wide._key, _tts=at, _tstep=last)
+
+    def _groups(self, events: ir.Table, base: ir.Table, ids: ir.Table,
+                wide: ir.Table) -> tuple[ir.Table | None, list[str]]:
+        """Per customer key: the breakdown values (events columns by attribution, or customers columns)."""
         if not self.by:
             return None, []
         ev_cols = set(events.columns)
@@ -382,13 +537,17 @@ class FunnelQuery:
         cu_by = [b for b in self.by if b not in ev_cols]
         groups = None
         if ev_by:
-            first = base.filter(base._s1)
-            cols = [f"_by{j}" for j in range(len(ev_by))]
-            order = [first.ts]
-            for c in cols:
-                order += [first[c].isnull(), first[c]]
-            first = first.mutate(_rn=ibis.row_number().over(ibis.window(group_by=first._cid, order_by=order)))
-            groups = first.filter(first._rn == 0).select("_cid", **{b: first[c] for b, c in zip(ev_by, cols, strict=True)})
+            touch = self._touch(base, wide)
+            j = base.join(touch, [base._key == touch._tkey, base.ts == touch._tts])
+            # the events completing step m at that moment: step m's (in `any` order any of 1..m)
+            def completes(k: int) -> ir.BooleanValue:
+                return _any([j[f"_s{i}"] for i in range(1, k + 1)]) if self.order == "any" else j[f"_s{k}"]
+
+            step_ok = ibis.cases(*[(j._tstep == k, completes(k)) for k in range(1, len(self._steps) + 1)],
+                                 else_=False)
+            j = j.filter(step_ok)
+            # ties at that moment: the smallest non-null value (per column)
+            groups = j.group_by("_key").aggregate(**{b: j[f"_by{i}"].min() for i, b in enumerate(ev_by)})
         if cu_by:
             cust = self.customers
             missing = [b for b in cu_by if cust is None or b not in cust.columns]
@@ -399,31 +558,34 @@ class FunnelQuery:
                     "(channel, touchpoint, …) or pass customers= for customers columns (segment, plan, …)"
                 )
             cust = cust.select(_ccid=cust.customer_id, **{b: cust[b] for b in cu_by})
+            ids = self._ids(ids, wide)
             if groups is None:
-                groups = base.filter(base._s1).select("_cid").distinct()
-            groups = groups.left_join(cust, groups._cid == cust._ccid).drop("_ccid")
+                groups = ids.select("_key")
+            ids = ids.left_join(cust, ids._cid == cust._ccid).select("_key", *cu_by)
+            groups = groups.join(ids, "_key")
         return groups, list(self.by)
 
-    # -- public ------------------------------------------------------------------------------
-    def customer_reach(self, events: ir.Table) -> ir.Table:
-        """Per customer who did step 1: ``customer``, breakdown columns and ``reached_1`` …
-        ``reached_n``, the first moment each step was reached (null when never)."""
-        base, reach = self._reached(events)
-        n = len(reach)
-        long = ibis.union(*[r.select("_cid", "ts", _k=ibis.literal(k, "int8")) for k, r in enumerate(reach, 1)],
-                          distinct=False)
-        wide = long.group_by("_cid").aggregate(
-            **{f"reached_{k}": ibis.cases((long._k == k, long.ts)).min() for k in range(1, n + 1)}
-        )
-        groups, by = self._groups(events, base)
-        if groups is not None:
-            wide = wide.join(groups, "_cid")
-        return wide.rename({CUSTOMER: "_cid"}).select(CUSTOMER, *by, *[f"reached_{k}" for k in range(1, n + 1)])
+    @staticmethod
+    def _ids(ids: ir.Table, wide: ir.Table) -> ir.Table:
+        """``_key`` → ``_cid`` for the customers in ``wide`` (one id per key)."""
+        keys = wide.select(_wkey=wide._key)
+        return ids.join(keys, ids._key == keys._wkey).select("_key", "_cid")
 
-    def to_expr(self, events: ir.Table) -> ir.Table:
-        """The backend expression: one row per breakdown group with ``customers_k`` (reached step
-        k) and, with ``times``, ``median_seconds_k`` and ``p90_seconds_k`` for k ≥ 2."""
-        cr = self.customer_reach(events)
+    def _customer_wide(self, events: ir.Table, base: ir.Table, ids: ir.Table, wide: ir.Table) -> ir.Table:
+        n = len(self._steps)
+        groups, by = self._groups(events, base, ids, wide)
+        if groups is not None:
+            wide = wide.join(groups, "_key")
+        ids = self._ids(ids, wide)
+        wide = wide.join(ids, "_key")
+        return wide.select(**{CUSTOMER: wide._cid}, **{b: wide[b] for b in by},
+                           **{f"reached_{k}": wide[f"reached_{k}"] for k in range(1, n + 1)})
+
+    def _summary(self, events: ir.Table, base: ir.Table, ids: ir.Table, wide: ir.Table) -> ir.Table:
+        """One row per breakdown group: ``customers_k`` and, with ``times``, ``median_seconds_k``
+        and ``p90_seconds_k``."""
+        groups, by = self._groups(events, base, ids, wide)
+        cr = wide.join(groups, "_key") if groups is not None else wide
         aggs: dict[str, Any] = {}
         for k in range(1, len(self._steps) + 1):
             aggs[f"customers_{k}"] = cr[f"reached_{k}"].count()
@@ -431,18 +593,74 @@ class FunnelQuery:
                 secs = (cr[f"reached_{k}"].epoch_seconds() - cr[f"reached_{k - 1}"].epoch_seconds()).cast("float64")
                 aggs[f"median_seconds_{k}"] = secs.quantile(0.5)
                 aggs[f"p90_seconds_{k}"] = secs.quantile(0.9)
-        return cr.group_by(list(self.by)).aggregate(**aggs) if self.by else cr.aggregate(**aggs)
+        return cr.group_by(by).aggregate(**aggs) if by else cr.aggregate(**aggs)
 
-    def dropped_customers(self, events: ir.Table, step: int) -> ir.Table:
-        """Customers who reached ``step`` but not ``step + 1`` (a drop-off list, exportable as a segment)."""
+    # -- public ------------------------------------------------------------------------------
+    def customer_reach(self, events: ir.Table) -> ir.Table:
+        """Per customer who did step 1 (an expression over ``events``): ``customer``, breakdown
+        columns and ``reached_1`` … ``reached_n``, the first moment each step was reached (null
+        when never)."""
+        with self._computed(events, materialize=False) as (base, ids, wide):
+            return self._customer_wide(events, base, ids, wide)
+
+    def to_expr(self, events: ir.Table) -> ir.Table:
+        """The backend expression (not materialised): one row per breakdown group with
+        ``customers_k`` (reached step k) and, with ``times``, ``median_seconds_k`` and
+        ``p90_seconds_k`` for k ≥ 2. :meth:`run` computes the same, faster."""
+        with self._computed(events, materialize=False) as (base, ids, wide):
+            return self._summary(events, base, ids, wide)
+
+    def _dropped(self, events: ir.Table, base: ir.Table, ids: ir.Table, wide: ir.Table, step: int,
+                 last_event: bool) -> ir.Table:
+        cr = self._customer_wide(events, base, ids, wide)
+        cr = cr.filter(cr[f"reached_{step}"].notnull(), cr[f"reached_{step + 1}"].isnull())
+        out = cr.select(customer_id=cr[CUSTOMER], reached_step=ibis.literal(step, "int64"),
+                        reached_at=cr[f"reached_{step}"], **{b: cr[b] for b in self.by})
+        if last_event:
+            cid = events.customer_id
+            if "anonymous_id" in events.columns:
+                cid = ibis.coalesce(events.customer_id, events.anonymous_id)
+            ev = events.select(_ecid=cid, _ets=events.ts, _ename=events[self.step_field])
+            j = out.select(_dcid=out.customer_id, _dat=out.reached_at)
+            j = ev.join(j, [ev._ecid == j._dcid, ev._ets > j._dat])
+            lastt = j.group_by("_ecid").aggregate(last_event_at=j._ets.max())
+            j2 = j.join(lastt, [j._ecid == lastt._ecid, j._ets == lastt.last_event_at])
+            lastn = j2.group_by(_lcid=j2._ecid).aggregate(last_event_at=j2.last_event_at.max(),
+                                                          last_event=j2._ename.max())
+            out = out.left_join(lastn, out.customer_id == lastn._lcid).drop("_lcid")
+        return out
+
+    def dropped_customers(self, events: ir.Table, step: int, *, last_event: bool = False) -> ir.Table:
+        """Customers who reached ``step`` but not ``step + 1`` (a drop-off list, exportable as a
+        segment), as an expression over ``events``: ``customer_id``, ``reached_step``,
+        ``reached_at`` (the first moment they reached ``step``), the breakdown columns and, with
+        ``last_event``, ``last_event`` / ``last_event_at``: their latest event strictly after
+        ``reached_at`` (its ``step_field`` value; ties: the greatest value; null when none)."""
+        self._check_drop_step(step)
+        with self._computed(events, materialize=False) as (base, ids, wide):
+            return self._dropped(events, base, ids, wide, step, last_event)
+
+    def dropped_customers_frame(self, events: ir.Table, step: int, *, last_event: bool = False) -> pd.DataFrame:
+        """:meth:`dropped_customers` executed (materialised, fast) as a pandas DataFrame sorted by
+        ``customer_id``: ``customer_id``, ``reached_step``, ``reached_at`` (+ breakdown columns,
+        + ``last_event``, ``last_event_at``). ``frame["customer_id"]`` is the segment."""
+        self._check_drop_step(step)
+        with self._computed(events) as (base, ids, wide):
+            df = self._dropped(events, base, ids, wide, step, last_event).to_pandas()
+        for c in df.columns:  # text nulls as None (JSON null), whatever the backend's string dtype
+            if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
+                df[c] = df[c].astype(object).where(df[c].notna(), None)
+        return df.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+    def _check_drop_step(self, step: int) -> None:
         if not 1 <= step < len(self._steps):
             raise ConfigError(f"drop-off step {step} is out of range; expected 1..{len(self._steps) - 1}")
-        cr = self.customer_reach(events)
-        return cr.filter(cr[f"reached_{step}"].notnull(), cr[f"reached_{step + 1}"].isnull())
 
     def run(self, events: ir.Table) -> pd.DataFrame:
         """Execute on the backend and return the tidy funnel table (see :func:`funnel`)."""
-        return self.finish(self.to_expr(events).to_pandas())
+        with self._computed(events) as (base, ids, wide):
+            summary = self._summary(events, base, ids, wide).to_pandas()
+        return self.finish(summary)
 
     def finish(self, wide: pd.DataFrame) -> pd.DataFrame:
         """Turn a :meth:`to_expr` result into the tidy table: every step of every group,
@@ -495,6 +713,7 @@ def funnel(
     *,
     customers: ir.Table | None = None,
     times: bool = True,
+    attribution: str = "first",
 ) -> pd.DataFrame:
     """Customers reaching each step of a funnel, computed on the events' backend.
 
@@ -509,5 +728,5 @@ def funnel(
         ``median_seconds`` and ``p90_seconds`` (time from first reaching the previous step to
         first reaching this one; NaN for step 1).
     """
-    q = FunnelQuery(steps, window, order, exclude, by, step_field, customers, times)
+    q = FunnelQuery(steps, window, order, exclude, by, step_field, customers, times, attribution)
     return q.run(events)
