@@ -285,7 +285,7 @@ def trait_frame(ws, keys: Sequence[str] | None = None) -> pd.DataFrame:
     """
     import json
 
-    df = ws.table("customers").select("customer_id", *TRAIT_COLUMNS, "traits").execute()
+    df = ws.table("customers").select("customer_id", *TRAIT_COLUMNS, "traits").order_by("customer_id").execute()
     parsed = [json.loads(t) if isinstance(t, str) and t else {} for t in df["traits"]]
     tr = pd.DataFrame(parsed, index=df.index)
     if keys is not None:
