@@ -227,6 +227,25 @@ def test_engine_matches_reference_on_random_logs(con, seed, engine, monkeypatch)
     assert_same(run_engine(t, q, engine, monkeypatch), reference_funnel(df, **q))
 
 
+def test_hash_collisions_fall_back_to_the_text_key(con, monkeypatch):
+    # a "hash" that collides for most ids: the engine must notice and still be exact
+    calls = []
+
+    def bad_hash(events, cid):
+        calls.append(1)
+        return cid.length().cast("int64")
+
+    monkeypatch.setattr(funnels_mod, "_hash_key", bad_hash)
+    rng = np.random.default_rng(5)
+    df = random_events(rng, customers=20)
+    t = con.create_table("fuzz", ibis.memtable(df, schema=events_schema()), overwrite=True)
+    for q in ({"steps": ["a", "b", "c"], "window": "6m"}, {"steps": ["a", "b"], "window": "9m", "by": "channel",
+                                                           "attribution": "last"}):
+        assert_same(FunnelQuery(**q).run(t), reference_funnel(df, **q))
+        assert_same(FunnelQuery(**q).dropped_customers_frame(t, 1), reference_dropped(df, step=1, **q))
+    assert calls
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1))
 def test_drop_off_lists_match_reference_on_random_logs(con, seed):

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxlens.journeys.funnel_reference import events_schema, random_events, random_funnel, reference_funnel
+from cxlens.journeys.funnel_reference import (
+    events_schema,
+    random_events,
+    random_funnel,
+    reference_dropped,
+    reference_funnel,
+)
 from cxlens.journeys.funnels import FunnelQuery
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -20,13 +26,17 @@ QUERIES = [
      "exclude": [{"name": "d", "from_step": 2, "to_step": 3}]},
     {"steps": ["a", "b", "c"], "window": "6m", "order": "strict"},
     {"steps": ["c", "a", "b"], "window": "4m", "order": "any", "by": "channel"},
+    {"steps": ["a", "b", "c"], "window": "6m", "by": "channel", "attribution": "last"},
+    {"steps": ["b", "a", "c"], "window": "5m", "order": "any", "by": "channel", "attribution": "last"},
 ]
 
 
 def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     df = df.reset_index(drop=True).copy()
     for c in df.columns:
-        if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
+        if pd.api.types.is_datetime64_any_dtype(df[c]):
+            df[c] = df[c].astype("datetime64[ns]")
+        elif df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
             df[c] = df[c].astype(object).where(df[c].notna(), None)
     return df
 
@@ -52,6 +62,12 @@ def test_spark_and_duckdb_agree_with_the_reference(spark):
             pd.testing.assert_frame_equal(_tidy(got_dk), _tidy(exp), check_dtype=False, atol=1e-9)
             pd.testing.assert_frame_equal(_tidy(got_sp), _tidy(exp), check_dtype=False, atol=1e-9)
             assert exp.loc[exp["step"] == exp["step"].max(), "customers"].sum() > 0, q  # last step is reached
+        # drop-off lists (the segment export) on Spark too
+        q = QUERIES[0]
+        got = FunnelQuery(**q).dropped_customers_frame(t_sp, 2, last_event=True)
+        exp = reference_dropped(df, step=2, last_event=True, **q)
+        assert len(exp) > 0
+        pd.testing.assert_frame_equal(_tidy(got), _tidy(exp), check_dtype=False)
     finally:
         sp.drop_table("funnel_parity_events", force=True)
 

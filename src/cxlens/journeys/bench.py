@@ -11,6 +11,7 @@ semantics (``docs/funnels.md``) and must agree on every step's count.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -100,8 +101,10 @@ def bench_funnel(events: int = 10_000_000, customers: int = 1_000_000, seed: int
     -------
     dict
         ``events``, ``customers``, ``cxlens_seconds`` (full output: counts, conversions, median
-        and p90 times), ``cxlens_counts_seconds`` (without the times), ``pandas_seconds``,
-        ``ratio`` (pandas / cxlens), ``agree`` and the per-step ``counts``.
+        and p90 times), ``cxlens_cpu_seconds`` (CPU time of that run, all threads: a figure
+        less sensitive to other load on a shared machine), ``cxlens_counts_seconds`` (without
+        the times), ``pandas_seconds``, ``ratio`` (pandas / cxlens), ``agree``, the per-step
+        ``counts`` and ``load_average`` (1-minute, when the cxlens run started).
     """
     import duckdb
     import ibis
@@ -117,9 +120,10 @@ def bench_funnel(events: int = 10_000_000, customers: int = 1_000_000, seed: int
     con = ibis.duckdb.from_connection(raw)
     table = con.table("events")
 
-    t0 = time.perf_counter()
+    load = os.getloadavg()[0]
+    c0, t0 = time.process_time(), time.perf_counter()
     out = funnel(table, FUNNEL_STEPS, window="14d")
-    cx = time.perf_counter() - t0
+    cx, cx_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     counts_only = funnel(table, FUNNEL_STEPS, window="14d", times=False)
     cx_counts = time.perf_counter() - t0
@@ -132,10 +136,12 @@ def bench_funnel(events: int = 10_000_000, customers: int = 1_000_000, seed: int
         "events": int(len(df)),
         "customers": int(customers),
         "cxlens_seconds": round(cx, 3),
+        "cxlens_cpu_seconds": round(cx_cpu, 3),
         "cxlens_counts_seconds": round(cx_counts, 3),
         "pandas_seconds": round(pdt, 3),
         "ratio": round(pdt / cx, 2),
         "agree": counts == pd_counts and counts_only["customers"].tolist() == pd_counts,
         "counts": counts,
         "pandas_counts": pd_counts,
+        "load_average": round(load, 2),
     }
