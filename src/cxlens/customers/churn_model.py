@@ -82,7 +82,7 @@ def evaluate_scores(y: Any, p: Any, *, bins: int = 10) -> dict[str, Any]:
     Examples
     --------
     >>> r = evaluate_scores([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
-    >>> r["roc_auc"], r["brier"]
+    >>> round(r["roc_auc"], 4), round(r["brier"], 6)
     (0.75, 0.158125)
     """
     y = np.asarray(y, dtype="int64").ravel()

@@ -163,7 +163,7 @@ def rfm_segments(
     >>> from cxlens.ingest.simulate import write_demo
     >>> ws = cxlens.open(":memory:"); _ = write_demo(ws, "small")
     >>> rfm = rfm_segments(ws)
-    >>> sorted(rfm["r_score"].unique())
+    >>> sorted(rfm["r_score"].unique().tolist())
     [1, 2, 3, 4, 5]
     """
     orders = ws.table("orders")
