@@ -237,3 +237,25 @@ def test_clv_fit_json_reproduces_fader_hardie_lee_on_cdnow(real_data):
     assert gg["n_customers"] == 946
     for k, paper in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
         assert gg["params"][k] == pytest.approx(paper, rel=5e-3), k
+
+
+def test_segments_and_churn_commands_match_the_library(tmp_path):
+    import cxlens
+    from cxlens.customers.segments import rfm_segments
+    from cxlens.ingest import write_demo
+
+    path = tmp_path / "demo.duckdb"
+    with cxlens.open(path) as w:
+        write_demo(w, "small", seed=1)
+        want = rfm_segments(w).set_index("customer_id")["segment"]
+    rows = json.loads(run("--workspace", str(path), "segments", "rfm", "--format", "json").stdout)
+    got = {r["customer_id"]: r["segment"] for r in rows}
+    assert got == want.to_dict()
+    model = tmp_path / "churn.joblib"
+    trained = run("--workspace", str(path), "churn", "train", "--model", str(model), "--format", "json")
+    assert trained.returncode == 0, trained.stderr
+    summary = json.loads(trained.stdout)
+    assert 0.5 < summary["model"]["roc_auc"] <= 1 and model.exists()
+    scored = run("--workspace", str(path), "churn", "score", "--model", str(model), "--format", "json")
+    risks = [r["churn_risk"] for r in json.loads(scored.stdout)]
+    assert risks == sorted(risks, reverse=True) and all(0 <= r <= 1 for r in risks)

@@ -39,7 +39,13 @@ clv_app = typer.Typer(
     help="Predictive customer lifetime value (BG/NBD, Pareto/NBD, Gamma-Gamma).", no_args_is_help=True
 )
 app.add_typer(journey_app, name="journey")
+churn_app = typer.Typer(
+    help="Churn risk: train a calibrated model, score customers with reasons.", no_args_is_help=True
+)
+segments_app = typer.Typer(help="Segments: RFM, behavioural clusters, saved customer groups.", no_args_is_help=True)
 app.add_typer(clv_app, name="clv")
+app.add_typer(churn_app, name="churn")
+app.add_typer(segments_app, name="segments")
 app.add_typer(bench_app, name="bench")
 
 out = Console()
@@ -446,6 +452,93 @@ def clv_predict(
         out.print(f"{len(result):,} customers written to {out_path}")
         return
     _print_frame(result, fmt)
+
+
+@churn_app.command("train")
+def churn_train(
+    model_path: Annotated[Path, typer.Option("--model", help="Where to save the trained model.")] = Path(
+        "churn-model.joblib"
+    ),
+    as_of: Annotated[
+        str | None, typer.Option(help="Holdout cut-off (default: one horizon before the data ends).")
+    ] = None,
+    horizon_days: Annotated[int, typer.Option(help="Churn within this many days.")] = 90,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
+) -> None:
+    """Train the churn model with a time-based holdout; print ROC-AUC, PR-AUC, lift vs a logistic baseline."""
+    from cxlens.customers.churn_model import save_model, train_churn
+
+    with _open(read_only=_exists()) as ws:
+        run = train_churn(ws, as_of, horizon_days=horizon_days)
+    save_model(run.model, model_path)
+    summary = _jsonable_tree(run.summary())
+    if fmt is Fmt.json:
+        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+    else:
+        out.print_json(json.dumps(summary))
+    err.print(f"model saved to {model_path}")
+
+
+@churn_app.command("score")
+def churn_score(
+    model_path: Annotated[Path, typer.Option("--model", help="A model saved by 'cxlens churn train'.")] = Path(
+        "churn-model.joblib"
+    ),
+    as_of: Annotated[str | None, typer.Option(help="Score as of this date (default: end of data).")] = None,
+    top: Annotated[int, typer.Option(help="Reasons per customer.")] = 3,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.csv,
+) -> None:
+    """Churn risk per customer (highest first) with the top reasons."""
+    from cxlens.customers.churn_model import load_model, score_churn
+
+    model = load_model(model_path)
+    with _open(read_only=_exists()) as ws:
+        _print_frame(score_churn(ws, model, as_of, top=top), fmt)
+
+
+@segments_app.command("rfm")
+def segments_rfm(
+    as_of: Annotated[str | None, typer.Option(help="Score as of this date (default: end of data).")] = None,
+    save: Annotated[bool, typer.Option("--save", help="Save the segments in the workspace (rfm:<name>).")] = False,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """RFM scores (1-5) and named segments (Champions, Loyal, At risk, Hibernating…)."""
+    from cxlens.customers.segments import rfm_segments, save_segments
+
+    with _open(read_only=_exists() and not save) as ws:
+        rfm = rfm_segments(ws, as_of)
+        if save:
+            save_segments(ws, rfm.set_index("customer_id")["segment"], "rfm", prefix="rfm:")
+    if fmt is Fmt.table:
+        sizes = rfm.groupby("segment").size().sort_values(ascending=False).rename("customers").reset_index()
+        _print_frame(sizes, fmt)
+    else:
+        _print_frame(rfm, fmt)
+
+
+@segments_app.command("cluster")
+def segments_cluster(
+    method: Annotated[str, typer.Option(help="kmeans (k by silhouette) or gmm (k by BIC).")] = "kmeans",
+    k: Annotated[int | None, typer.Option(help="Number of clusters (default: chosen by the criterion).")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Features as of this date.")] = None,
+    save: Annotated[bool, typer.Option("--save", help="Save the clusters in the workspace (cluster:<n>).")] = False,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Behavioural clusters on standardised customer features; prints each cluster's profile."""
+    from cxlens.customers.features import customer_features, data_range
+    from cxlens.customers.segments import cluster_segments, save_segments
+
+    with _open(read_only=_exists() and not save) as ws:
+        # features as of the day after the last activity, unless a date is given
+        cutoff = as_of or (data_range(ws)[1].normalize() + pd.Timedelta(days=1))
+        features = customer_features(ws, cutoff)
+        result = cluster_segments(features, k=k, method=method)
+        if save:
+            save_segments(ws, result.labels, "cluster", prefix="cluster:")
+    err.print(f"{result.method}: k = {result.k}" + (" (chosen by the criterion)" if k is None else ""))
+    profile = result.profile
+    # one column per cluster reads better in a terminal than one very wide row per cluster
+    _print_frame(profile.T.reset_index(names="feature") if fmt is Fmt.table else profile.reset_index(), fmt)
 
 
 def _jsonable_tree(v: Any) -> Any:

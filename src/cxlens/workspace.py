@@ -62,6 +62,10 @@ def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute("CREATE TABLE IF NOT EXISTS journey_config (name VARCHAR, yaml VARCHAR)")
     con.execute(ROLLUP_DDL)
+    # saved segments: reusable customer groups (RFM, clusters, rules) — see cxlens.customers.segments
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS segments (segment VARCHAR, customer_id VARCHAR, kind VARCHAR, created_at TIMESTAMP)"
+    )
 
 
 #: schema version → function bringing a workspace from the previous version to it
