@@ -5,8 +5,9 @@ A funnel is a list of *steps* matched against the ``events`` table (by ``name``,
 *window* (default 14 days), a step *order* (``sequential``, ``strict`` or ``any``), optional
 *exclusion* steps and an optional breakdown ``by`` any events column or customers column.
 
-The whole computation is an Ibis expression pushed to the backend (DuckDB, Spark, …) and built
-from window functions; only the per-(group, step) summary comes back to Python. The exact
+The computation is pushed to the backend (DuckDB, Spark, …) as Ibis expressions built from
+window functions (and ASOF joins on DuckDB), run in a few materialised stages; only the
+per-(group, step) summary comes back to Python. The exact
 semantics (and how equal timestamps are treated) are in ``docs/funnels.md``; in short, for the
 default sequential order a customer reaches step *k* when there are events e1…ek matching steps
 1…k with ``t(e1) < t(e2) < … < t(ek)`` (strictly: equal timestamps never advance the funnel) and
@@ -277,10 +278,19 @@ class FunnelQuery:
         Steps that must not happen between two consecutive funnel steps (sequential order only);
         a dict may restrict one to transitions ``from_step`` … ``to_step`` (1-based).
     by
-        Breakdown column(s): events columns (first-touch: the value on the customer's first
-        step-1 event) or, when ``customers`` is given, customers columns.
+        Breakdown column(s): events columns (attributed per ``attribution``) or, when
+        ``customers`` is given, customers columns.
     times
-        Also compute median and p90 seconds from the previous step (one more small pass).
+        Also compute median and p90 seconds from the previous step (a few more aggregates in
+        the final query).
+    attribution
+        For events-column breakdowns: ``"first"`` (default; the value on the customer's first
+        step-1 event) or ``"last"`` (the value on the event that completed the furthest step
+        they reached, at the first moment they reached it). Ties at that moment: the smallest
+        non-null value. See ``docs/funnels.md``.
+    materialize
+        Execute in stages with intermediate tables (``Table.cache()``; the default, much faster)
+        rather than as one expression. Results are identical.
     """
 
     steps: Sequence[str | Mapping[str, Any]]
@@ -483,7 +493,7 @@ class FunnelQuery:
 
         def customers(base: ir.Table) -> ir.Table:
             # one row per (key, id); R_1, the first step-1 moment, is the same in every order
-            return base.group_by(["_key", "_cid"]).aggregate(_r1=ibis.cases((base._s1, base.ts)).min())
+            return base.group_by(["_key", "_cid"]).aggregate(_r1=base.ts.min(where=base._s1))
 
         try:
             base = self._base(events, hashed=materialize)
@@ -503,7 +513,7 @@ class FunnelQuery:
             parts += [r.select("_key", "ts", _k=ibis.literal(k, "int8")) for k, r in enumerate(reach[1:], 2)]
             long = ibis.union(*parts, distinct=False)
             wide = long.group_by("_key").aggregate(
-                **{f"reached_{k}": ibis.cases((long._k == k, long.ts)).min() for k in range(1, n + 1)}
+                **{f"reached_{k}": long.ts.min(where=long._k == k) for k in range(1, n + 1)}
             )
             yield base, ids.select("_key", "_cid"), wide
         finally:
