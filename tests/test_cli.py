@@ -259,3 +259,24 @@ def test_segments_and_churn_commands_match_the_library(tmp_path):
     scored = run("--workspace", str(path), "churn", "score", "--model", str(model), "--format", "json")
     risks = [r["churn_risk"] for r in json.loads(scored.stdout)]
     assert risks == sorted(risks, reverse=True) and all(0 <= r <= 1 for r in risks)
+
+
+@pytest.mark.realdata
+def test_rees46_import_and_funnel_match_pandas(real_data, tmp_path):
+    import pandas as pd
+
+    ws = tmp_path / "w.duckdb"
+    assert run("--workspace", str(ws), "import", "rees46", str(real_data / "rees46-events-head")).returncode == 0
+    rows = json.loads(
+        run("--workspace", str(ws), "funnel", "view>cart>purchase", "--window", "1h", "--format", "json").stdout
+    )
+    raw = pd.read_csv(real_data / "rees46-events-head" / "2019-Oct_first17434rows.csv")
+    raw["t"] = pd.to_datetime(raw["event_time"].str.replace(" UTC", ""))
+    # independent count of step 1 and 2: users with a view, and with a cart strictly after a view within 1 hour
+    first_view = raw[raw.event_type == "view"].groupby("user_id")["t"].apply(list)
+    carts = raw[raw.event_type == "cart"].groupby("user_id")["t"].apply(list)
+    reached_cart = sum(
+        any(0 < (c - v).total_seconds() <= 3600 for v in first_view.get(u, []) for c in cs) for u, cs in carts.items()
+    )
+    assert rows[0]["customers"] == raw.loc[raw.event_type == "view", "user_id"].nunique()
+    assert rows[1]["customers"] == reached_cart

@@ -51,7 +51,7 @@ app.add_typer(bench_app, name="bench")
 out = Console()
 err = Console(stderr=True)
 
-ADAPTER_KINDS = ("olist", "cdnow", "telco-churn", "nps-verbatims")
+ADAPTER_KINDS = ("olist", "cdnow", "telco-churn", "nps-verbatims", "rees46", "olist-funnel")
 METRICS = ("nps", "csat", "ces", "rating", "churn", "retention", "carts", "clv", "value", "support", "change")
 
 
@@ -110,6 +110,13 @@ def import_(
 ) -> None:
     """Import a file into the workspace: validated, all-or-nothing, duplicates skipped."""
     with _open() as ws:
+        if kind in ("rees46", "olist-funnel"):
+            from cxlens.journeys.real import olist_marketing_events, rees46_events
+
+            frame = rees46_events(path) if kind == "rees46" else olist_marketing_events(path)
+            result = ws.load("events", frame)
+            out.print(f"events: {result.inserted:,} rows added ({result.skipped:,} already present)")
+            return
         if kind in ADAPTER_KINDS:
             from cxlens.ingest.adapters import ADAPTERS
 
