@@ -1,0 +1,209 @@
+"""The shipped sentiment model, the VADER wrapper, the benchmark metrics and file scoring."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cxlens.voice as voice
+from cxlens.errors import SchemaError
+from cxlens.voice import SentimentAnalyzer, SentimentModel, VaderAnalyzer, analyse_sentiment, score_file
+from cxlens.voice.bench import airline_tweets, evaluate, is_heldout, metrics, training_corpus
+from cxlens.voice.sentiment import DEFAULT_WEIGHTS, featurise
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# measured with the shipped weights (docs/sentiment.md); floors leave a small margin
+AIRLINE_SLICE_MACRO_F1 = 0.48  # measured 0.484 (VADER 0.452) on every fifth tweet
+HELDOUT_SLICE_MACRO_F1 = 0.70  # measured 0.700 on the first 500 held-out rows per source
+MARGIN = 0.02
+
+
+def test_public_names_are_pinned():
+    assert voice.__all__ == [
+        "CLASSES",
+        "LABELS",
+        "MIXED_MIN",
+        "SentimentAnalyzer",
+        "SentimentModel",
+        "VaderAnalyzer",
+        "analyse_sentiment",
+        "default_model",
+        "score_file",
+    ]
+
+
+def test_shipped_weights_are_small_and_describe_their_training_data():
+    assert DEFAULT_WEIGHTS.stat().st_size < 3_000_000
+    meta = SentimentModel.load().meta_
+    assert set(meta["training_rows"]) == {"clothing", "finefood", "hotel", "vader_snippets"}
+    assert not any("airline" in rel or "olist" in rel for rel in meta["data_sha256"])
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("I love it", "positive"),
+        ("terrible, never again", "negative"),
+        ("not good", "negative"),
+        pytest.param(
+            "the parcel arrived on Tuesday",
+            "neutral",
+            marks=pytest.mark.xfail(
+                strict=True, reason="known limitation of sentiment-v1: short factual text is not neutral (docs)"
+            ),
+        ),
+        ("Absolutely fantastic service, thank you!", "positive"),
+        ("The worst customer service I have ever had.", "negative"),
+    ],
+)
+def test_hand_examples_get_the_obvious_label(text, label):
+    assert analyse_sentiment([text])["label"].item() == label
+
+
+def test_negation_flips_the_score_of_a_positive_word():
+    s = analyse_sentiment(["good", "not good", "I did not like it", "I liked it"])["score"].to_numpy()
+    assert s[0] > 0 > s[1]
+    assert s[3] > 0 > s[2]
+
+
+def test_scores_lie_in_range_and_equal_p_positive_minus_p_negative():
+    texts = ["great", "awful", "", None, "ok I guess", "love the colour but it fell apart", "x" * 5000, "😀👍"]
+    res = analyse_sentiment(texts)
+    assert list(res.columns) == ["score", "label", "p_negative", "p_neutral", "p_positive"]
+    assert len(res) == len(texts)
+    assert res["score"].between(-1, 1).all()
+    np.testing.assert_allclose(res["score"], res["p_positive"] - res["p_negative"], atol=1e-12)
+    np.testing.assert_allclose(res[["p_negative", "p_neutral", "p_positive"]].sum(axis=1), 1.0, atol=1e-9)
+    assert set(res["label"]) <= set(voice.LABELS)
+
+
+def test_mixed_label_exactly_when_both_polarities_reach_the_threshold():
+    texts = ["the staff were lovely but the room was filthy", "great", "terrible", "the food was good, the wait awful"]
+    res = analyse_sentiment(texts)
+    mixed = (res["p_negative"] >= voice.MIXED_MIN) & (res["p_positive"] >= voice.MIXED_MIN)
+    assert ((res["label"] == "mixed") == mixed).all()
+    argmax = np.array(voice.CLASSES)[res[["p_negative", "p_neutral", "p_positive"]].to_numpy().argmax(axis=1)]
+    assert (res["label"][~mixed] == argmax[~mixed]).all()
+
+
+def test_scoring_is_deterministic_and_independent_of_batching():
+    texts = ["I love it", "meh", "never again", "delivery was late but the product is great"] * 50
+    m = SentimentModel.load()
+    a = m.score(texts)
+    b = m.score(texts, batch_size=7)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a.iloc[:4], m.score(texts[:4]))
+
+
+def test_features_hash_the_same_ngram_to_the_same_column_wherever_it_occurs():
+    f = featurise(["good", "really good"], bits=18, char_ngrams=(3,))
+    first = set(f["cols"][f["rows"] == 0])
+    second = set(f["cols"][f["rows"] == 1])
+    assert first <= second and len(second) > len(first)
+
+
+def test_unfitted_model_says_so():
+    with pytest.raises(ValueError, match="not fitted yet"):
+        SentimentModel().score(["hi"])
+
+
+def test_analysers_share_one_interface():
+    assert isinstance(SentimentModel.load(), SentimentAnalyzer)
+    vader = VaderAnalyzer()
+    assert isinstance(vader, SentimentAnalyzer)
+    res = vader.score(["I love it", "terrible, never again", "the parcel arrived on Tuesday"])
+    assert res["label"].tolist() == ["positive", "negative", "neutral"]
+
+
+def test_vader_labels_follow_the_standard_compound_thresholds():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    texts = ["ok", "good", "bad", "the sky is blue", "not bad at all", "so-so"]
+    sia = SentimentIntensityAnalyzer()
+    compound = [sia.polarity_scores(t)["compound"] for t in texts]
+    expected = ["positive" if c >= 0.05 else "negative" if c <= -0.05 else "neutral" for c in compound]
+    assert VaderAnalyzer().score(texts)["label"].tolist() == expected
+
+
+def test_metrics_match_a_hand_computed_confusion_matrix():
+    gold = ["negative", "negative", "neutral", "positive", "positive", "positive"]
+    pred = ["negative", "neutral", "neutral", "positive", "negative", "positive"]
+    m = metrics(gold, pred)
+    assert m["confusion"] == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    # F1: negative p=1/2 r=1/2 → 0.5; neutral p=1/2 r=1 → 2/3; positive p=1 r=2/3 → 0.8
+    assert m["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 0.8) / 3)
+
+
+def test_holdout_rule_is_a_stable_fifth():
+    ids = pd.Series(range(20_000))
+    h = is_heldout("clothing", ids)
+    assert 0.19 < h.mean() < 0.21
+    assert (h == is_heldout("clothing", ids)).all()
+    assert (h != is_heldout("finefood", ids)).any()
+
+
+# -- score_file -------------------------------------------------------------------------
+def test_score_file_keeps_every_row_and_column(tmp_path):
+    src = tmp_path / "in.csv"
+    frame = pd.DataFrame(
+        {"id": ["1", "2", "3"], "text": ["I love it", "terrible, never again", ""], "note": ["a", "b, with comma", "c"]}
+    )
+    frame.to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    res = score_file(src, fmt="csv", out=out)
+    back = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(back.columns) == ["id", "text", "note", "sentiment_score", "sentiment_label"]
+    assert back["id"].tolist() == ["1", "2", "3"] and back["note"].tolist() == frame["note"].tolist()
+    assert back["sentiment_label"].tolist()[:2] == ["positive", "negative"]
+    expected = analyse_sentiment(["I love it", "terrible, never again", None])["score"].round(4)
+    np.testing.assert_allclose(back["sentiment_score"].astype(float), expected)
+    assert len(res) == 3
+
+
+def test_score_file_writes_json_lines(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"comment": "not good", "n": 1}\n{"comment": "I love it", "n": 2}\n')
+    out = tmp_path / "out.jsonl"
+    score_file(src, text_column="comment", fmt="json", out=out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["n"] for r in rows] == [1, 2]
+    assert [r["sentiment_label"] for r in rows] == ["negative", "positive"]
+
+
+def test_score_file_names_the_missing_text_column(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("id,comment\n1,great\n")
+    with pytest.raises(SchemaError, match=r"no column 'text' \(columns: id, comment\)"):
+        score_file(src)
+
+
+# -- real data --------------------------------------------------------------------------
+@pytest.mark.realdata
+def test_beats_vader_on_an_airline_tweet_slice(real_data):
+    tweets = airline_tweets(real_data).iloc[::5]  # every fifth tweet: 2,928
+    ours = evaluate(SentimentModel.load(), tweets["text"].tolist(), tweets["label"])
+    base = evaluate(VaderAnalyzer(), tweets["text"].tolist(), tweets["label"])
+    assert ours["macro_f1"] >= AIRLINE_SLICE_MACRO_F1 - MARGIN
+    assert ours["macro_f1"] > base["macro_f1"] + 0.02
+
+
+@pytest.mark.realdata
+def test_documented_macro_f1_on_a_heldout_slice(real_data):
+    corpus = training_corpus(real_data)
+    held = corpus[corpus["heldout"]].groupby("source").head(500)
+    ours = evaluate(SentimentModel.load(), held["text"].tolist(), held["label"])
+    assert ours["macro_f1"] >= HELDOUT_SLICE_MACRO_F1 - MARGIN
+
+
+@pytest.mark.realdata
+def test_training_never_reads_noncommercial_sets(real_data):
+    corpus = training_corpus(real_data)
+    assert set(corpus["source"]) == {"clothing", "finefood", "hotel", "vader_snippets"}
+    tweets = set(airline_tweets(real_data)["text"])
+    assert not tweets & set(corpus["text"])
