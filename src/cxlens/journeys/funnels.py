@@ -392,8 +392,13 @@ class FunnelQuery:
                 # the best chain strictly before a step-k event is simply the latest one: an
                 # ASOF join, cheaper on DuckDB than a window pass.
                 cur = self._moments(base, k, distinct=False)
-                prev = valid.select(_pkey=valid._key, _pts=valid.ts, _pstart=valid._start)
-                j = cur.asof_join(prev, on=cur.ts > prev._pts, predicates=[cur._key == prev._pkey])
+                if k == 2:  # step-1 chains start where they end: carry one timestamp, not two
+                    prev = valid.select(_pkey=valid._key, _pts=valid.ts)
+                    j = cur.asof_join(prev, on=cur.ts > prev._pts, predicates=[cur._key == prev._pkey])
+                    j = j.mutate(_pstart=j._pts)
+                else:
+                    prev = valid.select(_pkey=valid._key, _pts=valid.ts, _pstart=valid._start)
+                    j = cur.asof_join(prev, on=cur.ts > prev._pts, predicates=[cur._key == prev._pkey])
                 j = j.filter(j._pstart.notnull(), j.ts <= j._pstart + win)
                 valid = keep(j.select("_key", "ts", _start=j._pstart))
                 out.append(valid)
@@ -509,12 +514,15 @@ class FunnelQuery:
                      "any": self._reach_any}[self.order](base, keep)
             n = len(reach)
             firsts = ids.filter(ids._r1.notnull())
-            parts = [firsts.select("_key", ts=firsts._r1, _k=ibis.literal(1, "int8"))]
-            parts += [r.select("_key", "ts", _k=ibis.literal(k, "int8")) for k, r in enumerate(reach[1:], 2)]
-            long = ibis.union(*parts, distinct=False)
-            wide = long.group_by("_key").aggregate(
-                **{f"reached_{k}": long.ts.min(where=long._k == k) for k in range(1, n + 1)}
-            )
+            wide = firsts.select("_key", reached_1=firsts._r1)
+            if n > 1:
+                # steps 2..n: one group-by over the chains; step 1 comes from the customers table
+                long = ibis.union(*[r.select("_key", "ts", _k=ibis.literal(k, "int8"))
+                                    for k, r in enumerate(reach[1:], 2)], distinct=False)
+                rest = long.group_by(_rkey=long._key).aggregate(
+                    **{f"reached_{k}": long.ts.min(where=long._k == k) for k in range(2, n + 1)}
+                )
+                wide = wide.left_join(rest, wide._key == rest._rkey).drop("_rkey")
             yield base, ids.select("_key", "_cid"), wide
         finally:
             for t in cached:
