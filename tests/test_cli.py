@@ -280,3 +280,17 @@ def test_rees46_import_and_funnel_match_pandas(real_data, tmp_path):
     )
     assert rows[0]["customers"] == raw.loc[raw.event_type == "view", "user_id"].nunique()
     assert rows[1]["customers"] == reached_cart
+
+
+def test_voice_score_adds_sentiment_to_every_row(tmp_path):
+    f = tmp_path / "comments.csv"
+    f.write_text('id,text,extra\n1,I love it,a\n2,"terrible, never again",b\n3,,c\n')
+    res = run("voice", "score", str(f), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    assert [r["id"] for r in rows] == ["1", "2", "3"] and [r["extra"] for r in rows] == ["a", "b", "c"]
+    assert rows[0]["sentiment_label"] == "positive" and rows[0]["sentiment_score"] > 0.5
+    assert rows[1]["sentiment_label"] == "negative" and rows[1]["sentiment_score"] < -0.5
+    assert all(r["sentiment_score"] is None or -1 <= r["sentiment_score"] <= 1 for r in rows)
+    bad = run("voice", "score", str(f), "--text-column", "body")
+    assert bad.returncode == 1 and "has no column 'body'" in bad.stderr

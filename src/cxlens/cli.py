@@ -43,6 +43,8 @@ churn_app = typer.Typer(
     help="Churn risk: train a calibrated model, score customers with reasons.", no_args_is_help=True
 )
 segments_app = typer.Typer(help="Segments: RFM, behavioural clusters, saved customer groups.", no_args_is_help=True)
+voice_app = typer.Typer(help="Voice of the customer: sentiment of what customers write.", no_args_is_help=True)
+app.add_typer(voice_app, name="voice")
 app.add_typer(clv_app, name="clv")
 app.add_typer(churn_app, name="churn")
 app.add_typer(segments_app, name="segments")
@@ -548,6 +550,23 @@ def segments_cluster(
     _print_frame(profile.T.reset_index(names="feature") if fmt is Fmt.table else profile.reset_index(), fmt)
 
 
+@voice_app.command("score")
+def voice_score(
+    path: Annotated[Path, typer.Argument(help="CSV or JSON Lines file with a text column.")],
+    text_column: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Add sentiment_score (-1..1) and sentiment_label to every row of a file (no workspace needed)."""
+    from cxlens.voice import score_file
+
+    result = score_file(path, text_column, fmt, out_path)
+    if out_path is not None:
+        err.print(f"{len(result):,} rows scored into {out_path}")
+        return
+    _print_frame(result, Fmt.json if fmt == "json" else Fmt.csv)
+
+
 def _jsonable_tree(v: Any) -> Any:
     if isinstance(v, dict):
         return {str(k): _jsonable_tree(x) for k, x in v.items()}
@@ -719,6 +738,18 @@ def bench_clv(
     with err.status(f"simulating {customers:,} customers and fitting…"):
         res = run(customers, seed)
     out.print(format_bench(res), markup=False, highlight=False)
+
+
+@bench_app.command("sentiment")
+def bench_sentiment(
+    limit: Annotated[int | None, typer.Option(help="At most this many texts per evaluation set.")] = None,
+) -> None:
+    """Default sentiment model vs VADER: accuracy, macro-F1 and one-core throughput, in one run."""
+    from cxlens.voice.bench import bench_sentiment as run
+
+    with err.status("scoring the evaluation sets with cxlens and VADER…"):
+        res = run(limit=limit)
+    _print_bench("bench sentiment: cxlens sentiment-v1 vs VADER", res)
 
 
 def _print_bench(title: str, res: dict[str, Any]) -> None:
