@@ -93,3 +93,87 @@ def sample_facts(sample_path) -> dict:
     """Data-dependent choices for tests (a channel, a segment, a date window)."""
     with cxlens.open(sample_path) as w:
         return sample.facts(w)
+
+
+# -- real browser: Debian's Chromium driven by Playwright ---------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium; skips without it or Playwright, fails instead under CXLENS_REQUIRE_BROWSER=1."""
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "playwright is not installed (pip install 'cxlens[dev]')"
+    if missing is None and not CHROMIUM.exists():
+        missing = f"{CHROMIUM} not found (apt-get install chromium)"
+    if missing:
+        if os.environ.get("CXLENS_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser test required but {missing}")
+        pytest.skip(missing)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def new_page(browser, width: int = 1280, height: int = 1000):
+    """A page that records script errors and dialogs in ``page.errors`` (XSS checks)."""
+    pg = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("dialog", lambda d: (errors.append(f"dialog opened: {d.message}"), d.dismiss()))
+    pg.errors = errors
+    return pg
+
+
+@pytest.fixture(scope="module")
+def server(sample_path, browser):
+    """A real uvicorn server over the sample workspace, on a free loopback port."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from cxlens.web import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(sample_path), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start within 30 s")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    pg = new_page(browser)
+    yield pg
+    pg.close()
+
+
+@pytest.fixture()
+def blank_page(browser):
+    pg = new_page(browser, 1200, 900)
+    yield pg
+    pg.close()

@@ -191,13 +191,7 @@ def test_journey_map_html_is_self_contained(demo, tmp_path):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_exported_map_and_sankey_render_in_chromium(demo, tmp_path):
-    from pathlib import Path
-
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip(f"{chromium} not found (apt-get install chromium)")
+def test_exported_map_and_sankey_render_in_chromium(demo, tmp_path, blank_page):
     m = journey_map(demo)
     sankey = to_vega_lite(sankey_chart(flows(demo.table("events"), "checkout", 4)))
     # the export's page with a Sankey added next to the heat grid: both must draw without errors
@@ -211,15 +205,10 @@ def test_exported_map_and_sankey_render_in_chromium(demo, tmp_path):
     )
     page_path = tmp_path / "page.html"
     page_path.write_text(html)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=["--headless", "--no-sandbox", "--disable-gpu"])
-        pg = browser.new_page(viewport={"width": 1200, "height": 900})
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(page_path.as_uri())
-        pg.wait_for_function("[...document.querySelectorAll('[data-chart]')].every(e => e.dataset.rendered)")
-        states = pg.eval_on_selector_all("[data-chart]", "els => els.map(e => e.dataset.rendered)")
-        marks = pg.eval_on_selector_all("[data-chart] svg path, [data-chart] svg rect", "els => els.length")
-        browser.close()
-    assert states == ["true", "true"] and not errors
+    pg = blank_page
+    pg.goto(page_path.as_uri())
+    pg.wait_for_function("[...document.querySelectorAll('[data-chart]')].every(e => e.dataset.rendered)")
+    states = pg.eval_on_selector_all("[data-chart]", "els => els.map(e => e.dataset.rendered)")
+    marks = pg.eval_on_selector_all("[data-chart] svg path, [data-chart] svg rect", "els => els.length")
+    assert states == ["true", "true"] and not pg.errors
     assert marks > 50

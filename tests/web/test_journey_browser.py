@@ -6,82 +6,14 @@ fails instead under ``CXLENS_REQUIRE_BROWSER=1``.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
-from pathlib import Path
-
 import pytest
 
 import cxlens
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STEPS = ["visit", "add_to_cart", "purchase"]
 TIMEOUT = 20_000
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _need_browser():
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing, sync_playwright = "playwright is not installed (pip install 'cxlens[dev]')", None
-    if missing is None and not CHROMIUM.exists():
-        missing = f"{CHROMIUM} not found (apt-get install chromium)"
-    if missing:
-        if os.environ.get("CXLENS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser test required but {missing}")
-        pytest.skip(missing)
-    return sync_playwright
-
-
-@pytest.fixture(scope="module")
-def server(sample_path):
-    _need_browser()
-    import uvicorn
-
-    from cxlens.web import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(sample_path), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def page(server):
-    sync_playwright = _need_browser()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        pg = browser.new_page(viewport={"width": 1280, "height": 1000})
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.on("dialog", lambda d: (errors.append(f"dialog opened: {d.message}"), d.dismiss()))
-        pg.errors = errors
-        yield pg
-        browser.close()
 
 
 @pytest.fixture(scope="module")
