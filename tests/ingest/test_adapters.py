@@ -70,8 +70,12 @@ def test_olist_row_counts_match_the_raw_files(imported, real_data):
     customers = _csv(d / "olist_customers_dataset.csv")
     items = _csv(d / "olist_order_items_dataset.csv")
     reviews = _csv(d / "olist_order_reviews_dataset.csv")
-    milestones = ["order_purchase_timestamp", "order_approved_at", "order_delivered_carrier_date",
-                  "order_delivered_customer_date"]
+    milestones = [
+        "order_purchase_timestamp",
+        "order_approved_at",
+        "order_delivered_carrier_date",
+        "order_delivered_customer_date",
+    ]
     expected = {
         "customers": customers["customer_unique_id"].nunique(),
         "orders": len(orders),
@@ -113,16 +117,24 @@ def test_olist_repeat_buyers_are_one_customer_created_at_first_purchase(imported
 def test_olist_delivery_event_is_late_when_delivered_after_the_estimated_day(imported, real_data):
     ws, _, _ = imported
     o = _csv(real_data / OLIST / "olist_orders_dataset.csv").dropna(subset=["order_delivered_customer_date"])
-    days = (pd.to_datetime(o["order_delivered_customer_date"]).dt.normalize()
-            - pd.to_datetime(o["order_estimated_delivery_date"]).dt.normalize()).dt.days
-    got = ws.sql(
-        "SELECT properties->>'order_id' order_id, CAST(properties->>'days_late' AS INT) days_late, "
-        "properties->>'late' late, touchpoint, channel, stage FROM events WHERE name = 'delivery'"
-    ).set_index("order_id").sort_index()
+    days = (
+        pd.to_datetime(o["order_delivered_customer_date"]).dt.normalize()
+        - pd.to_datetime(o["order_estimated_delivery_date"]).dt.normalize()
+    ).dt.days
+    got = (
+        ws.sql(
+            "SELECT properties->>'order_id' order_id, CAST(properties->>'days_late' AS INT) days_late, "
+            "properties->>'late' late, touchpoint, channel, stage FROM events WHERE name = 'delivery'"
+        )
+        .set_index("order_id")
+        .sort_index()
+    )
     expected = pd.Series(days.to_numpy(), index=o["order_id"]).sort_index()
     assert got["days_late"].tolist() == expected.tolist()
     assert (got["late"] == "true").sum() == (expected > 0).sum() == 343
-    assert set(zip(got["touchpoint"], got["channel"], got["stage"], strict=True)) == {("delivery", "logistics", "service")}
+    assert set(zip(got["touchpoint"], got["channel"], got["stage"], strict=True)) == {
+        ("delivery", "logistics", "service")
+    }
 
 
 def test_olist_reviews_become_csat_feedback_and_reviews(imported, real_data):
@@ -130,7 +142,10 @@ def test_olist_reviews_become_csat_feedback_and_reviews(imported, real_data):
     r = _csv(real_data / OLIST / "olist_order_reviews_dataset.csv")
     fb = ws.sql("SELECT * FROM feedback WHERE survey_id = 'olist_review'")
     assert sorted(fb["feedback_id"]) == sorted(r["review_id"] + ":" + r["order_id"])
-    assert fb["score"].value_counts().sort_index().tolist() == r["review_score"].astype(int).value_counts().sort_index().tolist()
+    assert (
+        fb["score"].value_counts().sort_index().tolist()
+        == r["review_score"].astype(int).value_counts().sort_index().tolist()
+    )
     assert set(fb["metric"]) == {"csat"} and set(fb["touchpoint"]) == {"delivery"} and set(fb["stage"]) == {"service"}
     # comment = title — message, whichever exist
     row = r[r["review_comment_title"].notna() & r["review_comment_message"].notna()].iloc[0]
@@ -183,8 +198,11 @@ def test_olist_missing_file_or_column_is_an_import_file_error(ws, real_data, tmp
 def test_olist_order_of_an_unknown_customer_is_rejected(ws, real_data, tmp_path):
     d = _olist_copy(real_data, tmp_path)
     _set_cell(d / "olist_orders_dataset.csv", 99, "customer_id", "nobody")
-    with pytest.raises(SchemaError, match=r"'customer_id' in olist_orders_dataset.csv row 100 is 'nobody'; "
-                                          r"expected an id listed in olist_customers_dataset.csv"):
+    with pytest.raises(
+        SchemaError,
+        match=r"'customer_id' in olist_orders_dataset.csv row 100 is 'nobody'; "
+        r"expected an id listed in olist_customers_dataset.csv",
+    ):
         import_olist(ws, d)
     assert _empty(ws)
 
@@ -201,11 +219,24 @@ def test_olist_failure_in_the_last_table_rolls_back_every_table(ws, real_data):
 def test_cdnow_keeps_every_transaction_including_same_day_repeats(imported, real_data):
     ws, first, _ = imported
     raw = pd.read_csv(real_data / CDNOW, sep=r"\s+", dtype={"customer_id": str, "date": str})
-    assert first["cdnow"] == {"customers": raw["customer_id"].nunique(), "orders": len(raw)} == {
-        "customers": 23570, "orders": 69659}
-    got = ws.sql("SELECT customer_id, strftime(ts, '%Y%m%d') date, count(*) n, sum(amount) amount "
-                 "FROM orders WHERE currency = 'USD' GROUP BY ALL").set_index(["customer_id", "date"]).sort_index()
-    exp = raw.groupby(["customer_id", "date"]).agg(n=("dollar_value", "size"), amount=("dollar_value", "sum")).sort_index()
+    assert (
+        first["cdnow"]
+        == {"customers": raw["customer_id"].nunique(), "orders": len(raw)}
+        == {"customers": 23570, "orders": 69659}
+    )
+    got = (
+        ws.sql(
+            "SELECT customer_id, strftime(ts, '%Y%m%d') date, count(*) n, sum(amount) amount "
+            "FROM orders WHERE currency = 'USD' GROUP BY ALL"
+        )
+        .set_index(["customer_id", "date"])
+        .sort_index()
+    )
+    exp = (
+        raw.groupby(["customer_id", "date"])
+        .agg(n=("dollar_value", "size"), amount=("dollar_value", "sum"))
+        .sort_index()
+    )
     assert (exp["n"] > 1).sum() > 0  # same-day repeats exist in the data
     assert got["n"].tolist() == exp["n"].tolist()
     assert got["amount"].round(2).tolist() == exp["amount"].round(2).tolist()
@@ -217,8 +248,10 @@ def test_cdnow_customer_created_at_is_first_purchase(imported, real_data):
     ws, _, _ = imported
     raw = pd.read_csv(real_data / CDNOW, sep=r"\s+", dtype={"customer_id": str, "date": str})
     first = pd.to_datetime(raw.groupby("customer_id")["date"].min(), format="%Y%m%d").sort_index()
-    got = ws.sql("SELECT c.customer_id, c.created_at FROM customers c WHERE c.customer_id IN "
-                 "(SELECT customer_id FROM orders WHERE currency = 'USD')").set_index("customer_id")["created_at"]
+    got = ws.sql(
+        "SELECT c.customer_id, c.created_at FROM customers c WHERE c.customer_id IN "
+        "(SELECT customer_id FROM orders WHERE currency = 'USD')"
+    ).set_index("customer_id")["created_at"]
     assert got.sort_index().tolist() == first.tolist()
 
 
@@ -269,11 +302,16 @@ def test_nps_verbatims_scored_rows_become_nps_feedback(imported, real_data):
     assert first["nps-verbatims"] == {"feedback": len(scored)} == {"feedback": 2385 - 32}
     got = ws.sql("SELECT * FROM feedback WHERE metric = 'nps'")
     assert got["survey_id"].value_counts().to_dict() == {
-        k.lower().replace(" ", "_"): v for k, v in scored["SURVEY_SUB_TYPE"].value_counts().items()}
+        k.lower().replace(" ", "_"): v for k, v in scored["SURVEY_SUB_TYPE"].value_counts().items()
+    }
     assert got["score"].sum() == scored["NPS_SCORE"].astype(int).sum()
     stages = dict(zip(got["survey_id"], zip(got["touchpoint"], got["stage"], strict=True), strict=True))
-    assert stages == {"order": ("order", "purchase"), "equipment_received": ("delivery", "service"),
-                      "first_payment": ("billing", "service"), "service_in_use": ("service_in_use", "loyalty")}
+    assert stages == {
+        "order": ("order", "purchase"),
+        "equipment_received": ("delivery", "service"),
+        "first_payment": ("billing", "service"),
+        "service_in_use": ("service_in_use", "loyalty"),
+    }
 
 
 def test_nps_verbatims_dates_are_day_first(imported, real_data):
@@ -300,8 +338,11 @@ def test_nps_verbatims_rating_that_disagrees_with_score_writes_nothing(ws, tmp_p
     raw.loc[i, "NPS_RATING"] = "Promoter"
     p = tmp_path / "nps.csv"
     raw.to_csv(p, index=False)
-    with pytest.raises(SchemaError, match=rf"column 'NPS_RATING' in nps.csv row {i + 1} is 'Promoter'; "
-                                          r"expected 'Detractor' for NPS_SCORE 3"):
+    with pytest.raises(
+        SchemaError,
+        match=rf"column 'NPS_RATING' in nps.csv row {i + 1} is 'Promoter'; "
+        r"expected 'Detractor' for NPS_SCORE 3",
+    ):
         import_nps_verbatims(ws, p)
     assert _empty(ws)
 

@@ -64,13 +64,20 @@ def test_nps_verbatims_nps_by_survey_type_matches_pandas(ws, real_data):
     expected.index = expected.index.str.lower().str.replace(" ", "_")
     got = ws.metrics.nps(by="survey_id").set_index("survey_id").sort_index()
     expected = expected.sort_index()
-    assert got.index.tolist() == expected.index.tolist() == [
-        "equipment_received", "first_payment", "order", "service_in_use"]
+    assert (
+        got.index.tolist()
+        == expected.index.tolist()
+        == ["equipment_received", "first_payment", "order", "service_in_use"]
+    )
     assert got["n"].tolist() == expected["size"].tolist()
     assert got["nps"].tolist() == pytest.approx(expected["_nps"].tolist(), abs=1e-9)
     # and by journey stage: Order → purchase; Equipment Received + First Payment → service; Service in Use → loyalty
-    stage_of = {"order": "purchase", "equipment_received": "service", "first_payment": "service",
-                "service_in_use": "loyalty"}
+    stage_of = {
+        "order": "purchase",
+        "equipment_received": "service",
+        "first_payment": "service",
+        "service_in_use": "loyalty",
+    }
     scored["stage"] = scored["SURVEY_SUB_TYPE"].str.lower().str.replace(" ", "_").map(stage_of)
     by_stage = ws.metrics.nps(by="stage").set_index("stage")["nps"].sort_index()
     assert by_stage.tolist() == pytest.approx(scored.groupby("stage")["score"].agg(_nps).sort_index().tolist())

@@ -109,8 +109,12 @@ def test_scores_are_whole_numbers_in_their_metric_range(data):
     assert data.reviews["rating"].between(1, 5).all()
     survey_metric = fb.groupby("survey_id")["metric"].agg(set).to_dict()
     assert survey_metric == {
-        "nps_relationship": {"nps"}, "nps_purchase": {"nps"}, "csat_delivery": {"csat"},
-        "csat_support": {"csat"}, "ces_support": {"ces"}, "ces_checkout": {"ces"},
+        "nps_relationship": {"nps"},
+        "nps_purchase": {"nps"},
+        "csat_delivery": {"csat"},
+        "csat_support": {"csat"},
+        "ces_support": {"ces"},
+        "ces_checkout": {"ces"},
     }
 
 
@@ -236,7 +240,10 @@ def test_feedback_carries_true_theme_and_consistent_sentiment(data):
     comments = fb["comment"].dropna()
     assert comments.nunique() > 0.6 * len(comments)
     late_words = comments[props.loc[comments.index, "theme"] == "delivery_delay"]
-    assert late_words.str.contains("late|delay|took|waited|postpon|slow|longer|forever|nothing came", case=False).mean() > 0.9
+    assert (
+        late_words.str.contains("late|delay|took|waited|postpon|slow|longer|forever|nothing came", case=False).mean()
+        > 0.9
+    )
 
 
 def test_pii_is_planted_only_where_the_truth_says(data):
@@ -331,8 +338,14 @@ def test_orders_recover_the_true_bgnbd_and_gamma_gamma_parameters():
         dead = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + tx), -np.inf)
         return -(head + np.logaddexp(alive, dead)).sum()
 
-    fit = np.exp(minimize(bgnbd_nll, np.log([1, 10, 1, 1]), method="Nelder-Mead",
-                          options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-6}).x)
+    fit = np.exp(
+        minimize(
+            bgnbd_nll,
+            np.log([1, 10, 1, 1]),
+            method="Nelder-Mead",
+            options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-6},
+        ).x
+    )
     true = d.truth["clv"]
     assert fit[0] == pytest.approx(true["r"], rel=0.15)
     assert fit[1] == pytest.approx(true["alpha"], rel=0.2)
@@ -344,11 +357,21 @@ def test_orders_recover_the_true_bgnbd_and_gamma_gamma_parameters():
 
     def gg_nll(log_params):
         p, q, v = np.exp(log_params)
-        return -(gammaln(p * n + q) - gammaln(p * n) - gammaln(q) + q * np.log(v) + (p * n - 1) * np.log(m)
-                 + p * n * np.log(n) - (p * n + q) * np.log(n * m + v)).sum()
+        return -(
+            gammaln(p * n + q)
+            - gammaln(p * n)
+            - gammaln(q)
+            + q * np.log(v)
+            + (p * n - 1) * np.log(m)
+            + p * n * np.log(n)
+            - (p * n + q) * np.log(n * m + v)
+        ).sum()
 
-    p, q, v = np.exp(minimize(gg_nll, np.log([1, 2, 10]), method="Nelder-Mead",
-                              options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-8}).x)
+    p, q, v = np.exp(
+        minimize(
+            gg_nll, np.log([1, 2, 10]), method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-8}
+        ).x
+    )
     assert p == pytest.approx(true["p"], rel=0.1)
     # mean spend p * v / (q - 1) is what CLV uses
     assert p * v / (q - 1) == pytest.approx(true["p"] * true["gamma"] / (true["q"] - 1), rel=0.05)

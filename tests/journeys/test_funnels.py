@@ -38,8 +38,15 @@ def table(con, rows, name="ev"):
 
 
 def ev(cid, minutes, name, **kw):
-    return {"customer_id": cid, "anonymous_id": kw.pop("anon", None), "ts": T0 + pd.Timedelta(minutes=minutes),
-            "name": name, "channel": kw.pop("channel", "web"), "properties": kw.pop("properties", None), **kw}
+    return {
+        "customer_id": cid,
+        "anonymous_id": kw.pop("anon", None),
+        "ts": T0 + pd.Timedelta(minutes=minutes),
+        "name": name,
+        "channel": kw.pop("channel", "web"),
+        "properties": kw.pop("properties", None),
+        **kw,
+    }
 
 
 def normalise(df: pd.DataFrame) -> pd.DataFrame:
@@ -84,24 +91,38 @@ def test_repeated_step_needs_two_distinct_moments(con):
 
 
 def test_window_is_inclusive_and_measured_from_step_one(con):
-    t, _ = table(con, [ev("c1", 0, "a"), ev("c1", 5, "b"), ev("c1", 10, "c"), ev("c2", 0, "a"), ev("c2", 5, "b"),
-                       ev("c2", 11, "c")])
+    t, _ = table(
+        con,
+        [ev("c1", 0, "a"), ev("c1", 5, "b"), ev("c1", 10, "c"), ev("c2", 0, "a"), ev("c2", 5, "b"), ev("c2", 11, "c")],
+    )
     assert funnel(t, ["a", "b", "c"], window="10m")["customers"].tolist() == [2, 2, 1]
 
 
 def test_exclusion_between_steps_blocks_only_that_chain(con):
-    t, _ = table(con, [
-        ev("c1", 0, "a"), ev("c1", 1, "x"), ev("c1", 2, "b"),                    # blocked
-        ev("c2", 0, "a"), ev("c2", 1, "x"), ev("c2", 2, "a"), ev("c2", 3, "b"),  # later a is clean
-        ev("c3", 0, "a"), ev("c3", 0, "x"), ev("c3", 2, "b"),                    # x at a's moment: not between
-    ])
+    t, _ = table(
+        con,
+        [
+            ev("c1", 0, "a"),
+            ev("c1", 1, "x"),
+            ev("c1", 2, "b"),  # blocked
+            ev("c2", 0, "a"),
+            ev("c2", 1, "x"),
+            ev("c2", 2, "a"),
+            ev("c2", 3, "b"),  # later a is clean
+            ev("c3", 0, "a"),
+            ev("c3", 0, "x"),
+            ev("c3", 2, "b"),  # x at a's moment: not between
+        ],
+    )
     f = funnel(t, ["a", "b"], window="1h", exclude=["x"])
     assert f["customers"].tolist() == [3, 2]
 
 
 def test_strict_order_breaks_on_any_event_in_between(con):
-    t, _ = table(con, [ev("c1", 0, "a"), ev("c1", 1, "z"), ev("c1", 2, "b"),
-                       ev("c2", 0, "a"), ev("c2", 2, "b"), ev("c2", 2, "z")])  # z tied with b: still next moment
+    t, _ = table(
+        con,
+        [ev("c1", 0, "a"), ev("c1", 1, "z"), ev("c1", 2, "b"), ev("c2", 0, "a"), ev("c2", 2, "b"), ev("c2", 2, "z")],
+    )  # z tied with b: still next moment
     assert funnel(t, ["a", "b"], window="1h", order="strict")["customers"].tolist() == [2, 1]
 
 
@@ -116,26 +137,48 @@ def test_anonymous_events_count_under_anonymous_id(con):
 
 
 def test_breakdown_uses_first_touch_on_step_one(con):
-    t, _ = table(con, [ev("c1", 0, "a", channel="app"), ev("c1", 1, "a", channel="web"), ev("c1", 2, "b"),
-                       ev("c2", 0, "a", channel="web")])
+    t, _ = table(
+        con,
+        [
+            ev("c1", 0, "a", channel="app"),
+            ev("c1", 1, "a", channel="web"),
+            ev("c1", 2, "b"),
+            ev("c2", 0, "a", channel="web"),
+        ],
+    )
     f = funnel(t, ["a", "b"], window="1h", by="channel")
-    assert f[["channel", "step", "customers"]].values.tolist() == [["app", 1, 1], ["app", 2, 1], ["web", 1, 1],
-                                                                     ["web", 2, 0]]
+    assert f[["channel", "step", "customers"]].values.tolist() == [
+        ["app", 1, 1],
+        ["app", 2, 1],
+        ["web", 1, 1],
+        ["web", 2, 0],
+    ]
 
 
 def test_breakdown_by_customers_column_joins_customers(con):
     t, _ = table(con, [ev("c1", 0, "a"), ev("c1", 1, "b"), ev("c2", 0, "a"), ev("c3", 0, "a")])
-    cust = con.create_table("cu", pd.DataFrame({"customer_id": ["c1", "c2"], "segment": ["smb", "smb"]}),
-                            overwrite=True)
+    cust = con.create_table(
+        "cu", pd.DataFrame({"customer_id": ["c1", "c2"], "segment": ["smb", "smb"]}), overwrite=True
+    )
     f = funnel(t, ["a", "b"], window="1h", by="segment", customers=cust)
-    assert f[["segment", "step", "customers"]].values.tolist() == [["smb", 1, 2], ["smb", 2, 1], [None, 1, 1],
-                                                                     [None, 2, 0]]
+    assert f[["segment", "step", "customers"]].values.tolist() == [
+        ["smb", 1, 2],
+        ["smb", 2, 1],
+        [None, 1, 1],
+        [None, 2, 0],
+    ]
 
 
 def test_touchpoint_steps_and_where_filters(con):
-    t, _ = table(con, [ev("c1", 0, "a", touchpoint="home"), ev("c1", 1, "b", touchpoint="cart", channel="app"),
-                       ev("c2", 0, "a", touchpoint="home"), ev("c2", 1, "b", touchpoint="cart",
-                                                               properties='{"plan": "pro"}')])
+    t, _ = table(
+        con,
+        [
+            ev("c1", 0, "a", touchpoint="home"),
+            ev("c1", 1, "b", touchpoint="cart", channel="app"),
+            ev("c2", 0, "a", touchpoint="home"),
+            ev("c2", 1, "b", touchpoint="cart", properties='{"plan": "pro"}'),
+        ],
+    )
     assert funnel(t, ["home", "cart"], step_field="touchpoint")["customers"].tolist() == [2, 2]
     f = funnel(t, ["a", {"name": "b", "where": {"channel": "web"}}])
     assert f["customers"].tolist() == [2, 1] and f["event"].tolist() == ["a", "b[channel=web]"]
@@ -143,8 +186,18 @@ def test_touchpoint_steps_and_where_filters(con):
 
 
 def test_dropped_customers_lists_who_left_after_a_step(con):
-    t, _ = table(con, [ev("c1", 0, "a"), ev("c1", 1, "b"), ev("c2", 0, "a"), ev("c2", 3, "z"), ev("c2", 5, "y"),
-                       ev("c2", 5, "x"), ev("c3", 0, "a")])
+    t, _ = table(
+        con,
+        [
+            ev("c1", 0, "a"),
+            ev("c1", 1, "b"),
+            ev("c2", 0, "a"),
+            ev("c2", 3, "z"),
+            ev("c2", 5, "y"),
+            ev("c2", 5, "x"),
+            ev("c3", 0, "a"),
+        ],
+    )
     q = FunnelQuery(["a", "b"], window="1h")
     got = q.dropped_customers(t, 1).to_pandas().sort_values("customer_id")
     assert got["customer_id"].tolist() == ["c2", "c3"] and got["reached_step"].tolist() == [1, 1]
@@ -159,11 +212,19 @@ def test_dropped_customers_lists_who_left_after_a_step(con):
 
 
 def test_last_touch_attribution_uses_the_furthest_step_reached(con):
-    t, _ = table(con, [ev("c1", 0, "a", channel="ads"), ev("c1", 1, "b", channel="email"),
-                       ev("c1", 2, "c", channel="web"),
-                       ev("c2", 0, "a", channel="ads"), ev("c2", 1, "b", channel="web"),
-                       ev("c2", 2, "b", channel="email"),  # later b: last touch is the FIRST moment b was reached
-                       ev("c3", 0, "a", channel="ads"), ev("c3", 0, "a", channel="app")])  # tie: smallest value
+    t, _ = table(
+        con,
+        [
+            ev("c1", 0, "a", channel="ads"),
+            ev("c1", 1, "b", channel="email"),
+            ev("c1", 2, "c", channel="web"),
+            ev("c2", 0, "a", channel="ads"),
+            ev("c2", 1, "b", channel="web"),
+            ev("c2", 2, "b", channel="email"),  # later b: last touch is the FIRST moment b was reached
+            ev("c3", 0, "a", channel="ads"),
+            ev("c3", 0, "a", channel="app"),
+        ],
+    )  # tie: smallest value
     first = funnel(t, ["a", "b", "c"], window="1h", by="channel")
     assert first.groupby("channel")["customers"].first().to_dict() == {"ads": 3}
     last = funnel(t, ["a", "b", "c"], window="1h", by="channel", attribution="last")
@@ -179,8 +240,10 @@ def test_empty_result_has_every_step_with_zero(con):
     assert f["customers"].tolist() == [0, 0] and f["conversion"].tolist() == [0.0, 0.0]
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30m", 1800), ("12h", 43200), ("14d", 14 * 86400),
-                                                ("2w", 14 * 86400), ("3mo", 90 * 86400), (None, 14 * 86400)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30m", 1800), ("12h", 43200), ("14d", 14 * 86400), ("2w", 14 * 86400), ("3mo", 90 * 86400), (None, 14 * 86400)],
+)
 def test_parse_window_units(text, seconds):
     assert parse_window(text).total_seconds() == seconds
     assert parse_window(dt.timedelta(seconds=5)) == dt.timedelta(seconds=5)
@@ -239,8 +302,10 @@ def test_hash_collisions_fall_back_to_the_text_key(con, monkeypatch):
     rng = np.random.default_rng(5)
     df = random_events(rng, customers=20)
     t = con.create_table("fuzz", ibis.memtable(df, schema=events_schema()), overwrite=True)
-    for q in ({"steps": ["a", "b", "c"], "window": "6m"}, {"steps": ["a", "b"], "window": "9m", "by": "channel",
-                                                           "attribution": "last"}):
+    for q in (
+        {"steps": ["a", "b", "c"], "window": "6m"},
+        {"steps": ["a", "b"], "window": "9m", "by": "channel", "attribution": "last"},
+    ):
         assert_same(FunnelQuery(**q).run(t), reference_funnel(df, **q))
         assert_same(FunnelQuery(**q).dropped_customers_frame(t, 1), reference_dropped(df, step=1, **q))
     assert calls

@@ -22,8 +22,12 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 # one definition per order, plus exclusions (all transitions and one range) and a breakdown
 QUERIES = [
     {"steps": ["a", "b", "c"], "window": "5m", "order": "sequential", "exclude": ["x"], "by": "channel"},
-    {"steps": ["a", "a", {"name": "b", "where": {"channel": "web"}}], "window": "8m", "order": "sequential",
-     "exclude": [{"name": "d", "from_step": 2, "to_step": 3}]},
+    {
+        "steps": ["a", "a", {"name": "b", "where": {"channel": "web"}}],
+        "window": "8m",
+        "order": "sequential",
+        "exclude": [{"name": "d", "from_step": 2, "to_step": 3}],
+    },
     {"steps": ["a", "b", "c"], "window": "6m", "order": "strict"},
     {"steps": ["c", "a", "b"], "window": "4m", "order": "any", "by": "channel"},
     {"steps": ["a", "b", "c"], "window": "6m", "by": "channel", "attribution": "last"},
@@ -44,8 +48,13 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
 def test_spark_and_duckdb_agree_with_the_reference(spark):
     rng = np.random.default_rng(7)
     frames = [random_events(rng, customers=40, max_events=10) for _ in range(2)]
-    df = pd.concat([f.assign(customer_id=f["customer_id"].map(lambda c, i=i: None if c is None else f"{c}-{i}"))
-                    for i, f in enumerate(frames)], ignore_index=True)
+    df = pd.concat(
+        [
+            f.assign(customer_id=f["customer_id"].map(lambda c, i=i: None if c is None else f"{c}-{i}"))
+            for i, f in enumerate(frames)
+        ],
+        ignore_index=True,
+    )
     df["event_id"] = [f"e{i}" for i in range(len(df))]
     df["customer_id"] = df["customer_id"].astype(object).where(df["customer_id"].notna(), None)  # not NaN
     sp = ibis.pyspark.connect(spark)
@@ -80,7 +89,8 @@ def test_random_definitions_agree_on_spark(spark):
     try:
         for _ in range(2):
             q = random_funnel(rng)
-            pd.testing.assert_frame_equal(_tidy(FunnelQuery(**q).run(t)), _tidy(reference_funnel(df, **q)),
-                                          check_dtype=False, atol=1e-9)
+            pd.testing.assert_frame_equal(
+                _tidy(FunnelQuery(**q).run(t)), _tidy(reference_funnel(df, **q)), check_dtype=False, atol=1e-9
+            )
     finally:
         sp.drop_table("funnel_parity_random", force=True)

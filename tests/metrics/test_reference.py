@@ -40,19 +40,36 @@ def test_value_by_channel_matches_pandas(data_ws, tables):
         x = g["amount"]
         half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
         lo, hi = wilson((k >= 2).sum(), len(k))
-        rows.append({"channel": ch, "orders": len(g), "customers": len(k), "revenue": x.sum(), "aov": x.mean(),
-                     "aov_ci_low": x.mean() - half, "aov_ci_high": x.mean() + half,
-                     "purchase_frequency": len(g) / len(k), "repeat_customers": (k >= 2).sum(),
-                     "repeat_purchase_rate": 100 * (k >= 2).mean(), "repeat_ci_low": lo, "repeat_ci_high": hi})
+        rows.append(
+            {
+                "channel": ch,
+                "orders": len(g),
+                "customers": len(k),
+                "revenue": x.sum(),
+                "aov": x.mean(),
+                "aov_ci_low": x.mean() - half,
+                "aov_ci_high": x.mean() + half,
+                "purchase_frequency": len(g) / len(k),
+                "repeat_customers": (k >= 2).sum(),
+                "repeat_purchase_rate": 100 * (k >= 2).mean(),
+                "repeat_ci_low": lo,
+                "repeat_ci_high": hi,
+            }
+        )
     want = pd.DataFrame(rows)
     _assert_frame(data_ws.metrics.value(by="channel"), want, want.columns)
 
 
 def test_value_by_month_counts_repeat_within_period(data_ws, tables):
     o = _valid(tables["orders"]).assign(period=lambda d: _month(d["ts"]))
-    want = o.groupby("period").apply(
-        lambda g: pd.Series({"orders": len(g), "repeat": 100 * (g.groupby("customer_id").size() >= 2).mean()}),
-        include_groups=False).reset_index()
+    want = (
+        o.groupby("period")
+        .apply(
+            lambda g: pd.Series({"orders": len(g), "repeat": 100 * (g.groupby("customer_id").size() >= 2).mean()}),
+            include_groups=False,
+        )
+        .reset_index()
+    )
     got = data_ws.metrics.value(period="month")
     assert got["period"].tolist() == want["period"].tolist()
     np.testing.assert_allclose(got["repeat_purchase_rate"], want["repeat"])
@@ -63,7 +80,7 @@ def test_clv_by_trait_matches_pandas(data_ws, tables):
     o = _valid(tables["orders"])
     rev = o.groupby("customer_id")["amount"].sum().rename("rev").reset_index()
     c = tables["customers"]
-    tier = dict(zip(c["customer_id"], [json.loads(t)["tier"] for t in c["traits"]]))
+    tier = dict(zip(c["customer_id"], [json.loads(t)["tier"] for t in c["traits"]], strict=True))
     rev["tier"] = rev["customer_id"].map(tier)
     want = rev.groupby("tier", dropna=False)["rev"].agg(["mean", "count", "median", "sum", "std"]).reset_index()
     want = want.sort_values("tier", na_position="last").reset_index(drop=True)
@@ -84,9 +101,17 @@ def test_carts_match_pandas(data_ws, tables):
         first = g.groupby("cart")["ts"].min()
         completed = int((done.reindex(first.index) >= first).sum())
         lo, hi = wilson(len(first) - completed, len(first))
-        rows.append({"touchpoint": tp, "carts": len(first), "completed": completed,
-                     "abandoned": len(first) - completed,
-                     "abandonment_rate": 100 * (len(first) - completed) / len(first), "ci_low": lo, "ci_high": hi})
+        rows.append(
+            {
+                "touchpoint": tp,
+                "carts": len(first),
+                "completed": completed,
+                "abandoned": len(first) - completed,
+                "abandonment_rate": 100 * (len(first) - completed) / len(first),
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+        )
     want = pd.DataFrame(rows)
     _assert_frame(data_ws.metrics.carts(by="touchpoint"), want, want.columns)
 
@@ -101,10 +126,22 @@ def test_support_by_team_and_quarter_matches_pandas(data_ws, tables):
         known = g[g["resolved_at"].notna() & g["contacts"].notna()]
         fcr = int((known["contacts"] == 1).sum())
         lo, hi = wilson(fcr, len(known))
-        rows.append({"team": team, "period": p, "n": len(g), "first_response_median_h": g["frt"].median(),
-                     "first_response_p90_h": g["frt"].quantile(0.9), "resolution_median_h": g["res"].median(),
-                     "resolution_p90_h": g["res"].quantile(0.9), "fcr": fcr, "fcr_n": len(known),
-                     "fcr_rate": 100 * fcr / len(known), "ci_low": lo, "ci_high": hi})
+        rows.append(
+            {
+                "team": team,
+                "period": p,
+                "n": len(g),
+                "first_response_median_h": g["frt"].median(),
+                "first_response_p90_h": g["frt"].quantile(0.9),
+                "resolution_median_h": g["res"].median(),
+                "resolution_p90_h": g["res"].quantile(0.9),
+                "fcr": fcr,
+                "fcr_n": len(known),
+                "fcr_rate": 100 * fcr / len(known),
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+        )
     want = pd.DataFrame(rows)
     _assert_frame(data_ws.metrics.support(by="team", period="quarter"), want, want.columns)
 
@@ -118,7 +155,7 @@ def _activity(tables):
 @pytest.mark.parametrize("period, days", [("month", 90), ("quarter", 60), ("week", 30)])
 def test_churn_matches_pandas(data_ws, tables, period, days):
     act = _activity(tables)
-    churned_at = dict(zip(tables["customers"]["customer_id"], tables["customers"]["churned_at"]))
+    churned_at = dict(zip(tables["customers"]["customer_id"], tables["customers"]["churned_at"], strict=True))
     as_of = act["ts"].max().normalize() + pd.Timedelta(days=1)
     off = {"month": pd.DateOffset(months=1), "quarter": pd.DateOffset(months=3), "week": pd.DateOffset(weeks=1)}[period]
     p = act["ts"].min().to_period({"month": "M", "quarter": "Q", "week": "W-SUN"}[period]).start_time
@@ -138,8 +175,17 @@ def test_churn_matches_pandas(data_ws, tables, period, days):
             churned += (p <= ca < nxt) if pd.notna(ca) else (c not in at_end)
         if n:
             lo, hi = wilson(churned, n)
-            rows.append({"period": p, "n": n, "churned": churned, "churn_rate": 100 * churned / n,
-                         "ci_low": lo, "ci_high": hi, "complete": nxt <= as_of})
+            rows.append(
+                {
+                    "period": p,
+                    "n": n,
+                    "churned": churned,
+                    "churn_rate": 100 * churned / n,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "complete": nxt <= as_of,
+                }
+            )
         p = nxt
     want = pd.DataFrame(rows)
     got = data_ws.metrics.churn(period=period, inactivity_days=days)
@@ -169,8 +215,15 @@ def test_retention_matches_pandas(data_ws, tables):
         size = g["customer_id"].nunique()
         for k in range((last - cohort).n + 1):
             r = g.loc[g["k"] == k, "customer_id"].nunique()
-            rows.append({"cohort": cohort.start_time, "period_index": k, "customers": size, "retained": r,
-                         "retention_rate": 100 * r / size})
+            rows.append(
+                {
+                    "cohort": cohort.start_time,
+                    "period_index": k,
+                    "customers": size,
+                    "retained": r,
+                    "retention_rate": 100 * r / size,
+                }
+            )
     want = pd.DataFrame(rows)
     got = data_ws.metrics.retention()
     assert got["cohort"].tolist() == want["cohort"].tolist()
@@ -232,8 +285,16 @@ def test_summary_tiles_agree_with_metric_methods(data_ws):
     assert s.loc["nps", "value"] == pytest.approx(nps["nps"]) and s.loc["nps", "n"] == nps["n"]
     assert s.loc["csat", "ci_low"] == pytest.approx(m.csat(start="2024-06-01", end="2025-01-01")["ci_low"].iloc[0])
     assert s.loc["aov", "value"] == pytest.approx(m.value(start="2024-06-01", end="2025-01-01")["aov"].iloc[0])
-    assert list(s.index) == ["nps", "csat", "ces", "churn_rate", "aov", "repeat_purchase_rate", "abandonment_rate",
-                             "first_response_median_h"]
+    assert list(s.index) == [
+        "nps",
+        "csat",
+        "ces",
+        "churn_rate",
+        "aov",
+        "repeat_purchase_rate",
+        "abandonment_rate",
+        "first_response_median_h",
+    ]
     # a filter on a feedback-only dimension leaves other tiles empty with a note, not wrong
     f = data_ws.metrics.summary(filters={"survey_id": "s1"}).set_index("kpi")
     assert f.loc["nps", "n"] == m.nps(filters={"survey_id": "s1"})["n"].iloc[0]

@@ -55,7 +55,8 @@ def test_rollup_counts_every_feedback_row_once(rws, dataset):
     _same_rollup(rws)
     # null touchpoints are a group of their own
     assert rws.sql("SELECT sum(n) AS n FROM feedback_rollup WHERE touchpoint IS NULL")["n"].iloc[0] == (
-        dataset["feedback"]["touchpoint"].isna().sum())
+        dataset["feedback"]["touchpoint"].isna().sum()
+    )
 
 
 CALLS = [
@@ -98,8 +99,9 @@ def _same(got: pd.DataFrame, want: pd.DataFrame) -> None:
 def test_rollup_equals_raw_scan(rws, method, kwargs):
     fast, raw = Metrics(rws), Metrics(rws, use_rollup=False)
     kw = {k: v for k, v in kwargs.items() if k != "metric"} if method == "change" else kwargs
-    assert fast._rollup_plan(kw.get("by"), kw.get("period"), kw.get("start"), kw.get("end"),
-                             kw.get("filters")) is not None
+    assert (
+        fast._rollup_plan(kw.get("by"), kw.get("period"), kw.get("start"), kw.get("end"), kw.get("filters")) is not None
+    )
     got, want = getattr(fast, method)(**kwargs), getattr(raw, method)(**kwargs)
     assert len(want) > 0
     _same(got, want)
@@ -118,19 +120,23 @@ def test_rollup_means_are_exact_and_sd_matches_backend(rws):
     np.testing.assert_allclose(row.to_numpy(), sd.to_numpy(), rtol=1e-12)
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(by="segment"),
-    dict(by="traits.tier", period="month"),
-    dict(filters={"plan": "pro"}),
-    dict(start="2024-03-01 12:00"),
-    dict(end=pd.Timestamp("2024-09-01 00:00:01")),
-    dict(start=pd.Timestamp("2024-03-01 01:00", tz="Europe/Paris")),  # 00:00 UTC: rollup answers
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(by="segment"),
+        dict(by="traits.tier", period="month"),
+        dict(filters={"plan": "pro"}),
+        dict(start="2024-03-01 12:00"),
+        dict(end=pd.Timestamp("2024-09-01 00:00:01")),
+        dict(start=pd.Timestamp("2024-03-01 01:00", tz="Europe/Paris")),  # 00:00 UTC: rollup answers
+    ],
+)
 @pytest.mark.parametrize("method", ["nps", "csat", "ces", "rating"])
 def test_queries_the_rollup_cannot_answer_fall_back(rws, method, kwargs):
     fast, raw = Metrics(rws), Metrics(rws, use_rollup=False)
-    plan = fast._rollup_plan(kwargs.get("by"), kwargs.get("period"), kwargs.get("start"), kwargs.get("end"),
-                             kwargs.get("filters"))
+    plan = fast._rollup_plan(
+        kwargs.get("by"), kwargs.get("period"), kwargs.get("start"), kwargs.get("end"), kwargs.get("filters")
+    )
     assert (plan is not None) == ("tz" in repr(kwargs.get("start")))
     got, want = getattr(fast, method)(**kwargs), getattr(raw, method)(**kwargs)
     assert len(want) > 0
@@ -165,8 +171,9 @@ def test_failed_multi_table_insert_rolls_the_rollup_back(ws, dataset):
     before = _rollup_frame(ws)
     fb = dataset["feedback"].iloc[100:300]
     # a later table fails inside the transaction: its frame has a column that cannot be stored
-    orders = pd.DataFrame({"order_id": ["o1"], "customer_id": ["c1"], "ts": [pd.Timestamp("2024-01-01")],
-                           "amount": [10.0]})
+    orders = pd.DataFrame(
+        {"order_id": ["o1"], "customer_id": ["c1"], "ts": [pd.Timestamp("2024-01-01")], "amount": [10.0]}
+    )
     real = ws._raw
     seen = []
 
@@ -207,8 +214,9 @@ def test_workspace_without_rollup_uses_the_scan_until_rebuilt(ws, dataset):
     want = Metrics(ws, use_rollup=False).nps(by="touchpoint", period="month")
     ws.sql("DROP TABLE feedback_rollup")  # as in a workspace made before the rollup existed
     assert ws.metrics._rollup_plan("touchpoint", "month", None, None, None) is None
-    ws.load("feedback", pd.DataFrame({"ts": ["2025-01-01"], "metric": "nps", "score": [10],
-                                      "touchpoint": "kiosk"}))  # no rollup to keep
+    ws.load(
+        "feedback", pd.DataFrame({"ts": ["2025-01-01"], "metric": "nps", "score": [10], "touchpoint": "kiosk"})
+    )  # no rollup to keep
     want_after = Metrics(ws, use_rollup=False).nps(by="touchpoint", period="month")
     _same(ws.metrics.nps(by="touchpoint", period="month"), want_after)
     assert len(want_after) == len(want) + 1
@@ -219,8 +227,9 @@ def test_workspace_without_rollup_uses_the_scan_until_rebuilt(ws, dataset):
 
 
 def test_plan_binds_values_as_parameters():
-    keys, where, params = _rollup.plan("touchpoint", "month", "2024-01-01", None,
-                                       {"channel": ["web'; DROP TABLE feedback; --", None]})
+    keys, where, params = _rollup.plan(
+        "touchpoint", "month", "2024-01-01", None, {"channel": ["web'; DROP TABLE feedback; --", None]}
+    )
     assert "DROP" not in where and params[-1] == "web'; DROP TABLE feedback; --"
     assert _rollup.plan("touchpoint", None, None, None, {"channel": 3}) is None  # not text: raw path decides
     assert _rollup.plan(["touchpoint", "touchpoint"], None, None, None, None) is None

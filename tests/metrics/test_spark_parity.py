@@ -24,9 +24,12 @@ def spark_ws(spark, data_ws):
         df = data_ws.table(name).to_pandas()
         schema = _parse_datatype_string(", ".join(f"{c.name} {_SPARK_TYPES[c.type]}" for c in table.columns))
         rows = [
-            tuple(None if (v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v))) else
-                  (v.to_pydatetime() if isinstance(v, pd.Timestamp) else (int(v) if c.type == "int" else v))
-                  for v, c in zip(r, table.columns))
+            tuple(
+                None
+                if (v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v)))
+                else (v.to_pydatetime() if isinstance(v, pd.Timestamp) else (int(v) if c.type == "int" else v))
+                for v, c in zip(r, table.columns, strict=True)
+            )
             for r in df[table.column_names].astype(object).itertuples(index=False, name=None)
         ]
         spark.createDataFrame(rows, schema).createOrReplaceTempView(name)

@@ -27,10 +27,16 @@ def nps_ws(ws):
     rows += [("2024-03-10", "nps", 10, "app", "c0"), ("2024-03-11", "nps", 4, "app", "c1")]
     rows += [("2024-03-05", "csat", 5, "web", "c0")]  # other metrics are ignored
     _feedback(ws, rows)
-    ws.load("customers", pd.DataFrame({
-        "customer_id": ["c0", "c1", "c2"], "segment": ["smb", "ent", "smb"],
-        "tier": ["gold", "silver", "gold"],  # not canonical: lands in traits
-    }))
+    ws.load(
+        "customers",
+        pd.DataFrame(
+            {
+                "customer_id": ["c0", "c1", "c2"],
+                "segment": ["smb", "ent", "smb"],
+                "tier": ["gold", "silver", "gold"],  # not canonical: lands in traits
+            }
+        ),
+    )
     return ws
 
 
@@ -49,9 +55,20 @@ def test_nps_counts_passives_in_denominator(nps_ws):
 
 def test_nps_by_touchpoint_sorted_and_ci_clipped(nps_ws):
     df = nps_ws.metrics.nps(by="touchpoint")
-    assert list(df.columns) == ["touchpoint", "nps", "n", "promoters", "passives", "detractors",
-                                "promoter_share", "passive_share", "detractor_share", "ci_low", "ci_high",
-                                "small_sample"]
+    assert list(df.columns) == [
+        "touchpoint",
+        "nps",
+        "n",
+        "promoters",
+        "passives",
+        "detractors",
+        "promoter_share",
+        "passive_share",
+        "detractor_share",
+        "ci_low",
+        "ci_high",
+        "small_sample",
+    ]
     assert df["touchpoint"].tolist() == ["app", "web"]
     app = df.iloc[0]
     # p = d = 0.5 -> NPS 0, SE = 100*sqrt(1/2) = 70.7 -> CI ±138.6 clipped to ±100
@@ -65,8 +82,14 @@ def test_nps_all_promoters_has_zero_width_interval(ws):
 
 
 def test_enps_uses_metric_parameter(ws):
-    _feedback(ws, [("2024-01-01", "enps", 9, None, None), ("2024-01-01", "enps", 2, None, None),
-                   ("2024-01-01", "nps", 10, None, None)])
+    _feedback(
+        ws,
+        [
+            ("2024-01-01", "enps", 9, None, None),
+            ("2024-01-01", "enps", 2, None, None),
+            ("2024-01-01", "nps", 10, None, None),
+        ],
+    )
     r = ws.metrics.nps(metric="enps").iloc[0]
     assert (r["n"], r["nps"]) == (2, 0)
 
@@ -75,7 +98,7 @@ def test_nps_by_customer_segment_and_trait(nps_ws):
     # web rows i=0..9 -> customer c{i%3}; c0: i=0,3,6,9 scores 10,10,7,3 ; c1: 9,9,6 ; c2: 9,8,0
     # app: c0 10, c1 4.  segment smb = c0 + c2, ent = c1
     df = nps_ws.metrics.nps(by="segment")
-    got = dict(zip(df["segment"], df["nps"]))
+    got = dict(zip(df["segment"], df["nps"], strict=True))
     smb = [10, 10, 7, 3, 9, 8, 0, 10]
     ent = [9, 9, 6, 4]
 
@@ -85,7 +108,7 @@ def test_nps_by_customer_segment_and_trait(nps_ws):
     assert got == pytest.approx({"ent": nps(ent), "smb": nps(smb)})
     t = nps_ws.metrics.nps(by="traits.tier")
     assert t.columns[0] == "traits.tier"
-    assert dict(zip(t["traits.tier"], t["n"])) == {"gold": 8, "silver": 4}
+    assert dict(zip(t["traits.tier"], t["n"], strict=True)) == {"gold": 8, "silver": 4}
     f = nps_ws.metrics.nps(filters={"traits.tier": "silver", "touchpoint": ["web", "app"]})
     assert f["n"].tolist() == [4] and f["nps"].iloc[0] == pytest.approx(nps(ent))
 
@@ -103,8 +126,15 @@ def test_unknown_dimension_names_it_and_lists_valid_ones(nps_ws):
 
 def test_period_week_starts_monday_and_quarter(ws):
     # 2024-03-03 is a Sunday, 2024-03-04 a Monday; 2024-04-01 starts Q2
-    _feedback(ws, [("2024-03-03 23:59:59", "nps", 10, "web", None), ("2024-03-04 00:00:00", "nps", 0, "web", None),
-                   ("2024-03-10 12:00:00", "nps", 10, "web", None), ("2024-04-01 00:00:00", "nps", 10, "web", None)])
+    _feedback(
+        ws,
+        [
+            ("2024-03-03 23:59:59", "nps", 10, "web", None),
+            ("2024-03-04 00:00:00", "nps", 0, "web", None),
+            ("2024-03-10 12:00:00", "nps", 10, "web", None),
+            ("2024-04-01 00:00:00", "nps", 10, "web", None),
+        ],
+    )
     w = ws.metrics.nps(period="week")
     assert w["period"].tolist() == [pd.Timestamp("2024-02-26"), pd.Timestamp("2024-03-04"), pd.Timestamp("2024-04-01")]
     assert w["n"].tolist() == [1, 2, 1] and w["nps"].tolist() == [100, 0, 100]
@@ -151,8 +181,17 @@ def test_single_answer_has_nan_mean_interval(ws):
 def test_expression_runs_on_a_plain_ibis_table():
     import ibis
 
-    fb = ibis.memtable(pd.DataFrame({"ts": pd.to_datetime(["2024-01-01"] * 3), "metric": "nps",
-                                     "score": [10.0, 9.0, 1.0], "touchpoint": "web", "customer_id": None}))
+    fb = ibis.memtable(
+        pd.DataFrame(
+            {
+                "ts": pd.to_datetime(["2024-01-01"] * 3),
+                "metric": "nps",
+                "score": [10.0, 9.0, 1.0],
+                "touchpoint": "web",
+                "customer_id": None,
+            }
+        )
+    )
     out = nps_expr(fb, by="touchpoint").execute()
     assert out["nps"].iloc[0] == pytest.approx(100 * (2 - 1) / 3)
 
@@ -165,8 +204,28 @@ def test_public_names_are_pinned():
     import cxlens.metrics as m
 
     assert sorted(m.__all__) == [
-        "EXCLUDED_STATUSES", "MIN_N", "Metrics", "PERIODS", "Z", "activity_expr", "add_mean_ci", "carts_expr",
-        "ces_expr", "churn_expr", "churn_periods", "clv_expr", "csat_expr", "nps_expr", "period_change", "prepare",
-        "rating_expr", "retention_expr", "support_expr", "valid_dimensions", "valid_orders", "value_expr", "wilson",
+        "EXCLUDED_STATUSES",
+        "MIN_N",
+        "Metrics",
+        "PERIODS",
+        "Z",
+        "activity_expr",
+        "add_mean_ci",
+        "carts_expr",
+        "ces_expr",
+        "churn_expr",
+        "churn_periods",
+        "clv_expr",
+        "csat_expr",
+        "nps_expr",
+        "period_change",
+        "prepare",
+        "rating_expr",
+        "retention_expr",
+        "support_expr",
+        "valid_dimensions",
+        "valid_orders",
+        "value_expr",
+        "wilson",
     ]
     assert all(hasattr(m, n) for n in m.__all__)

@@ -110,7 +110,9 @@ def _numbers(
     return num
 
 
-def _times(frame: pd.DataFrame, column: str, source: str, fmt: str, example: str, *, required: bool = True) -> pd.Series:
+def _times(
+    frame: pd.DataFrame, column: str, source: str, fmt: str, example: str, *, required: bool = True
+) -> pd.Series:
     """Parse a date-time source column with an exact format; blanks are NaT."""
     raw = frame[column]
     blank = _blank(raw)
@@ -149,7 +151,7 @@ def _validated(frame: pd.DataFrame, kind: str, source: str, columns: dict[str, s
             raise
         canon, pos = m.group(1), int(m.group(2)) - 1
         src_col, src_row = columns.get(canon, canon), int(rows[pos]) + 1
-        msg = f"column '{src_col}' in {source} row {src_row} is " + str(e)[m.end():]
+        msg = f"column '{src_col}' in {source} row {src_row} is " + str(e)[m.end() :]
         err = SchemaError(msg)
         err.source, err.row, err.column = source, src_row, src_col
         err.value, err.expected = getattr(e, "value", None), getattr(e, "expected", None)
@@ -171,8 +173,16 @@ def _insert_all(ws: Workspace, tables: dict[str, pd.DataFrame]) -> dict[str, int
 OLIST_FILES = {
     "orders": (
         "olist_orders_dataset.csv",
-        ("order_id", "customer_id", "order_status", "order_purchase_timestamp", "order_approved_at",
-         "order_delivered_carrier_date", "order_delivered_customer_date", "order_estimated_delivery_date"),
+        (
+            "order_id",
+            "customer_id",
+            "order_status",
+            "order_purchase_timestamp",
+            "order_approved_at",
+            "order_delivered_carrier_date",
+            "order_delivered_customer_date",
+            "order_estimated_delivery_date",
+        ),
     ),
     "customers": (
         "olist_customers_dataset.csv",
@@ -185,8 +195,15 @@ OLIST_FILES = {
     "payments": ("olist_order_payments_dataset.csv", ("order_id", "payment_value")),
     "reviews": (
         "olist_order_reviews_dataset.csv",
-        ("review_id", "order_id", "review_score", "review_comment_title", "review_comment_message",
-         "review_creation_date", "review_answer_timestamp"),
+        (
+            "review_id",
+            "order_id",
+            "review_score",
+            "review_comment_title",
+            "review_comment_message",
+            "review_creation_date",
+            "review_answer_timestamp",
+        ),
     ),
 }
 _OLIST_TS = ("%Y-%m-%d %H:%M:%S", "2017-10-02 10:56:33")
@@ -252,8 +269,13 @@ def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
         twice = clash["id"].duplicated().to_numpy()
         if twice.any():
             i = int(clash.index[int(twice.argmax())])
-            raise _bad(src["customers"], i, "customer_unique_id", cu_uid.iloc[i],
-                       f"one customer_unique_id per customer_id ({cu_id.iloc[i]!r} has several)")
+            raise _bad(
+                src["customers"],
+                i,
+                "customer_unique_id",
+                cu_uid.iloc[i],
+                f"one customer_unique_id per customer_id ({cu_id.iloc[i]!r} has several)",
+            )
     uid_of = pd.Series(cu_uid.to_numpy(), index=cu_id.to_numpy()).groupby(level=0).first()
 
     # orders
@@ -289,14 +311,26 @@ def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
     amount = order_id.map(paid)
     amount = amount.where(amount.notna(), order_id.map(item_total)).fillna(0.0).astype(float).round(2)
 
-    orders = pd.DataFrame({
-        "order_id": order_id, "customer_id": customer, "ts": purchased, "amount": amount,
-        "currency": "BRL", "status": status, "channel": "web",
-    })
-    order_items = pd.DataFrame({
-        "order_id": i_order, "item_id": _text(it, "order_item_id"), "product_id": _text(it, "product_id"),
-        "quantity": 1.0, "price": price,
-    })
+    orders = pd.DataFrame(
+        {
+            "order_id": order_id,
+            "customer_id": customer,
+            "ts": purchased,
+            "amount": amount,
+            "currency": "BRL",
+            "status": status,
+            "channel": "web",
+        }
+    )
+    order_items = pd.DataFrame(
+        {
+            "order_id": i_order,
+            "item_id": _text(it, "order_item_id"),
+            "product_id": _text(it, "product_id"),
+            "quantity": 1.0,
+            "price": price,
+        }
+    )
 
     # customers: one per unique id; created_at = first purchase; address of the latest order
     per_order = pd.DataFrame({"cid": o_cid, "uid": customer, "ts": purchased})
@@ -307,13 +341,21 @@ def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
     pick = cu_rows.sort_values("rank", kind="stable").groupby("uid").tail(1).sort_index()
     traits = [
         {k: v for k, v in (("city", c), ("state", s), ("zip_code_prefix", z)) if v is not None}
-        for c, s, z in zip(_text(cu, "customer_city")[pick.index], _text(cu, "customer_state")[pick.index],
-                           _text(cu, "customer_zip_code_prefix")[pick.index], strict=True)
+        for c, s, z in zip(
+            _text(cu, "customer_city")[pick.index],
+            _text(cu, "customer_state")[pick.index],
+            _text(cu, "customer_zip_code_prefix")[pick.index],
+            strict=True,
+        )
     ]
-    customers = pd.DataFrame({
-        "customer_id": pick["uid"], "created_at": pick["uid"].map(first).astype("datetime64[us]"),
-        "country": "BR", "traits": pd.Series(traits, index=pick.index, dtype=object),
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": pick["uid"],
+            "created_at": pick["uid"].map(first).astype("datetime64[us]"),
+            "country": "BR",
+            "traits": pd.Series(traits, index=pick.index, dtype=object),
+        }
+    )
 
     # reviews → CSAT feedback + reviews
     r = raw["reviews"]
@@ -332,16 +374,33 @@ def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
         {"order_id": oid, "answered_at": (a.isoformat(sep=" ") if pd.notna(a) else None)}
         for oid, a in zip(r_order, answered, strict=True)
     ]
-    feedback = pd.DataFrame({
-        "feedback_id": fb_id, "customer_id": r_customer, "ts": created, "metric": "csat", "score": score,
-        "comment": comment, "touchpoint": "delivery", "channel": "email", "survey_id": "olist_review",
-        "properties": pd.Series(props, index=r.index, dtype=object),
-    })
+    feedback = pd.DataFrame(
+        {
+            "feedback_id": fb_id,
+            "customer_id": r_customer,
+            "ts": created,
+            "metric": "csat",
+            "score": score,
+            "comment": comment,
+            "touchpoint": "delivery",
+            "channel": "email",
+            "survey_id": "olist_review",
+            "properties": pd.Series(props, index=r.index, dtype=object),
+        }
+    )
     feedback["stage"] = _stages(ws, feedback["touchpoint"], _OLIST_FALLBACK_STAGE)
-    reviews = pd.DataFrame({
-        "review_id": fb_id, "source": "olist", "customer_id": r_customer, "ts": created, "rating": score,
-        "title": title, "body": message, "touchpoint": "delivery",
-    })
+    reviews = pd.DataFrame(
+        {
+            "review_id": fb_id,
+            "source": "olist",
+            "customer_id": r_customer,
+            "ts": created,
+            "rating": score,
+            "title": title,
+            "body": message,
+            "touchpoint": "delivery",
+        }
+    )
 
     # order milestones → events
     days_late = (delivered.dt.normalize() - estimated.dt.normalize()).dt.days
@@ -354,10 +413,17 @@ def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
     parts = []
     for name, when, touchpoint, channel in milestones:
         has = when.notna()
-        ev = pd.DataFrame({
-            "event_id": "olist:" + order_id[has] + ":" + name, "customer_id": customer[has], "ts": when[has],
-            "type": "track", "name": name, "channel": channel, "touchpoint": touchpoint,
-        })
+        ev = pd.DataFrame(
+            {
+                "event_id": "olist:" + order_id[has] + ":" + name,
+                "customer_id": customer[has],
+                "ts": when[has],
+                "type": "track",
+                "name": name,
+                "channel": channel,
+                "touchpoint": touchpoint,
+            }
+        )
         props = [{"order_id": oid, "status": st} for oid, st in zip(order_id[has], status[has], strict=True)]
         if name == "delivery":
             for pr, late, est in zip(props, days_late[has], estimated[has], strict=True):
@@ -370,16 +436,23 @@ def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
     events["stage"] = _stages(ws, events["touchpoint"], _OLIST_FALLBACK_STAGE)
 
     tables = {
-        "customers": _validated(customers, "customers", src["customers"],
-                                {"customer_id": "customer_unique_id", "traits": "customer_city"}),
-        "orders": _validated(orders, "orders", f, {"ts": "order_purchase_timestamp", "status": "order_status",
-                                                   "amount": "payment_value"}),
+        "customers": _validated(
+            customers, "customers", src["customers"], {"customer_id": "customer_unique_id", "traits": "customer_city"}
+        ),
+        "orders": _validated(
+            orders, "orders", f, {"ts": "order_purchase_timestamp", "status": "order_status", "amount": "payment_value"}
+        ),
         "order_items": _validated(order_items, "order_items", fi, {"item_id": "order_item_id"}),
         "events": _validated(events, "events", f, {"event_id": "order_id"}),
-        "feedback": _validated(feedback, "feedback", fr, {"feedback_id": "review_id", "score": "review_score",
-                                                          "ts": "review_creation_date"}),
-        "reviews": _validated(reviews, "reviews", fr, {"review_id": "review_id", "rating": "review_score",
-                                                       "ts": "review_creation_date"}),
+        "feedback": _validated(
+            feedback,
+            "feedback",
+            fr,
+            {"feedback_id": "review_id", "score": "review_score", "ts": "review_creation_date"},
+        ),
+        "reviews": _validated(
+            reviews, "reviews", fr, {"review_id": "review_id", "rating": "review_score", "ts": "review_creation_date"}
+        ),
     }
     return _insert_all(ws, tables)
 
@@ -411,30 +484,54 @@ def import_cdnow(ws: Workspace, path: str | Path) -> dict[str, int]:
     value = _numbers(t, "dollar_value", f, lo=0)
     date_text = _text(t, "date")
     seq = pd.DataFrame({"c": cid, "d": date_text}).groupby(["c", "d"], sort=False).cumcount() + 1
-    orders = pd.DataFrame({
-        "order_id": cid + "-" + date_text + "-" + seq.astype(str), "customer_id": cid, "ts": day,
-        "amount": value, "currency": "USD", "status": "completed",
-    })
+    orders = pd.DataFrame(
+        {
+            "order_id": cid + "-" + date_text + "-" + seq.astype(str),
+            "customer_id": cid,
+            "ts": day,
+            "amount": value,
+            "currency": "USD",
+            "status": "completed",
+        }
+    )
     first = orders.reset_index().sort_values(["ts", "index"]).groupby("customer_id", sort=False).first()
     customers = pd.DataFrame(
         {"customer_id": first.index.to_numpy(), "created_at": first["ts"].to_numpy()},
         index=first["index"].to_numpy(),
     ).sort_index()
-    return _insert_all(ws, {
-        "customers": _validated(customers, "customers", f, {"created_at": "date"}),
-        "orders": _validated(orders, "orders", f, {"ts": "date", "amount": "dollar_value", "order_id": "customer_id"}),
-    })
+    return _insert_all(
+        ws,
+        {
+            "customers": _validated(customers, "customers", f, {"created_at": "date"}),
+            "orders": _validated(
+                orders, "orders", f, {"ts": "date", "amount": "dollar_value", "order_id": "customer_id"}
+            ),
+        },
+    )
 
 
 # -- IBM Telco customer churn -----------------------------------------------------------------
 #: source column → trait name; numbers are stored as JSON numbers, the rest as the source text
 TELCO_TRAITS = {
-    "gender": "gender", "SeniorCitizen": "senior_citizen", "Partner": "partner", "Dependents": "dependents",
-    "tenure": "tenure_months", "PhoneService": "phone_service", "MultipleLines": "multiple_lines",
-    "InternetService": "internet_service", "OnlineSecurity": "online_security", "OnlineBackup": "online_backup",
-    "DeviceProtection": "device_protection", "TechSupport": "tech_support", "StreamingTV": "streaming_tv",
-    "StreamingMovies": "streaming_movies", "Contract": "contract", "PaperlessBilling": "paperless_billing",
-    "PaymentMethod": "payment_method", "MonthlyCharges": "monthly_charges", "TotalCharges": "total_charges",
+    "gender": "gender",
+    "SeniorCitizen": "senior_citizen",
+    "Partner": "partner",
+    "Dependents": "dependents",
+    "tenure": "tenure_months",
+    "PhoneService": "phone_service",
+    "MultipleLines": "multiple_lines",
+    "InternetService": "internet_service",
+    "OnlineSecurity": "online_security",
+    "OnlineBackup": "online_backup",
+    "DeviceProtection": "device_protection",
+    "TechSupport": "tech_support",
+    "StreamingTV": "streaming_tv",
+    "StreamingMovies": "streaming_movies",
+    "Contract": "contract",
+    "PaperlessBilling": "paperless_billing",
+    "PaymentMethod": "payment_method",
+    "MonthlyCharges": "monthly_charges",
+    "TotalCharges": "total_charges",
     "Churn": "churn",
 }
 
@@ -480,10 +577,15 @@ def import_telco_churn(ws: Workspace, path: str | Path) -> dict[str, int]:
                 continue
             out[k] = int(v) if k in ints else v
         traits.append(out)
-    customers = pd.DataFrame({
-        "customer_id": cid, "segment": values["contract"], "plan": values["internet_service"], "country": "US",
-        "traits": pd.Series(traits, index=t.index, dtype=object),
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": cid,
+            "segment": values["contract"],
+            "plan": values["internet_service"],
+            "country": "US",
+            "traits": pd.Series(traits, index=t.index, dtype=object),
+        }
+    )
     return _insert_all(ws, {"customers": _validated(customers, "customers", f, {"customer_id": "customerID"})})
 
 
@@ -538,12 +640,23 @@ def import_nps_verbatims(ws: Workspace, path: str | Path) -> dict[str, int]:
     wrong = (rating.notna() & (rating != expected).fillna(True)).to_numpy()
     if wrong.any():
         i = int(wrong.argmax())
-        want = f"{expected.iloc[i]!r} for NPS_SCORE {score.iloc[i]:g}" if pd.notna(score.iloc[i]) else "empty, as NPS_SCORE is empty"
+        want = (
+            f"{expected.iloc[i]!r} for NPS_SCORE {score.iloc[i]:g}"
+            if pd.notna(score.iloc[i])
+            else "empty, as NPS_SCORE is empty"
+        )
         raise _bad(f, i, "NPS_RATING", rating.iloc[i], want)
 
     text, qtr = _text(t, "text"), _text(t, "Qtr")
-    key = (t["CUSTOMER_RESPONSE_DATE"].astype(str) + "\x1f" + sub + "\x1f" + t["NPS_SCORE"].fillna("").astype(str)
-           + "\x1f" + t["text"].fillna("").astype(str))
+    key = (
+        t["CUSTOMER_RESPONSE_DATE"].astype(str)
+        + "\x1f"
+        + sub
+        + "\x1f"
+        + t["NPS_SCORE"].fillna("").astype(str)
+        + "\x1f"
+        + t["text"].fillna("").astype(str)
+    )
     digest = key.map(lambda k: hashlib.sha1(k.encode("utf-8")).hexdigest()[:16])
     occurrence = digest.groupby(digest).cumcount() + 1
     touchpoint = sub.map({k: v[0] for k, v in NPS_SURVEY_TOUCHPOINTS.items()})
@@ -552,16 +665,36 @@ def import_nps_verbatims(ws: Workspace, path: str | Path) -> dict[str, int]:
         {k: v for k, v in (("nps_rating", r), ("qtr", q), ("survey_sub_type", s)) if v is not None}
         for r, q, s in zip(rating, qtr, sub, strict=True)
     ]
-    feedback = pd.DataFrame({
-        "feedback_id": "npsv_" + digest + "-" + occurrence.astype(str), "ts": ts, "metric": "nps", "score": score,
-        "comment": text, "touchpoint": touchpoint, "stage": _stages(ws, touchpoint, fallback),
-        "survey_id": sub.map(_slug), "properties": pd.Series(props, index=t.index, dtype=object),
-    })
+    feedback = pd.DataFrame(
+        {
+            "feedback_id": "npsv_" + digest + "-" + occurrence.astype(str),
+            "ts": ts,
+            "metric": "nps",
+            "score": score,
+            "comment": text,
+            "touchpoint": touchpoint,
+            "stage": _stages(ws, touchpoint, fallback),
+            "survey_id": sub.map(_slug),
+            "properties": pd.Series(props, index=t.index, dtype=object),
+        }
+    )
     feedback = feedback[score.notna()]
-    return _insert_all(ws, {
-        "feedback": _validated(feedback, "feedback", f, {"ts": "CUSTOMER_RESPONSE_DATE", "score": "NPS_SCORE",
-                                                         "comment": "text", "survey_id": "SURVEY_SUB_TYPE"}),
-    })
+    return _insert_all(
+        ws,
+        {
+            "feedback": _validated(
+                feedback,
+                "feedback",
+                f,
+                {
+                    "ts": "CUSTOMER_RESPONSE_DATE",
+                    "score": "NPS_SCORE",
+                    "comment": "text",
+                    "survey_id": "SURVEY_SUB_TYPE",
+                },
+            ),
+        },
+    )
 
 
 #: adapter name (as typed after ``cxlens import``) → function(workspace, path)

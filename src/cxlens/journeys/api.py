@@ -42,6 +42,7 @@ class Journeys:
         exclude: Sequence[Step] | None = None,
         by: str | Sequence[str] | None = None,
         step_field: str = "name",
+        attribution: str = "first",
         start: Any = None,
         end: Any = None,
         filters: Mapping[str, Any] | None = None,
@@ -49,7 +50,8 @@ class Journeys:
     ) -> pd.DataFrame:
         """Customers reaching each step of an ordered funnel (see :func:`cxlens.journeys.funnels.funnel`).
 
-        ``start``/``end``/``filters`` restrict the events considered first (``end`` exclusive).
+        ``start``/``end``/``filters`` restrict the events considered first (``end`` exclusive);
+        ``attribution`` ("first" or "last" touch) decides which event's value a ``by`` breakdown uses.
 
         Examples
         --------
@@ -70,6 +72,7 @@ class Journeys:
             step_field=step_field,
             customers=self.ws.table("customers"),
             times=times,
+            attribution=attribution,
         )
 
     def paths(
@@ -160,3 +163,80 @@ class Journeys:
         from cxlens.journeys.maps import journey_map_html
 
         return journey_map_html(self.ws, path, start, end, dict(filters) if filters else None, **kwargs)
+
+    def event_names(self, field: str = "name") -> list[str]:
+        """Distinct values of an events column (event names by default), most frequent first."""
+        import ibis
+
+        ev = self.ws.table("events")
+        ev = ev.filter(ev[field].notnull())
+        t = ev.group_by(_v=ev[field]).aggregate(_n=ev.count())
+        return [str(v) for v in t.order_by([ibis.desc("_n"), "_v"]).execute()["_v"]]
+
+    def dropped(
+        self,
+        steps: Sequence[Step] | str,
+        step: int,
+        *,
+        window: str | dt.timedelta | None = "14d",
+        order: str = "sequential",
+        start: Any = None,
+        end: Any = None,
+        filters: Mapping[str, Any] | None = None,
+        limit: int | None = 1000,
+    ) -> pd.DataFrame:
+        """Customers who reached funnel step ``step`` but not ``step + 1`` (a drop-off list), by id.
+
+        Columns ``customer_id`` and ``reached_at`` (when they first reached ``step``);
+        ``attrs["total"]`` holds the number of such customers before ``limit``. Save it as a
+        segment with :func:`cxlens.customers.segments.save_segment`.
+        """
+        from cxlens.journeys.funnels import FunnelQuery
+
+        q = FunnelQuery(steps, window, order, customers=self.ws.table("customers"), times=False)
+        expr = q.dropped_customers(self._events(start, end, filters), step)
+        expr = expr.select("customer_id", "reached_at")
+        total = int(expr.count().execute())
+        expr = expr.order_by("customer_id")
+        df = (expr.limit(limit) if limit else expr).execute()
+        df.attrs["total"] = total
+        return df
+
+    def cell(
+        self,
+        stage: str | None,
+        touchpoint: str | None,
+        *,
+        start: Any = None,
+        end: Any = None,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 20,
+    ) -> dict[str, Any]:
+        """The feedback behind one journey-map cell (``None`` matches a missing stage or touchpoint).
+
+        Returns ``{"n": answers, "quotes": DataFrame, "customers": DataFrame}``: the latest
+        ``limit`` non-empty comments (``feedback_id, ts, customer_id, metric, score, channel,
+        comment``) and up to ``limit`` customers with their answers per metric (``customer_id,
+        metric, answers, mean_score, last_ts``), lowest mean score first.
+        """
+        import ibis
+
+        t, _ = prepare(
+            self.ws.table("feedback"),
+            customers=self.ws.table("customers"),
+            start=start,
+            end=end,
+            filters=dict(filters or {}),
+            what="feedback",
+        )
+        conds = [t[c].isnull() if v is None else t[c] == v for c, v in (("stage", stage), ("touchpoint", touchpoint))]
+        cell = t.filter(*conds)
+        quotes = cell.filter(cell.comment.notnull(), cell.comment.strip().length() > 0)
+        quotes = quotes.select("feedback_id", "ts", "customer_id", "metric", "score", "channel", "comment")
+        quotes = quotes.order_by([ibis.desc("ts"), "feedback_id"]).limit(limit).execute()
+        known = cell.filter(cell.customer_id.notnull())
+        people = known.group_by(["customer_id", "metric"]).aggregate(
+            answers=known.count(), mean_score=known.score.mean(), last_ts=known.ts.max()
+        )
+        people = people.order_by(["mean_score", ibis.desc("last_ts"), "customer_id"]).limit(limit).execute()
+        return {"n": int(cell.count().execute()), "quotes": quotes, "customers": people}

@@ -58,11 +58,13 @@ def make_funnel_events(events: int = 10_000_000, customers: int = 1_000_000, see
     secs = np.concatenate([f_ts, n_ts]).astype(np.int64)
     names = np.array(FUNNEL_STEPS + NOISE, dtype=object)[np.concatenate([f_name, n_name])]
     ids = np.char.add("c", np.arange(customers).astype(str)).astype(object)
-    return pd.DataFrame({
-        "customer_id": ids[cust],
-        "ts": _T0 + secs.astype("timedelta64[s]"),
-        "name": names,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": ids[cust],
+            "ts": _T0 + secs.astype("timedelta64[s]"),
+            "name": names,
+        }
+    )
 
 
 def pandas_funnel(df: pd.DataFrame, steps: list[str], window: pd.Timedelta) -> list[int]:
@@ -115,7 +117,9 @@ def bench_funnel(events: int = 10_000_000, customers: int = 1_000_000, seed: int
     raw = duckdb.connect(":memory:")
     raw.execute("SET enable_progress_bar = false")
     raw.register("_src", df)
-    raw.execute("CREATE TABLE events AS SELECT customer_id, NULL::VARCHAR AS anonymous_id, ts::TIMESTAMP AS ts, name FROM _src")
+    raw.execute(
+        "CREATE TABLE events AS SELECT customer_id, NULL::VARCHAR AS anonymous_id, ts::TIMESTAMP AS ts, name FROM _src"
+    )
     raw.unregister("_src")
     con = ibis.duckdb.from_connection(raw)
     table = con.table("events")

@@ -59,8 +59,9 @@ def _match(step: FunnelStep, row: Mapping[str, Any]) -> bool:
     return True
 
 
-def _customer(events: list[dict], steps: list[FunnelStep], excl: list[FunnelStep], window: dt.timedelta,
-              order: str) -> list[pd.Timestamp | None]:
+def _customer(
+    events: list[dict], steps: list[FunnelStep], excl: list[FunnelStep], window: dt.timedelta, order: str
+) -> list[pd.Timestamp | None]:
     """For one customer: the first moment each step 1..n is reached (None when never)."""
     n = len(steps)
     cand = [[e for e in events if _match(s, e)] for s in steps]
@@ -95,8 +96,10 @@ def _customer(events: list[dict], steps: list[FunnelStep], excl: list[FunnelStep
 def _per_customer(events: pd.DataFrame) -> dict[str, list[dict]]:
     per: dict[str, list[dict]] = {}
     for row in events.to_dict("records"):
-        row = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v)
-               for k, v in row.items()}
+        row = {
+            k: (None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else v)
+            for k, v in row.items()
+        }
         cid = row.get("customer_id") if row.get("customer_id") is not None else row.get("anonymous_id")
         if cid is None or row.get("ts") is None:
             continue
@@ -108,8 +111,7 @@ def _per_customer(events: pd.DataFrame) -> dict[str, list[dict]]:
 def _touch_value(evs: list[dict], steps: list[FunnelStep], at: pd.Timestamp, col: str) -> Any:
     """The attributed value: on the events matching one of ``steps`` at moment ``at``, the
     smallest non-null value of ``col`` (None when all are null)."""
-    nonnull = [e.get(col) for e in evs
-               if e["ts"] == at and any(_match(s, e) for s in steps) and e.get(col) is not None]
+    nonnull = [e.get(col) for e in evs if e["ts"] == at and any(_match(s, e) for s in steps) and e.get(col) is not None]
     return min(nonnull) if nonnull else None
 
 
@@ -156,7 +158,11 @@ def reference_customer_reach(
 
 
 def reference_dropped(
-    events: pd.DataFrame, steps: Sequence[str | Mapping[str, Any]] | str, step: int, *, last_event: bool = False,
+    events: pd.DataFrame,
+    steps: Sequence[str | Mapping[str, Any]] | str,
+    step: int,
+    *,
+    last_event: bool = False,
     **kw: Any,
 ) -> pd.DataFrame:
     """Customers who reached ``step`` but not ``step + 1``: ``customer_id``, ``reached_step``,
@@ -171,7 +177,12 @@ def reference_dropped(
         key, first = reach[cid]
         if first[step - 1] is None or first[step] is not None:
             continue
-        row = {"customer_id": cid, "reached_step": step, "reached_at": first[step - 1], **dict(zip(bys, key, strict=True))}
+        row = {
+            "customer_id": cid,
+            "reached_step": step,
+            "reached_at": first[step - 1],
+            **dict(zip(bys, key, strict=True)),
+        }
         if last_event:
             after = [e for e in per[cid] if e["ts"] > first[step - 1]]
             t = max((e["ts"] for e in after), default=None)
@@ -205,8 +216,9 @@ def reference_funnel(
     sts = [FunnelStep.parse(s, step_field) for s in steps]
     bys = [by] if isinstance(by, str) else list(by or [])
     n = len(sts)
-    reach = reference_customer_reach(events, steps, window, order, exclude, by, step_field, customers=customers,
-                                     attribution=attribution)
+    reach = reference_customer_reach(
+        events, steps, window, order, exclude, by, step_field, customers=customers, attribution=attribution
+    )
     rows: dict[tuple, list[list[pd.Timestamp | None]]] = {}
     for key, first in reach.values():
         rows.setdefault(key, []).append(first)
@@ -218,22 +230,44 @@ def reference_funnel(
         for k in range(n):
             secs = [(f[k] - f[k - 1]).total_seconds() for f in firsts if k > 0 and f[k] is not None]
             prev = counts[k - 1] if k else counts[0]
-            out.append({
-                **dict(zip(bys, key, strict=True)),
-                "step": k + 1,
-                "event": sts[k].title,
-                "customers": counts[k],
-                "conversion": counts[k] / counts[0] if counts[0] else 0.0,
-                "step_conversion": counts[k] / prev if prev else 0.0,
-                "dropped": prev - counts[k],
-                "median_seconds": float(np.percentile(secs, 50)) if secs else float("nan"),
-                "p90_seconds": float(np.percentile(secs, 90)) if secs else float("nan"),
-            })
-    cols = [*bys, "step", "event", "customers", "conversion", "step_conversion", "dropped", "median_seconds",
-            "p90_seconds"]
+            out.append(
+                {
+                    **dict(zip(bys, key, strict=True)),
+                    "step": k + 1,
+                    "event": sts[k].title,
+                    "customers": counts[k],
+                    "conversion": counts[k] / counts[0] if counts[0] else 0.0,
+                    "step_conversion": counts[k] / prev if prev else 0.0,
+                    "dropped": prev - counts[k],
+                    "median_seconds": float(np.percentile(secs, 50)) if secs else float("nan"),
+                    "p90_seconds": float(np.percentile(secs, 90)) if secs else float("nan"),
+                }
+            )
+    cols = [
+        *bys,
+        "step",
+        "event",
+        "customers",
+        "conversion",
+        "step_conversion",
+        "dropped",
+        "median_seconds",
+        "p90_seconds",
+    ]
     if not out and not bys:
-        out = [{"step": k + 1, "event": s.title, "customers": 0, "conversion": 0.0, "step_conversion": 0.0,
-                "dropped": 0, "median_seconds": float("nan"), "p90_seconds": float("nan")} for k, s in enumerate(sts)]
+        out = [
+            {
+                "step": k + 1,
+                "event": s.title,
+                "customers": 0,
+                "conversion": 0.0,
+                "step_conversion": 0.0,
+                "dropped": 0,
+                "median_seconds": float("nan"),
+                "p90_seconds": float("nan"),
+            }
+            for k, s in enumerate(sts)
+        ]
     return pd.DataFrame(out, columns=cols)
 
 
@@ -249,17 +283,21 @@ def random_events(rng: np.random.Generator, customers: int = 6, max_events: int 
     for c in range(customers):
         for _ in range(int(rng.integers(0, max_events + 1))):
             anon = rng.random() < 0.15
-            rows.append({
-                "customer_id": None if anon else f"c{c}",
-                "anonymous_id": f"anon{c}" if anon or rng.random() < 0.3 else None,
-                "ts": T0 + pd.Timedelta(minutes=int(rng.integers(0, span + 1))),
-                "name": str(rng.choice(NAMES, p=[0.3, 0.25, 0.2, 0.15, 0.1])),
-                "channel": str(rng.choice(["web", "app"])) if rng.random() < 0.9 else None,
-                "properties": json.dumps({"plan": str(rng.choice(["free", "pro"]))}),
-            })
+            rows.append(
+                {
+                    "customer_id": None if anon else f"c{c}",
+                    "anonymous_id": f"anon{c}" if anon or rng.random() < 0.3 else None,
+                    "ts": T0 + pd.Timedelta(minutes=int(rng.integers(0, span + 1))),
+                    "name": str(rng.choice(NAMES, p=[0.3, 0.25, 0.2, 0.15, 0.1])),
+                    "channel": str(rng.choice(["web", "app"])) if rng.random() < 0.9 else None,
+                    "properties": json.dumps({"plan": str(rng.choice(["free", "pro"]))}),
+                }
+            )
     if rows and rng.random() < 0.3:
         rows.append({**rows[0], "customer_id": None, "anonymous_id": None})  # no identity: ignored
-    return canonical_events(pd.DataFrame(rows, columns=["customer_id", "anonymous_id", "ts", "name", "channel", "properties"]))
+    return canonical_events(
+        pd.DataFrame(rows, columns=["customer_id", "anonymous_id", "ts", "name", "channel", "properties"])
+    )
 
 
 def events_schema() -> ibis.Schema:

@@ -346,7 +346,9 @@ class FunnelQuery:
         transition and the events breakdown columns ``_by0`` …"""
         cols = set(events.columns)
         if self.step_field not in cols:
-            raise ConfigError(f"funnel step field {self.step_field!r} is not an events column; use 'name' or 'touchpoint'")
+            raise ConfigError(
+                f"funnel step field {self.step_field!r} is not an events column; use 'name' or 'touchpoint'"
+            )
         n = len(self._steps)
         if self.order != "strict":  # strict needs every event: any event breaks a chain
             # only events matching a step or an exclusion matter; a plain name list is a fast IN
@@ -366,8 +368,7 @@ class FunnelQuery:
             cid = ibis.coalesce(events.customer_id, events.anonymous_id)
         keep = [events[c] for c in self.by if c in cols]
         key = _hash_key(events, cid) if hashed else cid
-        base = events.select(_cid=cid, _key=key, ts=events.ts, **flags,
-                             **{f"_by{j}": c for j, c in enumerate(keep)})
+        base = events.select(_cid=cid, _key=key, ts=events.ts, **flags, **{f"_by{j}": c for j, c in enumerate(keep)})
         return base.filter(base._cid.notnull(), base.ts.notnull())
 
     def _moments(self, base: ir.Table, i: int | str, extra: Sequence[str] = (), distinct: bool = True) -> ir.Table:
@@ -407,21 +408,24 @@ class FunnelQuery:
             # previous step's chains (2), so a chain can only extend to a strictly later moment.
             parts = [
                 valid.select("_key", "ts", "_start", _o=ibis.literal(2, "int8")),
-                self._moments(base, k, distinct=False).select("_key", "ts", _start=null_ts,
-                                                              _o=ibis.literal(0, "int8")),
+                self._moments(base, k, distinct=False).select("_key", "ts", _start=null_ts, _o=ibis.literal(0, "int8")),
             ]
             xcol = f"_x{k - 1}"
             if xcol in base.columns:
-                parts.append(self._moments(base, xcol, distinct=False).select(
-                    "_key", "ts", _start=null_ts, _o=ibis.literal(1, "int8")))
+                parts.append(
+                    self._moments(base, xcol, distinct=False).select(
+                        "_key", "ts", _start=null_ts, _o=ibis.literal(1, "int8")
+                    )
+                )
             u = ibis.union(*parts, distinct=False)
             part = [u._key]
             if xcol in base.columns:
                 # segment = exclusions so far; a chain never crosses a segment boundary
                 u = u.mutate(
-                    _seg=(u._o == 1).cast("int64").sum().over(
-                        ibis.window(group_by=u._key, order_by=[u.ts, u._o], rows=(None, 0))
-                    )
+                    _seg=(u._o == 1)
+                    .cast("int64")
+                    .sum()
+                    .over(ibis.window(group_by=u._key, order_by=[u.ts, u._o], rows=(None, 0)))
                 )
                 part = [u._key, u._seg]
             # a current-step row has no start of its own, so the running max up to and including it
@@ -473,8 +477,9 @@ class FunnelQuery:
         return out
 
     @contextmanager
-    def _computed(self, events: ir.Table,
-                  materialize: bool | None = None) -> Iterator[tuple[ir.Table, ir.Table, ir.Table]]:
+    def _computed(
+        self, events: ir.Table, materialize: bool | None = None
+    ) -> Iterator[tuple[ir.Table, ir.Table, ir.Table]]:
         """``(base, ids, wide)``: the prepared events (:meth:`_base`), ``_key`` → ``_cid`` for
         every customer in them, and one row per customer key who did step 1 with ``reached_1`` …
         ``reached_n`` (the first moment each step was reached, null when never).
@@ -510,15 +515,18 @@ class FunnelQuery:
                 if int(stats["k"].iloc[0]) != int(stats["c"].iloc[0]):  # a collision: key by the text id
                     base = base.mutate(_key=base._cid)
                     ids = keep(customers(base))
-            reach = {"sequential": self._reach_sequential, "strict": self._reach_strict,
-                     "any": self._reach_any}[self.order](base, keep)
+            reach = {"sequential": self._reach_sequential, "strict": self._reach_strict, "any": self._reach_any}[
+                self.order
+            ](base, keep)
             n = len(reach)
             firsts = ids.filter(ids._r1.notnull())
             wide = firsts.select("_key", reached_1=firsts._r1)
             if n > 1:
                 # steps 2..n: one group-by over the chains; step 1 comes from the customers table
-                long = ibis.union(*[r.select("_key", "ts", _k=ibis.literal(k, "int8"))
-                                    for k, r in enumerate(reach[1:], 2)], distinct=False)
+                long = ibis.union(
+                    *[r.select("_key", "ts", _k=ibis.literal(k, "int8")) for k, r in enumerate(reach[1:], 2)],
+                    distinct=False,
+                )
                 rest = long.group_by(_rkey=long._key).aggregate(
                     **{f"reached_{k}": long.ts.min(where=long._k == k) for k in range(2, n + 1)}
                 )
@@ -540,13 +548,16 @@ class FunnelQuery:
         n = len(self._steps)
         if self.attribution == "first" or n == 1:
             return wide.select(_tkey=wide._key, _tts=wide.reached_1, _tstep=ibis.literal(1, "int8"))
-        last = ibis.cases(*[(wide[f"reached_{k}"].notnull(), ibis.literal(k, "int8")) for k in range(n, 1, -1)],
-                          else_=ibis.literal(1, "int8"))
+        last = ibis.cases(
+            *[(wide[f"reached_{k}"].notnull(), ibis.literal(k, "int8")) for k in range(n, 1, -1)],
+            else_=ibis.literal(1, "int8"),
+        )
         at = ibis.coalesce(*[wide[f"reached_{k}"] for k in range(n, 0, -1)])
         return wide.select(_tkey=wide._key, _tts=at, _tstep=last)
 
-    def _groups(self, events: ir.Table, base: ir.Table, ids: ir.Table,
-                wide: ir.Table) -> tuple[ir.Table | None, list[str]]:
+    def _groups(
+        self, events: ir.Table, base: ir.Table, ids: ir.Table, wide: ir.Table
+    ) -> tuple[ir.Table | None, list[str]]:
         """Per customer key: the breakdown values (events columns by attribution, or customers columns)."""
         if not self.by:
             return None, []
@@ -557,12 +568,12 @@ class FunnelQuery:
         if ev_by:
             touch = self._touch(base, wide)
             j = base.join(touch, [base._key == touch._tkey, base.ts == touch._tts])
+
             # the events completing step m at that moment: step m's (in `any` order any of 1..m)
             def completes(k: int) -> ir.BooleanValue:
                 return _any([j[f"_s{i}"] for i in range(1, k + 1)]) if self.order == "any" else j[f"_s{k}"]
 
-            step_ok = ibis.cases(*[(j._tstep == k, completes(k)) for k in range(1, len(self._steps) + 1)],
-                                 else_=False)
+            step_ok = ibis.cases(*[(j._tstep == k, completes(k)) for k in range(1, len(self._steps) + 1)], else_=False)
             j = j.filter(step_ok)
             # ties at that moment: the smallest non-null value (per column)
             groups = j.group_by("_key").aggregate(**{b: j[f"_by{i}"].min() for i, b in enumerate(ev_by)})
@@ -596,8 +607,11 @@ class FunnelQuery:
             wide = wide.join(groups, "_key")
         ids = self._ids(ids, wide)
         wide = wide.join(ids, "_key")
-        return wide.select(**{CUSTOMER: wide._cid}, **{b: wide[b] for b in by},
-                           **{f"reached_{k}": wide[f"reached_{k}"] for k in range(1, n + 1)})
+        return wide.select(
+            **{CUSTOMER: wide._cid},
+            **{b: wide[b] for b in by},
+            **{f"reached_{k}": wide[f"reached_{k}"] for k in range(1, n + 1)},
+        )
 
     def _summary(self, events: ir.Table, base: ir.Table, ids: ir.Table, wide: ir.Table) -> ir.Table:
         """One row per breakdown group: ``customers_k`` and, with ``times``, ``median_seconds_k``
@@ -628,12 +642,17 @@ class FunnelQuery:
         with self._computed(events, materialize=False) as (base, ids, wide):
             return self._summary(events, base, ids, wide)
 
-    def _dropped(self, events: ir.Table, base: ir.Table, ids: ir.Table, wide: ir.Table, step: int,
-                 last_event: bool) -> ir.Table:
+    def _dropped(
+        self, events: ir.Table, base: ir.Table, ids: ir.Table, wide: ir.Table, step: int, last_event: bool
+    ) -> ir.Table:
         cr = self._customer_wide(events, base, ids, wide)
         cr = cr.filter(cr[f"reached_{step}"].notnull(), cr[f"reached_{step + 1}"].isnull())
-        out = cr.select(customer_id=cr[CUSTOMER], reached_step=ibis.literal(step, "int64"),
-                        reached_at=cr[f"reached_{step}"], **{b: cr[b] for b in self.by})
+        out = cr.select(
+            customer_id=cr[CUSTOMER],
+            reached_step=ibis.literal(step, "int64"),
+            reached_at=cr[f"reached_{step}"],
+            **{b: cr[b] for b in self.by},
+        )
         if last_event:
             cid = events.customer_id
             if "anonymous_id" in events.columns:
@@ -643,8 +662,9 @@ class FunnelQuery:
             j = ev.join(j, [ev._ecid == j._dcid, ev._ets > j._dat])
             lastt = j.group_by("_ecid").aggregate(last_event_at=j._ets.max())
             j2 = j.join(lastt, [j._ecid == lastt._ecid, j._ets == lastt.last_event_at])
-            lastn = j2.group_by(_lcid=j2._ecid).aggregate(last_event_at=j2.last_event_at.max(),
-                                                          last_event=j2._ename.max())
+            lastn = j2.group_by(_lcid=j2._ecid).aggregate(
+                last_event_at=j2.last_event_at.max(), last_event=j2._ename.max()
+            )
             out = out.left_join(lastn, out.customer_id == lastn._lcid).drop("_lcid")
         return out
 
@@ -702,16 +722,27 @@ class FunnelQuery:
         first = out.groupby(key, dropna=False)["customers"].transform("first") if by else out["customers"].iloc[0]
         prev = out.groupby(key, dropna=False)["customers"].shift(1) if by else out["customers"].shift(1)
         prev = prev.fillna(out["customers"])
-        out["conversion"] = (out["customers"] / first).where(first > 0, 0.0).astype(float) if by else (
-            out["customers"] / first if first > 0 else 0.0
+        out["conversion"] = (
+            (out["customers"] / first).where(first > 0, 0.0).astype(float)
+            if by
+            else (out["customers"] / first if first > 0 else 0.0)
         )
         out["step_conversion"] = (out["customers"] / prev).where(prev > 0, 0.0).astype(float)
         out["dropped"] = (prev - out["customers"]).astype("int64")
         for c in ("median_seconds", "p90_seconds"):
             out[c] = out[c].astype(float)
             out.loc[out["step"] == 1, c] = float("nan")
-        cols = [*by, "step", "event", "customers", "conversion", "step_conversion", "dropped", "median_seconds",
-                "p90_seconds"]
+        cols = [
+            *by,
+            "step",
+            "event",
+            "customers",
+            "conversion",
+            "step_conversion",
+            "dropped",
+            "median_seconds",
+            "p90_seconds",
+        ]
         out = out[cols]
         for b in by:  # nulls as None (JSON null), whatever the backend's string dtype
             out[b] = out[b].astype(object).where(out[b].notna(), None)

@@ -38,7 +38,10 @@ def _csv(path: Path) -> pd.DataFrame:
 
 def _props(frame: pd.DataFrame, cols: list[str]) -> list[str]:
     sub = frame[cols].astype(object).where(frame[cols].notna(), None)
-    return [json.dumps({k: v for k, v in zip(cols, row, strict=True) if v is not None}) for row in sub.itertuples(index=False)]
+    return [
+        json.dumps({k: v for k, v in zip(cols, row, strict=True) if v is not None})
+        for row in sub.itertuples(index=False)
+    ]
 
 
 def rees46_events(path: str | Path) -> pd.DataFrame:
@@ -52,17 +55,19 @@ def rees46_events(path: str | Path) -> pd.DataFrame:
     raw = _csv(p)
     ts = pd.to_datetime(raw["event_time"].str.replace(" UTC", "", regex=False), format="%Y-%m-%d %H:%M:%S")
     price = pd.to_numeric(raw["price"], errors="coerce")
-    return pd.DataFrame({
-        "event_id": [f"rees46-{p.stem}-{i}" for i in range(len(raw))],
-        "customer_id": raw["user_id"],
-        "session_id": raw["user_session"],
-        "ts": ts,
-        "type": "track",
-        "name": raw["event_type"],
-        "channel": "web",
-        "properties": _props(raw, ["product_id", "category_code", "brand", "price"]),
-        "revenue": price.where(raw["event_type"] == "purchase"),
-    })
+    return pd.DataFrame(
+        {
+            "event_id": [f"rees46-{p.stem}-{i}" for i in range(len(raw))],
+            "customer_id": raw["user_id"],
+            "session_id": raw["user_session"],
+            "ts": ts,
+            "type": "track",
+            "name": raw["event_type"],
+            "channel": "web",
+            "properties": _props(raw, ["product_id", "category_code", "brand", "price"]),
+            "revenue": price.where(raw["event_type"] == "purchase"),
+        }
+    )
 
 
 def olist_marketing_events(directory: str | Path) -> pd.DataFrame:
@@ -71,23 +76,27 @@ def olist_marketing_events(directory: str | Path) -> pd.DataFrame:
     mql = _csv(d / "olist_marketing_qualified_leads_dataset.csv")
     won = _csv(d / "olist_closed_deals_dataset.csv")
     origin = mql.set_index("mql_id")["origin"]
-    a = pd.DataFrame({
-        "event_id": "olist-mql-" + mql["mql_id"],
-        "customer_id": mql["mql_id"],
-        "ts": pd.to_datetime(mql["first_contact_date"], format="%Y-%m-%d"),
-        "type": "track",
-        "name": "mql",
-        "channel": mql["origin"],
-        "properties": _props(mql, ["landing_page_id"]),
-    })
-    b = pd.DataFrame({
-        "event_id": "olist-won-" + won["mql_id"],
-        "customer_id": won["mql_id"],
-        "ts": pd.to_datetime(won["won_date"], format="%Y-%m-%d %H:%M:%S"),
-        "type": "track",
-        "name": "deal_won",
-        "channel": won["mql_id"].map(origin),
-        "properties": _props(won, ["business_segment", "lead_type"]),
-        "revenue": pd.to_numeric(won["declared_monthly_revenue"], errors="coerce"),
-    })
+    a = pd.DataFrame(
+        {
+            "event_id": "olist-mql-" + mql["mql_id"],
+            "customer_id": mql["mql_id"],
+            "ts": pd.to_datetime(mql["first_contact_date"], format="%Y-%m-%d"),
+            "type": "track",
+            "name": "mql",
+            "channel": mql["origin"],
+            "properties": _props(mql, ["landing_page_id"]),
+        }
+    )
+    b = pd.DataFrame(
+        {
+            "event_id": "olist-won-" + won["mql_id"],
+            "customer_id": won["mql_id"],
+            "ts": pd.to_datetime(won["won_date"], format="%Y-%m-%d %H:%M:%S"),
+            "type": "track",
+            "name": "deal_won",
+            "channel": won["mql_id"].map(origin),
+            "properties": _props(won, ["business_segment", "lead_type"]),
+            "revenue": pd.to_numeric(won["declared_monthly_revenue"], errors="coerce"),
+        }
+    )
     return pd.concat([a, b], ignore_index=True)

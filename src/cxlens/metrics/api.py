@@ -106,8 +106,12 @@ class Metrics:
         schema, sql = hit
         with self.ws._lock:
             table = raw.sql(sql).to_arrow_table()
-        df = pd.DataFrame({name: (col.to_pylist() if col.null_count else col.to_pandas())
-                           for name, col in zip(table.column_names, table.columns, strict=True)})
+        df = pd.DataFrame(
+            {
+                name: (col.to_pylist() if col.null_count else col.to_pandas())
+                for name, col in zip(table.column_names, table.columns, strict=True)
+            }
+        )
         return DuckDBPandasData.convert_table(df, schema)
 
     @staticmethod
@@ -124,8 +128,17 @@ class Metrics:
         return plan
 
     # -- survey metrics ---------------------------------------------------------------
-    def nps(self, by: By = None, period: str | None = None, *, start: DateLike = None, end: DateLike = None,
-            filters: Filters = None, metric: str = "nps", min_n: int = MIN_N) -> pd.DataFrame:
+    def nps(
+        self,
+        by: By = None,
+        period: str | None = None,
+        *,
+        start: DateLike = None,
+        end: DateLike = None,
+        filters: Filters = None,
+        metric: str = "nps",
+        min_n: int = MIN_N,
+    ) -> pd.DataFrame:
         """Net Promoter Score per group.
 
         Returns
@@ -139,14 +152,34 @@ class Metrics:
         if plan is not None:
             df, keys = _rollup.score_summary(self.ws, metric, plan, hi=_nps.PROMOTER_MIN, lo=_nps.DETRACTOR_MAX)
             return finish(_rollup.nps_frame(df, keys, min_n), keys)
-        df = self._execute(("nps", repr((by, period, start, end, filters, metric, min_n))), lambda: _nps.nps_expr(
-            self._table("feedback"), customers=self._customers(), by=by, period=period, start=start, end=end,
-            filters=filters, metric=metric, min_n=min_n))
+        df = self._execute(
+            ("nps", repr((by, period, start, end, filters, metric, min_n))),
+            lambda: _nps.nps_expr(
+                self._table("feedback"),
+                customers=self._customers(),
+                by=by,
+                period=period,
+                start=start,
+                end=end,
+                filters=filters,
+                metric=metric,
+                min_n=min_n,
+            ),
+        )
         return finish(df, self._keys(by, period), ints=["n", "promoters", "passives", "detractors"])
 
-    def csat(self, by: By = None, period: str | None = None, *, start: DateLike = None, end: DateLike = None,
-             filters: Filters = None, metric: str = "csat", satisfied_min: float = _csat.SATISFIED_MIN,
-             min_n: int = MIN_N) -> pd.DataFrame:
+    def csat(
+        self,
+        by: By = None,
+        period: str | None = None,
+        *,
+        start: DateLike = None,
+        end: DateLike = None,
+        filters: Filters = None,
+        metric: str = "csat",
+        satisfied_min: float = _csat.SATISFIED_MIN,
+        min_n: int = MIN_N,
+    ) -> pd.DataFrame:
         """CSAT (% of 4-5 answers) per group.
 
         Returns
@@ -159,15 +192,35 @@ class Metrics:
         if plan is not None:
             df, keys = _rollup.score_summary(self.ws, metric, plan, hi=satisfied_min, lo=-np.inf)
             return finish(_rollup.csat_frame(df, keys, min_n), keys)
-        df = self._execute(("csat", repr((by, period, start, end, filters, metric, satisfied_min, min_n))),
-                           lambda: _csat.csat_expr(self._table("feedback"), customers=self._customers(), by=by,
-                                                   period=period, start=start, end=end, filters=filters,
-                                                   metric=metric, satisfied_min=satisfied_min, min_n=min_n))
+        df = self._execute(
+            ("csat", repr((by, period, start, end, filters, metric, satisfied_min, min_n))),
+            lambda: _csat.csat_expr(
+                self._table("feedback"),
+                customers=self._customers(),
+                by=by,
+                period=period,
+                start=start,
+                end=end,
+                filters=filters,
+                metric=metric,
+                satisfied_min=satisfied_min,
+                min_n=min_n,
+            ),
+        )
         return finish(df, self._keys(by, period), ints=["n", "satisfied"])
 
-    def ces(self, by: By = None, period: str | None = None, *, start: DateLike = None, end: DateLike = None,
-            filters: Filters = None, metric: str = "ces", easy_min: float = _ces.EASY_MIN,
-            min_n: int = MIN_N) -> pd.DataFrame:
+    def ces(
+        self,
+        by: By = None,
+        period: str | None = None,
+        *,
+        start: DateLike = None,
+        end: DateLike = None,
+        filters: Filters = None,
+        metric: str = "ces",
+        easy_min: float = _ces.EASY_MIN,
+        min_n: int = MIN_N,
+    ) -> pd.DataFrame:
         """Customer Effort Score (mean of 1-7) per group.
 
         Returns
@@ -182,34 +235,73 @@ class Metrics:
             raw, keys = _rollup.score_summary(self.ws, metric, plan, hi=easy_min, lo=-np.inf)
             df = _ces.add_mean_ci(_rollup.mean_frame(raw, keys, "ces", min_n, share_easy=True), "ces")
         else:
-            df = self._execute(("ces", repr((by, period, start, end, filters, metric, easy_min, min_n))),
-                               lambda: _ces.ces_expr(self._table("feedback"), customers=self._customers(), by=by,
-                                                     period=period, start=start, end=end, filters=filters,
-                                                     metric=metric, easy_min=easy_min, min_n=min_n))
+            df = self._execute(
+                ("ces", repr((by, period, start, end, filters, metric, easy_min, min_n))),
+                lambda: _ces.ces_expr(
+                    self._table("feedback"),
+                    customers=self._customers(),
+                    by=by,
+                    period=period,
+                    start=start,
+                    end=end,
+                    filters=filters,
+                    metric=metric,
+                    easy_min=easy_min,
+                    min_n=min_n,
+                ),
+            )
             df = _ces.add_mean_ci(df, "ces")
         keys = self._keys(by, period)
         return finish(df[keys + _ces.CES_COLUMNS], keys, ints=["n"])
 
-    def rating(self, by: By = None, period: str | None = None, *, start: DateLike = None, end: DateLike = None,
-               filters: Filters = None, metric: str = "rating", min_n: int = MIN_N) -> pd.DataFrame:
+    def rating(
+        self,
+        by: By = None,
+        period: str | None = None,
+        *,
+        start: DateLike = None,
+        end: DateLike = None,
+        filters: Filters = None,
+        metric: str = "rating",
+        min_n: int = MIN_N,
+    ) -> pd.DataFrame:
         """Mean rating per group: ``rating, n, sd, ci_low, ci_high, small_sample`` (t interval)."""
         plan = self._rollup_plan(by, period, start, end, filters)
         if plan is not None:
             raw, keys = _rollup.score_summary(self.ws, metric, plan, hi=np.inf, lo=-np.inf)
             df = _ces.add_mean_ci(_rollup.mean_frame(raw, keys, "rating", min_n, share_easy=False), "rating")
         else:
-            df = self._execute(("rating", repr((by, period, start, end, filters, metric, min_n))),
-                               lambda: _ces.rating_expr(self._table("feedback"), customers=self._customers(), by=by,
-                                                        period=period, start=start, end=end, filters=filters,
-                                                        metric=metric, min_n=min_n))
+            df = self._execute(
+                ("rating", repr((by, period, start, end, filters, metric, min_n))),
+                lambda: _ces.rating_expr(
+                    self._table("feedback"),
+                    customers=self._customers(),
+                    by=by,
+                    period=period,
+                    start=start,
+                    end=end,
+                    filters=filters,
+                    metric=metric,
+                    min_n=min_n,
+                ),
+            )
             df = _ces.add_mean_ci(df, "rating")
         keys = self._keys(by, period)
         return finish(df[keys + _ces.RATING_COLUMNS], keys, ints=["n"])
 
     # -- change -----------------------------------------------------------------------
-    def change(self, metric: str = "nps", period: str = "month", by: By = None, *, start: DateLike = None,
-               end: DateLike = None, filters: Filters = None, alpha: float = 0.05,
-               min_n: int = MIN_N) -> pd.DataFrame:
+    def change(
+        self,
+        metric: str = "nps",
+        period: str = "month",
+        by: By = None,
+        *,
+        start: DateLike = None,
+        end: DateLike = None,
+        filters: Filters = None,
+        alpha: float = 0.05,
+        min_n: int = MIN_N,
+    ) -> pd.DataFrame:
         """Period-over-period change of ``metric`` (nps, enps, csat, ces, rating) with a test.
 
         Returns
@@ -242,9 +334,18 @@ class Metrics:
                 tables[name] = None
         return _churn.activity_expr(tables["orders"], tables["events"])
 
-    def churn(self, period: str = "month", inactivity_days: int = 90, by: By = None, *, start: DateLike = None,
-              end: DateLike = None, filters: Filters = None, as_of: DateLike = None,
-              min_n: int = MIN_N) -> pd.DataFrame:
+    def churn(
+        self,
+        period: str = "month",
+        inactivity_days: int = 90,
+        by: By = None,
+        *,
+        start: DateLike = None,
+        end: DateLike = None,
+        filters: Filters = None,
+        as_of: DateLike = None,
+        min_n: int = MIN_N,
+    ) -> pd.DataFrame:
         """Churn rate per period (see :mod:`cxlens.metrics.churn` for the exact definition).
 
         Parameters
@@ -269,27 +370,50 @@ class Metrics:
             raise ConfigError("churn() needs a period such as 'month'; got None")
         act = self._activity()
         customers = self._customers()
-        _churn.prepare(act.mutate(customer_id=act.customer_id), customers=customers, by=by, filters=filters,
-                       what="churn", fact_dims=False)  # validates dimensions before any query
+        _churn.prepare(
+            act.mutate(customer_id=act.customer_id),
+            customers=customers,
+            by=by,
+            filters=filters,
+            what="churn",
+            fact_dims=False,
+        )  # validates dimensions before any query
         rng = act.aggregate(lo=act.ts.min(), hi=act.ts.max()).execute()
         keys = self._keys(by, "month")
         if rng.empty or pd.isna(rng["lo"].iloc[0]):
             return pd.DataFrame(columns=keys + _churn.CHURN_COLUMNS)
-        periods = _churn.churn_periods(rng["lo"].iloc[0], rng["hi"].iloc[0], period, inactivity_days,
-                                       as_of=as_of, start=start, end=end)
+        periods = _churn.churn_periods(
+            rng["lo"].iloc[0], rng["hi"].iloc[0], period, inactivity_days, as_of=as_of, start=start, end=end
+        )
         if periods.empty:
             return pd.DataFrame(columns=keys + _churn.CHURN_COLUMNS)
-        ptab = ibis.memtable(periods, schema={"_cx_period": "date", "_cx_p": "timestamp", "_cx_p_lb": "timestamp",
-                                              "_cx_next": "timestamp", "_cx_e": "timestamp",
-                                              "_cx_e_lb": "timestamp", "_cx_complete": "boolean"})
+        ptab = ibis.memtable(
+            periods,
+            schema={
+                "_cx_period": "date",
+                "_cx_p": "timestamp",
+                "_cx_p_lb": "timestamp",
+                "_cx_next": "timestamp",
+                "_cx_e": "timestamp",
+                "_cx_e_lb": "timestamp",
+                "_cx_complete": "boolean",
+            },
+        )
         expr = _churn.churn_expr(act, customers, ptab, by=by, filters=filters, min_n=min_n)
         df = self.ws.con.execute(expr)
         df["complete"] = df["complete"].astype(bool)
         return finish(df, keys, ints=["n", "churned"])
 
-    def retention(self, period: str = "month", by: By = None, *, start: DateLike = None, end: DateLike = None,
-                  filters: Filters = None,
-                  excluded_statuses=_value.EXCLUDED_STATUSES) -> pd.DataFrame:
+    def retention(
+        self,
+        period: str = "month",
+        by: By = None,
+        *,
+        start: DateLike = None,
+        end: DateLike = None,
+        filters: Filters = None,
+        excluded_statuses=_value.EXCLUDED_STATUSES,
+    ) -> pd.DataFrame:
         """Cohort retention matrix by first-order period.
 
         Returns
@@ -302,8 +426,16 @@ class Metrics:
         if period is None:
             raise ConfigError("retention() needs a period such as 'month'; got None")
         orders = self._table("orders")
-        expr = _churn.retention_expr(orders, customers=self._customers(), period=period, by=by, start=start,
-                                     end=end, filters=filters, excluded_statuses=excluded_statuses)
+        expr = _churn.retention_expr(
+            orders,
+            customers=self._customers(),
+            period=period,
+            by=by,
+            start=start,
+            end=end,
+            filters=filters,
+            excluded_statuses=excluded_statuses,
+        )
         keys = [column_name(b) for b in as_list(by)]
         df = expr.execute()
         last = orders.ts.max().execute()
@@ -311,9 +443,17 @@ class Metrics:
         return finish(df, keys + ["cohort", "period_index"], ints=["period_index", "customers", "retained"])
 
     # -- value --------------------------------------------------------------------------
-    def value(self, by: By = None, period: str | None = None, *, start: DateLike = None, end: DateLike = None,
-              filters: Filters = None, excluded_statuses=_value.EXCLUDED_STATUSES,
-              min_n: int = MIN_N) -> pd.DataFrame:
+    def value(
+        self,
+        by: By = None,
+        period: str | None = None,
+        *,
+        start: DateLike = None,
+        end: DateLike = None,
+        filters: Filters = None,
+        excluded_statuses=_value.EXCLUDED_STATUSES,
+        min_n: int = MIN_N,
+    ) -> pd.DataFrame:
         """Orders, customers, revenue, AOV (t interval), purchase frequency and repeat rate.
 
         Returns
@@ -324,16 +464,32 @@ class Metrics:
             repeat_purchase_rate, repeat_ci_low, repeat_ci_high, small_sample`` (``n`` = orders;
             repeat = customers with ≥ 2 orders in the group, Wilson interval in percent).
         """
-        expr = _value.value_expr(self._table("orders"), customers=self._customers(), by=by, period=period,
-                                 start=start, end=end, filters=filters, excluded_statuses=excluded_statuses,
-                                 min_n=min_n)
+        expr = _value.value_expr(
+            self._table("orders"),
+            customers=self._customers(),
+            by=by,
+            period=period,
+            start=start,
+            end=end,
+            filters=filters,
+            excluded_statuses=excluded_statuses,
+            min_n=min_n,
+        )
         df = expr.execute()
         df["aov_ci_low"], df["aov_ci_high"] = mean_ci(df["aov"], df["sd"], df["orders"])
         keys = self._keys(by, period)
         return finish(df[keys + _value.VALUE_COLUMNS], keys, ints=["orders", "customers", "n", "repeat_customers"])
 
-    def clv(self, by: By = None, *, start: DateLike = None, end: DateLike = None, filters: Filters = None,
-            excluded_statuses=_value.EXCLUDED_STATUSES, min_n: int = MIN_N) -> pd.DataFrame:
+    def clv(
+        self,
+        by: By = None,
+        *,
+        start: DateLike = None,
+        end: DateLike = None,
+        filters: Filters = None,
+        excluded_statuses=_value.EXCLUDED_STATUSES,
+        min_n: int = MIN_N,
+    ) -> pd.DataFrame:
         """Historic CLV (revenue to date per ordering customer) per customer group.
 
         Returns
@@ -342,16 +498,33 @@ class Metrics:
             Customer dimensions, then ``clv, n, sd, ci_low, ci_high, median, total,
             small_sample`` (``clv`` is the mean; ``n`` customers; t interval).
         """
-        expr = _value.clv_expr(self._table("orders"), customers=self._customers(), by=by, start=start, end=end,
-                               filters=filters, excluded_statuses=excluded_statuses, min_n=min_n)
+        expr = _value.clv_expr(
+            self._table("orders"),
+            customers=self._customers(),
+            by=by,
+            start=start,
+            end=end,
+            filters=filters,
+            excluded_statuses=excluded_statuses,
+            min_n=min_n,
+        )
         df = _ces.add_mean_ci(expr.execute(), "clv")
         keys = self._keys(by, None)
         return finish(df[keys + _value.CLV_COLUMNS], keys, ints=["n"])
 
     # -- behaviour and support ------------------------------------------------------------
-    def carts(self, start_event: str = "add_to_cart", complete_event: str = "purchase", by: By = None,
-              period: str | None = None, *, start: DateLike = None, end: DateLike = None,
-              filters: Filters = None, min_n: int = MIN_N) -> pd.DataFrame:
+    def carts(
+        self,
+        start_event: str = "add_to_cart",
+        complete_event: str = "purchase",
+        by: By = None,
+        period: str | None = None,
+        *,
+        start: DateLike = None,
+        end: DateLike = None,
+        filters: Filters = None,
+        min_n: int = MIN_N,
+    ) -> pd.DataFrame:
         """Cart abandonment per group (see :mod:`cxlens.metrics.carts`).
 
         Returns
@@ -360,13 +533,30 @@ class Metrics:
             Group columns [+ ``period``], then ``abandonment_rate, carts, completed, abandoned,
             n, ci_low, ci_high, small_sample`` (rate and Wilson interval in percent).
         """
-        expr = _carts.carts_expr(self._table("events"), customers=self._customers(), start_event=start_event,
-                                 complete_event=complete_event, by=by, period=period, start=start, end=end,
-                                 filters=filters, min_n=min_n)
+        expr = _carts.carts_expr(
+            self._table("events"),
+            customers=self._customers(),
+            start_event=start_event,
+            complete_event=complete_event,
+            by=by,
+            period=period,
+            start=start,
+            end=end,
+            filters=filters,
+            min_n=min_n,
+        )
         return finish(expr.execute(), self._keys(by, period), ints=["carts", "completed", "abandoned", "n"])
 
-    def support(self, by: By = None, period: str | None = None, *, start: DateLike = None, end: DateLike = None,
-                filters: Filters = None, min_n: int = MIN_N) -> pd.DataFrame:
+    def support(
+        self,
+        by: By = None,
+        period: str | None = None,
+        *,
+        start: DateLike = None,
+        end: DateLike = None,
+        filters: Filters = None,
+        min_n: int = MIN_N,
+    ) -> pd.DataFrame:
         """Ticket KPIs per group (see :mod:`cxlens.metrics.tickets`).
 
         Returns
@@ -376,10 +566,17 @@ class Metrics:
             first_response_p90_h, resolved, resolution_median_h, resolution_p90_h, fcr, fcr_n,
             fcr_rate, ci_low, ci_high, small_sample``.
         """
-        expr = _tickets.support_expr(self._table("tickets"), customers=self._customers(), by=by, period=period,
-                                     start=start, end=end, filters=filters, min_n=min_n)
-        return finish(expr.execute(), self._keys(by, period),
-                      ints=["n", "responded", "resolved", "fcr", "fcr_n"])
+        expr = _tickets.support_expr(
+            self._table("tickets"),
+            customers=self._customers(),
+            by=by,
+            period=period,
+            start=start,
+            end=end,
+            filters=filters,
+            min_n=min_n,
+        )
+        return finish(expr.execute(), self._keys(by, period), ints=["n", "responded", "resolved", "fcr", "fcr_n"])
 
     # -- headline -------------------------------------------------------------------------
     def summary(self, start: DateLike = None, end: DateLike = None, filters: Filters = None) -> pd.DataFrame:
@@ -398,22 +595,58 @@ class Metrics:
             ("nps", "points", lambda: self.nps(start=start, end=end, filters=filters), "nps", "n"),
             ("csat", "%", lambda: self.csat(start=start, end=end, filters=filters), "csat", "n"),
             ("ces", "score 1-7", lambda: self.ces(start=start, end=end, filters=filters), "ces", "n"),
-            ("churn_rate", "%", lambda: _last_complete(self.churn(start=start, end=end, filters=filters)),
-             "churn_rate", "n"),
-            ("aov", "currency", lambda: self.value(start=start, end=end, filters=filters).rename(
-                columns={"aov_ci_low": "ci_low", "aov_ci_high": "ci_high"}), "aov", "orders"),
-            ("repeat_purchase_rate", "%", lambda: self.value(start=start, end=end, filters=filters).rename(
-                columns={"repeat_ci_low": "ci_low", "repeat_ci_high": "ci_high"}), "repeat_purchase_rate",
-             "customers"),
-            ("abandonment_rate", "%", lambda: self.carts(start=start, end=end, filters=filters),
-             "abandonment_rate", "carts"),
-            ("first_response_median_h", "hours", lambda: self.support(start=start, end=end, filters=filters),
-             "first_response_median_h", "responded"),
+            (
+                "churn_rate",
+                "%",
+                lambda: _last_complete(self.churn(start=start, end=end, filters=filters)),
+                "churn_rate",
+                "n",
+            ),
+            (
+                "aov",
+                "currency",
+                lambda: self.value(start=start, end=end, filters=filters).rename(
+                    columns={"aov_ci_low": "ci_low", "aov_ci_high": "ci_high"}
+                ),
+                "aov",
+                "orders",
+            ),
+            (
+                "repeat_purchase_rate",
+                "%",
+                lambda: self.value(start=start, end=end, filters=filters).rename(
+                    columns={"repeat_ci_low": "ci_low", "repeat_ci_high": "ci_high"}
+                ),
+                "repeat_purchase_rate",
+                "customers",
+            ),
+            (
+                "abandonment_rate",
+                "%",
+                lambda: self.carts(start=start, end=end, filters=filters),
+                "abandonment_rate",
+                "carts",
+            ),
+            (
+                "first_response_median_h",
+                "hours",
+                lambda: self.support(start=start, end=end, filters=filters),
+                "first_response_median_h",
+                "responded",
+            ),
         ]
         rows = []
         for kpi, unit, fn, col, ncol in specs:
-            row = {"kpi": kpi, "value": float("nan"), "n": 0, "ci_low": float("nan"), "ci_high": float("nan"),
-                   "unit": unit, "small_sample": True, "note": ""}
+            row = {
+                "kpi": kpi,
+                "value": float("nan"),
+                "n": 0,
+                "ci_low": float("nan"),
+                "ci_high": float("nan"),
+                "unit": unit,
+                "small_sample": True,
+                "note": "",
+            }
             try:
                 df = fn()
             except ConfigError as e:
@@ -425,9 +658,15 @@ class Metrics:
             if df is not None and len(df):
                 r = df.iloc[-1]
                 n = int(r[ncol])
-                row.update(value=float(r[col]), n=n, small_sample=n < MIN_N,
-                           ci_low=float(r["ci_low"]) if "ci_low" in r and kpi != "first_response_median_h" else float("nan"),
-                           ci_high=float(r["ci_high"]) if "ci_high" in r and kpi != "first_response_median_h" else float("nan"))
+                row.update(
+                    value=float(r[col]),
+                    n=n,
+                    small_sample=n < MIN_N,
+                    ci_low=float(r["ci_low"]) if "ci_low" in r and kpi != "first_response_median_h" else float("nan"),
+                    ci_high=float(r["ci_high"])
+                    if "ci_high" in r and kpi != "first_response_median_h"
+                    else float("nan"),
+                )
             elif df is not None:
                 row["note"] = "no data"
             rows.append(row)

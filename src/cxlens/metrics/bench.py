@@ -26,8 +26,10 @@ import time
 import numpy as np
 import pandas as pd
 
-TOUCHPOINTS = np.array(["homepage", "search", "product", "cart", "checkout", "delivery", "support_chat",
-                        "returns", "email", "store"], dtype=object)
+TOUCHPOINTS = np.array(
+    ["homepage", "search", "product", "cart", "checkout", "delivery", "support_chat", "returns", "email", "store"],
+    dtype=object,
+)
 
 
 def make_feedback(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -39,13 +41,15 @@ def make_feedback(rows: int, seed: int = 0) -> pd.DataFrame:
     lo = np.array([0, 1, 1])[metric_codes]
     score = (lo + np.floor(rng.random(rows) * (hi - lo + (metric_codes > 0)))).astype("float64")
     ts = np.datetime64("2024-01-01T00:00:00", "s") + rng.integers(0, 548 * 86400, rows).astype("timedelta64[s]")
-    return pd.DataFrame({
-        "feedback_id": np.arange(rows).astype(str),
-        "ts": ts.astype("datetime64[us]"),
-        "metric": metrics,
-        "score": score,
-        "touchpoint": TOUCHPOINTS[rng.integers(0, len(TOUCHPOINTS), rows)],
-    })
+    return pd.DataFrame(
+        {
+            "feedback_id": np.arange(rows).astype(str),
+            "ts": ts.astype("datetime64[us]"),
+            "metric": metrics,
+            "score": score,
+            "touchpoint": TOUCHPOINTS[rng.integers(0, len(TOUCHPOINTS), rows)],
+        }
+    )
 
 
 def pandas_nps_csat(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -125,20 +129,34 @@ def bench_metrics(rows: int = 10_000_000, seed: int = 0, repeat: int = 3) -> dic
 
     ok = True
     for n_, c_ in ((cx_nps, cx_csat), (sc_nps, sc_csat)):
-        ok = ok and agree(n_, pd_nps, ["n", "nps", "ci_low", "ci_high"]) and agree(
-            c_, pd_csat, ["n", "csat", "ci_low", "ci_high", "mean_score"])
+        ok = (
+            ok
+            and agree(n_, pd_nps, ["n", "nps", "ci_low", "ci_high"])
+            and agree(c_, pd_csat, ["n", "csat", "ci_low", "ci_high", "mean_score"])
+        )
     ok = ok and cx_nps.equals(sc_nps) and cx_csat.equals(sc_csat)
     ws.close()
-    return {"rows": rows, "cxlens_s": round(cx_s, 4), "cxlens_scan_s": round(scan_s, 4),
-            "pandas_s": round(pd_s, 4), "speedup": round(pd_s / cx_s, 1), "speedup_scan": round(pd_s / scan_s, 1),
-            "groups": int(len(cx_nps) + len(cx_csat)), "agree": bool(ok), "load_s": round(load_s, 2),
-            "rollup_rows": rollup_rows, "cpus": os.cpu_count()}
+    return {
+        "rows": rows,
+        "cxlens_s": round(cx_s, 4),
+        "cxlens_scan_s": round(scan_s, 4),
+        "pandas_s": round(pd_s, 4),
+        "speedup": round(pd_s / cx_s, 1),
+        "speedup_scan": round(pd_s / scan_s, 1),
+        "groups": int(len(cx_nps) + len(cx_csat)),
+        "agree": bool(ok),
+        "load_s": round(load_s, 2),
+        "rollup_rows": rollup_rows,
+        "cpus": os.cpu_count(),
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover
     r = bench_metrics(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000)
-    print(f"{r['rows']:,} feedback rows; loaded with ws.insert (rollup maintained, not timed): {r['load_s']} s, "
-          f"{r['rollup_rows']:,} rollup rows")
+    print(
+        f"{r['rows']:,} feedback rows; loaded with ws.insert (rollup maintained, not timed): {r['load_s']} s, "
+        f"{r['rollup_rows']:,} rollup rows"
+    )
     print(f"cxlens (rollup)  {r['cxlens_s']:.4f} s   {r['speedup']}x pandas")
     print(f"cxlens (scan)    {r['cxlens_scan_s']:.4f} s   {r['speedup_scan']}x pandas")
     print(f"pandas           {r['pandas_s']:.4f} s")

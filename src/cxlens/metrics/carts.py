@@ -54,8 +54,9 @@ def carts_expr(
     ev = events.mutate(_cx_cart=cart_key(events))
     ev = ev.filter(ev._cx_cart.notnull())
     starts = ev.filter(ev.name == start_event)
-    starts, keys = prepare(starts, customers=customers, by=by, period=period, start=start, end=end,
-                           filters=filters, what="events")
+    starts, keys = prepare(
+        starts, customers=customers, by=by, period=period, start=start, end=end, filters=filters, what="events"
+    )
     starts = starts.group_by([*keys, "_cx_cart"]).aggregate(_cx_first=starts.ts.min())
     done = ev.filter(ev.name == complete_event)
     done = done.group_by("_cx_cart").aggregate(_cx_last=done.ts.max()).rename(_cx_cart2="_cx_cart")
@@ -64,6 +65,12 @@ def carts_expr(
     agg = j.aggregate(carts=j.count(), completed=j._cx_done.sum(), by=keys)
     abandoned = agg.carts - agg.completed
     low, high = wilson_expr(abandoned, agg.carts)
-    out = agg.mutate(abandonment_rate=100 * abandoned / agg.carts.cast("float64"), abandoned=abandoned,
-                     n=agg.carts, ci_low=low, ci_high=high, small_sample=agg.carts < min_n)
+    out = agg.mutate(
+        abandonment_rate=100 * abandoned / agg.carts.cast("float64"),
+        abandoned=abandoned,
+        n=agg.carts,
+        ci_low=low,
+        ci_high=high,
+        small_sample=agg.carts < min_n,
+    )
     return out.select(*keys, *COLUMNS).order_by(keys) if keys else out.select(*COLUMNS)

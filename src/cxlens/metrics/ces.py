@@ -20,8 +20,9 @@ RATING_COLUMNS = ["rating", "n", "sd", "ci_low", "ci_high", "small_sample"]
 
 def _mean_expr(feedback, metric, value_name, customers, by, period, start, end, filters, min_n, extra=None):
     t = feedback.filter(feedback.metric == metric, feedback.score.notnull())
-    t, keys = prepare(t, customers=customers, by=by, period=period, start=start, end=end, filters=filters,
-                      what=f"{metric} feedback")
+    t, keys = prepare(
+        t, customers=customers, by=by, period=period, start=start, end=end, filters=filters, what=f"{metric} feedback"
+    )
     aggs = {"n": t.count(), value_name: t.score.mean(), "sd": t.score.std(how="sample")}
     if extra:
         aggs.update(extra(t))
@@ -55,8 +56,19 @@ def ces_expr(
     >>> add_mean_ci(ces_expr(fb).execute(), "ces")[["ces", "n", "share_easy"]].to_dict("records")
     [{'ces': 4.0, 'n': 4, 'share_easy': 50.0}]
     """
-    expr, _ = _mean_expr(feedback, metric, "ces", customers, by, period, start, end, filters, min_n,
-                         extra=lambda t: {"share_easy": 100 * (t.score >= easy_min).cast("float64").mean()})
+    expr, _ = _mean_expr(
+        feedback,
+        metric,
+        "ces",
+        customers,
+        by,
+        period,
+        start,
+        end,
+        filters,
+        min_n,
+        extra=lambda t: {"share_easy": 100 * (t.score >= easy_min).cast("float64").mean()},
+    )
     return expr
 
 

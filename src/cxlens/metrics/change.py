@@ -20,12 +20,23 @@ from cxlens.metrics.stats import ALPHA, MIN_N, nps_z_test, two_proportion_z_test
 
 #: metrics :func:`period_change` understands → test used
 TESTS = {"nps": "z", "enps": "z", "csat": "two-proportion z", "ces": "welch t", "rating": "welch t"}
-COLUMNS = ["previous_period", "value", "previous", "delta", "n", "previous_n", "statistic", "p_value",
-           "significant", "small_sample"]
+COLUMNS = [
+    "previous_period",
+    "value",
+    "previous",
+    "delta",
+    "n",
+    "previous_n",
+    "statistic",
+    "p_value",
+    "significant",
+    "small_sample",
+]
 
 
-def period_change(df: pd.DataFrame, metric: str, keys: list[str], period: str, *, alpha: float = ALPHA,
-                  min_n: int = MIN_N) -> pd.DataFrame:
+def period_change(
+    df: pd.DataFrame, metric: str, keys: list[str], period: str, *, alpha: float = ALPHA, min_n: int = MIN_N
+) -> pd.DataFrame:
     """Add the previous period's value and a test to a per-period metric table.
 
     Parameters

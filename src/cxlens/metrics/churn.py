@@ -55,8 +55,16 @@ def activity_expr(orders: ibis.Table | None, events: ibis.Table | None) -> ibis.
     return out
 
 
-def churn_periods(first: DateLike, last: DateLike, period: str, inactivity_days: int, *,
-                  as_of: DateLike = None, start: DateLike = None, end: DateLike = None) -> pd.DataFrame:
+def churn_periods(
+    first: DateLike,
+    last: DateLike,
+    period: str,
+    inactivity_days: int,
+    *,
+    as_of: DateLike = None,
+    start: DateLike = None,
+    end: DateLike = None,
+) -> pd.DataFrame:
     """The periods churn is measured over, with their window bounds (small, built in Python).
 
     ``first``/``last`` are the first and last activity timestamps.
@@ -69,11 +77,21 @@ def churn_periods(first: DateLike, last: DateLike, period: str, inactivity_days:
         nxt = p + period_offset(period)
         e = min(nxt, as_of_ts)
         if (start is None or p >= pd.Timestamp(start)) and (end is None or p < pd.Timestamp(end)):
-            rows.append({"_cx_period": p.date(), "_cx_p": p.to_pydatetime(), "_cx_p_lb": (p - D).to_pydatetime(),
-                         "_cx_next": nxt.to_pydatetime(), "_cx_e": e.to_pydatetime(),
-                         "_cx_e_lb": (e - D).to_pydatetime(), "_cx_complete": bool(nxt <= as_of_ts)})
+            rows.append(
+                {
+                    "_cx_period": p.date(),
+                    "_cx_p": p.to_pydatetime(),
+                    "_cx_p_lb": (p - D).to_pydatetime(),
+                    "_cx_next": nxt.to_pydatetime(),
+                    "_cx_e": e.to_pydatetime(),
+                    "_cx_e_lb": (e - D).to_pydatetime(),
+                    "_cx_complete": bool(nxt <= as_of_ts),
+                }
+            )
         p = nxt
-    return pd.DataFrame(rows, columns=["_cx_period", "_cx_p", "_cx_p_lb", "_cx_next", "_cx_e", "_cx_e_lb", "_cx_complete"])
+    return pd.DataFrame(
+        rows, columns=["_cx_period", "_cx_p", "_cx_p_lb", "_cx_next", "_cx_e", "_cx_e_lb", "_cx_complete"]
+    )
 
 
 def churn_expr(
@@ -97,16 +115,17 @@ def churn_expr(
         Table shaped like :func:`churn_periods`' output.
     """
     a, P = activity, periods
-    start_active = (
-        a.join(P, [a.ts >= P._cx_p_lb, a.ts < P._cx_p]).select("customer_id", "_cx_period").distinct()
-    )
+    start_active = a.join(P, [a.ts >= P._cx_p_lb, a.ts < P._cx_p]).select("customer_id", "_cx_period").distinct()
     end_active = (
         a.join(P, [a.ts >= P._cx_e_lb, a.ts < P._cx_e])
-        .select(_cx_cid2="customer_id", _cx_period2="_cx_period").distinct().mutate(_cx_end_active=True)
+        .select(_cx_cid2="customer_id", _cx_period2="_cx_period")
+        .distinct()
+        .mutate(_cx_end_active=True)
     )
     base = start_active.join(P, "_cx_period")
-    base = base.left_join(end_active, [base.customer_id == end_active._cx_cid2,
-                                       base._cx_period == end_active._cx_period2])
+    base = base.left_join(
+        end_active, [base.customer_id == end_active._cx_cid2, base._cx_period == end_active._cx_period2]
+    )
     if customers is not None and "churned_at" in customers.columns:
         ch = customers.select(_cx_cid3="customer_id", _cx_churned_at="churned_at")
         base = base.left_join(ch, base.customer_id == ch._cx_cid3)
@@ -125,11 +144,11 @@ def churn_expr(
     base = base.select("customer_id", "period", "_cx_churned", "_cx_complete")
     t, keys = prepare(base, customers=customers, by=by, filters=filters, what="churn", fact_dims=False)
     keys = keys + [PERIOD_COL]
-    agg = t.aggregate(n=t.count(), churned=t._cx_churned.cast("int64").sum(), complete=t._cx_complete.min(),
-                      by=keys)
+    agg = t.aggregate(n=t.count(), churned=t._cx_churned.cast("int64").sum(), complete=t._cx_complete.min(), by=keys)
     low, high = wilson_expr(agg.churned, agg.n)
-    out = agg.mutate(churn_rate=100 * agg.churned / agg.n.cast("float64"), ci_low=low, ci_high=high,
-                     small_sample=agg.n < min_n)
+    out = agg.mutate(
+        churn_rate=100 * agg.churned / agg.n.cast("float64"), ci_low=low, ci_high=high, small_sample=agg.n < min_n
+    )
     return out.select(*keys, *CHURN_COLUMNS).order_by(keys)
 
 
@@ -175,7 +194,7 @@ def finish_retention(df: pd.DataFrame, keys: list[str], period: str, last: DateL
     for gkey, g in df.groupby(keys + ["cohort"], dropna=False, sort=False):
         gkey = gkey if isinstance(gkey, tuple) else (gkey,)
         size = int(g.loc[g["period_index"] == 0, "retained"].sum())
-        got = dict(zip(g["period_index"].astype(int), g["retained"].astype(int)))
+        got = dict(zip(g["period_index"].astype(int), g["retained"].astype(int), strict=True))
         k, p = 0, pd.Timestamp(gkey[-1])
         while p <= last_p:
             rows.append((*gkey, k, size, got.get(k, 0)))
@@ -186,5 +205,3 @@ def finish_retention(df: pd.DataFrame, keys: list[str], period: str, last: DateL
     out["ci_low"], out["ci_high"] = wilson(out["retained"], out["customers"])
     out["cohort"] = out["cohort"].astype("datetime64[s]")
     return out[cols]
-
-

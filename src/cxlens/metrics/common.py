@@ -26,8 +26,25 @@ from cxlens.errors import ConfigError
 PERIODS: dict[str, str] = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 #: free-text / JSON / identity columns never offered as dimensions
 NOT_DIMENSIONS = frozenset(
-    {"properties", "traits", "comment", "body", "subject", "title", "url", "email", "customer_id", "anonymous_id",
-     "session_id", "event_id", "feedback_id", "order_id", "ticket_id", "review_id", "item_id"}
+    {
+        "properties",
+        "traits",
+        "comment",
+        "body",
+        "subject",
+        "title",
+        "url",
+        "email",
+        "customer_id",
+        "anonymous_id",
+        "session_id",
+        "event_id",
+        "feedback_id",
+        "order_id",
+        "ticket_id",
+        "review_id",
+        "item_id",
+    }
 )
 #: customers columns offered as dimensions when the customers table has them
 CUSTOMER_DIMENSIONS = ("segment", "plan", "country")
@@ -74,8 +91,9 @@ def valid_dimensions(fact: ibis.Table, customers: ibis.Table | None, *, fact_dim
     return out
 
 
-def check_dimensions(dims: Iterable[str], fact: ibis.Table, customers: ibis.Table | None, *,
-                     what: str = "metric", fact_dims: bool = True) -> None:
+def check_dimensions(
+    dims: Iterable[str], fact: ibis.Table, customers: ibis.Table | None, *, what: str = "metric", fact_dims: bool = True
+) -> None:
     """Raise :class:`ConfigError` naming the first unknown dimension and listing the valid ones."""
     valid = valid_dimensions(fact, customers, fact_dims=fact_dims)
     for d in dims:
@@ -192,7 +210,7 @@ def prepare(
         cols: dict[str, ibis.Value] = {"_cx_cid": customers.customer_id}
         for d in need_customer:
             if d.startswith(TRAIT_PREFIX):
-                cols[column_name(d)] = _json_text(customers.traits, d[len(TRAIT_PREFIX):], backend)
+                cols[column_name(d)] = _json_text(customers.traits, d[len(TRAIT_PREFIX) :], backend)
             else:
                 cols[column_name(d)] = customers[d]
         cust = customers.select(**cols)

@@ -42,8 +42,9 @@ def csat_expr(
     [{'csat': 50.0, 'n': 4, 'satisfied': 2, 'mean_score': 3.0}]
     """
     t = feedback.filter(feedback.metric == metric, feedback.score.notnull())
-    t, keys = prepare(t, customers=customers, by=by, period=period, start=start, end=end, filters=filters,
-                      what=f"{metric} feedback")
+    t, keys = prepare(
+        t, customers=customers, by=by, period=period, start=start, end=end, filters=filters, what=f"{metric} feedback"
+    )
     agg = t.aggregate(
         n=t.count(),
         satisfied=(t.score >= satisfied_min).sum().cast("int64"),
@@ -51,6 +52,7 @@ def csat_expr(
         by=keys,
     )
     low, high = wilson_expr(agg.satisfied, agg.n)
-    out = agg.mutate(csat=100 * agg.satisfied / agg.n.cast("float64"), ci_low=low, ci_high=high,
-                     small_sample=agg.n < min_n)
+    out = agg.mutate(
+        csat=100 * agg.satisfied / agg.n.cast("float64"), ci_low=low, ci_high=high, small_sample=agg.n < min_n
+    )
     return out.select(*keys, *COLUMNS).order_by(keys) if keys else out.select(*COLUMNS)

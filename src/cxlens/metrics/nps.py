@@ -16,8 +16,19 @@ from cxlens.metrics.stats import MIN_N, Z
 
 PROMOTER_MIN = 9
 DETRACTOR_MAX = 6
-COLUMNS = ["nps", "n", "promoters", "passives", "detractors", "promoter_share", "passive_share",
-           "detractor_share", "ci_low", "ci_high", "small_sample"]
+COLUMNS = [
+    "nps",
+    "n",
+    "promoters",
+    "passives",
+    "detractors",
+    "promoter_share",
+    "passive_share",
+    "detractor_share",
+    "ci_low",
+    "ci_high",
+    "small_sample",
+]
 
 
 def nps_expr(
@@ -61,8 +72,9 @@ def nps_expr(
     [{'nps': 25.0, 'n': 4, 'promoters': 2}]
     """
     t = feedback.filter(feedback.metric == metric, feedback.score.notnull())
-    t, keys = prepare(t, customers=customers, by=by, period=period, start=start, end=end, filters=filters,
-                      what=f"{metric} feedback")
+    t, keys = prepare(
+        t, customers=customers, by=by, period=period, start=start, end=end, filters=filters, what=f"{metric} feedback"
+    )
     agg = t.aggregate(
         n=t.count(),
         promoters=(t.score >= PROMOTER_MIN).sum().cast("int64"),

@@ -43,8 +43,9 @@ def _is_text(v: Any) -> bool:
     return v is None or isinstance(v, str)
 
 
-def plan(by: By, period: str | None, start: DateLike, end: DateLike, filters: Filters
-         ) -> tuple[list[str], str, list[Any]] | None:
+def plan(
+    by: By, period: str | None, start: DateLike, end: DateLike, filters: Filters
+) -> tuple[list[str], str, list[Any]] | None:
     """Key expressions, WHERE clause and parameters of a rollup query, or None when it cannot answer.
 
     The rollup answers when every ``by`` and ``filters`` dimension is a rollup column, filter values
@@ -92,8 +93,9 @@ def plan(by: By, period: str | None, start: DateLike, end: DateLike, filters: Fi
     return keys, " AND ".join(where), params
 
 
-def score_summary(ws: Any, metric: str, plan_: tuple[list[str], str, list[Any]], *, hi: float, lo: float
-                  ) -> tuple[pd.DataFrame, list[str]]:
+def score_summary(
+    ws: Any, metric: str, plan_: tuple[list[str], str, list[Any]], *, hi: float, lo: float
+) -> tuple[pd.DataFrame, list[str]]:
     """Per group: ``n``, ``hi`` (answers ≥ ``hi``), ``lo`` (answers ≤ ``lo``), ``s`` (Σ score), ``ss`` (Σ (score − mean)²).
 
     One query over the rollup: counts per group and score value, then the group totals and the
@@ -113,7 +115,7 @@ def score_summary(ws: Any, metric: str, plan_: tuple[list[str], str, list[Any]],
         ), w AS (
             SELECT *, sum(c) OVER g AS gn, sum(c * score) OVER g AS gs FROM d WINDOW g AS ({part})
         )
-        SELECT {cols + ',' if names else ''}
+        SELECT {cols + "," if names else ""}
             CAST(coalesce(any_value(gn), 0) AS BIGINT) AS n,
             CAST(coalesce(sum(CASE WHEN score >= ? THEN c ELSE 0 END), 0) AS BIGINT) AS hi,
             CAST(coalesce(sum(CASE WHEN score <= ? THEN c ELSE 0 END), 0) AS BIGINT) AS lo,
@@ -153,12 +155,23 @@ def nps_frame(df: pd.DataFrame, keys: list[str], min_n: int) -> pd.DataFrame:
     with np.errstate(invalid="ignore"):
         se = np.sqrt(_ratio((p + d) - (p - d) * (p - d), nf)) * 100
     passives = n - pro - det
-    return _frame(df, keys, {
-        "nps": nps, "n": n, "promoters": pro, "passives": passives, "detractors": det,
-        "promoter_share": p * 100, "passive_share": _ratio(passives * 100, nf), "detractor_share": d * 100,
-        "ci_low": np.maximum(nps - se * Z, -100.0), "ci_high": np.minimum(nps + se * Z, 100.0),
-        "small_sample": n < min_n,
-    })
+    return _frame(
+        df,
+        keys,
+        {
+            "nps": nps,
+            "n": n,
+            "promoters": pro,
+            "passives": passives,
+            "detractors": det,
+            "promoter_share": p * 100,
+            "passive_share": _ratio(passives * 100, nf),
+            "detractor_share": d * 100,
+            "ci_low": np.maximum(nps - se * Z, -100.0),
+            "ci_high": np.minimum(nps + se * Z, 100.0),
+            "small_sample": n < min_n,
+        },
+    )
 
 
 def csat_frame(df: pd.DataFrame, keys: list[str], min_n: int) -> pd.DataFrame:
@@ -167,10 +180,19 @@ def csat_frame(df: pd.DataFrame, keys: list[str], min_n: int) -> pd.DataFrame:
     sat = df["hi"].to_numpy(dtype="int64")
     with np.errstate(invalid="ignore"):
         low, high = wilson(sat, n)
-    return _frame(df, keys, {
-        "csat": _ratio(sat * 100, n), "n": n, "satisfied": sat, "ci_low": low, "ci_high": high,
-        "mean_score": _ratio(df["s"], n), "small_sample": n < min_n,
-    })
+    return _frame(
+        df,
+        keys,
+        {
+            "csat": _ratio(sat * 100, n),
+            "n": n,
+            "satisfied": sat,
+            "ci_low": low,
+            "ci_high": high,
+            "mean_score": _ratio(df["s"], n),
+            "small_sample": n < min_n,
+        },
+    )
 
 
 def mean_frame(df: pd.DataFrame, keys: list[str], value: str, min_n: int, *, share_easy: bool) -> pd.DataFrame:

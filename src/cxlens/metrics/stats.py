@@ -91,7 +91,9 @@ def nps_z_test(nps1, var1, nps0, var0) -> tuple[np.ndarray, np.ndarray]:
     Returns ``(z, p_value)``.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = (np.asarray(nps1, float) - np.asarray(nps0, float)) / np.sqrt(np.asarray(var1, float) + np.asarray(var0, float))
+        z = (np.asarray(nps1, float) - np.asarray(nps0, float)) / np.sqrt(
+            np.asarray(var1, float) + np.asarray(var0, float)
+        )
     return z, normal_p(z)
 
 

@@ -14,15 +14,29 @@ import ibis
 from cxlens.metrics.common import By, DateLike, Filters, prepare
 from cxlens.metrics.stats import MIN_N, wilson_expr
 
-COLUMNS = ["n", "responded", "first_response_median_h", "first_response_p90_h", "resolved",
-           "resolution_median_h", "resolution_p90_h", "fcr", "fcr_n", "fcr_rate", "ci_low", "ci_high",
-           "small_sample"]
+COLUMNS = [
+    "n",
+    "responded",
+    "first_response_median_h",
+    "first_response_p90_h",
+    "resolved",
+    "resolution_median_h",
+    "resolution_p90_h",
+    "fcr",
+    "fcr_n",
+    "fcr_rate",
+    "ci_low",
+    "ci_high",
+    "small_sample",
+]
 
 
 def _hours(later: ibis.Value, earlier: ibis.Value) -> ibis.Value:
     # float numerator: Spark would otherwise divide int by the DECIMAL literal 3600.0 (6 digits)
     # whole seconds on every backend: DuckDB epoch() keeps fractions, Spark unix_timestamp() truncates
-    return (later.epoch_seconds().floor().cast("int64") - earlier.epoch_seconds().floor().cast("int64")).cast("float64") / 3600
+    return (later.epoch_seconds().floor().cast("int64") - earlier.epoch_seconds().floor().cast("int64")).cast(
+        "float64"
+    ) / 3600
 
 
 def support_expr(
@@ -47,8 +61,17 @@ def support_expr(
     >>> support_expr(tk).execute()[["n", "first_response_median_h", "fcr_rate"]].to_dict("records")
     [{'n': 2, 'first_response_median_h': 2.0, 'fcr_rate': 100.0}]
     """
-    t, keys = prepare(tickets, customers=customers, by=by, period=period, start=start, end=end, filters=filters,
-                      ts="created_at", what="tickets")
+    t, keys = prepare(
+        tickets,
+        customers=customers,
+        by=by,
+        period=period,
+        start=start,
+        end=end,
+        filters=filters,
+        ts="created_at",
+        what="tickets",
+    )
     t = t.mutate(_cx_frt=_hours(t.first_response_at, t.created_at), _cx_res=_hours(t.resolved_at, t.created_at))
     resolved = t.resolved_at.notnull()
     fcr_known = resolved & t.contacts.notnull()

@@ -15,9 +15,22 @@ from cxlens.metrics.common import By, DateLike, Filters, prepare
 from cxlens.metrics.stats import MIN_N, wilson_expr
 
 EXCLUDED_STATUSES = ("cancelled", "canceled", "returned", "unavailable")
-VALUE_COLUMNS = ["orders", "customers", "revenue", "aov", "n", "sd", "aov_ci_low", "aov_ci_high",
-                 "purchase_frequency", "repeat_customers", "repeat_purchase_rate", "repeat_ci_low",
-                 "repeat_ci_high", "small_sample"]
+VALUE_COLUMNS = [
+    "orders",
+    "customers",
+    "revenue",
+    "aov",
+    "n",
+    "sd",
+    "aov_ci_low",
+    "aov_ci_high",
+    "purchase_frequency",
+    "repeat_customers",
+    "repeat_purchase_rate",
+    "repeat_ci_low",
+    "repeat_ci_high",
+    "small_sample",
+]
 CLV_COLUMNS = ["clv", "n", "sd", "ci_low", "ci_high", "median", "total", "small_sample"]
 
 
@@ -56,8 +69,9 @@ def value_expr(
     [{'orders': 3, 'customers': 2, 'revenue': 60.0, 'repeat_purchase_rate': 50.0}]
     """
     t = valid_orders(orders, excluded_statuses)
-    t, keys = prepare(t, customers=customers, by=by, period=period, start=start, end=end, filters=filters,
-                      what="orders")
+    t, keys = prepare(
+        t, customers=customers, by=by, period=period, start=start, end=end, filters=filters, what="orders"
+    )
     t = t.mutate(_cx_k=t.count().over(ibis.window(group_by=[*keys, "customer_id"])))
     agg = t.aggregate(
         orders=t.count(),
@@ -103,8 +117,12 @@ def clv_expr(
     per = o.group_by("customer_id").aggregate(_cx_rev=o.amount.sum())
     t, keys = prepare(per, customers=customers, by=by, filters=filters, what="clv", fact_dims=False)
     agg = t.aggregate(
-        n=t.count(), clv=t._cx_rev.mean(), sd=t._cx_rev.std(how="sample"), median=t._cx_rev.median(),
-        total=t._cx_rev.sum(), by=keys,
+        n=t.count(),
+        clv=t._cx_rev.mean(),
+        sd=t._cx_rev.std(how="sample"),
+        median=t._cx_rev.median(),
+        total=t._cx_rev.sum(),
+        by=keys,
     )
     out = agg.mutate(small_sample=agg.n < min_n)
     cols = ["clv", "n", "sd", "median", "total", "small_sample"]

@@ -60,8 +60,21 @@ __all__ = ["SIZES", "TABLE_ORDER", "SimulatedData", "simulate", "write_demo"]
 SIZES = {"small": 2_000, "medium": 50_000, "large": 1_000_000}
 #: insertion order (parents before children)
 TABLE_ORDER = ["customers", "orders", "order_items", "events", "feedback", "tickets", "reviews"]
-EVENT_NAMES = ["ad_click", "visit", "product_view", "add_to_cart", "checkout", "purchase", "delivery",
-               "support_contact", "return_request", "newsletter_open", "loyalty_signup", "review", "referral"]
+EVENT_NAMES = [
+    "ad_click",
+    "visit",
+    "product_view",
+    "add_to_cart",
+    "checkout",
+    "purchase",
+    "delivery",
+    "support_contact",
+    "return_request",
+    "newsletter_open",
+    "loyalty_signup",
+    "review",
+    "referral",
+]
 
 
 @dataclass
@@ -98,7 +111,9 @@ def _customers_n(size: str | int) -> int:
     try:
         return SIZES[str(size).lower()]
     except KeyError:
-        raise ValueError(f"size {size!r} is not known; expected one of {', '.join(SIZES)} or a number of customers") from None
+        raise ValueError(
+            f"size {size!r} is not known; expected one of {', '.join(SIZES)} or a number of customers"
+        ) from None
 
 
 def _broadcast(v: object, n: int) -> np.ndarray:
@@ -117,8 +132,11 @@ def _events_frame(parts: list[EventPart], customer_id: np.ndarray) -> pd.DataFra
     stage_code = {t: i for i, t in enumerate(stage_of)}
     stages = list(stage_of.values())
     for p in parts:  # stage from the touchpoint, via the journey
-        p.stage = (stage_of[p.touchpoint] if isinstance(p.touchpoint, str)
-                   else take(stages, pd.Series(p.touchpoint, copy=False).map(stage_code).to_numpy()))
+        p.stage = (
+            stage_of[p.touchpoint]
+            if isinstance(p.touchpoint, str)
+            else take(stages, pd.Series(p.touchpoint, copy=False).map(stage_code).to_numpy())
+        )
     n = [len(p.cust) for p in parts]
     order = np.argsort(np.concatenate([p.ts for p in parts]), kind="stable")
 
@@ -137,8 +155,15 @@ def _events_frame(parts: list[EventPart], customer_id: np.ndarray) -> pd.DataFra
     columns["anonymous_id"] = col(stacked("anonymous"))
     columns["session_id"] = col(stacked("session_id"))
     columns["ts"] = times(stacked("ts"))
-    for name, attr in (("type", "type"), ("name", "name"), ("channel", "channel"), ("touchpoint", "touchpoint"),
-                       ("stage", "stage"), ("url", "url"), ("properties", "properties")):
+    for name, attr in (
+        ("type", "type"),
+        ("name", "name"),
+        ("channel", "channel"),
+        ("touchpoint", "touchpoint"),
+        ("stage", "stage"),
+        ("url", "url"),
+        ("properties", "properties"),
+    ):
         columns[name] = col(stacked(attr))
     columns["revenue"] = stacked("revenue", np.nan).astype(np.float64)
     return frame(columns)
@@ -164,7 +189,9 @@ def _conform(f: pd.DataFrame, name: str) -> pd.DataFrame:
     return f[table.column_names]
 
 
-def simulate(size: str | int = "small", seed: int = 0, *, progress: Callable[[str], None] | None = None) -> SimulatedData:
+def simulate(
+    size: str | int = "small", seed: int = 0, *, progress: Callable[[str], None] | None = None
+) -> SimulatedData:
     """Simulate a multi-channel shop and return canonical frames plus the ground truth.
 
     Parameters
@@ -230,12 +257,20 @@ def simulate(size: str | int = "small", seed: int = 0, *, progress: Callable[[st
     rv = make_reviews(rng, cu, od, fu, catalogue, bank)
     lap("feedback")
     say("events")
-    parts = [sev.part, *fulfilment_events(rng, od, fu), ticket_events(tk), review_events(rv),
-             *loyalty_events(rng, cu, od, fb, alive_until)]
+    parts = [
+        sev.part,
+        *fulfilment_events(rng, od, fu),
+        ticket_events(tk),
+        review_events(rv),
+        *loyalty_events(rng, cu, od, fb, alive_until),
+    ]
     # churn: customers who dropped out are written off two months or more after their last activity
     last = np.full(n, NAT, dtype=np.int64)
-    for cust, ts in [(p.cust, p.ts) for p in parts] + [(fb.cust, fb.ts), (rv.cust, rv.ts),
-                                                        (tk.cust, np.maximum(tk.created, tk.resolved))]:
+    for cust, ts in [(p.cust, p.ts) for p in parts] + [
+        (fb.cust, fb.ts),
+        (rv.cust, rv.ts),
+        (tk.cust, np.maximum(tk.created, tk.resolved)),
+    ]:
         np.maximum.at(last, cust, ts)
     dead = life.death != NAT
     churned_at = np.maximum(life.death + 60 * DAY, last + 7 * DAY) + (rng.exponential(20.0, n) * DAY).astype(np.int64)
@@ -245,66 +280,89 @@ def simulate(size: str | int = "small", seed: int = 0, *, progress: Callable[[st
     data = SimulatedData(
         customers=cu.frame(),
         events=pd.DataFrame(),
-        feedback=frame({
-            "feedback_id": col(fb.feedback_id),
-            "customer_id": col(cu.customer_id[fb.cust]),
-            "ts": times(fb.ts),
-            "metric": col(fb.metric),
-            "score": fb.score,
-            "comment": col(fb.comment),
-            "touchpoint": col(fb.touchpoint),
-            "channel": col(fb.channel),
-            "stage": col(fb.stage),
-            "survey_id": col(fb.survey),
-            "properties": col(fb.properties),
-        }),
-        orders=frame({
-            "order_id": col(od.order_id),
-            "customer_id": col(cu.customer_id[od.cust]),
-            "ts": times(od.ts),
-            "amount": od.amount,
-            "currency": col(od.currency),
-            "status": col(od.status),
-            "channel": col(take(["web", "mobile_app", "store"], od.channel)),
-            "properties": col(order_properties(od, items)),
-        }),
-        order_items=frame({
-            "order_id": col(od.order_id[items["order"]]),
-            "item_id": col(items["item_id"]),
-            "product_id": col(catalogue.product_id[items["product"]]),
-            "quantity": items["quantity"],
-            "price": items["price"],
-            "properties": col(item_properties(catalogue, items)),
-        }),
-        tickets=frame({
-            "ticket_id": col(tk.ticket_id),
-            "customer_id": col(cu.customer_id[tk.cust]),
-            "created_at": times(tk.created),
-            "first_response_at": times(tk.first_response),
-            "resolved_at": times(tk.resolved),
-            "channel": col(take(["chat", "phone", "email"], tk.channel)),
-            "subject": col(tk.subject),
-            "body": col(tk.body),
-            "status": col(tk.status),
-            "agent": col(tk.agent),
-            "team": col(tk.team),
-            "contacts": pd.array(tk.contacts, dtype="Int64"),
-            "touchpoint": col(take(["support_chat", "support_phone", "support_email"], tk.channel)),
-        }),
-        reviews=frame({
-            "review_id": col(rv.review_id),
-            "source": col(rv.source),
-            "customer_id": col(cu.customer_id[rv.cust]),
-            "ts": times(rv.ts),
-            "rating": rv.rating,
-            "title": col(rv.title),
-            "body": col(rv.body),
-            "product_id": col(rv.product_id),
-            "touchpoint": col(np.full(rv.n, "review_site", dtype=object)),
-        }),
+        feedback=frame(
+            {
+                "feedback_id": col(fb.feedback_id),
+                "customer_id": col(cu.customer_id[fb.cust]),
+                "ts": times(fb.ts),
+                "metric": col(fb.metric),
+                "score": fb.score,
+                "comment": col(fb.comment),
+                "touchpoint": col(fb.touchpoint),
+                "channel": col(fb.channel),
+                "stage": col(fb.stage),
+                "survey_id": col(fb.survey),
+                "properties": col(fb.properties),
+            }
+        ),
+        orders=frame(
+            {
+                "order_id": col(od.order_id),
+                "customer_id": col(cu.customer_id[od.cust]),
+                "ts": times(od.ts),
+                "amount": od.amount,
+                "currency": col(od.currency),
+                "status": col(od.status),
+                "channel": col(take(["web", "mobile_app", "store"], od.channel)),
+                "properties": col(order_properties(od, items)),
+            }
+        ),
+        order_items=frame(
+            {
+                "order_id": col(od.order_id[items["order"]]),
+                "item_id": col(items["item_id"]),
+                "product_id": col(catalogue.product_id[items["product"]]),
+                "quantity": items["quantity"],
+                "price": items["price"],
+                "properties": col(item_properties(catalogue, items)),
+            }
+        ),
+        tickets=frame(
+            {
+                "ticket_id": col(tk.ticket_id),
+                "customer_id": col(cu.customer_id[tk.cust]),
+                "created_at": times(tk.created),
+                "first_response_at": times(tk.first_response),
+                "resolved_at": times(tk.resolved),
+                "channel": col(take(["chat", "phone", "email"], tk.channel)),
+                "subject": col(tk.subject),
+                "body": col(tk.body),
+                "status": col(tk.status),
+                "agent": col(tk.agent),
+                "team": col(tk.team),
+                "contacts": pd.array(tk.contacts, dtype="Int64"),
+                "touchpoint": col(take(["support_chat", "support_phone", "support_email"], tk.channel)),
+            }
+        ),
+        reviews=frame(
+            {
+                "review_id": col(rv.review_id),
+                "source": col(rv.source),
+                "customer_id": col(cu.customer_id[rv.cust]),
+                "ts": times(rv.ts),
+                "rating": rv.rating,
+                "title": col(rv.title),
+                "body": col(rv.body),
+                "product_id": col(rv.product_id),
+                "touchpoint": col(np.full(rv.n, "review_site", dtype=object)),
+            }
+        ),
     )
-    truth = build_truth(seed=seed, size=size, cu=cu, se=se, life=life, od=od, fu=fu, tk=tk, fb=fb, rv=rv,
-                        clv=clv, catalogue=catalogue, event_names=EVENT_NAMES)
+    truth = build_truth(
+        seed=seed,
+        size=size,
+        cu=cu,
+        se=se,
+        life=life,
+        od=od,
+        fu=fu,
+        tk=tk,
+        fb=fb,
+        rv=rv,
+        clv=clv,
+        catalogue=catalogue,
+        event_names=EVENT_NAMES,
+    )
     del se, sev, fb, rv, tk, items, batches
     data.events = _events_frame(parts, cu.customer_id)
     del parts
@@ -316,8 +374,9 @@ def simulate(size: str | int = "small", seed: int = 0, *, progress: Callable[[st
     return data
 
 
-def write_demo(ws: Any, size: str | int = "small", seed: int = 0,
-               progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+def write_demo(
+    ws: Any, size: str | int = "small", seed: int = 0, progress: Callable[[int, int], None] | None = None
+) -> dict[str, int]:
     """Simulate demo data and insert it into workspace ``ws``; returns rows inserted per table.
 
     Rows already present (same ids) are skipped, so writing the same demo twice inserts
@@ -351,7 +410,7 @@ def write_demo(ws: Any, size: str | int = "small", seed: int = 0,
     for name, rows in frames.items():
         inserted[name] = 0
         for start in range(0, max(len(rows), 1), chunk):
-            part = rows.iloc[start:start + chunk]
+            part = rows.iloc[start : start + chunk]
             if len(part):
                 inserted[name] += ws.insert(name, part, source=f"demo:{size}:{seed}").inserted
             done += len(part)

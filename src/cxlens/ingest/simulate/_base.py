@@ -112,8 +112,9 @@ def choice_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return (u > cum).sum(axis=1).clip(0, probs.shape[1] - 1)
 
 
-def json_field(key: str, values: np.ndarray | None = None, *, raw: np.ndarray | None = None,
-               present: np.ndarray | None = None) -> np.ndarray:
+def json_field(
+    key: str, values: np.ndarray | None = None, *, raw: np.ndarray | None = None, present: np.ndarray | None = None
+) -> np.ndarray:
     """One ``"key": value`` fragment per row (empty where not ``present``).
 
     ``values`` are quoted as JSON strings (they must not need escaping: ids, codes); ``raw``

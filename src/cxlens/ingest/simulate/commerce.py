@@ -59,8 +59,13 @@ CHECKOUT_ERRORS = ["payment_failed", "page_timeout", "address_validation", "app_
 CHECKOUT_ERROR_P = {"web": 0.25, "mobile_app": 0.55}
 SHOP = "https://shop.example.com"
 #: landing-page query string per session source (SOURCES order)
-UTM = ["?utm_source=google&utm_medium=organic", "", "?utm_source=instagram&utm_medium=paid_social",
-       "?utm_source=newsletter&utm_medium=email", "?utm_source=facebook&utm_medium=social"]
+UTM = [
+    "?utm_source=google&utm_medium=organic",
+    "",
+    "?utm_source=instagram&utm_medium=paid_social",
+    "?utm_source=newsletter&utm_medium=email",
+    "?utm_source=facebook&utm_medium=social",
+]
 
 
 def conversion(channel: str) -> float:
@@ -102,18 +107,34 @@ def _depth(rng: np.random.Generator, channel: np.ndarray) -> np.ndarray:
     return d
 
 
-def _session_details(rng: np.random.Generator, cust: np.ndarray, start: np.ndarray, channel: np.ndarray,
-                     depth: np.ndarray, repeat: np.ndarray, cat_: Catalogue) -> Sessions:
+def _session_details(
+    rng: np.random.Generator,
+    cust: np.ndarray,
+    start: np.ndarray,
+    channel: np.ndarray,
+    depth: np.ndarray,
+    repeat: np.ndarray,
+    cat_: Catalogue,
+) -> Sessions:
     n = len(cust)
     source = choice(rng, n, SOURCE_P)
     err_p = np.where(channel == APP, CHECKOUT_ERROR_P["mobile_app"], CHECKOUT_ERROR_P["web"])
     has_err = (depth == 3) & (channel != STORE) & (rng.random(n) < err_p)
-    error = np.where(has_err, np.where(channel == APP, choice(rng, n, [0.35, 0.2, 0.1, 0.35]),
-                                       choice(rng, n, [0.5, 0.3, 0.2, 0.0])), -1)
+    error = np.where(
+        has_err,
+        np.where(channel == APP, choice(rng, n, [0.35, 0.2, 0.1, 0.35]), choice(rng, n, [0.5, 0.3, 0.2, 0.0])),
+        -1,
+    )
     return Sessions(
-        cust=cust, start=start, channel=channel, depth=depth, source=source,
+        cust=cust,
+        start=start,
+        channel=channel,
+        depth=depth,
+        source=source,
         n_pv=1 + np.minimum(rng.poisson(0.9, n), 5),
-        cart_product=choice(rng, n, cat_.weight), error=error, repeat=repeat,
+        cart_product=choice(rng, n, cat_.weight),
+        error=error,
+        repeat=repeat,
     )
 
 
@@ -144,7 +165,9 @@ def make_sessions(rng: np.random.Generator, cu: Customers, cat_: Catalogue) -> t
     rate = cu.lam[buyers] / q_conv
     kk = np.minimum(rng.poisson(rate * horizon_w), 2000)
     r_cust = np.repeat(buyers, kk)
-    r_start = np.repeat(first[buyers], kk) + (rng.random(len(r_cust)) * np.repeat(horizon_w * WEEK, kk)).astype(np.int64)
+    r_start = np.repeat(first[buyers], kk) + (rng.random(len(r_cust)) * np.repeat(horizon_w * WEEK, kk)).astype(
+        np.int64
+    )
     order = np.lexsort((r_start, r_cust))
     r_cust, r_start = r_cust[order], r_start[order]
     r_chan = choice_rows(rng, mix[r_cust])
@@ -153,7 +176,13 @@ def make_sessions(rng: np.random.Generator, cu: Customers, cat_: Catalogue) -> t
     n_before = group_cumsum(r_conv.astype(np.int64), r_cust) - r_conv
     dropout_after = rng.geometric(cu.p)  # die right after this many repeat purchases
     alive = n_before < dropout_after[r_cust]
-    r_cust, r_start, r_chan, r_depth, r_conv = r_cust[alive], r_start[alive], r_chan[alive], r_depth[alive], r_conv[alive]
+    r_cust, r_start, r_chan, r_depth, r_conv = (
+        r_cust[alive],
+        r_start[alive],
+        r_chan[alive],
+        r_depth[alive],
+        r_conv[alive],
+    )
     repeats = np.bincount(r_cust[r_conv], minlength=n)
     death = np.full(n, NAT, dtype=np.int64)
     dead = repeats >= dropout_after
@@ -163,8 +192,12 @@ def make_sessions(rng: np.random.Generator, cu: Customers, cat_: Catalogue) -> t
 
     sessions = _session_details(
         rng,
-        np.r_[a_cust, r_cust], np.r_[a_start, r_start], np.r_[a_chan, r_chan], np.r_[a_depth, r_depth],
-        np.r_[np.zeros(len(a_cust), bool), np.ones(len(r_cust), bool)], cat_,
+        np.r_[a_cust, r_cust],
+        np.r_[a_start, r_start],
+        np.r_[a_chan, r_chan],
+        np.r_[a_depth, r_depth],
+        np.r_[np.zeros(len(a_cust), bool), np.ones(len(r_cust), bool)],
+        cat_,
     )
     return sessions, Lifetimes(first_purchase=first, death=death, repeats=repeats)
 
@@ -277,11 +310,26 @@ def session_events(rng: np.random.Generator, se: Sessions, cu: Customers, cat_: 
     props[m] = take([f'{{"error": "{e}"}}' for e in CHECKOUT_ERRORS], se.error[sess[m]])
 
     purchase_event = np.flatnonzero(kind == 5)
-    part = EventPart(cust=se.cust[sess], ts=ts, name=name, type=etype, touchpoint=tp, channel=channel,
-                     session_id=sid, anonymous=anon, url=urls, properties=props,
-                     revenue=np.full(len(sess), np.nan))
-    return SessionEvents(part=part, purchase_session=sess[purchase_event], purchase_ts=ts[purchase_event],
-                         purchase_event=purchase_event, session_ids=session_ids)
+    part = EventPart(
+        cust=se.cust[sess],
+        ts=ts,
+        name=name,
+        type=etype,
+        touchpoint=tp,
+        channel=channel,
+        session_id=sid,
+        anonymous=anon,
+        url=urls,
+        properties=props,
+        revenue=np.full(len(sess), np.nan),
+    )
+    return SessionEvents(
+        part=part,
+        purchase_session=sess[purchase_event],
+        purchase_ts=ts[purchase_event],
+        purchase_event=purchase_event,
+        session_ids=session_ids,
+    )
 
 
 @dataclass
@@ -311,11 +359,22 @@ def make_orders(rng: np.random.Generator, se: Sessions, sev: SessionEvents, cu: 
     oid = ids("O", np.arange(1, n + 1), 8).astype(object)
     # the purchase event names its order and carries the revenue
     ev = sev.purchase_event[order]
-    sev.part.properties[ev] = json_objects(json_field("order_id", oid.astype(str)),
-                                           json_field("currency", currency.astype(str))).astype(object)
+    sev.part.properties[ev] = json_objects(
+        json_field("order_id", oid.astype(str)), json_field("currency", currency.astype(str))
+    ).astype(object)
     sev.part.revenue[ev] = amount
-    return Orders(n=n, order_id=oid, cust=cust, ts=ts, amount=amount, currency=currency,
-                  channel=se.channel[sess], session=sess, first_product=se.cart_product[sess], repeat=se.repeat[sess])
+    return Orders(
+        n=n,
+        order_id=oid,
+        cust=cust,
+        ts=ts,
+        amount=amount,
+        currency=currency,
+        channel=se.channel[sess],
+        session=sess,
+        first_product=se.cart_product[sess],
+        repeat=se.repeat[sess],
+    )
 
 
 def make_items(rng: np.random.Generator, od: Orders, cat_: Catalogue) -> dict[str, np.ndarray]:

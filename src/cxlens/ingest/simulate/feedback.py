@@ -59,10 +59,14 @@ COMMENT_P = {NEG: 0.5, NEU: 0.22, POS: 0.33}
 PII_COMMENT_P = 0.015
 #: themes a comment may talk about when nothing specific happened, per survey and polarity
 FREE_THEMES = {
-    "nps_relationship": {NEG: ["price_value", "product_quality", "rude_support", "website_bug"],
-                         POS: ["product_quality", "price_value", "helpful_support", "fast_delivery"]},
-    "nps_purchase": {NEG: ["price_value", "product_quality", "website_bug"],
-                     POS: ["product_quality", "price_value", "easy_checkout", "fast_delivery"]},
+    "nps_relationship": {
+        NEG: ["price_value", "product_quality", "rude_support", "website_bug"],
+        POS: ["product_quality", "price_value", "helpful_support", "fast_delivery"],
+    },
+    "nps_purchase": {
+        NEG: ["price_value", "product_quality", "website_bug"],
+        POS: ["product_quality", "price_value", "easy_checkout", "fast_delivery"],
+    },
     "csat_delivery": {NEG: ["delivery_delay", "damaged_packaging"], POS: ["fast_delivery"]},
     "ces_checkout": {NEG: ["website_bug"], POS: ["easy_checkout"]},
     "csat_support": {NEG: ["rude_support", "long_wait"], POS: ["helpful_support"]},
@@ -121,9 +125,19 @@ class Batch:
         def cut(v: object) -> object:
             return v[keep] if isinstance(v, np.ndarray) else v
 
-        return Batch(self.survey, self.cust[keep], self.ts[keep], self.score[keep], self.driver[keep],
-                     cut(self.touchpoint), cut(self.channel), self.stage, self.ref_key, cut(self.ref),
-                     {k: v[keep] for k, v in self.flags.items()})
+        return Batch(
+            self.survey,
+            self.cust[keep],
+            self.ts[keep],
+            self.score[keep],
+            self.driver[keep],
+            cut(self.touchpoint),
+            cut(self.channel),
+            self.stage,
+            self.ref_key,
+            cut(self.ref),
+            {k: v[keep] for k, v in self.flags.items()},
+        )
 
 
 @dataclass
@@ -149,8 +163,15 @@ def _sample(rng: np.random.Generator, mask: np.ndarray, rate: float) -> np.ndarr
     return np.flatnonzero(mask & (rng.random(len(mask)) < rate))
 
 
-def survey_batches(rng: np.random.Generator, cu: Customers, od: Orders, fu: Fulfilment, tk: Tickets,
-                   death: np.ndarray, first_purchase: np.ndarray) -> list[Batch]:
+def survey_batches(
+    rng: np.random.Generator,
+    cu: Customers,
+    od: Orders,
+    fu: Fulfilment,
+    tk: Tickets,
+    death: np.ndarray,
+    first_purchase: np.ndarray,
+) -> list[Batch]:
     out = []
     # relationship NPS, quarterly
     late_first = np.full(cu.n, np.iinfo(np.int64).max, dtype=np.int64)
@@ -164,13 +185,31 @@ def survey_batches(rng: np.random.Generator, cu: Customers, od: Orders, fu: Fulf
         late_before = late_first[c] < wt
         soon = (death[c] != NAT) & (death[c] - wt < 120 * DAY)
         never = (first_purchase[c] == NAT) | (first_purchase[c] > wt)
-        effect = eff["late_delivery_before"] * late_before + eff["churns_within_120_days"] * soon + eff["never_bought"] * never
+        effect = (
+            eff["late_delivery_before"] * late_before
+            + eff["churns_within_120_days"] * soon
+            + eff["never_bought"] * never
+        )
         sc = score(rng, "nps_relationship", cu.u[c], effect)
         driver = np.where(late_before, THEME["delivery_delay"], -1)
         keep = ts <= T1
-        out.append(Batch("nps_relationship", c[keep], ts[keep], sc[keep], driver[keep], None, "email", "loyalty",
-                         flags={"late_delivery_before": late_before[keep], "churns_within_120_days": soon[keep],
-                                "never_bought": never[keep]}))
+        out.append(
+            Batch(
+                "nps_relationship",
+                c[keep],
+                ts[keep],
+                sc[keep],
+                driver[keep],
+                None,
+                "email",
+                "loyalty",
+                flags={
+                    "late_delivery_before": late_before[keep],
+                    "churns_within_120_days": soon[keep],
+                    "never_bought": never[keep],
+                },
+            )
+        )
 
     online = od.channel != STORE
     done = fu.delivered | (~online & (fu.status != "cancelled"))
@@ -179,17 +218,39 @@ def survey_batches(rng: np.random.Generator, cu: Customers, od: Orders, fu: Fulf
     eff = DRIVERS["nps_purchase"]
     base = np.where(online[o], fu.delivery_ts[o], od.ts[o])
     ts = base + HOUR + (rng.exponential(2.0, len(o)) * DAY).astype(np.int64)
-    effect = (eff["late_delivery"] * fu.late[o] + eff["damaged_packaging"] * fu.damaged[o]
-              + eff["product_defect"] * fu.quality[o] + eff["store_purchase"] * ~online[o])
-    driver = np.select([fu.quality[o], fu.damaged[o], fu.late[o]],
-                       [THEME["product_quality"], THEME["damaged_packaging"], THEME["delivery_delay"]], -1)
+    effect = (
+        eff["late_delivery"] * fu.late[o]
+        + eff["damaged_packaging"] * fu.damaged[o]
+        + eff["product_defect"] * fu.quality[o]
+        + eff["store_purchase"] * ~online[o]
+    )
+    driver = np.select(
+        [fu.quality[o], fu.damaged[o], fu.late[o]],
+        [THEME["product_quality"], THEME["damaged_packaging"], THEME["delivery_delay"]],
+        -1,
+    )
     driver = np.where((driver < 0) & ~online[o] & (rng.random(len(o)) < 0.6), THEME["friendly_staff"], driver)
     sc = score(rng, "nps_purchase", cu.u[od.cust[o]], effect)
-    out.append(Batch("nps_purchase", od.cust[o], ts, sc, driver,
-                     np.where(online[o], "order_confirmation", "store").astype(object),
-                     np.where(online[o], "email", "store").astype(object), "purchase", "order_id", od.order_id[o],
-                     flags={"late_delivery": fu.late[o], "damaged_packaging": fu.damaged[o],
-                            "product_defect": fu.quality[o], "store_purchase": ~online[o]}))
+    out.append(
+        Batch(
+            "nps_purchase",
+            od.cust[o],
+            ts,
+            sc,
+            driver,
+            np.where(online[o], "order_confirmation", "store").astype(object),
+            np.where(online[o], "email", "store").astype(object),
+            "purchase",
+            "order_id",
+            od.order_id[o],
+            flags={
+                "late_delivery": fu.late[o],
+                "damaged_packaging": fu.damaged[o],
+                "product_defect": fu.quality[o],
+                "store_purchase": ~online[o],
+            },
+        )
+    )
     # CSAT of the delivery
     o = _sample(rng, fu.delivered, SURVEYS["csat_delivery"][6])
     eff = DRIVERS["csat_delivery"]
@@ -197,31 +258,70 @@ def survey_batches(rng: np.random.Generator, cu: Customers, od: Orders, fu: Fulf
     effect = eff["late_delivery"] * fu.late[o] + eff["damaged_packaging"] * fu.damaged[o]
     driver = np.select([fu.damaged[o], fu.late[o]], [THEME["damaged_packaging"], THEME["delivery_delay"]], -1)
     sc = score(rng, "csat_delivery", cu.u[od.cust[o]], effect)
-    out.append(Batch("csat_delivery", od.cust[o], ts, sc, driver, "delivery", "logistics", "service",
-                     "order_id", od.order_id[o], flags={"late_delivery": fu.late[o], "damaged_packaging": fu.damaged[o]}))
+    out.append(
+        Batch(
+            "csat_delivery",
+            od.cust[o],
+            ts,
+            sc,
+            driver,
+            "delivery",
+            "logistics",
+            "service",
+            "order_id",
+            od.order_id[o],
+            flags={"late_delivery": fu.late[o], "damaged_packaging": fu.damaged[o]},
+        )
+    )
     # CES of the checkout (online orders)
     o = _sample(rng, online, SURVEYS["ces_checkout"][6])
     app = od.channel[o] == APP
     ts = od.ts[o] + 2 * MINUTE + (rng.exponential(5.0, len(o)) * MINUTE).astype(np.int64)
     sc = score(rng, "ces_checkout", cu.u[od.cust[o]], DRIVERS["ces_checkout"]["mobile_app_checkout"] * app)
     driver = np.where(app & (rng.random(len(o)) < 0.7), THEME["website_bug"], -1)
-    out.append(Batch("ces_checkout", od.cust[o], ts, sc, driver, "checkout",
-                     np.where(app, "mobile_app", "web").astype(object), "purchase", "order_id", od.order_id[o], flags={"mobile_app_checkout": app}))
+    out.append(
+        Batch(
+            "ces_checkout",
+            od.cust[o],
+            ts,
+            sc,
+            driver,
+            "checkout",
+            np.where(app, "mobile_app", "web").astype(object),
+            "purchase",
+            "order_id",
+            od.order_id[o],
+            flags={"mobile_app_checkout": app},
+        )
+    )
     # support CSAT and CES after a resolved ticket
     resolved = tk.resolved != NAT
     for survey in ("csat_support", "ces_support"):
         t = _sample(rng, resolved, SURVEYS[survey][6])
         eff = DRIVERS[survey]
         ts = tk.resolved[t] + (rng.exponential(3.0, len(t)) * HOUR).astype(np.int64) + 5 * MINUTE
-        effect = (eff["long_wait"] * tk.long_wait[t] + eff["rude_agent"] * tk.rude[t]
-                  + eff["per_extra_contact"] * (tk.contacts[t] - 1))
+        effect = (
+            eff["long_wait"] * tk.long_wait[t]
+            + eff["rude_agent"] * tk.rude[t]
+            + eff["per_extra_contact"] * (tk.contacts[t] - 1)
+        )
         driver = np.select([tk.rude[t], tk.long_wait[t]], [THEME["rude_support"], THEME["long_wait"]], -1)
         sc = score(rng, survey, cu.u[tk.cust[t]], effect)
-        out.append(Batch(survey, tk.cust[t], ts, sc, driver,
-                         take(["support_chat", "support_phone", "support_email"], tk.channel[t]),
-                         take(["chat", "phone", "email"], tk.channel[t]), "service", "ticket_id", tk.ticket_id[t],
-                         flags={"long_wait": tk.long_wait[t], "rude_agent": tk.rude[t],
-                                "per_extra_contact": tk.contacts[t] > 1}))
+        out.append(
+            Batch(
+                survey,
+                tk.cust[t],
+                ts,
+                sc,
+                driver,
+                take(["support_chat", "support_phone", "support_email"], tk.channel[t]),
+                take(["chat", "phone", "email"], tk.channel[t]),
+                "service",
+                "ticket_id",
+                tk.ticket_id[t],
+                flags={"long_wait": tk.long_wait[t], "rude_agent": tk.rude[t], "per_extra_contact": tk.contacts[t] > 1},
+            )
+        )
     return [b.within_period() for b in out]
 
 
@@ -246,8 +346,8 @@ def make_feedback(rng: np.random.Generator, cu: Customers, batches: list[Batch],
     start = 0
     for b in batches:
         k = len(b.cust)
-        pol[start:start + k] = polarity(SURVEYS[b.survey][0], b.score)
-        theme[start:start + k] = pick_theme(rng, b.survey, pol[start:start + k], b.driver)
+        pol[start : start + k] = polarity(SURVEYS[b.survey][0], b.score)
+        theme[start : start + k] = pick_theme(rng, b.survey, pol[start : start + k], b.driver)
         start += k
     has_comment = rng.random(n) < np.take([COMMENT_P[NEG], COMMENT_P[NEU], COMMENT_P[POS]], pol)
     c = np.flatnonzero(has_comment)
@@ -269,8 +369,8 @@ def make_feedback(rng: np.random.Generator, cu: Customers, batches: list[Batch],
     for b in batches:
         k = len(b.cust)
         if b.ref is not None:
-            refs[start:start + k] = b.ref
-            ref_key[start:start + k] = b.ref_key
+            refs[start : start + k] = b.ref
+            ref_key[start : start + k] = b.ref_key
         start += k
     props = json_objects(
         json_field("theme", s(take(THEMES, theme))),
@@ -279,15 +379,42 @@ def make_feedback(rng: np.random.Generator, cu: Customers, batches: list[Batch],
         json_field("ticket_id", s(refs), present=ref_key == "ticket_id"),
     ).astype(object)
     surveys = take([b.survey for b in batches], survey_code)
-    f = Feedback(n=n, feedback_id=fid, cust=cust, ts=ts, metric=metric, score=sc, comment=comment,
-                 touchpoint=touchpoint, channel=channel, stage=stage, survey=surveys, properties=props,
-                 theme=theme, pii=pii, batches=batches)
+    f = Feedback(
+        n=n,
+        feedback_id=fid,
+        cust=cust,
+        ts=ts,
+        metric=metric,
+        score=sc,
+        comment=comment,
+        touchpoint=touchpoint,
+        channel=channel,
+        stage=stage,
+        survey=surveys,
+        properties=props,
+        theme=theme,
+        pii=pii,
+        batches=batches,
+    )
     return _sort(f, srt)
 
 
 def _sort(f: Feedback, srt: np.ndarray) -> Feedback:
-    for name in ("feedback_id", "cust", "ts", "metric", "score", "comment", "touchpoint", "channel", "stage", "survey",
-                 "properties", "theme", "pii"):
+    for name in (
+        "feedback_id",
+        "cust",
+        "ts",
+        "metric",
+        "score",
+        "comment",
+        "touchpoint",
+        "channel",
+        "stage",
+        "survey",
+        "properties",
+        "theme",
+        "pii",
+    ):
         setattr(f, name, getattr(f, name)[srt])
     return f
 
@@ -307,12 +434,19 @@ class Reviews:
     polarity: np.ndarray
 
 
-def make_reviews(rng: np.random.Generator, cu: Customers, od: Orders, fu: Fulfilment, cat_: Catalogue,
-                 bank: TextBank) -> Reviews:
+def make_reviews(
+    rng: np.random.Generator, cu: Customers, od: Orders, fu: Fulfilment, cat_: Catalogue, bank: TextBank
+) -> Reviews:
     online = od.channel != STORE
     done = np.flatnonzero(fu.delivered | (~online & (fu.status != "cancelled")))
-    x = (3.9 + 0.9 * cu.u[od.cust[done]] - 1.8 * fu.late[done] - 1.8 * fu.damaged[done] - 2.3 * fu.quality[done]
-         + 0.9 * rng.standard_normal(len(done)))
+    x = (
+        3.9
+        + 0.9 * cu.u[od.cust[done]]
+        - 1.8 * fu.late[done]
+        - 1.8 * fu.damaged[done]
+        - 2.3 * fu.quality[done]
+        + 0.9 * rng.standard_normal(len(done))
+    )
     rating = np.clip(np.round(x), 1, 5)
     p_review = np.take([0.0, 0.14, 0.08, 0.04, 0.04, 0.07], rating.astype(int))
     pick_ = rng.random(len(done)) < p_review
@@ -327,28 +461,49 @@ def make_reviews(rng: np.random.Generator, cu: Customers, od: Orders, fu: Fulfil
     app = od.channel[o] == APP
     source = np.where(app & (rng.random(m) < 0.6), 2, choice(rng, m, [0.6, 0.4]))
     pol = polarity("rating", rating)
-    driver = np.select([fu.quality[o], fu.damaged[o], fu.late[o]],
-                       [THEME["product_quality"], THEME["damaged_packaging"], THEME["delivery_delay"]], -1)
+    driver = np.select(
+        [fu.quality[o], fu.damaged[o], fu.late[o]],
+        [THEME["product_quality"], THEME["damaged_packaging"], THEME["delivery_delay"]],
+        -1,
+    )
     theme = pick_theme(rng, "review", pol, driver)
     title = np.empty(m, dtype=object)
     for p, key in ((NEG, "neg"), (NEU, "neu"), (POS, "pos")):
         sel = pol == p
         title[sel] = pick(rng, REVIEW_TITLES[key], int(sel.sum())).astype(object)
-    return Reviews(n=m, review_id=ids("R", np.arange(1, m + 1), 7).astype(object),
-                   source=take(["trustpilot", "google", "app_store"], source), cust=od.cust[o], ts=ts,
-                   rating=rating.astype(np.float64), title=title,
-                   body=bank.comment(rng, theme, pol).astype(object), product_id=cat_.product_id[od.first_product[o]],
-                   theme=theme, polarity=pol)
+    return Reviews(
+        n=m,
+        review_id=ids("R", np.arange(1, m + 1), 7).astype(object),
+        source=take(["trustpilot", "google", "app_store"], source),
+        cust=od.cust[o],
+        ts=ts,
+        rating=rating.astype(np.float64),
+        title=title,
+        body=bank.comment(rng, theme, pol).astype(object),
+        product_id=cat_.product_id[od.first_product[o]],
+        theme=theme,
+        polarity=pol,
+    )
 
 
 def review_events(rv: Reviews) -> EventPart:
-    props = json_objects(json_field("review_id", rv.review_id.astype(str)), json_field("source", s(rv.source))).astype(object)
-    return EventPart(cust=rv.cust, ts=rv.ts - 2 * MINUTE, name="review", type="track", touchpoint="review_site",
-                     channel="review_site", properties=props)
+    props = json_objects(json_field("review_id", rv.review_id.astype(str)), json_field("source", s(rv.source))).astype(
+        object
+    )
+    return EventPart(
+        cust=rv.cust,
+        ts=rv.ts - 2 * MINUTE,
+        name="review",
+        type="track",
+        touchpoint="review_site",
+        channel="review_site",
+        properties=props,
+    )
 
 
-def loyalty_events(rng: np.random.Generator, cu: Customers, od: Orders, fb: Feedback,
-                   alive_until: np.ndarray) -> list[EventPart]:
+def loyalty_events(
+    rng: np.random.Generator, cu: Customers, od: Orders, fb: Feedback, alive_until: np.ndarray
+) -> list[EventPart]:
     """Newsletter opens while subscribed and active, loyalty sign-ups, referrals by promoters."""
     # newsletter: about one open every two months while the customer is around
     active_days = np.maximum(alive_until - cu.created, 0) / DAY
@@ -359,8 +514,9 @@ def loyalty_events(rng: np.random.Generator, cu: Customers, od: Orders, fb: Feed
     mi = (month - np.datetime64("2025-01", "M")).astype(np.int64).clip(0, 17)
     names = [str(np.datetime64("2025-01", "M") + i) for i in range(18)]
     props = take([f'{{"campaign": "newsletter_{x.replace("-", "_")}"}}' for x in names], mi)
-    news = EventPart(cust=c, ts=ts, name="newsletter_open", type="track", touchpoint="newsletter", channel="email",
-                     properties=props)
+    news = EventPart(
+        cust=c, ts=ts, name="newsletter_open", type="track", touchpoint="newsletter", channel="email", properties=props
+    )
     # loyalty programme: some customers join after their second order
     rank = np.zeros(od.n, dtype=np.int64)
     by_c = np.lexsort((od.ts, od.cust))
@@ -368,12 +524,25 @@ def loyalty_events(rng: np.random.Generator, cu: Customers, od: Orders, fb: Feed
     second = np.flatnonzero((rank == 1) & (rng.random(od.n) < 0.45))
     ts = od.ts[second] + (rng.exponential(4.0, len(second)) * DAY).astype(np.int64) + HOUR
     ok = ts < np.minimum(alive_until[od.cust[second]], T1)
-    loyal = EventPart(cust=od.cust[second[ok]], ts=ts[ok], name="loyalty_signup", type="track",
-                      touchpoint="loyalty_program", channel="mobile_app")
+    loyal = EventPart(
+        cust=od.cust[second[ok]],
+        ts=ts[ok],
+        name="loyalty_signup",
+        type="track",
+        touchpoint="loyalty_program",
+        channel="mobile_app",
+    )
     # referrals by promoters
     prom = np.flatnonzero((fb.metric == "nps") & (fb.score >= 9) & (rng.random(fb.n) < 0.25))
     ts = fb.ts[prom] + (rng.exponential(6.0, len(prom)) * DAY).astype(np.int64) + HOUR
     ok = ts < np.minimum(alive_until[fb.cust[prom]], T1)
-    ref = EventPart(cust=fb.cust[prom[ok]], ts=ts[ok], name="referral", type="track", touchpoint="referral",
-                    channel="email", properties='{"medium": "referral_link"}')
+    ref = EventPart(
+        cust=fb.cust[prom[ok]],
+        ts=ts[ok],
+        name="referral",
+        type="track",
+        touchpoint="referral",
+        channel="email",
+        properties='{"medium": "referral_link"}',
+    )
     return [news, loyal, ref]

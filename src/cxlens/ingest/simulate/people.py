@@ -42,8 +42,18 @@ LAST_NAMES = (
     "Jansen DeVries Bakker Visser Smit Meijer DeBoer Mulder Bos Vos Peters Miller Davis Anderson Clark Lewis Young "
     "Allen King Scott Green Baker Adams Nelson Hill Campbell"
 ).split()
-EMAIL_DOMAINS = ["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "gmx.de", "web.de", "orange.fr",
-                 "hotmail.com", "proton.me", "live.co.uk"]
+EMAIL_DOMAINS = [
+    "gmail.com",
+    "outlook.com",
+    "yahoo.com",
+    "icloud.com",
+    "gmx.de",
+    "web.de",
+    "orange.fr",
+    "hotmail.com",
+    "proton.me",
+    "live.co.uk",
+]
 
 COUNTRIES = ["DE", "FR", "NL", "ES", "IT", "GB", "US"]
 COUNTRY_P = [0.26, 0.17, 0.10, 0.11, 0.10, 0.14, 0.12]
@@ -59,25 +69,121 @@ AGE_P = [0.14, 0.27, 0.23, 0.17, 0.12, 0.07]
 CHANNEL_MIX = np.array([[0.72, 0.20, 0.08], [0.22, 0.70, 0.08], [0.30, 0.20, 0.50]])
 
 CATEGORIES = {
-    "electronics": ["wireless headphones", "bluetooth speaker", "smart watch", "phone case", "usb-c charger",
-                    "e-reader", "fitness tracker", "webcam", "power bank", "gaming mouse"],
-    "home": ["coffee grinder", "linen duvet cover", "cast iron pan", "table lamp", "ceramic vase", "throw blanket",
-             "knife set", "storage baskets", "bath towels", "scented candle"],
-    "fashion": ["rain jacket", "wool sweater", "leather belt", "sneakers", "denim jeans", "summer dress",
-                "backpack", "sunglasses", "winter boots", "cotton t-shirt"],
-    "beauty": ["face serum", "shampoo set", "perfume", "hair dryer", "lip balm", "sunscreen", "electric toothbrush",
-               "night cream", "makeup brushes", "body lotion"],
-    "sports": ["yoga mat", "running shoes", "dumbbell set", "cycling helmet", "water bottle", "tennis racket",
-               "hiking poles", "swim goggles", "resistance bands", "sports bag"],
-    "toys": ["building blocks", "puzzle", "plush bear", "board game", "remote control car", "doll house",
-             "wooden train set", "science kit", "art set", "card game"],
-    "books": ["cookbook", "crime novel", "travel guide", "children's book", "biography", "notebook set",
-              "fantasy novel", "history book", "comic collection", "language course"],
-    "garden": ["garden hose", "pruning shears", "plant pots", "bird feeder", "solar lights", "seed kit",
-               "garden gloves", "watering can", "outdoor cushion", "compost bin"],
+    "electronics": [
+        "wireless headphones",
+        "bluetooth speaker",
+        "smart watch",
+        "phone case",
+        "usb-c charger",
+        "e-reader",
+        "fitness tracker",
+        "webcam",
+        "power bank",
+        "gaming mouse",
+    ],
+    "home": [
+        "coffee grinder",
+        "linen duvet cover",
+        "cast iron pan",
+        "table lamp",
+        "ceramic vase",
+        "throw blanket",
+        "knife set",
+        "storage baskets",
+        "bath towels",
+        "scented candle",
+    ],
+    "fashion": [
+        "rain jacket",
+        "wool sweater",
+        "leather belt",
+        "sneakers",
+        "denim jeans",
+        "summer dress",
+        "backpack",
+        "sunglasses",
+        "winter boots",
+        "cotton t-shirt",
+    ],
+    "beauty": [
+        "face serum",
+        "shampoo set",
+        "perfume",
+        "hair dryer",
+        "lip balm",
+        "sunscreen",
+        "electric toothbrush",
+        "night cream",
+        "makeup brushes",
+        "body lotion",
+    ],
+    "sports": [
+        "yoga mat",
+        "running shoes",
+        "dumbbell set",
+        "cycling helmet",
+        "water bottle",
+        "tennis racket",
+        "hiking poles",
+        "swim goggles",
+        "resistance bands",
+        "sports bag",
+    ],
+    "toys": [
+        "building blocks",
+        "puzzle",
+        "plush bear",
+        "board game",
+        "remote control car",
+        "doll house",
+        "wooden train set",
+        "science kit",
+        "art set",
+        "card game",
+    ],
+    "books": [
+        "cookbook",
+        "crime novel",
+        "travel guide",
+        "children's book",
+        "biography",
+        "notebook set",
+        "fantasy novel",
+        "history book",
+        "comic collection",
+        "language course",
+    ],
+    "garden": [
+        "garden hose",
+        "pruning shears",
+        "plant pots",
+        "bird feeder",
+        "solar lights",
+        "seed kit",
+        "garden gloves",
+        "watering can",
+        "outdoor cushion",
+        "compost bin",
+    ],
 }
-BRANDS = ["Nimbus", "Alto", "Verde", "Kora", "Lumo", "Brisk", "Oak & Ash", "Fjord", "Sola", "Mira", "Pico",
-          "Terra", "Vela", "Zest", "Nova", "Cirro"]
+BRANDS = [
+    "Nimbus",
+    "Alto",
+    "Verde",
+    "Kora",
+    "Lumo",
+    "Brisk",
+    "Oak & Ash",
+    "Fjord",
+    "Sola",
+    "Mira",
+    "Pico",
+    "Terra",
+    "Vela",
+    "Zest",
+    "Nova",
+    "Cirro",
+]
 
 
 @dataclass
@@ -91,15 +197,29 @@ class Catalogue:
     weight: np.ndarray  # popularity (sums to 1)
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"product_id": col(self.product_id), "category": col(self.category),
-                             "name": col(self.name), "list_price": self.list_price})
+        return pd.DataFrame(
+            {
+                "product_id": col(self.product_id),
+                "category": col(self.category),
+                "name": col(self.name),
+                "list_price": self.list_price,
+            }
+        )
 
 
 def make_catalogue(rng: np.random.Generator) -> Catalogue:
     """About 320 products in 8 categories, with Zipf-like popularity."""
     rows = []
-    base_price = {"electronics": 60, "home": 35, "fashion": 45, "beauty": 22, "sports": 35, "toys": 25,
-                  "books": 15, "garden": 25}
+    base_price = {
+        "electronics": 60,
+        "home": 35,
+        "fashion": 45,
+        "beauty": 22,
+        "sports": 35,
+        "toys": 25,
+        "books": 15,
+        "garden": 25,
+    }
     for cat_name, nouns in CATEGORIES.items():
         for noun in nouns:
             for brand in rng.choice(BRANDS, size=4, replace=False):
@@ -108,7 +228,10 @@ def make_catalogue(rng: np.random.Generator) -> Catalogue:
     order = rng.permutation(n)
     rows = [rows[i] for i in order]
     pid = [f"P{i + 1:04d}" for i in range(n)]
-    slugs = [r[2].lower().replace(" & ", "-").replace("'", "").replace(" ", "-") + f"-{p[1:]}" for r, p in zip(rows, pid, strict=True)]
+    slugs = [
+        r[2].lower().replace(" & ", "-").replace("'", "").replace(" ", "-") + f"-{p[1:]}"
+        for r, p in zip(rows, pid, strict=True)
+    ]
     weight = 1.0 / np.arange(1, n + 1) ** 0.8
     price = np.round(np.array([r[3] for r in rows]) * rng.lognormal(0, 0.45, n), 0) - 0.01
     return Catalogue(
@@ -157,17 +280,19 @@ class Customers:
     churned_at: np.ndarray  # int64 µs or NAT (filled later)
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame({
-            "customer_id": col(self.customer_id),
-            "created_at": times(self.created),
-            "email": col(self.email),
-            "name": col(self.name),
-            "segment": col(take(SEGMENTS, self.segment)),
-            "plan": col(take(PLANS, self.plan)),
-            "country": col(take(COUNTRIES, self.country)),
-            "churned_at": times(self.churned_at),
-            "traits": col(self.traits),
-        })
+        return pd.DataFrame(
+            {
+                "customer_id": col(self.customer_id),
+                "created_at": times(self.created),
+                "email": col(self.email),
+                "name": col(self.name),
+                "segment": col(take(SEGMENTS, self.segment)),
+                "plan": col(take(PLANS, self.plan)),
+                "country": col(take(COUNTRIES, self.country)),
+                "churned_at": times(self.churned_at),
+                "traits": col(self.traits),
+            }
+        )
 
 
 def make_customers(rng: np.random.Generator, n: int, clv: CLVParams) -> Customers:
@@ -192,9 +317,16 @@ def make_customers(rng: np.random.Generator, n: int, clv: CLVParams) -> Customer
     opt_in = rng.random(n) < 0.62
     # traits: a few hundred distinct JSON objects, picked by index
     combos = [
-        {"acquisition_channel": ACQUISITION[a], "age_band": AGE_BANDS[g], "marketing_opt_in": bool(o),
-         "preferred_channel": ["web", "mobile_app", "store"][c]}
-        for a in range(len(ACQUISITION)) for g in range(len(AGE_BANDS)) for o in (0, 1) for c in range(3)
+        {
+            "acquisition_channel": ACQUISITION[a],
+            "age_band": AGE_BANDS[g],
+            "marketing_opt_in": bool(o),
+            "preferred_channel": ["web", "mobile_app", "store"][c],
+        }
+        for a in range(len(ACQUISITION))
+        for g in range(len(AGE_BANDS))
+        for o in (0, 1)
+        for c in range(3)
     ]
     code = ((acq * len(AGE_BANDS) + age) * 2 + opt_in.astype(int)) * 3 + pref
     traits = json_take(combos, code)
@@ -207,10 +339,19 @@ def make_customers(rng: np.random.Generator, n: int, clv: CLVParams) -> Customer
     lower_first, lower_last = s([x.lower() for x in FIRST_NAMES]), s([x.lower() for x in LAST_NAMES])
     style = rng.integers(0, 4, n)
     num = s(rng.integers(1, 999, n))
-    local = np.where(style == 0, cat(lower_first[fi], ".", lower_last[li]),
-                     np.where(style == 1, cat(lower_first[fi], ".", lower_last[li], num),
-                              np.where(style == 2, cat(lower_first[fi], "_", lower_last[li]),
-                                       cat(np.strings.slice(lower_first[fi], 0, 1), lower_last[li], num))))
+    local = np.where(
+        style == 0,
+        cat(lower_first[fi], ".", lower_last[li]),
+        np.where(
+            style == 1,
+            cat(lower_first[fi], ".", lower_last[li], num),
+            np.where(
+                style == 2,
+                cat(lower_first[fi], "_", lower_last[li]),
+                cat(np.strings.slice(lower_first[fi], 0, 1), lower_last[li], num),
+            ),
+        ),
+    )
     email = cat(local, "@", s(take(EMAIL_DOMAINS, rng.integers(0, len(EMAIL_DOMAINS), n))))
     return Customers(
         n=n,

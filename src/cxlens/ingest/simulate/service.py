@@ -48,7 +48,13 @@ QUALITY_P = 0.05
 CANCEL_P = 0.03
 
 TEAMS = ["logistics", "billing", "tech", "care"]
-TEAM_OF_THEME = {"delivery_delay": 0, "damaged_packaging": 0, "billing_refund": 1, "website_bug": 2, "product_quality": 3}
+TEAM_OF_THEME = {
+    "delivery_delay": 0,
+    "damaged_packaging": 0,
+    "billing_refund": 1,
+    "website_bug": 2,
+    "product_quality": 3,
+}
 AGENTS = [
     ["Tom Becker", "Sara Lopez", "Ahmed Khan", "Julia Rossi", "Marco Bianchi", "Nina Visser"],
     ["Pieter de Wit", "Claire Martin", "Jonas Weber", "Elif Demir", "Laura Smith"],
@@ -86,7 +92,9 @@ def fulfil(rng: np.random.Generator, od: Orders, cu: Customers) -> Fulfilment:
     cancelled = rng.random(n) < np.where(store, CANCEL_P / 3, CANCEL_P)
     ship = ~store & ~cancelled
     country = take(COUNTRIES, cu.country[od.cust])
-    late_p = np.where(np.isin(country, ["IT", "ES"]), LATE_P["IT"], LATE_P["base"]) + in_peak(od.ts) * LATE_P["peak_extra"]
+    late_p = (
+        np.where(np.isin(country, ["IT", "ES"]), LATE_P["IT"], LATE_P["base"]) + in_peak(od.ts) * LATE_P["peak_extra"]
+    )
     late = ship & (rng.random(n) < late_p)
     promised = 2 + rng.integers(0, 3, n)
     days = np.where(late, promised + 1 + rng.poisson(2.0, n), np.maximum(1, promised - rng.integers(0, 2, n)))
@@ -103,25 +111,51 @@ def fulfil(rng: np.random.Generator, od: Orders, cu: Customers) -> Fulfilment:
     status[ship & ~delivered] = "pending"
     status[returned] = "returned"
     status[cancelled] = "cancelled"
-    return Fulfilment(status=status, delivered=delivered, delivery_ts=delivery_ts, late=late & delivered,
-                      damaged=damaged, quality=quality, returned=returned,
-                      return_ts=np.where(returned, return_ts, NAT))
+    return Fulfilment(
+        status=status,
+        delivered=delivered,
+        delivery_ts=delivery_ts,
+        late=late & delivered,
+        damaged=damaged,
+        quality=quality,
+        returned=returned,
+        return_ts=np.where(returned, return_ts, NAT),
+    )
 
 
 def fulfilment_events(rng: np.random.Generator, od: Orders, fu: Fulfilment) -> list[EventPart]:
     d = np.flatnonzero(fu.delivered)
     late = fu.late[d]
     days = ((fu.delivery_ts[d] - od.ts[d]) // DAY).astype(np.int64)
-    props = json_objects(json_field("order_id", od.order_id[d].astype(str)), json_field("days", raw=s(days)),
-                         json_field("late", raw=json_bool(late))).astype(object)
-    delivery = EventPart(cust=od.cust[d], ts=fu.delivery_ts[d], name="delivery", type="track", touchpoint="delivery",
-                         channel="logistics", properties=props)
+    props = json_objects(
+        json_field("order_id", od.order_id[d].astype(str)),
+        json_field("days", raw=s(days)),
+        json_field("late", raw=json_bool(late)),
+    ).astype(object)
+    delivery = EventPart(
+        cust=od.cust[d],
+        ts=fu.delivery_ts[d],
+        name="delivery",
+        type="track",
+        touchpoint="delivery",
+        channel="logistics",
+        properties=props,
+    )
     r = np.flatnonzero(fu.returned)
     reason = np.where(fu.damaged[r], 0, np.where(fu.quality[r], 1, np.where(fu.late[r], 2, 3)))
     reasons = s(["damaged", "defective", "arrived_late", "changed_mind"])[reason]
-    props = json_objects(json_field("order_id", od.order_id[r].astype(str)), json_field("reason", reasons)).astype(object)
-    returns = EventPart(cust=od.cust[r], ts=fu.return_ts[r], name="return_request", type="track", touchpoint="returns",
-                        channel="web", properties=props)
+    props = json_objects(json_field("order_id", od.order_id[r].astype(str)), json_field("reason", reasons)).astype(
+        object
+    )
+    returns = EventPart(
+        cust=od.cust[r],
+        ts=fu.return_ts[r],
+        name="return_request",
+        type="track",
+        touchpoint="returns",
+        channel="web",
+        properties=props,
+    )
     return [delivery, returns]
 
 
@@ -148,8 +182,9 @@ class Tickets:
     pii: np.ndarray  # bool
 
 
-def make_tickets(rng: np.random.Generator, od: Orders, fu: Fulfilment, cu: Customers, alive_until: np.ndarray,
-                 bank: TextBank) -> Tickets:
+def make_tickets(
+    rng: np.random.Generator, od: Orders, fu: Fulfilment, cu: Customers, alive_until: np.ndarray, bank: TextBank
+) -> Tickets:
     n = od.n
     cancelled = fu.status == "cancelled"
     p = 0.03 + 0.28 * fu.late + 0.45 * fu.damaged + 0.35 * fu.quality + 0.25 * fu.returned + 0.06 * cancelled
@@ -200,8 +235,11 @@ def make_tickets(rng: np.random.Generator, od: Orders, fu: Fulfilment, cu: Custo
     unresolved = stuck | (resolved > T1)
     first = np.where(no_reply, NAT, first)
     resolved = np.where(unresolved, NAT, resolved)
-    status = np.where(unresolved, np.where(no_reply | (contacts == 1), "open", "pending"),
-                      np.where(resolved < T1 - 5 * DAY, "closed", "solved")).astype(object)
+    status = np.where(
+        unresolved,
+        np.where(no_reply | (contacts == 1), "open", "pending"),
+        np.where(resolved < T1 - 5 * DAY, "closed", "solved"),
+    ).astype(object)
 
     trigger = np.isin(theme, [THEME["delivery_delay"], THEME["damaged_packaging"], THEME["product_quality"]])
     angry = cu.u[cust] + 0.5 * rng.standard_normal(m) - 0.4 * trigger < -0.7
@@ -212,25 +250,47 @@ def make_tickets(rng: np.random.Generator, od: Orders, fu: Fulfilment, cu: Custo
     opener = np.where(angry, pick(rng, TICKET_OPENERS["angry"], m), pick(rng, TICKET_OPENERS["calm"], m))
     closer = np.where(angry, pick(rng, TICKET_CLOSERS["angry"], m), pick(rng, TICKET_CLOSERS["calm"], m))
     sentence = bank.sentences(rng, theme, np.full(m, NEG))
-    ref = np.where(order >= 0, cat(" Order number ", s(np.where(order >= 0, od.order_id[np.maximum(order, 0)], "")), "."), s(""))
+    ref = np.where(
+        order >= 0, cat(" Order number ", s(np.where(order >= 0, od.order_id[np.maximum(order, 0)], "")), "."), s("")
+    )
     pii = rng.random(m) < 0.08
     snippet, _ = pii_snippets(rng, cu.first_name[cust])
     body = cat(opener, sentence, ref, np.where(pii, snippet, s("")), closer, "\n", cu.name[cust].astype(str))
     return Tickets(
-        n=m, ticket_id=ids("T", np.arange(1, m + 1), 7).astype(object), cust=cust, order=order, created=created,
-        first_response=first, resolved=resolved, channel=chan, theme=theme, angry=angry, long_wait=long_wait,
-        rude=rude, contacts=contacts, agent=agent, team=take(TEAMS, team_code), status=status, subject=subject,
-        body=body.astype(object), pii=pii,
+        n=m,
+        ticket_id=ids("T", np.arange(1, m + 1), 7).astype(object),
+        cust=cust,
+        order=order,
+        created=created,
+        first_response=first,
+        resolved=resolved,
+        channel=chan,
+        theme=theme,
+        angry=angry,
+        long_wait=long_wait,
+        rude=rude,
+        contacts=contacts,
+        agent=agent,
+        team=take(TEAMS, team_code),
+        status=status,
+        subject=subject,
+        body=body.astype(object),
+        pii=pii,
     )
 
 
 def ticket_events(tk: Tickets) -> EventPart:
     props = json_objects(json_field("ticket_id", tk.ticket_id.astype(str))).astype(object)
-    return EventPart(cust=tk.cust, ts=tk.created, name="support_contact", type="track",
-                     touchpoint=take(["support_chat", "support_phone", "support_email"], tk.channel),
-                     channel=take(TICKET_CHANNELS, tk.channel), properties=props)
+    return EventPart(
+        cust=tk.cust,
+        ts=tk.created,
+        name="support_contact",
+        type="track",
+        touchpoint=take(["support_chat", "support_phone", "support_email"], tk.channel),
+        channel=take(TICKET_CHANNELS, tk.channel),
+        properties=props,
+    )
 
 
 def order_channel_names(od: Orders) -> np.ndarray:
     return take(["web", "mobile_app", "store"], od.channel)
-

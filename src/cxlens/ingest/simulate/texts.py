@@ -14,16 +14,41 @@ import numpy as np
 from cxlens.ingest.simulate._base import cat, s
 
 THEMES = [
-    "delivery_delay", "fast_delivery", "damaged_packaging", "rude_support", "helpful_support", "long_wait",
-    "billing_refund", "website_bug", "easy_checkout", "product_quality", "price_value", "friendly_staff",
+    "delivery_delay",
+    "fast_delivery",
+    "damaged_packaging",
+    "rude_support",
+    "helpful_support",
+    "long_wait",
+    "billing_refund",
+    "website_bug",
+    "easy_checkout",
+    "product_quality",
+    "price_value",
+    "friendly_staff",
 ]
 THEME = {t: i for i, t in enumerate(THEMES)}
 POLARITIES = ["neg", "neu", "pos"]
 NEG, NEU, POS = 0, 1, 2
 
 FILL = {
-    "product": ["jacket", "headphones", "coffee grinder", "sneakers", "yoga mat", "lamp", "speaker", "kettle",
-                "blender", "duvet cover", "board game", "face serum", "backpack", "watch", "frying pan"],
+    "product": [
+        "jacket",
+        "headphones",
+        "coffee grinder",
+        "sneakers",
+        "yoga mat",
+        "lamp",
+        "speaker",
+        "kettle",
+        "blender",
+        "duvet cover",
+        "board game",
+        "face serum",
+        "backpack",
+        "watch",
+        "frying pan",
+    ],
     "days": ["two", "three", "four", "five", "six", "eight", "ten", "twelve"],
     "agent": ["Tom", "Sara", "Ahmed", "Julia", "Marco", "Nina", "Pieter", "Claire", "Jonas", "Elif"],
     "courier": ["DHL", "UPS", "DPD", "GLS", "Hermes", "PostNL", "the courier", "the driver"],
@@ -213,58 +238,164 @@ TEMPLATES: dict[str, dict[str, list[str]]] = {
 }
 
 OPENERS = {
-    "neg": ["", "", "", "Very disappointed. ", "Not happy at all. ", "Honestly, not good. ", "Terrible experience. ",
-            "Really frustrating. ", "Sorry but this was bad. ", "Awful. ", "Disappointing. "],
+    "neg": [
+        "",
+        "",
+        "",
+        "Very disappointed. ",
+        "Not happy at all. ",
+        "Honestly, not good. ",
+        "Terrible experience. ",
+        "Really frustrating. ",
+        "Sorry but this was bad. ",
+        "Awful. ",
+        "Disappointing. ",
+    ],
     "neu": ["", "", "", "Mixed feelings. ", "It was ok. ", "Average experience. ", "So-so. "],
-    "pos": ["", "", "", "Very happy! ", "Great experience. ", "Excellent. ", "Really pleased. ", "Loved it. ",
-            "Brilliant service. ", "Five stars. "],
+    "pos": [
+        "",
+        "",
+        "",
+        "Very happy! ",
+        "Great experience. ",
+        "Excellent. ",
+        "Really pleased. ",
+        "Loved it. ",
+        "Brilliant service. ",
+        "Five stars. ",
+    ],
 }
 CLOSERS = {
-    "neg": ["", "", "", " Won't order again.", " Please fix this.", " Very annoying.", " I expect better.",
-            " Thinking about going elsewhere.", " Not acceptable.", " I want a refund."],
+    "neg": [
+        "",
+        "",
+        "",
+        " Won't order again.",
+        " Please fix this.",
+        " Very annoying.",
+        " I expect better.",
+        " Thinking about going elsewhere.",
+        " Not acceptable.",
+        " I want a refund.",
+    ],
     "neu": ["", "", "", " Could be better.", " Otherwise fine.", " Room for improvement.", " We'll see next time."],
-    "pos": ["", "", "", " Thanks!", " Will order again.", " Keep it up.", " Highly recommend.", " Thank you so much.",
-            " Definitely coming back."],
+    "pos": [
+        "",
+        "",
+        "",
+        " Thanks!",
+        " Will order again.",
+        " Keep it up.",
+        " Highly recommend.",
+        " Thank you so much.",
+        " Definitely coming back.",
+    ],
 }
 #: second sentence added to some comments, by polarity (theme-neutral)
 EXTRAS = {
-    "neg": ["This is not the first time.", "I have been a customer for years.", "Nobody seems to care.",
-            "I told my friends about it."],
+    "neg": [
+        "This is not the first time.",
+        "I have been a customer for years.",
+        "Nobody seems to care.",
+        "I told my friends about it.",
+    ],
     "neu": ["Nothing else to report.", "The rest was fine.", "Hope it improves."],
-    "pos": ["Everything else was perfect too.", "I have already recommended you to friends.",
-            "Best online shop I use."],
+    "pos": [
+        "Everything else was perfect too.",
+        "I have already recommended you to friends.",
+        "Best online shop I use.",
+    ],
 }
 
 TICKET_SUBJECTS = {
-    "delivery_delay": ["Where is my order?", "Order not delivered yet", "Delivery delayed", "Still waiting for my parcel",
-                       "Tracking not updating", "Late delivery"],
-    "damaged_packaging": ["Item arrived damaged", "Broken item in parcel", "Damaged delivery", "Package crushed",
-                          "Product damaged in transit"],
-    "product_quality": ["Product defective", "Item stopped working", "Quality issue with my order",
-                        "Product not as described", "Faulty item"],
-    "billing_refund": ["Refund not received", "Charged twice", "Question about my invoice", "Refund status",
-                       "Wrong amount charged", "Return and refund"],
-    "website_bug": ["Cannot complete checkout", "Payment error", "App keeps crashing", "Discount code not working",
-                    "Error when placing order", "Cannot log in"],
+    "delivery_delay": [
+        "Where is my order?",
+        "Order not delivered yet",
+        "Delivery delayed",
+        "Still waiting for my parcel",
+        "Tracking not updating",
+        "Late delivery",
+    ],
+    "damaged_packaging": [
+        "Item arrived damaged",
+        "Broken item in parcel",
+        "Damaged delivery",
+        "Package crushed",
+        "Product damaged in transit",
+    ],
+    "product_quality": [
+        "Product defective",
+        "Item stopped working",
+        "Quality issue with my order",
+        "Product not as described",
+        "Faulty item",
+    ],
+    "billing_refund": [
+        "Refund not received",
+        "Charged twice",
+        "Question about my invoice",
+        "Refund status",
+        "Wrong amount charged",
+        "Return and refund",
+    ],
+    "website_bug": [
+        "Cannot complete checkout",
+        "Payment error",
+        "App keeps crashing",
+        "Discount code not working",
+        "Error when placing order",
+        "Cannot log in",
+    ],
 }
 TICKET_OPENERS = {
     "calm": ["Hello, ", "Hi, ", "Good morning, ", "Dear support team, ", "Hi there, "],
-    "angry": ["This is unacceptable. ", "I am extremely annoyed. ", "Third time I am writing. ", "Seriously? ",
-              "I am really fed up. "],
+    "angry": [
+        "This is unacceptable. ",
+        "I am extremely annoyed. ",
+        "Third time I am writing. ",
+        "Seriously? ",
+        "I am really fed up. ",
+    ],
 }
 TICKET_CLOSERS = {
-    "calm": [" Could you please help?", " Thanks in advance.", " Let me know what you need from me.",
-             " Thank you.", " Looking forward to your reply."],
-    "angry": [" Fix this now or I will cancel my account.", " I expect a full refund immediately.",
-              " I want to speak to a manager.", " Worst service ever.", " I will post about this everywhere."],
+    "calm": [
+        " Could you please help?",
+        " Thanks in advance.",
+        " Let me know what you need from me.",
+        " Thank you.",
+        " Looking forward to your reply.",
+    ],
+    "angry": [
+        " Fix this now or I will cancel my account.",
+        " I expect a full refund immediately.",
+        " I want to speak to a manager.",
+        " Worst service ever.",
+        " I will post about this everywhere.",
+    ],
 }
 
 REVIEW_TITLES = {
-    "neg": ["Very disappointed", "Avoid", "Not again", "Poor service", "Terrible experience", "Would not recommend",
-            "Waste of money", "Bad experience"],
+    "neg": [
+        "Very disappointed",
+        "Avoid",
+        "Not again",
+        "Poor service",
+        "Terrible experience",
+        "Would not recommend",
+        "Waste of money",
+        "Bad experience",
+    ],
     "neu": ["Okay", "Average", "Could be better", "Mixed experience", "Not bad, not great", "Decent"],
-    "pos": ["Excellent", "Great shop", "Highly recommended", "Very happy", "Love it", "Fast and reliable",
-            "Top service", "Perfect"],
+    "pos": [
+        "Excellent",
+        "Great shop",
+        "Highly recommended",
+        "Very happy",
+        "Love it",
+        "Fast and reliable",
+        "Top service",
+        "Perfect",
+    ],
 }
 
 
@@ -341,8 +472,7 @@ def pii_snippets(rng: np.random.Generator, first_name: np.ndarray) -> tuple[np.n
     """A contact sentence with an e-mail address or a phone number; returns (text, kind)."""
     n = len(first_name)
     is_email = rng.random(n) < 0.5
-    email = cat(np.strings.lower(s(first_name)), s(rng.integers(10, 99, n)), "@",
-                pick(rng, PII_EMAIL_DOMAINS, n))
+    email = cat(np.strings.lower(s(first_name)), s(rng.integers(10, 99, n)), "@", pick(rng, PII_EMAIL_DOMAINS, n))
     phone = cat("+49 151 ", s(rng.integers(1000, 9999, n)), " ", s(rng.integers(1000, 9999, n)))
     phrase_e = pick(rng, [" Please email me at ", " Contact me: ", " My email is "], n)
     phrase_p = pick(rng, [" Call me on ", " My number is ", " Please ring me at "], n)

@@ -93,17 +93,37 @@ def _drivers(fb: Feedback) -> dict[str, Any]:
         for flag in batches[0].flags:
             f = np.concatenate([b.flags[flag] for b in batches]).astype(bool)
             if f.any() and (~f).any():
-                out[flag] = {"n": int(f.sum()), "mean_with": _r(scores[f].mean()), "mean_without": _r(scores[~f].mean()),
-                             "difference": _r(scores[f].mean() - scores[~f].mean())}
+                out[flag] = {
+                    "n": int(f.sum()),
+                    "mean_with": _r(scores[f].mean()),
+                    "mean_without": _r(scores[~f].mean()),
+                    "difference": _r(scores[f].mean() - scores[~f].mean()),
+                }
         observed[survey] = out
-    return {"configured_effect_points": DRIVERS, "observed": observed,
-            "note": "configured effects are score points added before rounding and clipping; "
-                    "observed are mean score with the cause minus without"}
+    return {
+        "configured_effect_points": DRIVERS,
+        "observed": observed,
+        "note": "configured effects are score points added before rounding and clipping; "
+        "observed are mean score with the cause minus without",
+    }
 
 
-def build_truth(*, seed: int, size: str | int, cu: Customers, se: Sessions, life: Lifetimes, od: Orders, fu: Fulfilment,
-                tk: Tickets, fb: Feedback, rv: Reviews, clv: CLVParams, catalogue: Catalogue,
-                event_names: list[str]) -> dict[str, Any]:
+def build_truth(
+    *,
+    seed: int,
+    size: str | int,
+    cu: Customers,
+    se: Sessions,
+    life: Lifetimes,
+    od: Orders,
+    fu: Fulfilment,
+    tk: Tickets,
+    fb: Feedback,
+    rv: Reviews,
+    clv: CLVParams,
+    catalogue: Catalogue,
+    event_names: list[str],
+) -> dict[str, Any]:
     buyers = life.first_purchase != NAT
     dead = life.death != NAT
     churned = cu.churned_at != NAT
@@ -122,26 +142,43 @@ def build_truth(*, seed: int, size: str | int, cu: Customers, se: Sessions, life
         "n_customers": int(cu.n),
         "event_names": event_names,
         "surveys": {
-            sid: {"metric": m, "range": [lo, hi], "response_rate": rate, "touchpoint": SURVEY_PLACE[sid][0],
-                  "channel": SURVEY_PLACE[sid][1], "mean_before_effects": mu}
+            sid: {
+                "metric": m,
+                "range": [lo, hi],
+                "response_rate": rate,
+                "touchpoint": SURVEY_PLACE[sid][0],
+                "channel": SURVEY_PLACE[sid][1],
+                "mean_before_effects": mu,
+            }
             for sid, (m, lo, hi, mu, _b, _sd, rate) in SURVEYS.items()
         },
         "relationship_survey_waves": WAVES,
         "themes": THEMES,
         "theme_polarities": {t: sorted(TEMPLATES[t]) for t in THEMES},
         "friction_touchpoints": [
-            {"touchpoint": "checkout", "channel": "mobile_app",
-             "why": "payment errors and app crashes: fewer checkouts complete and checkout effort is higher",
-             "checkout_to_purchase": {"mobile_app": STEP_CONTINUE["mobile_app"][3], "web": STEP_CONTINUE["web"][3]},
-             "checkout_error_share_of_abandoned": CHECKOUT_ERROR_P,
-             "ces_effect_points": DRIVERS["ces_checkout"]["mobile_app_checkout"],
-             "observed_mean_ces": {"mobile_app": _r(app_ces.mean()) if len(app_ces) else None,
-                                   "web": _r(web_ces.mean()) if len(web_ces) else None}},
-            {"touchpoint": "delivery", "channel": "logistics",
-             "why": "late and damaged deliveries; delivery CSAT sits below support CSAT",
-             "late_rate": _share(fu.late[delivered]), "damage_rate": _share(fu.damaged[delivered]),
-             "observed_mean_csat": {"delivery": _r(delivery_csat.mean()) if len(delivery_csat) else None,
-                                    "support": _r(support_csat.mean()) if len(support_csat) else None}},
+            {
+                "touchpoint": "checkout",
+                "channel": "mobile_app",
+                "why": "payment errors and app crashes: fewer checkouts complete and checkout effort is higher",
+                "checkout_to_purchase": {"mobile_app": STEP_CONTINUE["mobile_app"][3], "web": STEP_CONTINUE["web"][3]},
+                "checkout_error_share_of_abandoned": CHECKOUT_ERROR_P,
+                "ces_effect_points": DRIVERS["ces_checkout"]["mobile_app_checkout"],
+                "observed_mean_ces": {
+                    "mobile_app": _r(app_ces.mean()) if len(app_ces) else None,
+                    "web": _r(web_ces.mean()) if len(web_ces) else None,
+                },
+            },
+            {
+                "touchpoint": "delivery",
+                "channel": "logistics",
+                "why": "late and damaged deliveries; delivery CSAT sits below support CSAT",
+                "late_rate": _share(fu.late[delivered]),
+                "damage_rate": _share(fu.damaged[delivered]),
+                "observed_mean_csat": {
+                    "delivery": _r(delivery_csat.mean()) if len(delivery_csat) else None,
+                    "support": _r(support_csat.mean()) if len(support_csat) else None,
+                },
+            },
         ],
         "funnel": funnel,
         "drop_off": funnel["drop_off"],
@@ -149,8 +186,13 @@ def build_truth(*, seed: int, size: str | int, cu: Customers, se: Sessions, life
         "clv": {
             "model": "BG/NBD purchases (Fader, Hardie & Lee 2005) with gamma-gamma spend",
             "time_unit": "week",
-            "r": clv.r, "alpha": clv.alpha, "a": clv.a, "b": clv.b,
-            "p": clv.p, "q": clv.q, "gamma": clv.gamma,
+            "r": clv.r,
+            "alpha": clv.alpha,
+            "a": clv.a,
+            "b": clv.b,
+            "p": clv.p,
+            "q": clv.q,
+            "gamma": clv.gamma,
             "transactions": "every order of a customer (any status); the first order is the trial purchase at t=0",
             "amount": "order amount in the order currency, gamma(p, nu) with nu ~ gamma(q, gamma) per customer",
             "buyers": int(buyers.sum()),
@@ -162,13 +204,15 @@ def build_truth(*, seed: int, size: str | int, cu: Customers, se: Sessions, life
         "churn_rate": _share(churned),
         "churn": {
             "definition": "churned_at is set when a customer dropped out (BG/NBD) and two months or more passed "
-                          "after the last activity before 2026-06-30; customers who dropped out later are not marked",
+            "after the last activity before 2026-06-30; customers who dropped out later are not marked",
             "churned": int(churned.sum()),
             "churn_rate_of_buyers": _share(churned[buyers]),
             "satisfaction_link": "latent satisfaction is correlated -0.6 with the dropout probability, and "
-                                 "relationship NPS drops by 1.6 points in the 120 days before dropping out",
-            "angry_ticket_share": {"churned": _share(tk.angry[churned[tk.cust]]),
-                                   "not_churned": _share(tk.angry[~churned[tk.cust]])},
+            "relationship NPS drops by 1.6 points in the 120 days before dropping out",
+            "angry_ticket_share": {
+                "churned": _share(tk.angry[churned[tk.cust]]),
+                "not_churned": _share(tk.angry[~churned[tk.cust]]),
+            },
         },
         "drivers": _drivers(fb),
         "rates": {
@@ -183,8 +227,12 @@ def build_truth(*, seed: int, size: str | int, cu: Customers, se: Sessions, life
             "comment_share": _share(comment),
         },
         "planted": {
-            "peak_season": {"start": "2025-11-15", "end": "2025-12-31",
-                            "late_delivery_extra": LATE_P["peak_extra"], "support_wait_factor": PEAK_WAIT_FACTOR},
+            "peak_season": {
+                "start": "2025-11-15",
+                "end": "2025-12-31",
+                "late_delivery_extra": LATE_P["peak_extra"],
+                "support_wait_factor": PEAK_WAIT_FACTOR,
+            },
             "late_prone_countries": ["IT", "ES"],
             "rude_agents": RUDE_AGENTS,
             "long_wait_minutes": dict(zip(["chat", "phone", "email"], LONG_WAIT, strict=True)),
@@ -194,15 +242,21 @@ def build_truth(*, seed: int, size: str | int, cu: Customers, se: Sessions, life
             "feedback_ids": fb.feedback_id[fb.pii].tolist(),
             "ticket_ids": tk.ticket_id[tk.pii].tolist(),
             "note": "these comments / ticket bodies contain an e-mail address or phone number; every ticket body "
-                    "also ends with the customer's name",
+            "also ends with the customer's name",
         },
         "text_labels": {
             "feedback": "properties.theme and properties.sentiment of each feedback row",
             "feedback_comment_themes": {t: int(((theme_names == t) & comment).sum()) for t in THEMES},
-            "tickets": {"ticket_id": tk.ticket_id.tolist(), "theme": take(THEMES, tk.theme).tolist(),
-                        "tone": np.where(tk.angry, "angry", "calm").tolist()},
-            "reviews": {"review_id": rv.review_id.tolist(), "theme": take(THEMES, rv.theme).tolist(),
-                        "sentiment": take(["negative", "neutral", "positive"], rv.polarity).tolist()},
+            "tickets": {
+                "ticket_id": tk.ticket_id.tolist(),
+                "theme": take(THEMES, tk.theme).tolist(),
+                "tone": np.where(tk.angry, "angry", "calm").tolist(),
+            },
+            "reviews": {
+                "review_id": rv.review_id.tolist(),
+                "theme": take(THEMES, rv.theme).tolist(),
+                "sentiment": take(["negative", "neutral", "positive"], rv.polarity).tolist(),
+            },
         },
         "catalogue": {"products": len(catalogue.product_id), "categories": sorted(set(catalogue.category.tolist()))},
         "segments": SEGMENTS,

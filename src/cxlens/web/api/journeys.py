@@ -6,7 +6,7 @@ Every endpoint takes the date and filter parameters of the metric endpoints (``s
 method of the same meaning, NaN as ``null``. Parameters are checked here with the library's
 own parsers, so a bad one is a 400/422 JSON error naming it (``"param": "window"``).
 
-The dashboard pages (:mod:`cxlens.web.pages.funnels`, ``paths``, ``journey_map``) parse their
+The dashboard pages (:mod:`cxlens.web.pages.journeys`) parse their
 query strings with the same functions.
 """
 
@@ -302,81 +302,23 @@ async def consistency(
     return _answer("consistency", {**kw, **f.kwargs()}, df)
 
 
-# -- queries to move into the library (cxlens.journeys) ---------------------------------------
-# They are here until ws.journeys grows them: the routes above and the pages call them.
+# -- thin adapters from request parameters to ws.journeys ------------------------------------
 
 
 def event_names(ws: Any, field: str = "name") -> list[str]:
-    """Distinct values of an events column (event names by default), most frequent first.
-
-    To move to ``ws.journeys.event_names(field="name")``.
-    """
-    import ibis
-
-    ev = ws.table("events")
-    ev = ev.filter(ev[field].notnull())
-    t = ev.group_by(_v=ev[field]).aggregate(_n=ev.count())
-    df = t.order_by([ibis.desc("_n"), "_v"]).execute()
-    return [str(v) for v in df["_v"]]
+    """Distinct values of an events column, most frequent first (:meth:`Journeys.event_names`)."""
+    return ws.journeys.event_names(field)
 
 
 def dropped_customers(ws: Any, p: FunnelParams, f: JourneyFilters, step: int, *, limit: int | None = 1000) -> Any:
-    """Customers who reached funnel step ``step`` but not ``step + 1``, in customer-id order.
-
-    A DataFrame with ``customer_id`` and ``reached_at`` (when they first reached ``step``);
-    ``attrs["total"]`` is the number of such customers before ``limit``. Wraps
-    :meth:`cxlens.journeys.funnels.FunnelQuery.dropped_customers`; to move to
-    ``ws.journeys.dropped(steps, step, ...)`` (it needs the workspace's filtered events, which
-    only ``ws.journeys`` builds).
-    """
-    from cxlens.journeys.funnels import FunnelQuery
-
+    """The drop-off list at funnel step ``step`` (:meth:`Journeys.dropped`), after checking the parameters."""
     check_by(ws, p.by)
     check_dropped_step(p, step)
-    kw = f.kwargs()
-    events = ws.journeys._events(kw["start"], kw["end"], kw["filters"])  # the events funnel() uses
-    q = FunnelQuery(p.steps, p.window, p.order, customers=ws.table("customers"), times=False)
-    expr = q.dropped_customers(events, step)
-    # the columns are being renamed in funnels.py (customer → customer_id, reached_k → reached_at)
-    cid = expr["customer_id"] if "customer_id" in expr.columns else expr["customer"]
-    at = expr["reached_at"] if "reached_at" in expr.columns else expr[f"reached_{step}"]
-    expr = expr.select(customer_id=cid, reached_at=at)
-    total = int(expr.count().execute())
-    expr = expr.order_by("customer_id")
-    df = (expr.limit(limit) if limit else expr).execute()
-    df.attrs["total"] = total
-    return df
+    return ws.journeys.dropped(p.steps, step, window=p.window, order=p.order, **f.kwargs(), limit=limit)
 
 
 def cell_feedback(
     ws: Any, stage: str | None, touchpoint: str | None, f: JourneyFilters, *, limit: int = 20
 ) -> dict[str, Any]:
-    """The feedback behind one journey-map cell (``None`` matches a missing stage or touchpoint).
-
-    Returns ``{"n": answers, "quotes": DataFrame, "customers": DataFrame}``: the latest
-    ``limit`` non-empty comments (``feedback_id, ts, customer_id, metric, score, channel,
-    comment``) and up to ``limit`` customers with their answers per metric (``customer_id,
-    metric, answers, mean_score, last_ts``), lowest mean score first. To move to
-    ``ws.journeys.cell(stage, touchpoint, ...)``.
-    """
-    import ibis
-
-    from cxlens.metrics.common import prepare
-
-    kw = f.kwargs()
-    t, _ = prepare(
-        ws.table("feedback"), customers=ws.table("customers"), start=kw["start"], end=kw["end"],
-        filters=kw["filters"], what="feedback",
-    )  # fmt: skip
-    conds = [t[c].isnull() if v is None else t[c] == v for c, v in (("stage", stage), ("touchpoint", touchpoint))]
-    cell = t.filter(*conds)
-    text = cell.comment.strip()
-    quotes = cell.filter(cell.comment.notnull(), text.length() > 0)
-    quotes = quotes.select("feedback_id", "ts", "customer_id", "metric", "score", "channel", "comment")
-    quotes = quotes.order_by([ibis.desc("ts"), "feedback_id"]).limit(limit).execute()
-    known = cell.filter(cell.customer_id.notnull())
-    people = known.group_by(["customer_id", "metric"]).aggregate(
-        answers=known.count(), mean_score=known.score.mean(), last_ts=known.ts.max()
-    )
-    people = people.order_by(["mean_score", ibis.desc("last_ts"), "customer_id"]).limit(limit).execute()
-    return {"n": int(cell.count().execute()), "quotes": quotes, "customers": people}
+    """The feedback behind one journey-map cell (:meth:`Journeys.cell`)."""
+    return ws.journeys.cell(stage, touchpoint, **f.kwargs(), limit=limit)
