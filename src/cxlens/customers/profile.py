@@ -1,0 +1,509 @@
+"""Customer 360 and the data subject's rights: one customer's profile, export and erasure.
+
+:func:`customer_profile` gathers what the workspace knows about one customer: traits (PII masked
+unless asked for), a timeline of every event, survey answer, ticket, order and review, summary
+counts, historic value, stored segment memberships and — when given — predicted CLV and churn risk
+with reasons. It reads through Ibis, so it runs on any backend.
+
+:func:`export_customer` and :func:`erase_customer` answer GDPR access (Art. 15/20) and erasure
+(Art. 17) requests on a DuckDB workspace. Both cover the same rows: every row of every table with a
+``customer_id`` column that names the customer (the canonical tables, ``segments`` and any table
+added later), the ``order_items`` of the customer's orders, and anonymous events
+(``customer_id`` null) whose ``anonymous_id`` the customer was identified with. Erasure deletes
+them all in ONE transaction and, in the same transaction, takes the customer's answers out of the
+``feedback_rollup`` cube, so survey metrics stay exactly those of the remaining rows; any failure
+rolls everything back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from cxlens.errors import NotFoundError
+from cxlens.metrics.value import EXCLUDED_STATUSES, valid_orders
+from cxlens.schema.tables import JSON, TABLES
+from cxlens.workspace import ROLLUP_DIMENSIONS, ROLLUP_TABLE, _rollup_select
+
+__all__ = ["MASK", "TIMELINE_COLUMNS", "customer_profile", "customer_tables", "erase_customer", "export_customer"]
+
+#: what a PII value is replaced by when ``show_pii`` is false (missing values stay missing)
+MASK = "***"
+#: the columns of a profile's ``timeline``
+TIMELINE_COLUMNS = [
+    "kind", "ts", "id", "title", "text", "score", "metric", "amount", "status", "touchpoint", "channel",
+    "session_id",
+]  # fmt: skip
+#: the order tables are reported in; other tables with a customer_id column follow, by name
+_ORDER = ("customers", "events", "feedback", "orders", "order_items", "tickets", "reviews", "segments")
+
+
+def _opt(ws: Any, name: str) -> ibis.Table | None:
+    try:
+        return ws.table(name)
+    except NotFoundError:
+        return None
+
+
+def _mask(value: Any, show_pii: bool) -> Any:
+    if show_pii or value is None or (isinstance(value, float) and math.isnan(value)):
+        return value
+    return MASK
+
+
+def _plain(v: Any) -> Any:
+    """A pandas/numpy scalar → a JSON-ready Python value (timestamps as ISO text, NaN/NaT as None)."""
+    if v is None or v is pd.NaT:
+        return None
+    if isinstance(v, (pd.Timestamp, dt.datetime, dt.date)):
+        return v.isoformat()
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def _parse_json(text: Any) -> Any:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _exists(ws: Any, customer_id: str) -> bool:
+    for name in ("customers", "orders", "events", "feedback", "tickets", "reviews"):
+        t = _opt(ws, name)
+        if t is not None and int(t.filter(t.customer_id == customer_id).count().execute()) > 0:
+            return True
+    return False
+
+
+def _not_found(customer_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"no customer {customer_id!r} in this workspace (no customer, order, event, feedback, ticket or review "
+        "row names it); check the id with `cxlens customers` or load the customer first"
+    )
+
+
+# -- customer 360 --------------------------------------------------------------------------------
+def _timeline(ws: Any, customer_id: str, show_pii: bool) -> pd.DataFrame:
+    parts = []
+
+    def rows(name: str) -> pd.DataFrame | None:
+        t = _opt(ws, name)
+        if t is None:
+            return None
+        df = t.filter(t.customer_id == customer_id).execute()
+        return df if len(df) else None
+
+    if (ev := rows("events")) is not None:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "event",
+                    "ts": ev["ts"],
+                    "id": ev["event_id"],
+                    "title": ev["name"],
+                    "amount": ev["revenue"],
+                    "touchpoint": ev["touchpoint"],
+                    "channel": ev["channel"],
+                    "session_id": ev["session_id"],
+                }
+            )
+        )
+    if (fb := rows("feedback")) is not None:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "feedback",
+                    "ts": fb["ts"],
+                    "id": fb["feedback_id"],
+                    "title": [f"{str(m).upper()} {s:g}" for m, s in zip(fb["metric"], fb["score"], strict=True)],
+                    "text": fb["comment"],
+                    "score": fb["score"],
+                    "metric": fb["metric"],
+                    "touchpoint": fb["touchpoint"],
+                    "channel": fb["channel"],
+                }
+            )
+        )
+    if (tk := rows("tickets")) is not None:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "ticket",
+                    "ts": tk["created_at"],
+                    "id": tk["ticket_id"],
+                    "title": tk["subject"],
+                    "text": [_mask(b, show_pii) for b in tk["body"]],
+                    "status": tk["status"],
+                    "touchpoint": tk["touchpoint"],
+                    "channel": tk["channel"],
+                }
+            )
+        )
+    if (od := rows("orders")) is not None:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "order",
+                    "ts": od["ts"],
+                    "id": od["order_id"],
+                    "title": [
+                        f"Order {i}: {a:,.2f}{' ' + c if isinstance(c, str) else ''}"
+                        for i, a, c in zip(od["order_id"], od["amount"], od["currency"], strict=True)
+                    ],
+                    "amount": od["amount"],
+                    "status": od["status"],
+                    "channel": od["channel"],
+                }
+            )
+        )
+    if (rv := rows("reviews")) is not None:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "review",
+                    "ts": rv["ts"],
+                    "id": rv["review_id"],
+                    "title": rv["title"],
+                    "text": rv["body"],
+                    "score": rv["rating"],
+                    "metric": "rating",
+                    "touchpoint": rv["touchpoint"],
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="datetime64[us]" if c == "ts" else object) for c in TIMELINE_COLUMNS})
+    df = pd.concat([p for p in parts if len(p)], ignore_index=True).reindex(columns=TIMELINE_COLUMNS)
+    for c in ("score", "amount"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+    df["ts"] = pd.to_datetime(df["ts"])
+    return df.sort_values(["ts", "kind", "id"], kind="mergesort").reset_index(drop=True)
+
+
+def _value(ws: Any, customer_id: str) -> dict[str, Any]:
+    o = _opt(ws, "orders")
+    empty = {"orders": 0, "revenue": 0.0, "aov": None, "first_order": None, "last_order": None}
+    if o is None:
+        return empty
+    v = valid_orders(o, EXCLUDED_STATUSES)
+    v = v.filter(v.customer_id == customer_id)
+    r = v.aggregate(n=v.count(), revenue=v.amount.sum(), first=v.ts.min(), last=v.ts.max()).execute().iloc[0]
+    n = int(r["n"])
+    if n == 0:
+        return empty
+    revenue = float(r["revenue"])
+    return {
+        "orders": n,
+        "revenue": revenue,
+        "aov": revenue / n,
+        "first_order": pd.Timestamp(r["first"]),
+        "last_order": pd.Timestamp(r["last"]),
+    }
+
+
+def _segments(ws: Any, customer_id: str) -> list[dict[str, Any]]:
+    s = _opt(ws, "segments")
+    if s is None:
+        return []
+    df = s.filter(s.customer_id == customer_id).select("segment", "kind").order_by("segment").execute()
+    return [{"segment": a, "kind": b} for a, b in zip(df["segment"], df["kind"], strict=True)]
+
+
+def _row_for(frame: pd.DataFrame | None, customer_id: str, what: str) -> dict[str, Any] | None:
+    if frame is None:
+        return None
+    if "customer_id" not in frame.columns:
+        raise NotFoundError(f"the {what} frame has no column 'customer_id'; pass the frame of predict_clv/score_churn")
+    hit = frame[frame["customer_id"].astype(str) == customer_id]
+    if hit.empty:
+        return None
+    return {k: _plain(v) for k, v in hit.iloc[0].items() if k != "customer_id"}
+
+
+def _churn(ws: Any, customer_id: str, churn: Any, as_of: Any, top: int) -> dict[str, Any] | None:
+    if churn is None or isinstance(churn, pd.DataFrame):
+        return _row_for(churn, customer_id, "churn")
+    from cxlens.customers.churn_model import _fmt
+    from cxlens.customers.features import customer_features, data_range
+
+    if as_of is None:
+        _, last = data_range(ws)
+        as_of = last.normalize() + pd.Timedelta(days=1)
+    spec = getattr(churn, "feature_spec_", {})
+    X = customer_features(ws, as_of, lookback_days=spec.get("lookback_days", 365))
+    if customer_id not in X.index:
+        return None  # not a customer at as_of (created later or already lost)
+    X = X.loc[[customer_id]]
+    risk = float(churn.predict_proba(X)[:, 1][0])
+    ex = churn.explain(X, top=top)
+    reasons = [
+        {"feature": f, "value": _plain(v), "typical": _plain(t), "contribution": float(c)}
+        for f, v, t, c in zip(ex["feature"], ex["value"], ex["typical"], ex["contribution"], strict=True)
+    ]
+    text = "; ".join(
+        f"{r['feature']} {_fmt(v)} (typical {_fmt(t)}) {r['contribution']:+.2f}"
+        for r, v, t in zip(reasons, ex["value"], ex["typical"], strict=True)
+    )
+    return {"churn_risk": risk, "reasons": text, "reason_list": reasons, "as_of": pd.Timestamp(as_of)}
+
+
+def customer_profile(
+    ws: Any,
+    customer_id: str,
+    *,
+    show_pii: bool = False,
+    clv: pd.DataFrame | None = None,
+    churn: Any = None,
+    as_of: Any = None,
+    top_reasons: int = 3,
+) -> dict[str, Any]:
+    """Everything the workspace knows about one customer (the customer 360).
+
+    Parameters
+    ----------
+    ws
+        A workspace (any backend).
+    customer_id
+        The customer's id.
+    show_pii
+        Show PII columns (``customers.email``, ``customers.name``, ``tickets.body``: the columns
+        marked ``pii`` in :mod:`cxlens.schema.tables`). Otherwise a present value reads
+        :data:`MASK` and a missing one stays ``None``. Only roles allowed to see PII should pass
+        ``True``.
+    clv
+        Optional predictions frame of :func:`cxlens.customers.predict_clv`; the customer's row
+        becomes ``profile["clv"]``.
+    churn
+        Optional fitted :class:`cxlens.customers.churn_model.ChurnModel` (scored at ``as_of``,
+        default the end of the data, with ``top_reasons`` reasons) or the frame of
+        :func:`~cxlens.customers.churn_model.score_churn`; becomes ``profile["churn"]``.
+
+    Returns
+    -------
+    dict
+        ``customer_id``; ``known`` (whether a ``customers`` row exists); ``traits`` (the customers
+        row, ``traits`` JSON parsed; PII masked); ``timeline`` (DataFrame, :data:`TIMELINE_COLUMNS`,
+        one row per event, feedback answer, ticket, order and review, oldest first); ``summary``
+        (row counts per kind, open tickets, first/last seen, last NPS); ``value`` (counted orders,
+        revenue, AOV, first/last order; cancelled and returned orders excluded as in the
+        metrics); ``segments`` (stored memberships); ``clv`` and ``churn`` (``None`` unless given).
+
+    Raises
+    ------
+    NotFoundError
+        When no table names ``customer_id``.
+
+    Examples
+    --------
+    >>> import cxlens
+    >>> from cxlens.ingest.simulate import write_demo
+    >>> ws = cxlens.open(":memory:"); _ = write_demo(ws, 100, seed=3)
+    >>> p = customer_profile(ws, "C0000001")
+    >>> p["traits"]["email"], p["summary"]["orders"] == len(p["timeline"].query("kind == 'order'"))
+    ('***', True)
+    """
+    customer_id = str(customer_id)
+    if not _exists(ws, customer_id):
+        raise _not_found(customer_id)
+    traits: dict[str, Any] = {"customer_id": customer_id}
+    cu = _opt(ws, "customers")
+    known = False
+    if cu is not None:
+        row = cu.filter(cu.customer_id == customer_id).limit(1).execute()
+        if len(row):
+            known = True
+            pii = set(TABLES["customers"].pii_columns)
+            for k, v in row.iloc[0].items():
+                v = _plain(v)
+                if k == "traits":
+                    v = _parse_json(v)
+                traits[k] = _mask(v, show_pii) if k in pii else v
+    timeline = _timeline(ws, customer_id, show_pii)
+    counts = timeline["kind"].value_counts()
+    nps = timeline[timeline["metric"] == "nps"]
+    tk = _opt(ws, "tickets")
+    open_tickets = 0
+    if tk is not None:
+        mine = tk.filter(tk.customer_id == customer_id, tk.resolved_at.isnull())
+        open_tickets = int(mine.count().execute())
+    summary = {
+        "events": int(counts.get("event", 0)),
+        "feedback": int(counts.get("feedback", 0)),
+        "tickets": int(counts.get("ticket", 0)),
+        "open_tickets": open_tickets,
+        "orders": int(counts.get("order", 0)),
+        "reviews": int(counts.get("review", 0)),
+        "first_seen": timeline["ts"].min() if len(timeline) else None,
+        "last_seen": timeline["ts"].max() if len(timeline) else None,
+        "last_nps": float(nps["score"].iloc[-1]) if len(nps) else None,
+    }
+    return {
+        "customer_id": customer_id,
+        "known": known,
+        "traits": traits,
+        "timeline": timeline,
+        "summary": summary,
+        "value": _value(ws, customer_id),
+        "segments": _segments(ws, customer_id),
+        "clv": _row_for(clv, customer_id, "clv"),
+        "churn": _churn(ws, customer_id, churn, as_of, top_reasons),
+    }
+
+
+# -- GDPR: export and erase -----------------------------------------------------------------------
+def customer_tables(ws: Any) -> list[str]:
+    """Tables of a DuckDB workspace holding customer rows: every base table with a ``customer_id``
+    column, plus ``order_items`` (reached through ``orders``), in a fixed order."""
+    found = set(
+        ws.sql(
+            "SELECT c.table_name FROM duckdb_columns() c JOIN duckdb_tables() t "
+            "ON c.database_name = t.database_name AND c.schema_name = t.schema_name AND c.table_name = t.table_name "
+            "WHERE c.column_name = 'customer_id' AND c.schema_name = 'main' AND NOT t.temporary "
+            "AND c.database_name = current_database()"
+        )["table_name"]
+    )
+    if "orders" in found and "order_items" in set(ws.sql("SELECT table_name FROM duckdb_tables()")["table_name"]):
+        found.add("order_items")
+    return [t for t in _ORDER if t in found] + sorted(found - set(_ORDER))
+
+
+def _where(table: str) -> str:
+    """SQL predicate selecting the customer's rows of ``table``; ``?`` is the customer id (every ``?``)."""
+    if table == "order_items":
+        return "order_id IN (SELECT order_id FROM orders WHERE customer_id = ?)"
+    if table == "events":
+        # anonymous events of a browser/device the customer was identified on are theirs too
+        return (
+            "customer_id = ? OR (customer_id IS NULL AND anonymous_id IN "
+            "(SELECT anonymous_id FROM events WHERE customer_id = ? AND anonymous_id IS NOT NULL))"
+        )
+    return "customer_id = ?"
+
+
+def _select(ws: Any, table: str, customer_id: str) -> pd.DataFrame:
+    where = _where(table)
+    return ws.sql(f'SELECT * FROM "{table}" WHERE {where}', [customer_id] * where.count("?"))
+
+
+def export_customer(ws: Any, customer_id: str) -> dict[str, Any]:
+    """Every row the workspace holds about a customer, JSON-serialisable (GDPR access/portability).
+
+    The export is the data subject's own copy, so it includes PII. JSON columns (``traits``,
+    ``properties``) are parsed; timestamps are ISO 8601 text (UTC); missing values are ``None``.
+
+    Returns
+    -------
+    dict
+        ``{"customer_id", "exported_at", "tables": {table: [row, ...]}}`` for every table of
+        :func:`customer_tables` (a table with no rows for the customer has an empty list).
+
+    Raises
+    ------
+    NotFoundError
+        When no table names ``customer_id``.
+
+    Examples
+    --------
+    >>> import cxlens, json
+    >>> from cxlens.ingest.simulate import write_demo
+    >>> ws = cxlens.open(":memory:"); _ = write_demo(ws, 100, seed=3)
+    >>> out = export_customer(ws, "C0000001")
+    >>> out["tables"]["customers"][0]["email"] != "***", len(json.dumps(out)) > 0
+    (True, True)
+    """
+    customer_id = str(customer_id)
+    if not _exists(ws, customer_id):
+        raise _not_found(customer_id)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for name in customer_tables(ws):
+        df = _select(ws, name, customer_id)
+        json_cols = {c.name for c in TABLES[name].columns if c.type == JSON} if name in TABLES else set()
+        tables[name] = [
+            {k: (_parse_json(v) if k in json_cols else _plain(v)) for k, v in rec.items()}
+            for rec in df.to_dict("records")
+        ]
+    return {
+        "customer_id": customer_id,
+        "exported_at": dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(),
+        "tables": tables,
+    }
+
+
+def _delete(raw: Any, table: str, customer_id: str) -> int:
+    where = _where(table)
+    return int(raw.execute(f'DELETE FROM "{table}" WHERE {where}', [customer_id] * where.count("?")).fetchone()[0])
+
+
+def _unroll(raw: Any, customer_id: str) -> None:
+    """Take the customer's feedback out of the rollup cube (inside the caller's transaction)."""
+    raw.execute(
+        "CREATE OR REPLACE TEMP TABLE _cxlens_erase_fb AS SELECT * FROM feedback WHERE customer_id = ?", [customer_id]
+    )
+    same = " AND ".join(f"r.{c} IS NOT DISTINCT FROM d.{c}" for c in (*ROLLUP_DIMENSIONS, "day", "score"))
+    raw.execute(
+        f"MERGE INTO {ROLLUP_TABLE} r USING ({_rollup_select('_cxlens_erase_fb')}) d ON {same} "
+        "WHEN MATCHED THEN UPDATE SET n = r.n - d.n"
+    )
+    raw.execute(f"DELETE FROM {ROLLUP_TABLE} WHERE n <= 0")
+    raw.execute("DROP TABLE _cxlens_erase_fb")
+
+
+def erase_customer(ws: Any, customer_id: str, *, missing_ok: bool = False) -> dict[str, int]:
+    """Delete every row about a customer in ONE transaction (GDPR erasure); returns rows deleted per table.
+
+    Covers the rows of :func:`export_customer`: every table of :func:`customer_tables` (order items
+    before their orders). In the same transaction the customer's answers are subtracted from the
+    ``feedback_rollup`` cube (groups reaching zero are dropped), so survey metrics afterwards are
+    exactly those of the remaining answers — the same cube :meth:`Workspace.rebuild_rollups`
+    would compute, at the cost of the customer's rows instead of a rescan of ``feedback``. Any
+    error rolls everything back: the workspace is left as it was.
+
+    Parameters
+    ----------
+    missing_ok
+        When no row names the customer (unknown id, or already erased): ``False`` raises
+        :class:`NotFoundError`; ``True`` returns zero counts, so a retried erasure is harmless.
+
+    Examples
+    --------
+    >>> import cxlens
+    >>> from cxlens.ingest.simulate import write_demo
+    >>> ws = cxlens.open(":memory:"); _ = write_demo(ws, 100, seed=3)
+    >>> erase_customer(ws, "C0000001")["customers"]
+    1
+    >>> erase_customer(ws, "C0000001", missing_ok=True)["customers"]
+    0
+    """
+    customer_id = str(customer_id)
+    names = customer_tables(ws)
+    if not _exists(ws, customer_id):
+        if missing_ok:
+            return dict.fromkeys(names, 0)
+        raise _not_found(customer_id)
+    raw = ws._require_raw()
+    deleted: dict[str, int] = {}
+    with ws._lock:
+        raw.execute("BEGIN")
+        try:
+            if "feedback" in names and ws._has_rollup():
+                _unroll(raw, customer_id)
+            # order items first: their predicate reads the customer's orders
+            for name in sorted(names, key=lambda n: n != "order_items"):
+                deleted[name] = _delete(raw, name, customer_id)
+            raw.execute("COMMIT")
+        except Exception:
+            raw.execute("ROLLBACK")
+            raise
+    return {n: deleted[n] for n in names}
