@@ -275,3 +275,87 @@ def test_next_best_action_accepts_a_score_churn_table(shop):
     nba = next_best_action(shop, ["c5"], risk=risk)
     assert nba["action"].tolist() == ["win-back offer"]
     assert nba["reason"].tolist() == ["churn risk 0.90 >= 0.5"]
+
+
+# -- real data: item-item against popularity on time splits (figures in docs/recommendations.md) ----
+def _online_retail(root) -> pd.DataFrame:
+    df = pd.read_csv(
+        root / "online-retail-head" / "online_retail_first8000.csv", dtype={"InvoiceNo": str, "StockCode": str}
+    )
+    df = df[~df["InvoiceNo"].str.startswith("C") & df["CustomerID"].notna()]
+    return pd.DataFrame(
+        {
+            "user": df["CustomerID"].astype(int).astype(str),
+            "item": df["StockCode"],
+            "weight": 1.0,
+            "ts": pd.to_datetime(df["InvoiceDate"]),
+        }
+    )
+
+
+def _rees46(root) -> pd.DataFrame:
+    df = pd.read_csv(root / "rees46-events-head" / "2019-Oct_first17434rows.csv")
+    return pd.DataFrame(
+        {
+            "user": df["user_id"].astype(str),
+            "item": df["product_id"].astype(str),
+            "weight": df["event_type"].map({"view": 1.0, "cart": 3.0, "purchase": 5.0}),
+            "ts": pd.to_datetime(df["event_time"].str.removesuffix(" UTC")),
+        }
+    )
+
+
+def _fine_food(root) -> pd.DataFrame:
+    df = pd.read_csv(
+        root / "amazon-fine-food-reviews-head" / "amazon_fine_food_reviews_first7567.csv",
+        usecols=["UserId", "ProductId", "Time"],
+    )
+    return pd.DataFrame(
+        {"user": df["UserId"], "item": df["ProductId"], "weight": 1.0, "ts": pd.to_datetime(df["Time"], unit="s")}
+    )
+
+
+def _both(x: pd.DataFrame, **split) -> tuple[dict, dict]:
+    return (
+        evaluate_recommender(ItemItemRecommender(), x, k=10, **split),
+        evaluate_recommender(PopularityRecommender(), x, k=10, **split),
+    )
+
+
+@pytest.mark.realdata
+def test_online_retail_popularity_beats_item_item_on_each_customers_latest_invoice(real_data):
+    x = _online_retail(real_data)
+    assert (len(x), x["user"].nunique(), x["item"].nunique()) == (5621, 256, 1529)
+    ii, pop = _both(x, by_user=True)
+    assert ii["users"] == pop["users"] == 29
+    assert pop["precision"] == pytest.approx(0.0621, abs=0.002) and ii["precision"] == pytest.approx(0.0172, abs=0.002)
+    assert pop["precision"] > ii["precision"] + 0.03 and pop["recall"] > ii["recall"] + 0.05
+    assert ii["coverage"] > 5 * pop["coverage"]
+
+
+@pytest.mark.realdata
+def test_rees46_item_item_beats_popularity_on_a_time_split_within_the_three_hours(real_data):
+    x = _rees46(real_data)
+    ii, pop = _both(x, test_size=0.2)  # cutoff: the 80th percentile of event_time
+    assert ii["users"] == pop["users"] == 378
+    assert ii["precision"] == pytest.approx(0.0116, abs=0.002) and pop["precision"] == pytest.approx(0.0061, abs=0.002)
+    assert ii["precision"] > 1.5 * pop["precision"] and ii["recall"] > 1.5 * pop["recall"]
+    assert ii["ndcg"] > 2 * pop["ndcg"]
+    ii_u, pop_u = _both(x, by_user=True)
+    assert ii_u["users"] == 1637
+    assert ii_u["precision"] > 1.5 * pop_u["precision"] and ii_u["recall"] > 1.5 * pop_u["recall"]
+
+
+@pytest.mark.realdata
+def test_fine_food_item_item_ties_popularity_by_time_and_loses_on_latest_review(real_data):
+    x = _fine_food(real_data)
+    ii, pop = _both(x, test_size=0.2)
+    assert ii["users"] == 39
+    assert ii["precision"] == pytest.approx(pop["precision"], abs=0.003)
+    assert ii["recall"] == pytest.approx(pop["recall"], abs=0.03)
+    ii_u, pop_u = _both(x, by_user=True)
+    assert ii_u["users"] == 195
+    assert pop_u["precision"] == pytest.approx(0.0292, abs=0.002) and ii_u["precision"] == pytest.approx(
+        0.0241, abs=0.002
+    )
+    assert pop_u["precision"] >= ii_u["precision"] and pop_u["recall"] >= ii_u["recall"]
