@@ -1,0 +1,107 @@
+"""Revenue at risk: a hand-built workspace checked by hand and against a pandas computation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxlens.customers.risk import RISK_COLUMNS, revenue_at_risk
+from cxlens.errors import ConfigError
+
+ROWS = [
+    # customer, metric, score, theme, touchpoint
+    ("a", "nps", 3, "delivery_delay", "delivery"),
+    ("a", "csat", 2, "delivery_delay", "delivery"),
+    ("a", "ces", 4, "website_bug", "checkout"),
+    ("b", "nps", 6, "delivery_delay", "delivery"),
+    ("b", "nps", 7, "website_bug", "checkout"),  # passive: not unhappy
+    ("c", "csat", 4, "delivery_delay", "delivery"),  # satisfied
+    ("c", "ces", 5, "website_bug", "checkout"),  # easy
+    ("c", "nps", 0, "price", "store"),
+    ("d", "nps", 1, None, "delivery"),  # no theme
+    ("e", "nps", 2, "price", "store"),  # no CLV
+    (None, "nps", 0, "price", "store"),  # anonymous answer: no customer to value
+    ("f", "rating", 1, "price", "store"),  # not a CX score metric
+]
+CLV = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "f"], "clv": [100.0, 40.0, 200.0, 10.0, 999.0]})
+RISK = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e", "f"], "churn_risk": [0.5, 0.25, 0.1, 0.9, 0.3, 1.0]})
+
+
+@pytest.fixture()
+def rws(ws):
+    fb = pd.DataFrame(ROWS, columns=["customer_id", "metric", "score", "theme", "touchpoint"])
+    fb["ts"] = pd.date_range("2024-03-01", periods=len(fb), freq="D")
+    fb["properties"] = [json.dumps({"theme": t}) if isinstance(t, str) else None for t in fb["theme"]]
+    ws.load("feedback", fb.drop(columns="theme"))
+    return ws
+
+
+def _pandas_reference(by: str) -> pd.DataFrame:
+    fb = pd.DataFrame(ROWS, columns=["customer_id", "metric", "score", "theme", "touchpoint"])
+    bad = (
+        ((fb.metric == "nps") & (fb.score <= 6))
+        | ((fb.metric == "csat") & (fb.score <= 3))
+        | ((fb.metric == "ces") & (fb.score <= 4))
+    )
+    fb = fb[bad & fb.customer_id.notna() & fb[by].notna()]
+    rows = []
+    for key, grp in fb.groupby(by):
+        ids = sorted(set(grp.customer_id))
+        c = CLV.set_index("customer_id")["clv"].reindex(ids)
+        r = RISK.set_index("customer_id")["churn_risk"].reindex(ids)
+        rows.append(
+            {
+                by: key,
+                "customers": len(ids),
+                "answers": len(grp),
+                "scored": int((c * r).notna().sum()),
+                "clv": c.sum(),
+                "churn_risk": r.mean(),
+                "revenue_at_risk": (c * r).sum(),
+            }
+        )
+    ref = pd.DataFrame(rows).sort_values(["revenue_at_risk", by], ascending=[False, True]).reset_index(drop=True)
+    ref.insert(1, "rank", np.arange(1, len(ref) + 1))
+    return ref
+
+
+@pytest.mark.parametrize("by", ["theme", "touchpoint"])
+def test_revenue_at_risk_matches_a_pandas_computation(rws, by):
+    got = revenue_at_risk(rws, CLV, RISK, by=by)
+    assert list(got.columns) == [by, *RISK_COLUMNS]
+    pd.testing.assert_frame_equal(got, _pandas_reference(by), check_dtype=False)
+
+
+def test_revenue_at_risk_by_theme_by_hand(rws):
+    got = revenue_at_risk(rws, CLV, RISK, by="theme").set_index("theme")
+    assert got.index.tolist() == ["delivery_delay", "website_bug", "price"]
+    # delivery_delay: a (NPS 3 + CSAT 2) and b (NPS 6): 100·0.5 + 40·0.25
+    assert got.loc["delivery_delay", ["customers", "answers", "clv"]].tolist() == [2, 3, 140.0]
+    assert got.loc["delivery_delay", "churn_risk"] == pytest.approx(0.375)
+    assert got.loc["delivery_delay", "revenue_at_risk"] == pytest.approx(60.0)
+    # website_bug: only a's CES 4 (b's NPS 7 and c's CES 5 are not unhappy)
+    assert got.loc["website_bug", "revenue_at_risk"] == pytest.approx(50.0)
+    # price: c (200·0.1) and e (no CLV: counted, not scored); f's rating and the anonymous answer are out
+    assert got.loc["price", ["customers", "scored"]].tolist() == [2, 1]
+    assert got.loc["price", "churn_risk"] == pytest.approx(0.2)
+    assert got.loc["price", "revenue_at_risk"] == pytest.approx(20.0)
+
+
+def test_revenue_at_risk_by_touchpoint_by_hand(rws):
+    got = revenue_at_risk(rws, CLV, RISK, by="touchpoint")
+    # delivery: a 50 + b 10 + d 9 (d has no theme but a touchpoint)
+    assert got[["touchpoint", "rank"]].values.tolist() == [["delivery", 1], ["checkout", 2], ["store", 3]]
+    assert got["revenue_at_risk"].tolist() == pytest.approx([69.0, 50.0, 20.0])
+
+
+def test_revenue_at_risk_respects_the_date_range_and_rejects_bad_input(rws):
+    got = revenue_at_risk(rws, CLV, RISK, by="theme", end="2024-03-03")  # only a's first two answers
+    assert got[["theme", "customers", "answers", "revenue_at_risk"]].values.tolist() == [["delivery_delay", 1, 2, 50.0]]
+    assert revenue_at_risk(rws, CLV, RISK, start="2030-01-01").empty
+    with pytest.raises(ConfigError, match="'channel'"):
+        revenue_at_risk(rws, CLV, RISK, by="channel")
+    with pytest.raises(ConfigError, match="'churn_risk'"):
+        revenue_at_risk(rws, CLV, RISK.rename(columns={"churn_risk": "p"}))
