@@ -1,0 +1,215 @@
+"""Import adapters for public customer text: airline tweets and women's clothing reviews.
+
+Both land in the canonical ``reviews`` table, validated with
+:func:`~cxlens.schema.validate.validate_frame` and inserted all or nothing through
+:meth:`~cxlens.workspace.Workspace.insert_many`; ids are derived from the source ids, so
+importing the same file again adds nothing. Mapping, column by column:
+
+Airline tweets (``Tweets.csv``, Twitter US Airline Sentiment, CC BY-NC-SA 4.0: evaluation only)
+
+- review_id ``twitter:<tweet_id>``; source ``twitter``; body = text; rating empty;
+- ts = tweet_created converted to UTC (the file carries a ``-0800`` offset);
+- customer_id ``twitter:<name>`` (the author's handle);
+- touchpoint = slug of the airline (``virgin_america``, ``united``, ``us_airways``…);
+- properties: ``channel`` ``social``, ``airline``, and for evaluation ``airline_sentiment``,
+  ``airline_sentiment_confidence``, ``negativereason``, ``negativereason_confidence``,
+  ``retweet_count``.
+- 155 tweet ids occur twice (the same tweet annotated twice); the first row in file order is kept.
+
+Women's clothing reviews (``womens_clothing_ecommerce_reviews*.csv``, CC0)
+
+- review_id ``clothing:<row index>`` (the unnamed first column); source ``clothing``;
+- rating = Rating, title = Title, body = Review Text, product_id = Clothing ID;
+- touchpoint ``review_site``; ts = ``ts`` argument (the data has no dates; default 2018-01-01);
+- properties: ``division``, ``department``, ``class``, ``recommended`` (bool),
+  ``positive_feedback_count``. Age is not imported.
+
+Examples
+--------
+>>> import cxlens
+>>> ws = cxlens.open(":memory:")
+>>> import_clothing_reviews(ws, "data/womens_clothing_ecommerce_reviews_first1000.csv")  # doctest: +SKIP
+{'reviews': 1000}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from cxlens.ingest.adapters import _bad, _insert_all, _numbers, _read, _required, _slug, _text, _validated
+from cxlens.workspace import Workspace
+
+__all__ = ["SOURCE_ADAPTERS", "import_airline_tweets", "import_clothing_reviews"]
+
+TWEET_COLUMNS = (
+    "tweet_id",
+    "airline_sentiment",
+    "airline_sentiment_confidence",
+    "negativereason",
+    "negativereason_confidence",
+    "airline",
+    "name",
+    "retweet_count",
+    "text",
+    "tweet_created",
+)
+CLOTHING_COLUMNS = (
+    "Clothing ID",
+    "Title",
+    "Review Text",
+    "Rating",
+    "Recommended IND",
+    "Positive Feedback Count",
+    "Division Name",
+    "Department Name",
+    "Class Name",
+)
+CLOTHING_DEFAULT_TS = "2018-01-01"
+
+
+def _clean(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v is not None and not (isinstance(v, float) and v != v)}
+
+
+def import_airline_tweets(ws: Workspace, path: str | Path) -> dict[str, int]:
+    """Import Twitter US Airline Sentiment (``Tweets.csv``) as reviews from source ``twitter``.
+
+    Each tweet becomes a review at the airline's touchpoint with channel ``social`` (in
+    ``properties``; see the module docstring for the whole mapping). Multi-line tweets are read
+    intact.
+
+    Returns
+    -------
+    dict
+        ``{"reviews": rows inserted}`` (0 when the same file is imported again).
+
+    Examples
+    --------
+    >>> import cxlens
+    >>> ws = cxlens.open(":memory:")
+    >>> import_airline_tweets(ws, "data/airline-tweets/Tweets.csv")  # doctest: +SKIP
+    {'reviews': 14485}
+    """
+    p = Path(path)
+    f = p.name
+    t = _read(p, TWEET_COLUMNS)
+    tweet_id = _required(t, "tweet_id", f, "a tweet id")
+    airline = _required(t, "airline", f, "an airline name")
+    created_raw = t["tweet_created"].astype("string").str.strip()
+    ts = pd.to_datetime(created_raw, format="%Y-%m-%d %H:%M:%S %z", errors="coerce", utc=True)
+    bad = ts.isna().to_numpy()
+    if bad.any():
+        i = int(bad.argmax())
+        raise _bad(f, i, "tweet_created", t["tweet_created"].iloc[i], "a date-time such as '2015-02-24 11:35:52 -0800'")
+    conf = _numbers(t, "airline_sentiment_confidence", f, lo=0, hi=1, required=False)
+    nconf = _numbers(t, "negativereason_confidence", f, lo=0, hi=1, required=False)
+    retweets = _numbers(t, "retweet_count", f, integer=True, lo=0, required=False)
+    sentiment, reason, name = _text(t, "airline_sentiment"), _text(t, "negativereason"), _text(t, "name")
+    props = [
+        _clean(
+            {
+                "channel": "social",
+                "airline": a,
+                "airline_sentiment": s,
+                "airline_sentiment_confidence": c,
+                "negativereason": r,
+                "negativereason_confidence": n,
+                "retweet_count": None if rt != rt else int(rt),
+            }
+        )
+        for a, s, c, r, n, rt in zip(airline, sentiment, conf, reason, nconf, retweets, strict=True)
+    ]
+    reviews = pd.DataFrame(
+        {
+            "review_id": "twitter:" + tweet_id,
+            "source": "twitter",
+            "customer_id": name.map(lambda x: None if x is None else f"twitter:{x}"),
+            "ts": ts.dt.tz_localize(None).astype("datetime64[us]"),
+            "body": _text(t, "text"),
+            "touchpoint": airline.map(_slug),
+            "properties": pd.Series(props, index=t.index, dtype=object),
+        }
+    )
+    reviews = reviews[~tweet_id.duplicated(keep="first").to_numpy()]
+    return _insert_all(
+        ws, {"reviews": _validated(reviews, "reviews", f, {"review_id": "tweet_id", "ts": "tweet_created"})}
+    )
+
+
+def import_clothing_reviews(
+    ws: Workspace, path: str | Path, *, ts: str | pd.Timestamp = CLOTHING_DEFAULT_TS
+) -> dict[str, int]:
+    """Import Women's E-Commerce Clothing Reviews (Kaggle ``nicapotato``) as reviews from ``clothing``.
+
+    Parameters
+    ----------
+    ws
+        A writable workspace.
+    path
+        The CSV, full (23,486 rows) or a head of it, with its unnamed index column.
+    ts
+        Timestamp given to every review: the source has no dates.
+
+    Returns
+    -------
+    dict
+        ``{"reviews": rows inserted}`` (0 when the same file is imported again).
+
+    Examples
+    --------
+    >>> import cxlens
+    >>> ws = cxlens.open(":memory:")
+    >>> import_clothing_reviews(ws, "data/womens_clothing_ecommerce_reviews.csv")  # doctest: +SKIP
+    {'reviews': 23486}
+    """
+    p = Path(path)
+    f = p.name
+    t = _read(p, CLOTHING_COLUMNS)
+    index_col = t.columns[0]
+    if index_col in CLOTHING_COLUMNS:
+        raise _bad(f, 0, "(index)", None, "the unnamed row-index column first, as in the original export")
+    row = _required(t, index_col, f, "a row number")
+    rating = _numbers(t, "Rating", f, integer=True, lo=1, hi=5)
+    recommended = _numbers(t, "Recommended IND", f, integer=True, lo=0, hi=1, required=False)
+    helpful = _numbers(t, "Positive Feedback Count", f, integer=True, lo=0, required=False)
+    props = [
+        _clean(
+            {
+                "division": d,
+                "department": dep,
+                "class": c,
+                "recommended": None if r != r else bool(r),
+                "positive_feedback_count": None if h != h else int(h),
+            }
+        )
+        for d, dep, c, r, h in zip(
+            _text(t, "Division Name"),
+            _text(t, "Department Name"),
+            _text(t, "Class Name"),
+            recommended,
+            helpful,
+            strict=True,
+        )
+    ]
+    reviews = pd.DataFrame(
+        {
+            "review_id": "clothing:" + row,
+            "source": "clothing",
+            "ts": pd.Timestamp(ts),
+            "rating": rating,
+            "title": _text(t, "Title"),
+            "body": _text(t, "Review Text"),
+            "product_id": _text(t, "Clothing ID"),
+            "touchpoint": "review_site",
+            "properties": pd.Series(props, index=t.index, dtype=object),
+        }
+    )
+    return _insert_all(
+        ws, {"reviews": _validated(reviews, "reviews", f, {"review_id": index_col, "product_id": "Clothing ID"})}
+    )
+
+
+#: adapter name (as typed after ``cxlens import``) → function(workspace, path)
+SOURCE_ADAPTERS = {"airline-tweets": import_airline_tweets, "clothing-reviews": import_clothing_reviews}
