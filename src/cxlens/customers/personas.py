@@ -233,7 +233,7 @@ def personas(
     >>> from cxlens.ingest.simulate import write_demo
     >>> ws = cxlens.open(":memory:"); _ = write_demo(ws, 300, seed=1)
     >>> cards = personas(ws)
-    >>> int(cards["size"].sum()) == len(rfm_segments(ws)), cards["description"].str.len().min() > 50
+    >>> int(cards["size"].sum()) == len(rfm_segments(ws)), bool(cards["description"].str.len().min() > 50)
     (True, True)
     """
     members = _members(ws, segments, as_of)
