@@ -153,13 +153,24 @@ def test_analyse_scores_english_only_and_is_incremental(small):
     small.load(
         "feedback",
         pd.DataFrame(
-            {"feedback_id": ["f4"], "ts": ["2024-07-01"], "metric": ["nps"], "score": [10], "comment": ["Brilliant!"]}
+            {
+                "feedback_id": ["f4", "f5"],
+                "ts": ["2024-07-01", "2024-07-02"],
+                "metric": ["nps", "nps"],
+                "score": [10, 9],
+                "comment": ["Brilliant!", "Ótimo né"],
+            }
         ),
     )
     third = analyse_verbatims(small)
-    assert third.attrs == {"analysed": 1, "scored": 1}  # short ASCII text of unknown language is scored
-    assert len(third) == 7
-    assert small.sql(f"SELECT count(*) AS n FROM {ANALYSIS_TABLE}")["n"].iloc[0] == 7
+    # too short to tell: plain ASCII is scored, accented text is not
+    assert third.attrs == {"analysed": 2, "scored": 1}
+    row = third.set_index("verbatim_id")
+    assert row.loc["feedback:f4", "language"] is None and row.loc["feedback:f4", "sentiment_label"] is not None
+    assert row.loc["feedback:f5", "sentiment_skipped"] == "unknown_language"
+    assert row.loc["feedback:f5", "is_english"] is None
+    assert len(third) == 8
+    assert small.sql(f"SELECT count(*) AS n FROM {ANALYSIS_TABLE}")["n"].iloc[0] == 8
 
 
 def test_verbatims_on_demo_match_sql_counts(tmp_path):

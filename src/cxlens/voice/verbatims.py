@@ -271,7 +271,8 @@ def analyse_verbatims(
     DataFrame
         The columns of :func:`verbatims` (``text`` redacted) plus sentiment_score (in [-1, 1]),
         sentiment_label (negative, neutral, positive, mixed), sentiment_skipped
-        (``'not_english'`` where the text is in another language, else None), model and
+        (``'not_english'`` where the text is in another language, ``'unknown_language'`` where it is
+        too short to tell and not plain ASCII, else None), model and
         analysed_at. ``attrs["analysed"]`` counts verbatims analysed by this call and
         ``attrs["scored"]`` those of them given a sentiment.
     """
@@ -348,10 +349,13 @@ def analyse_verbatims(
     for c in ("text", "language", "sentiment_label", "model"):
         out[c] = out[c].astype(object).where(out[c].notna(), None)
     out["is_english"] = pd.Series(is_english(out["language"]), index=out.index, dtype=object)
-    out["sentiment_skipped"] = np.where(
-        out["sentiment_label"].isna() & out["language"].notna() & out["language"].ne("en"), "not_english", None
-    )
-    out["sentiment_skipped"] = out["sentiment_skipped"].astype(object).where(out["sentiment_skipped"].notna(), None)
+    unscored = out["sentiment_label"].isna().to_numpy()
+    known = out["language"].notna().to_numpy()
+    out["sentiment_skipped"] = pd.Series(
+        np.select([unscored & known, unscored & ~known], ["not_english", "unknown_language"], ""),
+        index=out.index,
+        dtype=object,
+    ).replace("", None)
     cols = [*VERBATIM_COLUMNS, "language", "is_english", "sentiment_score", "sentiment_label", "sentiment_skipped"]
     out = out[[*cols, "model", "analysed_at"]]
     out.attrs["analysed"] = len(new)
