@@ -1,0 +1,267 @@
+"""Theme summaries, pain points per journey stage/touchpoint and emerging themes.
+
+Every function takes a verbatims DataFrame: one row per text with column ``text`` and, as
+available, ``ts`` (timestamp), ``stage``, ``touchpoint``, ``metric`` (``nps``, ``csat``,
+``ces``…), ``score`` and ``sentiment`` (a score in [-1, 1] or a label). Themes come from a
+``theme``/``themes`` column already present, or from a fitted :class:`ThemeExtractor`.
+
+*Negative* means sentiment label ``negative`` or sentiment score below 0; without a sentiment
+column the shipped sentiment model scores the texts.
+
+Tests (all two-sided, α = 0.05 unless given):
+
+* growth of a theme — its share of verbatims in the last period vs the period before, pooled
+  two-proportion z-test (:func:`cxlens.metrics.stats.two_proportion_z_test`); the share is the
+  Poisson rate of the theme per verbatim, so this is the usual conditional test of two rates;
+* effect on a score — mean with the theme minus mean without it, Welch t interval; for NPS the
+  difference of the two NPS values with the normal interval of :func:`nps_z_test`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+from cxlens.errors import ConfigError, SchemaError
+from cxlens.metrics.stats import ALPHA, Z, nps_z_test, two_proportion_z_test, welch_t_test
+from cxlens.voice.themes import ThemeExtractor
+
+__all__ = ["emerging_themes", "pain_points", "theme_summary"]
+
+_PERIODS = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
+_LABEL_SCORE = {"negative": -1.0, "neutral": 0.0, "mixed": 0.0, "positive": 1.0}
+
+
+def _prepare(df: pd.DataFrame, extractor: ThemeExtractor | None) -> tuple[pd.DataFrame, dict[str, str]]:
+    if "text" not in df.columns:
+        raise SchemaError(f"verbatims have columns {list(df.columns)}; expected a 'text' column")
+    f = df.reset_index(drop=True).copy()
+    names: dict[str, str] = {}
+    if extractor is not None:
+        names = extractor.names()
+        if "theme" not in f.columns:
+            a = extractor.assign(f["text"].tolist())
+            f["theme"], f["themes"] = a["theme"].to_numpy(), a["themes"].to_numpy()
+            f["theme_score"] = a["theme_score"].to_numpy()
+    if "theme" not in f.columns:
+        raise SchemaError("verbatims have no 'theme' column; pass a fitted ThemeExtractor as extractor")
+    if "themes" not in f.columns:
+        f["themes"] = [[t] if t is not None and t == t else [] for t in f["theme"]]
+    if "sentiment" not in f.columns:
+        from cxlens.voice.sentiment import default_model
+
+        f["sentiment"] = default_model().score(f["text"].fillna("").astype(str).tolist())["score"].to_numpy()
+    s = f["sentiment"]
+    if pd.api.types.is_numeric_dtype(s):
+        f["_sent"] = s.astype(float)
+        f["_neg"] = s.astype(float) < 0
+    else:
+        lab = s.astype(str).str.lower()
+        f["_sent"] = lab.map(_LABEL_SCORE)
+        f["_neg"] = lab.eq("negative")
+    return f, names
+
+
+def _period(f: pd.DataFrame, period: str) -> pd.Series:
+    if "ts" not in f.columns:
+        raise SchemaError("verbatims have no 'ts' column; trends and emerging themes need a timestamp per text")
+    code = _PERIODS.get(period, period)
+    try:
+        return pd.to_datetime(f["ts"]).dt.to_period(code).astype(str)
+    except ValueError:
+        raise ConfigError(f"period {period!r} is not known; expected one of {list(_PERIODS)}") from None
+
+
+def _trend(f: pd.DataFrame, period: str, alpha: float) -> pd.DataFrame:
+    """Counts per period of every primary theme and the last-vs-previous growth test."""
+    per = _period(f, period)
+    counts = pd.crosstab(f["theme"].astype(str), per)
+    totals = per.value_counts().reindex(counts.columns)
+    rows = []
+    for theme, c in counts.iterrows():
+        row: dict[str, Any] = {"theme": theme, "counts": {str(k): int(v) for k, v in c.items()}}
+        if len(counts.columns) >= 2:
+            last, prev = counts.columns[-1], counts.columns[-2]
+            z, p = two_proportion_z_test(c[last], totals[last], c[prev], totals[prev])
+            row.update(
+                period=str(last),
+                count=int(c[last]),
+                previous=int(c[prev]),
+                period_share=float(c[last] / totals[last]),
+                previous_share=float(c[prev] / totals[prev]),
+                z=float(z),
+                p_value=float(p),
+                growing=bool(z > 0 and p < alpha),
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def theme_summary(
+    df: pd.DataFrame,
+    extractor: ThemeExtractor | None = None,
+    *,
+    period: str = "month",
+    alpha: float = ALPHA,
+    n_quotes: int = 3,
+) -> pd.DataFrame:
+    """Size, share, sentiment, monthly trend, growth flag and quotes of every theme.
+
+    Returns
+    -------
+    DataFrame
+        One row per primary theme (largest first): ``theme, name, size, share, mean_sentiment,
+        negative_share, counts`` (dict period → count), ``period, count, previous, period_share,
+        previous_share, z, p_value, growing`` (last period vs previous, when ``ts`` is present) and ``quotes``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"text": ["late again", "late parcel", "great staff"],
+    ...                    "theme": ["delay", "delay", "staff"], "sentiment": [-0.8, -0.5, 0.9]})
+    >>> theme_summary(df)[["theme", "size", "negative_share"]].values.tolist()
+    [['delay', 2, 1.0], ['staff', 1, 0.0]]
+    """
+    f, names = _prepare(df, extractor)
+    f = f[f["theme"].notna()]
+    g = f.groupby(f["theme"].astype(str))
+    out = pd.DataFrame(
+        {
+            "size": g.size(),
+            "mean_sentiment": g["_sent"].mean(),
+            "negative_share": g["_neg"].mean().astype(float),
+        }
+    ).reset_index(names="theme")
+    out.insert(1, "name", out["theme"].map(lambda t: names.get(t, t)))
+    out.insert(3, "share", out["size"] / out["size"].sum())
+    if "ts" in f.columns:
+        out = out.merge(_trend(f, period, alpha), on="theme", how="left")
+    order = "theme_score" if "theme_score" in f.columns else None
+    quotes = {}
+    for theme, rows in g:
+        r = rows.sort_values(order, ascending=False, kind="stable") if order else rows
+        quotes[theme] = list(dict.fromkeys(r["text"].astype(str).str.strip()))[:n_quotes]
+    out["quotes"] = out["theme"].map(quotes)
+    return out.sort_values(["size", "theme"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def emerging_themes(
+    df: pd.DataFrame,
+    extractor: ThemeExtractor | None = None,
+    *,
+    period: str = "month",
+    alpha: float = ALPHA,
+    min_count: int = 5,
+) -> pd.DataFrame:
+    """Themes whose share of verbatims grew significantly in the last period vs the previous one.
+
+    Returns
+    -------
+    DataFrame
+        Rows of :func:`theme_summary` with ``growing`` true and at least ``min_count`` verbatims in
+        the last period, strongest growth (z) first.
+    """
+    s = theme_summary(df, extractor, period=period, alpha=alpha)
+    if "growing" not in s.columns:
+        return s.iloc[0:0]
+    s = s[s["growing"].fillna(False).astype(bool) & (s["count"] >= min_count)]
+    return s.sort_values("z", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _nps(x: np.ndarray) -> tuple[float, float]:
+    n = len(x)
+    p, d = np.mean(x >= 9), np.mean(x <= 6)
+    return 100 * (p - d), 100**2 * ((p + d) - (p - d) ** 2) / n
+
+
+def _effect(metric: str, with_: np.ndarray, without: np.ndarray) -> dict[str, float]:
+    nan = float("nan")
+    if len(with_) < 2 or len(without) < 2:
+        return {"score_with": nan, "score_without": nan, "effect": nan, "low": nan, "high": nan, "p_value": nan}
+    if metric == "nps":
+        a, va = _nps(with_)
+        b, vb = _nps(without)
+        _, p = nps_z_test(a, va, b, vb)
+        half = Z * np.sqrt(va + vb)
+    else:
+        a, b = float(with_.mean()), float(without.mean())
+        s1, s0, n1, n0 = with_.std(ddof=1), without.std(ddof=1), len(with_), len(without)
+        _, p = welch_t_test(a, s1, n1, b, s0, n0)
+        v1, v0 = s1**2 / n1, s0**2 / n0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dof = (v1 + v0) ** 2 / (v1**2 / (n1 - 1) + v0**2 / (n0 - 1))
+            half = _st.t.ppf(1 - ALPHA / 2, dof) * np.sqrt(v1 + v0)
+    d = a - b
+    return {
+        "score_with": float(a),
+        "score_without": float(b),
+        "effect": float(d),
+        "low": float(d - half),
+        "high": float(d + half),
+        "p_value": float(p),
+    }
+
+
+def pain_points(
+    df: pd.DataFrame,
+    extractor: ThemeExtractor | None = None,
+    *,
+    by: Sequence[str] = ("stage", "touchpoint"),
+    top: int = 3,
+    min_negative: int = 1,
+) -> pd.DataFrame:
+    """For each stage/touchpoint, the themes with the most negative verbatims and their score effect.
+
+    A verbatim *has* a theme when the theme is among its labels (``themes``, multi-label). When
+    ``metric`` and ``score`` columns exist, groups are split by metric and the effect is the
+    difference in mean score (NPS points for ``nps``) between verbatims with and without the
+    theme in the same group, with a 95% interval and p-value.
+
+    Returns
+    -------
+    DataFrame
+        ``*by, [metric], theme, name, n, negative, negative_share, score_with, score_without,
+        effect, low, high, p_value`` — the ``top`` themes per group by negative volume.
+    """
+    f, names = _prepare(df, extractor)
+    by = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in by if c not in f.columns]
+    if missing:
+        raise SchemaError(f"verbatims have no column {missing[0]!r}; expected the 'by' columns {by} to exist")
+    keys = by + (["metric"] if {"metric", "score"} <= set(f.columns) else [])
+    has_score = "score" in f.columns
+    rows = []
+    for key, g in f.groupby(keys, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        labels = g["themes"].tolist()
+        candidates = sorted({t for ts in labels for t in ts})
+        metric = str(key[-1]) if "metric" in keys else ""
+        scores = g["score"].to_numpy(dtype=float) if has_score else None
+        found = []
+        for theme in candidates:
+            has = np.array([theme in ts for ts in labels])
+            neg = int((has & g["_neg"].to_numpy()).sum())
+            if neg < min_negative:
+                continue
+            row = dict(zip(keys, key, strict=True))
+            row.update(
+                theme=theme,
+                name=names.get(theme, theme),
+                n=int(has.sum()),
+                negative=neg,
+                negative_share=neg / int(has.sum()),
+            )
+            if scores is not None:
+                ok = ~np.isnan(scores)
+                row.update(_effect(metric, scores[has & ok], scores[~has & ok]))
+            found.append(row)
+        found.sort(key=lambda r: (-r["negative"], r["theme"]))
+        rows.extend(found[:top])
+    cols = keys + ["theme", "name", "n", "negative", "negative_share"]
+    if has_score:
+        cols += ["score_with", "score_without", "effect", "low", "high", "p_value"]
+    return pd.DataFrame(rows, columns=cols)
