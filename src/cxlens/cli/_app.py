@@ -1,0 +1,200 @@
+"""The Typer apps, output helpers and entry point shared by every cxlens command module."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table as RichTable
+
+import cxlens
+from cxlens.errors import ConfigError, CxlensError
+
+app = typer.Typer(
+    help="cxlens: customer-experience analytics on your own data (DuckDB by default).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+journey_app = typer.Typer(help="Journey stages and touchpoints.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: cxlens against a plain baseline, side by side.", no_args_is_help=True)
+clv_app = typer.Typer(
+    help="Predictive customer lifetime value (BG/NBD, Pareto/NBD, Gamma-Gamma).", no_args_is_help=True
+)
+app.add_typer(journey_app, name="journey")
+churn_app = typer.Typer(
+    help="Churn risk: train a calibrated model, score customers with reasons.", no_args_is_help=True
+)
+segments_app = typer.Typer(help="Segments: RFM, behavioural clusters, saved customer groups.", no_args_is_help=True)
+voice_app = typer.Typer(help="Voice of the customer: sentiment of what customers write.", no_args_is_help=True)
+app.add_typer(voice_app, name="voice")
+app.add_typer(clv_app, name="clv")
+app.add_typer(churn_app, name="churn")
+app.add_typer(segments_app, name="segments")
+app.add_typer(bench_app, name="bench")
+
+out = Console()
+err = Console(stderr=True)
+
+ADAPTER_KINDS = ("olist", "cdnow", "telco-churn", "nps-verbatims", "rees46", "olist-funnel")
+METRICS = ("nps", "csat", "ces", "rating", "churn", "retention", "carts", "clv", "value", "support", "change")
+
+
+class Fmt(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class _State:
+    workspace: str = "cxlens.duckdb"
+
+
+state = _State()
+
+
+@app.callback()
+def _main(
+    workspace: Annotated[
+        str, typer.Option("--workspace", "-w", envvar="CXLENS_WORKSPACE", help="Workspace DuckDB file.")
+    ] = "cxlens.duckdb",
+) -> None:
+    state.workspace = workspace
+
+
+def _open(read_only: bool = False) -> cxlens.Workspace:
+    return cxlens.open(state.workspace, read_only=read_only)
+
+
+def _progress_bar(label: str) -> tuple[Progress, Any]:
+    bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err, transient=True)
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        if not bar.live.is_started and total > 20 * 2**20:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+def _exists() -> bool:
+    return Path(state.workspace).exists()
+
+
+def _pairs(items: list[str] | None, option: str) -> dict[str, str] | None:
+    if not items:
+        return None
+    res: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"{option} {item!r} has no '='; expected name=value, e.g. channel=web")
+        k, v = (x.strip() for x in item.split("=", 1))
+        res[k] = v
+    return res
+
+
+def _filters(items: list[str] | None) -> dict[str, Any] | None:
+    """``--filter channel=web --filter touchpoint=a|b`` → {"channel": "web", "touchpoint": ["a", "b"]}."""
+    pairs = _pairs(items, "--filter")
+    if pairs is None:
+        return None
+    return {k: (v.split("|") if "|" in v else v) for k, v in pairs.items()}
+
+
+def _frame(result: Any) -> pd.DataFrame:
+    if isinstance(result, pd.DataFrame):
+        return result
+    if isinstance(result, dict):
+        return pd.DataFrame([result])
+    return pd.DataFrame(result)
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat() if v == v.normalize() else v.isoformat()
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if hasattr(v, "item"):
+        return _jsonable(v.item())
+    return v
+
+
+def _cell(v: Any) -> str:
+    v = _jsonable(v)
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:,.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def _print_frame(frame: pd.DataFrame, fmt: Fmt) -> None:
+    if fmt is Fmt.json:
+        rows = [{str(k): _jsonable(v) for k, v in r.items()} for r in frame.to_dict("records")]
+        sys.stdout.write(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+    elif fmt is Fmt.csv:
+        frame.to_csv(sys.stdout, index=False, date_format="%Y-%m-%d")
+    else:
+        table = RichTable()
+        for col in frame.columns:
+            table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(frame[col]) else "left")
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_cell(v) for v in row))
+        out.print(table)
+
+
+def _jsonable_tree(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable_tree(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable_tree(x) for x in v]
+    return _jsonable(v)
+
+
+def _print_bench(title: str, res: dict[str, Any]) -> None:
+    table = RichTable(title=title)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for k, v in res.items():
+        table.add_row(str(k), _cell(v) if not isinstance(v, (list, dict)) else json.dumps(v))
+    out.print(table)
+
+
+def _serve(host: str, port: int) -> None:
+    import uvicorn
+
+    from cxlens.web.app import create_app
+
+    ws = _open()
+    err.print(f"cxlens dashboard on http://{host}:{port}  (workspace {state.workspace}; Ctrl+C to stop)")
+    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")
+
+
+def main() -> None:
+    """Entry point: run the app, turning cxlens errors into one line on stderr (exit 1).
+
+    Usage errors (unknown option, missing argument) exit with 2, as click does.
+    """
+    try:
+        app()
+    except CxlensError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        sys.exit(1)

@@ -1,0 +1,68 @@
+"""Benchmarks: cxlens against a plain baseline, side by side, in one run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cxlens.cli._app import (
+    _print_bench,
+    bench_app,
+    err,
+    out,
+)
+
+
+# -- bench -------------------------------------------------------------------------
+@bench_app.command("metrics")
+def bench_metrics(
+    rows: Annotated[int, typer.Option(help="Feedback rows to generate.")] = 10_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """NPS/CSAT by touchpoint × month with CIs: cxlens (DuckDB) vs plain pandas, in one run."""
+    from cxlens.metrics.bench import bench_metrics as run
+
+    with err.status(f"building {rows:,} feedback rows and timing both…"):
+        res = run(rows=rows, seed=seed)
+    _print_bench(f"bench metrics: {rows:,} feedback rows", res)
+
+
+@bench_app.command("funnel")
+def bench_funnel(
+    events: Annotated[int, typer.Option(help="Events to generate.")] = 10_000_000,
+    customers: Annotated[int, typer.Option(help="Customers to spread them over.")] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """5-step sequential funnel, 14-day window: cxlens (DuckDB) vs pandas, in one run."""
+    from cxlens.journeys.bench import bench_funnel as run
+
+    with err.status(f"building {events:,} events and timing both…"):
+        res = run(events=events, customers=customers, seed=seed)
+    _print_bench(f"bench funnel: {events:,} events, {customers:,} customers", res)
+
+
+@bench_app.command("clv")
+def bench_clv(
+    customers: Annotated[int, typer.Option(help="Simulated BG/NBD customers.")] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """BG/NBD fit on simulated customers: cxlens vs lifetimes (if installed), same estimates, in one run."""
+    from cxlens.customers.bench import bench_clv as run
+    from cxlens.customers.bench import format_bench
+
+    with err.status(f"simulating {customers:,} customers and fitting…"):
+        res = run(customers, seed)
+    out.print(format_bench(res), markup=False, highlight=False)
+
+
+@bench_app.command("sentiment")
+def bench_sentiment(
+    limit: Annotated[int | None, typer.Option(help="At most this many texts per evaluation set.")] = None,
+) -> None:
+    """Default sentiment model vs VADER: accuracy, macro-F1 and one-core throughput, in one run."""
+    from cxlens.voice.bench import bench_sentiment as run
+
+    with err.status("scoring the evaluation sets with cxlens and VADER…"):
+        res = run(limit=limit)
+    _print_bench("bench sentiment: cxlens sentiment-v1 vs VADER", res)

@@ -1,0 +1,183 @@
+"""Customers: CLV, churn risk, segments."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table as RichTable
+
+from cxlens.cli._app import (
+    Fmt,
+    _exists,
+    _jsonable_tree,
+    _open,
+    _print_frame,
+    churn_app,
+    clv_app,
+    err,
+    out,
+    segments_app,
+)
+
+
+# -- customers -----------------------------------------------------------------------
+@clv_app.command("fit")
+def clv_fit(
+    model: Annotated[str, typer.Option(help="bgnbd, paretonbd or gammagamma.")] = "bgnbd",
+    summary: Annotated[
+        Path | None, typer.Option(help="Ready summary file (frequency, recency, T, monetary) instead of orders.")
+    ] = None,
+    map_: Annotated[
+        str | None, typer.Option("--map", help="canonical=file column, e.g. frequency=x,recency=t_x.")
+    ] = None,
+    calibration_end: Annotated[str | None, typer.Option(help="Fit on orders up to this date (inclusive).")] = None,
+    time_unit: Annotated[str, typer.Option(help="day or week.")] = "week",
+    fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
+) -> None:
+    """Fit a CLV model on the workspace's orders (or a summary file) and print its parameters."""
+    from cxlens.customers.clv import fit_clv, summary_for
+    from cxlens.customers.clv_summary import load_summary
+
+    if summary is not None:
+        frame = load_summary(summary, map_)
+        result = fit_clv(model, frame)
+    else:
+        with _open(read_only=_exists()) as ws:
+            result = fit_clv(model, summary_for(ws, calibration_end=calibration_end, time_unit=time_unit))
+    if fmt is Fmt.json:
+        sys.stdout.write(json.dumps(_jsonable_tree(result)) + "\n")
+        return
+    table = RichTable(
+        title=f"{result['model']}: {result['n_customers']:,} customers, log-likelihood {result['log_likelihood']:,.1f}"
+    )
+    table.add_column("parameter")
+    table.add_column("estimate", justify="right")
+    table.add_column("std. error", justify="right")
+    for k, v in result["params"].items():
+        se = (result.get("std_errors") or {}).get(k)
+        table.add_row(k, f"{v:.4g}", "–" if se is None else f"{se:.3g}")
+    out.print(table)
+
+
+@clv_app.command("predict")
+def clv_predict(
+    horizon: Annotated[int, typer.Option(help="Horizon in time units (weeks by default).")] = 52,
+    model: Annotated[str, typer.Option(help="bgnbd or paretonbd for purchases (spend: Gamma-Gamma).")] = "bgnbd",
+    time_unit: Annotated[str, typer.Option(help="day or week.")] = "week",
+    discount_rate: Annotated[float, typer.Option(help="Discount rate per time unit.")] = 0.01,
+    calibration_end: Annotated[str | None, typer.Option(help="Fit on orders up to this date.")] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write CSV (or .json/.parquet) here instead of stdout.")
+    ] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.csv,
+) -> None:
+    """Per-customer predicted CLV with a 95% interval, P(alive) and expected purchases."""
+    from cxlens.customers.clv import predict_clv
+
+    with _open(read_only=_exists()) as ws:
+        result = predict_clv(
+            ws, horizon, model=model, time_unit=time_unit, discount_rate=discount_rate, calibration_end=calibration_end
+        )
+    if out_path is not None:
+        suffix = out_path.suffix.lower()
+        if suffix == ".parquet":
+            result.to_parquet(out_path, index=False)
+        elif suffix in (".json", ".jsonl"):
+            result.to_json(out_path, orient="records", lines=suffix == ".jsonl", date_format="iso")
+        else:
+            result.to_csv(out_path, index=False)
+        out.print(f"{len(result):,} customers written to {out_path}")
+        return
+    _print_frame(result, fmt)
+
+
+@churn_app.command("train")
+def churn_train(
+    model_path: Annotated[Path, typer.Option("--model", help="Where to save the trained model.")] = Path(
+        "churn-model.joblib"
+    ),
+    as_of: Annotated[
+        str | None, typer.Option(help="Holdout cut-off (default: one horizon before the data ends).")
+    ] = None,
+    horizon_days: Annotated[int, typer.Option(help="Churn within this many days.")] = 90,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
+) -> None:
+    """Train the churn model with a time-based holdout; print ROC-AUC, PR-AUC, lift vs a logistic baseline."""
+    from cxlens.customers.churn_model import save_model, train_churn
+
+    with _open(read_only=_exists()) as ws:
+        run = train_churn(ws, as_of, horizon_days=horizon_days)
+    save_model(run.model, model_path)
+    summary = _jsonable_tree(run.summary())
+    if fmt is Fmt.json:
+        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+    else:
+        out.print_json(json.dumps(summary))
+    err.print(f"model saved to {model_path}")
+
+
+@churn_app.command("score")
+def churn_score(
+    model_path: Annotated[Path, typer.Option("--model", help="A model saved by 'cxlens churn train'.")] = Path(
+        "churn-model.joblib"
+    ),
+    as_of: Annotated[str | None, typer.Option(help="Score as of this date (default: end of data).")] = None,
+    top: Annotated[int, typer.Option(help="Reasons per customer.")] = 3,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.csv,
+) -> None:
+    """Churn risk per customer (highest first) with the top reasons."""
+    from cxlens.customers.churn_model import load_model, score_churn
+
+    model = load_model(model_path)
+    with _open(read_only=_exists()) as ws:
+        _print_frame(score_churn(ws, model, as_of, top=top), fmt)
+
+
+@segments_app.command("rfm")
+def segments_rfm(
+    as_of: Annotated[str | None, typer.Option(help="Score as of this date (default: end of data).")] = None,
+    save: Annotated[bool, typer.Option("--save", help="Save the segments in the workspace (rfm:<name>).")] = False,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """RFM scores (1-5) and named segments (Champions, Loyal, At risk, Hibernating…)."""
+    from cxlens.customers.segments import rfm_segments, save_segments
+
+    with _open(read_only=_exists() and not save) as ws:
+        rfm = rfm_segments(ws, as_of)
+        if save:
+            save_segments(ws, rfm.set_index("customer_id")["segment"], "rfm", prefix="rfm:")
+    if fmt is Fmt.table:
+        sizes = rfm.groupby("segment").size().sort_values(ascending=False).rename("customers").reset_index()
+        _print_frame(sizes, fmt)
+    else:
+        _print_frame(rfm, fmt)
+
+
+@segments_app.command("cluster")
+def segments_cluster(
+    method: Annotated[str, typer.Option(help="kmeans (k by silhouette) or gmm (k by BIC).")] = "kmeans",
+    k: Annotated[int | None, typer.Option(help="Number of clusters (default: chosen by the criterion).")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Features as of this date.")] = None,
+    save: Annotated[bool, typer.Option("--save", help="Save the clusters in the workspace (cluster:<n>).")] = False,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Behavioural clusters on standardised customer features; prints each cluster's profile."""
+    from cxlens.customers.features import customer_features, data_range
+    from cxlens.customers.segments import cluster_segments, save_segments
+
+    with _open(read_only=_exists() and not save) as ws:
+        # features as of the day after the last activity, unless a date is given
+        cutoff = as_of or (data_range(ws)[1].normalize() + pd.Timedelta(days=1))
+        features = customer_features(ws, cutoff)
+        result = cluster_segments(features, k=k, method=method)
+        if save:
+            save_segments(ws, result.labels, "cluster", prefix="cluster:")
+    err.print(f"{result.method}: k = {result.k}" + (" (chosen by the criterion)" if k is None else ""))
+    profile = result.profile
+    # one column per cluster reads better in a terminal than one very wide row per cluster
+    _print_frame(profile.T.reset_index(names="feature") if fmt is Fmt.table else profile.reset_index(), fmt)

@@ -1,0 +1,131 @@
+"""Journey analyses: funnel, paths, journey map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cxlens.cli._app import (
+    Fmt,
+    _exists,
+    _filters,
+    _open,
+    _print_frame,
+    app,
+    journey_app,
+    out,
+)
+
+
+# -- journeys ----------------------------------------------------------------------
+@app.command()
+def funnel(
+    steps: Annotated[str, typer.Argument(help='Steps separated by ">", e.g. "visit>add_to_cart>checkout>purchase".')],
+    window: Annotated[str, typer.Option(help="Conversion window: 30m, 12h, 14d, 2w, 3mo.")] = "14d",
+    order: Annotated[
+        str, typer.Option(help="sequential (other events may come between), strict or any.")
+    ] = "sequential",
+    by: Annotated[str | None, typer.Option(help="Break down by dimension(s), comma-separated (first touch).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Exclusion step (event name), repeatable.")] = None,
+    field: Annotated[str, typer.Option(help="Match steps on event 'name' or 'touchpoint'.")] = "name",
+    attribution: Annotated[str, typer.Option(help="Breakdown value from the 'first' or 'last' touch.")] = "first",
+    start: Annotated[str | None, typer.Option(help="Events from this date (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option(help="Events until this date (exclusive).")] = None,
+    filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value, repeatable.")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Ordered funnel: customers reaching each step within the window, conversion and time to convert."""
+    from cxlens.journeys.funnels import parse_steps
+
+    with _open(read_only=_exists()) as ws:
+        result = ws.journeys.funnel(
+            parse_steps(steps),
+            window=window,
+            order=order,
+            exclude=exclude or None,
+            by=[b.strip() for b in by.split(",") if b.strip()] if by else None,
+            step_field=field,
+            attribution=attribution,
+            start=start,
+            end=end,
+            filters=_filters(filter_),
+        )
+        _print_frame(result, fmt)
+
+
+@app.command()
+def paths(
+    from_: Annotated[str | None, typer.Option("--from", help="Paths starting at this event (or touchpoint).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Paths leading to this event.")] = None,
+    steps: Annotated[int, typer.Option(help="Steps per path.")] = 3,
+    field: Annotated[str, typer.Option(help="Steps are event 'name's or 'touchpoint's.")] = "name",
+    top: Annotated[int, typer.Option(help="How many paths.")] = 20,
+    goal: Annotated[str | None, typer.Option(help="Report conversion to this event after the path.")] = None,
+    window: Annotated[str | None, typer.Option(help="Only steps within this time of the anchor (e.g. 7d).")] = None,
+    dropoff: Annotated[
+        str | None, typer.Option("--before-dropoff", help="Instead: last event of customers who never reached GOAL.")
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="Events from this date (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option(help="Events until this date (exclusive).")] = None,
+    filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value, repeatable.")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Top paths from or to an event, or what customers did right before leaving."""
+    with _open(read_only=_exists()) as ws:
+        j = ws.journeys
+        if dropoff:
+            result = j.last_before_dropoff(
+                dropoff, from_event=from_, window=window, top=top, start=start, end=end, filters=_filters(filter_)
+            )
+        else:
+            result = j.paths(
+                from_,
+                to,
+                steps=steps,
+                field=field,
+                top=top,
+                window=window,
+                goal=goal,
+                start=start,
+                end=end,
+                filters=_filters(filter_),
+            )
+        _print_frame(result, fmt)
+
+
+@journey_app.command("map")
+def journey_map(
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write a self-contained HTML page instead.")] = None,
+    consistency: Annotated[
+        bool, typer.Option("--consistency", help="Compare each touchpoint across channels.")
+    ] = False,
+    start: Annotated[str | None, typer.Option(help="From this date (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option(help="Until this date (exclusive).")] = None,
+    filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value, repeatable.")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """The stage × touchpoint journey map: reach, flow, NPS/CSAT/CES with CIs and the pain score."""
+    with _open(read_only=_exists()) as ws:
+        j = ws.journeys
+        if out_path:
+            written = j.map_html(out_path, start, end, _filters(filter_))
+            out.print(f"journey map written to {written}")
+            return
+        result = (j.channel_consistency if consistency else j.map)(start, end, _filters(filter_))
+        if fmt is Fmt.table and not consistency:
+            cols = [
+                "stage",
+                "touchpoint",
+                "volume",
+                "reach",
+                "drop_off",
+                "nps",
+                "csat",
+                "ces",
+                "pain_score",
+                "pain_rank",
+            ]
+            result = result[[c for c in cols if c in result.columns]]
+        _print_frame(result, fmt)
