@@ -294,3 +294,33 @@ def test_voice_score_adds_sentiment_to_every_row(tmp_path):
     assert all(r["sentiment_score"] is None or -1 <= r["sentiment_score"] <= 1 for r in rows)
     bad = run("voice", "score", str(f), "--text-column", "body")
     assert bad.returncode == 1 and "has no column 'body'" in bad.stderr
+
+
+def test_voice_drivers_command_matches_the_library(tmp_path):
+    import cxlens
+    from cxlens.ingest import write_demo
+    from cxlens.voice.drivers import key_drivers
+
+    path = tmp_path / "demo.duckdb"
+    with cxlens.open(path) as w:
+        write_demo(w, "small", seed=2)
+        want = key_drivers(w, "nps", "touchpoints", n_boot=20, seed=0)
+    res = run(
+        "--workspace",
+        str(path),
+        "voice",
+        "drivers",
+        "--boot",
+        "20",
+        "--format",
+        "json",
+        "--chart",
+        str(tmp_path / "q.json"),
+    )
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert [r["driver"] for r in got] == want["driver"].tolist()
+    assert [r["share"] for r in got] == pytest.approx(want["share"].tolist())
+    assert json.loads((tmp_path / "q.json").read_text())["$schema"].startswith(
+        "https://vega.github.io/schema/vega-lite/"
+    )

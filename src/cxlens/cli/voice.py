@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,8 @@ import typer
 
 from cxlens.cli._app import (
     Fmt,
+    _exists,
+    _open,
     _print_frame,
     err,
     voice_app,
@@ -30,3 +33,31 @@ def voice_score(
         err.print(f"{len(result):,} rows scored into {out_path}")
         return
     _print_frame(result, Fmt.json if fmt == "json" else Fmt.csv)
+
+
+@voice_app.command("drivers")
+def voice_drivers(
+    target: Annotated[str, typer.Option(help="nps or csat.")] = "nps",
+    drivers: Annotated[str, typer.Option(help="touchpoints, themes, or a comma-separated list.")] = "touchpoints",
+    survey: Annotated[str | None, typer.Option(help="Only answers to this survey_id.")] = None,
+    level: Annotated[str, typer.Option(help="customer (relationship) or response (per answer).")] = "customer",
+    method: Annotated[str, typer.Option(help="relative_weights (Johnson) or shapley (LMG).")] = "relative_weights",
+    boot: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    chart: Annotated[
+        Path | None, typer.Option(help="Also write the importance × performance chart (Vega-Lite JSON).")
+    ] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Key drivers of NPS/CSAT: relative importance with CIs and the importance × performance quadrant."""
+    from cxlens.charts import to_vega_lite
+    from cxlens.voice.drivers import driver_quadrant_chart, key_drivers
+
+    spec: str | list[str] = drivers if drivers in ("touchpoints", "themes") else [d.strip() for d in drivers.split(",")]
+    with _open(read_only=_exists()) as ws:
+        df = key_drivers(ws, target, spec, method=method, survey=survey, level=level, n_boot=boot, seed=seed)
+    if chart is not None:
+        chart.write_text(json.dumps(to_vega_lite(driver_quadrant_chart(df))), encoding="utf-8")
+    if fmt is Fmt.table:  # the headline columns; json/csv carry everything
+        df = df[[c for c in ("rank", "driver", "share", "performance", "coverage", "quadrant") if c in df.columns]]
+    _print_frame(df, fmt)
