@@ -193,6 +193,36 @@ def test_export_holds_every_row_about_the_customer_including_pii(ws):
     assert back["tables"]["orders"][0]["ts"] == "2024-01-05T00:00:00"
 
 
+def test_export_and_erase_reach_rows_that_hang_off_the_customers_rows_by_id(ws):
+    _hand_built(ws)
+    # per-verbatim results (cxlens.voice) and a per-answer table: no customer_id column of their own
+    ws.sql("CREATE TABLE verbatim_analysis (verbatim_id VARCHAR, redacted_text VARCHAR)")
+    ws.sql(
+        "INSERT INTO verbatim_analysis VALUES ('feedback:f1', 'late'), ('ticket:t1', 'Call me on [PHONE]'), "
+        "('feedback:f3', 'great'), ('review:r9', 'other')"
+    )
+    ws.sql("CREATE TABLE answer_tags (feedback_id VARCHAR, tag VARCHAR)")
+    ws.sql("INSERT INTO answer_tags VALUES ('f1', 'delivery'), ('f2', 'none'), ('f3', 'store')")
+    ws.sql("CREATE TABLE journey_notes (note VARCHAR)")  # nothing ties it to customers
+    assert customer_tables(ws)[-3:] == ["answer_tags", "order_items", "verbatim_analysis"]
+    out = export_customer(ws, "a")["tables"]
+    assert sorted(r["verbatim_id"] for r in out["verbatim_analysis"]) == ["feedback:f1", "ticket:t1"]
+    assert sorted(r["tag"] for r in out["answer_tags"]) == ["delivery", "none"]
+    assert "journey_notes" not in out
+    deleted = erase_customer(ws, "a")
+    assert (deleted["verbatim_analysis"], deleted["answer_tags"], deleted["order_items"]) == (2, 2, 2)
+    assert ws.sql("SELECT verbatim_id FROM verbatim_analysis ORDER BY 1")["verbatim_id"].tolist() == [
+        "feedback:f3",
+        "review:r9",
+    ]
+    assert ws.sql("SELECT feedback_id FROM answer_tags")["feedback_id"].tolist() == ["f3"]
+    # b's rows are untouched
+    assert {k: len(v) for k, v in export_customer(ws, "b")["tables"].items() if v} == {
+        "customers": 1, "events": 1, "feedback": 1, "orders": 1, "order_items": 1, "answer_tags": 1,
+        "verbatim_analysis": 1,
+    }  # fmt: skip
+
+
 def _nps_by_pandas(fb: pd.DataFrame) -> tuple[float, int]:
     s = fb.loc[fb.metric == "nps", "score"].dropna()
     return 100 * ((s >= PROMOTER_MIN).mean() - (s <= DETRACTOR_MAX).mean()), len(s)
@@ -261,11 +291,11 @@ def test_a_failure_midway_leaves_everything_unchanged(demo, monkeypatch):
     snapshot = {t: demo.sql(f'SELECT * FROM "{t}" ORDER BY ALL') for t in tables}
     real, calls = profile_mod._delete, []
 
-    def failing(raw, table, customer_id):
+    def failing(raw, table, where, customer_id):
         calls.append(table)
         if len(calls) == 4:  # after order items, customers and events are gone (inside the transaction)
             raise RuntimeError("disk full")
-        return real(raw, table, customer_id)
+        return real(raw, table, where, customer_id)
 
     monkeypatch.setattr(profile_mod, "_delete", failing)
     with pytest.raises(RuntimeError, match="disk full"):

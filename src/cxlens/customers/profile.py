@@ -8,8 +8,10 @@ with reasons. It reads through Ibis, so it runs on any backend.
 :func:`export_customer` and :func:`erase_customer` answer GDPR access (Art. 15/20) and erasure
 (Art. 17) requests on a DuckDB workspace. Both cover the same rows: every row of every table with a
 ``customer_id`` column that names the customer (the canonical tables, ``segments`` and any table
-added later), the ``order_items`` of the customer's orders, and anonymous events
-(``customer_id`` null) whose ``anonymous_id`` the customer was identified with. Erasure deletes
+added later), anonymous events (``customer_id`` null) whose ``anonymous_id`` the customer was
+identified with, and rows that hang off the customer's rows by id in tables without a
+``customer_id`` (``order_items`` by ``order_id``; ``verbatim_analysis`` by ``verbatim_id``; any
+table keyed by ``feedback_id``, ``ticket_id``, ``review_id`` or ``event_id``). Erasure deletes
 them all in ONE transaction and, in the same transaction, takes the customer's answers out of the
 ``feedback_rollup`` cube, so survey metrics stay exactly those of the remaining rows; any failure
 rolls everything back.
@@ -363,37 +365,67 @@ def customer_profile(
 
 
 # -- GDPR: export and erase -----------------------------------------------------------------------
-def customer_tables(ws: Any) -> list[str]:
-    """Tables of a DuckDB workspace holding customer rows: every base table with a ``customer_id``
-    column, plus ``order_items`` (reached through ``orders``), in a fixed order."""
-    found = set(
-        ws.sql(
-            "SELECT c.table_name FROM duckdb_columns() c JOIN duckdb_tables() t "
-            "ON c.database_name = t.database_name AND c.schema_name = t.schema_name AND c.table_name = t.table_name "
-            "WHERE c.column_name = 'customer_id' AND c.schema_name = 'main' AND NOT t.temporary "
-            "AND c.database_name = current_database()"
-        )["table_name"]
+#: id column → the table it identifies rows of; a table without ``customer_id`` but with one of
+#: these columns holds rows that depend on the customer's (order items, per-answer results…)
+_PARENTS = {"order_id": "orders", "feedback_id": "feedback", "ticket_id": "tickets", "review_id": "reviews",
+            "event_id": "events"}  # fmt: skip
+#: ``verbatim_id`` of cxlens.voice (``feedback:<id>``, ``ticket:<id>``, ``review:<id>``) → id column
+_VERBATIM = {"feedback": "feedback_id", "ticket": "ticket_id", "review": "review_id"}
+_EVENTS = (
+    # anonymous events of a browser/device the customer was identified on are theirs too
+    "customer_id = ? OR (customer_id IS NULL AND anonymous_id IN "
+    "(SELECT anonymous_id FROM events WHERE customer_id = ? AND anonymous_id IS NOT NULL))"
+)
+
+
+def _own(table: str) -> str:
+    return _EVENTS if table == "events" else "customer_id = ?"
+
+
+def _scope(ws: Any) -> dict[str, str]:
+    """Table → SQL predicate selecting the customer's rows (every ``?`` is the customer id).
+
+    Tables with a ``customer_id`` column come first (in :data:`_ORDER`, then by name), then the
+    dependent tables: base tables without one whose ``order_id``, ``feedback_id``, ``ticket_id``,
+    ``review_id``, ``event_id`` or ``verbatim_id`` points at the customer's rows.
+    """
+    cols = ws.sql(
+        "SELECT c.table_name, c.column_name FROM duckdb_columns() c JOIN duckdb_tables() t "
+        "ON c.database_name = t.database_name AND c.schema_name = t.schema_name AND c.table_name = t.table_name "
+        "WHERE c.schema_name = 'main' AND NOT t.temporary AND c.database_name = current_database()"
     )
-    if "orders" in found and "order_items" in set(ws.sql("SELECT table_name FROM duckdb_tables()")["table_name"]):
-        found.add("order_items")
-    return [t for t in _ORDER if t in found] + sorted(found - set(_ORDER))
+    by_table = cols.groupby("table_name")["column_name"].agg(set).to_dict()
+    owners = {t for t, c in by_table.items() if "customer_id" in c}
+    out = {t: _own(t) for t in [*(t for t in _ORDER if t in owners), *sorted(owners - set(_ORDER))]}
+    for t in sorted(set(by_table) - owners):
+        preds = [
+            f'"{col}" IN (SELECT {col} FROM {parent} WHERE {_own(parent)})'
+            for col, parent in _PARENTS.items()
+            if col in by_table[t] and parent in owners and col in by_table[parent]
+        ]
+        if "verbatim_id" in by_table[t]:
+            preds += [
+                f"verbatim_id IN (SELECT '{kind}:' || {col} FROM {_PARENTS[col]} WHERE customer_id = ?)"
+                for kind, col in _VERBATIM.items()
+                if _PARENTS[col] in owners
+            ]
+        if preds:
+            out[t] = " OR ".join(f"({p})" for p in preds)
+    return out
 
 
-def _where(table: str) -> str:
-    """SQL predicate selecting the customer's rows of ``table``; ``?`` is the customer id (every ``?``)."""
-    if table == "order_items":
-        return "order_id IN (SELECT order_id FROM orders WHERE customer_id = ?)"
-    if table == "events":
-        # anonymous events of a browser/device the customer was identified on are theirs too
-        return (
-            "customer_id = ? OR (customer_id IS NULL AND anonymous_id IN "
-            "(SELECT anonymous_id FROM events WHERE customer_id = ? AND anonymous_id IS NOT NULL))"
-        )
-    return "customer_id = ?"
+def customer_tables(ws: Any) -> list[str]:
+    """Tables of a DuckDB workspace holding rows about customers, in the order reports list them.
+
+    Every base table with a ``customer_id`` column (canonical tables, ``segments``, tables added
+    later), then tables whose rows hang off those rows by id (``order_items`` through ``order_id``;
+    ``verbatim_analysis`` through ``verbatim_id``; any table with ``feedback_id``, ``ticket_id``,
+    ``review_id`` or ``event_id`` and no ``customer_id``).
+    """
+    return list(_scope(ws))
 
 
-def _select(ws: Any, table: str, customer_id: str) -> pd.DataFrame:
-    where = _where(table)
+def _select(ws: Any, table: str, where: str, customer_id: str) -> pd.DataFrame:
     return ws.sql(f'SELECT * FROM "{table}" WHERE {where}', [customer_id] * where.count("?"))
 
 
@@ -427,8 +459,8 @@ def export_customer(ws: Any, customer_id: str) -> dict[str, Any]:
     if not _exists(ws, customer_id):
         raise _not_found(customer_id)
     tables: dict[str, list[dict[str, Any]]] = {}
-    for name in customer_tables(ws):
-        df = _select(ws, name, customer_id)
+    for name, where in _scope(ws).items():
+        df = _select(ws, name, where, customer_id)
         json_cols = {c.name for c in TABLES[name].columns if c.type == JSON} if name in TABLES else set()
         tables[name] = [
             {k: (_parse_json(v) if k in json_cols else _plain(v)) for k, v in rec.items()}
@@ -441,8 +473,7 @@ def export_customer(ws: Any, customer_id: str) -> dict[str, Any]:
     }
 
 
-def _delete(raw: Any, table: str, customer_id: str) -> int:
-    where = _where(table)
+def _delete(raw: Any, table: str, where: str, customer_id: str) -> int:
     return int(raw.execute(f'DELETE FROM "{table}" WHERE {where}', [customer_id] * where.count("?")).fetchone()[0])
 
 
@@ -463,8 +494,8 @@ def _unroll(raw: Any, customer_id: str) -> None:
 def erase_customer(ws: Any, customer_id: str, *, missing_ok: bool = False) -> dict[str, int]:
     """Delete every row about a customer in ONE transaction (GDPR erasure); returns rows deleted per table.
 
-    Covers the rows of :func:`export_customer`: every table of :func:`customer_tables` (order items
-    before their orders). In the same transaction the customer's answers are subtracted from the
+    Covers the rows of :func:`export_customer`: every table of :func:`customer_tables` (dependent
+    tables such as ``order_items`` before the rows they hang off). In the same transaction the customer's answers are subtracted from the
     ``feedback_rollup`` cube (groups reaching zero are dropped), so survey metrics afterwards are
     exactly those of the remaining answers — the same cube :meth:`Workspace.rebuild_rollups`
     would compute, at the cost of the customer's rows instead of a rescan of ``feedback``. Any
@@ -487,7 +518,8 @@ def erase_customer(ws: Any, customer_id: str, *, missing_ok: bool = False) -> di
     0
     """
     customer_id = str(customer_id)
-    names = customer_tables(ws)
+    scope = _scope(ws)
+    names = list(scope)
     if not _exists(ws, customer_id):
         if missing_ok:
             return dict.fromkeys(names, 0)
@@ -499,9 +531,9 @@ def erase_customer(ws: Any, customer_id: str, *, missing_ok: bool = False) -> di
         try:
             if "feedback" in names and ws._has_rollup():
                 _unroll(raw, customer_id)
-            # order items first: their predicate reads the customer's orders
-            for name in sorted(names, key=lambda n: n != "order_items"):
-                deleted[name] = _delete(raw, name, customer_id)
+            # dependent tables first: their predicates read the customer's orders, answers, tickets…
+            for name in sorted(names, key=lambda n: scope[n] == _own(n)):
+                deleted[name] = _delete(raw, name, scope[name], customer_id)
             raw.execute("COMMIT")
         except Exception:
             raw.execute("ROLLBACK")
