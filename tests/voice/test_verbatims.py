@@ -154,23 +154,25 @@ def test_analyse_scores_english_only_and_is_incremental(small):
         "feedback",
         pd.DataFrame(
             {
-                "feedback_id": ["f4", "f5"],
-                "ts": ["2024-07-01", "2024-07-02"],
-                "metric": ["nps", "nps"],
-                "score": [10, 9],
-                "comment": ["Brilliant!", "Ótimo né"],
+                "feedback_id": ["f4", "f5", "f6"],
+                "ts": ["2024-07-01", "2024-07-02", "2024-07-03"],
+                "metric": ["nps", "nps", "csat"],
+                "score": [10, 9, 5],
+                "comment": ["Brilliant!", "Ótimo né", "Otimo"],
             }
         ),
     )
     third = analyse_verbatims(small)
-    # too short to tell: plain ASCII is scored, accented text is not
-    assert third.attrs == {"analysed": 2, "scored": 1}
+    # too short to tell: plain ASCII from a mostly English source is scored; accented text is not,
+    # nor plain ASCII from feedback:csat, whose only known-language comment (stored by the first run) is 'pt'
+    assert third.attrs == {"analysed": 3, "scored": 1}
     row = third.set_index("verbatim_id")
     assert row.loc["feedback:f4", "language"] is None and row.loc["feedback:f4", "sentiment_label"] is not None
     assert row.loc["feedback:f5", "sentiment_skipped"] == "unknown_language"
+    assert row.loc["feedback:f6", "sentiment_skipped"] == "unknown_language"
     assert row.loc["feedback:f5", "is_english"] is None
-    assert len(third) == 8
-    assert small.sql(f"SELECT count(*) AS n FROM {ANALYSIS_TABLE}")["n"].iloc[0] == 8
+    assert len(third) == 9
+    assert small.sql(f"SELECT count(*) AS n FROM {ANALYSIS_TABLE}")["n"].iloc[0] == 9
 
 
 def test_verbatims_on_demo_match_sql_counts(tmp_path):

@@ -15,8 +15,8 @@ language-tagged (:mod:`cxlens.voice.language`) in Python.
 
 :func:`analyse_verbatims` adds sentiment, incrementally: results are kept in the workspace
 table ``verbatim_analysis`` and a re-run analyses only verbatims not seen before. Sentiment is
-scored on the redacted text, and only where the text is English (or too short to tell and plain
-ASCII); other languages get no score and ``sentiment_skipped = 'not_english'`` instead of a
+scored on the redacted text, and only where the text is English (or too short to tell, plain
+ASCII and from a source whose other texts are mostly English); other languages get no score and ``sentiment_skipped = 'not_english'`` instead of a
 silently wrong one.
 
 Examples
@@ -242,11 +242,23 @@ def _model_name(model: Any, default: bool) -> str:
     return str(getattr(model, "name", type(model).__name__))
 
 
-def _scorable(texts: pd.Series, langs: list[str | None]) -> np.ndarray:
-    """English text, or text too short to tell whose letters are all ASCII ("Great service")."""
+def _scorable(texts: pd.Series, langs: list[str | None], sources: pd.Series, prior: pd.Series) -> np.ndarray:
+    """English text, or text too short to tell that is plain ASCII from a mostly English source.
+
+    "Great service" in an English NPS survey is scored; "Otimo" among Portuguese Olist reviews is
+    not. ``prior`` is the share of English among the source's texts of known language (sources
+    without any count as English).
+    """
     lang = pd.Series(langs, index=texts.index, dtype=object)
+    known = lang.notna()
+    english_source = sources.map(prior).fillna(1.0).ge(0.5)
     ascii_only = texts.astype("string").str.fullmatch(r"[\x00-\x7f]*").fillna(False)
-    return (lang.eq("en") | (lang.isna() & ascii_only)).to_numpy(dtype=bool)
+    return (lang.eq("en") | (~known & ascii_only & english_source)).to_numpy(dtype=bool)
+
+
+def _english_share(sources: pd.Series, langs: pd.Series) -> pd.Series:
+    known = langs.notna()
+    return langs[known].eq("en").groupby(sources[known].to_numpy()).mean()
 
 
 def analyse_verbatims(
@@ -272,7 +284,7 @@ def analyse_verbatims(
         The columns of :func:`verbatims` (``text`` redacted) plus sentiment_score (in [-1, 1]),
         sentiment_label (negative, neutral, positive, mixed), sentiment_skipped
         (``'not_english'`` where the text is in another language, ``'unknown_language'`` where it is
-        too short to tell and not plain ASCII, else None), model and
+        too short to tell and not plain ASCII or from a mostly non-English source, else None), model and
         analysed_at. ``attrs["analysed"]`` counts verbatims analysed by this call and
         ``attrs["scored"]`` those of them given a sentiment.
     """
@@ -290,7 +302,7 @@ def analyse_verbatims(
         raw.register("_cx_verbatim_ids", ids)
         try:
             seen = raw.execute(
-                f"SELECT i.verbatim_id FROM _cx_verbatim_ids i JOIN {ANALYSIS_TABLE} a USING (verbatim_id)"
+                f"SELECT i.verbatim_id, a.language FROM _cx_verbatim_ids i JOIN {ANALYSIS_TABLE} a USING (verbatim_id)"
             ).fetchdf()
         finally:
             raw.unregister("_cx_verbatim_ids")
@@ -300,7 +312,13 @@ def analyse_verbatims(
         texts = new["text"]
         langs = detect_language(texts.tolist())
         red = redact_series(texts)
-        mask = _scorable(texts, langs)
+        # languages already stored for this selection, plus the new ones, per source
+        old = v[["verbatim_id", "source"]].merge(seen, on="verbatim_id")
+        prior = _english_share(
+            pd.concat([old["source"], new["source"]], ignore_index=True),
+            pd.concat([old["language"].astype(object), pd.Series(langs, dtype=object)], ignore_index=True),
+        )
+        mask = _scorable(texts, langs, new["source"], prior)
         score = np.full(len(new), np.nan)
         label = np.full(len(new), None, dtype=object)
         if mask.any():
