@@ -190,6 +190,19 @@ def test_pinned_theme_survives_refit_by_keywords(demo):
     survivor = [t for t in tx.themes_ if t["name"] == "My pinned theme"]
     assert len(survivor) == 1 and survivor[0]["pinned"] and survivor[0]["id"] == target["id"]
     assert len(keywords & set(survivor[0]["keywords"])) >= 2
+    ids = [t["id"] for t in tx.themes_]
+    assert len(ids) == len(set(ids))
+
+
+def test_refit_never_repeats_an_id_when_a_pinned_theme_moves(demo):
+    texts = demo["comment"].tolist()
+    tx = ThemeExtractor(n_themes=12).fit(texts[::2])
+    for t in tx.themes_[:6]:
+        tx.pin(t["id"])
+    tx.fit(texts[1::2])
+    ids = [t["id"] for t in tx.themes_]
+    assert len(ids) == len(set(ids)) and len(tx.vectors_) == len([t for t in tx.themes_ if t["source"] != "rule"])
+    assert len(tx.predict(texts)) == len(texts)
 
 
 def test_json_round_trip_is_exact(demo, fitted):

@@ -257,6 +257,16 @@ class ThemeExtractor:
                     continue
                 h = np.vstack([h, _unit_rows(v[None, :])])
                 themes.append({**old, "size": 0, "quotes": []})
+        # a pinned id taken over by another position must not repeat on an unpinned theme
+        pinned_ids = {t["id"] for t in themes if t["pinned"]}
+        used = {t["id"] for t in themes}
+        n = 0
+        for t in themes:
+            if not t["pinned"] and t["id"] in pinned_ids:
+                while f"t{n}" in used:
+                    n += 1
+                t["id"] = f"t{n}"
+                used.add(t["id"])
         self.vectors_ = h
         self._rules = rules
         self.themes_ = themes + [
