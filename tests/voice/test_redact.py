@@ -41,6 +41,7 @@ def test_redact_replaces_each_kind_by_its_token(text, expected):
         "paid £1,299.99 and R$ 1.299,90, then $ 1234567890 more",
         "ordered on 2024-05-31 12:30, delivered 31/01/2018 and 05-02-2018",
         "order 123456789, Order number O00000153, pedido 02-662119905",
+        "my order number is 123456789 and I phoned about ticket 5551234567",
         "e-ticket # 0162424965446 and bag tags 0016 964012",
         "in 2019 2020 2021 prices rose",
         "waited 45 minutes, 2 hours, 10 days; ref 20180131; NF-e 000000995",

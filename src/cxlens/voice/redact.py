@@ -94,10 +94,10 @@ def _is_phone(text: str, start: int, candidate: str) -> bool:
     groups = re.findall(r"\d+", candidate)
     if len(groups) > 1 and all(len(g) == 4 and _YEAR.fullmatch(g) for g in groups):
         return False  # "2019 2020 2021"
+    if _ID_WORDS.search(before):
+        return False  # "pedido 02-662119905", "e-ticket # 0162424965446", "order number is 123456789"
     if _PHONE_WORDS.search(before):
         return True
-    if _ID_WORDS.search(before):
-        return False  # "pedido 02-662119905", "e-ticket # 0162424965446"
     if candidate.startswith("+"):
         return True
     if candidate.startswith("00"):
