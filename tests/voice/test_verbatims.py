@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import cxlens
-from cxlens.errors import ConfigError
+from cxlens.errors import ConfigError, WorkspaceError
 from cxlens.ingest import write_demo
 from cxlens.voice.verbatims import ANALYSIS_TABLE, VERBATIM_COLUMNS, analyse_verbatims, verbatims
 
@@ -193,3 +193,11 @@ def test_verbatims_on_demo_match_sql_counts(tmp_path):
         texts = v.set_index("verbatim_id").loc[sorted(planted), "text"]
         assert texts.str.contains(r"\[(?:EMAIL|PHONE)\]", regex=True).all()
         assert not texts.str.contains("@", regex=False).any()
+
+
+def test_analyse_on_a_read_only_workspace_says_how_to_fix(small):
+    path = small.path
+    small.close()
+    with cxlens.open(path, read_only=True) as ro:
+        with pytest.raises(WorkspaceError, match=r"is open read-only; .* open it with cxlens.open\(path\)"):
+            analyse_verbatims(ro)

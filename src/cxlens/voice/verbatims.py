@@ -39,12 +39,13 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cxlens.errors import ConfigError
+from cxlens.errors import ConfigError, WorkspaceError
 from cxlens.metrics.common import DateLike, _backend_name, _json_text, prepare
 from cxlens.voice.language import detect_language, is_english
 from cxlens.voice.redact import redact_series
@@ -298,7 +299,15 @@ def analyse_verbatims(
     name = _model_name(model, default)
     ids = pa.table({"verbatim_id": pa.array(v["verbatim_id"].tolist(), pa.string())})
     with ws._lock:
-        raw.execute(ANALYSIS_DDL)
+        try:
+            raw.execute(ANALYSIS_DDL)
+        except duckdb.Error as e:
+            if "read-only" not in str(e):
+                raise
+            raise WorkspaceError(
+                f"workspace {ws.path!r} is open read-only; analyse_verbatims stores its results in "
+                f"{ANALYSIS_TABLE!r}: open it with cxlens.open(path) (writable)"
+            ) from None
         raw.register("_cx_verbatim_ids", ids)
         try:
             seen = raw.execute(
