@@ -324,3 +324,38 @@ def test_voice_drivers_command_matches_the_library(tmp_path):
     assert json.loads((tmp_path / "q.json").read_text())["$schema"].startswith(
         "https://vega.github.io/schema/vega-lite/"
     )
+
+
+def test_recommend_command_matches_the_library(tmp_path):
+    import cxlens
+    from cxlens.customers.recommend import ItemItemRecommender, interactions_from_workspace
+    from cxlens.ingest import write_demo
+
+    path = tmp_path / "demo.duckdb"
+    with cxlens.open(path) as w:
+        write_demo(w, "small", seed=4)
+        inter = interactions_from_workspace(w)
+        cid = str(inter["customer_id"].iloc[0])
+        want = ItemItemRecommender().fit(inter).recommend([cid], 5)
+    res = run("--workspace", str(path), "recommend", "--customer", cid, "--n", "5", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert [r["item"] for r in got] == want["item"].tolist() and len(got) == 5
+    bad = run("--workspace", str(path), "recommend")
+    assert bad.returncode == 1 and "--customer" in bad.stderr
+
+
+@pytest.mark.realdata
+def test_import_airline_tweets_then_analyse_is_incremental(real_data, tmp_path):
+    import pandas as pd
+
+    ws = tmp_path / "w.duckdb"
+    res = run("--workspace", str(ws), "import", "airline-tweets", str(real_data / "airline-tweets" / "Tweets.csv"))
+    assert res.returncode == 0, res.stderr
+    unique = pd.read_csv(real_data / "airline-tweets" / "Tweets.csv")["tweet_id"].nunique()
+    assert f"reviews: {unique:,} rows added" in res.stdout
+    first = run("--workspace", str(ws), "voice", "analyse", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    assert len(json.loads(first.stdout)) == unique
+    again = run("--workspace", str(ws), "voice", "analyse", "--format", "json")
+    assert "0 verbatims analysed now" in again.stderr

@@ -45,7 +45,16 @@ app.add_typer(bench_app, name="bench")
 out = Console()
 err = Console(stderr=True)
 
-ADAPTER_KINDS = ("olist", "cdnow", "telco-churn", "nps-verbatims", "rees46", "olist-funnel")
+ADAPTER_KINDS = (
+    "olist",
+    "cdnow",
+    "telco-churn",
+    "nps-verbatims",
+    "rees46",
+    "olist-funnel",
+    "airline-tweets",
+    "clothing-reviews",
+)
 METRICS = ("nps", "csat", "ces", "rating", "churn", "retention", "carts", "clv", "value", "support", "change")
 
 

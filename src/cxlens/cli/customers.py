@@ -17,12 +17,14 @@ from cxlens.cli._app import (
     _jsonable_tree,
     _open,
     _print_frame,
+    app,
     churn_app,
     clv_app,
     err,
     out,
     segments_app,
 )
+from cxlens.errors import ConfigError
 
 
 # -- customers -----------------------------------------------------------------------
@@ -181,3 +183,26 @@ def segments_cluster(
     profile = result.profile
     # one column per cluster reads better in a terminal than one very wide row per cluster
     _print_frame(profile.T.reset_index(names="feature") if fmt is Fmt.table else profile.reset_index(), fmt)
+
+
+@app.command()
+def recommend(
+    customer: Annotated[list[str] | None, typer.Option("--customer", help="Customer id, repeatable.")] = None,
+    n: Annotated[int, typer.Option(help="Products per customer.")] = 10,
+    similar_to: Annotated[str | None, typer.Option(help="Instead: products similar to this product id.")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Product recommendations (item-item collaborative filtering on order history) and next best action."""
+    from cxlens.customers.recommend import ItemItemRecommender, interactions_from_workspace, next_best_action
+
+    if not customer and not similar_to:
+        raise ConfigError("recommend needs --customer ID (repeatable) or --similar-to PRODUCT")
+    with _open(read_only=_exists()) as ws:
+        model = ItemItemRecommender().fit(interactions_from_workspace(ws))
+        if similar_to:
+            _print_frame(model.similar_items(similar_to, n), fmt)
+            return
+        _print_frame(model.recommend(customer, n), fmt)
+        actions = next_best_action(ws, customer, model=model)
+    if fmt is Fmt.table:
+        _print_frame(actions, fmt)

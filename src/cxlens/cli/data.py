@@ -56,8 +56,9 @@ def import_(
             return
         if kind in ADAPTER_KINDS:
             from cxlens.ingest.adapters import ADAPTERS
+            from cxlens.voice.sources import SOURCE_ADAPTERS
 
-            counts = ADAPTERS[kind](ws, path)
+            counts = {**ADAPTERS, **SOURCE_ADAPTERS}[kind](ws, path)
             for table, n in counts.items():
                 out.print(f"{table}: {n:,} rows added")
             return

@@ -11,6 +11,7 @@ import typer
 from cxlens.cli._app import (
     Fmt,
     _exists,
+    _filters,
     _open,
     _print_frame,
     err,
@@ -61,3 +62,28 @@ def voice_drivers(
     if fmt is Fmt.table:  # the headline columns; json/csv carry everything
         df = df[[c for c in ("rank", "driver", "share", "performance", "coverage", "quadrant") if c in df.columns]]
     _print_frame(df, fmt)
+
+
+@voice_app.command("analyse")
+def voice_analyse(
+    start: Annotated[str | None, typer.Option(help="Verbatims from this date (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option(help="Until this date (exclusive).")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option(help="Only these sources (feedback:nps, ticket, review:olist…).")
+    ] = None,
+    filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value, repeatable.")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Redact PII, detect language and score sentiment of every verbatim; only new ones are analysed."""
+    from cxlens.voice.verbatims import analyse_verbatims
+
+    with _open() as ws:
+        df = analyse_verbatims(ws, start=start, end=end, filters=_filters(filter_), sources=source or None)
+    err.print(
+        f"{df.attrs.get('analysed', 0):,} verbatims analysed now, {df.attrs.get('scored', 0):,} scored for sentiment"
+    )
+    if fmt is Fmt.table:
+        summary = df.groupby(["source", "sentiment_label"], dropna=False).size().rename("verbatims").reset_index()
+        _print_frame(summary, fmt)
+    else:
+        _print_frame(df, fmt)
