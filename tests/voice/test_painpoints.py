@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cxlens.errors import SchemaError
+from cxlens.errors import ConfigError, SchemaError
 from cxlens.ingest import simulate
 from cxlens.voice.painpoints import emerging_themes, pain_points, theme_summary
 from cxlens.voice.themes import ThemeExtractor
@@ -65,6 +65,21 @@ def test_emerging_themes_keeps_only_significant_growth_with_enough_volume():
     e = emerging_themes(df, min_count=5)
     assert e["theme"].tolist() == ["delay"]
     assert emerging_themes(df, min_count=50).empty
+
+
+def test_emerging_themes_at_a_chosen_period():
+    df = _frame(
+        {
+            "2025-01": {"delay": 5, "staff": 95},
+            "2025-02": {"delay": 30, "staff": 70},
+            "2025-03": {"delay": 30, "staff": 70},
+        }
+    )
+    assert emerging_themes(df).empty  # March vs February: no change
+    e = emerging_themes(df, at="2025-02")
+    assert e["theme"].tolist() == ["delay"] and e.loc[0, "previous"] == 5
+    with pytest.raises(ConfigError, match="at='2024-12' has no verbatims"):
+        emerging_themes(df, at="2024-12")
 
 
 def test_summary_accepts_sentiment_labels_and_weekly_periods():

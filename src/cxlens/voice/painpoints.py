@@ -76,16 +76,20 @@ def _period(f: pd.DataFrame, period: str) -> pd.Series:
         raise ConfigError(f"period {period!r} is not known; expected one of {list(_PERIODS)}") from None
 
 
-def _trend(f: pd.DataFrame, period: str, alpha: float) -> pd.DataFrame:
+def _trend(f: pd.DataFrame, period: str, alpha: float, at: str | None = None) -> pd.DataFrame:
     """Counts per period of every primary theme and the last-vs-previous growth test."""
     per = _period(f, period)
     counts = pd.crosstab(f["theme"].astype(str), per)
     totals = per.value_counts().reindex(counts.columns)
+    cols = [str(c) for c in counts.columns]
+    if at is not None and str(at) not in cols:
+        raise ConfigError(f"period at={at!r} has no verbatims; expected one of {cols}")
+    pos = cols.index(str(at)) if at is not None else len(cols) - 1
     rows = []
     for theme, c in counts.iterrows():
         row: dict[str, Any] = {"theme": theme, "counts": {str(k): int(v) for k, v in c.items()}}
-        if len(counts.columns) >= 2:
-            last, prev = counts.columns[-1], counts.columns[-2]
+        if pos >= 1:
+            last, prev = counts.columns[pos], counts.columns[pos - 1]
             z, p = two_proportion_z_test(c[last], totals[last], c[prev], totals[prev])
             row.update(
                 period=str(last),
@@ -108,6 +112,7 @@ def theme_summary(
     period: str = "month",
     alpha: float = ALPHA,
     n_quotes: int = 3,
+    at: str | None = None,
 ) -> pd.DataFrame:
     """Size, share, sentiment, monthly trend, growth flag and quotes of every theme.
 
@@ -116,7 +121,9 @@ def theme_summary(
     DataFrame
         One row per primary theme (largest first): ``theme, name, size, share, mean_sentiment,
         negative_share, counts`` (dict period → count), ``period, count, previous, period_share,
-        previous_share, z, p_value, growing`` (last period vs previous, when ``ts`` is present) and ``quotes``.
+        previous_share, z, p_value, growing`` (when ``ts`` is present: period ``at``, e.g. ``"2026-05"``, vs the one before;
+        default the last period — pass the last complete one while a period is still running) and
+        ``quotes``.
 
     Examples
     --------
@@ -139,7 +146,7 @@ def theme_summary(
     out.insert(1, "name", out["theme"].map(lambda t: names.get(t, t)))
     out.insert(3, "share", out["size"] / out["size"].sum())
     if "ts" in f.columns:
-        out = out.merge(_trend(f, period, alpha), on="theme", how="left")
+        out = out.merge(_trend(f, period, alpha, at), on="theme", how="left")
     order = "theme_score" if "theme_score" in f.columns else None
     quotes = {}
     for theme, rows in g:
@@ -156,6 +163,7 @@ def emerging_themes(
     period: str = "month",
     alpha: float = ALPHA,
     min_count: int = 5,
+    at: str | None = None,
 ) -> pd.DataFrame:
     """Themes whose share of verbatims grew significantly in the last period vs the previous one.
 
@@ -165,7 +173,7 @@ def emerging_themes(
         Rows of :func:`theme_summary` with ``growing`` true and at least ``min_count`` verbatims in
         the last period, strongest growth (z) first.
     """
-    s = theme_summary(df, extractor, period=period, alpha=alpha)
+    s = theme_summary(df, extractor, period=period, alpha=alpha, at=at)
     if "growing" not in s.columns:
         return s.iloc[0:0]
     s = s[s["growing"].fillna(False).astype(bool) & (s["count"] >= min_count)]
