@@ -97,14 +97,14 @@ def test_profile_masks_pii_and_orders_the_timeline(ws):
     assert p["traits"]["email"] == MASK and p["traits"]["name"] == MASK
     assert p["traits"]["plan"] == "pro" and p["traits"]["traits"] == {"age_band": "25-34"}
     t = p["timeline"]
-    # e2 is an anonymous event: it belongs to the erase/export scope, not to the identified timeline
-    assert t["id"].tolist() == ["e1", "o1", "f1", "t1", "e4", "o2", "o3", "f2", "t2"]
+    # e2 is anonymous, on device dev1 where 'a' later identified: theirs too; e3 (dev2, 'b') is not
+    assert t["id"].tolist() == ["e2", "e1", "o1", "f1", "t1", "e4", "o2", "o3", "f2", "t2"]
     assert t["ts"].is_monotonic_increasing
     assert t.loc[t.kind == "ticket", "text"].tolist() == [MASK, MASK]
     assert t.loc[t.kind == "feedback", "score"].tolist() == [3.0, 9.0]
     assert p["summary"] == {
-        "events": 2, "feedback": 2, "tickets": 2, "open_tickets": 1, "orders": 3, "reviews": 0,
-        "first_seen": pd.Timestamp("2024-01-04 10:00"), "last_seen": pd.Timestamp("2024-03-03"), "last_nps": 9.0,
+        "events": 3, "feedback": 2, "tickets": 2, "open_tickets": 1, "orders": 3, "reviews": 0,
+        "first_seen": pd.Timestamp("2024-01-03 09:00"), "last_seen": pd.Timestamp("2024-03-03"), "last_nps": 9.0,
     }  # fmt: skip
     # the cancelled order is not revenue: 100 + 30 over 2 orders
     v = p["value"]

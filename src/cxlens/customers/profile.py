@@ -104,7 +104,12 @@ def _timeline(ws: Any, customer_id: str, show_pii: bool) -> pd.DataFrame:
         t = _opt(ws, name)
         if t is None:
             return None
-        df = t.filter(t.customer_id == customer_id).execute()
+        mine = t.customer_id == customer_id
+        if name == "events" and "anonymous_id" in t.columns:
+            # anonymous events of a browser/device the customer was identified on (as erasure)
+            seen = t.filter(mine, t.anonymous_id.notnull()).anonymous_id
+            mine = mine | (t.customer_id.isnull() & t.anonymous_id.isin(seen))
+        df = t.filter(mine).execute()
         return df if len(df) else None
 
     if (ev := rows("events")) is not None:
@@ -297,7 +302,8 @@ def customer_profile(
     dict
         ``customer_id``; ``known`` (whether a ``customers`` row exists); ``traits`` (the customers
         row, ``traits`` JSON parsed; PII masked); ``timeline`` (DataFrame, :data:`TIMELINE_COLUMNS`,
-        one row per event, feedback answer, ticket, order and review, oldest first); ``summary``
+        one row per event — including anonymous events on a device the customer was identified on —
+        feedback answer, ticket, order and review, oldest first); ``summary``
         (row counts per kind, open tickets, first/last seen, last NPS); ``value`` (counted orders,
         revenue, AOV, first/last order; cancelled and returned orders excluded as in the
         metrics); ``segments`` (stored memberships); ``clv`` and ``churn`` (``None`` unless given).
