@@ -359,3 +359,27 @@ def test_import_airline_tweets_then_analyse_is_incremental(real_data, tmp_path):
     assert len(json.loads(first.stdout)) == unique
     again = run("--workspace", str(ws), "voice", "analyse", "--format", "json")
     assert "0 verbatims analysed now" in again.stderr
+
+
+def test_customer_360_export_and_erase(tmp_path):
+    import cxlens
+    from cxlens.ingest import write_demo
+
+    path = tmp_path / "demo.duckdb"
+    with cxlens.open(path) as w:
+        write_demo(w, "small", seed=5)
+        cid = w.sql("SELECT customer_id FROM feedback WHERE customer_id IS NOT NULL LIMIT 1")["customer_id"].iloc[0]
+        n_feedback = int(w.sql("SELECT count(*) n FROM feedback WHERE customer_id = ?", [cid])["n"].iloc[0])
+        total = w.counts()["feedback"]
+    shown = json.loads(run("--workspace", str(path), "customer", cid, "--format", "json").stdout)
+    assert shown["traits"]["email"] == "***" and shown["summary"]["feedback"] == n_feedback
+    exported = json.loads(run("--workspace", str(path), "customer", "export", cid).stdout)
+    assert len(exported["tables"]["feedback"]) == n_feedback and "@" in exported["tables"]["customers"][0]["email"]
+    erased = run("--workspace", str(path), "customer", "erase", cid, "--yes")
+    assert erased.returncode == 0, erased.stderr
+    with cxlens.open(path) as w:
+        assert w.counts()["feedback"] == total - n_feedback
+    again = run("--workspace", str(path), "customer", cid)
+    assert again.returncode == 1 and f"no customer '{cid}'" in again.stderr
+    cards = json.loads(run("--workspace", str(path), "personas", "--format", "json").stdout)
+    assert cards and all(c["description"] for c in cards)

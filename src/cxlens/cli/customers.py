@@ -13,6 +13,7 @@ from rich.table import Table as RichTable
 
 from cxlens.cli._app import (
     Fmt,
+    _cell,
     _exists,
     _jsonable_tree,
     _open,
@@ -206,3 +207,67 @@ def recommend(
         actions = next_best_action(ws, customer, model=model)
     if fmt is Fmt.table:
         _print_frame(actions, fmt)
+
+
+@app.command()
+def customer(
+    action_or_id: Annotated[str, typer.Argument(metavar="[export|erase] ID", help="A customer id, or export / erase.")],
+    customer_id: Annotated[str | None, typer.Argument(metavar="", help="The customer id after export / erase.")] = None,
+    show_pii: Annotated[bool, typer.Option("--show-pii", help="Show e-mail, name and other PII columns.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm erase without asking.")] = False,
+    out_path: Annotated[Path | None, typer.Option("--out", help="export: write the JSON here.")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
+) -> None:
+    """Customer 360 (`cxlens customer ID`), GDPR export (`customer export ID`) and erasure (`customer erase ID`)."""
+    from cxlens.customers.profile import customer_profile, erase_customer, export_customer
+
+    action = action_or_id if action_or_id in ("export", "erase") and customer_id else "show"
+    cid = customer_id if action != "show" else action_or_id
+    if action == "erase":
+        if not yes and not typer.confirm(f"Erase every row about customer {cid!r}? This cannot be undone"):
+            raise typer.Abort()
+        with _open() as ws:
+            counts = erase_customer(ws, cid)
+        out.print(f"customer {cid!r} erased: " + ", ".join(f"{t} {n:,}" for t, n in counts.items() if n))
+        return
+    with _open(read_only=_exists()) as ws:
+        if action == "export":
+            text = json.dumps(_jsonable_tree(export_customer(ws, cid)), indent=1, ensure_ascii=False, default=str)
+            if out_path:
+                out_path.write_text(text + "\n", encoding="utf-8")
+                err.print(f"customer {cid!r} exported to {out_path}")
+            else:
+                sys.stdout.write(text + "\n")
+            return
+        profile = customer_profile(ws, cid, show_pii=show_pii)
+    if fmt is Fmt.json:
+        sys.stdout.write(json.dumps(_jsonable_tree(profile), indent=1, ensure_ascii=False, default=str) + "\n")
+        return
+    traits = RichTable(title=f"customer {cid}")
+    traits.add_column("trait")
+    traits.add_column("value")
+    for k, v in {**profile["traits"], **profile["summary"], **profile["value"]}.items():
+        traits.add_row(str(k), _cell(v) if not isinstance(v, (dict, list)) else json.dumps(v, default=str))
+    out.print(traits)
+    if profile["segments"]:
+        out.print("segments: " + ", ".join(map(str, profile["segments"])), markup=False)
+    timeline = profile["timeline"]
+    _print_frame(timeline[[c for c in ("ts", "kind", "title", "score", "touchpoint") if c in timeline.columns]], fmt)
+
+
+@app.command()
+def personas(
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """One card per RFM segment: size, value, NPS/CSAT with CIs, channels, themes, pain points."""
+    from cxlens.customers.personas import personas as build
+
+    with _open(read_only=_exists()) as ws:
+        cards = build(ws)
+    if fmt is Fmt.table:
+        for card in cards.to_dict("records"):
+            out.print(f"[bold]{card.get('segment')}[/bold]", highlight=False)
+            out.print(str(card.get("description", "")), markup=False, highlight=False)
+            out.print()
+        return
+    _print_frame(cards, fmt)
