@@ -92,7 +92,7 @@ def _exists(ws: Any, customer_id: str) -> bool:
 def _not_found(customer_id: str) -> NotFoundError:
     return NotFoundError(
         f"no customer {customer_id!r} in this workspace (no customer, order, event, feedback, ticket or review "
-        "row names it); check the id (cxlens customer ID shows a known one) or load the customer first"
+        "row names it); check the id or load the customer first"
     )
 
 
