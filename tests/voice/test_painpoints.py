@@ -205,3 +205,10 @@ def test_sentiment_is_scored_by_the_shipped_model_when_absent():
     df = pd.DataFrame({"text": ["terrible, never again", "I love it"], "theme": ["a", "b"]})
     s = theme_summary(df).set_index("theme")
     assert s.loc["a", "negative_share"] == 1.0 and s.loc["b", "negative_share"] == 0.0
+
+
+def test_sentiment_score_column_of_analysed_verbatims_is_used_and_missing_scores_are_not_negative():
+    df = pd.DataFrame({"text": ["a", "b", "c"], "theme": ["x", "x", "x"], "sentiment_score": [-0.5, 0.25, None]})
+    s = theme_summary(df).set_index("theme")
+    assert s.loc["x", "mean_sentiment"] == pytest.approx(-0.125)
+    assert s.loc["x", "negative_share"] == pytest.approx(1 / 3)

@@ -2,7 +2,9 @@
 
 Every function takes a verbatims DataFrame: one row per text with column ``text`` and, as
 available, ``ts`` (timestamp), ``stage``, ``touchpoint``, ``metric`` (``nps``, ``csat``,
-``ces``…), ``score`` and ``sentiment`` (a score in [-1, 1] or a label). Themes come from a
+``ces``…), ``score`` and ``sentiment`` (a score in [-1, 1] or a label; ``sentiment_score`` as
+written by :func:`cxlens.voice.verbatims.analyse_verbatims` is used when ``sentiment`` is absent,
+a missing score counting as not negative). Themes come from a
 ``theme``/``themes`` column already present, or from a fitted :class:`ThemeExtractor`.
 
 *Negative* means sentiment label ``negative`` or sentiment score below 0; without a sentiment
@@ -51,6 +53,8 @@ def _prepare(df: pd.DataFrame, extractor: ThemeExtractor | None) -> tuple[pd.Dat
         raise SchemaError("verbatims have no 'theme' column; pass a fitted ThemeExtractor as extractor")
     if "themes" not in f.columns:
         f["themes"] = [[t] if t is not None and t == t else [] for t in f["theme"]]
+    if "sentiment" not in f.columns and "sentiment_score" in f.columns:  # analyse_verbatims output
+        f["sentiment"] = pd.to_numeric(f["sentiment_score"], errors="coerce")
     if "sentiment" not in f.columns:
         from cxlens.voice.sentiment import default_model
 
