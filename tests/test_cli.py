@@ -383,3 +383,28 @@ def test_customer_360_export_and_erase(tmp_path):
     assert again.returncode == 1 and f"no customer '{cid}'" in again.stderr
     cards = json.loads(run("--workspace", str(path), "personas", "--format", "json").stdout)
     assert cards and all(c["description"] for c in cards)
+
+
+def test_voice_themes_and_pain_points_commands(tmp_path):
+    import cxlens
+    from cxlens.ingest import write_demo
+
+    path = tmp_path / "demo.duckdb"
+    with cxlens.open(path) as w:
+        write_demo(w, "small", seed=0)
+        from cxlens.voice import verbatims
+
+        n_verbatims = len(verbatims(w))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("Late delivery: [late, delay, delayed]\n")
+    res = run("--workspace", str(path), "voice", "themes", "--k", "8", "--rules", str(rules), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    themes = json.loads(res.stdout)
+    names = [t["name"] for t in themes]
+    assert "Late delivery" in names and len(themes) >= 8
+    # a theme can never hold more texts than there are verbatims
+    assert all(0 < t["size"] <= n_verbatims for t in themes)
+    pains = json.loads(run("--workspace", str(path), "voice", "pain-points", "--k", "8", "--format", "json").stdout)
+    assert pains and all(p["negative"] <= p["n"] for p in pains)
+    bad = run("--workspace", str(path), "voice", "themes", "--rules", str(tmp_path / "missing.yaml"))
+    assert bad.returncode == 1 and "missing.yaml" in bad.stderr

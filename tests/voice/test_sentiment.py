@@ -28,13 +28,33 @@ def test_public_names_are_pinned():
         "CLASSES",
         "LABELS",
         "MIXED_MIN",
+        "SIGNALS",
         "SentimentAnalyzer",
         "SentimentModel",
+        "ThemeExtractor",
         "VaderAnalyzer",
         "analyse_sentiment",
+        "analyse_verbatims",
+        "coherence",
         "default_model",
+        "detect_language",
+        "driver_quadrant_chart",
+        "emerging_themes",
+        "find_pii",
+        "is_english",
+        "key_drivers",
+        "pain_points",
+        "redact",
+        "redact_series",
+        "relative_weights",
         "score_file",
+        "shapley_importance",
+        "signals",
+        "theme_summary",
+        "verbatims",
     ]
+    for name in voice.__all__:
+        assert hasattr(voice, name)
 
 
 def test_shipped_weights_are_small_and_describe_their_training_data():

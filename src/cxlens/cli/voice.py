@@ -87,3 +87,66 @@ def voice_analyse(
         _print_frame(summary, fmt)
     else:
         _print_frame(df, fmt)
+
+
+def _fit_themes(ws, k: str, rules: Path | None, sources: list[str] | None):
+    import yaml
+
+    from cxlens.errors import ConfigError
+    from cxlens.voice.themes import ThemeExtractor
+    from cxlens.voice.verbatims import analyse_verbatims
+
+    df = analyse_verbatims(ws, sources=sources or None)
+    df = df[df["is_english"].fillna(False).astype(bool)] if "is_english" in df.columns else df
+    if df.empty:
+        raise ConfigError("no English verbatims to analyse; import feedback comments, tickets or reviews first")
+    user_rules = None
+    if rules is not None:
+        if not rules.exists():
+            raise ConfigError(
+                f"rules file {str(rules)!r} does not exist; expected YAML of theme: [keywords or regexes]"
+            )
+        user_rules = yaml.safe_load(rules.read_text(encoding="utf-8"))
+        if not isinstance(user_rules, dict):
+            raise ConfigError(f"{rules.name} is not a mapping; expected theme name: [keywords or regexes]")
+    n_themes: int | str = "auto" if k == "auto" else int(k)
+    return df, ThemeExtractor(n_themes=n_themes, rules=user_rules).fit(df["text"].tolist())
+
+
+@voice_app.command("themes")
+def voice_themes(
+    k: Annotated[str, typer.Option("--k", help="Number of discovered themes, or auto (by NPMI coherence).")] = "10",
+    rules: Annotated[
+        Path | None, typer.Option(help="YAML of user themes: name: [keywords or regexes] (take precedence).")
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option(help="Only these sources (feedback:nps, ticket, review:olist…).")
+    ] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Discover themes in what customers write: labels, keywords, size, sentiment, trend and quotes."""
+    from cxlens.voice.painpoints import theme_summary
+
+    with _open() as ws:
+        df, extractor = _fit_themes(ws, k, rules, source)
+    summary = theme_summary(df, extractor)
+    if fmt is Fmt.table:
+        summary = summary[
+            [c for c in ("name", "size", "share", "sentiment", "negative_share", "growing") if c in summary.columns]
+        ]
+    _print_frame(summary, fmt)
+
+
+@voice_app.command("pain-points")
+def voice_pain_points(
+    k: Annotated[str, typer.Option("--k", help="Number of discovered themes, or auto.")] = "10",
+    rules: Annotated[Path | None, typer.Option(help="YAML of user themes (take precedence).")] = None,
+    top: Annotated[int, typer.Option(help="Themes per stage/touchpoint.")] = 3,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """For each stage and touchpoint, the themes with the most negative verbatims and their effect on scores."""
+    from cxlens.voice.painpoints import pain_points
+
+    with _open() as ws:
+        df, extractor = _fit_themes(ws, k, rules, None)
+    _print_frame(pain_points(df, extractor, top=top), fmt)
