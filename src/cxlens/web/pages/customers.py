@@ -1,0 +1,194 @@
+"""Customer pages: the customers list (``/customers``), the customer 360 (``/customers/{id}``)
+and personas (``/personas``).
+
+Routes parse parameters with :mod:`cxlens.web.api.customers`, call :mod:`cxlens.customers` and turn
+the results into display rows; they compute nothing themselves. Everything is read-only and PII is
+always masked: the dashboard has no authentication or roles yet, so no one may see PII or erase a
+customer here (use ``cxlens customer export|erase`` on the command line).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from cxlens.web.api.customers import (
+    PER_PAGE,
+    SORTS,
+    TIMELINE_SHOWN,
+    CustomerListQuery,
+    customer_list,
+    customer_list_query,
+    customer_view,
+    persona_cards,
+)
+from cxlens.web.api.journeys import run_locked
+from cxlens.web.pages import register
+
+customers_router = register(APIRouter(include_in_schema=False), id="customers", label="Customers",
+                            path="/customers", order=50)  # fmt: skip
+personas_router = register(APIRouter(include_in_schema=False), id="personas", label="Personas",
+                           path="/personas", order=55)  # fmt: skip
+
+ListQuery = Annotated[CustomerListQuery, Depends(customer_list_query)]
+PII_NOTE = ("Personal data (email, name, ticket bodies) is always masked here: the dashboard has no sign-in "
+            "or roles yet. Erasure is not offered on the web for the same reason; use "
+            "`cxlens customer erase ID` on the command line.")  # fmt: skip
+
+
+def _ok(v: Any) -> bool:
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _num(v: Any, spec: str = ",.2f") -> str:
+    return format(float(v), spec) if _ok(v) else "—"
+
+
+def _text(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    try:
+        import pandas as pd
+
+        if v is pd.NaT:
+            return ""
+        if isinstance(v, pd.Timestamp):
+            return str(v)[:19]
+    except ImportError:  # pragma: no cover
+        pass
+    return str(v)
+
+
+def _render(request: Request, template: str, ctx: dict[str, Any], *, url: str | None = None) -> HTMLResponse:
+    resp = request.app.state.templates.TemplateResponse(request, template, ctx)
+    if url is not None:
+        resp.headers["HX-Replace-Url"] = url
+    return resp
+
+
+def customer_url(customer_id: Any) -> str:
+    return "/customers/" + quote(str(customer_id), safe="")
+
+
+# -- list -----------------------------------------------------------------------------------------
+def _list_view(out: dict[str, Any], q: CustomerListQuery) -> dict[str, Any]:
+    rows = [{"id": str(r["customer_id"]), "url": customer_url(r["customer_id"]), "segment": _text(r["segment"]),
+             "rfm": _text(r["rfm"]), "recency": _num(r["recency_days"], ",.0f"), "frequency": _num(r["frequency"], ",.0f"),
+             "monetary": _num(r["monetary"]), "country": _text(r["country"]), "plan": _text(r["plan"])}
+            for r in out["rows"].to_dict(orient="records")]  # fmt: skip
+    page, pages = out["page"], out["pages"]
+
+    def link(**over: Any) -> str:
+        return "/customers?" + urlencode(q.pairs(**over))
+
+    sort_links = {
+        key: link(sort=key, order=("asc" if q.order == "desc" else "desc") if key == q.sort else None, page=1)
+        for key in SORTS
+    }
+    first = (page - 1) * PER_PAGE + 1 if out["total"] else 0
+    return {
+        "rows": rows, "total": f"{out['total']:,}", "page": page, "pages": pages,
+        "range": f"{first:,}–{first + len(rows) - 1:,}" if rows else "0",
+        "prev": link(page=page - 1) if page > 1 else None, "next": link(page=page + 1) if page < pages else None,
+        "sort_links": sort_links,
+    }  # fmt: skip
+
+
+async def _list_context(request: Request, q: CustomerListQuery) -> dict[str, Any]:
+    out = await run_locked(request, lambda ws: customer_list(ws, q))
+    return {"nav_active": "customers", "q": q, "options": out["options"], "result": _list_view(out, q),
+            "pii_note": PII_NOTE}  # fmt: skip
+
+
+@customers_router.get("/customers", response_class=HTMLResponse)
+async def customers_page(request: Request, q: ListQuery) -> HTMLResponse:
+    return _render(request, "customers/list.html", await _list_context(request, q))
+
+
+@customers_router.get("/partials/customers", response_class=HTMLResponse)
+async def customers_partial(request: Request, q: ListQuery) -> HTMLResponse:
+    ctx = await _list_context(request, q)
+    return _render(request, "customers/_list_results.html", ctx, url="/customers?" + urlencode(q.pairs()))
+
+
+# -- customer 360 ---------------------------------------------------------------------------------
+def _profile_view(p: dict[str, Any]) -> dict[str, Any]:
+    traits = []
+    for k, v in p["traits"].items():
+        if isinstance(v, dict):
+            traits.extend((f"{k}.{kk}", _text(vv)) for kk, vv in v.items())
+        else:
+            traits.append((k, _text(v)))
+    s, v = p["summary"], p["value"]
+    summary = [("Events", f"{s['events']:,}"), ("Feedback answers", f"{s['feedback']:,}"),
+               ("Tickets", f"{s['tickets']:,} ({s['open_tickets']:,} open)"), ("Orders", f"{s['orders']:,}"),
+               ("Reviews", f"{s['reviews']:,}"), ("First seen", _text(s["first_seen"])),
+               ("Last seen", _text(s["last_seen"])), ("Last NPS", _num(s["last_nps"], ".0f"))]  # fmt: skip
+    value = [("Counted orders", f"{v['orders']:,}"), ("Revenue", _num(v["revenue"])), ("AOV", _num(v["aov"])),
+             ("First order", _text(v["first_order"])), ("Last order", _text(v["last_order"]))]  # fmt: skip
+    rfm = p.get("rfm")
+    timeline = [{"kind": r["kind"], "ts": _text(r["ts"]), "id": _text(r["id"]), "title": _text(r["title"]),
+                 "text": _text(r["text"]), "score": _num(r["score"], "g") if _ok(r["score"]) else "",
+                 "amount": _num(r["amount"]) if _ok(r["amount"]) else "", "status": _text(r["status"]),
+                 "where": " · ".join(x for x in (_text(r["touchpoint"]), _text(r["channel"])) if x)}
+                for r in p["timeline"].to_dict(orient="records")]  # fmt: skip
+    return {
+        "id": p["customer_id"], "known": p["known"], "traits": traits, "summary": summary, "value": value,
+        "rfm": None if rfm is None else {"segment": _text(rfm["segment"]), "rfm": _text(rfm["rfm"]),
+                                          "recency": _num(rfm["recency_days"], ",.0f"),
+                                          "frequency": _num(rfm["frequency"], ",.0f"),
+                                          "monetary": _num(rfm["monetary"])},
+        "segments": [{"segment": _text(x["segment"]), "kind": _text(x["kind"])} for x in p["segments"]],
+        "timeline": timeline, "timeline_total": p["timeline_total"], "timeline_shown": len(timeline),
+        "cap": TIMELINE_SHOWN,
+    }  # fmt: skip
+
+
+@customers_router.get("/customers/{customer_id:path}", response_class=HTMLResponse)
+async def customer_page(request: Request, customer_id: str) -> HTMLResponse:
+    p = await run_locked(request, lambda ws: customer_view(ws, customer_id))
+    return _render(request, "customers/profile.html",
+                   {"nav_active": "customers", "c": _profile_view(p), "pii_note": PII_NOTE})  # fmt: skip
+
+
+# -- personas -------------------------------------------------------------------------------------
+def _ci(v: Any, lo: Any, hi: Any, n: Any, spec: str = "+.0f", unit: str = "") -> dict[str, Any]:
+    return {"value": f"{format(float(v), spec)}{unit}" if _ok(v) else "—",
+            "ci": f"{format(float(lo), spec)}{unit} to {format(float(hi), spec)}{unit}" if _ok(lo) and _ok(hi) else None,
+            "n": f"{int(n):,}" if _ok(n) else "0"}  # fmt: skip
+
+
+def _tops(items: Any, key: str) -> list[str]:
+    return [f"{x.get(key)} ({float(x.get('share', 0)):.0f}%)" for x in (items or [])]
+
+
+def _persona_view(df: Any) -> list[dict[str, Any]]:
+    cards = []
+    for r in df.to_dict(orient="records"):
+        cards.append({
+            "segment": _text(r["segment"]), "size": f"{int(r['size']):,}", "size_raw": int(r["size"]),
+            "share": _num(r["share"], ".1f") + "%", "revenue": _num(r["revenue_mean"]),
+            "orders": _num(r["orders_mean"], ".1f"),
+            "nps": _ci(r["nps"], r["nps_ci_low"], r["nps_ci_high"], r["nps_n"]),
+            "csat": _ci(r["csat"], r["csat_ci_low"], r["csat_ci_high"], r["csat_n"], ".0f", "%"),
+            "channels": _tops(r["channels"], "channel"), "touchpoints": _tops(r["touchpoints"], "touchpoint"),
+            "themes": _tops(r["themes"], "theme"),
+            "pains": [f"{x.get('touchpoint')} ({float(x.get('unhappy', 0)):.0f}% unhappy of {int(x.get('answers', 0))})"
+                      for x in (r["pain_points"] or [])],
+            "description": _text(r["description"]),
+            "list_url": "/customers?" + urlencode({"segment": r["segment"]}),
+        })  # fmt: skip
+    return cards
+
+
+@personas_router.get("/personas", response_class=HTMLResponse)
+async def personas_page(request: Request) -> HTMLResponse:
+    df = await run_locked(request, persona_cards)
+    return _render(request, "customers/personas.html", {"nav_active": "personas", "cards": _persona_view(df)})
