@@ -106,6 +106,7 @@ def create_app(workspace: Workspace | str | os.PathLike[str], *, read_only: bool
     app.include_router(metrics_api.router)
     app.include_router(journeys_api.router)
     app.include_router(__import__("cxlens.web.api.customers", fromlist=["router"]).router)
+    app.include_router(__import__("cxlens.web.api.voice", fromlist=["router"]).router)
     for router in load_pages():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,155 @@
+"""Voice-of-the-customer pages: the feedback explorer (``/feedback``), themes (``/themes``) and key drivers (``/drivers``).
+
+Read-only: parameters are parsed by :mod:`cxlens.web.api.voice`, whose helpers make one call into
+:mod:`cxlens.voice` each; routes only turn the tables into display rows. Every quote, touchpoint and
+theme name is customer-provided and autoescaped by the templates.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from cxlens.charts import to_vega_lite
+from cxlens.web.api.journeys import JourneyFilters, journey_filters, run_locked
+from cxlens.web.api.voice import SENTIMENTS, FeedbackParams, drivers_table, feedback_page, feedback_params, themes_table
+from cxlens.web.pages import register
+
+feedback_router = register(
+    APIRouter(include_in_schema=False), id="feedback", label="Feedback", path="/feedback", order=50
+)
+themes_router = register(APIRouter(include_in_schema=False), id="themes", label="Themes", path="/themes", order=55)
+drivers_router = register(APIRouter(include_in_schema=False), id="drivers", label="Drivers", path="/drivers", order=60)
+
+Filters = Annotated[JourneyFilters, Depends(journey_filters)]
+SOURCES = ("feedback", "ticket", "review")
+
+
+def _ok(v: Any) -> bool:
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def share(v: Any) -> str:
+    return f"{100 * float(v):.1f}%" if _ok(v) else "—"
+
+
+def _text(v: Any) -> str | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def _render(request: Request, template: str, ctx: dict[str, Any]) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, template, ctx)
+
+
+def _options(ws: Any, f: JourneyFilters) -> list[dict[str, Any]]:
+    from cxlens.report.overview import filter_options
+
+    return [{"name": o.name, "label": o.label, "values": o.values, "selected": o.selected}
+            for o in filter_options(ws, f.filters) if o.name in ("touchpoint", "stage", "channel")]  # fmt: skip
+
+
+# -- feedback explorer ---------------------------------------------------------------------------
+@feedback_router.get("/feedback", response_class=HTMLResponse)
+async def feedback(
+    request: Request, f: Filters, p: Annotated[FeedbackParams, Depends(feedback_params)]
+) -> HTMLResponse:
+    def work(ws: Any) -> dict[str, Any]:
+        return {"res": feedback_page(ws, p, f), "filter_options": _options(ws, f)}
+
+    out = await run_locked(request, work)
+    res = out["res"]
+    rows = [
+        {"id": r["verbatim_id"], "ts": str(r["ts"])[:16], "source": r["source"], "text": _text(r["text"]) or "",
+         "touchpoint": _text(r["touchpoint"]), "stage": _text(r["stage"]),
+         "score": f"{float(r['score']):g}" if _ok(r["score"]) else "—", "metric": _text(r["metric"]),
+         "sentiment": _text(r["sentiment_label"]),
+         "sentiment_score": f"{float(r['sentiment_score']):+.2f}" if _ok(r["sentiment_score"]) else "",
+         "language": _text(r["language"])}
+        for r in res["rows"].to_dict(orient="records")
+    ]  # fmt: skip
+    base = p.pairs() + f.pairs()
+
+    def link(page: int) -> str:
+        return "/feedback?" + urlencode([*base, ("page", str(page))])
+
+    ctx = {
+        "nav_active": "feedback", "p": p, "f": f, "rows": rows, "total": res["total"], "page": res["page"],
+        "pages": res["pages"], "sources": SOURCES, "sentiments": SENTIMENTS, "filter_options": out["filter_options"],
+        "prev": link(res["page"] - 1) if res["page"] > 1 else None,
+        "next": link(res["page"] + 1) if res["page"] < res["pages"] else None,
+    }  # fmt: skip
+    return _render(request, "voice/feedback.html", ctx)
+
+
+# -- themes --------------------------------------------------------------------------------------
+def _themes_chart(df: Any) -> Any:
+    import altair as alt
+
+    data = df[["name", "size", "negative_share"]].assign(negative=lambda d: 100 * d["negative_share"])
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("size:Q", title="Verbatims"),
+            y=alt.Y("name:N", sort="-x", title=None),
+            color=alt.Color("negative:Q", title="Negative %", scale=alt.Scale(scheme="redyellowgreen", reverse=True)),
+            tooltip=[
+                alt.Tooltip("name:N", title="Theme"),
+                alt.Tooltip("size:Q", title="Size"),
+                alt.Tooltip("negative:Q", title="Negative %", format=".1f"),
+            ],  # fmt: skip
+        )
+        .properties(width="container", height=28 * len(data) + 40)
+    )
+
+
+@themes_router.get("/themes", response_class=HTMLResponse)
+async def themes(request: Request, f: Filters) -> HTMLResponse:
+    def work(ws: Any) -> dict[str, Any]:
+        return {"df": themes_table(ws, f), "filter_options": _options(ws, f)}
+
+    out = await run_locked(request, work)
+    df = out["df"]
+    rows = [
+        {"theme": r["theme"], "name": r["name"], "size": int(r["size"]), "share": share(r["share"]),
+         "negative_share": share(r["negative_share"]), "growing": bool(r.get("growing")) if "growing" in r else None,
+         "quotes": list(r["quotes"] or [])[:2]}
+        for r in df.to_dict(orient="records")
+    ]  # fmt: skip
+    chart = {"id": "themes", "title": "Theme sizes", "spec": to_vega_lite(_themes_chart(df)) if len(df) else None,
+             "description": "Bar chart of theme sizes, coloured by negative share", "empty": "No themes."}  # fmt: skip
+    ctx = {"nav_active": "themes", "f": f, "rows": rows, "plot": chart, "n": df.attrs["verbatims"],
+           "filter_options": out["filter_options"]}  # fmt: skip
+    return _render(request, "voice/themes.html", ctx)
+
+
+# -- drivers -------------------------------------------------------------------------------------
+@drivers_router.get("/drivers", response_class=HTMLResponse)
+async def drivers(request: Request, target: str = "nps") -> HTMLResponse:
+    from cxlens.voice import driver_quadrant_chart
+
+    def work(ws: Any) -> Any:
+        return drivers_table(ws, target)
+
+    df = await run_locked(request, work)
+    rows = [
+        {"driver": r["driver"], "kind": r["kind"], "share": f"{float(r['share']):.1f}",
+         "ci": f"{float(r['share_ci_low']):.1f} – {float(r['share_ci_high']):.1f}"
+         if _ok(r["share_ci_low"]) and _ok(r["share_ci_high"]) else None,
+         "performance": f"{float(r['performance']):.1f}" if _ok(r["performance"]) else "—",
+         "coverage": share(r["coverage"]), "quadrant": r["quadrant"], "rank": int(r["rank"])}
+        for r in df.to_dict(orient="records")
+    ]  # fmt: skip
+    chart = {"id": "drivers", "title": "Importance × performance", "spec": to_vega_lite(driver_quadrant_chart(df, title="")),
+             "description": "Quadrant chart of driver importance against performance", "empty": "No drivers."}  # fmt: skip
+    r2 = df.attrs.get("r2")
+    ctx = {"nav_active": "drivers", "target": target, "rows": rows, "plot": chart,
+           "r2": f"{float(r2):.3f}" if _ok(r2) else None, "n": df.attrs.get("n")}  # fmt: skip
+    return _render(request, "voice/drivers.html", ctx)
