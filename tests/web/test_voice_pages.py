@@ -114,3 +114,12 @@ def test_feedback_in_a_browser_runs_no_injected_script(page, server):
     page.goto(f"{server}/drivers")
     page.wait_for_selector("#chart-drivers svg, #chart-drivers canvas", timeout=10_000)
     assert page.errors == []
+
+
+def test_voice_pages_on_an_empty_workspace_say_so():
+    with TestClient(create_app(":memory:")) as c:
+        assert 'id="feedback-empty"' in c.get("/feedback").text
+        r = c.get("/themes")
+        assert r.status_code == 200 and 'id="themes-empty"' in r.text
+        r = c.get("/drivers")
+        assert r.status_code == 200 and 'id="drivers-empty"' in r.text

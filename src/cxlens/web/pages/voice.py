@@ -11,10 +11,12 @@ import math
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from cxlens.charts import to_vega_lite
+from cxlens.errors import ConfigError, NotFoundError
 from cxlens.web.api.journeys import JourneyFilters, journey_filters, run_locked
 from cxlens.web.api.voice import SENTIMENTS, FeedbackParams, drivers_table, feedback_page, feedback_params, themes_table
 from cxlens.web.pages import register
@@ -113,7 +115,15 @@ def _themes_chart(df: Any) -> Any:
 @themes_router.get("/themes", response_class=HTMLResponse)
 async def themes(request: Request, f: Filters) -> HTMLResponse:
     def work(ws: Any) -> dict[str, Any]:
-        return {"df": themes_table(ws, f), "filter_options": _options(ws, f)}
+        out: dict[str, Any] = {"filter_options": _options(ws, f), "note": None}
+        try:
+            out["df"] = themes_table(ws, f)
+        except ConfigError as exc:  # too few texts to discover themes: an empty page, not an error
+            if getattr(exc, "param", None):
+                raise
+            out["df"], out["note"] = pd.DataFrame(columns=["theme", "name", "size", "quotes"]), str(exc)
+            out["df"].attrs["verbatims"] = 0
+        return out
 
     out = await run_locked(request, work)
     df = out["df"]
@@ -125,7 +135,7 @@ async def themes(request: Request, f: Filters) -> HTMLResponse:
     ]  # fmt: skip
     chart = {"id": "themes", "title": "Theme sizes", "spec": to_vega_lite(_themes_chart(df)) if len(df) else None,
              "description": "Bar chart of theme sizes, coloured by negative share", "empty": "No themes."}  # fmt: skip
-    ctx = {"nav_active": "themes", "f": f, "rows": rows, "plot": chart, "n": df.attrs["verbatims"],
+    ctx = {"nav_active": "themes", "f": f, "rows": rows, "plot": chart, "n": df.attrs["verbatims"], "note": out["note"],
            "filter_options": out["filter_options"]}  # fmt: skip
     return _render(request, "voice/themes.html", ctx)
 
@@ -136,9 +146,17 @@ async def drivers(request: Request, target: str = "nps") -> HTMLResponse:
     from cxlens.voice import driver_quadrant_chart
 
     def work(ws: Any) -> Any:
-        return drivers_table(ws, target)
+        try:
+            return drivers_table(ws, target), None
+        except NotFoundError as exc:  # no drivers in this workspace: an empty page, not an error
+            return None, str(exc)
 
-    df = await run_locked(request, work)
+    df, note = await run_locked(request, work)
+    if df is None:
+        ctx = {"nav_active": "drivers", "target": target, "rows": [], "note": note, "r2": None, "n": None,
+               "plot": {"id": "drivers", "title": "Importance × performance", "spec": None, "description": "",
+                        "empty": "No drivers."}}  # fmt: skip
+        return _render(request, "voice/drivers.html", ctx)
     rows = [
         {"driver": r["driver"], "kind": r["kind"], "share": f"{float(r['share']):.1f}",
          "ci": f"{float(r['share_ci_low']):.1f} – {float(r['share_ci_high']):.1f}"
@@ -150,6 +168,6 @@ async def drivers(request: Request, target: str = "nps") -> HTMLResponse:
     chart = {"id": "drivers", "title": "Importance × performance", "spec": to_vega_lite(driver_quadrant_chart(df, title="")),
              "description": "Quadrant chart of driver importance against performance", "empty": "No drivers."}  # fmt: skip
     r2 = df.attrs.get("r2")
-    ctx = {"nav_active": "drivers", "target": target, "rows": rows, "plot": chart,
+    ctx = {"nav_active": "drivers", "target": target, "rows": rows, "plot": chart, "note": None,
            "r2": f"{float(r2):.3f}" if _ok(r2) else None, "n": df.attrs.get("n")}  # fmt: skip
     return _render(request, "voice/drivers.html", ctx)
