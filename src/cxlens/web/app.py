@@ -99,14 +99,16 @@ def create_app(workspace: Workspace | str | os.PathLike[str], *, read_only: bool
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    from cxlens.web.api import customers as customers_api
     from cxlens.web.api import journeys as journeys_api
     from cxlens.web.api import metrics as metrics_api
+    from cxlens.web.api import voice as voice_api
     from cxlens.web.pages import load_pages
 
     app.include_router(metrics_api.router)
     app.include_router(journeys_api.router)
-    app.include_router(__import__("cxlens.web.api.customers", fromlist=["router"]).router)
-    app.include_router(__import__("cxlens.web.api.voice", fromlist=["router"]).router)
+    app.include_router(customers_api.router)
+    app.include_router(voice_api.router)
     for router in load_pages():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

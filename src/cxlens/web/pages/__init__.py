@@ -29,9 +29,12 @@ class NavItem:
 
 
 #: Modules imported by :func:`load_pages`, each registering one or more pages.
-PAGE_MODULES: list[str] = ["cxlens.web.pages.overview", "cxlens.web.pages.journeys"]
-PAGE_MODULES.append("cxlens.web.pages.voice")
-PAGE_MODULES.append("cxlens.web.pages.customers")
+PAGE_MODULES: list[str] = [
+    "cxlens.web.pages.overview",
+    "cxlens.web.pages.journeys",
+    "cxlens.web.pages.voice",
+    "cxlens.web.pages.customers",
+]
 
 #: Registered navigation entries (see :func:`nav` for the ordered list).
 NAV: dict[str, NavItem] = {}
