@@ -187,8 +187,19 @@ def _print_bench(title: str, res: dict[str, Any]) -> None:
     out.print(table)
 
 
-def _serve(host: str, port: int) -> None:
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _serve(host: str, port: int, allow_public: bool = False) -> None:
     import uvicorn
+
+    if host not in LOOPBACK and not allow_public:
+        # the dashboard has no users, sessions or roles yet: serving it beyond this machine
+        # would hand every customer comment and metric to anyone on the network
+        raise ConfigError(
+            f"refusing to serve on {host!r}: the dashboard has no sign-in yet, so it may only bind a loopback "
+            "address (127.0.0.1); put it behind an authenticating proxy and pass --allow-public if you must"
+        )
 
     from cxlens.web.app import create_app
 

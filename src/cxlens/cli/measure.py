@@ -68,9 +68,12 @@ def metrics(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="CXLENS_PORT", help="Port.")] = 8000,
+    allow_public: Annotated[
+        bool, typer.Option("--allow-public", help="Allow a non-loopback address (only behind an authenticating proxy).")
+    ] = False,
 ) -> None:
     """Serve the dashboard and the JSON API (GET /health answers once ready)."""
-    _serve(host, port)
+    _serve(host, port, allow_public)
 
 
 @app.command()
