@@ -127,6 +127,32 @@ class Metrics:
             return None
         return plan
 
+    def _scan_feedback(
+        self,
+        name: str,
+        expr: Any,
+        by: By,
+        period: str | None,
+        start: DateLike,
+        end: DateLike,
+        filters: Filters,
+        **params: Any,
+    ) -> pd.DataFrame:
+        """Run a survey metric's Ibis expression over feedback (compiled SQL cached per parameter set)."""
+        return self._execute(
+            (name, repr((by, period, start, end, filters, *params.values()))),
+            lambda: expr(
+                self._table("feedback"),
+                customers=self._customers(),
+                by=by,
+                period=period,
+                start=start,
+                end=end,
+                filters=filters,
+                **params,
+            ),
+        )
+
     # -- survey metrics ---------------------------------------------------------------
     def nps(
         self,
@@ -152,20 +178,7 @@ class Metrics:
         if plan is not None:
             df, keys = _rollup.score_summary(self.ws, metric, plan, hi=_nps.PROMOTER_MIN, lo=_nps.DETRACTOR_MAX)
             return finish(_rollup.nps_frame(df, keys, min_n), keys)
-        df = self._execute(
-            ("nps", repr((by, period, start, end, filters, metric, min_n))),
-            lambda: _nps.nps_expr(
-                self._table("feedback"),
-                customers=self._customers(),
-                by=by,
-                period=period,
-                start=start,
-                end=end,
-                filters=filters,
-                metric=metric,
-                min_n=min_n,
-            ),
-        )
+        df = self._scan_feedback("nps", _nps.nps_expr, by, period, start, end, filters, metric=metric, min_n=min_n)
         return finish(df, self._keys(by, period), ints=["n", "promoters", "passives", "detractors"])
 
     def csat(
@@ -192,20 +205,17 @@ class Metrics:
         if plan is not None:
             df, keys = _rollup.score_summary(self.ws, metric, plan, hi=satisfied_min, lo=-np.inf)
             return finish(_rollup.csat_frame(df, keys, min_n), keys)
-        df = self._execute(
-            ("csat", repr((by, period, start, end, filters, metric, satisfied_min, min_n))),
-            lambda: _csat.csat_expr(
-                self._table("feedback"),
-                customers=self._customers(),
-                by=by,
-                period=period,
-                start=start,
-                end=end,
-                filters=filters,
-                metric=metric,
-                satisfied_min=satisfied_min,
-                min_n=min_n,
-            ),
+        df = self._scan_feedback(
+            "csat",
+            _csat.csat_expr,
+            by,
+            period,
+            start,
+            end,
+            filters,
+            metric=metric,
+            satisfied_min=satisfied_min,
+            min_n=min_n,
         )
         return finish(df, self._keys(by, period), ints=["n", "satisfied"])
 
@@ -235,20 +245,8 @@ class Metrics:
             raw, keys = _rollup.score_summary(self.ws, metric, plan, hi=easy_min, lo=-np.inf)
             df = _ces.add_mean_ci(_rollup.mean_frame(raw, keys, "ces", min_n, share_easy=True), "ces")
         else:
-            df = self._execute(
-                ("ces", repr((by, period, start, end, filters, metric, easy_min, min_n))),
-                lambda: _ces.ces_expr(
-                    self._table("feedback"),
-                    customers=self._customers(),
-                    by=by,
-                    period=period,
-                    start=start,
-                    end=end,
-                    filters=filters,
-                    metric=metric,
-                    easy_min=easy_min,
-                    min_n=min_n,
-                ),
+            df = self._scan_feedback(
+                "ces", _ces.ces_expr, by, period, start, end, filters, metric=metric, easy_min=easy_min, min_n=min_n
             )
             df = _ces.add_mean_ci(df, "ces")
         keys = self._keys(by, period)
@@ -271,19 +269,8 @@ class Metrics:
             raw, keys = _rollup.score_summary(self.ws, metric, plan, hi=np.inf, lo=-np.inf)
             df = _ces.add_mean_ci(_rollup.mean_frame(raw, keys, "rating", min_n, share_easy=False), "rating")
         else:
-            df = self._execute(
-                ("rating", repr((by, period, start, end, filters, metric, min_n))),
-                lambda: _ces.rating_expr(
-                    self._table("feedback"),
-                    customers=self._customers(),
-                    by=by,
-                    period=period,
-                    start=start,
-                    end=end,
-                    filters=filters,
-                    metric=metric,
-                    min_n=min_n,
-                ),
+            df = self._scan_feedback(
+                "rating", _ces.rating_expr, by, period, start, end, filters, metric=metric, min_n=min_n
             )
             df = _ces.add_mean_ci(df, "rating")
         keys = self._keys(by, period)
