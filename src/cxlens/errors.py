@@ -9,7 +9,11 @@ also derive from the builtin they resemble, so ``except ValueError`` keeps worki
     ├── ConfigError (ValueError)            bad journey YAML, options or parameters
     ├── NotFoundError (KeyError)            unknown table, metric, customer, id
     ├── WorkspaceError (RuntimeError)       workspace cannot be opened, is read-only, too new
-    └── MissingExtraError (ImportError)     an optional extra is not installed
+    ├── MissingExtraError (ImportError)     an optional extra is not installed
+    ├── AuthError (PermissionError)         missing, wrong or revoked key / session (401)
+    │   └── ForbiddenError                  authenticated, but the role or key may not do this (403)
+    ├── PayloadTooLargeError (ValueError)   a request body, batch or string over its limit (413)
+    └── RateLimitError (RuntimeError)       too many requests for one key (429)
 
 Each error carries ``http_status`` so the web layer renders it without a lookup table.
 """
@@ -64,3 +68,31 @@ class MissingExtraError(ImportError, CxlensError):
         super().__init__(
             f"this feature needs the optional package '{package}'; install it with: pip install 'cxlens[{extra}]'"
         )
+
+
+class AuthError(PermissionError, CxlensError):
+    """No valid credentials: a missing, unknown or revoked key, or no signed-in session."""
+
+    http_status = 401
+
+
+class ForbiddenError(AuthError):
+    """Valid credentials that may not do this (a write key reading, an agent managing users)."""
+
+    http_status = 403
+
+
+class PayloadTooLargeError(ValueError, CxlensError):
+    """A request body, batch or field is over its size limit."""
+
+    http_status = 413
+
+
+class RateLimitError(RuntimeError, CxlensError):
+    """Too many requests for one key in the current window; retry later."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float = 1.0):
+        super().__init__(message)
+        self.retry_after = retry_after

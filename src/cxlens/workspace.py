@@ -8,6 +8,7 @@ transaction, skipping ids already present.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from cxlens.journeys.api import Journeys
     from cxlens.metrics import Metrics
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _ARROW = {STRING: pa.string(), JSON: pa.string(), FLOAT: pa.float64(), INT: pa.int64(), TIMESTAMP: pa.timestamp("us")}
 
@@ -68,8 +69,19 @@ def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _migrate_to_2(con: duckdb.DuckDBPyConnection) -> None:
+    """The live service: settings, API keys, users, sessions, collection and surveys."""
+    from cxlens.access.tables import DDL as ACCESS
+    from cxlens.collect.tables import DDL as COLLECT
+    from cxlens.surveys.tables import DDL as SURVEYS
+
+    con.execute("CREATE TABLE IF NOT EXISTS settings (name VARCHAR PRIMARY KEY, value VARCHAR)")
+    for ddl in (*ACCESS, *COLLECT, *SURVEYS):
+        con.execute(ddl)
+
+
 #: schema version → function bringing a workspace from the previous version to it
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrate_to_1}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrate_to_1, 2: _migrate_to_2}
 
 
 @dataclass(frozen=True)
@@ -190,6 +202,28 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({self.path or self.con.name!r})"
+
+    # -- settings ----------------------------------------------------------------
+    def setting(self, name: str, default: Any = None) -> Any:
+        """A workspace setting (JSON value) or ``default`` when unset.
+
+        >>> import cxlens
+        >>> ws = cxlens.open(":memory:")
+        >>> ws.set_setting("collect.allowed_origins", ["https://shop.example"])
+        >>> ws.setting("collect.allowed_origins"), ws.setting("missing", 3)
+        (['https://shop.example'], 3)
+        """
+        if self._raw is None:
+            return default
+        with self._lock:
+            row = self._raw.execute("SELECT value FROM settings WHERE name = ?", [name]).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_setting(self, name: str, value: Any) -> None:
+        """Store a workspace setting (any JSON-serialisable value)."""
+        raw = self._require_raw()
+        with self._lock:
+            raw.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [name, json.dumps(value)])
 
     # -- reading -----------------------------------------------------------------
     def table(self, name: str) -> ibis.Table:

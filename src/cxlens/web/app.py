@@ -7,7 +7,6 @@ parse parameters, call the library (``ws.metrics``) and render the result.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import cxlens
+from cxlens.access.hub import WorkspaceHub, workspace_name
 from cxlens.errors import CxlensError
 from cxlens.workspace import Workspace
 
@@ -49,14 +49,15 @@ def template_env(*extra_dirs: Path) -> Environment:
     return env
 
 
-def create_app(workspace: Workspace | str | os.PathLike[str], *, read_only: bool = False) -> FastAPI:
-    """The dashboard and JSON API over one workspace.
+def create_app(workspace: Workspace | WorkspaceHub | str | os.PathLike[str], *, read_only: bool = False) -> FastAPI:
+    """The dashboard, JSON API and collection API over one workspace or several.
 
     Parameters
     ----------
     workspace
-        An open :class:`~cxlens.Workspace`, or the path of a workspace file to open (it is
-        then closed when the app shuts down).
+        An open :class:`~cxlens.Workspace`, a :class:`~cxlens.access.WorkspaceHub` of several,
+        or the path of a workspace file to open (files opened here are closed when the app
+        shuts down).
     read_only
         Open a path read-only (ignored when a Workspace is given).
 
@@ -72,14 +73,17 @@ def create_app(workspace: Workspace | str | os.PathLike[str], *, read_only: bool
     >>> TestClient(create_app(":memory:")).get("/health").json()
     {'status': 'ok'}
     """
-    owned = not isinstance(workspace, Workspace)
-    ws = cxlens.open(workspace, read_only=read_only) if owned else workspace
+    if isinstance(workspace, WorkspaceHub):
+        hub = workspace
+    elif isinstance(workspace, Workspace):
+        hub = WorkspaceHub({workspace_name(workspace.path or ":memory:"): workspace})
+    else:
+        hub = WorkspaceHub.open([workspace], read_only=read_only)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        if owned:
-            ws.close()
+        hub.close()  # closes only the files it opened itself
 
     app = FastAPI(
         title="cxlens",
@@ -87,9 +91,9 @@ def create_app(workspace: Workspace | str | os.PathLike[str], *, read_only: bool
         description="Customer-experience analytics: metrics with confidence intervals, as JSON and as a dashboard.",
         lifespan=lifespan,
     )
-    app.state.ws = ws
-    # DuckDB connections are not safe for concurrent use; one query at a time per workspace.
-    app.state.lock = threading.Lock()
+    # routes find their workspace through cxlens.web.deps (current_workspace, run_on_workspace),
+    # which hold that workspace's lock: a DuckDB connection runs one query at a time
+    app.state.hub = hub
     app.state.templates = Jinja2Templates(env=template_env())
 
     for exc_type in (CxlensError, RequestValidationError, StarletteHTTPException, Exception):
@@ -141,7 +145,7 @@ def _describe(exc: Exception) -> tuple[int, str, str | None]:
 async def handle_error(request: Request, exc: Exception) -> Response:
     """The one error handler: JSON under ``/api``, an HTML error page elsewhere."""
     status, message, param = _describe(exc)
-    if request.url.path.startswith("/api/"):
+    if request.url.path.startswith(("/api/", "/v1/")):
         body: dict[str, Any] = {"status": status, "type": type(exc).__name__, "message": message}
         if param:
             body["param"] = param

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from cxlens.errors import ConfigError
 from cxlens.web.api.metrics import _param_error, _split, jsonable, metric_query
+from cxlens.web.deps import run_on_workspace
 
 __all__ = [
     "FunnelParams",
@@ -171,13 +171,7 @@ def funnel_params(
 
 async def run_locked(request: Request, work: Callable[[Any], Any]) -> Any:
     """Run ``work(ws)`` in a worker thread holding the workspace lock (one query at a time)."""
-    ws = request.app.state.ws
-
-    def call() -> Any:
-        with request.app.state.lock:
-            return work(ws)
-
-    return await run_in_threadpool(call)
+    return await run_on_workspace(request, work)
 
 
 def _answer(name: str, params: dict[str, Any], rows: Any) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from cxlens.errors import ConfigError, NotFoundError
+from cxlens.web.deps import run_on_workspace
 
 __all__ = ["METRICS", "MetricQuery", "jsonable", "metric_query", "router", "run_metric"]
 
@@ -196,13 +196,7 @@ def _rows(result: Any) -> list[dict[str, Any]]:
 
 
 async def _respond(request: Request, name: str, q: MetricQuery) -> dict[str, Any]:
-    ws = request.app.state.ws
-
-    def work() -> dict[str, Any]:
-        with request.app.state.lock:
-            return {"metric": name, "rows": _rows(run_metric(ws, name, q))}
-
-    return await run_in_threadpool(work)
+    return await run_on_workspace(request, lambda ws: {"metric": name, "rows": _rows(run_metric(ws, name, q))})
 
 
 def _endpoint(name: str):  # noqa: ANN202

@@ -10,25 +10,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from starlette.concurrency import run_in_threadpool
 
 from cxlens.report.overview import build_overview, filter_options
 from cxlens.web.api.metrics import MetricQuery, metric_query
+from cxlens.web.deps import run_on_workspace
 from cxlens.web.pages import register
+from cxlens.workspace import Workspace
 
 router = register(APIRouter(include_in_schema=False), id="overview", label="Overview", path="/", order=0)
 
 
 async def _context(request: Request, q: MetricQuery, *, with_options: bool) -> dict[str, Any]:
-    ws = request.app.state.ws
-
-    def work() -> dict[str, Any]:
-        with request.app.state.lock:
-            ov = build_overview(ws, start=q.start, end=q.end, filters=q.filters)
-            options = filter_options(ws, q.filters) if with_options else []
+    def work(ws: Workspace) -> dict[str, Any]:
+        ov = build_overview(ws, start=q.start, end=q.end, filters=q.filters)
+        options = filter_options(ws, q.filters) if with_options else []
         return {"ov": ov, "options": options, "nav_active": "overview"}
 
-    return await run_in_threadpool(work)
+    return await run_on_workspace(request, work)
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -1,0 +1,109 @@
+"""Request-scoped helpers every router uses: which workspace a request acts on, and key auth.
+
+A server serves one or more workspaces (:class:`~cxlens.access.WorkspaceHub`, in
+``app.state.hub``). A request acts on exactly one: the one its API key or session belongs to
+(set in ``request.state.ws`` by authentication), or the hub's default workspace on a
+single-workspace server without users.
+
+Keys are read the way Segment reads them: HTTP Basic with the key as user name and an empty
+password, ``Authorization: Bearer <key>``, or (for ``navigator.sendBeacon``, which cannot set
+headers) a ``writeKey`` field in the JSON body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from cxlens.access.hub import WorkspaceHub
+from cxlens.access.keys import ApiKey
+from cxlens.errors import AuthError, ForbiddenError
+from cxlens.workspace import Workspace
+
+__all__ = ["KeyContext", "authenticate_key", "current_workspace", "hub", "key_from_headers", "run_on_workspace"]
+
+T = TypeVar("T")
+
+
+def hub(request: Request) -> WorkspaceHub:
+    """The server's workspaces."""
+    return request.app.state.hub  # type: ignore[no-any-return]
+
+
+def current_workspace(request: Request) -> Workspace:
+    """The workspace this request acts on (set by authentication, else the default one)."""
+    ws = getattr(request.state, "ws", None)
+    if ws is not None:
+        return ws  # type: ignore[no-any-return]
+    h = hub(request)
+    return h.get(h.default)
+
+
+async def run_on_workspace(request: Request, work: Callable[[Workspace], T]) -> T:
+    """Run ``work(ws)`` in a worker thread holding that workspace's lock (one query at a time)."""
+    ws = current_workspace(request)
+
+    def call() -> T:
+        with ws._lock:
+            return work(ws)
+
+    return await run_in_threadpool(call)
+
+
+@dataclass(frozen=True)
+class KeyContext:
+    """An authenticated API key: the workspace it belongs to and what it is."""
+
+    workspace_name: str
+    ws: Workspace
+    key: ApiKey
+
+
+def key_from_headers(request: Request) -> str | None:
+    """The key in ``Authorization`` (Basic with the key as user name, or Bearer), or None."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer":
+        return value or None
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthError("the Authorization header is not valid Basic credentials; send base64('<key>:')") from None
+        return decoded.partition(":")[0] or None
+    raise AuthError(f"authorization scheme {scheme!r} is not supported; use Basic (key as user name) or Bearer")
+
+
+def authenticate_key(
+    request: Request, *, body_key: Any = None, kinds: tuple[str, ...] = ("write", "secret")
+) -> KeyContext:
+    """The key of this request, checked against the server's workspaces.
+
+    Raises :class:`~cxlens.errors.AuthError` (401) when no key is given or it is unknown or
+    revoked, and :class:`~cxlens.errors.ForbiddenError` (403) when its kind is not in ``kinds``.
+    The workspace is also put in ``request.state.ws``.
+    """
+    key = key_from_headers(request)
+    if key is None and isinstance(body_key, str) and body_key:
+        key = body_key
+    if key is None:
+        raise AuthError("no API key; send it as HTTP Basic user name (empty password) or as 'writeKey' in the body")
+    found = hub(request).resolve_key(key)
+    if found is None:
+        raise AuthError("the API key is unknown or revoked; create one with `cxlens keys create`")
+    name, ws, info = found
+    if info.kind not in kinds:
+        raise ForbiddenError(f"a {info.kind} key may not call {request.url.path}; use a {' or '.join(kinds)} key")
+    request.state.ws = ws
+    request.state.workspace_name = name
+    request.state.api_key = info
+    return KeyContext(name, ws, info)
