@@ -18,11 +18,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import cxlens
 from cxlens.access.hub import WorkspaceHub, workspace_name
 from cxlens.errors import CxlensError
+from cxlens.web.deps import CSRF_COOKIE
 from cxlens.workspace import Workspace
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +48,13 @@ def template_env(*extra_dirs: Path) -> Environment:
     from cxlens.web.pages import nav
 
     env.globals["nav_items"] = nav
+    from cxlens.web.deps import csrf_token
+
+    # forms render {{ csrf_input(request) }}; htmx requests send the token as X-CSRF-Token
+    env.globals["csrf_token"] = csrf_token
+    env.globals["csrf_input"] = lambda request: Markup(
+        f'<input type="hidden" name="csrf_token" value="{escape(csrf_token(request))}">'
+    )
     return env
 
 
@@ -94,6 +103,17 @@ def create_app(workspace: Workspace | WorkspaceHub | str | os.PathLike[str], *, 
     # routes find their workspace through cxlens.web.deps (current_workspace, run_on_workspace),
     # which hold that workspace's lock: a DuckDB connection runs one query at a time
     app.state.hub = hub
+    # no dashboard users anywhere: the local single-operator mode (serve refuses non-loopback then)
+    app.state.open_mode = True
+
+    @app.middleware("http")
+    async def csrf_cookie(request: Request, call_next):  # noqa: ANN001, ANN202
+        response = await call_next(request)
+        token = getattr(request.state, "csrf_token", None)
+        if token is not None and request.cookies.get(CSRF_COOKIE) != token:
+            response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
+        return response
+
     app.state.templates = Jinja2Templates(env=template_env())
 
     for exc_type in (CxlensError, RequestValidationError, StarletteHTTPException, Exception):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,7 +28,27 @@ from cxlens.access.keys import ApiKey
 from cxlens.errors import AuthError, ForbiddenError
 from cxlens.workspace import Workspace
 
-__all__ = ["KeyContext", "authenticate_key", "current_workspace", "hub", "key_from_headers", "run_on_workspace"]
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+    "KeyContext",
+    "authenticate_key",
+    "csrf_protect",
+    "csrf_token",
+    "current_user",
+    "current_workspace",
+    "hub",
+    "key_from_headers",
+    "require_role",
+    "run_on_workspace",
+]
+
+#: CSRF: a random token in a SameSite=Strict cookie, echoed by every form (hidden field) and
+#: htmx request (header); a cross-site page can neither read the cookie nor guess the token
+CSRF_COOKIE = "cxlens_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
 
 T = TypeVar("T")
 
@@ -107,3 +129,52 @@ def authenticate_key(
     request.state.workspace_name = name
     request.state.api_key = info
     return KeyContext(name, ws, info)
+
+
+# -- users and roles ------------------------------------------------------------------
+def current_user(request: Request) -> Any:
+    """The signed-in dashboard user (set by the session middleware), or None."""
+    return getattr(request.state, "user", None)
+
+
+def require_role(*roles: str) -> Callable[[Request], Any]:
+    """A dependency admitting only signed-in users with one of ``roles``.
+
+    On a server without users (local, loopback-only mode: ``app.state.open_mode``) everyone is
+    admitted, as the single local operator.
+    """
+
+    def check(request: Request) -> Any:
+        user = current_user(request)
+        if user is None:
+            if getattr(request.app.state, "open_mode", True):
+                return None
+            raise AuthError("sign in first: this page needs a dashboard user")
+        if user.role not in roles:
+            raise ForbiddenError(f"role {user.role!r} may not do this; it needs {' or '.join(roles)}")
+        return user
+
+    return check
+
+
+# -- CSRF -------------------------------------------------------------------------------
+def csrf_token(request: Request) -> str:
+    """This browser's CSRF token (from its cookie, or a new one the response will set)."""
+    token = getattr(request.state, "csrf_token", None)
+    if token is None:
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        request.state.csrf_token = token
+    return token  # type: ignore[no-any-return]
+
+
+async def csrf_protect(request: Request) -> None:
+    """A dependency for every state-changing dashboard route: the form field ``csrf_token`` or
+    the ``X-CSRF-Token`` header must equal the CSRF cookie (403 otherwise)."""
+    cookie = request.cookies.get(CSRF_COOKIE)
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = (await request.form()).get(CSRF_FIELD)  # type: ignore[assignment]
+    if not cookie or not isinstance(sent, str) or not hmac.compare_digest(cookie, sent):
+        raise ForbiddenError("the form's CSRF token is missing or does not match; reload the page and try again")
