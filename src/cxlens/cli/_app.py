@@ -43,7 +43,7 @@ app.add_typer(segments_app, name="segments")
 app.add_typer(bench_app, name="bench")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line: never wrapped at the terminal width
 
 ADAPTER_KINDS = (
     "olist",
