@@ -21,6 +21,7 @@ every route act on that workspace and no other.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -35,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from cxlens.access import sessions as _sessions
 from cxlens.access.sessions import LoginThrottle, Session
 from cxlens.access.users import authenticate, count_users
-from cxlens.errors import AuthError, CxlensError, ForbiddenError, NotFoundError
+from cxlens.errors import AuthError, ConfigError, CxlensError, ForbiddenError, NotFoundError
 from cxlens.web.deps import CSRF_HEADER, authenticate_key, csrf_protect, hub, key_from_headers, same_token
 
 __all__ = [
@@ -44,8 +45,11 @@ __all__ = [
     "SESSION_COOKIE",
     "allowed",
     "can_see",
+    "check_bind",
+    "count_all_users",
     "home_for",
     "install",
+    "is_loopback",
     "refresh_open_mode",
     "roles_for",
     "safe_next",
@@ -131,16 +135,44 @@ def safe_next(target: str | None) -> str | None:
     return t
 
 
-def refresh_open_mode(app: FastAPI) -> bool:
-    """Recompute ``app.state.open_mode``: true while no workspace of the server has a user."""
+def count_all_users(hub: Any) -> int:
+    """Dashboard users over every workspace of the server (disabled ones included)."""
     total = 0
-    for _, ws in app.state.hub.items():
+    for _, ws in hub.items():
         try:
             total += count_users(ws)
-        except Exception:  # noqa: BLE001 — a workspace without the users table has no users
+        except Exception:  # noqa: BLE001, S112 — a workspace without the users table has no users
             continue
-    app.state.open_mode = total == 0
+    return total
+
+
+def refresh_open_mode(app: FastAPI) -> bool:
+    """Recompute ``app.state.open_mode``: true while no workspace of the server has a user."""
+    app.state.open_mode = count_all_users(app.state.hub) == 0
     return bool(app.state.open_mode)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server on this machine."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, hub: Any) -> None:
+    """Refuse a non-loopback ``host`` while no workspace of ``hub`` has a dashboard user.
+
+    Without users the dashboard is in open mode (no sign-in): on a public address it would hand
+    every metric and customer comment to anyone who can reach it.
+    """
+    if not is_loopback(host) and count_all_users(hub) == 0:
+        raise ConfigError(
+            f"refusing to serve on {host!r}: no dashboard user exists, so anyone reaching that address could read "
+            "everything; create one first with `cxlens users create EMAIL --role admin`, or bind 127.0.0.1"
+        )
 
 
 # -- sessions -----------------------------------------------------------------------------------
