@@ -52,7 +52,7 @@ def keys_list(fmt: Annotated[Fmt, typer.Option("--format", help="table, json or 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_…), from `cxlens keys list`.")]) -> None:
-    """Revoke a key: it stops working at once (a running server must be restarted to notice)."""
+    """Revoke a key (while a server runs, the file is locked: revoke on its Admin → API keys page)."""
     with _open() as ws:
         info = _keys.revoke_key(ws, key_id)
     out.print(f"key {info.key_id} revoked")
