@@ -303,7 +303,9 @@ def test_keys_page_shows_a_new_key_once_and_revoking_it_stops_it(site):
     api = TestClient(app, headers={"Authorization": f"Bearer {key}"})
     assert api.get("/api/v1/metrics/nps").json()["rows"][0]["n"] == 4
     key_id = re.search(r'data-key="(key_[0-9a-f]+)" data-kind="secret" data-revoked="no"', listing).group(1)
-    assert admin.post(f"/admin/keys/{key_id}/revoke", data={"csrf_token": tok}, follow_redirects=False).status_code == 303
+    assert (
+        admin.post(f"/admin/keys/{key_id}/revoke", data={"csrf_token": tok}, follow_redirects=False).status_code == 303
+    )
     assert api.get("/api/v1/metrics/nps").status_code == 401
 
 
