@@ -375,3 +375,13 @@ def test_serving_a_public_address_needs_a_user(tmp_path):
         check_bind("::", hub)
     finally:
         hub.close()
+
+
+def test_sign_in_never_redirects_off_site_and_a_single_workspace_has_no_chooser(site):
+    app, _ = site
+    c = TestClient(app)
+    assert 'name="workspace"' not in c.get("/login").text
+    for evil in ("//evil.example/x", "https://evil.example/"):
+        r = login(c, "analyst@shop.example", next=evil)
+        assert r.status_code == 303 and r.headers["location"] == "/"
+    assert login(c, "agent@shop.example", next="").headers["location"] == "/feedback"
