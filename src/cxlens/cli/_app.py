@@ -187,25 +187,29 @@ def _print_bench(title: str, res: dict[str, Any]) -> None:
     out.print(table)
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+def _serve(host: str, port: int, *, add: list[str] | None = None, secure_cookies: bool = False) -> None:
+    """Serve the global ``--workspace`` plus ``add`` (each named by its file stem) on one server.
 
-
-def _serve(host: str, port: int, allow_public: bool = False) -> None:
+    A non-loopback ``host`` is refused while no workspace has a dashboard user
+    (:func:`cxlens.web.auth.check_bind`).
+    """
     import uvicorn
 
-    if host not in LOOPBACK and not allow_public:
-        # the dashboard has no users, sessions or roles yet: serving it beyond this machine
-        # would hand every customer comment and metric to anyone on the network
-        raise ConfigError(
-            f"refusing to serve on {host!r}: the dashboard has no sign-in yet, so it may only bind a loopback "
-            "address (127.0.0.1); put it behind an authenticating proxy and pass --allow-public if you must"
-        )
-
+    from cxlens.access.hub import WorkspaceHub
     from cxlens.web.app import create_app
+    from cxlens.web.auth import check_bind
 
-    ws = _open()
-    err.print(f"cxlens dashboard on http://{host}:{port}  (workspace {state.workspace}; Ctrl+C to stop)")
-    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")
+    hub = WorkspaceHub.open([state.workspace, *(add or [])])
+    try:
+        check_bind(host, hub)
+        app = create_app(hub, secure_cookies=secure_cookies)
+    except Exception:
+        hub.close()
+        raise
+    names = ", ".join(hub.names)
+    mode = "open mode: no users, loopback only" if app.state.open_mode else "sign-in required"
+    err.print(f"cxlens dashboard on http://{host}:{port}  (workspaces {names}; {mode}; Ctrl+C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def main() -> None:

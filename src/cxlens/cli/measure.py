@@ -66,14 +66,18 @@ def metrics(
 # -- serve / report ----------------------------------------------------------------
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Interface to bind (a public one needs a dashboard user).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="CXLENS_PORT", help="Port.")] = 8000,
-    allow_public: Annotated[
-        bool, typer.Option("--allow-public", help="Allow a non-loopback address (only behind an authenticating proxy).")
+    add: Annotated[
+        list[str] | None,
+        typer.Option("--add", help="Another workspace file to serve (named by its file stem); repeatable."),
+    ] = None,
+    secure_cookies: Annotated[
+        bool, typer.Option("--secure-cookies", help="Mark cookies Secure (behind a TLS proxy).")
     ] = False,
 ) -> None:
     """Serve the dashboard and the JSON API (GET /health answers once ready)."""
-    _serve(host, port, allow_public)
+    _serve(host, port, add=add, secure_cookies=secure_cookies)
 
 
 @app.command()

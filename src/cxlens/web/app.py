@@ -55,10 +55,20 @@ def template_env(*extra_dirs: Path) -> Environment:
     env.globals["csrf_input"] = lambda request: Markup(
         f'<input type="hidden" name="csrf_token" value="{escape(csrf_token(request))}">'
     )
+    from cxlens.web.auth import can_see
+
+    # the navigation shows a user only what their role may open; base.html shows who is signed in
+    env.globals["can_see"] = can_see
+    env.globals["current_user"] = lambda request: getattr(request.state, "user", None)
     return env
 
 
-def create_app(workspace: Workspace | WorkspaceHub | str | os.PathLike[str], *, read_only: bool = False) -> FastAPI:
+def create_app(
+    workspace: Workspace | WorkspaceHub | str | os.PathLike[str],
+    *,
+    read_only: bool = False,
+    secure_cookies: bool = False,
+) -> FastAPI:
     """The dashboard, JSON API and collection API over one workspace or several.
 
     Parameters
@@ -69,6 +79,9 @@ def create_app(workspace: Workspace | WorkspaceHub | str | os.PathLike[str], *, 
         shuts down).
     read_only
         Open a path read-only (ignored when a Workspace is given).
+    secure_cookies
+        Mark the session and CSRF cookies ``Secure`` even on plain-HTTP requests (behind a TLS
+        proxy that does not send ``X-Forwarded-Proto``); they are always ``Secure`` over https.
 
     Returns
     -------
@@ -105,13 +118,15 @@ def create_app(workspace: Workspace | WorkspaceHub | str | os.PathLike[str], *, 
     app.state.hub = hub
     # no dashboard users anywhere: the local single-operator mode (serve refuses non-loopback then)
     app.state.open_mode = True
+    app.state.secure_cookies = secure_cookies
 
     @app.middleware("http")
     async def csrf_cookie(request: Request, call_next):  # noqa: ANN001, ANN202
         response = await call_next(request)
         token = getattr(request.state, "csrf_token", None)
         if token is not None and request.cookies.get(CSRF_COOKIE) != token:
-            response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
+            secure = request.app.state.secure_cookies or request.url.scheme == "https"
+            response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/")
         return response
 
     app.state.templates = Jinja2Templates(env=template_env())
@@ -123,6 +138,8 @@ def create_app(workspace: Workspace | WorkspaceHub | str | os.PathLike[str], *, 
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    from cxlens.web import auth
+    from cxlens.web.api import admin as admin_api
     from cxlens.web.api import customers as customers_api
     from cxlens.web.api import journeys as journeys_api
     from cxlens.web.api import metrics as metrics_api
@@ -133,9 +150,11 @@ def create_app(workspace: Workspace | WorkspaceHub | str | os.PathLike[str], *, 
     app.include_router(journeys_api.router)
     app.include_router(customers_api.router)
     app.include_router(voice_api.router)
+    app.include_router(admin_api.router)
     for router in load_pages():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    auth.install(app, secure_cookies=secure_cookies)  # sign-in, sessions, keys, role policy (web/auth.py)
     return app
 
 
@@ -162,6 +181,11 @@ def _describe(exc: Exception) -> tuple[int, str, str | None]:
     return 500, "internal error; the server log has the details", None
 
 
+def _headers(exc: Exception) -> dict[str, str] | None:
+    retry = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(max(1, round(retry)))} if retry is not None else None
+
+
 async def handle_error(request: Request, exc: Exception) -> Response:
     """The one error handler: JSON under ``/api``, an HTML error page elsewhere."""
     status, message, param = _describe(exc)
@@ -169,11 +193,15 @@ async def handle_error(request: Request, exc: Exception) -> Response:
         body: dict[str, Any] = {"status": status, "type": type(exc).__name__, "message": message}
         if param:
             body["param"] = param
-        return JSONResponse({"error": body}, status_code=status)
+        return JSONResponse({"error": body}, status_code=status, headers=_headers(exc))
     templates: Jinja2Templates = request.app.state.templates
     try:
         return templates.TemplateResponse(
-            request, "error.html", {"status": status, "message": message, "nav_active": None}, status_code=status
+            request,
+            "error.html",
+            {"status": status, "message": message, "nav_active": None},
+            status_code=status,
+            headers=_headers(exc),
         )
     except Exception:  # the error page must never fail
         from html import escape

@@ -38,10 +38,12 @@ __all__ = [
     "csrf_token",
     "current_user",
     "current_workspace",
+    "current_workspace_name",
     "hub",
     "key_from_headers",
     "require_role",
     "run_on_workspace",
+    "same_token",
 ]
 
 #: CSRF: a random token in a SameSite=Strict cookie, echoed by every form (hidden field) and
@@ -65,6 +67,11 @@ def current_workspace(request: Request) -> Workspace:
         return ws  # type: ignore[no-any-return]
     h = hub(request)
     return h.get(h.default)
+
+
+def current_workspace_name(request: Request) -> str:
+    """The name of the workspace this request acts on."""
+    return getattr(request.state, "workspace_name", None) or hub(request).default
 
 
 async def run_on_workspace(request: Request, work: Callable[[Workspace], T]) -> T:
@@ -141,12 +148,16 @@ def require_role(*roles: str) -> Callable[[Request], Any]:
     """A dependency admitting only signed-in users with one of ``roles``.
 
     On a server without users (local, loopback-only mode: ``app.state.open_mode``) everyone is
-    admitted, as the single local operator.
+    admitted, as the single local operator. A secret API key (``request.state.api_key``) acts
+    as an admin of its own workspace.
     """
 
     def check(request: Request) -> Any:
         user = current_user(request)
         if user is None:
+            key = getattr(request.state, "api_key", None)
+            if key is not None and key.kind == "secret" and "admin" in roles:
+                return None
             if getattr(request.app.state, "open_mode", True):
                 return None
             raise AuthError("sign in first: this page needs a dashboard user")
@@ -167,14 +178,25 @@ def csrf_token(request: Request) -> str:
     return token  # type: ignore[no-any-return]
 
 
+def same_token(expected: str, sent: object) -> bool:
+    """Constant-time comparison of a token with what the client sent (any text, or nothing)."""
+    if not isinstance(sent, str) or not expected:
+        return False
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), sent.encode("utf-8", "surrogatepass"))
+
+
 async def csrf_protect(request: Request) -> None:
     """A dependency for every state-changing dashboard route: the form field ``csrf_token`` or
-    the ``X-CSRF-Token`` header must equal the CSRF cookie (403 otherwise)."""
+    the ``X-CSRF-Token`` header must equal the CSRF cookie (403 otherwise) and, for a signed-in
+    user, the token of their session (rotated at every sign-in)."""
     cookie = request.cookies.get(CSRF_COOKIE)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
         sent = (await request.form()).get(CSRF_FIELD)  # type: ignore[assignment]
-    if not cookie or not isinstance(sent, str) or not hmac.compare_digest(cookie, sent):
+    session = getattr(request.state, "session", None)
+    if session is not None and not same_token(session.csrf_token, sent):
+        cookie = None
+    if not cookie or not same_token(cookie, sent):
         raise ForbiddenError("the form's CSRF token is missing or does not match; reload the page and try again")

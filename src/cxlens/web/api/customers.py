@@ -115,10 +115,11 @@ def customer_list(ws: Any, q: CustomerListQuery, *, per_page: int = PER_PAGE) ->
     return {"rows": rows, "total": total, "page": q.page, "pages": pages, "options": options}
 
 
-def customer_view(ws: Any, customer_id: str, *, shown: int = TIMELINE_SHOWN) -> dict[str, Any]:
-    """The customer 360 with PII masked (always: no roles yet), its latest ``shown`` timeline items
-    (newest first) and the customer's RFM row (``None`` without counted orders)."""
-    p = customer_profile(ws, customer_id, show_pii=False)
+def customer_view(ws: Any, customer_id: str, *, shown: int = TIMELINE_SHOWN, show_pii: bool = False) -> dict[str, Any]:
+    """The customer 360 (PII masked unless ``show_pii``: the page passes it for roles that may see
+    PII), its latest ``shown`` timeline items (newest first) and the customer's RFM row (``None``
+    without counted orders)."""
+    p = customer_profile(ws, customer_id, show_pii=show_pii)
     tl = p["timeline"]
     p["timeline_total"] = len(tl)
     p["timeline"] = tl.iloc[::-1].head(shown).reset_index(drop=True)

@@ -2,20 +2,23 @@
 and personas (``/personas``).
 
 Routes parse parameters with :mod:`cxlens.web.api.customers`, call :mod:`cxlens.customers` and turn
-the results into display rows; they compute nothing themselves. Everything is read-only and PII is
-always masked: the dashboard has no authentication or roles yet, so no one may see PII or erase a
-customer here (use ``cxlens customer export|erase`` on the command line).
+the results into display rows; they compute nothing themselves. The customer 360 shows PII to the
+admin and agent roles (masked for analysts and in open mode); admins may export (JSON download) and
+erase (POST, CSRF, typed confirmation) a customer there.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
 
+from cxlens.customers.profile import erase_customer, export_customer
+from cxlens.errors import ConfigError, ForbiddenError
 from cxlens.web.api.customers import (
     PER_PAGE,
     SORTS,
@@ -27,6 +30,8 @@ from cxlens.web.api.customers import (
     persona_cards,
 )
 from cxlens.web.api.journeys import run_locked
+from cxlens.web.api.metrics import jsonable
+from cxlens.web.deps import csrf_protect
 from cxlens.web.pages import register
 
 customers_router = register(APIRouter(include_in_schema=False), id="customers", label="Customers",
@@ -151,11 +156,60 @@ def _profile_view(p: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+#: roles that see PII on the customer 360 (analysts work on masked data); erase/export: admins
+PII_ROLES = ("admin", "agent")
+
+
+def _pii_note(user: Any) -> str:
+    if user is None:
+        return ("Personal data (email, name, ticket bodies) is always masked in open mode (no users). Sign in as an "
+                "admin or agent to see it; an admin can export or erase the customer here, or use "
+                "`cxlens customer export|erase ID` on the command line.")  # fmt: skip
+    if user.role in PII_ROLES:
+        return f"Personal data is shown: your role ({user.role}) may see it. Handle it with care."
+    return f"Personal data (email, name, ticket bodies) is masked for the {user.role} role."
+
+
+def _admin_user(request: Request) -> Any:
+    user = getattr(request.state, "user", None)
+    if user is None or user.role != "admin":
+        raise ForbiddenError("exporting or erasing a customer needs a signed-in admin; without dashboard users "
+                             "use `cxlens customer export|erase ID` on the command line")  # fmt: skip
+    return user
+
+
+# export is declared before the 360 so that ``/customers/<id>/export`` is not read as an id
+@customers_router.get("/customers/{customer_id:path}/export", dependencies=[Depends(_admin_user)])
+async def customer_export(request: Request, customer_id: str) -> Response:
+    data = await run_locked(request, lambda ws: export_customer(ws, customer_id))
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in customer_id)[:80] or "customer"
+    return Response(json.dumps(jsonable(data), ensure_ascii=False, indent=1), media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="customer-{name}.json"',
+                             "Cache-Control": "no-store"})  # fmt: skip
+
+
+@customers_router.post(
+    "/customers/{customer_id:path}/erase", dependencies=[Depends(_admin_user), Depends(csrf_protect)]
+)
+async def customer_erase(request: Request, customer_id: str, confirm: str = Form("")) -> HTMLResponse:
+    if confirm.strip() != customer_id:
+        raise ConfigError(f"the confirmation {confirm!r} does not match the customer id {customer_id!r}; "
+                          "type the id exactly to erase the customer")  # fmt: skip
+    deleted = await run_locked(request, lambda ws: erase_customer(ws, customer_id))
+    rows = [(t, n) for t, n in deleted.items() if n]
+    return _render(request, "admin/erased.html", {"nav_active": "customers", "customer_id": customer_id,
+                                                  "rows": rows, "total": sum(n for _, n in rows)})  # fmt: skip
+
+
 @customers_router.get("/customers/{customer_id:path}", response_class=HTMLResponse)
 async def customer_page(request: Request, customer_id: str) -> HTMLResponse:
-    p = await run_locked(request, lambda ws: customer_view(ws, customer_id))
+    user = getattr(request.state, "user", None)
+    show = user is not None and user.role in PII_ROLES
+    p = await run_locked(request, lambda ws: customer_view(ws, customer_id, show_pii=show))
     return _render(request, "customers/profile.html",
-                   {"nav_active": "customers", "c": _profile_view(p), "pii_note": PII_NOTE})  # fmt: skip
+                   {"nav_active": "customers", "c": _profile_view(p), "pii_note": _pii_note(user),
+                    "can_erase": user is not None and user.role == "admin",
+                    "url": customer_url(customer_id)})  # fmt: skip
 
 
 # -- personas -------------------------------------------------------------------------------------
