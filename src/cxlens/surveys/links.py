@@ -149,3 +149,21 @@ def write_links(
             w.writerow([cid, r.get("email", ""), personal_url(base_url, workspace, survey_id, token)])
             n += 1
     return n
+
+
+def continuation_token(ws: Workspace, survey_id: str, response_id: str, person: str) -> str:
+    """A token letting the hosted page's second step (the comment) add to the response it started."""
+    issued = int(time.time())
+    msg = f"{survey_id}\x00{response_id}\x00{person}\x00{issued}"
+    return f"{issued}.{_b64(hmac.new(_secret(ws), msg.encode(), hashlib.sha256).digest())}"
+
+
+def check_continuation(ws: Workspace, survey_id: str, response_id: str, person: str, token: str) -> None:
+    """Raise ForbiddenError unless ``token`` continues this response (issued within a day)."""
+    issued, _, sig = (token or "").partition(".")
+    if not issued.isdigit() or time.time() - int(issued) > 86400:
+        raise ForbiddenError("this survey page expired; open the survey link again")
+    msg = f"{survey_id}\x00{response_id}\x00{person}\x00{issued}"
+    good = _b64(hmac.new(_secret(ws), msg.encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(good, sig):
+        raise ForbiddenError("this survey form was altered; open the survey link again")
