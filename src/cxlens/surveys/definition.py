@@ -457,6 +457,10 @@ def load_definition(source: str | Path | dict[str, Any]) -> SurveyDefinition:
         text, name = p.read_text(encoding="utf-8"), p.name
     try:
         data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise ConfigError(f"survey definition {name!r} is not valid YAML at {where} ({e.problem}); fix it") from None
     except (yaml.YAMLError, json.JSONDecodeError) as e:
         raise ConfigError(
             f"survey definition {name!r} is not valid YAML/JSON ({str(e).splitlines()[0]}); fix it"
