@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 
@@ -47,7 +48,7 @@ def test_partial_responses_merge_and_retries_are_idempotent(client, key, sws):
     r1 = post(client, key, "checkout-nps", {"responseId": "r1", "anonymousId": "a", "score": 9})
     assert r1.status_code == 201 and r1.json()["follow_up"] == "What did you love?"
     # the widget sends text/plain to avoid a CORS preflight: still JSON
-    body = '{"writeKey": "%s", "responseId": "r1", "anonymousId": "a", "comment": "Fast!"}' % key
+    body = json.dumps({"writeKey": key, "responseId": "r1", "anonymousId": "a", "comment": "Fast!"})
     r2 = client.post("/v1/surveys/checkout-nps/responses", content=body, headers={"content-type": "text/plain"})
     r3 = client.post("/v1/surveys/checkout-nps/responses", content=body, headers={"content-type": "text/plain"})
     assert (r2.status_code, r3.status_code) == (200, 200)
@@ -74,7 +75,7 @@ def test_invalid_responses_get_4xx_naming_the_field(client, key, sws, body, stat
 def test_malformed_and_oversized_bodies(client, key, sws):
     create_survey(sws, NPS)
     assert client.post("/v1/surveys/checkout-nps/responses", content="{not json").status_code == 422
-    big = '{"writeKey": "%s", "pad": "%s"}' % (key, "x" * 70_000)
+    big = json.dumps({"writeKey": key, "pad": "x" * 70_000})
     assert client.post("/v1/surveys/checkout-nps/responses", content=big).status_code == 413
 
 
