@@ -172,7 +172,7 @@
     var pos = (s.appearance && s.appearance.position) || "bottom-right";
     var qid = "cxs-q-" + s.id.replace(/[^a-z0-9_-]/gi, "");
     var root = h("div", { "class": "cxs-root cxs-" + pos + (opts.container ? " cxs-inline" : ""), role: "dialog",
-      "aria-modal": "false", "aria-labelledby": qid, "data-survey": s.id, lang: s.language || null });
+      "aria-modal": "false", "aria-label": s.question, "data-survey": s.id, lang: s.language || null });
     var colors = (s.appearance && s.appearance.colors) || {};
     if (colors.primary) root.style.setProperty("--cxs-primary", colors.primary);
     if (colors.background) root.style.setProperty("--cxs-bg", colors.background);
@@ -201,7 +201,7 @@
 
     function thanks() {
       body.textContent = "";
-      var p = h("p", { "class": "cxs-thanks", id: qid, role: "status", tabindex: "-1" }, s.thank_you);
+      var p = h("p", { "class": "cxs-thanks", role: "status", tabindex: "-1" }, s.thank_you);
       body.appendChild(p);
       p.focus();
       if (!preview) setTimeout(function () { finish(false); }, 4000);
@@ -217,13 +217,13 @@
       var first = null;
       if (text) {
         var cid = qid + "-comment";
-        form.appendChild(h("label", { "for": cid, id: qid }, text));
+        form.appendChild(h("label", { "for": cid, id: qid + "-fu" }, text));
         var ta = h("textarea", { id: cid, name: "comment", maxlength: "5000", rows: "3" });
         form.appendChild(ta);
         fields.comment = ta;
         first = ta;
       } else {
-        form.appendChild(h("p", { "class": "cxs-q", id: qid }, s.question));
+        form.appendChild(h("p", { "class": "cxs-q", id: qid + "-fu" }, s.question));
       }
       extra.forEach(function (q) {
         var id = qid + "-" + q.id;
@@ -362,7 +362,7 @@
 
   var api = {
     version: "1",
-    /** Start: {writeKey, host?, userId?, lang?}; asks the server which survey to show on this page. */
+    /** Start: {writeKey, host?, userId?, lang?}; asks the server which survey to show (a Promise). */
     init: function (o) {
       o = o || {};
       cfg.writeKey = o.writeKey || cfg.writeKey;
@@ -373,9 +373,10 @@
         api._hooked = true;
         window.cxlens.on("track", onTrack);
       }
-      var go = function () { return check(null); };
-      if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", go);
-      else return go();
+      if (document.readyState !== "loading") return check(null);
+      return new Promise(function (resolve) {
+        document.addEventListener("DOMContentLoaded", function () { check(null).then(resolve, resolve); });
+      });
     },
     /** Tell the widget an event happened (standalone use; the tracker's events arrive by themselves). */
     track: function (name) { onTrack(name); },
