@@ -37,6 +37,18 @@ SURVEY = {
 }
 
 
+TAB_SURVEY = {
+    "id": "site-csat",
+    "name": "Site CSAT",
+    "metric": "csat",
+    "display": "stars",
+    "question": "How do you like our site?",
+    "status": "active",
+    "targeting": {"url": "/tab.html", "sample_rate": 0.0},
+    "appearance": {"feedback_tab": True, "tab_label": "Feedback"},
+}
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -65,6 +77,7 @@ def site(tmp_path_factory, browser):
     hub = WorkspaceHub({"shop": ws})
     _, key = hub.create_key("shop", "write")
     create_survey(ws, SURVEY)
+    create_survey(ws, TAB_SURVEY)
     api_port, page_port = _port(), _port()
     api = f"http://127.0.0.1:{api_port}"
     ws.set_setting("collect.allowed_origins", [f"http://localhost:{page_port}"])
@@ -77,6 +90,7 @@ def site(tmp_path_factory, browser):
         f"<script>window.ready = cxlensSurvey.init({{writeKey: '{key}', host: '{api}'}});</script>"
         "</body></html>"
     )
+    (tmp / "tab.html").write_text((tmp / "shop.html").read_text().replace("<title>Shop", "<title>Tab"))
     srv = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=api_port, log_level="warning"))
     t1 = threading.Thread(target=srv.run, daemon=True)
     t1.start()
@@ -232,6 +246,54 @@ def test_hosted_link_answer_once_then_refused(site, browser):
         forged = other.split(".")[0][:-4] + "AAAA." + other.split(".")[1]
         tampered = pg.goto(f"{api}/s/shop/order-nps?t={forged}")
         assert tampered.status == 403 and "not valid" in pg.locator("#link-error").inner_text()
+        assert pg.errors == []
+    finally:
+        pg.close()
+
+
+def test_feedback_tab_opens_a_star_survey(site, browser):
+    _, url, ws, _ = site
+    pg = _open_shop(browser, url.replace("shop.html", "tab.html"))
+    try:
+        assert pg.locator("[role=dialog]").count() == 0  # sample rate 0: never pops up by itself
+        pg.get_by_role("button", name="Feedback").click()
+        dialog = pg.get_by_role("dialog", name="How do you like our site?")
+        dialog.wait_for(state="visible")
+        labels = dialog.locator(".cxs-scale button").evaluate_all("bs => bs.map(b => b.getAttribute('aria-label'))")
+        assert labels == [
+            "1 star out of 5",
+            "2 stars out of 5",
+            "3 stars out of 5",
+            "4 stars out of 5",
+            "5 stars out of 5",
+        ]
+        dialog.get_by_role("button", name="4 stars out of 5").click()
+        pg.get_by_text("Thank you for your feedback!").wait_for()
+        anon = pg.evaluate("localStorage.getItem('cxlens_survey_aid')")
+        fb = _wait_for(lambda: (lambda d: d if len(d) else None)(_feedback(ws, anon)))
+        assert fb.values.tolist() == [[4.0, None, "site-csat"]]
+    finally:
+        pg.close()
+
+
+def test_builder_live_preview_renders_the_form(site, browser):
+    api, _, _, _ = site
+    pg = new_page(browser)
+    try:
+        pg.goto(f"{api}/surveys/new")
+        pg.select_option("#sv-metric", "csat")
+        pg.select_option("#sv-display", "faces")
+        pg.fill("#sv-question", "Rate <em>us</em>")
+        preview = pg.locator("#survey-preview [role=dialog]")
+        pg.wait_for_function(
+            "document.querySelector('#survey-preview .cxs-q') && "
+            "document.querySelector('#survey-preview .cxs-q').textContent === 'Rate <em>us</em>'"
+        )
+        assert preview.locator(".cxs-scale button").count() == 5
+        assert pg.locator("#survey-preview em").count() == 0  # the wording is text, not markup
+        pg.fill("#sv-sample_rate", "7")
+        pg.locator("#preview-error").wait_for(state="visible")
+        assert "targeting.sample_rate" in pg.locator("#preview-error").inner_text()
         assert pg.errors == []
     finally:
         pg.close()

@@ -133,3 +133,14 @@ def test_eligible_survey_is_localised(ws):
     de = eligible_surveys(ws, anonymous_id="b", language="de")["surveys"][0]
     assert (fr["language"], fr["question"]) == ("fr", "Nous recommanderiez-vous ?")
     assert (de["language"], de["question"]) == ("en", NPS["question"])
+
+
+def test_feedback_tab_ignores_sampling_and_triggers_but_not_answers(ws):
+    create_survey(ws, {**NPS, "targeting": {"sample_rate": 0.0, "trigger": "order_completed", "url": "/shop/*"},
+                       "appearance": {"feedback_tab": True, "tab_label": "Avis"}})  # fmt: skip
+    got = eligible_surveys(ws, anonymous_id="a", url="https://x/shop/p")
+    assert got["surveys"] == [] and got["feedback_tab"]["id"] == "checkout-nps"
+    assert got["feedback_tab"]["tab_label"] == "Avis"
+    assert eligible_surveys(ws, anonymous_id="a", url="https://x/blog")["feedback_tab"] is None
+    respond(ws, "checkout-nps", response_id="r", anonymous_id="a", score=7)
+    assert eligible_surveys(ws, anonymous_id="a", url="https://x/shop/p")["feedback_tab"] is None

@@ -27,7 +27,7 @@ import pandas as pd
 from cxlens.errors import ConfigError, NotFoundError, PayloadTooLargeError, SchemaError
 from cxlens.surveys.definition import SurveyDefinition, condition_holds, load_definition
 from cxlens.surveys.tables import DDL
-from cxlens.surveys.targeting import History, eligibility, pick_language
+from cxlens.surveys.targeting import History, eligibility, pick_language, tab_eligible
 from cxlens.workspace import ROLLUP_TABLE, Workspace
 
 __all__ = [
@@ -230,11 +230,8 @@ def eligible_surveys(
             trig = d.targeting["trigger"]["event"]
             if eligibility(d, person, h, now=now, url=url, event=trig) is None:
                 watch.add(trig)
-        if tab is None and d.appearance.get("feedback_tab") and not h.responded and event is None:
-            if eligibility(d.with_status("active"), person, History(), now=now, url=url, event=None) in (
-                None, "not in sample", f"waits for event {d.targeting['trigger'].get('event')!r}",
-            ):  # fmt: skip
-                tab = d.localised(lang)
+        if tab is None and event is None and tab_eligible(d, h, now=now, url=url):
+            tab = d.localised(lang)
     return {"surveys": out, "watch_events": sorted(watch), "feedback_tab": tab}
 
 

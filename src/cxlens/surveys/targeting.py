@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from cxlens.surveys.definition import SurveyDefinition
 
-__all__ = ["History", "eligibility", "in_sample", "pick_language", "url_matches"]
+__all__ = ["History", "eligibility", "in_sample", "pick_language", "tab_eligible", "url_matches"]
 
 
 def in_sample(survey_id: str, person: str, rate: float) -> bool:
@@ -123,3 +123,16 @@ def eligibility(
     if not in_sample(d.id, person, t.get("sample_rate", 1.0)):
         return "not in sample"
     return None
+
+
+def tab_eligible(d: SurveyDefinition, history: History, *, now: datetime, url: str | None = None) -> bool:
+    """Whether to offer ``d`` behind the always-available feedback tab on this page.
+
+    The tab is the person's own choice, so sampling, triggers and the recontact window do not
+    apply; status, dates, response cap, page pattern and one-response-per-person still do.
+    """
+    if not d.appearance.get("feedback_tab"):
+        return False
+    reason = eligibility(d, "", History(responded=history.responded, responses_total=history.responses_total),
+                         now=now, url=url, event=(d.targeting.get("trigger") or {}).get("event"))  # fmt: skip
+    return reason in (None, "not in sample")

@@ -201,9 +201,9 @@ async def survey_status(request: Request, survey_id: str) -> Response:
 async def survey_preview(request: Request) -> JSONResponse:
     """The builder's live preview: the form validated into the localised survey the widget renders."""
     form = await _form(request)
-    form.setdefault("id", "")
-    if not form.get("id"):
-        form["id"] = "preview"
+    for key, placeholder in (("id", "preview"), ("name", "Preview"), ("question", "Your question")):
+        if not form.get(key, "").strip():
+            form[key] = placeholder  # show the widget while the form is still being filled in
 
     def work(ws: Any) -> dict[str, Any]:
         d = surveys.store.validate_against_journey(ws, surveys.load_definition(form_to_definition(form)))
