@@ -111,3 +111,15 @@ def test_localised_texts_fall_back_field_by_field():
     assert fr["questions"][0]["question"] == "Problème principal ?"
     assert fr["follow_up"]["low"] == "What went wrong?"  # untranslated: the survey's own text
     assert d.localised("de")["language"] == "en" and d.localised("de")["question"] == d.question
+
+
+def test_the_documented_example_is_valid(ws):
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "surveys.md").read_text(encoding="utf-8")
+    example = re.search(r"## Definition reference.*?```yaml\n(.*?)```", doc, re.S).group(1)
+    d = create_survey(ws, example)
+    assert (d.id, d.metric, d.channel, d.targeting["max_responses"]) == ("checkout-nps", "nps", "web", 2000)
+    assert d.localised("fr")["thank_you"] == "Merci !"
+    assert [q.show_if for q in d.questions] == ["score <= 6", None]
