@@ -130,9 +130,9 @@ def test_admin_api_crud_pause_resume_results(client, sws):
     assert client.post("/api/v1/surveys", json=NPS).status_code == 400  # id taken
     bad = client.post("/api/v1/surveys", json={**NPS, "id": "x", "metric": "nsp"})
     assert bad.status_code == 400 and "'metric'" in bad.json()["error"]["message"]
-    assert client.post("/api/v1/surveys/checkout-nps/pause").json()["status"] == "paused"
+    assert client.post("/api/v1/surveys/checkout-nps/pause", json={}).json()["status"] == "paused"
     assert client.get("/api/v1/surveys").json()[0]["status"] == "paused"
-    assert client.post("/api/v1/surveys/checkout-nps/resume").json()["status"] == "active"
+    assert client.post("/api/v1/surveys/checkout-nps/resume", json={}).json()["status"] == "active"
     upd = client.put("/api/v1/surveys/checkout-nps", json={**NPS, "question": "New wording?"})
     assert upd.json()["question"] == "New wording?"
     from cxlens.surveys import record_response
@@ -144,6 +144,15 @@ def test_admin_api_crud_pause_resume_results(client, sws):
     assert res["overall"][0]["nps"] == 0.0 and res["overall"][0]["n"] == 5
     assert {b["group"]: b["n"] for b in res["breakdown"]} == {"promoters": 2, "passives": 1, "detractors": 2}
     assert res["counts"]["responses"] == 5
+
+
+def test_admin_changes_must_be_json_so_other_sites_cannot_forge_them(client, sws):
+    # a cross-site <form> or fetch without preflight can only send text/plain or form bodies
+    r = client.post("/api/v1/surveys", content=json.dumps(NPS), headers={"content-type": "text/plain"})
+    assert r.status_code == 403 and "application/json" in r.json()["error"]["message"]
+    create_survey(sws, NPS)
+    assert client.post("/api/v1/surveys/checkout-nps/pause").status_code == 403
+    assert client.get("/api/v1/surveys/checkout-nps").json()["status"] == "active"
 
 
 def test_admin_changes_need_the_admin_role(client, sws):

@@ -47,7 +47,6 @@ MAX_COMMENT = 5000
 MAX_ID = 200
 #: channels a survey may name besides those of the workspace journey
 KNOWN_CHANNELS = ("web", "mobile_app", "email", "store", "phone", "chat", "social", "review_site", "sms", "link")
-_READY: set[int] = set()
 
 
 class ResponseConflictError(ConfigError):
@@ -62,13 +61,13 @@ def now_utc() -> datetime:
 
 def ensure_tables(ws: Workspace) -> None:
     """Create the survey tables if missing (a workspace migrated to v2 before they existed)."""
-    if id(ws._raw) in _READY:
+    if getattr(ws, "_survey_tables_ready", False):
         return
     raw = ws._require_raw()
     with ws._lock:
         for ddl in DDL:
             raw.execute(ddl)
-    _READY.add(id(ws._raw))
+    ws._survey_tables_ready = True  # type: ignore[attr-defined]
 
 
 # -- definitions -------------------------------------------------------------------------

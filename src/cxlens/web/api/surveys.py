@@ -38,8 +38,19 @@ MAX_BODY = 64 * 1024
 SDK_FILE = Path(__file__).resolve().parents[1] / "static" / "sdk" / "cxlens-survey.js"
 ORIGINS_SETTING = "collect.allowed_origins"
 
+
+def _json_only(request: Request) -> None:
+    """State-changing admin calls must be JSON: a cross-site page cannot send that without a preflight."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise ForbiddenError(
+            f"{request.method} {request.url.path} needs 'Content-Type: application/json'; "
+            "send the request body (or {}) as JSON"
+        )
+
+
 Reader = Depends(require_role("admin", "analyst"))
 Admin = Depends(require_role("admin"))
+JsonOnly = Depends(_json_only)
 
 
 # -- CORS -------------------------------------------------------------------------------------
@@ -211,7 +222,9 @@ async def api_list(request: Request) -> list[dict[str, Any]]:
     return _records(await run_on_workspace(request, surveys.list_surveys)) or []
 
 
-@router.post("/api/v1/surveys", tags=["surveys"], summary="Create a survey", status_code=201, dependencies=[Admin])
+@router.post(
+    "/api/v1/surveys", tags=["surveys"], summary="Create a survey", status_code=201, dependencies=[Admin, JsonOnly]
+)
 async def api_create(request: Request) -> dict[str, Any]:
     body = await _body(request)
     return (await run_on_workspace(request, lambda ws: surveys.create_survey(ws, body))).to_dict()
@@ -222,18 +235,22 @@ async def api_show(request: Request, survey_id: str) -> dict[str, Any]:
     return (await run_on_workspace(request, lambda ws: surveys.get_survey(ws, survey_id))).to_dict()
 
 
-@router.put("/api/v1/surveys/{survey_id}", tags=["surveys"], summary="Replace a definition", dependencies=[Admin])
+@router.put(
+    "/api/v1/surveys/{survey_id}", tags=["surveys"], summary="Replace a definition", dependencies=[Admin, JsonOnly]
+)
 async def api_update(request: Request, survey_id: str) -> dict[str, Any]:
     body = await _body(request)
     return (await run_on_workspace(request, lambda ws: surveys.update_survey(ws, survey_id, body))).to_dict()
 
 
-@router.post("/api/v1/surveys/{survey_id}/pause", tags=["surveys"], summary="Pause", dependencies=[Admin])
+@router.post("/api/v1/surveys/{survey_id}/pause", tags=["surveys"], summary="Pause", dependencies=[Admin, JsonOnly])
 async def api_pause(request: Request, survey_id: str) -> dict[str, Any]:
     return (await run_on_workspace(request, lambda ws: surveys.set_status(ws, survey_id, "paused"))).to_dict()
 
 
-@router.post("/api/v1/surveys/{survey_id}/resume", tags=["surveys"], summary="Resume (activate)", dependencies=[Admin])
+@router.post(
+    "/api/v1/surveys/{survey_id}/resume", tags=["surveys"], summary="Resume (activate)", dependencies=[Admin, JsonOnly]
+)
 async def api_resume(request: Request, survey_id: str) -> dict[str, Any]:
     return (await run_on_workspace(request, lambda ws: surveys.set_status(ws, survey_id, "active"))).to_dict()
 
