@@ -91,6 +91,19 @@ def site(tmp_path_factory, browser):
         "</body></html>"
     )
     (tmp / "tab.html").write_text((tmp / "shop.html").read_text().replace("<title>Shop", "<title>Tab"))
+    (tmp / "tracker.html").write_text(
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Tracker</title></head><body>"
+        "<p>with the tracker</p><script>"
+        # a stand-in for /sdk/cxlens.js: the same user()/on()/config() surface, loading the widget like it does
+        "window.cxlens = (function () { var ls = {}; return {"
+        "  user: function () { return {anonymousId: 'trk-anon-1', userId: 'cust-77'}; },"
+        "  on: function (t, cb) { (ls[t] = ls[t] || []).push(cb); return this; },"
+        f"  config: function () {{ return {{writeKey: '{key}', host: '{api}'}}; }},"
+        "  track: function (e) { (ls.track || []).forEach(function (cb) { cb({type: 'track', event: e}); }); }"
+        "}; })();"
+        f"var s = document.createElement('script'); s.async = true; s.src = '{api}/sdk/cxlens-survey.js';"
+        "document.head.appendChild(s);</script></body></html>"
+    )
     srv = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=api_port, log_level="warning"))
     t1 = threading.Thread(target=srv.run, daemon=True)
     t1.start()
@@ -295,5 +308,26 @@ def test_builder_live_preview_renders_the_form(site, browser):
         pg.locator("#preview-error").wait_for(state="visible")
         assert "targeting.sample_rate" in pg.locator("#preview-error").inner_text()
         assert pg.errors == []
+    finally:
+        pg.close()
+
+
+def test_works_with_the_tracker_ids_and_events(site, browser):
+    _, url, ws, _ = site
+    pg = new_page(browser)
+    try:
+        pg.goto(url.replace("shop.html", "tracker.html"))
+        pg.wait_for_function("window.cxlensSurvey && window.cxlensSurvey.ready")
+        pg.evaluate("cxlensSurvey.ready")
+        pg.evaluate("cxlens.track('order_completed')")  # the tracker's event, not cxlensSurvey.track
+        dialog = pg.get_by_role("dialog")
+        dialog.wait_for(state="visible")
+        dialog.get_by_role("button", name="2 out of 10", exact=True).click()
+        pg.get_by_label("What went wrong?").wait_for()
+        fb = _wait_for(lambda: (lambda d: d if len(d) else None)(ws.sql(
+            "SELECT customer_id, score, json_extract_string(properties, '$.anonymous_id') AS anon FROM feedback "
+            "WHERE customer_id = 'cust-77'")))  # fmt: skip
+        assert fb.values.tolist() == [["cust-77", 2.0, "trk-anon-1"]]
+        assert pg.evaluate("localStorage.getItem('cxlens_survey_aid')") is None  # the tracker's id was used
     finally:
         pg.close()

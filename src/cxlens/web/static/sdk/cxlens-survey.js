@@ -9,7 +9,8 @@
  * GET /v1/surveys/eligible on page load and again when a watched event is tracked, waits the
  * survey's delay, shows it in a fixed overlay (nothing enters the page flow), and posts the
  * score at once and the comment later under one response id. With the cxlens tracker on the
- * page (window.cxlens) it uses its ids and its 'track' events.
+ * page (window.cxlens) it uses its ids (cxlens.user()) and its 'track' events (cxlens.on), and
+ * starts by itself when the tracker exposes {writeKey, host} through cxlens.config().
  */
 (function () {
   "use strict";
@@ -389,10 +390,18 @@
   };
   window.cxlensSurvey = api;
 
+  // Start by itself when the page says how: data-write-key on this <script>, or the cxlens tracker
+  // (which loads this file when initialised with {surveys: true}) exposing its settings via config().
   var me = document.currentScript;
-  if (me && me.getAttribute("data-write-key")) {
-    var src = me.getAttribute("src") || "";
-    var origin = /^https?:\/\/[^/]+/.exec(src);
-    api.init({ writeKey: me.getAttribute("data-write-key"), host: me.getAttribute("data-host") || (origin ? origin[0] : "") });
+  var origin = me ? /^https?:\/\/[^/]+/.exec(me.getAttribute("src") || "") : null;
+  var auto = { writeKey: me && me.getAttribute("data-write-key"), host: me && me.getAttribute("data-host") };
+  if (!auto.writeKey && window.cxlens && typeof window.cxlens.config === "function") {
+    try {
+      var tc = window.cxlens.config() || {};
+      auto = { writeKey: tc.writeKey, host: tc.host };
+    } catch (e) { /* wait for an explicit cxlensSurvey.init */ }
   }
+  // cxlensSurvey.ready: a Promise settled once the page-load eligibility answer is in
+  api.ready = auto.writeKey ? api.init({ writeKey: auto.writeKey, host: auto.host || (origin ? origin[0] : "") })
+    : Promise.resolve();
 })();
