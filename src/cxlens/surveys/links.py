@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from cxlens.errors import ConfigError, CxlensError, ForbiddenError, SchemaError
+from cxlens.errors import ConfigError, ForbiddenError, SchemaError
 from cxlens.surveys.store import ensure_tables, get_survey, now_utc
 from cxlens.workspace import Workspace
 
@@ -38,8 +38,8 @@ __all__ = ["LinkClaims", "LinkGoneError", "make_token", "personal_url", "verify_
 SECRET_SETTING = "surveys.link_secret"
 
 
-class LinkGoneError(CxlensError):
-    """A personal link that expired or was already answered (410)."""
+class LinkGoneError(ForbiddenError):
+    """A personal link that expired or was already answered (410 Gone; a PermissionError)."""
 
     http_status = 410
 
