@@ -170,22 +170,22 @@ def person_of(customer_id: str | None, anonymous_id: str | None) -> str:
 
 
 def history(ws: Workspace, survey_id: str, people: list[str]) -> History:
+    """What the server knows of these ids (one person) and survey ``survey_id``, in one query."""
     marks = ", ".join("?" for _ in people)
     with ws._lock:
-        raw = ws._raw
-        answered = raw.execute(
-            f"SELECT count(*), max(updated_at) FROM survey_responses WHERE survey_id = ? AND feedback_id IS NOT NULL "
-            f"AND (person IN ({marks}) OR customer_id IN ({marks}) OR anonymous_id IN ({marks}))",
-            [survey_id, *people, *people, *people],
+        row = ws._raw.execute(
+            f"""SELECT count(*) FILTER (WHERE person IN ({marks}) OR customer_id IN ({marks})
+                                          OR anonymous_id IN ({marks})),
+                       max(updated_at) FILTER (WHERE person IN ({marks}) OR customer_id IN ({marks})
+                                               OR anonymous_id IN ({marks})),
+                       count(*),
+                       (SELECT max(ts) FROM survey_exposures WHERE survey_id = ? AND person IN ({marks}))
+                FROM survey_responses WHERE survey_id = ? AND feedback_id IS NOT NULL""",
+            [*people * 6, survey_id, *people, survey_id],
         ).fetchone()
-        seen = raw.execute(
-            f"SELECT max(ts) FROM survey_exposures WHERE survey_id = ? AND person IN ({marks})", [survey_id, *people]
-        ).fetchone()[0]
-        total = raw.execute(
-            "SELECT count(*) FROM survey_responses WHERE survey_id = ? AND feedback_id IS NOT NULL", [survey_id]
-        ).fetchone()[0]
-    last = max([t for t in (seen, answered[1]) if t is not None], default=None)
-    return History(responded=answered[0] > 0, last_seen=last, responses_total=int(total))
+    answered, last_answer, total, seen = row
+    last = max([t for t in (seen, last_answer) if t is not None], default=None)
+    return History(responded=answered > 0, last_seen=last, responses_total=int(total))
 
 
 def eligible_surveys(
@@ -398,7 +398,11 @@ def record_response(
                 )
             if fid is not None:
                 _write_feedback(
-                    raw, row, old_score=old[1] if old is not None and old[4] else None, exists=bool(cur["fid"])
+                    raw,
+                    row,
+                    old_score=old[1] if old is not None and old[4] else None,
+                    exists=bool(cur["fid"]),
+                    has_rollup=_has_rollup(ws),
                 )
             raw.execute("COMMIT")
         except Exception:
@@ -419,26 +423,27 @@ def record_response(
 _DIMS = ("metric", "touchpoint", "channel", "stage", "survey_id")
 
 
+def _has_rollup(ws: Workspace) -> bool:
+    """Whether the workspace keeps ``feedback_rollup`` (remembered once seen: it is never dropped)."""
+    if not getattr(ws, "_survey_rollup_seen", False):
+        ws._survey_rollup_seen = ws._has_rollup()  # type: ignore[attr-defined]
+    return bool(ws._survey_rollup_seen)  # type: ignore[attr-defined]
+
+
 def _rollup_add(raw: Any, row: dict[str, Any], score: float | None, delta: int) -> None:
     where = " AND ".join(f"{c} IS NOT DISTINCT FROM ?" for c in (*_DIMS, "day", "score"))
     params = [row[c] for c in _DIMS] + [row["ts"].date(), score]
-    hit = raw.execute(f"SELECT n FROM {ROLLUP_TABLE} WHERE {where}", params).fetchone()
-    if hit is None:
-        if delta > 0:
-            raw.execute(f"INSERT INTO {ROLLUP_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [row["metric"], row["ts"].date(), row["touchpoint"], row["channel"], row["stage"],
-                         row["survey_id"], score, delta])  # fmt: skip
-    elif hit[0] + delta <= 0:
-        raw.execute(f"DELETE FROM {ROLLUP_TABLE} WHERE {where}", params)
-    else:
-        raw.execute(f"UPDATE {ROLLUP_TABLE} SET n = n + ? WHERE {where}", [delta, *params])
+    changed = raw.execute(f"UPDATE {ROLLUP_TABLE} SET n = n + ? WHERE {where}", [delta, *params]).fetchone()[0]
+    if changed == 0 and delta > 0:
+        raw.execute(f"INSERT INTO {ROLLUP_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [row["metric"], row["ts"].date(), row["touchpoint"], row["channel"], row["stage"],
+                     row["survey_id"], score, delta])  # fmt: skip
+    elif delta < 0:
+        raw.execute(f"DELETE FROM {ROLLUP_TABLE} WHERE n <= 0 AND {where}", params)
 
 
-def _write_feedback(raw: Any, row: dict[str, Any], *, old_score: float | None, exists: bool) -> None:
+def _write_feedback(raw: Any, row: dict[str, Any], *, old_score: float | None, exists: bool, has_rollup: bool) -> None:
     """Insert or update the response's feedback row and keep ``feedback_rollup`` in step (inside a transaction)."""
-    has_rollup = raw.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [ROLLUP_TABLE]
-    ).fetchone()[0]
     cols = list(row)
     if not exists:
         raw.execute(f"INSERT INTO feedback ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
