@@ -154,3 +154,25 @@ def test_paused_survey_takes_no_new_responses_but_completes_started_ones(nps):
     with pytest.raises(ResponseConflictError, match="paused"):
         record_response(nps, "checkout-nps", response_id="r2", anonymous_id="b", score=9)
     assert nps.sql("SELECT comment FROM feedback").comment.tolist() == ["late comment"]
+
+
+def test_score_change_removes_an_emptied_rollup_group(nps):
+    record_response(nps, "checkout-nps", response_id="r1", anonymous_id="a", score=3)
+    record_response(nps, "checkout-nps", response_id="r1", anonymous_id="a", score=9)
+    assert rollup(nps)[["score", "n"]].values.tolist() == [[9.0, 1]]
+    assert_rollup_consistent(nps)
+
+
+def test_concurrent_partials_of_one_response_make_one_row(nps):
+    from concurrent.futures import ThreadPoolExecutor
+
+    parts = [{"score": 7}, {"comment": "c"}, {"score": 7}, {"comment": "c"}] * 5
+
+    def send(p):
+        return record_response(nps, "checkout-nps", response_id="r1", anonymous_id="a", **p)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(send, parts))
+    assert sum(r["created"] for r in results) == 1
+    assert nps.sql("SELECT score, comment FROM feedback").values.tolist() == [[7.0, "c"]]
+    assert rollup(nps)[["score", "n"]].values.tolist() == [[7.0, 1]]

@@ -106,6 +106,33 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
+def _body_doc(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """OpenAPI for a body read by :func:`_body` (JSON, sent as application/json or text/plain)."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema},
+                                                          "text/plain": {"schema": schema}}}}  # fmt: skip
+
+
+_WHO = {
+    "writeKey": {"type": "string", "description": "write key (or send it as HTTP Basic user name)"},
+    "anonymousId": {"type": "string", "maxLength": 200},
+    "userId": {"type": "string", "maxLength": 200, "description": "customer id, when known"},
+}
+RESPONSE_DOC = _body_doc(
+    {
+        **_WHO,
+        "responseId": {"type": "string", "maxLength": 200, "description": "client id; partials share it"},
+        "score": {"type": "number"},
+        "comment": {"type": "string", "maxLength": 5000},
+        "answers": {"type": "object", "description": "extra question id → answer"},
+        "language": {"type": "string"},
+        "url": {"type": "string"},
+    },
+    ["responseId"],
+)
+EXPOSURE_DOC = _body_doc(_WHO, [])
+
+
 def _json(data: Any, headers: dict[str, str], status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status, headers=headers)
 
@@ -132,7 +159,12 @@ async def eligible(
     return _json(out, headers | {"Cache-Control": "no-store"})
 
 
-@router.post("/v1/surveys/{survey_id}/responses", tags=["collect"], summary="Add or complete a survey response")
+@router.post(
+    "/v1/surveys/{survey_id}/responses",
+    tags=["collect"],
+    summary="Add or complete a survey response",
+    openapi_extra=RESPONSE_DOC,
+)
 async def respond(request: Request, survey_id: str) -> JSONResponse:
     body = await _body(request)
     ctx = authenticate_key(request, body_key=body.get("writeKey"))
@@ -168,12 +200,19 @@ async def _exposure(request: Request, survey_id: str, kind: str) -> JSONResponse
     return _json({"ok": True}, headers)
 
 
-@router.post("/v1/surveys/{survey_id}/impression", tags=["collect"], summary="The survey was shown")
+@router.post(
+    "/v1/surveys/{survey_id}/impression", tags=["collect"], summary="The survey was shown", openapi_extra=EXPOSURE_DOC
+)
 async def impression(request: Request, survey_id: str) -> JSONResponse:
     return await _exposure(request, survey_id, "impression")
 
 
-@router.post("/v1/surveys/{survey_id}/dismiss", tags=["collect"], summary="The survey was closed unanswered")
+@router.post(
+    "/v1/surveys/{survey_id}/dismiss",
+    tags=["collect"],
+    summary="The survey was closed unanswered",
+    openapi_extra=EXPOSURE_DOC,
+)
 async def dismiss(request: Request, survey_id: str) -> JSONResponse:
     return await _exposure(request, survey_id, "dismiss")
 
