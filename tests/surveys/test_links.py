@@ -6,6 +6,7 @@ import csv
 import re
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -139,3 +140,23 @@ def test_cli_create_list_pause_results(tmp_path):
     assert [(r["survey_id"], r["status"]) for r in json.loads(out)] == [("s", "paused")]
     shown = run(app, ["-w", str(path), "survey", "show", "s"]).output
     assert "metric: csat" in shown and "status: paused" in shown
+
+
+def test_hosted_text_and_choice_surveys(client, sws):
+    create_survey(sws, {"id": "idea", "name": "Ideas", "metric": "text", "question": "One <i>idea</i>?",
+                        "status": "active", "link": {"public": True}})  # fmt: skip
+    create_survey(sws, {"id": "pick", "name": "Pick", "metric": "choice", "question": "Which?", "status": "active",
+                        "options": ["Red", "Blue"], "link": {"public": True}})  # fmt: skip
+    page = client.get("/s/shop/idea")
+    assert "One &lt;i&gt;idea&lt;/i&gt;?" in page.text
+    done = client.post("/s/shop/idea", data={**_form(page.text), "comment": "Dark mode"})
+    assert 'id="thanks"' in done.text
+    page = client.get("/s/shop/pick")
+    assert re.findall(r'aria-label="([^"]+)"', page.text) == ["Red", "Blue"]
+    client.post("/s/shop/pick", data={**_form(page.text), "score": "2"})
+    fb = sws.sql("SELECT survey_id, score, comment, json_extract_string(properties, '$.choice') AS c FROM feedback "
+                 "ORDER BY survey_id")  # fmt: skip
+    rows = [[None if pd.isna(v) else v for v in r] for r in fb.values.tolist()]
+    assert rows == [["idea", None, "Dark mode", None], ["pick", 2.0, None, "Blue"]]
+    again = client.post("/s/shop/pick", data={**_form(page.text), "rid": "another", "score": "1"})
+    assert again.status_code == 409 and "already answered" in again.text  # the same browser (cookie) answered
