@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from cxlens import surveys
@@ -296,7 +296,9 @@ async def api_resume(request: Request, survey_id: str) -> dict[str, Any]:
 
 @router.get("/api/v1/surveys/{survey_id}/results", tags=["surveys"], summary="Results", dependencies=[Reader])
 async def api_results(
-    request: Request, survey_id: str, period: Annotated[str, "day, week, month, quarter or year"] = "month"
+    request: Request,
+    survey_id: str,
+    period: Annotated[str, Query(description="day, week, month, quarter or year")] = "month",
 ) -> dict[str, Any]:
     return results_json(
         await run_on_workspace(request, lambda ws: surveys.survey_results(ws, survey_id, period=period))

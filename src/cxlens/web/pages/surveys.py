@@ -311,7 +311,6 @@ async def hosted_post(request: Request, workspace: str, survey_id: str) -> HTMLR
     form = await _form(request)
     token, rid, step = form.get("t") or None, form.get("rid", ""), form.get("step", "score")
     anon = request.cookies.get(ANON_COOKIE) or ("anon-" + rid)
-    lang = surveys.pick_language(request.headers.get("accept-language"), [], "en")
 
     def work(ws: Any) -> dict[str, Any]:
         d = surveys.get_survey(ws, survey_id)
@@ -355,5 +354,5 @@ async def hosted_post(request: Request, workspace: str, survey_id: str) -> HTMLR
     except CxlensError as e:
         return _hosted_error(request, e)
     ctx = {"options": _scale_options(out["s"]), "token": token or "", "rid": rid, "selected": None,
-           "action": str(request.url.path), "error": None, "lang": lang, **out}  # fmt: skip
+           "action": str(request.url.path), "error": None, **out}  # fmt: skip
     return _render(request, "surveys/hosted.html", ctx, 422 if out.get("error") else 200)
