@@ -285,6 +285,8 @@ def test_feedback_tab_opens_a_star_survey(site, browser):
         anon = pg.evaluate("localStorage.getItem('cxlens_survey_aid')")
         fb = _wait_for(lambda: (lambda d: d if len(d) else None)(_feedback(ws, anon)))
         assert fb.values.tolist() == [[4.0, None, "site-csat"]]
+        pg.get_by_role("dialog").wait_for(state="detached", timeout=10000)  # thanks closes by itself
+        assert pg.locator(".cxs-tab").count() == 0  # answered: the tab is gone
     finally:
         pg.close()
 

@@ -188,6 +188,11 @@
     function finish(dismissed) {
       if (!root.parentNode) return;
       if (dismissed && !answered) send("/v1/surveys/" + encodeURIComponent(s.id) + "/dismiss", {});
+      if (answered && !preview && tabSurvey && tabSurvey.id === s.id) {
+        var tab = document.querySelector(".cxs-tab"); // one answer per person: no tab to a finished survey
+        if (tab) tab.parentNode.removeChild(tab);
+        tabSurvey = null;
+      }
       root.parentNode.removeChild(root);
       if (open === root) open = null;
       if (before && before.focus && document.contains(before)) before.focus();
