@@ -35,6 +35,7 @@ PAGE_MODULES: list[str] = [
     "cxlens.web.pages.voice",
     "cxlens.web.pages.customers",
     "cxlens.web.pages.admin",
+    "cxlens.web.pages.surveys",
 ]
 
 #: Registered navigation entries (see :func:`nav` for the ordered list).

@@ -1,0 +1,465 @@
+"""Surveys in a workspace: definitions, eligibility, responses (merged partials) and exposures.
+
+A response lands as ONE canonical ``feedback`` row as soon as it has a score (or, for a text
+survey, a comment); a later partial (the comment, extra answers, a changed score) updates that
+row, and the ``feedback_rollup`` cube is adjusted in the same transaction, so metrics read from
+the rollup and from a scan agree.
+
+>>> import cxlens
+>>> from cxlens.surveys import store
+>>> ws = cxlens.open(":memory:")
+>>> _ = store.create_survey(ws, {"id": "s1", "name": "S", "metric": "nps", "question": "?", "status": "active"})
+>>> _ = store.record_response(ws, "s1", response_id="r1", anonymous_id="a1", score=9)
+>>> _ = store.record_response(ws, "s1", response_id="r1", anonymous_id="a1", comment="great")
+>>> ws.sql("SELECT score, comment FROM feedback").values.tolist()
+[[9.0, 'great']]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from cxlens.errors import ConfigError, NotFoundError, PayloadTooLargeError, SchemaError
+from cxlens.surveys.definition import SurveyDefinition, condition_holds, load_definition
+from cxlens.surveys.tables import DDL
+from cxlens.surveys.targeting import History, eligibility, pick_language, tab_eligible
+from cxlens.workspace import ROLLUP_TABLE, Workspace
+
+__all__ = [
+    "MAX_COMMENT",
+    "ResponseConflictError",
+    "create_survey",
+    "eligible_surveys",
+    "get_survey",
+    "list_surveys",
+    "record_exposure",
+    "record_response",
+    "set_status",
+    "update_survey",
+]
+
+MAX_COMMENT = 5000
+MAX_ID = 200
+#: channels a survey may name besides those of the workspace journey
+KNOWN_CHANNELS = ("web", "mobile_app", "email", "store", "phone", "chat", "social", "review_site", "sms", "link")
+
+
+class ResponseConflictError(ConfigError):
+    """The person already answered this survey, or a response id belongs to someone else (409)."""
+
+    http_status = 409
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def ensure_tables(ws: Workspace) -> None:
+    """Create the survey tables if missing (a workspace migrated to v2 before they existed)."""
+    if getattr(ws, "_survey_tables_ready", False):
+        return
+    raw = ws._require_raw()
+    with ws._lock:
+        for ddl in DDL:
+            raw.execute(ddl)
+    ws._survey_tables_ready = True  # type: ignore[attr-defined]
+
+
+# -- definitions -------------------------------------------------------------------------
+def validate_against_journey(ws: Workspace, d: SurveyDefinition) -> SurveyDefinition:
+    """Check touchpoint and channel against the workspace journey; fill a missing channel from it."""
+    j = ws.journey
+    tps = {t.id: t for t in j.touchpoints}
+    if d.touchpoint is not None and d.touchpoint not in tps:
+        raise ConfigError(
+            f"survey field 'touchpoint' is {d.touchpoint!r}; expected a touchpoint of the workspace journey "
+            f"({', '.join(sorted(tps))}) — add it with `cxlens journey` first"
+        )
+    channels = sorted({t.channel for t in j.touchpoints} | set(KNOWN_CHANNELS))
+    if d.channel is not None and d.channel not in channels:
+        raise ConfigError(f"survey field 'channel' is {d.channel!r}; expected one of {', '.join(channels)}")
+    if d.channel is None and d.touchpoint is not None:
+        data = d.to_dict()
+        data["channel"] = tps[d.touchpoint].channel
+        d = SurveyDefinition.from_dict(data)
+    return d
+
+
+def create_survey(ws: Workspace, source: Any) -> SurveyDefinition:
+    """Validate a definition (dict, YAML/JSON text or file) and store it; the id must be new."""
+    ensure_tables(ws)
+    d = validate_against_journey(ws, load_definition(source))
+    with ws._lock:
+        if ws._raw.execute("SELECT 1 FROM surveys WHERE survey_id = ?", [d.id]).fetchone():
+            raise ConfigError(f"survey {d.id!r} already exists; use `cxlens survey update {d.id}` or pick another id")
+        now = now_utc()
+        ws._raw.execute(
+            "INSERT INTO surveys VALUES (?, ?, ?, ?, ?, ?)", [d.id, d.name, d.status, json.dumps(d.to_dict()), now, now]
+        )
+    return d
+
+
+def update_survey(ws: Workspace, survey_id: str, source: Any) -> SurveyDefinition:
+    """Replace a survey's definition (its id cannot change)."""
+    get_survey(ws, survey_id)
+    d = validate_against_journey(ws, load_definition(source))
+    if d.id != survey_id:
+        raise ConfigError(f"survey field 'id' is {d.id!r} but the survey being updated is {survey_id!r}; keep the id")
+    _write(ws, d)
+    return d
+
+
+def set_status(ws: Workspace, survey_id: str, status: str) -> SurveyDefinition:
+    """Pause, resume (``active``) or return a survey to draft."""
+    d = get_survey(ws, survey_id).with_status(status)
+    _write(ws, d)
+    return d
+
+
+def _write(ws: Workspace, d: SurveyDefinition) -> None:
+    with ws._lock:
+        ws._raw.execute(
+            "UPDATE surveys SET name = ?, status = ?, definition = ?, updated_at = ? WHERE survey_id = ?",
+            [d.name, d.status, json.dumps(d.to_dict()), now_utc(), d.id],
+        )
+
+
+def get_survey(ws: Workspace, survey_id: str) -> SurveyDefinition:
+    ensure_tables(ws)
+    with ws._lock:
+        row = ws._raw.execute("SELECT definition FROM surveys WHERE survey_id = ?", [survey_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no survey {survey_id!r} in this workspace; list them with `cxlens survey list`")
+    return SurveyDefinition.from_dict(json.loads(row[0]))
+
+
+def list_surveys(ws: Workspace) -> pd.DataFrame:
+    """One row per survey: id, name, metric, status, touchpoint, responses, impressions, updated_at."""
+    ensure_tables(ws)
+    df = ws.sql(
+        """SELECT s.survey_id, s.name, json_extract_string(s.definition, '$.metric') AS metric, s.status,
+                  json_extract_string(s.definition, '$.touchpoint') AS touchpoint,
+                  (SELECT count(*) FROM survey_responses r WHERE r.survey_id = s.survey_id
+                     AND r.feedback_id IS NOT NULL) AS responses,
+                  (SELECT count(*) FROM survey_exposures e WHERE e.survey_id = s.survey_id
+                     AND e.kind = 'impression') AS impressions,
+                  s.updated_at
+           FROM surveys s ORDER BY s.created_at, s.survey_id"""
+    )
+    return df
+
+
+# -- eligibility ---------------------------------------------------------------------------
+def _people(customer_id: str | None, anonymous_id: str | None) -> list[str]:
+    return [p for p in (customer_id, anonymous_id) if p]
+
+
+def person_of(customer_id: str | None, anonymous_id: str | None) -> str:
+    people = _people(customer_id, anonymous_id)
+    if not people:
+        raise SchemaError("field 'anonymousId' (or 'userId') is missing; send the visitor's id")
+    for p in people:
+        if len(p) > MAX_ID:
+            raise PayloadTooLargeError(f"field 'anonymousId'/'userId' is {len(p)} characters; at most {MAX_ID}")
+    return people[0]
+
+
+def history(ws: Workspace, survey_id: str, people: list[str]) -> History:
+    """What the server knows of these ids (one person) and survey ``survey_id``, in one query."""
+    marks = ", ".join("?" for _ in people)
+    with ws._lock:
+        row = ws._raw.execute(
+            f"""SELECT count(*) FILTER (WHERE person IN ({marks}) OR customer_id IN ({marks})
+                                          OR anonymous_id IN ({marks})),
+                       max(updated_at) FILTER (WHERE person IN ({marks}) OR customer_id IN ({marks})
+                                               OR anonymous_id IN ({marks})),
+                       count(*),
+                       (SELECT max(ts) FROM survey_exposures WHERE survey_id = ? AND person IN ({marks}))
+                FROM survey_responses WHERE survey_id = ? AND feedback_id IS NOT NULL""",
+            [*people * 6, survey_id, *people, survey_id],
+        ).fetchone()
+    answered, last_answer, total, seen = row
+    last = max([t for t in (seen, last_answer) if t is not None], default=None)
+    return History(responded=answered > 0, last_seen=last, responses_total=int(total))
+
+
+def eligible_surveys(
+    ws: Workspace,
+    *,
+    anonymous_id: str | None = None,
+    customer_id: str | None = None,
+    url: str | None = None,
+    event: str | None = None,
+    language: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Surveys to show this person now, localised, after every targeting and fatigue rule.
+
+    Returns
+    -------
+    dict
+        ``surveys``: localised definitions for the widget (``trigger.delay_seconds`` tells it how
+        long to wait); ``watch_events``: event names that could make another active survey
+        eligible on this page (the widget asks again when one is tracked); ``feedback_tab``: a
+        survey to offer behind an always-available tab, or None.
+    """
+    person = person_of(customer_id, anonymous_id)
+    people = _people(customer_id, anonymous_id)
+    now = now or now_utc()
+    ensure_tables(ws)
+    with ws._lock:
+        rows = ws._raw.execute("SELECT definition FROM surveys WHERE status = 'active' ORDER BY created_at").fetchall()
+    out: list[dict[str, Any]] = []
+    watch: set[str] = set()
+    tab = None
+    for (text,) in rows:
+        d = SurveyDefinition.from_dict(json.loads(text))
+        h = history(ws, d.id, people)
+        reason = eligibility(d, person, h, now=now, url=url, event=event)
+        lang = pick_language(language, list(d.translations), d.language)
+        if reason is None:
+            out.append(d.localised(lang))
+        elif reason.startswith("waits for event") and event is None:
+            # would it be eligible once its event arrives? then the widget should watch for it
+            trig = d.targeting["trigger"]["event"]
+            if eligibility(d, person, h, now=now, url=url, event=trig) is None:
+                watch.add(trig)
+        if tab is None and event is None and tab_eligible(d, h, now=now, url=url):
+            tab = d.localised(lang)
+    return {"surveys": out, "watch_events": sorted(watch), "feedback_tab": tab}
+
+
+def record_exposure(
+    ws: Workspace, survey_id: str, kind: str, *, anonymous_id: str | None = None, customer_id: str | None = None
+) -> None:
+    """Record that a person saw (``impression``) or closed (``dismiss``) a survey, for fatigue rules."""
+    if kind not in ("impression", "dismiss"):
+        raise SchemaError(f"field 'kind' is {kind!r}; expected impression or dismiss")
+    person = person_of(customer_id, anonymous_id)
+    get_survey(ws, survey_id)
+    with ws._lock:
+        ws._raw.execute("INSERT INTO survey_exposures VALUES (?, ?, ?, ?)", [survey_id, person, kind, now_utc()])
+
+
+# -- responses -----------------------------------------------------------------------------
+def feedback_id_of(survey_id: str, response_id: str) -> str:
+    return "svy_" + hashlib.sha256(f"{survey_id}\x00{response_id}".encode()).hexdigest()[:24]
+
+
+def _check_score(d: SurveyDefinition, score: Any) -> float | None:
+    if score is None:
+        return None
+    if d.metric == "text":
+        raise SchemaError(f"field 'score' is {score!r} but survey {d.id!r} is a text survey; send only 'comment'")
+    lo, hi = d.scale or (0, 0)
+    try:
+        v = float(score)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if isinstance(score, bool) or not (lo <= v <= hi) or v != int(v):
+        raise SchemaError(f"field 'score' is {score!r}; expected a whole number from {lo} to {hi} for {d.metric}")
+    return v
+
+
+def _check_text(name: str, v: Any, limit: int = MAX_COMMENT) -> str | None:
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise SchemaError(f"field {name!r} is {type(v).__name__}; expected text")
+    if len(v) > limit:
+        raise PayloadTooLargeError(f"field {name!r} is {len(v)} characters; at most {limit} are accepted, shorten it")
+    return v.strip() or None
+
+
+def _check_answers(d: SurveyDefinition, answers: Any) -> dict[str, Any]:
+    if answers is None:
+        return {}
+    if not isinstance(answers, dict):
+        raise SchemaError(f"field 'answers' is {type(answers).__name__}; expected a mapping of question id → answer")
+    qs = {q.id: q for q in d.questions}
+    out: dict[str, Any] = {}
+    for k, v in answers.items():
+        q = qs.get(k)
+        if q is None:
+            raise SchemaError(f"field 'answers.{k}' names no question of survey {d.id!r}; expected one of {list(qs)}")
+        if q.type == "choice" and v not in q.options:
+            raise SchemaError(f"field 'answers.{k}' is {v!r}; expected one of {list(q.options)}")
+        if q.type == "rating" and (not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 5):
+            raise SchemaError(f"field 'answers.{k}' is {v!r}; expected a whole number from 1 to 5")
+        out[k] = _check_text(f"answers.{k}", v) if q.type == "text" else v
+    return out
+
+
+def record_response(
+    ws: Workspace,
+    survey_id: str,
+    *,
+    response_id: str,
+    anonymous_id: str | None = None,
+    customer_id: str | None = None,
+    score: Any = None,
+    comment: Any = None,
+    answers: Any = None,
+    language: str | None = None,
+    url: str | None = None,
+    link_id: str | None = None,
+    channel: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Add a response or merge a partial into it (same ``response_id``), all in one transaction.
+
+    Sending the same partial twice changes nothing (idempotent on the client's response id).
+    A new response from a person who already answered a once-per-person survey is refused
+    with :class:`ResponseConflictError` (409).
+
+    Returns
+    -------
+    dict
+        ``response_id``, ``feedback_id`` (None until the response has a score), ``score``,
+        ``comment``, ``answers``, ``follow_up`` (wording to ask next) and ``created`` (new response).
+    """
+    d = get_survey(ws, survey_id)
+    rid = _check_text("responseId", response_id, MAX_ID)
+    if not rid:
+        raise SchemaError("field 'responseId' is missing; send a client-generated id (e.g. a UUID) per response")
+    person = person_of(customer_id, anonymous_id)
+    v_score = _check_score(d, score)
+    v_comment = _check_text("comment", comment)
+    v_answers = _check_answers(d, answers)
+    lang = _check_text("language", language, 35)
+    url = _check_text("url", url, 2000)
+    now = now or now_utc()
+    raw = ws._require_raw()
+    with ws._lock:
+        old = raw.execute(
+            "SELECT person, score, comment, answers, feedback_id, created_at FROM survey_responses "
+            "WHERE survey_id = ? AND response_id = ?",
+            [survey_id, rid],
+        ).fetchone()
+        if old is None:
+            if d.status != "active" and link_id is None:
+                raise ResponseConflictError(f"survey {survey_id!r} is {d.status}; it accepts no new responses")
+            h = history(ws, survey_id, _people(customer_id, anonymous_id))
+            if d.targeting.get("once_per_person", True) and h.responded:
+                raise ResponseConflictError(f"this person already answered survey {survey_id!r}; one response each")
+            mx = d.targeting.get("max_responses")
+            if mx is not None and h.responses_total >= mx:
+                raise ResponseConflictError(f"survey {survey_id!r} has its {mx} responses; it accepts no more")
+            if (
+                link_id is not None
+                and raw.execute("SELECT 1 FROM survey_links WHERE link_id = ?", [link_id]).fetchone()
+            ):
+                raise ResponseConflictError("this survey link was already used; each personal link answers once")
+            merged_answers = v_answers
+            cur = {"score": v_score, "comment": v_comment, "fid": None, "created": now}
+        else:
+            if old[0] not in _people(customer_id, anonymous_id):
+                raise ResponseConflictError(f"field 'responseId' {rid!r} belongs to another person; use a new id")
+            merged_answers = {**json.loads(old[3] or "{}"), **v_answers}
+            cur = {
+                "score": v_score if v_score is not None else old[1],
+                "comment": v_comment if v_comment is not None else old[2],
+                "fid": old[4],
+                "created": old[5],
+            }
+        ready = cur["score"] is not None or (d.metric == "text" and cur["comment"] is not None)
+        fid = cur["fid"] or (feedback_id_of(survey_id, rid) if ready else None)
+        props = {k: v for k, v in {
+            "anonymous_id": anonymous_id, "response_id": rid, "language": lang, "url": url,
+            "answers": merged_answers or None, "link_id": link_id,
+            "choice": d.options[int(cur["score"]) - 1] if d.metric == "choice" and cur["score"] else None,
+        }.items() if v is not None}  # fmt: skip
+        row = {
+            "feedback_id": fid, "customer_id": customer_id, "ts": cur["created"], "metric": d.metric,
+            "score": cur["score"], "comment": cur["comment"], "touchpoint": d.touchpoint,
+            "channel": channel or d.channel, "stage": ws.journey.stage_of().get(d.touchpoint or ""),
+            "survey_id": survey_id, "properties": json.dumps(props, ensure_ascii=False),
+        }  # fmt: skip
+        raw.execute("BEGIN")
+        try:
+            if old is None:
+                raw.execute(
+                    "INSERT INTO survey_responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [survey_id, rid, person, customer_id, anonymous_id, cur["score"], cur["comment"],
+                     json.dumps(merged_answers), lang, url, fid, link_id, now, now],
+                )  # fmt: skip
+                if link_id is not None:
+                    raw.execute("INSERT INTO survey_links VALUES (?, ?, ?, ?)", [link_id, survey_id, customer_id, now])
+            else:
+                raw.execute(
+                    "UPDATE survey_responses SET score = ?, comment = ?, answers = ?, feedback_id = ?, "
+                    "language = coalesce(?, language), updated_at = ? WHERE survey_id = ? AND response_id = ?",
+                    [cur["score"], cur["comment"], json.dumps(merged_answers), fid, lang, now, survey_id, rid],
+                )
+            if fid is not None:
+                _write_feedback(
+                    raw,
+                    row,
+                    old_score=old[1] if old is not None and old[4] else None,
+                    exists=bool(cur["fid"]),
+                    has_rollup=_has_rollup(ws),
+                )
+            raw.execute("COMMIT")
+        except Exception:
+            raw.execute("ROLLBACK")
+            raise
+    return {
+        "response_id": rid,
+        "feedback_id": fid,
+        "score": cur["score"],
+        "comment": cur["comment"],
+        "answers": merged_answers,
+        "follow_up": d.follow_up_for(cur["score"]),
+        "next_questions": [q.id for q in d.questions if condition_holds(q.show_if, cur["score"])],
+        "created": old is None,
+    }
+
+
+_DIMS = ("metric", "touchpoint", "channel", "stage", "survey_id")
+
+
+def _has_rollup(ws: Workspace) -> bool:
+    """Whether the workspace keeps ``feedback_rollup`` (remembered once seen: it is never dropped)."""
+    if not getattr(ws, "_survey_rollup_seen", False):
+        ws._survey_rollup_seen = ws._has_rollup()  # type: ignore[attr-defined]
+    return bool(ws._survey_rollup_seen)  # type: ignore[attr-defined]
+
+
+def _rollup_add(raw: Any, row: dict[str, Any], score: float | None, delta: int) -> None:
+    where = " AND ".join(f"{c} IS NOT DISTINCT FROM ?" for c in (*_DIMS, "day", "score"))
+    params = [row[c] for c in _DIMS] + [row["ts"].date(), score]
+    changed = raw.execute(f"UPDATE {ROLLUP_TABLE} SET n = n + ? WHERE {where}", [delta, *params]).fetchone()[0]
+    if changed == 0 and delta > 0:
+        raw.execute(f"INSERT INTO {ROLLUP_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [row["metric"], row["ts"].date(), row["touchpoint"], row["channel"], row["stage"],
+                     row["survey_id"], score, delta])  # fmt: skip
+    elif delta < 0:
+        raw.execute(f"DELETE FROM {ROLLUP_TABLE} WHERE n <= 0 AND {where}", params)
+
+
+def _write_feedback(raw: Any, row: dict[str, Any], *, old_score: float | None, exists: bool, has_rollup: bool) -> None:
+    """Insert or update the response's feedback row and keep ``feedback_rollup`` in step (inside a transaction)."""
+    cols = list(row)
+    if not exists:
+        raw.execute(f"INSERT INTO feedback ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                    [row[c] for c in cols])  # fmt: skip
+        if has_rollup:
+            _rollup_add(raw, row, row["score"], +1)
+        return
+    stored = raw.execute(
+        f"SELECT ts, {', '.join(_DIMS)} FROM feedback WHERE feedback_id = ?", [row["feedback_id"]]
+    ).fetchone()
+    raw.execute(
+        "UPDATE feedback SET score = ?, comment = ?, properties = ?, customer_id = coalesce(?, customer_id) "
+        "WHERE feedback_id = ?",
+        [row["score"], row["comment"], row["properties"], row["customer_id"], row["feedback_id"]],
+    )
+    if has_rollup and stored is not None and old_score != row["score"]:
+        key = dict(zip(("ts", *_DIMS), stored, strict=True))  # the dimensions the row was counted under
+        _rollup_add(raw, key, old_score, -1)
+        _rollup_add(raw, key, row["score"], +1)

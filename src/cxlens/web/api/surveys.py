@@ -1,0 +1,305 @@
+"""Survey endpoints: the public ones the widget calls, and the admin API.
+
+Public (write key; browsers call them cross-origin)::
+
+    GET  /v1/surveys/eligible?writeKey=&anonymousId=&userId=&url=&event=&lang=
+    POST /v1/surveys/{id}/responses      {writeKey, responseId, anonymousId|userId, score?, comment?, answers?}
+    POST /v1/surveys/{id}/impression     {writeKey, anonymousId|userId}
+    POST /v1/surveys/{id}/dismiss        {writeKey, anonymousId|userId}
+    GET  /sdk/cxlens-survey.js           the widget
+
+POST bodies are JSON whatever the ``Content-Type`` says, so the widget can send ``text/plain``
+(a CORS "simple request": no preflight round trip). A request whose ``Origin`` is neither the
+server's own nor listed in the workspace setting ``collect.allowed_origins`` is refused (403);
+an allowed origin is echoed in ``Access-Control-Allow-Origin``.
+
+Admin (dashboard users; in open mode everyone): ``/api/v1/surveys`` list/create, ``/{id}``
+show/update, ``/{id}/pause``, ``/{id}/resume``, ``/{id}/results``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from cxlens import surveys
+from cxlens.errors import ForbiddenError, PayloadTooLargeError, SchemaError
+from cxlens.web.deps import authenticate_key, hub, require_role, run_on_workspace
+
+__all__ = ["MAX_BODY", "router"]
+
+router = APIRouter()
+MAX_BODY = 64 * 1024
+SDK_FILE = Path(__file__).resolve().parents[1] / "static" / "sdk" / "cxlens-survey.js"
+ORIGINS_SETTING = "collect.allowed_origins"
+
+
+def _json_only(request: Request) -> None:
+    """State-changing admin calls must be JSON: a cross-site page cannot send that without a preflight."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise ForbiddenError(
+            f"{request.method} {request.url.path} needs 'Content-Type: application/json'; "
+            "send the request body (or {}) as JSON"
+        )
+
+
+Reader = Depends(require_role("admin", "analyst"))
+Admin = Depends(require_role("admin"))
+JsonOnly = Depends(_json_only)
+
+
+# -- CORS -------------------------------------------------------------------------------------
+def _same_origin(request: Request, origin: str) -> bool:
+    return origin.rstrip("/") == f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+def _allowed(ws: Any, origin: str) -> bool:
+    allowed = ws.setting(ORIGINS_SETTING, []) or []
+    if isinstance(allowed, str):
+        allowed = [allowed]
+    return "*" in allowed or origin.rstrip("/") in [str(a).rstrip("/") for a in allowed]
+
+
+def _cors(request: Request, ws: Any) -> dict[str, str]:
+    """CORS headers for this request, or a 403 when its origin is not allowed for the workspace."""
+    origin = request.headers.get("origin")
+    if not origin or _same_origin(request, origin):
+        return {}
+    if not _allowed(ws, origin):
+        raise ForbiddenError(
+            f"origin {origin!r} may not send to this workspace; add it to the setting {ORIGINS_SETTING!r}"
+        )
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+@router.options("/v1/surveys/{rest:path}", include_in_schema=False)
+def preflight(request: Request, rest: str) -> Response:
+    """Answer CORS preflights for origins allowed by any workspace of this server (the key is not sent yet)."""
+    origin = request.headers.get("origin", "")
+    headers = {"Vary": "Origin"}
+    if origin and any(_allowed(ws, origin) for _, ws in hub(request).items()):
+        headers |= {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Authorization",
+            "Access-Control-Max-Age": "600",
+        }
+    return Response(status_code=204, headers=headers)
+
+
+# -- public endpoints ---------------------------------------------------------------------------
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise PayloadTooLargeError(f"request body is {len(raw):,} bytes; at most {MAX_BODY:,} are accepted")
+    try:
+        data = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise SchemaError("request body is not valid JSON; send a JSON object") from None
+    if not isinstance(data, dict):
+        raise SchemaError(f"request body is a JSON {type(data).__name__}; expected an object")
+    return data
+
+
+def _body_doc(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """OpenAPI for a body read by :func:`_body` (JSON, sent as application/json or text/plain)."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema},
+                                                          "text/plain": {"schema": schema}}}}  # fmt: skip
+
+
+_WHO = {
+    "writeKey": {"type": "string", "description": "write key (or send it as HTTP Basic user name)"},
+    "anonymousId": {"type": "string", "maxLength": 200},
+    "userId": {"type": "string", "maxLength": 200, "description": "customer id, when known"},
+}
+RESPONSE_DOC = _body_doc(
+    {
+        **_WHO,
+        "responseId": {"type": "string", "maxLength": 200, "description": "client id; partials share it"},
+        "score": {"type": "number"},
+        "comment": {"type": "string", "maxLength": 5000},
+        "answers": {"type": "object", "description": "extra question id → answer"},
+        "language": {"type": "string"},
+        "url": {"type": "string"},
+    },
+    ["responseId"],
+)
+EXPOSURE_DOC = _body_doc(_WHO, [])
+
+
+def _json(data: Any, headers: dict[str, str], status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status, headers=headers)
+
+
+@router.get("/v1/surveys/eligible", tags=["collect"], summary="Surveys to show this visitor now")
+async def eligible(
+    request: Request,
+    writeKey: str | None = None,  # noqa: N803  (the Segment-style name the widget sends)
+    anonymousId: str | None = None,  # noqa: N803
+    userId: str | None = None,  # noqa: N803
+    url: str | None = None,
+    event: str | None = None,
+    lang: str | None = None,
+) -> JSONResponse:
+    ctx = authenticate_key(request, body_key=writeKey)
+    headers = _cors(request, ctx.ws)
+    language = lang or request.headers.get("accept-language")
+    out = await run_on_workspace(
+        request,
+        lambda ws: surveys.eligible_surveys(
+            ws, anonymous_id=anonymousId, customer_id=userId, url=url, event=event, language=language
+        ),
+    )
+    return _json(out, headers | {"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/v1/surveys/{survey_id}/responses",
+    tags=["collect"],
+    summary="Add or complete a survey response",
+    openapi_extra=RESPONSE_DOC,
+)
+async def respond(request: Request, survey_id: str) -> JSONResponse:
+    body = await _body(request)
+    ctx = authenticate_key(request, body_key=body.get("writeKey"))
+    headers = _cors(request, ctx.ws)
+    out = await run_on_workspace(
+        request,
+        lambda ws: surveys.record_response(
+            ws,
+            survey_id,
+            response_id=body.get("responseId"),
+            anonymous_id=body.get("anonymousId"),
+            customer_id=body.get("userId"),
+            score=body.get("score"),
+            comment=body.get("comment"),
+            answers=body.get("answers"),
+            language=body.get("language"),
+            url=body.get("url"),
+        ),
+    )
+    return _json(out, headers, 201 if out["created"] else 200)
+
+
+async def _exposure(request: Request, survey_id: str, kind: str) -> JSONResponse:
+    body = await _body(request)
+    ctx = authenticate_key(request, body_key=body.get("writeKey"))
+    headers = _cors(request, ctx.ws)
+    await run_on_workspace(
+        request,
+        lambda ws: surveys.record_exposure(
+            ws, survey_id, kind, anonymous_id=body.get("anonymousId"), customer_id=body.get("userId")
+        ),
+    )
+    return _json({"ok": True}, headers)
+
+
+@router.post(
+    "/v1/surveys/{survey_id}/impression", tags=["collect"], summary="The survey was shown", openapi_extra=EXPOSURE_DOC
+)
+async def impression(request: Request, survey_id: str) -> JSONResponse:
+    return await _exposure(request, survey_id, "impression")
+
+
+@router.post(
+    "/v1/surveys/{survey_id}/dismiss",
+    tags=["collect"],
+    summary="The survey was closed unanswered",
+    openapi_extra=EXPOSURE_DOC,
+)
+async def dismiss(request: Request, survey_id: str) -> JSONResponse:
+    return await _exposure(request, survey_id, "dismiss")
+
+
+@router.get("/sdk/cxlens-survey.js", include_in_schema=False)
+def widget_script() -> FileResponse:
+    return FileResponse(
+        SDK_FILE,
+        media_type="application/javascript",
+        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+    )
+
+
+# -- admin API -----------------------------------------------------------------------------------
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if hasattr(v, "item"):
+        return _clean(v.item())
+    return v
+
+
+def _records(df: Any) -> list[dict[str, Any]] | None:
+    if df is None:
+        return None
+    return [{str(k): _clean(v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+def results_json(res: dict[str, Any]) -> dict[str, Any]:
+    """:func:`cxlens.surveys.survey_results` as JSON-ready data."""
+    return {
+        "survey": res["survey"].to_dict(),
+        "value_column": res["value_column"],
+        "overall": _records(res["overall"]),
+        "trend": _records(res["trend"]),
+        "breakdown": _records(res["breakdown"]),
+        "counts": {k: _clean(v) for k, v in res["counts"].items()},
+        "comments": _records(res["comments"]),
+    }
+
+
+@router.get("/api/v1/surveys", tags=["surveys"], summary="List surveys with response counts", dependencies=[Reader])
+async def api_list(request: Request) -> list[dict[str, Any]]:
+    return _records(await run_on_workspace(request, surveys.list_surveys)) or []
+
+
+@router.post(
+    "/api/v1/surveys", tags=["surveys"], summary="Create a survey", status_code=201, dependencies=[Admin, JsonOnly]
+)
+async def api_create(request: Request) -> dict[str, Any]:
+    body = await _body(request)
+    return (await run_on_workspace(request, lambda ws: surveys.create_survey(ws, body))).to_dict()
+
+
+@router.get("/api/v1/surveys/{survey_id}", tags=["surveys"], summary="A survey's definition", dependencies=[Reader])
+async def api_show(request: Request, survey_id: str) -> dict[str, Any]:
+    return (await run_on_workspace(request, lambda ws: surveys.get_survey(ws, survey_id))).to_dict()
+
+
+@router.put(
+    "/api/v1/surveys/{survey_id}", tags=["surveys"], summary="Replace a definition", dependencies=[Admin, JsonOnly]
+)
+async def api_update(request: Request, survey_id: str) -> dict[str, Any]:
+    body = await _body(request)
+    return (await run_on_workspace(request, lambda ws: surveys.update_survey(ws, survey_id, body))).to_dict()
+
+
+@router.post("/api/v1/surveys/{survey_id}/pause", tags=["surveys"], summary="Pause", dependencies=[Admin, JsonOnly])
+async def api_pause(request: Request, survey_id: str) -> dict[str, Any]:
+    return (await run_on_workspace(request, lambda ws: surveys.set_status(ws, survey_id, "paused"))).to_dict()
+
+
+@router.post(
+    "/api/v1/surveys/{survey_id}/resume", tags=["surveys"], summary="Resume (activate)", dependencies=[Admin, JsonOnly]
+)
+async def api_resume(request: Request, survey_id: str) -> dict[str, Any]:
+    return (await run_on_workspace(request, lambda ws: surveys.set_status(ws, survey_id, "active"))).to_dict()
+
+
+@router.get("/api/v1/surveys/{survey_id}/results", tags=["surveys"], summary="Results", dependencies=[Reader])
+async def api_results(
+    request: Request,
+    survey_id: str,
+    period: Annotated[str, Query(description="day, week, month, quarter or year")] = "month",
+) -> dict[str, Any]:
+    return results_json(
+        await run_on_workspace(request, lambda ws: surveys.survey_results(ws, survey_id, period=period))
+    )
