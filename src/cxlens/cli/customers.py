@@ -271,3 +271,21 @@ def personas(
             out.print()
         return
     _print_frame(cards, fmt)
+
+
+@app.command("revenue-at-risk")
+def revenue_at_risk_cmd(
+    by: Annotated[str, typer.Option(help="theme, touchpoint or auto (themes when the answers carry them).")] = "auto",
+    start: Annotated[str | None, typer.Option(help="Only answers on or after this date.")] = None,
+    end: Annotated[str | None, typer.Option(help="Only answers before this date.")] = None,
+    horizon: Annotated[int, typer.Option(help="CLV horizon in weeks.")] = 52,
+    horizon_days: Annotated[int, typer.Option(help="Churn horizon in days.")] = 90,
+    top: Annotated[int, typer.Option(help="Rows shown (0: all).")] = 0,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Predicted CLV × churn risk of the customers who raised each pain point, ranked, with a 95% bootstrap CI."""
+    from cxlens.customers.risk import workspace_revenue_at_risk
+
+    with _open(read_only=_exists()) as ws:
+        df = workspace_revenue_at_risk(ws, by, start=start, end=end, horizon=horizon, horizon_days=horizon_days)
+    _print_frame(df.head(top) if top > 0 else df, fmt)

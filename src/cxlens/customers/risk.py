@@ -345,3 +345,53 @@ def workspace_revenue_at_risk(
     out = revenue_at_risk(ws, clv, risk, by, start=start, end=end, raised=raised, n_boot=n_boot, seed=seed)
     out.attrs["by"] = out.columns[0]
     return out
+
+
+def _money(v: Any) -> str:
+    return f"{float(v):,.0f}" if v is not None and np.isfinite(float(v)) else "—"
+
+
+def revenue_at_risk_panel(ws: Any, *, start: DateLike = None, end: DateLike = None, top: int = 5) -> dict[str, Any]:
+    """The overview's revenue-at-risk panel: the ``top`` pain points of :func:`workspace_revenue_at_risk`, as text.
+
+    Returns ``{"by", "rows": [{"rank", "name", "customers", "revenue", "ci", "clv", "risk"}], "total_rows",
+    "error"}``; ``error`` is the one-sentence reason when the models cannot be fitted on this
+    workspace (no orders, too short a history…) and ``rows`` is then empty.
+    """
+    from cxlens.errors import CxlensError
+
+    try:
+        df = workspace_revenue_at_risk(ws, start=start, end=end)
+    except (CxlensError, ValueError) as exc:
+        return {"by": None, "rows": [], "total_rows": 0, "error": str(exc)}
+    by = df.columns[0]
+    rows = [
+        {
+            "rank": int(r["rank"]),
+            "name": str(r[by]),
+            "customers": f"{int(r['customers']):,}",
+            "revenue": _money(r["revenue_at_risk"]),
+            "ci": f"{_money(r['ci_low'])}–{_money(r['ci_high'])}",
+            "clv": _money(r["clv"]),
+            "risk": f"{100 * float(r['churn_risk']):.1f}%" if pd.notna(r["churn_risk"]) else "—",
+        }
+        for r in df.head(top).to_dict("records")
+    ]
+    return {"by": by, "rows": rows, "total_rows": len(df), "error": None}
+
+
+def touchpoint_revenue_at_risk(ws: Any, *, start: DateLike = None, end: DateLike = None) -> dict[str, str]:
+    """Revenue at risk per touchpoint as display text (``"1,234 (950–1,560)"``), for the journey map's column.
+
+    Empty when the models cannot be fitted on this workspace (the map then shows "—").
+    """
+    from cxlens.errors import CxlensError
+
+    try:
+        df = workspace_revenue_at_risk(ws, "touchpoint", start=start, end=end)
+    except (CxlensError, ValueError):
+        return {}
+    return {
+        str(r["touchpoint"]): f"{_money(r['revenue_at_risk'])} ({_money(r['ci_low'])}–{_money(r['ci_high'])})"
+        for r in df.to_dict("records")
+    }
