@@ -161,6 +161,29 @@ def segments_rfm(
         _print_frame(rfm, fmt)
 
 
+@segments_app.command("list")
+def segments_list(fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table) -> None:
+    """Saved segments with their kind and size (use a name with --segment on metrics and funnel)."""
+    from cxlens.customers.segments import list_segments
+
+    with _open() as ws:
+        _print_frame(list_segments(ws), fmt)
+
+
+@segments_app.command("rule")
+def segments_rule(
+    name: Annotated[str, typer.Argument(help="Name to save the segment under.")],
+    rule: Annotated[list[str], typer.Option("--rule", "-r", help="dimension=value (a|b for any of), repeatable.")],
+) -> None:
+    """Save a rule-based segment from customer traits, e.g. `segments rule vip_de -r plan=vip -r country=DE`."""
+    from cxlens.cli._app import _filters
+    from cxlens.customers.segments import rule_segment
+
+    with _open() as ws:
+        ids = rule_segment(ws, name, _filters(rule) or {}, save=True)
+    out.print(f"segment {name!r} saved: {len(ids):,} customers", markup=False, highlight=False)
+
+
 @segments_app.command("cluster")
 def segments_cluster(
     method: Annotated[str, typer.Option(help="kmeans (k by silhouette) or gmm (k by BIC).")] = "kmeans",
