@@ -60,6 +60,7 @@ __all__ = [
     "rule_segment",
     "save_segment",
     "save_segments",
+    "saved_segment_names",
     "segment_members",
     "segment_name",
     "segment_table",
@@ -413,3 +414,12 @@ def restrict_to_segment(ws, table: ibis.Table, name: str | None) -> ibis.Table:
         return table
     members = segment_table(ws, name)
     return table.semi_join(members, table.customer_id.cast("string") == members.customer_id)
+
+
+def saved_segment_names(ws) -> list[str]:
+    """Names of the stored segments, sorted (empty when none was saved); reads only, so safe on read-only workspaces."""
+    try:
+        seg = ws.table(SEGMENTS_TABLE)
+    except NotFoundError:
+        return []
+    return sorted(seg.select("segment").distinct().execute()["segment"].dropna().astype(str).tolist())
