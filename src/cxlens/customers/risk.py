@@ -50,9 +50,13 @@ from cxlens.metrics.nps import DETRACTOR_MAX
 
 __all__ = [
     "RISK_COLUMNS",
+    "fitted_models",
+    "model_inputs",
     "negative_verbatim_pairs",
     "resolve_by",
     "revenue_at_risk",
+    "revenue_at_risk_panel",
+    "touchpoint_revenue_at_risk",
     "unhappy",
     "unhappy_answers",
     "workspace_revenue_at_risk",
@@ -271,8 +275,8 @@ def revenue_at_risk(
     return out[[by, *RISK_COLUMNS]]
 
 
-#: (id(workspace), fingerprint, parameters) → (clv, risk) frames of the last fits
-_FITS: dict[tuple, tuple[pd.DataFrame, pd.DataFrame]] = {}
+#: (id(workspace), parameters, fingerprint) → (clv, risk, churn training) of the last fits
+_FITS: dict[tuple, tuple[pd.DataFrame, pd.DataFrame, Any]] = {}
 _FITS_MAX = 8
 
 
@@ -291,10 +295,10 @@ def _fingerprint(ws: Any) -> tuple:
     return tuple(parts)
 
 
-def model_inputs(
-    ws: Any, *, horizon: int = 52, horizon_days: int = 90, cache: bool = True
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Predicted CLV (``predict_clv``, ``horizon`` weeks) and churn risk (``train_churn`` then ``score_churn``).
+def fitted_models(ws: Any, *, horizon: int = 52, horizon_days: int = 90, cache: bool = True) -> tuple:
+    """``(clv, risk, training)``: :func:`~cxlens.customers.predict_clv` over ``horizon`` weeks, churn risk
+    scored at the end of the data by the model of :func:`~cxlens.customers.churn_model.train_churn`, and
+    that :class:`~cxlens.customers.churn_model.ChurnTraining` (holdout metrics and calibration).
 
     The fits are kept per workspace and reused until the data changes (row counts and latest
     timestamps of orders, feedback, events, tickets and customers), so a dashboard refresh does not refit.
@@ -309,9 +313,17 @@ def model_inputs(
     run = train_churn(ws, horizon_days=horizon_days)
     risk = score_churn(ws, run.model, top=1)
     if key is not None:
-        _FITS[key] = (clv, risk)
+        _FITS[key] = (clv, risk, run)
         while len(_FITS) > _FITS_MAX:
             _FITS.pop(next(iter(_FITS)))
+    return clv, risk, run
+
+
+def model_inputs(
+    ws: Any, *, horizon: int = 52, horizon_days: int = 90, cache: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Predicted CLV and churn risk per customer (the first two of :func:`fitted_models`)."""
+    clv, risk, _ = fitted_models(ws, horizon=horizon, horizon_days=horizon_days, cache=cache)
     return clv, risk
 
 
