@@ -231,7 +231,7 @@ async def segments_page(request: Request) -> HTMLResponse:
         has_clv = len(df) and df["clv_mean"].notna().any()
         chart = segment_map_chart(df, title="") if has_clv else None
         return {"rows": _segment_view(df),
-                "chart": _chart_view("segment-map", "Segment map", chart,
+                "segment_map": _chart_view("segment-map", "Segment map", chart,
                                      "Scatter of saved segments: size against mean predicted CLV, coloured by churn risk")}  # fmt: skip
 
     ctx = await run_locked(request, work)
