@@ -173,3 +173,14 @@ def test_negative_verbatims_count_as_raised_pain_points(rws):
     got = revenue_at_risk(rws, CLV, RISK, raised=pairs).set_index("theme")
     assert got["revenue_at_risk"].to_dict() == pytest.approx({"late": 50.0, "rude": 20.0})
     assert got.loc["late", "answers"] == 2
+
+
+def test_interval_does_not_depend_on_the_row_order_of_the_pairs(rws):
+    rng = np.random.default_rng(3)
+    ids = [f"c{i}" for i in range(60)]
+    clv = pd.DataFrame({"customer_id": ids, "clv": rng.gamma(2.0, 40.0, 60)})
+    risk = pd.DataFrame({"customer_id": ids, "churn_risk": rng.uniform(0, 0.6, 60)})
+    raised = pd.DataFrame({"theme": ["x"] * 40 + ["y"] * 20, "customer_id": ids, "answers": 1})
+    a = revenue_at_risk(rws, clv, risk, raised=raised)
+    b = revenue_at_risk(rws, clv, risk, raised=raised.sample(frac=1.0, random_state=1))
+    pd.testing.assert_frame_equal(a, b)

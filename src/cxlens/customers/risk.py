@@ -250,6 +250,8 @@ def revenue_at_risk(
     if pairs.empty:
         return pd.DataFrame({by: pd.Series(dtype=object), **{k: pd.Series(dtype="float64") for k in RISK_COLUMNS}})
     pairs["customer_id"] = pairs["customer_id"].astype(str)
+    # a fixed row order, so the bootstrap draws the same customers whatever order the backend returned
+    pairs = pairs.sort_values([by, "customer_id"], kind="mergesort").reset_index(drop=True)
     pairs["clv"] = pairs["customer_id"].map(c)
     pairs["churn_risk"] = pairs["customer_id"].map(r)
     pairs["_at_risk"] = pairs["clv"] * pairs["churn_risk"]
