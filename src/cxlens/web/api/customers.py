@@ -188,3 +188,23 @@ async def persona_list(request: Request) -> dict[str, Any]:
 async def segment_list(request: Request) -> dict[str, Any]:
     df = await run_locked(request, segment_rows)
     return {"analysis": "segments", "params": {}, "rows": jsonable(df)}
+
+
+@router.get(
+    "/revenue-at-risk",
+    summary="Revenue at risk",
+    description="`workspace_revenue_at_risk(ws, by)`: predicted CLV × churn risk of the customers who raised each "
+    "pain point, ranked, with a 95% bootstrap interval.",
+)
+async def revenue_at_risk_rows(
+    request: Request,
+    by: Annotated[str, Query(description="theme, touchpoint or auto.")] = "auto",
+    start: Annotated[str | None, Query(description="Answers from this date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, Query(description="Answers before this date (YYYY-MM-DD, exclusive).")] = None,
+) -> dict[str, Any]:
+    from cxlens.customers.risk import BY, workspace_revenue_at_risk
+
+    if by not in (*BY, "auto"):
+        raise _param_error("by", f"query parameter 'by' is {by!r}; expected theme, touchpoint or auto")
+    df = await run_locked(request, lambda ws: workspace_revenue_at_risk(ws, by, start=start or None, end=end or None))
+    return {"analysis": "revenue_at_risk", "params": {"by": df.columns[0]}, "rows": jsonable(df)}
