@@ -537,7 +537,9 @@ def filter_options(ws: Any, selected: Mapping[str, Any] | None = None) -> list[F
             from cxlens.customers.segments import saved_segment_names
 
             sel = selected.get(dim)
-            out.append(FilterOption(dim, label, saved_segment_names(ws), sel if isinstance(sel, str) else None))
+            names = saved_segment_names(ws)
+            if names or sel:  # the menu appears once a segment is saved
+                out.append(FilterOption(dim, label, names, sel if isinstance(sel, str) else None))
             continue
         values = list(preferred[dim])
         try:
