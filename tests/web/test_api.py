@@ -118,7 +118,7 @@ def test_openapi_documents_every_metric(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {f"/api/v1/metrics/{m}" for m in METRICS} <= set(paths)
     params = {p["name"] for p in paths["/api/v1/metrics/nps"]["get"]["parameters"]}
-    assert params == {"by", "period", "start", "end", "channel", "touchpoint", "stage", "segment"}
+    assert params == {"by", "period", "start", "end", "channel", "touchpoint", "stage", "segment", "saved_segment"}
     assert client.get("/docs").status_code == 200
 
 

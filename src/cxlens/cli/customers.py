@@ -161,6 +161,29 @@ def segments_rfm(
         _print_frame(rfm, fmt)
 
 
+@segments_app.command("list")
+def segments_list(fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table) -> None:
+    """Saved segments with their kind and size (use a name with --segment on metrics and funnel)."""
+    from cxlens.customers.segments import list_segments
+
+    with _open() as ws:
+        _print_frame(list_segments(ws), fmt)
+
+
+@segments_app.command("rule")
+def segments_rule(
+    name: Annotated[str, typer.Argument(help="Name to save the segment under.")],
+    rule: Annotated[list[str], typer.Option("--rule", "-r", help="dimension=value (a|b for any of), repeatable.")],
+) -> None:
+    """Save a rule-based segment from customer traits, e.g. `segments rule vip_de -r plan=vip -r country=DE`."""
+    from cxlens.cli._app import _filters
+    from cxlens.customers.segments import rule_segment
+
+    with _open() as ws:
+        ids = rule_segment(ws, name, _filters(rule) or {}, save=True)
+    out.print(f"segment {name!r} saved: {len(ids):,} customers", markup=False, highlight=False)
+
+
 @segments_app.command("cluster")
 def segments_cluster(
     method: Annotated[str, typer.Option(help="kmeans (k by silhouette) or gmm (k by BIC).")] = "kmeans",
@@ -271,3 +294,21 @@ def personas(
             out.print()
         return
     _print_frame(cards, fmt)
+
+
+@app.command("revenue-at-risk")
+def revenue_at_risk_cmd(
+    by: Annotated[str, typer.Option(help="theme, touchpoint or auto (themes when the answers carry them).")] = "auto",
+    start: Annotated[str | None, typer.Option(help="Only answers on or after this date.")] = None,
+    end: Annotated[str | None, typer.Option(help="Only answers before this date.")] = None,
+    horizon: Annotated[int, typer.Option(help="CLV horizon in weeks.")] = 52,
+    horizon_days: Annotated[int, typer.Option(help="Churn horizon in days.")] = 90,
+    top: Annotated[int, typer.Option(help="Rows shown (0: all).")] = 0,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Predicted CLV × churn risk of the customers who raised each pain point, ranked, with a 95% bootstrap CI."""
+    from cxlens.customers.risk import workspace_revenue_at_risk
+
+    with _open(read_only=_exists()) as ws:
+        df = workspace_revenue_at_risk(ws, by, start=start, end=end, horizon=horizon, horizon_days=horizon_days)
+    _print_frame(df.head(top) if top > 0 else df, fmt)

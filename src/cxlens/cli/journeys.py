@@ -34,6 +34,9 @@ def funnel(
     start: Annotated[str | None, typer.Option(help="Events from this date (inclusive).")] = None,
     end: Annotated[str | None, typer.Option(help="Events until this date (exclusive).")] = None,
     filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value, repeatable.")] = None,
+    segment: Annotated[
+        str | None, typer.Option(help="Only members of this saved segment (cxlens segments list), e.g. rfm:Champions.")
+    ] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Ordered funnel: customers reaching each step within the window, conversion and time to convert."""
@@ -51,6 +54,7 @@ def funnel(
             start=start,
             end=end,
             filters=_filters(filter_),
+            segment=segment,
         )
         _print_frame(result, fmt)
 

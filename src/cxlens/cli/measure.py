@@ -37,6 +37,9 @@ def metrics(
     filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value, repeatable.")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
     metric: Annotated[str | None, typer.Option(help="For change: which metric (nps, csat, ces).")] = None,
+    segment: Annotated[
+        str | None, typer.Option(help="Only members of this saved segment (cxlens segments list), e.g. rfm:Champions.")
+    ] = None,
 ) -> None:
     """Compute a CX metric with n and 95% confidence intervals."""
     if name not in METRICS:
@@ -50,6 +53,7 @@ def metrics(
             "end": end,
             "filters": _filters(filter_),
             "metric": metric,
+            "segment": segment,
         }
         accepted = inspect.signature(fn).parameters
         for k, v in kwargs.items():

@@ -31,6 +31,9 @@ cart_abandonments      sessions in the lookback with ``add_to_cart`` and no ``pu
 drop_offs              sessions in the lookback with ``checkout`` and no ``purchase``
 segment, plan, country the customer's traits (``traits.<key>`` too, when asked for)
 ====================== ==================================================================
+
+Day counts are whole seconds / 86,400 (the fraction of a second is dropped on every backend: Spark's
+``unix_timestamp`` has no sub-second part), so DuckDB and Spark build the same table.
 """
 
 from __future__ import annotations
@@ -104,8 +107,14 @@ def _table(ws, name: str) -> ibis.Table | None:
         return None
 
 
+def _seconds(ts: ibis.Value) -> ibis.Value:
+    # whole seconds on every backend: DuckDB's epoch keeps the fraction, Spark's unix_timestamp drops it
+    return ts.epoch_seconds().floor().cast("float64")
+
+
 def _days(later: ibis.Value, earlier: ibis.Value) -> ibis.Value:
-    return (later.epoch_seconds().cast("float64") - earlier.epoch_seconds().cast("float64")) / _DAY
+    """Days between two timestamps, counted in whole seconds (so DuckDB and Spark agree to the last bit)."""
+    return (_seconds(later) - _seconds(earlier)) / _DAY
 
 
 def customer_features_expr(

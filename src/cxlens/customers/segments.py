@@ -54,13 +54,16 @@ __all__ = [
     "cluster_segments",
     "delete_segment",
     "list_segments",
+    "restrict_to_segment",
     "rfm_expr",
     "rfm_segments",
     "rule_segment",
     "save_segment",
     "save_segments",
+    "saved_segment_names",
     "segment_members",
     "segment_name",
+    "segment_table",
 ]
 
 #: (name, (R low, R high), (F low, F high)); the first matching row names the customer
@@ -379,3 +382,44 @@ def delete_segment(ws, name: str) -> None:
     """Remove stored segment ``name`` (nothing happens when it does not exist)."""
     with ws._lock:
         _raw(ws).execute(f"DELETE FROM {SEGMENTS_TABLE} WHERE segment = ?", [name])
+
+
+def segment_table(ws, name: str) -> ibis.Table:
+    """The members of stored segment ``name`` as an Ibis table (one ``customer_id`` column, distinct).
+
+    For semi-joins on any backend (``segment=`` in ``ws.metrics.*`` and ``ws.journeys.funnel``).
+    Raises :class:`~cxlens.errors.NotFoundError` naming the stored segments when ``name`` is not one.
+    """
+    try:
+        seg = ws.table(SEGMENTS_TABLE)
+    except NotFoundError:
+        seg = None
+    if seg is not None:
+        hit = seg.filter(seg.segment == name)
+        if int(hit.count().execute()) > 0:
+            return hit.select(customer_id=hit.customer_id.cast("string")).distinct()
+        known = sorted(seg.select("segment").distinct().execute()["segment"].astype(str).tolist())
+    else:
+        known = []
+    shown = ", ".join(repr(k) for k in known[:10]) or "none yet"
+    raise NotFoundError(
+        f"no stored segment {name!r}; expected one of the saved segments ({shown}); "
+        "save one with 'cxlens segments rfm --save' or save_segment()"
+    )
+
+
+def restrict_to_segment(ws, table: ibis.Table, name: str | None) -> ibis.Table:
+    """``table`` limited to rows whose ``customer_id`` is a member of stored segment ``name`` (``None``: as is)."""
+    if name is None:
+        return table
+    members = segment_table(ws, name)
+    return table.semi_join(members, table.customer_id.cast("string") == members.customer_id)
+
+
+def saved_segment_names(ws) -> list[str]:
+    """Names of the stored segments, sorted (empty when none was saved); reads only, so safe on read-only workspaces."""
+    try:
+        seg = ws.table(SEGMENTS_TABLE)
+    except NotFoundError:
+        return []
+    return sorted(seg.select("segment").distinct().execute()["segment"].dropna().astype(str).tolist())

@@ -23,8 +23,12 @@ class Journeys:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
 
-    def _events(self, start: Any, end: Any, filters: Mapping[str, Any] | None):
+    def _events(self, start: Any, end: Any, filters: Mapping[str, Any] | None, segment: str | None = None):
         events = self.ws.table("events")
+        if segment is not None:  # members of a saved segment only (identified events)
+            from cxlens.customers.segments import restrict_to_segment
+
+            events = restrict_to_segment(self.ws, events, segment)
         if start is None and end is None and not filters:
             return events
         customers = self.ws.table("customers")
@@ -47,10 +51,12 @@ class Journeys:
         end: Any = None,
         filters: Mapping[str, Any] | None = None,
         times: bool = True,
+        segment: str | None = None,
     ) -> pd.DataFrame:
         """Customers reaching each step of an ordered funnel (see :func:`cxlens.journeys.funnels.funnel`).
 
         ``start``/``end``/``filters`` restrict the events considered first (``end`` exclusive);
+        ``segment`` keeps the events of the members of that saved segment (:mod:`cxlens.customers.segments`);
         ``attribution`` ("first" or "last" touch) decides which event's value a ``by`` breakdown uses.
 
         Examples
@@ -63,7 +69,7 @@ class Journeys:
         [[1, 'visit'], [2, 'add_to_cart'], [3, 'purchase']]
         """
         return _funnel(
-            self._events(start, end, filters),
+            self._events(start, end, filters, segment),
             steps,
             window=window,
             order=order,
@@ -89,15 +95,16 @@ class Journeys:
         start: Any = None,
         end: Any = None,
         filters: Mapping[str, Any] | None = None,
+        segment: str | None = None,
     ) -> pd.DataFrame:
         """Top paths from ``from_event`` (or leading to ``to_event``); see :func:`cxlens.journeys.paths.paths`.
 
-        ``start``/``end`` are dates bounding the events considered (``end`` exclusive).
+        ``start``/``end`` are dates bounding the events considered (``end`` exclusive); ``segment`` a saved segment.
         """
         from cxlens.journeys.paths import paths
 
         return paths(
-            self._events(start, end, filters),
+            self._events(start, end, filters, segment),
             from_event,
             to_event,
             steps=steps,

@@ -36,6 +36,21 @@ _COMPILED_MAX = 256
 _COMPILED_LOCK = threading.Lock()
 
 
+def _segmentable(fn: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
+    """Add the keyword ``segment=`` (a saved segment's name) to a metric method: it runs restricted to the members."""
+    import functools
+    import inspect
+
+    @functools.wraps(fn)
+    def method(self: Metrics, *args: Any, segment: str | None = None, **kwargs: Any) -> pd.DataFrame:
+        return fn(self.in_segment(segment), *args, **kwargs)
+
+    sig = inspect.signature(fn)
+    seg = inspect.Parameter("segment", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None")
+    method.__signature__ = sig.replace(parameters=[*sig.parameters.values(), seg])  # type: ignore[attr-defined]
+    return method
+
+
 class Metrics:
     """CX metrics over a workspace.
 
@@ -59,6 +74,11 @@ class Metrics:
         Keep rows with ``start <= ts < end``.
     filters : dict
         ``{dimension: value}`` for equality or ``{dimension: [values]}`` for membership.
+    segment : str, optional
+        Only customers in this **saved** segment (table ``segments``, see
+        :mod:`cxlens.customers.segments`; e.g. ``"rfm:Champions"``): fact rows of other or unknown
+        customers are left out. ``filters={"segment": …}`` is different: it filters on the
+        customers' ``segment`` column (the trait).
 
     Examples
     --------
@@ -70,17 +90,31 @@ class Metrics:
     [{'touchpoint': 'app', 'nps': -50.0, 'n': 2}, {'touchpoint': 'web', 'nps': 100.0, 'n': 2}]
     """
 
-    def __init__(self, ws: Any, *, use_rollup: bool = True) -> None:
+    def __init__(self, ws: Any, *, use_rollup: bool = True, segment: str | None = None) -> None:
         self.ws = ws
         self.use_rollup = use_rollup
+        self.segment = segment
+
+    def in_segment(self, segment: str | None) -> Metrics:
+        """These metrics restricted to the members of saved segment ``segment`` (``None``: everyone)."""
+        if segment is None or segment == self.segment:
+            return self
+        return Metrics(self.ws, use_rollup=self.use_rollup, segment=segment)
 
     # -- tables ---------------------------------------------------------------------
+    def _restrict(self, t: ibis.Table) -> ibis.Table:
+        if self.segment is None or "customer_id" not in t.columns:
+            return t
+        from cxlens.customers.segments import restrict_to_segment
+
+        return restrict_to_segment(self.ws, t, self.segment)
+
     def _table(self, name: str) -> ibis.Table:
-        return self.ws.table(name)
+        return self._restrict(self.ws.table(name))
 
     def _customers(self) -> ibis.Table | None:
         try:
-            return self.ws.table("customers")
+            return self._restrict(self.ws.table("customers"))
         except NotFoundError:
             return None
 
@@ -92,8 +126,8 @@ class Metrics:
         reruns it directly, converting the result to pandas as Ibis does.
         """
         con, raw = self.ws.con, getattr(self.ws, "_raw", None)
-        if raw is None or getattr(con, "name", None) != "duckdb":
-            return build().execute()
+        if raw is None or getattr(con, "name", None) != "duckdb" or self.segment is not None:
+            return build().execute()  # segment members change when a segment is re-saved: no cached SQL
         k = (id(con), *key)
         hit = _COMPILED.get(k)
         if hit is None:
@@ -120,7 +154,7 @@ class Metrics:
 
     def _rollup_plan(self, by: By, period: str | None, start: DateLike, end: DateLike, filters: Filters):
         """The rollup query plan when the fast path applies (DuckDB workspace with a rollup), else None."""
-        if not self.use_rollup or getattr(self.ws, "_raw", None) is None:
+        if not self.use_rollup or getattr(self.ws, "_raw", None) is None or self.segment is not None:
             return None
         plan = _rollup.plan(by, period, start, end, filters)
         if plan is None or not self.ws._has_rollup():
@@ -154,6 +188,7 @@ class Metrics:
         )
 
     # -- survey metrics ---------------------------------------------------------------
+    @_segmentable
     def nps(
         self,
         by: By = None,
@@ -181,6 +216,7 @@ class Metrics:
         df = self._scan_feedback("nps", _nps.nps_expr, by, period, start, end, filters, metric=metric, min_n=min_n)
         return finish(df, self._keys(by, period), ints=["n", "promoters", "passives", "detractors"])
 
+    @_segmentable
     def csat(
         self,
         by: By = None,
@@ -219,6 +255,7 @@ class Metrics:
         )
         return finish(df, self._keys(by, period), ints=["n", "satisfied"])
 
+    @_segmentable
     def ces(
         self,
         by: By = None,
@@ -252,6 +289,7 @@ class Metrics:
         keys = self._keys(by, period)
         return finish(df[keys + _ces.CES_COLUMNS], keys, ints=["n"])
 
+    @_segmentable
     def rating(
         self,
         by: By = None,
@@ -277,6 +315,7 @@ class Metrics:
         return finish(df[keys + _ces.RATING_COLUMNS], keys, ints=["n"])
 
     # -- change -----------------------------------------------------------------------
+    @_segmentable
     def change(
         self,
         metric: str = "nps",
@@ -321,6 +360,7 @@ class Metrics:
                 tables[name] = None
         return _churn.activity_expr(tables["orders"], tables["events"])
 
+    @_segmentable
     def churn(
         self,
         period: str = "month",
@@ -391,6 +431,7 @@ class Metrics:
         df["complete"] = df["complete"].astype(bool)
         return finish(df, keys, ints=["n", "churned"])
 
+    @_segmentable
     def retention(
         self,
         period: str = "month",
@@ -430,6 +471,7 @@ class Metrics:
         return finish(df, keys + ["cohort", "period_index"], ints=["period_index", "customers", "retained"])
 
     # -- value --------------------------------------------------------------------------
+    @_segmentable
     def value(
         self,
         by: By = None,
@@ -467,6 +509,7 @@ class Metrics:
         keys = self._keys(by, period)
         return finish(df[keys + _value.VALUE_COLUMNS], keys, ints=["orders", "customers", "n", "repeat_customers"])
 
+    @_segmentable
     def clv(
         self,
         by: By = None,
@@ -500,6 +543,7 @@ class Metrics:
         return finish(df[keys + _value.CLV_COLUMNS], keys, ints=["n"])
 
     # -- behaviour and support ------------------------------------------------------------
+    @_segmentable
     def carts(
         self,
         start_event: str = "add_to_cart",
@@ -534,6 +578,7 @@ class Metrics:
         )
         return finish(expr.execute(), self._keys(by, period), ints=["carts", "completed", "abandoned", "n"])
 
+    @_segmentable
     def support(
         self,
         by: By = None,
@@ -566,6 +611,7 @@ class Metrics:
         return finish(expr.execute(), self._keys(by, period), ints=["n", "responded", "resolved", "fcr", "fcr_n"])
 
     # -- headline -------------------------------------------------------------------------
+    @_segmentable
     def summary(self, start: DateLike = None, end: DateLike = None, filters: Filters = None) -> pd.DataFrame:
         """Headline KPIs for the KPI tiles: one row per KPI.
 

@@ -24,7 +24,7 @@ from cxlens.report import format as fmt
 
 __all__ = ["KPIS", "Kpi", "Overview", "build_overview", "filter_options", "latest_comments"]
 
-FILTER_DIMENSIONS = ("channel", "touchpoint", "stage", "segment")
+FILTER_DIMENSIONS = ("channel", "touchpoint", "stage", "segment", "saved_segment")
 
 
 @dataclass(frozen=True)
@@ -451,17 +451,25 @@ def _movers(ws: Any, period: str, common: dict[str, Any]) -> list[Mover]:
 
 
 def latest_comments(
-    ws: Any, *, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, limit: int = 8
+    ws: Any,
+    *,
+    start: Any = None,
+    end: Any = None,
+    filters: Mapping[str, Any] | None = None,
+    limit: int = 8,
+    segment: str | None = None,
 ) -> pd.DataFrame:
     """The newest feedback comments matching the dates and filters (id, ts, metric, score,
-    touchpoint, channel, comment)."""
+    touchpoint, channel, comment); ``segment``: members of that saved segment only."""
+    from cxlens.customers.segments import restrict_to_segment
     from cxlens.metrics.common import prepare
 
     try:
         customers = ws.table("customers")
     except CxlensError:
         customers = None
-    t, _ = prepare(ws.table("feedback"), customers=customers, start=start, end=end, filters=filters, what="comments")
+    fb = restrict_to_segment(ws, ws.table("feedback"), segment)
+    t, _ = prepare(fb, customers=customers, start=start, end=end, filters=filters, what="comments")
     t = t.filter(t.comment.notnull() & (t.comment.strip() != ""))
     cols = ["feedback_id", "ts", "metric", "score", "touchpoint", "channel", "comment"]
     return t.select(*cols).order_by([t.ts.desc(), t.feedback_id]).limit(limit).execute()
@@ -515,6 +523,7 @@ def filter_options(ws: Any, selected: Mapping[str, Any] | None = None) -> list[F
         "touchpoint": [t.id for t in journey.touchpoints],
         "stage": [s.id for s in journey.stages],
         "segment": [],
+        "saved_segment": [],
     }
     out = []
     for dim, label in (
@@ -522,7 +531,16 @@ def filter_options(ws: Any, selected: Mapping[str, Any] | None = None) -> list[F
         ("touchpoint", "Touchpoint"),
         ("stage", "Stage"),
         ("segment", "Segment"),
+        ("saved_segment", "Saved segment"),
     ):
+        if dim == "saved_segment":
+            from cxlens.customers.segments import saved_segment_names
+
+            sel = selected.get(dim)
+            names = saved_segment_names(ws)
+            if names or sel:  # the menu appears once a segment is saved
+                out.append(FilterOption(dim, label, names, sel if isinstance(sel, str) else None))
+            continue
         values = list(preferred[dim])
         try:
             df = ws.metrics.nps(by=dim)
@@ -567,8 +585,12 @@ def build_overview(
         common["start"] = s
     if e:
         common["end"] = e
-    if filt:
-        common["filters"] = filt
+    metric_filt = {k: v for k, v in filt.items() if k != "saved_segment"}
+    if metric_filt:
+        common["filters"] = metric_filt
+    if filt.get("saved_segment"):  # a saved segment: ws.metrics' segment=
+        saved = filt["saved_segment"]
+        common["segment"] = saved if isinstance(saved, str) else saved[0]
     tiles = [_tile(ws, k, common, period) for k in KPIS]
     journey = ws.journey
     stage_order = [st.id for st in journey.stages]

@@ -1,8 +1,7 @@
 """``/api/v1/customers`` and ``/api/v1/personas``: the customers list, the customer 360 and personas as JSON.
 
-Routes parse parameters and call :mod:`cxlens.customers`; the one composition the library does not
-offer yet — :func:`customer_list`, RFM segments joined to the customers' country and plan, filtered,
-sorted and paginated — lives here as a thin adapter (to move into ``cxlens.customers``).
+Routes parse parameters and call :mod:`cxlens.customers` (the list is
+:func:`cxlens.customers.listing.customer_list`; saved segments :func:`~cxlens.customers.listing.segment_summary`).
 
 Read-only: erasure (``cxlens customer erase``) is not offered on the web until the dashboard has
 authentication and roles, and for the same reason PII is always masked here.
@@ -16,6 +15,7 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 
+from cxlens.customers import listing as _listing
 from cxlens.customers.personas import personas
 from cxlens.customers.profile import customer_profile
 from cxlens.customers.segments import rfm_segments
@@ -32,6 +32,7 @@ __all__ = [
     "customer_view",
     "persona_cards",
     "router",
+    "segment_rows",
 ]
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
@@ -40,11 +41,12 @@ router = APIRouter(prefix="/api/v1", tags=["customers"])
 PER_PAGE = 50
 #: timeline items shown on the customer 360 (the latest ones)
 TIMELINE_SHOWN = 200
-#: sort key → (rfm_segments column, descending by default)
-SORTS = {"monetary": ("monetary", True), "recency": ("recency_days", False)}
-#: the list's columns: rfm_segments' plus the customers' country and plan
-LIST_COLUMNS = ["customer_id", "segment", "rfm", "recency_days", "frequency", "monetary", "r_score", "f_score",
-                "m_score", "country", "plan"]  # fmt: skip
+#: sort keys of the list (column, descending by default)
+SORTS = _listing.SORTS
+RISK_BANDS = _listing.RISK_BANDS
+#: the list's columns
+LIST_COLUMNS = _listing.LIST_COLUMNS
+_FIELDS = ("segment", "saved_segment", "country", "plan", "clv_min", "clv_max", "risk", "sort", "order", "page")
 
 
 @dataclass(frozen=True)
@@ -57,20 +59,43 @@ class CustomerListQuery:
     sort: str = "monetary"
     order: str = "desc"
     page: int = 1
+    saved_segment: str | None = None
+    clv_min: float | None = None
+    clv_max: float | None = None
+    risk: str | None = None
 
     def pairs(self, **override: Any) -> list[tuple[str, str]]:
-        d = {"segment": self.segment, "country": self.country, "plan": self.plan, "sort": self.sort,
-             "order": self.order, "page": self.page, **override}  # fmt: skip
-        return [(k, str(v)) for k, v in d.items() if v not in (None, "")]
+        d = {k: getattr(self, k) for k in _FIELDS} | override
+        return [(k, f"{v:g}" if isinstance(v, float) else str(v)) for k, v in d.items() if v not in (None, "")]
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`cxlens.customers.listing.customer_list`."""
+        return {k: getattr(self, k) for k in _FIELDS}
+
+
+def _float(name: str, v: str | None) -> float | None:
+    if v is None or not v.strip():
+        return None
+    try:
+        x = float(v)
+    except ValueError:
+        x = float("nan")
+    if x != x or x in (float("inf"), float("-inf")):
+        raise _param_error(name, f"query parameter {name!r} is {v!r}; expected a number such as 100")
+    return x
 
 
 def customer_list_query(
     segment: Annotated[str | None, Query(description="RFM segment, e.g. Champions.")] = None,
     country: Annotated[str | None, Query(description="customers.country, e.g. GB.")] = None,
     plan: Annotated[str | None, Query(description="customers.plan.")] = None,
-    sort: Annotated[str, Query(description="monetary or recency.")] = "monetary",
+    sort: Annotated[str, Query(description="monetary, recency, clv or risk.")] = "monetary",
     order: Annotated[str | None, Query(description="desc or asc (default: highest value / most recent first).")] = None,
     page: Annotated[str, Query(description="Page number, from 1 (50 rows per page).")] = "1",
+    saved_segment: Annotated[str | None, Query(description="Members of this saved segment only.")] = None,
+    clv_min: Annotated[str | None, Query(description="Predicted 52-week CLV at least this.")] = None,
+    clv_max: Annotated[str | None, Query(description="Predicted 52-week CLV at most this.")] = None,
+    risk: Annotated[str | None, Query(description="Churn-risk band: low, medium or high.")] = None,
 ) -> CustomerListQuery:
     """Parse and check the list parameters; a bad one is a 400 naming it."""
     if sort not in SORTS:
@@ -85,34 +110,22 @@ def customer_list_query(
         n = 0
     if n < 1:
         raise _param_error("page", f"query parameter 'page' is {page!r}; expected a whole number from 1")
-    return CustomerListQuery(segment or None, country or None, plan or None, sort, order, n)
+    if risk not in (None, "") and risk not in RISK_BANDS:
+        raise _param_error("risk", f"query parameter 'risk' is {risk!r}; expected one of {', '.join(RISK_BANDS)}")
+    return CustomerListQuery(
+        segment or None, country or None, plan or None, sort, order, n, saved_segment or None,
+        _float("clv_min", clv_min), _float("clv_max", clv_max), risk or None,
+    )  # fmt: skip
 
 
 def customer_list(ws: Any, q: CustomerListQuery, *, per_page: int = PER_PAGE) -> dict[str, Any]:
-    """RFM segments with country and plan, filtered, sorted and paginated.
+    """:func:`cxlens.customers.listing.customer_list` for a parsed query."""
+    return _listing.customer_list(ws, **q.kwargs(), per_page=per_page)
 
-    Returns ``{"rows": DataFrame (LIST_COLUMNS), "total", "page", "pages", "options"}`` where
-    ``options`` lists the values each filter offers. Ties are broken by ``customer_id``.
-    TODO(library): move into ``cxlens.customers`` (a ``customer_list`` next to ``rfm_segments``).
-    """
-    rfm = rfm_segments(ws)
-    cu = ws.table("customers").select("customer_id", "country", "plan").execute()
-    df = rfm.merge(cu, on="customer_id", how="left")
-    options = {
-        "segment": sorted(df["segment"].dropna().unique().tolist()),
-        "country": sorted(df["country"].dropna().astype(str).unique().tolist()),
-        "plan": sorted(df["plan"].dropna().astype(str).unique().tolist()),
-    }
-    for col in ("segment", "country", "plan"):
-        value = getattr(q, col)
-        if value is not None:
-            df = df[df[col].astype(str) == value]
-    col, _ = SORTS[q.sort]
-    df = df.sort_values([col, "customer_id"], ascending=[q.order == "asc", True], kind="mergesort")
-    total = len(df)
-    pages = max(1, -(-total // per_page))
-    rows = df.iloc[(q.page - 1) * per_page : q.page * per_page].reindex(columns=LIST_COLUMNS).reset_index(drop=True)
-    return {"rows": rows, "total": total, "page": q.page, "pages": pages, "options": options}
+
+def segment_rows(ws: Any) -> pd.DataFrame:
+    """Saved segments (:func:`cxlens.customers.listing.segment_summary`)."""
+    return _listing.segment_summary(ws)
 
 
 def customer_view(ws: Any, customer_id: str, *, shown: int = TIMELINE_SHOWN, show_pii: bool = False) -> dict[str, Any]:
@@ -138,17 +151,23 @@ def persona_cards(ws: Any) -> pd.DataFrame:
 
 
 # -- JSON endpoints -------------------------------------------------------------------------------
-@router.get("/customers", summary="Customers list", description="RFM segment per customer with country and plan.")
+@router.get(
+    "/customers", summary="Customers list", description="RFM segment, country, plan, predicted CLV and churn risk."
+)
 async def customers(
     request: Request,
     segment: Annotated[str | None, Query(description="RFM segment, e.g. Champions.")] = None,
     country: Annotated[str | None, Query(description="customers.country.")] = None,
     plan: Annotated[str | None, Query(description="customers.plan.")] = None,
-    sort: Annotated[str, Query(description="monetary or recency.")] = "monetary",
+    sort: Annotated[str, Query(description="monetary, recency, clv or risk.")] = "monetary",
     order: Annotated[str | None, Query(description="desc or asc.")] = None,
     page: Annotated[str, Query(description="Page number, from 1.")] = "1",
+    saved_segment: Annotated[str | None, Query(description="Members of this saved segment only.")] = None,
+    clv_min: Annotated[str | None, Query(description="Predicted CLV at least this.")] = None,
+    clv_max: Annotated[str | None, Query(description="Predicted CLV at most this.")] = None,
+    risk: Annotated[str | None, Query(description="Churn-risk band: low, medium or high.")] = None,
 ) -> dict[str, Any]:
-    q = customer_list_query(segment, country, plan, sort, order, page)
+    q = customer_list_query(segment, country, plan, sort, order, page, saved_segment, clv_min, clv_max, risk)
     out = await run_locked(request, lambda ws: customer_list(ws, q))
     return {"analysis": "customers", "params": dict(q.pairs()), "total": out["total"], "page": out["page"],
             "pages": out["pages"], "rows": jsonable(out["rows"])}  # fmt: skip
@@ -164,3 +183,29 @@ async def customer(request: Request, customer_id: str) -> dict[str, Any]:
 async def persona_list(request: Request) -> dict[str, Any]:
     df = await run_locked(request, persona_cards)
     return {"analysis": "personas", "params": {}, "rows": jsonable(df)}
+
+
+@router.get("/segments", summary="Saved segments", description="`segment_summary(ws)`: size, value, NPS/CSAT, risk.")
+async def segment_list(request: Request) -> dict[str, Any]:
+    df = await run_locked(request, segment_rows)
+    return {"analysis": "segments", "params": {}, "rows": jsonable(df)}
+
+
+@router.get(
+    "/revenue-at-risk",
+    summary="Revenue at risk",
+    description="`workspace_revenue_at_risk(ws, by)`: predicted CLV × churn risk of the customers who raised each "
+    "pain point, ranked, with a 95% bootstrap interval.",
+)
+async def revenue_at_risk_rows(
+    request: Request,
+    by: Annotated[str, Query(description="theme, touchpoint or auto.")] = "auto",
+    start: Annotated[str | None, Query(description="Answers from this date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, Query(description="Answers before this date (YYYY-MM-DD, exclusive).")] = None,
+) -> dict[str, Any]:
+    from cxlens.customers.risk import BY, workspace_revenue_at_risk
+
+    if by not in (*BY, "auto"):
+        raise _param_error("by", f"query parameter 'by' is {by!r}; expected theme, touchpoint or auto")
+    df = await run_locked(request, lambda ws: workspace_revenue_at_risk(ws, by, start=start or None, end=end or None))
+    return {"analysis": "revenue_at_risk", "params": {"by": df.columns[0]}, "rows": jsonable(df)}

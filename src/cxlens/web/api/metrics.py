@@ -36,7 +36,7 @@ METRICS: dict[str, str] = {
     "summary": "Headline KPIs with n and 95% CI for the selected dates and filters.",
 }
 
-FILTER_DIMENSIONS = ("channel", "touchpoint", "stage", "segment")
+FILTER_DIMENSIONS = ("channel", "touchpoint", "stage", "segment", "saved_segment")
 Period = Literal["day", "week", "month", "quarter", "year"]
 
 
@@ -61,8 +61,12 @@ class MetricQuery:
             out["start"] = self.start.isoformat()
         if self.end:
             out["end"] = self.end.isoformat()
-        if self.filters:
-            out["filters"] = dict(self.filters)
+        filters = dict(self.filters)
+        saved = filters.pop("saved_segment", None)
+        if filters:
+            out["filters"] = filters
+        if saved:  # a saved segment (cxlens.customers.segments) is ws.metrics' segment=, not a dimension
+            out["segment"] = saved if isinstance(saved, str) else saved[0]
         return out
 
     def query_string(self) -> str:
@@ -102,6 +106,9 @@ def metric_query(
     touchpoint: Annotated[list[str] | None, Query(description="Only these touchpoints.")] = None,
     stage: Annotated[list[str] | None, Query(description="Only these journey stages.")] = None,
     segment: Annotated[list[str] | None, Query(description="Only customers in these segments.")] = None,
+    saved_segment: Annotated[
+        str | None, Query(description="Only members of this saved segment (cxlens segments list).")
+    ] = None,
 ) -> MetricQuery:
     """Parse the shared query parameters (a FastAPI dependency); empty values mean "not set"."""
     start, end = _date("start", start), _date("end", end)
@@ -112,7 +119,8 @@ def metric_query(
             "expected start < end",
         )
     filters: dict[str, str | list[str]] = {}
-    for dim, values in zip(FILTER_DIMENSIONS, (channel, touchpoint, stage, segment), strict=True):
+    saved = [saved_segment] if saved_segment else None
+    for dim, values in zip(FILTER_DIMENSIONS, (channel, touchpoint, stage, segment, saved), strict=True):
         items = _split(values)
         if items:
             filters[dim] = items[0] if len(items) == 1 else items

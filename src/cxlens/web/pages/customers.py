@@ -1,5 +1,5 @@
-"""Customer pages: the customers list (``/customers``), the customer 360 (``/customers/{id}``)
-and personas (``/personas``).
+"""Customer pages: the customers list (``/customers``), the customer 360 (``/customers/{id}``),
+saved segments (``/segments``), personas (``/personas``) and the customer models' checks (``/models``).
 
 Routes parse parameters with :mod:`cxlens.web.api.customers`, call :mod:`cxlens.customers` and turn
 the results into display rows; they compute nothing themselves. The customer 360 shows PII to the
@@ -28,6 +28,7 @@ from cxlens.web.api.customers import (
     customer_list_query,
     customer_view,
     persona_cards,
+    segment_rows,
 )
 from cxlens.web.api.journeys import run_locked
 from cxlens.web.api.metrics import jsonable
@@ -38,6 +39,10 @@ customers_router = register(APIRouter(include_in_schema=False), id="customers", 
                             path="/customers", order=50)  # fmt: skip
 personas_router = register(APIRouter(include_in_schema=False), id="personas", label="Personas",
                            path="/personas", order=55)  # fmt: skip
+segments_router = register(APIRouter(include_in_schema=False), id="segments", label="Segments",
+                           path="/segments", order=53)  # fmt: skip
+models_router = register(APIRouter(include_in_schema=False), id="models", label="Customer models",
+                         path="/models", order=57)  # fmt: skip
 
 ListQuery = Annotated[CustomerListQuery, Depends(customer_list_query)]
 PII_NOTE = ("Personal data (email, name, ticket bodies) is always masked here: the dashboard has no sign-in "
@@ -86,7 +91,9 @@ def customer_url(customer_id: Any) -> str:
 def _list_view(out: dict[str, Any], q: CustomerListQuery) -> dict[str, Any]:
     rows = [{"id": str(r["customer_id"]), "url": customer_url(r["customer_id"]), "segment": _text(r["segment"]),
              "rfm": _text(r["rfm"]), "recency": _num(r["recency_days"], ",.0f"), "frequency": _num(r["frequency"], ",.0f"),
-             "monetary": _num(r["monetary"]), "country": _text(r["country"]), "plan": _text(r["plan"])}
+             "monetary": _num(r["monetary"]), "country": _text(r["country"]), "plan": _text(r["plan"]),
+             "clv": _num(r["clv"]), "risk": _num(100 * r["churn_risk"], ".1f") + "%" if _ok(r["churn_risk"]) else "—",
+             "band": _text(r["risk_band"])}
             for r in out["rows"].to_dict(orient="records")]  # fmt: skip
     page, pages = out["page"], out["pages"]
 
@@ -109,7 +116,7 @@ def _list_view(out: dict[str, Any], q: CustomerListQuery) -> dict[str, Any]:
 async def _list_context(request: Request, q: CustomerListQuery) -> dict[str, Any]:
     out = await run_locked(request, lambda ws: customer_list(ws, q))
     return {"nav_active": "customers", "q": q, "options": out["options"], "result": _list_view(out, q),
-            "pii_note": PII_NOTE}  # fmt: skip
+            "pii_note": PII_NOTE, "models": out["models"]}  # fmt: skip
 
 
 @customers_router.get("/customers", response_class=HTMLResponse)
@@ -246,3 +253,86 @@ def _persona_view(df: Any) -> list[dict[str, Any]]:
 async def personas_page(request: Request) -> HTMLResponse:
     df = await run_locked(request, persona_cards)
     return _render(request, "customers/personas.html", {"nav_active": "personas", "cards": _persona_view(df)})
+
+
+# -- saved segments -------------------------------------------------------------------------------
+def _segment_view(df: Any) -> list[dict[str, Any]]:
+    return [{
+        "segment": _text(r["segment"]), "kind": _text(r["kind"]), "size": f"{int(r['size']):,}",
+        "revenue": _num(r["revenue_mean"]), "clv": _num(r["clv_mean"]), "clv_total": _num(r["clv_total"], ",.0f"),
+        "nps": _ci(r["nps"], r["nps_ci_low"], r["nps_ci_high"], r["nps_n"]),
+        "csat": _ci(r["csat"], r["csat_ci_low"], r["csat_ci_high"], r["csat_n"], ".0f", "%"),
+        "risk": _num(100 * r["churn_risk"], ".1f") + "%" if _ok(r["churn_risk"]) else "—",
+        "at_risk": _num(r["at_risk"], ",.0f"),
+        "list_url": "/customers?" + urlencode({"saved_segment": r["segment"]}),
+        "overview_url": "/?" + urlencode({"saved_segment": r["segment"]}),
+    } for r in df.to_dict(orient="records")]  # fmt: skip
+
+
+def _chart_view(id_: str, title: str, chart: Any, description: str) -> dict[str, Any]:
+    from cxlens.charts import to_vega_lite
+
+    return {"id": id_, "title": title, "description": description, "spec": to_vega_lite(chart) if chart else None,
+            "empty": "Not enough data for this chart."}  # fmt: skip
+
+
+@segments_router.get("/segments", response_class=HTMLResponse)
+async def segments_page(request: Request) -> HTMLResponse:
+    from cxlens.customers.charts import segment_map_chart
+
+    def work(ws: Any) -> dict[str, Any]:
+        df = segment_rows(ws)
+        has_clv = len(df) and df["clv_mean"].notna().any()
+        chart = segment_map_chart(df, title="") if has_clv else None
+        return {"rows": _segment_view(df),
+                "segment_map": _chart_view("segment-map", "Segment map", chart,
+                                     "Scatter of saved segments: size against mean predicted CLV, coloured by churn risk")}  # fmt: skip
+
+    ctx = await run_locked(request, work)
+    return _render(request, "customers/segments.html", {"nav_active": "segments", **ctx})
+
+
+# -- model checks ---------------------------------------------------------------------------------
+@models_router.get("/models", response_class=HTMLResponse)
+async def models_page(request: Request) -> HTMLResponse:
+    def work(ws: Any) -> dict[str, Any]:
+        return model_checks(ws)
+
+    ctx = await run_locked(request, work)
+    return _render(request, "customers/models.html", {"nav_active": "models", **ctx})
+
+
+def model_checks(ws: Any) -> dict[str, Any]:
+    """Display context of the models page: CLV holdout fit and churn calibration (each may be unavailable)."""
+    from cxlens.customers.charts import calibration_chart, clv_holdout
+    from cxlens.customers.clv_summary import holdout_chart
+    from cxlens.customers.risk import fitted_models
+    from cxlens.errors import CxlensError
+
+    out: dict[str, Any] = {"holdout": None, "holdout_error": None, "churn": None, "churn_error": None}
+    try:
+        h = clv_holdout(ws)
+        out["holdout"] = {
+            "chart": _chart_view("clv-holdout", "CLV model: holdout", holdout_chart(h).properties(title=""),
+                                 "Line chart of actual and model-expected repeat purchases in the holdout"),
+            "calibration_end": h.attrs["calibration_end"], "observation_end": h.attrs["observation_end"],
+            "rows": [{"label": r["label"], "customers": f"{int(r['customers']):,}", "actual": _num(r["actual"], ".3f"),
+                      "expected": _num(r["expected"], ".3f")} for r in h.to_dict("records")],
+        }  # fmt: skip
+    except (CxlensError, ValueError) as exc:
+        out["holdout_error"] = str(exc)
+    try:
+        _, _, run = fitted_models(ws)
+        m, b = run.metrics, run.baseline
+        out["churn"] = {
+            "chart": _chart_view("churn-calibration", "Churn model: calibration", calibration_chart(m["calibration"], title=""),
+                                 "Reliability curve: mean predicted churn probability against observed churn rate per decile"),
+            "test_as_of": str(run.test_as_of.date()), "horizon": run.horizon_days, "n": f"{m['n']:,}",
+            "figures": [("ROC-AUC", _num(m["roc_auc"], ".3f"), _num(b["roc_auc"], ".3f")),
+                        ("PR-AUC", _num(m["pr_auc"], ".3f"), _num(b["pr_auc"], ".3f")),
+                        ("Brier score", _num(m["brier"], ".4f"), _num(b["brier"], ".4f")),
+                        ("Lift at top decile", _num(m["lift_top_decile"], ".2f"), _num(b["lift_top_decile"], ".2f"))],
+        }  # fmt: skip
+    except (CxlensError, ValueError) as exc:
+        out["churn_error"] = str(exc)
+    return out

@@ -314,9 +314,11 @@ def _cell_url(stage: Any, touchpoint: Any, f: JourneyFilters) -> str:
 
 
 def _map_view(ws: Any, f: JourneyFilters, window: str | None) -> dict[str, Any]:
+    from cxlens.customers.risk import touchpoint_revenue_at_risk
     from cxlens.journeys.charts import journey_map_chart
 
     df = ws.journeys.map(**f.kwargs(), window=window)
+    at_risk = touchpoint_revenue_at_risk(ws, start=f.kwargs()["start"], end=f.kwargs()["end"])
     rows = []
     for r in df.to_dict(orient="records"):
         if not (r["volume"] > 0 or r["survey_n"] > 0):
@@ -335,6 +337,7 @@ def _map_view(ws: Any, f: JourneyFilters, window: str | None) -> dict[str, Any]:
             "pain_value": float(r["pain_score"]) if _ok(r["pain_score"]) else None,
             "rank": int(r["pain_rank"]) if _ok(r["pain_rank"]) else None,
             "survey_n": int(r["survey_n"]), "url": _cell_url(r["stage"], r["touchpoint"], f),
+            "revenue_risk": at_risk.get(_text(r["touchpoint"]), "—"),
         })  # fmt: skip
     pains = sorted((r for r in rows if r["pain_value"] is not None), key=lambda r: (-r["pain_value"], r["rank"]))
     cons = ws.journeys.channel_consistency(**f.kwargs())

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from cxlens.customers.risk import revenue_at_risk_panel
 from cxlens.report.overview import build_overview, filter_options
 from cxlens.web.api.metrics import MetricQuery, metric_query
 from cxlens.web.deps import run_on_workspace
@@ -24,7 +25,8 @@ async def _context(request: Request, q: MetricQuery, *, with_options: bool) -> d
     def work(ws: Workspace) -> dict[str, Any]:
         ov = build_overview(ws, start=q.start, end=q.end, filters=q.filters)
         options = filter_options(ws, q.filters) if with_options else []
-        return {"ov": ov, "options": options, "nav_active": "overview"}
+        risk = revenue_at_risk_panel(ws, start=q.start, end=q.end)
+        return {"ov": ov, "options": options, "nav_active": "overview", "revenue_risk": risk}
 
     return await run_on_workspace(request, work)
 
