@@ -213,3 +213,23 @@ def test_browser_filter_then_open_a_customer(page, server, sample_ws):
     page.goto(server + "/personas")
     page.wait_for_selector("#personas article")
     assert page.errors == []
+
+
+def test_customer_360_shows_predicted_clv_and_churn_risk_with_reasons_from_the_models(client, sample_ws):
+    from cxlens.customers.churn_model import score_churn, train_churn
+    from cxlens.customers.clv import predict_clv
+
+    # independently fitted (no cache): the page must show the same figures
+    clv = predict_clv(sample_ws, 52, draws=0)
+    risk = score_churn(sample_ws, train_churn(sample_ws, horizon_days=90).model, top=3)
+    cid = str(risk.sort_values(["churn_risk", "customer_id"]).customer_id.iloc[-1])
+    html = client.get(f"/customers/{cid}").text
+    section = html[html.index('id="predictions"') : html.index('id="segments-title"')]
+    cells = dict(re.findall(r"<tr><th scope=\"row\">([^<]+)</th><td class=\"num\">([^<]+)</td></tr>", section))
+    exp_clv = clv.set_index("customer_id").loc[cid]
+    assert cells["Predicted CLV, 52 weeks"] == f"{exp_clv['clv']:,.2f}"
+    assert cells["Probability alive"] == f"{100 * exp_clv['p_alive']:.0f}%"
+    exp_risk = risk.set_index("customer_id").loc[cid, "churn_risk"]
+    assert cells["Churn risk, next 90 days"] == f"{100 * exp_risk:.0f}%"
+    features = re.findall(r'<tr data-feature="([^"]+)">', section)
+    assert features and features[0] == risk.set_index("customer_id").loc[cid, "reasons"].split(" ")[0]

@@ -19,6 +19,7 @@ from cxlens.customers import listing as _listing
 from cxlens.customers.personas import personas
 from cxlens.customers.profile import customer_profile
 from cxlens.customers.segments import rfm_segments
+from cxlens.errors import CxlensError
 from cxlens.web.api.journeys import run_locked
 from cxlens.web.api.metrics import _param_error, jsonable
 
@@ -128,11 +129,29 @@ def segment_rows(ws: Any) -> pd.DataFrame:
     return _listing.segment_summary(ws)
 
 
-def customer_view(ws: Any, customer_id: str, *, shown: int = TIMELINE_SHOWN, show_pii: bool = False) -> dict[str, Any]:
+def _models_for_360(ws: Any) -> tuple[pd.DataFrame | None, Any, str | None]:
+    """The workspace's cached CLV predictions and churn model, or why there are none."""
+    from cxlens.customers.risk import fitted_models
+
+    try:
+        clv, _, run = fitted_models(ws)
+    except CxlensError as e:  # e.g. no orders, too little history: the 360 still shows everything else
+        return None, None, str(e)
+    except ValueError:  # a model without enough data to fit (e.g. a handful of customers)
+        return None, None, "too little order and feedback history to fit the CLV and churn models"
+    return clv, run.model, None
+
+
+def customer_view(
+    ws: Any, customer_id: str, *, shown: int = TIMELINE_SHOWN, show_pii: bool = False, models: bool = True
+) -> dict[str, Any]:
     """The customer 360 (PII masked unless ``show_pii``: the page passes it for roles that may see
-    PII), its latest ``shown`` timeline items (newest first) and the customer's RFM row (``None``
-    without counted orders)."""
-    p = customer_profile(ws, customer_id, show_pii=show_pii)
+    PII), its latest ``shown`` timeline items (newest first), the customer's RFM row (``None``
+    without counted orders) and, with ``models``, predicted 52-week CLV and churn risk with its top
+    reasons from the workspace's cached models (:func:`cxlens.customers.risk.fitted_models`)."""
+    clv, churn, models_note = _models_for_360(ws) if models else (None, None, None)
+    p = customer_profile(ws, customer_id, show_pii=show_pii, clv=clv, churn=churn)
+    p["models_note"] = models_note
     tl = p["timeline"]
     p["timeline_total"] = len(tl)
     p["timeline"] = tl.iloc[::-1].head(shown).reset_index(drop=True)

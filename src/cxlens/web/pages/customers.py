@@ -146,6 +146,19 @@ def _profile_view(p: dict[str, Any]) -> dict[str, Any]:
     value = [("Counted orders", f"{v['orders']:,}"), ("Revenue", _num(v["revenue"])), ("AOV", _num(v["aov"])),
              ("First order", _text(v["first_order"])), ("Last order", _text(v["last_order"]))]  # fmt: skip
     rfm = p.get("rfm")
+    clv, churn = p.get("clv"), p.get("churn")
+    predictions = []
+    if clv:
+        predictions.append(("Predicted CLV, 52 weeks", _num(clv.get("clv"))))
+        if _ok(clv.get("clv_low")) and _ok(clv.get("clv_high")):
+            predictions.append(("CLV 95% interval", f"{_num(clv['clv_low'])} to {_num(clv['clv_high'])}"))
+        predictions += [("Probability alive", _num(100 * float(clv.get("p_alive") or 0), ".0f") + "%"),
+                        ("Expected purchases, 52 weeks", _num(clv.get("expected_purchases"), ".2f"))]  # fmt: skip
+    if churn and _ok(churn.get("churn_risk")):
+        predictions.append(("Churn risk, next 90 days", _num(100 * float(churn["churn_risk"]), ".0f") + "%"))
+    reasons = [{"feature": _text(r["feature"]), "value": _text(r["value"]), "typical": _text(r["typical"]),
+                "contribution": f"{float(r['contribution']):+.2f}"}
+               for r in ((churn or {}).get("reason_list") or [])]  # fmt: skip
     timeline = [{"kind": r["kind"], "ts": _text(r["ts"]), "id": _text(r["id"]), "title": _text(r["title"]),
                  "text": _text(r["text"]), "score": _num(r["score"], "g") if _ok(r["score"]) else "",
                  "amount": _num(r["amount"]) if _ok(r["amount"]) else "", "status": _text(r["status"]),
@@ -158,6 +171,7 @@ def _profile_view(p: dict[str, Any]) -> dict[str, Any]:
                                           "frequency": _num(rfm["frequency"], ",.0f"),
                                           "monetary": _num(rfm["monetary"])},
         "segments": [{"segment": _text(x["segment"]), "kind": _text(x["kind"])} for x in p["segments"]],
+        "predictions": predictions, "reasons": reasons, "models_note": p.get("models_note"),
         "timeline": timeline, "timeline_total": p["timeline_total"], "timeline_shown": len(timeline),
         "cap": TIMELINE_SHOWN,
     }  # fmt: skip
