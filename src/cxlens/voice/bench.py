@@ -44,7 +44,7 @@ __all__ = [
     "training_corpus",
 ]
 
-HOLDOUT_SALT = "cxlens-sentiment-v1"
+HOLDOUT_SALT = "cxlens-sentiment-v1"  # unchanged for v2: the same rows stay held out
 HOLDOUT_FRACTION = 0.2
 
 #: Files read from the real-data folder, by source name (licence in the comment).
@@ -254,11 +254,15 @@ def bench_sentiment(
     model: SentimentModel | None = None,
     sets: tuple[str, ...] = ("airline", *TRAINING_SOURCES),
     limit: int | None = None,
+    embeddings: int = 0,
 ) -> dict[str, Any]:
     """Benchmark the shipped model against VADER on every evaluation set, in one run.
 
     Returns a flat dict: ``<set>.<analyser>.<metric>`` for accuracy, macro_f1, texts_per_s
-    and confusion, plus ``<set>.n`` and the speed ratio and F1 margin per set.
+    and confusion, plus ``<set>.n`` and the speed ratio and F1 margin per set. With
+    ``embeddings=N`` the optional embedding head (``cxlens[embeddings]``) is also evaluated on
+    the first N texts of each set (it is ~1000× slower), next to the shipped model on the same
+    texts (``<set>.embeddings.*`` and ``<set>.cxlens_on_subset.*``, ``<set>.embeddings_n``).
     """
     d = real_data_dir(data_dir)
     model = model or default_model()
@@ -283,4 +287,15 @@ def bench_sentiment(
                 out[f"{name}.{who}.{k}"] = round(r[k], 4) if isinstance(r[k], float) else r[k]
         out[f"{name}.speedup_vs_vader"] = round(ours["texts_per_s"] / base["texts_per_s"], 2)
         out[f"{name}.macro_f1_gain"] = round(ours["macro_f1"] - base["macro_f1"], 4)
+        if embeddings:
+            from cxlens.voice.embeddings import EmbeddingSentiment
+
+            sub, sub_gold = texts[:embeddings], gold[:embeddings]
+            head = EmbeddingSentiment.load()
+            head.score(sub[:8])  # load the encoder before timing
+            out[f"{name}.embeddings_n"] = len(sub)
+            for who, an in (("embeddings", head), ("cxlens_on_subset", model)):
+                r = evaluate(an, sub, sub_gold)
+                for k in ("accuracy", "macro_f1", "texts_per_s", "confusion"):
+                    out[f"{name}.{who}.{k}"] = round(r[k], 4) if isinstance(r[k], float) else r[k]
     return out

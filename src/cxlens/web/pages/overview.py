@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from cxlens.report.overview import build_overview, filter_options
+from cxlens.voice.summary import overview_pain_points
 from cxlens.web.api.metrics import MetricQuery, metric_query
 from cxlens.web.deps import run_on_workspace
 from cxlens.web.pages import register
@@ -24,7 +25,8 @@ async def _context(request: Request, q: MetricQuery, *, with_options: bool) -> d
     def work(ws: Workspace) -> dict[str, Any]:
         ov = build_overview(ws, start=q.start, end=q.end, filters=q.filters)
         options = filter_options(ws, q.filters) if with_options else []
-        return {"ov": ov, "options": options, "nav_active": "overview"}
+        painpoints = overview_pain_points(ws, start=q.start, end=q.end, filters=q.filters)
+        return {"ov": ov, "options": options, "nav_active": "overview", "painpoints": painpoints}
 
     return await run_on_workspace(request, work)
 
