@@ -135,3 +135,29 @@ def test_never_configured_means_never_called_and_keys_stay_out_of_workspaces(llm
         llm_analyzer(ws, env={})
     with pytest.raises(ConfigError, match="not an http"):
         LLMAnalyzer("localhost:11434", "m")
+
+
+def test_cli_analyse_with_the_llm_analyser_scores_new_verbatims_only(llm_server, tmp_path, monkeypatch):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from cxlens.cli import app
+
+    p = tmp_path / "w.duckdb"
+    with cxlens.open(p) as ws:
+        ws.load("feedback", pd.DataFrame({"feedback_id": ["a", "b"], "ts": ["2024-01-01", "2024-01-02"],
+                                          "metric": ["nps", "nps"], "score": [9, 2],
+                                          "comment": ["I love the new app, great work", "I hate waiting on hold"]}))  # fmt: skip
+    monkeypatch.setenv("CXLENS_LLM_BASE_URL", llm_server)
+    monkeypatch.setenv("CXLENS_LLM_MODEL", "m")
+    runner = CliRunner()
+    r = runner.invoke(app, ["-w", str(p), "voice", "analyse", "--analyser", "llm", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    with cxlens.open(p) as ws:
+        got = ws.sql("SELECT verbatim_id, sentiment_label, sentiment_score, model FROM verbatim_analysis ORDER BY 1")
+    assert got["sentiment_label"].tolist() == ["positive", "negative"]
+    assert got["sentiment_score"].tolist() == [0.9, -0.7] and set(got["model"]) == {"llm:m"}
+    n = len(_Handler.requests)
+    again = runner.invoke(app, ["-w", str(p), "voice", "analyse", "--analyser", "llm"])
+    assert again.exit_code == 0 and "0 verbatims analysed now" in again.output
+    assert len(_Handler.requests) == n  # incremental: nothing new, the LLM is not called

@@ -25,11 +25,13 @@ def voice_score(
     text_column: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    analyser: Annotated[str, typer.Option(help="cxlens (default), vader, embeddings or llm (configured).")] = "cxlens",
 ) -> None:
     """Add sentiment_score (-1..1) and sentiment_label to every row of a file (no workspace needed)."""
     from cxlens.voice import score_file
+    from cxlens.voice.llm import analyser_by_name
 
-    result = score_file(path, text_column, fmt, out_path)
+    result = score_file(path, text_column, fmt, out_path, analyzer=analyser_by_name(analyser))
     if out_path is not None:
         err.print(f"{len(result):,} rows scored into {out_path}")
         return
@@ -72,14 +74,17 @@ def voice_analyse(
         list[str] | None, typer.Option(help="Only these sources (feedback:nps, ticket, review:olist…).")
     ] = None,
     filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value, repeatable.")] = None,
+    analyser: Annotated[str, typer.Option(help="cxlens (default), vader, embeddings or llm (configured).")] = "cxlens",
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Redact PII, detect language and score sentiment of every verbatim; only new ones are analysed."""
+    from cxlens.voice.llm import analyser_by_name
     from cxlens.voice.stored import load_themes
     from cxlens.voice.verbatims import analyse_verbatims
 
     with _open() as ws:
-        df = analyse_verbatims(ws, start=start, end=end, filters=_filters(filter_), sources=source or None)
+        model = None if analyser == "cxlens" else analyser_by_name(analyser, ws)
+        df = analyse_verbatims(ws, start=start, end=end, filters=_filters(filter_), sources=source or None, model=model)
         stored = load_themes(ws)
     if stored is not None:  # the workspace's theme model: stable theme ids and names
         english = df["is_english"].eq(True).to_numpy()

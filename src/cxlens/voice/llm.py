@@ -34,7 +34,10 @@ import pandas as pd
 from cxlens.errors import ConfigError
 from cxlens.voice.sentiment import LABELS, SentimentAnalyzer
 
-__all__ = ["LLM_SETTING", "LLMAnalyzer", "llm_analyzer"]
+__all__ = ["ANALYSERS", "LLM_SETTING", "LLMAnalyzer", "analyser_by_name", "llm_analyzer"]
+
+#: Names accepted by :func:`analyser_by_name` (and the CLI's ``--analyser``).
+ANALYSERS = ("cxlens", "vader", "embeddings", "llm")
 
 LLM_SETTING = "voice.llm"
 SYSTEM_PROMPT = (
@@ -192,3 +195,28 @@ def llm_analyzer(ws: Any = None, env: dict[str, str] | None = None) -> LLMAnalyz
     return LLMAnalyzer(
         base, model, key, timeout=float(conf.get("timeout", 30.0)), batch_size=int(conf.get("batch_size", 20))
     )
+
+
+def analyser_by_name(name: str, ws: Any = None) -> SentimentAnalyzer:
+    """The sentiment analyser called ``name`` (one of :data:`ANALYSERS`); ``llm`` must be configured."""
+    if name == "cxlens":
+        from cxlens.voice.sentiment import default_model
+
+        return default_model()
+    if name == "vader":
+        from cxlens.voice.sentiment import VaderAnalyzer
+
+        return VaderAnalyzer()
+    if name == "embeddings":
+        from cxlens.voice.embeddings import EmbeddingSentiment
+
+        return EmbeddingSentiment.load()
+    if name == "llm":
+        a = llm_analyzer(ws)
+        if a is None:
+            raise ConfigError(
+                "the llm analyser is not configured; set CXLENS_LLM_BASE_URL and CXLENS_LLM_MODEL "
+                "(or the workspace setting voice.llm) to an OpenAI-compatible API"
+            )
+        return a
+    raise ConfigError(f"analyser {name!r} is unknown; expected one of {', '.join(ANALYSERS)}")
