@@ -79,16 +79,19 @@ def main(argv: list[str] | None = None) -> int:
 def _embeddings(train, weights, hashes, args, t0) -> int:
     """Fit the embedding head on a fixed, class-stratified sample of the training rows."""
     import numpy as np
+    import pandas as pd
     import torch
 
     from cxlens.voice.embeddings import EMBED_WEIGHTS, EmbeddingSentiment, embed
 
     torch.manual_seed(SEED)
     per_class = args.embed_rows // 3
-    sample = (
-        train.assign(_w=weights)
-        .groupby("label", group_keys=False)
-        .apply(lambda g: g.sample(min(len(g), per_class), random_state=SEED))
+    pool = train.assign(_w=weights)
+    sample = pd.concat(
+        [
+            pool[pool["label"] == lab].sample(min(int((pool["label"] == lab).sum()), per_class), random_state=SEED)
+            for lab in ("negative", "neutral", "positive")
+        ]
     )
     print(f"embedding {len(sample):,} sampled training rows")
     X = embed(sample["text"].tolist())

@@ -99,15 +99,10 @@ def workspace_themes(ws: Any, *, n_themes: int | str = 10) -> ThemeExtractor:
         return tx
     from cxlens.voice.verbatims import verbatims
 
-    v = verbatims(ws)
-    key = (
-        id(ws),
-        str(getattr(ws, "path", "")),
-        n_themes,
-        len(v),
-        int(pd.util.hash_pandas_object(v["verbatim_id"], index=False).sum()),
-    )
+    ids = verbatims(ws, redacted=False, language=False)["verbatim_id"]  # cheap: the cache key only
+    key = (id(ws), str(getattr(ws, "path", "")), n_themes, len(ids), int(pd.util.hash_pandas_object(ids).sum()))
     if key not in _FITTED:
+        v = verbatims(ws)  # redacted, language-tagged
         en = v[v["is_english"].eq(True)].tail(FIT_LIMIT)
         fitted = ThemeExtractor(n_themes=n_themes).fit(en["text"].tolist())
         _FITTED.clear()
