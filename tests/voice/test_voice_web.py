@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 import shutil
 
@@ -125,6 +126,15 @@ def test_cli_themes_save_rename_and_reuse(own, monkeypatch):
     assert again.names()["t1"] == "Delivery woes"
     assert [t["id"] for t in again.themes_] == [t["id"] for t in first.themes_]  # ids stable, no refit
     assert "Delivery woes" in r.output
+    # analyse labels every English verbatim with the stored model (ids and edited names)
+    r = runner.invoke(app, ["voice", "analyse", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = pd.read_json(io.StringIO(r.stdout[r.stdout.index("[") :]))
+    en = rows[rows["is_english"].eq(True)]
+    expected = again.assign(en["text"].tolist())
+    assert en["theme"].tolist() == expected["theme"].tolist()
+    assert en["theme_name"].tolist() == expected["theme_name"].tolist()
+    assert "Delivery woes" in set(en["theme_name"])
     bad = runner.invoke(app, ["voice", "themes", "--merge", "t1"])
     assert bad.exit_code != 0 and "is not of the form A,B" in str(bad.exception)
 
