@@ -136,6 +136,7 @@ _WORD_BYTE = np.zeros(256, dtype=bool)
 for _lo, _hi in ((97, 122), (48, 57), (128, 255)):
     _WORD_BYTE[_lo : _hi + 1] = True
 _WORD_BYTE[[39, 95, 64]] = True  # ' _ @
+_BYTE_CLASS = np.where(_WORD_BYTE, 1, np.where(_BOUNDARY, 2, 0)).astype(np.uint8)
 
 
 def lexicon_arrays(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -207,22 +208,27 @@ def featurise(
             return (hl[e] - hl[a]) * pinv[a]
 
     # words: runs of letters, digits, apostrophes, underscores and non-ASCII bytes; ! and ? alone
-    is_word = _WORD_BYTE[b]
+    cls = _BYTE_CLASS[b]  # one table lookup: 1 word byte, 2 clause boundary, 0 other
+    is_word = cls == 1
     edge = np.diff(is_word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts = np.flatnonzero(edge == 1)
     ends = np.flatnonzero(edge == -1)
     bang = np.flatnonzero((b == 33) | (b == 63))
-    t_start = np.concatenate((starts, bang))
-    t_end = np.concatenate((ends, bang + 1))
-    order = np.argsort(t_start, kind="stable")
-    t_start, t_end = t_start[order], t_end[order]
+    # merge the two sorted position lists without a sort
+    at_w = np.arange(starts.size) + np.searchsorted(bang, starts)
+    at_b = np.arange(bang.size) + np.searchsorted(starts, bang)
+    t_start = np.empty(starts.size + bang.size, dtype=np.int64)
+    t_end = np.empty_like(t_start)
+    t_start[at_w], t_end[at_w] = starts, ends
+    t_start[at_b], t_end[at_b] = bang, bang + 1
     t_doc = doc[t_start]
     th = span_hash(t_start, t_end)
     # negation scopes, vectorised: a clause ends at punctuation, a text boundary or "but"; a
     # token is negated when a cue precedes it in its clause
-    bound = np.cumsum(_BOUNDARY[b])
+    bound = np.cumsum(cls == 2)
     clause = bound[t_start] + np.cumsum(th == _BUT_HASH)
-    cue = np.isin(th, _CUE_HASHES).astype(np.int32)
+    k = np.minimum(np.searchsorted(_CUE_HASHES, th), _CUE_HASHES.size - 1)
+    cue = (_CUE_HASHES[k] == th).astype(np.int32)
     before = np.cumsum(cue) - cue  # cues strictly before each token
     new_clause = np.flatnonzero(np.diff(clause, prepend=clause[:1] - 1))
     run = np.cumsum(np.diff(clause, prepend=clause[:1] - 1) != 0) - 1
@@ -248,7 +254,7 @@ def featurise(
             vals.append(v.astype(np.float32))
 
     # characters: n-grams of the lower-cased text that do not cross a document boundary
-    zeros = np.concatenate(([0], np.cumsum(is_nul)))
+    zeros = np.concatenate(([0], doc))
     c_rows_l, c_cols_l = [], []
     for k in char_ngrams:
         if n < k:
