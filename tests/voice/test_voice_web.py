@@ -197,3 +197,16 @@ def test_journey_map_carries_sentiment_and_top_negative_theme(sample_ws, client)
     cells = [html.unescape(c) for c in re.findall(r'data-field="sentiment">([^<]*)<', page)]
     assert cells and all(c == "—" or -1 <= float(c) <= 1 for c in cells)
     assert 'data-field="negative_theme"' in page
+
+
+@pytest.mark.browser
+def test_choosing_a_theme_swaps_the_results_and_the_url_in_a_browser(server, page, sample_ws):
+    v, _ = _english_themes(sample_ws)
+    theme = v["themes"].explode().dropna().value_counts().index[0]
+    expected = sum(theme in t for t in v["themes"])
+    page.goto(f"{server}/feedback")
+    page.select_option("#fb-theme", theme)  # change → hx-get /partials/feedback
+    page.wait_for_selector(f'#feedback-total[data-total="{expected}"]', timeout=20_000)
+    assert f"theme={theme}" in page.url  # HX-Replace-Url
+    assert page.locator("#feedback-form").count() == 1  # only the results were swapped
+    assert page.errors == []
