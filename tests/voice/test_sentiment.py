@@ -35,6 +35,7 @@ def test_public_names_are_pinned():
         "VaderAnalyzer",
         "analyse_sentiment",
         "analyse_verbatims",
+        "aspect_sentiment",
         "coherence",
         "default_model",
         "detect_language",
