@@ -52,10 +52,10 @@ def _scored(ws: Any, start: Any, end: Any, filters: Mapping[str, Any] | None) ->
         return None
     try:
         tx = workspace_themes(ws)
-    except ConfigError:
+        a = tx.assign(en["text"].fillna("").tolist())
+    except (ConfigError, ValueError):  # too little text for themes: no summary, never a broken page
         return None
     en["sentiment"] = default_model().score(en["text"].fillna("").tolist())["score"].to_numpy()
-    a = tx.assign(en["text"].fillna("").tolist())
     en["theme"], en["themes"] = a["theme"].to_numpy(), a["themes"].to_numpy()
     return en, tx
 
