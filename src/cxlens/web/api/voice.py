@@ -130,6 +130,14 @@ def page_themes(ws: Any) -> Any:
         return None
 
 
+def _label_themes(v: pd.DataFrame, tx: Any) -> None:
+    """Set ``v["themes"]`` (theme ids, primary first) of the rows not known to be non-English, in place."""
+    en = v["is_english"].ne(False).to_numpy()
+    if en.any():
+        labels = tx.assign(v.loc[en, "text"].fillna("").tolist())["themes"].tolist()
+        v.loc[en, "themes"] = pd.Series(labels, index=v.index[en], dtype=object)
+
+
 def feedback_page(ws: Any, p: FeedbackParams, f: JourneyFilters) -> dict[str, Any]:
     """One page of verbatims matching ``p`` and ``f``, with sentiment; ``total`` counts all matches."""
     from cxlens.voice import default_model, verbatims
@@ -157,12 +165,8 @@ def feedback_page(ws: Any, p: FeedbackParams, f: JourneyFilters) -> dict[str, An
     if p.sentiment:
         v = v[v["sentiment_label"] == p.sentiment]
     v = v.assign(themes=[[] for _ in range(len(v))])
-    if tx is not None and english.any():
-        en = v["is_english"].ne(False).to_numpy()
-        if en.any():
-            v.loc[en, "themes"] = pd.Series(tx.assign(v.loc[en, "text"].fillna("").tolist())["themes"].tolist(),
-                                            index=v.index[en])  # fmt: skip
-    if p.theme:
+    if p.theme and tx is not None:  # the filter needs every row's themes; otherwise only the page's
+        _label_themes(v, tx)
         v = v[[p.theme in t for t in v["themes"]]]
     total = len(v)
     pages = max(1, -(-total // PAGE_SIZE))
@@ -170,6 +174,8 @@ def feedback_page(ws: Any, p: FeedbackParams, f: JourneyFilters) -> dict[str, An
         raise _param_error("page", f"query parameter 'page' is {p.page}; there are {pages} page(s) of results")
     v = v.sort_values(["ts", "verbatim_id"], ascending=False, kind="stable")  # newest first
     rows = v.iloc[(p.page - 1) * PAGE_SIZE : p.page * PAGE_SIZE].reset_index(drop=True)
+    if not p.theme and tx is not None:
+        _label_themes(rows, tx)
     rows["theme_names"] = [[names.get(t, t) for t in ts] for ts in rows["themes"]]
     aspects = pd.DataFrame(columns=["verbatim", "name", "label"])
     en = rows["is_english"].ne(False).to_numpy()
