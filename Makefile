@@ -19,9 +19,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e .
 	touch $@
 
-# runtime + dev extras (tests: pytest, playwright, pyspark, hypothesis)
+# runtime + dev extras (tests: pytest, playwright, pyspark, hypothesis) + embeddings (CPU torch first: ~80 s)
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[dev]'
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[dev,embeddings]'
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed

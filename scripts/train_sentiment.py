@@ -1,8 +1,9 @@
-"""Rebuild the shipped sentiment weights, ``src/cxlens/voice/models/sentiment-v1.npz``.
+"""Rebuild the shipped sentiment weights, ``src/cxlens/voice/models/sentiment-v2.npz``.
 
 Trains :class:`cxlens.voice.SentimentModel` on the CC0/MIT sources of the real-data folder
 only (women's clothing reviews full, Amazon fine-food reviews head, the three hotel-review
-subsets, VADER's Amazon review snippets), minus the rows that ``cxlens bench sentiment``
+subsets, VADER's Amazon review snippets; plus the word valences of VADER's MIT-licensed lexicon
+as three features), minus the rows that ``cxlens bench sentiment``
 holds out (:func:`cxlens.voice.bench.is_heldout`). The airline tweets and Olist are
 NonCommercial and are never read here. Deterministic: the split is a hash rule, the solver is
 L-BFGS with a fixed seed, so the same data give the same weights.
@@ -33,17 +34,25 @@ from cxlens.voice.bench import TRAINING_SOURCES, file_hashes, real_data_dir, tra
 from cxlens.voice.sentiment import DEFAULT_WEIGHTS, SentimentModel  # noqa: E402
 
 SEED = 0
-#: Settings of sentiment-v1 (see docs/sentiment.md).
-PARAMS = {"bits": 18, "char_ngrams": (3, 5), "C": 4.0, "seed": SEED}
+#: Settings of sentiment-v2 (see docs/sentiment.md).
+PARAMS = {"bits": 18, "char_ngrams": (4,), "C": 1.0, "seed": SEED, "lexicon": True}
 #: Per-source sample weights on top of class balancing: the VADER snippets are the only
 #: sentence-level source with factual (neutral) sentences, closest to short social text.
+#: Rows (a third per class) the optional embedding head is trained on: encoding is slow on CPU.
+EMBED_ROWS = 3000
 SOURCE_WEIGHTS = {"clothing": 1.0, "finefood": 1.0, "hotel": 1.0, "vader_snippets": 4.0}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.environ.get("CXLENS_REAL_DATA", str(ROOT.parent / "shared" / "data")))
-    ap.add_argument("--out", default=str(DEFAULT_WEIGHTS))
+    ap.add_argument("--out", default=None)
+    ap.add_argument(
+        "--embeddings",
+        action="store_true",
+        help="train the optional head on all-MiniLM-L6-v2 embeddings instead (needs cxlens[embeddings])",
+    )
+    ap.add_argument("--embed-rows", type=int, default=EMBED_ROWS, help="training rows for --embeddings (sampled)")
     args = ap.parse_args(argv)
 
     data = real_data_dir(args.data)
@@ -58,11 +67,41 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     weights = train["source"].map(SOURCE_WEIGHTS).to_numpy(dtype=float)
+    if args.embeddings:
+        return _embeddings(train, weights, hashes, args, t0)
     model = SentimentModel(**PARAMS).fit(train["text"].tolist(), train["label"].tolist(), sample_weight=weights)
     rows = {src: int(n) for src, n in train.groupby("source").size().items()}
-    path = model.save(args.out, version="sentiment-v1", data_sha256=hashes, training_rows=rows)
+    path = model.save(args.out or DEFAULT_WEIGHTS, version="sentiment-v2", data_sha256=hashes, training_rows=rows)
     print(f"fitted in {time.perf_counter() - t0:.0f} s; wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
+
+
+def _embeddings(train, weights, hashes, args, t0) -> int:
+    """Fit the embedding head on a fixed, class-stratified sample of the training rows."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from cxlens.voice.embeddings import EMBED_WEIGHTS, EmbeddingSentiment, embed
+
+    torch.manual_seed(SEED)
+    per_class = args.embed_rows // 3
+    pool = train.assign(_w=weights)
+    sample = pd.concat(
+        [
+            pool[pool["label"] == lab].sample(min(int((pool["label"] == lab).sum()), per_class), random_state=SEED)
+            for lab in ("negative", "neutral", "positive")
+        ]
+    )
+    print(f"embedding {len(sample):,} sampled training rows")
+    X = embed(sample["text"].tolist())
+    head = EmbeddingSentiment(C=1.0, seed=SEED).fit(
+        sample["text"].tolist(), sample["label"].tolist(), sample["_w"].to_numpy(dtype=float), X=X
+    )
+    rows = {src: int(n) for src, n in sample.groupby("source").size().items()}
+    path = head.save(args.out or EMBED_WEIGHTS, version="sentiment-embed-v1", data_sha256=hashes, training_rows=rows)
+    print(f"fitted in {time.perf_counter() - t0:.0f} s; wrote {path} ({path.stat().st_size / 1e3:.1f} kB)")
+    return int(not np.isfinite(head.coef_).all())
 
 
 if __name__ == "__main__":

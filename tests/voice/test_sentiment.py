@@ -18,8 +18,8 @@ from cxlens.voice.sentiment import DEFAULT_WEIGHTS, featurise
 ROOT = Path(__file__).resolve().parents[2]
 
 # measured with the shipped weights (docs/sentiment.md); floors leave a small margin
-AIRLINE_SLICE_MACRO_F1 = 0.48  # measured 0.484 (VADER 0.452) on every fifth tweet
-HELDOUT_SLICE_MACRO_F1 = 0.70  # measured 0.700 on the first 500 held-out rows per source
+AIRLINE_SLICE_MACRO_F1 = 0.58  # measured 0.581 (VADER 0.452) on every fifth tweet
+HELDOUT_SLICE_MACRO_F1 = 0.71  # measured 0.716 on the first 500 held-out rows per source
 MARGIN = 0.02
 
 
@@ -35,6 +35,7 @@ def test_public_names_are_pinned():
         "VaderAnalyzer",
         "analyse_sentiment",
         "analyse_verbatims",
+        "aspect_sentiment",
         "coherence",
         "default_model",
         "detect_language",
@@ -74,7 +75,7 @@ def test_shipped_weights_are_small_and_describe_their_training_data():
             "the parcel arrived on Tuesday",
             "neutral",
             marks=pytest.mark.xfail(
-                strict=True, reason="known limitation of sentiment-v1: short factual text is not neutral (docs)"
+                strict=True, reason="known limitation of sentiment-v2: short factual text is not neutral (docs)"
             ),
         ),
         ("Absolutely fantastic service, thank you!", "positive"),
@@ -210,7 +211,7 @@ def test_beats_vader_on_an_airline_tweet_slice(real_data):
     ours = evaluate(SentimentModel.load(), tweets["text"].tolist(), tweets["label"])
     base = evaluate(VaderAnalyzer(), tweets["text"].tolist(), tweets["label"])
     assert ours["macro_f1"] >= AIRLINE_SLICE_MACRO_F1 - MARGIN
-    assert ours["macro_f1"] > base["macro_f1"] + 0.02
+    assert ours["macro_f1"] > base["macro_f1"] + 0.1  # the goal: a clear margin
 
 
 @pytest.mark.realdata
@@ -227,3 +228,18 @@ def test_training_never_reads_noncommercial_sets(real_data):
     assert set(corpus["source"]) == {"clothing", "finefood", "hotel", "vader_snippets"}
     tweets = set(airline_tweets(real_data)["text"])
     assert not tweets & set(corpus["text"])
+
+
+def test_interleaved_evaluation_gives_each_analyser_its_own_metrics():
+    from cxlens.voice.bench import evaluate_pair
+
+    texts = ["I love it", "terrible, never again", "the parcel arrived", "not good at all"]
+    gold = ["positive", "negative", "neutral", "negative"]
+    a, b = evaluate_pair(SentimentModel.load(), VaderAnalyzer(), texts, gold, repeat=2)
+    ours = SentimentModel.load().score(texts)
+    expected = metrics(
+        gold, np.array(voice.CLASSES)[ours[["p_negative", "p_neutral", "p_positive"]].to_numpy().argmax(1)]
+    )
+    assert a["confusion"] == expected["confusion"] and a["macro_f1"] == expected["macro_f1"]
+    assert b["confusion"] == metrics(gold, VaderAnalyzer().score(texts)["label"])["confusion"]
+    assert a["texts_per_s"] > 0 and b["texts_per_s"] > 0

@@ -141,7 +141,7 @@ def test_analyse_scores_english_only_and_is_incremental(small):
     assert row.loc["feedback:f1", "sentiment_score"] == pytest.approx(expected["score"].iloc[0])
     assert row.loc["feedback:f1", "sentiment_label"] == expected["label"].iloc[0]
     assert row.loc["feedback:f1", "sentiment_skipped"] is None
-    assert row.loc["feedback:f1", "model"] == "cxlens:sentiment-v1"
+    assert row.loc["feedback:f1", "model"] == "cxlens:sentiment-v2"
     assert "[PHONE]" in row.loc["feedback:f1", "text"]
     stored = small.sql(f"SELECT verbatim_id, redacted_text FROM {ANALYSIS_TABLE} ORDER BY verbatim_id")
     assert len(stored) == 6 and not stored["redacted_text"].str.contains("07700|jo@example", regex=True).any()
@@ -201,3 +201,29 @@ def test_analyse_on_a_read_only_workspace_says_how_to_fix(small):
     with cxlens.open(path, read_only=True) as ro:
         with pytest.raises(WorkspaceError, match=r"is open read-only; .* open it with cxlens.open\(path\)"):
             analyse_verbatims(ro)
+
+
+def test_originals_are_kept_only_while_the_workspace_allows_it(small):
+    _langid()
+    from cxlens.voice.verbatims import KEEP_ORIGINALS
+
+    a = analyse_verbatims(small)
+    assert "original_text" not in a.columns
+    stored = small.sql(f"SELECT count(original_text) AS n FROM {ANALYSIS_TABLE}")["n"].iloc[0]
+    assert stored == 0  # default: nothing but the redacted text is stored
+
+    small.set_setting(KEEP_ORIGINALS, True)
+    small.load(
+        "feedback",
+        pd.DataFrame({"feedback_id": ["f9"], "ts": ["2024-08-01"], "metric": ["nps"], "score": [2],
+                      "comment": ["Mail me at jo@example.com, the engineer never came"]}),
+    )  # fmt: skip
+    b = analyse_verbatims(small).set_index("verbatim_id")
+    assert b.loc["feedback:f9", "original_text"] == "Mail me at jo@example.com, the engineer never came"
+    assert b.loc["feedback:f9", "text"] == "Mail me at [EMAIL], the engineer never came"
+    assert b.loc["feedback:f1", "original_text"] is None  # analysed before originals were allowed
+
+    small.set_setting(KEEP_ORIGINALS, False)  # withdrawn: the kept originals are erased
+    c = analyse_verbatims(small)
+    assert c.attrs["analysed"] == 0 and "original_text" not in c.columns
+    assert small.sql(f"SELECT count(original_text) AS n FROM {ANALYSIS_TABLE}")["n"].iloc[0] == 0

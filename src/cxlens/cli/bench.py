@@ -59,10 +59,13 @@ def bench_clv(
 @bench_app.command("sentiment")
 def bench_sentiment(
     limit: Annotated[int | None, typer.Option(help="At most this many texts per evaluation set.")] = None,
+    embeddings: Annotated[
+        int, typer.Option(help="Also evaluate the cxlens[embeddings] head on this many texts per set.")
+    ] = 0,
 ) -> None:
     """Default sentiment model vs VADER: accuracy, macro-F1 and one-core throughput, in one run."""
     from cxlens.voice.bench import bench_sentiment as run
 
     with err.status("scoring the evaluation sets with cxlens and VADER…"):
-        res = run(limit=limit)
-    _print_bench("bench sentiment: cxlens sentiment-v1 vs VADER", res)
+        res = run(limit=limit, embeddings=embeddings)
+    _print_bench("bench sentiment: cxlens sentiment-v2 vs VADER", res)

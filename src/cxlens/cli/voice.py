@@ -25,11 +25,13 @@ def voice_score(
     text_column: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    analyser: Annotated[str, typer.Option(help="cxlens (default), vader, embeddings or llm (configured).")] = "cxlens",
 ) -> None:
     """Add sentiment_score (-1..1) and sentiment_label to every row of a file (no workspace needed)."""
     from cxlens.voice import score_file
+    from cxlens.voice.llm import analyser_by_name
 
-    result = score_file(path, text_column, fmt, out_path)
+    result = score_file(path, text_column, fmt, out_path, analyzer=analyser_by_name(analyser))
     if out_path is not None:
         err.print(f"{len(result):,} rows scored into {out_path}")
         return
@@ -72,13 +74,25 @@ def voice_analyse(
         list[str] | None, typer.Option(help="Only these sources (feedback:nps, ticket, review:olist…).")
     ] = None,
     filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value, repeatable.")] = None,
+    analyser: Annotated[str, typer.Option(help="cxlens (default), vader, embeddings or llm (configured).")] = "cxlens",
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Redact PII, detect language and score sentiment of every verbatim; only new ones are analysed."""
+    from cxlens.voice.llm import analyser_by_name
+    from cxlens.voice.stored import load_themes
     from cxlens.voice.verbatims import analyse_verbatims
 
     with _open() as ws:
-        df = analyse_verbatims(ws, start=start, end=end, filters=_filters(filter_), sources=source or None)
+        model = None if analyser == "cxlens" else analyser_by_name(analyser, ws)
+        df = analyse_verbatims(ws, start=start, end=end, filters=_filters(filter_), sources=source or None, model=model)
+        stored = load_themes(ws)
+    if stored is not None:  # the workspace's theme model: stable theme ids and names
+        english = df["is_english"].eq(True).to_numpy()
+        df["theme"], df["theme_name"] = None, None
+        if english.any():
+            a = stored.assign(df.loc[english, "text"].tolist())
+            df.loc[english, "theme"] = a["theme"].to_numpy()
+            df.loc[english, "theme_name"] = a["theme_name"].to_numpy()
     err.print(
         f"{df.attrs.get('analysed', 0):,} verbatims analysed now, {df.attrs.get('scored', 0):,} scored for sentiment"
     )
@@ -89,10 +103,12 @@ def voice_analyse(
         _print_frame(df, fmt)
 
 
-def _fit_themes(ws, k: str, rules: Path | None, sources: list[str] | None):
+def _fit_themes(ws, k: str, rules: Path | None, sources: list[str] | None, *, refit: bool = False):
+    """Analysed English verbatims and the theme model: the stored one unless ``refit`` (or none is stored)."""
     import yaml
 
     from cxlens.errors import ConfigError
+    from cxlens.voice.stored import load_themes
     from cxlens.voice.themes import ThemeExtractor
     from cxlens.voice.verbatims import analyse_verbatims
 
@@ -109,8 +125,28 @@ def _fit_themes(ws, k: str, rules: Path | None, sources: list[str] | None):
         user_rules = yaml.safe_load(rules.read_text(encoding="utf-8"))
         if not isinstance(user_rules, dict):
             raise ConfigError(f"{rules.name} is not a mapping; expected theme name: [keywords or regexes]")
+    stored = load_themes(ws)
+    if stored is not None and not refit and user_rules is None:
+        return df, stored
     n_themes: int | str = "auto" if k == "auto" else int(k)
+    if stored is not None:  # refit from the stored model: its pinned themes (and edits) survive
+        stored.n_themes = n_themes
+        if user_rules is not None:
+            stored.rules = user_rules
+        return df, stored.fit(df["text"].tolist())
     return df, ThemeExtractor(n_themes=n_themes, rules=user_rules).fit(df["text"].tolist())
+
+
+def _pairs(values: list[str] | None, sep: str, what: str) -> list[tuple[str, str]]:
+    from cxlens.errors import ConfigError
+
+    out = []
+    for v in values or []:
+        a, found, b = v.partition(sep)
+        if not found or not a.strip() or not b.strip():
+            raise ConfigError(f"--{what} {v!r} is not of the form A{sep}B; e.g. --{what} t1{sep}t4")
+        out.append((a.strip(), b.strip()))
+    return out
 
 
 @voice_app.command("themes")
@@ -122,18 +158,39 @@ def voice_themes(
     source: Annotated[
         list[str] | None, typer.Option(help="Only these sources (feedback:nps, ticket, review:olist…).")
     ] = None,
+    save: Annotated[
+        bool, typer.Option("--save", help="Store the theme model in the workspace (reused later).")
+    ] = False,
+    refit: Annotated[
+        bool, typer.Option("--refit", help="Fit again even if a model is stored (pinned themes survive).")
+    ] = False,
+    rename: Annotated[list[str] | None, typer.Option(help="ID=NAME: rename a stored theme (repeatable).")] = None,
+    merge: Annotated[list[str] | None, typer.Option(help="A,B: merge stored theme B into A (repeatable).")] = None,
+    pin: Annotated[list[str] | None, typer.Option(help="Pin a stored theme so it survives --refit.")] = None,
+    unpin: Annotated[list[str] | None, typer.Option(help="Unpin a stored theme.")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
-    """Discover themes in what customers write: labels, keywords, size, sentiment, trend and quotes."""
+    """Discover themes in what customers write: labels, keywords, size, sentiment, trend and quotes.
+
+    With a stored model (--save) the themes are assigned with it; --rename/--merge/--pin edit it in place.
+    """
     from cxlens.voice.painpoints import theme_summary
+    from cxlens.voice.stored import edit_themes, save_themes
 
     with _open() as ws:
-        df, extractor = _fit_themes(ws, k, rules, source)
+        if rename or merge or pin or unpin:
+            edit_themes(ws, rename=dict(_pairs(rename, "=", "rename")), merge=_pairs(merge, ",", "merge"),
+                        pin=pin or (), unpin=unpin or ())  # fmt: skip
+        df, extractor = _fit_themes(ws, k, rules, source, refit=refit)
+        if save:
+            save_themes(ws, extractor)
+            err.print(f"stored {len(extractor.themes_)} themes in the workspace (setting voice.theme_model)")
     summary = theme_summary(df, extractor)
     if fmt is Fmt.table:
         summary = summary[
-            [c for c in ("name", "size", "share", "sentiment", "negative_share", "growing") if c in summary.columns]
-        ]
+            [c for c in ("theme", "name", "size", "share", "sentiment", "negative_share", "growing", "pinned")
+             if c in summary.columns]
+        ]  # fmt: skip
     _print_frame(summary, fmt)
 
 

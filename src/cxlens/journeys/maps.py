@@ -221,7 +221,8 @@ def journey_map(
         :data:`MAP_COLUMNS`: ``stage, stage_label, touchpoint, label, volume, customers, reach,
         next_stage, conversion, drop_off``, ``nps/csat/ces`` each with ``_n`` and
         ``_ci_low/_ci_high``, ``survey_n, unhappy`` (percent), ``sentiment`` and
-        ``negative_themes`` (``None`` until the voice capability exists), ``pain_score``
+        ``negative_themes`` (mean sentiment in [-1, 1] and top negative theme of the cell's English
+        verbatims, :func:`cxlens.voice.summary.journey_voice`; NaN/None without text), ``pain_score``
         (0-100) and ``pain_rank``. Rates in percent. Cells with survey answers but no touchpoint
         (e.g. relationship NPS) appear with ``touchpoint`` ``None``.
     """
@@ -255,8 +256,14 @@ def journey_map(
     bad = sum(df[f"_{m}_bad"].fillna(0.0) for m in _METRICS)
     with np.errstate(invalid="ignore", divide="ignore"):
         df["unhappy"] = np.where(df["survey_n"] > 0, 100 * bad / df["survey_n"].replace(0, np.nan), np.nan)
-    df["sentiment"] = None
-    df["negative_themes"] = None
+    df["sentiment"], df["negative_themes"] = np.nan, None
+    if voice_available():  # mean sentiment and top negative theme of the cell's verbatims
+        from cxlens.voice.summary import journey_voice
+
+        vo = journey_voice(ws, start, end, filters).set_index(keys)
+        at = pd.MultiIndex.from_frame(df[keys].astype(object))
+        df["sentiment"] = vo["sentiment"].reindex(at).to_numpy(dtype=float)
+        df["negative_themes"] = vo["negative_themes"].reindex(at).astype(object).to_numpy()
     df["pain_score"] = _pain(df, bad, shrinkage)
     df["pain_rank"] = df["pain_score"].rank(ascending=False, method="min").astype("Int64")
     for c in ("stage", "stage_label", "touchpoint", "label"):

@@ -5,6 +5,7 @@
 'Call me on [PHONE] or mail [EMAIL]'
 """
 
+from cxlens.voice.aspects import aspect_sentiment
 from cxlens.voice.drivers import driver_quadrant_chart, key_drivers, relative_weights, shapley_importance
 from cxlens.voice.language import detect_language, is_english
 from cxlens.voice.painpoints import emerging_themes, pain_points, theme_summary
@@ -35,6 +36,7 @@ __all__ = [
     "VaderAnalyzer",
     "analyse_sentiment",
     "analyse_verbatims",
+    "aspect_sentiment",
     "coherence",
     "default_model",
     "detect_language",

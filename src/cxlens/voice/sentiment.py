@@ -49,7 +49,7 @@ LABELS = ("negative", "neutral", "positive", "mixed")
 #: A text is ``mixed`` when both P(negative) and P(positive) reach this probability.
 MIXED_MIN = 0.3
 COLUMNS = ["score", "label", "p_negative", "p_neutral", "p_positive"]
-DEFAULT_WEIGHTS = Path(__file__).with_name("models") / "sentiment-v1.npz"
+DEFAULT_WEIGHTS = Path(__file__).with_name("models") / "sentiment-v2.npz"
 
 _M64 = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _P = np.uint64(1_099_511_628_211)  # FNV prime as the polynomial base
@@ -74,36 +74,30 @@ class SentimentAnalyzer(Protocol):
 _URL = re.compile(r"(?:https?://|www\.)[^\s\x00]+")
 _MENTION = re.compile(r"@\w+")
 _HTML = re.compile(r"<br\s*/?>|&[a-z]+;|&#\d+;")
-_NOT_WORDS = "dont|didnt|doesnt|isnt|wasnt|arent|werent|cant|wont|couldnt|wouldnt|shouldnt|havent|hasnt|hadnt|aint"
-# a negation cue, then its scope: everything up to punctuation, "but" or the end of the text.
-_NEGATION = re.compile(
-    r"(?<![\w])(?:not|no|never|nothing|nobody|none|nor|neither|cannot|without|hardly|barely|"
-    + _NOT_WORDS
-    + r")\b([^.,;:!?\x00]*)"
-)
-_BUT = re.compile(r"\bbut\b")
-
-
-def _negate(match: re.Match[str]) -> str:
-    # negated words are upper-cased: same byte length, so char n-grams can lower them back
-    cue_len = match.start(1) - match.start()
-    scope = match.group(1)
-    but = _BUT.search(scope)
-    if but:
-        return match.group(0)[:cue_len] + scope[: but.start()].upper() + scope[but.start() :]
-    return match.group(0)[:cue_len] + scope.upper()
+#: Words that open a negation scope: every later word up to punctuation, "but" or the end of the
+#: text is marked as negated ("n't" is rewritten to " not" first).
+NEGATION_CUES = (
+    "not no never nothing nobody none nor neither cannot without hardly barely "
+    "dont didnt doesnt isnt wasnt arent werent cant wont couldnt wouldnt shouldnt havent hasnt hadnt aint"
+).split()
+_NEG_SALT = np.uint64(0x6E6567)
+_LEN_SALT = 0x1E6
+_LEX_SALT = 0x1E71C0
+#: Upper bounds of the text-length buckets (in word tokens): a short-text signal.
+_LEN_BUCKETS = np.array([2, 4, 8, 16, 32])
 
 
 def _normalise(texts: Sequence[Any]) -> str:
-    """One lower-cased string of all texts joined by NUL, with negation scopes upper-cased."""
+    """One lower-cased string of all texts joined by NUL (links, @mentions and HTML removed)."""
     joined = "\x00".join("" if t is None or t != t else str(t).replace("\x00", " ") for t in texts)
     s = joined.lower()
     if "&" in s or "<" in s:
         s = _HTML.sub(lambda m: {"&amp;": "&", "&lt;": "<", "&gt;": ">"}.get(m.group(0), " "), s)
-    s = _URL.sub(" ", s)  # links and @mentions carry no sentiment (and "user", "url" do in reviews)
-    s = _MENTION.sub(" ", s)
-    s = s.replace("#", "").replace("’", "'").replace("n't", " not")
-    s = _NEGATION.sub(_negate, s)
+    if "http" in s or "www." in s:
+        s = _URL.sub(" ", s)  # links and @mentions carry no sentiment (and "user", "url" do in reviews)
+    if "@" in s:
+        s = _MENTION.sub(" ", s)
+    s = s.replace("#", "").replace("\u2019", "'").replace("n't", " not")
     return " " + s.replace("\x00", " \x00 ") + " "
 
 
@@ -129,75 +123,145 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POW_CACHE["p"], _POW_CACHE["q"]
 
 
-def featurise(texts: Sequence[Any], bits: int, char_ngrams: tuple[int, ...] = (3, 4, 5)) -> dict[str, np.ndarray]:
+def _word_hash(word: str) -> int:
+    """The span hash of ``word`` (as :func:`featurise` computes it for a token)."""
+    return sum(c * pow(int(_P), j, 2**64) for j, c in enumerate(word.encode())) % 2**64
+
+
+_CUE_HASHES = np.array(sorted(_word_hash(w) for w in NEGATION_CUES), dtype=np.uint64)
+_BUT_HASH = np.uint64(_word_hash("but"))
+_BOUNDARY = np.zeros(256, dtype=bool)
+_BOUNDARY[[0, ord("."), ord(","), ord(";"), ord(":"), ord("!"), ord("?")]] = True
+_WORD_BYTE = np.zeros(256, dtype=bool)
+for _lo, _hi in ((97, 122), (48, 57), (128, 255)):
+    _WORD_BYTE[_lo : _hi + 1] = True
+_WORD_BYTE[[39, 95, 64]] = True  # ' _ @
+_BYTE_CLASS = np.where(_WORD_BYTE, 1, np.where(_BOUNDARY, 2, 0)).astype(np.uint8)
+
+
+def lexicon_arrays(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """VADER's word valences (MIT licence) as (sorted token hashes, valences) for :func:`featurise`.
+
+    Read from ``vader_lexicon.txt`` of the installed ``vaderSentiment`` package by default; only
+    entries that are one token for :func:`featurise` (letters, digits, apostrophes) are kept.
+    """
+    if path is None:
+        import vaderSentiment
+
+        path = Path(vaderSentiment.__file__).with_name("vader_lexicon.txt")
+    words: dict[int, float] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2 or not re.fullmatch(r"[a-z0-9'_]+", parts[0]):
+            continue
+        words[_word_hash(parts[0])] = float(parts[1])
+    keys = np.array(sorted(words), dtype=np.uint64)
+    return keys, np.array([words[int(k)] for k in keys], dtype=np.float32)
+
+
+def _lexicon_features(
+    th: np.ndarray, negated: np.ndarray, t_doc: np.ndarray, n_docs: int, lexicon: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per text: log1p of the positive and negative valence sums (negated words flipped, ×0.74 as
+    VADER does) and a flag for texts with no lexicon word; as (rows, values) of 3 feature blocks."""
+    keys, vals = lexicon
+    pos = np.searchsorted(keys, th)
+    pos[pos >= keys.size] = 0
+    hit = keys[pos] == th if keys.size else np.zeros(th.size, dtype=bool)
+    v = np.where(hit, vals[pos] if keys.size else 0.0, 0.0) * np.where(negated, -0.74, 1.0)
+    p_sum = np.bincount(t_doc, weights=np.maximum(v, 0), minlength=n_docs)
+    n_sum = np.bincount(t_doc, weights=np.maximum(-v, 0), minlength=n_docs)
+    none = np.bincount(t_doc, weights=hit, minlength=n_docs) == 0
+    return np.log1p(p_sum), np.log1p(n_sum), none.astype(np.float64)
+
+
+def featurise(
+    texts: Sequence[Any],
+    bits: int,
+    char_ngrams: tuple[int, ...] = (4,),
+    lexicon: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
     """Hashed feature occurrences of a batch, as parallel arrays.
 
     Returns ``rows`` and ``cols`` (row index and hashed column of every occurrence) and
     ``vals`` (its weight: 1/sqrt(occurrences of its block in that row), so each block — words
-    and characters — is normalised separately).
+    and characters — is normalised separately). Word features are unigrams and bigrams of the
+    tokens, negated tokens hashed apart, plus one text-length bucket; character features are
+    n-grams of the lower-cased text that do not cross a text boundary. With ``lexicon`` (from
+    :func:`lexicon_arrays`), three more columns per text carry its lexicon valence sums.
     """
     n_docs = len(texts)
     s = _normalise(texts)
-    b = np.frombuffer(s.encode("utf-8"), dtype=np.uint8).copy()
-    b[(b == 9) | (b == 10) | (b == 13)] = 32  # tabs and newlines are spaces
+    b = np.frombuffer(s.encode("utf-8"), dtype=np.uint8)
     n = b.size
-    doc = np.cumsum(b == 0)  # document index of every byte (NULs separate documents)
-    upper = (b >= 65) & (b <= 90)
-    low = np.where(upper, b + 32, b).astype(np.uint64)
-    cased = b.astype(np.uint64)
+    is_nul = b == 0
+    doc = np.cumsum(is_nul)  # document index of every byte (NULs separate documents)
     # prefix hashes H[i] = sum_{j<i} b[j] * P**j (mod 2**64); the span [a, e) hashes to
     # (H[e] - H[a]) * P**-a, which depends only on its bytes, not on where it starts
     pw, pinv = _powers(n)
     with np.errstate(over="ignore"):
         hl = np.zeros(n + 1, dtype=np.uint64)
-        hc = np.zeros(n + 1, dtype=np.uint64)
-        np.cumsum(low * pw[:n], dtype=np.uint64, out=hl[1:])
-        np.cumsum(cased * pw[:n], dtype=np.uint64, out=hc[1:])
+        np.cumsum(b * pw[:n], dtype=np.uint64, out=hl[1:])
 
-    def span_hash(h: np.ndarray, a: np.ndarray, e: np.ndarray) -> np.ndarray:
+    def span_hash(a: np.ndarray, e: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
-            return (h[e] - h[a]) * pinv[a]
-
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
+            return (hl[e] - hl[a]) * pinv[a]
 
     # words: runs of letters, digits, apostrophes, underscores and non-ASCII bytes; ! and ? alone
-    is_word = (
-        ((b >= 97) & (b <= 122)) | upper | ((b >= 48) & (b <= 57)) | (b == 39) | (b == 95) | (b == 64) | (b >= 128)
-    )
-    prev = np.concatenate(([False], is_word[:-1]))
-    nxt = np.concatenate((is_word[1:], [False]))
-    starts = np.flatnonzero(is_word & ~prev)
-    ends = np.flatnonzero(is_word & ~nxt) + 1
+    cls = _BYTE_CLASS[b]  # one table lookup: 1 word byte, 2 clause boundary, 0 other
+    is_word = cls == 1
+    edge = np.diff(is_word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edge == 1)
+    ends = np.flatnonzero(edge == -1)
     bang = np.flatnonzero((b == 33) | (b == 63))
-    t_start = np.concatenate((starts, bang))
-    t_end = np.concatenate((ends, bang + 1))
-    order = np.argsort(t_start, kind="stable")
-    t_start, t_end = t_start[order], t_end[order]
+    # merge the two sorted position lists without a sort
+    at_w = np.arange(starts.size) + np.searchsorted(bang, starts)
+    at_b = np.arange(bang.size) + np.searchsorted(starts, bang)
+    t_start = np.empty(starts.size + bang.size, dtype=np.int64)
+    t_end = np.empty_like(t_start)
+    t_start[at_w], t_end[at_w] = starts, ends
+    t_start[at_b], t_end[at_b] = bang, bang + 1
     t_doc = doc[t_start]
-    th = span_hash(hc, t_start, t_end)
+    th = span_hash(t_start, t_end)
+    # negation scopes, vectorised: a clause ends at punctuation, a text boundary or "but"; a
+    # token is negated when a cue precedes it in its clause
+    bound = np.cumsum(cls == 2)
+    clause = bound[t_start] + np.cumsum(th == _BUT_HASH)
+    k = np.minimum(np.searchsorted(_CUE_HASHES, th), _CUE_HASHES.size - 1)
+    cue = (_CUE_HASHES[k] == th).astype(np.int32)
+    before = np.cumsum(cue) - cue  # cues strictly before each token
+    new_clause = np.flatnonzero(np.diff(clause, prepend=clause[:1] - 1))
+    run = np.cumsum(np.diff(clause, prepend=clause[:1] - 1) != 0) - 1
+    negated = (before - before[new_clause][run]) > 0 if th.size else np.zeros(0, dtype=bool)
+    th_plain = th
+    th = np.where(negated, th ^ _NEG_SALT, th)
     same = t_doc[1:] == t_doc[:-1]
     with np.errstate(over="ignore"):
         bi = th[:-1][same] * _P + th[1:][same]
-    w_rows = np.concatenate((t_doc, t_doc[:-1][same]))
-    w_cols = np.concatenate((_mix(th, _SALT["w1"], bits), _mix(bi, _SALT["w2"], bits)))
-    rows.append(w_rows)
-    cols.append(w_cols)
+    n_tok = np.bincount(t_doc, minlength=n_docs)
+    length = np.searchsorted(_LEN_BUCKETS, n_tok).astype(np.uint64)
+    w_rows = np.concatenate((t_doc, t_doc[:-1][same], np.arange(n_docs)))
+    w_cols = np.concatenate((_mix(th, _SALT["w1"], bits), _mix(bi, _SALT["w2"], bits), _mix(length, _LEN_SALT, bits)))
+    rows = [w_rows]
+    cols = [w_cols]
     w_count = np.bincount(w_rows, minlength=n_docs).astype(np.float32)
-    vals.append((1.0 / np.sqrt(np.maximum(w_count, 1)))[w_rows])
+    vals = [(1.0 / np.sqrt(w_count))[w_rows]]
+    if lexicon is not None:
+        docs = np.arange(n_docs)
+        for k, v in enumerate(_lexicon_features(th_plain, negated, t_doc, n_docs, lexicon)):
+            rows.append(docs)
+            cols.append(_mix(np.full(n_docs, k, dtype=np.uint64), _LEX_SALT, bits))
+            vals.append(v.astype(np.float32))
 
     # characters: n-grams of the lower-cased text that do not cross a document boundary
-    zeros = np.concatenate(([0], np.cumsum(b == 0)))
+    zeros = np.concatenate(([0], doc))
     c_rows_l, c_cols_l = [], []
     for k in char_ngrams:
         if n < k:
             continue
-        a = np.arange(n - k + 1)
-        ok = zeros[a + k] == zeros[a]
-        a = a[ok]
+        a = np.flatnonzero(zeros[k:] == zeros[: n - k + 1])
         c_rows_l.append(doc[a])
-        c_cols_l.append(_mix(span_hash(hl, a, a + k) + np.uint64(k), _SALT["c"], bits))
+        c_cols_l.append(_mix(span_hash(a, a + k) + np.uint64(k), _SALT["c"], bits))
     if c_rows_l:
         c_rows = np.concatenate(c_rows_l)
         rows.append(c_rows)
@@ -211,11 +275,16 @@ def featurise(texts: Sequence[Any], bits: int, char_ngrams: tuple[int, ...] = (3
     }
 
 
-def feature_matrix(texts: Sequence[Any], bits: int, char_ngrams: tuple[int, ...] = (3, 4, 5)):
+def feature_matrix(
+    texts: Sequence[Any],
+    bits: int,
+    char_ngrams: tuple[int, ...] = (4,),
+    lexicon: tuple[np.ndarray, np.ndarray] | None = None,
+):
     """The hashed features of ``texts`` as a SciPy CSR matrix (used for training)."""
     from scipy import sparse
 
-    f = featurise(texts, bits, char_ngrams)
+    f = featurise(texts, bits, char_ngrams, lexicon)
     return sparse.csr_matrix((f["vals"], (f["rows"], f["cols"])), shape=(len(texts), 2**bits), dtype=np.float32)
 
 
@@ -263,9 +332,13 @@ class SentimentModel:
 
     name = "cxlens"
 
-    def __init__(self, bits: int = 18, char_ngrams: tuple[int, ...] = (3, 5), C: float = 4.0, seed: int = 0):
+    def __init__(
+        self, bits: int = 18, char_ngrams: tuple[int, ...] = (4,), C: float = 4.0, seed: int = 0, lexicon: bool = True
+    ):
         self.bits = bits
         self.char_ngrams = tuple(char_ngrams)
+        self.lexicon = lexicon
+        self.lexicon_: tuple[np.ndarray, np.ndarray] | None = None
         self.C = C
         self.seed = seed
 
@@ -282,7 +355,8 @@ class SentimentModel:
         bad = sorted(set(y) - set(CLASSES))
         if bad:
             raise ConfigError(f"sentiment label {bad[0]!r} is unknown; expected one of {', '.join(CLASSES)}")
-        X = feature_matrix(texts, self.bits, self.char_ngrams)
+        self.lexicon_ = lexicon_arrays() if self.lexicon else None
+        X = feature_matrix(texts, self.bits, self.char_ngrams, self.lexicon_)
         yi = np.searchsorted(np.asarray(CLASSES), y.astype(str))
         counts = np.bincount(yi, minlength=3).astype(np.float64)
         w = (len(yi) / (3 * counts))[yi]
@@ -302,7 +376,14 @@ class SentimentModel:
     def save(self, path: str | Path, **meta: Any) -> Path:
         """Write the weights (float16) and settings to an ``.npz`` file."""
         self._check()
-        info = {"bits": self.bits, "char_ngrams": list(self.char_ngrams), "C": self.C, "seed": self.seed}
+        info = {
+            "bits": self.bits,
+            "char_ngrams": list(self.char_ngrams),
+            "C": self.C,
+            "seed": self.seed,
+            "lexicon": self.lexicon_ is not None,
+        }
+        lex = self.lexicon_ or (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.float32))
         info.update(self.meta_)
         info.update(meta)
         p = Path(path)
@@ -312,6 +393,8 @@ class SentimentModel:
                 fh,
                 coef=self.coef_.astype(np.float16),
                 intercept=self.intercept_,
+                lexicon_keys=lex[0],
+                lexicon_values=lex[1].astype(np.float16),
                 meta=np.frombuffer(json.dumps(info, sort_keys=True).encode(), dtype=np.uint8),
             )
         return p
@@ -324,7 +407,15 @@ class SentimentModel:
             raise ConfigError(f"sentiment weights {str(p)!r} do not exist; run scripts/train_sentiment.py")
         with np.load(p, allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes().decode())
-            m = cls(bits=meta["bits"], char_ngrams=tuple(meta["char_ngrams"]), C=meta["C"], seed=meta["seed"])
+            m = cls(
+                bits=meta["bits"],
+                char_ngrams=tuple(meta["char_ngrams"]),
+                C=meta["C"],
+                seed=meta["seed"],
+                lexicon=bool(meta.get("lexicon", False)),
+            )
+            if m.lexicon:
+                m.lexicon_ = (z["lexicon_keys"].astype(np.uint64), z["lexicon_values"].astype(np.float32))
             m.coef_ = z["coef"].astype(np.float32)
             m.intercept_ = z["intercept"].astype(np.float32)
         m.meta_ = meta
@@ -337,7 +428,7 @@ class SentimentModel:
         n = len(texts)
         if n == 0:
             return np.zeros((0, 3), dtype=np.float32)
-        f = featurise(texts, self.bits, self.char_ngrams)
+        f = featurise(texts, self.bits, self.char_ngrams, self.lexicon_)
         if getattr(self, "_coef_t", None) is None or self._coef_t.shape[1] != self.coef_.shape[0]:
             self._coef_t = np.ascontiguousarray(self.coef_.T)  # one small table per class: cache-friendly
         rows, cols, vals = f["rows"], f["cols"], f["vals"]

@@ -73,8 +73,18 @@ VERBATIM_COLUMNS = [
 ANALYSIS_TABLE = "verbatim_analysis"
 ANALYSIS_DDL = (
     f"CREATE TABLE IF NOT EXISTS {ANALYSIS_TABLE} (verbatim_id VARCHAR PRIMARY KEY, language VARCHAR, "
-    "sentiment_score DOUBLE, sentiment_label VARCHAR, redacted_text VARCHAR, analysed_at TIMESTAMP, model VARCHAR)"
+    "sentiment_score DOUBLE, sentiment_label VARCHAR, redacted_text VARCHAR, analysed_at TIMESTAMP, model VARCHAR, "
+    "original_text VARCHAR)"
 )
+#: Workspace setting: keep the original (unredacted) text next to the redacted one; default False.
+KEEP_ORIGINALS = "voice.keep_originals"
+
+
+def keep_originals(ws: Workspace) -> bool:
+    """True when the workspace allows keeping original texts (setting ``voice.keep_originals``)."""
+    return ws.setting(KEEP_ORIGINALS, False) is True
+
+
 _S = "string"
 
 
@@ -185,7 +195,8 @@ def verbatims(
         ``review:twitter``); ``None`` for all.
     redacted
         Replace e-mail addresses, phone and card numbers and street addresses in ``text`` by
-        tokens (``[EMAIL]``…). The workspace setting that would allow originals is future work.
+        tokens (``[EMAIL]``…). ``redacted=False`` (the original text) is for library callers; the
+        analysis table keeps originals only where :func:`keep_originals` allows it.
     language
         Add ``language`` (ISO 639-1 or None) and ``is_english`` (None where unknown).
 
@@ -276,7 +287,8 @@ def analyse_verbatims(
     New verbatims (ids absent from ``verbatim_analysis``) are redacted, language-tagged and —
     where English — scored in one batch by ``model`` (default: the shipped
     :func:`~cxlens.voice.sentiment.default_model`); the results are added to
-    ``verbatim_analysis`` in one transaction. Earlier results are reused as stored, whatever
+    ``verbatim_analysis`` in one transaction; the original text is stored too only while the
+    workspace setting ``voice.keep_originals`` is true (and erased when it is not). Earlier results are reused as stored, whatever
     model made them (column ``model`` says which).
 
     Returns
@@ -286,7 +298,9 @@ def analyse_verbatims(
         sentiment_label (negative, neutral, positive, mixed), sentiment_skipped
         (``'not_english'`` where the text is in another language, ``'unknown_language'`` where it is
         too short to tell and not plain ASCII or from a mostly non-English source, else None), model and
-        analysed_at. ``attrs["analysed"]`` counts verbatims analysed by this call and
+        analysed_at; plus ``original_text`` (the unredacted text stored by the analysis, None for
+        verbatims analysed while it was not allowed) when the workspace setting
+        ``voice.keep_originals`` is true. ``attrs["analysed"]`` counts verbatims analysed by this call and
         ``attrs["scored"]`` those of them given a sentiment.
     """
     raw = ws._require_raw()
@@ -297,10 +311,14 @@ def analyse_verbatims(
 
         model = default_model()
     name = _model_name(model, default)
+    keep = keep_originals(ws)
     ids = pa.table({"verbatim_id": pa.array(v["verbatim_id"].tolist(), pa.string())})
     with ws._lock:
         try:
             raw.execute(ANALYSIS_DDL)
+            raw.execute(f"ALTER TABLE {ANALYSIS_TABLE} ADD COLUMN IF NOT EXISTS original_text VARCHAR")
+            if not keep:  # the setting was withdrawn: forget the originals kept so far
+                raw.execute(f"UPDATE {ANALYSIS_TABLE} SET original_text = NULL WHERE original_text IS NOT NULL")
         except duckdb.Error as e:
             if "read-only" not in str(e):
                 raise
@@ -345,6 +363,8 @@ def analyse_verbatims(
                 "redacted_text": pa.array(red.tolist(), pa.string()),
                 "analysed_at": pa.array([now] * len(new), pa.timestamp("us")),
                 "model": pa.array([name] * len(new), pa.string()),
+                # the original only where the workspace allows it (voice.keep_originals)
+                "original_text": pa.array(texts.tolist() if keep else [None] * len(new), pa.string()),
             }
         )
         with ws._lock:
@@ -354,7 +374,7 @@ def analyse_verbatims(
                 try:
                     raw.execute(ANALYSIS_DDL)
                     raw.execute(
-                        f"INSERT INTO {ANALYSIS_TABLE} SELECT * FROM _cx_verbatim_new n "
+                        f"INSERT INTO {ANALYSIS_TABLE} BY NAME SELECT * FROM _cx_verbatim_new n "
                         f"WHERE NOT EXISTS (SELECT 1 FROM {ANALYSIS_TABLE} a WHERE a.verbatim_id = n.verbatim_id)"
                     )
                     raw.execute("COMMIT")
@@ -373,7 +393,7 @@ def analyse_verbatims(
             raw.unregister("_cx_verbatim_ids")
     out = v.drop(columns="text").merge(stored, on="verbatim_id", how="left", validate="one_to_one")
     out = out.rename(columns={"redacted_text": "text"})
-    for c in ("text", "language", "sentiment_label", "model"):
+    for c in ("text", "language", "sentiment_label", "model", "original_text"):
         out[c] = out[c].astype(object).where(out[c].notna(), None)
     out["is_english"] = pd.Series(is_english(out["language"]), index=out.index, dtype=object)
     unscored = out["sentiment_label"].isna().to_numpy()
@@ -384,7 +404,7 @@ def analyse_verbatims(
         dtype=object,
     ).replace("", None)
     cols = [*VERBATIM_COLUMNS, "language", "is_english", "sentiment_score", "sentiment_label", "sentiment_skipped"]
-    out = out[[*cols, "model", "analysed_at"]]
+    out = out[[*cols, "model", "analysed_at", *(["original_text"] if keep else [])]]
     out.attrs["analysed"] = len(new)
     out.attrs["scored"] = scored
     return out

@@ -338,6 +338,8 @@ def _map_view(ws: Any, f: JourneyFilters, window: str | None) -> dict[str, Any]:
             "rank": int(r["pain_rank"]) if _ok(r["pain_rank"]) else None,
             "survey_n": int(r["survey_n"]), "url": _cell_url(r["stage"], r["touchpoint"], f),
             "revenue_risk": at_risk.get(_text(r["touchpoint"]), "—"),
+            "sentiment": f"{r['sentiment']:+.2f}" if _ok(r["sentiment"]) else None,
+            "negative_theme": _text(r["negative_themes"]),
         })  # fmt: skip
     pains = sorted((r for r in rows if r["pain_value"] is not None), key=lambda r: (-r["pain_value"], r["rank"]))
     cons = ws.journeys.channel_consistency(**f.kwargs())

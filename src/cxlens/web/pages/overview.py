@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from cxlens.customers.risk import revenue_at_risk_panel
 from cxlens.report.overview import build_overview, filter_options
+from cxlens.voice.summary import overview_pain_points
 from cxlens.web.api.metrics import MetricQuery, metric_query
 from cxlens.web.deps import run_on_workspace
 from cxlens.web.pages import register
@@ -26,7 +27,8 @@ async def _context(request: Request, q: MetricQuery, *, with_options: bool) -> d
         ov = build_overview(ws, start=q.start, end=q.end, filters=q.filters)
         options = filter_options(ws, q.filters) if with_options else []
         risk = revenue_at_risk_panel(ws, start=q.start, end=q.end)
-        return {"ov": ov, "options": options, "nav_active": "overview", "revenue_risk": risk}
+        painpoints = overview_pain_points(ws, start=q.start, end=q.end, filters=q.filters)
+        return {"ov": ov, "options": options, "nav_active": "overview", "revenue_risk": risk, "painpoints": painpoints}
 
     return await run_on_workspace(request, work)
 

@@ -18,7 +18,14 @@ from fastapi.responses import HTMLResponse
 from cxlens.charts import to_vega_lite
 from cxlens.errors import ConfigError, NotFoundError
 from cxlens.web.api.journeys import JourneyFilters, journey_filters, run_locked
-from cxlens.web.api.voice import SENTIMENTS, FeedbackParams, drivers_table, feedback_page, feedback_params, themes_table
+from cxlens.web.api.voice import (
+    SENTIMENTS,
+    FeedbackParams,
+    drivers_table,
+    feedback_page,
+    feedback_params,
+    themes_table,
+)
 from cxlens.web.pages import register
 
 feedback_router = register(
@@ -58,12 +65,9 @@ def _options(ws: Any, f: JourneyFilters) -> list[dict[str, Any]]:
 
 
 # -- feedback explorer ---------------------------------------------------------------------------
-@feedback_router.get("/feedback", response_class=HTMLResponse)
-async def feedback(
-    request: Request, f: Filters, p: Annotated[FeedbackParams, Depends(feedback_params)]
-) -> HTMLResponse:
+async def _feedback_context(request: Request, f: JourneyFilters, p: FeedbackParams, *, options: bool) -> dict[str, Any]:
     def work(ws: Any) -> dict[str, Any]:
-        return {"res": feedback_page(ws, p, f), "filter_options": _options(ws, f)}
+        return {"res": feedback_page(ws, p, f), "filter_options": _options(ws, f) if options else []}
 
     out = await run_locked(request, work)
     res = out["res"]
@@ -73,7 +77,8 @@ async def feedback(
          "score": f"{float(r['score']):g}" if _ok(r["score"]) else "—", "metric": _text(r["metric"]),
          "sentiment": _text(r["sentiment_label"]),
          "sentiment_score": f"{float(r['sentiment_score']):+.2f}" if _ok(r["sentiment_score"]) else "",
-         "language": _text(r["language"])}
+         "language": _text(r["language"]), "themes": list(r["theme_names"]),
+         "aspects": [{"name": n, "label": lab} for n, lab in r["aspects"]]}
         for r in res["rows"].to_dict(orient="records")
     ]  # fmt: skip
     base = p.pairs() + f.pairs()
@@ -81,13 +86,31 @@ async def feedback(
     def link(page: int) -> str:
         return "/feedback?" + urlencode([*base, ("page", str(page))])
 
-    ctx = {
+    return {
         "nav_active": "feedback", "p": p, "f": f, "rows": rows, "total": res["total"], "page": res["page"],
         "pages": res["pages"], "sources": SOURCES, "sentiments": SENTIMENTS, "filter_options": out["filter_options"],
+        "themes": res["themes"], "url": "/feedback" + (f"?{urlencode(base)}" if base else ""),
         "prev": link(res["page"] - 1) if res["page"] > 1 else None,
         "next": link(res["page"] + 1) if res["page"] < res["pages"] else None,
     }  # fmt: skip
-    return _render(request, "voice/feedback.html", ctx)
+
+
+@feedback_router.get("/feedback", response_class=HTMLResponse)
+async def feedback(
+    request: Request, f: Filters, p: Annotated[FeedbackParams, Depends(feedback_params)]
+) -> HTMLResponse:
+    return _render(request, "voice/feedback.html", await _feedback_context(request, f, p, options=True))
+
+
+@feedback_router.get("/partials/feedback", response_class=HTMLResponse)
+async def feedback_partial(
+    request: Request, f: Filters, p: Annotated[FeedbackParams, Depends(feedback_params)]
+) -> HTMLResponse:
+    """The results of the explorer's form (htmx swaps them into ``#feedback-results``)."""
+    ctx = await _feedback_context(request, f, p, options=False)
+    resp = _render(request, "voice/_feedback_results.html", ctx)
+    resp.headers["HX-Replace-Url"] = ctx["url"]
+    return resp
 
 
 # -- themes --------------------------------------------------------------------------------------
@@ -112,10 +135,9 @@ def _themes_chart(df: Any) -> Any:
     )
 
 
-@themes_router.get("/themes", response_class=HTMLResponse)
-async def themes(request: Request, f: Filters) -> HTMLResponse:
+async def _themes_context(request: Request, f: JourneyFilters, *, options: bool) -> dict[str, Any]:
     def work(ws: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {"filter_options": _options(ws, f), "note": None}
+        out: dict[str, Any] = {"filter_options": _options(ws, f) if options else [], "note": None}
         try:
             out["df"] = themes_table(ws, f)
         except ConfigError as exc:  # too few texts to discover themes: an empty page, not an error
@@ -130,14 +152,31 @@ async def themes(request: Request, f: Filters) -> HTMLResponse:
     rows = [
         {"theme": r["theme"], "name": r["name"], "size": int(r["size"]), "share": share(r["share"]),
          "negative_share": share(r["negative_share"]), "growing": bool(r.get("growing")) if "growing" in r else None,
-         "quotes": list(r["quotes"] or [])[:2]}
+         "quotes": list(r["quotes"] or [])[:2],
+         "aspect": f"{float(r['aspect_score']):+.2f}" if _ok(r.get("aspect_score")) else "—",
+         "feedback": "/feedback?" + urlencode([("theme", str(r["theme"])), *f.pairs()])}
         for r in df.to_dict(orient="records")
     ]  # fmt: skip
     chart = {"id": "themes", "title": "Theme sizes", "spec": to_vega_lite(_themes_chart(df)) if len(df) else None,
              "description": "Bar chart of theme sizes, coloured by negative share", "empty": "No themes."}  # fmt: skip
-    ctx = {"nav_active": "themes", "f": f, "rows": rows, "plot": chart, "n": df.attrs["verbatims"], "note": out["note"],
-           "filter_options": out["filter_options"]}  # fmt: skip
-    return _render(request, "voice/themes.html", ctx)
+    qs = urlencode(f.pairs())
+    return {"nav_active": "themes", "f": f, "rows": rows, "plot": chart, "n": df.attrs["verbatims"],
+            "note": out["note"], "filter_options": out["filter_options"],
+            "url": "/themes" + (f"?{qs}" if qs else "")}  # fmt: skip
+
+
+@themes_router.get("/themes", response_class=HTMLResponse)
+async def themes(request: Request, f: Filters) -> HTMLResponse:
+    return _render(request, "voice/themes.html", await _themes_context(request, f, options=True))
+
+
+@themes_router.get("/partials/themes", response_class=HTMLResponse)
+async def themes_partial(request: Request, f: Filters) -> HTMLResponse:
+    """The chart and table of the themes page (htmx swaps them into ``#themes-results``)."""
+    ctx = await _themes_context(request, f, options=False)
+    resp = _render(request, "voice/_themes_results.html", ctx)
+    resp.headers["HX-Replace-Url"] = ctx["url"]
+    return resp
 
 
 # -- drivers -------------------------------------------------------------------------------------

@@ -1,0 +1,150 @@
+"""Workspace-level voice summaries for other pages: overview pain points and journey-map columns.
+
+Both read the English verbatims matching the page's dates and filters (the latest
+:data:`LIMIT`), score them with the shipped sentiment model on the fly (read-only: nothing is
+written), and assign themes with the workspace's theme model
+(:func:`cxlens.voice.stored.workspace_themes`: the stored one, else one fitted on all
+verbatims, cached). A workspace without enough text gives an empty frame, never an error.
+
+Examples
+--------
+>>> import cxlens
+>>> from cxlens.ingest.simulate import write_demo
+>>> ws = cxlens.open(":memory:")
+>>> _ = write_demo(ws, 400, seed=1)
+>>> list(top_pain_points(ws, top=3).columns)[:4]
+['stage', 'touchpoint', 'theme', 'name']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxlens.errors import ConfigError
+
+__all__ = ["JOURNEY_VOICE_COLUMNS", "PAIN_COLUMNS", "journey_voice", "overview_pain_points", "top_pain_points"]
+
+#: At most this many of the latest matching verbatims are summarised.
+LIMIT = 20_000
+#: Fewer English verbatims than this: no summary.
+MIN_TEXTS = 20
+PAIN_COLUMNS = ["stage", "touchpoint", "theme", "name", "n", "negative", "negative_share", "metric", "effect",
+                "low", "high", "p_value"]  # fmt: skip
+JOURNEY_VOICE_COLUMNS = ["stage", "touchpoint", "sentiment", "sentiment_n", "negative_themes"]
+
+
+def _scored(ws: Any, start: Any, end: Any, filters: Mapping[str, Any] | None) -> tuple[pd.DataFrame, Any] | None:
+    """English verbatims with ``sentiment`` (score) and theme labels, and the theme model; None if too few."""
+    from cxlens.voice.sentiment import default_model
+    from cxlens.voice.stored import workspace_themes
+    from cxlens.voice.verbatims import verbatims
+
+    try:
+        v = verbatims(ws, start=start, end=end, filters=filters)
+    except Exception:  # a workspace without text tables
+        return None
+    en = v[v["is_english"].eq(True)].tail(LIMIT).reset_index(drop=True)
+    if len(en) < MIN_TEXTS:
+        return None
+    try:
+        tx = workspace_themes(ws)
+        a = tx.assign(en["text"].fillna("").tolist())
+    except (ConfigError, ValueError):  # too little text for themes: no summary, never a broken page
+        return None
+    en["sentiment"] = default_model().score(en["text"].fillna("").tolist())["score"].to_numpy()
+    en["theme"], en["themes"] = a["theme"].to_numpy(), a["themes"].to_numpy()
+    return en, tx
+
+
+def top_pain_points(
+    ws: Any, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, *, top: int = 5
+) -> pd.DataFrame:
+    """The ``top`` theme × stage/touchpoint cells with the most negative verbatims, and their score effect.
+
+    Returns
+    -------
+    DataFrame
+        :data:`PAIN_COLUMNS`, from :func:`cxlens.voice.pain_points` (``by=("stage", "touchpoint")``)
+        ordered by negative volume, then negative share; ``metric``/``effect``/``low``/``high``/
+        ``p_value`` describe the score effect (NPS points or mean score, with vs without the theme
+        in the cell; NaN when the cell has no scores). Empty without enough English text.
+    """
+    from cxlens.voice.painpoints import pain_points
+
+    got = _scored(ws, start, end, filters)
+    if got is None:
+        return pd.DataFrame(columns=PAIN_COLUMNS)
+    en, tx = got
+    pp = pain_points(en, tx, by=("stage", "touchpoint"), top=top, min_negative=2)
+    for c in PAIN_COLUMNS:
+        if c not in pp.columns:
+            pp[c] = np.nan
+    pp = pp.sort_values(["negative", "negative_share"], ascending=False, kind="stable").head(top)
+    return pp[PAIN_COLUMNS].reset_index(drop=True)
+
+
+def overview_pain_points(
+    ws: Any, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, *, top: int = 5
+) -> list[dict[str, Any]]:
+    """:func:`top_pain_points` as display rows for the overview's "Top pain points" section.
+
+    Each row: ``stage``, ``touchpoint``, ``theme``, ``name``, ``negative`` (int), ``share``
+    (negative share, e.g. ``"40%"``), ``metric``, ``effect`` (signed, one decimal, or None) and
+    ``significant`` (p < 0.05). Any failure of the voice analysis gives no rows, never a broken overview.
+    """
+    try:
+        df = top_pain_points(ws, start, end, filters, top=top)
+    except Exception:  # noqa: BLE001 - the overview must render whatever the text looks like
+        return []
+    return [
+        {
+            "stage": None if pd.isna(r["stage"]) else r["stage"],
+            "touchpoint": None if pd.isna(r["touchpoint"]) else r["touchpoint"],
+            "theme": r["theme"],
+            "name": r["name"],
+            "negative": int(r["negative"]),
+            "share": f"{100 * r['negative_share']:.0f}%",
+            "metric": None if pd.isna(r["metric"]) else str(r["metric"]),
+            "effect": None if pd.isna(r["effect"]) else f"{r['effect']:+.1f}",
+            "significant": bool(pd.notna(r["p_value"]) and r["p_value"] < 0.05),
+        }
+        for r in df.to_dict(orient="records")
+    ]
+
+
+def journey_voice(
+    ws: Any, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Per stage and touchpoint: mean sentiment of its English verbatims and its top negative theme.
+
+    Returns
+    -------
+    DataFrame
+        :data:`JOURNEY_VOICE_COLUMNS`: ``sentiment`` (mean score in [-1, 1]), ``sentiment_n``
+        (verbatims scored) and ``negative_themes`` (name of the theme with the most negative
+        verbatims — score below 0 — in the cell, None if none). Empty without enough English text.
+    """
+    got = _scored(ws, start, end, filters)
+    if got is None:
+        return pd.DataFrame(columns=JOURNEY_VOICE_COLUMNS)
+    en, tx = got
+    names = tx.names()
+    keys = ["stage", "touchpoint"]
+    rows = []
+    for key, g in en.groupby(keys, dropna=False, sort=True):
+        neg = g[g["sentiment"] < 0]
+        counts = pd.Series([t for ts in neg["themes"] for t in ts[:1]], dtype=object).value_counts()
+        top = None
+        if len(counts):
+            best = counts[counts == counts.max()].index
+            top = names.get(sorted(best)[0], sorted(best)[0])
+        rows.append({"stage": key[0], "touchpoint": key[1], "sentiment": float(g["sentiment"].mean()),
+                     "sentiment_n": len(g), "negative_themes": top})  # fmt: skip
+    out = pd.DataFrame(rows, columns=JOURNEY_VOICE_COLUMNS)
+    for c in keys:
+        out[c] = pd.Series([None if pd.isna(x) else x for x in out[c]], dtype=object)
+    return out
