@@ -166,12 +166,14 @@ def test_top_pain_points_equal_pain_points_ranked_by_negative_volume(sample_ws):
 
 def test_overview_shows_the_top_pain_points(client, sample_ws):
     expected = top_pain_points(sample_ws)
-    page = client.get("/").text
+    # the overview loads the section after its tiles (hx-trigger="load"), with the page's filters
+    home = client.get("/", params={"channel": "web"}).text
+    assert re.search(r'id="painpoints-slot" hx-get="/partials/overview/painpoints\?[^"]*channel=web"', home)
+    assert 'id="painpoints-slot"' in client.get("/partials/overview").text
+    page = client.get("/partials/overview/painpoints").text
     assert 'id="painpoints-table"' in page
     got = [int(x) for x in re.findall(r'data-field="negative">(\d+)<', page)]
     assert got == expected["negative"].tolist()
-    part = client.get("/partials/overview").text
-    assert 'id="painpoints"' in part
 
 
 def test_journey_map_carries_sentiment_and_top_negative_theme(sample_ws, client):

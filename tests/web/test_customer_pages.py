@@ -3,6 +3,7 @@ the cxlens.customers library, PII masked, bad parameters named, text escaped."""
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 
@@ -233,3 +234,15 @@ def test_customer_360_shows_predicted_clv_and_churn_risk_with_reasons_from_the_m
     assert cells["Churn risk, next 90 days"] == f"{100 * exp_risk:.0f}%"
     features = re.findall(r'<tr data-feature="([^"]+)">', section)
     assert features and features[0] == risk.set_index("customer_id").loc[cid, "reasons"].split(" ")[0]
+
+
+def test_overview_loads_revenue_at_risk_after_the_tiles_with_the_library_figures(client, sample_ws):
+    from cxlens.customers.risk import revenue_at_risk_panel
+
+    home = client.get("/", params={"start": "2024-01-01"}).text
+    assert re.search(r'id="revenue-risk-slot" hx-get="/partials/overview/revenue-risk\?[^"]*start=2024-01-01"', home)
+    assert 'id="revenue-risk-table"' not in home  # not computed with the tiles
+    expected = revenue_at_risk_panel(sample_ws)
+    part = client.get("/partials/overview/revenue-risk").text
+    names = [html.unescape(n) for n in re.findall(r'<tr data-risk="([^"]*)">', part)]
+    assert names and names == [r["name"] for r in expected["rows"]]

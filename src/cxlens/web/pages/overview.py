@@ -26,9 +26,7 @@ async def _context(request: Request, q: MetricQuery, *, with_options: bool) -> d
     def work(ws: Workspace) -> dict[str, Any]:
         ov = build_overview(ws, start=q.start, end=q.end, filters=q.filters)
         options = filter_options(ws, q.filters) if with_options else []
-        risk = revenue_at_risk_panel(ws, start=q.start, end=q.end)
-        painpoints = overview_pain_points(ws, start=q.start, end=q.end, filters=q.filters)
-        return {"ov": ov, "options": options, "nav_active": "overview", "revenue_risk": risk, "painpoints": painpoints}
+        return {"ov": ov, "options": options, "nav_active": "overview"}
 
     return await run_on_workspace(request, work)
 
@@ -46,3 +44,24 @@ async def overview_partial(request: Request, q: Annotated[MetricQuery, Depends(m
     qs = ctx["ov"].query_string
     resp.headers["HX-Replace-Url"] = "/" + (f"?{qs}" if qs else "")
     return resp
+
+
+# The two model-backed sections load after the page (hx-trigger="load"): fitting the CLV and churn
+# models or scoring the period's verbatims can take seconds on a large workspace, and the KPI
+# tiles must not wait for them.
+@router.get("/partials/overview/revenue-risk", response_class=HTMLResponse)
+async def overview_revenue_risk(request: Request, q: Annotated[MetricQuery, Depends(metric_query)]) -> HTMLResponse:
+    risk = await run_on_workspace(request, lambda ws: revenue_at_risk_panel(ws, start=q.start, end=q.end))
+    return request.app.state.templates.TemplateResponse(
+        request, "partials/overview_revenue_risk.html", {"revenue_risk": risk}
+    )
+
+
+@router.get("/partials/overview/painpoints", response_class=HTMLResponse)
+async def overview_painpoints(request: Request, q: Annotated[MetricQuery, Depends(metric_query)]) -> HTMLResponse:
+    rows = await run_on_workspace(
+        request, lambda ws: overview_pain_points(ws, start=q.start, end=q.end, filters=q.filters)
+    )
+    return request.app.state.templates.TemplateResponse(
+        request, "partials/overview_painpoints.html", {"painpoints": rows}
+    )
