@@ -133,6 +133,7 @@ def create_app(workspace: Workspace | WorkspaceHub | str | os.PathLike[str], *, 
     app.include_router(journeys_api.router)
     app.include_router(customers_api.router)
     app.include_router(voice_api.router)
+    app.include_router(__import__("cxlens.web.api.collect", fromlist=["router"]).router)  # /v1 collection API
     for router in load_pages():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,298 @@
+"""``POST /v1/track|page|identify|screen|batch``: the Segment-compatible collection API.
+
+A thin shell over :mod:`cxlens.collect`: read the body (size-capped before reading), find the
+key's workspace (:func:`cxlens.web.deps.authenticate_key`: Basic auth with the write key as user
+name, Bearer, or ``writeKey`` in the body for ``navigator.sendBeacon``), check the browser
+origin and the key's request rate, validate (:func:`cxlens.collect.parse_messages`), hand the
+rows to the workspace's writer and answer ``{"success": true}`` only once they are committed.
+
+Browsers: ``Origin`` must be listed in the workspace setting ``collect.allowed_origins``
+(``["https://shop.example"]``, or ``["*"]``); an origin not listed gets no CORS grant and a
+403, and nothing is written. Requests without ``Origin`` (servers, mobile apps) are not
+affected. ``GET /sdk/cxlens.js`` serves the browser tracker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+
+import cxlens
+from cxlens.access.hub import WorkspaceHub
+from cxlens.collect import DEFAULT_LIMITS, Limits, TokenBuckets, collector_for, parse_body, parse_messages
+from cxlens.collect.writer import Collector, close_collectors
+from cxlens.errors import ConfigError, CxlensError, ForbiddenError, PayloadTooLargeError, RateLimitError
+from cxlens.web.deps import authenticate_key, hub
+
+__all__ = ["create_collect_app", "router"]
+
+SDK_FILE = Path(__file__).resolve().parents[1] / "static" / "sdk" / "cxlens.js"
+ACK = b'{"success":true}'
+DEFAULT_RATE = 1000.0  # requests a second per key (Segment's HTTP API allows 1,000 a second per source)
+
+
+# -- OpenAPI documentation of the bodies (the hot path validates by hand, not with these) ----------
+class _Message(BaseModel):
+    userId: str | None = Field(None, max_length=256, description="Your id of the customer (customer_id).")
+    anonymousId: str | None = Field(
+        None, max_length=256, description="Device/browser id; userId or anonymousId is required."
+    )
+    messageId: str | None = Field(None, max_length=256, description="Unique id: a retry with it is never counted twice.")
+    timestamp: str | None = Field(None, description="ISO-8601 time of the event (device clock).")
+    sentAt: str | None = Field(None, description="ISO-8601 time of sending (device clock), corrects clock skew.")
+    context: dict[str, Any] | None = Field(None, description="Segment context (page, userAgent, channel, library…).")
+    integrations: dict[str, Any] | None = None
+
+
+class TrackMessage(_Message):
+    event: str = Field(..., min_length=1, max_length=10_000, description="Event name, e.g. 'Order Completed'.")
+    properties: dict[str, Any] | None = Field(
+        None, description="Anything; touchpoint, stage, url, revenue and session_id are read into columns."
+    )
+
+
+class PageMessage(_Message):
+    name: str | None = Field(None, max_length=10_000, description="Page name.")
+    category: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class ScreenMessage(PageMessage):
+    pass
+
+
+class IdentifyMessage(_Message):
+    traits: dict[str, Any] | None = Field(None, description="Traits; email and name go to the customer's PII columns.")
+
+
+class BatchMessage(_Message):
+    type: Literal["track", "page", "identify", "screen"]
+    event: str | None = Field(None, max_length=10_000)
+    name: str | None = Field(None, max_length=10_000)
+    properties: dict[str, Any] | None = None
+    traits: dict[str, Any] | None = None
+
+
+class BatchBody(BaseModel):
+    batch: list[BatchMessage] = Field(..., min_length=1, max_length=DEFAULT_LIMITS.max_batch)
+    sentAt: str | None = None
+    context: dict[str, Any] | None = None
+    writeKey: str | None = Field(None, description="The write key, for clients that cannot set headers (sendBeacon).")
+
+
+class Ack(BaseModel):
+    success: bool = True
+
+
+class _ErrorDetail(BaseModel):
+    status: int
+    type: str
+    message: str
+    param: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: _ErrorDetail
+
+
+def _inline(schema: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.rsplit("/", 1)[1]], defs)
+        return {k: _inline(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inline(v, defs) for v in schema]
+    return schema
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    schema = _inline(schema, schema.get("$defs", {}))
+    if model is not BatchBody:  # single messages may carry the key in the body too
+        schema["properties"]["writeKey"] = {"type": "string", "description": "The write key (sendBeacon)."}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Malformed JSON or a bad field (the message names its path)."},
+    401: {"model": ErrorBody, "description": "No key, or an unknown or revoked key."},
+    403: {"model": ErrorBody, "description": "A key that may not write, or a browser origin not allowed."},
+    413: {"model": ErrorBody, "description": "Body, batch, string or nesting over the limits."},
+    429: {"model": ErrorBody, "description": "Over the key's request rate; retry after `Retry-After` seconds."},
+}
+
+router = APIRouter(tags=["collect"])
+_buckets = TokenBuckets()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+async def _read_body(request: Request, limits: Limits) -> bytes:
+    """The (decompressed) body, refusing anything over the limit before reading it."""
+    cap = limits.max_body_bytes
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > cap:
+        raise PayloadTooLargeError(
+            f"request body is {int(length):,} bytes, over the limit of {cap:,}; send smaller batches"
+        )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise PayloadTooLargeError(f"request body is over the limit of {cap:,} bytes; send smaller batches")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = d.decompress(body, cap + 1)
+        except zlib.error:
+            raise ConfigError("request body is not valid gzip although Content-Encoding says so; send gzip or plain JSON") from None
+        if len(body) > cap or d.unconsumed_tail:
+            raise PayloadTooLargeError(f"decompressed body is over the limit of {cap:,} bytes; send smaller batches")
+    return body
+
+
+def _allowed(collector: Collector, origin: str) -> bool:
+    allowed = collector.setting("collect.allowed_origins", [])
+    return isinstance(allowed, list) and ("*" in allowed or origin in allowed)
+
+
+def _cors(origin: str) -> dict[str, str]:
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+def _error(exc: CxlensError, headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"status": exc.http_status, "type": type(exc).__name__, "message": str(exc)}
+    param = getattr(exc, "param", None)
+    if param:
+        body["param"] = param
+    h = dict(headers or {})
+    if isinstance(exc, RateLimitError):
+        h["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+    return JSONResponse({"error": body}, status_code=exc.http_status, headers=h)
+
+
+async def collect(request: Request, kind: str) -> Response:
+    """Authenticate, limit, validate and commit one request; answer only after the commit."""
+    received = _now()
+    headers: dict[str, str] | None = None
+    try:
+        limits = DEFAULT_LIMITS
+        ctx = authenticate_key(request, kinds=("write", "secret")) if "authorization" in request.headers else None
+        data = parse_body(await _read_body(request, limits), limits)
+        if ctx is None:
+            ctx = authenticate_key(request, body_key=data.get("writeKey"), kinds=("write", "secret"))
+        collector = collector_for(ctx.ws)
+        origin = request.headers.get("origin")
+        if origin is not None:
+            if not _allowed(collector, origin):
+                raise ForbiddenError(
+                    f"origin {origin!r} may not send to this workspace; add it to the workspace setting "
+                    "'collect.allowed_origins'"
+                )
+            headers = _cors(origin)
+        rate = float(collector.setting("collect.rate_limit", DEFAULT_RATE))
+        burst = float(collector.setting("collect.rate_burst", 2 * rate))
+        wait = _buckets.take(f"{ctx.workspace_name}/{ctx.key.key_id}", rate=rate, burst=burst)
+        if wait:
+            raise RateLimitError(
+                f"key {ctx.key.prefix!r} is over its {rate:g} requests a second; retry in {wait:.2f} s", wait
+            )
+        messages = parse_messages(data, kind, received, limits)
+        await asyncio.wrap_future(collector.submit(messages))
+    except CxlensError as e:
+        return _error(e, headers)
+    return Response(ACK, media_type="application/json", headers=headers)
+
+
+def _route(kind: str, model: type[BaseModel], summary: str) -> None:
+    async def endpoint(request: Request) -> Response:
+        return await collect(request, kind)
+
+    endpoint.__name__ = f"collect_{kind}"
+    router.add_api_route(
+        f"/v1/{kind}",
+        endpoint,
+        methods=["POST"],
+        summary=summary,
+        response_model=Ack,
+        responses=_RESPONSES,
+        openapi_extra=_body_doc(model),
+    )
+
+
+_route("track", TrackMessage, "Record an event a customer did")
+_route("page", PageMessage, "Record a page view")
+_route("screen", ScreenMessage, "Record a mobile screen view")
+_route("identify", IdentifyMessage, "Tie a customer id to traits (and to the anonymous id)")
+_route("batch", BatchBody, "Record many messages at once (up to 2,500, 512 KB)")
+
+
+@router.options("/v1/{kind}", include_in_schema=False)
+async def preflight(request: Request, kind: str) -> Response:
+    """CORS preflight: granted to an origin some workspace of this server allows."""
+    origin = request.headers.get("origin")
+    if origin and any(_allowed(collector_for(ws), origin) for _, ws in hub(request).items() if ws._raw is not None):
+        return Response(
+            status_code=204,
+            headers={
+                **_cors(origin),
+                "Access-Control-Allow-Methods": "POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
+                "Access-Control-Max-Age": "600",
+            },
+        )
+    return Response(status_code=204, headers={"Vary": "Origin"})
+
+
+@router.get("/sdk/cxlens.js", include_in_schema=False)
+async def sdk() -> Response:
+    """The browser tracker."""
+    return FileResponse(
+        SDK_FILE, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "public, max-age=300"}
+    )
+
+
+def create_collect_app(workspaces: WorkspaceHub) -> FastAPI:
+    """An app serving only the collection API (``cxlens collect``): ``/v1/*``, ``/sdk/cxlens.js``, ``/health``."""
+    from cxlens.web.app import handle_error
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for _, ws in workspaces.items():
+            collector_for(ws)  # rebuild the id index before the first request
+        yield
+        for _, ws in workspaces.items():
+            close_collectors(ws)
+        workspaces.close()
+
+    app = FastAPI(
+        title="cxlens collection API",
+        version=cxlens.__version__,
+        description="Segment-compatible event collection: every acknowledged message is committed.",
+        lifespan=lifespan,
+    )
+    app.state.hub = workspaces
+    app.state.open_mode = False
+    for exc_type in (CxlensError, Exception):
+        app.add_exception_handler(exc_type, handle_error)
+
+    @app.get("/health", tags=["service"], summary="Liveness: answers once the app is ready")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(router)
+    return app
