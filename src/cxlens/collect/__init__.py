@@ -22,7 +22,16 @@ CommitResult(inserted=0, duplicates=2)
 >>> close_collectors(ws)
 """
 
-from cxlens.collect.messages import DEFAULT_LIMITS, EVENT_COLUMNS, KINDS, Limits, Messages, parse_body, parse_messages
+from cxlens.collect.messages import (
+    DEFAULT_LIMITS,
+    EVENT_COLUMNS,
+    KINDS,
+    Limits,
+    Messages,
+    id_hash,
+    parse_body,
+    parse_messages,
+)
 from cxlens.collect.ratelimit import TokenBuckets
 from cxlens.collect.writer import Collector, CommitResult, close_collectors, collector_for
 
@@ -37,6 +46,7 @@ __all__ = [
     "TokenBuckets",
     "close_collectors",
     "collector_for",
+    "id_hash",
     "parse_body",
     "parse_messages",
 ]

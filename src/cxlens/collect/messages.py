@@ -46,6 +46,7 @@ __all__ = [
     "KINDS",
     "Limits",
     "Messages",
+    "id_hash",
     "parse_body",
     "parse_messages",
 ]
@@ -119,6 +120,18 @@ class Messages:
     identifies: list[tuple[int, str, datetime, dict[str, Any]]] = field(default_factory=list)
     #: (row index, anonymous_id, customer_id, ts) for messages naming both ids
     links: list[tuple[int, str, str, datetime]] = field(default_factory=list)
+    #: 64-bit hash of each row's event_id (:func:`id_hash`)
+    hashes: list[int] = field(default_factory=list)
+
+
+def id_hash(event_id: str) -> int:
+    """64-bit hash of an event id, equal to DuckDB's ``md5_number_lower(event_id)``.
+
+    >>> import duckdb
+    >>> id_hash("m1") == duckdb.sql("SELECT md5_number_lower('m1')").fetchone()[0]
+    True
+    """
+    return int.from_bytes(hashlib.md5(event_id.encode("utf-8", "surrogatepass")).digest()[8:], "little")
 
 
 def _bad(path: str, expected: str, got: Any, fix: str = "") -> ConfigError:
@@ -306,8 +319,12 @@ def _one(
     enriched: dict[str, Any] = dict(props)
     for key in _RESERVED:
         if key in props:
-            raise _bad(f"{path}.{'traits' if kind == 'identify' else 'properties'}.{key}", "no reserved key", key,
-                       f"keys {', '.join(_RESERVED)} are set by cxlens; rename it")
+            raise _bad(
+                f"{path}.{'traits' if kind == 'identify' else 'properties'}.{key}",
+                "no reserved key",
+                key,
+                f"keys {', '.join(_RESERVED)} are set by cxlens; rename it",
+            )
     if context:
         enriched["$context"] = context
     if integrations:
@@ -350,6 +367,7 @@ def _one(
     except (TypeError, orjson.JSONEncodeError) as e:  # pragma: no cover - orjson output is always encodable
         raise _bad(f"{path}.properties", "JSON values", str(e)) from None
     index = len(out.rows)
+    out.hashes.append(id_hash(event_id))
     out.rows.append(
         [
             event_id,
@@ -373,9 +391,7 @@ def _one(
         out.links.append((index, anon_id, user_id, ts))
 
 
-def parse_messages(
-    data: dict[str, Any], kind: str, received: datetime, limits: Limits = DEFAULT_LIMITS
-) -> Messages:
+def parse_messages(data: dict[str, Any], kind: str, received: datetime, limits: Limits = DEFAULT_LIMITS) -> Messages:
     """Validate the body of ``/v1/<kind>`` (``kind`` one of :data:`KINDS` or ``"batch"``).
 
     Parameters

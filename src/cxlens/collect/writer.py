@@ -10,8 +10,8 @@ While one group commits, the next one gathers: the busier the server, the bigger
 **Idempotency.** ``event_id`` (the client's ``messageId``) is unique in ``events``. Checking
 each group against a growing table with an anti-join costs a scan of every id (≈ 0.9 s per
 group at 10M events, measured) and a primary-key index costs ≈ 0.3-0.7 s per group at 10M and
-1-2 GB of memory. Instead the writer keeps :class:`SeenIds`: the 64-bit DuckDB ``hash`` of
-every ``event_id`` in a sorted NumPy array (8 bytes an event: 80 MB at 10M), rebuilt from
+1-2 GB of memory. Instead the writer keeps :class:`SeenIds`: the 64-bit hash of
+every ``event_id`` (:func:`~cxlens.collect.messages.id_hash`, DuckDB's ``md5_number_lower``) in a sorted NumPy array (8 bytes an event: 80 MB at 10M), rebuilt from
 ``events`` when the collector starts, so it survives restarts exactly. A hash hit is only a
 *suspect*: it is confirmed against ``events`` by value before a row is dropped, so a 64-bit
 collision can never lose an event (true duplicates — retries — are rare, so the confirming
@@ -20,9 +20,11 @@ scan is too). Ids repeated inside one group keep their first occurrence.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import concurrent.futures
 import logging
+import os
 import threading
 import time
 import weakref
@@ -115,7 +117,34 @@ class SeenIds:
 @dataclass
 class _Job:
     messages: Messages
-    future: concurrent.futures.Future[CommitResult]
+    #: a concurrent future, or an asyncio future of ``loop``
+    future: Any
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+def _settle(outcomes: list[tuple[Any, CommitResult | None, BaseException | None]]) -> None:
+    for fut, res, exc in outcomes:
+        if fut.done():  # the request was cancelled (client gone)
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(res)
+
+
+def _resolve(jobs: list[_Job], results: list[CommitResult | None], errors: list[BaseException | None]) -> None:
+    """Resolve futures: concurrent ones here, asyncio ones in ONE call per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, CommitResult | None, BaseException | None]]] = {}
+    for job, res, exc in zip(jobs, results, errors, strict=True):
+        if job.loop is None:
+            _settle([(job.future, res, exc)])
+        else:
+            by_loop.setdefault(job.loop, []).append((job.future, res, exc))
+    for loop, outcomes in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, outcomes)
+        except RuntimeError:  # pragma: no cover - loop closed while committing
+            pass
 
 
 class Collector:
@@ -143,7 +172,7 @@ class Collector:
         for ddl in DDL:
             self._cur.execute(ddl)
         t0 = time.perf_counter()
-        h = self._cur.execute("SELECT hash(event_id) AS h FROM events").fetchnumpy()["h"]
+        h = self._cur.execute("SELECT md5_number_lower(event_id) AS h FROM events").fetchnumpy()["h"]
         self.seen = SeenIds(np.asarray(h, dtype=np.uint64))
         self.startup_seconds = time.perf_counter() - t0
         self._journey_at = 0.0
@@ -175,15 +204,25 @@ class Collector:
         self._settings.clear()
 
     # -- submitting ------------------------------------------------------------------
-    def submit(self, messages: Messages) -> concurrent.futures.Future[CommitResult]:
-        """Queue validated messages; the future resolves once they are committed (or fails)."""
-        fut: concurrent.futures.Future[CommitResult] = concurrent.futures.Future()
+    def _enqueue(self, job: _Job) -> None:
         with self._cv:
             if self._closing:
                 raise WorkspaceError("the collector is shutting down; retry the request")
-            self._queue.append(_Job(messages, fut))
+            self._queue.append(job)
             self._cv.notify()
+
+    def submit(self, messages: Messages) -> concurrent.futures.Future[CommitResult]:
+        """Queue validated messages; the future resolves once they are committed (or fails)."""
+        fut: concurrent.futures.Future[CommitResult] = concurrent.futures.Future()
+        self._enqueue(_Job(messages, fut))
         return fut
+
+    async def commit(self, messages: Messages) -> CommitResult:
+        """Queue validated messages and wait, in the event loop, until they are committed."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[CommitResult] = loop.create_future()
+        self._enqueue(_Job(messages, fut, loop))
+        return await fut
 
     def write(self, messages: Messages, timeout: float | None = 60) -> CommitResult:
         """Submit and wait (for scripts and tests)."""
@@ -224,24 +263,23 @@ class Collector:
             if jobs is None:
                 return
             try:
-                results = self._commit(jobs)
+                results: list[CommitResult | None] = list(self._commit(jobs))
+                errors: list[BaseException | None] = [None] * len(jobs)
             except Exception as e:
+                log.exception("collect: commit of %d requests failed", len(jobs))
                 if len(jobs) == 1:
-                    log.exception("collect: commit failed")
-                    jobs[0].future.set_exception(e)
-                    continue
-                # one bad request must not fail the others of its group: commit them one by one
-                for job in jobs:
-                    try:
-                        res = self._commit([job])[0]
-                    except Exception as e1:
-                        log.exception("collect: commit failed")
-                        job.future.set_exception(e1)
-                    else:
-                        job.future.set_result(res)
-                continue
-            for job, res in zip(jobs, results, strict=True):
-                job.future.set_result(res)
+                    results, errors = [None], [e]
+                else:
+                    # one bad request must not fail the others of its group: commit them one by one
+                    results, errors = [], []
+                    for job in jobs:
+                        try:
+                            results.append(self._commit([job])[0])
+                            errors.append(None)
+                        except Exception as e1:
+                            results.append(None)
+                            errors.append(e1)
+            _resolve(jobs, results, errors)
 
     def _journey(self) -> dict[str, str]:
         now = time.monotonic()
@@ -261,12 +299,14 @@ class Collector:
                     r[8] = r[6]
                 if r[9] is None and r[8] is not None:
                     r[9] = stage_of.get(r[8])
+        hashes = np.fromiter((h for job in jobs for h in job.messages.hashes), dtype=np.uint64, count=len(rows))
+        keep = self._dedupe(rows, hashes)
+        if not keep.all():
+            rows = [r for r, k in zip(rows, keep, strict=True) if k]
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in EVENT_COLUMNS]
-        incoming = pa.Table.from_arrays(
+        new = pa.Table.from_arrays(
             [pa.array(col, type=f.type) for col, f in zip(columns, _EVENT_SCHEMA, strict=True)], schema=_EVENT_SCHEMA
         )
-        keep, hashes = self._dedupe(incoming)
-        new = incoming.filter(pa.array(keep)) if not keep.all() else incoming
         cur.register("_collect_new", new)
         try:
             cur.execute("BEGIN")
@@ -300,39 +340,31 @@ class Collector:
             offset += n
         return out
 
-    def _dedupe(self, incoming: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-        """(keep mask, hashes): drop ids already committed and repeats within the group."""
-        cur = self._cur
-        cur.register("_collect_in", incoming.select(["event_id"]))
-        try:
-            hashes = cur.execute("SELECT hash(event_id) AS h FROM _collect_in").fetchnumpy()["h"]
-            hashes = np.asarray(hashes, dtype=np.uint64)
-            suspect = self.seen.contains(hashes)
-            keep = ~suspect
-            if suspect.any():
-                # a hash hit is confirmed by value: a 64-bit collision must never drop an event
-                ids = [incoming.column("event_id")[int(i)].as_py() for i in np.flatnonzero(suspect)]
-                found = {
-                    r[0]
-                    for r in cur.execute(
-                        "SELECT DISTINCT event_id FROM events WHERE event_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
-                    ).fetchall()
-                }
-                for i, eid in zip(np.flatnonzero(suspect), ids, strict=True):
-                    keep[i] = eid not in found
-        finally:
-            cur.unregister("_collect_in")
+    def _dedupe(self, rows: list[list[Any]], hashes: np.ndarray) -> np.ndarray:
+        """Keep mask: drop ids already committed and repeats within the group."""
+        suspect = self.seen.contains(hashes)
+        keep = ~suspect
+        if suspect.any():
+            # a hash hit is confirmed by value: a 64-bit collision must never drop an event
+            where = np.flatnonzero(suspect)
+            ids = [rows[int(i)][0] for i in where]
+            found = {
+                r[0]
+                for r in self._cur.execute(
+                    "SELECT DISTINCT event_id FROM events WHERE event_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+                ).fetchall()
+            }
+            for i, eid in zip(where, ids, strict=True):
+                keep[i] = eid not in found
         # repeats inside this group: keep the first occurrence
-        _, first = np.unique(hashes, return_index=True)
-        if len(first) < len(hashes):
-            ids = incoming.column("event_id").to_pylist()
+        if len(np.unique(hashes)) < len(hashes):
             seen_here: set[str] = set()
-            for i, eid in enumerate(ids):
-                if eid in seen_here:
+            for i, r in enumerate(rows):
+                if r[0] in seen_here:
                     keep[i] = False
                 elif keep[i]:
-                    seen_here.add(eid)
-        return keep, hashes
+                    seen_here.add(r[0])
+        return keep
 
     def _upsert_customers(self, identifies: list[tuple[str, datetime, dict[str, Any]]]) -> None:
         cur = self._cur
@@ -435,7 +467,9 @@ def collector_for(ws: Workspace) -> Collector:
         with _registry_lock:
             c = _collectors.get(ws)
             if c is None:
-                c = _collectors[ws] = Collector(ws)
+                c = _collectors[ws] = Collector(
+                    ws, linger=float(os.environ.get("CXLENS_COLLECT_LINGER_MS", "0")) / 1000
+                )
     return c
 
 

@@ -14,7 +14,6 @@ affected. ``GET /sdk/cxlens.js`` serves the browser tracker.
 
 from __future__ import annotations
 
-import asyncio
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,7 +45,9 @@ class _Message(BaseModel):
     anonymousId: str | None = Field(
         None, max_length=256, description="Device/browser id; userId or anonymousId is required."
     )
-    messageId: str | None = Field(None, max_length=256, description="Unique id: a retry with it is never counted twice.")
+    messageId: str | None = Field(
+        None, max_length=256, description="Unique id: a retry with it is never counted twice."
+    )
     timestamp: str | None = Field(None, description="ISO-8601 time of the event (device clock).")
     sentAt: str | None = Field(None, description="ISO-8601 time of sending (device clock), corrects clock skew.")
     context: dict[str, Any] | None = Field(None, description="Segment context (page, userAgent, channel, library…).")
@@ -159,7 +160,9 @@ async def _read_body(request: Request, limits: Limits) -> bytes:
         try:
             body = d.decompress(body, cap + 1)
         except zlib.error:
-            raise ConfigError("request body is not valid gzip although Content-Encoding says so; send gzip or plain JSON") from None
+            raise ConfigError(
+                "request body is not valid gzip although Content-Encoding says so; send gzip or plain JSON"
+            ) from None
         if len(body) > cap or d.unconsumed_tail:
             raise PayloadTooLargeError(f"decompressed body is over the limit of {cap:,} bytes; send smaller batches")
     return body
@@ -212,7 +215,7 @@ async def collect(request: Request, kind: str) -> Response:
                 f"key {ctx.key.prefix!r} is over its {rate:g} requests a second; retry in {wait:.2f} s", wait
             )
         messages = parse_messages(data, kind, received, limits)
-        await asyncio.wrap_future(collector.submit(messages))
+        await collector.commit(messages)
     except CxlensError as e:
         return _error(e, headers)
     return Response(ACK, media_type="application/json", headers=headers)
