@@ -167,14 +167,17 @@ def parse_body(body: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
 def _time(value: Any, path: str) -> datetime:
     """An ISO-8601 string (or epoch milliseconds) as naive UTC."""
     if isinstance(value, str) and 10 <= len(value) <= 40:
-        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+        text = value.upper()
+        text = text[:-1] + "+00:00" if text.endswith("Z") else text
         try:
             t = datetime.fromisoformat(text)
         except ValueError:
             pass
         else:
-            return t.replace(tzinfo=None) if t.tzinfo is None else t.astimezone(UTC).replace(tzinfo=None)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e14:
+            if 1900 <= t.year <= 2200:
+                return t.replace(tzinfo=None) if t.tzinfo is None else t.astimezone(UTC).replace(tzinfo=None)
+            raise _bad(path, "an ISO-8601 time in the years 1900-2200", value)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 7e12:
         return datetime.fromtimestamp(value / 1000, UTC).replace(tzinfo=None)
     raise _bad(path, "an ISO-8601 time", value, "send e.g. '2024-05-01T12:00:00.000Z'")
 

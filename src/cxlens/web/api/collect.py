@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 import cxlens
 from cxlens.access.hub import WorkspaceHub
@@ -40,16 +40,21 @@ DEFAULT_RATE = 1000.0  # requests a second per key (Segment's HTTP API allows 1,
 
 
 # -- OpenAPI documentation of the bodies (the hot path validates by hand, not with these) ----------
+_ONE_ID = {"anyOf": [{"required": ["userId"]}, {"required": ["anonymousId"]}]}
+
+
 class _Message(BaseModel):
-    userId: str | None = Field(None, max_length=256, description="Your id of the customer (customer_id).")
+    model_config = ConfigDict(json_schema_extra=_ONE_ID)
+
+    userId: str | None = Field(None, min_length=1, max_length=256, description="Your id of the customer (customer_id).")
     anonymousId: str | None = Field(
-        None, max_length=256, description="Device/browser id; userId or anonymousId is required."
+        None, min_length=1, max_length=256, description="Device/browser id; userId or anonymousId is required."
     )
     messageId: str | None = Field(
-        None, max_length=256, description="Unique id: a retry with it is never counted twice."
+        None, min_length=1, max_length=256, description="Unique id: a retry with it is never counted twice."
     )
-    timestamp: str | None = Field(None, description="ISO-8601 time of the event (device clock).")
-    sentAt: str | None = Field(None, description="ISO-8601 time of sending (device clock), corrects clock skew.")
+    timestamp: datetime | None = Field(None, description="ISO-8601 time of the event (device clock).")
+    sentAt: datetime | None = Field(None, description="ISO-8601 time of sending (device clock), corrects clock skew.")
     context: dict[str, Any] | None = Field(None, description="Segment context (page, userAgent, channel, library…).")
     integrations: dict[str, Any] | None = None
 
@@ -75,17 +80,27 @@ class IdentifyMessage(_Message):
     traits: dict[str, Any] | None = Field(None, description="Traits; email and name go to the customer's PII columns.")
 
 
-class BatchMessage(_Message):
-    type: Literal["track", "page", "identify", "screen"]
-    event: str | None = Field(None, max_length=10_000)
-    name: str | None = Field(None, max_length=10_000)
-    properties: dict[str, Any] | None = None
-    traits: dict[str, Any] | None = None
+class TrackItem(TrackMessage):
+    type: Literal["track"]
+
+
+class PageItem(PageMessage):
+    type: Literal["page"]
+
+
+class ScreenItem(ScreenMessage):
+    type: Literal["screen"]
+
+
+class IdentifyItem(IdentifyMessage):
+    type: Literal["identify"]
 
 
 class BatchBody(BaseModel):
-    batch: list[BatchMessage] = Field(..., min_length=1, max_length=DEFAULT_LIMITS.max_batch)
-    sentAt: str | None = None
+    batch: list[TrackItem | PageItem | ScreenItem | IdentifyItem] = Field(
+        ..., min_length=1, max_length=DEFAULT_LIMITS.max_batch
+    )
+    sentAt: datetime | None = None
     context: dict[str, Any] | None = None
     writeKey: str | None = Field(None, description="The write key, for clients that cannot set headers (sendBeacon).")
 
