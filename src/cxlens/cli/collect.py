@@ -16,13 +16,13 @@ def run_collect_server(paths: list[str], host: str, port: int, log_level: str = 
     import uvicorn
 
     from cxlens.access.hub import WorkspaceHub
-    from cxlens.web.api.collect import create_collect_app
+    from cxlens.web.api.collect import FastPath, create_collect_app
 
     hub = WorkspaceHub.open(paths)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     uvicorn.run(
-        create_collect_app(hub),
+        FastPath(create_collect_app(hub)),
         host=host,
         port=port,
         log_level=log_level,

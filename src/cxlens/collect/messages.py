@@ -93,6 +93,7 @@ _KNOWN = frozenset(
     )
 )
 _RESERVED = ("$context", "$integrations", "$category", "$extra", "$original_timestamp", "$sent_at", "$received_at")
+_RESERVED_SET = frozenset(_RESERVED)
 _MOBILE_OS = frozenset(("ios", "android", "ipados", "tvos", "watchos"))
 
 
@@ -320,7 +321,7 @@ def _one(
         ts = received
 
     enriched: dict[str, Any] = dict(props)
-    for key in _RESERVED:
+    for key in _RESERVED_SET.intersection(props) if props else ():
         if key in props:
             raise _bad(
                 f"{path}.{'traits' if kind == 'identify' else 'properties'}.{key}",

@@ -159,9 +159,11 @@ class Collector:
     linger
         Seconds to wait for more requests after the first one of a group (0: commit at once;
         requests arriving during a commit form the next group anyway).
+    wal_checkpoint
+        DuckDB's ``wal_autocheckpoint`` while collecting.
     """
 
-    def __init__(self, ws: Workspace, *, max_rows: int = 50_000, linger: float = 0.0):
+    def __init__(self, ws: Workspace, *, max_rows: int = 50_000, linger: float = 0.0, wal_checkpoint: str = "64MB"):
         raw = ws._require_raw()
         self.path = ws.path
         self.max_rows = max_rows
@@ -171,6 +173,10 @@ class Collector:
         self._read_lock = threading.Lock()
         for ddl in DDL:
             self._cur.execute(ddl)
+        # checkpoint after 64 MB of log instead of DuckDB's 16 MB: each checkpoint rewrites the last,
+        # partly filled row group, so frequent ones cost a streaming writer up to half its time
+        # (measured: commit 13.7 → 5 µs an event); crash recovery replays at most that much log
+        self._cur.execute(f"SET wal_autocheckpoint = '{wal_checkpoint}'")
         t0 = time.perf_counter()
         h = self._cur.execute("SELECT md5_number_lower(event_id) AS h FROM events").fetchnumpy()["h"]
         self.seen = SeenIds(np.asarray(h, dtype=np.uint64))
