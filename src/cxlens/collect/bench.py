@@ -218,6 +218,23 @@ def _result(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
     return json.loads(stdout)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc), or NaN elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def _phase(server: subprocess.Popen[bytes], gen: subprocess.Popen[bytes]) -> dict[str, Any]:
+    before = _cpu_seconds(server.pid)
+    res = _result(gen)
+    res["server_cpu_s"] = _cpu_seconds(server.pid) - before
+    return res
+
+
 def _preload(path: Path, n: int) -> None:
     """``n`` events already in the workspace (so the dedupe index has something to search)."""
     import cxlens
@@ -256,12 +273,15 @@ def bench_collect(
         startup = time.perf_counter() - t0
         load_before = os.getloadavg()
         try:
-            batch = _result(
+            batch = _phase(
+                server,
                 run_loadgen(
                     port, key, "batch", seconds=seconds, connections=batch_connections, batch_size=batch_size, run="b"
-                )
+                ),
             )
-            single = _result(run_loadgen(port, key, "single", seconds=seconds, connections=single_connections, run="s"))
+            single = _phase(
+                server, run_loadgen(port, key, "single", seconds=seconds, connections=single_connections, run="s")
+            )
         finally:
             stop_server(server)
         load_after = os.getloadavg()
@@ -277,6 +297,11 @@ def bench_collect(
         f"single /v1/track ({single_connections} conns): requests/s": single["requests_per_s"],
         "single: goal requests/s": 3_000,
         "single: p50 / p99 ms": f"{single['p50_ms']} / {single['p99_ms']}",
+        # machine-independent: CPU the server spent (all its threads) per event / request
+        "batch: server CPU µs per event": round(1e6 * batch["server_cpu_s"] / max(1, batch["acked_events"]), 1),
+        "single: server CPU µs per request": round(1e6 * single["server_cpu_s"] / max(1, single["requests"]), 1),
+        "batch: server CPU share of the wall time": round(batch["server_cpu_s"] / batch["seconds"], 2),
+        "single: server CPU share of the wall time": round(single["server_cpu_s"] / single["seconds"], 2),
         "errors": {"batch": batch["errors"], "single": single["errors"]},
         "acknowledged events": acked,
         "rows on disk after restart": stored,
