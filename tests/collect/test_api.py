@@ -266,3 +266,22 @@ def test_openapi_documents_the_request_bodies(env):
         in spec["paths"]["/v1/track"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"]
     )
     assert {"400", "401", "413", "429"} <= set(spec["paths"]["/v1/track"]["post"]["responses"])
+
+
+def test_a_read_only_workspace_answers_409_not_500(tmp_path):
+    import cxlens
+
+    path = tmp_path / "ro.duckdb"
+    with cxlens.open(path) as w:
+        from cxlens.access import keys
+
+        _, key = keys.create_key(w, "write")
+    hub = WorkspaceHub.open([path], read_only=True)
+    try:
+        client = TestClient(create_app(hub))
+        r = client.post("/v1/track", json={"userId": "u", "event": "E"}, headers=basic(key))
+        assert r.status_code == 409 and "open it writable" in r.json()["error"]["message"]
+        pre = client.options("/v1/track", headers={"Origin": SHOP_ORIGIN, "Access-Control-Request-Method": "POST"})
+        assert pre.status_code == 204 and "access-control-allow-origin" not in pre.headers
+    finally:
+        hub.close()

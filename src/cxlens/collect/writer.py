@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -42,8 +43,6 @@ from cxlens.collect.tables import DDL
 from cxlens.errors import WorkspaceError
 
 if TYPE_CHECKING:
-    import duckdb
-
     from cxlens.workspace import Workspace
 
 __all__ = ["Collector", "CommitResult", "SeenIds", "close_collectors", "collector_for"]
@@ -171,8 +170,15 @@ class Collector:
         self._cur: duckdb.DuckDBPyConnection = raw.cursor()
         self._read: duckdb.DuckDBPyConnection = raw.cursor()
         self._read_lock = threading.Lock()
-        for ddl in DDL:
-            self._cur.execute(ddl)
+        try:
+            for ddl in DDL:
+                self._cur.execute(ddl)
+        except duckdb.Error as e:
+            self._cur.close()
+            self._read.close()
+            raise WorkspaceError(
+                f"cannot collect into workspace {ws.path!r} ({str(e).splitlines()[0]}); open it writable"
+            ) from None
         # checkpoint after 64 MB of log instead of DuckDB's 16 MB: each checkpoint rewrites the last,
         # partly filled row group, so frequent ones cost a streaming writer up to half its time
         # (measured: commit 13.7 → 5 µs an event); crash recovery replays at most that much log

@@ -191,6 +191,15 @@ def _allowed(collector: Collector, origin: str) -> bool:
     return isinstance(allowed, list) and ("*" in allowed or origin in allowed)
 
 
+def _origin_allowed_in(ws: Any, origin: str) -> bool:
+    if ws._raw is None:
+        return False
+    try:
+        return _allowed(collector_for(ws), origin)
+    except CxlensError:  # a read-only workspace collects nothing
+        return False
+
+
 def _cors(origin: str) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
@@ -266,7 +275,7 @@ _route("batch", BatchBody, "Record many messages at once (up to 2,500, 512 KB)")
 async def preflight(request: Request, kind: str) -> Response:
     """CORS preflight: granted to an origin some workspace of this server allows."""
     origin = request.headers.get("origin")
-    if origin and any(_allowed(collector_for(ws), origin) for _, ws in hub(request).items() if ws._raw is not None):
+    if origin and any(_origin_allowed_in(ws, origin) for _, ws in hub(request).items()):
         return Response(
             status_code=204,
             headers={
