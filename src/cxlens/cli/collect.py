@@ -44,8 +44,8 @@ def collect(
 ) -> None:
     """Run only the collection API (POST /v1/track|page|identify|screen|batch, /sdk/cxlens.js).
 
-    Every request is authenticated by a workspace write key, so unlike the dashboard it may
-    bind a public address. Create a key with `cxlens keys create --kind write`.
+    Every request is authenticated by a workspace write key, so unlike the dashboard it may bind a
+    public address. Create write keys with cxlens.access.keys.create_key(ws, "write").
     """
     paths = workspaces or [state.workspace]
     err.print(f"cxlens collection API on http://{host}:{port}/v1  (workspaces {', '.join(paths)}; Ctrl+C to stop)")
