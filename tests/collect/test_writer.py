@@ -126,3 +126,13 @@ def test_many_concurrent_requests_are_each_acknowledged_after_commit(ws):
     assert c.groups < 200  # requests shared commits
     assert ws.sql("SELECT count(DISTINCT event_id) AS n, count(*) AS m FROM events").values.tolist() == [[400, 400]]
     c.close()
+
+
+def test_an_erased_event_can_be_sent_again(ws):
+    c = collector_for(ws)
+    c.write(batch(track("gone"), track("kept")))
+    ws.sql("DELETE FROM events WHERE event_id = 'gone'")  # e.g. a customer's erasure request
+    res = c.write(batch(track("gone"), track("kept")))
+    assert (res.inserted, res.duplicates) == (1, 1)
+    assert ws.sql("SELECT count(*) AS n FROM collect_ids")["n"][0] == 3  # one hash per committed row
+    close_collectors(ws)

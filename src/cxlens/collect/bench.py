@@ -245,6 +245,9 @@ def _preload(path: Path, n: int) -> None:
             f"SELECT 'pre-' || i, 'c' || (i % 100000), TIMESTAMP '2026-01-01' + INTERVAL (i % 86400) SECOND, "
             f"'track', 'Product Viewed', 'web', '{{}}' FROM range({int(n)}) t(i)"
         )
+        # what the collector would have recorded for them (see cxlens.collect.writer)
+        ws._raw.execute("CREATE TABLE IF NOT EXISTS collect_ids (h UBIGINT NOT NULL)")
+        ws._raw.execute("INSERT INTO collect_ids SELECT md5_number_lower(event_id) FROM events")
         ws._raw.execute("CHECKPOINT")
 
 
