@@ -150,3 +150,25 @@ def test_malformed_json_and_non_objects_are_400():
         parse_body(b'{"userId": ')
     with pytest.raises(ConfigError, match="body: expected a JSON object, got 'list'"):
         parse_body(b"[1, 2]")
+
+
+def test_public_names_are_pinned():
+    import cxlens.collect
+
+    assert cxlens.collect.__all__ == [
+        "DEFAULT_LIMITS",
+        "EVENT_COLUMNS",
+        "KINDS",
+        "Collector",
+        "CommitResult",
+        "Limits",
+        "Messages",
+        "TokenBuckets",
+        "close_collectors",
+        "collector_for",
+        "id_hash",
+        "parse_body",
+        "parse_messages",
+    ]
+    for name in cxlens.collect.__all__:
+        assert hasattr(cxlens.collect, name)

@@ -78,6 +78,13 @@ def test_tracker_sends_page_track_identify_and_beacon(live, browser):
                        cxlens.track("Clicked", {button: "buy", n: 1}); return got; }"""
         )
         assert heard == [["track", "Clicked", user["anonymousId"]]]
+        # surveys: true loads the survey widget from the same host, with a script tag
+        src = page.evaluate(
+            f"""() => {{ cxlens.init({{writeKey: "{key}", host: "{srv.url}", surveys: true, autoPage: false}});
+                       const s = document.querySelector('script[src$="/sdk/cxlens-survey.js"]');
+                       return s && s.src; }}"""
+        )
+        assert src == srv.url + "/sdk/cxlens-survey.js"
         page.evaluate('cxlens.identify("user-9", {email: "ann@example.com", plan: "pro"})')
         page.evaluate('cxlens.track("After Identify", {})')
         rows = _wait_rows(ws, "SELECT * FROM events ORDER BY ts, event_id", 5)
