@@ -240,6 +240,7 @@ def _preload(path: Path, n: int) -> None:
     import cxlens
 
     with cxlens.open(path) as ws:
+        ws._raw.execute("SET enable_progress_bar = false")
         ws._raw.execute(
             "INSERT INTO events (event_id, customer_id, ts, type, name, channel, properties) "
             f"SELECT 'pre-' || i, 'c' || (i % 100000), TIMESTAMP '2026-01-01' + INTERVAL (i % 86400) SECOND, "
