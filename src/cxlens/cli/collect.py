@@ -55,9 +55,9 @@ def collect(
 @bench_app.command("collect")
 def bench_collect(
     seconds: Annotated[float, typer.Option(help="Seconds of load per phase.")] = 10.0,
-    batch_size: Annotated[int, typer.Option(help="Messages per /v1/batch request.")] = 200,
-    batch_connections: Annotated[int, typer.Option(help="Keep-alive connections for the batch phase.")] = 8,
-    single_connections: Annotated[int, typer.Option(help="Keep-alive connections for single /v1/track.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Messages per /v1/batch request.")] = 500,
+    batch_connections: Annotated[int, typer.Option(help="Keep-alive connections for the batch phase.")] = 16,
+    single_connections: Annotated[int, typer.Option(help="Keep-alive connections for single /v1/track.")] = 256,
     preload: Annotated[int, typer.Option(help="Events already in the workspace (dedupe index size).")] = 0,
 ) -> None:
     """Real server in one process, load generator in another, over loopback: events/s and latency vs the goal."""

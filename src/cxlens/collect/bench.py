@@ -255,9 +255,9 @@ def _preload(path: Path, n: int) -> None:
 def bench_collect(
     *,
     seconds: float = 10.0,
-    batch_size: int = 200,
-    batch_connections: int = 8,
-    single_connections: int = 64,
+    batch_size: int = 500,
+    batch_connections: int = 16,
+    single_connections: int = 256,
     preload: int = 0,
 ) -> dict[str, Any]:
     """Run both phases and check the rows on disk; returns the figures (see module docstring)."""

@@ -105,12 +105,13 @@ class SeenIds:
         else:
             hit = np.zeros(len(hashes), dtype=bool)
         if self._recent:
-            recent = self._recent
-            hit |= np.fromiter((int(h) in recent for h in hashes), dtype=bool, count=len(hashes))
+            recent, values = self._recent, hashes.tolist()
+            if not recent.isdisjoint(values):  # C-speed test first: hits are rare
+                hit |= np.fromiter((h in recent for h in values), dtype=bool, count=len(values))
         return hit
 
     def add(self, hashes: np.ndarray) -> None:
-        self._recent.update(int(h) for h in hashes)
+        self._recent.update(np.asarray(hashes, dtype=np.uint64).tolist())
         if len(self._recent) >= self._merge_every:
             merged = np.concatenate([self._sorted, np.fromiter(self._recent, dtype=np.uint64)])
             merged.sort(kind="stable")  # timsort merges the two sorted runs in linear time
