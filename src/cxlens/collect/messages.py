@@ -165,22 +165,24 @@ def parse_body(body: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     return data
 
 
-def _time(value: Any, path: str) -> datetime:
-    """An ISO-8601 string (or epoch milliseconds) as naive UTC."""
+def _time(value: Any, path: str, key: str = "") -> datetime:
+    """An ISO-8601 string (or epoch milliseconds) as naive UTC (``path.key`` names it in errors)."""
     if isinstance(value, str) and 10 <= len(value) <= 40:
-        text = value.upper()
-        text = text[:-1] + "+00:00" if text.endswith("Z") else text
         try:
-            t = datetime.fromisoformat(text)
+            t = datetime.fromisoformat(value)  # 3.11+: also 'Z' and most of ISO-8601
         except ValueError:
-            pass
-        else:
+            try:
+                t = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+            except ValueError:
+                t = None
+        if t is not None:
             if 1900 <= t.year <= 2200:
-                return t.replace(tzinfo=None) if t.tzinfo is None else t.astimezone(UTC).replace(tzinfo=None)
-            raise _bad(path, "an ISO-8601 time in the years 1900-2200", value)
+                offset = t.utcoffset()
+                return t.replace(tzinfo=None) if offset is None else (t - offset).replace(tzinfo=None)
+            raise _bad(f"{path}{key}", "an ISO-8601 time in the years 1900-2200", value)
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 7e12:
         return datetime.fromtimestamp(value / 1000, UTC).replace(tzinfo=None)
-    raise _bad(path, "an ISO-8601 time", value, "send e.g. '2024-05-01T12:00:00.000Z'")
+    raise _bad(f"{path}{key}", "an ISO-8601 time", value, "send e.g. '2024-05-01T12:00:00.000Z'")
 
 
 def _check_tree(value: Any, path: str, limits: Limits, depth: int = 1) -> None:
@@ -312,9 +314,9 @@ def _one(
     if raw_ts is None:
         raw_ts, ts_key = msg.get("originalTimestamp"), "originalTimestamp"
     own_sent = msg.get("sentAt")
-    msg_sent = _time(own_sent, f"{path}.sentAt") if own_sent is not None else sent_at
+    msg_sent = _time(own_sent, path, ".sentAt") if own_sent is not None else sent_at
     if raw_ts is not None:
-        client_ts = _time(raw_ts, f"{path}.{ts_key}")
+        client_ts = _time(raw_ts, path, "." + ts_key)
         # Segment: timestamp = receivedAt - (sentAt - originalTimestamp), correcting the device clock
         ts = received - (msg_sent - client_ts) if msg_sent is not None else client_ts
     else:
@@ -341,7 +343,7 @@ def _one(
         enriched["$sent_at"] = own_sent if own_sent is not None else sent_raw
     if msg.get("receivedAt") is not None:
         enriched["$received_at"] = msg["receivedAt"]
-    extra = {k: v for k, v in msg.items() if k not in _KNOWN}
+    extra = None if _KNOWN.issuperset(msg) else {k: v for k, v in msg.items() if k not in _KNOWN}
     if extra:
         _check_tree(extra, path, limits)
         enriched["$extra"] = extra
