@@ -285,3 +285,45 @@ def test_a_read_only_workspace_answers_409_not_500(tmp_path):
         assert pre.status_code == 204 and "access-control-allow-origin" not in pre.headers
     finally:
         hub.close()
+
+
+def test_big_bodies_parsed_in_a_worker_process_land_like_the_others(tmp_path):
+    from cxlens.web.api.collect import FastPath, create_collect_app
+
+    hub = WorkspaceHub.open({"shop": tmp_path / "shop.duckdb"})
+    _, key = hub.create_key("shop", "write")
+    tp = hub.get("shop").sql("SELECT touchpoint, stage FROM journey_touchpoints LIMIT 1").iloc[0]
+    big = {
+        "batch": [
+            {"type": "track", "userId": f"u{i}", "event": "E", "messageId": f"w{i}", "properties": {"pad": "x" * 100}}
+            for i in range(300)
+        ]
+        + [{"type": "page", "anonymousId": "a", "name": tp.touchpoint, "messageId": "w-page"}]
+        + [
+            {
+                "type": "identify",
+                "userId": "u1",
+                "anonymousId": "a",
+                "messageId": "w-id",
+                "traits": {"email": "w@x.example"},
+            }
+        ]
+    }
+    small = {"userId": "u1", "event": "Small", "messageId": "s1"}
+    app = create_collect_app(hub, parse_workers=1)
+    with TestClient(FastPath(app)) as client:
+        assert app.state.parse_pool is not None
+        r = client.post("/v1/batch", content=orjson.dumps(big), headers=basic(key))
+        assert r.status_code == 200 and len(orjson.dumps(big)) >= 16 * 1024
+        assert client.post("/v1/track", json=small, headers=basic(key)).status_code == 200
+        again = client.post("/v1/batch", content=orjson.dumps(big), headers=basic(key))  # a retry
+        assert again.status_code == 200
+        bad = dict(big, batch=[*big["batch"], {"type": "track", "userId": "u", "event": "E", "timestamp": "nope"}])
+        r = client.post("/v1/batch", content=orjson.dumps(bad), headers=basic(key))
+        assert r.status_code == 400 and r.json()["error"]["param"] == "batch[302].timestamp"
+        ws = hub.get("shop")  # every request above was acknowledged, so committed
+        n = ws.sql("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM events").values.tolist()
+        assert n == [[303, 303]]
+        page = ws.sql("SELECT touchpoint, stage FROM events WHERE event_id = 'w-page'").iloc[0]
+        assert (page.touchpoint, page.stage) == (tp.touchpoint, tp.stage)  # journey fill on the worker's table
+        assert ws.sql("SELECT email FROM customers WHERE customer_id = 'u1'")["email"].tolist() == ["w@x.example"]

@@ -169,6 +169,7 @@ def test_public_names_are_pinned():
         "id_hash",
         "parse_body",
         "parse_messages",
+        "parse_request",
     ]
     for name in cxlens.collect.__all__:
         assert hasattr(cxlens.collect, name)

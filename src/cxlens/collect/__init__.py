@@ -31,6 +31,7 @@ from cxlens.collect.messages import (
     id_hash,
     parse_body,
     parse_messages,
+    parse_request,
 )
 from cxlens.collect.ratelimit import TokenBuckets
 from cxlens.collect.writer import Collector, CommitResult, close_collectors, collector_for
@@ -49,4 +50,5 @@ __all__ = [
     "id_hash",
     "parse_body",
     "parse_messages",
+    "parse_request",
 ]

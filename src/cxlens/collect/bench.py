@@ -36,13 +36,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(path: str | Path, port: int, *, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def start_server(
+    path: str | Path, port: int, *, env: dict[str, str] | None = None, parse_workers: int = 0
+) -> subprocess.Popen[bytes]:
     """``cxlens collect`` over ``path`` in a child process; returns once ``/health`` answers."""
     src = str(Path(__file__).resolve().parents[2])
     e = {**os.environ, **(env or {})}
     e["PYTHONPATH"] = src + os.pathsep + e.get("PYTHONPATH", "")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cxlens", "-w", str(path), "collect", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "cxlens",
+            "-w",
+            str(path),
+            "collect",
+            "--port",
+            str(port),
+            "--parse-workers",
+            str(parse_workers),
+        ],
         env=e,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -259,6 +272,7 @@ def bench_collect(
     batch_connections: int = 16,
     single_connections: int = 256,
     preload: int = 0,
+    parse_workers: int = 0,
 ) -> dict[str, Any]:
     """Run both phases and check the rows on disk; returns the figures (see module docstring)."""
     import cxlens
@@ -273,7 +287,7 @@ def bench_collect(
             _preload(path, preload)
         port = free_port()
         t0 = time.perf_counter()
-        server = start_server(path, port)
+        server = start_server(path, port, parse_workers=parse_workers)
         startup = time.perf_counter() - t0
         load_before = os.getloadavg()
         try:
@@ -294,6 +308,7 @@ def bench_collect(
     acked = batch["acked_events"] + single["acked_events"]
     return {
         "events already in workspace": preload,
+        "parse worker processes": parse_workers,
         "server start (s, incl. id index)": round(startup, 2),
         f"batch ({batch_size}/request, {batch_connections} conns): events/s": batch["events_per_s"],
         "batch: goal events/s": 50_000,

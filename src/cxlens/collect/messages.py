@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from cxlens.errors import ConfigError, PayloadTooLargeError
 
@@ -49,6 +50,7 @@ __all__ = [
     "id_hash",
     "parse_body",
     "parse_messages",
+    "parse_request",
 ]
 
 #: the message types accepted (one endpoint each, and inside ``batch``)
@@ -70,6 +72,26 @@ EVENT_COLUMNS = (
     "properties",
     "revenue",
 )
+
+#: Arrow types of an events row, and of the table the writer inserts (rows + their id hash ``_h``)
+EVENT_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("customer_id", pa.string()),
+        ("anonymous_id", pa.string()),
+        ("session_id", pa.string()),
+        ("ts", pa.timestamp("us")),
+        ("type", pa.string()),
+        ("name", pa.string()),
+        ("channel", pa.string()),
+        ("touchpoint", pa.string()),
+        ("stage", pa.string()),
+        ("url", pa.string()),
+        ("properties", pa.string()),
+        ("revenue", pa.float64()),
+    ]
+)
+TABLE_SCHEMA = EVENT_SCHEMA.append(pa.field("_h", pa.uint64()))
 
 #: envelope fields mapped to columns or to a ``$``-key of ``properties``
 _KNOWN = frozenset(
@@ -123,6 +145,36 @@ class Messages:
     links: list[tuple[int, str, str, datetime]] = field(default_factory=list)
     #: 64-bit hash of each row's event_id (:func:`id_hash`)
     hashes: list[int] = field(default_factory=list)
+    #: the rows as an Arrow table (:data:`EVENT_COLUMNS` + ``_h``, the hash), once built
+    table: pa.Table | None = None
+
+    @property
+    def count(self) -> int:
+        """Number of messages."""
+        return len(self.rows) if self.table is None else self.table.num_rows
+
+    def to_table(self) -> pa.Table:
+        """The rows as an Arrow table (built once; what the writer inserts)."""
+        if self.table is None:
+            columns = list(zip(*self.rows, strict=True)) if self.rows else [() for _ in EVENT_COLUMNS]
+            self.table = pa.Table.from_arrays(
+                [pa.array(col, type=f.type) for col, f in zip(columns, EVENT_SCHEMA, strict=True)]
+                + [pa.array(self.hashes, type=pa.uint64())],
+                schema=TABLE_SCHEMA,
+            )
+        return self.table
+
+
+def parse_request(body: bytes, kind: str, received: datetime, limits: Limits = DEFAULT_LIMITS) -> Messages:
+    """Body bytes → validated messages with their Arrow table built and the rows dropped.
+
+    The whole CPU-bound part of a request, in one picklable call, so a server can run it in a
+    worker process (``cxlens collect --parse-workers``) and hand the writer a ready table.
+    """
+    m = parse_messages(parse_body(body, limits), kind, received, limits)
+    m.to_table()
+    m.rows, m.hashes = [], []
+    return m
 
 
 def id_hash(event_id: str) -> int:

@@ -40,6 +40,7 @@ import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cxlens.collect.messages import EVENT_COLUMNS, Messages
 from cxlens.collect.tables import DDL
@@ -52,24 +53,6 @@ __all__ = ["Collector", "CommitResult", "SeenIds", "close_collectors", "collecto
 
 log = logging.getLogger("cxlens.collect")
 
-_EVENT_SCHEMA = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("customer_id", pa.string()),
-        ("anonymous_id", pa.string()),
-        ("session_id", pa.string()),
-        ("ts", pa.timestamp("us")),
-        ("type", pa.string()),
-        ("name", pa.string()),
-        ("channel", pa.string()),
-        ("touchpoint", pa.string()),
-        ("stage", pa.string()),
-        ("url", pa.string()),
-        ("properties", pa.string()),
-        ("revenue", pa.float64()),
-    ]
-)
-_SCHEMA_WITH_HASH = _EVENT_SCHEMA.append(pa.field("_h", pa.uint64()))
 _COLS = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
 _CUSTOMER_COLS = ("customer_id", "created_at", "email", "name", "segment", "plan", "country", "churned_at", "traits")
 _CUSTOMER_SCHEMA = pa.schema(
@@ -307,25 +290,30 @@ class Collector:
         return self._stage_of
 
     def _commit(self, jobs: list[_Job]) -> list[CommitResult]:
+        """Write the jobs in one transaction; one result per job, in the order given."""
+        order = list(jobs)
+        results = self._commit_group(jobs)
+        return [results[id(job)] for job in order]
+
+    def _commit_group(self, jobs: list[_Job]) -> dict[int, CommitResult]:
         cur = self._cur
-        rows = [r for job in jobs for r in job.messages.rows]
-        stage_of = self._journey()
-        if stage_of:
-            for r in rows:
-                if r[8] is None and r[6] in stage_of:
-                    r[8] = r[6]
-                if r[9] is None and r[8] is not None:
-                    r[9] = stage_of.get(r[8])
-        hashes = np.fromiter((h for job in jobs for h in job.messages.hashes), dtype=np.uint64, count=len(rows))
-        keep = self._dedupe(rows, hashes)
-        if not keep.all():
-            rows = [r for r, k in zip(rows, keep, strict=True) if k]
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in EVENT_COLUMNS]
-        new = pa.Table.from_arrays(
-            [pa.array(col, type=f.type) for col, f in zip(columns, _EVENT_SCHEMA, strict=True)]
-            + [pa.array(hashes[keep], type=pa.uint64())],
-            schema=_SCHEMA_WITH_HASH,
-        )
+        # requests whose rows are still Python lists become ONE table (a table each would cost
+        # ≈ 13 Arrow conversions a request); those parsed in a worker process come as tables
+        pending = [job for job in jobs if job.messages.table is None]
+        ready = [job for job in jobs if job.messages.table is not None]
+        jobs = pending + ready
+        tables = [job.messages.table for job in ready]
+        if pending:
+            merged = Messages(
+                rows=[r for job in pending for r in job.messages.rows],
+                hashes=[h for job in pending for h in job.messages.hashes],
+            )
+            tables.insert(0, merged.to_table())
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        table = self._fill_journey(table)
+        hashes = np.asarray(table.column("_h").to_numpy(), dtype=np.uint64)
+        keep = self._dedupe(table, hashes)
+        new = table if keep.all() else table.filter(pa.array(keep))
         cur.register("_collect_new", new)
         try:
             cur.execute("BEGIN")
@@ -338,7 +326,7 @@ class Collector:
                     m = job.messages
                     identifies += [(cid, ts, traits) for i, cid, ts, traits in m.identifies if keep[offset + i]]
                     links += [(a, c, ts) for i, a, c, ts in m.links if keep[offset + i]]
-                    offset += len(m.rows)
+                    offset += m.count
                 if identifies:
                     self._upsert_customers(identifies)
                 if links:
@@ -352,22 +340,36 @@ class Collector:
         self.seen.add(hashes[keep])
         self.groups += 1
         self.committed += int(keep.sum())
-        out, offset = [], 0
+        out, offset = {}, 0
         for job in jobs:
-            n = len(job.messages.rows)
+            n = job.messages.count
             ins = int(keep[offset : offset + n].sum())
-            out.append(CommitResult(ins, n - ins))
+            out[id(job)] = CommitResult(ins, n - ins)
             offset += n
         return out
 
-    def _dedupe(self, rows: list[list[Any]], hashes: np.ndarray) -> np.ndarray:
+    def _fill_journey(self, table: pa.Table) -> pa.Table:
+        """A page/event named like a journey touchpoint gets it; a missing stage comes from the journey."""
+        stage_of = self._journey()
+        if not stage_of:
+            return table
+        tps = pa.array(list(stage_of), type=pa.string())
+        stages = pa.array(list(stage_of.values()), type=pa.string())
+        name, tp = table.column("name"), table.column("touchpoint")
+        by_name = pc.if_else(pc.is_in(name, value_set=tps), name, pa.scalar(None, pa.string()))
+        tp = pc.coalesce(tp, by_name)
+        stage = pc.coalesce(table.column("stage"), pc.take(stages, pc.index_in(tp, value_set=tps)))
+        table = table.set_column(table.schema.get_field_index("touchpoint"), "touchpoint", tp)
+        return table.set_column(table.schema.get_field_index("stage"), "stage", stage)
+
+    def _dedupe(self, table: pa.Table, hashes: np.ndarray) -> np.ndarray:
         """Keep mask: drop ids already committed and repeats within the group."""
         suspect = self.seen.contains(hashes)
         keep = ~suspect
         if suspect.any():
             # a hash hit is confirmed by value: a 64-bit collision must never drop an event
             where = np.flatnonzero(suspect)
-            ids = [rows[int(i)][0] for i in where]
+            ids = table.column("event_id").take(pa.array(where)).to_pylist()
             found = {
                 r[0]
                 for r in self._cur.execute(
@@ -379,11 +381,11 @@ class Collector:
         # repeats inside this group: keep the first occurrence
         if len(np.unique(hashes)) < len(hashes):
             seen_here: set[str] = set()
-            for i, r in enumerate(rows):
-                if r[0] in seen_here:
+            for i, eid in enumerate(table.column("event_id").to_pylist()):
+                if eid in seen_here:
                     keep[i] = False
                 elif keep[i]:
-                    seen_here.add(r[0])
+                    seen_here.add(eid)
         return keep
 
     def _upsert_customers(self, identifies: list[tuple[str, datetime, dict[str, Any]]]) -> None:

@@ -14,9 +14,12 @@ affected. ``GET /sdk/cxlens.js`` serves the browser tracker.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
 import zlib
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +31,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import cxlens
 from cxlens.access.hub import WorkspaceHub
-from cxlens.collect import DEFAULT_LIMITS, Limits, TokenBuckets, collector_for, parse_body, parse_messages
+from cxlens.collect import (
+    DEFAULT_LIMITS,
+    Limits,
+    TokenBuckets,
+    collector_for,
+    parse_body,
+    parse_messages,
+    parse_request,
+)
 from cxlens.collect.writer import Collector, close_collectors
 from cxlens.errors import ConfigError, CxlensError, ForbiddenError, PayloadTooLargeError, RateLimitError
 from cxlens.web.deps import authenticate_key, hub
@@ -39,6 +50,8 @@ log = logging.getLogger("cxlens.collect")
 
 SDK_FILE = Path(__file__).resolve().parents[1] / "static" / "sdk" / "cxlens.js"
 ACK = b'{"success":true}'
+#: bodies at least this big are parsed in a worker process when the app has a ``parse_pool``
+PARSE_IN_WORKER_BYTES = 16 * 1024
 DEFAULT_RATE = 1000.0  # requests a second per key (Segment's HTTP API allows 1,000 a second per source)
 
 
@@ -191,6 +204,12 @@ def _allowed(collector: Collector, origin: str) -> bool:
     return isinstance(allowed, list) and ("*" in allowed or origin in allowed)
 
 
+def _warm() -> int:
+    import cxlens.collect.messages  # noqa: F401  (imports orjson and pyarrow in the worker)
+
+    return 0
+
+
 def _origin_allowed_in(ws: Any, origin: str) -> bool:
     if ws._raw is None:
         return False
@@ -222,8 +241,10 @@ async def collect(request: Request, kind: str) -> Response:
     try:
         limits = DEFAULT_LIMITS
         ctx = authenticate_key(request, kinds=("write", "secret")) if "authorization" in request.headers else None
-        data = parse_body(await _read_body(request, limits), limits)
-        if ctx is None:
+        body = await _read_body(request, limits)
+        data = None
+        if ctx is None:  # the key may be in the body (sendBeacon)
+            data = parse_body(body, limits)
             ctx = authenticate_key(request, body_key=data.get("writeKey"), kinds=("write", "secret"))
         collector = collector_for(ctx.ws)
         origin = request.headers.get("origin")
@@ -241,7 +262,15 @@ async def collect(request: Request, kind: str) -> Response:
             raise RateLimitError(
                 f"key {ctx.key.prefix!r} is over its {rate:g} requests a second; retry in {wait:.2f} s", wait
             )
-        messages = parse_messages(data, kind, received, limits)
+        pool = getattr(request.app.state, "parse_pool", None)
+        if data is None and pool is not None and len(body) >= PARSE_IN_WORKER_BYTES:
+            # big bodies are parsed in a worker process: this process's one core (GIL) stays free
+            # for HTTP and the writer, and the writer receives a ready Arrow table
+            messages = await asyncio.get_running_loop().run_in_executor(
+                pool, parse_request, body, kind, received, limits
+            )
+        else:
+            messages = parse_messages(parse_body(body, limits) if data is None else data, kind, received, limits)
         await collector.commit(messages)
     except CxlensError as e:
         return _error(e, headers)
@@ -335,18 +364,29 @@ class FastPath:
         await self.app(scope, receive, send)
 
 
-def create_collect_app(workspaces: WorkspaceHub) -> FastAPI:
+def create_collect_app(workspaces: WorkspaceHub, *, parse_workers: int = 0) -> FastAPI:
     """An app serving only the collection API (``cxlens collect``): ``/v1/*``, ``/sdk/cxlens.js``, ``/health``.
 
-    Wrap it in :class:`FastPath` to serve it (``cxlens collect`` does).
+    Wrap it in :class:`FastPath` to serve it (``cxlens collect`` does). With ``parse_workers``,
+    request bodies of 16 KB or more are parsed and turned into Arrow tables in that many worker
+    processes (the one writer process stays the only one touching the DuckDB files).
     """
+    pool = (
+        ProcessPoolExecutor(parse_workers, mp_context=multiprocessing.get_context("spawn")) if parse_workers else None
+    )
     from cxlens.web.app import handle_error
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for _, ws in workspaces.items():
             collector_for(ws)  # rebuild the id index before the first request
+        if pool is not None:  # start the workers now, not on the first request
+            await asyncio.gather(
+                *(asyncio.get_running_loop().run_in_executor(pool, _warm) for _ in range(parse_workers))
+            )
         yield
+        if pool is not None:
+            pool.shutdown(wait=True)
         for _, ws in workspaces.items():
             close_collectors(ws)
         workspaces.close()
@@ -359,6 +399,7 @@ def create_collect_app(workspaces: WorkspaceHub) -> FastAPI:
     )
     app.state.hub = workspaces
     app.state.open_mode = False
+    app.state.parse_pool = pool
     for exc_type in (CxlensError, Exception):
         app.add_exception_handler(exc_type, handle_error)
 
