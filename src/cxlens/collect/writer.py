@@ -14,7 +14,7 @@ group at 10M events, measured) and a primary-key index costs ≈ 0.3-0.7 s per g
 ``event_id`` (:func:`~cxlens.collect.messages.id_hash`, DuckDB's ``md5_number_lower``) in a
 sorted NumPy array (8 bytes an event: 80 MB at 10M), searched by bisection. The hashes are also
 appended to the un-indexed table ``collect_ids`` in the same transaction as the events, so a
-restarted collector reads them back (≈ 0.2 s at 10M; hashing 10M ids again would take ≈ 10 s)
+restarted collector reads them back (≈ 0.9 s at 10M on a busy machine; hashing 10M ids again took ≈ 10 s)
 and stays exact across restarts. A hash hit is only a *suspect*: it is confirmed against
 ``events`` by value before a row is dropped, so a 64-bit collision can never lose an event, and
 an event erased since can be sent again (true duplicates — retries — are rare, so the confirming
