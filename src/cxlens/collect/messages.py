@@ -1,0 +1,493 @@
+"""Segment-spec messages (``track``, ``page``, ``identify``, ``screen``, ``batch``) → canonical rows.
+
+This is the hot path of the collection API, so it is plain Python over the dicts ``orjson``
+returns (no per-event Pydantic): each message is checked field by field and turned into one
+``events`` row (a list in :data:`EVENT_COLUMNS` order), plus, for ``identify``, a customer
+upsert and, for any message carrying both ids, an anonymous → customer link.
+
+Mapping (https://segment.com/docs/connections/spec/common/):
+
+* ``event_id`` = ``messageId``, else a content hash of the message (so a retried request
+  without ids is still deduplicated when it carries its own ``timestamp``);
+* ``ts`` = ``timestamp`` (or ``originalTimestamp``), corrected for device clock skew with
+  ``sentAt`` as Segment does (``receivedAt - (sentAt - timestamp)``), else the receive time;
+* ``name`` = ``event`` (track), ``name`` (page, screen), ``"identify"``;
+* ``channel`` = ``context.channel``, else ``mobile`` (screen, or a mobile ``context.os``),
+  ``web`` (page, or a browser context), else ``server``;
+* ``touchpoint``/``stage``/``url``/``revenue``/``session_id`` from properties or context
+  (the writer fills a missing stage from the workspace journey);
+* ``properties`` = the message's ``properties`` (``traits`` for identify) as JSON, plus every
+  other field of the envelope under ``$``-keys (``$context``, ``$integrations``, ``$extra``…),
+  so nothing sent is dropped.
+
+>>> from datetime import datetime
+>>> now = datetime(2024, 5, 1, 12, 0, 0)
+>>> msgs = parse_messages({"userId": "u1", "event": "Signed Up", "messageId": "m1",
+...                        "properties": {"plan": "pro"}}, "track", now)
+>>> row = msgs.rows[0]
+>>> row[0], row[1], row[4], row[5], row[6], row[7], row[11]
+('m1', 'u1', datetime.datetime(2024, 5, 1, 12, 0), 'track', 'Signed Up', 'server', '{"plan":"pro"}')
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from cxlens.errors import ConfigError, PayloadTooLargeError
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "EVENT_COLUMNS",
+    "KINDS",
+    "Limits",
+    "Messages",
+    "id_hash",
+    "parse_body",
+    "parse_messages",
+    "parse_request",
+]
+
+#: the message types accepted (one endpoint each, and inside ``batch``)
+KINDS = ("track", "page", "identify", "screen")
+
+#: order of the values in an events row
+EVENT_COLUMNS = (
+    "event_id",
+    "customer_id",
+    "anonymous_id",
+    "session_id",
+    "ts",
+    "type",
+    "name",
+    "channel",
+    "touchpoint",
+    "stage",
+    "url",
+    "properties",
+    "revenue",
+)
+
+#: Arrow types of an events row, and of the table the writer inserts (rows + their id hash ``_h``)
+EVENT_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("customer_id", pa.string()),
+        ("anonymous_id", pa.string()),
+        ("session_id", pa.string()),
+        ("ts", pa.timestamp("us")),
+        ("type", pa.string()),
+        ("name", pa.string()),
+        ("channel", pa.string()),
+        ("touchpoint", pa.string()),
+        ("stage", pa.string()),
+        ("url", pa.string()),
+        ("properties", pa.string()),
+        ("revenue", pa.float64()),
+    ]
+)
+TABLE_SCHEMA = EVENT_SCHEMA.append(pa.field("_h", pa.uint64()))
+
+#: envelope fields mapped to columns or to a ``$``-key of ``properties``
+_KNOWN = frozenset(
+    (
+        "type",
+        "userId",
+        "anonymousId",
+        "messageId",
+        "timestamp",
+        "originalTimestamp",
+        "sentAt",
+        "receivedAt",
+        "event",
+        "name",
+        "category",
+        "properties",
+        "traits",
+        "context",
+        "integrations",
+        "writeKey",
+    )
+)
+_RESERVED = ("$context", "$integrations", "$category", "$extra", "$original_timestamp", "$sent_at", "$received_at")
+_RESERVED_SET = frozenset(_RESERVED)
+_MOBILE_OS = frozenset(("ios", "android", "ipados", "tvos", "watchos"))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits of the collection API (Segment's are 32 KB a message, 500 KB a batch)."""
+
+    max_body_bytes: int = 512 * 1024
+    max_batch: int = 2500
+    max_string: int = 10_000
+    max_id: int = 256
+    max_depth: int = 16
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass
+class Messages:
+    """Validated messages of one request, ready for the writer."""
+
+    #: events rows, one list per message in :data:`EVENT_COLUMNS` order
+    rows: list[list[Any]] = field(default_factory=list)
+    #: identify: (row index, customer_id, ts, traits) — applied only if the row is new
+    identifies: list[tuple[int, str, datetime, dict[str, Any]]] = field(default_factory=list)
+    #: (row index, anonymous_id, customer_id, ts) for messages naming both ids
+    links: list[tuple[int, str, str, datetime]] = field(default_factory=list)
+    #: 64-bit hash of each row's event_id (:func:`id_hash`)
+    hashes: list[int] = field(default_factory=list)
+    #: the rows as an Arrow table (:data:`EVENT_COLUMNS` + ``_h``, the hash), once built
+    table: pa.Table | None = None
+
+    @property
+    def count(self) -> int:
+        """Number of messages."""
+        return len(self.rows) if self.table is None else self.table.num_rows
+
+    def to_table(self) -> pa.Table:
+        """The rows as an Arrow table (built once; what the writer inserts)."""
+        if self.table is None:
+            columns = list(zip(*self.rows, strict=True)) if self.rows else [() for _ in EVENT_COLUMNS]
+            self.table = pa.Table.from_arrays(
+                [pa.array(col, type=f.type) for col, f in zip(columns, EVENT_SCHEMA, strict=True)]
+                + [pa.array(self.hashes, type=pa.uint64())],
+                schema=TABLE_SCHEMA,
+            )
+        return self.table
+
+
+def parse_request(body: bytes, kind: str, received: datetime, limits: Limits = DEFAULT_LIMITS) -> Messages:
+    """Body bytes → validated messages with their Arrow table built and the rows dropped.
+
+    The whole CPU-bound part of a request, in one picklable call, so a server can run it in a
+    worker process (``cxlens collect --parse-workers``) and hand the writer a ready table.
+    """
+    m = parse_messages(parse_body(body, limits), kind, received, limits)
+    m.to_table()
+    m.rows, m.hashes = [], []
+    return m
+
+
+def id_hash(event_id: str) -> int:
+    """64-bit hash of an event id, equal to DuckDB's ``md5_number_lower(event_id)``.
+
+    >>> import duckdb
+    >>> id_hash("m1") == duckdb.sql("SELECT md5_number_lower('m1')").fetchone()[0]
+    True
+    """
+    return int.from_bytes(hashlib.md5(event_id.encode("utf-8", "surrogatepass")).digest()[8:], "little")
+
+
+def _bad(path: str, expected: str, got: Any, fix: str = "") -> ConfigError:
+    shown = repr(got)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    err = ConfigError(f"{path}: expected {expected}, got {shown}" + (f"; {fix}" if fix else ""))
+    err.param = path  # type: ignore[attr-defined]
+    return err
+
+
+def _too_long(path: str, what: str, limit: int) -> PayloadTooLargeError:
+    err = PayloadTooLargeError(f"{path}: {what} is over the limit of {limit:,}; send less")
+    err.param = path  # type: ignore[attr-defined]
+    return err
+
+
+def parse_body(body: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The JSON object of a request body (400 naming the problem when it is not one)."""
+    if len(body) > limits.max_body_bytes:
+        raise PayloadTooLargeError(
+            f"request body is {len(body):,} bytes, over the limit of {limits.max_body_bytes:,}; send smaller batches"
+        )
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise ConfigError(f"request body is not valid JSON ({e}); send one JSON object") from None
+    if not isinstance(data, dict):
+        raise _bad("body", "a JSON object", type(data).__name__, "send one message object or {'batch': [...]}")
+    return data
+
+
+def _time(value: Any, path: str, key: str = "") -> datetime:
+    """An ISO-8601 string (or epoch milliseconds) as naive UTC (``path.key`` names it in errors)."""
+    if isinstance(value, str) and 10 <= len(value) <= 40:
+        try:
+            t = datetime.fromisoformat(value)  # 3.11+: also 'Z' and most of ISO-8601
+        except ValueError:
+            try:
+                t = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+            except ValueError:
+                t = None
+        if t is not None:
+            if 1900 <= t.year <= 2200:
+                offset = t.utcoffset()
+                return t.replace(tzinfo=None) if offset is None else (t - offset).replace(tzinfo=None)
+            raise _bad(f"{path}{key}", "an ISO-8601 time in the years 1900-2200", value)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 7e12:
+        return datetime.fromtimestamp(value / 1000, UTC).replace(tzinfo=None)
+    raise _bad(f"{path}{key}", "an ISO-8601 time", value, "send e.g. '2024-05-01T12:00:00.000Z'")
+
+
+def _check_tree(value: Any, path: str, limits: Limits, depth: int = 1) -> None:
+    """String lengths and nesting depth of a properties/traits/context tree."""
+    if depth > limits.max_depth:
+        raise _too_long(path, "nesting depth", limits.max_depth)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if len(k) > limits.max_string:
+                raise _too_long(f"{path}.{k[:20]}", "key length", limits.max_string)
+            if isinstance(v, str):
+                if len(v) > limits.max_string:
+                    raise _too_long(f"{path}.{k}", "string length", limits.max_string)
+            elif isinstance(v, (dict, list)):
+                _check_tree(v, f"{path}.{k}", limits, depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            if isinstance(v, str):
+                if len(v) > limits.max_string:
+                    raise _too_long(f"{path}[{i}]", "string length", limits.max_string)
+            elif isinstance(v, (dict, list)):
+                _check_tree(v, f"{path}[{i}]", limits, depth + 1)
+
+
+def _id(msg: dict[str, Any], key: str, path: str, limits: Limits) -> str | None:
+    v = msg.get(key)
+    if v is None:
+        return None
+    if isinstance(v, str):
+        if len(v) > limits.max_id:
+            raise _too_long(f"{path}.{key}", "length", limits.max_id)
+        return v or None
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    raise _bad(f"{path}.{key}", "a string", v)
+
+
+def _obj(msg: dict[str, Any], key: str, path: str, limits: Limits) -> dict[str, Any]:
+    v = msg.get(key)
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise _bad(f"{path}.{key}", "an object", v)
+    _check_tree(v, f"{path}.{key}", limits)
+    return v
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _channel(kind: str, context: dict[str, Any], top: Any) -> str:
+    ch = context.get("channel")
+    if isinstance(ch, str) and ch:
+        return ch
+    if kind == "screen":
+        return "mobile"
+    os_ = context.get("os")
+    if isinstance(os_, dict) and str(os_.get("name", "")).lower() in _MOBILE_OS:
+        return "mobile"
+    if kind == "page" or "page" in context or "userAgent" in context or top in ("browser", "client"):
+        return "web"
+    if top == "mobile":
+        return "mobile"
+    return "server"
+
+
+def _content_id(msg: dict[str, Any], received: datetime, has_time: bool) -> str:
+    """A stable id for a message without ``messageId`` (retries of the same content collide on purpose)."""
+    basis = {k: v for k, v in msg.items() if k not in ("sentAt", "writeKey", "receivedAt")}
+    if not has_time:  # no client time: only this request's receive time tells two sends apart
+        basis["receivedAt"] = received.isoformat()
+    digest = hashlib.blake2b(orjson.dumps(basis, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+    return "h-" + digest
+
+
+def _one(
+    msg: Any,
+    kind: str | None,
+    path: str,
+    received: datetime,
+    sent_at: datetime | None,
+    sent_raw: Any,
+    out: Messages,
+    limits: Limits,
+) -> None:
+    if not isinstance(msg, dict):
+        raise _bad(path, "a message object", type(msg).__name__)
+    given = msg.get("type")
+    if kind is None:
+        if given not in KINDS:
+            raise _bad(f"{path}.type", f"one of {', '.join(KINDS)}", given)
+        kind = given
+    elif given is not None and given != kind:
+        raise _bad(f"{path}.type", f"{kind!r} (or nothing) at /v1/{kind}", given, f"send it to /v1/{given}")
+    user_id = _id(msg, "userId", path, limits)
+    anon_id = _id(msg, "anonymousId", path, limits)
+    if user_id is None and anon_id is None:
+        raise _bad(f"{path}.userId", "a userId or an anonymousId", None, "every message needs one of them")
+    message_id = _id(msg, "messageId", path, limits)
+    context = _obj(msg, "context", path, limits)
+    integrations = _obj(msg, "integrations", path, limits)
+    props = _obj(msg, "traits" if kind == "identify" else "properties", path, limits)
+
+    if kind == "track":
+        name = msg.get("event")
+        if not isinstance(name, str) or not name:
+            raise _bad(f"{path}.event", "the event name (a non-empty string)", name)
+        if len(name) > limits.max_string:
+            raise _too_long(f"{path}.event", "length", limits.max_string)
+    elif kind == "identify":
+        name = "identify"
+    else:
+        name = msg.get("name")
+        if name is not None and not isinstance(name, str):
+            raise _bad(f"{path}.name", "a string", name)
+        if name is not None and len(name) > limits.max_string:
+            raise _too_long(f"{path}.name", "length", limits.max_string)
+        if not name:
+            page = context.get("page") if isinstance(context.get("page"), dict) else {}
+            name = _text(props.get("name")) or _text(props.get("path")) or _text(page.get("path")) or kind
+
+    raw_ts = msg.get("timestamp")
+    ts_key = "timestamp"
+    if raw_ts is None:
+        raw_ts, ts_key = msg.get("originalTimestamp"), "originalTimestamp"
+    own_sent = msg.get("sentAt")
+    msg_sent = _time(own_sent, path, ".sentAt") if own_sent is not None else sent_at
+    if raw_ts is not None:
+        client_ts = _time(raw_ts, path, "." + ts_key)
+        # Segment: timestamp = receivedAt - (sentAt - originalTimestamp), correcting the device clock
+        ts = received - (msg_sent - client_ts) if msg_sent is not None else client_ts
+    else:
+        ts = received
+
+    enriched: dict[str, Any] = dict(props)
+    for key in _RESERVED_SET.intersection(props) if props else ():
+        if key in props:
+            raise _bad(
+                f"{path}.{'traits' if kind == 'identify' else 'properties'}.{key}",
+                "no reserved key",
+                key,
+                f"keys {', '.join(_RESERVED)} are set by cxlens; rename it",
+            )
+    if context:
+        enriched["$context"] = context
+    if integrations:
+        enriched["$integrations"] = integrations
+    if kind == "page" and msg.get("category") is not None:
+        enriched["$category"] = msg["category"]
+    if raw_ts is not None:
+        enriched["$original_timestamp"] = raw_ts
+    if own_sent is not None or sent_raw is not None:
+        enriched["$sent_at"] = own_sent if own_sent is not None else sent_raw
+    if msg.get("receivedAt") is not None:
+        enriched["$received_at"] = msg["receivedAt"]
+    extra = None if _KNOWN.issuperset(msg) else {k: v for k, v in msg.items() if k not in _KNOWN}
+    if extra:
+        _check_tree(extra, path, limits)
+        enriched["$extra"] = extra
+
+    page = context.get("page")
+    url = _text(props.get("url")) or (_text(page.get("url")) if isinstance(page, dict) else None)
+    session = (
+        _text(props.get("session_id"))
+        or _text(props.get("sessionId"))
+        or _text(context.get("sessionId"))
+        or _text(context.get("session_id"))
+    )
+    revenue = props.get("revenue")
+    if isinstance(revenue, bool) or not isinstance(revenue, (int, float)):
+        try:
+            revenue = float(revenue) if isinstance(revenue, str) else None
+        except ValueError:
+            revenue = None
+    else:
+        revenue = float(revenue)
+    if revenue is not None and revenue != revenue:  # NaN
+        revenue = None
+    has_time = raw_ts is not None
+    event_id = message_id or _content_id(msg, received, has_time)
+    try:
+        properties = orjson.dumps(enriched).decode()
+    except (TypeError, orjson.JSONEncodeError) as e:  # pragma: no cover - orjson output is always encodable
+        raise _bad(f"{path}.properties", "JSON values", str(e)) from None
+    index = len(out.rows)
+    out.hashes.append(id_hash(event_id))
+    out.rows.append(
+        [
+            event_id,
+            user_id,
+            anon_id,
+            session,
+            ts,
+            kind,
+            name,
+            _channel(kind, context, msg.get("channel")),
+            _text(props.get("touchpoint")),
+            _text(props.get("stage")),
+            url,
+            properties,
+            revenue,
+        ]
+    )
+    if kind == "identify" and user_id is not None:
+        out.identifies.append((index, user_id, ts, props))
+    if user_id is not None and anon_id is not None:
+        out.links.append((index, anon_id, user_id, ts))
+
+
+def parse_messages(data: dict[str, Any], kind: str, received: datetime, limits: Limits = DEFAULT_LIMITS) -> Messages:
+    """Validate the body of ``/v1/<kind>`` (``kind`` one of :data:`KINDS` or ``"batch"``).
+
+    Parameters
+    ----------
+    data
+        The parsed JSON body.
+    kind
+        The endpoint: ``track``, ``page``, ``identify``, ``screen`` or ``batch``.
+    received
+        Receive time (naive UTC): the event time of messages without one, and the anchor of
+        the clock-skew correction.
+
+    Raises
+    ------
+    ConfigError
+        (400) naming the field path, e.g. ``batch[3].timestamp: expected an ISO-8601 time, got 'yesterday'``.
+    PayloadTooLargeError
+        (413) a batch, string or nesting depth over :class:`Limits`.
+    """
+    out = Messages()
+    sent_raw = data.get("sentAt")
+    sent_at = _time(sent_raw, "sentAt") if sent_raw is not None else None
+    if kind == "batch":
+        batch = data.get("batch")
+        if not isinstance(batch, list):
+            raise _bad("batch", "a list of messages", batch if batch is None else type(batch).__name__)
+        if len(batch) > limits.max_batch:
+            raise _too_long("batch", "number of messages", limits.max_batch)
+        if not batch:
+            raise _bad("batch", "at least one message", batch)
+        # batch-level context (analytics-node style) is inherited by messages without their own
+        shared = data.get("context")
+        for i, msg in enumerate(batch):
+            if isinstance(shared, dict) and isinstance(msg, dict) and "context" not in msg:
+                msg = {**msg, "context": shared}
+            _one(msg, None, f"batch[{i}]", received, sent_at, sent_raw, out, limits)
+    elif kind in KINDS:
+        _one(data, kind, "body", received, sent_at, None, out, limits)
+    else:
+        raise ConfigError(f"unknown endpoint /v1/{kind}; expected one of track, page, identify, screen, batch")
+    return out

@@ -1,0 +1,226 @@
+/*! cxlens.js — the cxlens browser tracker (Segment-spec messages to /v1/batch). Apache-2.0.
+ *
+ * Load it with the snippet of docs/collect.md: it defines a stub `window.cxlens` queueing calls
+ * made before this file arrives; here the queue is replayed in order.
+ *
+ *   cxlens.init({writeKey: "cxw_…", host: "https://collect.example.com", surveys: true})
+ *   cxlens.page()                       // automatic on init unless {autoPage: false}
+ *   cxlens.track("Signed Up", {plan: "pro"})
+ *   cxlens.identify("user-42", {email: "ann@example.com"})
+ *   cxlens.on("track", function (msg) { … })   // "track" | "page" | "identify" | "*"
+ *   cxlens.user()                       // {anonymousId, userId}
+ *   cxlens.reset()                      // sign-out: forget the user, new anonymous id
+ *
+ * Messages are batched (every `flushInterval` ms or `flushAt` messages) and POSTed with the write
+ * key as HTTP Basic user name; failures are retried with exponential backoff (each message
+ * carries a messageId, so a retry is never counted twice). On pagehide whatever is still queued
+ * goes with navigator.sendBeacon (the key then travels in the body as `writeKey`).
+ */
+(function (window, document) {
+  "use strict";
+  var VERSION = "1.0.0";
+  var AID = "cxlens_aid";
+  var UID = "cxlens_uid";
+  var stub = window.cxlens;
+  if (stub && stub.loaded) return;
+
+  function uuid() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    var b = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(b);
+    b[6] = (b[6] & 15) | 64;
+    b[8] = (b[8] & 63) | 128;
+    var h = [];
+    for (var i = 0; i < 16; i++) h.push((b[i] + 256).toString(16).slice(1));
+    return h.slice(0, 4).join("") + "-" + h.slice(4, 6).join("") + "-" + h.slice(6, 8).join("") + "-" +
+      h.slice(8, 10).join("") + "-" + h.slice(10).join("");
+  }
+
+  // -- storage: localStorage, else a first-party cookie ------------------------------------------
+  function cookieGet(name) {
+    var m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+  function cookieSet(name, value) {
+    var age = value === null ? 0 : 31536000;
+    document.cookie = name + "=" + encodeURIComponent(value || "") + "; max-age=" + age + "; path=/; SameSite=Lax" +
+      (location.protocol === "https:" ? "; Secure" : "");
+  }
+  function load(name) {
+    var v = null;
+    try { v = window.localStorage.getItem(name); } catch (e) { /* blocked storage */ }
+    return v || cookieGet(name);
+  }
+  function save(name, value) {
+    try {
+      if (value === null) window.localStorage.removeItem(name); else window.localStorage.setItem(name, value);
+    } catch (e) { /* blocked storage: the cookie below still works */ }
+    cookieSet(name, value);
+  }
+
+  // -- state ---------------------------------------------------------------------------------------
+  var cfg = {writeKey: null, host: "", flushAt: 20, flushInterval: 1000, maxRetries: 10, autoPage: true};
+  var queue = [];
+  var listeners = {};
+  var timer = null;
+  var sending = false;
+  var attempt = 0;
+  var anonymousId = load(AID);
+  if (!anonymousId) { anonymousId = uuid(); save(AID, anonymousId); }
+  var userId = load(UID);
+
+  function scriptHost() {
+    var s = document.currentScript;
+    if (s && s.src) { var a = document.createElement("a"); a.href = s.src; return a.protocol + "//" + a.host; }
+    return "";
+  }
+  var defaultHost = scriptHost();
+
+  function context() {
+    return {
+      library: {name: "cxlens.js", version: VERSION},
+      page: {path: location.pathname, url: location.href, title: document.title, referrer: document.referrer,
+             search: location.search},
+      userAgent: navigator.userAgent,
+      locale: navigator.language,
+      screen: {width: window.screen && window.screen.width, height: window.screen && window.screen.height},
+      channel: "web"
+    };
+  }
+
+  function emit(type, msg) {
+    var fns = (listeners[type] || []).concat(listeners["*"] || []);
+    for (var i = 0; i < fns.length; i++) {
+      try { fns[i](msg); } catch (e) { if (window.console) console.error("cxlens listener failed", e); }
+    }
+  }
+
+  function enqueue(msg) {
+    msg.messageId = uuid();
+    msg.anonymousId = anonymousId;
+    if (userId) msg.userId = userId;
+    msg.timestamp = new Date().toISOString();
+    msg.context = context();
+    queue.push(msg);
+    emit(msg.type, msg);
+    if (queue.length >= cfg.flushAt) flush();
+    else schedule(cfg.flushInterval);
+    return msg;
+  }
+
+  function schedule(ms) {
+    if (timer === null) timer = setTimeout(function () { timer = null; flush(); }, ms);
+  }
+
+  // -- sending -------------------------------------------------------------------------------------
+  function flush() {
+    if (sending || !queue.length || !cfg.writeKey) return;
+    var batch = queue.splice(0, 100);
+    var body = JSON.stringify({batch: batch, sentAt: new Date().toISOString()});
+    sending = true;
+    var done = function (ok, retry) {
+      sending = false;
+      if (ok) {
+        attempt = 0;
+      } else if (retry && attempt < cfg.maxRetries) {
+        queue = batch.concat(queue);  // same messageIds: the server drops what it already has
+        attempt++;
+        clearTimeout(timer); timer = null;
+        schedule(Math.min(30000, 500 * Math.pow(2, attempt)) * (0.75 + Math.random() / 2));
+        return;
+      } else if (window.console) {
+        console.warn("cxlens: dropped " + batch.length + " messages after " + attempt + " attempts");
+        attempt = 0;
+      }
+      if (queue.length) schedule(queue.length >= cfg.flushAt ? 0 : cfg.flushInterval);
+    };
+    try {
+      fetch(cfg.host + "/v1/batch", {
+        method: "POST",
+        headers: {"Content-Type": "application/json", "Authorization": "Basic " + btoa(cfg.writeKey + ":")},
+        body: body,
+        keepalive: body.length < 60000,
+        credentials: "omit"
+      }).then(function (r) {
+        done(r.ok, r.status === 429 || r.status >= 500);
+      }, function () { done(false, true); });
+    } catch (e) {
+      done(false, true);
+    }
+  }
+
+  function beacon() {
+    if (!queue.length || !cfg.writeKey || !navigator.sendBeacon) return;
+    while (queue.length) {
+      var batch = queue.splice(0, 50);
+      var body = JSON.stringify({batch: batch, sentAt: new Date().toISOString(), writeKey: cfg.writeKey});
+      // text/plain keeps it a "simple" request: no preflight, which a closing page cannot wait for
+      if (!navigator.sendBeacon(cfg.host + "/v1/batch", new Blob([body], {type: "text/plain"}))) {
+        queue = batch.concat(queue);
+        return;
+      }
+    }
+  }
+
+  window.addEventListener("pagehide", beacon);
+  document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") beacon(); });
+
+  // -- the public API ------------------------------------------------------------------------------
+  function obj(x) { return x && typeof x === "object" ? x : {}; }
+
+  var api = {
+    loaded: true,
+    VERSION: VERSION,
+    init: function (options) {
+      options = obj(options);
+      for (var k in options) if (Object.prototype.hasOwnProperty.call(options, k)) cfg[k] = options[k];
+      cfg.host = String(cfg.host || defaultHost).replace(/\/+$/, "");
+      if (cfg.surveys) {
+        var s = document.createElement("script");
+        s.async = true;
+        s.src = cfg.host + "/sdk/cxlens-survey.js";
+        (document.head || document.documentElement).appendChild(s);
+      }
+      if (cfg.autoPage) api.page();
+      flush();
+      return api;
+    },
+    track: function (event, properties) {
+      return enqueue({type: "track", event: String(event), properties: obj(properties)});
+    },
+    page: function (name, properties) {
+      if (typeof name === "object" && name !== null) { properties = name; name = undefined; }
+      var props = obj(properties);
+      var base = {path: location.pathname, url: location.href, title: document.title, referrer: document.referrer,
+                  search: location.search};
+      for (var k in base) if (!(k in props)) props[k] = base[k];
+      var msg = {type: "page", properties: props};
+      if (name) msg.name = String(name);
+      return enqueue(msg);
+    },
+    identify: function (id, traits) {
+      if (typeof id === "object" && id !== null) { traits = id; id = undefined; }
+      if (id !== undefined && id !== null && id !== "") { userId = String(id); save(UID, userId); }
+      return enqueue({type: "identify", traits: obj(traits)});
+    },
+    on: function (type, callback) {
+      (listeners[type] = listeners[type] || []).push(callback);
+      return api;
+    },
+    user: function () { return {anonymousId: anonymousId, userId: userId || null}; },
+    reset: function () {
+      userId = null; save(UID, null);
+      anonymousId = uuid(); save(AID, anonymousId);
+    },
+    flush: flush
+  };
+
+  window.cxlens = api;
+  // replay what the snippet's stub queued before this file loaded, in order (init first)
+  var pending = stub && stub.length ? Array.prototype.slice.call(stub) : [];
+  pending.sort(function (a, b) { return (a[0] === "init" ? 0 : 1) - (b[0] === "init" ? 0 : 1); });
+  for (var i = 0; i < pending.length; i++) {
+    var call = pending[i];
+    if (call && typeof api[call[0]] === "function") api[call[0]].apply(api, call.slice(1));
+  }
+})(window, document);
