@@ -12,6 +12,7 @@ import http.server
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -331,5 +332,40 @@ def test_works_with_the_tracker_ids_and_events(site, browser):
             "WHERE customer_id = 'cust-77'")))  # fmt: skip
         assert fb.values.tolist() == [["cust-77", 2.0, "trk-anon-1"]]
         assert pg.evaluate("localStorage.getItem('cxlens_survey_aid')") is None  # the tracker's id was used
+    finally:
+        pg.close()
+
+
+def test_the_real_tracker_loads_the_widget_and_shares_its_ids(site, browser):
+    """/sdk/cxlens.js with init({surveys: true}): the widget starts from the tracker's config(),
+    answers carry the tracker's anonymous and user ids, and the tracker's own events land too."""
+    api, url, ws, key = site
+    folder = Path(ws.path).parent
+    (folder / "real-tracker.html").write_text(
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Real tracker</title></head><body>"
+        f"<p>tracker + widget</p><script src='{api}/sdk/cxlens.js'></script>"
+        f"<script>cxlens.init({{writeKey: '{key}', host: '{api}', surveys: true}});"
+        "cxlens.identify('cust-88', {plan: 'gold'});</script></body></html>"
+    )
+    pg = new_page(browser)
+    try:
+        pg.goto(url.replace("shop.html", "real-tracker.html"))
+        pg.wait_for_function("window.cxlensSurvey && window.cxlensSurvey.ready")
+        pg.evaluate("cxlensSurvey.ready")
+        anon = pg.evaluate("cxlens.user().anonymousId")
+        pg.evaluate("cxlens.track('order_completed')")
+        dialog = pg.get_by_role("dialog")
+        dialog.wait_for(state="visible")
+        dialog.get_by_role("button", name="9 out of 10", exact=True).click()
+        fb = _wait_for(lambda: (lambda d: d if len(d) else None)(ws.sql(
+            "SELECT customer_id, score, survey_id, json_extract_string(properties, '$.anonymous_id') AS anon "
+            "FROM feedback WHERE customer_id = 'cust-88'")))  # fmt: skip
+        assert fb.values.tolist() == [["cust-88", 9.0, "order-nps", anon]]
+        pg.evaluate("cxlens.flush && cxlens.flush()")
+        ev = _wait_for(lambda: (lambda d: d if len(d) else None)(ws.sql(
+            "SELECT anonymous_id, customer_id FROM events WHERE name = 'order_completed' AND anonymous_id = ?",
+            [anon])))  # fmt: skip
+        assert ev.values.tolist() == [[anon, "cust-88"]]
+        assert pg.errors == []
     finally:
         pg.close()

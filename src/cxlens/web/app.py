@@ -140,10 +140,10 @@ def create_app(
 
     from cxlens.web import auth
     from cxlens.web.api import admin as admin_api
+    from cxlens.web.api import collect as collect_api
     from cxlens.web.api import customers as customers_api
     from cxlens.web.api import journeys as journeys_api
     from cxlens.web.api import metrics as metrics_api
-    from cxlens.web.api import collect as collect_api
     from cxlens.web.api import surveys as surveys_api
     from cxlens.web.api import voice as voice_api
     from cxlens.web.pages import load_pages

@@ -208,6 +208,8 @@
       return api;
     },
     user: function () { return {anonymousId: anonymousId, userId: userId || null}; },
+    // what the survey widget (/sdk/cxlens-survey.js, loaded by init({surveys: true})) starts with
+    config: function () { return {writeKey: cfg.writeKey || null, host: cfg.host || defaultHost}; },
     reset: function () {
       userId = null; save(UID, null);
       anonymousId = uuid(); save(AID, anonymousId);
