@@ -67,12 +67,12 @@ def test_collect_endpoints_survive_generated_bodies(fuzz_env):
     assert max(max(codes) for codes in seen.values()) < 500
 
 
-def test_survey_widget_endpoints_never_fail_with_a_server_error(fuzz_env):
+def test_survey_widget_endpoints_never_fail_with_a_server_error(tmp_path):
     """The widget's public /v1/surveys endpoints share the key auth and the host: generated
     parameters and bodies get a 2xx or a 4xx naming the problem, never a 5xx."""
     from cxlens.surveys import create_survey
 
-    hub, key = fuzz_env
+    hub, key = _build(tmp_path)
     ws = hub.get("fuzz")
     create_survey(ws, {"id": "s1", "name": "NPS", "metric": "nps", "question": "Recommend us?", "status": "active"})
     app = create_app(hub)
@@ -95,3 +95,5 @@ def test_survey_widget_endpoints_never_fail_with_a_server_error(fuzz_env):
 
         run()
     assert codes and max(codes) < 500 and min(codes) < 300
+    close_collectors(ws)
+    hub.close()
