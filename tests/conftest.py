@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -138,21 +139,25 @@ def new_page(browser, width: int = 1280, height: int = 1000):
     return pg
 
 
-@pytest.fixture(scope="module")
-def server(sample_path, browser):
-    """A real uvicorn server over the sample workspace, on a free loopback port."""
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
     import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running(app, port: int | None = None):
+    """Serve an ASGI app with a real uvicorn in a thread on loopback; yields its base URL."""
     import threading
     import time
 
     import uvicorn
 
-    from cxlens.web import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(sample_path), host="127.0.0.1", port=port, log_level="warning"))
+    port = port or free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -160,9 +165,20 @@ def server(sample_path, browser):
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("uvicorn did not start within 30 s")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(sample_path, browser):
+    """A real uvicorn server over the sample workspace, on a free loopback port."""
+    from cxlens.web import create_app
+
+    with running(create_app(sample_path)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

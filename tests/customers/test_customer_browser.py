@@ -5,9 +5,6 @@ the overview filter. Expected figures come from the library and pandas, computed
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 
 import pytest
 
@@ -15,6 +12,8 @@ import cxlens
 from cxlens.customers.personas import personas
 from cxlens.customers.risk import model_inputs, workspace_revenue_at_risk
 from cxlens.customers.segments import rfm_segments, rule_segment, save_segment, save_segments
+
+from ..conftest import running
 
 pytestmark = [pytest.mark.browser]
 
@@ -55,24 +54,10 @@ def facts(sample_path, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cserver(facts, browser):
-    import uvicorn
-
     from cxlens.web import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(facts["path"]), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with running(create_app(facts["path"])) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import socket
 import threading
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import cxlens
 from cxlens.access.hub import WorkspaceHub
 from cxlens.surveys import create_survey, make_token
 
-from ..conftest import new_page
+from ..conftest import free_port, new_page, running
 
 pytestmark = pytest.mark.browser
 
@@ -50,12 +49,6 @@ TAB_SURVEY = {
 }
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_for(fn, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -69,8 +62,6 @@ def _wait_for(fn, timeout=10.0):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, browser):
     """(api base URL, shop page URL, workspace, write key) with uvicorn and a static server running."""
-    import uvicorn
-
     from cxlens.web import create_app
 
     tmp = tmp_path_factory.mktemp("surveys-browser")
@@ -79,7 +70,7 @@ def site(tmp_path_factory, browser):
     _, key = hub.create_key("shop", "write")
     create_survey(ws, SURVEY)
     create_survey(ws, TAB_SURVEY)
-    api_port, page_port = _port(), _port()
+    api_port, page_port = free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
     ws.set_setting("collect.allowed_origins", [f"http://localhost:{page_port}"])
     (tmp / "shop.html").write_text(
@@ -105,19 +96,14 @@ def site(tmp_path_factory, browser):
         f"var s = document.createElement('script'); s.async = true; s.src = '{api}/sdk/cxlens-survey.js';"
         "document.head.appendChild(s);</script></body></html>"
     )
-    srv = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=api_port, log_level="warning"))
-    t1 = threading.Thread(target=srv.run, daemon=True)
-    t1.start()
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp))
     handler.log_message = lambda *a, **k: None
     static = http.server.ThreadingHTTPServer(("127.0.0.1", page_port), handler)
     t2 = threading.Thread(target=static.serve_forever, daemon=True)
     t2.start()
-    _wait_for(lambda: srv.started, 30)
-    yield api, f"http://localhost:{page_port}/shop.html", ws, key
+    with running(create_app(hub), port=api_port):
+        yield api, f"http://localhost:{page_port}/shop.html", ws, key
     static.shutdown()
-    srv.should_exit = True
-    t1.join(timeout=10)
     ws.close()
 
 

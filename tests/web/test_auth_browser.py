@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
 
 import cxlens
 from cxlens.access import users
 from cxlens.ingest.simulate import write_demo
+
+from ..conftest import running
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PW = "correct horse battery"
@@ -19,27 +17,13 @@ PW = "correct horse battery"
 @pytest.fixture(scope="module")
 def signed_server(tmp_path_factory, browser):
     """uvicorn over a small demo workspace that has an admin user (so sign-in is required)."""
-    import uvicorn
-
     from cxlens.web import create_app
 
     ws = cxlens.open(tmp_path_factory.mktemp("signed") / "shop.duckdb")
     write_demo(ws, 150, seed=3)
     users.create_user(ws, "boss@shop.example", PW, role="admin")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", ws
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with running(create_app(ws)) as url:
+        yield url, ws
     ws.close()
 
 
