@@ -173,3 +173,74 @@ def test_public_names_are_pinned():
     ]
     for name in cxlens.collect.__all__:
         assert hasattr(cxlens.collect, name)
+
+
+def _walked(body, kind):
+    """What the exact field-by-field walk (``_one``, no fast path) makes of a body."""
+    from cxlens.collect import messages as mod
+
+    out = mod.Messages()
+    sent_raw = body.get("sentAt")
+    sent_at = mod._time(sent_raw, "sentAt") if sent_raw is not None else None
+    if kind == "batch":
+        for i, msg in enumerate(body["batch"]):
+            if isinstance(body.get("context"), dict) and "context" not in msg:
+                msg = {**msg, "context": body["context"]}
+            mod._one(msg, None, f"batch[{i}]", NOW, sent_at, sent_raw, out, mod.DEFAULT_LIMITS)
+    else:
+        mod._one(body, kind, "body", NOW, sent_at, None, out, mod.DEFAULT_LIMITS)
+    return out
+
+
+def test_fast_path_gives_the_rows_of_the_exact_walk():
+    deep15: dict = {"leaf": "x"}
+    for _ in range(14):
+        deep15 = {"n": deep15}
+    batch = [
+        {"type": "track", "userId": "u1", "event": "A", "timestamp": "2024-05-01T10:00:00Z", "messageId": "m1"},
+        {
+            "type": "track",
+            "userId": "u1",
+            "event": "A",
+            "timestamp": "2024-05-01T10:00:00Z",
+            "sentAt": "2024-05-01T10:00:05Z",
+        },
+        {"type": "track", "userId": 42, "event": "B", "timestamp": 1714557600000, "properties": {"revenue": "9.5"}},
+        {
+            "type": "page",
+            "anonymousId": "a",
+            "context": {"page": {"path": "/p", "url": "https://x/p"}},
+            "category": "c",
+        },
+        {"type": "screen", "anonymousId": "a", "name": "Home", "properties": {"sessionId": 7}},
+        {"type": "identify", "userId": "u2", "anonymousId": "a2", "traits": {"email": "e@x", "revenue": True}},
+        {"type": "track", "userId": "u3", "event": "C", "unknown": [1, {"k": "v"}], "receivedAt": "x"},
+        {"type": "track", "userId": "u3", "event": "D", "properties": {"long": "é" * 9_990}},  # > 10,000 bytes
+        {"type": "track", "userId": "u3", "event": "E", "properties": deep15},  # > 16 brackets in the JSON
+        {"type": "track", "userId": "u3", "event": "F", "originalTimestamp": "2024-05-01T09:00:00+02:00"},
+    ]
+    body = {"batch": batch, "sentAt": "2024-05-01T10:00:10Z", "context": {"library": {"name": "t"}}}
+    fast, walked = parse_messages(body, "batch", NOW), _walked(body, "batch")
+    assert fast.rows == walked.rows and fast.hashes == walked.hashes
+    assert fast.identifies == walked.identifies and fast.links == walked.links
+    # the same timestamp with another sentAt is another time (the per-request cache is keyed by both)
+    assert fast.rows[0][4] == datetime(2024, 5, 1, 11, 59, 50) and fast.rows[1][4] == datetime(2024, 5, 1, 11, 59, 55)
+    single = {"userId": "u", "event": "e", "properties": {"x": 1}, "sentAt": "2024-05-01T10:00:10Z"}
+    assert parse_messages(single, "track", NOW).rows == _walked(single, "track").rows
+
+
+def test_limits_hold_at_the_boundary_whichever_path_checks():
+    def props(p):
+        return parse_messages({"userId": "u", "event": "e", "properties": p}, "track", NOW)
+
+    deep: dict = {}
+    for _ in range(15):
+        deep = {"n": deep}
+    assert orjson.loads(row(props(deep))["properties"]) == deep  # 16 levels: accepted
+    with pytest.raises(PayloadTooLargeError, match="nesting depth"):
+        props({"n": deep})  # 17
+    assert len(orjson.loads(row(props({"c": "x" * 10_000}))["properties"])["c"]) == 10_000
+    with pytest.raises(PayloadTooLargeError, match=r"body.properties.k\[1\]: string length"):
+        props({"k": ["ok", "y" * 10_001]})
+    with pytest.raises(PayloadTooLargeError, match=r"body.context.page.title: string length"):
+        parse_messages({"userId": "u", "event": "e", "context": {"page": {"title": "t" * 10_001}}}, "track", NOW)
