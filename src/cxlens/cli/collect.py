@@ -9,6 +9,24 @@ import typer
 from cxlens.cli._app import _print_bench, app, bench_app, err, out, state
 
 
+def tune_gc() -> None:
+    """Fewer, cheaper cyclic-GC passes in the ``cxlens collect`` server process.
+
+    A batch request allocates thousands of short-lived dicts and lists (rows wait in the queue for
+    their commit), so CPython's default gen-0 threshold (700) ran collections that walked the
+    waiting rows and, at gen 2, every object of the imported libraries: ≈ 4 µs of CPU an event
+    (measured). The objects alive after start-up are moved out of the collector's sight
+    (``gc.freeze``) and gen 0 is collected every 50,000 allocations; the rows themselves are
+    acyclic and freed by reference counting. Only the server process this module starts is tuned:
+    an app embedded elsewhere keeps its host's settings.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def run_collect_server(
     paths: list[str], host: str, port: int, log_level: str = "warning", parse_workers: int = 0
 ) -> None:
@@ -23,8 +41,10 @@ def run_collect_server(
     hub = WorkspaceHub.open(paths)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    front = FastPath(create_collect_app(hub, parse_workers=parse_workers))
+    tune_gc()
     uvicorn.run(
-        FastPath(create_collect_app(hub, parse_workers=parse_workers)),
+        front,
         host=host,
         port=port,
         log_level=log_level,

@@ -15,7 +15,6 @@ affected. ``GET /sdk/cxlens.js`` serves the browser tracker.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import multiprocessing
 import zlib
@@ -365,21 +364,6 @@ class FastPath:
         await self.app(scope, receive, send)
 
 
-def _tune_gc() -> None:
-    """Fewer, cheaper cyclic-GC passes in the collection server.
-
-    A batch request allocates thousands of short-lived dicts and lists (rows wait in the queue for
-    their commit), so CPython's default gen-0 threshold (700) ran collections that walked the
-    waiting rows and, at gen 2, every object of the imported libraries: ≈ 4 µs of CPU an event
-    (measured). The objects alive after start-up are moved out of the collector's sight
-    (``gc.freeze``) and gen 0 is collected every 50,000 allocations; the rows themselves are
-    acyclic and freed by reference counting.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-
-
 def create_collect_app(workspaces: WorkspaceHub, *, parse_workers: int = 0) -> FastAPI:
     """An app serving only the collection API (``cxlens collect``): ``/v1/*``, ``/sdk/cxlens.js``, ``/health``.
 
@@ -400,7 +384,6 @@ def create_collect_app(workspaces: WorkspaceHub, *, parse_workers: int = 0) -> F
             await asyncio.gather(
                 *(asyncio.get_running_loop().run_in_executor(pool, _warm) for _ in range(parse_workers))
             )
-        _tune_gc()
         yield
         if pool is not None:
             pool.shutdown(wait=True)
