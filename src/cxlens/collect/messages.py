@@ -1,7 +1,8 @@
 """Segment-spec messages (``track``, ``page``, ``identify``, ``screen``, ``batch``) → canonical rows.
 
 This is the hot path of the collection API, so it is plain Python over the dicts ``orjson``
-returns (no per-event Pydantic): each message is checked field by field and turned into one
+returns (no per-event Pydantic): each message is checked (:func:`_fast` for the common valid
+message, else field by field, naming the first bad field) and turned into one
 ``events`` row (a list in :data:`EVENT_COLUMNS` order), plus, for ``identify``, a customer
 upsert and, for any message carrying both ids, an anonymous → customer link.
 
