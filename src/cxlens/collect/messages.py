@@ -375,7 +375,6 @@ def _one(
     else:
         ts = received
 
-    enriched: dict[str, Any] = dict(props)
     for key in _RESERVED_SET.intersection(props) if props else ():
         if key in props:
             raise _bad(
@@ -384,6 +383,29 @@ def _one(
                 key,
                 f"keys {', '.join(_RESERVED)} are set by cxlens; rename it",
             )
+    enriched = _enriched(msg, kind, props, context, integrations, raw_ts, own_sent, sent_raw)
+    if "$extra" in enriched:
+        _check_tree(enriched["$extra"], path, limits)
+    try:
+        properties = orjson.dumps(enriched).decode()
+    except (TypeError, orjson.JSONEncodeError) as e:  # pragma: no cover - orjson output is always encodable
+        raise _bad(f"{path}.properties", "JSON values", str(e)) from None
+    _add_row(out, msg, kind, name, props, context, user_id, anon_id, message_id, raw_ts, ts, received, properties)
+
+
+def _enriched(
+    msg: dict[str, Any],
+    kind: str,
+    props: dict[str, Any],
+    context: dict[str, Any],
+    integrations: dict[str, Any],
+    raw_ts: Any,
+    own_sent: Any,
+    sent_raw: Any,
+) -> dict[str, Any]:
+    """What a row keeps in ``properties``: the message's properties/traits plus every other part of
+    the message under ``$``-keys (context, integrations, client times, unknown fields)."""
+    enriched: dict[str, Any] = dict(props)
     if context:
         enriched["$context"] = context
     if integrations:
@@ -396,11 +418,29 @@ def _one(
         enriched["$sent_at"] = own_sent if own_sent is not None else sent_raw
     if msg.get("receivedAt") is not None:
         enriched["$received_at"] = msg["receivedAt"]
-    extra = None if _KNOWN.issuperset(msg) else {k: v for k, v in msg.items() if k not in _KNOWN}
-    if extra:
-        _check_tree(extra, path, limits)
-        enriched["$extra"] = extra
+    if not _KNOWN.issuperset(msg):
+        extra = {k: v for k, v in msg.items() if k not in _KNOWN}
+        if extra:
+            enriched["$extra"] = extra
+    return enriched
 
+
+def _add_row(
+    out: Messages,
+    msg: dict[str, Any],
+    kind: str,
+    name: str,
+    props: dict[str, Any],
+    context: dict[str, Any],
+    user_id: str | None,
+    anon_id: str | None,
+    message_id: str | None,
+    raw_ts: Any,
+    ts: datetime,
+    received: datetime,
+    properties: str,
+) -> None:
+    """Append one validated message's events row (and its identify and id link) to ``out``."""
     page = context.get("page")
     url = _text(props.get("url")) or (_text(page.get("url")) if isinstance(page, dict) else None)
     session = (
@@ -410,21 +450,17 @@ def _one(
         or _text(context.get("session_id"))
     )
     revenue = props.get("revenue")
-    if isinstance(revenue, bool) or not isinstance(revenue, (int, float)):
-        try:
-            revenue = float(revenue) if isinstance(revenue, str) else None
-        except ValueError:
+    if revenue is not None:
+        if isinstance(revenue, bool) or not isinstance(revenue, (int, float)):
+            try:
+                revenue = float(revenue) if isinstance(revenue, str) else None
+            except ValueError:
+                revenue = None
+        else:
+            revenue = float(revenue)
+        if revenue is not None and revenue != revenue:  # NaN
             revenue = None
-    else:
-        revenue = float(revenue)
-    if revenue is not None and revenue != revenue:  # NaN
-        revenue = None
-    has_time = raw_ts is not None
-    event_id = message_id or _content_id(msg, received, has_time)
-    try:
-        properties = orjson.dumps(enriched).decode()
-    except (TypeError, orjson.JSONEncodeError) as e:  # pragma: no cover - orjson output is always encodable
-        raise _bad(f"{path}.properties", "JSON values", str(e)) from None
+    event_id = message_id or _content_id(msg, received, raw_ts is not None)
     index = len(out.rows)
     out.hashes.append(id_hash(event_id))
     out.rows.append(
@@ -444,10 +480,11 @@ def _one(
             revenue,
         ]
     )
-    if kind == "identify" and user_id is not None:
-        out.identifies.append((index, user_id, ts, props))
-    if user_id is not None and anon_id is not None:
-        out.links.append((index, anon_id, user_id, ts))
+    if user_id is not None:
+        if kind == "identify":
+            out.identifies.append((index, user_id, ts, props))
+        if anon_id is not None:
+            out.links.append((index, anon_id, user_id, ts))
 
 
 def _fast(
@@ -549,78 +586,15 @@ def _fast(
 
     if props and not _RESERVED_SET.isdisjoint(props):
         return False
-    enriched: dict[str, Any] = dict(props)
-    if context:
-        enriched["$context"] = context
-    if integrations:
-        enriched["$integrations"] = integrations
-    if kind == "page" and msg.get("category") is not None:
-        enriched["$category"] = msg["category"]
-    if raw_ts is not None:
-        enriched["$original_timestamp"] = raw_ts
-    if own_sent is not None or sent_raw is not None:
-        enriched["$sent_at"] = own_sent if own_sent is not None else sent_raw
-    if msg.get("receivedAt") is not None:
-        enriched["$received_at"] = msg["receivedAt"]
-    if not _KNOWN.issuperset(msg):
-        extra = {k: v for k, v in msg.items() if k not in _KNOWN}
-        if extra:
-            enriched["$extra"] = extra
+    enriched = _enriched(msg, kind, props, context, integrations, raw_ts, own_sent, sent_raw)
     try:
         dumped = orjson.dumps(enriched)
     except TypeError:  # orjson.JSONEncodeError: too deep or not JSON; the walk names it
         return False
     if len(dumped) > limits.max_string or dumped.count(b"{") + dumped.count(b"[") > limits.max_depth:
         return False  # possibly over a limit: let the exact walk decide
-
-    page = context.get("page")
-    url = _text(props.get("url")) or (_text(page.get("url")) if isinstance(page, dict) else None)
-    session = (
-        _text(props.get("session_id"))
-        or _text(props.get("sessionId"))
-        or _text(context.get("sessionId"))
-        or _text(context.get("session_id"))
-    )
-    revenue = props.get("revenue")
-    if revenue is not None:
-        if isinstance(revenue, bool) or not isinstance(revenue, (int, float)):
-            try:
-                revenue = float(revenue) if isinstance(revenue, str) else None
-            except ValueError:
-                revenue = None
-        else:
-            revenue = float(revenue)
-        if revenue is not None and revenue != revenue:  # NaN
-            revenue = None
-    event_id = message_id or _content_id(msg, received, raw_ts is not None)
-    index = len(out.rows)
-    out.hashes.append(int.from_bytes(_md5(event_id.encode("utf-8", "surrogatepass")).digest()[8:], "little"))
-    out.rows.append(
-        [
-            event_id,
-            user_id,
-            anon_id,
-            session,
-            ts,
-            kind,
-            name,
-            _channel(kind, context, msg.get("channel")),
-            _text(props.get("touchpoint")),
-            _text(props.get("stage")),
-            url,
-            dumped.decode(),
-            revenue,
-        ]
-    )
-    if user_id is not None:
-        if kind == "identify":
-            out.identifies.append((index, user_id, ts, props))
-        if anon_id is not None:
-            out.links.append((index, anon_id, user_id, ts))
+    _add_row(out, msg, kind, name, props, context, user_id, anon_id, message_id, raw_ts, ts, received, dumped.decode())
     return True
-
-
-_md5 = hashlib.md5
 
 
 def parse_messages(data: dict[str, Any], kind: str, received: datetime, limits: Limits = DEFAULT_LIMITS) -> Messages:
