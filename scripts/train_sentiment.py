@@ -4,7 +4,7 @@ Trains :class:`cxlens.voice.SentimentModel` on the CC0/MIT sources of the real-d
 only (women's clothing reviews full, Amazon fine-food reviews head, the three hotel-review
 subsets, VADER's Amazon review snippets; plus the word valences of VADER's MIT-licensed lexicon
 as three features), minus the rows that ``cxlens bench sentiment``
-holds out (:func:`cxlens.voice.bench.is_heldout`). The airline tweets and Olist are
+holds out (:func:`benchmarks.sentiment.is_heldout`). The airline tweets and Olist are
 NonCommercial and are never read here. Deterministic: the split is a hash rule, the solver is
 L-BFGS with a fixed seed, so the same data give the same weights.
 
@@ -28,9 +28,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # bit-identical results regardless of core count
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from cxlens.voice.bench import TRAINING_SOURCES, file_hashes, real_data_dir, training_corpus  # noqa: E402
+from benchmarks.sentiment import TRAINING_SOURCES, file_hashes, real_data_dir, training_corpus  # noqa: E402
 from cxlens.voice.sentiment import DEFAULT_WEIGHTS, SentimentModel  # noqa: E402
 
 SEED = 0

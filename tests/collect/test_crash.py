@@ -6,10 +6,10 @@ import json
 import time
 
 import pytest
+from benchmarks.collect import free_port, run_loadgen, start_server, stop_server
 
 import cxlens
 from cxlens.access import keys
-from cxlens.collect.bench import free_port, run_loadgen, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

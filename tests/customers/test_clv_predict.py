@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from benchmarks.clv import bench_clv
 
 from cxlens.customers import (
     BetaGeoModel,
@@ -15,7 +16,6 @@ from cxlens.customers import (
     predict_clv,
     rfm_summary,
 )
-from cxlens.customers.bench import bench_clv
 from cxlens.ingest.simulate import simulate
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
+from benchmarks.funnel import FUNNEL_STEPS, bench_funnel, make_funnel_events, pandas_funnel
 
-from cxlens.journeys.bench import FUNNEL_STEPS, bench_funnel, make_funnel_events, pandas_funnel
 from cxlens.journeys.funnel_reference import reference_funnel
 
 

@@ -89,7 +89,7 @@ def test_no_clauses_or_no_mentions_give_an_empty_frame_and_bad_input_says_so():
 
 @pytest.mark.realdata
 def test_clothing_reviews_covering_fit_and_fabric_get_per_aspect_sentiment():
-    from cxlens.voice.bench import real_data_dir
+    from benchmarks.sentiment import real_data_dir
 
     d = real_data_dir()
     f = pd.read_csv(d / "womens-clothing-reviews-full/womens_clothing_ecommerce_reviews.csv")

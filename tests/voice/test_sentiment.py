@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from benchmarks.sentiment import airline_tweets, evaluate, is_heldout, metrics, training_corpus
 
 import cxlens.voice as voice
 from cxlens.errors import SchemaError
 from cxlens.voice import SentimentAnalyzer, SentimentModel, VaderAnalyzer, analyse_sentiment, score_file
-from cxlens.voice.bench import airline_tweets, evaluate, is_heldout, metrics, training_corpus
 from cxlens.voice.sentiment import DEFAULT_WEIGHTS, featurise
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,7 +231,7 @@ def test_training_never_reads_noncommercial_sets(real_data):
 
 
 def test_interleaved_evaluation_gives_each_analyser_its_own_metrics():
-    from cxlens.voice.bench import evaluate_pair
+    from benchmarks.sentiment import evaluate_pair
 
     texts = ["I love it", "terrible, never again", "the parcel arrived", "not good at all"]
     gold = ["positive", "negative", "neutral", "negative"]

@@ -6,12 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cxlens.cli._app import (
-    _print_bench,
-    bench_app,
-    err,
-    out,
-)
+from cxlens.cli._app import bench_app, benchmarks, err, out, print_bench
 
 
 # -- bench -------------------------------------------------------------------------
@@ -21,11 +16,12 @@ def bench_metrics(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """NPS/CSAT by touchpoint × month with CIs: cxlens (DuckDB) vs plain pandas, in one run."""
-    from cxlens.metrics.bench import bench_metrics as run
+    benchmarks()
+    from benchmarks.metrics import bench_metrics as run
 
     with err.status(f"building {rows:,} feedback rows and timing both…"):
         res = run(rows=rows, seed=seed)
-    _print_bench(f"bench metrics: {rows:,} feedback rows", res)
+    print_bench(f"bench metrics: {rows:,} feedback rows", res)
 
 
 @bench_app.command("funnel")
@@ -35,11 +31,12 @@ def bench_funnel(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """5-step sequential funnel, 14-day window: cxlens (DuckDB) vs pandas, in one run."""
-    from cxlens.journeys.bench import bench_funnel as run
+    benchmarks()
+    from benchmarks.funnel import bench_funnel as run
 
     with err.status(f"building {events:,} events and timing both…"):
         res = run(events=events, customers=customers, seed=seed)
-    _print_bench(f"bench funnel: {events:,} events, {customers:,} customers", res)
+    print_bench(f"bench funnel: {events:,} events, {customers:,} customers", res)
 
 
 @bench_app.command("clv")
@@ -48,8 +45,9 @@ def bench_clv(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """BG/NBD fit on simulated customers: cxlens vs lifetimes (if installed), same estimates, in one run."""
-    from cxlens.customers.bench import bench_clv as run
-    from cxlens.customers.bench import format_bench
+    benchmarks()
+    from benchmarks.clv import bench_clv as run
+    from benchmarks.clv import format_bench
 
     with err.status(f"simulating {customers:,} customers and fitting…"):
         res = run(customers, seed)
@@ -64,8 +62,9 @@ def bench_sentiment(
     ] = 0,
 ) -> None:
     """Default sentiment model vs VADER: accuracy, macro-F1 and one-core throughput, in one run."""
-    from cxlens.voice.bench import bench_sentiment as run
+    benchmarks()
+    from benchmarks.sentiment import bench_sentiment as run
 
     with err.status("scoring the evaluation sets with cxlens and VADER…"):
         res = run(limit=limit, embeddings=embeddings)
-    _print_bench("bench sentiment: cxlens sentiment-v2 vs VADER", res)
+    print_bench("bench sentiment: cxlens sentiment-v2 vs VADER", res)

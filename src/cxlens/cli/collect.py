@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cxlens.cli._app import _print_bench, app, bench_app, err, out, state
+from cxlens.cli._app import app, bench_app, benchmarks, err, out, print_bench, state
 
 
 def tune_gc() -> None:
@@ -35,8 +35,8 @@ def run_collect_server(
 
     import uvicorn
 
-    from cxlens.access.hub import WorkspaceHub
     from cxlens.web.api.collect import FastPath, create_collect_app
+    from cxlens.web.hub import WorkspaceHub
 
     hub = WorkspaceHub.open(paths)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
@@ -91,7 +91,8 @@ def bench_collect(
     parse_workers: Annotated[int, typer.Option(help="The server's --parse-workers.")] = 0,
 ) -> None:
     """Real server in one process, load generator in another, over loopback: events/s and latency vs the goal."""
-    from cxlens.collect.bench import bench_collect as run
+    benchmarks()
+    from benchmarks.collect import bench_collect as run
 
     with err.status("running the collection server under load…"):
         res = run(
@@ -102,5 +103,5 @@ def bench_collect(
             preload=preload,
             parse_workers=parse_workers,
         )
-    _print_bench("bench collect: acknowledged only after commit", res)
+    print_bench("bench collect: acknowledged only after commit", res)
     out.print("goal: ≥ 50,000 events/s via /v1/batch, ≥ 3,000 single requests/s (DESIGN.md)")

@@ -1,0 +1,358 @@
+"""``cxlens bench collect``: the real server in one process, a bounded load generator in another.
+
+The load generator (``python -m benchmarks.collect loadgen ...``) keeps a few HTTP/1.1
+keep-alive connections over raw asyncio sockets (so the client costs little CPU next to the
+server), sends unique ``messageId``s, counts a message as acknowledged only on a
+``{"success":true}`` 200, and can append every acknowledged id to a file (the crash test
+reads it). After the load the server is stopped and the workspace is opened again to check
+that the rows on disk are exactly the acknowledged ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+__all__ = ["bench_collect", "free_port", "start_server", "stop_server", "run_loadgen"]
+
+
+#: the repository root (for ``benchmarks``) and its ``src`` (for ``cxlens``), for child processes
+_ROOT = Path(__file__).resolve().parents[1]
+_PATH = os.pathsep.join([str(_ROOT / "src"), str(_ROOT)])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(
+    path: str | Path, port: int, *, env: dict[str, str] | None = None, parse_workers: int = 0
+) -> subprocess.Popen[bytes]:
+    """``cxlens collect`` over ``path`` in a child process; returns once ``/health`` answers."""
+    e = {**os.environ, **(env or {})}
+    e["PYTHONPATH"] = _PATH + os.pathsep + e.get("PYTHONPATH", "")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cxlens",
+            "-w",
+            str(path),
+            "collect",
+            "--port",
+            str(port),
+            "--parse-workers",
+            str(parse_workers),
+        ],
+        env=e,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"collection server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("collection server did not answer /health within 60 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+# -- the load generator (runs in its own process) ----------------------------------------------
+def _message(i: int, run: str, kind: str) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "messageId": f"{run}-{i}",
+        "userId" if i % 3 else "anonymousId": f"u{i % 5000}",
+        "event": "Product Viewed",
+        "timestamp": "2026-11-24T10:00:00.000Z",
+        "properties": {"product_id": f"p{i % 977}", "price": 19.99, "touchpoint": "product_page", "i": i},
+        "context": {"library": {"name": "cxlens-bench", "version": "1"}},
+    }
+
+
+def _request(path: str, auth: str, body: bytes) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    body = await reader.readexactly(length) if length else b""
+    return status, body
+
+
+async def _loadgen(args: argparse.Namespace) -> dict[str, Any]:
+    auth = base64.b64encode(f"{args.key}:".encode()).decode()
+    path = "/v1/batch" if args.mode == "batch" else "/v1/track"
+    per_request = args.batch_size if args.mode == "batch" else 1
+    counter = iter(range(10**12))
+    lat: list[float] = []
+    acked = 0
+    errors: dict[str, int] = {}
+    acked_file = open(args.acked, "a", buffering=1) if args.acked else None  # noqa: SIM115
+    stop_at = time.perf_counter() + args.seconds
+    budget = args.max_requests
+
+    async def conn() -> None:
+        nonlocal acked, budget
+        reader, writer = await asyncio.open_connection("127.0.0.1", args.port)
+        try:
+            while time.perf_counter() < stop_at and (budget is None or budget > 0):
+                if budget is not None:
+                    budget -= 1
+                ids = [next(counter) for _ in range(per_request)]
+                if args.mode == "batch":
+                    body = orjson.dumps(
+                        {"batch": [_message(i, args.run, "track") for i in ids], "sentAt": "2026-11-24T10:00:01.000Z"}
+                    )
+                else:
+                    m = _message(ids[0], args.run, "track")
+                    del m["type"]
+                    body = orjson.dumps(m)
+                t0 = time.perf_counter()
+                try:
+                    writer.write(_request(path, auth, body))
+                    status, resp = await _read_response(reader)
+                except (OSError, asyncio.IncompleteReadError) as e:
+                    errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+                    return
+                lat.append(time.perf_counter() - t0)
+                if status == 200 and resp == b'{"success":true}':
+                    acked += per_request
+                    if acked_file:
+                        acked_file.write("".join(f"{args.run}-{i}\n" for i in ids))
+                else:
+                    errors[str(status)] = errors.get(str(status), 0) + 1
+        finally:
+            writer.close()
+
+    t_start = time.perf_counter()
+    await asyncio.gather(*(conn() for _ in range(args.connections)), return_exceptions=False)
+    elapsed = time.perf_counter() - t_start
+    if acked_file:
+        acked_file.close()
+    lat.sort()
+
+    def pct(p: float) -> float:
+        return round(1000 * lat[min(len(lat) - 1, int(p * len(lat)))], 2) if lat else float("nan")
+
+    return {
+        "requests": len(lat),
+        "acked_events": acked,
+        "seconds": round(elapsed, 2),
+        "events_per_s": round(acked / elapsed),
+        "requests_per_s": round(len(lat) / elapsed),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "errors": errors,
+    }
+
+
+def run_loadgen(
+    port: int,
+    key: str,
+    mode: str,
+    *,
+    seconds: float,
+    connections: int,
+    batch_size: int = 100,
+    run: str = "r",
+    acked: str | None = None,
+    max_requests: int | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start the load generator process (read its JSON result from stdout when it exits)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.collect",
+        "loadgen",
+        "--port",
+        str(port),
+        "--key",
+        key,
+        "--mode",
+        mode,
+        "--seconds",
+        str(seconds),
+        "--connections",
+        str(connections),
+        "--batch-size",
+        str(batch_size),
+        "--run",
+        run,
+    ]
+    if acked:
+        cmd += ["--acked", acked]
+    if max_requests:
+        cmd += ["--max-requests", str(max_requests)]
+    env = {**os.environ, "PYTHONPATH": _PATH + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _result(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    stdout, stderr = proc.communicate(timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"load generator failed: {stderr.decode()[-2000:]}")
+    return json.loads(stdout)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc), or NaN elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def _phase(server: subprocess.Popen[bytes], gen: subprocess.Popen[bytes]) -> dict[str, Any]:
+    before = _cpu_seconds(server.pid)
+    res = _result(gen)
+    res["server_cpu_s"] = _cpu_seconds(server.pid) - before
+    return res
+
+
+def _preload(path: Path, n: int) -> None:
+    """``n`` events already in the workspace (so the dedupe index has something to search)."""
+    import cxlens
+
+    with cxlens.open(path) as ws, ws.transaction(changes=["events", "collect_ids"]) as cur:
+        cur.execute(
+            "INSERT INTO events (event_id, customer_id, ts, type, name, channel, properties) "
+            f"SELECT 'pre-' || i, 'c' || (i % 100000), TIMESTAMP '2026-01-01' + INTERVAL (i % 86400) SECOND, "
+            f"'track', 'Product Viewed', 'web', '{{}}' FROM range({int(n)}) t(i)"
+        )
+        # what the collector would have recorded for them (see cxlens.collect.writer)
+        cur.execute("INSERT INTO collect_ids SELECT md5_number_lower(event_id) FROM events")
+
+
+def bench_collect(
+    *,
+    seconds: float = 10.0,
+    batch_size: int = 500,
+    batch_connections: int = 16,
+    single_connections: int = 256,
+    preload: int = 0,
+    parse_workers: int = 0,
+) -> dict[str, Any]:
+    """Run both phases and check the rows on disk; returns the figures (see module docstring)."""
+    import cxlens
+    from cxlens.access import keys
+
+    with tempfile.TemporaryDirectory(prefix="cxlens-bench-collect-") as tmp:
+        path = Path(tmp) / "bench.duckdb"
+        with cxlens.open(path) as ws:
+            _, key = keys.create_key(ws, "write", name="bench")
+            ws.set_setting("collect.rate_limit", 1e9)
+        if preload:
+            _preload(path, preload)
+        port = free_port()
+        t0 = time.perf_counter()
+        server = start_server(path, port, parse_workers=parse_workers)
+        startup = time.perf_counter() - t0
+        load_before = os.getloadavg()
+        try:
+            batch = _phase(
+                server,
+                run_loadgen(
+                    port, key, "batch", seconds=seconds, connections=batch_connections, batch_size=batch_size, run="b"
+                ),
+            )
+            single = _phase(
+                server, run_loadgen(port, key, "single", seconds=seconds, connections=single_connections, run="s")
+            )
+        finally:
+            stop_server(server)
+        load_after = os.getloadavg()
+        with cxlens.open(path, read_only=True) as ws:
+            stored = int(ws.sql("SELECT count(*) AS n FROM events WHERE event_id NOT LIKE 'pre-%'")["n"][0])
+    acked = batch["acked_events"] + single["acked_events"]
+    return {
+        "events already in workspace": preload,
+        "parse worker processes": parse_workers,
+        "server start (s, incl. id index)": round(startup, 2),
+        f"batch ({batch_size}/request, {batch_connections} conns): events/s": batch["events_per_s"],
+        "batch: goal events/s": 50_000,
+        "batch: p50 / p99 ms per request": f"{batch['p50_ms']} / {batch['p99_ms']}",
+        f"single /v1/track ({single_connections} conns): requests/s": single["requests_per_s"],
+        "single: goal requests/s": 3_000,
+        "single: p50 / p99 ms": f"{single['p50_ms']} / {single['p99_ms']}",
+        # machine-independent: CPU the server spent (all its threads) per event / request
+        "batch: server CPU µs per event": round(1e6 * batch["server_cpu_s"] / max(1, batch["acked_events"]), 1),
+        "single: server CPU µs per request": round(1e6 * single["server_cpu_s"] / max(1, single["requests"]), 1),
+        "batch: server CPU share of the wall time": round(batch["server_cpu_s"] / batch["seconds"], 2),
+        "single: server CPU share of the wall time": round(single["server_cpu_s"] / single["seconds"], 2),
+        "errors": {"batch": batch["errors"], "single": single["errors"]},
+        "acknowledged events": acked,
+        "rows on disk after restart": stored,
+        "lost or duplicated": stored - acked,
+        "load average before / after": f"{load_before[0]:.2f} / {load_after[0]:.2f}",
+        "cores": os.cpu_count(),
+    }
+
+
+def _main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.collect")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("loadgen")
+    g.add_argument("--port", type=int, required=True)
+    g.add_argument("--key", required=True)
+    g.add_argument("--mode", choices=("batch", "single"), required=True)
+    g.add_argument("--seconds", type=float, default=10)
+    g.add_argument("--connections", type=int, default=8)
+    g.add_argument("--batch-size", type=int, default=100)
+    g.add_argument("--run", default="r")
+    g.add_argument("--acked")
+    g.add_argument("--max-requests", type=int)
+    args = p.parse_args(argv)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    res = asyncio.run(_loadgen(args))
+    sys.stdout.write(json.dumps(res) + "\n")
+
+
+if __name__ == "__main__":
+    _main()
