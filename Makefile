@@ -38,8 +38,9 @@ test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_architecture.py  # the layer contract
 
 bench: $(VENV)/.installed
 	$(BIN)/cxlens bench metrics --rows 10000000
