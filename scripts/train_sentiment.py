@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from benchmarks.sentiment import TRAINING_SOURCES, file_hashes, real_data_dir, training_corpus  # noqa: E402
+
 from cxlens.voice.sentiment import DEFAULT_WEIGHTS, SentimentModel  # noqa: E402
 
 SEED = 0

@@ -12,6 +12,8 @@ def test_public_names_are_pinned():
         "Journey",
         "MissingExtraError",
         "NotFoundError",
+        "ParameterError",
+        "QueryError",
         "SchemaError",
         "Workspace",
         "WorkspaceError",

@@ -9,8 +9,8 @@ import pytest
 
 import cxlens
 from cxlens.errors import ConfigError, WorkspaceError
+from cxlens.schema.migrations import SCHEMA_VERSION
 from cxlens.schema.tables import TABLES
-from cxlens.workspace import SCHEMA_VERSION
 
 
 def test_new_workspace_has_every_canonical_table_with_its_columns(tmp_path):

@@ -12,13 +12,14 @@ from cxlens.errors import (
     ImportFileError,
     MissingExtraError,
     NotFoundError,
+    ParameterError,
+    QueryError,
     SchemaError,
     WorkspaceError,
 )
-from cxlens.journeys.config import Journey, default_journey
+from cxlens.schema.journey import Journey, default_journey
+from cxlens.version import __version__  # noqa: E402
 from cxlens.workspace import ImportResult, Workspace, connect, open
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
@@ -28,6 +29,8 @@ __all__ = [
     "Journey",
     "MissingExtraError",
     "NotFoundError",
+    "ParameterError",
+    "QueryError",
     "SchemaError",
     "Workspace",
     "WorkspaceError",

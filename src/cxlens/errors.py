@@ -7,11 +7,16 @@ also derive from the builtin they resemble, so ``except ValueError`` keeps worki
     ├── SchemaError (ValueError)            bad rows, columns or values in imported data
     │   └── ImportFileError (ValueError)    a file that cannot be read at all
     ├── ConfigError (ValueError)            bad journey YAML, options or parameters
+    │   ├── ParameterError                  one named parameter (query, field path) is invalid; ``.param``
+    │   ├── QueryError                      a query the database refuses (bad SQL, type, value)
+    │   ├── NotFittedError                  a model used before ``fit`` (409)
+    │   └── ResponseConflictError           a survey already answered, a response id of another person (409)
     ├── NotFoundError (KeyError)            unknown table, metric, customer, id
     ├── WorkspaceError (RuntimeError)       workspace cannot be opened, is read-only, too new
     ├── MissingExtraError (ImportError)     an optional extra is not installed
     ├── AuthError (PermissionError)         missing, wrong or revoked key / session (401)
     │   └── ForbiddenError                  authenticated, but the role or key may not do this (403)
+    │       └── LinkGoneError               a personal survey link expired or already used (410)
     ├── PayloadTooLargeError (ValueError)   a request body, batch or string over its limit (413)
     └── RateLimitError (RuntimeError)       too many requests for one key (429)
 
@@ -44,6 +49,36 @@ class ConfigError(ValueError, CxlensError):
     """A configuration value or parameter is invalid."""
 
     http_status = 400
+
+
+class ParameterError(ConfigError):
+    """One named parameter is invalid: a query parameter, form field or JSON field path.
+
+    ``param`` names it (``"start"``, ``"batch[3].timestamp"``) so an API error body can point at it.
+    """
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+    def __reduce__(self) -> tuple:  # picklable (errors cross process pools)
+        return (type(self), (self.param, str(self)))
+
+
+class QueryError(ConfigError):
+    """The database refused a query: bad SQL, an unknown column, a value it cannot convert."""
+
+
+class NotFittedError(ConfigError):
+    """A model was used before ``fit``."""
+
+    http_status = 409
+
+
+class ResponseConflictError(ConfigError):
+    """The person already answered this survey, or a response id belongs to someone else (409)."""
+
+    http_status = 409
 
 
 class NotFoundError(KeyError, CxlensError):
@@ -82,10 +117,23 @@ class ForbiddenError(AuthError):
     http_status = 403
 
 
+class LinkGoneError(ForbiddenError):
+    """A personal link that expired or was already answered (410 Gone; a PermissionError)."""
+
+    http_status = 410
+
+
 class PayloadTooLargeError(ValueError, CxlensError):
-    """A request body, batch or field is over its size limit."""
+    """A request body, batch or field is over its size limit; ``param`` may name the field."""
 
     http_status = 413
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+    def __reduce__(self) -> tuple:  # picklable (errors cross process pools)
+        return (type(self), (str(self), self.param))
 
 
 class RateLimitError(RuntimeError, CxlensError):

@@ -15,7 +15,7 @@ from cxlens.errors import MissingExtraError
 from cxlens.schema.tables import FLOAT, INT, JSON, STRING, TABLES, TIMESTAMP
 
 if TYPE_CHECKING:
-    from cxlens.workspace import Workspace
+    from cxlens.store import Store
 
 _SPARK_TYPES = {STRING: "string", JSON: "string", FLOAT: "double", INT: "bigint", TIMESTAMP: "timestamp"}
 
@@ -29,7 +29,7 @@ def spark_schema(name: str) -> str:
     return ", ".join(f"{c.name} {_SPARK_TYPES[c.type]}" for c in TABLES[name].columns)
 
 
-def to_spark(ws: Workspace, spark: Any, tables: list[str] | None = None) -> Any:
+def to_spark(ws: Store, spark: Any, tables: list[str] | None = None) -> Any:
     """Copy canonical tables of ``ws`` into ``spark`` as temp views; return the Ibis backend.
 
     Parameters

@@ -1,135 +1,67 @@
-"""Opening a workspace: the DuckDB file (or any Ibis backend), its schema and migrations.
+"""The workspace: the facade users hold (``ws.metrics``, ``ws.journeys``, ``ws.load()``, ``ws.sql()``).
 
-A workspace is one DuckDB file holding the canonical tables of :mod:`cxlens.schema`, a
-``_cxlens_meta`` table with the schema version, and the journey configuration. Writes go
-through :meth:`Workspace.load`, which validates the whole input first and inserts in one
-transaction, skipping ids already present.
+A workspace is one DuckDB file holding the canonical tables of :mod:`cxlens.schema`, its
+journey configuration and the tables of the services built on them. All of its data goes through
+one :class:`~cxlens.store.Store` (``ws.store``): safe to use from many threads at once, and — when a
+``cxlens serve`` or ``cxlens collect`` process holds the file — from another process too.
+
+Nothing in the library imports this module except the shells (CLI, web) and ``cxlens`` itself:
+domain functions take the store (or this facade, which offers the same methods).
 """
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import duckdb
 import ibis
 import pandas as pd
-import pyarrow as pa
 
-from cxlens.errors import NotFoundError, WorkspaceError
-from cxlens.ingest.files import Progress, apply_mapping, parse_mapping, read_file
-from cxlens.journeys.config import Journey, default_journey
-from cxlens.schema.tables import FLOAT, INT, JSON, STRING, TABLES, TIMESTAMP, Table
-from cxlens.schema.validate import validate_frame
+from cxlens.errors import WorkspaceError
+from cxlens.ingest.files import Progress
+from cxlens.ingest.load import ImportResult, insert_tables
+from cxlens.ingest.load import load as _load
+from cxlens.journeys.api import Journeys
+from cxlens.metrics import Metrics
+from cxlens.report.journey import journey_map_html
+from cxlens.schema.journey import Journey
+from cxlens.schema.migrations import SCHEMA_VERSION
+from cxlens.schema.tables import TABLES
+from cxlens.store import ExternalStore, Store, open_store, rollup
+from cxlens.store import share as _share
 
-if TYPE_CHECKING:
-    from cxlens.journeys.api import Journeys
-    from cxlens.metrics import Metrics
-
-SCHEMA_VERSION = 2
-
-_ARROW = {STRING: pa.string(), JSON: pa.string(), FLOAT: pa.float64(), INT: pa.int64(), TIMESTAMP: pa.timestamp("us")}
-
-
-#: the feedback cube: answers counted per metric, day, survey dimensions and score (nulls kept as groups);
-#: maintained by :meth:`Workspace.insert_many`, read by the metrics fast path (docs/metrics.md)
-ROLLUP_TABLE = "feedback_rollup"
-ROLLUP_DIMENSIONS = ("metric", "touchpoint", "channel", "stage", "survey_id")
-ROLLUP_DDL = (
-    f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE} (metric VARCHAR, day DATE, touchpoint VARCHAR, channel VARCHAR, "
-    "stage VARCHAR, survey_id VARCHAR, score DOUBLE, n BIGINT)"
-)
-_ROLLUP_GROUP = ", ".join(ROLLUP_DIMENSIONS) + ", score"
+__all__ = ["SCHEMA_VERSION", "ImportResult", "Workspace", "connect", "open"]
 
 
-def _rollup_select(source: str) -> str:
-    """SELECT counting the rows of ``source`` (feedback columns) per rollup group."""
-    return (
-        f"SELECT metric, CAST(ts AS DATE) AS day, touchpoint, channel, stage, survey_id, score, "
-        f"count(*)::BIGINT AS n FROM {source} GROUP BY {_ROLLUP_GROUP}, CAST(ts AS DATE)"
-    )
+class WorkspaceJourneys(Journeys):
+    """``ws.journeys``: the journey analyses, plus the journey map as an HTML page."""
 
-
-def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
-    for t in TABLES.values():
-        con.execute(t.ddl())
-    con.execute("CREATE TABLE IF NOT EXISTS journey_stages (stage VARCHAR, label VARCHAR, position INTEGER)")
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS journey_touchpoints (touchpoint VARCHAR, label VARCHAR, stage VARCHAR, channel VARCHAR)"
-    )
-    con.execute("CREATE TABLE IF NOT EXISTS journey_config (name VARCHAR, yaml VARCHAR)")
-    con.execute(ROLLUP_DDL)
-    # saved segments: reusable customer groups (RFM, clusters, rules) — see cxlens.customers.segments
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS segments (segment VARCHAR, customer_id VARCHAR, kind VARCHAR, created_at TIMESTAMP)"
-    )
-
-
-def _migrate_to_2(con: duckdb.DuckDBPyConnection) -> None:
-    """The live service: settings, API keys, users, sessions, collection and surveys."""
-    from cxlens.access.tables import DDL as ACCESS
-    from cxlens.collect.tables import DDL as COLLECT
-    from cxlens.surveys.tables import DDL as SURVEYS
-
-    con.execute("CREATE TABLE IF NOT EXISTS settings (name VARCHAR PRIMARY KEY, value VARCHAR)")
-    for ddl in (*ACCESS, *COLLECT, *SURVEYS):
-        con.execute(ddl)
-
-
-#: schema version → function bringing a workspace from the previous version to it
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrate_to_1, 2: _migrate_to_2}
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    """What one import did."""
-
-    table: str
-    source: str
-    rows: int
-    inserted: int
-
-    @property
-    def skipped(self) -> int:
-        """Rows already present (same id) or repeated within the input."""
-        return self.rows - self.inserted
+    def map_html(self, path: Any, start: Any = None, end: Any = None, filters: Any = None, **kwargs: Any) -> Path:
+        """Write the journey map as one self-contained HTML page; returns its path
+        (:func:`cxlens.report.journey_map_html`)."""
+        return journey_map_html(self.store, path, start, end, dict(filters) if filters else None, **kwargs)
 
 
 class Workspace:
-    """A cxlens workspace: canonical tables plus journey configuration.
+    """A cxlens workspace: canonical tables, journey configuration, and the analyses over them.
 
     Use :func:`cxlens.open` (DuckDB file) or :func:`cxlens.connect` (any Ibis backend).
     """
 
-    def __init__(self, backend: Any, *, path: str | None = None, raw: duckdb.DuckDBPyConnection | None = None):
-        self.con = backend
-        self.path = path
-        self._raw = raw
-        self._lock = threading.RLock()
-        self._journey: Journey | None = None
+    def __init__(self, store: Store):
+        self.store = store
 
     # -- opening -----------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path = "cxlens.duckdb", *, read_only: bool = False) -> Workspace:
-        p = str(path)
-        if p != ":memory:":
-            parent = Path(p).expanduser().resolve().parent
-            if not parent.exists():
-                raise WorkspaceError(f"folder {str(parent)!r} for workspace {p!r} does not exist; create it first")
-        try:
-            raw = duckdb.connect(p, read_only=read_only)
-        except duckdb.IOException as e:
-            msg = str(e).splitlines()[0]
-            raise WorkspaceError(f"cannot open workspace {p!r}: {msg}; is another cxlens process using it?") from None
-        except duckdb.Error as e:
-            raise WorkspaceError(f"{p!r} is not a DuckDB workspace ({str(e).splitlines()[0]})") from None
-        ws = cls(ibis.duckdb.from_connection(raw), path=p, raw=raw)
-        ws._migrate(read_only)
-        return ws
+        """Open or create the workspace in DuckDB file ``path`` (``":memory:"`` for a scratch one).
+
+        When a ``cxlens serve``/``collect`` process holds the file, the workspace sends its work to
+        that process (docs/store.md); when another process holds it without sharing, the error
+        names that process.
+        """
+        return cls(open_store(str(path), read_only=read_only))
 
     @classmethod
     def over(cls, backend: Any) -> Workspace:
@@ -141,58 +73,36 @@ class Workspace:
                 f"backend has no table {missing[0]!r}; expected the canonical tables "
                 f"({', '.join(TABLES)}) — see README 'Scale out'"
             )
-        return cls(backend)
+        return cls(ExternalStore(backend))
 
-    def _migrate(self, read_only: bool) -> None:
-        raw = self._require_raw()
-        has_meta = raw.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = '_cxlens_meta'"
-        ).fetchone()[0]
-        version = 0
-        if has_meta:
-            row = raw.execute("SELECT value FROM _cxlens_meta WHERE key = 'schema_version'").fetchone()
-            version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise WorkspaceError(
-                f"workspace {self.path!r} has schema version {version}, newer than this cxlens ({SCHEMA_VERSION}); "
-                "upgrade cxlens"
-            )
-        if version == SCHEMA_VERSION:
-            return
-        if read_only:
-            raise WorkspaceError(
-                f"workspace {self.path!r} needs migrating to version {SCHEMA_VERSION}; open it writable once"
-            )
-        raw.execute("BEGIN")
-        try:
-            raw.execute("CREATE TABLE IF NOT EXISTS _cxlens_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-            for v in range(version + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[v](raw)
-            raw.execute("INSERT OR REPLACE INTO _cxlens_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-            if version == 0:
-                self._write_journey(default_journey())
-            raw.execute("COMMIT")
-        except Exception:
-            raw.execute("ROLLBACK")
-            raise
+    def share(self) -> Any:
+        """Let other local processes (the CLI, a notebook) use this workspace while it is open here.
 
-    def _require_raw(self) -> duckdb.DuckDBPyConnection:
-        if self._raw is None:
-            raise WorkspaceError(
-                "this workspace is read-only (opened over an Ibis backend); write through cxlens.open()"
-            )
-        return self._raw
+        ``cxlens serve`` and ``cxlens collect`` call it; see docs/store.md.
+        """
+        return _share(self.store)
+
+    @property
+    def path(self) -> str | None:
+        return self.store.path
+
+    @property
+    def con(self) -> Any:
+        """This thread's Ibis backend (each thread has its own)."""
+        return self.store.backend
+
+    @property
+    def read_only(self) -> bool:
+        return self.store.read_only
 
     @property
     def schema_version(self) -> int:
-        if self._raw is None:
+        if not self.store.is_duckdb:
             return SCHEMA_VERSION
-        return int(self._raw.execute("SELECT value FROM _cxlens_meta WHERE key='schema_version'").fetchone()[0])
+        return int(self.store.scalar("SELECT value FROM _cxlens_meta WHERE key = 'schema_version'"))
 
     def close(self) -> None:
-        if self._raw is not None:
-            self._raw.close()
-            self._raw = None
+        self.store.close()
 
     def __enter__(self) -> Workspace:
         return self
@@ -201,7 +111,81 @@ class Workspace:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Workspace({self.path or self.con.name!r})"
+        return f"Workspace({self.path or getattr(self.store.backend, 'name', '?')!r})"
+
+    # -- the analyses (built once per workspace) -----------------------------------
+    @cached_property
+    def metrics(self) -> Metrics:
+        """CX metrics over this workspace: ``ws.metrics.nps(by="touchpoint")``."""
+        return Metrics(self.store)
+
+    @cached_property
+    def journeys(self) -> WorkspaceJourneys:
+        """Funnels, paths and the journey map: ``ws.journeys.funnel("visit>add_to_cart>purchase")``."""
+        return WorkspaceJourneys(self.store)
+
+    # -- the store's door (the same methods as :class:`~cxlens.store.Store`) -------
+    def table(self, name: str) -> ibis.Table:
+        """The Ibis table expression for a canonical (or any other) table of the workspace."""
+        return self.store.table(name)
+
+    def read(self, query: Any, params: list[Any] | None = None, **kw: Any) -> Any:
+        """Run an Ibis expression or SQL (``?`` parameters) and return its result (see :meth:`Store.read`)."""
+        return self.store.read(query, params, **kw)
+
+    def read_arrow(self, query: Any, params: list[Any] | None = None, **kw: Any) -> Any:
+        return self.store.read_arrow(query, params, **kw)
+
+    def rows(self, sql: str, params: list[Any] | None = None, **kw: Any) -> list[tuple]:
+        return self.store.rows(sql, params, **kw)
+
+    def one(self, sql: str, params: list[Any] | None = None) -> tuple | None:
+        return self.store.one(sql, params)
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        return self.store.scalar(sql, params)
+
+    def transaction(self, **kw: Any) -> Any:
+        """A write transaction (see :meth:`Store.transaction`)."""
+        return self.store.transaction(**kw)
+
+    def changed(self, *tables: str) -> None:
+        self.store.changed(*tables)
+
+    def has_table(self, name: str) -> bool:
+        return self.store.has_table(name)
+
+    def tables(self) -> set[str]:
+        return self.store.tables()
+
+    def compile(self, expr: Any) -> str:
+        """The SQL of an Ibis expression, as this workspace would run it."""
+        return self.store.compile(expr)
+
+    @property
+    def is_remote(self) -> bool:
+        """True when the work goes to another process (a ``cxlens serve`` holding the file)."""
+        return self.store.is_remote
+
+    def data_version(self, tables: list[str] | None = None) -> dict[str, int]:
+        return self.store.data_version(tables)
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.store.is_duckdb
+
+    def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """Run SQL on the workspace's DuckDB and return a DataFrame (DuckDB workspaces only)."""
+        if not self.store.is_duckdb:
+            raise WorkspaceError(
+                "this workspace is read-only (opened over an Ibis backend); write through cxlens.open()"
+            )
+        return self.store.read(query, params)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per canonical table."""
+        present = self.store.tables()
+        return {name: int(self.store.read(self.table(name).count())) if name in present else 0 for name in TABLES}
 
     # -- settings ----------------------------------------------------------------
     def setting(self, name: str, default: Any = None) -> Any:
@@ -213,95 +197,20 @@ class Workspace:
         >>> ws.setting("collect.allowed_origins"), ws.setting("missing", 3)
         (['https://shop.example'], 3)
         """
-        if self._raw is None:
-            return default
-        with self._lock:
-            row = self._raw.execute("SELECT value FROM settings WHERE name = ?", [name]).fetchone()
-        return default if row is None else json.loads(row[0])
+        return self.store.setting(name, default)
 
     def set_setting(self, name: str, value: Any) -> None:
         """Store a workspace setting (any JSON-serialisable value)."""
-        raw = self._require_raw()
-        with self._lock:
-            raw.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [name, json.dumps(value)])
-
-    # -- reading -----------------------------------------------------------------
-    def table(self, name: str) -> ibis.Table:
-        """The Ibis table expression for a canonical (or journey) table."""
-        try:
-            return self.con.table(name)
-        except Exception:
-            raise NotFoundError(f"workspace has no table {name!r}; expected one of {', '.join(TABLES)}") from None
-
-    def counts(self) -> dict[str, int]:
-        """Rows per canonical table."""
-        out = {}
-        for name in TABLES:
-            try:
-                out[name] = int(self.table(name).count().execute())
-            except NotFoundError:
-                out[name] = 0
-        return out
-
-    def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
-        """Run SQL on the embedded DuckDB and return a DataFrame (DuckDB workspaces only)."""
-        with self._lock:
-            return self._require_raw().execute(query, params or []).fetchdf()
-
-    @property
-    def metrics(self) -> Metrics:
-        """CX metrics over this workspace: ``ws.metrics.nps(by="touchpoint")``."""
-        from cxlens.metrics import Metrics
-
-        return Metrics(self)
-
-    @property
-    def journeys(self) -> Journeys:
-        """Funnels, paths and the journey map: ``ws.journeys.funnel("visit>add_to_cart>purchase")``."""
-        from cxlens.journeys.api import Journeys
-
-        return Journeys(self)
+        self.store.set_setting(name, value)
 
     # -- journey -----------------------------------------------------------------
     @property
     def journey(self) -> Journey:
-        if self._journey is None:
-            try:
-                rows = self.table("journey_config").execute()
-            except NotFoundError:
-                rows = pd.DataFrame()
-            self._journey = (
-                Journey.from_yaml(rows["yaml"].iloc[0], "workspace journey") if len(rows) else default_journey()
-            )
-        return self._journey
+        return self.store.journey
 
     def set_journey(self, journey: Journey) -> None:
         """Replace the workspace's journey configuration."""
-        raw = self._require_raw()
-        with self._lock:
-            raw.execute("BEGIN")
-            try:
-                self._write_journey(journey)
-                raw.execute("COMMIT")
-            except Exception:
-                raw.execute("ROLLBACK")
-                raise
-        self._journey = journey
-
-    def _write_journey(self, journey: Journey) -> None:
-        raw = self._require_raw()
-        raw.execute("DELETE FROM journey_stages")
-        raw.execute("DELETE FROM journey_touchpoints")
-        raw.execute("DELETE FROM journey_config")
-        raw.executemany(
-            "INSERT INTO journey_stages VALUES (?, ?, ?)", [[s.id, s.label, i] for i, s in enumerate(journey.stages)]
-        )
-        if journey.touchpoints:
-            raw.executemany(
-                "INSERT INTO journey_touchpoints VALUES (?, ?, ?, ?)",
-                [[t.id, t.label, t.stage, t.channel] for t in journey.touchpoints],
-            )
-        raw.execute("INSERT INTO journey_config VALUES (?, ?)", [journey.name, journey.to_yaml()])
+        self.store.set_journey(journey)
 
     # -- writing -----------------------------------------------------------------
     def load(
@@ -348,102 +257,31 @@ class Workspace:
         >>> ws.load("feedback", rows).inserted
         0
         """
-        table = self._table_def(kind)
-        if isinstance(source, pd.DataFrame):
-            name, raw = "<frame>", source.copy()
-        else:
-            name, raw = Path(source).name, read_file(source, format, progress=progress)
-        raw = apply_mapping(raw, parse_mapping(mapping), name)
-        for col, value in (constants or {}).items():
-            raw[col] = value
-        rows = validate_frame(raw, table, source=name, dayfirst=dayfirst)
-        return self.insert(kind, rows, source=name)
+        return _load(
+            self.store,
+            kind,
+            source,
+            mapping=mapping,
+            format=format,
+            dayfirst=dayfirst,
+            constants=constants,
+            progress=progress,
+        )
 
     def insert(self, kind: str, rows: pd.DataFrame, *, source: str = "<frame>") -> ImportResult:
         """Insert already-validated canonical rows (from :func:`validate_frame`) in one transaction."""
-        return self.insert_many({kind: rows}, source=source)[kind]
+        return insert_tables(self.store, {kind: rows}, source=source)[kind]
 
     def insert_many(self, tables: dict[str, pd.DataFrame], *, source: str = "<frame>") -> dict[str, ImportResult]:
-        """Insert validated rows into several tables in ONE transaction (all or nothing).
-
-        Rows whose key is already present, or repeated within the input, are skipped, so
-        inserting the same rows twice adds nothing. Canonical columns missing from a frame
-        are stored as nulls.
-        """
-        raw = self._require_raw()
-        prepared = []
-        for i, (kind, rows) in enumerate(tables.items()):
-            table = self._table_def(kind)
-            rows = self._fill_from_journey(table, rows)
-            for c in table.column_names:
-                if c not in rows.columns:
-                    rows = rows.assign(**{c: None})
-            arrow = pa.Table.from_pandas(
-                rows[table.column_names],
-                schema=pa.schema([(c.name, _ARROW[c.type]) for c in table.columns]),
-                preserve_index=False,
-            )
-            prepared.append((table, f"_cxlens_incoming_{i}", arrow))
-        results: dict[str, ImportResult] = {}
-        with self._lock:
-            for _, name, arrow in prepared:
-                raw.register(name, arrow)
-            try:
-                raw.execute("BEGIN")
-                try:
-                    for table, name, arrow in prepared:
-                        key = ", ".join(f'"{k}"' for k in table.key)
-                        cols = ", ".join(f'"{c}"' for c in table.column_names)
-                        match = " AND ".join(f't."{k}" = s."{k}"' for k in table.key)
-                        new_rows = (
-                            f"SELECT {cols} FROM (SELECT DISTINCT ON ({key}) * FROM {name}) s "
-                            f'WHERE NOT EXISTS (SELECT 1 FROM "{table.name}" t WHERE {match})'
-                        )
-                        rollup = table.name == "feedback" and self._has_rollup()
-                        if rollup:
-                            # materialise the rows that pass the dedupe once, so the rollup counts
-                            # exactly the rows inserted (DISTINCT ON keeps an arbitrary duplicate)
-                            raw.execute(f"CREATE OR REPLACE TEMP TABLE _cxlens_new_{name} AS {new_rows}")
-                            new_rows = f"SELECT {cols} FROM _cxlens_new_{name}"
-                        before = raw.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
-                        raw.execute(f'INSERT INTO "{table.name}" ({cols}) {new_rows}')
-                        after = raw.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
-                        if rollup:
-                            same = " AND ".join(
-                                f"r.{c} IS NOT DISTINCT FROM d.{c}" for c in (*ROLLUP_DIMENSIONS, "day", "score")
-                            )
-                            raw.execute(
-                                f"MERGE INTO {ROLLUP_TABLE} r USING ({_rollup_select(f'_cxlens_new_{name}')}) d "
-                                f"ON {same} WHEN MATCHED THEN UPDATE SET n = r.n + d.n "
-                                "WHEN NOT MATCHED THEN INSERT (metric, day, touchpoint, channel, stage, survey_id, "
-                                "score, n) VALUES (d.metric, d.day, d.touchpoint, d.channel, d.stage, d.survey_id, "
-                                "d.score, d.n)"
-                            )
-                            raw.execute(f"DROP TABLE _cxlens_new_{name}")
-                        results[table.name] = ImportResult(table.name, source, arrow.num_rows, int(after - before))
-                    raw.execute("COMMIT")
-                except Exception:
-                    raw.execute("ROLLBACK")
-                    raise
-            finally:
-                for _, name, _ in prepared:
-                    raw.unregister(name)
-        return results
-
-    def _has_rollup(self) -> bool:
-        raw = self._require_raw()
-        return bool(
-            raw.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main' AND NOT temporary",
-                [ROLLUP_TABLE],
-            ).fetchone()[0]
-        )
+        """Insert validated rows into several tables in ONE transaction (all or nothing); see
+        :func:`cxlens.ingest.load.insert_tables`."""
+        return insert_tables(self.store, tables, source=source)
 
     def rebuild_rollups(self) -> int:
-        """Recompute the ``feedback_rollup`` cube from ``feedback`` (creating it if missing), in one transaction.
+        """Recompute the ``feedback_rollup`` cube from ``feedback``, in one transaction.
 
-        :meth:`insert_many` keeps the rollup current; call this after writing to ``feedback``
-        by other means, or once to add the rollup to a workspace made by an older cxlens.
+        Every cxlens write keeps the rollup current; call this after writing to ``feedback`` by
+        other means (raw SQL).
 
         Returns
         -------
@@ -458,38 +296,8 @@ class Workspace:
         >>> ws.rebuild_rollups()
         2
         """
-        raw = self._require_raw()
-        with self._lock:
-            raw.execute("BEGIN")
-            try:
-                raw.execute(ROLLUP_DDL)
-                raw.execute(f"DELETE FROM {ROLLUP_TABLE}")
-                raw.execute(f"INSERT INTO {ROLLUP_TABLE} {_rollup_select('feedback')}")
-                rows = raw.execute(f"SELECT count(*) FROM {ROLLUP_TABLE}").fetchone()[0]
-                raw.execute("COMMIT")
-            except Exception:
-                raw.execute("ROLLBACK")
-                raise
-        return int(rows)
-
-    def _table_def(self, kind: str) -> Table:
-        try:
-            return TABLES[kind]
-        except KeyError:
-            raise NotFoundError(f"unknown table {kind!r}; expected one of {', '.join(TABLES)}") from None
-
-    def _fill_from_journey(self, table: Table, rows: pd.DataFrame) -> pd.DataFrame:
-        """Fill ``stage`` (and a missing ``channel``) from the journey when a row names a touchpoint."""
-        if "touchpoint" not in rows.columns:
-            return rows
-        j = self.journey
-        if "stage" in rows.columns and rows["stage"].isna().any():
-            rows = rows.copy()
-            rows["stage"] = rows["stage"].where(rows["stage"].notna(), rows["touchpoint"].map(j.stage_of()))
-        if "channel" in rows.columns and rows["channel"].isna().any():
-            rows = rows.copy()
-            rows["channel"] = rows["channel"].where(rows["channel"].notna(), rows["touchpoint"].map(j.channel_of()))
-        return rows
+        with self.store.transaction(changes=["feedback_rollup"]) as cur:
+            return rollup.rebuild(cur)
 
 
 def open(path: str | Path = "cxlens.duckdb", *, read_only: bool = False) -> Workspace:  # noqa: A001

@@ -8,8 +8,9 @@ import duckdb
 from typer.testing import CliRunner
 
 import cxlens
-from cxlens.access import WorkspaceHub, users
+from cxlens.access import users
 from cxlens.cli import app
+from cxlens.web.hub import WorkspaceHub
 
 PW = "correct horse battery"
 

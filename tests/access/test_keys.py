@@ -8,8 +8,10 @@ import duckdb
 import pytest
 
 import cxlens
-from cxlens.access import WorkspaceHub, create_key, find_key, list_keys, revoke_key
+from cxlens.access import create_key, find_key, list_keys, revoke_key
 from cxlens.errors import ConfigError, NotFoundError
+from cxlens.schema.migrations import SCHEMA_VERSION
+from cxlens.web.hub import WorkspaceHub
 
 
 def test_key_is_stored_only_as_its_sha256(tmp_path):
@@ -85,6 +87,6 @@ def test_version_1_workspace_is_migrated_to_the_service_tables(tmp_path):
     con.execute("UPDATE _cxlens_meta SET value='1' WHERE key='schema_version'")
     con.close()
     with cxlens.open(path) as ws:
-        assert ws.schema_version == 2 and ws.counts()["customers"] == 1
+        assert ws.schema_version == SCHEMA_VERSION and ws.counts()["customers"] == 1
         info, key = create_key(ws, "write")
         assert find_key(ws, key) == info

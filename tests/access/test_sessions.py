@@ -20,7 +20,7 @@ def _ws():
 def test_only_the_sha256_of_the_token_is_stored():
     ws, u = _ws()
     token, s = sessions.create_session(ws, u)
-    rows = ws._raw.execute("SELECT token_hash, user_id, csrf_token FROM sessions").fetchall()
+    rows = ws.rows("SELECT token_hash, user_id, csrf_token FROM sessions")
     assert rows == [(hashlib.sha256(token.encode()).hexdigest(), u.user_id, s.csrf_token)]
     assert len(token) >= 43 and token not in str(rows)
     t2, s2 = sessions.create_session(ws, u)
@@ -40,7 +40,7 @@ def test_idle_expiry_is_extended_by_use_and_capped_by_the_absolute_one():
         assert got.expires_at == min(t0 + timedelta(minutes=minutes) + idle, t0 + absolute)
     # …but never past created_at + absolute, even when used
     assert sessions.get_session(ws, token, idle=idle, absolute=absolute, now=t0 + timedelta(minutes=121)) is None
-    assert ws._raw.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0  # expired rows are deleted
+    assert ws.scalar("SELECT count(*) FROM sessions") == 0  # expired rows are deleted
 
 
 def test_idle_session_expires():
@@ -60,7 +60,7 @@ def test_unknown_token_deleted_session_and_disabled_user_are_none():
     sessions.delete_session(ws, token)
     assert sessions.get_session(ws, token) is None
     token, _ = sessions.create_session(ws, u)
-    ws._raw.execute("UPDATE users SET disabled_at = now() WHERE user_id = ?", [u.user_id])
+    ws.store.execute("UPDATE users SET disabled_at = now() WHERE user_id = ?", [u.user_id])
     assert sessions.get_session(ws, token) is None
 
 

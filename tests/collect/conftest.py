@@ -9,8 +9,8 @@ import time
 import pytest
 import uvicorn
 
-from cxlens.access.hub import WorkspaceHub
 from cxlens.collect import close_collectors
+from cxlens.web.hub import WorkspaceHub
 
 
 class LiveServer:

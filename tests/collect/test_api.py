@@ -9,9 +9,9 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from cxlens.access.hub import WorkspaceHub
 from cxlens.collect import close_collectors
 from cxlens.web.app import create_app
+from cxlens.web.hub import WorkspaceHub
 
 SHOP_ORIGIN = "https://shop.example"
 
@@ -39,9 +39,8 @@ def counts(hub: WorkspaceHub) -> dict[str, tuple[int, int]]:
     out = {}
     for name in hub.names:
         ws = hub.get(name)
-        with ws._lock:
-            ev = ws._raw.execute("SELECT count(*) FROM events").fetchone()[0]
-            cu = ws._raw.execute("SELECT count(*) FROM customers").fetchone()[0]
+        ev = ws.scalar("SELECT count(*) FROM events")
+        cu = ws.scalar("SELECT count(*) FROM customers")
         out[name] = (ev, cu)
     return out
 

@@ -15,9 +15,9 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from cxlens.access.hub import WorkspaceHub  # noqa: E402
 from cxlens.collect import close_collectors  # noqa: E402
 from cxlens.web.app import create_app  # noqa: E402
+from cxlens.web.hub import WorkspaceHub  # noqa: E402
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 

@@ -37,13 +37,9 @@ def test_rule_segment_then_metrics_and_funnel_restricted_to_it(wpath):
     res = run(wpath, "segments", "rule", "vip_de", "-r", "plan=vip", "-r", "country=DE")
     assert res.returncode == 0, res.stderr
     with cxlens.open(wpath, read_only=True) as w:
-        ids = set(
-            w._raw.execute("SELECT customer_id FROM customers WHERE plan = 'vip' AND country = 'DE'").fetchdf()[
-                "customer_id"
-            ]
-        )
-        fb = w._raw.execute("SELECT customer_id, score FROM feedback WHERE metric = 'nps'").fetchdf()
-        visitors = w._raw.execute("SELECT DISTINCT customer_id FROM events WHERE name = 'visit'").fetchdf()
+        ids = set(w.sql("SELECT customer_id FROM customers WHERE plan = 'vip' AND country = 'DE'")["customer_id"])
+        fb = w.sql("SELECT customer_id, score FROM feedback WHERE metric = 'nps'")
+        visitors = w.sql("SELECT DISTINCT customer_id FROM events WHERE name = 'visit'")
     assert f"{len(ids):,} customers" in res.stdout
     listed = json.loads(run(wpath, "segments", "list", "--format", "json").stdout)
     assert [(r["segment"], r["customers"]) for r in listed] == [("vip_de", len(ids))]

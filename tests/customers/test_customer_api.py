@@ -45,8 +45,8 @@ def test_segments_endpoint_lists_the_saved_segments(client, sample_ws):
     r = client.get("/api/v1/segments")
     assert r.status_code == 200
     saved = (
-        sample_ws._raw.execute("SELECT segment, count(*) AS n FROM segments GROUP BY 1").fetchall()
-        if sample_ws._raw.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'segments'").fetchone()[0]
+        sample_ws.rows("SELECT segment, count(*) AS n FROM segments GROUP BY 1")
+        if sample_ws.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'segments'")
         else []
     )
     assert sorted((x["segment"], x["size"]) for x in r.json()["rows"]) == sorted(saved)

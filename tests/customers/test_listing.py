@@ -31,7 +31,7 @@ def frame(lws):
     """RFM rows joined by pandas to country/plan (SQL) and the fitted CLV and risk."""
     clv, risk, _ = fitted_models(lws)
     df = rfm_segments(lws)
-    cu = lws._raw.execute("SELECT customer_id, country, plan FROM customers").fetchdf()
+    cu = lws.sql("SELECT customer_id, country, plan FROM customers")
     df = df.merge(cu, on="customer_id", how="left")
     df["clv"] = df["customer_id"].map(clv.set_index("customer_id")["clv"])
     df["churn_risk"] = df["customer_id"].map(risk.set_index("customer_id")["churn_risk"])
@@ -64,7 +64,7 @@ def test_filters_equal_pandas(lws, frame, kwargs, mask):
 
 
 def test_saved_segment_filter_and_pagination(lws, frame):
-    vip = set(lws._raw.execute("SELECT customer_id FROM customers WHERE plan = 'vip'").fetchdf()["customer_id"])
+    vip = set(lws.sql("SELECT customer_id FROM customers WHERE plan = 'vip'")["customer_id"])
     out = customer_list(lws, saved_segment="vip", sort="risk", page=2, per_page=10)
     ref = frame[frame["customer_id"].isin(vip)].sort_values(
         ["churn_risk", "customer_id"], ascending=[False, True], na_position="last"
@@ -82,7 +82,7 @@ def test_saved_segment_filter_and_pagination(lws, frame):
 def test_segment_summary_matches_metrics_and_sql(lws, frame):
     save_segment(lws, "overlap", frame["customer_id"].head(40))  # overlaps rfm:* and vip: its own pass
     s = segment_summary(lws).set_index("segment")
-    sizes = lws._raw.execute("SELECT segment, count(*) AS n FROM segments GROUP BY 1").fetchdf().set_index("segment")
+    sizes = lws.sql("SELECT segment, count(*) AS n FROM segments GROUP BY 1").set_index("segment")
     assert s["size"].to_dict() == sizes["n"].to_dict()
     for name in ("vip", "rfm:Champions", "overlap"):
         nps = lws.metrics.nps(segment=name).iloc[0]
@@ -91,7 +91,7 @@ def test_segment_summary_matches_metrics_and_sql(lws, frame):
         assert s.loc[name, "nps_ci_low"] == pytest.approx(nps["ci_low"])
         csat = lws.metrics.csat(segment=name).iloc[0]
         assert s.loc[name, "csat"] == pytest.approx(csat["csat"])
-    members = set(lws._raw.execute("SELECT customer_id FROM segments WHERE segment = 'vip'").fetchdf()["customer_id"])
+    members = set(lws.sql("SELECT customer_id FROM segments WHERE segment = 'vip'")["customer_id"])
     clv, risk, _ = fitted_models(lws)
     c = clv.set_index("customer_id")["clv"]
     r = risk.set_index("customer_id")["churn_risk"]
@@ -118,13 +118,13 @@ def test_charts_carry_their_tables(lws):
 
 def test_clv_holdout_splits_at_the_stated_weeks(lws):
     h = clv_holdout(lws, holdout_weeks=26)
-    last = pd.Timestamp(lws._raw.execute("SELECT max(ts) FROM orders").fetchone()[0])
+    last = pd.Timestamp(lws.scalar("SELECT max(ts) FROM orders"))
     assert h.attrs["observation_end"] == last.date().isoformat()
     assert h.attrs["calibration_end"] == (last - pd.Timedelta(weeks=26)).normalize().date().isoformat()
     # every customer with a first purchase by the calibration end is in exactly one row
-    n = lws._raw.execute(
+    n = lws.scalar(
         "SELECT count(*) FROM (SELECT customer_id, min(ts) AS f FROM orders GROUP BY 1) WHERE f::DATE <= ?",
         [h.attrs["calibration_end"]],
-    ).fetchone()[0]
+    )
     assert int(h["customers"].sum()) == n
     assert np.all(h["expected"].dropna() >= 0)

@@ -20,7 +20,7 @@ def demo(tmp_path_factory):
 
 
 def _truth(ws, key):
-    return json.loads(ws._raw.execute("SELECT value FROM demo_truth WHERE key = ?", [key]).fetchone()[0])
+    return json.loads(ws.scalar("SELECT value FROM demo_truth WHERE key = ?", [key]))
 
 
 def test_planted_friction_touchpoints_rank_at_the_top(demo):
@@ -33,10 +33,10 @@ def test_planted_friction_touchpoints_rank_at_the_top(demo):
     assert got["ci_low"].iloc[0] > got["revenue_at_risk"].iloc[3:].max()
     # the top row again, from SQL over feedback and the model frames joined in pandas
     clv, risk = model_inputs(demo)
-    ids = demo._raw.execute(
+    ids = demo.sql(
         "SELECT DISTINCT customer_id FROM feedback WHERE touchpoint = 'delivery' AND customer_id IS NOT NULL "
         "AND ((metric = 'nps' AND score <= 6) OR (metric = 'csat' AND score <= 3) OR (metric = 'ces' AND score <= 4))"
-    ).fetchdf()["customer_id"]
+    )["customer_id"]
     v = ids.map(clv.set_index("customer_id")["clv"]) * ids.map(risk.set_index("customer_id")["churn_risk"])
     assert got["customers"].iloc[0] == len(ids)
     assert got["revenue_at_risk"].iloc[0] == pytest.approx(v.sum())

@@ -34,7 +34,7 @@ def sws(seg_path):
 
 
 def _members(ws, name):
-    return set(ws._raw.execute("SELECT customer_id FROM segments WHERE segment = ?", [name]).fetchdf()["customer_id"])
+    return set(ws.sql("SELECT customer_id FROM segments WHERE segment = ?", [name])["customer_id"])
 
 
 def _nps(scores: pd.Series) -> float:
@@ -44,7 +44,7 @@ def _nps(scores: pd.Series) -> float:
 @pytest.mark.parametrize("name", ["vip", "rfm:Champions", "rfm:At risk"])
 def test_nps_by_touchpoint_in_a_segment_matches_pandas(sws, name):
     members = _members(sws, name)
-    fb = sws._raw.execute("SELECT customer_id, touchpoint, score FROM feedback WHERE metric = 'nps'").fetchdf()
+    fb = sws.sql("SELECT customer_id, touchpoint, score FROM feedback WHERE metric = 'nps'")
     fb = fb[fb["customer_id"].isin(members)]
     got = sws.metrics.nps(by="touchpoint", segment=name).set_index("touchpoint")
     ref = fb.groupby("touchpoint", dropna=False)["score"].agg([_nps, "size"])
@@ -59,12 +59,12 @@ def test_nps_by_touchpoint_in_a_segment_matches_pandas(sws, name):
 
 def test_csat_value_and_summary_in_a_segment_match_sql(sws):
     members = _members(sws, "vip")
-    csat = sws._raw.execute("SELECT customer_id, score FROM feedback WHERE metric = 'csat'").fetchdf()
+    csat = sws.sql("SELECT customer_id, score FROM feedback WHERE metric = 'csat'")
     csat = csat[csat["customer_id"].isin(members)]
     got = sws.metrics.csat(segment="vip").iloc[0]
     assert got["n"] == len(csat)
     assert got["csat"] == pytest.approx(100 * (csat["score"] >= 4).mean())
-    orders = sws._raw.execute("SELECT customer_id, amount, status FROM orders").fetchdf()
+    orders = sws.sql("SELECT customer_id, amount, status FROM orders")
     orders = orders[orders["customer_id"].isin(members)]
     value = sws.metrics.value(segment="vip").iloc[0]
     counted = orders[~orders["status"].isin(["cancelled", "canceled", "returned", "unavailable"])]
@@ -88,10 +88,10 @@ def test_trait_filter_and_saved_segment_are_different_things(sws):
     assert sws.metrics.nps(filters={"segment": "premium"})["n"].iloc[0] > 0
     got = sws.metrics.nps(segment="vip")
     assert int(got["n"].iloc[0]) == len(
-        sws._raw.execute(
+        sws.rows(
             "SELECT 1 FROM feedback f JOIN segments s ON s.customer_id = f.customer_id "
             "WHERE s.segment = 'vip' AND f.metric = 'nps'"
-        ).fetchall()
+        )
     )
 
 
@@ -102,12 +102,12 @@ def test_funnel_in_a_segment_equals_the_funnel_on_a_copy_holding_only_members(sw
     sws.close()
     shutil.copy(seg_path, copy)
     with cxlens.open(copy) as c:
-        c._raw.execute(
+        c.store.execute(
             "DELETE FROM events WHERE customer_id IS NULL OR customer_id NOT IN "
             "(SELECT customer_id FROM segments WHERE segment = 'rfm:Loyal')"
         )
         ref = c.journeys.funnel(steps, times=False)
-        visitors = c._raw.execute("SELECT count(DISTINCT customer_id) FROM events WHERE name = 'visit'").fetchone()[0]
+        visitors = c.scalar("SELECT count(DISTINCT customer_id) FROM events WHERE name = 'visit'")
     pd.testing.assert_frame_equal(got.reset_index(drop=True), ref.reset_index(drop=True))
     count_col = [c for c in got.columns if c in ("customers", "count", "n")][0]
     assert got[count_col].iloc[0] == visitors

@@ -14,8 +14,9 @@ import cxlens
 from cxlens.charts import to_vega_lite
 from cxlens.ingest.simulate import write_demo
 from cxlens.journeys.charts import journey_map_chart, sankey_chart
-from cxlens.journeys.maps import MAP_COLUMNS, channel_consistency, journey_map, journey_map_html, voice_available
+from cxlens.journeys.maps import MAP_COLUMNS, channel_consistency, journey_map, voice_available
 from cxlens.journeys.paths import flows
+from cxlens.report import journey_map_html
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +196,7 @@ def test_exported_map_and_sankey_render_in_chromium(demo, tmp_path, blank_page):
     m = journey_map(demo)
     sankey = to_vega_lite(sankey_chart(flows(demo.table("events"), "checkout", 4)))
     # the export's page with a Sankey added next to the heat grid: both must draw without errors
-    from cxlens.journeys.maps import render_journey_map
+    from cxlens.report import render_journey_map
 
     html = render_journey_map(m).replace(
         "<h2>Where it hurts most</h2>",

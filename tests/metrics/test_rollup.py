@@ -10,6 +10,7 @@ import cxlens
 from cxlens.errors import SchemaError
 from cxlens.metrics import Metrics
 from cxlens.metrics import rollup as _rollup
+from cxlens.schema.migrations import SCHEMA_VERSION
 
 ROLLUP_SQL = "SELECT * FROM feedback_rollup ORDER BY ALL"
 #: the rollup recomputed independently, from the feedback rows, by pandas
@@ -174,7 +175,7 @@ def test_failed_multi_table_insert_rolls_the_rollup_back(ws, dataset):
     orders = pd.DataFrame(
         {"order_id": ["o1"], "customer_id": ["c1"], "ts": [pd.Timestamp("2024-01-01")], "amount": [10.0]}
     )
-    real = ws._raw
+    real = ws.store.cursor()
     seen = []
 
     class Failing:
@@ -189,12 +190,12 @@ def test_failed_multi_table_insert_rolls_the_rollup_back(ws, dataset):
                 raise RuntimeError("disk full")
             return real.execute(sql, *args)
 
-    ws._raw = Failing()
+    ws.store._local.cursor = Failing()  # this thread's cursor, the one the insert's transaction uses
     try:
         with pytest.raises(RuntimeError, match="disk full"):
             ws.insert_many({"feedback": fb, "orders": orders})
     finally:
-        ws._raw = real
+        ws.store._local.cursor = real
     assert "MERGE INTO feedback_rollup r USING" in seen  # the rollup had been updated before the failure
     pd.testing.assert_frame_equal(_rollup_frame(ws), before)
     assert len(ws.sql("SELECT 1 FROM feedback")) == 100
@@ -209,21 +210,18 @@ def test_rebuild_rollups_reproduces_the_maintained_rollup(rws):
     pd.testing.assert_frame_equal(_rollup_frame(rws), maintained)
 
 
-def test_workspace_without_rollup_uses_the_scan_until_rebuilt(ws, dataset):
-    ws.load("feedback", dataset["feedback"])
-    want = Metrics(ws, use_rollup=False).nps(by="touchpoint", period="month")
-    ws.sql("DROP TABLE feedback_rollup")  # as in a workspace made before the rollup existed
-    assert ws.metrics._rollup_plan("touchpoint", "month", None, None, None) is None
-    ws.load(
-        "feedback", pd.DataFrame({"ts": ["2025-01-01"], "metric": "nps", "score": [10], "touchpoint": "kiosk"})
-    )  # no rollup to keep
-    want_after = Metrics(ws, use_rollup=False).nps(by="touchpoint", period="month")
-    _same(ws.metrics.nps(by="touchpoint", period="month"), want_after)
-    assert len(want_after) == len(want) + 1
-    ws.rebuild_rollups()
-    assert ws.metrics._rollup_plan("touchpoint", "month", None, None, None) is not None
-    _same(ws.metrics.nps(by="touchpoint", period="month"), want_after)
-    _same_rollup(ws)
+def test_workspace_without_rollup_gets_it_rebuilt_when_migrated(tmp_path, dataset):
+    path = tmp_path / "old.duckdb"
+    with cxlens.open(path) as ws:
+        ws.load("feedback", dataset["feedback"])
+        want = Metrics(ws, use_rollup=False).nps(by="touchpoint", period="month")
+        with ws.transaction() as cur:  # as in a workspace made before the rollup existed
+            cur.execute("DROP TABLE feedback_rollup")
+            cur.execute("UPDATE _cxlens_meta SET value = '2' WHERE key = 'schema_version'")
+    with cxlens.open(path) as ws:
+        assert ws.schema_version == SCHEMA_VERSION
+        _same(ws.metrics.nps(by="touchpoint", period="month"), want)
+        _same_rollup(ws)
 
 
 def test_plan_binds_values_as_parameters():
@@ -240,7 +238,7 @@ def test_scan_compiles_each_parameter_set_once(ws, dataset, monkeypatch):
     ws.load("feedback", dataset["feedback"])
     m = Metrics(ws, use_rollup=False)
     first = m.ces(by="segment", period="month")
-    monkeypatch.setattr(ws.con, "compile", lambda *a, **k: pytest.fail("compiled again"))
+    monkeypatch.setattr(ws.store, "compile", lambda *a, **k: pytest.fail("compiled again"))
     again = m.ces(by="segment", period="month")
     pd.testing.assert_frame_equal(again, first)
     fb = dataset["feedback"]

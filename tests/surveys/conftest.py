@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 import cxlens
-from cxlens.access.hub import WorkspaceHub
 from cxlens.web import create_app
+from cxlens.web.hub import WorkspaceHub
 
 NPS = {
     "id": "checkout-nps",

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 import cxlens
-from cxlens.access.hub import WorkspaceHub
 from cxlens.surveys import create_survey, make_token
+from cxlens.web.hub import WorkspaceHub
 
 from ..conftest import free_port, new_page, running
 

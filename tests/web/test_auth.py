@@ -11,13 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 import cxlens
-from cxlens.access import LoginThrottle, WorkspaceHub, users
+from cxlens.access import LoginThrottle, users
 from cxlens.customers.profile import export_customer
 from cxlens.errors import ConfigError
 from cxlens.web import create_app
 from cxlens.web.api.metrics import jsonable
 from cxlens.web.auth import SESSION_COOKIE, check_bind, safe_next
 from cxlens.web.deps import CSRF_COOKIE
+from cxlens.web.hub import WorkspaceHub
 
 PW = "correct horse battery"
 XSS = "<script>alert('x')</script>"
@@ -111,7 +112,7 @@ def test_sign_in_sets_a_hashed_server_side_session_and_sign_out_deletes_it(site)
     assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower() and "secure" not in cookie.lower()
     name, _, token = c.cookies.get(SESSION_COOKIE).strip('"').rpartition(":")
     assert name == "shop"
-    stored = {h for (h,) in ws._raw.execute("SELECT token_hash FROM sessions").fetchall()}
+    stored = {h for (h,) in ws.rows("SELECT token_hash FROM sessions")}
     assert hashlib.sha256(token.encode()).hexdigest() in stored and token not in str(stored)
     assert c.cookies.get(CSRF_COOKIE) != before  # CSRF token rotated at sign-in
     page = c.get("/")
@@ -120,9 +121,7 @@ def test_sign_in_sets_a_hashed_server_side_session_and_sign_out_deletes_it(site)
     assert c.post("/logout", data={"csrf_token": before}).status_code == 403
     out = c.post("/logout", data={"csrf_token": c.cookies.get(CSRF_COOKIE)}, follow_redirects=False)
     assert out.status_code == 303 and out.headers["location"] == "/login"
-    assert hashlib.sha256(token.encode()).hexdigest() not in {
-        h for (h,) in ws._raw.execute("SELECT token_hash FROM sessions").fetchall()
-    }
+    assert hashlib.sha256(token.encode()).hexdigest() not in {h for (h,) in ws.rows("SELECT token_hash FROM sessions")}
     # replaying the old cookie does not work: the session is gone on the server
     replay = TestClient(app, cookies={SESSION_COOKIE: f"shop:{token}"})
     assert replay.get("/", follow_redirects=False).status_code == 303
@@ -190,7 +189,7 @@ def test_login_logout_and_admin_forms_without_csrf_are_403(site):
     c.get("/login")
     assert c.post("/login", data={"email": "admin@shop.example", "password": PW}).status_code == 403
     c = signed_in(app, "admin")
-    n_users, n_keys = len(users.list_users(ws)), ws._raw.execute("SELECT count(*) FROM api_keys").fetchone()[0]
+    n_users, n_keys = len(users.list_users(ws)), ws.scalar("SELECT count(*) FROM api_keys")
     assert c.post("/admin/users", data={"email": "x@shop.example", "password": PW, "role": "agent"}).status_code == 403
     assert c.post("/admin/keys", data={"kind": "secret"}).status_code == 403
     assert c.post("/logout").status_code == 403
@@ -198,7 +197,7 @@ def test_login_logout_and_admin_forms_without_csrf_are_403(site):
     # a session's JSON calls need the header too
     assert c.post("/api/v1/keys", json={"kind": "write"}).status_code == 403
     assert len(users.list_users(ws)) == n_users
-    assert ws._raw.execute("SELECT count(*) FROM api_keys").fetchone()[0] == n_keys
+    assert ws.scalar("SELECT count(*) FROM api_keys") == n_keys
 
 
 # -- roles ----------------------------------------------------------------------------------------

@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from cxlens.access import WorkspaceHub, list_keys, users
+from cxlens.access import list_keys, users
 from cxlens.web import create_app
 from cxlens.web.auth import SESSION_COOKIE
 from cxlens.web.deps import CSRF_COOKIE
+from cxlens.web.hub import WorkspaceHub
 
 PW = "correct horse battery"
 # hand-computed: shop NPS = (3 promoters - 1 detractor) / 4 = 50; bank = (1 - 2) / 3 = -33.33…

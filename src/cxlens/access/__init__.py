@@ -1,6 +1,8 @@
-"""Access control: API keys, dashboard users and sessions, and the workspaces a server serves."""
+"""Access control: API keys, dashboard users and sessions.
 
-from cxlens.access.hub import WorkspaceHub
+The workspaces a server serves and their key index moved to :class:`cxlens.web.hub.WorkspaceHub`.
+"""
+
 from cxlens.access.keys import ApiKey, create_key, find_key, list_keys, revoke_key
 from cxlens.access.sessions import LoginThrottle, Session, create_session, delete_session, get_session
 from cxlens.access.users import (
@@ -21,7 +23,6 @@ __all__ = [
     "LoginThrottle",
     "Session",
     "User",
-    "WorkspaceHub",
     "authenticate",
     "create_key",
     "create_session",

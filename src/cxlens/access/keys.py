@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from cxlens.errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:
-    from cxlens.workspace import Workspace
+    from cxlens.store import Store
 
 __all__ = ["KEY_KINDS", "ApiKey", "create_key", "find_key", "hash_key", "list_keys", "revoke_key"]
 
@@ -76,9 +76,7 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def create_key(
-    ws: Workspace, kind: str, *, name: str | None = None, created_by: str | None = None
-) -> tuple[ApiKey, str]:
+def create_key(ws: Store, kind: str, *, name: str | None = None, created_by: str | None = None) -> tuple[ApiKey, str]:
     """Create a key; returns its description and the key itself (shown only this once)."""
     if kind not in KEY_KINDS:
         raise ConfigError(f"key kind {kind!r} is unknown; expected one of {', '.join(KEY_KINDS)}")
@@ -91,9 +89,8 @@ def create_key(
         created_at=_now(),
         created_by=created_by,
     )
-    raw = ws._require_raw()
-    with ws._lock:
-        raw.execute(
+    with ws.transaction(changes=["api_keys"]) as cur:
+        cur.execute(
             "INSERT INTO api_keys (key_id, kind, name, key_hash, prefix, created_at, created_by) VALUES (?,?,?,?,?,?,?)",
             [info.key_id, kind, name, hash_key(plaintext), info.prefix, info.created_at, created_by],
         )
@@ -104,35 +101,26 @@ def _row(r: tuple) -> ApiKey:  # type: ignore[type-arg]
     return ApiKey(*r)
 
 
-def list_keys(ws: Workspace, *, include_revoked: bool = True) -> list[ApiKey]:
+def list_keys(ws: Store, *, include_revoked: bool = True) -> list[ApiKey]:
     """Every key of the workspace, oldest first."""
     where = "" if include_revoked else " WHERE revoked_at IS NULL"
-    with ws._lock:
-        rows = ws._require_raw().execute(f"SELECT {_COLUMNS} FROM api_keys{where} ORDER BY created_at").fetchall()
+    rows = ws.rows(f"SELECT {_COLUMNS} FROM api_keys{where} ORDER BY created_at")
     return [_row(r) for r in rows]
 
 
-def find_key(ws: Workspace, plaintext: str) -> ApiKey | None:
+def find_key(ws: Store, plaintext: str) -> ApiKey | None:
     """The live (not revoked) key with this value, or None."""
-    with ws._lock:
-        r = (
-            ws._require_raw()
-            .execute(
-                f"SELECT {_COLUMNS} FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", [hash_key(plaintext)]
-            )
-            .fetchone()
-        )
+    r = ws.one(f"SELECT {_COLUMNS} FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", [hash_key(plaintext)])
     return _row(r) if r else None
 
 
-def revoke_key(ws: Workspace, key_id: str) -> ApiKey:
+def revoke_key(ws: Store, key_id: str) -> ApiKey:
     """Revoke a key by id (idempotent); it stops working at once."""
-    raw = ws._require_raw()
-    with ws._lock:
-        r = raw.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
+    with ws.transaction(changes=["api_keys"]) as cur:
+        r = cur.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
         if r is None:
             raise NotFoundError(f"no key {key_id!r} in this workspace; `cxlens keys list` shows the ids")
         if r[-1] is None:
-            raw.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", [_now(), key_id])
-            r = raw.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
+            cur.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", [_now(), key_id])
+            r = cur.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
     return _row(r)

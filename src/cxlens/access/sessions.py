@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from cxlens.access.users import User
 
 if TYPE_CHECKING:
-    from cxlens.workspace import Workspace
+    from cxlens.store import Store
 
 __all__ = [
     "ABSOLUTE_TIMEOUT",
@@ -75,14 +75,14 @@ def _now() -> datetime:
 
 
 def create_session(
-    ws: Workspace, user: User, *, idle: timedelta = IDLE_TIMEOUT, absolute: timedelta = ABSOLUTE_TIMEOUT
+    ws: Store, user: User, *, idle: timedelta = IDLE_TIMEOUT, absolute: timedelta = ABSOLUTE_TIMEOUT
 ) -> tuple[str, Session]:
     """Start a session for ``user``; returns the token (for the cookie, shown only now) and the session."""
     token = secrets.token_urlsafe(32)
     now = _now()
     s = Session(user, secrets.token_urlsafe(24), now, min(now + idle, now + absolute))
-    with ws._lock:
-        ws._require_raw().execute(
+    with ws.transaction(changes=["sessions"]) as cur:
+        cur.execute(
             "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?,?,?,?,?)",
             [hash_token(token), user.user_id, s.csrf_token, s.created_at, s.expires_at],
         )
@@ -90,7 +90,7 @@ def create_session(
 
 
 def get_session(
-    ws: Workspace,
+    ws: Store,
     token: str,
     *,
     idle: timedelta = IDLE_TIMEOUT,
@@ -106,43 +106,43 @@ def get_session(
         return None
     now = now or _now()
     h = hash_token(token)
-    raw = ws._require_raw()
-    with ws._lock:
-        r = raw.execute(
-            f"SELECT {_USER_COLUMNS}, s.csrf_token, s.created_at, s.expires_at FROM sessions s "
-            "JOIN users u ON u.user_id = s.user_id WHERE s.token_hash = ?",
-            [h],
-        ).fetchone()
-        if r is None:
-            return None
-        user = User(*r[:6])
-        csrf, created, expires = r[6:]
-        if expires <= now or created + absolute <= now or user.disabled:
-            raw.execute("DELETE FROM sessions WHERE token_hash = ?", [h])
-            return None
-        new_expiry = min(now + idle, created + absolute)
-        if new_expiry - expires > _TOUCH_EVERY:
-            raw.execute("UPDATE sessions SET expires_at = ? WHERE token_hash = ?", [new_expiry, h])
-            expires = new_expiry
+    r = ws.one(
+        f"SELECT {_USER_COLUMNS}, s.csrf_token, s.created_at, s.expires_at FROM sessions s "
+        "JOIN users u ON u.user_id = s.user_id WHERE s.token_hash = ?",
+        [h],
+    )
+    if r is None:
+        return None
+    user = User(*r[:6])
+    csrf, created, expires = r[6:]
+    if expires <= now or created + absolute <= now or user.disabled:
+        with ws.transaction(changes=["sessions"]) as cur:
+            cur.execute("DELETE FROM sessions WHERE token_hash = ?", [h])
+        return None
+    new_expiry = min(now + idle, created + absolute)
+    if new_expiry - expires > _TOUCH_EVERY:
+        with ws.transaction(changes=["sessions"]) as cur:
+            cur.execute("UPDATE sessions SET expires_at = ? WHERE token_hash = ?", [new_expiry, h])
+        expires = new_expiry
     return Session(user, csrf, created, expires)
 
 
-def delete_session(ws: Workspace, token: str) -> None:
+def delete_session(ws: Store, token: str) -> None:
     """End a session (sign-out); unknown tokens are ignored."""
-    with ws._lock:
-        ws._require_raw().execute("DELETE FROM sessions WHERE token_hash = ?", [hash_token(token)])
+    with ws.transaction(changes=["sessions"]) as cur:
+        cur.execute("DELETE FROM sessions WHERE token_hash = ?", [hash_token(token)])
 
 
-def delete_user_sessions(ws: Workspace, user_id: str) -> None:
+def delete_user_sessions(ws: Store, user_id: str) -> None:
     """End every session of a user (disabled, new password, new role)."""
-    with ws._lock:
-        ws._require_raw().execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
+    with ws.transaction(changes=["sessions"]) as cur:
+        cur.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
 
 
-def purge_expired(ws: Workspace, *, now: datetime | None = None) -> int:
+def purge_expired(ws: Store, *, now: datetime | None = None) -> int:
     """Delete expired sessions; returns how many."""
-    with ws._lock:
-        r = ws._require_raw().execute("DELETE FROM sessions WHERE expires_at <= ?", [now or _now()]).fetchone()
+    with ws.transaction(changes=["sessions"]) as cur:
+        r = cur.execute("DELETE FROM sessions WHERE expires_at <= ?", [now or _now()]).fetchone()
     return int(r[0]) if r else 0
 
 

@@ -39,7 +39,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cxlens.errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:
-    from cxlens.workspace import Workspace
+    from cxlens.store import Store
 
 __all__ = [
     "MAX_PASSWORD_LENGTH",
@@ -128,48 +128,44 @@ def _row(r: tuple) -> User:  # type: ignore[type-arg]
     return User(*r)
 
 
-def create_user(ws: Workspace, email: str, password: str, *, role: str, name: str | None = None) -> User:
+def create_user(ws: Store, email: str, password: str, *, role: str, name: str | None = None) -> User:
     """Add a user; raises :class:`ConfigError` for a bad e-mail, role, short password or a taken e-mail."""
     email = normalise_email(email)
     _check_role(role)
     password_hash = _HASHER.hash(_check_password(password))
     user = User("usr_" + secrets.token_hex(6), email, (name or "").strip() or None, role, _now())
-    raw = ws._require_raw()
-    with ws._lock:
-        if raw.execute("SELECT 1 FROM users WHERE email = ?", [email]).fetchone():
+    with ws.transaction(changes=["users"]) as cur:
+        if cur.execute("SELECT 1 FROM users WHERE email = ?", [email]).fetchone():
             raise ConfigError(f"a user with e-mail {email!r} already exists; change its role or password instead")
-        raw.execute(
+        cur.execute(
             "INSERT INTO users (user_id, email, name, role, password_hash, created_at) VALUES (?,?,?,?,?,?)",
             [user.user_id, email, user.name, role, password_hash, user.created_at],
         )
     return user
 
 
-def list_users(ws: Workspace, *, include_disabled: bool = True) -> list[User]:
+def list_users(ws: Store, *, include_disabled: bool = True) -> list[User]:
     """Every user of the workspace, oldest first."""
     where = "" if include_disabled else " WHERE disabled_at IS NULL"
-    with ws._lock:
-        rows = ws._require_raw().execute(f"SELECT {_COLUMNS} FROM users{where} ORDER BY created_at").fetchall()
+    rows = ws.rows(f"SELECT {_COLUMNS} FROM users{where} ORDER BY created_at")
     return [_row(r) for r in rows]
 
 
-def count_users(ws: Workspace) -> int:
+def count_users(ws: Store) -> int:
     """How many users exist (disabled ones included): zero means the workspace has no sign-in."""
-    with ws._lock:
-        return int(ws._require_raw().execute("SELECT count(*) FROM users").fetchone()[0])
+    return int(ws.scalar("SELECT count(*) FROM users"))
 
 
-def get_user(ws: Workspace, who: str) -> User:
+def get_user(ws: Store, who: str) -> User:
     """A user by id (``usr_…``) or e-mail; raises :class:`NotFoundError`."""
     col, value = ("user_id", who) if str(who).startswith("usr_") else ("email", str(who).strip().lower())
-    with ws._lock:
-        r = ws._require_raw().execute(f"SELECT {_COLUMNS} FROM users WHERE {col} = ?", [value]).fetchone()
+    r = ws.one(f"SELECT {_COLUMNS} FROM users WHERE {col} = ?", [value])
     if r is None:
         raise NotFoundError(f"no user {who!r} in this workspace; `cxlens users list` shows them")
     return _row(r)
 
 
-def authenticate(ws: Workspace, email: str, password: str) -> User | None:
+def authenticate(ws: Store, email: str, password: str) -> User | None:
     """The active user with this e-mail and password, or None (unknown e-mail, wrong password or disabled).
 
     The three failures are indistinguishable to the caller and take about the same time.
@@ -178,12 +174,7 @@ def authenticate(ws: Workspace, email: str, password: str) -> User | None:
         email = normalise_email(email)
     except ConfigError:
         email = ""
-    with ws._lock:
-        r = (
-            ws._require_raw()
-            .execute(f"SELECT {_COLUMNS}, password_hash FROM users WHERE email = ?", [email])
-            .fetchone()
-        )
+    r = ws.one(f"SELECT {_COLUMNS}, password_hash FROM users WHERE email = ?", [email])
     stored = r[-1] if r else _DUMMY_HASH
     try:
         ok = isinstance(password, str) and len(password) <= MAX_PASSWORD_LENGTH and _HASHER.verify(stored, password)
@@ -195,53 +186,46 @@ def authenticate(ws: Workspace, email: str, password: str) -> User | None:
     if user.disabled:
         return None
     if _HASHER.check_needs_rehash(stored):  # parameters were raised since this hash was made
-        with ws._lock:
-            ws._require_raw().execute(
-                "UPDATE users SET password_hash = ? WHERE user_id = ?", [_HASHER.hash(password), user.user_id]
-            )
+        with ws.transaction(changes=["users"]) as cur:
+            cur.execute("UPDATE users SET password_hash = ? WHERE user_id = ?", [_HASHER.hash(password), user.user_id])
     return user
 
 
-def _admins_left(ws: Workspace, without: str) -> int:
-    with ws._lock:
-        return int(
-            ws._require_raw()
-            .execute(
-                "SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND user_id <> ?", [without]
-            )
-            .fetchone()[0]
-        )
+def _admins_left(ws: Store, without: str) -> int:
+    return int(
+        ws.scalar("SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND user_id <> ?", [without])
+    )
 
 
-def _end_sessions(ws: Workspace, user_id: str) -> None:
-    from cxlens.access.sessions import delete_user_sessions
+def _end_sessions(ws: Store, user_id: str) -> None:
+    """Every session of the user ends (a new role, password or a disabled account takes effect at once)."""
+    with ws.transaction(changes=["sessions"]) as cur:
+        cur.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
 
-    delete_user_sessions(ws, user_id)
 
-
-def set_role(ws: Workspace, who: str, role: str) -> User:
+def set_role(ws: Store, who: str, role: str) -> User:
     """Change a user's role (the last active admin cannot be demoted); ends their sessions."""
     user = get_user(ws, who)
     _check_role(role)
     if user.role == "admin" and role != "admin" and not user.disabled and _admins_left(ws, user.user_id) == 0:
         raise ConfigError(f"{user.email!r} is the last active admin; make another user admin first")
-    with ws._lock:
-        ws._require_raw().execute("UPDATE users SET role = ? WHERE user_id = ?", [role, user.user_id])
+    with ws.transaction(changes=["users"]) as cur:
+        cur.execute("UPDATE users SET role = ? WHERE user_id = ?", [role, user.user_id])
     _end_sessions(ws, user.user_id)
     return get_user(ws, user.user_id)
 
 
-def set_password(ws: Workspace, who: str, password: str) -> User:
+def set_password(ws: Store, who: str, password: str) -> User:
     """Set a new password; every session of the user ends (sign in again)."""
     user = get_user(ws, who)
     password_hash = _HASHER.hash(_check_password(password))
-    with ws._lock:
-        ws._require_raw().execute("UPDATE users SET password_hash = ? WHERE user_id = ?", [password_hash, user.user_id])
+    with ws.transaction(changes=["users"]) as cur:
+        cur.execute("UPDATE users SET password_hash = ? WHERE user_id = ?", [password_hash, user.user_id])
     _end_sessions(ws, user.user_id)
     return user
 
 
-def disable_user(ws: Workspace, who: str) -> User:
+def disable_user(ws: Store, who: str) -> User:
     """Disable a user (idempotent): they cannot sign in and their sessions end at once.
 
     The last active admin cannot be disabled.
@@ -251,15 +235,15 @@ def disable_user(ws: Workspace, who: str) -> User:
         return user
     if user.role == "admin" and _admins_left(ws, user.user_id) == 0:
         raise ConfigError(f"{user.email!r} is the last active admin; make another user admin first")
-    with ws._lock:
-        ws._require_raw().execute("UPDATE users SET disabled_at = ? WHERE user_id = ?", [_now(), user.user_id])
+    with ws.transaction(changes=["users"]) as cur:
+        cur.execute("UPDATE users SET disabled_at = ? WHERE user_id = ?", [_now(), user.user_id])
     _end_sessions(ws, user.user_id)
     return get_user(ws, user.user_id)
 
 
-def enable_user(ws: Workspace, who: str) -> User:
+def enable_user(ws: Store, who: str) -> User:
     """Re-enable a disabled user (idempotent)."""
     user = get_user(ws, who)
-    with ws._lock:
-        ws._require_raw().execute("UPDATE users SET disabled_at = NULL WHERE user_id = ?", [user.user_id])
+    with ws.transaction(changes=["users"]) as cur:
+        cur.execute("UPDATE users SET disabled_at = NULL WHERE user_id = ?", [user.user_id])
     return get_user(ws, user.user_id)

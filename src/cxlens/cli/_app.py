@@ -80,11 +80,11 @@ def _main(
     state.workspace = workspace
 
 
-def _open(read_only: bool = False) -> cxlens.Workspace:
+def open(read_only: bool = False) -> cxlens.Workspace:
     return cxlens.open(state.workspace, read_only=read_only)
 
 
-def _progress_bar(label: str) -> tuple[Progress, Any]:
+def progress_bar(label: str) -> tuple[Progress, Any]:
     bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err, transient=True)
     task = bar.add_task(label, total=None)
 
@@ -96,11 +96,11 @@ def _progress_bar(label: str) -> tuple[Progress, Any]:
     return bar, update
 
 
-def _exists() -> bool:
+def exists() -> bool:
     return Path(state.workspace).exists()
 
 
-def _pairs(items: list[str] | None, option: str) -> dict[str, str] | None:
+def pairs(items: list[str] | None, option: str) -> dict[str, str] | None:
     if not items:
         return None
     res: dict[str, str] = {}
@@ -112,15 +112,15 @@ def _pairs(items: list[str] | None, option: str) -> dict[str, str] | None:
     return res
 
 
-def _filters(items: list[str] | None) -> dict[str, Any] | None:
+def filters(items: list[str] | None) -> dict[str, Any] | None:
     """``--filter channel=web --filter touchpoint=a|b`` → {"channel": "web", "touchpoint": ["a", "b"]}."""
-    pairs = _pairs(items, "--filter")
-    if pairs is None:
+    parsed = pairs(items, "--filter")
+    if parsed is None:
         return None
-    return {k: (v.split("|") if "|" in v else v) for k, v in pairs.items()}
+    return {k: (v.split("|") if "|" in v else v) for k, v in parsed.items()}
 
 
-def _frame(result: Any) -> pd.DataFrame:
+def as_frame(result: Any) -> pd.DataFrame:
     if isinstance(result, pd.DataFrame):
         return result
     if isinstance(result, dict):
@@ -142,7 +142,7 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def _cell(v: Any) -> str:
+def cell(v: Any) -> str:
     v = _jsonable(v)
     if v is None:
         return "–"
@@ -155,7 +155,7 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def _print_frame(frame: pd.DataFrame, fmt: Fmt) -> None:
+def print_frame(frame: pd.DataFrame, fmt: Fmt) -> None:
     if fmt is Fmt.json:
         rows = [{str(k): _jsonable(v) for k, v in r.items()} for r in frame.to_dict("records")]
         sys.stdout.write(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
@@ -166,28 +166,28 @@ def _print_frame(frame: pd.DataFrame, fmt: Fmt) -> None:
         for col in frame.columns:
             table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(frame[col]) else "left")
         for row in frame.itertuples(index=False):
-            table.add_row(*(_cell(v) for v in row))
+            table.add_row(*(cell(v) for v in row))
         out.print(table)
 
 
-def _jsonable_tree(v: Any) -> Any:
+def jsonable_tree(v: Any) -> Any:
     if isinstance(v, dict):
-        return {str(k): _jsonable_tree(x) for k, x in v.items()}
+        return {str(k): jsonable_tree(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_jsonable_tree(x) for x in v]
+        return [jsonable_tree(x) for x in v]
     return _jsonable(v)
 
 
-def _print_bench(title: str, res: dict[str, Any]) -> None:
+def print_bench(title: str, res: dict[str, Any]) -> None:
     table = RichTable(title=title)
     table.add_column("what")
     table.add_column("value", justify="right")
     for k, v in res.items():
-        table.add_row(str(k), _cell(v) if not isinstance(v, (list, dict)) else json.dumps(v))
+        table.add_row(str(k), cell(v) if not isinstance(v, (list, dict)) else json.dumps(v))
     out.print(table)
 
 
-def _serve(host: str, port: int, *, add: list[str] | None = None, secure_cookies: bool = False) -> None:
+def serve_dashboard(host: str, port: int, *, add: list[str] | None = None, secure_cookies: bool = False) -> None:
     """Serve the global ``--workspace`` plus ``add`` (each named by its file stem) on one server.
 
     A non-loopback ``host`` is refused while no workspace has a dashboard user
@@ -195,9 +195,9 @@ def _serve(host: str, port: int, *, add: list[str] | None = None, secure_cookies
     """
     import uvicorn
 
-    from cxlens.access.hub import WorkspaceHub
     from cxlens.web.app import create_app
     from cxlens.web.auth import check_bind
+    from cxlens.web.hub import WorkspaceHub
 
     hub = WorkspaceHub.open([state.workspace, *(add or [])])
     try:
@@ -222,3 +222,17 @@ def main() -> None:
     except CxlensError as e:
         err.print(f"error: {e}", markup=False, highlight=False)
         sys.exit(1)
+
+
+def benchmarks() -> None:
+    """Make the source repository's ``benchmarks`` package importable (``cxlens bench`` runs from a clone)."""
+    import cxlens.version
+
+    root = Path(cxlens.version.__file__).resolve().parents[2]
+    if not (root / "benchmarks" / "__init__.py").is_file():
+        raise ConfigError(
+            "the benchmarks ship with the source repository, not the installed package; "
+            "run `cxlens bench` from a clone (pip install -e .)"
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))

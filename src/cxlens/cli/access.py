@@ -16,7 +16,7 @@ from rich.table import Table as RichTable
 
 from cxlens.access import keys as _keys
 from cxlens.access import users as _users
-from cxlens.cli._app import Fmt, _open, _print_frame, app, err, out, state
+from cxlens.cli._app import Fmt, app, err, open, out, print_frame, state
 from cxlens.errors import ConfigError
 
 keys_app = typer.Typer(help="API keys: write keys for browsers, secret keys for servers.", no_args_is_help=True)
@@ -32,7 +32,7 @@ def keys_create(
     name: Annotated[str | None, typer.Option("--name", help="A label, e.g. website.")] = None,
 ) -> None:
     """Create a key and print it (alone, on stdout); it is shown only this once."""
-    with _open() as ws:
+    with open() as ws:
         info, plaintext = _keys.create_key(ws, kind, name=name, created_by="cli")
     err.print(f"{info.kind} key {info.key_id} created in {state.workspace}; store it now, it is not shown again")
     sys.stdout.write(plaintext + "\n")
@@ -43,17 +43,17 @@ def keys_list(fmt: Annotated[Fmt, typer.Option("--format", help="table, json or 
     """List the workspace's keys (id, kind, name, first characters, created, revoked)."""
     import pandas as pd
 
-    with _open() as ws:
+    with open() as ws:
         keys = _keys.list_keys(ws)
     frame = pd.DataFrame([k.to_dict() for k in keys], columns=["key_id", "kind", "name", "prefix", "created_at",
                                                                 "created_by", "revoked_at"])  # fmt: skip
-    _print_frame(frame, fmt)
+    print_frame(frame, fmt)
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_…), from `cxlens keys list`.")]) -> None:
     """Revoke a key (while a server runs, the file is locked: revoke on its Admin → API keys page)."""
-    with _open() as ws:
+    with open() as ws:
         info = _keys.revoke_key(ws, key_id)
     out.print(f"key {info.key_id} revoked")
 
@@ -84,7 +84,7 @@ def users_create(
     if role not in _users.ROLES:  # before asking for a password
         raise ConfigError(f"role {role!r} is unknown; expected one of {', '.join(_users.ROLES)}")
     password = _read_password(password_stdin)
-    with _open() as ws:
+    with open() as ws:
         user = _users.create_user(ws, email, password, role=role, name=name)
     out.print(f"user {user.email} ({user.role}) created in {state.workspace}")
 
@@ -92,7 +92,7 @@ def users_create(
 @users_app.command("list")
 def users_list() -> None:
     """List the workspace's users (never their passwords)."""
-    with _open() as ws:
+    with open() as ws:
         users = _users.list_users(ws)
     table = RichTable(title=f"users of {state.workspace}")
     for col in ("e-mail", "name", "role", "created", "status"):
@@ -106,7 +106,7 @@ def users_list() -> None:
 @users_app.command("disable")
 def users_disable(email: Annotated[str, typer.Argument(help="The user's e-mail.")]) -> None:
     """Disable a user: they cannot sign in and their sessions end."""
-    with _open() as ws:
+    with open() as ws:
         user = _users.disable_user(ws, email)
     out.print(f"user {user.email} disabled")
 
@@ -117,7 +117,7 @@ def users_role(
     role: Annotated[str, typer.Argument(help="admin, analyst or agent.")],
 ) -> None:
     """Change a user's role (their sessions end)."""
-    with _open() as ws:
+    with open() as ws:
         user = _users.set_role(ws, email, role)
     out.print(f"user {user.email} is now {user.role}")
 
@@ -129,6 +129,6 @@ def users_password(
 ) -> None:
     """Set a new password for a user (their sessions end)."""
     password = _read_password(password_stdin)
-    with _open() as ws:
+    with open() as ws:
         user = _users.set_password(ws, email, password)
     out.print(f"password of {user.email} changed")

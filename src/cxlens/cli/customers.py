@@ -13,16 +13,16 @@ from rich.table import Table as RichTable
 
 from cxlens.cli._app import (
     Fmt,
-    _cell,
-    _exists,
-    _jsonable_tree,
-    _open,
-    _print_frame,
     app,
+    cell,
     churn_app,
     clv_app,
     err,
+    exists,
+    jsonable_tree,
+    open,
     out,
+    print_frame,
     segments_app,
 )
 from cxlens.errors import ConfigError
@@ -50,10 +50,10 @@ def clv_fit(
         frame = load_summary(summary, map_)
         result = fit_clv(model, frame)
     else:
-        with _open(read_only=_exists()) as ws:
+        with open(read_only=exists()) as ws:
             result = fit_clv(model, summary_for(ws, calibration_end=calibration_end, time_unit=time_unit))
     if fmt is Fmt.json:
-        sys.stdout.write(json.dumps(_jsonable_tree(result)) + "\n")
+        sys.stdout.write(json.dumps(jsonable_tree(result)) + "\n")
         return
     table = RichTable(
         title=f"{result['model']}: {result['n_customers']:,} customers, log-likelihood {result['log_likelihood']:,.1f}"
@@ -82,7 +82,7 @@ def clv_predict(
     """Per-customer predicted CLV with a 95% interval, P(alive) and expected purchases."""
     from cxlens.customers.clv import predict_clv
 
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         result = predict_clv(
             ws, horizon, model=model, time_unit=time_unit, discount_rate=discount_rate, calibration_end=calibration_end
         )
@@ -96,7 +96,7 @@ def clv_predict(
             result.to_csv(out_path, index=False)
         out.print(f"{len(result):,} customers written to {out_path}")
         return
-    _print_frame(result, fmt)
+    print_frame(result, fmt)
 
 
 @churn_app.command("train")
@@ -113,10 +113,10 @@ def churn_train(
     """Train the churn model with a time-based holdout; print ROC-AUC, PR-AUC, lift vs a logistic baseline."""
     from cxlens.customers.churn_model import save_model, train_churn
 
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         run = train_churn(ws, as_of, horizon_days=horizon_days)
     save_model(run.model, model_path)
-    summary = _jsonable_tree(run.summary())
+    summary = jsonable_tree(run.summary())
     if fmt is Fmt.json:
         sys.stdout.write(json.dumps(summary, indent=1) + "\n")
     else:
@@ -137,8 +137,8 @@ def churn_score(
     from cxlens.customers.churn_model import load_model, score_churn
 
     model = load_model(model_path)
-    with _open(read_only=_exists()) as ws:
-        _print_frame(score_churn(ws, model, as_of, top=top), fmt)
+    with open(read_only=exists()) as ws:
+        print_frame(score_churn(ws, model, as_of, top=top), fmt)
 
 
 @segments_app.command("rfm")
@@ -150,15 +150,15 @@ def segments_rfm(
     """RFM scores (1-5) and named segments (Champions, Loyal, At risk, Hibernating…)."""
     from cxlens.customers.segments import rfm_segments, save_segments
 
-    with _open(read_only=_exists() and not save) as ws:
+    with open(read_only=exists() and not save) as ws:
         rfm = rfm_segments(ws, as_of)
         if save:
             save_segments(ws, rfm.set_index("customer_id")["segment"], "rfm", prefix="rfm:")
     if fmt is Fmt.table:
         sizes = rfm.groupby("segment").size().sort_values(ascending=False).rename("customers").reset_index()
-        _print_frame(sizes, fmt)
+        print_frame(sizes, fmt)
     else:
-        _print_frame(rfm, fmt)
+        print_frame(rfm, fmt)
 
 
 @segments_app.command("list")
@@ -166,8 +166,8 @@ def segments_list(fmt: Annotated[Fmt, typer.Option("--format", help="table, json
     """Saved segments with their kind and size (use a name with --segment on metrics and funnel)."""
     from cxlens.customers.segments import list_segments
 
-    with _open() as ws:
-        _print_frame(list_segments(ws), fmt)
+    with open() as ws:
+        print_frame(list_segments(ws), fmt)
 
 
 @segments_app.command("rule")
@@ -176,11 +176,11 @@ def segments_rule(
     rule: Annotated[list[str], typer.Option("--rule", "-r", help="dimension=value (a|b for any of), repeatable.")],
 ) -> None:
     """Save a rule-based segment from customer traits, e.g. `segments rule vip_de -r plan=vip -r country=DE`."""
-    from cxlens.cli._app import _filters
+    from cxlens.cli._app import filters
     from cxlens.customers.segments import rule_segment
 
-    with _open() as ws:
-        ids = rule_segment(ws, name, _filters(rule) or {}, save=True)
+    with open() as ws:
+        ids = rule_segment(ws, name, filters(rule) or {}, save=True)
     out.print(f"segment {name!r} saved: {len(ids):,} customers", markup=False, highlight=False)
 
 
@@ -196,7 +196,7 @@ def segments_cluster(
     from cxlens.customers.features import customer_features, data_range
     from cxlens.customers.segments import cluster_segments, save_segments
 
-    with _open(read_only=_exists() and not save) as ws:
+    with open(read_only=exists() and not save) as ws:
         # features as of the day after the last activity, unless a date is given
         cutoff = as_of or (data_range(ws)[1].normalize() + pd.Timedelta(days=1))
         features = customer_features(ws, cutoff)
@@ -206,7 +206,7 @@ def segments_cluster(
     err.print(f"{result.method}: k = {result.k}" + (" (chosen by the criterion)" if k is None else ""))
     profile = result.profile
     # one column per cluster reads better in a terminal than one very wide row per cluster
-    _print_frame(profile.T.reset_index(names="feature") if fmt is Fmt.table else profile.reset_index(), fmt)
+    print_frame(profile.T.reset_index(names="feature") if fmt is Fmt.table else profile.reset_index(), fmt)
 
 
 @app.command()
@@ -221,15 +221,15 @@ def recommend(
 
     if not customer and not similar_to:
         raise ConfigError("recommend needs --customer ID (repeatable) or --similar-to PRODUCT")
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         model = ItemItemRecommender().fit(interactions_from_workspace(ws))
         if similar_to:
-            _print_frame(model.similar_items(similar_to, n), fmt)
+            print_frame(model.similar_items(similar_to, n), fmt)
             return
-        _print_frame(model.recommend(customer, n), fmt)
+        print_frame(model.recommend(customer, n), fmt)
         actions = next_best_action(ws, customer, model=model)
     if fmt is Fmt.table:
-        _print_frame(actions, fmt)
+        print_frame(actions, fmt)
 
 
 @app.command()
@@ -249,13 +249,13 @@ def customer(
     if action == "erase":
         if not yes and not typer.confirm(f"Erase every row about customer {cid!r}? This cannot be undone"):
             raise typer.Abort()
-        with _open() as ws:
+        with open() as ws:
             counts = erase_customer(ws, cid)
         out.print(f"customer {cid!r} erased: " + ", ".join(f"{t} {n:,}" for t, n in counts.items() if n))
         return
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         if action == "export":
-            text = json.dumps(_jsonable_tree(export_customer(ws, cid)), indent=1, ensure_ascii=False, default=str)
+            text = json.dumps(jsonable_tree(export_customer(ws, cid)), indent=1, ensure_ascii=False, default=str)
             if out_path:
                 out_path.write_text(text + "\n", encoding="utf-8")
                 err.print(f"customer {cid!r} exported to {out_path}")
@@ -264,18 +264,18 @@ def customer(
             return
         profile = customer_profile(ws, cid, show_pii=show_pii)
     if fmt is Fmt.json:
-        sys.stdout.write(json.dumps(_jsonable_tree(profile), indent=1, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.write(json.dumps(jsonable_tree(profile), indent=1, ensure_ascii=False, default=str) + "\n")
         return
     traits = RichTable(title=f"customer {cid}")
     traits.add_column("trait")
     traits.add_column("value")
     for k, v in {**profile["traits"], **profile["summary"], **profile["value"]}.items():
-        traits.add_row(str(k), _cell(v) if not isinstance(v, (dict, list)) else json.dumps(v, default=str))
+        traits.add_row(str(k), cell(v) if not isinstance(v, (dict, list)) else json.dumps(v, default=str))
     out.print(traits)
     if profile["segments"]:
         out.print("segments: " + ", ".join(map(str, profile["segments"])), markup=False)
     timeline = profile["timeline"]
-    _print_frame(timeline[[c for c in ("ts", "kind", "title", "score", "touchpoint") if c in timeline.columns]], fmt)
+    print_frame(timeline[[c for c in ("ts", "kind", "title", "score", "touchpoint") if c in timeline.columns]], fmt)
 
 
 @app.command()
@@ -285,7 +285,7 @@ def personas(
     """One card per RFM segment: size, value, NPS/CSAT with CIs, channels, themes, pain points."""
     from cxlens.customers.personas import personas as build
 
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         cards = build(ws)
     if fmt is Fmt.table:
         for card in cards.to_dict("records"):
@@ -293,7 +293,7 @@ def personas(
             out.print(str(card.get("description", "")), markup=False, highlight=False)
             out.print()
         return
-    _print_frame(cards, fmt)
+    print_frame(cards, fmt)
 
 
 @app.command("revenue-at-risk")
@@ -309,6 +309,6 @@ def revenue_at_risk_cmd(
     """Predicted CLV × churn risk of the customers who raised each pain point, ranked, with a 95% bootstrap CI."""
     from cxlens.customers.risk import workspace_revenue_at_risk
 
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         df = workspace_revenue_at_risk(ws, by, start=start, end=end, horizon=horizon, horizon_days=horizon_days)
-    _print_frame(df.head(top) if top > 0 else df, fmt)
+    print_frame(df.head(top) if top > 0 else df, fmt)

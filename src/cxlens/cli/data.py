@@ -13,17 +13,17 @@ from rich.table import Table as RichTable
 import cxlens
 from cxlens.cli._app import (
     ADAPTER_KINDS,
-    _cell,
-    _exists,
-    _frame,
-    _open,
-    _pairs,
-    _progress_bar,
-    _serve,
     app,
+    as_frame,
+    cell,
     err,
+    exists,
     journey_app,
+    open,
     out,
+    pairs,
+    progress_bar,
+    serve_dashboard,
     state,
 )
 from cxlens.errors import ConfigError
@@ -46,7 +46,7 @@ def import_(
     ] = None,
 ) -> None:
     """Import a file into the workspace: validated, all-or-nothing, duplicates skipped."""
-    with _open() as ws:
+    with open() as ws:
         if kind in ("rees46", "olist-funnel"):
             from cxlens.journeys.real import olist_marketing_events, rees46_events
 
@@ -64,7 +64,7 @@ def import_(
             return
         if kind not in TABLES:
             raise ConfigError(f"unknown import kind {kind!r}; expected one of {', '.join((*TABLES, *ADAPTER_KINDS))}")
-        bar, update = _progress_bar(f"reading {path.name}")
+        bar, update = progress_bar(f"reading {path.name}")
         try:
             result = ws.load(
                 kind,
@@ -72,7 +72,7 @@ def import_(
                 mapping=map_,
                 format=fmt,
                 dayfirst=dayfirst,
-                constants=_pairs(set_, "--set"),
+                constants=pairs(set_, "--set"),
                 progress=update,
             )
         finally:
@@ -97,7 +97,7 @@ def demo(
     from cxlens.ingest.simulate import write_demo
 
     sz: str | int = int(size) if size.isdigit() else size
-    with _open() as ws:
+    with open() as ws:
         with err.status(f"generating the {size} demo business (seed {seed})…"):
             counts = write_demo(ws, size=sz, seed=seed)
         summary = RichTable(title=f"demo workspace {state.workspace}")
@@ -108,7 +108,7 @@ def demo(
         out.print(summary)
         _print_kpis(ws)
     if serve:
-        _serve(host, port)
+        serve_dashboard(host, port)
 
 
 _KPI_LABELS = {
@@ -124,7 +124,7 @@ _KPI_LABELS = {
 
 
 def _print_kpis(ws: cxlens.Workspace) -> None:
-    kpis = _frame(ws.metrics.summary())
+    kpis = as_frame(ws.metrics.summary())
     table = RichTable(title="KPI summary")
     table.add_column("KPI")
     table.add_column("value", justify="right")
@@ -136,7 +136,7 @@ def _print_kpis(ws: cxlens.Workspace) -> None:
         ci = "–" if pd.isna(r.get("ci_low")) else f"{r['ci_low']:.1f} – {r['ci_high']:.1f}"
         note = "small sample" if r.get("small_sample") else (r.get("note") or "")
         value = "–" if pd.isna(r.get("value")) else f"{r['value']:.1f}{unit}"
-        table.add_row(_KPI_LABELS.get(r["kpi"], r["kpi"]), value, ci, _cell(r.get("n")), str(note))
+        table.add_row(_KPI_LABELS.get(r["kpi"], r["kpi"]), value, ci, cell(r.get("n")), str(note))
     out.print(table)
 
 
@@ -144,7 +144,7 @@ def _print_kpis(ws: cxlens.Workspace) -> None:
 @app.command()
 def info() -> None:
     """Show the workspace's tables, row counts and schema version."""
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         table = RichTable(title=f"{state.workspace} (schema version {ws.schema_version})")
         table.add_column("table")
         table.add_column("rows", justify="right")
@@ -157,7 +157,7 @@ def info() -> None:
 @journey_app.command("show")
 def journey_show() -> None:
     """Print the workspace's journey (stages and touchpoints)."""
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         j = ws.journey
         table = RichTable(title=f"journey {j.name!r}")
         for col in ("stage", "touchpoint", "channel"):
@@ -174,7 +174,7 @@ def journey_show() -> None:
 def journey_load(path: Annotated[Path, typer.Argument(help="Journey YAML file.")]) -> None:
     """Load a journey YAML file into the workspace (replacing the current one)."""
     j = cxlens.Journey.load(path)
-    with _open() as ws:
+    with open() as ws:
         ws.set_journey(j)
     out.print(f"journey {j.name!r}: {len(j.stages)} stages, {len(j.touchpoints)} touchpoints loaded")
 
@@ -184,7 +184,7 @@ def journey_export(
     out_path: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Export the workspace's journey as YAML."""
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         text = ws.journey.to_yaml()
     if out_path:
         out_path.write_text(text, encoding="utf-8")

@@ -9,13 +9,13 @@ import typer
 
 from cxlens.cli._app import (
     Fmt,
-    _exists,
-    _filters,
-    _open,
-    _print_frame,
     app,
+    exists,
+    filters,
     journey_app,
+    open,
     out,
+    print_frame,
 )
 
 
@@ -42,7 +42,7 @@ def funnel(
     """Ordered funnel: customers reaching each step within the window, conversion and time to convert."""
     from cxlens.journeys.funnels import parse_steps
 
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         result = ws.journeys.funnel(
             parse_steps(steps),
             window=window,
@@ -53,10 +53,10 @@ def funnel(
             attribution=attribution,
             start=start,
             end=end,
-            filters=_filters(filter_),
+            filters=filters(filter_),
             segment=segment,
         )
-        _print_frame(result, fmt)
+        print_frame(result, fmt)
 
 
 @app.command()
@@ -77,11 +77,11 @@ def paths(
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Top paths from or to an event, or what customers did right before leaving."""
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         j = ws.journeys
         if dropoff:
             result = j.last_before_dropoff(
-                dropoff, from_event=from_, window=window, top=top, start=start, end=end, filters=_filters(filter_)
+                dropoff, from_event=from_, window=window, top=top, start=start, end=end, filters=filters(filter_)
             )
         else:
             result = j.paths(
@@ -94,9 +94,9 @@ def paths(
                 goal=goal,
                 start=start,
                 end=end,
-                filters=_filters(filter_),
+                filters=filters(filter_),
             )
-        _print_frame(result, fmt)
+        print_frame(result, fmt)
 
 
 @journey_app.command("map")
@@ -111,13 +111,13 @@ def journey_map(
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """The stage × touchpoint journey map: reach, flow, NPS/CSAT/CES with CIs and the pain score."""
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         j = ws.journeys
         if out_path:
-            written = j.map_html(out_path, start, end, _filters(filter_))
+            written = j.map_html(out_path, start, end, filters(filter_))
             out.print(f"journey map written to {written}")
             return
-        result = (j.channel_consistency if consistency else j.map)(start, end, _filters(filter_))
+        result = (j.channel_consistency if consistency else j.map)(start, end, filters(filter_))
         if fmt is Fmt.table and not consistency:
             cols = [
                 "stage",
@@ -132,4 +132,4 @@ def journey_map(
                 "pain_rank",
             ]
             result = result[[c for c in cols if c in result.columns]]
-        _print_frame(result, fmt)
+        print_frame(result, fmt)

@@ -11,14 +11,14 @@ import typer
 from cxlens.cli._app import (
     METRICS,
     Fmt,
-    _exists,
-    _filters,
-    _frame,
-    _open,
-    _print_frame,
-    _serve,
     app,
+    as_frame,
+    exists,
+    filters,
+    open,
     out,
+    print_frame,
+    serve_dashboard,
 )
 from cxlens.errors import ConfigError
 
@@ -44,14 +44,14 @@ def metrics(
     """Compute a CX metric with n and 95% confidence intervals."""
     if name not in METRICS:
         raise ConfigError(f"unknown metric {name!r}; expected one of {', '.join(METRICS)}")
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         fn = getattr(ws.metrics, name)
         kwargs: dict[str, Any] = {
             "by": [b.strip() for b in by.split(",") if b.strip()] if by else None,
             "period": period,
             "start": start,
             "end": end,
-            "filters": _filters(filter_),
+            "filters": filters(filter_),
             "metric": metric,
             "segment": segment,
         }
@@ -64,7 +64,7 @@ def metrics(
         if name == "change" and not metric:
             raise ConfigError("metrics change needs --metric nps, csat or ces")
         result = fn(**{k: v for k, v in kwargs.items() if v is not None and k in accepted})
-        _print_frame(_frame(result), fmt)
+        print_frame(as_frame(result), fmt)
 
 
 # -- serve / report ----------------------------------------------------------------
@@ -81,7 +81,7 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the dashboard and the JSON API (GET /health answers once ready)."""
-    _serve(host, port, add=add, secure_cookies=secure_cookies)
+    serve_dashboard(host, port, add=add, secure_cookies=secure_cookies)
 
 
 @app.command()
@@ -94,6 +94,6 @@ def report(
     """Write a self-contained HTML report (KPIs with CIs, trends, breakdowns, movers)."""
     from cxlens.report import build_report
 
-    with _open(read_only=_exists()) as ws:
-        path = build_report(ws, out_path, start=start, end=end, filters=_filters(filter_))
+    with open(read_only=exists()) as ws:
+        path = build_report(ws, out_path, start=start, end=end, filters=filters(filter_))
     out.print(f"report written to {path}")

@@ -10,8 +10,8 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from cxlens.access.hub import workspace_name
-from cxlens.cli._app import Fmt, _jsonable_tree, _open, _print_frame, app, err, state
+from cxlens.cli._app import Fmt, app, err, jsonable_tree, open, print_frame, state
+from cxlens.web.hub import workspace_name
 
 survey_app = typer.Typer(help="Surveys: definitions, targeting, personal links, results.", no_args_is_help=True)
 app.add_typer(survey_app, name="survey")
@@ -24,7 +24,7 @@ def survey_create(source: FromFile) -> None:
     """Validate a definition file and add the survey to the workspace."""
     from cxlens.surveys import create_survey
 
-    with _open() as ws:
+    with open() as ws:
         d = create_survey(ws, source)
     err.print(f"survey {d.id!r} created ({d.metric}, {d.status})", markup=False)
 
@@ -34,7 +34,7 @@ def survey_update(survey_id: str, source: FromFile) -> None:
     """Replace a survey's definition (same id)."""
     from cxlens.surveys import update_survey
 
-    with _open() as ws:
+    with open() as ws:
         d = update_survey(ws, survey_id, source)
     err.print(f"survey {d.id!r} updated ({d.status})", markup=False)
 
@@ -44,11 +44,11 @@ def survey_list(fmt: Annotated[Fmt, typer.Option("--format", help="table, json o
     """Surveys with status and response counts."""
     from cxlens.surveys import list_surveys
 
-    with _open() as ws:
+    with open() as ws:
         df = list_surveys(ws)
     if fmt is Fmt.table:  # the headline columns; json/csv carry everything
         df = df[["survey_id", "metric", "status", "responses", "impressions"]]
-    _print_frame(df, fmt)
+    print_frame(df, fmt)
 
 
 @survey_app.command("show")
@@ -56,7 +56,7 @@ def survey_show(survey_id: str, fmt: Annotated[str, typer.Option("--format", hel
     """Print a survey's definition."""
     from cxlens.surveys import get_survey
 
-    with _open() as ws:
+    with open() as ws:
         d = get_survey(ws, survey_id)
     sys.stdout.write(json.dumps(d.to_dict(), indent=1, ensure_ascii=False) + "\n" if fmt == "json" else d.to_yaml())
 
@@ -64,7 +64,7 @@ def survey_show(survey_id: str, fmt: Annotated[str, typer.Option("--format", hel
 def _status(survey_id: str, status: str) -> None:
     from cxlens.surveys import set_status
 
-    with _open() as ws:
+    with open() as ws:
         set_status(ws, survey_id, status)
     err.print(f"survey {survey_id!r} is {status}", markup=False)
 
@@ -98,7 +98,7 @@ def survey_links(
     from cxlens.surveys import write_links
 
     name = workspace or workspace_name(state.workspace)
-    with _open() as ws:
+    with open() as ws:
         n = write_links(
             ws, survey_id, customers, out_path, workspace=name, base_url=base_url, expires_days=expires_days
         )
@@ -114,7 +114,7 @@ def survey_results(
     """The survey's metric by period with 95% CIs, its answer breakdown and counts."""
     from cxlens.surveys import survey_results as results
 
-    with _open() as ws:
+    with open() as ws:
         res = results(ws, survey_id, period=period)
     if fmt is Fmt.json:
         data = {
@@ -123,10 +123,10 @@ def survey_results(
             "breakdown": res["breakdown"].to_dict("records"),
             "counts": res["counts"],
         }
-        sys.stdout.write(json.dumps(_jsonable_tree(data), indent=1, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(jsonable_tree(data), indent=1, ensure_ascii=False) + "\n")
         return
     if res["trend"] is not None and len(res["trend"]):
-        _print_frame(res["trend"], fmt)
+        print_frame(res["trend"], fmt)
     if fmt is Fmt.table:
-        _print_frame(res["breakdown"], fmt)
-        _print_frame(pd.DataFrame([res["counts"]]), fmt)
+        print_frame(res["breakdown"], fmt)
+        print_frame(pd.DataFrame([res["counts"]]), fmt)

@@ -10,11 +10,11 @@ import typer
 
 from cxlens.cli._app import (
     Fmt,
-    _exists,
-    _filters,
-    _open,
-    _print_frame,
     err,
+    exists,
+    filters,
+    open,
+    print_frame,
     voice_app,
 )
 
@@ -35,7 +35,7 @@ def voice_score(
     if out_path is not None:
         err.print(f"{len(result):,} rows scored into {out_path}")
         return
-    _print_frame(result, Fmt.json if fmt == "json" else Fmt.csv)
+    print_frame(result, Fmt.json if fmt == "json" else Fmt.csv)
 
 
 @voice_app.command("drivers")
@@ -57,13 +57,13 @@ def voice_drivers(
     from cxlens.voice.drivers import driver_quadrant_chart, key_drivers
 
     spec: str | list[str] = drivers if drivers in ("touchpoints", "themes") else [d.strip() for d in drivers.split(",")]
-    with _open(read_only=_exists()) as ws:
+    with open(read_only=exists()) as ws:
         df = key_drivers(ws, target, spec, method=method, survey=survey, level=level, n_boot=boot, seed=seed)
     if chart is not None:
         chart.write_text(json.dumps(to_vega_lite(driver_quadrant_chart(df))), encoding="utf-8")
     if fmt is Fmt.table:  # the headline columns; json/csv carry everything
         df = df[[c for c in ("rank", "driver", "share", "performance", "coverage", "quadrant") if c in df.columns]]
-    _print_frame(df, fmt)
+    print_frame(df, fmt)
 
 
 @voice_app.command("analyse")
@@ -82,9 +82,9 @@ def voice_analyse(
     from cxlens.voice.stored import load_themes
     from cxlens.voice.verbatims import analyse_verbatims
 
-    with _open() as ws:
+    with open() as ws:
         model = None if analyser == "cxlens" else analyser_by_name(analyser, ws)
-        df = analyse_verbatims(ws, start=start, end=end, filters=_filters(filter_), sources=source or None, model=model)
+        df = analyse_verbatims(ws, start=start, end=end, filters=filters(filter_), sources=source or None, model=model)
         stored = load_themes(ws)
     if stored is not None:  # the workspace's theme model: stable theme ids and names
         english = df["is_english"].eq(True).to_numpy()
@@ -98,9 +98,9 @@ def voice_analyse(
     )
     if fmt is Fmt.table:
         summary = df.groupby(["source", "sentiment_label"], dropna=False).size().rename("verbatims").reset_index()
-        _print_frame(summary, fmt)
+        print_frame(summary, fmt)
     else:
-        _print_frame(df, fmt)
+        print_frame(df, fmt)
 
 
 def _fit_themes(ws, k: str, rules: Path | None, sources: list[str] | None, *, refit: bool = False):
@@ -137,7 +137,7 @@ def _fit_themes(ws, k: str, rules: Path | None, sources: list[str] | None, *, re
     return df, ThemeExtractor(n_themes=n_themes, rules=user_rules).fit(df["text"].tolist())
 
 
-def _pairs(values: list[str] | None, sep: str, what: str) -> list[tuple[str, str]]:
+def pairs(values: list[str] | None, sep: str, what: str) -> list[tuple[str, str]]:
     from cxlens.errors import ConfigError
 
     out = []
@@ -177,9 +177,9 @@ def voice_themes(
     from cxlens.voice.painpoints import theme_summary
     from cxlens.voice.stored import edit_themes, save_themes
 
-    with _open() as ws:
+    with open() as ws:
         if rename or merge or pin or unpin:
-            edit_themes(ws, rename=dict(_pairs(rename, "=", "rename")), merge=_pairs(merge, ",", "merge"),
+            edit_themes(ws, rename=dict(pairs(rename, "=", "rename")), merge=pairs(merge, ",", "merge"),
                         pin=pin or (), unpin=unpin or ())  # fmt: skip
         df, extractor = _fit_themes(ws, k, rules, source, refit=refit)
         if save:
@@ -191,7 +191,7 @@ def voice_themes(
             [c for c in ("theme", "name", "size", "share", "sentiment", "negative_share", "growing", "pinned")
              if c in summary.columns]
         ]  # fmt: skip
-    _print_frame(summary, fmt)
+    print_frame(summary, fmt)
 
 
 @voice_app.command("pain-points")
@@ -204,6 +204,6 @@ def voice_pain_points(
     """For each stage and touchpoint, the themes with the most negative verbatims and their effect on scores."""
     from cxlens.voice.painpoints import pain_points
 
-    with _open() as ws:
+    with open() as ws:
         df, extractor = _fit_themes(ws, k, rules, None)
-    _print_frame(pain_points(df, extractor, top=top), fmt)
+    print_frame(pain_points(df, extractor, top=top), fmt)

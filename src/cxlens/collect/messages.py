@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from cxlens.errors import ConfigError, CxlensError, PayloadTooLargeError
+from cxlens.errors import ConfigError, CxlensError, ParameterError, PayloadTooLargeError
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -188,19 +188,15 @@ def id_hash(event_id: str) -> int:
     return int.from_bytes(hashlib.md5(event_id.encode("utf-8", "surrogatepass")).digest()[8:], "little")
 
 
-def _bad(path: str, expected: str, got: Any, fix: str = "") -> ConfigError:
+def _bad(path: str, expected: str, got: Any, fix: str = "") -> ParameterError:
     shown = repr(got)
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    err = ConfigError(f"{path}: expected {expected}, got {shown}" + (f"; {fix}" if fix else ""))
-    err.param = path  # type: ignore[attr-defined]
-    return err
+    return ParameterError(path, f"{path}: expected {expected}, got {shown}" + (f"; {fix}" if fix else ""))
 
 
 def _too_long(path: str, what: str, limit: int) -> PayloadTooLargeError:
-    err = PayloadTooLargeError(f"{path}: {what} is over the limit of {limit:,}; send less")
-    err.param = path  # type: ignore[attr-defined]
-    return err
+    return PayloadTooLargeError(f"{path}: {what} is over the limit of {limit:,}; send less", param=path)
 
 
 def parse_body(body: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:

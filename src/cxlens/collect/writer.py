@@ -2,9 +2,9 @@
 
 Requests hand their validated :class:`~cxlens.collect.messages.Messages` to
 :meth:`Collector.submit` and wait on the returned future. The writer thread takes everything
-queued (up to ``max_rows``), writes it in ONE DuckDB transaction on its own connection
-(``ws._raw.cursor()``, so dashboard queries holding ``ws._lock`` never stall collection),
-commits — DuckDB syncs its write-ahead log on commit — and only then resolves the futures.
+queued (up to ``max_rows``), writes it in ONE store transaction on its own thread's cursor
+(dashboard reads never stall it; other writes take turns with it), commits — DuckDB syncs its
+write-ahead log on commit — and only then resolves the futures.
 While one group commits, the next one gathers: the busier the server, the bigger the groups.
 
 **Idempotency.** ``event_id`` (the client's ``messageId``) is unique in ``events``. Checking
@@ -36,18 +36,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cxlens.collect.messages import EVENT_COLUMNS, Messages
-from cxlens.collect.tables import DDL
 from cxlens.errors import WorkspaceError
 
 if TYPE_CHECKING:
-    from cxlens.workspace import Workspace
+    from cxlens.store import Store
 
 __all__ = ["Collector", "CommitResult", "SeenIds", "close_collectors", "collector_for"]
 
@@ -146,33 +144,17 @@ class Collector:
     linger
         Seconds to wait for more requests after the first one of a group (0: commit at once;
         requests arriving during a commit form the next group anyway).
-    wal_checkpoint
-        DuckDB's ``wal_autocheckpoint`` while collecting.
     """
 
-    def __init__(self, ws: Workspace, *, max_rows: int = 50_000, linger: float = 0.0, wal_checkpoint: str = "64MB"):
-        raw = ws._require_raw()
+    def __init__(self, ws: Store, *, max_rows: int = 50_000, linger: float = 0.0):
+        if ws.read_only:
+            raise WorkspaceError(f"cannot collect into workspace {ws.path!r}: it is open read-only; open it writable")
+        self.store = ws
         self.path = ws.path
         self.max_rows = max_rows
         self.linger = linger
-        self._cur: duckdb.DuckDBPyConnection = raw.cursor()
-        self._read: duckdb.DuckDBPyConnection = raw.cursor()
-        self._read_lock = threading.Lock()
-        try:
-            for ddl in DDL:
-                self._cur.execute(ddl)
-        except duckdb.Error as e:
-            self._cur.close()
-            self._read.close()
-            raise WorkspaceError(
-                f"cannot collect into workspace {ws.path!r} ({str(e).splitlines()[0]}); open it writable"
-            ) from None
-        # checkpoint after 64 MB of log instead of DuckDB's 16 MB: each checkpoint rewrites the last,
-        # partly filled row group, so frequent ones cost a streaming writer up to half its time
-        # (measured: commit 13.7 → 5 µs an event); crash recovery replays at most that much log
-        self._cur.execute(f"SET wal_autocheckpoint = '{wal_checkpoint}'")
         t0 = time.perf_counter()
-        h = self._cur.execute("SELECT h FROM collect_ids").to_arrow_table().column("h").to_numpy()
+        h = ws.read_arrow("SELECT h FROM collect_ids").column("h").to_numpy()
         self.seen = SeenIds(np.asarray(h, dtype=np.uint64))
         self.startup_seconds = time.perf_counter() - t0
         self._journey_at = 0.0
@@ -186,15 +168,14 @@ class Collector:
         self._thread = threading.Thread(target=self._run, name=f"cxlens-collect-{ws.path}", daemon=True)
         self._thread.start()
 
-    # -- settings (read on a connection of its own, cached: the hot path never waits on ws._lock)
+    # -- settings (cached: the hot path reads the database at most every few seconds)
     def setting(self, name: str, default: Any = None, ttl: float = 5.0) -> Any:
         """A workspace setting, cached for ``ttl`` seconds."""
         now = time.monotonic()
         hit = self._settings.get(name)
         if hit is not None and now - hit[0] < ttl:
             return hit[1]
-        with self._read_lock:
-            row = self._read.execute("SELECT value FROM settings WHERE name = ?", [name]).fetchone()
+        row = self.store.one("SELECT value FROM settings WHERE name = ?", [name])
         value = default if row is None else orjson.loads(row[0])
         self._settings[name] = (now, value)
         return value
@@ -229,16 +210,11 @@ class Collector:
         return self.submit(messages).result(timeout)
 
     def close(self, timeout: float = 30) -> None:
-        """Commit what is queued, then stop the thread and close its connections."""
+        """Commit what is queued, then stop the thread."""
         with self._cv:
             self._closing = True
             self._cv.notify()
         self._thread.join(timeout)
-        for cur in (self._cur, self._read):
-            try:
-                cur.close()
-            except Exception:  # pragma: no cover - closing twice
-                pass
 
     # -- the writer thread -----------------------------------------------------------
     def _take(self) -> list[_Job] | None:
@@ -284,7 +260,7 @@ class Collector:
     def _journey(self) -> dict[str, str]:
         now = time.monotonic()
         if now - self._journey_at > 30:
-            rows = self._cur.execute("SELECT touchpoint, stage FROM journey_touchpoints").fetchall()
+            rows = self.store.rows("SELECT touchpoint, stage FROM journey_touchpoints")
             self._stage_of = {t: s for t, s in rows}
             self._journey_at = now
         return self._stage_of
@@ -296,7 +272,6 @@ class Collector:
         return [results[id(job)] for job in order]
 
     def _commit_group(self, jobs: list[_Job]) -> dict[int, CommitResult]:
-        cur = self._cur
         # requests whose rows are still Python lists become ONE table (a table each would cost
         # ≈ 13 Arrow conversions a request); those parsed in a worker process come as tables
         pending = [job for job in jobs if job.messages.table is None]
@@ -314,29 +289,29 @@ class Collector:
         hashes = np.asarray(table.column("_h").to_numpy(), dtype=np.uint64)
         keep = self._dedupe(table, hashes)
         new = table if keep.all() else table.filter(pa.array(keep))
-        cur.register("_collect_new", new)
-        try:
-            cur.execute("BEGIN")
+        offset = 0
+        identifies, links = [], []
+        for job in jobs:
+            m = job.messages
+            identifies += [(cid, ts, traits) for i, cid, ts, traits in m.identifies if keep[offset + i]]
+            links += [(a, c, ts) for i, a, c, ts in m.links if keep[offset + i]]
+            offset += m.count
+        changes = (
+            ["events", "collect_ids"]
+            + (["customers"] if identifies else [])
+            + (["collect_identities"] if links else [])
+        )
+        with self.store.transaction(changes=changes) as cur:
+            cur.register("_collect_new", new)
             try:
                 cur.execute(f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM _collect_new")
                 cur.execute("INSERT INTO collect_ids SELECT _h FROM _collect_new")
-                offset = 0
-                identifies, links = [], []
-                for job in jobs:
-                    m = job.messages
-                    identifies += [(cid, ts, traits) for i, cid, ts, traits in m.identifies if keep[offset + i]]
-                    links += [(a, c, ts) for i, a, c, ts in m.links if keep[offset + i]]
-                    offset += m.count
                 if identifies:
-                    self._upsert_customers(identifies)
+                    self._upsert_customers(cur, identifies)
                 if links:
-                    self._link(links)
-                cur.execute("COMMIT")
-            except Exception:
-                cur.execute("ROLLBACK")
-                raise
-        finally:
-            cur.unregister("_collect_new")
+                    self._link(cur, links)
+            finally:
+                cur.unregister("_collect_new")
         self.seen.add(hashes[keep])
         self.groups += 1
         self.committed += int(keep.sum())
@@ -372,9 +347,9 @@ class Collector:
             ids = table.column("event_id").take(pa.array(where)).to_pylist()
             found = {
                 r[0]
-                for r in self._cur.execute(
+                for r in self.store.rows(
                     "SELECT DISTINCT event_id FROM events WHERE event_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
-                ).fetchall()
+                )
             }
             for i, eid in zip(where, ids, strict=True):
                 keep[i] = eid not in found
@@ -388,8 +363,7 @@ class Collector:
                     seen_here.add(eid)
         return keep
 
-    def _upsert_customers(self, identifies: list[tuple[str, datetime, dict[str, Any]]]) -> None:
-        cur = self._cur
+    def _upsert_customers(self, cur: Any, identifies: list[tuple[str, datetime, dict[str, Any]]]) -> None:
         ids = list(dict.fromkeys(cid for cid, _, _ in identifies))
         existing: dict[str, dict[str, Any]] = {}
         for row in cur.execute(
@@ -424,7 +398,7 @@ class Collector:
         finally:
             cur.unregister("_collect_customers")
 
-    def _link(self, links: list[tuple[str, str, datetime]]) -> None:
+    def _link(self, cur: Any, links: list[tuple[str, str, datetime]]) -> None:
         pairs: dict[tuple[str, str], list[datetime]] = {}
         for a, c, ts in links:
             span = pairs.get((a, c))
@@ -432,7 +406,7 @@ class Collector:
                 pairs[(a, c)] = [ts, ts]
             else:
                 span[0], span[1] = min(span[0], ts), max(span[1], ts)
-        self._cur.executemany(
+        cur.executemany(
             "INSERT INTO collect_identities VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
             "first_seen = least(first_seen, excluded.first_seen), last_seen = greatest(last_seen, excluded.last_seen)",
             [[a, c, s[0], s[1]] for (a, c), s in pairs.items()],
@@ -478,11 +452,11 @@ def merge_traits(rec: dict[str, Any], traits: dict[str, Any]) -> None:
 
 
 # -- one collector per open workspace ----------------------------------------------------
-_collectors: weakref.WeakKeyDictionary[Workspace, Collector] = weakref.WeakKeyDictionary()
+_collectors: weakref.WeakKeyDictionary[Store, Collector] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
 
 
-def collector_for(ws: Workspace) -> Collector:
+def collector_for(ws: Store) -> Collector:
     """The (lazily started) collector of ``ws``."""
     c = _collectors.get(ws)
     if c is None:
@@ -495,7 +469,7 @@ def collector_for(ws: Workspace) -> Collector:
     return c
 
 
-def close_collectors(ws: Workspace | None = None) -> None:
+def close_collectors(ws: Store | None = None) -> None:
     """Commit what is queued and stop the collector of ``ws`` (of every workspace when None)."""
     with _registry_lock:
         targets = [ws] if ws is not None else list(_collectors.keys())

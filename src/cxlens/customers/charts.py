@@ -107,7 +107,7 @@ def clv_holdout(
     from cxlens.customers.clv_summary import holdout_table
 
     orders = ws.table("orders")
-    last = pd.Timestamp(end) if end is not None else pd.Timestamp(orders.ts.max().execute())
+    last = pd.Timestamp(end) if end is not None else pd.Timestamp(ws.read(orders.ts.max()))
     if pd.isna(last):
         raise ConfigError("the workspace has no orders; load orders to check the CLV model")
     cal_end = (last - pd.Timedelta(weeks=holdout_weeks)).normalize()

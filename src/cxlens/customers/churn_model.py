@@ -41,7 +41,7 @@ from threadpoolctl import threadpool_limits
 from cxlens.customers.clv_models import NotFittedError
 from cxlens.customers.features import customer_features, data_range
 from cxlens.errors import ConfigError
-from cxlens.metrics.common import DateLike, _ts_literal
+from cxlens.metrics.common import DateLike, ts_literal
 
 __all__ = [
     "ChurnModel",
@@ -358,9 +358,9 @@ def churn_labels(ws, customer_ids: Any, as_of: DateLike, horizon_days: int, *, l
         raise ConfigError(f"label {label!r} is not known; expected one of {', '.join(LABELS)}")
     cu = ws.table("customers")
     if label == "auto":
-        label = "churned_at" if int(cu.churned_at.count().execute()) > 0 else "inactivity"
-    t0 = _ts_literal(as_of)
-    t1 = _ts_literal(pd.Timestamp(as_of) + pd.Timedelta(days=horizon_days))
+        label = "churned_at" if int(ws.read(cu.churned_at.count())) > 0 else "inactivity"
+    t0 = ts_literal(as_of)
+    t1 = ts_literal(pd.Timestamp(as_of) + pd.Timedelta(days=horizon_days))
     if label == "churned_at":
         hit = cu.filter(cu.churned_at > t0, cu.churned_at <= t1).select("customer_id")
     else:
@@ -368,10 +368,10 @@ def churn_labels(ws, customer_ids: Any, as_of: DateLike, horizon_days: int, *, l
         for name in ("orders", "events"):
             t = ws.table(name)
             parts.append(t.filter(t.customer_id.notnull(), t.ts >= t0, t.ts < t1).select("customer_id"))
-        active = set(ibis.union(*parts, distinct=True).execute()["customer_id"])
+        active = set(ws.read(ibis.union(*parts, distinct=True))["customer_id"])
         ids = pd.Index(customer_ids)
         return pd.Series((~ids.isin(list(active))).astype("int64"), index=ids, name="churned")
-    churned = set(hit.execute()["customer_id"])
+    churned = set(ws.read(hit)["customer_id"])
     ids = pd.Index(customer_ids)
     return pd.Series(ids.isin(list(churned)).astype("int64"), index=ids, name="churned")
 
@@ -450,7 +450,7 @@ def train_churn(
     cu = ws.table("customers")
     resolved = label
     if label == "auto":
-        resolved = "churned_at" if int(cu.churned_at.count().execute()) > 0 else "inactivity"
+        resolved = "churned_at" if int(ws.read(cu.churned_at.count())) > 0 else "inactivity"
 
     X_tr = customer_features(ws, train_as_of, lookback_days=lookback_days)
     y_tr = churn_labels(ws, X_tr.index, train_as_of, horizon_days, label=resolved)
@@ -482,7 +482,7 @@ def train_churn(
     )
 
 
-def _fmt(v: Any) -> str:
+def format_reason_value(v: Any) -> str:
     if isinstance(v, float):
         return "missing" if np.isnan(v) else f"{v:.3g}"
     return str(v)
@@ -504,7 +504,7 @@ def score_churn(ws, model: ChurnModel, as_of: DateLike = None, *, top: int = 3) 
     text = (
         ex.assign(
             _t=[
-                f"{f} {_fmt(v)} (typical {_fmt(t)}) {c:+.2f}"
+                f"{f} {format_reason_value(v)} (typical {format_reason_value(t)}) {c:+.2f}"
                 for f, v, t, c in zip(ex["feature"], ex["value"], ex["typical"], ex["contribution"], strict=True)
             ]
         )

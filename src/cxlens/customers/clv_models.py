@@ -34,7 +34,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from cxlens.errors import ConfigError, CxlensError
+from cxlens.errors import ConfigError, CxlensError, NotFittedError
 
 __all__ = [
     "BetaGeoModel",
@@ -44,12 +44,6 @@ __all__ = [
     "simulate_bgnbd",
     "simulate_gamma_gamma",
 ]
-
-
-class NotFittedError(ValueError, CxlensError):
-    """A model was used before ``fit``."""
-
-    http_status = 409
 
 
 def _arr(v: Any, name: str) -> np.ndarray:

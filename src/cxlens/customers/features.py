@@ -44,8 +44,8 @@ import ibis
 import pandas as pd
 
 from cxlens.errors import NotFoundError
-from cxlens.metrics.common import DateLike, _backend_name, _json_text, _ts_literal
-from cxlens.metrics.tickets import _hours
+from cxlens.metrics.common import DateLike, backend_name, json_text, ts_literal
+from cxlens.metrics.tickets import hours_between
 from cxlens.metrics.value import EXCLUDED_STATUSES, valid_orders
 
 __all__ = [
@@ -138,19 +138,19 @@ def customer_features_expr(
     traits
         Keys of ``customers.traits`` to add as ``traits.<key>`` columns (as text).
     """
-    t0 = _ts_literal(as_of)
-    lb = _ts_literal(pd.Timestamp(as_of) - pd.Timedelta(days=lookback_days))
-    d30 = _ts_literal(pd.Timestamp(as_of) - pd.Timedelta(days=30))
-    d90 = _ts_literal(pd.Timestamp(as_of) - pd.Timedelta(days=90))
+    t0 = ts_literal(as_of)
+    lb = ts_literal(pd.Timestamp(as_of) - pd.Timedelta(days=lookback_days))
+    d30 = ts_literal(pd.Timestamp(as_of) - pd.Timedelta(days=30))
+    d90 = ts_literal(pd.Timestamp(as_of) - pd.Timedelta(days=90))
 
     cu = ws.table("customers")
     known = cu.filter((cu.created_at.isnull() | (cu.created_at < t0)) & (cu.churned_at.isnull() | (cu.churned_at > t0)))
     cols: dict[str, ibis.Value] = {"customer_id": known.customer_id, "_cx_created": known.created_at}
     for c in TRAIT_COLUMNS:
         cols[c] = known[c]
-    backend = _backend_name(cu)
+    backend = backend_name(cu)
     for k in traits:
-        cols[f"traits__{k}"] = _json_text(known.traits, k, backend)
+        cols[f"traits__{k}"] = json_text(known.traits, k, backend)
     base = known.select(**cols)
 
     parts: list[ibis.Table] = []
@@ -220,7 +220,9 @@ def customer_features_expr(
     if tickets is not None:
         k = tickets.filter(tickets.customer_id.notnull(), tickets.created_at < t0)
         answered = k.first_response_at.notnull() & (k.first_response_at < t0) & (k.created_at >= lb)
-        k = k.mutate(_cx_frt=ibis.ifelse(answered, _hours(k.first_response_at, k.created_at), ibis.null("float64")))
+        k = k.mutate(
+            _cx_frt=ibis.ifelse(answered, hours_between(k.first_response_at, k.created_at), ibis.null("float64"))
+        )
         parts.append(
             k.group_by("customer_id").aggregate(
                 open_tickets=k.count(where=k.resolved_at.isnull() | (k.resolved_at >= t0)),
@@ -279,7 +281,7 @@ def customer_features(
     expr = customer_features_expr(
         ws, as_of, lookback_days=lookback_days, traits=traits, excluded_statuses=excluded_statuses
     )
-    df = expr.execute()
+    df = ws.read(expr)
     df = df.rename(columns={c: c.replace("__", ".", 1) for c in df.columns if c.startswith("traits__")})
     for c in NUMERIC_FEATURES:
         df[c] = df[c].astype("float64")
@@ -294,7 +296,7 @@ def trait_frame(ws, keys: Sequence[str] | None = None) -> pd.DataFrame:
     """
     import json
 
-    df = ws.table("customers").select("customer_id", *TRAIT_COLUMNS, "traits").order_by("customer_id").execute()
+    df = ws.read(ws.table("customers").select("customer_id", *TRAIT_COLUMNS, "traits").order_by("customer_id"))
     parsed = [json.loads(t) if isinstance(t, str) and t else {} for t in df["traits"]]
     tr = pd.DataFrame(parsed, index=df.index)
     if keys is not None:
@@ -315,7 +317,7 @@ def data_range(ws) -> tuple[pd.Timestamp, pd.Timestamp]:
         if t is None:
             continue
         t = t.filter(t.customer_id.notnull())
-        r = t.aggregate(lo=t.ts.min(), hi=t.ts.max()).execute()
+        r = ws.read(t.aggregate(lo=t.ts.min(), hi=t.ts.max()))
         if r["lo"].notna().iloc[0]:
             lo.append(pd.Timestamp(r["lo"].iloc[0]))
             hi.append(pd.Timestamp(r["hi"].iloc[0]))

@@ -146,7 +146,7 @@ def customer_list(
         raise ConfigError(f"page is {page!r}; expected a whole number from 1")
 
     df = rfm_segments(ws)
-    cu = ws.table("customers").select("customer_id", "country", "plan").execute()
+    cu = ws.read(ws.table("customers").select("customer_id", "country", "plan"))
     cu["customer_id"] = cu["customer_id"].astype(str)
     df = df.assign(customer_id=df["customer_id"].astype(str)).merge(cu, on="customer_id", how="left")
     clv, churn = _models(ws, with_models)
@@ -237,7 +237,7 @@ def segment_summary(
     from cxlens.customers.segments import SEGMENTS_TABLE
 
     try:
-        seg = ws.table(SEGMENTS_TABLE).select("segment", "customer_id", "kind").execute()
+        seg = ws.read(ws.table(SEGMENTS_TABLE).select("segment", "customer_id", "kind"))
     except CxlensError:
         seg = pd.DataFrame(columns=["segment", "customer_id", "kind"])
     if segments is not None:

@@ -36,7 +36,7 @@ import pandas as pd
 from cxlens.customers.risk import unhappy
 from cxlens.customers.segments import rfm_segments
 from cxlens.errors import ConfigError, NotFoundError
-from cxlens.metrics.common import DateLike, _backend_name, _json_text, _ts_literal
+from cxlens.metrics.common import DateLike, backend_name, json_text, ts_literal
 from cxlens.metrics.csat import csat_expr
 from cxlens.metrics.nps import nps_expr
 from cxlens.metrics.stats import MIN_N
@@ -82,7 +82,7 @@ def _joined(ws: Any, name: str, mem: ibis.Table, ts: str, end: DateLike) -> ibis
     if t is None:
         return None
     if end is not None:
-        t = t.filter(t[ts] < _ts_literal(end))
+        t = t.filter(t[ts] < ts_literal(end))
     return t.inner_join(mem, "customer_id")
 
 
@@ -250,8 +250,8 @@ def personas(
     if orders is not None:
         o = valid_orders(orders, excluded_statuses)
         if end is not None:
-            o = o.filter(o.ts < _ts_literal(end))
-        per = o.group_by("customer_id").aggregate(revenue=o.amount.sum(), n=o.count()).execute()
+            o = o.filter(o.ts < ts_literal(end))
+        per = ws.read(o.group_by("customer_id").aggregate(revenue=o.amount.sum(), n=o.count()))
         per = per.assign(customer_id=per["customer_id"].astype(str)).set_index("customer_id")
         rev = per["revenue"].reindex(members.index).fillna(0.0).astype("float64")
         cnt = per["n"].reindex(members.index).fillna(0).astype("float64")
@@ -264,13 +264,13 @@ def personas(
     ev = _joined(ws, "events", mem, "ts", end)
     scores: dict[str, pd.DataFrame] = {}
     if fb is not None:
-        scores["nps"] = nps_expr(fb, by=_KEY, min_n=min_n).execute().set_index(_KEY)
-        scores["csat"] = csat_expr(fb, by=_KEY, min_n=min_n).execute().set_index(_KEY)
+        scores["nps"] = ws.read(nps_expr(fb, by=_KEY, min_n=min_n)).set_index(_KEY)
+        scores["csat"] = ws.read(csat_expr(fb, by=_KEY, min_n=min_n)).set_index(_KEY)
     channels = _top(_counts(ev, "channel").rename(columns={"value": "channel"}), "channel", top)
     touchpoints = _top(_counts(ev, "touchpoint").rename(columns={"value": "touchpoint"}), "touchpoint", top)
     themes: dict[str, list[dict[str, Any]]] = {}
     if fb is not None:
-        theme = _json_text(fb.properties, "theme", _backend_name(fb))
+        theme = json_text(fb.properties, "theme", backend_name(fb))
         themes = _top(_counts(fb, theme).rename(columns={"value": "theme"}), "theme", top)
     pains = _pains(fb, top, shrinkage, min_answers)
 

@@ -31,7 +31,7 @@ import pandas as pd
 from cxlens.errors import NotFoundError
 from cxlens.metrics.value import EXCLUDED_STATUSES, valid_orders
 from cxlens.schema.tables import JSON, TABLES
-from cxlens.workspace import ROLLUP_DIMENSIONS, ROLLUP_TABLE, _rollup_select
+from cxlens.store import rollup
 
 __all__ = ["MASK", "TIMELINE_COLUMNS", "customer_profile", "customer_tables", "erase_customer", "export_customer"]
 
@@ -84,7 +84,7 @@ def _parse_json(text: Any) -> Any:
 def _exists(ws: Any, customer_id: str) -> bool:
     for name in ("customers", "orders", "events", "feedback", "tickets", "reviews"):
         t = _opt(ws, name)
-        if t is not None and int(t.filter(t.customer_id == customer_id).count().execute()) > 0:
+        if t is not None and int(ws.read(t.filter(t.customer_id == customer_id).count())) > 0:
             return True
     return False
 
@@ -109,7 +109,7 @@ def _timeline(ws: Any, customer_id: str, show_pii: bool) -> pd.DataFrame:
             # anonymous events of a browser/device the customer was identified on (as erasure)
             seen = t.filter(mine, t.anonymous_id.notnull()).anonymous_id
             mine = mine | (t.customer_id.isnull() & t.anonymous_id.isin(seen))
-        df = t.filter(mine).execute()
+        df = ws.read(t.filter(mine))
         return df if len(df) else None
 
     if (ev := rows("events")) is not None:
@@ -206,7 +206,7 @@ def _value(ws: Any, customer_id: str) -> dict[str, Any]:
         return empty
     v = valid_orders(o, EXCLUDED_STATUSES)
     v = v.filter(v.customer_id == customer_id)
-    r = v.aggregate(n=v.count(), revenue=v.amount.sum(), first=v.ts.min(), last=v.ts.max()).execute().iloc[0]
+    r = ws.read(v.aggregate(n=v.count(), revenue=v.amount.sum(), first=v.ts.min(), last=v.ts.max())).iloc[0]
     n = int(r["n"])
     if n == 0:
         return empty
@@ -224,7 +224,7 @@ def _segments(ws: Any, customer_id: str) -> list[dict[str, Any]]:
     s = _opt(ws, "segments")
     if s is None:
         return []
-    df = s.filter(s.customer_id == customer_id).select("segment", "kind").order_by("segment").execute()
+    df = ws.read(s.filter(s.customer_id == customer_id).select("segment", "kind").order_by("segment"))
     return [{"segment": a, "kind": b} for a, b in zip(df["segment"], df["kind"], strict=True)]
 
 
@@ -242,7 +242,7 @@ def _row_for(frame: pd.DataFrame | None, customer_id: str, what: str) -> dict[st
 def _churn(ws: Any, customer_id: str, churn: Any, as_of: Any, top: int) -> dict[str, Any] | None:
     if churn is None or isinstance(churn, pd.DataFrame):
         return _row_for(churn, customer_id, "churn")
-    from cxlens.customers.churn_model import _fmt
+    from cxlens.customers.churn_model import format_reason_value
     from cxlens.customers.features import customer_features, data_range
 
     if as_of is None:
@@ -260,7 +260,7 @@ def _churn(ws: Any, customer_id: str, churn: Any, as_of: Any, top: int) -> dict[
         for f, v, t, c in zip(ex["feature"], ex["value"], ex["typical"], ex["contribution"], strict=True)
     ]
     text = "; ".join(
-        f"{r['feature']} {_fmt(v)} (typical {_fmt(t)}) {r['contribution']:+.2f}"
+        f"{r['feature']} {format_reason_value(v)} (typical {format_reason_value(t)}) {r['contribution']:+.2f}"
         for r, v, t in zip(reasons, ex["value"], ex["typical"], strict=True)
     )
     return {"churn_risk": risk, "reasons": text, "reason_list": reasons, "as_of": pd.Timestamp(as_of)}
@@ -329,7 +329,7 @@ def customer_profile(
     cu = _opt(ws, "customers")
     known = False
     if cu is not None:
-        row = cu.filter(cu.customer_id == customer_id).limit(1).execute()
+        row = ws.read(cu.filter(cu.customer_id == customer_id).limit(1))
         if len(row):
             known = True
             pii = set(TABLES["customers"].pii_columns)
@@ -345,7 +345,7 @@ def customer_profile(
     open_tickets = 0
     if tk is not None:
         mine = tk.filter(tk.customer_id == customer_id, tk.resolved_at.isnull())
-        open_tickets = int(mine.count().execute())
+        open_tickets = int(ws.read(mine.count()))
     summary = {
         "events": int(counts.get("event", 0)),
         "feedback": int(counts.get("feedback", 0)),
@@ -395,7 +395,7 @@ def _scope(ws: Any) -> dict[str, str]:
     dependent tables: base tables without one whose ``order_id``, ``feedback_id``, ``ticket_id``,
     ``review_id``, ``event_id`` or ``verbatim_id`` points at the customer's rows.
     """
-    cols = ws.sql(
+    cols = ws.read(
         "SELECT c.table_name, c.column_name FROM duckdb_columns() c JOIN duckdb_tables() t "
         "ON c.database_name = t.database_name AND c.schema_name = t.schema_name AND c.table_name = t.table_name "
         "WHERE c.schema_name = 'main' AND NOT t.temporary AND c.database_name = current_database()"
@@ -432,7 +432,7 @@ def customer_tables(ws: Any) -> list[str]:
 
 
 def _select(ws: Any, table: str, where: str, customer_id: str) -> pd.DataFrame:
-    return ws.sql(f'SELECT * FROM "{table}" WHERE {where}', [customer_id] * where.count("?"))
+    return ws.read(f'SELECT * FROM "{table}" WHERE {where}', [customer_id] * where.count("?"))
 
 
 def export_customer(ws: Any, customer_id: str) -> dict[str, Any]:
@@ -479,22 +479,17 @@ def export_customer(ws: Any, customer_id: str) -> dict[str, Any]:
     }
 
 
-def _delete(raw: Any, table: str, where: str, customer_id: str) -> int:
-    return int(raw.execute(f'DELETE FROM "{table}" WHERE {where}', [customer_id] * where.count("?")).fetchone()[0])
+def _delete(cur: Any, table: str, where: str, customer_id: str) -> int:
+    return int(cur.execute(f'DELETE FROM "{table}" WHERE {where}', [customer_id] * where.count("?")).fetchone()[0])
 
 
-def _unroll(raw: Any, customer_id: str) -> None:
+def _unroll(cur: Any, customer_id: str) -> None:
     """Take the customer's feedback out of the rollup cube (inside the caller's transaction)."""
-    raw.execute(
+    cur.execute(
         "CREATE OR REPLACE TEMP TABLE _cxlens_erase_fb AS SELECT * FROM feedback WHERE customer_id = ?", [customer_id]
     )
-    same = " AND ".join(f"r.{c} IS NOT DISTINCT FROM d.{c}" for c in (*ROLLUP_DIMENSIONS, "day", "score"))
-    raw.execute(
-        f"MERGE INTO {ROLLUP_TABLE} r USING ({_rollup_select('_cxlens_erase_fb')}) d ON {same} "
-        "WHEN MATCHED THEN UPDATE SET n = r.n - d.n"
-    )
-    raw.execute(f"DELETE FROM {ROLLUP_TABLE} WHERE n <= 0")
-    raw.execute("DROP TABLE _cxlens_erase_fb")
+    rollup.subtract(cur, "_cxlens_erase_fb")
+    cur.execute("DROP TABLE _cxlens_erase_fb")
 
 
 def erase_customer(ws: Any, customer_id: str, *, missing_ok: bool = False) -> dict[str, int]:
@@ -530,18 +525,11 @@ def erase_customer(ws: Any, customer_id: str, *, missing_ok: bool = False) -> di
         if missing_ok:
             return dict.fromkeys(names, 0)
         raise _not_found(customer_id)
-    raw = ws._require_raw()
     deleted: dict[str, int] = {}
-    with ws._lock:
-        raw.execute("BEGIN")
-        try:
-            if "feedback" in names and ws._has_rollup():
-                _unroll(raw, customer_id)
-            # dependent tables first: their predicates read the customer's orders, answers, tickets…
-            for name in sorted(names, key=lambda n: scope[n] == _own(n)):
-                deleted[name] = _delete(raw, name, scope[name], customer_id)
-            raw.execute("COMMIT")
-        except Exception:
-            raw.execute("ROLLBACK")
-            raise
+    with ws.transaction(changes=names) as cur:
+        if "feedback" in names:
+            _unroll(cur, customer_id)
+        # dependent tables first: their predicates read the customer's orders, answers, tickets…
+        for name in sorted(names, key=lambda n: scope[n] == _own(n)):
+            deleted[name] = _delete(cur, name, scope[name], customer_id)
     return {n: deleted[n] for n in names}

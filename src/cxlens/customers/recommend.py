@@ -37,7 +37,7 @@ from sklearn.base import BaseEstimator, clone
 
 from cxlens.customers.clv_models import NotFittedError
 from cxlens.errors import ConfigError, NotFoundError
-from cxlens.metrics.common import DateLike, _ts_literal
+from cxlens.metrics.common import DateLike, ts_literal
 from cxlens.metrics.value import EXCLUDED_STATUSES, valid_orders
 
 __all__ = [
@@ -482,11 +482,11 @@ def interactions_from_workspace(
     items = ws.table("order_items")
     o = orders.filter(orders.customer_id.notnull())
     if since is not None:
-        o = o.filter(o.ts >= _ts_literal(since))
+        o = o.filter(o.ts >= ts_literal(since))
     j = o.select("order_id", "customer_id", "ts").join(items.select("order_id", "product_id"), "order_id")
     j = j.filter(j.product_id.notnull())
     agg = j.group_by(["customer_id", "product_id"]).aggregate(weight=j.order_id.nunique(), ts=j.ts.max())
-    df = agg.execute()
+    df = ws.read(agg)
     df["weight"] = df["weight"].astype("float64")
     return df.sort_values(["customer_id", "product_id"], kind="mergesort").reset_index(drop=True)[
         ["customer_id", "product_id", "weight", "ts"]
@@ -558,7 +558,7 @@ def next_best_action(
             t.resolved_at.isnull(),
             t.status.isnull() | ~t.status.lower().isin(list(_CLOSED)),
         )
-        open_t = set(t.select("customer_id").distinct().execute()["customer_id"].astype(str))
+        open_t = set(ws.read(t.select("customer_id").distinct())["customer_id"].astype(str))
     except NotFoundError:
         pass
     # latest NPS answer
@@ -567,18 +567,18 @@ def next_best_action(
         f = ws.table("feedback")
         f = f.filter(f.customer_id.isin(lit), f.metric == "nps")
         f = f.mutate(_rn=_latest_first(f))
-        lf = f.filter(f._rn == 0).select("customer_id", "score").execute()
+        lf = ws.read(f.filter(f._rn == 0).select("customer_id", "score"))
         last_nps = lf.set_index(lf["customer_id"].astype(str))["score"].astype("float64")
     except NotFoundError:
         pass
     # last order
     orders = valid_orders(ws.table("orders"))
     if as_of is None:
-        end = orders.ts.max().execute()
+        end = ws.read(orders.ts.max())
         as_of = pd.Timestamp(end) if end is not None and not pd.isna(end) else pd.Timestamp.now()
     as_of = pd.Timestamp(as_of)
-    o = orders.filter(orders.customer_id.isin(lit), orders.ts <= _ts_literal(as_of))
-    lo = o.group_by("customer_id").aggregate(last=o.ts.max()).execute()
+    o = orders.filter(orders.customer_id.isin(lit), orders.ts <= ts_literal(as_of))
+    lo = ws.read(o.group_by("customer_id").aggregate(last=o.ts.max()))
     last_order = pd.to_datetime(lo.set_index(lo["customer_id"].astype(str))["last"])
 
     if model is None:

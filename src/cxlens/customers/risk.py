@@ -44,7 +44,7 @@ import pandas as pd
 
 from cxlens.errors import ConfigError
 from cxlens.metrics.ces import EASY_MIN
-from cxlens.metrics.common import DateLike, _backend_name, _json_text, _ts_literal
+from cxlens.metrics.common import DateLike, backend_name, json_text, ts_literal
 from cxlens.metrics.csat import SATISFIED_MIN
 from cxlens.metrics.nps import DETRACTOR_MAX
 
@@ -92,7 +92,7 @@ def unhappy(fb: ibis.Table) -> ibis.Value:
 
 def _key(fb: ibis.Table, by: str) -> ibis.Value:
     if by == "theme":
-        return _json_text(fb.properties, "theme", _backend_name(fb))
+        return json_text(fb.properties, "theme", backend_name(fb))
     return fb.touchpoint
 
 
@@ -103,9 +103,9 @@ def unhappy_answers(ws: Any, by: str = "theme", *, start: DateLike = None, end: 
     fb = ws.table("feedback")
     preds = [fb.customer_id.notnull(), fb.score.notnull(), unhappy(fb)]
     if start is not None:
-        preds.append(fb.ts >= _ts_literal(start))
+        preds.append(fb.ts >= ts_literal(start))
     if end is not None:
-        preds.append(fb.ts < _ts_literal(end))
+        preds.append(fb.ts < ts_literal(end))
     t = fb.filter(*preds).mutate(_cx_key=_key(fb, by))
     t = t.filter(t._cx_key.notnull() & (t._cx_key != ""))
     return t.group_by([t._cx_key.name(by), t.customer_id]).aggregate(answers=t.count())
@@ -130,7 +130,7 @@ def resolve_by(ws: Any, by: str = "auto") -> str:
         if by not in BY:
             raise ConfigError(f"revenue at risk by {by!r} is not supported; expected 'theme', 'touchpoint' or 'auto'")
         return by
-    n = int(unhappy_answers(ws, "theme").count().execute())
+    n = int(ws.read(unhappy_answers(ws, "theme").count()))
     return "theme" if n > 0 else "touchpoint"
 
 
@@ -244,7 +244,7 @@ def revenue_at_risk(
             pairs = pairs.groupby([by, "customer_id"], sort=True).size().rename("answers").reset_index()
     else:
         by = resolve_by(ws, by)
-        pairs = unhappy_answers(ws, by, start=start, end=end).execute()
+        pairs = ws.read(unhappy_answers(ws, by, start=start, end=end))
     c = _per_customer(clv, "clv", "clv")
     r = _per_customer(risk, "churn_risk", "risk")
     if pairs.empty:
@@ -293,7 +293,7 @@ def _fingerprint(ws: Any) -> tuple:
             parts.append((name, None))
             continue
         agg = t.aggregate(n=t.count(), last=t[ts].max()) if ts in t.columns else t.aggregate(n=t.count())
-        parts.append((name, *agg.execute().iloc[0].astype(str).tolist()))
+        parts.append((name, *ws.read(agg).iloc[0].astype(str).tolist()))
     return tuple(parts)
 
 

@@ -26,13 +26,13 @@ Hibernating with the rest of R, F in 1-2)::
 **Clusters** (:func:`cluster_segments`): k-means (k by the highest silhouette) or a Gaussian
 mixture (k by the lowest BIC) on numeric features, median-imputed and standardised.
 
-**Stored segments**: :func:`save_segment` writes members to the workspace table ``segments``
-(``segment, customer_id, kind, created_at``), so metrics and funnels can filter by membership.
+**Stored segments** (:mod:`cxlens.store.segments`, re-exported here): :func:`save_segment` writes
+members to the workspace table ``segments`` (``segment, customer_id, kind, created_at``), so metrics
+and funnels can filter by membership.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,13 +42,25 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError, NotFoundError
-from cxlens.metrics.common import DateLike, _ts_literal, prepare
+from cxlens.metrics.common import DateLike, prepare, ts_literal
 from cxlens.metrics.value import EXCLUDED_STATUSES, valid_orders
+from cxlens.store.segments import (
+    KINDS,
+    SEGMENTS_TABLE,
+    delete_segment,
+    list_segments,
+    restrict_to_segment,
+    save_segment,
+    save_segments,
+    saved_segment_names,
+    segment_members,
+    segment_table,
+)
 
 __all__ = [
     "RFM_COLUMNS",
     "RFM_SEGMENTS",
-    "SEGMENTS_DDL",
+    "KINDS",
     "SEGMENTS_TABLE",
     "Clustering",
     "cluster_segments",
@@ -91,12 +103,6 @@ RFM_COLUMNS = [
     "rfm",
     "segment",
 ]
-SEGMENTS_TABLE = "segments"
-SEGMENTS_DDL = (
-    f"CREATE TABLE IF NOT EXISTS {SEGMENTS_TABLE} (segment VARCHAR, customer_id VARCHAR, kind VARCHAR, "
-    "created_at TIMESTAMP)"
-)
-KINDS = ("rfm", "cluster", "rule", "manual", "churn")
 _DAY = 86400.0
 
 
@@ -124,7 +130,7 @@ def rfm_expr(
     excluded_statuses: Iterable[str] = EXCLUDED_STATUSES,
 ) -> ibis.Table:
     """RFM values, scores and segment names per customer as one expression (see the module doc)."""
-    t0 = _ts_literal(as_of)
+    t0 = ts_literal(as_of)
     o = valid_orders(orders, excluded_statuses)
     o = o.filter(o.customer_id.notnull(), o.ts < t0)
     per = o.group_by("customer_id").aggregate(_cx_last=o.ts.max(), frequency=o.count(), monetary=o.amount.sum())
@@ -149,7 +155,7 @@ def rfm_expr(
 
 
 def rfm_segments(
-    ws,
+    store: Any,
     as_of: DateLike = None,
     *,
     mapping: Sequence[tuple[str, tuple[int, int], tuple[int, int]]] = RFM_SEGMENTS,
@@ -169,13 +175,13 @@ def rfm_segments(
     >>> sorted(rfm["r_score"].unique().tolist())
     [1, 2, 3, 4, 5]
     """
-    orders = ws.table("orders")
+    orders = store.table("orders")
     if as_of is None:
-        last = orders.ts.max().execute()
+        last = store.read(orders.ts.max())
         if last is None or pd.isna(last):
             raise NotFoundError("workspace has no orders; RFM needs orders — load them first")
         as_of = pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
-    df = rfm_expr(orders, as_of, mapping=mapping, excluded_statuses=excluded_statuses).execute()
+    df = store.read(rfm_expr(orders, as_of, mapping=mapping, excluded_statuses=excluded_statuses))
     for c in ("frequency", "r_score", "f_score", "m_score"):
         df[c] = df[c].astype("int64")
     return df.reset_index(drop=True)
@@ -294,7 +300,7 @@ def cluster_segments(
 
 
 # -- rules and stored segments ---------------------------------------------------------------------
-def rule_segment(ws, name: str, rules: Mapping[str, Any], *, save: bool = False) -> pd.Index:
+def rule_segment(store: Any, name: str, rules: Mapping[str, Any], *, save: bool = False) -> pd.Index:
     """Customer ids matching every rule: ``{"plan": "pro", "country": ["DE", "FR"], "traits.age_band": "18-24"}``.
 
     A rule's key is a customers column (``segment``, ``plan``, ``country``…) or ``traits.<key>``;
@@ -303,123 +309,9 @@ def rule_segment(ws, name: str, rules: Mapping[str, Any], *, save: bool = False)
     """
     if not rules:
         raise ConfigError(f"segment {name!r} has no rules; pass e.g. {{'plan': 'pro'}}")
-    cu = ws.table("customers")
+    cu = store.table("customers")
     t, _ = prepare(cu, customers=cu, filters=dict(rules), what=f"segment {name!r}")
-    ids = pd.Index(sorted(t.select("customer_id").distinct().execute()["customer_id"].tolist()), name=name)
+    ids = pd.Index(sorted(store.read(t.select("customer_id").distinct())["customer_id"].tolist()), name=name)
     if save:
-        save_segment(ws, name, ids, kind="rule")
+        save_segment(store, name, ids, kind="rule")
     return ids
-
-
-def _raw(ws):
-    raw = ws._require_raw()
-    raw.execute(SEGMENTS_DDL)
-    return raw
-
-
-def save_segment(ws, name: str, customer_ids: Iterable[str], kind: str = "manual") -> int:
-    """Store (or replace) segment ``name`` with these members in table ``segments``; returns members written."""
-    if not name:
-        raise ConfigError("segment name is empty; pass a name such as 'vip_de'")
-    if kind not in KINDS:
-        raise ConfigError(f"segment kind {kind!r} is not known; expected one of {', '.join(KINDS)}")
-    ids = pd.Index(pd.Series(list(customer_ids), dtype=object).dropna().astype(str)).unique()
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    frame = pd.DataFrame({"segment": name, "customer_id": ids, "kind": kind, "created_at": now})
-    with ws._lock:
-        raw = _raw(ws)
-        raw.execute("BEGIN")
-        try:
-            raw.execute(f"DELETE FROM {SEGMENTS_TABLE} WHERE segment = ?", [name])
-            raw.register("_cx_segment_rows", frame)
-            raw.execute(
-                f"INSERT INTO {SEGMENTS_TABLE} SELECT segment, customer_id, kind, created_at FROM _cx_segment_rows"
-            )
-            raw.execute("COMMIT")
-        except Exception:
-            raw.execute("ROLLBACK")
-            raise
-        finally:
-            raw.unregister("_cx_segment_rows")
-    return len(ids)
-
-
-def save_segments(ws, labels: pd.Series, kind: str, *, prefix: str = "") -> dict[str, int]:
-    """Store each value of ``labels`` (indexed by customer id) as its own segment ``prefix + value``."""
-    out = {}
-    for value, members in labels.groupby(labels, sort=True):
-        out[f"{prefix}{value}"] = save_segment(ws, f"{prefix}{value}", members.index, kind=kind)
-    return out
-
-
-def segment_members(ws, name: str) -> pd.Index:
-    """Customer ids of stored segment ``name``."""
-    with ws._lock:
-        df = (
-            _raw(ws)
-            .execute(f"SELECT customer_id FROM {SEGMENTS_TABLE} WHERE segment = ? ORDER BY customer_id", [name])
-            .fetchdf()
-        )
-    if df.empty and name not in set(list_segments(ws)["segment"]):
-        raise NotFoundError(f"no stored segment {name!r}; see list_segments(ws) for the saved ones")
-    return pd.Index(df["customer_id"].tolist(), name=name)
-
-
-def list_segments(ws) -> pd.DataFrame:
-    """Stored segments: ``segment, kind, customers, created_at``."""
-    with ws._lock:
-        return (
-            _raw(ws)
-            .execute(
-                f"SELECT segment, any_value(kind) AS kind, count(*) AS customers, max(created_at) AS created_at "
-                f"FROM {SEGMENTS_TABLE} GROUP BY segment ORDER BY segment"
-            )
-            .fetchdf()
-        )
-
-
-def delete_segment(ws, name: str) -> None:
-    """Remove stored segment ``name`` (nothing happens when it does not exist)."""
-    with ws._lock:
-        _raw(ws).execute(f"DELETE FROM {SEGMENTS_TABLE} WHERE segment = ?", [name])
-
-
-def segment_table(ws, name: str) -> ibis.Table:
-    """The members of stored segment ``name`` as an Ibis table (one ``customer_id`` column, distinct).
-
-    For semi-joins on any backend (``segment=`` in ``ws.metrics.*`` and ``ws.journeys.funnel``).
-    Raises :class:`~cxlens.errors.NotFoundError` naming the stored segments when ``name`` is not one.
-    """
-    try:
-        seg = ws.table(SEGMENTS_TABLE)
-    except NotFoundError:
-        seg = None
-    if seg is not None:
-        hit = seg.filter(seg.segment == name)
-        if int(hit.count().execute()) > 0:
-            return hit.select(customer_id=hit.customer_id.cast("string")).distinct()
-        known = sorted(seg.select("segment").distinct().execute()["segment"].astype(str).tolist())
-    else:
-        known = []
-    shown = ", ".join(repr(k) for k in known[:10]) or "none yet"
-    raise NotFoundError(
-        f"no stored segment {name!r}; expected one of the saved segments ({shown}); "
-        "save one with 'cxlens segments rfm --save' or save_segment()"
-    )
-
-
-def restrict_to_segment(ws, table: ibis.Table, name: str | None) -> ibis.Table:
-    """``table`` limited to rows whose ``customer_id`` is a member of stored segment ``name`` (``None``: as is)."""
-    if name is None:
-        return table
-    members = segment_table(ws, name)
-    return table.semi_join(members, table.customer_id.cast("string") == members.customer_id)
-
-
-def saved_segment_names(ws) -> list[str]:
-    """Names of the stored segments, sorted (empty when none was saved); reads only, so safe on read-only workspaces."""
-    try:
-        seg = ws.table(SEGMENTS_TABLE)
-    except NotFoundError:
-        return []
-    return sorted(seg.select("segment").distinct().execute()["segment"].dropna().astype(str).tolist())

@@ -27,15 +27,16 @@ import pandas as pd
 
 from cxlens.errors import ImportFileError, SchemaError
 from cxlens.ingest.files import read_file
+from cxlens.ingest.load import insert_tables
 from cxlens.schema.tables import TABLES
 from cxlens.schema.validate import validate_frame
-from cxlens.workspace import Workspace
+from cxlens.store import Store
 
 __all__ = ["ADAPTERS", "import_cdnow", "import_nps_verbatims", "import_olist", "import_telco_churn"]
 
 
 # -- reading and checking source columns ------------------------------------------------------
-def _read(path: Path, columns: Sequence[str], *, sep: str | None = None) -> pd.DataFrame:
+def read_source(path: Path, columns: Sequence[str], *, sep: str | None = None) -> pd.DataFrame:
     """Read a CSV as strings and check it has ``columns``."""
     frame = read_file(path, "csv", sep=sep)
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -49,7 +50,7 @@ def _read(path: Path, columns: Sequence[str], *, sep: str | None = None) -> pd.D
     return frame.reset_index(drop=True)
 
 
-def _bad(source: str, row: int, column: str, value: Any, expected: str) -> SchemaError:
+def bad_value(source: str, row: int, column: str, value: Any, expected: str) -> SchemaError:
     """A SchemaError for data row ``row`` (0-based position) of a source file."""
     shown = "empty" if value is None or (isinstance(value, float) and np.isnan(value)) else repr(value)
     err = SchemaError(f"column '{column}' in {source} row {row + 1} is {shown}; expected {expected}")
@@ -61,22 +62,22 @@ def _blank(s: pd.Series) -> pd.Series:
     return s.isna() | s.astype("string").str.strip().eq("").fillna(True)
 
 
-def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+def text_column(frame: pd.DataFrame, column: str) -> pd.Series:
     """Stripped text, None where blank."""
     s = frame[column].astype("string").str.strip()
     return s.astype(object).where(~_blank(frame[column]), None)
 
 
-def _required(frame: pd.DataFrame, column: str, source: str, what: str) -> pd.Series:
-    s = _text(frame, column)
+def required_column(frame: pd.DataFrame, column: str, source: str, what: str) -> pd.Series:
+    s = text_column(frame, column)
     bad = s.isna().to_numpy()
     if bad.any():
         i = int(bad.argmax())
-        raise _bad(source, i, column, None, what)
+        raise bad_value(source, i, column, None, what)
     return s
 
 
-def _numbers(
+def number_column(
     frame: pd.DataFrame,
     column: str,
     source: str,
@@ -106,7 +107,7 @@ def _numbers(
     arr = bad.to_numpy(dtype=bool)
     if arr.any():
         i = int(arr.argmax())
-        raise _bad(source, i, column, None if blank.iloc[i] else raw.iloc[i], what)
+        raise bad_value(source, i, column, None if blank.iloc[i] else raw.iloc[i], what)
     return num
 
 
@@ -121,7 +122,7 @@ def _times(
     arr = bad.to_numpy(dtype=bool)
     if arr.any():
         i = int(arr.argmax())
-        raise _bad(source, i, column, None if blank.iloc[i] else raw.iloc[i], f"a date-time such as {example!r}")
+        raise bad_value(source, i, column, None if blank.iloc[i] else raw.iloc[i], f"a date-time such as {example!r}")
     return ts.astype("datetime64[us]")
 
 
@@ -130,13 +131,13 @@ def _known(values: pd.Series, known: pd.Index | set[str], column: str, source: s
     arr = (values.notna() & ~values.isin(known)).to_numpy(dtype=bool)
     if arr.any():
         i = int(arr.argmax())
-        raise _bad(source, i, column, values.iloc[i], f"an id listed in {where}")
+        raise bad_value(source, i, column, values.iloc[i], f"an id listed in {where}")
 
 
 _PREFIX = re.compile(r"^column '([^']*)' in .* row (\d+) is ")
 
 
-def _validated(frame: pd.DataFrame, kind: str, source: str, columns: dict[str, str]) -> pd.DataFrame:
+def validated(frame: pd.DataFrame, kind: str, source: str, columns: dict[str, str]) -> pd.DataFrame:
     """:func:`validate_frame`, with errors pointing back at the source column and row.
 
     ``frame``'s index holds the 0-based source row of each canonical row; ``columns`` maps
@@ -158,15 +159,15 @@ def _validated(frame: pd.DataFrame, kind: str, source: str, columns: dict[str, s
         raise err from None
 
 
-def _stages(ws: Workspace, touchpoints: pd.Series, fallback: dict[str, str]) -> pd.Series:
+def _stages(ws: Store, touchpoints: pd.Series, fallback: dict[str, str]) -> pd.Series:
     """Stage of each touchpoint from the workspace journey, else the adapter's default."""
     stage = touchpoints.map(ws.journey.stage_of())
     return stage.where(stage.notna(), touchpoints.map(fallback)).astype(object).where(lambda s: s.notna(), None)
 
 
-def _insert_all(ws: Workspace, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+def insert_all(ws: Store, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
     """Insert validated canonical tables in ONE transaction; rows whose id exists are skipped."""
-    return {name: r.inserted for name, r in ws.insert_many(tables).items()}
+    return {name: r.inserted for name, r in insert_tables(ws, tables).items()}
 
 
 # -- Olist ------------------------------------------------------------------------------------
@@ -210,7 +211,7 @@ _OLIST_TS = ("%Y-%m-%d %H:%M:%S", "2017-10-02 10:56:33")
 _OLIST_FALLBACK_STAGE = {"checkout": "purchase", "order_confirmation": "purchase", "delivery": "service"}
 
 
-def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
+def import_olist(ws: Store, directory: str | Path) -> dict[str, int]:
     """Import the Olist Brazilian e-commerce export (Kaggle ``olistbr/brazilian-ecommerce``).
 
     Reads the orders, customers, order items, payments and reviews files of ``directory`` and
@@ -256,20 +257,20 @@ def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
             f"folder {str(d)!r} has no {absent[0]}; expected the Olist files "
             f"{', '.join(n for n, _ in OLIST_FILES.values())} under their original names"
         )
-    raw = {k: _read(d / name, cols) for k, (name, cols) in OLIST_FILES.items()}
+    raw = {k: read_source(d / name, cols) for k, (name, cols) in OLIST_FILES.items()}
     src = {k: name for k, (name, _) in OLIST_FILES.items()}
 
     # customers file: per-order customer_id → customer_unique_id
     cu = raw["customers"]
-    cu_id = _required(cu, "customer_id", src["customers"], "a customer id")
-    cu_uid = _required(cu, "customer_unique_id", src["customers"], "a customer unique id")
+    cu_id = required_column(cu, "customer_id", src["customers"], "a customer id")
+    cu_uid = required_column(cu, "customer_unique_id", src["customers"], "a customer unique id")
     dup = cu_id.duplicated(keep=False)
     if dup.any():
         clash = pd.DataFrame({"id": cu_id, "uid": cu_uid})[dup].drop_duplicates()
         twice = clash["id"].duplicated().to_numpy()
         if twice.any():
             i = int(clash.index[int(twice.argmax())])
-            raise _bad(
+            raise bad_value(
                 src["customers"],
                 i,
                 "customer_unique_id",
@@ -281,31 +282,31 @@ def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
     # orders
     o = raw["orders"]
     f = src["orders"]
-    order_id = _required(o, "order_id", f, "an order id")
-    o_cid = _required(o, "customer_id", f, "a customer id")
+    order_id = required_column(o, "order_id", f, "an order id")
+    o_cid = required_column(o, "customer_id", f, "a customer id")
     _known(o_cid, uid_of.index, "customer_id", f, src["customers"])
     purchased = _times(o, "order_purchase_timestamp", f, *_OLIST_TS)
     approved = _times(o, "order_approved_at", f, *_OLIST_TS, required=False)
     carrier = _times(o, "order_delivered_carrier_date", f, *_OLIST_TS, required=False)
     delivered = _times(o, "order_delivered_customer_date", f, *_OLIST_TS, required=False)
     estimated = _times(o, "order_estimated_delivery_date", f, *_OLIST_TS, required=False)
-    status = _text(o, "order_status")
+    status = text_column(o, "order_status")
     customer = o_cid.map(uid_of)
     known_orders = pd.Index(order_id.dropna())
 
     # payments and items give the amount
     p = raw["payments"]
-    p_order = _required(p, "order_id", src["payments"], "an order id")
+    p_order = required_column(p, "order_id", src["payments"], "an order id")
     _known(p_order, known_orders, "order_id", src["payments"], f)
-    paid = _numbers(p, "payment_value", src["payments"], lo=0).groupby(p_order.to_numpy()).sum()
+    paid = number_column(p, "payment_value", src["payments"], lo=0).groupby(p_order.to_numpy()).sum()
 
     it = raw["items"]
     fi = src["items"]
-    i_order = _required(it, "order_id", fi, "an order id")
+    i_order = required_column(it, "order_id", fi, "an order id")
     _known(i_order, known_orders, "order_id", fi, f)
-    price = _numbers(it, "price", fi, lo=0)
-    freight = _numbers(it, "freight_value", fi, lo=0, required=False)
-    _numbers(it, "order_item_id", fi, integer=True, lo=1)
+    price = number_column(it, "price", fi, lo=0)
+    freight = number_column(it, "freight_value", fi, lo=0, required=False)
+    number_column(it, "order_item_id", fi, integer=True, lo=1)
     item_total = (price + freight.fillna(0)).groupby(i_order.to_numpy()).sum()
 
     amount = order_id.map(paid)
@@ -325,8 +326,8 @@ def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
     order_items = pd.DataFrame(
         {
             "order_id": i_order,
-            "item_id": _text(it, "order_item_id"),
-            "product_id": _text(it, "product_id"),
+            "item_id": text_column(it, "order_item_id"),
+            "product_id": text_column(it, "product_id"),
             "quantity": 1.0,
             "price": price,
         }
@@ -342,9 +343,9 @@ def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
     traits = [
         {k: v for k, v in (("city", c), ("state", s), ("zip_code_prefix", z)) if v is not None}
         for c, s, z in zip(
-            _text(cu, "customer_city")[pick.index],
-            _text(cu, "customer_state")[pick.index],
-            _text(cu, "customer_zip_code_prefix")[pick.index],
+            text_column(cu, "customer_city")[pick.index],
+            text_column(cu, "customer_state")[pick.index],
+            text_column(cu, "customer_zip_code_prefix")[pick.index],
             strict=True,
         )
     ]
@@ -360,13 +361,13 @@ def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
     # reviews → CSAT feedback + reviews
     r = raw["reviews"]
     fr = src["reviews"]
-    r_id = _required(r, "review_id", fr, "a review id")
-    r_order = _required(r, "order_id", fr, "an order id")
+    r_id = required_column(r, "review_id", fr, "a review id")
+    r_order = required_column(r, "order_id", fr, "an order id")
     _known(r_order, known_orders, "order_id", fr, f)
-    score = _numbers(r, "review_score", fr, integer=True, lo=1, hi=5)
+    score = number_column(r, "review_score", fr, integer=True, lo=1, hi=5)
     created = _times(r, "review_creation_date", fr, *_OLIST_TS)
     answered = _times(r, "review_answer_timestamp", fr, *_OLIST_TS, required=False)
-    title, message = _text(r, "review_comment_title"), _text(r, "review_comment_message")
+    title, message = text_column(r, "review_comment_title"), text_column(r, "review_comment_message")
     comment = [" — ".join(x for x in (t, m) if x) or None for t, m in zip(title, message, strict=True)]
     fb_id = r_id + ":" + r_order
     r_customer = r_order.map(pd.Series(customer.to_numpy(), index=order_id.to_numpy()))
@@ -436,29 +437,29 @@ def import_olist(ws: Workspace, directory: str | Path) -> dict[str, int]:
     events["stage"] = _stages(ws, events["touchpoint"], _OLIST_FALLBACK_STAGE)
 
     tables = {
-        "customers": _validated(
+        "customers": validated(
             customers, "customers", src["customers"], {"customer_id": "customer_unique_id", "traits": "customer_city"}
         ),
-        "orders": _validated(
+        "orders": validated(
             orders, "orders", f, {"ts": "order_purchase_timestamp", "status": "order_status", "amount": "payment_value"}
         ),
-        "order_items": _validated(order_items, "order_items", fi, {"item_id": "order_item_id"}),
-        "events": _validated(events, "events", f, {"event_id": "order_id"}),
-        "feedback": _validated(
+        "order_items": validated(order_items, "order_items", fi, {"item_id": "order_item_id"}),
+        "events": validated(events, "events", f, {"event_id": "order_id"}),
+        "feedback": validated(
             feedback,
             "feedback",
             fr,
             {"feedback_id": "review_id", "score": "review_score", "ts": "review_creation_date"},
         ),
-        "reviews": _validated(
+        "reviews": validated(
             reviews, "reviews", fr, {"review_id": "review_id", "rating": "review_score", "ts": "review_creation_date"}
         ),
     }
-    return _insert_all(ws, tables)
+    return insert_all(ws, tables)
 
 
 # -- CDNOW ------------------------------------------------------------------------------------
-def import_cdnow(ws: Workspace, path: str | Path) -> dict[str, int]:
+def import_cdnow(ws: Store, path: str | Path) -> dict[str, int]:
     """Import the CDNOW transaction log (``CDNOW_master.txt``, Fader & Hardie).
 
     Each line is one transaction: ``customer_id date number_of_cds dollar_value``, separated by
@@ -476,13 +477,13 @@ def import_cdnow(ws: Workspace, path: str | Path) -> dict[str, int]:
     {'customers': 23570, 'orders': 69659}
     """
     p = Path(path)
-    t = _read(p, ("customer_id", "date", "number_of_cds", "dollar_value"), sep=r"\s+")
+    t = read_source(p, ("customer_id", "date", "number_of_cds", "dollar_value"), sep=r"\s+")
     f = p.name
-    cid = _required(t, "customer_id", f, "a customer id")
+    cid = required_column(t, "customer_id", f, "a customer id")
     day = _times(t, "date", f, "%Y%m%d", "19970101")
-    _numbers(t, "number_of_cds", f, integer=True, lo=0)
-    value = _numbers(t, "dollar_value", f, lo=0)
-    date_text = _text(t, "date")
+    number_column(t, "number_of_cds", f, integer=True, lo=0)
+    value = number_column(t, "dollar_value", f, lo=0)
+    date_text = text_column(t, "date")
     seq = pd.DataFrame({"c": cid, "d": date_text}).groupby(["c", "d"], sort=False).cumcount() + 1
     orders = pd.DataFrame(
         {
@@ -499,11 +500,11 @@ def import_cdnow(ws: Workspace, path: str | Path) -> dict[str, int]:
         {"customer_id": first.index.to_numpy(), "created_at": first["ts"].to_numpy()},
         index=first["index"].to_numpy(),
     ).sort_index()
-    return _insert_all(
+    return insert_all(
         ws,
         {
-            "customers": _validated(customers, "customers", f, {"created_at": "date"}),
-            "orders": _validated(
+            "customers": validated(customers, "customers", f, {"created_at": "date"}),
+            "orders": validated(
                 orders, "orders", f, {"ts": "date", "amount": "dollar_value", "order_id": "customer_id"}
             ),
         },
@@ -536,7 +537,7 @@ TELCO_TRAITS = {
 }
 
 
-def import_telco_churn(ws: Workspace, path: str | Path) -> dict[str, int]:
+def import_telco_churn(ws: Store, path: str | Path) -> dict[str, int]:
     """Import IBM's Telco Customer Churn sample (``WA_Fn-UseC_-Telco-Customer-Churn.csv``).
 
     One customer per row: ``segment`` = Contract, ``plan`` = InternetService, ``country`` US, and
@@ -552,21 +553,21 @@ def import_telco_churn(ws: Workspace, path: str | Path) -> dict[str, int]:
     {'customers': 7043}
     """
     p = Path(path)
-    t = _read(p, ("customerID", *TELCO_TRAITS))
+    t = read_source(p, ("customerID", *TELCO_TRAITS))
     f = p.name
-    cid = _required(t, "customerID", f, "a customer id")
+    cid = required_column(t, "customerID", f, "a customer id")
     values: dict[str, pd.Series] = {}
     for col, trait in TELCO_TRAITS.items():
-        values[trait] = _text(t, col)
-    values["senior_citizen"] = _numbers(t, "SeniorCitizen", f, integer=True, lo=0, hi=1)
-    values["tenure_months"] = _numbers(t, "tenure", f, integer=True, lo=0)
-    values["monthly_charges"] = _numbers(t, "MonthlyCharges", f, lo=0)
-    values["total_charges"] = _numbers(t, "TotalCharges", f, lo=0, required=False)
+        values[trait] = text_column(t, col)
+    values["senior_citizen"] = number_column(t, "SeniorCitizen", f, integer=True, lo=0, hi=1)
+    values["tenure_months"] = number_column(t, "tenure", f, integer=True, lo=0)
+    values["monthly_charges"] = number_column(t, "MonthlyCharges", f, lo=0)
+    values["total_charges"] = number_column(t, "TotalCharges", f, lo=0, required=False)
     churn = values["churn"]
     bad = (~churn.isin(["Yes", "No"])).to_numpy()
     if bad.any():
         i = int(bad.argmax())
-        raise _bad(f, i, "Churn", t["Churn"].iloc[i], "'Yes' or 'No'")
+        raise bad_value(f, i, "Churn", t["Churn"].iloc[i], "'Yes' or 'No'")
     ints = {"senior_citizen", "tenure_months"}
     frame = pd.DataFrame(values)
     traits = []
@@ -586,7 +587,7 @@ def import_telco_churn(ws: Workspace, path: str | Path) -> dict[str, int]:
             "traits": pd.Series(traits, index=t.index, dtype=object),
         }
     )
-    return _insert_all(ws, {"customers": _validated(customers, "customers", f, {"customer_id": "customerID"})})
+    return insert_all(ws, {"customers": validated(customers, "customers", f, {"customer_id": "customerID"})})
 
 
 # -- NPS verbatims (UK telecom) ---------------------------------------------------------------
@@ -600,11 +601,11 @@ NPS_SURVEY_TOUCHPOINTS = {
 _NPS_BUCKETS = ((0, 6, "Detractor"), (7, 8, "Passive"), (9, 10, "Promoter"))
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
-def import_nps_verbatims(ws: Workspace, path: str | Path) -> dict[str, int]:
+def import_nps_verbatims(ws: Store, path: str | Path) -> dict[str, int]:
     """Import NPS survey answers with verbatims (``nps_verbatims.csv``: UK broadband provider).
 
     Each scored row becomes NPS feedback: score = NPS_SCORE, ts = CUSTOMER_RESPONSE_DATE read
@@ -624,16 +625,16 @@ def import_nps_verbatims(ws: Workspace, path: str | Path) -> dict[str, int]:
     """
     p = Path(path)
     cols = ("CUSTOMER_RESPONSE_DATE", "SURVEY_SUB_TYPE", "NPS_RATING", "NPS_SCORE", "text", "Qtr")
-    t = _read(p, cols)
+    t = read_source(p, cols)
     f = p.name
     ts = _times(t, "CUSTOMER_RESPONSE_DATE", f, "%d/%m/%Y %H:%M", "31/01/2018 19:45")
-    sub = _required(t, "SURVEY_SUB_TYPE", f, "a survey type")
+    sub = required_column(t, "SURVEY_SUB_TYPE", f, "a survey type")
     unknown = (~sub.isin(NPS_SURVEY_TOUCHPOINTS)).to_numpy()
     if unknown.any():
         i = int(unknown.argmax())
-        raise _bad(f, i, "SURVEY_SUB_TYPE", sub.iloc[i], "one of " + ", ".join(map(repr, NPS_SURVEY_TOUCHPOINTS)))
-    score = _numbers(t, "NPS_SCORE", f, integer=True, lo=0, hi=10, required=False)
-    rating = _text(t, "NPS_RATING")
+        raise bad_value(f, i, "SURVEY_SUB_TYPE", sub.iloc[i], "one of " + ", ".join(map(repr, NPS_SURVEY_TOUCHPOINTS)))
+    score = number_column(t, "NPS_SCORE", f, integer=True, lo=0, hi=10, required=False)
+    rating = text_column(t, "NPS_RATING")
     expected = pd.Series(None, index=t.index, dtype=object)
     for lo, hi, label in _NPS_BUCKETS:
         expected[(score >= lo) & (score <= hi)] = label
@@ -645,9 +646,9 @@ def import_nps_verbatims(ws: Workspace, path: str | Path) -> dict[str, int]:
             if pd.notna(score.iloc[i])
             else "empty, as NPS_SCORE is empty"
         )
-        raise _bad(f, i, "NPS_RATING", rating.iloc[i], want)
+        raise bad_value(f, i, "NPS_RATING", rating.iloc[i], want)
 
-    text, qtr = _text(t, "text"), _text(t, "Qtr")
+    text, qtr = text_column(t, "text"), text_column(t, "Qtr")
     key = (
         t["CUSTOMER_RESPONSE_DATE"].astype(str)
         + "\x1f"
@@ -674,15 +675,15 @@ def import_nps_verbatims(ws: Workspace, path: str | Path) -> dict[str, int]:
             "comment": text,
             "touchpoint": touchpoint,
             "stage": _stages(ws, touchpoint, fallback),
-            "survey_id": sub.map(_slug),
+            "survey_id": sub.map(slug),
             "properties": pd.Series(props, index=t.index, dtype=object),
         }
     )
     feedback = feedback[score.notna()]
-    return _insert_all(
+    return insert_all(
         ws,
         {
-            "feedback": _validated(
+            "feedback": validated(
                 feedback,
                 "feedback",
                 f,
@@ -698,7 +699,7 @@ def import_nps_verbatims(ws: Workspace, path: str | Path) -> dict[str, int]:
 
 
 #: adapter name (as typed after ``cxlens import``) → function(workspace, path)
-ADAPTERS: dict[str, Callable[[Workspace, str | Path], dict[str, int]]] = {
+ADAPTERS: dict[str, Callable[[Store, str | Path], dict[str, int]]] = {
     "olist": import_olist,
     "cdnow": import_cdnow,
     "telco-churn": import_telco_churn,

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from cxlens.journeys.funnels import funnel as _funnel
 from cxlens.metrics.common import prepare
-
-if TYPE_CHECKING:
-    from cxlens.workspace import Workspace
+from cxlens.store.segments import restrict_to_segment
 
 Step = str | Mapping[str, Any]
 
@@ -20,18 +18,16 @@ Step = str | Mapping[str, Any]
 class Journeys:
     """Journey analyses bound to a workspace (``ws.journeys``)."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    def __init__(self, store: Any) -> None:
+        self.store = store
 
     def _events(self, start: Any, end: Any, filters: Mapping[str, Any] | None, segment: str | None = None):
-        events = self.ws.table("events")
+        events = self.store.table("events")
         if segment is not None:  # members of a saved segment only (identified events)
-            from cxlens.customers.segments import restrict_to_segment
-
-            events = restrict_to_segment(self.ws, events, segment)
+            events = restrict_to_segment(self.store, events, segment)
         if start is None and end is None and not filters:
             return events
-        customers = self.ws.table("customers")
+        customers = self.store.table("customers")
         table, _ = prepare(
             events, customers=customers, start=start, end=end, filters=dict(filters or {}), what="events"
         )
@@ -76,7 +72,7 @@ class Journeys:
             exclude=exclude,
             by=by,
             step_field=step_field,
-            customers=self.ws.table("customers"),
+            customers=self.store.table("customers"),
             times=times,
             attribution=attribution,
         )
@@ -153,7 +149,7 @@ class Journeys:
         """The stage × touchpoint journey map with the pain score; see :func:`cxlens.journeys.maps.journey_map`."""
         from cxlens.journeys.maps import journey_map
 
-        return journey_map(self.ws, start, end, dict(filters) if filters else None, **kwargs)
+        return journey_map(self.store, start, end, dict(filters) if filters else None, **kwargs)
 
     def channel_consistency(
         self, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, **kwargs: Any
@@ -161,24 +157,16 @@ class Journeys:
         """The same touchpoint compared across channels, with significance."""
         from cxlens.journeys.maps import channel_consistency
 
-        return channel_consistency(self.ws, start, end, dict(filters) if filters else None, **kwargs)
-
-    def map_html(
-        self, path: Any, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, **kwargs: Any
-    ):
-        """Write the journey map as one self-contained HTML page; returns its path."""
-        from cxlens.journeys.maps import journey_map_html
-
-        return journey_map_html(self.ws, path, start, end, dict(filters) if filters else None, **kwargs)
+        return channel_consistency(self.store, start, end, dict(filters) if filters else None, **kwargs)
 
     def event_names(self, field: str = "name") -> list[str]:
         """Distinct values of an events column (event names by default), most frequent first."""
         import ibis
 
-        ev = self.ws.table("events")
+        ev = self.store.table("events")
         ev = ev.filter(ev[field].notnull())
         t = ev.group_by(_v=ev[field]).aggregate(_n=ev.count())
-        return [str(v) for v in t.order_by([ibis.desc("_n"), "_v"]).execute()["_v"]]
+        return [str(v) for v in self.store.read(t.order_by([ibis.desc("_n"), "_v"]))["_v"]]
 
     def dropped(
         self,
@@ -200,12 +188,12 @@ class Journeys:
         """
         from cxlens.journeys.funnels import FunnelQuery
 
-        q = FunnelQuery(steps, window, order, customers=self.ws.table("customers"), times=False)
+        q = FunnelQuery(steps, window, order, customers=self.store.table("customers"), times=False)
         expr = q.dropped_customers(self._events(start, end, filters), step)
         expr = expr.select("customer_id", "reached_at")
-        total = int(expr.count().execute())
+        total = int(self.store.read(expr.count()))
         expr = expr.order_by("customer_id")
-        df = (expr.limit(limit) if limit else expr).execute()
+        df = self.store.read(expr.limit(limit) if limit else expr)
         df.attrs["total"] = total
         return df
 
@@ -229,8 +217,8 @@ class Journeys:
         import ibis
 
         t, _ = prepare(
-            self.ws.table("feedback"),
-            customers=self.ws.table("customers"),
+            self.store.table("feedback"),
+            customers=self.store.table("customers"),
             start=start,
             end=end,
             filters=dict(filters or {}),
@@ -240,10 +228,10 @@ class Journeys:
         cell = t.filter(*conds)
         quotes = cell.filter(cell.comment.notnull(), cell.comment.strip().length() > 0)
         quotes = quotes.select("feedback_id", "ts", "customer_id", "metric", "score", "channel", "comment")
-        quotes = quotes.order_by([ibis.desc("ts"), "feedback_id"]).limit(limit).execute()
+        quotes = self.store.read(quotes.order_by([ibis.desc("ts"), "feedback_id"]).limit(limit))
         known = cell.filter(cell.customer_id.notnull())
         people = known.group_by(["customer_id", "metric"]).aggregate(
             answers=known.count(), mean_score=known.score.mean(), last_ts=known.ts.max()
         )
-        people = people.order_by(["mean_score", ibis.desc("last_ts"), "customer_id"]).limit(limit).execute()
-        return {"n": int(cell.count().execute()), "quotes": quotes, "customers": people}
+        people = self.store.read(people.order_by(["mean_score", ibis.desc("last_ts"), "customer_id"]).limit(limit))
+        return {"n": int(self.store.read(cell.count())), "quotes": quotes, "customers": people}

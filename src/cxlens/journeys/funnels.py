@@ -236,22 +236,6 @@ def _backend_name(table: ir.Table) -> str:
         return ""
 
 
-def _fast_duckdb(events: ir.Table) -> Any:
-    """On DuckDB, let ``CREATE TABLE AS`` skip order preservation while the funnel materialises
-    its intermediate tables (their row order is never used); returns a function restoring the
-    setting, or ``None`` on other backends."""
-    try:
-        backend = events._find_backend()
-    except Exception:  # noqa: BLE001
-        return None
-    if backend.name != "duckdb":
-        return None
-    con = backend.con
-    old = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-    con.execute("SET preserve_insertion_order = false")
-    return lambda: con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
-
-
 def _any(conds: list[ir.BooleanValue]) -> ir.BooleanValue:
     out = conds[0]
     for c in conds[1:]:
@@ -492,7 +476,6 @@ class FunnelQuery:
         plain expressions over ``events`` keyed by the text id."""
         materialize = self.materialize if materialize is None else materialize
         cached: list[ir.Table] = []
-        restore = _fast_duckdb(events) if materialize else None
 
         def keep(t: ir.Table) -> ir.Table:
             if not materialize:
@@ -538,8 +521,6 @@ class FunnelQuery:
                     t.release()
                 except Exception:  # noqa: BLE001 - releasing a temp table must never mask a result
                     pass
-            if restore is not None:
-                restore()
 
     def _touch(self, base: ir.Table, wide: ir.Table) -> ir.Table:
         """Per customer key: ``_tts`` and ``_tstep``, the moment and step whose event carries

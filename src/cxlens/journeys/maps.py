@@ -44,9 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import ibis
@@ -54,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError, NotFoundError
+from cxlens.metrics.api import Metrics
 from cxlens.metrics.common import DateLike, Filters, prepare
 from cxlens.metrics.stats import MIN_N, nps_z_test, two_proportion_z_test, welch_t_test
 
@@ -62,8 +61,6 @@ __all__ = [
     "MAP_COLUMNS",
     "channel_consistency",
     "journey_map",
-    "journey_map_html",
-    "render_journey_map",
     "voice_available",
 ]
 
@@ -90,10 +87,10 @@ def voice_available() -> bool:
         return False
 
 
-def _events(ws: Any, start: DateLike, end: DateLike, filters: Filters) -> ibis.Table:
-    events = ws.table("events")
+def _events(store: Any, start: DateLike, end: DateLike, filters: Filters) -> ibis.Table:
+    events = store.table("events")
     try:
-        customers = ws.table("customers")
+        customers = store.table("customers")
     except NotFoundError:
         customers = None
     t, _ = prepare(events, customers=customers, start=start, end=end, filters=filters, what="journey map")
@@ -111,7 +108,7 @@ def _window(window: Any):
     return ibis.interval(seconds=us // 1_000_000) if us % 1_000_000 == 0 else ibis.interval(microseconds=us)
 
 
-def _flow(ev: ibis.Table, stages: list[str], window: Any) -> pd.DataFrame:
+def _flow(store: Any, ev: ibis.Table, stages: list[str], window: Any) -> pd.DataFrame:
     """Per (stage, touchpoint): volume, customers, converted (to the next stage), plus the total customers."""
     nxt = ibis.memtable(
         pd.DataFrame({"_st": stages, "next_stage": stages[1:] + [None]}),
@@ -133,19 +130,19 @@ def _flow(ev: ibis.Table, stages: list[str], window: Any) -> pd.DataFrame:
     agg = j.group_by(["stage", "touchpoint", "next_stage"]).aggregate(
         volume=j._events.sum(), customers=j._cid.count(), converted=j._conv.sum()
     )
-    df = agg.execute()
-    total = int(ev.filter(ev._cid.notnull())._cid.nunique().execute())
+    df = store.read(agg)
+    total = int(store.read(ev.filter(ev._cid.notnull())._cid.nunique()))
     df.attrs["total"] = total
     return df
 
 
-def _scores(ws: Any, start: DateLike, end: DateLike, filters: Filters, min_n: int) -> pd.DataFrame:
+def _scores(store: Any, start: DateLike, end: DateLike, filters: Filters, min_n: int) -> pd.DataFrame:
     """NPS, CSAT and CES per (stage, touchpoint), wide, with unhappy answer counts."""
     keys = ["stage", "touchpoint"]
     out: pd.DataFrame | None = None
     kw = dict(by=keys, start=start, end=end, filters=filters, min_n=min_n)
     for metric in _METRICS:
-        df = getattr(ws.metrics, metric)(**kw)
+        df = getattr(Metrics(store), metric)(**kw)
         if df.empty:
             continue
         if metric == "nps":
@@ -164,9 +161,9 @@ def _scores(ws: Any, start: DateLike, end: DateLike, filters: Filters, min_n: in
     return out if out is not None else pd.DataFrame(columns=keys)
 
 
-def _order(ws: Any, cells: pd.DataFrame) -> pd.DataFrame:
+def _order(store: Any, cells: pd.DataFrame) -> pd.DataFrame:
     """Journey cells first (stage order, then journey touchpoint order), then unknown ones by name."""
-    j = ws.journey
+    j = store.journey
     grid = pd.DataFrame([(t.stage, t.id, t.label) for t in j.touchpoints], columns=["stage", "touchpoint", "label"])
     grid["_o"] = range(len(grid))
     seen = cells[["stage", "touchpoint"]].drop_duplicates()
@@ -186,7 +183,7 @@ def _order(ws: Any, cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def journey_map(
-    ws: Any,
+    store: Any,
     start: DateLike = None,
     end: DateLike = None,
     filters: Filters = None,
@@ -199,8 +196,8 @@ def journey_map(
 
     Parameters
     ----------
-    ws
-        A :class:`cxlens.Workspace`.
+    store
+        The workspace's store (or the workspace).
     start, end
         Keep events and answers with ``start <= ts < end``.
     filters
@@ -228,13 +225,13 @@ def journey_map(
     """
     if shrinkage < 0:
         raise ConfigError(f"shrinkage is {shrinkage!r}; expected a number of answers, 0 or more")
-    stages = ws.journey.stage_ids
-    flow = _flow(_events(ws, start, end, filters), stages, window)
+    stages = store.journey.stage_ids
+    flow = _flow(store, _events(store, start, end, filters), stages, window)
     total = flow.attrs["total"]
-    scores = _scores(ws, start, end, filters, min_n)
+    scores = _scores(store, start, end, filters, min_n)
     keys = ["stage", "touchpoint"]
     cells = pd.concat([flow[keys], scores[keys]], ignore_index=True)
-    grid = _order(ws, cells)
+    grid = _order(store, cells)
     df = grid.merge(flow, on=keys, how="left").merge(scores, on=keys, how="left")
     pos = {s: i for i, s in enumerate(stages)}
     df["next_stage"] = [stages[pos[s] + 1] if s in pos and pos[s] + 1 < len(stages) else None for s in df["stage"]]
@@ -260,7 +257,7 @@ def journey_map(
     if voice_available():  # mean sentiment and top negative theme of the cell's verbatims
         from cxlens.voice.summary import journey_voice
 
-        vo = journey_voice(ws, start, end, filters).set_index(keys)
+        vo = journey_voice(store, start, end, filters).set_index(keys)
         at = pd.MultiIndex.from_frame(df[keys].astype(object))
         df["sentiment"] = vo["sentiment"].reindex(at).to_numpy(dtype=float)
         df["negative_themes"] = vo["negative_themes"].reindex(at).astype(object).to_numpy()
@@ -318,7 +315,7 @@ def _rest(df: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def channel_consistency(
-    ws: Any,
+    store: Any,
     start: DateLike = None,
     end: DateLike = None,
     filters: Filters = None,
@@ -349,7 +346,7 @@ def channel_consistency(
     for metric in metrics:
         if metric not in _METRICS:
             raise ConfigError(f"channel_consistency cannot compare {metric!r}; expected one of {', '.join(_METRICS)}")
-        df = getattr(ws.metrics, metric)(
+        df = getattr(Metrics(store), metric)(
             by=["touchpoint", "channel"], start=start, end=end, filters=filters, min_n=min_n
         )
         df = df[df["touchpoint"].notna()].reset_index(drop=True)
@@ -383,98 +380,3 @@ def channel_consistency(
     res = pd.concat(frames, ignore_index=True)
     res = res.sort_values(["touchpoint", "metric", "channel"], kind="mergesort", na_position="last")
     return res[CONSISTENCY_COLUMNS].reset_index(drop=True)
-
-
-def journey_map_html(
-    ws: Any,
-    path: str | os.PathLike[str],
-    start: DateLike = None,
-    end: DateLike = None,
-    filters: Filters = None,
-    *,
-    title: str = "Journey map",
-    window: str | dt.timedelta | int | float | None = None,
-) -> Path:
-    """Write the journey map as one self-contained HTML page (for slides and e-mail) and return its path.
-
-    The page holds the heat grid (:func:`cxlens.journeys.charts.journey_map_chart`), the channel
-    consistency flags and the pain-score definition; vega, vega-lite and vega-embed are inlined
-    from the dashboard's vendored copies (as :mod:`cxlens.report` does), so it opens offline.
-
-    Examples
-    --------
-    >>> import cxlens, tempfile, pathlib
-    >>> ws = cxlens.open(":memory:")
-    >>> out = journey_map_html(ws, pathlib.Path(tempfile.mkdtemp()) / "map.html")
-    >>> out.read_text().startswith("<!doctype html>")
-    True
-    """
-    out = Path(path)
-    if not out.parent.exists():
-        raise ConfigError(f"folder {str(out.parent)!r} for journey map {str(out)!r} does not exist; create it first")
-    df = journey_map(ws, start, end, filters, window=window)
-    cc = channel_consistency(ws, start, end, filters)
-    page = render_journey_map(df, cc, title=title)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
-    return out
-
-
-def render_journey_map(df: pd.DataFrame, consistency: pd.DataFrame | None = None, *, title: str = "Journey map") -> str:
-    """The HTML page of :func:`journey_map_html` from already computed tables."""
-    import json
-    from html import escape
-
-    from cxlens.charts import to_vega_lite
-    from cxlens.journeys.charts import journey_map_chart
-    from cxlens.report.build import SCRIPTS, STATIC, VENDOR, _inline_js
-
-    spec = to_vega_lite(journey_map_chart(df, title=None))
-    spec_json = json.dumps(spec, allow_nan=False, default=str).replace("</", "<\\/")
-    scripts = [_inline_js((VENDOR / name).read_text(encoding="utf-8")) for name in SCRIPTS]
-    scripts.append(_inline_js((STATIC / "app.js").read_text(encoding="utf-8")))
-    ranked = df[df["pain_rank"].notna()].sort_values("pain_rank")
-    rows = "".join(
-        f"<tr><td>{int(r.pain_rank)}</td><td>{escape(str(r.stage_label))}</td>"
-        f"<td>{escape(str(r.label if isinstance(r.label, str) else '(no touchpoint)'))}</td>"
-        f"<td>{r.pain_score:.0f}</td><td>{r.unhappy:.0f}%</td><td>{r.survey_n:,}</td>"
-        f"<td>{'–' if pd.isna(r.drop_off) else f'{r.drop_off:.0f}%'}</td><td>{r.volume:,}</td></tr>"
-        for r in ranked.itertuples(index=False)
-    )
-    flags = ""
-    if consistency is not None and len(consistency):
-        bad = consistency[consistency["significant"]]
-        items = "".join(
-            f"<li><b>{escape(str(r.touchpoint))}</b> {escape(str(r.metric)).upper()} on "
-            f"{escape(str(r.channel))}: {r.value:.2f} vs {r.rest_value:.2f} on the other channels "
-            f"(p = {r.p_value:.3g})</li>"
-            for r in bad.itertuples(index=False)
-        )
-        flags = (
-            f"<h2>Channel consistency</h2><ul>{items}</ul>"
-            if items
-            else "<h2>Channel consistency</h2><p>No touchpoint differs significantly between channels.</p>"
-        )
-    css = (STATIC / "app.css").read_text(encoding="utf-8")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{css}
-body{{max-width:1100px;margin:24px auto;padding:0 16px;font-family:system-ui,sans-serif}}
-table.pain{{border-collapse:collapse}} table.pain td,table.pain th{{padding:4px 10px;border-bottom:1px solid #e5e7eb;text-align:left}}
-.chart-canvas{{width:100%}}</style></head>
-<body><h1>{escape(title)}</h1>
-<div class="chart-canvas" id="chart-journey-map" data-chart="journey-map" data-spec-id="chart-journey-map-spec"
- role="img" aria-label="Journey map heat grid"></div>
-<script type="application/json" id="chart-journey-map-spec">{spec_json}</script>
-<h2>Where it hurts most</h2>
-<table class="pain"><thead><tr><th>Rank</th><th>Stage</th><th>Touchpoint</th><th>Pain</th><th>Unhappy</th>
-<th>Answers</th><th>Drop-off</th><th>Events</th></tr></thead><tbody>{rows}</tbody></table>
-<p><small>Pain score = events share × unhappy share (NPS 0-6, CSAT 1-3, CES 1-4; shrunk towards the overall
-share with 30 answers) × drop-off to the next stage, scaled so the worst touchpoint scores 100.
-Touchpoints without survey answers are not scored.</small></p>
-{flags}
-{"".join(f"<script>{s}</script>" for s in scripts)}
-</body></html>
-"""

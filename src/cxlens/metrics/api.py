@@ -14,7 +14,6 @@ from typing import Any
 import ibis
 import numpy as np
 import pandas as pd
-from ibis.backends.duckdb.converter import DuckDBPandasData
 
 from cxlens.errors import ConfigError, NotFoundError
 from cxlens.metrics import carts as _carts
@@ -28,6 +27,8 @@ from cxlens.metrics import tickets as _tickets
 from cxlens.metrics import value as _value
 from cxlens.metrics.common import PERIOD_COL, By, DateLike, Filters, as_list, column_name, finish
 from cxlens.metrics.stats import MIN_N, mean_ci
+from cxlens.store import to_pandas
+from cxlens.store.segments import restrict_to_segment
 
 #: compiled SQL and result schema of survey queries on DuckDB workspaces, per connection and
 #: parameter set (insertion-ordered; the oldest entry goes first)
@@ -90,8 +91,8 @@ class Metrics:
     [{'touchpoint': 'app', 'nps': -50.0, 'n': 2}, {'touchpoint': 'web', 'nps': 100.0, 'n': 2}]
     """
 
-    def __init__(self, ws: Any, *, use_rollup: bool = True, segment: str | None = None) -> None:
-        self.ws = ws
+    def __init__(self, store: Any, *, use_rollup: bool = True, segment: str | None = None) -> None:
+        self.store = store
         self.use_rollup = use_rollup
         self.segment = segment
 
@@ -99,22 +100,20 @@ class Metrics:
         """These metrics restricted to the members of saved segment ``segment`` (``None``: everyone)."""
         if segment is None or segment == self.segment:
             return self
-        return Metrics(self.ws, use_rollup=self.use_rollup, segment=segment)
+        return Metrics(self.store, use_rollup=self.use_rollup, segment=segment)
 
     # -- tables ---------------------------------------------------------------------
     def _restrict(self, t: ibis.Table) -> ibis.Table:
         if self.segment is None or "customer_id" not in t.columns:
             return t
-        from cxlens.customers.segments import restrict_to_segment
-
-        return restrict_to_segment(self.ws, t, self.segment)
+        return restrict_to_segment(self.store, t, self.segment)
 
     def _table(self, name: str) -> ibis.Table:
-        return self._restrict(self.ws.table(name))
+        return self._restrict(self.store.table(name))
 
     def _customers(self) -> ibis.Table | None:
         try:
-            return self._restrict(self.ws.table("customers"))
+            return self._restrict(self.store.table("customers"))
         except NotFoundError:
             return None
 
@@ -125,28 +124,20 @@ class Metrics:
         and a sizeable part of a scan, so a DuckDB workspace keeps the SQL of each parameter set and
         reruns it directly, converting the result to pandas as Ibis does.
         """
-        con, raw = self.ws.con, getattr(self.ws, "_raw", None)
-        if raw is None or getattr(con, "name", None) != "duckdb" or self.segment is not None:
-            return build().execute()  # segment members change when a segment is re-saved: no cached SQL
-        k = (id(con), *key)
+        store = self.store
+        if not store.is_duckdb or self.segment is not None:
+            return store.read(build())  # segment members change when a segment is re-saved: no cached SQL
+        k = (id(store), *key)
         hit = _COMPILED.get(k)
         if hit is None:
             expr = build().as_table()
-            hit = (expr.schema(), con.compile(expr))
+            hit = (expr.schema(), store.compile(expr))
             with _COMPILED_LOCK:
                 _COMPILED[k] = hit
                 while len(_COMPILED) > _COMPILED_MAX:
                     _COMPILED.pop(next(iter(_COMPILED)))
         schema, sql = hit
-        with self.ws._lock:
-            table = raw.sql(sql).to_arrow_table()
-        df = pd.DataFrame(
-            {
-                name: (col.to_pylist() if col.null_count else col.to_pandas())
-                for name, col in zip(table.column_names, table.columns, strict=True)
-            }
-        )
-        return DuckDBPandasData.convert_table(df, schema)
+        return to_pandas(store.read_arrow(sql), schema)
 
     @staticmethod
     def _keys(by: By, period: str | None) -> list[str]:
@@ -154,12 +145,9 @@ class Metrics:
 
     def _rollup_plan(self, by: By, period: str | None, start: DateLike, end: DateLike, filters: Filters):
         """The rollup query plan when the fast path applies (DuckDB workspace with a rollup), else None."""
-        if not self.use_rollup or getattr(self.ws, "_raw", None) is None or self.segment is not None:
+        if not self.use_rollup or not self.store.is_duckdb or self.segment is not None:
             return None
-        plan = _rollup.plan(by, period, start, end, filters)
-        if plan is None or not self.ws._has_rollup():
-            return None
-        return plan
+        return _rollup.plan(by, period, start, end, filters)
 
     def _scan_feedback(
         self,
@@ -211,7 +199,7 @@ class Metrics:
         """
         plan = self._rollup_plan(by, period, start, end, filters)
         if plan is not None:
-            df, keys = _rollup.score_summary(self.ws, metric, plan, hi=_nps.PROMOTER_MIN, lo=_nps.DETRACTOR_MAX)
+            df, keys = _rollup.score_summary(self.store, metric, plan, hi=_nps.PROMOTER_MIN, lo=_nps.DETRACTOR_MAX)
             return finish(_rollup.nps_frame(df, keys, min_n), keys)
         df = self._scan_feedback("nps", _nps.nps_expr, by, period, start, end, filters, metric=metric, min_n=min_n)
         return finish(df, self._keys(by, period), ints=["n", "promoters", "passives", "detractors"])
@@ -239,7 +227,7 @@ class Metrics:
         """
         plan = self._rollup_plan(by, period, start, end, filters)
         if plan is not None:
-            df, keys = _rollup.score_summary(self.ws, metric, plan, hi=satisfied_min, lo=-np.inf)
+            df, keys = _rollup.score_summary(self.store, metric, plan, hi=satisfied_min, lo=-np.inf)
             return finish(_rollup.csat_frame(df, keys, min_n), keys)
         df = self._scan_feedback(
             "csat",
@@ -279,7 +267,7 @@ class Metrics:
         """
         plan = self._rollup_plan(by, period, start, end, filters)
         if plan is not None:
-            raw, keys = _rollup.score_summary(self.ws, metric, plan, hi=easy_min, lo=-np.inf)
+            raw, keys = _rollup.score_summary(self.store, metric, plan, hi=easy_min, lo=-np.inf)
             df = _ces.add_mean_ci(_rollup.mean_frame(raw, keys, "ces", min_n, share_easy=True), "ces")
         else:
             df = self._scan_feedback(
@@ -304,7 +292,7 @@ class Metrics:
         """Mean rating per group: ``rating, n, sd, ci_low, ci_high, small_sample`` (t interval)."""
         plan = self._rollup_plan(by, period, start, end, filters)
         if plan is not None:
-            raw, keys = _rollup.score_summary(self.ws, metric, plan, hi=np.inf, lo=-np.inf)
+            raw, keys = _rollup.score_summary(self.store, metric, plan, hi=np.inf, lo=-np.inf)
             df = _ces.add_mean_ci(_rollup.mean_frame(raw, keys, "rating", min_n, share_easy=False), "rating")
         else:
             df = self._scan_feedback(
@@ -405,7 +393,7 @@ class Metrics:
             what="churn",
             fact_dims=False,
         )  # validates dimensions before any query
-        rng = act.aggregate(lo=act.ts.min(), hi=act.ts.max()).execute()
+        rng = self.store.read(act.aggregate(lo=act.ts.min(), hi=act.ts.max()))
         keys = self._keys(by, "month")
         if rng.empty or pd.isna(rng["lo"].iloc[0]):
             return pd.DataFrame(columns=keys + _churn.CHURN_COLUMNS)
@@ -427,7 +415,7 @@ class Metrics:
             },
         )
         expr = _churn.churn_expr(act, customers, ptab, by=by, filters=filters, min_n=min_n)
-        df = self.ws.con.execute(expr)
+        df = self.store.read(expr)
         df["complete"] = df["complete"].astype(bool)
         return finish(df, keys, ints=["n", "churned"])
 
@@ -465,8 +453,8 @@ class Metrics:
             excluded_statuses=excluded_statuses,
         )
         keys = [column_name(b) for b in as_list(by)]
-        df = expr.execute()
-        last = orders.ts.max().execute()
+        df = self.store.read(expr)
+        last = self.store.read(orders.ts.max())
         df = _churn.finish_retention(df, keys, period, last)
         return finish(df, keys + ["cohort", "period_index"], ints=["period_index", "customers", "retained"])
 
@@ -504,7 +492,7 @@ class Metrics:
             excluded_statuses=excluded_statuses,
             min_n=min_n,
         )
-        df = expr.execute()
+        df = self.store.read(expr)
         df["aov_ci_low"], df["aov_ci_high"] = mean_ci(df["aov"], df["sd"], df["orders"])
         keys = self._keys(by, period)
         return finish(df[keys + _value.VALUE_COLUMNS], keys, ints=["orders", "customers", "n", "repeat_customers"])
@@ -538,7 +526,7 @@ class Metrics:
             excluded_statuses=excluded_statuses,
             min_n=min_n,
         )
-        df = _ces.add_mean_ci(expr.execute(), "clv")
+        df = _ces.add_mean_ci(self.store.read(expr), "clv")
         keys = self._keys(by, None)
         return finish(df[keys + _value.CLV_COLUMNS], keys, ints=["n"])
 
@@ -576,7 +564,7 @@ class Metrics:
             filters=filters,
             min_n=min_n,
         )
-        return finish(expr.execute(), self._keys(by, period), ints=["carts", "completed", "abandoned", "n"])
+        return finish(self.store.read(expr), self._keys(by, period), ints=["carts", "completed", "abandoned", "n"])
 
     @_segmentable
     def support(
@@ -608,7 +596,9 @@ class Metrics:
             filters=filters,
             min_n=min_n,
         )
-        return finish(expr.execute(), self._keys(by, period), ints=["n", "responded", "resolved", "fcr", "fcr_n"])
+        return finish(
+            self.store.read(expr), self._keys(by, period), ints=["n", "responded", "resolved", "fcr", "fcr_n"]
+        )
 
     # -- headline -------------------------------------------------------------------------
     @_segmentable

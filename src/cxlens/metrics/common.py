@@ -106,7 +106,7 @@ def check_dimensions(
             )
 
 
-def _json_text(col: ibis.Value, key: str, backend: str | None) -> ibis.Value:
+def json_text(col: ibis.Value, key: str, backend: str | None) -> ibis.Value:
     """``col`` JSON text → value of ``key`` as text (numbers and booleans as their JSON text)."""
     path = "$." + key
     if backend == "duckdb":
@@ -124,14 +124,14 @@ def _json_text(col: ibis.Value, key: str, backend: str | None) -> ibis.Value:
     return col.cast("json")[key].str
 
 
-def _backend_name(t: ibis.Table) -> str | None:
+def backend_name(t: ibis.Table) -> str | None:
     try:
         return t._find_backend().name
     except Exception:  # pragma: no cover - unbound tables
         return None
 
 
-def _ts_literal(value: DateLike) -> ibis.Value:
+def ts_literal(value: DateLike) -> ibis.Value:
     ts = pd.Timestamp(value)
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
@@ -206,11 +206,11 @@ def prepare(
 
     t = fact
     if need_customer:
-        backend = _backend_name(customers)
+        backend = backend_name(customers)
         cols: dict[str, ibis.Value] = {"_cx_cid": customers.customer_id}
         for d in need_customer:
             if d.startswith(TRAIT_PREFIX):
-                cols[column_name(d)] = _json_text(customers.traits, d[len(TRAIT_PREFIX) :], backend)
+                cols[column_name(d)] = json_text(customers.traits, d[len(TRAIT_PREFIX) :], backend)
             else:
                 cols[column_name(d)] = customers[d]
         cust = customers.select(**cols)
@@ -218,9 +218,9 @@ def prepare(
 
     preds = []
     if start is not None:
-        preds.append(t[ts] >= _ts_literal(start))
+        preds.append(t[ts] >= ts_literal(start))
     if end is not None:
-        preds.append(t[ts] < _ts_literal(end))
+        preds.append(t[ts] < ts_literal(end))
     for d, v in filters.items():
         col = t[column_name(d)]
         if v is None:

@@ -1,6 +1,6 @@
 """Fast path for survey metrics: answer NPS, CSAT, CES and ratings from the feedback rollup.
 
-A DuckDB workspace keeps ``feedback_rollup`` (see :mod:`cxlens.workspace`): feedback rows counted
+A DuckDB workspace keeps ``feedback_rollup`` (see :mod:`cxlens.store.rollup`): feedback rows counted
 per ``metric, day, touchpoint, channel, stage, survey_id, score``, maintained in the same
 transaction as every insert. Every survey metric depends only on the number of answers per score
 value in a group, so any query whose dimensions are rollup columns, whose period is a calendar
@@ -24,10 +24,11 @@ import pandas as pd
 
 from cxlens.metrics.common import PERIOD_COL, PERIODS, By, DateLike, Filters, as_list
 from cxlens.metrics.stats import Z, wilson
+from cxlens.schema.ddl import ROLLUP_DIMENSIONS, ROLLUP_TABLE
 
-#: dimensions the rollup keeps (the workspace's ``ROLLUP_DIMENSIONS``)
-DIMENSIONS = ("metric", "touchpoint", "channel", "stage", "survey_id")
-TABLE = "feedback_rollup"
+#: dimensions the rollup keeps, and the table (maintained by :mod:`cxlens.store.rollup`)
+DIMENSIONS = ROLLUP_DIMENSIONS
+TABLE = ROLLUP_TABLE
 _TRUNC = {"week": "week", "month": "month", "quarter": "quarter", "year": "year"}
 
 
@@ -94,7 +95,7 @@ def plan(
 
 
 def score_summary(
-    ws: Any, metric: str, plan_: tuple[list[str], str, list[Any]], *, hi: float, lo: float
+    store: Any, metric: str, plan_: tuple[list[str], str, list[Any]], *, hi: float, lo: float
 ) -> tuple[pd.DataFrame, list[str]]:
     """Per group: ``n``, ``hi`` (answers ≥ ``hi``), ``lo`` (answers ≤ ``lo``), ``s`` (Σ score), ``ss`` (Σ (score − mean)²).
 
@@ -123,8 +124,7 @@ def score_summary(
             sum(c * (score - gs / gn) * (score - gs / gn)) AS ss
         FROM w {group} {order}
     """
-    with ws._lock:
-        df = ws._require_raw().execute(sql, [metric, *params, hi, lo]).fetchdf()
+    df = store.read(sql, [metric, *params, hi, lo])
     text = pd.StringDtype(na_value=np.nan) if pd.options.future.infer_string else object
     for c in names:
         if c != PERIOD_COL:  # the dtype Ibis gives string columns, so both paths return equal frames

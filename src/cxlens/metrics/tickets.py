@@ -31,7 +31,7 @@ COLUMNS = [
 ]
 
 
-def _hours(later: ibis.Value, earlier: ibis.Value) -> ibis.Value:
+def hours_between(later: ibis.Value, earlier: ibis.Value) -> ibis.Value:
     # float numerator: Spark would otherwise divide int by the DECIMAL literal 3600.0 (6 digits)
     # whole seconds on every backend: DuckDB epoch() keeps fractions, Spark unix_timestamp() truncates
     return (later.epoch_seconds().floor().cast("int64") - earlier.epoch_seconds().floor().cast("int64")).cast(
@@ -72,7 +72,9 @@ def support_expr(
         ts="created_at",
         what="tickets",
     )
-    t = t.mutate(_cx_frt=_hours(t.first_response_at, t.created_at), _cx_res=_hours(t.resolved_at, t.created_at))
+    t = t.mutate(
+        _cx_frt=hours_between(t.first_response_at, t.created_at), _cx_res=hours_between(t.resolved_at, t.created_at)
+    )
     resolved = t.resolved_at.notnull()
     fcr_known = resolved & t.contacts.notnull()
     agg = t.aggregate(

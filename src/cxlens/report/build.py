@@ -8,20 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import cxlens
 from cxlens.errors import ConfigError
+from cxlens.report.assets import REPORT_TEMPLATES, STATIC, base_env, inline_scripts
 from cxlens.report.overview import build_overview
-
-HERE = Path(__file__).resolve().parent
-VENDOR = HERE.parent / "web" / "static" / "vendor"
-STATIC = HERE.parent / "web" / "static"
-#: Inlined in this order (vega-embed needs vega and vega-lite).
-SCRIPTS = ("vega-6.4.0.min.js", "vega-lite-6.4.3.min.js", "vega-embed-7.3.0.min.js")
-
-
-def _inline_js(text: str) -> str:
-    # "</script" would end the inline element early; "<\/script" means the same inside JS.
-    return text.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+from cxlens.version import __version__
 
 
 def render_report(
@@ -34,12 +24,9 @@ def render_report(
     comments: bool = False,
 ) -> str:
     """The report as one HTML string (see :func:`build_report`)."""
-    from cxlens.web.app import template_env
-
     ov = build_overview(ws, start=start, end=end, filters=filters, comments=comments)
-    env = template_env(HERE / "templates")
-    scripts = [_inline_js((VENDOR / name).read_text(encoding="utf-8")) for name in SCRIPTS]
-    scripts.append(_inline_js((STATIC / "app.js").read_text(encoding="utf-8")))
+    env = base_env(REPORT_TEMPLATES)
+    scripts = inline_scripts()
     return env.get_template("report.html").render(
         ov=ov,
         title=title,
@@ -47,7 +34,7 @@ def render_report(
         scripts=scripts,
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         workspace=os.path.basename(str(getattr(ws, "path", "") or "")) or "workspace",
-        version=cxlens.__version__,
+        version=__version__,
     )
 
 

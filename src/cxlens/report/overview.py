@@ -472,7 +472,7 @@ def latest_comments(
     t, _ = prepare(fb, customers=customers, start=start, end=end, filters=filters, what="comments")
     t = t.filter(t.comment.notnull() & (t.comment.strip() != ""))
     cols = ["feedback_id", "ts", "metric", "score", "touchpoint", "channel", "comment"]
-    return t.select(*cols).order_by([t.ts.desc(), t.feedback_id]).limit(limit).execute()
+    return ws.read(t.select(*cols).order_by([t.ts.desc(), t.feedback_id]).limit(limit))
 
 
 def _comments(ws: Any, common: dict[str, Any]) -> list[Comment] | None:

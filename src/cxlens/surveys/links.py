@@ -29,19 +29,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from cxlens.errors import ConfigError, ForbiddenError, SchemaError
-from cxlens.surveys.store import ensure_tables, get_survey, now_utc
-from cxlens.workspace import Workspace
+from cxlens.errors import ConfigError, ForbiddenError, LinkGoneError, SchemaError
+from cxlens.store import Store
+from cxlens.surveys.store import get_survey, now_utc
 
 __all__ = ["LinkClaims", "LinkGoneError", "make_token", "personal_url", "verify_token", "write_links"]
 
 SECRET_SETTING = "surveys.link_secret"
-
-
-class LinkGoneError(ForbiddenError):
-    """A personal link that expired or was already answered (410 Gone; a PermissionError)."""
-
-    http_status = 410
 
 
 @dataclass(frozen=True)
@@ -52,10 +46,10 @@ class LinkClaims:
     link_id: str
 
 
-def _secret(ws: Workspace) -> bytes:
+def _secret(ws: Store) -> bytes:
     s = ws.setting(SECRET_SETTING)
     if not s:
-        with ws._lock:
+        with ws.transaction(changes=["settings"]):  # writes run one at a time: one secret is made
             s = ws.setting(SECRET_SETTING)
             if not s:
                 s = secrets.token_urlsafe(32)
@@ -71,7 +65,7 @@ def _unb64(s: str) -> bytes:
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
-def make_token(ws: Workspace, survey_id: str, customer_id: str, *, expires_days: float = 30) -> str:
+def make_token(ws: Store, survey_id: str, customer_id: str, *, expires_days: float = 30) -> str:
     """A signed token for one customer's personal link to ``survey_id``."""
     if not customer_id:
         raise SchemaError("column 'customer_id' is empty; every personal link needs a customer id")
@@ -82,13 +76,12 @@ def make_token(ws: Workspace, survey_id: str, customer_id: str, *, expires_days:
     return f"{payload}.{sig}"
 
 
-def verify_token(ws: Workspace, survey_id: str, token: str, *, now: datetime | None = None) -> LinkClaims:
+def verify_token(ws: Store, survey_id: str, token: str, *, now: datetime | None = None) -> LinkClaims:
     """The claims of a valid, unexpired, unused token for ``survey_id``.
 
     Raises :class:`~cxlens.errors.ForbiddenError` (403) for a tampered or foreign token and
     :class:`LinkGoneError` (410) for an expired or already answered one.
     """
-    ensure_tables(ws)
     payload, _, sig = (token or "").partition(".")
     good = _b64(hmac.new(_secret(ws), payload.encode(), hashlib.sha256).digest())
     if not payload or not hmac.compare_digest(good, sig):
@@ -101,8 +94,7 @@ def verify_token(ws: Workspace, survey_id: str, token: str, *, now: datetime | N
     expires = datetime.fromtimestamp(c["e"], UTC).replace(tzinfo=None)
     if (now or now_utc()) >= expires:
         raise LinkGoneError(f"this survey link expired on {expires:%Y-%m-%d}; ask the sender for a new one")
-    with ws._lock:
-        used = ws._raw.execute("SELECT used_at FROM survey_links WHERE link_id = ?", [c["n"]]).fetchone()
+    used = ws.one("SELECT used_at FROM survey_links WHERE link_id = ?", [c["n"]])
     if used is not None:
         raise LinkGoneError("this survey link was already answered; thank you, each link can be used once")
     return LinkClaims(survey_id, c["c"], expires, c["n"])
@@ -113,7 +105,7 @@ def personal_url(base_url: str, workspace: str, survey_id: str, token: str) -> s
 
 
 def write_links(
-    ws: Workspace,
+    ws: Store,
     survey_id: str,
     customers_csv: str | Path,
     out: str | Path,
@@ -151,14 +143,14 @@ def write_links(
     return n
 
 
-def continuation_token(ws: Workspace, survey_id: str, response_id: str, person: str) -> str:
+def continuation_token(ws: Store, survey_id: str, response_id: str, person: str) -> str:
     """A token letting the hosted page's second step (the comment) add to the response it started."""
     issued = int(time.time())
     msg = f"{survey_id}\x00{response_id}\x00{person}\x00{issued}"
     return f"{issued}.{_b64(hmac.new(_secret(ws), msg.encode(), hashlib.sha256).digest())}"
 
 
-def check_continuation(ws: Workspace, survey_id: str, response_id: str, person: str, token: str) -> None:
+def check_continuation(ws: Store, survey_id: str, response_id: str, person: str, token: str) -> None:
     """Raise ForbiddenError unless ``token`` continues this response (issued within a day)."""
     issued, _, sig = (token or "").partition(".")
     if not issued.isdigit() or time.time() - int(issued) > 86400:

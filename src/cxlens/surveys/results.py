@@ -10,8 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from cxlens.surveys.store import ensure_tables, get_survey
-from cxlens.workspace import Workspace
+from cxlens.metrics import Metrics
+from cxlens.store import Store
+from cxlens.surveys.store import get_survey
 
 __all__ = ["survey_results"]
 
@@ -20,7 +21,7 @@ _METRIC_CALL = {"nps": ("nps", "nps"), "enps": ("nps", "nps"), "csat": ("csat", 
                 "rating": ("rating", "rating")}  # fmt: skip
 
 
-def survey_results(ws: Workspace, survey_id: str, *, period: str = "month", comments: int = 50) -> dict[str, Any]:
+def survey_results(ws: Store, survey_id: str, *, period: str = "month", comments: int = 50) -> dict[str, Any]:
     """Everything the results page and ``cxlens survey results`` show for one survey.
 
     Returns
@@ -33,16 +34,15 @@ def survey_results(ws: Workspace, survey_id: str, *, period: str = "month", comm
         (latest first: ts, score, comment, customer_id).
     """
     d = get_survey(ws, survey_id)
-    ensure_tables(ws)
     filters = {"survey_id": survey_id}
     overall = trend = None
     value = None
     if d.metric in _METRIC_CALL:
         method, value = _METRIC_CALL[d.metric]
-        fn = getattr(ws.metrics, method)
+        fn = getattr(Metrics(ws), method)
         overall = fn(filters=filters, metric=d.metric)
         trend = fn(period=period, filters=filters, metric=d.metric)
-    scores = ws.sql(
+    scores = ws.read(
         "SELECT score, count(*)::BIGINT AS n FROM feedback WHERE survey_id = ? AND score IS NOT NULL "
         "GROUP BY score ORDER BY score",
         [survey_id],
@@ -63,11 +63,11 @@ def survey_results(ws: Workspace, survey_id: str, *, period: str = "month", comm
         breakdown = pd.DataFrame({"group": [str(s) for s in range(lo, hi + 1)],
                                   "n": [int(counts.get(s, 0)) for s in range(lo, hi + 1)]})  # fmt: skip
     breakdown["share"] = 100.0 * breakdown["n"] / total if total else 0.0
-    ex = ws.sql(
+    ex = ws.read(
         "SELECT kind, count(*)::BIGINT AS n FROM survey_exposures WHERE survey_id = ? GROUP BY kind", [survey_id]
     )
     exposures = dict(zip(ex.kind, ex.n, strict=True))
-    resp = ws.sql(
+    resp = ws.read(
         "SELECT count(*) FILTER (WHERE feedback_id IS NOT NULL) AS answered, "
         "count(*) FILTER (WHERE feedback_id IS NULL) AS partial FROM survey_responses WHERE survey_id = ?",
         [survey_id],
@@ -80,7 +80,7 @@ def survey_results(ws: Workspace, survey_id: str, *, period: str = "month", comm
         "partial": int(resp["partial"]),
         "response_rate": (100.0 * int(resp["answered"]) / impressions) if impressions else None,
     }
-    latest = ws.sql(
+    latest = ws.read(
         "SELECT ts, score, comment, customer_id FROM feedback WHERE survey_id = ? AND comment IS NOT NULL "
         "ORDER BY ts DESC, feedback_id LIMIT ?",
         [survey_id, comments],

@@ -24,11 +24,10 @@ from typing import Any
 
 import pandas as pd
 
-from cxlens.errors import ConfigError, NotFoundError, PayloadTooLargeError, SchemaError
+from cxlens.errors import ConfigError, NotFoundError, PayloadTooLargeError, ResponseConflictError, SchemaError
+from cxlens.store import Store, rollup
 from cxlens.surveys.definition import SurveyDefinition, condition_holds, load_definition
-from cxlens.surveys.tables import DDL
 from cxlens.surveys.targeting import History, eligibility, pick_language, tab_eligible
-from cxlens.workspace import ROLLUP_TABLE, Workspace
 
 __all__ = [
     "MAX_COMMENT",
@@ -49,29 +48,12 @@ MAX_ID = 200
 KNOWN_CHANNELS = ("web", "mobile_app", "email", "store", "phone", "chat", "social", "review_site", "sms", "link")
 
 
-class ResponseConflictError(ConfigError):
-    """The person already answered this survey, or a response id belongs to someone else (409)."""
-
-    http_status = 409
-
-
 def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def ensure_tables(ws: Workspace) -> None:
-    """Create the survey tables if missing (a workspace migrated to v2 before they existed)."""
-    if getattr(ws, "_survey_tables_ready", False):
-        return
-    raw = ws._require_raw()
-    with ws._lock:
-        for ddl in DDL:
-            raw.execute(ddl)
-    ws._survey_tables_ready = True  # type: ignore[attr-defined]
-
-
 # -- definitions -------------------------------------------------------------------------
-def validate_against_journey(ws: Workspace, d: SurveyDefinition) -> SurveyDefinition:
+def validate_against_journey(ws: Store, d: SurveyDefinition) -> SurveyDefinition:
     """Check touchpoint and channel against the workspace journey; fill a missing channel from it."""
     j = ws.journey
     tps = {t.id: t for t in j.touchpoints}
@@ -90,21 +72,20 @@ def validate_against_journey(ws: Workspace, d: SurveyDefinition) -> SurveyDefini
     return d
 
 
-def create_survey(ws: Workspace, source: Any) -> SurveyDefinition:
+def create_survey(ws: Store, source: Any) -> SurveyDefinition:
     """Validate a definition (dict, YAML/JSON text or file) and store it; the id must be new."""
-    ensure_tables(ws)
     d = validate_against_journey(ws, load_definition(source))
-    with ws._lock:
-        if ws._raw.execute("SELECT 1 FROM surveys WHERE survey_id = ?", [d.id]).fetchone():
+    with ws.transaction(changes=["surveys"]) as cur:
+        if cur.execute("SELECT 1 FROM surveys WHERE survey_id = ?", [d.id]).fetchone():
             raise ConfigError(f"survey {d.id!r} already exists; use `cxlens survey update {d.id}` or pick another id")
         now = now_utc()
-        ws._raw.execute(
+        cur.execute(
             "INSERT INTO surveys VALUES (?, ?, ?, ?, ?, ?)", [d.id, d.name, d.status, json.dumps(d.to_dict()), now, now]
         )
     return d
 
 
-def update_survey(ws: Workspace, survey_id: str, source: Any) -> SurveyDefinition:
+def update_survey(ws: Store, survey_id: str, source: Any) -> SurveyDefinition:
     """Replace a survey's definition (its id cannot change)."""
     get_survey(ws, survey_id)
     d = validate_against_journey(ws, load_definition(source))
@@ -114,34 +95,31 @@ def update_survey(ws: Workspace, survey_id: str, source: Any) -> SurveyDefinitio
     return d
 
 
-def set_status(ws: Workspace, survey_id: str, status: str) -> SurveyDefinition:
+def set_status(ws: Store, survey_id: str, status: str) -> SurveyDefinition:
     """Pause, resume (``active``) or return a survey to draft."""
     d = get_survey(ws, survey_id).with_status(status)
     _write(ws, d)
     return d
 
 
-def _write(ws: Workspace, d: SurveyDefinition) -> None:
-    with ws._lock:
-        ws._raw.execute(
+def _write(ws: Store, d: SurveyDefinition) -> None:
+    with ws.transaction(changes=["surveys"]) as cur:
+        cur.execute(
             "UPDATE surveys SET name = ?, status = ?, definition = ?, updated_at = ? WHERE survey_id = ?",
             [d.name, d.status, json.dumps(d.to_dict()), now_utc(), d.id],
         )
 
 
-def get_survey(ws: Workspace, survey_id: str) -> SurveyDefinition:
-    ensure_tables(ws)
-    with ws._lock:
-        row = ws._raw.execute("SELECT definition FROM surveys WHERE survey_id = ?", [survey_id]).fetchone()
+def get_survey(ws: Store, survey_id: str) -> SurveyDefinition:
+    row = ws.one("SELECT definition FROM surveys WHERE survey_id = ?", [survey_id])
     if row is None:
         raise NotFoundError(f"no survey {survey_id!r} in this workspace; list them with `cxlens survey list`")
     return SurveyDefinition.from_dict(json.loads(row[0]))
 
 
-def list_surveys(ws: Workspace) -> pd.DataFrame:
+def list_surveys(ws: Store) -> pd.DataFrame:
     """One row per survey: id, name, metric, status, touchpoint, responses, impressions, updated_at."""
-    ensure_tables(ws)
-    df = ws.sql(
+    df = ws.read(
         """SELECT s.survey_id, s.name, json_extract_string(s.definition, '$.metric') AS metric, s.status,
                   json_extract_string(s.definition, '$.touchpoint') AS touchpoint,
                   (SELECT count(*) FROM survey_responses r WHERE r.survey_id = s.survey_id
@@ -169,27 +147,26 @@ def person_of(customer_id: str | None, anonymous_id: str | None) -> str:
     return people[0]
 
 
-def history(ws: Workspace, survey_id: str, people: list[str]) -> History:
+def history(ws: Store, survey_id: str, people: list[str]) -> History:
     """What the server knows of these ids (one person) and survey ``survey_id``, in one query."""
     marks = ", ".join("?" for _ in people)
-    with ws._lock:
-        row = ws._raw.execute(
-            f"""SELECT count(*) FILTER (WHERE person IN ({marks}) OR customer_id IN ({marks})
+    row = ws.one(
+        f"""SELECT count(*) FILTER (WHERE person IN ({marks}) OR customer_id IN ({marks})
                                           OR anonymous_id IN ({marks})),
                        max(updated_at) FILTER (WHERE person IN ({marks}) OR customer_id IN ({marks})
                                                OR anonymous_id IN ({marks})),
                        count(*),
                        (SELECT max(ts) FROM survey_exposures WHERE survey_id = ? AND person IN ({marks}))
                 FROM survey_responses WHERE survey_id = ? AND feedback_id IS NOT NULL""",
-            [*people * 6, survey_id, *people, survey_id],
-        ).fetchone()
+        [*people * 6, survey_id, *people, survey_id],
+    )
     answered, last_answer, total, seen = row
     last = max([t for t in (seen, last_answer) if t is not None], default=None)
     return History(responded=answered > 0, last_seen=last, responses_total=int(total))
 
 
 def eligible_surveys(
-    ws: Workspace,
+    ws: Store,
     *,
     anonymous_id: str | None = None,
     customer_id: str | None = None,
@@ -211,9 +188,7 @@ def eligible_surveys(
     person = person_of(customer_id, anonymous_id)
     people = _people(customer_id, anonymous_id)
     now = now or now_utc()
-    ensure_tables(ws)
-    with ws._lock:
-        rows = ws._raw.execute("SELECT definition FROM surveys WHERE status = 'active' ORDER BY created_at").fetchall()
+    rows = ws.rows("SELECT definition FROM surveys WHERE status = 'active' ORDER BY created_at")
     out: list[dict[str, Any]] = []
     watch: set[str] = set()
     tab = None
@@ -235,15 +210,15 @@ def eligible_surveys(
 
 
 def record_exposure(
-    ws: Workspace, survey_id: str, kind: str, *, anonymous_id: str | None = None, customer_id: str | None = None
+    ws: Store, survey_id: str, kind: str, *, anonymous_id: str | None = None, customer_id: str | None = None
 ) -> None:
     """Record that a person saw (``impression``) or closed (``dismiss``) a survey, for fatigue rules."""
     if kind not in ("impression", "dismiss"):
         raise SchemaError(f"field 'kind' is {kind!r}; expected impression or dismiss")
     person = person_of(customer_id, anonymous_id)
     get_survey(ws, survey_id)
-    with ws._lock:
-        ws._raw.execute("INSERT INTO survey_exposures VALUES (?, ?, ?, ?)", [survey_id, person, kind, now_utc()])
+    with ws.transaction(changes=["survey_exposures"]) as cur:
+        cur.execute("INSERT INTO survey_exposures VALUES (?, ?, ?, ?)", [survey_id, person, kind, now_utc()])
 
 
 # -- responses -----------------------------------------------------------------------------
@@ -296,7 +271,7 @@ def _check_answers(d: SurveyDefinition, answers: Any) -> dict[str, Any]:
 
 
 def record_response(
-    ws: Workspace,
+    ws: Store,
     survey_id: str,
     *,
     response_id: str,
@@ -334,8 +309,7 @@ def record_response(
     lang = _check_text("language", language, 35)
     url = _check_text("url", url, 2000)
     now = now or now_utc()
-    raw = ws._require_raw()
-    with ws._lock:
+    with ws.transaction(changes=["survey_responses", "survey_links", "feedback"]) as raw:
         old = raw.execute(
             "SELECT person, score, comment, answers, feedback_id, created_at FROM survey_responses "
             "WHERE survey_id = ? AND response_id = ?",
@@ -380,34 +354,27 @@ def record_response(
             "channel": channel or d.channel, "stage": ws.journey.stage_of().get(d.touchpoint or ""),
             "survey_id": survey_id, "properties": json.dumps(props, ensure_ascii=False),
         }  # fmt: skip
-        raw.execute("BEGIN")
-        try:
-            if old is None:
-                raw.execute(
-                    "INSERT INTO survey_responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [survey_id, rid, person, customer_id, anonymous_id, cur["score"], cur["comment"],
-                     json.dumps(merged_answers), lang, url, fid, link_id, now, now],
-                )  # fmt: skip
-                if link_id is not None:
-                    raw.execute("INSERT INTO survey_links VALUES (?, ?, ?, ?)", [link_id, survey_id, customer_id, now])
-            else:
-                raw.execute(
-                    "UPDATE survey_responses SET score = ?, comment = ?, answers = ?, feedback_id = ?, "
-                    "language = coalesce(?, language), updated_at = ? WHERE survey_id = ? AND response_id = ?",
-                    [cur["score"], cur["comment"], json.dumps(merged_answers), fid, lang, now, survey_id, rid],
-                )
-            if fid is not None:
-                _write_feedback(
-                    raw,
-                    row,
-                    old_score=old[1] if old is not None and old[4] else None,
-                    exists=bool(cur["fid"]),
-                    has_rollup=_has_rollup(ws),
-                )
-            raw.execute("COMMIT")
-        except Exception:
-            raw.execute("ROLLBACK")
-            raise
+        if old is None:
+            raw.execute(
+                "INSERT INTO survey_responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [survey_id, rid, person, customer_id, anonymous_id, cur["score"], cur["comment"],
+                 json.dumps(merged_answers), lang, url, fid, link_id, now, now],
+            )  # fmt: skip
+            if link_id is not None:
+                raw.execute("INSERT INTO survey_links VALUES (?, ?, ?, ?)", [link_id, survey_id, customer_id, now])
+        else:
+            raw.execute(
+                "UPDATE survey_responses SET score = ?, comment = ?, answers = ?, feedback_id = ?, "
+                "language = coalesce(?, language), updated_at = ? WHERE survey_id = ? AND response_id = ?",
+                [cur["score"], cur["comment"], json.dumps(merged_answers), fid, lang, now, survey_id, rid],
+            )
+        if fid is not None:
+            _write_feedback(
+                raw,
+                row,
+                old_score=old[1] if old is not None and old[4] else None,
+                exists=bool(cur["fid"]),
+            )
     return {
         "response_id": rid,
         "feedback_id": fid,
@@ -420,36 +387,16 @@ def record_response(
     }
 
 
-_DIMS = ("metric", "touchpoint", "channel", "stage", "survey_id")
+_DIMS = rollup.DIMENSIONS
 
 
-def _has_rollup(ws: Workspace) -> bool:
-    """Whether the workspace keeps ``feedback_rollup`` (remembered once seen: it is never dropped)."""
-    if not getattr(ws, "_survey_rollup_seen", False):
-        ws._survey_rollup_seen = ws._has_rollup()  # type: ignore[attr-defined]
-    return bool(ws._survey_rollup_seen)  # type: ignore[attr-defined]
-
-
-def _rollup_add(raw: Any, row: dict[str, Any], score: float | None, delta: int) -> None:
-    where = " AND ".join(f"{c} IS NOT DISTINCT FROM ?" for c in (*_DIMS, "day", "score"))
-    params = [row[c] for c in _DIMS] + [row["ts"].date(), score]
-    changed = raw.execute(f"UPDATE {ROLLUP_TABLE} SET n = n + ? WHERE {where}", [delta, *params]).fetchone()[0]
-    if changed == 0 and delta > 0:
-        raw.execute(f"INSERT INTO {ROLLUP_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [row["metric"], row["ts"].date(), row["touchpoint"], row["channel"], row["stage"],
-                     row["survey_id"], score, delta])  # fmt: skip
-    elif delta < 0:
-        raw.execute(f"DELETE FROM {ROLLUP_TABLE} WHERE n <= 0 AND {where}", params)
-
-
-def _write_feedback(raw: Any, row: dict[str, Any], *, old_score: float | None, exists: bool, has_rollup: bool) -> None:
+def _write_feedback(raw: Any, row: dict[str, Any], *, old_score: float | None, exists: bool) -> None:
     """Insert or update the response's feedback row and keep ``feedback_rollup`` in step (inside a transaction)."""
     cols = list(row)
     if not exists:
         raw.execute(f"INSERT INTO feedback ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
                     [row[c] for c in cols])  # fmt: skip
-        if has_rollup:
-            _rollup_add(raw, row, row["score"], +1)
+        rollup.adjust(raw, row, row["score"], +1)
         return
     stored = raw.execute(
         f"SELECT ts, {', '.join(_DIMS)} FROM feedback WHERE feedback_id = ?", [row["feedback_id"]]
@@ -459,7 +406,7 @@ def _write_feedback(raw: Any, row: dict[str, Any], *, old_score: float | None, e
         "WHERE feedback_id = ?",
         [row["score"], row["comment"], row["properties"], row["customer_id"], row["feedback_id"]],
     )
-    if has_rollup and stored is not None and old_score != row["score"]:
+    if stored is not None and old_score != row["score"]:
         key = dict(zip(("ts", *_DIMS), stored, strict=True))  # the dimensions the row was counted under
-        _rollup_add(raw, key, old_score, -1)
-        _rollup_add(raw, key, row["score"], +1)
+        rollup.adjust(raw, key, old_score, -1)
+        rollup.adjust(raw, key, row["score"], +1)

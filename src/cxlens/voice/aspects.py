@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError
-from cxlens.voice.sentiment import SentimentAnalyzer, _frame, default_model
-from cxlens.voice.themes import ThemeExtractor, _compile_rules
+from cxlens.voice.sentiment import SentimentAnalyzer, default_model, label_frame
+from cxlens.voice.themes import ThemeExtractor, compile_rules
 
 __all__ = ["ASPECT_COLUMNS", "DEFAULT_ASPECTS", "aspect_sentiment", "split_clauses"]
 
@@ -143,7 +143,7 @@ def aspect_sentiment(
         groups.setdefault((owner[k], theme_ids[j]), []).append(k)
     keys = sorted(groups, key=lambda g: (g[0], groups[g][0], theme_ids.index(g[1])))
     mean = np.array([np.mean([probs[k] for k in groups[g]], axis=0) for g in keys])
-    out = _frame(mean)
+    out = label_frame(mean)
     per_doc = pd.Series([g[0] for g in keys]).value_counts()
     out.insert(0, "verbatim", [ids[g[0]] for g in keys])
     out.insert(1, "theme", [g[1] for g in keys])
@@ -166,6 +166,6 @@ def _mentions(
             [scores[c].to_numpy() >= (0.5 if c in rule_ids else extractor.threshold) for c in scores.columns]
         )
         return hit, {c: names.get(c, c) for c in scores.columns}
-    compiled = _compile_rules(rules if rules is not None else DEFAULT_ASPECTS)
+    compiled = compile_rules(rules if rules is not None else DEFAULT_ASPECTS)
     hit = np.array([[any(p.search(c) for p in pats) for pats in compiled.values()] for c in clauses], dtype=bool)
     return hit.reshape(len(clauses), len(compiled)), {name: name for name in compiled}

@@ -273,7 +273,7 @@ def _feedback(ws: Any) -> pd.DataFrame:
     cols = [c for c in ("customer_id", "ts", "metric", "score", "comment", "touchpoint", "survey_id") if c in t.columns]
     props = t.properties.cast("json")
     extra = {k: props[k].unwrap_as("string") for k in ("theme", "order_id", "ticket_id")}
-    return t.select(*cols, **extra).filter(t.customer_id.notnull()).execute()
+    return ws.read(t.select(*cols, **extra).filter(t.customer_id.notnull()))
 
 
 def _events(ws: Any, name: str, keys: dict[str, str]) -> pd.DataFrame:
@@ -284,7 +284,7 @@ def _events(ws: Any, name: str, keys: dict[str, str]) -> pd.DataFrame:
         return pd.DataFrame(columns=["customer_id", *keys])
     d = ev.filter((ev.name == name) & ev.customer_id.notnull())
     props = d.properties.cast("json")
-    return d.select("customer_id", **{k: props[k].unwrap_as(typ) for k, typ in keys.items()}).execute()
+    return ws.read(d.select("customer_id", **{k: props[k].unwrap_as(typ) for k, typ in keys.items()}))
 
 
 def _tickets(ws: Any) -> pd.DataFrame:
@@ -293,7 +293,7 @@ def _tickets(ws: Any) -> pd.DataFrame:
     except NotFoundError:
         return pd.DataFrame(columns=["ticket_id", "support_wait_hours", "extra_contacts"])
     wait = (t.first_response_at.epoch_seconds() - t.created_at.epoch_seconds()) / 3600.0
-    out = t.select("ticket_id", support_wait_hours=wait, extra_contacts=(t.contacts - 1).cast("float64")).execute()
+    out = ws.read(t.select("ticket_id", support_wait_hours=wait, extra_contacts=(t.contacts - 1).cast("float64")))
     out["extra_contacts"] = out.extra_contacts.clip(lower=0)
     return out
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError, MissingExtraError
-from cxlens.voice.sentiment import CLASSES, _frame
+from cxlens.voice.sentiment import CLASSES, label_frame
 
 __all__ = ["EMBED_WEIGHTS", "EmbeddingSentiment", "embed", "embedding_themes", "load_encoder"]
 
@@ -135,8 +135,8 @@ class EmbeddingSentiment:
         """The standard sentiment frame (see :class:`~cxlens.voice.sentiment.SentimentAnalyzer`)."""
         texts = list(texts)
         if not texts:
-            return _frame(np.zeros((0, 3)))
-        return _frame(self.predict_proba(texts))
+            return label_frame(np.zeros((0, 3)))
+        return label_frame(self.predict_proba(texts))
 
 
 def embedding_themes(

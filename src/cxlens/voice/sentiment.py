@@ -288,7 +288,7 @@ def feature_matrix(
     return sparse.csr_matrix((f["vals"], (f["rows"], f["cols"])), shape=(len(texts), 2**bits), dtype=np.float32)
 
 
-def _frame(probs: np.ndarray) -> pd.DataFrame:
+def label_frame(probs: np.ndarray) -> pd.DataFrame:
     p_neg, p_neu, p_pos = probs[:, 0], probs[:, 1], probs[:, 2]
     label = np.asarray(CLASSES, dtype=object)[probs.argmax(axis=1)]
     label[(p_neg >= MIXED_MIN) & (p_pos >= MIXED_MIN)] = "mixed"
@@ -445,7 +445,7 @@ class SentimentModel:
         texts = list(texts)
         parts = [self.predict_proba(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
         probs = np.concatenate(parts) if parts else np.zeros((0, 3))
-        return _frame(probs)
+        return label_frame(probs)
 
 
 @functools.lru_cache(maxsize=1)

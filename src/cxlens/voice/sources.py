@@ -38,8 +38,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from cxlens.ingest.adapters import _bad, _insert_all, _numbers, _read, _required, _slug, _text, _validated
-from cxlens.workspace import Workspace
+from cxlens.ingest.adapters import (
+    bad_value,
+    insert_all,
+    number_column,
+    read_source,
+    required_column,
+    slug,
+    text_column,
+    validated,
+)
+from cxlens.store import Store
 
 __all__ = ["SOURCE_ADAPTERS", "import_airline_tweets", "import_clothing_reviews"]
 
@@ -73,7 +82,7 @@ def _clean(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None and not (isinstance(v, float) and v != v)}
 
 
-def import_airline_tweets(ws: Workspace, path: str | Path) -> dict[str, int]:
+def import_airline_tweets(ws: Store, path: str | Path) -> dict[str, int]:
     """Import Twitter US Airline Sentiment (``Tweets.csv``) as reviews from source ``twitter``.
 
     Each tweet becomes a review at the airline's touchpoint with channel ``social`` (in
@@ -94,19 +103,25 @@ def import_airline_tweets(ws: Workspace, path: str | Path) -> dict[str, int]:
     """
     p = Path(path)
     f = p.name
-    t = _read(p, TWEET_COLUMNS)
-    tweet_id = _required(t, "tweet_id", f, "a tweet id")
-    airline = _required(t, "airline", f, "an airline name")
+    t = read_source(p, TWEET_COLUMNS)
+    tweet_id = required_column(t, "tweet_id", f, "a tweet id")
+    airline = required_column(t, "airline", f, "an airline name")
     created_raw = t["tweet_created"].astype("string").str.strip()
     ts = pd.to_datetime(created_raw, format="%Y-%m-%d %H:%M:%S %z", errors="coerce", utc=True)
     bad = ts.isna().to_numpy()
     if bad.any():
         i = int(bad.argmax())
-        raise _bad(f, i, "tweet_created", t["tweet_created"].iloc[i], "a date-time such as '2015-02-24 11:35:52 -0800'")
-    conf = _numbers(t, "airline_sentiment_confidence", f, lo=0, hi=1, required=False)
-    nconf = _numbers(t, "negativereason_confidence", f, lo=0, hi=1, required=False)
-    retweets = _numbers(t, "retweet_count", f, integer=True, lo=0, required=False)
-    sentiment, reason, name = _text(t, "airline_sentiment"), _text(t, "negativereason"), _text(t, "name")
+        raise bad_value(
+            f, i, "tweet_created", t["tweet_created"].iloc[i], "a date-time such as '2015-02-24 11:35:52 -0800'"
+        )
+    conf = number_column(t, "airline_sentiment_confidence", f, lo=0, hi=1, required=False)
+    nconf = number_column(t, "negativereason_confidence", f, lo=0, hi=1, required=False)
+    retweets = number_column(t, "retweet_count", f, integer=True, lo=0, required=False)
+    sentiment, reason, name = (
+        text_column(t, "airline_sentiment"),
+        text_column(t, "negativereason"),
+        text_column(t, "name"),
+    )
     props = [
         _clean(
             {
@@ -127,19 +142,19 @@ def import_airline_tweets(ws: Workspace, path: str | Path) -> dict[str, int]:
             "source": "twitter",
             "customer_id": name.map(lambda x: None if x is None else f"twitter:{x}"),
             "ts": ts.dt.tz_localize(None).astype("datetime64[us]"),
-            "body": _text(t, "text"),
-            "touchpoint": airline.map(_slug),
+            "body": text_column(t, "text"),
+            "touchpoint": airline.map(slug),
             "properties": pd.Series(props, index=t.index, dtype=object),
         }
     )
     reviews = reviews[~tweet_id.duplicated(keep="first").to_numpy()]
-    return _insert_all(
-        ws, {"reviews": _validated(reviews, "reviews", f, {"review_id": "tweet_id", "ts": "tweet_created"})}
+    return insert_all(
+        ws, {"reviews": validated(reviews, "reviews", f, {"review_id": "tweet_id", "ts": "tweet_created"})}
     )
 
 
 def import_clothing_reviews(
-    ws: Workspace, path: str | Path, *, ts: str | pd.Timestamp = CLOTHING_DEFAULT_TS
+    ws: Store, path: str | Path, *, ts: str | pd.Timestamp = CLOTHING_DEFAULT_TS
 ) -> dict[str, int]:
     """Import Women's E-Commerce Clothing Reviews (Kaggle ``nicapotato``) as reviews from ``clothing``.
 
@@ -166,14 +181,14 @@ def import_clothing_reviews(
     """
     p = Path(path)
     f = p.name
-    t = _read(p, CLOTHING_COLUMNS)
+    t = read_source(p, CLOTHING_COLUMNS)
     index_col = t.columns[0]
     if index_col in CLOTHING_COLUMNS:
-        raise _bad(f, 0, "(index)", None, "the unnamed row-index column first, as in the original export")
-    row = _required(t, index_col, f, "a row number")
-    rating = _numbers(t, "Rating", f, integer=True, lo=1, hi=5)
-    recommended = _numbers(t, "Recommended IND", f, integer=True, lo=0, hi=1, required=False)
-    helpful = _numbers(t, "Positive Feedback Count", f, integer=True, lo=0, required=False)
+        raise bad_value(f, 0, "(index)", None, "the unnamed row-index column first, as in the original export")
+    row = required_column(t, index_col, f, "a row number")
+    rating = number_column(t, "Rating", f, integer=True, lo=1, hi=5)
+    recommended = number_column(t, "Recommended IND", f, integer=True, lo=0, hi=1, required=False)
+    helpful = number_column(t, "Positive Feedback Count", f, integer=True, lo=0, required=False)
     props = [
         _clean(
             {
@@ -185,9 +200,9 @@ def import_clothing_reviews(
             }
         )
         for d, dep, c, r, h in zip(
-            _text(t, "Division Name"),
-            _text(t, "Department Name"),
-            _text(t, "Class Name"),
+            text_column(t, "Division Name"),
+            text_column(t, "Department Name"),
+            text_column(t, "Class Name"),
             recommended,
             helpful,
             strict=True,
@@ -199,15 +214,15 @@ def import_clothing_reviews(
             "source": "clothing",
             "ts": pd.Timestamp(ts),
             "rating": rating,
-            "title": _text(t, "Title"),
-            "body": _text(t, "Review Text"),
-            "product_id": _text(t, "Clothing ID"),
+            "title": text_column(t, "Title"),
+            "body": text_column(t, "Review Text"),
+            "product_id": text_column(t, "Clothing ID"),
             "touchpoint": "review_site",
             "properties": pd.Series(props, index=t.index, dtype=object),
         }
     )
-    return _insert_all(
-        ws, {"reviews": _validated(reviews, "reviews", f, {"review_id": index_col, "product_id": "Clothing ID"})}
+    return insert_all(
+        ws, {"reviews": validated(reviews, "reviews", f, {"review_id": index_col, "product_id": "Clothing ID"})}
     )
 
 

@@ -49,7 +49,7 @@ def clean_text(text: Any) -> str:
     return _HANDLE.sub(" ", _URL.sub(" ", s)).lower()
 
 
-def _compile_rules(rules: Mapping[str, Iterable[str]] | None) -> dict[str, list[re.Pattern[str]]]:
+def compile_rules(rules: Mapping[str, Iterable[str]] | None) -> dict[str, list[re.Pattern[str]]]:
     out: dict[str, list[re.Pattern[str]]] = {}
     for name, patterns in (rules or {}).items():
         if isinstance(patterns, str):
@@ -193,7 +193,7 @@ class ThemeExtractor:
         previous = [t for t in getattr(self, "themes_", []) if t["pinned"] and t["source"] != "rule"]
         prev_vectors = {t["id"]: self._vector_terms(t["id"]) for t in previous} if previous else {}
         docs = _texts(texts)
-        rules = _compile_rules(self.rules)
+        rules = compile_rules(self.rules)
         vec = self._vectorizer()
         try:
             counts = vec.fit_transform(docs)
@@ -521,7 +521,7 @@ class ThemeExtractor:
         for i, v in enumerate(data["vectors"]):
             h[i, v["terms"]] = v["weights"]
         self.vectors_ = h
-        self._rules = _compile_rules(self.rules)
+        self._rules = compile_rules(self.rules)
         self.themes_ = [dict(t, keywords=list(t["keywords"]), quotes=list(t["quotes"])) for t in data["themes"]]
         return self
 

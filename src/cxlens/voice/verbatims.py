@@ -39,20 +39,20 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from cxlens.errors import ConfigError, WorkspaceError
-from cxlens.metrics.common import DateLike, _backend_name, _json_text, prepare
+from cxlens.metrics.common import DateLike, backend_name, json_text, prepare
+from cxlens.schema.ddl import VERBATIM_ANALYSIS_TABLE
 from cxlens.voice.language import detect_language, is_english
 from cxlens.voice.redact import redact_series
 
 if TYPE_CHECKING:
+    from cxlens.store import Store
     from cxlens.voice.sentiment import SentimentAnalyzer
-    from cxlens.workspace import Workspace
 
 __all__ = ["ANALYSIS_TABLE", "KINDS", "VERBATIM_COLUMNS", "analyse_verbatims", "verbatims"]
 
@@ -70,17 +70,12 @@ VERBATIM_COLUMNS = [
     "score",
     "metric",
 ]
-ANALYSIS_TABLE = "verbatim_analysis"
-ANALYSIS_DDL = (
-    f"CREATE TABLE IF NOT EXISTS {ANALYSIS_TABLE} (verbatim_id VARCHAR PRIMARY KEY, language VARCHAR, "
-    "sentiment_score DOUBLE, sentiment_label VARCHAR, redacted_text VARCHAR, analysed_at TIMESTAMP, model VARCHAR, "
-    "original_text VARCHAR)"
-)
+ANALYSIS_TABLE = VERBATIM_ANALYSIS_TABLE
 #: Workspace setting: keep the original (unredacted) text next to the redacted one; default False.
 KEEP_ORIGINALS = "voice.keep_originals"
 
 
-def keep_originals(ws: Workspace) -> bool:
+def keep_originals(ws: Store) -> bool:
     """True when the workspace allows keeping original texts (setting ``voice.keep_originals``)."""
     return ws.setting(KEEP_ORIGINALS, False) is True
 
@@ -103,7 +98,7 @@ def _nonblank(text: ibis.Value) -> ibis.Value:
     return text.notnull() & (text.strip() != "")
 
 
-def _kind_of(source: str) -> str:
+def kind_of(source: str) -> str:
     kind = source.split(":", 1)[0]
     if kind not in KINDS:
         raise ConfigError(
@@ -113,7 +108,7 @@ def _kind_of(source: str) -> str:
     return kind
 
 
-def _expression(ws: Workspace, kinds: Iterable[str]) -> ibis.Table:
+def _expression(ws: Store, kinds: Iterable[str]) -> ibis.Table:
     parts = []
     for kind in kinds:
         t = ws.table(KINDS[kind])
@@ -153,7 +148,7 @@ def _expression(ws: Workspace, kinds: Iterable[str]) -> ibis.Table:
                 ts=t.ts,
                 text=text,
                 touchpoint=t.touchpoint,
-                channel=_json_text(t.properties, "channel", _backend_name(t)).cast(_S),
+                channel=json_text(t.properties, "channel", backend_name(t)).cast(_S),
                 stage=_null(_S),
                 score=t.rating.cast("float64"),
                 metric=ibis.ifelse(t.rating.notnull(), ibis.literal("rating"), _null(_S)),
@@ -170,7 +165,7 @@ def _expression(ws: Workspace, kinds: Iterable[str]) -> ibis.Table:
 
 
 def verbatims(
-    ws: Workspace,
+    ws: Store,
     *,
     start: DateLike = None,
     end: DateLike = None,
@@ -220,7 +215,7 @@ def verbatims(
     wanted = list(sources) if sources is not None else list(KINDS)
     if not wanted:
         raise ConfigError("sources is empty; expected kinds such as ['feedback', 'review'] or None for all")
-    kinds = list(dict.fromkeys(_kind_of(s) for s in wanted))
+    kinds = list(dict.fromkeys(kind_of(s) for s in wanted))
     u = _expression(ws, kinds)
     if sources is not None:
         pred = None
@@ -233,7 +228,7 @@ def verbatims(
     except Exception:  # pragma: no cover - backends without customers
         customers = None
     t, _ = prepare(u, customers=customers, start=start, end=end, filters=filters, what="verbatims")
-    df = t.select(*VERBATIM_COLUMNS).order_by(["ts", "verbatim_id"]).execute()
+    df = ws.read(t.select(*VERBATIM_COLUMNS).order_by(["ts", "verbatim_id"]))
     df = df[VERBATIM_COLUMNS].reset_index(drop=True)
     for c in ("verbatim_id", "source", "customer_id", "text", "touchpoint", "channel", "stage", "metric"):
         df[c] = df[c].astype(object).where(df[c].notna(), None)
@@ -274,7 +269,7 @@ def _english_share(sources: pd.Series, langs: pd.Series) -> pd.Series:
 
 
 def analyse_verbatims(
-    ws: Workspace,
+    ws: Store,
     *,
     start: DateLike = None,
     end: DateLike = None,
@@ -303,7 +298,11 @@ def analyse_verbatims(
         ``voice.keep_originals`` is true. ``attrs["analysed"]`` counts verbatims analysed by this call and
         ``attrs["scored"]`` those of them given a sentiment.
     """
-    raw = ws._require_raw()
+    if ws.read_only:
+        raise WorkspaceError(
+            f"workspace {ws.path!r} is open read-only; analyse_verbatims stores its results in "
+            f"{ANALYSIS_TABLE!r}: open it with cxlens.open(path) (writable)"
+        )
     v = verbatims(ws, start=start, end=end, filters=filters, sources=sources, redacted=False, language=False)
     default = model is None
     if model is None:
@@ -313,26 +312,13 @@ def analyse_verbatims(
     name = _model_name(model, default)
     keep = keep_originals(ws)
     ids = pa.table({"verbatim_id": pa.array(v["verbatim_id"].tolist(), pa.string())})
-    with ws._lock:
-        try:
-            raw.execute(ANALYSIS_DDL)
-            raw.execute(f"ALTER TABLE {ANALYSIS_TABLE} ADD COLUMN IF NOT EXISTS original_text VARCHAR")
-            if not keep:  # the setting was withdrawn: forget the originals kept so far
-                raw.execute(f"UPDATE {ANALYSIS_TABLE} SET original_text = NULL WHERE original_text IS NOT NULL")
-        except duckdb.Error as e:
-            if "read-only" not in str(e):
-                raise
-            raise WorkspaceError(
-                f"workspace {ws.path!r} is open read-only; analyse_verbatims stores its results in "
-                f"{ANALYSIS_TABLE!r}: open it with cxlens.open(path) (writable)"
-            ) from None
-        raw.register("_cx_verbatim_ids", ids)
-        try:
-            seen = raw.execute(
-                f"SELECT i.verbatim_id, a.language FROM _cx_verbatim_ids i JOIN {ANALYSIS_TABLE} a USING (verbatim_id)"
-            ).fetchdf()
-        finally:
-            raw.unregister("_cx_verbatim_ids")
+    if not keep and ws.scalar(f"SELECT count(*) FROM {ANALYSIS_TABLE} WHERE original_text IS NOT NULL"):
+        with ws.transaction(changes=[ANALYSIS_TABLE]) as cur:  # the setting was withdrawn: forget the originals
+            cur.execute(f"UPDATE {ANALYSIS_TABLE} SET original_text = NULL WHERE original_text IS NOT NULL")
+    seen = ws.read(
+        f"SELECT i.verbatim_id, a.language FROM _cx_verbatim_ids i JOIN {ANALYSIS_TABLE} a USING (verbatim_id)",
+        tables={"_cx_verbatim_ids": ids},
+    )
     new = v[~v["verbatim_id"].isin(set(seen["verbatim_id"]))]
     scored = 0
     if len(new):
@@ -367,30 +353,19 @@ def analyse_verbatims(
                 "original_text": pa.array(texts.tolist() if keep else [None] * len(new), pa.string()),
             }
         )
-        with ws._lock:
-            raw.register("_cx_verbatim_new", rows)
+        with ws.transaction(changes=[ANALYSIS_TABLE]) as cur:
+            cur.register("_cx_verbatim_new", rows)
             try:
-                raw.execute("BEGIN")
-                try:
-                    raw.execute(ANALYSIS_DDL)
-                    raw.execute(
-                        f"INSERT INTO {ANALYSIS_TABLE} BY NAME SELECT * FROM _cx_verbatim_new n "
-                        f"WHERE NOT EXISTS (SELECT 1 FROM {ANALYSIS_TABLE} a WHERE a.verbatim_id = n.verbatim_id)"
-                    )
-                    raw.execute("COMMIT")
-                except Exception:
-                    raw.execute("ROLLBACK")
-                    raise
+                cur.execute(
+                    f"INSERT INTO {ANALYSIS_TABLE} BY NAME SELECT * FROM _cx_verbatim_new n "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {ANALYSIS_TABLE} a WHERE a.verbatim_id = n.verbatim_id)"
+                )
             finally:
-                raw.unregister("_cx_verbatim_new")
-    with ws._lock:
-        raw.register("_cx_verbatim_ids", ids)
-        try:
-            stored = raw.execute(
-                f"SELECT a.* FROM {ANALYSIS_TABLE} a JOIN _cx_verbatim_ids i USING (verbatim_id)"
-            ).fetchdf()
-        finally:
-            raw.unregister("_cx_verbatim_ids")
+                cur.unregister("_cx_verbatim_new")
+    stored = ws.read(
+        f"SELECT a.* FROM {ANALYSIS_TABLE} a JOIN _cx_verbatim_ids i USING (verbatim_id)",
+        tables={"_cx_verbatim_ids": ids},
+    )
     out = v.drop(columns="text").merge(stored, on="verbatim_id", how="left", validate="one_to_one")
     out = out.rename(columns={"redacted_text": "text"})
     for c in ("text", "language", "sentiment_label", "model", "original_text"):

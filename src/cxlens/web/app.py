@@ -10,21 +10,21 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import cxlens
-from cxlens.access.hub import WorkspaceHub, workspace_name
 from cxlens.errors import CxlensError
+from cxlens.report.assets import base_env
 from cxlens.web.deps import CSRF_COOKIE
+from cxlens.web.errors import handle_error
+from cxlens.web.hub import WorkspaceHub, workspace_name
 from cxlens.workspace import Workspace
 
 HERE = Path(__file__).resolve().parent
@@ -36,16 +36,9 @@ __all__ = ["create_app", "template_env"]
 
 def template_env(*extra_dirs: Path) -> Environment:
     """The Jinja2 environment of the dashboard (autoescape on for every template)."""
-    from cxlens.report.format import FILTERS
-
-    env = Environment(
-        loader=FileSystemLoader([str(d) for d in (*extra_dirs, TEMPLATES_DIR)]),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(FILTERS)
     from cxlens.web.pages import nav
+
+    env = base_env(*extra_dirs)
 
     env.globals["nav_items"] = nav
     from cxlens.web.deps import csrf_token
@@ -74,7 +67,7 @@ def create_app(
     Parameters
     ----------
     workspace
-        An open :class:`~cxlens.Workspace`, a :class:`~cxlens.access.WorkspaceHub` of several,
+        An open :class:`~cxlens.Workspace`, a :class:`~cxlens.web.hub.WorkspaceHub` of several,
         or the path of a workspace file to open (files opened here are closed when the app
         shuts down).
     read_only
@@ -160,54 +153,3 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     auth.install(app, secure_cookies=secure_cookies)  # sign-in, sessions, keys, role policy (web/auth.py)
     return app
-
-
-def _describe(exc: Exception) -> tuple[int, str, str | None]:
-    """(HTTP status, one-sentence message, offending parameter or None) for any error."""
-    if isinstance(exc, CxlensError):
-        return exc.http_status, str(exc), getattr(exc, "param", None)
-    if isinstance(exc, RequestValidationError):
-        err = exc.errors()[0] if exc.errors() else {}
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
-        param = loc[0] if loc else None
-        given = err.get("input")
-        msg = str(err.get("msg", "invalid value")).rstrip(".")
-        if param is None:
-            return 422, f"invalid request: {msg}", None
-        if given is None or err.get("type") == "missing":
-            return 422, f"query parameter {param!r}: {msg}", param
-        return 422, f"query parameter {param!r} is {given!r}; {msg[0].lower() + msg[1:]}", param
-    if isinstance(exc, StarletteHTTPException):
-        detail = exc.detail if isinstance(exc.detail, str) else "error"
-        if exc.status_code == 404 and detail == "Not Found":
-            detail = "no page or endpoint at this address"
-        return exc.status_code, detail, None
-    return 500, "internal error; the server log has the details", None
-
-
-def _headers(exc: Exception) -> dict[str, str] | None:
-    retry = getattr(exc, "retry_after", None)
-    return {"Retry-After": str(max(1, round(retry)))} if retry is not None else None
-
-
-async def handle_error(request: Request, exc: Exception) -> Response:
-    """The one error handler: JSON under ``/api``, an HTML error page elsewhere."""
-    status, message, param = _describe(exc)
-    if request.url.path.startswith(("/api/", "/v1/")):
-        body: dict[str, Any] = {"status": status, "type": type(exc).__name__, "message": message}
-        if param:
-            body["param"] = param
-        return JSONResponse({"error": body}, status_code=status, headers=_headers(exc))
-    templates: Jinja2Templates = request.app.state.templates
-    try:
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {"status": status, "message": message, "nav_active": None},
-            status_code=status,
-            headers=_headers(exc),
-        )
-    except Exception:  # the error page must never fail
-        from html import escape
-
-        return HTMLResponse(f"<h1>Error {status}</h1><p>{escape(message)}</p>", status_code=status)

@@ -38,6 +38,7 @@ from cxlens.access.sessions import LoginThrottle, Session
 from cxlens.access.users import authenticate, count_users
 from cxlens.errors import AuthError, ConfigError, CxlensError, ForbiddenError, NotFoundError
 from cxlens.web.deps import CSRF_HEADER, authenticate_key, csrf_protect, hub, key_from_headers, same_token
+from cxlens.web.errors import handle_error
 
 __all__ = [
     "POLICY",
@@ -220,7 +221,6 @@ async def _gate(request: Request, call_next: Callable[[Request], Awaitable[Respo
     path, method = request.url.path, request.method
     if is_public(path):
         return await call_next(request)
-    from cxlens.web.app import handle_error
 
     try:
         is_api = _under(path, "/api")

@@ -1,6 +1,6 @@
 """Request-scoped helpers every router uses: which workspace a request acts on, and key auth.
 
-A server serves one or more workspaces (:class:`~cxlens.access.WorkspaceHub`, in
+A server serves one or more workspaces (:class:`~cxlens.web.hub.WorkspaceHub`, in
 ``app.state.hub``). A request acts on exactly one: the one its API key or session belongs to
 (set in ``request.state.ws`` by authentication), or the hub's default workspace on a
 single-workspace server without users.
@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from cxlens.access.hub import WorkspaceHub
 from cxlens.access.keys import ApiKey
 from cxlens.errors import AuthError, ForbiddenError
+from cxlens.web.hub import WorkspaceHub
 from cxlens.workspace import Workspace
 
 __all__ = [
@@ -75,14 +75,10 @@ def current_workspace_name(request: Request) -> str:
 
 
 async def run_on_workspace(request: Request, work: Callable[[Workspace], T]) -> T:
-    """Run ``work(ws)`` in a worker thread holding that workspace's lock (one query at a time)."""
+    """Run ``work(ws)`` in a worker thread (the store gives each thread its own cursor: requests run
+    side by side, and writes take turns inside the store)."""
     ws = current_workspace(request)
-
-    def call() -> T:
-        with ws._lock:
-            return work(ws)
-
-    return await run_in_threadpool(call)
+    return await run_in_threadpool(work, ws)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxlens.ingest.load import insert_tables
 from cxlens.ingest.simulate._base import DAY, NAT, T1, col, frame, ids, take, times
 from cxlens.ingest.simulate.commerce import (
     EventPart,
@@ -51,7 +52,7 @@ from cxlens.ingest.simulate.people import CLVParams, make_catalogue, make_custom
 from cxlens.ingest.simulate.service import fulfil, fulfilment_events, make_tickets, ticket_events
 from cxlens.ingest.simulate.texts import TextBank
 from cxlens.ingest.simulate.truth import build_truth
-from cxlens.journeys.config import default_journey
+from cxlens.schema.journey import default_journey
 from cxlens.schema.tables import FLOAT, INT, TABLES, TIMESTAMP
 
 __all__ = ["SIZES", "TABLE_ORDER", "SimulatedData", "simulate", "write_demo"]
@@ -412,20 +413,12 @@ def write_demo(
         for start in range(0, max(len(rows), 1), chunk):
             part = rows.iloc[start : start + chunk]
             if len(part):
-                inserted[name] += ws.insert(name, part, source=f"demo:{size}:{seed}").inserted
+                inserted[name] += insert_tables(ws, {name: part}, source=f"demo:{size}:{seed}")[name].inserted
             done += len(part)
             if progress:
                 progress(done, total)
-    raw = ws._require_raw()
     rows = [[k, json.dumps(v, ensure_ascii=False)] for k, v in data.truth.items()]
-    with ws._lock:
-        raw.execute("CREATE TABLE IF NOT EXISTS demo_truth (key VARCHAR, value VARCHAR)")
-        raw.execute("BEGIN")
-        try:
-            raw.execute("DELETE FROM demo_truth")
-            raw.executemany("INSERT INTO demo_truth VALUES (?, ?)", rows)
-            raw.execute("COMMIT")
-        except Exception:
-            raw.execute("ROLLBACK")
-            raise
+    with ws.transaction(changes=["demo_truth"]) as cur:
+        cur.execute("DELETE FROM demo_truth")
+        cur.executemany("INSERT INTO demo_truth VALUES (?, ?)", rows)
     return inserted

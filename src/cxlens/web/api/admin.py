@@ -3,7 +3,7 @@
 Admin only (an admin's session, whose non-GET calls carry ``X-CSRF-Token``, or a secret key of
 the workspace: ``Authorization: Bearer cxs_…``). Every call acts on the caller's own workspace;
 ids of another workspace's keys or users are simply not found (404). Keys go through the
-server's :class:`~cxlens.access.WorkspaceHub`, so a new or revoked key works or stops at once.
+server's :class:`~cxlens.web.hub.WorkspaceHub`, so a new or revoked key works or stops at once.
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 import cxlens
-from cxlens.access.hub import WorkspaceHub
 from cxlens.collect import (
     DEFAULT_LIMITS,
     Limits,
@@ -43,6 +42,8 @@ from cxlens.collect import (
 from cxlens.collect.writer import Collector, close_collectors
 from cxlens.errors import ConfigError, CxlensError, ForbiddenError, PayloadTooLargeError, RateLimitError
 from cxlens.web.deps import authenticate_key, hub
+from cxlens.web.errors import handle_error
+from cxlens.web.hub import WorkspaceHub
 
 __all__ = ["FastPath", "create_collect_app", "router"]
 
@@ -211,7 +212,7 @@ def _warm() -> int:
 
 
 def _origin_allowed_in(ws: Any, origin: str) -> bool:
-    if ws._raw is None:
+    if not ws.is_duckdb or ws.read_only:
         return False
     try:
         return _allowed(collector_for(ws), origin)
@@ -374,7 +375,6 @@ def create_collect_app(workspaces: WorkspaceHub, *, parse_workers: int = 0) -> F
     pool = (
         ProcessPoolExecutor(parse_workers, mp_context=multiprocessing.get_context("spawn")) if parse_workers else None
     )
-    from cxlens.web.app import handle_error
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

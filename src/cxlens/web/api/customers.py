@@ -19,9 +19,9 @@ from cxlens.customers import listing as _listing
 from cxlens.customers.personas import personas
 from cxlens.customers.profile import customer_profile
 from cxlens.customers.segments import rfm_segments
-from cxlens.errors import CxlensError
-from cxlens.web.api.journeys import run_locked
-from cxlens.web.api.metrics import _param_error, jsonable
+from cxlens.errors import CxlensError, ParameterError
+from cxlens.web.api.metrics import jsonable
+from cxlens.web.deps import run_on_workspace
 
 __all__ = [
     "PER_PAGE",
@@ -82,7 +82,7 @@ def _float(name: str, v: str | None) -> float | None:
     except ValueError:
         x = float("nan")
     if x != x or x in (float("inf"), float("-inf")):
-        raise _param_error(name, f"query parameter {name!r} is {v!r}; expected a number such as 100")
+        raise ParameterError(name, f"query parameter {name!r} is {v!r}; expected a number such as 100")
     return x
 
 
@@ -100,19 +100,19 @@ def customer_list_query(
 ) -> CustomerListQuery:
     """Parse and check the list parameters; a bad one is a 400 naming it."""
     if sort not in SORTS:
-        raise _param_error("sort", f"query parameter 'sort' is {sort!r}; expected one of {', '.join(SORTS)}")
+        raise ParameterError("sort", f"query parameter 'sort' is {sort!r}; expected one of {', '.join(SORTS)}")
     if order in (None, ""):
         order = "desc" if SORTS[sort][1] else "asc"
     if order not in ("asc", "desc"):
-        raise _param_error("order", f"query parameter 'order' is {order!r}; expected asc or desc")
+        raise ParameterError("order", f"query parameter 'order' is {order!r}; expected asc or desc")
     try:
         n = int(page)
     except (TypeError, ValueError):
         n = 0
     if n < 1:
-        raise _param_error("page", f"query parameter 'page' is {page!r}; expected a whole number from 1")
+        raise ParameterError("page", f"query parameter 'page' is {page!r}; expected a whole number from 1")
     if risk not in (None, "") and risk not in RISK_BANDS:
-        raise _param_error("risk", f"query parameter 'risk' is {risk!r}; expected one of {', '.join(RISK_BANDS)}")
+        raise ParameterError("risk", f"query parameter 'risk' is {risk!r}; expected one of {', '.join(RISK_BANDS)}")
     return CustomerListQuery(
         segment or None, country or None, plan or None, sort, order, n, saved_segment or None,
         _float("clv_min", clv_min), _float("clv_max", clv_max), risk or None,
@@ -187,26 +187,26 @@ async def customers(
     risk: Annotated[str | None, Query(description="Churn-risk band: low, medium or high.")] = None,
 ) -> dict[str, Any]:
     q = customer_list_query(segment, country, plan, sort, order, page, saved_segment, clv_min, clv_max, risk)
-    out = await run_locked(request, lambda ws: customer_list(ws, q))
+    out = await run_on_workspace(request, lambda ws: customer_list(ws, q))
     return {"analysis": "customers", "params": dict(q.pairs()), "total": out["total"], "page": out["page"],
             "pages": out["pages"], "rows": jsonable(out["rows"])}  # fmt: skip
 
 
 @router.get("/customers/{customer_id:path}", summary="Customer 360", description="`customer_profile`, PII masked.")
 async def customer(request: Request, customer_id: str) -> dict[str, Any]:
-    p = await run_locked(request, lambda ws: customer_view(ws, customer_id))
+    p = await run_on_workspace(request, lambda ws: customer_view(ws, customer_id))
     return jsonable(p)
 
 
 @router.get("/personas", summary="Personas", description="One card per RFM segment: `personas(ws)`.")
 async def persona_list(request: Request) -> dict[str, Any]:
-    df = await run_locked(request, persona_cards)
+    df = await run_on_workspace(request, persona_cards)
     return {"analysis": "personas", "params": {}, "rows": jsonable(df)}
 
 
 @router.get("/segments", summary="Saved segments", description="`segment_summary(ws)`: size, value, NPS/CSAT, risk.")
 async def segment_list(request: Request) -> dict[str, Any]:
-    df = await run_locked(request, segment_rows)
+    df = await run_on_workspace(request, segment_rows)
     return {"analysis": "segments", "params": {}, "rows": jsonable(df)}
 
 
@@ -225,6 +225,8 @@ async def revenue_at_risk_rows(
     from cxlens.customers.risk import BY, workspace_revenue_at_risk
 
     if by not in (*BY, "auto"):
-        raise _param_error("by", f"query parameter 'by' is {by!r}; expected theme, touchpoint or auto")
-    df = await run_locked(request, lambda ws: workspace_revenue_at_risk(ws, by, start=start or None, end=end or None))
+        raise ParameterError("by", f"query parameter 'by' is {by!r}; expected theme, touchpoint or auto")
+    df = await run_on_workspace(
+        request, lambda ws: workspace_revenue_at_risk(ws, by, start=start or None, end=end or None)
+    )
     return {"analysis": "revenue_at_risk", "params": {"by": df.columns[0]}, "rows": jsonable(df)}

@@ -13,15 +13,15 @@ query strings with the same functions.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from cxlens.errors import ConfigError
-from cxlens.web.api.metrics import _param_error, _split, jsonable, metric_query
+from cxlens.errors import ConfigError, ParameterError
+from cxlens.web.api.metrics import jsonable, metric_query
 from cxlens.web.deps import run_on_workspace
+from cxlens.web.params import split_values
 
 __all__ = [
     "FunnelParams",
@@ -33,7 +33,6 @@ __all__ = [
     "funnel_params",
     "journey_filters",
     "router",
-    "run_locked",
 ]
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["journeys"])
@@ -95,7 +94,9 @@ def check_window(value: str | None, *, default: str | None = None) -> str | None
     try:
         parse_window(value)
     except ConfigError as exc:
-        raise _param_error("window", f"query parameter 'window' is {value!r}; {str(exc).split('; ', 1)[-1]}") from None
+        raise ParameterError(
+            "window", f"query parameter 'window' is {value!r}; {str(exc).split('; ', 1)[-1]}"
+        ) from None
     return value
 
 
@@ -105,23 +106,23 @@ def check_steps(values: list[str] | None, *, minimum: int = 1) -> list[str]:
     for v in values or []:
         steps.extend(p.strip() for p in v.replace("→", ">").replace(",", ">").split(">") if p.strip())
     if len(steps) < minimum:
-        raise _param_error(
+        raise ParameterError(
             "steps",
             f"query parameter 'steps' gives {len(steps)} step(s); expected at least {minimum}, "
             "e.g. steps=visit>add_to_cart>purchase",
         )
     if len(steps) > MAX_STEPS:
-        raise _param_error("steps", f"query parameter 'steps' gives {len(steps)} steps; expected at most {MAX_STEPS}")
+        raise ParameterError("steps", f"query parameter 'steps' gives {len(steps)} steps; expected at most {MAX_STEPS}")
     return steps
 
 
 def check_by(ws: Any, values: list[str] | None) -> list[str]:
     """Breakdown columns: events or customers columns; errors name ``by``."""
-    by = _split(values)
+    by = split_values(values)
     known = set(ws.table("events").columns) | set(ws.table("customers").columns)
     for b in by:
         if b not in known:
-            raise _param_error(
+            raise ParameterError(
                 "by",
                 f"query parameter 'by' is {b!r}; expected an events or customers column such as "
                 "channel, touchpoint, segment or plan",
@@ -165,13 +166,8 @@ def funnel_params(
         steps=check_steps(steps, minimum=1),
         window=check_window(window, default="14d") or "14d",
         order=order,
-        by=_split(by),
+        by=split_values(by),
     )
-
-
-async def run_locked(request: Request, work: Callable[[Any], Any]) -> Any:
-    """Run ``work(ws)`` in a worker thread holding the workspace lock (one query at a time)."""
-    return await run_on_workspace(request, work)
 
 
 def _answer(name: str, params: dict[str, Any], rows: Any) -> dict[str, Any]:
@@ -184,7 +180,7 @@ Filters = Annotated[JourneyFilters, Depends(journey_filters)]
 
 @router.get("/funnel", summary="Funnel", description="Customers reaching each step: `ws.journeys.funnel`.")
 async def funnel(request: Request, f: Filters, p: Annotated[FunnelParams, Depends(funnel_params)]) -> dict[str, Any]:
-    df = await run_locked(request, lambda ws: p.run(ws, f))
+    df = await run_on_workspace(request, lambda ws: p.run(ws, f))
     return _answer("funnel", {**p.kwargs(), "steps": p.steps, **f.kwargs()}, df)
 
 
@@ -201,14 +197,14 @@ async def funnel_dropped(
     limit: Annotated[int, Query(ge=1, le=100_000, description="At most this many customers.")] = 1000,
 ) -> dict[str, Any]:
     check_dropped_step(p, step)
-    df = await run_locked(request, lambda ws: dropped_customers(ws, p, f, step, limit=limit))
+    df = await run_on_workspace(request, lambda ws: dropped_customers(ws, p, f, step, limit=limit))
     params = {"steps": p.steps, "step": step, **p.kwargs(), **f.kwargs(), "total": df.attrs["total"]}
     return _answer("funnel_dropped", params, df)
 
 
 def check_dropped_step(p: FunnelParams, step: int) -> None:
     if not 1 <= step < len(p.steps):
-        raise _param_error(
+        raise ParameterError(
             "step", f"query parameter 'step' is {step}; expected 1 to {len(p.steps) - 1} (a step with a next step)"
         )
 
@@ -230,7 +226,9 @@ async def paths(
     goal: Annotated[str | None, Query(description="Also report the share of each path reaching this event.")] = None,
 ) -> dict[str, Any]:
     kw = {"steps": steps, "top": top, "field": field, "window": check_window(window), "goal": goal or None}
-    df = await run_locked(request, lambda ws: ws.journeys.paths(from_event or None, to or None, **kw, **f.kwargs()))
+    df = await run_on_workspace(
+        request, lambda ws: ws.journeys.paths(from_event or None, to or None, **kw, **f.kwargs())
+    )
     return _answer("paths", {"from": from_event, "to": to, **kw, **f.kwargs()}, df)
 
 
@@ -244,7 +242,7 @@ async def flows(
     window: Annotated[str | None, Query(description="Only steps within this long of the first.")] = None,
 ) -> dict[str, Any]:
     kw = {"steps": steps, "field": field, "window": check_window(window)}
-    df = await run_locked(request, lambda ws: ws.journeys.flows(from_event or None, **kw, **f.kwargs()))
+    df = await run_on_workspace(request, lambda ws: ws.journeys.flows(from_event or None, **kw, **f.kwargs()))
     return _answer("flows", {"from": from_event, **kw, **f.kwargs()}, df)
 
 
@@ -261,12 +259,12 @@ async def dropoff(
     window: Annotated[str | None, Query(description="Only customers' events within this long of the start.")] = None,
     top: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> dict[str, Any]:
-    goals = _split(goal)
+    goals = split_values(goal)
     if not goals:
-        raise _param_error("goal", "query parameter 'goal' is empty; expected an event name such as purchase")
+        raise ParameterError("goal", "query parameter 'goal' is empty; expected an event name such as purchase")
     kw = {"from_event": from_event or None, "window": check_window(window), "top": top}
     target = goals[0] if len(goals) == 1 else goals
-    df = await run_locked(request, lambda ws: ws.journeys.last_before_dropoff(target, **kw, **f.kwargs()))
+    df = await run_on_workspace(request, lambda ws: ws.journeys.last_before_dropoff(target, **kw, **f.kwargs()))
     return _answer("dropoff", {"goal": goals, **kw, **f.kwargs()}, df)
 
 
@@ -277,7 +275,7 @@ async def journey_map(
     window: Annotated[str | None, Query(description="Count a conversion only within this long: 30d.")] = None,
 ) -> dict[str, Any]:
     kw = {"window": check_window(window)}
-    df = await run_locked(request, lambda ws: ws.journeys.map(**f.kwargs(), **kw))
+    df = await run_on_workspace(request, lambda ws: ws.journeys.map(**f.kwargs(), **kw))
     return _answer("map", {**kw, **f.kwargs()}, df)
 
 
@@ -292,7 +290,7 @@ async def consistency(
     metric: Annotated[list[Literal["nps", "csat", "ces"]] | None, Query(description="nps, csat, ces.")] = None,
 ) -> dict[str, Any]:
     kw = {"metrics": list(metric)} if metric else {}
-    df = await run_locked(request, lambda ws: ws.journeys.channel_consistency(**f.kwargs(), **kw))
+    df = await run_on_workspace(request, lambda ws: ws.journeys.channel_consistency(**f.kwargs(), **kw))
     return _answer("consistency", {**kw, **f.kwargs()}, df)
 
 

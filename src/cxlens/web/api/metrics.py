@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 
-from cxlens.errors import ConfigError, NotFoundError
+from cxlens.errors import NotFoundError, ParameterError
 from cxlens.web.deps import run_on_workspace
+from cxlens.web.params import split_values
 
 __all__ = ["METRICS", "MetricQuery", "jsonable", "metric_query", "router", "run_metric"]
 
@@ -85,13 +86,6 @@ class MetricQuery:
         return urlencode(pairs)
 
 
-def _split(values: list[str] | None) -> list[str]:
-    out: list[str] = []
-    for v in values or []:
-        out.extend(p.strip() for p in v.split(",") if p.strip())
-    return out
-
-
 def metric_query(
     by: Annotated[
         list[str] | None,
@@ -113,7 +107,7 @@ def metric_query(
     """Parse the shared query parameters (a FastAPI dependency); empty values mean "not set"."""
     start, end = _date("start", start), _date("end", end)
     if start and end and start >= end:
-        raise _param_error(
+        raise ParameterError(
             "end",
             f"query parameter 'end' ({end.isoformat()}) is not after 'start' ({start.isoformat()}); "
             "expected start < end",
@@ -121,10 +115,10 @@ def metric_query(
     filters: dict[str, str | list[str]] = {}
     saved = [saved_segment] if saved_segment else None
     for dim, values in zip(FILTER_DIMENSIONS, (channel, touchpoint, stage, segment, saved), strict=True):
-        items = _split(values)
+        items = split_values(values)
         if items:
             filters[dim] = items[0] if len(items) == 1 else items
-    return MetricQuery(by=_split(by) or None, period=period, start=start, end=end, filters=filters)
+    return MetricQuery(by=split_values(by) or None, period=period, start=start, end=end, filters=filters)
 
 
 def _date(param: str, value: str | None) -> dt.date | None:
@@ -133,15 +127,9 @@ def _date(param: str, value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise _param_error(
+        raise ParameterError(
             param, f"query parameter {param!r} is {value!r}; expected a date such as 2024-01-31"
         ) from None
-
-
-def _param_error(param: str, message: str) -> ConfigError:
-    err = ConfigError(message)
-    err.param = param  # type: ignore[attr-defined]
-    return err
 
 
 def run_metric(ws: Any, name: str, q: MetricQuery, **overrides: Any) -> Any:
@@ -159,7 +147,7 @@ def run_metric(ws: Any, name: str, q: MetricQuery, **overrides: Any) -> Any:
         for key in list(kwargs):
             if key not in params:
                 shown = "channel/touchpoint/stage/segment" if key == "filters" else key
-                raise _param_error(
+                raise ParameterError(
                     key,
                     f"query parameter {shown!r} is not supported by metric {name!r}; "
                     f"it takes {', '.join(p for p in params if p != 'self') or 'no parameters'}",

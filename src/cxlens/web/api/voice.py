@@ -25,9 +25,10 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 
-from cxlens.errors import ConfigError
-from cxlens.web.api.journeys import JourneyFilters, journey_filters, run_locked
-from cxlens.web.api.metrics import _param_error, jsonable
+from cxlens.errors import ConfigError, ParameterError
+from cxlens.web.api.journeys import JourneyFilters, journey_filters
+from cxlens.web.api.metrics import jsonable
+from cxlens.web.deps import run_on_workspace
 
 __all__ = [
     "PAGE_SIZE",
@@ -82,7 +83,7 @@ def _float(name: str, value: str | None) -> float | None:
     except ValueError:
         out = math.nan
     if not math.isfinite(out):
-        raise _param_error(name, f"query parameter {name!r} is {value!r}; expected a number such as 6")
+        raise ParameterError(name, f"query parameter {name!r} is {value!r}; expected a number such as 6")
     return out
 
 
@@ -96,27 +97,27 @@ def feedback_params(
     theme: Annotated[str | None, Query(description="Theme id (see /api/v1/voice/themes); any of its labels.")] = None,
 ) -> FeedbackParams:
     """Parse and check the feedback parameters (a FastAPI dependency); errors are 400 naming the parameter."""
-    from cxlens.voice.verbatims import _kind_of
+    from cxlens.voice.verbatims import kind_of
 
     src = (source or "").strip()
     if src:
         try:
-            _kind_of(src)
+            kind_of(src)
         except ConfigError as exc:
-            raise _param_error(
+            raise ParameterError(
                 "source", f"query parameter 'source' is {src!r}; {str(exc).split('; ', 1)[-1]}"
             ) from None
     label = (sentiment or "").strip().lower()
     if label and label not in SENTIMENTS:
-        raise _param_error(
+        raise ParameterError(
             "sentiment", f"query parameter 'sentiment' is {sentiment!r}; expected one of {', '.join(SENTIMENTS)}"
         )
     lo, hi = _float("min_score", min_score), _float("max_score", max_score)
     if lo is not None and hi is not None and lo > hi:
-        raise _param_error("min_score", f"query parameter 'min_score' ({lo:g}) is above 'max_score' ({hi:g})")
+        raise ParameterError("min_score", f"query parameter 'min_score' ({lo:g}) is above 'max_score' ({hi:g})")
     raw_page = (page or "").strip() or "1"
     if not raw_page.isdigit() or int(raw_page) < 1:
-        raise _param_error("page", f"query parameter 'page' is {page!r}; expected a whole number from 1")
+        raise ParameterError("page", f"query parameter 'page' is {page!r}; expected a whole number from 1")
     return FeedbackParams((q or "").strip(), src, label, lo, hi, int(raw_page), (theme or "").strip())
 
 
@@ -147,7 +148,7 @@ def feedback_page(ws: Any, p: FeedbackParams, f: JourneyFilters) -> dict[str, An
     tx = page_themes(ws)
     names = tx.names() if tx is not None else {}
     if p.theme and p.theme not in names:
-        raise _param_error(
+        raise ParameterError(
             "theme", f"query parameter 'theme' is {p.theme!r}; expected one of {', '.join(names) or 'no themes yet'}"
         )
     if p.q:
@@ -171,7 +172,7 @@ def feedback_page(ws: Any, p: FeedbackParams, f: JourneyFilters) -> dict[str, An
     total = len(v)
     pages = max(1, -(-total // PAGE_SIZE))
     if p.page > pages:
-        raise _param_error("page", f"query parameter 'page' is {p.page}; there are {pages} page(s) of results")
+        raise ParameterError("page", f"query parameter 'page' is {p.page}; there are {pages} page(s) of results")
     v = v.sort_values(["ts", "verbatim_id"], ascending=False, kind="stable")  # newest first
     rows = v.iloc[(p.page - 1) * PAGE_SIZE : p.page * PAGE_SIZE].reset_index(drop=True)
     if not p.theme and tx is not None:
@@ -213,7 +214,7 @@ def drivers_table(ws: Any, target: str = "nps", *, n_boot: int = 50) -> pd.DataF
     from cxlens.voice import key_drivers
 
     if target not in DRIVER_TARGETS:
-        raise _param_error(
+        raise ParameterError(
             "target", f"query parameter 'target' is {target!r}; expected one of {', '.join(DRIVER_TARGETS)}"
         )
     return key_drivers(ws, target, "touchpoints", n_boot=n_boot)
@@ -226,7 +227,7 @@ Filters = Annotated[JourneyFilters, Depends(journey_filters)]
 async def feedback(
     request: Request, f: Filters, p: Annotated[FeedbackParams, Depends(feedback_params)]
 ) -> dict[str, Any]:
-    res = await run_locked(request, lambda ws: feedback_page(ws, p, f))
+    res = await run_on_workspace(request, lambda ws: feedback_page(ws, p, f))
     cols = ["verbatim_id", "source", "ts", "text", "touchpoint", "channel", "stage", "score", "metric",
             "language", "sentiment_score", "sentiment_label", "themes"]  # fmt: skip
     return {"analysis": "feedback", "total": res["total"], "page": res["page"], "pages": res["pages"],
@@ -235,11 +236,11 @@ async def feedback(
 
 @router.get("/themes", summary="Themes", description="`theme_summary` of themes discovered in English verbatims.")
 async def themes(request: Request, f: Filters) -> dict[str, Any]:
-    df = await run_locked(request, lambda ws: themes_table(ws, f))
+    df = await run_on_workspace(request, lambda ws: themes_table(ws, f))
     return {"analysis": "themes", "verbatims": df.attrs["verbatims"], "rows": jsonable(df.drop(columns=["counts"]))}
 
 
 @router.get("/drivers", summary="Key drivers", description="`key_drivers(ws, target, 'touchpoints', n_boot=50)`.")
 async def drivers(request: Request, target: str = "nps") -> dict[str, Any]:
-    df = await run_locked(request, lambda ws: drivers_table(ws, target))
+    df = await run_on_workspace(request, lambda ws: drivers_table(ws, target))
     return {"analysis": "drivers", "target": target, "rows": jsonable(df)}

@@ -30,9 +30,8 @@ from cxlens.web.api.customers import (
     persona_cards,
     segment_rows,
 )
-from cxlens.web.api.journeys import run_locked
 from cxlens.web.api.metrics import jsonable
-from cxlens.web.deps import csrf_protect
+from cxlens.web.deps import csrf_protect, run_on_workspace
 from cxlens.web.pages import register
 
 customers_router = register(APIRouter(include_in_schema=False), id="customers", label="Customers",
@@ -114,7 +113,7 @@ def _list_view(out: dict[str, Any], q: CustomerListQuery) -> dict[str, Any]:
 
 
 async def _list_context(request: Request, q: CustomerListQuery) -> dict[str, Any]:
-    out = await run_locked(request, lambda ws: customer_list(ws, q))
+    out = await run_on_workspace(request, lambda ws: customer_list(ws, q))
     return {"nav_active": "customers", "q": q, "options": out["options"], "result": _list_view(out, q),
             "pii_note": PII_NOTE, "models": out["models"]}  # fmt: skip
 
@@ -202,7 +201,7 @@ def _admin_user(request: Request) -> Any:
 # export is declared before the 360 so that ``/customers/<id>/export`` is not read as an id
 @customers_router.get("/customers/{customer_id:path}/export", dependencies=[Depends(_admin_user)])
 async def customer_export(request: Request, customer_id: str) -> Response:
-    data = await run_locked(request, lambda ws: export_customer(ws, customer_id))
+    data = await run_on_workspace(request, lambda ws: export_customer(ws, customer_id))
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in customer_id)[:80] or "customer"
     return Response(json.dumps(jsonable(data), ensure_ascii=False, indent=1), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="customer-{name}.json"',
@@ -216,7 +215,7 @@ async def customer_erase(request: Request, customer_id: str, confirm: str = Form
     if confirm.strip() != customer_id:
         raise ConfigError(f"the confirmation {confirm!r} does not match the customer id {customer_id!r}; "
                           "type the id exactly to erase the customer")  # fmt: skip
-    deleted = await run_locked(request, lambda ws: erase_customer(ws, customer_id))
+    deleted = await run_on_workspace(request, lambda ws: erase_customer(ws, customer_id))
     rows = [(t, n) for t, n in deleted.items() if n]
     return _render(request, "admin/erased.html", {"nav_active": "customers", "customer_id": customer_id,
                                                   "rows": rows, "total": sum(n for _, n in rows)})  # fmt: skip
@@ -226,7 +225,7 @@ async def customer_erase(request: Request, customer_id: str, confirm: str = Form
 async def customer_page(request: Request, customer_id: str) -> HTMLResponse:
     user = getattr(request.state, "user", None)
     show = user is not None and user.role in PII_ROLES
-    p = await run_locked(request, lambda ws: customer_view(ws, customer_id, show_pii=show))
+    p = await run_on_workspace(request, lambda ws: customer_view(ws, customer_id, show_pii=show))
     return _render(request, "customers/profile.html",
                    {"nav_active": "customers", "c": _profile_view(p), "pii_note": _pii_note(user),
                     "can_erase": user is not None and user.role == "admin",
@@ -265,7 +264,7 @@ def _persona_view(df: Any) -> list[dict[str, Any]]:
 
 @personas_router.get("/personas", response_class=HTMLResponse)
 async def personas_page(request: Request) -> HTMLResponse:
-    df = await run_locked(request, persona_cards)
+    df = await run_on_workspace(request, persona_cards)
     return _render(request, "customers/personas.html", {"nav_active": "personas", "cards": _persona_view(df)})
 
 
@@ -302,7 +301,7 @@ async def segments_page(request: Request) -> HTMLResponse:
                 "segment_map": _chart_view("segment-map", "Segment map", chart,
                                      "Scatter of saved segments: size against mean predicted CLV, coloured by churn risk")}  # fmt: skip
 
-    ctx = await run_locked(request, work)
+    ctx = await run_on_workspace(request, work)
     return _render(request, "customers/segments.html", {"nav_active": "segments", **ctx})
 
 
@@ -312,7 +311,7 @@ async def models_page(request: Request) -> HTMLResponse:
     def work(ws: Any) -> dict[str, Any]:
         return model_checks(ws)
 
-    ctx = await run_locked(request, work)
+    ctx = await run_on_workspace(request, work)
     return _render(request, "customers/models.html", {"nav_active": "models", **ctx})
 
 

@@ -31,8 +31,8 @@ from cxlens.web.api.journeys import (
     event_names,
     funnel_params,
     journey_filters,
-    run_locked,
 )
+from cxlens.web.deps import run_on_workspace
 from cxlens.web.pages import register
 
 funnels_router = register(APIRouter(include_in_schema=False), id="funnels", label="Funnels", path="/funnels", order=20)
@@ -153,7 +153,7 @@ async def _funnel_context(request: Request, steps: list[str] | None, window: str
                 out["error"] = {"message": str(exc), "param": getattr(exc, "param", None)}
         return out
 
-    ctx.update(await run_locked(request, work))
+    ctx.update(await run_on_workspace(request, work))
     return ctx
 
 
@@ -181,7 +181,7 @@ async def funnels_partial(request: Request, f: Filters, steps: Steps = None, win
 
 async def _dropped(request: Request, p: FunnelParams, f: JourneyFilters, step: int, limit: int | None) -> Any:
     check_dropped_step(p, step)
-    return await run_locked(request, lambda ws: dropped_customers(ws, p, f, step, limit=limit))
+    return await run_on_workspace(request, lambda ws: dropped_customers(ws, p, f, step, limit=limit))
 
 
 @funnels_router.get("/partials/funnels/dropped", response_class=HTMLResponse)
@@ -260,7 +260,7 @@ async def _paths_context(request: Request, f: JourneyFilters, raw: dict[str, Any
             out["error"] = {"message": str(exc), "param": getattr(exc, "param", None)}
         return out
 
-    ctx = await run_locked(request, work)
+    ctx = await run_on_workspace(request, work)
     ctx.update({"nav_active": "paths", "f": f, "fields": PATH_FIELDS, "max_steps": MAX_STEPS})
     return ctx
 
@@ -369,7 +369,7 @@ async def _map_context(request: Request, f: JourneyFilters, window: str | None, 
             out["error"] = {"message": str(exc), "param": getattr(exc, "param", None)}
         return out
 
-    ctx = await run_locked(request, work)
+    ctx = await run_on_workspace(request, work)
     ctx.update(
         {"nav_active": "journey", "f": f, "window": window or "", "query": _qs([("window", window or "")], f.pairs())}
     )
@@ -396,7 +396,7 @@ async def journey_cell(
 ) -> HTMLResponse:
     """The quotes and customers behind one stage × touchpoint cell (a missing parameter means "none")."""
     stage, touchpoint = stage or None, touchpoint or None
-    res = await run_locked(request, lambda ws: cell_feedback(ws, stage, touchpoint, f))
+    res = await run_on_workspace(request, lambda ws: cell_feedback(ws, stage, touchpoint, f))
     quotes = [{"id": str(r["feedback_id"]), "text": str(r["comment"]), "metric": str(r["metric"]).upper(),
                "score": f"{float(r['score']):g}" if _ok(r["score"]) else "—", "channel": _text(r["channel"]) or "—",
                "customer": _text(r["customer_id"]) or "anonymous", "ts": str(r["ts"])[:10]}

@@ -249,11 +249,7 @@ async def _on(request: Request, workspace: str, fn: Any) -> Any:
     ws = hub(request).get(workspace)
     request.state.ws = ws
 
-    def call() -> Any:
-        with ws._lock:
-            return fn(ws)
-
-    return await run_in_threadpool(call)
+    return await run_in_threadpool(fn, ws)
 
 
 def _scale_options(loc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from cxlens.charts import to_vega_lite
 from cxlens.errors import ConfigError, NotFoundError
-from cxlens.web.api.journeys import JourneyFilters, journey_filters, run_locked
+from cxlens.web.api.journeys import JourneyFilters, journey_filters
 from cxlens.web.api.voice import (
     SENTIMENTS,
     FeedbackParams,
@@ -26,6 +26,7 @@ from cxlens.web.api.voice import (
     feedback_params,
     themes_table,
 )
+from cxlens.web.deps import run_on_workspace
 from cxlens.web.pages import register
 
 feedback_router = register(
@@ -69,7 +70,7 @@ async def _feedback_context(request: Request, f: JourneyFilters, p: FeedbackPara
     def work(ws: Any) -> dict[str, Any]:
         return {"res": feedback_page(ws, p, f), "filter_options": _options(ws, f) if options else []}
 
-    out = await run_locked(request, work)
+    out = await run_on_workspace(request, work)
     res = out["res"]
     rows = [
         {"id": r["verbatim_id"], "ts": str(r["ts"])[:16], "source": r["source"], "text": _text(r["text"]) or "",
@@ -147,7 +148,7 @@ async def _themes_context(request: Request, f: JourneyFilters, *, options: bool)
             out["df"].attrs["verbatims"] = 0
         return out
 
-    out = await run_locked(request, work)
+    out = await run_on_workspace(request, work)
     df = out["df"]
     rows = [
         {"theme": r["theme"], "name": r["name"], "size": int(r["size"]), "share": share(r["share"]),
@@ -190,7 +191,7 @@ async def drivers(request: Request, target: str = "nps") -> HTMLResponse:
         except NotFoundError as exc:  # no drivers in this workspace: an empty page, not an error
             return None, str(exc)
 
-    df, note = await run_locked(request, work)
+    df, note = await run_on_workspace(request, work)
     if df is None:
         ctx = {"nav_active": "drivers", "target": target, "rows": [], "note": note, "r2": None, "n": None,
                "plot": {"id": "drivers", "title": "Importance × performance", "spec": None, "description": "",

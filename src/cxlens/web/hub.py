@@ -5,7 +5,7 @@ several and answers "which workspace does this key belong to?" from an in-memory
 checking a key costs a dictionary lookup, not a query. Keys created or revoked through the hub
 update the index at once.
 
->>> from cxlens.access.hub import WorkspaceHub
+>>> from cxlens.web.hub import WorkspaceHub
 >>> hub = WorkspaceHub.open({"shop": ":memory:", "bank": ":memory:"})
 >>> info, key = hub.create_key("shop", "write")
 >>> name, ws, found = hub.resolve_key(key)
@@ -48,10 +48,9 @@ class WorkspaceHub:
         self._index_lock = threading.Lock()
         self._index: dict[str, tuple[str, ApiKey]] = {}
         for name, ws in self._workspaces.items():
-            if ws._raw is None:
+            if not ws.is_duckdb:
                 continue
-            with ws._lock:
-                rows = ws._raw.execute("SELECT key_hash, key_id FROM api_keys WHERE revoked_at IS NULL").fetchall()
+            rows = ws.rows("SELECT key_hash, key_id FROM api_keys WHERE revoked_at IS NULL")
             by_id = {k.key_id: k for k in _keys.list_keys(ws, include_revoked=False)}
             for key_hash, key_id in rows:
                 self._index[key_hash] = (name, by_id[key_id])

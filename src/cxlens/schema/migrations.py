@@ -1,0 +1,110 @@
+"""Workspace schema versions and the migrations between them.
+
+A workspace records its version in ``_cxlens_meta``; opening it writable applies, in one
+transaction, every migration from that version to :data:`SCHEMA_VERSION`. A workspace newer than
+this cxlens is refused; an old one opened read-only is refused with the fix.
+
+=======  ==================================================================================
+version  adds
+=======  ==================================================================================
+1        the canonical tables, the journey configuration, the feedback rollup, saved segments
+2        settings, API keys, users, sessions, the collection and survey tables
+3        the stored verbatim analysis, demo truth, data versions, jobs, stored results and
+         customer scores
+=======  ==================================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cxlens.errors import WorkspaceError
+from cxlens.schema import ddl
+from cxlens.schema.journey import Journey, default_journey
+from cxlens.schema.tables import TABLES
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version", "write_journey"]
+
+SCHEMA_VERSION = 3
+
+
+def _run(cur: Any, statements: list[str]) -> None:
+    for s in statements:
+        cur.execute(s)
+
+
+def _to_1(cur: Any) -> None:
+    _run(cur, [t.ddl() for t in TABLES.values()])
+    _run(cur, ddl.JOURNEY + ddl.ROLLUP + ddl.SEGMENTS)
+
+
+def _to_2(cur: Any) -> None:
+    _run(cur, ddl.SETTINGS + ddl.ACCESS + ddl.COLLECT + ddl.SURVEYS)
+
+
+def _to_3(cur: Any) -> None:
+    # version-2 workspaces made their analysis and demo tables on first use; some lack a column
+    _run(cur, ddl.VOICE + ddl.DEMO + ddl.DATA_VERSIONS + ddl.JOBS + ddl.SEGMENTS)
+    cur.execute(f"ALTER TABLE {ddl.VERBATIM_ANALYSIS_TABLE} ADD COLUMN IF NOT EXISTS original_text VARCHAR")
+    has_rollup = cur.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_catalog = current_database()",
+        [ddl.ROLLUP_TABLE],
+    ).fetchone()[0]
+    if not has_rollup:  # a workspace whose rollup was dropped: count it again from feedback
+        _run(cur, ddl.ROLLUP)
+        cur.execute(f"INSERT INTO {ddl.ROLLUP_TABLE} {ddl.rollup_counts('feedback')}")
+
+
+#: schema version → the function bringing a workspace from the previous version to it
+MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _to_1, 2: _to_2, 3: _to_3}
+
+
+def schema_version(cur: Any) -> int:
+    """The version recorded in the workspace (0 for a new, empty database)."""
+    has_meta = cur.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = '_cxlens_meta' "
+        "AND table_catalog = current_database()"
+    ).fetchone()[0]
+    if not has_meta:
+        return 0
+    row = cur.execute("SELECT value FROM _cxlens_meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(cur: Any, *, path: str | None, read_only: bool) -> int:
+    """Bring the workspace on cursor ``cur`` to :data:`SCHEMA_VERSION`, inside the caller's
+    transaction. Returns the version it had."""
+    version = schema_version(cur)
+    if version > SCHEMA_VERSION:
+        raise WorkspaceError(
+            f"workspace {path!r} has schema version {version}, newer than this cxlens ({SCHEMA_VERSION}); "
+            "upgrade cxlens"
+        )
+    if version == SCHEMA_VERSION:
+        return version
+    if read_only:
+        raise WorkspaceError(f"workspace {path!r} needs migrating to version {SCHEMA_VERSION}; open it writable once")
+    _run(cur, ddl.META)
+    for v in range(version + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[v](cur)
+    cur.execute("INSERT OR REPLACE INTO _cxlens_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    if version == 0:
+        write_journey(cur, default_journey())
+    return version
+
+
+def write_journey(cur: Any, journey: Journey) -> None:
+    """Replace the stored journey configuration (inside the caller's transaction)."""
+    cur.execute("DELETE FROM journey_stages")
+    cur.execute("DELETE FROM journey_touchpoints")
+    cur.execute("DELETE FROM journey_config")
+    cur.executemany(
+        "INSERT INTO journey_stages VALUES (?, ?, ?)", [[s.id, s.label, i] for i, s in enumerate(journey.stages)]
+    )
+    if journey.touchpoints:
+        cur.executemany(
+            "INSERT INTO journey_touchpoints VALUES (?, ?, ?, ?)",
+            [[t.id, t.label, t.stage, t.channel] for t in journey.touchpoints],
+        )
+    cur.execute("INSERT INTO journey_config VALUES (?, ?)", [journey.name, journey.to_yaml()])

@@ -1,0 +1,74 @@
+"""The feedback rollup's one owner: every write that changes ``feedback`` keeps it exact here.
+
+``feedback_rollup`` counts feedback rows per ``metric, day, touchpoint, channel, stage, survey_id,
+score`` (nulls kept as groups). The metrics fast path (:mod:`cxlens.metrics.rollup`) answers survey
+metrics from it; it stays equal to a scan of ``feedback`` because every change to ``feedback`` calls
+one of these functions inside the same transaction:
+
+* :func:`add` — rows inserted (imports, collection);
+* :func:`subtract` — rows deleted (GDPR erasure);
+* :func:`adjust` — one answer changed in place (a survey response whose score changes);
+* :func:`rebuild` — recount everything (after writing ``feedback`` by other means).
+
+Every function takes the cursor of an open :meth:`~cxlens.store.Store.transaction`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cxlens.schema.ddl import ROLLUP_DIMENSIONS, ROLLUP_TABLE, rollup_counts
+
+__all__ = ["DIMENSIONS", "TABLE", "add", "adjust", "rebuild", "select_counts", "subtract"]
+
+TABLE = ROLLUP_TABLE
+DIMENSIONS = ROLLUP_DIMENSIONS
+_SAME = " AND ".join(f"r.{c} IS NOT DISTINCT FROM d.{c}" for c in (*ROLLUP_DIMENSIONS, "day", "score"))
+
+
+def select_counts(source: str) -> str:
+    """SELECT counting the rows of ``source`` (feedback columns) per rollup group."""
+    return rollup_counts(source)
+
+
+def _merge(cur: Any, source: str, sign: str) -> None:
+    cur.execute(
+        f"MERGE INTO {TABLE} r USING ({select_counts(source)}) d ON {_SAME} "
+        f"WHEN MATCHED THEN UPDATE SET n = r.n {sign} d.n "
+        "WHEN NOT MATCHED THEN INSERT (metric, day, touchpoint, channel, stage, survey_id, score, n) "
+        f"VALUES (d.metric, d.day, d.touchpoint, d.channel, d.stage, d.survey_id, d.score, {sign}d.n)"
+    )
+
+
+def add(cur: Any, source: str) -> None:
+    """Count the feedback rows of ``source`` (just inserted) into the rollup."""
+    _merge(cur, source, "+")
+
+
+def subtract(cur: Any, source: str) -> None:
+    """Remove the feedback rows of ``source`` (about to be, or just, deleted) from the rollup."""
+    _merge(cur, source, "-")
+    cur.execute(f"DELETE FROM {TABLE} WHERE n <= 0")
+
+
+def adjust(cur: Any, row: dict[str, Any], score: float | None, delta: int) -> None:
+    """Add ``delta`` (+1 or -1) answers with ``score`` to the group of one feedback ``row`` (a dict
+    holding ``ts`` and the rollup dimensions)."""
+    day = row["ts"].date()
+    where = " AND ".join(f"{c} IS NOT DISTINCT FROM ?" for c in (*DIMENSIONS, "day", "score"))
+    params = [row.get(c) for c in DIMENSIONS] + [day, score]
+    changed = cur.execute(f"UPDATE {TABLE} SET n = n + ? WHERE {where}", [delta, *params]).fetchone()[0]
+    if changed == 0 and delta > 0:
+        cur.execute(
+            f"INSERT INTO {TABLE} ({', '.join(DIMENSIONS)}, day, score, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [*(row.get(c) for c in DIMENSIONS), day, score, delta],
+        )
+    elif delta < 0:
+        cur.execute(f"DELETE FROM {TABLE} WHERE n <= 0 AND {where}", params)
+
+
+def rebuild(cur: Any) -> int:
+    """Recount the whole rollup from ``feedback``; returns its number of groups."""
+    cur.execute(f"DELETE FROM {TABLE}")
+    cur.execute(f"INSERT INTO {TABLE} {select_counts('feedback')}")
+    return int(cur.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
