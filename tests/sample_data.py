@@ -38,6 +38,7 @@ def build(path: Path, seed: int = 0) -> Path:
                 }
             ),
         )
+        ws.refresh()  # the stored model scores and text analysis pages read (as `cxlens models fit`)
     return path
 
 

@@ -7,6 +7,7 @@ def test_public_names_are_pinned():
     assert cxlens.__all__ == [
         "ConfigError",
         "CxlensError",
+        "Filters",
         "ImportFileError",
         "ImportResult",
         "Journey",

@@ -17,6 +17,7 @@ from cxlens.errors import (
     SchemaError,
     WorkspaceError,
 )
+from cxlens.metrics.filters import Filters
 from cxlens.schema.journey import Journey, default_journey
 from cxlens.version import __version__  # noqa: E402
 from cxlens.workspace import ImportResult, Workspace, connect, open
@@ -24,6 +25,7 @@ from cxlens.workspace import ImportResult, Workspace, connect, open
 __all__ = [
     "ConfigError",
     "CxlensError",
+    "Filters",
     "ImportFileError",
     "ImportResult",
     "Journey",

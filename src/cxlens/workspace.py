@@ -18,10 +18,13 @@ from typing import Any
 import ibis
 import pandas as pd
 
+import cxlens.customers.tasks  # noqa: F401  (registers the model jobs)
+import cxlens.voice.tasks  # noqa: F401  (registers the voice jobs)
 from cxlens.errors import WorkspaceError
 from cxlens.ingest.files import Progress
 from cxlens.ingest.load import ImportResult, insert_tables
 from cxlens.ingest.load import load as _load
+from cxlens.jobs import run_now
 from cxlens.journeys.api import Journeys
 from cxlens.metrics import Metrics
 from cxlens.report.journey import journey_map_html
@@ -32,6 +35,10 @@ from cxlens.store import ExternalStore, Store, open_store, rollup
 from cxlens.store import share as _share
 
 __all__ = ["SCHEMA_VERSION", "ImportResult", "Workspace", "connect", "open"]
+
+
+#: the jobs :meth:`Workspace.refresh` runs, in order (later ones read what earlier ones stored)
+MODEL_JOBS = ("models.fit", "risk.revenue", "voice.analyse", "voice.themes")
 
 
 class WorkspaceJourneys(Journeys):
@@ -276,6 +283,12 @@ class Workspace:
         """Insert validated rows into several tables in ONE transaction (all or nothing); see
         :func:`cxlens.ingest.load.insert_tables`."""
         return insert_tables(self.store, tables, source=source)
+
+    def refresh(self, kinds: list[str] | None = None) -> list[dict[str, Any]]:
+        """Run the background jobs that keep stored results fresh, now, in this thread (what ``cxlens
+        models fit`` does; ``cxlens serve`` runs them in the background): CLV and churn scores, revenue
+        at risk, text analysis and themes. Returns each job's outcome."""
+        return [run_now(self.store, kind) for kind in (kinds or MODEL_JOBS)]
 
     def rebuild_rollups(self) -> int:
         """Recompute the ``feedback_rollup`` cube from ``feedback``, in one transaction.

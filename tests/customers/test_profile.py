@@ -212,7 +212,7 @@ def test_export_and_erase_reach_rows_that_hang_off_the_customers_rows_by_id(ws):
     ws.sql("CREATE TABLE answer_tags (feedback_id VARCHAR, tag VARCHAR)")
     ws.sql("INSERT INTO answer_tags VALUES ('f1', 'delivery'), ('f2', 'none'), ('f3', 'store')")
     ws.sql("CREATE TABLE journey_notes (note VARCHAR)")  # nothing ties it to customers
-    assert customer_tables(ws)[-3:] == ["answer_tags", "order_items", "verbatim_analysis"]
+    assert customer_tables(ws)[-4:] == ["answer_tags", "order_items", "verbatim_analysis", "verbatim_themes"]
     out = export_customer(ws, "a")["tables"]
     assert sorted(r["verbatim_id"] for r in out["verbatim_analysis"]) == ["feedback:f1", "ticket:t1"]
     assert sorted(r["tag"] for r in out["answer_tags"]) == ["delivery", "none"]

@@ -202,10 +202,11 @@ def serve_dashboard(host: str, port: int, *, add: list[str] | None = None, secur
     hub = WorkspaceHub.open([state.workspace, *(add or [])])
     try:
         check_bind(host, hub)
-        app = create_app(hub, secure_cookies=secure_cookies)
+        app = create_app(hub, secure_cookies=secure_cookies, jobs=True)
     except Exception:
         hub.close()
         raise
+    hub.share()  # the CLI and notebooks keep working on these workspaces (docs/store.md)
     names = ", ".join(hub.names)
     mode = "open mode: no users, loopback only" if app.state.open_mode else "sign-in required"
     err.print(f"cxlens dashboard on http://{host}:{port}  (workspaces {names}; {mode}; Ctrl+C to stop)")

@@ -68,3 +68,37 @@ def bench_sentiment(
     with err.status("scoring the evaluation sets with cxlens and VADER…"):
         res = run(limit=limit, embeddings=embeddings)
     print_bench("bench sentiment: cxlens sentiment-v2 vs VADER", res)
+
+
+@bench_app.command("pages")
+def bench_pages(
+    size: Annotated[str, typer.Option(help="Demo size: small, medium (50k customers), large or a number.")] = "medium",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    repeat: Annotated[int, typer.Option(help="Warm requests per page.")] = 20,
+    load_seconds: Annotated[float, typer.Option(help="Seconds of NPS calls while slow pages load.")] = 20.0,
+) -> None:
+    """Every page and API route on a real server: cold and warm p50/p95, and the NPS API under load."""
+    benchmarks()
+    from benchmarks.pages import bench_pages as run
+    from benchmarks.pages import format_pages
+
+    sz: str | int = int(size) if size.isdigit() else size
+    with err.status(f"building the {size} demo, starting the server and timing every page…"):
+        res = run(sz, seed=seed, repeat=repeat, load_seconds=load_seconds)
+    out.print(format_pages(res), markup=False, highlight=False)
+
+
+@bench_app.command("threads")
+def bench_threads(
+    size: Annotated[str, typer.Option(help="Demo size: small, medium, large or a number of customers.")] = "medium",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    calls: Annotated[int, typer.Option(help="Library calls per run.")] = 60,
+) -> None:
+    """Read-only library calls from 1 and 2 threads on one workspace: throughput ratio (goal ≥ 1.6×)."""
+    benchmarks()
+    from benchmarks.threads import bench_threads as run
+
+    sz: str | int = int(size) if size.isdigit() else size
+    with err.status(f"building the {size} demo and timing 1 and 2 threads…"):
+        res = run(sz, seed=seed, calls=calls)
+    print_bench(f"bench threads: {res['customers']:,} customers, {calls} mixed read-only calls", res)

@@ -39,6 +39,7 @@ def run_collect_server(
     from cxlens.web.hub import WorkspaceHub
 
     hub = WorkspaceHub.open(paths)
+    hub.share()  # the CLI and notebooks keep working on these workspaces (docs/store.md)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     front = FastPath(create_collect_app(hub, parse_workers=parse_workers))

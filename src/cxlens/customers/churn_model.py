@@ -488,11 +488,14 @@ def format_reason_value(v: Any) -> str:
     return str(v)
 
 
-def score_churn(ws, model: ChurnModel, as_of: DateLike = None, *, top: int = 3) -> pd.DataFrame:
+def score_churn(
+    ws, model: ChurnModel, as_of: DateLike = None, *, top: int = 3, structured: bool = False
+) -> pd.DataFrame:
     """Churn risk and top reasons for every customer known at ``as_of`` (default: end of the data).
 
     Returns ``customer_id, churn_risk, reasons`` (``"recency_days 143 (typical 21) +0.18; …"``),
-    sorted by risk, highest first.
+    sorted by risk, highest first; with ``structured``, also ``reason_list``: the same reasons as
+    ``[{"feature", "value", "typical", "contribution"}, …]``.
     """
     spec = getattr(model, "feature_spec_", {})
     if as_of is None:
@@ -513,9 +516,29 @@ def score_churn(ws, model: ChurnModel, as_of: DateLike = None, *, top: int = 3) 
     )
     out = pd.DataFrame({"customer_id": X.index, "churn_risk": risk})
     out["reasons"] = out["customer_id"].map(text).fillna("")
+    if structured:
+        items = (
+            ex.assign(
+                _r=[
+                    {"feature": f, "value": _jsonable(v), "typical": _jsonable(t), "contribution": float(c)}
+                    for f, v, t, c in zip(ex["feature"], ex["value"], ex["typical"], ex["contribution"], strict=True)
+                ]
+            )
+            .groupby(level=0, sort=False)["_r"]
+            .agg(list)
+        )
+        out["reason_list"] = [items.get(c, []) for c in out["customer_id"]]
     return out.sort_values(["churn_risk", "customer_id"], ascending=[False, True], kind="mergesort").reset_index(
         drop=True
     )
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    return v
 
 
 def save_model(model: ChurnModel, path: str | Path) -> None:

@@ -2,7 +2,7 @@
 
 :func:`customer_list` joins the RFM segments (:func:`~cxlens.customers.segments.rfm_segments`) to the
 customers' country and plan and, when the models can be fitted, to each customer's predicted CLV and
-churn risk (:func:`~cxlens.customers.risk.fitted_models`), then filters, sorts and paginates.
+churn risk (stored by the ``models.fit`` job, :mod:`cxlens.customers.scores`), then filters, sorts and paginates.
 
 :func:`segment_summary` describes every saved segment (table ``segments``): size, value (historic
 revenue and predicted CLV), NPS and CSAT with 95% intervals and the mean churn risk — the persona
@@ -64,14 +64,15 @@ def risk_band(p: Any) -> str | None:
 
 
 def _models(ws: Any, with_models: bool) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The stored CLV predictions and churn risks (:mod:`cxlens.customers.scores`); never fitted here."""
     if not with_models:
         return None, None
-    from cxlens.customers.risk import model_inputs
+    from cxlens.customers.scores import stored_scores
 
-    try:
-        return model_inputs(ws)
-    except (CxlensError, ValueError):  # too little history to fit: the list shows no CLV or risk
+    scores = stored_scores(ws)
+    if scores is None:  # not fitted yet (a job does it): the list shows no CLV or risk
         return None, None
+    return scores.clv, scores.risk
 
 
 def _number(name: str, v: Any) -> float | None:
@@ -122,8 +123,8 @@ def customer_list(
     page, per_page
         Page number from 1 and rows per page.
     with_models
-        Fit (or reuse, see :func:`~cxlens.customers.risk.fitted_models`) the CLV and churn models for the
-        ``clv``/``churn_risk`` columns; when they cannot be fitted those columns are empty.
+        Add the stored ``clv``/``churn_risk`` columns (:mod:`cxlens.customers.scores`); empty until the
+        ``models.fit`` job has run, or when the models cannot be fitted on this workspace.
 
     Returns
     -------
@@ -222,8 +223,8 @@ def segment_summary(
     segments
         Names of saved segments (default: all).
     clv, risk
-        ``customer_id, clv`` and ``customer_id, churn_risk`` frames; default (with ``with_models``):
-        :func:`~cxlens.customers.risk.model_inputs`.
+        ``customer_id, clv`` and ``customer_id, churn_risk`` frames; default (with ``with_models``): the
+        stored scores (:mod:`cxlens.customers.scores`).
 
     Returns
     -------

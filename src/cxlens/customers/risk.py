@@ -56,6 +56,7 @@ __all__ = [
     "resolve_by",
     "revenue_at_risk",
     "revenue_at_risk_panel",
+    "stored_revenue_at_risk",
     "touchpoint_revenue_at_risk",
     "unhappy",
     "unhappy_answers",
@@ -365,19 +366,50 @@ def _money(v: Any) -> str:
     return f"{float(v):,.0f}" if v is not None and np.isfinite(float(v)) else "—"
 
 
+def stored_revenue_at_risk(
+    ws: Any, by: str = "auto", *, start: DateLike = None, end: DateLike = None
+) -> tuple[pd.DataFrame | None, str | None, str | None]:
+    """Revenue at risk from the **stored** customer scores (never fits a model): ``(frame, as_of, note)``.
+
+    The unfiltered ranking is the stored result of the ``risk.revenue`` job; other dates or ``by``
+    are ranked from the stored scores. ``frame`` is None (and ``note`` says why) until the
+    ``models.fit`` job has stored scores.
+    """
+    from cxlens.customers.scores import stored_scores
+    from cxlens.jobs import load_result
+
+    scores = stored_scores(ws)
+    if scores is None:
+        return None, None, "the CLV and churn models have not been fitted yet (a background job does it)"
+    err = scores.result.meta.get("clv_error") or scores.result.meta.get("churn_error")
+    if scores.clv.empty and scores.risk.empty:
+        return None, scores.as_of, err or "the models could not be fitted on this workspace"
+    if by == "auto" and start is None and end is None:
+        stored = load_result(ws, "revenue_at_risk")
+        if stored is not None and stored.meta.get("models_as_of") == scores.as_of:
+            df = stored.frame()
+            df.attrs["by"] = stored.meta.get("by", df.columns[0])
+            return df, scores.as_of, None
+    df = revenue_at_risk(ws, scores.clv, scores.risk, by, start=start, end=end)
+    df.attrs["by"] = df.columns[0]
+    return df, scores.as_of, None
+
+
 def revenue_at_risk_panel(ws: Any, *, start: DateLike = None, end: DateLike = None, top: int = 5) -> dict[str, Any]:
-    """The overview's revenue-at-risk panel: the ``top`` pain points of :func:`workspace_revenue_at_risk`, as text.
+    """The overview's revenue-at-risk panel: the ``top`` pain points of :func:`stored_revenue_at_risk`, as text.
 
     Returns ``{"by", "rows": [{"rank", "name", "customers", "revenue", "ci", "clv", "risk"}], "total_rows",
-    "error"}``; ``error`` is the one-sentence reason when the models cannot be fitted on this
-    workspace (no orders, too short a history…) and ``rows`` is then empty.
+    "error", "as_of"}``; ``error`` is the one-sentence reason when there are no stored scores yet or the
+    models could not be fitted on this workspace (no orders, too short a history…); ``rows`` is then empty.
     """
     from cxlens.errors import CxlensError
 
     try:
-        df = workspace_revenue_at_risk(ws, start=start, end=end)
+        df, as_of, note = stored_revenue_at_risk(ws, start=start, end=end)
     except (CxlensError, ValueError) as exc:
-        return {"by": None, "rows": [], "total_rows": 0, "error": str(exc)}
+        return {"by": None, "rows": [], "total_rows": 0, "error": str(exc), "as_of": None}
+    if df is None:
+        return {"by": None, "rows": [], "total_rows": 0, "error": note, "as_of": as_of}
     by = df.columns[0]
     rows = [
         {
@@ -391,19 +423,21 @@ def revenue_at_risk_panel(ws: Any, *, start: DateLike = None, end: DateLike = No
         }
         for r in df.head(top).to_dict("records")
     ]
-    return {"by": by, "rows": rows, "total_rows": len(df), "error": None}
+    return {"by": by, "rows": rows, "total_rows": len(df), "error": None, "as_of": as_of}
 
 
 def touchpoint_revenue_at_risk(ws: Any, *, start: DateLike = None, end: DateLike = None) -> dict[str, str]:
     """Revenue at risk per touchpoint as display text (``"1,234 (950–1,560)"``), for the journey map's column.
 
-    Empty when the models cannot be fitted on this workspace (the map then shows "—").
+    Read from the stored scores (:func:`stored_revenue_at_risk`); empty until the models were fitted (the map then shows "—").
     """
     from cxlens.errors import CxlensError
 
     try:
-        df = workspace_revenue_at_risk(ws, "touchpoint", start=start, end=end)
+        df, _, _ = stored_revenue_at_risk(ws, "touchpoint", start=start, end=end)
     except (CxlensError, ValueError):
+        return {}
+    if df is None:
         return {}
     return {
         str(r["touchpoint"]): f"{_money(r['revenue_at_risk'])} ({_money(r['ci_low'])}–{_money(r['ci_high'])})"

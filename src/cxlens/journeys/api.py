@@ -10,9 +10,22 @@ import pandas as pd
 
 from cxlens.journeys.funnels import funnel as _funnel
 from cxlens.metrics.common import prepare
+from cxlens.metrics.filters import Filters
 from cxlens.store.segments import restrict_to_segment
 
 Step = str | Mapping[str, Any]
+
+
+def merged(
+    where: Filters | None, start: Any, end: Any, filters: Mapping[str, Any] | None, segment: str | None
+) -> tuple[Any, Any, dict[str, Any] | None, str | None]:
+    """``start, end, filters, segment`` from a :class:`~cxlens.metrics.filters.Filters` and the explicit
+    arguments (which win where both are given)."""
+    if where is None:
+        return start, end, (dict(filters) if filters else None), segment
+    f = Filters.of(where, start=start, end=end, filters=filters, segment=segment)
+    k = f.kwargs()
+    return k["start"], k["end"], k["filters"], k["segment"]
 
 
 class Journeys:
@@ -48,6 +61,7 @@ class Journeys:
         filters: Mapping[str, Any] | None = None,
         times: bool = True,
         segment: str | None = None,
+        where: Filters | None = None,
     ) -> pd.DataFrame:
         """Customers reaching each step of an ordered funnel (see :func:`cxlens.journeys.funnels.funnel`).
 
@@ -64,6 +78,7 @@ class Journeys:
         >>> f[["step", "event"]].values.tolist()
         [[1, 'visit'], [2, 'add_to_cart'], [3, 'purchase']]
         """
+        start, end, filters, segment = merged(where, start, end, filters, segment)
         return _funnel(
             self._events(start, end, filters, segment),
             steps,
@@ -92,11 +107,13 @@ class Journeys:
         end: Any = None,
         filters: Mapping[str, Any] | None = None,
         segment: str | None = None,
+        where: Filters | None = None,
     ) -> pd.DataFrame:
         """Top paths from ``from_event`` (or leading to ``to_event``); see :func:`cxlens.journeys.paths.paths`.
 
         ``start``/``end`` are dates bounding the events considered (``end`` exclusive); ``segment`` a saved segment.
         """
+        start, end, filters, segment = merged(where, start, end, filters, segment)
         from cxlens.journeys.paths import paths
 
         return paths(
@@ -121,11 +138,14 @@ class Journeys:
         start: Any = None,
         end: Any = None,
         filters: Mapping[str, Any] | None = None,
+        segment: str | None = None,
+        where: Filters | None = None,
     ) -> pd.DataFrame:
         """Edges between consecutive path steps, for a Sankey chart."""
+        start, end, filters, segment = merged(where, start, end, filters, segment)
         from cxlens.journeys.paths import flows
 
-        return flows(self._events(start, end, filters), from_event, steps, by_field=field, window=window)
+        return flows(self._events(start, end, filters, segment), from_event, steps, by_field=field, window=window)
 
     def last_before_dropoff(
         self,
@@ -137,27 +157,50 @@ class Journeys:
         start: Any = None,
         end: Any = None,
         filters: Mapping[str, Any] | None = None,
+        segment: str | None = None,
+        where: Filters | None = None,
     ) -> pd.DataFrame:
         """What did customers who never reached ``goal`` do last? (event and touchpoint, counts, shares)."""
+        start, end, filters, segment = merged(where, start, end, filters, segment)
         from cxlens.journeys.paths import last_before_dropoff
 
-        return last_before_dropoff(self._events(start, end, filters), goal, start=from_event, window=window, top=top)
+        return last_before_dropoff(
+            self._events(start, end, filters, segment), goal, start=from_event, window=window, top=top
+        )
 
     def map(
-        self, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, **kwargs: Any
+        self,
+        start: Any = None,
+        end: Any = None,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        segment: str | None = None,
+        where: Filters | None = None,
+        **kwargs: Any,
     ) -> pd.DataFrame:
         """The stage × touchpoint journey map with the pain score; see :func:`cxlens.journeys.maps.journey_map`."""
+        start, end, filters, segment = merged(where, start, end, filters, segment)
         from cxlens.journeys.maps import journey_map
 
-        return journey_map(self.store, start, end, dict(filters) if filters else None, **kwargs)
+        return journey_map(self.store, start, end, dict(filters) if filters else None, segment=segment, **kwargs)
 
     def channel_consistency(
-        self, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, **kwargs: Any
+        self,
+        start: Any = None,
+        end: Any = None,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        segment: str | None = None,
+        where: Filters | None = None,
+        **kwargs: Any,
     ) -> pd.DataFrame:
         """The same touchpoint compared across channels, with significance."""
+        start, end, filters, segment = merged(where, start, end, filters, segment)
         from cxlens.journeys.maps import channel_consistency
 
-        return channel_consistency(self.store, start, end, dict(filters) if filters else None, **kwargs)
+        return channel_consistency(
+            self.store, start, end, dict(filters) if filters else None, segment=segment, **kwargs
+        )
 
     def event_names(self, field: str = "name") -> list[str]:
         """Distinct values of an events column (event names by default), most frequent first."""
@@ -178,6 +221,8 @@ class Journeys:
         start: Any = None,
         end: Any = None,
         filters: Mapping[str, Any] | None = None,
+        segment: str | None = None,
+        where: Filters | None = None,
         limit: int | None = 1000,
     ) -> pd.DataFrame:
         """Customers who reached funnel step ``step`` but not ``step + 1`` (a drop-off list), by id.
@@ -186,10 +231,11 @@ class Journeys:
         ``attrs["total"]`` holds the number of such customers before ``limit``. Save it as a
         segment with :func:`cxlens.customers.segments.save_segment`.
         """
+        start, end, filters, segment = merged(where, start, end, filters, segment)
         from cxlens.journeys.funnels import FunnelQuery
 
         q = FunnelQuery(steps, window, order, customers=self.store.table("customers"), times=False)
-        expr = q.dropped_customers(self._events(start, end, filters), step)
+        expr = q.dropped_customers(self._events(start, end, filters, segment), step)
         expr = expr.select("customer_id", "reached_at")
         total = int(self.store.read(expr.count()))
         expr = expr.order_by("customer_id")
@@ -205,6 +251,8 @@ class Journeys:
         start: Any = None,
         end: Any = None,
         filters: Mapping[str, Any] | None = None,
+        segment: str | None = None,
+        where: Filters | None = None,
         limit: int = 20,
     ) -> dict[str, Any]:
         """The feedback behind one journey-map cell (``None`` matches a missing stage or touchpoint).
@@ -216,8 +264,10 @@ class Journeys:
         """
         import ibis
 
+        start, end, filters, segment = merged(where, start, end, filters, segment)
+
         t, _ = prepare(
-            self.store.table("feedback"),
+            restrict_to_segment(self.store, self.store.table("feedback"), segment),
             customers=self.store.table("customers"),
             start=start,
             end=end,

@@ -53,8 +53,9 @@ import pandas as pd
 
 from cxlens.errors import ConfigError, NotFoundError
 from cxlens.metrics.api import Metrics
-from cxlens.metrics.common import DateLike, Filters, prepare
+from cxlens.metrics.common import DateLike, FilterMap, prepare
 from cxlens.metrics.stats import MIN_N, nps_z_test, two_proportion_z_test, welch_t_test
+from cxlens.store.segments import restrict_to_segment
 
 __all__ = [
     "CONSISTENCY_COLUMNS",
@@ -87,8 +88,8 @@ def voice_available() -> bool:
         return False
 
 
-def _events(store: Any, start: DateLike, end: DateLike, filters: Filters) -> ibis.Table:
-    events = store.table("events")
+def _events(store: Any, start: DateLike, end: DateLike, filters: FilterMap, segment: str | None = None) -> ibis.Table:
+    events = restrict_to_segment(store, store.table("events"), segment)
     try:
         customers = store.table("customers")
     except NotFoundError:
@@ -136,11 +137,13 @@ def _flow(store: Any, ev: ibis.Table, stages: list[str], window: Any) -> pd.Data
     return df
 
 
-def _scores(store: Any, start: DateLike, end: DateLike, filters: Filters, min_n: int) -> pd.DataFrame:
+def _scores(
+    store: Any, start: DateLike, end: DateLike, filters: FilterMap, min_n: int, segment: str | None = None
+) -> pd.DataFrame:
     """NPS, CSAT and CES per (stage, touchpoint), wide, with unhappy answer counts."""
     keys = ["stage", "touchpoint"]
     out: pd.DataFrame | None = None
-    kw = dict(by=keys, start=start, end=end, filters=filters, min_n=min_n)
+    kw = dict(by=keys, start=start, end=end, filters=filters, min_n=min_n, segment=segment)
     for metric in _METRICS:
         df = getattr(Metrics(store), metric)(**kw)
         if df.empty:
@@ -186,11 +189,12 @@ def journey_map(
     store: Any,
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     *,
     window: str | dt.timedelta | int | float | None = None,
     shrinkage: float = MIN_N,
     min_n: int = MIN_N,
+    segment: str | None = None,
 ) -> pd.DataFrame:
     """The stage × touchpoint journey map with reach, flow, scores and the pain score.
 
@@ -203,6 +207,8 @@ def journey_map(
     filters
         ``{dimension: value | [values]}`` applied to events and feedback alike (``channel``,
         ``segment``, ``country``, ``traits.<key>``…).
+    segment
+        Only the members of this saved segment (events, answers and verbatims of other customers are left out).
     window
         Count a conversion only when the next-stage event comes within this long of the first
         event at the cell (``"30d"``…); ``None``: any time later.
@@ -226,9 +232,9 @@ def journey_map(
     if shrinkage < 0:
         raise ConfigError(f"shrinkage is {shrinkage!r}; expected a number of answers, 0 or more")
     stages = store.journey.stage_ids
-    flow = _flow(store, _events(store, start, end, filters), stages, window)
+    flow = _flow(store, _events(store, start, end, filters, segment), stages, window)
     total = flow.attrs["total"]
-    scores = _scores(store, start, end, filters, min_n)
+    scores = _scores(store, start, end, filters, min_n, segment)
     keys = ["stage", "touchpoint"]
     cells = pd.concat([flow[keys], scores[keys]], ignore_index=True)
     grid = _order(store, cells)
@@ -257,7 +263,7 @@ def journey_map(
     if voice_available():  # mean sentiment and top negative theme of the cell's verbatims
         from cxlens.voice.summary import journey_voice
 
-        vo = journey_voice(store, start, end, filters).set_index(keys)
+        vo = journey_voice(store, start, end, filters, segment=segment).set_index(keys)
         at = pd.MultiIndex.from_frame(df[keys].astype(object))
         df["sentiment"] = vo["sentiment"].reindex(at).to_numpy(dtype=float)
         df["negative_themes"] = vo["negative_themes"].reindex(at).astype(object).to_numpy()
@@ -318,11 +324,12 @@ def channel_consistency(
     store: Any,
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     *,
     metrics: Sequence[str] = _METRICS,
     alpha: float = 0.05,
     min_n: int = MIN_N,
+    segment: str | None = None,
 ) -> pd.DataFrame:
     """The same touchpoint compared across channels: is the experience consistent?
 
@@ -347,7 +354,7 @@ def channel_consistency(
         if metric not in _METRICS:
             raise ConfigError(f"channel_consistency cannot compare {metric!r}; expected one of {', '.join(_METRICS)}")
         df = getattr(Metrics(store), metric)(
-            by=["touchpoint", "channel"], start=start, end=end, filters=filters, min_n=min_n
+            by=["touchpoint", "channel"], start=start, end=end, filters=filters, min_n=min_n, segment=segment
         )
         df = df[df["touchpoint"].notna()].reset_index(drop=True)
         if df.empty:

@@ -25,7 +25,8 @@ from cxlens.metrics import nps as _nps
 from cxlens.metrics import rollup as _rollup
 from cxlens.metrics import tickets as _tickets
 from cxlens.metrics import value as _value
-from cxlens.metrics.common import PERIOD_COL, By, DateLike, Filters, as_list, column_name, finish
+from cxlens.metrics.common import PERIOD_COL, By, DateLike, FilterMap, as_list, column_name, finish
+from cxlens.metrics.filters import Filters
 from cxlens.metrics.stats import MIN_N, mean_ci
 from cxlens.store import to_pandas
 from cxlens.store.segments import restrict_to_segment
@@ -38,17 +39,30 @@ _COMPILED_LOCK = threading.Lock()
 
 
 def _segmentable(fn: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
-    """Add the keyword ``segment=`` (a saved segment's name) to a metric method: it runs restricted to the members."""
+    """Add the keywords ``segment=`` (a saved segment's name: the method runs restricted to its members)
+    and ``where=`` (a :class:`~cxlens.metrics.filters.Filters`: dates, dimension filters and saved
+    segment in one value; explicit ``start``/``end``/``filters``/``segment`` arguments win)."""
     import functools
     import inspect
 
+    sig = inspect.signature(fn)
+    accepts = set(sig.parameters)
+
     @functools.wraps(fn)
-    def method(self: Metrics, *args: Any, segment: str | None = None, **kwargs: Any) -> pd.DataFrame:
+    def method(self: Metrics, *args: Any, segment: str | None = None, where: Filters | None = None, **kwargs: Any):
+        if where is not None:
+            for name, value in where.kwargs().items():
+                if name == "segment":
+                    segment = segment if segment is not None else value
+                elif value is not None and name in accepts and kwargs.get(name) is None:
+                    kwargs[name] = value
         return fn(self.in_segment(segment), *args, **kwargs)
 
-    sig = inspect.signature(fn)
-    seg = inspect.Parameter("segment", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None")
-    method.__signature__ = sig.replace(parameters=[*sig.parameters.values(), seg])  # type: ignore[attr-defined]
+    extra = [
+        inspect.Parameter("segment", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None"),
+        inspect.Parameter("where", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Filters | None"),
+    ]
+    method.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])  # type: ignore[attr-defined]
     return method
 
 
@@ -75,6 +89,9 @@ class Metrics:
         Keep rows with ``start <= ts < end``.
     filters : dict
         ``{dimension: value}`` for equality or ``{dimension: [values]}`` for membership.
+    where : Filters, optional
+        Dates, dimension filters and saved segment in one value (:class:`cxlens.Filters`); the
+        explicit arguments above win where both are given.
     segment : str, optional
         Only customers in this **saved** segment (table ``segments``, see
         :mod:`cxlens.customers.segments`; e.g. ``"rfm:Champions"``): fact rows of other or unknown
@@ -143,7 +160,7 @@ class Metrics:
     def _keys(by: By, period: str | None) -> list[str]:
         return [column_name(b) for b in as_list(by)] + ([PERIOD_COL] if period else [])
 
-    def _rollup_plan(self, by: By, period: str | None, start: DateLike, end: DateLike, filters: Filters):
+    def _rollup_plan(self, by: By, period: str | None, start: DateLike, end: DateLike, filters: FilterMap):
         """The rollup query plan when the fast path applies (DuckDB workspace with a rollup), else None."""
         if not self.use_rollup or not self.store.is_duckdb or self.segment is not None:
             return None
@@ -157,7 +174,7 @@ class Metrics:
         period: str | None,
         start: DateLike,
         end: DateLike,
-        filters: Filters,
+        filters: FilterMap,
         **params: Any,
     ) -> pd.DataFrame:
         """Run a survey metric's Ibis expression over feedback (compiled SQL cached per parameter set)."""
@@ -184,7 +201,7 @@ class Metrics:
         *,
         start: DateLike = None,
         end: DateLike = None,
-        filters: Filters = None,
+        filters: FilterMap = None,
         metric: str = "nps",
         min_n: int = MIN_N,
     ) -> pd.DataFrame:
@@ -212,7 +229,7 @@ class Metrics:
         *,
         start: DateLike = None,
         end: DateLike = None,
-        filters: Filters = None,
+        filters: FilterMap = None,
         metric: str = "csat",
         satisfied_min: float = _csat.SATISFIED_MIN,
         min_n: int = MIN_N,
@@ -251,7 +268,7 @@ class Metrics:
         *,
         start: DateLike = None,
         end: DateLike = None,
-        filters: Filters = None,
+        filters: FilterMap = None,
         metric: str = "ces",
         easy_min: float = _ces.EASY_MIN,
         min_n: int = MIN_N,
@@ -285,7 +302,7 @@ class Metrics:
         *,
         start: DateLike = None,
         end: DateLike = None,
-        filters: Filters = None,
+        filters: FilterMap = None,
         metric: str = "rating",
         min_n: int = MIN_N,
     ) -> pd.DataFrame:
@@ -312,7 +329,7 @@ class Metrics:
         *,
         start: DateLike = None,
         end: DateLike = None,
-        filters: Filters = None,
+        filters: FilterMap = None,
         alpha: float = 0.05,
         min_n: int = MIN_N,
     ) -> pd.DataFrame:
@@ -357,7 +374,7 @@ class Metrics:
         *,
         start: DateLike = None,
         end: DateLike = None,
-        filters: Filters = None,
+        filters: FilterMap = None,
         as_of: DateLike = None,
         min_n: int = MIN_N,
     ) -> pd.DataFrame:
@@ -427,7 +444,7 @@ class Metrics:
         *,
         start: DateLike = None,
         end: DateLike = None,
-        filters: Filters = None,
+        filters: FilterMap = None,
         excluded_statuses=_value.EXCLUDED_STATUSES,
     ) -> pd.DataFrame:
         """Cohort retention matrix by first-order period.
@@ -467,7 +484,7 @@ class Metrics:
         *,
         start: DateLike = None,
         end: DateLike = None,
-        filters: Filters = None,
+        filters: FilterMap = None,
         excluded_statuses=_value.EXCLUDED_STATUSES,
         min_n: int = MIN_N,
     ) -> pd.DataFrame:
@@ -504,7 +521,7 @@ class Metrics:
         *,
         start: DateLike = None,
         end: DateLike = None,
-        filters: Filters = None,
+        filters: FilterMap = None,
         excluded_statuses=_value.EXCLUDED_STATUSES,
         min_n: int = MIN_N,
     ) -> pd.DataFrame:
@@ -541,7 +558,7 @@ class Metrics:
         *,
         start: DateLike = None,
         end: DateLike = None,
-        filters: Filters = None,
+        filters: FilterMap = None,
         min_n: int = MIN_N,
     ) -> pd.DataFrame:
         """Cart abandonment per group (see :mod:`cxlens.metrics.carts`).
@@ -574,7 +591,7 @@ class Metrics:
         *,
         start: DateLike = None,
         end: DateLike = None,
-        filters: Filters = None,
+        filters: FilterMap = None,
         min_n: int = MIN_N,
     ) -> pd.DataFrame:
         """Ticket KPIs per group (see :mod:`cxlens.metrics.tickets`).
@@ -602,7 +619,7 @@ class Metrics:
 
     # -- headline -------------------------------------------------------------------------
     @_segmentable
-    def summary(self, start: DateLike = None, end: DateLike = None, filters: Filters = None) -> pd.DataFrame:
+    def summary(self, start: DateLike = None, end: DateLike = None, filters: FilterMap = None) -> pd.DataFrame:
         """Headline KPIs for the KPI tiles: one row per KPI.
 
         Returns

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ibis
 
-from cxlens.metrics.common import By, DateLike, Filters, prepare
+from cxlens.metrics.common import By, DateLike, FilterMap, prepare
 from cxlens.metrics.stats import MIN_N, wilson_expr
 
 COLUMNS = ["abandonment_rate", "carts", "completed", "abandoned", "n", "ci_low", "ci_high", "small_sample"]
@@ -36,7 +36,7 @@ def carts_expr(
     period: str | None = None,
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     min_n: int = MIN_N,
 ) -> ibis.Table:
     """Carts started, completed and abandoned per group (one query).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
-from cxlens.metrics.common import By, DateLike, Filters, prepare
+from cxlens.metrics.common import By, DateLike, FilterMap, prepare
 from cxlens.metrics.stats import MIN_N, mean_ci
 
 EASY_MIN = 5
@@ -39,7 +39,7 @@ def ces_expr(
     period: str | None = None,
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     metric: str = "ces",
     easy_min: float = EASY_MIN,
     min_n: int = MIN_N,
@@ -80,7 +80,7 @@ def rating_expr(
     period: str | None = None,
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     metric: str = "rating",
     min_n: int = MIN_N,
 ) -> ibis.Table:

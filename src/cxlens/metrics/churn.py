@@ -28,7 +28,7 @@ from cxlens.metrics.common import (
     PERIOD_COL,
     By,
     DateLike,
-    Filters,
+    FilterMap,
     period_expr,
     period_offset,
     period_ordinal,
@@ -100,7 +100,7 @@ def churn_expr(
     periods: ibis.Table,
     *,
     by: By = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     min_n: int = MIN_N,
 ) -> ibis.Table:
     """Churn per period (and customer dimension) as one query.
@@ -160,7 +160,7 @@ def retention_expr(
     by: By = None,
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     excluded_statuses=EXCLUDED_STATUSES,
 ) -> ibis.Table:
     """Customers of each first-order cohort ordering again k periods later (one query).

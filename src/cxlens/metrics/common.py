@@ -52,7 +52,7 @@ TRAIT_PREFIX = "traits."
 PERIOD_COL = "period"
 
 By = str | Sequence[str] | None
-Filters = Mapping[str, Any] | None
+FilterMap = Mapping[str, Any] | None
 DateLike = str | dt.date | dt.datetime | pd.Timestamp | None
 
 
@@ -157,7 +157,7 @@ def prepare(
     period: str | None = None,
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     ts: str = "ts",
     what: str = "metric",
     fact_dims: bool = True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ibis
 
-from cxlens.metrics.common import By, DateLike, Filters, prepare
+from cxlens.metrics.common import By, DateLike, FilterMap, prepare
 from cxlens.metrics.stats import MIN_N, wilson_expr
 
 SATISFIED_MIN = 4
@@ -19,7 +19,7 @@ def csat_expr(
     period: str | None = None,
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     metric: str = "csat",
     satisfied_min: float = SATISFIED_MIN,
     min_n: int = MIN_N,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ibis
 
-from cxlens.metrics.common import By, DateLike, Filters, prepare
+from cxlens.metrics.common import By, DateLike, FilterMap, prepare
 from cxlens.metrics.stats import MIN_N, Z
 
 PROMOTER_MIN = 9
@@ -39,7 +39,7 @@ def nps_expr(
     period: str | None = None,
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     metric: str = "nps",
     min_n: int = MIN_N,
 ) -> ibis.Table:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxlens.metrics.common import PERIOD_COL, PERIODS, By, DateLike, Filters, as_list
+from cxlens.metrics.common import PERIOD_COL, PERIODS, By, DateLike, FilterMap, as_list
 from cxlens.metrics.stats import Z, wilson
 from cxlens.schema.ddl import ROLLUP_DIMENSIONS, ROLLUP_TABLE
 
@@ -45,7 +45,7 @@ def _is_text(v: Any) -> bool:
 
 
 def plan(
-    by: By, period: str | None, start: DateLike, end: DateLike, filters: Filters
+    by: By, period: str | None, start: DateLike, end: DateLike, filters: FilterMap
 ) -> tuple[list[str], str, list[Any]] | None:
     """Key expressions, WHERE clause and parameters of a rollup query, or None when it cannot answer.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ibis
 
-from cxlens.metrics.common import By, DateLike, Filters, prepare
+from cxlens.metrics.common import By, DateLike, FilterMap, prepare
 from cxlens.metrics.stats import MIN_N, wilson_expr
 
 COLUMNS = [
@@ -47,7 +47,7 @@ def support_expr(
     period: str | None = None,
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     min_n: int = MIN_N,
 ) -> ibis.Table:
     """Support KPIs per group (period and date range on ``created_at``), one query.

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import ibis
 
-from cxlens.metrics.common import By, DateLike, Filters, prepare
+from cxlens.metrics.common import By, DateLike, FilterMap, prepare
 from cxlens.metrics.stats import MIN_N, wilson_expr
 
 EXCLUDED_STATUSES = ("cancelled", "canceled", "returned", "unavailable")
@@ -50,7 +50,7 @@ def value_expr(
     period: str | None = None,
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     excluded_statuses: Iterable[str] = EXCLUDED_STATUSES,
     min_n: int = MIN_N,
 ) -> ibis.Table:
@@ -102,7 +102,7 @@ def clv_expr(
     by: By = None,
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     excluded_statuses: Iterable[str] = EXCLUDED_STATUSES,
     min_n: int = MIN_N,
 ) -> ibis.Table:

@@ -15,7 +15,7 @@ from cxlens.charts import to_vega_lite
 from cxlens.errors import ConfigError
 from cxlens.journeys.charts import journey_map_chart
 from cxlens.journeys.maps import channel_consistency, journey_map
-from cxlens.metrics.common import DateLike, Filters
+from cxlens.metrics.common import DateLike, FilterMap
 from cxlens.report.assets import STATIC, inline_scripts
 
 __all__ = ["journey_map_html", "render_journey_map"]
@@ -26,7 +26,7 @@ def journey_map_html(
     path: str | os.PathLike[str],
     start: DateLike = None,
     end: DateLike = None,
-    filters: Filters = None,
+    filters: FilterMap = None,
     *,
     title: str = "Journey map",
     window: str | dt.timedelta | int | float | None = None,

@@ -20,6 +20,8 @@ import pandas as pd
 
 from cxlens import charts
 from cxlens.errors import CxlensError
+from cxlens.metrics import Metrics
+from cxlens.metrics.filters import Filters
 from cxlens.report import format as fmt
 
 __all__ = ["KPIS", "Kpi", "Overview", "build_overview", "filter_options", "latest_comments"]
@@ -256,7 +258,7 @@ def _iso(v: Any) -> str | None:
 
 
 def _call(ws: Any, method: str, **kwargs: Any) -> pd.DataFrame:
-    fn: Callable[..., Any] | None = getattr(ws.metrics, method, None)
+    fn: Callable[..., Any] | None = getattr(Metrics(ws), method, None)
     if fn is None:
         raise _Unavailable(f"{method} is not available in this version of cxlens")
     out = fn(**kwargs)
@@ -514,8 +516,10 @@ def _range_label(start: str | None, end: str | None, filters: Mapping[str, Any])
     return dates + ("; " + "; ".join(parts) if parts else "")
 
 
-def filter_options(ws: Any, selected: Mapping[str, Any] | None = None) -> list[FilterOption]:
+def filter_options(ws: Any, selected: Filters | Mapping[str, Any] | None = None) -> list[FilterOption]:
     """Values offered by the filter menus: the journey's, plus those present in the feedback."""
+    if isinstance(selected, Filters):
+        selected = {d: selected.selected(d) for d in ("channel", "touchpoint", "stage", "segment", "saved_segment")}
     selected = selected or {}
     journey = ws.journey
     preferred = {
@@ -543,7 +547,7 @@ def filter_options(ws: Any, selected: Mapping[str, Any] | None = None) -> list[F
             continue
         values = list(preferred[dim])
         try:
-            df = ws.metrics.nps(by=dim)
+            df = Metrics(ws).nps(by=dim)
             present = [str(v) for v, n in zip(df[dim], df["n"], strict=True) if v is not None and not pd.isna(v) and n]
         except CxlensError:
             present = []
@@ -564,6 +568,7 @@ def build_overview(
     filters: Mapping[str, Any] | None = None,
     period: str = "month",
     comments: bool = True,
+    where: Filters | None = None,
 ) -> Overview:
     """Everything the overview shows, from ``ws.metrics``, formatted for display.
 
@@ -578,6 +583,14 @@ def build_overview(
     comments
         Include the latest comments (attacker-controlled text; always escaped when rendered).
     """
+    if where is not None:  # one Filters value: its dates, dimensions and saved segment
+        k = where.kwargs()
+        start, end = start or k["start"], end or k["end"]
+        filters = {
+            **(k["filters"] or {}),
+            **({"saved_segment": k["segment"]} if k["segment"] else {}),
+            **(filters or {}),
+        }
     s, e = _iso(start), _iso(end)
     filt = {k: v for k, v in dict(filters or {}).items() if v not in (None, "", [])}
     common: dict[str, Any] = {}

@@ -86,10 +86,14 @@ SURVEYS = [
 
 #: voice: the stored analysis of each verbatim (redacted text, language, sentiment)
 VERBATIM_ANALYSIS_TABLE = "verbatim_analysis"
+VERBATIM_THEMES_TABLE = "verbatim_themes"
 VOICE = [
     f"CREATE TABLE IF NOT EXISTS {VERBATIM_ANALYSIS_TABLE} (verbatim_id VARCHAR PRIMARY KEY, language VARCHAR, "
     "sentiment_score DOUBLE, sentiment_label VARCHAR, redacted_text VARCHAR, analysed_at TIMESTAMP, model VARCHAR, "
-    "original_text VARCHAR)"
+    "original_text VARCHAR)",
+    # the theme of each analysed English verbatim under the workspace's theme model (the voice.themes job)
+    f"CREATE TABLE IF NOT EXISTS {VERBATIM_THEMES_TABLE} (verbatim_id VARCHAR PRIMARY KEY, theme VARCHAR, "
+    "themes VARCHAR, model VARCHAR)",
 ]
 
 #: the demo generator's ground truth (one JSON value per key)
@@ -109,6 +113,8 @@ JOBS = [
     "CREATE TABLE IF NOT EXISTS results (name VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, versions VARCHAR, "
     "computed_at TIMESTAMP NOT NULL, seconds DOUBLE, payload BLOB, meta VARCHAR)",
     # per-customer scores of the stored models (predicted CLV, churn risk and its top reasons)
-    "CREATE TABLE IF NOT EXISTS customer_scores (customer_id VARCHAR PRIMARY KEY, clv DOUBLE, p_alive DOUBLE, "
-    "expected_purchases DOUBLE, churn_risk DOUBLE, reasons VARCHAR, computed_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS customer_scores (customer_id VARCHAR PRIMARY KEY, frequency DOUBLE, recency DOUBLE, "
+    '"T" DOUBLE, monetary DOUBLE, p_alive DOUBLE, expected_purchases DOUBLE, expected_value DOUBLE, clv DOUBLE, '
+    "clv_low DOUBLE, clv_high DOUBLE, churn_risk DOUBLE, reasons VARCHAR, reason_list VARCHAR, "
+    "computed_at TIMESTAMP NOT NULL)",
 ]

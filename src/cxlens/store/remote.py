@@ -290,6 +290,17 @@ class RemoteCursor:
         self._call({"op": "unregister", "name": name})
         return self
 
+    def remove_function(self, name: str) -> RemoteCursor:
+        # a remote session never creates functions, so there is none to remove (Ibis calls this for
+        # builtin UDFs and ignores this error, as DuckDB raises it for an unknown function)
+        raise duckdb.InvalidInputException(f"No function by the name of '{name}' exists")
+
+    def create_function(self, name: str, *args: Any, **kwargs: Any) -> RemoteCursor:
+        raise WorkspaceError(
+            f"a Python function ({name!r}) cannot run inside the process that shares this workspace; "
+            "stop the server and open the workspace directly"
+        )
+
     def begin(self) -> RemoteCursor:
         self._call({"op": "begin"})
         return self

@@ -45,7 +45,10 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError, NotFoundError
+from cxlens.metrics.common import prepare
+from cxlens.metrics.filters import Filters
 from cxlens.schema.tables import SCORE_RANGES
+from cxlens.store.segments import restrict_to_segment
 
 __all__ = [
     "MAX_SHAPLEY_PREDICTORS",
@@ -268,12 +271,18 @@ def _touchpoint_group(tp: pd.Series) -> pd.Series:
     return tp.where(~tp.str.startswith("support", na=False), "support")
 
 
-def _feedback(ws: Any) -> pd.DataFrame:
+def _feedback(ws: Any, where: Filters | None = None) -> pd.DataFrame:
     t = ws.table("feedback")
+    if where is not None and not where.is_empty():  # only the answers in these dates, dimensions, segment
+        k = where.kwargs()
+        t = restrict_to_segment(ws, t, k["segment"])
+        t, _ = prepare(t, customers=ws.table("customers"), start=k["start"], end=k["end"], filters=k["filters"],
+                       what="key drivers")  # fmt: skip
     cols = [c for c in ("customer_id", "ts", "metric", "score", "comment", "touchpoint", "survey_id") if c in t.columns]
     props = t.properties.cast("json")
     extra = {k: props[k].unwrap_as("string") for k in ("theme", "order_id", "ticket_id")}
-    return ws.read(t.select(*cols, **extra).filter(t.customer_id.notnull()))
+    sel = t.select(*cols, **extra)
+    return ws.read(sel.filter(sel.customer_id.notnull()))
 
 
 def _events(ws: Any, name: str, keys: dict[str, str]) -> pd.DataFrame:
@@ -393,13 +402,19 @@ def _performance(x: pd.Series, y: pd.Series) -> float:
 
 
 def _design(
-    ws: Any, target: str, drivers: str | Sequence[str], survey: str | None, level: str, min_coverage: float
+    ws: Any,
+    target: str,
+    drivers: str | Sequence[str],
+    survey: str | None,
+    level: str,
+    min_coverage: float,
+    where: Filters | None = None,
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     if isinstance(drivers, str) and drivers not in ("touchpoints", "themes"):
         raise ConfigError(f"drivers is {drivers!r}; expected 'touchpoints', 'themes' or a list of driver names")
     if level not in ("customer", "response"):
         raise ConfigError(f"level is {level!r}; expected 'customer' or 'response'")
-    fb = _feedback(ws)
+    fb = _feedback(ws, where)
     if not (fb.metric == target).any():
         raise NotFoundError(f"workspace has no {target!r} feedback; load survey answers with metric {target!r}")
     fb["score100"] = _to_100(fb.metric, fb.score.astype(float))
@@ -448,6 +463,7 @@ def key_drivers(
     min_coverage: float = 0.02,
     n_boot: int = 200,
     seed: int = 0,
+    where: Filters | None = None,
 ) -> pd.DataFrame:
     """Which touchpoints and themes drive a customer's NPS or CSAT, with an importance × performance quadrant.
 
@@ -483,6 +499,9 @@ def key_drivers(
         A ``feedback.survey_id`` whose answers are the target.
     min_coverage, n_boot, seed
         See above and :func:`relative_weights`.
+    where
+        Only the answers in these dates and dimensions, from members of its saved segment
+        (:class:`cxlens.Filters`).
 
     Returns
     -------
@@ -510,7 +529,7 @@ def key_drivers(
         raise ConfigError(f"method is {method!r}; expected 'relative_weights' or 'shapley'")
     if target not in SCORE_RANGES:
         raise ConfigError(f"target is {target!r}; expected one of {', '.join(SCORE_RANGES)}")
-    X, y, info = _design(ws, target, drivers, survey, level, min_coverage)
+    X, y, info = _design(ws, target, drivers, survey, level, min_coverage, where)
     if X.shape[1] == 0:
         raise NotFoundError(
             f"no {drivers!r} drivers with coverage >= {min_coverage} for {target!r}; "

@@ -1,10 +1,9 @@
 """Workspace-level voice summaries for other pages: overview pain points and journey-map columns.
 
-Both read the English verbatims matching the page's dates and filters (the latest
-:data:`LIMIT`), score them with the shipped sentiment model on the fly (read-only: nothing is
-written), and assign themes with the workspace's theme model
-(:func:`cxlens.voice.stored.workspace_themes`: the stored one, else one fitted on all
-verbatims, cached). A workspace without enough text gives an empty frame, never an error.
+Both read the analysed verbatims matching the page's dates and filters (the latest :data:`LIMIT`)
+with the sentiment and themes the background jobs stored (:mod:`cxlens.voice.tasks`): nothing is
+scored or fitted inside a request. A workspace without enough analysed text — or whose analysis
+has not run yet — gives an empty frame, never an error.
 
 Examples
 --------
@@ -12,6 +11,9 @@ Examples
 >>> from cxlens.ingest.simulate import write_demo
 >>> ws = cxlens.open(":memory:")
 >>> _ = write_demo(ws, 400, seed=1)
+>>> from cxlens.jobs import run_now
+>>> import cxlens.voice.tasks  # registers the voice jobs
+>>> _ = run_now(ws, "voice.analyse"); _ = run_now(ws, "voice.themes")
 >>> list(top_pain_points(ws, top=3).columns)[:4]
 ['stage', 'touchpoint', 'theme', 'name']
 """
@@ -24,8 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxlens.errors import ConfigError
-
 __all__ = ["JOURNEY_VOICE_COLUMNS", "PAIN_COLUMNS", "journey_voice", "overview_pain_points", "top_pain_points"]
 
 #: At most this many of the latest matching verbatims are summarised.
@@ -37,31 +37,37 @@ PAIN_COLUMNS = ["stage", "touchpoint", "theme", "name", "n", "negative", "negati
 JOURNEY_VOICE_COLUMNS = ["stage", "touchpoint", "sentiment", "sentiment_n", "negative_themes"]
 
 
-def _scored(ws: Any, start: Any, end: Any, filters: Mapping[str, Any] | None) -> tuple[pd.DataFrame, Any] | None:
-    """English verbatims with ``sentiment`` (score) and theme labels, and the theme model; None if too few."""
-    from cxlens.voice.sentiment import default_model
-    from cxlens.voice.stored import workspace_themes
-    from cxlens.voice.verbatims import verbatims
+def _scored(
+    ws: Any, start: Any, end: Any, filters: Mapping[str, Any] | None, segment: str | None = None
+) -> tuple[pd.DataFrame, Any] | None:
+    """Analysed verbatims with their stored ``sentiment`` and themes, and the theme model; None if too few.
 
+    Everything comes from the stored analysis (the ``voice.analyse`` and ``voice.themes`` jobs):
+    nothing is scored or fitted here.
+    """
+    from cxlens.voice.tasks import theme_model
+    from cxlens.voice.verbatims import analysed_verbatims
+
+    tx, _ = theme_model(ws)
+    if tx is None:
+        return None
     try:
-        v = verbatims(ws, start=start, end=end, filters=filters)
+        en = analysed_verbatims(ws, start=start, end=end, filters=filters, segment=segment, limit=LIMIT)
     except Exception:  # a workspace without text tables
         return None
-    en = v[v["is_english"].eq(True)].tail(LIMIT).reset_index(drop=True)
     if len(en) < MIN_TEXTS:
         return None
-    try:
-        tx = workspace_themes(ws)
-        a = tx.assign(en["text"].fillna("").tolist())
-    except (ConfigError, ValueError):  # too little text for themes: no summary, never a broken page
-        return None
-    en["sentiment"] = default_model().score(en["text"].fillna("").tolist())["score"].to_numpy()
-    en["theme"], en["themes"] = a["theme"].to_numpy(), a["themes"].to_numpy()
     return en, tx
 
 
 def top_pain_points(
-    ws: Any, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, *, top: int = 5
+    ws: Any,
+    start: Any = None,
+    end: Any = None,
+    filters: Mapping[str, Any] | None = None,
+    *,
+    top: int = 5,
+    segment: str | None = None,
 ) -> pd.DataFrame:
     """The ``top`` theme × stage/touchpoint cells with the most negative verbatims, and their score effect.
 
@@ -75,7 +81,7 @@ def top_pain_points(
     """
     from cxlens.voice.painpoints import pain_points
 
-    got = _scored(ws, start, end, filters)
+    got = _scored(ws, start, end, filters, segment)
     if got is None:
         return pd.DataFrame(columns=PAIN_COLUMNS)
     en, tx = got
@@ -88,7 +94,13 @@ def top_pain_points(
 
 
 def overview_pain_points(
-    ws: Any, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, *, top: int = 5
+    ws: Any,
+    start: Any = None,
+    end: Any = None,
+    filters: Mapping[str, Any] | None = None,
+    *,
+    top: int = 5,
+    segment: str | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`top_pain_points` as display rows for the overview's "Top pain points" section.
 
@@ -97,7 +109,7 @@ def overview_pain_points(
     ``significant`` (p < 0.05). Any failure of the voice analysis gives no rows, never a broken overview.
     """
     try:
-        df = top_pain_points(ws, start, end, filters, top=top)
+        df = top_pain_points(ws, start, end, filters, top=top, segment=segment)
     except Exception:  # noqa: BLE001 - the overview must render whatever the text looks like
         return []
     return [
@@ -117,7 +129,7 @@ def overview_pain_points(
 
 
 def journey_voice(
-    ws: Any, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None
+    ws: Any, start: Any = None, end: Any = None, filters: Mapping[str, Any] | None = None, *, segment: str | None = None
 ) -> pd.DataFrame:
     """Per stage and touchpoint: mean sentiment of its English verbatims and its top negative theme.
 
@@ -128,7 +140,7 @@ def journey_voice(
         (verbatims scored) and ``negative_themes`` (name of the theme with the most negative
         verbatims — score below 0 — in the cell, None if none). Empty without enough English text.
     """
-    got = _scored(ws, start, end, filters)
+    got = _scored(ws, start, end, filters, segment)
     if got is None:
         return pd.DataFrame(columns=JOURNEY_VOICE_COLUMNS)
     en, tx = got

@@ -36,6 +36,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,8 @@ import pyarrow as pa
 
 from cxlens.errors import ConfigError, WorkspaceError
 from cxlens.metrics.common import DateLike, backend_name, json_text, prepare
-from cxlens.schema.ddl import VERBATIM_ANALYSIS_TABLE
+from cxlens.schema.ddl import VERBATIM_ANALYSIS_TABLE, VERBATIM_THEMES_TABLE
+from cxlens.store.segments import restrict_to_segment
 from cxlens.voice.language import detect_language, is_english
 from cxlens.voice.redact import redact_series
 
@@ -54,7 +56,15 @@ if TYPE_CHECKING:
     from cxlens.store import Store
     from cxlens.voice.sentiment import SentimentAnalyzer
 
-__all__ = ["ANALYSIS_TABLE", "KINDS", "VERBATIM_COLUMNS", "analyse_verbatims", "verbatims"]
+__all__ = [
+    "ANALYSIS_TABLE",
+    "KINDS",
+    "VERBATIM_COLUMNS",
+    "analyse_verbatims",
+    "analysed_verbatims",
+    "verbatim_expression",
+    "verbatims",
+]
 
 #: source kinds and the canonical table each comes from
 KINDS = {"feedback": "feedback", "ticket": "tickets", "review": "reviews"}
@@ -108,7 +118,7 @@ def kind_of(source: str) -> str:
     return kind
 
 
-def _expression(ws: Store, kinds: Iterable[str]) -> ibis.Table:
+def verbatim_expression(ws: Store, kinds: Iterable[str]) -> ibis.Table:
     parts = []
     for kind in kinds:
         t = ws.table(KINDS[kind])
@@ -216,7 +226,7 @@ def verbatims(
     if not wanted:
         raise ConfigError("sources is empty; expected kinds such as ['feedback', 'review'] or None for all")
     kinds = list(dict.fromkeys(kind_of(s) for s in wanted))
-    u = _expression(ws, kinds)
+    u = verbatim_expression(ws, kinds)
     if sources is not None:
         pred = None
         for s in wanted:
@@ -238,6 +248,53 @@ def verbatims(
         df["is_english"] = pd.Series(is_english(langs), index=df.index, dtype=object)
     if redacted:
         df["text"] = redact_series(df["text"])
+    return df
+
+
+def analysed_verbatims(
+    ws: Any,
+    *,
+    start: DateLike = None,
+    end: DateLike = None,
+    filters: Mapping[str, Any] | None = None,
+    segment: str | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """The English verbatims matching the filters that the stored analysis has scored, with what it stored.
+
+    Reads only stored results (``verbatim_analysis`` and ``verbatim_themes``, written by the
+    ``voice.analyse`` and ``voice.themes`` jobs, :mod:`cxlens.voice.tasks`): nothing is detected,
+    redacted or scored here, so pages can afford it. Verbatims not analysed yet are left out.
+
+    Returns
+    -------
+    DataFrame
+        :data:`VERBATIM_COLUMNS` with ``text`` redacted, plus ``language``, ``sentiment`` (score in
+        [-1, 1]), ``theme`` (primary theme id or None) and ``themes`` (list of ids); the latest
+        ``limit`` rows, ordered by ts then verbatim_id.
+    """
+    u = restrict_to_segment(ws, verbatim_expression(ws, list(KINDS)), segment)
+    try:
+        customers = ws.table("customers")
+    except Exception:  # pragma: no cover - backends without customers
+        customers = None
+    t, _ = prepare(u, customers=customers, start=start, end=end, filters=filters, what="verbatims")
+    a = ws.table(ANALYSIS_TABLE)
+    a = a.filter(a.sentiment_score.notnull(), a.language == "en").select(
+        _aid=a.verbatim_id, language=a.language, sentiment=a.sentiment_score, _red=a.redacted_text
+    )
+    th = ws.table(VERBATIM_THEMES_TABLE)
+    th = th.select(_tid=th.verbatim_id, theme=th.theme, _themes=th.themes)
+    j = t.select(*VERBATIM_COLUMNS).join(a, t.verbatim_id == a._aid)
+    j = j.left_join(th, j.verbatim_id == th._tid)
+    j = j.select(*[c for c in VERBATIM_COLUMNS if c != "text"], "language", "sentiment", "theme", "_themes",
+                 text=j._red)  # fmt: skip
+    j = j.order_by([ibis.desc("ts"), ibis.desc("verbatim_id")])
+    df = ws.read(j.limit(limit) if limit else j)
+    df = df.iloc[::-1].reset_index(drop=True)
+    for c in ("verbatim_id", "source", "customer_id", "text", "touchpoint", "channel", "stage", "metric", "theme"):
+        df[c] = df[c].astype(object).where(df[c].notna(), None)
+    df["themes"] = [json.loads(x) if isinstance(x, str) else [] for x in df.pop("_themes")]
     return df
 
 

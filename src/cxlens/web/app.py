@@ -61,6 +61,7 @@ def create_app(
     *,
     read_only: bool = False,
     secure_cookies: bool = False,
+    jobs: bool = False,
 ) -> FastAPI:
     """The dashboard, JSON API and collection API over one workspace or several.
 
@@ -75,6 +76,9 @@ def create_app(
     secure_cookies
         Mark the session and CSRF cookies ``Secure`` even on plain-HTTP requests (behind a TLS
         proxy that does not send ``X-Forwarded-Proto``); they are always ``Secure`` over https.
+    jobs
+        Run the job runner of every writable workspace while the app runs (``cxlens serve`` does):
+        model fits, text analysis and other refreshes happen in the background, never in a request.
 
     Returns
     -------
@@ -97,8 +101,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        hub.close()  # closes only the files it opened itself
+        runners = hub.start_jobs() if jobs else []
+        app.state.job_runners = runners
+        try:
+            yield
+        finally:
+            for r in runners:
+                r.stop(timeout=10)
+            hub.close()  # closes only the files it opened itself
 
     app = FastAPI(
         title="cxlens",
@@ -106,8 +116,8 @@ def create_app(
         description="Customer-experience analytics: metrics with confidence intervals, as JSON and as a dashboard.",
         lifespan=lifespan,
     )
-    # routes find their workspace through cxlens.web.deps (current_workspace, run_on_workspace),
-    # which hold that workspace's lock: a DuckDB connection runs one query at a time
+    # routes find their workspace through cxlens.web.deps (current_workspace, run_on_workspace); the
+    # store gives each worker thread its own cursor, so requests run side by side
     app.state.hub = hub
     # no dashboard users anywhere: the local single-operator mode (serve refuses non-loopback then)
     app.state.open_mode = True

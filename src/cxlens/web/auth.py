@@ -227,6 +227,8 @@ async def _gate(request: Request, call_next: Callable[[Request], Awaitable[Respo
         if is_api and key_from_headers(request) is not None:
             authenticate_key(request, kinds=("secret",))  # 401 unknown/revoked, 403 a write key
             return await call_next(request)
+        if "users" in request.app.state.hub.refresh():  # a user added by the CLI beside the server
+            refresh_open_mode(request.app)
         session = await _load_session(request)
         if session is None:
             if request.app.state.open_mode:

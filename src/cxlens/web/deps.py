@@ -16,7 +16,9 @@ import base64
 import binascii
 import hmac
 import secrets
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -35,6 +37,11 @@ __all__ = [
     "KeyContext",
     "authenticate_key",
     "csrf_protect",
+    "ALL_DATA",
+    "EVENT_DATA",
+    "VIEWS",
+    "ViewCache",
+    "cached_view",
     "csrf_token",
     "current_user",
     "current_workspace",
@@ -79,6 +86,87 @@ async def run_on_workspace(request: Request, work: Callable[[Workspace], T]) -> 
     side by side, and writes take turns inside the store)."""
     ws = current_workspace(request)
     return await run_in_threadpool(work, ws)
+
+
+class ViewCache:
+    """Computed page views, kept while the tables they were computed from are unchanged.
+
+    A view (a page's context: tables, charts, figures) is keyed by the workspace, the view's name, the
+    viewer's role (views may mask PII by role) and the request's parameters; it is valid while the data
+    versions of its tables (:meth:`cxlens.store.Store.data_version`) are those it was computed on. Two
+    requests for the same view wait for one computation. Least recently used views are dropped first.
+    """
+
+    def __init__(self, max_entries: int = 256):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple, threading.Lock] = {}
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple, versions: Any, compute: Callable[[], T]) -> T:
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                hit = self._entries.get(key)
+                if hit is not None and hit[0] == versions:
+                    self._entries.move_to_end(key)
+                    self.hits += 1
+                    return hit[1]  # type: ignore[no-any-return]
+            value = compute()
+            with self._lock:
+                self.misses += 1
+                self._entries[key] = (versions, value)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.max_entries:
+                    old, _ = self._entries.popitem(last=False)
+                    self._key_locks.pop(old, None)
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+#: the server's view cache (one per process; keys carry the workspace name)
+VIEWS = ViewCache()
+#: tables analyses read: a view computed from them stays valid until one of them changes
+FACTS = ("customers", "events", "feedback", "orders", "order_items", "tickets", "reviews")
+CONFIG = ("segments", "journey_config", "settings")
+STORED = ("verbatim_analysis", "verbatim_themes", "customer_scores", "results")
+ALL_DATA = FACTS + CONFIG + STORED
+#: what the event analyses (funnels, paths) read
+EVENT_DATA = ("events", "customers", "segments", "journey_config")
+
+
+def freeze(value: Any) -> Any:
+    """A hashable form of a view key (lists → tuples, dicts → sorted item tuples, sets → frozensets)."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return frozenset(freeze(v) for v in value)
+    return value
+
+
+async def cached_view(
+    request: Request, name: str, key: Any, tables: Sequence[str], work: Callable[[Workspace], T]
+) -> T:
+    """``work(ws)`` in a worker thread, reused while ``tables`` are unchanged (see :class:`ViewCache`).
+
+    ``work`` must return a value nobody mutates afterwards (a page context, a frame to serialise).
+    """
+    ws = current_workspace(request)
+    user = current_user(request)
+    full = (current_workspace_name(request), id(ws), name, getattr(user, "role", None), freeze(key))
+
+    def call() -> T:
+        versions = tuple(sorted(ws.data_version(list(tables)).items()))
+        return VIEWS.get(full, versions, lambda: work(ws))
+
+    return await run_in_threadpool(call)
 
 
 @dataclass(frozen=True)

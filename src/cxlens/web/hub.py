@@ -17,15 +17,21 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from cxlens.access import keys as _keys
 from cxlens.access.keys import ApiKey
 from cxlens.errors import ConfigError, NotFoundError
+from cxlens.jobs import JobRunner
 from cxlens.workspace import Workspace
 
-__all__ = ["WorkspaceHub", "workspace_name"]
+__all__ = ["WATCHED", "WorkspaceHub", "workspace_name"]
+
+#: tables whose changes by another process (the CLI beside a running server) the server must see at once
+WATCHED = ("api_keys", "users")
 
 
 def workspace_name(path: str | os.PathLike[str]) -> str:
@@ -47,13 +53,42 @@ class WorkspaceHub:
         self._owned = owned
         self._index_lock = threading.Lock()
         self._index: dict[str, tuple[str, ApiKey]] = {}
+        self._versions: dict[str, dict[str, int]] = {}
+        self._checked = 0.0
+        self._reload_keys()
+
+    def _reload_keys(self) -> None:
+        index: dict[str, tuple[str, ApiKey]] = {}
         for name, ws in self._workspaces.items():
             if not ws.is_duckdb:
                 continue
+            self._versions[name] = ws.data_version(list(WATCHED))
             rows = ws.rows("SELECT key_hash, key_id FROM api_keys WHERE revoked_at IS NULL")
             by_id = {k.key_id: k for k in _keys.list_keys(ws, include_revoked=False)}
             for key_hash, key_id in rows:
-                self._index[key_hash] = (name, by_id[key_id])
+                index[key_hash] = (name, by_id[key_id])
+        with self._index_lock:
+            self._index = index
+
+    def refresh(self, *, max_age: float = 1.0) -> set[str]:
+        """Catch up with changes made by other processes (a CLI beside the server): at most every
+        ``max_age`` seconds, compare the data versions of keys and users; reload the key index when
+        keys changed. Returns the watched tables that changed (``users`` → re-check open mode)."""
+        now = time.monotonic()
+        if now - self._checked < max_age:
+            return set()
+        self._checked = now
+        changed: set[str] = set()
+        for name, ws in self._workspaces.items():
+            if not ws.is_duckdb:
+                continue
+            current = ws.data_version(list(WATCHED))
+            old = self._versions.get(name, {})
+            changed |= {t for t in WATCHED if current.get(t) != old.get(t)}
+            self._versions[name] = current
+        if "api_keys" in changed:
+            self._reload_keys()
+        return changed
 
     @classmethod
     def open(
@@ -105,9 +140,28 @@ class WorkspaceHub:
             for ws in self._workspaces.values():
                 ws.close()
 
+    def start_jobs(self, **kwargs: Any) -> list[JobRunner]:
+        """Start a job runner for every writable DuckDB workspace (see :mod:`cxlens.jobs`)."""
+        runners = []
+        for ws in self._workspaces.values():
+            if ws.is_duckdb and not ws.read_only:
+                runners.append(JobRunner(ws, **kwargs).start())
+        return runners
+
+    def share(self) -> list[str]:
+        """Let other local processes use every workspace this server opened itself (see docs/store.md);
+        returns the names shared. Workspaces reached through another server are already shared."""
+        shared = []
+        for name, ws in self._workspaces.items():
+            if ws.path not in (None, ":memory:") and not ws.is_remote and ws.is_duckdb:
+                ws.share()
+                shared.append(name)
+        return shared
+
     # -- keys ---------------------------------------------------------------------
     def resolve_key(self, plaintext: str) -> tuple[str, Workspace, ApiKey] | None:
         """(workspace name, workspace, key) for a live key, or None for an unknown or revoked one."""
+        self.refresh()
         hit = self._index.get(_keys.hash_key(plaintext))
         if hit is None:
             return None

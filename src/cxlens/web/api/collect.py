@@ -39,6 +39,8 @@ from cxlens.collect import (
     parse_messages,
     parse_request,
 )
+from cxlens.collect.origins import SETTING as ORIGINS
+from cxlens.collect.origins import origin_allowed
 from cxlens.collect.writer import Collector, close_collectors
 from cxlens.errors import ConfigError, CxlensError, ForbiddenError, PayloadTooLargeError, RateLimitError
 from cxlens.web.deps import authenticate_key, hub
@@ -201,8 +203,7 @@ async def _read_body(request: Request, limits: Limits) -> bytes:
 
 
 def _allowed(collector: Collector, origin: str) -> bool:
-    allowed = collector.setting("collect.allowed_origins", [])
-    return isinstance(allowed, list) and ("*" in allowed or origin in allowed)
+    return origin_allowed(collector.setting(ORIGINS, []), origin)
 
 
 def _warm() -> int:

@@ -17,11 +17,10 @@ from fastapi import APIRouter, Query, Request
 
 from cxlens.customers import listing as _listing
 from cxlens.customers.personas import personas
-from cxlens.customers.profile import customer_profile
-from cxlens.customers.segments import rfm_segments
-from cxlens.errors import CxlensError, ParameterError
+from cxlens.customers.view import TIMELINE_SHOWN, customer_view
+from cxlens.errors import ParameterError
 from cxlens.web.api.metrics import jsonable
-from cxlens.web.deps import run_on_workspace
+from cxlens.web.deps import ALL_DATA, cached_view, run_on_workspace
 
 __all__ = [
     "PER_PAGE",
@@ -41,7 +40,6 @@ router = APIRouter(prefix="/api/v1", tags=["customers"])
 #: rows per page of the customers list
 PER_PAGE = 50
 #: timeline items shown on the customer 360 (the latest ones)
-TIMELINE_SHOWN = 200
 #: sort keys of the list (column, descending by default)
 SORTS = _listing.SORTS
 RISK_BANDS = _listing.RISK_BANDS
@@ -129,41 +127,6 @@ def segment_rows(ws: Any) -> pd.DataFrame:
     return _listing.segment_summary(ws)
 
 
-def _models_for_360(ws: Any) -> tuple[pd.DataFrame | None, Any, str | None]:
-    """The workspace's cached CLV predictions and churn model, or why there are none."""
-    from cxlens.customers.risk import fitted_models
-
-    try:
-        clv, _, run = fitted_models(ws)
-    except CxlensError as e:  # e.g. no orders, too little history: the 360 still shows everything else
-        return None, None, str(e)
-    except ValueError:  # a model without enough data to fit (e.g. a handful of customers)
-        return None, None, "too little order and feedback history to fit the CLV and churn models"
-    return clv, run.model, None
-
-
-def customer_view(
-    ws: Any, customer_id: str, *, shown: int = TIMELINE_SHOWN, show_pii: bool = False, models: bool = True
-) -> dict[str, Any]:
-    """The customer 360 (PII masked unless ``show_pii``: the page passes it for roles that may see
-    PII), its latest ``shown`` timeline items (newest first), the customer's RFM row (``None``
-    without counted orders) and, with ``models``, predicted 52-week CLV and churn risk with its top
-    reasons from the workspace's cached models (:func:`cxlens.customers.risk.fitted_models`)."""
-    clv, churn, models_note = _models_for_360(ws) if models else (None, None, None)
-    p = customer_profile(ws, customer_id, show_pii=show_pii, clv=clv, churn=churn)
-    p["models_note"] = models_note
-    tl = p["timeline"]
-    p["timeline_total"] = len(tl)
-    p["timeline"] = tl.iloc[::-1].head(shown).reset_index(drop=True)
-    try:
-        rfm = rfm_segments(ws)
-    except Exception:  # noqa: BLE001 — a workspace without orders has no RFM
-        rfm = pd.DataFrame(columns=["customer_id"])
-    hit = rfm[rfm["customer_id"] == p["customer_id"]]
-    p["rfm"] = hit.iloc[0].to_dict() if len(hit) else None
-    return p
-
-
 def persona_cards(ws: Any) -> pd.DataFrame:
     """One card per RFM segment (:func:`cxlens.customers.personas.personas`)."""
     return personas(ws)
@@ -187,7 +150,7 @@ async def customers(
     risk: Annotated[str | None, Query(description="Churn-risk band: low, medium or high.")] = None,
 ) -> dict[str, Any]:
     q = customer_list_query(segment, country, plan, sort, order, page, saved_segment, clv_min, clv_max, risk)
-    out = await run_on_workspace(request, lambda ws: customer_list(ws, q))
+    out = await cached_view(request, "api-customers", q, ALL_DATA, lambda ws: customer_list(ws, q))
     return {"analysis": "customers", "params": dict(q.pairs()), "total": out["total"], "page": out["page"],
             "pages": out["pages"], "rows": jsonable(out["rows"])}  # fmt: skip
 
@@ -200,7 +163,7 @@ async def customer(request: Request, customer_id: str) -> dict[str, Any]:
 
 @router.get("/personas", summary="Personas", description="One card per RFM segment: `personas(ws)`.")
 async def persona_list(request: Request) -> dict[str, Any]:
-    df = await run_on_workspace(request, persona_cards)
+    df = await cached_view(request, "api-personas", None, ALL_DATA, persona_cards)
     return {"analysis": "personas", "params": {}, "rows": jsonable(df)}
 
 
@@ -213,8 +176,9 @@ async def segment_list(request: Request) -> dict[str, Any]:
 @router.get(
     "/revenue-at-risk",
     summary="Revenue at risk",
-    description="`workspace_revenue_at_risk(ws, by)`: predicted CLV × churn risk of the customers who raised each "
-    "pain point, ranked, with a 95% bootstrap interval.",
+    description="`stored_revenue_at_risk(ws, by)`: predicted CLV × churn risk of the customers who raised each "
+    "pain point, ranked, with a 95% bootstrap interval — from the stored model scores (`as_of` says when they were "
+    "fitted; `rows` is empty and `note` says why until a background job has fitted them).",
 )
 async def revenue_at_risk_rows(
     request: Request,
@@ -222,11 +186,13 @@ async def revenue_at_risk_rows(
     start: Annotated[str | None, Query(description="Answers from this date (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, Query(description="Answers before this date (YYYY-MM-DD, exclusive).")] = None,
 ) -> dict[str, Any]:
-    from cxlens.customers.risk import BY, workspace_revenue_at_risk
+    from cxlens.customers.risk import BY, stored_revenue_at_risk
 
     if by not in (*BY, "auto"):
         raise ParameterError("by", f"query parameter 'by' is {by!r}; expected theme, touchpoint or auto")
-    df = await run_on_workspace(
-        request, lambda ws: workspace_revenue_at_risk(ws, by, start=start or None, end=end or None)
+    df, as_of, note = await run_on_workspace(
+        request, lambda ws: stored_revenue_at_risk(ws, by, start=start or None, end=end or None)
     )
-    return {"analysis": "revenue_at_risk", "params": {"by": df.columns[0]}, "rows": jsonable(df)}
+    params = {"by": df.columns[0] if df is not None else by}
+    rows = jsonable(df) if df is not None else []
+    return {"analysis": "revenue_at_risk", "params": params, "as_of": as_of, "note": note, "rows": rows}

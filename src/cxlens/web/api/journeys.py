@@ -12,26 +12,24 @@ query strings with the same functions.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from cxlens.errors import ConfigError, ParameterError
-from cxlens.web.api.metrics import jsonable, metric_query
-from cxlens.web.deps import run_on_workspace
-from cxlens.web.params import split_values
+from cxlens.metrics.filters import Filters
+from cxlens.web.api.metrics import jsonable
+from cxlens.web.deps import ALL_DATA, EVENT_DATA, cached_view, run_on_workspace
+from cxlens.web.params import FiltersDep, split_values
 
 __all__ = [
     "FunnelParams",
     "cell_feedback",
     "dropped_customers",
     "event_names",
-    "JourneyFilters",
     "PATH_FIELDS",
     "funnel_params",
-    "journey_filters",
     "router",
 ]
 
@@ -42,46 +40,6 @@ Order = Literal["sequential", "strict", "any"]
 PATH_FIELDS = ("name", "touchpoint", "channel", "stage")
 PathField = Literal["name", "touchpoint", "channel", "stage"]
 MAX_STEPS = 10
-
-
-@dataclass(frozen=True)
-class JourneyFilters:
-    """Dates (``end`` exclusive) and dimension filters, as ``ws.journeys`` keyword arguments."""
-
-    start: dt.date | None = None
-    end: dt.date | None = None
-    filters: dict[str, str | list[str]] = field(default_factory=dict)
-
-    def kwargs(self) -> dict[str, Any]:
-        return {
-            "start": self.start.isoformat() if self.start else None,
-            "end": self.end.isoformat() if self.end else None,
-            "filters": dict(self.filters) or None,
-        }
-
-    def pairs(self) -> list[tuple[str, str]]:
-        """The filters as query-string pairs (for links and ``HX-Replace-Url``)."""
-        out: list[tuple[str, str]] = []
-        if self.start:
-            out.append(("start", self.start.isoformat()))
-        if self.end:
-            out.append(("end", self.end.isoformat()))
-        for dim, v in self.filters.items():
-            out.extend((dim, item) for item in ([v] if isinstance(v, str) else v))
-        return out
-
-
-def journey_filters(
-    start: Annotated[str | None, Query(description="From this date (YYYY-MM-DD).")] = None,
-    end: Annotated[str | None, Query(description="Until this date (YYYY-MM-DD, exclusive).")] = None,
-    channel: Annotated[list[str] | None, Query(description="Only these channels.")] = None,
-    touchpoint: Annotated[list[str] | None, Query(description="Only these touchpoints.")] = None,
-    stage: Annotated[list[str] | None, Query(description="Only these journey stages.")] = None,
-    segment: Annotated[list[str] | None, Query(description="Only customers in these segments.")] = None,
-) -> JourneyFilters:
-    """Parse dates and filters exactly like the metric endpoints (a FastAPI dependency)."""
-    q = metric_query(None, None, start, end, channel, touchpoint, stage, segment)
-    return JourneyFilters(q.start, q.end, dict(q.filters))
 
 
 def check_window(value: str | None, *, default: str | None = None) -> str | None:
@@ -142,7 +100,7 @@ class FunnelParams:
     def kwargs(self) -> dict[str, Any]:
         return {"window": self.window, "order": self.order, "by": list(self.by) or None}
 
-    def run(self, ws: Any, f: JourneyFilters) -> Any:
+    def run(self, ws: Any, f: Filters) -> Any:
         """``ws.journeys.funnel`` for these parameters (checks ``by`` against the workspace first)."""
         check_by(ws, self.by)
         return ws.journeys.funnel(self.steps, **self.kwargs(), **f.kwargs())
@@ -175,12 +133,10 @@ def _answer(name: str, params: dict[str, Any], rows: Any) -> dict[str, Any]:
     return {"analysis": name, "params": jsonable(params), "rows": data if isinstance(data, list) else [data]}
 
 
-Filters = Annotated[JourneyFilters, Depends(journey_filters)]
-
-
 @router.get("/funnel", summary="Funnel", description="Customers reaching each step: `ws.journeys.funnel`.")
-async def funnel(request: Request, f: Filters, p: Annotated[FunnelParams, Depends(funnel_params)]) -> dict[str, Any]:
-    df = await run_on_workspace(request, lambda ws: p.run(ws, f))
+async def funnel(request: Request, f: FiltersDep, p: Annotated[FunnelParams, Depends(funnel_params)]) -> dict[str, Any]:
+    key = (tuple(p.steps), p.window, p.order, tuple(p.by), f)
+    df = await cached_view(request, "api-funnel", key, EVENT_DATA, lambda ws: p.run(ws, f))
     return _answer("funnel", {**p.kwargs(), "steps": p.steps, **f.kwargs()}, df)
 
 
@@ -191,7 +147,7 @@ async def funnel(request: Request, f: Filters, p: Annotated[FunnelParams, Depend
 )
 async def funnel_dropped(
     request: Request,
-    f: Filters,
+    f: FiltersDep,
     p: Annotated[FunnelParams, Depends(funnel_params)],
     step: Annotated[int, Query(ge=1, description="The step they reached (1-based); they did not reach step+1.")],
     limit: Annotated[int, Query(ge=1, le=100_000, description="At most this many customers.")] = 1000,
@@ -216,7 +172,7 @@ Field = Annotated[PathField, Query(description="What a step is: an event name, t
 @router.get("/paths", summary="Top paths", description="Top paths from or to an event: `ws.journeys.paths`.")
 async def paths(
     request: Request,
-    f: Filters,
+    f: FiltersDep,
     from_event: From = None,
     to: Annotated[str | None, Query(description="Paths leading to this event.")] = None,
     steps: Annotated[int, Query(ge=1, le=MAX_STEPS, description="Steps per path.")] = 3,
@@ -226,23 +182,30 @@ async def paths(
     goal: Annotated[str | None, Query(description="Also report the share of each path reaching this event.")] = None,
 ) -> dict[str, Any]:
     kw = {"steps": steps, "top": top, "field": field, "window": check_window(window), "goal": goal or None}
-    df = await run_on_workspace(
-        request, lambda ws: ws.journeys.paths(from_event or None, to or None, **kw, **f.kwargs())
-    )
+    df = await cached_view(
+        request, "api-paths", (from_event, to, tuple(sorted(kw.items())), f), EVENT_DATA,
+        lambda ws: ws.journeys.paths(from_event or None, to or None, **kw, where=f),
+    )  # fmt: skip
     return _answer("paths", {"from": from_event, "to": to, **kw, **f.kwargs()}, df)
 
 
 @router.get("/flows", summary="Flows", description="Edges between consecutive steps, for a Sankey chart.")
 async def flows(
     request: Request,
-    f: Filters,
+    f: FiltersDep,
     from_event: From = None,
     steps: Annotated[int, Query(ge=2, le=MAX_STEPS, description="Steps (columns) of the Sankey.")] = 4,
     field: Field = "name",
     window: Annotated[str | None, Query(description="Only steps within this long of the first.")] = None,
 ) -> dict[str, Any]:
     kw = {"steps": steps, "field": field, "window": check_window(window)}
-    df = await run_on_workspace(request, lambda ws: ws.journeys.flows(from_event or None, **kw, **f.kwargs()))
+    df = await cached_view(
+        request,
+        "api-flows",
+        (from_event, tuple(sorted(kw.items())), f),
+        EVENT_DATA,
+        lambda ws: ws.journeys.flows(from_event or None, **kw, where=f),
+    )
     return _answer("flows", {"from": from_event, **kw, **f.kwargs()}, df)
 
 
@@ -253,7 +216,7 @@ async def flows(
 )
 async def dropoff(
     request: Request,
-    f: Filters,
+    f: FiltersDep,
     goal: Annotated[list[str], Query(description="The goal event(s), e.g. purchase.")],
     from_event: From = None,
     window: Annotated[str | None, Query(description="Only customers' events within this long of the start.")] = None,
@@ -264,18 +227,26 @@ async def dropoff(
         raise ParameterError("goal", "query parameter 'goal' is empty; expected an event name such as purchase")
     kw = {"from_event": from_event or None, "window": check_window(window), "top": top}
     target = goals[0] if len(goals) == 1 else goals
-    df = await run_on_workspace(request, lambda ws: ws.journeys.last_before_dropoff(target, **kw, **f.kwargs()))
+    df = await cached_view(
+        request,
+        "api-dropoff",
+        (tuple(goals), tuple(sorted(kw.items())), f),
+        EVENT_DATA,
+        lambda ws: ws.journeys.last_before_dropoff(target, **kw, where=f),
+    )
     return _answer("dropoff", {"goal": goals, **kw, **f.kwargs()}, df)
 
 
 @router.get("/map", summary="Journey map", description="Stage × touchpoint map with the pain score: `ws.journeys.map`.")
 async def journey_map(
     request: Request,
-    f: Filters,
+    f: FiltersDep,
     window: Annotated[str | None, Query(description="Count a conversion only within this long: 30d.")] = None,
 ) -> dict[str, Any]:
     kw = {"window": check_window(window)}
-    df = await run_on_workspace(request, lambda ws: ws.journeys.map(**f.kwargs(), **kw))
+    df = await cached_view(
+        request, "api-map", (f, tuple(sorted(kw.items()))), ALL_DATA, lambda ws: ws.journeys.map(where=f, **kw)
+    )
     return _answer("map", {**kw, **f.kwargs()}, df)
 
 
@@ -286,11 +257,17 @@ async def journey_map(
 )
 async def consistency(
     request: Request,
-    f: Filters,
+    f: FiltersDep,
     metric: Annotated[list[Literal["nps", "csat", "ces"]] | None, Query(description="nps, csat, ces.")] = None,
 ) -> dict[str, Any]:
     kw = {"metrics": list(metric)} if metric else {}
-    df = await run_on_workspace(request, lambda ws: ws.journeys.channel_consistency(**f.kwargs(), **kw))
+    df = await cached_view(
+        request,
+        "api-consistency",
+        (f, tuple(sorted(kw.items()))),
+        ALL_DATA,
+        lambda ws: ws.journeys.channel_consistency(where=f, **kw),
+    )
     return _answer("consistency", {**kw, **f.kwargs()}, df)
 
 
@@ -302,15 +279,13 @@ def event_names(ws: Any, field: str = "name") -> list[str]:
     return ws.journeys.event_names(field)
 
 
-def dropped_customers(ws: Any, p: FunnelParams, f: JourneyFilters, step: int, *, limit: int | None = 1000) -> Any:
+def dropped_customers(ws: Any, p: FunnelParams, f: Filters, step: int, *, limit: int | None = 1000) -> Any:
     """The drop-off list at funnel step ``step`` (:meth:`Journeys.dropped`), after checking the parameters."""
     check_by(ws, p.by)
     check_dropped_step(p, step)
     return ws.journeys.dropped(p.steps, step, window=p.window, order=p.order, **f.kwargs(), limit=limit)
 
 
-def cell_feedback(
-    ws: Any, stage: str | None, touchpoint: str | None, f: JourneyFilters, *, limit: int = 20
-) -> dict[str, Any]:
+def cell_feedback(ws: Any, stage: str | None, touchpoint: str | None, f: Filters, *, limit: int = 20) -> dict[str, Any]:
     """The feedback behind one journey-map cell (:meth:`Journeys.cell`)."""
     return ws.journeys.cell(stage, touchpoint, **f.kwargs(), limit=limit)

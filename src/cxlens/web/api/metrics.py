@@ -18,8 +18,8 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 
 from cxlens.errors import NotFoundError, ParameterError
-from cxlens.web.deps import run_on_workspace
-from cxlens.web.params import split_values
+from cxlens.web.deps import ALL_DATA, cached_view
+from cxlens.web.params import Filters, FiltersDep, split_values
 
 __all__ = ["METRICS", "MetricQuery", "jsonable", "metric_query", "router", "run_metric"]
 
@@ -37,19 +37,25 @@ METRICS: dict[str, str] = {
     "summary": "Headline KPIs with n and 95% CI for the selected dates and filters.",
 }
 
-FILTER_DIMENSIONS = ("channel", "touchpoint", "stage", "segment", "saved_segment")
 Period = Literal["day", "week", "month", "quarter", "year"]
 
 
 @dataclass(frozen=True)
 class MetricQuery:
-    """The parsed, validated query parameters shared by metric endpoints and pages."""
+    """The parsed, validated query parameters shared by metric endpoints and pages: grouping, grain
+    and the request's :class:`~cxlens.metrics.filters.Filters`."""
 
     by: list[str] | None = None
     period: str | None = None
-    start: dt.date | None = None
-    end: dt.date | None = None
-    filters: dict[str, str | list[str]] = field(default_factory=dict)
+    where: Filters = field(default_factory=Filters)
+
+    @property
+    def start(self) -> dt.date | None:
+        return self.where.start  # type: ignore[return-value]
+
+    @property
+    def end(self) -> dt.date | None:
+        return self.where.end  # type: ignore[return-value]
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments for a ``ws.metrics`` method (only those given)."""
@@ -58,78 +64,25 @@ class MetricQuery:
             out["by"] = self.by[0] if len(self.by) == 1 else list(self.by)
         if self.period:
             out["period"] = self.period
-        if self.start:
-            out["start"] = self.start.isoformat()
-        if self.end:
-            out["end"] = self.end.isoformat()
-        filters = dict(self.filters)
-        saved = filters.pop("saved_segment", None)
-        if filters:
-            out["filters"] = filters
-        if saved:  # a saved segment (cxlens.customers.segments) is ws.metrics' segment=, not a dimension
-            out["segment"] = saved if isinstance(saved, str) else saved[0]
+        if not self.where.is_empty():
+            out["where"] = self.where
         return out
 
     def query_string(self) -> str:
         """The filters and dates as a URL query string (for links and tests)."""
-        from urllib.parse import urlencode
-
-        pairs: list[tuple[str, str]] = []
-        if self.start:
-            pairs.append(("start", self.start.isoformat()))
-        if self.end:
-            pairs.append(("end", self.end.isoformat()))
-        for dim in FILTER_DIMENSIONS:
-            v = self.filters.get(dim)
-            for item in [v] if isinstance(v, str) else (v or []):
-                pairs.append((dim, item))
-        return urlencode(pairs)
+        return self.where.query_string()
 
 
 def metric_query(
+    where: FiltersDep,
     by: Annotated[
         list[str] | None,
         Query(description="Group by these columns (repeat or comma-separate), e.g. touchpoint,stage."),
     ] = None,
     period: Annotated[Period | None, Query(description="Time grain: one row per period start.")] = None,
-    start: Annotated[str | None, Query(description="From this date (YYYY-MM-DD).", examples=["2024-01-01"])] = None,
-    end: Annotated[
-        str | None, Query(description="Until this date (YYYY-MM-DD, exclusive).", examples=["2024-07-01"])
-    ] = None,
-    channel: Annotated[list[str] | None, Query(description="Only these channels.")] = None,
-    touchpoint: Annotated[list[str] | None, Query(description="Only these touchpoints.")] = None,
-    stage: Annotated[list[str] | None, Query(description="Only these journey stages.")] = None,
-    segment: Annotated[list[str] | None, Query(description="Only customers in these segments.")] = None,
-    saved_segment: Annotated[
-        str | None, Query(description="Only members of this saved segment (cxlens segments list).")
-    ] = None,
 ) -> MetricQuery:
     """Parse the shared query parameters (a FastAPI dependency); empty values mean "not set"."""
-    start, end = _date("start", start), _date("end", end)
-    if start and end and start >= end:
-        raise ParameterError(
-            "end",
-            f"query parameter 'end' ({end.isoformat()}) is not after 'start' ({start.isoformat()}); "
-            "expected start < end",
-        )
-    filters: dict[str, str | list[str]] = {}
-    saved = [saved_segment] if saved_segment else None
-    for dim, values in zip(FILTER_DIMENSIONS, (channel, touchpoint, stage, segment, saved), strict=True):
-        items = split_values(values)
-        if items:
-            filters[dim] = items[0] if len(items) == 1 else items
-    return MetricQuery(by=split_values(by) or None, period=period, start=start, end=end, filters=filters)
-
-
-def _date(param: str, value: str | None) -> dt.date | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise ParameterError(
-            param, f"query parameter {param!r} is {value!r}; expected a date such as 2024-01-31"
-        ) from None
+    return MetricQuery(by=split_values(by) or None, period=period, where=where)
 
 
 def run_metric(ws: Any, name: str, q: MetricQuery, **overrides: Any) -> Any:
@@ -140,13 +93,15 @@ def run_metric(ws: Any, name: str, q: MetricQuery, **overrides: Any) -> Any:
     fn = getattr(ws.metrics, name, None)
     if fn is None:
         raise NotFoundError(f"metric {name!r} is not available in this version of cxlens")
-    kwargs = {**q.kwargs(), **overrides}
+    kwargs = {k: v for k, v in q.kwargs().items() if k != "where"}
+    kwargs.update({k: v for k, v in q.where.kwargs().items() if v is not None})  # each checked below
+    kwargs.update(overrides)
     params = inspect.signature(fn).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     if not takes_any:
         for key in list(kwargs):
             if key not in params:
-                shown = "channel/touchpoint/stage/segment" if key == "filters" else key
+                shown = {"filters": "channel/touchpoint/stage/segment", "segment": "saved_segment"}.get(key, key)
                 raise ParameterError(
                     key,
                     f"query parameter {shown!r} is not supported by metric {name!r}; "
@@ -192,7 +147,10 @@ def _rows(result: Any) -> list[dict[str, Any]]:
 
 
 async def _respond(request: Request, name: str, q: MetricQuery) -> dict[str, Any]:
-    return await run_on_workspace(request, lambda ws: {"metric": name, "rows": _rows(run_metric(ws, name, q))})
+    key = (name, tuple(q.by or ()), q.period, q.where)
+    return await cached_view(
+        request, "metric", key, ALL_DATA, lambda ws: {"metric": name, "rows": _rows(run_metric(ws, name, q))}
+    )
 
 
 def _endpoint(name: str):  # noqa: ANN202

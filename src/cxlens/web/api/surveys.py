@@ -28,6 +28,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from cxlens import surveys
+from cxlens.collect.origins import SETTING as ORIGINS
+from cxlens.collect.origins import origin_allowed
 from cxlens.errors import ForbiddenError, PayloadTooLargeError, SchemaError
 from cxlens.web.deps import authenticate_key, hub, require_role, run_on_workspace
 
@@ -36,7 +38,7 @@ __all__ = ["MAX_BODY", "router"]
 router = APIRouter()
 MAX_BODY = 64 * 1024
 SDK_FILE = Path(__file__).resolve().parents[1] / "static" / "sdk" / "cxlens-survey.js"
-ORIGINS_SETTING = "collect.allowed_origins"
+ORIGINS_SETTING = ORIGINS  # the one setting both endpoints read (cxlens.collect.origins)
 
 
 def _json_only(request: Request) -> None:
@@ -59,10 +61,7 @@ def _same_origin(request: Request, origin: str) -> bool:
 
 
 def _allowed(ws: Any, origin: str) -> bool:
-    allowed = ws.setting(ORIGINS_SETTING, []) or []
-    if isinstance(allowed, str):
-        allowed = [allowed]
-    return "*" in allowed or origin.rstrip("/") in [str(a).rstrip("/") for a in allowed]
+    return origin_allowed(ws.setting(ORIGINS_SETTING, []), origin)
 
 
 def _cors(request: Request, ws: Any) -> dict[str, str]:

@@ -14,6 +14,7 @@ import math
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -31,7 +32,7 @@ from cxlens.web.api.customers import (
     segment_rows,
 )
 from cxlens.web.api.metrics import jsonable
-from cxlens.web.deps import csrf_protect, run_on_workspace
+from cxlens.web.deps import ALL_DATA, cached_view, csrf_protect, run_on_workspace
 from cxlens.web.pages import register
 
 customers_router = register(APIRouter(include_in_schema=False), id="customers", label="Customers",
@@ -113,7 +114,7 @@ def _list_view(out: dict[str, Any], q: CustomerListQuery) -> dict[str, Any]:
 
 
 async def _list_context(request: Request, q: CustomerListQuery) -> dict[str, Any]:
-    out = await run_on_workspace(request, lambda ws: customer_list(ws, q))
+    out = await cached_view(request, "customers", q, ALL_DATA, lambda ws: customer_list(ws, q))
     return {"nav_active": "customers", "q": q, "options": out["options"], "result": _list_view(out, q),
             "pii_note": PII_NOTE, "models": out["models"]}  # fmt: skip
 
@@ -171,6 +172,7 @@ def _profile_view(p: dict[str, Any]) -> dict[str, Any]:
                                           "monetary": _num(rfm["monetary"])},
         "segments": [{"segment": _text(x["segment"]), "kind": _text(x["kind"])} for x in p["segments"]],
         "predictions": predictions, "reasons": reasons, "models_note": p.get("models_note"),
+        "models_as_of": p.get("models_as_of"),
         "timeline": timeline, "timeline_total": p["timeline_total"], "timeline_shown": len(timeline),
         "cap": TIMELINE_SHOWN,
     }  # fmt: skip
@@ -264,7 +266,7 @@ def _persona_view(df: Any) -> list[dict[str, Any]]:
 
 @personas_router.get("/personas", response_class=HTMLResponse)
 async def personas_page(request: Request) -> HTMLResponse:
-    df = await run_on_workspace(request, persona_cards)
+    df = await cached_view(request, "personas", None, ALL_DATA, persona_cards)
     return _render(request, "customers/personas.html", {"nav_active": "personas", "cards": _persona_view(df)})
 
 
@@ -316,15 +318,26 @@ async def models_page(request: Request) -> HTMLResponse:
 
 
 def model_checks(ws: Any) -> dict[str, Any]:
-    """Display context of the models page: CLV holdout fit and churn calibration (each may be unavailable)."""
-    from cxlens.customers.charts import calibration_chart, clv_holdout
+    """Display context of the models page, from the stored ``models`` result (fitted by a job, never here):
+    the CLV holdout fit and the churn calibration (each may be unavailable), and how fresh they are."""
+    from cxlens.customers.charts import calibration_chart
     from cxlens.customers.clv_summary import holdout_chart
-    from cxlens.customers.risk import fitted_models
-    from cxlens.errors import CxlensError
+    from cxlens.customers.tasks import models_result
 
-    out: dict[str, Any] = {"holdout": None, "holdout_error": None, "churn": None, "churn_error": None}
-    try:
-        h = clv_holdout(ws)
+    out: dict[str, Any] = {"holdout": None, "holdout_error": None, "churn": None, "churn_error": None,
+                           "as_of": None}  # fmt: skip
+    res = models_result(ws)
+    if res is None:
+        note = "the models have not been fitted yet; a background job does it (or run `cxlens models fit`)"
+        return {**out, "holdout_error": note, "churn_error": note}
+    out["as_of"] = res.age_label()
+    h = res.frame()
+    if h is not None and len(h):
+        h.attrs["calibration_end"], h.attrs["observation_end"] = (
+            h["calibration_end"].iloc[0],
+            h["observation_end"].iloc[0],
+        )
+        h = h.drop(columns=["calibration_end", "observation_end"])
         out["holdout"] = {
             "chart": _chart_view("clv-holdout", "CLV model: holdout", holdout_chart(h).properties(title=""),
                                  "Line chart of actual and model-expected repeat purchases in the holdout"),
@@ -332,20 +345,21 @@ def model_checks(ws: Any) -> dict[str, Any]:
             "rows": [{"label": r["label"], "customers": f"{int(r['customers']):,}", "actual": _num(r["actual"], ".3f"),
                       "expected": _num(r["expected"], ".3f")} for r in h.to_dict("records")],
         }  # fmt: skip
-    except (CxlensError, ValueError) as exc:
-        out["holdout_error"] = str(exc)
-    try:
-        _, _, run = fitted_models(ws)
-        m, b = run.metrics, run.baseline
+    else:
+        out["holdout_error"] = res.meta.get("holdout_error") or res.meta.get("clv_error")
+    churn = res.meta.get("churn")
+    if churn:
+        m, b = churn["model"], churn["baseline"]
         out["churn"] = {
-            "chart": _chart_view("churn-calibration", "Churn model: calibration", calibration_chart(m["calibration"], title=""),
+            "chart": _chart_view("churn-calibration", "Churn model: calibration",
+                                 calibration_chart(pd.DataFrame(churn["calibration"]), title=""),
                                  "Reliability curve: mean predicted churn probability against observed churn rate per decile"),
-            "test_as_of": str(run.test_as_of.date()), "horizon": run.horizon_days, "n": f"{m['n']:,}",
+            "test_as_of": str(churn["test_as_of"])[:10], "horizon": churn["horizon_days"], "n": f"{m['n']:,}",
             "figures": [("ROC-AUC", _num(m["roc_auc"], ".3f"), _num(b["roc_auc"], ".3f")),
                         ("PR-AUC", _num(m["pr_auc"], ".3f"), _num(b["pr_auc"], ".3f")),
                         ("Brier score", _num(m["brier"], ".4f"), _num(b["brier"], ".4f")),
                         ("Lift at top decile", _num(m["lift_top_decile"], ".2f"), _num(b["lift_top_decile"], ".2f"))],
         }  # fmt: skip
-    except (CxlensError, ValueError) as exc:
-        out["churn_error"] = str(exc)
+    else:
+        out["churn_error"] = res.meta.get("churn_error")
     return out

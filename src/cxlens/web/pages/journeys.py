@@ -19,27 +19,26 @@ from fastapi.responses import HTMLResponse, Response
 
 from cxlens.charts import to_vega_lite
 from cxlens.errors import CxlensError
+from cxlens.metrics.filters import Filters
 from cxlens.web.api.journeys import (
     MAX_STEPS,
     PATH_FIELDS,
     FunnelParams,
-    JourneyFilters,
     cell_feedback,
     check_dropped_step,
     check_window,
     dropped_customers,
     event_names,
     funnel_params,
-    journey_filters,
 )
-from cxlens.web.deps import run_on_workspace
+from cxlens.web.deps import ALL_DATA, EVENT_DATA, cached_view, run_on_workspace
 from cxlens.web.pages import register
+from cxlens.web.params import FiltersDep
 
 funnels_router = register(APIRouter(include_in_schema=False), id="funnels", label="Funnels", path="/funnels", order=20)
 paths_router = register(APIRouter(include_in_schema=False), id="paths", label="Paths", path="/paths", order=30)
 map_router = register(APIRouter(include_in_schema=False), id="journey", label="Journey map", path="/journey", order=40)
 
-Filters = Annotated[JourneyFilters, Depends(journey_filters)]
 #: breakdowns offered by the funnel builder (events columns first-touch, then customers columns)
 BREAKDOWNS = ("channel", "touchpoint", "stage", "segment", "plan", "country")
 #: rows shown in a drop-off list on the page (the CSV has them all)
@@ -92,19 +91,19 @@ def _render(
     return resp
 
 
-def _filter_options(ws: Any, f: JourneyFilters) -> list[dict[str, Any]]:
-    """Channel and segment menus (the values the overview offers)."""
+def _filter_options(ws: Any, f: Filters) -> list[dict[str, Any]]:
+    """Channel, segment and saved-segment menus (the values the overview offers)."""
     from cxlens.report.overview import filter_options
 
     out = []
-    for opt in filter_options(ws, f.filters):
-        if opt.name in ("channel", "segment"):
+    for opt in filter_options(ws, f):
+        if opt.name in ("channel", "segment", "saved_segment"):
             out.append({"name": opt.name, "label": opt.label, "values": opt.values, "selected": opt.selected})
     return out
 
 
 # -- funnels --------------------------------------------------------------------------------------
-def _funnel_view(df: Any, p: FunnelParams, f: JourneyFilters) -> dict[str, Any]:
+def _funnel_view(df: Any, p: FunnelParams, f: Filters) -> dict[str, Any]:
     from cxlens.journeys.charts import funnel_chart
 
     by = list(p.by)
@@ -133,7 +132,7 @@ def _funnel_view(df: Any, p: FunnelParams, f: JourneyFilters) -> dict[str, Any]:
 
 
 async def _funnel_context(request: Request, steps: list[str] | None, window: str | None, order: str,
-                          by: list[str] | None, f: JourneyFilters, *, options: bool) -> dict[str, Any]:  # fmt: skip
+                          by: list[str] | None, f: Filters, *, options: bool) -> dict[str, Any]:  # fmt: skip
     picked = [s for s in (steps or []) if s.strip()]
     ctx: dict[str, Any] = {"nav_active": "funnels", "result": None, "error": None, "f": f,
                            "form": {"steps": picked, "window": window or "14d", "order": order, "by": (by or [""])[0]}}  # fmt: skip
@@ -153,7 +152,8 @@ async def _funnel_context(request: Request, steps: list[str] | None, window: str
                 out["error"] = {"message": str(exc), "param": getattr(exc, "param", None)}
         return out
 
-    ctx.update(await run_on_workspace(request, work))
+    key = (tuple(picked), window, order, tuple(by or ()), f, options)
+    ctx.update(await cached_view(request, "funnels", key, EVENT_DATA, work))
     return ctx
 
 
@@ -162,7 +162,7 @@ By = Annotated[list[str] | None, Query()]
 
 
 @funnels_router.get("/funnels", response_class=HTMLResponse)
-async def funnels_page(request: Request, f: Filters, steps: Steps = None, window: str | None = None,
+async def funnels_page(request: Request, f: FiltersDep, steps: Steps = None, window: str | None = None,
                        order: str = "sequential", by: By = None) -> HTMLResponse:  # fmt: skip
     ctx = await _funnel_context(request, steps, window, order, by, f, options=True)
     ctx["max_steps"] = max(5, len(ctx["form"]["steps"]) + 1)
@@ -170,7 +170,7 @@ async def funnels_page(request: Request, f: Filters, steps: Steps = None, window
 
 
 @funnels_router.get("/partials/funnels", response_class=HTMLResponse)
-async def funnels_partial(request: Request, f: Filters, steps: Steps = None, window: str | None = None,
+async def funnels_partial(request: Request, f: FiltersDep, steps: Steps = None, window: str | None = None,
                           order: str = "sequential", by: By = None) -> HTMLResponse:  # fmt: skip
     ctx = await _funnel_context(request, steps, window, order, by, f, options=False)
     form = ctx["form"]
@@ -179,14 +179,14 @@ async def funnels_partial(request: Request, f: Filters, steps: Steps = None, win
     return _render(request, "journeys/_funnel_results.html", ctx, url="/funnels" + (f"?{qs}" if qs else ""))
 
 
-async def _dropped(request: Request, p: FunnelParams, f: JourneyFilters, step: int, limit: int | None) -> Any:
+async def _dropped(request: Request, p: FunnelParams, f: Filters, step: int, limit: int | None) -> Any:
     check_dropped_step(p, step)
     return await run_on_workspace(request, lambda ws: dropped_customers(ws, p, f, step, limit=limit))
 
 
 @funnels_router.get("/partials/funnels/dropped", response_class=HTMLResponse)
 async def funnels_dropped_partial(
-    request: Request, f: Filters, p: Annotated[FunnelParams, Depends(funnel_params)], step: int = 1
+    request: Request, f: FiltersDep, p: Annotated[FunnelParams, Depends(funnel_params)], step: int = 1
 ) -> HTMLResponse:
     df = await _dropped(request, p, f, step, DROPPED_SHOWN)
     rows = [{"customer_id": str(r["customer_id"]), "reached_at": str(r["reached_at"])[:19]}
@@ -200,7 +200,7 @@ async def funnels_dropped_partial(
 
 @funnels_router.get("/funnels/dropped.csv")
 async def funnels_dropped_csv(
-    request: Request, f: Filters, p: Annotated[FunnelParams, Depends(funnel_params)], step: int = 1
+    request: Request, f: FiltersDep, p: Annotated[FunnelParams, Depends(funnel_params)], step: int = 1
 ) -> Response:
     """The drop-off list as a segment: one ``customer_id`` per line."""
     df = await _dropped(request, p, f, step, None)
@@ -214,7 +214,7 @@ async def funnels_dropped_csv(
 
 
 # -- paths ----------------------------------------------------------------------------------------
-def _paths_view(ws: Any, q: dict[str, Any], f: JourneyFilters) -> dict[str, Any]:
+def _paths_view(ws: Any, q: dict[str, Any], f: Filters) -> dict[str, Any]:
     from cxlens.journeys.charts import sankey_chart
 
     kw = f.kwargs()
@@ -242,7 +242,7 @@ def _paths_view(ws: Any, q: dict[str, Any], f: JourneyFilters) -> dict[str, Any]
     }  # fmt: skip
 
 
-async def _paths_context(request: Request, f: JourneyFilters, raw: dict[str, Any], *, options: bool) -> dict[str, Any]:
+async def _paths_context(request: Request, f: Filters, raw: dict[str, Any], *, options: bool) -> dict[str, Any]:
     def work(ws: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"result": None, "error": None}
         names = event_names(ws) if options or raw["goal"] is None else []
@@ -260,7 +260,7 @@ async def _paths_context(request: Request, f: JourneyFilters, raw: dict[str, Any
             out["error"] = {"message": str(exc), "param": getattr(exc, "param", None)}
         return out
 
-    ctx = await run_on_workspace(request, work)
+    ctx = dict(await cached_view(request, "paths", (tuple(sorted(raw.items())), f, options), EVENT_DATA, work))
     ctx.update({"nav_active": "paths", "f": f, "fields": PATH_FIELDS, "max_steps": MAX_STEPS})
     return ctx
 
@@ -287,13 +287,13 @@ def paths_args(
 
 
 @paths_router.get("/paths", response_class=HTMLResponse)
-async def paths_page(request: Request, f: Filters, q: Annotated[PathArgs, Depends(paths_args)]) -> HTMLResponse:
+async def paths_page(request: Request, f: FiltersDep, q: Annotated[PathArgs, Depends(paths_args)]) -> HTMLResponse:
     ctx = await _paths_context(request, f, q, options=True)
     return _render(request, "journeys/paths.html", ctx, status=400 if ctx["error"] else 200)
 
 
 @paths_router.get("/partials/paths", response_class=HTMLResponse)
-async def paths_partial(request: Request, f: Filters, q: Annotated[PathArgs, Depends(paths_args)]) -> HTMLResponse:
+async def paths_partial(request: Request, f: FiltersDep, q: Annotated[PathArgs, Depends(paths_args)]) -> HTMLResponse:
     ctx = await _paths_context(request, f, q, options=False)
     form = ctx["form"]
     qs = _qs([(k, str(form[k]) if form[k] is not None else "") for k in ("from", "to", "steps", "top", "field",
@@ -308,17 +308,17 @@ def _ci(v: Any, lo: Any, hi: Any, n: Any, digits: int = 1) -> dict[str, Any]:
             "n": int(n) if _ok(n) and int(n) > 0 else None}  # fmt: skip
 
 
-def _cell_url(stage: Any, touchpoint: Any, f: JourneyFilters) -> str:
+def _cell_url(stage: Any, touchpoint: Any, f: Filters) -> str:
     pairs = [("stage", _text(stage)), ("touchpoint", _text(touchpoint))]
     return "/partials/journey/cell?" + _qs([(k, v) for k, v in pairs if v is not None], f.pairs())
 
 
-def _map_view(ws: Any, f: JourneyFilters, window: str | None) -> dict[str, Any]:
+def _map_view(ws: Any, f: Filters, window: str | None) -> dict[str, Any]:
     from cxlens.customers.risk import touchpoint_revenue_at_risk
     from cxlens.journeys.charts import journey_map_chart
 
-    df = ws.journeys.map(**f.kwargs(), window=window)
-    at_risk = touchpoint_revenue_at_risk(ws, start=f.kwargs()["start"], end=f.kwargs()["end"])
+    df = ws.journeys.map(where=f, window=window)
+    at_risk = touchpoint_revenue_at_risk(ws, **f.dated())
     rows = []
     for r in df.to_dict(orient="records"):
         if not (r["volume"] > 0 or r["survey_n"] > 0):
@@ -342,7 +342,7 @@ def _map_view(ws: Any, f: JourneyFilters, window: str | None) -> dict[str, Any]:
             "negative_theme": _text(r["negative_themes"]),
         })  # fmt: skip
     pains = sorted((r for r in rows if r["pain_value"] is not None), key=lambda r: (-r["pain_value"], r["rank"]))
-    cons = ws.journeys.channel_consistency(**f.kwargs())
+    cons = ws.journeys.channel_consistency(where=f)
     consistency = [{
         "touchpoint": _text(r["touchpoint"]), "metric": str(r["metric"]).upper(), "channel": _text(r["channel"]),
         "value": _ci(r["value"], r["ci_low"], r["ci_high"], r["n"], 2 if r["metric"] == "ces" else 1),
@@ -359,7 +359,7 @@ def _map_view(ws: Any, f: JourneyFilters, window: str | None) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _map_context(request: Request, f: JourneyFilters, window: str | None, *, options: bool) -> dict[str, Any]:
+async def _map_context(request: Request, f: Filters, window: str | None, *, options: bool) -> dict[str, Any]:
     def work(ws: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"filter_options": _filter_options(ws, f) if options else [], "error": None,
                                "result": None}  # fmt: skip
@@ -369,7 +369,7 @@ async def _map_context(request: Request, f: JourneyFilters, window: str | None, 
             out["error"] = {"message": str(exc), "param": getattr(exc, "param", None)}
         return out
 
-    ctx = await run_on_workspace(request, work)
+    ctx = dict(await cached_view(request, "journey", (f, window, options), ALL_DATA, work))
     ctx.update(
         {"nav_active": "journey", "f": f, "window": window or "", "query": _qs([("window", window or "")], f.pairs())}
     )
@@ -377,13 +377,13 @@ async def _map_context(request: Request, f: JourneyFilters, window: str | None, 
 
 
 @map_router.get("/journey", response_class=HTMLResponse)
-async def journey_page(request: Request, f: Filters, window: str | None = None) -> HTMLResponse:
+async def journey_page(request: Request, f: FiltersDep, window: str | None = None) -> HTMLResponse:
     ctx = await _map_context(request, f, window, options=True)
     return _render(request, "journeys/map.html", ctx, status=400 if ctx["error"] else 200)
 
 
 @map_router.get("/partials/journey", response_class=HTMLResponse)
-async def journey_partial(request: Request, f: Filters, window: str | None = None) -> HTMLResponse:
+async def journey_partial(request: Request, f: FiltersDep, window: str | None = None) -> HTMLResponse:
     ctx = await _map_context(request, f, window, options=False)
     return _render(
         request, "journeys/_map_body.html", ctx, url="/journey" + (f"?{ctx['query']}" if ctx["query"] else "")
@@ -392,7 +392,7 @@ async def journey_partial(request: Request, f: Filters, window: str | None = Non
 
 @map_router.get("/partials/journey/cell", response_class=HTMLResponse)
 async def journey_cell(
-    request: Request, f: Filters, stage: str | None = None, touchpoint: str | None = None
+    request: Request, f: FiltersDep, stage: str | None = None, touchpoint: str | None = None
 ) -> HTMLResponse:
     """The quotes and customers behind one stage × touchpoint cell (a missing parameter means "none")."""
     stage, touchpoint = stage or None, touchpoint or None

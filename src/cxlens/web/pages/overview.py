@@ -15,20 +15,19 @@ from cxlens.customers.risk import revenue_at_risk_panel
 from cxlens.report.overview import build_overview, filter_options
 from cxlens.voice.summary import overview_pain_points
 from cxlens.web.api.metrics import MetricQuery, metric_query
-from cxlens.web.deps import run_on_workspace
+from cxlens.web.deps import ALL_DATA, cached_view
 from cxlens.web.pages import register
-from cxlens.workspace import Workspace
 
 router = register(APIRouter(include_in_schema=False), id="overview", label="Overview", path="/", order=0)
 
 
 async def _context(request: Request, q: MetricQuery, *, with_options: bool) -> dict[str, Any]:
-    def work(ws: Workspace) -> dict[str, Any]:
-        ov = build_overview(ws, start=q.start, end=q.end, filters=q.filters)
-        options = filter_options(ws, q.filters) if with_options else []
+    def work(ws: Any) -> dict[str, Any]:
+        ov = build_overview(ws, where=q.where)
+        options = filter_options(ws, q.where) if with_options else []
         return {"ov": ov, "options": options, "nav_active": "overview"}
 
-    return await run_on_workspace(request, work)
+    return await cached_view(request, "overview", (q.where, with_options), ALL_DATA, work)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -46,12 +45,17 @@ async def overview_partial(request: Request, q: Annotated[MetricQuery, Depends(m
     return resp
 
 
-# The two model-backed sections load after the page (hx-trigger="load"): fitting the CLV and churn
-# models or scoring the period's verbatims can take seconds on a large workspace, and the KPI
-# tiles must not wait for them.
+# The two model-backed sections load after the page (hx-trigger="load"); they read what background
+# jobs stored (model scores, text analysis) and never fit or score inside the request.
 @router.get("/partials/overview/revenue-risk", response_class=HTMLResponse)
 async def overview_revenue_risk(request: Request, q: Annotated[MetricQuery, Depends(metric_query)]) -> HTMLResponse:
-    risk = await run_on_workspace(request, lambda ws: revenue_at_risk_panel(ws, start=q.start, end=q.end))
+    risk = await cached_view(
+        request,
+        "revenue-risk",
+        (q.where.start, q.where.end),
+        ALL_DATA,
+        lambda ws: revenue_at_risk_panel(ws, **q.where.dated()),
+    )
     return request.app.state.templates.TemplateResponse(
         request, "partials/overview_revenue_risk.html", {"revenue_risk": risk}
     )
@@ -59,8 +63,8 @@ async def overview_revenue_risk(request: Request, q: Annotated[MetricQuery, Depe
 
 @router.get("/partials/overview/painpoints", response_class=HTMLResponse)
 async def overview_painpoints(request: Request, q: Annotated[MetricQuery, Depends(metric_query)]) -> HTMLResponse:
-    rows = await run_on_workspace(
-        request, lambda ws: overview_pain_points(ws, start=q.start, end=q.end, filters=q.filters)
+    rows = await cached_view(
+        request, "painpoints", q.where, ALL_DATA, lambda ws: overview_pain_points(ws, **q.where.kwargs())
     )
     return request.app.state.templates.TemplateResponse(
         request, "partials/overview_painpoints.html", {"painpoints": rows}

@@ -17,17 +17,12 @@ from fastapi.responses import HTMLResponse
 
 from cxlens.charts import to_vega_lite
 from cxlens.errors import ConfigError, NotFoundError
-from cxlens.web.api.journeys import JourneyFilters, journey_filters
-from cxlens.web.api.voice import (
-    SENTIMENTS,
-    FeedbackParams,
-    drivers_table,
-    feedback_page,
-    feedback_params,
-    themes_table,
-)
-from cxlens.web.deps import run_on_workspace
+from cxlens.metrics.filters import Filters
+from cxlens.voice.explorer import SENTIMENTS, FeedbackQuery, feedback_page, theme_table
+from cxlens.web.api.voice import drivers_table, feedback_params
+from cxlens.web.deps import ALL_DATA, cached_view
 from cxlens.web.pages import register
+from cxlens.web.params import FiltersDep
 
 feedback_router = register(
     APIRouter(include_in_schema=False), id="feedback", label="Feedback", path="/feedback", order=50
@@ -35,7 +30,6 @@ feedback_router = register(
 themes_router = register(APIRouter(include_in_schema=False), id="themes", label="Themes", path="/themes", order=55)
 drivers_router = register(APIRouter(include_in_schema=False), id="drivers", label="Drivers", path="/drivers", order=60)
 
-Filters = Annotated[JourneyFilters, Depends(journey_filters)]
 SOURCES = ("feedback", "ticket", "review")
 
 
@@ -58,19 +52,19 @@ def _render(request: Request, template: str, ctx: dict[str, Any]) -> HTMLRespons
     return request.app.state.templates.TemplateResponse(request, template, ctx)
 
 
-def _options(ws: Any, f: JourneyFilters) -> list[dict[str, Any]]:
+def _options(ws: Any, f: Filters) -> list[dict[str, Any]]:
     from cxlens.report.overview import filter_options
 
     return [{"name": o.name, "label": o.label, "values": o.values, "selected": o.selected}
-            for o in filter_options(ws, f.filters) if o.name in ("touchpoint", "stage", "channel")]  # fmt: skip
+            for o in filter_options(ws, f) if o.name in ("touchpoint", "stage", "channel", "saved_segment")]  # fmt: skip
 
 
 # -- feedback explorer ---------------------------------------------------------------------------
-async def _feedback_context(request: Request, f: JourneyFilters, p: FeedbackParams, *, options: bool) -> dict[str, Any]:
+async def _feedback_context(request: Request, f: Filters, p: FeedbackQuery, *, options: bool) -> dict[str, Any]:
     def work(ws: Any) -> dict[str, Any]:
         return {"res": feedback_page(ws, p, f), "filter_options": _options(ws, f) if options else []}
 
-    out = await run_on_workspace(request, work)
+    out = await cached_view(request, "feedback", (f, p, options), ALL_DATA, work)
     res = out["res"]
     rows = [
         {"id": r["verbatim_id"], "ts": str(r["ts"])[:16], "source": r["source"], "text": _text(r["text"]) or "",
@@ -98,14 +92,14 @@ async def _feedback_context(request: Request, f: JourneyFilters, p: FeedbackPara
 
 @feedback_router.get("/feedback", response_class=HTMLResponse)
 async def feedback(
-    request: Request, f: Filters, p: Annotated[FeedbackParams, Depends(feedback_params)]
+    request: Request, f: FiltersDep, p: Annotated[FeedbackQuery, Depends(feedback_params)]
 ) -> HTMLResponse:
     return _render(request, "voice/feedback.html", await _feedback_context(request, f, p, options=True))
 
 
 @feedback_router.get("/partials/feedback", response_class=HTMLResponse)
 async def feedback_partial(
-    request: Request, f: Filters, p: Annotated[FeedbackParams, Depends(feedback_params)]
+    request: Request, f: FiltersDep, p: Annotated[FeedbackQuery, Depends(feedback_params)]
 ) -> HTMLResponse:
     """The results of the explorer's form (htmx swaps them into ``#feedback-results``)."""
     ctx = await _feedback_context(request, f, p, options=False)
@@ -136,19 +130,22 @@ def _themes_chart(df: Any) -> Any:
     )
 
 
-async def _themes_context(request: Request, f: JourneyFilters, *, options: bool) -> dict[str, Any]:
+async def _themes_context(request: Request, f: Filters, *, options: bool) -> dict[str, Any]:
     def work(ws: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"filter_options": _options(ws, f) if options else [], "note": None}
         try:
-            out["df"] = themes_table(ws, f)
+            out["df"] = theme_table(ws, f)
         except ConfigError as exc:  # too few texts to discover themes: an empty page, not an error
             if getattr(exc, "param", None):
                 raise
             out["df"], out["note"] = pd.DataFrame(columns=["theme", "name", "size", "quotes"]), str(exc)
             out["df"].attrs["verbatims"] = 0
+        if out["df"].attrs.get("model") == "none" and not out["note"]:
+            out["note"] = ("themes are discovered by a background job and appear once it has run "
+                           "(`cxlens models fit` runs it now)")  # fmt: skip
         return out
 
-    out = await run_on_workspace(request, work)
+    out = await cached_view(request, "themes", (f, options), ALL_DATA, work)
     df = out["df"]
     rows = [
         {"theme": r["theme"], "name": r["name"], "size": int(r["size"]), "share": share(r["share"]),
@@ -167,12 +164,12 @@ async def _themes_context(request: Request, f: JourneyFilters, *, options: bool)
 
 
 @themes_router.get("/themes", response_class=HTMLResponse)
-async def themes(request: Request, f: Filters) -> HTMLResponse:
+async def themes(request: Request, f: FiltersDep) -> HTMLResponse:
     return _render(request, "voice/themes.html", await _themes_context(request, f, options=True))
 
 
 @themes_router.get("/partials/themes", response_class=HTMLResponse)
-async def themes_partial(request: Request, f: Filters) -> HTMLResponse:
+async def themes_partial(request: Request, f: FiltersDep) -> HTMLResponse:
     """The chart and table of the themes page (htmx swaps them into ``#themes-results``)."""
     ctx = await _themes_context(request, f, options=False)
     resp = _render(request, "voice/_themes_results.html", ctx)
@@ -182,18 +179,19 @@ async def themes_partial(request: Request, f: Filters) -> HTMLResponse:
 
 # -- drivers -------------------------------------------------------------------------------------
 @drivers_router.get("/drivers", response_class=HTMLResponse)
-async def drivers(request: Request, target: str = "nps") -> HTMLResponse:
+async def drivers(request: Request, f: FiltersDep, target: str = "nps") -> HTMLResponse:
     from cxlens.voice import driver_quadrant_chart
 
     def work(ws: Any) -> Any:
         try:
-            return drivers_table(ws, target), None
+            return drivers_table(ws, target, where=f), None, _options(ws, f)
         except NotFoundError as exc:  # no drivers in this workspace: an empty page, not an error
-            return None, str(exc)
+            return None, str(exc), _options(ws, f)
 
-    df, note = await run_on_workspace(request, work)
+    df, note, options = await cached_view(request, "drivers", (target, f), ALL_DATA, work)
     if df is None:
         ctx = {"nav_active": "drivers", "target": target, "rows": [], "note": note, "r2": None, "n": None,
+               "f": f, "filter_options": options,
                "plot": {"id": "drivers", "title": "Importance × performance", "spec": None, "description": "",
                         "empty": "No drivers."}}  # fmt: skip
         return _render(request, "voice/drivers.html", ctx)
@@ -209,5 +207,6 @@ async def drivers(request: Request, target: str = "nps") -> HTMLResponse:
              "description": "Quadrant chart of driver importance against performance", "empty": "No drivers."}  # fmt: skip
     r2 = df.attrs.get("r2")
     ctx = {"nav_active": "drivers", "target": target, "rows": rows, "plot": chart, "note": None,
-           "r2": f"{float(r2):.3f}" if _ok(r2) else None, "n": df.attrs.get("n")}  # fmt: skip
+           "r2": f"{float(r2):.3f}" if _ok(r2) else None, "n": df.attrs.get("n"), "f": f,
+           "filter_options": options}  # fmt: skip
     return _render(request, "voice/drivers.html", ctx)

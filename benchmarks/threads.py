@@ -1,0 +1,83 @@
+"""``cxlens bench threads``: read-only library calls from 1 and 2 threads on one workspace.
+
+The store gives every thread its own cursor (docs/store.md), so reads run in parallel: on this
+2-core machine two threads should do ≥ 1.6× the work of one (issue 10's goal). The same mix of
+calls (metrics by rollup and by scan, funnel, paths, ``ws.sql``) runs ``calls`` times on one
+thread, then split over two, timed in wall-clock seconds; the answers are checked equal.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import pandas as pd
+
+GOAL = 1.6
+
+
+def _mix(ws: Any) -> list[Any]:
+    from cxlens.metrics import Metrics
+
+    scan = Metrics(ws.store, use_rollup=False)
+    return [
+        lambda: ws.metrics.nps(by="touchpoint", period="month"),
+        lambda: scan.csat(by="channel"),
+        lambda: scan.ces(by="stage", period="quarter"),
+        lambda: ws.journeys.funnel("visit>add_to_cart>checkout>purchase", window="7d"),
+        lambda: ws.journeys.paths("visit"),
+        lambda: ws.sql("SELECT touchpoint, count(*) AS n, avg(score) AS s FROM feedback GROUP BY 1 ORDER BY 1"),
+    ]
+
+
+def bench_threads(size: str | int = "medium", *, seed: int = 0, calls: int = 60) -> dict[str, Any]:
+    import cxlens
+    from cxlens.ingest import write_demo
+
+    ws = cxlens.open(":memory:")
+    write_demo(ws, size, seed=seed)
+    mix = _mix(ws)
+    reference = [fn() for fn in mix]  # warm-up, and the answers every thread must give
+
+    def run(n_threads: int) -> float:
+        bad: list[str] = []
+
+        def worker(t: int) -> None:
+            for i in range(t, calls, n_threads):
+                got = mix[i % len(mix)]()
+                want = reference[i % len(mix)]
+                try:
+                    pd.testing.assert_frame_equal(got, want)
+                except AssertionError:
+                    bad.append(f"call {i % len(mix)}")
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
+        t0 = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        elapsed = time.perf_counter() - t0
+        if bad:
+            raise AssertionError(f"{len(bad)} answers differed from a lone call, e.g. {bad[0]}")
+        return elapsed
+
+    one = min(run(1) for _ in range(2))
+    two = min(run(2) for _ in range(2))
+    customers = ws.scalar("SELECT count(*) FROM customers")
+    ws.close()
+    ratio = (calls / two) / (calls / one)
+    return {
+        "customers": customers,
+        "calls": calls,
+        "one_thread_s": round(one, 3),
+        "two_threads_s": round(two, 3),
+        "one_thread_calls_per_s": round(calls / one, 2),
+        "two_threads_calls_per_s": round(calls / two, 2),
+        "throughput_ratio": round(ratio, 2),
+        f"goal ≥ {GOAL}×": ratio >= GOAL,
+        "cores": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
