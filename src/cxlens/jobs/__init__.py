@@ -12,7 +12,17 @@ See docs/jobs.md.
 from cxlens.jobs import probe  # noqa: E402,F401  (registers the diagnostic jobs.probe task)
 from cxlens.jobs.queue import Job, claim, complete, enqueue, fail, get_job, list_jobs, retry
 from cxlens.jobs.results import StoredResult, load_result, write_result
-from cxlens.jobs.runner import REGISTRY, JobContext, JobRunner, Schedule, Task, run_now, schedule, task
+from cxlens.jobs.runner import (
+    REGISTRY,
+    JobContext,
+    JobRunner,
+    Schedule,
+    Task,
+    run_now,
+    schedule,
+    schedule_source,
+    task,
+)
 
 __all__ = [
     "REGISTRY",
@@ -32,6 +42,7 @@ __all__ = [
     "retry",
     "run_now",
     "schedule",
+    "schedule_source",
     "task",
     "write_result",
 ]

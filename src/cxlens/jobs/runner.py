@@ -51,6 +51,7 @@ __all__ = [
     "Task",
     "run_now",
     "schedule",
+    "schedule_source",
     "task",
 ]
 
@@ -82,6 +83,9 @@ class Task:
 
 #: kind → task; filled by ``@task`` in the packages that own the work
 REGISTRY: dict[str, Task] = {}
+#: callables ``store → [Schedule]`` every runner reads at each housekeeping pass (e.g. the digests a
+#: workspace defines); filled by :func:`schedule_source` in the packages that own the schedules
+SCHEDULE_SOURCES: list[Callable[[Any], Sequence[Schedule]]] = []
 
 
 def task(
@@ -125,6 +129,12 @@ class Schedule:
         it = croniter(self.cron, local + dt.timedelta(seconds=1))
         prev = it.get_prev(dt.datetime)
         return prev.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def schedule_source(fn: Callable[[Any], Sequence[Schedule]]) -> Callable[[Any], Sequence[Schedule]]:
+    """Register ``fn(store) → [Schedule]``: every job runner queues the schedules it returns."""
+    SCHEDULE_SOURCES.append(fn)
+    return fn
 
 
 def schedule(name: str, cron: str, kind: str, params: dict[str, Any] | None = None, *, tz: str = "UTC") -> Schedule:
@@ -403,7 +413,7 @@ class JobRunner:
 
     def _due(self, now: dt.datetime) -> list[str]:
         scheds = list(self.schedules)
-        for source in self.schedule_sources:
+        for source in [*SCHEDULE_SOURCES, *self.schedule_sources]:
             scheds += list(source(self.store))
         out = []
         for s in scheds:
