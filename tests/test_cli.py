@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import cxlens
+
 CXLENS = [sys.executable, "-m", "cxlens"]
 
 
@@ -415,3 +417,31 @@ def test_serve_refuses_a_public_address_without_sign_in(tmp_path):
     assert res.returncode == 1
     msg = " ".join(res.stderr.split())  # rich wraps long lines
     assert "refusing to serve on '0.0.0.0'" in msg and "cxlens users create EMAIL --role admin" in msg
+
+
+def test_piped_tables_keep_every_name_and_value_whole(tmp_path):
+    ws = tmp_path / "p.duckdb"
+    assert run("--workspace", str(ws), "demo", "--size", "300").returncode == 0
+    env = {**os.environ, "COLUMNS": "40"}  # a narrow terminal: still nothing is cut when piped
+    r = subprocess.run([sys.executable, "-m", "cxlens", "--workspace", str(ws), "journey", "map"],
+                       capture_output=True, text=True, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    header = r.stdout.splitlines()[0].split()
+    assert header[:4] == ["stage", "touchpoint", "volume", "reach"] and "pain_score" in header
+    assert "…" not in r.stdout and "order_confirmation" in r.stdout
+    with cxlens.open(ws) as w:
+        want = w.journeys.map()
+    lines = r.stdout.splitlines()[2:]
+    assert len(lines) == len(want)
+
+
+def test_csv_keeps_the_time_of_timestamps(tmp_path):
+    ws = tmp_path / "t.duckdb"
+    with cxlens.open(ws) as w:
+        from cxlens.jobs import queue
+
+        queue.enqueue(w, "jobs.probe")
+        created = w.scalar("SELECT created_at FROM jobs")
+    r = run("--workspace", str(ws), "jobs", "list", "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    assert created.isoformat() in r.stdout  # not cut to the date

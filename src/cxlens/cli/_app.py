@@ -155,19 +155,58 @@ def cell(v: Any) -> str:
     return str(v)
 
 
+def _iso_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Timestamp columns as ISO text: a date where every value is a midnight, else the full timestamp
+    (CSV never cuts a time off)."""
+    out = frame.copy()
+    for c in out.columns:
+        col = out[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            ts = pd.to_datetime(col)
+            dates = bool((ts.dropna() == ts.dropna().dt.normalize()).all())
+            text = ts.dt.strftime("%Y-%m-%d") if dates else ts.map(lambda v: v.isoformat() if pd.notna(v) else None)
+            out[c] = text.where(ts.notna(), None)
+    return out
+
+
 def print_frame(frame: pd.DataFrame, fmt: Fmt) -> None:
+    """Print a result: JSON (array of row objects), CSV, or a table that never cuts a value.
+
+    On a terminal the table wraps long values inside their column; piped or redirected (not a TTY)
+    it is plain text with every column as wide as its widest value, so ``cxlens … | cat`` or a file
+    keeps every name and value whole.
+    """
     if fmt is Fmt.json:
         rows = [{str(k): _jsonable(v) for k, v in r.items()} for r in frame.to_dict("records")]
         sys.stdout.write(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
     elif fmt is Fmt.csv:
-        frame.to_csv(sys.stdout, index=False, date_format="%Y-%m-%d")
+        _iso_columns(frame).to_csv(sys.stdout, index=False)
+    elif not sys.stdout.isatty():
+        sys.stdout.write(plain_table(frame))
     else:
         table = RichTable()
         for col in frame.columns:
-            table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(frame[col]) else "left")
+            numeric = pd.api.types.is_numeric_dtype(frame[col])
+            table.add_column(str(col), justify="right" if numeric else "left", overflow="fold",
+                             min_width=min(len(str(col)), 24))  # fmt: skip
         for row in frame.itertuples(index=False):
             table.add_row(*(cell(v) for v in row))
         out.print(table)
+
+
+def plain_table(frame: pd.DataFrame) -> str:
+    """``frame`` as aligned plain text: a header line, a rule, one line per row, nothing cut."""
+    cols = [str(c) for c in frame.columns]
+    cells = [[cell(v) for v in row] for row in frame.itertuples(index=False)]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(cols)]
+
+    def line(values: list[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    rows = [line(cols), "  ".join("-" * w for w in widths), *(line(r) for r in cells)]
+    return "\n".join(rows) + "\n"
 
 
 def jsonable_tree(v: Any) -> Any:
