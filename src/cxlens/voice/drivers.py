@@ -261,9 +261,10 @@ def shapley_importance(X: Any, y: Any, *, n_boot: int = 200, seed: int = 0, leve
 # -- the workspace design -----------------------------------------------------------------------
 def _to_100(metric: pd.Series, score: pd.Series) -> pd.Series:
     """Scores on a common 0-100 scale from each metric's range (NPS 0-10 → ×10, CSAT 1-5 → (s-1)·25)."""
-    lo = metric.map(lambda m: SCORE_RANGES.get(m, (np.nan, np.nan))[0]).astype(float)
-    hi = metric.map(lambda m: SCORE_RANGES.get(m, (np.nan, np.nan))[1]).astype(float)
-    return 100 * (score - lo) / (hi - lo)
+    codes, uniques = pd.factorize(metric)
+    bounds = np.array([SCORE_RANGES.get(m, (np.nan, np.nan)) for m in uniques] + [(np.nan, np.nan)], dtype=float)
+    lo, hi = bounds[codes, 0], bounds[codes, 1]  # code -1 (missing metric) takes the last, NaN row
+    return pd.Series(100 * (score.to_numpy(dtype=float) - lo) / (hi - lo), index=score.index)
 
 
 def _touchpoint_group(tp: pd.Series) -> pd.Series:

@@ -157,7 +157,7 @@ async def customers(
 
 @router.get("/customers/{customer_id:path}", summary="Customer 360", description="`customer_profile`, PII masked.")
 async def customer(request: Request, customer_id: str) -> dict[str, Any]:
-    p = await run_on_workspace(request, lambda ws: customer_view(ws, customer_id))
+    p = await cached_view(request, "api-customer", customer_id, ALL_DATA, lambda ws: customer_view(ws, customer_id))
     return jsonable(p)
 
 
@@ -190,9 +190,10 @@ async def revenue_at_risk_rows(
 
     if by not in (*BY, "auto"):
         raise ParameterError("by", f"query parameter 'by' is {by!r}; expected theme, touchpoint or auto")
-    df, as_of, note = await run_on_workspace(
-        request, lambda ws: stored_revenue_at_risk(ws, by, start=start or None, end=end or None)
-    )
+    df, as_of, note = await cached_view(
+        request, "api-revenue-at-risk", (by, start, end), ALL_DATA,
+        lambda ws: stored_revenue_at_risk(ws, by, start=start or None, end=end or None),
+    )  # fmt: skip
     params = {"by": df.columns[0] if df is not None else by}
     rows = jsonable(df) if df is not None else []
     return {"analysis": "revenue_at_risk", "params": params, "as_of": as_of, "note": note, "rows": rows}

@@ -227,7 +227,9 @@ async def customer_erase(request: Request, customer_id: str, confirm: str = Form
 async def customer_page(request: Request, customer_id: str) -> HTMLResponse:
     user = getattr(request.state, "user", None)
     show = user is not None and user.role in PII_ROLES
-    p = await run_on_workspace(request, lambda ws: customer_view(ws, customer_id, show_pii=show))
+    p = await cached_view(
+        request, "customer", (customer_id, show), ALL_DATA, lambda ws: customer_view(ws, customer_id, show_pii=show)
+    )
     return _render(request, "customers/profile.html",
                    {"nav_active": "customers", "c": _profile_view(p), "pii_note": _pii_note(user),
                     "can_erase": user is not None and user.role == "admin",
