@@ -191,6 +191,8 @@ def test_churn_matches_pandas(data_ws, tables, period, days):
     got = data_ws.metrics.churn(period=period, inactivity_days=days)
     assert got["period"].tolist() == want["period"].tolist()
     _assert_frame(got, want, ["n", "churned", "churn_rate", "ci_low", "ci_high", "complete"])
+    tail = data_ws.metrics.churn(period=period, inactivity_days=days, last=2)  # only the last periods, same figures
+    _assert_frame(tail, want.tail(2).reset_index(drop=True), ["n", "churned", "churn_rate", "ci_low", "ci_high"])
 
 
 def test_churn_by_segment_sums_to_total(data_ws):

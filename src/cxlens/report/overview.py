@@ -81,6 +81,7 @@ KPIS: tuple[Kpi, ...] = (
         change="churn",
         delta_unit=" pp",
         help="share of active customers lost in the last complete month",
+        kwargs={"last": 3},
     ),
     Kpi(
         "aov",
@@ -346,7 +347,7 @@ def _tile(ws: Any, kpi: Kpi, common: dict[str, Any], period: str) -> Tile:
     )
     if kpi.change:
         try:
-            ch = _call(ws, "change", metric=kpi.change, period=period, **common)
+            ch = _call(ws, "change", metric=kpi.change, period=period, last=2, **common)
         except (CxlensError, _Unavailable, TypeError):
             ch = pd.DataFrame()
         if not ch.empty:
