@@ -225,7 +225,7 @@ def _three_class(frame: pd.DataFrame) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _one_thread():
+def one_thread():
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -239,7 +239,7 @@ def evaluate(analyzer: SentimentAnalyzer, texts: list[str], gold: Any, repeat: i
     """Metrics of ``analyzer`` on ``texts`` plus its best-of-``repeat`` throughput (texts/s)."""
     best = float("inf")
     frame = None
-    with _one_thread():
+    with one_thread():
         for _ in range(repeat):
             t0 = time.perf_counter()
             frame = analyzer.score(texts)
@@ -260,7 +260,7 @@ def evaluate_pair(
     """
     best = {0: float("inf"), 1: float("inf")}
     frames: dict[int, pd.DataFrame] = {}
-    with _one_thread():
+    with one_thread():
         for _ in range(repeat):
             for k, an in enumerate((a, b)):
                 t0 = time.process_time()  # CPU time: other processes' load on a shared box does not count

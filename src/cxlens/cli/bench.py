@@ -68,3 +68,14 @@ def bench_sentiment(
     with err.status("scoring the evaluation sets with cxlens and VADER…"):
         res = run(limit=limit, embeddings=embeddings)
     print_bench("bench sentiment: cxlens sentiment-v2 vs VADER", res)
+
+
+@bench_app.command("themes")
+def bench_themes() -> None:
+    """Default theme pipeline on labelled airline tweets and clothing reviews: AMI, label check, CPU-s per 10k."""
+    benchmarks()
+    from benchmarks.themes import bench_themes as run
+
+    with err.status("fitting themes on the labelled sets…"):
+        res = run()
+    print_bench("bench themes: default pipeline (k chosen automatically) vs the human labels", res)
