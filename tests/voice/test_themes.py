@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -336,3 +338,53 @@ def test_airline_rules_take_precedence_and_stay_precise(negative_tweets):
     # precision of each rule against the human reason it stands for
     for rule, reason in RULE_REASON.items():
         assert (gold[pred == rule] == reason).mean() >= RULE_PRECISION[rule]
+
+
+# -- cxlens voice score --themes ------------------------------------------------------------------
+def _cli(*args: str, cwd=None):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[2] / "src"), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "cxlens", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+
+
+def test_voice_score_themes_adds_the_theme_and_its_name_to_every_row(tmp_path, demo):
+    src = tmp_path / "comments.csv"
+    frame = pd.DataFrame({"id": range(len(demo)), "text": demo["comment"], "note": "x"})
+    frame.loc[3, "text"] = ""  # a row without text keeps its place and gets no theme
+    frame.to_csv(src, index=False)
+    res = _cli("voice", "score", str(src), "--text-column", "text", "--themes", "--k", "8", "--format", "csv")
+    assert res.returncode == 0, res.stderr
+    out = pd.read_csv(io.StringIO(res.stdout), dtype=str, keep_default_na=False)
+    assert list(out.columns) == ["id", "text", "note", "sentiment_score", "sentiment_label", "theme", "theme_name",
+                                 "subtheme", "subtheme_name"]  # fmt: skip
+    assert len(out) == len(frame) and out["id"].tolist() == [str(i) for i in frame["id"]]
+    # the themes are those of a model fitted on the file's texts, named as the library names them
+    texts = frame["text"].fillna("").tolist()
+    tx = ThemeExtractor(n_themes=8).fit(texts)
+    expected = tx.assign(texts)
+    assert out["theme"].tolist() == expected["theme"].fillna("").tolist()
+    assert out["theme_name"].tolist() == expected["theme_name"].fillna("").tolist()
+    assert out.loc[3, "theme"] == "" and out.loc[3, "theme_name"] == ""
+    assert set(out["theme_name"]) - {""} == {t["name"] for t in tx.themes_ if t["size"]}
+
+
+def test_voice_score_themes_auto_and_a_bad_k(tmp_path, demo):
+    src = tmp_path / "c.jsonl"
+    pd.DataFrame({"comment": demo["comment"]}).to_json(src, orient="records", lines=True)
+    res = _cli("voice", "score", str(src), "--text-column", "comment", "--themes", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    auto = ThemeExtractor().fit(demo["comment"].tolist())
+    assert len(rows) == len(demo) and {r["theme_name"] for r in rows} == {t["name"] for t in auto.themes_ if t["size"]}
+    bad = _cli("voice", "score", str(src), "--text-column", "comment", "--themes", "--k", "two")
+    assert bad.returncode == 1 and "number of themes (--k) is 'two'; expected 'auto'" in bad.stderr

@@ -26,12 +26,21 @@ def voice_score(
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
     analyser: Annotated[str, typer.Option(help="cxlens (default), vader, embeddings or llm (configured).")] = "cxlens",
+    themes: Annotated[
+        bool, typer.Option("--themes", help="Also fit themes on the file: add theme, theme_name, subtheme(_name).")
+    ] = False,
+    k: Annotated[str, typer.Option("--k", help="With --themes: number of themes, or auto.")] = "auto",
 ) -> None:
-    """Add sentiment_score (-1..1) and sentiment_label to every row of a file (no workspace needed)."""
+    """Add sentiment_score (-1..1) and sentiment_label to every row of a file (no workspace needed).
+
+    With --themes, themes are fitted on the file's texts and named as `voice themes` names them.
+    """
     from cxlens.voice import score_file
     from cxlens.voice.llm import analyser_by_name
 
-    result = score_file(path, text_column, fmt, out_path, analyzer=analyser_by_name(analyser))
+    result = score_file(
+        path, text_column, fmt, out_path, analyzer=analyser_by_name(analyser), themes=k if themes else None
+    )
     if out_path is not None:
         err.print(f"{len(result):,} rows scored into {out_path}")
         return
@@ -151,7 +160,7 @@ def pairs(values: list[str] | None, sep: str, what: str) -> list[tuple[str, str]
 
 @voice_app.command("themes")
 def voice_themes(
-    k: Annotated[str, typer.Option("--k", help="Number of discovered themes, or auto (by NPMI coherence).")] = "10",
+    k: Annotated[str, typer.Option("--k", help="Number of discovered themes, or auto (by NPMI coherence).")] = "auto",
     rules: Annotated[
         Path | None, typer.Option(help="YAML of user themes: name: [keywords or regexes] (take precedence).")
     ] = None,
@@ -196,7 +205,7 @@ def voice_themes(
 
 @voice_app.command("pain-points")
 def voice_pain_points(
-    k: Annotated[str, typer.Option("--k", help="Number of discovered themes, or auto.")] = "10",
+    k: Annotated[str, typer.Option("--k", help="Number of discovered themes, or auto.")] = "auto",
     rules: Annotated[Path | None, typer.Option(help="YAML of user themes (take precedence).")] = None,
     top: Annotated[int, typer.Option(help="Themes per stage/touchpoint.")] = 3,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,

@@ -30,7 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from cxlens.errors import ConfigError, MissingExtraError, SchemaError
+from cxlens.errors import ConfigError, MissingExtraError, ParameterError, SchemaError
 
 __all__ = [
     "CLASSES",
@@ -448,6 +448,23 @@ class SentimentModel:
         return label_frame(probs)
 
 
+def _theme_count(themes: int | str | None) -> int | str | None:
+    """``themes`` of :func:`score_file` checked: None, ``"auto"`` or a whole number ≥ 2."""
+    if themes is None or themes == "auto":
+        return themes
+    try:
+        k = int(themes)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            "themes", f"number of themes (--k) is {themes!r}; expected 'auto' or a whole number such as 8"
+        ) from None
+    if k < 2 or str(themes).strip() not in (str(k), f"{k}.0"):
+        raise ParameterError(
+            "themes", f"number of themes (--k) is {themes!r}; expected 'auto' or a whole number of at least 2"
+        )
+    return k
+
+
 @functools.lru_cache(maxsize=1)
 def default_model() -> SentimentModel:
     """The shipped model, loaded once per process."""
@@ -507,17 +524,21 @@ def score_file(
     fmt: str = "csv",
     out: str | Path | None = None,
     analyzer: SentimentAnalyzer | None = None,
+    themes: int | str | None = None,
 ) -> pd.DataFrame:
     """Score every row of a CSV/JSONL/Parquet file and write it back with sentiment columns.
 
     Every input row and column is kept; ``sentiment_score`` and ``sentiment_label`` are added.
-    ``fmt`` is the output format, ``csv`` or ``json`` (JSON Lines); with ``out=None`` nothing is
-    written. Returns the scored frame.
+    With ``themes`` (a number of themes or ``"auto"``) a :class:`~cxlens.voice.themes.ThemeExtractor`
+    is fitted on the file's texts and ``theme``, ``theme_name``, ``subtheme`` and ``subtheme_name``
+    are added too (empty for a row without a known word). ``fmt`` is the output format, ``csv`` or
+    ``json`` (JSON Lines); with ``out=None`` nothing is written. Returns the scored frame.
     """
     from cxlens.ingest.files import read_file
 
     if fmt not in ("csv", "json"):
         raise ConfigError(f"output format {fmt!r} is unknown; expected 'csv' or 'json'")
+    n_themes = _theme_count(themes)
     frame = read_file(path)
     if text_column not in frame.columns:
         cols = ", ".join(map(str, frame.columns))
@@ -528,6 +549,18 @@ def score_file(
     frame = frame.copy()
     frame["sentiment_score"] = res["score"].round(4).to_numpy()
     frame["sentiment_label"] = res["label"].to_numpy()
+    if n_themes is not None:
+        from cxlens.voice.themes import ThemeExtractor
+
+        texts = frame[text_column].tolist()
+        try:
+            assigned = ThemeExtractor(n_themes=n_themes).fit(texts).assign(texts)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{Path(path).name}: themes could not be fitted on column {text_column!r}: {exc}"
+            ) from None
+        for col in ("theme", "theme_name", "subtheme", "subtheme_name"):
+            frame[col] = assigned[col].to_numpy()
     if out is not None:
         o = Path(out)
         if fmt == "csv":

@@ -276,7 +276,7 @@ class ThemeExtractor:
         """
         previous = [t for t in getattr(self, "themes_", []) if t["pinned"] and t["source"] != "rule"]
         prev_vectors = {t["id"]: self._vector_terms(t["id"]) for t in previous} if previous else {}
-        raw = list(texts) if not isinstance(texts, str) else texts
+        raw = _as_list(texts)
         docs = _texts(raw)
         rules = compile_rules(self.rules)
         vec = self._vectorizer()
@@ -792,9 +792,10 @@ def _word_vectors(binary, contexts: np.ndarray, dimensions: int, seed: int) -> n
 
 
 def _as_list(texts: Any) -> list[Any]:
+    """``texts`` as a list, a missing text (None, NaN) as ``""``."""
     if isinstance(texts, str):
         raise ConfigError(f"texts is a single string {texts[:40]!r}; expected a sequence of texts, e.g. [text]")
-    return list(texts)
+    return ["" if t is None or (isinstance(t, float) and math.isnan(t)) else t for t in texts]
 
 
 def _sparse_rows(h: np.ndarray) -> list[dict[str, list]]:
