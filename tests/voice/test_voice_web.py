@@ -99,7 +99,7 @@ def test_stored_theme_model_is_reused_and_edits_persist(own):
         assert got.names()["t0"] == "<script>x</script> Billing"
         assert "t2" not in got.names() and next(t for t in got.themes_ if t["id"] == "t3")["pinned"]
         assert workspace_themes(ws).to_dict() == got.to_dict()  # every page uses the stored model
-        assert ws.setting(THEME_SETTING)["format"] == "cxlens.themes/1"
+        assert ws.setting(THEME_SETTING)["format"] == "cxlens.themes/2"
     with TestClient(create_app(own)) as c:
         page = c.get("/themes").text
         assert "&lt;script&gt;x&lt;/script&gt; Billing" in page and "<script>x</script>" not in page
@@ -174,6 +174,12 @@ def test_overview_shows_the_top_pain_points(client, sample_ws):
     assert 'id="painpoints-table"' in page
     got = [int(x) for x in re.findall(r'data-field="negative">(\d+)<', page)]
     assert got == expected["negative"].tolist()
+    # every effect shows its 95% interval and, on hover, what its sign means
+    for r in expected.itertuples():
+        if pd.notna(r.effect):
+            assert f"{r.low:+.1f} to {r.high:+.1f}".replace("-", "−") in page
+            assert html.escape(r.explanation, quote=True) in page
+    assert "minus the score of those that do not" in page
 
 
 def test_journey_map_carries_sentiment_and_top_negative_theme(sample_ws, client):
