@@ -67,7 +67,7 @@ def bench_sentiment(
 
     with err.status("scoring the evaluation sets with cxlens and VADER…"):
         res = run(limit=limit, embeddings=embeddings)
-    print_bench("bench sentiment: cxlens sentiment-v2 vs VADER", res)
+    print_bench("bench sentiment: cxlens sentiment-v3 vs VADER", res)
 
 
 @bench_app.command("themes")

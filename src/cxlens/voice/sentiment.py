@@ -3,7 +3,7 @@
 The default :class:`SentimentModel` is a multinomial logistic regression over hashed features
 (word unigrams and bigrams with negation scopes, character 3–5-grams), trained by
 ``scripts/train_sentiment.py`` on permissively licensed review text only and shipped as plain
-NumPy weights (``models/sentiment-v1.npz``). Inference needs only NumPy: every text of a batch
+NumPy weights (``models/sentiment-v3.npz``). Inference needs only NumPy: every text of a batch
 is normalised with a handful of regular expressions over one joined string and featurised with
 vectorised rolling hashes, so a batch costs a few array passes instead of a Python loop per
 token. See ``docs/sentiment.md`` for the design, the training data and the benchmark.
@@ -49,7 +49,7 @@ LABELS = ("negative", "neutral", "positive", "mixed")
 #: A text is ``mixed`` when both P(negative) and P(positive) reach this probability.
 MIXED_MIN = 0.3
 COLUMNS = ["score", "label", "p_negative", "p_neutral", "p_positive"]
-DEFAULT_WEIGHTS = Path(__file__).with_name("models") / "sentiment-v2.npz"
+DEFAULT_WEIGHTS = Path(__file__).with_name("models") / "sentiment-v3.npz"
 
 _M64 = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _P = np.uint64(1_099_511_628_211)  # FNV prime as the polynomial base
@@ -388,20 +388,19 @@ class SentimentModel:
         info.update(meta)
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        with open(p, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                coef=self.coef_.astype(np.float16),
-                intercept=self.intercept_,
-                lexicon_keys=lex[0],
-                lexicon_values=lex[1].astype(np.float16),
-                meta=np.frombuffer(json.dumps(info, sort_keys=True).encode(), dtype=np.uint8),
-            )
+        _write_npz(
+            p,
+            coef=self.coef_.astype(np.float16),
+            intercept=self.intercept_,
+            lexicon_keys=lex[0],
+            lexicon_values=lex[1].astype(np.float16),
+            meta=np.frombuffer(json.dumps(info, sort_keys=True).encode(), dtype=np.uint8),
+        )
         return p
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> SentimentModel:
-        """Load weights written by :meth:`save`; the shipped ``sentiment-v1`` by default."""
+        """Load weights written by :meth:`save`; the shipped ``sentiment-v3`` by default."""
         p = Path(path) if path is not None else DEFAULT_WEIGHTS
         if not p.exists():
             raise ConfigError(f"sentiment weights {str(p)!r} do not exist; run scripts/train_sentiment.py")
@@ -463,6 +462,21 @@ def _theme_count(themes: int | str | None) -> int | str | None:
             "themes", f"number of themes (--k) is {themes!r}; expected 'auto' or a whole number of at least 2"
         )
     return k
+
+
+def _write_npz(path: Path, **arrays: np.ndarray) -> None:
+    """``numpy.savez_compressed`` with fixed member timestamps, so equal arrays give equal bytes."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
 
 
 @functools.lru_cache(maxsize=1)
