@@ -35,6 +35,8 @@ from scipy import sparse
 
 from cxlens.errors import ConfigError, NotFoundError
 from cxlens.voice import phrases
+from cxlens.voice.coherence import coherence, npmi, top_terms
+from cxlens.voice.wordvectors import unit_rows, word_vectors
 
 __all__ = ["ThemeExtractor", "coherence", "clean_text"]
 
@@ -106,7 +108,7 @@ class ThemeExtractor:
         precedence over discovered themes.
     method : {"vectors", "nmf", "kmeans"}
         ``"vectors"`` (default): k-means of the texts in a word-vector space learnt from the
-        corpus's own co-occurrences (PPMI + SVD, :func:`_word_vectors`), so that "bag", "luggage"
+        corpus's own co-occurrences (PPMI + SVD, :func:`cxlens.voice.wordvectors.word_vectors`), so that "bag", "luggage"
         and "baggage" count as near each other in a 10-word tweet; ``"nmf"``: NMF topics of the
         TF-IDF rows; ``"kmeans"``: spherical mini-batch k-means on the TF-IDF rows.
     analyzer : {"phrases", "words"}
@@ -228,7 +230,7 @@ class ThemeExtractor:
             # a theme's vector over terms: the cosine of each term's word vector with the centroid;
             # a text's score (:meth:`_scores`) is then the TF-IDF-weighted mean of these cosines,
             # which ranks the themes of a text exactly as the clustering does
-            return np.round(_unit_rows(km.cluster_centers_) @ words.T, VECTOR_DECIMALS)
+            return np.round(unit_rows(km.cluster_centers_) @ words.T, VECTOR_DECIMALS)
         if self.method == "nmf":
             from sklearn.decomposition import NMF
 
@@ -242,15 +244,15 @@ class ThemeExtractor:
             h = np.clip(km.cluster_centers_, 0, None)
         else:
             raise ConfigError(f"method {self.method!r} is not known; expected one of {list(METHODS)}")
-        return _unit_rows(_truncate(h, MAX_TERMS))
+        return unit_rows(_truncate(h, MAX_TERMS))
 
     def _space(self, x, binary) -> tuple[np.ndarray, np.ndarray] | None:
         """Document and word vectors of the ``"vectors"`` method (None for the others)."""
         if self.method != "vectors":
             return None
         contexts = np.array([" " not in term for term in self.vocabulary_])
-        words = _word_vectors(binary, contexts, self.dimensions, self.random_state)
-        return _unit_rows(np.asarray(x @ words)), words
+        words = word_vectors(binary, contexts, self.dimensions, self.random_state)
+        return unit_rows(np.asarray(x @ words)), words
 
     def _best_k(
         self, x, binary, candidates: Iterable[int], space: tuple[np.ndarray, np.ndarray] | None = None
@@ -261,7 +263,7 @@ class ThemeExtractor:
             if k >= min(x.shape):
                 continue
             h = self._factorise(x, k, space)
-            c = float(np.mean(_npmi(binary, _top_idx(h, 10))))
+            c = float(np.mean(npmi(binary, top_terms(h, 10))))
             if best is None or c > best[0]:
                 best = (c, k, h)
         return None if best is None else (best[1], best[2])
@@ -332,7 +334,7 @@ class ThemeExtractor:
             if i is not None and sims[i] >= PIN_SIMILARITY:
                 themes[i].update(id=old["id"], name=old["name"], pinned=True, source=old["source"])
             elif v.any():  # no new theme resembles it: keep it, re-expressed in the new vocabulary
-                h = np.vstack([h, v[None, :] if self.method == "vectors" else _unit_rows(v[None, :])])
+                h = np.vstack([h, v[None, :] if self.method == "vectors" else unit_rows(v[None, :])])
                 themes.append({**old, "size": 0, "quotes": [], "subthemes": []})
         # a pinned id taken over by another position must not repeat on an unpinned theme
         pinned_ids = {t["id"] for t in themes if t["pinned"]}
@@ -516,6 +518,11 @@ class ThemeExtractor:
         weight = np.asarray(x.sum(axis=1)).ravel()
         return raw / np.where(weight > 0, weight, 1.0)[:, None]
 
+    def term_matrix(self, texts: Sequence[Any]) -> sparse.csr_matrix:
+        """The L2-normalised TF-IDF rows of ``texts`` over the fitted vocabulary."""
+        self._check()
+        return self._matrix(_as_list(texts))[1]
+
     def _matrix(self, texts: Sequence[Any]):
         raw = list(texts)
         docs = _texts(raw)
@@ -663,7 +670,7 @@ class ThemeExtractor:
         if self.method == "vectors":  # the members' mean cosine with each term
             v = np.round(v / (wa + wb), VECTOR_DECIMALS)[0]
         else:
-            v = _unit_rows(_truncate(v, MAX_TERMS))[0]
+            v = unit_rows(_truncate(v, MAX_TERMS))[0]
         self.vectors_[ia] = v
         self.vectors_ = np.delete(self.vectors_, ib, axis=0)
         keywords = list(dict.fromkeys(ta["keywords"] + tb["keywords"]))[: self.n_keywords] or self._keywords(v)
@@ -759,38 +766,6 @@ def _known(x) -> np.ndarray:
     return np.diff(sparse.csr_matrix(x).indptr) > 0
 
 
-def _word_vectors(binary, contexts: np.ndarray, dimensions: int, seed: int) -> np.ndarray:
-    """Unit word vectors of every term from its co-occurrence with single words in the same text.
-
-    Positive PMI with context-distribution smoothing (exponent 0.75), truncated SVD and the
-    singular values weighted by their square root (Levy, Goldberg & Dagan 2015, TACL 3).
-    """
-    from sklearn.utils.extmath import randomized_svd
-
-    b = sparse.csc_matrix(binary, dtype=np.float64)
-    ctx = np.flatnonzero(contexts)
-    co = (b.T @ b[:, ctx]).tocoo()
-    off = co.row != ctx[co.col]  # a word is not its own context
-    r, c, v = co.row[off], co.col[off], co.data[off]
-    n_terms = b.shape[1]
-    k = min(dimensions, n_terms - 1, len(ctx) - 1)
-    if v.size == 0 or k < 1:
-        return np.eye(n_terms)
-    total = v.sum()
-    p_word = np.bincount(r, weights=v, minlength=n_terms) / total
-    p_ctx = np.bincount(c, weights=v, minlength=len(ctx)) ** 0.75
-    p_ctx /= p_ctx.sum()
-    pmi = np.log(v / total / (p_word[r] * p_ctx[c]))
-    keep = pmi > 0
-    ppmi = sparse.csr_matrix((pmi[keep], (r[keep], c[keep])), shape=(n_terms, len(ctx)))
-    if min(ppmi.shape) <= 800:  # small: an exact SVD is faster than the randomized one
-        u, s, _ = np.linalg.svd(ppmi.toarray(), full_matrices=False)
-        u, s = u[:, :k] * np.sign(u[:, :k].sum(axis=0) + 1e-300), s[:k]  # fixed signs: deterministic
-    else:
-        u, s, _ = randomized_svd(ppmi, k, random_state=seed)
-    return _unit_rows(u * np.sqrt(s))
-
-
 def _as_list(texts: Any) -> list[Any]:
     """``texts`` as a list, a missing text (None, NaN) as ``""``."""
     if isinstance(texts, str):
@@ -810,75 +785,9 @@ def _dense_rows(rows: Sequence[Mapping[str, Any]], width: int) -> np.ndarray:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _unit_rows(h: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(h, axis=1, keepdims=True)
-    return np.divide(h, n, out=np.zeros_like(h, dtype=np.float64), where=n > 0)
-
-
 def _truncate(h: np.ndarray, m: int) -> np.ndarray:
     h = np.array(h, dtype=np.float64)
     if h.shape[1] > m:
         cut = np.argpartition(-h, m, axis=1)[:, m:]
         np.put_along_axis(h, cut, 0.0, axis=1)
     return h
-
-
-def _top_idx(h: np.ndarray, n: int) -> list[np.ndarray]:
-    return [np.argsort(-row, kind="stable")[:n] for row in h]
-
-
-def _npmi(binary, tops: list[np.ndarray], eps: float = 1e-12) -> list[float]:
-    """Mean NPMI over keyword pairs of each theme (Bouma 2009; document co-occurrence)."""
-    n = binary.shape[0]
-    out = []
-    for idx in tops:
-        cols = binary[:, idx].astype(np.float64)
-        co = (cols.T @ cols).toarray() / n
-        p = np.diag(co)
-        vals = []
-        for i in range(len(idx)):
-            for j in range(i + 1, len(idx)):
-                pij = co[i, j]
-                if pij <= 0:
-                    vals.append(-1.0)
-                else:
-                    vals.append(math.log(pij / (p[i] * p[j])) / -math.log(pij + eps))
-        out.append(float(np.mean(vals)) if vals else 0.0)
-    return out
-
-
-def _umass(binary, tops: list[np.ndarray]) -> list[float]:
-    """UMass coherence (Mimno et al. 2011): mean log((D(wi,wj)+1)/D(wj)) over ordered keyword pairs."""
-    out = []
-    for idx in tops:
-        cols = binary[:, idx].astype(np.float64)
-        co = (cols.T @ cols).toarray()
-        d = np.diag(co)
-        vals = [math.log((co[i, j] + 1) / d[j]) for i in range(1, len(idx)) for j in range(i) if d[j] > 0]
-        out.append(float(np.mean(vals)) if vals else 0.0)
-    return out
-
-
-def coherence(extractor: ThemeExtractor, texts: Sequence[Any], top_n: int = 10, measure: str = "npmi") -> pd.Series:
-    """Topic coherence of each discovered theme on ``texts``, from its ``top_n`` keywords.
-
-    ``measure="npmi"`` is normalised pointwise mutual information of keyword pairs over document
-    co-occurrence (Bouma 2009; range −1…1, higher is better; Röder et al. 2015 found it tracks
-    human judgements); ``"umass"`` is Mimno et al. (2011) (≤ 0, closer to 0 is better).
-
-    Returns
-    -------
-    Series
-        Coherence per discovered theme id.
-    """
-    extractor._check()
-    binary = (extractor._matrix(_as_list(texts))[1] > 0).astype(np.int32).tocsc()
-    tops = _top_idx(extractor.vectors_, top_n)
-    if measure == "npmi":
-        vals = _npmi(binary, tops)
-    elif measure == "umass":
-        vals = _umass(binary, tops)
-    else:
-        raise ConfigError(f"coherence measure {measure!r} is not known; expected 'npmi' or 'umass'")
-    ids = [t["id"] for t in extractor.themes_ if t["source"] != "rule"]
-    return pd.Series(vals, index=ids, name=measure)
