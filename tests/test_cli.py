@@ -402,6 +402,11 @@ def test_voice_themes_and_pain_points_commands(tmp_path):
     themes = json.loads(res.stdout)
     names = [t["name"] for t in themes]
     assert "Late delivery" in names and len(themes) >= 8
+    # sub-themes: "name (size)" pairs whose sizes add up to the theme's (rule themes have none)
+    for t in themes:
+        if t["subthemes"]:
+            sizes = [int(part.rsplit("(", 1)[1].rstrip(")")) for part in t["subthemes"].split("; ")]
+            assert sum(sizes) == t["size"]
     # a theme can never hold more texts than there are verbatims
     assert all(0 < t["size"] <= n_verbatims for t in themes)
     pains = json.loads(run("--workspace", str(path), "voice", "pain-points", "--k", "8", "--format", "json").stdout)

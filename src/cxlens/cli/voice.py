@@ -179,7 +179,7 @@ def voice_themes(
     unpin: Annotated[list[str] | None, typer.Option(help="Unpin a stored theme.")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
-    """Discover themes in what customers write: labels, keywords, size, sentiment, trend and quotes.
+    """Discover themes in what customers write: names, sub-themes, size, sentiment, trend and quotes.
 
     With a stored model (--save) the themes are assigned with it; --rename/--merge/--pin edit it in place.
     """
@@ -194,11 +194,19 @@ def voice_themes(
         if save:
             save_themes(ws, extractor)
             err.print(f"stored {len(extractor.themes_)} themes in the workspace (setting voice.theme_model)")
+    assigned = extractor.assign(df["text"].tolist())
+    df = df.assign(**{c: assigned[c].to_numpy() for c in ("theme", "themes", "theme_score")})
     summary = theme_summary(df, extractor)
+    counts = assigned["subtheme"].value_counts()
+    subs = {
+        t["id"]: "; ".join(f"{s['name']} ({int(counts.get(s['id'], 0))})" for s in t.get("subthemes", []))
+        for t in extractor.themes_
+    }
+    summary["subthemes"] = summary["theme"].map(subs).fillna("")
     if fmt is Fmt.table:
         summary = summary[
-            [c for c in ("theme", "name", "size", "share", "sentiment", "negative_share", "growing", "pinned")
-             if c in summary.columns]
+            [c for c in ("theme", "name", "size", "share", "sentiment", "negative_share", "growing", "pinned",
+                         "subthemes") if c in summary.columns]
         ]  # fmt: skip
     print_frame(summary, fmt)
 
