@@ -137,7 +137,9 @@ def _fit_themes(ws, k: str, rules: Path | None, sources: list[str] | None, *, re
     stored = load_themes(ws)
     if stored is not None and not refit and user_rules is None:
         return df, stored
-    n_themes: int | str = "auto" if k == "auto" else int(k)
+    from cxlens.voice.themes import parse_n_themes
+
+    n_themes = parse_n_themes(k)
     if stored is not None:  # refit from the stored model: its pinned themes (and edits) survive
         stored.n_themes = n_themes
         if user_rules is not None:

@@ -30,7 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from cxlens.errors import ConfigError, MissingExtraError, ParameterError, SchemaError
+from cxlens.errors import ConfigError, MissingExtraError, SchemaError
 
 __all__ = [
     "CLASSES",
@@ -447,23 +447,6 @@ class SentimentModel:
         return label_frame(probs)
 
 
-def _theme_count(themes: int | str | None) -> int | str | None:
-    """``themes`` of :func:`score_file` checked: None, ``"auto"`` or a whole number ≥ 2."""
-    if themes is None or themes == "auto":
-        return themes
-    try:
-        k = int(themes)
-    except (TypeError, ValueError):
-        raise ParameterError(
-            "themes", f"number of themes (--k) is {themes!r}; expected 'auto' or a whole number such as 8"
-        ) from None
-    if k < 2 or str(themes).strip() not in (str(k), f"{k}.0"):
-        raise ParameterError(
-            "themes", f"number of themes (--k) is {themes!r}; expected 'auto' or a whole number of at least 2"
-        )
-    return k
-
-
 def _write_npz(path: Path, **arrays: np.ndarray) -> None:
     """``numpy.savez_compressed`` with fixed member timestamps, so equal arrays give equal bytes."""
     import io
@@ -552,7 +535,9 @@ def score_file(
 
     if fmt not in ("csv", "json"):
         raise ConfigError(f"output format {fmt!r} is unknown; expected 'csv' or 'json'")
-    n_themes = _theme_count(themes)
+    from cxlens.voice.themes import parse_n_themes
+
+    n_themes = parse_n_themes(themes)
     frame = read_file(path)
     if text_column not in frame.columns:
         cols = ", ".join(map(str, frame.columns))

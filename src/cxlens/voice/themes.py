@@ -33,12 +33,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from cxlens.errors import ConfigError, NotFoundError
+from cxlens.errors import ConfigError, NotFoundError, ParameterError
 from cxlens.voice import phrases
 from cxlens.voice.coherence import coherence, npmi, top_terms
 from cxlens.voice.wordvectors import unit_rows, word_vectors
 
-__all__ = ["ThemeExtractor", "coherence", "clean_text"]
+__all__ = ["ThemeExtractor", "coherence", "clean_text", "parse_n_themes"]
 
 FORMAT = "cxlens.themes/2"
 #: formats :meth:`ThemeExtractor.from_dict` still reads (version 1: word analyzer, no sub-themes)
@@ -66,6 +66,23 @@ def clean_text(text: Any) -> str:
         return ""
     s = _ENTITY.sub(" ", str(text))
     return _HANDLE.sub(" ", _URL.sub(" ", s)).lower()
+
+
+def parse_n_themes(themes: int | str | None) -> int | str | None:
+    """A number of themes as given on a command line or to ``score_file``: None, ``"auto"`` or an int ≥ 2."""
+    if themes is None or themes == "auto":
+        return themes
+    try:
+        k = int(themes)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            "themes", f"number of themes (--k) is {themes!r}; expected 'auto' or a whole number such as 8"
+        ) from None
+    if k < 2 or str(themes).strip() not in (str(k), f"{k}.0"):
+        raise ParameterError(
+            "themes", f"number of themes (--k) is {themes!r}; expected 'auto' or a whole number of at least 2"
+        )
+    return k
 
 
 def compile_rules(rules: Mapping[str, Iterable[str]] | None) -> dict[str, list[re.Pattern[str]]]:
