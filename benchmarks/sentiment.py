@@ -3,11 +3,12 @@
 Two kinds of evaluation set, read from the real-data folder (``../shared/data``):
 
 * **airline tweets** (CC BY-NC-SA: evaluation only, never trained on): 3 human classes;
-* **held-out splits** of the four training sources (CC0/MIT). A row is held out when a hash of
+* **held-out splits** of the six training sources (CC0/MIT). A row is held out when a hash of
   its source and id falls in the last fifth (:func:`is_heldout`); ``scripts/train_sentiment.py``
   drops exactly those rows, so training and bench agree without storing ids.
 
 For every set and analyser: accuracy, macro-F1 (over the classes present in the gold labels),
+polarity accuracy (the sign of the score on the gold-negative and gold-positive texts),
 the confusion matrix (rows gold, columns predicted, order negative/neutral/positive) and the
 throughput in texts per CPU-second on one core: both analysers score the same texts in this
 process, their timed runs interleaved, each taking its best of 3 (:func:`evaluate_pair`),
@@ -42,11 +43,12 @@ __all__ = [
     "file_hashes",
     "is_heldout",
     "metrics",
+    "polarity_accuracy",
     "real_data_dir",
     "training_corpus",
 ]
 
-HOLDOUT_SALT = "cxlens-sentiment-v1"  # unchanged for v2: the same rows stay held out
+HOLDOUT_SALT = "cxlens-sentiment-v1"  # unchanged for v2 and v3: the same rows stay held out
 HOLDOUT_FRACTION = 0.2
 
 #: Files read from the real-data folder, by source name (licence in the comment).
@@ -59,9 +61,19 @@ SOURCE_FILES: dict[str, list[str]] = {
         "hotel-reviews-europe-subset/hotel_reviews_first_per_hotel_1492.csv",
     ],
     "vader_snippets": ["vader-amazon-review-snippets/amazonReviewSnippets_GroundTruth.txt"],  # MIT
+    # MIT, shipped with the benchmarks (benchmarks/data/vader-icwsm2014/README.md): not in shared/data
+    "vader_tweets": ["@vader-icwsm2014/tweets_GroundTruth.txt"],
+    "vader_nyt": ["@vader-icwsm2014/nytEditorialSnippets_GroundTruth.txt"],
     "airline": ["airline-tweets/Tweets.csv"],  # CC BY-NC-SA 4.0: evaluation only
 }
-TRAINING_SOURCES = ("clothing", "finefood", "hotel", "vader_snippets")
+TRAINING_SOURCES = ("clothing", "finefood", "hotel", "vader_snippets", "vader_tweets", "vader_nyt")
+#: files whose path starts with "@" live in this folder of the repository, not in the data folder
+BENCH_DATA = Path(__file__).resolve().parent / "data"
+
+
+def source_path(data_dir: str | Path, rel: str) -> Path:
+    """Where a :data:`SOURCE_FILES` entry lives: the data folder, or ``benchmarks/data`` for "@…"."""
+    return BENCH_DATA / rel[1:] if rel.startswith("@") else Path(data_dir) / rel
 
 
 def real_data_dir(path: str | Path | None = None) -> Path:
@@ -79,7 +91,7 @@ def file_hashes(data_dir: str | Path, sources: tuple[str, ...] = (*TRAINING_SOUR
     out = {}
     for src in sources:
         for rel in SOURCE_FILES[src]:
-            out[rel] = hashlib.sha256((Path(data_dir) / rel).read_bytes()).hexdigest()
+            out[rel.lstrip("@")] = hashlib.sha256(source_path(data_dir, rel).read_bytes()).hexdigest()
     return out
 
 
@@ -152,29 +164,43 @@ def _hotel(d: Path) -> pd.DataFrame:
     return seg[~seg["text"].str.match(_EMPTY_SEGMENT)]
 
 
-def _vader_snippets(d: Path) -> pd.DataFrame:
-    f = pd.read_csv(
-        d / SOURCE_FILES["vader_snippets"][0],
-        sep="\t",
-        header=None,
-        quoting=csv.QUOTE_NONE,
-        names=["id", "mean", "text"],
-    )
-    label = np.where(f["mean"] < -0.5, "negative", np.where(f["mean"] > 0.5, "positive", "neutral"))
-    return pd.DataFrame({"id": f["id"], "text": _clean(f["text"]), "label": label, "kind": "sentence"})
+def _vader(source: str, kind: str, encoding: str = "utf-8"):
+    """Loader of a VADER ground-truth file: mean rating < −0.5 negative, > 0.5 positive, else neutral."""
+
+    def load(d: Path) -> pd.DataFrame:
+        f = pd.read_csv(
+            source_path(d, SOURCE_FILES[source][0]),
+            sep="\t",
+            header=None,
+            quoting=csv.QUOTE_NONE,
+            names=["id", "mean", "text"],
+            encoding=encoding,
+        )
+        label = np.where(f["mean"] < -0.5, "negative", np.where(f["mean"] > 0.5, "positive", "neutral"))
+        return pd.DataFrame({"id": f["id"], "text": _clean(f["text"]), "label": label, "kind": kind})
+
+    return load
 
 
-_LOADERS = {"clothing": _clothing, "finefood": _finefood, "hotel": _hotel, "vader_snippets": _vader_snippets}
+_LOADERS = {
+    "clothing": _clothing,
+    "finefood": _finefood,
+    "hotel": _hotel,
+    "vader_snippets": _vader("vader_snippets", "sentence"),
+    "vader_tweets": _vader("vader_tweets", "tweet", "latin-1"),
+    "vader_nyt": _vader("vader_nyt", "sentence", "latin-1"),
+}
 
 
 def training_corpus(data_dir: str | Path | None = None) -> pd.DataFrame:
-    """Every labelled text of the four CC0/MIT sources with its hold-out flag.
+    """Every labelled text of the six CC0/MIT sources with its hold-out flag.
 
     Columns: ``source``, ``id``, ``kind`` (review, title, negative_field, …), ``text``,
     ``label`` (negative/neutral/positive) and ``heldout`` (bool). Rules: 1–2 stars negative,
     3 neutral, 4–5 positive; hotel Negative_Review/Positive_Review fields are segments of
-    their polarity once empty ones ("No Negative", "Nothing", …) are dropped; VADER snippets
-    with a mean rating below −0.5 negative, above 0.5 positive, else neutral.
+    their polarity once empty ones ("No Negative", "Nothing", …) are dropped; VADER snippets,
+    tweets and NYT sentences with a mean rating below −0.5 negative, above 0.5 positive, else
+    neutral.
     """
     d = real_data_dir(data_dir)
     parts = []
@@ -216,6 +242,19 @@ def metrics(gold: Any, pred: Any) -> dict[str, Any]:
     }
 
 
+def polarity_accuracy(gold: Any, score: Any) -> float:
+    """Accuracy of the sign of ``score`` on the texts whose gold label is negative or positive.
+
+    The two-class question (is a clearly positive or negative text on the right side of 0?) that
+    review-sentiment papers report; neutral gold texts are left out.
+    """
+    g = np.asarray(gold, dtype=object)
+    keep = g != "neutral"
+    if not keep.any():
+        return float("nan")
+    return float(np.mean((np.asarray(score, dtype=float)[keep] > 0) == (g[keep] == "positive")))
+
+
 def _three_class(frame: pd.DataFrame) -> np.ndarray:
     probs = frame[["p_negative", "p_neutral", "p_positive"]].to_numpy()
     lab = frame["label"].to_numpy().astype(object)
@@ -225,7 +264,7 @@ def _three_class(frame: pd.DataFrame) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _one_thread():
+def one_thread():
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -239,13 +278,14 @@ def evaluate(analyzer: SentimentAnalyzer, texts: list[str], gold: Any, repeat: i
     """Metrics of ``analyzer`` on ``texts`` plus its best-of-``repeat`` throughput (texts/s)."""
     best = float("inf")
     frame = None
-    with _one_thread():
+    with one_thread():
         for _ in range(repeat):
             t0 = time.perf_counter()
             frame = analyzer.score(texts)
             best = min(best, time.perf_counter() - t0)
     assert frame is not None
     res = metrics(gold, _three_class(frame))
+    res["polarity_accuracy"] = polarity_accuracy(gold, frame["score"])
     res["seconds"] = best
     res["texts_per_s"] = len(texts) / best if best > 0 else float("inf")
     return res
@@ -260,7 +300,7 @@ def evaluate_pair(
     """
     best = {0: float("inf"), 1: float("inf")}
     frames: dict[int, pd.DataFrame] = {}
-    with _one_thread():
+    with one_thread():
         for _ in range(repeat):
             for k, an in enumerate((a, b)):
                 t0 = time.process_time()  # CPU time: other processes' load on a shared box does not count
@@ -269,6 +309,7 @@ def evaluate_pair(
     out = []
     for k in (0, 1):
         res = metrics(gold, _three_class(frames[k]))
+        res["polarity_accuracy"] = polarity_accuracy(gold, frames[k]["score"])
         res["seconds"] = best[k]
         res["texts_per_s"] = len(texts) / best[k] if best[k] > 0 else float("inf")
         out.append(res)
@@ -310,7 +351,7 @@ def bench_sentiment(
         ours, base = evaluate_pair(model, vader, texts, gold, repeat=repeat)
         out[f"{name}.n"] = len(texts)
         for who, r in (("cxlens", ours), ("vader", base)):
-            for k in ("accuracy", "macro_f1", "texts_per_s", "confusion"):
+            for k in ("accuracy", "macro_f1", "polarity_accuracy", "texts_per_s", "confusion"):
                 out[f"{name}.{who}.{k}"] = round(r[k], 4) if isinstance(r[k], float) else r[k]
         out[f"{name}.speedup_vs_vader"] = round(ours["texts_per_s"] / base["texts_per_s"], 2)
         out[f"{name}.macro_f1_gain"] = round(ours["macro_f1"] - base["macro_f1"], 4)

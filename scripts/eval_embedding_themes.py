@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     pred = ThemeExtractor(n_themes=9).fit(s["text"].tolist()).predict(s["text"].tolist())
     tt = time.process_time() - t0
     print(f"n={len(s)}  embedding k-means AMI {ami(s['negativereason'], e['theme']):.3f} ({te:.0f} CPU-s)")
-    print(f"        TF-IDF + NMF AMI {ami(s['negativereason'], pd.Series(pred).fillna('none')):.3f} ({tt:.1f} CPU-s)")
+    print(f"    default ThemeExtractor AMI {ami(s['negativereason'], pd.Series(pred).fillna('none')):.3f} ({tt:.1f} CPU-s)")
     print(e.attrs["themes"][["id", "name", "size"]].to_string(index=False))
     return 0
 

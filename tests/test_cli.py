@@ -404,12 +404,22 @@ def test_voice_themes_and_pain_points_commands(tmp_path):
     themes = json.loads(res.stdout)
     names = [t["name"] for t in themes]
     assert "Late delivery" in names and len(themes) >= 8
+    # sub-themes: "name (size)" pairs whose sizes add up to the theme's (rule themes have none)
+    for t in themes:
+        if t["subthemes"]:
+            sizes = [int(part.rsplit("(", 1)[1].rstrip(")")) for part in t["subthemes"].split("; ")]
+            assert sum(sizes) == t["size"]
     # a theme can never hold more texts than there are verbatims
     assert all(0 < t["size"] <= n_verbatims for t in themes)
     pains = json.loads(run("--workspace", str(path), "voice", "pain-points", "--k", "8", "--format", "json").stdout)
     assert pains and all(p["negative"] <= p["n"] for p in pains)
     bad = run("--workspace", str(path), "voice", "themes", "--rules", str(tmp_path / "missing.yaml"))
     assert bad.returncode == 1 and "missing.yaml" in bad.stderr
+    # pain points say what each effect means: score with the theme vs without, and its interval
+    scored = [p for p in pains if p.get("effect") is not None and p["effect"] == p["effect"]]
+    assert all(" when the theme is mentioned vs " in p["explanation"] for p in scored)
+    bad_k = run("--workspace", str(path), "voice", "themes", "--k", "ten", "--refit")
+    assert bad_k.returncode == 1 and "number of themes (--k) is 'ten'" in " ".join(bad_k.stderr.split())
 
 
 def test_serve_refuses_a_public_address_without_sign_in(tmp_path):

@@ -247,3 +247,19 @@ def test_quadrant_chart_spec_has_threshold_lines_and_points(demo):
     points = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "circle")
     rows = datasets[points["data"]["name"]] if "data" in points else datasets[spec["data"]["name"]]
     assert sorted(r["driver"] for r in rows) == sorted(kd.driver)
+
+
+def test_theme_drivers_of_unlabelled_comments_carry_the_discovered_theme_names():
+    import cxlens
+    from cxlens.ingest.simulate import write_demo
+    from cxlens.voice.tasks import theme_model
+
+    ws = cxlens.open(":memory:")
+    write_demo(ws, 400, seed=3)
+    ws.sql("UPDATE feedback SET properties = json_object('channel', 'web')")  # drop the generator's themes
+    assert key_drivers(ws, "nps", "touchpoints", n_boot=0) is not None  # no theme model yet: nothing fitted here
+    ws.refresh(["voice.analyse", "voice.themes"])  # the background jobs store the theme model
+    kd = key_drivers(ws, "nps", "themes", n_boot=0, min_coverage=0.0)
+    names = {t["name"] for t in theme_model(ws)[0].themes_}
+    drivers = {d.removeprefix("theme:") for d in kd["driver"]}
+    assert drivers and drivers <= names

@@ -12,7 +12,7 @@ from scipy import stats
 
 from cxlens.errors import ConfigError, SchemaError
 from cxlens.ingest import simulate
-from cxlens.voice.painpoints import emerging_themes, pain_points, theme_summary
+from cxlens.voice.painpoints import emerging_themes, explain_effect, pain_points, theme_summary
 from cxlens.voice.themes import ThemeExtractor
 
 
@@ -138,6 +138,22 @@ def test_pain_point_effect_is_welch_difference_with_interval():
     assert (row["low"], row["high"]) == pytest.approx((ci.low, ci.high))
     assert row["p_value"] == pytest.approx(res.pvalue)
     assert row["high"] < 0  # the planted effect is −1.5 points
+    a, b = df.loc[late, "score"].mean(), df.loc[~late, "score"].mean()
+    expected = (
+        f"CSAT {a:.2f} when the theme is mentioned vs {b:.2f} when not: {a - b:+.2f} "
+        f"(95% CI {ci.low:+.2f} to {ci.high:+.2f}); lower when present"
+    ).replace("-", "−")
+    assert row["explanation"] == expected
+
+
+def test_effect_explanation_names_the_sign_and_a_positive_effect_of_a_pain_point():
+    assert explain_effect("csat", 4.5, 4.0, 0.2, 0.8).endswith(
+        "+0.50 (95% CI +0.20 to +0.80); higher when present: those who mention it still score above the rest"
+    )
+    assert explain_effect("nps", -20.0, 10.0, -45.5, -14.5) == (
+        "NPS −20 when the theme is mentioned vs +10 when not: −30 points (95% CI −46 to −14); lower when present"
+    )
+    assert explain_effect("csat", 4.0, float("nan"), float("nan"), float("nan")).startswith("no score to compare")
 
 
 def test_pain_point_nps_effect_is_in_nps_points():

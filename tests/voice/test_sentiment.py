@@ -8,7 +8,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from benchmarks.sentiment import airline_tweets, evaluate, is_heldout, metrics, training_corpus
+from benchmarks.sentiment import (
+    TRAINING_SOURCES,
+    airline_tweets,
+    evaluate,
+    file_hashes,
+    is_heldout,
+    metrics,
+    polarity_accuracy,
+    training_corpus,
+)
 
 import cxlens.voice as voice
 from cxlens.errors import SchemaError
@@ -18,8 +27,8 @@ from cxlens.voice.sentiment import DEFAULT_WEIGHTS, featurise
 ROOT = Path(__file__).resolve().parents[2]
 
 # measured with the shipped weights (docs/sentiment.md); floors leave a small margin
-AIRLINE_SLICE_MACRO_F1 = 0.58  # measured 0.581 (VADER 0.452) on every fifth tweet
-HELDOUT_SLICE_MACRO_F1 = 0.71  # measured 0.716 on the first 500 held-out rows per source
+AIRLINE_SLICE_MACRO_F1 = 0.63  # measured 0.634 (VADER 0.452) on every fifth tweet
+HELDOUT_SLICE_MACRO_F1 = 0.71  # measured 0.717 on the first 500 held-out rows per source (six sources)
 MARGIN = 0.02
 
 
@@ -61,8 +70,26 @@ def test_public_names_are_pinned():
 def test_shipped_weights_are_small_and_describe_their_training_data():
     assert DEFAULT_WEIGHTS.stat().st_size < 3_000_000
     meta = SentimentModel.load().meta_
-    assert set(meta["training_rows"]) == {"clothing", "finefood", "hotel", "vader_snippets"}
+    assert set(meta["training_rows"]) == set(TRAINING_SOURCES)
     assert not any("airline" in rel or "olist" in rel for rel in meta["data_sha256"])
+
+
+def test_saved_weights_are_byte_identical_for_the_same_model(tmp_path):
+    texts = ["I love it", "terrible, never again", "the parcel arrived", "great value", "awful", "it is a box"]
+    labels = ["positive", "negative", "neutral", "positive", "negative", "neutral"]
+    a = SentimentModel(bits=12).fit(texts, labels).save(tmp_path / "a.npz", version="t")
+    b = SentimentModel(bits=12).fit(texts, labels).save(tmp_path / "b.npz", version="t")
+    assert a.read_bytes() == b.read_bytes()  # no timestamps in the archive
+    back = SentimentModel.load(a)
+    np.testing.assert_array_equal(back.predict_proba(texts), SentimentModel.load(b).predict_proba(texts))
+
+
+def test_polarity_accuracy_leaves_neutral_gold_out():
+    gold = ["positive", "negative", "neutral", "positive", "negative"]
+    score = [0.4, 0.2, -0.9, -0.1, -0.5]
+    # positive 0.4 ✓, negative 0.2 ✗, neutral skipped, positive −0.1 ✗, negative −0.5 ✓ → 2 of 4
+    assert polarity_accuracy(gold, score) == 0.5
+    assert np.isnan(polarity_accuracy(["neutral"], [0.3]))
 
 
 @pytest.mark.parametrize(
@@ -71,13 +98,10 @@ def test_shipped_weights_are_small_and_describe_their_training_data():
         ("I love it", "positive"),
         ("terrible, never again", "negative"),
         ("not good", "negative"),
-        pytest.param(
-            "the parcel arrived on Tuesday",
-            "neutral",
-            marks=pytest.mark.xfail(
-                strict=True, reason="known limitation of sentiment-v2: short factual text is not neutral (docs)"
-            ),
-        ),
+        # short factual text and questions are neutral (a strict xfail with sentiment-v2)
+        ("the parcel arrived on Tuesday", "neutral"),
+        ("Can you tell me if flight 123 is on time?", "neutral"),
+        ("The store opens at 9am.", "neutral"),
         ("Absolutely fantastic service, thank you!", "positive"),
         ("The worst customer service I have ever had.", "negative"),
     ],
@@ -225,9 +249,28 @@ def test_documented_macro_f1_on_a_heldout_slice(real_data):
 @pytest.mark.realdata
 def test_training_never_reads_noncommercial_sets(real_data):
     corpus = training_corpus(real_data)
-    assert set(corpus["source"]) == {"clothing", "finefood", "hotel", "vader_snippets"}
+    assert set(corpus["source"]) == set(TRAINING_SOURCES)
     tweets = set(airline_tweets(real_data)["text"])
     assert not tweets & set(corpus["text"])
+    assert not any("airline" in rel or "olist" in rel for rel in file_hashes(real_data, TRAINING_SOURCES))
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_training_script_rebuilds_the_shipped_weights_byte_for_byte(real_data, tmp_path):
+    import hashlib
+    import subprocess
+    import sys
+
+    out = tmp_path / "rebuilt.npz"
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_sentiment.py"), "--data", str(real_data), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert res.returncode == 0, res.stderr
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()
 
 
 def test_interleaved_evaluation_gives_each_analyser_its_own_metrics():

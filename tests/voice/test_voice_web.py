@@ -17,6 +17,7 @@ from cxlens.voice import verbatims
 from cxlens.voice.sentiment import default_model
 from cxlens.voice.stored import THEME_SETTING, edit_themes, load_themes, save_themes, workspace_themes
 from cxlens.voice.summary import journey_voice, top_pain_points
+from cxlens.voice.tasks import theme_model
 from cxlens.voice.themes import ThemeExtractor
 from cxlens.web import create_app
 
@@ -36,9 +37,10 @@ def own(sample_path, tmp_path):
 
 
 def _english_themes(ws) -> tuple[pd.DataFrame, ThemeExtractor]:
+    """Verbatims with the themes the workspace's stored model (the themes job) gives the English ones."""
     v = verbatims(ws)
-    tx = workspace_themes(ws, n_themes=10)
-    en = v["is_english"].ne(False).to_numpy()
+    tx = theme_model(ws)[0]
+    en = v["is_english"].eq(True).to_numpy()
     v["themes"] = [[] for _ in range(len(v))]
     v.loc[en, "themes"] = pd.Series(tx.assign(v.loc[en, "text"].fillna("").tolist())["themes"].tolist(),
                                     index=v.index[en])  # fmt: skip
@@ -78,7 +80,7 @@ def test_feedback_rows_show_aspect_sentiment_of_their_clauses(client, sample_ws)
     api = client.get("/api/v1/voice/feedback").json()
     page = client.get("/feedback").text
     rows = api["rows"]
-    tx = workspace_themes(sample_ws, n_themes=10)
+    tx = theme_model(sample_ws)[0]
     english = [r for r in rows if r["language"] == "en"]
     expected = aspect_sentiment([r["text"] for r in english], [r["verbatim_id"] for r in english], extractor=tx)
     labels = re.findall(r'data-aspect="([^"]*)" data-label="([^"]*)"', page)
@@ -99,7 +101,7 @@ def test_stored_theme_model_is_reused_and_edits_persist(own):
         assert got.names()["t0"] == "<script>x</script> Billing"
         assert "t2" not in got.names() and next(t for t in got.themes_ if t["id"] == "t3")["pinned"]
         assert workspace_themes(ws).to_dict() == got.to_dict()  # every page uses the stored model
-        assert ws.setting(THEME_SETTING)["format"] == "cxlens.themes/1"
+        assert ws.setting(THEME_SETTING)["format"] == "cxlens.themes/2"
     with TestClient(create_app(own)) as c:
         page = c.get("/themes").text
         assert "&lt;script&gt;x&lt;/script&gt; Billing" in page and "<script>x</script>" not in page
@@ -146,7 +148,7 @@ def test_top_pain_points_equal_pain_points_ranked_by_negative_volume(sample_ws):
     v = verbatims(sample_ws)
     en = v[v["is_english"].eq(True)].reset_index(drop=True)
     en["sentiment"] = default_model().score(en["text"].tolist())["score"].to_numpy()
-    tx = workspace_themes(sample_ws)
+    tx = theme_model(sample_ws)[0]  # the stored model the themes job fitted
     pp = pain_points(en, tx, by=("stage", "touchpoint"), top=5, min_negative=2)
     pp = pp.sort_values(["negative", "negative_share"], ascending=False, kind="stable").head(5)
     assert len(got) == 5
@@ -174,6 +176,12 @@ def test_overview_shows_the_top_pain_points(client, sample_ws):
     assert 'id="painpoints-table"' in page
     got = [int(x) for x in re.findall(r'data-field="negative">(\d+)<', page)]
     assert got == expected["negative"].tolist()
+    # every effect shows its 95% interval and, on hover, what its sign means
+    for r in expected.itertuples():
+        if pd.notna(r.effect):
+            assert f"{r.low:+.1f} to {r.high:+.1f}".replace("-", "−") in page
+            assert html.escape(r.explanation, quote=True) in page
+    assert "minus the score of those that do not" in page
 
 
 def test_journey_map_carries_sentiment_and_top_negative_theme(sample_ws, client):

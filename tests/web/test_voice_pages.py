@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from cxlens.voice import ThemeExtractor, key_drivers, theme_summary, verbatims
+from cxlens.voice import key_drivers, theme_summary, verbatims
+from cxlens.voice.tasks import theme_model
 from cxlens.web import create_app
 from cxlens.web.pages import load_pages, nav
 
@@ -83,7 +84,7 @@ def test_feedback_bad_parameter_is_400_naming_it(client, params, param):
 def test_themes_page_equals_theme_summary(client, sample_ws):
     v = verbatims(sample_ws)
     en = v[v["is_english"].eq(True)].tail(5000).reset_index(drop=True)
-    expected = theme_summary(en, ThemeExtractor(n_themes=10).fit(en["text"].tolist()), n_quotes=2)
+    expected = theme_summary(en, theme_model(sample_ws)[0], n_quotes=2)  # the stored model (the themes job)
     r = client.get("/themes")
     assert r.status_code == 200
     assert _cells(r.text, "name") == expected["name"].tolist()

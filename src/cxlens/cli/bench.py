@@ -67,7 +67,7 @@ def bench_sentiment(
 
     with err.status("scoring the evaluation sets with cxlens and VADER…"):
         res = run(limit=limit, embeddings=embeddings)
-    print_bench("bench sentiment: cxlens sentiment-v2 vs VADER", res)
+    print_bench("bench sentiment: cxlens sentiment-v3 vs VADER", res)
 
 
 @bench_app.command("pages")
@@ -102,3 +102,14 @@ def bench_threads(
     with err.status(f"building the {size} demo and timing 1 and 2 threads…"):
         res = run(sz, seed=seed, calls=calls)
     print_bench(f"bench threads: {res['customers']:,} customers, {calls} mixed read-only calls", res)
+
+
+@bench_app.command("themes")
+def bench_themes() -> None:
+    """Default theme pipeline on labelled airline tweets and clothing reviews: AMI, label check, CPU-s per 10k."""
+    benchmarks()
+    from benchmarks.themes import bench_themes as run
+
+    with err.status("fitting themes on the labelled sets…"):
+        res = run()
+    print_bench("bench themes: default pipeline (k chosen automatically) vs the human labels", res)

@@ -26,12 +26,21 @@ def voice_score(
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
     analyser: Annotated[str, typer.Option(help="cxlens (default), vader, embeddings or llm (configured).")] = "cxlens",
+    themes: Annotated[
+        bool, typer.Option("--themes", help="Also fit themes on the file: add theme, theme_name, subtheme(_name).")
+    ] = False,
+    k: Annotated[str, typer.Option("--k", help="With --themes: number of themes, or auto.")] = "auto",
 ) -> None:
-    """Add sentiment_score (-1..1) and sentiment_label to every row of a file (no workspace needed)."""
+    """Add sentiment_score (-1..1) and sentiment_label to every row of a file (no workspace needed).
+
+    With --themes, themes are fitted on the file's texts and named as `voice themes` names them.
+    """
     from cxlens.voice import score_file
     from cxlens.voice.llm import analyser_by_name
 
-    result = score_file(path, text_column, fmt, out_path, analyzer=analyser_by_name(analyser))
+    result = score_file(
+        path, text_column, fmt, out_path, analyzer=analyser_by_name(analyser), themes=k if themes else None
+    )
     if out_path is not None:
         err.print(f"{len(result):,} rows scored into {out_path}")
         return
@@ -128,7 +137,9 @@ def _fit_themes(ws, k: str, rules: Path | None, sources: list[str] | None, *, re
     stored = load_themes(ws)
     if stored is not None and not refit and user_rules is None:
         return df, stored
-    n_themes: int | str = "auto" if k == "auto" else int(k)
+    from cxlens.voice.themes import parse_n_themes
+
+    n_themes = parse_n_themes(k)
     if stored is not None:  # refit from the stored model: its pinned themes (and edits) survive
         stored.n_themes = n_themes
         if user_rules is not None:
@@ -151,7 +162,7 @@ def pairs(values: list[str] | None, sep: str, what: str) -> list[tuple[str, str]
 
 @voice_app.command("themes")
 def voice_themes(
-    k: Annotated[str, typer.Option("--k", help="Number of discovered themes, or auto (by NPMI coherence).")] = "10",
+    k: Annotated[str, typer.Option("--k", help="Number of discovered themes, or auto (by NPMI coherence).")] = "auto",
     rules: Annotated[
         Path | None, typer.Option(help="YAML of user themes: name: [keywords or regexes] (take precedence).")
     ] = None,
@@ -170,7 +181,7 @@ def voice_themes(
     unpin: Annotated[list[str] | None, typer.Option(help="Unpin a stored theme.")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
-    """Discover themes in what customers write: labels, keywords, size, sentiment, trend and quotes.
+    """Discover themes in what customers write: names, sub-themes, size, sentiment, trend and quotes.
 
     With a stored model (--save) the themes are assigned with it; --rename/--merge/--pin edit it in place.
     """
@@ -185,18 +196,26 @@ def voice_themes(
         if save:
             save_themes(ws, extractor)
             err.print(f"stored {len(extractor.themes_)} themes in the workspace (setting voice.theme_model)")
+    assigned = extractor.assign(df["text"].tolist())
+    df = df.assign(**{c: assigned[c].to_numpy() for c in ("theme", "themes", "theme_score")})
     summary = theme_summary(df, extractor)
+    counts = assigned["subtheme"].value_counts()
+    subs = {
+        t["id"]: "; ".join(f"{s['name']} ({int(counts.get(s['id'], 0))})" for s in t.get("subthemes", []))
+        for t in extractor.themes_
+    }
+    summary["subthemes"] = summary["theme"].map(subs).fillna("")
     if fmt is Fmt.table:
         summary = summary[
-            [c for c in ("theme", "name", "size", "share", "sentiment", "negative_share", "growing", "pinned")
-             if c in summary.columns]
+            [c for c in ("theme", "name", "size", "share", "sentiment", "negative_share", "growing", "pinned",
+                         "subthemes") if c in summary.columns]
         ]  # fmt: skip
     print_frame(summary, fmt)
 
 
 @voice_app.command("pain-points")
 def voice_pain_points(
-    k: Annotated[str, typer.Option("--k", help="Number of discovered themes, or auto.")] = "10",
+    k: Annotated[str, typer.Option("--k", help="Number of discovered themes, or auto.")] = "auto",
     rules: Annotated[Path | None, typer.Option(help="YAML of user themes (take precedence).")] = None,
     top: Annotated[int, typer.Option(help="Themes per stage/touchpoint.")] = 3,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,

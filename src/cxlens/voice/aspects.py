@@ -163,7 +163,7 @@ def _mentions(
         names = extractor.names()
         rule_ids = set(getattr(extractor, "_rules", {}) or {})
         hit = np.column_stack(
-            [scores[c].to_numpy() >= (0.5 if c in rule_ids else extractor.threshold) for c in scores.columns]
+            [scores[c].to_numpy() >= (0.5 if c in rule_ids else extractor.threshold_) for c in scores.columns]
         )
         return hit, {c: names.get(c, c) for c in scores.columns}
     compiled = compile_rules(rules if rules is not None else DEFAULT_ASPECTS)

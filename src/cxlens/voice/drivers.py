@@ -283,7 +283,32 @@ def _feedback(ws: Any, where: Filters | None = None) -> pd.DataFrame:
     props = t.properties.cast("json")
     extra = {k: props[k].unwrap_as("string") for k in ("theme", "order_id", "ticket_id")}
     sel = t.select(*cols, **extra)
-    return ws.read(sel.filter(sel.customer_id.notnull()))
+    return _named_themes(ws, ws.read(sel.filter(sel.customer_id.notnull())))
+
+
+def _named_themes(ws: Any, fb: pd.DataFrame) -> pd.DataFrame:
+    """Comments without an imported ``theme`` property get the name of their discovered theme.
+
+    The workspace's stored theme model (:func:`cxlens.voice.tasks.theme_model`: the saved one, else the
+    one the themes job fitted) names them as the themes page and the pain points do; before any model
+    exists (or with too little text) they stay without one — nothing is fitted here.
+    """
+    said = fb["comment"].notna() & (fb["comment"].astype(str).str.strip() != "") if "comment" in fb else None
+    if said is None or not (said & fb["theme"].isna()).any():
+        return fb
+    from cxlens.voice.tasks import theme_model
+
+    tx, _ = theme_model(ws)
+    if tx is None:
+        return fb
+    todo = said & fb["theme"].isna()
+    try:
+        names = tx.assign(fb.loc[todo, "comment"].tolist())["theme_name"].to_numpy()
+    except (ConfigError, ValueError):  # too little text for themes
+        return fb
+    fb = fb.copy()
+    fb.loc[todo, "theme"] = names
+    return fb
 
 
 def _events(ws: Any, name: str, keys: dict[str, str]) -> pd.DataFrame:
@@ -480,7 +505,8 @@ def key_drivers(
       A customer who never answered about a touchpoint gets its mean (mean imputation, which
       shrinks the importance of rarely used touchpoints; ``coverage`` says how rare).
     * **theme drivers** (``drivers="themes"``): ``theme:<name>`` is 1 when the customer wrote a
-      comment whose ``properties.theme`` is that theme.
+      comment whose ``properties.theme`` is that theme, or, for a comment imported without one,
+      whose discovered theme (the workspace's theme model, as the themes page names it) has that name.
     * a list of driver names picks among both sets.
 
     Drivers with ``coverage < min_coverage`` or no variation are left out. Aggregation over the

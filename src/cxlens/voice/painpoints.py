@@ -32,7 +32,7 @@ from cxlens.errors import ConfigError, SchemaError
 from cxlens.metrics.stats import ALPHA, Z, nps_z_test, two_proportion_z_test, welch_t_test
 from cxlens.voice.themes import ThemeExtractor
 
-__all__ = ["emerging_themes", "pain_points", "theme_summary"]
+__all__ = ["emerging_themes", "explain_effect", "pain_points", "theme_summary"]
 
 _PERIODS = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 _LABEL_SCORE = {"negative": -1.0, "neutral": 0.0, "mixed": 0.0, "positive": 1.0}
@@ -218,6 +218,45 @@ def _effect(metric: str, with_: np.ndarray, without: np.ndarray) -> dict[str, fl
     }
 
 
+def explain_effect(metric: str, score_with: float, score_without: float, low: float, high: float) -> str:
+    """One sentence that says what a theme's score effect means, with its 95% interval.
+
+    The effect is the score of the verbatims that mention the theme minus the score of those that
+    do not (same stage and touchpoint): NPS points for ``nps``, the mean score otherwise. A pain
+    point can have a positive effect: its negative verbatims come from customers who still score
+    above the rest (e.g. loyal customers who complain); the sentence says so.
+
+    Examples
+    --------
+    >>> explain_effect("csat", 3.1, 4.2, -1.4, -0.8)
+    'CSAT 3.10 when the theme is mentioned vs 4.20 when not: −1.10 (95% CI −1.40 to −0.80); lower when present'
+    >>> explain_effect("nps", 10.0, -5.0, -2.0, 32.0)
+    'NPS +10 when the theme is mentioned vs −5 when not: +15 points (95% CI −2 to +32); no clear difference'
+    """
+    if any(v is None or not np.isfinite(v) for v in (score_with, score_without)):
+        return "no score to compare (too few answers with or without the theme)"
+    label = (metric or "score").upper()
+    d = score_with - score_without
+
+    def num(v: float, signed: bool) -> str:
+        text = f"{v:+.0f}" if metric == "nps" else f"{v:+.2f}"
+        text = text if signed else text.lstrip("+")
+        return text.replace("-", "−")
+
+    unit = " points" if metric == "nps" else ""
+    out = (
+        f"{label} {num(score_with, metric == 'nps')} when the theme is mentioned vs "
+        f"{num(score_without, metric == 'nps')} when not: {num(d, True)}{unit}"
+    )
+    if np.isfinite(low) and np.isfinite(high):
+        out += f" (95% CI {num(low, True)} to {num(high, True)})"
+        if high < 0:
+            return out + "; lower when present"
+        if low > 0:
+            return out + "; higher when present: those who mention it still score above the rest"
+    return out + "; no clear difference"
+
+
 def pain_points(
     df: pd.DataFrame,
     extractor: ThemeExtractor | None = None,
@@ -237,7 +276,9 @@ def pain_points(
     -------
     DataFrame
         ``*by, [metric], theme, name, n, negative, negative_share, score_with, score_without,
-        effect, low, high, p_value`` — the ``top`` themes per group by negative volume.
+        effect, low, high, p_value, explanation`` — the ``top`` themes per group by negative
+        volume; ``effect = score_with − score_without`` and ``explanation`` says so in words
+        (:func:`explain_effect`).
     """
     f, names = _prepare(df, extractor)
     by = [by] if isinstance(by, str) else list(by)
@@ -270,10 +311,13 @@ def pain_points(
             if scores is not None:
                 ok = ~np.isnan(scores)
                 row.update(_effect(metric, scores[has & ok], scores[~has & ok]))
+                row["explanation"] = explain_effect(
+                    metric, row["score_with"], row["score_without"], row["low"], row["high"]
+                )
             found.append(row)
         found.sort(key=lambda r: (-r["negative"], r["theme"]))
         rows.extend(found[:top])
     cols = keys + ["theme", "name", "n", "negative", "negative_share"]
     if has_score:
-        cols += ["score_with", "score_without", "effect", "low", "high", "p_value"]
+        cols += ["score_with", "score_without", "effect", "low", "high", "p_value", "explanation"]
     return pd.DataFrame(rows, columns=cols)

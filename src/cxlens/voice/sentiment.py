@@ -3,7 +3,7 @@
 The default :class:`SentimentModel` is a multinomial logistic regression over hashed features
 (word unigrams and bigrams with negation scopes, character 3–5-grams), trained by
 ``scripts/train_sentiment.py`` on permissively licensed review text only and shipped as plain
-NumPy weights (``models/sentiment-v1.npz``). Inference needs only NumPy: every text of a batch
+NumPy weights (``models/sentiment-v3.npz``). Inference needs only NumPy: every text of a batch
 is normalised with a handful of regular expressions over one joined string and featurised with
 vectorised rolling hashes, so a batch costs a few array passes instead of a Python loop per
 token. See ``docs/sentiment.md`` for the design, the training data and the benchmark.
@@ -49,7 +49,7 @@ LABELS = ("negative", "neutral", "positive", "mixed")
 #: A text is ``mixed`` when both P(negative) and P(positive) reach this probability.
 MIXED_MIN = 0.3
 COLUMNS = ["score", "label", "p_negative", "p_neutral", "p_positive"]
-DEFAULT_WEIGHTS = Path(__file__).with_name("models") / "sentiment-v2.npz"
+DEFAULT_WEIGHTS = Path(__file__).with_name("models") / "sentiment-v3.npz"
 
 _M64 = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _P = np.uint64(1_099_511_628_211)  # FNV prime as the polynomial base
@@ -388,20 +388,19 @@ class SentimentModel:
         info.update(meta)
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        with open(p, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                coef=self.coef_.astype(np.float16),
-                intercept=self.intercept_,
-                lexicon_keys=lex[0],
-                lexicon_values=lex[1].astype(np.float16),
-                meta=np.frombuffer(json.dumps(info, sort_keys=True).encode(), dtype=np.uint8),
-            )
+        _write_npz(
+            p,
+            coef=self.coef_.astype(np.float16),
+            intercept=self.intercept_,
+            lexicon_keys=lex[0],
+            lexicon_values=lex[1].astype(np.float16),
+            meta=np.frombuffer(json.dumps(info, sort_keys=True).encode(), dtype=np.uint8),
+        )
         return p
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> SentimentModel:
-        """Load weights written by :meth:`save`; the shipped ``sentiment-v1`` by default."""
+        """Load weights written by :meth:`save`; the shipped ``sentiment-v3`` by default."""
         p = Path(path) if path is not None else DEFAULT_WEIGHTS
         if not p.exists():
             raise ConfigError(f"sentiment weights {str(p)!r} do not exist; run scripts/train_sentiment.py")
@@ -446,6 +445,21 @@ class SentimentModel:
         parts = [self.predict_proba(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
         probs = np.concatenate(parts) if parts else np.zeros((0, 3))
         return label_frame(probs)
+
+
+def _write_npz(path: Path, **arrays: np.ndarray) -> None:
+    """``numpy.savez_compressed`` with fixed member timestamps, so equal arrays give equal bytes."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
 
 
 @functools.lru_cache(maxsize=1)
@@ -507,17 +521,23 @@ def score_file(
     fmt: str = "csv",
     out: str | Path | None = None,
     analyzer: SentimentAnalyzer | None = None,
+    themes: int | str | None = None,
 ) -> pd.DataFrame:
     """Score every row of a CSV/JSONL/Parquet file and write it back with sentiment columns.
 
     Every input row and column is kept; ``sentiment_score`` and ``sentiment_label`` are added.
-    ``fmt`` is the output format, ``csv`` or ``json`` (JSON Lines); with ``out=None`` nothing is
-    written. Returns the scored frame.
+    With ``themes`` (a number of themes or ``"auto"``) a :class:`~cxlens.voice.themes.ThemeExtractor`
+    is fitted on the file's texts and ``theme``, ``theme_name``, ``subtheme`` and ``subtheme_name``
+    are added too (empty for a row without a known word). ``fmt`` is the output format, ``csv`` or
+    ``json`` (JSON Lines); with ``out=None`` nothing is written. Returns the scored frame.
     """
     from cxlens.ingest.files import read_file
 
     if fmt not in ("csv", "json"):
         raise ConfigError(f"output format {fmt!r} is unknown; expected 'csv' or 'json'")
+    from cxlens.voice.themes import parse_n_themes
+
+    n_themes = parse_n_themes(themes)
     frame = read_file(path)
     if text_column not in frame.columns:
         cols = ", ".join(map(str, frame.columns))
@@ -528,6 +548,18 @@ def score_file(
     frame = frame.copy()
     frame["sentiment_score"] = res["score"].round(4).to_numpy()
     frame["sentiment_label"] = res["label"].to_numpy()
+    if n_themes is not None:
+        from cxlens.voice.themes import ThemeExtractor
+
+        texts = frame[text_column].tolist()
+        try:
+            assigned = ThemeExtractor(n_themes=n_themes).fit(texts).assign(texts)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{Path(path).name}: themes could not be fitted on column {text_column!r}: {exc}"
+            ) from None
+        for col in ("theme", "theme_name", "subtheme", "subtheme_name"):
+            frame[col] = assigned[col].to_numpy()
     if out is not None:
         o = Path(out)
         if fmt == "csv":

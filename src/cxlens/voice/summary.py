@@ -33,7 +33,7 @@ LIMIT = 20_000
 #: Fewer English verbatims than this: no summary.
 MIN_TEXTS = 20
 PAIN_COLUMNS = ["stage", "touchpoint", "theme", "name", "n", "negative", "negative_share", "metric", "effect",
-                "low", "high", "p_value"]  # fmt: skip
+                "low", "high", "p_value", "explanation"]  # fmt: skip
 JOURNEY_VOICE_COLUMNS = ["stage", "touchpoint", "sentiment", "sentiment_n", "negative_themes"]
 
 
@@ -105,8 +105,10 @@ def overview_pain_points(
     """:func:`top_pain_points` as display rows for the overview's "Top pain points" section.
 
     Each row: ``stage``, ``touchpoint``, ``theme``, ``name``, ``negative`` (int), ``share``
-    (negative share, e.g. ``"40%"``), ``metric``, ``effect`` (signed, one decimal, or None) and
-    ``significant`` (p < 0.05). Any failure of the voice analysis gives no rows, never a broken overview.
+    (negative share, e.g. ``"40%"``), ``metric``, ``effect`` (signed, one decimal, or None),
+    ``ci`` (its 95% interval, e.g. ``"−1.4 to −0.8"``, or None), ``significant`` (p < 0.05) and
+    ``explanation`` (:func:`cxlens.voice.painpoints.explain_effect`: score with vs without the
+    theme). Any failure of the voice analysis gives no rows, never a broken overview.
     """
     try:
         df = top_pain_points(ws, start, end, filters, top=top, segment=segment)
@@ -122,7 +124,11 @@ def overview_pain_points(
             "share": f"{100 * r['negative_share']:.0f}%",
             "metric": None if pd.isna(r["metric"]) else str(r["metric"]),
             "effect": None if pd.isna(r["effect"]) else f"{r['effect']:+.1f}",
+            "ci": None
+            if pd.isna(r["low"]) or pd.isna(r["high"])
+            else f"{r['low']:+.1f} to {r['high']:+.1f}".replace("-", "−"),
             "significant": bool(pd.notna(r["p_value"]) and r["p_value"] < 0.05),
+            "explanation": None if pd.isna(r["effect"]) else r["explanation"],
         }
         for r in df.to_dict(orient="records")
     ]

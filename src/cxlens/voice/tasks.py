@@ -80,7 +80,7 @@ def assign_themes(ctx: JobContext) -> dict[str, Any]:
         if tx is None or len(en) >= REFIT_GROWTH * max(fitted_on, 1):
             sample = en.tail(FIT_LIMIT)
             try:
-                tx = ThemeExtractor(n_themes=10).fit(sample["text"].tolist())
+                tx = ThemeExtractor().fit(sample["text"].tolist())  # k chosen automatically
             except (ConfigError, ValueError) as e:  # too little text for themes: nothing to assign yet
                 return {"skipped": str(e)}
             source, refit = "auto", {"model": tx.to_dict(), "texts": len(en)}

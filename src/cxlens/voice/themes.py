@@ -1,4 +1,9 @@
-"""Theme discovery in verbatims: TF-IDF + NMF (or k-means), user rules, merge/rename/pin, JSON.
+"""Theme discovery in verbatims: key-phrase TF-IDF + NMF, sub-themes, user rules, merge/rename/pin, JSON.
+
+Texts are counted as *terms* (:mod:`cxlens.voice.phrases`): stems of content words and of
+adjacent content-word pairs, so "cancelled", "cancellation" and "Cancelled" are one term and
+"lost bags" is a phrase. A theme is named by its members' own key phrases ("Lost bags · baggage
+claim"), never by stems, and is split once more into sub-themes (theme → sub-theme).
 
 A theme is a unit vector over the TF-IDF vocabulary. Discovered themes are the rows of an NMF
 factorisation ``X ≈ W·H`` of the L2-normalised TF-IDF matrix (Lee & Seung 1999; Févotte &
@@ -11,9 +16,10 @@ User rules (keyword or regular expression lists) take precedence: a verbatim tha
 rule gets the rule's theme as its primary theme (first matching rule in the order given) and a
 score of 1.0 for it; discovered themes are then only secondary labels.
 
-The number of themes is a parameter (``n_themes``); ``n_themes="auto"`` picks, among
-``auto_range``, the k whose themes have the highest mean NPMI coherence on the fitted corpus
-(:func:`coherence`), the criterion reported in ``docs/voice-themes.md``.
+The number of themes is a parameter (``n_themes``); ``n_themes="auto"`` (the default) picks,
+among ``auto_range``, the k whose themes have the highest mean NPMI coherence on the fitted
+corpus (:func:`coherence`), the criterion reported in ``docs/voice-themes.md``. Sub-themes are
+the same model fitted again on each theme's members (2–4 of them, also chosen by NPMI).
 """
 
 from __future__ import annotations
@@ -27,11 +33,17 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from cxlens.errors import ConfigError, NotFoundError
+from cxlens.errors import ConfigError, NotFoundError, ParameterError
+from cxlens.voice import phrases
+from cxlens.voice.coherence import coherence, npmi, top_terms
+from cxlens.voice.wordvectors import unit_rows, word_vectors
 
-__all__ = ["ThemeExtractor", "coherence", "clean_text"]
+__all__ = ["ThemeExtractor", "coherence", "clean_text", "parse_n_themes"]
 
-FORMAT = "cxlens.themes/1"
+FORMAT = "cxlens.themes/2"
+#: formats :meth:`ThemeExtractor.from_dict` still reads (version 1: word analyzer, no sub-themes)
+READABLE_FORMATS = ("cxlens.themes/1", FORMAT)
+ANALYZERS = ("phrases", "words")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"@\w+")
 _ENTITY = re.compile(r"&(amp|lt|gt|quot);")
@@ -39,6 +51,13 @@ _ENTITY = re.compile(r"&(amp|lt|gt|quot);")
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
 #: a theme vector keeps at most this many terms (bounds the JSON size; applied in fit too)
 MAX_TERMS = 400
+#: a pinned theme takes over the new theme whose vector has at least this correlation with its own
+PIN_SIMILARITY = 0.3
+METHODS = ("vectors", "nmf", "kmeans")
+#: default multi-label threshold of each method's score (see ThemeExtractor.threshold)
+THRESHOLDS = {"vectors": 0.45, "nmf": 0.15, "kmeans": 0.15}
+#: decimals kept in the dense theme vectors of the "vectors" method (JSON size; exact round trip)
+VECTOR_DECIMALS = 5
 
 
 def clean_text(text: Any) -> str:
@@ -47,6 +66,23 @@ def clean_text(text: Any) -> str:
         return ""
     s = _ENTITY.sub(" ", str(text))
     return _HANDLE.sub(" ", _URL.sub(" ", s)).lower()
+
+
+def parse_n_themes(themes: int | str | None) -> int | str | None:
+    """A number of themes as given on a command line or to ``score_file``: None, ``"auto"`` or an int ≥ 2."""
+    if themes is None or themes == "auto":
+        return themes
+    try:
+        k = int(themes)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            "themes", f"number of themes (--k) is {themes!r}; expected 'auto' or a whole number such as 8"
+        ) from None
+    if k < 2 or str(themes).strip() not in (str(k), f"{k}.0"):
+        raise ParameterError(
+            "themes", f"number of themes (--k) is {themes!r}; expected 'auto' or a whole number of at least 2"
+        )
+    return k
 
 
 def compile_rules(rules: Mapping[str, Iterable[str]] | None) -> dict[str, list[re.Pattern[str]]]:
@@ -77,37 +113,57 @@ def _texts(texts: Any) -> list[str]:
 
 
 class ThemeExtractor:
-    """Discover themes in short customer texts and assign them to new texts.
+    """Discover themes and sub-themes in short customer texts and assign them to new texts.
 
     Parameters
     ----------
     n_themes : int or "auto"
-        Number of discovered themes, or ``"auto"`` to choose it by NPMI coherence in ``auto_range``.
+        Number of discovered themes, or ``"auto"`` (default) to choose it by NPMI coherence in
+        ``auto_range``.
     rules : dict of str to list of str, optional
         User-defined themes: name → keywords (whole words) or regular expressions. They take
         precedence over discovered themes.
-    method : {"nmf", "kmeans"}
-        NMF topics (default) or spherical mini-batch k-means on the TF-IDF rows.
+    method : {"vectors", "nmf", "kmeans"}
+        ``"vectors"`` (default): k-means of the texts in a word-vector space learnt from the
+        corpus's own co-occurrences (PPMI + SVD, :func:`cxlens.voice.wordvectors.word_vectors`), so that "bag", "luggage"
+        and "baggage" count as near each other in a 10-word tweet; ``"nmf"``: NMF topics of the
+        TF-IDF rows; ``"kmeans"``: spherical mini-batch k-means on the TF-IDF rows.
+    analyzer : {"phrases", "words"}
+        ``"phrases"`` (default): stems of content words and of adjacent content-word pairs
+        (:func:`cxlens.voice.phrases.analyse`); ``"words"``: the word uni- and bigrams of
+        scikit-learn's tokenizer with English stop words (the model of format 1).
     min_df, max_df : int or float
         Document-frequency limits of the vocabulary (as in scikit-learn's ``TfidfVectorizer``).
     ngram_range : tuple of int
-        Word n-grams; default uni- and bigrams.
-    threshold : float
-        Cosine score at or above which a discovered theme is also assigned (multi-label).
+        Word n-grams of the ``"words"`` analyzer; default uni- and bigrams.
+    threshold : float, optional
+        Score at or above which a discovered theme is also assigned (multi-label); default
+        :data:`THRESHOLDS` of the method (0.45 weighted mean cosine for ``"vectors"``, about the
+        90th percentile of a tweet's best theme; 0.15 cosine for the others).
     n_keywords, n_quotes : int
-        Keywords and representative quotes kept per theme.
+        Key phrases and representative quotes kept per theme.
+    subthemes : bool
+        Split every discovered theme with at least ``min_subtheme`` members into 2–4 sub-themes.
+    dimensions : int
+        Size of the word vectors of the ``"vectors"`` method.
     random_state : int
         Seed of the factorisation.
 
     Attributes
     ----------
     themes_ : list of dict
-        One per theme: ``id``, ``name``, ``keywords``, ``size``, ``quotes``, ``pinned``,
-        ``source`` ("discovered", "rule" or "merged").
+        One per theme: ``id``, ``name``, ``keywords`` (key phrases, best first), ``size``,
+        ``quotes``, ``pinned``, ``source`` ("discovered", "rule" or "merged") and ``subthemes``
+        (list of ``id``, ``name``, ``keywords``, ``size``; ids ``t3.0``, ``t3.1``…).
     vocabulary_ : list of str
+        Terms (stems and stem pairs for the ``"phrases"`` analyzer).
+    surface_ : dict of str to str
+        The most frequent written form of every term, used in names and keywords.
     idf_ : ndarray
     vectors_ : ndarray of shape (n_discovered, n_vocabulary)
         Unit theme vectors, in the order of the discovered entries of ``themes_``.
+    subvectors_ : ndarray of shape (n_subthemes, n_vocabulary)
+        Unit sub-theme vectors, in the order of the ``subthemes`` entries of ``themes_``.
 
     Examples
     --------
@@ -120,22 +176,27 @@ class ThemeExtractor:
 
     def __init__(
         self,
-        n_themes: int | str = 10,
+        n_themes: int | str = "auto",
         *,
         rules: Mapping[str, Iterable[str]] | None = None,
-        method: str = "nmf",
+        method: str = "vectors",
+        analyzer: str = "phrases",
         min_df: int | float = 3,
         max_df: int | float = 0.5,
         ngram_range: tuple[int, int] = (1, 2),
-        threshold: float = 0.15,
+        threshold: float | None = None,
         n_keywords: int = 8,
         n_quotes: int = 3,
         auto_range: Sequence[int] = (6, 8, 10, 12, 15),
+        subthemes: bool = True,
+        min_subtheme: int = 40,
+        dimensions: int = 100,
         random_state: int = 0,
     ):
         self.n_themes = n_themes
         self.rules = rules
         self.method = method
+        self.analyzer = analyzer
         self.min_df = min_df
         self.max_df = max_df
         self.ngram_range = ngram_range
@@ -143,20 +204,30 @@ class ThemeExtractor:
         self.n_keywords = n_keywords
         self.n_quotes = n_quotes
         self.auto_range = auto_range
+        self.subthemes = subthemes
+        self.min_subtheme = min_subtheme
+        self.dimensions = dimensions
         self.random_state = random_state
 
     # -- fitting ------------------------------------------------------------------------------
     def _vectorizer(self, vocabulary: Sequence[str] | None = None):
         from sklearn.feature_extraction.text import CountVectorizer
 
+        limits = {
+            "min_df": 1 if vocabulary is not None else self.min_df,
+            "max_df": 1.0 if vocabulary is not None else self.max_df,
+            "vocabulary": vocabulary,
+        }
+        if self.analyzer == "phrases":
+            return CountVectorizer(analyzer=phrases.analyse, **limits)
+        if self.analyzer != "words":
+            raise ConfigError(f"analyzer {self.analyzer!r} is not known; expected one of {list(ANALYZERS)}")
         return CountVectorizer(
             preprocessor=clean_text,
             token_pattern=TOKEN_PATTERN,
             stop_words="english",
             ngram_range=tuple(self.ngram_range),
-            min_df=1 if vocabulary is not None else self.min_df,
-            max_df=1.0 if vocabulary is not None else self.max_df,
-            vocabulary=vocabulary,
+            **limits,
         )
 
     def _tfidf(self, counts) -> sparse.csr_matrix:
@@ -166,7 +237,17 @@ class ThemeExtractor:
         x.data = 1.0 + np.log(x.data)  # sublinear tf
         return normalize(x @ sparse.diags(self.idf_), norm="l2", copy=False)
 
-    def _factorise(self, x, k: int) -> np.ndarray:
+    def _factorise(self, x, k: int, space: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        if self.method == "vectors":
+            from sklearn.cluster import KMeans
+
+            assert space is not None
+            docs, words = space
+            km = KMeans(n_clusters=k, n_init=3, random_state=self.random_state).fit(docs)
+            # a theme's vector over terms: the cosine of each term's word vector with the centroid;
+            # a text's score (:meth:`_scores`) is then the TF-IDF-weighted mean of these cosines,
+            # which ranks the themes of a text exactly as the clustering does
+            return np.round(unit_rows(km.cluster_centers_) @ words.T, VECTOR_DECIMALS)
         if self.method == "nmf":
             from sklearn.decomposition import NMF
 
@@ -179,11 +260,33 @@ class ThemeExtractor:
             km = MiniBatchKMeans(n_clusters=k, n_init=5, batch_size=2048, random_state=self.random_state).fit(x)
             h = np.clip(km.cluster_centers_, 0, None)
         else:
-            raise ConfigError(f"method {self.method!r} is not known; expected 'nmf' or 'kmeans'")
-        return _unit_rows(_truncate(h, MAX_TERMS))
+            raise ConfigError(f"method {self.method!r} is not known; expected one of {list(METHODS)}")
+        return unit_rows(_truncate(h, MAX_TERMS))
+
+    def _space(self, x, binary) -> tuple[np.ndarray, np.ndarray] | None:
+        """Document and word vectors of the ``"vectors"`` method (None for the others)."""
+        if self.method != "vectors":
+            return None
+        contexts = np.array([" " not in term for term in self.vocabulary_])
+        words = word_vectors(binary, contexts, self.dimensions, self.random_state)
+        return unit_rows(np.asarray(x @ words)), words
+
+    def _best_k(
+        self, x, binary, candidates: Iterable[int], space: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> tuple[int, np.ndarray] | None:
+        """The candidate k whose factorisation has the highest mean NPMI of its top-10 terms."""
+        best = None
+        for k in candidates:
+            if k >= min(x.shape):
+                continue
+            h = self._factorise(x, k, space)
+            c = float(np.mean(npmi(binary, top_terms(h, 10))))
+            if best is None or c > best[0]:
+                best = (c, k, h)
+        return None if best is None else (best[1], best[2])
 
     def fit(self, texts: Sequence[Any], y: Any = None) -> ThemeExtractor:
-        """Learn the vocabulary and the themes of ``texts``; pinned themes of a previous fit survive.
+        """Learn the vocabulary, the themes and sub-themes of ``texts``; pinned themes of a previous fit survive.
 
         Returns
         -------
@@ -192,40 +295,36 @@ class ThemeExtractor:
         """
         previous = [t for t in getattr(self, "themes_", []) if t["pinned"] and t["source"] != "rule"]
         prev_vectors = {t["id"]: self._vector_terms(t["id"]) for t in previous} if previous else {}
-        docs = _texts(texts)
+        raw = _as_list(texts)
+        docs = _texts(raw)
         rules = compile_rules(self.rules)
         vec = self._vectorizer()
         try:
-            counts = vec.fit_transform(docs)
+            counts = vec.fit_transform(raw if self.analyzer == "phrases" else docs)
         except ValueError as exc:
             raise ConfigError(
                 f"no vocabulary could be built from {len(docs)} texts ({exc}); give more texts or lower min_df"
             ) from None
         self.vocabulary_ = vec.get_feature_names_out().tolist()
+        self.surface_ = phrases.surface_forms(raw, self.vocabulary_) if self.analyzer == "phrases" else {}
         n_docs = counts.shape[0]
         df = np.asarray((counts > 0).sum(axis=0)).ravel()
         self.idf_ = np.log((1 + n_docs) / (1 + df)) + 1.0
         x = self._tfidf(counts)
         binary = (counts > 0).astype(np.int32).tocsc()
+        space = self._space(x, binary)
         if self.n_themes == "auto":
-            best = None
-            for k in self.auto_range:
-                if k >= min(x.shape):
-                    continue
-                h = self._factorise(x, k)
-                c = float(np.mean(_npmi(binary, _top_idx(h, 10))))
-                if best is None or c > best[0]:
-                    best = (c, k, h)
-            if best is None:
+            got = self._best_k(x, binary, self.auto_range, space)
+            if got is None:
                 raise ConfigError(f"auto_range {list(self.auto_range)} has no k below the corpus size; give smaller k")
-            self.n_themes_, h = best[1], best[2]
+            self.n_themes_, h = got
         else:
             k = int(self.n_themes)
             if not 1 <= k < min(x.shape):
                 raise ConfigError(
                     f"n_themes={k} does not fit {x.shape[0]} texts and {x.shape[1]} terms; choose 1 ≤ k < both"
                 )
-            self.n_themes_, h = k, self._factorise(x, k)
+            self.n_themes_, h = k, self._factorise(x, k, space)
         themes = [
             {
                 "id": f"t{i}",
@@ -235,28 +334,25 @@ class ThemeExtractor:
                 "quotes": [],
                 "pinned": False,
                 "source": "discovered",
+                "subthemes": [],
             }
             for i in range(h.shape[0])
         ]
-        # pinned themes from the previous fit: take over the best-matching new theme by keywords
+        # pinned themes from the previous fit: take over the most similar new theme (cosine of vectors)
         index = {term: j for j, term in enumerate(self.vocabulary_)}
         for old in previous:
-            terms = prev_vectors[old["id"]]
-            old_kw = set(old["keywords"])
-            overlaps = [len(old_kw & set(self._keywords(h[i]))) / max(len(old_kw), 1) for i in range(h.shape[0])]
-            free = [i for i in range(h.shape[0]) if not themes[i]["pinned"]]
-            i = max(free, key=lambda j: overlaps[j]) if free else None
-            if i is not None and overlaps[i] >= 0.25:
+            v = np.zeros(len(self.vocabulary_))
+            for term, w in prev_vectors[old["id"]].items():
+                if term in index:
+                    v[index[term]] = w
+            free = [i for i in range(h.shape[0]) if i < len(themes) and not themes[i]["pinned"]]
+            sims = {i: _correlation(h[i], v) for i in free}
+            i = max(free, key=lambda j: sims[j]) if free else None
+            if i is not None and sims[i] >= PIN_SIMILARITY:
                 themes[i].update(id=old["id"], name=old["name"], pinned=True, source=old["source"])
-            else:  # no new theme resembles it: keep it, re-expressed in the new vocabulary
-                v = np.zeros(len(self.vocabulary_))
-                for term, w in terms.items():
-                    if term in index:
-                        v[index[term]] = w
-                if not v.any():
-                    continue
-                h = np.vstack([h, _unit_rows(v[None, :])])
-                themes.append({**old, "size": 0, "quotes": []})
+            elif v.any():  # no new theme resembles it: keep it, re-expressed in the new vocabulary
+                h = np.vstack([h, v[None, :] if self.method == "vectors" else unit_rows(v[None, :])])
+                themes.append({**old, "size": 0, "quotes": [], "subthemes": []})
         # a pinned id taken over by another position must not repeat on an unpinned theme
         pinned_ids = {t["id"] for t in themes if t["pinned"]}
         used = {t["id"] for t in themes}
@@ -268,31 +364,89 @@ class ThemeExtractor:
                 t["id"] = f"t{n}"
                 used.add(t["id"])
         self.vectors_ = h
+        self.subvectors_ = np.zeros((0, h.shape[1]))
         self._rules = rules
         self.themes_ = themes + [
-            {"id": name, "name": name, "keywords": [], "size": 0, "quotes": [], "pinned": True, "source": "rule"}
+            {"id": name, "name": name, "keywords": [], "size": 0, "quotes": [], "pinned": True, "source": "rule",
+             "subthemes": []}
             for name in rules
-        ]
-        self._describe(docs, x, texts)
+        ]  # fmt: skip
+        self._describe(docs, x, raw, binary, df, space)
         return self
 
-    def _describe(self, docs: list[str], x, raw: Sequence[Any]) -> None:
-        """Fill keywords, names, sizes and quotes of every theme from the fitted corpus."""
-        scores = np.asarray(x @ self.vectors_.T)
-        primary = self._primary(docs, scores)
-        raw_list = [str(t) for t in raw]
+    def _fit_subthemes(
+        self, x, binary, members_of: dict[str, np.ndarray], space: tuple[np.ndarray, np.ndarray] | None
+    ) -> None:
+        """Split each large discovered theme into 2–4 sub-themes (NMF on its members, k by NPMI)."""
+        sub_vectors = []
         for t in self.themes_:
-            members = np.flatnonzero(primary == t["id"])
+            t["subthemes"] = []
+            members = members_of.get(t["id"], np.zeros(0, dtype=int))
+            if t["source"] == "rule" or not self.subthemes or len(members) < self.min_subtheme:
+                continue
+            xs = x[members]
+            if space is not None:
+                got = self._best_k(xs, binary[members], (2, 3, 4), (space[0][members], space[1]))
+                if got is None:
+                    continue
+                k, full = got
+            else:
+                keep = np.flatnonzero(np.asarray((binary[members] > 0).sum(axis=0)).ravel() >= 2)
+                if len(keep) < 4:
+                    continue
+                got = self._best_k(xs[:, keep], binary[members][:, keep], (2, 3, 4))
+                if got is None:
+                    continue
+                k, hs = got
+                full = np.zeros((k, x.shape[1]))
+                full[:, keep] = hs
+            for j in range(k):
+                t["subthemes"].append({"id": f"{t['id']}.{j}", "name": "", "keywords": [], "size": 0})
+                sub_vectors.append(full[j])
+        self.subvectors_ = np.array(sub_vectors) if sub_vectors else np.zeros((0, x.shape[1]))
+
+    def _name(self, members: np.ndarray, binary, df: np.ndarray, n_docs: int) -> tuple[str, list[str]]:
+        member_df = np.asarray(binary[members].sum(axis=0)).ravel().astype(np.float64)
+        scores = phrases.phrase_scores(member_df, len(members), df.astype(np.float64), n_docs)
+        name, forms = phrases.label(scores, self.vocabulary_, self.surface_, n_phrases=self.n_keywords)
+        return name, forms
+
+    def _describe(self, docs: list[str], x, raw: Sequence[Any], binary=None, df=None, space=None) -> None:
+        """Fill names, key phrases, sizes, quotes and sub-themes of every theme from the fitted corpus."""
+        scores = self._scores(x, self.vectors_)
+        primary = self._primary(docs, scores, _known(x))
+        raw_list = ["" if r is None or (isinstance(r, float) and math.isnan(r)) else str(r) for r in raw]
+        if binary is None:
+            binary = (x > 0).astype(np.int32).tocsc()
+        binary = sparse.csr_matrix(binary)
+        if df is None:
+            df = np.asarray(binary.sum(axis=0)).ravel()
+        n_docs = binary.shape[0]
+        members_of = {t["id"]: np.flatnonzero(primary == t["id"]) for t in self.themes_}
+        self._fit_subthemes(x, binary, members_of, space)
+        sub_primary = self._sub_primary(x, primary)
+        for t in self.themes_:
+            members = members_of[t["id"]]
             t["size"] = int(len(members))
             if t["source"] == "rule":
-                col = None
                 order = members
             else:
                 col = self._col(t["id"])
                 order = members[np.argsort(-scores[members, col], kind="stable")]
-                t["keywords"] = self._keywords(self.vectors_[col])
+            if len(members):
+                name, forms = self._name(members, binary, df, n_docs)
+                t["keywords"] = forms[: self.n_keywords]
                 if not t["name"]:
-                    t["name"] = self._label(t["keywords"])
+                    t["name"] = name
+            elif t["source"] != "rule":
+                t["keywords"] = self._keywords(self.vectors_[self._col(t["id"])])
+                t["name"] = t["name"] or " · ".join(t["keywords"][:2])
+            for s in t["subthemes"]:
+                sub_members = np.flatnonzero(sub_primary == s["id"])
+                s["size"] = int(len(sub_members))
+                if len(sub_members):
+                    s["name"], forms = self._name(sub_members, binary, df, n_docs)
+                    s["keywords"] = forms[: self.n_keywords]
             seen: set[str] = set()
             quotes = []
             for i in order:
@@ -303,30 +457,13 @@ class ThemeExtractor:
                 if len(quotes) >= self.n_quotes:
                     break
             t["quotes"] = quotes
-            if t["source"] == "rule" and len(members):
-                # a rule's keywords: the terms most over-represented in its matches
-                mean_in = np.asarray(x[members].mean(axis=0)).ravel()
-                t["keywords"] = [self.vocabulary_[k] for k in np.argsort(-mean_in, kind="stable")[: self.n_keywords]]
 
     def _keywords(self, v: np.ndarray) -> list[str]:
-        return [self.vocabulary_[k] for k in np.argsort(-v, kind="stable")[: self.n_keywords] if v[k] > 0]
-
-    @staticmethod
-    def _label(keywords: list[str], n: int = 3) -> str:
-        """``"late · delivery · days"``: top keywords, skipping words already shown."""
-        chosen: list[str] = []
-        words: set[str] = set()
-        for kw in keywords:
-            toks = kw.split()
-            if set(toks) & words:
-                continue
-            # a bigram that contains a chosen unigram replaces it
-            chosen = [c for c in chosen if not (len(c.split()) == 1 and c in toks)]
-            chosen.append(kw)
-            words |= set(toks)
-            if len(chosen) == n:
-                break
-        return " · ".join(chosen)
+        return [
+            self.surface_.get(self.vocabulary_[k], self.vocabulary_[k])
+            for k in np.argsort(-v, kind="stable")[: self.n_keywords]
+            if v[k] > 0
+        ]
 
     # -- scoring ------------------------------------------------------------------------------
     def _check(self) -> None:
@@ -348,12 +485,12 @@ class ThemeExtractor:
                 hits[i, j] = any(p.search(d) for p in pats)
         return hits
 
-    def _primary(self, docs: list[str], scores: np.ndarray) -> np.ndarray:
+    def _primary(self, docs: list[str], scores: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """First matching rule, else the best discovered theme of texts with a known term, else None."""
         discovered = [t["id"] for t in self.themes_ if t["source"] != "rule"]
         best = scores.argmax(axis=1) if scores.shape[1] else np.zeros(len(docs), dtype=int)
         out = np.array([discovered[b] if scores.shape[1] else None for b in best], dtype=object)
-        if scores.shape[1]:
-            out[scores.max(axis=1) <= 0] = None  # no known word at all
+        out[~known] = None  # no known term at all
         if self._rules:
             hits = self._rule_hits(docs)
             names = list(self._rules)
@@ -361,9 +498,53 @@ class ThemeExtractor:
                 out[i] = names[int(np.argmax(hits[i]))]
         return out
 
-    def _scores(self, docs: list[str]) -> np.ndarray:
-        counts = self._vectorizer(self.vocabulary_).transform(docs)
-        return np.asarray(self._tfidf(counts) @ self.vectors_.T)
+    def _sub_ids(self) -> list[tuple[str, str]]:
+        """(theme id, sub-theme id) of every row of ``subvectors_``, in order."""
+        return [(t["id"], s["id"]) for t in self.themes_ for s in t.get("subthemes", [])]
+
+    def _sub_primary(self, x, primary: np.ndarray) -> np.ndarray:
+        """The best sub-theme (cosine) of each text within its primary theme, or None."""
+        out = np.full(len(primary), None, dtype=object)
+        pairs = self._sub_ids()
+        if not pairs or not len(primary):
+            return out
+        sub = self._scores(x, self.subvectors_)
+        owners = np.array([p[0] for p in pairs], dtype=object)
+        ids = np.array([p[1] for p in pairs], dtype=object)
+        for theme in set(owners):
+            rows = np.flatnonzero(primary == theme)
+            cols = np.flatnonzero(owners == theme)
+            if len(rows):
+                s = sub[np.ix_(rows, cols)]
+                best = cols[s.argmax(axis=1)]
+                got = ids[best]
+                got[~_known(x[rows])] = None
+                out[rows] = got
+        return out
+
+    def _scores(self, x, vectors: np.ndarray) -> np.ndarray:
+        """Score of every text (rows of ``x``) for every theme vector.
+
+        ``"vectors"`` method: the TF-IDF-weighted mean cosine between the text's terms and the
+        theme (in [-1, 1]); other methods: the cosine between the text's TF-IDF row and the unit
+        theme vector (in [0, 1]).
+        """
+        raw = np.asarray(x @ vectors.T)
+        if self.method != "vectors":
+            return raw
+        weight = np.asarray(x.sum(axis=1)).ravel()
+        return raw / np.where(weight > 0, weight, 1.0)[:, None]
+
+    def term_matrix(self, texts: Sequence[Any]) -> sparse.csr_matrix:
+        """The L2-normalised TF-IDF rows of ``texts`` over the fitted vocabulary."""
+        self._check()
+        return self._matrix(_as_list(texts))[1]
+
+    def _matrix(self, texts: Sequence[Any]):
+        raw = list(texts)
+        docs = _texts(raw)
+        counts = self._vectorizer(self.vocabulary_).transform(raw if self.analyzer == "phrases" else docs)
+        return docs, self._tfidf(counts)
 
     def transform(self, texts: Sequence[Any]) -> pd.DataFrame:
         """Score of every theme for every text: cosine for discovered themes, 1/0 for rule themes.
@@ -374,8 +555,8 @@ class ThemeExtractor:
             One row per text, one column per theme id (in ``themes_`` order).
         """
         self._check()
-        docs = _texts(texts)
-        scores = self._scores(docs)
+        docs, x = self._matrix(_as_list(texts))
+        scores = self._scores(x, self.vectors_)
         out = pd.DataFrame(scores, columns=[t["id"] for t in self.themes_ if t["source"] != "rule"])
         if self._rules:
             hits = self._rule_hits(docs)
@@ -386,31 +567,47 @@ class ThemeExtractor:
     def predict(self, texts: Sequence[Any]) -> np.ndarray:
         """Primary theme id of each text (first matching rule, else the best discovered theme, else None)."""
         self._check()
-        docs = _texts(texts)
-        return self._primary(docs, self._scores(docs))
+        docs, x = self._matrix(_as_list(texts))
+        return self._primary(docs, self._scores(x, self.vectors_), _known(x))
 
     def assign(self, texts: Sequence[Any]) -> pd.DataFrame:
-        """Primary theme, its name and score, and every theme at or above ``threshold`` (multi-label).
+        """Primary theme and sub-theme, their names, the score, and every theme at or above ``threshold``.
 
         Returns
         -------
         DataFrame
-            Columns ``theme``, ``theme_name``, ``theme_score``, ``themes`` (list of ids, primary first).
+            Columns ``theme``, ``theme_name``, ``theme_score``, ``themes`` (list of ids, primary
+            first), ``subtheme`` and ``subtheme_name`` (None for rule themes and small themes).
         """
+        self._check()
+        texts = _as_list(texts)
+        docs, x = self._matrix(texts)
         scores = self.transform(texts)
-        primary = self.predict(texts)
+        primary = self._primary(docs, self._scores(x, self.vectors_), _known(x))
+        sub = self._sub_primary(x, primary)
         names = self.names()
+        sub_names = {s["id"]: s["name"] for t in self.themes_ for s in t.get("subthemes", [])}
         labels = []
         top = []
+        values = scores.to_numpy()
+        cols = np.asarray(scores.columns, dtype=object)
         for i, p in enumerate(primary):
-            row = scores.iloc[i]
-            extra = [c for c in row.index[np.argsort(-row.to_numpy(), kind="stable")] if row[c] >= self.threshold]
+            row = values[i]
+            order = np.argsort(-row, kind="stable")
+            extra = [cols[c] for c in order if row[c] >= self.threshold_]
             labels.append(([p] if p is not None else []) + [c for c in extra if c != p])
-            top.append(float(row[p]) if p is not None else 0.0)
+            top.append(float(scores.iloc[i][p]) if p is not None else 0.0)
         out = pd.DataFrame({"theme_score": top, "themes": labels})
         out.insert(0, "theme", pd.Series(list(primary), dtype=object))
         out.insert(1, "theme_name", pd.Series([names.get(p) for p in primary], dtype=object))
+        out["subtheme"] = pd.Series(list(sub), dtype=object)
+        out["subtheme_name"] = pd.Series([sub_names.get(s) for s in sub], dtype=object)
         return out
+
+    @property
+    def threshold_(self) -> float:
+        """The multi-label threshold in use: ``threshold``, else the method's default."""
+        return float(self.threshold) if self.threshold is not None else THRESHOLDS.get(self.method, 0.15)
 
     def names(self) -> dict[str, str]:
         """Theme id → display name."""
@@ -418,12 +615,34 @@ class ThemeExtractor:
         return {t["id"]: t["name"] for t in self.themes_}
 
     def themes(self) -> pd.DataFrame:
-        """The fitted themes as a table: id, name, keywords, size, share, quotes, pinned, source."""
+        """The fitted themes as a table: id, name, keywords, size, share, quotes, pinned, source, subthemes."""
         self._check()
         f = pd.DataFrame(self.themes_)
         total = f["size"].sum()
         f.insert(4, "share", f["size"] / total if total else 0.0)
         return f
+
+    def hierarchy(self) -> pd.DataFrame:
+        """Theme → sub-theme as a tidy table: one row per sub-theme (or per theme without sub-themes).
+
+        Columns ``theme, theme_name, theme_size, subtheme, subtheme_name, size, keywords``.
+        """
+        self._check()
+        rows = []
+        for t in self.themes_:
+            base = {"theme": t["id"], "theme_name": t["name"], "theme_size": t["size"]}
+            subs = t.get("subthemes") or [None]
+            for s in subs:
+                rows.append(
+                    {
+                        **base,
+                        "subtheme": None if s is None else s["id"],
+                        "subtheme_name": None if s is None else s["name"],
+                        "size": t["size"] if s is None else s["size"],
+                        "keywords": t["keywords"] if s is None else s["keywords"],
+                    }
+                )
+        return pd.DataFrame(rows)
 
     # -- editing ------------------------------------------------------------------------------
     def _get(self, theme_id: str) -> dict[str, Any]:
@@ -436,7 +655,12 @@ class ThemeExtractor:
         )
 
     def rename(self, theme_id: str, name: str) -> ThemeExtractor:
-        """Give theme ``theme_id`` the display name ``name``; returns ``self``."""
+        """Give theme (or sub-theme) ``theme_id`` the display name ``name``; returns ``self``."""
+        for t in getattr(self, "themes_", []):
+            for s in t.get("subthemes", []):
+                if s["id"] == theme_id:
+                    s["name"] = str(name)
+                    return self
         self._get(theme_id)["name"] = str(name)
         return self
 
@@ -448,27 +672,37 @@ class ThemeExtractor:
     def merge(self, a: str, b: str, name: str | None = None) -> ThemeExtractor:
         """Merge discovered theme ``b`` into ``a`` (size-weighted mean vector); returns ``self``.
 
-        The merged theme keeps id ``a``; it is pinned if either part was.
+        The merged theme keeps id ``a``; it is pinned if either part was. The sub-themes of both
+        become sub-themes of ``a``.
         """
         ta, tb = self._get(a), self._get(b)
         if a == b:
             raise ConfigError(f"cannot merge theme {a!r} with itself; give two different theme ids")
         if "rule" in (ta["source"], tb["source"]):
             raise ConfigError(f"themes {a!r} and {b!r}: rule themes cannot be merged; edit the rules instead")
+        subs = dict(zip([p[1] for p in self._sub_ids()], self.subvectors_, strict=True))
         ia, ib = self._col(a), self._col(b)
         wa, wb = max(ta["size"], 1), max(tb["size"], 1)
-        v = _unit_rows(_truncate((wa * self.vectors_[ia] + wb * self.vectors_[ib])[None, :], MAX_TERMS))[0]
+        v = (wa * self.vectors_[ia] + wb * self.vectors_[ib])[None, :]
+        if self.method == "vectors":  # the members' mean cosine with each term
+            v = np.round(v / (wa + wb), VECTOR_DECIMALS)[0]
+        else:
+            v = unit_rows(_truncate(v, MAX_TERMS))[0]
         self.vectors_[ia] = v
         self.vectors_ = np.delete(self.vectors_, ib, axis=0)
+        keywords = list(dict.fromkeys(ta["keywords"] + tb["keywords"]))[: self.n_keywords] or self._keywords(v)
         ta.update(
             size=ta["size"] + tb["size"],
             quotes=(ta["quotes"] + tb["quotes"])[: self.n_quotes],
-            keywords=self._keywords(v),
+            keywords=keywords,
             pinned=ta["pinned"] or tb["pinned"],
             source="merged",
+            subthemes=ta.get("subthemes", []) + tb.get("subthemes", []),
         )
-        ta["name"] = str(name) if name else self._label(ta["keywords"])
+        ta["name"] = str(name) if name else f"{ta['name']} · {tb['name']}"
         self.themes_.remove(tb)
+        order = [p[1] for p in self._sub_ids()]
+        self.subvectors_ = np.array([subs[s] for s in order]) if order else np.zeros((0, self.vectors_.shape[1]))
         return self
 
     # -- persistence --------------------------------------------------------------------------
@@ -479,6 +713,7 @@ class ThemeExtractor:
             "n_themes": self.n_themes,
             "rules": {k: list(v) if not isinstance(v, str) else [v] for k, v in (self.rules or {}).items()},
             "method": self.method,
+            "analyzer": self.analyzer,
             "min_df": self.min_df,
             "max_df": self.max_df,
             "ngram_range": list(self.ngram_range),
@@ -486,26 +721,27 @@ class ThemeExtractor:
             "n_keywords": self.n_keywords,
             "n_quotes": self.n_quotes,
             "auto_range": list(self.auto_range),
+            "subthemes": self.subthemes,
+            "min_subtheme": self.min_subtheme,
+            "dimensions": self.dimensions,
             "random_state": self.random_state,
         }
-        vectors = [
-            {"terms": [int(k) for k in np.flatnonzero(v)], "weights": [float(w) for w in v[v != 0]]}
-            for v in self.vectors_
-        ]
         return {
             "format": FORMAT,
             "params": params,
             "n_themes_": self.n_themes_,
             "vocabulary": list(self.vocabulary_),
+            "surface": dict(self.surface_),
             "idf": [float(w) for w in self.idf_],
-            "vectors": vectors,
+            "vectors": _sparse_rows(self.vectors_),
+            "subvectors": _sparse_rows(self.subvectors_),
             "themes": [dict(t) for t in self.themes_],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThemeExtractor:
-        """Rebuild a fitted extractor from :meth:`to_dict` output."""
-        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+        """Rebuild a fitted extractor from :meth:`to_dict` output (format 2, or format 1 of earlier versions)."""
+        if not isinstance(data, Mapping) or data.get("format") not in READABLE_FORMATS:
             got = data.get("format") if isinstance(data, Mapping) else type(data).__name__
             raise ConfigError(
                 f"theme model format is {got!r}; expected {FORMAT!r} as written by ThemeExtractor.to_dict"
@@ -513,89 +749,62 @@ class ThemeExtractor:
         p = dict(data["params"])
         p["ngram_range"] = tuple(p["ngram_range"])
         p["auto_range"] = tuple(p["auto_range"])
+        if data["format"] == "cxlens.themes/1":  # word analyzer, no sub-themes
+            p.update(analyzer="words", subthemes=False)
         self = cls(**p)
         self.n_themes_ = data["n_themes_"]
         self.vocabulary_ = list(data["vocabulary"])
+        self.surface_ = dict(data.get("surface", {}))
         self.idf_ = np.asarray(data["idf"], dtype=np.float64)
-        h = np.zeros((len(data["vectors"]), len(self.vocabulary_)))
-        for i, v in enumerate(data["vectors"]):
-            h[i, v["terms"]] = v["weights"]
-        self.vectors_ = h
+        self.vectors_ = _dense_rows(data["vectors"], len(self.vocabulary_))
+        self.subvectors_ = _dense_rows(data.get("subvectors", []), len(self.vocabulary_))
         self._rules = compile_rules(self.rules)
-        self.themes_ = [dict(t, keywords=list(t["keywords"]), quotes=list(t["quotes"])) for t in data["themes"]]
+        self.themes_ = [
+            dict(
+                t,
+                keywords=list(t["keywords"]),
+                quotes=list(t["quotes"]),
+                subthemes=[dict(s, keywords=list(s["keywords"])) for s in t.get("subthemes", [])],
+            )
+            for t in data["themes"]
+        ]
         return self
 
 
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two theme vectors over the vocabulary (0 when either is constant)."""
+    a, b = a - a.mean(), b - b.mean()
+    n = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b / n) if n > 0 else 0.0
+
+
+def _known(x) -> np.ndarray:
+    """True for the rows (texts) of a CSR matrix with at least one known term."""
+    return np.diff(sparse.csr_matrix(x).indptr) > 0
+
+
+def _as_list(texts: Any) -> list[Any]:
+    """``texts`` as a list, a missing text (None, NaN) as ``""``."""
+    if isinstance(texts, str):
+        raise ConfigError(f"texts is a single string {texts[:40]!r}; expected a sequence of texts, e.g. [text]")
+    return ["" if t is None or (isinstance(t, float) and math.isnan(t)) else t for t in texts]
+
+
+def _sparse_rows(h: np.ndarray) -> list[dict[str, list]]:
+    return [{"terms": [int(k) for k in np.flatnonzero(v)], "weights": [float(w) for w in v[v != 0]]} for v in h]
+
+
+def _dense_rows(rows: Sequence[Mapping[str, Any]], width: int) -> np.ndarray:
+    h = np.zeros((len(rows), width))
+    for i, v in enumerate(rows):
+        h[i, v["terms"]] = v["weights"]
+    return h
+
+
 # -- helpers ----------------------------------------------------------------------------------
-def _unit_rows(h: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(h, axis=1, keepdims=True)
-    return np.divide(h, n, out=np.zeros_like(h, dtype=np.float64), where=n > 0)
-
-
 def _truncate(h: np.ndarray, m: int) -> np.ndarray:
     h = np.array(h, dtype=np.float64)
     if h.shape[1] > m:
         cut = np.argpartition(-h, m, axis=1)[:, m:]
         np.put_along_axis(h, cut, 0.0, axis=1)
     return h
-
-
-def _top_idx(h: np.ndarray, n: int) -> list[np.ndarray]:
-    return [np.argsort(-row, kind="stable")[:n] for row in h]
-
-
-def _npmi(binary, tops: list[np.ndarray], eps: float = 1e-12) -> list[float]:
-    """Mean NPMI over keyword pairs of each theme (Bouma 2009; document co-occurrence)."""
-    n = binary.shape[0]
-    out = []
-    for idx in tops:
-        cols = binary[:, idx].astype(np.float64)
-        co = (cols.T @ cols).toarray() / n
-        p = np.diag(co)
-        vals = []
-        for i in range(len(idx)):
-            for j in range(i + 1, len(idx)):
-                pij = co[i, j]
-                if pij <= 0:
-                    vals.append(-1.0)
-                else:
-                    vals.append(math.log(pij / (p[i] * p[j])) / -math.log(pij + eps))
-        out.append(float(np.mean(vals)) if vals else 0.0)
-    return out
-
-
-def _umass(binary, tops: list[np.ndarray]) -> list[float]:
-    """UMass coherence (Mimno et al. 2011): mean log((D(wi,wj)+1)/D(wj)) over ordered keyword pairs."""
-    out = []
-    for idx in tops:
-        cols = binary[:, idx].astype(np.float64)
-        co = (cols.T @ cols).toarray()
-        d = np.diag(co)
-        vals = [math.log((co[i, j] + 1) / d[j]) for i in range(1, len(idx)) for j in range(i) if d[j] > 0]
-        out.append(float(np.mean(vals)) if vals else 0.0)
-    return out
-
-
-def coherence(extractor: ThemeExtractor, texts: Sequence[Any], top_n: int = 10, measure: str = "npmi") -> pd.Series:
-    """Topic coherence of each discovered theme on ``texts``, from its ``top_n`` keywords.
-
-    ``measure="npmi"`` is normalised pointwise mutual information of keyword pairs over document
-    co-occurrence (Bouma 2009; range −1…1, higher is better; Röder et al. 2015 found it tracks
-    human judgements); ``"umass"`` is Mimno et al. (2011) (≤ 0, closer to 0 is better).
-
-    Returns
-    -------
-    Series
-        Coherence per discovered theme id.
-    """
-    extractor._check()
-    binary = (extractor._vectorizer(extractor.vocabulary_).transform(_texts(texts)) > 0).astype(np.int32).tocsc()
-    tops = _top_idx(extractor.vectors_, top_n)
-    if measure == "npmi":
-        vals = _npmi(binary, tops)
-    elif measure == "umass":
-        vals = _umass(binary, tops)
-    else:
-        raise ConfigError(f"coherence measure {measure!r} is not known; expected 'npmi' or 'umass'")
-    ids = [t["id"] for t in extractor.themes_ if t["source"] != "rule"]
-    return pd.Series(vals, index=ids, name=measure)

@@ -1,0 +1,76 @@
+"""Key phrases: stems, terms, surface forms and labels computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cxlens.voice.phrases import STOP_WORDS, analyse, label, phrase_scores, stem, surface_forms, tokens
+
+
+@pytest.mark.parametrize(
+    ("words", "same"),
+    [
+        (["cancelled", "canceled", "cancellation", "Cancelled", "cancelling", "cancel"], True),
+        (["delayed", "delays", "delay", "delaying"], True),
+        (["bag", "bags"], True),
+        (["refund", "refunded", "refunds"], True),
+        (["dress", "dresses"], True),
+        (["late", "latest"], False),
+        (["bag", "baggage"], False),
+    ],
+)
+def test_stem_joins_the_inflections_of_one_word_only(words, same):
+    assert (len({stem(w) for w in words}) == 1) is same
+
+
+def test_stem_keeps_short_and_listed_words():
+    assert stem("bus") == "bus" and stem("was") == "was" and stem("dress") == "dress" and stem("fly") == "fly"
+    assert stem("stopped") == "stop" and stem("it's") == "its"
+
+
+def test_tokens_drop_links_handles_and_entities_and_keep_clause_punctuation():
+    assert tokens("@united LATE &amp; see http://t.co/x again, now!") == ["late", "see", "again", ",", "now", "!"]
+    assert tokens(None) == [] and tokens(float("nan")) == []
+
+
+def test_terms_are_content_stems_and_adjacent_pairs_within_a_clause():
+    assert analyse("The lost bags, never found. Customer service was rude") == [
+        "lost", "bag", "lost bag", "found", "customer", "service", "customer service", "rude",
+    ]  # fmt: skip
+    # a stop word or punctuation breaks a pair: no "bag found" and no "found customer"
+    assert "bag found" not in analyse("lost bags, never found")
+    assert {"im", "dont", "thanks", "just"} <= STOP_WORDS
+
+
+def test_surface_form_is_the_most_frequent_spelling():
+    forms = surface_forms(["Lost bags", "lost bag", "LOST BAGS", "lost bags again"])
+    assert forms["lost bag"] == "lost bags" and forms["bag"] == "bags" and forms["lost"] == "lost"
+    # ties go to the alphabetically first form
+    assert surface_forms(["delayed", "delays"])["delay"] == "delayed"
+
+
+def test_phrase_scores_are_member_share_times_log_lift():
+    member = np.array([8.0, 2.0, 0.0])
+    corpus = np.array([10.0, 50.0, 30.0])
+    got = phrase_scores(member, 10, corpus, 100)
+    share = member / 10
+    lift = (member + 0.5) / 11 / ((corpus + 1) / 101)
+    assert got[0] == pytest.approx(share[0] * math.log(lift[0]))
+    assert got[1] == 0.0  # less frequent among members than in the corpus: lift below 1 counts as none
+    assert got[2] == 0.0
+    assert phrase_scores(member, 0, corpus, 100).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_label_prefers_a_strong_collocation_and_adds_a_disjoint_second_phrase():
+    vocab = ["late", "late flight", "hours", "late hours", "gate"]
+    surface = {"late": "late", "late flight": "Late Flight", "hours": "hours", "late hours": "late hours"}
+    scores = np.array([2.0, 0.9, 0.6, 0.55, 0.1])
+    name, phrases = label(scores, vocab, surface)
+    # "late flight" scores 0.45 of "late" (≥ 0.4): it replaces it; "hours" (0.30 of the top, ≥ 0.25) is
+    # added; "late hours" repeats a word shown; "gate" is below a quarter of the top
+    assert name == "Late Flight · hours"
+    assert phrases[:2] == ["Late Flight", "hours"] and "late hours" not in phrases
+    assert label(np.zeros(5), vocab, surface) == ("", [])
