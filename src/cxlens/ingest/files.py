@@ -305,10 +305,24 @@ class SourceFile:
         if progress:
             progress(self.size, self.size)
 
+    def other_delimiter(self) -> str | None:
+        """The separator a one-column header is really split by (';', tab, '|', ','), if any."""
+        if len(self.columns) != 1:
+            return None
+        return next((d for d in _DELIMITERS if d != self.delimiter and d in self.columns[0]), None)
+
     def _csv_error(self, e: Exception) -> ImportFileError:
         msg = str(e)
         if "UTF8" in msg or "utf8" in msg.lower() or "decode" in msg.lower():
             return self._decode_error()
+        other = self.other_delimiter()
+        if other is not None:
+            label, option = ("tabs", "tab") if other == "\t" else (repr(other), repr(other))
+            return ImportFileError(
+                f"{self.name}: this file is separated by {label}, not by {self.delimiter!r} (its header is "
+                f"{self.columns[0][:60]!r}); "
+                f"pass --delimiter {option}"
+            )
         if "Expected" in msg and "columns" in msg:
             found = self._bad_line()
             if found is not None:

@@ -18,9 +18,11 @@ the first rows as they would be stored, how many rows would be added, and every 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import uuid
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,16 @@ from cxlens.schema.tables import FLOAT, INT, JSON, STRING, TABLES, TIMESTAMP, Ta
 from cxlens.schema.validate import Problems, ValidateOptions, derived_key_hash, validate_frame
 from cxlens.store import rollup
 
-__all__ = ["ImportReport", "ImportResult", "check_mapping", "insert_tables", "load", "table_def"]
+__all__ = [
+    "ImportReport",
+    "ImportResult",
+    "Rollback",
+    "check_mapping",
+    "collecting_reports",
+    "insert_tables",
+    "load",
+    "table_def",
+]
 
 _ARROW = {STRING: pa.string(), JSON: pa.string(), FLOAT: pa.float64(), INT: pa.int64(), TIMESTAMP: pa.timestamp("us")}
 PREVIEW_ROWS = 10
@@ -78,16 +89,18 @@ class ImportReport:
         return not self.problems
 
     def summary(self) -> str:
+        """One line: ``feedback: 2 rows added from fb.csv (1 already present or repeated): 3 rows read, …``."""
         verb = "would be added" if self.dry_run else "added"
-        parts = [f"{self.table}: {self.rows:,} rows read from {self.source}, {self.inserted:,} {verb}"]
+        head = (f"{self.table}: {self.inserted:,} rows {verb} from {self.source} "
+                f"({self.present + self.repeated:,} already present or repeated): {self.rows:,} rows read")  # fmt: skip
+        parts = [head]
         if self.present:
-            parts.append(f"{self.present:,} already present")
+            parts.append(f"{self.present:,} already in the workspace")
         if self.repeated:
             parts.append(f"{self.repeated:,} repeated in the file")
         for col, (n, first) in self.incomplete.items():
-            parts.append(
-                f"{n:,} skipped without {col} (rows {', '.join(map(str, first))}{'…' if n > len(first) else ''})"
-            )
+            rows = ", ".join(map(str, first)) + ("…" if n > len(first) else "")
+            parts.append(f"{n:,} skipped for an empty {col} (rows {rows})")
         return ", ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
@@ -118,8 +131,22 @@ class ImportReport:
 ImportResult = ImportReport
 
 
-class _DryRun(Exception):
-    """Raised inside the transaction of a dry run so that nothing is kept."""
+class Rollback(Exception):  # noqa: N818 - a signal, not an error
+    """Raised inside a transaction to keep nothing of it (dry runs)."""
+
+
+_reports: ContextVar[dict[str, ImportReport] | None] = ContextVar("cxlens_import_reports", default=None)
+
+
+@contextlib.contextmanager
+def collecting_reports() -> Iterator[dict[str, ImportReport]]:
+    """Collect the reports of every :func:`insert_tables` call in the block (per table, summed)."""
+    got: dict[str, ImportReport] = {}
+    token = _reports.set(got)
+    try:
+        yield got
+    finally:
+        _reports.reset(token)
 
 
 def table_def(kind: str) -> Table:
@@ -231,8 +258,8 @@ def load(
             report.incomplete = {k: list(v) for k, v in problems.skipped.items()}
             writer.end(cur)
             if dry_run:
-                raise _DryRun
-    except _DryRun:
+                raise Rollback
+    except Rollback:
         pass
     except SchemaError as e:
         if not dry_run:
@@ -474,4 +501,12 @@ def insert_tables(store: Any, tables: dict[str, pd.DataFrame], *, source: str = 
             writer.write(cur, rows, 0, list(rows.columns))
             writer.end(cur)
             results[table.name] = report
+    got = _reports.get()
+    if got is not None:
+        for name, r in results.items():
+            if name in got:
+                for attr in ("rows", "inserted", "present", "repeated"):
+                    setattr(got[name], attr, getattr(got[name], attr) + getattr(r, attr))
+            else:
+                got[name] = r
     return results

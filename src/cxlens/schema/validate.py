@@ -402,6 +402,7 @@ def missing_column_error(source: str, column: str, table: Table, found: list[str
 def _required(out: pd.DataFrame, table: Table, source: str, problems: Problems, invalid: pd.Series,
               skip: bool, absent: set[str]) -> pd.Series | None:  # fmt: skip
     keep = None
+    first: tuple[int, str] | None = None
     for col in table.columns:
         if not col.required or col.name in absent:
             continue  # ids the source does not carry are derived
@@ -411,10 +412,12 @@ def _required(out: pd.DataFrame, table: Table, source: str, problems: Problems, 
         if skip:
             problems.skip(col.name, np.flatnonzero(empty) + 1 + problems.offset)
             keep = ~empty if keep is None else keep & ~empty
-            continue
-        i = int(empty.argmax())
-        problems.add(_bad(source, problems.offset + i, col.name, _EMPTY, f"a value ({table.name} requires {col.name}; "
-                                                        "--skip-incomplete skips such rows and counts them)"))  # fmt: skip
+        elif first is None or int(empty.argmax()) < first[0]:
+            first = (int(empty.argmax()), col.name)
+    if first is not None:
+        i, name = first
+        problems.add(_bad(source, problems.offset + i, name, _EMPTY, f"a value ({table.name} requires {name}; "
+                                                                     "--skip-incomplete skips such rows and counts them)"))  # fmt: skip
     return keep
 
 
