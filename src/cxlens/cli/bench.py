@@ -102,3 +102,17 @@ def bench_threads(
     with err.status(f"building the {size} demo and timing 1 and 2 threads…"):
         res = run(sz, seed=seed, calls=calls)
     print_bench(f"bench threads: {res['customers']:,} customers, {calls} mixed read-only calls", res)
+
+
+@bench_app.command("import")
+def bench_import(
+    rows: Annotated[int, typer.Option(help="Feedback rows to generate (2.7M ≈ 200 MB).")] = 2_700_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Import a feedback CSV end to end: first import, re-import and pandas.read_csv, time and peak memory."""
+    benchmarks()
+    from benchmarks.imports import bench_import as run
+
+    with err.status(f"writing {rows:,} feedback rows and importing them…"):
+        res = run(rows=rows, seed=seed)
+    print_bench(f"bench import: {rows:,} feedback rows", res)

@@ -26,6 +26,7 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -65,8 +66,9 @@ _EXT = {
 }
 _ALIASES = {"ndjson": "jsonl", "pq": "parquet", "tsv": "csv", "excel": "xlsx", "xls": "xlsx"}
 _DELIMITERS = (",", ";", "\t", "|")
-_CSV_BLOCK = 16 * 2**20
-_ROWS = 100_000
+#: pyarrow reads ahead many blocks: small blocks keep that small; they are gathered into chunks of rows
+_CSV_BLOCK = 1 * 2**20
+_ROWS = 200_000
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` in bytes while a file is read."""
@@ -87,7 +89,7 @@ class ReadOptions:
     records: str | None = None
     #: Excel sheet name
     sheet: str | None = None
-    #: rows per chunk for JSON Lines and Parquet (CSV chunks are ~16 MB of text)
+    #: rows per chunk
     chunk_rows: int = _ROWS
 
     def __post_init__(self) -> None:
@@ -293,11 +295,23 @@ class SourceFile:
                 got = reader.schema.names
                 if len(got) != len(names):
                     raise ImportFileError(f"{self.name}: the header reads as {len(got)} columns, expected {len(names)}")
-                for batch in reader:
-                    table = pa.Table.from_batches([batch]).rename_columns(names)
+                batches: list[pa.RecordBatch] = []
+                pending = 0
+                for batch in itertools.chain(reader, [None]):
+                    if batch is not None:
+                        batches.append(batch)
+                        pending += batch.num_rows
+                        if pending < self.opts.chunk_rows:
+                            continue
+                    if not batches:
+                        break
+                    table = pa.Table.from_batches(batches).rename_columns(names)
+                    batches, pending = [], 0
                     if columns is not None:
                         table = table.select([names.index(c) for c in wanted])
-                    yield table.to_pandas()
+                    frame = table.to_pandas()
+                    del table
+                    yield frame
                     if progress:
                         progress(min(raw.tell(), self.size), self.size)
             except pa.ArrowInvalid as e:

@@ -340,15 +340,20 @@ class _Writer:
         self.store, self.table, self.source, self.dry_run, self.report = store, table, source, dry_run, report
         tag = uuid.uuid4().hex[:8]
         self.keys, self.chunk, self.new = f"_cx_keys_{tag}", f"_cx_chunk_{tag}", f"_cx_new_{tag}"
+        self.counts = f"_cx_counts_{tag}"
         self.derived = False
         self.preview_done = False
 
     def begin(self, cur: Any) -> None:
         key_cols = ", ".join(f'"{k}" VARCHAR' for k in self.table.key)
         cur.execute(f"CREATE TEMP TABLE {self.keys} ({key_cols}, _cx_h UBIGINT, _cx_row BIGINT, _cx_dkey VARCHAR)")
+        if self.table.name == "feedback":
+            cur.execute(f"CREATE TEMP TABLE {self.counts} AS {rollup.select_counts('feedback')} LIMIT 0")
 
     def end(self, cur: Any) -> None:
-        for t in (self.keys, self.chunk, self.new):
+        if self.table.name == "feedback" and not self.dry_run:
+            rollup.add_counts(cur, self.counts)
+        for t in (self.keys, self.chunk, self.new, self.counts):
             cur.execute(f"DROP TABLE IF EXISTS {t}")
 
     def write(self, cur: Any, out: pd.DataFrame, offset: int, source_columns: Any) -> None:
@@ -431,30 +436,25 @@ class _Writer:
         match_k = " AND ".join(f'k."{c}" = c."{c}"' for c in t.key)
         match_t = " AND ".join(f't."{c}" = c."{c}"' for c in t.key)
         cols = ", ".join(f'"{c}"' for c in t.column_names)
+        repeats = cur.execute(f"SELECT count(*) - count(DISTINCT ({keys})) FROM {self.chunk}").fetchone()[0]
+        first = f"(SELECT DISTINCT ON ({keys}) * FROM {self.chunk} ORDER BY {keys}, _cx_row)" if repeats else self.chunk
         cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE {self.new} AS SELECT * FROM (SELECT DISTINCT ON ({keys}) * FROM {self.chunk} "
-            f"ORDER BY {keys}, _cx_row) c WHERE NOT EXISTS (SELECT 1 FROM {self.keys} k WHERE {match_k})"
+            f'CREATE OR REPLACE TEMP TABLE {self.new} AS SELECT c.*, EXISTS (SELECT 1 FROM "{t.name}" t WHERE {match_t}) '
+            f"AS _cx_present FROM {first} c WHERE NOT EXISTS (SELECT 1 FROM {self.keys} k WHERE {match_k})"
         )
-        total, fresh = cur.execute(
-            f"SELECT (SELECT count(*) FROM {self.chunk}), (SELECT count(*) FROM {self.new})"
+        total, fresh, present = cur.execute(
+            f"SELECT (SELECT count(*) FROM {self.chunk}), count(*), count(*) FILTER (_cx_present) FROM {self.new}"
         ).fetchone()
-        present = cur.execute(
-            f'SELECT count(*) FROM {self.new} c WHERE EXISTS (SELECT 1 FROM "{t.name}" t WHERE {match_t})'
-        ).fetchone()[0]
         self.report.present += int(present)
         self.report.repeated += int(total - fresh)
         self.report.inserted += int(fresh - present)
         cur.execute(f"INSERT INTO {self.keys} SELECT {keys}, _cx_h, _cx_row, _cx_dkey FROM {self.new}")
         if self.dry_run or fresh - present == 0:
             return
-        added = f'(SELECT {cols} FROM {self.new} c WHERE NOT EXISTS (SELECT 1 FROM "{t.name}" t WHERE {match_t}))'
+        added = f"(SELECT {cols} FROM {self.new} WHERE NOT _cx_present)"
+        cur.execute(f'INSERT INTO "{t.name}" ({cols}) {added[1:-1]}')
         if t.name == "feedback":
-            cur.execute(f"CREATE OR REPLACE TEMP TABLE {self.new}_add AS {added}")
-            cur.execute(f'INSERT INTO "{t.name}" ({cols}) SELECT {cols} FROM {self.new}_add')
-            rollup.add(cur, f"{self.new}_add")
-            cur.execute(f"DROP TABLE {self.new}_add")
-        else:
-            cur.execute(f'INSERT INTO "{t.name}" ({cols}) {added[1:-1]}')
+            cur.execute(f"INSERT INTO {self.counts} {rollup.select_counts(added)}")
 
 
 def _to_arrow(rows: pd.DataFrame, table: Table) -> pa.Table:
