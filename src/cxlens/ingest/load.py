@@ -307,23 +307,35 @@ def _date_formats(table: Table, chunks: Any, drops: list[str], maps: dict[str, s
         if c in prepared.columns:
             cols[c] = DateColumn(c, name, opts.dates)
     formats: dict[str, DateFormat] = {}
-    try:
-        for c, dc in cols.items():
+    failed: set[str] = set()
+    for c, dc in cols.items():
+        try:
             dc.observe(prepared[c].reset_index(drop=True))
-        open_cols = [c for c, dc in cols.items() if dc.format is None]
-        if open_cols:
-            source_cols = list({maps.get(c, c).split(".")[0] for c in open_cols if c not in consts})
-            offset = 0
-            for chunk in chunks(source_cols):
-                part = _prepare(chunk, [], {k: v for k, v in maps.items() if k in open_cols}, {}, name)
-                for c in open_cols:
-                    if c in part.columns:
-                        cols[c].observe(part[c].reset_index(drop=True), offset)
-                offset += len(chunk)
-        for c, dc in cols.items():
+        except SchemaError as e:
+            problems.add(e)
+            failed.add(c)
+    open_cols = [c for c, dc in cols.items() if dc.format is None and c not in failed]
+    if open_cols:
+        source_cols = list({maps.get(c, c).split(".")[0] for c in open_cols if c not in consts})
+        offset = 0
+        for chunk in chunks(source_cols):
+            part = _prepare(chunk, [], {k: v for k, v in maps.items() if k in open_cols}, {}, name)
+            for c in [c for c in open_cols if c in part.columns and c not in failed]:
+                try:
+                    cols[c].observe(part[c].reset_index(drop=True), offset)
+                except SchemaError as e:
+                    problems.add(e)
+                    failed.add(c)
+            offset += len(chunk)
+    for c, dc in cols.items():
+        if c in failed:
+            formats[c] = DateFormat("invalid")
+            continue
+        try:
             formats[c] = dc.resolve()
-    except SchemaError as e:
-        problems.add(e)
+        except SchemaError as e:
+            problems.add(e)
+            formats[c] = DateFormat("invalid")
     return formats
 
 

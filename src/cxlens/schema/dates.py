@@ -204,8 +204,8 @@ class DateColumn:
                 pos = kinds.index[i]
                 raise date_error(
                     self.source, offset + pos + 1, self.column, s.loc[pos],
-                    f"the same kind of value as row {offset + kinds.index[0] + 1} ({s.loc[kinds.index[0]]!r}); "
-                    "expected one date format per column",
+                    f"the same kind of value as row {offset + kinds.index[0] + 1} ({s.loc[kinds.index[0]]!r}), "
+                    "as a column has one date format",
                 )  # fmt: skip
             if len(kinds) and kinds.iloc[0] == "number":
                 s = pd.to_numeric(s, errors="coerce")
@@ -237,8 +237,8 @@ class DateColumn:
             pos = present.index[int(differ.argmax())]
             raise date_error(
                 self.source, offset + pos + 1, self.column, s.loc[pos],
-                f"the format of row {self.first_row} ({self.first_value!r}), {_EXAMPLES.get(want, 'a day/month date')}; "
-                "expected one date format per column",
+                f"the format of row {self.first_row} ({self.first_value!r}: {_EXAMPLES.get(want, 'a day/month date')}), "
+                "as a column has one date format",
             )  # fmt: skip
         if want == "epoch":
             if self.opts.epoch is None:
@@ -261,7 +261,7 @@ class DateColumn:
                 raise date_error(
                     self.source, r2, self.column, v2,
                     f"the same day/month order as row {r1} ({v1!r}): one reads only day first, the other only "
-                    "month first; expected one date format per column",
+                    "month first, and a column has one date format",
                 )  # fmt: skip
             order = self.opts.order
             if order == "dmy" and self.month_first_row:
@@ -281,7 +281,7 @@ class DateColumn:
         elif self.family != family:
             raise date_error(
                 self.source, offset + pos + 1, self.column, s.loc[pos],
-                f"the format of row {self.first_row} ({self.first_value!r}); expected one date format per column",
+                f"the format of row {self.first_row} ({self.first_value!r}), as a column has one date format",
             )  # fmt: skip
         if family == "epoch" and self.opts.epoch is None:
             raise date_error(self.source, offset + pos + 1, self.column, s.loc[pos], _epoch_hint(s.loc[pos]))

@@ -423,6 +423,8 @@ def _required(out: pd.DataFrame, table: Table, source: str, problems: Problems, 
 
 def _to_timestamp(s: pd.Series, col: Column, source: str, opts: ValidateOptions, fmt: DateFormat | None,
                   problems: Problems) -> pd.Series:  # fmt: skip
+    if fmt is not None and fmt.family == "invalid":  # already reported for the whole file
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
     try:
         if fmt is None:
             dc = DateColumn(col.name, source, opts.dates)
@@ -441,7 +443,7 @@ def _check_scores(out: pd.DataFrame, source: str, frame: pd.DataFrame, problems:
         if not rows.any():
             continue
         sc = out["score"]
-        bad = rows & ((sc < lo) | (sc > hi) | (sc != np.floor(sc))).to_numpy(dtype=bool, na_value=False)
+        bad = rows & (sc.notna() & ((sc < lo) | (sc > hi) | (sc != np.floor(sc)))).to_numpy(dtype=bool, na_value=False)
         i = _first(bad)
         if i is not None:
             shown = frame["score"].iloc[i] if "score" in frame.columns else sc.iloc[i]
