@@ -160,14 +160,20 @@ def _is_number_series(s: pd.Series) -> bool:
 
 
 def _epoch_hint(value: Any) -> str:
+    """The error's hint: the unit that puts ``value`` in the plausible window, if one does."""
+    unit = "s"
     try:
-        digits = len(str(abs(int(float(value)))))
+        v = float(value)
+        lo, hi = (
+            dt.datetime(1990, 1, 1, tzinfo=dt.UTC).timestamp(),
+            dt.datetime(dt.date.today().year + 2, 1, 1, tzinfo=dt.UTC).timestamp(),
+        )
+        unit = next((u for u, k in zip(EPOCH_UNITS, (1, 1e3, 1e6, 1e9), strict=True) if lo <= v / k < hi), "s")
     except (TypeError, ValueError, OverflowError):
-        digits = 0
-    unit = {10: "s", 13: "ms", 16: "us", 19: "ns"}.get(digits, "s")
+        pass
     return (
         f"a date-time; numbers are read as Unix times only with a stated unit — this one looks like "
-        f"{unit}: pass --epoch {unit} (or ms, us, ns)"
+        f"{unit}: pass --epoch {unit} (or s, ms, us, ns)"
     )
 
 
