@@ -140,6 +140,7 @@ def _print_dry_run(report: ImportReport) -> None:
     out.print(cols)
     if report.preview is not None and len(report.preview):
         shown = report.preview.dropna(axis=1, how="all")
+        shown = shown.apply(lambda c: c.map(lambda v: v[:37] + "…" if isinstance(v, str) and len(v) > 38 else v))
         print_frame(shown, Fmt.table)
     for p in report.problems:
         err.print(f"problem: {p}", markup=False, highlight=False)

@@ -69,6 +69,8 @@ class ImportReport:
     repeated: int = 0
     #: column → [rows skipped, first such rows]
     incomplete: dict[str, list[Any]] = field(default_factory=dict)
+    #: rows a preset left out on purpose: reason → [rows, first such rows] (e.g. unfinished responses)
+    excluded: dict[str, list[Any]] = field(default_factory=dict)
     dry_run: bool = False
     #: canonical column → source column (or "(set)" / "(derived)")
     columns: dict[str, str] = field(default_factory=dict)
@@ -101,6 +103,8 @@ class ImportReport:
         for col, (n, first) in self.incomplete.items():
             rows = ", ".join(map(str, first)) + ("…" if n > len(first) else "")
             parts.append(f"{n:,} skipped for an empty {col} (rows {rows})")
+        for reason, (n, first) in self.excluded.items():
+            parts.append(f"{n:,} left out: {reason} (rows {', '.join(map(str, first))}{'…' if n > len(first) else ''})")
         return ", ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
@@ -119,6 +123,7 @@ class ImportReport:
             "already_present": self.present,
             "repeated": self.repeated,
             "skipped_incomplete": {k: {"rows": v[0], "first_rows": v[1]} for k, v in self.incomplete.items()},
+            "left_out": {k: {"rows": v[0], "first_rows": v[1]} for k, v in self.excluded.items()},
             "columns": self.columns,
             "dialect": self.dialect,
             "date_formats": self.date_formats,

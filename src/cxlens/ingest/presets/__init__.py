@@ -6,6 +6,7 @@ tables; ``docs/import-presets.md`` gives the mapping and the vendor's export ste
 
 from __future__ import annotations
 
+from cxlens.ingest.presets import commerce, helpdesk, surveys  # noqa: F401  (register the presets)
 from cxlens.ingest.presets.base import PRESETS, Preset
 
 __all__ = ["PRESETS", "Preset"]
