@@ -66,7 +66,9 @@ def test_qualtrics_nps_export(ws):
                 .dt.tz_localize(None).sort_values().tolist())  # fmt: skip
     assert got["ts"].tolist() == expected
     assert got["comment"].iloc[0] == "Fast, friendly\nand the staff knew the product"
-    props = json.loads(sql(ws, "SELECT properties FROM feedback WHERE feedback_id = 'R_1a2B3c4D5e6F7g8'")["properties"][0])
+    props = json.loads(
+        sql(ws, "SELECT properties FROM feedback WHERE feedback_id = 'R_1a2B3c4D5e6F7g8'")["properties"][0]
+    )
     assert props["Q3"] == "Denver" and "Q1_NPS_GROUP" in props and not any("mail" in k.lower() for k in props)
     assert "0 rows added" in imp(ws, "qualtrics", f)
 
@@ -101,7 +103,9 @@ def test_typeform_csat(ws):
         csat = w.metrics.csat()
     score = raw["How satisfied are you with your delivery?"]
     assert abs(float(csat["csat"].iloc[0]) - 100 * (score >= 4).mean()) < 1e-9
-    assert sql(ws, "SELECT count(comment) AS n FROM feedback")["n"][0] == raw["Anything we could do better?"].notna().sum()
+    assert (
+        sql(ws, "SELECT count(comment) AS n FROM feedback")["n"][0] == raw["Anything we could do better?"].notna().sum()
+    )
 
 
 def test_delighted_api_json_and_csv(ws):
@@ -122,7 +126,9 @@ def test_zendesk_csv_durations_become_timestamps(ws):
     raw = pd.read_csv(f)
     created = pd.to_datetime(raw["Created at"], format="%Y-%m-%d %H:%M:%S %z").dt.tz_convert("UTC").dt.tz_localize(None)
     first = created + pd.to_timedelta(raw["First reply time in minutes"], unit="m")
-    got = sql(ws, "SELECT ticket_id, created_at, first_response_at, resolved_at, contacts FROM tickets ORDER BY ticket_id")
+    got = sql(
+        ws, "SELECT ticket_id, created_at, first_response_at, resolved_at, contacts FROM tickets ORDER BY ticket_id"
+    )
     assert got["created_at"].tolist() == created.tolist()
     assert got["first_response_at"].tolist() == first.tolist()
     res = created + pd.to_timedelta(raw["Full resolution time in minutes"], unit="m")
@@ -186,7 +192,9 @@ def test_ga4_bigquery_export(ws):
     f = FIX / "ga4" / "events.jsonl"
     imp(ws, "ga4", f)
     raw = pd.read_json(f, lines=True, dtype={"event_timestamp": str})
-    got = sql(ws, "SELECT ts, name, anonymous_id, customer_id, session_id, url, revenue, properties FROM events ORDER BY ts")
+    got = sql(
+        ws, "SELECT ts, name, anonymous_id, customer_id, session_id, url, revenue, properties FROM events ORDER BY ts"
+    )
     exp_ts = pd.to_datetime(raw["event_timestamp"].astype("int64"), unit="us").sort_values()
     assert got["ts"].tolist() == exp_ts.tolist()
     assert got["revenue"].sum() == pytest.approx(35.5)
@@ -232,6 +240,8 @@ def test_preset_rejects_a_bad_row_naming_the_exports_row(ws, tmp_path):
     f.write_text(text)
     res = runner.invoke(app, ["--workspace", str(ws), "import", "qualtrics", str(f)])
     # the score column's values no longer fit NPS; stated explicitly, the bad row is named (data row 6)
-    res = runner.invoke(app, ["--workspace", str(ws), "import", "qualtrics", str(f), "--score", "Q1", "--metric", "nps"])
+    res = runner.invoke(
+        app, ["--workspace", str(ws), "import", "qualtrics", str(f), "--score", "Q1", "--metric", "nps"]
+    )
     assert "column 'score' in nps.csv row 6 is '12'" in str(res.exception)
     assert not ws.exists() or sql(ws, "SELECT count(*) AS n FROM feedback")["n"][0] == 0

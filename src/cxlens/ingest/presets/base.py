@@ -134,7 +134,9 @@ def find_score(frame: pd.DataFrame, labels: dict[str, str], spec: ImportSpec, na
                                           + (f"; did you mean {near[0]!r}?" if near else ""))  # fmt: skip
         metric = spec.metric or _metric_of(labels.get(spec.score, spec.score))
         if metric is None:
-            raise ParameterError("metric", f"cannot tell the metric of {spec.score!r} from its wording; pass --metric nps, csat or ces")
+            raise ParameterError(
+                "metric", f"cannot tell the metric of {spec.score!r} from its wording; pass --metric nps, csat or ces"
+            )
         return spec.score, metric
     found = []
     for c in cols:
@@ -147,7 +149,9 @@ def find_score(frame: pd.DataFrame, labels: dict[str, str], spec: ImportSpec, na
     if found:
         listed = "; ".join(f"{c!r} ({labels.get(c, c)[:60]!r}, {m})" for c, m in found)
         raise ParameterError("score", f"{name} has several score questions: {listed}; choose one with --score COLUMN")
-    numeric = [c for c in cols if any(_fits(frame[c], m) for m in ("nps", "csat", "ces")) and not _is_group_column(c, frame[c])]
+    numeric = [
+        c for c in cols if any(_fits(frame[c], m) for m in ("nps", "csat", "ces")) and not _is_group_column(c, frame[c])
+    ]
     listed = ", ".join(f"{c!r} ({labels.get(c, c)[:50]!r})" for c in numeric[:8]) or "none"
     raise ParameterError(
         "score",

@@ -20,7 +20,9 @@ __all__: list[str] = []
 def _props(frame: pd.DataFrame, cols: list[str]) -> list[Any]:
     cols = [c for c in cols if c in frame.columns]
     sub = frame[cols].astype(object).where(frame[cols].notna(), None)
-    return [{k: v for k, v in r.items() if v is not None and str(v).strip() != ""} or None for r in sub.to_dict("records")]
+    return [
+        {k: v for k, v in r.items() if v is not None and str(v).strip() != ""} or None for r in sub.to_dict("records")
+    ]
 
 
 def _with_epoch(spec: ImportSpec, unit: str) -> ImportSpec:
@@ -81,7 +83,10 @@ def _params(v: Any) -> dict[str, Any]:
         if not isinstance(p, dict):
             continue
         val = p.get("value") or {}
-        got = next((val[k] for k in ("string_value", "int_value", "double_value", "float_value") if val.get(k) is not None), None)
+        got = next(
+            (val[k] for k in ("string_value", "int_value", "double_value", "float_value") if val.get(k) is not None),
+            None,
+        )
         if got is not None:
             out[str(p.get("key"))] = int(got) if isinstance(got, str) and got.lstrip("-").isdigit() else got
     return out
@@ -153,7 +158,9 @@ def app_reviews(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str
     Connect API ``data`` items)."""
     src, raw = read_export(path, spec, name, records="feed.entry" if path.suffix == ".json" and _is_rss(path) else None)
     if "Star Rating" in raw.columns:
-        require_columns(raw, ("Package Name", "Review Submit Date and Time", "Star Rating"), name, "Google Play reviews")
+        require_columns(
+            raw, ("Package Name", "Review Submit Date and Time", "Star Rating"), name, "Google Play reviews"
+        )
         rid = text(raw["Review Link"]) if "Review Link" in raw else None
         reviews = pd.DataFrame({
             "source": "google_play", "ts": raw["Review Submit Date and Time"], "rating": raw["Star Rating"],
@@ -168,7 +175,11 @@ def app_reviews(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str
         return load_tables(store, {"reviews": reviews}, spec, name)
 
     def label(col: str) -> pd.Series:
-        return raw[col].map(lambda v: v.get("label") if isinstance(v, dict) else v) if col in raw else pd.Series(None, index=raw.index)
+        return (
+            raw[col].map(lambda v: v.get("label") if isinstance(v, dict) else v)
+            if col in raw
+            else pd.Series(None, index=raw.index)
+        )
 
     if "im:rating" in raw.columns:
         reviews = pd.DataFrame({

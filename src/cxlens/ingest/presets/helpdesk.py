@@ -53,10 +53,14 @@ def zendesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
             "subject": raw.get("subject"), "body": raw.get("description"), "status": raw.get("status"),
             "agent": raw.get("assignee_id"), "team": raw.get("group_id"),
         })  # fmt: skip
-        keep = [c for c in ("priority", "type", "tags", "updated_at", "organization_id", "brand_id") if c in raw.columns]
+        keep = [
+            c for c in ("priority", "type", "tags", "updated_at", "organization_id", "brand_id") if c in raw.columns
+        ]
         tickets["properties"] = [{k: v for k, v in r.items() if v not in (None, [], {})} or None
                                  for r in raw[keep].to_dict("records")]  # fmt: skip
-        rating = raw["satisfaction_rating"] if "satisfaction_rating" in raw.columns else pd.Series(None, index=raw.index)
+        rating = (
+            raw["satisfaction_rating"] if "satisfaction_rating" in raw.columns else pd.Series(None, index=raw.index)
+        )
         score = rating.map(lambda r: {"good": 5, "bad": 1}.get(r.get("score")) if isinstance(r, dict) else None)
         fb = pd.DataFrame({
             "feedback_id": "zendesk-csat:" + raw["id"].astype(str), "customer_id": raw.get("requester_id"),

@@ -50,7 +50,9 @@ def _feedback(frame: pd.DataFrame, *, fid: pd.Series, ts: pd.Series, score_col: 
         out["channel"] = channel
     rest = [c for c in frame.columns if c not in used | {score_col, comment_col} and not _PII.search(str(c))]
     props = frame[rest].astype(object).where(frame[rest].notna(), None).to_dict("records")
-    out["properties"] = [({k: v for k, v in p.items() if v is not None and str(v).strip() != ""} or None) for p in props]
+    out["properties"] = [
+        ({k: v for k, v in p.items() if v is not None and str(v).strip() != ""} or None) for p in props
+    ]
     return out
 
 
@@ -93,7 +95,10 @@ def qualtrics(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
     for col, key in (("Status", "status"), ("Progress", "progress"), ("DistributionChannel", "distribution_channel"),
                      ("UserLanguage", "language"), ("Duration (in seconds)", "duration_s")):  # fmt: skip
         if col in data.columns:
-            fb["properties"] = [({**(p or {}), key: v} if v is not None else p) for p, v in zip(fb["properties"], text(data[col]), strict=True)]
+            fb["properties"] = [
+                ({**(p or {}), key: v} if v is not None else p)
+                for p, v in zip(fb["properties"], text(data[col]), strict=True)
+            ]
     left = excluded_rows(~keep, "not finished (Finished = 0)") if keep is not None else {}
     if keep is not None:
         fb = fb[keep]
@@ -137,7 +142,9 @@ def surveymonkey(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[st
     fb = _feedback(data, fid=data["Respondent ID"], ts=data["End Date"], score_col=score, metric=metric,
                    comment_col=comment, survey=Path(name).stem, used=meta)  # fmt: skip
     if "Collector ID" in data.columns:
-        fb["properties"] = [{**(p or {}), "collector_id": v} for p, v in zip(fb["properties"], data["Collector ID"], strict=True)]
+        fb["properties"] = [
+            {**(p or {}), "collector_id": v} for p, v in zip(fb["properties"], data["Collector ID"], strict=True)
+        ]
     return load_tables(store, {"feedback": fb}, spec, name)
 
 
@@ -172,7 +179,9 @@ def delighted(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
             "comment": text(raw["comment"]) if "comment" in raw.columns else None,
             "customer_id": raw["person"] if "person" in raw.columns else None, "survey_id": "delighted",
         })  # fmt: skip
-        extras = [c for c in ("person_properties", "tags", "notes", "additional_answers", "permalink") if c in raw.columns]
+        extras = [
+            c for c in ("person_properties", "tags", "notes", "additional_answers", "permalink") if c in raw.columns
+        ]
         fb["properties"] = [{k: v for k, v in r.items() if v not in (None, [], {})} or None
                             for r in raw[extras].to_dict("records")]  # fmt: skip
         if spec.epoch is None:
