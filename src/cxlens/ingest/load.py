@@ -40,7 +40,7 @@ from cxlens.store import rollup
 __all__ = [
     "ImportReport",
     "ImportResult",
-    "Rollback",
+    "Discard",
     "check_mapping",
     "collecting_reports",
     "insert_tables",
@@ -136,7 +136,7 @@ class ImportReport:
 ImportResult = ImportReport
 
 
-class Rollback(Exception):  # noqa: N818 - a signal, not an error
+class Discard(Exception):  # noqa: N818 - a signal, not an error
     """Raised inside a transaction to keep nothing of it (dry runs)."""
 
 
@@ -263,8 +263,8 @@ def load(
             report.incomplete = {k: list(v) for k, v in problems.skipped.items()}
             writer.end(cur)
             if dry_run:
-                raise Rollback
-    except Rollback:
+                raise Discard
+    except Discard:
         pass
     except SchemaError as e:
         if not dry_run:

@@ -20,7 +20,7 @@ from typing import Any
 
 from cxlens.errors import NotFoundError
 from cxlens.ingest import adapters, funnels, sources
-from cxlens.ingest.load import ImportReport, Rollback, collecting_reports, load
+from cxlens.ingest.load import Discard, ImportReport, collecting_reports, load
 from cxlens.ingest.presets import PRESETS
 from cxlens.ingest.spec import ImportSpec
 from cxlens.schema.tables import TABLES
@@ -124,8 +124,8 @@ def run_import(
     try:
         with store.transaction():
             reports = importer.run(store, p, spec, shown)
-            raise Rollback
-    except Rollback:
+            raise Discard
+    except Discard:
         pass
     for r in reports.values():
         r.dry_run = True
