@@ -395,24 +395,23 @@ class _Writer:
         reg = f"_cx_in_{uuid.uuid4().hex[:8]}"
         cur.register(reg, arrow)
         try:
-            self._stage(cur, reg)
+            src = self._stage(cur, reg)
+            self._count_and_insert(cur, src)
+            if not self.preview_done:
+                cols = ", ".join(f'"{c}"' for c in table.column_names)
+                self.report.preview = cur.execute(
+                    f"SELECT {cols} FROM {src} c ORDER BY _cx_row LIMIT {PREVIEW_ROWS}"
+                ).fetchdf()
+                self.preview_done = True
         finally:
             cur.unregister(reg)
-        self._check_conflicts(cur)
-        self._count_and_insert(cur)
-        if not self.preview_done:
-            cols = ", ".join(f'"{c}"' for c in table.column_names)
-            self.report.preview = cur.execute(
-                f"SELECT {cols} FROM {self.chunk} ORDER BY _cx_row LIMIT {PREVIEW_ROWS}"
-            ).fetchdf()
-            self.preview_done = True
 
-    def _stage(self, cur: Any, reg: str) -> None:
+    def _stage(self, cur: Any, reg: str) -> str:
+        """The chunk's rows with their content hash (and derived ids): a table or subquery to select from."""
         t = self.table
         content = ", ".join(f'"{c}"' for c in t.column_names if c not in t.key)
         if not self.derived:
-            cur.execute(f"CREATE OR REPLACE TEMP TABLE {self.chunk} AS SELECT *, hash({content}) AS _cx_h FROM {reg}")
-            return
+            return f"(SELECT *, hash({content}) AS _cx_h FROM {reg})"
         key = t.key[-1]
         occ = "coalesce(p.n, 0) + row_number() OVER (PARTITION BY c._cx_dkey ORDER BY c._cx_row)"
         if t.name == "order_items":
@@ -424,17 +423,17 @@ class _Writer:
             f"hash({content}) AS _cx_h FROM {reg} c "
             f"LEFT JOIN (SELECT _cx_dkey, count(*) AS n FROM {self.keys} GROUP BY _cx_dkey) p USING (_cx_dkey)"
         )
+        return self.chunk
 
-    def _check_conflicts(self, cur: Any) -> None:
+    def _check_conflicts(self, cur: Any, src: str) -> None:
+        """Rows of this file sharing an id must be identical (derived ids are: they are the row's hash)."""
         t = self.table
-        if self.derived:
-            return  # derived ids are the row's own hash: equal ids mean equal rows
         keys = ", ".join(f'"{k}"' for k in t.key)
         match = " AND ".join(f'k."{c}" = c."{c}"' for c in t.key)
         row = cur.execute(
-            f"WITH allr AS (SELECT {keys}, _cx_h, _cx_row FROM {self.chunk} "
+            f"WITH allr AS (SELECT {keys}, _cx_h, _cx_row FROM {src} c0 "
             f"UNION ALL SELECT {', '.join(f'k.{chr(34)}{c}{chr(34)}' for c in t.key)}, k._cx_h, k._cx_row "
-            f"FROM {self.keys} k WHERE EXISTS (SELECT 1 FROM {self.chunk} c WHERE {match})), "
+            f"FROM {self.keys} k WHERE EXISTS (SELECT 1 FROM {src} c WHERE {match})), "
             f"firsts AS (SELECT {keys}, arg_min(_cx_h, _cx_row) AS h0, min(_cx_row) AS r0 FROM allr GROUP BY {keys}) "
             f"SELECT f.*, min(a._cx_row) AS r1 FROM firsts f JOIN allr a USING ({keys}) WHERE a._cx_h <> f.h0 "
             f"GROUP BY ALL ORDER BY r1 LIMIT 1"
@@ -447,21 +446,23 @@ class _Writer:
                 "expected one row per id"
             )
 
-    def _count_and_insert(self, cur: Any) -> None:
+    def _count_and_insert(self, cur: Any, src: str) -> None:
         t = self.table
         keys = ", ".join(f'"{k}"' for k in t.key)
         match_k = " AND ".join(f'k."{c}" = c."{c}"' for c in t.key)
         match_t = " AND ".join(f't."{c}" = c."{c}"' for c in t.key)
         cols = ", ".join(f'"{c}"' for c in t.column_names)
-        repeats = cur.execute(f"SELECT count(*) - count(DISTINCT ({keys})) FROM {self.chunk}").fetchone()[0]
-        first = f"(SELECT DISTINCT ON ({keys}) * FROM {self.chunk} ORDER BY {keys}, _cx_row)" if repeats else self.chunk
+        repeats = cur.execute(f"SELECT count(*) - count(DISTINCT ({keys})) FROM {src} c").fetchone()[0]
+        first = f"(SELECT DISTINCT ON ({keys}) * FROM {src} c0 ORDER BY {keys}, _cx_row)" if repeats else src
         cur.execute(
             f'CREATE OR REPLACE TEMP TABLE {self.new} AS SELECT c.*, EXISTS (SELECT 1 FROM "{t.name}" t WHERE {match_t}) '
             f"AS _cx_present FROM {first} c WHERE NOT EXISTS (SELECT 1 FROM {self.keys} k WHERE {match_k})"
         )
         total, fresh, present = cur.execute(
-            f"SELECT (SELECT count(*) FROM {self.chunk}), count(*), count(*) FILTER (_cx_present) FROM {self.new}"
+            f"SELECT (SELECT count(*) FROM {src} c), count(*), count(*) FILTER (_cx_present) FROM {self.new}"
         ).fetchone()
+        if not self.derived and (repeats or fresh < total - repeats):
+            self._check_conflicts(cur, src)
         self.report.present += int(present)
         self.report.repeated += int(total - fresh)
         self.report.inserted += int(fresh - present)

@@ -14,7 +14,6 @@ nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +21,11 @@ from cxlens.errors import NotFoundError
 from cxlens.ingest import adapters, funnels, sources
 from cxlens.ingest.load import Discard, ImportReport, collecting_reports, load
 from cxlens.ingest.presets import PRESETS
+from cxlens.ingest.presets.base import Importer
 from cxlens.ingest.spec import ImportSpec
 from cxlens.schema.tables import TABLES
 
 __all__ = ["IMPORTERS", "Importer", "kinds", "run_import"]
-
-
-@dataclass(frozen=True)
-class Importer:
-    """A named importer: ``run(store, path, spec, name)`` → reports per table."""
-
-    name: str
-    tables: tuple[str, ...]
-    description: str
-    run: Callable[[Any, Path, ImportSpec, str], dict[str, ImportReport]]
-    #: a preset for a vendor export (documented in docs/import-presets.md), else a dataset adapter
-    preset: bool = False
-    #: reads a folder rather than a file
-    folder: bool = False
 
 
 def _counts(
@@ -81,8 +67,7 @@ IMPORTERS: dict[str, Importer] = {
     "olist-funnel": Importer("olist-funnel", ("events",), "Olist marketing funnel (MQL → closed deal)",
                              _events_frame(funnels.olist_marketing_events), folder=True),
 }  # fmt: skip
-for _p in PRESETS.values():
-    IMPORTERS[_p.name] = Importer(_p.name, _p.tables, _p.description, _p.run, preset=True)
+IMPORTERS.update(PRESETS)
 
 
 def kinds() -> list[str]:

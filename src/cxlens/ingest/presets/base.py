@@ -27,6 +27,7 @@ from cxlens.ingest.spec import ImportSpec
 
 __all__ = [
     "PRESETS",
+    "Importer",
     "Preset",
     "excluded_rows",
     "find_comment",
@@ -41,24 +42,31 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Preset:
-    """A vendor export: ``run(store, path, spec, name)`` → one report per table written."""
+class Importer:
+    """A named importer: ``run(store, path, spec, name)`` → one report per table written."""
 
     name: str
     tables: tuple[str, ...]
     description: str
     run: Callable[[Any, Path, ImportSpec, str], dict[str, ImportReport]]
+    #: a preset for a vendor export (documented in docs/import-presets.md), else a dataset adapter
+    preset: bool = False
+    #: reads a folder rather than a file
+    folder: bool = False
 
 
-#: preset name → Preset (filled by the preset modules)
-PRESETS: dict[str, Preset] = {}
+#: a vendor export's importer
+Preset = Importer
+
+#: preset name → its importer (filled by the preset modules)
+PRESETS: dict[str, Importer] = {}
 
 
 def preset(name: str, tables: tuple[str, ...], description: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a preset function ``fn(store, path, spec, name)``."""
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        PRESETS[name] = Preset(name, tables, description, fn)
+        PRESETS[name] = Importer(name, tables, description, fn, preset=True)
         return fn
 
     return wrap
