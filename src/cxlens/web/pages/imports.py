@@ -76,18 +76,41 @@ def _cleanup() -> None:
             continue
 
 
+#: other names a column often has in exports (compared without case, spaces, _ or -)
+SYNONYMS = {
+    "ts": ("date", "timestamp", "time", "created", "createdat", "submitted", "submittedat", "submitdate",
+           "recordeddate", "responsedate", "enddate"),
+    "created_at": ("created", "createdtime", "date", "opened", "openedat"),
+    "score": ("rating", "stars", "nps", "npsscore", "csat", "ces"),
+    "rating": ("stars", "score", "starrating"),
+    "comment": ("why", "feedback", "text", "verbatim", "reason", "comments"),
+    "body": ("text", "review", "content", "reviewtext", "description"),
+    "feedback_id": ("responseid", "id", "respondentid"),
+    "review_id": ("id", "reviewid"),
+    "ticket_id": ("id", "ticketid", "ticketnumber"),
+    "order_id": ("id", "orderid", "ordernumber", "name"),
+    "customer_id": ("customer", "customerid", "userid", "contactid", "email"),
+    "amount": ("total", "totalprice", "value"),
+}  # fmt: skip
+
+
 def _suggest(columns: list[str], kind: str) -> dict[str, str]:
-    """Canonical column → source column where the names match (case, spaces and _ ignored)."""
-    norm = {re.sub(r"[\s_-]+", "", c.lower()): c for c in columns}
-    out = {}
+    """Canonical column → source column where the names match (case, spaces, _ and - ignored),
+    by name first, then by a common synonym; each source column is suggested once."""
+    norm = {re.sub(r"[\s_?-]+", "", c.lower()): c for c in columns}
+    out: dict[str, str] = {}
     for canon in TABLES[kind].column_names:
         hit = norm.get(canon.replace("_", ""))
-        if hit is None and canon in ("ts", "created_at"):
-            hit = next(
-                (c for k, c in norm.items() if k in ("date", "timestamp", "time", "createdat", "submittedat")), None
-            )
         if hit is not None:
             out[canon] = hit
+    taken = set(out.values())
+    for canon in TABLES[kind].column_names:
+        if canon in out:
+            continue
+        hit = next((norm[s] for s in SYNONYMS.get(canon, ()) if s in norm and norm[s] not in taken), None)
+        if hit is not None:
+            out[canon] = hit
+            taken.add(hit)
     return out
 
 
