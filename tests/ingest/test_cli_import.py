@@ -436,3 +436,19 @@ def test_cli_subprocess_reports_errors_on_stderr(tmp_path):
     res = subprocess.run([sys.executable, "-m", "cxlens", "--workspace", str(tmp_path / "w.duckdb"), "import", "feedback", str(f)],
                          capture_output=True, text=True, timeout=120, env={**os.environ})  # fmt: skip
     assert res.returncode == 1 and "--epoch s" in res.stderr
+
+
+# -- the dataset adapters run through the same registry ----------------------------------------------------
+@pytest.mark.realdata
+def test_adapters_import_through_the_cli_with_a_report(real_data, tmp_path):
+    ws = tmp_path / "w.duckdb"
+    f = real_data / "cdnow" / "CDNOW_master.txt"
+    res = cli(ws, "import", "cdnow", f)
+    assert res.code == 0, res.err
+    lines = sum(1 for line in f.read_text().splitlines()[1:] if line.strip())  # after its header line
+    assert f"orders: {lines:,} rows added from CDNOW_master.txt" in res.out
+    again = cli(ws, "import", "cdnow", f, "--dry-run")
+    assert again.code == 0 and "orders: 0 rows would be added" in again.out
+    clothing = real_data / "womens-clothing-reviews-head" / "womens_clothing_ecommerce_reviews_first1000.csv"
+    res = cli(ws, "import", "clothing-reviews", clothing)
+    assert res.code == 0 and "reviews: 1,000 rows added" in res.out, res.err

@@ -40,6 +40,8 @@ def _counts(
             r.source = name
         return results
 
+    return run
+
 
 def _events_frame(fn: Callable[[Any], Any]) -> Callable[[Any, Path, ImportSpec, str], dict[str, ImportReport]]:
     def run(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, ImportReport]:
