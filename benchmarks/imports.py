@@ -64,7 +64,8 @@ def write_feedback_csv(path: Path, rows: int, seed: int = 0) -> int:
 def _run(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run a command; its wall time, peak resident memory (MB) and output."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+    env = {**os.environ, "COLUMNS": "400", **(env or {})}  # one report line, not wrapped
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - t0
     out = proc.stdout.read().decode() if proc.stdout else ""
