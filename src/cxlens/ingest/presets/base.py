@@ -35,6 +35,7 @@ __all__ = [
     "leading_number",
     "load_tables",
     "preset",
+    "properties",
     "read_export",
     "require_columns",
     "text",
@@ -97,6 +98,17 @@ def text(s: pd.Series) -> pd.Series:
     """Stripped text, None where blank."""
     t = s.astype("str").str.strip()
     return t.astype(object).where(s.notna() & t.ne("").fillna(False), None)
+
+
+def properties(frame: pd.DataFrame, cols: list[str]) -> list[dict[str, Any] | None]:
+    """Each row's values of ``cols`` as a dict for ``properties`` (empty values and empty lists left out)."""
+    cols = [c for c in cols if c in frame.columns]
+    sub = frame[cols].astype(object).where(frame[cols].notna(), None)
+    return [{k: v for k, v in r.items() if not _empty(v)} or None for r in sub.to_dict("records")]
+
+
+def _empty(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, list | dict) and not v)
 
 
 def leading_number(s: pd.Series) -> pd.Series:

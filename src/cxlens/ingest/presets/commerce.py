@@ -11,18 +11,10 @@ import numpy as np
 import pandas as pd
 
 from cxlens.ingest.load import ImportReport
-from cxlens.ingest.presets.base import load_tables, preset, read_export, require_columns, text
+from cxlens.ingest.presets.base import load_tables, preset, properties, read_export, require_columns, text
 from cxlens.ingest.spec import ImportSpec
 
 __all__: list[str] = []
-
-
-def _props(frame: pd.DataFrame, cols: list[str]) -> list[Any]:
-    cols = [c for c in cols if c in frame.columns]
-    sub = frame[cols].astype(object).where(frame[cols].notna(), None)
-    return [
-        {k: v for k, v in r.items() if v is not None and str(v).strip() != ""} or None for r in sub.to_dict("records")
-    ]
 
 
 def _with_epoch(spec: ImportSpec, unit: str) -> ImportSpec:
@@ -47,7 +39,7 @@ def shopify(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
         "amount": orders_raw["Total"], "currency": orders_raw.get("Currency"),
         "status": orders_raw.get("Financial Status"), "channel": orders_raw.get("Source"),
     })  # fmt: skip
-    orders["properties"] = _props(orders_raw, ["Fulfillment Status", "Subtotal", "Shipping", "Taxes", "Discount Code",
+    orders["properties"] = properties(orders_raw, ["Fulfillment Status", "Subtotal", "Shipping", "Taxes", "Discount Code",
                                                "Discount Amount", "Shipping Method", "Refunded Amount", "Id", "Tags",
                                                "Payment Method", "Cancelled at"])  # fmt: skip
     items = pd.DataFrame({
@@ -56,7 +48,7 @@ def shopify(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
         else raw["Lineitem name"],
         "quantity": raw["Lineitem quantity"], "price": raw["Lineitem price"],
     })  # fmt: skip
-    items["properties"] = _props(raw, ["Lineitem name", "Lineitem compare at price", "Lineitem discount", "Vendor",
+    items["properties"] = properties(raw, ["Lineitem name", "Lineitem compare at price", "Lineitem discount", "Vendor",
                                        "Lineitem fulfillment status"])  # fmt: skip
     known = orders_raw[email.notna()]
     customers = pd.DataFrame({
@@ -144,7 +136,7 @@ def segment(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
     events = pd.DataFrame({
         "event_id": raw["id"], "customer_id": raw.get("user_id"), "anonymous_id": raw.get("anonymous_id"),
         "ts": raw["timestamp"], "type": kind, "name": event_name, "url": url, "channel": "web",
-        "properties": _props(raw, [c for c in raw.columns if c not in used]),
+        "properties": properties(raw, [c for c in raw.columns if c not in used]),
         "revenue": raw.get("revenue"),
     })  # fmt: skip
     return load_tables(store, {"events": events}, spec, name)
@@ -170,7 +162,7 @@ def app_reviews(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str
         })  # fmt: skip
         if rid is not None and rid.notna().all():
             reviews["review_id"] = rid
-        reviews["properties"] = _props(raw, ["App Version Name", "App Version Code", "Reviewer Language", "Device",
+        reviews["properties"] = properties(raw, ["App Version Name", "App Version Code", "Reviewer Language", "Device",
                                              "Developer Reply Text", "Developer Reply Date and Time"])  # fmt: skip
         return load_tables(store, {"reviews": reviews}, spec, name)
 
@@ -220,6 +212,6 @@ def trustpilot(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str,
         "review_id": "trustpilot:" + raw["Review ID"].astype(str), "source": "trustpilot",
         "ts": raw["Review Created (UTC)"], "rating": raw["Review Stars"], "title": raw.get("Review Title"),
         "body": raw.get("Review Content"), "customer_id": raw.get("Review Consumer User ID"), "touchpoint": "review_site",
-        "properties": _props(raw, [c for c in raw.columns if c not in used]),
+        "properties": properties(raw, [c for c in raw.columns if c not in used]),
     })  # fmt: skip
     return load_tables(store, {"reviews": reviews}, spec, name)

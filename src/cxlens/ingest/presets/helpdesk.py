@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.ingest.load import ImportReport
-from cxlens.ingest.presets.base import load_tables, preset, read_export, require_columns, text
+from cxlens.ingest.presets.base import load_tables, preset, properties, read_export, require_columns, text
 from cxlens.ingest.spec import ImportSpec
 from cxlens.schema.dates import infer_format, parse_dates
 
@@ -56,8 +56,7 @@ def zendesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
         keep = [
             c for c in ("priority", "type", "tags", "updated_at", "organization_id", "brand_id") if c in raw.columns
         ]
-        tickets["properties"] = [{k: v for k, v in r.items() if v not in (None, [], {})} or None
-                                 for r in raw[keep].to_dict("records")]  # fmt: skip
+        tickets["properties"] = properties(raw, keep)
         rating = (
             raw["satisfaction_rating"] if "satisfaction_rating" in raw.columns else pd.Series(None, index=raw.index)
         )
@@ -95,8 +94,7 @@ def zendesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
     if "Replies" in raw:
         tickets["contacts"] = pd.to_numeric(raw["Replies"], errors="coerce").add(1).astype("Int64")
     rest = [c for c in raw.columns if c not in used]
-    tickets["properties"] = [{k: v for k, v in r.items() if v is not None and str(v).strip() != ""} or None
-                             for r in raw[rest].astype(object).where(raw[rest].notna(), None).to_dict("records")]  # fmt: skip
+    tickets["properties"] = properties(raw, rest)
     parts = {"tickets": tickets}
     if "Satisfaction Score" in raw:
         sat = raw["Satisfaction Score"].astype("str").str.strip().str.lower()
@@ -141,8 +139,7 @@ def freshdesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
         "contacts": raw.get("Customer interactions"),
     })  # fmt: skip
     rest = [c for c in raw.columns if c not in used]
-    tickets["properties"] = [{k: v for k, v in r.items() if v is not None and str(v).strip() != ""} or None
-                             for r in raw[rest].astype(object).where(raw[rest].notna(), None).to_dict("records")]  # fmt: skip
+    tickets["properties"] = properties(raw, rest)
     return load_tables(store, {"tickets": tickets}, spec, name)
 
 

@@ -23,6 +23,7 @@ from cxlens.ingest.presets.base import (
     leading_number,
     load_tables,
     preset,
+    properties,
     read_export,
     require_columns,
     text,
@@ -49,10 +50,7 @@ def _feedback(frame: pd.DataFrame, *, fid: pd.Series, ts: pd.Series, score_col: 
     if channel is not None:
         out["channel"] = channel
     rest = [c for c in frame.columns if c not in used | {score_col, comment_col} and not _PII.search(str(c))]
-    props = frame[rest].astype(object).where(frame[rest].notna(), None).to_dict("records")
-    out["properties"] = [
-        ({k: v for k, v in p.items() if v is not None and str(v).strip() != ""} or None) for p in props
-    ]
+    out["properties"] = properties(frame, rest)
     return out
 
 
@@ -182,8 +180,7 @@ def delighted(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
         extras = [
             c for c in ("person_properties", "tags", "notes", "additional_answers", "permalink") if c in raw.columns
         ]
-        fb["properties"] = [{k: v for k, v in r.items() if v not in (None, [], {})} or None
-                            for r in raw[extras].to_dict("records")]  # fmt: skip
+        fb["properties"] = properties(raw, extras)
         if spec.epoch is None:
             spec = ImportSpec(**{**vars(spec), "epoch": "s"})
         return load_tables(store, {"feedback": fb}, spec, name)
