@@ -89,7 +89,7 @@ def test_day_month_column_is_read_one_way_for_every_row(wsfile, tmp_path):
 
 def test_day_month_evidence_late_in_a_big_file_settles_the_whole_column(wsfile, tmp_path):
     # the only day > 12 is on the last row, far beyond the first chunk: every row is still read day first
-    n = 400_000
+    n = 1_100_000  # three chunks of 500,000 rows
     f = tmp_path / "late.csv"
     lines = (
         ["feedback_id,ts,metric,score"] + [f"r{i},03/04/2025,nps,7" for i in range(n - 1)] + ["last,25/04/2025,nps,7"]
@@ -398,12 +398,12 @@ def _big(path: Path, n: int, bad_last: bool) -> pd.DataFrame:
 
 def test_failure_on_the_last_row_of_a_big_file_changes_nothing(wsfile, tmp_path):
     f = tmp_path / "big.csv"
-    _big(f, 600_000, bad_last=True)
+    _big(f, 700_000, bad_last=True)
     assert f.stat().st_size > 20 * 2**20  # several 16 MB chunks
     with cxlens.open(wsfile) as w:
         before = (w.counts(), w.sql("SELECT * FROM feedback_rollup ORDER BY ALL"))
     res = cli(wsfile, "import", "feedback", f)
-    assert res.code == 1 and "column 'score' in big.csv row 600001 is 'eleven'" in res.err
+    assert res.code == 1 and "column 'score' in big.csv row 700001 is 'eleven'" in res.err
     with cxlens.open(wsfile) as w:
         assert w.counts() == before[0]
         pd.testing.assert_frame_equal(w.sql("SELECT * FROM feedback_rollup ORDER BY ALL"), before[1])
@@ -412,7 +412,7 @@ def test_failure_on_the_last_row_of_a_big_file_changes_nothing(wsfile, tmp_path)
 def test_big_file_import_matches_pandas_and_keeps_the_rollup_exact(tmp_path):
     ws = tmp_path / "w.duckdb"
     f = tmp_path / "big.csv"
-    frame = _big(f, 400_000, bad_last=False)
+    frame = _big(f, 700_000, bad_last=False)
     res = cli(ws, "import", "feedback", f)
     assert res.code == 0, res.err
     with cxlens.open(ws) as w:

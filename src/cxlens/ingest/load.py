@@ -362,6 +362,8 @@ class _Writer:
         self.preview_done = False
 
     def begin(self, cur: Any) -> None:
+        # an empty table (a first import) has nothing already present: no lookup needed per chunk
+        self.target_empty = bool(cur.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{self.table.name}")').fetchone()[0])
         key_cols = ", ".join(f'"{k}" VARCHAR' for k in self.table.key)
         cur.execute(f"CREATE TEMP TABLE {self.keys} ({key_cols}, _cx_h UBIGINT, _cx_row BIGINT, _cx_dkey VARCHAR)")
         if self.table.name == "feedback":
@@ -453,10 +455,13 @@ class _Writer:
         match_t = " AND ".join(f't."{c}" = c."{c}"' for c in t.key)
         cols = ", ".join(f'"{c}"' for c in t.column_names)
         repeats = cur.execute(f"SELECT count(*) - count(DISTINCT ({keys})) FROM {src} c").fetchone()[0]
+        if not repeats and self.target_empty and self._all_new(cur, src, match_k):
+            return self._insert_all(cur, src, keys, cols)
         first = f"(SELECT DISTINCT ON ({keys}) * FROM {src} c0 ORDER BY {keys}, _cx_row)" if repeats else src
+        present_expr = "FALSE" if self.target_empty else f'EXISTS (SELECT 1 FROM "{t.name}" t WHERE {match_t})'
         cur.execute(
-            f'CREATE OR REPLACE TEMP TABLE {self.new} AS SELECT c.*, EXISTS (SELECT 1 FROM "{t.name}" t WHERE {match_t}) '
-            f"AS _cx_present FROM {first} c WHERE NOT EXISTS (SELECT 1 FROM {self.keys} k WHERE {match_k})"
+            f"CREATE OR REPLACE TEMP TABLE {self.new} AS SELECT c.*, {present_expr} AS _cx_present FROM {first} c "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.keys} k WHERE {match_k})"
         )
         total, fresh, present = cur.execute(
             f"SELECT (SELECT count(*) FROM {src} c), count(*), count(*) FILTER (_cx_present) FROM {self.new}"
@@ -473,6 +478,24 @@ class _Writer:
         cur.execute(f'INSERT INTO "{t.name}" ({cols}) {added[1:-1]}')
         if t.name == "feedback":
             cur.execute(f"INSERT INTO {self.counts} {rollup.select_counts(added)}")
+
+    def _all_new(self, cur: Any, src: str, match_k: str) -> bool:
+        """No row of the chunk has an id taken earlier in the file."""
+        return not cur.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {src} c WHERE EXISTS (SELECT 1 FROM {self.keys} k WHERE {match_k}))"
+        ).fetchone()[0]
+
+    def _insert_all(self, cur: Any, src: str, keys: str, cols: str) -> None:
+        """The common case of a first import: every row of the chunk is new (no copy of the chunk)."""
+        t = self.table
+        total = cur.execute(f"SELECT count(*) FROM {src} c").fetchone()[0]
+        self.report.inserted += int(total)
+        cur.execute(f"INSERT INTO {self.keys} SELECT {keys}, _cx_h, _cx_row, _cx_dkey FROM {src} c")
+        if self.dry_run:
+            return
+        cur.execute(f'INSERT INTO "{t.name}" ({cols}) SELECT {cols} FROM {src} c')
+        if t.name == "feedback":
+            cur.execute(f"INSERT INTO {self.counts} {rollup.select_counts(f'(SELECT {cols} FROM {src} c)')}")
 
 
 def _to_arrow(rows: pd.DataFrame, table: Table) -> pa.Table:

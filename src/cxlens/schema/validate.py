@@ -198,6 +198,8 @@ def _json_value(v: Any) -> Any:
 
 
 def _to_json(s: pd.Series, col: Column, source: str, problems: Problems) -> pd.Series:
+    if s.isna().all():
+        return pd.Series([None] * len(s), index=s.index, dtype=object)
     out: list[str | None] = []
     expected = 'a JSON object such as {"plan": "pro"}'
     for i, v in enumerate(s.tolist()):
@@ -363,7 +365,8 @@ def validate_frame(
             v = _to_json(s, col, source, problems)
         else:  # pragma: no cover - schema is static
             raise AssertionError(col.type)
-        invalid |= (v.isna() & ~_is_missing(s)).to_numpy()
+        if not s.isna().all():
+            invalid |= (v.isna() & ~_is_missing(s)).to_numpy()
         out[col.name] = v
 
     absent = {k for k in derivable if k not in frame.columns}
