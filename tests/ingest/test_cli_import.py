@@ -452,3 +452,25 @@ def test_adapters_import_through_the_cli_with_a_report(real_data, tmp_path):
     clothing = real_data / "womens-clothing-reviews-head" / "womens_clothing_ecommerce_reviews_first1000.csv"
     res = cli(ws, "import", "clothing-reviews", clothing)
     assert res.code == 0 and "reviews: 1,000 rows added" in res.out, res.err
+
+
+def test_import_while_a_server_holds_the_workspace(tmp_path):
+    """The CLI in another process sends the streamed, all-or-nothing import to the sharing process."""
+    path = tmp_path / "shared.duckdb"
+    ws = cxlens.open(path)
+    ws.share()
+    try:
+        f = tmp_path / "fb.csv"
+        f.write_text("feedback_id,ts,metric,score\ns1,01/05/2024,nps,9\ns2,13/05/2024,nps,2\n")
+        run = [sys.executable, "-m", "cxlens", "--workspace", str(path), "import", "feedback", str(f)]
+        res = subprocess.run(run, capture_output=True, text=True, timeout=120, env={**os.environ})
+        assert res.returncode == 0, res.stderr
+        assert ws.sql("SELECT feedback_id, ts FROM feedback ORDER BY 1").values.tolist() == [
+            ["s1", pd.Timestamp("2024-05-01")], ["s2", pd.Timestamp("2024-05-13")]]  # fmt: skip
+        bad = tmp_path / "bad.csv"
+        bad.write_text("feedback_id,ts,metric,score\ns3,2024-05-01,nps,9\ns4,2024-05-02,nps,99\n")
+        res = subprocess.run([*run[:-1], str(bad)], capture_output=True, text=True, timeout=120, env={**os.environ})
+        assert res.returncode == 1 and "row 2 is '99'" in res.stderr
+        assert ws.counts()["feedback"] == 2 and ws.scalar("SELECT sum(n) FROM feedback_rollup") == 2
+    finally:
+        ws.close()
