@@ -230,6 +230,7 @@ class Workspace:
         dayfirst: bool = False,
         constants: dict[str, Any] | None = None,
         progress: Progress | None = None,
+        **options: Any,
     ) -> ImportResult:
         """Validate rows and add them to table ``kind``, all or nothing.
 
@@ -247,6 +248,11 @@ class Workspace:
         constants
             Columns to set to one value on every row, e.g. ``{"metric": "nps"}`` for a file
             of NPS answers without a metric column. A column present in the file is overwritten.
+        **options
+            ``read`` (:class:`~cxlens.ingest.files.ReadOptions`: delimiter, encoding, header rows…),
+            ``options`` (:class:`~cxlens.schema.validate.ValidateOptions`: dates, decimal mark,
+            ``skip_incomplete``), ``drop``, ``dry_run``, ``name``: see :func:`cxlens.ingest.load.load`
+            and docs/import-files.md.
 
         Returns
         -------
@@ -273,6 +279,7 @@ class Workspace:
             dayfirst=dayfirst,
             constants=constants,
             progress=progress,
+            **options,
         )
 
     def insert(self, kind: str, rows: pd.DataFrame, *, source: str = "<frame>") -> ImportResult:

@@ -113,3 +113,17 @@ def bench_themes() -> None:
     with err.status("fitting themes on the labelled sets…"):
         res = run()
     print_bench("bench themes: default pipeline (k chosen automatically) vs the human labels", res)
+
+
+@bench_app.command("import")
+def bench_import(
+    rows: Annotated[int, typer.Option(help="Feedback rows to generate (2.7M ≈ 200 MB).")] = 2_700_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Import a feedback CSV end to end: first import, re-import and pandas.read_csv, time and peak memory."""
+    benchmarks()
+    from benchmarks.imports import bench_import as run
+
+    with err.status(f"writing {rows:,} feedback rows and importing them…"):
+        res = run(rows=rows, seed=seed)
+    print_bench(f"bench import: {rows:,} feedback rows", res)

@@ -12,7 +12,7 @@ from rich.table import Table as RichTable
 
 import cxlens
 from cxlens.cli._app import (
-    ADAPTER_KINDS,
+    Fmt,
     app,
     as_frame,
     cell,
@@ -21,67 +21,129 @@ from cxlens.cli._app import (
     journey_app,
     open,
     out,
-    pairs,
+    print_frame,
     progress_bar,
     serve_dashboard,
     state,
 )
-from cxlens.errors import ConfigError
+from cxlens.ingest.load import ImportReport
 from cxlens.schema.tables import TABLES
 
 
 # -- import ------------------------------------------------------------------------
 @app.command("import")
 def import_(
-    kind: Annotated[str, typer.Argument(help=f"Table ({', '.join(TABLES)}) or adapter ({', '.join(ADAPTER_KINDS)}).")],
-    path: Annotated[Path, typer.Argument(help="File (CSV, Parquet, JSON Lines) or, for olist, the folder.")],
+    kind: Annotated[
+        str, typer.Argument(help="A table (feedback, orders…), a preset (qualtrics, zendesk…) or an adapter.")
+    ],
+    path: Annotated[
+        Path, typer.Argument(help="File (CSV/TSV, JSON Lines, JSON, Parquet, Excel) or, for olist, the folder.")
+    ],
     map_: Annotated[
         list[str] | None,
-        typer.Option("--map", "-m", help="canonical=source column names, repeatable or comma-separated."),
+        typer.Option("--map", "-m", help="canonical=source column (or dotted JSON path); repeatable, taken verbatim."),
     ] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl (default: by extension).")] = None,
-    dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 04/05/2024 as 4 May.")] = False,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", help="A YAML mapping file (map:, set:, drop: and any option below).")
+    ] = None,
+    save_mapping: Annotated[
+        Path | None, typer.Option("--save-mapping", help="Write the mapping and options used to this YAML file.")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv, jsonl, json, parquet or xlsx (default: by extension).")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option("--delimiter", help="Field separator: , ; tab | (default: sniffed).")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="Text encoding, e.g. cp1252 (default: UTF-8 or by BOM).")
+    ] = None,
+    decimal: Annotated[str, typer.Option("--decimal", help="Decimal mark: . or ,")] = ".",
+    thousands: Annotated[
+        str | None, typer.Option("--thousands", help="Thousands separator to accept: , . ' or space.")
+    ] = None,
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="Zone of times without an offset, e.g. Europe/Paris.")
+    ] = "UTC",
+    dayfirst: Annotated[
+        bool, typer.Option("--dayfirst", help="Read 04/05/2024 as 4 May (ISO dates are never affected).")
+    ] = False,
+    monthfirst: Annotated[bool, typer.Option("--monthfirst", help="Read 04/05/2024 as 5 April.")] = False,
+    epoch: Annotated[str | None, typer.Option("--epoch", help="Unit of numeric times: s, ms, us or ns.")] = None,
+    any_date: Annotated[bool, typer.Option("--any-date", help="Accept dates before 1990 or after next year.")] = False,
+    header_row: Annotated[int, typer.Option("--header-row", help="Line of the header (1-based).")] = 1,
+    skip_rows: Annotated[int, typer.Option("--skip-rows", help="Rows after the header that are not data.")] = 0,
+    skip_incomplete: Annotated[
+        bool, typer.Option("--skip-incomplete", help="Skip (and count) rows missing a required value.")
+    ] = False,
+    drop: Annotated[list[str] | None, typer.Option("--drop", help="Source column to leave out; repeatable.")] = None,
+    records: Annotated[
+        str | None, typer.Option("--records", help="Key of the records in a JSON response object.")
+    ] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="Excel sheet name (default: the first).")] = None,
+    score: Annotated[str | None, typer.Option("--score", help="Survey presets: the score question's column.")] = None,
+    comment: Annotated[str | None, typer.Option("--comment", help="Survey presets: the comment column.")] = None,
+    metric: Annotated[str | None, typer.Option("--metric", help="Survey presets: nps, csat, ces… of --score.")] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="column=value for every row, e.g. --set metric=nps; repeatable.")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the mapping, the first rows and every problem; write nothing.")
+    ] = False,
 ) -> None:
-    """Import a file into the workspace: validated, all-or-nothing, duplicates skipped."""
+    """Import a file: validated, all-or-nothing, duplicates skipped, with a report (docs/import-presets.md)."""
+    from cxlens.ingest.registry import run_import
+    from cxlens.ingest.spec import ImportSpec
+
+    given = ImportSpec.from_dict(
+        {
+            "map": list(map_ or []), "set": list(set_ or []), "drop": list(drop or []), "format": fmt,
+            "delimiter": delimiter, "encoding": encoding, "decimal": decimal, "thousands": thousands,
+            "timezone": timezone, "dayfirst": dayfirst, "monthfirst": monthfirst, "epoch": epoch,
+            "any_date": any_date, "header_row": header_row, "skip_rows": skip_rows,
+            "skip_incomplete": skip_incomplete, "records": records, "sheet": sheet, "score": score,
+            "comment": comment, "metric": metric,
+        },
+        where="the command line",
+    )  # fmt: skip
+    spec = ImportSpec.load_yaml(mapping).merged(given) if mapping else given
     with open() as ws:
-        if kind in ("rees46", "olist-funnel"):
-            from cxlens.journeys.real import olist_marketing_events, rees46_events
-
-            frame = rees46_events(path) if kind == "rees46" else olist_marketing_events(path)
-            result = ws.load("events", frame)
-            out.print(f"events: {result.inserted:,} rows added ({result.skipped:,} already present)")
-            return
-        if kind in ADAPTER_KINDS:
-            from cxlens.ingest.adapters import ADAPTERS
-            from cxlens.voice.sources import SOURCE_ADAPTERS
-
-            counts = {**ADAPTERS, **SOURCE_ADAPTERS}[kind](ws, path)
-            for table, n in counts.items():
-                out.print(f"{table}: {n:,} rows added")
-            return
-        if kind not in TABLES:
-            raise ConfigError(f"unknown import kind {kind!r}; expected one of {', '.join((*TABLES, *ADAPTER_KINDS))}")
-        bar, update = progress_bar(f"reading {path.name}")
+        bar, update = progress_bar(f"importing {path.name}")
         try:
-            result = ws.load(
-                kind,
-                path,
-                mapping=map_,
-                format=fmt,
-                dayfirst=dayfirst,
-                constants=pairs(set_, "--set"),
-                progress=update,
-            )
+            reports = run_import(ws.store, kind, path, spec, dry_run=dry_run, progress=update)
         finally:
             if bar.live.is_started:
                 bar.stop()
-        out.print(
-            f"{result.table}: {result.inserted:,} rows added from {result.source} "
-            f"({result.skipped:,} already present or repeated)"
-        )
+    if save_mapping:
+        save_mapping.write_text(spec.to_yaml(), encoding="utf-8")
+    problems = False
+    for report in reports.values():
+        if dry_run:
+            _print_dry_run(report)
+        out.print(report.summary(), markup=False, highlight=False)
+        problems = problems or bool(report.problems)
+    if dry_run:
+        out.print("dry run: nothing was written", markup=False)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _print_dry_run(report: ImportReport) -> None:
+    dialect = ", ".join(f"{k} {v!r}" for k, v in report.dialect.items() if k not in ("columns", "file"))
+    out.print(f"{report.source}: {dialect}", markup=False, highlight=False)
+    cols = RichTable(title=f"{report.table}: columns")
+    cols.add_column("column")
+    cols.add_column("from")
+    cols.add_column("date format")
+    for canon, src in report.columns.items():
+        cols.add_row(canon, src, report.date_formats.get(canon, ""))
+    out.print(cols)
+    if report.preview is not None and len(report.preview):
+        shown = report.preview.dropna(axis=1, how="all")
+        shown = shown.apply(lambda c: c.map(lambda v: v[:37] + "…" if isinstance(v, str) and len(v) > 38 else v))
+        print_frame(shown, Fmt.table)
+    for p in report.problems:
+        err.print(f"problem: {p}", markup=False, highlight=False)
 
 
 # -- demo --------------------------------------------------------------------------

@@ -5,7 +5,7 @@ score`` (nulls kept as groups). The metrics fast path (:mod:`cxlens.metrics.roll
 metrics from it; it stays equal to a scan of ``feedback`` because every change to ``feedback`` calls
 one of these functions inside the same transaction:
 
-* :func:`add` — rows inserted (imports, collection);
+* :func:`add` — rows inserted (imports, collection); :func:`add_counts` — the same, counted beforehand;
 * :func:`subtract` — rows deleted (GDPR erasure);
 * :func:`adjust` — one answer changed in place (a survey response whose score changes);
 * :func:`rebuild` — recount everything (after writing ``feedback`` by other means).
@@ -19,7 +19,7 @@ from typing import Any
 
 from cxlens.schema.ddl import ROLLUP_DIMENSIONS, ROLLUP_TABLE, rollup_counts
 
-__all__ = ["DIMENSIONS", "TABLE", "add", "adjust", "rebuild", "select_counts", "subtract"]
+__all__ = ["DIMENSIONS", "TABLE", "add", "add_counts", "adjust", "rebuild", "select_counts", "subtract"]
 
 TABLE = ROLLUP_TABLE
 DIMENSIONS = ROLLUP_DIMENSIONS
@@ -32,8 +32,12 @@ def select_counts(source: str) -> str:
 
 
 def _merge(cur: Any, source: str, sign: str) -> None:
+    _merge_counts(cur, select_counts(source), sign)
+
+
+def _merge_counts(cur: Any, counts: str, sign: str) -> None:
     cur.execute(
-        f"MERGE INTO {TABLE} r USING ({select_counts(source)}) d ON {_SAME} "
+        f"MERGE INTO {TABLE} r USING ({counts}) d ON {_SAME} "
         f"WHEN MATCHED THEN UPDATE SET n = r.n {sign} d.n "
         "WHEN NOT MATCHED THEN INSERT (metric, day, touchpoint, channel, stage, survey_id, score, n) "
         f"VALUES (d.metric, d.day, d.touchpoint, d.channel, d.stage, d.survey_id, d.score, {sign}d.n)"
@@ -43,6 +47,14 @@ def _merge(cur: Any, source: str, sign: str) -> None:
 def add(cur: Any, source: str) -> None:
     """Count the feedback rows of ``source`` (just inserted) into the rollup."""
     _merge(cur, source, "+")
+
+
+def add_counts(cur: Any, counts: str) -> None:
+    """Add groups already counted (``counts``: a table with the rollup columns ``metric, day,
+    touchpoint, channel, stage, survey_id, score, n``, a group possibly on several rows) — a big
+    import counts each chunk as it goes and merges once at the end."""
+    group = ", ".join((*DIMENSIONS, "day", "score"))
+    _merge_counts(cur, f"SELECT {group}, sum(n)::BIGINT AS n FROM {counts} GROUP BY {group}", "+")
 
 
 def subtract(cur: Any, source: str) -> None:

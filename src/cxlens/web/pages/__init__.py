@@ -36,6 +36,7 @@ PAGE_MODULES: list[str] = [
     "cxlens.web.pages.customers",
     "cxlens.web.pages.admin",
     "cxlens.web.pages.surveys",
+    "cxlens.web.pages.imports",
 ]
 
 #: Registered navigation entries (see :func:`nav` for the ordered list).

@@ -1,0 +1,192 @@
+"""Help desks: Zendesk, Freshdesk and Intercom exports → ``tickets`` (and CSAT ``feedback``).
+
+Durations exported in minutes or hours (Zendesk's "First reply time in minutes", Freshdesk's
+"First response time (in hrs)") become the canonical timestamps ``first_response_at`` /
+``resolved_at`` = ``created_at`` + the duration. A satisfaction rating on a ticket becomes a CSAT
+answer (good = 5, bad = 1 for Zendesk's two-level rating; Intercom's 1–5 as given).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxlens.ingest.load import ImportReport
+from cxlens.ingest.presets.base import load_tables, preset, properties, read_export, require_columns, text
+from cxlens.ingest.spec import ImportSpec
+from cxlens.schema.dates import infer_format, parse_dates
+
+__all__: list[str] = []
+
+
+def _times(s: pd.Series, column: str, name: str, spec: ImportSpec) -> pd.Series:
+    """A date column read the importer's way (one format per column), for arithmetic with durations."""
+    opts = spec.date_options()
+    fmt = infer_format(s, column, name, opts)
+    return parse_dates(s, fmt, column=column, source=name, opts=opts)
+
+
+def _after(start: pd.Series, amount: pd.Series, unit: str) -> pd.Series:
+    num = pd.to_numeric(amount, errors="coerce")
+    return start + pd.to_timedelta(num * (60 if unit == "min" else 3600), unit="s")
+
+
+def _iso(ts: pd.Series) -> pd.Series:
+    """Naive UTC timestamps as ISO text with a Z (so that validation reads them back unchanged)."""
+    return ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").astype(object).where(ts.notna(), None)
+
+
+# -- Zendesk --------------------------------------------------------------------------------------------------
+@preset("zendesk", ("tickets", "feedback"), "Zendesk tickets (CSV export or incremental-export JSON)")
+def zendesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, ImportReport]:
+    """Zendesk's CSV ticket export or the incremental ticket export API (``{"tickets": [...]}``)."""
+    src, raw = read_export(path, spec, name)
+    if src.kind in ("json", "jsonl"):
+        require_columns(raw, ("id", "created_at"), name, "Zendesk API")
+        tickets = pd.DataFrame({
+            "ticket_id": raw["id"], "customer_id": raw.get("requester_id"), "created_at": raw["created_at"],
+            "channel": raw["via"].map(lambda v: v.get("channel") if isinstance(v, dict) else None) if "via" in raw else None,
+            "subject": raw.get("subject"), "body": raw.get("description"), "status": raw.get("status"),
+            "agent": raw.get("assignee_id"), "team": raw.get("group_id"),
+        })  # fmt: skip
+        keep = [
+            c for c in ("priority", "type", "tags", "updated_at", "organization_id", "brand_id") if c in raw.columns
+        ]
+        tickets["properties"] = properties(raw, keep)
+        rating = (
+            raw["satisfaction_rating"] if "satisfaction_rating" in raw.columns else pd.Series(None, index=raw.index)
+        )
+        score = rating.map(lambda r: {"good": 5, "bad": 1}.get(r.get("score")) if isinstance(r, dict) else None)
+        fb = pd.DataFrame({
+            "feedback_id": "zendesk-csat:" + raw["id"].astype(str), "customer_id": raw.get("requester_id"),
+            "ts": rating.map(lambda r: r.get("updated_at") or r.get("created_at") if isinstance(r, dict) else None)
+                  .where(lambda s: s.notna(), raw["updated_at"] if "updated_at" in raw else raw["created_at"]),
+            "metric": "csat", "score": score, "comment": rating.map(lambda r: r.get("comment") if isinstance(r, dict) else None),
+            "touchpoint": "support", "survey_id": "zendesk_csat",
+        })[score.notna()]  # fmt: skip
+        parts = {"tickets": tickets}
+        if len(fb):
+            parts["feedback"] = fb
+        return load_tables(store, parts, spec, name)
+    require_columns(raw, ("Id", "Created at"), name, "Zendesk CSV")
+    created = _times(raw["Created at"], "Created at", name, spec)
+    first = _after(created, raw["First reply time in minutes"], "min") if "First reply time in minutes" in raw else None
+    if "Full resolution time in minutes" in raw:
+        resolved = _after(created, raw["Full resolution time in minutes"], "min")
+    elif "Solved at" in raw:
+        resolved = _times(raw["Solved at"], "Solved at", name, spec)
+    else:
+        resolved = None
+    used = {"Id", "Requester", "Requester id", "Requester email", "Created at", "Subject", "Status", "Via", "Assignee",
+            "Group", "First reply time in minutes", "Full resolution time in minutes", "Replies", "Satisfaction Score",
+            "Solved at", "Requester external id", "Requester domain", "Submitter"}  # fmt: skip
+    tickets = pd.DataFrame({
+        "ticket_id": raw["Id"], "customer_id": text(raw["Requester id"]) if "Requester id" in raw else None,
+        "created_at": _iso(created), "first_response_at": _iso(first) if first is not None else None,
+        "resolved_at": _iso(resolved) if resolved is not None else None,
+        "channel": text(raw["Via"]).str.lower() if "Via" in raw else None, "subject": raw.get("Subject"),
+        "status": raw.get("Status"), "agent": raw.get("Assignee"), "team": raw.get("Group"),
+    })  # fmt: skip
+    if "Replies" in raw:
+        tickets["contacts"] = pd.to_numeric(raw["Replies"], errors="coerce").add(1).astype("Int64")
+    rest = [c for c in raw.columns if c not in used]
+    tickets["properties"] = properties(raw, rest)
+    parts = {"tickets": tickets}
+    if "Satisfaction Score" in raw:
+        sat = raw["Satisfaction Score"].astype("str").str.strip().str.lower()
+        score = sat.map(lambda v: 5 if v.startswith("good") else 1 if v.startswith("bad") else np.nan)
+        fb = pd.DataFrame({"feedback_id": "zendesk-csat:" + raw["Id"].astype(str), "customer_id": tickets["customer_id"],
+                           "ts": _iso(resolved if resolved is not None else created), "metric": "csat", "score": score,
+                           "touchpoint": "support", "survey_id": "zendesk_csat"})[score.notna()]  # fmt: skip
+        if len(fb):
+            parts["feedback"] = fb
+    return load_tables(store, parts, spec, name)
+
+
+# -- Freshdesk ------------------------------------------------------------------------------------------------
+@preset("freshdesk", ("tickets",), "Freshdesk ticket export (CSV)")
+def freshdesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, ImportReport]:
+    """Freshdesk 'Tickets → Export → CSV': ``Created time``, ``Initial response time``, ``Resolved time``
+    (or the durations ``First response time (in hrs)``/``Resolution time (in hrs)``)."""
+    src, raw = read_export(path, spec, name)
+    require_columns(raw, ("Ticket ID", "Created time"), name, "Freshdesk")
+    created = _times(raw["Created time"], "Created time", name, spec)
+    if "Initial response time" in raw and raw["Initial response time"].notna().any():
+        first = _times(raw["Initial response time"], "Initial response time", name, spec)
+    elif "First response time (in hrs)" in raw:
+        first = _after(created, raw["First response time (in hrs)"], "h")
+    else:
+        first = None
+    if "Resolved time" in raw and raw["Resolved time"].notna().any():
+        resolved = _times(raw["Resolved time"], "Resolved time", name, spec)
+    elif "Resolution time (in hrs)" in raw:
+        resolved = _after(created, raw["Resolution time (in hrs)"], "h")
+    else:
+        resolved = None
+    used = {"Ticket ID", "Subject", "Status", "Source", "Agent", "Group", "Created time", "Initial response time",
+            "Resolved time", "First response time (in hrs)", "Resolution time (in hrs)", "Customer interactions",
+            "Contact ID", "Full name", "Email"}  # fmt: skip
+    tickets = pd.DataFrame({
+        "ticket_id": raw["Ticket ID"], "customer_id": raw.get("Contact ID"), "created_at": _iso(created),
+        "first_response_at": _iso(first) if first is not None else None,
+        "resolved_at": _iso(resolved) if resolved is not None else None,
+        "channel": text(raw["Source"]).str.lower() if "Source" in raw else None, "subject": raw.get("Subject"),
+        "status": raw.get("Status"), "agent": raw.get("Agent"), "team": raw.get("Group"),
+        "contacts": raw.get("Customer interactions"),
+    })  # fmt: skip
+    rest = [c for c in raw.columns if c not in used]
+    tickets["properties"] = properties(raw, rest)
+    return load_tables(store, {"tickets": tickets}, spec, name)
+
+
+# -- Intercom -------------------------------------------------------------------------------------------------
+_TAGS = re.compile(r"<[^>]+>")
+
+
+@preset("intercom", ("tickets", "feedback"), "Intercom conversations (API JSON)")
+def intercom(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, ImportReport]:
+    """Intercom conversations (``GET /conversations``: ``{"type": "conversation.list", "conversations": [...]}``).
+    Times are Unix seconds; ``statistics.first_admin_reply_at`` and ``last_close_at`` give the first
+    response and the resolution; ``conversation_rating`` (1–5) becomes a CSAT answer."""
+    src, raw = read_export(path, spec, name, records="conversations" if path.suffix == ".json" else None)
+    require_columns(raw, ("id", "created_at"), name, "Intercom")
+
+    def get(col: str, *keys: str) -> pd.Series:
+        if col not in raw:
+            return pd.Series(None, index=raw.index, dtype=object)
+
+        def dig(v: Any) -> Any:
+            for k in keys:
+                v = v.get(k) if isinstance(v, dict) else None
+            return v
+
+        return raw[col].map(dig).astype(object)
+
+    contacts = get("contacts", "contacts").map(lambda c: c[0].get("id") if isinstance(c, list) and c else None)
+    author = get("source", "author", "id")
+    body = get("source", "body").map(lambda b: _TAGS.sub(" ", b).strip() if isinstance(b, str) else b)
+    if spec.epoch is None:
+        spec = ImportSpec(**{**vars(spec), "epoch": "s"})
+    tickets = pd.DataFrame({
+        "ticket_id": raw["id"], "customer_id": contacts.where(contacts.notna(), author), "created_at": raw["created_at"],
+        "first_response_at": get("statistics", "first_admin_reply_at"), "resolved_at": get("statistics", "last_close_at"),
+        "channel": get("source", "delivered_as").where(lambda s: s.notna(), get("source", "type")),
+        "subject": get("source", "subject").map(lambda s: s or None), "body": body, "status": raw.get("state"),
+        "agent": raw.get("admin_assignee_id"), "team": raw.get("team_assignee_id"),
+    })  # fmt: skip
+    reopens = get("statistics", "count_reopens")
+    tickets["contacts"] = pd.to_numeric(reopens, errors="coerce").add(1).astype("Int64")
+    rating = get("conversation_rating", "rating")
+    fb = pd.DataFrame({
+        "feedback_id": "intercom-rating:" + raw["id"].astype(str), "customer_id": tickets["customer_id"],
+        "ts": get("conversation_rating", "created_at"), "metric": "csat", "score": rating,
+        "comment": get("conversation_rating", "remark"), "touchpoint": "support", "survey_id": "intercom_rating",
+    })[rating.notna()]  # fmt: skip
+    parts = {"tickets": tickets}
+    if len(fb):
+        parts["feedback"] = fb
+    return load_tables(store, parts, spec, name)
