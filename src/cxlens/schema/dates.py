@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cxlens.errors import SchemaError
 
@@ -294,15 +296,18 @@ class DateColumn:
 
     @staticmethod
     def _classify(text: pd.Series, missing: pd.Series) -> pd.Series:
-        fams = pd.Series(None, index=text.index, dtype=object)
-        todo = ~missing
+        """Each value's family: the first pattern it matches whole (vectorised: RE2 through Arrow)."""
+        fams = np.full(len(text), None, dtype=object)
+        todo = ~missing.to_numpy()
+        arr = pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
         for fam, pat in PATTERNS.items():
             if not todo.any():
                 break
-            hit = todo & text.str.fullmatch(pat).fillna(False).astype(bool)
+            hit = pc.match_substring_regex(arr, f"^(?:{pat})$").to_numpy(zero_copy_only=False)
+            hit = todo & np.asarray(hit, dtype=object).astype(bool)
             fams[hit] = fam
             todo = todo & ~hit
-        return fams
+        return pd.Series(fams, index=text.index, dtype=object)
 
     def describe(self) -> str:
         fam = self.family or ""
