@@ -129,9 +129,13 @@ def browser():
         b.close()
 
 
-def new_page(browser, width: int = 1280, height: int = 1000):
-    """A page that records script errors and dialogs in ``page.errors`` (XSS checks)."""
-    pg = browser.new_page(viewport={"width": width, "height": height})
+def new_page(browser, width: int = 1280, height: int = 1000, *, bypass_csp: bool = True):
+    """A page that records script errors and dialogs in ``page.errors`` (XSS checks).
+
+    Playwright evaluates string predicates (``wait_for_function("…")``) with eval, which the
+    dashboard's Content-Security-Policy forbids: pages bypass the CSP unless ``bypass_csp=False``
+    (tests/security checks the dashboard under its real CSP)."""
+    pg = browser.new_page(viewport={"width": width, "height": height}, bypass_csp=bypass_csp)
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.on("dialog", lambda d: (errors.append(f"dialog opened: {d.message}"), d.dismiss()))

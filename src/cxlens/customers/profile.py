@@ -434,8 +434,8 @@ def _own(cols: set[str], customer_id: str, anon: list[str]) -> Pred | None:
     elif anon and "customer_id" in cols and "properties" in cols:
         # survey answers given under an anonymous id keep it in properties
         preds.append((f"customer_id IS NULL AND json_extract_string(properties, '$.anonymous_id') IN {_LIST}", [anon]))
-    if "person" in cols:
-        preds.append((f"person IN {_LIST}", [[customer_id, *anon]]))
+    if "person" in cols:  # surveys key exposures and responses by person: the id, or anon:<anonymous id>
+        preds.append((f"person IN {_LIST}", [[customer_id, *anon, *(f"anon:{a}" for a in anon)]]))
     return _or(preds) if preds else None
 
 
