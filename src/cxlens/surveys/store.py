@@ -201,7 +201,8 @@ def eligible_surveys(
         eligible on this page (the widget asks again when one is tracked); ``feedback_tab``: a
         survey to offer behind an always-available tab, or None.
     """
-    person = person_of(customer_id, anonymous_id)
+    person_of(customer_id, anonymous_id)  # checks the ids
+    person = customer_id or anonymous_id  # sampling: the same visitor always falls on the same side
     now = now or now_utc()
     rows = ws.rows("SELECT definition FROM surveys WHERE status = 'active' ORDER BY created_at")
     out: list[dict[str, Any]] = []
@@ -329,8 +330,6 @@ def record_response(
     lang = _check_text("language", language, 35)
     url = _check_text("url", url, 2000)
     now = now or now_utc()
-    if d.status != "active":
-        raise ResponseConflictError(f"survey {survey_id!r} is {d.status}; its responses cannot be added or changed")
     done = f"done:{survey_id}:{rid}"  # a survey_links row closing the response (hosted page's last step)
     with ws.transaction(changes=["survey_responses", "survey_links", "feedback"]) as raw:
         old = raw.execute(
@@ -340,6 +339,19 @@ def record_response(
         ).fetchone()
         if raw.execute("SELECT 1 FROM survey_links WHERE link_id = ?", [done]).fetchone():
             raise LinkGoneError("this response is complete and cannot be changed; thank you for your answer")
+        if d.status != "active":
+            # a paused (or draft) survey: nothing new, nothing changed; a started response may only be
+            # completed (a missing comment, answers to questions not answered yet)
+            changes = (
+                old is None
+                or (v_score is not None and v_score != old[1])
+                or (v_comment is not None and old[2] is not None and v_comment != old[2])
+                or any(k in json.loads(old[3] or "{}") and json.loads(old[3])[k] != v for k, v in v_answers.items())
+            )
+            if changes:
+                raise ResponseConflictError(
+                    f"survey {survey_id!r} is {d.status}; its responses cannot be added or changed"
+                )
         if old is None:
             h = history(ws, survey_id, customer_id, anonymous_id)
             if d.targeting.get("once_per_person", True) and h.responded:
