@@ -23,11 +23,11 @@ show/update, ``/{id}/pause``, ``/{id}/resume``, ``/{id}/results``.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
@@ -36,7 +36,7 @@ from cxlens.collect.identity import verified_user
 from cxlens.collect.origins import SETTING as ORIGINS
 from cxlens.collect.origins import origin_allowed
 from cxlens.collect.ratelimit import TokenBuckets
-from cxlens.errors import ForbiddenError, PayloadTooLargeError, RateLimitError, SchemaError
+from cxlens.errors import ForbiddenError, ParameterError, PayloadTooLargeError, RateLimitError, SchemaError
 from cxlens.web.deps import authenticate_key, hub, require_role, run_on_workspace
 
 __all__ = ["MAX_BODY", "check_survey_rate", "router"]
@@ -103,9 +103,9 @@ async def _body(request: Request) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         raise PayloadTooLargeError(f"request body is {len(raw):,} bytes; at most {MAX_BODY:,} are accepted")
     try:
-        data = json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise SchemaError("request body is not valid JSON; send a JSON object") from None
+        data = orjson.loads(raw or b"{}")  # refuses nesting deeper than 1,024 levels instead of recursing
+    except orjson.JSONDecodeError as e:
+        raise ParameterError("body", f"request body is not valid JSON ({e}); send one JSON object") from None
     if not isinstance(data, dict):
         raise SchemaError(f"request body is a JSON {type(data).__name__}; expected an object")
     return data
