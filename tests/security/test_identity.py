@@ -124,3 +124,24 @@ def test_browser_survey_calls_count_for_the_verified_or_anonymous_person_only(en
     # without any anonymous id an unsigned user id is refused, naming userHash
     r = _survey(env, "responses", {"userId": "C5", "responseId": "att-3", "score": 0})
     assert r.status_code == 403 and "userHash" in r.json()["error"]["message"]
+
+
+def test_the_cli_prints_the_identity_secret_and_rotates_it(tmp_path):
+    import subprocess
+    import sys
+
+    import cxlens
+    from cxlens.collect.identity import identity_secret
+
+    ws_path = tmp_path / "id.duckdb"
+    cxlens.open(ws_path).close()
+
+    def run(*args: str) -> str:
+        r = subprocess.run([sys.executable, "-m", "cxlens", "-w", str(ws_path), "keys", "identity-secret", *args],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+        return r.stdout.strip()
+
+    first, again, rotated = run(), run(), run("--rotate")
+    assert len(first) == 64 and first == again and rotated != first
+    with cxlens.open(ws_path) as ws:
+        assert identity_secret(ws) == rotated
