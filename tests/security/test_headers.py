@@ -101,6 +101,7 @@ def _signed_in_page(browser, env, role: str = "admin"):
     return ctx, pg, violations
 
 
+@pytest.mark.browser
 def test_the_dashboard_works_under_its_csp_and_cannot_be_framed(browser, env, attacker_site):
     ctx, pg, violations = _signed_in_page(browser, env)
     try:
