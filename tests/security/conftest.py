@@ -12,8 +12,6 @@ card number (:data:`PLANTED`), and the stored text analysis of them.
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +25,8 @@ from cxlens.surveys import create_survey
 from cxlens.web import create_app
 from cxlens.web.deps import CSRF_COOKIE
 from cxlens.web.hub import WorkspaceHub
-from cxlens.web.security import server_config
+
+from ..conftest import running
 
 PW = "correct horse battery staple"
 ROLES = ("admin", "analyst", "agent")
@@ -43,33 +42,9 @@ SURVEY = {"id": "s1", "name": "Checkout NPS", "metric": "nps", "question": "Reco
           "link": {"public": True}, "follow_up": {"default": "Why?"}}  # fmt: skip
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run ``app`` under uvicorn exactly as ``cxlens serve`` configures it; yields the base URL."""
-    import uvicorn
-
-    port = free_port()
-    srv = uvicorn.Server(server_config(app, "127.0.0.1", port))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 30 s")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
+def serve(app: Any) -> contextlib.AbstractContextManager[str]:
+    """Run ``app`` under uvicorn exactly as ``cxlens serve`` configures it; the base URL."""
+    return running(app, as_served=True)
 
 
 def all_routes(routes: Any, prefix: str = "") -> Iterator[tuple[str, set[str]]]:

@@ -14,7 +14,8 @@ import pytest
 
 from cxlens.web.security import CSP
 
-from .conftest import PW, all_routes, free_port
+from ..conftest import free_port
+from .conftest import PW, all_routes
 
 VALUES = {"customer_id": "C1", "survey_id": "s1", "workspace": "shop", "name": "nps", "key_id": "x", "user_id": "x",
           "rest": "x", "kind": "track"}  # fmt: skip

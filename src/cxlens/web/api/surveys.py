@@ -36,7 +36,7 @@ from cxlens.collect.identity import verified_user
 from cxlens.collect.origins import SETTING as ORIGINS
 from cxlens.collect.origins import origin_allowed
 from cxlens.collect.ratelimit import TokenBuckets
-from cxlens.errors import ForbiddenError, ParameterError, PayloadTooLargeError, RateLimitError, SchemaError
+from cxlens.errors import ForbiddenError, PayloadTooLargeError, RateLimitError, SchemaError
 from cxlens.web.deps import authenticate_key, hub, require_role, run_on_workspace
 
 __all__ = ["MAX_BODY", "check_survey_rate", "router"]
@@ -105,7 +105,7 @@ async def _body(request: Request) -> dict[str, Any]:
     try:
         data = orjson.loads(raw or b"{}")  # refuses nesting deeper than 1,024 levels instead of recursing
     except orjson.JSONDecodeError as e:
-        raise ParameterError("body", f"request body is not valid JSON ({e}); send one JSON object") from None
+        raise SchemaError(f"request body is not valid JSON ({e}); send one JSON object") from None
     if not isinstance(data, dict):
         raise SchemaError(f"request body is a JSON {type(data).__name__}; expected an object")
     return data
