@@ -8,7 +8,7 @@ SIZE   ?= small
 WORKSPACE ?= demo.duckdb
 PIP     = $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test install dev lint bench serve clean
+.PHONY: demo test install dev lint audit bench serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_architecture.py  # the layer contract
+
+## make audit: known vulnerabilities in the locked (installed) dependencies; fails on one with a fix
+## released (scripts/audit.py says why it is skipped where no vulnerability database is reachable)
+audit: $(VENV)/.dev-installed
+	$(BIN)/python scripts/audit.py
 
 bench: $(VENV)/.installed
 	$(BIN)/cxlens bench metrics --rows 10000000

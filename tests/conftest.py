@@ -129,9 +129,13 @@ def browser():
         b.close()
 
 
-def new_page(browser, width: int = 1280, height: int = 1000):
-    """A page that records script errors and dialogs in ``page.errors`` (XSS checks)."""
-    pg = browser.new_page(viewport={"width": width, "height": height})
+def new_page(browser, width: int = 1280, height: int = 1000, *, bypass_csp: bool = True):
+    """A page that records script errors and dialogs in ``page.errors`` (XSS checks).
+
+    Playwright evaluates string predicates (``wait_for_function("…")``) with eval, which the
+    dashboard's Content-Security-Policy forbids: pages bypass the CSP unless ``bypass_csp=False``
+    (tests/security checks the dashboard under its real CSP)."""
+    pg = browser.new_page(viewport={"width": width, "height": height}, bypass_csp=bypass_csp)
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.on("dialog", lambda d: (errors.append(f"dialog opened: {d.message}"), d.dismiss()))
@@ -149,15 +153,21 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(app, port: int | None = None):
-    """Serve an ASGI app with a real uvicorn in a thread on loopback; yields its base URL."""
+def running(app, port: int | None = None, *, as_served: bool = False):
+    """Serve an ASGI app with a real uvicorn in a thread on loopback; yields its base URL.
+
+    ``as_served``: configured as ``cxlens serve`` runs it (:func:`cxlens.web.security.server_config`:
+    forwarded headers believed only from the app's trusted proxies)."""
     import threading
     import time
 
     import uvicorn
 
+    from cxlens.web.security import server_config
+
     port = port or free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = server_config if as_served else uvicorn.Config
+    srv = uvicorn.Server(config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

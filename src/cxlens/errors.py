@@ -16,6 +16,7 @@ also derive from the builtin they resemble, so ``except ValueError`` keeps worki
     ├── MissingExtraError (ImportError)     an optional extra is not installed
     ├── AuthError (PermissionError)         missing, wrong or revoked key / session (401)
     │   └── ForbiddenError                  authenticated, but the role or key may not do this (403)
+    │       ├── PersonalDataError           personal data asked for by a caller who sees it masked; ``.param``
     │       └── LinkGoneError               a personal survey link expired or already used (410)
     ├── PayloadTooLargeError (ValueError)   a request body, batch or string over its limit (413)
     └── RateLimitError (RuntimeError)       too many requests for one key (429)
@@ -115,6 +116,20 @@ class ForbiddenError(AuthError):
     """Valid credentials that may not do this (a write key reading, an agent managing users)."""
 
     http_status = 403
+
+
+class PersonalDataError(ForbiddenError):
+    """A PII column or trait asked for (a breakdown, filter, value list) by a caller who sees it masked (403).
+
+    ``param`` names the request parameter (``"by"``) or the dimension.
+    """
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+    def __reduce__(self) -> tuple:  # picklable (errors cross process pools)
+        return (type(self), (self.param, str(self)))
 
 
 class LinkGoneError(ForbiddenError):

@@ -63,7 +63,7 @@ def cserver(facts, browser):
 @pytest.fixture()
 def cpage(browser):
     """A page recording script errors and dialogs in ``page.errors`` (as conftest's ``new_page``)."""
-    p = browser.new_page(viewport={"width": 1280, "height": 1000})
+    p = browser.new_page(viewport={"width": 1280, "height": 1000}, bypass_csp=True)  # string predicates use eval
     errors: list[str] = []
     p.on("pageerror", lambda e: errors.append(str(e)))
     p.on("dialog", lambda d: (errors.append(f"dialog opened: {d.message}"), d.dismiss()))

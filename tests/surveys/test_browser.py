@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 import cxlens
+from cxlens.collect.identity import identity_secret, rotate_identity_secret, user_hash
 from cxlens.surveys import create_survey, make_token
 from cxlens.web.hub import WorkspaceHub
 
@@ -70,6 +71,7 @@ def site(tmp_path_factory, browser):
     _, key = hub.create_key("shop", "write")
     create_survey(ws, SURVEY)
     create_survey(ws, TAB_SURVEY)
+    secret = rotate_identity_secret(ws)  # the sites below sign their user ids (identity verification)
     api_port, page_port = free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
     ws.set_setting("collect.allowed_origins", [f"http://localhost:{page_port}"])
@@ -88,7 +90,8 @@ def site(tmp_path_factory, browser):
         "<p>with the tracker</p><script>"
         # a stand-in for /sdk/cxlens.js: the same user()/on()/config() surface, loading the widget like it does
         "window.cxlens = (function () { var ls = {}; return {"
-        "  user: function () { return {anonymousId: 'trk-anon-1', userId: 'cust-77'}; },"
+        "  user: function () { return {anonymousId: 'trk-anon-1', userId: 'cust-77', "
+        f"userHash: '{user_hash(secret, 'cust-77')}'}}; }},"
         "  on: function (t, cb) { (ls[t] = ls[t] || []).push(cb); return this; },"
         f"  config: function () {{ return {{writeKey: '{key}', host: '{api}'}}; }},"
         "  track: function (e) { (ls.track || []).forEach(function (cb) { cb({type: 'track', event: e}); }); }"
@@ -205,7 +208,11 @@ def test_keyboard_only_answering_and_escape(site, browser):
         pg.get_by_role("dialog").wait_for(state="detached")
         assert pg.evaluate("document.activeElement.id") == "other"  # focus returned
         anon = pg.evaluate("localStorage.getItem('cxlens_survey_aid')")
-        _wait_for(lambda: len(ws.sql("SELECT 1 FROM survey_exposures WHERE person = ? AND kind = 'dismiss'", [anon])))
+        _wait_for(
+            lambda: len(
+                ws.sql("SELECT 1 FROM survey_exposures WHERE person = 'anon:' || ? AND kind = 'dismiss'", [anon])
+            )
+        )
         assert len(_feedback(ws, anon)) == 0
     finally:
         pg.close()
@@ -331,7 +338,8 @@ def test_the_real_tracker_loads_the_widget_and_shares_its_ids(site, browser):
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Real tracker</title></head><body>"
         f"<p>tracker + widget</p><script src='{api}/sdk/cxlens.js'></script>"
         f"<script>cxlens.init({{writeKey: '{key}', host: '{api}', surveys: true}});"
-        "cxlens.identify('cust-88', {plan: 'gold'});</script></body></html>"
+        f"cxlens.identify('cust-88', {{plan: 'gold'}}, {{userHash: '{user_hash(identity_secret(ws), 'cust-88')}'}});"
+        "</script></body></html>"
     )
     pg = new_page(browser)
     try:

@@ -145,7 +145,7 @@ def test_text_and_choice_surveys(ws):
     assert_rollup_consistent(ws)
 
 
-def test_paused_survey_takes_no_new_responses_but_completes_started_ones(nps):
+def test_paused_survey_takes_no_new_responses_and_no_changes_but_completes_started_ones(nps):
     from cxlens.surveys import set_status
 
     record_response(nps, "checkout-nps", response_id="r1", anonymous_id="a", score=9)
@@ -153,7 +153,10 @@ def test_paused_survey_takes_no_new_responses_but_completes_started_ones(nps):
     record_response(nps, "checkout-nps", response_id="r1", anonymous_id="a", comment="late comment")
     with pytest.raises(ResponseConflictError, match="paused"):
         record_response(nps, "checkout-nps", response_id="r2", anonymous_id="b", score=9)
-    assert nps.sql("SELECT comment FROM feedback").comment.tolist() == ["late comment"]
+    for change in ({"score": 0}, {"comment": "rewritten"}):  # what was answered stays as answered
+        with pytest.raises(ResponseConflictError, match="paused"):
+            record_response(nps, "checkout-nps", response_id="r1", anonymous_id="a", **change)
+    assert nps.sql("SELECT score, comment FROM feedback").values.tolist() == [[9.0, "late comment"]]
 
 
 def test_score_change_removes_an_emptied_rollup_group(nps):

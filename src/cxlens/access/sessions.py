@@ -149,9 +149,12 @@ def purge_expired(ws: Store, *, now: datetime | None = None) -> int:
 class LoginThrottle:
     """Failed sign-ins per (e-mail, client address) in a sliding window, in memory.
 
-    After ``limit`` failures within ``window`` seconds, :meth:`blocked` is true for that pair
-    until the oldest failure leaves the window. A success clears the pair. The state is per
-    server process (restart clears it); a proxy in front should add its own rate limits.
+    :meth:`attempt` is the one step a sign-in takes before checking the password: under one lock it
+    either refuses (the pair already has ``limit`` attempts in the window: seconds to wait) or counts
+    the attempt as a failure and lets it through. A success then clears the pair (:meth:`success`).
+    Counting before the ~100 ms password check makes the limit exact under parallel requests: 32
+    simultaneous wrong passwords get ``limit`` checks, the rest a 429 without touching the password.
+    The state is per server process (restart clears it); a proxy in front should add its own limits.
     """
 
     def __init__(self, limit: int = 5, window: float = 900.0, *, clock: object = None):
@@ -161,6 +164,10 @@ class LoginThrottle:
         self._failures: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _key(email: str, client: str) -> tuple[str, str]:
+        return (str(email).strip().lower()[:320], client)
+
     def _recent(self, key: tuple[str, str]) -> deque[float]:
         now = self._clock()  # type: ignore[operator]
         q = self._failures.setdefault(key, deque())
@@ -168,26 +175,42 @@ class LoginThrottle:
             q.popleft()
         return q
 
+    def _wait(self, q: deque[float]) -> int:
+        return max(1, int(q[0] + self.window - self._clock()) + 1)  # type: ignore[operator]
+
+    def attempt(self, email: str, client: str) -> int:
+        """Reserve one sign-in attempt: 0 (go on; it counts as a failure until :meth:`success`), or the
+        seconds until the pair may try again (refused: do not check the password)."""
+        with self._lock:
+            q = self._recent(self._key(email, client))
+            if len(q) >= self.limit:
+                return self._wait(q)
+            q.append(self._clock())  # type: ignore[arg-type]
+            self._bound()
+            return 0
+
     def blocked(self, email: str, client: str) -> bool:
         with self._lock:
-            return len(self._recent((email.strip().lower(), client))) >= self.limit
+            return len(self._recent(self._key(email, client))) >= self.limit
 
     def retry_after(self, email: str, client: str) -> int:
         """Seconds until the pair may try again (0 when not blocked)."""
         with self._lock:
-            q = self._recent((email.strip().lower(), client))
-            if len(q) < self.limit:
-                return 0
-            return max(1, int(q[0] + self.window - self._clock()) + 1)  # type: ignore[operator]
+            q = self._recent(self._key(email, client))
+            return self._wait(q) if len(q) >= self.limit else 0
 
     def failure(self, email: str, client: str) -> None:
+        """Count a failed attempt that did not go through :meth:`attempt`."""
         with self._lock:
-            self._recent((email.strip().lower(), client)).append(self._clock())  # type: ignore[operator]
-            if len(self._failures) > 100_000:  # bound memory under a spraying attack
-                old = self._clock() - self.window  # type: ignore[operator]
-                for k in [k for k, q in self._failures.items() if not q or q[-1] <= old]:
-                    del self._failures[k]
+            self._recent(self._key(email, client)).append(self._clock())  # type: ignore[arg-type]
+            self._bound()
+
+    def _bound(self) -> None:
+        if len(self._failures) > 100_000:  # bound memory under a spraying attack
+            old = self._clock() - self.window  # type: ignore[operator]
+            for k in [k for k, q in self._failures.items() if not q or q[-1] <= old]:
+                del self._failures[k]
 
     def success(self, email: str, client: str) -> None:
         with self._lock:
-            self._failures.pop((email.strip().lower(), client), None)
+            self._failures.pop(self._key(email, client), None)

@@ -179,8 +179,10 @@ def print_frame(frame: pd.DataFrame, fmt: Fmt) -> None:
     if fmt is Fmt.json:
         rows = [{str(k): _jsonable(v) for k, v in r.items()} for r in frame.to_dict("records")]
         sys.stdout.write(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
-    elif fmt is Fmt.csv:
-        _iso_columns(frame).to_csv(sys.stdout, index=False)
+    elif fmt is Fmt.csv:  # formulas neutralised: customer text may reach a spreadsheet (report/exports.py)
+        from cxlens.report.exports import csv_frame
+
+        sys.stdout.write(csv_frame(_iso_columns(frame)))
     elif not sys.stdout.isatty():
         sys.stdout.write(plain_table(frame))
     else:
@@ -226,7 +228,14 @@ def print_bench(title: str, res: dict[str, Any]) -> None:
     out.print(table)
 
 
-def serve_dashboard(host: str, port: int, *, add: list[str] | None = None, secure_cookies: bool = False) -> None:
+def serve_dashboard(
+    host: str,
+    port: int,
+    *,
+    add: list[str] | None = None,
+    secure_cookies: bool = False,
+    trusted_proxies: list[str] | None = None,
+) -> None:
     """Serve the global ``--workspace`` plus ``add`` (each named by its file stem) on one server.
 
     A non-loopback ``host`` is refused while no workspace has a dashboard user
@@ -237,11 +246,12 @@ def serve_dashboard(host: str, port: int, *, add: list[str] | None = None, secur
     from cxlens.web.app import create_app
     from cxlens.web.auth import check_bind
     from cxlens.web.hub import WorkspaceHub
+    from cxlens.web.security import server_config
 
     hub = WorkspaceHub.open([state.workspace, *(add or [])])
     try:
         check_bind(host, hub)
-        app = create_app(hub, secure_cookies=secure_cookies, jobs=True)
+        app = create_app(hub, secure_cookies=secure_cookies, jobs=True, trusted_proxies=trusted_proxies or ())
     except Exception:
         hub.close()
         raise
@@ -249,7 +259,7 @@ def serve_dashboard(host: str, port: int, *, add: list[str] | None = None, secur
     names = ", ".join(hub.names)
     mode = "open mode: no users, loopback only" if app.state.open_mode else "sign-in required"
     err.print(f"cxlens dashboard on http://{host}:{port}  (workspaces {names}; {mode}; Ctrl+C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(server_config(app, host, port)).run()  # forwarded headers: only from --trusted-proxy
 
 
 def main() -> None:

@@ -58,6 +58,22 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_â€
     out.print(f"key {info.key_id} revoked")
 
 
+@keys_app.command("identity-secret")
+def keys_identity_secret(
+    rotate: Annotated[bool, typer.Option("--rotate", help="Make a new secret; the old one stops verifying.")] = False,
+) -> None:
+    """Print the identity-verification secret (made the first time), alone on stdout: the site's server signs
+    user ids with it (``userHash`` = HMAC-SHA256 of the user id, hex; docs/security.md)."""
+    from cxlens.collect.identity import identity_secret, rotate_identity_secret
+
+    with open() as ws:
+        secret = identity_secret(ws)
+        if secret is None or rotate:
+            secret = rotate_identity_secret(ws)
+            err.print(f"a new identity secret was made for {state.workspace}; keep it on your servers only")
+    sys.stdout.write(secret + "\n")
+
+
 # -- users ----------------------------------------------------------------------------------------
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:

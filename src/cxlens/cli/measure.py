@@ -79,9 +79,17 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option("--secure-cookies", help="Mark cookies Secure (behind a TLS proxy).")
     ] = False,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            envvar="CXLENS_TRUSTED_PROXIES",
+            help="Address or network of a reverse proxy whose X-Forwarded-For/-Proto are believed; repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the dashboard and the JSON API (GET /health answers once ready)."""
-    serve_dashboard(host, port, add=add, secure_cookies=secure_cookies)
+    serve_dashboard(host, port, add=add, secure_cookies=secure_cookies, trusted_proxies=trusted_proxy or [])
 
 
 @app.command()

@@ -11,7 +11,10 @@ Mapping (https://segment.com/docs/connections/spec/common/):
 * ``event_id`` = ``messageId``, else a content hash of the message (so a retried request
   without ids is still deduplicated when it carries its own ``timestamp``);
 * ``ts`` = ``timestamp`` (or ``originalTimestamp``), corrected for device clock skew with
-  ``sentAt`` as Segment does (``receivedAt - (sentAt - timestamp)``), else the receive time;
+  ``sentAt`` as Segment does (``receivedAt - (sentAt - timestamp)``), else the receive time; a
+  time outside [receipt − 50 years, receipt + 1 day] is replaced by the receipt time (the client's
+  times stay in ``properties``: ``$original_timestamp``, ``$sent_at``, and the rejected time in
+  ``$rejected_ts``), so one device with a broken clock cannot move a KPI decades away;
 * ``name`` = ``event`` (track), ``name`` (page, screen), ``"identify"``;
 * ``channel`` = ``context.channel``, else ``mobile`` (screen, or a mobile ``context.os``),
   ``web`` (page, or a browser context), else ``server``;
@@ -34,13 +37,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pyarrow as pa
 
-from cxlens.errors import ConfigError, CxlensError, ParameterError, PayloadTooLargeError
+from cxlens.errors import ConfigError, CxlensError, ForbiddenError, ParameterError, PayloadTooLargeError
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -113,9 +116,13 @@ _KNOWN = frozenset(
         "context",
         "integrations",
         "writeKey",
+        "userHash",
     )
 )
-_RESERVED = ("$context", "$integrations", "$category", "$extra", "$original_timestamp", "$sent_at", "$received_at")
+_RESERVED = (
+    "$context", "$integrations", "$category", "$extra", "$original_timestamp", "$sent_at", "$received_at",
+    "$rejected_ts",
+)  # fmt: skip
 _RESERVED_SET = frozenset(_RESERVED)
 _MOBILE_OS = frozenset(("ios", "android", "ipados", "tvos", "watchos"))
 
@@ -144,6 +151,11 @@ class Messages:
     identifies: list[tuple[int, str, datetime, dict[str, Any]]] = field(default_factory=list)
     #: (row index, anonymous_id, customer_id, ts) for messages naming both ids
     links: list[tuple[int, str, str, datetime]] = field(default_factory=list)
+    #: row index → the ``userHash`` a message with a ``userId`` carried (identity verification)
+    user_hashes: dict[int, Any] = field(default_factory=dict)
+    #: row indices of messages whose ``userId`` is verified, set by :meth:`verify` (None: all of them —
+    #: a secret key, or a library caller writing its own messages)
+    verified: frozenset[int] | None = None
     #: 64-bit hash of each row's event_id (:func:`id_hash`)
     hashes: list[int] = field(default_factory=list)
     #: the rows as an Arrow table (:data:`EVENT_COLUMNS` + ``_h``, the hash), once built
@@ -153,6 +165,30 @@ class Messages:
     def count(self) -> int:
         """Number of messages."""
         return len(self.rows) if self.table is None else self.table.num_rows
+
+    def is_verified(self, index: int) -> bool:
+        """Whether row ``index``'s ``userId`` was verified (signed, or sent with a secret key)."""
+        return self.verified is None or index in self.verified
+
+    def verify(self, secret: str | None, *, trusted: bool, required: bool = False) -> None:
+        """Mark which user ids are verified: all with a secret key (``trusted``), else those whose
+        ``userHash`` is the HMAC of the id under ``secret``. With ``required``, a ``userId`` that is not
+        verified is a 403 naming its ``userHash`` (nothing of the request is written)."""
+        from cxlens.collect.identity import verify
+
+        if trusted:
+            self.verified = None
+            return
+        ids = self.table.column("customer_id").to_pylist() if self.table is not None else [r[1] for r in self.rows]
+        ok = {i for i, h in self.user_hashes.items() if verify(secret, ids[i], h)}
+        self.verified = frozenset(ok)
+        if required:
+            bad = next((i for i, cid in enumerate(ids) if cid is not None and i not in ok), None)
+            if bad is not None:
+                raise ForbiddenError(
+                    f"message {bad}: field 'userHash' is missing or wrong for userId {ids[bad]!r}; this workspace "
+                    "requires identity verification (HMAC-SHA256 of the user id with the workspace's identity secret)"
+                )
 
     def to_table(self) -> pa.Table:
         """The rows as an Arrow table (built once; what the writer inserts)."""
@@ -232,6 +268,19 @@ def _time(value: Any, path: str, key: str = "") -> datetime:
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 7e12:
         return datetime.fromtimestamp(value / 1000, UTC).replace(tzinfo=None)
     raise _bad(f"{path}{key}", "an ISO-8601 time", value, "send e.g. '2024-05-01T12:00:00.000Z'")
+
+
+#: a corrected event time must fall in [receipt - PAST, receipt + FUTURE], else the receipt time is used
+PAST = timedelta(days=round(365.25 * 50))
+FUTURE = timedelta(days=1)
+
+
+def _corrected(received: datetime, client_ts: datetime, sent: datetime | None) -> tuple[datetime, datetime | None]:
+    """(event time, rejected time or None): Segment's skew correction, clamped to the plausible window."""
+    ts = received - (sent - client_ts) if sent is not None else client_ts
+    if received - PAST <= ts <= received + FUTURE:
+        return ts, None
+    return received, ts
 
 
 def _check_tree(value: Any, path: str, limits: Limits, depth: int = 1) -> None:
@@ -364,10 +413,11 @@ def _one(
         raw_ts, ts_key = msg.get("originalTimestamp"), "originalTimestamp"
     own_sent = msg.get("sentAt")
     msg_sent = _time(own_sent, path, ".sentAt") if own_sent is not None else sent_at
+    rejected = None
     if raw_ts is not None:
         client_ts = _time(raw_ts, path, "." + ts_key)
         # Segment: timestamp = receivedAt - (sentAt - originalTimestamp), correcting the device clock
-        ts = received - (msg_sent - client_ts) if msg_sent is not None else client_ts
+        ts, rejected = _corrected(received, client_ts, msg_sent)
     else:
         ts = received
 
@@ -379,7 +429,7 @@ def _one(
                 key,
                 f"keys {', '.join(_RESERVED)} are set by cxlens; rename it",
             )
-    enriched = _enriched(msg, kind, props, context, integrations, raw_ts, own_sent, sent_raw)
+    enriched = _enriched(msg, kind, props, context, integrations, raw_ts, own_sent, sent_raw, rejected)
     if "$extra" in enriched:
         _check_tree(enriched["$extra"], path, limits)
     try:
@@ -398,9 +448,11 @@ def _enriched(
     raw_ts: Any,
     own_sent: Any,
     sent_raw: Any,
+    rejected: datetime | None = None,
 ) -> dict[str, Any]:
     """What a row keeps in ``properties``: the message's properties/traits plus every other part of
-    the message under ``$``-keys (context, integrations, client times, unknown fields)."""
+    the message under ``$``-keys (context, integrations, client times, a rejected corrected time,
+    unknown fields)."""
     enriched: dict[str, Any] = dict(props)
     if context:
         enriched["$context"] = context
@@ -414,6 +466,8 @@ def _enriched(
         enriched["$sent_at"] = own_sent if own_sent is not None else sent_raw
     if msg.get("receivedAt") is not None:
         enriched["$received_at"] = msg["receivedAt"]
+    if rejected is not None:
+        enriched["$rejected_ts"] = rejected.isoformat()
     if not _KNOWN.issuperset(msg):
         extra = {k: v for k, v in msg.items() if k not in _KNOWN}
         if extra:
@@ -477,6 +531,9 @@ def _add_row(
         ]
     )
     if user_id is not None:
+        signed = msg.get("userHash")
+        if signed is not None:
+            out.user_hashes[index] = signed
         if kind == "identify":
             out.identifies.append((index, user_id, ts, props))
         if anon_id is not None:
@@ -491,7 +548,7 @@ def _fast(
     sent_raw: Any,
     out: Messages,
     limits: Limits,
-    times: dict[tuple[str, str | None], datetime],
+    times: dict[tuple[str, str | None], tuple[datetime, datetime | None]],
 ) -> bool:
     """:func:`_one` for the common, valid message, cheaper; False (nothing added) where in doubt.
 
@@ -564,25 +621,26 @@ def _fast(
     if raw_ts is None:
         raw_ts = msg.get("originalTimestamp")
     own_sent = msg.get("sentAt")
+    rejected = None
     if raw_ts is None:
         if own_sent is not None:
             _time(own_sent, "", "")  # only validated: a bad sentAt is an error even without a timestamp
         ts = received
     elif raw_ts.__class__ is str and (own_sent is None or own_sent.__class__ is str):
-        ts = times.get((raw_ts, own_sent))
-        if ts is None:
+        hit = times.get((raw_ts, own_sent))
+        if hit is None:
             client_ts = _time(raw_ts, "", "")
             msg_sent = _time(own_sent, "", "") if own_sent is not None else sent_at
-            ts = received - (msg_sent - client_ts) if msg_sent is not None else client_ts
-            times[(raw_ts, own_sent)] = ts
+            hit = times[(raw_ts, own_sent)] = _corrected(received, client_ts, msg_sent)
+        ts, rejected = hit
     else:
         client_ts = _time(raw_ts, "", "")
         msg_sent = _time(own_sent, "", "") if own_sent is not None else sent_at
-        ts = received - (msg_sent - client_ts) if msg_sent is not None else client_ts
+        ts, rejected = _corrected(received, client_ts, msg_sent)
 
     if props and not _RESERVED_SET.isdisjoint(props):
         return False
-    enriched = _enriched(msg, kind, props, context, integrations, raw_ts, own_sent, sent_raw)
+    enriched = _enriched(msg, kind, props, context, integrations, raw_ts, own_sent, sent_raw, rejected)
     try:
         dumped = orjson.dumps(enriched)
     except TypeError:  # orjson.JSONEncodeError: too deep or not JSON; the walk names it
@@ -614,7 +672,7 @@ def parse_messages(data: dict[str, Any], kind: str, received: datetime, limits: 
         (413) a batch, string or nesting depth over :class:`Limits`.
     """
     out = Messages()
-    times: dict[tuple[str, str | None], datetime] = {}
+    times: dict[tuple[str, str | None], tuple[datetime, datetime | None]] = {}
     sent_raw = data.get("sentAt")
     sent_at = _time(sent_raw, "sentAt") if sent_raw is not None else None
     if kind == "batch":

@@ -41,8 +41,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cxlens.collect.identity import PROTECTED_SETTING, PROTECTED_TRAITS
 from cxlens.collect.messages import EVENT_COLUMNS, Messages
 from cxlens.errors import WorkspaceError
+from cxlens.schema.pii import is_pii_key
 
 if TYPE_CHECKING:
     from cxlens.store import Store
@@ -293,7 +295,9 @@ class Collector:
         identifies, links = [], []
         for job in jobs:
             m = job.messages
-            identifies += [(cid, ts, traits) for i, cid, ts, traits in m.identifies if keep[offset + i]]
+            identifies += [
+                (cid, ts, traits, m.is_verified(i)) for i, cid, ts, traits in m.identifies if keep[offset + i]
+            ]
             links += [(a, c, ts) for i, a, c, ts in m.links if keep[offset + i]]
             offset += m.count
         changes = (
@@ -363,8 +367,10 @@ class Collector:
                     seen_here.add(eid)
         return keep
 
-    def _upsert_customers(self, cur: Any, identifies: list[tuple[str, datetime, dict[str, Any]]]) -> None:
-        ids = list(dict.fromkeys(cid for cid, _, _ in identifies))
+    def _upsert_customers(self, cur: Any, identifies: list[tuple[str, datetime, dict[str, Any], bool]]) -> None:
+        """Merge identify traits into ``customers``; an unverified identify (a browser without a valid
+        ``userHash``) may add traits but not change the PII or protected traits of an existing customer."""
+        ids = list(dict.fromkeys(cid for cid, _, _, _ in identifies))
         existing: dict[str, dict[str, Any]] = {}
         for row in cur.execute(
             f"SELECT {', '.join(_CUSTOMER_COLS)} FROM customers WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))",
@@ -374,11 +380,18 @@ class Collector:
             if rec["customer_id"] not in existing:
                 rec["traits"] = orjson.loads(rec["traits"]) if rec["traits"] else {}
                 existing[rec["customer_id"]] = rec
-        for cid, ts, traits in identifies:
+        known = set(existing)  # customers that existed before this commit
+        protected = None
+        for cid, ts, traits, verified in identifies:
             rec = existing.setdefault(
                 cid, {c: None for c in _CUSTOMER_COLS} | {"customer_id": cid, "traits": {}, "created_at": ts}
             )
-            merge_traits(rec, traits)
+            if verified or cid not in known:
+                merge_traits(rec, traits)
+            else:
+                if protected is None:
+                    protected = frozenset(PROTECTED_TRAITS) | frozenset(self.setting(PROTECTED_SETTING, []) or [])
+                merge_traits(rec, traits, protect=protected)
         recs = [existing[c] for c in ids]
         table = pa.table(
             {
@@ -416,30 +429,49 @@ class Collector:
 _PROMOTED = ("segment", "plan", "country")
 
 
-def merge_traits(rec: dict[str, Any], traits: dict[str, Any]) -> None:
+def merge_traits(rec: dict[str, Any], traits: dict[str, Any], *, protect: frozenset[str] | None = None) -> None:
     """Merge ``identify`` traits into a customers record (later values win; email/name to their columns).
+
+    With ``protect`` (an unverified identify of an existing customer), a value already set is kept
+    for the PII columns, for trait keys naming personal data (:func:`cxlens.schema.pii.is_pii_key`)
+    and for the keys in ``protect`` (``segment``, ``plan``, …); other traits merge as usual.
 
     >>> rec = {"email": None, "name": None, "segment": None, "plan": None, "country": None, "traits": {"a": 1},
     ...        "created_at": None}
     >>> merge_traits(rec, {"email": "ann@example.com", "firstName": "Ann", "lastName": "Lee", "plan": "pro", "b": 2})
     >>> rec["email"], rec["name"], rec["plan"], rec["traits"]
     ('ann@example.com', 'Ann Lee', 'pro', {'a': 1, 'b': 2})
+    >>> merge_traits(rec, {"email": "evil@example.com", "plan": "free", "phone": "+1 555", "b": 3},
+    ...              protect=frozenset({"plan"}))
+    >>> rec["email"], rec["plan"], rec["traits"]
+    ('ann@example.com', 'pro', {'a': 1, 'b': 3, 'phone': '+1 555'})
     """
+
+    def keeps(column: str, key: str | None = None) -> bool:  # an existing protected value stays
+        if protect is None:
+            return False
+        if key is None:
+            return rec.get(column) not in (None, "")
+        return key in (rec.get("traits") or {}) and (key in protect or is_pii_key(key))
+
     rest = dict(traits)
     email = rest.pop("email", None)
-    if isinstance(email, str) and email:
+    if isinstance(email, str) and email and not keeps("email"):
         rec["email"] = email
     name = rest.pop("name", None)
     first, last = rest.pop("firstName", None), rest.pop("lastName", None)
     if not (isinstance(name, str) and name):
         name = " ".join(x for x in (first, last) if isinstance(x, str) and x) or None
-    if name:
+    if name and not keeps("name"):
         rec["name"] = name
     for c in _PROMOTED:
         v = rest.pop(c, None)
         if isinstance(v, (str, int, float)) and not isinstance(v, bool) and v != "":
-            rec[c] = str(v)
+            if not (protect is not None and c in protect and keeps(c)):
+                rec[c] = str(v)
     created = rest.pop("createdAt", None)
+    if protect is not None and "createdAt" in protect and rec.get("created_at") is not None:
+        created = None
     if isinstance(created, str):
         try:
             t = datetime.fromisoformat(created[:-1] + "+00:00" if created.endswith("Z") else created)
@@ -448,6 +480,8 @@ def merge_traits(rec: dict[str, Any], traits: dict[str, Any]) -> None:
             rest["createdAt"] = created
     elif created is not None:
         rest["createdAt"] = created
+    if protect is not None:
+        rest = {k: v for k, v in rest.items() if not keeps("traits", k)}
     rec["traits"] = {**(rec.get("traits") or {}), **rest}
 
 

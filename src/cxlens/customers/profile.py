@@ -30,13 +30,12 @@ import pandas as pd
 
 from cxlens.errors import NotFoundError
 from cxlens.metrics.value import EXCLUDED_STATUSES, valid_orders
+from cxlens.schema.pii import MASK, PiiPolicy
 from cxlens.schema.tables import JSON, TABLES
 from cxlens.store import rollup
 
 __all__ = ["MASK", "TIMELINE_COLUMNS", "customer_profile", "customer_tables", "erase_customer", "export_customer"]
 
-#: what a PII value is replaced by when ``show_pii`` is false (missing values stay missing)
-MASK = "***"
 #: the columns of a profile's ``timeline``
 TIMELINE_COLUMNS = [
     "kind", "ts", "id", "title", "text", "score", "metric", "amount", "status", "touchpoint", "channel",
@@ -54,9 +53,7 @@ def _opt(ws: Any, name: str) -> ibis.Table | None:
 
 
 def _mask(value: Any, show_pii: bool) -> Any:
-    if show_pii or value is None or (isinstance(value, float) and math.isnan(value)):
-        return value
-    return MASK
+    return PiiPolicy(show_pii).value(value)
 
 
 def _plain(v: Any) -> Any:
@@ -98,6 +95,9 @@ def _not_found(customer_id: str) -> NotFoundError:
 
 # -- customer 360 --------------------------------------------------------------------------------
 def _timeline(ws: Any, customer_id: str, show_pii: bool) -> pd.DataFrame:
+    """Every row about the customer, oldest first; customer text (comments, ticket subjects, reviews)
+    redacted and ticket bodies (a PII column) masked unless ``show_pii``."""
+    policy = PiiPolicy(show_pii)
     parts = []
 
     def rows(name: str) -> pd.DataFrame | None:
@@ -135,7 +135,7 @@ def _timeline(ws: Any, customer_id: str, show_pii: bool) -> pd.DataFrame:
                     "ts": fb["ts"],
                     "id": fb["feedback_id"],
                     "title": [f"{str(m).upper()} {s:g}" for m, s in zip(fb["metric"], fb["score"], strict=True)],
-                    "text": fb["comment"],
+                    "text": policy.texts(fb["comment"]),
                     "score": fb["score"],
                     "metric": fb["metric"],
                     "touchpoint": fb["touchpoint"],
@@ -150,8 +150,8 @@ def _timeline(ws: Any, customer_id: str, show_pii: bool) -> pd.DataFrame:
                     "kind": "ticket",
                     "ts": tk["created_at"],
                     "id": tk["ticket_id"],
-                    "title": tk["subject"],
-                    "text": [_mask(b, show_pii) for b in tk["body"]],
+                    "title": policy.texts(tk["subject"]),
+                    "text": [policy.value(b) for b in tk["body"]],
                     "status": tk["status"],
                     "touchpoint": tk["touchpoint"],
                     "channel": tk["channel"],
@@ -182,8 +182,8 @@ def _timeline(ws: Any, customer_id: str, show_pii: bool) -> pd.DataFrame:
                     "kind": "review",
                     "ts": rv["ts"],
                     "id": rv["review_id"],
-                    "title": rv["title"],
-                    "text": rv["body"],
+                    "title": policy.texts(rv["title"]),
+                    "text": policy.texts(rv["body"]),
                     "score": rv["rating"],
                     "metric": "rating",
                     "touchpoint": rv["touchpoint"],
@@ -336,7 +336,7 @@ def customer_profile(
             for k, v in row.iloc[0].items():
                 v = _plain(v)
                 if k == "traits":
-                    v = _parse_json(v)
+                    v = PiiPolicy(show_pii).traits(_parse_json(v))  # phone, address… inside the JSON
                 traits[k] = _mask(v, show_pii) if k in pii else v
     timeline = _timeline(ws, customer_id, show_pii)
     counts = timeline["kind"].value_counts()
@@ -371,68 +371,117 @@ def customer_profile(
 
 
 # -- GDPR: export and erase -----------------------------------------------------------------------
-#: id column → the table it identifies rows of; a table without ``customer_id`` but with one of
-#: these columns holds rows that depend on the customer's (order items, per-answer results…)
+#: the columns that name a person: a table with one of them holds people's rows (any table, also
+#: tables added later: recordings, cases, alerts, interviews…)
+PERSON_COLUMNS = ("customer_id", "anonymous_id", "person")
+#: id column → the table it identifies rows of; a table without a person column but with one of
+#: these holds rows that depend on the customer's (order items, per-answer results, session data…)
 _PARENTS = {"order_id": "orders", "feedback_id": "feedback", "ticket_id": "tickets", "review_id": "reviews",
-            "event_id": "events"}  # fmt: skip
+            "event_id": "events", "session_id": "events"}  # fmt: skip
 #: ``verbatim_id`` of cxlens.voice (``feedback:<id>``, ``ticket:<id>``, ``review:<id>``) → id column
 _VERBATIM = {"feedback": "feedback_id", "ticket": "ticket_id", "review": "review_id"}
-_EVENTS = (
-    # anonymous events of a browser/device the customer was identified on are theirs too
-    "customer_id = ? OR (customer_id IS NULL AND anonymous_id IN "
-    "(SELECT anonymous_id FROM events WHERE customer_id = ? AND anonymous_id IS NOT NULL))"
-)
+#: tables no person's data lives in (the dashboard's own users and sessions, the schema's bookkeeping)
+_NOT_PEOPLE = frozenset({"users", "sessions", "api_keys", "_cxlens_meta", "data_versions", "collect_ids"})
+_LIST = "(SELECT unnest(?::VARCHAR[]))"
+
+Pred = tuple[str, list[Any]]
 
 
-def _own(table: str) -> str:
-    return _EVENTS if table == "events" else "customer_id = ?"
+def _or(preds: list[Pred]) -> Pred:
+    return " OR ".join(f"({sql})" for sql, _ in preds), [p for _, ps in preds for p in ps]
 
 
-def _scope(ws: Any) -> dict[str, str]:
-    """Table → SQL predicate selecting the customer's rows (every ``?`` is the customer id).
-
-    Tables with a ``customer_id`` column come first (in :data:`_ORDER`, then by name), then the
-    dependent tables: base tables without one whose ``order_id``, ``feedback_id``, ``ticket_id``,
-    ``review_id``, ``event_id`` or ``verbatim_id`` points at the customer's rows.
-    """
+def _columns(ws: Any) -> dict[str, set[str]]:
     cols = ws.read(
         "SELECT c.table_name, c.column_name FROM duckdb_columns() c JOIN duckdb_tables() t "
         "ON c.database_name = t.database_name AND c.schema_name = t.schema_name AND c.table_name = t.table_name "
         "WHERE c.schema_name = 'main' AND NOT t.temporary AND c.database_name = current_database()"
     )
-    by_table = cols.groupby("table_name")["column_name"].agg(set).to_dict()
-    owners = {t for t, c in by_table.items() if "customer_id" in c}
-    out = {t: _own(t) for t in [*(t for t in _ORDER if t in owners), *sorted(owners - set(_ORDER))]}
-    for t in sorted(set(by_table) - owners):
-        preds = [
-            f'"{col}" IN (SELECT {col} FROM {parent} WHERE {_own(parent)})'
-            for col, parent in _PARENTS.items()
-            if col in by_table[t] and parent in owners and col in by_table[parent]
-        ]
+    return {
+        t: c for t, c in cols.groupby("table_name")["column_name"].agg(set).to_dict().items() if t not in _NOT_PEOPLE
+    }
+
+
+def _anonymous_ids(ws: Any, by_table: dict[str, set[str]], customer_id: str) -> list[str]:
+    """The anonymous ids stitched to the customer: every ``anonymous_id`` beside their ``customer_id`` in any
+    table (events, ``collect_identities``, survey responses, recordings…), and those their survey answers
+    carry in ``feedback.properties``."""
+    parts = [
+        f'SELECT anonymous_id AS a FROM "{t}" WHERE customer_id = ? AND anonymous_id IS NOT NULL'
+        for t, c in sorted(by_table.items())
+        if {"customer_id", "anonymous_id"} <= c
+    ]
+    if "feedback" in by_table and "properties" in by_table["feedback"]:
+        parts.append(
+            "SELECT json_extract_string(properties, '$.anonymous_id') AS a FROM feedback WHERE customer_id = ?"
+        )
+    if not parts:
+        return []
+    rows = ws.read(f"SELECT DISTINCT a FROM ({' UNION ALL '.join(parts)}) WHERE a IS NOT NULL ORDER BY a",
+                   [customer_id] * len(parts))  # fmt: skip
+    return [str(a) for a in rows["a"]]
+
+
+def _own(cols: set[str], customer_id: str, anon: list[str]) -> Pred | None:
+    """The predicate selecting a person's own rows in a table with these columns (None: no person column)."""
+    preds: list[Pred] = []
+    if "customer_id" in cols:
+        preds.append(("customer_id = ?", [customer_id]))
+    if anon and "anonymous_id" in cols:
+        # rows of the customer's browsers and devices that name no (other) customer
+        unnamed = "customer_id IS NULL AND " if "customer_id" in cols else ""
+        preds.append((f"{unnamed}anonymous_id IN {_LIST}", [anon]))
+    elif anon and "customer_id" in cols and "properties" in cols:
+        # survey answers given under an anonymous id keep it in properties
+        preds.append((f"customer_id IS NULL AND json_extract_string(properties, '$.anonymous_id') IN {_LIST}", [anon]))
+    if "person" in cols:  # surveys key exposures and responses by person: the id, or anon:<anonymous id>
+        preds.append((f"person IN {_LIST}", [[customer_id, *anon, *(f"anon:{a}" for a in anon)]]))
+    return _or(preds) if preds else None
+
+
+def _scope(ws: Any, customer_id: str, anon: list[str] | None = None) -> dict[str, Pred]:
+    """Table → (SQL predicate, parameters) selecting the customer's rows.
+
+    Tables with a person column (:data:`PERSON_COLUMNS`) come first (in :data:`_ORDER`, then by name):
+    rows naming the customer id, rows naming one of their stitched anonymous ids and no other customer,
+    survey exposures and responses keyed by either. Then the dependent tables: tables without a person
+    column whose ``order_id``, ``feedback_id``, ``ticket_id``, ``review_id``, ``event_id``, ``session_id``
+    or ``verbatim_id`` points at the customer's rows.
+    """
+    by_table = _columns(ws)
+    anon = _anonymous_ids(ws, by_table, customer_id) if anon is None else anon
+    owners = {t: p for t, c in by_table.items() if (p := _own(c, customer_id, anon)) is not None}
+    out = {t: owners[t] for t in [*(t for t in _ORDER if t in owners), *sorted(set(owners) - set(_ORDER))]}
+    for t in sorted(set(by_table) - set(owners)):
+        preds: list[Pred] = []
+        for col, parent in _PARENTS.items():
+            if col in by_table[t] and parent in owners and col in by_table[parent]:
+                sql, ps = owners[parent]
+                preds.append((f'"{col}" IN (SELECT "{col}" FROM "{parent}" WHERE {sql})', ps))
         if "verbatim_id" in by_table[t]:
-            preds += [
-                f"verbatim_id IN (SELECT '{kind}:' || {col} FROM {_PARENTS[col]} WHERE customer_id = ?)"
-                for kind, col in _VERBATIM.items()
-                if _PARENTS[col] in owners
-            ]
+            for kind, col in _VERBATIM.items():
+                if _PARENTS[col] in owners:
+                    sql, ps = owners[_PARENTS[col]]
+                    preds.append((f"verbatim_id IN (SELECT '{kind}:' || {col} FROM {_PARENTS[col]} WHERE {sql})", ps))
         if preds:
-            out[t] = " OR ".join(f"({p})" for p in preds)
+            out[t] = _or(preds)
     return out
 
 
-def customer_tables(ws: Any) -> list[str]:
+def customer_tables(ws: Any, customer_id: str = "") -> list[str]:
     """Tables of a DuckDB workspace holding rows about customers, in the order reports list them.
 
-    Every base table with a ``customer_id`` column (canonical tables, ``segments``, tables added
-    later), then tables whose rows hang off those rows by id (``order_items`` through ``order_id``;
-    ``verbatim_analysis`` through ``verbatim_id``; any table with ``feedback_id``, ``ticket_id``,
-    ``review_id`` or ``event_id`` and no ``customer_id``).
+    Every base table with a ``customer_id``, ``anonymous_id`` or ``person`` column (canonical tables,
+    ``segments``, surveys, the identity graph, stored scores, tables added later), then tables whose
+    rows hang off those rows by id (``order_items`` through ``order_id``; ``verbatim_analysis`` and
+    ``verbatim_themes`` through ``verbatim_id``; any table with ``feedback_id``, ``ticket_id``,
+    ``review_id``, ``event_id`` or ``session_id`` and no person column).
     """
-    return list(_scope(ws))
+    return list(_scope(ws, customer_id))
 
 
-def _select(ws: Any, table: str, where: str, customer_id: str) -> pd.DataFrame:
-    return ws.read(f'SELECT * FROM "{table}" WHERE {where}', [customer_id] * where.count("?"))
+def _select(ws: Any, table: str, pred: Pred) -> pd.DataFrame:
+    return ws.read(f'SELECT * FROM "{table}" WHERE {pred[0]}', pred[1])
 
 
 def export_customer(ws: Any, customer_id: str) -> dict[str, Any]:
@@ -465,8 +514,8 @@ def export_customer(ws: Any, customer_id: str) -> dict[str, Any]:
     if not _exists(ws, customer_id):
         raise _not_found(customer_id)
     tables: dict[str, list[dict[str, Any]]] = {}
-    for name, where in _scope(ws).items():
-        df = _select(ws, name, where, customer_id)
+    for name, pred in _scope(ws, customer_id).items():
+        df = _select(ws, name, pred)
         json_cols = {c.name for c in TABLES[name].columns if c.type == JSON} if name in TABLES else set()
         tables[name] = [
             {k: (_parse_json(v) if k in json_cols else _plain(v)) for k, v in rec.items()}
@@ -479,24 +528,48 @@ def export_customer(ws: Any, customer_id: str) -> dict[str, Any]:
     }
 
 
-def _delete(cur: Any, table: str, where: str, customer_id: str) -> int:
-    return int(cur.execute(f'DELETE FROM "{table}" WHERE {where}', [customer_id] * where.count("?")).fetchone()[0])
+def _delete(cur: Any, table: str, pred: Pred) -> int:
+    return int(cur.execute(f'DELETE FROM "{table}" WHERE {pred[0]}', pred[1]).fetchone()[0])
 
 
-def _unroll(cur: Any, customer_id: str) -> None:
-    """Take the customer's feedback out of the rollup cube (inside the caller's transaction)."""
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _cxlens_erase_fb AS SELECT * FROM feedback WHERE customer_id = ?", [customer_id]
-    )
+def _unroll(cur: Any, pred: Pred) -> None:
+    """Take the customer's feedback rows out of the rollup cube (inside the caller's transaction)."""
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _cxlens_erase_fb AS SELECT * FROM feedback WHERE {pred[0]}", pred[1])
     rollup.subtract(cur, "_cxlens_erase_fb")
     cur.execute("DROP TABLE _cxlens_erase_fb")
+
+
+def _identifiers(ws: Any, customer_id: str, anon: list[str]) -> list[bytes]:
+    """What identifies the customer in stored bytes: the id, their anonymous ids and e-mail address."""
+    found = {customer_id, *anon}
+    if "customers" in ws.tables():
+        emails = ws.read("SELECT email FROM customers WHERE customer_id = ?", [customer_id])
+        found |= {str(e) for e in emails["email"] if isinstance(e, str) and e}
+    return [f.encode("utf-8") for f in found if f]
+
+
+def _stored_results(cur: Any, identifiers: list[bytes]) -> int:
+    """Drop stored job results (model fits, rankings, theme quotes) whose bytes name the customer; the job
+    runner computes them again from the remaining rows. Returns how many were dropped."""
+    if not cur.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'results' AND schema_name = 'main' "
+                       "AND database_name = current_database()").fetchone():  # fmt: skip
+        return 0
+    drop = [name for name, payload, meta in cur.execute("SELECT name, payload, meta FROM results").fetchall()
+            if any(i in bytes(payload or b"") or i in (meta or "").encode() for i in identifiers)]  # fmt: skip
+    for name in drop:
+        cur.execute("DELETE FROM results WHERE name = ?", [name])
+    return len(drop)
 
 
 def erase_customer(ws: Any, customer_id: str, *, missing_ok: bool = False) -> dict[str, int]:
     """Delete every row about a customer in ONE transaction (GDPR erasure); returns rows deleted per table.
 
-    Covers the rows of :func:`export_customer`: every table of :func:`customer_tables` (dependent
-    tables such as ``order_items`` before the rows they hang off). In the same transaction the customer's answers are subtracted from the
+    Covers the rows of :func:`export_customer`: every table of :func:`customer_tables` — rows naming the
+    customer id, rows of their stitched anonymous ids (events, survey answers and exposures given before
+    or without signing in, the identity graph), rows keyed by either as ``person``, and the rows hanging
+    off those (dependent tables before the rows they hang off). Stored job results whose bytes name the
+    customer (id, anonymous ids, e-mail) are dropped too (``results`` in the counts) and computed again by
+    the job runner. In the same transaction the customer's answers are subtracted from the
     ``feedback_rollup`` cube (groups reaching zero are dropped), so survey metrics afterwards are
     exactly those of the remaining answers — the same cube :meth:`Workspace.rebuild_rollups`
     would compute, at the cost of the customer's rows instead of a rescan of ``feedback``. Any
@@ -519,17 +592,22 @@ def erase_customer(ws: Any, customer_id: str, *, missing_ok: bool = False) -> di
     0
     """
     customer_id = str(customer_id)
-    scope = _scope(ws)
+    by_table = _columns(ws)
+    anon = _anonymous_ids(ws, by_table, customer_id)
+    scope = _scope(ws, customer_id, anon)
     names = list(scope)
     if not _exists(ws, customer_id):
         if missing_ok:
-            return dict.fromkeys(names, 0)
+            return dict.fromkeys([*names, "results"], 0)
         raise _not_found(customer_id)
+    identifiers = _identifiers(ws, customer_id, anon)
+    owners = {n for n in names if by_table[n] & set(PERSON_COLUMNS)}
     deleted: dict[str, int] = {}
-    with ws.transaction(changes=names) as cur:
+    with ws.transaction(changes=[*names, "results"]) as cur:
         if "feedback" in names:
-            _unroll(cur, customer_id)
+            _unroll(cur, scope["feedback"])
         # dependent tables first: their predicates read the customer's orders, answers, tickets…
-        for name in sorted(names, key=lambda n: scope[n] == _own(n)):
-            deleted[name] = _delete(cur, name, scope[name], customer_id)
-    return {n: deleted[n] for n in names}
+        for name in sorted(names, key=lambda n: n in owners):
+            deleted[name] = _delete(cur, name, scope[name])
+        deleted["results"] = _stored_results(cur, identifiers)
+    return {n: deleted[n] for n in [*names, "results"]}

@@ -11,6 +11,7 @@ import pandas as pd
 from cxlens.journeys.funnels import funnel as _funnel
 from cxlens.metrics.common import prepare
 from cxlens.metrics.filters import Filters
+from cxlens.schema.pii import current_policy
 from cxlens.store.segments import restrict_to_segment
 
 Step = str | Mapping[str, Any]
@@ -259,7 +260,7 @@ class Journeys:
 
         Returns ``{"n": answers, "quotes": DataFrame, "customers": DataFrame}``: the latest
         ``limit`` non-empty comments (``feedback_id, ts, customer_id, metric, score, channel,
-        comment``) and up to ``limit`` customers with their answers per metric (``customer_id,
+        comment``; redacted for a caller who sees PII masked) and up to ``limit`` customers with their answers per metric (``customer_id,
         metric, answers, mean_score, last_ts``), lowest mean score first.
         """
         import ibis
@@ -279,6 +280,7 @@ class Journeys:
         quotes = cell.filter(cell.comment.notnull(), cell.comment.strip().length() > 0)
         quotes = quotes.select("feedback_id", "ts", "customer_id", "metric", "score", "channel", "comment")
         quotes = self.store.read(quotes.order_by([ibis.desc("ts"), "feedback_id"]).limit(limit))
+        quotes["comment"] = current_policy().texts(quotes["comment"])  # redacted for a masked caller
         known = cell.filter(cell.customer_id.notnull())
         people = known.group_by(["customer_id", "metric"]).aggregate(
             answers=known.count(), mean_score=known.score.mean(), last_ts=known.ts.max()

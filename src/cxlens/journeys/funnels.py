@@ -45,6 +45,8 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxlens.errors import ConfigError
+from cxlens.schema.pii import check_dimensions as check_pii
+from cxlens.schema.tables import TABLES
 
 __all__ = [
     "ORDERS",
@@ -60,6 +62,7 @@ ORDERS = ("sequential", "strict", "any")
 #: breakdown attributions for events columns
 ATTRIBUTIONS = ("first", "last")
 DEFAULT_WINDOW = dt.timedelta(days=14)
+EVENT_COLUMNS = tuple(TABLES["events"].column_names)
 CUSTOMER = "customer"  # output column of per-customer expressions
 
 _UNITS = {
@@ -317,6 +320,8 @@ class FunnelQuery:
                 )
         self._window = parse_window(self.window)
         self.by = [self.by] if isinstance(self.by, str) else list(self.by or [])
+        # personal data (customers.email, traits.phone…) is never a breakdown for a masked caller
+        check_pii(self.by, fact_columns=EVENT_COLUMNS, param="by", what="a funnel")
 
     # -- building blocks ---------------------------------------------------------------------
     @property

@@ -9,18 +9,24 @@ A *dimension* is something a metric can be grouped by (``by=``) or filtered on (
 
 A fact-table column wins over a customers column of the same name. Periods are the start of the
 calendar day, week (Monday), month, quarter or year containing the row's timestamp.
+
+Personal data is never a dimension for a caller who sees it masked (:mod:`cxlens.schema.pii`):
+:func:`prepare` refuses ``traits.phone``, ``traits.email``… as a breakdown or a filter with a 403
+naming the parameter, whatever route or notebook built the analysis.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import ibis
 import pandas as pd
 
-from cxlens.errors import ConfigError
+from cxlens.errors import ConfigError, ParameterError
+from cxlens.schema import pii
 
 #: period name → Ibis truncation unit
 PERIODS: dict[str, str] = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
@@ -91,19 +97,44 @@ def valid_dimensions(fact: ibis.Table, customers: ibis.Table | None, *, fact_dim
     return out
 
 
+#: a ``traits.<key>`` key: letters, digits, ``_``, ``-``, ``$``, spaces (it becomes a JSON path)
+_TRAIT_KEY = re.compile(r"^[A-Za-z0-9_$][A-Za-z0-9_$ \-]{0,99}$")
+
+
 def check_dimensions(
-    dims: Iterable[str], fact: ibis.Table, customers: ibis.Table | None, *, what: str = "metric", fact_dims: bool = True
+    dims: Iterable[str],
+    fact: ibis.Table,
+    customers: ibis.Table | None,
+    *,
+    what: str = "metric",
+    fact_dims: bool = True,
+    param: str | None = None,
 ) -> None:
-    """Raise :class:`ConfigError` naming the first unknown dimension and listing the valid ones."""
+    """Refuse unknown dimensions (:class:`~cxlens.errors.ParameterError` naming ``param``, or the
+    dimension itself, and listing the valid ones) and personal data for a masked caller
+    (:func:`cxlens.schema.pii.check_dimensions`, 403)."""
     valid = valid_dimensions(fact, customers, fact_dims=fact_dims)
     for d in dims:
+        name = param or d
+        if not isinstance(d, str) or "\x00" in d:
+            raise ParameterError(name, f"dimension {d!r} for {what} is not a column name; remove control characters")
         if d.startswith(TRAIT_PREFIX) and "traits.<key>" in valid and len(d) > len(TRAIT_PREFIX):
+            if not _TRAIT_KEY.match(d[len(TRAIT_PREFIX) :]):
+                raise ParameterError(
+                    name,
+                    f"dimension {d!r} for {what} names a trait with characters a trait key cannot have; "
+                    "expected traits.<key> with letters, digits, '_', '-' or spaces (at most 100)",
+                )
             continue
         if d not in valid:
-            raise ConfigError(
+            raise ParameterError(
+                name,
                 f"unknown dimension {d!r} for {what}; expected one of {', '.join(valid)}; "
-                "check the spelling or load the column"
+                "check the spelling or load the column",
             )
+    # a table that IS the customers table (rule segments) has the PII columns as its own columns
+    own = () if customers is not None and fact is customers else fact.columns
+    pii.check_dimensions(dims, fact_columns=own, param=param, what=what)
 
 
 def json_text(col: ibis.Value, key: str, backend: str | None) -> ibis.Value:
@@ -200,7 +231,8 @@ def prepare(
     filters = dict(filters or {})
     check_period(period)
     dims = list(dict.fromkeys(by_l + list(filters)))
-    check_dimensions(dims, fact, customers, what=what, fact_dims=fact_dims)
+    check_dimensions(by_l, fact, customers, what=what, fact_dims=fact_dims, param="by")
+    check_dimensions(list(filters), fact, customers, what=what, fact_dims=fact_dims)
     own = set(fact_dimensions(fact)) if fact_dims else set()
     need_customer = [d for d in dims if d not in own]
 

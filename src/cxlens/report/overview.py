@@ -23,6 +23,7 @@ from cxlens.errors import CxlensError
 from cxlens.metrics import Metrics
 from cxlens.metrics.filters import Filters
 from cxlens.report import format as fmt
+from cxlens.schema.pii import current_policy
 
 __all__ = ["KPIS", "Kpi", "Overview", "build_overview", "filter_options", "latest_comments"]
 
@@ -463,7 +464,8 @@ def latest_comments(
     segment: str | None = None,
 ) -> pd.DataFrame:
     """The newest feedback comments matching the dates and filters (id, ts, metric, score,
-    touchpoint, channel, comment); ``segment``: members of that saved segment only."""
+    touchpoint, channel, comment); ``segment``: members of that saved segment only. Comments are
+    redacted for a caller who sees PII masked (:mod:`cxlens.schema.pii`)."""
     from cxlens.customers.segments import restrict_to_segment
     from cxlens.metrics.common import prepare
 
@@ -475,7 +477,9 @@ def latest_comments(
     t, _ = prepare(fb, customers=customers, start=start, end=end, filters=filters, what="comments")
     t = t.filter(t.comment.notnull() & (t.comment.strip() != ""))
     cols = ["feedback_id", "ts", "metric", "score", "touchpoint", "channel", "comment"]
-    return ws.read(t.select(*cols).order_by([t.ts.desc(), t.feedback_id]).limit(limit))
+    df = ws.read(t.select(*cols).order_by([t.ts.desc(), t.feedback_id]).limit(limit))
+    df["comment"] = current_policy().texts(df["comment"])
+    return df
 
 
 def _comments(ws: Any, common: dict[str, Any]) -> list[Comment] | None:

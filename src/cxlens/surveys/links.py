@@ -144,18 +144,42 @@ def write_links(
 
 
 def continuation_token(ws: Store, survey_id: str, response_id: str, person: str) -> str:
-    """A token letting the hosted page's second step (the comment) add to the response it started."""
+    """A token letting the hosted page's second step (the comment) add to the response it started.
+
+    ``person`` is ``customer:<id>`` or ``anonymous:<id>`` (signed with the rest: the form cannot turn an
+    anonymous response into a customer's). The step closes the response, so the token works once.
+    """
     issued = int(time.time())
     msg = f"{survey_id}\x00{response_id}\x00{person}\x00{issued}"
     return f"{issued}.{_b64(hmac.new(_secret(ws), msg.encode(), hashlib.sha256).digest())}"
 
 
+#: how long the hosted page's comment step stays open after the score
+CONTINUATION_SECONDS = 3600
+
+
 def check_continuation(ws: Store, survey_id: str, response_id: str, person: str, token: str) -> None:
-    """Raise ForbiddenError unless ``token`` continues this response (issued within a day)."""
+    """Raise ForbiddenError unless ``token`` continues this response (issued within the hour)."""
     issued, _, sig = (token or "").partition(".")
-    if not issued.isdigit() or time.time() - int(issued) > 86400:
+    if not issued.isdigit() or not 0 <= time.time() - int(issued) <= CONTINUATION_SECONDS:
         raise ForbiddenError("this survey page expired; open the survey link again")
     msg = f"{survey_id}\x00{response_id}\x00{person}\x00{issued}"
     good = _b64(hmac.new(_secret(ws), msg.encode(), hashlib.sha256).digest())
     if not hmac.compare_digest(good, sig):
         raise ForbiddenError("this survey form was altered; open the survey link again")
+
+
+def anonymous_cookie(ws: Store) -> str:
+    """A new signed anonymous id for the hosted page's cookie: ``anon-<random>.<signature>``."""
+    aid = "anon-" + secrets.token_urlsafe(12)
+    return f"{aid}.{_b64(hmac.new(_secret(ws), aid.encode(), hashlib.sha256).digest())[:22]}"
+
+
+def anonymous_id(ws: Store, cookie: str | None) -> str | None:
+    """The anonymous id of a cookie this workspace signed, or None (absent, forged or foreign: a
+    visitor cannot pick an id, such as a customer's, to answer or block surveys as them)."""
+    aid, _, sig = (cookie or "").rpartition(".")
+    if not aid.startswith("anon-") or len(aid) > 64:
+        return None
+    good = _b64(hmac.new(_secret(ws), aid.encode(), hashlib.sha256).digest())[:22]
+    return aid if hmac.compare_digest(good, sig) else None

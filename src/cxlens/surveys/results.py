@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from cxlens.metrics import Metrics
+from cxlens.schema.pii import current_policy
 from cxlens.store import Store
 from cxlens.surveys.store import get_survey
 
@@ -31,7 +32,8 @@ def survey_results(ws: Store, survey_id: str, *, period: str = "month", comments
         for choice/text surveys), ``value_column``, ``breakdown`` (DataFrame: group, n, share in
         percent — promoters/passives/detractors for NPS, else one row per score or option),
         ``counts`` (impressions, dismissals, responses, partial, response_rate) and ``comments``
-        (latest first: ts, score, comment, customer_id).
+        (latest first: ts, score, comment, customer_id; the comment redacted for a caller who sees
+        PII masked, :mod:`cxlens.schema.pii`).
     """
     d = get_survey(ws, survey_id)
     filters = {"survey_id": survey_id}
@@ -85,5 +87,6 @@ def survey_results(ws: Store, survey_id: str, *, period: str = "month", comments
         "ORDER BY ts DESC, feedback_id LIMIT ?",
         [survey_id, comments],
     )
+    latest["comment"] = current_policy().texts(latest["comment"])
     return {"survey": d, "overall": overall, "trend": trend, "value_column": value, "breakdown": breakdown,
             "counts": counts_out, "comments": latest}  # fmt: skip

@@ -24,7 +24,14 @@ from typing import Any
 
 import pandas as pd
 
-from cxlens.errors import ConfigError, NotFoundError, PayloadTooLargeError, ResponseConflictError, SchemaError
+from cxlens.errors import (
+    ConfigError,
+    LinkGoneError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ResponseConflictError,
+    SchemaError,
+)
 from cxlens.store import Store, rollup
 from cxlens.surveys.definition import SurveyDefinition, condition_holds, load_definition
 from cxlens.surveys.targeting import History, eligibility, pick_language, tab_eligible
@@ -133,32 +140,41 @@ def list_surveys(ws: Store) -> pd.DataFrame:
 
 
 # -- eligibility ---------------------------------------------------------------------------
+#: ``person`` of a response or exposure made under an anonymous id only (a namespace of its own: an
+#: anonymous id equal to some customer's id never counts for that customer)
+ANON = "anon:"
+
+
 def _people(customer_id: str | None, anonymous_id: str | None) -> list[str]:
-    return [p for p in (customer_id, anonymous_id) if p]
+    """The ``person`` values this visitor's rows are stored under (their customer id, their anonymous id)."""
+    return [p for p in (customer_id, ANON + anonymous_id if anonymous_id else None) if p]
 
 
 def person_of(customer_id: str | None, anonymous_id: str | None) -> str:
-    people = _people(customer_id, anonymous_id)
-    if not people:
+    """The ``person`` a response or exposure is stored under: the customer id, else ``anon:<anonymous id>``."""
+    if not customer_id and not anonymous_id:
         raise SchemaError("field 'anonymousId' (or 'userId') is missing; send the visitor's id")
-    for p in people:
-        if len(p) > MAX_ID:
-            raise PayloadTooLargeError(f"field 'anonymousId'/'userId' is {len(p)} characters; at most {MAX_ID}")
-    return people[0]
+    for name, p in (("userId", customer_id), ("anonymousId", anonymous_id)):
+        if p is not None and not isinstance(p, str):
+            raise SchemaError(f"field {name!r} is {type(p).__name__}; expected text")
+        if p and len(p) > MAX_ID:
+            raise PayloadTooLargeError(f"field {name!r} is {len(p)} characters; at most {MAX_ID}")
+    return _people(customer_id, anonymous_id)[0]
 
 
-def history(ws: Store, survey_id: str, people: list[str]) -> History:
-    """What the server knows of these ids (one person) and survey ``survey_id``, in one query."""
+def history(ws: Store, survey_id: str, customer_id: str | None, anonymous_id: str | None) -> History:
+    """What the server knows of this visitor (their customer id and/or anonymous id) and survey ``survey_id``,
+    in one query. Each id is matched only where it means the same thing: the customer id against
+    ``customer_id`` and customer persons, the anonymous id against ``anonymous_id`` and ``anon:`` persons."""
+    people = _people(customer_id, anonymous_id) or [""]
     marks = ", ".join("?" for _ in people)
+    mine = f"(customer_id = ? OR anonymous_id = ? OR person IN ({marks}))"
+    ids = [customer_id, anonymous_id, *people]
     row = ws.one(
-        f"""SELECT count(*) FILTER (WHERE person IN ({marks}) OR customer_id IN ({marks})
-                                          OR anonymous_id IN ({marks})),
-                       max(updated_at) FILTER (WHERE person IN ({marks}) OR customer_id IN ({marks})
-                                               OR anonymous_id IN ({marks})),
-                       count(*),
-                       (SELECT max(ts) FROM survey_exposures WHERE survey_id = ? AND person IN ({marks}))
-                FROM survey_responses WHERE survey_id = ? AND feedback_id IS NOT NULL""",
-        [*people * 6, survey_id, *people, survey_id],
+        f"""SELECT count(*) FILTER (WHERE {mine}), max(updated_at) FILTER (WHERE {mine}), count(*),
+                   (SELECT max(ts) FROM survey_exposures WHERE survey_id = ? AND person IN ({marks}))
+            FROM survey_responses WHERE survey_id = ? AND feedback_id IS NOT NULL""",
+        [*ids, *ids, survey_id, *people, survey_id],
     )
     answered, last_answer, total, seen = row
     last = max([t for t in (seen, last_answer) if t is not None], default=None)
@@ -185,8 +201,8 @@ def eligible_surveys(
         eligible on this page (the widget asks again when one is tracked); ``feedback_tab``: a
         survey to offer behind an always-available tab, or None.
     """
-    person = person_of(customer_id, anonymous_id)
-    people = _people(customer_id, anonymous_id)
+    person_of(customer_id, anonymous_id)  # checks the ids
+    person = customer_id or anonymous_id  # sampling: the same visitor always falls on the same side
     now = now or now_utc()
     rows = ws.rows("SELECT definition FROM surveys WHERE status = 'active' ORDER BY created_at")
     out: list[dict[str, Any]] = []
@@ -194,7 +210,7 @@ def eligible_surveys(
     tab = None
     for (text,) in rows:
         d = SurveyDefinition.from_dict(json.loads(text))
-        h = history(ws, d.id, people)
+        h = history(ws, d.id, customer_id, anonymous_id)
         reason = eligibility(d, person, h, now=now, url=url, event=event)
         lang = pick_language(language, list(d.translations), d.language)
         if reason is None:
@@ -216,7 +232,8 @@ def record_exposure(
     if kind not in ("impression", "dismiss"):
         raise SchemaError(f"field 'kind' is {kind!r}; expected impression or dismiss")
     person = person_of(customer_id, anonymous_id)
-    get_survey(ws, survey_id)
+    if get_survey(ws, survey_id).status != "active":
+        raise ResponseConflictError(f"survey {survey_id!r} is not active; it records no impressions or dismissals")
     with ws.transaction(changes=["survey_exposures"]) as cur:
         cur.execute("INSERT INTO survey_exposures VALUES (?, ?, ?, ?)", [survey_id, person, kind, now_utc()])
 
@@ -285,12 +302,16 @@ def record_response(
     link_id: str | None = None,
     channel: str | None = None,
     now: datetime | None = None,
+    finish: bool = False,
 ) -> dict[str, Any]:
     """Add a response or merge a partial into it (same ``response_id``), all in one transaction.
 
     Sending the same partial twice changes nothing (idempotent on the client's response id).
     A new response from a person who already answered a once-per-person survey is refused
-    with :class:`ResponseConflictError` (409).
+    with :class:`ResponseConflictError` (409), and so is any answer or change while the survey is
+    not active (paused, draft). ``finish`` closes the response: later changes are refused with
+    :class:`~cxlens.errors.LinkGoneError` (410) — the hosted page's last step, so its form cannot be
+    replayed to rewrite the comment.
 
     Returns
     -------
@@ -309,16 +330,30 @@ def record_response(
     lang = _check_text("language", language, 35)
     url = _check_text("url", url, 2000)
     now = now or now_utc()
+    done = f"done:{survey_id}:{rid}"  # a survey_links row closing the response (hosted page's last step)
     with ws.transaction(changes=["survey_responses", "survey_links", "feedback"]) as raw:
         old = raw.execute(
             "SELECT person, score, comment, answers, feedback_id, created_at FROM survey_responses "
             "WHERE survey_id = ? AND response_id = ?",
             [survey_id, rid],
         ).fetchone()
+        if raw.execute("SELECT 1 FROM survey_links WHERE link_id = ?", [done]).fetchone():
+            raise LinkGoneError("this response is complete and cannot be changed; thank you for your answer")
+        if d.status != "active":
+            # a paused (or draft) survey: nothing new, nothing changed; a started response may only be
+            # completed (a missing comment, answers to questions not answered yet)
+            changes = (
+                old is None
+                or (v_score is not None and v_score != old[1])
+                or (v_comment is not None and old[2] is not None and v_comment != old[2])
+                or any(k in json.loads(old[3] or "{}") and json.loads(old[3])[k] != v for k, v in v_answers.items())
+            )
+            if changes:
+                raise ResponseConflictError(
+                    f"survey {survey_id!r} is {d.status}; its responses cannot be added or changed"
+                )
         if old is None:
-            if d.status != "active" and link_id is None:
-                raise ResponseConflictError(f"survey {survey_id!r} is {d.status}; it accepts no new responses")
-            h = history(ws, survey_id, _people(customer_id, anonymous_id))
+            h = history(ws, survey_id, customer_id, anonymous_id)
             if d.targeting.get("once_per_person", True) and h.responded:
                 raise ResponseConflictError(f"this person already answered survey {survey_id!r}; one response each")
             mx = d.targeting.get("max_responses")
@@ -332,7 +367,7 @@ def record_response(
             merged_answers = v_answers
             cur = {"score": v_score, "comment": v_comment, "fid": None, "created": now}
         else:
-            if old[0] not in _people(customer_id, anonymous_id):
+            if old[0] not in (*_people(customer_id, anonymous_id), anonymous_id):  # raw: rows before "anon:"
                 raise ResponseConflictError(f"field 'responseId' {rid!r} belongs to another person; use a new id")
             merged_answers = {**json.loads(old[3] or "{}"), **v_answers}
             cur = {
@@ -368,6 +403,8 @@ def record_response(
                 "language = coalesce(?, language), updated_at = ? WHERE survey_id = ? AND response_id = ?",
                 [cur["score"], cur["comment"], json.dumps(merged_answers), fid, lang, now, survey_id, rid],
             )
+        if finish:
+            raw.execute("INSERT INTO survey_links VALUES (?, ?, ?, ?)", [done, survey_id, customer_id, now])
         if fid is not None:
             _write_feedback(
                 raw,

@@ -7,12 +7,13 @@ parse parameters, call the library (``ws.metrics``) and render the result.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment
@@ -25,6 +26,7 @@ from cxlens.report.assets import base_env
 from cxlens.web.deps import CSRF_COOKIE
 from cxlens.web.errors import handle_error
 from cxlens.web.hub import WorkspaceHub, workspace_name
+from cxlens.web.security import SecurityHeaders, TrustedProxies
 from cxlens.workspace import Workspace
 
 HERE = Path(__file__).resolve().parent
@@ -32,6 +34,15 @@ TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
 
 __all__ = ["create_app", "template_env"]
+
+#: Swagger UI, vendored (``static/vendor/swagger-ui-5.35.0``) and started by ``static/docs.js``
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>cxlens API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui-5.35.0/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui-5.35.0/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script></body></html>
+"""
 
 
 def template_env(*extra_dirs: Path) -> Environment:
@@ -62,6 +73,7 @@ def create_app(
     read_only: bool = False,
     secure_cookies: bool = False,
     jobs: bool = False,
+    trusted_proxies: Sequence[str] = (),
 ) -> FastAPI:
     """The dashboard, JSON API and collection API over one workspace or several.
 
@@ -79,6 +91,10 @@ def create_app(
     jobs
         Run the job runner of every writable workspace while the app runs (``cxlens serve`` does):
         model fits, text analysis and other refreshes happen in the background, never in a request.
+    trusted_proxies
+        Addresses or networks of reverse proxies whose ``X-Forwarded-For``/``-Proto`` are believed
+        (:class:`~cxlens.web.security.TrustedProxies`); nobody else's are. Serve with
+        :func:`~cxlens.web.security.server_config` (uvicorn's own forwarded-header handling off).
 
     Returns
     -------
@@ -115,6 +131,8 @@ def create_app(
         version=cxlens.__version__,
         description="Customer-experience analytics: metrics with confidence intervals, as JSON and as a dashboard.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the vendored Swagger UI (no CDN), under the CSP
+        redoc_url=None,
     )
     # routes find their workspace through cxlens.web.deps (current_workspace, run_on_workspace); the
     # store gives each worker thread its own cursor, so requests run side by side
@@ -141,6 +159,11 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """The API reference: Swagger UI from ``/static/vendor`` (see its README), started by a static script."""
+        return HTMLResponse(DOCS_PAGE)
+
     from cxlens.web import auth
     from cxlens.web.api import admin as admin_api
     from cxlens.web.api import collect as collect_api
@@ -164,4 +187,7 @@ def create_app(
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     auth.install(app, secure_cookies=secure_cookies)  # sign-in, sessions, keys, role policy (web/auth.py)
+    # outermost: every route, error and redirect gets the headers and the real client address
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(TrustedProxies, trusted=list(trusted_proxies))
     return app

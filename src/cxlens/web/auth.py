@@ -37,8 +37,10 @@ from cxlens.access import sessions as _sessions
 from cxlens.access.sessions import LoginThrottle, Session
 from cxlens.access.users import authenticate, count_users
 from cxlens.errors import AuthError, ConfigError, CxlensError, ForbiddenError, NotFoundError
+from cxlens.schema.pii import policy_for, set_policy
 from cxlens.web.deps import CSRF_HEADER, authenticate_key, csrf_protect, hub, key_from_headers, same_token
 from cxlens.web.errors import handle_error
+from cxlens.web.security import check_request_target
 
 __all__ = [
     "POLICY",
@@ -77,6 +79,7 @@ POLICY: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("/api/v1/surveys", STAFF, ADMIN),
     # agents: the feedback explorer, the customer 360, the verbatims API and follow-ups (cases)
     ("/feedback", ALL, STAFF),
+    ("/partials/feedback", ALL, STAFF),  # the explorer's filters (htmx)
     ("/api/v1/voice/feedback", ALL, STAFF),
     ("/customers/*", ALL, STAFF),
     ("/cases", ALL, ALL),
@@ -219,24 +222,29 @@ def _to_login(request: Request) -> Response:
 
 async def _gate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     path, method = request.url.path, request.method
-    if is_public(path):
-        return await call_next(request)
-
     try:
+        check_request_target(request.scope)  # NUL bytes, huge query strings: 400/413 before any route
+        if is_public(path):
+            set_policy(policy_for(None, public=True))  # hosted surveys, collection, docs: PII masked
+            return await call_next(request)
         is_api = _under(path, "/api")
         if is_api and key_from_headers(request) is not None:
             authenticate_key(request, kinds=("secret",))  # 401 unknown/revoked, 403 a write key
+            set_policy(policy_for(None, key=True))  # a secret key acts as an admin of its workspace
             return await call_next(request)
         if "users" in request.app.state.hub.refresh():  # a user added by the CLI beside the server
             refresh_open_mode(request.app)
         session = await _load_session(request)
         if session is None:
             if request.app.state.open_mode:
+                set_policy(policy_for(None))  # the open mode sees personal data masked
                 return await call_next(request)
             if is_api:
                 raise AuthError("sign in first, or send a secret key as 'Authorization: Bearer cxs_…'")
             return _to_login(request)
         role = session.user.role
+        # the one PII rule of this request (cxlens.schema.pii): breakdowns, filters and text follow it
+        set_policy(policy_for(role))
         if not allowed(role, path, method):
             if path == "/" and method in SAFE_METHODS:
                 return RedirectResponse(home_for(role), status_code=303)
@@ -271,21 +279,23 @@ def _login_page(
     request: Request, *, error: str | None = None, email: str = "", next_: str = "", status: int = 200, ws: str = ""
 ) -> HTMLResponse:
     h = hub(request)
+    # several workspaces: a text field, never a list of their names (anonymous visitors see this page)
     ctx = {"nav_active": None, "error": error, "email": email, "next": safe_next(next_) or "",
-           "workspaces": h.names if len(h) > 1 else [], "chosen": ws or h.default}  # fmt: skip
+           "ask_workspace": len(h) > 1, "chosen": ws if len(h) > 1 else ""}  # fmt: skip
     resp = request.app.state.templates.TemplateResponse(request, "login.html", ctx, status_code=status)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, next: str = "") -> Response:  # noqa: A002
+async def login_form(request: Request, next: str = "", workspace: str = "") -> Response:  # noqa: A002
     if request.app.state.open_mode:
         return RedirectResponse(safe_next(next) or "/", status_code=303)
-    return _login_page(request, next_=next)
+    return _login_page(request, next_=next, ws=workspace[:200])
 
 
 def _client(request: Request) -> str:
+    """The client's address (taken from X-Forwarded-For only behind a trusted proxy: web/security.py)."""
     return request.client.host if request.client else "-"
 
 
@@ -299,18 +309,19 @@ async def login(
 ) -> Response:
     h, throttle = hub(request), request.app.state.login_throttle
     client = _client(request)
-    if throttle.blocked(email, client):
-        minutes = max(1, round(throttle.retry_after(email, client) / 60))
-        resp = _login_page(request, error=f"Too many failed sign-ins; try again in {minutes} minute(s).",
-                           email=email, next_=next, status=429, ws=workspace)  # fmt: skip
-        resp.headers["Retry-After"] = str(throttle.retry_after(email, client))
+    # one atomic step: count this attempt as a failure now, or refuse it without checking the password
+    # (parallel attempts cannot all pass a check made before the ~100 ms verification)
+    wait = throttle.attempt(email, client)
+    if wait:
+        resp = _login_page(request, error=f"Too many failed sign-ins; try again in {max(1, round(wait / 60))} "
+                           "minute(s).", email=email, next_=next, status=429, ws=workspace)  # fmt: skip
+        resp.headers["Retry-After"] = str(wait)
         return resp
-    name = (workspace or h.default) if len(h) > 1 else h.default
-    user = None
-    if name in h.names:
-        user = await run_in_threadpool(authenticate, h.get(name), email, password)
+    name = (workspace.strip() or h.default) if len(h) > 1 else h.default
+    # an unknown workspace costs the same verification as a wrong password (no oracle for names)
+    target, probe = (h.get(name), email) if name in h.names else (h.get(h.default), "\x00unknown")
+    user = await run_in_threadpool(authenticate, target, probe, password)
     if user is None:
-        throttle.failure(email, client)
         return _login_page(request, error=GENERIC_ERROR, email=email, next_=next, status=401, ws=workspace)
     throttle.success(email, client)
     ws = h.get(name)

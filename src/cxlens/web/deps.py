@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cxlens.access.keys import ApiKey
 from cxlens.errors import AuthError, ForbiddenError
+from cxlens.schema.pii import current_policy
 from cxlens.web.hub import WorkspaceHub
 from cxlens.workspace import Workspace
 
@@ -92,7 +93,7 @@ class ViewCache:
     """Computed page views, kept while the tables they were computed from are unchanged.
 
     A view (a page's context: tables, charts, figures) is keyed by the workspace, the view's name, the
-    viewer's role (views may mask PII by role) and the request's parameters; it is valid while the data
+    viewer's role and PII policy (views mask PII and redact text by them) and the request's parameters; it is valid while the data
     versions of its tables (:meth:`cxlens.store.Store.data_version`) are those it was computed on. Two
     requests for the same view wait for one computation. Least recently used views are dropped first.
     """
@@ -160,7 +161,8 @@ async def cached_view(
     """
     ws = current_workspace(request)
     user = current_user(request)
-    full = (current_workspace_name(request), id(ws), name, getattr(user, "role", None), freeze(key))
+    # the viewer's role and PII policy are part of the key: views mask personal data and redact text by them
+    full = (current_workspace_name(request), id(ws), name, getattr(user, "role", None), current_policy(), freeze(key))
 
     def call() -> T:
         versions = tuple(sorted(ws.data_version(list(tables)).items()))

@@ -39,6 +39,7 @@ from cxlens.collect import (
     parse_messages,
     parse_request,
 )
+from cxlens.collect.identity import REQUIRED_SETTING, SECRET_SETTING
 from cxlens.collect.origins import SETTING as ORIGINS
 from cxlens.collect.origins import origin_allowed
 from cxlens.collect.writer import Collector, close_collectors
@@ -97,6 +98,11 @@ class ScreenMessage(PageMessage):
 
 class IdentifyMessage(_Message):
     traits: dict[str, Any] | None = Field(None, description="Traits; email and name go to the customer's PII columns.")
+    userHash: str | None = Field(
+        None,
+        description="HMAC-SHA256 (hex) of userId with the workspace's identity secret, made by your server. "
+        "Without it a write key may add traits but not change an existing customer's PII or protected traits.",
+    )
 
 
 class TrackItem(TrackMessage):
@@ -273,6 +279,12 @@ async def collect(request: Request, kind: str) -> Response:
             )
         else:
             messages = parse_messages(parse_body(body, limits) if data is None else data, kind, received, limits)
+        if ctx.key.kind != "secret":  # a public write key: only user ids signed by the site's server count
+            required = bool(collector.setting(REQUIRED_SETTING, False))
+            if messages.identifies or messages.user_hashes or required:
+                messages.verify(collector.setting(SECRET_SETTING), trusted=False, required=required)
+            else:
+                messages.verified = frozenset()
         await collector.commit(messages)
     except CxlensError as e:
         return _error(e, headers)

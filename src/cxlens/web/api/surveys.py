@@ -9,7 +9,11 @@ Public (write key; browsers call them cross-origin)::
     GET  /sdk/cxlens-survey.js           the widget
 
 POST bodies are JSON whatever the ``Content-Type`` says, so the widget can send ``text/plain``
-(a CORS "simple request": no preflight round trip). A request whose ``Origin`` is neither the
+(a CORS "simple request": no preflight round trip). A ``userId`` counts only when it is verified —
+``userHash`` (the HMAC the site's server made with the workspace's identity secret,
+:mod:`cxlens.collect.identity`) or a secret key; otherwise the call counts for the ``anonymousId``
+alone. Writes are limited per client address and workspace (settings ``surveys.rate_limit``
+requests a second, ``surveys.rate_burst``; 429 with ``Retry-After`` over it). A request whose ``Origin`` is neither the
 server's own nor listed in the workspace setting ``collect.allowed_origins`` is refused (403);
 an allowed origin is echoed in ``Access-Control-Allow-Origin``.
 
@@ -19,21 +23,23 @@ show/update, ``/{id}/pause``, ``/{id}/resume``, ``/{id}/results``.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from cxlens import surveys
+from cxlens.collect.identity import verified_user
 from cxlens.collect.origins import SETTING as ORIGINS
 from cxlens.collect.origins import origin_allowed
-from cxlens.errors import ForbiddenError, PayloadTooLargeError, SchemaError
+from cxlens.collect.ratelimit import TokenBuckets
+from cxlens.errors import ForbiddenError, PayloadTooLargeError, RateLimitError, SchemaError
 from cxlens.web.deps import authenticate_key, hub, require_role, run_on_workspace
 
-__all__ = ["MAX_BODY", "router"]
+__all__ = ["MAX_BODY", "check_survey_rate", "router"]
 
 router = APIRouter()
 MAX_BODY = 64 * 1024
@@ -97,9 +103,9 @@ async def _body(request: Request) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         raise PayloadTooLargeError(f"request body is {len(raw):,} bytes; at most {MAX_BODY:,} are accepted")
     try:
-        data = json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise SchemaError("request body is not valid JSON; send a JSON object") from None
+        data = orjson.loads(raw or b"{}")  # refuses nesting deeper than 1,024 levels instead of recursing
+    except orjson.JSONDecodeError as e:
+        raise SchemaError(f"request body is not valid JSON ({e}); send one JSON object") from None
     if not isinstance(data, dict):
         raise SchemaError(f"request body is a JSON {type(data).__name__}; expected an object")
     return data
@@ -115,7 +121,8 @@ def _body_doc(properties: dict[str, Any], required: list[str]) -> dict[str, Any]
 _WHO = {
     "writeKey": {"type": "string", "description": "write key (or send it as HTTP Basic user name)"},
     "anonymousId": {"type": "string", "maxLength": 200},
-    "userId": {"type": "string", "maxLength": 200, "description": "customer id, when known"},
+    "userId": {"type": "string", "maxLength": 200, "description": "customer id, when known (counts only if verified)"},
+    "userHash": {"type": "string", "description": "HMAC-SHA256 hex of userId with the identity secret"},
 }
 RESPONSE_DOC = _body_doc(
     {
@@ -136,12 +143,41 @@ def _json(data: Any, headers: dict[str, str], status: int = 200) -> JSONResponse
     return JSONResponse(data, status_code=status, headers=headers)
 
 
+#: survey writes a client address may make per second, and in a burst, per workspace (settings override)
+SURVEY_RATE, SURVEY_BURST = 1.0, 60.0
+
+
+def check_survey_rate(request: Request, ws: Any, what: str) -> None:
+    """429 with ``Retry-After`` when this client address is over the survey write rate of ``ws``."""
+    buckets = getattr(request.app.state, "survey_buckets", None)
+    if buckets is None:
+        buckets = request.app.state.survey_buckets = TokenBuckets()
+    rate = float(ws.setting("surveys.rate_limit", SURVEY_RATE))
+    burst = float(ws.setting("surveys.rate_burst", SURVEY_BURST))
+    client = request.client.host if request.client else "-"
+    wait = buckets.take(f"{id(ws)}/{client}", rate=rate, burst=burst)
+    if wait:
+        raise RateLimitError(f"too many survey {what} requests from this address; retry in {wait:.0f} s", wait)
+
+
+def _who(ws: Any, ctx: Any, user_id: Any, signed: Any, anonymous_id: Any) -> dict[str, Any]:
+    """The ids a widget call counts for: the user id only when verified, else the anonymous id alone."""
+    cid = verified_user(ws, user_id, signed, trusted=ctx.key.kind == "secret")
+    if user_id and cid is None and not anonymous_id:
+        raise ForbiddenError(
+            "field 'userHash' is missing or wrong for 'userId', and no 'anonymousId' was sent; send the visitor's "
+            "anonymous id, or the HMAC-SHA256 of the user id made by your server with the identity secret"
+        )
+    return {"customer_id": cid, "anonymous_id": anonymous_id}
+
+
 @router.get("/v1/surveys/eligible", tags=["collect"], summary="Surveys to show this visitor now")
 async def eligible(
     request: Request,
     writeKey: str | None = None,  # noqa: N803  (the Segment-style name the widget sends)
     anonymousId: str | None = None,  # noqa: N803
     userId: str | None = None,  # noqa: N803
+    userHash: str | None = None,  # noqa: N803
     url: str | None = None,
     event: str | None = None,
     lang: str | None = None,
@@ -152,7 +188,7 @@ async def eligible(
     out = await run_on_workspace(
         request,
         lambda ws: surveys.eligible_surveys(
-            ws, anonymous_id=anonymousId, customer_id=userId, url=url, event=event, language=language
+            ws, **_who(ws, ctx, userId, userHash, anonymousId), url=url, event=event, language=language
         ),
     )
     return _json(out, headers | {"Cache-Control": "no-store"})
@@ -168,14 +204,14 @@ async def respond(request: Request, survey_id: str) -> JSONResponse:
     body = await _body(request)
     ctx = authenticate_key(request, body_key=body.get("writeKey"))
     headers = _cors(request, ctx.ws)
+    check_survey_rate(request, ctx.ws, "answer")
     out = await run_on_workspace(
         request,
         lambda ws: surveys.record_response(
             ws,
             survey_id,
             response_id=body.get("responseId"),
-            anonymous_id=body.get("anonymousId"),
-            customer_id=body.get("userId"),
+            **_who(ws, ctx, body.get("userId"), body.get("userHash"), body.get("anonymousId")),
             score=body.get("score"),
             comment=body.get("comment"),
             answers=body.get("answers"),
@@ -190,10 +226,11 @@ async def _exposure(request: Request, survey_id: str, kind: str) -> JSONResponse
     body = await _body(request)
     ctx = authenticate_key(request, body_key=body.get("writeKey"))
     headers = _cors(request, ctx.ws)
+    check_survey_rate(request, ctx.ws, kind)
     await run_on_workspace(
         request,
         lambda ws: surveys.record_exposure(
-            ws, survey_id, kind, anonymous_id=body.get("anonymousId"), customer_id=body.get("userId")
+            ws, survey_id, kind, **_who(ws, ctx, body.get("userId"), body.get("userHash"), body.get("anonymousId"))
         ),
     )
     return _json({"ok": True}, headers)

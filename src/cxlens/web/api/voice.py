@@ -104,7 +104,11 @@ async def feedback(
 @router.get("/themes", summary="Themes", description="`theme_summary` of themes discovered in English verbatims.")
 async def themes(request: Request, f: FiltersDep) -> dict[str, Any]:
     df = await cached_view(request, "api-themes", f, ALL_DATA, lambda ws: theme_table(ws, f))
-    return {"analysis": "themes", "verbatims": df.attrs["verbatims"], "rows": jsonable(df.drop(columns=["counts"]))}
+    return {
+        "analysis": "themes",
+        "verbatims": df.attrs["verbatims"],
+        "rows": jsonable(df.drop(columns=["counts"], errors="ignore")),
+    }
 
 
 @router.get("/drivers", summary="Key drivers", description="`key_drivers(ws, target, 'touchpoints', n_boot=50)`.")

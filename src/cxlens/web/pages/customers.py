@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from cxlens.customers.profile import erase_customer, export_customer
 from cxlens.errors import ConfigError, ForbiddenError
+from cxlens.schema.pii import current_policy
 from cxlens.web.api.customers import (
     PER_PAGE,
     SORTS,
@@ -178,18 +179,15 @@ def _profile_view(p: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-#: roles that see PII on the customer 360 (analysts work on masked data); erase/export: admins
-PII_ROLES = ("admin", "agent")
-
-
-def _pii_note(user: Any) -> str:
+def _pii_note(user: Any, show: bool) -> str:
     if user is None:
         return ("Personal data (email, name, ticket bodies) is always masked in open mode (no users). Sign in as an "
                 "admin or agent to see it; an admin can export or erase the customer here, or use "
                 "`cxlens customer export|erase ID` on the command line.")  # fmt: skip
-    if user.role in PII_ROLES:
+    if show:
         return f"Personal data is shown: your role ({user.role}) may see it. Handle it with care."
-    return f"Personal data (email, name, ticket bodies) is masked for the {user.role} role."
+    return (f"Personal data (email, name, ticket bodies) is masked for the {user.role} role, and e-mails, phone and "
+            "card numbers in customer text are redacted.")  # fmt: skip
 
 
 def _admin_user(request: Request) -> Any:
@@ -226,12 +224,12 @@ async def customer_erase(request: Request, customer_id: str, confirm: str = Form
 @customers_router.get("/customers/{customer_id:path}", response_class=HTMLResponse)
 async def customer_page(request: Request, customer_id: str) -> HTMLResponse:
     user = getattr(request.state, "user", None)
-    show = user is not None and user.role in PII_ROLES
+    show = current_policy().reveal  # the request's PII policy (cxlens.schema.pii.policy_for: admins, agents)
     p = await cached_view(
         request, "customer", (customer_id, show), ALL_DATA, lambda ws: customer_view(ws, customer_id, show_pii=show)
     )
     return _render(request, "customers/profile.html",
-                   {"nav_active": "customers", "c": _profile_view(p), "pii_note": _pii_note(user),
+                   {"nav_active": "customers", "c": _profile_view(p), "pii_note": _pii_note(user, show),
                     "can_erase": user is not None and user.role == "admin",
                     "url": customer_url(customer_id)})  # fmt: skip
 

@@ -8,8 +8,6 @@ tables into display rows; they compute nothing themselves.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from cxlens.charts import to_vega_lite
 from cxlens.errors import CxlensError
 from cxlens.metrics.filters import Filters
+from cxlens.report.exports import csv_text
 from cxlens.web.api.journeys import (
     MAX_STEPS,
     PATH_FIELDS,
@@ -204,12 +203,8 @@ async def funnels_dropped_csv(
 ) -> Response:
     """The drop-off list as a segment: one ``customer_id`` per line."""
     df = await _dropped(request, p, f, step, None)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["customer_id"])
-    w.writerows([[c] for c in df["customer_id"]])
     name = f"funnel-dropped-step{step}.csv"
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+    return Response(csv_text(["customer_id"], ([c] for c in df["customer_id"])), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from cxlens.charts import to_vega_lite, trend_chart
 from cxlens.errors import ConfigError, CxlensError, NotFoundError
 from cxlens.surveys import links
 from cxlens.surveys.definition import DISPLAYS, METRICS, POSITIONS, STATUSES, condition_holds
+from cxlens.web.api.surveys import check_survey_rate
 from cxlens.web.deps import csrf_protect, hub, require_role, run_on_workspace
 from cxlens.web.pages import register
 
@@ -296,30 +297,39 @@ async def hosted(request: Request, workspace: str, survey_id: str, t: str | None
     ctx = {"s": loc, "step": "score", "options": _scale_options(loc), "token": t or "", "rid": secrets.token_urlsafe(12),
            "selected": score, "action": str(request.url.path), "error": None}  # fmt: skip
     resp = _render(request, "surveys/hosted.html", ctx)
-    if not t and not request.cookies.get(ANON_COOKIE):
-        resp.set_cookie(ANON_COOKIE, "anon-" + secrets.token_urlsafe(12), max_age=365 * 86400, httponly=True,
-                        samesite="lax")  # fmt: skip
+    if not t:
+        # a signed anonymous id: a visitor cannot pick one (a customer's id) to answer or block as them
+        cookie = request.cookies.get(ANON_COOKIE)
+        ws = hub(request).get(workspace)
+        if await run_in_threadpool(links.anonymous_id, ws, cookie) is None:
+            resp.set_cookie(ANON_COOKIE, await run_in_threadpool(links.anonymous_cookie, ws), max_age=365 * 86400,
+                            httponly=True, samesite="lax", secure=request.url.scheme == "https")  # fmt: skip
     return resp
 
 
 @router.post("/s/{workspace}/{survey_id}", response_class=HTMLResponse)
 async def hosted_post(request: Request, workspace: str, survey_id: str) -> HTMLResponse:
     form = await _form(request)
-    token, rid, step = form.get("t") or None, form.get("rid", ""), form.get("step", "score")
-    anon = request.cookies.get(ANON_COOKIE) or ("anon-" + rid)
+    token, rid, step = form.get("t") or None, form.get("rid", "")[:200], form.get("step", "score")
+    try:
+        check_survey_rate(request, hub(request).get(workspace), "hosted")
+    except CxlensError as e:
+        return _hosted_error(request, e)
 
     def work(ws: Any) -> dict[str, Any]:
+        anon = links.anonymous_id(ws, request.cookies.get(ANON_COOKIE)) or ("anon-" + rid)
         d = surveys.get_survey(ws, survey_id)
         loc = d.localised(
             surveys.pick_language(request.headers.get("accept-language"), list(d.translations), d.language)
         )
         if step == "comment":
-            person = form.get("person", "")
-            links.check_continuation(ws, survey_id, rid, person, form.get("c", ""))
+            kind, person = form.get("kind", ""), form.get("person", "")
+            # the token signs kind and person together, and the step closes the response (no replay)
+            links.check_continuation(ws, survey_id, rid, f"{kind}:{person}", form.get("c", ""))
             answers = {q.id: form[f"q_{q.id}"] for q in d.questions if form.get(f"q_{q.id}")}
-            ids = {"customer_id": person} if form.get("kind") == "customer" else {"anonymous_id": person}
+            ids = {"customer_id": person} if kind == "customer" else {"anonymous_id": person}
             surveys.record_response(ws, survey_id, response_id=rid, comment=form.get("comment") or None,
-                                    answers=answers or None, channel="link", **ids)  # fmt: skip
+                                    answers=answers or None, channel="link", finish=True, **ids)  # fmt: skip
             return {"step": "thanks", "s": loc}
         d, claims = _access(ws, survey_id, token)
         raw_score = form.get("score")
@@ -343,7 +353,8 @@ async def hosted_post(request: Request, workspace: str, survey_id: str) -> HTMLR
         if d.metric == "text" or (not out["follow_up"] and not qs):
             return {"step": "thanks", "s": loc}
         return {"step": "comment", "s": loc, "follow_up": out["follow_up"], "questions": qs, "rid": rid2,
-                "person": person, "kind": kind, "c": links.continuation_token(ws, survey_id, rid2, person)}  # fmt: skip
+                "person": person, "kind": kind,
+                "c": links.continuation_token(ws, survey_id, rid2, f"{kind}:{person}")}  # fmt: skip
 
     try:
         out = await _on(request, workspace, work)

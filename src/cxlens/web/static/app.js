@@ -1,4 +1,5 @@
-/* cxlens dashboard: draw every [data-chart] with vega-embed, on load and after each htmx swap. */
+/* cxlens dashboard: draw every [data-chart] with vega-embed, on load and after each htmx swap. Vega
+   expressions run in the CSP-safe interpreter (the Content-Security-Policy allows no eval). */
 (function () {
   "use strict";
   function embedCharts(root) {
@@ -15,7 +16,12 @@
         el.textContent = "This chart could not be read.";
         return;
       }
-      vegaEmbed(el, spec, { actions: false, renderer: "svg" })
+      var opts = { actions: false, renderer: "svg" };
+      if (typeof vegaInterpreter !== "undefined") {
+        opts.ast = true;
+        opts.expr = vegaInterpreter.expressionInterpreter;
+      }
+      vegaEmbed(el, spec, opts)
         .then(function () { el.setAttribute("data-rendered", "true"); })
         .catch(function (err) {
           el.setAttribute("data-rendered", "error");
@@ -44,4 +50,13 @@
     var button = row.querySelector("button[hx-get]");
     if (button) button.click();
   });
+})();
+/* Forms with data-confirm ask first (no inline handlers: the CSP allows scripts from this server only). */
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) evt.preventDefault();
+  }, true);
 })();

@@ -16,7 +16,7 @@
   "use strict";
   if (window.cxlensSurvey && window.cxlensSurvey.version) return;
 
-  var cfg = { writeKey: null, host: "", lang: null, userId: null };
+  var cfg = { writeKey: null, host: "", lang: null, userId: null, userHash: null };
   var watch = {};
   var shown = {};
   var open = null; // the widget on screen
@@ -36,7 +36,10 @@
     if (window.cxlens && typeof window.cxlens.user === "function") {
       try {
         var u = window.cxlens.user() || {};
-        if (u.anonymousId || u.userId) return { anonymousId: u.anonymousId || null, userId: u.userId || cfg.userId };
+        if (u.anonymousId || u.userId) {
+          return { anonymousId: u.anonymousId || null, userId: u.userId || cfg.userId,
+                   userHash: u.userId ? (u.userHash || null) : cfg.userHash };
+        }
       } catch (e) { /* fall back to our own id */ }
     }
     var aid = null;
@@ -45,13 +48,14 @@
       aid = uuid();
       try { localStorage.setItem(STORE, aid); } catch (e) { /* keep it for this page */ }
     }
-    return { anonymousId: aid, userId: cfg.userId };
+    return { anonymousId: aid, userId: cfg.userId, userHash: cfg.userHash };
   }
 
   function post(path, body) {
     if (!cfg.writeKey) return Promise.resolve(null);
     var who = ids();
     var payload = { writeKey: cfg.writeKey, anonymousId: who.anonymousId, userId: who.userId };
+    if (who.userId && who.userHash) payload.userHash = who.userHash;  // identity verification
     for (var k in body) if (Object.prototype.hasOwnProperty.call(body, k)) payload[k] = body[k];
     // text/plain keeps this a CORS "simple request" (no preflight); the server parses JSON anyway
     return fetch(cfg.host + path, {
@@ -67,6 +71,7 @@
       "lang=" + encodeURIComponent(cfg.lang || (navigator.languages || [navigator.language]).join(","))];
     if (who.anonymousId) q.push("anonymousId=" + encodeURIComponent(who.anonymousId));
     if (who.userId) q.push("userId=" + encodeURIComponent(who.userId));
+    if (who.userId && who.userHash) q.push("userHash=" + encodeURIComponent(who.userHash));
     if (event) q.push("event=" + encodeURIComponent(event));
     return fetch(cfg.host + "/v1/surveys/eligible?" + q.join("&"), { credentials: "omit" })
       .then(function (r) { return r.ok ? r.json() : null; })
@@ -368,12 +373,14 @@
 
   var api = {
     version: "1",
-    /** Start: {writeKey, host?, userId?, lang?}; asks the server which survey to show (a Promise). */
+    /** Start: {writeKey, host?, userId?, userHash?, lang?}; asks the server which survey to show (a Promise).
+        A userId counts only with its userHash (HMAC-SHA256 with the identity secret, made by your server). */
     init: function (o) {
       o = o || {};
       cfg.writeKey = o.writeKey || cfg.writeKey;
       cfg.host = (o.host || cfg.host || "").replace(/\/$/, "");
       if (o.userId) cfg.userId = o.userId;
+      if (o.userHash) cfg.userHash = o.userHash;
       if (o.lang) cfg.lang = o.lang;
       if (window.cxlens && typeof window.cxlens.on === "function" && !api._hooked) {
         api._hooked = true;
@@ -386,8 +393,8 @@
     },
     /** Tell the widget an event happened (standalone use; the tracker's events arrive by themselves). */
     track: function (name) { onTrack(name); },
-    /** Set the signed-in customer id. */
-    identify: function (userId) { cfg.userId = userId || null; },
+    /** Set the signed-in customer id and its userHash (without the hash, answers count as anonymous). */
+    identify: function (userId, userHash) { cfg.userId = userId || null; cfg.userHash = userHash || null; },
     /** Render a localised survey without sending anything (the dashboard's live preview). */
     preview: function (s, o) { return show(s, { preview: true, container: o && o.container }); },
     /** Close the widget on screen, if any. */

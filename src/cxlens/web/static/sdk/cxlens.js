@@ -6,7 +6,7 @@
  *   cxlens.init({writeKey: "cxw_…", host: "https://collect.example.com", surveys: true})
  *   cxlens.page()                       // automatic on init unless {autoPage: false}
  *   cxlens.track("Signed Up", {plan: "pro"})
- *   cxlens.identify("user-42", {email: "ann@example.com"})
+ *   cxlens.identify("user-42", {email: "ann@example.com"}, {userHash: "<HMAC from your server>"})
  *   cxlens.on("track", function (msg) { … })   // "track" | "page" | "identify" | "*"
  *   cxlens.user()                       // {anonymousId, userId}
  *   cxlens.reset()                      // sign-out: forget the user, new anonymous id
@@ -21,6 +21,7 @@
   var VERSION = "1.0.0";
   var AID = "cxlens_aid";
   var UID = "cxlens_uid";
+  var UHASH = "cxlens_uhash";
   var stub = window.cxlens;
   if (stub && stub.loaded) return;
 
@@ -68,6 +69,8 @@
   var anonymousId = load(AID);
   if (!anonymousId) { anonymousId = uuid(); save(AID, anonymousId); }
   var userId = load(UID);
+  // identity verification: HMAC-SHA256(identity secret, userId), made by the site's server
+  var userHash = load(UHASH);
 
   function scriptHost() {
     var s = document.currentScript;
@@ -99,6 +102,7 @@
     msg.messageId = uuid();
     msg.anonymousId = anonymousId;
     if (userId) msg.userId = userId;
+    if (userId && userHash) msg.userHash = userHash;
     msg.timestamp = new Date().toISOString();
     msg.context = context();
     queue.push(msg);
@@ -198,20 +202,25 @@
       if (name) msg.name = String(name);
       return enqueue(msg);
     },
-    identify: function (id, traits) {
-      if (typeof id === "object" && id !== null) { traits = id; id = undefined; }
-      if (id !== undefined && id !== null && id !== "") { userId = String(id); save(UID, userId); }
+    identify: function (id, traits, options) {
+      if (typeof id === "object" && id !== null) { options = traits; traits = id; id = undefined; }
+      if (id !== undefined && id !== null && id !== "") {
+        if (String(id) !== userId) { userHash = null; save(UHASH, null); }
+        userId = String(id); save(UID, userId);
+      }
+      if (options && options.userHash) { userHash = String(options.userHash); save(UHASH, userHash); }
       return enqueue({type: "identify", traits: obj(traits)});
     },
     on: function (type, callback) {
       (listeners[type] = listeners[type] || []).push(callback);
       return api;
     },
-    user: function () { return {anonymousId: anonymousId, userId: userId || null}; },
+    user: function () { return {anonymousId: anonymousId, userId: userId || null, userHash: userHash || null}; },
     // what the survey widget (/sdk/cxlens-survey.js, loaded by init({surveys: true})) starts with
     config: function () { return {writeKey: cfg.writeKey || null, host: cfg.host || defaultHost}; },
     reset: function () {
       userId = null; save(UID, null);
+      userHash = null; save(UHASH, null);
       anonymousId = uuid(); save(AID, anonymousId);
     },
     flush: flush
