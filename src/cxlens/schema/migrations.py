@@ -11,6 +11,8 @@ version  adds
 2        settings, API keys, users, sessions, the collection and survey tables
 3        the stored verbatim analysis, demo truth, data versions, jobs, stored results and
          customer scores
+4        behaviour (sessions, replays, zones), act (rules, outbox, cases, digests, shares), learn
+         (experiments, interviews, employees and pulse answers)
 =======  ==================================================================================
 """
 
@@ -20,13 +22,13 @@ from collections.abc import Callable
 from typing import Any
 
 from cxlens.errors import WorkspaceError
-from cxlens.schema import ddl
+from cxlens.schema import ddl, ddl_act, ddl_behaviour, ddl_learn
 from cxlens.schema.journey import Journey, default_journey
 from cxlens.schema.tables import TABLES
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version", "write_journey"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _run(cur: Any, statements: list[str]) -> None:
@@ -56,8 +58,12 @@ def _to_3(cur: Any) -> None:
         cur.execute(f"INSERT INTO {ddl.ROLLUP_TABLE} {ddl.rollup_counts('feedback')}")
 
 
+def _to_4(cur: Any) -> None:
+    _run(cur, ddl_behaviour.DDL + ddl_act.DDL + ddl_learn.DDL)
+
+
 #: schema version → the function bringing a workspace from the previous version to it
-MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _to_1, 2: _to_2, 3: _to_3}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _to_1, 2: _to_2, 3: _to_3, 4: _to_4}
 
 
 def schema_version(cur: Any) -> int:
