@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -66,7 +67,12 @@ _COLUMNS = "user_id, email, name, role, created_at, disabled_at"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HASHER = PasswordHasher()
 #: verified against when the e-mail is unknown, so both failures take the same time
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown users (same cost as a real check); made on first use."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -175,7 +181,7 @@ def authenticate(ws: Store, email: str, password: str) -> User | None:
     except ConfigError:
         email = ""
     r = ws.one(f"SELECT {_COLUMNS}, password_hash FROM users WHERE email = ?", [email])
-    stored = r[-1] if r else _DUMMY_HASH
+    stored = r[-1] if r else _dummy_hash()
     try:
         ok = isinstance(password, str) and len(password) <= MAX_PASSWORD_LENGTH and _HASHER.verify(stored, password)
     except (VerificationError, InvalidHashError):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as _st
 
 #: two-sided 95% normal quantile used by every normal-approximation interval
 Z = 1.96
@@ -67,6 +66,8 @@ def t_quantile(n) -> np.ndarray:
     """
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore"):
+        from scipy import stats as _st  # lazy: scipy.stats costs ~0.5 s at import
+
         q = _st.t.ppf(1 - ALPHA / 2, np.where(n >= 2, n - 1, np.nan))
     return q
 
@@ -81,6 +82,8 @@ def mean_ci(mean, sd, n) -> tuple[np.ndarray, np.ndarray]:
 
 def normal_p(z) -> np.ndarray:
     """Two-sided p-value of a standard normal statistic."""
+    from scipy import stats as _st
+
     return 2 * _st.norm.sf(np.abs(np.asarray(z, dtype=float)))
 
 
@@ -114,6 +117,8 @@ def welch_t_test(m1, s1, n1, m0, s0, n0) -> tuple[np.ndarray, np.ndarray]:
         v1, v0 = s1**2 / n1, s0**2 / n0
         t = (m1 - m0) / np.sqrt(v1 + v0)
         df = (v1 + v0) ** 2 / (v1**2 / (n1 - 1) + v0**2 / (n0 - 1))
+        from scipy import stats as _st
+
         p = 2 * _st.t.sf(np.abs(t), df)
     return t, p
 

@@ -54,7 +54,12 @@ def add_counts(cur: Any, counts: str) -> None:
     touchpoint, channel, stage, survey_id, score, n``, a group possibly on several rows) — a big
     import counts each chunk as it goes and merges once at the end."""
     group = ", ".join((*DIMENSIONS, "day", "score"))
-    _merge_counts(cur, f"SELECT {group}, sum(n)::BIGINT AS n FROM {counts} GROUP BY {group}", "+")
+    summed = f"SELECT {group}, sum(n)::BIGINT AS n FROM {counts} GROUP BY {group}"
+    if cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {TABLE})").fetchone()[0]:
+        # the first import into a workspace: nothing to match, a plain insert (3× faster than MERGE)
+        cur.execute(f"INSERT INTO {TABLE} ({group}, n) {summed}")
+        return
+    _merge_counts(cur, summed, "+")
 
 
 def subtract(cur: Any, source: str) -> None:
