@@ -61,19 +61,46 @@ def write_feedback_csv(path: Path, rows: int, seed: int = 0) -> int:
     return path.stat().st_size
 
 
+# The child reports its own peak (VmHWM of its address space) at exit. ``ru_maxrss`` from wait4 is
+# not used: Linux carries the parent's high-water mark into a child at exec, so every child looked
+# as big as this process after it had written the file (1.9 GB for 2.7M rows, whatever the child did).
+_PEAK = (
+    "import atexit, os, runpy, sys\n"
+    "def _peak():\n"
+    "    with open('/proc/self/status') as f, open(os.environ['CXLENS_BENCH_PEAK'], 'w') as out:\n"
+    "        out.write(next(line for line in f if line.startswith('VmHWM')).split()[1])\n"
+    "atexit.register(_peak)\n"
+)
+
+
+def _python(code_or_module: str, *args: str, module: bool = False) -> list[str]:
+    """A Python command that reports its peak memory: run ``module`` with ``args``, or ``code``."""
+    if module:
+        code = (
+            f"sys.argv = [{code_or_module!r}, *sys.argv[1:]]; runpy.run_module({code_or_module!r}, run_name='__main__')"
+        )
+    else:
+        code = code_or_module
+    return [sys.executable, "-c", _PEAK + code, *args]
+
+
 def _run(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run a command; its wall time, peak resident memory (MB) and output."""
+    """Run a command made by :func:`_python`; its wall time, peak resident memory (MB) and output."""
+    with tempfile.NamedTemporaryFile(suffix=".peak", delete=False) as f:
+        peak_file = Path(f.name)
     t0 = time.perf_counter()
-    env = {**os.environ, "COLUMNS": "400", **(env or {})}  # one report line, not wrapped
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
+    env = {**os.environ, "COLUMNS": "400", "CXLENS_BENCH_PEAK": str(peak_file), **(env or {})}
+    proc = subprocess.run(args, capture_output=True, env=env, check=False)
     elapsed = time.perf_counter() - t0
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise RuntimeError(f"{' '.join(args[:4])}… failed ({code}): {err.strip()[-500:]}")
-    return {"seconds": elapsed, "peak_mb": usage.ru_maxrss / 1024, "out": out.strip()}
+    peak_kb = peak_file.read_text().strip()
+    peak_file.unlink()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[3:6])}… failed ({proc.returncode}): {proc.stderr.decode().strip()[-500:]}")
+    return {
+        "seconds": elapsed,
+        "peak_mb": int(peak_kb) / 1024 if peak_kb else float("nan"),
+        "out": proc.stdout.decode().strip(),
+    }
 
 
 def bench_import(rows: int = 2_700_000, seed: int = 0, keep: bool = False) -> dict[str, Any]:
@@ -82,10 +109,10 @@ def bench_import(rows: int = 2_700_000, seed: int = 0, keep: bool = False) -> di
     csv = tmp / "feedback.csv"
     size = write_feedback_csv(csv, rows, seed)
     ws = tmp / "ws.duckdb"
-    cmd = [sys.executable, "-m", "cxlens", "--workspace", str(ws), "import", "feedback", str(csv)]
+    cmd = _python("cxlens", "--workspace", str(ws), "import", "feedback", str(csv), module=True)
     first = _run(cmd)
     again = _run(cmd)
-    pandas = _run([sys.executable, "-c", f"import pandas as pd; pd.read_csv({str(csv)!r}, dtype=str)"])
+    pandas = _run(_python(f"import pandas as pd; pd.read_csv({str(csv)!r}, dtype=str)"))
     res = {
         "rows": rows,
         "file_mb": round(size / 2**20, 1),
