@@ -11,7 +11,6 @@ import pandas as pd
 import typer
 
 from cxlens.cli._app import Fmt, app, err, jsonable_tree, open, print_frame, state
-from cxlens.web.hub import workspace_name
 
 survey_app = typer.Typer(help="Surveys: definitions, targeting, personal links, results.", no_args_is_help=True)
 app.add_typer(survey_app, name="survey")
@@ -96,6 +95,7 @@ def survey_links(
 ) -> None:
     """Write signed, single-use, expiring personal links (customer_id,email,url) for an email survey."""
     from cxlens.surveys import write_links
+    from cxlens.web.hub import workspace_name  # lazy: the web stack loads only to serve
 
     name = workspace or workspace_name(state.workspace)
     with open() as ws:

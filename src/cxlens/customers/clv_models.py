@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from cxlens.errors import ConfigError, CxlensError, NotFittedError
@@ -127,6 +126,8 @@ class _Model:
             if grad is None:
                 return v
             return v, grad(z) + pen * 2 * np.exp(2 * z)
+
+        from scipy.optimize import minimize  # lazy: ~0.3 s at import
 
         res = minimize(
             f, x0, jac=grad is not None, method="BFGS", options={"gtol": gtol or self.tol, "maxiter": self.max_iter}
@@ -404,6 +405,8 @@ class ParetoNBDModel(_Model):
         def nll(z: np.ndarray) -> float:
             v = -float(np.dot(w, paretonbd_loglik(np.exp(z), x, txs, Ts))) / wsum
             return v if np.isfinite(v) else 1e10
+
+        from scipy.optimize import minimize  # lazy: ~0.3 s at import
 
         res = minimize(
             lambda z: nll(z) + self.penalizer * float(np.sum(np.exp(2 * z))),

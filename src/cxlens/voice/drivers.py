@@ -38,11 +38,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import combinations
 from math import factorial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import altair as alt
 
 from cxlens.errors import ConfigError, NotFoundError
 from cxlens.metrics.common import prepare
@@ -603,6 +605,8 @@ def driver_quadrant_chart(
     data = df[[c for c in df.columns if c in need + ["kind", "coverage", "share_ci_low", "share_ci_high"]]].copy()
     imp = float(df.attrs.get("importance_threshold", data.share.mean()))
     perf = float(df.attrs.get("performance_threshold", data.performance.mean()))
+    import altair as alt  # lazy: altair costs ~0.3 s at import
+
     x = alt.X("share:Q", title="Importance (% of R²)")
     y = alt.Y("performance:Q", title="Performance (0-100)", scale=alt.Scale(zero=False))
     color = alt.Color(

@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CONTENT_WORDS", "STOP_WORDS", "analyse", "label", "phrase_scores", "stem", "surface_forms", "tokens"]
+__all__ = ["CONTENT_WORDS", "STOP_WORDS", "analyse", "label", "phrase_scores", "stem", "surface_forms", "tokens"]  # noqa: F822 (STOP_WORDS: module __getattr__)
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"@\w+")
@@ -42,7 +43,9 @@ _ENTITY = re.compile(r"&(amp|lt|gt|quot|#\d+);")
 _TOKEN = re.compile(r"[^\W\d_](?:[^\W\d_]|['’](?=[^\W\d_]))*|[.!?,;:()\"/]")
 
 
+@functools.cache
 def _stop_words() -> frozenset[str]:
+    """The stop list (made on first use: scikit-learn's import costs ~0.5 s at start-up)."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     # apostrophe-free contractions as people type them, and chat filler
@@ -58,9 +61,15 @@ CONTENT_WORDS = frozenset(
     """amount back bill bottom call computer cry describe detail empty fill find fire found front full
     interest move part put show side system thick thin top""".split()
 )
-#: scikit-learn's English stop words (less :data:`CONTENT_WORDS`) plus contractions typed without
-#: apostrophes and chat filler
-STOP_WORDS = _stop_words()
+
+
+def __getattr__(name: str) -> Any:
+    # STOP_WORDS: scikit-learn's English stop words (less CONTENT_WORDS) plus contractions typed
+    # without apostrophes and chat filler, computed on first use
+    if name == "STOP_WORDS":
+        return _stop_words()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # suffix → replacement, first match wins; a stem keeps at least three letters
 _SUFFIXES = (
@@ -128,12 +137,13 @@ def tokens(text: Any) -> list[str]:
 def _walk(text: Any) -> Iterable[tuple[str, str]]:
     """(term, surface) pairs of a text: each content word, and each pair of adjacent content words."""
     prev: tuple[str, str] | None = None
+    stop = _stop_words()
     for tok in tokens(text):
         if (
             not tok[0].isalpha()
             or len(tok) < 2
-            or tok.replace("’", "'") in STOP_WORDS
-            or tok.replace("'", "").replace("’", "") in STOP_WORDS
+            or tok.replace("’", "'") in stop
+            or tok.replace("'", "").replace("’", "") in stop
         ):
             prev = None
             continue
