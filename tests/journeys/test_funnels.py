@@ -72,11 +72,26 @@ def test_sequential_counts_any_choice_of_first_step(con):
     assert f["dropped"].tolist() == [0, 1]
 
 
-def test_time_to_convert_is_between_first_reaches(con):
+def test_time_to_convert_is_from_the_converting_chain_or_between_first_reaches(con):
     t, _ = table(con, [ev("c1", 0, "a"), ev("c1", 100, "a"), ev("c1", 105, "b")])
-    f = funnel(t, ["a", "b"], window="10m")
-    # step 1 first reached at 0m, step 2 first reached at 105m: 6300 s (docs/funnels.md)
-    assert f["median_seconds"].iloc[1] == 6300.0
+    # default ("chain", PostHog): from the a@100 that starts the converting chain: 5m = 300 s
+    assert funnel(t, ["a", "b"], window="10m")["median_seconds"].iloc[1] == 300.0
+    # "first": step 1 first reached at 0m, step 2 first reached at 105m: 6300 s
+    assert funnel(t, ["a", "b"], window="10m", time_basis="first")["median_seconds"].iloc[1] == 6300.0
+
+
+def test_time_to_convert_hand_computed_three_steps(con):
+    # c1: a@0 b@2 a@10 b@12 b@14 c@20 (window 30m). Converting chain to c: the latest start a@10,
+    # its latest b before c@20 is b@14: b takes 12-10 = 2m? No: step 2 is first reached at b@2
+    # (chain a@0), so step-2 time is 2m; step 3 (first reached c@20) comes from b@14: 6m.
+    # c2: a@0 b@30 c@31 (window 1h): 30m and 1m. "first": c1 2m and 20-2 = 18m; c2 30m and 1m.
+    rows = [ev("c1", m, n) for m, n in [(0, "a"), (2, "b"), (10, "a"), (12, "b"), (14, "b"), (20, "c")]]
+    rows += [ev("c2", m, n) for m, n in [(0, "a"), (30, "b"), (31, "c")]]
+    t, _ = table(con, rows)
+    chain = funnel(t, ["a", "b", "c"], window="1h")
+    assert chain["median_seconds"].tolist()[1:] == [(2 + 30) / 2 * 60, (6 + 1) / 2 * 60]
+    first = funnel(t, ["a", "b", "c"], window="1h", time_basis="first")
+    assert first["median_seconds"].tolist()[1:] == [(2 + 30) / 2 * 60, (18 + 1) / 2 * 60]
 
 
 def test_equal_timestamps_do_not_advance_the_funnel(con):
