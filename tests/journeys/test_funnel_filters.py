@@ -250,10 +250,12 @@ def log_frame(events: list[dict], dup: bool) -> pd.DataFrame:
     return frame(events)
 
 
-@pytest.mark.parametrize("engine", ["materialised", "window-passes", "expression"])
-@settings(max_examples=60, **SETTINGS)
+@pytest.mark.parametrize("engine", ["sorted-scan", "materialised", "window-passes", "expression"])
+@settings(max_examples=50, **SETTINGS)
 @given(events=st.lists(EVENT, max_size=9), dup=st.booleans(), q=QUERY)
 def test_library_matches_reference(con, engine, events, dup, q, monkeypatch):
+    if engine != "sorted-scan":
+        monkeypatch.setattr(funnels_mod, "FAST_SCAN", False)
     if engine == "window-passes":
         monkeypatch.setattr(funnels_mod, "ASOF_BACKENDS", set())
     df = log_frame(events, dup)

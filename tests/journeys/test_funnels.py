@@ -283,12 +283,15 @@ def test_bad_definitions_raise_config_errors():
 
 
 # -- fuzzing against the brute-force reference -----------------------------------------------
-ENGINES = ["materialised", "window-passes", "expression"]
+ENGINES = ["sorted-scan", "materialised", "window-passes", "expression"]
 
 
 def run_engine(t, q: dict, engine: str, monkeypatch) -> pd.DataFrame:
-    """The three execution paths: materialised with ASOF passes (the default on DuckDB),
-    materialised with window passes only (the path Spark takes), and one plain expression."""
+    """The execution paths: the sorted scan (DuckDB's path for the common funnel; other funnels
+    fall through to the passes), materialised with ASOF passes, materialised with window passes
+    only (the path Spark takes), and one plain expression."""
+    if engine != "sorted-scan":
+        monkeypatch.setattr(funnels_mod, "FAST_SCAN", False)
     if engine == "window-passes":
         monkeypatch.setattr(funnels_mod, "ASOF_BACKENDS", set())
     return FunnelQuery(**q, materialize=engine != "expression").run(t)
@@ -323,6 +326,42 @@ def test_hash_collisions_fall_back_to_the_text_key(con, monkeypatch):
     ):
         assert_same(FunnelQuery(**q).run(t), reference_funnel(df, **q))
         assert_same(FunnelQuery(**q).dropped_customers_frame(t, 1), reference_dropped(df, step=1, **q))
+    assert calls
+
+
+@pytest.mark.parametrize("basis", ["chain", "first"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_sorted_scan_matches_reference_on_plain_funnels(con, seed, basis):
+    # the funnels the sorted scan takes: sequential, plain steps with distinct names
+    rng = np.random.default_rng(seed)
+    df = random_events(rng)
+    n = int(rng.integers(1, 5))
+    q = {"steps": list(rng.permutation(funnels_ref_names())[:n]), "window": f"{int(rng.integers(1, 12))}m"}
+    q["time_basis"] = basis
+    fq = FunnelQuery(**q)
+    t = con.create_table("fuzz", ibis.memtable(df, schema=events_schema()), overwrite=True)
+    assert fq._fast_ok(t)
+    assert_same(fq.run(t), reference_funnel(df, **q))
+
+
+def funnels_ref_names() -> list[str]:
+    return ["a", "b", "c", "d"]
+
+
+def test_sorted_scan_falls_back_on_a_hash_collision(con, monkeypatch):
+    calls = []
+
+    def bad_hash(cid):
+        calls.append(1)
+        return cid.length().cast("uint64")
+
+    monkeypatch.setattr(funnels_mod, "_duckdb_hash", bad_hash)
+    df = random_events(np.random.default_rng(5), customers=20)
+    t = con.create_table("fuzz", ibis.memtable(df, schema=events_schema()), overwrite=True)
+    q = {"steps": ["a", "b", "c"], "window": "6m"}
+    assert FunnelQuery(**q)._fast_summary(t) is None  # noticed
+    assert_same(FunnelQuery(**q).run(t), reference_funnel(df, **q))
     assert calls
 
 

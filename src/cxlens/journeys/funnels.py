@@ -43,6 +43,7 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError
@@ -327,6 +328,15 @@ def _interval(td: dt.timedelta) -> ir.IntervalScalar:
 @ibis.udf.scalar.builtin(name="hash")
 def _duckdb_hash(value: str) -> idt.uint64:
     """DuckDB's 64-bit ``hash`` (Ibis' own ``.hash()`` casts it through a BITSTRING, slowly)."""
+
+
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(value: dt.datetime) -> idt.int64:
+    """DuckDB's ``epoch_us``: microseconds since 1970."""
+
+
+#: use the sorted-scan path for the common funnel on DuckDB (tests switch it off to fuzz the passes)
+FAST_SCAN = True
 
 
 @ibis.udf.scalar.builtin(name="xxhash64")
@@ -865,9 +875,99 @@ class FunnelQuery:
 
     def run(self, events: ir.Table) -> pd.DataFrame:
         """Execute on the backend and return the tidy funnel table (see :func:`funnel`)."""
+        if self._fast_ok(events):
+            summary = self._fast_summary(events)
+            if summary is not None:
+                return self.finish(summary)
         with self._computed(events) as (base, ids, wide):
             summary = self._summary(events, base, ids, wide).to_pandas()
         return self.finish(summary)
+
+    # -- the sorted-scan path (DuckDB, the common funnel) ------------------------------------
+    def _fast_ok(self, events: ir.Table) -> bool:
+        """The common funnel — sequential, strict ties, plain steps with distinct names, no
+        exclusions, no breakdown — on DuckDB: one sorted scan instead of the passes."""
+        names = [s.value for s in self._steps]
+        return (
+            FAST_SCAN
+            and len(self._steps) <= 7
+            and self.materialize
+            and self.order == "sequential"
+            and self.ties == "strict"
+            and not self._exclude
+            and not self.by
+            and all(s.plain() and s.field == self.step_field for s in self._steps)
+            and len(set(names)) == len(names)
+            and self.step_field in events.columns
+            and _backend_name(events) == "duckdb"
+        )
+
+    def _fast_summary(self, events: ir.Table) -> pd.DataFrame | None:
+        """The summary of :meth:`_summary` from one sorted scan (None on a hash collision).
+
+        DuckDB reads the step events once as ``(key, t, step)`` — a 64-bit hash of the customer
+        id, microseconds, the step number — sorted by ``(key, t, step descending)``, and NumPy
+        walks the steps: for each step-k row the latest valid step-(k−1) chain row before it in
+        that order (a binary search over the chain rows' positions) is its predecessor; starts
+        are non-decreasing along that order, so the latest predecessor carries the latest start
+        (the ASOF argument of ``docs/funnels.md``). Sorting equal times by step descending puts
+        a step-k row before the step-(k−1) rows at its own time, so ties never advance."""
+        n = len(self._steps)
+        names = [s.value for s in self._steps]
+        cid = events.customer_id
+        if "anonymous_id" in events.columns:
+            cid = ibis.coalesce(events.customer_id, events.anonymous_id)
+        ev = events.filter(events[self.step_field].isin(names), cid.notnull(), events.ts.notnull())
+        step = ev[self.step_field].cases(*[(v, i) for i, v in enumerate(names, 1)], else_=0).cast("int8")
+        cid = ev.customer_id if "anonymous_id" not in ev.columns else ibis.coalesce(ev.customer_id, ev.anonymous_id)
+        # the hash must be injective on these ids (else the exact passes, keyed by the text id)
+        ids = ev.select(c=cid).distinct()
+        check = ids.aggregate(c=ids.count(), k=_duckdb_hash(ids.c).nunique()).to_pandas()
+        if int(check["c"].iloc[0]) != int(check["k"].iloc[0]):
+            return None
+        # one sort key for time and step: t·8 + (7 − step), so equal times sort by step descending
+        code = _epoch_us(ev.ts) * 8 + (7 - step).cast("int64")
+        tbl = ev.select(k=_duckdb_hash(cid), o=code).order_by(["k", "o"]).to_pyarrow()
+        key = tbl.column("k").to_numpy()
+        o = tbl.column("o").to_numpy()
+        t, st = o >> 3, 7 - (o & 7)
+        win = round(self._window.total_seconds() * 1_000_000)
+        secs = t // 1_000_000  # whole epoch seconds, as the passes' epoch_seconds()
+
+        def customers(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Of chain rows at sorted positions ``pos``: the first one of each customer (its index
+            in ``pos``) and how many customers."""
+            first = np.ones(len(pos), bool)
+            first[1:] = key[pos[1:]] != key[pos[:-1]]
+            return np.flatnonzero(first), int(first.sum())
+
+        pos = np.flatnonzero(st == 1)
+        start = t[pos]
+        firsts, count = customers(pos)
+        out: dict[str, Any] = {"customers_1": [count]}
+        reach_first = {1: (key[pos[firsts]], secs[pos[firsts]])}
+        for k in range(2, n + 1):
+            cur = np.flatnonzero(st == k) if len(pos) else pos  # nobody left: no step-k chains
+            j = np.searchsorted(pos, cur) - 1  # the latest chain row before, in (key, t, step desc) order
+            jj = np.maximum(j, 0)
+            ok = (j >= 0) & (key[pos[jj]] == key[cur])
+            ok &= t[cur] - start[jj] <= win
+            prev_pos = pos[jj[ok]]
+            pos, start = cur[ok], start[jj[ok]]
+            firsts, count = customers(pos)
+            out[f"customers_{k}"] = [count]
+            keys_k, r_k = key[pos[firsts]], secs[pos[firsts]]
+            reach_first[k] = (keys_k, r_k)
+            if self.times:
+                if self.time_basis == "chain":
+                    d = r_k - secs[prev_pos[firsts]]
+                else:  # the customer's first moment at step k−1 (reached by every customer at k)
+                    pk, pr = reach_first[k - 1]
+                    d = r_k - pr[np.searchsorted(pk, keys_k)]
+                d = d.astype("float64")
+                med, p90 = (float(x) for x in np.quantile(d, [0.5, 0.9])) if len(d) else (np.nan, np.nan)
+                out[f"median_seconds_{k}"], out[f"p90_seconds_{k}"] = [med], [p90]
+        return pd.DataFrame(out)
 
     def finish(self, wide: pd.DataFrame) -> pd.DataFrame:
         """Turn a :meth:`to_expr` result into the tidy table: every step of every group,
