@@ -251,7 +251,7 @@ def log_frame(events: list[dict], dup: bool) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("engine", ["sorted-scan", "materialised", "window-passes", "expression"])
-@settings(max_examples=50, **SETTINGS)
+@settings(max_examples=25, **SETTINGS)
 @given(events=st.lists(EVENT, max_size=9), dup=st.booleans(), q=QUERY)
 def test_library_matches_reference(con, engine, events, dup, q, monkeypatch):
     if engine != "sorted-scan":
@@ -334,7 +334,7 @@ def rows_equal(rows: list[dict], exp: pd.DataFrame) -> None:
         assert (r["median_seconds"] is None) if pd.isna(m) else r["median_seconds"] == pytest.approx(m)
 
 
-@settings(max_examples=12, **SETTINGS)
+@settings(max_examples=8, **SETTINGS)
 @given(events=st.lists(EVENT, min_size=1, max_size=8), dup=st.booleans(), q=QUERY)
 def test_cli_and_http_api_match_reference(tmp_path_factory, events, dup, q):
     from cxlens.cli import app

@@ -298,7 +298,7 @@ def run_engine(t, q: dict, engine: str, monkeypatch) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1))
 def test_engine_matches_reference_on_random_logs(con, seed, engine, monkeypatch):
     rng = np.random.default_rng(seed)
@@ -330,7 +330,7 @@ def test_hash_collisions_fall_back_to_the_text_key(con, monkeypatch):
 
 
 @pytest.mark.parametrize("basis", ["chain", "first"])
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1))
 def test_sorted_scan_matches_reference_on_plain_funnels(con, seed, basis):
     # the funnels the sorted scan takes: sequential, plain steps with distinct names
