@@ -27,3 +27,11 @@ def test_paths_bench_runs_small_and_agrees():
     r = bench_paths(events=20_000, customers=2_000, seed=3)
     assert r["agree"] and r["paths"] > 5
     assert r["cxlens_seconds"] > 0 and r["ratio"] > 0
+
+
+def test_journey_map_bench_runs_small_and_agrees():
+    from benchmarks.journey_map import bench_journey_map
+
+    r = bench_journey_map(events=20_000, customers=2_000, seed=3)
+    assert r["agree"] and r["cells"] == 9
+    assert r["cxlens_seconds"] > 0 and r["ratio"] > 0
