@@ -72,11 +72,26 @@ def test_sequential_counts_any_choice_of_first_step(con):
     assert f["dropped"].tolist() == [0, 1]
 
 
-def test_time_to_convert_is_between_first_reaches(con):
+def test_time_to_convert_is_from_the_converting_chain_or_between_first_reaches(con):
     t, _ = table(con, [ev("c1", 0, "a"), ev("c1", 100, "a"), ev("c1", 105, "b")])
-    f = funnel(t, ["a", "b"], window="10m")
-    # step 1 first reached at 0m, step 2 first reached at 105m: 6300 s (docs/funnels.md)
-    assert f["median_seconds"].iloc[1] == 6300.0
+    # default ("chain", PostHog): from the a@100 that starts the converting chain: 5m = 300 s
+    assert funnel(t, ["a", "b"], window="10m")["median_seconds"].iloc[1] == 300.0
+    # "first": step 1 first reached at 0m, step 2 first reached at 105m: 6300 s
+    assert funnel(t, ["a", "b"], window="10m", time_basis="first")["median_seconds"].iloc[1] == 6300.0
+
+
+def test_time_to_convert_hand_computed_three_steps(con):
+    # c1: a@0 b@2 a@10 b@12 b@14 c@20 (window 30m). Converting chain to c: the latest start a@10,
+    # its latest b before c@20 is b@14: b takes 12-10 = 2m? No: step 2 is first reached at b@2
+    # (chain a@0), so step-2 time is 2m; step 3 (first reached c@20) comes from b@14: 6m.
+    # c2: a@0 b@30 c@31 (window 1h): 30m and 1m. "first": c1 2m and 20-2 = 18m; c2 30m and 1m.
+    rows = [ev("c1", m, n) for m, n in [(0, "a"), (2, "b"), (10, "a"), (12, "b"), (14, "b"), (20, "c")]]
+    rows += [ev("c2", m, n) for m, n in [(0, "a"), (30, "b"), (31, "c")]]
+    t, _ = table(con, rows)
+    chain = funnel(t, ["a", "b", "c"], window="1h")
+    assert chain["median_seconds"].tolist()[1:] == [(2 + 30) / 2 * 60, (6 + 1) / 2 * 60]
+    first = funnel(t, ["a", "b", "c"], window="1h", time_basis="first")
+    assert first["median_seconds"].tolist()[1:] == [(2 + 30) / 2 * 60, (18 + 1) / 2 * 60]
 
 
 def test_equal_timestamps_do_not_advance_the_funnel(con):
@@ -268,19 +283,22 @@ def test_bad_definitions_raise_config_errors():
 
 
 # -- fuzzing against the brute-force reference -----------------------------------------------
-ENGINES = ["materialised", "window-passes", "expression"]
+ENGINES = ["sorted-scan", "materialised", "window-passes", "expression"]
 
 
 def run_engine(t, q: dict, engine: str, monkeypatch) -> pd.DataFrame:
-    """The three execution paths: materialised with ASOF passes (the default on DuckDB),
-    materialised with window passes only (the path Spark takes), and one plain expression."""
+    """The execution paths: the sorted scan (DuckDB's path for the common funnel; other funnels
+    fall through to the passes), materialised with ASOF passes, materialised with window passes
+    only (the path Spark takes), and one plain expression."""
+    if engine != "sorted-scan":
+        monkeypatch.setattr(funnels_mod, "FAST_SCAN", False)
     if engine == "window-passes":
         monkeypatch.setattr(funnels_mod, "ASOF_BACKENDS", set())
     return FunnelQuery(**q, materialize=engine != "expression").run(t)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1))
 def test_engine_matches_reference_on_random_logs(con, seed, engine, monkeypatch):
     rng = np.random.default_rng(seed)
@@ -308,6 +326,42 @@ def test_hash_collisions_fall_back_to_the_text_key(con, monkeypatch):
     ):
         assert_same(FunnelQuery(**q).run(t), reference_funnel(df, **q))
         assert_same(FunnelQuery(**q).dropped_customers_frame(t, 1), reference_dropped(df, step=1, **q))
+    assert calls
+
+
+@pytest.mark.parametrize("basis", ["chain", "first"])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_sorted_scan_matches_reference_on_plain_funnels(con, seed, basis):
+    # the funnels the sorted scan takes: sequential, plain steps with distinct names
+    rng = np.random.default_rng(seed)
+    df = random_events(rng)
+    n = int(rng.integers(1, 5))
+    q = {"steps": list(rng.permutation(funnels_ref_names())[:n]), "window": f"{int(rng.integers(1, 12))}m"}
+    q["time_basis"] = basis
+    fq = FunnelQuery(**q)
+    t = con.create_table("fuzz", ibis.memtable(df, schema=events_schema()), overwrite=True)
+    assert fq._fast_ok(t)
+    assert_same(fq.run(t), reference_funnel(df, **q))
+
+
+def funnels_ref_names() -> list[str]:
+    return ["a", "b", "c", "d"]
+
+
+def test_sorted_scan_falls_back_on_a_hash_collision(con, monkeypatch):
+    calls = []
+
+    def bad_hash(cid):
+        calls.append(1)
+        return cid.length().cast("uint64")
+
+    monkeypatch.setattr(funnels_mod, "_duckdb_hash", bad_hash)
+    df = random_events(np.random.default_rng(5), customers=20)
+    t = con.create_table("fuzz", ibis.memtable(df, schema=events_schema()), overwrite=True)
+    q = {"steps": ["a", "b", "c"], "window": "6m"}
+    assert FunnelQuery(**q)._fast_summary(t) is None  # noticed
+    assert_same(FunnelQuery(**q).run(t), reference_funnel(df, **q))
     assert calls
 
 

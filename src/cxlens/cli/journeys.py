@@ -22,7 +22,13 @@ from cxlens.cli._app import (
 # -- journeys ----------------------------------------------------------------------
 @app.command()
 def funnel(
-    steps: Annotated[str, typer.Argument(help='Steps separated by ">", e.g. "visit>add_to_cart>checkout>purchase".')],
+    steps: Annotated[
+        str,
+        typer.Argument(
+            help='Steps separated by ">", e.g. "visit>add_to_cart>checkout>purchase"; or a JSON list whose items '
+            'are names or {"name": ..., "where": {"$browser": "Chrome", "n": 95}} (see docs/funnels.md).'
+        ),
+    ],
     window: Annotated[str, typer.Option(help="Conversion window: 30m, 12h, 14d, 2w, 3mo.")] = "14d",
     order: Annotated[
         str, typer.Option(help="sequential (other events may come between), strict or any.")
@@ -31,6 +37,12 @@ def funnel(
     exclude: Annotated[list[str] | None, typer.Option(help="Exclusion step (event name), repeatable.")] = None,
     field: Annotated[str, typer.Option(help="Match steps on event 'name' or 'touchpoint'.")] = "name",
     attribution: Annotated[str, typer.Option(help="Breakdown value from the 'first' or 'last' touch.")] = "first",
+    ties: Annotated[
+        str, typer.Option(help="strict: equal timestamps never advance (ClickHouse); allow: they may (PostHog).")
+    ] = "strict",
+    time_basis: Annotated[
+        str, typer.Option(help="Time to convert along the converting 'chain' (PostHog) or between 'first' reaches.")
+    ] = "chain",
     start: Annotated[str | None, typer.Option(help="Events from this date (inclusive).")] = None,
     end: Annotated[str | None, typer.Option(help="Events until this date (exclusive).")] = None,
     filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value, repeatable.")] = None,
@@ -42,9 +54,10 @@ def funnel(
     """Ordered funnel: customers reaching each step within the window, conversion and time to convert."""
     from cxlens.journeys.funnels import parse_steps
 
+    parsed = parse_steps(steps)
     with open(read_only=exists()) as ws:
         result = ws.journeys.funnel(
-            parse_steps(steps),
+            parsed,
             window=window,
             order=order,
             exclude=exclude or None,
@@ -55,6 +68,8 @@ def funnel(
             end=end,
             filters=filters(filter_),
             segment=segment,
+            ties=ties,
+            time_basis=time_basis,
         )
         print_frame(result, fmt)
 

@@ -63,12 +63,16 @@ class Journeys:
         times: bool = True,
         segment: str | None = None,
         where: Filters | None = None,
+        ties: str = "strict",
+        time_basis: str = "chain",
     ) -> pd.DataFrame:
         """Customers reaching each step of an ordered funnel (see :func:`cxlens.journeys.funnels.funnel`).
 
         ``start``/``end``/``filters`` restrict the events considered first (``end`` exclusive);
         ``segment`` keeps the events of the members of that saved segment (:mod:`cxlens.customers.segments`);
-        ``attribution`` ("first" or "last" touch) decides which event's value a ``by`` breakdown uses.
+        ``attribution`` ("first" or "last" touch) decides which event's value a ``by`` breakdown uses;
+        ``ties`` ("strict" or "allow") whether events at one timestamp may advance the funnel;
+        ``time_basis`` ("chain" or "first") what time to convert is measured from.
 
         Examples
         --------
@@ -91,6 +95,8 @@ class Journeys:
             customers=self.store.table("customers"),
             times=times,
             attribution=attribution,
+            ties=ties,
+            time_basis=time_basis,
         )
 
     def paths(

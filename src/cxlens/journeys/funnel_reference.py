@@ -33,14 +33,54 @@ __all__ = [
 ]
 
 
+def _as_text(v: Any) -> str | None:
+    """The comparison text of a JSON value or a filter value (docs/funnels.md, "Property
+    filters"), written out case by case: None for null, arrays and objects."""
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if type(v) is int:
+        return str(v)
+    if type(v) is float:
+        if v == math.floor(v) and -(2**53) < v < 2**53:
+            return f"{int(v):d}"
+        return float.__repr__(v)
+    if type(v) is str:
+        return v
+    return None
+
+
+def _property(props: Any, key: str) -> Any:
+    """``properties[key]``: the literal top-level key first; else, for a dotted key, the nested
+    path ``a.b.c``; ``_MISSING`` when neither exists."""
+    if not isinstance(props, str) or not props:
+        return _MISSING
+    doc = json.loads(props)
+    if not isinstance(doc, dict):
+        return _MISSING
+    if key in doc:
+        return doc[key]
+    if "." not in key:
+        return _MISSING
+    node: Any = doc
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+_MISSING = object()
+
+
 def _value(row: Mapping[str, Any], key: str) -> Any:
+    """A column's value, or the comparison text of ``properties[key]`` (None when absent)."""
     if key in row:
         v = row[key]
-    else:
-        props = row.get("properties")
-        v = json.loads(props).get(key) if isinstance(props, str) and props else None
-        v = None if v is None else str(v)
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+    v = _property(row.get("properties"), key)
+    return None if v is _MISSING else _as_text(v)
 
 
 def _match(step: FunnelStep, row: Mapping[str, Any]) -> bool:
@@ -48,31 +88,54 @@ def _match(step: FunnelStep, row: Mapping[str, Any]) -> bool:
         return False
     for key, want in step.where:
         got = _value(row, key)
-        if isinstance(want, tuple):
-            if got not in want:
+        wants = list(want) if isinstance(want, tuple) else [want]
+        if got is None:
+            if None not in wants:
                 return False
-        elif want is None:
-            if got is not None:
+            continue
+        if isinstance(got, str):  # text columns and properties compare as text
+            if got not in {_as_text(w) for w in wants if w is not None}:
                 return False
-        elif got != want:
+        elif got not in [w for w in wants if w is not None]:
             return False
     return True
 
 
 def _customer(
-    events: list[dict], steps: list[FunnelStep], excl: list[FunnelStep], window: dt.timedelta, order: str
-) -> list[pd.Timestamp | None]:
-    """For one customer: the first moment each step 1..n is reached (None when never)."""
+    events: list[dict],
+    steps: list[FunnelStep],
+    excl: list[FunnelStep],
+    window: dt.timedelta,
+    order: str,
+    ties: str = "strict",
+) -> tuple[list[pd.Timestamp | None], list[pd.Timestamp | None]]:
+    """For one customer: the first moment each step 1..n is reached (None when never), and
+    the time of the previous-step event of the converting chain to each step (None for step 1
+    and for `any` order)."""
     n = len(steps)
+    allow = ties == "allow" and order == "sequential"
+
+    # ties allowed: the customer's events in one total order (time, first step matched, event id)
+    def first_step(e: dict) -> int:
+        return next((i for i, s in enumerate(steps, 1) if _match(s, e)), 0)
+
+    events = sorted(events, key=lambda e: (e["ts"], first_step(e), str(e.get("event_id")))) if allow else events
+    pos = {id(e): i for i, e in enumerate(events)}
     cand = [[e for e in events if _match(s, e)] for s in steps]
     blockers = {
         i: [e["ts"] for e in events if any(_match(x, e) for x in excl if (x.from_step or 1) <= i < (x.to_step or n))]
         for i in range(1, n)
     }
     all_ts = [e["ts"] for e in events]
+
+    def before(a: dict, b: dict) -> bool:
+        return pos[id(a)] < pos[id(b)] if allow else a["ts"] < b["ts"]
+
     first: list[pd.Timestamp | None] = []
+    prev: list[pd.Timestamp | None] = []
     for k in range(1, n + 1):
         best = None
+        chains = []
         for chain in itertools.product(*cand[:k]):
             ts = [e["ts"] for e in chain]
             if order == "any":
@@ -80,17 +143,29 @@ def _customer(
                     continue
                 done = max(ts)
             else:
-                if any(not ts[i] < ts[i + 1] for i in range(k - 1)) or ts[-1] - ts[0] > window:
+                if any(not before(chain[i], chain[i + 1]) for i in range(k - 1)) or ts[-1] - ts[0] > window:
                     continue
                 if any(ts[i] < b < ts[i + 1] for i in range(k - 1) for b in blockers[i + 1]):
                     continue
                 if order == "strict" and any(ts[i] < t < ts[i + 1] for i in range(k - 1) for t in all_ts):
                     continue
                 done = ts[-1]
+                chains.append(chain)
             if best is None or done < best:
                 best = done
         first.append(best)
-    return first
+        p = None
+        if k > 1 and best is not None and order != "any":
+            # the converting chain: it ends at the first step-k event at that moment (in the
+            # tie order), starts as late as possible, and its step-(k-1) event is the latest
+            at = [c for c in chains if c[-1]["ts"] == best]
+            end = min((c[-1] for c in at), key=lambda e: pos[id(e)]) if allow else None
+            at = [c for c in at if end is None or c[-1] is end]
+            start = max(c[0]["ts"] for c in at)
+            at = [c for c in at if c[0]["ts"] == start]
+            p = max((c[-2] for c in at), key=lambda e: (e["ts"], pos[id(e)]))["ts"]
+        prev.append(p)
+    return first, prev
 
 
 def _per_customer(events: pd.DataFrame) -> dict[str, list[dict]]:
@@ -126,8 +201,13 @@ def reference_customer_reach(
     *,
     customers: pd.DataFrame | None = None,
     attribution: str = "first",
+    ties: str = "strict",
+    time_basis: str = "chain",
+    chain_prev: dict | None = None,
 ) -> dict[str, tuple[tuple, list[pd.Timestamp | None]]]:
-    """Per customer who did step 1: (breakdown key, [first moment step k was reached or None])."""
+    """Per customer who did step 1: (breakdown key, [first moment step k was reached or None]).
+    ``chain_prev``, when given, receives per customer the previous-step times of the converting
+    chains (see ``time_basis`` in :class:`~cxlens.journeys.funnels.FunnelQuery`)."""
     if isinstance(steps, str):
         steps = parse_steps(steps)
     sts = [FunnelStep.parse(s, step_field) for s in steps]
@@ -137,9 +217,11 @@ def reference_customer_reach(
     cust = {} if customers is None else {r["customer_id"]: r for r in customers.to_dict("records")}
     out = {}
     for cid, evs in _per_customer(events).items():
-        first = _customer(evs, sts, xs, win, order)
+        first, prev = _customer(evs, sts, xs, win, order, ties)
         if first[0] is None:
             continue
+        if chain_prev is not None:
+            chain_prev[cid] = prev
         # first touch: the step-1 events at the first step-1 moment; last touch: the events that
         # completed the furthest step m, at the first moment it was reached (in `any` order the
         # completing event may match any of steps 1..m)
@@ -209,6 +291,8 @@ def reference_funnel(
     *,
     customers: pd.DataFrame | None = None,
     attribution: str = "first",
+    ties: str = "strict",
+    time_basis: str = "chain",
 ) -> pd.DataFrame:
     """The funnel of :func:`cxlens.journeys.funnels.funnel`, computed by brute force in Python."""
     if isinstance(steps, str):
@@ -216,19 +300,32 @@ def reference_funnel(
     sts = [FunnelStep.parse(s, step_field) for s in steps]
     bys = [by] if isinstance(by, str) else list(by or [])
     n = len(sts)
+    prevs: dict = {}
     reach = reference_customer_reach(
-        events, steps, window, order, exclude, by, step_field, customers=customers, attribution=attribution
+        events,
+        steps,
+        window,
+        order,
+        exclude,
+        by,
+        step_field,
+        customers=customers,
+        attribution=attribution,
+        ties=ties,
+        chain_prev=prevs,
     )
-    rows: dict[tuple, list[list[pd.Timestamp | None]]] = {}
-    for key, first in reach.values():
-        rows.setdefault(key, []).append(first)
+    chain = time_basis == "chain" and order != "any"
+    rows: dict[tuple, list[tuple[list, list]]] = {}
+    for cid, (key, first) in reach.items():
+        since = prevs[cid] if chain else [None, *first[:-1]]
+        rows.setdefault(key, []).append((first, since))
 
     out = []
     for key in sorted(rows, key=lambda k: tuple((v is None, v) for v in k)):
-        firsts = rows[key]
+        firsts = [f for f, _ in rows[key]]
         counts = [sum(f[k] is not None for f in firsts) for k in range(n)]
         for k in range(n):
-            secs = [(f[k] - f[k - 1]).total_seconds() for f in firsts if k > 0 and f[k] is not None]
+            secs = [(f[k] - p[k]).total_seconds() for f, p in rows[key] if k > 0 and f[k] is not None]
             prev = counts[k - 1] if k else counts[0]
             out.append(
                 {

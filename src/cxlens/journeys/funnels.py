@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError
@@ -55,6 +57,8 @@ __all__ = [
     "funnel",
     "parse_steps",
     "parse_window",
+    "property_text",
+    "where_text",
 ]
 
 #: the step orders a funnel understands
@@ -109,12 +113,25 @@ def parse_window(window: str | dt.timedelta | int | float | None) -> dt.timedelt
     return td
 
 
-def parse_steps(text: str) -> list[str]:
-    """Steps written as ``"visit>add_to_cart>purchase"`` (``,`` and ``→`` also separate).
+def parse_steps(text: str) -> list[Any]:
+    """Steps written as ``"visit>add_to_cart>purchase"`` (``,`` and ``→`` also separate), or as a
+    JSON list of names and ``{"name": ..., "where": {...}, "label": ...}`` objects.
 
     >>> parse_steps("visit > add_to_cart>purchase")
     ['visit', 'add_to_cart', 'purchase']
+    >>> parse_steps('["visit", {"name": "purchase", "where": {"$browser": "Chrome"}}]')[1]["where"]
+    {'$browser': 'Chrome'}
     """
+    if text.lstrip().startswith("["):
+        try:
+            steps = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f'funnel steps are not valid JSON ({exc}); expected a list such as ["a", "b"]') from None
+        if not isinstance(steps, list) or not steps:
+            raise ConfigError('funnel steps JSON must be a non-empty list of names or {"name", "where"} objects')
+        for s in steps:
+            FunnelStep.parse(s)  # errors name the step
+        return steps
     parts = [p.strip() for p in re.split(r">|,|→", text)]
     if not text.strip() or any(not p for p in parts):
         raise ConfigError(f"funnel steps {text!r} have an empty step; expected names separated by '>' like 'a>b>c'")
@@ -126,7 +143,9 @@ class FunnelStep:
     """One funnel step (or exclusion): a value of ``field`` and/or column filters.
 
     ``where`` maps a column to a value or a list of values; a key that is not an events column
-    is looked up in the ``properties`` JSON (compared as text).
+    is looked up in the ``properties`` JSON. Values are compared by their text (:func:`where_text`:
+    ``95``, ``95.0`` and ``"95"`` are the same, ``true`` and ``"true"`` too); ``None`` matches a
+    missing key or a JSON null.
     """
 
     value: str | None
@@ -157,6 +176,12 @@ class FunnelStep:
                 raise ConfigError(f"funnel step {dict(spec)!r}: 'where' must map columns to values")
             if spec.get("name") is None and not where:
                 raise ConfigError(f"funnel step {dict(spec)!r} matches every event; give it a 'name' or a 'where'")
+            for k, v in where.items():
+                if not isinstance(k, str) or not k:
+                    raise ConfigError(f"funnel step {dict(spec)!r}: a 'where' key must be a non-empty text")
+                for x in v if isinstance(v, (list, tuple, set)) else [v]:
+                    if x is not None:
+                        where_text(x, k)
             items = tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple, set)) else v) for k, v in where.items()))
             return cls(spec.get("name"), field, items, spec.get("label"), spec.get("from_step"), spec.get("to_step"))
         raise ConfigError(f"funnel step {spec!r} is not a name or a dict; expected 'purchase' or {{'name': ...}}")
@@ -165,7 +190,11 @@ class FunnelStep:
     def title(self) -> str:
         if self.label:
             return self.label
-        cond = ",".join(f"{k}={'|'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in self.where)
+
+        def text(v: Any) -> str:
+            return "null" if v is None else where_text(v)
+
+        cond = ",".join(f"{k}={'|'.join(map(text, v)) if isinstance(v, tuple) else text(v)}" for k, v in self.where)
         base = self.value if self.value is not None else ""
         return f"{base}[{cond}]" if cond else str(base)
 
@@ -178,16 +207,20 @@ class FunnelStep:
         for key, val in self.where:
             if key in cols:
                 col = events[key]
+                if col.type().is_string():
+                    col, conv = col, where_text
+                else:  # a typed column (revenue…): compare values of its own type
+                    conv = _same
             elif "properties" in cols:
-                col = events.properties.cast("json")[key].unwrap_as("string")
+                col, conv = property_text(events, key), where_text
             else:
                 raise ConfigError(f"funnel filter column {key!r} is not in events; expected one of {sorted(cols)}")
-            if isinstance(val, tuple):
-                conds.append(col.isin(list(val)))
-            elif val is None:
-                conds.append(col.isnull())
-            else:
-                conds.append(col == val)
+            vals = list(val) if isinstance(val, tuple) else [val]
+            wanted = [conv(v) for v in vals if v is not None]
+            cond = col.isin(wanted) if len(wanted) > 1 else (col == wanted[0]) if wanted else None
+            if None in vals:
+                cond = col.isnull() if cond is None else (col.isnull() | cond)
+            conds.append(cond)
         out = conds[0]
         for c in conds[1:]:
             out = out & c
@@ -195,6 +228,94 @@ class FunnelStep:
 
     def plain(self) -> bool:
         return not self.where and self.value is not None
+
+
+#: the tie rules: "strict" (equal timestamps never advance; ClickHouse ``strict_increase``) or
+#: "allow" (an event at the same timestamp may complete the next step; PostHog)
+TIES = ("strict", "allow")
+#: what time to convert is measured between: "chain" (along the customer's converting chain,
+#: PostHog) or "first" (between the first moments each step was reached)
+TIME_BASES = ("chain", "first")
+_MAX_EXACT = 2**53
+
+
+def where_text(value: Any, key: str = "value") -> str:
+    """The text a ``where`` filter value is compared as (``docs/funnels.md``, "Property filters").
+
+    Text as is; booleans ``"true"``/``"false"``; integers in decimal; a float with an integral
+    value below 2**53 in magnitude as that integer (``95.0`` → ``"95"``), any other float in its
+    shortest round-trip form (``95.5``, ``1e+16``).
+
+    >>> [where_text(v) for v in ("95", 95, 95.0, 95.5, True)]
+    ['95', '95', '95', '95.5', 'true']
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"funnel filter {key!r} is {value!r}; expected a finite number")
+        if value.is_integer() and abs(value) < _MAX_EXACT:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    raise ConfigError(
+        f"funnel filter {key!r} is {value!r} ({type(value).__name__}); expected text, a number, true/false or null"
+    )
+
+
+def _json_pointer(parts: Sequence[str]) -> str:
+    """An RFC 6901 JSON pointer (``~`` → ``~0``, ``/`` → ``~1``): any key, ``$``, dots and quotes included."""
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+@ibis.udf.scalar.builtin(name="json_type")
+def _json_type(doc: str, path: str) -> str:
+    """DuckDB's ``json_type(doc, path)``: VARCHAR, BIGINT, UBIGINT, DOUBLE, BOOLEAN, NULL, … (SQL null when absent)."""
+
+
+@ibis.udf.scalar.builtin(name="json_extract_string")
+def _json_extract_string(doc: str, path: str) -> str:
+    """DuckDB's ``json_extract_string(doc, path)``."""
+
+
+def _json_text_at(doc: ir.StringValue, path: str) -> ir.StringValue:
+    """The comparison text of the JSON value at ``path`` (null when absent, JSON null, an array or an object)."""
+    kind = _json_type(doc, path)
+    raw = _json_extract_string(doc, path)
+    num = raw.cast("float64")
+    whole = (num == num.floor()) & (num.abs() < _MAX_EXACT)
+    return ibis.cases(
+        (kind.isin(["VARCHAR", "BOOLEAN", "BIGINT", "UBIGINT"]), raw),
+        (kind == "DOUBLE", ibis.cases((whole, num.cast("int64").cast("string")), else_=num.cast("string"))),
+        else_=ibis.null().cast("string"),
+    )
+
+
+def property_text(events: ir.Table, key: str) -> ir.StringValue:
+    """The comparison text of ``properties[key]`` per row (DuckDB: a JSON pointer, so ``$browser``,
+    dotted keys and quotes are read literally; a dotted key that is not a top-level key is
+    then read as a nested path: ``"a.b"`` → ``properties["a"]["b"]``)."""
+    doc = events.properties.cast("string")
+    if _backend_name(events) != "duckdb":
+        if any(c in key for c in "$.'\"\\[]*"):
+            raise ConfigError(
+                f"funnel filter key {key!r}: keys with $, dots, quotes or brackets are read on DuckDB only"
+            )
+        return events.properties.cast("json")[key].unwrap_as("string")
+    literal = _json_pointer([key])
+    if "." not in key:
+        return _json_text_at(doc, literal)
+    nested = _json_pointer(key.split("."))
+    return ibis.cases(
+        (_json_type(doc, literal).notnull(), _json_text_at(doc, literal)), else_=_json_text_at(doc, nested)
+    )
+
+
+def _same(value: Any, key: str = "value") -> Any:
+    return value
 
 
 def _interval(td: dt.timedelta) -> ir.IntervalScalar:
@@ -207,6 +328,15 @@ def _interval(td: dt.timedelta) -> ir.IntervalScalar:
 @ibis.udf.scalar.builtin(name="hash")
 def _duckdb_hash(value: str) -> idt.uint64:
     """DuckDB's 64-bit ``hash`` (Ibis' own ``.hash()`` casts it through a BITSTRING, slowly)."""
+
+
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(value: dt.datetime) -> idt.int64:
+    """DuckDB's ``epoch_us``: microseconds since 1970."""
+
+
+#: use the sorted-scan path for the common funnel on DuckDB (tests switch it off to fuzz the passes)
+FAST_SCAN = True
 
 
 @ibis.udf.scalar.builtin(name="xxhash64")
@@ -278,6 +408,17 @@ class FunnelQuery:
     materialize
         Execute in stages with intermediate tables (``Table.cache()``; the default, much faster)
         rather than as one expression. Results are identical.
+    ties
+        ``"strict"`` (default; ClickHouse ``windowFunnel`` with ``strict_increase``): events at the
+        same timestamp never advance the funnel. ``"allow"`` (PostHog): an event at the same
+        timestamp as the previous chain event may complete the next step (events at one
+        timestamp are taken in funnel-step order; each event completes one step of a chain).
+        Sequential order only (``any`` order always allows ties).
+    time_basis
+        ``"chain"`` (default; PostHog): time to convert to step k is measured from the
+        step-(k−1) event of the customer's converting chain (so for step 2, from the step-1
+        event that starts the chain, not the customer's first step-1 event). ``"first"``: between
+        the first moments each step was reached (``R_k − R_{k−1}``; ``any`` order always uses it).
     """
 
     steps: Sequence[str | Mapping[str, Any]]
@@ -290,6 +431,8 @@ class FunnelQuery:
     times: bool = True
     attribution: str = "first"
     materialize: bool = True
+    ties: str = "strict"
+    time_basis: str = "chain"
     _steps: list[FunnelStep] = field(init=False, repr=False)
     _exclude: list[FunnelStep] = field(init=False, repr=False)
     _window: dt.timedelta = field(init=False, repr=False)
@@ -319,6 +462,18 @@ class FunnelQuery:
                     f"exclusion {x.title!r} covers steps {lo}..{hi}; expected 1 <= from_step < to_step <= {n}"
                 )
         self._window = parse_window(self.window)
+        if self.ties not in TIES:
+            raise ConfigError(f"funnel ties {self.ties!r} is unknown; expected one of {', '.join(TIES)}")
+        if self.time_basis not in TIME_BASES:
+            raise ConfigError(
+                f"funnel time_basis {self.time_basis!r} is unknown; expected one of {', '.join(TIME_BASES)}"
+            )
+        if self.ties == "allow" and self.order == "strict":
+            raise ConfigError(
+                "funnel ties 'allow' needs order 'sequential' or 'any'; use ties='strict' with strict order"
+            )
+        if self.ties == "allow" and self._exclude:
+            raise ConfigError("funnel ties 'allow' cannot be combined with exclusions yet; use ties='strict'")
         self.by = [self.by] if isinstance(self.by, str) else list(self.by or [])
         # personal data (customers.email, traits.phone…) is never a breakdown for a masked caller
         check_pii(self.by, fact_columns=EVENT_COLUMNS, param="by", what="a funnel")
@@ -357,8 +512,27 @@ class FunnelQuery:
             cid = ibis.coalesce(events.customer_id, events.anonymous_id)
         keep = [events[c] for c in self.by if c in cols]
         key = _hash_key(events, cid) if hashed else cid
-        base = events.select(_cid=cid, _key=key, ts=events.ts, **flags, **{f"_by{j}": c for j, c in enumerate(keep)})
-        return base.filter(base._cid.notnull(), base.ts.notnull())
+        extra = {"_eid": events.event_id} if self._allow and "event_id" in cols else {}
+        base = events.select(
+            _cid=cid, _key=key, ts=events.ts, **flags, **{f"_by{j}": c for j, c in enumerate(keep)}, **extra
+        )
+        base = base.filter(base._cid.notnull(), base.ts.notnull())
+        if self._allow:
+            # ties allowed: one total order of each customer's events, by time, then by the first
+            # funnel step an event matches, then by event id; a chain follows this order
+            first_step = ibis.cases(*[(base[f"_s{i}"], ibis.literal(i, "int16")) for i in range(1, n + 1)], else_=0)
+            order = [base.ts, first_step] + ([base._eid] if extra else [])
+            base = base.mutate(_ord=ibis.row_number().over(ibis.window(group_by=base._key, order_by=order)))
+        return base
+
+    @property
+    def _allow(self) -> bool:
+        """Sequential order with ties allowed (the only order where the tie rule changes anything)."""
+        return self.ties == "allow" and self.order == "sequential"
+
+    @property
+    def _chain_times(self) -> bool:
+        return self.times and self.time_basis == "chain" and self.order != "any"
 
     def _moments(self, base: ir.Table, i: int | str, extra: Sequence[str] = (), distinct: bool = True) -> ir.Table:
         """(customer key, ts) moments at which step ``i`` (or flag column ``i``) happened."""
@@ -367,37 +541,41 @@ class FunnelQuery:
         return out.distinct() if distinct else out
 
     def _reach_sequential(self, base: ir.Table, keep: Any) -> list[ir.Table]:
-        """Chains ending at each step k: ``_key``, ``ts`` (of the step-k event) and ``_start``
-        (the latest start of a valid chain ending there)."""
+        """Chains ending at each step k: ``_key``, ``ts`` (of the step-k event), ``_start`` (the
+        latest start of a valid chain ending there), ``_pts`` (the time of the step-(k−1) event
+        of that chain: the latest one with that start) and, with ties allowed, ``_ord``."""
         n, win = len(self._steps), _interval(self._window)
         null_ts = ibis.null().cast(base.ts.type())
+        allow = self._allow
+        oc = ["_ord"] if allow else []
         # duplicates at one moment are harmless here (the tie order handles them), so no DISTINCT
-        valid = self._moments(base, 1, distinct=False).mutate(_start=lambda t: t.ts)
+        valid = self._moments(base, 1, oc, distinct=False).mutate(_start=lambda t: t.ts, _pts=null_ts)
         out = [valid]
         asof = not self._exclude and _backend_name(base) in ASOF_BACKENDS
         for k in range(2, n + 1):
             if asof:
                 # Without exclusions the chain starts are non-decreasing in time per customer
-                # (the running max only grows; pruning keeps the earliest row of each start), so
-                # the best chain strictly before a step-k event is simply the latest one: an
-                # ASOF join, cheaper on DuckDB than a window pass.
-                cur = self._moments(base, k, distinct=False)
-                if k == 2:  # step-1 chains start where they end: carry one timestamp, not two
-                    prev = valid.select(_pkey=valid._key, _pts=valid.ts)
-                    j = cur.asof_join(prev, on=cur.ts > prev._pts, predicates=[cur._key == prev._pkey])
-                    j = j.mutate(_pstart=j._pts)
-                else:
-                    prev = valid.select(_pkey=valid._key, _pts=valid.ts, _pstart=valid._start)
-                    j = cur.asof_join(prev, on=cur.ts > prev._pts, predicates=[cur._key == prev._pkey])
+                # (the running max only grows), so the best chain strictly before a step-k event
+                # is simply the latest one: an ASOF join, cheaper on DuckDB than a window pass.
+                # With ties allowed "before" is in the customers' total event order (_ord).
+                cur = self._moments(base, k, oc, distinct=False)
+                prev = valid.select(
+                    _pkey=valid._key, _pts=valid.ts, _pstart=valid._start, **({"_pord": valid._ord} if allow else {})
+                )
+                on = cur._ord > prev._pord if allow else cur.ts > prev._pts
+                j = cur.asof_join(prev, on=on, predicates=[cur._key == prev._pkey])
                 j = j.filter(j._pstart.notnull(), j.ts <= j._pstart + win)
-                valid = keep(j.select("_key", "ts", _start=j._pstart))
+                valid = keep(j.select("_key", "ts", *oc, _start=j._pstart, _pts=j._pts))
                 out.append(valid)
                 continue
-            # _o orders rows at equal ts: current-step rows (0) before exclusions (1) before the
-            # previous step's chains (2), so a chain can only extend to a strictly later moment.
+            # _o orders rows at equal ts (or, ties allowed, at one event): current-step rows (0)
+            # before exclusions (1) before the previous step's chains (2), so a chain can only
+            # extend to a strictly later moment (ties allowed: a later event).
             parts = [
-                valid.select("_key", "ts", "_start", _o=ibis.literal(2, "int8")),
-                self._moments(base, k, distinct=False).select("_key", "ts", _start=null_ts, _o=ibis.literal(0, "int8")),
+                valid.select("_key", "ts", *oc, "_start", _o=ibis.literal(2, "int8")),
+                self._moments(base, k, oc, distinct=False).select(
+                    "_key", "ts", *oc, _start=null_ts, _o=ibis.literal(0, "int8")
+                ),
             ]
             xcol = f"_x{k - 1}"
             if xcol in base.columns:
@@ -407,28 +585,36 @@ class FunnelQuery:
                     )
                 )
             u = ibis.union(*parts, distinct=False)
-            part = [u._key]
-            if xcol in base.columns:
+            seg = xcol in base.columns
+            order = ["_ord", "_o"] if allow else ["ts", "_o"]
+
+            if seg:
                 # segment = exclusions so far; a chain never crosses a segment boundary
-                u = u.mutate(
-                    _seg=(u._o == 1)
-                    .cast("int64")
-                    .sum()
-                    .over(ibis.window(group_by=u._key, order_by=[u.ts, u._o], rows=(None, 0)))
-                )
-                part = [u._key, u._seg]
+                w = ibis.window(group_by="_key", order_by=order, rows=(None, 0))
+                u = u.mutate(_seg=(u._o == 1).cast("int64").sum().over(w))
             # a current-step row has no start of its own, so the running max up to and including it
             # is the best start among the chains strictly before it
-            w = ibis.window(group_by=part, order_by=[u.ts, u._o], rows=(None, 0))
-            u = u.mutate(_best=u._start.max().over(w), _prev=u._o.lag().over(w))
+            running = ibis.window(group_by=["_key", "_seg"] if seg else ["_key"], order_by=order, rows=(None, 0))
+            w = running
+            u = u.mutate(
+                _best=u._start.max().over(w),
+                _prev=u._o.lag().over(w),
+                _next=u._o.lead().over(w),
+                _nts=u.ts.lead().over(w),
+                _top=(u._o == 2) & (u._start >= u._start.max().over(w)),
+            )
+            # the latest chain row holding the running best start: a chain row holds the best
+            # start of every later row up to the next one that raises it (starts only grow)
+            u = u.mutate(_pts=ibis.cases((u._top, u.ts)).max().over(running))
             ok = (u._o == 0) & u._best.notnull() & (u.ts <= u._best + win)
             if not self._exclude:
-                # pruning: a step-k row right after another step-k row (no chain row in between)
-                # has the same best start at a later (or equal) time, so it is dominated: it can
-                # neither extend further nor change the first moment step k is reached. (With
-                # exclusions a later row may escape an exclusion the earlier one cannot.)
-                ok = ok & (u._prev.isnull() | (u._prev != 0))
-            valid = keep(u.filter(ok).select("_key", "ts", _start=u._best))
+                # pruning: in a run of step-k rows (no chain row in between) all have the same best
+                # start; only the first (it gives the first moment step k is reached) and the last
+                # valid one (the latest chain end, for time to convert) matter. (With exclusions a
+                # later row may escape an exclusion the earlier one cannot.)
+                last = u._next.isnull() | (u._next != 0) | (u._nts > u._best + win)
+                ok = ok & (u._prev.isnull() | (u._prev != 0) | last)
+            valid = keep(u.filter(ok).select("_key", "ts", *oc, _start=u._best, _pts=u._pts))
             out.append(valid)
         return out
 
@@ -436,14 +622,14 @@ class FunnelQuery:
         n, win = len(self._steps), _interval(self._window)
         ranked = base.mutate(_r=ibis.dense_rank().over(ibis.window(group_by=base._key, order_by=base.ts)))
         ranked = keep(ranked.filter(_any([ranked[f"_s{i}"] for i in range(1, n + 1)])))
-        valid = self._moments(ranked, 1, ["_r"]).mutate(_start=lambda t: t.ts)
+        valid = self._moments(ranked, 1, ["_r"]).mutate(_start=lambda t: t.ts, _pts=ibis.null().cast(base.ts.type()))
         out = [valid]
         for k in range(2, n + 1):
             cur = self._moments(ranked, k, ["_r"])
-            prev = valid.select(_pkey="_key", _pr="_r", _pstart="_start")
+            prev = valid.select(_pkey="_key", _pr="_r", _pstart="_start", _pts="ts")
             j = cur.join(prev, [cur._key == prev._pkey, cur._r == prev._pr + 1])
             j = j.filter(j.ts <= j._pstart + win)
-            valid = keep(j.select("_key", "ts", "_r", _start="_pstart"))
+            valid = keep(j.select("_key", "ts", "_r", "_pts", _start="_pstart"))
             out.append(valid)
         return out
 
@@ -511,13 +697,19 @@ class FunnelQuery:
             wide = firsts.select("_key", reached_1=firsts._r1)
             if n > 1:
                 # steps 2..n: one group-by over the chains; step 1 comes from the customers table
+                chain = self._chain_times
+                cols = ["_key", "ts"] + (["_pts"] if chain else []) + (["_ord"] if chain and self._allow else [])
                 long = ibis.union(
-                    *[r.select("_key", "ts", _k=ibis.literal(k, "int8")) for k, r in enumerate(reach[1:], 2)],
+                    *[r.select(*cols, _k=ibis.literal(k, "int8")) for k, r in enumerate(reach[1:], 2)],
                     distinct=False,
                 )
-                rest = long.group_by(_rkey=long._key).aggregate(
-                    **{f"reached_{k}": long.ts.min(where=long._k == k) for k in range(2, n + 1)}
-                )
+                aggs = {f"reached_{k}": long.ts.min(where=long._k == k) for k in range(2, n + 1)}
+                if chain:
+                    # the converting chain's previous-step time, on the first chain end of step k
+                    # (all chain ends at that moment share it; ties allowed: the first in order)
+                    first = long._ord if self._allow else long.ts
+                    aggs |= {f"_prev_{k}": long._pts.argmin(first, where=long._k == k) for k in range(2, n + 1)}
+                rest = long.group_by(_rkey=long._key).aggregate(**aggs)
                 wide = wide.left_join(rest, wide._key == rest._rkey).drop("_rkey")
             yield base, ids.select("_key", "_cid"), wide
         finally:
@@ -608,7 +800,8 @@ class FunnelQuery:
         for k in range(1, len(self._steps) + 1):
             aggs[f"customers_{k}"] = cr[f"reached_{k}"].count()
             if self.times and k > 1:
-                secs = (cr[f"reached_{k}"].epoch_seconds() - cr[f"reached_{k - 1}"].epoch_seconds()).cast("float64")
+                since = cr[f"_prev_{k}"] if self._chain_times else cr[f"reached_{k - 1}"]
+                secs = (cr[f"reached_{k}"].epoch_seconds() - since.epoch_seconds()).cast("float64")
                 aggs[f"median_seconds_{k}"] = secs.quantile(0.5)
                 aggs[f"p90_seconds_{k}"] = secs.quantile(0.9)
         return cr.group_by(by).aggregate(**aggs) if by else cr.aggregate(**aggs)
@@ -682,9 +875,99 @@ class FunnelQuery:
 
     def run(self, events: ir.Table) -> pd.DataFrame:
         """Execute on the backend and return the tidy funnel table (see :func:`funnel`)."""
+        if self._fast_ok(events):
+            summary = self._fast_summary(events)
+            if summary is not None:
+                return self.finish(summary)
         with self._computed(events) as (base, ids, wide):
             summary = self._summary(events, base, ids, wide).to_pandas()
         return self.finish(summary)
+
+    # -- the sorted-scan path (DuckDB, the common funnel) ------------------------------------
+    def _fast_ok(self, events: ir.Table) -> bool:
+        """The common funnel — sequential, strict ties, plain steps with distinct names, no
+        exclusions, no breakdown — on DuckDB: one sorted scan instead of the passes."""
+        names = [s.value for s in self._steps]
+        return (
+            FAST_SCAN
+            and len(self._steps) <= 7
+            and self.materialize
+            and self.order == "sequential"
+            and self.ties == "strict"
+            and not self._exclude
+            and not self.by
+            and all(s.plain() and s.field == self.step_field for s in self._steps)
+            and len(set(names)) == len(names)
+            and self.step_field in events.columns
+            and _backend_name(events) == "duckdb"
+        )
+
+    def _fast_summary(self, events: ir.Table) -> pd.DataFrame | None:
+        """The summary of :meth:`_summary` from one sorted scan (None on a hash collision).
+
+        DuckDB reads the step events once as ``(key, t, step)`` — a 64-bit hash of the customer
+        id, microseconds, the step number — sorted by ``(key, t, step descending)``, and NumPy
+        walks the steps: for each step-k row the latest valid step-(k−1) chain row before it in
+        that order (a binary search over the chain rows' positions) is its predecessor; starts
+        are non-decreasing along that order, so the latest predecessor carries the latest start
+        (the ASOF argument of ``docs/funnels.md``). Sorting equal times by step descending puts
+        a step-k row before the step-(k−1) rows at its own time, so ties never advance."""
+        n = len(self._steps)
+        names = [s.value for s in self._steps]
+        cid = events.customer_id
+        if "anonymous_id" in events.columns:
+            cid = ibis.coalesce(events.customer_id, events.anonymous_id)
+        ev = events.filter(events[self.step_field].isin(names), cid.notnull(), events.ts.notnull())
+        step = ev[self.step_field].cases(*[(v, i) for i, v in enumerate(names, 1)], else_=0).cast("int8")
+        cid = ev.customer_id if "anonymous_id" not in ev.columns else ibis.coalesce(ev.customer_id, ev.anonymous_id)
+        # one sort key for time and step: t·8 + (7 − step), so equal times sort by step descending
+        code = _epoch_us(ev.ts) * 8 + (7 - step).cast("int64")
+        tbl = ev.select(k=_duckdb_hash(cid), o=code).order_by(["k", "o"]).to_pyarrow()
+        key = tbl.column("k").to_numpy()
+        o = tbl.column("o").to_numpy()
+        # the hash must be injective on these ids (else the exact passes, keyed by the text id):
+        # as many distinct ids as distinct keys (counted for free on the sorted keys)
+        keys = int(len(key) > 0) + int(np.count_nonzero(key[1:] != key[:-1]))
+        if int(ev.select(c=cid).c.nunique().to_pyarrow().as_py()) != keys:
+            return None
+        t, st = o >> 3, 7 - (o & 7)
+        win = round(self._window.total_seconds() * 1_000_000)
+        secs = t // 1_000_000  # whole epoch seconds, as the passes' epoch_seconds()
+
+        def customers(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Of chain rows at sorted positions ``pos``: the first one of each customer (its index
+            in ``pos``) and how many customers."""
+            first = np.ones(len(pos), bool)
+            first[1:] = key[pos[1:]] != key[pos[:-1]]
+            return np.flatnonzero(first), int(first.sum())
+
+        pos = np.flatnonzero(st == 1)
+        start = t[pos]
+        firsts, count = customers(pos)
+        out: dict[str, Any] = {"customers_1": [count]}
+        reach_first = {1: (key[pos[firsts]], secs[pos[firsts]])}
+        for k in range(2, n + 1):
+            cur = np.flatnonzero(st == k) if len(pos) else pos  # nobody left: no step-k chains
+            j = np.searchsorted(pos, cur) - 1  # the latest chain row before, in (key, t, step desc) order
+            jj = np.maximum(j, 0)
+            ok = (j >= 0) & (key[pos[jj]] == key[cur])
+            ok &= t[cur] - start[jj] <= win
+            prev_pos = pos[jj[ok]]
+            pos, start = cur[ok], start[jj[ok]]
+            firsts, count = customers(pos)
+            out[f"customers_{k}"] = [count]
+            keys_k, r_k = key[pos[firsts]], secs[pos[firsts]]
+            reach_first[k] = (keys_k, r_k)
+            if self.times:
+                if self.time_basis == "chain":
+                    d = r_k - secs[prev_pos[firsts]]
+                else:  # the customer's first moment at step k−1 (reached by every customer at k)
+                    pk, pr = reach_first[k - 1]
+                    d = r_k - pr[np.searchsorted(pk, keys_k)]
+                d = d.astype("float64")
+                med, p90 = (float(x) for x in np.quantile(d, [0.5, 0.9])) if len(d) else (np.nan, np.nan)
+                out[f"median_seconds_{k}"], out[f"p90_seconds_{k}"] = [med], [p90]
+        return pd.DataFrame(out)
 
     def finish(self, wide: pd.DataFrame) -> pd.DataFrame:
         """Turn a :meth:`to_expr` result into the tidy table: every step of every group,
@@ -749,6 +1032,8 @@ def funnel(
     customers: ir.Table | None = None,
     times: bool = True,
     attribution: str = "first",
+    ties: str = "strict",
+    time_basis: str = "chain",
 ) -> pd.DataFrame:
     """Customers reaching each step of a funnel, computed on the events' backend.
 
@@ -760,8 +1045,10 @@ def funnel(
         One row per (breakdown group,) step: ``step`` (1-based), ``event`` (the step's label),
         ``customers`` (reached this step), ``conversion`` (share of step 1, 0–1),
         ``step_conversion`` (share of the previous step, 0–1), ``dropped`` (previous − this),
-        ``median_seconds`` and ``p90_seconds`` (time from first reaching the previous step to
-        first reaching this one; NaN for step 1).
+        ``median_seconds`` and ``p90_seconds`` (time to convert from the previous step, along
+        the converting chain by default; see ``time_basis``; NaN for step 1).
     """
-    q = FunnelQuery(steps, window, order, exclude, by, step_field, customers, times, attribution)
+    q = FunnelQuery(
+        steps, window, order, exclude, by, step_field, customers, times, attribution, ties=ties, time_basis=time_basis
+    )
     return q.run(events)

@@ -117,17 +117,23 @@ def _flow(store: Any, ev: ibis.Table, stages: list[str], window: Any) -> pd.Data
     )
     cell = ev.group_by(["stage", "touchpoint", "_cid"]).aggregate(_first=ev.ts.min(), _events=ev.count())
     cell = cell.left_join(nxt, cell.stage == nxt._st).drop("_st")
-    later = ev.select(_c2=ev._cid, _s2=ev.stage, _t2=ev.ts)
     iv = _window(window)
-    cond = [cell._cid == later._c2, cell.next_stage == later._s2, later._t2 > cell._first]
-    if iv is not None:
+    if iv is None:
+        # converted iff the customer's last next-stage event is after their first at the cell:
+        # an equi-join on (customer, stage) instead of a range join over every later event
+        last = ev.group_by(_lc=ev._cid, _ls=ev.stage).aggregate(_last=ev.ts.max())
+        j = cell.left_join(last, [cell._cid == last._lc, cell.next_stage == last._ls])
+        j = j.mutate(_conv=ibis.ifelse(j._last.notnull() & (j._last > j._first), 1, 0))
+    else:
+        later = ev.select(_c2=ev._cid, _s2=ev.stage, _t2=ev.ts)
+        cond = [cell._cid == later._c2, cell.next_stage == later._s2, later._t2 > cell._first]
         cond.append(later._t2 <= cell._first + iv)
-    hits = cell.join(later, cond).select(_hs=cell.stage, _ht=cell.touchpoint, _hc=cell._cid).distinct()
-    j = cell.left_join(
-        hits,
-        [cell._cid == hits._hc, cell.stage.identical_to(hits._hs), cell.touchpoint.identical_to(hits._ht)],
-    )
-    j = j.mutate(_conv=ibis.ifelse(j._hc.notnull(), 1, 0))
+        hits = cell.join(later, cond).select(_hs=cell.stage, _ht=cell.touchpoint, _hc=cell._cid).distinct()
+        j = cell.left_join(
+            hits,
+            [cell._cid == hits._hc, cell.stage.identical_to(hits._hs), cell.touchpoint.identical_to(hits._ht)],
+        )
+        j = j.mutate(_conv=ibis.ifelse(j._hc.notnull(), 1, 0))
     agg = j.group_by(["stage", "touchpoint", "next_stage"]).aggregate(
         volume=j._events.sum(), customers=j._cid.count(), converted=j._conv.sum()
     )

@@ -93,9 +93,15 @@ def _check(events: ir.Table, by_field: str, unit: str, steps: int | None = None)
 
 
 def _base(
-    events: ir.Table, by_field: str, unit: str, filters: Mapping[str, Any] | None, extra: Sequence[str] = ()
+    events: ir.Table,
+    by_field: str,
+    unit: str,
+    filters: Mapping[str, Any] | None,
+    extra: Sequence[str] = (),
+    numbered: bool = True,
 ) -> ir.Table:
-    """Events with ``_u`` (unit), ``_n`` (node), ``_rn`` (1-based position in the unit's ordered events)."""
+    """Events with ``_u`` (unit), ``_ts``, ``_eid``, ``_n`` (node) and, when ``numbered``, ``_rn``
+    (1-based position in the unit's ordered events)."""
     t = events
     for col, v in (filters or {}).items():
         if col not in t.columns:
@@ -116,6 +122,8 @@ def _base(
     for c in extra:
         cols[c] = t[c]
     b = t.select(**cols).filter(ibis._._u.notnull())
+    if not numbered:
+        return b
     w = ibis.window(group_by=b._u, order_by=[b._ts, b._eid])
     return b.mutate(_rn=ibis.row_number().over(w) + 1)
 
@@ -140,11 +148,13 @@ def _anchored(
     unit: str,
     filters: Mapping[str, Any] | None,
 ) -> ir.Table:
-    """One row per unit: ``_u, _rn, _ts`` of the anchor and ``step_1..step_n``."""
+    """One row per unit: ``_u, _ts, _eid`` of the anchor and ``step_1..step_n``."""
     if start is not None and end is not None:
         raise ConfigError(f"paths got both start={start!r} and end={end!r}; expected one of them (or neither)")
     _check(events, by_field, unit, steps)
     td = _window(window)
+    if start is not None and end is None and collapse_repeats:
+        return _anchored_from(events, start, steps, by_field, td, unit, filters)
     b = _base(events, by_field, unit, filters)
     b = _collapse(b) if collapse_repeats else b.mutate(_pos=b._rn)
     w = ibis.window(group_by=b._u, order_by=[b._ts, b._eid])
@@ -167,7 +177,38 @@ def _anchored(
         cols = {"step_1": b._n, **{f"step_{k + 1}": b[f"_s{k}"] for k in range(1, steps)}}
     else:
         cols = {**{f"step_{steps - k}": b[f"_s{k}"] for k in range(steps - 1, 0, -1)}, f"step_{steps}": b._n}
-    return b.select("_u", "_rn", "_ts", **cols)
+    return b.select("_u", "_ts", "_eid", **cols)
+
+
+def _anchored_from(
+    events: ir.Table,
+    start: str,
+    steps: int,
+    by_field: str,
+    td: dt.timedelta | None,
+    unit: str,
+    filters: Mapping[str, Any] | None,
+) -> ir.Table:
+    """:func:`_anchored` for paths *from* ``start`` with repeats collapsed, cheaper: the anchors
+    (each unit's first ``start`` event in ``(ts, event_id)`` order) come from two group-bys, and
+    only the events from the anchor on (within the window) are sorted, once to collapse repeats
+    and once to number the nodes. (The anchor is never collapsed away — no earlier ``start`` —
+    and an event after it is collapsed against its predecessor, which is also in that tail.)"""
+    b = _base(events, by_field, unit, filters, numbered=False)
+    s = b.filter(b._n == start)
+    first = s.group_by(_fu="_u").aggregate(_fts=s._ts.min())
+    s = s.join(first, [s._u == first._fu, s._ts == first._fts])
+    anchor = s.group_by(_au="_u").aggregate(_ats=s._ts.min(), _aeid=s._eid.min())
+    t = b.join(anchor, b._u == anchor._au)
+    after = (t._ts > t._ats) | ((t._ts == t._ats) & (t._eid >= t._aeid))
+    t = t.filter(after if td is None else after & _within(t._ts, t._ats, td)).drop("_au")
+    w = ibis.window(group_by=t._u, order_by=[t._ts, t._eid])
+    t = t.mutate(_prev=t._n.lag().over(w))
+    t = t.filter(t._prev.isnull() | (t._prev != t._n))
+    t = t.mutate(_pos=ibis.row_number().over(ibis.window(group_by=t._u, order_by=[t._ts, t._eid])) + 1)
+    t = t.filter(t._pos <= steps)
+    cols = {f"step_{k}": t._n.max(where=t._pos == k) for k in range(1, steps + 1)}
+    return t.group_by("_u").aggregate(_ts=t._ats.max(), _eid=t._aeid.max(), **cols)
 
 
 def _with_goal(
@@ -184,9 +225,10 @@ def _with_goal(
         return a.mutate(_conv=ibis.literal(0, "int64"))
     _check(events, goal_field, unit)
     td = _window(window)
-    g = _base(events, goal_field, unit, filters)
-    g = g.filter(g._n == goal).select(_gu=g._u, _grn=g._rn, _gts=g._ts)
-    cond = [a._u == g._gu, g._grn > a._rn]
+    g = _base(events, goal_field, unit, filters, numbered=False)
+    g = g.filter(g._n == goal).select(_gu=g._u, _geid=g._eid, _gts=g._ts)
+    # strictly after the anchor in the (ts, event_id) order
+    cond = [a._u == g._gu, (g._gts > a._ts) | ((g._gts == a._ts) & (g._geid > a._eid))]
     if td is not None:
         cond.append(_within(g._gts, a._ts, td))
     hits = a.join(g, cond).select(_cu=a._u).distinct()

@@ -12,6 +12,7 @@ query strings with the same functions.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -36,6 +37,8 @@ __all__ = [
 router = APIRouter(prefix="/api/v1/journeys", tags=["journeys"])
 
 Order = Literal["sequential", "strict", "any"]
+Ties = Literal["strict", "allow"]
+TimeBasis = Literal["chain", "first"]
 #: events columns a path can be drawn over
 PATH_FIELDS = ("name", "touchpoint", "channel", "stage")
 PathField = Literal["name", "touchpoint", "channel", "stage"]
@@ -58,10 +61,19 @@ def check_window(value: str | None, *, default: str | None = None) -> str | None
     return value
 
 
-def check_steps(values: list[str] | None, *, minimum: int = 1) -> list[str]:
-    """Funnel steps from repeated ``steps`` parameters and/or ``a>b>c``; errors name ``steps``."""
-    steps: list[str] = []
+def check_steps(values: list[str] | None, *, minimum: int = 1) -> list[Any]:
+    """Funnel steps from repeated ``steps`` parameters and/or ``a>b>c``, or one JSON list of names
+    and ``{"name": ..., "where": {...}}`` objects; errors name ``steps``."""
+    from cxlens.journeys.funnels import parse_steps
+
+    steps: list[Any] = []
     for v in values or []:
+        if v.lstrip().startswith("["):
+            try:
+                steps.extend(parse_steps(v))
+            except ConfigError as exc:
+                raise ParameterError("steps", f"query parameter 'steps': {exc}") from None
+            continue
         steps.extend(p.strip() for p in v.replace("→", ">").replace(",", ">").split(">") if p.strip())
     if len(steps) < minimum:
         raise ParameterError(
@@ -92,13 +104,31 @@ def check_by(ws: Any, values: list[str] | None) -> list[str]:
 class FunnelParams:
     """A funnel request: the arguments of ``ws.journeys.funnel`` (besides dates and filters)."""
 
-    steps: list[str]
+    steps: list[Any]
     window: str = "14d"
     order: str = "sequential"
     by: list[str] = field(default_factory=list)
+    ties: str = "strict"
+    time_basis: str = "chain"
 
     def kwargs(self) -> dict[str, Any]:
-        return {"window": self.window, "order": self.order, "by": list(self.by) or None}
+        out: dict[str, Any] = {"window": self.window, "order": self.order, "by": list(self.by) or None}
+        if self.ties != "strict":
+            out["ties"] = self.ties
+        if self.time_basis != "chain":
+            out["time_basis"] = self.time_basis
+        return out
+
+    def key(self) -> tuple:
+        """A hashable cache key (steps may be dicts)."""
+        return (
+            json.dumps(self.steps, sort_keys=True),
+            self.window,
+            self.order,
+            tuple(self.by),
+            self.ties,
+            self.time_basis,
+        )
 
     def run(self, ws: Any, f: Filters) -> Any:
         """``ws.journeys.funnel`` for these parameters (checks ``by`` against the workspace first)."""
@@ -106,7 +136,12 @@ class FunnelParams:
         return ws.journeys.funnel(self.steps, **self.kwargs(), **f.kwargs())
 
     def pairs(self) -> list[tuple[str, str]]:
-        out = [("steps", s) for s in self.steps] + [("window", self.window), ("order", self.order)]
+        if all(isinstance(s, str) for s in self.steps):
+            out = [("steps", s) for s in self.steps]
+        else:
+            out = [("steps", json.dumps(self.steps))]
+        out += [("window", self.window), ("order", self.order)]
+        out += [(k, v) for k, v in (("ties", self.ties), ("time_basis", self.time_basis)) if k in self.kwargs()]
         return out + [("by", b) for b in self.by]
 
 
@@ -118,14 +153,25 @@ def funnel_params(
     window: Annotated[str | None, Query(description="Conversion window: 30m, 12h, 14d, 2w, 3mo.")] = None,
     order: Annotated[Order, Query(description="sequential, strict or any.")] = "sequential",
     by: Annotated[list[str] | None, Query(description="Breakdown columns (channel, segment, …).")] = None,
+    ties: Annotated[
+        Ties, Query(description="strict: equal timestamps never advance (ClickHouse); allow: they may (PostHog).")
+    ] = "strict",
+    time_basis: Annotated[
+        TimeBasis, Query(description="Time to convert along the converting chain (PostHog) or between first reaches.")
+    ] = "chain",
 ) -> FunnelParams:
     """Parse and check the funnel parameters (a FastAPI dependency)."""
-    return FunnelParams(
+    p = FunnelParams(
         steps=check_steps(steps, minimum=1),
         window=check_window(window, default="14d") or "14d",
         order=order,
         by=split_values(by),
+        ties=ties,
+        time_basis=time_basis,
     )
+    if ties == "allow" and order == "strict":
+        raise ParameterError("ties", "query parameter 'ties' is 'allow'; strict order needs ties=strict")
+    return p
 
 
 def _answer(name: str, params: dict[str, Any], rows: Any) -> dict[str, Any]:
@@ -135,7 +181,7 @@ def _answer(name: str, params: dict[str, Any], rows: Any) -> dict[str, Any]:
 
 @router.get("/funnel", summary="Funnel", description="Customers reaching each step: `ws.journeys.funnel`.")
 async def funnel(request: Request, f: FiltersDep, p: Annotated[FunnelParams, Depends(funnel_params)]) -> dict[str, Any]:
-    key = (tuple(p.steps), p.window, p.order, tuple(p.by), f)
+    key = (*p.key(), f)
     df = await cached_view(request, "api-funnel", key, EVENT_DATA, lambda ws: p.run(ws, f))
     return _answer("funnel", {**p.kwargs(), "steps": p.steps, **f.kwargs()}, df)
 
