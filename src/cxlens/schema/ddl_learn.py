@@ -8,4 +8,11 @@ from __future__ import annotations
 
 __all__ = ["DDL"]
 
-DDL: list[str] = []
+#: experiments: the configured variants and split (``weights`` in the variants' order), the planned
+#: sample size per variant (for the "read before its planned size" warning)
+EXPERIMENTS = [
+    "CREATE TABLE IF NOT EXISTS experiments (name VARCHAR PRIMARY KEY, variants VARCHAR NOT NULL, "
+    "weights VARCHAR NOT NULL, planned_per_variant BIGINT, description VARCHAR, created_at TIMESTAMP NOT NULL)",
+]
+
+DDL: list[str] = [*EXPERIMENTS]
