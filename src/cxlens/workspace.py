@@ -25,6 +25,7 @@ from cxlens.experiments import Experiments
 from cxlens.ingest.files import Progress
 from cxlens.ingest.load import ImportResult, insert_tables
 from cxlens.ingest.load import load as _load
+from cxlens.interviews import Interviews
 from cxlens.jobs import run_now
 from cxlens.journeys.api import Journeys
 from cxlens.metrics import Metrics
@@ -136,6 +137,11 @@ class Workspace:
     def experiments(self) -> Experiments:
         """A/B tests: ``ws.experiments.results("checkout-v2", goals=["purchase"])``."""
         return Experiments(self.store)
+
+    @cached_property
+    def interviews(self) -> Interviews:
+        """Interview transcripts and recruiting: ``ws.interviews.import_dir("transcripts/")``."""
+        return Interviews(self.store)
 
     # -- the store's door (the same methods as :class:`~cxlens.store.Store`) -------
     def table(self, name: str) -> ibis.Table:

@@ -15,4 +15,15 @@ EXPERIMENTS = [
     "weights VARCHAR NOT NULL, planned_per_variant BIGINT, description VARCHAR, created_at TIMESTAMP NOT NULL)",
 ]
 
-DDL: list[str] = [*EXPERIMENTS]
+#: interviews: one row per transcript and one per speaker turn; ``role`` is ``customer`` or
+#: ``interviewer`` (only customer turns become verbatims, source ``interview``)
+INTERVIEWS = [
+    "CREATE TABLE IF NOT EXISTS interviews (interview_id VARCHAR PRIMARY KEY, customer_id VARCHAR, "
+    "participant VARCHAR, file VARCHAR NOT NULL, format VARCHAR NOT NULL, interviewed_at TIMESTAMP NOT NULL, "
+    "turns INTEGER NOT NULL, imported_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS interview_turns (turn_id VARCHAR PRIMARY KEY, interview_id VARCHAR NOT NULL, "
+    "customer_id VARCHAR, turn INTEGER NOT NULL, speaker VARCHAR, role VARCHAR NOT NULL, start_s DOUBLE, "
+    "end_s DOUBLE, ts TIMESTAMP NOT NULL, text VARCHAR NOT NULL)",
+]
+
+DDL: list[str] = [*EXPERIMENTS, *INTERVIEWS]
