@@ -21,6 +21,7 @@ import pandas as pd
 import cxlens.customers.tasks  # noqa: F401  (registers the model jobs)
 import cxlens.voice.tasks  # noqa: F401  (registers the voice jobs)
 from cxlens.errors import WorkspaceError
+from cxlens.engagement import Engagement
 from cxlens.experiments import Experiments
 from cxlens.ingest.files import Progress
 from cxlens.ingest.load import ImportResult, insert_tables
@@ -142,6 +143,11 @@ class Workspace:
     def interviews(self) -> Interviews:
         """Interview transcripts and recruiting: ``ws.interviews.import_dir("transcripts/")``."""
         return Interviews(self.store)
+
+    @cached_property
+    def engagement(self) -> Engagement:
+        """Employee engagement: ``ws.engagement.summary(by="team")`` (groups under 5 answers hidden)."""
+        return Engagement(self.store)
 
     # -- the store's door (the same methods as :class:`~cxlens.store.Store`) -------
     def table(self, name: str) -> ibis.Table:

@@ -26,4 +26,15 @@ INTERVIEWS = [
     "end_s DOUBLE, ts TIMESTAMP NOT NULL, text VARCHAR NOT NULL)",
 ]
 
-DDL: list[str] = [*EXPERIMENTS, *INTERVIEWS]
+#: employee engagement: the employees (name and e-mail are PII) and pulse answers stored WITHOUT the
+#: employee: only the group attributes at answer time and a random id per submission (anonymous by
+#: construction; results are shown only for groups of at least ``engagement.min_group`` answers)
+ENGAGEMENT = [
+    "CREATE TABLE IF NOT EXISTS employees (employee_id VARCHAR PRIMARY KEY, name VARCHAR, email VARCHAR, "
+    "team VARCHAR NOT NULL, role VARCHAR, manager_id VARCHAR, location VARCHAR, updated_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS pulse_answers (response_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, "
+    "team VARCHAR, role VARCHAR, location VARCHAR, manager_id VARCHAR, question VARCHAR NOT NULL, "
+    "score DOUBLE NOT NULL)",
+]
+
+DDL: list[str] = [*EXPERIMENTS, *INTERVIEWS, *ENGAGEMENT]
