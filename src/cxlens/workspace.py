@@ -20,8 +20,8 @@ import pandas as pd
 
 import cxlens.customers.tasks  # noqa: F401  (registers the model jobs)
 import cxlens.voice.tasks  # noqa: F401  (registers the voice jobs)
-from cxlens.errors import WorkspaceError
 from cxlens.engagement import Engagement
+from cxlens.errors import WorkspaceError
 from cxlens.experiments import Experiments
 from cxlens.ingest.files import Progress
 from cxlens.ingest.load import ImportResult, insert_tables

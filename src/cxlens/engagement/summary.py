@@ -136,7 +136,7 @@ def summary(store: Any, by: str | None = None, filters: Mapping[str, Any] | None
             hidden.add(shown[0])
         for g in sorted(sizes.index, key=str):
             note = reason or (f"fewer than {k} respondents" if sizes[g] < k else
-                              f"hidden so that the small groups cannot be worked out from the total")  # fmt: skip
+                              "hidden so that the small groups cannot be worked out from the total")  # fmt: skip
             rows.append(_row(str(g), f[key == g], g in hidden, note if g in hidden else None))
     return pd.DataFrame(rows)
 
