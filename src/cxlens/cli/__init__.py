@@ -12,6 +12,7 @@ from cxlens.cli import (  # noqa: F401  (registers commands)
     collect,
     customers,
     data,
+    engagement,
     experiments,
     interviews,
     jobs,

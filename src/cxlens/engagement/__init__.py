@@ -41,8 +41,12 @@ class Engagement:
         return import_pulse(self.store, source)
 
     def set_min_group(self, k: int) -> None:
-        """Set the smallest group shown (never below 3)."""
-        self.store.set_setting(SETTING, min_group_size(self.store, k))
+        """Set the workspace's smallest group shown (never below 3)."""
+        if not isinstance(k, int) or k < FLOOR:
+            from cxlens.errors import ParameterError
+
+            raise ParameterError("min_group", f"min_group is {k!r}; groups smaller than {FLOOR} are never shown")
+        self.store.set_setting(SETTING, k)
 
     def summary(self, by: str | None = None, filters: Mapping[str, Any] | None = None, **kw: Any) -> pd.DataFrame:
         """eNPS and engagement, small groups suppressed (:func:`cxlens.engagement.summary`)."""

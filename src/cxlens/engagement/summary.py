@@ -2,12 +2,18 @@
 
 The rule (``min_group``, workspace setting ``engagement.min_group``, default 5, never below 3):
 
-1. a group (and the filtered population) is shown only with at least ``min_group`` respondents;
-2. **filter protection**: a filter is refused when removing it would add back between 1 and
-   ``min_group − 1`` respondents — otherwise comparing the two results singles those people out;
-3. **complementary suppression**: when the groups hidden by rule 1 hold, together, fewer than
+1. **one dimension per question** (team, role, location or manager): filters and ``by`` on the
+   same one, so every population is a union of one partition's groups — crossed filters (team ×
+   location) could make two results differ by one person;
+2. a group is shown only with at least ``min_group`` respondents;
+3. **complementary suppression**: when the groups hidden by rule 2 hold, together, fewer than
    ``min_group`` respondents, the smallest shown groups are hidden too until they hold at least
-   that many (or everything is hidden) — otherwise total − shown groups gives the hidden ones away.
+   that many — otherwise total − shown groups would give the hidden ones away;
+4. a filter selecting a hidden group is refused (the whole result is suppressed), so a filter
+   cannot show what a breakdown hides; the population total is shown only with ``min_group`` or more.
+
+Groups and hiding are computed over all answers of the workspace, so every question sees the
+same hidden groups.
 
 No function returns an individual answer. eNPS = % promoters (9-10) − % detractors (0-6) with the NPS
 variance; the engagement index is, per respondent, the mean of the five driver items rescaled
@@ -36,9 +42,7 @@ NOTE = ("Correlation across teams is not cause: teams differ in products, custom
         "read it as a question to investigate, not as an effect of engagement.")  # fmt: skip
 
 
-def min_group_size(store: Any, override: int | None = None) -> int:
-    """The smallest group shown: ``override``, else the workspace setting, else 5; never below 3."""
-    k = override if override is not None else store.setting(SETTING, DEFAULT_MIN_GROUP)
+def _valid(k: Any) -> int:
     try:
         k = int(k)
     except (TypeError, ValueError):
@@ -46,6 +50,13 @@ def min_group_size(store: Any, override: int | None = None) -> int:
     if k < FLOOR:
         raise ParameterError("min_group", f"min_group is {k}; groups smaller than {FLOOR} are never shown")
     return k
+
+
+def min_group_size(store: Any, override: int | None = None) -> int:
+    """The smallest group shown: the workspace setting (default 5), or ``override`` when it is LARGER
+    (a caller may be stricter, never laxer; only the setting lowers it, and never below 3)."""
+    k = _valid(store.setting(SETTING, DEFAULT_MIN_GROUP))
+    return k if override is None else max(k, _valid(override))
 
 
 def _answers(store: Any) -> pd.DataFrame:
@@ -98,46 +109,62 @@ def _row(group: str, df: pd.DataFrame, hidden: bool, note: str | None) -> dict[s
     return base | {k: s[k] for k in base if k in s} | {"respondents": _n(df), "suppressed": False, "note": None}
 
 
+def _partition(everyone: pd.DataFrame, dim: str, k: int) -> tuple[pd.Series, set[str]]:
+    """Respondents per value of ``dim`` over ALL answers, and the values hidden: those under ``k``, then
+    (complementary suppression) the smallest others until the hidden ones hold ``k`` or more."""
+    sizes = everyone.groupby(everyone[dim].fillna("(none)"))["response_id"].nunique().sort_values(kind="stable")
+    hidden = {str(g) for g, m in sizes.items() if m < k}
+    while True:
+        held = int(sum(sizes[g] for g in hidden))
+        shown = [g for g in sizes.index if g not in hidden]
+        if held == 0 or held >= k or not shown:
+            return sizes, hidden
+        hidden.add(shown[0])
+
+
 def summary(store: Any, by: str | None = None, filters: Mapping[str, Any] | None = None,
             min_group: int | None = None) -> pd.DataFrame:  # fmt: skip
     """eNPS and engagement for the (filtered) population and, with ``by``, per group; see the module doc.
 
-    Columns: group, respondents, enps, enps_low, enps_high, engagement, engagement_low,
-    engagement_high, suppressed, note. The first row is the filtered population (``(all)``).
+    One dimension per question (filters and ``by`` on the same one): across dimensions, two results
+    could differ by one person. Columns: group, respondents, enps, enps_low, enps_high, engagement,
+    engagement_low, engagement_high, suppressed, note. The first row is the population (``(all)``).
     """
     k = min_group_size(store, min_group)
-    filters = {d: v for d, v in (filters or {}).items() if v not in (None, "", [])}
+    filters = {
+        d: ([v] if isinstance(v, str) else list(v)) for d, v in (filters or {}).items() if v not in (None, "", [])
+    }
     _check_dims(list(filters), "filter")
     if by is not None:
         _check_dims([by], "by")
+    dims = set(filters) | ({by} if by else set())
+    if len(dims) > 1:
+        raise ParameterError("filter", f"filters and by use {sorted(dims)}; engagement results take one dimension "
+                             "at a time, because two results over crossed groups can differ by one person")  # fmt: skip
     everyone = _answers(store)
-    f = _filter(everyone, filters)
-    n = _n(f)
     reason = None
-    if n < k:
+    if dims:
+        dim = next(iter(dims))
+        sizes, hidden = _partition(everyone, dim, k)
+        picked = filters.get(dim)
+        if picked is not None:
+            small = sorted(v for v in picked if v in hidden)
+            if small:
+                reason = (f"{dim} {small} is hidden (fewer than {k} respondents, or needed to keep a small group "
+                          "from being worked out); choose other values")  # fmt: skip
+        f = _filter(everyone, filters)
+    else:
+        f = everyone
+    if reason is None and _n(f) < k:
         reason = f"fewer than {k} respondents"
-    for d in filters:
-        rest = {x: v for x, v in filters.items() if x != d}
-        gap = _n(_filter(everyone, rest)) - n
-        if 0 < gap < k:
-            reason = (f"the filter on {d!r} leaves out only {gap} respondent(s) (fewer than {k}); comparing it "
-                      "with the unfiltered result would single them out")  # fmt: skip
-            break
     rows = [_row("(all)", f, reason is not None, reason)]
     if by is not None:
         key = f[by].fillna("(none)")
-        sizes = f.groupby(key)["response_id"].nunique().sort_values()
-        hidden = {g for g, m in sizes.items() if reason is not None or m < k}
-        while True:  # complementary suppression
-            held = int(sum(sizes[g] for g in hidden))
-            shown = [g for g in sizes.index if g not in hidden]
-            if held == 0 or held >= k or not shown:
-                break
-            hidden.add(shown[0])
-        for g in sorted(sizes.index, key=str):
+        for g in sorted(key.unique().tolist(), key=str):
+            hide = reason is not None or g in hidden
             note = reason or (f"fewer than {k} respondents" if sizes[g] < k else
                               "hidden so that the small groups cannot be worked out from the total")  # fmt: skip
-            rows.append(_row(str(g), f[key == g], g in hidden, note if g in hidden else None))
+            rows.append(_row(str(g), f[key == g], hide, note if hide else None))
     return pd.DataFrame(rows)
 
 
