@@ -6,7 +6,7 @@ Tables about a person name them in a column of ``cxlens.customers.profile.PERSON
 
 from __future__ import annotations
 
-__all__ = ["DDL"]
+__all__ = ["DDL", "PII"]
 
 #: experiments: the configured variants and split (``weights`` in the variants' order), the planned
 #: sample size per variant (for the "read before its planned size" warning)
@@ -38,3 +38,10 @@ ENGAGEMENT = [
 ]
 
 DDL: list[str] = [*EXPERIMENTS, *INTERVIEWS, *ENGAGEMENT]
+
+#: the personal-data columns of these tables (:data:`cxlens.schema.pii.PII_COLUMNS` includes them)
+PII: dict[str, frozenset[str]] = {
+    "employees": frozenset({"name", "email"}),
+    "interviews": frozenset({"participant"}),
+    "interview_turns": frozenset({"speaker"}),
+}
