@@ -238,3 +238,17 @@ def test_http_api_applies_the_same_rule(wspath):
         cx = httpx.get(f"{url}/api/v1/engagement/cx").json()
         assert cx["correlation"]["teams"] == 5 and "not cause" in cx["note"]
         assert all(t["enps"] is None for t in cx["teams"] if t["team"] in ("ops", "billing"))
+
+
+def test_dashboard_page_shows_only_what_the_rule_allows(wspath):
+    from cxlens.web import create_app
+
+    with running(create_app(wspath)) as url:
+        page = httpx.get(f"{url}/engagement", params={"by": "team"})
+        assert page.status_code == 200
+        html = page.text
+        ops = html.split('data-group="ops"')[1].split("</tr>")[0]
+        assert "hidden" in ops and "fewer than 5" in ops
+        sales = html.split('data-group="sales"')[1].split("</tr>")[0]
+        assert ">7<" in sales
+        assert "r = " in html and "not cause" in html

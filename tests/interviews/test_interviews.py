@@ -243,3 +243,14 @@ def test_docx_without_python_docx_is_a_clear_error(tmp_path):
     (tmp_path / "a.docx").write_bytes(b"PK\x03\x04")
     with cxlens.open(":memory:") as ws, pytest.raises(ConfigError, match="python-docx"):
         ws.interviews.import_dir(tmp_path)
+
+
+def test_dashboard_page_lists_interviews_and_candidates(imported):
+    from cxlens.web import create_app
+
+    with running(create_app(imported)) as url:
+        page = httpx.get(f"{url}/interviews", params={"per_segment": 1})
+        assert page.status_code == 200
+        assert 'data-interview="iv-call-bob"' in page.text
+        assert page.text.count("data-customer=") == 2
+        assert "dan@example.com" not in page.text and "***" in page.text  # open mode masks PII
