@@ -57,6 +57,7 @@ def build(path) -> None:
     rows += [_event(f"t{i}", "purchase", 1 + i, 40.0) for i in range(6)]
     rows.append(_exposure("c0", "control", 5))  # a second exposure, same variant: the first counts
     rows += [_exposure("m1", "control", 0.5), _exposure("m1", "one-page", 1.5), _event("m1", "purchase", 2)]
+    rows += [_event(f"t{i}", "refund", 3 + i) for i in range(5)]  # a guardrail the treatment breaks
     rows.append(_exposure("anon-x", "one-page", 0.2, anon=True))  # stitched to customer u-x below
     rows.append(_event("u-x", "purchase", 3, 25.0))
     fb = [{"feedback_id": f"f{i}", "customer_id": p, "ts": T0 + pd.Timedelta(days=3), "metric": "nps", "score": s}
@@ -227,3 +228,20 @@ def test_http_api_and_page(wspath, res):
         assert page.status_code == 200 and "sample ratio mismatch" in page.text
         page2 = httpx.get(f"{url}/experiments/checkout-v2", params={"goal": "purchase"})
         assert 'data-variant="one-page"' in page2.text and "more than one variant" in page2.text
+
+
+def test_guardrail_that_gets_worse_is_flagged(wspath):
+    with cxlens.open(wspath, read_only=True) as ws:
+        r = ws.experiments.results("checkout-v2", ["purchase"], guardrails=["refund"])
+    (g,) = r["guardrails"]
+    lo, hi = sm_prop.confint_proportions_2indep(5, 11, 0, 10, method="wald", compare="diff")
+    assert (g["guardrail"], g["variant"], g["rate"], g["control_rate"]) == ("refund", "one-page", 5 / 11, 0.0)
+    assert (g["ci_low"], g["ci_high"]) == (pytest.approx(lo), pytest.approx(hi)) and g["failed"] is True
+    assert any(w.startswith("guardrail 'refund' got worse in 'one-page'") for w in r["warnings"])
+    assert r["by_goal"]["purchase"][1]["p_value_holm"] == pytest.approx(r["variants"][1]["p_value"])  # not in Holm
+    from cxlens.web import create_app
+
+    with running(create_app(wspath)) as url:
+        body = httpx.get(f"{url}/api/v1/experiments/checkout-v2/results",
+                         params={"goal": "purchase", "guardrail": "refund"}).json()  # fmt: skip
+    assert body["guardrails"][0]["failed"] is True

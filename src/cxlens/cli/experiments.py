@@ -52,13 +52,16 @@ def experiment_list(fmt: Annotated[Fmt, typer.Option("--format", help="table, js
 def experiment_results(
     name: str,
     goal: Annotated[list[str], typer.Option("--goal", help="Goal event (repeat for several; the first is primary).")],
+    guardrail: Annotated[
+        list[str] | None, typer.Option("--guardrail", help="Event that must not become more frequent; repeatable.")
+    ] = None,
     window: Annotated[int, typer.Option(help="Days after first exposure a conversion counts.")] = 14,
     alpha: Annotated[float, typer.Option(help="1 − confidence level.")] = 0.05,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Read out an experiment: SRM check first, then per variant the difference with control."""
     with open(read_only=True) as ws:
-        res = ws.experiments.results(name, goal, window_days=window, alpha=alpha)
+        res = ws.experiments.results(name, goal, window_days=window, alpha=alpha, guardrails=guardrail or ())
     for w in res["warnings"]:
         err.print(f"warning: {w}", markup=False, highlight=False)
     if fmt is Fmt.json:
@@ -73,6 +76,8 @@ def experiment_results(
         if fmt is Fmt.table:
             frame = frame[["goal", *[c for c in SUMMARY if c in frame.columns]]]
         print_frame(frame, fmt)
+    if res["guardrails"] and fmt is not Fmt.json:
+        print_frame(as_frame(res["guardrails"]), fmt)
 
 
 @experiment_app.command("size")

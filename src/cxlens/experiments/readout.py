@@ -94,11 +94,14 @@ def _nps_counts(s: pd.Series) -> tuple[int, int, int]:
 
 
 def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 14, alpha: float = 0.05,
-            variants: Sequence[str] | None = None, weights: Sequence[float] | None = None) -> dict[str, Any]:  # fmt: skip
+            variants: Sequence[str] | None = None, weights: Sequence[float] | None = None,
+            guardrails: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
     """The read-out of experiment ``name`` for conversion ``goals`` (event names); see the module doc.
 
     ``variants``/``weights`` default to the experiment's definition, else to the variants seen
-    (``control`` first if present, else alphabetical) with an equal split.
+    (``control`` first if present, else alphabetical) with an equal split. ``guardrails`` are events
+    that must not become more frequent (refunds, support contacts…): each variant's change with its
+    CI, ``failed`` when the increase is significant (CI above 0), and a warning.
     """
     goals = [g for g in (goals or []) if g]
     if not goals:
@@ -129,7 +132,8 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
     if unknown:
         warnings.append(f"exposures to unknown variants {unknown} are ignored; configured: {variants}")
 
-    per = person_frame(store, name, goals, window_days)
+    guardrails = [g for g in guardrails if g]
+    per = person_frame(store, name, [*goals, *guardrails], window_days)
     per = per[per["variant"].isin(variants)]
     groups = {v: per[per["variant"] == v] for v in variants}
     exposed = [len(groups[v]) for v in variants]
@@ -200,6 +204,21 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
                 nd = stats.nps_diff(nps_a, counts, alpha)
                 row |= {"nps_diff": _num(nd.estimate), "nps_ci_low": _num(nd.ci_low),
                         "nps_ci_high": _num(nd.ci_high), "nps_p_value": _num(nd.p_value)}  # fmt: skip
+    guard_rows = []
+    for j, event in enumerate(guardrails):
+        col = f"y_{len(goals) + j}"
+        ya = a[col].to_numpy(float)
+        for v in variants[1:]:
+            y = groups[v][col].to_numpy(float)
+            gd = stats.proportion_diff(int(ya.sum()), len(ya), int(y.sum()), len(y), alpha)
+            failed = bool(math.isfinite(gd.ci_low) and gd.ci_low > 0)
+            guard_rows.append({"guardrail": event, "variant": v, "control_rate": _num(ya.mean() if len(ya) else None),
+                               "rate": _num(y.mean() if len(y) else None), "uplift": _num(gd.estimate),
+                               "ci_low": _num(gd.ci_low), "ci_high": _num(gd.ci_high), "p_value": _num(gd.p_value),
+                               "failed": failed})  # fmt: skip
+            if failed:
+                warnings.append(f"guardrail {event!r} got worse in {v!r}: +{100 * gd.estimate:.2f} points "
+                                f"(95% CI {100 * gd.ci_low:.2f} to {100 * gd.ci_high:.2f})")  # fmt: skip
     if n_total == 0:
         warnings.append(f"experiment {name!r} has no exposed people yet")
     return {
@@ -216,4 +235,5 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
         "warnings": warnings,
         "variants": by_goal[goals[0]],
         "by_goal": by_goal,
+        "guardrails": guard_rows,
     }

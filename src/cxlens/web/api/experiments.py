@@ -82,10 +82,12 @@ async def api_results(
     request: Request,
     name: str,
     goal: Annotated[list[str], Query(description="Goal event(s); the first is primary.")],
+    guardrail: Annotated[list[str] | None, Query(description="Events that must not get more frequent.")] = None,
     window: Annotated[int, Query(ge=1, le=365)] = 14,
     alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05,
 ) -> dict[str, Any]:
     res = await run_on_workspace(
-        request, lambda ws: ws.experiments.results(name, goal, window_days=window, alpha=alpha)
+        request,
+        lambda ws: ws.experiments.results(name, goal, window_days=window, alpha=alpha, guardrails=guardrail or ()),
     )
     return _clean(res)
