@@ -62,6 +62,8 @@ def build(path) -> None:
     rows.append(_event("u-x", "purchase", 3, 25.0))
     fb = [{"feedback_id": f"f{i}", "customer_id": p, "ts": T0 + pd.Timedelta(days=3), "metric": "nps", "score": s}
           for i, (p, s) in enumerate([("c0", 10), ("c1", 3), ("c2", 8), ("t0", 10), ("t1", 9), ("t2", 6)])]  # fmt: skip
+    fb += [{"feedback_id": f"cs{i}", "customer_id": p, "ts": T0 + pd.Timedelta(days=4), "metric": "csat", "score": s}
+           for i, (p, s) in enumerate([("c0", 5), ("c1", 2), ("c2", 4), ("t0", 5), ("t1", 5), ("t2", 4)])]  # fmt: skip
     # a skewed experiment: 600 vs 400 people for a configured 50/50 split
     rows += [_exposure(f"s{i}", "control" if i < 600 else "b", 0, exp="skewed") for i in range(1000)]
     with cxlens.open(path) as ws:
@@ -245,3 +247,19 @@ def test_guardrail_that_gets_worse_is_flagged(wspath):
         body = httpx.get(f"{url}/api/v1/experiments/checkout-v2/results",
                          params={"goal": "purchase", "guardrail": "refund"}).json()  # fmt: skip
     assert body["guardrails"][0]["failed"] is True
+
+
+def test_csat_and_revenue_cuped_per_variant(res):
+    from scipy import stats as st
+
+    ctl, trt = res["variants"]
+    assert (ctl["csat"], ctl["csat_n"], trt["csat"]) == (pytest.approx(11 / 3), 3, pytest.approx(14 / 3))
+    assert trt["csat_p_value"] == pytest.approx(st.ttest_ind([5, 5, 4], [5, 2, 4], equal_var=False).pvalue)
+    # CUPED on revenue, by hand: θ from both arms pooled, x = revenue in the 14 days before exposure
+    ya = np.array([50, 30, 20] + [0] * 7, float)
+    xa = np.array([0, 0, 0, 0, 10] + [0] * 5, float)
+    yb = np.array([40] * 6 + [25] + [0] * 4, float)
+    xb = np.zeros(11)
+    x, y = np.r_[xa, xb], np.r_[ya, yb]
+    theta = np.cov(x, y)[0, 1] / x.var(ddof=1)
+    assert trt["revenue_cuped_diff"] == pytest.approx((yb.mean() - ya.mean()) - theta * (xb.mean() - xa.mean()))

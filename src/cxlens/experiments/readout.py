@@ -5,13 +5,15 @@ else the anonymous id. Their FIRST ``$exposure`` of the experiment counts (its v
 ``t0``); a person exposed to two variants is counted in ``excluded_multiple_variants`` and left out.
 A goal converts when the person has an event of that name in ``[t0, t0 + window)``. The same goal in
 ``[t0 − window, t0)`` is the CUPED covariate. Revenue per visitor is the sum of ``events.revenue``
-in the window; NPS is the person's first NPS answer in the window.
+in the window (CUPED with the same window before exposure); NPS and CSAT are the person's first NPS
+and CSAT answers in the window (NPS difference variance; Welch for CSAT).
 
 The result (:func:`results`) is JSON-ready: ``srm_p_value`` and ``variants`` (control first; for the
 first goal ``variant, exposed, converted, rate, uplift, ci_low, ci_high, p_value,
 chance_to_beat_control`` — fixed horizon, absolute difference) plus extra fields, never mixed into
 those: ``p_value_holm``, ``seq_*`` (always-valid), ``cuped_*``, ``relative_*``, ``expected_loss``,
-``revenue_*``, ``nps_*``, and ``by_goal`` for every goal.
+``revenue_*`` (``revenue_cuped_*``), ``nps_*``, ``csat_*``, ``by_goal`` for every goal and
+``guardrails``.
 """
 
 from __future__ import annotations
@@ -66,9 +68,11 @@ def person_frame(store: Any, name: str, goals: Sequence[str], window_days: int) 
         + ", coalesce(sum(CASE WHEN ev.ts >= f.t0 AND ev.ts < f.t0 + to_days(?) THEN ev.revenue END), 0) AS rev"
         ", coalesce(sum(CASE WHEN ev.ts < f.t0 AND ev.ts >= f.t0 - to_days(?) THEN ev.revenue END), 0) AS rev_pre"
         f" FROM f LEFT JOIN ev ON ev.person = f.person AND ev.name <> '{EXPOSURE_EVENT}' WHERE f.nv = 1 GROUP BY 1, 2), "
-        "fb AS (SELECT f.person, arg_min(fb.score, fb.ts) AS nps FROM f JOIN feedback fb ON fb.customer_id = f.person "
-        "AND fb.metric = 'nps' AND fb.ts >= f.t0 AND fb.ts < f.t0 + to_days(?) WHERE f.nv = 1 GROUP BY 1) "
-        "SELECT per.*, fb.nps FROM per LEFT JOIN fb USING (person)"
+        "fb AS (SELECT f.person, arg_min(fb.score, fb.ts) FILTER (WHERE fb.metric = 'nps') AS nps, "
+        "arg_min(fb.score, fb.ts) FILTER (WHERE fb.metric = 'csat') AS csat FROM f JOIN feedback fb "
+        "ON fb.customer_id = f.person AND fb.metric IN ('nps', 'csat') AND fb.ts >= f.t0 "
+        "AND fb.ts < f.t0 + to_days(?) WHERE f.nv = 1 GROUP BY 1) "
+        "SELECT per.*, fb.nps, fb.csat FROM per LEFT JOIN fb USING (person)"
     )
     return store.read(sql, [name, *params, window_days, window_days, window_days])
 
@@ -185,7 +189,8 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
         by_goal[goal][vi]["p_value_holm"] = _num(p)
 
     # revenue per visitor (Welch) and NPS (difference variance) on the first goal's rows
-    ra = a["rev"].to_numpy(float)
+    ra, ra_pre = a["rev"].to_numpy(float), a["rev_pre"].to_numpy(float)
+    ca = a["csat"].dropna().to_numpy(float)
     nps_a = _nps_counts(a["nps"])
     for vi, v in enumerate(variants):
         g = groups[v]
@@ -195,11 +200,22 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
         counts = _nps_counts(g["nps"])
         nn = sum(counts)
         row["nps_n"] = nn
+        cs = g["csat"].dropna()
+        row["csat"], row["csat_n"] = (_num(cs.mean()) if len(cs) else None), int(len(cs))
         row["nps"] = _num(100 * (counts[0] - counts[2]) / nn) if nn else None
         if vi > 0:
             rd = stats.mean_diff(*_moments(ra), *_moments(r), alpha=alpha)
             row |= {"revenue_diff": _num(rd.estimate), "revenue_ci_low": _num(rd.ci_low),
                     "revenue_ci_high": _num(rd.ci_high), "revenue_p_value": _num(rd.p_value)}  # fmt: skip
+            if len(ra) > 1 and len(r) > 1:  # CUPED on revenue: the same window before exposure as covariate
+                rc, red = stats.cuped_diff(ra, ra_pre, r, g["rev_pre"].to_numpy(float), alpha)
+                row |= {"revenue_cuped_diff": _num(rc.estimate), "revenue_cuped_ci_low": _num(rc.ci_low),
+                        "revenue_cuped_ci_high": _num(rc.ci_high), "revenue_cuped_variance_reduction": _num(red)}  # fmt: skip
+            cb = g["csat"].dropna().to_numpy(float)
+            if len(ca) > 1 and len(cb) > 1:
+                cd = stats.mean_diff(*_moments(ca), *_moments(cb), alpha=alpha)
+                row |= {"csat_diff": _num(cd.estimate), "csat_ci_low": _num(cd.ci_low), "csat_ci_high": _num(cd.ci_high),
+                        "csat_p_value": _num(cd.p_value)}  # fmt: skip
             if sum(nps_a) and nn:
                 nd = stats.nps_diff(nps_a, counts, alpha)
                 row |= {"nps_diff": _num(nd.estimate), "nps_ci_low": _num(nd.ci_low),
