@@ -254,3 +254,23 @@ def test_dashboard_page_lists_interviews_and_candidates(imported):
         assert 'data-interview="iv-call-bob"' in page.text
         assert page.text.count("data-customer=") == 2
         assert "dan@example.com" not in page.text and "***" in page.text  # open mode masks PII
+
+
+def test_themes_across_interviews_count_participants_with_quotes(imported):
+    from cxlens.voice.verbatims import verbatims
+
+    with cxlens.open(imported) as ws:
+        v = verbatims(ws, sources=["interview"])
+        themes = {
+            vid: ("payment" if "card form" in t or "crashed" in t else "delivery")
+            for vid, t in zip(v.verbatim_id, v.text, strict=True)
+        }
+        with ws.transaction(changes=["verbatim_themes"]) as cur:  # what the voice.themes job stores
+            cur.executemany("INSERT OR REPLACE INTO verbatim_themes VALUES (?, ?, NULL, 'test')", list(themes.items()))
+        t = ws.interviews.themes().set_index("theme")
+    expected = {th: len({vid.rsplit(":", 1)[0] for vid, x in themes.items() if x == th}) for th in set(themes.values())}
+    assert t["participants"].to_dict() == expected
+    assert all(len(q) <= 3 for q in t["quotes"])
+    assert "ann@example.com" not in " ".join(q for qs in t["quotes"] for q in qs)
+    r = _run(imported, "interviews", "themes", "--format", "json")
+    assert r.exit_code == 0 and {x["theme"] for x in json.loads(r.stdout)} == set(expected)

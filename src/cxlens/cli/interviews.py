@@ -44,6 +44,19 @@ def interviews_show(
     print_frame(df[["turn", "speaker", "role", "start_s", "text"]] if fmt is Fmt.table else df, fmt)
 
 
+@interviews_app.command("themes")
+def interviews_themes(
+    quotes: Annotated[int, typer.Option(help="Supporting quotes per theme.")] = 3,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Themes across interviews: how many participants raised each, with supporting quotes."""
+    with open(read_only=True) as ws:
+        df = ws.interviews.themes(quotes)
+    if fmt is not Fmt.json:
+        df = df.assign(quotes=df["quotes"].map(lambda q: " | ".join(q)))
+    print_frame(df, fmt)
+
+
 @interviews_app.command("candidates")
 def interviews_candidates(
     segment: Annotated[list[str] | None, typer.Option(help="Customer segment; repeatable.")] = None,

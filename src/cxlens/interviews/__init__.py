@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from cxlens.interviews.capture import INTERVIEWERS, import_interviews, interview_turns
+from cxlens.interviews.capture import INTERVIEWERS, import_interviews, interview_themes, interview_turns
 from cxlens.interviews.recruit import OPT_IN, candidates
 from cxlens.interviews.transcripts import Turn, parse_file, parse_srt, parse_text, parse_vtt
 
@@ -23,6 +23,7 @@ __all__ = [
     "Turn",
     "candidates",
     "import_interviews",
+    "interview_themes",
     "interview_turns",
     "parse_file",
     "parse_srt",
@@ -49,6 +50,10 @@ class Interviews:
 
     def turns(self, interview_id: str | None = None) -> pd.DataFrame:
         return interview_turns(self.store, interview_id)
+
+    def themes(self, quotes: int = 3) -> pd.DataFrame:
+        """Themes across interviews with participants and supporting quotes (:func:`interview_themes`)."""
+        return interview_themes(self.store, quotes=quotes)
 
     def candidates(self, **kw: Any) -> pd.DataFrame:
         """Opted-in customers to invite (:func:`cxlens.interviews.candidates`)."""

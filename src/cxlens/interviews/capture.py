@@ -26,8 +26,9 @@ import pandas as pd
 
 from cxlens.errors import NotFoundError, SchemaError
 from cxlens.interviews.transcripts import FORMATS, Turn, parse_file
+from cxlens.schema.redact import redact
 
-__all__ = ["INTERVIEWERS", "import_interviews", "interview_turns"]
+__all__ = ["INTERVIEWERS", "import_interviews", "interview_themes", "interview_turns"]
 
 INTERVIEWERS = ("interviewer", "moderator", "researcher", "host", "facilitator", "q")
 MANIFEST = "manifest.csv"
@@ -124,3 +125,22 @@ def interview_turns(store: Any, interview_id: str | None = None) -> pd.DataFrame
     """The stored turns (all roles), in order; one interview or all."""
     where, params = ("WHERE interview_id = ?", [interview_id]) if interview_id else ("", [])
     return store.read(f"SELECT * FROM interview_turns {where} ORDER BY interview_id, turn", params)
+
+
+def interview_themes(store: Any, *, quotes: int = 3) -> pd.DataFrame:
+    """Themes across interviews (from the voice themes job's ``verbatim_themes`` of the customer turns):
+    theme, participants (distinct interviews raising it), turns, and up to ``quotes`` supporting quotes
+    (redacted), most-raised first."""
+    df = store.read(
+        "SELECT v.theme, t.interview_id, t.customer_id, t.text, t.ts FROM verbatim_themes v "
+        "JOIN interview_turns t ON v.verbatim_id = 'interview:' || t.turn_id "
+        "WHERE t.role = 'customer' AND v.theme IS NOT NULL ORDER BY v.theme, length(t.text) DESC, t.turn_id"
+    )
+    if df.empty:
+        return pd.DataFrame(columns=["theme", "participants", "turns", "quotes"])
+    rows = []
+    for theme, g in df.groupby("theme", sort=False):
+        picked = g.drop_duplicates("interview_id").head(quotes)  # one quote per interview first
+        rows.append({"theme": theme, "participants": int(g["interview_id"].nunique()), "turns": len(g),
+                     "quotes": [redact(t) for t in picked["text"]]})  # fmt: skip
+    return pd.DataFrame(rows).sort_values(["participants", "turns"], ascending=False).reset_index(drop=True)
