@@ -252,3 +252,20 @@ def test_dashboard_page_shows_only_what_the_rule_allows(wspath):
         sales = html.split('data-group="sales"')[1].split("</tr>")[0]
         assert ">7<" in sales
         assert "r = " in html and "not cause" in html
+
+
+def test_demo_with_a_planted_link_is_recovered(tmp_path):
+    from cxlens.engagement.demo import demo_engagement
+
+    with cxlens.open(tmp_path / "demo.duckdb") as ws:
+        truth = demo_engagement(ws.store, teams=14, seed=3, link=1.2)
+        res = ws.engagement.beside_cx()
+    c = res["correlation"]
+    assert truth["correlation"] > 0.8
+    assert c["teams"] >= 10 and c["r"] > 0.4  # the planted positive link is found …
+    assert c["ci_low"] <= truth["correlation"] <= c["ci_high"]  # … and its CI covers the truth
+    t = res["teams"].set_index("team")
+    shown = t[t["suppressed"] == False]  # noqa: E712
+    for team, row in shown.iterrows():  # each team's CSAT within 4 standard errors of its true share
+        p = truth["expected_csat"][team] / 100
+        assert abs(row["csat"] / 100 - p) < 4 * math.sqrt(p * (1 - p) / row["csat_n"])

@@ -69,3 +69,18 @@ def engagement_cx(
     else:
         err.print(f"correlation eNPS~CSAT across {c['teams']} teams: r = {c['r']:.2f} "
                   f"(95% CI {c['ci_low']:.2f} to {c['ci_high']:.2f}). {res['note']}", markup=False)  # fmt: skip
+
+
+@engagement_app.command("demo")
+def engagement_demo(
+    teams: Annotated[int, typer.Option(help="Teams to simulate.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    link: Annotated[float, typer.Option(help="Planted effect of team engagement on customer CSAT (logit).")] = 1.0,
+) -> None:
+    """Add demo employees, pulse answers and tickets with a planted engagement–CSAT link (truth in demo_truth)."""
+    from cxlens.engagement.demo import demo_engagement
+
+    with open() as ws:
+        truth = demo_engagement(ws.store, teams=teams, seed=seed, link=link)
+    err.print(f"{teams} teams written; true correlation of expected eNPS and CSAT across teams: "
+              f"{truth['correlation']:.2f} (compare `cxlens engagement cx`)", markup=False)  # fmt: skip
