@@ -20,10 +20,13 @@ import pandas as pd
 
 import cxlens.customers.tasks  # noqa: F401  (registers the model jobs)
 import cxlens.voice.tasks  # noqa: F401  (registers the voice jobs)
+from cxlens.engagement import Engagement
 from cxlens.errors import WorkspaceError
+from cxlens.experiments import Experiments
 from cxlens.ingest.files import Progress
 from cxlens.ingest.load import ImportResult, insert_tables
 from cxlens.ingest.load import load as _load
+from cxlens.interviews import Interviews
 from cxlens.jobs import run_now
 from cxlens.journeys.api import Journeys
 from cxlens.metrics import Metrics
@@ -130,6 +133,21 @@ class Workspace:
     def journeys(self) -> WorkspaceJourneys:
         """Funnels, paths and the journey map: ``ws.journeys.funnel("visit>add_to_cart>purchase")``."""
         return WorkspaceJourneys(self.store)
+
+    @cached_property
+    def experiments(self) -> Experiments:
+        """A/B tests: ``ws.experiments.results("checkout-v2", goals=["purchase"])``."""
+        return Experiments(self.store)
+
+    @cached_property
+    def interviews(self) -> Interviews:
+        """Interview transcripts and recruiting: ``ws.interviews.import_dir("transcripts/")``."""
+        return Interviews(self.store)
+
+    @cached_property
+    def engagement(self) -> Engagement:
+        """Employee engagement: ``ws.engagement.summary(by="team")`` (groups under 5 answers hidden)."""
+        return Engagement(self.store)
 
     # -- the store's door (the same methods as :class:`~cxlens.store.Store`) -------
     def table(self, name: str) -> ibis.Table:

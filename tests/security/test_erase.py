@@ -75,8 +75,7 @@ def test_erasure_leaves_no_trace_of_the_customer_in_any_table(env):
         cur.execute("INSERT INTO cases VALUES ('case-1', ?, 'call back'), ('case-2', 'C2', 'ok')", [CID])
         cur.execute("CREATE TABLE alerts (alert_id VARCHAR, person VARCHAR)")
         cur.execute("INSERT INTO alerts VALUES ('al-1', ?), ('al-2', ?)", [CID, f"anon:{OTHER_ANON}"])
-        cur.execute("CREATE TABLE interviews (interview_id VARCHAR, customer_id VARCHAR, transcript VARCHAR)")
-        cur.execute("INSERT INTO interviews VALUES ('iv-1', ?, 'hello')", [CID])
+        cur.execute("INSERT INTO interviews VALUES ('iv-1', ?, 'hello', 'iv-1.txt', 'text', now(), 1, now())", [CID])
     # recordings' session ids hang off events of the customer
     ws.load("events", pd.DataFrame({"event_id": ["er-e3"], "customer_id": [None], "anonymous_id": [ANON],
                                     "session_id": ["s-1"], "ts": [pd.Timestamp("2026-03-03")], "name": ["page"]}))  # fmt: skip

@@ -6,7 +6,21 @@ to stderr with a non-zero exit status. Commands live in one module per area; imp
 registers them on :data:`app`.
 """
 
-from cxlens.cli import access, bench, collect, customers, data, jobs, journeys, measure, surveys, voice  # noqa: F401  (registers commands)
+from cxlens.cli import (  # noqa: F401  (registers commands)
+    access,
+    bench,
+    collect,
+    customers,
+    data,
+    engagement,
+    experiments,
+    interviews,
+    jobs,
+    journeys,
+    measure,
+    surveys,
+    voice,
+)
 from cxlens.cli._app import app, main
 
 __all__ = ["app", "main"]

@@ -157,3 +157,17 @@ def bench_import(
     with err.status(f"writing {rows:,} feedback rows and importing them…"):
         res = run(rows=rows, seed=seed)
     print_bench(f"bench import: {rows:,} feedback rows", res)
+
+
+@bench_app.command("experiments")
+def bench_experiments(
+    tests: Annotated[int, typer.Option(help="Simulated experiments per check.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Simulated A/A and A/B tests: CI coverage, sequential false positives under daily peeking, power, CUPED."""
+    benchmarks()
+    from benchmarks.experiments import bench_experiments as run
+
+    with err.status(f"simulating {tests:,} experiments per check…"):
+        res = run(tests=tests, seed=seed)
+    print_bench(f"bench experiments: {tests:,} simulated tests per check (seed {seed})", res)

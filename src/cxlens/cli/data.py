@@ -91,7 +91,14 @@ def import_(
         bool, typer.Option("--dry-run", help="Show the mapping, the first rows and every problem; write nothing.")
     ] = False,
 ) -> None:
-    """Import a file: validated, all-or-nothing, duplicates skipped, with a report (docs/import-presets.md)."""
+    """Import a file: validated, all-or-nothing, duplicates skipped, with a report (docs/import-presets.md).
+
+    ``cxlens import interviews DIR`` imports a folder of interview transcripts (docs/interviews.md).
+    """
+    if kind == "interviews":
+        from cxlens.cli.interviews import import_interviews
+
+        return import_interviews(path)
     from cxlens.ingest.registry import run_import
     from cxlens.ingest.spec import ImportSpec
 

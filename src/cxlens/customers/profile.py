@@ -377,9 +377,9 @@ PERSON_COLUMNS = ("customer_id", "anonymous_id", "person")
 #: id column → the table it identifies rows of; a table without a person column but with one of
 #: these holds rows that depend on the customer's (order items, per-answer results, session data…)
 _PARENTS = {"order_id": "orders", "feedback_id": "feedback", "ticket_id": "tickets", "review_id": "reviews",
-            "event_id": "events", "session_id": "events"}  # fmt: skip
+            "event_id": "events", "session_id": "events", "turn_id": "interview_turns"}  # fmt: skip
 #: ``verbatim_id`` of cxlens.voice (``feedback:<id>``, ``ticket:<id>``, ``review:<id>``) → id column
-_VERBATIM = {"feedback": "feedback_id", "ticket": "ticket_id", "review": "review_id"}
+_VERBATIM = {"feedback": "feedback_id", "ticket": "ticket_id", "review": "review_id", "interview": "turn_id"}
 #: tables no person's data lives in (the dashboard's own users and sessions, the schema's bookkeeping)
 _NOT_PEOPLE = frozenset({"users", "sessions", "api_keys", "_cxlens_meta", "data_versions", "collect_ids"})
 _LIST = "(SELECT unnest(?::VARCHAR[]))"

@@ -6,6 +6,42 @@ Tables about a person name them in a column of ``cxlens.customers.profile.PERSON
 
 from __future__ import annotations
 
-__all__ = ["DDL"]
+__all__ = ["DDL", "PII"]
 
-DDL: list[str] = []
+#: experiments: the configured variants and split (``weights`` in the variants' order), the planned
+#: sample size per variant (for the "read before its planned size" warning)
+EXPERIMENTS = [
+    "CREATE TABLE IF NOT EXISTS experiments (name VARCHAR PRIMARY KEY, variants VARCHAR NOT NULL, "
+    "weights VARCHAR NOT NULL, planned_per_variant BIGINT, description VARCHAR, created_at TIMESTAMP NOT NULL)",
+]
+
+#: interviews: one row per transcript and one per speaker turn; ``role`` is ``customer`` or
+#: ``interviewer`` (only customer turns become verbatims, source ``interview``)
+INTERVIEWS = [
+    "CREATE TABLE IF NOT EXISTS interviews (interview_id VARCHAR PRIMARY KEY, customer_id VARCHAR, "
+    "participant VARCHAR, file VARCHAR NOT NULL, format VARCHAR NOT NULL, interviewed_at TIMESTAMP NOT NULL, "
+    "turns INTEGER NOT NULL, imported_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS interview_turns (turn_id VARCHAR PRIMARY KEY, interview_id VARCHAR NOT NULL, "
+    "customer_id VARCHAR, turn INTEGER NOT NULL, speaker VARCHAR, role VARCHAR NOT NULL, start_s DOUBLE, "
+    "end_s DOUBLE, ts TIMESTAMP NOT NULL, text VARCHAR NOT NULL)",
+]
+
+#: employee engagement: the employees (name and e-mail are PII) and pulse answers stored WITHOUT the
+#: employee: only the group attributes at answer time and a random id per submission (anonymous by
+#: construction; results are shown only for groups of at least ``engagement.min_group`` answers)
+ENGAGEMENT = [
+    "CREATE TABLE IF NOT EXISTS employees (employee_id VARCHAR PRIMARY KEY, name VARCHAR, email VARCHAR, "
+    "team VARCHAR NOT NULL, role VARCHAR, manager_id VARCHAR, location VARCHAR, updated_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS pulse_answers (response_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, "
+    "team VARCHAR, role VARCHAR, location VARCHAR, manager_id VARCHAR, question VARCHAR NOT NULL, "
+    "score DOUBLE NOT NULL)",
+]
+
+DDL: list[str] = [*EXPERIMENTS, *INTERVIEWS, *ENGAGEMENT]
+
+#: the personal-data columns of these tables (:data:`cxlens.schema.pii.PII_COLUMNS` includes them)
+PII: dict[str, frozenset[str]] = {
+    "employees": frozenset({"name", "email"}),
+    "interviews": frozenset({"participant"}),
+    "interview_turns": frozenset({"speaker"}),
+}

@@ -43,6 +43,7 @@ from typing import Any
 import pandas as pd
 
 from cxlens.errors import PersonalDataError
+from cxlens.schema.ddl_learn import PII as _LEARN_PII
 from cxlens.schema.redact import redact, redact_series
 from cxlens.schema.tables import TABLES
 
@@ -67,6 +68,7 @@ __all__ = [
 MASK = "***"
 #: table → its PII columns (from :mod:`cxlens.schema.tables`)
 PII_COLUMNS: dict[str, frozenset[str]] = {name: frozenset(t.pii_columns) for name, t in TABLES.items()}
+PII_COLUMNS |= _LEARN_PII  # employees' names and e-mails, interview participants (schema/ddl_learn.py)
 #: trait keys that name personal data (normalised: lower case, no ``_``, ``-``, ``.`` or spaces)
 PII_TRAIT_KEYS = frozenset(
     {

@@ -6,6 +6,8 @@
 - tickets (subject and body): source ``ticket``, id ``ticket:<ticket_id>``, no score;
 - reviews (title and body): source ``review:<source>``, id ``review:<review_id>``, score = rating,
   channel from ``properties.channel`` (``social`` for imported tweets);
+- interview transcripts, the customer's turns only: source ``interview``, id ``interview:<turn_id>``,
+  channel ``interview`` (:mod:`cxlens.interviews`);
 
 with a missing stage (and channel) filled from the workspace journey by touchpoint. Date range,
 ``filters`` (any dimension of :func:`cxlens.metrics.common.prepare`: touchpoint, channel, stage,
@@ -67,7 +69,7 @@ __all__ = [
 ]
 
 #: source kinds and the canonical table each comes from
-KINDS = {"feedback": "feedback", "ticket": "tickets", "review": "reviews"}
+KINDS = {"feedback": "feedback", "ticket": "tickets", "review": "reviews", "interview": "interview_turns"}
 VERBATIM_COLUMNS = [
     "verbatim_id",
     "source",
@@ -121,8 +123,23 @@ def kind_of(source: str) -> str:
 def verbatim_expression(ws: Store, kinds: Iterable[str]) -> ibis.Table:
     parts = []
     for kind in kinds:
+        if kind == "interview" and not ws.has_table(KINDS[kind]):
+            continue  # a backend without interview transcripts (cxlens.connect over canonical tables)
         t = ws.table(KINDS[kind])
-        if kind == "feedback":
+        if kind == "interview":  # the customer's own turns only (cxlens.interviews): the interviewer's are not
+            part = t.filter((t.role == "customer") & _nonblank(t.text)).select(
+                verbatim_id=("interview:" + t.turn_id).cast(_S),
+                source=ibis.literal("interview"),
+                customer_id=t.customer_id,
+                ts=t.ts.cast("timestamp"),
+                text=t.text.cast(_S),
+                touchpoint=_null(_S),
+                channel=ibis.literal("interview"),
+                stage=_null(_S),
+                score=_null("float64"),
+                metric=_null(_S),
+            )
+        elif kind == "feedback":
             part = t.filter(_nonblank(t.comment)).select(
                 verbatim_id="feedback:" + t.feedback_id,
                 source="feedback:" + t.metric,
@@ -164,6 +181,10 @@ def verbatim_expression(ws: Store, kinds: Iterable[str]) -> ibis.Table:
                 metric=ibis.ifelse(t.rating.notnull(), ibis.literal("rating"), _null(_S)),
             )
         parts.append(part.cast({"ts": "timestamp", "customer_id": _S, "touchpoint": _S, "channel": _S}))
+    if not parts:
+        raise ConfigError(
+            "this workspace has no interview transcripts; import them with `cxlens import interviews DIR`"
+        )
     u = parts[0] if len(parts) == 1 else ibis.union(*parts)
     j = ws.journey
     stage_of, channel_of = j.stage_of(), j.channel_of()

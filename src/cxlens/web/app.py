@@ -168,7 +168,10 @@ def create_app(
     from cxlens.web.api import admin as admin_api
     from cxlens.web.api import collect as collect_api
     from cxlens.web.api import customers as customers_api
+    from cxlens.web.api import engagement as engagement_api
+    from cxlens.web.api import experiments as experiments_api
     from cxlens.web.api import imports as imports_api
+    from cxlens.web.api import interviews as interviews_api
     from cxlens.web.api import journeys as journeys_api
     from cxlens.web.api import metrics as metrics_api
     from cxlens.web.api import surveys as surveys_api
@@ -182,6 +185,9 @@ def create_app(
     app.include_router(admin_api.router)
     app.include_router(surveys_api.router)
     app.include_router(imports_api.router)
+    app.include_router(experiments_api.router)
+    app.include_router(interviews_api.router)
+    app.include_router(engagement_api.router)
     app.include_router(collect_api.router)  # /v1 collection API
     for router in load_pages():
         app.include_router(router)

@@ -37,6 +37,8 @@ PAGE_MODULES: list[str] = [
     "cxlens.web.pages.admin",
     "cxlens.web.pages.surveys",
     "cxlens.web.pages.imports",
+    "cxlens.web.pages.experiments",
+    "cxlens.web.pages.learn",
 ]
 
 #: Registered navigation entries (see :func:`nav` for the ordered list).

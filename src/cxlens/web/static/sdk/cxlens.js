@@ -10,6 +10,8 @@
  *   cxlens.on("track", function (msg) { … })   // "track" | "page" | "identify" | "*"
  *   cxlens.user()                       // {anonymousId, userId}
  *   cxlens.reset()                      // sign-out: forget the user, new anonymous id
+ *   cxlens.variant("checkout-v2", ["control", "one-page"])   // sticky A/B variant + one $exposure per page
+ *                                       // (call it once the tracker has loaded: `cxlens.loaded === true`)
  *
  * Messages are batched (every `flushInterval` ms or `flushAt` messages) and POSTed with the write
  * key as HTTP Basic user name; failures are retried with exponential backoff (each message
@@ -169,6 +171,26 @@
   window.addEventListener("pagehide", beacon);
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") beacon(); });
 
+  // -- experiments: the variant is fnv1a32(String(fnv1a32(experiment + visitor))) % 10000 / 10000 (GrowthBook's
+  // hash v2) cut into the split, exactly as
+  // cxlens.experiments.assign in Python; the first answer is remembered, so it stays after sign-in
+  var EXP = "cxlens_exp";
+  var exposedNow = {};
+  function fnv1a(str) {
+    var s = unescape(encodeURIComponent(str)), h = 0x811c9dc5;
+    for (var i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+    return h >>> 0;
+  }
+  function assignVariant(name, visitor, variants, weights) {
+    var u = (fnv1a(String(fnv1a(name + visitor))) % 10000) / 10000, total = 0, acc = 0, i;
+    for (i = 0; i < variants.length; i++) total += weights ? Number(weights[i]) : 1;
+    for (i = 0; i < variants.length; i++) {
+      acc += (weights ? Number(weights[i]) : 1) / total;
+      if (u < acc) return variants[i];
+    }
+    return variants[variants.length - 1];
+  }
+
   // -- the public API ------------------------------------------------------------------------------
   function obj(x) { return x && typeof x === "object" ? x : {}; }
 
@@ -223,6 +245,26 @@
       userHash = null; save(UHASH, null);
       anonymousId = uuid(); save(AID, anonymousId);
     },
+    variant: function (name, variants, options) {
+      options = obj(options);
+      name = String(name);
+      if (!variants || !variants.length) return null;
+      variants = Array.prototype.map.call(variants, String);
+      var remembered = {};
+      try { remembered = JSON.parse(load(EXP) || "{}") || {}; } catch (e) { remembered = {}; }
+      var v = remembered[name];
+      if (!v || variants.indexOf(v) < 0) {
+        v = assignVariant(name, userId || anonymousId, variants, options.weights);
+        remembered[name] = v; save(EXP, JSON.stringify(remembered));
+      }
+      if (options.track !== false && !exposedNow[name]) {
+        exposedNow[name] = true;
+        enqueue({type: "track", event: "$exposure", properties: {experiment: name, variant: v}});
+      }
+      return v;
+    },
+    // the pure hash, for checks: cxlens._assign("exp", "visitor", ["a", "b"]) === the server's assignment
+    _assign: assignVariant,
     flush: flush
   };
 

@@ -1,0 +1,110 @@
+"""``cxlens bench experiments``: the read-out's statistics checked by simulation.
+
+Four checks, each over ``tests`` simulated experiments drawn with NumPy (fixed seed), every one
+analysed with the library's own functions (:mod:`cxlens.experiments.stats`):
+
+1. **Coverage** — A/A tests (both arms at ``baseline``) of ``n`` people per arm: the share whose
+   fixed-horizon 95% CI (unpooled SE) covers the true difference 0; and the same for A/B tests
+   with a true difference ``mde``. Goal 94–96 %.
+2. **Peeking** — A/A tests looked at every day for ``days`` days (``daily`` people per arm per
+   day): the share ever declared significant by the sequential always-valid CI (goal ≤ 5 %),
+   beside the naive fixed-horizon CI looked at daily (which inflates it).
+3. **Power** — A/B tests with a true absolute uplift ``mde`` at the sample size the calculator
+   gives for ``power``: the share with p < 0.05 (goal: the promised power ± 3 points).
+4. **CUPED** — tests of a continuous metric whose pre-period covariate explains ``rho²`` of its
+   variance: the CUPED CI width ÷ the raw width (theory √(1 − ρ²)) and the CUPED CI's coverage.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from cxlens.experiments import stats
+
+__all__ = ["bench_experiments"]
+
+
+def coverage(rng: np.random.Generator, tests: int, n: int, p_a: float, p_b: float) -> float:
+    xa = rng.binomial(n, p_a, tests)
+    xb = rng.binomial(n, p_b, tests)
+    hit = 0
+    for a, b in zip(xa, xb, strict=True):
+        d = stats.proportion_diff(int(a), n, int(b), n)
+        hit += d.ci_low <= p_b - p_a <= d.ci_high
+    return hit / tests
+
+
+def peeking(rng: np.random.Generator, tests: int, days: int, daily: int, p: float) -> dict[str, float]:
+    """Share of A/A tests ever 'significant' over daily looks: sequential vs naive fixed-horizon."""
+    ca = rng.binomial(daily, p, (tests, days)).cumsum(axis=1)
+    cb = rng.binomial(daily, p, (tests, days)).cumsum(axis=1)
+    n = daily * np.arange(1, days + 1)
+    pa, pb = ca / n, cb / n
+    se = np.sqrt(pa * (1 - pa) / n + pb * (1 - pb) / n)
+    d = pb - pa
+    half = stats.sequential_halfwidth_array(se, 2 * n)
+    seq = (np.abs(d) > half).any(axis=1).mean()
+    naive = (np.abs(d) > 1.959964 * se).any(axis=1).mean()
+    last = (np.abs(d[:, -1]) > 1.959964 * se[:, -1]).mean()
+    # the library's scalar function must agree with the vectorised one used here
+    assert math.isclose(float(half[0, -1]), stats.sequential_halfwidth(float(se[0, -1]), float(2 * n[-1])))
+    return {"sequential": float(seq), "naive_daily": float(naive), "fixed_once": float(last)}
+
+
+def power(rng: np.random.Generator, tests: int, baseline: float, mde: float, target: float) -> dict[str, float]:
+    size = stats.sample_size(baseline, mde, target)
+    n = int(size["per_variant"])
+    xa = rng.binomial(n, baseline, tests)
+    xb = rng.binomial(n, baseline + mde, tests)
+    sig = sum(stats.proportion_diff(int(a), n, int(b), n).p_value < 0.05 for a, b in zip(xa, xb, strict=True))
+    return {"per_variant": n, "promised": target, "observed": sig / tests}
+
+
+def cuped(rng: np.random.Generator, tests: int, n: int, rho: float) -> dict[str, float]:
+    widths_raw, widths_cuped, cover, reduction = [], [], 0, []
+    for _ in range(tests):
+        x = rng.normal(0, 1, (2, n))
+        y = 10 + rho * x + math.sqrt(1 - rho * rho) * rng.normal(0, 1, (2, n))
+        raw = stats.mean_diff(n, y[0].sum(), (y[0] ** 2).sum(), n, y[1].sum(), (y[1] ** 2).sum())
+        cd, red = stats.cuped_diff(y[0], x[0], y[1], x[1])
+        widths_raw.append(raw.ci_high - raw.ci_low)
+        widths_cuped.append(cd.ci_high - cd.ci_low)
+        cover += cd.ci_low <= 0 <= cd.ci_high
+        reduction.append(red)
+    return {
+        "width_ratio": float(np.mean(widths_cuped) / np.mean(widths_raw)),
+        "theory": math.sqrt(1 - rho * rho),
+        "variance_reduction": float(np.mean(reduction)),
+        "coverage": cover / tests,
+    }
+
+
+def bench_experiments(tests: int = 2000, seed: int = 0, n: int = 5000, baseline: float = 0.1, mde: float = 0.02,
+                      days: int = 28, daily: int = 500, rho: float = 0.7) -> dict[str, Any]:  # fmt: skip
+    """All four checks; figures as a flat dict (rates as fractions)."""
+    rng = np.random.default_rng(seed)
+    t = time.perf_counter()
+    out: dict[str, Any] = {"tests": tests, "seed": seed}
+    out["aa_ci_coverage"] = coverage(rng, tests, n, baseline, baseline)
+    out["ab_ci_coverage"] = coverage(rng, tests, n, baseline, baseline + mde)
+    pk = peeking(rng, tests, days, daily, baseline)
+    out["peeking_days"] = days
+    out["sequential_false_positive_daily_peeking"] = pk["sequential"]
+    out["naive_false_positive_daily_peeking"] = pk["naive_daily"]
+    out["fixed_horizon_false_positive_one_look"] = pk["fixed_once"]
+    pw = power(rng, tests, baseline, mde, 0.8)
+    out["power_per_variant"] = pw["per_variant"]
+    out["power_promised"] = pw["promised"]
+    out["power_observed"] = pw["observed"]
+    cu = cuped(rng, tests, 1000, rho)
+    out["cuped_rho"] = rho
+    out["cuped_ci_width_ratio"] = cu["width_ratio"]
+    out["cuped_width_ratio_theory"] = cu["theory"]
+    out["cuped_variance_reduction"] = cu["variance_reduction"]
+    out["cuped_ci_coverage"] = cu["coverage"]
+    out["seconds"] = round(time.perf_counter() - t, 2)
+    return out

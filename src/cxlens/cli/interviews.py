@@ -1,0 +1,75 @@
+"""``cxlens interviews …`` (list, show, candidates) and ``cxlens import interviews DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cxlens.cli._app import Fmt, app, err, open, print_frame
+
+interviews_app = typer.Typer(help="Customer interviews: transcripts as verbatims, recruit lists.", no_args_is_help=True)
+app.add_typer(interviews_app, name="interviews", rich_help_panel="Get data in")
+
+
+def import_interviews(folder: Path, interviewers: list[str] | None = None, manifest: Path | None = None) -> None:
+    """What ``cxlens import interviews DIR`` runs."""
+    with open() as ws:
+        df = ws.interviews.import_dir(folder, interviewers=interviewers, manifest=manifest)
+    linked = int(df["customer_id"].notna().sum())
+    err.print(f"{len(df)} interviews imported ({int(df['turns'].sum())} turns, "
+              f"{int(df['customer_turns'].sum())} customer turns; {linked} linked to a customer)", markup=False)  # fmt: skip
+    print_frame(df, Fmt.table)
+
+
+@interviews_app.command("list")
+def interviews_list(fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table) -> None:
+    """Imported interviews with their participant and customer."""
+    with open(read_only=True) as ws:
+        print_frame(ws.interviews.list(), fmt)
+
+
+@interviews_app.command("show")
+def interviews_show(
+    interview_id: str, fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table
+) -> None:
+    """An interview's turns: speaker, role, start time, text."""
+    with open(read_only=True) as ws:
+        df = ws.interviews.turns(interview_id)
+    if df.empty:
+        from cxlens.errors import NotFoundError
+
+        raise NotFoundError(f"interview {interview_id!r} not found; see `cxlens interviews list`")
+    print_frame(df[["turn", "speaker", "role", "start_s", "text"]] if fmt is Fmt.table else df, fmt)
+
+
+@interviews_app.command("themes")
+def interviews_themes(
+    quotes: Annotated[int, typer.Option(help="Supporting quotes per theme.")] = 3,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Themes across interviews: how many participants raised each, with supporting quotes."""
+    with open(read_only=True) as ws:
+        df = ws.interviews.themes(quotes)
+    if fmt is not Fmt.json:
+        df = df.assign(quotes=df["quotes"].map(lambda q: " | ".join(q)))
+    print_frame(df, fmt)
+
+
+@interviews_app.command("candidates")
+def interviews_candidates(
+    segment: Annotated[list[str] | None, typer.Option(help="Customer segment; repeatable.")] = None,
+    theme: Annotated[str | None, typer.Option(help="Only customers whose verbatims carry this theme.")] = None,
+    min_churn_risk: Annotated[float | None, typer.Option(help="Only customers at or above this churn risk.")] = None,
+    per_segment: Annotated[int | None, typer.Option(help="Quota per segment.")] = None,
+    survey: Annotated[str | None, typer.Option(help="Only opt-ins from this survey.")] = None,
+    opt_in: Annotated[str, typer.Option(help="Id of the opt-in question.")] = "interview_opt_in",
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Opted-in customers to invite, highest churn risk first within each segment."""
+    with open(read_only=True) as ws:
+        df = ws.interviews.candidates(segment=segment, theme=theme, min_churn_risk=min_churn_risk,
+                                      per_segment=per_segment, survey_id=survey, opt_in=opt_in, limit=limit)  # fmt: skip
+    print_frame(df, fmt)

@@ -1,0 +1,57 @@
+"""Employee engagement: employees, anonymous pulse answers, eNPS and an engagement index shown only
+for groups large enough to stay anonymous, and engagement beside the customer outcomes (``ws.engagement``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cxlens.engagement.people import DRIVERS, GROUP_COLUMNS, QUESTIONS, import_employees, import_pulse
+from cxlens.engagement.summary import DEFAULT_MIN_GROUP, FLOOR, SETTING, beside_cx, min_group_size, summary
+
+__all__ = [
+    "DEFAULT_MIN_GROUP",
+    "DRIVERS",
+    "FLOOR",
+    "GROUP_COLUMNS",
+    "QUESTIONS",
+    "SETTING",
+    "Engagement",
+    "beside_cx",
+    "import_employees",
+    "import_pulse",
+    "min_group_size",
+    "summary",
+]
+
+
+class Engagement:
+    """``ws.engagement``: import employees and pulse answers; eNPS and engagement by group; beside CX."""
+
+    def __init__(self, store: Any):
+        self.store = store
+
+    def import_employees(self, source: str | Path | pd.DataFrame) -> int:
+        return import_employees(self.store, source)
+
+    def import_pulse(self, source: str | Path | pd.DataFrame) -> int:
+        return import_pulse(self.store, source)
+
+    def set_min_group(self, k: int) -> None:
+        """Set the workspace's smallest group shown (never below 3)."""
+        if not isinstance(k, int) or k < FLOOR:
+            from cxlens.errors import ParameterError
+
+            raise ParameterError("min_group", f"min_group is {k!r}; groups smaller than {FLOOR} are never shown")
+        self.store.set_setting(SETTING, k)
+
+    def summary(self, by: str | None = None, filters: Mapping[str, Any] | None = None, **kw: Any) -> pd.DataFrame:
+        """eNPS and engagement, small groups suppressed (:func:`cxlens.engagement.summary`)."""
+        return summary(self.store, by, filters, **kw)
+
+    def beside_cx(self, **kw: Any) -> dict[str, Any]:
+        """Per-team eNPS beside customer CSAT/NPS and their correlation (:func:`cxlens.engagement.beside_cx`)."""
+        return beside_cx(self.store, **kw)

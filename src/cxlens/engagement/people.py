@@ -1,0 +1,119 @@
+"""Employees and pulse answers in, anonymous by construction.
+
+``import_employees`` takes a CSV/Parquet/DataFrame with ``employee_id`` and ``team`` (required),
+``name``, ``email`` (PII), ``role``, ``manager_id``, ``location``; importing again updates.
+
+``import_pulse`` takes answers in long form: ``question``, ``score`` and ``ts``, plus either
+``employee_id`` (the employee's team, role, location and manager are looked up) or those group
+columns directly; ``response_id`` groups the answers of one submission (default: one per employee
+and ``ts``). The employee id is NOT stored: each submission gets a fresh random id and only the
+group attributes at answer time are kept, so no stored answer can be traced back to a person.
+
+Questions: ``enps`` (0-10, "How likely are you to recommend <company> as a place to work?") and the
+engagement index items on a 1-5 agreement scale, Culture Amp's five factors
+(cultureamp.com/blog/employee-engagement-guide): ``pride``, ``recommend``, ``stay_now`` (present
+commitment), ``stay_future`` (future commitment), ``motivation``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cxlens.errors import SchemaError
+
+__all__ = ["DRIVERS", "GROUP_COLUMNS", "QUESTIONS", "import_employees", "import_pulse"]
+
+DRIVERS = ("pride", "recommend", "stay_now", "stay_future", "motivation")
+QUESTIONS = {"enps": (0, 10), **dict.fromkeys(DRIVERS, (1, 5))}
+GROUP_COLUMNS = ("team", "role", "location", "manager_id")
+EMPLOYEE_COLUMNS = ("employee_id", "name", "email", "team", "role", "manager_id", "location")
+
+
+def _frame(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    if isinstance(source, pd.DataFrame):
+        return source.copy(), "<frame>"
+    p = Path(source)
+    if not p.exists():
+        raise SchemaError(f"file {str(p)!r} does not exist")
+    df = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p, dtype=str, keep_default_na=False)
+    return df, p.name
+
+
+def _text(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def import_employees(store: Any, source: str | Path | pd.DataFrame) -> int:
+    """Add or update employees; returns the rows written."""
+    df, name = _frame(source)
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    for col in ("employee_id", "team"):
+        if col not in df.columns:
+            raise SchemaError(f"{name} has no column {col!r}; expected {', '.join(EMPLOYEE_COLUMNS)}")
+    rows = []
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for i, r in enumerate(df.to_dict("records"), start=2):
+        vals = {c: _text(r.get(c)) for c in EMPLOYEE_COLUMNS}
+        for col in ("employee_id", "team"):
+            if vals[col] is None:
+                raise SchemaError(f"column {col!r} in {name} row {i} is empty; every employee needs one")
+        rows.append([*(vals[c] for c in EMPLOYEE_COLUMNS), now])
+    with store.transaction(changes=["employees"]) as cur:
+        cur.executemany("DELETE FROM employees WHERE employee_id = ?", [[r[0]] for r in rows])
+        cur.executemany("INSERT INTO employees VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
+
+
+def import_pulse(store: Any, source: str | Path | pd.DataFrame) -> int:
+    """Add pulse answers (see the module doc); returns the answers written."""
+    df, name = _frame(source)
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    for col in ("question", "score", "ts"):
+        if col not in df.columns:
+            raise SchemaError(f"{name} has no column {col!r}; expected question, score, ts and employee_id or team")
+    if "employee_id" not in df.columns and "team" not in df.columns:
+        raise SchemaError(f"{name} has neither 'employee_id' nor 'team'; answers need a group")
+    emp = {}
+    if "employee_id" in df.columns:
+        emp = {r[0]: dict(zip(GROUP_COLUMNS, r[1:], strict=True))
+               for r in store.rows("SELECT employee_id, team, role, location, manager_id FROM employees")}  # fmt: skip
+    rows, ids = [], {}
+    for i, r in enumerate(df.to_dict("records"), start=2):
+        q = (_text(r.get("question")) or "").lower()
+        if q not in QUESTIONS:
+            raise SchemaError(f"column 'question' in {name} row {i} is {q!r}; expected one of {', '.join(QUESTIONS)}")
+        lo, hi = QUESTIONS[q]
+        try:
+            score = float(r.get("score"))
+        except (TypeError, ValueError):
+            score = float("nan")
+        if not lo <= score <= hi:
+            raise SchemaError(f"column 'score' in {name} row {i} is {r.get('score')!r}; expected {lo}-{hi} for {q!r}")
+        try:
+            ts = pd.Timestamp(r.get("ts")).tz_localize(None).to_pydatetime()
+        except (TypeError, ValueError):
+            raise SchemaError(f"column 'ts' in {name} row {i} is {r.get('ts')!r}; expected a date") from None
+        eid = _text(r.get("employee_id"))
+        if eid is not None:
+            if eid not in emp:
+                raise SchemaError(f"column 'employee_id' in {name} row {i} is {eid!r}, not an imported employee; "
+                                  "run `cxlens employees import` first")  # fmt: skip
+            groups = emp[eid]
+        else:
+            groups = {c: _text(r.get(c)) for c in GROUP_COLUMNS}
+            if groups["team"] is None:
+                raise SchemaError(f"column 'team' in {name} row {i} is empty; answers need a team")
+        key = _text(r.get("response_id")) or f"{eid}|{ts.isoformat()}"
+        rid = ids.setdefault(key, uuid.uuid4().hex)  # a fresh id: the employee is not stored
+        rows.append([rid, ts, *(groups[c] for c in GROUP_COLUMNS), q, score])
+    with store.transaction(changes=["pulse_answers"]) as cur:
+        cur.executemany("INSERT INTO pulse_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)

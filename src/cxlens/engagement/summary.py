@@ -1,0 +1,198 @@
+"""eNPS and the engagement index per group, with the small-group rule that cannot be filtered around.
+
+The rule (``min_group``, workspace setting ``engagement.min_group``, default 5, never below 3):
+
+1. **one dimension per question** (team, role, location or manager): filters and ``by`` on the
+   same one, so every population is a union of one partition's groups — crossed filters (team ×
+   location) could make two results differ by one person;
+2. a group is shown only with at least ``min_group`` respondents;
+3. **complementary suppression**: when the groups hidden by rule 2 hold, together, fewer than
+   ``min_group`` respondents, the smallest shown groups are hidden too until they hold at least
+   that many — otherwise total − shown groups would give the hidden ones away;
+4. a filter selecting a hidden group is refused (the whole result is suppressed), so a filter
+   cannot show what a breakdown hides; the population total is shown only with ``min_group`` or more.
+
+Groups and hiding are computed over all answers of the workspace, so every question sees the
+same hidden groups.
+
+No function returns an individual answer. eNPS = % promoters (9-10) − % detractors (0-6) with the NPS
+variance; the engagement index is, per respondent, the mean of the five driver items rescaled
+from 1-5 to 0-100, averaged over respondents with a t interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from cxlens.engagement.people import DRIVERS, GROUP_COLUMNS
+from cxlens.errors import ParameterError
+
+__all__ = ["DEFAULT_MIN_GROUP", "FLOOR", "SETTING", "beside_cx", "min_group_size", "summary"]
+
+SETTING = "engagement.min_group"
+DEFAULT_MIN_GROUP = 5
+FLOOR = 3
+NOTE = ("Correlation across teams is not cause: teams differ in products, customers and workload; "
+        "read it as a question to investigate, not as an effect of engagement.")  # fmt: skip
+
+
+def _valid(k: Any) -> int:
+    try:
+        k = int(k)
+    except (TypeError, ValueError):
+        raise ParameterError("min_group", f"min_group is {k!r}; expected a whole number ≥ {FLOOR}") from None
+    if k < FLOOR:
+        raise ParameterError("min_group", f"min_group is {k}; groups smaller than {FLOOR} are never shown")
+    return k
+
+
+def min_group_size(store: Any, override: int | None = None) -> int:
+    """The smallest group shown: the workspace setting (default 5), or ``override`` when it is LARGER
+    (a caller may be stricter, never laxer; only the setting lowers it, and never below 3)."""
+    k = _valid(store.setting(SETTING, DEFAULT_MIN_GROUP))
+    return k if override is None else max(k, _valid(override))
+
+
+def _answers(store: Any) -> pd.DataFrame:
+    return store.read("SELECT response_id, team, role, location, manager_id, question, score FROM pulse_answers")
+
+
+def _check_dims(names: list[str], what: str) -> None:
+    for d in names:
+        if d not in GROUP_COLUMNS:
+            raise ParameterError(what, f"{what} {d!r} is not a group; expected one of {', '.join(GROUP_COLUMNS)}")
+
+
+def _filter(df: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame:
+    for d, v in filters.items():
+        values = [v] if isinstance(v, str) else list(v)
+        df = df[df[d].isin(values)]
+    return df
+
+
+def _n(df: pd.DataFrame) -> int:
+    return int(df["response_id"].nunique())
+
+
+def _scores(df: pd.DataFrame) -> dict[str, Any]:
+    e = df.loc[df["question"] == "enps", "score"].to_numpy(float)
+    out: dict[str, Any] = {"enps": None, "enps_low": None, "enps_high": None, "enps_n": len(e)}
+    if len(e):
+        p, d = (e >= 9).mean(), (e <= 6).mean()
+        v = 100 * (p - d)
+        se = 100 * math.sqrt(max(p + d - (p - d) ** 2, 0) / len(e))
+        out |= {"enps": v, "enps_low": max(-100.0, v - 1.959964 * se), "enps_high": min(100.0, v + 1.959964 * se)}
+    drv = df[df["question"].isin(DRIVERS)]
+    idx = ((drv["score"] - 1) / 4 * 100).groupby(drv["response_id"]).mean().to_numpy(float)
+    out |= {"engagement": None, "engagement_low": None, "engagement_high": None, "engagement_n": len(idx)}
+    if len(idx):
+        m = float(idx.mean())
+        out["engagement"] = m
+        if len(idx) > 1:
+            h = float(st.t.ppf(0.975, len(idx) - 1) * idx.std(ddof=1) / math.sqrt(len(idx)))
+            out |= {"engagement_low": max(0.0, m - h), "engagement_high": min(100.0, m + h)}
+    return out
+
+
+def _row(group: str, df: pd.DataFrame, hidden: bool, note: str | None) -> dict[str, Any]:
+    base = {"group": group, "respondents": None, "enps": None, "enps_low": None, "enps_high": None,
+            "engagement": None, "engagement_low": None, "engagement_high": None}  # fmt: skip
+    if hidden:
+        return base | {"suppressed": True, "note": note}
+    s = _scores(df)
+    return base | {k: s[k] for k in base if k in s} | {"respondents": _n(df), "suppressed": False, "note": None}
+
+
+def _partition(everyone: pd.DataFrame, dim: str, k: int) -> tuple[pd.Series, set[str]]:
+    """Respondents per value of ``dim`` over ALL answers, and the values hidden: those under ``k``, then
+    (complementary suppression) the smallest others until the hidden ones hold ``k`` or more."""
+    sizes = everyone.groupby(everyone[dim].fillna("(none)"))["response_id"].nunique().sort_values(kind="stable")
+    hidden = {str(g) for g, m in sizes.items() if m < k}
+    while True:
+        held = int(sum(sizes[g] for g in hidden))
+        shown = [g for g in sizes.index if g not in hidden]
+        if held == 0 or held >= k or not shown:
+            return sizes, hidden
+        hidden.add(shown[0])
+
+
+def summary(store: Any, by: str | None = None, filters: Mapping[str, Any] | None = None,
+            min_group: int | None = None) -> pd.DataFrame:  # fmt: skip
+    """eNPS and engagement for the (filtered) population and, with ``by``, per group; see the module doc.
+
+    One dimension per question (filters and ``by`` on the same one): across dimensions, two results
+    could differ by one person. Columns: group, respondents, enps, enps_low, enps_high, engagement,
+    engagement_low, engagement_high, suppressed, note. The first row is the population (``(all)``).
+    """
+    k = min_group_size(store, min_group)
+    filters = {
+        d: ([v] if isinstance(v, str) else list(v)) for d, v in (filters or {}).items() if v not in (None, "", [])
+    }
+    _check_dims(list(filters), "filter")
+    if by is not None:
+        _check_dims([by], "by")
+    dims = set(filters) | ({by} if by else set())
+    if len(dims) > 1:
+        raise ParameterError("filter", f"filters and by use {sorted(dims)}; engagement results take one dimension "
+                             "at a time, because two results over crossed groups can differ by one person")  # fmt: skip
+    everyone = _answers(store)
+    reason = None
+    if dims:
+        dim = next(iter(dims))
+        sizes, hidden = _partition(everyone, dim, k)
+        picked = filters.get(dim)
+        if picked is not None:
+            small = sorted(v for v in picked if v in hidden)
+            if small:
+                reason = (f"{dim} {small} is hidden (fewer than {k} respondents, or needed to keep a small group "
+                          "from being worked out); choose other values")  # fmt: skip
+        f = _filter(everyone, filters)
+    else:
+        f = everyone
+    if reason is None and _n(f) < k:
+        reason = f"fewer than {k} respondents"
+    rows = [_row("(all)", f, reason is not None, reason)]
+    if by is not None:
+        key = f[by].fillna("(none)")
+        for g in sorted(key.unique().tolist(), key=str):
+            hide = reason is not None or g in hidden
+            note = reason or (f"fewer than {k} respondents" if sizes[g] < k else
+                              "hidden so that the small groups cannot be worked out from the total")  # fmt: skip
+            rows.append(_row(str(g), f[key == g], hide, note if hide else None))
+    return pd.DataFrame(rows)
+
+
+def beside_cx(store: Any, *, days: int = 7, min_group: int | None = None) -> dict[str, Any]:
+    """Per team: eNPS (small-group rule applied) beside the customer CSAT and NPS given within ``days``
+    after a ticket the team handled, and the correlation of eNPS with CSAT across teams (Pearson r,
+    Fisher-z 95% CI, teams with both figures)."""
+    if not (isinstance(days, int) and days > 0):
+        raise ParameterError("days", f"days is {days!r}; expected a whole number of days > 0")
+    teams = summary(store, by="team", min_group=min_group).iloc[1:]
+    cx = store.read(
+        "SELECT t.team, count(DISTINCT t.ticket_id) AS tickets, "
+        "count(CASE WHEN f.metric = 'csat' THEN 1 END) AS csat_n, "
+        "100 * avg(CASE WHEN f.metric = 'csat' THEN (f.score >= 4)::INT END) AS csat, "
+        "count(CASE WHEN f.metric = 'nps' THEN 1 END) AS nps_n, "
+        "100 * (avg(CASE WHEN f.metric = 'nps' THEN (f.score >= 9)::INT END) "
+        "- avg(CASE WHEN f.metric = 'nps' THEN (f.score <= 6)::INT END)) AS nps "
+        "FROM tickets t LEFT JOIN feedback f ON f.customer_id = t.customer_id AND f.ts >= t.created_at "
+        "AND f.ts < t.created_at + to_days(?) WHERE t.team IS NOT NULL GROUP BY 1",
+        [days],
+    )
+    merged = teams.rename(columns={"group": "team"}).merge(cx, on="team", how="outer")
+    merged = merged.sort_values("team").reset_index(drop=True)
+    both = merged.dropna(subset=["enps", "csat"])
+    both = both[both["suppressed"] == False]  # noqa: E712  (NaN for teams with tickets but no pulse)
+    corr: dict[str, Any] = {"x": "enps", "y": "csat", "teams": len(both), "r": None, "ci_low": None, "ci_high": None}
+    if len(both) >= 4 and both["enps"].std() > 0 and both["csat"].std() > 0:
+        r = float(np.corrcoef(both["enps"].astype(float), both["csat"].astype(float))[0, 1])
+        z, se = math.atanh(max(min(r, 0.999999), -0.999999)), 1 / math.sqrt(len(both) - 3)
+        corr |= {"r": r, "ci_low": math.tanh(z - 1.959964 * se), "ci_high": math.tanh(z + 1.959964 * se)}
+    return {"teams": merged, "correlation": corr, "days": days, "note": NOTE}

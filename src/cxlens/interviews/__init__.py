@@ -1,0 +1,60 @@
+"""Customer interviews: recruit from survey opt-ins, import transcripts as verbatims (``ws.interviews``).
+
+Transcripts (WebVTT, SRT, ``Speaker: text`` plain text, DOCX through python-docx) become speaker
+turns; the customer's own turns join the voice pipeline as verbatims with source ``interview``
+(sentiment, themes, PII redaction), the interviewer's do not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cxlens.interviews.capture import INTERVIEWERS, import_interviews, interview_themes, interview_turns
+from cxlens.interviews.recruit import OPT_IN, candidates
+from cxlens.interviews.transcripts import Turn, parse_file, parse_srt, parse_text, parse_vtt
+
+__all__ = [
+    "INTERVIEWERS",
+    "OPT_IN",
+    "Interviews",
+    "Turn",
+    "candidates",
+    "import_interviews",
+    "interview_themes",
+    "interview_turns",
+    "parse_file",
+    "parse_srt",
+    "parse_text",
+    "parse_vtt",
+]
+
+
+class Interviews:
+    """``ws.interviews``: import transcripts, read turns, build a recruit list."""
+
+    def __init__(self, store: Any):
+        self.store = store
+
+    def import_dir(self, folder: str | Path, **kw: Any) -> pd.DataFrame:
+        """Import every transcript of ``folder`` (:func:`cxlens.interviews.import_interviews`)."""
+        return import_interviews(self.store, folder, **kw)
+
+    def list(self) -> pd.DataFrame:
+        return self.store.read(
+            "SELECT i.*, (SELECT count(*) FROM interview_turns t WHERE t.interview_id = i.interview_id "
+            "AND t.role = 'customer') AS customer_turns FROM interviews i ORDER BY interviewed_at DESC"
+        )
+
+    def turns(self, interview_id: str | None = None) -> pd.DataFrame:
+        return interview_turns(self.store, interview_id)
+
+    def themes(self, quotes: int = 3) -> pd.DataFrame:
+        """Themes across interviews with participants and supporting quotes (:func:`interview_themes`)."""
+        return interview_themes(self.store, quotes=quotes)
+
+    def candidates(self, **kw: Any) -> pd.DataFrame:
+        """Opted-in customers to invite (:func:`cxlens.interviews.candidates`)."""
+        return candidates(self.store, **kw)

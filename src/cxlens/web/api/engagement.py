@@ -1,0 +1,59 @@
+"""Employee engagement endpoints (admins and analysts)::
+
+    GET /api/v1/engagement/summary?by=team&team=…&role=…&location=…&manager_id=…
+    GET /api/v1/engagement/cx?days=7
+
+Both go through :func:`cxlens.engagement.summary`: groups under the workspace's minimum size
+(setting ``engagement.min_group``, default 5, never below 3) come back with ``suppressed: true`` and
+no figures, filters that would single people out are refused the same way, and no endpoint returns
+an individual answer or an employee.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from cxlens.web.deps import require_role, run_on_workspace
+
+__all__ = ["router"]
+
+router = APIRouter()
+Reader = Depends(require_role("admin", "analyst"))
+
+
+def _records(df: Any) -> list[dict[str, Any]]:
+    def clean(v: Any) -> Any:
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            return None
+        return clean(v.item()) if hasattr(v, "item") else v
+
+    return [
+        {str(k): clean(v) for k, v in r.items()} for r in df.astype(object).where(df.notna(), None).to_dict("records")
+    ]
+
+
+@router.get("/api/v1/engagement/summary", tags=["engagement"], summary="eNPS and engagement by group",
+            dependencies=[Reader])  # fmt: skip
+async def api_summary(
+    request: Request,
+    by: str | None = None,
+    team: Annotated[list[str] | None, Query()] = None,
+    role: Annotated[list[str] | None, Query()] = None,
+    location: Annotated[list[str] | None, Query()] = None,
+    manager_id: Annotated[list[str] | None, Query()] = None,
+    min_group: Annotated[int | None, Query(ge=3)] = None,
+) -> list[dict[str, Any]]:
+    f = {"team": team, "role": role, "location": location, "manager_id": manager_id}
+    df = await run_on_workspace(request, lambda ws: ws.engagement.summary(by, f, min_group=min_group))
+    return _records(df)
+
+
+@router.get("/api/v1/engagement/cx", tags=["engagement"], summary="Per-team eNPS beside customer CSAT/NPS",
+            dependencies=[Reader])  # fmt: skip
+async def api_cx(request: Request, days: Annotated[int, Query(ge=1, le=90)] = 7) -> dict[str, Any]:
+    res = await run_on_workspace(request, lambda ws: ws.engagement.beside_cx(days=days))
+    corr = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in res["correlation"].items()}
+    return {"teams": _records(res["teams"]), "correlation": corr, "days": res["days"], "note": res["note"]}

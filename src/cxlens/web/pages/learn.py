@@ -1,0 +1,68 @@
+"""Dashboard pages for employee engagement (``/engagement``) and interviews (``/interviews``).
+
+Both render what the library returns: the engagement page shows only groups the small-group rule
+lets through (:func:`cxlens.engagement.summary`); the interviews page shows interviews and the
+recruit list (customer e-mail masked unless the viewer's role reveals PII).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from cxlens.engagement import GROUP_COLUMNS
+from cxlens.errors import CxlensError
+from cxlens.schema.pii import current_policy
+from cxlens.web.deps import require_role, run_on_workspace
+from cxlens.web.pages import register
+
+router = register(APIRouter(include_in_schema=False), id="engagement", label="Engagement", path="/engagement",
+                  order=48)  # fmt: skip
+interviews_router = register(APIRouter(include_in_schema=False), id="interviews", label="Interviews",
+                             path="/interviews", order=49)  # fmt: skip
+Reader = Depends(require_role("admin", "analyst"))
+
+
+def _render(request: Request, template: str, ctx: dict[str, Any]) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, template, ctx)
+
+
+@router.get("/engagement", response_class=HTMLResponse, dependencies=[Reader])
+async def engagement_page(
+    request: Request, by: Annotated[str, Query()] = "team", days: Annotated[int, Query(ge=1, le=90)] = 7
+) -> HTMLResponse:
+    error = None
+    try:
+        rows = (await run_on_workspace(request, lambda ws: ws.engagement.summary(by or None))).to_dict("records")
+        cx = await run_on_workspace(request, lambda ws: ws.engagement.beside_cx(days=days))
+    except CxlensError as e:
+        rows, cx, error = [], None, str(e)
+    teams = cx["teams"].astype(object).where(cx["teams"].notna(), None).to_dict("records") if cx else []
+    return _render(request, "engagement/page.html", {"nav_active": "engagement", "rows": rows, "by": by,
+                                                     "dims": GROUP_COLUMNS, "cx": cx, "teams": teams,
+                                                     "error": error, "days": days})  # fmt: skip
+
+
+@interviews_router.get("/interviews", response_class=HTMLResponse, dependencies=[Reader])
+async def interviews_page(
+    request: Request,
+    segment: Annotated[str, Query()] = "",
+    per_segment: Annotated[int | None, Query(ge=1)] = None,
+    min_churn_risk: Annotated[float | None, Query(ge=0, le=1)] = None,
+) -> HTMLResponse:
+    interviews = (await run_on_workspace(request, lambda ws: ws.interviews.list())).to_dict("records")
+    cands = await run_on_workspace(
+        request,
+        lambda ws: ws.interviews.candidates(
+            segment=segment or None, per_segment=per_segment, min_churn_risk=min_churn_risk
+        ),  # fmt: skip
+    )
+    policy = current_policy()
+    cands["email"] = [policy.value(v) for v in cands["email"]]
+    cands["name"] = [policy.value(v) for v in cands["name"]]
+    return _render(request, "interviews/page.html", {"nav_active": "interviews", "interviews": interviews,
+                                                     "candidates": cands.to_dict("records"), "segment": segment,
+                                                     "per_segment": per_segment or "",
+                                                     "min_churn_risk": "" if min_churn_risk is None else min_churn_risk})  # fmt: skip
