@@ -7,6 +7,8 @@ registers them on :data:`app`.
 """
 
 from cxlens.cli import access, bench, collect, customers, data, jobs, journeys, measure, surveys, voice  # noqa: F401  (registers commands)
-from cxlens.cli._app import app, main
+from cxlens.cli._app import app, assign_panels, main
+
+assign_panels()  # `cxlens --help` by workflow: get data in, analyse, predict, act, administer
 
 __all__ = ["app", "main"]

@@ -145,7 +145,8 @@ def journey_map(
                     raise ConfigError("--persona and --segment apply to map.png/.svg/.pdf, not the HTML page")
                 written = j.map_html(out_path, start, end, filters(filter_))
             elif kind in FORMATS:
-                written = j.export_map(out_path, start, end, filters(filter_), segment=seg, title=title)
+                who = {"persona": persona} if persona else {"segment": segment}
+                written = j.export_map(out_path, start, end, filters(filter_), title=title, **who)
             else:
                 raise ConfigError(
                     f"--out {str(out_path)!r}: unknown file type {out_path.suffix or '(none)'!r}; "

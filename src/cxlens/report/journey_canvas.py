@@ -572,6 +572,19 @@ def export_journey_canvas(canvas: JourneyCanvas, path: str | os.PathLike[str], f
     return out
 
 
+def _png_text(png: bytes, key: str, text: str) -> bytes:
+    """``png`` with an iTXt chunk (UTF-8 text, uncompressed) right after IHDR: the map's description,
+    so a slide tool, a screen reader or a search can read the stage names."""
+    import struct
+    import zlib
+
+    body = key.encode("latin-1") + b"\x00\x00\x00" + b"\x00" + b"\x00" + text.encode("utf-8")
+    chunk = struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body) & 0xFFFFFFFF)
+    (ihdr_len,) = struct.unpack(">I", png[8:12])
+    cut = 8 + 12 + ihdr_len
+    return png[:cut] + chunk + png[cut:]
+
+
 def render(canvas: JourneyCanvas, kind: str) -> bytes:
     """The canvas as ``svg``, ``png`` or ``pdf`` bytes."""
     svg = journey_canvas_svg(canvas)
@@ -582,7 +595,8 @@ def render(canvas: JourneyCanvas, kind: str) -> bytes:
     except ImportError as exc:  # pragma: no cover - a core dependency
         raise ConfigError("PNG and PDF export need vl-convert-python (pip install vl-convert-python)") from exc
     if kind == "png":
-        return bytes(vl_convert.svg_to_png(svg, scale=2))
+        desc = f"{canvas.title}. {canvas.scope}. Stages: {', '.join(canvas.stage_names())}."
+        return _png_text(bytes(vl_convert.svg_to_png(svg, scale=2)), "Description", desc)
     if kind == "pdf":
         return bytes(vl_convert.svg_to_pdf(svg))
     raise ConfigError(f"journey map format {kind!r} is not supported; expected one of {', '.join(FORMATS)}")

@@ -397,7 +397,7 @@ async def journey_map_file(request: Request, fmt: str, f: FiltersDep) -> Respons
     """The wall journey map of these filters as an SVG, PNG or PDF download."""
     if fmt not in CANVAS_MEDIA:
         return Response(f"unknown format {fmt!r}; expected svg, png or pdf", status_code=404, media_type="text/plain")
-    c = await cached_view(request, "journey-canvas", f, ALL_DATA, lambda ws: canvas_view(ws, f, None))
+    c = await cached_view(request, "api-canvas", (f, None), ALL_DATA, lambda ws: canvas_view(ws, f, None))
     data = await run_on_workspace(request, lambda ws: canvas_bytes(c, fmt))
     headers = {"Content-Disposition": f'attachment; filename="journey-map.{fmt}"'}
     return Response(data, media_type=CANVAS_MEDIA[fmt], headers=headers)
