@@ -59,6 +59,9 @@ def clv_fit(
     frame = pd.DataFrame(
         [(k, float(v), ses.get(k)) for k, v in result["params"].items()], columns=["parameter", "estimate", "std_error"]
     )
+    if fmt is Fmt.table:  # four significant digits, as the models report them (CSV keeps every digit)
+        frame["estimate"] = [f"{v:.4g}" for v in frame["estimate"]]
+        frame["std_error"] = ["–" if pd.isna(v) else f"{v:.3g}" for v in frame["std_error"]]
     print_frame(frame, fmt, title=title)
 
 
