@@ -31,6 +31,7 @@ from cxlens.jobs import run_now
 from cxlens.journeys.api import Journeys
 from cxlens.metrics import Metrics
 from cxlens.report.journey import journey_map_html
+from cxlens.report.journey_canvas import JourneyCanvas, export_journey_canvas, journey_canvas
 from cxlens.schema.journey import Journey
 from cxlens.schema.migrations import SCHEMA_VERSION
 from cxlens.schema.tables import TABLES
@@ -51,6 +52,16 @@ class WorkspaceJourneys(Journeys):
         """Write the journey map as one self-contained HTML page; returns its path
         (:func:`cxlens.report.journey_map_html`)."""
         return journey_map_html(self.store, path, start, end, dict(filters) if filters else None, **kwargs)
+
+    def canvas(self, start: Any = None, end: Any = None, filters: Any = None, **kwargs: Any) -> JourneyCanvas:
+        """The wall journey map: stages left to right with touchpoints, emotion, pain points, revenue at
+        risk, quotes and opportunities (:func:`cxlens.report.journey_canvas.journey_canvas`;
+        ``segment=`` or ``persona=`` restricts it)."""
+        return journey_canvas(self.store, start, end, dict(filters) if filters else None, **kwargs)
+
+    def export_map(self, path: Any, start: Any = None, end: Any = None, filters: Any = None, **kwargs: Any) -> Path:
+        """Write :meth:`canvas` as SVG, PNG or PDF (by the file suffix); returns the path."""
+        return export_journey_canvas(self.canvas(start, end, filters, **kwargs), path)
 
 
 class Workspace:

@@ -158,7 +158,10 @@ def test_unknown_customer_is_404_naming_the_id(client, cid):
 
 # -- personas -------------------------------------------------------------------------------------
 def test_personas_page_sizes_equal_library(client, sample_ws):
-    cards = personas(sample_ws)
+    from cxlens.customers.scores import stored_scores
+
+    scores = stored_scores(sample_ws)  # the page shows the stored CLV and churn scores
+    cards = personas(sample_ws, clv=scores.clv, risk=scores.risk)
     html = client.get("/personas").text
     shown = dict(re.findall(r'data-persona="([^"]+)".*?data-field="size">([^<]+)<', html, flags=re.S))
     assert {k.replace("&#39;", "'"): v for k, v in shown.items()} == {
@@ -168,6 +171,12 @@ def test_personas_page_sizes_equal_library(client, sample_ws):
         assert str(escape(r["description"])) in html
     api = client.get("/api/v1/personas").json()["rows"]
     assert [x["size"] for x in api] == cards["size"].tolist()
+    # the cards as a grid: churn risk and CLV from the stored scores, a quote, goals and frustrations
+    for _, r in cards.iterrows():
+        assert f"{100 * r['churn_risk']:.1f}%" in html
+    assert html.count('class="persona-quote"') == len(cards)
+    assert html.count('data-field="frustrations"') == len(cards)
+    assert all(x["quote"] and x["quote"]["text"] for x in api)
 
 
 # -- escaping -------------------------------------------------------------------------------------

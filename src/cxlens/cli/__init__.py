@@ -21,6 +21,8 @@ from cxlens.cli import (  # noqa: F401  (registers commands)
     surveys,
     voice,
 )
-from cxlens.cli._app import app, main
+from cxlens.cli._app import app, assign_panels, main
+
+assign_panels()  # `cxlens --help` by workflow: get data in, analyse, predict, act, administer
 
 __all__ = ["app", "main"]

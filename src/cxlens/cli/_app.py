@@ -30,17 +30,29 @@ bench_app = typer.Typer(help="Benchmarks: cxlens against a plain baseline, side 
 clv_app = typer.Typer(
     help="Predictive customer lifetime value (BG/NBD, Pareto/NBD, Gamma-Gamma).", no_args_is_help=True
 )
-app.add_typer(journey_app, name="journey")
+app.add_typer(journey_app, name="journey", rich_help_panel="Analyse")
 churn_app = typer.Typer(
     help="Churn risk: train a calibrated model, score customers with reasons.", no_args_is_help=True
 )
 segments_app = typer.Typer(help="Segments: RFM, behavioural clusters, saved customer groups.", no_args_is_help=True)
 voice_app = typer.Typer(help="Voice of the customer: sentiment of what customers write.", no_args_is_help=True)
-app.add_typer(voice_app, name="voice")
-app.add_typer(clv_app, name="clv")
-app.add_typer(churn_app, name="churn")
-app.add_typer(segments_app, name="segments")
-app.add_typer(bench_app, name="bench")
+app.add_typer(voice_app, name="voice", rich_help_panel="Analyse")
+app.add_typer(clv_app, name="clv", rich_help_panel="Predict")
+app.add_typer(churn_app, name="churn", rich_help_panel="Predict")
+app.add_typer(segments_app, name="segments", rich_help_panel="Analyse")
+app.add_typer(bench_app, name="bench", rich_help_panel="Administer")
+
+#: ``cxlens --help`` groups commands by workflow, in this order
+PANELS = ("Get data in", "Analyse", "Predict", "Act", "Administer")
+#: the panel of each top-level command or sub-app registered in another module without one
+COMMAND_PANELS = {
+    "import": "Get data in", "demo": "Get data in", "collect": "Get data in", "survey": "Get data in",
+    "metrics": "Analyse", "funnel": "Analyse", "paths": "Analyse", "personas": "Analyse", "customer": "Analyse",
+    "report": "Analyse",
+    "revenue-at-risk": "Predict", "models": "Predict",
+    "recommend": "Act",
+    "serve": "Administer", "info": "Administer", "users": "Administer", "keys": "Administer", "jobs": "Administer",
+}  # fmt: skip
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # one error, one line: never wrapped at the terminal width
@@ -169,12 +181,13 @@ def _iso_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def print_frame(frame: pd.DataFrame, fmt: Fmt) -> None:
+def print_frame(frame: pd.DataFrame, fmt: Fmt, *, title: str | None = None) -> None:
     """Print a result: JSON (array of row objects), CSV, or a table that never cuts a value.
 
     On a terminal the table wraps long values inside their column; piped or redirected (not a TTY)
     it is plain text with every column as wide as its widest value, so ``cxlens … | cat`` or a file
-    keeps every name and value whole.
+    keeps every name and value whole. ``title`` heads the table on a terminal only (piped output
+    stays one header line and the rows).
     """
     if fmt is Fmt.json:
         rows = [{str(k): _jsonable(v) for k, v in r.items()} for r in frame.to_dict("records")]
@@ -186,7 +199,7 @@ def print_frame(frame: pd.DataFrame, fmt: Fmt) -> None:
     elif not sys.stdout.isatty():
         sys.stdout.write(plain_table(frame))
     else:
-        table = RichTable()
+        table = RichTable(title=title)
         for col in frame.columns:
             numeric = pd.api.types.is_numeric_dtype(frame[col])
             table.add_column(str(col), justify="right" if numeric else "left", overflow="fold",
@@ -219,13 +232,13 @@ def jsonable_tree(v: Any) -> Any:
     return _jsonable(v)
 
 
-def print_bench(title: str, res: dict[str, Any]) -> None:
-    table = RichTable(title=title)
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    for k, v in res.items():
-        table.add_row(str(k), cell(v) if not isinstance(v, (list, dict)) else json.dumps(v))
-    out.print(table)
+def print_bench(title: str, res: dict[str, Any], fmt: Fmt = Fmt.table) -> None:
+    """A benchmark's figures as ``what, value`` rows (plain text when piped, nothing cut)."""
+    if fmt is Fmt.json:
+        sys.stdout.write(json.dumps(jsonable_tree(res), indent=1, ensure_ascii=False) + "\n")
+        return
+    rows = [(str(k), cell(v) if not isinstance(v, (list, dict)) else json.dumps(v)) for k, v in res.items()]
+    print_frame(pd.DataFrame(rows, columns=["what", "value"]), fmt, title=title)
 
 
 def serve_dashboard(
@@ -260,6 +273,30 @@ def serve_dashboard(
     mode = "open mode: no users, loopback only" if app.state.open_mode else "sign-in required"
     err.print(f"cxlens dashboard on http://{host}:{port}  (workspaces {names}; {mode}; Ctrl+C to stop)")
     uvicorn.Server(server_config(app, host, port)).run()  # forwarded headers: only from --trusted-proxy
+
+
+def assign_panels() -> None:
+    """Put every top-level command and sub-app without a ``rich_help_panel`` in its workflow panel
+    (:data:`COMMAND_PANELS`); a command or sub-app that names its own panel keeps it."""
+    from typer.models import DefaultPlaceholder
+
+    def unset(v: Any) -> bool:
+        return v is None or isinstance(v, DefaultPlaceholder)
+
+    for info in app.registered_commands:
+        name = info.name or (info.callback.__name__.strip("_").replace("_", "-") if info.callback else None)
+        if unset(info.rich_help_panel) and name in COMMAND_PANELS:
+            info.rich_help_panel = COMMAND_PANELS[name]
+    for group in app.registered_groups:
+        if unset(group.rich_help_panel) and group.name in COMMAND_PANELS:
+            group.rich_help_panel = COMMAND_PANELS[group.name]
+
+    def rank(info: Any) -> int:  # panels in workflow order (help lists them as they first appear)
+        p = info.rich_help_panel
+        return PANELS.index(p) if isinstance(p, str) and p in PANELS else len(PANELS)
+
+    app.registered_commands.sort(key=rank)
+    app.registered_groups.sort(key=rank)
 
 
 def main() -> None:

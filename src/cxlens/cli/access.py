@@ -12,7 +12,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table as RichTable
 
 from cxlens.access import keys as _keys
 from cxlens.access import users as _users
@@ -106,17 +105,19 @@ def users_create(
 
 
 @users_app.command("list")
-def users_list() -> None:
+def users_list(fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table) -> None:
     """List the workspace's users (never their passwords)."""
+    import pandas as pd
+
     with open() as ws:
         users = _users.list_users(ws)
-    table = RichTable(title=f"users of {state.workspace}")
-    for col in ("e-mail", "name", "role", "created", "status"):
-        table.add_column(col)
-    for u in users:
-        status = f"disabled {u.disabled_at:%Y-%m-%d}" if u.disabled_at else "active"
-        table.add_row(u.email, u.name or "", u.role, f"{u.created_at:%Y-%m-%d %H:%M}", status)
-    out.print(table)
+    rows = [
+        (u.email, u.name or "", u.role, f"{u.created_at:%Y-%m-%d %H:%M}",
+         f"disabled {u.disabled_at:%Y-%m-%d}" if u.disabled_at else "active")
+        for u in users
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["e-mail", "name", "role", "created", "status"])
+    print_frame(frame, fmt, title=f"users of {state.workspace}")
 
 
 @users_app.command("disable")

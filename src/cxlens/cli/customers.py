@@ -9,7 +9,6 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.table import Table as RichTable
 
 from cxlens.cli._app import (
     Fmt,
@@ -40,7 +39,7 @@ def clv_fit(
     ] = None,
     calibration_end: Annotated[str | None, typer.Option(help="Fit on orders up to this date (inclusive).")] = None,
     time_unit: Annotated[str, typer.Option(help="day or week.")] = "week",
-    fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Fit a CLV model on the workspace's orders (or a summary file) and print its parameters."""
     from cxlens.customers.clv import fit_clv, summary_for
@@ -55,16 +54,15 @@ def clv_fit(
     if fmt is Fmt.json:
         sys.stdout.write(json.dumps(jsonable_tree(result)) + "\n")
         return
-    table = RichTable(
-        title=f"{result['model']}: {result['n_customers']:,} customers, log-likelihood {result['log_likelihood']:,.1f}"
+    title = f"{result['model']}: {result['n_customers']:,} customers, log-likelihood {result['log_likelihood']:,.1f}"
+    ses = result.get("std_errors") or {}
+    frame = pd.DataFrame(
+        [(k, float(v), ses.get(k)) for k, v in result["params"].items()], columns=["parameter", "estimate", "std_error"]
     )
-    table.add_column("parameter")
-    table.add_column("estimate", justify="right")
-    table.add_column("std. error", justify="right")
-    for k, v in result["params"].items():
-        se = (result.get("std_errors") or {}).get(k)
-        table.add_row(k, f"{v:.4g}", "–" if se is None else f"{se:.3g}")
-    out.print(table)
+    if fmt is Fmt.table:  # four significant digits, as the models report them (CSV keeps every digit)
+        frame["estimate"] = [f"{v:.4g}" for v in frame["estimate"]]
+        frame["std_error"] = ["–" if pd.isna(v) else f"{v:.3g}" for v in frame["std_error"]]
+    print_frame(frame, fmt, title=title)
 
 
 @clv_app.command("predict")
@@ -239,7 +237,7 @@ def customer(
     show_pii: Annotated[bool, typer.Option("--show-pii", help="Show e-mail, name and other PII columns.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm erase without asking.")] = False,
     out_path: Annotated[Path | None, typer.Option("--out", help="export: write the JSON here.")] = None,
-    fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv (the timeline).")] = Fmt.table,
 ) -> None:
     """Customer 360 (`cxlens customer ID`), GDPR export (`customer export ID`) and erasure (`customer erase ID`)."""
     from cxlens.customers.profile import customer_profile, erase_customer, export_customer
@@ -266,13 +264,14 @@ def customer(
     if fmt is Fmt.json:
         sys.stdout.write(json.dumps(jsonable_tree(profile), indent=1, ensure_ascii=False, default=str) + "\n")
         return
-    traits = RichTable(title=f"customer {cid}")
-    traits.add_column("trait")
-    traits.add_column("value")
-    for k, v in {**profile["traits"], **profile["summary"], **profile["value"]}.items():
-        traits.add_row(str(k), cell(v) if not isinstance(v, (dict, list)) else json.dumps(v, default=str))
-    out.print(traits)
-    if profile["segments"]:
+    traits = pd.DataFrame(
+        [(str(k), cell(v) if not isinstance(v, (dict, list)) else json.dumps(v, default=str))
+         for k, v in {**profile["traits"], **profile["summary"], **profile["value"]}.items()],
+        columns=["trait", "value"],
+    )  # fmt: skip
+    if fmt is Fmt.table:  # CSV is the timeline alone (one table per output)
+        print_frame(traits, fmt, title=f"customer {cid}")
+    if profile["segments"] and fmt is Fmt.table:
         out.print("segments: " + ", ".join(map(str, profile["segments"])), markup=False)
     timeline = profile["timeline"]
     print_frame(timeline[[c for c in ("ts", "kind", "title", "score", "touchpoint") if c in timeline.columns]], fmt)

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.table import Table as RichTable
 
 import cxlens
 from cxlens.cli._app import (
@@ -138,17 +137,13 @@ def import_(
 def _print_dry_run(report: ImportReport) -> None:
     dialect = ", ".join(f"{k} {v!r}" for k, v in report.dialect.items() if k not in ("columns", "file"))
     out.print(f"{report.source}: {dialect}", markup=False, highlight=False)
-    cols = RichTable(title=f"{report.table}: columns")
-    cols.add_column("column")
-    cols.add_column("from")
-    cols.add_column("date format")
-    for canon, src in report.columns.items():
-        cols.add_row(canon, src, report.date_formats.get(canon, ""))
-    out.print(cols)
-    if report.preview is not None and len(report.preview):
-        shown = report.preview.dropna(axis=1, how="all")
-        shown = shown.apply(lambda c: c.map(lambda v: v[:37] + "…" if isinstance(v, str) and len(v) > 38 else v))
-        print_frame(shown, Fmt.table)
+    cols = pd.DataFrame(
+        [(canon, src, report.date_formats.get(canon, "")) for canon, src in report.columns.items()],
+        columns=["column", "from", "date format"],
+    )
+    print_frame(cols, Fmt.table, title=f"{report.table}: columns")
+    if report.preview is not None and len(report.preview):  # whole values: wrapped on a terminal, plain when piped
+        print_frame(report.preview.dropna(axis=1, how="all"), Fmt.table, title="preview")
     for p in report.problems:
         err.print(f"problem: {p}", markup=False, highlight=False)
 
@@ -169,12 +164,8 @@ def demo(
     with open() as ws:
         with err.status(f"generating the {size} demo business (seed {seed})…"):
             counts = write_demo(ws, size=sz, seed=seed)
-        summary = RichTable(title=f"demo workspace {state.workspace}")
-        summary.add_column("table")
-        summary.add_column("rows added", justify="right")
-        for table, n in counts.items():
-            summary.add_row(table, f"{n:,}")
-        out.print(summary)
+        summary = pd.DataFrame(list(counts.items()), columns=["table", "rows added"])
+        print_frame(summary, Fmt.table, title=f"demo workspace {state.workspace}")
         _print_kpis(ws)
     if serve:
         serve_dashboard(host, port)
@@ -194,49 +185,38 @@ _KPI_LABELS = {
 
 def _print_kpis(ws: cxlens.Workspace) -> None:
     kpis = as_frame(ws.metrics.summary())
-    table = RichTable(title="KPI summary")
-    table.add_column("KPI")
-    table.add_column("value", justify="right")
-    table.add_column("95% CI", justify="right")
-    table.add_column("n", justify="right")
-    table.add_column("note")
+    rows = []
     for r in kpis.to_dict("records"):
         unit = {"%": "%", "hours": " h", "points": ""}.get(str(r.get("unit")), "")
         ci = "–" if pd.isna(r.get("ci_low")) else f"{r['ci_low']:.1f} – {r['ci_high']:.1f}"
         note = "small sample" if r.get("small_sample") else (r.get("note") or "")
         value = "–" if pd.isna(r.get("value")) else f"{r['value']:.1f}{unit}"
-        table.add_row(_KPI_LABELS.get(r["kpi"], r["kpi"]), value, ci, cell(r.get("n")), str(note))
-    out.print(table)
+        rows.append((_KPI_LABELS.get(r["kpi"], r["kpi"]), value, ci, cell(r.get("n")), str(note)))
+    print_frame(pd.DataFrame(rows, columns=["KPI", "value", "95% CI", "n", "note"]), Fmt.table, title="KPI summary")
 
 
 # -- info / journey ----------------------------------------------------------------
 @app.command()
-def info() -> None:
+def info(fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table) -> None:
     """Show the workspace's tables, row counts and schema version."""
     with open(read_only=exists()) as ws:
-        table = RichTable(title=f"{state.workspace} (schema version {ws.schema_version})")
-        table.add_column("table")
-        table.add_column("rows", justify="right")
-        table.add_column("PII columns")
-        for name, n in ws.counts().items():
-            table.add_row(name, f"{n:,}", ", ".join(TABLES[name].pii_columns) or "–")
-        out.print(table)
+        rows = [(name, n, ", ".join(TABLES[name].pii_columns) or "–") for name, n in ws.counts().items()]
+        title = f"{state.workspace} (schema version {ws.schema_version})"
+    print_frame(pd.DataFrame(rows, columns=["table", "rows", "PII columns"]), fmt, title=title)
 
 
 @journey_app.command("show")
-def journey_show() -> None:
+def journey_show(fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table) -> None:
     """Print the workspace's journey (stages and touchpoints)."""
     with open(read_only=exists()) as ws:
         j = ws.journey
-        table = RichTable(title=f"journey {j.name!r}")
-        for col in ("stage", "touchpoint", "channel"):
-            table.add_column(col)
-        stage_of = {t.id: t for t in j.touchpoints}
-        for s in j.stages:
-            tps = [t for t in stage_of.values() if t.stage == s.id] or [None]
-            for t in tps:
-                table.add_row(s.label, t.label if t else "–", t.channel if t else "–")
-        out.print(table)
+    rows = []
+    for s in j.stages:
+        tps = [t for t in j.touchpoints if t.stage == s.id] or [None]
+        for t in tps:
+            rows.append((s.id, s.label, t.id if t else None, t.label if t else None, t.channel if t else None))
+    frame = pd.DataFrame(rows, columns=["stage", "stage_label", "touchpoint", "touchpoint_label", "channel"])
+    print_frame(frame, fmt, title=f"journey {j.name!r}")
 
 
 @journey_app.command("load")

@@ -10,13 +10,14 @@ import typer
 from cxlens.cli._app import (
     Fmt,
     app,
+    err,
     exists,
     filters,
     journey_app,
     open,
-    out,
     print_frame,
 )
+from cxlens.errors import ConfigError
 
 
 # -- journeys ----------------------------------------------------------------------
@@ -116,23 +117,59 @@ def paths(
 
 @journey_app.command("map")
 def journey_map(
-    out_path: Annotated[Path | None, typer.Option("--out", help="Write a self-contained HTML page instead.")] = None,
+    out_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the wall journey map instead: map.png, map.svg or map.pdf (stages left to right); "
+            "map.html writes the stage × touchpoint heat grid page.",
+        ),
+    ] = None,
     consistency: Annotated[
         bool, typer.Option("--consistency", help="Compare each touchpoint across channels.")
     ] = False,
+    persona: Annotated[
+        str | None, typer.Option(help="Only this persona's customers (an RFM segment saved as rfm:<name>).")
+    ] = None,
+    segment: Annotated[
+        str | None, typer.Option(help="Only members of this saved segment (cxlens segments list).")
+    ] = None,
+    title: Annotated[str, typer.Option(help="Title of an exported map.")] = "Customer journey map",
     start: Annotated[str | None, typer.Option(help="From this date (inclusive).")] = None,
     end: Annotated[str | None, typer.Option(help="Until this date (exclusive).")] = None,
     filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value, repeatable.")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
-    """The stage × touchpoint journey map: reach, flow, NPS/CSAT/CES with CIs and the pain score."""
+    """The stage × touchpoint journey map: reach, flow, NPS/CSAT/CES with CIs and the pain score.
+
+    With --out map.png|map.svg|map.pdf: the journey map as CX teams put it on the wall — stages as
+    columns; touchpoints with volume and drop-off, the emotion curve (sentiment, NPS, CSAT with
+    CIs), pain points, revenue at risk and a quote per stage, and the biggest fixable gaps.
+    """
+    from cxlens.report.journey_canvas import FORMATS, persona_segment
+
     with open(read_only=exists()) as ws:
         j = ws.journeys
+        if persona and segment:
+            raise ConfigError("give --persona or --segment, not both")
+        seg = persona_segment(ws, persona) if persona else segment
         if out_path:
-            written = j.map_html(out_path, start, end, filters(filter_))
-            out.print(f"journey map written to {written}")
+            kind = out_path.suffix.lower().lstrip(".")
+            if kind in ("html", "htm"):
+                if seg:
+                    raise ConfigError("--persona and --segment apply to map.png/.svg/.pdf, not the HTML page")
+                written = j.map_html(out_path, start, end, filters(filter_))
+            elif kind in FORMATS:
+                who = {"persona": persona} if persona else {"segment": segment}
+                written = j.export_map(out_path, start, end, filters(filter_), title=title, **who)
+            else:
+                raise ConfigError(
+                    f"--out {str(out_path)!r}: unknown file type {out_path.suffix or '(none)'!r}; "
+                    "expected .png, .svg, .pdf or .html"
+                )
+            err.print(f"journey map written to {written}")
             return
-        result = (j.channel_consistency if consistency else j.map)(start, end, filters(filter_))
+        result = (j.channel_consistency if consistency else j.map)(start, end, filters(filter_), segment=seg)
         if fmt is Fmt.table and not consistency:
             cols = [
                 "stage",

@@ -42,7 +42,7 @@ from cxlens.metrics.nps import nps_expr
 from cxlens.metrics.stats import MIN_N
 from cxlens.metrics.value import EXCLUDED_STATUSES, valid_orders
 
-__all__ = ["PERSONA_COLUMNS", "personas"]
+__all__ = ["PERSONA_COLUMNS", "VOICE_COLUMNS", "persona_voice", "personas"]
 
 #: the columns of :func:`personas`, in order
 PERSONA_COLUMNS = [
@@ -51,6 +51,10 @@ PERSONA_COLUMNS = [
     "touchpoints", "themes", "pain_points", "description",
 ]  # fmt: skip
 _KEY = "persona"
+#: the columns of :func:`persona_voice`, in order
+VOICE_COLUMNS = ["segment", "verbatims", "sentiment", "goals", "frustrations", "quote"]
+#: sentiment beyond which a verbatim counts as positive (goal) or negative (frustration)
+_POLAR = 0.05
 
 
 def _opt(ws: Any, name: str) -> ibis.Table | None:
@@ -300,3 +304,74 @@ def personas(
         r["description"] = _describe(r)
         rows.append(r)
     return pd.DataFrame(rows, columns=PERSONA_COLUMNS)
+
+
+def persona_voice(ws: Any, segments: pd.Series | None = None, *, top: int = 3) -> pd.DataFrame:
+    """What each segment's customers write: goals, frustrations and a representative quote.
+
+    Reads the stored voice analysis (:func:`cxlens.voice.verbatims.analysed_verbatims`: English
+    verbatims with a sentiment score and a theme named by the theme model) of the members:
+
+    - ``goals``: the ``top`` themes of their positive verbatims (sentiment above 0.05) — what they
+      value; ``frustrations``: the ``top`` themes of their negative ones (below −0.05); each a list
+      of ``{"theme", "name", "n", "share"}`` (share of the segment's positive or negative verbatims);
+    - ``quote``: of the verbatims of the segment's most frequent theme, the one whose sentiment is
+      closest to that theme's median in the segment (ties: the shorter text), as
+      ``{"text", "sentiment", "theme"}``; the stored text is already PII-redacted and goes through
+      the caller's policy again;
+    - ``verbatims`` and mean ``sentiment``.
+
+    Segments without analysed text get 0 verbatims and empty lists; a workspace whose voice
+    analysis has not run gives an empty frame.
+    """
+    from cxlens.schema.pii import current_policy
+    from cxlens.voice.summary import LIMIT
+    from cxlens.voice.tasks import theme_model
+    from cxlens.voice.verbatims import analysed_verbatims
+
+    members = _members(ws, segments, None)
+    try:
+        tx, _ = theme_model(ws)
+        v = analysed_verbatims(ws, limit=LIMIT)
+    except NotFoundError:
+        return pd.DataFrame(columns=VOICE_COLUMNS)
+    if v.empty:
+        return pd.DataFrame(columns=VOICE_COLUMNS)
+    names = tx.names() if tx is not None else {}
+    v = v[v["customer_id"].notna()].copy()
+    v[_KEY] = v["customer_id"].astype(str).map(members)
+    v = v[v[_KEY].notna()]
+
+    def ranked(g: pd.DataFrame) -> list[dict[str, Any]]:
+        counts = g["theme"].dropna().value_counts()
+        counts = counts.sort_index().sort_values(ascending=False, kind="mergesort").head(top)
+        return [{"theme": str(t), "name": names.get(t, str(t)), "n": int(n), "share": 100 * n / len(g)}
+                for t, n in counts.items()]  # fmt: skip
+
+    rows = []
+    for seg in members.value_counts().index:
+        g = v[v[_KEY] == seg]
+        row: dict[str, Any] = {"segment": str(seg), "verbatims": len(g), "sentiment": float("nan"),
+                               "goals": [], "frustrations": [], "quote": None}  # fmt: skip
+        if len(g):
+            row["sentiment"] = float(g["sentiment"].mean())
+            row["goals"] = ranked(g[g["sentiment"] > _POLAR])
+            row["frustrations"] = ranked(g[g["sentiment"] < -_POLAR])
+            pool = g[g["text"].notna() & (g["text"].astype(str).str.strip() != "")]
+            common = pool["theme"].dropna().value_counts()
+            if len(common):
+                theme = sorted(common[common == common.max()].index)[0]
+                pool = pool[pool["theme"] == theme]
+            if len(pool):
+                med = float(pool["sentiment"].median())
+                pick = pool.assign(_d=(pool["sentiment"] - med).abs(), _l=pool["text"].astype(str).str.len())
+                r = pick.sort_values(["_d", "_l", "verbatim_id"], kind="mergesort").iloc[0]
+                text = " ".join(str(current_policy().texts(pd.Series([str(r["text"])])).iloc[0]).split())
+                th = None if pd.isna(r["theme"]) else str(r["theme"])
+                row["quote"] = {
+                    "text": text,
+                    "sentiment": float(r["sentiment"]),
+                    "theme": names.get(th, th) if th else None,
+                }
+        rows.append(row)
+    return pd.DataFrame(rows, columns=VOICE_COLUMNS)

@@ -62,6 +62,7 @@ __all__ = [
     "MAP_COLUMNS",
     "channel_consistency",
     "journey_map",
+    "stage_flow",
     "voice_available",
 ]
 
@@ -295,6 +296,44 @@ def _pain(df: pd.DataFrame, bad: pd.Series, m: float) -> pd.Series:
     raw = raw.where(n > 0)
     top = raw.max()
     return 100 * raw / top if pd.notna(top) and top > 0 else raw * 0
+
+
+def stage_flow(
+    store: Any,
+    start: DateLike = None,
+    end: DateLike = None,
+    filters: FilterMap = None,
+    *,
+    window: str | dt.timedelta | int | float | None = None,
+    segment: str | None = None,
+) -> pd.DataFrame:
+    """Per journey stage: customers, events and drop-off to the next stage, whatever the touchpoint.
+
+    The same definitions as :func:`journey_map` with the stage as the cell: ``customers`` with an
+    event at the stage, ``conversion`` the percent of them with an event at the next journey stage
+    strictly after their first event at this one (within ``window``), ``drop_off = 100 −
+    conversion`` (NaN at the last stage). Stages without events keep their row with 0 customers.
+
+    Returns
+    -------
+    DataFrame
+        ``stage, volume, customers, reach, next_stage, converted, conversion, drop_off``, in journey order.
+    """
+    stages = store.journey.stage_ids
+    ev = _events(store, start, end, filters, segment)
+    ev = ev.mutate(touchpoint=ibis.literal(None, type="string"))
+    flow = _flow(store, ev, stages, window)
+    total = flow.attrs["total"]
+    df = pd.DataFrame({"stage": stages}).merge(flow.drop(columns=["touchpoint", "next_stage"]), on="stage", how="left")
+    df.insert(1, "next_stage", stages[1:] + [None])
+    for c in ("volume", "customers", "converted"):
+        df[c] = df[c].fillna(0).astype("int64")
+    df["reach"] = 100 * df["customers"] / total if total else np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conv = 100 * df["converted"] / df["customers"].replace(0, np.nan)
+    df["conversion"] = conv.where(df["next_stage"].notna())
+    df["drop_off"] = 100 - df["conversion"]
+    return df[["stage", "volume", "customers", "reach", "next_stage", "converted", "conversion", "drop_off"]]
 
 
 def _rest(df: pd.DataFrame, metric: str) -> pd.DataFrame:

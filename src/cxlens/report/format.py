@@ -4,8 +4,8 @@ Missing values (None, NaN) show as an em dash.
 
 >>> number(23.456), number(-4.0), count(12345), percent(87.26), hours(2.5), money(1234.5)
 ('23.5', '-4.0', '12,345', '87.3%', '2.5 h', '1,234.50')
->>> number(float("nan"))
-'—'
+>>> number(float("nan")), label(float("nan")), label(None), label("delivery")
+('—', '—', '—', 'delivery')
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from typing import Any
+
+import pandas as pd
 
 MISSING = "—"
 
@@ -56,6 +58,14 @@ def money(v: Any, digits: int = 2) -> str:
     return f"{float(v):,.{digits}f}" if _ok(v) else MISSING
 
 
+def label(v: Any) -> str:
+    """A category label (touchpoint, channel…): missing, NaN or blank show as the em dash, never "nan"/"None"."""
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
+        return MISSING
+    text = str(v).strip()
+    return text if text else MISSING
+
+
 def p_value(v: Any) -> str:
     """A p-value: ``p < 0.001`` or ``p = 0.042``."""
     if not _ok(v):
@@ -81,4 +91,5 @@ FILTERS: dict[str, Callable[..., str]] = {
     "fmt_hours": hours,
     "fmt_money": money,
     "fmt_p": p_value,
+    "fmt_label": label,
 }

@@ -496,8 +496,8 @@ def _comments(ws: Any, common: dict[str, Any]) -> list[Comment] | None:
                 str(r["comment"]),
                 str(r["metric"] or "").upper(),
                 fmt.number(r["score"], 0),
-                str(r["touchpoint"] or fmt.MISSING),
-                str(r["channel"] or fmt.MISSING),
+                fmt.label(r["touchpoint"]),
+                fmt.label(r["channel"]),
                 ts.isoformat(),
                 f"{ts:%Y-%m-%d %H:%M}",
             )

@@ -1,4 +1,4 @@
-"""``/api/v1/journeys/{funnel,paths,flows,dropoff,map,consistency}``: ``ws.journeys`` as JSON rows.
+"""``/api/v1/journeys/{funnel,paths,flows,dropoff,map,consistency,canvas}``: ``ws.journeys`` as JSON rows.
 
 Every endpoint takes the date and filter parameters of the metric endpoints (``start``,
 ``end``, ``channel``, ``touchpoint``, ``stage``, ``segment``) plus its own, and answers
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from cxlens.errors import ConfigError, ParameterError
 from cxlens.metrics.filters import Filters
@@ -26,6 +27,9 @@ from cxlens.web.params import FiltersDep, split_values
 
 __all__ = [
     "FunnelParams",
+    "CANVAS_MEDIA",
+    "canvas_bytes",
+    "canvas_view",
     "cell_feedback",
     "dropped_customers",
     "event_names",
@@ -315,6 +319,56 @@ async def consistency(
         lambda ws: ws.journeys.channel_consistency(where=f, **kw),
     )
     return _answer("consistency", {**kw, **f.kwargs()}, df)
+
+
+#: media types of the journey map exports
+CANVAS_MEDIA = {"svg": "image/svg+xml", "png": "image/png", "pdf": "application/pdf"}
+
+
+def canvas_view(ws: Any, f: Filters, persona: str | None) -> Any:
+    """The wall journey map (:meth:`WorkspaceJourneys.canvas`) for these filters, or a persona's."""
+    if persona and f.saved_segment:
+        raise ParameterError("persona", "give persona or saved_segment, not both")
+    k = f.kwargs()
+    return ws.journeys.canvas(k["start"], k["end"], k["filters"], segment=k["segment"], persona=persona or None)
+
+
+def canvas_bytes(canvas: Any, fmt: str) -> bytes:
+    """The canvas as SVG, PNG or PDF bytes."""
+    from cxlens.report.journey_canvas import render
+
+    return render(canvas, fmt)
+
+
+Persona = Annotated[str | None, Query(description="Only this persona's customers: an RFM segment saved as rfm:<name>.")]
+
+
+@router.get(
+    "/canvas",
+    summary="Journey map (wall view)",
+    description="Stages in order with touchpoints (volume, drop-off), emotion (sentiment, NPS, CSAT with 95% CIs), "
+    "pain points, revenue at risk and a quote per stage, and the biggest fixable gaps: `ws.journeys.canvas`.",
+)
+async def canvas(request: Request, f: FiltersDep, persona: Persona = None) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    c = await cached_view(request, "api-canvas", (f, persona), ALL_DATA, lambda ws: canvas_view(ws, f, persona))
+    return {"analysis": "canvas", "params": {"persona": persona, **f.kwargs()}, **jsonable(asdict(c))}
+
+
+@router.get(
+    "/canvas.{fmt}",
+    summary="Journey map export",
+    description="The wall journey map as an SVG, PNG or PDF file (for slides).",
+    response_class=Response,
+)
+async def canvas_export(
+    request: Request, fmt: Literal["svg", "png", "pdf"], f: FiltersDep, persona: Persona = None
+) -> Response:
+    c = await cached_view(request, "api-canvas", (f, persona), ALL_DATA, lambda ws: canvas_view(ws, f, persona))
+    data = await run_on_workspace(request, lambda ws: canvas_bytes(c, fmt))
+    headers = {"Content-Disposition": f'attachment; filename="journey-map.{fmt}"'}
+    return Response(data, media_type=CANVAS_MEDIA[fmt], headers=headers)
 
 
 # -- thin adapters from request parameters to ws.journeys ------------------------------------

@@ -260,6 +260,12 @@ def _persona_view(df: Any) -> list[dict[str, Any]]:
                       for x in (r["pain_points"] or [])],
             "description": _text(r["description"]),
             "list_url": "/customers?" + urlencode({"segment": r["segment"]}),
+            "clv": _num(r["clv_mean"]) if _ok(r["clv_mean"]) else None,
+            "risk": f"{100 * float(r['churn_risk']):.1f}%" if _ok(r["churn_risk"]) else None,
+            "goals": [x["name"] for x in (r.get("goals") or [])],
+            "frustrations": [x["name"] for x in (r.get("frustrations") or [])],
+            "quote": (r.get("quote") or {}).get("text") if isinstance(r.get("quote"), dict) else None,
+            "verbatims": int(r["verbatims"]) if _ok(r.get("verbatims")) else 0,
         })  # fmt: skip
     return cards
 

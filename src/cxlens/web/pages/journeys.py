@@ -20,9 +20,12 @@ from cxlens.errors import CxlensError
 from cxlens.metrics.filters import Filters
 from cxlens.report.exports import csv_text
 from cxlens.web.api.journeys import (
+    CANVAS_MEDIA,
     MAX_STEPS,
     PATH_FIELDS,
     FunnelParams,
+    canvas_bytes,
+    canvas_view,
     cell_feedback,
     check_dropped_step,
     check_window,
@@ -347,8 +350,12 @@ def _map_view(ws: Any, f: Filters, window: str | None) -> dict[str, Any]:
         "consistent": bool(r["consistent"]), "small_sample": bool(r["small_sample"]),
     } for r in cons.to_dict(orient="records")]  # fmt: skip
     chart = journey_map_chart(df, title=None) if rows else None
+    from cxlens.report.journey_canvas import journey_canvas_svg
+
+    canvas = canvas_view(ws, f, None)
     return {
         "rows": rows, "pains": pains[:5], "consistency": consistency,
+        "canvas_svg": journey_canvas_svg(canvas), "canvas_stages": canvas.stage_names(),
         "chart": _chart("journey-map", "Stage × touchpoint", chart, "Journey map heat grid; red is worse",
                         "No events or answers for these filters."),
     }  # fmt: skip
@@ -383,6 +390,17 @@ async def journey_partial(request: Request, f: FiltersDep, window: str | None = 
     return _render(
         request, "journeys/_map_body.html", ctx, url="/journey" + (f"?{ctx['query']}" if ctx["query"] else "")
     )
+
+
+@map_router.get("/journey/map.{fmt}")
+async def journey_map_file(request: Request, fmt: str, f: FiltersDep) -> Response:
+    """The wall journey map of these filters as an SVG, PNG or PDF download."""
+    if fmt not in CANVAS_MEDIA:
+        return Response(f"unknown format {fmt!r}; expected svg, png or pdf", status_code=404, media_type="text/plain")
+    c = await cached_view(request, "api-canvas", (f, None), ALL_DATA, lambda ws: canvas_view(ws, f, None))
+    data = await run_on_workspace(request, lambda ws: canvas_bytes(c, fmt))
+    headers = {"Content-Disposition": f'attachment; filename="journey-map.{fmt}"'}
+    return Response(data, media_type=CANVAS_MEDIA[fmt], headers=headers)
 
 
 @map_router.get("/partials/journey/cell", response_class=HTMLResponse)
