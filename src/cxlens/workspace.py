@@ -20,6 +20,7 @@ import pandas as pd
 
 import cxlens.customers.tasks  # noqa: F401  (registers the model jobs)
 import cxlens.voice.tasks  # noqa: F401  (registers the voice jobs)
+from cxlens.behaviour import Behaviour
 from cxlens.errors import WorkspaceError
 from cxlens.ingest.files import Progress
 from cxlens.ingest.load import ImportResult, insert_tables
@@ -130,6 +131,11 @@ class Workspace:
     def journeys(self) -> WorkspaceJourneys:
         """Funnels, paths and the journey map: ``ws.journeys.funnel("visit>add_to_cart>purchase")``."""
         return WorkspaceJourneys(self.store)
+
+    @cached_property
+    def behaviour(self) -> Behaviour:
+        """Heatmaps, zoning and frustration signals: ``ws.behaviour.frustration(by="url")``."""
+        return Behaviour(self.store)
 
     # -- the store's door (the same methods as :class:`~cxlens.store.Store`) -------
     def table(self, name: str) -> ibis.Table:
