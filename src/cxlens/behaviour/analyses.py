@@ -190,7 +190,7 @@ class Behaviour:
         depth = pd.Series(range(0, 101, 5), name="depth")
         per = df.set_index("b")["views"].reindex(range(21), fill_value=0)
         reached = per[::-1].cumsum()[::-1].to_numpy()  # views whose bucket is ≥ this one
-        lo, hi = wilson(reached, n) if n else (reached * 0.0, reached * 0.0)
+        lo, hi = (b / 100 for b in wilson(reached, n)) if n else (reached * 0.0, reached * 0.0)
         return pd.DataFrame(
             {
                 "depth": depth,
@@ -309,7 +309,7 @@ class Behaviour:
         df["frustration_score"] = (100 * weighted / df["pageviews"].where(df["pageviews"] > 0)).round(2)
         df["frustrated_share"] = df["frustrated_sessions"] / df["sessions"].where(df["sessions"] > 0)
         lo, hi = wilson(df["frustrated_sessions"].clip(upper=df["sessions"]).to_numpy(), df["sessions"].to_numpy())
-        df["frustrated_ci_low"], df["frustrated_ci_high"] = lo, hi
+        df["frustrated_ci_low"], df["frustrated_ci_high"] = lo / 100, hi / 100  # wilson() answers in percent
         df = df.rename(columns={"group": keys[0]})
         cols = [
             *keys, "pageviews", "sessions", *SIGNALS, "quick_backs", "frustrated_sessions", "frustrated_share",

@@ -41,6 +41,8 @@ app.add_typer(clv_app, name="clv")
 app.add_typer(churn_app, name="churn")
 app.add_typer(segments_app, name="segments")
 app.add_typer(bench_app, name="bench")
+behaviour_app = typer.Typer(help="Behaviour: click heatmaps, zoning, frustration signals.", no_args_is_help=True)
+app.add_typer(behaviour_app, name="behaviour", rich_help_panel="Analyse")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # one error, one line: never wrapped at the terminal width
