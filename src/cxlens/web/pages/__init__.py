@@ -37,6 +37,7 @@ PAGE_MODULES: list[str] = [
     "cxlens.web.pages.admin",
     "cxlens.web.pages.surveys",
     "cxlens.web.pages.imports",
+    "cxlens.web.pages.behaviour",
 ]
 
 #: Registered navigation entries (see :func:`nav` for the ordered list).
