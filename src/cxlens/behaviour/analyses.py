@@ -249,15 +249,23 @@ class Behaviour:
         return j.mutate(quick_back=(j.next == j.prev) & j.dwell.notnull() & (j.dwell < limit))
 
     def frustration(
-        self, by: str = "url", *, url: str | None = None, start: Any = None, end: Any = None
+        self,
+        by: str = "url",
+        *,
+        url: str | None = None,
+        min_pageviews: int = 0,
+        start: Any = None,
+        end: Any = None,
     ) -> pd.DataFrame:
         """Frustration signals per page (``by="url"``), element (``"selector"``) or ``"touchpoint"``.
 
         Columns: the group, ``pageviews``, ``sessions``, ``rage_clicks``, ``dead_clicks``,
         ``error_clicks``, ``quick_backs`` (pages only), ``frustrated_sessions`` with its share and
         Wilson 95 % CI, and ``frustration_score`` (weighted signals per 100 page views, :data:`WEIGHTS`).
-        Worst first.
+        Worst first. ``min_pageviews`` drops groups seen fewer times (a score on 2 page views is noise).
         """
+        if not isinstance(min_pageviews, int) or min_pageviews < 0:
+            raise ParameterError("min_pageviews", f"min_pageviews is {min_pageviews!r}; expected a whole number ≥ 0")
         if by not in ("url", "selector", "touchpoint"):
             raise ParameterError("by", f"by is {by!r}; expected url, selector or touchpoint")
         ev = self._events(start, end)
@@ -310,6 +318,7 @@ class Behaviour:
         df["frustrated_share"] = df["frustrated_sessions"] / df["sessions"].where(df["sessions"] > 0)
         lo, hi = wilson(df["frustrated_sessions"].clip(upper=df["sessions"]).to_numpy(), df["sessions"].to_numpy())
         df["frustrated_ci_low"], df["frustrated_ci_high"] = lo / 100, hi / 100  # wilson() answers in percent
+        df = df[df["pageviews"] >= min_pageviews]
         df = df.rename(columns={"group": keys[0]})
         cols = [
             *keys, "pageviews", "sessions", *SIGNALS, "quick_backs", "frustrated_sessions", "frustrated_share",
