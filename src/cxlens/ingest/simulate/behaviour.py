@@ -152,7 +152,6 @@ def behaviour_events(seed: int, part: EventPart) -> EventPart:
     v = np.asarray(rows["view"], dtype=np.int64)
     dt_us = (np.asarray(rows["dt"]) * 1_000_000).astype(np.int64)
     name = np.asarray(rows["name"], dtype=object)
-    page = np.asarray(rows["type"], dtype=object) == "page"
     return EventPart(
         cust=cust[v],
         ts=ts[v] + dt_us,
