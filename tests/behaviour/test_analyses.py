@@ -243,3 +243,24 @@ def test_http_api_and_remote_config(zws):
             assert c.get("/sdk/cxlens-behaviour.js").text.startswith("/*! cxlens-behaviour.js")
     finally:
         hub.close()
+
+
+def test_the_collect_only_server_serves_the_config_and_the_script(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from cxlens.web.api.collect import create_collect_app
+    from cxlens.web.hub import WorkspaceHub
+
+    hub = WorkspaceHub.open({"s": tmp_path / "s.duckdb"})
+    _, key = hub.create_key("s", "write")
+    hub.get("s").set_setting("behaviour.heatmaps", False)
+    hub.get("s").set_setting("collect.allowed_origins", ["https://shop.example"])
+    with TestClient(create_collect_app(hub)) as c:
+        r = c.get("/v1/behaviour/config", params={"writeKey": key}, headers={"origin": "https://shop.example"})
+        assert r.json()["heatmaps"] is False and r.headers["access-control-allow-origin"] == "https://shop.example"
+        r = c.get("/v1/behaviour/config", params={"writeKey": key}, headers={"origin": "https://evil.example"})
+        assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
+        assert c.get("/sdk/cxlens-behaviour.js").status_code == 200
+        hub.get("s").set_setting("behaviour.heatmaps", "yes")
+        r = c.get("/v1/behaviour/config", params={"writeKey": key})
+        assert r.status_code == 400 and "behaviour.heatmaps" in r.text
