@@ -264,3 +264,15 @@ def test_the_collect_only_server_serves_the_config_and_the_script(tmp_path):
         hub.get("s").set_setting("behaviour.heatmaps", "yes")
         r = c.get("/v1/behaviour/config", params={"writeKey": key})
         assert r.status_code == 400 and "behaviour.heatmaps" in r.text
+
+
+def test_gdpr_erase_removes_a_customers_behaviour(tmp_path):
+    from cxlens.customers.profile import erase_customer
+
+    with cxlens.open(tmp_path / "e.duckdb") as ws:
+        ws.insert("events", _frustration_events())
+        assert "s1" in set(ws.behaviour.sessions()["session_id"])
+        erase_customer(ws, "c-s1")
+        assert set(ws.behaviour.sessions()["session_id"]) == {"s2", "s3"}
+        co = ws.behaviour.frustration(by="url").set_index("url").loc[SHOP + "/checkout"]
+        assert (co.rage_clicks, co.dead_clicks, co.quick_backs) == (0, 1, 0)
