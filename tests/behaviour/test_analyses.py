@@ -276,3 +276,27 @@ def test_gdpr_erase_removes_a_customers_behaviour(tmp_path):
         assert set(ws.behaviour.sessions()["session_id"]) == {"s2", "s3"}
         co = ws.behaviour.frustration(by="url").set_index("url").loc[SHOP + "/checkout"]
         assert (co.rage_clicks, co.dead_clicks, co.quick_backs) == (0, 1, 0)
+
+
+def test_typed_copy_follows_events_and_matches_the_read_only_path(tmp_path):
+    from cxlens.behaviour.sync import sync
+
+    path = tmp_path / "s.duckdb"
+    events = _frustration_events()
+    with cxlens.open(path) as ws:
+        ws.insert("events", events.iloc[:6])
+        first = ws.behaviour.frustration(by="url")
+        assert first.set_index("url").loc[SHOP + "/checkout"].dead_clicks == 1
+        assert sync(ws.store) == 0  # unchanged events: nothing to copy
+        ws.insert("events", events.iloc[6:])  # more events arrive
+        typed = ws.behaviour.frustration(by="selector")
+        assert ws.scalar("SELECT count(*) FROM behaviour_events") == len(events)
+        # an older event imported later is found too (the full check)
+        ws.insert(
+            "events",
+            _ev([("s9", -86400 * 30, "$deadclick", SHOP + "/old", {"$selector": "#x"})]).assign(event_id="old"),
+        )
+        assert ws.behaviour.clickmap("/old", kind="deadclick")["clicks"].tolist() == [1]
+    with cxlens.open(path, read_only=True) as ro:
+        parsed = ro.behaviour.frustration(by="selector")
+    pd.testing.assert_frame_equal(typed, parsed[parsed["url"] != SHOP + "/old"].reset_index(drop=True))

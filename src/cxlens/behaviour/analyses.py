@@ -25,6 +25,7 @@ import ibis
 import pandas as pd
 
 from cxlens.behaviour.config import zones as zone_definitions
+from cxlens.behaviour.sync import COLUMNS, sync, typed_events_sql
 from cxlens.errors import ParameterError
 from cxlens.metrics.stats import wilson
 
@@ -53,19 +54,15 @@ QUICK_BACK_MIN_S, QUICK_BACK_MAX_S = 2.0, 30.0
 _QUERY = re.compile(r"[?#].*$")
 
 
-@ibis.udf.scalar.builtin
-def json_extract_string(doc: str, path: str) -> str:  # type: ignore[empty-body]
-    """DuckDB's ``json_extract_string`` (Ibis's JSON paths drop the ``$`` of ``$``-keys)."""
+_COLUMN = {key: column for column, (key, _) in COLUMNS.items()}
 
 
-def prop(t: ibis.Table, key: str) -> ibis.expr.types.StringValue:
-    """``properties[key]`` as text (``key`` such as ``$selector``)."""
-    return json_extract_string(t.properties, f'$."{key}"')
+def prop(t: ibis.Table, key: str) -> ibis.expr.types.Value:
+    """The typed column of ``behaviour_events`` holding ``properties[key]`` (``key`` such as ``$selector``)."""
+    return t[_COLUMN[key]]
 
 
-def num(t: ibis.Table, key: str) -> ibis.expr.types.FloatingValue:
-    """``properties[key]`` as a number (null when absent or not numeric)."""
-    return prop(t, key).try_cast("float64")
+num = prop
 
 
 def page_key(url: str) -> str:
@@ -76,15 +73,14 @@ def page_key(url: str) -> str:
 
 
 def _page(t: ibis.Table, path_only: bool = False) -> ibis.expr.types.StringValue:
-    page = t.url.re_replace(r"[?#].*$", "")
-    return page.re_replace(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "") if path_only else page
+    return t.page.re_replace(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "") if path_only else t.page
 
 
 def _on_page(t: ibis.Table, url: str) -> ibis.expr.types.BooleanValue:
     key = page_key(url)
-    if key.startswith("/"):
-        return _page(t, path_only=True) == key
-    return (t.url == key) | t.url.startswith(key + "?") | t.url.startswith(key + "#")
+    if key.startswith("/"):  # the cheap test first, the exact one on what passes
+        return t.page.endswith(key) & (_page(t, path_only=True) == key)
+    return t.page == key
 
 
 def width_bucket(width: str) -> tuple[int, int | None]:
@@ -117,7 +113,11 @@ class Behaviour:
         self.store = store
 
     def _events(self, start: Any = None, end: Any = None) -> ibis.Table:
-        return _range(self.store.table("events"), start, end)
+        """The typed behaviour events (kept in step by :func:`~cxlens.behaviour.sync.sync`; parsed from
+        ``events`` on the fly when the workspace is read-only, which is slower)."""
+        if sync(self.store) is None:
+            return _range(self.store.backend.sql(typed_events_sql(), dialect="duckdb"), start, end)
+        return _range(self.store.table("behaviour_events"), start, end)
 
     # -- heatmaps ----------------------------------------------------------------------------
     def heatmap(
@@ -229,9 +229,7 @@ class Behaviour:
     def _views(self, start: Any, end: Any) -> ibis.Table:
         """Page views with their session, page, dwell and whether they were a quick back."""
         ev = self._events(start, end)
-        pv = ev.filter((ev.type == "page") & ev.session_id.notnull()).select(
-            "session_id", "ts", "touchpoint", page=_page(ev)
-        )
+        pv = ev.filter((ev.type == "page") & ev.session_id.notnull()).select("session_id", "ts", "touchpoint", "page")
         w = ibis.window(group_by="session_id", order_by="ts")
         seq = pv.mutate(
             prev=pv.page.lag().over(w),
@@ -277,7 +275,7 @@ class Behaviour:
             views = views.filter(
                 (views.page == key) if not key.startswith("/") else views.page.re_replace(r"^[a-z]+://[^/]*", "") == key
             )
-        sig = ev.filter(ev.name.isin(list(SIGNALS.values()))).mutate(page=_page(ev))
+        sig = ev.filter(ev.name.isin(list(SIGNALS.values())))
         if by == "touchpoint":
             tp = views.filter(views.touchpoint.notnull()).group_by("page").aggregate(tp=lambda s: s.touchpoint.mode())
             sig = sig.left_join(tp, "page").drop("page_right")

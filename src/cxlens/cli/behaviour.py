@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cxlens.cli._app import Fmt, behaviour_app, err, exists, open, print_frame
+from cxlens.cli._app import Fmt, behaviour_app, err, open, print_frame
 
 
 @behaviour_app.command("heatmap")
@@ -27,7 +27,7 @@ def heatmap(
     """Click density of a page per width bucket (or its scroll reach); --out draws it."""
     from cxlens.behaviour.charts import heatmap_chart, save_chart, scroll_chart
 
-    with open(read_only=exists()) as ws:
+    with open() as ws:  # writable: the analyses keep behaviour_events in step (docs/behaviour.md)
         frame = ws.behaviour.heatmap(url, kind=kind, width=width, start=start, end=end)
     title = f"{kind} · {url} · {width}"
     if out_ is not None:
@@ -47,7 +47,7 @@ def clickmap(
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Clicks per element (CSS selector) of a page."""
-    with open(read_only=exists()) as ws:
+    with open() as ws:  # writable: the analyses keep behaviour_events in step (docs/behaviour.md)
         print_frame(ws.behaviour.clickmap(url, kind=kind, width=width), fmt)
 
 
@@ -57,7 +57,7 @@ def zones(
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Zoning metrics of a page: click rate, recurrence, exposure, attractiveness, hesitation, time to first click."""
-    with open(read_only=exists()) as ws:
+    with open() as ws:  # writable: the analyses keep behaviour_events in step (docs/behaviour.md)
         print_frame(ws.behaviour.zones(url), fmt)
 
 
@@ -71,7 +71,7 @@ def frustration(
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Rage, dead and error clicks and quick backs per page, element or touchpoint, with the frustration score."""
-    with open(read_only=exists()) as ws:
+    with open() as ws:  # writable: the analyses keep behaviour_events in step (docs/behaviour.md)
         print_frame(ws.behaviour.frustration(by=by, url=url, start=start, end=end).head(top), fmt)
 
 
@@ -88,7 +88,7 @@ def sessions(
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Sessions with their signals and frustration score, most frustrated first."""
-    with open(read_only=exists()) as ws:
+    with open() as ws:  # writable: the analyses keep behaviour_events in step (docs/behaviour.md)
         frame = ws.behaviour.sessions(min_score=min_score, signal=signal, url=url, customer_id=customer, limit=limit)
         print_frame(frame, fmt)
 
