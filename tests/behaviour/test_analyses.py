@@ -272,7 +272,9 @@ def test_gdpr_erase_removes_a_customers_behaviour(tmp_path):
     with cxlens.open(tmp_path / "e.duckdb") as ws:
         ws.insert("events", _frustration_events())
         assert "s1" in set(ws.behaviour.sessions()["session_id"])
+        assert ws.scalar("SELECT count(*) FROM behaviour_events WHERE customer_id = 'c-s1'") == 5
         erase_customer(ws, "c-s1")
+        assert ws.scalar("SELECT count(*) FROM behaviour_events WHERE customer_id = 'c-s1'") == 0
         assert set(ws.behaviour.sessions()["session_id"]) == {"s2", "s3"}
         co = ws.behaviour.frustration(by="url").set_index("url").loc[SHOP + "/checkout"]
         assert (co.rage_clicks, co.dead_clicks, co.quick_backs) == (0, 1, 0)
