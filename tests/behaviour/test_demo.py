@@ -41,3 +41,26 @@ def test_the_planted_dead_button_and_error_form_are_recovered(demo):
     assert (top_error.url, top_error.selector) == (error["url"], error["selector"])
     assert list(by_tp["touchpoint"][:2]) == ["checkout", "cart"]
     assert heat.iloc[0]["selector"] == dead["selector"]
+
+
+def test_frustration_score_ranks_sessions_that_met_the_planted_friction(demo):
+    """Calibration: sessions whose visitor clicked the dead button or got the coupon error (known from the
+    simulation) against all other sessions with a page view; the session score should rank them first."""
+    from sklearn.metrics import roc_auc_score
+
+    with cxlens.open(demo, read_only=True) as ws:
+        scores = ws.behaviour.sessions(limit=100_000)
+        hit = set(
+            ws.sql(
+                """SELECT DISTINCT session_id FROM events
+                   WHERE (name = '$click' AND properties LIKE '%"#pay-later"%')
+                      OR (name = '$errorclick' AND properties LIKE '%"#apply-coupon"%')"""
+            )["session_id"]
+        )
+    y = scores["session_id"].isin(hit)
+    auc = roc_auc_score(y, scores["frustration_score"])
+    # measured 0.975 on this demo (seed 5, 1,500 customers, 4,334 sessions, 331 planted): image dead clicks keep it < 1
+    assert 0.9 < auc < 1.0, auc
+    top = scores.head(int(y.sum()))
+    # precision at k = number of planted sessions: measured 0.70 (ties at score 2 with image dead clicks)
+    assert top["session_id"].isin(hit).mean() > 0.6
