@@ -416,10 +416,9 @@ class Behaviour:
         parts = []
         for z in defs:
             c = clicks.filter(clicks.zs.contains(f'"{z["name"]}"'))
-            w = ibis.window(group_by="pv", order_by=["ts", "since"])
-            first = c.mutate(rn=ibis.row_number().over(w)).filter(lambda s: s.rn == 0)
-            per_pv = c.group_by("pv").aggregate(clicks=c.count())
-            firsts = first.select("pv", "hes", "since")
+            # per page view: its clicks on the zone, and the first one's hesitation and time since load
+            per_pv = c.group_by("pv").aggregate(clicks=c.count(), hes=c.hes.argmin(c.since), since=c.since.min())
+            firsts = per_pv
             exp = exposed.filter(exposed.zone == z["name"]).select("pv").distinct()
             both = per_pv.select("pv").semi_join(exp, "pv")
             parts.append(
