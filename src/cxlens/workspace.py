@@ -20,6 +20,7 @@ import pandas as pd
 
 import cxlens.customers.tasks  # noqa: F401  (registers the model jobs)
 import cxlens.voice.tasks  # noqa: F401  (registers the voice jobs)
+from cxlens.behaviour import Behaviour
 from cxlens.engagement import Engagement
 from cxlens.errors import WorkspaceError
 from cxlens.experiments import Experiments
@@ -159,6 +160,11 @@ class Workspace:
     def engagement(self) -> Engagement:
         """Employee engagement: ``ws.engagement.summary(by="team")`` (groups under 5 answers hidden)."""
         return Engagement(self.store)
+
+    @cached_property
+    def behaviour(self) -> Behaviour:
+        """Heatmaps, zoning and frustration signals: ``ws.behaviour.frustration(by="url")``."""
+        return Behaviour(self.store)
 
     # -- the store's door (the same methods as :class:`~cxlens.store.Store`) -------
     def table(self, name: str) -> ibis.Table:

@@ -177,11 +177,13 @@ def test_export_holds_every_row_about_the_customer_including_pii(ws):
     assert back["customer_id"] == "a"
     got = {k: sorted(r.get(next(iter(r))) for r in v) for k, v in back["tables"].items()}
     # service tables naming customer_id (survey responses and links, identity stitching) are
-    # exported too; the hand-built customer has no rows there
+    # exported too (behaviour_events: the typed copy of behaviour events); the hand-built customer has no rows there
     service = {
         k: v
         for k, v in got.items()
-        if k.startswith(("survey_", "collect_", "identities", "customer_scores", "verbatim_", "interview"))
+        if k.startswith(
+            ("survey_", "collect_", "identities", "customer_scores", "verbatim_", "interview", "behaviour_")
+        )
     }
     assert service and all(v == [] for v in service.values())
     got = {k: v for k, v in got.items() if k not in service}

@@ -54,6 +54,9 @@ COMMAND_PANELS = {
     "serve": "Administer", "info": "Administer", "users": "Administer", "keys": "Administer", "jobs": "Administer",
 }  # fmt: skip
 
+behaviour_app = typer.Typer(help="Behaviour: click heatmaps, zoning, frustration signals.", no_args_is_help=True)
+app.add_typer(behaviour_app, name="behaviour", rich_help_panel="Analyse")
+
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # one error, one line: never wrapped at the terminal width
 

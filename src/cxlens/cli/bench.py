@@ -171,3 +171,18 @@ def bench_experiments(
     with err.status(f"simulating {tests:,} experiments per check…"):
         res = run(tests=tests, seed=seed)
     print_bench(f"bench experiments: {tests:,} simulated tests per check (seed {seed})", res)
+
+
+@bench_app.command("behaviour")
+def bench_behaviour(
+    clicks: Annotated[int, typer.Option(help="Click events to generate (plus one page view per ten).")] = 10_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    repeat: Annotated[int, typer.Option(help="Runs per query (the best is shown).")] = 3,
+) -> None:
+    """Heatmap, zoning and frustration queries over 10M click events: seconds vs the goal (< 1 s each)."""
+    benchmarks()
+    from benchmarks.behaviour import bench_behaviour as run
+
+    with err.status(f"building {clicks:,} click events and timing the queries…"):
+        res = run(clicks=clicks, seed=seed, repeat=repeat)
+    print_bench(f"bench behaviour: {clicks:,} click events", res)

@@ -156,6 +156,9 @@ def demo(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboard afterwards.")] = False,
     host: Annotated[str, typer.Option(help="Host to serve on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="CXLENS_PORT", help="Port to serve on.")] = 8000,
+    behaviour: Annotated[
+        bool, typer.Option("--behaviour/--no-behaviour", help="Also web behaviour: clicks, rage/dead/error clicks.")
+    ] = False,
 ) -> None:
     """Build a demo workspace from the bundled generator and print its KPIs."""
     from cxlens.ingest.simulate import write_demo
@@ -163,7 +166,7 @@ def demo(
     sz: str | int = int(size) if size.isdigit() else size
     with open() as ws:
         with err.status(f"generating the {size} demo business (seed {seed})…"):
-            counts = write_demo(ws, size=sz, seed=seed)
+            counts = write_demo(ws, size=sz, seed=seed, behaviour=behaviour)
         summary = pd.DataFrame(list(counts.items()), columns=["table", "rows added"])
         print_frame(summary, Fmt.table, title=f"demo workspace {state.workspace}")
         _print_kpis(ws)

@@ -166,6 +166,7 @@ def create_app(
 
     from cxlens.web import auth
     from cxlens.web.api import admin as admin_api
+    from cxlens.web.api import behaviour as behaviour_api
     from cxlens.web.api import collect as collect_api
     from cxlens.web.api import customers as customers_api
     from cxlens.web.api import engagement as engagement_api
@@ -189,6 +190,8 @@ def create_app(
     app.include_router(interviews_api.router)
     app.include_router(engagement_api.router)
     app.include_router(collect_api.router)  # /v1 collection API
+    app.include_router(behaviour_api.public_router)  # /v1/behaviour/config, /sdk/cxlens-behaviour.js
+    app.include_router(behaviour_api.router)
     for router in load_pages():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

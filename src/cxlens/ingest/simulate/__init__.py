@@ -32,6 +32,7 @@ import pandas as pd
 
 from cxlens.ingest.load import insert_tables
 from cxlens.ingest.simulate._base import DAY, NAT, T1, col, frame, ids, take, times
+from cxlens.ingest.simulate.behaviour import behaviour_events, behaviour_truth
 from cxlens.ingest.simulate.commerce import (
     EventPart,
     item_properties,
@@ -191,7 +192,11 @@ def _conform(f: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def simulate(
-    size: str | int = "small", seed: int = 0, *, progress: Callable[[str], None] | None = None
+    size: str | int = "small",
+    seed: int = 0,
+    *,
+    progress: Callable[[str], None] | None = None,
+    behaviour: bool = False,
 ) -> SimulatedData:
     """Simulate a multi-channel shop and return canonical frames plus the ground truth.
 
@@ -205,6 +210,10 @@ def simulate(
         Seed of :func:`numpy.random.default_rng`; the same seed gives identical frames.
     progress
         Called with the name of each step as it starts.
+    behaviour
+        Also simulate what the browser SDK sends on the web pages (clicks, scroll depth, rage,
+        dead and error clicks with planted friction: :mod:`cxlens.ingest.simulate.behaviour`,
+        ``truth["behaviour"]``). Off by default; the other tables are the same either way.
 
     Returns
     -------
@@ -276,6 +285,8 @@ def simulate(
     dead = life.death != NAT
     churned_at = np.maximum(life.death + 60 * DAY, last + 7 * DAY) + (rng.exponential(20.0, n) * DAY).astype(np.int64)
     cu.churned_at = np.where(dead & (churned_at <= T1), churned_at, NAT)
+    if behaviour:  # after the churn dates: seconds-later clicks must not move them
+        parts.append(behaviour_events(seed, sev.part))
     lap("events")
     say("frames")
     data = SimulatedData(
@@ -370,13 +381,20 @@ def simulate(
     for name, f in data.frames.items():
         setattr(data, name, _conform(f, name))
     lap("frames")
+    if behaviour:
+        truth["behaviour"] = behaviour_truth()
     data.truth = truth
     data.timings = timings
     return data
 
 
 def write_demo(
-    ws: Any, size: str | int = "small", seed: int = 0, progress: Callable[[int, int], None] | None = None
+    ws: Any,
+    size: str | int = "small",
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    behaviour: bool = False,
 ) -> dict[str, int]:
     """Simulate demo data and insert it into workspace ``ws``; returns rows inserted per table.
 
@@ -388,7 +406,7 @@ def write_demo(
     ----------
     ws
         A writable :class:`cxlens.Workspace` (``cxlens.open(path)``).
-    size, seed
+    size, seed, behaviour
         As for :func:`simulate`.
     progress
         Called as ``progress(rows_done, rows_total)`` while inserting.
@@ -400,7 +418,7 @@ def write_demo(
     >>> write_demo(ws, 100, seed=3)["customers"]
     100
     """
-    data = simulate(size, seed)
+    data = simulate(size, seed, behaviour=behaviour)
     frames = data.frames
     total = sum(len(f) for f in frames.values())
     done = 0

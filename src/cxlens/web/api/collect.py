@@ -44,6 +44,7 @@ from cxlens.collect.origins import SETTING as ORIGINS
 from cxlens.collect.origins import origin_allowed
 from cxlens.collect.writer import Collector, close_collectors
 from cxlens.errors import ConfigError, CxlensError, ForbiddenError, PayloadTooLargeError, RateLimitError
+from cxlens.web.api.behaviour import public_router as behaviour_public_router
 from cxlens.web.deps import authenticate_key, hub
 from cxlens.web.errors import handle_error
 from cxlens.web.hub import WorkspaceHub
@@ -379,7 +380,8 @@ class FastPath:
 
 
 def create_collect_app(workspaces: WorkspaceHub, *, parse_workers: int = 0) -> FastAPI:
-    """An app serving only the collection API (``cxlens collect``): ``/v1/*``, ``/sdk/cxlens.js``, ``/health``.
+    """An app serving only the collection API (``cxlens collect``): ``/v1/*``, ``/sdk/cxlens.js``,
+    ``/sdk/cxlens-behaviour.js``, ``/health``.
 
     Wrap it in :class:`FastPath` to serve it (``cxlens collect`` does). With ``parse_workers``,
     request bodies of 16 KB or more are parsed and turned into Arrow tables in that many worker
@@ -421,4 +423,5 @@ def create_collect_app(workspaces: WorkspaceHub, *, parse_workers: int = 0) -> F
         return {"status": "ok"}
 
     app.include_router(router)
+    app.include_router(behaviour_public_router)  # the SDK's remote config and behaviour script
     return app

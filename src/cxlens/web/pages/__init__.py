@@ -39,6 +39,7 @@ PAGE_MODULES: list[str] = [
     "cxlens.web.pages.imports",
     "cxlens.web.pages.experiments",
     "cxlens.web.pages.learn",
+    "cxlens.web.pages.behaviour",
 ]
 
 #: Registered navigation entries (see :func:`nav` for the ordered list).

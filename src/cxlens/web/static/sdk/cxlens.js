@@ -12,6 +12,14 @@
  *   cxlens.reset()                      // sign-out: forget the user, new anonymous id
  *   cxlens.variant("checkout-v2", ["control", "one-page"])   // sticky A/B variant + one $exposure per page
  *                                       // (call it once the tracker has loaded: `cxlens.loaded === true`)
+ *   cxlens.consent(false)               // stop everything and send nothing (true: resume)
+ *
+ * Behaviour capture is opt-in: init({heatmaps: true, frustration: true}) loads
+ * /sdk/cxlens-behaviour.js (clicks, scroll depth, errors, rage/dead/error clicks, zones). The
+ * workspace's remote config (GET /v1/behaviour/config) can turn each part on or off without a
+ * redeploy. init({requireConsent: true}) sends nothing before consent(true); init({respectDNT:
+ * true}) sends nothing when the browser says Do-Not-Track. Every message carries
+ * context.sessionId (a new one after 30 minutes without activity).
  *
  * Messages are batched (every `flushInterval` ms or `flushAt` messages) and POSTed with the write
  * key as HTTP Basic user name; failures are retried with exponential backoff (each message
@@ -24,6 +32,8 @@
   var AID = "cxlens_aid";
   var UID = "cxlens_uid";
   var UHASH = "cxlens_uhash";
+  var SID = "cxlens_sid";
+  var CONSENT = "cxlens_consent";
   var stub = window.cxlens;
   if (stub && stub.loaded) return;
 
@@ -62,7 +72,8 @@
   }
 
   // -- state ---------------------------------------------------------------------------------------
-  var cfg = {writeKey: null, host: "", flushAt: 20, flushInterval: 1000, maxRetries: 10, autoPage: true};
+  var cfg = {writeKey: null, host: "", flushAt: 20, flushInterval: 1000, maxRetries: 10, autoPage: true,
+             requireConsent: false, respectDNT: false, remoteConfig: true};
   var queue = [];
   var listeners = {};
   var timer = null;
@@ -73,6 +84,24 @@
   var userId = load(UID);
   // identity verification: HMAC-SHA256(identity secret, userId), made by the site's server
   var userHash = load(UHASH);
+  var consent = load(CONSENT);  // "1", "0" or null (not asked)
+  var hideHooks = [];
+  var remote = null;  // the workspace's remote config, once fetched
+  var pageview = uuid();  // the current page view (behaviour events carry it as $pageview_id)
+
+  // a session ends after 30 minutes without a message (stored as "<id>.<last ms>")
+  function sessionId() {
+    var now = Date.now(), s = load(SID), parts = s ? s.split(".") : [];
+    var id = parts.length === 2 && now - Number(parts[1]) < 1800000 ? parts[0] : uuid();
+    save(SID, id + "." + now);
+    return id;
+  }
+  function capturing() {
+    if (consent === "0") return false;
+    if (cfg.requireConsent && consent !== "1") return false;
+    if (cfg.respectDNT && (navigator.doNotTrack === "1" || window.doNotTrack === "1")) return false;
+    return true;
+  }
 
   function scriptHost() {
     var s = document.currentScript;
@@ -89,7 +118,8 @@
       userAgent: navigator.userAgent,
       locale: navigator.language,
       screen: {width: window.screen && window.screen.width, height: window.screen && window.screen.height},
-      channel: "web"
+      channel: "web",
+      sessionId: sessionId()
     };
   }
 
@@ -101,6 +131,7 @@
   }
 
   function enqueue(msg) {
+    if (!capturing()) return null;
     msg.messageId = uuid();
     msg.anonymousId = anonymousId;
     if (userId) msg.userId = userId;
@@ -120,7 +151,7 @@
 
   // -- sending -------------------------------------------------------------------------------------
   function flush() {
-    if (sending || !queue.length || !cfg.writeKey) return;
+    if (sending || !queue.length || !cfg.writeKey || !capturing()) return;
     var batch = queue.splice(0, 100);
     var body = JSON.stringify({batch: batch, sentAt: new Date().toISOString()});
     sending = true;
@@ -156,6 +187,8 @@
   }
 
   function beacon() {
+    for (var h = 0; h < hideHooks.length; h++) { try { hideHooks[h](); } catch (e) { /* keep unloading */ } }
+    if (!capturing()) return;
     if (!queue.length || !cfg.writeKey || !navigator.sendBeacon) return;
     while (queue.length) {
       var batch = queue.splice(0, 50);
@@ -194,6 +227,29 @@
   // -- the public API ------------------------------------------------------------------------------
   function obj(x) { return x && typeof x === "object" ? x : {}; }
 
+  // behaviour capture: the init options, overridden part by part by the workspace's remote config
+  function behaviourConfig() {
+    var out = {heatmaps: !!cfg.heatmaps, frustration: !!cfg.frustration, zones: [], maskSelector: cfg.maskSelector};
+    var r = obj(remote);
+    for (var k in out) if (k in r && r[k] !== null && r[k] !== undefined) out[k] = r[k];
+    return out;
+  }
+  function startBehaviour() {
+    var b = behaviourConfig();
+    if (!(b.heatmaps || b.frustration) || !capturing() || document.getElementById("cxlens-behaviour")) return;
+    var s = document.createElement("script");
+    s.id = "cxlens-behaviour";
+    s.async = true;
+    s.src = cfg.host + "/sdk/cxlens-behaviour.js";
+    (document.head || document.documentElement).appendChild(s);
+  }
+  function fetchRemote() {
+    if (!cfg.remoteConfig || !cfg.writeKey || !window.fetch) return startBehaviour();
+    fetch(cfg.host + "/v1/behaviour/config?writeKey=" + encodeURIComponent(cfg.writeKey), {credentials: "omit"})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (j) { remote = j; startBehaviour(); }, function () { startBehaviour(); });
+  }
+
   var api = {
     loaded: true,
     VERSION: VERSION,
@@ -209,6 +265,7 @@
       }
       if (cfg.autoPage) api.page();
       flush();
+      fetchRemote();
       return api;
     },
     track: function (event, properties) {
@@ -220,6 +277,8 @@
       var base = {path: location.pathname, url: location.href, title: document.title, referrer: document.referrer,
                   search: location.search};
       for (var k in base) if (!(k in props)) props[k] = base[k];
+      pageview = uuid();
+      props.$pageview_id = pageview;
       var msg = {type: "page", properties: props};
       if (name) msg.name = String(name);
       return enqueue(msg);
@@ -265,7 +324,16 @@
     },
     // the pure hash, for checks: cxlens._assign("exp", "visitor", ["a", "b"]) === the server's assignment
     _assign: assignVariant,
-    flush: flush
+    flush: flush,
+    consent: function (granted) {
+      consent = granted ? "1" : "0"; save(CONSENT, consent);
+      if (!granted) { queue = []; clearTimeout(timer); timer = null; } else { flush(); startBehaviour(); }
+      return api;
+    },
+    capturing: capturing,
+    pageview: function () { return pageview; },
+    behaviourConfig: behaviourConfig,
+    onHide: function (fn) { hideHooks.push(fn); return api; }
   };
 
   window.cxlens = api;

@@ -1,0 +1,465 @@
+"""Heatmaps, zoning, frustration and sessions over the behaviour events of ``events`` (Ibis, pushed down).
+
+The browser SDK (``/sdk/cxlens-behaviour.js``) sends ordinary ``track`` events whose names start
+with ``$``; their details are in ``properties`` (``$selector``, ``$x``, ``$y``, ``$viewport_width``,
+``$pageview_id``…), the page in ``url``. Every function here builds one Ibis expression, runs it on
+the store and returns a small tidy frame; only the last few rows (scroll reach, percentiles already
+computed) are finished in pandas.
+
+Pages are compared without their query string and fragment; a ``url`` starting with ``/`` is
+compared with the path alone (any host).
+
+Frustration score (docs/behaviour.md): weighted signals per 100 page views,
+``100 × (3·rage + 2·dead + 3·error + 1·quick back) / page views`` per page or element, and the same
+weighted sum per session (not divided). No anchor publishes its weights; these follow the public
+examples (rage and error clicks weigh most, a quick back least) and are checked by how well they
+rank simulated sessions whose frustrating element is known (tests/behaviour).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from cxlens.behaviour.config import zones as zone_definitions
+from cxlens.behaviour.sync import COLUMNS, sync, typed_events_sql
+from cxlens.errors import ParameterError
+from cxlens.metrics.stats import wilson
+
+__all__ = [
+    "KINDS",
+    "SIGNALS",
+    "WEIGHTS",
+    "WIDTHS",
+    "Behaviour",
+    "page_key",
+    "width_bucket",
+]
+
+#: viewport width buckets (px, lower bound inclusive): Hotjar renders 1280/800/380 px; ours 1024+/768+/<768
+WIDTHS = {"desktop": (1024, None), "tablet": (768, 1024), "mobile": (0, 768)}
+#: heatmap kinds → event name
+KINDS = {"click": "$click", "rageclick": "$rageclick", "deadclick": "$deadclick", "errorclick": "$errorclick"}
+#: frustration signals → event name (quick backs are derived from page views, not sent)
+SIGNALS = {"rage_clicks": "$rageclick", "dead_clicks": "$deadclick", "error_clicks": "$errorclick"}
+#: weights of the frustration score
+WEIGHTS = {"rage_clicks": 3.0, "dead_clicks": 2.0, "error_clicks": 3.0, "quick_backs": 1.0}
+#: a page left within this share of its usual dwell time for the page seen just before is a quick back
+QUICK_BACK_SHARE = 0.5
+#: … and never above / below these bounds (seconds)
+QUICK_BACK_MIN_S, QUICK_BACK_MAX_S = 2.0, 30.0
+_QUERY = re.compile(r"[?#].*$")
+
+
+_COLUMN = {key: column for column, (key, _) in COLUMNS.items()}
+
+
+def prop(t: ibis.Table, key: str) -> ibis.expr.types.Value:
+    """The typed column of ``behaviour_events`` holding ``properties[key]`` (``key`` such as ``$selector``)."""
+    return t[_COLUMN[key]]
+
+
+num = prop
+
+
+def page_key(url: str) -> str:
+    """A page as compared here: the URL without query string and fragment."""
+    if not isinstance(url, str) or not url.strip():
+        raise ParameterError("url", f"url is {url!r}; expected a page URL such as 'https://shop.example/checkout'")
+    return _QUERY.sub("", url.strip())
+
+
+def _page(t: ibis.Table, path_only: bool = False) -> ibis.expr.types.StringValue:
+    return t.page.re_replace(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "") if path_only else t.page
+
+
+def _on_page(t: ibis.Table, url: str) -> ibis.expr.types.BooleanValue:
+    key = page_key(url)
+    if key.startswith("/"):  # the cheap test first, the exact one on what passes
+        return t.page.endswith(key) & (_page(t, path_only=True) == key)
+    return t.page == key
+
+
+def width_bucket(width: str) -> tuple[int, int | None]:
+    """(lowest, highest-exclusive) viewport width of a bucket name."""
+    if width not in WIDTHS:
+        raise ParameterError("width", f"width is {width!r}; expected one of {', '.join(WIDTHS)}")
+    return WIDTHS[width]
+
+
+def _in_width(t: ibis.Table, width: str | None) -> Any:
+    if width is None:
+        return ibis.literal(True)
+    lo, hi = width_bucket(width)
+    vw = num(t, "$viewport_width")
+    return (vw >= lo) if hi is None else ((vw >= lo) & (vw < hi))
+
+
+def _range(t: ibis.Table, start: Any, end: Any) -> ibis.Table:
+    if start is not None:
+        t = t.filter(t.ts >= pd.Timestamp(start).to_pydatetime())
+    if end is not None:
+        t = t.filter(t.ts < pd.Timestamp(end).to_pydatetime())
+    return t
+
+
+class Behaviour:
+    """Behaviour analyses bound to a store (``ws.behaviour``)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def _events(self, start: Any = None, end: Any = None) -> ibis.Table:
+        """The typed behaviour events (kept in step by :func:`~cxlens.behaviour.sync.sync`; parsed from
+        ``events`` on the fly when the workspace is read-only, which is slower)."""
+        if sync(self.store) is None:
+            return _range(self.store.backend.sql(typed_events_sql(), dialect="duckdb"), start, end)
+        return _range(self.store.table("behaviour_events"), start, end)
+
+    # -- heatmaps ----------------------------------------------------------------------------
+    def heatmap(
+        self,
+        url: str,
+        kind: str = "click",
+        width: str = "desktop",
+        *,
+        x_bins: int = 50,
+        y_px: int = 20,
+        start: Any = None,
+        end: Any = None,
+    ) -> pd.DataFrame:
+        """Click density of a page, or its scroll reach.
+
+        ``kind`` ``click``/``rageclick``/``deadclick``/``errorclick``: one row per cell with ``x`` (the
+        cell's left edge as a share of the viewport width, PostHog's ``pointer_relative_x``), ``y``
+        (page pixels from the top, cell's top edge), ``clicks`` and ``share`` of all clicks drawn
+        (``n``). ``kind="scroll"``: one row per 5 % of page height, ``depth`` and the share of page
+        views (``reach``, with a Wilson 95 % CI) whose deepest visible point reached it.
+        """
+        if kind == "scroll":
+            return self.scroll(url, width, start=start, end=end)
+        if kind not in KINDS:
+            raise ParameterError("kind", f"kind is {kind!r}; expected one of {', '.join(KINDS)} or scroll")
+        if not isinstance(x_bins, int) or not 1 <= x_bins <= 500:
+            raise ParameterError("x_bins", f"x_bins is {x_bins!r}; expected a whole number 1-500")
+        if not isinstance(y_px, int) or not 1 <= y_px <= 1000:
+            raise ParameterError("y_px", f"y_px is {y_px!r}; expected a whole number of pixels 1-1000")
+        t = self._events(start, end)
+        t = t.filter((t.name == KINDS[kind]) & _on_page(t, url))
+        t = t.filter(_in_width(t, width))
+        vw, x, y = num(t, "$viewport_width"), num(t, "$x"), num(t, "$y")
+        cells = (
+            t.mutate(
+                xb=((x / vw).clip(0, 0.999999) * x_bins).floor().cast("int64"),
+                yb=(y / y_px).floor().cast("int64"),
+            )
+            .filter(lambda s: s.xb.notnull() & s.yb.notnull())
+            .group_by(["xb", "yb"])
+            .aggregate(clicks=lambda s: s.count())
+        )
+        df = self.store.read(cells)
+        n = int(df["clicks"].sum()) if len(df) else 0
+        out = pd.DataFrame(
+            {
+                "x": df["xb"].astype(float) / x_bins,
+                "y": df["yb"].astype("int64") * y_px,
+                "clicks": df["clicks"].astype("int64"),
+            }
+        )
+        out["share"] = out["clicks"] / n if n else 0.0
+        out["n"] = n
+        return out.sort_values(["clicks", "y", "x"], ascending=[False, True, True], ignore_index=True)
+
+    def scroll(self, url: str, width: str = "desktop", *, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """Scroll reach: share of page views whose deepest visible point reached each 5 % of the page."""
+        t = self._events(start, end)
+        t = t.filter((t.name == "$scroll_depth") & _on_page(t, url))
+        t = t.filter(_in_width(t, width))
+        pct = num(t, "$percent")
+        counts = (
+            t.mutate(b=(pct.clip(0, 100) / 5).floor().cast("int64"))
+            .filter(lambda s: s.b.notnull())
+            .group_by("b")
+            .aggregate(views=lambda s: s.count(), fold=lambda s: num(s, "$viewport_height").median())
+        )
+        df = self.store.read(counts)
+        n = int(df["views"].sum()) if len(df) else 0
+        depth = pd.Series(range(0, 101, 5), name="depth")
+        per = df.set_index("b")["views"].reindex(range(21), fill_value=0)
+        reached = per[::-1].cumsum()[::-1].to_numpy()  # views whose bucket is ≥ this one
+        lo, hi = (b / 100 for b in wilson(reached, n)) if n else (reached * 0.0, reached * 0.0)
+        return pd.DataFrame(
+            {
+                "depth": depth,
+                "pageviews": reached,
+                "reach": reached / n if n else 0.0,
+                "ci_low": lo,
+                "ci_high": hi,
+                "n": n,
+            }  # fmt: skip
+        )
+
+    def clickmap(
+        self, url: str, kind: str = "click", width: str | None = None, *, start: Any = None, end: Any = None
+    ) -> pd.DataFrame:
+        """Clicks per element of a page (its CSS selector), with the share of page views that clicked it."""
+        if kind not in KINDS:
+            raise ParameterError("kind", f"kind is {kind!r}; expected one of {', '.join(KINDS)}")
+        ev = self._events(start, end)
+        t = ev.filter((ev.name == KINDS[kind]) & _on_page(ev, url))
+        t = t.filter(_in_width(t, width)).mutate(selector=prop(ev, "$selector"), pv=prop(ev, "$pageview_id"))
+        per = t.group_by("selector").aggregate(
+            clicks=t.count(),
+            pageviews_clicked=t.pv.nunique(),
+            text=prop(t, "$text").max(),
+            rel_x=num(t, "$rel_x").mean(),
+            rel_y=num(t, "$rel_y").mean(),
+        )
+        views = ev.filter((ev.type == "page") & _on_page(ev, url)).count()
+        df = self.store.read(per)
+        n = int(self.store.read(views.as_table()).iloc[0, 0])
+        df["click_rate"] = df["pageviews_clicked"] / n if n else float("nan")
+        df["pageviews"] = n
+        return df.sort_values(["clicks", "selector"], ascending=[False, True], ignore_index=True)
+
+    # -- frustration -------------------------------------------------------------------------
+    def _views(self, start: Any, end: Any) -> ibis.Table:
+        """Page views with their session, page, dwell and whether they were a quick back."""
+        ev = self._events(start, end)
+        pv = ev.filter((ev.type == "page") & ev.session_id.notnull()).select("session_id", "ts", "touchpoint", "page")
+        w = ibis.window(group_by="session_id", order_by="ts")
+        seq = pv.mutate(
+            prev=pv.page.lag().over(w),
+            next=pv.page.lead().over(w),
+            dwell=(pv.ts.lead().over(w).epoch_seconds() - pv.ts.epoch_seconds()),
+        )
+        # usual dwell on each page: views that were not followed by a return to the page before
+        usual = (
+            seq.filter(seq.dwell.notnull() & ((seq.next != seq.prev) | seq.prev.isnull()))
+            .group_by("page")
+            .aggregate(usual=lambda s: s.dwell.median())
+        )
+        j = seq.left_join(usual, "page").drop("page_right")
+        limit = (j.usual * QUICK_BACK_SHARE).clip(QUICK_BACK_MIN_S, QUICK_BACK_MAX_S).fill_null(QUICK_BACK_MIN_S)
+        return j.mutate(quick_back=(j.next == j.prev) & j.dwell.notnull() & (j.dwell < limit))
+
+    def frustration(
+        self,
+        by: str = "url",
+        *,
+        url: str | None = None,
+        min_pageviews: int = 0,
+        start: Any = None,
+        end: Any = None,
+    ) -> pd.DataFrame:
+        """Frustration signals per page (``by="url"``), element (``"selector"``) or ``"touchpoint"``.
+
+        Columns: the group, ``pageviews``, ``sessions``, ``rage_clicks``, ``dead_clicks``,
+        ``error_clicks``, ``quick_backs`` (pages only), ``frustrated_sessions`` with its share and
+        Wilson 95 % CI, and ``frustration_score`` (weighted signals per 100 page views, :data:`WEIGHTS`).
+        Worst first. ``min_pageviews`` drops groups seen fewer times (a score on 2 page views is noise).
+        """
+        if not isinstance(min_pageviews, int) or min_pageviews < 0:
+            raise ParameterError("min_pageviews", f"min_pageviews is {min_pageviews!r}; expected a whole number ≥ 0")
+        if by not in ("url", "selector", "touchpoint"):
+            raise ParameterError("by", f"by is {by!r}; expected url, selector or touchpoint")
+        ev = self._events(start, end)
+        if url is not None:
+            ev = ev.filter(_on_page(ev, url))
+        views = self._views(start, end)
+        if url is not None:
+            key = page_key(url)
+            views = views.filter(
+                (views.page == key) if not key.startswith("/") else views.page.re_replace(r"^[a-z]+://[^/]*", "") == key
+            )
+        sig = ev.filter(ev.name.isin(list(SIGNALS.values())))
+        if by == "touchpoint":
+            tp = views.filter(views.touchpoint.notnull()).group_by("page").aggregate(tp=lambda s: s.touchpoint.mode())
+            sig = sig.left_join(tp, "page").drop("page_right")
+            sig = sig.mutate(group=sig.touchpoint.fill_null(sig.tp))
+            views = views.mutate(group=views.touchpoint)
+            keys = ["touchpoint"]
+        elif by == "url":
+            sig = sig.mutate(group=sig.page)
+            views = views.mutate(group=views.page)
+            keys = ["url"]
+        else:
+            sig = sig.mutate(group=sig.page, selector=prop(sig, "$selector"))
+            views = views.mutate(group=views.page)
+            keys = ["url", "selector"]
+        sig_keys = ["group", "selector"] if by == "selector" else ["group"]
+        sig = sig.filter(sig.group.notnull())
+        counts = {k: (sig.name == v).cast("int64").sum() for k, v in SIGNALS.items()}
+        s = sig.group_by(sig_keys).aggregate(**counts, frustrated_sessions=sig.session_id.nunique())
+        views = views.filter(views.group.notnull())
+        v = views.group_by("group").aggregate(
+            pageviews=views.count(),
+            sessions=views.session_id.nunique(),
+            quick_backs=views.quick_back.cast("int64").sum(),
+        )
+        joined = v.outer_join(s, "group")
+        joined = joined.mutate(group=joined.group.fill_null(joined.group_right)).drop("group_right")
+        df = self.store.read(joined)
+        for k in (*SIGNALS, "frustrated_sessions", "pageviews", "sessions", "quick_backs"):
+            df[k] = df[k].fillna(0).astype("int64")
+        if by == "selector":
+            df = df[df["selector"].notna()].copy()
+            df["quick_backs"] = pd.NA  # a page's quick back belongs to no element
+            qb = 0
+        else:
+            qb = df["quick_backs"]
+        weighted = sum(WEIGHTS[k] * df[k] for k in SIGNALS) + WEIGHTS["quick_backs"] * qb
+        df["frustration_score"] = (100 * weighted / df["pageviews"].where(df["pageviews"] > 0)).round(2)
+        df["frustrated_share"] = df["frustrated_sessions"] / df["sessions"].where(df["sessions"] > 0)
+        lo, hi = wilson(df["frustrated_sessions"].clip(upper=df["sessions"]).to_numpy(), df["sessions"].to_numpy())
+        df["frustrated_ci_low"], df["frustrated_ci_high"] = lo / 100, hi / 100  # wilson() answers in percent
+        df = df[df["pageviews"] >= min_pageviews]
+        df = df.rename(columns={"group": keys[0]})
+        cols = [
+            *keys, "pageviews", "sessions", *SIGNALS, "quick_backs", "frustrated_sessions", "frustrated_share",
+            "frustrated_ci_low", "frustrated_ci_high", "frustration_score",
+        ]  # fmt: skip
+        df = df[cols].sort_values(
+            ["frustration_score", "rage_clicks", "dead_clicks", *keys],
+            ascending=[False, False, False, *([True] * len(keys))],
+            na_position="last",
+            ignore_index=True,
+        )
+        return df
+
+    def sessions(
+        self,
+        *,
+        min_score: float | None = None,
+        signal: str | None = None,
+        url: str | None = None,
+        customer_id: str | None = None,
+        start: Any = None,
+        end: Any = None,
+        limit: int = 100,
+    ) -> pd.DataFrame:
+        """One row per session: customer, start, duration, pages, each signal's count and the
+        session's frustration score (:data:`WEIGHTS`, not divided); most frustrated first.
+
+        Filters: ``min_score``, ``signal`` (``rage_clicks``, ``dead_clicks``, ``error_clicks``,
+        ``quick_backs``: at least one), ``url`` (visited that page), ``customer_id``.
+        """
+        if signal is not None and signal not in WEIGHTS:
+            raise ParameterError("signal", f"signal is {signal!r}; expected one of {', '.join(WEIGHTS)}")
+        if not isinstance(limit, int) or not 1 <= limit <= 100_000:
+            raise ParameterError("limit", f"limit is {limit!r}; expected a whole number 1-100000")
+        ev = self._events(start, end)
+        ev = ev.filter(ev.session_id.notnull())
+        counts = {k: (ev.name == v).cast("int64").sum() for k, v in SIGNALS.items()}
+        per = ev.group_by("session_id").aggregate(
+            customer_id=ev.customer_id.max(),
+            anonymous_id=ev.anonymous_id.max(),
+            started=ev.ts.min(),
+            ended=ev.ts.max(),
+            pages=(ev.type == "page").cast("int64").sum(),
+            **counts,
+        )
+        views = self._views(start, end)
+        qb = views.group_by("session_id").aggregate(quick_backs=views.quick_back.cast("int64").sum())
+        per = per.left_join(qb, "session_id").drop("session_id_right")
+        per = per.mutate(quick_backs=per.quick_backs.fill_null(0))
+        score = sum(per[k] * w for k, w in WEIGHTS.items())
+        per = per.mutate(duration_s=per.ended.epoch_seconds() - per.started.epoch_seconds(), frustration_score=score)
+        if min_score is not None:
+            per = per.filter(per.frustration_score >= float(min_score))
+        if signal is not None:
+            per = per.filter(per[signal] > 0)
+        if customer_id is not None:
+            per = per.filter(per.customer_id == customer_id)
+        if url is not None:
+            seen = ev.filter((ev.type == "page") & _on_page(ev, url)).select("session_id").distinct()
+            per = per.semi_join(seen, "session_id")
+        per = per.order_by([ibis.desc("frustration_score"), ibis.desc("started"), "session_id"]).limit(limit)
+        cols = [
+            "session_id", "customer_id", "anonymous_id", "started", "duration_s", "pages", *WEIGHTS,
+            "frustration_score",
+        ]  # fmt: skip
+        return self.store.read(per.select(cols))
+
+    # -- zoning ------------------------------------------------------------------------------
+    def zones(self, url: str, *, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """Zoning metrics of a page for the workspace's zones (``behaviour.zones``), Contentsquare's definitions:
+
+        * ``click_rate`` = page views with a click on the zone ÷ page views;
+        * ``click_recurrence`` = clicks on the zone ÷ page views with a click on it;
+        * ``exposure_rate`` = page views whose zone mid-height line was visible ≥ 150 ms ÷ page views;
+        * ``attractiveness`` = page views with the zone exposed and clicked ÷ page views with it exposed;
+        * ``hesitation_p50/p75`` (ms) = pointer entering the clicked element → the first click on the
+          zone, per page view; ``first_click_p50/p75`` (s) = page load → first click on the zone.
+
+        Page views are counted by their ``$pageview_id`` (the SDK puts it on the page view and on
+        every behaviour event of it).
+        """
+        key = page_key(url)
+        defs = [z for z in zone_definitions(self.store) if not z.get("url") or _zone_on(z["url"], key)]
+        ev = self._events(start, end)
+        ev = ev.filter(_on_page(ev, url))
+        pv = ev.filter(ev.type == "page").mutate(pv=prop(ev, "$pageview_id"))
+        n = int(self.store.read(pv.aggregate(n=pv.pv.nunique())).iloc[0, 0])
+        if not defs:
+            return pd.DataFrame(columns=_ZONE_COLUMNS)
+        clicks = ev.filter(ev.name == "$click").mutate(
+            pv=prop(ev, "$pageview_id"),
+            zs=prop(ev, "$zones"),
+            hes=num(ev, "$hesitation_ms"),
+            since=num(ev, "$since_load_ms"),
+        )
+        exposed = ev.filter(ev.name == "$zone_exposed").mutate(pv=prop(ev, "$pageview_id"), zone=prop(ev, "$zone"))
+        parts = []
+        for z in defs:
+            c = clicks.filter(clicks.zs.contains(f'"{z["name"]}"'))
+            # per page view: its clicks on the zone, and the first one's hesitation and time since load
+            per_pv = c.group_by("pv").aggregate(clicks=c.count(), hes=c.hes.argmin(c.since), since=c.since.min())
+            firsts = per_pv
+            exp = exposed.filter(exposed.zone == z["name"]).select("pv").distinct()
+            both = per_pv.select("pv").semi_join(exp, "pv")
+            parts.append(
+                ibis.literal(z["name"]).name("zone").as_table().cross_join(
+                    per_pv.aggregate(clicked=per_pv.count(), clicks=per_pv.clicks.sum())
+                ).cross_join(exp.aggregate(exposed=exp.count())).cross_join(both.aggregate(exposed_clicked=both.count()))
+                .cross_join(
+                    firsts.aggregate(
+                        hesitation_p50=firsts.hes.quantile(0.5),
+                        hesitation_p75=firsts.hes.quantile(0.75),
+                        first_click_p50=(firsts.since / 1000).quantile(0.5),
+                        first_click_p75=(firsts.since / 1000).quantile(0.75),
+                    )
+                )
+            )  # fmt: skip
+        df = self.store.read(ibis.union(*parts))
+        df["clicks"] = df["clicks"].fillna(0).astype("int64")
+        for c in ("clicked", "exposed", "exposed_clicked"):
+            df[c] = df[c].astype("int64")
+        df["pageviews"] = n
+        df["click_rate"] = df["clicked"] / n if n else float("nan")
+        df["click_recurrence"] = df["clicks"] / df["clicked"].where(df["clicked"] > 0)
+        df["exposure_rate"] = df["exposed"] / n if n else float("nan")
+        df["attractiveness"] = df["exposed_clicked"] / df["exposed"].where(df["exposed"] > 0)
+        order = {z["name"]: i for i, z in enumerate(defs)}
+        df = df.sort_values("zone", key=lambda s: s.map(order), ignore_index=True)
+        selectors = {z["name"]: z["selector"] for z in defs}
+        df["selector"] = df["zone"].map(selectors)
+        return df[_ZONE_COLUMNS]
+
+
+_ZONE_COLUMNS = [
+    "zone", "selector", "pageviews", "clicked", "clicks", "exposed", "exposed_clicked", "click_rate",
+    "click_recurrence", "exposure_rate", "attractiveness", "hesitation_p50", "hesitation_p75", "first_click_p50",
+    "first_click_p75",
+]  # fmt: skip
+
+
+def _zone_on(zone_url: str, page: str) -> bool:
+    """Whether a zone defined for ``zone_url`` (a URL or path prefix) belongs to ``page``."""
+    if zone_url.startswith("/"):
+        path = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "", page)
+        return path.startswith(zone_url)
+    return page.startswith(zone_url)
