@@ -6,7 +6,7 @@ to stderr with a non-zero exit status. Commands live in one module per area; imp
 registers them on :data:`app`.
 """
 
-from cxlens.cli import access, bench, collect, customers, data, jobs, journeys, measure, surveys, voice  # noqa: F401  (registers commands)
+from cxlens.cli import access, act, bench, collect, customers, data, jobs, journeys, measure, surveys, voice  # noqa: F401  (registers commands)
 from cxlens.cli._app import app, main
 
 __all__ = ["app", "main"]
