@@ -165,6 +165,7 @@ def create_app(
         return HTMLResponse(DOCS_PAGE)
 
     from cxlens.web import auth
+    from cxlens.web.api import act as act_api
     from cxlens.web.api import admin as admin_api
     from cxlens.web.api import collect as collect_api
     from cxlens.web.api import customers as customers_api
@@ -181,6 +182,7 @@ def create_app(
     app.include_router(voice_api.router)
     app.include_router(admin_api.router)
     app.include_router(surveys_api.router)
+    app.include_router(act_api.router)
     app.include_router(imports_api.router)
     app.include_router(collect_api.router)  # /v1 collection API
     for router in load_pages():
