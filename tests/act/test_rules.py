@@ -108,3 +108,34 @@ def test_paused_rules_do_not_fire_and_resumed_ones_do(tmp_path):
 def test_bad_rules_name_the_faulty_field(rules, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
         parse_rules(rules + "\n")
+
+
+def test_python_and_sql_rule_tests_agree(tmp_path):
+    """Survey answers are tested in Python, big imports in SQL: both must pick the same rows."""
+    import random
+
+    import pandas as pd
+
+    from cxlens.act.rules import parse_rule
+    from cxlens.act.trigger import feedback_where, matches
+
+    rnd = random.Random(7)
+    rows = pd.DataFrame([{
+        "feedback_id": f"f{i}", "metric": rnd.choice(["nps", "NPS", "csat", None]),
+        "score": rnd.choice([0.0, 3.0, 6.0, 6.5, 7.0, 10.0]), "touchpoint": rnd.choice(["checkout", "Checkout", None]),
+        "survey_id": rnd.choice(["s1", "s2", None]), "channel": rnd.choice(["web", None]), "stage": None,
+        "comment": rnd.choice([None, "", "   ", "Refund please", "great", "CANCEL my plan"]),
+    } for i in range(300)])  # fmt: skip
+    conds = [{"metric": "nps"}, {"score": {"max": 6}}, {"score": {"min": 6.5, "max": 7}}, {"score": 3},
+             {"touchpoint": ["checkout"], "survey": "s1"}, {"comment": True}, {"comment": False},
+             {"comment": {"contains": ["refund", "cancel"]}}, {"metric": ["csat", "nps"], "channel": "web",
+                                                                "comment": {"present": True, "contains": ["great"]}}]  # fmt: skip
+    with cxlens.open(tmp_path / "eq.duckdb") as ws:
+        for c in conds:
+            r = parse_rule({"name": "x", "when": {"feedback": c}, "do": [{"case": {}}]})
+            where, params = feedback_where(r.conditions)
+            by_sql = set(ws.store.read(f"SELECT feedback_id FROM rows WHERE {where}", params,
+                                       tables={"rows": rows})["feedback_id"])  # fmt: skip
+            records = rows.astype(object).where(rows.notna(), None).to_dict("records")  # as DuckDB returns them
+            by_py = {row["feedback_id"] for row in records if matches(r.conditions, row)}
+            assert by_sql == by_py and by_sql, c

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,7 +68,7 @@ def _event(cur: Any, case_id: str, customer_id: str | None, actor: str | None, f
            now: dt.datetime) -> None:  # fmt: skip
     cur.execute(
         "INSERT INTO act_case_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        ["ce_" + secrets.token_hex(8), case_id, customer_id, now, actor, field,
+        [f"ce_{time.time_ns():016x}{secrets.token_hex(3)}", case_id, customer_id, now, actor, field,
          None if old is None else str(old), None if new is None else str(new)],
     )  # fmt: skip
 

@@ -24,11 +24,16 @@ from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, current_rules, parse_durati
 from cxlens.jobs import queue
 from cxlens.store import hooks
 
-__all__ = ["KIND", "feedback_where", "fire", "on_feedback"]
+__all__ = ["KIND", "feedback_where", "fire", "matches", "on_feedback"]
 
 #: the job kind that sends one delivery
 KIND = "act.deliver"
 _FIELDS = ("feedback_id", "customer_id", "metric", "score", "comment", "touchpoint", "survey_id", "ts")
+_ROW_FIELDS = (*_FIELDS, "channel", "stage")
+#: at most this many inserted rows are tested in Python (one read); a bigger import runs one query per rule
+PY_ROWS = 500
+#: parsed rules per workspace and version of ``act_rules`` (rules change rarely; answers arrive often)
+_CACHE: dict[Any, list[Rule]] = {}
 _COLUMN = {"metric": "metric", "touchpoint": "touchpoint", "survey": "survey_id", "channel": "channel",
            "stage": "stage"}  # fmt: skip
 
@@ -111,15 +116,66 @@ def fire(store: Any, cur: Any, rule: Rule, row: dict[str, Any], now: dt.datetime
     return alert_id
 
 
+def matches(conditions: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether ``row`` meets ``conditions`` — the test of :func:`feedback_where`, in Python (for the few
+    rows a survey answer inserts; a test checks both agree)."""
+    for key, col in _COLUMN.items():
+        if key in conditions:
+            v = row.get(col)
+            if v is None or str(v).lower() not in {x.lower() for x in conditions[key]}:
+                return False
+    score = conditions.get("score")
+    if score:
+        v = row.get("score")
+        if v is None or ("min" in score and v < score["min"]) or ("max" in score and v > score["max"]):
+            return False
+    comment = conditions.get("comment") or {}
+    text = row.get("comment")
+    present = text is not None and text.strip(" ") != ""
+    if comment.get("present") is True and not present:
+        return False
+    if comment.get("present") is False and present:
+        return False
+    return not (comment.get("contains") and not any(w in (text or "").lower() for w in comment["contains"]))
+
+
+def _rules(store: Any, cur: Any) -> list[Rule]:
+    """The active feedback rules, parsed once per version of ``act_rules``."""
+    sig = cur.execute("SELECT count(*), coalesce(sum(version), 0), max(changed_at) FROM act_rules").fetchone()
+    if not sig[0]:
+        return []
+    key = (getattr(store, "path", None) or id(store), *sig)
+    got = _CACHE.get(key)
+    if got is None:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        got = _CACHE[key] = [r for r in current_rules(cur) if r.trigger == "feedback"]
+    return got
+
+
 def on_feedback(store: Any, cur: Any, select_sql: str, params: Sequence[Any]) -> None:
     """The ``feedback`` insert hook: fire the active feedback rules on the rows just inserted."""
-    rules = [r for r in current_rules(cur) if r.trigger == "feedback"]
+    rules = _rules(store, cur)
     if not rules:
         return
     now = _now()
+    few = cur.execute(f"SELECT {', '.join(_ROW_FIELDS)} FROM ({select_sql}) f LIMIT {PY_ROWS + 1}",
+                      list(params)).fetchall()  # fmt: skip
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    if len(few) <= PY_ROWS:  # a survey answer, a small load: one read, rules tested in Python
+        rows = [dict(zip(_ROW_FIELDS, r, strict=True)) for r in few]
+        for rule in rules:
+            oldest = now - dt.timedelta(seconds=rule.max_age)
+            hit = [r for r in rows if r["ts"] is not None and r["ts"] >= oldest and matches(rule.conditions, r)]
+            if hit:
+                by_rule[rule.name] = sorted(hit, key=lambda r: (r["ts"], str(r["feedback_id"])))
+    else:  # a big import: one query per rule
+        for rule in rules:
+            if hit := _matches(cur, rule, select_sql, params, now):
+                by_rule[rule.name] = hit
     fired = 0
     for rule in rules:
-        rows = _matches(cur, rule, select_sql, params, now)
+        rows = by_rule.get(rule.name)
         if not rows:
             continue
         seen = _throttled(cur, rule, sorted({r["customer_id"] for r in rows if r["customer_id"]}), now)
