@@ -38,9 +38,9 @@ from cxlens.act.net import check_destination
 from cxlens.act.rules import DEFAULT_ATTEMPTS, parse_duration
 from cxlens.act.trigger import KIND
 from cxlens.errors import ConfigError, ForbiddenError, NotFoundError
-from cxlens.jobs import JobContext, queue, task
+from cxlens.jobs import JobContext, JobRunner, queue, task
 
-__all__ = ["DeliveryError", "dead_letters", "deliveries", "retry_delivery", "send", "sign"]
+__all__ = ["DeliveryError", "dead_letters", "deliveries", "delivery_runner", "retry_delivery", "send", "sign"]
 
 USER_AGENT = "cxlens-alerts/1"
 DEFAULT_TIMEOUT = 10.0
@@ -167,7 +167,7 @@ def send(store: Any, action: dict[str, Any], ctx: dict[str, Any]) -> int:
                       "zendesk, freshdesk")  # fmt: skip
 
 
-@task(KIND, max_attempts=DEFAULT_ATTEMPTS, lease=60.0)
+@task(KIND, max_attempts=DEFAULT_ATTEMPTS, lease=20.0)
 def deliver(ctx: JobContext) -> dict[str, Any]:
     """Send one alert delivery (act_deliveries row ``params.delivery_id``)."""
     store, delivery_id = ctx.store, ctx.params["delivery_id"]
@@ -243,3 +243,13 @@ def retry_delivery(store: Any, delivery_id: str) -> dict[str, Any]:
         cur.execute("UPDATE act_deliveries SET status = 'queued', detail = NULL WHERE delivery_id = ?", [delivery_id])
         queue.retry(store, job_id)
     return {"delivery_id": delivery_id, "job_id": job_id, "status": "queued"}
+
+
+def delivery_runner(store: Any, *, poll: float = 0.25, workers: int = 2) -> JobRunner:
+    """Start a job runner of its own for alert deliveries (``cxlens serve`` runs one beside the main
+    runner, so an alert never waits behind a model fit), woken by every commit that queues one."""
+    runner = JobRunner(store, kinds=[KIND], poll=poll, housekeeping=5.0, refresh=False, workers=workers)
+    target = getattr(store, "store", store)
+    if hasattr(target, "on_commit"):
+        target.on_commit(lambda tables: runner.wake() if "act_deliveries" in tables else None)
+    return runner.start()
