@@ -72,6 +72,10 @@ class _Receiver:
         self.server.server_close()
 
 
+def _log(msg: str) -> None:
+    print(f"[bench act {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
 def _free_port() -> int:
     import socket
 
@@ -179,13 +183,16 @@ def bench_act(
             if (delay := due - time.monotonic()) > 0:
                 time.sleep(delay)
             if kill and i == n // 2 and not restarted.is_set():
+                _log(f"SIGKILL the server after {i} answers sent")
                 _stop(server, kill=True)
                 server = _start(path, port)
+                _log("server restarted")
                 restarted.set()
             futures.append(pool.submit(send, item))
         for f in futures:
             f.result()
     send_s = time.monotonic() - t0
+    _log(f"{len(acked)} answers acknowledged in {send_s:.1f} s; waiting for the deliveries")
     expected = sum(1 for rid, sid, score, _ in plan if rid in acked and score <= 9
                    and f"r{int(sid[1:]) * 10 + score:03d}" in {f"r{i:03d}" for i in range(rules)})  # fmt: skip
     deadline = time.monotonic() + drain

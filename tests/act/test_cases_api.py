@@ -133,6 +133,13 @@ def test_agents_see_and_change_only_their_teams_cases(env):
     assert s.post("/api/v1/cases", json={"customer_id": "C1", "team": "billing"}).status_code == 403
     made = s.post("/api/v1/cases", json={"customer_id": "C1", "note": "asked for a call back"})
     assert made.status_code == 201 and made.json()["team"] == "support"
+    # the customer 360 lists the customer's cases (an agent: their teams' ones)
+    c1_cases = set(ws.act.cases(customer_id="C1", team="support")["case_id"])
+    page = s.get("/customers/C1")
+    assert page.status_code == 200 and all(f'data-case="{c}"' in page.text for c in c1_cases)
+    page = b.get("/customers/C1")
+    assert page.status_code == 200 and "No cases for this customer." in page.text
+    assert all(c not in page.text for c in c1_cases)
     # rules and deliveries are for staff; changing rules for admins
     assert s.get("/api/v1/rules").status_code == 403
     assert s.get("/api/v1/act/dead").status_code == 403

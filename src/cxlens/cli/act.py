@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cxlens.cli._app import Fmt, app, err, jsonable_tree, open, out, print_frame
+from cxlens.cli._app import Fmt, app, bench_app, benchmarks, err, jsonable_tree, open, out, print_bench, print_frame
 
 rules_app = typer.Typer(help="Rules: when a customer signal arrives, alert and open a case.", no_args_is_help=True)
 act_app = typer.Typer(help="Alert destinations and deliveries: allowed hosts, dead letters, retry.",
@@ -243,4 +243,20 @@ def cases_team_remove(team: str, email: str) -> None:
     err.print(f"{email} is no longer in team {team!r}", markup=False)
 
 
-__all__ = ["CASE_COLUMNS", "act_app", "cases_app", "rules_app"]
+@bench_app.command("act")
+def bench_act(
+    rules: Annotated[int, typer.Option(help="Rules in the workspace (at most 100).")] = 100,
+    rate: Annotated[float, typer.Option(help="Survey answers a second sent to the real server.")] = 200.0,
+    seconds: Annotated[float, typer.Option(help="Seconds of load.")] = 10.0,
+    kill: Annotated[bool, typer.Option("--kill", help="SIGKILL the server half-way and restart it.")] = False,
+) -> None:
+    """Answers through the real server → alerts at a local webhook receiver: p95 commit→delivery, lost, duplicated."""
+    benchmarks()
+    from benchmarks.act import bench_act as run
+
+    with err.status(f"{rate:g} answers/s for {seconds:g} s through `cxlens serve`…"):
+        res = run(rules=rules, rate=rate, seconds=seconds, kill=kill)
+    print_bench(f"bench act: {rules} rules, {rate:g} answers/s" + (", SIGKILL + restart" if kill else ""), res)
+
+
+__all__ = ["CASE_COLUMNS", "act_app", "bench_act", "cases_app", "rules_app"]
