@@ -86,12 +86,15 @@ def _free_port() -> int:
 
 def _start(path: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": _PATH + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    log = open(path.with_suffix(".server.log"), "ab")  # noqa: SIM115 — a file, not a pipe nobody reads
     proc = subprocess.Popen([sys.executable, "-m", "cxlens", "-w", str(path), "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    deadline = time.monotonic() + 90
+                            env=env, stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
+    log.close()
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            err = path.with_suffix(".server.log").read_text(errors="replace")
+            raise RuntimeError(f"server exited: {err[-2000:]}")  # type: ignore[union-attr]
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
                 if r.status == 200:
@@ -99,7 +102,7 @@ def _start(path: Path, port: int) -> subprocess.Popen[bytes]:
         except OSError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("server did not answer /health within 90 s")
+    raise RuntimeError(f"server did not answer /health within 180 s; see {path.with_suffix('.server.log')}")
 
 
 def _stop(proc: subprocess.Popen[bytes], *, kill: bool = False) -> None:
@@ -159,12 +162,15 @@ def bench_act(
     url = {"base": f"http://127.0.0.1:{port}"}
     failures = {"n": 0}
     restarted = threading.Event()
+    abort = threading.Event()
 
     def send(item: tuple[str, str, int, str]) -> None:
         rid, sid, score, user = item
         body = {"writeKey": key, "responseId": rid, "anonymousId": f"a-{user}", "userId": user,
                 "userHash": user_hash(secret, user), "score": score}  # fmt: skip
         for _ in range(600):
+            if abort.is_set():
+                return
             try:
                 r = httpx.post(f"{url['base']}/v1/surveys/{sid}/responses", json=body, timeout=10)
                 if r.status_code in (200, 201):
@@ -185,7 +191,11 @@ def bench_act(
             if kill and i == n // 2 and not restarted.is_set():
                 _log(f"SIGKILL the server after {i} answers sent")
                 _stop(server, kill=True)
-                server = _start(path, port)
+                try:
+                    server = _start(path, port)
+                except Exception:
+                    abort.set()
+                    raise
                 _log("server restarted")
                 restarted.set()
             futures.append(pool.submit(send, item))

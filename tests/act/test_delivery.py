@@ -55,6 +55,12 @@ def test_webhook_is_signed_per_standard_webhooks_and_carries_the_alert(aws, rece
     assert payload["link"] == "https://cx.example.com/customers/W1"
     assert hit.headers["webhook-id"] == payload["id"] == sent(aws, "hook")["delivery_id"].iloc[0]
     assert len(receiver.on("/hook")) == 1
+    # "send test": a test alert to the same destination, signed the same way
+    aws.act.send_test("hook")
+    test = wait_for(lambda: receiver.on("/hook")[1:], what="the test alert")[0]
+    body = Webhook(SECRET).verify(test.body, {k: test.headers[k] for k in
+                                              ("webhook-id", "webhook-timestamp", "webhook-signature")})  # fmt: skip
+    assert body["trigger"] == "test" and body["customer_id"] is None and body["rule"] == "hook"
 
 
 def test_slack_and_teams_payloads_have_their_shapes_and_limits(aws, receiver):

@@ -12,6 +12,7 @@ the follow-up case queue (docs/act.md).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from cxlens.act import deliver as _deliver
 from cxlens.act import net, rules
 from cxlens.act.messages import WEBHOOK_SCHEMA
 from cxlens.act.rules import Rule, parse_rules
-from cxlens.act.trigger import feedback_where, on_feedback
+from cxlens.act.trigger import feedback_where, fire, on_feedback
 from cxlens.errors import ConfigError
 
 __all__ = ["WEBHOOK_SCHEMA", "Act", "Rule", "on_feedback", "parse_rules"]
@@ -77,6 +78,21 @@ class Act:
             return got.assign(fires=True) if len(got) else frame[cols.split(", ")].assign(fires=False)
         return self.store.read(f"SELECT {cols} FROM feedback WHERE {where} ORDER BY ts DESC LIMIT ?",
                                [*params, int(limit)]).assign(fires=True)  # fmt: skip
+
+    def send_test(self, name: str) -> pd.DataFrame:
+        """Send a test alert (no customer, trigger ``test``) to every message destination of rule ``name``
+        — the "send test" button; returns its deliveries (watch them with :meth:`deliveries`)."""
+        r = self.rule(name)
+        actions = tuple(a for a in r.actions if next(iter(a)) != "case")
+        if not actions:
+            raise ConfigError(f"rule {name!r} has no message action to test (only cases)")
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        row = {"customer_id": None, "feedback_id": None, "metric": "nps", "score": 0.0, "touchpoint": None,
+               "survey_id": None, "ts": now, "comment": "This is a test alert sent from cxlens."}  # fmt: skip
+        with self.store.transaction(changes=["act_alerts", "act_deliveries", "jobs"]) as cur:
+            alert_id = fire(self.store, cur, dataclasses.replace(r, actions=actions), row, now, trigger="test")
+        return self.store.read("SELECT delivery_id, channel, job_id FROM act_deliveries WHERE alert_id = ? "
+                               "ORDER BY delivery_id", [alert_id])  # fmt: skip
 
     # -- destinations -----------------------------------------------------------------------
     def allow_host(self, host: str, *, private: bool = False, who: str | None = None) -> str:

@@ -50,7 +50,7 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
         "alert_id": {"type": "string"},
         "rule": {"type": "string"},
         "rule_version": {"type": "integer"},
-        "trigger": {"enum": ["feedback"]},
+        "trigger": {"enum": ["feedback", "test"]},
         "customer_id": {"type": ["string", "null"]},
         "feedback_id": {"type": ["string", "null"]},
         "metric": {"type": ["string", "null"]},

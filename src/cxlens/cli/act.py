@@ -120,6 +120,13 @@ def act_allow_host(
     err.print(f"host {h!r} allowed" + (" (private addresses too)" if private else ""), markup=False)
 
 
+@act_app.command("send-test")
+def act_send_test(rule: str, fmt: FmtOpt = Fmt.table) -> None:
+    """Send a test alert to every destination of RULE (delivered by the job runner)."""
+    with open() as ws:
+        print_frame(ws.act.send_test(rule), fmt)
+
+
 @act_app.command("forbid-host")
 def act_forbid_host(host: str) -> None:
     """Stop sending alerts to HOST."""

@@ -7,6 +7,7 @@ Rules and destinations (admins change them; admins and analysts read)::
     GET    /api/v1/rules/{name}               the rule as stored, with its history
     POST   /api/v1/rules/{name}/pause|resume  DELETE /api/v1/rules/{name}
     POST   /api/v1/rules/{name}/test          {"answer": {"metric": "nps", "score": 3}} or {} (stored answers)
+    POST   /api/v1/rules/{name}/send-test     a test alert to each destination (the "send test" button)
     GET    /api/v1/act/hosts                  POST /api/v1/act/hosts {"host": …, "private": false}
     GET    /api/v1/act/deliveries?status=     GET /api/v1/act/dead
     POST   /api/v1/act/deliveries/{id}/retry
@@ -139,6 +140,12 @@ async def rules_test(request: Request, name: str) -> list[dict[str, Any]]:
     if answer is not None and not isinstance(answer, dict):
         raise ConfigError("field 'answer' must be an object such as {'metric': 'nps', 'score': 3}")
     return jsonable(await run_on_workspace(request, lambda ws: ws.act.test(name, answer)))  # type: ignore[no-any-return]
+
+
+@router.post("/rules/{name}/send-test", summary="Send a test alert to a rule's destinations", status_code=202,
+             dependencies=[Admin, JsonOnly])  # fmt: skip
+async def rules_send_test(request: Request, name: str) -> list[dict[str, Any]]:
+    return jsonable(await run_on_workspace(request, lambda ws: ws.act.send_test(name)))  # type: ignore[no-any-return]
 
 
 # -- destinations and deliveries -----------------------------------------------------------------
