@@ -181,7 +181,7 @@ def test_export_holds_every_row_about_the_customer_including_pii(ws):
     service = {
         k: v
         for k, v in got.items()
-        if k.startswith(("survey_", "collect_", "identities", "customer_scores", "verbatim_"))
+        if k.startswith(("survey_", "collect_", "identities", "customer_scores", "verbatim_", "act_"))
     }
     assert service and all(v == [] for v in service.values())
     got = {k: v for k, v in got.items() if k not in service}
