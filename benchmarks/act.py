@@ -11,7 +11,7 @@ commits the answer), both UTC wall clock on this machine.
 ``kill=True`` SIGKILLs the server half-way through the stream and starts it again; answers whose
 request failed are sent again (same ``responseId``, as the widget retries). Afterwards: every answer
 acknowledged must have exactly one alert, every alert's delivery must have reached the receiver
-(0 lost), and the receiver must have seen every ``webhook-id`` once (duplicates are counted; the
+or still be queued in the outbox when the server is stopped after ``drain`` seconds (0 lost), and the receiver must have seen every ``webhook-id`` once (duplicates are counted; the
 idempotency key lets a receiver drop them).
 """
 
@@ -222,6 +222,7 @@ def bench_act(
         per_answer = ws.rows("SELECT count(*) FROM act_alerts GROUP BY feedback_id HAVING count(*) > 1")
         sent = int(ws.scalar("SELECT count(*) FROM act_deliveries WHERE status = 'sent'"))
         ids = {r[0] for r in ws.rows("SELECT delivery_id FROM act_deliveries")}
+        pending = {r[0] for r in ws.rows("SELECT delivery_id FROM act_deliveries WHERE status <> 'sent'")}
     with rec.lock:
         arrivals = list(rec.arrivals)
     seen = [a[0] for a in arrivals]
@@ -236,7 +237,8 @@ def bench_act(
         "rules": rules, "rate_per_s": rate, "answers": n, "answers_acknowledged": len(acked),
         "send_seconds": round(send_s, 2), "request_failures_retried": failures["n"], "killed_and_restarted": kill,
         "alerts_expected": expected, "alerts": alerts, "answers_with_two_alerts": len(per_answer),
-        "delivered_unique": len(first), "lost": len(ids - set(first)), "duplicate_posts": len(seen) - len(set(seen)),
+        "delivered_unique": len(first), "still_queued_at_stop": len(pending - set(first)),
+        "lost": len(ids - set(first) - pending), "duplicate_posts": len(seen) - len(set(seen)),
         "deliveries_marked_sent": sent, "latency_p50_s": pct(50), "latency_p95_s": pct(95),
         "latency_max_s": pct(100), "workspace": str(path),
     }  # fmt: skip
