@@ -18,8 +18,10 @@ from typing import Any
 import ibis
 import pandas as pd
 
+import cxlens.act.deliver  # noqa: F401  (registers the alert delivery job and the feedback rules hook)
 import cxlens.customers.tasks  # noqa: F401  (registers the model jobs)
 import cxlens.voice.tasks  # noqa: F401  (registers the voice jobs)
+from cxlens.act import Act
 from cxlens.behaviour import Behaviour
 from cxlens.engagement import Engagement
 from cxlens.errors import WorkspaceError
@@ -140,6 +142,11 @@ class Workspace:
     def metrics(self) -> Metrics:
         """CX metrics over this workspace: ``ws.metrics.nps(by="touchpoint")``."""
         return Metrics(self.store)
+
+    @cached_property
+    def act(self) -> Act:
+        """Rules, alerts, deliveries and cases: ``ws.act.load_rules("rules.yaml")``, ``ws.act.cases()``."""
+        return Act(self.store)
 
     @cached_property
     def journeys(self) -> WorkspaceJourneys:

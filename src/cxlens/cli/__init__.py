@@ -8,6 +8,7 @@ registers them on :data:`app`.
 
 from cxlens.cli import (  # noqa: F401  (registers commands)
     access,
+    act,
     behaviour,
     bench,
     collect,

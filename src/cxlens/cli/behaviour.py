@@ -17,9 +17,7 @@ def heatmap(
     width: Annotated[str, typer.Option(help="Viewport bucket: desktop (≥1024 px), tablet (768-1023), mobile.")] = (
         "desktop"
     ),
-    out_: Annotated[
-        Path | None, typer.Option("--out", help="Write the chart: .png, .svg or .json.")
-    ] = None,
+    out_: Annotated[Path | None, typer.Option("--out", help="Write the chart: .png, .svg or .json.")] = None,
     start: Annotated[str | None, typer.Option(help="Events from this date (inclusive).")] = None,
     end: Annotated[str | None, typer.Option(help="Events until this date (exclusive).")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,

@@ -35,7 +35,7 @@ from cxlens.ingest.files import Progress, ReadOptions, SourceFile, apply_mapping
 from cxlens.schema.dates import DateColumn, DateFormat
 from cxlens.schema.tables import FLOAT, INT, JSON, STRING, TABLES, TIMESTAMP, Table
 from cxlens.schema.validate import Problems, ValidateOptions, derived_key_hash, validate_frame
-from cxlens.store import rollup
+from cxlens.store import hooks, rollup
 
 __all__ = [
     "ImportReport",
@@ -478,6 +478,7 @@ class _Writer:
         cur.execute(f'INSERT INTO "{t.name}" ({cols}) {added[1:-1]}')
         if t.name == "feedback":
             cur.execute(f"INSERT INTO {self.counts} {rollup.select_counts(added)}")
+        hooks.inserted(self.store, cur, t.name, added[1:-1])
 
     def _all_new(self, cur: Any, src: str, match_k: str) -> bool:
         """No row of the chunk has an id taken earlier in the file."""
@@ -496,6 +497,7 @@ class _Writer:
         cur.execute(f'INSERT INTO "{t.name}" ({cols}) SELECT {cols} FROM {src} c')
         if t.name == "feedback":
             cur.execute(f"INSERT INTO {self.counts} {rollup.select_counts(f'(SELECT {cols} FROM {src} c)')}")
+        hooks.inserted(self.store, cur, t.name, f"SELECT {cols} FROM {src} c")
 
 
 def _to_arrow(rows: pd.DataFrame, table: Table) -> pa.Table:

@@ -2,10 +2,41 @@
 
 Tables about a person name them in a column of ``cxlens.customers.profile.PERSON_COLUMNS``
 (``customer_id``, ``anonymous_id``…) so that GDPR export and erase reach them.
+
+* ``act_rules`` — every version of every rule (who changed it, when); the highest version is current.
+* ``act_hosts`` — destination hosts an admin allowed (``cxlens act allow-host``).
+* ``act_alerts`` — one row per rule firing on a customer signal (the throttle reads it).
+* ``act_deliveries`` — one row per action of an alert: its idempotency key is ``delivery_id``; the job
+  that sends it is ``job_id`` (the outbox row, committed with the feedback that triggered it).
+* ``act_cases``, ``act_case_events`` — the follow-up queue and its audit trail.
+* ``act_team_members`` — which dashboard users (e-mail) work a team's cases.
 """
 
 from __future__ import annotations
 
 __all__ = ["DDL"]
 
-DDL: list[str] = []
+DDL: list[str] = [
+    "CREATE TABLE IF NOT EXISTS act_rules (name VARCHAR NOT NULL, version INTEGER NOT NULL, "
+    "definition VARCHAR NOT NULL, status VARCHAR NOT NULL, changed_by VARCHAR, changed_at TIMESTAMP NOT NULL, "
+    "change VARCHAR, PRIMARY KEY (name, version))",
+    "CREATE TABLE IF NOT EXISTS act_hosts (host VARCHAR PRIMARY KEY, allow_private BOOLEAN NOT NULL, "
+    "added_by VARCHAR, added_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS act_alerts (alert_id VARCHAR PRIMARY KEY, rule VARCHAR NOT NULL, "
+    "rule_version INTEGER NOT NULL, customer_id VARCHAR, feedback_id VARCHAR, trigger VARCHAR NOT NULL, "
+    "metric VARCHAR, score DOUBLE, comment VARCHAR, touchpoint VARCHAR, survey_id VARCHAR, ts TIMESTAMP, "
+    "created_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS act_deliveries (delivery_id VARCHAR PRIMARY KEY, alert_id VARCHAR NOT NULL, "
+    "customer_id VARCHAR, rule VARCHAR NOT NULL, channel VARCHAR NOT NULL, action VARCHAR NOT NULL, "
+    "job_id VARCHAR, status VARCHAR NOT NULL, http_status INTEGER, sent_at TIMESTAMP, detail VARCHAR, "
+    "created_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS act_cases (case_id VARCHAR PRIMARY KEY, customer_id VARCHAR, rule VARCHAR, "
+    "alert_id VARCHAR, feedback_id VARCHAR, status VARCHAR NOT NULL, team VARCHAR, owner VARCHAR, "
+    "priority VARCHAR NOT NULL, due_at TIMESTAMP, outcome VARCHAR, created_at TIMESTAMP NOT NULL, "
+    "updated_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS act_case_events (event_id VARCHAR PRIMARY KEY, case_id VARCHAR NOT NULL, "
+    "customer_id VARCHAR, ts TIMESTAMP NOT NULL, actor VARCHAR, field VARCHAR NOT NULL, old_value VARCHAR, "
+    "new_value VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS act_team_members (team VARCHAR NOT NULL, email VARCHAR NOT NULL, "
+    "PRIMARY KEY (team, email))",
+]

@@ -412,9 +412,11 @@ class Store:
 
     # -- data versions ----------------------------------------------------------------------
     def _bump_versions(self, cur: Any, tables: set[str]) -> None:
-        cur.executemany(
-            "INSERT INTO data_versions VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET version = version + 1",
-            [[t] for t in sorted(tables)],
+        # one statement: DuckDB's executemany costs a statement per row (≈6 ms each on a file workspace)
+        cur.execute(
+            "INSERT INTO data_versions SELECT unnest(?::VARCHAR[]), 1 "
+            "ON CONFLICT (name) DO UPDATE SET version = version + 1",
+            [sorted(tables)],
         )
 
     def data_version(self, tables: Sequence[str] | None = None) -> dict[str, int]:

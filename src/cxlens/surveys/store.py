@@ -32,7 +32,7 @@ from cxlens.errors import (
     ResponseConflictError,
     SchemaError,
 )
-from cxlens.store import Store, rollup
+from cxlens.store import Store, hooks, rollup
 from cxlens.surveys.definition import SurveyDefinition, condition_holds, load_definition
 from cxlens.surveys.targeting import History, eligibility, pick_language, tab_eligible
 
@@ -412,6 +412,8 @@ def record_response(
                 old_score=old[1] if old is not None and old[4] else None,
                 exists=bool(cur["fid"]),
             )
+            if not cur["fid"]:  # a new answer: its rules fire in this transaction (cxlens.act)
+                hooks.inserted(ws, raw, "feedback", "SELECT * FROM feedback WHERE feedback_id = ?", [fid])
     return {
         "response_id": rid,
         "feedback_id": fid,

@@ -165,6 +165,7 @@ def create_app(
         return HTMLResponse(DOCS_PAGE)
 
     from cxlens.web import auth
+    from cxlens.web.api import act as act_api
     from cxlens.web.api import admin as admin_api
     from cxlens.web.api import behaviour as behaviour_api
     from cxlens.web.api import collect as collect_api
@@ -185,6 +186,7 @@ def create_app(
     app.include_router(voice_api.router)
     app.include_router(admin_api.router)
     app.include_router(surveys_api.router)
+    app.include_router(act_api.router)
     app.include_router(imports_api.router)
     app.include_router(experiments_api.router)
     app.include_router(interviews_api.router)

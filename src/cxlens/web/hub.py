@@ -24,6 +24,7 @@ from typing import Any
 
 from cxlens.access import keys as _keys
 from cxlens.access.keys import ApiKey
+from cxlens.act.deliver import delivery_runner
 from cxlens.errors import ConfigError, NotFoundError
 from cxlens.jobs import JobRunner
 from cxlens.workspace import Workspace
@@ -146,6 +147,7 @@ class WorkspaceHub:
         for ws in self._workspaces.values():
             if ws.is_duckdb and not ws.read_only:
                 runners.append(JobRunner(ws, **kwargs).start())
+                runners.append(delivery_runner(ws))  # alerts never wait behind a model fit (cxlens.act)
         return runners
 
     def share(self) -> list[str]:

@@ -221,6 +221,14 @@ async def customer_erase(request: Request, customer_id: str, confirm: str = Form
                                                   "rows": rows, "total": sum(n for _, n in rows)})  # fmt: skip
 
 
+def _cases_of(ws: Any, user: Any, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's open and past cases (an agent: those of their teams), newest first; read fresh,
+    not cached with the 360 (cases change without the facts changing)."""
+    teams = ws.act.teams_of(user.email) if user is not None and user.role == "agent" else None
+    df = ws.act.cases(customer_id=customer_id, teams=teams, limit=50)
+    return [{k: _text(v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
 @customers_router.get("/customers/{customer_id:path}", response_class=HTMLResponse)
 async def customer_page(request: Request, customer_id: str) -> HTMLResponse:
     user = getattr(request.state, "user", None)
@@ -228,8 +236,9 @@ async def customer_page(request: Request, customer_id: str) -> HTMLResponse:
     p = await cached_view(
         request, "customer", (customer_id, show), ALL_DATA, lambda ws: customer_view(ws, customer_id, show_pii=show)
     )
+    cases = await run_on_workspace(request, lambda ws: _cases_of(ws, user, customer_id))
     return _render(request, "customers/profile.html",
-                   {"nav_active": "customers", "c": _profile_view(p), "pii_note": _pii_note(user, show),
+                   {"nav_active": "customers", "c": _profile_view(p), "pii_note": _pii_note(user, show), "cases": cases,
                     "can_erase": user is not None and user.role == "admin",
                     "url": customer_url(customer_id)})  # fmt: skip
 

@@ -1,0 +1,249 @@
+"""``cxlens bench act``: survey answers through the real server, alerts to a local webhook receiver.
+
+A workspace gets ``rules`` rules (rule *i* fires on NPS answers of touchpoint number ``i // 10`` with
+score ``i % 10``, no throttle: each detractor or passive answer fires exactly one rule), 10 active
+surveys and the loopback host allowed. ``cxlens serve`` runs over it in a child process (its job
+runners deliver); this process runs the webhook receiver and sends answers to the public survey
+endpoint at ``rate`` answers a second for ``seconds`` seconds (the widget's call, with a verified
+user id). Latency = receiver arrival − the alert's ``created_at`` (stamped in the transaction that
+commits the answer), both UTC wall clock on this machine.
+
+``kill=True`` SIGKILLs the server half-way through the stream and starts it again; answers whose
+request failed are sent again (same ``responseId``, as the widget retries). Afterwards: every answer
+acknowledged must have exactly one alert, every alert's delivery must have reached the receiver
+or still be queued in the outbox when the server is stopped after ``drain`` seconds (0 lost), and the receiver must have seen every ``webhook-id`` once (duplicates are counted; the
+idempotency key lets a receiver drop them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+__all__ = ["bench_act"]
+
+_ROOT = Path(__file__).resolve().parents[1]
+_PATH = os.pathsep.join([str(_ROOT / "src"), str(_ROOT)])
+#: touchpoints of the default journey, one survey each
+TOUCHPOINTS = ("account", "ad", "app_browse", "billing", "cart", "checkout", "delivery", "homepage",
+               "loyalty_program", "newsletter")  # fmt: skip
+
+
+class _Receiver:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.arrivals: list[tuple[str, dt.datetime, dict[str, Any]]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                with outer.lock:
+                    outer.arrivals.append((self.headers.get("webhook-id", ""), at, json.loads(body)))
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _log(msg: str) -> None:
+    print(f"[bench act {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(path: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": _PATH + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    log = open(path.with_suffix(".server.log"), "ab")  # noqa: SIM115 — a file, not a pipe nobody reads
+    proc = subprocess.Popen([sys.executable, "-m", "cxlens", "-w", str(path), "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
+    log.close()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = path.with_suffix(".server.log").read_text(errors="replace")
+            raise RuntimeError(f"server exited: {err[-2000:]}")  # type: ignore[union-attr]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"server did not answer /health within 180 s; see {path.with_suffix('.server.log')}")
+
+
+def _stop(proc: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def _prepare(path: Path, rules: int, receiver_port: int) -> tuple[str, str]:
+    import cxlens
+    from cxlens.collect.identity import rotate_identity_secret
+    from cxlens.surveys import create_survey
+
+    with cxlens.open(path) as ws:
+        ws.act.allow_host("127.0.0.1", private=True)
+        ws.set_setting("surveys.rate_limit", 100_000)  # one load generator address: no per-client limit
+        ws.set_setting("surveys.rate_burst", 100_000)
+        if rules > 10 * len(TOUCHPOINTS):
+            raise ValueError(f"rules is {rules}; expected at most {10 * len(TOUCHPOINTS)}")
+        for t in range(max(1, (rules + 9) // 10)):
+            create_survey(ws, {"id": f"s{t}", "name": f"NPS {t}", "metric": "nps", "question": "Recommend us?",
+                               "status": "active", "touchpoint": TOUCHPOINTS[t],
+                               "targeting": {"once_per_person": False}})  # fmt: skip
+        ws.act.load_rules({"rules": [
+            {"name": f"r{i:03d}", "window": 0, "when": {"feedback": {"metric": "nps", "touchpoint": TOUCHPOINTS[i // 10],
+                                                                     "score": i % 10}},
+             "do": [{"webhook": {"url": f"http://127.0.0.1:{receiver_port}/hook"}}]} for i in range(rules)]})  # fmt: skip
+        secret = rotate_identity_secret(ws)
+        from cxlens.access import keys
+
+        key = keys.create_key(ws, "write")[1]
+    return key, secret
+
+
+def bench_act(
+    *, rules: int = 100, rate: float = 200.0, seconds: float = 10.0, kill: bool = False, seed: int = 0,
+    drain: float = 120.0,
+) -> dict[str, Any]:  # fmt: skip
+    """Run the benchmark; returns figures (latency percentiles in seconds, counts)."""
+    from cxlens.collect.identity import user_hash
+
+    rng = np.random.default_rng(seed)
+    rec = _Receiver()
+    tmp = Path(tempfile.mkdtemp(prefix="cxlens-bench-act-"))
+    path = tmp / "act.duckdb"
+    key, secret = _prepare(path, rules, rec.port)
+    port = _free_port()
+    server = _start(path, port)
+    n = int(rate * seconds)
+    surveys = max(1, (rules + 9) // 10)
+    plan = [(f"r{i}", f"s{int(rng.integers(surveys))}", int(rng.integers(0, 11)), f"u{i % 997}") for i in range(n)]
+    acked: dict[str, int] = {}
+    url = {"base": f"http://127.0.0.1:{port}"}
+    failures = {"n": 0}
+    restarted = threading.Event()
+    abort = threading.Event()
+
+    def send(item: tuple[str, str, int, str]) -> None:
+        rid, sid, score, user = item
+        body = {"writeKey": key, "responseId": rid, "anonymousId": f"a-{user}", "userId": user,
+                "userHash": user_hash(secret, user), "score": score}  # fmt: skip
+        for _ in range(600):
+            if abort.is_set():
+                return
+            try:
+                r = httpx.post(f"{url['base']}/v1/surveys/{sid}/responses", json=body, timeout=10)
+                if r.status_code in (200, 201):
+                    acked[rid] = score
+                    return
+                failures["n"] += 1
+            except httpx.HTTPError:
+                failures["n"] += 1
+            time.sleep(0.2)  # the server is down (killed): the widget tries again
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        futures = []
+        for i, item in enumerate(plan):
+            due = t0 + i / rate
+            if (delay := due - time.monotonic()) > 0:
+                time.sleep(delay)
+            if kill and i == n // 2 and not restarted.is_set():
+                _log(f"SIGKILL the server after {i} answers sent")
+                _stop(server, kill=True)
+                try:
+                    server = _start(path, port)
+                except Exception:
+                    abort.set()
+                    raise
+                _log("server restarted")
+                restarted.set()
+            futures.append(pool.submit(send, item))
+        for f in futures:
+            f.result()
+    send_s = time.monotonic() - t0
+    _log(f"{len(acked)} answers acknowledged in {send_s:.1f} s; waiting for the deliveries")
+    expected = sum(1 for rid, sid, score, _ in plan if rid in acked and score <= 9
+                   and f"r{int(sid[1:]) * 10 + score:03d}" in {f"r{i:03d}" for i in range(rules)})  # fmt: skip
+    deadline = time.monotonic() + drain
+    while time.monotonic() < deadline:
+        with rec.lock:
+            got = len({a[0] for a in rec.arrivals})
+        if got >= expected:
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)  # late duplicates, if any, arrive now
+    _stop(server)
+    rec.close()
+    import cxlens
+
+    with cxlens.open(path, read_only=True) as ws:
+        alerts = int(ws.scalar("SELECT count(*) FROM act_alerts"))
+        per_answer = ws.rows("SELECT count(*) FROM act_alerts GROUP BY feedback_id HAVING count(*) > 1")
+        sent = int(ws.scalar("SELECT count(*) FROM act_deliveries WHERE status = 'sent'"))
+        ids = {r[0] for r in ws.rows("SELECT delivery_id FROM act_deliveries")}
+        pending = {r[0] for r in ws.rows("SELECT delivery_id FROM act_deliveries WHERE status <> 'sent'")}
+    with rec.lock:
+        arrivals = list(rec.arrivals)
+    seen = [a[0] for a in arrivals]
+    first: dict[str, tuple[dt.datetime, dict[str, Any]]] = {}
+    for wid, at, body in arrivals:
+        first.setdefault(wid, (at, body))
+    lat = np.array(
+        [(at - dt.datetime.fromisoformat(body["created_at"])).total_seconds() for at, body in first.values()]
+    )
+    pct = (lambda q: round(float(np.percentile(lat, q)), 3)) if len(lat) else (lambda q: None)
+    return {
+        "rules": rules, "rate_per_s": rate, "answers": n, "answers_acknowledged": len(acked),
+        "send_seconds": round(send_s, 2), "request_failures_retried": failures["n"], "killed_and_restarted": kill,
+        "alerts_expected": expected, "alerts": alerts, "answers_with_two_alerts": len(per_answer),
+        "delivered_unique": len(first), "still_queued_at_stop": len(pending - set(first)),
+        "lost": len(ids - set(first) - pending), "duplicate_posts": len(seen) - len(set(seen)),
+        "deliveries_marked_sent": sent, "latency_p50_s": pct(50), "latency_p95_s": pct(95),
+        "latency_max_s": pct(100), "workspace": str(path),
+    }  # fmt: skip
+
+
+if __name__ == "__main__":
+    print(json.dumps(bench_act(rate=float(sys.argv[1]) if len(sys.argv) > 1 else 200.0,
+                               kill="--kill" in sys.argv), indent=1))  # fmt: skip

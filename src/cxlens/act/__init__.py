@@ -1,0 +1,157 @@
+"""Act: rules that route customer signals to Slack, Teams, webhooks, e-mail and the support tool, and
+the follow-up case queue (docs/act.md).
+
+* :mod:`cxlens.act.rules` — the YAML rule format, checked, stored versioned;
+* :mod:`cxlens.act.trigger` — rules fire in the transaction that commits the feedback (the outbox);
+* :mod:`cxlens.act.deliver` — the ``act.deliver`` job: channels, retries, dead letters;
+* :mod:`cxlens.act.messages` — what each channel receives; :mod:`cxlens.act.net` — allowed hosts, SSRF;
+* :mod:`cxlens.act.cases` — cases, their audit trail, teams.
+
+``ws.act`` (:class:`Act`) is the facade.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cxlens.act import cases as _cases
+from cxlens.act import deliver as _deliver
+from cxlens.act import net, rules
+from cxlens.act.messages import WEBHOOK_SCHEMA
+from cxlens.act.rules import Rule, parse_rules
+from cxlens.act.trigger import feedback_where, fire, on_feedback
+from cxlens.errors import ConfigError
+
+__all__ = ["WEBHOOK_SCHEMA", "Act", "Rule", "on_feedback", "parse_rules"]
+
+
+class Act:
+    """``ws.act``: rules, destinations, deliveries and cases of one workspace."""
+
+    def __init__(self, store: Any):
+        self.store = store
+
+    # -- rules ----------------------------------------------------------------------------
+    def load_rules(self, source: str | Path | dict[str, Any] | list[Any], *, who: str | None = None) -> pd.DataFrame:
+        """Check and store the rules of a YAML file (or text, or parsed data); one row per rule saying
+        whether it was created, updated or unchanged."""
+        return pd.DataFrame(rules.save_rules(self.store, parse_rules(source), who=who))
+
+    def rules(self) -> pd.DataFrame:
+        return rules.list_rules(self.store)
+
+    def rule(self, name: str) -> Rule:
+        return rules.get_rule(self.store, name)
+
+    def history(self, name: str) -> pd.DataFrame:
+        return rules.rule_history(self.store, name)
+
+    def pause(self, name: str, *, who: str | None = None) -> Rule:
+        return rules.set_status(self.store, name, "paused", who=who)
+
+    def resume(self, name: str, *, who: str | None = None) -> Rule:
+        return rules.set_status(self.store, name, "active", who=who)
+
+    def delete(self, name: str, *, who: str | None = None) -> None:
+        rules.delete_rule(self.store, name, who=who)
+
+    def test(self, name: str, answer: dict[str, Any] | None = None, *, limit: int = 20) -> pd.DataFrame:
+        """Which answers rule ``name`` fires on, without sending anything: the given ``answer``
+        (``{"metric": "nps", "score": 3, …}``) or the latest ``limit`` stored answers it matches."""
+        r = self.rule(name)
+        where, params = feedback_where(r.conditions)
+        cols = "feedback_id, customer_id, ts, metric, score, comment, touchpoint, survey_id"
+        if answer is not None:
+            if "score" not in answer or "metric" not in answer:
+                raise ConfigError('answer needs at least \'metric\' and \'score\', e.g. {"metric": "nps", "score": 3}')
+            row = {"feedback_id": "test", "customer_id": None, "ts": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                   "comment": None, "touchpoint": None, "survey_id": None, "channel": None, "stage": None, **answer}  # fmt: skip
+            frame = pd.DataFrame([row])
+            frame["score"] = frame["score"].astype(float)
+            got = self.store.read(f"SELECT {cols} FROM _cx_answer WHERE {where}", params, tables={"_cx_answer": frame})
+            return got.assign(fires=True) if len(got) else frame[cols.split(", ")].assign(fires=False)
+        return self.store.read(f"SELECT {cols} FROM feedback WHERE {where} ORDER BY ts DESC LIMIT ?",
+                               [*params, int(limit)]).assign(fires=True)  # fmt: skip
+
+    def send_test(self, name: str) -> pd.DataFrame:
+        """Send a test alert (no customer, trigger ``test``) to every message destination of rule ``name``
+        — the "send test" button; returns its deliveries (watch them with :meth:`deliveries`)."""
+        r = self.rule(name)
+        actions = tuple(a for a in r.actions if next(iter(a)) != "case")
+        if not actions:
+            raise ConfigError(f"rule {name!r} has no message action to test (only cases)")
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        row = {"customer_id": None, "feedback_id": None, "metric": "nps", "score": 0.0, "touchpoint": None,
+               "survey_id": None, "ts": now, "comment": "This is a test alert sent from cxlens."}  # fmt: skip
+        with self.store.transaction(changes=["act_alerts", "act_deliveries", "jobs"]) as cur:
+            alert_id = fire(self.store, cur, dataclasses.replace(r, actions=actions), row, now, trigger="test")
+        return self.store.read("SELECT delivery_id, channel, job_id FROM act_deliveries WHERE alert_id = ? "
+                               "ORDER BY delivery_id", [alert_id])  # fmt: skip
+
+    # -- destinations -----------------------------------------------------------------------
+    def allow_host(self, host: str, *, private: bool = False, who: str | None = None) -> str:
+        return net.allow_host(self.store, host, private=private, who=who)
+
+    def forbid_host(self, host: str) -> None:
+        net.forbid_host(self.store, host)
+
+    def hosts(self) -> pd.DataFrame:
+        return self.store.read("SELECT host, allow_private, added_by, added_at FROM act_hosts ORDER BY host")
+
+    # -- alerts and deliveries ------------------------------------------------------------------
+    def alerts(self, *, rule: str | None = None, limit: int = 200) -> pd.DataFrame:
+        where = "WHERE rule = ?" if rule else ""
+        return self.store.read(
+            f"SELECT alert_id, rule, rule_version, customer_id, feedback_id, trigger, metric, score, created_at "
+            f"FROM act_alerts {where} ORDER BY created_at DESC, alert_id LIMIT ?",
+            [*([rule] if rule else []), int(limit)],
+        )
+
+    def deliveries(self, *, status: str | None = None, rule: str | None = None, limit: int = 200) -> pd.DataFrame:
+        return _deliver.deliveries(self.store, status=status, rule=rule, limit=limit)
+
+    def dead_letters(self, limit: int = 200) -> pd.DataFrame:
+        return _deliver.dead_letters(self.store, limit)
+
+    def retry(self, delivery_id: str) -> dict[str, Any]:
+        return _deliver.retry_delivery(self.store, delivery_id)
+
+    # -- cases --------------------------------------------------------------------------------
+    def cases(self, *, status: str | Sequence[str] | None = None, team: str | None = None,
+              owner: str | None = None, customer_id: str | None = None, teams: Sequence[str] | None = None,
+              limit: int = 1000) -> pd.DataFrame:  # fmt: skip
+        """Cases, newest first (``teams``: only those teams' cases, an agent's queue)."""
+        return _cases.list_cases(self.store, status=status, team=team, owner=owner, customer_id=customer_id,
+                                 teams=teams, limit=limit)  # fmt: skip
+
+    def case(self, case_id: str, *, teams: Sequence[str] | None = None) -> dict[str, Any]:
+        out = _cases.get_case(self.store, case_id, teams=teams)
+        out["events"] = _cases.case_events(self.store, case_id).to_dict("records")
+        return out
+
+    def open_case(self, customer_id: str | None, *, team: str | None = None, priority: str = "normal",
+                  owner: str | None = None, note: str | None = None, actor: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Open a case by hand (from the customer 360 or a feedback row)."""
+        case_id = _cases.create_case(self.store, customer_id=customer_id, team=team, priority=priority, owner=owner,
+                                     note=note, actor=actor)  # fmt: skip
+        return self.case(case_id)
+
+    def update_case(self, case_id: str, *, teams: Sequence[str] | None = None, **changes: Any) -> dict[str, Any]:
+        """Change status, owner, team, priority or outcome, or add a ``note`` (each recorded in the audit trail)."""
+        _cases.update_case(self.store, case_id, teams=teams, **changes)
+        return self.case(case_id)
+
+    def add_member(self, team: str, email: str) -> None:
+        _cases.add_member(self.store, team, email)
+
+    def remove_member(self, team: str, email: str) -> None:
+        _cases.remove_member(self.store, team, email)
+
+    def teams_of(self, email: str | None) -> list[str]:
+        return _cases.teams_of(self.store, email)

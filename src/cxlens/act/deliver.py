@@ -1,0 +1,255 @@
+"""Sending: the ``act.deliver`` job, one per delivery (an action of an alert).
+
+The job runner claims it, so it is retried with exponential backoff capped at 60 s (2, 4, … 32, then
+60 s; 64 attempts by default, a little over an hour; ``attempts:`` on the action changes it),
+honours ``Retry-After`` on a 429, and lands in the dead-letter list when its attempts run out
+(:func:`dead_letters`; :func:`retry_delivery` queues it again). A delivery whose destination the SSRF
+check refuses is not retried: it is marked ``refused`` and listed with the dead letters.
+
+Idempotency: the delivery id is the ``webhook-id`` header (and Zendesk's ``Idempotency-Key``, the
+tickets' ``external_id``); a retry after a lost answer sends the same id, so a receiver that keeps
+the ids it saw processes each alert once.
+
+Secrets are read from the environment variables the rule names (``secret_env``, ``url_env``,
+``token_env``, ``api_key_env``, ``password_env``) at send time; they are never stored, shown or
+logged — error messages name the variable and the host, never a URL that may embed a token.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import smtplib
+import ssl
+import time
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+import httpx
+import pandas as pd
+
+from cxlens.act import messages
+from cxlens.act.net import check_destination
+from cxlens.act.rules import DEFAULT_ATTEMPTS, parse_duration
+from cxlens.act.trigger import KIND
+from cxlens.errors import ConfigError, ForbiddenError, NotFoundError
+from cxlens.jobs import JobContext, JobRunner, queue, task
+
+__all__ = ["DeliveryError", "dead_letters", "deliveries", "delivery_runner", "retry_delivery", "send", "sign"]
+
+USER_AGENT = "cxlens-alerts/1"
+DEFAULT_TIMEOUT = 10.0
+
+
+class DeliveryError(RuntimeError):
+    """A try failed; ``retry_after`` (seconds) when the receiver said when to come back."""
+
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+def _env(opts: dict[str, Any], key: str) -> str:
+    name = opts[key]
+    value = os.environ.get(name)
+    if not value:
+        raise DeliveryError(f"environment variable {name!r} (option {key}) is not set in the process sending alerts")
+    return value
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The Standard Webhooks ``webhook-signature`` header: ``v1,`` + base64 HMAC-SHA256 of
+    ``{id}.{timestamp}.{body}`` with the base64-decoded secret (a ``whsec_`` prefix is dropped)."""
+    raw = secret[len("whsec_") :] if secret.startswith("whsec_") else secret
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except ValueError:
+        raise DeliveryError("the webhook secret is not base64 (expected 'whsec_' + base64, as Standard Webhooks "
+                            "secrets are)") from None  # fmt: skip
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def _post(store: Any, url: str, body: bytes, headers: dict[str, str], timeout: float,
+          auth: tuple[str, str] | None = None) -> int:  # fmt: skip
+    host = check_destination(store, url)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+            r = client.post(url, content=body, headers={"user-agent": USER_AGENT, "content-type": "application/json",
+                                                        **headers}, auth=auth)  # fmt: skip
+    except httpx.HTTPError as e:
+        raise DeliveryError(f"sending to {host} failed: {type(e).__name__}") from None
+    if r.status_code == 429:
+        raise DeliveryError(f"{host} answered 429 Too Many Requests", _retry_after(r.headers.get("retry-after")), 429)
+    if not 200 <= r.status_code < 300:
+        raise DeliveryError(f"{host} answered {r.status_code}", _retry_after(r.headers.get("retry-after")),
+                            r.status_code)  # fmt: skip
+    return r.status_code
+
+
+def _email(store: Any, opts: dict[str, Any], ctx: dict[str, Any], timeout: float) -> int:
+    host = opts.get("host") or "localhost"
+    port = int(opts.get("port", 587 if opts.get("starttls") else 25))
+    check_destination(store, host=host, port=port)
+    subject, text, page = messages.email_message(ctx)
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = opts.get("from") or "cxlens@localhost"
+    msg["To"] = ", ".join(opts["to"])
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = make_msgid(idstring=ctx["id"].replace(".", "-"))
+    msg["X-Cxlens-Delivery"] = ctx["id"]
+    msg.set_content(text)
+    msg.add_alternative(page, subtype="html")
+    try:
+        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+            if opts.get("starttls"):
+                smtp.starttls(context=ssl.create_default_context())
+            if opts.get("username"):
+                smtp.login(str(opts["username"]), _env(opts, "password_env"))
+            smtp.send_message(msg)
+    except smtplib.SMTPResponseException as e:
+        raise DeliveryError(f"SMTP server {host} answered {e.smtp_code}", status=e.smtp_code) from None
+    except (OSError, smtplib.SMTPException) as e:
+        raise DeliveryError(f"sending e-mail through {host}:{port} failed: {type(e).__name__}") from None
+    return 250
+
+
+def send(store: Any, action: dict[str, Any], ctx: dict[str, Any]) -> int:
+    """Send one message of ``action`` about ``ctx``; returns the receiver's status (raises on failure)."""
+    (kind, opts), *_ = action.items()
+    timeout = parse_duration(opts.get("timeout", DEFAULT_TIMEOUT), "timeout")
+    if kind == "email":
+        return _email(store, opts, ctx, timeout)
+    url = opts.get("url") or (_env(opts, "url_env") if opts.get("url_env") else None)
+    if kind == "webhook":
+        body = json.dumps(messages.webhook_body(ctx), separators=(",", ":")).encode()
+        headers = {"webhook-id": ctx["id"], "webhook-timestamp": str(int(time.time()))}
+        if opts.get("secret_env"):
+            headers["webhook-signature"] = sign(_env(opts, "secret_env"), ctx["id"], int(headers["webhook-timestamp"]),
+                                                body)  # fmt: skip
+        return _post(store, url, body, headers, timeout)
+    if kind == "slack":
+        return _post(store, url, json.dumps(messages.slack_message(ctx)).encode(), {}, timeout)
+    if kind == "teams":
+        return _post(store, url, json.dumps(messages.teams_message(ctx)).encode(), {}, timeout)
+    if kind == "zendesk":
+        base = str(opts["base_url"]).rstrip("/")
+        body = json.dumps(messages.zendesk_ticket(ctx, opts.get("priority", "normal"))).encode()
+        return _post(store, f"{base}/api/v2/tickets.json", body, {"idempotency-key": ctx["id"]}, timeout,
+                     auth=(f"{opts['email']}/token", _env(opts, "token_env")))  # fmt: skip
+    if kind == "freshdesk":
+        base = str(opts["base_url"]).rstrip("/")
+        body = json.dumps(messages.freshdesk_ticket(ctx, opts.get("priority", "normal"))).encode()
+        return _post(store, f"{base}/api/v2/tickets", body, {}, timeout, auth=(_env(opts, "api_key_env"), "X"))
+    raise ConfigError(f"action {kind!r} cannot be delivered; expected one of webhook, slack, teams, email, "
+                      "zendesk, freshdesk")  # fmt: skip
+
+
+@task(KIND, max_attempts=DEFAULT_ATTEMPTS, lease=20.0)
+def deliver(ctx: JobContext) -> dict[str, Any]:
+    """Send one alert delivery (act_deliveries row ``params.delivery_id``)."""
+    store, delivery_id = ctx.store, ctx.params["delivery_id"]
+    row = store.one("SELECT action, status FROM act_deliveries WHERE delivery_id = ?", [delivery_id])
+    if row is None:
+        return {"status": "gone"}  # erased (GDPR) after it was queued: nothing to send
+    if row[1] == "sent":
+        return {"status": "sent"}  # already delivered (a manual retry of a done job)
+    action = json.loads(row[0])
+    now = queue.now_utc()
+    try:
+        msg = messages.alert_context(store, delivery_id)
+        status = send(store, action, msg)
+    except ForbiddenError as e:  # SSRF: never retried; listed with the dead letters
+        detail = str(e)
+        ctx.write(lambda cur: cur.execute(
+            "UPDATE act_deliveries SET status = 'refused', detail = ?, sent_at = NULL WHERE delivery_id = ?",
+            [detail, delivery_id]), changes=["act_deliveries"])  # fmt: skip
+        return {"status": "refused", "detail": detail}
+    except DeliveryError as e:
+        # the last error is on the job; keep the row's detail in step for the dead-letter list
+        with store.transaction(changes=["act_deliveries"]) as cur:
+            cur.execute("UPDATE act_deliveries SET detail = ?, http_status = ? WHERE delivery_id = ?",
+                        [str(e), e.status, delivery_id])  # fmt: skip
+        raise
+    ctx.write(lambda cur: cur.execute(
+        "UPDATE act_deliveries SET status = 'sent', http_status = ?, sent_at = ?, detail = NULL "
+        "WHERE delivery_id = ?", [status, now, delivery_id]), changes=["act_deliveries"])  # fmt: skip
+    return {"status": "sent", "http_status": status}
+
+
+_LIST = (
+    "SELECT d.delivery_id, d.alert_id, d.rule, d.channel, d.customer_id, "
+    "CASE WHEN d.status = 'sent' THEN 'sent' WHEN d.status = 'refused' THEN 'refused' "
+    "WHEN j.status = 'dead' THEN 'dead' ELSE coalesce(j.status, d.status) END AS status, "
+    "coalesce(j.attempts, 0) AS attempts, d.http_status, d.detail, d.created_at, d.sent_at, d.job_id "
+    "FROM act_deliveries d LEFT JOIN jobs j USING (job_id)"
+)
+
+
+def deliveries(store: Any, *, status: str | None = None, rule: str | None = None, limit: int = 200) -> pd.DataFrame:
+    """Deliveries, newest first; ``status``: queued, running, sent, dead or refused."""
+    known = ("queued", "running", "sent", "dead", "refused")
+    if status is not None and status not in known:
+        raise ConfigError(f"delivery status {status!r} is not known; expected one of {', '.join(known)}")
+    where, params = [], []
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    if rule:
+        where.append("rule = ?")
+        params.append(rule)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    return store.read(f"SELECT * FROM ({_LIST}) {clause} ORDER BY created_at DESC, delivery_id LIMIT ?",
+                      [*params, int(limit)])  # fmt: skip
+
+
+def dead_letters(store: Any, limit: int = 200) -> pd.DataFrame:
+    """Deliveries that gave up (attempts exhausted) or were refused (destination not allowed)."""
+    return store.read(f"SELECT * FROM ({_LIST}) WHERE status IN ('dead', 'refused') "
+                      "ORDER BY created_at DESC, delivery_id LIMIT ?", [int(limit)])  # fmt: skip
+
+
+def retry_delivery(store: Any, delivery_id: str) -> dict[str, Any]:
+    """Queue a dead or refused delivery again now, with a fresh set of attempts (same idempotency key)."""
+    row = store.one(f"SELECT * FROM ({_LIST}) WHERE delivery_id = ?", [delivery_id])
+    if row is None:
+        raise NotFoundError(f"no delivery {delivery_id!r} in this workspace; `cxlens act dead` lists the dead ones")
+    status, job_id = row[5], row[11]
+    if status not in ("dead", "refused"):
+        raise ConfigError(f"delivery {delivery_id!r} is {status}; only dead or refused deliveries are retried")
+    with store.transaction(changes=["act_deliveries", "jobs"]) as cur:
+        cur.execute("UPDATE act_deliveries SET status = 'queued', detail = NULL WHERE delivery_id = ?", [delivery_id])
+        queue.retry(store, job_id)
+    return {"delivery_id": delivery_id, "job_id": job_id, "status": "queued"}
+
+
+def delivery_runner(store: Any, *, poll: float = 0.25, workers: int = 2) -> JobRunner:
+    """Start a job runner of its own for alert deliveries (``cxlens serve`` runs one beside the main
+    runner, so an alert never waits behind a model fit), woken by every commit that queues one."""
+    runner = JobRunner(store, kinds=[KIND], poll=poll, housekeeping=5.0, refresh=False, workers=workers)
+    target = getattr(store, "store", store)
+    if hasattr(target, "on_commit"):
+        target.on_commit(lambda tables: runner.wake() if "act_deliveries" in tables else None)
+    return runner.start()

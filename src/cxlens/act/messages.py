@@ -1,0 +1,239 @@
+"""What an alert says, per channel: the generic webhook body, Slack Block Kit, a Teams Adaptive Card,
+an e-mail (text and HTML) and Zendesk/Freshdesk tickets.
+
+Every message carries the customer context that makes it actionable (:func:`alert_context`): the
+customer id, the score and the comment **redacted** (e-mails, phone and card numbers, addresses
+replaced by tokens: :func:`cxlens.schema.redact.redact`), the stored predicted CLV and churn risk
+with its top reason (``customer_scores``, when the models have run), and a deep link to the customer
+360 (setting ``act.base_url`` or the ``CXLENS_BASE_URL`` variable).
+
+Limits kept (docs/act.md cites them): Slack — at most 50 blocks, a header's text 150 characters, a
+section's text 3,000 and a field's 2,000, at most 10 fields, the top-level ``text`` fallback
+always set; Teams — an Adaptive Card 1.4 in a ``message`` attachment, the whole payload under 28 KB.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from typing import Any
+from urllib.parse import quote
+
+from cxlens.schema.redact import redact
+
+__all__ = [
+    "WEBHOOK_SCHEMA",
+    "alert_context",
+    "email_message",
+    "freshdesk_ticket",
+    "slack_message",
+    "teams_message",
+    "title",
+    "webhook_body",
+    "zendesk_ticket",
+]
+
+SLACK_HEADER, SLACK_SECTION, SLACK_FIELD = 150, 3000, 2000
+TEAMS_MAX_BYTES = 28 * 1024
+COMMENT_MAX = 1500
+
+#: the generic webhook body (JSON Schema draft 2020-12); docs/act.md prints it
+WEBHOOK_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "cxlens alert",
+    "type": "object",
+    "required": ["type", "id", "rule", "customer_id", "trigger", "created_at"],
+    "properties": {
+        "type": {"const": "cxlens.alert"},
+        "id": {"type": "string", "description": "delivery id, equal to the webhook-id header (idempotency key)"},
+        "alert_id": {"type": "string"},
+        "rule": {"type": "string"},
+        "rule_version": {"type": "integer"},
+        "trigger": {"enum": ["feedback", "test"]},
+        "customer_id": {"type": ["string", "null"]},
+        "feedback_id": {"type": ["string", "null"]},
+        "metric": {"type": ["string", "null"]},
+        "score": {"type": ["number", "null"]},
+        "comment": {"type": ["string", "null"], "description": "redacted: PII replaced by [EMAIL], [PHONE]…"},
+        "touchpoint": {"type": ["string", "null"]},
+        "survey_id": {"type": ["string", "null"]},
+        "answered_at": {"type": ["string", "null"], "format": "date-time"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "customer": {
+            "type": "object",
+            "properties": {
+                "clv": {"type": ["number", "null"], "description": "predicted 52-week CLV"},
+                "churn_risk": {"type": ["number", "null"], "description": "0-1"},
+                "churn_reason": {"type": ["string", "null"]},
+            },
+        },
+        "link": {"type": ["string", "null"], "description": "the customer 360 in the dashboard"},
+    },
+}
+
+
+def _iso(v: Any) -> str | None:
+    return None if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
+
+
+def alert_context(store: Any, delivery_id: str) -> dict[str, Any]:
+    """Everything a message about delivery ``delivery_id`` says (read at send time)."""
+    row = store.one(
+        "SELECT a.alert_id, a.rule, a.rule_version, a.customer_id, a.feedback_id, a.trigger, a.metric, a.score, "
+        "a.comment, a.touchpoint, a.survey_id, a.ts, a.created_at FROM act_deliveries d "
+        "JOIN act_alerts a USING (alert_id) WHERE d.delivery_id = ?",
+        [delivery_id],
+    )
+    if row is None:
+        raise LookupError(f"delivery {delivery_id!r} has no alert (erased?)")
+    keys = ("alert_id", "rule", "rule_version", "customer_id", "feedback_id", "trigger", "metric", "score",
+            "comment", "touchpoint", "survey_id", "answered_at", "created_at")  # fmt: skip
+    ctx = dict(zip(keys, row, strict=True))
+    comment = ctx["comment"]
+    comment = redact(comment) if comment else None
+    if comment and len(comment) > COMMENT_MAX:
+        comment = comment[: COMMENT_MAX - 1] + "…"
+    ctx["comment"] = comment
+    ctx["score"] = None if ctx["score"] is None else float(ctx["score"])
+    customer: dict[str, Any] = {"clv": None, "churn_risk": None, "churn_reason": None}
+    if ctx["customer_id"]:
+        try:
+            s = store.one("SELECT clv, churn_risk, reasons FROM customer_scores WHERE customer_id = ?",
+                          [ctx["customer_id"]])  # fmt: skip
+        except Exception:  # the models have not run: no scores table rows
+            s = None
+        if s is not None:
+            customer = {"clv": None if s[0] is None else round(float(s[0]), 2),
+                        "churn_risk": None if s[1] is None else round(float(s[1]), 4),
+                        "churn_reason": (str(s[2]).split(";")[0].strip() or None) if s[2] else None}  # fmt: skip
+    ctx["customer"] = customer
+    base = (store.setting("act.base_url", None) if hasattr(store, "setting") else None) or os.environ.get(
+        "CXLENS_BASE_URL"
+    )
+    ctx["link"] = (f"{str(base).rstrip('/')}/customers/{quote(ctx['customer_id'], safe='')}"
+                   if base and ctx["customer_id"] else None)  # fmt: skip
+    ctx["id"] = delivery_id
+    return ctx
+
+
+def title(ctx: dict[str, Any]) -> str:
+    score = "" if ctx["score"] is None else f" {ctx['score']:g}"
+    who = ctx["customer_id"] or "an anonymous customer"
+    return f"{ctx['rule']}: {(ctx['metric'] or 'feedback').upper()}{score} from {who}"
+
+
+def _facts(ctx: dict[str, Any]) -> list[tuple[str, str]]:
+    c = ctx["customer"]
+    out = [("Customer", ctx["customer_id"] or "anonymous"), ("Score", "" if ctx["score"] is None else
+           f"{(ctx['metric'] or '').upper()} {ctx['score']:g}")]  # fmt: skip
+    if ctx.get("touchpoint"):
+        out.append(("Touchpoint", str(ctx["touchpoint"])))
+    if ctx.get("survey_id"):
+        out.append(("Survey", str(ctx["survey_id"])))
+    if c["clv"] is not None:
+        out.append(("Predicted CLV", f"{c['clv']:,.2f}"))
+    if c["churn_risk"] is not None:
+        out.append(("Churn risk", f"{c['churn_risk']:.0%}" + (f" ({c['churn_reason']})" if c["churn_reason"] else "")))
+    out.append(("Rule", ctx["rule"]))
+    return out
+
+
+def webhook_body(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The generic webhook's JSON body (:data:`WEBHOOK_SCHEMA`)."""
+    return {
+        "type": "cxlens.alert", "id": ctx["id"], "alert_id": ctx["alert_id"], "rule": ctx["rule"],
+        "rule_version": ctx["rule_version"], "trigger": ctx["trigger"], "customer_id": ctx["customer_id"],
+        "feedback_id": ctx["feedback_id"], "metric": ctx["metric"], "score": ctx["score"],
+        "comment": ctx["comment"], "touchpoint": ctx["touchpoint"], "survey_id": ctx["survey_id"],
+        "answered_at": _iso(ctx["answered_at"]), "created_at": _iso(ctx["created_at"]),
+        "customer": ctx["customer"], "link": ctx["link"],
+    }  # fmt: skip
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def slack_message(ctx: dict[str, Any]) -> dict[str, Any]:
+    """A Slack incoming-webhook message: ``text`` fallback plus Block Kit blocks within Slack's limits."""
+    head = _cut(title(ctx), SLACK_HEADER)
+    fields = [{"type": "mrkdwn", "text": _cut(f"*{k}*\n{_slack_escape(v)}", SLACK_FIELD)} for k, v in _facts(ctx)]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": head, "emoji": False}},
+        {"type": "section", "fields": fields[:10]},
+    ]
+    if ctx["comment"]:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": _cut("> " + _slack_escape(ctx["comment"]), SLACK_SECTION)}})  # fmt: skip
+    if ctx["link"]:
+        blocks.append({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "Open customer 360"}, "url": ctx["link"]}]})  # fmt: skip
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"cxlens alert {ctx['id']}"}]})
+    return {"text": _cut(head + (f" — {ctx['comment']}" if ctx["comment"] else ""), SLACK_SECTION), "blocks": blocks}
+
+
+def teams_message(ctx: dict[str, Any]) -> dict[str, Any]:
+    """A Teams Workflows webhook message holding one Adaptive Card (1.4)."""
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": title(ctx), "weight": "Bolder", "size": "Medium", "wrap": True},
+        {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in _facts(ctx)]},
+    ]
+    if ctx["comment"]:
+        body.append({"type": "TextBlock", "text": ctx["comment"], "wrap": True, "isSubtle": True})
+    card: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
+                            "version": "1.4", "body": body}  # fmt: skip
+    if ctx["link"]:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open customer 360", "url": ctx["link"]}]
+    msg = {"type": "message", "attachments": [
+        {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}  # fmt: skip
+    if len(json.dumps(msg).encode()) > TEAMS_MAX_BYTES:  # only the comment can be long
+        body[-1]["text"] = _cut(body[-1]["text"], 2000)
+    return msg
+
+
+def email_message(ctx: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of the alert e-mail."""
+    facts = _facts(ctx)
+    text = "\n".join(f"{k}: {v}" for k, v in facts)
+    if ctx["comment"]:
+        text += f"\n\nComment:\n{ctx['comment']}"
+    if ctx["link"]:
+        text += f"\n\nCustomer 360: {ctx['link']}"
+    text += f"\n\n-- cxlens alert {ctx['id']}\n"
+    rows = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts)
+    page = f"<h2>{html.escape(title(ctx))}</h2><table>{rows}</table>"
+    if ctx["comment"]:
+        page += f"<blockquote>{html.escape(ctx['comment'])}</blockquote>"
+    if ctx["link"]:
+        page += f'<p><a href="{html.escape(ctx["link"], quote=True)}">Open the customer 360</a></p>'
+    page += f"<p style='color:#888'>cxlens alert {html.escape(ctx['id'])}</p>"
+    return "[cxlens] " + title(ctx), text, f"<!doctype html><html><body>{page}</body></html>"
+
+
+_ZD_PRIORITY = {"urgent": "urgent", "high": "high", "normal": "normal", "low": "low"}
+_FD_PRIORITY = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
+
+
+def zendesk_ticket(ctx: dict[str, Any], priority: str = "normal") -> dict[str, Any]:
+    """Body of ``POST /api/v2/tickets.json`` (Zendesk Ticketing API)."""
+    _, text, _ = email_message(ctx)
+    return {"ticket": {"subject": title(ctx), "comment": {"body": text, "public": False},
+                       "priority": _ZD_PRIORITY[priority], "tags": ["cxlens", ctx["rule"]],
+                       "external_id": ctx["id"]}}  # fmt: skip
+
+
+def freshdesk_ticket(ctx: dict[str, Any], priority: str = "normal", email: str | None = None) -> dict[str, Any]:
+    """Body of ``POST /api/v2/tickets`` (Freshdesk API v2): status 2 (open), priority 1-4."""
+    _, _, page = email_message(ctx)
+    out: dict[str, Any] = {"subject": title(ctx), "description": page, "status": 2,
+                           "priority": _FD_PRIORITY[priority], "tags": ["cxlens", ctx["rule"]]}  # fmt: skip
+    if email:
+        out["email"] = email
+    else:
+        out["unique_external_id"] = ctx["customer_id"] or ctx["id"]
+    return out

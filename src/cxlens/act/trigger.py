@@ -1,0 +1,194 @@
+"""Feedback rules fire here, in the transaction that inserts the feedback (the outbox).
+
+:func:`on_feedback` is registered with :func:`cxlens.store.hooks.on_insert` for ``feedback``: every
+writer of feedback rows (imports, ``ws.load``/``ws.insert``, survey answers from the widget, links
+and the API) calls it with the rows it just inserted. For each active feedback rule it selects the
+new rows matching the rule's conditions, drops those throttled (one alert per customer per rule per
+``window``; answers older than ``max_age`` never fire, so importing last year's file is quiet), and
+writes — in the same transaction — one ``act_alerts`` row per firing, one ``act_deliveries`` row and
+one ``act.deliver`` job per message action (the job's unique slot is the delivery id: the idempotency
+key a receiver sees as ``webhook-id``), and the cases of ``case`` actions. The feedback and its
+outbox commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from cxlens.act.cases import create_case
+from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, current_rules, parse_duration
+from cxlens.jobs import queue
+from cxlens.store import hooks
+
+__all__ = ["KIND", "feedback_where", "fire", "matches", "on_feedback"]
+
+#: the job kind that sends one delivery
+KIND = "act.deliver"
+_FIELDS = ("feedback_id", "customer_id", "metric", "score", "comment", "touchpoint", "survey_id", "ts")
+_ROW_FIELDS = (*_FIELDS, "channel", "stage")
+#: at most this many inserted rows are tested in Python (one read); a bigger import runs one query per rule
+PY_ROWS = 500
+#: parsed rules per workspace and version of ``act_rules`` (rules change rarely; answers arrive often)
+_CACHE: dict[Any, list[Rule]] = {}
+_COLUMN = {"metric": "metric", "touchpoint": "touchpoint", "survey": "survey_id", "channel": "channel",
+           "stage": "stage"}  # fmt: skip
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def feedback_where(conditions: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The SQL condition (on alias-free feedback columns) and its parameters for a feedback rule."""
+    where, params = ["TRUE"], []
+    for key, col in _COLUMN.items():
+        if key in conditions:
+            vals = conditions[key]
+            where.append(f"lower({col}) IN ({', '.join('?' * len(vals))})")
+            params += [v.lower() for v in vals]
+    score = conditions.get("score")
+    if score:
+        if "min" in score:
+            where.append("score >= ?")
+            params.append(score["min"])
+        if "max" in score:
+            where.append("score <= ?")
+            params.append(score["max"])
+    comment = conditions.get("comment") or {}
+    if comment.get("present") is True:
+        where.append("nullif(trim(comment), '') IS NOT NULL")
+    elif comment.get("present") is False:
+        where.append("nullif(trim(comment), '') IS NULL")
+    if comment.get("contains"):
+        where.append("(" + " OR ".join("contains(lower(coalesce(comment, '')), ?)" for _ in comment["contains"]) + ")")
+        params += comment["contains"]
+    return " AND ".join(where), params
+
+
+def _matches(cur: Any, rule: Rule, select_sql: str, params: Sequence[Any], now: dt.datetime) -> list[dict[str, Any]]:
+    where, wparams = feedback_where(rule.conditions)
+    rows = cur.execute(
+        f"SELECT {', '.join(_FIELDS)} FROM ({select_sql}) f WHERE {where} AND ts >= ? ORDER BY ts, feedback_id",
+        [*params, *wparams, now - dt.timedelta(seconds=rule.max_age)],
+    ).fetchall()
+    return [dict(zip(_FIELDS, r, strict=True)) for r in rows]
+
+
+def _throttled(cur: Any, rule: Rule, customers: list[str], now: dt.datetime) -> set[str]:
+    if not customers or rule.window <= 0:
+        return set()
+    rows = cur.execute(
+        "SELECT DISTINCT customer_id FROM act_alerts WHERE rule = ? AND created_at > ? "
+        "AND list_contains(?::VARCHAR[], customer_id)",
+        [rule.name, now - dt.timedelta(seconds=rule.window), customers],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def fire(store: Any, cur: Any, rule: Rule, row: dict[str, Any], now: dt.datetime, trigger: str = "feedback") -> str:
+    """Write one alert of ``rule`` about ``row`` with its deliveries (jobs) and cases; returns the alert id."""
+    alert_id = "al_" + secrets.token_hex(8)
+    cur.execute(
+        "INSERT INTO act_alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [alert_id, rule.name, rule.version, row.get("customer_id"), row.get("feedback_id"), trigger,
+         row.get("metric"), row.get("score"), row.get("comment"), row.get("touchpoint"), row.get("survey_id"),
+         row.get("ts"), now],
+    )  # fmt: skip
+    for i, action in enumerate(rule.actions):
+        (kind, opts), *_ = action.items()
+        if kind == "case":
+            create_case(store, customer_id=row.get("customer_id"), team=opts.get("team"),
+                        priority=opts.get("priority", "normal"), owner=opts.get("owner"), rule=rule.name,
+                        alert_id=alert_id, feedback_id=row.get("feedback_id"),
+                        due=parse_duration(opts["due"], "due") if "due" in opts else None, now=now)  # fmt: skip
+            continue
+        delivery_id = f"{alert_id}.{i}"
+        job_id = queue.enqueue(store, KIND, {"delivery_id": delivery_id}, slot=f"act:{delivery_id}",
+                               max_attempts=int(opts.get("attempts", DEFAULT_ATTEMPTS)))  # fmt: skip
+        cur.execute(
+            "INSERT INTO act_deliveries VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', NULL, NULL, NULL, ?)",
+            [delivery_id, alert_id, row.get("customer_id"), rule.name, kind, json.dumps(action), job_id, now],
+        )
+    return alert_id
+
+
+def matches(conditions: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether ``row`` meets ``conditions`` — the test of :func:`feedback_where`, in Python (for the few
+    rows a survey answer inserts; a test checks both agree)."""
+    for key, col in _COLUMN.items():
+        if key in conditions:
+            v = row.get(col)
+            if v is None or str(v).lower() not in {x.lower() for x in conditions[key]}:
+                return False
+    score = conditions.get("score")
+    if score:
+        v = row.get("score")
+        if v is None or ("min" in score and v < score["min"]) or ("max" in score and v > score["max"]):
+            return False
+    comment = conditions.get("comment") or {}
+    text = row.get("comment")
+    present = text is not None and text.strip(" ") != ""
+    if comment.get("present") is True and not present:
+        return False
+    if comment.get("present") is False and present:
+        return False
+    return not (comment.get("contains") and not any(w in (text or "").lower() for w in comment["contains"]))
+
+
+def _rules(store: Any, cur: Any) -> list[Rule]:
+    """The active feedback rules, parsed once per version of ``act_rules``."""
+    sig = cur.execute("SELECT count(*), coalesce(sum(version), 0), max(changed_at) FROM act_rules").fetchone()
+    if not sig[0]:
+        return []
+    key = (getattr(store, "path", None) or id(store), *sig)
+    got = _CACHE.get(key)
+    if got is None:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        got = _CACHE[key] = [r for r in current_rules(cur) if r.trigger == "feedback"]
+    return got
+
+
+def on_feedback(store: Any, cur: Any, select_sql: str, params: Sequence[Any]) -> None:
+    """The ``feedback`` insert hook: fire the active feedback rules on the rows just inserted."""
+    rules = _rules(store, cur)
+    if not rules:
+        return
+    now = _now()
+    few = cur.execute(f"SELECT {', '.join(_ROW_FIELDS)} FROM ({select_sql}) f LIMIT {PY_ROWS + 1}",
+                      list(params)).fetchall()  # fmt: skip
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    if len(few) <= PY_ROWS:  # a survey answer, a small load: one read, rules tested in Python
+        rows = [dict(zip(_ROW_FIELDS, r, strict=True)) for r in few]
+        for rule in rules:
+            oldest = now - dt.timedelta(seconds=rule.max_age)
+            hit = [r for r in rows if r["ts"] is not None and r["ts"] >= oldest and matches(rule.conditions, r)]
+            if hit:
+                by_rule[rule.name] = sorted(hit, key=lambda r: (r["ts"], str(r["feedback_id"])))
+    else:  # a big import: one query per rule
+        for rule in rules:
+            if hit := _matches(cur, rule, select_sql, params, now):
+                by_rule[rule.name] = hit
+    fired = 0
+    for rule in rules:
+        rows = by_rule.get(rule.name)
+        if not rows:
+            continue
+        seen = _throttled(cur, rule, sorted({r["customer_id"] for r in rows if r["customer_id"]}), now)
+        for row in rows:
+            cid = row["customer_id"]
+            if cid and rule.window > 0:
+                if cid in seen:
+                    continue
+                seen.add(cid)
+            fire(store, cur, rule, row, now)
+            fired += 1
+    if fired and hasattr(store, "changed"):
+        store.changed("act_alerts", "act_deliveries", "act_cases", "act_case_events", "jobs")
+
+
+hooks.on_insert("feedback", on_feedback)
