@@ -64,13 +64,18 @@ def frustration(
     by: Annotated[str, typer.Option(help="url, selector or touchpoint.")] = "url",
     url: Annotated[str | None, typer.Option(help="Only this page.")] = None,
     top: Annotated[int, typer.Option(help="How many rows (worst first).")] = 20,
+    min_pageviews: Annotated[
+        int, typer.Option(min=0, help="Drop groups seen fewer times (a score on 2 page views is noise).")
+    ] = 0,
     start: Annotated[str | None, typer.Option(help="Events from this date (inclusive).")] = None,
     end: Annotated[str | None, typer.Option(help="Events until this date (exclusive).")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Rage, dead and error clicks and quick backs per page, element or touchpoint, with the frustration score."""
     with open() as ws:  # writable: the analyses keep behaviour_events in step (docs/behaviour.md)
-        print_frame(ws.behaviour.frustration(by=by, url=url, start=start, end=end).head(top), fmt)
+        print_frame(
+            ws.behaviour.frustration(by=by, url=url, start=start, end=end, min_pageviews=min_pageviews).head(top), fmt
+        )
 
 
 @behaviour_app.command("sessions")

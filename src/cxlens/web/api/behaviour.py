@@ -74,10 +74,13 @@ async def frustration(
     by: Annotated[str, Query(description="url, selector or touchpoint")] = "url",
     url: Annotated[str | None, Query(description="Only this page (query string ignored).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    min_pageviews: Annotated[
+        int, Query(ge=0, description="Drop groups seen fewer times (a score on 2 page views is noise).")
+    ] = 0,
 ) -> list[dict[str, Any]]:
     frame = await cached_view(
-        request, "behaviour.frustration", (by, url, limit), TABLES,
-        lambda ws: ws.behaviour.frustration(by=by, url=url).head(limit),
+        request, "behaviour.frustration", (by, url, limit, min_pageviews), TABLES,
+        lambda ws: ws.behaviour.frustration(by=by, url=url, min_pageviews=min_pageviews).head(limit),
     )  # fmt: skip
     return _rows(frame)
 
