@@ -182,6 +182,41 @@ def running(app, port: int | None = None, *, as_served: bool = False):
         thread.join(timeout=10)
 
 
+def html_server(render):
+    """A second local web server (another origin, as a customer's site is) answering every GET with
+    the HTML ``render(path)`` returns; returns ``(server, base URL)`` — call ``server.shutdown()``."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            html = render(self.path).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}"
+
+
+def wait_rows(ws, sql: str, n: int, timeout: float = 15.0):
+    """Rows of ``sql`` once there are at least ``n`` (or whatever is there after ``timeout`` s)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = ws.sql(sql)
+        if len(rows) >= n or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def server(sample_path, browser):
     """A real uvicorn server over the sample workspace, on a free loopback port."""

@@ -8,16 +8,12 @@ the server; the workspace's remote config turns frustration off without touching
 
 from __future__ import annotations
 
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import orjson
 import pytest
 
 from cxlens.web.hub import WorkspaceHub
 
-from ..conftest import new_page, running
+from ..conftest import html_server, new_page, running, wait_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -41,24 +37,6 @@ cxlens.init({{writeKey: "{key}", host: "{host}", flushInterval: 100, heatmaps: t
 </main></body></html>"""
 
 
-def _page_server(host: str, key: str) -> tuple[ThreadingHTTPServer, str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            html = PAGE.format(host=host, key=key).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(html)))
-            self.end_headers()
-            self.wfile.write(html)
-
-        def log_message(self, *args):
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv, f"http://127.0.0.1:{srv.server_address[1]}"
-
-
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory, browser):
     from cxlens.web.app import create_app
@@ -66,7 +44,7 @@ def shop(tmp_path_factory, browser):
     hub = WorkspaceHub.open({"shop": tmp_path_factory.mktemp("b") / "shop.duckdb"})
     _, key = hub.create_key("shop", "write")
     with running(create_app(hub)) as url:
-        static, origin = _page_server(url, key)
+        static, origin = html_server(lambda _: PAGE.format(host=url, key=key))
         hub.get("shop").set_setting("collect.allowed_origins", [origin])
         yield hub.get("shop"), origin
         static.shutdown()
@@ -78,12 +56,7 @@ def _events(ws, where: str = "TRUE"):
 
 
 def _wait(ws, where: str, n: int, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = _events(ws, where)
-        if len(rows) >= n or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.1)
+    return wait_rows(ws, f"SELECT name, url, session_id, properties FROM events WHERE {where} ORDER BY ts", n, timeout)
 
 
 def _props(rows) -> list[dict]:

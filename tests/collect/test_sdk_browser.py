@@ -6,13 +6,10 @@ call crosses CORS exactly as on a customer's site.
 
 from __future__ import annotations
 
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import orjson
 import pandas as pd
 import pytest
+from tests.conftest import html_server, wait_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -26,44 +23,24 @@ cxlens.track("Early Event", {{queued: "before the tracker loaded"}});
 </script></head><body><p>shop</p></body></html>"""
 
 
-def _static_server(collect_url: str, key: str) -> tuple[ThreadingHTTPServer, str]:
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            slow = "slow" in self.path  # a page whose tracker never flushes on its own: only the beacon sends
-            html = SNIPPET.format(
-                title="Leaving" if slow else "Shop home",
-                host=collect_url,
-                key=key,
-                interval=600000 if slow else 150,
-                at=1000 if slow else 20,
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(html)))
-            self.end_headers()
-            self.wfile.write(html)
+def _site(collect_url: str, key: str):
+    def render(path: str) -> str:
+        slow = "slow" in path  # a page whose tracker never flushes on its own: only the beacon sends
+        return SNIPPET.format(
+            title="Leaving" if slow else "Shop home",
+            host=collect_url,
+            key=key,
+            interval=600000 if slow else 150,
+            at=1000 if slow else 20,
+        )
 
-        def log_message(self, *args):
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv, f"http://127.0.0.1:{srv.server_address[1]}"
-
-
-def _wait_rows(ws, sql: str, n: int, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = ws.sql(sql)
-        if len(rows) >= n or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.1)
+    return html_server(render)
 
 
 def test_tracker_sends_page_track_identify_and_beacon(live, browser):
     srv, hub, key = live
     ws = hub.get("shop")
-    static, origin = _static_server(srv.url, key)
+    static, origin = _site(srv.url, key)
     ws.set_setting("collect.allowed_origins", [origin])
     page = browser.new_page()
     errors: list[str] = []
@@ -87,7 +64,7 @@ def test_tracker_sends_page_track_identify_and_beacon(live, browser):
         assert src == srv.url + "/sdk/cxlens-survey.js"
         page.evaluate('cxlens.identify("user-9", {email: "ann@example.com", plan: "pro"})')
         page.evaluate('cxlens.track("After Identify", {})')
-        rows = _wait_rows(ws, "SELECT * FROM events ORDER BY ts, event_id", 5)
+        rows = wait_rows(ws, "SELECT * FROM events ORDER BY ts, event_id", 5)
         assert sorted(rows["name"]) == sorted(["Early Event", "/home", "Clicked", "identify", "After Identify"])
         assert set(rows.anonymous_id) == {user["anonymousId"]}
         by_name = rows.set_index("name")
@@ -112,7 +89,7 @@ def test_tracker_sends_page_track_identify_and_beacon(live, browser):
                                                   "userHash": None}  # fmt: skip
         page.evaluate('cxlens.track("Queued At Unload", {last: true})')
         page.goto("about:blank")
-        beacon = _wait_rows(ws, "SELECT * FROM events WHERE name IN ('Queued At Unload', '/slow')", 2)
+        beacon = wait_rows(ws, "SELECT * FROM events WHERE name IN ('Queued At Unload', '/slow')", 2)
         assert sorted(beacon["name"]) == ["/slow", "Queued At Unload"]
         assert set(beacon.customer_id) == {"user-9"} and set(beacon.anonymous_id) == {user["anonymousId"]}
         assert errors == []
@@ -124,7 +101,7 @@ def test_tracker_sends_page_track_identify_and_beacon(live, browser):
 def test_an_origin_not_allowed_gets_nothing_written(live, browser):
     srv, hub, key = live
     ws = hub.get("shop")
-    static, origin = _static_server(srv.url, key)
+    static, origin = _site(srv.url, key)
     ws.set_setting("collect.allowed_origins", ["https://somewhere-else.example"])
     page = browser.new_page()
     try:

@@ -3,10 +3,6 @@ one ``$exposure`` per page load reaching the read-out. The shop page is served f
 
 from __future__ import annotations
 
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import orjson
 import pytest
 
@@ -14,7 +10,7 @@ from cxlens.collect import close_collectors
 from cxlens.experiments import assign
 from cxlens.web.hub import WorkspaceHub
 
-from ..conftest import new_page, running
+from ..conftest import html_server, new_page, running, wait_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -22,33 +18,6 @@ PAGE = """<!doctype html><html><head><title>shop</title>
 <script src="{host}/sdk/cxlens.js"></script>
 <script>cxlens.init({{writeKey: "{key}", host: "{host}", flushInterval: 100, autoPage: false}});</script>
 </head><body><p>shop</p></body></html>"""
-
-
-def _static(host: str, key: str) -> tuple[ThreadingHTTPServer, str]:
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            html = PAGE.format(host=host, key=key).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(html)))
-            self.end_headers()
-            self.wfile.write(html)
-
-        def log_message(self, *args):
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv, f"http://127.0.0.1:{srv.server_address[1]}"
-
-
-def _wait(ws, sql: str, n: int, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = ws.sql(sql)
-        if len(rows) >= n or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.1)
 
 
 def test_variant_is_sticky_matches_python_and_records_exposures(tmp_path, browser):
@@ -61,7 +30,7 @@ def test_variant_is_sticky_matches_python_and_records_exposures(tmp_path, browse
     page = new_page(browser)
     try:
         with running(create_app(hub)) as url:
-            static, origin = _static(url, key)
+            static, origin = html_server(lambda _: PAGE.format(host=url, key=key))
             ws.set_setting("collect.allowed_origins", [origin])
             page.goto(origin + "/shop")
             page.wait_for_function("window.cxlens && window.cxlens.loaded === true")
@@ -83,7 +52,7 @@ def test_variant_is_sticky_matches_python_and_records_exposures(tmp_path, browse
             page.evaluate('cxlens.identify("user-1")')
             assert page.evaluate('cxlens.variant("checkout-v2", ["control", "one-page"])') == first
             page.evaluate("cxlens.flush()")
-            rows = _wait(ws, "SELECT * FROM events WHERE name = '$exposure' ORDER BY ts", 3)
+            rows = wait_rows(ws, "SELECT * FROM events WHERE name = '$exposure' ORDER BY ts", 3)
             assert page.errors == []
             static.shutdown()
             assert len(rows) == 3  # one per page load, none for the repeated calls
