@@ -16,23 +16,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from cxlens.web.api.metrics import jsonable
 from cxlens.web.deps import require_role, run_on_workspace
 
 __all__ = ["router"]
 
 router = APIRouter()
 Reader = Depends(require_role("admin", "analyst"))
-
-
-def _records(df: Any) -> list[dict[str, Any]]:
-    def clean(v: Any) -> Any:
-        if v is None or (isinstance(v, float) and not math.isfinite(v)):
-            return None
-        return clean(v.item()) if hasattr(v, "item") else v
-
-    return [
-        {str(k): clean(v) for k, v in r.items()} for r in df.astype(object).where(df.notna(), None).to_dict("records")
-    ]
 
 
 @router.get("/api/v1/engagement/summary", tags=["engagement"], summary="eNPS and engagement by group",
@@ -48,7 +38,7 @@ async def api_summary(
 ) -> list[dict[str, Any]]:
     f = {"team": team, "role": role, "location": location, "manager_id": manager_id}
     df = await run_on_workspace(request, lambda ws: ws.engagement.summary(by, f, min_group=min_group))
-    return _records(df)
+    return jsonable(df)
 
 
 @router.get("/api/v1/engagement/cx", tags=["engagement"], summary="Per-team eNPS beside customer CSAT/NPS",
@@ -56,4 +46,4 @@ async def api_summary(
 async def api_cx(request: Request, days: Annotated[int, Query(ge=1, le=90)] = 7) -> dict[str, Any]:
     res = await run_on_workspace(request, lambda ws: ws.engagement.beside_cx(days=days))
     corr = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in res["correlation"].items()}
-    return {"teams": _records(res["teams"]), "correlation": corr, "days": res["days"], "note": res["note"]}
+    return {"teams": jsonable(res["teams"]), "correlation": corr, "days": res["days"], "note": res["note"]}

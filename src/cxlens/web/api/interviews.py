@@ -10,13 +10,13 @@ Turn texts are redacted of e-mail addresses, phone and card numbers and street a
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from cxlens.errors import NotFoundError
 from cxlens.schema.redact import redact
+from cxlens.web.api.metrics import jsonable
 from cxlens.web.deps import require_role, run_on_workspace
 
 __all__ = ["router"]
@@ -25,24 +25,9 @@ router = APIRouter()
 Reader = Depends(require_role("admin", "analyst"))
 
 
-def _records(df: Any) -> list[dict[str, Any]]:
-    def clean(v: Any) -> Any:
-        if v is None or (isinstance(v, float) and not math.isfinite(v)):
-            return None
-        if hasattr(v, "isoformat"):
-            return v.isoformat()
-        if hasattr(v, "item"):
-            return clean(v.item())
-        return v
-
-    return [
-        {str(k): clean(v) for k, v in r.items()} for r in df.astype(object).where(df.notna(), None).to_dict("records")
-    ]
-
-
 @router.get("/api/v1/interviews", tags=["interviews"], summary="Imported interviews", dependencies=[Reader])
 async def api_list(request: Request) -> list[dict[str, Any]]:
-    return _records(await run_on_workspace(request, lambda ws: ws.interviews.list()))
+    return jsonable(await run_on_workspace(request, lambda ws: ws.interviews.list()))
 
 
 @router.get("/api/v1/interviews/candidates", tags=["interviews"], summary="Opted-in customers to invite",
@@ -67,7 +52,7 @@ async def api_candidates(
             limit=limit,
         ),  # fmt: skip
     )
-    return _records(df)
+    return jsonable(df)
 
 
 @router.get("/api/v1/interviews/{interview_id}", tags=["interviews"], summary="An interview's turns",
@@ -77,4 +62,4 @@ async def api_turns(request: Request, interview_id: str) -> list[dict[str, Any]]
     if df.empty:
         raise NotFoundError(f"interview {interview_id!r} not found")
     df["text"] = df["text"].map(redact)
-    return _records(df)
+    return jsonable(df)
