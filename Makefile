@@ -33,9 +33,11 @@ demo: $(VENV)/.installed
 	rm -f $(WORKSPACE)
 	$(BIN)/cxlens --workspace $(WORKSPACE) demo --size $(SIZE) --serve --host $(HOST) --port $(PORT)
 
-## make test: set up with dev extras and run the whole suite (Spark and browser tests included)
+## make test: set up with dev extras and run the whole suite (Spark and browser tests included) on
+## $(JOBS) worker processes (pytest-xdist; JOBS=0 runs in this process)
+JOBS ?= 2
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks

@@ -41,10 +41,11 @@ writes SVG, PNG (rendered from the SVG by ``vl-convert-python``) or PDF (one pag
 
 from __future__ import annotations
 
+import html
 import math
 import os
+import re
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,16 @@ __all__ = [
     "persona_segment",
     "render",
 ]
+
+#: characters XML 1.0 does not allow (C0 controls but tab and newlines, lone surrogates, U+FFFE/F):
+#: text from the data or the request (stage names, filters) must not make the SVG unreadable
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape(text: Any) -> str:
+    """``text`` as XML character data: escaped, and without the characters XML cannot hold."""
+    return html.escape(_NOT_XML.sub("", str(text)))
+
 
 #: fewest customers (flow) or answers (experience) on both sides of an opportunity's comparison
 MIN_BASE = 30
@@ -578,7 +589,7 @@ def _png_text(png: bytes, key: str, text: str) -> bytes:
     import struct
     import zlib
 
-    body = key.encode("latin-1") + b"\x00\x00\x00" + b"\x00" + b"\x00" + text.encode("utf-8")
+    body = key.encode("latin-1") + b"\x00\x00\x00" + b"\x00" + b"\x00" + _NOT_XML.sub("", text).encode("utf-8")
     chunk = struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body) & 0xFFFFFFFF)
     (ihdr_len,) = struct.unpack(">I", png[8:12])
     cut = 8 + 12 + ihdr_len

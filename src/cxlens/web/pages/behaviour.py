@@ -20,9 +20,9 @@ from cxlens.web.deps import cached_view
 from cxlens.web.pages import register
 
 frustration_router = register(
-    APIRouter(include_in_schema=False), id="frustration", label="Frustration", path="/frustration", order=27
+    APIRouter(include_in_schema=False), id="frustration", label="Frustration", path="/frustration", order=42
 )
-heatmap_router = register(APIRouter(include_in_schema=False), id="heatmap", label="Heatmaps", path="/heatmap", order=28)
+heatmap_router = register(APIRouter(include_in_schema=False), id="heatmap", label="Heatmaps", path="/heatmap", order=43)
 TABLES = ("events",)
 
 
