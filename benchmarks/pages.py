@@ -63,6 +63,7 @@ def urls(ws: Any) -> dict[str, str]:
         "/funnels": f"/funnels?{steps}&window=7d",
         "/paths": "/paths?from_event=checkout",
         "/journey": "/journey",
+        "/partials/journey/canvas": "/partials/journey/canvas",
         "/feedback": "/feedback",
         "/themes": "/themes",
         "/drivers": "/drivers",

@@ -240,5 +240,8 @@ def test_api_canvas_json_and_files(wpath, canvas):
         # the dashboard page shows the map inline and links its downloads
         page = client.get("/journey").text
         assert 'id="journey-canvas"' in page and "/journey/map.png" in page
+        assert 'hx-get="/partials/journey/canvas"' in page  # drawn after the page's tables
+        inline = client.get("/partials/journey/canvas").text
+        assert inline.startswith('<div role="img" aria-label="Journey map with stages ') and "<svg" in inline
         png = client.get("/journey/map.png")
         assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"

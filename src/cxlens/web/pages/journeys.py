@@ -9,6 +9,7 @@ tables into display rows; they compute nothing themselves.
 from __future__ import annotations
 
 import math
+from html import escape
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -350,12 +351,8 @@ def _map_view(ws: Any, f: Filters, window: str | None) -> dict[str, Any]:
         "consistent": bool(r["consistent"]), "small_sample": bool(r["small_sample"]),
     } for r in cons.to_dict(orient="records")]  # fmt: skip
     chart = journey_map_chart(df, title=None) if rows else None
-    from cxlens.report.journey_canvas import journey_canvas_svg
-
-    canvas = canvas_view(ws, f, None)
     return {
         "rows": rows, "pains": pains[:5], "consistency": consistency,
-        "canvas_svg": journey_canvas_svg(canvas), "canvas_stages": canvas.stage_names(),
         "chart": _chart("journey-map", "Stage × touchpoint", chart, "Journey map heat grid; red is worse",
                         "No events or answers for these filters."),
     }  # fmt: skip
@@ -401,6 +398,17 @@ async def journey_map_file(request: Request, fmt: str, f: FiltersDep) -> Respons
     data = await run_on_workspace(request, lambda ws: canvas_bytes(c, fmt))
     headers = {"Content-Disposition": f'attachment; filename="journey-map.{fmt}"'}
     return Response(data, media_type=CANVAS_MEDIA[fmt], headers=headers)
+
+
+@map_router.get("/partials/journey/canvas", response_class=HTMLResponse)
+async def journey_canvas_partial(request: Request, f: FiltersDep) -> HTMLResponse:
+    """The wall journey map drawn inline (SVG), loaded by the /journey page after its tables — the
+    same stored view the downloads use."""
+    from cxlens.report.journey_canvas import journey_canvas_svg
+
+    c = await cached_view(request, "api-canvas", (f, None), ALL_DATA, lambda ws: canvas_view(ws, f, None))
+    label = escape("Journey map with stages " + ", ".join(c.stage_names()))
+    return HTMLResponse(f'<div role="img" aria-label="{label}">{journey_canvas_svg(c)}</div>')
 
 
 @map_router.get("/partials/journey/cell", response_class=HTMLResponse)
