@@ -20,13 +20,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,6 +32,8 @@ from typing import Any
 
 import httpx
 import numpy as np
+
+from benchmarks.collect import free_port, stop_server, wait_healthy
 
 __all__ = ["bench_act"]
 
@@ -76,43 +76,22 @@ def _log(msg: str) -> None:
     print(f"[bench act {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(path: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": _PATH + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    log = open(path.with_suffix(".server.log"), "ab")  # noqa: SIM115 — a file, not a pipe nobody reads
+    log_file = path.with_suffix(".server.log")
+    log = open(log_file, "ab")  # noqa: SIM115 — a file, not a pipe nobody reads
     proc = subprocess.Popen([sys.executable, "-m", "cxlens", "-w", str(path), "serve", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
     log.close()
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = path.with_suffix(".server.log").read_text(errors="replace")
-            raise RuntimeError(f"server exited: {err[-2000:]}")  # type: ignore[union-attr]
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"server did not answer /health within 180 s; see {path.with_suffix('.server.log')}")
+    return wait_healthy(proc, port, 180, f"server (log: {log_file})", lambda: log_file.read_text(errors="replace"))
 
 
-def _stop(proc: subprocess.Popen[bytes], *, kill: bool = False) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+def _unsent(path: Path) -> int:
+    """Deliveries the running server has not confirmed yet (read through the server sharing the file)."""
+    import cxlens
+
+    with cxlens.open(path, read_only=True) as ws:
+        return int(ws.scalar("SELECT count(*) FROM act_deliveries WHERE status <> 'sent'"))
 
 
 def _prepare(path: Path, rules: int, receiver_port: int) -> tuple[str, str]:
@@ -153,7 +132,7 @@ def bench_act(
     tmp = Path(tempfile.mkdtemp(prefix="cxlens-bench-act-"))
     path = tmp / "act.duckdb"
     key, secret = _prepare(path, rules, rec.port)
-    port = _free_port()
+    port = free_port()
     server = _start(path, port)
     n = int(rate * seconds)
     surveys = max(1, (rules + 9) // 10)
@@ -190,7 +169,7 @@ def bench_act(
                 time.sleep(delay)
             if kill and i == n // 2 and not restarted.is_set():
                 _log(f"SIGKILL the server after {i} answers sent")
-                _stop(server, kill=True)
+                stop_server(server, kill=True)
                 try:
                     server = _start(path, port)
                 except Exception:
@@ -212,8 +191,12 @@ def bench_act(
         if got >= expected:
             break
         time.sleep(0.2)
+    # a send that reached the receiver just before a SIGKILL is confirmed only when its job's lease
+    # (20 s) runs out and it is sent again under the same webhook-id: wait for the outbox to be empty
+    while time.monotonic() < deadline and _unsent(path):
+        time.sleep(1.0)
     time.sleep(1.0)  # late duplicates, if any, arrive now
-    _stop(server)
+    stop_server(server)
     rec.close()
     import cxlens
 

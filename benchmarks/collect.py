@@ -64,10 +64,24 @@ def start_server(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
+    return wait_healthy(
+        proc,
+        port,
+        60,
+        "collection server",
+        lambda: proc.stderr.read().decode(errors="replace"),  # type: ignore[union-attr]
+    )
+
+
+def wait_healthy(
+    proc: subprocess.Popen[bytes], port: int, seconds: float, what: str, log: Any
+) -> subprocess.Popen[bytes]:
+    """``proc`` once ``/health`` on ``port`` answers 200; raises with the tail of ``log()`` if it exits,
+    and kills it if it does not answer within ``seconds``."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"collection server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            raise RuntimeError(f"{what} exited: {log()[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
                 if r.status == 200:
@@ -75,7 +89,7 @@ def start_server(
         except OSError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("collection server did not answer /health within 60 s")
+    raise RuntimeError(f"{what} did not answer /health within {seconds:g} s")
 
 
 def stop_server(proc: subprocess.Popen[bytes], *, kill: bool = False) -> None:
