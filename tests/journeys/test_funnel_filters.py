@@ -21,6 +21,8 @@ from cxlens.journeys import funnels as funnels_mod
 from cxlens.journeys.funnel_reference import canonical_events, events_schema, reference_funnel
 from cxlens.journeys.funnels import FunnelQuery, funnel, parse_steps
 
+from .test_funnels import assert_same
+
 T0 = pd.Timestamp("2024-01-01")
 SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]}
 
@@ -55,18 +57,6 @@ def table(con, rows, name="ev"):
 
 def counts(t, steps, **kw) -> list[int]:
     return funnel(t, steps, window="1h", **kw)["customers"].tolist()
-
-
-def normalise(df: pd.DataFrame) -> pd.DataFrame:
-    df = df.reset_index(drop=True).copy()
-    for c in df.columns:
-        if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
-            df[c] = df[c].astype(object).where(df[c].notna(), None)
-    return df
-
-
-def assert_same(got: pd.DataFrame, exp: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(normalise(got), normalise(exp), check_dtype=False, atol=1e-9)
 
 
 # -- hand-checked: keys ---------------------------------------------------------------------------
