@@ -270,3 +270,34 @@ def test_demo_with_a_planted_link_is_recovered(tmp_path):
     for team, row in shown.iterrows():  # each team's CSAT within 4 standard errors of its true share
         p = truth["expected_csat"][team] / 100
         assert abs(row["csat"] / 100 - p) < 4 * math.sqrt(p * (1 - p) / row["csat_n"])
+
+
+def _cxlens(path, *args):
+    """The command as a user runs it (errors printed by the entry point, exit status 1)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "cxlens", "-w", str(path), *args], capture_output=True, text=True)
+
+
+def test_pulse_dates_are_read_one_way_per_column_through_the_cli(tmp_path):
+    """Dates go through the importer's one-format-per-column reader: an ambiguous column is refused
+    naming --dayfirst/--monthfirst, the flag settles it, offsets become UTC, an empty date is named."""
+    path = tmp_path / "d.duckdb"
+    (tmp_path / "emp.csv").write_text("employee_id,team\ne1,support\n")
+    assert _cli(path, "employees", "import", str(tmp_path / "emp.csv")).exit_code == 0
+    ambiguous = tmp_path / "a.csv"
+    ambiguous.write_text("question,score,ts,employee_id\nenps,7,01/02/2026,e1\nenps,8,03/04/2026,e1\n")
+    r = _cxlens(path, "engagement", "import", str(ambiguous))
+    assert r.returncode == 1 and "--dayfirst" in r.stderr and "row 1" in r.stderr
+    assert _cli(path, "engagement", "import", str(ambiguous), "--dayfirst").exit_code == 0
+    zoned = tmp_path / "z.csv"
+    zoned.write_text("question,score,ts,employee_id\nenps,9,2026-11-01T10:00:00+02:00,e1\n")
+    assert _cli(path, "engagement", "import", str(zoned)).exit_code == 0
+    empty = tmp_path / "e.csv"
+    empty.write_text("question,score,ts,employee_id\nenps,9,2026-11-02,e1\nenps,9,,e1\n")
+    r = _cxlens(path, "engagement", "import", str(empty))
+    assert r.returncode == 1 and "column 'ts' in e.csv row 2" in r.stderr
+    with cxlens.open(path, read_only=True) as ws:
+        got = sorted(str(t) for t in ws.sql("SELECT ts FROM pulse_answers").ts)
+    assert got == ["2026-02-01 00:00:00", "2026-04-03 00:00:00", "2026-11-01 08:00:00"]  # day first; UTC

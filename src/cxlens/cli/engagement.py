@@ -28,10 +28,17 @@ def employees_import(path: Path) -> None:
 
 
 @engagement_app.command("import")
-def engagement_import(path: Path) -> None:
+def engagement_import(
+    path: Path,
+    dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Dates like 03/04/2026 are day/month/year.")] = False,
+    monthfirst: Annotated[bool, typer.Option("--monthfirst", help="Dates like 03/04/2026 are month/day/year.")] = False,
+) -> None:
     """Add pulse answers (question, score, ts, employee_id or team…); the employee is not stored."""
+    if dayfirst and monthfirst:
+        raise typer.BadParameter("give --dayfirst or --monthfirst, not both")
+    order = "dmy" if dayfirst else "mdy" if monthfirst else None
     with open() as ws:
-        n = ws.engagement.import_pulse(path)
+        n = ws.engagement.import_pulse(path, order=order)
     err.print(f"{n} pulse answers imported (anonymous: stored without the employee)", markup=False)
 
 

@@ -37,8 +37,9 @@ class Engagement:
     def import_employees(self, source: str | Path | pd.DataFrame) -> int:
         return import_employees(self.store, source)
 
-    def import_pulse(self, source: str | Path | pd.DataFrame) -> int:
-        return import_pulse(self.store, source)
+    def import_pulse(self, source: str | Path | pd.DataFrame, *, order: str | None = None) -> int:
+        """Add pulse answers; ``order`` ("dmy" or "mdy") reads dates like 03/04/2026 (else refused)."""
+        return import_pulse(self.store, source, order=order)
 
     def set_min_group(self, k: int) -> None:
         """Set the workspace's smallest group shown (never below 3)."""

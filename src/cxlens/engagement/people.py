@@ -22,9 +22,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cxlens.errors import SchemaError
+from cxlens.schema.dates import DateOptions, date_error, infer_format, parse_dates
 
 __all__ = ["DRIVERS", "GROUP_COLUMNS", "QUESTIONS", "import_employees", "import_pulse"]
 
@@ -72,7 +74,7 @@ def import_employees(store: Any, source: str | Path | pd.DataFrame) -> int:
     return len(rows)
 
 
-def import_pulse(store: Any, source: str | Path | pd.DataFrame) -> int:
+def import_pulse(store: Any, source: str | Path | pd.DataFrame, *, order: str | None = None) -> int:
     """Add pulse answers (see the module doc); returns the answers written."""
     df, name = _frame(source)
     df.columns = [str(c).strip().lower() for c in df.columns]
@@ -85,8 +87,14 @@ def import_pulse(store: Any, source: str | Path | pd.DataFrame) -> int:
     if "employee_id" in df.columns:
         emp = {r[0]: dict(zip(GROUP_COLUMNS, r[1:], strict=True))
                for r in store.rows("SELECT employee_id, team, role, location, manager_id FROM employees")}  # fmt: skip
+    # one date format for the whole column, as every import reads dates (never a guess per row)
+    opts = DateOptions(order=order)
+    stamps = parse_dates(df["ts"], infer_format(df["ts"], "ts", name, opts), column="ts", source=name, opts=opts)
+    if stamps.isna().any():
+        row = int(np.flatnonzero(stamps.isna().to_numpy())[0]) + 1
+        raise date_error(name, row, "ts", df["ts"].iloc[row - 1], "a date")
     rows, ids = [], {}
-    for i, r in enumerate(df.to_dict("records"), start=2):
+    for i, (r, when) in enumerate(zip(df.to_dict("records"), stamps, strict=True), start=2):
         q = (_text(r.get("question")) or "").lower()
         if q not in QUESTIONS:
             raise SchemaError(f"column 'question' in {name} row {i} is {q!r}; expected one of {', '.join(QUESTIONS)}")
@@ -97,10 +105,7 @@ def import_pulse(store: Any, source: str | Path | pd.DataFrame) -> int:
             score = float("nan")
         if not lo <= score <= hi:
             raise SchemaError(f"column 'score' in {name} row {i} is {r.get('score')!r}; expected {lo}-{hi} for {q!r}")
-        try:
-            ts = pd.Timestamp(r.get("ts")).tz_localize(None).to_pydatetime()
-        except (TypeError, ValueError):
-            raise SchemaError(f"column 'ts' in {name} row {i} is {r.get('ts')!r}; expected a date") from None
+        ts = when.to_pydatetime()
         eid = _text(r.get("employee_id"))
         if eid is not None:
             if eid not in emp:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from cxlens.errors import NotFoundError, SchemaError
 from cxlens.interviews.transcripts import FORMATS, Turn, parse_file
+from cxlens.schema.dates import infer_format, parse_dates
 from cxlens.schema.redact import redact
 
 __all__ = ["INTERVIEWERS", "import_interviews", "interview_themes", "interview_turns"]
@@ -41,16 +42,20 @@ def _manifest(path: Path | None) -> dict[str, dict[str, Any]]:
     if "file" not in df.columns:
         raise SchemaError(f"{path.name} has no 'file' column; expected file, customer_id, participant, "
                           "interviewed_at, interviewer")  # fmt: skip
-    return {r["file"].strip(): {k: (v.strip() or None) for k, v in r.items()} for r in df.to_dict("records")}
+    rows = {r["file"].strip(): {k: (v.strip() or None) for k, v in r.items()} for r in df.to_dict("records")}
+    if "interviewed_at" in df.columns:  # one date format for the whole column, as every import reads dates
+        text = df["interviewed_at"].str.strip().replace("", None)
+        stamps = parse_dates(text, infer_format(text, "interviewed_at", path.name), column="interviewed_at",
+                             source=path.name)  # fmt: skip
+        for r, when in zip(rows.values(), stamps, strict=True):
+            r["interviewed_at"] = None if pd.isna(when) else when.to_pydatetime()
+    return rows
 
 
-def _when(value: str | None, file: Path) -> dt.datetime:
-    if value:
-        try:
-            return pd.Timestamp(value).tz_localize(None).to_pydatetime()
-        except (ValueError, TypeError):
-            raise SchemaError(f"manifest interviewed_at {value!r} for {file.name} is not a date; "
-                              "expected e.g. 2026-03-01 14:00") from None  # fmt: skip
+def _when(value: dt.datetime | None, file: Path) -> dt.datetime:
+    """The manifest's date (already read as UTC), or the file's modification time."""
+    if value is not None:
+        return value
     return dt.datetime.fromtimestamp(file.stat().st_mtime, dt.UTC).replace(tzinfo=None)
 
 
