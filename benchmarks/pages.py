@@ -88,7 +88,13 @@ def urls(ws: Any) -> dict[str, str]:
 
 
 def bench_pages(
-    size: str | int = "medium", *, seed: int = 0, repeat: int = 20, load_seconds: float = 20.0, keep: str | None = None
+    size: str | int = "medium",
+    *,
+    seed: int = 0,
+    repeat: int = 20,
+    load_seconds: float = 20.0,
+    keep: str | None = None,
+    reuse: str | None = None,
 ) -> dict[str, Any]:
     import cxlens
     from cxlens.ingest import write_demo
@@ -96,12 +102,16 @@ def bench_pages(
     work = Path(tempfile.mkdtemp(prefix="cxlens-bench-pages-"))
     path = work / "bench.duckdb"
     t0 = time.perf_counter()
+    build = fit = 0.0
+    if reuse:  # a workspace built and refreshed before (``keep``): time the server only
+        shutil.copy(reuse, path)
     with cxlens.open(path) as ws:
-        write_demo(ws, size, seed=seed)
-        build = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        ws.refresh()
-        fit = time.perf_counter() - t1
+        if not reuse:
+            write_demo(ws, size, seed=seed)
+            build = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            ws.refresh()
+            fit = time.perf_counter() - t1
         routes = urls(ws)
         customers = ws.scalar("SELECT count(*) FROM customers")
     port = _port()
@@ -156,7 +166,7 @@ def bench_pages(
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             server.kill()
-        if keep:
+        if keep and not reuse:
             shutil.copy(path, keep)
         shutil.rmtree(work, ignore_errors=True)
     worst_warm = max(r["warm_p95_s"] for r in rows)
@@ -165,6 +175,7 @@ def bench_pages(
     return {
         "customers": customers,
         "build_s": round(build, 1),
+        "reused": reuse,
         "models_fit_s": round(fit, 1),
         "routes": rows,
         "slow_pages_loaded": [r["route"] for r in slow],
@@ -187,8 +198,13 @@ def bench_pages(
 def format_pages(res: dict[str, Any]) -> str:
     """The result as a plain-text table."""
     lines = [
-        f"bench pages: {res['customers']:,} customers (demo built in {res['build_s']} s, models fitted in "
-        f"{res['models_fit_s']} s), load average {', '.join(f'{x:.1f}' for x in res['load_average'])}",
+        f"bench pages: {res['customers']:,} customers ("
+        + (
+            f"a copy of {res['reused']}"
+            if res.get("reused")
+            else f"demo built in {res['build_s']} s, models fitted in {res['models_fit_s']} s"
+        )
+        + f"), load average {', '.join(f'{x:.1f}' for x in res['load_average'])}",
         f"{'route':38} {'status':>6} {'cold s':>8} {'warm p50':>9} {'warm p95':>9}",
     ]
     for r in res["routes"]:

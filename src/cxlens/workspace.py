@@ -35,6 +35,7 @@ from cxlens.journeys.api import Journeys
 from cxlens.metrics import Metrics
 from cxlens.report.journey import journey_map_html
 from cxlens.report.journey_canvas import JourneyCanvas, export_journey_canvas, journey_canvas
+from cxlens.report.stored_views import stored_canvas  # (also registers the stored journey views job)
 from cxlens.schema.journey import Journey
 from cxlens.schema.migrations import SCHEMA_VERSION
 from cxlens.schema.tables import TABLES
@@ -45,7 +46,7 @@ __all__ = ["SCHEMA_VERSION", "ImportResult", "Workspace", "connect", "open"]
 
 
 #: the jobs :meth:`Workspace.refresh` runs, in order (later ones read what earlier ones stored)
-MODEL_JOBS = ("models.fit", "risk.revenue", "voice.analyse", "voice.themes")
+MODEL_JOBS = ("models.fit", "risk.revenue", "voice.analyse", "voice.themes", "journey.views")
 
 
 class WorkspaceJourneys(Journeys):
@@ -59,7 +60,12 @@ class WorkspaceJourneys(Journeys):
     def canvas(self, start: Any = None, end: Any = None, filters: Any = None, **kwargs: Any) -> JourneyCanvas:
         """The wall journey map: stages left to right with touchpoints, emotion, pain points, revenue at
         risk, quotes and opportunities (:func:`cxlens.report.journey_canvas.journey_canvas`;
-        ``segment=`` or ``persona=`` restricts it)."""
+        ``segment=`` or ``persona=`` restricts it). Without arguments it is the stored view when that is
+        fresh (:mod:`cxlens.report.stored_views`)."""
+        if start is None and end is None and not filters and all(v is None for v in kwargs.values()):
+            stored = stored_canvas(self.store)
+            if stored is not None:
+                return stored
         return journey_canvas(self.store, start, end, dict(filters) if filters else None, **kwargs)
 
     def export_map(self, path: Any, start: Any = None, end: Any = None, filters: Any = None, **kwargs: Any) -> Path:
@@ -336,7 +342,7 @@ class Workspace:
     def refresh(self, kinds: list[str] | None = None) -> list[dict[str, Any]]:
         """Run the background jobs that keep stored results fresh, now, in this thread (what ``cxlens
         models fit`` does; ``cxlens serve`` runs them in the background): CLV and churn scores, revenue
-        at risk, text analysis and themes. Returns each job's outcome."""
+        at risk, text analysis and themes, and the stored journey views. Returns each job's outcome."""
         return [run_now(self.store, kind) for kind in (kinds or MODEL_JOBS)]
 
     def rebuild_rollups(self) -> int:

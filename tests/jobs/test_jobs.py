@@ -184,6 +184,23 @@ def test_stale_results_are_refreshed_when_their_data_changes(tmp_path):
         assert len(runner.tick()) == 1
 
 
+@task("test.self_writer", tables=("settings",), result="self-writer")
+def _self_writer(ctx):
+    """Saves its result from ``settings`` and writes ``settings`` itself, as the theme job does."""
+    ctx.save_result("self-writer", tables=["settings"], meta={})
+    ctx.write(
+        lambda cur: cur.execute("INSERT OR REPLACE INTO settings VALUES ('test.model', '1')"), changes=["settings"]
+    )
+
+
+def test_a_jobs_own_writes_do_not_make_its_result_stale(jws):
+    run_now(jws, "test.self_writer")
+    assert not load_result(jws, "self-writer").is_stale(jws)  # no refit at every start
+    assert JobRunner(jws, kinds=["test.self_writer"], poll=0.05).tick() == []
+    jws.set_setting("collect.allowed_origins", ["https://shop.example"])  # anyone else's change still counts
+    assert load_result(jws, "self-writer").is_stale(jws)
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -106,6 +107,15 @@ def bench_pages(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     repeat: Annotated[int, typer.Option(help="Warm requests per page.")] = 20,
     load_seconds: Annotated[float, typer.Option(help="Seconds of NPS calls while slow pages load.")] = 20.0,
+    keep: Annotated[
+        Path | None, typer.Option(help="Keep the built workspace (after the run) at this path, to --reuse it.")
+    ] = None,
+    reuse: Annotated[
+        Path | None,
+        typer.Option(
+            help="Time a copy of this workspace (built and refreshed, e.g. by --keep) instead of building one."
+        ),
+    ] = None,
 ) -> None:
     """Every page and API route on a real server: cold and warm p50/p95, and the NPS API under load."""
     benchmarks()
@@ -114,7 +124,8 @@ def bench_pages(
 
     sz: str | int = int(size) if size.isdigit() else size
     with err.status(f"building the {size} demo, starting the server and timing every page…"):
-        res = run(sz, seed=seed, repeat=repeat, load_seconds=load_seconds)
+        res = run(sz, seed=seed, repeat=repeat, load_seconds=load_seconds,
+                  keep=str(keep) if keep else None, reuse=str(reuse) if reuse else None)  # fmt: skip
     out.print(format_pages(res), markup=False, highlight=False)
 
 

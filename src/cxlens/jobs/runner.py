@@ -185,10 +185,18 @@ class JobContext:
         meta: dict[str, Any] | None = None,
         seconds: float | None = None,
     ) -> None:
-        """Store result ``name`` with the data versions of ``tables`` (as first seen by this job)."""
-        versions = self.versions(tables)
+        """Store result ``name`` with the data versions of ``tables`` (as first seen by this job).
+
+        A table the job itself writes in its completing transaction (e.g. the theme job saving its
+        refitted model in ``settings``) is recorded at the version that transaction gives it, so the
+        job's own write does not make its result stale (a needless refit at every start); a change by
+        anyone else since the job first looked still does.
+        """
+        seen = self.versions(tables)
 
         def fn(cur: Any) -> None:
+            own = set(self.changes)
+            versions = {t: v + 1 if t in own else v for t, v in seen.items()}
             write_result(cur, name, self.job.kind, versions=versions, seconds=seconds, frame=frame, meta=meta)
 
         self.write(fn, changes=["results"])

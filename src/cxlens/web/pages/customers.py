@@ -318,7 +318,7 @@ async def segments_page(request: Request) -> HTMLResponse:
                 "segment_map": _chart_view("segment-map", "Segment map", chart,
                                      "Scatter of saved segments: size against mean predicted CLV, coloured by churn risk")}  # fmt: skip
 
-    ctx = await run_on_workspace(request, work)
+    ctx = await cached_view(request, "segments", (), ALL_DATA, work)
     return _render(request, "customers/segments.html", {"nav_active": "segments", **ctx})
 
 
@@ -328,7 +328,7 @@ async def models_page(request: Request) -> HTMLResponse:
     def work(ws: Any) -> dict[str, Any]:
         return model_checks(ws)
 
-    ctx = await run_on_workspace(request, work)
+    ctx = await cached_view(request, "models", (), ("results",), work)  # the stored ``models`` result
     return _render(request, "customers/models.html", {"nav_active": "models", **ctx})
 
 

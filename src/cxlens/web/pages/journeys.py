@@ -315,9 +315,15 @@ def _cell_url(stage: Any, touchpoint: Any, f: Filters) -> str:
 def _map_view(ws: Any, f: Filters, window: str | None) -> dict[str, Any]:
     from cxlens.customers.risk import touchpoint_revenue_at_risk
     from cxlens.journeys.charts import journey_map_chart
+    from cxlens.report.stored_views import stored_map
 
-    df = ws.journeys.map(where=f, window=window)
-    at_risk = touchpoint_revenue_at_risk(ws, **f.dated())
+    stored = stored_map(ws.store) if window is None and f == Filters() else None
+    if stored is not None:  # the unfiltered view, as the journey.views job stored it on this very data
+        df, at_risk, cons = stored
+    else:
+        df = ws.journeys.map(where=f, window=window)
+        at_risk = touchpoint_revenue_at_risk(ws, **f.dated())
+        cons = ws.journeys.channel_consistency(where=f)
     rows = []
     for r in df.to_dict(orient="records"):
         if not (r["volume"] > 0 or r["survey_n"] > 0):
@@ -341,7 +347,6 @@ def _map_view(ws: Any, f: Filters, window: str | None) -> dict[str, Any]:
             "negative_theme": _text(r["negative_themes"]),
         })  # fmt: skip
     pains = sorted((r for r in rows if r["pain_value"] is not None), key=lambda r: (-r["pain_value"], r["rank"]))
-    cons = ws.journeys.channel_consistency(where=f)
     consistency = [{
         "touchpoint": _text(r["touchpoint"]), "metric": str(r["metric"]).upper(), "channel": _text(r["channel"]),
         "value": _ci(r["value"], r["ci_low"], r["ci_high"], r["n"], 2 if r["metric"] == "ces" else 1),
