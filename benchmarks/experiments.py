@@ -7,8 +7,11 @@ analysed with the library's own functions (:mod:`cxlens.experiments.stats`):
    fixed-horizon 95% CI (unpooled SE) covers the true difference 0; and the same for A/B tests
    with a true difference ``mde``. Goal 94–96 %.
 2. **Peeking** — A/A tests looked at every day for ``days`` days (``daily`` people per arm per
-   day): the share ever declared significant by the sequential always-valid CI (goal ≤ 5 %),
-   beside the naive fixed-horizon CI looked at daily (which inflates it).
+   day): the share ever declared significant by the sequential always-valid CI and by the
+   always-valid p-value ≤ 0.05 (goal ≤ 5 %), beside the naive fixed-horizon CI looked at daily
+   (which inflates it). Then A/A tests at a rate of 0.5 % with 200 per arm: how often the
+   unpooled (Wald) and Newcombe CIs cover 0 (the Wald CI collapses to a point when both arms
+   have no conversion).
 3. **Power** — A/B tests with a true absolute uplift ``mde`` at the sample size the calculator
    gives for ``power``: the share with p < 0.05 (goal: the promised power ± 3 points).
 4. **CUPED** — tests of a continuous metric whose pre-period covariate explains ``rho²`` of its
@@ -48,11 +51,36 @@ def peeking(rng: np.random.Generator, tests: int, days: int, daily: int, p: floa
     d = pb - pa
     half = stats.sequential_halfwidth_array(se, 2 * n)
     seq = (np.abs(d) > half).any(axis=1).mean()
+    seq_p = stats.sequential_p_value_array(d, se, 2 * n)
+    seq_p_fp = (seq_p <= 0.05).any(axis=1).mean()
     naive = (np.abs(d) > 1.959964 * se).any(axis=1).mean()
     last = (np.abs(d[:, -1]) > 1.959964 * se[:, -1]).mean()
     # the library's scalar function must agree with the vectorised one used here
     assert math.isclose(float(half[0, -1]), stats.sequential_halfwidth(float(se[0, -1]), float(2 * n[-1])))
-    return {"sequential": float(seq), "naive_daily": float(naive), "fixed_once": float(last)}
+    i = int(np.argmin(seq_p[:, -1]))
+    assert math.isclose(
+        float(seq_p[i, -1]), stats.sequential_p_value(float(d[i, -1]), float(se[i, -1]), float(2 * n[-1]))
+    )
+    return {
+        "sequential": float(seq),
+        "sequential_p": float(seq_p_fp),
+        "naive_daily": float(naive),
+        "fixed_once": float(last),
+    }
+
+
+def small_rate_coverage(rng: np.random.Generator, tests: int, n: int, p: float) -> dict[str, float]:
+    """A/A tests at a rate so low that arms often have 0 conversions: coverage of the true difference
+    0 by the unpooled (Wald) CI and by Newcombe's score interval."""
+    xa = rng.binomial(n, p, tests)
+    xb = rng.binomial(n, p, tests)
+    wald = newc = 0
+    for a, b in zip(xa, xb, strict=True):
+        w = stats.proportion_diff(int(a), n, int(b), n)
+        c = stats.newcombe_diff(int(a), n, int(b), n)
+        wald += w.ci_low <= 0 <= w.ci_high and w.ci_high > w.ci_low  # a zero-width CI "at 0" covers nothing
+        newc += c.ci_low <= 0 <= c.ci_high
+    return {"wald": wald / tests, "newcombe": newc / tests}
 
 
 def power(rng: np.random.Generator, tests: int, baseline: float, mde: float, target: float) -> dict[str, float]:
@@ -94,6 +122,7 @@ def bench_experiments(tests: int = 2000, seed: int = 0, n: int = 5000, baseline:
     pk = peeking(rng, tests, days, daily, baseline)
     out["peeking_days"] = days
     out["sequential_false_positive_daily_peeking"] = pk["sequential"]
+    out["sequential_p_false_positive_daily_peeking"] = pk["sequential_p"]
     out["naive_false_positive_daily_peeking"] = pk["naive_daily"]
     out["fixed_horizon_false_positive_one_look"] = pk["fixed_once"]
     pw = power(rng, tests, baseline, mde, 0.8)
@@ -106,5 +135,8 @@ def bench_experiments(tests: int = 2000, seed: int = 0, n: int = 5000, baseline:
     out["cuped_width_ratio_theory"] = cu["theory"]
     out["cuped_variance_reduction"] = cu["variance_reduction"]
     out["cuped_ci_coverage"] = cu["coverage"]
+    sr = small_rate_coverage(rng, tests, 200, 0.005)
+    out["small_rate_wald_coverage"] = sr["wald"]
+    out["small_rate_newcombe_coverage"] = sr["newcombe"]
     out["seconds"] = round(time.perf_counter() - t, 2)
     return out
