@@ -6,7 +6,7 @@ Tables about a person name them in a column of ``cxlens.customers.profile.PERSON
 
 from __future__ import annotations
 
-__all__ = ["DDL", "PII"]
+__all__ = ["DDL", "ENGAGEMENT", "PII"]
 
 #: experiments: the configured variants and split (``weights`` in the variants' order), the planned
 #: sample size per variant (for the "read before its planned size" warning)
@@ -35,6 +35,10 @@ ENGAGEMENT = [
     "CREATE TABLE IF NOT EXISTS pulse_answers (response_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, "
     "team VARCHAR, role VARCHAR, location VARCHAR, manager_id VARCHAR, question VARCHAR NOT NULL, "
     "score DOUBLE NOT NULL)",
+    # free-text pulse comments, one per submission, stored with names and other personal data redacted
+    # and, like the answers, only the group attributes (shown only for groups the small-group rule shows)
+    "CREATE TABLE IF NOT EXISTS pulse_comments (response_id VARCHAR NOT NULL, team VARCHAR, role VARCHAR, "
+    "location VARCHAR, manager_id VARCHAR, comment VARCHAR NOT NULL)",
 ]
 
 DDL: list[str] = [*EXPERIMENTS, *INTERVIEWS, *ENGAGEMENT]

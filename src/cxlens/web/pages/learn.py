@@ -31,18 +31,30 @@ def _render(request: Request, template: str, ctx: dict[str, Any]) -> HTMLRespons
 
 @router.get("/engagement", response_class=HTMLResponse, dependencies=[Reader])
 async def engagement_page(
-    request: Request, by: Annotated[str, Query()] = "team", days: Annotated[int, Query(ge=1, le=90)] = 7
+    request: Request,
+    by: Annotated[str, Query()] = "team",
+    days: Annotated[int, Query(ge=1, le=90)] = 7,
+    card: Annotated[str, Query(pattern="^(agent|team)$")] = "team",
 ) -> HTMLResponse:
     error = None
     try:
         rows = (await run_on_workspace(request, lambda ws: ws.engagement.summary(by or None))).to_dict("records")
         cx = await run_on_workspace(request, lambda ws: ws.engagement.beside_cx(days=days))
+        trend = await run_on_workspace(request, lambda ws: ws.engagement.trend("month"))
+        notes = await run_on_workspace(request, lambda ws: ws.engagement.comments(by or None))
+        card_df = await run_on_workspace(request, lambda ws: ws.engagement.scorecard(card, days=days))
     except CxlensError as e:
-        rows, cx, error = [], None, str(e)
-    teams = cx["teams"].astype(object).where(cx["teams"].notna(), None).to_dict("records") if cx else []
+        rows, cx, trend, notes, card_df, error = [], None, None, None, None, str(e)
+
+    def records(df: Any) -> list[dict[str, Any]]:
+        return [] if df is None else df.astype(object).where(df.notna(), None).to_dict("records")
+
+    teams = records(cx["teams"]) if cx else []
     return _render(request, "engagement/page.html", {"nav_active": "engagement", "rows": rows, "by": by,
                                                      "dims": GROUP_COLUMNS, "cx": cx, "teams": teams,
-                                                     "error": error, "days": days})  # fmt: skip
+                                                     "error": error, "days": days, "trend": records(trend),
+                                                     "comments": records(notes), "card": card,
+                                                     "scorecard": records(card_df)})  # fmt: skip
 
 
 @interviews_router.get("/interviews", response_class=HTMLResponse, dependencies=[Reader])
