@@ -14,6 +14,7 @@ import pandas as pd
 
 from cxlens.interviews.capture import INTERVIEWERS, import_interviews, interview_themes, interview_turns
 from cxlens.interviews.recruit import OPT_IN, candidates
+from cxlens.interviews.tags import tag, tag_summary, tags, untag
 from cxlens.interviews.transcripts import Turn, parse_file, parse_srt, parse_text, parse_vtt
 
 __all__ = [
@@ -29,6 +30,10 @@ __all__ = [
     "parse_srt",
     "parse_text",
     "parse_vtt",
+    "tag",
+    "tag_summary",
+    "tags",
+    "untag",
 ]
 
 
@@ -58,3 +63,18 @@ class Interviews:
     def candidates(self, **kw: Any) -> pd.DataFrame:
         """Opted-in customers to invite (:func:`cxlens.interviews.candidates`)."""
         return candidates(self.store, **kw)
+
+    def tag(self, interview_id: str, turn: int, name: str, **kw: Any) -> dict[str, Any]:
+        """Tag (or highlight) a passage (:func:`cxlens.interviews.tag`)."""
+        return tag(self.store, interview_id, turn, name, **kw)
+
+    def tags(self, **kw: Any) -> pd.DataFrame:
+        """Stored tags with their passages (:func:`cxlens.interviews.tags`)."""
+        return tags(self.store, **kw)
+
+    def untag(self, tag_id: str) -> None:
+        untag(self.store, tag_id)
+
+    def tag_summary(self, quotes: int = 3) -> pd.DataFrame:
+        """Tags across interviews with participants and quotes (:func:`cxlens.interviews.tag_summary`)."""
+        return tag_summary(self.store, quotes=quotes)
