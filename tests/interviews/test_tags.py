@@ -92,3 +92,49 @@ def test_cli_api_and_erase(wspath):
         erase_customer(ws, "c-ann")
         assert before >= 2 and ws.scalar("SELECT count(*) FROM interview_tags WHERE customer_id = 'c-ann'") == 0
         assert ws.scalar("SELECT count(*) FROM interview_tags") >= 2  # Bob's stay
+
+
+def test_interview_quotes_by_theme_and_persona_with_highlights_first(tmp_path):
+    root = tmp_path / "t"
+    root.mkdir()
+    (root / "c-ann.vtt").write_text(VTT, encoding="utf-8")
+    (root / "c-bob.srt").write_text(SRT, encoding="utf-8")
+    with cxlens.open(tmp_path / "q.duckdb") as ws:
+        ws.load("customers", pd.DataFrame({"customer_id": ["c-ann", "c-bob"], "name": ["Ann Lee", "Bob"]}))
+        # Ann orders often and recently, Bob once long ago: two RFM segments (personas)
+        orders = [{"order_id": f"a{i}", "customer_id": "c-ann", "ts": pd.Timestamp("2026-02-20") - pd.Timedelta(days=i),
+                   "amount": 90.0} for i in range(6)]  # fmt: skip
+        orders.append({"order_id": "b0", "customer_id": "c-bob", "ts": pd.Timestamp("2025-03-01"), "amount": 10.0})
+        ws.load("orders", pd.DataFrame(orders))
+        from cxlens.customers.segments import rfm_segments
+
+        persona = rfm_segments(ws.store).set_index("customer_id")["segment"].to_dict()
+        ws.interviews.import_dir(root)
+        turns = ws.interviews.turns()
+        cust = turns[turns.role == "customer"]
+        with ws.transaction(changes=["verbatim_themes"]) as cur:  # what the voice themes job stores
+            for tid, text in zip(cust.turn_id, cust.text, strict=True):
+                theme = "payment" if "card form" in text else "delivery"
+                cur.execute("INSERT INTO verbatim_themes VALUES (?, ?, NULL, 'test')", [f"interview:{tid}", theme])
+        before = ws.interviews.quotes_by_theme()
+        ws.interviews.tag("iv-c-ann", 3, "delivery", start=4, end=26, highlight=True)  # "delivery was fast & …"
+        after = ws.interviews.quotes_by_theme()
+        personas = ws.interviews.quotes_by_persona(per=3)
+    ann = cust[cust.interview_id == "iv-c-ann"].text.tolist()
+    bob = [t.replace("020 7946 0958", "[PHONE]") for t in cust[cust.interview_id == "iv-c-bob"].text]  # redacted
+    assert before["payment"] == ["Honestly it was awful, the card form kept failing. Email me at [EMAIL] if you "
+                                 "need the order."]  # fmt: skip
+    assert sorted(before["delivery"]) == sorted([ann[1], bob[0]])  # one quote per interview
+    assert after["delivery"][0] == ann[1][4:26] and len(after["delivery"]) == 2  # the highlight first
+    assert persona["c-ann"] != persona["c-bob"] and set(personas) == {persona["c-ann"], persona["c-bob"]}
+    assert personas[persona["c-bob"]] == [bob[0]]
+    said = " ".join(personas[persona["c-ann"]])
+    assert "[EMAIL]" in said and "ann@example.com" not in said and ann[1][4:26] == personas[persona["c-ann"]][0]
+    from cxlens.web import create_app
+
+    with running(create_app(tmp_path / "q.duckdb")) as url:
+        page = httpx.get(f"{url}/personas")
+        assert page.status_code == 200
+        assert page.text.count('data-field="interview-quote"') >= 2 and "It arrived broken" in page.text
+        assert "ann@example.com" not in page.text
+        assert httpx.get(f"{url}/themes").status_code == 200  # the themes page carries interview quotes too
