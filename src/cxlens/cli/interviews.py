@@ -66,12 +66,21 @@ def interviews_candidates(
     survey: Annotated[str | None, typer.Option(help="Only opt-ins from this survey.")] = None,
     opt_in: Annotated[str, typer.Option(help="Id of the opt-in question.")] = "interview_opt_in",
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    persona: Annotated[
+        list[str] | None, typer.Option(help="Persona (RFM segment, as on /personas); repeatable.")
+    ] = None,
+    frustrated: Annotated[
+        int | None,
+        typer.Option(help="Only customers with at least this many frustrated sessions (rage/dead/error clicks)."),
+    ] = None,
+    frustrated_days: Annotated[int, typer.Option(help="…within this many days before the latest event.")] = 90,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Opted-in customers to invite, highest churn risk first within each segment."""
     with open(read_only=True) as ws:
         df = ws.interviews.candidates(segment=segment, theme=theme, min_churn_risk=min_churn_risk,
-                                      per_segment=per_segment, survey_id=survey, opt_in=opt_in, limit=limit)  # fmt: skip
+                                      per_segment=per_segment, survey_id=survey, opt_in=opt_in, limit=limit,
+                                      persona=persona, frustrated=frustrated, frustrated_days=frustrated_days)  # fmt: skip
     print_frame(df, fmt)
 
 

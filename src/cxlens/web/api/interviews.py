@@ -2,6 +2,7 @@
 
     GET /api/v1/interviews                          imported interviews
     GET /api/v1/interviews/candidates?segment=&theme=&min_churn_risk=&per_segment=&survey=&limit=
+                                     &persona=&frustrated=&frustrated_days=
     GET /api/v1/interviews/{interview_id}           its turns (speaker, role, times, text)
     GET    /api/v1/interview-tags?interview=&tag=&highlights=   tagged passages (redacted)
     GET    /api/v1/interview-tags/summary               tags across interviews: participants, quotes
@@ -46,6 +47,9 @@ async def api_candidates(
     per_segment: Annotated[int | None, Query(ge=1)] = None,
     survey: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    persona: Annotated[list[str] | None, Query(description="Persona (RFM segment).")] = None,
+    frustrated: Annotated[int | None, Query(ge=1, description="At least this many frustrated sessions.")] = None,
+    frustrated_days: Annotated[int, Query(ge=1, le=3650)] = 90,
 ) -> list[dict[str, Any]]:
     df = await run_on_workspace(
         request,
@@ -54,6 +58,9 @@ async def api_candidates(
             theme=theme,
             min_churn_risk=min_churn_risk,
             per_segment=per_segment,
+            persona=persona,
+            frustrated=frustrated,
+            frustrated_days=frustrated_days,
             survey_id=survey,
             limit=limit,
         ),  # fmt: skip
