@@ -76,3 +76,9 @@ def test_cli_and_api(path):
         assert httpx.get(f"{url}/api/v1/interviews/candidates", params={"frustrated": 0}).status_code == 422
         bad = httpx.get(f"{url}/api/v1/interviews/candidates", params={"persona": "Nobody"})
         assert bad.status_code == 400 and "persona" in bad.text
+        page = httpx.get(f"{url}/interviews", params={"frustrated": 2})
+        assert (
+            page.status_code == 200 and page.text.count("data-customer=") == 1 and 'data-customer="c-dan"' in page.text
+        )
+        page = httpx.get(f"{url}/interviews", params={"persona": "Nobody"})
+        assert page.status_code == 200 and 'id="candidates-error"' in page.text and "not an RFM segment" in page.text

@@ -83,6 +83,9 @@ def test_cli_api_and_erase(wspath):
         assert httpx.post(f"{url}/api/v1/interviews/nope/tags", json={"turn": 0, "tag": "x"}).status_code == 404
         summary = httpx.get(f"{url}/api/v1/interview-tags/summary").json()
         assert summary[0]["tag"] == "payment failure"
+        page = httpx.get(f"{url}/interviews").text
+        assert 'data-tag="payment failure"' in page and "the card form kept failing" in page
+        assert "ann@example.com" not in page
         assert httpx.delete(f"{url}/api/v1/interview-tags/{body['tag_id']}").status_code == 204
         assert httpx.delete(f"{url}/api/v1/interview-tags/{body['tag_id']}").status_code == 404
     with cxlens.open(wspath) as ws:
@@ -133,8 +136,8 @@ def test_interview_quotes_by_theme_and_persona_with_highlights_first(tmp_path):
     from cxlens.web import create_app
 
     with running(create_app(tmp_path / "q.duckdb")) as url:
-        page = httpx.get(f"{url}/personas")
+        page = httpx.get(f"{url}/personas", timeout=120)
         assert page.status_code == 200
         assert page.text.count('data-field="interview-quote"') >= 2 and "It arrived broken" in page.text
         assert "ann@example.com" not in page.text
-        assert httpx.get(f"{url}/themes").status_code == 200  # the themes page carries interview quotes too
+        assert httpx.get(f"{url}/themes", timeout=120).status_code == 200  # the themes page carries interview quotes too
