@@ -140,4 +140,5 @@ def test_interview_quotes_by_theme_and_persona_with_highlights_first(tmp_path):
         assert page.status_code == 200
         assert page.text.count('data-field="interview-quote"') >= 2 and "It arrived broken" in page.text
         assert "ann@example.com" not in page.text
-        assert httpx.get(f"{url}/themes", timeout=120).status_code == 200  # the themes page carries interview quotes too
+        # the themes page carries interview quotes too (its rows need the fitted theme model: not here)
+        assert httpx.get(f"{url}/themes", timeout=120).status_code == 200
