@@ -140,3 +140,37 @@ def bench_experiments(tests: int = 2000, seed: int = 0, n: int = 5000, baseline:
     out["small_rate_newcombe_coverage"] = sr["newcombe"]
     out["seconds"] = round(time.perf_counter() - t, 2)
     return out
+
+
+def bench_readout(people: int = 100_000, seed: int = 0) -> dict[str, Any]:
+    """The read-out on a synthetic experiment of ``people`` exposed people (a quarter convert, some
+    revenue, CUPED covariates): the SQL per-variant aggregates the read-out uses beside pulling the
+    per-person frame into pandas (what it did before), both on the same in-memory workspace."""
+    import pandas as pd
+
+    import cxlens
+    from cxlens.experiments.readout import aggregates, person_frame
+
+    rng = np.random.default_rng(seed)
+    t0 = pd.Timestamp("2026-03-01")
+    ids = np.array([f"p{i}" for i in range(people)])
+    variant = np.where(rng.random(people) < 0.5, "control", "b")
+    exp = pd.DataFrame({"event_id": [f"x{i}" for i in range(people)], "customer_id": ids, "type": "track",
+                        "ts": t0 + pd.to_timedelta(rng.integers(0, 86400 * 7, people), unit="s"), "name": "$exposure",
+                        "properties": [f'{{"experiment": "e", "variant": "{v}"}}' for v in variant]})  # fmt: skip
+    conv = rng.random(people) < 0.25
+    buy = pd.DataFrame({"event_id": [f"b{i}" for i in range(int(conv.sum()))], "customer_id": ids[conv],
+                        "type": "track", "ts": exp["ts"][conv].to_numpy() + pd.Timedelta(days=2), "name": "purchase",
+                        "revenue": rng.gamma(2, 30, int(conv.sum()))})  # fmt: skip
+    with cxlens.open(":memory:") as ws:
+        ws.load("events", pd.concat([exp, buy], ignore_index=True))
+        t = time.perf_counter()
+        agg = aggregates(ws.store, "e", ["purchase"], 14, ["control", "b"])
+        sql_s = time.perf_counter() - t
+        t = time.perf_counter()
+        per = person_frame(ws.store, "e", ["purchase"], 14)
+        grouped = per.groupby("variant").agg(n=("person", "size"), y=("y_0", "sum"), rev=("rev", "sum"))
+        frame_s = time.perf_counter() - t
+    same = bool((grouped.loc[["control", "b"], "y"].to_numpy() == agg["y0"].to_numpy()).all())
+    return {"people": people, "sql_aggregates_s": round(sql_s, 3), "per_person_frame_s": round(frame_s, 3),
+            "ratio": round(frame_s / sql_s, 2) if sql_s else None, "same_counts": same}  # fmt: skip
