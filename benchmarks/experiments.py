@@ -7,8 +7,11 @@ analysed with the library's own functions (:mod:`cxlens.experiments.stats`):
    fixed-horizon 95% CI (unpooled SE) covers the true difference 0; and the same for A/B tests
    with a true difference ``mde``. Goal 94–96 %.
 2. **Peeking** — A/A tests looked at every day for ``days`` days (``daily`` people per arm per
-   day): the share ever declared significant by the sequential always-valid CI (goal ≤ 5 %),
-   beside the naive fixed-horizon CI looked at daily (which inflates it).
+   day): the share ever declared significant by the sequential always-valid CI and by the
+   always-valid p-value ≤ 0.05 (goal ≤ 5 %), beside the naive fixed-horizon CI looked at daily
+   (which inflates it). Then A/A tests at a rate of 0.5 % with 200 per arm: how often the
+   unpooled (Wald) and Newcombe CIs cover 0 (the Wald CI collapses to a point when both arms
+   have no conversion).
 3. **Power** — A/B tests with a true absolute uplift ``mde`` at the sample size the calculator
    gives for ``power``: the share with p < 0.05 (goal: the promised power ± 3 points).
 4. **CUPED** — tests of a continuous metric whose pre-period covariate explains ``rho²`` of its
@@ -48,11 +51,36 @@ def peeking(rng: np.random.Generator, tests: int, days: int, daily: int, p: floa
     d = pb - pa
     half = stats.sequential_halfwidth_array(se, 2 * n)
     seq = (np.abs(d) > half).any(axis=1).mean()
+    seq_p = stats.sequential_p_value_array(d, se, 2 * n)
+    seq_p_fp = (seq_p <= 0.05).any(axis=1).mean()
     naive = (np.abs(d) > 1.959964 * se).any(axis=1).mean()
     last = (np.abs(d[:, -1]) > 1.959964 * se[:, -1]).mean()
     # the library's scalar function must agree with the vectorised one used here
     assert math.isclose(float(half[0, -1]), stats.sequential_halfwidth(float(se[0, -1]), float(2 * n[-1])))
-    return {"sequential": float(seq), "naive_daily": float(naive), "fixed_once": float(last)}
+    i = int(np.argmin(seq_p[:, -1]))
+    assert math.isclose(
+        float(seq_p[i, -1]), stats.sequential_p_value(float(d[i, -1]), float(se[i, -1]), float(2 * n[-1]))
+    )
+    return {
+        "sequential": float(seq),
+        "sequential_p": float(seq_p_fp),
+        "naive_daily": float(naive),
+        "fixed_once": float(last),
+    }
+
+
+def small_rate_coverage(rng: np.random.Generator, tests: int, n: int, p: float) -> dict[str, float]:
+    """A/A tests at a rate so low that arms often have 0 conversions: coverage of the true difference
+    0 by the unpooled (Wald) CI and by Newcombe's score interval."""
+    xa = rng.binomial(n, p, tests)
+    xb = rng.binomial(n, p, tests)
+    wald = newc = 0
+    for a, b in zip(xa, xb, strict=True):
+        w = stats.proportion_diff(int(a), n, int(b), n)
+        c = stats.newcombe_diff(int(a), n, int(b), n)
+        wald += w.ci_low <= 0 <= w.ci_high and w.ci_high > w.ci_low  # a zero-width CI "at 0" covers nothing
+        newc += c.ci_low <= 0 <= c.ci_high
+    return {"wald": wald / tests, "newcombe": newc / tests}
 
 
 def power(rng: np.random.Generator, tests: int, baseline: float, mde: float, target: float) -> dict[str, float]:
@@ -94,6 +122,7 @@ def bench_experiments(tests: int = 2000, seed: int = 0, n: int = 5000, baseline:
     pk = peeking(rng, tests, days, daily, baseline)
     out["peeking_days"] = days
     out["sequential_false_positive_daily_peeking"] = pk["sequential"]
+    out["sequential_p_false_positive_daily_peeking"] = pk["sequential_p"]
     out["naive_false_positive_daily_peeking"] = pk["naive_daily"]
     out["fixed_horizon_false_positive_one_look"] = pk["fixed_once"]
     pw = power(rng, tests, baseline, mde, 0.8)
@@ -106,5 +135,42 @@ def bench_experiments(tests: int = 2000, seed: int = 0, n: int = 5000, baseline:
     out["cuped_width_ratio_theory"] = cu["theory"]
     out["cuped_variance_reduction"] = cu["variance_reduction"]
     out["cuped_ci_coverage"] = cu["coverage"]
+    sr = small_rate_coverage(rng, tests, 200, 0.005)
+    out["small_rate_wald_coverage"] = sr["wald"]
+    out["small_rate_newcombe_coverage"] = sr["newcombe"]
     out["seconds"] = round(time.perf_counter() - t, 2)
     return out
+
+
+def bench_readout(people: int = 100_000, seed: int = 0) -> dict[str, Any]:
+    """The read-out on a synthetic experiment of ``people`` exposed people (a quarter convert, some
+    revenue, CUPED covariates): the SQL per-variant aggregates the read-out uses beside pulling the
+    per-person frame into pandas (what it did before), both on the same in-memory workspace."""
+    import pandas as pd
+
+    import cxlens
+    from cxlens.experiments.readout import aggregates, person_frame
+
+    rng = np.random.default_rng(seed)
+    t0 = pd.Timestamp("2026-03-01")
+    ids = np.array([f"p{i}" for i in range(people)])
+    variant = np.where(rng.random(people) < 0.5, "control", "b")
+    exp = pd.DataFrame({"event_id": [f"x{i}" for i in range(people)], "customer_id": ids, "type": "track",
+                        "ts": t0 + pd.to_timedelta(rng.integers(0, 86400 * 7, people), unit="s"), "name": "$exposure",
+                        "properties": [f'{{"experiment": "e", "variant": "{v}"}}' for v in variant]})  # fmt: skip
+    conv = rng.random(people) < 0.25
+    buy = pd.DataFrame({"event_id": [f"b{i}" for i in range(int(conv.sum()))], "customer_id": ids[conv],
+                        "type": "track", "ts": exp["ts"][conv].to_numpy() + pd.Timedelta(days=2), "name": "purchase",
+                        "revenue": rng.gamma(2, 30, int(conv.sum()))})  # fmt: skip
+    with cxlens.open(":memory:") as ws:
+        ws.load("events", pd.concat([exp, buy], ignore_index=True))
+        t = time.perf_counter()
+        agg = aggregates(ws.store, "e", ["purchase"], 14, ["control", "b"])
+        sql_s = time.perf_counter() - t
+        t = time.perf_counter()
+        per = person_frame(ws.store, "e", ["purchase"], 14)
+        grouped = per.groupby("variant").agg(n=("person", "size"), y=("y_0", "sum"), rev=("rev", "sum"))
+        frame_s = time.perf_counter() - t
+    same = bool((grouped.loc[["control", "b"], "y"].to_numpy() == agg["y0"].to_numpy()).all())
+    return {"people": people, "sql_aggregates_s": round(sql_s, 3), "per_person_frame_s": round(frame_s, 3),
+            "ratio": round(frame_s / sql_s, 2) if sql_s else None, "same_counts": same}  # fmt: skip

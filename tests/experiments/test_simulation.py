@@ -18,6 +18,7 @@ def test_fixed_horizon_ci_covers_the_true_difference_94_to_96_percent(sim):
 
 def test_sequential_interval_keeps_false_positives_under_daily_peeking(sim):
     assert sim["sequential_false_positive_daily_peeking"] <= 0.05
+    assert sim["sequential_p_false_positive_daily_peeking"] <= 0.05  # the always-valid p-value, looked at daily
     assert sim["naive_false_positive_daily_peeking"] > 0.15  # the inflation the sequential method prevents
 
 
@@ -30,3 +31,8 @@ def test_cuped_narrows_by_the_explained_variance(sim):
     assert sim["cuped_ci_width_ratio"] == pytest.approx(sim["cuped_width_ratio_theory"], abs=0.02)
     assert sim["cuped_variance_reduction"] == pytest.approx(sim["cuped_rho"] ** 2, abs=0.03)
     assert 0.93 <= sim["cuped_ci_coverage"] <= 0.97
+
+
+def test_newcombe_covers_where_the_unpooled_ci_collapses(sim):
+    assert sim["small_rate_wald_coverage"] < 0.9  # both arms at 0 conversions: a zero-width Wald CI
+    assert sim["small_rate_newcombe_coverage"] >= 0.95

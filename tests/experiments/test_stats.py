@@ -144,3 +144,45 @@ def test_cuped_removes_the_explained_variance():
     X = np.column_stack([np.ones(8000), np.r_[np.zeros(4000), np.ones(4000)], np.r_[x[0], x[1]]])
     beta = np.linalg.lstsq(X, np.r_[y[0], y[1]], rcond=None)[0]
     assert d.estimate == pytest.approx(beta[1], abs=2e-3)
+
+
+def test_always_valid_p_value_is_johari_msprt_and_matches_the_sequence():
+    # Johari et al. (2017): Λ = sqrt(V/(V+τ²)) exp(τ²θ²/(2V(V+τ²))), p = min(1, 1/Λ), here with
+    # V = SE² and the mixing variance τ² = ρ²·SE²·n that makes it GrowthBook's e-value (eq. 155)
+    alpha, tuning = 0.05, 5000
+    rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / tuning
+    for est, se, n in [(0.01, 0.004, 20_000), (0.02, 0.005, 8000), (-0.03, 0.01, 3000), (0.001, 0.01, 500)]:
+        v, tau2 = se * se, rho2 * se * se * n
+        lam = math.sqrt(v / (v + tau2)) * math.exp(tau2 * est * est / (2 * v * (v + tau2)))
+        assert stats.sequential_p_value(est, se, n) == pytest.approx(min(1.0, 1 / lam), rel=1e-9)
+    # p ≤ α exactly when the always-valid interval excludes 0
+    for est in np.linspace(-0.05, 0.05, 41):
+        half = stats.sequential_halfwidth(0.01, 4000)
+        assert (stats.sequential_p_value(float(est), 0.01, 4000) <= alpha) == (abs(est) > half)
+    assert stats.sequential_p_value(0.0, 0.01, 100) == 1.0
+    assert math.isnan(stats.sequential_p_value(0.1, math.nan, 100))
+    arr = stats.sequential_p_value_array(np.array([0.02, 0.0]), np.array([0.005, 0.01]), np.array([8000, 100]))
+    assert arr[0] == pytest.approx(stats.sequential_p_value(0.02, 0.005, 8000)) and arr[1] == 1.0
+
+
+@pytest.mark.parametrize("xa,na,xb,nb", [(0, 20, 3, 20), (5, 40, 9, 38), (0, 15, 0, 12), (10, 10, 7, 12)])
+def test_newcombe_matches_statsmodels_and_wilson_matches_by_hand(xa, na, xb, nb):
+    lo, hi = sm_prop.confint_proportions_2indep(xb, nb, xa, na, method="newcomb", compare="diff")
+    d = stats.newcombe_diff(xa, na, xb, nb)
+    assert (d.ci_low, d.ci_high) == (pytest.approx(lo, abs=1e-12), pytest.approx(hi, abs=1e-12))
+    wl, wh = sm_prop.proportion_confint(xb, nb, method="wilson")
+    assert stats.wilson_interval(xb, nb) == (pytest.approx(wl), pytest.approx(wh))
+    assert stats.wald_degenerate(xa, na, xb, nb) == (xa in (0, na) or xb in (0, nb))
+
+
+def test_cuped_from_sufficient_statistics_equals_the_per_unit_adjustment():
+    rng = np.random.default_rng(3)
+    xa, xb = rng.normal(0, 1, 50), rng.normal(0, 1, 60)
+    ya, yb = 2 + 0.8 * xa + rng.normal(0, 1, 50), 2.3 + 0.8 * xb + rng.normal(0, 1, 60)
+    x, y = np.r_[xa, xb], np.r_[ya, yb]
+    theta = np.cov(x, y)[0, 1] / x.var(ddof=1)
+    adj_a, adj_b = ya - theta * (xa - x.mean()), yb - theta * (xb - x.mean())
+    ref = st.ttest_ind(adj_b, adj_a, equal_var=False)
+    d, _ = stats.cuped_diff_stats(stats.suff_stats(ya, xa), stats.suff_stats(yb, xb))
+    assert d.estimate == pytest.approx(adj_b.mean() - adj_a.mean(), rel=1e-10)
+    assert d.p_value == pytest.approx(ref.pvalue, rel=1e-8)

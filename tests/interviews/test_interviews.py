@@ -233,16 +233,38 @@ def test_http_api(imported):
         assert httpx.get(f"{url}/api/v1/interviews/candidates", params={"per_segment": 0}).status_code == 422
 
 
-def test_docx_without_python_docx_is_a_clear_error(tmp_path):
-    try:
-        import docx  # noqa: F401
+def test_docx_without_python_docx_is_a_clear_error(tmp_path, monkeypatch):
+    import sys
 
-        pytest.skip("python-docx is installed here; the error path cannot be shown")
-    except ImportError:
-        pass
+    monkeypatch.setitem(sys.modules, "docx", None)  # as if python-docx were not installed: import fails
     (tmp_path / "a.docx").write_bytes(b"PK\x03\x04")
-    with cxlens.open(":memory:") as ws, pytest.raises(ConfigError, match="python-docx"):
+    with cxlens.open(":memory:") as ws, pytest.raises(ConfigError, match="pip install python-docx"):
         ws.interviews.import_dir(tmp_path)
+
+
+def test_docx_transcript_with_speakers_and_stamps(tmp_path):
+    docx = pytest.importorskip("docx")
+    doc = docx.Document()
+    doc.add_heading("Interview with Dana", level=1)  # a heading is not a turn
+    for line in ["Interviewer: How did the return go?", "[00:00:12] Dana: Slow. I waited two weeks",
+                 "for the refund and nobody wrote back.", "Interviewer: Thanks, Dana."]:  # fmt: skip
+        doc.add_paragraph(line)
+    d = tmp_path / "t"
+    d.mkdir()
+    doc.save(str(d / "c-dana.docx"))
+    with cxlens.open(":memory:") as ws:
+        ws.load("customers", pd.DataFrame({"customer_id": ["c-dana"], "name": ["Dana"]}))
+        ws.interviews.import_dir(d)
+        iv = ws.interviews.list()
+        turns = ws.interviews.turns()
+    assert iv.format.tolist() == ["docx"] and iv.customer_id.tolist() == ["c-dana"]
+    body = turns[turns.role == "customer"]
+    assert body.speaker.tolist() == ["Dana"] and body.start_s.tolist() == [12.0]
+    assert body.text.iloc[0] == "Slow. I waited two weeks for the refund and nobody wrote back."
+    assert turns[turns.role == "interviewer"].text.tolist()[-1] == "Thanks, Dana."
+    (d / "c-dana.docx").write_bytes(b"PK\x03\x04 not a zip")
+    with cxlens.open(":memory:") as ws, pytest.raises(SchemaError, match="c-dana.docx is not a readable DOCX"):
+        ws.interviews.import_dir(d)
 
 
 def test_dashboard_page_lists_interviews_and_candidates(imported):

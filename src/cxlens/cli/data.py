@@ -159,6 +159,14 @@ def demo(
     behaviour: Annotated[
         bool, typer.Option("--behaviour/--no-behaviour", help="Also web behaviour: clicks, rage/dead/error clicks.")
     ] = False,
+    engagement: Annotated[
+        bool,
+        typer.Option(
+            "--engagement/--no-engagement",
+            help="Also employee engagement: 8 support teams, agents, pulse answers and comments, "
+            "their tickets and CSAT with a planted engagement–CSAT link (truth in demo_truth).",
+        ),
+    ] = False,
 ) -> None:
     """Build a demo workspace from the bundled generator and print its KPIs."""
     from cxlens.ingest.simulate import write_demo
@@ -167,6 +175,16 @@ def demo(
     with open() as ws:
         with err.status(f"generating the {size} demo business (seed {seed})…"):
             counts = write_demo(ws, size=sz, seed=seed, behaviour=behaviour)
+        if engagement:
+            from cxlens.engagement.demo import demo_engagement
+
+            tables = ("employees", "pulse_answers", "pulse_comments", "tickets", "feedback", "customers")
+            rows = lambda: {t: int(ws.store.scalar(f"SELECT count(*) FROM {t}")) for t in tables}  # noqa: E731
+            before = rows()
+            with err.status("adding employees, pulse answers and support teams…"):
+                demo_engagement(ws.store, teams=8, seed=seed, tickets_per_team=40)
+            for t, n in rows().items():
+                counts[t] = counts.get(t, 0) + n - before[t]
         summary = pd.DataFrame(list(counts.items()), columns=["table", "rows added"])
         print_frame(summary, Fmt.table, title=f"demo workspace {state.workspace}")
         _print_kpis(ws)

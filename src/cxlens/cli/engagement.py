@@ -57,6 +57,52 @@ def engagement_summary(
     print_frame(df, fmt)
 
 
+@engagement_app.command("trend")
+def engagement_trend(
+    period: Annotated[str, typer.Option(help="week, month or quarter.")] = "month",
+    by: Annotated[str | None, typer.Option(help="Group by team, role, location or manager_id.")] = None,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", help="team=support; repeatable; a|b for several.")
+    ] = None,
+    min_group: Annotated[int | None, typer.Option(help="Smallest group shown (default: setting, else 5; ≥ 3).")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """eNPS and engagement per period; small groups (and periods that would reveal them) are suppressed."""
+    with open(read_only=True) as ws:
+        df = ws.engagement.trend(period, by, filters(filter_), min_group=min_group)
+    print_frame(df, fmt)
+
+
+@engagement_app.command("comments")
+def engagement_comments(
+    by: Annotated[str | None, typer.Option(help="Group by team, role, location or manager_id.")] = None,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", help="team=support; repeatable; a|b for several.")
+    ] = None,
+    min_group: Annotated[int | None, typer.Option(help="Smallest group shown (default: setting, else 5; ≥ 3).")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Pulse comments (names redacted) of the groups large enough to be shown."""
+    with open(read_only=True) as ws:
+        df = ws.engagement.comments(by, filters(filter_), min_group=min_group)
+    print_frame(df, fmt)
+
+
+@engagement_app.command("scorecard")
+def engagement_scorecard(
+    by: Annotated[str, typer.Option(help="agent or team.")] = "team",
+    period: Annotated[str | None, typer.Option(help="week, month or quarter (a trend).")] = None,
+    days: Annotated[int, typer.Option(help="CSAT answers within this many days after the ticket.")] = 7,
+    min_group: Annotated[int | None, typer.Option(help="Smallest number of tickets/answers shown (≥ 3).")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Agent/team CX scorecard: CSAT, first-contact resolution, response and resolution times, sentiment,
+    detractor recovery — with n and 95% CIs; small groups suppressed."""
+    with open(read_only=True) as ws:
+        df = ws.engagement.scorecard(by, period=period, days=days, min_group=min_group)
+    print_frame(df, fmt)
+
+
 @engagement_app.command("cx")
 def engagement_cx(
     days: Annotated[int, typer.Option(help="Customer answers within this many days after a team's ticket.")] = 7,

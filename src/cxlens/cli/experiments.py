@@ -15,7 +15,7 @@ experiment_app = typer.Typer(help="A/B tests: sticky assignment, read-outs with 
 app.add_typer(experiment_app, name="experiment", rich_help_panel="Analyse")
 
 SUMMARY = ("variant", "exposed", "converted", "rate", "uplift", "ci_low", "ci_high", "p_value", "p_value_holm",
-           "chance_to_beat_control", "seq_ci_low", "seq_ci_high")  # fmt: skip
+           "chance_to_beat_control", "seq_ci_low", "seq_ci_high", "seq_p_value")  # fmt: skip
 
 
 def _split(text: str, option: str) -> list[str]:
@@ -51,17 +51,32 @@ def experiment_list(fmt: Annotated[Fmt, typer.Option("--format", help="table, js
 @experiment_app.command("results")
 def experiment_results(
     name: str,
-    goal: Annotated[list[str], typer.Option("--goal", help="Goal event (repeat for several; the first is primary).")],
+    goal: Annotated[
+        list[str],
+        typer.Option(
+            "--goal",
+            help="Goal event, or a funnel 'view>cart>purchase' completed in the window "
+            "(repeat for several; the first is primary).",
+        ),
+    ],
     guardrail: Annotated[
         list[str] | None, typer.Option("--guardrail", help="Event that must not become more frequent; repeatable.")
     ] = None,
     window: Annotated[int, typer.Option(help="Days after first exposure a conversion counts.")] = 14,
     alpha: Annotated[float, typer.Option(help="1 − confidence level.")] = 0.05,
+    ci: Annotated[
+        str,
+        typer.Option(
+            help="CI of a difference of rates: unpooled (Wald, default), newcombe, or auto "
+            "(newcombe where a variant has 0 or all conversions)."
+        ),
+    ] = "unpooled",
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Read out an experiment: SRM check first, then per variant the difference with control."""
     with open(read_only=True) as ws:
-        res = ws.experiments.results(name, goal, window_days=window, alpha=alpha, guardrails=guardrail or ())
+        res = ws.experiments.results(name, goal, window_days=window, alpha=alpha, guardrails=guardrail or (),
+                                     ci=ci)  # fmt: skip
     for w in res["warnings"]:
         err.print(f"warning: {w}", markup=False, highlight=False)
     if fmt is Fmt.json:

@@ -66,10 +66,59 @@ def interviews_candidates(
     survey: Annotated[str | None, typer.Option(help="Only opt-ins from this survey.")] = None,
     opt_in: Annotated[str, typer.Option(help="Id of the opt-in question.")] = "interview_opt_in",
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    persona: Annotated[
+        list[str] | None, typer.Option(help="Persona (RFM segment, as on /personas); repeatable.")
+    ] = None,
+    frustrated: Annotated[
+        int | None,
+        typer.Option(help="Only customers with at least this many frustrated sessions (rage/dead/error clicks)."),
+    ] = None,
+    frustrated_days: Annotated[int, typer.Option(help="…within this many days before the latest event.")] = 90,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Opted-in customers to invite, highest churn risk first within each segment."""
     with open(read_only=True) as ws:
         df = ws.interviews.candidates(segment=segment, theme=theme, min_churn_risk=min_churn_risk,
-                                      per_segment=per_segment, survey_id=survey, opt_in=opt_in, limit=limit)  # fmt: skip
+                                      per_segment=per_segment, survey_id=survey, opt_in=opt_in, limit=limit,
+                                      persona=persona, frustrated=frustrated, frustrated_days=frustrated_days)  # fmt: skip
     print_frame(df, fmt)
+
+
+@interviews_app.command("tag")
+def interviews_tag(
+    interview_id: str,
+    turn: Annotated[int, typer.Argument(help="Turn number (0-based, as `interviews show` lists them).")],
+    tag: Annotated[str, typer.Argument(help="Tag name, e.g. 'late delivery'.")],
+    start: Annotated[int | None, typer.Option(help="First character of the passage in the turn's text.")] = None,
+    end: Annotated[int | None, typer.Option(help="Character after the passage.")] = None,
+    note: Annotated[str | None, typer.Option(help="A note (personal data redacted).")] = None,
+    highlight: Annotated[bool, typer.Option("--highlight", help="Mark the passage as a key quote.")] = False,
+) -> None:
+    """Tag (or highlight) a passage of an interview: a whole turn or characters --start..--end of it."""
+    with open() as ws:
+        t = ws.interviews.tag(interview_id, turn, tag, start=start, end=end, note=note, highlight=highlight)
+    err.print(f"tag {t['tag_id']} {t['tag']!r} on {interview_id} turn {turn}: {t['passage']!r}", markup=False)
+
+
+@interviews_app.command("tags")
+def interviews_tags(
+    interview: Annotated[str | None, typer.Option(help="Only this interview.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only this tag.")] = None,
+    highlights: Annotated[bool, typer.Option("--highlights", help="Only highlights.")] = False,
+    summary: Annotated[bool, typer.Option("--summary", help="Per tag: participants, passages, quotes.")] = False,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Tagged passages, or (--summary) the tags across interviews."""
+    with open(read_only=True) as ws:
+        df = ws.interviews.tag_summary() if summary else ws.interviews.tags(
+            interview_id=interview, name=tag, highlights=highlights
+        )  # fmt: skip
+    print_frame(df, fmt)
+
+
+@interviews_app.command("untag")
+def interviews_untag(tag_id: str) -> None:
+    """Delete a tag."""
+    with open() as ws:
+        ws.interviews.untag(tag_id)
+    err.print(f"tag {tag_id} deleted", markup=False)

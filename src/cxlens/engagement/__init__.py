@@ -9,8 +9,18 @@ from typing import Any
 
 import pandas as pd
 
-from cxlens.engagement.people import DRIVERS, GROUP_COLUMNS, QUESTIONS, import_employees, import_pulse
-from cxlens.engagement.summary import DEFAULT_MIN_GROUP, FLOOR, SETTING, beside_cx, min_group_size, summary
+from cxlens.engagement.people import DRIVERS, GROUP_COLUMNS, QUESTIONS, import_employees, import_pulse, redact_names
+from cxlens.engagement.scorecard import scorecard
+from cxlens.engagement.summary import (
+    DEFAULT_MIN_GROUP,
+    FLOOR,
+    SETTING,
+    beside_cx,
+    comments,
+    min_group_size,
+    summary,
+    trend,
+)
 
 __all__ = [
     "DEFAULT_MIN_GROUP",
@@ -21,10 +31,14 @@ __all__ = [
     "SETTING",
     "Engagement",
     "beside_cx",
+    "comments",
     "import_employees",
     "import_pulse",
     "min_group_size",
+    "redact_names",
+    "scorecard",
     "summary",
+    "trend",
 ]
 
 
@@ -56,3 +70,16 @@ class Engagement:
     def beside_cx(self, **kw: Any) -> dict[str, Any]:
         """Per-team eNPS beside customer CSAT/NPS and their correlation (:func:`cxlens.engagement.beside_cx`)."""
         return beside_cx(self.store, **kw)
+
+    def trend(self, period: str = "month", by: str | None = None, filters: Mapping[str, Any] | None = None,
+              **kw: Any) -> pd.DataFrame:  # fmt: skip
+        """eNPS and engagement per period, small groups suppressed (:func:`cxlens.engagement.trend`)."""
+        return trend(self.store, period, by, filters, **kw)
+
+    def comments(self, by: str | None = None, filters: Mapping[str, Any] | None = None, **kw: Any) -> pd.DataFrame:
+        """Redacted pulse comments of the groups shown (:func:`cxlens.engagement.comments`)."""
+        return comments(self.store, by, filters, **kw)
+
+    def scorecard(self, by: str = "team", **kw: Any) -> pd.DataFrame:
+        """Agent/team CX scorecard (:func:`cxlens.engagement.scorecard`)."""
+        return scorecard(self.store, by, **kw)

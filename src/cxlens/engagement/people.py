@@ -9,6 +9,12 @@ columns directly; ``response_id`` groups the answers of one submission (default:
 and ``ts``). The employee id is NOT stored: each submission gets a fresh random id and only the
 group attributes at answer time are kept, so no stored answer can be traced back to a person.
 
+A ``comment`` column (optional) holds a free-text comment; rows with ``question`` ``comment`` carry
+only that (no score). One comment per submission is kept, in ``pulse_comments`` with the group
+attributes only, after :func:`redact_names`: the names of imported employees (full, first and
+last names of three letters or more, as whole words, any case) become ``[NAME]`` and e-mails,
+phone numbers, cards and addresses are redacted (:func:`cxlens.schema.redact.redact`).
+
 Questions: ``enps`` (0-10, "How likely are you to recommend <company> as a place to work?") and the
 engagement index items on a 1-5 agreement scale, Culture Amp's five factors
 (cultureamp.com/blog/employee-engagement-guide): ``pride``, ``recommend``, ``stay_now`` (present
@@ -18,6 +24,7 @@ commitment), ``stay_future`` (future commitment), ``motivation``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,8 +34,10 @@ import pandas as pd
 
 from cxlens.errors import SchemaError
 from cxlens.schema.dates import DateOptions, date_error, infer_format, parse_dates
+from cxlens.schema.ddl_learn import ENGAGEMENT
+from cxlens.schema.redact import redact
 
-__all__ = ["DRIVERS", "GROUP_COLUMNS", "QUESTIONS", "import_employees", "import_pulse"]
+__all__ = ["DRIVERS", "GROUP_COLUMNS", "QUESTIONS", "import_employees", "import_pulse", "redact_names"]
 
 DRIVERS = ("pride", "recommend", "stay_now", "stay_future", "motivation")
 QUESTIONS = {"enps": (0, 10), **dict.fromkeys(DRIVERS, (1, 5))}
@@ -74,6 +83,28 @@ def import_employees(store: Any, source: str | Path | pd.DataFrame) -> int:
     return len(rows)
 
 
+def _name_pattern(names: list[str]) -> re.Pattern[str] | None:
+    words: set[str] = set()
+    for full in names:
+        full = (full or "").strip()
+        if not full:
+            continue
+        words.add(full)
+        words.update(w for w in re.split(r"[\s,]+", full) if len(w) >= 3)
+    if not words:
+        return None
+    alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alt})(?!\w)", re.IGNORECASE)
+
+
+def redact_names(text: str, names: list[str]) -> str:
+    """``text`` with the given people's names (full, first, last; whole words, any case) as ``[NAME]``
+    and other personal data redacted by :func:`cxlens.schema.redact.redact`."""
+    pat = _name_pattern(names)
+    out = redact(text) or ""
+    return pat.sub("[NAME]", out) if pat is not None else out
+
+
 def import_pulse(store: Any, source: str | Path | pd.DataFrame, *, order: str | None = None) -> int:
     """Add pulse answers (see the module doc); returns the answers written."""
     df, name = _frame(source)
@@ -93,17 +124,22 @@ def import_pulse(store: Any, source: str | Path | pd.DataFrame, *, order: str | 
     if stamps.isna().any():
         row = int(np.flatnonzero(stamps.isna().to_numpy())[0]) + 1
         raise date_error(name, row, "ts", df["ts"].iloc[row - 1], "a date")
-    rows, ids = [], {}
+    rows, ids, notes = [], {}, {}
+    names = [r[0] for r in store.rows("SELECT name FROM employees WHERE name IS NOT NULL")]
+    pat = _name_pattern(names)
     for i, (r, when) in enumerate(zip(df.to_dict("records"), stamps, strict=True), start=2):
         q = (_text(r.get("question")) or "").lower()
-        if q not in QUESTIONS:
+        comment = _text(r.get("comment"))
+        if q == "comment" and comment is None:
+            raise SchemaError(f"column 'comment' in {name} row {i} is empty; a 'comment' row needs the text")
+        if q not in QUESTIONS and q != "comment":
             raise SchemaError(f"column 'question' in {name} row {i} is {q!r}; expected one of {', '.join(QUESTIONS)}")
-        lo, hi = QUESTIONS[q]
+        lo, hi = QUESTIONS.get(q, (0, 0))
         try:
             score = float(r.get("score"))
         except (TypeError, ValueError):
             score = float("nan")
-        if not lo <= score <= hi:
+        if q != "comment" and not lo <= score <= hi:
             raise SchemaError(f"column 'score' in {name} row {i} is {r.get('score')!r}; expected {lo}-{hi} for {q!r}")
         ts = when.to_pydatetime()
         eid = _text(r.get("employee_id"))
@@ -118,7 +154,15 @@ def import_pulse(store: Any, source: str | Path | pd.DataFrame, *, order: str | 
                 raise SchemaError(f"column 'team' in {name} row {i} is empty; answers need a team")
         key = _text(r.get("response_id")) or f"{eid}|{ts.isoformat()}"
         rid = ids.setdefault(key, uuid.uuid4().hex)  # a fresh id: the employee is not stored
-        rows.append([rid, ts, *(groups[c] for c in GROUP_COLUMNS), q, score])
-    with store.transaction(changes=["pulse_answers"]) as cur:
+        if comment is not None and rid not in notes:
+            clean = redact(comment) or ""  # e-mails first: a name inside an address must not split it
+            clean = pat.sub("[NAME]", clean) if pat is not None else clean
+            notes[rid] = [rid, *(groups[c] for c in GROUP_COLUMNS), clean]
+        if q != "comment":
+            rows.append([rid, ts, *(groups[c] for c in GROUP_COLUMNS), q, score])
+    with store.transaction(changes=["pulse_answers", "pulse_comments"]) as cur:
         cur.executemany("INSERT INTO pulse_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        if notes:  # a workspace made before the table existed gets it here
+            cur.execute(next(d for d in ENGAGEMENT if "pulse_comments" in d))
+            cur.executemany("INSERT INTO pulse_comments VALUES (?, ?, ?, ?, ?, ?)", list(notes.values()))
     return len(rows)

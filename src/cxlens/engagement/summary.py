@@ -33,7 +33,18 @@ from scipy import stats as st
 from cxlens.engagement.people import DRIVERS, GROUP_COLUMNS
 from cxlens.errors import ParameterError
 
-__all__ = ["DEFAULT_MIN_GROUP", "FLOOR", "SETTING", "beside_cx", "min_group_size", "summary"]
+__all__ = [
+    "DEFAULT_MIN_GROUP",
+    "FLOOR",
+    "PERIODS",
+    "SETTING",
+    "beside_cx",
+    "comments",
+    "min_group_size",
+    "summary",
+    "trend",
+]
+PERIODS = ("week", "month", "quarter")
 
 SETTING = "engagement.min_group"
 DEFAULT_MIN_GROUP = 5
@@ -60,7 +71,7 @@ def min_group_size(store: Any, override: int | None = None) -> int:
 
 
 def _answers(store: Any) -> pd.DataFrame:
-    return store.read("SELECT response_id, team, role, location, manager_id, question, score FROM pulse_answers")
+    return store.read("SELECT response_id, ts, team, role, location, manager_id, question, score FROM pulse_answers")
 
 
 def _check_dims(names: list[str], what: str) -> None:
@@ -131,17 +142,25 @@ def summary(store: Any, by: str | None = None, filters: Mapping[str, Any] | None
     engagement_low, engagement_high, suppressed, note. The first row is the population (``(all)``).
     """
     k = min_group_size(store, min_group)
-    filters = {
-        d: ([v] if isinstance(v, str) else list(v)) for d, v in (filters or {}).items() if v not in (None, "", [])
-    }
-    _check_dims(list(filters), "filter")
+    return _summarise(_answers(store), by, _prep(filters, by), k)
+
+
+def _prep(filters: Mapping[str, Any] | None, by: str | None) -> dict[str, list[str]]:
+    """Filters as lists, checked: known group columns, one dimension for filters and ``by`` together."""
+    out = {d: ([v] if isinstance(v, str) else list(v)) for d, v in (filters or {}).items() if v not in (None, "", [])}
+    _check_dims(list(out), "filter")
     if by is not None:
         _check_dims([by], "by")
-    dims = set(filters) | ({by} if by else set())
+    dims = set(out) | ({by} if by else set())
     if len(dims) > 1:
         raise ParameterError("filter", f"filters and by use {sorted(dims)}; engagement results take one dimension "
                              "at a time, because two results over crossed groups can differ by one person")  # fmt: skip
-    everyone = _answers(store)
+    return out
+
+
+def _summarise(everyone: pd.DataFrame, by: str | None, filters: dict[str, list[str]], k: int) -> pd.DataFrame:
+    """:func:`summary` over the answers ``everyone`` (all of the workspace, or all of one period)."""
+    dims = set(filters) | ({by} if by else set())
     reason = None
     if dims:
         dim = next(iter(dims))
@@ -166,6 +185,80 @@ def summary(store: Any, by: str | None = None, filters: Mapping[str, Any] | None
                               "hidden so that the small groups cannot be worked out from the total")  # fmt: skip
             rows.append(_row(str(g), f[key == g], hide, note if hide else None))
     return pd.DataFrame(rows)
+
+
+def trend(store: Any, period: str = "month", by: str | None = None, filters: Mapping[str, Any] | None = None,
+          min_group: int | None = None) -> pd.DataFrame:  # fmt: skip
+    """:func:`summary` per ``period`` (``week``, ``month``, ``quarter`` of the answer time): the same
+    columns plus ``period``; the small-group rule (with complementary suppression) is applied within
+    each period over all that period's answers, so no period's figures single anyone out."""
+    if period not in PERIODS:
+        raise ParameterError("period", f"period is {period!r}; expected one of {', '.join(PERIODS)}")
+    k = min_group_size(store, min_group)
+    filters = _prep(filters, by)
+    everyone = _answers(store)
+    cols = ["period", "group", "respondents", "enps", "enps_low", "enps_high", "engagement", "engagement_low",
+            "engagement_high", "suppressed", "note"]  # fmt: skip
+    if everyone.empty:
+        return pd.DataFrame(columns=cols)
+    start = pd.to_datetime(everyone["ts"]).dt.to_period({"week": "W", "month": "M", "quarter": "Q"}[period])
+    everyone["_p"] = start.dt.start_time.dt.date
+    frames = []
+    for p, part in everyone.groupby("_p", sort=True):
+        f = _summarise(part.drop(columns="_p"), by, filters, k)
+        f.insert(0, "period", p)
+        frames.append(f)
+    out = pd.concat(frames, ignore_index=True)
+    # complementary suppression over time: the all-periods summary minus the shown periods of a
+    # group must not give away its hidden periods, so they hold 0 or at least k respondents
+    f_all = _filter(everyone, filters)
+    totals = f_all.groupby("_p")["response_id"].nunique()
+    counts = {("(all)", p): int(m) for p, m in totals.items()}
+    if by:
+        key = f_all[by].fillna("(none)").astype(str)
+        counts |= {
+            (str(g), p): int(m)
+            for (g, p), m in f_all.assign(_g=key).groupby(["_g", "_p"])["response_id"].nunique().items()
+        }
+    for g in out["group"].unique():
+        rows = out.index[out["group"] == g]
+        while True:
+            hid = [i for i in rows if bool(out.at[i, "suppressed"])]
+            shown = [i for i in rows if not bool(out.at[i, "suppressed"])]
+            held = sum(counts.get((str(g), out.at[i, "period"]), 0) for i in hid)
+            if held == 0 or held >= k or not shown:
+                break
+            i = min(shown, key=lambda j: out.at[j, "respondents"] or 0)
+            out.loc[i, ["respondents", "enps", "enps_low", "enps_high", "engagement", "engagement_low",
+                        "engagement_high"]] = None  # fmt: skip
+            out.at[i, "suppressed"] = True
+            out.at[i, "note"] = "hidden so that a small period cannot be worked out from the overall figures"
+    return out[cols]
+
+
+def comments(store: Any, by: str | None = None, filters: Mapping[str, Any] | None = None,
+             min_group: int | None = None) -> pd.DataFrame:  # fmt: skip
+    """Pulse comments (stored with names and other personal data redacted) of the groups the
+    small-group rule shows: ``group`` and ``comment`` only — no time, no id — sorted by group and
+    text, so that a comment cannot be matched to an answer. Hidden groups and a hidden population
+    give no comments."""
+    shown = summary(store, by, filters, min_group)
+    if not store.has_table("pulse_comments"):
+        return pd.DataFrame(columns=["group", "comment"])
+    df = store.read("SELECT team, role, location, manager_id, comment FROM pulse_comments")
+    filters = {
+        d: ([v] if isinstance(v, str) else list(v)) for d, v in (filters or {}).items() if v not in (None, "", [])
+    }
+    df = _filter(df, filters)
+    if bool(shown.iloc[0]["suppressed"]):
+        return pd.DataFrame(columns=["group", "comment"])
+    if by is None:
+        out = pd.DataFrame({"group": "(all)", "comment": df["comment"]})
+    else:
+        ok = set(shown.loc[~shown["suppressed"].astype(bool), "group"].iloc[1:] if len(shown) > 1 else [])
+        key = df[by].fillna("(none)").astype(str)
+        out = pd.DataFrame({"group": key, "comment": df["comment"]})[key.isin(ok)]
+    return out.sort_values(["group", "comment"]).reset_index(drop=True)
 
 
 def beside_cx(store: Any, *, days: int = 7, min_group: int | None = None) -> dict[str, Any]:

@@ -3,8 +3,11 @@
 A person is ``customer_id``, else the customer stitched to the anonymous id (``collect_identities``),
 else the anonymous id. Their FIRST ``$exposure`` of the experiment counts (its variant and its time
 ``t0``); a person exposed to two variants is counted in ``excluded_multiple_variants`` and left out.
-A goal converts when the person has an event of that name in ``[t0, t0 + window)``. The same goal in
-``[t0 − window, t0)`` is the CUPED covariate. Revenue per visitor is the sum of ``events.revenue``
+A goal converts when the person has an event of that name in ``[t0, t0 + window)`` — or, for a
+funnel goal ``"view>cart>purchase"``, completes the journeys funnel inside that window. The same goal
+in ``[t0 − window, t0)`` is the CUPED covariate. Everything is aggregated per variant in SQL
+(:func:`aggregates`: counts, sums, squares, cross-products); :func:`person_frame` is the per-person
+view kept as the tests' reference. Revenue per visitor is the sum of ``events.revenue``
 in the window (CUPED with the same window before exposure); NPS and CSAT are the person's first NPS
 and CSAT answers in the window (NPS difference variance; Welch for CSAT).
 
@@ -12,8 +15,11 @@ The result (:func:`results`) is JSON-ready: ``srm_p_value`` and ``variants`` (co
 first goal ``variant, exposed, converted, rate, uplift, ci_low, ci_high, p_value,
 chance_to_beat_control`` — fixed horizon, absolute difference) plus extra fields, never mixed into
 those: ``p_value_holm``, ``seq_*`` (always-valid), ``cuped_*``, ``relative_*``, ``expected_loss``,
-``revenue_*`` (``revenue_cuped_*``), ``nps_*``, ``csat_*``, ``by_goal`` for every goal and
-``guardrails``.
+``revenue_*`` (``revenue_cuped_*``), ``nps_*``, ``csat_*``, ``ces_*``, ``frustration_*``
+(people with a rage/dead/error click in the window; lower is better), ``*_chance_to_beat_control``
+and ``*_expected_loss`` for means (normal approximation), ``seq_p_value`` (always-valid),
+``ci_method`` (``unpooled`` by default, ``newcombe`` on request or with ``ci="auto"`` where an arm
+has 0 or all conversions), ``by_goal`` for every goal and ``guardrails``.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from cxlens.errors import NotFoundError, ParameterError
 from cxlens.experiments import stats
 from cxlens.experiments.assign import EXPOSURE_EVENT, get_definition
 
-__all__ = ["exposures", "person_frame", "results"]
+__all__ = ["CI_METHODS", "FRUSTRATION_EVENTS", "aggregates", "exposures", "funnel_steps", "person_frame", "results"]
 
 _PERSON = (
     "WITH ident AS (SELECT anonymous_id, min(customer_id) AS customer_id FROM collect_identities GROUP BY 1), "
@@ -77,6 +83,118 @@ def person_frame(store: Any, name: str, goals: Sequence[str], window_days: int) 
     return store.read(sql, [name, *params, window_days, window_days, window_days])
 
 
+#: behaviour events that make a person "frustrated" in the window (src/cxlens/behaviour SIGNALS)
+FRUSTRATION_EVENTS = ("$rageclick", "$deadclick", "$errorclick")
+#: confidence interval methods for a difference of proportions
+CI_METHODS = ("unpooled", "newcombe", "auto")
+
+
+def funnel_steps(goal: str) -> list[Any] | None:
+    """The steps of a funnel goal (``"view>cart>purchase"``), or None for a plain event name."""
+    if ">" not in goal:
+        return None
+    from cxlens.journeys.funnels import parse_steps
+
+    steps = parse_steps(goal)
+    return steps if len(steps) > 1 else None
+
+
+def _quote(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _funnel_sql(store: Any, name: str, steps: list[Any], window_days: int, before: bool) -> str:
+    """SQL of the people (``customer``) who complete the funnel ``steps`` inside their window after
+    (``before=False``) or before (``True``, the CUPED covariate) their first exposure — the journeys
+    funnel (``FunnelQuery.customer_reach``, sequential order, strict ties) run on each counted
+    person's events of that window, the person stitched as ``customer_id``."""
+    from cxlens.journeys.funnels import FunnelQuery
+
+    days = int(window_days)  # validated by results(); an int cannot inject SQL
+    lo, hi = (f"f.t0 - to_days({days})", "f.t0") if before else ("f.t0", f"f.t0 + to_days({days})")
+    assert _PERSON.count("= ?)") == 1
+    person = _PERSON.replace("= ?)", f"= {_quote(name)})")
+    sql = (
+        person + "SELECT e.* REPLACE (coalesce(e.customer_id, i.customer_id, e.anonymous_id) AS customer_id, "
+        "CAST(NULL AS VARCHAR) AS anonymous_id) FROM events e LEFT JOIN ident i ON e.anonymous_id = i.anonymous_id "
+        "JOIN f ON f.person = coalesce(e.customer_id, i.customer_id, e.anonymous_id) AND f.nv = 1 "
+        f"WHERE e.ts >= {lo} AND e.ts < {hi}"
+    )
+    events = store.backend.sql(sql)
+    q = FunnelQuery(steps, window=f"{window_days}d", times=False)
+    reach = q.customer_reach(events)
+    last = f"reached_{len(steps)}"
+    return store.compile(reach.filter(reach[last].notnull()).select("customer"))
+
+
+def aggregates(store: Any, name: str, goals: Sequence[str], window_days: int,
+               variants: Sequence[str]) -> pd.DataFrame:  # fmt: skip
+    """Per variant (one row each, computed in SQL): ``n`` counted people and the sufficient
+    statistics of every measure — for goal i ``y<i>`` (converted in the window; an event or a
+    funnel), ``x<i>`` (the same before exposure), ``xx<i>``, ``xy<i>``; ``rev``/``rev_pre`` sums,
+    squares and cross-products; ``frus`` (had a frustration event) likewise; NPS promoters,
+    passives and detractors; CSAT and CES ``_n``, sums and squares. Only the first exposure of
+    people exposed to one variant counts."""
+    cols, params, joins = [], [], []
+    for i, g in enumerate(goals):
+        steps = funnel_steps(g)
+        if steps is None:
+            cols.append(f"max(CASE WHEN ev.name = ? AND ev.ts >= f.t0 THEN 1 ELSE 0 END) AS y_{i}")
+            cols.append(f"max(CASE WHEN ev.name = ? AND ev.ts < f.t0 THEN 1 ELSE 0 END) AS x_{i}")
+            params += [g, g]
+        else:
+            for tag, before in (("y", False), ("x", True)):
+                joins.append(f"LEFT JOIN (SELECT DISTINCT customer FROM ({_funnel_sql(store, name, steps, window_days, before)})) "
+                             f"{tag}f{i} ON {tag}f{i}.customer = per.person")  # fmt: skip
+            cols.append(f"0 AS y_{i}")
+            cols.append(f"0 AS x_{i}")
+    frus = ", ".join(_quote(e) for e in FRUSTRATION_EVENTS)
+    sql = (
+        _PERSON
+        + ", per AS (SELECT f.person, f.variant, "
+        + ", ".join(cols)
+        + ", coalesce(sum(CASE WHEN ev.ts >= f.t0 THEN ev.revenue END), 0) AS rev"
+        ", coalesce(sum(CASE WHEN ev.ts < f.t0 THEN ev.revenue END), 0) AS rev_pre"
+        f", max(CASE WHEN ev.name IN ({frus}) AND ev.ts >= f.t0 THEN 1 ELSE 0 END) AS frus"
+        f", max(CASE WHEN ev.name IN ({frus}) AND ev.ts < f.t0 THEN 1 ELSE 0 END) AS frus_pre"
+        f" FROM f LEFT JOIN ev ON ev.person = f.person AND ev.name <> '{EXPOSURE_EVENT}' "
+        "AND ev.ts >= f.t0 - to_days(?) AND ev.ts < f.t0 + to_days(?) "
+        "WHERE f.nv = 1 AND list_contains(?, f.variant) GROUP BY 1, 2), "
+        "fb AS (SELECT f.person, arg_min(fb.score, fb.ts) FILTER (WHERE fb.metric = 'nps') AS nps, "
+        "arg_min(fb.score, fb.ts) FILTER (WHERE fb.metric = 'csat') AS csat, "
+        "arg_min(fb.score, fb.ts) FILTER (WHERE fb.metric = 'ces') AS ces FROM f JOIN feedback fb "
+        "ON fb.customer_id = f.person AND fb.metric IN ('nps', 'csat', 'ces') AND fb.ts >= f.t0 "
+        "AND fb.ts < f.t0 + to_days(?) WHERE f.nv = 1 GROUP BY 1), "
+        "p AS (SELECT per.variant, "
+        + ", ".join(
+            (
+                f"CASE WHEN yf{i}.customer IS NULL THEN 0 ELSE 1 END AS y_{i}, "
+                f"CASE WHEN xf{i}.customer IS NULL THEN 0 ELSE 1 END AS x_{i}"
+            )
+            if funnel_steps(g) is not None
+            else f"per.y_{i}, per.x_{i}"
+            for i, g in enumerate(goals)
+        )  # fmt: skip
+        + ", per.rev, per.rev_pre, per.frus, per.frus_pre, fb.nps, fb.csat, fb.ces "
+        "FROM per LEFT JOIN fb ON fb.person = per.person " + " ".join(joins) + ") "
+        "SELECT variant, count(*) AS n, "
+        + "".join(
+            f"sum(y_{i}) AS y{i}, sum(x_{i}) AS x{i}, sum(x_{i} * x_{i}) AS xx{i}, sum(x_{i} * y_{i}) AS xy{i}, "
+            for i in range(len(goals))
+        )
+        + "sum(rev) AS rev, sum(rev * rev) AS rev2, sum(rev_pre) AS rev_pre, sum(rev_pre * rev_pre) AS rev_pre2, "
+        "sum(rev * rev_pre) AS rev_x, sum(frus) AS frus, sum(frus_pre) AS frus_pre, sum(frus * frus_pre) AS frus_x, "
+        "count(*) FILTER (WHERE nps >= 9) AS promoters, count(*) FILTER (WHERE nps >= 7 AND nps < 9) AS passives, "
+        "count(*) FILTER (WHERE nps <= 6) AS detractors, count(csat) AS csat_n, sum(csat) AS csat_sum, "
+        "sum(csat * csat) AS csat_ss, count(ces) AS ces_n, sum(ces) AS ces_sum, sum(ces * ces) AS ces_ss "
+        "FROM p GROUP BY variant"
+    )
+    # window bounds of the event join, the variants, the feedback window
+    df = store.read(sql, [name, *params, window_days, window_days, list(variants), window_days])
+    out = pd.DataFrame({"variant": list(variants)}).merge(df, on="variant", how="left")
+    return out.fillna({c: 0 for c in out.columns if c != "variant"})
+
+
 def _num(v: Any) -> Any:
     if v is None:
         return None
@@ -88,18 +206,33 @@ def _num(v: Any) -> Any:
     return v
 
 
-def _moments(y: np.ndarray) -> tuple[int, float, float]:
-    return len(y), float(y.sum()), float((y * y).sum())
+def _suff(row: pd.Series, y: str, x: str, yy: str | None, xx: str, xy: str) -> dict[str, float]:
+    """CUPED sufficient statistics from an aggregate row (``yy`` None: y is 0/1, so Σy² = Σy)."""
+    return {"n": float(row["n"]), "sy": float(row[y]), "syy": float(row[yy or y]), "sx": float(row[x]),
+            "sxx": float(row[xx]), "sxy": float(row[xy])}  # fmt: skip
 
 
-def _nps_counts(s: pd.Series) -> tuple[int, int, int]:
-    s = s.dropna()
-    return int((s >= 9).sum()), int(((s >= 7) & (s < 9)).sum()), int((s <= 6).sum())
+def _bayes(key: str, d: stats.Diff) -> dict[str, Any]:
+    """Chance to beat control and expected loss of a mean difference, normal approximation."""
+    ctb, loss = stats.normal_chance_to_beat(d.estimate, d.se)
+    return {f"{key}_chance_to_beat_control": _num(ctb), f"{key}_expected_loss": _num(loss)}
+
+
+def _ci_method(method: str, xa: int, na: int, xb: int, nb: int) -> str:
+    if method == "auto":
+        return "newcombe" if stats.wald_degenerate(xa, na, xb, nb) else "unpooled"
+    return method
+
+
+def _prop(method: str, xa: int, na: int, xb: int, nb: int, alpha: float) -> stats.Diff:
+    if method == "newcombe":
+        return stats.newcombe_diff(xa, na, xb, nb, alpha)
+    return stats.proportion_diff(xa, na, xb, nb, alpha)
 
 
 def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 14, alpha: float = 0.05,
             variants: Sequence[str] | None = None, weights: Sequence[float] | None = None,
-            guardrails: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
+            guardrails: Sequence[str] = (), ci: str = "unpooled") -> dict[str, Any]:  # fmt: skip
     """The read-out of experiment ``name`` for conversion ``goals`` (event names); see the module doc.
 
     ``variants``/``weights`` default to the experiment's definition, else to the variants seen
@@ -114,6 +247,8 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
         raise ParameterError("window", f"window is {window_days!r}; expected a whole number of days > 0")
     if not 0 < alpha < 1:
         raise ParameterError("alpha", f"alpha is {alpha!r}; expected a number between 0 and 1")
+    if ci not in CI_METHODS:
+        raise ParameterError("ci", f"ci is {ci!r}; expected one of {', '.join(CI_METHODS)}")
     exp = exposures(store, name)
     d = get_definition(store, name, missing_ok=True)
     seen = sorted(exp["variant"].dropna().unique().tolist())
@@ -137,10 +272,9 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
         warnings.append(f"exposures to unknown variants {unknown} are ignored; configured: {variants}")
 
     guardrails = [g for g in guardrails if g]
-    per = person_frame(store, name, [*goals, *guardrails], window_days)
-    per = per[per["variant"].isin(variants)]
-    groups = {v: per[per["variant"] == v] for v in variants}
-    exposed = [len(groups[v]) for v in variants]
+    agg = aggregates(store, name, [*goals, *guardrails], window_days, variants)
+    rows_by = {r["variant"]: r for _, r in agg.iterrows()}
+    exposed = [int(rows_by[v]["n"]) for v in variants]
     srm_p = stats.srm_p_value(exposed, w)
     srm_flag = bool(srm_p < stats.SRM_THRESHOLD)
     if srm_flag:
@@ -152,86 +286,117 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
         warnings.append(f"fixed-horizon results read before the planned sample size ({min(exposed):,} of {planned:,} "
                         "per variant): use the sequential seq_* fields, which stay valid however often you look")  # fmt: skip
     control = variants[0]
-    a = groups[control]
-    n_total = len(per)
+    a = rows_by[control]
+    n_total = sum(exposed)
     by_goal: dict[str, list[dict[str, Any]]] = {}
     pvals: list[tuple[str, int, float]] = []
+    degenerate = False
     for gi, goal in enumerate(goals):
-        ya, xa = a[f"y_{gi}"].to_numpy(float), a[f"x_{gi}"].to_numpy(float)
+        na, xa_ = int(a["n"]), int(a[f"y{gi}"])
         rows = []
         for vi, v in enumerate(variants):
-            g = groups[v]
-            y = g[f"y_{gi}"].to_numpy(float)
-            n, c = len(y), int(y.sum())
+            g = rows_by[v]
+            n, c = int(g["n"]), int(g[f"y{gi}"])
             row: dict[str, Any] = {"variant": v, "exposed": n, "converted": c, "rate": c / n if n else None,
                                    "uplift": None, "ci_low": None, "ci_high": None, "p_value": None,
                                    "chance_to_beat_control": None}  # fmt: skip
             if vi > 0:
-                diff = stats.proportion_diff(int(ya.sum()), len(ya), c, n, alpha)
-                ctb, loss = stats.beta_chance_to_beat(int(ya.sum()), len(ya), c, n)
-                pa, pb = (ya.mean() if len(ya) else math.nan), (y.mean() if n else math.nan)
-                rel = stats.relative_uplift(pa, pa * (1 - pa), len(ya), pb, pb * (1 - pb), n, alpha)
-                half = stats.sequential_halfwidth(diff.se, len(ya) + n, alpha)
+                method = _ci_method(ci, xa_, na, c, n)
+                degenerate |= method == "unpooled" and stats.wald_degenerate(xa_, na, c, n)
+                diff = _prop(method, xa_, na, c, n, alpha)
+                ctb, loss = stats.beta_chance_to_beat(xa_, na, c, n)
+                pa, pb = (xa_ / na if na else math.nan), (c / n if n else math.nan)
+                rel = stats.relative_uplift(pa, pa * (1 - pa), na, pb, pb * (1 - pb), n, alpha)
+                half = stats.sequential_halfwidth(diff.se, na + n, alpha)
                 row |= {"uplift": diff.estimate, "ci_low": diff.ci_low, "ci_high": diff.ci_high,
-                        "p_value": diff.p_value, "chance_to_beat_control": ctb, "expected_loss": loss,
-                        "relative_uplift": rel[0], "relative_ci_low": rel[1], "relative_ci_high": rel[2],
-                        "seq_ci_low": diff.estimate - half, "seq_ci_high": diff.estimate + half,
+                        "p_value": diff.p_value, "chance_to_beat_control": ctb, "ci_method": method,
+                        "expected_loss": loss, "relative_uplift": rel[0], "relative_ci_low": rel[1],
+                        "relative_ci_high": rel[2], "seq_ci_low": diff.estimate - half,
+                        "seq_ci_high": diff.estimate + half,
+                        "seq_p_value": stats.sequential_p_value(diff.estimate, diff.se, na + n, alpha),
                         "seq_significant": bool(abs(diff.estimate) > half) if math.isfinite(half) else None}  # fmt: skip
-                if len(ya) > 1 and n > 1:  # θ from the control and this variant pooled
-                    cd, reduction = stats.cuped_diff(ya, xa, y, g[f"x_{gi}"].to_numpy(float), alpha)
+                if na > 1 and n > 1:  # θ from the control and this variant pooled
+                    cd, reduction = stats.cuped_diff_stats(_suff(a, f"y{gi}", f"x{gi}", None, f"xx{gi}", f"xy{gi}"),
+                                                           _suff(g, f"y{gi}", f"x{gi}", None, f"xx{gi}", f"xy{gi}"),
+                                                           alpha)  # fmt: skip
                     row |= {"cuped_uplift": cd.estimate, "cuped_ci_low": cd.ci_low, "cuped_ci_high": cd.ci_high,
                             "cuped_p_value": cd.p_value, "cuped_variance_reduction": reduction}  # fmt: skip
                 pvals.append((goal, vi, diff.p_value))
             rows.append({k: _num(x) for k, x in row.items()})
         by_goal[goal] = rows
+    if degenerate:
+        warnings.append("a variant has 0 or all conversions: the unpooled (Wald) CI understates the uncertainty "
+                        "there; ask for ci='newcombe' (or 'auto') for Newcombe's score interval")  # fmt: skip
     adjusted = stats.holm([p for _, _, p in pvals])
     for (goal, vi, _), p in zip(pvals, adjusted, strict=True):
         by_goal[goal][vi]["p_value_holm"] = _num(p)
 
-    # revenue per visitor (Welch) and NPS (difference variance) on the first goal's rows
-    ra, ra_pre = a["rev"].to_numpy(float), a["rev_pre"].to_numpy(float)
-    ca = a["csat"].dropna().to_numpy(float)
-    nps_a = _nps_counts(a["nps"])
+    # revenue per visitor (Welch), NPS (difference variance), CSAT and CES (Welch), frustration rate
+    # (two proportions, lower is better) on the first goal's rows; Bayesian by the normal approximation
+    def mean_of(r: pd.Series, key: str) -> tuple[int, float, float]:
+        return int(r[f"{key}_n"]), float(r[f"{key}_sum"]), float(r[f"{key}_ss"])
+
+    nps_a = (int(a["promoters"]), int(a["passives"]), int(a["detractors"]))
     for vi, v in enumerate(variants):
-        g = groups[v]
-        r = g["rev"].to_numpy(float)
+        g = rows_by[v]
+        n = int(g["n"])
         row = by_goal[goals[0]][vi]
-        row["revenue_per_visitor"] = _num(r.mean()) if len(r) else None
-        counts = _nps_counts(g["nps"])
+        row["revenue_per_visitor"] = _num(float(g["rev"]) / n) if n else None
+        counts = (int(g["promoters"]), int(g["passives"]), int(g["detractors"]))
         nn = sum(counts)
         row["nps_n"] = nn
-        cs = g["csat"].dropna()
-        row["csat"], row["csat_n"] = (_num(cs.mean()) if len(cs) else None), int(len(cs))
         row["nps"] = _num(100 * (counts[0] - counts[2]) / nn) if nn else None
-        if vi > 0:
-            rd = stats.mean_diff(*_moments(ra), *_moments(r), alpha=alpha)
-            row |= {"revenue_diff": _num(rd.estimate), "revenue_ci_low": _num(rd.ci_low),
-                    "revenue_ci_high": _num(rd.ci_high), "revenue_p_value": _num(rd.p_value)}  # fmt: skip
-            if len(ra) > 1 and len(r) > 1:  # CUPED on revenue: the same window before exposure as covariate
-                rc, red = stats.cuped_diff(ra, ra_pre, r, g["rev_pre"].to_numpy(float), alpha)
-                row |= {"revenue_cuped_diff": _num(rc.estimate), "revenue_cuped_ci_low": _num(rc.ci_low),
-                        "revenue_cuped_ci_high": _num(rc.ci_high), "revenue_cuped_variance_reduction": _num(red)}  # fmt: skip
-            cb = g["csat"].dropna().to_numpy(float)
-            if len(ca) > 1 and len(cb) > 1:
-                cd = stats.mean_diff(*_moments(ca), *_moments(cb), alpha=alpha)
-                row |= {"csat_diff": _num(cd.estimate), "csat_ci_low": _num(cd.ci_low), "csat_ci_high": _num(cd.ci_high),
-                        "csat_p_value": _num(cd.p_value)}  # fmt: skip
-            if sum(nps_a) and nn:
-                nd = stats.nps_diff(nps_a, counts, alpha)
-                row |= {"nps_diff": _num(nd.estimate), "nps_ci_low": _num(nd.ci_low),
-                        "nps_ci_high": _num(nd.ci_high), "nps_p_value": _num(nd.p_value)}  # fmt: skip
+        for key in ("csat", "ces"):
+            k, sm, _ = mean_of(g, key)
+            row[key], row[f"{key}_n"] = (_num(sm / k) if k else None), k
+        fr = int(g["frus"])
+        row |= {"frustrated": fr, "frustration_rate": _num(fr / n) if n else None}
+        if vi == 0:
+            continue
+        rd = stats.mean_diff(int(a["n"]), float(a["rev"]), float(a["rev2"]), n, float(g["rev"]), float(g["rev2"]),
+                             alpha=alpha)  # fmt: skip
+        row |= {"revenue_diff": _num(rd.estimate), "revenue_ci_low": _num(rd.ci_low),
+                "revenue_ci_high": _num(rd.ci_high), "revenue_p_value": _num(rd.p_value)}  # fmt: skip
+        row |= _bayes("revenue", rd)
+        if int(a["n"]) > 1 and n > 1:  # CUPED on revenue: the same window before exposure as covariate
+            rc, red = stats.cuped_diff_stats(_suff(a, "rev", "rev_pre", "rev2", "rev_pre2", "rev_x"),
+                                             _suff(g, "rev", "rev_pre", "rev2", "rev_pre2", "rev_x"), alpha)  # fmt: skip
+            row |= {"revenue_cuped_diff": _num(rc.estimate), "revenue_cuped_ci_low": _num(rc.ci_low),
+                    "revenue_cuped_ci_high": _num(rc.ci_high), "revenue_cuped_variance_reduction": _num(red)}  # fmt: skip
+        for key in ("csat", "ces"):
+            if int(a[f"{key}_n"]) > 1 and int(g[f"{key}_n"]) > 1:
+                cd = stats.mean_diff(*mean_of(a, key), *mean_of(g, key), alpha=alpha)
+                row |= {f"{key}_diff": _num(cd.estimate), f"{key}_ci_low": _num(cd.ci_low),
+                        f"{key}_ci_high": _num(cd.ci_high), f"{key}_p_value": _num(cd.p_value)}  # fmt: skip
+                row |= _bayes(key, cd)
+        if sum(nps_a) and nn:
+            nd = stats.nps_diff(nps_a, counts, alpha)
+            row |= {"nps_diff": _num(nd.estimate), "nps_ci_low": _num(nd.ci_low),
+                    "nps_ci_high": _num(nd.ci_high), "nps_p_value": _num(nd.p_value)}  # fmt: skip
+            row |= _bayes("nps", nd)
+        fa, na = int(a["frus"]), int(a["n"])
+        if na and n:
+            method = _ci_method(ci, fa, na, fr, n)
+            fd = _prop(method, fa, na, fr, n, alpha)
+            # lower is better: the chance the variant's rate is below control's, the loss if it is not
+            ctb, loss = stats.beta_chance_to_beat(fr, n, fa, na)
+            row |= {"frustration_diff": _num(fd.estimate), "frustration_ci_low": _num(fd.ci_low),
+                    "frustration_ci_high": _num(fd.ci_high), "frustration_p_value": _num(fd.p_value),
+                    "frustration_ci_method": method, "frustration_chance_to_beat_control": _num(ctb),
+                    "frustration_expected_loss": _num(loss)}  # fmt: skip
     guard_rows = []
     for j, event in enumerate(guardrails):
-        col = f"y_{len(goals) + j}"
-        ya = a[col].to_numpy(float)
+        col = f"y{len(goals) + j}"
+        xa_, na = int(a[col]), int(a["n"])
         for v in variants[1:]:
-            y = groups[v][col].to_numpy(float)
-            gd = stats.proportion_diff(int(ya.sum()), len(ya), int(y.sum()), len(y), alpha)
+            xb, nb = int(rows_by[v][col]), int(rows_by[v]["n"])
+            method = _ci_method(ci, xa_, na, xb, nb)
+            gd = _prop(method, xa_, na, xb, nb, alpha)
             failed = bool(math.isfinite(gd.ci_low) and gd.ci_low > 0)
-            guard_rows.append({"guardrail": event, "variant": v, "control_rate": _num(ya.mean() if len(ya) else None),
-                               "rate": _num(y.mean() if len(y) else None), "uplift": _num(gd.estimate),
+            guard_rows.append({"guardrail": event, "variant": v, "control_rate": _num(xa_ / na if na else None),
+                               "rate": _num(xb / nb if nb else None), "uplift": _num(gd.estimate),
                                "ci_low": _num(gd.ci_low), "ci_high": _num(gd.ci_high), "p_value": _num(gd.p_value),
-                               "failed": failed})  # fmt: skip
+                               "ci_method": method, "failed": failed})  # fmt: skip
             if failed:
                 warnings.append(f"guardrail {event!r} got worse in {v!r}: +{100 * gd.estimate:.2f} points "
                                 f"(95% CI {100 * gd.ci_low:.2f} to {100 * gd.ci_high:.2f})")  # fmt: skip
@@ -243,6 +408,7 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
         "goals": goals,
         "window_days": window_days,
         "alpha": alpha,
+        "ci": ci,
         "control": control,
         "split": dict(zip(variants, w, strict=True)),
         "srm_p_value": srm_p,

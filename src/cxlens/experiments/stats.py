@@ -13,6 +13,12 @@ backend. The formulas follow GrowthBook's ``gbstats`` (MIT; github.com/growthboo
 * Holm's step-down correction across variants × goals;
 * sequential testing: the asymptotic confidence sequence of Waudby-Smith et al. (arXiv 2103.06476)
   as in gbstats ``SequentialTwoSidedTTest`` with tuning ``N* = 5000``: valid however often one looks;
+  its always-valid p-value is ``min(1, 1/E)`` with the e-value of eq. 155 (gbstats
+  ``SequentialTwoSidedTTest.p_value``), which is Johari et al.'s mSPRT statistic Λ with a normal
+  mixing distribution of variance ``τ² = ρ²·s²`` (``s² = SE²·n``) — so ``p ≤ α`` exactly when the
+  confidence sequence excludes 0;
+* Newcombe's hybrid score interval (method 10, from Wilson intervals) for a difference of
+  proportions, an option where the unpooled (Wald) interval degenerates at 0 or all conversions;
 * CUPED (Deng et al. 2013): ``θ = Cov(Y, X)/Var(X)`` on pooled data, ``Y − θ(X − X̄)``;
 * Bayesian: beta-binomial (Beta(1, 1) priors) chance to beat control and expected loss by Monte
   Carlo with a fixed seed; for means the normal approximation.
@@ -21,6 +27,7 @@ backend. The formulas follow GrowthBook's ``gbstats`` (MIT; github.com/growthboo
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,10 +41,12 @@ __all__ = [
     "Diff",
     "beta_chance_to_beat",
     "cuped_diff",
+    "cuped_diff_stats",
     "cuped_theta",
     "holm",
     "mean_diff",
     "normal_chance_to_beat",
+    "newcombe_diff",
     "nps_diff",
     "power_at",
     "proportion_diff",
@@ -45,7 +54,12 @@ __all__ = [
     "sample_size",
     "sequential_halfwidth",
     "sequential_halfwidth_array",
+    "sequential_p_value",
+    "sequential_p_value_array",
+    "wald_degenerate",
+    "wilson_interval",
     "srm_p_value",
+    "suff_stats",
 ]
 
 #: GrowthBook's default SRM threshold (packages/shared/src/constants.ts)
@@ -81,6 +95,39 @@ def proportion_diff(x_a: int, n_a: int, x_b: int, n_b: int, alpha: float = 0.05)
     p = 1.0 if se0 == 0 else float(2 * st.norm.sf(abs(d) / se0))
     z = _z(alpha)
     return Diff(d, se, d - z * se, d + z * se, p)
+
+
+def wilson_interval(x: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson's score interval for a proportion x/n (NaN when n is 0)."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    z = _z(alpha)
+    p = x / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (max(centre - half, 0.0), min(centre + half, 1.0))
+
+
+def wald_degenerate(x_a: int, n_a: int, x_b: int, n_b: int) -> bool:
+    """True when an arm has 0 or all conversions: its unpooled variance term is 0 and the Wald
+    interval pretends that arm's rate is known exactly (width 0 when both arms are so)."""
+    return any(n > 0 and x in (0, n) for x, n in ((x_a, n_a), (x_b, n_b)))
+
+
+def newcombe_diff(x_a: int, n_a: int, x_b: int, n_b: int, alpha: float = 0.05) -> Diff:
+    """p_b − p_a with Newcombe's hybrid score interval (1998, method 10; statsmodels
+    ``confint_proportions_2indep(method="newcomb")``); ``se`` and the p-value are those of
+    :func:`proportion_diff` (unpooled SE, pooled z-test)."""
+    base = proportion_diff(x_a, n_a, x_b, n_b, alpha)
+    if n_a <= 0 or n_b <= 0:
+        return base
+    pa, pb = x_a / n_a, x_b / n_b
+    la, ua = wilson_interval(x_a, n_a, alpha)
+    lb, ub = wilson_interval(x_b, n_b, alpha)
+    d = pb - pa
+    low = d - math.sqrt((pb - lb) ** 2 + (ua - pa) ** 2)
+    high = d + math.sqrt((ub - pb) ** 2 + (pa - la) ** 2)
+    return Diff(d, base.se, low, high, base.p_value)
 
 
 def mean_diff(n_a: int, sum_a: float, ss_a: float, n_b: int, sum_b: float, ss_b: float, alpha: float = 0.05) -> Diff:
@@ -171,6 +218,33 @@ def sequential_halfwidth(se: float, n: float, alpha: float = 0.05, tuning: int =
     )
 
 
+def sequential_p_value(estimate: float, se: float, n: float, alpha: float = 0.05,
+                       tuning: int = SEQUENTIAL_TUNING) -> float:  # fmt: skip
+    """The always-valid two-sided p-value of the confidence sequence above: ``min(1, 1/E)`` with
+    ``E = exp(ρ²S²/(2(nρ²+1)))/sqrt(nρ²+1)``, ``S² = Δ²·n/SE²`` (Waudby-Smith et al. eq. 155, gbstats
+    ``SequentialTwoSidedTTest``; the mSPRT of Johari et al. 2017 with mixing variance ``τ² = ρ²SE²n``).
+    Computed in log space; NaN when it cannot be computed, 1.0 for a zero SE with a zero difference."""
+    if not (n > 0 and math.isfinite(se) and math.isfinite(estimate)):
+        return math.nan
+    if se == 0:
+        return 1.0 if estimate == 0 else 0.0
+    rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / tuning
+    s2 = estimate * estimate * n / (se * se)
+    log_e = rho2 * s2 / (2 * (n * rho2 + 1)) - 0.5 * math.log(n * rho2 + 1)
+    return 1.0 if log_e <= 0 else float(math.exp(-log_e))
+
+
+def sequential_p_value_array(estimate: np.ndarray, se: np.ndarray, n: np.ndarray, alpha: float = 0.05,
+                             tuning: int = SEQUENTIAL_TUNING) -> np.ndarray:  # fmt: skip
+    """:func:`sequential_p_value` vectorised (the simulations use it); NaN where ``se`` is 0."""
+    rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / tuning
+    n = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s2 = np.asarray(estimate, dtype=float) ** 2 * n / np.asarray(se, dtype=float) ** 2
+        log_e = rho2 * s2 / (2 * (n * rho2 + 1)) - 0.5 * np.log(n * rho2 + 1)
+        return np.where(log_e <= 0, 1.0, np.exp(-np.maximum(log_e, 0)))
+
+
 def sequential_halfwidth_array(se: np.ndarray, n: np.ndarray, alpha: float = 0.05,
                                tuning: int = SEQUENTIAL_TUNING) -> np.ndarray:  # fmt: skip
     """:func:`sequential_halfwidth` vectorised (the simulations use it)."""
@@ -188,22 +262,47 @@ def cuped_theta(n: float, sx: float, sy: float, sxx: float, sxy: float) -> float
     return 0.0 if var_x <= 0 else cov / var_x
 
 
-def cuped_diff(ya: np.ndarray, xa: np.ndarray, yb: np.ndarray, xb: np.ndarray,
-               alpha: float = 0.05) -> tuple[Diff, float]:  # fmt: skip
+def cuped_diff_stats(a: Mapping[str, float], b: Mapping[str, float], alpha: float = 0.05) -> tuple[Diff, float]:
     """The CUPED-adjusted difference of means ``Y − θ(X − X̄)`` (θ and X̄ from the pooled arms), by
-    Welch, and the share of the difference's variance removed (``1 − Var_cuped/Var_raw``)."""
-    ya, xa, yb, xb = (np.asarray(v, dtype=float) for v in (ya, xa, yb, xb))
-    if len(ya) < 2 or len(yb) < 2:
+    Welch, and the share of the difference's variance removed (``1 − Var_cuped/Var_raw``), from
+    per-arm sufficient statistics ``n, sy, syy, sx, sxx, sxy`` (the SQL read-out's aggregates)."""
+    na, nb = float(a["n"]), float(b["n"])
+    if na < 2 or nb < 2:
         return Diff(math.nan, math.nan, math.nan, math.nan, math.nan), math.nan
-    x, y = np.concatenate([xa, xb]), np.concatenate([ya, yb])
-    theta = cuped_theta(len(x), float(x.sum()), float(y.sum()), float((x * x).sum()), float((x * y).sum()))
-    xbar = float(x.mean())
-    adj_a, adj_b = ya - theta * (xa - xbar), yb - theta * (xb - xbar)
-    d = mean_diff(len(adj_a), float(adj_a.sum()), float((adj_a**2).sum()), len(adj_b), float(adj_b.sum()),
-                  float((adj_b**2).sum()), alpha)  # fmt: skip
-    var_raw = ya.var(ddof=1) / len(ya) + yb.var(ddof=1) / len(yb)
+    tot = {k: float(a[k]) + float(b[k]) for k in ("n", "sy", "syy", "sx", "sxx", "sxy")}
+    theta = cuped_theta(tot["n"], tot["sx"], tot["sy"], tot["sxx"], tot["sxy"])
+    xbar = tot["sx"] / tot["n"]
+
+    def adjusted(m: Mapping[str, float]) -> tuple[int, float, float]:
+        # Σ(y − θ(x − x̄)) and Σ(y − θ(x − x̄))² expanded into the sums
+        n, sy, syy, sx, sxx, sxy = (float(m[k]) for k in ("n", "sy", "syy", "sx", "sxx", "sxy"))
+        s1 = sy - theta * sx + theta * xbar * n
+        s2 = (syy + theta**2 * sxx + n * theta**2 * xbar**2 - 2 * theta * sxy + 2 * theta * xbar * sy
+              - 2 * theta**2 * xbar * sx)  # fmt: skip
+        return int(n), s1, s2
+
+    d = mean_diff(*adjusted(a), *adjusted(b), alpha=alpha)
+
+    def var(m: Mapping[str, float]) -> float:
+        n = float(m["n"])
+        return max((float(m["syy"]) - float(m["sy"]) ** 2 / n) / (n - 1), 0.0) / n
+
+    var_raw = var(a) + var(b)
     reduction = 1 - d.se**2 / var_raw if var_raw > 0 else math.nan
     return d, reduction
+
+
+def suff_stats(y: np.ndarray, x: np.ndarray) -> dict[str, float]:
+    """``n, sy, syy, sx, sxx, sxy`` of paired arrays (what the SQL read-out aggregates)."""
+    y, x = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
+    return {"n": len(y), "sy": float(y.sum()), "syy": float((y * y).sum()), "sx": float(x.sum()),
+            "sxx": float((x * x).sum()), "sxy": float((x * y).sum())}  # fmt: skip
+
+
+def cuped_diff(ya: np.ndarray, xa: np.ndarray, yb: np.ndarray, xb: np.ndarray,
+               alpha: float = 0.05) -> tuple[Diff, float]:  # fmt: skip
+    """:func:`cuped_diff_stats` on per-unit arrays."""
+    return cuped_diff_stats(suff_stats(ya, xa), suff_stats(yb, xb), alpha)
 
 
 def beta_chance_to_beat(x_a: int, n_a: int, x_b: int, n_b: int, draws: int = 100_000,

@@ -13,7 +13,9 @@ from typing import Any
 import pandas as pd
 
 from cxlens.interviews.capture import INTERVIEWERS, import_interviews, interview_themes, interview_turns
+from cxlens.interviews.quotes import quotes_by_persona, quotes_by_theme
 from cxlens.interviews.recruit import OPT_IN, candidates
+from cxlens.interviews.tags import tag, tag_summary, tags, untag
 from cxlens.interviews.transcripts import Turn, parse_file, parse_srt, parse_text, parse_vtt
 
 __all__ = [
@@ -29,6 +31,12 @@ __all__ = [
     "parse_srt",
     "parse_text",
     "parse_vtt",
+    "quotes_by_persona",
+    "quotes_by_theme",
+    "tag",
+    "tag_summary",
+    "tags",
+    "untag",
 ]
 
 
@@ -58,3 +66,26 @@ class Interviews:
     def candidates(self, **kw: Any) -> pd.DataFrame:
         """Opted-in customers to invite (:func:`cxlens.interviews.candidates`)."""
         return candidates(self.store, **kw)
+
+    def tag(self, interview_id: str, turn: int, name: str, **kw: Any) -> dict[str, Any]:
+        """Tag (or highlight) a passage (:func:`cxlens.interviews.tag`)."""
+        return tag(self.store, interview_id, turn, name, **kw)
+
+    def tags(self, **kw: Any) -> pd.DataFrame:
+        """Stored tags with their passages (:func:`cxlens.interviews.tags`)."""
+        return tags(self.store, **kw)
+
+    def untag(self, tag_id: str) -> None:
+        untag(self.store, tag_id)
+
+    def tag_summary(self, quotes: int = 3) -> pd.DataFrame:
+        """Tags across interviews with participants and quotes (:func:`cxlens.interviews.tag_summary`)."""
+        return tag_summary(self.store, quotes=quotes)
+
+    def quotes_by_theme(self, per: int = 2) -> dict[str, list[str]]:
+        """Theme id → interview quotes (:func:`cxlens.interviews.quotes_by_theme`)."""
+        return quotes_by_theme(self.store, per)
+
+    def quotes_by_persona(self, per: int = 2) -> dict[str, list[str]]:
+        """Persona (customer segment) → interview quotes (:func:`cxlens.interviews.quotes_by_persona`)."""
+        return quotes_by_persona(self.store, per)

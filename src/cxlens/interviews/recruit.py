@@ -1,4 +1,11 @@
-"""Recruiting interviewees from survey opt-ins: filters by segment, theme and churn risk, quotas per segment.
+"""Recruiting interviewees from survey opt-ins: filters by segment, persona, pain point (theme), churn risk
+and frustrated sessions, quotas per segment.
+
+``persona`` keeps customers whose persona — their RFM segment, as on the persona cards — is one of
+those given (the ``persona`` column is added). ``frustrated`` keeps customers with at least that
+many **frustrated sessions** (a session with a ``$rageclick``, ``$deadclick`` or ``$errorclick``;
+the person is ``customer_id`` or the customer stitched to the anonymous id) in the
+``frustrated_days`` before the latest event (the ``frustrated_sessions`` column is added).
 
 A survey asks the opt-in as an extra question (id ``interview_opt_in`` by default, e.g. "May we
 contact you for a 20-minute conversation?"); an answer of yes/true/1 opts the customer in. The
@@ -14,7 +21,10 @@ import pandas as pd
 
 from cxlens.errors import ParameterError
 
-__all__ = ["OPT_IN", "candidates"]
+__all__ = ["FRUSTRATION_EVENTS", "OPT_IN", "candidates"]
+
+#: the behaviour SDK's frustration signals (src/cxlens/behaviour)
+FRUSTRATION_EVENTS = ("$rageclick", "$deadclick", "$errorclick")
 
 OPT_IN = "interview_opt_in"
 YES = ("true", "yes", "y", "1", "oui", "ja", "si", "sí")
@@ -23,7 +33,8 @@ _KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 def candidates(store: Any, *, opt_in: str = OPT_IN, survey_id: str | None = None, segment: str | list[str] | None = None,
                theme: str | None = None, min_churn_risk: float | None = None, per_segment: int | None = None,
-               exclude_interviewed: bool = True, limit: int = 100) -> pd.DataFrame:  # fmt: skip
+               exclude_interviewed: bool = True, limit: int = 100, persona: str | list[str] | None = None,
+               frustrated: int | None = None, frustrated_days: int = 90) -> pd.DataFrame:  # fmt: skip
     """Opted-in customers to invite: customer_id, name, email, segment, churn_risk, opted_at, survey_id,
     score; highest churn risk first within each segment, at most ``per_segment`` per segment."""
     if not _KEY.match(opt_in or ""):
@@ -34,6 +45,10 @@ def candidates(store: Any, *, opt_in: str = OPT_IN, survey_id: str | None = None
         raise ParameterError("per_segment", f"per_segment is {per_segment!r}; expected a quota of 1 or more")
     if limit < 1:
         raise ParameterError("limit", f"limit is {limit!r}; expected 1 or more")
+    if frustrated is not None and not (isinstance(frustrated, int) and frustrated >= 1):
+        raise ParameterError("frustrated", f"frustrated is {frustrated!r}; expected a number of sessions ≥ 1")
+    if not (isinstance(frustrated_days, int) and frustrated_days >= 1):
+        raise ParameterError("frustrated_days", f"frustrated_days is {frustrated_days!r}; expected days ≥ 1")
     yes = ", ".join(f"'{y}'" for y in YES)
     where, params = [], []
     if survey_id:
@@ -70,7 +85,37 @@ def candidates(store: Any, *, opt_in: str = OPT_IN, survey_id: str | None = None
         params += [theme, theme, theme]
     if exclude_interviewed:
         sql += "AND o.customer_id NOT IN (SELECT customer_id FROM interviews WHERE customer_id IS NOT NULL) "
-    df = store.read(sql + "ORDER BY segment, churn_risk DESC NULLS LAST, opted_at DESC, o.customer_id", params)
+    tables: dict[str, Any] = {}
+    if persona:
+        from cxlens.interviews.quotes import persona_members
+
+        wanted = [persona] if isinstance(persona, str) else list(persona)
+        members = persona_members(store)
+        known = set(members["segment"])
+        unknown = sorted(set(wanted) - known)
+        if unknown:
+            raise ParameterError("persona", f"persona {unknown} is not an RFM segment of this workspace; expected one "
+                                 f"of {', '.join(sorted(known)) or '(none: the workspace has no orders)'}")  # fmt: skip
+        tables["_personas"] = members[members["segment"].isin(wanted)]
+        sql = sql.replace("SELECT o.customer_id, c.name,", "SELECT o.customer_id, p.segment AS persona, c.name,", 1)
+        sql = sql.replace("LEFT JOIN risk k", "JOIN _personas p ON p.customer_id = o.customer_id LEFT JOIN risk k", 1)
+    if frustrated is not None:
+        names = "', '".join(FRUSTRATION_EVENTS)
+        tables["_frustrated"] = store.read(
+            "WITH ident AS (SELECT anonymous_id, min(customer_id) AS customer_id FROM collect_identities GROUP BY 1), "
+            "last AS (SELECT max(ts) AS t FROM events) "
+            "SELECT coalesce(e.customer_id, i.customer_id) AS customer_id, count(DISTINCT e.session_id) AS sessions "
+            "FROM events e LEFT JOIN ident i ON e.anonymous_id = i.anonymous_id, last "
+            f"WHERE e.name IN ('{names}') AND e.session_id IS NOT NULL AND e.ts > last.t - to_days(?) "
+            "GROUP BY 1 HAVING coalesce(e.customer_id, i.customer_id) IS NOT NULL AND count(DISTINCT e.session_id) >= ?",
+            [frustrated_days, frustrated],
+        )
+        sql = sql.replace("SELECT o.customer_id, ", "SELECT o.customer_id, fr.sessions AS frustrated_sessions, ", 1)
+        sql = sql.replace(
+            "LEFT JOIN risk k", "JOIN _frustrated fr ON fr.customer_id = o.customer_id LEFT JOIN risk k", 1
+        )
+    df = store.read(sql + "ORDER BY segment, churn_risk DESC NULLS LAST, opted_at DESC, o.customer_id", params,
+                    tables=tables or None)  # fmt: skip
     if per_segment is not None:
         df = df.groupby("segment", sort=False, group_keys=False).head(per_segment)
     return df.head(limit).reset_index(drop=True)

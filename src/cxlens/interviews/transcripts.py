@@ -156,7 +156,15 @@ def parse_file(path: str | Path) -> tuple[str, list[Turn]]:
                 f"{p.name} is a DOCX transcript; reading it needs python-docx: pip install python-docx, "
                 "or save it as .txt with 'Speaker: text' lines"
             ) from None
-        text = "\n".join(par.text for par in docx.Document(str(p)).paragraphs)
+        try:
+            document = docx.Document(str(p))
+        except Exception as e:  # python-docx raises zipfile/KeyError/ValueError… for a file that is not DOCX
+            raise SchemaError(
+                f"{p.name} is not a readable DOCX file ({type(e).__name__}); save it again from Word"
+            ) from None
+        # one paragraph per line; titles and headings (style Title/Heading …) are not turns
+        text = "\n".join(par.text for par in document.paragraphs
+                         if not (par.style is not None and str(par.style.name).startswith(("Heading", "Title"))))  # fmt: skip
         return fmt, parse_text(text, p.name)
     try:
         text = p.read_text(encoding="utf-8-sig")

@@ -6,7 +6,7 @@ Tables about a person name them in a column of ``cxlens.customers.profile.PERSON
 
 from __future__ import annotations
 
-__all__ = ["DDL", "PII"]
+__all__ = ["DDL", "ENGAGEMENT", "INTERVIEWS", "PII"]
 
 #: experiments: the configured variants and split (``weights`` in the variants' order), the planned
 #: sample size per variant (for the "read before its planned size" warning)
@@ -24,6 +24,11 @@ INTERVIEWS = [
     "CREATE TABLE IF NOT EXISTS interview_turns (turn_id VARCHAR PRIMARY KEY, interview_id VARCHAR NOT NULL, "
     "customer_id VARCHAR, turn INTEGER NOT NULL, speaker VARCHAR, role VARCHAR NOT NULL, start_s DOUBLE, "
     "end_s DOUBLE, ts TIMESTAMP NOT NULL, text VARCHAR NOT NULL)",
+    # tags and highlights on passages of turns (``start_char``/``end_char`` within the turn's text,
+    # NULL for the whole turn); ``customer_id`` is the interview's, so GDPR erase reaches them
+    "CREATE TABLE IF NOT EXISTS interview_tags (tag_id VARCHAR PRIMARY KEY, interview_id VARCHAR NOT NULL, "
+    "customer_id VARCHAR, turn INTEGER NOT NULL, start_char INTEGER, end_char INTEGER, tag VARCHAR NOT NULL, "
+    "highlight BOOLEAN NOT NULL, note VARCHAR, created_at TIMESTAMP NOT NULL)",
 ]
 
 #: employee engagement: the employees (name and e-mail are PII) and pulse answers stored WITHOUT the
@@ -35,6 +40,10 @@ ENGAGEMENT = [
     "CREATE TABLE IF NOT EXISTS pulse_answers (response_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, "
     "team VARCHAR, role VARCHAR, location VARCHAR, manager_id VARCHAR, question VARCHAR NOT NULL, "
     "score DOUBLE NOT NULL)",
+    # free-text pulse comments, one per submission, stored with names and other personal data redacted
+    # and, like the answers, only the group attributes (shown only for groups the small-group rule shows)
+    "CREATE TABLE IF NOT EXISTS pulse_comments (response_id VARCHAR NOT NULL, team VARCHAR, role VARCHAR, "
+    "location VARCHAR, manager_id VARCHAR, comment VARCHAR NOT NULL)",
 ]
 
 DDL: list[str] = [*EXPERIMENTS, *INTERVIEWS, *ENGAGEMENT]

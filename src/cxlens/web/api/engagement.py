@@ -2,6 +2,9 @@
 
     GET /api/v1/engagement/summary?by=team&team=…&role=…&location=…&manager_id=…
     GET /api/v1/engagement/cx?days=7
+    GET /api/v1/engagement/trend?period=month&by=team&team=…
+    GET /api/v1/engagement/comments?by=team&team=…
+    GET /api/v1/engagement/scorecard?by=agent|team&period=month&days=7
 
 Both go through :func:`cxlens.engagement.summary`: groups under the workspace's minimum size
 (setting ``engagement.min_group``, default 5, never below 3) come back with ``suppressed: true`` and
@@ -47,3 +50,51 @@ async def api_cx(request: Request, days: Annotated[int, Query(ge=1, le=90)] = 7)
     res = await run_on_workspace(request, lambda ws: ws.engagement.beside_cx(days=days))
     corr = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in res["correlation"].items()}
     return {"teams": jsonable(res["teams"]), "correlation": corr, "days": res["days"], "note": res["note"]}
+
+
+@router.get("/api/v1/engagement/trend", tags=["engagement"], summary="eNPS and engagement per period",
+            dependencies=[Reader])  # fmt: skip
+async def api_trend(
+    request: Request,
+    period: Annotated[str, Query(pattern="^(week|month|quarter)$")] = "month",
+    by: str | None = None,
+    team: Annotated[list[str] | None, Query()] = None,
+    role: Annotated[list[str] | None, Query()] = None,
+    location: Annotated[list[str] | None, Query()] = None,
+    manager_id: Annotated[list[str] | None, Query()] = None,
+    min_group: Annotated[int | None, Query(ge=3)] = None,
+) -> list[dict[str, Any]]:
+    f = {"team": team, "role": role, "location": location, "manager_id": manager_id}
+    df = await run_on_workspace(request, lambda ws: ws.engagement.trend(period, by, f, min_group=min_group))
+    return jsonable(df)
+
+
+@router.get("/api/v1/engagement/comments", tags=["engagement"], summary="Redacted pulse comments of shown groups",
+            dependencies=[Reader])  # fmt: skip
+async def api_comments(
+    request: Request,
+    by: str | None = None,
+    team: Annotated[list[str] | None, Query()] = None,
+    role: Annotated[list[str] | None, Query()] = None,
+    location: Annotated[list[str] | None, Query()] = None,
+    manager_id: Annotated[list[str] | None, Query()] = None,
+    min_group: Annotated[int | None, Query(ge=3)] = None,
+) -> list[dict[str, Any]]:
+    f = {"team": team, "role": role, "location": location, "manager_id": manager_id}
+    df = await run_on_workspace(request, lambda ws: ws.engagement.comments(by, f, min_group=min_group))
+    return jsonable(df)
+
+
+@router.get("/api/v1/engagement/scorecard", tags=["engagement"], summary="Agent/team CX scorecard",
+            dependencies=[Reader])  # fmt: skip
+async def api_scorecard(
+    request: Request,
+    by: Annotated[str, Query(pattern="^(agent|team)$")] = "team",
+    period: Annotated[str | None, Query(pattern="^(week|month|quarter)$")] = None,
+    days: Annotated[int, Query(ge=1, le=90)] = 7,
+    min_group: Annotated[int | None, Query(ge=3)] = None,
+) -> list[dict[str, Any]]:
+    df = await run_on_workspace(
+        request, lambda ws: ws.engagement.scorecard(by, period=period, days=days, min_group=min_group)
+    )
+    return jsonable(df)

@@ -3,7 +3,8 @@
     GET  /api/v1/experiments                         defined experiments, people exposed so far
     POST /api/v1/experiments                         {name, variants, weights?, planned_per_variant?} (admin)
     GET  /api/v1/experiments/size?baseline=&mde=&power=&alpha=&variants=&traffic=
-    GET  /api/v1/experiments/{name}/results?goal=purchase[&goal=…]&window=14&alpha=0.05
+    GET  /api/v1/experiments/{name}/results?goal=purchase[&goal=view>cart>purchase…]&window=14&alpha=0.05
+                                                     [&ci=unpooled|newcombe|auto][&guardrail=…]
 
 ``results`` is :func:`cxlens.experiments.results` as JSON: ``srm_p_value``, ``variants`` (control
 first) and the extra fields; warnings are in ``warnings``.
@@ -85,9 +86,14 @@ async def api_results(
     guardrail: Annotated[list[str] | None, Query(description="Events that must not get more frequent.")] = None,
     window: Annotated[int, Query(ge=1, le=365)] = 14,
     alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05,
+    ci: Annotated[
+        str, Query(pattern="^(unpooled|newcombe|auto)$", description="CI of a rate difference.")
+    ] = "unpooled",
 ) -> dict[str, Any]:
     res = await run_on_workspace(
         request,
-        lambda ws: ws.experiments.results(name, goal, window_days=window, alpha=alpha, guardrails=guardrail or ()),
+        lambda ws: ws.experiments.results(
+            name, goal, window_days=window, alpha=alpha, guardrails=guardrail or (), ci=ci
+        ),
     )
     return _clean(res)

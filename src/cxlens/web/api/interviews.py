@@ -2,7 +2,12 @@
 
     GET /api/v1/interviews                          imported interviews
     GET /api/v1/interviews/candidates?segment=&theme=&min_churn_risk=&per_segment=&survey=&limit=
+                                     &persona=&frustrated=&frustrated_days=
     GET /api/v1/interviews/{interview_id}           its turns (speaker, role, times, text)
+    GET    /api/v1/interview-tags?interview=&tag=&highlights=   tagged passages (redacted)
+    GET    /api/v1/interview-tags/summary               tags across interviews: participants, quotes
+    POST   /api/v1/interviews/{interview_id}/tags       {turn, tag, start?, end?, note?, highlight?}
+    DELETE /api/v1/interview-tags/{tag_id}
 
 Turn texts are redacted of e-mail addresses, phone and card numbers and street addresses
 (:func:`cxlens.schema.redact.redact`) whatever the role; the library keeps the originals.
@@ -13,10 +18,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 
 from cxlens.errors import NotFoundError
 from cxlens.schema.redact import redact
 from cxlens.web.api.metrics import jsonable
+from cxlens.web.api.surveys import JsonOnly  # the same JSON-only rule as the other write APIs
 from cxlens.web.deps import require_role, run_on_workspace
 
 __all__ = ["router"]
@@ -40,6 +47,9 @@ async def api_candidates(
     per_segment: Annotated[int | None, Query(ge=1)] = None,
     survey: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    persona: Annotated[list[str] | None, Query(description="Persona (RFM segment).")] = None,
+    frustrated: Annotated[int | None, Query(ge=1, description="At least this many frustrated sessions.")] = None,
+    frustrated_days: Annotated[int, Query(ge=1, le=3650)] = 90,
 ) -> list[dict[str, Any]]:
     df = await run_on_workspace(
         request,
@@ -48,6 +58,9 @@ async def api_candidates(
             theme=theme,
             min_churn_risk=min_churn_risk,
             per_segment=per_segment,
+            persona=persona,
+            frustrated=frustrated,
+            frustrated_days=frustrated_days,
             survey_id=survey,
             limit=limit,
         ),  # fmt: skip
@@ -63,3 +76,51 @@ async def api_turns(request: Request, interview_id: str) -> list[dict[str, Any]]
         raise NotFoundError(f"interview {interview_id!r} not found")
     df["text"] = df["text"].map(redact)
     return jsonable(df)
+
+
+class TagBody(BaseModel):
+    turn: int = Field(ge=0)
+    tag: str
+    start: int | None = Field(default=None, ge=0)
+    end: int | None = Field(default=None, ge=1)
+    note: str | None = None
+    highlight: bool = False
+
+
+def _redacted(df: Any) -> Any:
+    df["passage"] = df["passage"].map(redact)
+    return df
+
+
+@router.post("/api/v1/interviews/{interview_id}/tags", tags=["interviews"], summary="Tag or highlight a passage",
+             status_code=201, dependencies=[Reader, JsonOnly])  # fmt: skip
+async def api_tag(request: Request, interview_id: str, body: TagBody) -> dict[str, Any]:
+    t = await run_on_workspace(
+        request,
+        lambda ws: ws.interviews.tag(
+            interview_id, body.turn, body.tag, start=body.start, end=body.end, note=body.note, highlight=body.highlight
+        ),  # fmt: skip
+    )
+    t["passage"] = redact(t["passage"])
+    return jsonable(t)
+
+
+@router.get("/api/v1/interview-tags", tags=["interviews"], summary="Tagged passages", dependencies=[Reader])
+async def api_tags(
+    request: Request, interview: str | None = None, tag: str | None = None, highlights: bool = False
+) -> list[dict[str, Any]]:
+    df = await run_on_workspace(request, lambda ws: ws.interviews.tags(interview_id=interview, name=tag,
+                                                                        highlights=highlights))  # fmt: skip
+    return jsonable(_redacted(df))
+
+
+@router.get("/api/v1/interview-tags/summary", tags=["interviews"], summary="Tags across interviews",
+            dependencies=[Reader])  # fmt: skip
+async def api_tag_summary(request: Request, quotes: Annotated[int, Query(ge=1, le=20)] = 3) -> list[dict[str, Any]]:
+    return jsonable(await run_on_workspace(request, lambda ws: ws.interviews.tag_summary(quotes)))
+
+
+@router.delete("/api/v1/interview-tags/{tag_id}", tags=["interviews"], summary="Delete a tag", status_code=204,
+               dependencies=[Reader])  # fmt: skip
+async def api_untag(request: Request, tag_id: str) -> None:
+    await run_on_workspace(request, lambda ws: ws.interviews.untag(tag_id))

@@ -282,7 +282,10 @@ def _persona_view(df: Any) -> list[dict[str, Any]]:
 @personas_router.get("/personas", response_class=HTMLResponse)
 async def personas_page(request: Request) -> HTMLResponse:
     df = await cached_view(request, "personas", None, ALL_DATA, persona_cards)
-    return _render(request, "customers/personas.html", {"nav_active": "personas", "cards": _persona_view(df)})
+    said = await cached_view(request, "persona-interview-quotes", None, ("orders", "interview_turns", "interview_tags"),
+                             lambda ws: ws.interviews.quotes_by_persona())  # fmt: skip
+    cards = [c | {"interview_quotes": said.get(str(c["segment"]), [])} for c in _persona_view(df)]
+    return _render(request, "customers/personas.html", {"nav_active": "personas", "cards": cards})
 
 
 # -- saved segments -------------------------------------------------------------------------------

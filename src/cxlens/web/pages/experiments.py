@@ -28,8 +28,9 @@ async def experiment_list(
     name: Annotated[str, Query()] = "",
     goal: Annotated[str, Query()] = "",
     window: Annotated[int, Query(ge=1, le=365)] = 14,
+    ci: Annotated[str, Query(pattern="^(unpooled|newcombe|auto)$")] = "unpooled",
 ) -> HTMLResponse:
-    return await experiment_page(request, name, goal, window)
+    return await experiment_page(request, name, goal, window, ci)
 
 
 @router.get("/experiments/{name}", response_class=HTMLResponse, dependencies=[Reader])
@@ -38,14 +39,17 @@ async def experiment_page(
     name: str,
     goal: Annotated[str, Query()] = "",
     window: Annotated[int, Query(ge=1, le=365)] = 14,
+    ci: Annotated[str, Query(pattern="^(unpooled|newcombe|auto)$")] = "unpooled",
 ) -> HTMLResponse:
     goals = [g.strip() for g in goal.split(",") if g.strip()]
     res, error = None, None
     if goals and name:
         try:
-            res = await run_on_workspace(request, lambda ws: ws.experiments.results(name, goals, window_days=window))
+            res = await run_on_workspace(
+                request, lambda ws: ws.experiments.results(name, goals, window_days=window, ci=ci)
+            )
         except CxlensError as e:
             error = str(e)
     df = await run_on_workspace(request, lambda ws: ws.experiments.list())
     return _render(request, {"rows": df.to_dict("records"), "res": res, "name": name, "goal": goal,
-                             "window": window, "error": error})  # fmt: skip
+                             "window": window, "ci": ci, "error": error})  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
@@ -31,18 +32,30 @@ def _render(request: Request, template: str, ctx: dict[str, Any]) -> HTMLRespons
 
 @router.get("/engagement", response_class=HTMLResponse, dependencies=[Reader])
 async def engagement_page(
-    request: Request, by: Annotated[str, Query()] = "team", days: Annotated[int, Query(ge=1, le=90)] = 7
+    request: Request,
+    by: Annotated[str, Query()] = "team",
+    days: Annotated[int, Query(ge=1, le=90)] = 7,
+    card: Annotated[str, Query(pattern="^(agent|team)$")] = "team",
 ) -> HTMLResponse:
     error = None
     try:
         rows = (await run_on_workspace(request, lambda ws: ws.engagement.summary(by or None))).to_dict("records")
         cx = await run_on_workspace(request, lambda ws: ws.engagement.beside_cx(days=days))
+        trend = await run_on_workspace(request, lambda ws: ws.engagement.trend("month"))
+        notes = await run_on_workspace(request, lambda ws: ws.engagement.comments(by or None))
+        card_df = await run_on_workspace(request, lambda ws: ws.engagement.scorecard(card, days=days))
     except CxlensError as e:
-        rows, cx, error = [], None, str(e)
-    teams = cx["teams"].astype(object).where(cx["teams"].notna(), None).to_dict("records") if cx else []
+        rows, cx, trend, notes, card_df, error = [], None, None, None, None, str(e)
+
+    def records(df: Any) -> list[dict[str, Any]]:
+        return [] if df is None else df.astype(object).where(df.notna(), None).to_dict("records")
+
+    teams = records(cx["teams"]) if cx else []
     return _render(request, "engagement/page.html", {"nav_active": "engagement", "rows": rows, "by": by,
                                                      "dims": GROUP_COLUMNS, "cx": cx, "teams": teams,
-                                                     "error": error, "days": days})  # fmt: skip
+                                                     "error": error, "days": days, "trend": records(trend),
+                                                     "comments": records(notes), "card": card,
+                                                     "scorecard": records(card_df)})  # fmt: skip
 
 
 @interviews_router.get("/interviews", response_class=HTMLResponse, dependencies=[Reader])
@@ -51,18 +64,37 @@ async def interviews_page(
     segment: Annotated[str, Query()] = "",
     per_segment: Annotated[int | None, Query(ge=1)] = None,
     min_churn_risk: Annotated[float | None, Query(ge=0, le=1)] = None,
+    persona: Annotated[str, Query()] = "",
+    theme: Annotated[str, Query()] = "",
+    frustrated: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
     interviews = (await run_on_workspace(request, lambda ws: ws.interviews.list())).to_dict("records")
-    cands = await run_on_workspace(
-        request,
-        lambda ws: ws.interviews.candidates(
-            segment=segment or None, per_segment=per_segment, min_churn_risk=min_churn_risk
-        ),  # fmt: skip
-    )
+    error = None
+    try:
+        cands = await run_on_workspace(
+            request,
+            lambda ws: ws.interviews.candidates(
+                segment=segment or None,
+                per_segment=per_segment,
+                min_churn_risk=min_churn_risk,
+                persona=persona or None,
+                theme=theme or None,
+                frustrated=frustrated,
+            ),  # fmt: skip
+        )
+    except CxlensError as e:  # an unknown persona: say so on the page
+        cands, error = (
+            pd.DataFrame(columns=["customer_id", "name", "email", "segment", "churn_risk", "opted_at"]),
+            str(e),
+        )
+    tag_rows = (await run_on_workspace(request, lambda ws: ws.interviews.tag_summary())).to_dict("records")
     policy = current_policy()
     cands["email"] = [policy.value(v) for v in cands["email"]]
     cands["name"] = [policy.value(v) for v in cands["name"]]
     return _render(request, "interviews/page.html", {"nav_active": "interviews", "interviews": interviews,
                                                      "candidates": cands.to_dict("records"), "segment": segment,
                                                      "per_segment": per_segment or "",
-                                                     "min_churn_risk": "" if min_churn_risk is None else min_churn_risk})  # fmt: skip
+                                                     "min_churn_risk": "" if min_churn_risk is None else min_churn_risk,
+                                                     "persona": persona, "theme": theme,
+                                                     "frustrated": frustrated or "", "error": error,
+                                                     "tags": tag_rows})  # fmt: skip

@@ -140,6 +140,7 @@ async def _themes_context(request: Request, f: Filters, *, options: bool) -> dic
                 raise
             out["df"], out["note"] = pd.DataFrame(columns=["theme", "name", "size", "quotes"]), str(exc)
             out["df"].attrs["verbatims"] = 0
+        out["interview_quotes"] = ws.interviews.quotes_by_theme()
         if out["df"].attrs.get("model") == "none" and not out["note"]:
             out["note"] = ("themes are discovered by a background job and appear once it has run "
                            "(`cxlens models fit` runs it now)")  # fmt: skip
@@ -147,12 +148,14 @@ async def _themes_context(request: Request, f: Filters, *, options: bool) -> dic
         out["spec"] = to_vega_lite(_themes_chart(out["df"])) if len(out["df"]) else None
         return out
 
-    out = await cached_view(request, "themes", (f, options), ALL_DATA, work)
+    # interview quotes follow the interview tables (turns, highlighted passages) too
+    out = await cached_view(request, "themes", (f, options), (*ALL_DATA, "interview_turns", "interview_tags"), work)
     df = out["df"]
     rows = [
         {"theme": r["theme"], "name": r["name"], "size": int(r["size"]), "share": share(r["share"]),
          "negative_share": share(r["negative_share"]), "growing": bool(r.get("growing")) if "growing" in r else None,
          "quotes": list(r["quotes"] or [])[:2],
+         "interview_quotes": out["interview_quotes"].get(str(r["theme"]), []),
          "aspect": f"{float(r['aspect_score']):+.2f}" if _ok(r.get("aspect_score")) else "—",
          "feedback": "/feedback?" + urlencode([("theme", str(r["theme"])), *f.pairs()])}
         for r in df.to_dict(orient="records")
