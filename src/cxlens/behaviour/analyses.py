@@ -384,6 +384,40 @@ class Behaviour:
         ]  # fmt: skip
         return self.store.read(per.select(cols))
 
+    # -- session replay (cxlens.behaviour.replay) -----------------------------------------------
+    def replays(
+        self,
+        *,
+        frustrated: bool = False,
+        nps_max: float | None = None,
+        url: str | None = None,
+        customer_id: str | None = None,
+        limit: int = 100,
+    ) -> pd.DataFrame:
+        """Recorded sessions with their frustration signals and the person's feedback score
+        (:func:`cxlens.behaviour.replay.list_replays`)."""
+        from cxlens.behaviour.replay import list_replays
+
+        return list_replays(self, frustrated=frustrated, nps_max=nps_max, url=url, customer_id=customer_id, limit=limit)
+
+    def replay(self, session_id: str) -> dict[str, Any]:
+        """One recorded session's metadata (customer, times, pages, bytes)."""
+        from cxlens.behaviour.replay import replay_meta
+
+        return replay_meta(self.store, session_id)
+
+    def replay_events(self, session_id: str) -> list[dict[str, Any]]:
+        """One recorded session's rrweb events, in order (reads only its own blocks)."""
+        from cxlens.behaviour.replay import replay_events
+
+        return replay_events(self.store, session_id)
+
+    def purge_replays(self, older_than_days: float | None = None) -> dict[str, int]:
+        """Delete replays older than ``older_than_days`` (default: the ``replay.retention_days`` setting)."""
+        from cxlens.behaviour.replay import purge
+
+        return purge(self.store, older_than_days)
+
     # -- zoning ------------------------------------------------------------------------------
     def zones(self, url: str, *, start: Any = None, end: Any = None) -> pd.DataFrame:
         """Zoning metrics of a page for the workspace's zones (``behaviour.zones``), Contentsquare's definitions:

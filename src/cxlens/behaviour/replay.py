@@ -1,0 +1,352 @@
+"""Session replay storage: the rrweb chunks the browser SDK sends, stored compactly per session.
+
+**Wire format** (``POST /v1/replay``, sent by ``/sdk/cxlens-replay.js``): one JSON object per
+request, gzip-compressed by the browser where it can (``CompressionStream``; recognised by its magic
+bytes, so ``navigator.sendBeacon`` needs no header) or plain::
+
+    {"sessionId": "…", "seq": 3, "anonymousId": "…", "userId": "…", "url": "https://…",
+     "events": [{"type": 3, "timestamp": 1764690000123, "data": {…}}, …]}
+
+**Storage.** Each chunk becomes one block: the chunk's events as JSON, compressed with zlib (level 9)
+on the server whatever the browser sent, in ``replay_chunks`` keyed by ``(session_id, seq)``. The
+key is the primary key: a chunk sent twice (a retry after a lost answer) is stored once, and its
+index is the offset index — opening a replay looks up that session's blocks through it and reads
+no other session's (the session id is validated to ``[A-Za-z0-9_.:-]`` and given to DuckDB as a
+literal, the form whose equality filter DuckDB answers from the index; a bound parameter makes it
+scan). ``replay_sessions`` keeps one row per session (customer, first page, times, counts, raw and
+stored bytes): the list of replays and the per-session size cap read it, not the blocks.
+
+Settings: ``replay.retention_days`` (default 30; :func:`purge` deletes older sessions),
+``replay.max_session_bytes`` (raw JSON a session may hold, default 20 MB: a chunk that would pass
+it is refused with a 413 naming the setting). A chunk is acknowledged only once committed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from cxlens.errors import NotFoundError, ParameterError, PayloadTooLargeError, SchemaError
+
+__all__ = [
+    "CODEC",
+    "MAX_BODY",
+    "MAX_EVENTS_BYTES",
+    "MAX_SESSION",
+    "RETENTION",
+    "Chunk",
+    "delete_replay",
+    "ensure_tables",
+    "parse_chunk",
+    "purge",
+    "replay_events",
+    "replay_meta",
+    "store_chunk",
+]
+
+RETENTION = "replay.retention_days"
+MAX_SESSION = "replay.max_session_bytes"
+DEFAULT_RETENTION_DAYS = 30
+DEFAULT_MAX_SESSION = 20_000_000
+#: a request's body as sent (the SDK keeps each under 1 MB) and its decompressed JSON
+MAX_BODY = 1_048_576
+MAX_EVENTS_BYTES = 16 * 1_048_576
+CODEC = "zlib"
+_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One validated chunk: its identity, time range and compressed block."""
+
+    session_id: str
+    seq: int
+    anonymous_id: str | None
+    user_id: str | None
+    user_hash: str | None
+    url: str | None
+    first_ts: datetime
+    last_ts: datetime
+    events: int
+    raw_bytes: int
+    data: bytes
+
+
+def session_id_ok(session_id: Any) -> str:
+    """The session id, checked (it is used as an SQL literal: only ``[A-Za-z0-9_.:-]``, ≤ 128)."""
+    if not isinstance(session_id, str) or not _ID.match(session_id):
+        raise ParameterError(
+            "sessionId", f"sessionId is {session_id!r}; expected 1-128 letters, digits or _.:- (a session id)"
+        )
+    return session_id
+
+
+def _ms(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts / 1000, UTC).replace(tzinfo=None)
+
+
+def _text(body: dict[str, Any], name: str, limit: int) -> str | None:
+    v = body.get(name)
+    if v is None or v == "":
+        return None
+    if not isinstance(v, str) or len(v) > limit:
+        raise ParameterError(name, f"{name} is {str(v)[:80]!r}; expected a string of at most {limit} characters")
+    return v
+
+
+def parse_chunk(body: bytes) -> tuple[Chunk, dict[str, Any]]:
+    """Request body (gzip or plain JSON) → a validated :class:`Chunk` and the decoded object (for its
+    ``writeKey``). Errors name the field: 400 for a bad field, 413 for a body over the limits."""
+    if len(body) > MAX_BODY:
+        raise PayloadTooLargeError(
+            f"replay chunk is {len(body):,} bytes, over the limit of {MAX_BODY:,}; send smaller chunks"
+        )
+    if body[:2] == b"\x1f\x8b":
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = d.decompress(body, MAX_EVENTS_BYTES + 1)
+        except zlib.error:
+            raise SchemaError("replay chunk starts like gzip but is not valid gzip; send gzip or plain JSON") from None
+        if len(body) > MAX_EVENTS_BYTES or d.unconsumed_tail:
+            raise PayloadTooLargeError(
+                f"replay chunk is over {MAX_EVENTS_BYTES:,} bytes once decompressed; send smaller chunks"
+            )
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise SchemaError(f"replay chunk is not valid JSON ({e}); send one JSON object") from None
+    if not isinstance(obj, dict):
+        raise SchemaError(f"replay chunk is a {type(obj).__name__}; expected a JSON object with sessionId, seq, events")
+    sid = session_id_ok(obj.get("sessionId"))
+    seq = obj.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 10_000_000:
+        raise ParameterError("seq", f"seq is {seq!r}; expected a whole number 0-9999999 (the chunk's number)")
+    events = obj.get("events")
+    if not isinstance(events, list) or not events:
+        raise ParameterError("events", "events is missing or empty; expected a list of rrweb events")
+    stamps = []
+    for i, e in enumerate(events):
+        if not isinstance(e, dict) or not isinstance(e.get("type"), int):
+            raise ParameterError(
+                f"events[{i}].type", f"events[{i}] has no whole-number 'type'; expected an rrweb event"
+            )
+        ts = e.get("timestamp")
+        if not isinstance(ts, int | float) or isinstance(ts, bool) or not 0 < ts < 1e14:
+            raise ParameterError(
+                f"events[{i}].timestamp", f"events[{i}].timestamp is {ts!r}; expected milliseconds since 1970"
+            )
+        stamps.append(ts)
+    anon, user = _text(obj, "anonymousId", 256), _text(obj, "userId", 256)
+    if anon is None and user is None:
+        raise ParameterError("anonymousId", "anonymousId and userId are both missing; send at least one")
+    raw = orjson.dumps(events)
+    chunk = Chunk(
+        session_id=sid,
+        seq=seq,
+        anonymous_id=anon,
+        user_id=user,
+        user_hash=_text(obj, "userHash", 256),
+        url=_text(obj, "url", 2000),
+        first_ts=_ms(min(stamps)),
+        last_ts=_ms(max(stamps)),
+        events=len(events),
+        raw_bytes=len(raw),
+        data=zlib.compress(raw, 9),
+    )
+    return chunk, obj
+
+
+def ensure_tables(store: Any) -> None:
+    """Create the replay tables in a workspace made before they existed (schema version 4 has them)."""
+    if store.has_table("replay_chunks") and store.has_table("replay_sessions"):
+        return
+    from cxlens.schema.ddl_behaviour import DDL
+
+    with store.transaction() as cur:
+        for stmt in DDL:
+            if "replay_" in stmt:
+                cur.execute(stmt)
+
+
+def store_chunk(
+    store: Any, chunk: Chunk, *, customer_id: str | None, received: datetime | None = None
+) -> dict[str, Any]:
+    """Commit one chunk (and its session's row); ``{"stored": False}`` when it was already there.
+
+    Raises :class:`PayloadTooLargeError` (413) when the session would pass ``replay.max_session_bytes``."""
+    ensure_tables(store)
+    received = received or datetime.now(UTC).replace(tzinfo=None)
+    cap = int(store.setting(MAX_SESSION, DEFAULT_MAX_SESSION))
+    with _lock, store.transaction(changes=["replay_chunks", "replay_sessions"]) as cur:
+        lit = f"'{chunk.session_id}'"  # validated by session_id_ok: a literal lets DuckDB use the key's index
+        if cur.execute(f"SELECT 1 FROM replay_chunks WHERE session_id = {lit} AND seq = ?", [chunk.seq]).fetchone():
+            return {"stored": False, "sessionId": chunk.session_id, "seq": chunk.seq}
+        row = cur.execute(f"SELECT raw_bytes FROM replay_sessions WHERE session_id = {lit}").fetchone()
+        held = row[0] if row else 0
+        if held + chunk.raw_bytes > cap:
+            raise PayloadTooLargeError(
+                f"session {chunk.session_id!r} would hold {held + chunk.raw_bytes:,} bytes of replay, over the cap of "
+                f"{cap:,} (setting {MAX_SESSION!r}); the rest of this session is not recorded",
+                param="events",
+            )
+        cur.execute(
+            "INSERT INTO replay_chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [chunk.session_id, chunk.seq, customer_id, chunk.anonymous_id, chunk.first_ts, chunk.last_ts,
+             chunk.events, chunk.raw_bytes, CODEC, chunk.data, received],
+        )  # fmt: skip
+        if row is None:
+            cur.execute(
+                "INSERT INTO replay_sessions VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+                [chunk.session_id, customer_id, chunk.anonymous_id, chunk.first_ts, chunk.last_ts, chunk.url,
+                 chunk.events, chunk.raw_bytes, len(chunk.data), received],
+            )  # fmt: skip
+        else:
+            cur.execute(
+                "UPDATE replay_sessions SET customer_id = coalesce(?, customer_id), "
+                "anonymous_id = coalesce(anonymous_id, ?), started_at = least(started_at, ?), "
+                "ended_at = greatest(ended_at, ?), url = CASE WHEN ? < started_at THEN coalesce(?, url) ELSE "
+                "coalesce(url, ?) END, chunks = chunks + 1, events = events + ?, raw_bytes = raw_bytes + ?, "
+                f"stored_bytes = stored_bytes + ?, received_at = ? WHERE session_id = {lit}",
+                [customer_id, chunk.anonymous_id, chunk.first_ts, chunk.last_ts, chunk.first_ts, chunk.url, chunk.url,
+                 chunk.events, chunk.raw_bytes, len(chunk.data), received],
+            )  # fmt: skip
+    return {"stored": True, "sessionId": chunk.session_id, "seq": chunk.seq}
+
+
+def _blocks(store: Any, session_id: str) -> list[tuple[int, str, bytes]]:
+    lit = f"'{session_id_ok(session_id)}'"
+    return store.rows(f"SELECT seq, codec, data FROM replay_chunks WHERE session_id = {lit} ORDER BY seq")
+
+
+def replay_events(store: Any, session_id: str) -> list[dict[str, Any]]:
+    """The session's rrweb events in order (its blocks only, decompressed). 404 when none."""
+    if not store.has_table("replay_chunks"):
+        raise NotFoundError(f"no replay of session {session_id!r}; replay is not recorded in this workspace yet")
+    blocks = _blocks(store, session_id)
+    if not blocks:
+        raise NotFoundError(f"no replay of session {session_id!r}; see `cxlens replays list`")
+    events: list[dict[str, Any]] = []
+    for _, codec, data in blocks:
+        if codec != CODEC:
+            raise SchemaError(f"replay block of session {session_id!r} has codec {codec!r}; expected {CODEC!r}")
+        events.extend(orjson.loads(zlib.decompress(data)))
+    events.sort(key=lambda e: e["timestamp"])  # chunks of two tabs may interleave
+    return events
+
+
+def replay_meta(store: Any, session_id: str) -> dict[str, Any]:
+    """The session's row of ``replay_sessions`` (404 when it has no replay)."""
+    lit = f"'{session_id_ok(session_id)}'"
+    if not store.has_table("replay_sessions"):
+        raise NotFoundError(f"no replay of session {session_id!r}; replay is not recorded in this workspace yet")
+    frame = store.read(f"SELECT * FROM replay_sessions WHERE session_id = {lit}")
+    if frame.empty:
+        raise NotFoundError(f"no replay of session {session_id!r}; see `cxlens replays list`")
+    row = frame.iloc[0].to_dict()
+    row["duration_s"] = (row["ended_at"] - row["started_at"]).total_seconds()
+    row["ratio"] = row["stored_bytes"] / row["raw_bytes"] if row["raw_bytes"] else None
+    return row
+
+
+def delete_replay(store: Any, session_id: str) -> int:
+    """Delete one session's replay; returns the blocks deleted."""
+    lit = f"'{session_id_ok(session_id)}'"
+    ensure_tables(store)
+    with store.transaction(changes=["replay_chunks", "replay_sessions"]) as cur:
+        n = cur.execute(f"SELECT count(*) FROM replay_chunks WHERE session_id = {lit}").fetchone()[0]
+        cur.execute(f"DELETE FROM replay_chunks WHERE session_id = {lit}")
+        cur.execute(f"DELETE FROM replay_sessions WHERE session_id = {lit}")
+    return n
+
+
+def purge(store: Any, older_than_days: float | None = None, *, now: datetime | None = None) -> dict[str, int]:
+    """Delete the replays of sessions that ended more than ``older_than_days`` ago (default: the
+    workspace's ``replay.retention_days``, 30); returns the sessions and blocks deleted."""
+    days = store.setting(RETENTION, DEFAULT_RETENTION_DAYS) if older_than_days is None else older_than_days
+    if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
+        raise ParameterError("older_than", f"older_than is {days!r}; expected a number of days ≥ 0")
+    ensure_tables(store)
+    cutoff = (now or datetime.now(UTC).replace(tzinfo=None)) - timedelta(days=float(days))
+    with store.transaction(changes=["replay_chunks", "replay_sessions"]) as cur:
+        old = "SELECT session_id FROM replay_sessions WHERE ended_at < ?"
+        blocks = cur.execute(f"SELECT count(*) FROM replay_chunks WHERE session_id IN ({old})", [cutoff]).fetchone()[0]
+        sessions = cur.execute("SELECT count(*) FROM replay_sessions WHERE ended_at < ?", [cutoff]).fetchone()[0]
+        cur.execute(f"DELETE FROM replay_chunks WHERE session_id IN ({old})", [cutoff])
+        cur.execute("DELETE FROM replay_sessions WHERE ended_at < ?", [cutoff])
+    return {"sessions": sessions, "blocks": blocks}
+
+
+#: the list's columns, in order
+LIST_COLUMNS = [
+    "session_id", "customer_id", "anonymous_id", "started_at", "duration_s", "url", "events", "chunks",
+    "stored_bytes", "rage_clicks", "dead_clicks", "error_clicks", "frustration_score", "nps", "feedback",
+]  # fmt: skip
+
+
+def list_replays(
+    behaviour: Any,
+    *,
+    frustrated: bool = False,
+    nps_max: float | None = None,
+    url: str | None = None,
+    customer_id: str | None = None,
+    limit: int = 100,
+) -> Any:
+    """Recorded sessions, newest first, with their frustration signals (``behaviour_events``) and the
+    person's feedback: ``nps`` (their latest NPS score) and ``feedback`` (how many answers they gave).
+
+    ``frustrated``: at least one rage, dead or error click; ``nps_max``: latest NPS ≤ it (people
+    without one drop out); ``url``: the session viewed that page (or its replay starts there);
+    ``customer_id``: that person's sessions. ``frustration_score`` weighs the three click signals as
+    :data:`cxlens.behaviour.WEIGHTS` does (quick backs are left out here).
+    """
+    import ibis
+    import pandas as pd
+
+    from cxlens.behaviour.analyses import SIGNALS, WEIGHTS, _on_page
+
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
+        raise ParameterError("limit", f"limit is {limit!r}; expected a whole number 1-100000")
+    if nps_max is not None and (isinstance(nps_max, bool) or not isinstance(nps_max, int | float)):
+        raise ParameterError("nps_max", f"nps_max is {nps_max!r}; expected a number 0-10")
+    store = behaviour.store
+    if not store.has_table("replay_sessions"):
+        return pd.DataFrame(columns=LIST_COLUMNS)
+    rs = store.table("replay_sessions")
+    ev = behaviour._events()
+    sig = ev.filter(ev.session_id.notnull() & ev.name.isin(list(SIGNALS.values())))
+    counts = sig.group_by("session_id").aggregate(
+        **{k: (sig.name == v).cast("int64").sum() for k, v in SIGNALS.items()}
+    )
+    t = rs.left_join(counts, rs.session_id == counts.session_id).drop("session_id_right")
+    t = t.mutate(**{k: t[k].fill_null(0) for k in SIGNALS})
+    t = t.mutate(frustration_score=sum(t[k] * WEIGHTS[k] for k in SIGNALS))
+    fb = store.table("feedback")
+    fb = fb.filter(fb.customer_id.notnull())
+    nps = fb.filter(fb.metric == "nps")
+    latest = nps.group_by(fb_customer=nps.customer_id).aggregate(nps=nps.score.argmax(nps.ts))
+    n = fb.group_by(fb_customer2=fb.customer_id).aggregate(feedback=fb.count())
+    t = t.left_join(latest, t.customer_id == latest.fb_customer).drop("fb_customer")
+    t = t.left_join(n, t.customer_id == n.fb_customer2).drop("fb_customer2")
+    t = t.mutate(
+        feedback=t.feedback.fill_null(0), duration_s=(t.ended_at.epoch_seconds() - t.started_at.epoch_seconds())
+    )
+    if frustrated:
+        t = t.filter(t.rage_clicks + t.dead_clicks + t.error_clicks > 0)
+    if nps_max is not None:
+        t = t.filter(t.nps <= float(nps_max))
+    if customer_id is not None:
+        t = t.filter(t.customer_id == str(customer_id))
+    if url is not None:
+        seen = ev.filter((ev.type == "page") & _on_page(ev, url)).select("session_id").distinct()
+        starts = t.url.startswith(url) | t.url.re_replace(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "").startswith(url)
+        t = t.filter(t.session_id.isin(seen.session_id) | starts)
+    t = t.order_by([ibis.desc("started_at"), "session_id"]).limit(limit)
+    return store.read(t.select(LIST_COLUMNS))
