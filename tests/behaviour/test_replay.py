@@ -240,6 +240,8 @@ def test_http_collect_and_read_through_the_real_server(tmp_path):
             page = analyst.get("/replays")
             assert page.status_code == 200 and 'href="/replays/h1"' in page.text
             assert analyst.get("/replays/h1").status_code == 200
+            ws.load("customers", pd.DataFrame({"customer_id": ["C1"]}))
+            assert 'href="/replays?customer=C1"' in analyst.get("/customers/C1").text  # the customer 360 links
             agent = _login(url, "ag@x.example")
             assert agent.get("/api/v1/replays").status_code == 403
             assert agent.get("/api/v1/replays/h1/events").status_code == 403

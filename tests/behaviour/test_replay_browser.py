@@ -128,6 +128,8 @@ def test_replay_recorded_masked_stored_and_played_with_the_rage_click(shop, brow
     csp: list[str] = []
     player.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
     try:
+        player.goto(f"{url}/frustration")  # the frustrated session links to its replay
+        assert player.locator("#frustration-sessions a[data-field=replay]").get_attribute("href") == f"/replays/{sid}"
         player.goto(f"{url}/replays?frustrated=1")
         assert player.locator("#replays a[data-field=session]").all_inner_texts() == [sid]
         player.click(f"#replays a:has-text('{sid}')")

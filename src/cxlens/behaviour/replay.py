@@ -45,6 +45,7 @@ __all__ = [
     "ensure_tables",
     "parse_chunk",
     "purge",
+    "recorded",
     "replay_events",
     "replay_meta",
     "store_chunk",
@@ -350,3 +351,12 @@ def list_replays(
         t = t.filter(t.session_id.isin(seen.session_id) | starts)
     t = t.order_by([ibis.desc("started_at"), "session_id"]).limit(limit)
     return store.read(t.select(LIST_COLUMNS))
+
+
+def recorded(store: Any, session_ids: list[str]) -> set[str]:
+    """Which of these sessions have a replay (for links from other pages)."""
+    ids = [s for s in session_ids if isinstance(s, str)]
+    if not ids or not store.has_table("replay_sessions"):
+        return set()
+    rows = store.rows("SELECT session_id FROM replay_sessions WHERE session_id IN (SELECT unnest(?))", [ids])
+    return {r[0] for r in rows}
