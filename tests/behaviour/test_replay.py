@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import cxlens
 from cxlens.access import users
-from cxlens.behaviour.replay import MAX_SESSION, parse_chunk, purge, store_chunk
+from cxlens.behaviour.replay import MAX_SESSION, compact, parse_chunk, purge, store_chunk
 from cxlens.cli import app as cli_app
 from cxlens.customers.profile import erase_customer
 from cxlens.errors import NotFoundError, ParameterError, PayloadTooLargeError
@@ -85,6 +85,27 @@ def test_chunks_round_trip_idempotent_and_compact(rws):
     assert len(rws.sql("SELECT * FROM replay_chunks")) == 3
     with pytest.raises(NotFoundError, match="no replay of session 'nope'"):
         rws.behaviour.replay_events("nope")
+
+
+def test_compaction_merges_a_finished_session_and_keeps_resends_idempotent(rws):
+    chunks = [events(300, start=T0 + 30_000 * i) for i in range(6)]
+    for i, evs in enumerate(chunks):
+        put(rws, "s-c", i, evs)
+    put(rws, "s-live", 0, events(5))
+    before = rws.behaviour.replay("s-c")["stored_bytes"]
+    put(rws, "s-live", 1, events(5, start=T0 + 1000))  # two blocks, but still receiving: left alone
+    now = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=31)
+    assert compact(rws, 30, now=now - timedelta(minutes=2)) == {"sessions": 0, "blocks_before": 0, "blocks_after": 0}
+    assert compact(rws, 30, now=now) == {"sessions": 2, "blocks_before": 8, "blocks_after": 2}
+    assert rws.behaviour.replay_events("s-c") == [e for c in chunks for e in c]
+    after = rws.behaviour.replay("s-c")["stored_bytes"]
+    assert after < before and after == rws.sql("SELECT sum(octet_length(data)) AS n FROM replay_chunks "
+                                               "WHERE session_id = 's-c'")["n"][0]  # fmt: skip
+    assert put(rws, "s-c", 3, chunks[3])["stored"] is False  # a late re-send is still recognised
+    late = events(3, start=T0 + 400_000)
+    assert put(rws, "s-c", 6, late)["stored"] is True  # a late chunk is its own block, read with the rest
+    assert rws.behaviour.replay_events("s-c") == [e for c in chunks for e in c] + late
+    assert compact(rws, 30, now=now + timedelta(hours=2))["sessions"] == 1  # and merged next time
 
 
 def test_bad_chunks_name_the_field(rws):
@@ -180,6 +201,8 @@ def test_cli_list_show_purge(listed, tmp_path):
     assert json.loads(res.stdout)[0]["customer_id"] == "bob" and json.loads(res.stdout)[0]["events"] == 7
     res = runner.invoke(cli_app, ["-w", path, "replays", "show", "nope"])
     assert res.exit_code != 0 and "no replay of session 'nope'" in str(res.exception or res.output)
+    res = runner.invoke(cli_app, ["-w", path, "replays", "compact", "--idle-minutes", "0", "--format", "json"])
+    assert res.exit_code == 0 and json.loads(res.stdout) == [{"sessions": 0, "blocks_before": 0, "blocks_after": 0}]
     res = runner.invoke(cli_app, ["-w", path, "replays", "purge", "--older-than", "0", "--format", "json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout) == [{"sessions": 3, "blocks": 3}]

@@ -25,7 +25,7 @@ import ibis
 import pandas as pd
 
 from cxlens.behaviour.config import zones as zone_definitions
-from cxlens.behaviour.replay import purge, replay_events, replay_meta
+from cxlens.behaviour.replay import compact, purge, replay_events, replay_meta
 from cxlens.behaviour.sync import COLUMNS, sync, typed_events_sql
 from cxlens.errors import ParameterError
 from cxlens.metrics.stats import wilson
@@ -453,6 +453,10 @@ class Behaviour:
     def purge_replays(self, older_than_days: float | None = None) -> dict[str, int]:
         """Delete replays older than ``older_than_days`` (default: the ``replay.retention_days`` setting)."""
         return purge(self.store, older_than_days)
+
+    def compact_replays(self, idle_minutes: float = 30) -> dict[str, int]:
+        """Merge the chunks of sessions idle for ``idle_minutes`` into one xz block each (smaller)."""
+        return compact(self.store, idle_minutes)
 
     # -- zoning ------------------------------------------------------------------------------
     def zones(self, url: str, *, start: Any = None, end: Any = None) -> pd.DataFrame:

@@ -66,3 +66,22 @@ def purge(
         err.print(f"deleted {res['sessions']:,} replays ({res['blocks']:,} blocks)", markup=False)
     else:
         print_frame(pd.DataFrame([res]), fmt)
+
+
+@replays_app.command("compact")
+def compact(
+    idle_minutes: Annotated[
+        float, typer.Option(min=0, help="Compact sessions that received no chunk for this many minutes.")
+    ] = 30,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Merge each finished session's chunks into one xz block (about half the bytes; run it with purge)."""
+    with open() as ws:
+        res = ws.behaviour.compact_replays(idle_minutes)
+    if fmt is Fmt.table:
+        err.print(
+            f"compacted {res['sessions']:,} sessions ({res['blocks_before']:,} blocks → {res['blocks_after']:,})",
+            markup=False,
+        )
+    else:
+        print_frame(pd.DataFrame([res]), fmt)
