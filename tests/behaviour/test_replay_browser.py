@@ -25,6 +25,7 @@ SECRET_CARD = "4111111111111111"
 OPTIONS = {
     "/checkout": "replay: {flushInterval: 400}",
     "/off": "",
+    "/remote": "",
     "/consent": "replay: {flushInterval: 300}, requireConsent: true",
     "/withdraw": "replay: {flushInterval: 300}",
     "/short": "replay: {flushInterval: 300, minimumDuration: 60000}",
@@ -204,3 +205,26 @@ def test_replay_off_consent_and_minimum_duration_send_nothing(shop, browser):
         page.close()
     after = len(ws.sql("SELECT * FROM replay_chunks"))
     assert after - before == n
+
+
+def test_remote_config_turns_replay_on_and_off_without_touching_the_page(shop, browser):
+    ws, origin, _ = shop
+    try:
+        for setting, path, want in ((True, "/remote", True), (False, "/checkout", False)):
+            ws.set_setting("behaviour.replay", setting)
+            page = new_page(browser, 1024, 700)
+            sent = _watch(page)
+            try:
+                page.goto(origin + path + "?remote")
+                page.wait_for_function("window.cxlens && window.cxlens.loaded === true")
+                page.wait_for_timeout(700)  # the remote config (cached 60 s by the browser: a new page each time)
+                page.click("#apply")
+                deadline = time.monotonic() + (8 if want else 1.5)
+                while not sent and time.monotonic() < deadline:
+                    page.wait_for_timeout(100)
+                assert bool(sent) is want, path
+                assert page.evaluate("cxlens.behaviourConfig().replay") is want
+            finally:
+                page.close()
+    finally:
+        ws.set_setting("behaviour.replay", None)
