@@ -117,18 +117,18 @@
   function flush() {
     if (!stopFn) return;
     if (!cx.capturing()) { stop(); return; }
+    if (!buffer.length) return;  // idle: do not touch the session (it would never time out)
     var s = cx.session();
-    if (s !== sid) {  // the session timed out: what is buffered belongs to the old one
-      send(true);
+    if (s !== sid) {  // the session timed out while idle: a new recording, from a full snapshot
+      buffer = []; bufBytes = 0;
       sid = s; reached = false; started = Date.now();
       if (!sampled(sid)) { stop(); return; }
       record.takeFullSnapshot(true);
     }
-    send(false);
+    send();
   }
-  function send(force) {
-    if (!buffer.length || !(force || minimumReached(buffer[buffer.length - 1].timestamp))) return;
-    if (force && !reached) { buffer = []; bufBytes = 0; return; }
+  function send() {
+    if (!buffer.length || !minimumReached(buffer[buffer.length - 1].timestamp)) return;
     var events = buffer;
     buffer = []; bufBytes = 0;
     pack(events).then(function (bodies) { pending = pending.concat(bodies); post(); });
