@@ -44,6 +44,7 @@ __all__ = [
     "RETENTION",
     "Chunk",
     "compact",
+    "decode",
     "delete_replay",
     "ensure_tables",
     "parse_chunk",
@@ -171,6 +172,13 @@ def parse_chunk(body: bytes) -> tuple[Chunk, dict[str, Any]]:
     return chunk, obj
 
 
+def decode(codec: str, data: bytes) -> list[dict[str, Any]]:
+    """One block's events (``zlib`` or ``xz``)."""
+    if codec not in _DECODE:
+        raise SchemaError(f"replay block has codec {codec!r}; expected zlib or xz")
+    return orjson.loads(_DECODE[codec](data))
+
+
 def ensure_tables(store: Any) -> None:
     """Create the replay tables in a workspace made before they existed (schema version 4 has them)."""
     if store in _ready:
@@ -238,7 +246,7 @@ def _blocks(store: Any, session_id: str) -> list[tuple[int, str, bytes]]:
 
 def replay_events(store: Any, session_id: str) -> list[dict[str, Any]]:
     """The session's rrweb events in order (its blocks only, decompressed). 404 when none."""
-    if not store.has_table("replay_chunks"):
+    if store not in _ready and not store.has_table("replay_chunks"):
         raise NotFoundError(f"no replay of session {session_id!r}; replay is not recorded in this workspace yet")
     blocks = _blocks(store, session_id)
     if not blocks:
