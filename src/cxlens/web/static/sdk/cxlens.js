@@ -13,6 +13,7 @@
  *   cxlens.variant("checkout-v2", ["control", "one-page"])   // sticky A/B variant + one $exposure per page
  *                                       // (call it once the tracker has loaded: `cxlens.loaded === true`)
  *   cxlens.consent(false)               // stop everything and send nothing (true: resume)
+ *   cxlens.session()                    // the current session id (what replays and events are keyed by)
  *
  * Behaviour capture is opt-in: init({heatmaps: true, frustration: true}) loads
  * /sdk/cxlens-behaviour.js (clicks, scroll depth, errors, rage/dead/error clicks, zones);
