@@ -235,7 +235,7 @@ def test_http_api_and_remote_config(zws):
             # the public remote config needs the write key
             assert c.get("/v1/behaviour/config").status_code == 401
             cfg = c.get("/v1/behaviour/config", params={"writeKey": key}).json()
-            assert cfg == {"heatmaps": None, "frustration": None, "maskSelector": None,
+            assert cfg == {"heatmaps": None, "frustration": None, "replay": None, "maskSelector": None,
                            "zones": [{"name": "hero", "selector": "#hero"}, {"name": "cta", "selector": "#cta"}]}  # fmt: skip
             r = c.put("/api/v1/behaviour/zone-definitions", content=orjson.dumps([{"name": "x", "selector": ""}]),
                       headers={"content-type": "application/json"})  # fmt: skip

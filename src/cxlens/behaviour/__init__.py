@@ -9,13 +9,14 @@
 from __future__ import annotations
 
 from cxlens.behaviour.analyses import KINDS, SIGNALS, WEIGHTS, WIDTHS, Behaviour, page_key, width_bucket
-from cxlens.behaviour.config import FRUSTRATION, HEATMAPS, MASK, ZONES, remote_config, set_zones, zones
+from cxlens.behaviour.config import FRUSTRATION, HEATMAPS, MASK, REPLAY, ZONES, remote_config, set_zones, zones
 
 __all__ = [
     "FRUSTRATION",
     "HEATMAPS",
     "KINDS",
     "MASK",
+    "REPLAY",
     "SIGNALS",
     "WEIGHTS",
     "WIDTHS",

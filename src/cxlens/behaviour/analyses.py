@@ -25,6 +25,7 @@ import ibis
 import pandas as pd
 
 from cxlens.behaviour.config import zones as zone_definitions
+from cxlens.behaviour.replay import compact, purge, replay_events, replay_meta
 from cxlens.behaviour.sync import COLUMNS, sync, typed_events_sql
 from cxlens.errors import ParameterError
 from cxlens.metrics.stats import wilson
@@ -384,6 +385,79 @@ class Behaviour:
         ]  # fmt: skip
         return self.store.read(per.select(cols))
 
+    # -- session replay (storage: cxlens.behaviour.replay) ------------------------------------------
+    def replays(
+        self,
+        *,
+        frustrated: bool = False,
+        nps_max: float | None = None,
+        url: str | None = None,
+        customer_id: str | None = None,
+        limit: int = 100,
+    ) -> pd.DataFrame:
+        """Recorded sessions, newest first, with their frustration signals (``behaviour_events``) and the
+        person's feedback: ``nps`` (their latest NPS score) and ``feedback`` (how many answers they gave).
+
+        ``frustrated``: at least one rage, dead or error click; ``nps_max``: latest NPS ≤ it (people
+        without one drop out); ``url``: the session viewed that page (or its replay starts there);
+        ``customer_id``: that person's sessions. ``frustration_score`` weighs the three click signals as
+        :data:`WEIGHTS` does (quick backs are left out here).
+        """
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
+            raise ParameterError("limit", f"limit is {limit!r}; expected a whole number 1-100000")
+        if nps_max is not None and (isinstance(nps_max, bool) or not isinstance(nps_max, int | float)):
+            raise ParameterError("nps_max", f"nps_max is {nps_max!r}; expected a number 0-10")
+        store = self.store
+        if not store.has_table("replay_sessions"):
+            return pd.DataFrame(columns=REPLAY_COLUMNS)
+        rs = store.table("replay_sessions")
+        ev = self._events()
+        sig = ev.filter(ev.session_id.notnull() & ev.name.isin(list(SIGNALS.values())))
+        counts = sig.group_by("session_id").aggregate(
+            **{k: (sig.name == v).cast("int64").sum() for k, v in SIGNALS.items()}
+        )
+        t = rs.left_join(counts, rs.session_id == counts.session_id).drop("session_id_right")
+        t = t.mutate(**{k: t[k].fill_null(0) for k in SIGNALS})
+        t = t.mutate(frustration_score=sum(t[k] * WEIGHTS[k] for k in SIGNALS))
+        fb = store.table("feedback")
+        fb = fb.filter(fb.customer_id.notnull())
+        nps = fb.filter(fb.metric == "nps")
+        latest = nps.group_by(fb_customer=nps.customer_id).aggregate(nps=nps.score.argmax(nps.ts))
+        n = fb.group_by(fb_customer2=fb.customer_id).aggregate(feedback=fb.count())
+        t = t.left_join(latest, t.customer_id == latest.fb_customer).drop("fb_customer")
+        t = t.left_join(n, t.customer_id == n.fb_customer2).drop("fb_customer2")
+        t = t.mutate(
+            feedback=t.feedback.fill_null(0), duration_s=t.ended_at.epoch_seconds() - t.started_at.epoch_seconds()
+        )
+        if frustrated:
+            t = t.filter(t.rage_clicks + t.dead_clicks + t.error_clicks > 0)
+        if nps_max is not None:
+            t = t.filter(t.nps <= float(nps_max))
+        if customer_id is not None:
+            t = t.filter(t.customer_id == str(customer_id))
+        if url is not None:
+            seen = ev.filter((ev.type == "page") & _on_page(ev, url)).select("session_id").distinct()
+            path = t.url.re_replace(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "")
+            t = t.filter(t.session_id.isin(seen.session_id) | t.url.startswith(url) | path.startswith(url))
+        t = t.order_by([ibis.desc("started_at"), "session_id"]).limit(limit)
+        return store.read(t.select(REPLAY_COLUMNS))
+
+    def replay(self, session_id: str) -> dict[str, Any]:
+        """One recorded session's metadata (customer, times, pages, bytes)."""
+        return replay_meta(self.store, session_id)
+
+    def replay_events(self, session_id: str) -> list[dict[str, Any]]:
+        """One recorded session's rrweb events, in order (reads only its own blocks)."""
+        return replay_events(self.store, session_id)
+
+    def purge_replays(self, older_than_days: float | None = None) -> dict[str, int]:
+        """Delete replays older than ``older_than_days`` (default: the ``replay.retention_days`` setting)."""
+        return purge(self.store, older_than_days)
+
+    def compact_replays(self, idle_minutes: float = 30) -> dict[str, int]:
+        """Merge the chunks of sessions idle for ``idle_minutes`` into one xz block each (smaller)."""
+        return compact(self.store, idle_minutes)
+
     # -- zoning ------------------------------------------------------------------------------
     def zones(self, url: str, *, start: Any = None, end: Any = None) -> pd.DataFrame:
         """Zoning metrics of a page for the workspace's zones (``behaviour.zones``), Contentsquare's definitions:
@@ -449,6 +523,12 @@ class Behaviour:
         df["selector"] = df["zone"].map(selectors)
         return df[_ZONE_COLUMNS]
 
+
+#: the replay list's columns, in order
+REPLAY_COLUMNS = [
+    "session_id", "customer_id", "anonymous_id", "started_at", "duration_s", "url", "events", "chunks",
+    "stored_bytes", "rage_clicks", "dead_clicks", "error_clicks", "frustration_score", "nps", "feedback",
+]  # fmt: skip
 
 _ZONE_COLUMNS = [
     "zone", "selector", "pageviews", "clicked", "clicks", "exposed", "exposed_clicked", "click_rate",

@@ -5,6 +5,7 @@ or ``False`` (overrides ``init`` without redeploying the site):
 
 * ``behaviour.heatmaps`` — clicks, scroll depth, zone exposure;
 * ``behaviour.frustration`` — rage, dead and error clicks, JavaScript errors;
+* ``behaviour.replay`` — session replay (rrweb, cxlens.behaviour.replay);
 * ``behaviour.zones`` — the zones: ``[{"name": "hero", "selector": "#hero", "url": "/"}]`` (``url``
   optional, a path prefix the zone belongs to);
 * ``behaviour.mask_selector`` — a CSS selector whose elements' text is never sent.
@@ -17,10 +18,11 @@ from typing import Any
 
 from cxlens.errors import ParameterError
 
-__all__ = ["HEATMAPS", "FRUSTRATION", "MASK", "ZONES", "remote_config", "set_zones", "zones"]
+__all__ = ["HEATMAPS", "FRUSTRATION", "MASK", "REPLAY", "ZONES", "remote_config", "set_zones", "zones"]
 
 HEATMAPS = "behaviour.heatmaps"
 FRUSTRATION = "behaviour.frustration"
+REPLAY = "behaviour.replay"
 ZONES = "behaviour.zones"
 MASK = "behaviour.mask_selector"
 _NAME = re.compile(r"^[\w .:-]{1,80}$")
@@ -76,6 +78,7 @@ def remote_config(store: Any) -> dict[str, Any]:
     return {
         "heatmaps": _flag(store, HEATMAPS),
         "frustration": _flag(store, FRUSTRATION),
+        "replay": _flag(store, REPLAY),
         "zones": zones(store),
         "maskSelector": store.setting(MASK),
     }

@@ -20,6 +20,7 @@ from cxlens.cli import (  # noqa: F401  (registers commands)
     jobs,
     journeys,
     measure,
+    replays,
     surveys,
     voice,
 )

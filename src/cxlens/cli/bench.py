@@ -189,11 +189,20 @@ def bench_behaviour(
     clicks: Annotated[int, typer.Option(help="Click events to generate (plus one page view per ten).")] = 10_000_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     repeat: Annotated[int, typer.Option(help="Runs per query (the best is shown).")] = 3,
+    replay_sessions: Annotated[
+        int, typer.Option(min=0, help="Two-minute replay sessions to store for the replay figures (0: skip).")
+    ] = 300,
 ) -> None:
-    """Heatmap, zoning and frustration queries over 10M click events: seconds vs the goal (< 1 s each)."""
+    """Heatmap, zoning and frustration queries over 10M click events: seconds vs the goal (< 1 s each);
+    replay storage ratio (goal ≤ 15 % of the raw JSON) and the time to open one replay among many."""
     benchmarks()
     from benchmarks.behaviour import bench_behaviour as run
+    from benchmarks.replay import bench_replay
 
     with err.status(f"building {clicks:,} click events and timing the queries…"):
         res = run(clicks=clicks, seed=seed, repeat=repeat)
     print_bench(f"bench behaviour: {clicks:,} click events", res)
+    if replay_sessions:
+        with err.status(f"storing {replay_sessions:,} replay sessions…"):
+            rep = bench_replay(sessions=replay_sessions, seed=seed)
+        print_bench(f"bench behaviour: session replay, {replay_sessions:,} sessions", rep)

@@ -176,6 +176,7 @@ def create_app(
     from cxlens.web.api import interviews as interviews_api
     from cxlens.web.api import journeys as journeys_api
     from cxlens.web.api import metrics as metrics_api
+    from cxlens.web.api import replay as replay_api
     from cxlens.web.api import surveys as surveys_api
     from cxlens.web.api import voice as voice_api
     from cxlens.web.pages import load_pages
@@ -194,6 +195,8 @@ def create_app(
     app.include_router(collect_api.router)  # /v1 collection API
     app.include_router(behaviour_api.public_router)  # /v1/behaviour/config, /sdk/cxlens-behaviour.js
     app.include_router(behaviour_api.router)
+    app.include_router(replay_api.public_router)  # /v1/replay, /sdk/cxlens-replay.js
+    app.include_router(replay_api.router)
     for router in load_pages():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

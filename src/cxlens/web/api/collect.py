@@ -45,6 +45,7 @@ from cxlens.collect.origins import origin_allowed
 from cxlens.collect.writer import Collector, close_collectors
 from cxlens.errors import ConfigError, CxlensError, ForbiddenError, PayloadTooLargeError, RateLimitError
 from cxlens.web.api.behaviour import public_router as behaviour_public_router
+from cxlens.web.api.replay import public_router as replay_public_router
 from cxlens.web.deps import authenticate_key, hub
 from cxlens.web.errors import handle_error
 from cxlens.web.hub import WorkspaceHub
@@ -424,4 +425,5 @@ def create_collect_app(workspaces: WorkspaceHub, *, parse_workers: int = 0) -> F
 
     app.include_router(router)
     app.include_router(behaviour_public_router)  # the SDK's remote config and behaviour script
+    app.include_router(replay_public_router)  # session replay chunks and the replay script
     return app

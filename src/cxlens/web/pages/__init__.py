@@ -40,6 +40,7 @@ PAGE_MODULES: list[str] = [
     "cxlens.web.pages.experiments",
     "cxlens.web.pages.learn",
     "cxlens.web.pages.behaviour",
+    "cxlens.web.pages.replay",
 ]
 
 #: Registered navigation entries (see :func:`nav` for the ordered list).

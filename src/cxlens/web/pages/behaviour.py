@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from cxlens.behaviour import KINDS, WIDTHS
 from cxlens.behaviour.charts import frustration_chart, heatmap_chart, scroll_chart
+from cxlens.behaviour.replay import recorded
 from cxlens.web.deps import cached_view
 from cxlens.web.pages import register
 
@@ -24,6 +25,7 @@ frustration_router = register(
 )
 heatmap_router = register(APIRouter(include_in_schema=False), id="heatmap", label="Heatmaps", path="/heatmap", order=43)
 TABLES = ("events",)
+FRUSTRATION_TABLES = ("events", "replay_sessions")  # the sessions table links to their replays
 
 
 def _num(v: Any, fmt: str = "{:,.0f}") -> str:
@@ -65,9 +67,10 @@ async def frustration(request: Request) -> HTMLResponse:
         pages = ws.behaviour.frustration(by="url").head(20)
         elements = ws.behaviour.frustration(by="selector").head(20)
         sessions = ws.behaviour.sessions(min_score=0.5, limit=20)
-        return {"pages": pages, "elements": elements, "sessions": sessions}
+        replayed = recorded(ws, list(sessions["session_id"]))  # links to the sessions' replays
+        return {"pages": pages, "elements": elements, "sessions": sessions, "replayed": replayed}
 
-    res = await cached_view(request, "behaviour.frustration_page", None, TABLES, work)
+    res = await cached_view(request, "behaviour.frustration_page", None, FRUSTRATION_TABLES, work)
     pages, elements = res["pages"], res["elements"]
     chart = {
         "id": "worst-pages",
@@ -80,7 +83,9 @@ async def frustration(request: Request) -> HTMLResponse:
         {"session": r["session_id"], "customer": r["customer_id"] or r["anonymous_id"], "started": str(r["started"])[:16],
          "pages": _num(r["pages"]), "rage": _num(r["rage_clicks"]), "dead": _num(r["dead_clicks"]),
          "error": _num(r["error_clicks"]), "quick_backs": _num(r["quick_backs"]),
-         "score": _num(r["frustration_score"], "{:g}")}
+         "score": _num(r["frustration_score"], "{:g}"),
+         "replay": "/replays/" + quote(r["session_id"], safe="") if r["session_id"] in res["replayed"] else None,
+         "replays": "/replays?" + urlencode({"customer": r["customer_id"]}) if r["customer_id"] else None}
         for r in res["sessions"].to_dict(orient="records")
     ]  # fmt: skip
     ctx = {

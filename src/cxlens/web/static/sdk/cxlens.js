@@ -13,11 +13,13 @@
  *   cxlens.variant("checkout-v2", ["control", "one-page"])   // sticky A/B variant + one $exposure per page
  *                                       // (call it once the tracker has loaded: `cxlens.loaded === true`)
  *   cxlens.consent(false)               // stop everything and send nothing (true: resume)
+ *   cxlens.session()                    // the current session id (what replays and events are keyed by)
  *
  * Behaviour capture is opt-in: init({heatmaps: true, frustration: true}) loads
- * /sdk/cxlens-behaviour.js (clicks, scroll depth, errors, rage/dead/error clicks, zones). The
- * workspace's remote config (GET /v1/behaviour/config) can turn each part on or off without a
- * redeploy. init({requireConsent: true}) sends nothing before consent(true); init({respectDNT:
+ * /sdk/cxlens-behaviour.js (clicks, scroll depth, errors, rage/dead/error clicks, zones);
+ * init({replay: {sampleRate: 0.1, minimumDuration: 2000}}) loads /sdk/cxlens-replay.js (rrweb
+ * session replay, inputs masked). The workspace's remote config (GET /v1/behaviour/config) can
+ * turn each part on or off without a redeploy. init({requireConsent: true}) sends nothing before consent(true); init({respectDNT:
  * true}) sends nothing when the browser says Do-Not-Track. Every message carries
  * context.sessionId (a new one after 30 minutes without activity).
  *
@@ -229,19 +231,26 @@
 
   // behaviour capture: the init options, overridden part by part by the workspace's remote config
   function behaviourConfig() {
-    var out = {heatmaps: !!cfg.heatmaps, frustration: !!cfg.frustration, zones: [], maskSelector: cfg.maskSelector};
+    var out = {heatmaps: !!cfg.heatmaps, frustration: !!cfg.frustration, replay: !!cfg.replay, zones: [],
+               maskSelector: cfg.maskSelector};
     var r = obj(remote);
     for (var k in out) if (k in r && r[k] !== null && r[k] !== undefined) out[k] = r[k];
+    out.replayOptions = obj(cfg.replay);
     return out;
+  }
+  function loadScript(id, path) {
+    if (document.getElementById(id)) return;
+    var s = document.createElement("script");
+    s.id = id;
+    s.async = true;
+    s.src = cfg.host + path;
+    (document.head || document.documentElement).appendChild(s);
   }
   function startBehaviour() {
     var b = behaviourConfig();
-    if (!(b.heatmaps || b.frustration) || !capturing() || document.getElementById("cxlens-behaviour")) return;
-    var s = document.createElement("script");
-    s.id = "cxlens-behaviour";
-    s.async = true;
-    s.src = cfg.host + "/sdk/cxlens-behaviour.js";
-    (document.head || document.documentElement).appendChild(s);
+    if (!capturing()) return;
+    if (b.heatmaps || b.frustration) loadScript("cxlens-behaviour", "/sdk/cxlens-behaviour.js");
+    if (b.replay) { if (api.replayStart) api.replayStart(); else loadScript("cxlens-replay", "/sdk/cxlens-replay.js"); }
   }
   function fetchRemote() {
     if (!cfg.remoteConfig || !cfg.writeKey || !window.fetch) return startBehaviour();
@@ -332,6 +341,7 @@
     },
     capturing: capturing,
     pageview: function () { return pageview; },
+    session: function () { return sessionId(); },
     behaviourConfig: behaviourConfig,
     onHide: function (fn) { hideHooks.push(fn); return api; }
   };
