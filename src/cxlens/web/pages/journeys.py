@@ -135,10 +135,12 @@ def _funnel_view(df: Any, p: FunnelParams, f: Filters) -> dict[str, Any]:
 
 
 async def _funnel_context(request: Request, steps: list[str] | None, window: str | None, order: str,
-                          by: list[str] | None, f: Filters, *, options: bool) -> dict[str, Any]:  # fmt: skip
+                          by: list[str] | None, f: Filters, *, options: bool, ties: str = "strict",
+                          time_basis: str = "chain") -> dict[str, Any]:  # fmt: skip
     picked = [s for s in (steps or []) if s.strip()]
     ctx: dict[str, Any] = {"nav_active": "funnels", "result": None, "error": None, "f": f,
-                           "form": {"steps": picked, "window": window or "14d", "order": order, "by": (by or [""])[0]}}  # fmt: skip
+                           "form": {"steps": picked, "window": window or "14d", "order": order, "by": (by or [""])[0],
+                                    "ties": ties, "time_basis": time_basis}}  # fmt: skip
 
     def work(ws: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -149,13 +151,13 @@ async def _funnel_context(request: Request, steps: list[str] | None, window: str
             out["breakdowns"] = [b for b in BREAKDOWNS if b in cols]
         if picked:
             try:
-                p = funnel_params(picked, window, order, by)  # type: ignore[arg-type]
+                p = funnel_params(picked, window, order, by, ties, time_basis)  # type: ignore[arg-type]
                 out["result"] = _funnel_view(p.run(ws, f), p, f)
             except CxlensError as exc:
                 out["error"] = {"message": str(exc), "param": getattr(exc, "param", None)}
         return out
 
-    key = (tuple(picked), window, order, tuple(by or ()), f, options)
+    key = (tuple(picked), window, order, tuple(by or ()), ties, time_basis, f, options)
     ctx.update(await cached_view(request, "funnels", key, EVENT_DATA, work))
     return ctx
 
@@ -166,19 +168,22 @@ By = Annotated[list[str] | None, Query()]
 
 @funnels_router.get("/funnels", response_class=HTMLResponse)
 async def funnels_page(request: Request, f: FiltersDep, steps: Steps = None, window: str | None = None,
-                       order: str = "sequential", by: By = None) -> HTMLResponse:  # fmt: skip
-    ctx = await _funnel_context(request, steps, window, order, by, f, options=True)
+                       order: str = "sequential", by: By = None, ties: str = "strict",
+                       time_basis: str = "chain") -> HTMLResponse:  # fmt: skip
+    ctx = await _funnel_context(request, steps, window, order, by, f, options=True, ties=ties, time_basis=time_basis)
     ctx["max_steps"] = max(5, len(ctx["form"]["steps"]) + 1)
     return _render(request, "journeys/funnels.html", ctx, status=400 if ctx["error"] else 200)
 
 
 @funnels_router.get("/partials/funnels", response_class=HTMLResponse)
 async def funnels_partial(request: Request, f: FiltersDep, steps: Steps = None, window: str | None = None,
-                          order: str = "sequential", by: By = None) -> HTMLResponse:  # fmt: skip
-    ctx = await _funnel_context(request, steps, window, order, by, f, options=False)
+                          order: str = "sequential", by: By = None, ties: str = "strict",
+                          time_basis: str = "chain") -> HTMLResponse:  # fmt: skip
+    ctx = await _funnel_context(request, steps, window, order, by, f, options=False, ties=ties, time_basis=time_basis)
     form = ctx["form"]
+    rules = [(k, form[k]) for k, default in (("ties", "strict"), ("time_basis", "chain")) if form[k] != default]
     qs = _qs([("steps", s) for s in form["steps"]], [("window", form["window"]), ("order", form["order"])],
-             [("by", form["by"])], f.pairs())  # fmt: skip
+             [("by", form["by"])], rules, f.pairs())  # fmt: skip
     return _render(request, "journeys/_funnel_results.html", ctx, url="/funnels" + (f"?{qs}" if qs else ""))
 
 
