@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from cxlens.charts import to_vega_lite
-from cxlens.errors import CxlensError
+from cxlens.errors import CxlensError, ParameterError
 from cxlens.metrics.filters import Filters
 from cxlens.report.exports import csv_text
 from cxlens.web.api.journeys import (
@@ -363,55 +363,84 @@ def _map_view(ws: Any, f: Filters, window: str | None) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _map_context(request: Request, f: Filters, window: str | None, *, options: bool) -> dict[str, Any]:
+def _personas(ws: Any) -> list[str]:
+    """The personas: RFM segments saved as ``rfm:<name>`` (``cxlens segments rfm --save``)."""
+    from cxlens.store.segments import saved_segment_names
+
+    return sorted(n[4:] for n in saved_segment_names(ws.store) if n.startswith("rfm:"))
+
+
+def _persona_filters(f: Filters, persona: str | None) -> Filters:
+    """The filters with a persona as its saved segment (``rfm:<persona>``); one of the two only."""
+    if not persona:
+        return f
+    if f.saved_segment:
+        raise ParameterError("persona", "give persona or saved_segment, not both")
+    return Filters.of(f, segment=f"rfm:{persona}")
+
+
+async def _map_context(
+    request: Request, f: Filters, window: str | None, *, options: bool, persona: str | None = None
+) -> dict[str, Any]:
+    persona = (persona or "").strip() or None
+
     def work(ws: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"filter_options": _filter_options(ws, f) if options else [], "error": None,
-                               "result": None}  # fmt: skip
+                               "result": None, "personas": _personas(ws) if options else []}  # fmt: skip
         try:
-            out["result"] = _map_view(ws, f, check_window(window))
+            if persona and persona not in _personas(ws):
+                have = ", ".join(_personas(ws)) or "none is saved yet (cxlens segments rfm --save)"
+                raise ParameterError("persona", f"persona {persona!r} is not a saved RFM segment; saved: {have}")
+            out["result"] = _map_view(ws, _persona_filters(f, persona), check_window(window))
         except CxlensError as exc:
             out["error"] = {"message": str(exc), "param": getattr(exc, "param", None)}
         return out
 
-    ctx = dict(await cached_view(request, "journey", (f, window, options), ALL_DATA, work))
-    ctx.update(
-        {"nav_active": "journey", "f": f, "window": window or "", "query": _qs([("window", window or "")], f.pairs())}
-    )
+    ctx = dict(await cached_view(request, "journey", (f, window, options, persona), ALL_DATA, work))
+    pairs = [("window", window or ""), ("persona", persona or "")]
+    ctx.update({"nav_active": "journey", "f": f, "window": window or "", "persona": persona or "",
+                "query": _qs(pairs, f.pairs())})  # fmt: skip
     return ctx
 
 
 @map_router.get("/journey", response_class=HTMLResponse)
-async def journey_page(request: Request, f: FiltersDep, window: str | None = None) -> HTMLResponse:
-    ctx = await _map_context(request, f, window, options=True)
+async def journey_page(
+    request: Request, f: FiltersDep, window: str | None = None, persona: str | None = None
+) -> HTMLResponse:
+    ctx = await _map_context(request, f, window, options=True, persona=persona)
     return _render(request, "journeys/map.html", ctx, status=400 if ctx["error"] else 200)
 
 
 @map_router.get("/partials/journey", response_class=HTMLResponse)
-async def journey_partial(request: Request, f: FiltersDep, window: str | None = None) -> HTMLResponse:
-    ctx = await _map_context(request, f, window, options=False)
+async def journey_partial(
+    request: Request, f: FiltersDep, window: str | None = None, persona: str | None = None
+) -> HTMLResponse:
+    ctx = await _map_context(request, f, window, options=False, persona=persona)
     return _render(
         request, "journeys/_map_body.html", ctx, url="/journey" + (f"?{ctx['query']}" if ctx["query"] else "")
     )
 
 
 @map_router.get("/journey/map.{fmt}")
-async def journey_map_file(request: Request, fmt: str, f: FiltersDep) -> Response:
-    """The wall journey map of these filters as an SVG, PNG or PDF download."""
+async def journey_map_file(request: Request, fmt: str, f: FiltersDep, persona: str | None = None) -> Response:
+    """The wall journey map of these filters (or a persona's) as an SVG, PNG or PDF download."""
     if fmt not in CANVAS_MEDIA:
         return Response(f"unknown format {fmt!r}; expected svg, png or pdf", status_code=404, media_type="text/plain")
-    c = await cached_view(request, "api-canvas", (f, None), ALL_DATA, lambda ws: canvas_view(ws, f, None))
+    persona = (persona or "").strip() or None
+    c = await cached_view(request, "api-canvas", (f, persona), ALL_DATA, lambda ws: canvas_view(ws, f, persona))
     data = await run_on_workspace(request, lambda ws: canvas_bytes(c, fmt))
     headers = {"Content-Disposition": f'attachment; filename="journey-map.{fmt}"'}
     return Response(data, media_type=CANVAS_MEDIA[fmt], headers=headers)
 
 
 @map_router.get("/partials/journey/canvas", response_class=HTMLResponse)
-async def journey_canvas_partial(request: Request, f: FiltersDep) -> HTMLResponse:
+async def journey_canvas_partial(request: Request, f: FiltersDep, persona: str | None = None) -> HTMLResponse:
     """The wall journey map drawn inline (SVG), loaded by the /journey page after its tables — the
-    same stored view the downloads use."""
+    same stored view the downloads use; ``persona`` draws that persona's map."""
     from cxlens.report.journey_canvas import journey_canvas_svg
 
-    c = await cached_view(request, "api-canvas", (f, None), ALL_DATA, lambda ws: canvas_view(ws, f, None))
+    persona = (persona or "").strip() or None
+    c = await cached_view(request, "api-canvas", (f, persona), ALL_DATA, lambda ws: canvas_view(ws, f, persona))
     label = escape("Journey map with stages " + ", ".join(c.stage_names()))
     return HTMLResponse(f'<div role="img" aria-label="{label}">{journey_canvas_svg(c)}</div>')
 
