@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sys
 from collections import Counter, defaultdict
 
 import ibis
@@ -250,3 +251,29 @@ def test_paths_reject_bad_arguments():
         paths(t, steps=0)
     with pytest.raises(ConfigError, match="unknown unit"):
         paths(t, unit="account")
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_paths_sorted_scan_equals_the_window_passes(monkeypatch, seed):
+    # the DuckDB sorted scan (paths from a start, repeats collapsed) against the window passes,
+    # with anonymous ids, filters, a window, a goal, sessions and top cut at tied counts
+    paths_mod = sys.modules["cxlens.journeys.paths"]  # the module (the package re-exports the function)
+
+    df = random_log(seed, customers=80)
+    df["anonymous_id"] = [f"a{i % 9}" if i % 5 == 0 else None for i in range(len(df))]
+    df.loc[df.index % 5 == 0, "customer_id"] = None
+    t = table(df)
+    cases = [
+        dict(start="view", steps=3, top=None),
+        dict(start="view", steps=4, top=3, goal="purchase", window="12h"),
+        dict(start="tp_vi", steps=3, by_field="touchpoint", top=5),
+        dict(start="cart", steps=2, unit="session", goal="purchase", top=None),
+        dict(start="visit", steps=3, filters={"touchpoint": ["tp_vi", "tp_vi", "tp_ca", "tp_pu"]}, top=None),
+        dict(start="nowhere", steps=3, top=None),
+    ]
+    for case in cases:
+        fast = paths(t, **case)
+        monkeypatch.setattr(paths_mod, "FAST_SCAN", False)
+        slow = paths(t, **case)
+        monkeypatch.setattr(paths_mod, "FAST_SCAN", True)
+        pd.testing.assert_frame_equal(fast, slow, check_dtype=False)

@@ -245,3 +245,37 @@ def test_api_canvas_json_and_files(wpath, canvas):
         assert inline.startswith('<div role="img" aria-label="Journey map with stages ') and "<svg" in inline
         png = client.get("/journey/map.png")
         assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_journey_page_persona_menu_restricts_tables_and_map(wpath):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from cxlens.web import create_app
+
+    with cxlens.open(wpath) as ws:
+        client = TestClient(create_app(ws))
+        page = client.get("/journey").text
+        menu = page.split('name="persona"')[1].split("</select>")[0]
+        assert '<option value="">All customers</option>' in menu and '<option value="Champions">' in menu
+        part = client.get("/partials/journey", params={"persona": "Champions"})
+        assert part.status_code == 200 and "persona=Champions" in part.headers["HX-Replace-Url"]
+        assert 'hx-get="/partials/journey/canvas?persona=Champions"' in part.text
+        assert "/journey/map.png?persona=Champions" in part.text
+        # the tables are the persona's: the same as the saved segment rfm:Champions, not everyone's
+        seg = client.get("/partials/journey", params={"saved_segment": "rfm:Champions"}).text
+        everyone = client.get("/partials/journey").text
+
+        def pains(text):
+            return re.findall(r'<td class="num" data-field="pain">([^<]*)</td>', text)
+
+        assert pains(part.text) == pains(seg) and pains(part.text) != pains(everyone)
+        inline = client.get("/partials/journey/canvas", params={"persona": "Champions"}).text
+        assert "persona Champions" in inline
+        svg = client.get("/journey/map.svg", params={"persona": "Champions"})
+        assert svg.status_code == 200 and b"persona Champions" in svg.content
+        bad = client.get("/partials/journey", params={"persona": "Nobody"}).text
+        assert 'data-param="persona"' in bad or "Nobody" in bad
+        both = client.get("/partials/journey", params={"persona": "Champions", "saved_segment": "rfm:Lost"}).text
+        assert "not both" in both

@@ -51,12 +51,38 @@ def funnel(
         str | None, typer.Option(help="Only members of this saved segment (cxlens segments list), e.g. rfm:Champions.")
     ] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+    dropped: Annotated[
+        int | None,
+        typer.Option(
+            "--dropped",
+            help="Instead: the drop-off list — customers who reached this step (1-based) but not the next.",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="With --dropped: at most this many customers (0: all).")] = 1000,
 ) -> None:
     """Ordered funnel: customers reaching each step within the window, conversion and time to convert."""
     from cxlens.journeys.funnels import parse_steps
 
     parsed = parse_steps(steps)
     with open(read_only=exists()) as ws:
+        if dropped is not None:
+            if exclude or by or field != "name":
+                raise ConfigError("--dropped takes no --exclude, --by or --field; drop them to list who dropped off")
+            result = ws.journeys.dropped(
+                parsed,
+                dropped,
+                window=window,
+                order=order,
+                start=start,
+                end=end,
+                filters=filters(filter_),
+                segment=segment,
+                ties=ties,
+                time_basis=time_basis,
+                limit=limit or None,
+            )
+            print_frame(result, fmt)
+            return
         result = ws.journeys.funnel(
             parsed,
             window=window,

@@ -231,17 +231,30 @@ class Journeys:
         segment: str | None = None,
         where: Filters | None = None,
         limit: int | None = 1000,
+        ties: str = "strict",
+        time_basis: str = "chain",
     ) -> pd.DataFrame:
         """Customers who reached funnel step ``step`` but not ``step + 1`` (a drop-off list), by id.
 
         Columns ``customer_id`` and ``reached_at`` (when they first reached ``step``);
         ``attrs["total"]`` holds the number of such customers before ``limit``. Save it as a
-        segment with :func:`cxlens.customers.segments.save_segment`.
+        segment with :func:`cxlens.customers.segments.save_segment`. ``ties`` and ``time_basis``
+        are the funnel's (:meth:`funnel`): ``ties`` decides who reached which step, so the list
+        always matches the funnel shown with the same arguments; ``time_basis`` is checked and
+        accepted for symmetry but changes nothing here (it only moves time to convert).
         """
         start, end, filters, segment = merged(where, start, end, filters, segment)
         from cxlens.journeys.funnels import FunnelQuery
 
-        q = FunnelQuery(steps, window, order, customers=self.store.table("customers"), times=False)
+        q = FunnelQuery(
+            steps,
+            window,
+            order,
+            customers=self.store.table("customers"),
+            times=False,
+            ties=ties,
+            time_basis=time_basis,
+        )
         expr = q.dropped_customers(self._events(start, end, filters, segment), step)
         expr = expr.select("customer_id", "reached_at")
         total = int(self.store.read(expr.count()))

@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -876,9 +877,7 @@ class FunnelQuery:
     def run(self, events: ir.Table) -> pd.DataFrame:
         """Execute on the backend and return the tidy funnel table (see :func:`funnel`)."""
         if self._fast_ok(events):
-            summary = self._fast_summary(events)
-            if summary is not None:
-                return self.finish(summary)
+            return self.finish(self._fast_summary(events))
         with self._computed(events) as (base, ids, wide):
             summary = self._summary(events, base, ids, wide).to_pandas()
         return self.finish(summary)
@@ -902,16 +901,20 @@ class FunnelQuery:
             and _backend_name(events) == "duckdb"
         )
 
-    def _fast_summary(self, events: ir.Table) -> pd.DataFrame | None:
-        """The summary of :meth:`_summary` from one sorted scan (None on a hash collision).
+    def _fast_summary(self, events: ir.Table) -> pd.DataFrame:
+        """The summary of :meth:`_summary` from one sorted scan.
 
-        DuckDB reads the step events once as ``(key, t, step)`` — a 64-bit hash of the customer
-        id, microseconds, the step number — sorted by ``(key, t, step descending)``, and NumPy
-        walks the steps: for each step-k row the latest valid step-(k−1) chain row before it in
-        that order (a binary search over the chain rows' positions) is its predecessor; starts
-        are non-decreasing along that order, so the latest predecessor carries the latest start
-        (the ASOF argument of ``docs/funnels.md``). Sorting equal times by step descending puts
-        a step-k row before the step-(k−1) rows at its own time, so ties never advance."""
+        DuckDB reads the step events once as ``(id, o)`` — the customer id and
+        ``o = t·8 + (7 − step)`` (microseconds and the step number in one integer) — sorted by
+        ``(id, o)``; the customers are numbered densely where the sorted id changes (an exact
+        text comparison, so no hash and no collision check), and NumPy walks the steps: for each
+        step-k row the latest valid step-(k−1) chain row before it in that order (a binary search
+        over the chain rows' positions) is its predecessor; starts are non-decreasing along that
+        order, so the latest predecessor carries the latest start (the ASOF argument of
+        ``docs/funnels.md``). Sorting equal times by step descending puts a step-k row before the
+        step-(k−1) rows at its own time, so ties never advance."""
+        import pyarrow.compute as pc
+
         n = len(self._steps)
         names = [s.value for s in self._steps]
         cid = events.customer_id
@@ -922,33 +925,47 @@ class FunnelQuery:
         cid = ev.customer_id if "anonymous_id" not in ev.columns else ibis.coalesce(ev.customer_id, ev.anonymous_id)
         # one sort key for time and step: t·8 + (7 − step), so equal times sort by step descending
         code = _epoch_us(ev.ts) * 8 + (7 - step).cast("int64")
-        tbl = ev.select(k=_duckdb_hash(cid), o=code).order_by(["k", "o"]).to_pyarrow()
-        key = tbl.column("k").to_numpy()
+        tbl = ev.select(c=cid, o=code).order_by(["c", "o"]).to_pyarrow()
         o = tbl.column("o").to_numpy()
-        # the hash must be injective on these ids (else the exact passes, keyed by the text id):
-        # as many distinct ids as distinct keys (counted for free on the sorted keys)
-        keys = int(len(key) > 0) + int(np.count_nonzero(key[1:] != key[:-1]))
-        if int(ev.select(c=cid).c.nunique().to_pyarrow().as_py()) != keys:
-            return None
-        t, st = o >> 3, 7 - (o & 7)
+        rows = len(o)
+        # dense customer numbers: a new one wherever the (sorted) text id changes
+        new = np.ones(rows, bool)
+        if rows > 1:
+            ids = tbl.column("c")
+            new[1:] = pc.not_equal(ids.slice(1), ids.slice(0, rows - 1)).to_numpy(zero_copy_only=False)
+        del tbl
+        key = np.cumsum(new, dtype=np.int32 if rows < 2**31 else np.int64)
+        del new
+        t = o >> 3
+        # the step: 7 − the low 3 bits (read from each value's low byte, without an int64 temporary)
+        low = o.view(np.uint8)[:: o.itemsize] if sys.byteorder == "little" else o.astype(np.uint8)
+        st = 7 - (low & 7).astype(np.int8)
+        del o, low
+        # row positions grouped by step, each group in sorted order (a stable counting sort)
+        by_step = np.argsort(st, kind="stable")
+        bounds = np.searchsorted(st[by_step], np.arange(1, n + 2))
         win = round(self._window.total_seconds() * 1_000_000)
-        secs = t // 1_000_000  # whole epoch seconds, as the passes' epoch_seconds()
 
-        def customers(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def customers(pos: np.ndarray) -> tuple[np.ndarray, int]:
             """Of chain rows at sorted positions ``pos``: the first one of each customer (its index
             in ``pos``) and how many customers."""
+            kp = key[pos]
             first = np.ones(len(pos), bool)
-            first[1:] = key[pos[1:]] != key[pos[:-1]]
-            return np.flatnonzero(first), int(first.sum())
+            first[1:] = kp[1:] != kp[:-1]
+            idx = np.flatnonzero(first)
+            return idx, len(idx)
 
-        pos = np.flatnonzero(st == 1)
+        def secs(pos: np.ndarray) -> np.ndarray:  # whole epoch seconds, as the passes' epoch_seconds()
+            return t[pos] // 1_000_000
+
+        pos = by_step[bounds[0] : bounds[1]]
         start = t[pos]
         firsts, count = customers(pos)
         out: dict[str, Any] = {"customers_1": [count]}
-        reach_first = {1: (key[pos[firsts]], secs[pos[firsts]])}
+        reach_first = {1: (key[pos[firsts]], secs(pos[firsts]))}
         for k in range(2, n + 1):
-            cur = np.flatnonzero(st == k) if len(pos) else pos  # nobody left: no step-k chains
-            j = np.searchsorted(pos, cur) - 1  # the latest chain row before, in (key, t, step desc) order
+            cur = by_step[bounds[k - 1] : bounds[k]] if len(pos) else pos  # nobody left: no step-k chains
+            j = np.searchsorted(pos, cur) - 1  # the latest chain row before, in (id, t, step desc) order
             jj = np.maximum(j, 0)
             ok = (j >= 0) & (key[pos[jj]] == key[cur])
             ok &= t[cur] - start[jj] <= win
@@ -956,11 +973,11 @@ class FunnelQuery:
             pos, start = cur[ok], start[jj[ok]]
             firsts, count = customers(pos)
             out[f"customers_{k}"] = [count]
-            keys_k, r_k = key[pos[firsts]], secs[pos[firsts]]
+            keys_k, r_k = key[pos[firsts]], secs(pos[firsts])
             reach_first[k] = (keys_k, r_k)
             if self.times:
                 if self.time_basis == "chain":
-                    d = r_k - secs[prev_pos[firsts]]
+                    d = r_k - secs(prev_pos[firsts])
                 else:  # the customer's first moment at step k−1 (reached by every customer at k)
                     pk, pr = reach_first[k - 1]
                     d = r_k - pr[np.searchsorted(pk, keys_k)]

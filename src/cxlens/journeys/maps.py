@@ -119,12 +119,17 @@ def _flow(store: Any, ev: ibis.Table, stages: list[str], window: Any) -> pd.Data
     cell = ev.group_by(["stage", "touchpoint", "_cid"]).aggregate(_first=ev.ts.min(), _events=ev.count())
     cell = cell.left_join(nxt, cell.stage == nxt._st).drop("_st")
     iv = _window(window)
+    # per customer: the last moment at each stage (one row per customer; their count is the total)
+    custs = ev.filter(ev._cid.notnull())
+    custs = custs.group_by(_lc=custs._cid).aggregate(
+        **{f"_l{i}": custs.ts.max(where=custs.stage == s) for i, s in enumerate(stages)},
+    )
     if iv is None:
         # converted iff the customer's last next-stage event is after their first at the cell:
-        # an equi-join on (customer, stage) instead of a range join over every later event
-        last = ev.group_by(_lc=ev._cid, _ls=ev.stage).aggregate(_last=ev.ts.max())
-        j = cell.left_join(last, [cell._cid == last._lc, cell.next_stage == last._ls])
-        j = j.mutate(_conv=ibis.ifelse(j._last.notnull() & (j._last > j._first), 1, 0))
+        # one equi-join on the customer to their per-stage last moments
+        j = cell.left_join(custs, cell._cid == custs._lc)
+        last = ibis.cases(*[(j.stage == s, j[f"_l{i + 1}"]) for i, s in enumerate(stages[:-1])], else_=ibis.null())
+        j = j.mutate(_conv=ibis.ifelse(last.notnull() & (last > j._first), 1, 0))
     else:
         later = ev.select(_c2=ev._cid, _s2=ev.stage, _t2=ev.ts)
         cond = [cell._cid == later._c2, cell.next_stage == later._s2, later._t2 > cell._first]
@@ -138,8 +143,11 @@ def _flow(store: Any, ev: ibis.Table, stages: list[str], window: Any) -> pd.Data
     agg = j.group_by(["stage", "touchpoint", "next_stage"]).aggregate(
         volume=j._events.sum(), customers=j._cid.count(), converted=j._conv.sum()
     )
+    # the total customers in the same statement (a scalar subquery), not a second scan
+    agg = agg.mutate(_total=custs.count().as_scalar())
     df = store.read(agg)
-    total = int(store.read(ev.filter(ev._cid.notnull())._cid.nunique()))
+    total = int(df["_total"].iloc[0]) if len(df) and pd.notna(df["_total"].iloc[0]) else 0
+    df = df.drop(columns="_total")
     df.attrs["total"] = total
     return df
 

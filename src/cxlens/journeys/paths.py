@@ -47,7 +47,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError
@@ -236,6 +238,129 @@ def _with_goal(
     return j.mutate(_conv=ibis.ifelse(j._cu.notnull(), 1, 0).cast("int64")).drop("_cu")
 
 
+#: read paths *from* a start node on DuckDB as one sorted scan (tests switch it off to compare)
+FAST_SCAN = True
+
+
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(value: dt.datetime) -> idt.int64:
+    """DuckDB's ``epoch_us``: microseconds since 1970."""
+
+
+def _fast_from(
+    events: ir.Table,
+    start: str,
+    steps: int,
+    by_field: str,
+    td: dt.timedelta | None,
+    unit: str,
+    filters: Mapping[str, Any] | None,
+    goal: str | None,
+) -> pd.DataFrame | None:
+    """:func:`paths` from ``start`` with repeats collapsed, on DuckDB, as one sorted scan: the
+    grouped counts (``step_1 …``, the count, ``converted``, ``_total``) or None when the scan
+    does not apply (another backend, timestamps finer than microseconds).
+
+    DuckDB reads each unit's events sorted by ``(unit, ts, event_id)`` — the order of the
+    window passes — as ``(unit, node, µs)``; units are numbered where the sorted unit text
+    changes, a row is kept when it starts a unit or its node differs from the previous row's
+    (collapsing repeats), the anchor is each unit's first ``start`` row, and the path is the
+    anchor and the next kept rows of the same unit (within the window). With ``goal`` (matched
+    on the same field) a unit converts when a later row of it, within the window, is the goal."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        if events._find_backend().name != "duckdb":
+            return None
+    except Exception:  # noqa: BLE001 - unbound tables
+        return None
+    ts_type = events.ts.type()
+    if not ts_type.is_timestamp() or (ts_type.scale is not None and ts_type.scale > 6):
+        return None
+    b = _base(events, by_field, unit, filters, numbered=False)
+    # sorting by the text event id too would double the sort's cost: sort by (unit, ts) and
+    # order the rare rows of one unit at one timestamp by event id here
+    tbl = b.order_by([b._u, b._ts]).select(u=b._u, n=b._n, us=_epoch_us(b._ts), e=b._eid).to_pyarrow()
+    rows = tbl.num_rows
+    keys = [f"step_{k}" for k in range(1, steps + 1)]
+    count = UNITS[unit]
+    if rows == 0:
+        return pd.DataFrame({**{k: [] for k in keys}, count: [], "converted": [], "_total": []})
+    u = tbl.column("u")
+    new = np.ones(rows, bool)
+    if rows > 1:
+        new[1:] = pc.not_equal(u.slice(1), u.slice(0, rows - 1)).to_numpy(zero_copy_only=False)
+    del u
+    unit_no = np.cumsum(new, dtype=np.int32 if rows < 2**31 else np.int64)
+    us = tbl.column("us").to_numpy()
+    # the nodes as integer codes into one dictionary
+    enc = pa.table({"n": pc.dictionary_encode(tbl.column("n"))}).unify_dictionaries().column("n")
+    names = enc.chunk(0).dictionary
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc.chunks])
+    del enc
+    step = np.ones(rows, bool)  # a row starting a (unit, ts) run
+    step[1:] = new[1:] | (us[1:] != us[:-1])
+    if not step.all():
+        tie = ~step
+        tie[:-1] |= ~step[1:]  # every row of a run of two or more
+        at_tie = np.flatnonzero(tie)
+        run = np.cumsum(step)[at_tie]
+        # event id order as the backend's (binary text order, nulls last)
+        sub = pa.table({"r": run, "e": pc.take(tbl.column("e"), pa.array(at_tie))})
+        perm = pc.sort_indices(sub, [("r", "ascending", "at_end"), ("e", "ascending", "at_end")]).to_numpy()
+        order = np.arange(rows)
+        order[at_tie] = at_tie[perm]
+        codes, us = codes[order], us[order]
+    del tbl
+    same = np.zeros(rows, bool)
+    same[1:] = codes[1:] == codes[:-1]
+    start_code = pc.index(names, start).as_py()
+    is_start = codes == start_code if start_code >= 0 else np.zeros(rows, bool)
+    idx = np.flatnonzero(is_start)
+    first = np.ones(len(idx), bool)
+    first[1:] = unit_no[idx[1:]] != unit_no[idx[:-1]]
+    anchor = idx[first]
+    kept = np.flatnonzero(new | ~same)  # the anchor is always kept: no earlier start in its unit
+    at = np.searchsorted(kept, anchor)
+    limit = us[anchor] + round(td.total_seconds() * 1_000_000) if td is not None else None
+    cols: dict[str, Any] = {"step_1": names.take(pa.array(codes[anchor]))}
+    for k in range(1, steps):
+        j = at + k
+        ok = j < len(kept)
+        pos = kept[np.where(ok, j, 0)]
+        ok &= unit_no[pos] == unit_no[anchor]
+        if limit is not None:
+            ok &= us[pos] <= limit
+        cols[f"step_{k + 1}"] = names.take(pa.array(codes[pos], mask=~ok))
+    if goal is None:
+        conv = np.zeros(len(anchor), np.int64)
+    else:
+        goal_code = pc.index(names, goal).as_py()
+        g = np.flatnonzero(codes == goal_code) if goal_code >= 0 else np.zeros(0, np.int64)
+        nxt = np.searchsorted(g, anchor, side="right")  # the first goal row after the anchor
+        ok = nxt < len(g)
+        gp = g[np.where(ok, nxt, 0)]
+        ok &= unit_no[gp] == unit_no[anchor]
+        if limit is not None:
+            ok &= us[gp] <= limit
+        conv = ok.astype(np.int64)
+    grouped = (
+        pa.table({**cols, "_conv": conv})
+        .group_by(keys, use_threads=False)
+        .aggregate([([], "count_all"), ("_conv", "sum")])
+    )
+    df = pd.DataFrame(
+        {
+            **{k: grouped.column(k).to_pandas() for k in keys},
+            count: grouped.column("count_all").to_numpy(),
+            "converted": grouped.column("_conv_sum").to_numpy(),
+        }
+    )
+    df["_total"] = int(len(anchor))
+    return df
+
+
 def _objects(col: pd.Series) -> pd.Series:
     """Text column with ``None`` (never NaN) for missing values, whatever the backend returned."""
     return pd.Series([None if pd.isna(v) else v for v in col], index=col.index, dtype=object)
@@ -298,25 +423,36 @@ def paths(
         ``" > "``), ``customers`` (or ``sessions``), ``share`` (of all anchored units, 0-1),
         and with ``goal`` ``converted`` and ``conversion`` (0-1); most frequent first.
     """
-    a = _anchored(
-        events,
-        start=start,
-        end=end,
-        steps=steps,
-        by_field=by_field,
-        window=window,
-        collapse_repeats=collapse_repeats,
-        unit=unit,
-        filters=filters,
-    )
-    a = _with_goal(a, events, goal, goal_field or by_field, unit, window, filters)
+    if start is not None and end is not None:
+        raise ConfigError(f"paths got both start={start!r} and end={end!r}; expected one of them (or neither)")
+    _check(events, by_field, unit, steps)
     keys = [f"step_{k}" for k in range(1, steps + 1)]
     count = UNITS[unit]
-    agg = a.group_by(keys).aggregate(**{count: a._u.count(), "converted": a._conv.sum()})
-    agg = agg.mutate(_total=agg[count].sum().over())
-    if top is not None:
-        agg = agg.order_by([ibis.desc(count), *keys]).limit(int(top))
-    df = agg.execute()
+    df = None
+    if FAST_SCAN and start is not None and end is None and collapse_repeats and (goal_field or by_field) == by_field:
+        df = _fast_from(events, start, steps, by_field, _window(window), unit, filters, goal)
+        if df is not None and top is not None:
+            # the backend's order (below): largest count first, then the steps (nulls last)
+            df = df.sort_values([count, *keys], ascending=[False] + [True] * len(keys), na_position="last")
+            df = df.head(int(top)).reset_index(drop=True)
+    if df is None:
+        a = _anchored(
+            events,
+            start=start,
+            end=end,
+            steps=steps,
+            by_field=by_field,
+            window=window,
+            collapse_repeats=collapse_repeats,
+            unit=unit,
+            filters=filters,
+        )
+        a = _with_goal(a, events, goal, goal_field or by_field, unit, window, filters)
+        agg = a.group_by(keys).aggregate(**{count: a._u.count(), "converted": a._conv.sum()})
+        agg = agg.mutate(_total=agg[count].sum().over())
+        if top is not None:
+            agg = agg.order_by([ibis.desc(count), *keys]).limit(int(top))
+        df = agg.execute()
     if df.empty:
         df = pd.DataFrame({k: pd.Series(dtype=object) for k in keys})
         df[count] = pd.Series(dtype="int64")

@@ -218,6 +218,45 @@ def _risk_by_stage(
     return out, None
 
 
+def _frustration(
+    store: Any, start: DateLike, end: DateLike, filters: FilterMap, segment: str | None
+) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """Per touchpoint: the behaviour frustration signals (:meth:`cxlens.behaviour.Behaviour.frustration`
+    with ``by="touchpoint"``): ``score`` (weighted signals per 100 page views), rage / dead / error
+    clicks, ``rage_dead_rate`` (rage + dead clicks per 100 page views), ``pageviews`` (its n),
+    ``sessions`` and the share of frustrated sessions with its Wilson 95% CI. Empty without
+    behaviour data; the note says when filters could not be applied to it."""
+    from cxlens.behaviour import Behaviour
+
+    try:
+        df = Behaviour(getattr(store, "store", store)).frustration(by="touchpoint", start=start, end=end)
+    except NotFoundError:
+        return {}, None
+    df = df[df["touchpoint"].notna() & (df["pageviews"] > 0)]
+    if df.empty:
+        return {}, None
+    out: dict[str, dict[str, Any]] = {}
+    for r in df.to_dict("records"):
+        pv = int(r["pageviews"])
+        rage, dead = int(r["rage_clicks"]), int(r["dead_clicks"])
+        out[str(r["touchpoint"])] = {
+            "score": _num(r["frustration_score"]),
+            "rage_clicks": rage,
+            "dead_clicks": dead,
+            "error_clicks": int(r["error_clicks"]),
+            "rage_dead_rate": 100 * (rage + dead) / pv,
+            "pageviews": pv,
+            "sessions": int(r["sessions"]),
+            "frustrated_share": _num(r["frustrated_share"]),
+            "frustrated_ci_low": _num(r["frustrated_ci_low"]),
+            "frustrated_ci_high": _num(r["frustrated_ci_high"]),
+        }
+    note = None
+    if filters or segment:
+        note = "frustration: all visitors in the dates (behaviour signals are not filtered by segment or dimension)"
+    return out, note
+
+
 def _opportunities(store: Any, m: pd.DataFrame, kw: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     cells = m[m["touchpoint"].notna() & m["stage"].notna()]
@@ -326,7 +365,8 @@ def journey_canvas(
     csat = metrics.csat(by="stage", **kw)
     verb, names = _verbatims(store, start, end, filters, segment)
     risk, risk_note = _risk_by_stage(store, start, end, filters, segment)
-    notes = [risk_note] if risk_note else []
+    frustration, frustration_note = _frustration(store, start, end, filters, segment)
+    notes = [n for n in (risk_note, frustration_note) if n]
     if verb is None or verb.empty:
         notes.append("emotion, pain points and quotes: no analysed verbatims yet (cxlens voice analyse)")
     stages = []
@@ -334,7 +374,8 @@ def journey_canvas(
         cells = m[(m["stage"] == st.id) & m["touchpoint"].notna()]
         cells = cells[cells["volume"] > 0].sort_values("volume", ascending=False, kind="mergesort")
         tps = [{"id": r["touchpoint"], "label": r["label"], "volume": int(r["volume"]),
-                "customers": int(r["customers"]), "drop_off": _num(r["drop_off"])}
+                "customers": int(r["customers"]), "drop_off": _num(r["drop_off"]),
+                "frustration": frustration.get(str(r["touchpoint"]))}
                for r in cells.head(top_touchpoints).to_dict("records")]  # fmt: skip
         row = sf.loc[st.id] if st.id in sf.index else None
         g = verb[verb["stage"] == st.id] if verb is not None and not verb.empty else pd.DataFrame()
@@ -415,7 +456,10 @@ def journey_canvas_svg(canvas: JourneyCanvas) -> str:
     n = max(1, len(canvas.stages))
     width = _PAD * 2 + _LEFT + n * _COL_W
     most = max([len(s["touchpoints"]) + (1 if s["more_touchpoints"] else 0) for s in canvas.stages] or [1])
-    lanes = [("touchpoints", "Touchpoints", 20 + 27 * max(2, most)), ("emotion", "Emotion", 190), ("pains", "Pain points", 120),
+    # a second line per touchpoint for its frustration signals, when there is behaviour data
+    frustrated = any(t.get("frustration") for s in canvas.stages for t in s["touchpoints"])
+    row_h = 40 if frustrated else 27
+    lanes = [("touchpoints", "Touchpoints", 20 + row_h * max(2, most)), ("emotion", "Emotion", 190), ("pains", "Pain points", 120),
              ("risk", "Revenue at risk", 70), ("quote", "Quotes", 120)]  # fmt: skip
     y0 = 88
     head_h = 56
@@ -466,7 +510,12 @@ def journey_canvas_svg(canvas: JourneyCanvas) -> str:
             )
             drop = f" · {t['drop_off']:.0f}% drop" if t["drop_off"] is not None else ""
             out.append(_text(x + _COL_W - 26, yy, f"{t['volume']:,}{drop}", size=10, fill=_MUTED, anchor="end"))
-            yy += 27
+            fr = t.get("frustration")
+            if fr:
+                score = f"frustration {fr['score']:.1f}" if fr["score"] is not None else "frustration –"
+                line = f"{score} · rage+dead {fr['rage_dead_rate']:.1f}/100 views (n={fr['pageviews']:,})"
+                out.append(_text(x, yy + 23, line, size=9, fill=_BAD if fr["rage_dead_rate"] >= 1 else _MUTED))
+            yy += row_h
         if s["more_touchpoints"]:
             out.append(_text(x, yy, f"+{s['more_touchpoints']} more", size=10, fill=_MUTED))
     # emotion curve: sentiment in [-1, 1] with its interval, NPS and CSAT as text

@@ -383,7 +383,9 @@ def dropped_customers(ws: Any, p: FunnelParams, f: Filters, step: int, *, limit:
     """The drop-off list at funnel step ``step`` (:meth:`Journeys.dropped`), after checking the parameters."""
     check_by(ws, p.by)
     check_dropped_step(p, step)
-    return ws.journeys.dropped(p.steps, step, window=p.window, order=p.order, **f.kwargs(), limit=limit)
+    return ws.journeys.dropped(
+        p.steps, step, window=p.window, order=p.order, ties=p.ties, time_basis=p.time_basis, **f.kwargs(), limit=limit
+    )
 
 
 def cell_feedback(ws: Any, stage: str | None, touchpoint: str | None, f: Filters, *, limit: int = 20) -> dict[str, Any]:

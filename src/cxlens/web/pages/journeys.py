@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from cxlens.charts import to_vega_lite
-from cxlens.errors import CxlensError
+from cxlens.errors import CxlensError, ParameterError
 from cxlens.metrics.filters import Filters
 from cxlens.report.exports import csv_text
 from cxlens.web.api.journeys import (
@@ -135,10 +135,12 @@ def _funnel_view(df: Any, p: FunnelParams, f: Filters) -> dict[str, Any]:
 
 
 async def _funnel_context(request: Request, steps: list[str] | None, window: str | None, order: str,
-                          by: list[str] | None, f: Filters, *, options: bool) -> dict[str, Any]:  # fmt: skip
+                          by: list[str] | None, f: Filters, *, options: bool, ties: str = "strict",
+                          time_basis: str = "chain") -> dict[str, Any]:  # fmt: skip
     picked = [s for s in (steps or []) if s.strip()]
     ctx: dict[str, Any] = {"nav_active": "funnels", "result": None, "error": None, "f": f,
-                           "form": {"steps": picked, "window": window or "14d", "order": order, "by": (by or [""])[0]}}  # fmt: skip
+                           "form": {"steps": picked, "window": window or "14d", "order": order, "by": (by or [""])[0],
+                                    "ties": ties, "time_basis": time_basis}}  # fmt: skip
 
     def work(ws: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -149,13 +151,13 @@ async def _funnel_context(request: Request, steps: list[str] | None, window: str
             out["breakdowns"] = [b for b in BREAKDOWNS if b in cols]
         if picked:
             try:
-                p = funnel_params(picked, window, order, by)  # type: ignore[arg-type]
+                p = funnel_params(picked, window, order, by, ties, time_basis)  # type: ignore[arg-type]
                 out["result"] = _funnel_view(p.run(ws, f), p, f)
             except CxlensError as exc:
                 out["error"] = {"message": str(exc), "param": getattr(exc, "param", None)}
         return out
 
-    key = (tuple(picked), window, order, tuple(by or ()), f, options)
+    key = (tuple(picked), window, order, tuple(by or ()), ties, time_basis, f, options)
     ctx.update(await cached_view(request, "funnels", key, EVENT_DATA, work))
     return ctx
 
@@ -166,19 +168,22 @@ By = Annotated[list[str] | None, Query()]
 
 @funnels_router.get("/funnels", response_class=HTMLResponse)
 async def funnels_page(request: Request, f: FiltersDep, steps: Steps = None, window: str | None = None,
-                       order: str = "sequential", by: By = None) -> HTMLResponse:  # fmt: skip
-    ctx = await _funnel_context(request, steps, window, order, by, f, options=True)
+                       order: str = "sequential", by: By = None, ties: str = "strict",
+                       time_basis: str = "chain") -> HTMLResponse:  # fmt: skip
+    ctx = await _funnel_context(request, steps, window, order, by, f, options=True, ties=ties, time_basis=time_basis)
     ctx["max_steps"] = max(5, len(ctx["form"]["steps"]) + 1)
     return _render(request, "journeys/funnels.html", ctx, status=400 if ctx["error"] else 200)
 
 
 @funnels_router.get("/partials/funnels", response_class=HTMLResponse)
 async def funnels_partial(request: Request, f: FiltersDep, steps: Steps = None, window: str | None = None,
-                          order: str = "sequential", by: By = None) -> HTMLResponse:  # fmt: skip
-    ctx = await _funnel_context(request, steps, window, order, by, f, options=False)
+                          order: str = "sequential", by: By = None, ties: str = "strict",
+                          time_basis: str = "chain") -> HTMLResponse:  # fmt: skip
+    ctx = await _funnel_context(request, steps, window, order, by, f, options=False, ties=ties, time_basis=time_basis)
     form = ctx["form"]
+    rules = [(k, form[k]) for k, default in (("ties", "strict"), ("time_basis", "chain")) if form[k] != default]
     qs = _qs([("steps", s) for s in form["steps"]], [("window", form["window"]), ("order", form["order"])],
-             [("by", form["by"])], f.pairs())  # fmt: skip
+             [("by", form["by"])], rules, f.pairs())  # fmt: skip
     return _render(request, "journeys/_funnel_results.html", ctx, url="/funnels" + (f"?{qs}" if qs else ""))
 
 
@@ -363,55 +368,84 @@ def _map_view(ws: Any, f: Filters, window: str | None) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _map_context(request: Request, f: Filters, window: str | None, *, options: bool) -> dict[str, Any]:
+def _personas(ws: Any) -> list[str]:
+    """The personas: RFM segments saved as ``rfm:<name>`` (``cxlens segments rfm --save``)."""
+    from cxlens.store.segments import saved_segment_names
+
+    return sorted(n[4:] for n in saved_segment_names(ws.store) if n.startswith("rfm:"))
+
+
+def _persona_filters(f: Filters, persona: str | None) -> Filters:
+    """The filters with a persona as its saved segment (``rfm:<persona>``); one of the two only."""
+    if not persona:
+        return f
+    if f.saved_segment:
+        raise ParameterError("persona", "give persona or saved_segment, not both")
+    return Filters.of(f, segment=f"rfm:{persona}")
+
+
+async def _map_context(
+    request: Request, f: Filters, window: str | None, *, options: bool, persona: str | None = None
+) -> dict[str, Any]:
+    persona = (persona or "").strip() or None
+
     def work(ws: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"filter_options": _filter_options(ws, f) if options else [], "error": None,
-                               "result": None}  # fmt: skip
+                               "result": None, "personas": _personas(ws) if options else []}  # fmt: skip
         try:
-            out["result"] = _map_view(ws, f, check_window(window))
+            if persona and persona not in _personas(ws):
+                have = ", ".join(_personas(ws)) or "none is saved yet (cxlens segments rfm --save)"
+                raise ParameterError("persona", f"persona {persona!r} is not a saved RFM segment; saved: {have}")
+            out["result"] = _map_view(ws, _persona_filters(f, persona), check_window(window))
         except CxlensError as exc:
             out["error"] = {"message": str(exc), "param": getattr(exc, "param", None)}
         return out
 
-    ctx = dict(await cached_view(request, "journey", (f, window, options), ALL_DATA, work))
-    ctx.update(
-        {"nav_active": "journey", "f": f, "window": window or "", "query": _qs([("window", window or "")], f.pairs())}
-    )
+    ctx = dict(await cached_view(request, "journey", (f, window, options, persona), ALL_DATA, work))
+    pairs = [("window", window or ""), ("persona", persona or "")]
+    ctx.update({"nav_active": "journey", "f": f, "window": window or "", "persona": persona or "",
+                "query": _qs(pairs, f.pairs())})  # fmt: skip
     return ctx
 
 
 @map_router.get("/journey", response_class=HTMLResponse)
-async def journey_page(request: Request, f: FiltersDep, window: str | None = None) -> HTMLResponse:
-    ctx = await _map_context(request, f, window, options=True)
+async def journey_page(
+    request: Request, f: FiltersDep, window: str | None = None, persona: str | None = None
+) -> HTMLResponse:
+    ctx = await _map_context(request, f, window, options=True, persona=persona)
     return _render(request, "journeys/map.html", ctx, status=400 if ctx["error"] else 200)
 
 
 @map_router.get("/partials/journey", response_class=HTMLResponse)
-async def journey_partial(request: Request, f: FiltersDep, window: str | None = None) -> HTMLResponse:
-    ctx = await _map_context(request, f, window, options=False)
+async def journey_partial(
+    request: Request, f: FiltersDep, window: str | None = None, persona: str | None = None
+) -> HTMLResponse:
+    ctx = await _map_context(request, f, window, options=False, persona=persona)
     return _render(
         request, "journeys/_map_body.html", ctx, url="/journey" + (f"?{ctx['query']}" if ctx["query"] else "")
     )
 
 
 @map_router.get("/journey/map.{fmt}")
-async def journey_map_file(request: Request, fmt: str, f: FiltersDep) -> Response:
-    """The wall journey map of these filters as an SVG, PNG or PDF download."""
+async def journey_map_file(request: Request, fmt: str, f: FiltersDep, persona: str | None = None) -> Response:
+    """The wall journey map of these filters (or a persona's) as an SVG, PNG or PDF download."""
     if fmt not in CANVAS_MEDIA:
         return Response(f"unknown format {fmt!r}; expected svg, png or pdf", status_code=404, media_type="text/plain")
-    c = await cached_view(request, "api-canvas", (f, None), ALL_DATA, lambda ws: canvas_view(ws, f, None))
+    persona = (persona or "").strip() or None
+    c = await cached_view(request, "api-canvas", (f, persona), ALL_DATA, lambda ws: canvas_view(ws, f, persona))
     data = await run_on_workspace(request, lambda ws: canvas_bytes(c, fmt))
     headers = {"Content-Disposition": f'attachment; filename="journey-map.{fmt}"'}
     return Response(data, media_type=CANVAS_MEDIA[fmt], headers=headers)
 
 
 @map_router.get("/partials/journey/canvas", response_class=HTMLResponse)
-async def journey_canvas_partial(request: Request, f: FiltersDep) -> HTMLResponse:
+async def journey_canvas_partial(request: Request, f: FiltersDep, persona: str | None = None) -> HTMLResponse:
     """The wall journey map drawn inline (SVG), loaded by the /journey page after its tables — the
-    same stored view the downloads use."""
+    same stored view the downloads use; ``persona`` draws that persona's map."""
     from cxlens.report.journey_canvas import journey_canvas_svg
 
-    c = await cached_view(request, "api-canvas", (f, None), ALL_DATA, lambda ws: canvas_view(ws, f, None))
+    persona = (persona or "").strip() or None
+    c = await cached_view(request, "api-canvas", (f, persona), ALL_DATA, lambda ws: canvas_view(ws, f, persona))
     label = escape("Journey map with stages " + ", ".join(c.stage_names()))
     return HTMLResponse(f'<div role="img" aria-label="{label}">{journey_canvas_svg(c)}</div>')
 
