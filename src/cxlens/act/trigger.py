@@ -24,7 +24,7 @@ from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, current_rules, parse_durati
 from cxlens.jobs import queue
 from cxlens.store import hooks
 
-__all__ = ["KIND", "feedback_where", "fire", "fire_many", "matches", "on_feedback"]
+__all__ = ["KIND", "feedback_where", "fire", "fire_many", "matches", "on_feedback", "throttled"]
 
 #: the job kind that sends one delivery
 KIND = "act.deliver"
@@ -78,7 +78,8 @@ def _matches(cur: Any, rule: Rule, select_sql: str, params: Sequence[Any], now: 
     return [dict(zip(_FIELDS, r, strict=True)) for r in rows]
 
 
-def _throttled(cur: Any, rule: Rule, customers: list[str], now: dt.datetime) -> set[str]:
+def throttled(cur: Any, rule: Rule, customers: list[str], now: dt.datetime) -> set[str]:
+    """Which of ``customers`` already had an alert of ``rule`` within its window."""
     if not customers or rule.window <= 0:
         return set()
     rows = cur.execute(
@@ -225,7 +226,7 @@ def on_feedback(store: Any, cur: Any, select_sql: str, params: Sequence[Any]) ->
         rows = by_rule.get(rule.name)
         if not rows:
             continue
-        seen = _throttled(cur, rule, sorted({r["customer_id"] for r in rows if r["customer_id"]}), now)
+        seen = throttled(cur, rule, sorted({r["customer_id"] for r in rows if r["customer_id"]}), now)
         for row in rows:
             cid = row["customer_id"]
             if cid and rule.window > 0:
