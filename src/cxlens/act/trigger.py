@@ -24,7 +24,7 @@ from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, current_rules, parse_durati
 from cxlens.jobs import queue
 from cxlens.store import hooks
 
-__all__ = ["KIND", "feedback_where", "fire", "fire_many", "matches", "on_feedback", "throttled"]
+__all__ = ["KIND", "feedback_where", "fire", "fire_many", "matcher", "matches", "on_feedback", "throttled"]
 
 #: the job kind that sends one delivery
 KIND = "act.deliver"
@@ -34,6 +34,8 @@ _ROW_FIELDS = (*_FIELDS, "channel", "stage")
 PY_ROWS = 500
 #: parsed rules per workspace and version of ``act_rules`` (rules change rarely; answers arrive often)
 _CACHE: dict[Any, list[Rule]] = {}
+#: the prepared test of each cached rule (by the id of the cached Rule object)
+_MATCHERS: dict[int, Any] = {}
 _COLUMN = {"metric": "metric", "touchpoint": "touchpoint", "survey": "survey_id", "channel": "channel",
            "stage": "stage"}  # fmt: skip
 
@@ -187,6 +189,36 @@ def matches(conditions: dict[str, Any], row: dict[str, Any]) -> bool:
     return not (comment.get("contains") and not any(w in (text or "").lower() for w in comment["contains"]))
 
 
+def matcher(conditions: dict[str, Any]) -> Any:
+    """:func:`matches` with the conditions prepared once: ``fn(row) -> bool`` (a burst of answers is
+    tested against every rule; lowering the same lists for each row cost more than the test)."""
+    sets = [(col, frozenset(x.lower() for x in conditions[key])) for key, col in _COLUMN.items() if key in conditions]
+    score = conditions.get("score") or {}
+    lo, hi = score.get("min"), score.get("max")
+    comment = conditions.get("comment") or {}
+    present, words = comment.get("present"), comment.get("contains")
+
+    def test(row: dict[str, Any]) -> bool:
+        for col, allowed in sets:
+            v = row.get(col)
+            if v is None or str(v).lower() not in allowed:
+                return False
+        if score:
+            v = row.get("score")
+            if v is None or (lo is not None and v < lo) or (hi is not None and v > hi):
+                return False
+        if present is not None or words:
+            text = row.get("comment")
+            has = text is not None and text.strip(" ") != ""
+            if present is True and not has or present is False and has:
+                return False
+            if words and not any(w in (text or "").lower() for w in words):
+                return False
+        return True
+
+    return test
+
+
 def _rules(store: Any, cur: Any) -> list[Rule]:
     """The active feedback rules, parsed once per version of ``act_rules``."""
     sig = cur.execute("SELECT count(*), coalesce(sum(version), 0), max(changed_at) FROM act_rules").fetchone()
@@ -197,7 +229,10 @@ def _rules(store: Any, cur: Any) -> list[Rule]:
     if got is None:
         if len(_CACHE) > 64:
             _CACHE.clear()
+            _MATCHERS.clear()
         got = _CACHE[key] = [r for r in current_rules(cur) if r.trigger == "feedback"]
+        for r in got:
+            _MATCHERS[id(r)] = matcher(r.conditions)
     return got
 
 
@@ -214,7 +249,8 @@ def on_feedback(store: Any, cur: Any, select_sql: str, params: Sequence[Any]) ->
         rows = [dict(zip(_ROW_FIELDS, r, strict=True)) for r in few]
         for rule in rules:
             oldest = now - dt.timedelta(seconds=rule.max_age)
-            hit = [r for r in rows if r["ts"] is not None and r["ts"] >= oldest and matches(rule.conditions, r)]
+            test = _MATCHERS.get(id(rule)) or matcher(rule.conditions)
+            hit = [r for r in rows if r["ts"] is not None and r["ts"] >= oldest and test(r)]
             if hit:
                 by_rule[rule.name] = sorted(hit, key=lambda r: (r["ts"], str(r["feedback_id"])))
     else:  # a big import: one query per rule
