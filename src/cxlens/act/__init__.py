@@ -3,7 +3,8 @@ the follow-up case queue (docs/act.md).
 
 * :mod:`cxlens.act.rules` — the YAML rule format, checked, stored versioned;
 * :mod:`cxlens.act.trigger` — rules fire in the transaction that commits the feedback (the outbox);
-* :mod:`cxlens.act.deliver` — the ``act.deliver`` job: channels, retries, dead letters;
+* :mod:`cxlens.act.signals` — customer rules: a churn-risk or CLV threshold crossed at a scoring;
+* :mod:`cxlens.act.deliver` — the ``act.deliver`` job and the delivery pump: channels, retries, dead letters;
 * :mod:`cxlens.act.messages` — what each channel receives; :mod:`cxlens.act.net` — allowed hosts, SSRF;
 * :mod:`cxlens.act.cases` — cases, their audit trail, teams.
 
