@@ -511,7 +511,7 @@ def _group(ws: Any) -> GroupCommit | None:
             g = _GROUPS[store] = GroupCommit(
                 store, changes=["survey_responses", "survey_links", "feedback"],
                 scope=lambda cur: _batch_scope(store, cur), name="cxlens-survey-answers")  # fmt: skip
-            store.on_close(g.close)
+            store.on_close(lambda: (_GROUPS.pop(store, None), g.close()))
     return g
 
 
