@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import cxlens
-from cxlens.jobs import JobRunner
+from cxlens.act.deliver import delivery_runner
 
 from ..conftest import free_port
 
@@ -162,7 +162,9 @@ def aws(tmp_path_factory, receiver, monkeypatch_module):
     ws = cxlens.open(path)
     ws.share()  # the CLI runs beside it (docs/store.md)
     ws.act.allow_host("127.0.0.1", private=True)
-    runner = JobRunner(ws, poll=0.05, housekeeping=0.5, refresh=False, kinds=["act.deliver"]).start()
+    # the delivery pump `cxlens serve` runs (the job runner's act.deliver task is tested by the cases
+    # and browser tests)
+    runner = delivery_runner(ws, poll=0.05)
     yield ws
     runner.stop(timeout=5)
     ws.close()

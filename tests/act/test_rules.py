@@ -117,7 +117,7 @@ def test_python_and_sql_rule_tests_agree(tmp_path):
     import pandas as pd
 
     from cxlens.act.rules import parse_rule
-    from cxlens.act.trigger import feedback_where, matches
+    from cxlens.act.trigger import feedback_where, matcher, matches
 
     rnd = random.Random(7)
     rows = pd.DataFrame([{
@@ -138,4 +138,6 @@ def test_python_and_sql_rule_tests_agree(tmp_path):
                                        tables={"rows": rows})["feedback_id"])  # fmt: skip
             records = rows.astype(object).where(rows.notna(), None).to_dict("records")  # as DuckDB returns them
             by_py = {row["feedback_id"] for row in records if matches(r.conditions, row)}
-            assert by_sql == by_py and by_sql, c
+            test = matcher(r.conditions)  # the prepared test survey answers use
+            by_prepared = {row["feedback_id"] for row in records if test(row)}
+            assert by_sql == by_py == by_prepared and by_sql, c

@@ -20,6 +20,7 @@ def test_public_names_are_pinned():
         "record_exposure",
         "record_response",
         "set_status",
+        "submit_response",
         "survey_results",
         "update_survey",
         "url_matches",

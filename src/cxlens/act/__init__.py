@@ -3,7 +3,8 @@ the follow-up case queue (docs/act.md).
 
 * :mod:`cxlens.act.rules` — the YAML rule format, checked, stored versioned;
 * :mod:`cxlens.act.trigger` — rules fire in the transaction that commits the feedback (the outbox);
-* :mod:`cxlens.act.deliver` — the ``act.deliver`` job: channels, retries, dead letters;
+* :mod:`cxlens.act.signals` — customer rules: a churn-risk or CLV threshold crossed at a scoring;
+* :mod:`cxlens.act.deliver` — the ``act.deliver`` job and the delivery pump: channels, retries, dead letters;
 * :mod:`cxlens.act.messages` — what each channel receives; :mod:`cxlens.act.net` — allowed hosts, SSRF;
 * :mod:`cxlens.act.cases` — cases, their audit trail, teams.
 
@@ -22,7 +23,7 @@ import pandas as pd
 
 from cxlens.act import cases as _cases
 from cxlens.act import deliver as _deliver
-from cxlens.act import net, rules
+from cxlens.act import net, rules, signals
 from cxlens.act.messages import WEBHOOK_SCHEMA
 from cxlens.act.rules import Rule, parse_rules
 from cxlens.act.trigger import feedback_where, fire, on_feedback
@@ -65,6 +66,19 @@ class Act:
         """Which answers rule ``name`` fires on, without sending anything: the given ``answer``
         (``{"metric": "nps", "score": 3, …}``) or the latest ``limit`` stored answers it matches."""
         r = self.rule(name)
+        if r.trigger == "customer":  # who is inside the band now (a crossing into it fires)
+            if answer is not None:
+                bad = set(answer) - {"churn_risk", "clv", "customer_id"}
+                if bad:
+                    raise ConfigError(f"answer has unknown field {sorted(bad)[0]!r}; a customer rule is tested with "
+                                      '{"churn_risk": 0.8, "clv": 1200}')  # fmt: skip
+                frame = pd.DataFrame([{"customer_id": answer.get("customer_id"), "clv": answer.get("clv"),
+                                       "churn_risk": answer.get("churn_risk")}]).astype(
+                    {"clv": float, "churn_risk": float})  # fmt: skip
+                where, params = signals.band_where(r.conditions)
+                hit = self.store.read(f"SELECT count(*) AS n FROM _cx_c WHERE {where}", params, tables={"_cx_c": frame})
+                return frame.assign(fires=bool(hit["n"].iloc[0]))
+            return signals.customers_in_band(self.store, r, limit).assign(fires=True)
         where, params = feedback_where(r.conditions)
         cols = "feedback_id, customer_id, ts, metric, score, comment, touchpoint, survey_id"
         if answer is not None:

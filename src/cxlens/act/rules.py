@@ -55,7 +55,13 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "freshdesk": ("base_url!", "api_key_env!", "priority", "attempts", "timeout"),
     "case": ("team", "priority", "owner", "due"),
 }
-TRIGGERS = {"feedback": ("metric", "score", "touchpoint", "survey", "channel", "stage", "comment")}
+TRIGGERS = {
+    "feedback": ("metric", "score", "touchpoint", "survey", "channel", "stage", "comment"),
+    # a customer entering a band of a stored model score (cxlens.act.signals)
+    "customer": ("churn_risk", "clv"),
+}
+#: the range of each customer score a rule may test
+SCORE_RANGES = {"churn_risk": (0.0, 1.0), "clv": (float("-inf"), float("inf"))}
 PRIORITIES = ("urgent", "high", "normal", "low")
 STATUSES = ("active", "paused", "deleted")
 #: default attempts of a delivery: 2+4+…+32 s, then 60 s between tries, for a little over an hour
@@ -156,7 +162,18 @@ def _check_conditions(where: str, trigger: str, cond: Any) -> dict[str, Any]:
     for k, v in cond.items():
         if k not in TRIGGERS[trigger]:
             raise ConfigError(f"{where} has unknown condition {k!r}; expected one of {', '.join(TRIGGERS[trigger])}")
-        if k == "score":
+        if k in SCORE_RANGES:  # a threshold: a number is a minimum
+            lo, hi = SCORE_RANGES[k]
+            band = {"min": v} if isinstance(v, int | float) and not isinstance(v, bool) else v
+            if (not isinstance(band, dict) or not band or set(band) - {"min", "max"}
+                    or not all(isinstance(x, int | float) and not isinstance(x, bool) and lo <= x <= hi
+                               for x in band.values())):  # fmt: skip
+                raise ConfigError(f"{where}.{k} is {v!r}; expected a number (a minimum) or {{min: N, max: N}} with "
+                                  f"values from {lo:g} to {hi:g}")  # fmt: skip
+            if "min" in band and "max" in band and band["min"] > band["max"]:
+                raise ConfigError(f"{where}.{k} has min {band['min']} above max {band['max']}; swap them")
+            out[k] = {b: float(x) for b, x in band.items()}
+        elif k == "score":
             out[k] = _check_score(where, v)
         elif k == "comment":
             if isinstance(v, bool):
@@ -243,6 +260,9 @@ def parse_rule(data: Any, where: str = "rule") -> Rule:
     if trigger not in TRIGGERS:
         raise ConfigError(f"{where}.when has unknown trigger {trigger!r}; expected one of {', '.join(TRIGGERS)}")
     conditions = _check_conditions(f"{where}.when.{trigger}", trigger, cond)
+    if trigger == "customer" and not conditions:
+        raise ConfigError(f"{where}.when.customer needs a threshold, e.g. {{churn_risk: {{min: 0.7}}}} or "
+                          "{clv: {min: 1000}}")  # fmt: skip
     do = data.get("do")
     if not isinstance(do, list) or not do:
         raise ConfigError(f"{where}.do is {do!r}; expected a list of actions")

@@ -35,6 +35,9 @@ __all__ = [
     "JOB_COLUMNS",
     "Job",
     "claim",
+    "claim_many",
+    "complete_many",
+    "enqueue_many",
     "complete",
     "enqueue",
     "fail",
@@ -113,6 +116,40 @@ def enqueue(
     return row[0] if row else None
 
 
+def enqueue_many(
+    store: Any, kind: str, items: Sequence[tuple[dict[str, Any], str | None, int]], *, chunk: int = 200
+) -> list[str | None]:
+    """Queue several jobs of ``kind`` in a few statements; ``items`` are ``(params, slot, max_attempts)``.
+
+    Returns each item's job id, or None where its ``slot`` already had a job — as :func:`enqueue` one
+    by one, but a multi-row INSERT per ``chunk`` jobs (a burst of alerts costs a statement, not one each).
+    """
+    if not kind:
+        raise ConfigError("job kind is empty; pass the name of a registered job handler")
+    now = now_utc()
+    ids: list[str] = []
+    for _, _, attempts in items:
+        if attempts < 1:
+            raise ConfigError(f"max_attempts is {attempts}; expected 1 or more")
+        ids.append("job_" + secrets.token_hex(8))
+    got: set[str] = set()
+    with store.transaction(changes=["jobs"]) as cur:
+        for at in range(0, len(items), chunk):
+            part = list(zip(ids[at : at + chunk], items[at : at + chunk], strict=True))
+            values: list[Any] = []
+            for job_id, (params, slot, attempts) in part:
+                values += [job_id, kind, json.dumps(params or {}, sort_keys=True, default=str), slot, attempts,
+                           now, now]  # fmt: skip
+            rows = cur.execute(
+                "INSERT INTO jobs (job_id, kind, params, slot, status, attempts, max_attempts, run_after, created_at) "
+                f"VALUES {', '.join(['(?, ?, ?, ?, ' + repr('queued') + ', 0, ?, ?, ?)'] * len(part))} "
+                "ON CONFLICT DO NOTHING RETURNING job_id",
+                values,
+            ).fetchall()
+            got.update(r[0] for r in rows)
+    return [j if j in got else None for j in ids]
+
+
 def claim(
     store: Any, worker: str, *, kinds: Sequence[str] | None = None, lease: float = 60.0, now: dt.datetime | None = None
 ) -> Job | None:
@@ -137,6 +174,41 @@ def claim(
             [worker, now, now + dt.timedelta(seconds=lease), row[0], *params],
         ).fetchone()
     return Job.from_row(got) if got else None
+
+
+def claim_many(
+    store: Any, worker: str, kind: str, *, lease: float = 60.0, limit: int = 64, now: dt.datetime | None = None
+) -> list[Job]:
+    """Take up to ``limit`` due jobs of ``kind`` (oldest first, as :func:`claim` takes one) in one
+    transaction, leased for ``lease`` seconds."""
+    now = now or now_utc()
+    due = "kind = ? AND ((status = 'queued' AND run_after <= ?) OR (status = 'running' AND lease_until < ?))"
+    with store.transaction(changes=["jobs"]) as cur:
+        rows = cur.execute(
+            f"UPDATE jobs SET status = 'running', attempts = attempts + 1, worker = ?, started_at = ?, lease_until = ? "
+            f"WHERE job_id IN (SELECT job_id FROM jobs WHERE {due} ORDER BY run_after, created_at, job_id LIMIT ?) "
+            f"AND {due} RETURNING {JOB_COLUMNS}",
+            [worker, now, now + dt.timedelta(seconds=lease), kind, now, now, int(limit), kind, now, now],
+        ).fetchall()
+    jobs = [Job.from_row(r) for r in rows]
+    return sorted(jobs, key=lambda j: (j.run_after, j.created_at, j.job_id))
+
+
+def complete_many(store: Any, job_ids: Sequence[str], worker: str, results: Sequence[str | None]) -> list[str]:
+    """Mark the jobs ``job_ids`` done with their ``results`` (JSON text) in one statement, those
+    ``worker`` still holds; returns their ids (inside the caller's transaction, with the writes that
+    record what the jobs did)."""
+    if not job_ids:
+        return []
+    with store.transaction(changes=["jobs"]) as cur:
+        rows = cur.execute(
+            # numbered parameters: DuckDB binds an UPDATE's FROM clause before its SET
+            "UPDATE jobs SET status = 'done', finished_at = $1, lease_until = NULL, error = NULL, result = r.result "
+            "FROM (SELECT unnest($2::VARCHAR[]) AS job_id, unnest($3::VARCHAR[]) AS result) r "
+            "WHERE jobs.job_id = r.job_id AND jobs.worker = $4 AND jobs.status = 'running' RETURNING jobs.job_id",
+            [now_utc(), list(job_ids), list(results), worker],
+        ).fetchall()
+    return [r[0] for r in rows]
 
 
 def renew(store: Any, job_id: str, worker: str, *, lease: float = 60.0) -> bool:

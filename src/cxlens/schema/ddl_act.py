@@ -10,6 +10,8 @@ Tables about a person name them in a column of ``cxlens.customers.profile.PERSON
   that sends it is ``job_id`` (the outbox row, committed with the feedback that triggered it).
 * ``act_cases``, ``act_case_events`` — the follow-up queue and its audit trail.
 * ``act_team_members`` — which dashboard users (e-mail) work a team's cases.
+* ``act_score_state`` — per customer rule, the customers inside its band at the last scoring (a row
+  with a NULL customer marks the rule's silent first pass), so only crossings fire.
 """
 
 from __future__ import annotations
@@ -39,4 +41,6 @@ DDL: list[str] = [
     "new_value VARCHAR)",
     "CREATE TABLE IF NOT EXISTS act_team_members (team VARCHAR NOT NULL, email VARCHAR NOT NULL, "
     "PRIMARY KEY (team, email))",
+    "CREATE TABLE IF NOT EXISTS act_score_state (rule VARCHAR NOT NULL, customer_id VARCHAR, "
+    "value DOUBLE, since TIMESTAMP NOT NULL)",
 ]

@@ -16,6 +16,7 @@ from cxlens.surveys.store import (
     record_exposure,
     record_response,
     set_status,
+    submit_response,
     update_survey,
 )
 from cxlens.surveys.targeting import eligibility, in_sample, pick_language, url_matches
@@ -36,6 +37,7 @@ __all__ = [
     "record_exposure",
     "record_response",
     "set_status",
+    "submit_response",
     "survey_results",
     "update_survey",
     "url_matches",

@@ -17,8 +17,12 @@ the rollup and from a scan agree.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
+import weakref
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +37,7 @@ from cxlens.errors import (
     SchemaError,
 )
 from cxlens.store import Store, hooks, rollup
+from cxlens.store.group import GroupCommit
 from cxlens.surveys.definition import SurveyDefinition, condition_holds, load_definition
 from cxlens.surveys.targeting import History, eligibility, pick_language, tab_eligible
 
@@ -46,6 +51,7 @@ __all__ = [
     "record_exposure",
     "record_response",
     "set_status",
+    "submit_response",
     "update_survey",
 ]
 
@@ -353,10 +359,11 @@ def record_response(
                     f"survey {survey_id!r} is {d.status}; its responses cannot be added or changed"
                 )
         if old is None:
-            h = history(ws, survey_id, customer_id, anonymous_id)
-            if d.targeting.get("once_per_person", True) and h.responded:
+            once, mx = d.targeting.get("once_per_person", True), d.targeting.get("max_responses")
+            # the history is read only when a rule needs it (a query over the survey's responses)
+            h = history(ws, survey_id, customer_id, anonymous_id) if once or mx is not None else None
+            if once and h.responded:
                 raise ResponseConflictError(f"this person already answered survey {survey_id!r}; one response each")
-            mx = d.targeting.get("max_responses")
             if mx is not None and h.responses_total >= mx:
                 raise ResponseConflictError(f"survey {survey_id!r} has its {mx} responses; it accepts no more")
             if (
@@ -412,7 +419,7 @@ def record_response(
                 old_score=old[1] if old is not None and old[4] else None,
                 exists=bool(cur["fid"]),
             )
-            if not cur["fid"]:  # a new answer: its rules fire in this transaction (cxlens.act)
+            if not cur["fid"] and not _batched():  # a new answer: its rules fire in this transaction (cxlens.act)
                 hooks.inserted(ws, raw, "feedback", "SELECT * FROM feedback WHERE feedback_id = ?", [fid])
     return {
         "response_id": rid,
@@ -432,6 +439,9 @@ _DIMS = rollup.DIMENSIONS
 def _write_feedback(raw: Any, row: dict[str, Any], *, old_score: float | None, exists: bool) -> None:
     """Insert or update the response's feedback row and keep ``feedback_rollup`` in step (inside a transaction)."""
     cols = list(row)
+    if not exists and _batched():
+        _BATCH.rows.append(row)  # inserted with the batch's other new answers (see _batch_scope)
+        return
     if not exists:
         raw.execute(f"INSERT INTO feedback ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
                     [row[c] for c in cols])  # fmt: skip
@@ -449,3 +459,69 @@ def _write_feedback(raw: Any, row: dict[str, Any], *, old_score: float | None, e
         key = dict(zip(("ts", *_DIMS), stored, strict=True))  # the dimensions the row was counted under
         rollup.adjust(raw, key, old_score, -1)
         rollup.adjust(raw, key, row["score"], +1)
+
+
+# -- group commit of answers ---------------------------------------------------------------
+#: the new feedback rows of the group-commit batch open on this thread (see :func:`submit_response`)
+_BATCH = threading.local()
+_GROUPS: weakref.WeakKeyDictionary[Any, GroupCommit] = weakref.WeakKeyDictionary()
+_GROUPS_LOCK = threading.Lock()
+
+
+def _batched() -> bool:
+    return getattr(_BATCH, "rows", None) is not None
+
+
+@contextlib.contextmanager
+def _batch_scope(ws: Any, cur: Any) -> Iterator[None]:
+    """Inside a batch's transaction: new answers' feedback rows are collected, then written with one
+    multi-row INSERT, counted into the rollup with one MERGE and handed to the insert hooks (the act
+    rules) once — all in the batch's transaction."""
+    _BATCH.rows = []
+    try:
+        yield
+        rows: list[dict[str, Any]] = _BATCH.rows
+        _BATCH.rows = None
+        if not rows:
+            return
+        cols = list(rows[0])
+        one = "(" + ", ".join("?" for _ in cols) + ")"
+        for at in range(0, len(rows), 200):
+            part = rows[at : at + 200]
+            cur.execute(f"INSERT INTO feedback ({', '.join(cols)}) VALUES {', '.join([one] * len(part))}",
+                        [r[c] for r in part for c in cols])  # fmt: skip
+        ids = [r["feedback_id"] for r in rows]
+        if not all(isinstance(i, str) and i.startswith("svy_") and i[4:].isalnum() for i in ids):
+            raise RuntimeError("unexpected feedback id in a survey batch")  # ids are inlined below: hex only
+        listed = ", ".join(f"'{i}'" for i in ids)
+        rollup.add(cur, f"(SELECT * FROM feedback WHERE feedback_id IN ({listed}))")
+        hooks.inserted(ws, cur, "feedback", "SELECT * FROM feedback WHERE list_contains(?::VARCHAR[], feedback_id)",
+                       [ids])  # fmt: skip
+    finally:
+        _BATCH.rows = None
+
+
+def _group(ws: Any) -> GroupCommit | None:
+    store = getattr(ws, "store", ws)
+    if getattr(store, "is_remote", False) or not hasattr(store, "on_close"):
+        return None  # a client of a server: the server groups its own writes
+    with _GROUPS_LOCK:
+        g = _GROUPS.get(store)
+        if g is None:
+            g = _GROUPS[store] = GroupCommit(
+                store, changes=["survey_responses", "survey_links", "feedback"],
+                scope=lambda cur: _batch_scope(store, cur), name="cxlens-survey-answers")  # fmt: skip
+            store.on_close(lambda: (_GROUPS.pop(store, None), g.close()))
+    return g
+
+
+def submit_response(ws: Store, survey_id: str, **kwargs: Any) -> dict[str, Any]:
+    """:func:`record_response` through the workspace's group commit: answers arriving together (the
+    widget endpoint under load) share one transaction — one commit, one multi-row insert of their
+    feedback rows, one rollup merge, one pass of the act rules — and each is acknowledged only after
+    that transaction committed. Two partials of one response never share a batch. Same arguments,
+    result and errors as :func:`record_response`."""
+    g = _group(ws)
+    if g is None:
+        return record_response(ws, survey_id, **kwargs)
+    return g.call(lambda: record_response(ws, survey_id, **kwargs), key=(survey_id, kwargs.get("response_id")))

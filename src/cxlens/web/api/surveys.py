@@ -207,7 +207,7 @@ async def respond(request: Request, survey_id: str) -> JSONResponse:
     check_survey_rate(request, ctx.ws, "answer")
     out = await run_on_workspace(
         request,
-        lambda ws: surveys.record_response(
+        lambda ws: surveys.submit_response(
             ws,
             survey_id,
             response_id=body.get("responseId"),
