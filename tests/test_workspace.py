@@ -46,6 +46,27 @@ def test_reopening_keeps_data_and_version(tmp_path):
         assert ws.counts()["orders"] == 1 and ws.schema_version == SCHEMA_VERSION
 
 
+def test_a_version_4_workspace_gets_the_tables_added_since(tmp_path):
+    """Tables added to the behaviour, act and learn areas after version 4 shipped reach old workspaces
+    by migration 5."""
+    path = tmp_path / "w.duckdb"
+    cxlens.open(path).close()
+    added = ["replay_chunks", "replay_sessions", "act_score_state", "pulse_comments", "interview_tags"]
+    con = duckdb.connect(str(path))
+    for t in added:
+        con.execute(f"DROP TABLE {t}")
+    con.execute("UPDATE _cxlens_meta SET value='4' WHERE key='schema_version'")
+    con.close()
+    with pytest.raises(WorkspaceError, match="needs migrating to version 5; open it writable once"):
+        cxlens.open(path, read_only=True)
+    cxlens.open(path).close()
+    con = duckdb.connect(str(path), read_only=True)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert set(added) <= tables
+    assert con.execute("SELECT value FROM _cxlens_meta WHERE key='schema_version'").fetchone()[0] == "5"
+    con.close()
+
+
 def test_workspace_from_a_newer_cxlens_is_refused(tmp_path):
     path = tmp_path / "w.duckdb"
     cxlens.open(path).close()

@@ -24,15 +24,13 @@ import pandas as pd
 from cxlens.act.rules import Rule, current_rules
 from cxlens.act.trigger import fire_many, throttled
 from cxlens.jobs import JobContext, task
+from cxlens.schema.ddl_act import DDL as ACT_DDL
 
 __all__ = ["KIND", "band_where", "customers_in_band", "scores_pass"]
 
 #: the job kind that checks the customer rules after a scoring
 KIND = "act.scores"
-_STATE_DDL = (
-    "CREATE TABLE IF NOT EXISTS act_score_state (rule VARCHAR NOT NULL, customer_id VARCHAR, "
-    "value DOUBLE, since TIMESTAMP NOT NULL)"
-)
+_STATE_DDL = next(d for d in ACT_DDL if "act_score_state" in d)  # (made by a schema migration too)
 
 
 def band_where(conditions: dict[str, Any]) -> tuple[str, list[Any]]:

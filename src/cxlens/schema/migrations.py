@@ -28,7 +28,7 @@ from cxlens.schema.tables import TABLES
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version", "write_journey"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _run(cur: Any, statements: list[str]) -> None:
@@ -62,8 +62,15 @@ def _to_4(cur: Any) -> None:
     _run(cur, ddl_behaviour.DDL + ddl_act.DDL + ddl_learn.DDL)
 
 
+def _to_5(cur: Any) -> None:
+    # the tables added to the behaviour, act and learn areas after version 4 shipped (replay chunks and
+    # sessions, act_score_state, pulse_comments, interview_tags): every statement is CREATE … IF NOT
+    # EXISTS, so the areas' whole DDL brings a version-4 workspace up to date
+    _run(cur, ddl_behaviour.DDL + ddl_act.DDL + ddl_learn.DDL)
+
+
 #: schema version → the function bringing a workspace from the previous version to it
-MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _to_1, 2: _to_2, 3: _to_3, 4: _to_4}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _to_1, 2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5}
 
 
 def schema_version(cur: Any) -> int:
