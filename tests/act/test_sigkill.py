@@ -18,5 +18,6 @@ def test_sigkill_mid_stream_loses_and_duplicates_no_alert():
     assert res["lost"] == 0 and res["still_queued_at_stop"] == 0 and res["delivered_unique"] == res["alerts"]
     assert res["deliveries_marked_sent"] == res["alerts"]
     # a try cut by the kill after the receiver answered is sent again with the same webhook-id: the
-    # receiver can drop it; at most the deliveries in flight at the kill may repeat
-    assert res["duplicate_posts"] <= 4
+    # receiver can drop it; at most the deliveries in flight at the kill may repeat (the delivery pump
+    # commits each round of its 8 senders before starting the next)
+    assert res["duplicate_posts"] <= 8

@@ -182,7 +182,17 @@ def test_export_holds_every_row_about_the_customer_including_pii(ws):
         k: v
         for k, v in got.items()
         if k.startswith(
-            ("survey_", "collect_", "identities", "customer_scores", "verbatim_", "interview", "behaviour_", "act_")
+            (
+                "survey_",
+                "collect_",
+                "identities",
+                "customer_scores",
+                "verbatim_",
+                "interview",
+                "behaviour_",
+                "act_",
+                "replay_",
+            )
         )
     }
     assert service and all(v == [] for v in service.values())

@@ -294,6 +294,7 @@ class DeliveryPump:
     def __init__(self, store: Any, *, batch: int = 64, senders: int = 8, poll: float = 1.0):
         self.store = store
         self.batch = batch
+        self.senders = senders
         self.poll = poll
         self.worker = f"{socket.gethostname()}:{os.getpid()}:pump:{secrets.token_hex(3)}"
         self._pool = ThreadPoolExecutor(senders, thread_name_prefix="cxlens-act-send")
@@ -336,10 +337,16 @@ class DeliveryPump:
         """Claim, send and record one batch; returns how many deliveries it handled."""
         with self._wake:
             self._woken = False  # a commit after this point wakes the next round
-        jobs = queue.claim_many(self.store, self.worker, KIND, lease=LEASE, limit=self.batch)
-        if not jobs:
-            return 0
-        outcomes = list(self._pool.map(lambda j: _attempt(self.store, j.params["delivery_id"]), jobs))
+        claimed = queue.claim_many(self.store, self.worker, KIND, lease=LEASE, limit=self.batch)
+        # sent one round of ``senders`` at a time, each round's outcomes committed before the next round
+        # starts: a crash repeats at most the sends in flight (same idempotency key), not the whole batch
+        for i in range(0, len(claimed), self.senders):
+            jobs = claimed[i : i + self.senders]
+            self._record(jobs, list(self._pool.map(lambda j: _attempt(self.store, j.params["delivery_id"]), jobs)))
+        return len(claimed)
+
+    def _record(self, jobs: list[Any], outcomes: list[tuple[str, Any]]) -> None:
+        """Commit one round's outcomes: sent, refused, or failed (backoff, dead letters)."""
         now = queue.now_utc()
         with self.store.transaction(changes=["jobs", "act_deliveries"]) as cur:
             done = [(j, o, v) for j, (o, v) in zip(jobs, outcomes, strict=True) if o != "error"]
@@ -365,7 +372,6 @@ class DeliveryPump:
                                     [str(v), v.status, j.params["delivery_id"]])  # fmt: skip
                     self.failed += 1
         self.completed += len(held)
-        return len(jobs)
 
 
 def delivery_runner(store: Any, *, poll: float = 1.0, batch: int = 64, senders: int = 8) -> DeliveryPump:
