@@ -64,7 +64,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
                           "cramped", "upgrade"),
     "Cleanliness": ("dirty", "clean", "cleanliness", "filthy", "smell", "smelly", "stain", "stained", "mold",
                     "bugs"),
-    "Connectivity and outages": ("signal", "coverage", "outage", "internet", "wifi", "wi fi", "network",
+    "Network and connectivity": ("signal", "coverage", "outage", "internet", "wifi", "wi fi", "network",
                                  "broadband", "dropped calls"),
 }  # fmt: skip
 
