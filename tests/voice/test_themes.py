@@ -14,7 +14,15 @@ from sklearn.metrics import adjusted_mutual_info_score
 
 from cxlens.errors import ConfigError, NotFoundError
 from cxlens.ingest import simulate
+from cxlens.voice.lexicon import CATEGORIES, category_hits, category_terms
+from cxlens.voice.phrases import analyse
 from cxlens.voice.themes import ThemeExtractor, clean_text, coherence
+
+
+def phrase_terms(phrase: str) -> set[str]:
+    """The terms of a key phrase: the stems of its words and of its word pair."""
+    return set(analyse(phrase))
+
 
 # measured in docs/voice-themes.md; floors sit just below the measured values
 DEMO_AMI = 0.46  # measured 0.480 (default "vectors" method, 16 themes, small demo seed 0)
@@ -104,6 +112,10 @@ def test_labels_are_the_members_key_phrases_without_repeating_words(fitted):
     for t in fitted.themes_:
         parts = t["name"].split(" · ")
         assert 1 <= len(parts) <= 2
+        if parts[0] in CATEGORIES:  # a CX category, then (unless it only repeats it) the best key phrase
+            category = parts[0]
+            assert category_terms()[category] & set().union(*(phrase_terms(k) for k in t["keywords"]))
+            parts = parts[1:] or [t["keywords"][0]]
         assert parts[0].lower() == t["keywords"][0].lower()
         assert all(p.lower() in [k.lower() for k in t["keywords"]] for p in parts)
         words = [w for p in parts for w in p.lower().split()]
@@ -388,3 +400,38 @@ def test_voice_score_themes_auto_and_a_bad_k(tmp_path, demo):
     assert len(rows) == len(demo) and {r["theme_name"] for r in rows} == {t["name"] for t in auto.themes_ if t["size"]}
     bad = _cli("voice", "score", str(src), "--text-column", "comment", "--themes", "--k", "two")
     assert bad.returncode == 1 and "number of themes (--k) is 'two'; expected 'auto'" in bad.stderr
+
+
+# -- CX categories (cxlens.voice.lexicon) in theme names -----------------------------------------
+CATEGORY_TEXTS = (
+    ["my flight was delayed again", "delayed two hours at the gate", "still delayed, gate changed"] * 8
+    + ["the agent on the phone hung up on me", "phone agent never called back", "on hold, agent unhelpful"] * 8
+    + ["love the colour of this scarf", "beautiful colour and soft scarf", "scarf colour is lovely"] * 8
+)
+
+
+def test_every_lexicon_entry_is_a_term():
+    # a phrase must survive the stop list as a word pair, a word as a stem: none is silently dropped
+    for name, words in CATEGORIES.items():
+        for w in words:
+            terms = analyse(w)
+            assert terms and (len(w.split()) == 1 or " " in terms[-1]), (name, w, terms)
+
+
+def test_category_hits_use_stems_and_phrases():
+    hits = category_hits(["Flights DELAYED", "they lost my bag", "the long lines", "missed connection", "ok"])
+    assert hits == [{"Late or delayed"}, {"Lost item"}, {"Wait and queues"}, {"Late or delayed"}, set()]
+
+
+def test_a_theme_about_a_cx_category_is_named_after_it_then_its_own_phrase():
+    tx = ThemeExtractor(n_themes=3, min_df=2, subthemes=False).fit(CATEGORY_TEXTS)
+    names = tx.names()
+    pred = tx.predict(["delayed two hours at the gate", "phone agent never called back", "love the colour"])
+    assert names[pred[0]] == "Late or delayed"  # its best phrase "delayed" only repeats the category
+    assert names[pred[1]].startswith("Customer service · ")  # the category, then the members' own phrase
+    assert names[pred[2]].lower().startswith(("colour", "scarf"))  # no category: the members' own phrases
+    assert len(set(pred)) == 3
+    plain = ThemeExtractor(n_themes=3, min_df=2, subthemes=False, categories=False).fit(CATEGORY_TEXTS)
+    assert not any(n.split(" · ")[0] in CATEGORIES for n in plain.names().values())
+    back = ThemeExtractor.from_dict(json.loads(json.dumps(plain.to_dict())))
+    assert back.categories is False and back.names() == plain.names()

@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import sparse
 
 from cxlens.errors import ConfigError, NotFoundError, ParameterError
-from cxlens.voice import phrases
+from cxlens.voice import lexicon, phrases
 from cxlens.voice.coherence import coherence, npmi, top_terms
 from cxlens.voice.wordvectors import unit_rows, word_vectors
 
@@ -56,6 +56,11 @@ PIN_SIMILARITY = 0.3
 METHODS = ("vectors", "nmf", "kmeans")
 #: default multi-label threshold of each method's score (see ThemeExtractor.threshold)
 THRESHOLDS = {"vectors": 0.45, "nmf": 0.15, "kmeans": 0.15}
+#: a theme is named after a CX category (:mod:`cxlens.voice.lexicon`) when at least this share of
+#: its members mention the category ...
+CATEGORY_SHARE = 0.3
+#: ... and they mention it at least this many times as often as the whole corpus does
+CATEGORY_LIFT = 1.5
 #: decimals kept in the dense theme vectors of the "vectors" method (JSON size; exact round trip)
 VECTOR_DECIMALS = 5
 
@@ -148,6 +153,11 @@ class ThemeExtractor:
         Size of the word vectors of the ``"vectors"`` method.
     random_state : int
         Seed of the factorisation.
+    categories : bool
+        Name a theme after the generic CX category (:data:`cxlens.voice.lexicon.CATEGORIES`: "Late
+        or delayed", "Customer service", "Refund and billing"…) that its members mention far more
+        than the corpus does (:data:`CATEGORY_SHARE`, :data:`CATEGORY_LIFT`), followed by its own key
+        phrase ("Customer service · hold"); default True. Names only: the themes are unchanged.
 
     Attributes
     ----------
@@ -192,6 +202,7 @@ class ThemeExtractor:
         min_subtheme: int = 40,
         dimensions: int = 100,
         random_state: int = 0,
+        categories: bool = True,
     ):
         self.n_themes = n_themes
         self.rules = rules
@@ -208,6 +219,7 @@ class ThemeExtractor:
         self.min_subtheme = min_subtheme
         self.dimensions = dimensions
         self.random_state = random_state
+        self.categories = categories
 
     # -- fitting ------------------------------------------------------------------------------
     def _vectorizer(self, vocabulary: Sequence[str] | None = None):
@@ -405,11 +417,37 @@ class ThemeExtractor:
                 sub_vectors.append(full[j])
         self.subvectors_ = np.array(sub_vectors) if sub_vectors else np.zeros((0, x.shape[1]))
 
-    def _name(self, members: np.ndarray, binary, df: np.ndarray, n_docs: int) -> tuple[str, list[str]]:
+    def _name(
+        self, members: np.ndarray, binary, df: np.ndarray, n_docs: int, cats: tuple[list[str], Any] | None = None
+    ) -> tuple[str, list[str]]:
         member_df = np.asarray(binary[members].sum(axis=0)).ravel().astype(np.float64)
         scores = phrases.phrase_scores(member_df, len(members), df.astype(np.float64), n_docs)
         name, forms = phrases.label(scores, self.vocabulary_, self.surface_, n_phrases=self.n_keywords)
+        top = {self.vocabulary_[i] for i in np.argsort(-scores, kind="stable")[: self.n_keywords] if scores[i] > 0}
+        category = _category(members, cats, top)
+        if category and name:
+            # the category first, then the members' own best phrase unless it only repeats it
+            own = name.split(" · ")[0]
+            words = {phrases.stem(w) for w in re.findall(r"[^\W\d_]+", category.lower())}
+            first = [t for t in phrases.analyse(own) if " " not in t]
+            repeats = bool(first) and all(t in words for t in first)
+            name = category if repeats else f"{category} · {own[:1].lower() + own[1:]}"
         return name, forms
+
+    def _category_hits(self, binary) -> tuple[list[str], Any] | None:
+        """Names of the CX categories and a (texts × categories) matrix of which texts mention them."""
+        if not self.categories or self.analyzer != "phrases":
+            return None
+        index = {term: j for j, term in enumerate(self.vocabulary_)}
+        names, cols = [], []
+        for name, terms in lexicon.category_terms().items():
+            js = [index[t] for t in terms if t in index]
+            if js:
+                names.append(name)
+                cols.append(np.asarray(binary[:, js].sum(axis=1)).ravel() > 0)
+        if not names:
+            return None
+        return names, np.column_stack(cols)
 
     def _describe(self, docs: list[str], x, raw: Sequence[Any], binary=None, df=None, space=None) -> None:
         """Fill names, key phrases, sizes, quotes and sub-themes of every theme from the fitted corpus."""
@@ -423,6 +461,7 @@ class ThemeExtractor:
             df = np.asarray(binary.sum(axis=0)).ravel()
         n_docs = binary.shape[0]
         members_of = {t["id"]: np.flatnonzero(primary == t["id"]) for t in self.themes_}
+        cats = self._category_hits(binary)
         self._fit_subthemes(x, binary, members_of, space)
         sub_primary = self._sub_primary(x, primary)
         for t in self.themes_:
@@ -434,7 +473,7 @@ class ThemeExtractor:
                 col = self._col(t["id"])
                 order = members[np.argsort(-scores[members, col], kind="stable")]
             if len(members):
-                name, forms = self._name(members, binary, df, n_docs)
+                name, forms = self._name(members, binary, df, n_docs, cats if t["source"] != "rule" else None)
                 t["keywords"] = forms[: self.n_keywords]
                 if not t["name"]:
                     t["name"] = name
@@ -725,6 +764,7 @@ class ThemeExtractor:
             "min_subtheme": self.min_subtheme,
             "dimensions": self.dimensions,
             "random_state": self.random_state,
+            "categories": self.categories,
         }
         return {
             "format": FORMAT,
@@ -769,6 +809,28 @@ class ThemeExtractor:
             for t in data["themes"]
         ]
         return self
+
+
+def _category(members: np.ndarray, cats: tuple[list[str], Any] | None, top: set[str]) -> str | None:
+    """The CX category the members mention most distinctively (share × log lift), if any qualifies.
+
+    A category qualifies when at least :data:`CATEGORY_SHARE` of the members mention it, that is
+    :data:`CATEGORY_LIFT` times the corpus's share, and one of its terms is among the members' own
+    key phrases ``top`` (so that the name says what the theme's own words say).
+    """
+    if cats is None or not len(members):
+        return None
+    names, hits = cats
+    share = hits[members].mean(axis=0)
+    base = hits.mean(axis=0)
+    lift = np.divide(share, base, out=np.zeros_like(share), where=base > 0)
+    terms = lexicon.category_terms()
+    own = np.array([bool(terms.get(n, frozenset()) & top) for n in names])
+    ok = (share >= CATEGORY_SHARE) & (lift >= CATEGORY_LIFT) & own
+    if not ok.any():
+        return None
+    score = np.where(ok, share * np.log(np.maximum(lift, 1.0)), -np.inf)
+    return names[int(np.argmax(score))]
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
