@@ -246,48 +246,66 @@ def load(
         if col not in columns:
             raise ParameterError("drop", f"--drop {col}: {src_name} has no column {col!r}; {_closest(col, columns)}"
                                          f"found {', '.join(map(repr, columns[:20]))}")  # fmt: skip
-    report = ImportReport(table.name, src_name, dry_run=dry_run, dialect=dialect)
-    report.columns = _column_map(table, columns, drops, maps, consts)
-    problems = Problems(collect=dry_run)
-    writer = _Writer(store, table, src_name, dry_run, report)
-    try:
-        with (
-            _memory_cap(store),
-            store.transaction(changes=[table.name, rollup.TABLE] if table.name == "feedback" else [table.name]) as cur,
-        ):
-            writer.begin(cur)
-            rows = chunks()
-            head = [c for c in [next(rows, None)] if c is not None]  # read once: settles the dates, then is written
-            formats = _date_formats(table, chunks, head[0] if head else None, drops, maps, consts, src_name, opts,
-                                    problems)  # fmt: skip
-            report.date_formats = {c: f.family for c, f in formats.items()}
-            offset = 0
-            try:
-                for chunk in _then(head, rows):
-                    prepared = _prepare(chunk, drops, maps, consts, src_name)
-                    problems.offset = offset
-                    out = validate_frame(prepared, table, source=src_name, options=opts, formats=formats,
-                                         problems=problems, derive=False)  # fmt: skip
-                    report.rows += len(chunk)
-                    writer.write(cur, out, offset, prepared.columns)
-                    offset += len(chunk)
-                    del chunk, prepared, out
-                    _release_memory()
-                writer.wait()
-            finally:
-                writer.close()
-            report.incomplete = {k: list(v) for k, v in problems.skipped.items()}
-            writer.end(cur)
-            if dry_run:
-                raise Discard
-    except Discard:
-        pass
-    except SchemaError as e:
-        if not dry_run:
+    # DuckDB's memory capped for the import; once more without the cap if that was too little
+    for capped in (True, False):
+        report = ImportReport(table.name, src_name, dry_run=dry_run, dialect=dialect)
+        report.columns = _column_map(table, columns, drops, maps, consts)
+        problems = Problems(collect=dry_run)
+        writer = _Writer(store, table, src_name, dry_run, report)
+        try:
+            with (
+                _memory_cap(store, capped),
+                store.transaction(
+                    changes=[table.name, rollup.TABLE] if table.name == "feedback" else [table.name]
+                ) as cur,
+            ):
+                writer.begin(cur)
+                rows = chunks()
+                head = [c for c in [next(rows, None)] if c is not None]  # read once: settles the dates, then is written
+                formats = _date_formats(table, chunks, head[0] if head else None, drops, maps, consts, src_name, opts,
+                                        problems)  # fmt: skip
+                report.date_formats = {c: f.family for c, f in formats.items()}
+                offset = 0
+                try:
+                    for chunk in _then(head, rows):
+                        prepared = _prepare(chunk, drops, maps, consts, src_name)
+                        problems.offset = offset
+                        out = validate_frame(prepared, table, source=src_name, options=opts, formats=formats,
+                                             problems=problems, derive=False)  # fmt: skip
+                        report.rows += len(chunk)
+                        writer.write(cur, out, offset, prepared.columns)
+                        offset += len(chunk)
+                        del chunk, prepared, out
+                        _release_memory()
+                    writer.wait()
+                finally:
+                    writer.close()
+                report.incomplete = {k: list(v) for k, v in problems.skipped.items()}
+                writer.end(cur)
+                if dry_run:
+                    raise Discard
+        except Discard:
+            pass
+        except SchemaError as e:
+            if not dry_run:
+                raise
+            report.problems.append(str(e))
+        except Exception as e:
+            if capped and _out_of_memory(e):
+                continue  # the cap was too small for this file: once more with DuckDB's own limit
             raise
-        report.problems.append(str(e))
+        break
     report.problems = [str(e) for e in problems.errors] + report.problems
     return report
+
+
+def _out_of_memory(e: BaseException | None) -> bool:
+    """Whether DuckDB ran out of memory (the error or one it was raised from)."""
+    while e is not None:
+        if type(e).__name__ == "OutOfMemoryException" or "Out of Memory Error" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _libc() -> Any:
@@ -326,12 +344,17 @@ def _bytes(setting: str) -> float:
 
 
 @contextlib.contextmanager
-def _memory_cap(store: Any) -> Iterator[None]:
+def _memory_cap(store: Any, on: bool = True) -> Iterator[None]:
     """Cap DuckDB's memory for a file import (:data:`IMPORT_MEMORY`): the staged rows spill to the
     workspace's temporary folder instead of growing with the file. Only for a workspace file this
     process opened (a served workspace is the server's to tune; an in-memory one cannot spill)."""
     path = str(getattr(store, "path", "") or "")
-    if not getattr(store, "is_duckdb", False) or getattr(store, "is_remote", False) or path in ("", ":memory:"):
+    if (
+        not on
+        or not getattr(store, "is_duckdb", False)
+        or getattr(store, "is_remote", False)
+        or path in ("", ":memory:")
+    ):
         yield
         return
     cur = store.cursor()
@@ -343,6 +366,7 @@ def _memory_cap(store: Any) -> Iterator[None]:
     try:
         yield
     finally:
+        # (RESET would not do: it leaves the buffer pool at the cap) the limit as DuckDB shows it, rounded
         cur.execute(f"SET GLOBAL memory_limit = '{old}'")
 
 
@@ -433,6 +457,11 @@ class _Writer:
     the first row and the first one that differs), rows already in the workspace, and one bulk insert
     with its rollup counts and row hooks.
 
+    The first import into an empty table, with ids in the file, skips that copy: each chunk goes
+    straight into the table and only its ids, content hashes and rows are staged; :meth:`end` checks
+    them (rows repeated in the file are then kept once, conflicts refused) — every row of the table
+    is this import's, so the rollup and the row hooks read the table.
+
     Chunks go in through a relation (``from_arrow(...).insert_into``), not a registered view: a view
     dropped inside a transaction keeps its Arrow data alive until the commit (every chunk of the file).
     """
@@ -451,8 +480,17 @@ class _Writer:
         # an empty table (a first import) has nothing already present: no lookup needed
         self.journey = self.store.journey  # read here: the appending thread must be alone on the cursor
         self.target_empty = bool(cur.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{self.table.name}")').fetchone()[0])
-        cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in self.table.columns)
-        cur.execute(f"CREATE TEMP TABLE {self.stage} ({cols}, _cx_row BIGINT, _cx_dkey VARCHAR)")
+        self.cur = cur
+        self.direct: bool | None = None  # decided by the first chunk (are its ids in the file?)
+
+    def _create_stage(self, cur: Any) -> None:
+        t = self.table
+        if self.direct:
+            keys = ", ".join(f'"{c.name}" {c.sql_type}' for c in t.columns if c.name in t.key)
+            cur.execute(f"CREATE TEMP TABLE {self.stage} ({keys}, _cx_h UBIGINT, _cx_row BIGINT)")
+        else:
+            cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in t.columns)
+            cur.execute(f"CREATE TEMP TABLE {self.stage} ({cols}, _cx_row BIGINT, _cx_dkey VARCHAR)")
 
     def write(self, cur: Any, out: pd.DataFrame, offset: int, source_columns: Any) -> None:
         table = self.table
@@ -476,13 +514,17 @@ class _Writer:
         )
         arrow = arrow.append_column("_cx_dkey", dkeys)
         del out
+        if self.direct is None:
+            self.direct = self.target_empty and not self.derived and not self.dry_run and hasattr(cur, "from_arrow")
+            self._create_stage(cur)
         self.staged += arrow.num_rows
         if hasattr(cur, "from_arrow"):
             # DuckDB appends this chunk (without the GIL) while the caller reads and checks the next one
             self.wait()
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="cxlens-import")
-            self._pending = self._pool.submit(lambda: cur.from_arrow(arrow).insert_into(self.stage))
+            append = self._append_direct if self.direct else self._append_staged
+            self._pending = self._pool.submit(append, cur, arrow)
         else:  # a workspace served by another process: the table travels to it
             reg = f"_cx_in_{uuid.uuid4().hex[:8]}"
             cur.register(reg, arrow)
@@ -490,6 +532,21 @@ class _Writer:
                 cur.execute(f"INSERT INTO {self.stage} SELECT * FROM {reg}")
             finally:
                 cur.unregister(reg)
+
+    def _append_staged(self, cur: Any, arrow: pa.Table) -> None:
+        cur.from_arrow(arrow).insert_into(self.stage)
+
+    def _append_direct(self, cur: Any, arrow: pa.Table) -> None:
+        t = self.table
+        keys = ", ".join(f'"{k}"' for k in t.key)
+        content = ", ".join(f'"{c}"' for c in t.column_names if c not in t.key)
+        cols = ", ".join(f'"{c}"' for c in t.column_names)
+        rel = cur.from_arrow(arrow)
+        if not self.preview_done:
+            self.report.preview = cur.from_arrow(arrow.slice(0, PREVIEW_ROWS)).order("_cx_row").project(cols).df()
+            self.preview_done = True
+        rel.project(f"{keys}, hash({content}) AS _cx_h, _cx_row").insert_into(self.stage)
+        rel.project(cols).insert_into(t.name)
 
     def wait(self) -> None:
         """Wait for the chunk being appended (its error, if any, is raised here)."""
@@ -512,7 +569,10 @@ class _Writer:
         self.wait()
         self.close()
         if self.staged:
-            self._settle(cur)
+            if self.direct:
+                self._settle_direct(cur)
+            else:
+                self._settle(cur)
         for t in (self.stage, self.rows, self.new):
             cur.execute(f"DROP TABLE IF EXISTS {t}")
 
@@ -567,6 +627,30 @@ class _Writer:
             return
         rows = f"SELECT {cols} FROM {added} c"
         cur.execute(f'INSERT INTO "{t.name}" ({cols}) {rows}')
+        if t.name == "feedback":
+            rollup.add(cur, f"({rows})")
+        hooks.inserted(self.store, cur, t.name, rows)
+
+    def _settle_direct(self, cur: Any) -> None:
+        """Every row is in the table already (which held none before): keep repeated rows once."""
+        t = self.table
+        keys = ", ".join(f'"{k}"' for k in t.key)
+        match = " AND ".join(f't."{c}" = d."{c}"' for c in t.key)
+        cols = ", ".join(f'"{c}"' for c in t.column_names)
+        total, distinct = cur.execute(f"SELECT count(*), count(DISTINCT ({keys})) FROM {self.stage}").fetchone()
+        repeats = int(total - distinct)
+        if repeats:
+            self._check_conflicts(cur, self.stage)  # repeated rows are identical from here on
+            cur.execute(
+                f'CREATE TEMP TABLE {self.new} AS SELECT DISTINCT ON ({keys}) * FROM "{t.name}" t '
+                f"WHERE EXISTS (SELECT 1 FROM (SELECT {keys} FROM {self.stage} GROUP BY {keys} HAVING count(*) > 1) d "
+                f"WHERE {match})"
+            )
+            cur.execute(f'DELETE FROM "{t.name}" t WHERE EXISTS (SELECT 1 FROM {self.new} d WHERE {match})')
+            cur.execute(f'INSERT INTO "{t.name}" ({cols}) SELECT {cols} FROM {self.new}')
+        self.report.repeated += repeats
+        self.report.inserted += int(distinct)
+        rows = f'SELECT {cols} FROM "{t.name}"'
         if t.name == "feedback":
             rollup.add(cur, f"({rows})")
         hooks.inserted(self.store, cur, t.name, rows)
