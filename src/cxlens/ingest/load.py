@@ -470,6 +470,7 @@ class _Writer:
         self.store, self.table, self.source, self.dry_run, self.report = store, table, source, dry_run, report
         tag = uuid.uuid4().hex[:8]
         self.stage, self.rows, self.new = f"_cx_stage_{tag}", f"_cx_rows_{tag}", f"_cx_new_{tag}"
+        self.keys = f"_cx_keys_{tag}"
         self.derived = False
         self.preview_done = False
         self.staged = 0
@@ -482,13 +483,16 @@ class _Writer:
         self.target_empty = bool(cur.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{self.table.name}")').fetchone()[0])
         self.cur = cur
         self.direct: bool | None = None  # decided by the first chunk (are its ids in the file?)
+        self.sifted = False
 
     def _create_stage(self, cur: Any) -> None:
         t = self.table
+        keys = ", ".join(f'"{c.name}" {c.sql_type}' for c in t.columns if c.name in t.key)
         if self.direct:
-            keys = ", ".join(f'"{c.name}" {c.sql_type}' for c in t.columns if c.name in t.key)
             cur.execute(f"CREATE TEMP TABLE {self.stage} ({keys}, _cx_h UBIGINT, _cx_row BIGINT)")
         else:
+            if self.sifted:
+                cur.execute(f"CREATE TEMP TABLE {self.keys} ({keys}, _cx_h UBIGINT, _cx_row BIGINT)")
             cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in t.columns)
             cur.execute(f"CREATE TEMP TABLE {self.stage} ({cols}, _cx_row BIGINT, _cx_dkey VARCHAR)")
 
@@ -516,6 +520,8 @@ class _Writer:
         del out
         if self.direct is None:
             self.direct = self.target_empty and not self.derived and not self.dry_run and hasattr(cur, "from_arrow")
+            # into a table holding rows: only rows whose id it lacks are staged whole (a re-import stages ids)
+            self.sifted = not self.target_empty and not self.derived and hasattr(cur, "from_arrow")
             self._create_stage(cur)
         self.staged += arrow.num_rows
         if hasattr(cur, "from_arrow"):
@@ -523,7 +529,7 @@ class _Writer:
             self.wait()
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="cxlens-import")
-            append = self._append_direct if self.direct else self._append_staged
+            append = self._append_direct if self.direct else self._append_sifted if self.sifted else self._append_staged
             self._pending = self._pool.submit(append, cur, arrow)
         else:  # a workspace served by another process: the table travels to it
             reg = f"_cx_in_{uuid.uuid4().hex[:8]}"
@@ -535,6 +541,24 @@ class _Writer:
 
     def _append_staged(self, cur: Any, arrow: pa.Table) -> None:
         cur.from_arrow(arrow).insert_into(self.stage)
+
+    def _append_sifted(self, cur: Any, arrow: pa.Table) -> None:
+        t = self.table
+        keys = ", ".join(f'"{k}"' for k in t.key)
+        content = ", ".join(f'"{c}"' for c in t.column_names if c not in t.key)
+        rel = cur.from_arrow(arrow)
+        if not self.preview_done:
+            self.report.preview = (
+                cur.from_arrow(arrow.slice(0, PREVIEW_ROWS))
+                .order("_cx_row")
+                .project(", ".join(f'"{c}"' for c in t.column_names))
+                .df()
+            )
+            self.preview_done = True
+        rel.project(f"{keys}, hash({content}) AS _cx_h, _cx_row").insert_into(self.keys)
+        present = cur.table(t.name).project(", ".join(f'"{k}" AS _cx_k{i}' for i, k in enumerate(t.key)))
+        on = " AND ".join(f'"{k}" = _cx_k{i}' for i, k in enumerate(t.key))
+        rel.join(present, on, how="anti").insert_into(self.stage)
 
     def _append_direct(self, cur: Any, arrow: pa.Table) -> None:
         t = self.table
@@ -573,7 +597,7 @@ class _Writer:
                 self._settle_direct(cur)
             else:
                 self._settle(cur)
-        for t in (self.stage, self.rows, self.new):
+        for t in (self.stage, self.rows, self.new, self.keys):
             cur.execute(f"DROP TABLE IF EXISTS {t}")
 
     def _source(self, cur: Any) -> str:
@@ -601,6 +625,8 @@ class _Writer:
         match_t = " AND ".join(f't."{c}" = c."{c}"' for c in t.key)
         cols = ", ".join(f'"{c}"' for c in t.column_names)
         src = self._source(cur)
+        if self.sifted:
+            return self._settle_sifted(cur, src)
         if not self.preview_done:
             self.report.preview = cur.execute(
                 f"SELECT {cols} FROM {src} c ORDER BY _cx_row LIMIT {PREVIEW_ROWS}"
@@ -626,6 +652,28 @@ class _Writer:
         if self.dry_run or not fresh:
             return
         rows = f"SELECT {cols} FROM {added} c"
+        cur.execute(f'INSERT INTO "{t.name}" ({cols}) {rows}')
+        if t.name == "feedback":
+            rollup.add(cur, f"({rows})")
+        hooks.inserted(self.store, cur, t.name, rows)
+
+    def _settle_sifted(self, cur: Any, src: str) -> None:
+        """The file's ids are in :attr:`keys`; its rows whose id the table lacks in ``src``."""
+        t = self.table
+        keys = ", ".join(f'"{k}"' for k in t.key)
+        cols = ", ".join(f'"{c}"' for c in t.column_names)
+        total, distinct = cur.execute(f"SELECT count(*), count(DISTINCT ({keys})) FROM {self.keys}").fetchone()
+        repeats = int(total - distinct)
+        if repeats:
+            self._check_conflicts(cur, self.keys)
+        fresh = int(cur.execute(f"SELECT count(DISTINCT ({keys})) FROM {src} c").fetchone()[0])
+        self.report.repeated += repeats
+        self.report.present += int(distinct) - fresh
+        self.report.inserted += fresh
+        if self.dry_run or not fresh:
+            return
+        first = f"(SELECT DISTINCT ON ({keys}) * FROM {src} c0 ORDER BY {keys}, _cx_row)"
+        rows = f"SELECT {cols} FROM {first} c"
         cur.execute(f'INSERT INTO "{t.name}" ({cols}) {rows}')
         if t.name == "feedback":
             rollup.add(cur, f"({rows})")
