@@ -53,7 +53,7 @@ __all__ = [
 _ARROW = {STRING: pa.string(), JSON: pa.string(), FLOAT: pa.float64(), INT: pa.int64(), TIMESTAMP: pa.timestamp("us")}
 PREVIEW_ROWS = 10
 #: DuckDB's memory cap while a file is imported (see :func:`_memory_cap`)
-IMPORT_MEMORY = "128MB"
+IMPORT_MEMORY = "96MB"
 
 
 @dataclass
