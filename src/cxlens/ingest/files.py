@@ -68,7 +68,7 @@ _ALIASES = {"ndjson": "jsonl", "pq": "parquet", "tsv": "csv", "excel": "xlsx", "
 _DELIMITERS = (",", ";", "\t", "|")
 #: pyarrow reads ahead many blocks: small blocks keep that small; they are gathered into chunks of rows
 _CSV_BLOCK = 1 * 2**20
-_ROWS = 500_000
+_ROWS = 100_000
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` in bytes while a file is read."""

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import re
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,6 +52,8 @@ __all__ = [
 
 _ARROW = {STRING: pa.string(), JSON: pa.string(), FLOAT: pa.float64(), INT: pa.int64(), TIMESTAMP: pa.timestamp("us")}
 PREVIEW_ROWS = 10
+#: DuckDB's memory cap while a file is imported (see :func:`_memory_cap`)
+IMPORT_MEMORY = "96MB"
 
 
 @dataclass
@@ -242,36 +246,128 @@ def load(
         if col not in columns:
             raise ParameterError("drop", f"--drop {col}: {src_name} has no column {col!r}; {_closest(col, columns)}"
                                          f"found {', '.join(map(repr, columns[:20]))}")  # fmt: skip
-    report = ImportReport(table.name, src_name, dry_run=dry_run, dialect=dialect)
-    report.columns = _column_map(table, columns, drops, maps, consts)
-    problems = Problems(collect=dry_run)
-    writer = _Writer(store, table, src_name, dry_run, report)
-    try:
-        with store.transaction(changes=[table.name, rollup.TABLE] if table.name == "feedback" else [table.name]) as cur:
-            writer.begin(cur)
-            formats = _date_formats(table, chunks, drops, maps, consts, src_name, opts, problems)
-            report.date_formats = {c: f.family for c, f in formats.items()}
-            offset = 0
-            for chunk in chunks():
-                prepared = _prepare(chunk, drops, maps, consts, src_name)
-                problems.offset = offset
-                out = validate_frame(prepared, table, source=src_name, options=opts, formats=formats,
-                                     problems=problems, derive=False)  # fmt: skip
-                report.rows += len(chunk)
-                writer.write(cur, out, offset, prepared.columns)
-                offset += len(chunk)
-            report.incomplete = {k: list(v) for k, v in problems.skipped.items()}
-            writer.end(cur)
-            if dry_run:
-                raise Discard
-    except Discard:
-        pass
-    except SchemaError as e:
-        if not dry_run:
+    # DuckDB's memory capped for the import; once more without the cap if that was too little
+    for capped in (True, False):
+        report = ImportReport(table.name, src_name, dry_run=dry_run, dialect=dialect)
+        report.columns = _column_map(table, columns, drops, maps, consts)
+        problems = Problems(collect=dry_run)
+        writer = _Writer(store, table, src_name, dry_run, report)
+        try:
+            with (
+                _memory_cap(store, capped),
+                store.transaction(
+                    changes=[table.name, rollup.TABLE] if table.name == "feedback" else [table.name]
+                ) as cur,
+            ):
+                writer.begin(cur)
+                rows = chunks()
+                head = [c for c in [next(rows, None)] if c is not None]  # read once: settles the dates, then is written
+                formats = _date_formats(table, chunks, head[0] if head else None, drops, maps, consts, src_name, opts,
+                                        problems)  # fmt: skip
+                report.date_formats = {c: f.family for c, f in formats.items()}
+                offset = 0
+                try:
+                    for chunk in _then(head, rows):
+                        prepared = _prepare(chunk, drops, maps, consts, src_name)
+                        problems.offset = offset
+                        out = validate_frame(prepared, table, source=src_name, options=opts, formats=formats,
+                                             problems=problems, derive=False)  # fmt: skip
+                        report.rows += len(chunk)
+                        writer.write(cur, out, offset, prepared.columns)
+                        offset += len(chunk)
+                        del chunk, prepared, out
+                        _release_memory()
+                    writer.wait()
+                finally:
+                    writer.close()
+                report.incomplete = {k: list(v) for k, v in problems.skipped.items()}
+                writer.end(cur)
+                if dry_run:
+                    raise Discard
+        except Discard:
+            pass
+        except SchemaError as e:
+            if not dry_run:
+                raise
+            report.problems.append(str(e))
+        except Exception as e:
+            if capped and _out_of_memory(e):
+                continue  # the cap was too small for this file: once more with DuckDB's own limit
             raise
-        report.problems.append(str(e))
+        break
     report.problems = [str(e) for e in problems.errors] + report.problems
     return report
+
+
+def _out_of_memory(e: BaseException | None) -> bool:
+    """Whether DuckDB ran out of memory (the error or one it was raised from)."""
+    while e is not None:
+        if type(e).__name__ == "OutOfMemoryException" or "Out of Memory Error" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _libc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return lib if hasattr(lib, "malloc_trim") else None
+    except OSError:  # pragma: no cover - not glibc
+        return None
+
+
+_LIBC: list[Any] = []
+
+
+def _release_memory() -> None:
+    """Give the memory freed by a chunk back to the system (glibc keeps freed blocks of its many
+    arenas — DuckDB's threads, pandas — as resident memory otherwise: a big import's peak grew with
+    the number of chunks)."""
+    if not _LIBC:
+        _LIBC.append(_libc())
+    if _LIBC[0] is not None:
+        _LIBC[0].malloc_trim(0)
+
+
+_UNITS = {"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+
+
+def _bytes(setting: str) -> float:
+    """``'18.8 GiB'`` → bytes (inf when DuckDB's value cannot be read)."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", str(setting))
+    if not m or m.group(2).lower() not in _UNITS:
+        return float("inf")
+    return float(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+@contextlib.contextmanager
+def _memory_cap(store: Any, on: bool = True) -> Iterator[None]:
+    """Cap DuckDB's memory for a file import (:data:`IMPORT_MEMORY`): the staged rows spill to the
+    workspace's temporary folder instead of growing with the file. Only for a workspace file this
+    process opened (a served workspace is the server's to tune; an in-memory one cannot spill)."""
+    path = str(getattr(store, "path", "") or "")
+    if (
+        not on
+        or not getattr(store, "is_duckdb", False)
+        or getattr(store, "is_remote", False)
+        or path in ("", ":memory:")
+    ):
+        yield
+        return
+    cur = store.cursor()
+    old = cur.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    if _bytes(old) <= _bytes(IMPORT_MEMORY):
+        yield
+        return
+    cur.execute(f"SET GLOBAL memory_limit = '{IMPORT_MEMORY}'")
+    try:
+        yield
+    finally:
+        # (RESET would not do: it leaves the buffer pool at the cap) the limit as DuckDB shows it, rounded
+        cur.execute(f"SET GLOBAL memory_limit = '{old}'")
 
 
 def _column_map(
@@ -298,13 +394,20 @@ def _column_map(
     return out
 
 
-def _date_formats(table: Table, chunks: Any, drops: list[str], maps: dict[str, str], consts: dict[str, Any],
-                  name: str, opts: ValidateOptions, problems: Problems) -> dict[str, DateFormat]:  # fmt: skip
+def _then(head: list[pd.DataFrame], rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The chunk already read (not kept once handed out), then the rest."""
+    while head:
+        yield head.pop()
+    yield from rest
+
+
+def _date_formats(table: Table, chunks: Any, first: pd.DataFrame | None, drops: list[str], maps: dict[str, str],
+                  consts: dict[str, Any], name: str, opts: ValidateOptions,
+                  problems: Problems) -> dict[str, DateFormat]:  # fmt: skip
     """One format per timestamp column, settled over the whole file (a second read of those columns
     only when the first chunk leaves a day/month order open)."""
     ts_cols = [c.name for c in table.columns if c.type == TIMESTAMP]
     cols: dict[str, DateColumn] = {}
-    first = next(iter(chunks()), None)
     if first is None:
         return {}
     prepared = _prepare(first, drops, maps, consts, name)
@@ -345,97 +448,268 @@ def _date_formats(table: Table, chunks: Any, drops: list[str], maps: dict[str, s
 
 
 class _Writer:
-    """Writes validated chunks of one table inside the import's transaction.
+    """Writes the validated rows of one table inside the import's transaction.
 
-    ``_cx_keys`` (a temporary table of this import) holds the id, a content hash and the row of
-    every row already taken from the file: a later row with the same id is *repeated* when its
-    content hash is equal and an error naming both rows when it differs; an id in the workspace
-    but not in ``_cx_keys`` is *already present*.
+    Each chunk is appended to ``_cx_stage`` (a temporary table of this import, in DuckDB's buffer
+    pool, which spills to disk past the import's memory cap); :meth:`end` then settles the whole
+    file at once in SQL: derived ids (with the occurrence of identical rows), rows repeated in the
+    file (same id, same content: kept once), conflicts (same id, different content: an error naming
+    the first row and the first one that differs), rows already in the workspace, and one bulk insert
+    with its rollup counts and row hooks.
+
+    The first import into an empty table, with ids in the file, skips that copy: each chunk goes
+    straight into the table and only its ids, content hashes and rows are staged; :meth:`end` checks
+    them (rows repeated in the file are then kept once, conflicts refused) — every row of the table
+    is this import's, so the rollup and the row hooks read the table.
+
+    Chunks go in through a relation (``from_arrow(...).insert_into``), not a registered view: a view
+    dropped inside a transaction keeps its Arrow data alive until the commit (every chunk of the file).
     """
 
     def __init__(self, store: Any, table: Table, source: str, dry_run: bool, report: ImportReport):
         self.store, self.table, self.source, self.dry_run, self.report = store, table, source, dry_run, report
         tag = uuid.uuid4().hex[:8]
-        self.keys, self.chunk, self.new = f"_cx_keys_{tag}", f"_cx_chunk_{tag}", f"_cx_new_{tag}"
-        self.counts = f"_cx_counts_{tag}"
+        self.stage, self.rows, self.new = f"_cx_stage_{tag}", f"_cx_rows_{tag}", f"_cx_new_{tag}"
+        self.keys = f"_cx_keys_{tag}"
         self.derived = False
         self.preview_done = False
+        self.staged = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[Any] | None = None
 
     def begin(self, cur: Any) -> None:
-        # an empty table (a first import) has nothing already present: no lookup needed per chunk
+        # an empty table (a first import) has nothing already present: no lookup needed
+        self.journey = self.store.journey  # read here: the appending thread must be alone on the cursor
         self.target_empty = bool(cur.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{self.table.name}")').fetchone()[0])
-        key_cols = ", ".join(f'"{k}" VARCHAR' for k in self.table.key)
-        cur.execute(f"CREATE TEMP TABLE {self.keys} ({key_cols}, _cx_h UBIGINT, _cx_row BIGINT, _cx_dkey VARCHAR)")
-        if self.table.name == "feedback":
-            cur.execute(f"CREATE TEMP TABLE {self.counts} AS {rollup.select_counts('feedback')} LIMIT 0")
+        self.cur = cur
+        self.direct: bool | None = None  # decided by the first chunk (are its ids in the file?)
+        self.sifted = False
 
-    def end(self, cur: Any) -> None:
-        if self.table.name == "feedback" and not self.dry_run:
-            rollup.add_counts(cur, self.counts)
-        for t in (self.keys, self.chunk, self.new, self.counts):
-            cur.execute(f"DROP TABLE IF EXISTS {t}")
+    def _create_stage(self, cur: Any) -> None:
+        t = self.table
+        keys = ", ".join(f'"{c.name}" {c.sql_type}' for c in t.columns if c.name in t.key)
+        if self.direct:
+            cur.execute(f"CREATE TEMP TABLE {self.stage} ({keys}, _cx_h UBIGINT, _cx_row BIGINT)")
+        else:
+            if self.sifted:
+                cur.execute(f"CREATE TEMP TABLE {self.keys} ({keys}, _cx_h UBIGINT, _cx_row BIGINT)")
+            cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in t.columns)
+            cur.execute(f"CREATE TEMP TABLE {self.stage} ({cols}, _cx_row BIGINT, _cx_dkey VARCHAR)")
 
     def write(self, cur: Any, out: pd.DataFrame, offset: int, source_columns: Any) -> None:
         table = self.table
         if not len(out):
             return
-        journey = self.store.journey
-        out = fill_from_journey(journey, table, out)
+        out = fill_from_journey(self.journey, table, out)
         missing_keys = [k for k in table.key if k not in source_columns]
         if table.name == "order_items" and "item_id" in missing_keys:
             dkey = out["order_id"].astype(str) + "\x1f" + out["product_id"].astype(str)
         elif missing_keys and table.derive_key_from:
             dkey = derived_key_hash(out, table)
         else:
-            dkey = pd.Series(None, index=out.index, dtype=object)
+            dkey = None
         self.derived = bool(missing_keys)
         arrow = _to_arrow(out, table)
         arrow = arrow.append_column("_cx_row", pa.array(out.index.to_numpy() + offset + 1, pa.int64()))
-        arrow = arrow.append_column(
-            "_cx_dkey", pa.array(dkey.astype(object).where(dkey.notna(), None).tolist(), pa.string())
+        dkeys = (
+            pa.nulls(len(out), pa.string())
+            if dkey is None
+            else pa.array(dkey.astype(object).where(dkey.notna(), None).tolist(), pa.string())
         )
-        reg = f"_cx_in_{uuid.uuid4().hex[:8]}"
-        cur.register(reg, arrow)
-        try:
-            src = self._stage(cur, reg)
-            self._count_and_insert(cur, src)
-            if not self.preview_done:
-                cols = ", ".join(f'"{c}"' for c in table.column_names)
-                self.report.preview = cur.execute(
-                    f"SELECT {cols} FROM {src} c ORDER BY _cx_row LIMIT {PREVIEW_ROWS}"
-                ).fetchdf()
-                self.preview_done = True
-        finally:
-            cur.unregister(reg)
+        arrow = arrow.append_column("_cx_dkey", dkeys)
+        del out
+        if self.direct is None:
+            self.direct = self.target_empty and not self.derived and not self.dry_run and hasattr(cur, "from_arrow")
+            # into a table holding rows: only rows whose id it lacks are staged whole (a re-import stages ids)
+            self.sifted = not self.target_empty and not self.derived and hasattr(cur, "from_arrow")
+            self._create_stage(cur)
+        self.staged += arrow.num_rows
+        if hasattr(cur, "from_arrow"):
+            # DuckDB appends this chunk (without the GIL) while the caller reads and checks the next one
+            self.wait()
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="cxlens-import")
+            append = self._append_direct if self.direct else self._append_sifted if self.sifted else self._append_staged
+            self._pending = self._pool.submit(append, cur, arrow)
+        else:  # a workspace served by another process: the table travels to it
+            reg = f"_cx_in_{uuid.uuid4().hex[:8]}"
+            cur.register(reg, arrow)
+            try:
+                cur.execute(f"INSERT INTO {self.stage} SELECT * FROM {reg}")
+            finally:
+                cur.unregister(reg)
 
-    def _stage(self, cur: Any, reg: str) -> str:
-        """The chunk's rows with their content hash (and derived ids): a table or subquery to select from."""
+    def _append_staged(self, cur: Any, arrow: pa.Table) -> None:
+        cur.from_arrow(arrow).insert_into(self.stage)
+
+    def _append_sifted(self, cur: Any, arrow: pa.Table) -> None:
+        t = self.table
+        keys = ", ".join(f'"{k}"' for k in t.key)
+        content = ", ".join(f'"{c}"' for c in t.column_names if c not in t.key)
+        rel = cur.from_arrow(arrow)
+        if not self.preview_done:
+            self.report.preview = (
+                cur.from_arrow(arrow.slice(0, PREVIEW_ROWS))
+                .order("_cx_row")
+                .project(", ".join(f'"{c}"' for c in t.column_names))
+                .df()
+            )
+            self.preview_done = True
+        rel.project(f"{keys}, hash({content}) AS _cx_h, _cx_row").insert_into(self.keys)
+        present = cur.table(t.name).project(", ".join(f'"{k}" AS _cx_k{i}' for i, k in enumerate(t.key)))
+        on = " AND ".join(f'"{k}" = _cx_k{i}' for i, k in enumerate(t.key))
+        rel.join(present, on, how="anti").insert_into(self.stage)
+
+    def _append_direct(self, cur: Any, arrow: pa.Table) -> None:
+        t = self.table
+        keys = ", ".join(f'"{k}"' for k in t.key)
+        content = ", ".join(f'"{c}"' for c in t.column_names if c not in t.key)
+        cols = ", ".join(f'"{c}"' for c in t.column_names)
+        rel = cur.from_arrow(arrow)
+        if not self.preview_done:
+            self.report.preview = cur.from_arrow(arrow.slice(0, PREVIEW_ROWS)).order("_cx_row").project(cols).df()
+            self.preview_done = True
+        rel.project(f"{keys}, hash({content}) AS _cx_h, _cx_row").insert_into(self.stage)
+        rel.project(cols).insert_into(t.name)
+
+    def wait(self) -> None:
+        """Wait for the chunk being appended (its error, if any, is raised here)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Stop the appending thread (before the transaction ends, whatever happened)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            with contextlib.suppress(Exception):
+                pending.result()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def end(self, cur: Any) -> None:
+        # on an error the transaction rolls back, temporary tables included (a DROP would mask the error)
+        self.wait()
+        self.close()
+        if self.staged:
+            if self.direct:
+                self._settle_direct(cur)
+            else:
+                self._settle(cur)
+        for t in (self.stage, self.rows, self.new, self.keys):
+            cur.execute(f"DROP TABLE IF EXISTS {t}")
+
+    def _source(self, cur: Any) -> str:
+        """The staged rows with their ids (derived ones counted by occurrence) and a content hash."""
         t = self.table
         content = ", ".join(f'"{c}"' for c in t.column_names if c not in t.key)
         if not self.derived:
-            return f"(SELECT *, hash({content}) AS _cx_h FROM {reg})"
+            return f"(SELECT *, hash({content}) AS _cx_h FROM {self.stage})"
         key = t.key[-1]
-        occ = "coalesce(p.n, 0) + row_number() OVER (PARTITION BY c._cx_dkey ORDER BY c._cx_row)"
+        occ = "row_number() OVER (PARTITION BY _cx_dkey ORDER BY _cx_row)"
         if t.name == "order_items":
-            expr = f"c.product_id || '#' || ({occ})"
+            expr = f"product_id || '#' || ({occ})"
         else:
-            expr = f"'{t.name[:2]}_' || c._cx_dkey || CASE WHEN ({occ}) > 1 THEN '-' || ({occ}) ELSE '' END"
+            expr = f"'{t.name[:2]}_' || _cx_dkey || CASE WHEN ({occ}) > 1 THEN '-' || ({occ}) ELSE '' END"
         cur.execute(
-            f'CREATE OR REPLACE TEMP TABLE {self.chunk} AS SELECT c.* REPLACE ({expr} AS "{key}"), '
-            f"hash({content}) AS _cx_h FROM {reg} c "
-            f"LEFT JOIN (SELECT _cx_dkey, count(*) AS n FROM {self.keys} GROUP BY _cx_dkey) p USING (_cx_dkey)"
+            f'CREATE TEMP TABLE {self.rows} AS SELECT * REPLACE ({expr} AS "{key}"), hash({content}) AS _cx_h '
+            f"FROM {self.stage}"
         )
-        return self.chunk
+        cur.execute(f"DROP TABLE {self.stage}")
+        return self.rows
+
+    def _settle(self, cur: Any) -> None:
+        t = self.table
+        keys = ", ".join(f'"{k}"' for k in t.key)
+        match_t = " AND ".join(f't."{c}" = c."{c}"' for c in t.key)
+        cols = ", ".join(f'"{c}"' for c in t.column_names)
+        src = self._source(cur)
+        if self.sifted:
+            return self._settle_sifted(cur, src)
+        if not self.preview_done:
+            self.report.preview = cur.execute(
+                f"SELECT {cols} FROM {src} c ORDER BY _cx_row LIMIT {PREVIEW_ROWS}"
+            ).fetchdf()
+            self.preview_done = True
+        total, distinct = cur.execute(f"SELECT count(*), count(DISTINCT ({keys})) FROM {src} c").fetchone()
+        repeats = int(total - distinct)
+        if repeats and not self.derived:
+            self._check_conflicts(cur, src)
+        first = f"(SELECT DISTINCT ON ({keys}) * FROM {src} c0 ORDER BY {keys}, _cx_row)" if repeats else src
+        if self.target_empty:
+            added, fresh = first, int(distinct)
+        else:
+            cur.execute(
+                f"CREATE TEMP TABLE {self.new} AS SELECT * FROM {first} c "
+                f'WHERE NOT EXISTS (SELECT 1 FROM "{t.name}" t WHERE {match_t})'
+            )
+            added = self.new
+            fresh = int(cur.execute(f"SELECT count(*) FROM {self.new}").fetchone()[0])
+        self.report.repeated += repeats
+        self.report.present += int(distinct) - fresh
+        self.report.inserted += fresh
+        if self.dry_run or not fresh:
+            return
+        rows = f"SELECT {cols} FROM {added} c"
+        cur.execute(f'INSERT INTO "{t.name}" ({cols}) {rows}')
+        if t.name == "feedback":
+            rollup.add(cur, f"({rows})")
+        hooks.inserted(self.store, cur, t.name, rows)
+
+    def _settle_sifted(self, cur: Any, src: str) -> None:
+        """The file's ids are in :attr:`keys`; its rows whose id the table lacks in ``src``."""
+        t = self.table
+        keys = ", ".join(f'"{k}"' for k in t.key)
+        cols = ", ".join(f'"{c}"' for c in t.column_names)
+        total, distinct = cur.execute(f"SELECT count(*), count(DISTINCT ({keys})) FROM {self.keys}").fetchone()
+        repeats = int(total - distinct)
+        if repeats:
+            self._check_conflicts(cur, self.keys)
+        fresh = int(cur.execute(f"SELECT count(DISTINCT ({keys})) FROM {src} c").fetchone()[0])
+        self.report.repeated += repeats
+        self.report.present += int(distinct) - fresh
+        self.report.inserted += fresh
+        if self.dry_run or not fresh:
+            return
+        first = f"(SELECT DISTINCT ON ({keys}) * FROM {src} c0 ORDER BY {keys}, _cx_row)"
+        rows = f"SELECT {cols} FROM {first} c"
+        cur.execute(f'INSERT INTO "{t.name}" ({cols}) {rows}')
+        if t.name == "feedback":
+            rollup.add(cur, f"({rows})")
+        hooks.inserted(self.store, cur, t.name, rows)
+
+    def _settle_direct(self, cur: Any) -> None:
+        """Every row is in the table already (which held none before): keep repeated rows once."""
+        t = self.table
+        keys = ", ".join(f'"{k}"' for k in t.key)
+        match = " AND ".join(f't."{c}" = d."{c}"' for c in t.key)
+        cols = ", ".join(f'"{c}"' for c in t.column_names)
+        total, distinct = cur.execute(f"SELECT count(*), count(DISTINCT ({keys})) FROM {self.stage}").fetchone()
+        repeats = int(total - distinct)
+        if repeats:
+            self._check_conflicts(cur, self.stage)  # repeated rows are identical from here on
+            cur.execute(
+                f'CREATE TEMP TABLE {self.new} AS SELECT DISTINCT ON ({keys}) * FROM "{t.name}" t '
+                f"WHERE EXISTS (SELECT 1 FROM (SELECT {keys} FROM {self.stage} GROUP BY {keys} HAVING count(*) > 1) d "
+                f"WHERE {match})"
+            )
+            cur.execute(f'DELETE FROM "{t.name}" t WHERE EXISTS (SELECT 1 FROM {self.new} d WHERE {match})')
+            cur.execute(f'INSERT INTO "{t.name}" ({cols}) SELECT {cols} FROM {self.new}')
+        self.report.repeated += repeats
+        self.report.inserted += int(distinct)
+        rows = f'SELECT {cols} FROM "{t.name}"'
+        if t.name == "feedback":
+            rollup.add(cur, f"({rows})")
+        hooks.inserted(self.store, cur, t.name, rows)
 
     def _check_conflicts(self, cur: Any, src: str) -> None:
         """Rows of this file sharing an id must be identical (derived ids are: they are the row's hash)."""
         t = self.table
         keys = ", ".join(f'"{k}"' for k in t.key)
-        match = " AND ".join(f'k."{c}" = c."{c}"' for c in t.key)
         row = cur.execute(
-            f"WITH allr AS (SELECT {keys}, _cx_h, _cx_row FROM {src} c0 "
-            f"UNION ALL SELECT {', '.join(f'k.{chr(34)}{c}{chr(34)}' for c in t.key)}, k._cx_h, k._cx_row "
-            f"FROM {self.keys} k WHERE EXISTS (SELECT 1 FROM {src} c WHERE {match})), "
+            f"WITH dup AS (SELECT {keys} FROM {src} c GROUP BY {keys} HAVING count(DISTINCT _cx_h) > 1), "
+            f"allr AS (SELECT {keys}, _cx_h, _cx_row FROM {src} c SEMI JOIN dup USING ({keys})), "
             f"firsts AS (SELECT {keys}, arg_min(_cx_h, _cx_row) AS h0, min(_cx_row) AS r0 FROM allr GROUP BY {keys}) "
             f"SELECT f.*, min(a._cx_row) AS r1 FROM firsts f JOIN allr a USING ({keys}) WHERE a._cx_h <> f.h0 "
             f"GROUP BY ALL ORDER BY r1 LIMIT 1"
@@ -447,57 +721,6 @@ class _Writer:
                 f"{self.source} rows {r0} and {r1} share {t.name} id {', '.join(map(str, kv))!r} but differ; "
                 "expected one row per id"
             )
-
-    def _count_and_insert(self, cur: Any, src: str) -> None:
-        t = self.table
-        keys = ", ".join(f'"{k}"' for k in t.key)
-        match_k = " AND ".join(f'k."{c}" = c."{c}"' for c in t.key)
-        match_t = " AND ".join(f't."{c}" = c."{c}"' for c in t.key)
-        cols = ", ".join(f'"{c}"' for c in t.column_names)
-        repeats = cur.execute(f"SELECT count(*) - count(DISTINCT ({keys})) FROM {src} c").fetchone()[0]
-        if not repeats and self.target_empty and self._all_new(cur, src, match_k):
-            return self._insert_all(cur, src, keys, cols)
-        first = f"(SELECT DISTINCT ON ({keys}) * FROM {src} c0 ORDER BY {keys}, _cx_row)" if repeats else src
-        present_expr = "FALSE" if self.target_empty else f'EXISTS (SELECT 1 FROM "{t.name}" t WHERE {match_t})'
-        cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE {self.new} AS SELECT c.*, {present_expr} AS _cx_present FROM {first} c "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {self.keys} k WHERE {match_k})"
-        )
-        total, fresh, present = cur.execute(
-            f"SELECT (SELECT count(*) FROM {src} c), count(*), count(*) FILTER (_cx_present) FROM {self.new}"
-        ).fetchone()
-        if not self.derived and (repeats or fresh < total - repeats):
-            self._check_conflicts(cur, src)
-        self.report.present += int(present)
-        self.report.repeated += int(total - fresh)
-        self.report.inserted += int(fresh - present)
-        cur.execute(f"INSERT INTO {self.keys} SELECT {keys}, _cx_h, _cx_row, _cx_dkey FROM {self.new}")
-        if self.dry_run or fresh - present == 0:
-            return
-        added = f"(SELECT {cols} FROM {self.new} WHERE NOT _cx_present)"
-        cur.execute(f'INSERT INTO "{t.name}" ({cols}) {added[1:-1]}')
-        if t.name == "feedback":
-            cur.execute(f"INSERT INTO {self.counts} {rollup.select_counts(added)}")
-        hooks.inserted(self.store, cur, t.name, added[1:-1])
-
-    def _all_new(self, cur: Any, src: str, match_k: str) -> bool:
-        """No row of the chunk has an id taken earlier in the file."""
-        return not cur.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {src} c WHERE EXISTS (SELECT 1 FROM {self.keys} k WHERE {match_k}))"
-        ).fetchone()[0]
-
-    def _insert_all(self, cur: Any, src: str, keys: str, cols: str) -> None:
-        """The common case of a first import: every row of the chunk is new (no copy of the chunk)."""
-        t = self.table
-        total = cur.execute(f"SELECT count(*) FROM {src} c").fetchone()[0]
-        self.report.inserted += int(total)
-        cur.execute(f"INSERT INTO {self.keys} SELECT {keys}, _cx_h, _cx_row, _cx_dkey FROM {src} c")
-        if self.dry_run:
-            return
-        cur.execute(f'INSERT INTO "{t.name}" ({cols}) SELECT {cols} FROM {src} c')
-        if t.name == "feedback":
-            cur.execute(f"INSERT INTO {self.counts} {rollup.select_counts(f'(SELECT {cols} FROM {src} c)')}")
-        hooks.inserted(self.store, cur, t.name, f"SELECT {cols} FROM {src} c")
 
 
 def _to_arrow(rows: pd.DataFrame, table: Table) -> pa.Table:

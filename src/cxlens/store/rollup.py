@@ -46,6 +46,13 @@ def _merge_counts(cur: Any, counts: str, sign: str) -> None:
 
 def add(cur: Any, source: str) -> None:
     """Count the feedback rows of ``source`` (just inserted) into the rollup."""
+    if cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {TABLE})").fetchone()[0]:
+        # nothing to match (a first import): a plain insert, 3× faster than MERGE
+        cur.execute(
+            f"INSERT INTO {TABLE} (metric, day, touchpoint, channel, stage, survey_id, score, n) "
+            f"{select_counts(source)}"
+        )
+        return
     _merge(cur, source, "+")
 
 
