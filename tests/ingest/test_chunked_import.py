@@ -117,3 +117,35 @@ def test_memory_cap_is_restored_and_a_too_small_one_is_retried(ws, tmp_path, mon
     after = ws.store.scalar("SELECT current_setting('memory_limit')")
     assert load_mod._bytes(after) == pytest.approx(load_mod._bytes(before), rel=0.01)  # shown rounded
     _rollup_matches_a_recount(ws)
+
+
+def test_a_served_workspace_keeps_its_memory_limit_during_an_import(tmp_path, monkeypatch):
+    """The cap is the whole database's: in ``cxlens serve`` it would hold dashboard queries to it too."""
+    import cxlens
+    from cxlens.store import share
+
+    ws = cxlens.open(tmp_path / "served.duckdb")
+    try:
+        share(ws.store)
+        before = ws.store.scalar("SELECT current_setting('memory_limit')")
+        seen: list[str] = []
+        side = ws.store.new_cursor()  # the import's own cursor is busy in its transaction and append thread
+        monkeypatch.setattr(load_mod, "_release_memory",
+                            lambda: seen.append(side.execute("SELECT current_setting('memory_limit')").fetchone()[0]))  # fmt: skip
+        f = tmp_path / "f.csv"
+        _csv(f, ROWS)
+        assert ws.load("feedback", f, read=ReadOptions(chunk_rows=2)).inserted == 5
+        assert seen and set(seen) == {before}
+        side.close()
+        # the same import into a workspace nobody else uses runs capped
+        solo = cxlens.open(tmp_path / "solo.duckdb")
+        seen.clear()
+        side2 = solo.store.new_cursor()
+        monkeypatch.setattr(load_mod, "_release_memory",
+                            lambda: seen.append(side2.execute("SELECT current_setting('memory_limit')").fetchone()[0]))  # fmt: skip
+        solo.load("feedback", f, read=ReadOptions(chunk_rows=2))
+        side2.close()
+        solo.close()
+        assert seen and all(load_mod._bytes(s) <= load_mod._bytes(load_mod.IMPORT_MEMORY) * 1.1 for s in seen)
+    finally:
+        ws.close()

@@ -347,12 +347,15 @@ def _bytes(setting: str) -> float:
 def _memory_cap(store: Any, on: bool = True) -> Iterator[None]:
     """Cap DuckDB's memory for a file import (:data:`IMPORT_MEMORY`): the staged rows spill to the
     workspace's temporary folder instead of growing with the file. Only for a workspace file this
-    process opened (a served workspace is the server's to tune; an in-memory one cannot spill)."""
+    process opened and does not serve: the limit is the whole database's, so in ``cxlens serve`` or
+    ``cxlens collect`` (an upload, or an import another process sends) it would hold every dashboard
+    query to the cap too; an in-memory workspace cannot spill."""
     path = str(getattr(store, "path", "") or "")
     if (
         not on
         or not getattr(store, "is_duckdb", False)
         or getattr(store, "is_remote", False)
+        or getattr(store, "shared", False)
         or path in ("", ":memory:")
     ):
         yield

@@ -136,6 +136,7 @@ def share(store: Store) -> StoreServer:
         raise WorkspaceError("only a workspace file opened by this process can be shared")
     token = secrets.token_urlsafe(32)
     server = StoreServer(store, token).start()
+    store.shared = True  # other processes' work runs here too (e.g. imports leave the memory limit alone)
     side = sidecar_path(store.path)
     info = {
         "pid": os.getpid(),
@@ -153,6 +154,7 @@ def share(store: Store) -> StoreServer:
     os.replace(tmp, side)
 
     def unshare() -> None:
+        store.shared = False
         with contextlib.suppress(Exception):
             server.stop()
         with contextlib.suppress(OSError):
