@@ -89,3 +89,16 @@ def test_a_change_of_the_data_is_shown_at_once_never_the_stale_view(wpath):
         assert after == n + 1
         # the default canvas of the facade computes as well, and equals the function's
         assert journey_canvas_svg(ws.journeys.canvas()) == journey_canvas_svg(journey_canvas(ws.store))
+
+
+def test_another_jobs_result_does_not_make_the_views_stale_but_one_they_read_does(wpath):
+    """Every server start runs ``act.scores``, which saves a result of its own: the journey views must
+    stay fresh (a cold /journey recomputed them), while a new revenue-at-risk result they show must not."""
+    with cxlens.open(wpath) as ws:
+        ws.refresh()
+        assert stored_canvas(ws.store) is not None
+        ws.refresh(["act.scores"])
+        assert load_result(ws, "act.scores") is not None
+        assert stored_canvas(ws.store) is not None and stored_map(ws.store) is not None
+        ws.refresh(["risk.revenue"])
+        assert stored_canvas(ws.store) is None and stored_map(ws.store) is None

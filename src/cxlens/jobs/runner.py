@@ -199,7 +199,9 @@ class JobContext:
             versions = {t: v + 1 if t in own else v for t, v in seen.items()}
             write_result(cur, name, self.job.kind, versions=versions, seconds=seconds, frame=frame, meta=meta)
 
-        self.write(fn, changes=["results"])
+        # "results" for readers of any stored result; "results:<name>" for readers of this one (a
+        # view built on the stored models need not go stale whenever an unrelated job saves its own)
+        self.write(fn, changes=["results", f"results:{name}"])
 
 
 def _worker_name() -> str:

@@ -32,11 +32,14 @@ from cxlens.report.journey_canvas import JourneyCanvas, journey_canvas
 __all__ = ["KIND", "VIEW_TABLES", "stored_canvas", "stored_map"]
 
 KIND = "journey.views"
-#: every table the journey views read (facts, configuration, stored model and text results)
+#: every table the journey views read (facts, configuration, stored model and text results) and
+#: the stored results they read by name ("results:<name>"), not every stored result: a job saving
+#: its own (e.g. ``act.scores`` at each server start) must not make the views stale
 VIEW_TABLES = (
     "customers", "events", "feedback", "orders", "order_items", "tickets", "reviews",
     "segments", "journey_config", "settings",
-    "verbatim_analysis", "verbatim_themes", "customer_scores", "results",
+    "verbatim_analysis", "verbatim_themes", "customer_scores",
+    "results:models", "results:revenue_at_risk", "results:voice.themes",
 )  # fmt: skip
 #: at most one automatic refresh per this many seconds (a stream of events does not recompute it
 #: every few seconds; until it runs, requests compute the view themselves)
