@@ -20,6 +20,7 @@ import pandas as pd
 
 import cxlens.act.deliver  # noqa: F401  (registers the alert delivery job and the feedback rules hook)
 import cxlens.customers.tasks  # noqa: F401  (registers the model jobs)
+import cxlens.report.stored_pages  # noqa: F401  (registers the stored page views jobs)
 import cxlens.voice.tasks  # noqa: F401  (registers the voice jobs)
 from cxlens.act import Act
 from cxlens.behaviour import Behaviour
@@ -46,7 +47,9 @@ __all__ = ["SCHEMA_VERSION", "ImportResult", "Workspace", "connect", "open"]
 
 
 #: the jobs :meth:`Workspace.refresh` runs, in order (later ones read what earlier ones stored)
-MODEL_JOBS = ("models.fit", "risk.revenue", "voice.analyse", "voice.themes", "journey.views")
+MODEL_JOBS = (
+    "models.fit", "risk.revenue", "voice.analyse", "voice.themes", "journey.views", "paths.views", "personas.views",
+)  # fmt: skip
 
 
 class WorkspaceJourneys(Journeys):

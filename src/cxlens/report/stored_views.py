@@ -29,7 +29,7 @@ from cxlens.jobs import JobContext, load_result, task
 from cxlens.journeys.maps import channel_consistency, journey_map
 from cxlens.report.journey_canvas import JourneyCanvas, journey_canvas
 
-__all__ = ["KIND", "VIEW_TABLES", "stored_canvas", "stored_map"]
+__all__ = ["KIND", "MIN_INTERVAL", "VIEW_TABLES", "plain", "stored_canvas", "stored_map"]
 
 KIND = "journey.views"
 #: every table the journey views read (facts, configuration, stored model and text results) and
@@ -48,12 +48,12 @@ MIN_INTERVAL = 300.0
 _CANVAS_FORMAT = "canvas:" + ",".join(f.name for f in dataclasses.fields(JourneyCanvas))
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """``value`` with NumPy scalars as Python numbers and non-finite floats as None (JSON-safe)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if hasattr(value, "item") and callable(value.item) and not isinstance(value, str | bytes):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -73,7 +73,7 @@ def store_journey_views(ctx: JobContext) -> dict[str, Any]:
     t1 = time.perf_counter()
     canvas = journey_canvas(store)
     t2 = time.perf_counter()
-    content = _plain(dataclasses.asdict(canvas))
+    content = plain(dataclasses.asdict(canvas))
     json.dumps(content, allow_nan=False)  # refuse, rather than store, what would not read back the same
     ctx.save_result("journey.map", tables=VIEW_TABLES, frame=frame, meta={"revenue_at_risk": at_risk, "object_columns": _object_columns(frame)},
                     seconds=round(t1 - t0, 3))  # fmt: skip

@@ -16,7 +16,6 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 
 from cxlens.customers import listing as _listing
-from cxlens.customers.personas import persona_voice, personas
 from cxlens.customers.view import TIMELINE_SHOWN, customer_view
 from cxlens.errors import ParameterError
 from cxlens.web.api.metrics import jsonable
@@ -128,21 +127,13 @@ def segment_rows(ws: Any) -> pd.DataFrame:
 
 
 def persona_cards(ws: Any) -> pd.DataFrame:
-    """One card per RFM segment (:func:`cxlens.customers.personas.personas`) with the stored CLV and
-    churn scores when the models were fitted, and what the members write
-    (:func:`~cxlens.customers.personas.persona_voice`: goals, frustrations, a quote)."""
-    from cxlens.customers.scores import stored_scores
+    """One card per RFM segment (:func:`cxlens.report.stored_pages.persona_cards`), as the
+    ``personas.views`` job stored them when fresh, else computed now."""
+    from cxlens.report.stored_pages import persona_cards as compute
+    from cxlens.report.stored_pages import stored_persona_cards
 
-    scores = stored_scores(ws)
-    clv = scores.clv if scores is not None and not scores.clv.empty else None
-    risk = scores.risk if scores is not None and not scores.risk.empty else None
-    df = personas(ws, clv=clv, risk=risk)
-    voice = persona_voice(ws)
-    if voice.empty:
-        voice = pd.DataFrame({"segment": df["segment"], "verbatims": 0, "sentiment": float("nan"),
-                              "goals": [[] for _ in range(len(df))], "frustrations": [[] for _ in range(len(df))],
-                              "quote": None})  # fmt: skip
-    return df.merge(voice, on="segment", how="left")
+    stored = stored_persona_cards(ws.store)
+    return stored if stored is not None else compute(ws.store)
 
 
 # -- JSON endpoints -------------------------------------------------------------------------------

@@ -220,20 +220,21 @@ async def funnels_dropped_csv(
 # -- paths ----------------------------------------------------------------------------------------
 def _paths_view(ws: Any, q: dict[str, Any], f: Filters) -> dict[str, Any]:
     from cxlens.journeys.charts import sankey_chart
+    from cxlens.report.stored_pages import path_frames, stored_path_frames
 
     kw = f.kwargs()
-    common = {"field": q["field"], "window": q["window"], **kw}
-    top = ws.journeys.paths(q["from"], q["to"], steps=q["steps"], top=q["top"], goal=q["goal"], **common)
+    frames = stored_path_frames(ws.store, q) if f.is_empty() else None  # the default view, as the job stored it
+    if frames is None:
+        frames = path_frames(ws.journeys, q, **kw)
+    top, flows, last = frames["top"], frames["flows"], frames["last"]
     count = "customers" if "customers" in top.columns else "sessions"
     rows = [{"rank": i, "path": r["path"], "count": f"{int(r[count]):,}", "share": share(r["share"]),
              "conversion": share(r["conversion"]) if "conversion" in r else None}
             for i, r in enumerate(top.to_dict(orient="records"), 1)]  # fmt: skip
-    flows = ws.journeys.flows(q["from"], steps=max(2, q["steps"]), **common)
     sankey = sankey_chart(flows, title=None) if len(flows) else None
     leaving: list[dict[str, Any]] = []
     dropped = 0
-    if q["goal"]:
-        last = ws.journeys.last_before_dropoff(q["goal"], from_event=q["from"], window=q["window"], top=10, **kw)
+    if last is not None:
         keys = [c for c in last.columns if c not in ("customers", "sessions", "share", "dropped")]
         dropped = int(last["dropped"].iloc[0]) if len(last) else 0
         leaving = [{"what": " @ ".join("—" if r[k] is None else str(r[k]) for k in keys),
