@@ -270,3 +270,37 @@ def test_http_collect_and_read_through_the_real_server(tmp_path):
             assert agent.get("/api/v1/replays/h1/events").status_code == 403
     finally:
         hub.close()
+
+
+def test_a_job_runner_compacts_idle_sessions_and_purges_old_ones_every_15_minutes(rws, tmp_path):
+    import time
+
+    from cxlens.jobs import JobRunner
+
+    with cxlens.open(tmp_path / "none.duckdb") as other:  # no replays recorded: nothing scheduled
+        idle = JobRunner(other, refresh=False, kinds=["replay.maintain"])
+        assert idle.tick(idle.started_at + timedelta(hours=1)) == []
+    chunks = [events(200, start=T0 + 30_000 * i) for i in range(4)]
+    for i, evs in enumerate(chunks):
+        put(rws, "s-done", i, evs)
+    put(rws, "s-old", 0, events(5))
+    rws.set_setting("replay.compact_idle_minutes", 0)
+    rws.set_setting("replay.retention_days", 3000)  # the test's sessions are from 2025
+    with rws.store.transaction(changes=["replay_sessions"]) as cur:
+        cur.execute("UPDATE replay_sessions SET ended_at = ended_at - INTERVAL 4000 DAY WHERE session_id = 's-old'")
+    runner = JobRunner(rws, refresh=False, kinds=["replay.maintain"], poll=0.05)
+    assert runner.tick(runner.started_at) == []  # a slot before the runner started is never run
+    queued = runner.tick(runner.started_at + timedelta(minutes=15, seconds=1))
+    assert len(queued) == 1 and runner.tick(runner.started_at + timedelta(minutes=16)) == []  # once per slot
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while rws.scalar("SELECT status FROM jobs WHERE job_id = ?", [queued[0]]) != "done":
+            assert time.monotonic() < deadline, rws.sql("SELECT status, error FROM jobs")
+            time.sleep(0.1)
+    finally:
+        runner.stop()
+    codecs = dict(rws.rows("SELECT codec, count(*) FROM replay_chunks WHERE session_id = 's-done' GROUP BY 1"))
+    assert codecs == {"xz": 1, "merged": 3}
+    assert rws.behaviour.replay_events("s-done") == [e for c in chunks for e in c]
+    assert rws.scalar("SELECT count(*) FROM replay_sessions WHERE session_id = 's-old'") == 0

@@ -18,7 +18,9 @@ stored bytes): the list of replays and the per-session size cap read it, not the
 
 Settings: ``replay.retention_days`` (default 30; :func:`purge` deletes older sessions),
 ``replay.max_session_bytes`` (raw JSON a session may hold, default 20 MB: a chunk that would pass
-it is refused with a 413 naming the setting). A chunk is acknowledged only once committed.
+it is refused with a 413 naming the setting), ``replay.compact_idle_minutes`` (default 30: the
+``replay.maintain`` job, queued every 15 minutes by every job runner, compacts sessions idle that long
+and purges those past retention). A chunk is acknowledged only once committed.
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ from typing import Any
 import orjson
 
 from cxlens.errors import NotFoundError, ParameterError, PayloadTooLargeError, SchemaError
+from cxlens.jobs import JobContext, Schedule, schedule, schedule_source, task
 
 __all__ = [
     "CODEC",
+    "COMPACT_IDLE",
+    "MAINTAIN_KIND",
     "MAX_BODY",
     "MAX_EVENTS_BYTES",
     "MAX_SESSION",
@@ -47,6 +52,7 @@ __all__ = [
     "decode",
     "delete_replay",
     "ensure_tables",
+    "maintain",
     "parse_chunk",
     "purge",
     "recorded",
@@ -362,3 +368,35 @@ def compact(store: Any, idle_minutes: float = 30, *, now: datetime | None = None
         out["blocks_before"] += len(blocks)
         out["blocks_after"] += 1
     return out
+
+
+# -- upkeep ----------------------------------------------------------------------------------------
+#: the job that compacts idle sessions and deletes those past retention, and its schedule
+MAINTAIN_KIND = "replay.maintain"
+MAINTAIN_CRON = "*/15 * * * *"
+#: minutes without a chunk after which the upkeep job compacts a session (default 30)
+COMPACT_IDLE = "replay.compact_idle_minutes"
+DEFAULT_COMPACT_IDLE = 30
+
+
+@task(MAINTAIN_KIND, max_attempts=2, lease=1800.0)
+def maintain(ctx: JobContext) -> dict[str, Any]:
+    """Compact the replays of sessions idle for ``replay.compact_idle_minutes`` and delete those older
+    than ``replay.retention_days``: what keeps replays at their compact size without anyone running
+    ``cxlens replays compact`` (each step is its own transaction and safe to repeat, so a job cut
+    short and run again finishes the work)."""
+    idle = ctx.store.setting(COMPACT_IDLE, DEFAULT_COMPACT_IDLE)
+    if isinstance(idle, bool) or not isinstance(idle, int | float) or idle < 0:
+        raise ParameterError(COMPACT_IDLE, f"setting {COMPACT_IDLE!r} is {idle!r}; expected a number of minutes ≥ 0")
+    compacted = compact(ctx.store, idle)
+    purged = purge(ctx.store)
+    return {"compacted": compacted, "purged": purged}
+
+
+@schedule_source
+def _upkeep(store: Any) -> list[Schedule]:
+    """Every job runner (``cxlens serve``, ``cxlens collect``, ``cxlens jobs run``) queues the upkeep
+    every 15 minutes in a workspace that records replays."""
+    if not store.has_table("replay_sessions") or store.one("SELECT 1 FROM replay_sessions LIMIT 1") is None:
+        return []
+    return [schedule(MAINTAIN_KIND, MAINTAIN_CRON, MAINTAIN_KIND)]
