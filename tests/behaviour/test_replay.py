@@ -137,6 +137,11 @@ def test_retention_purge(rws):
     put(rws, "old", 0, events(5))
     put(rws, "new", 0, events(5, start=T0 + 20 * 86_400_000))
     now = datetime(2025, 11, 24, 16) + timedelta(days=31)  # 'old' ended 31 days ago, 'new' 11
+    # received today by the server's clock: not expired, whatever the browser's timestamps say
+    assert purge(rws, now=now) == {"sessions": 0, "blocks": 0}
+    assert purge(rws, now=datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)) == {"sessions": 0, "blocks": 0}
+    with rws.store.transaction(changes=["replay_sessions"]) as cur:  # as if received when recorded
+        cur.execute("UPDATE replay_sessions SET received_at = ended_at")
     assert purge(rws, now=now) == {"sessions": 1, "blocks": 1}  # default retention: 30 days
     assert list(rws.sql("SELECT session_id FROM replay_sessions")["session_id"]) == ["new"]
     rws.set_setting("replay.retention_days", 5)
@@ -285,9 +290,9 @@ def test_a_job_runner_compacts_idle_sessions_and_purges_old_ones_every_15_minute
         put(rws, "s-done", i, evs)
     put(rws, "s-old", 0, events(5))
     rws.set_setting("replay.compact_idle_minutes", 0)
-    rws.set_setting("replay.retention_days", 3000)  # the test's sessions are from 2025
-    with rws.store.transaction(changes=["replay_sessions"]) as cur:
-        cur.execute("UPDATE replay_sessions SET ended_at = ended_at - INTERVAL 4000 DAY WHERE session_id = 's-old'")
+    with rws.store.transaction(changes=["replay_sessions"]) as cur:  # recorded and received 40 days ago
+        cur.execute("UPDATE replay_sessions SET ended_at = ended_at - INTERVAL 4000 DAY, "
+                    "received_at = received_at - INTERVAL 40 DAY WHERE session_id = 's-old'")  # fmt: skip
     runner = JobRunner(rws, refresh=False, kinds=["replay.maintain"], poll=0.05)
     assert runner.tick(runner.started_at) == []  # a slot before the runner started is never run
     queued = runner.tick(runner.started_at + timedelta(minutes=15, seconds=1))

@@ -295,18 +295,22 @@ def delete_replay(store: Any, session_id: str) -> int:
 
 def purge(store: Any, older_than_days: float | None = None, *, now: datetime | None = None) -> dict[str, int]:
     """Delete the replays of sessions that ended more than ``older_than_days`` ago (default: the
-    workspace's ``replay.retention_days``, 30); returns the sessions and blocks deleted."""
+    workspace's ``replay.retention_days``, 30) — by the browser's timestamps and by the time the
+    server last received a chunk, both; returns the sessions and blocks deleted."""
     days = store.setting(RETENTION, DEFAULT_RETENTION_DAYS) if older_than_days is None else older_than_days
     if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
         raise ParameterError("older_than", f"older_than is {days!r}; expected a number of days ≥ 0")
     ensure_tables(store)
     cutoff = (now or datetime.now(UTC).replace(tzinfo=None)) - timedelta(days=float(days))
+    # ended by the browser's clock and last received by the server's: a browser whose clock is wrong
+    # cannot make a session recorded today expire at once
+    expired = "greatest(ended_at, coalesce(received_at, ended_at)) < ?"
     with store.transaction(changes=["replay_chunks", "replay_sessions"]) as cur:
-        old = "SELECT session_id FROM replay_sessions WHERE ended_at < ?"
+        old = f"SELECT session_id FROM replay_sessions WHERE {expired}"
         blocks = cur.execute(f"SELECT count(*) FROM replay_chunks WHERE session_id IN ({old})", [cutoff]).fetchone()[0]
-        sessions = cur.execute("SELECT count(*) FROM replay_sessions WHERE ended_at < ?", [cutoff]).fetchone()[0]
+        sessions = cur.execute(f"SELECT count(*) FROM replay_sessions WHERE {expired}", [cutoff]).fetchone()[0]
         cur.execute(f"DELETE FROM replay_chunks WHERE session_id IN ({old})", [cutoff])
-        cur.execute("DELETE FROM replay_sessions WHERE ended_at < ?", [cutoff])
+        cur.execute(f"DELETE FROM replay_sessions WHERE {expired}", [cutoff])
     return {"sessions": sessions, "blocks": blocks}
 
 
