@@ -138,13 +138,26 @@ def test_zendesk_csv_durations_become_timestamps(ws):
     assert csat == [5.0 if v == "Good" else 1.0 for v in raw["Satisfaction Score"] if v in ("Good", "Bad")]
 
 
-def test_zendesk_incremental_export_real_ticket(ws):
+def test_zendesk_incremental_export(ws):
     f = FIX / "zendesk" / "incremental_tickets.json"
     imp(ws, "zendesk", f)
-    t = json.loads(f.read_text())["tickets"][0]
-    got = sql(ws, "SELECT ticket_id, customer_id, created_at, channel, status, team FROM tickets")
-    assert got.values.tolist() == [[str(t["id"]), str(t["requester_id"]), pd.Timestamp("2017-04-19 05:56:08"),
-                                    t["via"]["channel"], t["status"], str(t["group_id"])]]  # fmt: skip
+    raw = json.loads(f.read_text())["tickets"]
+    got = sql(ws, "SELECT ticket_id, customer_id, created_at, channel, status, team, subject FROM tickets "
+                  "ORDER BY ticket_id")  # fmt: skip
+    want = [[str(t["id"]), str(t["requester_id"]), pd.Timestamp(t["created_at"]).tz_localize(None),
+             t["via"]["channel"], t["status"], None if t["group_id"] is None else str(t["group_id"]), t["subject"]]
+            for t in sorted(raw, key=lambda t: t["id"])]  # fmt: skip
+    assert [[None if pd.isna(v) else v for v in row] for row in got.values.tolist()] == want
+    # a given rating is a CSAT answer (good 5, bad 1) with its comment and time; "offered" is not an answer
+    fb = sql(ws, "SELECT feedback_id, customer_id, ts, score, comment FROM feedback ORDER BY feedback_id")
+    rated = [t for t in raw if (t["satisfaction_rating"] or {}).get("score") in ("good", "bad")]
+    assert len(fb) == len(rated) == 2
+    for t in rated:
+        r = fb[fb["feedback_id"] == f"zendesk-csat:{t['id']}"].iloc[0]
+        sr = t["satisfaction_rating"]
+        assert r["score"] == {"good": 5, "bad": 1}[sr["score"]] and r["customer_id"] == str(t["requester_id"])
+        assert r["ts"] == pd.Timestamp(sr["updated_at"]).tz_localize(None)
+        assert (None if pd.isna(r["comment"]) else r["comment"]) == sr["comment"]
 
 
 def test_freshdesk(ws):
