@@ -59,6 +59,7 @@ def wilson(x: int, n: int) -> tuple[float, float]:
 def median_ci(values: np.ndarray) -> tuple[float, float, float]:
     """(median, low, high): the exact order-statistic 95% interval of the median."""
     from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if not len(v):
@@ -110,6 +111,7 @@ def _recovered(df: pd.DataFrame) -> pd.Series:
 
 def _figures(g: pd.DataFrame, k: int) -> dict[str, Any]:
     from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     out: dict[str, Any] = {"tickets": len(g)}
     hidden: list[str] = []
 

@@ -92,6 +92,7 @@ def _n(df: pd.DataFrame) -> int:
 
 def _scores(df: pd.DataFrame) -> dict[str, Any]:
     from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     e = df.loc[df["question"] == "enps", "score"].to_numpy(float)
     out: dict[str, Any] = {"enps": None, "enps_low": None, "enps_high": None, "enps_n": len(e)}
     if len(e):
