@@ -19,10 +19,12 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import pandas as pd
+
+if TYPE_CHECKING:
+    import altair as alt
 
 __all__ = ["METRIC_LABELS", "breakdown_chart", "share_chart", "to_vega_lite", "trend_chart"]
 
@@ -85,6 +87,8 @@ def trend_chart(
     color
         A group column to draw one line per value of.
     """
+    import altair as alt  # lazy: altair costs ~0.2 s at import
+
     cols = ["period", metric, "ci_low", "ci_high", "n"] + ([color] if color else [])
     data = _prepare(df, cols)
     if "small_sample" not in data.columns:
@@ -142,6 +146,8 @@ def breakdown_chart(
     sort
         Group order (e.g. journey stages); default: by value, best first.
     """
+    import altair as alt  # lazy: altair costs ~0.2 s at import
+
     data = _prepare(df, [by, metric, "ci_low", "ci_high", "n"])
     label = _label(metric)
     y = alt.Y(
@@ -179,6 +185,8 @@ def share_chart(
 
     ``df`` is ``ws.metrics.nps(by=...)``; shares may be fractions or percent (bars are normalised).
     """
+    import altair as alt  # lazy: altair costs ~0.2 s at import
+
     data = _prepare(df, [by] + [c for c, _, _ in _SHARES])
     long = data.melt(id_vars=[by], value_vars=[c for c, _, _ in _SHARES], var_name="share", value_name="value")
     names = {c: name for c, name, _ in _SHARES}
@@ -209,6 +217,8 @@ def share_chart(
 
 def to_vega_lite(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """The chart as a Vega-Lite (v6) JSON-ready dict with its data inlined."""
+    import altair as alt  # lazy: altair costs ~0.2 s at import
+
     with alt.data_transformers.enable("default", max_rows=None):
         spec = chart.to_dict()
     spec.setdefault("autosize", {"type": "fit-x", "contains": "padding"})

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import altair as alt
 import pandas as pd
 
 from cxlens.charts import to_vega_lite
@@ -20,6 +19,8 @@ __all__ = ["frustration_chart", "heatmap_chart", "save_chart", "scroll_chart"]
 
 def heatmap_chart(cells: pd.DataFrame, *, title: str = "", x_bins: int = 50, y_px: int = 20) -> dict[str, Any]:
     """Click density: x as a share of the viewport width, y in page pixels (top down), colour = clicks."""
+    import altair as alt  # lazy: altair costs ~0.2 s at import
+
     df = cells.copy()
     df["x2"] = df["x"] + 1 / x_bins
     df["y2"] = df["y"] + y_px
@@ -41,6 +42,8 @@ def heatmap_chart(cells: pd.DataFrame, *, title: str = "", x_bins: int = 50, y_p
 
 def scroll_chart(reach: pd.DataFrame, *, title: str = "") -> dict[str, Any]:
     """Scroll reach: share of page views reaching each depth, with its 95 % interval."""
+    import altair as alt  # lazy: altair costs ~0.2 s at import
+
     base = alt.Chart(reach).encode(y=alt.Y("depth:Q", title="page depth (%)", scale=alt.Scale(reverse=True)))
     band = base.mark_area(opacity=0.25).encode(x="ci_low:Q", x2="ci_high:Q")
     line = base.mark_line(point=True).encode(
@@ -52,6 +55,8 @@ def scroll_chart(reach: pd.DataFrame, *, title: str = "") -> dict[str, Any]:
 
 def frustration_chart(frame: pd.DataFrame, key: str, *, top: int = 15, title: str = "") -> dict[str, Any]:
     """Worst groups by frustration score (weighted signals per 100 page views)."""
+    import altair as alt  # lazy: altair costs ~0.2 s at import
+
     df = frame.dropna(subset=["frustration_score"]).head(top).copy()
     df["label"] = df[key].astype(str) if key != "selector" else df["url"].astype(str) + " " + df["selector"].astype(str)
     chart = (

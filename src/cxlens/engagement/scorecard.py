@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as st
 
 from cxlens.engagement.summary import min_group_size
 from cxlens.errors import ParameterError
@@ -59,6 +58,8 @@ def wilson(x: int, n: int) -> tuple[float, float]:
 
 def median_ci(values: np.ndarray) -> tuple[float, float, float]:
     """(median, low, high): the exact order-statistic 95% interval of the median."""
+    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if not len(v):
@@ -109,6 +110,8 @@ def _recovered(df: pd.DataFrame) -> pd.Series:
 
 
 def _figures(g: pd.DataFrame, k: int) -> dict[str, Any]:
+    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     out: dict[str, Any] = {"tickets": len(g)}
     hidden: list[str] = []
 

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as st
 
 from cxlens.engagement.people import DRIVERS, GROUP_COLUMNS
 from cxlens.errors import ParameterError
@@ -92,6 +91,8 @@ def _n(df: pd.DataFrame) -> int:
 
 
 def _scores(df: pd.DataFrame) -> dict[str, Any]:
+    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     e = df.loc[df["question"] == "enps", "score"].to_numpy(float)
     out: dict[str, Any] = {"enps": None, "enps_low": None, "enps_high": None, "enps_n": len(e)}
     if len(e):

@@ -31,7 +31,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as st
 
 from cxlens.errors import ParameterError
 
@@ -80,11 +79,15 @@ class Diff:
 
 
 def _z(alpha: float) -> float:
+    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     return float(st.norm.ppf(1 - alpha / 2))
 
 
 def proportion_diff(x_a: int, n_a: int, x_b: int, n_b: int, alpha: float = 0.05) -> Diff:
     """p_b − p_a: CI from the unpooled SE, p-value from the pooled two-proportion z-test."""
+    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     if n_a <= 0 or n_b <= 0:
         return Diff(math.nan, math.nan, math.nan, math.nan, math.nan)
     pa, pb = x_a / n_a, x_b / n_b
@@ -132,6 +135,8 @@ def newcombe_diff(x_a: int, n_a: int, x_b: int, n_b: int, alpha: float = 0.05) -
 
 def mean_diff(n_a: int, sum_a: float, ss_a: float, n_b: int, sum_b: float, ss_b: float, alpha: float = 0.05) -> Diff:
     """μ_b − μ_a by Welch's t (sufficient statistics: count, sum, sum of squares)."""
+    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     if n_a < 2 or n_b < 2:
         return Diff(math.nan, math.nan, math.nan, math.nan, math.nan)
     ma, mb = sum_a / n_a, sum_b / n_b
@@ -162,6 +167,7 @@ def relative_uplift(mean_a: float, var_a: float, n_a: int, mean_b: float, var_b:
 
 def nps_diff(counts_a: tuple[int, int, int], counts_b: tuple[int, int, int], alpha: float = 0.05) -> Diff:
     """NPS_b − NPS_a in points; ``counts`` are (promoters, passives, detractors)."""
+    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
 
     def part(c: tuple[int, int, int]) -> tuple[float, float, int]:
         n = sum(c)
@@ -182,6 +188,8 @@ def nps_diff(counts_a: tuple[int, int, int], counts_b: tuple[int, int, int], alp
 
 def srm_p_value(observed: list[int], weights: list[float]) -> float:
     """χ² goodness of fit of the exposure counts against the configured split (weights ≤ 0 skipped)."""
+    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     obs = np.asarray(observed, dtype=float)
     w = np.asarray(weights, dtype=float)
     keep = w > 0
@@ -318,6 +326,8 @@ def beta_chance_to_beat(x_a: int, n_a: int, x_b: int, n_b: int, draws: int = 100
 
 def normal_chance_to_beat(diff: float, se: float) -> tuple[float, float]:
     """(P(Δ > 0), expected loss E[max(−Δ, 0)]) for Δ ~ N(diff, se²) (flat prior)."""
+    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     if not (math.isfinite(diff) and math.isfinite(se)):
         return (math.nan, math.nan)
     if se == 0:
@@ -331,6 +341,8 @@ def sample_size(baseline: float, mde: float, power: float = 0.8, alpha: float = 
     """Units per variant to detect an absolute change ``mde`` of a rate ``baseline`` (two-sided
     z-test, pooled SE under H0, unpooled under H1), and days at ``traffic`` units per day in total.
     """
+    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     for name, v, lo, hi in (("baseline", baseline, 0, 1), ("power", power, 0, 1), ("alpha", alpha, 0, 1)):
         if not (lo < v < hi):
             raise ParameterError(name, f"{name} is {v!r}; expected a number strictly between {lo} and {hi}")
@@ -354,6 +366,8 @@ def sample_size(baseline: float, mde: float, power: float = 0.8, alpha: float = 
 
 def power_at(baseline: float, mde: float, n: int, alpha: float = 0.05) -> float:
     """The power of the two-sided z-test with ``n`` units per arm (the inverse of :func:`sample_size`)."""
+    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
     p1, p2 = baseline, baseline + mde
     pbar = (p1 + p2) / 2
     se0 = math.sqrt(2 * pbar * (1 - pbar) / n)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -741,12 +742,15 @@ def fill_from_journey(journey: Any, table: Table, rows: pd.DataFrame) -> pd.Data
     """Fill ``stage`` (and a missing ``channel``) from the journey when a row names a touchpoint."""
     if "touchpoint" not in rows.columns:
         return rows
-    if "stage" in rows.columns and rows["stage"].isna().any():
-        rows = rows.copy()
-        rows["stage"] = rows["stage"].where(rows["stage"].notna(), rows["touchpoint"].map(journey.stage_of()))
-    if "channel" in rows.columns and rows["channel"].isna().any():
-        rows = rows.copy()
-        rows["channel"] = rows["channel"].where(rows["channel"].notna(), rows["touchpoint"].map(journey.channel_of()))
+    codes: Any = None
+    for col, of in (("stage", journey.stage_of), ("channel", journey.channel_of)):
+        if col in rows.columns and rows[col].isna().any():
+            if codes is None:  # each distinct touchpoint looked up once (a file has a few, in millions of rows)
+                codes, touchpoints = pd.factorize(rows["touchpoint"])
+                rows = rows.copy()
+            names = of()
+            looked_up = np.array([*(names.get(tp) for tp in touchpoints), None], dtype=object)  # code -1: no touchpoint
+            rows[col] = rows[col].where(rows[col].notna(), pd.Series(looked_up[codes], index=rows.index, dtype=object))
     return rows
 
 

@@ -21,10 +21,13 @@ Examples
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import altair as alt
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import altair as alt
 
 __all__ = [
     "CURVE_POINTS",
@@ -90,6 +93,8 @@ def journey_map_chart(
     Colour shows how bad a value is **within its column** (its rank among the column's values,
     red = worst, green = best); neutral columns (events, reach) are grey. The cell text is the value.
     """
+    import altair as alt  # lazy: altair costs ~0.2 s at import
+
     measures = measures or [m for m in MAP_MEASURES if m in df.columns]
     missing = [m for m in measures if m not in df.columns]
     if missing:
@@ -183,6 +188,8 @@ def sankey_chart(
     Node boxes are as tall as the units passing through them; links are coloured by their source
     node; ``(exit)`` nodes (paths that ended) are grey.
     """
+    import altair as alt  # lazy: altair costs ~0.2 s at import
+
     count = next((c for c in ("customers", "sessions") if c in edges.columns), None)
     needed = ["source_step", "source", "target_step", "target"]
     if count is None or any(c not in edges.columns for c in needed):
@@ -239,6 +246,8 @@ def sankey_chart(
 
 
 def _bars(df: pd.DataFrame, label: str, count: str, title: str, width: int | str) -> alt.Chart:
+    import altair as alt  # lazy: altair costs ~0.2 s at import
+
     keep = [c for c in (count, "share", "conversion") if c in df.columns]
     data = df[keep].assign(_label=df[label].astype(str))
     data = data.astype(object).where(data.notna(), None)  # NaN is not JSON
@@ -304,6 +313,8 @@ def funnel_chart(
     >>> [d["text"] for d in to_vega_lite(funnel_chart(df))["datasets"].popitem()[1]]
     ['100%', '40%']
     """
+    import altair as alt  # lazy: altair costs ~0.2 s at import
+
     needed = ["step", "event", "customers", "conversion"]
     if any(c not in df.columns for c in needed):
         raise ValueError("funnel_chart needs funnel() output: step, event, customers, conversion")

@@ -490,11 +490,39 @@ def _fast_iso(text: pd.Series, missing: pd.Series, opts: DateOptions) -> pd.Seri
         return None
     if not text[~missing].str.fullmatch(_FAST_ISO).all():
         return None
+    arrow = _arrow_utc(text, missing, opts)
+    if arrow is not None:
+        return arrow
     try:
         out = pd.to_datetime(text.where(~missing, None), format="ISO8601", utc=True)
     except (ValueError, TypeError):
         return None
     return out.dt.tz_localize(None).astype("datetime64[us]")
+
+
+def _arrow_utc(text: pd.Series, missing: pd.Series, opts: DateOptions) -> pd.Series | None:
+    """ISO values all with a zone (or all without one, in UTC): Arrow's ISO-8601 cast, which refuses
+    what it cannot read exactly (an impossible date, more than microseconds), leaving those to pandas."""
+    if not (isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow"):
+        return None
+    arr = pa.array(text.where(~missing, None).array)
+    present = pc.drop_null(arr)
+    if not len(present):
+        return None
+    zoned = pc.match_substring_regex(present, r"(?:Z|[+-]\d{2}:\d{2})$")
+    if pc.all(zoned).as_py():
+        target = pa.timestamp("us", "UTC")
+    elif not pc.any(zoned).as_py() and opts.timezone.upper() == "UTC":
+        target = pa.timestamp("us")
+    else:
+        return None
+    try:
+        stamps = arr.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if target.tz is not None:
+        stamps = stamps.cast(pa.timestamp("us"))  # the same instants, naive UTC
+    return pd.Series(stamps.to_numpy(zero_copy_only=False), index=text.index, dtype="datetime64[us]")
 
 
 def _localize(stamps: pd.Series, opts: DateOptions, raw: pd.Series, column: str, source: str, offset: int) -> pd.Series:

@@ -88,7 +88,20 @@ def _first(mask: Any) -> int | None:
     return int(arr.argmax()) if arr.any() else None
 
 
+def _arrow_text(s: pd.Series) -> pa.ChunkedArray | None:
+    """The Arrow strings behind a pyarrow-backed text column (no copy), else None."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        arr = s.array._pa_array  # noqa: SLF001 - pandas' own Arrow array, read only
+        return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    return None
+
+
 def _is_missing(s: pd.Series) -> pd.Series:
+    """Empty cells: null, or only white space."""
+    arrow = _arrow_text(s)
+    if arrow is not None:  # Arrow compute, as pandas' own str.strip does, without the pandas round trips
+        blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arrow), ""), True)
+        return pd.Series(blank.to_numpy(zero_copy_only=False), index=s.index, dtype=bool)
     m = s.isna()
     if s.dtype == object or pd.api.types.is_string_dtype(s):
         text = s.astype("str") if s.dtype != object else s.map(lambda v: v if isinstance(v, str) else "x")
@@ -108,8 +121,8 @@ def _text_of(v: Any) -> Any:
     return str(v)
 
 
-def _to_string(s: pd.Series) -> pd.Series:
-    missing = _is_missing(s)
+def _to_string(s: pd.Series, missing: pd.Series | None = None) -> pd.Series:
+    missing = _is_missing(s) if missing is None else missing
     if pd.api.types.is_string_dtype(s) and s.dtype != object:
         out = s
     elif pd.api.types.is_float_dtype(s):
@@ -346,8 +359,10 @@ def validate_frame(
             out[col.name] = _empty_column(col, frame.index)
             continue
         s = frame[col.name]
+        blank = None
         if col.type == STRING:
-            v = _to_string(s)
+            blank = _is_missing(s)
+            v = _to_string(s, blank)
             if col.choices:
                 v = v.str.strip().str.lower()
                 bad = v.notna() & ~v.isin(col.choices)
@@ -366,7 +381,7 @@ def validate_frame(
         else:  # pragma: no cover - schema is static
             raise AssertionError(col.type)
         if not s.isna().all():
-            invalid |= (v.isna() & ~_is_missing(s)).to_numpy()
+            invalid |= (v.isna() & ~(_is_missing(s) if blank is None else blank)).to_numpy()
         out[col.name] = v
 
     absent = {k for k in derivable if k not in frame.columns}
@@ -441,12 +456,19 @@ def _to_timestamp(s: pd.Series, col: Column, source: str, opts: ValidateOptions,
 
 def _check_scores(out: pd.DataFrame, source: str, frame: pd.DataFrame, problems: Problems) -> None:
     out["metric"] = out["metric"].str.strip().str.lower()
+    codes, metrics = pd.factorize(out["metric"])  # each metric compared once, not each row once per metric
+    found = {str(m): i for i, m in enumerate(metrics)}
+    score = out["score"].to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        out_of_range = {(lo, hi): (score < lo) | (score > hi) for lo, hi in set(SCORE_RANGES.values())}
+        fraction = score != np.floor(score)
+    scored = ~np.isnan(score)
     for metric, (lo, hi) in SCORE_RANGES.items():
-        rows = out["metric"].eq(metric).to_numpy(dtype=bool, na_value=False)
-        if not rows.any():
+        if metric not in found:
             continue
+        rows = codes == found[metric]
         sc = out["score"]
-        bad = rows & (sc.notna() & ((sc < lo) | (sc > hi) | (sc != np.floor(sc)))).to_numpy(dtype=bool, na_value=False)
+        bad = rows & scored & (out_of_range[lo, hi] | fraction)
         i = _first(bad)
         if i is not None:
             shown = frame["score"].iloc[i] if "score" in frame.columns else sc.iloc[i]

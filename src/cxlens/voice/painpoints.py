@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
 from cxlens.errors import ConfigError, SchemaError
 from cxlens.metrics.stats import ALPHA, Z, nps_z_test, two_proportion_z_test, welch_t_test
@@ -191,6 +190,8 @@ def _nps(x: np.ndarray) -> tuple[float, float]:
 
 
 def _effect(metric: str, with_: np.ndarray, without: np.ndarray) -> dict[str, float]:
+    from scipy import stats as _st  # lazy: scipy.stats costs ~0.5 s at import
+
     nan = float("nan")
     if len(with_) < 2 or len(without) < 2:
         return {"score_with": nan, "score_without": nan, "effect": nan, "low": nan, "high": nan, "p_value": nan}
