@@ -33,6 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -106,13 +107,31 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
+#: one HTTP client per timeout for every send of this process (thread-safe; keeps connections alive):
+#: a client per send built an SSL context each time (loading the CA bundle), most of a send's CPU
+_CLIENTS: dict[float, httpx.Client] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _client(timeout: float) -> httpx.Client:
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(timeout)
+        if client is None:
+            client = _CLIENTS[timeout] = httpx.Client(
+                timeout=timeout, follow_redirects=False, trust_env=False,
+                cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # no cookie is kept between sends
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=5.0),
+            )  # fmt: skip
+        return client
+
+
 def _post(store: Any, url: str, body: bytes, headers: dict[str, str], timeout: float,
           auth: tuple[str, str] | None = None) -> int:  # fmt: skip
     host = check_destination(store, url)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            r = client.post(url, content=body, headers={"user-agent": USER_AGENT, "content-type": "application/json",
-                                                        **headers}, auth=auth)  # fmt: skip
+        r = _client(timeout).post(url, content=body, headers={"user-agent": USER_AGENT,
+                                                               "content-type": "application/json", **headers},
+                                  auth=auth)  # fmt: skip
     except httpx.HTTPError as e:
         raise DeliveryError(f"sending to {host} failed: {type(e).__name__}") from None
     if r.status_code == 429:

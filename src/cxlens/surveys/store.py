@@ -123,11 +123,22 @@ def _write(ws: Store, d: SurveyDefinition) -> None:
         )
 
 
-def get_survey(ws: Store, survey_id: str) -> SurveyDefinition:
+def _read_survey(ws: Store, survey_id: str) -> SurveyDefinition | None:
     row = ws.one("SELECT definition FROM surveys WHERE survey_id = ?", [survey_id])
-    if row is None:
+    return None if row is None else SurveyDefinition.from_dict(json.loads(row[0]))
+
+
+def get_survey(ws: Store, survey_id: str) -> SurveyDefinition:
+    # cached until the surveys table changes (every answer reads its survey; definitions change rarely)
+    memo = getattr(getattr(ws, "store", ws), "memo", None)
+    d = (
+        memo(("survey", survey_id), ("surveys",), lambda: _read_survey(ws, survey_id))
+        if memo
+        else _read_survey(ws, survey_id)
+    )
+    if d is None:
         raise NotFoundError(f"no survey {survey_id!r} in this workspace; list them with `cxlens survey list`")
-    return SurveyDefinition.from_dict(json.loads(row[0]))
+    return d
 
 
 def list_surveys(ws: Store) -> pd.DataFrame:
