@@ -209,13 +209,16 @@ def _attempt(store: Any, delivery_id: str) -> tuple[str, Any]:
     """Try delivery ``delivery_id`` once, writing nothing: ``("gone", None)`` (erased), ``("sent", None)``
     (already sent), ``("ok", http_status)``, ``("refused", detail)`` (SSRF: never retried) or
     ``("error", DeliveryError)``."""
-    row = store.one("SELECT action, status FROM act_deliveries WHERE delivery_id = ?", [delivery_id])
-    if row is None:
+    found = messages.delivery_context(store, delivery_id)  # one statement: the delivery, its alert, the scores
+    if found is None:
         return "gone", None  # erased (GDPR) after it was queued: nothing to send
-    if row[1] == "sent":
+    action, status, ctx = found
+    if status == "sent":
         return "sent", None  # already delivered (a manual retry of a done job)
     try:
-        return "ok", send(store, json.loads(row[0]), messages.alert_context(store, delivery_id))
+        if isinstance(ctx, Exception):
+            raise ctx
+        return "ok", send(store, json.loads(action), ctx)
     except ForbiddenError as e:
         return "refused", str(e)
     except DeliveryError as e:
