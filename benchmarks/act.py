@@ -86,6 +86,15 @@ def _start(path: Path, port: int) -> subprocess.Popen[bytes]:
     return wait_healthy(proc, port, 180, f"server (log: {log_file})", lambda: log_file.read_text(errors="replace"))
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc (0 where /proc is absent)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _unsent(path: Path) -> int:
     """Deliveries the running server has not confirmed yet (read through the server sharing the file)."""
     import cxlens
@@ -165,6 +174,8 @@ def bench_act(
                 failures["n"] += 1
             time.sleep(0.2)  # the server is down (killed): the widget tries again
 
+    # server CPU spent during the send phase (the reliable figure under load; wall clock is noisy)
+    cpu = {"base": _cpu_s(server.pid), "spent": 0.0}
     t0 = time.monotonic()
     with ThreadPoolExecutor(16) as pool:
         futures = []
@@ -174,18 +185,21 @@ def bench_act(
                 time.sleep(delay)
             if kill and i == n // 2 and not restarted.is_set():
                 _log(f"SIGKILL the server after {i} answers sent")
+                cpu["spent"] += _cpu_s(server.pid) - cpu["base"]
                 stop_server(server, kill=True)
                 try:
                     server = _start(path, port)
                 except Exception:
                     abort.set()
                     raise
+                cpu["base"] = _cpu_s(server.pid)
                 _log("server restarted")
                 restarted.set()
             futures.append(pool.submit(send, item))
         for f in futures:
             f.result()
     send_s = time.monotonic() - t0
+    cpu["spent"] += _cpu_s(server.pid) - cpu["base"]
     client.close()
     _log(f"{len(acked)} answers acknowledged in {send_s:.1f} s; waiting for the deliveries")
     expected = sum(1 for rid, sid, score, _ in plan if rid in acked and score <= 9
@@ -224,7 +238,10 @@ def bench_act(
     pct = (lambda q: round(float(np.percentile(lat, q)), 3)) if len(lat) else (lambda q: None)
     return {
         "rules": rules, "rate_per_s": rate, "answers": n, "answers_acknowledged": len(acked),
-        "send_seconds": round(send_s, 2), "request_failures_retried": failures["n"], "killed_and_restarted": kill,
+        "send_seconds": round(send_s, 2), "answers_per_s": round(len(acked) / send_s, 1) if send_s else None,
+        "server_cpu_s_send": round(cpu["spent"], 2),
+        "server_cpu_ms_per_answer": round(1000 * cpu["spent"] / len(acked), 2) if acked else None,
+        "request_failures_retried": failures["n"], "killed_and_restarted": kill,
         "alerts_expected": expected, "alerts": alerts, "answers_with_two_alerts": len(per_answer),
         "delivered_unique": len(first), "still_queued_at_stop": len(pending - set(first)),
         "lost": len(ids - set(first) - pending), "duplicate_posts": len(seen) - len(set(seen)),

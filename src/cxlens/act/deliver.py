@@ -33,6 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -106,13 +107,31 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
+#: one HTTP client per timeout for every send of this process (thread-safe; keeps connections alive):
+#: a client per send built an SSL context each time (loading the CA bundle), most of a send's CPU
+_CLIENTS: dict[float, httpx.Client] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _client(timeout: float) -> httpx.Client:
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(timeout)
+        if client is None:
+            client = _CLIENTS[timeout] = httpx.Client(
+                timeout=timeout, follow_redirects=False, trust_env=False,
+                cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # no cookie is kept between sends
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=5.0),
+            )  # fmt: skip
+        return client
+
+
 def _post(store: Any, url: str, body: bytes, headers: dict[str, str], timeout: float,
           auth: tuple[str, str] | None = None) -> int:  # fmt: skip
     host = check_destination(store, url)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            r = client.post(url, content=body, headers={"user-agent": USER_AGENT, "content-type": "application/json",
-                                                        **headers}, auth=auth)  # fmt: skip
+        r = _client(timeout).post(url, content=body, headers={"user-agent": USER_AGENT,
+                                                               "content-type": "application/json", **headers},
+                                  auth=auth)  # fmt: skip
     except httpx.HTTPError as e:
         raise DeliveryError(f"sending to {host} failed: {type(e).__name__}") from None
     if r.status_code == 429:
@@ -190,13 +209,16 @@ def _attempt(store: Any, delivery_id: str) -> tuple[str, Any]:
     """Try delivery ``delivery_id`` once, writing nothing: ``("gone", None)`` (erased), ``("sent", None)``
     (already sent), ``("ok", http_status)``, ``("refused", detail)`` (SSRF: never retried) or
     ``("error", DeliveryError)``."""
-    row = store.one("SELECT action, status FROM act_deliveries WHERE delivery_id = ?", [delivery_id])
-    if row is None:
+    found = messages.delivery_context(store, delivery_id)  # one statement: the delivery, its alert, the scores
+    if found is None:
         return "gone", None  # erased (GDPR) after it was queued: nothing to send
-    if row[1] == "sent":
+    action, status, ctx = found
+    if status == "sent":
         return "sent", None  # already delivered (a manual retry of a done job)
     try:
-        return "ok", send(store, json.loads(row[0]), messages.alert_context(store, delivery_id))
+        if isinstance(ctx, Exception):
+            raise ctx
+        return "ok", send(store, json.loads(action), ctx)
     except ForbiddenError as e:
         return "refused", str(e)
     except DeliveryError as e:

@@ -25,6 +25,7 @@ from cxlens.schema.redact import redact
 __all__ = [
     "WEBHOOK_SCHEMA",
     "alert_context",
+    "delivery_context",
     "email_message",
     "freshdesk_ticket",
     "slack_message",
@@ -77,19 +78,56 @@ def _iso(v: Any) -> str | None:
     return None if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
 
 
+_ALERT_KEYS = ("alert_id", "rule", "rule_version", "customer_id", "feedback_id", "trigger", "metric", "score",
+               "comment", "touchpoint", "survey_id", "answered_at", "created_at")  # fmt: skip
+_ALERT_COLUMNS = ("a.alert_id, a.rule, a.rule_version, a.customer_id, a.feedback_id, a.trigger, a.metric, a.score, "
+                  "a.comment, a.touchpoint, a.survey_id, a.ts, a.created_at")  # fmt: skip
+
+
 def alert_context(store: Any, delivery_id: str) -> dict[str, Any]:
     """Everything a message about delivery ``delivery_id`` says (read at send time)."""
-    row = store.one(
-        "SELECT a.alert_id, a.rule, a.rule_version, a.customer_id, a.feedback_id, a.trigger, a.metric, a.score, "
-        "a.comment, a.touchpoint, a.survey_id, a.ts, a.created_at FROM act_deliveries d "
-        "JOIN act_alerts a USING (alert_id) WHERE d.delivery_id = ?",
-        [delivery_id],
-    )
+    row = store.one(f"SELECT {_ALERT_COLUMNS} FROM act_deliveries d JOIN act_alerts a USING (alert_id) "
+                    "WHERE d.delivery_id = ?", [delivery_id])  # fmt: skip
     if row is None:
         raise LookupError(f"delivery {delivery_id!r} has no alert (erased?)")
-    keys = ("alert_id", "rule", "rule_version", "customer_id", "feedback_id", "trigger", "metric", "score",
-            "comment", "touchpoint", "survey_id", "answered_at", "created_at")  # fmt: skip
-    ctx = dict(zip(keys, row, strict=True))
+    scores = None
+    if row[3]:
+        try:
+            scores = store.one("SELECT clv, churn_risk, reasons FROM customer_scores WHERE customer_id = ?", [row[3]])
+        except Exception:  # the models have not run: no scores table rows
+            scores = None
+    return _context(store, delivery_id, row, scores)
+
+
+def delivery_context(store: Any, delivery_id: str) -> tuple[str, str, Any] | None:
+    """``(action JSON, status, context)`` of delivery ``delivery_id`` in one statement (the sender's
+    read; the context is a :class:`LookupError` when the alert is gone), or None when the delivery is."""
+    try:
+        row = store.one(
+            f"SELECT d.action, d.status, d.alert_id, a.alert_id IS NOT NULL, {_ALERT_COLUMNS}, s.clv, s.churn_risk, "
+            "s.reasons FROM act_deliveries d LEFT JOIN act_alerts a ON a.alert_id = d.alert_id "
+            "LEFT JOIN customer_scores s ON s.customer_id = a.customer_id WHERE d.delivery_id = ?",
+            [delivery_id],
+        )
+    except Exception:  # noqa: BLE001 — no scores table: the statements one by one
+        row = store.one("SELECT action, status FROM act_deliveries WHERE delivery_id = ?", [delivery_id])
+        if row is None:
+            return None
+        try:
+            return row[0], row[1], alert_context(store, delivery_id)
+        except LookupError as e:
+            return row[0], row[1], e
+    if row is None:
+        return None
+    if not row[3]:
+        return row[0], row[1], LookupError(f"delivery {delivery_id!r} has no alert (erased?)")
+    alert, scores = row[4:17], row[17:20]
+    # no scores row: all three NULL, the same context as without one
+    return row[0], row[1], _context(store, delivery_id, alert, scores if alert[3] else None)
+
+
+def _context(store: Any, delivery_id: str, row: Any, scores: Any) -> dict[str, Any]:
+    ctx = dict(zip(_ALERT_KEYS, row, strict=True))
     comment = ctx["comment"]
     comment = redact(comment) if comment else None
     if comment and len(comment) > COMMENT_MAX:
@@ -97,16 +135,11 @@ def alert_context(store: Any, delivery_id: str) -> dict[str, Any]:
     ctx["comment"] = comment
     ctx["score"] = None if ctx["score"] is None else float(ctx["score"])
     customer: dict[str, Any] = {"clv": None, "churn_risk": None, "churn_reason": None}
-    if ctx["customer_id"]:
-        try:
-            s = store.one("SELECT clv, churn_risk, reasons FROM customer_scores WHERE customer_id = ?",
-                          [ctx["customer_id"]])  # fmt: skip
-        except Exception:  # the models have not run: no scores table rows
-            s = None
-        if s is not None:
-            customer = {"clv": None if s[0] is None else round(float(s[0]), 2),
-                        "churn_risk": None if s[1] is None else round(float(s[1]), 4),
-                        "churn_reason": (str(s[2]).split(";")[0].strip() or None) if s[2] else None}  # fmt: skip
+    s = scores
+    if s is not None:
+        customer = {"clv": None if s[0] is None else round(float(s[0]), 2),
+                    "churn_risk": None if s[1] is None else round(float(s[1]), 4),
+                    "churn_reason": (str(s[2]).split(";")[0].strip() or None) if s[2] else None}  # fmt: skip
     ctx["customer"] = customer
     base = (store.setting("act.base_url", None) if hasattr(store, "setting") else None) or os.environ.get(
         "CXLENS_BASE_URL"

@@ -56,8 +56,13 @@ def forbid_host(store: Any, host: str) -> None:
 
 
 def allowed_hosts(store: Any) -> list[tuple[str, bool]]:
-    """(host, private allowed) of every allowed host."""
-    return [(h, bool(p)) for h, p in store.rows("SELECT host, allow_private FROM act_hosts ORDER BY host")]
+    """(host, private allowed) of every allowed host (cached until ``act_hosts`` changes)."""
+
+    def read() -> list[tuple[str, bool]]:
+        return [(h, bool(p)) for h, p in store.rows("SELECT host, allow_private FROM act_hosts ORDER BY host")]
+
+    memo = getattr(getattr(store, "store", store), "memo", None)
+    return list(memo("act.allowed_hosts", ("act_hosts",), read)) if memo else read()
 
 
 def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

@@ -173,6 +173,7 @@ class Store:
         self._after_commit: list[Callable[[set[str]], None]] = []
         self._on_close: list[Callable[[], None]] = []
         self._journey: Any = None
+        self._memo_init()
         self._apply_settings()
 
     # -- opening ------------------------------------------------------------------------
@@ -388,6 +389,7 @@ class Store:
                 with _translated(self, "commit failed"):
                     cur.commit()
                 changed = set(local.changes)
+                self.memo_forget(changed or None)  # after the commit: a value read before it is never kept
             finally:
                 local.depth = 0
                 local.changes = set()
@@ -409,6 +411,51 @@ class Store:
     def on_commit(self, fn: Callable[[set[str]], None]) -> None:
         """Call ``fn(tables)`` after every committed transaction that declared changed tables."""
         self._after_commit.append(fn)
+
+    # -- small values cached between commits -----------------------------------------------
+    def _memo_init(self) -> None:
+        self._memo: dict[Any, tuple[tuple[int, ...], Any]] = {}
+        self._memo_gens: dict[str, int] = {}
+        self._memo_all = 0
+        self._memo_lock = threading.Lock()
+
+    def memo_forget(self, tables: set[str] | None = None) -> None:
+        """Invalidate :meth:`memo` values read from ``tables`` (None: from every table). Called after
+        each commit of this process with the tables it declared (like the data versions), and for every
+        statement another process runs through this one (:mod:`cxlens.store.remote`)."""
+        with self._memo_lock:
+            if tables is None:
+                self._memo_all += 1
+            else:
+                for t in tables:
+                    self._memo_gens[t] = self._memo_gens.get(t, 0) + 1
+
+    def memo(self, key: Any, tables: Sequence[str], fn: Callable[[], Any]) -> Any:
+        """``fn()`` — a small value read from ``tables`` only (a setting, a survey definition, the allowed
+        hosts) — cached until a commit changes one of ``tables``: never stale, since every write to this
+        file runs in this process (another process's go through :mod:`cxlens.store.remote`). Inside a
+        transaction a cached value is used only while the transaction has not declared a change to
+        ``tables``, and a value read there is not kept (its snapshot may be older than the last commit,
+        or hold its own uncommitted rows). Never cached on a remote store. Treat the value as read-only
+        (it is shared)."""
+        if self.is_remote or not hasattr(self, "_memo"):
+            return fn()
+        local = self._local
+        if local.depth and set(tables) & set(local.changes):
+            return fn()
+        with self._memo_lock:
+            gens = (self._memo_all, *(self._memo_gens.get(t, 0) for t in tables))
+            hit = self._memo.get(key)
+        if hit is not None and hit[0] == gens:
+            return hit[1]
+        if local.depth:
+            return fn()
+        value = fn()  # read after the generations: a commit meanwhile makes the entry stale, never wrong
+        with self._memo_lock:
+            if len(self._memo) > 4096:
+                self._memo.clear()
+            self._memo[key] = (gens, value)
+        return value
 
     # -- data versions ----------------------------------------------------------------------
     def _bump_versions(self, cur: Any, tables: set[str]) -> None:
@@ -436,8 +483,9 @@ class Store:
 
     # -- settings and journey --------------------------------------------------------------
     def setting(self, name: str, default: Any = None) -> Any:
-        """A workspace setting (JSON value), or ``default`` when unset."""
-        row = self.one("SELECT value FROM settings WHERE name = ?", [name])
+        """A workspace setting (JSON value), or ``default`` when unset (cached until settings change)."""
+        row = self.memo(("setting", name), ("settings",), lambda: self.one("SELECT value FROM settings WHERE name = ?",
+                                                                            [name]))  # fmt: skip
         return default if row is None else json.loads(row[0])
 
     def set_setting(self, name: str, value: Any) -> None:

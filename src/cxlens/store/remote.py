@@ -442,6 +442,8 @@ class _Handler(socketserver.BaseRequestHandler):
                                 store._write_lock.release()
                     else:
                         raise ValueError(f"unknown operation {op!r}")
+                    if op == "commit" or (op in ("execute", "executemany") and not in_txn):
+                        store.memo_forget()  # a write, perhaps: values cached by this process are read again
                 except Exception as e:  # sent back to the client, which raises it
                     mod = "duckdb" if isinstance(e, duckdb.Error) else "cxlens" if isinstance(e, CxlensError) else ""
                     reply = {"ok": False, "module": mod, "kind": type(e).__name__, "message": str(e)}

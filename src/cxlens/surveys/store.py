@@ -123,11 +123,22 @@ def _write(ws: Store, d: SurveyDefinition) -> None:
         )
 
 
-def get_survey(ws: Store, survey_id: str) -> SurveyDefinition:
+def _read_survey(ws: Store, survey_id: str) -> SurveyDefinition | None:
     row = ws.one("SELECT definition FROM surveys WHERE survey_id = ?", [survey_id])
-    if row is None:
+    return None if row is None else SurveyDefinition.from_dict(json.loads(row[0]))
+
+
+def get_survey(ws: Store, survey_id: str) -> SurveyDefinition:
+    # cached until the surveys table changes (every answer reads its survey; definitions change rarely)
+    memo = getattr(getattr(ws, "store", ws), "memo", None)
+    d = (
+        memo(("survey", survey_id), ("surveys",), lambda: _read_survey(ws, survey_id))
+        if memo
+        else _read_survey(ws, survey_id)
+    )
+    if d is None:
         raise NotFoundError(f"no survey {survey_id!r} in this workspace; list them with `cxlens survey list`")
-    return SurveyDefinition.from_dict(json.loads(row[0]))
+    return d
 
 
 def list_surveys(ws: Store) -> pd.DataFrame:
@@ -338,12 +349,15 @@ def record_response(
     now = now or now_utc()
     done = f"done:{survey_id}:{rid}"  # a survey_links row closing the response (hosted page's last step)
     with ws.transaction(changes=["survey_responses", "survey_links", "feedback"]) as raw:
-        old = raw.execute(
-            "SELECT person, score, comment, answers, feedback_id, created_at FROM survey_responses "
-            "WHERE survey_id = ? AND response_id = ?",
-            [survey_id, rid],
+        # one statement: the stored response (if any) and whether it is closed
+        found = raw.execute(
+            "SELECT r.person, r.score, r.comment, r.answers, r.feedback_id, r.created_at, "
+            "EXISTS (SELECT 1 FROM survey_links WHERE link_id = ?) AS done "
+            "FROM (SELECT 1) LEFT JOIN survey_responses r ON r.survey_id = ? AND r.response_id = ?",
+            [done, survey_id, rid],
         ).fetchone()
-        if raw.execute("SELECT 1 FROM survey_links WHERE link_id = ?", [done]).fetchone():
+        old = found[:6] if found[0] is not None else None  # person is NOT NULL in a stored response
+        if found[6]:
             raise LinkGoneError("this response is complete and cannot be changed; thank you for your answer")
         if d.status != "active":
             # a paused (or draft) survey: nothing new, nothing changed; a started response may only be
@@ -524,4 +538,5 @@ def submit_response(ws: Store, survey_id: str, **kwargs: Any) -> dict[str, Any]:
     g = _group(ws)
     if g is None:
         return record_response(ws, survey_id, **kwargs)
+    get_survey(ws, survey_id)  # outside the batch's transaction: an unknown survey fails here, a known one is cached
     return g.call(lambda: record_response(ws, survey_id, **kwargs), key=(survey_id, kwargs.get("response_id")))

@@ -10,10 +10,11 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment
@@ -33,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
 
-__all__ = ["create_app", "template_env"]
+__all__ = ["CsrfCookie", "create_app", "template_env"]
 
 #: Swagger UI, vendored (``static/vendor/swagger-ui-5.35.0``) and started by ``static/docs.js``
 DOCS_PAGE = """<!doctype html>
@@ -65,6 +66,35 @@ def template_env(*extra_dirs: Path) -> Environment:
     env.globals["can_see"] = can_see
     env.globals["current_user"] = lambda request: getattr(request.state, "user", None)
     return env
+
+
+class CsrfCookie:
+    """Pure ASGI middleware: set the CSRF cookie when the request chose a token (``request.state.csrf_token``,
+    by a page or a session) that the browser's cookie does not hold yet."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                token = (scope.get("state") or {}).get("csrf_token")
+                if token is not None:
+                    request = Request(scope)
+                    if request.cookies.get(CSRF_COOKIE) != token:
+                        secure = request.app.state.secure_cookies or request.url.scheme == "https"
+                        cookie = Response()
+                        cookie.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure,
+                                          path="/")  # fmt: skip
+                        extra = [(k, v) for k, v in cookie.raw_headers if k == b"set-cookie"]
+                        message = dict(message, headers=[*(message.get("headers") or []), *extra])
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
 def create_app(
@@ -141,14 +171,7 @@ def create_app(
     app.state.open_mode = True
     app.state.secure_cookies = secure_cookies
 
-    @app.middleware("http")
-    async def csrf_cookie(request: Request, call_next):  # noqa: ANN001, ANN202
-        response = await call_next(request)
-        token = getattr(request.state, "csrf_token", None)
-        if token is not None and request.cookies.get(CSRF_COOKIE) != token:
-            secure = request.app.state.secure_cookies or request.url.scheme == "https"
-            response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/")
-        return response
+    app.add_middleware(CsrfCookie)
 
     app.state.templates = Jinja2Templates(env=template_env())
 

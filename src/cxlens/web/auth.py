@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import Any
@@ -220,25 +219,26 @@ def _to_login(request: Request) -> Response:
     return RedirectResponse(location, status_code=303)
 
 
-async def _gate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+async def _decide(request: Request) -> Response | None:
+    """The gate's answer to a request: a response (redirect, error) or None to let the route answer."""
     path, method = request.url.path, request.method
     try:
         check_request_target(request.scope)  # NUL bytes, huge query strings: 400/413 before any route
         if is_public(path):
             set_policy(policy_for(None, public=True))  # hosted surveys, collection, docs: PII masked
-            return await call_next(request)
+            return None
         is_api = _under(path, "/api")
         if is_api and key_from_headers(request) is not None:
             authenticate_key(request, kinds=("secret",))  # 401 unknown/revoked, 403 a write key
             set_policy(policy_for(None, key=True))  # a secret key acts as an admin of its workspace
-            return await call_next(request)
+            return None
         if "users" in request.app.state.hub.refresh():  # a user added by the CLI beside the server
             refresh_open_mode(request.app)
         session = await _load_session(request)
         if session is None:
             if request.app.state.open_mode:
                 set_policy(policy_for(None))  # the open mode sees personal data masked
-                return await call_next(request)
+                return None
             if is_api:
                 raise AuthError("sign in first, or send a secret key as 'Authorization: Bearer cxs_…'")
             return _to_login(request)
@@ -253,9 +253,29 @@ async def _gate(request: Request, call_next: Callable[[Request], Awaitable[Respo
         if is_api and method not in SAFE_METHODS:
             if not same_token(session.csrf_token, request.headers.get(CSRF_HEADER)):
                 raise ForbiddenError("the X-CSRF-Token header is missing or wrong; send the page's CSRF token")
-        return await call_next(request)
+        return None
     except CxlensError as exc:
         return await handle_error(request, exc)
+
+
+class Gate:
+    """Pure ASGI middleware in front of every route: request-target checks, keys, sessions, the role
+    policy and the CSRF header (:func:`_decide`). Pure ASGI, not ``BaseHTTPMiddleware``: that one runs
+    the route in a task of its own and streams its response through a queue, a large share of the CPU
+    of a small request such as a survey answer."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response = await _decide(Request(scope, receive))
+        if response is None:
+            await self.app(scope, receive, send)
+        else:
+            await response(scope, receive, send)
 
 
 def _set_session_cookie(request: Request, response: Response, value: str) -> None:
@@ -365,4 +385,4 @@ def install(
     app.state.login_throttle = throttle or LoginThrottle()
     refresh_open_mode(app)
     app.include_router(router)
-    app.middleware("http")(_gate)
+    app.add_middleware(Gate)
