@@ -123,14 +123,17 @@ def _is(col: ibis.Value, v: Any) -> ibis.BooleanValue:
 def _flow_wide(store: Any, ev: ibis.Table, stages: list[str]) -> pd.DataFrame | None:
     """:func:`_flow` without a window as one aggregation per customer, then one over customers.
 
-    The cells are read first (a small distinct query); each event gets its cell's number and
-    its stage's number, and one group-by on the customer keeps, per cell, the first moment and
-    the events there and, per stage, the last moment. Converted at a cell: the customers whose
+    The cells and their volumes are read first (a small group-by); each event gets its cell's
+    number and its stage's number, and one group-by on the customer keeps, per cell, the first
+    moment there and, per stage, the last moment. Converted at a cell: the customers whose
     last moment at the next stage is after their first at the cell. None with too many cells."""
-    cells = store.read(ev.select("stage", "touchpoint").distinct().limit(_WIDE_MAX + 1))
-    if len(cells) > _WIDE_MAX:
+    vol = store.read(ev.group_by(["stage", "touchpoint"]).aggregate(_v=ev.count()).limit(_WIDE_MAX + 1))
+    if len(vol) > _WIDE_MAX:
         return None
-    cells = [(None if pd.isna(s) else s, None if pd.isna(t) else t) for s, t in cells.itertuples(index=False)]
+    cells = [
+        (None if pd.isna(s) else s, None if pd.isna(t) else t)
+        for s, t in vol[["stage", "touchpoint"]].itertuples(index=False)
+    ]
     pos = {s: i for i, s in enumerate(stages)}
     if not cells:
         return None
@@ -142,12 +145,10 @@ def _flow_wide(store: Any, ev: ibis.Table, stages: list[str]) -> pd.DataFrame | 
         per[f"_l{i}"] = e.ts.max(where=e._s == i)
     for i in range(len(cells)):
         per[f"_f{i}"] = e.ts.min(where=e._k == i)
-        per[f"_n{i}"] = e.count(where=e._k == i)
     c = e.group_by("_c").aggregate(**per)
     known = c._c.notnull()
     out: dict[str, Any] = {"_total": c._c.count()}
     for i, (s, _) in enumerate(cells):
-        out[f"v{i}"] = c[f"_n{i}"].sum()
         out[f"c{i}"] = c[f"_f{i}"].count(where=known)
         nx = pos[s] + 1 if s in pos and pos[s] + 1 < len(stages) else None
         if nx is not None:
@@ -158,7 +159,7 @@ def _flow_wide(store: Any, ev: ibis.Table, stages: list[str]) -> pd.DataFrame | 
             "stage": [s for s, _ in cells],
             "touchpoint": [t for _, t in cells],
             "next_stage": [stages[pos[s] + 1] if s in pos and pos[s] + 1 < len(stages) else None for s, _ in cells],
-            "volume": [int(row[f"v{i}"]) for i in range(len(cells))],
+            "volume": vol["_v"].astype("int64").to_numpy(),
             "customers": [int(row[f"c{i}"]) for i in range(len(cells))],
             "converted": [
                 int(row[f"x{i}"]) if f"x{i}" in row.index and pd.notna(row[f"x{i}"]) else 0 for i in range(len(cells))
