@@ -266,7 +266,7 @@ def _sorted_scan(backend: Any, b: ir.Table) -> Any:
     enum = "ENUM(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in nodes) + ")"
     sql = ibis.to_sql(sel, dialect="duckdb")
     q = f"SELECT u, CAST(n AS {enum}) AS n, us, e FROM ({sql}) AS _s ORDER BY u, us"
-    tbl = backend.raw_sql(q).to_arrow_table()
+    tbl = backend.con.sql(q).to_arrow_table()  # as ibis reads a query (a relation, streamed)
     return tbl if tbl.num_rows else pa.table({"u": [], "n": [], "us": [], "e": []})
 
 
