@@ -277,3 +277,23 @@ def test_paths_sorted_scan_equals_the_window_passes(monkeypatch, seed):
         slow = paths(t, **case)
         monkeypatch.setattr(paths_mod, "FAST_SCAN", True)
         pd.testing.assert_frame_equal(fast, slow, check_dtype=False)
+
+
+@pytest.mark.parametrize("enum_max", [4096, 2])
+def test_paths_sorted_scan_odd_node_names(monkeypatch, enum_max):
+    # node names with quotes, '$', dots and non-ASCII are sent from DuckDB as an ENUM of the
+    # distinct nodes (or as text when there are more than _ENUM_MAX of them); both agree with
+    # the window passes
+    paths_mod = sys.modules["cxlens.journeys.paths"]
+    monkeypatch.setattr(paths_mod, "_ENUM_MAX", enum_max)
+    odd = {"view": "it's a view", "cart": "$cart.add", "purchase": 'pur"chase é', "visit": "visit"}
+    df = random_log(7, customers=70)
+    df["name"] = df["name"].map(lambda v: odd.get(v, v))
+    t = table(df)
+    for case in (dict(start="it's a view", steps=3, top=None), dict(start="$cart.add", steps=3, goal='pur"chase é')):
+        fast = paths(t, **case)
+        monkeypatch.setattr(paths_mod, "FAST_SCAN", False)
+        slow = paths(t, **case)
+        monkeypatch.setattr(paths_mod, "FAST_SCAN", True)
+        assert len(fast) > 1
+        pd.testing.assert_frame_equal(fast, slow, check_dtype=False)

@@ -110,8 +110,72 @@ def _window(window: Any):
     return ibis.interval(seconds=us // 1_000_000) if us % 1_000_000 == 0 else ibis.interval(microseconds=us)
 
 
+#: count the flow in one pass when it can (tests switch it off to compare)
+WIDE_FLOW = True
+#: with at most this many stage × touchpoint cells (and no window) the flow is one pass over the events
+_WIDE_MAX = 64
+
+
+def _is(col: ibis.Value, v: Any) -> ibis.BooleanValue:
+    return col.isnull() if v is None or (isinstance(v, float) and np.isnan(v)) else col == v
+
+
+def _flow_wide(store: Any, ev: ibis.Table, stages: list[str]) -> pd.DataFrame | None:
+    """:func:`_flow` without a window as one aggregation per customer, then one over customers.
+
+    The cells and their volumes are read first (a small group-by); each event gets its cell's
+    number and its stage's number, and one group-by on the customer keeps, per cell, the first
+    moment there and, per stage, the last moment. Converted at a cell: the customers whose
+    last moment at the next stage is after their first at the cell. None with too many cells."""
+    vol = store.read(ev.group_by(["stage", "touchpoint"]).aggregate(_v=ev.count()).limit(_WIDE_MAX + 1))
+    if len(vol) > _WIDE_MAX:
+        return None
+    cells = [
+        (None if pd.isna(s) else s, None if pd.isna(t) else t)
+        for s, t in vol[["stage", "touchpoint"]].itertuples(index=False)
+    ]
+    pos = {s: i for i, s in enumerate(stages)}
+    if not cells:
+        return None
+    k = ibis.cases(*[(_is(ev.stage, s) & _is(ev.touchpoint, t), i) for i, (s, t) in enumerate(cells)], else_=None)
+    si = ibis.cases(*[(ev.stage == s, i) for i, s in enumerate(stages)], else_=None) if stages else None
+    e = ev.select(_c=ev._cid, ts=ev.ts, _k=k, _s=si if si is not None else ibis.null("int64"))
+    per: dict[str, Any] = {}
+    for i in range(1, len(stages)):  # the last moment at every stage that is some stage's next
+        per[f"_l{i}"] = e.ts.max(where=e._s == i)
+    for i in range(len(cells)):
+        per[f"_f{i}"] = e.ts.min(where=e._k == i)
+    c = e.group_by("_c").aggregate(**per)
+    known = c._c.notnull()
+    out: dict[str, Any] = {"_total": c._c.count()}
+    for i, (s, _) in enumerate(cells):
+        out[f"c{i}"] = c[f"_f{i}"].count(where=known)
+        nx = pos[s] + 1 if s in pos and pos[s] + 1 < len(stages) else None
+        if nx is not None:
+            out[f"x{i}"] = (known & (c[f"_l{nx}"] > c[f"_f{i}"])).sum()
+    row = store.read(c.aggregate(**out)).iloc[0]
+    df = pd.DataFrame(
+        {
+            "stage": [s for s, _ in cells],
+            "touchpoint": [t for _, t in cells],
+            "next_stage": [stages[pos[s] + 1] if s in pos and pos[s] + 1 < len(stages) else None for s, _ in cells],
+            "volume": vol["_v"].astype("int64").to_numpy(),
+            "customers": [int(row[f"c{i}"]) for i in range(len(cells))],
+            "converted": [
+                int(row[f"x{i}"]) if f"x{i}" in row.index and pd.notna(row[f"x{i}"]) else 0 for i in range(len(cells))
+            ],
+        }
+    )
+    df.attrs["total"] = int(row["_total"]) if pd.notna(row["_total"]) else 0
+    return df
+
+
 def _flow(store: Any, ev: ibis.Table, stages: list[str], window: Any) -> pd.DataFrame:
     """Per (stage, touchpoint): volume, customers, converted (to the next stage), plus the total customers."""
+    if window is None and WIDE_FLOW:
+        df = _flow_wide(store, ev, stages)
+        if df is not None:
+            return df
     nxt = ibis.memtable(
         pd.DataFrame({"_st": stages, "next_stage": stages[1:] + [None]}),
         schema={"_st": "string", "next_stage": "string"},

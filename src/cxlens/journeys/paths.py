@@ -247,6 +247,32 @@ def _epoch_us(value: dt.datetime) -> idt.int64:
     """DuckDB's ``epoch_us``: microseconds since 1970."""
 
 
+#: at most this many distinct nodes are sent from DuckDB as an ENUM (integer codes, no text per row)
+_ENUM_MAX = 4096
+
+
+def _sorted_scan(backend: Any, b: ir.Table) -> Any:
+    """``u, n, us, e`` of the rows of ``b`` sorted by ``(unit, ts)`` as an Arrow table.
+
+    With few distinct nodes (the usual event names or touchpoints) the node column is cast to a
+    DuckDB ``ENUM`` of them, so it arrives dictionary-encoded: the sort moves and Arrow receives
+    small integer codes, not 10M strings that Python would have to encode again."""
+    import pyarrow as pa
+
+    sel = b.select(u=b._u, n=b._n, us=_epoch_us(b._ts), e=b._eid)
+    nodes = b.select(b._n).distinct().limit(_ENUM_MAX + 1).to_pyarrow().column(0).to_pylist()
+    if len(nodes) > _ENUM_MAX or not nodes:
+        return sel.order_by(["u", "us"]).to_pyarrow()
+    enum = "ENUM(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in nodes) + ")"
+    sql = ibis.to_sql(sel, dialect="duckdb")
+    q = f"SELECT u, CAST(n AS {enum}) AS n, us, e FROM ({sql}) AS _s ORDER BY u, us"
+    try:
+        tbl = backend.con.sql(q).to_arrow_table()  # as ibis reads a query (a relation, streamed)
+    except Exception:  # noqa: BLE001 - a node added since the distinct read fails the cast: read text
+        return sel.order_by(["u", "us"]).to_pyarrow()
+    return tbl if tbl.num_rows else pa.table({"u": [], "n": [], "us": [], "e": []})
+
+
 def _fast_from(
     events: ir.Table,
     start: str,
@@ -281,7 +307,7 @@ def _fast_from(
     b = _base(events, by_field, unit, filters, numbered=False)
     # sorting by the text event id too would double the sort's cost: sort by (unit, ts) and
     # order the rare rows of one unit at one timestamp by event id here
-    tbl = b.order_by([b._u, b._ts]).select(u=b._u, n=b._n, us=_epoch_us(b._ts), e=b._eid).to_pyarrow()
+    tbl = _sorted_scan(events._find_backend(), b)
     rows = tbl.num_rows
     keys = [f"step_{k}" for k in range(1, steps + 1)]
     count = UNITS[unit]
@@ -295,8 +321,11 @@ def _fast_from(
     unit_no = np.cumsum(new, dtype=np.int32 if rows < 2**31 else np.int64)
     us = tbl.column("us").to_numpy()
     # the nodes as integer codes into one dictionary
-    enc = pa.table({"n": pc.dictionary_encode(tbl.column("n"))}).unify_dictionaries().column("n")
-    names = enc.chunk(0).dictionary
+    enc = tbl.column("n")
+    if not pa.types.is_dictionary(enc.type):
+        enc = pc.dictionary_encode(enc)
+    enc = pa.table({"n": enc}).unify_dictionaries().column("n")
+    names = enc.chunk(0).dictionary.cast(pa.string())
     codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc.chunks])
     del enc
     step = np.ones(rows, bool)  # a row starting a (unit, ts) run
@@ -305,13 +334,12 @@ def _fast_from(
         tie = ~step
         tie[:-1] |= ~step[1:]  # every row of a run of two or more
         at_tie = np.flatnonzero(tie)
-        run = np.cumsum(step)[at_tie]
+        run = np.cumsum(step[at_tie])  # every run among them starts with its step row
         # event id order as the backend's (binary text order, nulls last)
         sub = pa.table({"r": run, "e": pc.take(tbl.column("e"), pa.array(at_tie))})
         perm = pc.sort_indices(sub, [("r", "ascending", "at_end"), ("e", "ascending", "at_end")]).to_numpy()
-        order = np.arange(rows)
-        order[at_tie] = at_tie[perm]
-        codes, us = codes[order], us[order]
+        codes, us = codes.copy(), us.copy()
+        codes[at_tie], us[at_tie] = codes[at_tie[perm]], us[at_tie[perm]]
     del tbl
     same = np.zeros(rows, bool)
     same[1:] = codes[1:] == codes[:-1]
