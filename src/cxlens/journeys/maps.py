@@ -126,8 +126,7 @@ def _flow_wide(store: Any, ev: ibis.Table, stages: list[str]) -> pd.DataFrame | 
     The cells and their volumes are read first (a small group-by); each event gets its cell's
     number and its stage's number, and one group-by on the customer keeps, per cell, the first
     moment there and, per stage, the last moment. Converted at a cell: the customers whose
-    last moment at the next stage is after their first at the cell. None with too many cells, or
-    when the cells changed between the two statements (events being appended)."""
+    last moment at the next stage is after their first at the cell. None with too many cells."""
     vol = store.read(ev.group_by(["stage", "touchpoint"]).aggregate(_v=ev.count()).limit(_WIDE_MAX + 1))
     if len(vol) > _WIDE_MAX:
         return None
@@ -154,26 +153,13 @@ def _flow_wide(store: Any, ev: ibis.Table, stages: list[str]) -> pd.DataFrame | 
         nx = pos[s] + 1 if s in pos and pos[s] + 1 < len(stages) else None
         if nx is not None:
             out[f"x{i}"] = (known & (c[f"_l{nx}"] > c[f"_f{i}"])).sum()
-    # the cell volumes again in the same statement as the customers (one snapshot: events appended
-    # since the first read cannot make volumes and customers disagree); a cell that appeared since
-    # falls back to the joined flow
-    again = ev.group_by(_vs=ev.stage, _vt=ev.touchpoint).aggregate(_v=ev.count())
-    both = store.read(c.aggregate(**out).cross_join(again))
-    if len(both) != len(cells):
-        return None
-    seen = {
-        (None if pd.isna(s) else s, None if pd.isna(t) else t): int(v)
-        for s, t, v in both[["_vs", "_vt", "_v"]].itertuples(index=False)
-    }
-    if set(seen) != set(cells):
-        return None
-    row = both.iloc[0]
+    row = store.read(c.aggregate(**out)).iloc[0]
     df = pd.DataFrame(
         {
             "stage": [s for s, _ in cells],
             "touchpoint": [t for _, t in cells],
             "next_stage": [stages[pos[s] + 1] if s in pos and pos[s] + 1 < len(stages) else None for s, _ in cells],
-            "volume": np.array([seen[cell] for cell in cells], dtype="int64"),
+            "volume": vol["_v"].astype("int64").to_numpy(),
             "customers": [int(row[f"c{i}"]) for i in range(len(cells))],
             "converted": [
                 int(row[f"x{i}"]) if f"x{i}" in row.index and pd.notna(row[f"x{i}"]) else 0 for i in range(len(cells))
