@@ -12,11 +12,12 @@ semantics (``docs/funnels.md``) and must agree on every step's count.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from benchmarks import REPEAT, timed
 
 __all__ = ["FUNNEL_STEPS", "bench_funnel", "make_funnel_events", "pandas_funnel"]
 
@@ -96,7 +97,9 @@ def pandas_funnel(df: pd.DataFrame, steps: list[str], window: pd.Timedelta) -> l
     return counts
 
 
-def bench_funnel(events: int = 10_000_000, customers: int = 1_000_000, seed: int = 0) -> dict[str, Any]:
+def bench_funnel(
+    events: int = 10_000_000, customers: int = 1_000_000, seed: int = 0, repeat: int = REPEAT
+) -> dict[str, Any]:
     """Time a 5-step sequential funnel with a 14-day window: cxlens on DuckDB vs pandas.
 
     Returns
@@ -125,15 +128,9 @@ def bench_funnel(events: int = 10_000_000, customers: int = 1_000_000, seed: int
     table = con.table("events")
 
     load = os.getloadavg()[0]
-    c0, t0 = time.process_time(), time.perf_counter()
-    out = funnel(table, FUNNEL_STEPS, window="14d")
-    cx, cx_cpu = time.perf_counter() - t0, time.process_time() - c0
-    t0 = time.perf_counter()
-    counts_only = funnel(table, FUNNEL_STEPS, window="14d", times=False)
-    cx_counts = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    pd_counts = pandas_funnel(df, FUNNEL_STEPS, pd.Timedelta(days=14))
-    pdt = time.perf_counter() - t0
+    out, cx_first, cx, cx_cpu = timed(lambda: funnel(table, FUNNEL_STEPS, window="14d"), repeat)
+    counts_only, _, cx_counts, _ = timed(lambda: funnel(table, FUNNEL_STEPS, window="14d", times=False), repeat)
+    pd_counts, pd_first, pdt, _ = timed(lambda: pandas_funnel(df, FUNNEL_STEPS, pd.Timedelta(days=14)), repeat)
     raw.close()
     counts = out["customers"].tolist()
     return {
@@ -141,8 +138,11 @@ def bench_funnel(events: int = 10_000_000, customers: int = 1_000_000, seed: int
         "customers": int(customers),
         "cxlens_seconds": round(cx, 3),
         "cxlens_cpu_seconds": round(cx_cpu, 3),
+        "cxlens_first_run_seconds": round(cx_first, 3),
         "cxlens_counts_seconds": round(cx_counts, 3),
         "pandas_seconds": round(pdt, 3),
+        "pandas_first_run_seconds": round(pd_first, 3),
+        "runs": repeat,
         "ratio": round(pdt / cx, 2),
         "agree": counts == pd_counts and counts_only["customers"].tolist() == pd_counts,
         "counts": counts,

@@ -11,12 +11,12 @@ must agree on every path's count.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from benchmarks import REPEAT, timed
 from benchmarks.funnel import make_funnel_events
 
 __all__ = ["bench_paths", "pandas_paths"]
@@ -45,7 +45,9 @@ def pandas_paths(df: pd.DataFrame, start: str, steps: int) -> dict[tuple, int]:
     return {tuple(None if pd.isna(v) else v for v in k): int(n) for k, n in counts.items()}
 
 
-def bench_paths(events: int = 10_000_000, customers: int = 1_000_000, seed: int = 0) -> dict[str, Any]:
+def bench_paths(
+    events: int = 10_000_000, customers: int = 1_000_000, seed: int = 0, repeat: int = REPEAT
+) -> dict[str, Any]:
     """Time ``paths(events, start="visit", steps=3, top=None)``: cxlens on DuckDB vs pandas.
 
     Returns ``events``, ``customers``, ``cxlens_seconds``, ``cxlens_cpu_seconds``,
@@ -68,12 +70,8 @@ def bench_paths(events: int = 10_000_000, customers: int = 1_000_000, seed: int 
     raw.unregister("_src")
     table = ibis.duckdb.from_connection(raw).table("events")
     load = os.getloadavg()[0]
-    c0, t0 = time.process_time(), time.perf_counter()
-    out = paths(table, start="visit", steps=3, top=None)
-    cx, cx_cpu = time.perf_counter() - t0, time.process_time() - c0
-    t0 = time.perf_counter()
-    ref = pandas_paths(df, "visit", 3)
-    pdt = time.perf_counter() - t0
+    out, cx_first, cx, cx_cpu = timed(lambda: paths(table, start="visit", steps=3, top=None), repeat)
+    ref, pd_first, pdt, _ = timed(lambda: pandas_paths(df, "visit", 3), repeat)
     raw.close()
     got = {tuple(r[:3]): int(r[3]) for r in out[["step_1", "step_2", "step_3", "customers"]].itertuples(index=False)}
     return {
@@ -81,7 +79,10 @@ def bench_paths(events: int = 10_000_000, customers: int = 1_000_000, seed: int 
         "customers": int(customers),
         "cxlens_seconds": round(cx, 3),
         "cxlens_cpu_seconds": round(cx_cpu, 3),
+        "cxlens_first_run_seconds": round(cx_first, 3),
         "pandas_seconds": round(pdt, 3),
+        "pandas_first_run_seconds": round(pd_first, 3),
+        "runs": repeat,
         "ratio": round(pdt / cx, 2),
         "agree": got == ref,
         "paths": len(got),

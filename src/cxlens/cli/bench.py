@@ -30,13 +30,14 @@ def bench_funnel(
     events: Annotated[int, typer.Option(help="Events to generate.")] = 10_000_000,
     customers: Annotated[int, typer.Option(help="Customers to spread them over.")] = 1_000_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    repeat: Annotated[int, typer.Option(help="Runs of each side; the ratio uses the best (the first is shown).")] = 3,
 ) -> None:
     """5-step sequential funnel, 14-day window: cxlens (DuckDB) vs pandas, in one run."""
     benchmarks()
     from benchmarks.funnel import bench_funnel as run
 
     with err.status(f"building {events:,} events and timing both…"):
-        res = run(events=events, customers=customers, seed=seed)
+        res = run(events=events, customers=customers, seed=seed, repeat=repeat)
     print_bench(f"bench funnel: {events:,} events, {customers:,} customers", res)
 
 
@@ -45,13 +46,14 @@ def bench_paths(
     events: Annotated[int, typer.Option(help="Events to generate.")] = 10_000_000,
     customers: Annotated[int, typer.Option(help="Customers to spread them over.")] = 1_000_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    repeat: Annotated[int, typer.Option(help="Runs of each side; the ratio uses the best (the first is shown).")] = 3,
 ) -> None:
     """Top 3-step paths from 'visit', one per customer: cxlens (DuckDB) vs pandas, in one run."""
     benchmarks()
     from benchmarks.paths import bench_paths as run
 
     with err.status(f"building {events:,} events and timing both…"):
-        res = run(events=events, customers=customers, seed=seed)
+        res = run(events=events, customers=customers, seed=seed, repeat=repeat)
     print_bench(f"bench paths: {events:,} events, {customers:,} customers", res)
 
 
@@ -60,13 +62,14 @@ def bench_journey_map(
     events: Annotated[int, typer.Option(help="Events to generate.")] = 2_000_000,
     customers: Annotated[int, typer.Option(help="Customers to spread them over.")] = 200_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    repeat: Annotated[int, typer.Option(help="Runs of each side; the ratio uses the best (the first is shown).")] = 3,
 ) -> None:
     """The journey map's flow per stage × touchpoint on a workspace: cxlens vs pandas, in one run."""
     benchmarks()
     from benchmarks.journey_map import bench_journey_map as run
 
     with err.status(f"building {events:,} events, loading a workspace and timing both…"):
-        res = run(events=events, customers=customers, seed=seed)
+        res = run(events=events, customers=customers, seed=seed, repeat=repeat)
     print_bench(f"bench journey-map: {events:,} events, {customers:,} customers", res)
 
 
