@@ -141,3 +141,17 @@ def test_python_and_sql_rule_tests_agree(tmp_path):
             test = matcher(r.conditions)  # the prepared test survey answers use
             by_prepared = {row["feedback_id"] for row in records if test(row)}
             assert by_sql == by_py == by_prepared and by_sql, c
+
+
+def test_quiet_hours_through_the_cli_and_an_unquoted_yaml_time(cli, tmp_path):
+    cli("act", "allow-host", "127.0.0.1", "--private")
+    f = tmp_path / "quiet.yaml"
+    body = ("rules:\n  - name: night\n    when: {feedback: {metric: nps, score: {max: 6}}}\n"
+            "    do: [{webhook: {url: 'http://127.0.0.1:9/h', quiet_hours: {from: %s, to: '07:00', tz: Europe/Paris}}}]\n")  # fmt: skip
+    f.write_text(body % "22:00")  # YAML 1.1 reads an unquoted 22:00 as the number 1320
+    r = cli("rules", "load", str(f), ok=False)
+    assert "quiet_hours.from is the number 1320; write the time in quotes" in r.message
+    f.write_text(body % "'22:00'")
+    assert json.loads(cli("rules", "load", str(f), "--format", "json").stdout)[0]["change"] == "created"
+    shown = cli("rules", "show", "night", "--format", "json").stdout
+    assert '"quiet_hours"' in shown and '"22:00"' in shown

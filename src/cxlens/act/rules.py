@@ -33,13 +33,16 @@ from cxlens.errors import ConfigError, NotFoundError
 __all__ = [
     "ACTIONS",
     "PRIORITIES",
+    "QUIET",
     "Rule",
+    "check_quiet_hours",
     "current_rules",
     "delete_rule",
     "get_rule",
     "list_rules",
     "parse_duration",
     "parse_rules",
+    "quiet_until",
     "rule_history",
     "save_rules",
     "set_status",
@@ -194,6 +197,56 @@ def _check_conditions(where: str, trigger: str, cond: Any) -> dict[str, Any]:
     return out
 
 
+#: an action option: deliveries due inside these local hours wait until they end
+QUIET = "quiet_hours"
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def check_quiet_hours(where: str, value: Any) -> dict[str, Any]:
+    """``{from: "22:00", to: "07:00", tz: "Europe/Paris"}`` checked (``tz`` defaults to UTC; a window
+    may pass midnight; ``from`` and ``to`` must differ)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(value, dict) or set(value) - {"from", "to", "tz"} or not {"from", "to"} <= set(value):
+        raise ConfigError(f"{where} is {value!r}; expected {{from: '22:00', to: '07:00', tz: 'Europe/Paris'}}")
+    for k in ("from", "to"):
+        if isinstance(value[k], int) and not isinstance(value[k], bool):  # YAML 1.1 reads 22:00 as 1320
+            raise ConfigError(f"{where}.{k} is the number {value[k]!r}; write the time in quotes, e.g. "
+                              f"{k}: \"{value[k] // 60:02d}:{value[k] % 60:02d}\" (YAML reads an unquoted "
+                              "22:00 as minutes)")  # fmt: skip
+        if not isinstance(value[k], str) or not _HHMM.match(value[k]):
+            raise ConfigError(f"{where}.{k} is {value[k]!r}; expected a time of day HH:MM such as '22:00'")
+    if value["from"] == value["to"]:
+        raise ConfigError(f"{where}: 'from' and 'to' are both {value['from']!r}; expected a window of some length")
+    tz = value.get("tz", "UTC")
+    try:
+        ZoneInfo(str(tz))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}.tz is {tz!r}; expected a time zone such as 'Europe/Paris'") from None
+    return value
+
+
+def quiet_until(opts: dict[str, Any], now: dt.datetime) -> dt.datetime | None:
+    """When the action's quiet hours (``opts["quiet_hours"]``) hold at ``now`` (naive UTC), the moment
+    they end (naive UTC); None otherwise. Local wall-clock times in the window's time zone, so a
+    window keeps its local hours across daylight-saving changes."""
+    from zoneinfo import ZoneInfo
+
+    q = opts.get(QUIET)
+    if not q:
+        return None
+    zone = ZoneInfo(str(q.get("tz", "UTC")))
+    local = now.replace(tzinfo=dt.UTC).astimezone(zone)
+    start, end = (dt.time(int(q[k][:2]), int(q[k][3:])) for k in ("from", "to"))
+    t = local.time()
+    inside = start <= t < end if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    day = local.date() if t < end else local.date() + dt.timedelta(days=1)
+    until = dt.datetime.combine(day, end, tzinfo=zone)
+    return until.astimezone(dt.UTC).replace(tzinfo=None)
+
+
 def _check_action(where: str, action: Any) -> dict[str, Any]:
     if not isinstance(action, dict) or len(action) != 1:
         raise ConfigError(f"{where} is {action!r}; expected one action such as {{webhook: {{url: …}}}}")
@@ -203,7 +256,9 @@ def _check_action(where: str, action: Any) -> dict[str, Any]:
     opts = {} if opts is None else opts
     if not isinstance(opts, dict):
         raise ConfigError(f"{where}.{kind} is {opts!r}; expected a mapping of options")
-    known = [o.rstrip("!") for o in ACTIONS[kind]]
+    known = [o.rstrip("!") for o in ACTIONS[kind]] + ([QUIET] if kind != "case" else [])
+    if QUIET in opts and kind != "case":
+        check_quiet_hours(f"{where}.{kind}.{QUIET}", opts[QUIET])
     for k in opts:
         if k not in known:
             raise ConfigError(f"{where}.{kind} has unknown option {k!r}; expected one of {', '.join(known)}")

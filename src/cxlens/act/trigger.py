@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cxlens.act.cases import create_case
-from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, current_rules, parse_duration
+from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, current_rules, parse_duration, quiet_until
 from cxlens.jobs import queue
 from cxlens.store import hooks
 
@@ -111,7 +111,8 @@ def fire(store: Any, cur: Any, rule: Rule, row: dict[str, Any], now: dt.datetime
             continue
         delivery_id = f"{alert_id}.{i}"
         job_id = queue.enqueue(store, KIND, {"delivery_id": delivery_id}, slot=f"act:{delivery_id}",
-                               max_attempts=int(opts.get("attempts", DEFAULT_ATTEMPTS)))  # fmt: skip
+                               max_attempts=int(opts.get("attempts", DEFAULT_ATTEMPTS)),
+                               run_after=quiet_until(opts, now))  # fmt: skip
         cur.execute(
             "INSERT INTO act_deliveries VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', NULL, NULL, NULL, ?)",
             [delivery_id, alert_id, row.get("customer_id"), rule.name, kind, json.dumps(action), job_id, now],
@@ -134,7 +135,7 @@ def fire_many(store: Any, cur: Any, firings: list[tuple[Rule, dict[str, Any]]], 
     cases of ``case`` actions are opened one by one. Returns the alert ids, in order."""
     alerts: list[list[Any]] = []
     pending: list[tuple[str, str, str, Any, str, dict[str, Any]]] = []  # delivery, alert, kind, customer, rule, action
-    jobs: list[tuple[dict[str, Any], str | None, int]] = []
+    jobs: list[tuple[dict[str, Any], str | None, int, dt.datetime | None]] = []
     ids = []
     for rule, row in firings:
         alert_id = "al_" + secrets.token_hex(8)
@@ -149,7 +150,7 @@ def fire_many(store: Any, cur: Any, firings: list[tuple[Rule, dict[str, Any]]], 
             delivery_id = f"{alert_id}.{i}"
             pending.append((delivery_id, alert_id, kind, row.get("customer_id"), rule.name, action))
             jobs.append(({"delivery_id": delivery_id}, f"act:{delivery_id}",
-                         int(opts.get("attempts", DEFAULT_ATTEMPTS))))  # fmt: skip
+                         int(opts.get("attempts", DEFAULT_ATTEMPTS)), quiet_until(opts, now)))  # fmt: skip
     _values(cur, "act_alerts", 13, alerts)
     job_ids = queue.enqueue_many(store, KIND, jobs) if jobs else []
     _values(cur, "act_deliveries", 12, [

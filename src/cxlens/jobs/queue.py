@@ -116,10 +116,9 @@ def enqueue(
     return row[0] if row else None
 
 
-def enqueue_many(
-    store: Any, kind: str, items: Sequence[tuple[dict[str, Any], str | None, int]], *, chunk: int = 200
-) -> list[str | None]:
-    """Queue several jobs of ``kind`` in a few statements; ``items`` are ``(params, slot, max_attempts)``.
+def enqueue_many(store: Any, kind: str, items: Sequence[tuple[Any, ...]], *, chunk: int = 200) -> list[str | None]:
+    """Queue several jobs of ``kind`` in a few statements; ``items`` are ``(params, slot, max_attempts)``
+    or ``(params, slot, max_attempts, run_after)`` (naive UTC; None or absent: now).
 
     Returns each item's job id, or None where its ``slot`` already had a job — as :func:`enqueue` one
     by one, but a multi-row INSERT per ``chunk`` jobs (a burst of alerts costs a statement, not one each).
@@ -128,7 +127,7 @@ def enqueue_many(
         raise ConfigError("job kind is empty; pass the name of a registered job handler")
     now = now_utc()
     ids: list[str] = []
-    for _, _, attempts in items:
+    for _, _, attempts, *_ in items:
         if attempts < 1:
             raise ConfigError(f"max_attempts is {attempts}; expected 1 or more")
         ids.append("job_" + secrets.token_hex(8))
@@ -137,9 +136,10 @@ def enqueue_many(
         for at in range(0, len(items), chunk):
             part = list(zip(ids[at : at + chunk], items[at : at + chunk], strict=True))
             values: list[Any] = []
-            for job_id, (params, slot, attempts) in part:
+            for job_id, (params, slot, attempts, *later) in part:
+                run_after = (later[0] if later else None) or now
                 values += [job_id, kind, json.dumps(params or {}, sort_keys=True, default=str), slot, attempts,
-                           now, now]  # fmt: skip
+                           run_after, now]  # fmt: skip
             rows = cur.execute(
                 "INSERT INTO jobs (job_id, kind, params, slot, status, attempts, max_attempts, run_after, created_at) "
                 f"VALUES {', '.join(['(?, ?, ?, ?, ' + repr('queued') + ', 0, ?, ?, ?)'] * len(part))} "
