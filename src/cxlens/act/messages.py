@@ -86,43 +86,27 @@ _ALERT_COLUMNS = ("a.alert_id, a.rule, a.rule_version, a.customer_id, a.feedback
 
 def alert_context(store: Any, delivery_id: str) -> dict[str, Any]:
     """Everything a message about delivery ``delivery_id`` says (read at send time)."""
-    row = store.one(f"SELECT {_ALERT_COLUMNS} FROM act_deliveries d JOIN act_alerts a USING (alert_id) "
-                    "WHERE d.delivery_id = ?", [delivery_id])  # fmt: skip
-    if row is None:
+    found = delivery_context(store, delivery_id)
+    if found is None or isinstance(found[2], LookupError):
         raise LookupError(f"delivery {delivery_id!r} has no alert (erased?)")
-    scores = None
-    if row[3]:
-        try:
-            scores = store.one("SELECT clv, churn_risk, reasons FROM customer_scores WHERE customer_id = ?", [row[3]])
-        except Exception:  # the models have not run: no scores table rows
-            scores = None
-    return _context(store, delivery_id, row, scores)
+    return found[2]  # type: ignore[no-any-return]
 
 
 def delivery_context(store: Any, delivery_id: str) -> tuple[str, str, Any] | None:
     """``(action JSON, status, context)`` of delivery ``delivery_id`` in one statement (the sender's
     read; the context is a :class:`LookupError` when the alert is gone), or None when the delivery is."""
-    try:
-        row = store.one(
-            f"SELECT d.action, d.status, d.alert_id, a.alert_id IS NOT NULL, {_ALERT_COLUMNS}, s.clv, s.churn_risk, "
-            "s.reasons FROM act_deliveries d LEFT JOIN act_alerts a ON a.alert_id = d.alert_id "
-            "LEFT JOIN customer_scores s ON s.customer_id = a.customer_id WHERE d.delivery_id = ?",
-            [delivery_id],
-        )
-    except Exception:  # noqa: BLE001 — no scores table: the statements one by one
-        row = store.one("SELECT action, status FROM act_deliveries WHERE delivery_id = ?", [delivery_id])
-        if row is None:
-            return None
-        try:
-            return row[0], row[1], alert_context(store, delivery_id)
-        except LookupError as e:
-            return row[0], row[1], e
+    row = store.one(
+        f"SELECT d.action, d.status, a.alert_id IS NOT NULL, {_ALERT_COLUMNS}, s.clv, s.churn_risk, s.reasons "
+        "FROM act_deliveries d LEFT JOIN act_alerts a ON a.alert_id = d.alert_id "
+        "LEFT JOIN customer_scores s ON s.customer_id = a.customer_id WHERE d.delivery_id = ?",
+        [delivery_id],
+    )
     if row is None:
         return None
-    if not row[3]:
+    if not row[2]:
         return row[0], row[1], LookupError(f"delivery {delivery_id!r} has no alert (erased?)")
-    alert, scores = row[4:17], row[17:20]
-    # no scores row: all three NULL, the same context as without one
+    alert, scores = row[3:16], row[16:19]
+    # no scores row (models not run, or no customer): all three NULL, the same context as without one
     return row[0], row[1], _context(store, delivery_id, alert, scores if alert[3] else None)
 
 

@@ -438,7 +438,7 @@ class Store:
         ``tables``, and a value read there is not kept (its snapshot may be older than the last commit,
         or hold its own uncommitted rows). Never cached on a remote store. Treat the value as read-only
         (it is shared)."""
-        if self.is_remote or not hasattr(self, "_memo"):
+        if self.is_remote:
             return fn()
         local = self._local
         if local.depth and set(tables) & set(local.changes):
@@ -538,6 +538,7 @@ class ExternalStore(Store):
         self._on_close = []
         self._journey = None
         self._local = _Local()
+        self._memo_init()
 
     def __repr__(self) -> str:
         return f"ExternalStore({getattr(self._ibis, 'name', '?')!r})"
