@@ -4,13 +4,10 @@ the default view and only while fresh; a change of the data is shown at once."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
-import pytest
 from fastapi.testclient import TestClient
 
 import cxlens
@@ -26,13 +23,6 @@ from cxlens.report.stored_pages import (
 from cxlens.web import create_app
 
 PAGES = ("/paths", "/partials/paths", "/personas", "/api/v1/personas")
-
-
-@pytest.fixture()
-def wpath(sample_path, tmp_path) -> Path:
-    path = tmp_path / "shop.duckdb"
-    shutil.copy(sample_path, path)
-    return path
 
 
 def _forget(ws) -> None:

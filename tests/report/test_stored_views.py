@@ -3,13 +3,10 @@ job stored — the same bytes as computing them — and compute again as soon as
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
-import pytest
 from fastapi.testclient import TestClient
 
 import cxlens
@@ -18,13 +15,6 @@ from cxlens.journeys.maps import channel_consistency, journey_map
 from cxlens.report.journey_canvas import journey_canvas, journey_canvas_svg
 from cxlens.report.stored_views import stored_canvas, stored_map
 from cxlens.web import create_app
-
-
-@pytest.fixture()
-def wpath(sample_path, tmp_path) -> Path:
-    path = tmp_path / "shop.duckdb"
-    shutil.copy(sample_path, path)
-    return path
 
 
 def _forget(ws) -> None:

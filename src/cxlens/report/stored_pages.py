@@ -23,9 +23,9 @@ import pandas as pd
 
 from cxlens.customers.personas import persona_voice, personas
 from cxlens.customers.scores import stored_scores
-from cxlens.jobs import JobContext, load_result, task
+from cxlens.jobs import JobContext, task
 from cxlens.journeys.api import Journeys
-from cxlens.report.stored_views import MIN_INTERVAL, VIEW_TABLES, plain
+from cxlens.report.stored_views import MIN_INTERVAL, VIEW_TABLES, fresh_result, plain
 
 __all__ = [
     "DEFAULT_PATHS", "PATHS_KIND", "PATH_TABLES", "PERSONAS_KIND", "default_goal", "path_frames", "persona_cards",
@@ -98,13 +98,6 @@ def _save(ctx: JobContext, name: str, tables: tuple[str, ...], meta: dict[str, A
     ctx.save_result(name, tables=tables, meta=meta, seconds=seconds)
 
 
-def _fresh(store: Any, name: str, kind: str) -> Any:
-    r = load_result(store, name)
-    if r is None or r.kind != kind or r.is_stale(store):
-        return None
-    return r
-
-
 # -- the jobs -------------------------------------------------------------------------------------
 @task(PATHS_KIND, tables=PATH_TABLES, min_interval=MIN_INTERVAL, result="paths.default")
 def store_path_views(ctx: JobContext) -> dict[str, Any]:
@@ -133,7 +126,7 @@ def store_persona_views(ctx: JobContext) -> dict[str, Any]:
 def stored_path_frames(store: Any, q: dict[str, Any]) -> dict[str, pd.DataFrame | None] | None:
     """The stored /paths analyses when ``q`` is the default view they were computed for and they are
     fresh; None otherwise (the caller computes)."""
-    r = _fresh(store, "paths.default", PATHS_KIND)
+    r = fresh_result(store, "paths.default", PATHS_KIND)
     if r is None or r.meta.get("params") != q or "top" not in r.meta:
         return None
     return {k: _unpack(r.meta.get(k)) for k in ("top", "flows", "last")}
@@ -141,5 +134,5 @@ def stored_path_frames(store: Any, q: dict[str, Any]) -> dict[str, pd.DataFrame 
 
 def stored_persona_cards(store: Any) -> pd.DataFrame | None:
     """The persona cards as stored by ``personas.views``, or None when absent or not fresh."""
-    r = _fresh(store, "personas.cards", PERSONAS_KIND)
+    r = fresh_result(store, "personas.cards", PERSONAS_KIND)
     return None if r is None or "cards" not in r.meta else _unpack(r.meta["cards"])

@@ -29,7 +29,7 @@ from cxlens.jobs import JobContext, load_result, task
 from cxlens.journeys.maps import channel_consistency, journey_map
 from cxlens.report.journey_canvas import JourneyCanvas, journey_canvas
 
-__all__ = ["KIND", "MIN_INTERVAL", "VIEW_TABLES", "plain", "stored_canvas", "stored_map"]
+__all__ = ["KIND", "MIN_INTERVAL", "VIEW_TABLES", "fresh_result", "plain", "stored_canvas", "stored_map"]
 
 KIND = "journey.views"
 #: every table the journey views read (facts, configuration, stored model and text results) and
@@ -84,16 +84,18 @@ def store_journey_views(ctx: JobContext) -> dict[str, Any]:
     return {"touchpoints": len(frame), "stages": len(canvas.stages)}
 
 
-def _fresh(store: Any, name: str) -> Any:
+def fresh_result(store: Any, name: str, kind: str = KIND) -> Any:
+    """Stored result ``name`` when job ``kind`` wrote it and it is fresh (computed on the current data
+    versions), else None."""
     r = load_result(store, name)
-    if r is None or r.kind != KIND or r.is_stale(store):
+    if r is None or r.kind != kind or r.is_stale(store):
         return None
     return r
 
 
 def stored_canvas(store: Any) -> JourneyCanvas | None:
     """The unfiltered wall map as stored by ``journey.views``, or None when absent or not fresh."""
-    r = _fresh(store, "journey.canvas")
+    r = fresh_result(store, "journey.canvas")
     if r is None or r.meta.get("format") != _CANVAS_FORMAT:
         return None
     return JourneyCanvas(**r.meta["canvas"])
@@ -102,7 +104,7 @@ def stored_canvas(store: Any) -> JourneyCanvas | None:
 def stored_map(store: Any) -> tuple[pd.DataFrame, dict[str, str], pd.DataFrame] | None:
     """``(journey map, revenue at risk per touchpoint, channel consistency)`` without filters, as stored
     by ``journey.views``; None when absent or not fresh (computed on other data versions)."""
-    m, c = _fresh(store, "journey.map"), _fresh(store, "journey.consistency")
+    m, c = fresh_result(store, "journey.map"), fresh_result(store, "journey.consistency")
     if m is None or c is None or m.versions != c.versions:
         return None
     frame, consistency = m.frame(), c.frame()
