@@ -149,3 +149,29 @@ def test_a_served_workspace_keeps_its_memory_limit_during_an_import(tmp_path, mo
         assert seen and all(load_mod._bytes(s) <= load_mod._bytes(load_mod.IMPORT_MEMORY) * 1.1 for s in seen)
     finally:
         ws.close()
+
+
+def test_chunks_are_appended_on_one_duckdb_thread_and_settled_on_all(tmp_path, monkeypatch):
+    """Appending on several DuckDB threads cost twice the CPU; the queries that settle the import
+    (repeats, the rollup) run on every thread again, and the setting is restored afterwards."""
+    import cxlens
+
+    solo = cxlens.open(tmp_path / "solo.duckdb")
+    try:
+        solo.store.execute("SET GLOBAL threads = 2")  # what a 2-core machine has; the test must not depend on it
+        side = solo.store.new_cursor()
+        threads = lambda: int(side.execute("SELECT current_setting('threads')").fetchone()[0])  # noqa: E731
+        appending: list[int] = []
+        settling: list[int] = []
+        monkeypatch.setattr(load_mod, "_release_memory", lambda: appending.append(threads()))
+        end = load_mod._Writer.end
+        monkeypatch.setattr(load_mod._Writer, "end", lambda self, cur: (settling.append(threads()), end(self, cur)))
+        f = tmp_path / "f.csv"
+        _csv(f, ROWS)
+        assert solo.load("feedback", f, read=ReadOptions(chunk_rows=2)).inserted == 5
+        assert appending and set(appending) == {load_mod.IMPORT_THREADS} == {1}
+        assert settling == [2]
+        assert threads() == 2
+        side.close()
+    finally:
+        solo.close()
