@@ -3,12 +3,15 @@ brute-force reference, on seeded random logs covering every order, ties, exclusi
 
 from __future__ import annotations
 
+import json
+
 import ibis
 import numpy as np
 import pandas as pd
 import pytest
 
 from cxlens.journeys.funnel_reference import (
+    canonical_events,
     events_schema,
     random_events,
     random_funnel,
@@ -94,3 +97,55 @@ def test_random_definitions_agree_on_spark(spark):
             )
     finally:
         sp.drop_table("funnel_parity_random", force=True)
+
+
+# property rows: PostHog's $-keys, literal and nested dotted keys, quotes, a backslash, typed values
+PROPS = [
+    {"$browser": "Chrome", "$current_url": "https://x.io/a?b=1", "n": 95, "is_saved": True},
+    {"a.b": "literal", "a": {"b": "nested"}, "n": 95.0, "is_saved": False},
+    {"a": {"b": "nested", "c": {"d": 7}}, "n": "95", "is_saved": "true"},
+    {'q"k': "it's", "it's": 'say "hi"', "s/l~": 1, "a]b": 2, "x\\y": "back", "n": 95.5},
+    {"n": "95.0", "big": 12345678901234567890, "neg": -3.50, "dec": 0.10, "$set": {"x": "y"}},
+    {"n": None, "is_saved": None, "list": [95], "obj": {"x": True}},
+    {},
+]
+PROP_KEYS = ["$browser", "$current_url", "a.b", "a", "a.c.d", 'q"k', "it's", "s/l~", "a]b", "x\\y", "n",
+             "is_saved", "big", "neg", "dec", "$set.x", "list", "obj", "missing"]  # fmt: skip
+
+
+def test_property_filters_read_the_same_on_spark_as_the_reference(spark):
+    """Spark reads `$`-prefixed, dotted (literal first, then nested), quoted and bracketed keys and
+    typed values exactly as the brute-force reference (plain Python ``json``) does."""
+    from cxlens.journeys.funnel_reference import _value
+    from cxlens.journeys.funnels import property_text
+
+    df = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(len(PROPS))],
+            "anonymous_id": None,
+            "ts": pd.Timestamp("2024-01-01"),
+            "name": "v",
+            "channel": "web",
+            "properties": [json.dumps(p) for p in PROPS],
+        }
+    )
+    df = canonical_events(df)
+    sp = ibis.pyspark.connect(spark)
+    t = sp.create_table("funnel_property_keys", ibis.memtable(df, schema=events_schema()), overwrite=True)
+    try:
+        got = (
+            t.select(cid=t.customer_id, **{f"k{i}": property_text(t, k) for i, k in enumerate(PROP_KEYS)})
+            .to_pandas()
+            .sort_values("cid", key=lambda s: s.str[1:].astype(int))
+        )
+        for i, key in enumerate(PROP_KEYS):
+            want = [_value({"properties": p}, key) for p in df["properties"]]
+            seen = [None if pd.isna(v) else v for v in got[f"k{i}"]]
+            assert seen == want, key
+        # and end to end: a funnel step filtered on a $-key, a nested dotted key and a typed value
+        for where, n in [({"$browser": "Chrome"}, 1), ({"a.b": "nested"}, 1), ({"n": 95}, 3), ({"is_saved": True}, 2)]:
+            steps = [{"name": "v", "where": where}]
+            assert FunnelQuery(steps, window="1h").run(t)["customers"].tolist() == [n], where
+            assert reference_funnel(df, steps, window="1h")["customers"].tolist() == [n], where
+    finally:
+        sp.drop_table("funnel_property_keys", force=True)

@@ -295,15 +295,84 @@ def _json_text_at(doc: ir.StringValue, path: str) -> ir.StringValue:
     )
 
 
+@ibis.udf.scalar.builtin(name="try_parse_json")
+def _spark_parse_json(doc: str) -> str:
+    """Spark's ``try_parse_json(doc)``: a VARIANT (typed ``str`` here; only passed on), null when not JSON."""
+
+
+@ibis.udf.scalar.builtin(name="variant_get")
+def _spark_variant_at(variant: str, path: str) -> str:
+    """Spark's ``variant_get(v, path)``: the VARIANT at ``path`` (only passed on)."""
+
+
+@ibis.udf.scalar.builtin(name="schema_of_variant")
+def _spark_variant_type(variant: str) -> str:
+    """Spark's ``schema_of_variant(v)``: STRING, BOOLEAN, BIGINT, DECIMAL(p,s), DOUBLE, VOID, OBJECT<…>, …"""
+
+
+@ibis.udf.scalar.builtin(name="variant_get")
+def _spark_variant_text(variant: str, path: str, type: str) -> str:
+    """Spark's ``variant_get(v, path, 'string')``."""
+
+
+@ibis.udf.scalar.builtin(name="try_variant_get")
+def _spark_variant_double(variant: str, path: str, type: str) -> float:
+    """Spark's ``try_variant_get(v, path, 'double')``."""
+
+
+def _spark_path(parts: Sequence[str], key: str) -> str:
+    """A Spark variant path of bracketed names (``$['$browser']['a.b']``), so ``$``, dots and brackets
+    are read literally; a name is quoted with ``'`` or, when it holds one, with ``"``."""
+    out = "$"
+    for p in parts:
+        if "'" not in p:
+            out += f"['{p}']"
+        elif '"' not in p:
+            out += f'["{p}"]'
+        else:
+            raise ConfigError(
+                f"funnel filter key {key!r}: a key holding both ' and \" cannot be read on Spark (it can on DuckDB)"
+            )
+    return out
+
+
+def _spark_text_at(variant: Any, path: str) -> ir.StringValue:
+    """:func:`_json_text_at` on Spark, from the value's variant type: text, booleans and integers as
+    written; a number with an integral value below 2**53 in magnitude as that integer; other
+    numbers as Spark writes them; null for JSON null, arrays, objects and a missing key."""
+    kind = _spark_variant_type(_spark_variant_at(variant, path))
+    raw = _spark_variant_text(variant, path, "string")
+    num = _spark_variant_double(variant, path, "double")
+    whole = (num == num.floor()) & (num.abs() < _MAX_EXACT)
+    return ibis.cases(
+        (kind.isin(["STRING", "BOOLEAN", "BIGINT", "INT", "SMALLINT", "TINYINT"]), raw),
+        (
+            kind.startswith("DECIMAL") | kind.isin(["DOUBLE", "FLOAT"]),
+            ibis.cases((whole, num.cast("int64").cast("string")), else_=raw),
+        ),
+        else_=ibis.null().cast("string"),
+    )
+
+
 def property_text(events: ir.Table, key: str) -> ir.StringValue:
-    """The comparison text of ``properties[key]`` per row (DuckDB: a JSON pointer, so ``$browser``,
-    dotted keys and quotes are read literally; a dotted key that is not a top-level key is
-    then read as a nested path: ``"a.b"`` → ``properties["a"]["b"]``)."""
+    """The comparison text of ``properties[key]`` per row (DuckDB: a JSON pointer, Spark: a variant
+    path of bracketed names, so ``$browser``, dotted keys and quotes are read literally; a dotted
+    key that is not a top-level key is then read as a nested path: ``"a.b"`` →
+    ``properties["a"]["b"]``)."""
     doc = events.properties.cast("string")
-    if _backend_name(events) != "duckdb":
+    backend = _backend_name(events)
+    if backend == "pyspark":
+        variant = _spark_parse_json(doc)
+        literal = _spark_path([key], key)
+        if "." not in key:
+            return _spark_text_at(variant, literal)
+        present = _spark_variant_type(_spark_variant_at(variant, literal)).notnull()
+        nested = _spark_path(key.split("."), key)
+        return ibis.cases((present, _spark_text_at(variant, literal)), else_=_spark_text_at(variant, nested))
+    if backend != "duckdb":
         if any(c in key for c in "$.'\"\\[]*"):
             raise ConfigError(
-                f"funnel filter key {key!r}: keys with $, dots, quotes or brackets are read on DuckDB only"
+                f"funnel filter key {key!r}: keys with $, dots, quotes or brackets are read on DuckDB and Spark only"
             )
         return events.properties.cast("json")[key].unwrap_as("string")
     literal = _json_pointer([key])
