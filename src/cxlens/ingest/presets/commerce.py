@@ -10,8 +10,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxlens.errors import ImportFileError
 from cxlens.ingest.load import ImportReport
-from cxlens.ingest.presets.base import load_tables, preset, properties, read_export, require_columns, text
+from cxlens.ingest.presets.base import (
+    excluded_rows,
+    load_tables,
+    preset,
+    properties,
+    read_export,
+    require_columns,
+    text,
+)
 from cxlens.ingest.spec import ImportSpec
 
 __all__: list[str] = []
@@ -148,7 +157,19 @@ def app_reviews(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str
     """Google Play Console 'Download reports → Reviews' (``reviews_reviews_<package>_<YYYYMM>.csv``,
     UTF-16) or App Store customer reviews as JSON (the RSS feed's ``feed.entry`` or App Store
     Connect API ``data`` items)."""
-    src, raw = read_export(path, spec, name, records="feed.entry" if path.suffix == ".json" and _is_rss(path) else None)
+    left: dict[str, list[Any]] = {}
+    if path.suffix.lower() == ".json" and _is_rss(path):
+        raw = pd.DataFrame(_rss_entries(path, name))
+        review = raw["im:rating"].notna() if "im:rating" in raw else pd.Series(False, index=raw.index)
+        if not review.any():
+            raise ImportFileError(
+                f"{name} is an App Store customer-reviews feed without reviews: no entry of feed.entry has an "
+                "'im:rating' (the feed's first page also lists the app itself, which is not a review)"
+            )
+        left = excluded_rows(~review, "not a review (the feed's entry for the app, without im:rating)")
+        raw = raw[review]
+    else:
+        src, raw = read_export(path, spec, name)
     if "Star Rating" in raw.columns:
         require_columns(
             raw, ("Package Name", "Review Submit Date and Time", "Star Rating"), name, "Google Play reviews"
@@ -179,8 +200,8 @@ def app_reviews(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str
             "rating": label("im:rating"), "title": label("title"), "body": label("content"), "touchpoint": "app_store",
             "customer_id": raw["author"].map(lambda a: (a.get("name") or {}).get("label") if isinstance(a, dict) else None),
         })  # fmt: skip
-        reviews["properties"] = [{"version": v} if v else None for v in label("im:version")]
-        return load_tables(store, {"reviews": reviews}, spec, name)
+        reviews["properties"] = [{"version": v} if isinstance(v, str) and v else None for v in label("im:version")]
+        return load_tables(store, {"reviews": reviews}, spec, name, excluded=left)
     require_columns(raw, ("id", "attributes"), name, "App Store Connect customerReviews")
     attr = raw["attributes"]
     reviews = pd.DataFrame({
@@ -191,6 +212,25 @@ def app_reviews(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str
         "properties": attr.map(lambda a: {"territory": a.get("territory")} if a.get("territory") else None),
     })  # fmt: skip
     return load_tables(store, {"reviews": reviews}, spec, name)
+
+
+def _rss_entries(path: Path, name: str) -> list[dict[str, Any]]:
+    """``feed.entry`` of an App Store customer-reviews feed: the feed writes a single entry as an
+    object rather than an array, and a page without reviews without ``entry``."""
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ImportFileError(f"{name} is not valid UTF-8 JSON: {e}") from None
+    feed = doc.get("feed") if isinstance(doc, dict) else None
+    entry = feed.get("entry") if isinstance(feed, dict) else None
+    if isinstance(entry, dict):
+        entry = [entry]
+    if not isinstance(entry, list) or not all(isinstance(e, dict) for e in entry) or not entry:
+        raise ImportFileError(
+            f"{name} is an App Store customer-reviews feed without reviews: feed.entry is missing or not a list "
+            "of objects (the feed leaves it out on a page past the last review)"
+        )
+    return entry
 
 
 def _is_rss(path: Path) -> bool:

@@ -65,7 +65,9 @@ def qualtrics(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
     left out and counted.
     """
     src, raw = read_export(path, spec, name)
-    require_columns(raw, ("ResponseId", "RecordedDate"), name, "Qualtrics")
+    raw, legacy = _legacy_qualtrics(raw)
+    when = "EndDate" if legacy else "RecordedDate"
+    require_columns(raw, ("ResponseId", when), name, "Qualtrics")
     labels = {c: str(v) for c, v in raw.iloc[0].items()} if len(raw) else {}
     skip = 1
     zone = None
@@ -78,7 +80,8 @@ def qualtrics(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
     data = raw.iloc[skip:].reset_index(drop=True)
     meta = {"StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished",
             "RecordedDate", "ResponseId", "ExternalReference", "DistributionChannel", "UserLanguage",
-            "RecipientLastName", "RecipientFirstName", "RecipientEmail", "LocationLatitude", "LocationLongitude"}  # fmt: skip
+            "RecipientLastName", "RecipientFirstName", "RecipientEmail", "LocationLatitude", "LocationLongitude",
+            "ResponseSet", "Name", "LocationAccuracy"}  # fmt: skip
     score, metric = find_score(data, labels, spec, name, skip=meta)
     comment = find_comment(data, labels, spec, score, skip=meta)
     finished = data["Finished"].astype("str").str.strip().str.lower() if "Finished" in data.columns else None
@@ -86,7 +89,7 @@ def qualtrics(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
     if zone and spec.timezone == "UTC":
         spec = ImportSpec(**{**vars(spec), "timezone": _iana(zone)})
     fb = _feedback(
-        data, fid=data["ResponseId"], ts=data["RecordedDate"], score_col=score, metric=metric, comment_col=comment,
+        data, fid=data["ResponseId"], ts=data[when], score_col=score, metric=metric, comment_col=comment,
         survey=Path(name).stem, used=meta,
         customer=text(data["ExternalReference"]) if "ExternalReference" in data.columns else None,
     )  # fmt: skip
@@ -101,6 +104,31 @@ def qualtrics(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
     if keep is not None:
         fb = fb[keep]
     return load_tables(store, {"feedback": fb}, spec, name, excluded=left)
+
+
+#: the legacy export's names for the columns that exports since 2017 name differently
+_LEGACY_NAMES = {
+    "ResponseID": "ResponseId",
+    "ExternalDataReference": "ExternalReference",
+    "EmailAddress": "RecipientEmail",
+}
+
+
+def _legacy_qualtrics(raw: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """A legacy Qualtrics export (before 2017): row 1 holds ``V1``, ``V2``… over the embedded fields
+    and the question ids over the questions, row 2 the field names (``ResponseID``, ``EndDate``…) and
+    the question wording; there is no ``RecordedDate`` (``EndDate`` is when the response was
+    recorded). Returns the export with the current export's column names, the wording row kept as
+    the first row, and whether it was legacy."""
+    if "ResponseId" in raw.columns or not len(raw) or "ResponseID" not in set(raw.iloc[0].astype(str)):
+        return raw, False
+    names = []
+    for col, second in raw.iloc[0].items():
+        c = str(col)
+        names.append(_LEGACY_NAMES.get(str(second), str(second)) if re.fullmatch(r"V\d+", c) else c)
+    out = raw.copy()
+    out.columns = names
+    return out, True
 
 
 #: Qualtrics writes some zones by their Windows-style names in older exports

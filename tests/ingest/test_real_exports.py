@@ -1,0 +1,113 @@
+"""Presets on REAL exports and on the quirks of real files (tests/fixtures/vendors/README.md names each
+file's source, commit and licence): one command through the CLI, and the stored numbers equal an
+independent pandas computation on the same file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import cxlens
+from cxlens.cli import app
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
+runner = CliRunner()
+
+
+def imp(ws: Path, kind: str, path: Path, *args: str) -> str:
+    res = runner.invoke(app, ["--workspace", str(ws), "import", kind, str(path), *args])
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    assert res.exit_code == 0, res.stdout
+    return res.stdout
+
+
+def refused(ws: Path, kind: str, path: Path, *args: str) -> str:
+    res = runner.invoke(app, ["--workspace", str(ws), "import", kind, str(path), *args])
+    assert res.exit_code != 0
+    return str(res.exception) + res.stdout
+
+
+def sql(ws: Path, q: str) -> pd.DataFrame:
+    with cxlens.open(ws) as w:
+        return w.sql(q)
+
+
+@pytest.fixture()
+def ws(tmp_path) -> Path:
+    return tmp_path / "ws.duckdb"
+
+
+def test_qualtrics_real_legacy_export_two_header_rows_and_a_bom(ws):
+    """The legacy export (before 2017): V1… over the embedded fields, their names in row 2, no RecordedDate."""
+    f = FIX / "qualtrics" / "sample_legacy.csv"
+    assert f.read_bytes()[:3] == b"\xef\xbb\xbf"  # as exported
+    raw = pd.read_csv(f, header=1, encoding="utf-8-sig")
+    assert "candidate columns: 'Q1' ('This is a multiple choice question.')" in refused(ws, "qualtrics", f)
+    imp(ws, "qualtrics", f, "--score", "Q1", "--metric", "csat")
+    got = sql(ws, "SELECT feedback_id, ts, score, properties FROM feedback")
+    assert got["feedback_id"].tolist() == raw["ResponseID"].tolist()
+    assert got["ts"].tolist() == pd.to_datetime(raw["EndDate"]).tolist()
+    assert got["score"].tolist() == raw["This is a multiple choice question."].astype(float).tolist()
+    props = json.loads(got["properties"][0])
+    assert props["Q2"] == raw["This is a free text question."][0]
+    # the respondent's IP, name and location are not copied
+    assert not {"IPAddress", "Name", "LocationLatitude", "LocationLongitude", "LocationAccuracy"} & set(props)
+    assert "0 rows added" in imp(ws, "qualtrics", f, "--score", "Q1", "--metric", "csat")
+
+
+def test_segment_real_pages_table(ws):
+    f = FIX / "segment" / "pages.csv"
+    imp(ws, "segment", f)
+    raw = pd.read_csv(f)
+    got = sql(ws, "SELECT event_id, type, name, url, ts, customer_id, anonymous_id, properties FROM events")
+    assert got["event_id"].tolist() == raw["id"].tolist() and set(got["type"]) == {"page"}
+    assert got["ts"].tolist() == pd.to_datetime(raw["timestamp"]).tolist()
+    assert got["url"].tolist() == raw["url"].tolist()
+    assert got["customer_id"].tolist() == raw["user_id"].tolist()
+    assert got["anonymous_id"].tolist() == raw["anonymous_id"].tolist()
+    assert got["name"].tolist() == ["page_view"] * len(raw)  # a pages table without `name`
+    assert json.loads(got["properties"][0])["path"] == raw["path"][0]
+
+
+def _feed(tmp_path: Path, entries) -> Path:
+    doc = json.loads((FIX / "app-reviews" / "appstore_customerreviews.json").read_text())
+    doc["feed"]["entry"] = entries(doc["feed"]["entry"])
+    f = tmp_path / "customerreviews.json"
+    f.write_text(json.dumps(doc))
+    return f
+
+
+#: the entry the feed's first page lists for the app itself (no im:rating)
+APP_ENTRY = {
+    "im:name": {"label": "Shop"},
+    "rights": {"label": "© Example"},
+    "im:price": {"label": "Get", "attributes": {"amount": "0.00000", "currency": "USD"}},
+    "id": {"label": "https://apps.apple.com/us/app/shop/id123?uo=2", "attributes": {"im:id": "123"}},
+    "im:releaseDate": {"label": "2020-01-01T00:00:00-07:00"},
+}
+
+
+def test_app_store_feed_with_the_apps_own_entry_and_a_single_entry(ws, tmp_path):
+    f = _feed(tmp_path, lambda e: [APP_ENTRY, *e])
+    out = imp(ws, "app-reviews", f)
+    assert "1 left out: not a review" in out
+    entries = [e for e in json.loads(f.read_text())["feed"]["entry"] if "im:rating" in e]
+    got = sql(ws, "SELECT review_id, rating, ts FROM reviews ORDER BY ts")
+    assert got["review_id"].tolist() == ["appstore:" + e["id"]["label"] for e in entries]
+    assert got["rating"].tolist() == [float(e["im:rating"]["label"]) for e in entries]
+    expected = pd.to_datetime([e["updated"]["label"] for e in entries], utc=True).tz_localize(None)
+    assert got["ts"].tolist() == expected.tolist()
+    # a feed with one review writes `entry` as an object, not an array
+    single = _feed(tmp_path, lambda e: e[0])
+    ws2 = tmp_path / "ws2.duckdb"
+    imp(ws2, "app-reviews", single)
+    assert sql(ws2, "SELECT count(*) AS n FROM reviews")["n"][0] == 1
+    # a page past the last review has no `entry`: a clear error, nothing written
+    empty = _feed(tmp_path, lambda e: [APP_ENTRY])
+    ws3 = tmp_path / "ws3.duckdb"
+    assert "without reviews" in refused(ws3, "app-reviews", empty)
