@@ -111,3 +111,22 @@ def test_app_store_feed_with_the_apps_own_entry_and_a_single_entry(ws, tmp_path)
     empty = _feed(tmp_path, lambda e: [APP_ENTRY])
     ws3 = tmp_path / "ws3.duckdb"
     assert "without reviews" in refused(ws3, "app-reviews", empty)
+
+
+def test_typeform_current_export_leaves_out_partial_responses(ws):
+    """Exports since 2023 add Response Type (completed|partial), Stage Date and Ending; a partial
+    response has no Submit Date (the import used to fail on it: 'ts is empty')."""
+    f = FIX / "typeform" / "responses_with_partials.csv"
+    out = imp(ws, "typeform", f)
+    raw = pd.read_csv(f, dtype={"#": str})
+    done = raw[raw["Response Type"] == "completed"]
+    assert f"{(raw['Response Type'] == 'partial').sum()} left out: not completed" in out
+    got = sql(ws, "SELECT feedback_id, ts, score, comment, properties FROM feedback ORDER BY ts")
+    assert got["feedback_id"].tolist() == done["#"].tolist()
+    assert got["ts"].tolist() == pd.to_datetime(done["Submit Date (UTC)"]).tolist()
+    score = done["How satisfied are you with your delivery?"]
+    with cxlens.open(ws) as w:
+        assert float(w.metrics.csat()["csat"].iloc[0]) == pytest.approx(100 * (score >= 4).mean())
+    assert got["comment"].tolist() == done["Anything we could do better?"].where(lambda s: s.notna(), None).tolist()
+    # the respondent's phone number is not copied
+    assert not any("phone" in p.lower() for p in got["properties"].dropna())

@@ -178,15 +178,23 @@ def surveymonkey(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[st
 @preset("typeform", ("feedback",), "Typeform responses export (CSV)")
 def typeform(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, ImportReport]:
     """Typeform 'Results → Responses → Download all responses → CSV': one row per response, the
-    question wording as column names, ``#`` the response token, ``Submit Date (UTC)``."""
+    question wording as column names, ``#`` the response token, ``Submit Date (UTC)``. Partial
+    responses (``Response Type`` ``partial``, in exports since 2023) are left out and counted."""
     src, raw = read_export(path, spec, name)
     require_columns(raw, ("#", "Submit Date (UTC)"), name, "Typeform")
-    meta = {"#", "Start Date (UTC)", "Stage Date (UTC)", "Submit Date (UTC)", "Network ID", "Tags", "Response Type"}
+    meta = {"#", "Start Date (UTC)", "Stage Date (UTC)", "Submit Date (UTC)", "Network ID", "Tags", "Response Type",
+            "Ending"}  # fmt: skip
+    left: dict[str, list[Any]] = {}
+    if "Response Type" in raw.columns:
+        # exports since 2023 hold partial responses too (Response Type 'partial', no Submit Date)
+        done = raw["Response Type"].astype("str").str.strip().str.lower().eq("completed").to_numpy()
+        left = excluded_rows(~done, "not completed (Response Type = partial)")
+        raw = raw[done]
     score, metric = find_score(raw, {}, spec, name, skip=meta)
     comment = find_comment(raw, {}, spec, score, skip=meta)
     fb = _feedback(raw, fid=raw["#"], ts=raw["Submit Date (UTC)"], score_col=score, metric=metric, comment_col=comment,
                    survey=Path(name).stem, used=meta)  # fmt: skip
-    return load_tables(store, {"feedback": fb}, spec, name)
+    return load_tables(store, {"feedback": fb}, spec, name, excluded=left)
 
 
 # -- Delighted --------------------------------------------------------------------------------------------
