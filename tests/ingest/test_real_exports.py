@@ -130,3 +130,25 @@ def test_typeform_current_export_leaves_out_partial_responses(ws):
     assert got["comment"].tolist() == done["Anything we could do better?"].where(lambda s: s.notna(), None).tolist()
     # the respondent's phone number is not copied
     assert not any("phone" in p.lower() for p in got["properties"].dropna())
+
+
+def test_zendesk_incremental_export_repeats_and_deleted_tickets(ws, tmp_path):
+    """A time-based incremental export lists a ticket updated during the export again and lists
+    deleted tickets (status 'deleted'); the import used to refuse the file ('share tickets id but differ')."""
+    doc = json.loads((FIX / "zendesk" / "incremental_tickets.json").read_text())
+    first = doc["tickets"][0]
+    again = {**first, "status": "closed", "updated_at": "2024-03-09T00:00:00Z"}
+    again["generated_timestamp"] = first["generated_timestamp"] + 100_000
+    gone = {**doc["tickets"][1], "id": 99999, "status": "deleted"}
+    doc["tickets"] = [again, *doc["tickets"], gone]  # the later version first: order is not time
+    f = tmp_path / "incremental_tickets.json"
+    f.write_text(json.dumps(doc))
+    out = imp(ws, "zendesk", f)
+    assert "1 left out: an earlier version" in out and "1 left out: deleted in Zendesk" in out
+    raw = pd.DataFrame(doc["tickets"])
+    expected = (
+        raw[raw["status"] != "deleted"].sort_values("generated_timestamp").drop_duplicates("id", keep="last")
+    ).sort_values("id")
+    got = sql(ws, "SELECT ticket_id, status FROM tickets ORDER BY ticket_id")
+    assert got["ticket_id"].tolist() == expected["id"].astype(str).tolist()
+    assert got["status"].tolist() == expected["status"].tolist()

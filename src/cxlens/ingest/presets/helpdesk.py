@@ -16,7 +16,15 @@ import numpy as np
 import pandas as pd
 
 from cxlens.ingest.load import ImportReport
-from cxlens.ingest.presets.base import load_tables, preset, properties, read_export, require_columns, text
+from cxlens.ingest.presets.base import (
+    excluded_rows,
+    load_tables,
+    preset,
+    properties,
+    read_export,
+    require_columns,
+    text,
+)
 from cxlens.ingest.spec import ImportSpec
 from cxlens.schema.dates import infer_format, parse_dates
 
@@ -47,6 +55,7 @@ def zendesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
     src, raw = read_export(path, spec, name)
     if src.kind in ("json", "jsonl"):
         require_columns(raw, ("id", "created_at"), name, "Zendesk API")
+        raw, left = _latest_versions(raw)
         tickets = pd.DataFrame({
             "ticket_id": raw["id"], "customer_id": raw.get("requester_id"), "created_at": raw["created_at"],
             "channel": raw["via"].map(lambda v: v.get("channel") if isinstance(v, dict) else None) if "via" in raw else None,
@@ -71,7 +80,7 @@ def zendesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
         parts = {"tickets": tickets}
         if len(fb):
             parts["feedback"] = fb
-        return load_tables(store, parts, spec, name)
+        return load_tables(store, parts, spec, name, excluded=left)
     require_columns(raw, ("Id", "Created at"), name, "Zendesk CSV")
     created = _times(raw["Created at"], "Created at", name, spec)
     first = _after(created, raw["First reply time in minutes"], "min") if "First reply time in minutes" in raw else None
@@ -105,6 +114,31 @@ def zendesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
         if len(fb):
             parts["feedback"] = fb
     return load_tables(store, parts, spec, name)
+
+
+def _latest_versions(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[Any]]]:
+    """The incremental export's tickets, each once, as last updated, without the deleted ones.
+
+    Time-based incremental exports repeat a ticket updated while the export ran (Zendesk, "Using the
+    Incremental Export API → Excluding duplicate items": de-duplicate by ``id``, keeping the latest
+    ``updated_at``), and list deleted tickets with ``status`` ``deleted``. Both are left out and counted.
+    """
+    when = raw["generated_timestamp"] if "generated_timestamp" in raw else None
+    if when is None or when.isna().any():
+        when = pd.to_datetime(raw["updated_at"], utc=True, errors="coerce") if "updated_at" in raw else None
+    order = pd.DataFrame({"id": raw["id"].astype(str), "pos": np.arange(len(raw))})
+    if when is not None:
+        order["when"] = when.to_numpy()
+        order = order.sort_values(["when", "pos"], kind="stable", na_position="first")
+    latest = ~order["id"].duplicated(keep="last")
+    old = np.zeros(len(raw), dtype=bool)
+    old[order["pos"].to_numpy()[~latest.to_numpy()]] = True
+    deleted = (raw["status"].astype("str").str.lower().eq("deleted").to_numpy() & ~old) if "status" in raw else None
+    left = excluded_rows(old, "an earlier version of a ticket the export lists again (kept: its latest)")
+    if deleted is not None:
+        left |= excluded_rows(deleted, "deleted in Zendesk (status deleted)")
+    keep = ~old & (~deleted if deleted is not None else True)
+    return raw[keep], left
 
 
 # -- Freshdesk ------------------------------------------------------------------------------------------------
