@@ -152,3 +152,47 @@ def test_zendesk_incremental_export_repeats_and_deleted_tickets(ws, tmp_path):
     got = sql(ws, "SELECT ticket_id, status FROM tickets ORDER BY ticket_id")
     assert got["ticket_id"].tolist() == expected["id"].astype(str).tolist()
     assert got["status"].tolist() == expected["status"].tolist()
+
+
+@pytest.mark.parametrize("fname", ["api_all_tickets.json", "api_ticket_1.json"])
+def test_freshdesk_real_api_answers(ws, fname):
+    """python-freshdesk's recorded API answers: the list endpoint (with the *_name fields of its time)
+    and one ticket with include=stats (codes only)."""
+    f = FIX / "freshdesk" / fname
+    imp(ws, "freshdesk", f)
+    doc = json.loads(f.read_text())
+    raw = pd.json_normalize(doc if isinstance(doc, list) else [doc])
+    got = sql(ws, "SELECT * FROM tickets ORDER BY ticket_id")
+    assert got["ticket_id"].tolist() == raw["id"].astype(str).tolist()
+    assert got["customer_id"].tolist() == raw["requester_id"].astype(str).tolist()
+    utc = pd.to_datetime(raw["created_at"], utc=True).dt.tz_localize(None)
+    assert got["created_at"].tolist() == utc.tolist()
+    # codes as the API reference names them: status 2 = Open, source 2 = Portal
+    assert got["status"].tolist() == ["Open"] * len(raw) and got["channel"].tolist() == ["portal"] * len(raw)
+    if "stats.first_responded_at" in raw:
+        first = pd.to_datetime(raw["stats.first_responded_at"], utc=True).dt.tz_localize(None)
+        assert got["first_response_at"].tolist() == first.tolist()
+        done = pd.to_datetime(raw["stats.resolved_at"], utc=True).dt.tz_localize(None)
+        assert got["resolved_at"].tolist() == done.tolist()
+    else:
+        assert got["first_response_at"].isna().all()
+    assert got["body"].tolist() == raw["description"].str.replace(r"<[^>]+>", "", regex=True).tolist()
+    assert "0 rows added" in imp(ws, "freshdesk", f)
+
+
+def test_freshdesk_business_hour_durations_are_not_timestamps(ws, tmp_path):
+    """'First response time (in hrs)' is in business hours (Freshdesk's first_res_time_bhrs): with no
+    'Initial response time', the first response time is unknown — it was Created time + those hours."""
+    raw = pd.read_csv(FIX / "freshdesk" / "tickets.csv", dtype=str)
+    raw["Initial response time"] = None
+    raw["Resolved time"] = None
+    raw["First response time (in hrs)"] = raw["First response time (in hrs)"].where(raw.index != 0, "01:30:00")
+    f = tmp_path / "tickets.csv"
+    raw.to_csv(f, index=False)
+    imp(ws, "freshdesk", f)
+    got = sql(ws, "SELECT ticket_id, first_response_at, resolved_at, properties FROM tickets ORDER BY ticket_id")
+    assert got["first_response_at"].isna().all()
+    closed = pd.to_datetime(raw["Closed time"])
+    assert got["resolved_at"].tolist() == closed.where(closed.notna(), None).tolist()
+    props = json.loads(got["properties"][0])
+    assert props["First response time (in hrs)"] == "01:30:00"  # kept as exported
