@@ -196,3 +196,35 @@ def test_freshdesk_business_hour_durations_are_not_timestamps(ws, tmp_path):
     assert got["resolved_at"].tolist() == closed.where(closed.notna(), None).tolist()
     props = json.loads(got["properties"][0])
     assert props["First response time (in hrs)"] == "01:30:00"  # kept as exported
+
+
+def test_intercom_channel_reopened_and_single_conversation(ws, tmp_path):
+    """source.type is the channel (Intercom's ConversationSource: conversation, email, phone_call…);
+    delivered_as (customer_initiated…) was stored as the channel. A conversation reopened after a
+    close keeps statistics.last_close_at: it is not resolved while open."""
+    doc = json.loads((FIX / "intercom" / "conversations.json").read_text())
+    reopened = json.loads(json.dumps(doc["conversations"][1]))
+    reopened.update(id="150", state="open", open=True)
+    reopened["statistics"]["count_reopens"] = 2
+    doc["conversations"].append(reopened)
+    f = tmp_path / "conversations.json"
+    f.write_text(json.dumps(doc))
+    imp(ws, "intercom", f)
+    conv = pd.json_normalize(doc["conversations"]).sort_values("id")
+    got = sql(ws, "SELECT ticket_id, channel, resolved_at, properties FROM tickets ORDER BY ticket_id")
+    assert got["channel"].tolist() == conv["source.type"].tolist()
+    closed = pd.to_datetime(conv["statistics.last_close_at"], unit="s").where(conv["state"] == "closed")
+    assert got["resolved_at"].isna().tolist() == closed.isna().tolist()
+    assert got["resolved_at"].dropna().tolist() == closed.dropna().tolist()
+    assert {json.loads(p)["delivered_as"] for p in got["properties"]} == set(conv["source.delivered_as"])
+    # GET /conversations/<id> answers the conversation itself, with its parts
+    one = {**doc["conversations"][0], "id": "151"}
+    one["conversation_parts"] = {
+        "type": "conversation_part.list",
+        "conversation_parts": [{"type": "conversation_part", "id": "1", "part_type": "close", "body": None}],
+        "total_count": 1,
+    }
+    g = tmp_path / "conversation_151.json"
+    g.write_text(json.dumps(one))
+    imp(ws, "intercom", g)
+    assert sql(ws, "SELECT count(*) AS n FROM tickets WHERE ticket_id = '151'")["n"][0] == 1

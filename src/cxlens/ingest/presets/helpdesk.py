@@ -261,7 +261,10 @@ def intercom(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, I
     """Intercom conversations (``GET /conversations``: ``{"type": "conversation.list", "conversations": [...]}``).
     Times are Unix seconds; ``statistics.first_admin_reply_at`` and ``last_close_at`` give the first
     response and the resolution; ``conversation_rating`` (1–5) becomes a CSAT answer."""
-    src, raw = read_export(path, spec, name, records="conversations" if path.suffix == ".json" else None)
+    single = path.suffix.lower() == ".json" and _one_conversation(path)
+    src, raw = read_export(path, spec, name, records=None if single or path.suffix != ".json" else "conversations")
+    if single:  # GET /conversations/<id>: the object itself (its conversation_parts are not records)
+        raw = pd.DataFrame([json.loads(path.read_bytes().decode("utf-8-sig"))])
     require_columns(raw, ("id", "created_at"), name, "Intercom")
 
     def get(col: str, *keys: str) -> pd.Series:
@@ -282,11 +285,23 @@ def intercom(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, I
         spec = ImportSpec(**{**vars(spec), "epoch": "s"})
     tickets = pd.DataFrame({
         "ticket_id": raw["id"], "customer_id": contacts.where(contacts.notna(), author), "created_at": raw["created_at"],
-        "first_response_at": get("statistics", "first_admin_reply_at"), "resolved_at": get("statistics", "last_close_at"),
-        "channel": get("source", "delivered_as").where(lambda s: s.notna(), get("source", "type")),
+        "first_response_at": get("statistics", "first_admin_reply_at"),
+        # a conversation reopened after a close keeps its last_close_at: resolved only while closed
+        "resolved_at": get("statistics", "last_close_at").where(
+            raw["state"].eq("closed") if "state" in raw else pd.Series(True, index=raw.index), None
+        ),
+        # source.type is the channel (conversation, email, phone_call, whatsapp…); delivered_as is who
+        # started it (customer_initiated, admin_initiated, automated…), kept in properties
+        "channel": get("source", "type"),
         "subject": get("source", "subject").map(lambda s: s or None), "body": body, "status": raw.get("state"),
         "agent": raw.get("admin_assignee_id"), "team": raw.get("team_assignee_id"),
     })  # fmt: skip
+    tickets["properties"] = [
+        {k: v for k, v in d.items() if not _blank(v)} or None
+        for d in pd.DataFrame({"delivered_as": get("source", "delivered_as"), "priority": raw.get("priority"),
+                               "last_close_at": get("statistics", "last_close_at")}, index=raw.index)
+        .astype(object).to_dict("records")
+    ]  # fmt: skip
     reopens = get("statistics", "count_reopens")
     tickets["contacts"] = pd.to_numeric(reopens, errors="coerce").add(1).astype("Int64")
     rating = get("conversation_rating", "rating")
@@ -299,3 +314,12 @@ def intercom(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, I
     if len(fb):
         parts["feedback"] = fb
     return load_tables(store, parts, spec, name)
+
+
+def _one_conversation(path: Path) -> bool:
+    """Whether the file is one conversation (``"type": "conversation"``), not a list of them."""
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("type") == "conversation"
