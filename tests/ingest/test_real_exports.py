@@ -228,3 +228,18 @@ def test_intercom_channel_reopened_and_single_conversation(ws, tmp_path):
     g.write_text(json.dumps(one))
     imp(ws, "intercom", g)
     assert sql(ws, "SELECT count(*) AS n FROM tickets WHERE ticket_id = '151'")["n"][0] == 1
+
+
+def test_delighted_api_with_the_person_expanded(ws, tmp_path):
+    """GET /v1/survey_responses.json?expand[]=person (the clients' `expand=['person']`) answers the
+    person object: its id is the customer, not the JSON of the person (e-mail and name included)."""
+    doc = json.loads((FIX / "delighted" / "survey_responses.json").read_text())
+    for r in doc:
+        r["person"] = {"id": r["person"], "email": f"p{r['person']}@example.com", "name": "P", "created_at": 1}
+    f = tmp_path / "survey_responses.json"
+    f.write_text(json.dumps(doc))
+    imp(ws, "delighted", f)
+    got = sql(ws, "SELECT feedback_id, customer_id, properties FROM feedback ORDER BY feedback_id")
+    raw = pd.json_normalize(doc).sort_values("id")
+    assert got["customer_id"].tolist() == raw["person.id"].tolist()
+    assert not any("example.com" in (p or "") for p in got["properties"])

@@ -211,7 +211,9 @@ def delighted(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
         fb = pd.DataFrame({
             "feedback_id": raw["id"], "ts": raw["created_at"], "metric": metric, "score": raw["score"],
             "comment": text(raw["comment"]) if "comment" in raw.columns else None,
-            "customer_id": raw["person"] if "person" in raw.columns else None, "survey_id": "delighted",
+            # `person` is the person's id, or the person itself with expand[]=person: its id, never the object
+            "customer_id": raw["person"].map(lambda p: p.get("id") if isinstance(p, dict) else p)
+            if "person" in raw.columns else None, "survey_id": "delighted",
         })  # fmt: skip
         extras = [
             c for c in ("person_properties", "tags", "notes", "additional_answers", "permalink") if c in raw.columns
