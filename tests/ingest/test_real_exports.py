@@ -243,3 +243,21 @@ def test_delighted_api_with_the_person_expanded(ws, tmp_path):
     raw = pd.json_normalize(doc).sort_values("id")
     assert got["customer_id"].tolist() == raw["person.id"].tolist()
     assert not any("example.com" in (p or "") for p in got["properties"])
+
+
+def test_surveymonkey_question_wording_repeated(ws):
+    """A wording asked twice (a 'Comments' box on two pages) repeats a name in the first header row:
+    the import refused the file ('two columns named Comments'). Small exports whose days are all 12
+    or less need --monthfirst (SurveyMonkey writes month/day/year with AM/PM)."""
+    f = FIX / "surveymonkey" / "responses_repeated_question.csv"
+    imp(ws, "surveymonkey", f, "--monthfirst")
+    raw = pd.read_csv(f, header=None, skiprows=2, dtype=str)  # by position: the header repeats a name
+    got = sql(ws, "SELECT feedback_id, ts, score, comment, properties FROM feedback ORDER BY feedback_id")
+    assert got["feedback_id"].tolist() == raw[0].tolist()
+    assert got["ts"].tolist() == pd.to_datetime(raw[3], format="%m/%d/%Y %I:%M:%S %p").tolist()
+    score = raw[9].str.extract(r"^(\d+)")[0].astype(float)
+    with cxlens.open(ws) as w:
+        assert float(w.metrics.nps()["nps"].iloc[0]) == pytest.approx(100 * ((score >= 9).mean() - (score <= 6).mean()))
+    assert [None if pd.isna(v) else v for v in got["comment"]] == [None if pd.isna(v) else v for v in raw[10]]
+    second = [json.loads(p).get("Comments (2)") for p in got["properties"]]
+    assert second == [None if pd.isna(v) else v for v in raw[14]]

@@ -8,6 +8,9 @@ Respondent PII (IP address, e-mail, names, location) is never copied into ``prop
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxlens.errors import ImportFileError, ParameterError
 from cxlens.ingest.load import ImportReport
 from cxlens.ingest.presets.base import (
     excluded_rows,
@@ -148,19 +152,28 @@ def surveymonkey(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[st
     Row 1 holds the question (blank over a question's further columns), row 2 the answer option or
     ``Response``/``Open-Ended Response``; the two are joined into one column name.
     """
-    src, raw = read_export(path, spec, name)
-    require_columns(raw, ("Respondent ID", "End Date"), name, "SurveyMonkey")
-    second = raw.iloc[0] if len(raw) else pd.Series(dtype=object)
+    if path.suffix.lower() in (".csv", ".txt"):
+        first, second, rows = _csv_rows(path, spec, name)
+    else:  # the Excel export
+        _, raw = read_export(path, spec, name)
+        first = [str(c) for c in raw.columns]
+        second = raw.iloc[0].tolist() if len(raw) else [None] * len(first)
+        rows = raw.iloc[1:].to_numpy(dtype=object).tolist()
+    first = [("" if c.startswith("Unnamed:") else c).strip().lstrip("\ufeff") for c in first]
+    require_columns(pd.DataFrame(columns=first), ("Respondent ID", "End Date"), name, "SurveyMonkey")
     names, current = [], ""
-    for c in raw.columns:
-        head = "" if str(c).startswith("Unnamed:") else str(c)
+    for head, v in zip(first, second, strict=False):
         current = head or current
-        v = second.get(c)
         sub = "" if v is None or pd.isna(v) else str(v).strip()
         names.append(current if sub in ("", "Response", "Open-Ended Response") or not head and not current
                      else (f"{current} - {sub}" if not head or sub != head else current))  # fmt: skip
-    data = raw.iloc[1:].reset_index(drop=True)
-    data.columns = names
+    # a wording asked twice (a 'Comments' box on two pages) gives two columns of one name: number them
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] > 1:
+            names[i] = f"{n} ({seen[n]})"
+    data = pd.DataFrame(rows, columns=names, dtype=object)
     meta = {"Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address", "Email Address",
             "First Name", "Last Name", "Custom Data 1"}  # fmt: skip
     score, metric = find_score(data, {}, spec, name, skip=meta)
@@ -172,6 +185,37 @@ def surveymonkey(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[st
             {**(p or {}), "collector_id": v} for p, v in zip(fb["properties"], data["Collector ID"], strict=True)
         ]
     return load_tables(store, {"feedback": fb}, spec, name)
+
+
+def _csv_rows(path: Path, spec: ImportSpec, name: str) -> tuple[list[str], list[Any], list[list[Any]]]:
+    """The export's two header rows and its data rows, read as text (a header row may repeat a name,
+    which a one-header reader refuses); encoding from the BOM, else ``--encoding``, else UTF-8."""
+    data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        enc = "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        enc = "utf-16"
+    else:
+        enc = spec.encoding or "utf-8"
+    try:
+        content = data.decode(enc)
+    except UnicodeDecodeError as e:
+        raise ImportFileError(
+            f"{name} is not {enc} (byte {e.start + 1}); give its encoding with --encoding, e.g. cp1252"
+        ) from None
+    except LookupError:
+        raise ParameterError("encoding", f"--encoding {enc!r} is not known") from None
+    delim = spec.delimiter or ","
+    rows = [r for r in csv.reader(io.StringIO(content.lstrip("\ufeff")), delimiter=delim) if r]
+    if len(rows) < 2:
+        raise ImportFileError(f"{name} has {len(rows)} lines; expected SurveyMonkey's two header rows and responses")
+    width = len(rows[0])
+    body = []
+    for i, r in enumerate(rows[2:], start=3):
+        if len(r) != width:
+            raise ImportFileError(f"{name} line {i} has {len(r)} fields; expected {width} (as in the header)")
+        body.append([v if v.strip() else None for v in r])
+    return rows[0], [v or None for v in rows[1]] + [None] * (width - len(rows[1])), body
 
 
 # -- Typeform ---------------------------------------------------------------------------------------------
