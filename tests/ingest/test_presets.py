@@ -202,14 +202,15 @@ def test_shopify_orders_line_items_and_guests(ws):
 def test_ga4_bigquery_export(ws):
     f = FIX / "ga4" / "events.jsonl"
     imp(ws, "ga4", f)
-    raw = pd.read_json(f, lines=True, dtype={"event_timestamp": str})
+    raw = pd.read_json(f, lines=True, dtype={"event_timestamp": str, "user_pseudo_id": str})
     got = sql(
         ws, "SELECT ts, name, anonymous_id, customer_id, session_id, url, revenue, properties FROM events ORDER BY ts"
     )
     exp_ts = pd.to_datetime(raw["event_timestamp"].astype("int64"), unit="us").sort_values()
     assert got["ts"].tolist() == exp_ts.tolist()
     assert got["revenue"].sum() == pytest.approx(35.5)
-    assert got["session_id"].iloc[0] == "1717236000" and got["url"].iloc[0] == "https://shop.example/"
+    assert got["session_id"].iloc[0] == f"{raw['user_pseudo_id'][0]}:1717236000"  # ga_session_id is per user
+    assert got["url"].iloc[0] == "https://shop.example/"
     assert json.loads(got["properties"].iloc[1])["value"] == 20.0
     assert got["customer_id"].notna().sum() == raw["user_id"].notna().sum()
 

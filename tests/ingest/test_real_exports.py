@@ -261,3 +261,25 @@ def test_surveymonkey_question_wording_repeated(ws):
     assert [None if pd.isna(v) else v for v in got["comment"]] == [None if pd.isna(v) else v for v in raw[10]]
     second = [json.loads(p).get("Comments (2)") for p in got["properties"]]
     assert second == [None if pd.isna(v) else v for v in raw[14]]
+
+
+def test_ga4_sessions_are_per_user(ws, tmp_path):
+    """ga_session_id is the session's start in Unix seconds: two users starting in the same second
+    share it. A session is user_pseudo_id + ga_session_id (they were merged into one session)."""
+    rows = [json.loads(x) for x in (FIX / "ga4" / "events.jsonl").read_text().splitlines() if x.strip()]
+    twin = json.loads(json.dumps(rows[0]))
+    twin["user_pseudo_id"] = "999.111"
+    twin["event_timestamp"] = str(int(twin["event_timestamp"]) + 7)
+    rows.append(twin)
+    f = tmp_path / "events.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    imp(ws, "ga4", f)
+
+    def sid(r):
+        p = {e["key"]: e["value"] for e in r.get("event_params") or []}
+        v = (p.get("ga_session_id") or {}).get("int_value")
+        return None if v is None else (r["user_pseudo_id"], str(v))
+
+    expected = {s for s in map(sid, rows) if s is not None}
+    got = sql(ws, "SELECT count(DISTINCT session_id) AS n FROM events")["n"][0]
+    assert got == len(expected) and len(expected) > len({s[1] for s in expected})  # a shared ga_session_id

@@ -115,7 +115,10 @@ def ga4(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Import
         extra.append(d or None)
     events = pd.DataFrame({
         "customer_id": raw.get("user_id"), "anonymous_id": raw["user_pseudo_id"],
-        "session_id": session.map(lambda s: None if s is None else f"{s}"),
+        # ga_session_id is the session's start in seconds: unique only with the user (Google's
+        # "[GA4] BigQuery Export" query examples count sessions as user_pseudo_id + ga_session_id)
+        "session_id": [None if s is None else f"{u}:{s}" if u is not None and u == u else f"{s}"
+                       for u, s in zip(raw["user_pseudo_id"], session, strict=True)],
         "ts": raw["event_timestamp"], "type": raw["event_name"].map(lambda n: "page" if n == "page_view" else "track"),
         "name": raw["event_name"], "channel": raw["platform"].map(lambda p: str(p).lower() if p else None) if "platform" in raw else "web",
         "url": params.map(lambda p: p.get("page_location")), "properties": extra, "revenue": revenue,
