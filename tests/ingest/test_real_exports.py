@@ -283,3 +283,32 @@ def test_ga4_sessions_are_per_user(ws, tmp_path):
     expected = {s for s in map(sid, rows) if s is not None}
     got = sql(ws, "SELECT count(DISTINCT session_id) AS n FROM events")["n"][0]
     assert got == len(expected) and len(expected) > len({s[1] for s in expected})  # a shared ga_session_id
+
+
+def test_shopify_full_export_cancelled_and_refunded_orders(ws):
+    """Every column of the current orders export (79), as real exports have them: a voided order
+    cancelled ('Cancelled at'), a partial and a full refund, a gift card line, a multi-line note,
+    quoted empty strings, zip codes with Excel's leading ', a guest cash-on-delivery order. The
+    payment status was stored as the order's status, so cancelled and refunded orders counted as
+    revenue; 'Total' ignored refunds."""
+    f = FIX / "shopify" / "orders_export_full.csv"
+    imp(ws, "shopify", f)
+    raw = pd.read_csv(f, dtype=str, keep_default_na=False)
+    first = raw.drop_duplicates("Name").set_index("Name")
+    net = first["Total"].astype(float) - first["Refunded Amount"].replace("", "0").astype(float)
+    status = first["Financial Status"].where(first["Cancelled at"] == "", "cancelled")
+    status = status.replace({"voided": "cancelled", "refunded": "returned"})
+    got = sql(ws, "SELECT order_id, amount, status, customer_id FROM orders").set_index("order_id").sort_index()
+    assert got["amount"].tolist() == pytest.approx(net.sort_index().tolist())
+    assert got["status"].tolist() == status.sort_index().tolist()
+    assert got.loc["#2006", "customer_id"] == "guest:#2006"
+    kept = ~status.isin(["cancelled", "returned"])
+    with cxlens.open(ws) as w:
+        value = w.metrics.value()
+    assert float(value["revenue"].iloc[0]) == pytest.approx(net[kept].sum())
+    assert int(value["orders"].iloc[0]) == int(kept.sum())
+    items = sql(ws, "SELECT count(*) AS n, sum(quantity * price) AS v FROM order_items")
+    assert items["n"][0] == len(raw)
+    assert items["v"][0] == pytest.approx(
+        (raw["Lineitem quantity"].astype(float) * raw["Lineitem price"].astype(float)).sum()
+    )

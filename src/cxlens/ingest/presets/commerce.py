@@ -43,14 +43,32 @@ def shopify(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
     orders_raw = raw[first]
     email = text(orders_raw["Email"]) if "Email" in raw else pd.Series(None, index=orders_raw.index, dtype=object)
     customer = email.where(email.notna(), "guest:" + orders_raw["Name"].astype(str))
+    # the order's status for the value metrics (metrics/value.py leaves out cancelled and returned
+    # orders): a cancelled order ('Cancelled at' set; a voided payment) is 'cancelled', a fully
+    # refunded one 'returned'; otherwise the payment status (paid, pending, partially_refunded…)
+    pay = orders_raw["Financial Status"].astype("str").str.strip().str.lower() if "Financial Status" in raw \
+        else pd.Series("", index=orders_raw.index)  # fmt: skip
+    cancelled = text(orders_raw["Cancelled at"]).notna() if "Cancelled at" in raw \
+        else pd.Series(False, index=orders_raw.index)  # fmt: skip
+    status = pd.Series(
+        np.where(cancelled | pay.eq("voided"), "cancelled", np.where(pay.eq("refunded"), "returned", pay)),
+        index=orders_raw.index,
+    )
+    status = status.where(~status.isin(["", "nan", "none"]), None)
+    # revenue net of refunds: 'Total' less 'Refunded Amount' (the gross total stays in properties)
+    total = pd.to_numeric(orders_raw["Total"], errors="coerce")
+    refunded = pd.to_numeric(orders_raw["Refunded Amount"], errors="coerce").fillna(0) if "Refunded Amount" in raw \
+        else 0  # fmt: skip
+    net = (total - refunded).round(2)
     orders = pd.DataFrame({
         "order_id": orders_raw["Name"], "customer_id": customer, "ts": orders_raw["Created at"],
-        "amount": orders_raw["Total"], "currency": orders_raw.get("Currency"),
-        "status": orders_raw.get("Financial Status"), "channel": orders_raw.get("Source"),
+        "amount": net.where(total.notna(), orders_raw["Total"]), "currency": orders_raw.get("Currency"),
+        "status": status, "channel": orders_raw.get("Source"),
     })  # fmt: skip
-    orders["properties"] = properties(orders_raw, ["Fulfillment Status", "Subtotal", "Shipping", "Taxes", "Discount Code",
-                                               "Discount Amount", "Shipping Method", "Refunded Amount", "Id", "Tags",
-                                               "Payment Method", "Cancelled at"])  # fmt: skip
+    orders["properties"] = properties(orders_raw, ["Financial Status", "Fulfillment Status", "Total", "Subtotal",
+                                               "Shipping", "Taxes", "Discount Code", "Discount Amount", "Shipping Method",
+                                               "Refunded Amount", "Outstanding Balance", "Id", "Tags", "Payment Method",
+                                               "Cancelled at"])  # fmt: skip
     items = pd.DataFrame({
         "order_id": raw["Name"],
         "product_id": text(raw["Lineitem sku"]).where(lambda s: s.notna(), raw["Lineitem name"]) if "Lineitem sku" in raw
