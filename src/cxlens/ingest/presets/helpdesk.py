@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ImportFileError
+from cxlens.ingest.files import detect_format
 from cxlens.ingest.load import ImportReport
 from cxlens.ingest.presets.base import (
     excluded_rows,
@@ -160,7 +161,7 @@ def freshdesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
     BUSINESS hours (Freshdesk's ``first_res_time_bhrs``/``resolution_time_bhrs``): they are kept in
     ``properties`` as exported and never added to ``Created time`` (that gave wrong timestamps).
     """
-    if path.suffix.lower() in (".json", ".jsonl", ".ndjson"):
+    if detect_format(path, spec.format) in ("json", "jsonl"):
         return _freshdesk_api(store, path, spec, name)
     src, raw = read_export(path, spec, name)
     require_columns(raw, ("Ticket ID", "Created time"), name, "Freshdesk")
@@ -194,16 +195,19 @@ def freshdesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
 
 
 def _freshdesk_api(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, ImportReport]:
-    try:
-        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ImportFileError(f"{name} is not valid UTF-8 JSON: {e}") from None
-    rows = [doc] if isinstance(doc, dict) and "id" in doc else doc
-    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-        raise ImportFileError(
-            f"{name} is not a Freshdesk API answer: expected the list of GET /api/v2/tickets or one ticket object"
-        )
-    raw = pd.DataFrame(rows)
+    if path.suffix.lower() != ".json":  # JSON Lines, or compressed: the reader's records
+        raw = read_export(path, spec, name)[1]
+    else:  # one ticket (GET /api/v2/tickets/<id>) is an object whose lists are not records
+        try:
+            doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise ImportFileError(f"{name} is not valid UTF-8 JSON: {e}") from None
+        rows = [doc] if isinstance(doc, dict) and "id" in doc else doc
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+            raise ImportFileError(
+                f"{name} is not a Freshdesk API answer: expected the list of GET /api/v2/tickets or one ticket object"
+            )
+        raw = pd.DataFrame(rows)
     require_columns(raw, ("id", "created_at"), name, "Freshdesk API")
     gone = np.zeros(len(raw), dtype=bool)
     for flag in ("spam", "deleted"):
