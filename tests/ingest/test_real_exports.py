@@ -312,3 +312,23 @@ def test_shopify_full_export_cancelled_and_refunded_orders(ws):
     assert items["v"][0] == pytest.approx(
         (raw["Lineitem quantity"].astype(float) * raw["Lineitem price"].astype(float)).sum()
     )
+
+
+def test_qualtrics_import_id_zone_z_and_a_zone_that_is_not_iana(ws, tmp_path):
+    """'Z' in the ImportId row (an export in UTC) was refused ('time zone Z is not known'); a zone
+    that is not an IANA name is refused naming the ImportId row and --timezone."""
+    text = (FIX / "qualtrics" / "nps.csv").read_text()
+    utc = tmp_path / "nps_utc.csv"
+    utc.write_text(text.replace("America/Denver", "Z"))
+    imp(ws, "qualtrics", utc)
+    raw = pd.read_csv(utc, skiprows=[1, 2])
+    done = raw[raw["Finished"] == 1]
+    got = sql(ws, "SELECT ts FROM feedback ORDER BY ts")["ts"]
+    assert got.tolist() == pd.to_datetime(done["RecordedDate"]).sort_values().tolist()  # as written: UTC
+    odd = tmp_path / "nps_odd.csv"
+    odd.write_text(text.replace("America/Denver", "Mountain Time (US & Canada)"))
+    ws2 = tmp_path / "ws2.duckdb"
+    msg = refused(ws2, "qualtrics", odd)
+    assert "ImportId header row states the time zone 'Mountain Time (US & Canada)'" in msg and "--timezone" in msg
+    imp(ws2, "qualtrics", odd, "--timezone", "America/Denver")
+    assert sql(ws2, "SELECT count(*) AS n FROM feedback")["n"][0] == len(done)

@@ -15,6 +15,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
@@ -91,7 +92,7 @@ def qualtrics(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
     finished = data["Finished"].astype("str").str.strip().str.lower() if "Finished" in data.columns else None
     keep = finished.isin(["1", "true"]).to_numpy() if finished is not None else None
     if zone and spec.timezone == "UTC":
-        spec = ImportSpec(**{**vars(spec), "timezone": _iana(zone)})
+        spec = ImportSpec(**{**vars(spec), "timezone": _iana(zone, name)})
     fb = _feedback(
         data, fid=data["ResponseId"], ts=data[when], score_col=score, metric=metric, comment_col=comment,
         survey=Path(name).stem, used=meta,
@@ -140,8 +141,17 @@ _QUALTRICS_ZONES = {"Mountain Standard Time": "America/Denver", "Pacific Standar
                     "Eastern Standard Time": "America/New_York", "Central Standard Time": "America/Chicago"}  # fmt: skip
 
 
-def _iana(zone: str) -> str:
-    return _QUALTRICS_ZONES.get(zone, zone)
+def _iana(zone: str, name: str) -> str:
+    """The IANA name of the zone the ImportId row states (``Z`` is UTC, as in exports in UTC)."""
+    z = "UTC" if zone.strip().upper() in ("Z", "UTC", "GMT", "ETC/UTC") else _QUALTRICS_ZONES.get(zone, zone)
+    try:
+        ZoneInfo(z)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImportFileError(
+            f"{name}: its ImportId header row states the time zone {zone!r}, which is not an IANA name; "
+            "give the survey's zone with --timezone (e.g. America/Denver)"
+        ) from None
+    return z
 
 
 # -- SurveyMonkey ---------------------------------------------------------------------------------------
