@@ -10,8 +10,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxlens.errors import ImportFileError
 from cxlens.ingest.load import ImportReport
-from cxlens.ingest.presets.base import load_tables, preset, properties, read_export, require_columns, text
+from cxlens.ingest.presets.base import (
+    excluded_rows,
+    load_tables,
+    preset,
+    properties,
+    read_export,
+    require_columns,
+    text,
+)
 from cxlens.ingest.spec import ImportSpec
 
 __all__: list[str] = []
@@ -34,14 +43,32 @@ def shopify(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
     orders_raw = raw[first]
     email = text(orders_raw["Email"]) if "Email" in raw else pd.Series(None, index=orders_raw.index, dtype=object)
     customer = email.where(email.notna(), "guest:" + orders_raw["Name"].astype(str))
+    # the order's status for the value metrics (metrics/value.py leaves out cancelled and returned
+    # orders): a cancelled order ('Cancelled at' set; a voided payment) is 'cancelled', a fully
+    # refunded one 'returned'; otherwise the payment status (paid, pending, partially_refunded…)
+    pay = orders_raw["Financial Status"].astype("str").str.strip().str.lower() if "Financial Status" in raw \
+        else pd.Series("", index=orders_raw.index)  # fmt: skip
+    cancelled = text(orders_raw["Cancelled at"]).notna() if "Cancelled at" in raw \
+        else pd.Series(False, index=orders_raw.index)  # fmt: skip
+    status = pd.Series(
+        np.where(cancelled | pay.eq("voided"), "cancelled", np.where(pay.eq("refunded"), "returned", pay)),
+        index=orders_raw.index,
+    )
+    status = status.where(~status.isin(["", "nan", "none"]), None)
+    # revenue net of refunds: 'Total' less 'Refunded Amount' (the gross total stays in properties)
+    total = pd.to_numeric(orders_raw["Total"], errors="coerce")
+    refunded = pd.to_numeric(orders_raw["Refunded Amount"], errors="coerce").fillna(0) if "Refunded Amount" in raw \
+        else 0  # fmt: skip
+    net = (total - refunded).round(2)
     orders = pd.DataFrame({
         "order_id": orders_raw["Name"], "customer_id": customer, "ts": orders_raw["Created at"],
-        "amount": orders_raw["Total"], "currency": orders_raw.get("Currency"),
-        "status": orders_raw.get("Financial Status"), "channel": orders_raw.get("Source"),
+        "amount": net.where(total.notna(), orders_raw["Total"]), "currency": orders_raw.get("Currency"),
+        "status": status, "channel": orders_raw.get("Source"),
     })  # fmt: skip
-    orders["properties"] = properties(orders_raw, ["Fulfillment Status", "Subtotal", "Shipping", "Taxes", "Discount Code",
-                                               "Discount Amount", "Shipping Method", "Refunded Amount", "Id", "Tags",
-                                               "Payment Method", "Cancelled at"])  # fmt: skip
+    orders["properties"] = properties(orders_raw, ["Financial Status", "Fulfillment Status", "Total", "Subtotal",
+                                               "Shipping", "Taxes", "Discount Code", "Discount Amount", "Shipping Method",
+                                               "Refunded Amount", "Outstanding Balance", "Id", "Tags", "Payment Method",
+                                               "Cancelled at"])  # fmt: skip
     items = pd.DataFrame({
         "order_id": raw["Name"],
         "product_id": text(raw["Lineitem sku"]).where(lambda s: s.notna(), raw["Lineitem name"]) if "Lineitem sku" in raw
@@ -106,7 +133,10 @@ def ga4(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Import
         extra.append(d or None)
     events = pd.DataFrame({
         "customer_id": raw.get("user_id"), "anonymous_id": raw["user_pseudo_id"],
-        "session_id": session.map(lambda s: None if s is None else f"{s}"),
+        # ga_session_id is the session's start in seconds: unique only with the user (Google's
+        # "[GA4] BigQuery Export" query examples count sessions as user_pseudo_id + ga_session_id)
+        "session_id": [None if s is None else f"{u}:{s}" if u is not None and u == u else f"{s}"
+                       for u, s in zip(raw["user_pseudo_id"], session, strict=True)],
         "ts": raw["event_timestamp"], "type": raw["event_name"].map(lambda n: "page" if n == "page_view" else "track"),
         "name": raw["event_name"], "channel": raw["platform"].map(lambda p: str(p).lower() if p else None) if "platform" in raw else "web",
         "url": params.map(lambda p: p.get("page_location")), "properties": extra, "revenue": revenue,
@@ -148,7 +178,19 @@ def app_reviews(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str
     """Google Play Console 'Download reports → Reviews' (``reviews_reviews_<package>_<YYYYMM>.csv``,
     UTF-16) or App Store customer reviews as JSON (the RSS feed's ``feed.entry`` or App Store
     Connect API ``data`` items)."""
-    src, raw = read_export(path, spec, name, records="feed.entry" if path.suffix == ".json" and _is_rss(path) else None)
+    left: dict[str, list[Any]] = {}
+    if path.suffix.lower() == ".json" and _is_rss(path):
+        raw = pd.DataFrame(_rss_entries(path, name))
+        review = raw["im:rating"].notna() if "im:rating" in raw else pd.Series(False, index=raw.index)
+        if not review.any():
+            raise ImportFileError(
+                f"{name} is an App Store customer-reviews feed without reviews: no entry of feed.entry has an "
+                "'im:rating' (the feed's first page also lists the app itself, which is not a review)"
+            )
+        left = excluded_rows(~review, "not a review (the feed's entry for the app, without im:rating)")
+        raw = raw[review]
+    else:
+        src, raw = read_export(path, spec, name)
     if "Star Rating" in raw.columns:
         require_columns(
             raw, ("Package Name", "Review Submit Date and Time", "Star Rating"), name, "Google Play reviews"
@@ -179,8 +221,8 @@ def app_reviews(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str
             "rating": label("im:rating"), "title": label("title"), "body": label("content"), "touchpoint": "app_store",
             "customer_id": raw["author"].map(lambda a: (a.get("name") or {}).get("label") if isinstance(a, dict) else None),
         })  # fmt: skip
-        reviews["properties"] = [{"version": v} if v else None for v in label("im:version")]
-        return load_tables(store, {"reviews": reviews}, spec, name)
+        reviews["properties"] = [{"version": v} if isinstance(v, str) and v else None for v in label("im:version")]
+        return load_tables(store, {"reviews": reviews}, spec, name, excluded=left)
     require_columns(raw, ("id", "attributes"), name, "App Store Connect customerReviews")
     attr = raw["attributes"]
     reviews = pd.DataFrame({
@@ -191,6 +233,25 @@ def app_reviews(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str
         "properties": attr.map(lambda a: {"territory": a.get("territory")} if a.get("territory") else None),
     })  # fmt: skip
     return load_tables(store, {"reviews": reviews}, spec, name)
+
+
+def _rss_entries(path: Path, name: str) -> list[dict[str, Any]]:
+    """``feed.entry`` of an App Store customer-reviews feed: the feed writes a single entry as an
+    object rather than an array, and a page without reviews without ``entry``."""
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ImportFileError(f"{name} is not valid UTF-8 JSON: {e}") from None
+    feed = doc.get("feed") if isinstance(doc, dict) else None
+    entry = feed.get("entry") if isinstance(feed, dict) else None
+    if isinstance(entry, dict):
+        entry = [entry]
+    if not isinstance(entry, list) or not all(isinstance(e, dict) for e in entry) or not entry:
+        raise ImportFileError(
+            f"{name} is an App Store customer-reviews feed without reviews: feed.entry is missing or not a list "
+            "of objects (the feed leaves it out on a page past the last review)"
+        )
+    return entry
 
 
 def _is_rss(path: Path) -> bool:

@@ -8,6 +8,7 @@ answer (good = 5, bad = 1 for Zendesk's two-level rating; Intercom's 1–5 as gi
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxlens.errors import ImportFileError
+from cxlens.ingest.files import detect_format
 from cxlens.ingest.load import ImportReport
-from cxlens.ingest.presets.base import load_tables, preset, properties, read_export, require_columns, text
+from cxlens.ingest.presets.base import (
+    excluded_rows,
+    load_tables,
+    preset,
+    properties,
+    read_export,
+    require_columns,
+    text,
+)
 from cxlens.ingest.spec import ImportSpec
 from cxlens.schema.dates import infer_format, parse_dates
 
@@ -47,6 +58,7 @@ def zendesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
     src, raw = read_export(path, spec, name)
     if src.kind in ("json", "jsonl"):
         require_columns(raw, ("id", "created_at"), name, "Zendesk API")
+        raw, left = _latest_versions(raw)
         tickets = pd.DataFrame({
             "ticket_id": raw["id"], "customer_id": raw.get("requester_id"), "created_at": raw["created_at"],
             "channel": raw["via"].map(lambda v: v.get("channel") if isinstance(v, dict) else None) if "via" in raw else None,
@@ -71,7 +83,7 @@ def zendesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
         parts = {"tickets": tickets}
         if len(fb):
             parts["feedback"] = fb
-        return load_tables(store, parts, spec, name)
+        return load_tables(store, parts, spec, name, excluded=left)
     require_columns(raw, ("Id", "Created at"), name, "Zendesk CSV")
     created = _times(raw["Created at"], "Created at", name, spec)
     first = _after(created, raw["First reply time in minutes"], "min") if "First reply time in minutes" in raw else None
@@ -107,29 +119,68 @@ def zendesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, Im
     return load_tables(store, parts, spec, name)
 
 
+def _latest_versions(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[Any]]]:
+    """The incremental export's tickets, each once, as last updated, without the deleted ones.
+
+    Time-based incremental exports repeat a ticket updated while the export ran (Zendesk, "Using the
+    Incremental Export API → Excluding duplicate items": de-duplicate by ``id``, keeping the latest
+    ``updated_at``), and list deleted tickets with ``status`` ``deleted``. Both are left out and counted.
+    """
+    when = raw["generated_timestamp"] if "generated_timestamp" in raw else None
+    if when is None or when.isna().any():
+        when = pd.to_datetime(raw["updated_at"], utc=True, errors="coerce") if "updated_at" in raw else None
+    order = pd.DataFrame({"id": raw["id"].astype(str), "pos": np.arange(len(raw))})
+    if when is not None:
+        order["when"] = when.to_numpy()
+        order = order.sort_values(["when", "pos"], kind="stable", na_position="first")
+    latest = ~order["id"].duplicated(keep="last")
+    old = np.zeros(len(raw), dtype=bool)
+    old[order["pos"].to_numpy()[~latest.to_numpy()]] = True
+    deleted = (raw["status"].astype("str").str.lower().eq("deleted").to_numpy() & ~old) if "status" in raw else None
+    left = excluded_rows(old, "an earlier version of a ticket the export lists again (kept: its latest)")
+    if deleted is not None:
+        left |= excluded_rows(deleted, "deleted in Zendesk (status deleted)")
+    keep = ~old & (~deleted if deleted is not None else True)
+    return raw[keep], left
+
+
 # -- Freshdesk ------------------------------------------------------------------------------------------------
-@preset("freshdesk", ("tickets",), "Freshdesk ticket export (CSV)")
+#: Freshdesk API codes (API v2 reference, "Tickets": source, status and priority properties)
+_FD_SOURCE = {1: "email", 2: "portal", 3: "phone", 7: "chat", 9: "feedback_widget", 10: "outbound_email"}
+_FD_STATUS = {2: "Open", 3: "Pending", 4: "Resolved", 5: "Closed"}
+_FD_PRIORITY = {1: "Low", 2: "Medium", 3: "High", 4: "Urgent"}
+
+
+@preset("freshdesk", ("tickets",), "Freshdesk tickets (CSV export or API JSON)")
 def freshdesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, ImportReport]:
-    """Freshdesk 'Tickets → Export → CSV': ``Created time``, ``Initial response time``, ``Resolved time``
-    (or the durations ``First response time (in hrs)``/``Resolution time (in hrs)``)."""
+    """Freshdesk 'Tickets → Export → CSV' (``Created time``, ``Initial response time``, ``Resolved
+    time``) or the API's tickets (``GET /api/v2/tickets`` — a list — or one ticket, with
+    ``include=stats`` for the response and resolution times).
+
+    The export's ``First response time (in hrs)`` and ``Resolution time (in hrs)`` are durations in
+    BUSINESS hours (Freshdesk's ``first_res_time_bhrs``/``resolution_time_bhrs``): they are kept in
+    ``properties`` as exported and never added to ``Created time`` (that gave wrong timestamps).
+    """
+    if detect_format(path, spec.format) in ("json", "jsonl"):
+        return _freshdesk_api(store, path, spec, name)
     src, raw = read_export(path, spec, name)
     require_columns(raw, ("Ticket ID", "Created time"), name, "Freshdesk")
     created = _times(raw["Created time"], "Created time", name, spec)
-    if "Initial response time" in raw and raw["Initial response time"].notna().any():
-        first = _times(raw["Initial response time"], "Initial response time", name, spec)
-    elif "First response time (in hrs)" in raw:
-        first = _after(created, raw["First response time (in hrs)"], "h")
-    else:
-        first = None
-    if "Resolved time" in raw and raw["Resolved time"].notna().any():
-        resolved = _times(raw["Resolved time"], "Resolved time", name, spec)
-    elif "Resolution time (in hrs)" in raw:
-        resolved = _after(created, raw["Resolution time (in hrs)"], "h")
-    else:
-        resolved = None
+
+    def stamp(*cols: str) -> pd.Series | None:
+        for c in cols:
+            if c in raw and raw[c].notna().any():
+                return _times(raw[c], c, name, spec)
+        return None
+
+    first = stamp("Initial response time")
+    resolved = stamp("Resolved time")
+    closed = stamp("Closed time")
+    if closed is not None:
+        resolved = closed if resolved is None else resolved.where(resolved.notna(), closed)
     used = {"Ticket ID", "Subject", "Status", "Source", "Agent", "Group", "Created time", "Initial response time",
-            "Resolved time", "First response time (in hrs)", "Resolution time (in hrs)", "Customer interactions",
-            "Contact ID", "Full name", "Email"}  # fmt: skip
+            "Resolved time", "Customer interactions", "Contact ID", "Full name", "Email", "Work phone",
+            "Mobile phone", "Facebook ID", "Twitter ID"}  # fmt: skip
     tickets = pd.DataFrame({
         "ticket_id": raw["Ticket ID"], "customer_id": raw.get("Contact ID"), "created_at": _iso(created),
         "first_response_at": _iso(first) if first is not None else None,
@@ -143,6 +194,68 @@ def freshdesk(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
     return load_tables(store, {"tickets": tickets}, spec, name)
 
 
+def _freshdesk_api(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, ImportReport]:
+    if path.suffix.lower() != ".json":  # JSON Lines, or compressed: the reader's records
+        raw = read_export(path, spec, name)[1]
+    else:  # one ticket (GET /api/v2/tickets/<id>) is an object whose lists are not records
+        try:
+            doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise ImportFileError(f"{name} is not valid UTF-8 JSON: {e}") from None
+        rows = [doc] if isinstance(doc, dict) and "id" in doc else doc
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+            raise ImportFileError(
+                f"{name} is not a Freshdesk API answer: expected the list of GET /api/v2/tickets or one ticket object"
+            )
+        raw = pd.DataFrame(rows)
+    require_columns(raw, ("id", "created_at"), name, "Freshdesk API")
+    gone = np.zeros(len(raw), dtype=bool)
+    for flag in ("spam", "deleted"):
+        if flag in raw:
+            gone |= raw[flag].map(lambda v: v is True).to_numpy()
+    left = excluded_rows(gone, "spam or deleted in Freshdesk")
+    raw = raw[~gone]
+    stats = raw["stats"] if "stats" in raw else pd.Series(None, index=raw.index, dtype=object)
+
+    def stat(key: str) -> pd.Series:
+        return stats.map(lambda s: s.get(key) if isinstance(s, dict) else None)
+
+    def named(col: str, codes: dict[int, str]) -> pd.Series | None:
+        if f"{col}_name" in raw:
+            return text(raw[f"{col}_name"])
+        return raw[col].map(lambda v: codes.get(v, v) if v is not None and v == v else None) if col in raw else None
+
+    resolved = stat("resolved_at")
+    channel = named("source", _FD_SOURCE)
+    tickets = pd.DataFrame({
+        "ticket_id": raw["id"], "customer_id": raw.get("requester_id"), "created_at": raw["created_at"],
+        "first_response_at": stat("first_responded_at"),
+        "resolved_at": resolved.where(resolved.notna(), stat("closed_at")),
+        "channel": channel.str.lower().str.replace(" ", "_") if channel is not None else None,
+        "subject": raw.get("subject"),
+        "body": text(raw["description_text"]) if "description_text" in raw else (
+            text(raw["description"].astype("str").str.replace(_TAGS, "", regex=True)) if "description" in raw else None
+        ),
+        "status": named("status", _FD_STATUS),
+        "agent": raw["responder_name"] if "responder_name" in raw else raw.get("responder_id"),
+        "team": raw.get("group_id"),
+    })  # fmt: skip
+    tickets["properties"] = [
+        {k: v for k, v in d.items() if not _blank(v)} or None
+        for d in pd.DataFrame({
+            "priority": named("priority", _FD_PRIORITY) if "priority" in raw or "priority_name" in raw else None,
+            "type": raw["type"] if "type" in raw else raw.get("ticket_type"),
+            "tags": raw.get("tags"), "updated_at": raw.get("updated_at"), "due_by": raw.get("due_by"),
+            "company_id": raw.get("company_id"),
+        }, index=raw.index).astype(object).to_dict("records")
+    ]  # fmt: skip
+    return load_tables(store, {"tickets": tickets}, spec, name, excluded=left)
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str | list | dict) and not v)
+
+
 # -- Intercom -------------------------------------------------------------------------------------------------
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -152,7 +265,10 @@ def intercom(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, I
     """Intercom conversations (``GET /conversations``: ``{"type": "conversation.list", "conversations": [...]}``).
     Times are Unix seconds; ``statistics.first_admin_reply_at`` and ``last_close_at`` give the first
     response and the resolution; ``conversation_rating`` (1–5) becomes a CSAT answer."""
-    src, raw = read_export(path, spec, name, records="conversations" if path.suffix == ".json" else None)
+    single = path.suffix.lower() == ".json" and _one_conversation(path)
+    src, raw = read_export(path, spec, name, records=None if single or path.suffix != ".json" else "conversations")
+    if single:  # GET /conversations/<id>: the object itself (its conversation_parts are not records)
+        raw = pd.DataFrame([json.loads(path.read_bytes().decode("utf-8-sig"))])
     require_columns(raw, ("id", "created_at"), name, "Intercom")
 
     def get(col: str, *keys: str) -> pd.Series:
@@ -173,11 +289,23 @@ def intercom(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, I
         spec = ImportSpec(**{**vars(spec), "epoch": "s"})
     tickets = pd.DataFrame({
         "ticket_id": raw["id"], "customer_id": contacts.where(contacts.notna(), author), "created_at": raw["created_at"],
-        "first_response_at": get("statistics", "first_admin_reply_at"), "resolved_at": get("statistics", "last_close_at"),
-        "channel": get("source", "delivered_as").where(lambda s: s.notna(), get("source", "type")),
+        "first_response_at": get("statistics", "first_admin_reply_at"),
+        # a conversation reopened after a close keeps its last_close_at: resolved only while closed
+        "resolved_at": get("statistics", "last_close_at").where(
+            raw["state"].eq("closed") if "state" in raw else pd.Series(True, index=raw.index), None
+        ),
+        # source.type is the channel (conversation, email, phone_call, whatsapp…); delivered_as is who
+        # started it (customer_initiated, admin_initiated, automated…), kept in properties
+        "channel": get("source", "type"),
         "subject": get("source", "subject").map(lambda s: s or None), "body": body, "status": raw.get("state"),
         "agent": raw.get("admin_assignee_id"), "team": raw.get("team_assignee_id"),
     })  # fmt: skip
+    tickets["properties"] = [
+        {k: v for k, v in d.items() if not _blank(v)} or None
+        for d in pd.DataFrame({"delivered_as": get("source", "delivered_as"), "priority": raw.get("priority"),
+                               "last_close_at": get("statistics", "last_close_at")}, index=raw.index)
+        .astype(object).to_dict("records")
+    ]  # fmt: skip
     reopens = get("statistics", "count_reopens")
     tickets["contacts"] = pd.to_numeric(reopens, errors="coerce").add(1).astype("Int64")
     rating = get("conversation_rating", "rating")
@@ -190,3 +318,12 @@ def intercom(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, I
     if len(fb):
         parts["feedback"] = fb
     return load_tables(store, parts, spec, name)
+
+
+def _one_conversation(path: Path) -> bool:
+    """Whether the file is one conversation (``"type": "conversation"``), not a list of them."""
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("type") == "conversation"

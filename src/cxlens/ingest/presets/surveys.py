@@ -8,13 +8,18 @@ Respondent PII (IP address, e-mail, names, location) is never copied into ``prop
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import json
 import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
+from cxlens.errors import ImportFileError, ParameterError
 from cxlens.ingest.load import ImportReport
 from cxlens.ingest.presets.base import (
     excluded_rows,
@@ -65,7 +70,9 @@ def qualtrics(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
     left out and counted.
     """
     src, raw = read_export(path, spec, name)
-    require_columns(raw, ("ResponseId", "RecordedDate"), name, "Qualtrics")
+    raw, legacy = _legacy_qualtrics(raw)
+    when = "EndDate" if legacy else "RecordedDate"
+    require_columns(raw, ("ResponseId", when), name, "Qualtrics")
     labels = {c: str(v) for c, v in raw.iloc[0].items()} if len(raw) else {}
     skip = 1
     zone = None
@@ -78,15 +85,16 @@ def qualtrics(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
     data = raw.iloc[skip:].reset_index(drop=True)
     meta = {"StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished",
             "RecordedDate", "ResponseId", "ExternalReference", "DistributionChannel", "UserLanguage",
-            "RecipientLastName", "RecipientFirstName", "RecipientEmail", "LocationLatitude", "LocationLongitude"}  # fmt: skip
+            "RecipientLastName", "RecipientFirstName", "RecipientEmail", "LocationLatitude", "LocationLongitude",
+            "ResponseSet", "Name", "LocationAccuracy"}  # fmt: skip
     score, metric = find_score(data, labels, spec, name, skip=meta)
     comment = find_comment(data, labels, spec, score, skip=meta)
     finished = data["Finished"].astype("str").str.strip().str.lower() if "Finished" in data.columns else None
     keep = finished.isin(["1", "true"]).to_numpy() if finished is not None else None
     if zone and spec.timezone == "UTC":
-        spec = ImportSpec(**{**vars(spec), "timezone": _iana(zone)})
+        spec = ImportSpec(**{**vars(spec), "timezone": _iana(zone, name)})
     fb = _feedback(
-        data, fid=data["ResponseId"], ts=data["RecordedDate"], score_col=score, metric=metric, comment_col=comment,
+        data, fid=data["ResponseId"], ts=data[when], score_col=score, metric=metric, comment_col=comment,
         survey=Path(name).stem, used=meta,
         customer=text(data["ExternalReference"]) if "ExternalReference" in data.columns else None,
     )  # fmt: skip
@@ -103,13 +111,47 @@ def qualtrics(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
     return load_tables(store, {"feedback": fb}, spec, name, excluded=left)
 
 
+#: the legacy export's names for the columns that exports since 2017 name differently
+_LEGACY_NAMES = {
+    "ResponseID": "ResponseId",
+    "ExternalDataReference": "ExternalReference",
+    "EmailAddress": "RecipientEmail",
+}
+
+
+def _legacy_qualtrics(raw: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """A legacy Qualtrics export (before 2017): row 1 holds ``V1``, ``V2``… over the embedded fields
+    and the question ids over the questions, row 2 the field names (``ResponseID``, ``EndDate``…) and
+    the question wording; there is no ``RecordedDate`` (``EndDate`` is when the response was
+    recorded). Returns the export with the current export's column names, the wording row kept as
+    the first row, and whether it was legacy."""
+    if "ResponseId" in raw.columns or not len(raw) or "ResponseID" not in set(raw.iloc[0].astype(str)):
+        return raw, False
+    names = []
+    for col, second in raw.iloc[0].items():
+        c = str(col)
+        names.append(_LEGACY_NAMES.get(str(second), str(second)) if re.fullmatch(r"V\d+", c) else c)
+    out = raw.copy()
+    out.columns = names
+    return out, True
+
+
 #: Qualtrics writes some zones by their Windows-style names in older exports
 _QUALTRICS_ZONES = {"Mountain Standard Time": "America/Denver", "Pacific Standard Time": "America/Los_Angeles",
                     "Eastern Standard Time": "America/New_York", "Central Standard Time": "America/Chicago"}  # fmt: skip
 
 
-def _iana(zone: str) -> str:
-    return _QUALTRICS_ZONES.get(zone, zone)
+def _iana(zone: str, name: str) -> str:
+    """The IANA name of the zone the ImportId row states (``Z`` is UTC, as in exports in UTC)."""
+    z = "UTC" if zone.strip().upper() in ("Z", "UTC", "GMT", "ETC/UTC") else _QUALTRICS_ZONES.get(zone, zone)
+    try:
+        ZoneInfo(z)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImportFileError(
+            f"{name}: its ImportId header row states the time zone {zone!r}, which is not an IANA name; "
+            "give the survey's zone with --timezone (e.g. America/Denver)"
+        ) from None
+    return z
 
 
 # -- SurveyMonkey ---------------------------------------------------------------------------------------
@@ -120,19 +162,28 @@ def surveymonkey(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[st
     Row 1 holds the question (blank over a question's further columns), row 2 the answer option or
     ``Response``/``Open-Ended Response``; the two are joined into one column name.
     """
-    src, raw = read_export(path, spec, name)
-    require_columns(raw, ("Respondent ID", "End Date"), name, "SurveyMonkey")
-    second = raw.iloc[0] if len(raw) else pd.Series(dtype=object)
+    if path.suffix.lower() in (".csv", ".txt"):
+        first, second, rows = _csv_rows(path, spec, name)
+    else:  # the Excel export
+        _, raw = read_export(path, spec, name)
+        first = [str(c) for c in raw.columns]
+        second = raw.iloc[0].tolist() if len(raw) else [None] * len(first)
+        rows = raw.iloc[1:].to_numpy(dtype=object).tolist()
+    first = [("" if c.startswith("Unnamed:") else c).strip().lstrip("\ufeff") for c in first]
+    require_columns(pd.DataFrame(columns=first), ("Respondent ID", "End Date"), name, "SurveyMonkey")
     names, current = [], ""
-    for c in raw.columns:
-        head = "" if str(c).startswith("Unnamed:") else str(c)
+    for head, v in zip(first, second, strict=False):
         current = head or current
-        v = second.get(c)
         sub = "" if v is None or pd.isna(v) else str(v).strip()
         names.append(current if sub in ("", "Response", "Open-Ended Response") or not head and not current
                      else (f"{current} - {sub}" if not head or sub != head else current))  # fmt: skip
-    data = raw.iloc[1:].reset_index(drop=True)
-    data.columns = names
+    # a wording asked twice (a 'Comments' box on two pages) gives two columns of one name: number them
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] > 1:
+            names[i] = f"{n} ({seen[n]})"
+    data = pd.DataFrame(rows, columns=names, dtype=object)
     meta = {"Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address", "Email Address",
             "First Name", "Last Name", "Custom Data 1"}  # fmt: skip
     score, metric = find_score(data, {}, spec, name, skip=meta)
@@ -146,19 +197,58 @@ def surveymonkey(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[st
     return load_tables(store, {"feedback": fb}, spec, name)
 
 
+def _csv_rows(path: Path, spec: ImportSpec, name: str) -> tuple[list[str], list[Any], list[list[Any]]]:
+    """The export's two header rows and its data rows, read as text (a header row may repeat a name,
+    which a one-header reader refuses); encoding from the BOM, else ``--encoding``, else UTF-8."""
+    data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        enc = "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        enc = "utf-16"
+    else:
+        enc = spec.encoding or "utf-8"
+    try:
+        content = data.decode(enc)
+    except UnicodeDecodeError as e:
+        raise ImportFileError(
+            f"{name} is not {enc} (byte {e.start + 1}); give its encoding with --encoding, e.g. cp1252"
+        ) from None
+    except LookupError:
+        raise ParameterError("encoding", f"--encoding {enc!r} is not known") from None
+    delim = spec.delimiter or ","
+    rows = [r for r in csv.reader(io.StringIO(content.lstrip("\ufeff")), delimiter=delim) if r]
+    if len(rows) < 2:
+        raise ImportFileError(f"{name} has {len(rows)} lines; expected SurveyMonkey's two header rows and responses")
+    width = len(rows[0])
+    body = []
+    for i, r in enumerate(rows[2:], start=3):
+        if len(r) != width:
+            raise ImportFileError(f"{name} line {i} has {len(r)} fields; expected {width} (as in the header)")
+        body.append([v if v.strip() else None for v in r])
+    return rows[0], [v or None for v in rows[1]] + [None] * (width - len(rows[1])), body
+
+
 # -- Typeform ---------------------------------------------------------------------------------------------
 @preset("typeform", ("feedback",), "Typeform responses export (CSV)")
 def typeform(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, ImportReport]:
     """Typeform 'Results → Responses → Download all responses → CSV': one row per response, the
-    question wording as column names, ``#`` the response token, ``Submit Date (UTC)``."""
+    question wording as column names, ``#`` the response token, ``Submit Date (UTC)``. Partial
+    responses (``Response Type`` ``partial``, in exports since 2023) are left out and counted."""
     src, raw = read_export(path, spec, name)
     require_columns(raw, ("#", "Submit Date (UTC)"), name, "Typeform")
-    meta = {"#", "Start Date (UTC)", "Stage Date (UTC)", "Submit Date (UTC)", "Network ID", "Tags", "Response Type"}
+    meta = {"#", "Start Date (UTC)", "Stage Date (UTC)", "Submit Date (UTC)", "Network ID", "Tags", "Response Type",
+            "Ending"}  # fmt: skip
+    left: dict[str, list[Any]] = {}
+    if "Response Type" in raw.columns:
+        # exports since 2023 hold partial responses too (Response Type 'partial', no Submit Date)
+        done = raw["Response Type"].astype("str").str.strip().str.lower().eq("completed").to_numpy()
+        left = excluded_rows(~done, "not completed (Response Type = partial)")
+        raw = raw[done]
     score, metric = find_score(raw, {}, spec, name, skip=meta)
     comment = find_comment(raw, {}, spec, score, skip=meta)
     fb = _feedback(raw, fid=raw["#"], ts=raw["Submit Date (UTC)"], score_col=score, metric=metric, comment_col=comment,
                    survey=Path(name).stem, used=meta)  # fmt: skip
-    return load_tables(store, {"feedback": fb}, spec, name)
+    return load_tables(store, {"feedback": fb}, spec, name, excluded=left)
 
 
 # -- Delighted --------------------------------------------------------------------------------------------
@@ -175,7 +265,9 @@ def delighted(store: Any, path: Path, spec: ImportSpec, name: str) -> dict[str, 
         fb = pd.DataFrame({
             "feedback_id": raw["id"], "ts": raw["created_at"], "metric": metric, "score": raw["score"],
             "comment": text(raw["comment"]) if "comment" in raw.columns else None,
-            "customer_id": raw["person"] if "person" in raw.columns else None, "survey_id": "delighted",
+            # `person` is the person's id, or the person itself with expand[]=person: its id, never the object
+            "customer_id": raw["person"].map(lambda p: p.get("id") if isinstance(p, dict) else p)
+            if "person" in raw.columns else None, "survey_id": "delighted",
         })  # fmt: skip
         extras = [
             c for c in ("person_properties", "tags", "notes", "additional_answers", "permalink") if c in raw.columns
