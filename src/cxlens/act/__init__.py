@@ -50,8 +50,16 @@ class Act:
     def rule(self, name: str) -> Rule:
         return rules.get_rule(self.store, name)
 
-    def history(self, name: str) -> pd.DataFrame:
-        return rules.rule_history(self.store, name)
+    def history(self, name: str, *, diff: bool = False) -> pd.DataFrame:
+        """Every version of rule ``name`` (who, when, what change); ``diff``: with a ``diff`` column, the
+        unified diff of each version's YAML against the one before."""
+        df = rules.rule_history(self.store, name)
+        return rules.with_diffs(df) if diff else df
+
+    def activity(self, *, now: dt.datetime | None = None) -> pd.DataFrame:
+        """Per rule: alerts in all, in the last 24 h, when it last fired, its open cases and its dead or
+        refused deliveries."""
+        return rules.rule_activity(self.store, now=now)
 
     def pause(self, name: str, *, who: str | None = None) -> Rule:
         return rules.set_status(self.store, name, "paused", who=who)
@@ -139,10 +147,15 @@ class Act:
     # -- cases --------------------------------------------------------------------------------
     def cases(self, *, status: str | Sequence[str] | None = None, team: str | None = None,
               owner: str | None = None, customer_id: str | None = None, teams: Sequence[str] | None = None,
-              limit: int = 1000) -> pd.DataFrame:  # fmt: skip
+              priority: str | None = None, limit: int = 1000) -> pd.DataFrame:  # fmt: skip
         """Cases, newest first (``teams``: only those teams' cases, an agent's queue)."""
         return _cases.list_cases(self.store, status=status, team=team, owner=owner, customer_id=customer_id,
-                                 teams=teams, limit=limit)  # fmt: skip
+                                 teams=teams, priority=priority, limit=limit)  # fmt: skip
+
+    def teams(self) -> list[str]:
+        """Every team named by a member or a case."""
+        return [r[0] for r in self.store.rows("SELECT team FROM act_team_members UNION SELECT team FROM act_cases "
+                                              "WHERE team IS NOT NULL ORDER BY 1")]  # fmt: skip
 
     def case(self, case_id: str, *, teams: Sequence[str] | None = None) -> dict[str, Any]:
         out = _cases.get_case(self.store, case_id, teams=teams)

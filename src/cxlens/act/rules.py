@@ -43,9 +43,12 @@ __all__ = [
     "parse_duration",
     "parse_rules",
     "quiet_until",
+    "rule_activity",
     "rule_history",
+    "rule_yaml",
     "save_rules",
     "set_status",
+    "with_diffs",
 ]
 
 #: the actions a rule can take and the options each accepts (required ones first, marked ``!``)
@@ -457,3 +460,49 @@ def rule_history(store: Any, name: str) -> pd.DataFrame:
     if df.empty:
         raise NotFoundError(f"no rule {name!r} in this workspace; `cxlens rules list` shows them")
     return df
+
+
+def rule_yaml(definition: dict[str, Any] | str) -> str:
+    """A stored rule (its mapping or JSON text) as a rules file of one rule: name, when, do, then the rest."""
+    data = json.loads(definition) if isinstance(definition, str) else definition
+    order = ["name", "description", "when", "do", "window", "max_age"]
+    data = {k: data[k] for k in sorted(data, key=lambda k: (order.index(k) if k in order else len(order), k))}
+    return yaml.safe_dump({"rules": [data]}, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def with_diffs(history: pd.DataFrame) -> pd.DataFrame:
+    """``history`` (:func:`rule_history`) with ``yaml`` (each version as a rules file) and ``diff`` (the
+    unified diff against the version before; empty when only the status changed)."""
+    import difflib
+
+    out = history.copy()
+    texts = [rule_yaml(d) for d in out["definition"]]
+    diffs, before = [], ""
+    for v, text in zip(out["version"], texts, strict=True):
+        lines = difflib.unified_diff(before.splitlines(), text.splitlines(), f"version {int(v) - 1}",
+                                     f"version {int(v)}", lineterm="", n=2)  # fmt: skip
+        diffs.append("\n".join(lines))
+        before = text
+    out["yaml"] = texts
+    out["diff"] = diffs
+    return out
+
+
+def rule_activity(store: Any, *, now: dt.datetime | None = None) -> pd.DataFrame:
+    """Per current (not deleted) rule: ``alerts`` in all, ``alerts_24h``, ``last_fired``, ``open_cases``
+    (cases of the rule not closed) and ``failed`` (dead or refused deliveries)."""
+    now = now or _now()
+    return store.read(
+        "WITH r AS (SELECT name, status FROM act_rules "
+        "  QUALIFY row_number() OVER (PARTITION BY name ORDER BY version DESC) = 1), "
+        "a AS (SELECT rule, count(*) AS alerts, count(*) FILTER (WHERE created_at > ?) AS alerts_24h, "
+        "  max(created_at) AS last_fired FROM act_alerts WHERE trigger <> 'test' GROUP BY rule), "
+        "c AS (SELECT rule, count(*) AS open_cases FROM act_cases WHERE status <> 'closed' GROUP BY rule), "
+        "d AS (SELECT d.rule, count(*) AS failed FROM act_deliveries d LEFT JOIN jobs j USING (job_id) "
+        "  WHERE d.status = 'refused' OR (d.status <> 'sent' AND j.status = 'dead') GROUP BY d.rule) "
+        "SELECT r.name, r.status, coalesce(a.alerts, 0) AS alerts, coalesce(a.alerts_24h, 0) AS alerts_24h, "
+        "a.last_fired, coalesce(c.open_cases, 0) AS open_cases, coalesce(d.failed, 0) AS failed FROM r "
+        "LEFT JOIN a ON a.rule = r.name LEFT JOIN c ON c.rule = r.name LEFT JOIN d ON d.rule = r.name "
+        "WHERE r.status <> 'deleted' ORDER BY r.name",
+        [now - dt.timedelta(hours=24)],
+    )
