@@ -51,7 +51,7 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
         "alert_id": {"type": "string"},
         "rule": {"type": "string"},
         "rule_version": {"type": "integer"},
-        "trigger": {"enum": ["feedback", "test"]},
+        "trigger": {"enum": ["feedback", "customer", "test", "digest"]},
         "customer_id": {"type": ["string", "null"]},
         "feedback_id": {"type": ["string", "null"]},
         "metric": {"type": ["string", "null"]},
@@ -69,7 +69,37 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
                 "churn_reason": {"type": ["string", "null"]},
             },
         },
-        "link": {"type": ["string", "null"], "description": "the customer 360 in the dashboard"},
+        "link": {"type": ["string", "null"], "description": "the customer 360 (a digest: the rule's page)"},
+        "digest": {
+            "type": "object",
+            "description": "trigger 'digest' only: the alerts of the rule past its flood limit in one period",
+            "properties": {
+                "from": {"type": "string", "format": "date-time"},
+                "until": {"type": "string", "format": "date-time"},
+                "alerts": {"type": "integer"},
+                "customers": {"type": "integer"},
+                "sent_individually": {"type": "integer", "description": "alerts sent one by one before it"},
+                "scores": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "metric": {"type": ["string", "null"]},
+                            "n": {"type": "integer"},
+                            "mean": {"type": "number"},
+                        },
+                    },
+                },
+                "touchpoints": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"touchpoint": {"type": "string"}, "n": {"type": "integer"}},
+                    },
+                },
+                "examples": {"type": "array", "description": "up to 5, comments redacted", "items": {"type": "object"}},
+            },
+        },
     },
 }
 
@@ -106,6 +136,8 @@ def delivery_context(store: Any, delivery_id: str) -> tuple[str, str, Any] | Non
     if not row[2]:
         return row[0], row[1], LookupError(f"delivery {delivery_id!r} has no alert (erased?)")
     alert, scores = row[3:16], row[16:19]
+    if alert[5] == "digest":
+        return row[0], row[1], _digest_context(store, delivery_id, alert)
     # no scores row (models not run, or no customer): all three NULL, the same context as without one
     return row[0], row[1], _context(store, delivery_id, alert, scores if alert[3] else None)
 
@@ -125,22 +157,89 @@ def _context(store: Any, delivery_id: str, row: Any, scores: Any) -> dict[str, A
                     "churn_risk": None if s[1] is None else round(float(s[1]), 4),
                     "churn_reason": (str(s[2]).split(";")[0].strip() or None) if s[2] else None}  # fmt: skip
     ctx["customer"] = customer
-    base = (store.setting("act.base_url", None) if hasattr(store, "setting") else None) or os.environ.get(
-        "CXLENS_BASE_URL"
-    )
+    base = _base_url(store)
     ctx["link"] = (f"{str(base).rstrip('/')}/customers/{quote(ctx['customer_id'], safe='')}"
                    if base and ctx["customer_id"] else None)  # fmt: skip
     ctx["id"] = delivery_id
     return ctx
 
 
+DIGEST_EXAMPLES = 5
+
+
+def _base_url(store: Any) -> str | None:
+    return (store.setting("act.base_url", None) if hasattr(store, "setting") else None) or os.environ.get(
+        "CXLENS_BASE_URL"
+    )
+
+
+def _digest_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
+    """A digest's context: the alerts of its rule in its period that were not sent one by one (read at
+    send time, after the period ended), counted and summarised, with a few redacted examples."""
+    ctx = dict(zip(_ALERT_KEYS, row, strict=True))
+    info = json.loads(ctx["comment"] or "{}")
+    start, until = info.get("from"), info.get("until")
+    alerts = store.read(
+        "SELECT a.customer_id, a.metric, a.score, a.comment, a.touchpoint FROM act_alerts a WHERE a.rule = ? "
+        "AND a.created_at >= ?::TIMESTAMP AND a.created_at < ?::TIMESTAMP AND a.trigger NOT IN ('test', 'digest') "
+        "AND NOT EXISTS (SELECT 1 FROM act_deliveries d WHERE d.alert_id = a.alert_id) "
+        "ORDER BY a.ts, a.created_at, a.alert_id",
+        [ctx["rule"], start, until],
+    )
+    scores = [{"metric": m, "n": int(len(g)), "mean": round(float(g["score"].mean()), 2)}
+              for m, g in alerts.dropna(subset=["score"]).groupby("metric", dropna=False)]  # fmt: skip
+    tps = alerts["touchpoint"].dropna().value_counts().head(5)
+    examples = []
+    for r in alerts.head(DIGEST_EXAMPLES).to_dict("records"):
+        comment = redact(r["comment"]) if isinstance(r["comment"], str) and r["comment"] else None
+        examples.append({"customer_id": r["customer_id"], "metric": r["metric"],
+                         "score": None if r["score"] != r["score"] else float(r["score"]),
+                         "touchpoint": r["touchpoint"], "comment": _cut(comment, 200) if comment else None})  # fmt: skip
+    digest = {"from": start, "until": until, "alerts": int(len(alerts)),
+              "customers": int(alerts["customer_id"].nunique()), "sent_individually": int(info.get("after", 0)),
+              "scores": scores, "touchpoints": [{"touchpoint": str(t), "n": int(n)} for t, n in tps.items()],
+              "examples": examples}  # fmt: skip
+    lines = [" · ".join(x for x in (e["customer_id"] or "anonymous",
+                                    f"{(e['metric'] or '').upper()} {e['score']:g}" if e["score"] is not None else "",
+                                    e["touchpoint"] or "") if x) + (f": {e['comment']}" if e["comment"] else "")
+             for e in examples]  # fmt: skip
+    if len(alerts) > len(examples):
+        lines.append(f"… and {len(alerts) - len(examples)} more")
+    base = _base_url(store)
+    ctx.update({"comment": "\n".join(lines) or None, "score": None, "metric": None, "customer_id": None,
+                "customer": {"clv": None, "churn_risk": None, "churn_reason": None}, "digest": digest,
+                "link": f"{str(base).rstrip('/')}/rules/{quote(ctx['rule'], safe='')}" if base else None,
+                "id": delivery_id})  # fmt: skip
+    return ctx
+
+
+def _hhmm(iso: str | None) -> str:
+    return (iso or "")[11:16]
+
+
 def title(ctx: dict[str, Any]) -> str:
+    d = ctx.get("digest")
+    if d is not None:
+        return (f"{ctx['rule']}: {d['alerts']} more alert{'s' if d['alerts'] != 1 else ''} from "
+                f"{_hhmm(d['from'])} to {_hhmm(d['until'])} UTC (digest)")  # fmt: skip
     score = "" if ctx["score"] is None else f" {ctx['score']:g}"
     who = ctx["customer_id"] or "an anonymous customer"
     return f"{ctx['rule']}: {(ctx['metric'] or 'feedback').upper()}{score} from {who}"
 
 
 def _facts(ctx: dict[str, Any]) -> list[tuple[str, str]]:
+    d = ctx.get("digest")
+    if d is not None:
+        out = [("Alerts", f"{d['alerts']:,}"), ("Customers", f"{d['customers']:,}"),
+               ("Period (UTC)", f"{(d['from'] or '')[:16].replace('T', ' ')} to {_hhmm(d['until'])}"),
+               ("Sent one by one first", str(d["sent_individually"]))]  # fmt: skip
+        if d["scores"]:
+            out.append(("Scores", "; ".join(f"{(s['metric'] or '').upper()} mean {s['mean']:g} (n = {s['n']})"
+                                            for s in d["scores"])))  # fmt: skip
+        if d["touchpoints"]:
+            out.append(("Touchpoints", ", ".join(f"{t['touchpoint']} {t['n']}" for t in d["touchpoints"])))
+        out.append(("Rule", ctx["rule"]))
+        return out
     c = ctx["customer"]
     out = [("Customer", ctx["customer_id"] or "anonymous"), ("Score", "" if ctx["score"] is None else
            f"{(ctx['metric'] or '').upper()} {ctx['score']:g}")]  # fmt: skip
@@ -165,6 +264,7 @@ def webhook_body(ctx: dict[str, Any]) -> dict[str, Any]:
         "comment": ctx["comment"], "touchpoint": ctx["touchpoint"], "survey_id": ctx["survey_id"],
         "answered_at": _iso(ctx["answered_at"]), "created_at": _iso(ctx["created_at"]),
         "customer": ctx["customer"], "link": ctx["link"],
+        **({"digest": ctx["digest"]} if ctx.get("digest") is not None else {}),
     }  # fmt: skip
 
 
@@ -188,8 +288,9 @@ def slack_message(ctx: dict[str, Any]) -> dict[str, Any]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
                                                    "text": _cut("> " + _slack_escape(ctx["comment"]), SLACK_SECTION)}})  # fmt: skip
     if ctx["link"]:
+        label = "Open the rule" if ctx.get("digest") is not None else "Open customer 360"
         blocks.append({"type": "actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": "Open customer 360"}, "url": ctx["link"]}]})  # fmt: skip
+            {"type": "button", "text": {"type": "plain_text", "text": label}, "url": ctx["link"]}]})  # fmt: skip
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"cxlens alert {ctx['id']}"}]})
     return {"text": _cut(head + (f" — {ctx['comment']}" if ctx["comment"] else ""), SLACK_SECTION), "blocks": blocks}
 
