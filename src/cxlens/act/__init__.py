@@ -23,13 +23,13 @@ import pandas as pd
 
 from cxlens.act import cases as _cases
 from cxlens.act import deliver as _deliver
-from cxlens.act import net, rules, signals
+from cxlens.act import net, rules, schedule, signals
 from cxlens.act.messages import WEBHOOK_SCHEMA
 from cxlens.act.rules import Rule, parse_rules
 from cxlens.act.trigger import feedback_where, fire, on_feedback
 from cxlens.errors import ConfigError
 
-__all__ = ["WEBHOOK_SCHEMA", "Act", "Rule", "on_feedback", "parse_rules"]
+__all__ = ["WEBHOOK_SCHEMA", "Act", "Rule", "on_feedback", "parse_rules", "schedule"]
 
 
 class Act:
@@ -74,6 +74,11 @@ class Act:
         """Which answers rule ``name`` fires on, without sending anything: the given ``answer``
         (``{"metric": "nps", "score": 3, …}``) or the latest ``limit`` stored answers it matches."""
         r = self.rule(name)
+        if r.trigger == "schedule":  # a preview of the digest it would send now
+            if answer is not None:
+                raise ConfigError(f"rule {name!r} is a schedule rule; it is tested without an answer")
+            content = schedule.digest_content(self.store, r.conditions, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+            return pd.DataFrame(content["metrics"]).assign(period_from=content["from"], period_until=content["until"])
         if r.trigger == "customer":  # who is inside the band now (a crossing into it fires)
             if answer is not None:
                 bad = set(answer) - {"churn_risk", "clv", "customer_id"}

@@ -14,6 +14,7 @@ always set; Teams — an Adaptive Card 1.4 in a ``message`` attachment, the whol
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import os
@@ -51,7 +52,7 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
         "alert_id": {"type": "string"},
         "rule": {"type": "string"},
         "rule_version": {"type": "integer"},
-        "trigger": {"enum": ["feedback", "customer", "test", "digest"]},
+        "trigger": {"enum": ["feedback", "customer", "test", "digest", "schedule"]},
         "customer_id": {"type": ["string", "null"]},
         "feedback_id": {"type": ["string", "null"]},
         "metric": {"type": ["string", "null"]},
@@ -70,6 +71,11 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
             },
         },
         "link": {"type": ["string", "null"], "description": "the customer 360 (a digest: the rule's page)"},
+        "report": {
+            "type": "object",
+            "description": "trigger 'schedule' only: the period's metrics (value, ci_low, ci_high, n, previous, "
+            "previous_n, delta, p_value, significant, small_sample), themes and open cases",
+        },
         "digest": {
             "type": "object",
             "description": "trigger 'digest' only: the alerts of the rule past its flood limit in one period",
@@ -138,6 +144,8 @@ def delivery_context(store: Any, delivery_id: str) -> tuple[str, str, Any] | Non
     alert, scores = row[3:16], row[16:19]
     if alert[5] == "digest":
         return row[0], row[1], _digest_context(store, delivery_id, alert)
+    if alert[5] == "schedule":
+        return row[0], row[1], _schedule_context(store, delivery_id, alert)
     # no scores row (models not run, or no customer): all three NULL, the same context as without one
     return row[0], row[1], _context(store, delivery_id, alert, scores if alert[3] else None)
 
@@ -213,11 +221,41 @@ def _digest_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
     return ctx
 
 
+def _schedule_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
+    """A scheduled digest's context: the report the ``act.schedule`` job computed (in the alert)."""
+    ctx = dict(zip(_ALERT_KEYS, row, strict=True))
+    report = json.loads(ctx["comment"] or "{}")
+    lines = [f"{t['theme']}: {t['n']} (previous period {t['previous_n']})" for t in report.get("themes", [])]
+    base = _base_url(store)
+    ctx.update({"comment": ("Top themes — " + "; ".join(lines)) if lines else None, "score": None, "metric": None,
+                "customer_id": None, "customer": {"clv": None, "churn_risk": None, "churn_reason": None},
+                "report": report, "link": f"{str(base).rstrip('/')}/" if base else None, "id": delivery_id})  # fmt: skip
+    return ctx
+
+
+def _metric_line(m: dict[str, Any]) -> str:
+    """One metric of a scheduled digest: value, CI, n, change and its test."""
+    if not m["n"]:
+        return "no answers in the period"
+    unit = "" if m["metric"] in ("nps", "ces") else "%"
+    out = f"{m['value']:g}{unit} (95% CI {m['ci_low']:g} to {m['ci_high']:g}, n = {m['n']:,})"
+    if m["previous"] is None:
+        return out + "; no answers in the period before"
+    sig = "significant" if m["significant"] else "not significant"
+    out += f"; {m['delta']:+g} vs {m['previous']:g} (n = {m['previous_n']:,}), {sig} (p = {m['p_value']:.3g})"
+    return out + (" — small sample" if m["small_sample"] else "")
+
+
 def _hhmm(iso: str | None) -> str:
     return (iso or "")[11:16]
 
 
 def title(ctx: dict[str, Any]) -> str:
+    r = ctx.get("report")
+    if r is not None:
+        last = (dt.date.fromisoformat(r["until"][:10]) - dt.timedelta(days=1)).isoformat()
+        span = r["from"][:10] if r["period"] == "day" else f"{r['from'][:10]} to {last}"
+        return f"{ctx['rule']}: digest of the {r['period']} {span} (UTC)"
     d = ctx.get("digest")
     if d is not None:
         return (f"{ctx['rule']}: {d['alerts']} more alert{'s' if d['alerts'] != 1 else ''} from "
@@ -228,6 +266,14 @@ def title(ctx: dict[str, Any]) -> str:
 
 
 def _facts(ctx: dict[str, Any]) -> list[tuple[str, str]]:
+    r = ctx.get("report")
+    if r is not None:
+        out = [(m["metric"].upper(), _metric_line(m)) for m in r["metrics"]]
+        oc = r["open_cases"]
+        out.append(("Open cases", f"{oc['total']:,} ({oc['overdue']:,} overdue)" + (
+            "; " + ", ".join(f"{p} {n}" for p, n in sorted(oc["by_priority"].items())) if oc["by_priority"] else "")))  # fmt: skip
+        out.append(("Rule", ctx["rule"]))
+        return out
     d = ctx.get("digest")
     if d is not None:
         out = [("Alerts", f"{d['alerts']:,}"), ("Customers", f"{d['customers']:,}"),
@@ -265,6 +311,7 @@ def webhook_body(ctx: dict[str, Any]) -> dict[str, Any]:
         "answered_at": _iso(ctx["answered_at"]), "created_at": _iso(ctx["created_at"]),
         "customer": ctx["customer"], "link": ctx["link"],
         **({"digest": ctx["digest"]} if ctx.get("digest") is not None else {}),
+        **({"report": ctx["report"]} if ctx.get("report") is not None else {}),
     }  # fmt: skip
 
 
@@ -288,7 +335,8 @@ def slack_message(ctx: dict[str, Any]) -> dict[str, Any]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
                                                    "text": _cut("> " + _slack_escape(ctx["comment"]), SLACK_SECTION)}})  # fmt: skip
     if ctx["link"]:
-        label = "Open the rule" if ctx.get("digest") is not None else "Open customer 360"
+        label = ("Open the rule" if ctx.get("digest") is not None else
+                 "Open the dashboard" if ctx.get("report") is not None else "Open customer 360")  # fmt: skip
         blocks.append({"type": "actions", "elements": [
             {"type": "button", "text": {"type": "plain_text", "text": label}, "url": ctx["link"]}]})  # fmt: skip
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"cxlens alert {ctx['id']}"}]})

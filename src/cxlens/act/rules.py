@@ -68,6 +68,8 @@ TRIGGERS = {
     "feedback": ("metric", "score", "touchpoint", "survey", "channel", "stage", "comment"),
     # a customer entering a band of a stored model score (cxlens.act.signals)
     "customer": ("churn_risk", "clv"),
+    # a time (cxlens.act.schedule): a digest of the last period
+    "schedule": ("every", "at", "on", "cron", "tz", "period", "metrics", "themes"),
 }
 #: the range of each customer score a rule may test
 SCORE_RANGES = {"churn_risk": (0.0, 1.0), "clv": (float("-inf"), float("inf"))}
@@ -327,7 +329,12 @@ def parse_rule(data: Any, where: str = "rule") -> Rule:
     (trigger, cond), *_ = when.items()
     if trigger not in TRIGGERS:
         raise ConfigError(f"{where}.when has unknown trigger {trigger!r}; expected one of {', '.join(TRIGGERS)}")
-    conditions = _check_conditions(f"{where}.when.{trigger}", trigger, cond)
+    if trigger == "schedule":
+        from cxlens.act.schedule import check_schedule
+
+        conditions = check_schedule(f"{where}.when.schedule", cond)
+    else:
+        conditions = _check_conditions(f"{where}.when.{trigger}", trigger, cond)
     if trigger == "customer" and not conditions:
         raise ConfigError(f"{where}.when.customer needs a threshold, e.g. {{churn_risk: {{min: 0.7}}}} or "
                           "{clv: {min: 1000}}")  # fmt: skip
@@ -335,6 +342,9 @@ def parse_rule(data: Any, where: str = "rule") -> Rule:
     if not isinstance(do, list) or not do:
         raise ConfigError(f"{where}.do is {do!r}; expected a list of actions")
     actions = tuple(_check_action(f"{where}.do[{i}]", a) for i, a in enumerate(do))
+    if trigger == "schedule" and any(next(iter(a)) == "case" for a in actions):
+        raise ConfigError(f"{where}.do has a case action; a schedule rule sends a digest to channels, it has no "
+                          "customer to open a case for")  # fmt: skip
     window = parse_duration(data.get("window", "24h"), f"{where}.window")
     max_age = parse_duration(data.get("max_age", "7d"), f"{where}.max_age")
     desc = data.get("description")
