@@ -52,7 +52,7 @@ def test_the_schedule_trigger_is_checked(when, msg):
 
 
 def test_a_schedule_rule_has_no_case_action():
-    with pytest.raises(ConfigError, match="do has a case action; a schedule rule sends a digest"):
+    with pytest.raises(ConfigError, match="do has a case action; a schedule rule sends to channels"):
         parse_rule({"name": "d", "when": {"schedule": {"every": "day"}}, "do": [{"case": {}}]})
 
 

@@ -74,10 +74,17 @@ class Act:
         """Which answers rule ``name`` fires on, without sending anything: the given ``answer``
         (``{"metric": "nps", "score": 3, …}``) or the latest ``limit`` stored answers it matches."""
         r = self.rule(name)
-        if r.trigger == "schedule":  # a preview of the digest it would send now
+        if r.trigger in ("schedule", "metric"):  # a preview of what it would send now
             if answer is not None:
-                raise ConfigError(f"rule {name!r} is a schedule rule; it is tested without an answer")
-            content = schedule.digest_content(self.store, r.conditions, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+                raise ConfigError(f"rule {name!r} is a {r.trigger} rule; it is tested without an answer")
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            if r.trigger == "metric":
+                move = schedule.metric_move(self.store, r.conditions, now)
+                if move is None:
+                    return pd.DataFrame(columns=["metric", "value", "n", "fires"])
+                return pd.DataFrame(move["metrics"]).assign(period_from=move["from"], period_until=move["until"],
+                                                            fires=move["fires"])  # fmt: skip
+            content = schedule.digest_content(self.store, r.conditions, now)
             return pd.DataFrame(content["metrics"]).assign(period_from=content["from"], period_until=content["until"])
         if r.trigger == "customer":  # who is inside the band now (a crossing into it fires)
             if answer is not None:

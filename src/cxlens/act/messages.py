@@ -52,7 +52,7 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
         "alert_id": {"type": "string"},
         "rule": {"type": "string"},
         "rule_version": {"type": "integer"},
-        "trigger": {"enum": ["feedback", "customer", "test", "digest", "schedule"]},
+        "trigger": {"enum": ["feedback", "customer", "test", "digest", "schedule", "metric"]},
         "customer_id": {"type": ["string", "null"]},
         "feedback_id": {"type": ["string", "null"]},
         "metric": {"type": ["string", "null"]},
@@ -73,7 +73,7 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
         "link": {"type": ["string", "null"], "description": "the customer 360 (a digest: the rule's page)"},
         "report": {
             "type": "object",
-            "description": "trigger 'schedule' only: the period's metrics (value, ci_low, ci_high, n, previous, "
+            "description": "triggers 'schedule' and 'metric' only: the period's metrics (value, ci_low, ci_high, n, previous, "
             "previous_n, delta, p_value, significant, small_sample), themes and open cases",
         },
         "digest": {
@@ -144,7 +144,7 @@ def delivery_context(store: Any, delivery_id: str) -> tuple[str, str, Any] | Non
     alert, scores = row[3:16], row[16:19]
     if alert[5] == "digest":
         return row[0], row[1], _digest_context(store, delivery_id, alert)
-    if alert[5] == "schedule":
+    if alert[5] in ("schedule", "metric"):
         return row[0], row[1], _schedule_context(store, delivery_id, alert)
     # no scores row (models not run, or no customer): all three NULL, the same context as without one
     return row[0], row[1], _context(store, delivery_id, alert, scores if alert[3] else None)
@@ -255,6 +255,12 @@ def title(ctx: dict[str, Any]) -> str:
     if r is not None:
         last = (dt.date.fromisoformat(r["until"][:10]) - dt.timedelta(days=1)).isoformat()
         span = r["from"][:10] if r["period"] == "day" else f"{r['from'][:10]} to {last}"
+        if ctx["trigger"] == "metric":
+            m = r["metrics"][0]
+            where = "".join(f" {k} {r[k]}" for k in ("touchpoint", "channel", "segment") if r.get(k))
+            verb = "rose" if r["direction"] == "up" else "fell"
+            return (f"{ctx['rule']}: {m['metric'].upper()}{where} {verb} significantly, {m['previous']:g} → "
+                    f"{m['value']:g} ({r['period']} {span}, UTC)")  # fmt: skip
         return f"{ctx['rule']}: digest of the {r['period']} {span} (UTC)"
     d = ctx.get("digest")
     if d is not None:
@@ -269,6 +275,9 @@ def _facts(ctx: dict[str, Any]) -> list[tuple[str, str]]:
     r = ctx.get("report")
     if r is not None:
         out = [(m["metric"].upper(), _metric_line(m)) for m in r["metrics"]]
+        if ctx["trigger"] == "metric":
+            out += [(k.capitalize(), str(r[k])) for k in ("touchpoint", "channel", "segment") if r.get(k)]
+            return [*out, ("Rule", ctx["rule"])]
         oc = r["open_cases"]
         out.append(("Open cases", f"{oc['total']:,} ({oc['overdue']:,} overdue)" + (
             "; " + ", ".join(f"{p} {n}" for p, n in sorted(oc["by_priority"].items())) if oc["by_priority"] else "")))  # fmt: skip

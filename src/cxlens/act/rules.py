@@ -70,6 +70,8 @@ TRIGGERS = {
     "customer": ("churn_risk", "clv"),
     # a time (cxlens.act.schedule): a digest of the last period
     "schedule": ("every", "at", "on", "cron", "tz", "period", "metrics", "themes"),
+    # a metric moving significantly between periods (cxlens.act.schedule), checked after each period
+    "metric": ("metric", "period", "touchpoint", "channel", "segment", "direction", "allow_small", "cron", "tz"),
 }
 #: the range of each customer score a rule may test
 SCORE_RANGES = {"churn_risk": (0.0, 1.0), "clv": (float("-inf"), float("inf"))}
@@ -329,10 +331,10 @@ def parse_rule(data: Any, where: str = "rule") -> Rule:
     (trigger, cond), *_ = when.items()
     if trigger not in TRIGGERS:
         raise ConfigError(f"{where}.when has unknown trigger {trigger!r}; expected one of {', '.join(TRIGGERS)}")
-    if trigger == "schedule":
-        from cxlens.act.schedule import check_schedule
+    if trigger in ("schedule", "metric"):
+        from cxlens.act.when import check_metric, check_schedule
 
-        conditions = check_schedule(f"{where}.when.schedule", cond)
+        conditions = (check_schedule if trigger == "schedule" else check_metric)(f"{where}.when.{trigger}", cond)
     else:
         conditions = _check_conditions(f"{where}.when.{trigger}", trigger, cond)
     if trigger == "customer" and not conditions:
@@ -342,8 +344,8 @@ def parse_rule(data: Any, where: str = "rule") -> Rule:
     if not isinstance(do, list) or not do:
         raise ConfigError(f"{where}.do is {do!r}; expected a list of actions")
     actions = tuple(_check_action(f"{where}.do[{i}]", a) for i, a in enumerate(do))
-    if trigger == "schedule" and any(next(iter(a)) == "case" for a in actions):
-        raise ConfigError(f"{where}.do has a case action; a schedule rule sends a digest to channels, it has no "
+    if trigger in ("schedule", "metric") and any(next(iter(a)) == "case" for a in actions):
+        raise ConfigError(f"{where}.do has a case action; a {trigger} rule sends to channels, it has no "
                           "customer to open a case for")  # fmt: skip
     window = parse_duration(data.get("window", "24h"), f"{where}.window")
     max_age = parse_duration(data.get("max_age", "7d"), f"{where}.max_age")

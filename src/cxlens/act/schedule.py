@@ -28,82 +28,27 @@ import datetime as dt
 import hashlib
 import json
 import math
-import re
 from typing import Any
 
 import pandas as pd
 
 from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, current_rules, quiet_until
-from cxlens.errors import ConfigError
+from cxlens.act.when import DAYS, check_metric, check_schedule
 from cxlens.jobs import JobContext, Schedule, queue, schedule, schedule_source, task
 
-__all__ = ["KIND", "check_schedule", "cron_of", "digest_content", "run_schedule", "schedules"]
+__all__ = [
+    "KIND",
+    "check_metric",
+    "check_schedule",
+    "cron_of",
+    "digest_content",
+    "metric_move",
+    "run_schedule",
+    "schedules",
+]
 
 #: the job that sends one scheduled digest
 KIND = "act.schedule"
-METRICS = ("nps", "csat", "ces")
-DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-PERIODS = ("day", "week", "month")
-OPTIONS = ("every", "at", "on", "cron", "tz", "period", "metrics", "themes")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-def check_schedule(where: str, cond: Any) -> dict[str, Any]:
-    """The ``schedule`` trigger's options checked (errors name the field)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from croniter import croniter
-
-    if not isinstance(cond, dict):
-        raise ConfigError(f"{where} is {cond!r}; expected e.g. {{every: day, at: '08:00', tz: Europe/Paris}}")
-    for k in cond:
-        if k not in OPTIONS:
-            raise ConfigError(f"{where} has unknown option {k!r}; expected one of {', '.join(OPTIONS)}")
-    out = dict(cond)
-    if ("every" in cond) == ("cron" in cond):
-        raise ConfigError(f"{where} needs exactly one of 'every' (day or week) or 'cron' (e.g. '0 8 * * 1')")
-    if "cron" in cond:
-        if not isinstance(cond["cron"], str) or not croniter.is_valid(cond["cron"]):
-            raise ConfigError(f"{where}.cron is {cond['cron']!r}; expected a 5-field cron expression such as "
-                              "'0 8 * * 1'")  # fmt: skip
-        if "at" in cond or "on" in cond:
-            raise ConfigError(f"{where}: 'at' and 'on' go with 'every', not with 'cron'")
-    else:
-        if cond["every"] not in ("day", "week"):
-            raise ConfigError(f"{where}.every is {cond['every']!r}; expected day or week (or use cron)")
-        at = cond.get("at", "08:00")
-        if isinstance(at, int) and not isinstance(at, bool):  # YAML 1.1 reads 08:00 as 480
-            raise ConfigError(f"{where}.at is the number {at!r}; write the time in quotes, e.g. "
-                              f"at: \"{at // 60:02d}:{at % 60:02d}\"")  # fmt: skip
-        if not isinstance(at, str) or not _HHMM.match(at):
-            raise ConfigError(f"{where}.at is {at!r}; expected a time of day HH:MM such as '08:00'")
-        out["at"] = at
-        if "on" in cond:
-            if cond["every"] != "week":
-                raise ConfigError(f"{where}.on goes with every: week")
-            if str(cond["on"]).lower() not in DAYS:
-                raise ConfigError(f"{where}.on is {cond['on']!r}; expected a day such as monday")
-            out["on"] = str(cond["on"]).lower()
-    tz = cond.get("tz", "UTC")
-    try:
-        ZoneInfo(str(tz))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}.tz is {tz!r}; expected a time zone such as 'Europe/Paris'") from None
-    out["tz"] = str(tz)
-    period = cond.get("period", "week" if cond.get("every") == "week" else "day")
-    if period not in PERIODS:
-        raise ConfigError(f"{where}.period is {period!r}; expected one of {', '.join(PERIODS)}")
-    out["period"] = period
-    metrics = cond.get("metrics", ["nps", "csat"])
-    metrics = [metrics] if isinstance(metrics, str) else metrics
-    if not isinstance(metrics, list) or not metrics or any(m not in METRICS for m in metrics):
-        raise ConfigError(f"{where}.metrics is {cond.get('metrics')!r}; expected a list of {', '.join(METRICS)}")
-    out["metrics"] = list(dict.fromkeys(metrics))
-    themes = cond.get("themes", 5)
-    if not isinstance(themes, int) or isinstance(themes, bool) or not 0 <= themes <= 20:
-        raise ConfigError(f"{where}.themes is {themes!r}; expected how many themes to list, 0-20")
-    out["themes"] = themes
-    return out
 
 
 def cron_of(cond: dict[str, Any]) -> str:
@@ -121,7 +66,7 @@ def schedules(store: Any) -> list[Schedule]:
         return []
     out = []
     for r in current_rules(store):
-        if r.trigger != "schedule":
+        if r.trigger not in ("schedule", "metric"):
             continue
         s = schedule(f"act:{r.name}", cron_of(r.conditions), KIND, {"rule": r.name}, tz=r.conditions["tz"])
         out.append(dataclasses.replace(s, since=r.changed_at))
@@ -202,17 +147,16 @@ def _alert_id(rule: str, slot: dt.datetime) -> str:
     return "sd_" + hashlib.sha256(f"{rule}\x00{slot.isoformat()}".encode()).hexdigest()[:16]
 
 
-def run_schedule(store: Any, rule: Rule, slot: dt.datetime, now: dt.datetime | None = None) -> str | None:
-    """Compute rule ``rule``'s digest for ``slot`` and queue its deliveries; the alert id, or None when
-    this slot's digest was already queued."""
-    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    content = digest_content(store, rule.conditions, slot)
+def _queue(store: Any, rule: Rule, slot: dt.datetime, trigger: str, content: dict[str, Any],
+           now: dt.datetime) -> str | None:  # fmt: skip
+    """Write the alert of ``rule`` for ``slot`` (``content`` in it) and its deliveries, once per slot."""
     alert_id = _alert_id(rule.name, slot)
     with store.transaction(changes=["act_alerts", "act_deliveries", "jobs"]) as cur:
         if cur.execute("SELECT 1 FROM act_alerts WHERE alert_id = ?", [alert_id]).fetchone():
             return None
-        cur.execute("INSERT INTO act_alerts VALUES (?, ?, ?, NULL, NULL, 'schedule', NULL, NULL, ?, NULL, NULL, ?, ?)",
-                    [alert_id, rule.name, rule.version, json.dumps(content), slot, now])  # fmt: skip
+        cur.execute("INSERT INTO act_alerts VALUES (?, ?, ?, NULL, NULL, ?, ?, NULL, ?, ?, NULL, ?, ?)",
+                    [alert_id, rule.name, rule.version, trigger, content.get("metric_name"), json.dumps(content),
+                     content.get("touchpoint"), slot, now])  # fmt: skip
         for i, action in enumerate(rule.actions):
             (kind, opts), *_ = action.items()
             delivery_id = f"{alert_id}.{i}"
@@ -224,13 +168,59 @@ def run_schedule(store: Any, rule: Rule, slot: dt.datetime, now: dt.datetime | N
     return alert_id
 
 
+def run_schedule(store: Any, rule: Rule, slot: dt.datetime, now: dt.datetime | None = None) -> str | None:
+    """Run rule ``rule`` for ``slot``: a schedule rule queues its digest; a metric rule checks its metric
+    and queues an alert only when it moved significantly. The alert id, or None (nothing to send, or
+    this slot's alert was already queued)."""
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if rule.trigger == "metric":
+        move = metric_move(store, rule.conditions, slot)
+        if move is None or not move["fires"]:
+            return None
+        return _queue(store, rule, slot, "metric", move, now)
+    return _queue(store, rule, slot, "schedule", digest_content(store, rule.conditions, slot), now)
+
+
+def metric_move(store: Any, cond: dict[str, Any], slot: dt.datetime) -> dict[str, Any] | None:
+    """The change of the rule's metric between the last complete period before ``slot`` and the one
+    before, with the dashboard's test (``ws.metrics.change``); ``fires`` when it is significant, in the
+    rule's direction, and (unless ``allow_small``) neither period is a small sample. None without data."""
+    from cxlens.metrics import Metrics
+
+    period, name = cond["period"], cond["metric"]
+    prev_start, start, end = _periods(slot, period)
+    last = end - pd.Timedelta(microseconds=1)
+    m = Metrics(store).in_segment(cond.get("segment"))
+    filters = {k: cond[k] for k in ("touchpoint", "channel") if k in cond} or None
+    level = getattr(m, name)(period=period, start=start, end=last, filters=filters)
+    change = m.change(name, period=period, start=prev_start, end=last, filters=filters)
+    change = change[pd.to_datetime(change["period"]) == start]
+    if not len(level) or not len(change):
+        return None
+    row, ch = level.iloc[0], change.iloc[0]
+    metric = {"metric": name, "value": _num(row[name]), "n": int(row["n"]), "ci_low": _num(row["ci_low"]),
+              "ci_high": _num(row["ci_high"]), "previous": _num(ch["previous"]),
+              "previous_n": 0 if pd.isna(ch["previous_n"]) else int(ch["previous_n"]), "delta": _num(ch["delta"]),
+              "p_value": _num(ch["p_value"], 4), "significant": bool(ch["significant"]),
+              "small_sample": bool(ch["small_sample"])}  # fmt: skip
+    delta = metric["delta"] or 0.0
+    way = cond.get("direction", "any")
+    fires = (metric["significant"] and (cond.get("allow_small") or not metric["small_sample"])
+             and (way == "any" or (way == "up" and delta > 0) or (way == "down" and delta < 0)))  # fmt: skip
+    return {"period": period, "from": start.isoformat(), "until": end.isoformat(), "metrics": [metric],
+            "metric_name": name, "direction": "up" if delta > 0 else "down", "fires": bool(fires),
+            "touchpoint": ", ".join(cond.get("touchpoint", [])) or None, "channel": ", ".join(cond.get("channel", []))
+            or None, "segment": cond.get("segment")}  # fmt: skip
+
+
 @task(KIND, max_attempts=3, lease=300.0)
 def scheduled_digest(ctx: JobContext) -> dict[str, Any]:
-    """Send the digest of schedule rule ``params.rule`` for slot ``params.slot_time``."""
+    """Run schedule or metric rule ``params.rule`` for slot ``params.slot_time`` (a digest; a metric
+    rule's check)."""
     name = ctx.params["rule"]
     rule = next((r for r in current_rules(ctx.store) if r.name == name), None)
-    if rule is None or rule.trigger != "schedule":
-        return {"status": "skipped", "reason": f"rule {name!r} is not an active schedule rule"}
+    if rule is None or rule.trigger not in ("schedule", "metric"):
+        return {"status": "skipped", "reason": f"rule {name!r} is not an active schedule or metric rule"}
     slot = dt.datetime.fromisoformat(ctx.params["slot_time"])
     alert_id = run_schedule(ctx.store, rule, slot)
-    return {"status": "queued" if alert_id else "already queued", "alert_id": alert_id}
+    return {"status": "queued" if alert_id else "nothing to send", "alert_id": alert_id}
