@@ -19,6 +19,7 @@ from cxlens.act.schedule import KIND, schedules
 from cxlens.cli import app
 from cxlens.errors import ConfigError
 from cxlens.jobs import JobRunner, queue
+from cxlens.store.segments import save_segment
 
 from .conftest import SECRET, wait_for
 
@@ -65,8 +66,10 @@ def test_only_a_significant_move_in_the_rules_direction_alerts(aws, receiver, tm
         rule("mv-flat", "mv-flat", touchpoint="mv-flat"),
         rule("mv-small", "mv-small", touchpoint="mv-small"),
         rule("mv-small-ok", "mv-small-ok", touchpoint="mv-small", allow_small=True),
+        rule("seg-mv", "seg-mv", segment="movers"),  # no touchpoint: the segment's members only
+        rule("seg-flat", "seg-flat", segment="steady"),
     ]}))  # fmt: skip
-    assert len(json.loads(cli(aws, "rules", "load", str(f), "--format", "json").stdout)) == 5
+    assert len(json.loads(cli(aws, "rules", "load", str(f), "--format", "json").stdout)) == 7
     (s,) = [s for s in schedules(aws) if s.name == "act:mv-up"]
     assert (s.cron, s.tz, s.kind) == ("15 0 * * *", "UTC", KIND)  # checked just after each UTC day
     today = dt.datetime.now(dt.UTC).date()
@@ -76,22 +79,25 @@ def test_only_a_significant_move_in_the_rules_direction_alerts(aws, receiver, tm
         day_of(day, "mv-flat", 20, 10, 10), day_of(before, "mv-flat", 20, 10, 10),  # no change
         day_of(day, "mv-small", 6, 2, 2), day_of(before, "mv-small", 2, 2, 6),  # the same move on n = 10
     ]))  # fmt: skip
+    for name, tp in (("movers", "mv"), ("steady", "mv-flat")):
+        save_segment(aws, name, [f"{tp}-{d:%d}-{i}" for d in (day, before) for i in range(40)])
     slot = dt.datetime.combine(today, dt.time(0, 15))
     runner = JobRunner(aws, poll=0.05, housekeeping=60, refresh=False, kinds=[KIND]).start()
     try:
-        for name in ("mv-up", "mv-down", "mv-flat", "mv-small", "mv-small-ok"):
+        for name in ("mv-up", "mv-down", "mv-flat", "mv-small", "mv-small-ok", "seg-mv", "seg-flat"):
             queue.enqueue(aws, KIND, {"rule": name, "slot_time": slot.isoformat()},
                           slot=f"schedule:act:{name}@{slot.isoformat()}")  # fmt: skip
         hit = wait_for(lambda: receiver.on("/mv-up"), what="the move alert")[0]
         slack = wait_for(lambda: receiver.on("/mv-up-slack"), what="the Slack move alert")[0]
         wait_for(lambda: receiver.on("/mv-small-ok"), what="the small-sample alert that allows it")
+        seg = wait_for(lambda: receiver.on("/seg-mv"), what="the segment's alert")[0]
         wait_for(lambda: aws.sql(f"SELECT 1 FROM jobs WHERE kind = '{KIND}' AND status = 'done'")
-                 if len(aws.sql(f"SELECT 1 FROM jobs WHERE kind = '{KIND}' AND status = 'done'")) == 5 else None,
-                 what="the five checks")  # fmt: skip
+                 if len(aws.sql(f"SELECT 1 FROM jobs WHERE kind = '{KIND}' AND status = 'done'")) == 7 else None,
+                 what="the seven checks")  # fmt: skip
         time.sleep(0.3)
     finally:
         runner.stop(timeout=5)
-    for quiet in ("/mv-down", "/mv-flat", "/mv-small"):
+    for quiet in ("/mv-down", "/mv-flat", "/mv-small", "/seg-flat"):
         assert receiver.on(quiet) == [], quiet
     body = Webhook(SECRET).verify(hit.body, {k: hit.headers[k] for k in
                                              ("webhook-id", "webhook-timestamp", "webhook-signature")})  # fmt: skip
@@ -104,6 +110,9 @@ def test_only_a_significant_move_in_the_rules_direction_alerts(aws, receiver, tm
     assert body["report"]["from"][:10] == day.isoformat()
     head = json.loads(slack.body)["blocks"][0]["text"]["text"]
     assert head == f"mv-up: NPS touchpoint mv rose significantly, -40 → 40 (day {day.isoformat()}, UTC)"
+    seg = json.loads(seg.body)
+    assert seg["report"]["segment"] == "movers" and seg["touchpoint"] is None
+    assert [seg["report"]["metrics"][0][k] for k in ("value", "previous", "n")] == [40.0, -40.0, 40]
     small = json.loads(receiver.on("/mv-small-ok")[0].body)["report"]["metrics"][0]
     assert small["small_sample"] and small["significant"]
     # `cxlens rules test` previews the check on the last complete day
