@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from cxlens.access import users
+from cxlens.act.schedule import schedules
 from cxlens.jobs import JobRunner
 from cxlens.web import create_app
 from cxlens.web.deps import CSRF_COOKIE
@@ -230,3 +231,26 @@ def test_writes_need_the_role_and_the_csrf_token(env):
     r = b.post(f"/cases/{billing_case}", data={"csrf_token": token, "action": "close", "outcome": "resolved"})
     assert r.status_code == 303 and ws.act.case(billing_case)["status"] == "closed"
     assert s.get("/cases?status=nope").status_code == 400
+
+
+def test_digest_schedule_and_metric_rules_through_the_api_and_the_rules_page(env):
+    url, ws = env["url"], env["ws"]
+    admin = login(url, "admin@x.example")
+    admin.headers["x-csrf-token"] = admin.cookies.get(CSRF_COOKIE) or ""
+    bad = "rules:\n  - {name: api-flood, digest: {after: -1}, when: {feedback: {metric: nps}}, do: [{case: {}}]}\n"
+    r = admin.post("/api/v1/rules", json={"yaml": bad})
+    assert r.status_code == 400 and "rule 'api-flood'.digest.after is -1" in r.text
+    good = ("rules:\n"
+            "  - {name: api-weekly, when: {schedule: {every: week, on: monday, at: '09:30', tz: Europe/Paris}},"
+            " do: [{slack: {url: 'http://127.0.0.1:9/w'}}]}\n"
+            "  - {name: api-move, when: {metric: {metric: csat, period: month, direction: down}},"
+            " do: [{teams: {url: 'http://127.0.0.1:9/t'}}]}\n")  # fmt: skip
+    r = admin.post("/api/v1/rules", json={"yaml": good})
+    assert r.status_code == 201 and [x["change"] for x in r.json()] == ["created", "created"]
+    shown = admin.get("/api/v1/rules/api-weekly").json()
+    assert shown["rule"]["when"]["schedule"]["at"] == "09:30"
+    preview = admin.post("/api/v1/rules/api-move/test", json={})
+    assert preview.status_code == 200 and isinstance(preview.json(), list)
+    page = admin.get("/rules").text
+    assert 'data-rule="api-weekly"' in page and 'data-rule="api-move"' in page
+    assert {s.name for s in schedules(ws)} >= {"act:api-weekly", "act:api-move"}  # the job runners' schedules

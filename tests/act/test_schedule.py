@@ -147,3 +147,13 @@ def test_the_job_runner_queues_a_schedule_rules_slots_from_its_last_change_on(aw
     )
     aws.act.pause("every-minute")
     assert runner._due(changed + dt.timedelta(minutes=4)) == []  # a paused rule has no schedule
+
+
+def test_an_unquoted_on_key_in_yaml_is_the_weekday():
+    from cxlens.act.rules import parse_rules
+    from cxlens.act.schedule import cron_of
+
+    (r,) = parse_rules("rules:\n  - name: weekly\n    when: {schedule: {every: week, on: friday, at: '17:00'}}\n"
+                       "    do: [{slack: {url: 'https://h.example/x'}}]\n")  # fmt: skip
+    assert r.conditions["on"] == "friday" and cron_of(r.conditions) == "0 17 * * 5"
+    assert r.raw["when"]["schedule"]["on"] == "friday"  # stored as written, so it loads back

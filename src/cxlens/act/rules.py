@@ -334,6 +334,10 @@ def parse_rule(data: Any, where: str = "rule") -> Rule:
     if trigger in ("schedule", "metric"):
         from cxlens.act.when import check_metric, check_schedule
 
+        if isinstance(cond, dict) and True in cond:  # YAML 1.1 reads an unquoted key `on` as true
+            cond = {("on" if k is True else k): v for k, v in cond.items()}
+            data = {**data, "when": {trigger: cond}}
+
         conditions = (check_schedule if trigger == "schedule" else check_metric)(f"{where}.when.{trigger}", cond)
     else:
         conditions = _check_conditions(f"{where}.when.{trigger}", trigger, cond)
