@@ -119,7 +119,7 @@ def _prepare(path: Path, rules: int, receiver_port: int) -> tuple[str, str]:
                                "status": "active", "touchpoint": TOUCHPOINTS[t],
                                "targeting": {"once_per_person": False}})  # fmt: skip
         ws.act.load_rules({"rules": [
-            {"name": f"r{i:03d}", "window": 0, "when": {"feedback": {"metric": "nps", "touchpoint": TOUCHPOINTS[i // 10],
+            {"name": f"r{i:03d}", "window": 0, "digest": False, "when": {"feedback": {"metric": "nps", "touchpoint": TOUCHPOINTS[i // 10],
                                                                      "score": i % 10}},
              "do": [{"webhook": {"url": f"http://127.0.0.1:{receiver_port}/hook"}}]} for i in range(rules)]})  # fmt: skip
         secret = rotate_identity_secret(ws)

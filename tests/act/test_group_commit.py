@@ -27,9 +27,9 @@ def gws(tmp_path_factory):
         create_survey(ws, {"id": f"s{i}", "name": f"S{i}", "metric": "nps", "question": "?", "status": "active",
                            "touchpoint": tp, "targeting": {"once_per_person": i == 1}})  # fmt: skip
     ws.act.load_rules({"rules": [
-        {"name": "low", "window": 0, "when": {"feedback": {"metric": "nps", "score": {"max": 6}}},
+        {"name": "low", "window": 0, "digest": False, "when": {"feedback": {"metric": "nps", "score": {"max": 6}}},
          "do": [{"webhook": {"url": "https://hooks.example.com/x"}}, {"case": {"team": "support"}}]},
-        {"name": "billing", "window": 0, "when": {"feedback": {"touchpoint": "billing"}},
+        {"name": "billing", "window": 0, "digest": False, "when": {"feedback": {"touchpoint": "billing"}},
          "do": [{"slack": {"url": "https://hooks.example.com/s"}}]},
     ]})  # fmt: skip
     yield ws

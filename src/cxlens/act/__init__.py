@@ -23,13 +23,13 @@ import pandas as pd
 
 from cxlens.act import cases as _cases
 from cxlens.act import deliver as _deliver
-from cxlens.act import net, rules, signals
+from cxlens.act import net, rules, schedule, signals
 from cxlens.act.messages import WEBHOOK_SCHEMA
 from cxlens.act.rules import Rule, parse_rules
 from cxlens.act.trigger import feedback_where, fire, on_feedback
 from cxlens.errors import ConfigError
 
-__all__ = ["WEBHOOK_SCHEMA", "Act", "Rule", "on_feedback", "parse_rules"]
+__all__ = ["WEBHOOK_SCHEMA", "Act", "Rule", "on_feedback", "parse_rules", "schedule"]
 
 
 class Act:
@@ -50,8 +50,16 @@ class Act:
     def rule(self, name: str) -> Rule:
         return rules.get_rule(self.store, name)
 
-    def history(self, name: str) -> pd.DataFrame:
-        return rules.rule_history(self.store, name)
+    def history(self, name: str, *, diff: bool = False) -> pd.DataFrame:
+        """Every version of rule ``name`` (who, when, what change); ``diff``: with a ``diff`` column, the
+        unified diff of each version's YAML against the one before."""
+        df = rules.rule_history(self.store, name)
+        return rules.with_diffs(df) if diff else df
+
+    def activity(self, *, now: dt.datetime | None = None) -> pd.DataFrame:
+        """Per rule: alerts in all, in the last 24 h, when it last fired, its open cases and its dead or
+        refused deliveries."""
+        return rules.rule_activity(self.store, now=now)
 
     def pause(self, name: str, *, who: str | None = None) -> Rule:
         return rules.set_status(self.store, name, "paused", who=who)
@@ -66,6 +74,18 @@ class Act:
         """Which answers rule ``name`` fires on, without sending anything: the given ``answer``
         (``{"metric": "nps", "score": 3, …}``) or the latest ``limit`` stored answers it matches."""
         r = self.rule(name)
+        if r.trigger in ("schedule", "metric"):  # a preview of what it would send now
+            if answer is not None:
+                raise ConfigError(f"rule {name!r} is a {r.trigger} rule; it is tested without an answer")
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            if r.trigger == "metric":
+                move = schedule.metric_move(self.store, r.conditions, now)
+                if move is None:
+                    return pd.DataFrame(columns=["metric", "value", "n", "fires"])
+                return pd.DataFrame(move["metrics"]).assign(period_from=move["from"], period_until=move["until"],
+                                                            fires=move["fires"])  # fmt: skip
+            content = schedule.digest_content(self.store, r.conditions, now)
+            return pd.DataFrame(content["metrics"]).assign(period_from=content["from"], period_until=content["until"])
         if r.trigger == "customer":  # who is inside the band now (a crossing into it fires)
             if answer is not None:
                 bad = set(answer) - {"churn_risk", "clv", "customer_id"}
@@ -139,10 +159,15 @@ class Act:
     # -- cases --------------------------------------------------------------------------------
     def cases(self, *, status: str | Sequence[str] | None = None, team: str | None = None,
               owner: str | None = None, customer_id: str | None = None, teams: Sequence[str] | None = None,
-              limit: int = 1000) -> pd.DataFrame:  # fmt: skip
+              priority: str | None = None, limit: int = 1000) -> pd.DataFrame:  # fmt: skip
         """Cases, newest first (``teams``: only those teams' cases, an agent's queue)."""
         return _cases.list_cases(self.store, status=status, team=team, owner=owner, customer_id=customer_id,
-                                 teams=teams, limit=limit)  # fmt: skip
+                                 teams=teams, priority=priority, limit=limit)  # fmt: skip
+
+    def teams(self) -> list[str]:
+        """Every team named by a member or a case."""
+        return [r[0] for r in self.store.rows("SELECT team FROM act_team_members UNION SELECT team FROM act_cases "
+                                              "WHERE team IS NOT NULL ORDER BY 1")]  # fmt: skip
 
     def case(self, case_id: str, *, teams: Sequence[str] | None = None) -> dict[str, Any]:
         out = _cases.get_case(self.store, case_id, teams=teams)

@@ -135,9 +135,12 @@ def list_cases(
     owner: str | None = None,
     customer_id: str | None = None,
     teams: Sequence[str] | None = None,
+    priority: str | None = None,
     limit: int = 1000,
 ) -> pd.DataFrame:
     """Cases, newest first; ``teams`` restricts to those teams (an agent's queue)."""
+    if priority is not None and priority not in PRIORITIES:
+        raise ConfigError(f"priority {priority!r} is not known; expected one of {', '.join(PRIORITIES)}")
     where, params = [], []
     statuses = [status] if isinstance(status, str) else list(status or [])
     for s in statuses:
@@ -146,7 +149,7 @@ def list_cases(
     if statuses:
         where.append(f"status IN ({', '.join('?' * len(statuses))})")
         params += statuses
-    for col, v in (("team", team), ("owner", owner), ("customer_id", customer_id)):
+    for col, v in (("team", team), ("owner", owner), ("customer_id", customer_id), ("priority", priority)):
         if v:
             where.append(f"{col} = ?")
             params.append(v)

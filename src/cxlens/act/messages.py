@@ -14,6 +14,7 @@ always set; Teams — an Adaptive Card 1.4 in a ``message`` attachment, the whol
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import os
@@ -51,7 +52,7 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
         "alert_id": {"type": "string"},
         "rule": {"type": "string"},
         "rule_version": {"type": "integer"},
-        "trigger": {"enum": ["feedback", "test"]},
+        "trigger": {"enum": ["feedback", "customer", "test", "digest", "schedule", "metric"]},
         "customer_id": {"type": ["string", "null"]},
         "feedback_id": {"type": ["string", "null"]},
         "metric": {"type": ["string", "null"]},
@@ -69,7 +70,42 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
                 "churn_reason": {"type": ["string", "null"]},
             },
         },
-        "link": {"type": ["string", "null"], "description": "the customer 360 in the dashboard"},
+        "link": {"type": ["string", "null"], "description": "the customer 360 (a digest: the rule's page)"},
+        "report": {
+            "type": "object",
+            "description": "triggers 'schedule' and 'metric' only: the period's metrics (value, ci_low, ci_high, n, previous, "
+            "previous_n, delta, p_value, significant, small_sample), themes and open cases",
+        },
+        "digest": {
+            "type": "object",
+            "description": "trigger 'digest' only: the alerts of the rule past its flood limit in one period",
+            "properties": {
+                "from": {"type": "string", "format": "date-time"},
+                "until": {"type": "string", "format": "date-time"},
+                "alerts": {"type": "integer"},
+                "customers": {"type": "integer"},
+                "sent_individually": {"type": "integer", "description": "alerts sent one by one before it"},
+                "scores": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "metric": {"type": ["string", "null"]},
+                            "n": {"type": "integer"},
+                            "mean": {"type": "number"},
+                        },
+                    },
+                },
+                "touchpoints": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"touchpoint": {"type": "string"}, "n": {"type": "integer"}},
+                    },
+                },
+                "examples": {"type": "array", "description": "up to 5, comments redacted", "items": {"type": "object"}},
+            },
+        },
     },
 }
 
@@ -106,6 +142,10 @@ def delivery_context(store: Any, delivery_id: str) -> tuple[str, str, Any] | Non
     if not row[2]:
         return row[0], row[1], LookupError(f"delivery {delivery_id!r} has no alert (erased?)")
     alert, scores = row[3:16], row[16:19]
+    if alert[5] == "digest":
+        return row[0], row[1], _digest_context(store, delivery_id, alert)
+    if alert[5] in ("schedule", "metric"):
+        return row[0], row[1], _schedule_context(store, delivery_id, alert)
     # no scores row (models not run, or no customer): all three NULL, the same context as without one
     return row[0], row[1], _context(store, delivery_id, alert, scores if alert[3] else None)
 
@@ -125,22 +165,136 @@ def _context(store: Any, delivery_id: str, row: Any, scores: Any) -> dict[str, A
                     "churn_risk": None if s[1] is None else round(float(s[1]), 4),
                     "churn_reason": (str(s[2]).split(";")[0].strip() or None) if s[2] else None}  # fmt: skip
     ctx["customer"] = customer
-    base = (store.setting("act.base_url", None) if hasattr(store, "setting") else None) or os.environ.get(
-        "CXLENS_BASE_URL"
-    )
+    base = _base_url(store)
     ctx["link"] = (f"{str(base).rstrip('/')}/customers/{quote(ctx['customer_id'], safe='')}"
                    if base and ctx["customer_id"] else None)  # fmt: skip
     ctx["id"] = delivery_id
     return ctx
 
 
+DIGEST_EXAMPLES = 5
+
+
+def _base_url(store: Any) -> str | None:
+    return (store.setting("act.base_url", None) if hasattr(store, "setting") else None) or os.environ.get(
+        "CXLENS_BASE_URL"
+    )
+
+
+def _digest_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
+    """A digest's context: the alerts of its rule in its period that were not sent one by one (read at
+    send time, after the period ended), counted and summarised, with a few redacted examples."""
+    ctx = dict(zip(_ALERT_KEYS, row, strict=True))
+    info = json.loads(ctx["comment"] or "{}")
+    start, until = info.get("from"), info.get("until")
+    alerts = store.read(
+        "SELECT a.customer_id, a.metric, a.score, a.comment, a.touchpoint FROM act_alerts a WHERE a.rule = ? "
+        "AND a.created_at >= ?::TIMESTAMP AND a.created_at < ?::TIMESTAMP AND a.trigger NOT IN ('test', 'digest') "
+        "AND NOT EXISTS (SELECT 1 FROM act_deliveries d WHERE d.alert_id = a.alert_id) "
+        "ORDER BY a.ts, a.created_at, a.alert_id",
+        [ctx["rule"], start, until],
+    )
+    scores = [{"metric": m, "n": int(len(g)), "mean": round(float(g["score"].mean()), 2)}
+              for m, g in alerts.dropna(subset=["score"]).groupby("metric", dropna=False)]  # fmt: skip
+    tps = alerts["touchpoint"].dropna().value_counts().head(5)
+    examples = []
+    for r in alerts.head(DIGEST_EXAMPLES).to_dict("records"):
+        comment = redact(r["comment"]) if isinstance(r["comment"], str) and r["comment"] else None
+        examples.append({"customer_id": r["customer_id"], "metric": r["metric"],
+                         "score": None if r["score"] != r["score"] else float(r["score"]),
+                         "touchpoint": r["touchpoint"], "comment": _cut(comment, 200) if comment else None})  # fmt: skip
+    digest = {"from": start, "until": until, "alerts": int(len(alerts)),
+              "customers": int(alerts["customer_id"].nunique()), "sent_individually": int(info.get("after", 0)),
+              "scores": scores, "touchpoints": [{"touchpoint": str(t), "n": int(n)} for t, n in tps.items()],
+              "examples": examples}  # fmt: skip
+    lines = [" · ".join(x for x in (e["customer_id"] or "anonymous",
+                                    f"{(e['metric'] or '').upper()} {e['score']:g}" if e["score"] is not None else "",
+                                    e["touchpoint"] or "") if x) + (f": {e['comment']}" if e["comment"] else "")
+             for e in examples]  # fmt: skip
+    if len(alerts) > len(examples):
+        lines.append(f"… and {len(alerts) - len(examples)} more")
+    base = _base_url(store)
+    ctx.update({"comment": "\n".join(lines) or None, "score": None, "metric": None, "customer_id": None,
+                "customer": {"clv": None, "churn_risk": None, "churn_reason": None}, "digest": digest,
+                "link": f"{str(base).rstrip('/')}/rules/{quote(ctx['rule'], safe='')}" if base else None,
+                "id": delivery_id})  # fmt: skip
+    return ctx
+
+
+def _schedule_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
+    """A scheduled digest's context: the report the ``act.schedule`` job computed (in the alert)."""
+    ctx = dict(zip(_ALERT_KEYS, row, strict=True))
+    report = json.loads(ctx["comment"] or "{}")
+    lines = [f"{t['theme']}: {t['n']} (previous period {t['previous_n']})" for t in report.get("themes", [])]
+    base = _base_url(store)
+    ctx.update({"comment": ("Top themes — " + "; ".join(lines)) if lines else None, "score": None, "metric": None,
+                "customer_id": None, "customer": {"clv": None, "churn_risk": None, "churn_reason": None},
+                "report": report, "link": f"{str(base).rstrip('/')}/" if base else None, "id": delivery_id})  # fmt: skip
+    return ctx
+
+
+def _metric_line(m: dict[str, Any]) -> str:
+    """One metric of a scheduled digest: value, CI, n, change and its test."""
+    if not m["n"]:
+        return "no answers in the period"
+    unit = "" if m["metric"] in ("nps", "ces") else "%"
+    out = f"{m['value']:g}{unit} (95% CI {m['ci_low']:g} to {m['ci_high']:g}, n = {m['n']:,})"
+    if m["previous"] is None:
+        return out + "; no answers in the period before"
+    sig = "significant" if m["significant"] else "not significant"
+    out += f"; {m['delta']:+g} vs {m['previous']:g} (n = {m['previous_n']:,}), {sig} (p = {m['p_value']:.3g})"
+    return out + (" — small sample" if m["small_sample"] else "")
+
+
+def _hhmm(iso: str | None) -> str:
+    return (iso or "")[11:16]
+
+
 def title(ctx: dict[str, Any]) -> str:
+    r = ctx.get("report")
+    if r is not None:
+        last = (dt.date.fromisoformat(r["until"][:10]) - dt.timedelta(days=1)).isoformat()
+        span = r["from"][:10] if r["period"] == "day" else f"{r['from'][:10]} to {last}"
+        if ctx["trigger"] == "metric":
+            m = r["metrics"][0]
+            where = "".join(f" {k} {r[k]}" for k in ("touchpoint", "channel", "segment") if r.get(k))
+            verb = "rose" if r["direction"] == "up" else "fell"
+            return (f"{ctx['rule']}: {m['metric'].upper()}{where} {verb} significantly, {m['previous']:g} → "
+                    f"{m['value']:g} ({r['period']} {span}, UTC)")  # fmt: skip
+        return f"{ctx['rule']}: digest of the {r['period']} {span} (UTC)"
+    d = ctx.get("digest")
+    if d is not None:
+        return (f"{ctx['rule']}: {d['alerts']} more alert{'s' if d['alerts'] != 1 else ''} from "
+                f"{_hhmm(d['from'])} to {_hhmm(d['until'])} UTC (digest)")  # fmt: skip
     score = "" if ctx["score"] is None else f" {ctx['score']:g}"
     who = ctx["customer_id"] or "an anonymous customer"
     return f"{ctx['rule']}: {(ctx['metric'] or 'feedback').upper()}{score} from {who}"
 
 
 def _facts(ctx: dict[str, Any]) -> list[tuple[str, str]]:
+    r = ctx.get("report")
+    if r is not None:
+        out = [(m["metric"].upper(), _metric_line(m)) for m in r["metrics"]]
+        if ctx["trigger"] == "metric":
+            out += [(k.capitalize(), str(r[k])) for k in ("touchpoint", "channel", "segment") if r.get(k)]
+            return [*out, ("Rule", ctx["rule"])]
+        oc = r["open_cases"]
+        out.append(("Open cases", f"{oc['total']:,} ({oc['overdue']:,} overdue)" + (
+            "; " + ", ".join(f"{p} {n}" for p, n in sorted(oc["by_priority"].items())) if oc["by_priority"] else "")))  # fmt: skip
+        out.append(("Rule", ctx["rule"]))
+        return out
+    d = ctx.get("digest")
+    if d is not None:
+        out = [("Alerts", f"{d['alerts']:,}"), ("Customers", f"{d['customers']:,}"),
+               ("Period (UTC)", f"{(d['from'] or '')[:16].replace('T', ' ')} to {_hhmm(d['until'])}"),
+               ("Sent one by one first", str(d["sent_individually"]))]  # fmt: skip
+        if d["scores"]:
+            out.append(("Scores", "; ".join(f"{(s['metric'] or '').upper()} mean {s['mean']:g} (n = {s['n']})"
+                                            for s in d["scores"])))  # fmt: skip
+        if d["touchpoints"]:
+            out.append(("Touchpoints", ", ".join(f"{t['touchpoint']} {t['n']}" for t in d["touchpoints"])))
+        out.append(("Rule", ctx["rule"]))
+        return out
     c = ctx["customer"]
     out = [("Customer", ctx["customer_id"] or "anonymous"), ("Score", "" if ctx["score"] is None else
            f"{(ctx['metric'] or '').upper()} {ctx['score']:g}")]  # fmt: skip
@@ -165,6 +319,8 @@ def webhook_body(ctx: dict[str, Any]) -> dict[str, Any]:
         "comment": ctx["comment"], "touchpoint": ctx["touchpoint"], "survey_id": ctx["survey_id"],
         "answered_at": _iso(ctx["answered_at"]), "created_at": _iso(ctx["created_at"]),
         "customer": ctx["customer"], "link": ctx["link"],
+        **({"digest": ctx["digest"]} if ctx.get("digest") is not None else {}),
+        **({"report": ctx["report"]} if ctx.get("report") is not None else {}),
     }  # fmt: skip
 
 
@@ -188,8 +344,10 @@ def slack_message(ctx: dict[str, Any]) -> dict[str, Any]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
                                                    "text": _cut("> " + _slack_escape(ctx["comment"]), SLACK_SECTION)}})  # fmt: skip
     if ctx["link"]:
+        label = ("Open the rule" if ctx.get("digest") is not None else
+                 "Open the dashboard" if ctx.get("report") is not None else "Open customer 360")  # fmt: skip
         blocks.append({"type": "actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": "Open customer 360"}, "url": ctx["link"]}]})  # fmt: skip
+            {"type": "button", "text": {"type": "plain_text", "text": label}, "url": ctx["link"]}]})  # fmt: skip
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"cxlens alert {ctx['id']}"}]})
     return {"text": _cut(head + (f" — {ctx['comment']}" if ctx["comment"] else ""), SLACK_SECTION), "blocks": blocks}
 

@@ -16,6 +16,7 @@ delete) stores a new version of the rule with who made it and when; the highest 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -32,6 +33,8 @@ from cxlens.errors import ConfigError, NotFoundError
 
 __all__ = [
     "ACTIONS",
+    "DIGEST_AFTER",
+    "DIGEST_PER",
     "PRIORITIES",
     "QUIET",
     "Rule",
@@ -43,9 +46,12 @@ __all__ = [
     "parse_duration",
     "parse_rules",
     "quiet_until",
+    "rule_activity",
     "rule_history",
+    "rule_yaml",
     "save_rules",
     "set_status",
+    "with_diffs",
 ]
 
 #: the actions a rule can take and the options each accepts (required ones first, marked ``!``)
@@ -62,10 +68,17 @@ TRIGGERS = {
     "feedback": ("metric", "score", "touchpoint", "survey", "channel", "stage", "comment"),
     # a customer entering a band of a stored model score (cxlens.act.signals)
     "customer": ("churn_risk", "clv"),
+    # a time (cxlens.act.schedule): a digest of the last period
+    "schedule": ("every", "at", "on", "cron", "tz", "period", "metrics", "themes"),
+    # a metric moving significantly between periods (cxlens.act.schedule), checked after each period
+    "metric": ("metric", "period", "touchpoint", "channel", "segment", "direction", "allow_small", "cron", "tz"),
 }
 #: the range of each customer score a rule may test
 SCORE_RANGES = {"churn_risk": (0.0, 1.0), "clv": (float("-inf"), float("inf"))}
 PRIORITIES = ("urgent", "high", "normal", "low")
+#: a rule's default flood control: more than 10 alerts of one rule in a clock hour and the rest of the
+#: hour is one digest (our choice: a channel that gets more than one alert every 6 minutes stops reading)
+DIGEST_AFTER, DIGEST_PER = 10, 3600.0
 STATUSES = ("active", "paused", "deleted")
 #: default attempts of a delivery: 2+4+…+32 s, then 60 s between tries, for a little over an hour
 DEFAULT_ATTEMPTS = 64
@@ -104,6 +117,10 @@ class Rule:
     changed_by: str | None = None
     changed_at: dt.datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: flood control: past ``digest_after`` alerts in a ``digest_per`` period (clock-aligned), the rest
+    #: of the period is one digest message at its end (cases still opened); 0 sends every alert
+    digest_after: int = 10
+    digest_per: float = 3600.0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.raw)
@@ -300,10 +317,10 @@ def parse_rule(data: Any, where: str = "rule") -> Rule:
     """Check one rule mapping; raises :class:`~cxlens.errors.ConfigError` naming the faulty field."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where} is {data!r}; expected a mapping with name, when and do")
-    unknown = set(data) - {"name", "when", "do", "window", "max_age", "description"}
+    unknown = set(data) - {"name", "when", "do", "window", "max_age", "description", "digest"}
     if unknown:
         raise ConfigError(f"{where} has unknown field {sorted(unknown)[0]!r}; expected name, when, do, window, "
-                          "max_age or description")  # fmt: skip
+                          "max_age, digest or description")  # fmt: skip
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(f"{where}.name is {name!r}; expected lower-case letters, digits, '-', '_' or '.'")
@@ -314,7 +331,16 @@ def parse_rule(data: Any, where: str = "rule") -> Rule:
     (trigger, cond), *_ = when.items()
     if trigger not in TRIGGERS:
         raise ConfigError(f"{where}.when has unknown trigger {trigger!r}; expected one of {', '.join(TRIGGERS)}")
-    conditions = _check_conditions(f"{where}.when.{trigger}", trigger, cond)
+    if trigger in ("schedule", "metric"):
+        from cxlens.act.when import check_metric, check_schedule
+
+        if isinstance(cond, dict) and True in cond:  # YAML 1.1 reads an unquoted key `on` as true
+            cond = {("on" if k is True else k): v for k, v in cond.items()}
+            data = {**data, "when": {trigger: cond}}
+
+        conditions = (check_schedule if trigger == "schedule" else check_metric)(f"{where}.when.{trigger}", cond)
+    else:
+        conditions = _check_conditions(f"{where}.when.{trigger}", trigger, cond)
     if trigger == "customer" and not conditions:
         raise ConfigError(f"{where}.when.customer needs a threshold, e.g. {{churn_risk: {{min: 0.7}}}} or "
                           "{clv: {min: 1000}}")  # fmt: skip
@@ -322,11 +348,34 @@ def parse_rule(data: Any, where: str = "rule") -> Rule:
     if not isinstance(do, list) or not do:
         raise ConfigError(f"{where}.do is {do!r}; expected a list of actions")
     actions = tuple(_check_action(f"{where}.do[{i}]", a) for i, a in enumerate(do))
+    if trigger in ("schedule", "metric") and any(next(iter(a)) == "case" for a in actions):
+        raise ConfigError(f"{where}.do has a case action; a {trigger} rule sends to channels, it has no "
+                          "customer to open a case for")  # fmt: skip
     window = parse_duration(data.get("window", "24h"), f"{where}.window")
     max_age = parse_duration(data.get("max_age", "7d"), f"{where}.max_age")
     desc = data.get("description")
+    after, per = _check_digest(f"{where}.digest", data.get("digest", True))
     return Rule(name, trigger, conditions, actions, window, max_age, None if desc is None else str(desc),
-                raw=json.loads(json.dumps(data, default=str)))  # fmt: skip
+                raw=json.loads(json.dumps(data, default=str)), digest_after=after, digest_per=per)  # fmt: skip
+
+
+def _check_digest(where: str, v: Any) -> tuple[int, float]:
+    """``digest: {after: 10, per: 1h}`` (either may be left out), ``true`` (the defaults) or ``false``
+    (every alert sent) → (after, per seconds); after 0 means off."""
+    if v is True:
+        return DIGEST_AFTER, DIGEST_PER
+    if v is False:
+        return 0, DIGEST_PER
+    if not isinstance(v, dict) or set(v) - {"after", "per"}:
+        raise ConfigError(f"{where} is {v!r}; expected {{after: 10, per: 1h}} or false (send every alert)")
+    after = v.get("after", DIGEST_AFTER)
+    if not isinstance(after, int) or isinstance(after, bool) or not 1 <= after <= 100_000:
+        raise ConfigError(f"{where}.after is {after!r}; expected a whole number 1-100000 (alerts sent one by one "
+                          "before the digest)")  # fmt: skip
+    per = parse_duration(v.get("per", DIGEST_PER), f"{where}.per")
+    if not 1 <= per <= 7 * 86400:
+        raise ConfigError(f"{where}.per is {v.get('per')!r}; expected a period from 1s to 7d")
+    return after, per
 
 
 def parse_rules(source: str | Path | dict[str, Any] | list[Any]) -> list[Rule]:
@@ -367,8 +416,7 @@ def _now() -> dt.datetime:
 
 def _from_row(row: Sequence[Any]) -> Rule:
     r = parse_rule(json.loads(row[2]))
-    return Rule(r.name, r.trigger, r.conditions, r.actions, r.window, r.max_age, r.description, row[3], int(row[1]),
-                row[4], row[5], r.raw)  # fmt: skip
+    return dataclasses.replace(r, status=row[3], version=int(row[1]), changed_by=row[4], changed_at=row[5])
 
 
 def current_rules(cur: Any, *, status: str | None = "active") -> list[Rule]:
@@ -457,3 +505,49 @@ def rule_history(store: Any, name: str) -> pd.DataFrame:
     if df.empty:
         raise NotFoundError(f"no rule {name!r} in this workspace; `cxlens rules list` shows them")
     return df
+
+
+def rule_yaml(definition: dict[str, Any] | str) -> str:
+    """A stored rule (its mapping or JSON text) as a rules file of one rule: name, when, do, then the rest."""
+    data = json.loads(definition) if isinstance(definition, str) else definition
+    order = ["name", "description", "when", "do", "window", "max_age", "digest"]
+    data = {k: data[k] for k in sorted(data, key=lambda k: (order.index(k) if k in order else len(order), k))}
+    return yaml.safe_dump({"rules": [data]}, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def with_diffs(history: pd.DataFrame) -> pd.DataFrame:
+    """``history`` (:func:`rule_history`) with ``yaml`` (each version as a rules file) and ``diff`` (the
+    unified diff against the version before; empty when only the status changed)."""
+    import difflib
+
+    out = history.copy()
+    texts = [rule_yaml(d) for d in out["definition"]]
+    diffs, before = [], ""
+    for v, text in zip(out["version"], texts, strict=True):
+        lines = difflib.unified_diff(before.splitlines(), text.splitlines(), f"version {int(v) - 1}",
+                                     f"version {int(v)}", lineterm="", n=2)  # fmt: skip
+        diffs.append("\n".join(lines))
+        before = text
+    out["yaml"] = texts
+    out["diff"] = diffs
+    return out
+
+
+def rule_activity(store: Any, *, now: dt.datetime | None = None) -> pd.DataFrame:
+    """Per current (not deleted) rule: ``alerts`` in all, ``alerts_24h``, ``last_fired``, ``open_cases``
+    (cases of the rule not closed) and ``failed`` (dead or refused deliveries)."""
+    now = now or _now()
+    return store.read(
+        "WITH r AS (SELECT name, status FROM act_rules "
+        "  QUALIFY row_number() OVER (PARTITION BY name ORDER BY version DESC) = 1), "
+        "a AS (SELECT rule, count(*) AS alerts, count(*) FILTER (WHERE created_at > ?) AS alerts_24h, "
+        "  max(created_at) AS last_fired FROM act_alerts WHERE trigger NOT IN ('test', 'digest') GROUP BY rule), "
+        "c AS (SELECT rule, count(*) AS open_cases FROM act_cases WHERE status <> 'closed' GROUP BY rule), "
+        "d AS (SELECT d.rule, count(*) AS failed FROM act_deliveries d LEFT JOIN jobs j USING (job_id) "
+        "  WHERE d.status = 'refused' OR (d.status <> 'sent' AND j.status = 'dead') GROUP BY d.rule) "
+        "SELECT r.name, r.status, coalesce(a.alerts, 0) AS alerts, coalesce(a.alerts_24h, 0) AS alerts_24h, "
+        "a.last_fired, coalesce(c.open_cases, 0) AS open_cases, coalesce(d.failed, 0) AS failed FROM r "
+        "LEFT JOIN a ON a.rule = r.name LEFT JOIN c ON c.rule = r.name LEFT JOIN d ON d.rule = r.name "
+        "WHERE r.status <> 'deleted' ORDER BY r.name",
+        [now - dt.timedelta(hours=24)],
+    )

@@ -14,6 +14,7 @@ outbox commit together or not at all.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import secrets
 from collections.abc import Sequence
@@ -24,7 +25,18 @@ from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, current_rules, parse_durati
 from cxlens.jobs import queue
 from cxlens.store import hooks
 
-__all__ = ["KIND", "feedback_where", "fire", "fire_many", "matcher", "matches", "on_feedback", "throttled"]
+__all__ = [
+    "KIND",
+    "digest_alert_id",
+    "feedback_where",
+    "period",
+    "fire",
+    "fire_many",
+    "matcher",
+    "matches",
+    "on_feedback",
+    "throttled",
+]
 
 #: the job kind that sends one delivery
 KIND = "act.deliver"
@@ -137,12 +149,19 @@ def fire_many(store: Any, cur: Any, firings: list[tuple[Rule, dict[str, Any]]], 
     pending: list[tuple[str, str, str, Any, str, dict[str, Any]]] = []  # delivery, alert, kind, customer, rule, action
     jobs: list[tuple[dict[str, Any], str | None, int, dt.datetime | None]] = []
     ids = []
+    counts = _period_counts(cur, [r for r, _ in firings], now)
+    digests: dict[str, Rule] = {}
     for rule, row in firings:
         alert_id = "al_" + secrets.token_hex(8)
         ids.append(alert_id)
         alerts.append([alert_id, rule.name, rule.version, row.get("customer_id"), row.get("feedback_id"), trigger,
                        row.get("metric"), row.get("score"), row.get("comment"), row.get("touchpoint"),
                        row.get("survey_id"), row.get("ts"), now])  # fmt: skip
+        if rule.name in counts:
+            counts[rule.name] += 1
+            if counts[rule.name] > rule.digest_after:  # a flood: this one goes into the period's digest
+                digests[rule.name] = rule
+                continue
         for i, action in enumerate(rule.actions):
             (kind, opts), *_ = action.items()
             if kind == "case":
@@ -151,6 +170,22 @@ def fire_many(store: Any, cur: Any, firings: list[tuple[Rule, dict[str, Any]]], 
             pending.append((delivery_id, alert_id, kind, row.get("customer_id"), rule.name, action))
             jobs.append(({"delivery_id": delivery_id}, f"act:{delivery_id}",
                          int(opts.get("attempts", DEFAULT_ATTEMPTS)), quiet_until(opts, now)))  # fmt: skip
+    for rule in digests.values():
+        start, end = period(rule, now)
+        digest_id = digest_alert_id(rule.name, start)
+        if cur.execute("SELECT 1 FROM act_alerts WHERE alert_id = ?", [digest_id]).fetchone():
+            continue  # this period's digest is already queued
+        alerts.append([digest_id, rule.name, rule.version, None, None, "digest", None, None,
+                       json.dumps({"from": start.isoformat(), "until": end.isoformat(), "after": rule.digest_after}),
+                       None, None, start, now])  # fmt: skip
+        for i, action in enumerate(rule.actions):
+            (kind, opts), *_ = action.items()
+            if kind == "case":
+                continue
+            delivery_id = f"{digest_id}.{i}"
+            pending.append((delivery_id, digest_id, kind, None, rule.name, action))
+            jobs.append(({"delivery_id": delivery_id}, f"act:{delivery_id}",
+                         int(opts.get("attempts", DEFAULT_ATTEMPTS)), quiet_until(opts, end) or end))  # fmt: skip
     _values(cur, "act_alerts", 13, alerts)
     job_ids = queue.enqueue_many(store, KIND, jobs) if jobs else []
     _values(cur, "act_deliveries", 12, [
@@ -165,6 +200,35 @@ def fire_many(store: Any, cur: Any, firings: list[tuple[Rule, dict[str, Any]]], 
                             alert_id=alert_id, feedback_id=row.get("feedback_id"),
                             due=parse_duration(opts["due"], "due") if "due" in opts else None, now=now)  # fmt: skip
     return ids
+
+
+def period(rule: Rule, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The digest period of ``rule`` holding ``now``: clock-aligned (an hour from :00, a day from 00:00 UTC)."""
+    epoch = dt.datetime(1970, 1, 1)
+    per = rule.digest_per
+    start = epoch + dt.timedelta(seconds=((now - epoch).total_seconds() // per) * per)
+    return start, start + dt.timedelta(seconds=per)
+
+
+def digest_alert_id(rule: str, start: dt.datetime) -> str:
+    """The one digest alert of ``rule`` for the period starting at ``start`` (its deliveries' key)."""
+    return "dg_" + hashlib.sha256(f"{rule}\x00{start.isoformat()}".encode()).hexdigest()[:16]
+
+
+def _period_counts(cur: Any, rules: Sequence[Rule], now: dt.datetime) -> dict[str, int]:
+    """Alerts so far in the current digest period, per rule that has flood control and a message action
+    (one statement per distinct period start: usually one for the whole batch)."""
+    by_start: dict[dt.datetime, list[str]] = {}
+    for rule in {r.name: r for r in rules}.values():
+        if rule.digest_after > 0 and any(next(iter(a)) != "case" for a in rule.actions):
+            by_start.setdefault(period(rule, now)[0], []).append(rule.name)
+    out: dict[str, int] = {}
+    for start, names in by_start.items():
+        out.update(dict.fromkeys(names, 0))
+        out.update(dict(cur.execute(
+            "SELECT rule, count(*) FROM act_alerts WHERE created_at >= ? AND list_contains(?::VARCHAR[], rule) "
+            "AND trigger NOT IN ('test', 'digest') GROUP BY rule", [start, names]).fetchall()))  # fmt: skip
+    return out
 
 
 def matches(conditions: dict[str, Any], row: dict[str, Any]) -> bool:

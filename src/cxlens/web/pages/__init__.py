@@ -41,6 +41,7 @@ PAGE_MODULES: list[str] = [
     "cxlens.web.pages.learn",
     "cxlens.web.pages.behaviour",
     "cxlens.web.pages.replay",
+    "cxlens.web.pages.act",
 ]
 
 #: Registered navigation entries (see :func:`nav` for the ordered list).

@@ -1,0 +1,226 @@
+"""Scheduled digests: a rule whose trigger is ``schedule`` sends, at each time its schedule names, a
+digest of the last complete period to its message actions::
+
+    rules:
+      - name: morning-digest
+        when: {schedule: {every: day, at: "08:00", tz: Europe/Paris}}
+        do:
+          - slack: {url_env: CX_SLACK_URL}
+
+The digest: each metric (``metrics``, default NPS and CSAT) over the last complete ``period`` (UTC
+calendar day, week from Monday, or month; default the schedule's own: day or week) with its n and
+95 % CI, its change against the period before with the dashboard's test (``ws.metrics.change``: a
+z-test for NPS, a two-proportion z-test for CSAT, Welch's t-test for CES; significant at p < 0.05),
+the themes mentioned most in the period with their change, and the open cases (by priority,
+overdue).
+
+Every job runner queues the schedules (:func:`cxlens.jobs.schedule_source`, as ``replay.maintain``
+is): one ``act.schedule`` job per rule and slot (the slot is its unique key, so two runners queue it
+once). The job computes the digest and writes, in one transaction, an alert (trigger ``schedule``, the
+digest in it) and its deliveries — sent by the delivery pump with the retries and dead letters of any
+alert. A rule created or changed after a slot does not send that slot's digest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, current_rules, quiet_until
+from cxlens.act.when import DAYS, check_metric, check_schedule
+from cxlens.jobs import JobContext, Schedule, queue, schedule, schedule_source, task
+
+__all__ = [
+    "KIND",
+    "check_metric",
+    "check_schedule",
+    "cron_of",
+    "digest_content",
+    "metric_move",
+    "run_schedule",
+    "schedules",
+]
+
+#: the job that sends one scheduled digest
+KIND = "act.schedule"
+
+
+def cron_of(cond: dict[str, Any]) -> str:
+    """The 5-field cron expression of a checked schedule."""
+    if "cron" in cond:
+        return str(cond["cron"])
+    hh, mm = int(cond["at"][:2]), int(cond["at"][3:])
+    dow = "*" if cond["every"] == "day" else str((DAYS.index(cond.get("on", "monday")) + 1) % 7)
+    return f"{mm} {hh} * * {dow}"
+
+
+def schedules(store: Any) -> list[Schedule]:
+    """The schedules of the active ``schedule`` rules (a rule's slots before its last change never run)."""
+    if not hasattr(store, "has_table") or not store.has_table("act_rules"):
+        return []
+    out = []
+    for r in current_rules(store):
+        if r.trigger not in ("schedule", "metric"):
+            continue
+        s = schedule(f"act:{r.name}", cron_of(r.conditions), KIND, {"rule": r.name}, tz=r.conditions["tz"])
+        out.append(dataclasses.replace(s, since=r.changed_at))
+    return out
+
+
+schedule_source(schedules)
+
+
+def _periods(slot: dt.datetime, period: str) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+    """(previous start, current start, current end exclusive): the last complete UTC calendar period
+    before ``slot`` and the one before it."""
+    from cxlens.metrics.common import period_offset, period_start
+
+    end = period_start(slot, period)
+    start = end - period_offset(period)
+    return start - period_offset(period), start, end
+
+
+def _num(v: Any, digits: int = 1) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else round(f, digits)
+
+
+def digest_content(store: Any, cond: dict[str, Any], slot: dt.datetime) -> dict[str, Any]:
+    """What a scheduled digest says about the period before ``slot`` (naive UTC)."""
+    from cxlens.metrics import Metrics
+
+    period = cond["period"]
+    prev_start, start, end = _periods(slot, period)
+    last = end - pd.Timedelta(microseconds=1)
+    m = Metrics(store)
+    metrics = []
+    for name in cond["metrics"]:
+        col = {"nps": "nps", "csat": "csat", "ces": "ces"}[name]
+        level = getattr(m, name)(period=period, start=start, end=last)
+        change = m.change(name, period=period, start=prev_start, end=last)
+        change = change[pd.to_datetime(change["period"]) == start]
+        row = level.iloc[0] if len(level) else None
+        ch = change.iloc[0] if len(change) else None
+        metrics.append({
+            "metric": name, "value": _num(row[col]) if row is not None else None,
+            "n": int(row["n"]) if row is not None else 0,
+            "ci_low": _num(row["ci_low"]) if row is not None else None,
+            "ci_high": _num(row["ci_high"]) if row is not None else None,
+            "previous": _num(ch["previous"]) if ch is not None else None,
+            "previous_n": int(ch["previous_n"]) if ch is not None and not pd.isna(ch["previous_n"]) else 0,
+            "delta": _num(ch["delta"]) if ch is not None else None,
+            "p_value": _num(ch["p_value"], 4) if ch is not None else None,
+            "significant": bool(ch["significant"]) if ch is not None else False,
+            "small_sample": bool(ch["small_sample"]) if ch is not None else True,
+        })  # fmt: skip
+    themes: list[dict[str, Any]] = []
+    if cond.get("themes") and store.has_table("verbatim_themes"):
+        df = store.read(
+            "SELECT t.theme, count(*) FILTER (WHERE f.ts >= ? AND f.ts < ?) AS n, "
+            "count(*) FILTER (WHERE f.ts >= ? AND f.ts < ?) AS previous_n "
+            "FROM verbatim_themes t JOIN feedback f ON t.verbatim_id = 'feedback:' || f.feedback_id "
+            "WHERE f.ts >= ? AND f.ts < ? AND t.theme IS NOT NULL GROUP BY t.theme HAVING n > 0 "
+            "ORDER BY n DESC, n - previous_n DESC, t.theme LIMIT ?",
+            [start, end, prev_start, start, prev_start, end, int(cond["themes"])],
+        )
+        themes = [{"theme": str(r["theme"]), "n": int(r["n"]), "previous_n": int(r["previous_n"])}
+                  for r in df.to_dict("records")]  # fmt: skip
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    cases = store.read("SELECT priority, count(*) AS n, count(*) FILTER (WHERE due_at < ?) AS overdue FROM act_cases "
+                       "WHERE status <> 'closed' GROUP BY priority", [now])  # fmt: skip
+    by = {r["priority"]: int(r["n"]) for r in cases.to_dict("records")}
+    return {"period": period, "from": start.isoformat(), "until": end.isoformat(), "metrics": metrics,
+            "themes": themes, "open_cases": {"total": sum(by.values()), "overdue": int(cases["overdue"].sum()),
+                                             "by_priority": by}}  # fmt: skip
+
+
+def _alert_id(rule: str, slot: dt.datetime) -> str:
+    return "sd_" + hashlib.sha256(f"{rule}\x00{slot.isoformat()}".encode()).hexdigest()[:16]
+
+
+def _queue(store: Any, rule: Rule, slot: dt.datetime, trigger: str, content: dict[str, Any],
+           now: dt.datetime) -> str | None:  # fmt: skip
+    """Write the alert of ``rule`` for ``slot`` (``content`` in it) and its deliveries, once per slot."""
+    alert_id = _alert_id(rule.name, slot)
+    with store.transaction(changes=["act_alerts", "act_deliveries", "jobs"]) as cur:
+        if cur.execute("SELECT 1 FROM act_alerts WHERE alert_id = ?", [alert_id]).fetchone():
+            return None
+        cur.execute("INSERT INTO act_alerts VALUES (?, ?, ?, NULL, NULL, ?, ?, NULL, ?, ?, NULL, ?, ?)",
+                    [alert_id, rule.name, rule.version, trigger, content.get("metric_name"), json.dumps(content),
+                     content.get("touchpoint"), slot, now])  # fmt: skip
+        for i, action in enumerate(rule.actions):
+            (kind, opts), *_ = action.items()
+            delivery_id = f"{alert_id}.{i}"
+            job_id = queue.enqueue(store, "act.deliver", {"delivery_id": delivery_id}, slot=f"act:{delivery_id}",
+                                   max_attempts=int(opts.get("attempts", DEFAULT_ATTEMPTS)),
+                                   run_after=quiet_until(opts, now))  # fmt: skip
+            cur.execute("INSERT INTO act_deliveries VALUES (?, ?, NULL, ?, ?, ?, ?, 'queued', NULL, NULL, NULL, ?)",
+                        [delivery_id, alert_id, rule.name, kind, json.dumps(action), job_id, now])  # fmt: skip
+    return alert_id
+
+
+def run_schedule(store: Any, rule: Rule, slot: dt.datetime, now: dt.datetime | None = None) -> str | None:
+    """Run rule ``rule`` for ``slot``: a schedule rule queues its digest; a metric rule checks its metric
+    and queues an alert only when it moved significantly. The alert id, or None (nothing to send, or
+    this slot's alert was already queued)."""
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if rule.trigger == "metric":
+        move = metric_move(store, rule.conditions, slot)
+        if move is None or not move["fires"]:
+            return None
+        return _queue(store, rule, slot, "metric", move, now)
+    return _queue(store, rule, slot, "schedule", digest_content(store, rule.conditions, slot), now)
+
+
+def metric_move(store: Any, cond: dict[str, Any], slot: dt.datetime) -> dict[str, Any] | None:
+    """The change of the rule's metric between the last complete period before ``slot`` and the one
+    before, with the dashboard's test (``ws.metrics.change``); ``fires`` when it is significant, in the
+    rule's direction, and (unless ``allow_small``) neither period is a small sample. None without data."""
+    from cxlens.metrics import Metrics
+
+    period, name = cond["period"], cond["metric"]
+    prev_start, start, end = _periods(slot, period)
+    last = end - pd.Timedelta(microseconds=1)
+    m = Metrics(store).in_segment(cond.get("segment"))
+    filters = {k: cond[k] for k in ("touchpoint", "channel") if k in cond} or None
+    level = getattr(m, name)(period=period, start=start, end=last, filters=filters)
+    change = m.change(name, period=period, start=prev_start, end=last, filters=filters)
+    change = change[pd.to_datetime(change["period"]) == start]
+    if not len(level) or not len(change):
+        return None
+    row, ch = level.iloc[0], change.iloc[0]
+    metric = {"metric": name, "value": _num(row[name]), "n": int(row["n"]), "ci_low": _num(row["ci_low"]),
+              "ci_high": _num(row["ci_high"]), "previous": _num(ch["previous"]),
+              "previous_n": 0 if pd.isna(ch["previous_n"]) else int(ch["previous_n"]), "delta": _num(ch["delta"]),
+              "p_value": _num(ch["p_value"], 4), "significant": bool(ch["significant"]),
+              "small_sample": bool(ch["small_sample"])}  # fmt: skip
+    delta = metric["delta"] or 0.0
+    way = cond.get("direction", "any")
+    fires = (metric["significant"] and (cond.get("allow_small") or not metric["small_sample"])
+             and (way == "any" or (way == "up" and delta > 0) or (way == "down" and delta < 0)))  # fmt: skip
+    return {"period": period, "from": start.isoformat(), "until": end.isoformat(), "metrics": [metric],
+            "metric_name": name, "direction": "up" if delta > 0 else "down", "fires": bool(fires),
+            "touchpoint": ", ".join(cond.get("touchpoint", [])) or None, "channel": ", ".join(cond.get("channel", []))
+            or None, "segment": cond.get("segment")}  # fmt: skip
+
+
+@task(KIND, max_attempts=3, lease=300.0)
+def scheduled_digest(ctx: JobContext) -> dict[str, Any]:
+    """Run schedule or metric rule ``params.rule`` for slot ``params.slot_time`` (a digest; a metric
+    rule's check)."""
+    name = ctx.params["rule"]
+    rule = next((r for r in current_rules(ctx.store) if r.name == name), None)
+    if rule is None or rule.trigger not in ("schedule", "metric"):
+        return {"status": "skipped", "reason": f"rule {name!r} is not an active schedule or metric rule"}
+    slot = dt.datetime.fromisoformat(ctx.params["slot_time"])
+    alert_id = run_schedule(ctx.store, rule, slot)
+    return {"status": "queued" if alert_id else "nothing to send", "alert_id": alert_id}
