@@ -46,6 +46,16 @@ ENGAGEMENT = [
     "location VARCHAR, manager_id VARCHAR, comment VARCHAR NOT NULL)",
 ]
 
+#: every read-out's look at the always-valid statistics, per experiment × goal × variant and read-out
+#: settings (``params``: window, alpha, CI method): the reported ``seq_p_value`` is the running
+#: minimum over the looks and the always-valid CI their running intersection (aggregates, no person)
+EXPERIMENTS.append(
+    "CREATE TABLE IF NOT EXISTS experiment_looks (experiment VARCHAR NOT NULL, goal VARCHAR NOT NULL, "
+    "variant VARCHAR NOT NULL, params VARCHAR NOT NULL, n_control BIGINT NOT NULL, x_control BIGINT NOT NULL, "
+    "n_variant BIGINT NOT NULL, x_variant BIGINT NOT NULL, estimate DOUBLE, se DOUBLE, seq_p_value DOUBLE, "
+    "seq_ci_low DOUBLE, seq_ci_high DOUBLE, looked_at TIMESTAMP NOT NULL)"
+)
+
 DDL: list[str] = [*EXPERIMENTS, *INTERVIEWS, *ENGAGEMENT]
 
 #: the personal-data columns of these tables (:data:`cxlens.schema.pii.PII_COLUMNS` includes them)
