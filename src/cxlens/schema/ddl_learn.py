@@ -56,6 +56,16 @@ EXPERIMENTS.append(
     "seq_ci_low DOUBLE, seq_ci_high DOUBLE, looked_at TIMESTAMP NOT NULL)"
 )
 
+#: pulse surveys by link: who was sent an invitation for which pulse (once per employee), and the
+#: single-use links already answered (a hash of the link's random nonce, the day only). Nothing ties
+#: a link to an employee: the signed link carries the group attributes, not the employee id.
+ENGAGEMENT += [
+    "CREATE TABLE IF NOT EXISTS pulse_sends (pulse VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, "
+    "sent_at TIMESTAMP NOT NULL, PRIMARY KEY (pulse, employee_id))",
+    "CREATE TABLE IF NOT EXISTS pulse_used (nonce_hash VARCHAR PRIMARY KEY, pulse VARCHAR NOT NULL, "
+    "used_on DATE NOT NULL)",
+]
+
 DDL: list[str] = [*EXPERIMENTS, *INTERVIEWS, *ENGAGEMENT]
 
 #: the personal-data columns of these tables (:data:`cxlens.schema.pii.PII_COLUMNS` includes them)

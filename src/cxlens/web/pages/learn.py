@@ -12,11 +12,12 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
-from cxlens.engagement import GROUP_COLUMNS
+from cxlens.engagement import GROUP_COLUMNS, QUESTIONS, pulse_links
 from cxlens.errors import CxlensError
 from cxlens.schema.pii import current_policy
-from cxlens.web.deps import require_role, run_on_workspace
+from cxlens.web.deps import hub, require_role, run_on_workspace
 from cxlens.web.pages import register
 
 router = register(APIRouter(include_in_schema=False), id="engagement", label="Engagement", path="/engagement",
@@ -98,3 +99,36 @@ async def interviews_page(
                                                      "persona": persona, "theme": theme,
                                                      "frustrated": frustrated or "", "error": error,
                                                      "tags": tag_rows})  # fmt: skip
+
+
+# -- pulse by link (public: the signed single-use token is the key; under /s like hosted surveys) --
+def _pulse_page(request: Request, ctx: dict[str, Any], status: int = 200) -> HTMLResponse:
+    qs = [{"id": q, "prompt": pulse_links.PROMPTS[q], "scale": list(range(lo, hi + 1))}
+          for q, (lo, hi) in QUESTIONS.items()]  # fmt: skip
+    return request.app.state.templates.TemplateResponse(
+        request, "engagement/pulse.html", {"questions": qs, "action": str(request.url.path), "error": None,
+                                           "status": status, **ctx}, status_code=status)  # fmt: skip
+
+
+@router.get("/s/{workspace}/pulse/{token}", response_class=HTMLResponse)
+async def pulse_form(request: Request, workspace: str, token: str) -> HTMLResponse:
+    try:
+        ws = hub(request).get(workspace)
+        await run_in_threadpool(pulse_links.verify_token, ws.store, token)
+    except CxlensError as e:
+        return _pulse_page(request, {"step": "error", "message": str(e)}, e.http_status)
+    return _pulse_page(request, {"step": "form"})
+
+
+@router.post("/s/{workspace}/pulse/{token}", response_class=HTMLResponse)
+async def pulse_submit(request: Request, workspace: str, token: str) -> HTMLResponse:
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    scores = {q: form.get(f"q_{q}") for q in QUESTIONS}
+    try:
+        ws = hub(request).get(workspace)
+        await run_in_threadpool(pulse_links.answer, ws.store, token, scores, form.get("comment"))
+    except CxlensError as e:
+        if e.http_status in (403, 404, 410):
+            return _pulse_page(request, {"step": "error", "message": str(e)}, e.http_status)
+        return _pulse_page(request, {"step": "form", "error": str(e)}, e.http_status)
+    return _pulse_page(request, {"step": "thanks"})
