@@ -31,6 +31,15 @@ INTERVIEWS = [
     "highlight BOOLEAN NOT NULL, note VARCHAR, created_at TIMESTAMP NOT NULL)",
 ]
 
+#: interview invitations: who was invited to which study (once per customer and study) and who
+#: declined further contact (the opt-out link in every invitation, or the API); recruiting skips them
+INTERVIEWS += [
+    "CREATE TABLE IF NOT EXISTS interview_invites (study VARCHAR NOT NULL, customer_id VARCHAR NOT NULL, "
+    "sent_at TIMESTAMP NOT NULL, PRIMARY KEY (study, customer_id))",
+    "CREATE TABLE IF NOT EXISTS interview_optouts (customer_id VARCHAR PRIMARY KEY, opted_out_at TIMESTAMP NOT NULL, "
+    "source VARCHAR NOT NULL)",
+]
+
 #: employee engagement: the employees (name and e-mail are PII) and pulse answers stored WITHOUT the
 #: employee: only the group attributes at answer time and a random id per submission (anonymous by
 #: construction; results are shown only for groups of at least ``engagement.min_group`` answers)

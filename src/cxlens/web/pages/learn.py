@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cxlens.engagement import GROUP_COLUMNS, QUESTIONS, pulse_links
 from cxlens.errors import CxlensError
+from cxlens.interviews import invite as interview_invite
 from cxlens.schema.pii import current_policy
 from cxlens.web.deps import hub, require_role, run_on_workspace
 from cxlens.web.pages import register
@@ -132,3 +133,34 @@ async def pulse_submit(request: Request, workspace: str, token: str) -> HTMLResp
             return _pulse_page(request, {"step": "error", "message": str(e)}, e.http_status)
         return _pulse_page(request, {"step": "form", "error": str(e)}, e.http_status)
     return _pulse_page(request, {"step": "thanks"})
+
+
+# -- interview opt-out (public; the signed customer id is the key; GET asks, POST records) --
+def _optout_page(request: Request, step: str, message: str = "", status: int = 200) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(
+        request, "interviews/optout.html", {"step": step, "message": message, "action": str(request.url.path),
+                                            "status": status}, status_code=status)  # fmt: skip
+
+
+@interviews_router.get("/s/{workspace}/interview-optout/{token}", response_class=HTMLResponse)
+async def interview_optout_form(request: Request, workspace: str, token: str) -> HTMLResponse:
+    try:
+        ws = hub(request).get(workspace)
+        await run_in_threadpool(interview_invite.verify_optout, ws.store, token)
+    except CxlensError as e:
+        return _optout_page(request, "error", str(e), e.http_status)
+    return _optout_page(request, "confirm")
+
+
+@interviews_router.post("/s/{workspace}/interview-optout/{token}", response_class=HTMLResponse)
+async def interview_optout(request: Request, workspace: str, token: str) -> HTMLResponse:
+    try:
+        ws = hub(request).get(workspace)
+
+        def work() -> None:
+            interview_invite.opt_out(ws.store, interview_invite.verify_optout(ws.store, token), "link")
+
+        await run_in_threadpool(work)
+    except CxlensError as e:
+        return _optout_page(request, "error", str(e), e.http_status)
+    return _optout_page(request, "done")
