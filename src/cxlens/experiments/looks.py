@@ -78,13 +78,18 @@ def running(store: Any, experiment: str, params: str, looks: list[dict[str, Any]
     if new and has and not getattr(store, "read_only", False):
         now = datetime.now(UTC).replace(tzinfo=None)
         with store.transaction(changes=[TABLE]) as cur:
-            cur.executemany(
-                f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [[experiment, lk["goal"], lk["variant"], params, *(int(lk[c]) for c in counts),
-                  *(None if math.isnan(_f(lk[k])) else _f(lk[k])
-                    for k in ("estimate", "se", "seq_p_value", "seq_ci_low", "seq_ci_high")), now]
-                 for lk in new],
-            )  # fmt: skip
+            # writes run one at a time: check again inside, so two read-outs at once record one look
+            again = store.read(
+                f"SELECT goal, variant, n_control, x_control, n_variant, x_variant FROM {TABLE} "
+                "WHERE experiment = ? AND params = ?", [experiment, params])  # fmt: skip
+            taken = {(r.goal, r.variant, *(int(getattr(r, c)) for c in counts)) for r in again.itertuples(index=False)}
+            new = [lk for lk in new if (lk["goal"], lk["variant"], *(int(lk[c]) for c in counts)) not in taken]
+            rows = [[experiment, lk["goal"], lk["variant"], params, *(int(lk[c]) for c in counts),
+                     *(None if math.isnan(_f(lk[k])) else _f(lk[k])
+                       for k in ("estimate", "se", "seq_p_value", "seq_ci_low", "seq_ci_high")), now]
+                    for lk in new]  # fmt: skip
+            if rows:
+                cur.executemany(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     out = []
     for lk in looks:
         mine = past[(past["goal"] == lk["goal"]) & (past["variant"] == lk["variant"])] if len(past) else past
