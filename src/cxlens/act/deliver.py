@@ -54,6 +54,7 @@ __all__ = [
     "delivery_runner",
     "retry_delivery",
     "send",
+    "send_email",
     "sign",
 ]
 
@@ -143,19 +144,31 @@ def _post(store: Any, url: str, body: bytes, headers: dict[str, str], timeout: f
 
 
 def _email(store: Any, opts: dict[str, Any], ctx: dict[str, Any], timeout: float) -> int:
+    subject, text, page = messages.email_message(ctx)
+    return send_email(store, opts, list(opts["to"]), subject, text, page, msg_id=ctx["id"],
+                      headers={"X-Cxlens-Delivery": ctx["id"]}, timeout=timeout)  # fmt: skip
+
+
+def send_email(store: Any, opts: dict[str, Any], to: list[str], subject: str, text: str, html: str | None = None,
+               *, msg_id: str | None = None, headers: dict[str, str] | None = None,
+               timeout: float = DEFAULT_TIMEOUT) -> int:  # fmt: skip
+    """Send one e-mail through the SMTP server of ``opts`` (the e-mail action's ``host``, ``port``,
+    ``from``, ``starttls``, ``username``, ``password_env``), SSRF-checked like every delivery; returns 250
+    or raises :class:`DeliveryError` (the message names the host, never the password)."""
     host = opts.get("host") or "localhost"
     port = int(opts.get("port", 587 if opts.get("starttls") else 25))
     check_destination(store, host=host, port=port)
-    subject, text, page = messages.email_message(ctx)
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = opts.get("from") or "cxlens@localhost"
-    msg["To"] = ", ".join(opts["to"])
+    msg["To"] = ", ".join(to)
     msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = make_msgid(idstring=ctx["id"].replace(".", "-"))
-    msg["X-Cxlens-Delivery"] = ctx["id"]
+    msg["Message-ID"] = make_msgid(idstring=(msg_id or secrets.token_hex(8)).replace(".", "-"))
+    for k, v in (headers or {}).items():
+        msg[k] = v
     msg.set_content(text)
-    msg.add_alternative(page, subtype="html")
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
     try:
         with smtplib.SMTP(host, port, timeout=timeout) as smtp:
             if opts.get("starttls"):

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cxlens.cli._app import Fmt, app, err, filters, jsonable_tree, open, print_frame
+from cxlens.cli._app import Fmt, app, err, filters, jsonable_tree, open, print_frame, state
 
 employees_app = typer.Typer(help="Employees (team, role, manager, location; name and e-mail are PII).",
                             no_args_is_help=True)  # fmt: skip
@@ -137,3 +137,31 @@ def engagement_demo(
         truth = demo_engagement(ws.store, teams=teams, seed=seed, link=link)
     err.print(f"{teams} teams written; true correlation of expected eNPS and CSAT across teams: "
               f"{truth['correlation']:.2f} (compare `cxlens engagement cx`)", markup=False)  # fmt: skip
+
+
+@engagement_app.command("pulse-send")
+def engagement_pulse_send(
+    pulse: Annotated[str, typer.Argument(help="The pulse's name, e.g. 2026-q2.")],
+    base_url: Annotated[str, typer.Option(help="The dashboard's public address the links point to.")],
+    smtp_host: Annotated[str, typer.Option(help="SMTP server (allowed with `cxlens act allow-host`).")],
+    smtp_port: Annotated[int, typer.Option(help="SMTP port.")] = 25,
+    sender: Annotated[str | None, typer.Option("--from", help="From address.")] = None,
+    starttls: Annotated[bool, typer.Option(help="Use STARTTLS.")] = False,
+    username: Annotated[str | None, typer.Option(help="SMTP user name.")] = None,
+    password_env: Annotated[str | None, typer.Option(help="Environment variable holding the SMTP password.")] = None,
+    team: Annotated[str | None, typer.Option(help="Only this team's employees.")] = None,
+    expires_days: Annotated[float, typer.Option(help="Days the links stay valid.")] = 14,
+    name: Annotated[str | None, typer.Option(help="The workspace's name on the server (default: file name).")] = None,
+) -> None:
+    """E-mail each employee their anonymous, single-use pulse link (once per pulse; the link carries the
+    team, not the employee)."""
+    smtp = {"host": smtp_host, "port": smtp_port, "from": sender, "starttls": starttls, "username": username,
+            "password_env": password_env}  # fmt: skip
+    with open() as ws:
+        out = ws.engagement.send_pulse(pulse, base_url=base_url, workspace=name or Path(state.workspace).stem,
+                                       smtp=smtp, team=team, expires_days=expires_days)  # fmt: skip
+    for f in out["failed"]:
+        err.print(f"warning: {f}", markup=False, highlight=False)
+    sys.stdout.write(json.dumps(out) + "\n")
+    if out["failed"] and not out["sent"]:
+        raise typer.Exit(1)

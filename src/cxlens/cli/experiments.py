@@ -15,7 +15,7 @@ experiment_app = typer.Typer(help="A/B tests: sticky assignment, read-outs with 
 app.add_typer(experiment_app, name="experiment", rich_help_panel="Analyse")
 
 SUMMARY = ("variant", "exposed", "converted", "rate", "uplift", "ci_low", "ci_high", "p_value", "p_value_holm",
-           "chance_to_beat_control", "seq_ci_low", "seq_ci_high", "seq_p_value")  # fmt: skip
+           "chance_to_beat_control", "seq_ci_low", "seq_ci_high", "seq_p_value", "seq_looks")  # fmt: skip
 
 
 def _split(text: str, option: str) -> list[str]:
@@ -74,7 +74,7 @@ def experiment_results(
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Read out an experiment: SRM check first, then per variant the difference with control."""
-    with open(read_only=True) as ws:
+    with open() as ws:  # writable: the read-out records its look (the always-valid figures span all looks)
         res = ws.experiments.results(name, goal, window_days=window, alpha=alpha, guardrails=guardrail or (),
                                      ci=ci)  # fmt: skip
     for w in res["warnings"]:

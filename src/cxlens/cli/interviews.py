@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cxlens.cli._app import Fmt, app, err, open, print_frame
+from cxlens.cli._app import Fmt, app, err, open, print_frame, state
 
 interviews_app = typer.Typer(help="Customer interviews: transcripts as verbatims, recruit lists.", no_args_is_help=True)
 app.add_typer(interviews_app, name="interviews", rich_help_panel="Get data in")
@@ -122,3 +124,46 @@ def interviews_untag(tag_id: str) -> None:
     with open() as ws:
         ws.interviews.untag(tag_id)
     err.print(f"tag {tag_id} deleted", markup=False)
+
+
+@interviews_app.command("invite")
+def interviews_invite(
+    study: Annotated[str, typer.Argument(help="The interview study; each customer is invited once per study.")],
+    scheduling_url: Annotated[str, typer.Option(help="Your scheduling page (Calendly, Cal.com…).")],
+    base_url: Annotated[str, typer.Option(help="The dashboard's public address (for the opt-out link).")],
+    smtp_host: Annotated[str, typer.Option(help="SMTP server (allowed with `cxlens act allow-host`).")],
+    smtp_port: Annotated[int, typer.Option(help="SMTP port.")] = 25,
+    sender: Annotated[str | None, typer.Option("--from", help="From address.")] = None,
+    starttls: Annotated[bool, typer.Option(help="Use STARTTLS.")] = False,
+    username: Annotated[str | None, typer.Option(help="SMTP user name.")] = None,
+    password_env: Annotated[str | None, typer.Option(help="Environment variable holding the SMTP password.")] = None,
+    segment: Annotated[list[str] | None, typer.Option(help="Customer segment; repeatable.")] = None,
+    persona: Annotated[list[str] | None, typer.Option(help="Persona (RFM segment); repeatable.")] = None,
+    theme: Annotated[str | None, typer.Option(help="Only customers whose verbatims carry this theme.")] = None,
+    min_churn_risk: Annotated[float | None, typer.Option(help="Only customers at or above this churn risk.")] = None,
+    per_segment: Annotated[int | None, typer.Option(help="Quota per segment.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many candidates.")] = 20,
+    minutes: Annotated[int, typer.Option(help="Length of the conversation, in the message.")] = 20,
+    name: Annotated[str | None, typer.Option(help="The workspace's name on the server (default: file name).")] = None,
+) -> None:
+    """E-mail recruit candidates your scheduling link, once per study, with an opt-out link that is respected."""
+    smtp = {"host": smtp_host, "port": smtp_port, "from": sender, "starttls": starttls, "username": username,
+            "password_env": password_env}  # fmt: skip
+    with open() as ws:
+        out = ws.interviews.invite(study, scheduling_url=scheduling_url, base_url=base_url,
+                                   workspace=name or Path(state.workspace).stem, smtp=smtp, segment=segment,
+                                   persona=persona, theme=theme, min_churn_risk=min_churn_risk,
+                                   per_segment=per_segment, limit=limit, minutes=minutes)  # fmt: skip
+    for f in out["failed"]:
+        err.print(f"warning: {f}", markup=False, highlight=False)
+    sys.stdout.write(json.dumps(out) + "\n")
+    if out["failed"] and not out["sent"]:
+        raise typer.Exit(1)
+
+
+@interviews_app.command("opt-out")
+def interviews_opt_out(customer_id: str) -> None:
+    """Record that a customer declined interview invitations (never a candidate again)."""
+    with open() as ws:
+        ws.interviews.opt_out(customer_id, "cli")
+    err.print(f"{customer_id} will not be invited to interviews again", markup=False, highlight=False)

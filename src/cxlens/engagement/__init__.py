@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxlens.engagement import pulse as pulse_links
 from cxlens.engagement.people import DRIVERS, GROUP_COLUMNS, QUESTIONS, import_employees, import_pulse, redact_names
 from cxlens.engagement.scorecard import scorecard
 from cxlens.engagement.summary import (
@@ -35,6 +36,7 @@ __all__ = [
     "import_employees",
     "import_pulse",
     "min_group_size",
+    "pulse_links",
     "redact_names",
     "scorecard",
     "summary",
@@ -83,3 +85,18 @@ class Engagement:
     def scorecard(self, by: str = "team", **kw: Any) -> pd.DataFrame:
         """Agent/team CX scorecard (:func:`cxlens.engagement.scorecard`)."""
         return scorecard(self.store, by, **kw)
+
+    def send_pulse(
+        self, pulse: str, *, base_url: str, workspace: str, smtp: dict[str, Any], **kw: Any
+    ) -> dict[str, Any]:
+        """E-mail each employee their anonymous single-use pulse link, once per pulse
+        (:func:`cxlens.engagement.pulse.send_invitations`)."""
+        return pulse_links.send_invitations(self.store, pulse, base_url=base_url, workspace=workspace, smtp=smtp, **kw)
+
+    def pulse_token(self, pulse: str, groups: dict[str, Any], **kw: Any) -> str:
+        """A signed single-use pulse link token carrying only ``groups`` (team, role, location, manager_id)."""
+        return pulse_links.make_token(self.store, pulse, groups, **kw)
+
+    def answer_pulse(self, token: str, scores: dict[str, Any], comment: str | None = None) -> int:
+        """Store one answer through a pulse link (once per link; no employee id is stored)."""
+        return pulse_links.answer(self.store, token, scores, comment)

@@ -21,8 +21,19 @@ Per agent or team (``tickets.agent`` / ``tickets.team``), optionally per period 
 The small-group rule of :mod:`cxlens.engagement.summary` applies, because an agent is a person and
 a small group's figures are a few identifiable cases: a row (group × period) with fewer than
 ``min_group`` tickets is suppressed whole, and within a shown row each figure with fewer than
-``min_group`` observations is left empty (``<figure>_suppressed``). There is no total row, so hidden
-rows cannot be worked out by difference.
+``min_group`` observations is left empty (listed in ``hidden_figures``).
+
+**Complementary suppression.** Scorecards overlap: a team's row is the sum of its agents' rows, an
+agent's (or team's) row over all time the sum of its weeks, months or quarters, and a quarter the sum
+of its months. Subtracting the shown parts from a shown total would give a hidden part away, so
+every such relation (a *margin*: a total and its parts, per figure) is checked over all the views
+at once (agent and team × all time, week, month, quarter): when the hidden parts hold, together,
+more than 0 and fewer than ``min_group`` observations, the smallest shown part is hidden too, and
+when no part is left to hide, the total; until no margin changes. The views are therefore
+consistent: whatever ``by`` and ``period`` are asked, any difference of shown figures covers either
+none or at least ``min_group`` observations of hidden cells. Parts without an agent are not counted
+as protection. A caller's stricter ``min_group`` starts from the workspace setting's hidden cells and
+only hides more, so comparing two strictnesses reveals nothing the default does not.
 """
 
 from __future__ import annotations
@@ -68,13 +79,12 @@ def median_ci(values: np.ndarray) -> tuple[float, float, float]:
     return (float(np.median(v)), float(ci.low), float(ci.high))
 
 
-def _tickets(store: Any, by: str, period: str | None, days: int) -> pd.DataFrame:
-    per = f"CAST(date_trunc('{period}', t.created_at) AS DATE)" if period else "NULL"
+def _tickets(store: Any, days: int) -> pd.DataFrame:
     has_va = store.has_table("verbatim_analysis")
     va = "LEFT JOIN verbatim_analysis va ON va.verbatim_id = 'ticket:' || t.ticket_id" if has_va else ""
     sent = "va.sentiment_score" if has_va else "CAST(NULL AS DOUBLE)"
     sql = (
-        f"SELECT t.ticket_id, t.{by} AS grp, {per} AS period, t.contacts, t.resolved_at IS NOT NULL AS resolved, "
+        "SELECT t.ticket_id, t.agent, t.team, t.created_at, t.contacts, t.resolved_at IS NOT NULL AS resolved, "
         "date_diff('second', t.created_at, t.first_response_at) / 3600.0 AS first_response_hours, "
         "date_diff('second', t.created_at, t.resolved_at) / 3600.0 AS resolution_hours, "
         f"{sent} AS sentiment, "
@@ -83,18 +93,19 @@ def _tickets(store: Any, by: str, period: str | None, days: int) -> pd.DataFrame
         "(SELECT arg_max(f.metric, f.ts) FROM feedback f WHERE f.metric IN ('nps', 'csat') "
         " AND f.customer_id = t.customer_id AND f.ts < t.created_at AND f.ts >= t.created_at - to_days(?) "
         " AND ((f.metric = 'nps' AND f.score <= 6) OR (f.metric = 'csat' AND f.score <= 2))) AS detractor_metric "
-        f"FROM tickets t {va} WHERE t.{by} IS NOT NULL"
+        f"FROM tickets t {va} WHERE t.agent IS NOT NULL OR t.team IS NOT NULL"
     )
     df = store.read(sql, [days, days])
-    if period:
-        df["period"] = pd.to_datetime(df["period"]).dt.date
+    created = pd.to_datetime(df["created_at"])
+    for p, freq in (("week", "W-SUN"), ("month", "M"), ("quarter", "Q")):  # as DuckDB's date_trunc (ISO weeks)
+        df[p] = created.dt.to_period(freq).dt.start_time.dt.date
     # the first NPS and the first CSAT answer after the ticket, within RECOVERY_DAYS
     nxt = store.read(
         "SELECT t.ticket_id, arg_min(f.score, f.ts) FILTER (WHERE f.metric = 'nps') AS next_nps, "
         "arg_min(f.score, f.ts) FILTER (WHERE f.metric = 'csat') AS next_csat "
         "FROM tickets t JOIN feedback f ON f.customer_id = t.customer_id AND f.metric IN ('nps', 'csat') "
         "AND f.ts > t.created_at AND f.ts < t.created_at + to_days(?) "
-        f"WHERE t.{by} IS NOT NULL GROUP BY 1",
+        "WHERE t.agent IS NOT NULL OR t.team IS NOT NULL GROUP BY 1",
         [RECOVERY_DAYS],
     )
     df = df.merge(nxt, on="ticket_id", how="left")
@@ -154,6 +165,95 @@ def _figures(g: pd.DataFrame, k: int) -> dict[str, Any]:
     return out
 
 
+#: the observation each figure counts, per ticket (the "tickets" figure is the whole row)
+def _observations(df: pd.DataFrame) -> dict[str, pd.Series]:
+    return {
+        "tickets": pd.Series(True, index=df.index),
+        "csat": df["csat_score"].notna(),
+        "fcr": df["resolved"].astype(bool) & df["contacts"].notna(),
+        "first_response_hours": df["first_response_hours"].notna(),
+        "resolution_hours": df["resolution_hours"].notna(),
+        "sentiment": df["sentiment"].notna(),
+        "recovery": df["recovered"].notna(),
+    }
+
+
+_GRANS = (None, *PERIODS)
+Cell = tuple[str, str | None, Any, Any]  # (by, period length, group, period start)
+
+
+def _plan(df: pd.DataFrame, k: int, seed: set[tuple[Cell, str]] | None = None) -> set[tuple[Cell, str]]:
+    """The (cell, figure) pairs hidden in every view: small cells, then complementary suppression over
+    every margin (team = its agents, all time = its periods, quarter = its months) until stable."""
+    obs = _observations(df)
+    figs = list(obs)
+    o = pd.DataFrame({f: v.astype(int) for f, v in obs.items()})
+    base = pd.concat([df[["agent", "team", *PERIODS]].astype(object), o], axis=1)
+    for g in PERIODS:
+        base[g] = base[g].astype(object)
+    counts: dict[Cell, dict[str, int]] = {}
+    for by in BY:
+        sub = base[base[by].notna()]
+        for gran in _GRANS:
+            keys = [by] if gran is None else [by, gran]
+            for key, row in sub.groupby(keys, sort=True)[figs].sum().iterrows():
+                key = key if isinstance(key, tuple) else (key,)
+                counts[(by, gran, key[0], key[1] if gran else None)] = {f: int(row[f]) for f in figs}
+    margins: list[tuple[Cell, list[tuple[Cell, dict[str, int]]]]] = []
+    both = base[base["agent"].notna() & base["team"].notna()]
+    for gran in _GRANS:  # a team's row and the parts of its agents' rows in that team
+        keys = ["team", "agent"] if gran is None else ["team", gran, "agent"]
+        parts: dict[Cell, list[tuple[Cell, dict[str, int]]]] = {}
+        for key, row in both.groupby(keys, sort=True)[figs].sum().iterrows():
+            team, pv, agent = (key[0], None, key[1]) if gran is None else key
+            parts.setdefault(("team", gran, team, pv), []).append(
+                (("agent", gran, agent, pv), {f: int(row[f]) for f in figs})
+            )
+        margins += list(parts.items())
+    for by in BY:  # all time = its periods; a quarter = its months
+        per_group: dict[Cell, list[tuple[Cell, dict[str, int]]]] = {}
+        per_quarter: dict[Cell, list[tuple[Cell, dict[str, int]]]] = {}
+        for cell, c in counts.items():
+            b, gran, grp, pv = cell
+            if b != by or gran is None:
+                continue
+            per_group.setdefault((by, gran, grp), []).append((cell, c))
+            if gran == "month":
+                q = pd.Timestamp(pv).to_period("Q").start_time.date()
+                per_quarter.setdefault((by, "quarter", grp, q), []).append((cell, c))
+        margins += [((by, None, grp, None), ps) for (by, _, grp), ps in per_group.items()]
+        margins += list(per_quarter.items())
+
+    hidden: set[tuple[Cell, str]] = set(seed or ())
+    for cell, c in counts.items():
+        hidden |= {(cell, f) for f in figs if c[f] < k}
+
+    def is_hidden(cell: Cell, f: str) -> bool:
+        return (cell, f) in hidden or (cell, "tickets") in hidden
+
+    index: dict[Cell, list[int]] = {}
+    for mi, (total, ps) in enumerate(margins):
+        for cell in (total, *(p for p, _ in ps)):
+            index.setdefault(cell, []).append(mi)
+    work = [(mi, f) for mi in range(len(margins)) for f in figs]
+    while work:
+        mi, f = work.pop()
+        total, ps = margins[mi]
+        if is_hidden(total, f):
+            continue
+        live = [(c[f], p) for p, c in ps if c[f] > 0]
+        hid = sum(n for n, p in live if is_hidden(p, f))
+        if not 0 < hid < k:
+            continue
+        shown = sorted((n, repr(p), p) for n, p in live if not is_hidden(p, f))
+        target = shown[0][2] if shown else total
+        hidden.add((target, f))
+        for mj in index.get(target, ()):  # re-check every margin the newly hidden cell is in
+            work += [(mj, g) for g in (figs if f == "tickets" else [f])]
+        work.append((mi, f))
+    return hidden
+
+
 def scorecard(store: Any, by: str = "team", *, period: str | None = None, days: int = 7,
               min_group: int | None = None) -> pd.DataFrame:  # fmt: skip
     """The CX scorecard per ``by`` (``agent`` or ``team``) and, with ``period``, per week/month/quarter;
@@ -164,19 +264,32 @@ def scorecard(store: Any, by: str = "team", *, period: str | None = None, days: 
         raise ParameterError("period", f"period is {period!r}; expected one of {', '.join(PERIODS)}")
     if not (isinstance(days, int) and days > 0):
         raise ParameterError("days", f"days is {days!r}; expected a whole number of days > 0")
+    k_ws = min_group_size(store)
     k = min_group_size(store, min_group)
-    df = _tickets(store, by, period, days)
+    df = _tickets(store, days)
     df["recovered"] = _recovered(df)
-    keys = ["grp", "period"] if period else ["grp"]
+    hidden = _plan(df, k_ws)
+    if k > k_ws:  # stricter: start from the default's hidden cells so it only ever hides more
+        hidden = _plan(df, k, hidden)
+    sub = df[df[by].notna()]
+    keys = [by, period] if period else [by]
     rows = []
-    for key, g in df.groupby(keys, sort=True, dropna=False):
+    for key, g in sub.groupby(keys, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         head = {by: key[0]} | ({"period": key[1]} if period else {})
-        if len(g) < k:
-            rows.append(head | {"tickets": None, "suppressed": True,
-                                "note": f"fewer than {k} tickets: hidden so no one's cases can be singled out"})  # fmt: skip
+        cell = (by, period, key[0], key[1] if period else None)
+        if len(g) < k or (cell, "tickets") in hidden:
+            why = (f"fewer than {k} tickets: hidden so no one's cases can be singled out" if len(g) < k else
+                   "hidden so that totals minus the shown rows cannot give a smaller hidden row away")  # fmt: skip
+            rows.append(head | {"tickets": None, "suppressed": True, "note": why})
             continue
-        rows.append(head | _figures(g, k) | {"note": None})
+        out = _figures(g, k)
+        extra = [f for f in FIGURES if (cell, f) in hidden and out.get(f) is not None]
+        for f in extra:  # complementary: hidden although large enough itself
+            out |= {f: None, f"{f}_low": None, f"{f}_high": None}
+        if extra:
+            out["hidden_figures"] = ",".join(x for x in [out["hidden_figures"], *extra] if x)
+        rows.append(head | out | {"note": None})
     cols = [by, *(["period"] if period else []), "tickets"]
     for f in FIGURES:
         cols += [f, f"{f}_low", f"{f}_high", f"{f}_n"]

@@ -14,7 +14,8 @@ and CSAT answers in the window (NPS difference variance; Welch for CSAT).
 The result (:func:`results`) is JSON-ready: ``srm_p_value`` and ``variants`` (control first; for the
 first goal ``variant, exposed, converted, rate, uplift, ci_low, ci_high, p_value,
 chance_to_beat_control`` — fixed horizon, absolute difference) plus extra fields, never mixed into
-those: ``p_value_holm``, ``seq_*`` (always-valid), ``cuped_*``, ``relative_*``, ``expected_loss``,
+those: ``p_value_holm``, ``seq_*`` (always-valid, over every look: the running minimum p-value and the
+running intersection of the intervals, this look's own values as ``seq_*_look``; :mod:`.looks`), ``cuped_*``, ``relative_*``, ``expected_loss``,
 ``revenue_*`` (``revenue_cuped_*``), ``nps_*``, ``csat_*``, ``ces_*``, ``frustration_*``
 (people with a rage/dead/error click in the window; lower is better), ``*_chance_to_beat_control``
 and ``*_expected_loss`` for means (normal approximation), ``seq_p_value`` (always-valid),
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import NotFoundError, ParameterError
-from cxlens.experiments import stats
+from cxlens.experiments import looks, stats
 from cxlens.experiments.assign import EXPOSURE_EVENT, get_definition
 
 __all__ = ["CI_METHODS", "FRUSTRATION_EVENTS", "aggregates", "exposures", "funnel_steps", "person_frame", "results"]
@@ -290,6 +291,7 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
     n_total = sum(exposed)
     by_goal: dict[str, list[dict[str, Any]]] = {}
     pvals: list[tuple[str, int, float]] = []
+    seq_looks: list[dict[str, Any]] = []
     degenerate = False
     for gi, goal in enumerate(goals):
         na, xa_ = int(a["n"]), int(a[f"y{gi}"])
@@ -311,10 +313,13 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
                 row |= {"uplift": diff.estimate, "ci_low": diff.ci_low, "ci_high": diff.ci_high,
                         "p_value": diff.p_value, "chance_to_beat_control": ctb, "ci_method": method,
                         "expected_loss": loss, "relative_uplift": rel[0], "relative_ci_low": rel[1],
-                        "relative_ci_high": rel[2], "seq_ci_low": diff.estimate - half,
-                        "seq_ci_high": diff.estimate + half,
-                        "seq_p_value": stats.sequential_p_value(diff.estimate, diff.se, na + n, alpha),
-                        "seq_significant": bool(abs(diff.estimate) > half) if math.isfinite(half) else None}  # fmt: skip
+                        "relative_ci_high": rel[2], "seq_ci_low_look": diff.estimate - half,
+                        "seq_ci_high_look": diff.estimate + half,
+                        "seq_p_value_look": stats.sequential_p_value(diff.estimate, diff.se, na + n, alpha)}  # fmt: skip
+                seq_looks.append({"goal": goal, "variant": v, "n_control": na, "x_control": xa_, "n_variant": n,
+                                  "x_variant": c, "estimate": diff.estimate, "se": diff.se,
+                                  "seq_p_value": row["seq_p_value_look"], "seq_ci_low": row["seq_ci_low_look"],
+                                  "seq_ci_high": row["seq_ci_high_look"], "_row": (goal, vi)})  # fmt: skip
                 if na > 1 and n > 1:  # θ from the control and this variant pooled
                     cd, reduction = stats.cuped_diff_stats(_suff(a, f"y{gi}", f"x{gi}", None, f"xx{gi}", f"xy{gi}"),
                                                            _suff(g, f"y{gi}", f"x{gi}", None, f"xx{gi}", f"xy{gi}"),
@@ -324,6 +329,20 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
                 pvals.append((goal, vi, diff.p_value))
             rows.append({k: _num(x) for k, x in row.items()})
         by_goal[goal] = rows
+    # always-valid figures over every look at this read-out (experiments.looks): running min / intersection
+    for lk, run in zip(seq_looks, looks.running(store, name, looks.params_key(window_days, alpha, ci), seq_looks),
+                       strict=True):  # fmt: skip
+        goal, vi = lk["_row"]
+        lo, hi, p = run["seq_ci_low"], run["seq_ci_high"], run["seq_p_value"]
+        empty = bool(math.isfinite(lo) and math.isfinite(hi) and lo > hi)
+        by_goal[goal][vi] |= {"seq_p_value": _num(p), "seq_ci_low": _num(lo), "seq_ci_high": _num(hi),
+                              "seq_looks": run["seq_looks"], "seq_ci_empty": empty,
+                              "seq_significant": bool(lo > 0 or hi < 0) if math.isfinite(lo) and math.isfinite(hi)
+                              else None}  # fmt: skip
+        if empty:
+            warnings.append(f"{goal!r} {lk['variant']!r}: the always-valid intervals of the {run['seq_looks']} looks "
+                            "do not overlap (under the model this happens with probability ≤ alpha); the data "
+                            "changed in a way the sequence did not expect — check the exposure logging")  # fmt: skip
     if degenerate:
         warnings.append("a variant has 0 or all conversions: the unpooled (Wald) CI understates the uncertainty "
                         "there; ask for ci='newcombe' (or 'auto') for Newcombe's score interval")  # fmt: skip

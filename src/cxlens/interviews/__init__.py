@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxlens.interviews import invite
 from cxlens.interviews.capture import INTERVIEWERS, import_interviews, interview_themes, interview_turns
 from cxlens.interviews.quotes import quotes_by_persona, quotes_by_theme
 from cxlens.interviews.recruit import OPT_IN, candidates
@@ -27,6 +28,7 @@ __all__ = [
     "import_interviews",
     "interview_themes",
     "interview_turns",
+    "invite",
     "parse_file",
     "parse_srt",
     "parse_text",
@@ -89,3 +91,14 @@ class Interviews:
     def quotes_by_persona(self, per: int = 2) -> dict[str, list[str]]:
         """Persona (customer segment) → interview quotes (:func:`cxlens.interviews.quotes_by_persona`)."""
         return quotes_by_persona(self.store, per)
+
+    def invite(self, study: str, *, scheduling_url: str, base_url: str, workspace: str, smtp: dict[str, Any],
+               **kw: Any) -> dict[str, Any]:  # fmt: skip
+        """E-mail each recruit candidate the scheduling link, once per study, with an opt-out link
+        (:func:`cxlens.interviews.invite.send_invitations`; ``kw``: candidate filters, subject, minutes)."""
+        return invite.send_invitations(self.store, study, scheduling_url=scheduling_url, base_url=base_url,
+                                       workspace=workspace, smtp=smtp, **kw)  # fmt: skip
+
+    def opt_out(self, customer_id: str, source: str = "api") -> None:
+        """Record that the customer declined interview invitations (recruiting skips them from now on)."""
+        invite.opt_out(self.store, customer_id, source)

@@ -9,7 +9,9 @@ the person is ``customer_id`` or the customer stitched to the anonymous id) in t
 
 A survey asks the opt-in as an extra question (id ``interview_opt_in`` by default, e.g. "May we
 contact you for a 20-minute conversation?"); an answer of yes/true/1 opts the customer in. The
-respondent is the response's customer, or the customer stitched to its anonymous id.
+respondent is the response's customer, or the customer stitched to its anonymous id. A later answer
+other than yes withdraws the opt-in, and a customer who declined through an invitation's opt-out
+link (``interview_optouts``, :mod:`cxlens.interviews.invite`) is never a candidate again.
 """
 
 from __future__ import annotations
@@ -62,11 +64,19 @@ def candidates(store: Any, *, opt_in: str = OPT_IN, survey_id: str | None = None
         f"WHERE json_valid(r.answers) AND lower(trim(json_extract_string(r.answers, '$.{opt_in}'))) IN ({yes}) "
         + "".join(f"AND {w} " for w in where)
         + "GROUP BY 1 HAVING coalesce(r.customer_id, i.customer_id) IS NOT NULL), "
+        # a later answer other than yes to the same question withdraws the opt-in
+        "nope AS (SELECT coalesce(r.customer_id, i.customer_id) AS customer_id, max(r.created_at) AS at "
+        "FROM survey_responses r LEFT JOIN ident i ON r.anonymous_id = i.anonymous_id "
+        f"WHERE json_valid(r.answers) AND json_extract_string(r.answers, '$.{opt_in}') IS NOT NULL "
+        f"AND lower(trim(json_extract_string(r.answers, '$.{opt_in}'))) NOT IN ({yes}) GROUP BY 1), "
         "risk AS (SELECT customer_id, arg_max(churn_risk, computed_at) AS churn_risk FROM customer_scores GROUP BY 1) "
         "SELECT o.customer_id, c.name, c.email, coalesce(c.segment, '(none)') AS segment, k.churn_risk, o.opted_at, "
         "o.survey_id, o.score FROM opt o LEFT JOIN customers c ON c.customer_id = o.customer_id "
-        "LEFT JOIN risk k ON k.customer_id = o.customer_id WHERE TRUE "
+        "LEFT JOIN risk k ON k.customer_id = o.customer_id "
+        "WHERE NOT EXISTS (SELECT 1 FROM nope WHERE nope.customer_id = o.customer_id AND nope.at > o.opted_at) "
     )
+    if store.has_table("interview_optouts"):  # declined further contact (the invitation's opt-out link)
+        sql += "AND o.customer_id NOT IN (SELECT customer_id FROM interview_optouts) "
     if segment:
         segs = [segment] if isinstance(segment, str) else list(segment)
         sql += f"AND coalesce(c.segment, '(none)') IN ({', '.join('?' * len(segs))}) "

@@ -16,7 +16,12 @@
 - **a representative quote**: the verbatim of the stage's top pain theme whose sentiment is
   closest to that theme's median at the stage (ties: the shorter), or of all the stage's verbatims
   when it has no negative one. Quotes are the stored, PII-redacted text
-  (:mod:`cxlens.schema.redact`) and go through the caller's PII policy again.
+  (:mod:`cxlens.schema.redact`) and go through the caller's PII policy again;
+- **an interview quote** beside it (``interview_quote``): what an interviewee said about the
+  stage's pain points — a customer turn (highlighted passages first) of an imported interview that
+  the voice themes job put in the stage's first pain theme that has one
+  (:func:`cxlens.interviews.quotes_by_theme`, over all interviews: interviews have no dates or
+  touchpoints of the journey), with that theme; redacted the same way.
 
 **Opportunities** are the biggest *fixable* gaps: places where another part of the same journey
 shows, with significance, that customers can be served better. Two kinds:
@@ -369,6 +374,10 @@ def journey_canvas(
     notes = [n for n in (risk_note, frustration_note) if n]
     if verb is None or verb.empty:
         notes.append("emotion, pain points and quotes: no analysed verbatims yet (cxlens voice analyse)")
+    from cxlens.interviews.quotes import quotes_by_theme
+    from cxlens.schema.pii import current_policy
+
+    interview_quotes = quotes_by_theme(store, per=1) if verb is not None and not verb.empty else {}
     stages = []
     for st in store.journey.stages:
         cells = m[(m["stage"] == st.id) & m["touchpoint"].notna()]
@@ -388,6 +397,9 @@ def journey_canvas(
             pains = [{"theme": t, "name": names.get(t, t), "negative": int(n), "share": 100 * n / len(neg)}
                      for t, n in counts.head(3).items()]  # fmt: skip
             quote = _quote(g, pains[0]["theme"] if pains else None) or _quote(g, None)
+        iq = next(({"text": " ".join(str(current_policy().texts(pd.Series([interview_quotes[p["theme"]][0]])).iloc[0])
+                                     .split()), "theme": p["theme"], "name": p["name"]}
+                   for p in pains if interview_quotes.get(p["theme"])), None)  # fmt: skip
         stages.append({
             "id": st.id, "label": st.label, "touchpoints": tps, "more_touchpoints": max(0, len(cells) - top_touchpoints),
             "customers": int(row["customers"]) if row is not None else 0,
@@ -396,7 +408,7 @@ def journey_canvas(
             "next_stage": row["next_stage"] if row is not None else None,
             "sentiment": _sentiment(g) if not g.empty else None,
             "nps": _score(nps, st.id, "nps"), "csat": _score(csat, st.id, "csat"),
-            "pains": pains, "risk": risk.get(st.id), "quote": quote,
+            "pains": pains, "risk": risk.get(st.id), "quote": quote, "interview_quote": iq,
         })  # fmt: skip
     opps = _opportunities(store, m, kw)
     return JourneyCanvas(title, _scope(start, end, filters, segment, persona), stages, opps, notes)
@@ -460,7 +472,8 @@ def journey_canvas_svg(canvas: JourneyCanvas) -> str:
     frustrated = any(t.get("frustration") for s in canvas.stages for t in s["touchpoints"])
     row_h = 40 if frustrated else 27
     lanes = [("touchpoints", "Touchpoints", 20 + row_h * max(2, most)), ("emotion", "Emotion", 190), ("pains", "Pain points", 120),
-             ("risk", "Revenue at risk", 70), ("quote", "Quotes", 120)]  # fmt: skip
+             ("risk", "Revenue at risk", 70),
+             ("quote", "Quotes", 120 + (62 if any(s.get("interview_quote") for s in canvas.stages) else 0))]  # fmt: skip
     y0 = 88
     head_h = 56
     lane_y: dict[str, tuple[float, float]] = {}
@@ -583,12 +596,17 @@ def journey_canvas_svg(canvas: JourneyCanvas) -> str:
     qy, _qh = lane_y["quote"]
     for i, s in enumerate(canvas.stages):
         x = x0 + i * _COL_W + 12
-        q = s["quote"]
+        q, iq = s["quote"], s.get("interview_quote")
+        k = -1
         if not q:
             out.append(_text(x, qy + 22, "—", size=11, fill=_MUTED))
-            continue
-        for k, line in enumerate(_wrap(f"“{q['text']}”", _COL_W - 30, 11, 6)):
-            out.append(_text(x, qy + 22 + 15 * k, line, size=11, style="italic"))
+        else:
+            for k, line in enumerate(_wrap(f"“{q['text']}”", _COL_W - 30, 11, 6)):
+                out.append(_text(x, qy + 22 + 15 * k, line, size=11, style="italic"))
+        if iq:  # what an interviewee said about the stage's pain (below the survey/ticket quote)
+            iy = qy + 22 + 15 * max(k + 1, 1) + 8
+            for j, line in enumerate(_wrap(f"Interview: “{iq['text']}”", _COL_W - 30, 10, 4)):
+                out.append(_text(x, iy + 13 * j, line, size=10, style="italic", fill=_MUTED))
     # opportunities
     out.append(
         f'<line x1="{_PAD}" y1="{opp_top - 8:.1f}" x2="{width - _PAD}" y2="{opp_top - 8:.1f}" stroke="{_LINE}"/>'

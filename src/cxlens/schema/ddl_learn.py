@@ -31,6 +31,15 @@ INTERVIEWS = [
     "highlight BOOLEAN NOT NULL, note VARCHAR, created_at TIMESTAMP NOT NULL)",
 ]
 
+#: interview invitations: who was invited to which study (once per customer and study) and who
+#: declined further contact (the opt-out link in every invitation, or the API); recruiting skips them
+INTERVIEWS += [
+    "CREATE TABLE IF NOT EXISTS interview_invites (study VARCHAR NOT NULL, customer_id VARCHAR NOT NULL, "
+    "sent_at TIMESTAMP NOT NULL, PRIMARY KEY (study, customer_id))",
+    "CREATE TABLE IF NOT EXISTS interview_optouts (customer_id VARCHAR PRIMARY KEY, opted_out_at TIMESTAMP NOT NULL, "
+    "source VARCHAR NOT NULL)",
+]
+
 #: employee engagement: the employees (name and e-mail are PII) and pulse answers stored WITHOUT the
 #: employee: only the group attributes at answer time and a random id per submission (anonymous by
 #: construction; results are shown only for groups of at least ``engagement.min_group`` answers)
@@ -44,6 +53,26 @@ ENGAGEMENT = [
     # and, like the answers, only the group attributes (shown only for groups the small-group rule shows)
     "CREATE TABLE IF NOT EXISTS pulse_comments (response_id VARCHAR NOT NULL, team VARCHAR, role VARCHAR, "
     "location VARCHAR, manager_id VARCHAR, comment VARCHAR NOT NULL)",
+]
+
+#: every read-out's look at the always-valid statistics, per experiment × goal × variant and read-out
+#: settings (``params``: window, alpha, CI method): the reported ``seq_p_value`` is the running
+#: minimum over the looks and the always-valid CI their running intersection (aggregates, no person)
+EXPERIMENTS.append(
+    "CREATE TABLE IF NOT EXISTS experiment_looks (experiment VARCHAR NOT NULL, goal VARCHAR NOT NULL, "
+    "variant VARCHAR NOT NULL, params VARCHAR NOT NULL, n_control BIGINT NOT NULL, x_control BIGINT NOT NULL, "
+    "n_variant BIGINT NOT NULL, x_variant BIGINT NOT NULL, estimate DOUBLE, se DOUBLE, seq_p_value DOUBLE, "
+    "seq_ci_low DOUBLE, seq_ci_high DOUBLE, looked_at TIMESTAMP NOT NULL)"
+)
+
+#: pulse surveys by link: who was sent an invitation for which pulse (once per employee), and the
+#: single-use links already answered (a hash of the link's random nonce, the day only). Nothing ties
+#: a link to an employee: the signed link carries the group attributes, not the employee id.
+ENGAGEMENT += [
+    "CREATE TABLE IF NOT EXISTS pulse_sends (pulse VARCHAR NOT NULL, employee_id VARCHAR NOT NULL, "
+    "sent_at TIMESTAMP NOT NULL, PRIMARY KEY (pulse, employee_id))",
+    "CREATE TABLE IF NOT EXISTS pulse_used (nonce_hash VARCHAR PRIMARY KEY, pulse VARCHAR NOT NULL, "
+    "used_on DATE NOT NULL)",
 ]
 
 DDL: list[str] = [*EXPERIMENTS, *INTERVIEWS, *ENGAGEMENT]

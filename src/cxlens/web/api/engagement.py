@@ -5,6 +5,7 @@
     GET /api/v1/engagement/trend?period=month&by=team&team=…
     GET /api/v1/engagement/comments?by=team&team=…
     GET /api/v1/engagement/scorecard?by=agent|team&period=month&days=7
+    POST /api/v1/engagement/pulse/{pulse}/send  {"base_url", "smtp_host", "smtp_port", "from", "team"…}  (admin)
 
 Both go through :func:`cxlens.engagement.summary`: groups under the workspace's minimum size
 (setting ``engagement.min_group``, default 5, never below 3) come back with ``suppressed: true`` and
@@ -18,14 +19,16 @@ import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 
 from cxlens.web.api.metrics import jsonable
-from cxlens.web.deps import require_role, run_on_workspace
+from cxlens.web.deps import current_workspace_name, require_role, run_on_workspace
 
 __all__ = ["router"]
 
 router = APIRouter()
 Reader = Depends(require_role("admin", "analyst"))
+Admin = Depends(require_role("admin"))
 
 
 @router.get("/api/v1/engagement/summary", tags=["engagement"], summary="eNPS and engagement by group",
@@ -98,3 +101,29 @@ async def api_scorecard(
         request, lambda ws: ws.engagement.scorecard(by, period=period, days=days, min_group=min_group)
     )
     return jsonable(df)
+
+
+class PulseSendBody(BaseModel):
+    base_url: str = Field(description="The dashboard's public address the links point to.")
+    smtp_host: str = Field(description="SMTP server (allowed with `cxlens act allow-host`).")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    sender: str | None = Field(None, alias="from")
+    starttls: bool = False
+    username: str | None = None
+    password_env: str | None = Field(None, description="Environment variable holding the SMTP password.")
+    team: str | None = None
+    expires_days: float = Field(14, gt=0, le=365)
+
+
+@router.post("/api/v1/engagement/pulse/{pulse}/send", tags=["engagement"], dependencies=[Admin],
+             summary="E-mail each employee their anonymous single-use pulse link (once per pulse)")  # fmt: skip
+async def api_pulse_send(request: Request, pulse: str, body: PulseSendBody) -> dict[str, Any]:
+    smtp = {"host": body.smtp_host, "port": body.smtp_port, "from": body.sender, "starttls": body.starttls,
+            "username": body.username, "password_env": body.password_env}  # fmt: skip
+    name = current_workspace_name(request)
+    return await run_on_workspace(
+        request,
+        lambda ws: ws.engagement.send_pulse(
+            pulse, base_url=body.base_url, workspace=name, smtp=smtp, team=body.team, expires_days=body.expires_days
+        ),  # fmt: skip
+    )

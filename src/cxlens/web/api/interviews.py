@@ -24,12 +24,13 @@ from cxlens.errors import NotFoundError
 from cxlens.schema.redact import redact
 from cxlens.web.api.metrics import jsonable
 from cxlens.web.api.surveys import JsonOnly  # the same JSON-only rule as the other write APIs
-from cxlens.web.deps import require_role, run_on_workspace
+from cxlens.web.deps import current_workspace_name, require_role, run_on_workspace
 
 __all__ = ["router"]
 
 router = APIRouter()
 Reader = Depends(require_role("admin", "analyst"))
+Admin = Depends(require_role("admin"))
 
 
 @router.get("/api/v1/interviews", tags=["interviews"], summary="Imported interviews", dependencies=[Reader])
@@ -124,3 +125,47 @@ async def api_tag_summary(request: Request, quotes: Annotated[int, Query(ge=1, l
                dependencies=[Reader])  # fmt: skip
 async def api_untag(request: Request, tag_id: str) -> None:
     await run_on_workspace(request, lambda ws: ws.interviews.untag(tag_id))
+
+
+class InviteBody(BaseModel):
+    study: str = Field(description="The interview study; each customer is invited once per study.")
+    scheduling_url: str = Field(description="The researcher's scheduling page (Calendly, Cal.com…).")
+    base_url: str = Field(description="The dashboard's public address (for the opt-out link).")
+    smtp_host: str
+    smtp_port: int = Field(25, ge=1, le=65535)
+    sender: str | None = Field(None, alias="from")
+    starttls: bool = False
+    username: str | None = None
+    password_env: str | None = None
+    segment: list[str] | None = None
+    persona: list[str] | None = None
+    theme: str | None = None
+    min_churn_risk: float | None = Field(None, ge=0, le=1)
+    per_segment: int | None = Field(None, ge=1)
+    limit: int = Field(20, ge=1, le=1000)
+    minutes: int = Field(20, ge=5, le=240)
+
+
+@router.post("/api/v1/interviews/invite", tags=["interviews"], dependencies=[Admin, JsonOnly],
+             summary="E-mail recruit candidates the scheduling link (once per study; opt-outs respected)")  # fmt: skip
+async def api_invite(request: Request, body: InviteBody) -> dict[str, Any]:
+    smtp = {"host": body.smtp_host, "port": body.smtp_port, "from": body.sender, "starttls": body.starttls,
+            "username": body.username, "password_env": body.password_env}  # fmt: skip
+    name = current_workspace_name(request)
+    return await run_on_workspace(
+        request,
+        lambda ws: ws.interviews.invite(
+            body.study,
+            scheduling_url=body.scheduling_url,
+            base_url=body.base_url,
+            workspace=name,
+            smtp=smtp,
+            segment=body.segment,
+            persona=body.persona,
+            theme=body.theme,
+            min_churn_risk=body.min_churn_risk,
+            per_segment=body.per_segment,
+            limit=body.limit,
+            minutes=body.minutes,
+        ),  # fmt: skip
+    )

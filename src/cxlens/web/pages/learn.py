@@ -8,15 +8,18 @@ recruit list (customer e-mail masked unless the viewer's role reveals PII).
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
-from cxlens.engagement import GROUP_COLUMNS
+from cxlens.engagement import GROUP_COLUMNS, QUESTIONS, pulse_links
 from cxlens.errors import CxlensError
+from cxlens.interviews import invite as interview_invite
 from cxlens.schema.pii import current_policy
-from cxlens.web.deps import require_role, run_on_workspace
+from cxlens.web.deps import csrf_protect, hub, require_role, run_on_workspace
 from cxlens.web.pages import register
 
 router = register(APIRouter(include_in_schema=False), id="engagement", label="Engagement", path="/engagement",
@@ -24,6 +27,7 @@ router = register(APIRouter(include_in_schema=False), id="engagement", label="En
 interviews_router = register(APIRouter(include_in_schema=False), id="interviews", label="Interviews",
                              path="/interviews", order=49)  # fmt: skip
 Reader = Depends(require_role("admin", "analyst"))
+CSRF = Depends(csrf_protect)
 
 
 def _render(request: Request, template: str, ctx: dict[str, Any]) -> HTMLResponse:
@@ -98,3 +102,131 @@ async def interviews_page(
                                                      "persona": persona, "theme": theme,
                                                      "frustrated": frustrated or "", "error": error,
                                                      "tags": tag_rows})  # fmt: skip
+
+
+# -- pulse by link (public: the signed single-use token is the key; under /s like hosted surveys) --
+def _pulse_page(request: Request, ctx: dict[str, Any], status: int = 200) -> HTMLResponse:
+    qs = [{"id": q, "prompt": pulse_links.PROMPTS[q], "scale": list(range(lo, hi + 1))}
+          for q, (lo, hi) in QUESTIONS.items()]  # fmt: skip
+    return request.app.state.templates.TemplateResponse(
+        request, "engagement/pulse.html", {"questions": qs, "action": str(request.url.path), "error": None,
+                                           "status": status, **ctx}, status_code=status)  # fmt: skip
+
+
+@router.get("/s/{workspace}/pulse/{token}", response_class=HTMLResponse)
+async def pulse_form(request: Request, workspace: str, token: str) -> HTMLResponse:
+    try:
+        ws = hub(request).get(workspace)
+        await run_in_threadpool(pulse_links.verify_token, ws.store, token)
+    except CxlensError as e:
+        return _pulse_page(request, {"step": "error", "message": str(e)}, e.http_status)
+    return _pulse_page(request, {"step": "form"})
+
+
+@router.post("/s/{workspace}/pulse/{token}", response_class=HTMLResponse)
+async def pulse_submit(request: Request, workspace: str, token: str) -> HTMLResponse:
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    scores = {q: form.get(f"q_{q}") for q in QUESTIONS}
+    try:
+        ws = hub(request).get(workspace)
+        await run_in_threadpool(pulse_links.answer, ws.store, token, scores, form.get("comment"))
+    except CxlensError as e:
+        if e.http_status in (403, 404, 410):
+            return _pulse_page(request, {"step": "error", "message": str(e)}, e.http_status)
+        return _pulse_page(request, {"step": "form", "error": str(e)}, e.http_status)
+    return _pulse_page(request, {"step": "thanks"})
+
+
+# -- interview opt-out (public; the signed customer id is the key; GET asks, POST records) --
+def _optout_page(request: Request, step: str, message: str = "", status: int = 200) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(
+        request, "interviews/optout.html", {"step": step, "message": message, "action": str(request.url.path),
+                                            "status": status}, status_code=status)  # fmt: skip
+
+
+@interviews_router.get("/s/{workspace}/interview-optout/{token}", response_class=HTMLResponse)
+async def interview_optout_form(request: Request, workspace: str, token: str) -> HTMLResponse:
+    try:
+        ws = hub(request).get(workspace)
+        await run_in_threadpool(interview_invite.verify_optout, ws.store, token)
+    except CxlensError as e:
+        return _optout_page(request, "error", str(e), e.http_status)
+    return _optout_page(request, "confirm")
+
+
+@interviews_router.post("/s/{workspace}/interview-optout/{token}", response_class=HTMLResponse)
+async def interview_optout(request: Request, workspace: str, token: str) -> HTMLResponse:
+    try:
+        ws = hub(request).get(workspace)
+
+        def work() -> None:
+            interview_invite.opt_out(ws.store, interview_invite.verify_optout(ws.store, token), "link")
+
+        await run_in_threadpool(work)
+    except CxlensError as e:
+        return _optout_page(request, "error", str(e), e.http_status)
+    return _optout_page(request, "done")
+
+
+# -- one interview's transcript: tag turns or passages from the dashboard --
+async def _transcript(request: Request, interview_id: str, error: str | None = None, status: int = 200) -> HTMLResponse:
+    from cxlens.schema.redact import redact
+
+    def work(ws: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return ws.interviews.turns(interview_id), ws.interviews.tags(interview_id=interview_id)
+
+    turns, tags = await run_on_workspace(request, work)
+    if turns.empty:
+        from cxlens.errors import NotFoundError
+
+        raise NotFoundError(f"interview {interview_id!r} not found")
+    tags = tags.assign(passage=tags["passage"].map(lambda v: redact(v) if isinstance(v, str) else v))
+    by_turn = {t: g.to_dict("records") for t, g in tags.groupby("turn")} if len(tags) else {}
+    rows = [r | {"text": redact(r["text"]) or "", "tags": by_turn.get(r["turn"], [])} for r in turns.to_dict("records")]
+    return request.app.state.templates.TemplateResponse(
+        request, "interviews/transcript.html", {"nav_active": "interviews", "interview_id": interview_id,
+                                                "turns": rows, "error": error}, status_code=status)  # fmt: skip
+
+
+@interviews_router.get("/interviews/{interview_id}", response_class=HTMLResponse, dependencies=[Reader])
+async def interview_transcript(request: Request, interview_id: str) -> HTMLResponse:
+    return await _transcript(request, interview_id)
+
+
+@interviews_router.post("/interviews/{interview_id}/tags", dependencies=[Reader, CSRF])
+async def interview_tag_form(request: Request, interview_id: str) -> Any:
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+    def work(ws: Any) -> int:
+        from cxlens.errors import ParameterError
+
+        raw = form.get("turn", "")
+        if not raw.isdigit():
+            raise ParameterError("turn", f"turn is {raw!r}; expected a turn number")
+        turn = int(raw)
+        passage = " ".join(form.get("passage", "").split())
+        start = end = None
+        if passage:
+            t = ws.interviews.turns(interview_id)
+            text = t.loc[t["turn"] == turn, "text"]
+            at = str(text.iloc[0]).find(passage) if len(text) else -1
+            if at < 0:
+                raise ParameterError("passage", f"passage {passage!r} is not in turn {turn}; copy the exact words")
+            start, end = at, at + len(passage)
+        ws.interviews.tag(interview_id, turn, form.get("tag", ""), start=start, end=end,
+                          note=form.get("note") or None, highlight=form.get("highlight") == "1")  # fmt: skip
+        return turn
+
+    try:
+        turn = await run_on_workspace(request, work)
+    except CxlensError as e:
+        if e.http_status == 404:
+            raise
+        return await _transcript(request, interview_id, str(e), e.http_status)
+    return RedirectResponse(f"/interviews/{quote(interview_id, safe='')}#turn-{turn}", status_code=303)
+
+
+@interviews_router.post("/interviews/{interview_id}/tags/{tag_id}/delete", dependencies=[Reader, CSRF])
+async def interview_untag_form(request: Request, interview_id: str, tag_id: str) -> Any:
+    await run_on_workspace(request, lambda ws: ws.interviews.untag(tag_id))
+    return RedirectResponse(f"/interviews/{quote(interview_id, safe='')}", status_code=303)
