@@ -68,7 +68,7 @@ def make_behaviour_events(ws: Any, clicks: int = 10_000_000, seed: int = 0) -> d
                    'track', k, 'web', NULL, NULL, 'https://shop.example.com/page/' || (v % {PAGES}),
                    CASE WHEN k = '$scroll_depth'
                         THEN '{{"$percent":' || (hash(v) % 101) || ',"$viewport_width":1440,"$viewport_height":900,'
-                             || '"$direction_changes":' || (hash(v + 7) % 9) || ',''
+                             || '"$direction_changes":' || (hash(v + 7) % 9) || ','
                         ELSE '{{"$zone":"z' || (v % 3) || '",' END || '"$pageview_id":"pv' || v || '"}}', NULL
             FROM range({views}) t(v), (VALUES ('$scroll_depth'), ('$zone_exposed')) z(k)"""
         )

@@ -28,7 +28,7 @@ import pandas as pd
 
 from cxlens.behaviour.baselines import compute as compute_baselines
 from cxlens.behaviour.config import zones as zone_definitions
-from cxlens.behaviour.replay import compact, purge, replay_events, replay_meta
+from cxlens.behaviour.replay import NEAR_HOURS, compact, purge, replay_events, replay_meta, replays_near
 from cxlens.behaviour.sync import COLUMNS, sync, typed_events_sql
 from cxlens.errors import ParameterError
 from cxlens.metrics.stats import wilson
@@ -483,6 +483,21 @@ class Behaviour:
             t = t.filter(t.session_id.isin(seen.session_id) | t.url.startswith(url) | path.startswith(url))
         t = t.order_by([ibis.desc("started_at"), "session_id"]).limit(limit)
         return store.read(t.select(REPLAY_COLUMNS))
+
+    def replays_near(self, moments: list[tuple[Any, Any]], max_hours: float = NEAR_HOURS) -> list[str | None]:
+        """For each ``(customer_id, moment)`` — a survey answer, a ticket, a funnel step — the id of that
+        person's recorded session nearest in time (within ``max_hours``, default 24), else ``None``."""
+        return replays_near(self.store, moments, max_hours)
+
+    def replay_near(self, customer_id: str, at: Any, max_hours: float = NEAR_HOURS) -> dict[str, Any] | None:
+        """The metadata of ``customer_id``'s recorded session nearest to ``at`` (``None``: none within
+        ``max_hours``)."""
+        if not isinstance(customer_id, str) or not customer_id:
+            raise ParameterError("customer_id", f"customer_id is {customer_id!r}; expected a customer id")
+        if at is None:
+            raise ParameterError("at", "at is missing; expected a date and time (ISO 8601)")
+        sid = replays_near(self.store, [(customer_id, at)], max_hours)[0]
+        return None if sid is None else replay_meta(self.store, sid)
 
     def replay(self, session_id: str) -> dict[str, Any]:
         """One recorded session's metadata (customer, times, pages, bytes)."""

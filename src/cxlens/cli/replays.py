@@ -47,6 +47,22 @@ def show(
     print_frame(pd.DataFrame([meta]), fmt)
 
 
+@replays_app.command("near")
+def near(
+    customer: Annotated[str, typer.Argument(help="The customer id.")],
+    at: Annotated[str, typer.Argument(help="The moment (ISO 8601), e.g. a survey answer's or a ticket's time.")],
+    max_hours: Annotated[float, typer.Option(min=0, help="How far the session may be from the moment.")] = 24.0,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """The person's recorded session nearest to a moment (inside it, or the smallest gap within --max-hours)."""
+    with open(read_only=True) as ws:
+        meta = ws.behaviour.replay_near(customer, at, max_hours)
+    if meta is None:
+        err.print(f"no replay of {customer!r} within {max_hours:g} h of {at}", markup=False)
+        raise typer.Exit(1)
+    print_frame(pd.DataFrame([meta]), fmt)
+
+
 @replays_app.command("purge")
 def purge(
     older_than: Annotated[
