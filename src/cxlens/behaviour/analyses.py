@@ -333,19 +333,21 @@ class Behaviour:
         session), ``exit_rate`` = exits ÷ page views with its Wilson 95 % CI (``exit_ci_low/high``),
         ``frustrated_exits`` (exits from a page view that had a frustration signal — matched by its
         ``$pageview_id``) with their share of exits, and the page's ``frustration_score``
-        (:meth:`frustration`). Most exits first. A session still going counts its current page as an
-        exit; ``min_pageviews`` drops pages seen fewer times.
+        (weighted signals per 100 page views, as :meth:`frustration` computes it, in the same query).
+        Most exits first. A session still going counts its current page as an exit; page views tied
+        at a session's last moment are all exits; ``min_pageviews`` drops pages seen fewer times.
         """
         if not isinstance(min_pageviews, int) or isinstance(min_pageviews, bool) or min_pageviews < 0:
             raise ParameterError("min_pageviews", f"min_pageviews is {min_pageviews!r}; expected a whole number ≥ 0")
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
             raise ParameterError("limit", f"limit is {limit!r}; expected a whole number 1-100000")
         ev = self._events(start, end)
-        pv = ev.filter((ev.type == "page") & ev.session_id.notnull())
-        w = ibis.window(group_by="session_id", order_by=[ibis.desc("ts"), ibis.desc("event_id")])
-        pv = pv.mutate(last=ibis.row_number().over(w) == 0)
-        sig = ev.filter(ev.name.isin(list(SIGNALS.values())) & ev.pageview_id.notnull())
-        hit = sig.select(hit_pv="pageview_id").distinct()
+        pv = ev.filter((ev.type == "page") & ev.session_id.notnull()).select("session_id", "ts", "page", "pageview_id")
+        last = pv.group_by("session_id").aggregate(last_ts=pv.ts.max())
+        pv = pv.left_join(last, [pv.session_id == last.session_id, pv.ts == last.last_ts]).drop("session_id_right")
+        pv = pv.mutate(last=pv.last_ts.notnull())
+        sig = ev.filter(ev.name.isin(list(SIGNALS.values())))
+        hit = sig.filter(sig.pageview_id.notnull()).select(hit_pv="pageview_id").distinct()
         pv = pv.left_join(hit, pv.pageview_id == hit.hit_pv)
         per = pv.group_by("page").aggregate(
             pageviews=pv.count(),
@@ -353,6 +355,11 @@ class Behaviour:
             exits=pv.last.cast("int64").sum(),
             frustrated_exits=(pv.last & pv.hit_pv.notnull()).cast("int64").sum(),
         )
+        # the page's frustration score in the same query (as frustration(by="url") computes it)
+        weighted = sig.group_by(sig_page="page").aggregate(
+            weighted=sum((sig.name == name).cast("float64") * WEIGHTS[k] for k, name in SIGNALS.items()).sum()
+        )
+        per = per.left_join(weighted, per.page == weighted.sig_page).drop("sig_page")
         df = self.store.read(per)
         cols = [
             "url", "pageviews", "sessions", "exits", "exit_rate", "exit_ci_low", "exit_ci_high", "frustrated_exits",
@@ -367,8 +374,7 @@ class Behaviour:
         lo, hi = wilson(df["exits"].to_numpy(), df["pageviews"].to_numpy())
         df["exit_ci_low"], df["exit_ci_high"] = lo / 100, hi / 100  # wilson() answers in percent
         df["frustrated_exit_share"] = df["frustrated_exits"] / df["exits"].where(df["exits"] > 0)
-        score = self.frustration(by="url", start=start, end=end).set_index("url")["frustration_score"]
-        df["frustration_score"] = df["url"].map(score).fillna(0.0)
+        df["frustration_score"] = (100 * df["weighted"].fillna(0.0) / df["pageviews"]).round(2)
         df = df.sort_values(["exits", "exit_rate", "url"], ascending=[False, False, True], ignore_index=True)
         return df[cols].head(limit)
 
