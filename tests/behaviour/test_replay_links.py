@@ -126,3 +126,62 @@ def test_roles_that_cannot_open_replays_get_no_links(lws):
             )
     finally:
         hub.close()
+
+
+def test_replay_list_filters_by_funnel_drop_off_segment_and_theme(tmp_path):
+    from cxlens.errors import ConfigError, NotFoundError
+    from cxlens.store.segments import save_segment
+
+    with cxlens.open(tmp_path / "f.duckdb") as ws:
+        for i, c in enumerate(("c1", "c2", "c3")):
+            put(ws, f"r{i + 1}", 0, events(20, start=T0 + i * 60_000), customer=c)
+        at = lambda s: START + timedelta(seconds=s)  # noqa: E731
+        ws.load("events", pd.DataFrame({
+            "event_id": ["a", "b", "c", "d"], "customer_id": ["c1", "c2", "c3", "c2"], "ts": [at(1), at(2), at(3), at(9)],
+            "type": ["track"] * 4, "name": ["visit", "visit", "visit", "checkout"]}))  # fmt: skip
+        save_segment(ws, "vip", ["c3", "c9"])
+        dropped = ws.behaviour.replays(funnel="visit>checkout", dropped_at=1)
+        assert sorted(dropped["customer_id"]) == ["c1", "c3"]  # c2 went on to the checkout
+        with pytest.raises(ConfigError, match="drop-off step 2 is out of range"):
+            ws.behaviour.replays(funnel="visit>checkout", dropped_at=2)
+        assert list(ws.behaviour.replays(segment="vip")["session_id"]) == ["r3"]
+        both = ws.behaviour.replays(segment="vip", funnel=["visit", "checkout"], dropped_at=1)
+        assert list(both["session_id"]) == ["r3"]
+        with pytest.raises(NotFoundError, match="nope"):
+            ws.behaviour.replays(segment="nope")
+        with pytest.raises(ParameterError, match="dropped_at"):
+            ws.behaviour.replays(funnel="visit>checkout")
+        with pytest.raises(ParameterError, match="theme is 'pricing'; expected one of no themes yet"):
+            ws.behaviour.replays(theme="pricing")
+    path = tmp_path / "f.duckdb"
+    res = CliRunner().invoke(cli_app, ["-w", str(path), "replays", "list", "--funnel", "visit>checkout",
+                                       "--dropped-at", "1", "--segment", "vip", "--format", "json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert [r["session_id"] for r in json.loads(res.stdout)] == ["r3"]
+    with TestClient(create_app(path)) as c:
+        rows = c.get("/api/v1/replays", params={"funnel": "visit>checkout", "dropped_at": 1}).json()
+        assert sorted(r["session_id"] for r in rows) == ["r1", "r3"]
+        page = c.get("/replays", params={"funnel": "visit>checkout", "dropped_at": "1", "segment": "vip"})
+        assert page.status_code == 200 and 'href="/replays/r3"' in page.text and "/replays/r1" not in page.text
+        assert 'value="visit&gt;checkout"' in page.text  # the form keeps the filter, escaped
+        assert c.get("/replays", params={"dropped_at": "two"}).status_code == 400
+
+
+def test_replay_list_filters_by_the_theme_of_the_persons_feedback(tmp_path):
+    from cxlens.ingest.simulate import write_demo
+
+    with cxlens.open(tmp_path / "t.duckdb") as ws:
+        write_demo(ws, 300, seed=1)
+        ws.refresh(["voice.analyse", "voice.themes"])
+        # the oracle, in plain SQL: people with a survey answer or ticket tagged t1, and people with none
+        tagged = set(ws.sql("""
+            SELECT DISTINCT coalesce(f.customer_id, t.customer_id) AS c FROM verbatim_themes v
+            LEFT JOIN feedback f ON v.verbatim_id = 'feedback:' || f.feedback_id
+            LEFT JOIN tickets t ON v.verbatim_id = 'ticket:' || t.ticket_id
+            WHERE v.themes LIKE '%"t1"%'""")["c"].dropna())  # fmt: skip
+        everyone = set(ws.sql("SELECT DISTINCT customer_id FROM feedback WHERE customer_id IS NOT NULL")["customer_id"])
+        a, b = sorted(tagged)[0], sorted(everyone - tagged)[0]
+        put(ws, "ta", 0, events(10), customer=a)
+        put(ws, "tb", 0, events(10, start=T0 + 60_000), customer=b)
+        assert sorted(ws.behaviour.replays()["session_id"]) == ["ta", "tb"]
+        assert list(ws.behaviour.replays(theme="t1")["session_id"]) == ["ta"]

@@ -20,6 +20,7 @@ rank simulated sessions whose frustrating element is known (tests/behaviour).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -31,7 +32,13 @@ from cxlens.behaviour.config import zones as zone_definitions
 from cxlens.behaviour.replay import NEAR_HOURS, compact, purge, replay_events, replay_meta, replays_near
 from cxlens.behaviour.sync import COLUMNS, sync, typed_events_sql
 from cxlens.errors import ParameterError
+from cxlens.journeys.api import Journeys
 from cxlens.metrics.stats import wilson
+from cxlens.schema.ddl import VERBATIM_THEMES_TABLE
+from cxlens.store.segments import restrict_to_segment
+from cxlens.voice.tasks import theme_model
+from cxlens.voice.verbatims import KINDS as VERBATIM_KINDS
+from cxlens.voice.verbatims import verbatim_expression
 
 __all__ = [
     "KINDS",
@@ -441,6 +448,10 @@ class Behaviour:
         nps_max: float | None = None,
         url: str | None = None,
         customer_id: str | None = None,
+        segment: str | None = None,
+        theme: str | None = None,
+        funnel: Any = None,
+        dropped_at: int | None = None,
         limit: int = 100,
     ) -> pd.DataFrame:
         """Recorded sessions, newest first, with their frustration signals (``behaviour_events``) and the
@@ -448,7 +459,11 @@ class Behaviour:
 
         ``frustrated``: at least one frustration signal (:data:`SIGNALS`); ``nps_max``: latest NPS ≤ it (people
         without one drop out); ``url``: the session viewed that page (or its replay starts there);
-        ``customer_id``: that person's sessions. ``frustration_score`` weighs every signal as
+        ``customer_id``: that person's sessions; ``segment``: people in that saved segment;
+        ``theme``: people whose feedback or tickets carry that theme (its id, as the feedback explorer
+        takes it); ``funnel`` (steps, as ``ws.journeys.funnel`` takes them) with ``dropped_at`` (a step
+        number): people who reached that step but not the next (the funnel's drop-off list, default
+        14-day window). ``frustration_score`` weighs every signal as
         :data:`WEIGHTS` does (the session score of :meth:`sessions`).
         """
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
@@ -483,6 +498,18 @@ class Behaviour:
             t = t.filter(t.nps <= float(nps_max))
         if customer_id is not None:
             t = t.filter(t.customer_id == str(customer_id))
+        if segment is not None:
+            t = restrict_to_segment(store, t, segment)
+        if theme is not None:
+            t = t.filter(t.customer_id.isin(_theme_customers(store, theme)))
+        if funnel is not None or dropped_at is not None:
+            if funnel is None or isinstance(dropped_at, bool) or not isinstance(dropped_at, int):
+                raise ParameterError(
+                    "dropped_at",
+                    f"funnel is {funnel!r} and dropped_at {dropped_at!r}; give both: steps and a step number",
+                )
+            ids = Journeys(store).dropped(funnel, dropped_at, limit=None)["customer_id"].astype(str).tolist()
+            t = t.filter(t.customer_id.isin(ids)) if ids else t.filter(ibis.literal(False))
         if url is not None:
             seen = ev.filter((ev.type == "page") & _on_page(ev, url)).select("session_id").distinct()
             path = t.url.re_replace(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "")
@@ -599,6 +626,19 @@ _ZONE_COLUMNS = [
     "click_recurrence", "exposure_rate", "attractiveness", "hesitation_p50", "hesitation_p75", "first_click_p50",
     "first_click_p75",
 ]  # fmt: skip
+
+
+def _theme_customers(store: Any, theme: str) -> list[str]:
+    """The people with a verbatim (survey answer, ticket, review…) tagged with ``theme`` (a theme id)."""
+    tx, _ = theme_model(store)
+    names = tx.names() if tx is not None else {}
+    if theme not in names:
+        raise ParameterError("theme", f"theme is {theme!r}; expected one of {', '.join(names) or 'no themes yet'}")
+    v = verbatim_expression(store, list(VERBATIM_KINDS))
+    th = store.table(VERBATIM_THEMES_TABLE)
+    th = th.filter(th.themes.contains(json.dumps(theme)))
+    hit = v.filter(v.customer_id.notnull()).semi_join(th, v.verbatim_id == th.verbatim_id)
+    return [str(c) for c in store.read(hit.select(c=hit.customer_id.cast("string")).distinct())["c"]]
 
 
 def _zone_on(zone_url: str, page: str) -> bool:

@@ -25,15 +25,26 @@ def list_(
     ] = None,
     url: Annotated[str | None, typer.Option(help="Only sessions that viewed this page (URL or path).")] = None,
     customer: Annotated[str | None, typer.Option(help="Only this customer's sessions.")] = None,
+    segment: Annotated[str | None, typer.Option(help="Only people in this saved segment.")] = None,
+    theme: Annotated[
+        str | None, typer.Option(help="Only people whose feedback or tickets carry this theme (id).")
+    ] = None,
+    funnel: Annotated[
+        str | None, typer.Option(help="Funnel steps, e.g. visit>add_to_cart>purchase (with --dropped-at).")
+    ] = None,
+    dropped_at: Annotated[
+        int | None, typer.Option(min=1, help="Only people who reached this step but not the next.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="How many (newest first).")] = 100,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Recorded sessions, newest first, with their frustration signals and the person's feedback."""
     with open() as ws:  # writable: the signal counts keep behaviour_events in step
-        print_frame(
-            ws.behaviour.replays(frustrated=frustrated, nps_max=nps_max, url=url, customer_id=customer, limit=limit),
-            fmt,
-        )
+        frame = ws.behaviour.replays(
+            frustrated=frustrated, nps_max=nps_max, url=url, customer_id=customer, segment=segment, theme=theme,
+            funnel=funnel, dropped_at=dropped_at, limit=limit,
+        )  # fmt: skip
+        print_frame(frame, fmt)
 
 
 @replays_app.command("show")
