@@ -196,3 +196,13 @@ def test_a_version_5_workspace_gains_the_direction_changes_column(tmp_path):
         got = ws.sql("SELECT event_id, direction_changes FROM behaviour_events WHERE direction_changes IS NOT NULL")
         assert list(got.itertuples(index=False, name=None)) == [("n", 7.0)]
         assert ws.scalar("SELECT count(*) FROM behaviour_events") == len(_exit_events()) + 1
+
+
+def test_a_quick_back_is_an_ordinary_event_for_funnels(tmp_path):
+    from .test_analyses import _frustration_events
+
+    with cxlens.open(tmp_path / "q.duckdb") as ws:
+        ws.insert("events", _frustration_events())
+        f = ws.journeys.funnel(["/home", "$quickback"], window="1d")
+    # s1 and s2 saw /home; only s1 came back from the checkout quickly
+    assert [int(n) for n in f["customers"]] == [2, 1]
