@@ -235,7 +235,8 @@
         if (k.v && k.v.length && k.v[k.v.length - 1].id === id) { var e = k.v[k.v.length - 1]; e.th = base.quickBackMs; e.f = base.scrollFence; nav(k); }
       }, function () { /* keep the defaults */ });
   }
-  pageView();
+  // with replay on, wait (≤ 2 s) for the recorder, so that a quick back is marked in the recording too
+  (function ready(n) { if (!B.replay || cx.replayLoaded || n > 40) pageView(); else setTimeout(function () { ready(n + 1); }, 50); })(0);
   cx.on("page", function () { setTimeout(pageView, 0); });
   on(window, "scroll", function () {
     var y = window.scrollY || window.pageYOffset || 0, d = y - ext;
