@@ -68,11 +68,24 @@ def make_behaviour_events(ws: Any, clicks: int = 10_000_000, seed: int = 0) -> d
                    'track', k, 'web', NULL, NULL, 'https://shop.example.com/page/' || (v % {PAGES}),
                    CASE WHEN k = '$scroll_depth'
                         THEN '{{"$percent":' || (hash(v) % 101) || ',"$viewport_width":1440,"$viewport_height":900,'
+                             || '"$direction_changes":' || (hash(v + 7) % 9) || ','
                         ELSE '{{"$zone":"z' || (v % 3) || '",' END || '"$pageview_id":"pv' || v || '"}}', NULL
             FROM range({views}) t(v), (VALUES ('$scroll_depth'), ('$zone_exposed')) z(k)"""
         )
     ws.set_setting("behaviour.zones", [{"name": f"z{i}", "selector": f"#zone-{i}"} for i in range(3)])
     return {"clicks": clicks, "pageviews": views, "events": int(ws.scalar("SELECT count(*) FROM events"))}
+
+
+_QUARTILES = "count(*) AS n, quantile_cont({v}, 0.25) AS q1, quantile_cont({v}, 0.75) AS q3"
+SCROLL_TYPED = (
+    f"SELECT page, {_QUARTILES.format(v='direction_changes')} FROM behaviour_events "
+    "WHERE name = '$scroll_depth' AND direction_changes IS NOT NULL GROUP BY page"
+)
+SCROLL_JSON = (
+    "SELECT regexp_replace(url, '[?#].*$', '') AS page, "
+    + _QUARTILES.format(v="TRY_CAST(json_extract_string(properties, '$.\"$direction_changes\"') AS DOUBLE)")
+    + " FROM events WHERE name = '$scroll_depth' GROUP BY page"
+)
 
 
 def _best(fn: Any, repeat: int) -> tuple[float, Any]:
@@ -104,6 +117,11 @@ def bench_behaviour(clicks: int = 10_000_000, seed: int = 0, repeat: int = 3) ->
             "frustration by url (all pages)": lambda: b.frustration(by="url"),
             "frustration by selector (all)": lambda: b.frustration(by="selector"),
             "frustration by touchpoint (all)": lambda: b.frustration(by="touchpoint"),
+            "exit pages (all pages)": lambda: b.exit_pages(),
+            "page baselines (all pages)": lambda: b.baselines(),
+            # the fence's quartiles: the typed column (schema version 6) against parsing properties
+            "scroll quartiles per page, typed column": lambda: ws.sql(SCROLL_TYPED),
+            "scroll quartiles per page, from JSON": lambda: ws.sql(SCROLL_JSON),
         }
         load = os.getloadavg()[0]
         res: dict[str, Any] = {**sizes, "build_seconds": round(build, 1), "typed_copy_rows": copied,

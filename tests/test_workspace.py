@@ -57,13 +57,13 @@ def test_a_version_4_workspace_gets_the_tables_added_since(tmp_path):
         con.execute(f"DROP TABLE {t}")
     con.execute("UPDATE _cxlens_meta SET value='4' WHERE key='schema_version'")
     con.close()
-    with pytest.raises(WorkspaceError, match="needs migrating to version 5; open it writable once"):
+    with pytest.raises(WorkspaceError, match=f"needs migrating to version {SCHEMA_VERSION}; open it writable once"):
         cxlens.open(path, read_only=True)
     cxlens.open(path).close()
     con = duckdb.connect(str(path), read_only=True)
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert set(added) <= tables
-    assert con.execute("SELECT value FROM _cxlens_meta WHERE key='schema_version'").fetchone()[0] == "5"
+    assert con.execute("SELECT value FROM _cxlens_meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     con.close()
 
 

@@ -42,7 +42,7 @@ def _ev(rows: list[tuple]) -> pd.DataFrame:
 
 
 def _frustration_events() -> pd.DataFrame:
-    """Three sessions. s1: home → checkout (2 s) → home again = a quick back on checkout, where it
+    """Three sessions. s1: home → checkout (2 s) → home again = a quick back on checkout (the SDK's event), where it
     rage- and dead-clicks #pay. s2: home → checkout (60 s, the page's usual dwell) → cart, a dead
     click on #pay. s3: cart only, an error click on #coupon."""
     co, home, cart = SHOP + "/checkout?step=1", SHOP + "/home", SHOP + "/cart"
@@ -54,6 +54,7 @@ def _frustration_events() -> pd.DataFrame:
             ("s1", 11, "$rageclick", co, pay),
             ("s1", 11.5, "$deadclick", co, pay),
             ("s1", 12, None, home, {}),
+            ("s1", 12, "$quickback", co, {"$dwell_ms": 2000, "$threshold_ms": 5000, "$to_url": home}),
             ("s2", 100, None, home, {}),
             ("s2", 105, None, SHOP + "/checkout", {}),
             ("s2", 110, "$deadclick", SHOP + "/checkout", pay),
@@ -272,7 +273,7 @@ def test_gdpr_erase_removes_a_customers_behaviour(tmp_path):
     with cxlens.open(tmp_path / "e.duckdb") as ws:
         ws.insert("events", _frustration_events())
         assert "s1" in set(ws.behaviour.sessions()["session_id"])
-        assert ws.scalar("SELECT count(*) FROM behaviour_events WHERE customer_id = 'c-s1'") == 5
+        assert ws.scalar("SELECT count(*) FROM behaviour_events WHERE customer_id = 'c-s1'") == 6
         erase_customer(ws, "c-s1")
         assert ws.scalar("SELECT count(*) FROM behaviour_events WHERE customer_id = 'c-s1'") == 0
         assert set(ws.behaviour.sessions()["session_id"]) == {"s2", "s3"}

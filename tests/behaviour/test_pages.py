@@ -45,6 +45,11 @@ def test_frustration_and_heatmap_pages_over_http(site):
         assert "https://shop.example/checkout" in first and ">500.0<" in first
         assert EVIL not in html and "&lt;img src=x" in html
         assert 'href="/heatmap?url=https%3A%2F%2Fshop.example%2Fcheckout"' in html
+        # exit pages: s2 and s3 end on the cart (2 of its 2 views), s1 on the home page (1 of 3)
+        exits = html.split('id="exit-pages"')[1].split("</table>")[0].split("</tr>")[1:-1]
+        assert [(r.split('data-field="url">')[1].split("<")[0], r.split('data-field="exits">')[1].split("<")[0],
+                 r.split('data-field="exit_rate">')[1].split("<")[0]) for r in exits][:2] == [
+            ("https://shop.example/cart", "2", "100%"), ("https://shop.example/home", "1", "33%")]  # fmt: skip
         r = c.get("/heatmap", params={"url": "/checkout"})
         assert r.status_code == 200 and 'data-chart="heatmap-desktop"' in r.text
         assert 'data-chart="heatmap-tablet"' in r.text and 'data-chart="heatmap-mobile"' in r.text

@@ -31,6 +31,8 @@ OPTIONS = {
     "/withdraw": "replay: {flushInterval: 300}",
     "/short": "replay: {flushInterval: 300, minimumDuration: 60000}",
     "/sampled-out": "replay: {flushInterval: 300, sampleRate: 0}",
+    "/qb-a": "replay: {flushInterval: 300}",
+    "/qb-b": "replay: {flushInterval: 300}",
 }
 PAGE = """<!doctype html><html><head><title>Checkout</title><script>
 !function(w,d,u){{var c=w.cxlens=w.cxlens||[];if(c.loaded)return;
@@ -257,3 +259,24 @@ def test_page_hide_sends_what_is_left_with_a_beacon(shop, browser):
     # nothing went by fetch (whose URL has no key): what is stored came with the beacon (Playwright does
     # not always report requests of a page being unloaded)
     assert all("writeKey=" in u and b.startswith(b"{") for u, b in sent)
+
+
+def test_a_quick_back_is_marked_in_the_recording(shop, browser):
+    """The page left quickly is named in the recording's custom event (the player lists it)."""
+    ws, origin, _ = shop
+    page = new_page(browser, 1280, 900)
+    try:
+        for path in ("/qb-a", "/qb-b"):
+            page.goto(origin + path)
+            page.wait_for_function("window.cxlens && window.cxlens.replayLoaded && window.cxlens.behaviourLoaded")
+        page.goto(origin + "/qb-a")  # back within the 5 s default: a quick back from /qb-b
+        page.wait_for_function("window.cxlens && window.cxlens.replayLoaded && window.cxlens.behaviourLoaded")
+        sid = page.evaluate("cxlens.session()")
+        wait_rows(ws, "SELECT name FROM events WHERE name = '$quickback'", 1)
+        deadline = time.monotonic() + 15
+        while b'"$quickback"' not in _stored(ws, sid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stored = _stored(ws, sid)
+        assert b'"tag":"$quickback"' in stored and f'"url":"{origin}/qb-b"'.encode() in stored
+    finally:
+        page.close()

@@ -10,25 +10,35 @@ Pages are compared without their query string and fragment; a ``url`` starting w
 compared with the path alone (any host).
 
 Frustration score (docs/behaviour.md): weighted signals per 100 page views,
-``100 × (3·rage + 2·dead + 3·error + 1·quick back) / page views`` per page or element, and the same
-weighted sum per session (not divided). No anchor publishes its weights; these follow the public
+``100 × (3·rage + 2·dead + 3·error + 1·quick back + 1·excessive scroll) / page views`` per page or
+element, and the same weighted sum per session (not divided). Every signal is an event the SDK
+sends (``$quickback`` and ``$excessive_scroll`` against the page's baseline,
+:mod:`cxlens.behaviour.baselines`). No anchor publishes its weights; these follow the public
 examples (rage and error clicks weigh most, a quick back least) and are checked by how well they
 rank simulated sessions whose frustrating element is known (tests/behaviour).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import ibis
 import pandas as pd
 
+from cxlens.behaviour.baselines import compute as compute_baselines
 from cxlens.behaviour.config import zones as zone_definitions
-from cxlens.behaviour.replay import compact, purge, replay_events, replay_meta
+from cxlens.behaviour.replay import NEAR_HOURS, compact, purge, replay_events, replay_meta, replays_near
 from cxlens.behaviour.sync import COLUMNS, sync, typed_events_sql
 from cxlens.errors import ParameterError
+from cxlens.journeys.api import Journeys
 from cxlens.metrics.stats import wilson
+from cxlens.schema.ddl import VERBATIM_THEMES_TABLE
+from cxlens.store.segments import restrict_to_segment
+from cxlens.voice.tasks import theme_model
+from cxlens.voice.verbatims import KINDS as VERBATIM_KINDS
+from cxlens.voice.verbatims import verbatim_expression
 
 __all__ = [
     "KINDS",
@@ -44,14 +54,18 @@ __all__ = [
 WIDTHS = {"desktop": (1024, None), "tablet": (768, 1024), "mobile": (0, 768)}
 #: heatmap kinds → event name
 KINDS = {"click": "$click", "rageclick": "$rageclick", "deadclick": "$deadclick", "errorclick": "$errorclick"}
-#: frustration signals → event name (quick backs are derived from page views, not sent)
-SIGNALS = {"rage_clicks": "$rageclick", "dead_clicks": "$deadclick", "error_clicks": "$errorclick"}
+#: frustration signals → event name (all sent by the SDK, docs/behaviour.md)
+SIGNALS = {
+    "rage_clicks": "$rageclick",
+    "dead_clicks": "$deadclick",
+    "error_clicks": "$errorclick",
+    "quick_backs": "$quickback",
+    "excessive_scrolls": "$excessive_scroll",
+}
+#: signals of a whole page view, which belong to no element
+PAGE_SIGNALS = ("quick_backs", "excessive_scrolls")
 #: weights of the frustration score
-WEIGHTS = {"rage_clicks": 3.0, "dead_clicks": 2.0, "error_clicks": 3.0, "quick_backs": 1.0}
-#: a page left within this share of its usual dwell time for the page seen just before is a quick back
-QUICK_BACK_SHARE = 0.5
-#: … and never above / below these bounds (seconds)
-QUICK_BACK_MIN_S, QUICK_BACK_MAX_S = 2.0, 30.0
+WEIGHTS = {"rage_clicks": 3.0, "dead_clicks": 2.0, "error_clicks": 3.0, "quick_backs": 1.0, "excessive_scrolls": 1.0}
 _QUERY = re.compile(r"[?#].*$")
 
 
@@ -228,24 +242,9 @@ class Behaviour:
 
     # -- frustration -------------------------------------------------------------------------
     def _views(self, start: Any, end: Any) -> ibis.Table:
-        """Page views with their session, page, dwell and whether they were a quick back."""
+        """Page views with their session, touchpoint and page."""
         ev = self._events(start, end)
-        pv = ev.filter((ev.type == "page") & ev.session_id.notnull()).select("session_id", "ts", "touchpoint", "page")
-        w = ibis.window(group_by="session_id", order_by="ts")
-        seq = pv.mutate(
-            prev=pv.page.lag().over(w),
-            next=pv.page.lead().over(w),
-            dwell=(pv.ts.lead().over(w).epoch_seconds() - pv.ts.epoch_seconds()),
-        )
-        # usual dwell on each page: views that were not followed by a return to the page before
-        usual = (
-            seq.filter(seq.dwell.notnull() & ((seq.next != seq.prev) | seq.prev.isnull()))
-            .group_by("page")
-            .aggregate(usual=lambda s: s.dwell.median())
-        )
-        j = seq.left_join(usual, "page").drop("page_right")
-        limit = (j.usual * QUICK_BACK_SHARE).clip(QUICK_BACK_MIN_S, QUICK_BACK_MAX_S).fill_null(QUICK_BACK_MIN_S)
-        return j.mutate(quick_back=(j.next == j.prev) & j.dwell.notnull() & (j.dwell < limit))
+        return ev.filter((ev.type == "page") & ev.session_id.notnull()).select("session_id", "ts", "touchpoint", "page")
 
     def frustration(
         self,
@@ -259,7 +258,8 @@ class Behaviour:
         """Frustration signals per page (``by="url"``), element (``"selector"``) or ``"touchpoint"``.
 
         Columns: the group, ``pageviews``, ``sessions``, ``rage_clicks``, ``dead_clicks``,
-        ``error_clicks``, ``quick_backs`` (pages only), ``frustrated_sessions`` with its share and
+        ``error_clicks``, ``quick_backs`` and ``excessive_scrolls`` (pages only; NA per element),
+        ``frustrated_sessions`` (sessions with any signal there) with its share and
         Wilson 95 % CI, and ``frustration_score`` (weighted signals per 100 page views, :data:`WEIGHTS`).
         Worst first. ``min_pageviews`` drops groups seen fewer times (a score on 2 page views is noise).
         """
@@ -296,23 +296,18 @@ class Behaviour:
         counts = {k: (sig.name == v).cast("int64").sum() for k, v in SIGNALS.items()}
         s = sig.group_by(sig_keys).aggregate(**counts, frustrated_sessions=sig.session_id.nunique())
         views = views.filter(views.group.notnull())
-        v = views.group_by("group").aggregate(
-            pageviews=views.count(),
-            sessions=views.session_id.nunique(),
-            quick_backs=views.quick_back.cast("int64").sum(),
-        )
+        v = views.group_by("group").aggregate(pageviews=views.count(), sessions=views.session_id.nunique())
         joined = v.outer_join(s, "group")
         joined = joined.mutate(group=joined.group.fill_null(joined.group_right)).drop("group_right")
         df = self.store.read(joined)
-        for k in (*SIGNALS, "frustrated_sessions", "pageviews", "sessions", "quick_backs"):
+        for k in (*SIGNALS, "frustrated_sessions", "pageviews", "sessions"):
             df[k] = df[k].fillna(0).astype("int64")
+        weighted = sum(WEIGHTS[k] * df[k] for k in SIGNALS)
         if by == "selector":
             df = df[df["selector"].notna()].copy()
-            df["quick_backs"] = pd.NA  # a page's quick back belongs to no element
-            qb = 0
-        else:
-            qb = df["quick_backs"]
-        weighted = sum(WEIGHTS[k] * df[k] for k in SIGNALS) + WEIGHTS["quick_backs"] * qb
+            weighted = weighted[df.index]
+            for k in PAGE_SIGNALS:
+                df[k] = pd.NA  # a page view's signal belongs to no element
         df["frustration_score"] = (100 * weighted / df["pageviews"].where(df["pageviews"] > 0)).round(2)
         df["frustrated_share"] = df["frustrated_sessions"] / df["sessions"].where(df["sessions"] > 0)
         lo, hi = wilson(df["frustrated_sessions"].clip(upper=df["sessions"]).to_numpy(), df["sessions"].to_numpy())
@@ -320,7 +315,7 @@ class Behaviour:
         df = df[df["pageviews"] >= min_pageviews]
         df = df.rename(columns={"group": keys[0]})
         cols = [
-            *keys, "pageviews", "sessions", *SIGNALS, "quick_backs", "frustrated_sessions", "frustrated_share",
+            *keys, "pageviews", "sessions", *SIGNALS, "frustrated_sessions", "frustrated_share",
             "frustrated_ci_low", "frustrated_ci_high", "frustration_score",
         ]  # fmt: skip
         df = df[cols].sort_values(
@@ -330,6 +325,70 @@ class Behaviour:
             ignore_index=True,
         )
         return df
+
+    def exit_pages(
+        self,
+        *,
+        min_pageviews: int = 0,
+        limit: int = 100,
+        start: Any = None,
+        end: Any = None,
+    ) -> pd.DataFrame:
+        """Pages where sessions end, with their frustration.
+
+        Per page: ``pageviews``, ``sessions``, ``exits`` (page views that were the last of their
+        session), ``exit_rate`` = exits ÷ page views with its Wilson 95 % CI (``exit_ci_low/high``),
+        ``frustrated_exits`` (exits from a page view that had a frustration signal — matched by its
+        ``$pageview_id``) with their share of exits, and the page's ``frustration_score``
+        (weighted signals per 100 page views, as :meth:`frustration` computes it, in the same query).
+        Most exits first. A session still going counts its current page as an exit; page views tied
+        at a session's last moment are all exits; ``min_pageviews`` drops pages seen fewer times.
+        """
+        if not isinstance(min_pageviews, int) or isinstance(min_pageviews, bool) or min_pageviews < 0:
+            raise ParameterError("min_pageviews", f"min_pageviews is {min_pageviews!r}; expected a whole number ≥ 0")
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
+            raise ParameterError("limit", f"limit is {limit!r}; expected a whole number 1-100000")
+        ev = self._events(start, end)
+        pv = ev.filter((ev.type == "page") & ev.session_id.notnull()).select("session_id", "ts", "page", "pageview_id")
+        last = pv.group_by("session_id").aggregate(last_ts=pv.ts.max())
+        pv = pv.left_join(last, [pv.session_id == last.session_id, pv.ts == last.last_ts]).drop("session_id_right")
+        pv = pv.mutate(last=pv.last_ts.notnull())
+        sig = ev.filter(ev.name.isin(list(SIGNALS.values())))
+        hit = sig.filter(sig.pageview_id.notnull()).select(hit_pv="pageview_id").distinct()
+        pv = pv.left_join(hit, pv.pageview_id == hit.hit_pv)
+        per = pv.group_by("page").aggregate(
+            pageviews=pv.count(),
+            sessions=pv.session_id.nunique(),
+            exits=pv.last.cast("int64").sum(),
+            frustrated_exits=(pv.last & pv.hit_pv.notnull()).cast("int64").sum(),
+        )
+        # the page's frustration score in the same query (as frustration(by="url") computes it)
+        weighted = sig.group_by(sig_page="page").aggregate(
+            weighted=sum((sig.name == name).cast("float64") * WEIGHTS[k] for k, name in SIGNALS.items()).sum()
+        )
+        per = per.left_join(weighted, per.page == weighted.sig_page).drop("sig_page")
+        df = self.store.read(per)
+        cols = [
+            "url", "pageviews", "sessions", "exits", "exit_rate", "exit_ci_low", "exit_ci_high", "frustrated_exits",
+            "frustrated_exit_share", "frustration_score",
+        ]  # fmt: skip
+        df = df[df["pageviews"] >= max(1, min_pageviews)].rename(columns={"page": "url"})
+        if df.empty:
+            return pd.DataFrame(columns=cols)
+        for k in ("pageviews", "sessions", "exits", "frustrated_exits"):
+            df[k] = df[k].astype("int64")
+        df["exit_rate"] = df["exits"] / df["pageviews"]
+        lo, hi = wilson(df["exits"].to_numpy(), df["pageviews"].to_numpy())
+        df["exit_ci_low"], df["exit_ci_high"] = lo / 100, hi / 100  # wilson() answers in percent
+        df["frustrated_exit_share"] = df["frustrated_exits"] / df["exits"].where(df["exits"] > 0)
+        df["frustration_score"] = (100 * df["weighted"].fillna(0.0) / df["pageviews"]).round(2)
+        df = df.sort_values(["exits", "exit_rate", "url"], ascending=[False, False, True], ignore_index=True)
+        return df[cols].head(limit)
+
+    def baselines(self) -> pd.DataFrame:
+        """Each page's quick-back threshold and excessive-scrolling fence, with what they rest on
+        (:mod:`cxlens.behaviour.baselines`; what the SDK is told in the remote config)."""
+        return compute_baselines(self.store, self._events())
 
     def sessions(
         self,
@@ -346,7 +405,7 @@ class Behaviour:
         session's frustration score (:data:`WEIGHTS`, not divided); most frustrated first.
 
         Filters: ``min_score``, ``signal`` (``rage_clicks``, ``dead_clicks``, ``error_clicks``,
-        ``quick_backs``: at least one), ``url`` (visited that page), ``customer_id``.
+        ``quick_backs``, ``excessive_scrolls``: at least one), ``url`` (visited that page), ``customer_id``.
         """
         if signal is not None and signal not in WEIGHTS:
             raise ParameterError("signal", f"signal is {signal!r}; expected one of {', '.join(WEIGHTS)}")
@@ -363,10 +422,6 @@ class Behaviour:
             pages=(ev.type == "page").cast("int64").sum(),
             **counts,
         )
-        views = self._views(start, end)
-        qb = views.group_by("session_id").aggregate(quick_backs=views.quick_back.cast("int64").sum())
-        per = per.left_join(qb, "session_id").drop("session_id_right")
-        per = per.mutate(quick_backs=per.quick_backs.fill_null(0))
         score = sum(per[k] * w for k, w in WEIGHTS.items())
         per = per.mutate(duration_s=per.ended.epoch_seconds() - per.started.epoch_seconds(), frustration_score=score)
         if min_score is not None:
@@ -393,15 +448,23 @@ class Behaviour:
         nps_max: float | None = None,
         url: str | None = None,
         customer_id: str | None = None,
+        segment: str | None = None,
+        theme: str | None = None,
+        funnel: Any = None,
+        dropped_at: int | None = None,
         limit: int = 100,
     ) -> pd.DataFrame:
         """Recorded sessions, newest first, with their frustration signals (``behaviour_events``) and the
         person's feedback: ``nps`` (their latest NPS score) and ``feedback`` (how many answers they gave).
 
-        ``frustrated``: at least one rage, dead or error click; ``nps_max``: latest NPS ≤ it (people
+        ``frustrated``: at least one frustration signal (:data:`SIGNALS`); ``nps_max``: latest NPS ≤ it (people
         without one drop out); ``url``: the session viewed that page (or its replay starts there);
-        ``customer_id``: that person's sessions. ``frustration_score`` weighs the three click signals as
-        :data:`WEIGHTS` does (quick backs are left out here).
+        ``customer_id``: that person's sessions; ``segment``: people in that saved segment;
+        ``theme``: people whose feedback or tickets carry that theme (its id, as the feedback explorer
+        takes it); ``funnel`` (steps, as ``ws.journeys.funnel`` takes them) with ``dropped_at`` (a step
+        number): people who reached that step but not the next (the funnel's drop-off list, default
+        14-day window). ``frustration_score`` weighs every signal as
+        :data:`WEIGHTS` does (the session score of :meth:`sessions`).
         """
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
             raise ParameterError("limit", f"limit is {limit!r}; expected a whole number 1-100000")
@@ -430,17 +493,44 @@ class Behaviour:
             feedback=t.feedback.fill_null(0), duration_s=t.ended_at.epoch_seconds() - t.started_at.epoch_seconds()
         )
         if frustrated:
-            t = t.filter(t.rage_clicks + t.dead_clicks + t.error_clicks > 0)
+            t = t.filter(sum(t[k] for k in SIGNALS) > 0)
         if nps_max is not None:
             t = t.filter(t.nps <= float(nps_max))
         if customer_id is not None:
             t = t.filter(t.customer_id == str(customer_id))
+        if segment is not None:
+            t = restrict_to_segment(store, t, segment)
+        if theme is not None:
+            t = t.filter(t.customer_id.isin(_theme_customers(store, theme)))
+        if funnel is not None or dropped_at is not None:
+            if funnel is None or isinstance(dropped_at, bool) or not isinstance(dropped_at, int):
+                raise ParameterError(
+                    "dropped_at",
+                    f"funnel is {funnel!r} and dropped_at {dropped_at!r}; give both: steps and a step number",
+                )
+            ids = Journeys(store).dropped(funnel, dropped_at, limit=None)["customer_id"].astype(str).tolist()
+            t = t.filter(t.customer_id.isin(ids)) if ids else t.filter(ibis.literal(False))
         if url is not None:
             seen = ev.filter((ev.type == "page") & _on_page(ev, url)).select("session_id").distinct()
             path = t.url.re_replace(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "")
             t = t.filter(t.session_id.isin(seen.session_id) | t.url.startswith(url) | path.startswith(url))
         t = t.order_by([ibis.desc("started_at"), "session_id"]).limit(limit)
         return store.read(t.select(REPLAY_COLUMNS))
+
+    def replays_near(self, moments: list[tuple[Any, Any]], max_hours: float = NEAR_HOURS) -> list[str | None]:
+        """For each ``(customer_id, moment)`` — a survey answer, a ticket, a funnel step — the id of that
+        person's recorded session nearest in time (within ``max_hours``, default 24), else ``None``."""
+        return replays_near(self.store, moments, max_hours)
+
+    def replay_near(self, customer_id: str, at: Any, max_hours: float = NEAR_HOURS) -> dict[str, Any] | None:
+        """The metadata of ``customer_id``'s recorded session nearest to ``at`` (``None``: none within
+        ``max_hours``)."""
+        if not isinstance(customer_id, str) or not customer_id:
+            raise ParameterError("customer_id", f"customer_id is {customer_id!r}; expected a customer id")
+        if at is None:
+            raise ParameterError("at", "at is missing; expected a date and time (ISO 8601)")
+        sid = replays_near(self.store, [(customer_id, at)], max_hours)[0]
+        return None if sid is None else replay_meta(self.store, sid)
 
     def replay(self, session_id: str) -> dict[str, Any]:
         """One recorded session's metadata (customer, times, pages, bytes)."""
@@ -527,7 +617,8 @@ class Behaviour:
 #: the replay list's columns, in order
 REPLAY_COLUMNS = [
     "session_id", "customer_id", "anonymous_id", "started_at", "duration_s", "url", "events", "chunks",
-    "stored_bytes", "rage_clicks", "dead_clicks", "error_clicks", "frustration_score", "nps", "feedback",
+    "stored_bytes", "rage_clicks", "dead_clicks", "error_clicks", "quick_backs", "excessive_scrolls",
+    "frustration_score", "nps", "feedback",
 ]  # fmt: skip
 
 _ZONE_COLUMNS = [
@@ -535,6 +626,19 @@ _ZONE_COLUMNS = [
     "click_recurrence", "exposure_rate", "attractiveness", "hesitation_p50", "hesitation_p75", "first_click_p50",
     "first_click_p75",
 ]  # fmt: skip
+
+
+def _theme_customers(store: Any, theme: str) -> list[str]:
+    """The people with a verbatim (survey answer, ticket, review…) tagged with ``theme`` (a theme id)."""
+    tx, _ = theme_model(store)
+    names = tx.names() if tx is not None else {}
+    if theme not in names:
+        raise ParameterError("theme", f"theme is {theme!r}; expected one of {', '.join(names) or 'no themes yet'}")
+    v = verbatim_expression(store, list(VERBATIM_KINDS))
+    th = store.table(VERBATIM_THEMES_TABLE)
+    th = th.filter(th.themes.contains(json.dumps(theme)))
+    hit = v.filter(v.customer_id.notnull()).semi_join(th, v.verbatim_id == th.verbatim_id)
+    return [str(c) for c in store.read(hit.select(c=hit.customer_id.cast("string")).distinct())["c"]]
 
 
 def _zone_on(zone_url: str, page: str) -> bool:

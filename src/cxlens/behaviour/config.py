@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cxlens.behaviour.baselines import page_baseline
 from cxlens.errors import ParameterError
 
 __all__ = ["HEATMAPS", "FRUSTRATION", "MASK", "REPLAY", "ZONES", "remote_config", "set_zones", "zones"]
@@ -72,13 +73,20 @@ def _flag(store: Any, name: str) -> bool | None:
     raise ParameterError(name, f"setting {name!r} is {v!r}; expected true, false or unset")
 
 
-def remote_config(store: Any) -> dict[str, Any]:
+def remote_config(store: Any, page: str | None = None) -> dict[str, Any]:
     """What ``GET /v1/behaviour/config`` answers: each part's override (``None``: the site's ``init``
-    decides), the zones and the mask selector."""
-    return {
+    decides), the zones and the mask selector; with ``page`` (a URL, its query string and fragment
+    ignored) also that page's baseline (``cxlens.behaviour.baselines``): ``{"quickBackMs",
+    "dwellViews", "scrollFence", "scrollViews"}`` under ``"page"``."""
+    out: dict[str, Any] = {
         "heatmaps": _flag(store, HEATMAPS),
         "frustration": _flag(store, FRUSTRATION),
         "replay": _flag(store, REPLAY),
         "zones": zones(store),
         "maskSelector": store.setting(MASK),
     }
+    if page is not None:
+        if not isinstance(page, str) or not page.strip() or len(page) > 2000:
+            raise ParameterError("page", f"page is {page!r}; expected the page's URL (at most 2,000 characters)")
+        out["page"] = page_baseline(store, re.sub(r"[?#].*$", "", page.strip()))
+    return out

@@ -46,6 +46,7 @@ __all__ = [
     "MAX_BODY",
     "MAX_EVENTS_BYTES",
     "MAX_SESSION",
+    "NEAR_HOURS",
     "RETENTION",
     "Chunk",
     "compact",
@@ -58,6 +59,7 @@ __all__ = [
     "recorded",
     "replay_events",
     "replay_meta",
+    "replays_near",
     "store_chunk",
 ]
 
@@ -321,6 +323,45 @@ def recorded(store: Any, session_ids: list[str]) -> set[str]:
         return set()
     rows = store.rows("SELECT session_id FROM replay_sessions WHERE session_id IN (SELECT unnest(?))", [ids])
     return {r[0] for r in rows}
+
+
+#: a replay is "near" a moment (an answer, a ticket, a funnel step) when its session's span is at most
+#: this far from it (our choice: a survey or a ticket usually follows the visit within a day)
+NEAR_HOURS = 24.0
+
+
+def replays_near(store: Any, moments: list[tuple[Any, Any]], max_hours: float = NEAR_HOURS) -> list[str | None]:
+    """For each ``(customer_id, moment)``, that person's recorded session nearest in time — 0 when the
+    moment falls inside the session, else the gap to its start or end — if within ``max_hours``;
+    ``None`` otherwise. Ties go to the session that started later. One query for all the moments."""
+    if isinstance(max_hours, bool) or not isinstance(max_hours, int | float) or not 0 <= max_hours <= 24 * 365:
+        raise ParameterError("max_hours", f"max_hours is {max_hours!r}; expected a number of hours 0-8760")
+    out: list[str | None] = [None] * len(moments)
+    keys, customers, times = [], [], []
+    for i, (cid, ts) in enumerate(moments):
+        if cid is None or ts is None or (isinstance(ts, float) and ts != ts):
+            continue
+        try:
+            t = ts if isinstance(ts, datetime) else datetime.fromisoformat(str(ts))
+        except ValueError as exc:
+            raise ParameterError("at", f"moment {ts!r} is not a date and time; expected ISO 8601") from exc
+        keys.append(i)
+        customers.append(str(cid))
+        times.append(t.replace(tzinfo=None) if t.tzinfo is None else t.astimezone(UTC).replace(tzinfo=None))
+    if not keys or not store.has_table("replay_sessions"):
+        return out
+    rows = store.rows(
+        """WITH q AS (SELECT unnest(?) AS k, unnest(?) AS customer_id, unnest(?::TIMESTAMP[]) AS ts),
+        d AS (SELECT q.k, r.session_id, r.started_at,
+                     CASE WHEN q.ts < r.started_at THEN epoch(r.started_at) - epoch(q.ts)
+                          WHEN q.ts > r.ended_at THEN epoch(q.ts) - epoch(r.ended_at) ELSE 0 END AS gap
+              FROM q JOIN replay_sessions r ON r.customer_id = q.customer_id)
+        SELECT k, arg_min(session_id, (gap, -epoch(started_at))) FROM d WHERE gap <= ? GROUP BY k""",
+        [keys, customers, times, float(max_hours) * 3600],
+    )
+    for k, sid in rows:
+        out[int(k)] = sid
+    return out
 
 
 def compact(store: Any, idle_minutes: float = 30, *, now: datetime | None = None) -> dict[str, int]:

@@ -16,7 +16,10 @@ from typing import Any
 __all__ = ["BEHAVIOUR_NAMES", "COLUMNS", "sync", "typed_events_sql"]
 
 #: the events the SDK sends (page views are copied too)
-BEHAVIOUR_NAMES = ("$click", "$rageclick", "$deadclick", "$errorclick", "$exception", "$scroll_depth", "$zone_exposed")
+BEHAVIOUR_NAMES = (
+    "$click", "$rageclick", "$deadclick", "$errorclick", "$exception", "$scroll_depth", "$zone_exposed",
+    "$quickback", "$excessive_scroll",
+)  # fmt: skip
 #: typed column → (properties key, SQL type)
 COLUMNS = {
     "pageview_id": ("$pageview_id", "VARCHAR"),
@@ -33,6 +36,7 @@ COLUMNS = {
     "percent": ("$percent", "DOUBLE"),
     "zones": ("$zones", "VARCHAR"),
     "zone": ("$zone", "VARCHAR"),
+    "direction_changes": ("$direction_changes", "DOUBLE"),  # schema version 6
 }
 _WHERE = "(e.type = 'page' OR e.name IN ({}))".format(", ".join(f"'{n}'" for n in BEHAVIOUR_NAMES))
 _PATHS = "[" + ", ".join(f"'$.\"{k}\"'" for k, _ in COLUMNS.values()) + "]"

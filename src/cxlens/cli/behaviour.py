@@ -71,7 +71,8 @@ def frustration(
     end: Annotated[str | None, typer.Option(help="Events until this date (exclusive).")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
-    """Rage, dead and error clicks and quick backs per page, element or touchpoint, with the frustration score."""
+    """Rage, dead and error clicks, quick backs and excessive scrolling per page, element or touchpoint, with the
+    frustration score."""
     with open() as ws:  # writable: the analyses keep behaviour_events in step (docs/behaviour.md)
         print_frame(
             ws.behaviour.frustration(by=by, url=url, start=start, end=end, min_pageviews=min_pageviews).head(top), fmt
@@ -83,7 +84,9 @@ def sessions(
     min_score: Annotated[float | None, typer.Option(help="Only sessions scoring at least this.")] = None,
     signal: Annotated[
         str | None,
-        typer.Option(help="Only sessions with this signal: rage_clicks, dead_clicks, error_clicks, quick_backs."),
+        typer.Option(
+            help="Only sessions with this signal: rage_clicks, dead_clicks, error_clicks, quick_backs, excessive_scrolls."
+        ),
     ] = None,
     url: Annotated[str | None, typer.Option(help="Only sessions that viewed this page.")] = None,
     customer: Annotated[str | None, typer.Option(help="Only this customer's sessions.")] = None,
@@ -94,6 +97,27 @@ def sessions(
     with open() as ws:  # writable: the analyses keep behaviour_events in step (docs/behaviour.md)
         frame = ws.behaviour.sessions(min_score=min_score, signal=signal, url=url, customer_id=customer, limit=limit)
         print_frame(frame, fmt)
+
+
+@behaviour_app.command("exit-pages")
+def exit_pages(
+    min_pageviews: Annotated[int, typer.Option(help="Only pages seen at least this many times.")] = 0,
+    limit: Annotated[int, typer.Option(help="How many pages.")] = 50,
+    start: Annotated[str | None, typer.Option(help="Events from this date (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option(help="Events until this date (exclusive).")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """Pages where sessions end: exits, exit rate with its Wilson 95 % CI, exits after a frustration signal."""
+    with open() as ws:  # writable: the analyses keep behaviour_events in step (docs/behaviour.md)
+        frame = ws.behaviour.exit_pages(min_pageviews=min_pageviews, limit=limit, start=start, end=end)
+        print_frame(frame, fmt)
+
+
+@behaviour_app.command("baselines")
+def baselines(fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table) -> None:
+    """Each page's quick-back threshold and excessive-scrolling fence (what the SDK is told)."""
+    with open() as ws:
+        print_frame(ws.behaviour.baselines(), fmt)
 
 
 @behaviour_app.command("zones-set")

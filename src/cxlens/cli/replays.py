@@ -25,15 +25,26 @@ def list_(
     ] = None,
     url: Annotated[str | None, typer.Option(help="Only sessions that viewed this page (URL or path).")] = None,
     customer: Annotated[str | None, typer.Option(help="Only this customer's sessions.")] = None,
+    segment: Annotated[str | None, typer.Option(help="Only people in this saved segment.")] = None,
+    theme: Annotated[
+        str | None, typer.Option(help="Only people whose feedback or tickets carry this theme (id).")
+    ] = None,
+    funnel: Annotated[
+        str | None, typer.Option(help="Funnel steps, e.g. visit>add_to_cart>purchase (with --dropped-at).")
+    ] = None,
+    dropped_at: Annotated[
+        int | None, typer.Option(min=1, help="Only people who reached this step but not the next.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="How many (newest first).")] = 100,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Recorded sessions, newest first, with their frustration signals and the person's feedback."""
     with open() as ws:  # writable: the signal counts keep behaviour_events in step
-        print_frame(
-            ws.behaviour.replays(frustrated=frustrated, nps_max=nps_max, url=url, customer_id=customer, limit=limit),
-            fmt,
-        )
+        frame = ws.behaviour.replays(
+            frustrated=frustrated, nps_max=nps_max, url=url, customer_id=customer, segment=segment, theme=theme,
+            funnel=funnel, dropped_at=dropped_at, limit=limit,
+        )  # fmt: skip
+        print_frame(frame, fmt)
 
 
 @replays_app.command("show")
@@ -44,6 +55,22 @@ def show(
     """One recorded session's metadata: customer, times, first page, chunks, events, bytes."""
     with open(read_only=True) as ws:
         meta = ws.behaviour.replay(session)
+    print_frame(pd.DataFrame([meta]), fmt)
+
+
+@replays_app.command("near")
+def near(
+    customer: Annotated[str, typer.Argument(help="The customer id.")],
+    at: Annotated[str, typer.Argument(help="The moment (ISO 8601), e.g. a survey answer's or a ticket's time.")],
+    max_hours: Annotated[float, typer.Option(min=0, help="How far the session may be from the moment.")] = 24.0,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
+    """The person's recorded session nearest to a moment (inside it, or the smallest gap within --max-hours)."""
+    with open(read_only=True) as ws:
+        meta = ws.behaviour.replay_near(customer, at, max_hours)
+    if meta is None:
+        err.print(f"no replay of {customer!r} within {max_hours:g} h of {at}", markup=False)
+        raise typer.Exit(1)
     print_frame(pd.DataFrame([meta]), fmt)
 
 

@@ -44,7 +44,8 @@ DDL: list[str] = [
         since_load_ms DOUBLE,
         percent DOUBLE,
         zones VARCHAR,
-        zone VARCHAR
+        zone VARCHAR,
+        direction_changes DOUBLE
     )""",
     """CREATE TABLE IF NOT EXISTS replay_sessions (
         session_id VARCHAR PRIMARY KEY,

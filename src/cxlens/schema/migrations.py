@@ -13,6 +13,9 @@ version  adds
          customer scores
 4        behaviour (sessions, replays, zones), act (rules, outbox, cases, digests, shares), learn
          (experiments, interviews, employees and pulse answers)
+5        the tables those areas added after version 4 shipped
+6        ``behaviour_events.direction_changes`` (scroll direction changes per page view, for
+         ``$excessive_scroll``)
 =======  ==================================================================================
 """
 
@@ -28,7 +31,7 @@ from cxlens.schema.tables import TABLES
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version", "write_journey"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _run(cur: Any, statements: list[str]) -> None:
@@ -69,8 +72,15 @@ def _to_5(cur: Any) -> None:
     _run(cur, ddl_behaviour.DDL + ddl_act.DDL + ddl_learn.DDL)
 
 
+def _to_6(cur: Any) -> None:
+    # the typed copy of behaviour events gains the SDK's scroll direction changes per page view; it is
+    # the last column, as in ddl_behaviour, because the copy is inserted by position (behaviour/sync.py).
+    # Rows copied before have none: the SDK did not send the property then.
+    cur.execute("ALTER TABLE behaviour_events ADD COLUMN IF NOT EXISTS direction_changes DOUBLE")
+
+
 #: schema version → the function bringing a workspace from the previous version to it
-MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _to_1, 2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _to_1, 2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6}
 
 
 def schema_version(cur: Any) -> int:

@@ -2,7 +2,7 @@
 
 Public (write key; browsers call them cross-origin)::
 
-    GET /v1/behaviour/config?writeKey=     which parts to capture, the zones (cxlens.behaviour.remote_config)
+    GET /v1/behaviour/config?writeKey=&page=   which parts to capture, the zones, the page's baselines
     GET /sdk/cxlens-behaviour.js           clicks, scroll depth, errors, frustration signals
 
 Dashboard (analyst or admin)::
@@ -12,6 +12,8 @@ Dashboard (analyst or admin)::
     GET /api/v1/behaviour/clickmap?url=&kind=&width=
     GET /api/v1/behaviour/zones?url=
     GET /api/v1/behaviour/sessions?min_score=&signal=&url=&limit=
+    GET /api/v1/behaviour/exit-pages?min_pageviews=&limit=&start=&end=
+    GET /api/v1/behaviour/baselines            each page's quick-back threshold and scroll fence
     GET/PUT /api/v1/behaviour/zone-definitions   the workspace's zones (PUT: admin)
 
 Events themselves arrive through the ordinary collection API (``POST /v1/batch``).
@@ -44,7 +46,9 @@ TABLES = ("events",)
 
 
 @public_router.get("/v1/behaviour/config", summary="What the browser SDK should capture (remote config)")
-async def config(request: Request, writeKey: str | None = None) -> JSONResponse:  # noqa: N803
+async def config(request: Request, writeKey: str | None = None, page: str | None = None) -> JSONResponse:  # noqa: N803
+    """Which parts to capture and the zones; with ``page`` also that page's quick-back threshold and
+    excessive-scrolling fence (cxlens.behaviour.baselines)."""
     ctx = authenticate_key(request, body_key=writeKey)
     headers = {"Cache-Control": "public, max-age=60", "Vary": "Origin"}
     origin = request.headers.get("origin")
@@ -52,7 +56,7 @@ async def config(request: Request, writeKey: str | None = None) -> JSONResponse:
         if not origin_allowed(ctx.ws.setting(ORIGINS, []), origin):
             raise ForbiddenError(f"origin {origin!r} may not read this workspace's config; add it to {ORIGINS!r}")
         headers["Access-Control-Allow-Origin"] = origin
-    out = await run_on_workspace(request, remote_config)
+    out = await run_on_workspace(request, lambda ws: remote_config(ws, page))
     return JSONResponse(out, headers=headers)
 
 
@@ -130,6 +134,27 @@ async def sessions(
         ),
     )
     return _rows(frame)
+
+
+@router.get(
+    "/exit-pages", summary="Pages where sessions end, with exit rate (Wilson CI) and frustration", dependencies=[Reader]
+)
+async def exit_pages(
+    request: Request,
+    min_pageviews: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    start: str | None = None,
+    end: str | None = None,
+) -> list[dict[str, Any]]:
+    frame = await run_on_workspace(
+        request, lambda ws: ws.behaviour.exit_pages(min_pageviews=min_pageviews, limit=limit, start=start, end=end)
+    )
+    return _rows(frame)
+
+
+@router.get("/baselines", summary="Each page's quick-back threshold and scroll fence", dependencies=[Reader])
+async def page_baselines(request: Request) -> list[dict[str, Any]]:
+    return _rows(await run_on_workspace(request, lambda ws: ws.behaviour.baselines()))
 
 
 @router.get("/zone-definitions", summary="The workspace's zones", dependencies=[Reader])

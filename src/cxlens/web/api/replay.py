@@ -12,7 +12,8 @@ acknowledged and not stored twice.
 
 Dashboard (analyst or admin)::
 
-    GET /api/v1/replays?frustrated=&nps_max=&url=&customer_id=&limit=
+    GET /api/v1/replays?frustrated=&nps_max=&url=&customer_id=&segment=&theme=&funnel=&dropped_at=&limit=
+    GET /api/v1/replays/near?customer_id=&at=&max_hours=24   the person's session nearest to a moment
     GET /api/v1/replays/{session_id}          metadata
     GET /api/v1/replays/{session_id}/events   the rrweb events (inputs were masked at capture)
     DELETE /api/v1/replays/{session_id}       admin
@@ -33,7 +34,7 @@ from cxlens.behaviour.replay import MAX_BODY, parse_chunk, store_chunk
 from cxlens.collect.identity import REQUIRED_SETTING, SECRET_SETTING, verify
 from cxlens.collect.origins import SETTING as ORIGINS
 from cxlens.collect.origins import origin_allowed
-from cxlens.errors import CxlensError, ForbiddenError, PayloadTooLargeError
+from cxlens.errors import CxlensError, ForbiddenError, NotFoundError, PayloadTooLargeError
 from cxlens.web.api.metrics import jsonable
 from cxlens.web.deps import authenticate_key, require_role, run_on_workspace
 
@@ -122,15 +123,40 @@ async def replays(
     nps_max: Annotated[float | None, Query(ge=0, le=10)] = None,
     url: str | None = None,
     customer_id: str | None = None,
+    segment: str | None = None,
+    theme: str | None = None,
+    funnel: Annotated[str | None, Query(description="Funnel steps, e.g. visit>add_to_cart>purchase")] = None,
+    dropped_at: Annotated[int | None, Query(ge=1, description="Reached this funnel step but not the next")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     frame = await run_on_workspace(
         request,
         lambda ws: ws.behaviour.replays(
-            frustrated=frustrated, nps_max=nps_max, url=url, customer_id=customer_id, limit=limit
+            frustrated=frustrated,
+            nps_max=nps_max,
+            url=url,
+            customer_id=customer_id,
+            segment=segment,
+            theme=theme,
+            funnel=funnel,
+            dropped_at=dropped_at,
+            limit=limit,
         ),
     )
     return jsonable(frame)
+
+
+@router.get("/near", summary="A person's recorded session nearest to a moment", dependencies=[Reader])
+async def near(
+    request: Request,
+    customer_id: str,
+    at: str,
+    max_hours: Annotated[float, Query(ge=0, le=8760)] = 24.0,
+) -> dict[str, Any]:
+    meta = await run_on_workspace(request, lambda ws: ws.behaviour.replay_near(customer_id, at, max_hours))
+    if meta is None:
+        raise NotFoundError(f"no replay of customer {customer_id!r} within {max_hours:g} h of {at}")
+    return jsonable(meta)
 
 
 @router.get("/{session_id}", summary="One recorded session's metadata", dependencies=[Reader])

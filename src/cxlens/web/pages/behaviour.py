@@ -52,6 +52,7 @@ def _rows(df: Any, key: list[str]) -> list[dict[str, Any]]:
                 "dead": _num(r["dead_clicks"]),
                 "error": _num(r["error_clicks"]),
                 "quick_backs": _num(r["quick_backs"]),
+                "excessive": _num(r["excessive_scrolls"]),
                 "frustrated": _num(r["frustrated_share"], "{:.0%}"),
                 "ci": f"{_num(r['frustrated_ci_low'], '{:.0%}')}–{_num(r['frustrated_ci_high'], '{:.0%}')}",
                 "score": _num(r["frustration_score"], "{:,.1f}"),
@@ -68,14 +69,15 @@ async def frustration(request: Request) -> HTMLResponse:
         elements = ws.behaviour.frustration(by="selector").head(20)
         sessions = ws.behaviour.sessions(min_score=0.5, limit=20)
         replayed = recorded(ws, list(sessions["session_id"]))  # links to the sessions' replays
-        return {"pages": pages, "elements": elements, "sessions": sessions, "replayed": replayed}
+        exits = ws.behaviour.exit_pages(limit=20)
+        return {"pages": pages, "elements": elements, "sessions": sessions, "replayed": replayed, "exits": exits}
 
     res = await cached_view(request, "behaviour.frustration_page", None, FRUSTRATION_TABLES, work)
     pages, elements = res["pages"], res["elements"]
     chart = {
         "id": "worst-pages",
         "title": "Most frustrating pages",
-        "description": "Frustration score per page (weighted rage, dead, error clicks and quick backs per 100 page views)",
+        "description": "Frustration score per page (weighted rage, dead, error clicks, quick backs and excessive scrolling per 100 page views)",
         "spec": frustration_chart(pages, "url") if len(pages) else None,
         "empty": "No page views with behaviour events yet.",
     }
@@ -94,6 +96,18 @@ async def frustration(request: Request) -> HTMLResponse:
         "pages": _rows(pages, ["url"]),
         "elements": _rows(elements, ["url", "selector"]),
         "sessions": sessions,
+        "exits": [
+            {
+                "url": r["url"],
+                "pageviews": _num(r["pageviews"]),
+                "exits": _num(r["exits"]),
+                "rate": _num(r["exit_rate"], "{:.0%}"),
+                "ci": f"{_num(r['exit_ci_low'], '{:.0%}')}–{_num(r['exit_ci_high'], '{:.0%}')}",
+                "frustrated": _num(r["frustrated_exits"]),
+                "score": _num(r["frustration_score"], "{:,.1f}"),
+            }
+            for r in res["exits"].to_dict(orient="records")
+        ],  # fmt: skip
     }
     return _render(request, "behaviour/frustration.html", ctx)
 

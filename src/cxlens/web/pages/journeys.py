@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from html import escape
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -34,6 +34,7 @@ from cxlens.web.api.journeys import (
     event_names,
     funnel_params,
 )
+from cxlens.web.auth import can_see
 from cxlens.web.deps import ALL_DATA, EVENT_DATA, cached_view, run_on_workspace
 from cxlens.web.pages import register
 from cxlens.web.params import FiltersDep
@@ -197,8 +198,13 @@ async def funnels_dropped_partial(
     request: Request, f: FiltersDep, p: Annotated[FunnelParams, Depends(funnel_params)], step: int = 1
 ) -> HTMLResponse:
     df = await _dropped(request, p, f, step, DROPPED_SHOWN)
-    rows = [{"customer_id": str(r["customer_id"]), "reached_at": str(r["reached_at"])[:19]}
-            for r in df.to_dict(orient="records")]  # fmt: skip
+    near: list[str | None] = [None] * len(df)
+    if can_see(request, "/replays"):  # each person's replay nearest to the step they reached
+        pairs = list(zip(df["customer_id"], df["reached_at"], strict=True))
+        near = await run_on_workspace(request, lambda ws: ws.behaviour.replays_near(pairs))
+    rows = [{"customer_id": str(r["customer_id"]), "reached_at": str(r["reached_at"])[:19],
+             "replay": "/replays/" + quote(sid, safe="") if sid else None}
+            for r, sid in zip(df.to_dict(orient="records"), near, strict=True)]  # fmt: skip
     ctx = {
         "step": step, "label": f"{step}. {p.steps[step - 1]} → {step + 1}. {p.steps[step]}", "rows": rows,
         "total": df.attrs["total"], "csv": f"/funnels/dropped.csv?{_qs(p.pairs(), f.pairs())}&step={step}",

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from cxlens.errors import ParameterError
 from cxlens.web.deps import run_on_workspace
 from cxlens.web.pages import register
 
@@ -43,6 +44,14 @@ def replays_link(customer_id: str | None = None, **filters: Any) -> str:
     return "/replays" + ("?" + urlencode(q) if q else "")
 
 
+def _step(v: str | None) -> int | None:
+    if v is None or not v.strip():
+        return None
+    if not v.strip().isdigit():
+        raise ParameterError("dropped_at", f"dropped_at is {v!r}; expected a step number such as 1")
+    return int(v)
+
+
 @router.get("/replays", response_class=HTMLResponse)
 async def replays(
     request: Request,
@@ -50,13 +59,21 @@ async def replays(
     nps_max: str | None = None,
     url: str | None = None,
     customer: str | None = None,
+    segment: str | None = None,
+    theme: str | None = None,
+    funnel: str | None = None,
+    dropped_at: str | None = None,
 ) -> HTMLResponse:
     flag = frustrated in ("1", "true", "on")
     nps = _float(nps_max)
+    step = _step(dropped_at)
     frame = await run_on_workspace(
         request,
-        lambda ws: ws.behaviour.replays(frustrated=flag, nps_max=nps, url=url or None, customer_id=customer or None),
-    )
+        lambda ws: ws.behaviour.replays(
+            frustrated=flag, nps_max=nps, url=url or None, customer_id=customer or None, segment=segment or None,
+            theme=theme or None, funnel=funnel or None, dropped_at=step,
+        ),
+    )  # fmt: skip
     rows = [
         {"session": r["session_id"], "customer": r["customer_id"] or r["anonymous_id"], "started": str(r["started_at"])[:19],
          "duration": _num(r["duration_s"]), "url": r["url"] or "", "rage": _num(r["rage_clicks"]),
@@ -65,7 +82,8 @@ async def replays(
         for r in frame.to_dict(orient="records")
     ]  # fmt: skip
     ctx = {"nav_active": "replays", "rows": rows, "frustrated": flag, "nps_max": nps_max or "", "url": url or "",
-           "customer": customer or ""}  # fmt: skip
+           "customer": customer or "", "segment": segment or "", "theme": theme or "", "funnel": funnel or "",
+           "dropped_at": dropped_at or ""}  # fmt: skip
     return request.app.state.templates.TemplateResponse(request, "behaviour/replays.html", ctx)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Request
@@ -20,6 +20,7 @@ from cxlens.errors import ConfigError, NotFoundError
 from cxlens.metrics.filters import Filters
 from cxlens.voice.explorer import SENTIMENTS, FeedbackQuery, feedback_page, theme_table
 from cxlens.web.api.voice import drivers_table, feedback_params
+from cxlens.web.auth import can_see
 from cxlens.web.deps import ALL_DATA, cached_view
 from cxlens.web.pages import register
 from cxlens.web.params import FiltersDep
@@ -62,10 +63,14 @@ def _options(ws: Any, f: Filters) -> list[dict[str, Any]]:
 # -- feedback explorer ---------------------------------------------------------------------------
 async def _feedback_context(request: Request, f: Filters, p: FeedbackQuery, *, options: bool) -> dict[str, Any]:
     def work(ws: Any) -> dict[str, Any]:
-        return {"res": feedback_page(ws, p, f), "filter_options": _options(ws, f) if options else []}
+        res = feedback_page(ws, p, f)
+        # each answer's or ticket's link to the person's replay nearest to it (cxlens.behaviour.replay)
+        near = ws.behaviour.replays_near(list(zip(res["rows"]["customer_id"], res["rows"]["ts"], strict=True)))
+        return {"res": res, "replays": near, "filter_options": _options(ws, f) if options else []}
 
-    out = await cached_view(request, "feedback", (f, p, options), ALL_DATA, work)
+    out = await cached_view(request, "feedback", (f, p, options), (*ALL_DATA, "replay_sessions"), work)
     res = out["res"]
+    replays = out["replays"] if can_see(request, "/replays") else [None] * len(res["rows"])
     rows = [
         {"id": r["verbatim_id"], "ts": str(r["ts"])[:16], "source": r["source"], "text": _text(r["text"]) or "",
          "touchpoint": _text(r["touchpoint"]), "stage": _text(r["stage"]),
@@ -73,8 +78,9 @@ async def _feedback_context(request: Request, f: Filters, p: FeedbackQuery, *, o
          "sentiment": _text(r["sentiment_label"]),
          "sentiment_score": f"{float(r['sentiment_score']):+.2f}" if _ok(r["sentiment_score"]) else "",
          "language": _text(r["language"]), "themes": list(r["theme_names"]),
-         "aspects": [{"name": n, "label": lab} for n, lab in r["aspects"]]}
-        for r in res["rows"].to_dict(orient="records")
+         "aspects": [{"name": n, "label": lab} for n, lab in r["aspects"]],
+         "replay": "/replays/" + quote(sid, safe="") if sid else None}
+        for r, sid in zip(res["rows"].to_dict(orient="records"), replays, strict=True)
     ]  # fmt: skip
     base = p.pairs() + f.pairs()
 

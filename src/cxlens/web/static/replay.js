@@ -1,10 +1,12 @@
 /* cxlens replay page: fetch one session's rrweb events, play them with the vendored rrweb-player, and
  * list its frustration signals (the custom events cxlens-replay.js added: $rageclick, $deadclick,
- * $errorclick), each a button that moves the player to one second before it. No inline script. */
+ * $errorclick, $quickback, $excessive_scroll), each a button that moves the player to one second before it. No inline script. */
 (function () {
   "use strict";
-  var COLORS = {$rageclick: "#d62728", $deadclick: "#ff7f0e", $errorclick: "#9467bd"};
-  var NAMES = {$rageclick: "Rage click", $deadclick: "Dead click", $errorclick: "Error click"};
+  var COLORS = {$rageclick: "#d62728", $deadclick: "#ff7f0e", $errorclick: "#9467bd", $quickback: "#8c564b",
+                $excessive_scroll: "#17becf"};
+  var NAMES = {$rageclick: "Rage click", $deadclick: "Dead click", $errorclick: "Error click",
+               $quickback: "Quick back from", $excessive_scroll: "Excessive scrolling"};
   function fmt(ms) {
     var s = Math.max(0, Math.round(ms / 1000));
     return Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2);
@@ -36,7 +38,8 @@
           b.className = "link";
           b.setAttribute("data-signal", e.data.tag);
           b.setAttribute("data-offset", String(offset));
-          var sel = e.data.payload && e.data.payload.selector ? " on " + e.data.payload.selector : "";
+          var p = e.data.payload || {};
+          var sel = p.selector ? " on " + p.selector : e.data.tag === "$quickback" && p.url ? " " + p.url : "";
           b.textContent = fmt(offset) + " " + NAMES[e.data.tag] + sel;
           b.addEventListener("click", function () { player.goto(Math.max(0, offset - 1000), false); });
           li.appendChild(b); list.appendChild(li); n++;

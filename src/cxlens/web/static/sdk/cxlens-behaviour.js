@@ -6,7 +6,7 @@
  *
  *   heatmaps:    $click (page x/y, viewport, $selector, position relative to the target, text ≤ 25
  *                characters unless masked, hesitation), $scroll_depth per page view, $zone_exposed
- *   frustration: $rageclick, $deadclick, $errorclick, $exception
+ *   frustration: $rageclick, $deadclick, $errorclick, $exception, $quickback, $excessive_scroll
  *
  * Rage click: PostHog's rule — 3 clicks, each within 30 px (Manhattan) and 1 s of the previous;
  * carousel/stepper controls ("next", "prev", "+", "-"…) and text inputs excluded. Dead click:
@@ -15,6 +15,9 @@
  * uncaught error or rejection within 1 s after a click (then not also dead). Opt-out classes on
  * the element or an ancestor: cx-no-capture (nothing), cx-no-rageclick, cx-no-deadclick; cx-mask
  * (or the maskSelector option) hides an element's text; input values are never read.
+ * Quick back: back on the page before within the left page's threshold; excessive scrolling: more
+ * scroll direction changes (each a turn of >= 50 px) than the page's fence. Both thresholds are the
+ * page's own, from the remote config (?page=, cxlens.behaviour.baselines); 5 s and 10 until it answers.
  */
 (function (window, document) {
   "use strict";
@@ -30,7 +33,7 @@
 
   function track(name, props) {
     if (!cx.capturing()) return;
-    props.$pageview_id = cx.pageview();
+    if (!props.$pageview_id) props.$pageview_id = cx.pageview();
     cx.track(name, props);
   }
   function within(el, cls) {
@@ -192,12 +195,60 @@
   depth();
   on(window, "scroll", depth, {passive: true});
   cx.onHide(function () {
-    if (!B.heatmaps || sent) return;
+    if (!(B.heatmaps || B.frustration) || sent) return;
     sent = true;
     var h = document.documentElement.scrollHeight;
     track("$scroll_depth", {$max_y: Math.round(maxBottom), $page_height: h, $viewport_width: window.innerWidth,
-                            $viewport_height: window.innerHeight, $percent: h ? Math.min(100, Math.round(maxBottom / h * 100)) : null});
+                            $viewport_height: window.innerHeight, $percent: h ? Math.min(100, Math.round(maxBottom / h * 100)) : null,
+                            $direction_changes: turns});
   });
+
+  // -- the page's baseline, quick backs and excessive scrolling ------------------------------------
+  var base = {quickBackMs: 5000, scrollFence: 10}, QB = "cxlens_qb", TURN_PX = 50;
+  var dir = 0, ext = 0, turns = 0, excessive = false;
+  function key(u) { return String(u).replace(/[?#].*$/, ""); }
+  function nav(h) {
+    try {
+      if (h) sessionStorage.setItem(QB, JSON.stringify(h)); else return JSON.parse(sessionStorage.getItem(QB)) || {};
+    } catch (e) { return {}; }
+  }
+  function pageView() {
+    var h = nav(), sid = cx.session(), href = location.href, t = now(), id = cx.pageview();
+    var v = h.s === sid && h.v ? h.v : [], b = v[v.length - 1], a = v[v.length - 2];
+    if (b && b.id === id) return;
+    if (B.frustration && a && b && a.u === key(href) && b.u !== a.u && t - b.t < b.th) {
+      track("$quickback", {url: b.h, $from_url: b.h, $to_url: href, $dwell_ms: t - b.t, $threshold_ms: b.th,
+                           $pageview_id: b.id});
+    }
+    v.push({u: key(href), h: href, t: t, id: id, th: 5000});
+    nav({s: sid, v: v.slice(-2)});
+    base = {quickBackMs: 5000, scrollFence: 10}; dir = 0; ext = window.scrollY || window.pageYOffset || 0; turns = 0; excessive = false;
+    var c = cx.config();
+    if (!c.writeKey || !window.fetch) return;
+    fetch(c.host + "/v1/behaviour/config?writeKey=" + encodeURIComponent(c.writeKey) + "&page=" +
+          encodeURIComponent(key(href)), {credentials: "omit"})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (j) {
+        if (!j || !j.page || id !== cx.pageview()) return;
+        base = j.page;
+        var k = nav();
+        if (k.v && k.v.length && k.v[k.v.length - 1].id === id) { var e = k.v[k.v.length - 1]; e.th = base.quickBackMs; e.f = base.scrollFence; nav(k); }
+      }, function () { /* keep the defaults */ });
+  }
+  // with replay on, wait (≤ 2 s) for the recorder, so that a quick back is marked in the recording too
+  (function ready(n) { if (!B.replay || cx.replayLoaded || n > 40) pageView(); else setTimeout(function () { ready(n + 1); }, 50); })(0);
+  cx.on("page", function () { setTimeout(pageView, 0); });
+  on(window, "scroll", function () {
+    var y = window.scrollY || window.pageYOffset || 0, d = y - ext;
+    if (!dir) { if (Math.abs(d) >= TURN_PX) { dir = d > 0 ? 1 : -1; ext = y; } return; }
+    if (d * dir > 0) { ext = y; return; }  // further the same way: the turning point moves with it
+    if (Math.abs(d) < TURN_PX) return;  // a small bounce is not a turn
+    dir = -dir; ext = y; turns++;
+    if (B.frustration && !excessive && turns > base.scrollFence) {
+      excessive = true;
+      track("$excessive_scroll", {$direction_changes: turns, $fence: base.scrollFence, $scroll_y: Math.round(y)});
+    }
+  }, {passive: true});
 
   // a zone is exposed once its mid-height line stayed in the viewport for 150 ms (Contentsquare)
   if (B.heatmaps && B.zones.length) {

@@ -16,7 +16,7 @@
  *             server stores a chunk once). When the page is hidden what is left goes with
  *             navigator.sendBeacon (uncompressed, ≤ 60 KB a beacon; the key in ?writeKey=).
  *   consent:  cxlens.consent(false) stops the recorder and drops what was not sent.
- *   signals:  $rageclick, $deadclick, $errorclick tracked by cxlens-behaviour.js are added to the
+ *   signals:  $rageclick, $deadclick, $errorclick, $quickback, $excessive_scroll tracked by cxlens-behaviour.js are added to the
  *             recording as custom events, so the player's timeline marks them.
  */
 (function (window, document) {
@@ -25,7 +25,7 @@
   if (!cx || !cx.behaviourConfig || !rr || !rr.record || cx.replayLoaded) return;
   cx.replayLoaded = true;
   var record = rr.record;
-  var SIGNALS = {$rageclick: 1, $deadclick: 1, $errorclick: 1};
+  var SIGNALS = {$rageclick: 1, $deadclick: 1, $errorclick: 1, $quickback: 1, $excessive_scroll: 1};
   var MAX_REQUEST = 1000000, BEACON_BYTES = 60000, MAX_BUFFER = 8000000, KEY = "cxlens_replay";
   var opts = {}, stopFn = null, sid = null, started = 0, buffer = [], bufBytes = 0, pending = [], timer = null;
   var sending = false, attempt = 0, reached = false;
@@ -164,6 +164,7 @@
       emit: function (e) {
         if (!cx.capturing()) { stop(); return; }
         buffer.push(e);
+        if (late.length && e.type === 2) setTimeout(function () { var l = late; late = []; l.forEach(function (m) { mark(m[0], m[1]); }); }, 0);
         bufBytes += e.type === 2 ? 100000 : 200;  // a rough guard; the real split happens in pack()
         if (bufBytes > MAX_BUFFER && reached) flush();
       },
@@ -181,10 +182,15 @@
     timer = setInterval(flush, num(opts.flushInterval, 5000));
   }
 
+  // a signal tracked before rrweb's first snapshot (it waits for the page to load) is added once it is there
+  var late = [];
+  function mark(tag, payload) {
+    try { record.addCustomEvent(tag, payload); } catch (e) { if (late.length < 20) late.push([tag, payload]); }
+  }
   cx.on("track", function (msg) {
     if (stopFn && SIGNALS[msg.event]) {
       var p = msg.properties || {};
-      try { record.addCustomEvent(msg.event, {selector: p.$selector || null, url: location.href}); } catch (e) { /* not recording */ }
+      mark(msg.event, {selector: p.$selector || null, url: p.url || location.href});
     }
   });
   cx.onHide(hide);

@@ -204,6 +204,8 @@
   }
 
   window.addEventListener("pagehide", beacon);
+  // a page restored from the back-forward cache runs no script again: it is a new page view all the same
+  window.addEventListener("pageshow", function (e) { if (e.persisted && cfg.autoPage && cfg.writeKey) api.page(); });
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") beacon(); });
 
   // -- experiments: the variant is fnv1a32(String(fnv1a32(experiment + visitor))) % 10000 / 10000 (GrowthBook's
