@@ -206,3 +206,17 @@ def test_a_quick_back_is_an_ordinary_event_for_funnels(tmp_path):
         f = ws.journeys.funnel(["/home", "$quickback"], window="1d")
     # s1 and s2 saw /home; only s1 came back from the checkout quickly
     assert [int(n) for n in f["customers"]] == [2, 1]
+
+
+def test_an_unreadable_date_is_an_error_naming_the_parameter():
+    """The API fuzz test found ``start=öû`` answered 500 (pandas' DateParseError) on /exit-pages."""
+    import ibis
+
+    from cxlens.behaviour.analyses import _range
+    from cxlens.errors import ParameterError
+
+    t = ibis.table({"ts": "timestamp"}, name="t")
+    for name, kw in (("start", {"start": "öû", "end": None}), ("end", {"start": None, "end": "\x10F{"})):
+        with pytest.raises(ParameterError, match=f"^{name} is"):
+            _range(t, **kw)
+    _range(t, "2025-03-01T10:00:00+02:00", "2025-03-02")  # zoned and plain dates are read

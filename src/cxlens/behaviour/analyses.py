@@ -113,11 +113,24 @@ def _in_width(t: ibis.Table, width: str | None) -> Any:
     return (vw >= lo) if hi is None else ((vw >= lo) & (vw < hi))
 
 
+def _instant(name: str, value: Any) -> Any:
+    """``start``/``end`` as a naive UTC datetime; an unreadable value is a ParameterError naming it."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise ParameterError(name, f"{name} is {value!r}; expected a date or time such as 2025-03-01") from e
+    if ts is pd.NaT:
+        raise ParameterError(name, f"{name} is {value!r}; expected a date or time such as 2025-03-01")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
 def _range(t: ibis.Table, start: Any, end: Any) -> ibis.Table:
     if start is not None:
-        t = t.filter(t.ts >= pd.Timestamp(start).to_pydatetime())
+        t = t.filter(t.ts >= _instant("start", start))
     if end is not None:
-        t = t.filter(t.ts < pd.Timestamp(end).to_pydatetime())
+        t = t.filter(t.ts < _instant("end", end))
     return t
 
 
