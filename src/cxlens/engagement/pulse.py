@@ -17,7 +17,6 @@ tried again on the next run.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -34,6 +33,7 @@ from cxlens.act.deliver import DeliveryError, send_email
 from cxlens.engagement.people import GROUP_COLUMNS, QUESTIONS, import_pulse
 from cxlens.errors import ForbiddenError, LinkGoneError, ParameterError, SchemaError
 from cxlens.schema.ddl_learn import ENGAGEMENT
+from cxlens.store.signing import b64, sign, unb64
 
 __all__ = ["SECRET_SETTING", "answer", "make_token", "pulse_url", "send_invitations", "verify_token"]
 
@@ -48,23 +48,8 @@ PROMPTS = {
 }
 
 
-def _secret(store: Any) -> bytes:
-    s = store.setting(SECRET_SETTING)
-    if not s:
-        with store.transaction(changes=["settings"]):
-            s = store.setting(SECRET_SETTING)
-            if not s:
-                s = secrets.token_urlsafe(32)
-                store.set_setting(SECRET_SETTING, s)
-    return str(s).encode()
-
-
-def _b64(b: bytes) -> str:
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
 def _sig(store: Any, payload: str) -> str:
-    return _b64(hmac.new(_secret(store), payload.encode(), hashlib.sha256).digest())
+    return sign(store, SECRET_SETTING, payload)
 
 
 def _ensure_tables(store: Any) -> None:
@@ -83,7 +68,7 @@ def make_token(store: Any, pulse: str, groups: dict[str, Any], *, expires_days: 
         raise SchemaError("column 'team' is empty; a pulse link needs the employee's team")
     body = {"p": pulse, "g": [groups.get(c) for c in GROUP_COLUMNS], "e": int(time.time() + expires_days * 86400),
             "n": secrets.token_urlsafe(16)}  # fmt: skip
-    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
+    payload = b64(json.dumps(body, separators=(",", ":")).encode())
     return f"{payload}.{_sig(store, payload)}"
 
 
@@ -93,7 +78,7 @@ def verify_token(store: Any, token: str) -> dict[str, Any]:
     payload, _, sig = (token or "").partition(".")
     if not payload or not hmac.compare_digest(_sig(store, payload), sig):
         raise ForbiddenError("this pulse link is not valid (it was altered or belongs elsewhere); use the link as sent")
-    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    body = json.loads(unb64(payload))
     if body["e"] < time.time():
         raise LinkGoneError("this pulse link has expired; thank you for your interest")
     _ensure_tables(store)

@@ -16,11 +16,8 @@ the customer in ``interview_optouts``, which recruiting then skips for every stu
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
 import hmac
-import secrets
 from html import escape
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -29,25 +26,11 @@ from cxlens.act.deliver import DeliveryError, send_email
 from cxlens.errors import ForbiddenError, ParameterError
 from cxlens.interviews.recruit import candidates
 from cxlens.schema.ddl_learn import INTERVIEWS
+from cxlens.store.signing import b64, sign, unb64
 
 __all__ = ["SECRET_SETTING", "opt_out", "optout_token", "send_invitations", "verify_optout"]
 
 SECRET_SETTING = "interviews.optout_secret"
-
-
-def _secret(store: Any) -> bytes:
-    s = store.setting(SECRET_SETTING)
-    if not s:
-        with store.transaction(changes=["settings"]):
-            s = store.setting(SECRET_SETTING)
-            if not s:
-                s = secrets.token_urlsafe(32)
-                store.set_setting(SECRET_SETTING, s)
-    return str(s).encode()
-
-
-def _b64(b: bytes) -> str:
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
 def _ensure_tables(store: Any) -> None:
@@ -59,17 +42,17 @@ def _ensure_tables(store: Any) -> None:
 
 
 def optout_token(store: Any, customer_id: str) -> str:
-    payload = _b64(str(customer_id).encode())
-    return f"{payload}.{_b64(hmac.new(_secret(store), payload.encode(), hashlib.sha256).digest())}"
+    payload = b64(str(customer_id).encode())
+    return f"{payload}.{sign(store, SECRET_SETTING, payload)}"
 
 
 def verify_optout(store: Any, token: str) -> str:
     """The customer id of a valid opt-out token (403 when altered)."""
     payload, _, sig = (token or "").partition(".")
-    good = _b64(hmac.new(_secret(store), payload.encode(), hashlib.sha256).digest())
+    good = sign(store, SECRET_SETTING, payload)
     if not payload or not hmac.compare_digest(good, sig):
         raise ForbiddenError("this opt-out link is not valid (it was altered); use the link as sent")
-    return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    return unb64(payload).decode()
 
 
 def opt_out(store: Any, customer_id: str, source: str = "link") -> None:

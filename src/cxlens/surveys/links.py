@@ -17,9 +17,7 @@ link is answered, so a second use is refused.
 
 from __future__ import annotations
 
-import base64
 import csv
-import hashlib
 import hmac
 import json
 import secrets
@@ -31,6 +29,7 @@ from urllib.parse import quote
 
 from cxlens.errors import ConfigError, ForbiddenError, LinkGoneError, SchemaError
 from cxlens.store import Store
+from cxlens.store.signing import b64, sign, unb64
 from cxlens.surveys.store import get_survey, now_utc
 
 __all__ = ["LinkClaims", "LinkGoneError", "make_token", "personal_url", "verify_token", "write_links"]
@@ -46,33 +45,14 @@ class LinkClaims:
     link_id: str
 
 
-def _secret(ws: Store) -> bytes:
-    s = ws.setting(SECRET_SETTING)
-    if not s:
-        with ws.transaction(changes=["settings"]):  # writes run one at a time: one secret is made
-            s = ws.setting(SECRET_SETTING)
-            if not s:
-                s = secrets.token_urlsafe(32)
-                ws.set_setting(SECRET_SETTING, s)
-    return str(s).encode()
-
-
-def _b64(b: bytes) -> str:
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def _unb64(s: str) -> bytes:
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-
 def make_token(ws: Store, survey_id: str, customer_id: str, *, expires_days: float = 30) -> str:
     """A signed token for one customer's personal link to ``survey_id``."""
     if not customer_id:
         raise SchemaError("column 'customer_id' is empty; every personal link needs a customer id")
     exp = int(time.time() + expires_days * 86400)
-    payload = _b64(json.dumps({"s": survey_id, "c": customer_id, "e": exp, "n": secrets.token_urlsafe(12)},
+    payload = b64(json.dumps({"s": survey_id, "c": customer_id, "e": exp, "n": secrets.token_urlsafe(12)},
                               separators=(",", ":")).encode())  # fmt: skip
-    sig = _b64(hmac.new(_secret(ws), payload.encode(), hashlib.sha256).digest())
+    sig = sign(ws, SECRET_SETTING, payload)
     return f"{payload}.{sig}"
 
 
@@ -83,12 +63,12 @@ def verify_token(ws: Store, survey_id: str, token: str, *, now: datetime | None 
     :class:`LinkGoneError` (410) for an expired or already answered one.
     """
     payload, _, sig = (token or "").partition(".")
-    good = _b64(hmac.new(_secret(ws), payload.encode(), hashlib.sha256).digest())
+    good = sign(ws, SECRET_SETTING, payload)
     if not payload or not hmac.compare_digest(good, sig):
         raise ForbiddenError(
             "this survey link is not valid (it was altered or belongs elsewhere); use the link as sent"
         )
-    c = json.loads(_unb64(payload))
+    c = json.loads(unb64(payload))
     if c.get("s") != survey_id:
         raise ForbiddenError(f"this survey link is for another survey, not {survey_id!r}; use the link as sent")
     expires = datetime.fromtimestamp(c["e"], UTC).replace(tzinfo=None)
@@ -151,7 +131,7 @@ def continuation_token(ws: Store, survey_id: str, response_id: str, person: str)
     """
     issued = int(time.time())
     msg = f"{survey_id}\x00{response_id}\x00{person}\x00{issued}"
-    return f"{issued}.{_b64(hmac.new(_secret(ws), msg.encode(), hashlib.sha256).digest())}"
+    return f"{issued}.{sign(ws, SECRET_SETTING, msg)}"
 
 
 #: how long the hosted page's comment step stays open after the score
@@ -164,7 +144,7 @@ def check_continuation(ws: Store, survey_id: str, response_id: str, person: str,
     if not issued.isdigit() or not 0 <= time.time() - int(issued) <= CONTINUATION_SECONDS:
         raise ForbiddenError("this survey page expired; open the survey link again")
     msg = f"{survey_id}\x00{response_id}\x00{person}\x00{issued}"
-    good = _b64(hmac.new(_secret(ws), msg.encode(), hashlib.sha256).digest())
+    good = sign(ws, SECRET_SETTING, msg)
     if not hmac.compare_digest(good, sig):
         raise ForbiddenError("this survey form was altered; open the survey link again")
 
@@ -172,7 +152,7 @@ def check_continuation(ws: Store, survey_id: str, response_id: str, person: str,
 def anonymous_cookie(ws: Store) -> str:
     """A new signed anonymous id for the hosted page's cookie: ``anon-<random>.<signature>``."""
     aid = "anon-" + secrets.token_urlsafe(12)
-    return f"{aid}.{_b64(hmac.new(_secret(ws), aid.encode(), hashlib.sha256).digest())[:22]}"
+    return f"{aid}.{sign(ws, SECRET_SETTING, aid)[:22]}"
 
 
 def anonymous_id(ws: Store, cookie: str | None) -> str | None:
@@ -181,5 +161,5 @@ def anonymous_id(ws: Store, cookie: str | None) -> str | None:
     aid, _, sig = (cookie or "").rpartition(".")
     if not aid.startswith("anon-") or len(aid) > 64:
         return None
-    good = _b64(hmac.new(_secret(ws), aid.encode(), hashlib.sha256).digest())[:22]
+    good = sign(ws, SECRET_SETTING, aid)[:22]
     return aid if hmac.compare_digest(good, sig) else None
