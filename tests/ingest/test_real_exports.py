@@ -9,32 +9,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import cxlens
 from cxlens.cli import app
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
-runner = CliRunner()
-
-
-def imp(ws: Path, kind: str, path: Path, *args: str) -> str:
-    res = runner.invoke(app, ["--workspace", str(ws), "import", kind, str(path), *args])
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        raise res.exception
-    assert res.exit_code == 0, res.stdout
-    return res.stdout
+from .test_presets import FIX, imp, runner, sql
 
 
 def refused(ws: Path, kind: str, path: Path, *args: str) -> str:
     res = runner.invoke(app, ["--workspace", str(ws), "import", kind, str(path), *args])
     assert res.exit_code != 0
     return str(res.exception) + res.stdout
-
-
-def sql(ws: Path, q: str) -> pd.DataFrame:
-    with cxlens.open(ws) as w:
-        return w.sql(q)
 
 
 @pytest.fixture()
