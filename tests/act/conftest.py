@@ -133,6 +133,21 @@ def smtp():
     ctl.stop()
 
 
+def cli(ws, *args, ok=True):
+    """``cxlens --workspace WS …`` through the CLI; ``ok=False``: expect exit 1 and put the error on ``.message``."""
+    from typer.testing import CliRunner
+
+    from cxlens.cli import app
+
+    r = CliRunner().invoke(app, ["--workspace", str(ws.path), *args], catch_exceptions=not ok)
+    if ok:
+        assert r.exit_code == 0, r.output
+    else:
+        assert r.exit_code == 1 and r.exception is not None
+        r.message = str(r.exception)
+    return r
+
+
 def wait_for(fn: Any, timeout: float = 15.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -11,23 +11,11 @@ import time
 import pandas as pd
 import pytest
 from standardwebhooks import Webhook
-from typer.testing import CliRunner
 
 from cxlens.act.rules import DIGEST_AFTER, DIGEST_PER, parse_rule
-from cxlens.cli import app
 from cxlens.errors import ConfigError
 
-from .conftest import SECRET, now, wait_for
-
-
-def cli(ws, *args, ok=True):
-    r = CliRunner().invoke(app, ["--workspace", str(ws.path), *args], catch_exceptions=not ok)
-    if ok:
-        assert r.exit_code == 0, r.output
-    else:
-        assert r.exit_code == 1 and r.exception is not None
-        r.message = str(r.exception)
-    return r
+from .conftest import SECRET, cli, now, wait_for
 
 
 def rows(touchpoint: str, scores: list[float], customers: list[str], comments: list[str | None] | None = None):

@@ -12,22 +12,14 @@ import time
 import pandas as pd
 import pytest
 from standardwebhooks import Webhook
-from typer.testing import CliRunner
 
 from cxlens.act.rules import parse_rule
 from cxlens.act.schedule import KIND, schedules
-from cxlens.cli import app
 from cxlens.errors import ConfigError
 from cxlens.jobs import JobRunner, queue
 from cxlens.store.segments import save_segment
 
-from .conftest import SECRET, wait_for
-
-
-def cli(ws, *args):
-    r = CliRunner().invoke(app, ["--workspace", str(ws.path), *args], catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    return r
+from .conftest import SECRET, cli, wait_for
 
 
 @pytest.mark.parametrize(("when", "msg"), [

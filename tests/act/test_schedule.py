@@ -13,26 +13,14 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 from standardwebhooks import Webhook
-from typer.testing import CliRunner
 
 from cxlens.act.cases import create_case
 from cxlens.act.rules import parse_rule
 from cxlens.act.schedule import KIND, schedules
-from cxlens.cli import app
 from cxlens.errors import ConfigError
 from cxlens.jobs import JobRunner, queue
 
-from .conftest import SECRET, wait_for
-
-
-def cli(ws, *args, ok=True):
-    r = CliRunner().invoke(app, ["--workspace", str(ws.path), *args], catch_exceptions=not ok)
-    if ok:
-        assert r.exit_code == 0, r.output
-    else:
-        assert r.exit_code == 1 and r.exception is not None
-        r.message = str(r.exception)
-    return r
+from .conftest import SECRET, cli, wait_for
 
 
 @pytest.mark.parametrize(("when", "msg"), [
