@@ -33,6 +33,7 @@ from cxlens.behaviour.replay import NEAR_HOURS, compact, purge, replay_events, r
 from cxlens.behaviour.sync import COLUMNS, sync, typed_events_sql
 from cxlens.errors import ParameterError
 from cxlens.journeys.api import Journeys
+from cxlens.metrics.common import ts_literal
 from cxlens.metrics.stats import wilson
 from cxlens.schema.ddl import VERBATIM_THEMES_TABLE
 from cxlens.store.segments import restrict_to_segment
@@ -114,16 +115,15 @@ def _in_width(t: ibis.Table, width: str | None) -> Any:
 
 
 def _instant(name: str, value: Any) -> Any:
-    """``start``/``end`` as a naive UTC datetime; an unreadable value is a ParameterError naming it."""
+    """``start``/``end`` as a timestamp literal (:func:`~cxlens.metrics.common.ts_literal`: naive UTC);
+    an unreadable value is a ParameterError naming it."""
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError, OverflowError) as e:
         raise ParameterError(name, f"{name} is {value!r}; expected a date or time such as 2025-03-01") from e
     if ts is pd.NaT:
         raise ParameterError(name, f"{name} is {value!r}; expected a date or time such as 2025-03-01")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.to_pydatetime()
+    return ts_literal(ts)
 
 
 def _range(t: ibis.Table, start: Any, end: Any) -> ibis.Table:

@@ -53,9 +53,9 @@ __all__ = [
 
 _ARROW = {STRING: pa.string(), JSON: pa.string(), FLOAT: pa.float64(), INT: pa.int64(), TIMESTAMP: pa.timestamp("us")}
 PREVIEW_ROWS = 10
-#: DuckDB's memory cap while a file is imported (see :func:`_memory_cap`)
+#: DuckDB's memory cap while a file is imported (see :func:`_import_settings`)
 IMPORT_MEMORY = "96MB"
-#: DuckDB's threads while a file is imported (see :func:`_memory_cap`)
+#: DuckDB's threads while a file is imported (see :func:`_import_settings`)
 IMPORT_THREADS = 1
 
 
@@ -257,7 +257,7 @@ def load(
         writer = _Writer(store, table, src_name, dry_run, report)
         try:
             with (
-                _memory_cap(store, capped) as all_threads,
+                _import_settings(store, capped) as all_threads,
                 store.transaction(
                     changes=[table.name, rollup.TABLE] if table.name == "feedback" else [table.name]
                 ) as cur,
@@ -348,7 +348,7 @@ def _bytes(setting: str) -> float:
 
 
 @contextlib.contextmanager
-def _memory_cap(store: Any, on: bool = True) -> Iterator[Callable[[], None]]:
+def _import_settings(store: Any, on: bool = True) -> Iterator[Callable[[], None]]:
     """Cap DuckDB's memory for a file import (:data:`IMPORT_MEMORY`): the staged rows spill to the
     workspace's temporary folder instead of growing with the file. Only for a workspace file this
     process opened and does not serve: the limit is the whole database's, so in ``cxlens serve`` or
