@@ -67,6 +67,33 @@ def test_a_version_4_workspace_gets_the_tables_added_since(tmp_path):
     con.close()
 
 
+def test_a_version_6_workspace_gets_every_area_table_by_migration_7(tmp_path):
+    """Migration 7 creates every table of the behaviour, act and learn areas that a version-6 workspace
+    lacks (each area adds its new tables to its DDL list only), whatever their names."""
+    import re
+
+    from cxlens.schema import ddl_act, ddl_behaviour, ddl_learn
+
+    names = [
+        re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", s).group(1)
+        for s in ddl_behaviour.DDL + ddl_act.DDL + ddl_learn.DDL
+        if "CREATE TABLE" in s
+    ]
+    assert len(names) >= 20
+    path = tmp_path / "w.duckdb"
+    cxlens.open(path).close()
+    con = duckdb.connect(str(path))
+    for t in names:
+        con.execute(f"DROP TABLE {t}")
+    con.execute("UPDATE _cxlens_meta SET value='6' WHERE key='schema_version'")
+    con.close()
+    cxlens.open(path).close()
+    con = duckdb.connect(str(path), read_only=True)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    con.close()
+    assert set(names) <= tables
+
+
 def test_workspace_from_a_newer_cxlens_is_refused(tmp_path):
     path = tmp_path / "w.duckdb"
     cxlens.open(path).close()

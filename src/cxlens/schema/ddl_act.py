@@ -44,3 +44,6 @@ DDL: list[str] = [
     "CREATE TABLE IF NOT EXISTS act_score_state (rule VARCHAR NOT NULL, customer_id VARCHAR, "
     "value DOUBLE, since TIMESTAMP NOT NULL)",
 ]
+
+#: idempotent changes to this area's existing tables for schema version 7 (ALTER … IF NOT EXISTS)
+V7: list[str] = []

@@ -75,3 +75,6 @@ DDL: list[str] = [
         PRIMARY KEY (session_id, seq)
     )""",
 ]
+
+#: idempotent changes to this area's existing tables for schema version 7 (ALTER … IF NOT EXISTS)
+V7: list[str] = []

@@ -83,3 +83,6 @@ PII: dict[str, frozenset[str]] = {
     "interviews": frozenset({"participant"}),
     "interview_turns": frozenset({"speaker"}),
 }
+
+#: idempotent changes to this area's existing tables for schema version 7 (ALTER … IF NOT EXISTS)
+V7: list[str] = []

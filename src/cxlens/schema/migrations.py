@@ -31,7 +31,7 @@ from cxlens.schema.tables import TABLES
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version", "write_journey"]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _run(cur: Any, statements: list[str]) -> None:
@@ -79,8 +79,24 @@ def _to_6(cur: Any) -> None:
     cur.execute("ALTER TABLE behaviour_events ADD COLUMN IF NOT EXISTS direction_changes DOUBLE")
 
 
+def _to_7(cur: Any) -> None:
+    # the tables added to the behaviour, act and learn areas after version 6 shipped (every statement is
+    # CREATE … IF NOT EXISTS, as in version 5), then each area's idempotent changes to its existing
+    # tables (``ALTER … ADD COLUMN IF NOT EXISTS``), listed in its ``V7`` list
+    _run(cur, ddl_behaviour.DDL + ddl_act.DDL + ddl_learn.DDL)
+    _run(cur, ddl_behaviour.V7 + ddl_act.V7 + ddl_learn.V7)
+
+
 #: schema version → the function bringing a workspace from the previous version to it
-MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _to_1, 2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {
+    1: _to_1,
+    2: _to_2,
+    3: _to_3,
+    4: _to_4,
+    5: _to_5,
+    6: _to_6,
+    7: _to_7,
+}
 
 
 def schema_version(cur: Any) -> int:
