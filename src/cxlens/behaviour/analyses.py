@@ -28,12 +28,13 @@ import ibis
 import pandas as pd
 
 from cxlens.behaviour.baselines import compute as compute_baselines
+from cxlens.behaviour.config import check_zones
 from cxlens.behaviour.config import zones as zone_definitions
 from cxlens.behaviour.replay import NEAR_HOURS, compact, purge, replay_events, replay_meta, replays_near
-from cxlens.behaviour.sync import COLUMNS, sync, typed_events_sql
+from cxlens.behaviour.sync import BEHAVIOUR_NAMES, COLUMNS, sync, typed_events_sql
 from cxlens.errors import ParameterError
 from cxlens.journeys.api import Journeys
-from cxlens.metrics.common import ts_literal
+from cxlens.metrics.common import backend_name, json_text, ts_literal
 from cxlens.metrics.stats import wilson
 from cxlens.schema.ddl import VERBATIM_THEMES_TABLE
 from cxlens.store.segments import restrict_to_segment
@@ -134,6 +135,27 @@ def _range(t: ibis.Table, start: Any, end: Any) -> ibis.Table:
     return t
 
 
+_IBIS_TYPES = {"VARCHAR": "string", "DOUBLE": "float64"}
+
+
+def typed_events(events: ibis.Table) -> ibis.Table:
+    """``behaviour_events`` as an Ibis expression over ``events``, for a backend other than DuckDB
+    (Spark, a warehouse): the same rows and columns as :func:`~cxlens.behaviour.sync.typed_events_sql`
+    — each property read as its JSON text, numbers cast where they can be (a value that is not a
+    number is null, as DuckDB's ``TRY_CAST``)."""
+    backend = backend_name(events)
+    t = events.filter((events.type == "page") | events.name.isin(list(BEHAVIOUR_NAMES)))
+    props = t.properties.cast("string")
+    typed = {}
+    for column, (key, sql_type) in COLUMNS.items():
+        text = json_text(props, key, backend)
+        typed[column] = text.cast("string") if sql_type == "VARCHAR" else text.try_cast(_IBIS_TYPES[sql_type])
+    return t.select(
+        "event_id", "customer_id", "anonymous_id", "session_id", "ts", "type", "name", "touchpoint", "url",
+        page=t.url.re_replace(r"[?#].*$", ""), **typed,
+    )  # fmt: skip
+
+
 class Behaviour:
     """Behaviour analyses bound to a store (``ws.behaviour``)."""
 
@@ -144,6 +166,8 @@ class Behaviour:
         """The typed behaviour events (kept in step by :func:`~cxlens.behaviour.sync.sync`; parsed from
         ``events`` on the fly when the workspace is read-only, which is slower)."""
         if sync(self.store) is None:
+            if backend_name(self.store.table("events")) != "duckdb":
+                return _range(typed_events(self.store.table("events")), start, end)
             return _range(self.store.backend.sql(typed_events_sql(), dialect="duckdb"), start, end)
         return _range(self.store.table("behaviour_events"), start, end)
 
@@ -291,7 +315,13 @@ class Behaviour:
             )
         sig = ev.filter(ev.name.isin(list(SIGNALS.values())))
         if by == "touchpoint":
-            tp = views.filter(views.touchpoint.notnull()).group_by("page").aggregate(tp=lambda s: s.touchpoint.mode())
+            known = views.filter(views.touchpoint.notnull())
+            if backend_name(known) == "duckdb":
+                tp = known.group_by("page").aggregate(tp=lambda s: s.touchpoint.mode())
+            else:  # no mode() in Ibis' Spark compiler: the most frequent touchpoint, the first by name on a tie
+                n = known.group_by(["page", "touchpoint"]).aggregate(n=lambda s: s.count())
+                best = n.mutate(r=ibis.row_number().over(group_by="page", order_by=[ibis.desc("n"), "touchpoint"]))
+                tp = best.filter(best.r == 0).select("page", tp=best.touchpoint)
             sig = sig.left_join(tp, "page").drop("page_right")
             sig = sig.mutate(group=sig.touchpoint.fill_null(sig.tp))
             views = views.mutate(group=views.touchpoint)
@@ -436,7 +466,7 @@ class Behaviour:
             **counts,
         )
         score = sum(per[k] * w for k, w in WEIGHTS.items())
-        per = per.mutate(duration_s=per.ended.epoch_seconds() - per.started.epoch_seconds(), frustration_score=score)
+        per = per.mutate(frustration_score=score)
         if min_score is not None:
             per = per.filter(per.frustration_score >= float(min_score))
         if signal is not None:
@@ -451,7 +481,11 @@ class Behaviour:
             "session_id", "customer_id", "anonymous_id", "started", "duration_s", "pages", *WEIGHTS,
             "frustration_score",
         ]  # fmt: skip
-        return self.store.read(per.select(cols))
+        df = self.store.read(per.select(*[c for c in cols if c != "duration_s"], "ended"))
+        # whole seconds from the first event to the last (floored), the same on every backend (their
+        # epoch-second functions round differently)
+        df["duration_s"] = ((df["ended"] - df["started"]).dt.total_seconds() // 1).astype("int64")
+        return df[cols]
 
     # -- session replay (storage: cxlens.behaviour.replay) ------------------------------------------
     def replays(
@@ -562,7 +596,7 @@ class Behaviour:
         return compact(self.store, idle_minutes)
 
     # -- zoning ------------------------------------------------------------------------------
-    def zones(self, url: str, *, start: Any = None, end: Any = None) -> pd.DataFrame:
+    def zones(self, url: str, *, start: Any = None, end: Any = None, definitions: Any = None) -> pd.DataFrame:
         """Zoning metrics of a page for the workspace's zones (``behaviour.zones``), Contentsquare's definitions:
 
         * ``click_rate`` = page views with a click on the zone ÷ page views;
@@ -573,10 +607,13 @@ class Behaviour:
           zone, per page view; ``first_click_p50/p75`` (s) = page load → first click on the zone.
 
         Page views are counted by their ``$pageview_id`` (the SDK puts it on the page view and on
-        every behaviour event of it).
+        every behaviour event of it). ``definitions`` (a list of ``{"name", "selector"[, "url"]}``, checked
+        as ``behaviour.zones`` is) stands in for the workspace's zones — a workspace over Spark or a
+        warehouse has no settings of its own.
         """
         key = page_key(url)
-        defs = [z for z in zone_definitions(self.store) if not z.get("url") or _zone_on(z["url"], key)]
+        listed = zone_definitions(self.store) if definitions is None else check_zones(definitions)
+        defs = [z for z in listed if not z.get("url") or _zone_on(z["url"], key)]
         ev = self._events(start, end)
         ev = ev.filter(_on_page(ev, url))
         pv = ev.filter(ev.type == "page").mutate(pv=prop(ev, "$pageview_id"))

@@ -19,7 +19,7 @@ from typing import Any
 from cxlens.behaviour.baselines import page_baseline
 from cxlens.errors import ParameterError
 
-__all__ = ["HEATMAPS", "FRUSTRATION", "MASK", "REPLAY", "ZONES", "remote_config", "set_zones", "zones"]
+__all__ = ["HEATMAPS", "FRUSTRATION", "MASK", "REPLAY", "ZONES", "check_zones", "remote_config", "set_zones", "zones"]
 
 HEATMAPS = "behaviour.heatmaps"
 FRUSTRATION = "behaviour.frustration"
@@ -29,7 +29,8 @@ MASK = "behaviour.mask_selector"
 _NAME = re.compile(r"^[\w .:-]{1,80}$")
 
 
-def _check_zones(value: Any) -> list[dict[str, str]]:
+def check_zones(value: Any) -> list[dict[str, str]]:
+    """Zone definitions, checked (ParameterError naming the field): stored ones and a caller's."""
     if not isinstance(value, list):
         raise ParameterError("zones", f"zones: expected a list of {{name, selector}} objects, got {value!r}")
     out, seen = [], set()
@@ -56,12 +57,12 @@ def _check_zones(value: Any) -> list[dict[str, str]]:
 
 def zones(store: Any) -> list[dict[str, str]]:
     """The workspace's zones (``behaviour.zones``), validated."""
-    return _check_zones(store.setting(ZONES, []) or [])
+    return check_zones(store.setting(ZONES, []) or [])
 
 
 def set_zones(store: Any, value: Any) -> list[dict[str, str]]:
     """Replace the zones (400 naming the bad field when one is malformed)."""
-    checked = _check_zones(value)
+    checked = check_zones(value)
     store.set_setting(ZONES, checked)
     return checked
 

@@ -138,8 +138,14 @@ def check_dimensions(
 
 
 def json_text(col: ibis.Value, key: str, backend: str | None) -> ibis.Value:
-    """``col`` JSON text → value of ``key`` as text (numbers and booleans as their JSON text)."""
+    """``col`` JSON text → value of ``key`` as text (numbers and booleans as their JSON text, an array
+    or object as its JSON). A key starting with ``$`` (the SDK's ``$selector``…) is read literally, as
+    one top-level name."""
     path = "$." + key
+    if key.startswith("$"):
+        if any(c in key for c in "'\"\\[]"):
+            raise ParameterError("key", f"property key {key!r}: a $-key with quotes or brackets cannot be read")
+        path = f"$['{key}']" if backend == "pyspark" else f'$."{key}"'
     if backend == "duckdb":
 
         @ibis.udf.scalar.builtin(name="json_extract_string")
