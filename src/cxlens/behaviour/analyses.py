@@ -30,7 +30,7 @@ import pandas as pd
 from cxlens.behaviour.baselines import compute as compute_baselines
 from cxlens.behaviour.config import check_zones
 from cxlens.behaviour.config import zones as zone_definitions
-from cxlens.behaviour.replay import NEAR_HOURS, compact, purge, replay_events, replay_meta, replays_near
+from cxlens.behaviour.replay import NEAR_HOURS, compact, purge, recorded, replay_events, replay_meta, replays_near
 from cxlens.behaviour.sync import BEHAVIOUR_NAMES, COLUMNS, sync, typed_events_sql
 from cxlens.errors import ParameterError
 from cxlens.journeys.api import Journeys
@@ -253,6 +253,62 @@ class Behaviour:
                 "n": n,
             }  # fmt: skip
         )
+
+    def click_points(
+        self,
+        url: str,
+        kind: str = "click",
+        width: str | None = None,
+        *,
+        limit: int = 5000,
+        start: Any = None,
+        end: Any = None,
+    ) -> pd.DataFrame:
+        """The page's clicks (newest first, at most ``limit``) as ``selector`` and the position inside
+        that element (``rel_x``, ``rel_y``: 0-1 of its width and height), for drawing them over the page
+        as recorded: each is placed on its element wherever the layout puts it at the width shown."""
+        if kind not in KINDS:
+            raise ParameterError("kind", f"kind is {kind!r}; expected one of {', '.join(KINDS)}")
+        if not isinstance(limit, int) or not 1 <= limit <= 100_000:
+            raise ParameterError("limit", f"limit is {limit!r}; expected a whole number 1-100000")
+        ev = self._events(start, end)
+        t = ev.filter((ev.name == KINDS[kind]) & _on_page(ev, url))
+        t = t.filter(_in_width(t, width))
+        t = t.mutate(selector=prop(t, "$selector"), rel_x=num(t, "$rel_x"), rel_y=num(t, "$rel_y"))
+        t = t.filter(t.selector.notnull() & t.rel_x.between(0, 1) & t.rel_y.between(0, 1))
+        t = t.order_by([ibis.desc("ts"), "event_id"]).limit(limit)
+        return self.store.read(t.select("selector", "rel_x", "rel_y"))
+
+    def page_snapshot(self, url: str, width: str | None = None, *, sessions: int = 20) -> dict[str, Any]:
+        """The page as last recorded, to draw a heatmap over: the rrweb meta and full-snapshot events of
+        the newest recorded load of ``url`` (a viewport in ``width``'s bucket when given), among the
+        ``sessions`` newest sessions that viewed it. Inputs and ``cx-mask`` text were masked and
+        ``cx-block`` elements left out when recorded. ``{"session_id": None, "events": []}`` when no
+        recording of the page exists."""
+        key = page_key(url)
+        lo, hi = width_bucket(width) if width is not None else (0, None)
+        ev = self._events()
+        views = ev.filter((ev.type == "page") & _on_page(ev, url) & ev.session_id.notnull())
+        newest = views.group_by("session_id").aggregate(last=views.ts.max())
+        newest = newest.order_by([ibis.desc("last"), "session_id"]).limit(sessions)
+        ids = [str(i) for i in self.store.read(newest)["session_id"]]
+        have = recorded(self.store, ids)
+        for sid in (i for i in ids if i in have):
+            events = replay_events(self.store, sid)
+            for i in range(len(events) - 1, -1, -1):  # the newest load of the page in the session
+                meta = events[i]
+                data = meta.get("data") if isinstance(meta, dict) else None
+                if meta.get("type") != 4 or not isinstance(data, dict) or not isinstance(data.get("href"), str):
+                    continue
+                vw = data.get("width")
+                if not _same_page(data["href"], key) or not isinstance(vw, int | float):
+                    continue
+                if vw < lo or (hi is not None and vw >= hi):
+                    continue
+                full = next((e for e in events[i + 1 :] if e.get("type") == 2), None)
+                if full is not None:
+                    return {"session_id": sid, "events": [meta, full]}
+        return {"session_id": None, "events": []}
 
     def clickmap(
         self, url: str, kind: str = "click", width: str | None = None, *, start: Any = None, end: Any = None
@@ -689,6 +745,15 @@ def _theme_customers(store: Any, theme: str) -> list[str]:
     th = th.filter(th.themes.contains(json.dumps(theme)))
     hit = v.filter(v.customer_id.notnull()).semi_join(th, v.verbatim_id == th.verbatim_id)
     return [str(c) for c in store.read(hit.select(c=hit.customer_id.cast("string")).distinct())["c"]]
+
+
+def _same_page(href: str, key: str) -> bool:
+    """Whether a recorded address is the page ``key`` (:func:`page_key`; a key starting with ``/`` is
+    compared with the address' path)."""
+    page = _QUERY.sub("", href.strip())
+    if key.startswith("/"):
+        return re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "", page) == key
+    return page == key
 
 
 def _zone_on(zone_url: str, page: str) -> bool:

@@ -10,6 +10,8 @@ Dashboard (analyst or admin)::
     GET /api/v1/behaviour/frustration?by=url|selector|touchpoint&url=
     GET /api/v1/behaviour/heatmap?url=&kind=click|rageclick|deadclick|scroll&width=desktop|tablet|mobile
     GET /api/v1/behaviour/clickmap?url=&kind=&width=
+    GET /api/v1/behaviour/click-points?url=&kind=&width=&limit=   clicks as element + position inside it
+    GET /api/v1/behaviour/snapshot?url=&width=   the page as last recorded (rrweb meta + full snapshot)
     GET /api/v1/behaviour/zones?url=
     GET /api/v1/behaviour/sessions?min_score=&signal=&url=&limit=
     GET /api/v1/behaviour/exit-pages?min_pageviews=&limit=&start=&end=
@@ -110,6 +112,29 @@ async def clickmap(request: Request, url: str, kind: str = "click", width: str |
         lambda ws: ws.behaviour.clickmap(url, kind=kind, width=width),
     )  # fmt: skip
     return _rows(frame)
+
+
+@router.get("/click-points", summary="A page's clicks placed on their elements (selector, rel_x, rel_y)",
+            dependencies=[Reader])  # fmt: skip
+async def click_points(
+    request: Request,
+    url: str,
+    kind: str = "click",
+    width: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 5000,
+) -> list[dict[str, Any]]:
+    frame = await cached_view(
+        request, "behaviour.click_points", (url, kind, width, limit), TABLES,
+        lambda ws: ws.behaviour.click_points(url, kind=kind, width=width, limit=limit),
+    )  # fmt: skip
+    return _rows(frame)
+
+
+@router.get("/snapshot", summary="The page as last recorded (rrweb meta + full snapshot), for heatmaps",
+            dependencies=[Reader])  # fmt: skip
+async def snapshot(request: Request, url: str, width: str | None = None) -> Response:
+    out = await run_on_workspace(request, lambda ws: ws.behaviour.page_snapshot(url, width))
+    return Response(orjson.dumps(out), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/zones", summary="Zoning metrics of a page (Contentsquare's definitions)", dependencies=[Reader])

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from cxlens.behaviour import KINDS, WIDTHS
 from cxlens.behaviour.charts import frustration_chart, heatmap_chart, scroll_chart
 from cxlens.behaviour.replay import recorded
+from cxlens.web.auth import can_see
 from cxlens.web.deps import cached_view
 from cxlens.web.pages import register
 
@@ -159,6 +160,10 @@ async def heatmap(request: Request, url: str | None = None, kind: str = "click")
         }
     )
     ctx["charts"] = charts
+    if can_see(request, "/replays"):  # the page as recorded is a replay's snapshot: replay viewers only
+        ctx["snapshot_url"] = "/api/v1/behaviour/snapshot?" + urlencode({"url": url})
+        ctx["points_url"] = "/api/v1/behaviour/click-points?" + urlencode({"url": url, "kind": kind})
+        ctx["widths"] = list(WIDTHS)
     ctx["elements"] = [
         {"selector": r["selector"], "text": r["text"] if isinstance(r["text"], str) else "", "clicks": _num(r["clicks"]),
          "rate": _num(r["click_rate"], "{:.1%}")}
