@@ -154,3 +154,34 @@ def test_bulk_enqueue_claim_and_complete(gws):
     done = queue.complete_many(gws, [j.job_id for j in got], "w1", ['{"ok":1}'] * 4)
     assert sorted(done) == sorted(j.job_id for j in got)
     assert gws.scalar("SELECT count(*) FROM jobs WHERE kind = 'test.bulk' AND status = 'done'") == 4
+
+
+def test_one_person_answering_twice_in_one_batch_is_accepted_once(gws, monkeypatch):
+    """Two answers of one person to a once-per-person survey in the same batch: the batch's new
+    responses are inserted together at its end, so the second must see the first before its
+    once-per-person check — exactly one is accepted, whatever the batching."""
+    import time
+
+    _slow_writes(gws, monkeypatch)
+    from cxlens.surveys import store as sv
+
+    submit_response(gws, "s0", response_id="warm", customer_id="warm", score=9)
+    g = sv._GROUPS[gws.store]
+    barrier = threading.Barrier(11)
+
+    def one(i):
+        barrier.wait()
+        if i == 10:  # keeps the writer busy, so the twins wait together and share the next batch
+            return submit_response(gws, "s0", response_id="busy", customer_id="busy", score=9)
+        time.sleep(0.005)
+        return submit_response(gws, "s1", response_id=f"twin{i}", customer_id="twin", score=i % 11)
+
+    split = g.split
+    with ThreadPoolExecutor(11) as pool:
+        futures = [pool.submit(one, i) for i in range(11)]
+        errors = [f.exception() for f in futures][:10]
+    assert sum(e is None for e in errors) == 1
+    assert all(isinstance(e, ResponseConflictError) for e in errors if e is not None)
+    assert gws.scalar("SELECT count(*) FROM feedback WHERE customer_id = 'twin'") == 1
+    assert gws.scalar("SELECT count(*) FROM survey_responses WHERE customer_id = 'twin'") == 1
+    assert g.split > split  # the twins shared a batch, which the second one's conflict split

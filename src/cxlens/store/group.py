@@ -60,9 +60,10 @@ class _Call:
 class GroupCommit:
     """Run calls from many threads in shared transactions on one writer thread (see the module doc).
 
-    ``scope(cursor)``, when given, is a context manager entered inside each batch's transaction
-    around its calls (and not around a call run on its own after a failed batch): a batch may defer
-    work to its exit (one multi-row insert for the whole batch) — raising there fails the batch.
+    ``scope(cursor, keys)``, when given, is a context manager entered inside each batch's transaction
+    around its calls (and not around a call run on its own after a failed batch), with the calls'
+    keys (distinct; None for a call without one): a batch may read ahead for them, and defer work to
+    its exit (one multi-row insert for the whole batch) — raising there fails the batch.
     ``max_calls`` bounds a batch.
     """
 
@@ -71,7 +72,7 @@ class GroupCommit:
         store: Any,
         *,
         changes: Sequence[str] = (),
-        scope: Callable[[Any], contextlib.AbstractContextManager[Any]] | None = None,
+        scope: Callable[[Any, list[Hashable | None]], contextlib.AbstractContextManager[Any]] | None = None,
         max_calls: int = 256,
         name: str = "cxlens-group-commit",
     ):
@@ -146,7 +147,7 @@ class GroupCommit:
         failed = False
         try:
             with self.store.transaction(changes=self.changes) as cur:
-                with self.scope(cur) if self.scope else contextlib.nullcontext():
+                with self.scope(cur, [c.key for c in batch]) if self.scope else contextlib.nullcontext():
                     for c in batch:
                         c.run()
                         if c.error is not None:
