@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cxlens.act.cases import create_case
+from cxlens.act.classify import team_for
 from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, current_rules, parse_duration, quiet_until
 from cxlens.jobs import queue
 from cxlens.store import hooks
@@ -116,7 +117,7 @@ def fire(store: Any, cur: Any, rule: Rule, row: dict[str, Any], now: dt.datetime
     for i, action in enumerate(rule.actions):
         (kind, opts), *_ = action.items()
         if kind == "case":
-            create_case(store, customer_id=row.get("customer_id"), team=opts.get("team"),
+            create_case(store, customer_id=row.get("customer_id"), team=team_for(opts, row),
                         priority=opts.get("priority", "normal"), owner=opts.get("owner"), rule=rule.name,
                         alert_id=alert_id, feedback_id=row.get("feedback_id"),
                         due=parse_duration(opts["due"], "due") if "due" in opts else None, now=now)  # fmt: skip
@@ -195,7 +196,7 @@ def fire_many(store: Any, cur: Any, firings: list[tuple[Rule, dict[str, Any]]], 
         for action in rule.actions:
             (kind, opts), *_ = action.items()
             if kind == "case":
-                create_case(store, customer_id=row.get("customer_id"), team=opts.get("team"),
+                create_case(store, customer_id=row.get("customer_id"), team=team_for(opts, row),
                             priority=opts.get("priority", "normal"), owner=opts.get("owner"), rule=rule.name,
                             alert_id=alert_id, feedback_id=row.get("feedback_id"),
                             due=parse_duration(opts["due"], "due") if "due" in opts else None, now=now)  # fmt: skip
