@@ -101,11 +101,13 @@ def classify(store: Any, cur: Any, items: list[dict[str, Any]]) -> list[dict[str
             p = a["theme"].iloc[i]
             primary[i] = names.get(p, p) if isinstance(p, str) else None
     out = []
+    flag_rows = sig[[k for k in sig.columns if k.endswith("_flag")]].astype(bool).to_dict("records")
+    labels = sent["label"].astype(str).tolist() if "label" in sent.columns else [None] * len(texts)
+    scores = sent["score"].astype(float).tolist()
     for i, text in enumerate(texts):
-        flags = {k: bool(sig[k].iloc[i]) for k in sig.columns if k.endswith("_flag")}
-        label = str(sent["label"].iloc[i]) if "label" in sent.columns else None
+        flags, label = flag_rows[i], labels[i]
         out.append({
-            "text": text, "sentiment": _SENTIMENT.get(label or "", label), "sentiment_score": float(sent["score"].iloc[i]),
+            "text": text, "sentiment": _SENTIMENT.get(label or "", label), "sentiment_score": scores[i],
             "theme": primary[i], "themes": themes[i],
             "emotions": [e for e in ("anger", "confusion", "gratitude") if flags.get(f"{e}_flag")],
             "effort": flags.get("effort_flag", False), "urgency": urgency(flags),
