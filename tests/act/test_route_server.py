@@ -113,6 +113,9 @@ def test_a_detractor_gets_a_personal_survey_and_the_answer_lands_on_the_case(env
     row = rec.set_index("team").loc["support"]
     assert (row["sent"], row["n"], row["recovered"], row["recovery_rate"]) == (1, 1, 1, 1.0)
     assert 0 < row["ci_low"] < 1 and row["ci_high"] == 1.0 and row["change"] == 6.0
+    shown = json.loads(cli(ws, "cases", "recovery", "--by", "team", "--format", "json").output)
+    assert [(x["team"], x["n"], x["recovered"], x["recovery_rate"]) for x in shown] == [("support", 1, 1, 1.0)]
+    assert "expected team or owner" in cli(ws, "cases", "recovery", "--by", "colour", ok=False).message
     again = httpx.post(link.split("?")[0], data={**form, "score": "10"}, timeout=30)  # single use
     assert "already answered" in again.text
     assert ws.read("SELECT count(*) AS n FROM act_resurveys WHERE score IS NOT NULL")["n"][0] == 1

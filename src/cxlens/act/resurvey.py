@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from cxlens.act import deliver
-from cxlens.errors import ForbiddenError
+from cxlens.errors import ConfigError, ForbiddenError
 from cxlens.store import hooks
 
 __all__ = ["DEFAULT_EXPIRES", "DEFAULT_SUBJECT", "on_answer", "recovery", "resurvey_of_case", "send_survey"]
@@ -141,6 +141,8 @@ def recovery(store: Any, *, by: str | None = None) -> pd.DataFrame:
     change with its t 95 % CI."""
     from cxlens.metrics.stats import t_quantile, wilson
 
+    if by not in ("team", "owner", None):
+        raise ConfigError(f"by is {by!r}; expected team or owner (or nothing: all cases together)")
     group = {"team": "c.team", "owner": "c.owner", None: "'all'"}[by]
     df = store.read(
         f"SELECT {group} AS grp, r.before_score, r.score FROM act_resurveys r "
