@@ -180,3 +180,47 @@ def test_erase_removes_the_classifications(rws):
     assert rws.read("SELECT count(*) AS n FROM act_classifications WHERE customer_id = 'RC1'")["n"][0] == 1
     erase_customer(rws, "RC1")
     assert rws.read("SELECT count(*) AS n FROM act_classifications WHERE customer_id = 'RC1'")["n"][0] == 0
+
+
+def test_the_configured_llm_analyser_classifies_the_sentiment_of_redacted_text(tmp_path):
+    """A local OpenAI-compatible server that calls every text positive (the opposite of the shipped model on
+    these): its labels are the ones stored and routed on, and it only ever sees redacted text."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import cxlens
+
+    seen: list[str] = []
+
+    class LLM(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            texts = json.loads(body["messages"][1]["content"])
+            seen.extend(t["text"] for t in texts)
+            content = json.dumps([{"i": t["i"], "label": "positive", "score": 0.9} for t in texts])
+            out = json.dumps({"choices": [{"message": {"content": content}}]}).encode()
+            self.send_response(200)
+            self.send_header("content-length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), LLM)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with cxlens.open(tmp_path / "llm.duckdb") as ws:
+            ws.set_setting("voice.llm", {"base_url": f"http://127.0.0.1:{srv.server_address[1]}/v1", "model": "m"})
+            ws.act.load_rules({"rules": [
+                {"name": "happy", "when": {"ticket": {"sentiment": "positive"}}, "do": [{"case": {"team": "praise"}}]},
+            ]})  # fmt: skip
+            ws.load("tickets", pd.DataFrame([{"ticket_id": "L1", "customer_id": "L1", "created_at": now(),
+                                              "body": "Terrible, awful service. Call 555-123-4567"}]))  # fmt: skip
+            got = ws.read("SELECT sentiment, sentiment_score, analyser FROM act_classifications").iloc[0]
+            assert (got["sentiment"], got["sentiment_score"], got["analyser"]) == ("positive", 0.9, "llm")
+            assert ws.act.cases()["team"].tolist() == ["praise"]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert seen and all("555-123-4567" not in t and "[PHONE]" in t for t in seen)
