@@ -224,3 +224,22 @@ def test_the_configured_llm_analyser_classifies_the_sentiment_of_redacted_text(t
         srv.shutdown()
         srv.server_close()
     assert seen and all("555-123-4567" not in t and "[PHONE]" in t for t in seen)
+
+
+def test_a_flood_folds_the_messages_into_a_digest_but_still_surveys_each_customer(tmp_path):
+    import cxlens
+
+    with cxlens.open(tmp_path / "flood.duckdb") as ws:
+        ws.act.allow_host("127.0.0.1", private=True)
+        ws.act.load_rules({"rules": [{"name": "flood", "when": {"feedback": {"score": {"max": 6}}},
+                                      "digest": {"after": 1, "per": "1h"},
+                                      "do": [{"slack": {"url": "http://127.0.0.1:9/s"}},
+                                             {"survey": {"survey": "s-follow", "host": "127.0.0.1"}}]}]})  # fmt: skip
+        ws.load("feedback", pd.DataFrame([{"customer_id": f"D{i}", "ts": now(), "metric": "nps", "score": 2.0}
+                                          for i in range(3)]))  # fmt: skip
+        d = ws.read("SELECT a.trigger, a.customer_id, d.channel FROM act_deliveries d JOIN act_alerts a USING (alert_id) "
+                    "ORDER BY d.channel, a.customer_id NULLS FIRST")  # fmt: skip
+        assert sorted(d.loc[d["channel"] == "survey", "customer_id"]) == ["D0", "D1", "D2"]
+        slack = d[d["channel"] == "slack"]
+        assert sorted(slack["trigger"]) == ["digest", "feedback"]  # one alert sent alone, the rest in the digest
+        assert ws.act.send_test("flood")["channel"].tolist() == ["slack"]  # a test alert surveys nobody

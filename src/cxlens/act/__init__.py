@@ -177,7 +177,7 @@ class Act:
         """Send a test alert (no customer, trigger ``test``) to every message destination of rule ``name``
         — the "send test" button; returns its deliveries (watch them with :meth:`deliveries`)."""
         r = self.rule(name)
-        actions = tuple(a for a in r.actions if next(iter(a)) != "case")
+        actions = tuple(a for a in r.actions if next(iter(a)) not in ("case", "survey"))  # no customer to survey
         if not actions:
             raise ConfigError(f"rule {name!r} has no message action to test (only cases)")
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)

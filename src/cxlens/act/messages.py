@@ -239,7 +239,7 @@ def _digest_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
     alerts = store.read(
         "SELECT a.customer_id, a.metric, a.score, a.comment, a.touchpoint FROM act_alerts a WHERE a.rule = ? "
         "AND a.created_at >= ?::TIMESTAMP AND a.created_at < ?::TIMESTAMP AND a.trigger NOT IN ('test', 'digest') "
-        "AND NOT EXISTS (SELECT 1 FROM act_deliveries d WHERE d.alert_id = a.alert_id) "
+        "AND NOT EXISTS (SELECT 1 FROM act_deliveries d WHERE d.alert_id = a.alert_id AND d.channel <> 'survey') "
         "ORDER BY a.ts, a.created_at, a.alert_id",
         [ctx["rule"], start, until],
     )
