@@ -12,7 +12,7 @@ import math
 import pandas as pd
 import pytest
 
-from cxlens.act import parse_rules
+from cxlens.act import parse_rules, route
 from cxlens.customers.profile import erase_customer
 from cxlens.errors import ConfigError
 from cxlens.jobs import run_now
@@ -140,6 +140,8 @@ def test_an_emerging_theme_alerts_once_from_the_scheduled_job(rws, receiver):
     # the other tests are this week's)
     assert (firing[0]["count"], firing[0]["previous"]) == (20, 3)
     assert firing[0]["z"] == pytest.approx(_z(20, 60, 3, 43), rel=1e-9)
+    (sched,) = [s for s in route.theme_schedules(rws) if s.name == "act-theme:refund-theme"]
+    assert (sched.kind, sched.params) == ("act.themes", {"rule": "refund-theme"})
     params = {"rule": "refund-theme", "slot_time": slot.isoformat()}
     assert run_now(rws, "act.themes", params)["result"]["status"] == "queued"
     assert run_now(rws, "act.themes", params)["result"]["alerts"] == []  # once per rule, theme and period

@@ -42,6 +42,7 @@ __all__ = [
     "set_classifier",
     "set_emerging",
     "signal_hit",
+    "theme_schedules",
 ]
 
 #: ``fn(store, cursor, items) -> [classification]``: items are ``{"text", "source"}`` mappings; the
@@ -265,7 +266,8 @@ hooks.on_insert("events", on_events)
 
 
 # -- emerging themes ------------------------------------------------------------------------------
-def _theme_schedules(store: Any) -> list[Any]:
+def theme_schedules(store: Any) -> list[Any]:
+    """The schedules of the active ``theme`` rules (every job runner queues their ``act.themes`` jobs)."""
     if not hasattr(store, "has_table") or not store.has_table("act_rules"):
         return []
     out = []
@@ -277,7 +279,7 @@ def _theme_schedules(store: Any) -> list[Any]:
     return out
 
 
-schedule_source(_theme_schedules)
+schedule_source(theme_schedules)
 
 
 def _last_period(slot: dt.datetime, period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
