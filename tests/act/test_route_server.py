@@ -13,6 +13,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from cxlens.access import users
 from cxlens.customers.profile import erase_customer
 from cxlens.jobs import JobRunner
 from cxlens.surveys import create_survey
@@ -21,6 +22,7 @@ from cxlens.web.hub import WorkspaceHub
 
 from ..conftest import running
 from .conftest import answer, cli, wait_for
+from .test_cases_api import PW, login
 
 FOLLOW = {"id": "s-follow", "name": "After your case", "metric": "nps", "question": "Would you now recommend us?",
           "status": "active"}  # fmt: skip
@@ -32,6 +34,7 @@ def env(tmp_path_factory, receiver, smtp):
     hub = WorkspaceHub.open([path])
     ws = hub.get(hub.default)
     ws.act.allow_host("127.0.0.1", private=True)
+    users.create_user(ws, "admin@x.example", PW, role="admin")
     ws.load("customers", pd.DataFrame({"customer_id": ["F1", "F2", "S1", "S2"],
                                        "email": ["f1@x.example", "f2@x.example", "s1@x.example", None]}))  # fmt: skip
     create_survey(ws, FOLLOW)
@@ -109,6 +112,11 @@ def test_a_detractor_gets_a_personal_survey_and_the_answer_lands_on_the_case(env
     got = ws.act.case(case["case_id"])
     assert got["resurvey"]["score"] == 9 and got["resurvey"]["before_score"] == 3
     assert any(e["field"] == "resurvey" for e in got["events"])  # in the audit trail
+    admin = login(env["url"], "admin@x.example")
+    shown = admin.get(f"/api/v1/cases/{case['case_id']}").json()["resurvey"]
+    assert (shown["score"], shown["before_score"], shown["survey_id"]) == (9, 3, "s-follow")
+    page = admin.get(f"/cases/{case['case_id']}").text
+    assert re.search(r'data-field="resurvey">s-follow sent .*?answered 9\.0 \(before: 3\.0\)', page, re.S)
     rec = ws.act.recovery(by="team")
     row = rec.set_index("team").loc["support"]
     assert (row["sent"], row["n"], row["recovered"], row["recovery_rate"]) == (1, 1, 1, 1.0)
