@@ -21,6 +21,7 @@ import pandas as pd
 import cxlens.act.deliver  # noqa: F401  (registers the alert delivery job and the feedback rules hook)
 import cxlens.customers.tasks  # noqa: F401  (registers the model jobs)
 import cxlens.report.stored_pages  # noqa: F401  (registers the stored page views jobs)
+import cxlens.voice.routing  # noqa: F401  (hands the voice models to the act routing triggers)
 import cxlens.voice.tasks  # noqa: F401  (registers the voice jobs)
 from cxlens.act import Act
 from cxlens.behaviour import Behaviour

@@ -254,3 +254,24 @@ def test_digest_schedule_and_metric_rules_through_the_api_and_the_rules_page(env
     page = admin.get("/rules").text
     assert 'data-rule="api-weekly"' in page and 'data-rule="api-move"' in page
     assert {s.name for s in schedules(ws)} >= {"act:api-weekly", "act:api-move"}  # the job runners' schedules
+
+
+def test_routing_rules_are_checked_by_the_rules_page_and_the_api(env):
+    url = env["url"]
+    admin = login(url, "admin@x.example")
+    admin.headers["x-csrf-token"] = admin.cookies.get(CSRF_COOKIE) or ""
+    bad = "rules:\n  - {name: route-bad, when: {ticket: {urgency: urgnt}}, do: [{case: {team: support}}]}\n"
+    page = admin.post("/rules", data={"yaml": bad, "action": "check", "csrf_token": admin.headers["x-csrf-token"]})
+    assert "rule &#39;route-bad&#39;.when.ticket.urgency is &#39;urgnt&#39;" in page.text
+    good = ("rules:\n"
+            "  - {name: route-ticket, when: {ticket: {urgency: high, theme: refund}},"
+            " do: [{case: {team_by: theme, teams: {refund: billing}, default: support}}]}\n"
+            "  - {name: route-rage, when: {frustration: {signal: [rageclick, deadclick], url: '*/checkout*'}},"
+            " do: [{case: {team: web}}]}\n"
+            "  - {name: route-theme, when: {theme: {emerging: true}}, do: [{slack: {url: 'http://127.0.0.1:9/s'}}]}\n")  # fmt: skip
+    checked = admin.post("/rules", data={"yaml": good, "action": "check", "csrf_token": admin.headers["x-csrf-token"]})
+    assert checked.status_code == 200 and "route-rage" in checked.text and "is &#39;" not in checked.text
+    r = admin.post("/api/v1/rules", json={"yaml": good})
+    assert r.status_code == 201 and [x["change"] for x in r.json()] == ["created"] * 3
+    t = admin.post("/api/v1/rules/route-ticket/test", json={"answer": {"text": "I need my refund today, asap"}})
+    assert t.status_code == 200 and t.json()[0]["urgency"] == "high"

@@ -4,6 +4,9 @@ the follow-up case queue (docs/act.md).
 * :mod:`cxlens.act.rules` — the YAML rule format, checked, stored versioned;
 * :mod:`cxlens.act.trigger` — rules fire in the transaction that commits the feedback (the outbox);
 * :mod:`cxlens.act.signals` — customer rules: a churn-risk or CLV threshold crossed at a scoring;
+* :mod:`cxlens.act.route` — ticket and verbatim rules on their classification, frustration signals,
+  emerging themes (:mod:`cxlens.act.classify` checks their options); :mod:`cxlens.act.resurvey` — the
+  ``survey`` action and the re-survey answer on the case;
 * :mod:`cxlens.act.deliver` — the ``act.deliver`` job and the delivery pump: channels, retries, dead letters;
 * :mod:`cxlens.act.messages` — what each channel receives; :mod:`cxlens.act.net` — allowed hosts, SSRF;
 * :mod:`cxlens.act.cases` — cases, their audit trail, teams.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ import pandas as pd
 
 from cxlens.act import cases as _cases
 from cxlens.act import deliver as _deliver
-from cxlens.act import net, rules, schedule, signals
+from cxlens.act import net, resurvey, route, rules, schedule, signals
 from cxlens.act.messages import WEBHOOK_SCHEMA
 from cxlens.act.rules import Rule, parse_rules
 from cxlens.act.trigger import feedback_where, fire, on_feedback
@@ -86,6 +90,8 @@ class Act:
                                                             fires=move["fires"])  # fmt: skip
             content = schedule.digest_content(self.store, r.conditions, now)
             return pd.DataFrame(content["metrics"]).assign(period_from=content["from"], period_until=content["until"])
+        if r.trigger in ("ticket", "verbatim", "frustration", "theme"):
+            return self._test_route(r, answer, limit)
         if r.trigger == "customer":  # who is inside the band now (a crossing into it fires)
             if answer is not None:
                 bad = set(answer) - {"churn_risk", "clv", "customer_id"}
@@ -113,11 +119,65 @@ class Act:
         return self.store.read(f"SELECT {cols} FROM feedback WHERE {where} ORDER BY ts DESC LIMIT ?",
                                [*params, int(limit)]).assign(fires=True)  # fmt: skip
 
+    def _test_route(self, r: Rule, answer: dict[str, Any] | None, limit: int) -> pd.DataFrame:
+        """``rules test`` of a routing rule: a made-up ticket/verbatim/signal, or what it matches now."""
+        from cxlens.act.classify import route_matcher
+
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        if r.trigger == "theme":
+            if answer is not None:
+                raise ConfigError(f"rule {r.name!r} is a theme rule; it is tested without an answer")
+            return route.emerging(self.store, r.conditions, now)
+        if r.trigger == "frustration":
+            if answer is not None:
+                bad = set(answer) - {"name", "signal", "url", "selector", "customer_id"}
+                if bad:
+                    raise ConfigError(f"answer has unknown field {sorted(bad)[0]!r}; a frustration rule is tested "
+                                      'with {"signal": "rageclick", "url": "https://shop/checkout", "selector": "#pay"}')  # fmt: skip
+                sig = str(answer.get("signal") or str(answer.get("name", "")).lstrip("$"))
+                e = {"name": "$" + sig, "url": answer.get("url"), "selector": answer.get("selector")}
+                return pd.DataFrame([{**e, "fires": route.signal_hit(r.conditions, e) and r.conditions["min_count"] <= 1,
+                                      "min_count": r.conditions["min_count"]}])  # fmt: skip
+            names = [route.FRUSTRATION_SIGNALS[s] for s in r.conditions["signal"]]
+            df = self.store.read(
+                "SELECT event_id, customer_id, ts, name, url, json_extract_string(CASE WHEN json_valid(properties) "
+                "THEN properties END, '$.\"$selector\"') AS selector FROM events WHERE list_contains(?::VARCHAR[], name) "
+                "ORDER BY ts DESC LIMIT 5000", [names])  # fmt: skip
+            keep = [route.signal_hit(r.conditions, e) for e in df.to_dict("records")]
+            return df[keep].head(int(limit)).reset_index(drop=True).assign(fires=True)
+        test = route_matcher(r.conditions)
+        if answer is not None:
+            if not isinstance(answer.get("text"), str) or not answer["text"].strip():
+                raise ConfigError(
+                    'answer needs a \'text\', e.g. {"text": "I need my refund today", "source": "ticket"}'
+                )
+            item = {"verbatim_id": "test", "customer_id": answer.get("customer_id"), "ts": now,
+                    "source": str(answer.get("source") or ("ticket" if r.trigger == "ticket" else "feedback:nps")),
+                    "text": answer["text"], "channel": answer.get("channel"), "touchpoint": answer.get("touchpoint"),
+                    "team": answer.get("team"), "score": None}  # fmt: skip
+            with self.store.transaction() as cur:
+                c = route.classify_items(self.store, cur, [item])[0]
+            fires = test(c) and (r.trigger == "verbatim" or c["source"] == "ticket")
+            return pd.DataFrame([{k: c.get(k) for k in ("source", "sentiment", "sentiment_score", "theme", "themes",
+                                                        "emotions", "effort", "urgency", "analyser")} | {"fires": fires}])  # fmt: skip
+        df = self.store.read("SELECT verbatim_id, customer_id, source, ts, sentiment, sentiment_score, theme, themes, "
+                             "emotions, effort, urgency FROM act_classifications ORDER BY ts DESC LIMIT 5000")  # fmt: skip
+        rows = df.to_dict("records")
+        for row in rows:
+            row["themes"], row["emotions"] = json.loads(row["themes"] or "[]"), json.loads(row["emotions"] or "[]")
+        keep = [test(c) and (r.trigger == "verbatim" or c["source"] == "ticket") for c in rows]
+        return pd.DataFrame([c for c, k in zip(rows, keep, strict=True) if k][: int(limit)],
+                            columns=list(df.columns)).assign(fires=True)  # fmt: skip
+
+    def recovery(self, *, by: str | None = None) -> pd.DataFrame:
+        """The recovery rate of re-surveyed cases with n and CIs (``by``: ``team`` or ``owner``)."""
+        return resurvey.recovery(self.store, by=by)
+
     def send_test(self, name: str) -> pd.DataFrame:
         """Send a test alert (no customer, trigger ``test``) to every message destination of rule ``name``
         — the "send test" button; returns its deliveries (watch them with :meth:`deliveries`)."""
         r = self.rule(name)
-        actions = tuple(a for a in r.actions if next(iter(a)) != "case")
+        actions = tuple(a for a in r.actions if next(iter(a)) not in ("case", "survey"))  # no customer to survey
         if not actions:
             raise ConfigError(f"rule {name!r} has no message action to test (only cases)")
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -172,6 +232,7 @@ class Act:
     def case(self, case_id: str, *, teams: Sequence[str] | None = None) -> dict[str, Any]:
         out = _cases.get_case(self.store, case_id, teams=teams)
         out["events"] = _cases.case_events(self.store, case_id).to_dict("records")
+        out["resurvey"] = resurvey.resurvey_of_case(self.store, case_id)
         return out
 
     def open_case(self, customer_id: str | None, *, team: str | None = None, priority: str = "normal",

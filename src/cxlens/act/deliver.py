@@ -183,12 +183,19 @@ def send_email(store: Any, opts: dict[str, Any], to: list[str], subject: str, te
     return 250
 
 
+#: senders of further actions, registered by their modules: ``fn(store, delivery_id, opts, ctx, timeout) -> status``
+#: (``survey``: :mod:`cxlens.act.resurvey`)
+SENDERS: dict[str, Any] = {}
+
+
 def send(store: Any, action: dict[str, Any], ctx: dict[str, Any]) -> int:
     """Send one message of ``action`` about ``ctx``; returns the receiver's status (raises on failure)."""
     (kind, opts), *_ = action.items()
     timeout = parse_duration(opts.get("timeout", DEFAULT_TIMEOUT), "timeout")
     if kind == "email":
         return _email(store, opts, ctx, timeout)
+    if kind in SENDERS:
+        return SENDERS[kind](store, ctx["id"], opts, ctx, timeout)
     url = opts.get("url") or (_env(opts, "url_env") if opts.get("url_env") else None)
     if kind == "webhook":
         body = json.dumps(messages.webhook_body(ctx), separators=(",", ":")).encode()

@@ -52,7 +52,20 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
         "alert_id": {"type": "string"},
         "rule": {"type": "string"},
         "rule_version": {"type": "integer"},
-        "trigger": {"enum": ["feedback", "customer", "test", "digest", "schedule", "metric"]},
+        "trigger": {
+            "enum": [
+                "feedback",
+                "customer",
+                "test",
+                "digest",
+                "schedule",
+                "metric",
+                "ticket",
+                "verbatim",
+                "frustration",
+                "theme",
+            ]
+        },
         "customer_id": {"type": ["string", "null"]},
         "feedback_id": {"type": ["string", "null"]},
         "metric": {"type": ["string", "null"]},
@@ -71,6 +84,16 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
             },
         },
         "link": {"type": ["string", "null"], "description": "the customer 360 (a digest: the rule's page)"},
+        "classification": {
+            "type": "object",
+            "description": "triggers 'ticket' and 'verbatim' only: sentiment, sentiment_score, theme, themes, "
+            "emotions, effort, urgency, source, analyser",
+        },
+        "theme": {
+            "type": "object",
+            "description": "trigger 'theme' only: theme, name, period, count, previous, period_share, previous_share, "
+            "growth, z, p_value, from",
+        },
         "report": {
             "type": "object",
             "description": "triggers 'schedule' and 'metric' only: the period's metrics (value, ci_low, ci_high, n, previous, "
@@ -147,7 +170,33 @@ def delivery_context(store: Any, delivery_id: str) -> tuple[str, str, Any] | Non
     if alert[5] in ("schedule", "metric"):
         return row[0], row[1], _schedule_context(store, delivery_id, alert)
     # no scores row (models not run, or no customer): all three NULL, the same context as without one
-    return row[0], row[1], _context(store, delivery_id, alert, scores if alert[3] else None)
+    ctx = _context(store, delivery_id, alert, scores if alert[3] else None)
+    if alert[5] in ("ticket", "verbatim", "theme"):
+        _route_context(store, ctx)
+    return row[0], row[1], ctx
+
+
+_CLASS_COLS = ("source", "sentiment", "sentiment_score", "theme", "themes", "emotions", "effort", "urgency", "analyser")
+
+
+def _route_context(store: Any, ctx: dict[str, Any]) -> None:
+    """A routing alert's extras: a ticket's or verbatim's stored classification; an emerging theme's test."""
+    if ctx["trigger"] == "theme":
+        info = json.loads(ctx["comment"] or "{}")
+        ctx["theme"] = info
+        growth = f"{info['growth']:g}×" if info.get("growth") is not None else "new"
+        ctx["comment"] = (f"Theme {info.get('name') or info.get('theme')}: {info.get('count')} verbatims in the "
+                          f"{info.get('period')} ({info.get('period_share', 0):.1%}) vs {info.get('previous')} "
+                          f"({info.get('previous_share', 0):.1%}) before; share {growth}, z = {info.get('z', 0):.2f}, "
+                          f"p = {info.get('p_value', 1):.3g}")  # fmt: skip
+        ctx["link"] = None
+        return
+    row = store.one(f"SELECT {', '.join(_CLASS_COLS)} FROM act_classifications WHERE verbatim_id = ?",
+                    [ctx["feedback_id"]])  # fmt: skip
+    if row is not None:
+        c = dict(zip(_CLASS_COLS, row, strict=True))
+        c["themes"], c["emotions"] = json.loads(c["themes"] or "[]"), json.loads(c["emotions"] or "[]")
+        ctx["classification"] = c
 
 
 def _context(store: Any, delivery_id: str, row: Any, scores: Any) -> dict[str, Any]:
@@ -190,7 +239,7 @@ def _digest_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
     alerts = store.read(
         "SELECT a.customer_id, a.metric, a.score, a.comment, a.touchpoint FROM act_alerts a WHERE a.rule = ? "
         "AND a.created_at >= ?::TIMESTAMP AND a.created_at < ?::TIMESTAMP AND a.trigger NOT IN ('test', 'digest') "
-        "AND NOT EXISTS (SELECT 1 FROM act_deliveries d WHERE d.alert_id = a.alert_id) "
+        "AND NOT EXISTS (SELECT 1 FROM act_deliveries d WHERE d.alert_id = a.alert_id AND d.channel <> 'survey') "
         "ORDER BY a.ts, a.created_at, a.alert_id",
         [ctx["rule"], start, until],
     )
@@ -266,8 +315,17 @@ def title(ctx: dict[str, Any]) -> str:
     if d is not None:
         return (f"{ctx['rule']}: {d['alerts']} more alert{'s' if d['alerts'] != 1 else ''} from "
                 f"{_hhmm(d['from'])} to {_hhmm(d['until'])} UTC (digest)")  # fmt: skip
-    score = "" if ctx["score"] is None else f" {ctx['score']:g}"
     who = ctx["customer_id"] or "an anonymous customer"
+    if ctx.get("theme") is not None:
+        t = ctx["theme"]
+        return f"{ctx['rule']}: theme {t.get('name') or t.get('theme')} is emerging ({t.get('period')} from {(t.get('from') or '')[:10]})"
+    if ctx.get("classification") is not None:
+        k = ctx["classification"]
+        return (f"{ctx['rule']}: {k['source']} from {who}" + (f" — {k['sentiment']}" if k["sentiment"] else "")
+                + (f", urgency {k['urgency']}" if k["urgency"] else ""))  # fmt: skip
+    if ctx["trigger"] == "frustration":
+        return f"{ctx['rule']}: {ctx['comment']} — {who}"
+    score = "" if ctx["score"] is None else f" {ctx['score']:g}"
     return f"{ctx['rule']}: {(ctx['metric'] or 'feedback').upper()}{score} from {who}"
 
 
@@ -295,7 +353,27 @@ def _facts(ctx: dict[str, Any]) -> list[tuple[str, str]]:
             out.append(("Touchpoints", ", ".join(f"{t['touchpoint']} {t['n']}" for t in d["touchpoints"])))
         out.append(("Rule", ctx["rule"]))
         return out
+    if ctx.get("theme") is not None:
+        return [("Emerging theme", ctx["comment"] or ""), ("Rule", ctx["rule"])]
     c = ctx["customer"]
+    if ctx.get("classification") is not None:
+        k = ctx["classification"]
+        cls = ", ".join(x for x in (f"sentiment {k['sentiment']}" if k["sentiment"] else "",
+                                    f"urgency {k['urgency']}" if k["urgency"] else "",
+                                    ("themes " + "; ".join(k["themes"])) if k["themes"] else "",
+                                    ("emotions " + "; ".join(k["emotions"])) if k["emotions"] else "",
+                                    "high effort" if k["effort"] else "") if x)  # fmt: skip
+        out = [("Customer", ctx["customer_id"] or "anonymous"), ("Source", str(k["source"] or "")),
+               ("Classification", cls or "none")]  # fmt: skip
+        if ctx.get("touchpoint"):
+            out.append(("Touchpoint", str(ctx["touchpoint"])))
+        if c["clv"] is not None:
+            out.append(("Predicted CLV", f"{c['clv']:,.2f}"))
+        if c["churn_risk"] is not None:
+            out.append(
+                ("Churn risk", f"{c['churn_risk']:.0%}" + (f" ({c['churn_reason']})" if c["churn_reason"] else ""))
+            )
+        return [*out, ("Rule", ctx["rule"])]
     out = [("Customer", ctx["customer_id"] or "anonymous"), ("Score", "" if ctx["score"] is None else
            f"{(ctx['metric'] or '').upper()} {ctx['score']:g}")]  # fmt: skip
     if ctx.get("touchpoint"):
@@ -321,6 +399,8 @@ def webhook_body(ctx: dict[str, Any]) -> dict[str, Any]:
         "customer": ctx["customer"], "link": ctx["link"],
         **({"digest": ctx["digest"]} if ctx.get("digest") is not None else {}),
         **({"report": ctx["report"]} if ctx.get("report") is not None else {}),
+        **({"classification": ctx["classification"]} if ctx.get("classification") is not None else {}),
+        **({"theme": ctx["theme"]} if ctx.get("theme") is not None else {}),
     }  # fmt: skip
 
 

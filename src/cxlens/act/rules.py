@@ -62,7 +62,22 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "email": ("to!", "from", "host", "port", "starttls", "username", "password_env", "attempts", "timeout"),
     "zendesk": ("base_url!", "email!", "token_env!", "priority", "attempts", "timeout"),
     "freshdesk": ("base_url!", "api_key_env!", "priority", "attempts", "timeout"),
-    "case": ("team", "priority", "owner", "due"),
+    "case": ("team", "priority", "owner", "due", "team_by", "teams", "default"),
+    # a personal survey link e-mailed to the customer (the SMTP options of `email`)
+    "survey": (
+        "survey!",
+        "via",
+        "subject",
+        "expires",
+        "from",
+        "host",
+        "port",
+        "starttls",
+        "username",
+        "password_env",
+        "attempts",
+        "timeout",
+    ),
 }
 TRIGGERS = {
     "feedback": ("metric", "score", "touchpoint", "survey", "channel", "stage", "comment"),
@@ -72,7 +87,15 @@ TRIGGERS = {
     "schedule": ("every", "at", "on", "cron", "tz", "period", "metrics", "themes"),
     # a metric moving significantly between periods (cxlens.act.schedule), checked after each period
     "metric": ("metric", "period", "touchpoint", "channel", "segment", "direction", "allow_small", "cron", "tz"),
+    # a new ticket / verbatim, classified when committed; behaviour signals; an emerging theme
+    # (cxlens.act.classify checks them, cxlens.act.route runs them)
+    "ticket": (),
+    "verbatim": (),
+    "frustration": (),
+    "theme": (),
 }
+#: triggers without a customer: no case and no survey action
+NO_CUSTOMER = ("schedule", "metric", "theme")
 #: the range of each customer score a rule may test
 SCORE_RANGES = {"churn_risk": (0.0, 1.0), "clv": (float("-inf"), float("inf"))}
 PRIORITIES = ("urgent", "high", "normal", "low")
@@ -146,7 +169,7 @@ class Rule:
             for key in ("url", "base_url"):
                 if opts.get(key):
                     out.append((urlsplit(str(opts[key])).hostname or "").lower())
-            if kind == "email" and opts.get("host"):
+            if kind in ("email", "survey") and opts.get("host"):
                 out.append(str(opts["host"]).lower())
         return out
 
@@ -310,6 +333,26 @@ def _check_action(where: str, action: Any) -> dict[str, Any]:
         raise ConfigError(f"{where}.{kind}.priority is {opts['priority']!r}; expected one of {', '.join(PRIORITIES)}")
     if kind == "case" and "due" in opts:
         parse_duration(opts["due"], f"{where}.case.due")
+    if kind == "case" and ("teams" in opts or "default" in opts) and "team_by" not in opts:
+        raise ConfigError(f"{where}.case has 'teams'/'default' without 'team_by' (what chooses the team)")
+    if kind == "case" and "team_by" in opts:
+        from cxlens.act.classify import TEAM_BY
+
+        if opts["team_by"] not in TEAM_BY:
+            raise ConfigError(f"{where}.case.team_by is {opts['team_by']!r}; expected one of {', '.join(TEAM_BY)}")
+        teams = opts.get("teams")
+        if not isinstance(teams, dict) or not teams or not all(
+                isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip() for k, v in teams.items()):  # fmt: skip
+            raise ConfigError(f"{where}.case.teams is {teams!r}; expected a mapping such as "
+                              "{refund: billing, delivery: logistics}")  # fmt: skip
+    if kind == "survey":
+        if opts.get("via", "email") != "email":
+            raise ConfigError(f"{where}.survey.via is {opts['via']!r}; expected email")
+        if not isinstance(opts["survey"], str):
+            raise ConfigError(f"{where}.survey.survey is {opts['survey']!r}; expected a survey id")
+        if "expires" in opts:
+            if parse_duration(opts["expires"], f"{where}.survey.expires") < 3600:
+                raise ConfigError(f"{where}.survey.expires is {opts['expires']!r}; expected at least 1h")
     return {kind: dict(opts)}
 
 
@@ -331,7 +374,17 @@ def parse_rule(data: Any, where: str = "rule") -> Rule:
     (trigger, cond), *_ = when.items()
     if trigger not in TRIGGERS:
         raise ConfigError(f"{where}.when has unknown trigger {trigger!r}; expected one of {', '.join(TRIGGERS)}")
-    if trigger in ("schedule", "metric"):
+    if trigger in ("ticket", "verbatim", "frustration", "theme"):
+        from cxlens.act import classify
+
+        w = f"{where}.when.{trigger}"
+        conditions = (classify.check_route(w, trigger, cond) if trigger in ("ticket", "verbatim") else
+                      classify.check_frustration(w, cond) if trigger == "frustration" else classify.check_theme(w, cond))  # fmt: skip
+        if trigger == "frustration":
+            conditions["within"] = parse_duration(conditions["within"], f"{w}.within")
+            if conditions["within"] <= 0:
+                raise ConfigError(f"{w}.within is 0; expected a duration above 0, e.g. '30m'")
+    elif trigger in ("schedule", "metric"):
         from cxlens.act.when import check_metric, check_schedule
 
         if isinstance(cond, dict) and True in cond:  # YAML 1.1 reads an unquoted key `on` as true
@@ -348,9 +401,14 @@ def parse_rule(data: Any, where: str = "rule") -> Rule:
     if not isinstance(do, list) or not do:
         raise ConfigError(f"{where}.do is {do!r}; expected a list of actions")
     actions = tuple(_check_action(f"{where}.do[{i}]", a) for i, a in enumerate(do))
-    if trigger in ("schedule", "metric") and any(next(iter(a)) == "case" for a in actions):
-        raise ConfigError(f"{where}.do has a case action; a {trigger} rule sends to channels, it has no "
-                          "customer to open a case for")  # fmt: skip
+    if trigger in NO_CUSTOMER and any(next(iter(a)) in ("case", "survey") for a in actions):
+        kind = next(next(iter(a)) for a in actions if next(iter(a)) in ("case", "survey"))
+        raise ConfigError(f"{where}.do has a {kind} action; a {trigger} rule sends to channels, it has no "
+                          f"customer to {'open a case for' if kind == 'case' else 'survey'}")  # fmt: skip
+    if trigger not in ("ticket", "verbatim") and any(
+            next(iter(a)) == "case" and "team_by" in a["case"] for a in actions):  # fmt: skip
+        raise ConfigError(f"{where}.do has case.team_by; only ticket and verbatim rules carry a classification "
+                          "to choose a team by")  # fmt: skip
     window = parse_duration(data.get("window", "24h"), f"{where}.window")
     max_age = parse_duration(data.get("max_age", "7d"), f"{where}.max_age")
     desc = data.get("description")

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cxlens.act.cases import create_case
+from cxlens.act.classify import team_for
 from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, current_rules, parse_duration, quiet_until
 from cxlens.jobs import queue
 from cxlens.store import hooks
@@ -116,7 +117,7 @@ def fire(store: Any, cur: Any, rule: Rule, row: dict[str, Any], now: dt.datetime
     for i, action in enumerate(rule.actions):
         (kind, opts), *_ = action.items()
         if kind == "case":
-            create_case(store, customer_id=row.get("customer_id"), team=opts.get("team"),
+            create_case(store, customer_id=row.get("customer_id"), team=team_for(opts, row),
                         priority=opts.get("priority", "normal"), owner=opts.get("owner"), rule=rule.name,
                         alert_id=alert_id, feedback_id=row.get("feedback_id"),
                         due=parse_duration(opts["due"], "due") if "due" in opts else None, now=now)  # fmt: skip
@@ -157,14 +158,15 @@ def fire_many(store: Any, cur: Any, firings: list[tuple[Rule, dict[str, Any]]], 
         alerts.append([alert_id, rule.name, rule.version, row.get("customer_id"), row.get("feedback_id"), trigger,
                        row.get("metric"), row.get("score"), row.get("comment"), row.get("touchpoint"),
                        row.get("survey_id"), row.get("ts"), now])  # fmt: skip
+        flooded = False
         if rule.name in counts:
             counts[rule.name] += 1
             if counts[rule.name] > rule.digest_after:  # a flood: this one goes into the period's digest
                 digests[rule.name] = rule
-                continue
+                flooded = True
         for i, action in enumerate(rule.actions):
             (kind, opts), *_ = action.items()
-            if kind == "case":
+            if kind == "case" or (flooded and kind != "survey"):  # a survey goes to its customer, flood or not
                 continue
             delivery_id = f"{alert_id}.{i}"
             pending.append((delivery_id, alert_id, kind, row.get("customer_id"), rule.name, action))
@@ -180,7 +182,7 @@ def fire_many(store: Any, cur: Any, firings: list[tuple[Rule, dict[str, Any]]], 
                        None, None, start, now])  # fmt: skip
         for i, action in enumerate(rule.actions):
             (kind, opts), *_ = action.items()
-            if kind == "case":
+            if kind in ("case", "survey"):
                 continue
             delivery_id = f"{digest_id}.{i}"
             pending.append((delivery_id, digest_id, kind, None, rule.name, action))
@@ -195,7 +197,7 @@ def fire_many(store: Any, cur: Any, firings: list[tuple[Rule, dict[str, Any]]], 
         for action in rule.actions:
             (kind, opts), *_ = action.items()
             if kind == "case":
-                create_case(store, customer_id=row.get("customer_id"), team=opts.get("team"),
+                create_case(store, customer_id=row.get("customer_id"), team=team_for(opts, row),
                             priority=opts.get("priority", "normal"), owner=opts.get("owner"), rule=rule.name,
                             alert_id=alert_id, feedback_id=row.get("feedback_id"),
                             due=parse_duration(opts["due"], "due") if "due" in opts else None, now=now)  # fmt: skip
@@ -220,7 +222,7 @@ def _period_counts(cur: Any, rules: Sequence[Rule], now: dt.datetime) -> dict[st
     (one statement per distinct period start: usually one for the whole batch)."""
     by_start: dict[dt.datetime, list[str]] = {}
     for rule in {r.name: r for r in rules}.values():
-        if rule.digest_after > 0 and any(next(iter(a)) != "case" for a in rule.actions):
+        if rule.digest_after > 0 and any(next(iter(a)) not in ("case", "survey") for a in rule.actions):
             by_start.setdefault(period(rule, now)[0], []).append(rule.name)
     out: dict[str, int] = {}
     for start, names in by_start.items():

@@ -196,6 +196,17 @@ def cases_list(
     print_frame(df[CASE_COLUMNS] if fmt is Fmt.table else df, fmt)
 
 
+@cases_app.command("recovery")
+def cases_recovery(
+    by: Annotated[str | None, typer.Option(help="team or owner (default: all cases together).")] = None,
+    fmt: FmtOpt = Fmt.table,
+) -> None:
+    """The recovery rate of re-surveyed cases (a rule's survey action): n, the share scoring higher than
+    before with its 95 % CI, the mean scores before and after."""
+    with open() as ws:
+        print_frame(ws.act.recovery(by=by), fmt)
+
+
 @cases_app.command("show")
 def cases_show(case_id: str) -> None:
     """A case with its audit trail (JSON)."""

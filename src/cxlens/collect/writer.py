@@ -45,6 +45,7 @@ from cxlens.collect.identity import PROTECTED_SETTING, PROTECTED_TRAITS
 from cxlens.collect.messages import EVENT_COLUMNS, Messages
 from cxlens.errors import WorkspaceError
 from cxlens.schema.pii import is_pii_key
+from cxlens.store import hooks
 
 if TYPE_CHECKING:
     from cxlens.store import Store
@@ -310,6 +311,8 @@ class Collector:
             try:
                 cur.execute(f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM _collect_new")
                 cur.execute("INSERT INTO collect_ids SELECT _h FROM _collect_new")
+                # the row hooks (act frustration rules) in this transaction, as every writer of events
+                hooks.inserted(self.store, cur, "events", f"SELECT {_COLS} FROM _collect_new")
                 if identifies:
                     self._upsert_customers(cur, identifies)
                 if links:

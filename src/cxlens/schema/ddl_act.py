@@ -12,6 +12,10 @@ Tables about a person name them in a column of ``cxlens.customers.profile.PERSON
 * ``act_team_members`` — which dashboard users (e-mail) work a team's cases.
 * ``act_score_state`` — per customer rule, the customers inside its band at the last scoring (a row
   with a NULL customer marks the rule's silent first pass), so only crossings fire.
+* ``act_classifications`` — the classification of each new ticket and verbatim (sentiment, themes,
+  emotions, effort, urgency) made when it was committed, while a ticket or verbatim rule is active.
+* ``act_resurveys`` — the personal survey links a rule's ``survey`` action sent, per delivery, with the
+  case they follow up, the score before and the re-survey answer when it arrives.
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ DDL: list[str] = [
     "PRIMARY KEY (team, email))",
     "CREATE TABLE IF NOT EXISTS act_score_state (rule VARCHAR NOT NULL, customer_id VARCHAR, "
     "value DOUBLE, since TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS act_classifications (verbatim_id VARCHAR PRIMARY KEY, customer_id VARCHAR, "
+    "source VARCHAR, ts TIMESTAMP, sentiment VARCHAR, sentiment_score DOUBLE, theme VARCHAR, themes VARCHAR, "
+    "emotions VARCHAR, effort BOOLEAN, urgency VARCHAR, analyser VARCHAR, classified_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS act_resurveys (delivery_id VARCHAR PRIMARY KEY, alert_id VARCHAR, case_id VARCHAR, "
+    "customer_id VARCHAR, survey_id VARCHAR NOT NULL, link_id VARCHAR, before_score DOUBLE, sent_at TIMESTAMP, "
+    "feedback_id VARCHAR, score DOUBLE, answered_at TIMESTAMP)",
 ]
 
 #: idempotent changes to this area's existing tables for schema version 7 (ALTER … IF NOT EXISTS)

@@ -240,7 +240,9 @@ async def _case_page(request: Request, case_id: str, *, error: str | None = None
         teams = _teams(request, ws)
         case = ws.act.case(case_id, teams=teams)
         events = case.pop("events")
+        resurvey = case.pop("resurvey", None)
         return {"case": {k: _text(v) for k, v in case.items()},
+                "resurvey": {k: _text(v) for k, v in resurvey.items()} if resurvey else None,
                 "events": [{k: _text(v) for k, v in e.items()} for e in events],
                 "teams": teams if teams is not None else ws.act.teams()}  # fmt: skip
 
