@@ -260,8 +260,8 @@ def title(ctx: dict[str, Any]) -> str:
             where = "".join(f" {k} {r[k]}" for k in ("touchpoint", "channel", "segment") if r.get(k))
             verb = "rose" if r["direction"] == "up" else "fell"
             return (f"{ctx['rule']}: {m['metric'].upper()}{where} {verb} significantly, {m['previous']:g} → "
-                    f"{m['value']:g} ({r['period']} {span}, UTC)")  # fmt: skip
-        return f"{ctx['rule']}: digest of the {r['period']} {span} (UTC)"
+                    f"{m['value']:g} ({r['period']} {span}, {r.get('tz', 'UTC')})")  # fmt: skip
+        return f"{ctx['rule']}: digest of the {r['period']} {span} ({r.get('tz', 'UTC')})"
     d = ctx.get("digest")
     if d is not None:
         return (f"{ctx['rule']}: {d['alerts']} more alert{'s' if d['alerts'] != 1 else ''} from "
