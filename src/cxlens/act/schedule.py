@@ -141,6 +141,29 @@ def _measure(m: Any, name: str, p: Periods, filters: Any = None) -> tuple[Any, A
     return frames[-1].iloc[0], (change.iloc[0] if len(change) else None)
 
 
+#: how many periods the KPI trend chart of a digest shows (the reported one and those before it)
+TREND_PERIODS = 8
+
+
+def _trend(m: Any, name: str, p: Periods, k: int = TREND_PERIODS) -> list[dict[str, Any]]:
+    """The metric over the ``k`` periods ending with ``p`` (local periods, oldest first), each measured
+    whole with its 95 % CI and n — the data of the digest's KPI trend chart."""
+    from cxlens.metrics.common import period_offset
+
+    us = pd.Timedelta(microseconds=1)
+    out = []
+    for i in range(k - 1, -1, -1):
+        lo = p.local_start - period_offset(p.period, i) if i else p.local_start
+        hi = lo + period_offset(p.period)
+        df = getattr(m, name)(start=_utc_of(lo, p.tz), end=_utc_of(hi, p.tz) - us)
+        if not len(df) or not int(df["n"].iloc[0] or 0):
+            continue
+        r = df.iloc[0]
+        out.append({"period": lo.isoformat(), "value": _num(r[name]), "ci_low": _num(r["ci_low"]),
+                    "ci_high": _num(r["ci_high"]), "n": int(r["n"])})  # fmt: skip
+    return out
+
+
 def _num(v: Any, digits: int = 1) -> float | None:
     try:
         f = float(v)
@@ -171,6 +194,7 @@ def digest_content(store: Any, cond: dict[str, Any], slot: dt.datetime) -> dict[
             "p_value": _num(ch["p_value"], 4) if ch is not None else None,
             "significant": bool(ch["significant"]) if ch is not None else False,
             "small_sample": bool(ch["small_sample"]) if ch is not None else True,
+            "trend": _trend(m, name, p),
         })  # fmt: skip
     themes: list[dict[str, Any]] = []
     if cond.get("themes") and store.has_table("verbatim_themes"):

@@ -12,6 +12,8 @@ Tables about a person name them in a column of ``cxlens.customers.profile.PERSON
 * ``act_team_members`` — which dashboard users (e-mail) work a team's cases.
 * ``act_score_state`` — per customer rule, the customers inside its band at the last scoring (a row
   with a NULL customer marks the rule's silent first pass), so only crossings fire.
+* ``act_shares`` — shared report links: the view, the creator and their role, expiry and revocation; the
+  token is stored only as its SHA-256 (:mod:`cxlens.act.share`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ DDL: list[str] = [
     "PRIMARY KEY (team, email))",
     "CREATE TABLE IF NOT EXISTS act_score_state (rule VARCHAR NOT NULL, customer_id VARCHAR, "
     "value DOUBLE, since TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS act_shares (link_id VARCHAR PRIMARY KEY, token_hash VARCHAR NOT NULL, "
+    "view VARCHAR NOT NULL, params VARCHAR NOT NULL, role VARCHAR NOT NULL, created_by VARCHAR, "
+    "created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP, revoked_by VARCHAR)",
 ]
 
 #: idempotent changes to this area's existing tables for schema version 7 (ALTER … IF NOT EXISTS)
