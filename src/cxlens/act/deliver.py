@@ -173,7 +173,8 @@ def send_email(store: Any, opts: dict[str, Any], to: list[str], subject: str, te
     if html is not None:
         msg.add_alternative(html, subtype="html")
         for cid, png in images or []:
-            msg.get_payload()[-1].add_related(png, "image", "png", cid=f"<{cid}>", filename=cid.split("@")[0] + ".png")
+            msg.get_payload()[-1].add_related(png, "image", "png", cid=f"<{cid}>", disposition="inline",
+                                              filename=cid.split("@")[0] + ".png")  # fmt: skip
     try:
         with smtplib.SMTP(host, port, timeout=timeout) as smtp:
             if opts.get("starttls"):

@@ -75,8 +75,9 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
         "link": {"type": ["string", "null"], "description": "the customer 360 (a digest: the rule's page)"},
         "report": {
             "type": "object",
-            "description": "triggers 'schedule' and 'metric' only: the period's metrics (value, ci_low, ci_high, n, previous, "
-            "previous_n, delta, p_value, significant, small_sample), themes and open cases",
+            "description": "triggers 'schedule' and 'metric' only: the period (from, until, tz), its metrics (value, "
+            "ci_low, ci_high, n, previous, previous_n, delta, p_value, significant, small_sample; a digest's also "
+            "trend), themes and open cases",
         },
         "digest": {
             "type": "object",
@@ -395,10 +396,10 @@ def teams_message(ctx: dict[str, Any]) -> dict[str, Any]:
     ]
     if ctx["comment"]:
         body.append({"type": "TextBlock", "text": ctx["comment"], "wrap": True, "isSubtle": True})
-    for name, url in (ctx.get("chart_urls") or {}).items():
+    for i, (name, url) in enumerate((ctx.get("chart_urls") or {}).items()):  # after the facts, in order
         from cxlens.act.charts import CHARTS
 
-        body.insert(2, {"type": "Image", "url": url, "altText": CHARTS[name], "size": "Stretch"})
+        body.insert(2 + i, {"type": "Image", "url": url, "altText": CHARTS[name], "size": "Stretch"})
     card: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
                             "version": "1.4", "body": body}  # fmt: skip
     if ctx["link"]:
