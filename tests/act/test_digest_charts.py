@@ -116,6 +116,9 @@ def test_slack_and_teams_show_the_charts_through_the_digest_link_only_with_a_pub
     # a retry computes the same address (no token stored); a plain-http or missing base URL gives no image
     ctx = messages.alert_context(aws.store, f"{alert_id}.0")
     assert ctx["chart_urls"]["kpi"] == url
+    # one link per digest, made for its Slack/Teams messages only (the e-mail digest above made none)
+    links = aws.act.shares()
+    assert list(links.loc[links["view"] == "digest", "params"].map(lambda p: json.loads(p)["alert_id"])) == [alert_id]
     aws.set_setting("act.base_url", "http://cx.internal")
     try:
         ctx = messages.alert_context(aws.store, f"{alert_id}.0")

@@ -144,6 +144,21 @@ def test_tampered_expired_revoked_and_another_workspaces_links_answer_404_or_410
         ws.act.revoke_share("sh_nope")
 
 
+def test_the_cli_prints_a_link_that_opens_and_the_api_revokes_it(env):
+    ws, url = env["ws"], env["url"]
+    printed = cli(ws, "share", "create", "overview", "--expires", "7d").stdout
+    address = re.search(r"https://cx\.example\.com/shared/shop/\S+", printed).group(0)
+    assert "expires" in printed and "admin view" in printed
+    assert httpx.get(url + _path(address), timeout=120).status_code == 200
+    link_id = _path(address).rsplit("/", 1)[1].split(".")[0]
+    admin = login(url, "admin@x.example")
+    assert admin.delete(f"/api/v1/shares/{link_id}").json() == {"link_id": link_id, "status": "revoked"}
+    assert httpx.get(url + _path(address), timeout=60).status_code == 410
+    listed = {x["link_id"]: x for x in admin.get("/api/v1/shares").json()}
+    assert listed[link_id]["status"] == "revoked" and listed[link_id]["revoked_by"] == "admin@x.example"
+    assert all("token" not in x and "token_hash" not in x for x in listed.values())
+
+
 def test_a_token_reaches_its_page_and_nothing_else(env):
     ws, url = env["ws"], env["url"]
     link = create_link(ws.store, "themes", role="admin")

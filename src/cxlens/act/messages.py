@@ -148,7 +148,9 @@ def delivery_context(store: Any, delivery_id: str) -> tuple[str, str, Any] | Non
     if alert[5] == "digest":
         return row[0], row[1], _digest_context(store, delivery_id, alert)
     if alert[5] in ("schedule", "metric"):
-        return row[0], row[1], _schedule_context(store, delivery_id, alert)
+        # only a Slack or Teams message shows its charts by address (the link is made for those alone)
+        images = next(iter(json.loads(row[0]) or {}), None) in ("slack", "teams")
+        return row[0], row[1], _schedule_context(store, delivery_id, alert, images=images)
     # no scores row (models not run, or no customer): all three NULL, the same context as without one
     return row[0], row[1], _context(store, delivery_id, alert, scores if alert[3] else None)
 
@@ -224,7 +226,7 @@ def _digest_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
     return ctx
 
 
-def _schedule_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
+def _schedule_context(store: Any, delivery_id: str, row: Any, *, images: bool = False) -> dict[str, Any]:
     """A scheduled digest's context: the report the ``act.schedule`` job computed (in the alert)."""
     ctx = dict(zip(_ALERT_KEYS, row, strict=True))
     report = json.loads(ctx["comment"] or "{}")
@@ -233,7 +235,7 @@ def _schedule_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
     ctx.update({"comment": ("Top themes — " + "; ".join(lines)) if lines else None, "score": None, "metric": None,
                 "customer_id": None, "customer": {"clv": None, "churn_risk": None, "churn_reason": None},
                 "report": report, "link": f"{str(base).rstrip('/')}/" if base else None, "id": delivery_id})  # fmt: skip
-    ctx["chart_urls"] = chart_urls(store, ctx) if ctx["trigger"] == "schedule" else {}
+    ctx["chart_urls"] = chart_urls(store, ctx) if images and ctx["trigger"] == "schedule" else {}
     return ctx
 
 
