@@ -188,6 +188,7 @@ def test_the_overview_journey_and_digest_views_are_self_contained_pages(env):
         csp = r.headers["content-security-policy"]
         assert csp.count("'sha256-") == len(set(scripts)) and "'unsafe-inline'" not in csp.split("style-src")[0]
         assert not re.search(r"""(src|href)=["']/(?!/)""", r.text)  # no address on the dashboard
+        assert EMAIL not in r.text and "C0" not in re.sub(r"<script>.*?</script>", "", r.text, flags=re.S)
     d = create_link(ws.store, "digest:morning", role="analyst")
     r = httpx.get(url + d["path"], timeout=120)
     assert r.status_code == 200 and "Digest of rule morning" in r.text
