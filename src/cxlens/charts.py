@@ -73,6 +73,7 @@ def trend_chart(
     color: str | None = None,
     width: int | str = "container",
     height: int = 220,
+    time_format: str = "%b %Y",
 ) -> alt.Chart:
     """A metric over time: a line with its 95% confidence band; small samples drawn hollow.
 
@@ -86,6 +87,9 @@ def trend_chart(
         The value column (``"nps"``, ``"csat"``…).
     color
         A group column to draw one line per value of.
+    time_format
+        The date format of the axis and tooltip (``"%d %b"`` for daily or weekly periods); a format other
+        than the monthly default lets Vega-Lite choose the ticks.
     """
     import altair as alt  # lazy: altair costs ~0.2 s at import
 
@@ -94,9 +98,10 @@ def trend_chart(
     if "small_sample" not in data.columns:
         data["small_sample"] = False
     label = _label(metric)
-    x = alt.X("period:T", title=None, axis=alt.Axis(format="%b %Y", labelAngle=0, tickCount="month"))
+    ticks = {"tickCount": "month"} if time_format == "%b %Y" else {}
+    x = alt.X("period:T", title=None, axis=alt.Axis(format=time_format, labelAngle=0, **ticks))
     tooltip = [
-        alt.Tooltip("period:T", title="Period", format="%b %Y"),
+        alt.Tooltip("period:T", title="Period", format=time_format),
         alt.Tooltip(f"{metric}:Q", title=label, format=".1f"),
         alt.Tooltip("ci_low:Q", title="95% CI low", format=".1f"),
         alt.Tooltip("ci_high:Q", title="95% CI high", format=".1f"),

@@ -67,7 +67,7 @@ def test_the_daily_digest_reaches_slack_and_a_webhook_with_ci_change_and_test(aw
     slot = s.last_slot(now)
     paris = dt.datetime.combine(slot.date(), dt.time(8), ZoneInfo("Europe/Paris"))  # independent oracle
     assert slot == paris.astimezone(dt.UTC).replace(tzinfo=None) and now - slot < dt.timedelta(days=1)
-    day = slot.date() - dt.timedelta(days=1)  # the last complete UTC day before the slot
+    day = slot.date() - dt.timedelta(days=1)  # the last complete Paris day before the slot
     # that day: 6 promoters, 2 passives, 2 detractors (NPS +40); the day before: 2, 2, 6 (NPS -40)
     aws.load("feedback", answers(day, [10, 9, 9, 10, 9, 10, 7, 8, 0, 3]))
     aws.load("feedback", answers(day - dt.timedelta(days=1), [9, 10, 7, 8, 0, 1, 2, 3, 4, 5]))
@@ -106,7 +106,7 @@ def test_the_daily_digest_reaches_slack_and_a_webhook_with_ci_change_and_test(aw
     assert nps["ci_low"] < 40 < nps["ci_high"]
     assert r["open_cases"]["overdue"] == 1 and r["open_cases"]["by_priority"]["urgent"] >= 1
     msg = json.loads(slack.body)
-    assert msg["blocks"][0]["text"]["text"] == f"morning: digest of the day {day.isoformat()} (UTC)"
+    assert msg["blocks"][0]["text"]["text"] == f"morning: digest of the day {day.isoformat()} (Europe/Paris)"
     fields = {f["text"].split("\n")[0].strip("*"): f["text"].split("\n", 1)[1]
               for b in msg["blocks"] if b["type"] == "section" for f in b.get("fields", [])}  # fmt: skip
     assert fields["NPS"].startswith(f"40 (95% CI {nps['ci_low']:g} to {nps['ci_high']:g}, n = 10); +80 vs -40 "

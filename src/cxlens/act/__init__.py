@@ -9,7 +9,8 @@ the follow-up case queue (docs/act.md).
   ``survey`` action and the re-survey answer on the case;
 * :mod:`cxlens.act.deliver` — the ``act.deliver`` job and the delivery pump: channels, retries, dead letters;
 * :mod:`cxlens.act.messages` — what each channel receives; :mod:`cxlens.act.net` — allowed hosts, SSRF;
-* :mod:`cxlens.act.cases` — cases, their audit trail, teams.
+* :mod:`cxlens.act.cases` — cases, their audit trail, teams;
+* :mod:`cxlens.act.share` — shared report links (signed, expiring, revocable); :mod:`cxlens.act.charts` — digest PNGs.
 
 ``ws.act`` (:class:`Act`) is the facade.
 """
@@ -28,6 +29,7 @@ import pandas as pd
 from cxlens.act import cases as _cases
 from cxlens.act import deliver as _deliver
 from cxlens.act import net, resurvey, route, rules, schedule, signals
+from cxlens.act import share as _share
 from cxlens.act.messages import WEBHOOK_SCHEMA
 from cxlens.act.rules import Rule, parse_rules
 from cxlens.act.trigger import feedback_where, fire, on_feedback
@@ -255,3 +257,18 @@ class Act:
 
     def teams_of(self, email: str | None) -> list[str]:
         return _cases.teams_of(self.store, email)
+
+    # -- shared report links ------------------------------------------------------------------
+    def share(self, view: str, *, role: str = "admin", expires: Any = _share.DEFAULT_EXPIRY,
+              created_by: str | None = None, start: str | None = None, end: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """A signed, expiring, read-only link to ``view`` (``overview``, ``journey``, ``themes``,
+        ``digest:RULE``) showing what ``role`` may see; its ``token`` is returned this once."""
+        params = {k: v for k, v in (("start", start), ("end", end)) if v is not None}
+        return _share.create_link(self.store, view, role=role, created_by=created_by, expires=expires, params=params)
+
+    def shares(self, *, active: bool = False) -> pd.DataFrame:
+        """Every shared link (never its token), with its ``status``; ``active``: only the live ones."""
+        return _share.list_links(self.store, include_inactive=not active)
+
+    def revoke_share(self, link_id: str, *, who: str | None = None) -> dict[str, Any]:
+        return _share.revoke_link(self.store, link_id, who=who)

@@ -144,17 +144,20 @@ def _post(store: Any, url: str, body: bytes, headers: dict[str, str], timeout: f
 
 
 def _email(store: Any, opts: dict[str, Any], ctx: dict[str, Any], timeout: float) -> int:
-    subject, text, page = messages.email_message(ctx)
+    images = messages.email_images(ctx)  # a scheduled digest's charts, inline (multipart/related)
+    subject, text, page = messages.email_message(ctx, [(cid, alt) for cid, _, alt in images])
     return send_email(store, opts, list(opts["to"]), subject, text, page, msg_id=ctx["id"],
-                      headers={"X-Cxlens-Delivery": ctx["id"]}, timeout=timeout)  # fmt: skip
+                      headers={"X-Cxlens-Delivery": ctx["id"]}, timeout=timeout,
+                      images=[(cid, png) for cid, png, _ in images])  # fmt: skip
 
 
 def send_email(store: Any, opts: dict[str, Any], to: list[str], subject: str, text: str, html: str | None = None,
                *, msg_id: str | None = None, headers: dict[str, str] | None = None,
-               timeout: float = DEFAULT_TIMEOUT) -> int:  # fmt: skip
+               timeout: float = DEFAULT_TIMEOUT, images: list[tuple[str, bytes]] | None = None) -> int:  # fmt: skip
     """Send one e-mail through the SMTP server of ``opts`` (the e-mail action's ``host``, ``port``,
     ``from``, ``starttls``, ``username``, ``password_env``), SSRF-checked like every delivery; returns 250
-    or raises :class:`DeliveryError` (the message names the host, never the password)."""
+    or raises :class:`DeliveryError` (the message names the host, never the password). ``images``:
+    (Content-ID, PNG) parts beside the HTML in a ``multipart/related`` (the HTML refers to ``cid:…``)."""
     host = opts.get("host") or "localhost"
     port = int(opts.get("port", 587 if opts.get("starttls") else 25))
     check_destination(store, host=host, port=port)
@@ -169,6 +172,9 @@ def send_email(store: Any, opts: dict[str, Any], to: list[str], subject: str, te
     msg.set_content(text)
     if html is not None:
         msg.add_alternative(html, subtype="html")
+        for cid, png in images or []:
+            msg.get_payload()[-1].add_related(png, "image", "png", cid=f"<{cid}>", disposition="inline",
+                                              filename=cid.split("@")[0] + ".png")  # fmt: skip
     try:
         with smtplib.SMTP(host, port, timeout=timeout) as smtp:
             if opts.get("starttls"):

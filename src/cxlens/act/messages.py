@@ -27,6 +27,8 @@ __all__ = [
     "WEBHOOK_SCHEMA",
     "alert_context",
     "delivery_context",
+    "chart_urls",
+    "email_images",
     "email_message",
     "freshdesk_ticket",
     "slack_message",
@@ -96,8 +98,9 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
         },
         "report": {
             "type": "object",
-            "description": "triggers 'schedule' and 'metric' only: the period's metrics (value, ci_low, ci_high, n, previous, "
-            "previous_n, delta, p_value, significant, small_sample), themes and open cases",
+            "description": "triggers 'schedule' and 'metric' only: the period (from, until, tz), its metrics (value, "
+            "ci_low, ci_high, n, previous, previous_n, delta, p_value, significant, small_sample; a digest's also "
+            "trend), themes and open cases",
         },
         "digest": {
             "type": "object",
@@ -168,7 +171,9 @@ def delivery_context(store: Any, delivery_id: str) -> tuple[str, str, Any] | Non
     if alert[5] == "digest":
         return row[0], row[1], _digest_context(store, delivery_id, alert)
     if alert[5] in ("schedule", "metric"):
-        return row[0], row[1], _schedule_context(store, delivery_id, alert)
+        # only a Slack or Teams message shows its charts by address (the link is made for those alone)
+        images = next(iter(json.loads(row[0]) or {}), None) in ("slack", "teams")
+        return row[0], row[1], _schedule_context(store, delivery_id, alert, images=images)
     # no scores row (models not run, or no customer): all three NULL, the same context as without one
     ctx = _context(store, delivery_id, alert, scores if alert[3] else None)
     if alert[5] in ("ticket", "verbatim", "theme"):
@@ -270,7 +275,7 @@ def _digest_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
     return ctx
 
 
-def _schedule_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
+def _schedule_context(store: Any, delivery_id: str, row: Any, *, images: bool = False) -> dict[str, Any]:
     """A scheduled digest's context: the report the ``act.schedule`` job computed (in the alert)."""
     ctx = dict(zip(_ALERT_KEYS, row, strict=True))
     report = json.loads(ctx["comment"] or "{}")
@@ -279,7 +284,36 @@ def _schedule_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
     ctx.update({"comment": ("Top themes — " + "; ".join(lines)) if lines else None, "score": None, "metric": None,
                 "customer_id": None, "customer": {"clv": None, "churn_risk": None, "churn_reason": None},
                 "report": report, "link": f"{str(base).rstrip('/')}/" if base else None, "id": delivery_id})  # fmt: skip
+    ctx["chart_urls"] = chart_urls(store, ctx) if images and ctx["trigger"] == "schedule" else {}
     return ctx
+
+
+def chart_urls(store: Any, ctx: dict[str, Any]) -> dict[str, str]:
+    """The public image addresses of a scheduled digest's charts (name → URL), through its shared link
+    (:func:`cxlens.act.share.digest_chart_token`) — only when the dashboard's base URL is public https
+    (Slack and Teams fetch images from the internet; a plain-http or missing base URL gives none)."""
+    from cxlens.act.charts import CHARTS
+    from cxlens.act.share import digest_chart_token, link_path
+
+    base = _base_url(store)
+    if not base or not str(base).lower().startswith("https://"):
+        return {}
+    report = ctx.get("report") or {}
+    names = [n for n in CHARTS if (n == "themes" and report.get("themes")) or
+             (n == "kpi" and any(m.get("trend") for m in report.get("metrics", [])))]  # fmt: skip
+    if not names:
+        return {}
+    path = link_path(store, digest_chart_token(store, ctx["alert_id"], ctx["rule"]))
+    return {n: f"{str(base).rstrip('/')}{path}/charts/{n}.png" for n in names}
+
+
+def email_images(ctx: dict[str, Any]) -> list[tuple[str, bytes, str]]:
+    """The inline PNG charts of a scheduled digest's e-mail: (Content-ID without brackets, PNG, alt text)."""
+    if ctx.get("trigger") != "schedule" or ctx.get("report") is None:
+        return []
+    from cxlens.act.charts import CHARTS, digest_charts
+
+    return [(f"{name}.{ctx['id']}@cxlens", png, CHARTS[name]) for name, png in digest_charts(ctx["report"]).items()]
 
 
 def _metric_line(m: dict[str, Any]) -> str:
@@ -309,8 +343,8 @@ def title(ctx: dict[str, Any]) -> str:
             where = "".join(f" {k} {r[k]}" for k in ("touchpoint", "channel", "segment") if r.get(k))
             verb = "rose" if r["direction"] == "up" else "fell"
             return (f"{ctx['rule']}: {m['metric'].upper()}{where} {verb} significantly, {m['previous']:g} → "
-                    f"{m['value']:g} ({r['period']} {span}, UTC)")  # fmt: skip
-        return f"{ctx['rule']}: digest of the {r['period']} {span} (UTC)"
+                    f"{m['value']:g} ({r['period']} {span}, {r.get('tz', 'UTC')})")  # fmt: skip
+        return f"{ctx['rule']}: digest of the {r['period']} {span} ({r.get('tz', 'UTC')})"
     d = ctx.get("digest")
     if d is not None:
         return (f"{ctx['rule']}: {d['alerts']} more alert{'s' if d['alerts'] != 1 else ''} from "
@@ -423,6 +457,10 @@ def slack_message(ctx: dict[str, Any]) -> dict[str, Any]:
     if ctx["comment"]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
                                                    "text": _cut("> " + _slack_escape(ctx["comment"]), SLACK_SECTION)}})  # fmt: skip
+    for name, url in (ctx.get("chart_urls") or {}).items():  # Slack fetches the image from the public address
+        from cxlens.act.charts import CHARTS
+
+        blocks.append({"type": "image", "image_url": url, "alt_text": CHARTS[name]})
     if ctx["link"]:
         label = ("Open the rule" if ctx.get("digest") is not None else
                  "Open the dashboard" if ctx.get("report") is not None else "Open customer 360")  # fmt: skip
@@ -440,6 +478,10 @@ def teams_message(ctx: dict[str, Any]) -> dict[str, Any]:
     ]
     if ctx["comment"]:
         body.append({"type": "TextBlock", "text": ctx["comment"], "wrap": True, "isSubtle": True})
+    for i, (name, url) in enumerate((ctx.get("chart_urls") or {}).items()):  # after the facts, in order
+        from cxlens.act.charts import CHARTS
+
+        body.insert(2 + i, {"type": "Image", "url": url, "altText": CHARTS[name], "size": "Stretch"})
     card: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
                             "version": "1.4", "body": body}  # fmt: skip
     if ctx["link"]:
@@ -451,8 +493,9 @@ def teams_message(ctx: dict[str, Any]) -> dict[str, Any]:
     return msg
 
 
-def email_message(ctx: dict[str, Any]) -> tuple[str, str, str]:
-    """(subject, plain text, HTML) of the alert e-mail."""
+def email_message(ctx: dict[str, Any], images: list[tuple[str, str]] | None = None) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of the alert e-mail; ``images`` — (Content-ID, alt text) of inline
+    charts the HTML shows (``<img src="cid:…">``, the parts sent beside it: :func:`email_images`)."""
     facts = _facts(ctx)
     text = "\n".join(f"{k}: {v}" for k, v in facts)
     if ctx["comment"]:
@@ -464,6 +507,10 @@ def email_message(ctx: dict[str, Any]) -> tuple[str, str, str]:
     page = f"<h2>{html.escape(title(ctx))}</h2><table>{rows}</table>"
     if ctx["comment"]:
         page += f"<blockquote>{html.escape(ctx['comment'])}</blockquote>"
+    for cid, alt in images or []:
+        page += (
+            f'<p><img src="cid:{html.escape(cid, quote=True)}" alt="{html.escape(alt, quote=True)}" width="560"></p>'
+        )
     if ctx["link"]:
         page += f'<p><a href="{html.escape(ctx["link"], quote=True)}">Open the customer 360</a></p>'
     page += f"<p style='color:#888'>cxlens alert {html.escape(ctx['id'])}</p>"

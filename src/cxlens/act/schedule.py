@@ -7,8 +7,8 @@ digest of the last complete period to its message actions::
         do:
           - slack: {url_env: CX_SLACK_URL}
 
-The digest: each metric (``metrics``, default NPS and CSAT) over the last complete ``period`` (UTC
-calendar day, week from Monday, or month; default the schedule's own: day or week) with its n and
+The digest: each metric (``metrics``, default NPS and CSAT) over the last complete ``period`` (calendar
+day, week from Monday, or month of the rule's time zone ``tz``; default the schedule's own: day or week) with its n and
 95 % CI, its change against the period before with the dashboard's test (``ws.metrics.change``: a
 z-test for NPS, a two-proportion z-test for CSAT, Welch's t-test for CES; significant at p < 0.05),
 the themes mentioned most in the period with their change, and the open cases (by priority,
@@ -29,6 +29,7 @@ import hashlib
 import json
 import math
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -76,14 +77,91 @@ def schedules(store: Any) -> list[Schedule]:
 schedule_source(schedules)
 
 
-def _periods(slot: dt.datetime, period: str) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
-    """(previous start, current start, current end exclusive): the last complete UTC calendar period
-    before ``slot`` and the one before it."""
+@dataclasses.dataclass(frozen=True)
+class Periods:
+    """The last complete calendar period before a slot and the one before it, in a time zone: the bounds
+    as naive UTC (what the tables hold) and the local wall-clock starts (labels)."""
+
+    previous: pd.Timestamp  # naive UTC
+    start: pd.Timestamp
+    end: pd.Timestamp  # exclusive
+    local_previous: pd.Timestamp  # naive local wall clock
+    local_start: pd.Timestamp
+    local_end: pd.Timestamp
+    tz: str
+    period: str
+
+    def iso(self, which: str) -> str:
+        """``from``/``until`` of a report: naive ISO for UTC (as before), ISO with the offset otherwise."""
+        local = getattr(self, f"local_{which}")
+        if self.tz == "UTC":
+            return str(local.isoformat())
+        return str(_utc_of(local, self.tz).tz_localize("UTC").tz_convert(self.tz).isoformat())
+
+
+def _utc_of(local: pd.Timestamp, tz: str) -> pd.Timestamp:
+    """Naive UTC of a naive local wall-clock time in ``tz`` (a skipped time moves forward; an ambiguous
+    one is its first occurrence)."""
+    if tz == "UTC":
+        return local
+    aware = local.tz_localize(ZoneInfo(tz), ambiguous=True, nonexistent="shift_forward")
+    return aware.tz_convert("UTC").tz_localize(None)
+
+
+def periods(slot: dt.datetime, period: str, tz: str = "UTC") -> Periods:
+    """The last complete calendar ``period`` (day, week from Monday, month) of time zone ``tz`` before
+    ``slot`` (naive UTC) and the one before it. A local day across a daylight-saving change lasts 23 or
+    25 hours."""
     from cxlens.metrics.common import period_offset, period_start
 
-    end = period_start(slot, period)
+    local = pd.Timestamp(slot)
+    if tz != "UTC":
+        local = local.tz_localize("UTC").tz_convert(ZoneInfo(tz)).tz_localize(None)
+    end = period_start(local, period)
     start = end - period_offset(period)
-    return start - period_offset(period), start, end
+    prev = start - period_offset(period)
+    return Periods(_utc_of(prev, tz), _utc_of(start, tz), _utc_of(end, tz), prev, start, end, tz, period)
+
+
+def _measure(m: Any, name: str, p: Periods, filters: Any = None) -> tuple[Any, Any]:
+    """(level row, change row) of metric ``name`` over period ``p`` against the one before, with the
+    dashboard's test (:func:`cxlens.metrics.change.period_change`: each window measured whole, so a local
+    period is one group whatever its UTC hours); None for a window without answers."""
+    from cxlens.metrics.change import period_change
+
+    us = pd.Timedelta(microseconds=1)
+    cur = getattr(m, name)(start=p.start, end=p.end - us, filters=filters)
+    before = getattr(m, name)(start=p.previous, end=p.start - us, filters=filters)
+    frames = [f.assign(period=label) for f, label in ((before, p.local_previous), (cur, p.local_start))
+              if len(f) and int(f["n"].iloc[0] or 0) > 0]  # fmt: skip
+    if not frames or frames[-1]["period"].iloc[0] != p.local_start:
+        return None, None
+    change = period_change(pd.concat(frames, ignore_index=True), name, [], p.period)
+    change = change[pd.to_datetime(change["period"]) == p.local_start]
+    return frames[-1].iloc[0], (change.iloc[0] if len(change) else None)
+
+
+#: how many periods the KPI trend chart of a digest shows (the reported one and those before it)
+TREND_PERIODS = 8
+
+
+def _trend(m: Any, name: str, p: Periods, k: int = TREND_PERIODS) -> list[dict[str, Any]]:
+    """The metric over the ``k`` periods ending with ``p`` (local periods, oldest first), each measured
+    whole with its 95 % CI and n — the data of the digest's KPI trend chart."""
+    from cxlens.metrics.common import period_offset
+
+    us = pd.Timedelta(microseconds=1)
+    out = []
+    for i in range(k - 1, -1, -1):
+        lo = p.local_start - period_offset(p.period, i) if i else p.local_start
+        hi = lo + period_offset(p.period)
+        df = getattr(m, name)(start=_utc_of(lo, p.tz), end=_utc_of(hi, p.tz) - us)
+        if not len(df) or not int(df["n"].iloc[0] or 0):
+            continue
+        r = df.iloc[0]
+        out.append({"period": lo.isoformat(), "value": _num(r[name]), "ci_low": _num(r["ci_low"]),
+                    "ci_high": _num(r["ci_high"]), "n": int(r["n"])})  # fmt: skip
+    return out
 
 
 def _num(v: Any, digits: int = 1) -> float | None:
@@ -99,19 +177,14 @@ def digest_content(store: Any, cond: dict[str, Any], slot: dt.datetime) -> dict[
     from cxlens.metrics import Metrics
 
     period = cond["period"]
-    prev_start, start, end = _periods(slot, period)
-    last = end - pd.Timedelta(microseconds=1)
+    p = periods(slot, period, cond.get("tz", "UTC"))
+    prev_start, start, end = p.previous, p.start, p.end
     m = Metrics(store)
     metrics = []
     for name in cond["metrics"]:
-        col = {"nps": "nps", "csat": "csat", "ces": "ces"}[name]
-        level = getattr(m, name)(period=period, start=start, end=last)
-        change = m.change(name, period=period, start=prev_start, end=last)
-        change = change[pd.to_datetime(change["period"]) == start]
-        row = level.iloc[0] if len(level) else None
-        ch = change.iloc[0] if len(change) else None
+        row, ch = _measure(m, name, p)
         metrics.append({
-            "metric": name, "value": _num(row[col]) if row is not None else None,
+            "metric": name, "value": _num(row[name]) if row is not None else None,
             "n": int(row["n"]) if row is not None else 0,
             "ci_low": _num(row["ci_low"]) if row is not None else None,
             "ci_high": _num(row["ci_high"]) if row is not None else None,
@@ -121,6 +194,7 @@ def digest_content(store: Any, cond: dict[str, Any], slot: dt.datetime) -> dict[
             "p_value": _num(ch["p_value"], 4) if ch is not None else None,
             "significant": bool(ch["significant"]) if ch is not None else False,
             "small_sample": bool(ch["small_sample"]) if ch is not None else True,
+            "trend": _trend(m, name, p),
         })  # fmt: skip
     themes: list[dict[str, Any]] = []
     if cond.get("themes") and store.has_table("verbatim_themes"):
@@ -138,7 +212,7 @@ def digest_content(store: Any, cond: dict[str, Any], slot: dt.datetime) -> dict[
     cases = store.read("SELECT priority, count(*) AS n, count(*) FILTER (WHERE due_at < ?) AS overdue FROM act_cases "
                        "WHERE status <> 'closed' GROUP BY priority", [now])  # fmt: skip
     by = {r["priority"]: int(r["n"]) for r in cases.to_dict("records")}
-    return {"period": period, "from": start.isoformat(), "until": end.isoformat(), "metrics": metrics,
+    return {"period": period, "from": p.iso("start"), "until": p.iso("end"), "tz": p.tz, "metrics": metrics,
             "themes": themes, "open_cases": {"total": sum(by.values()), "overdue": int(cases["overdue"].sum()),
                                              "by_priority": by}}  # fmt: skip
 
@@ -188,16 +262,12 @@ def metric_move(store: Any, cond: dict[str, Any], slot: dt.datetime) -> dict[str
     from cxlens.metrics import Metrics
 
     period, name = cond["period"], cond["metric"]
-    prev_start, start, end = _periods(slot, period)
-    last = end - pd.Timedelta(microseconds=1)
+    p = periods(slot, period, cond.get("tz", "UTC"))
     m = Metrics(store).in_segment(cond.get("segment"))
     filters = {k: cond[k] for k in ("touchpoint", "channel") if k in cond} or None
-    level = getattr(m, name)(period=period, start=start, end=last, filters=filters)
-    change = m.change(name, period=period, start=prev_start, end=last, filters=filters)
-    change = change[pd.to_datetime(change["period"]) == start]
-    if not len(level) or not len(change):
+    row, ch = _measure(m, name, p, filters)
+    if row is None or ch is None:
         return None
-    row, ch = level.iloc[0], change.iloc[0]
     metric = {"metric": name, "value": _num(row[name]), "n": int(row["n"]), "ci_low": _num(row["ci_low"]),
               "ci_high": _num(row["ci_high"]), "previous": _num(ch["previous"]),
               "previous_n": 0 if pd.isna(ch["previous_n"]) else int(ch["previous_n"]), "delta": _num(ch["delta"]),
@@ -207,7 +277,7 @@ def metric_move(store: Any, cond: dict[str, Any], slot: dt.datetime) -> dict[str
     way = cond.get("direction", "any")
     fires = (metric["significant"] and (cond.get("allow_small") or not metric["small_sample"])
              and (way == "any" or (way == "up" and delta > 0) or (way == "down" and delta < 0)))  # fmt: skip
-    return {"period": period, "from": start.isoformat(), "until": end.isoformat(), "metrics": [metric],
+    return {"period": period, "from": p.iso("start"), "until": p.iso("end"), "tz": p.tz, "metrics": [metric],
             "metric_name": name, "direction": "up" if delta > 0 else "down", "fires": bool(fires),
             "touchpoint": ", ".join(cond.get("touchpoint", [])) or None, "channel": ", ".join(cond.get("channel", []))
             or None, "segment": cond.get("segment")}  # fmt: skip

@@ -21,6 +21,7 @@ from cxlens.cli import (  # noqa: F401  (registers commands)
     journeys,
     measure,
     replays,
+    share,
     surveys,
     voice,
 )

@@ -16,6 +16,8 @@ Tables about a person name them in a column of ``cxlens.customers.profile.PERSON
   emotions, effort, urgency) made when it was committed, while a ticket or verbatim rule is active.
 * ``act_resurveys`` — the personal survey links a rule's ``survey`` action sent, per delivery, with the
   case they follow up, the score before and the re-survey answer when it arrives.
+* ``act_shares`` — shared report links: the view, the creator and their role, expiry and revocation; the
+  token is stored only as its SHA-256 (:mod:`cxlens.act.share`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ DDL: list[str] = [
     "CREATE TABLE IF NOT EXISTS act_resurveys (delivery_id VARCHAR PRIMARY KEY, alert_id VARCHAR, case_id VARCHAR, "
     "customer_id VARCHAR, survey_id VARCHAR NOT NULL, link_id VARCHAR, before_score DOUBLE, sent_at TIMESTAMP, "
     "feedback_id VARCHAR, score DOUBLE, answered_at TIMESTAMP)",
+    "CREATE TABLE IF NOT EXISTS act_shares (link_id VARCHAR PRIMARY KEY, token_hash VARCHAR NOT NULL, "
+    "view VARCHAR NOT NULL, params VARCHAR NOT NULL, role VARCHAR NOT NULL, created_by VARCHAR, "
+    "created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP, revoked_by VARCHAR)",
 ]
 
 #: idempotent changes to this area's existing tables for schema version 7 (ALTER … IF NOT EXISTS)

@@ -200,6 +200,7 @@ def create_app(
     from cxlens.web.api import journeys as journeys_api
     from cxlens.web.api import metrics as metrics_api
     from cxlens.web.api import replay as replay_api
+    from cxlens.web.api import share as share_api
     from cxlens.web.api import surveys as surveys_api
     from cxlens.web.api import voice as voice_api
     from cxlens.web.pages import load_pages
@@ -211,6 +212,7 @@ def create_app(
     app.include_router(admin_api.router)
     app.include_router(surveys_api.router)
     app.include_router(act_api.router)
+    app.include_router(share_api.router)
     app.include_router(imports_api.router)
     app.include_router(experiments_api.router)
     app.include_router(interviews_api.router)

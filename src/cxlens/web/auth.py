@@ -64,7 +64,8 @@ ADMIN = ("admin",)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 #: paths with their own authentication (or none needed); a prefix covers the path and below it
-PUBLIC = ("/v1", "/sdk", "/s", "/static", "/health", "/login", "/docs", "/redoc", "/openapi.json")
+#: (``/shared``: report links, whose signed token is the credential — web/pages/share.py)
+PUBLIC = ("/v1", "/sdk", "/s", "/static", "/health", "/login", "/docs", "/redoc", "/openapi.json", "/shared")
 
 #: (path pattern, roles that may read with GET/HEAD, roles that may write) — the first match wins.
 #: A pattern without ``*`` covers the path and everything below it; ``*`` matches any characters.

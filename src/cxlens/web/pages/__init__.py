@@ -42,6 +42,7 @@ PAGE_MODULES: list[str] = [
     "cxlens.web.pages.behaviour",
     "cxlens.web.pages.replay",
     "cxlens.web.pages.act",
+    "cxlens.web.pages.share",
 ]
 
 #: Registered navigation entries (see :func:`nav` for the ordered list).
