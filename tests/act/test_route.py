@@ -179,9 +179,12 @@ def test_invalid_routing_rules_name_the_field(rule, error):
 
 
 def test_erase_removes_the_classifications(rws):
-    assert rws.read("SELECT count(*) AS n FROM act_classifications WHERE customer_id = 'RC1'")["n"][0] == 1
-    erase_customer(rws, "RC1")
-    assert rws.read("SELECT count(*) AS n FROM act_classifications WHERE customer_id = 'RC1'")["n"][0] == 0
+    # its own calm ticket (no rule fires on it), so the test does not depend on the others' order (xdist)
+    rws.load("tickets", pd.DataFrame([{"ticket_id": "T9", "customer_id": "RC9", "created_at": now(),
+                                       "subject": "Thanks", "body": "Lovely staff, thank you for the help"}]))  # fmt: skip
+    assert rws.read("SELECT count(*) AS n FROM act_classifications WHERE customer_id = 'RC9'")["n"][0] == 1
+    erase_customer(rws, "RC9")
+    assert rws.read("SELECT count(*) AS n FROM act_classifications WHERE customer_id = 'RC9'")["n"][0] == 0
 
 
 def test_the_configured_llm_analyser_classifies_the_sentiment_of_redacted_text(tmp_path):
