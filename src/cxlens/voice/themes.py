@@ -5,7 +5,9 @@ adjacent content-word pairs, so "cancelled", "cancellation" and "Cancelled" are 
 "lost bags" is a phrase. A theme is named by its members' own key phrases ("Lost bags · baggage
 claim"), never by stems, and is split once more into sub-themes (theme → sub-theme).
 
-A theme is a unit vector over the TF-IDF vocabulary. Discovered themes are the rows of an NMF
+The default method (``"vectors"``) clusters the texts with k-means in a space of corpus word
+vectors beside LSA coordinates (see :class:`ThemeExtractor`); the others are below. For
+``"nmf"`` and ``"kmeans"`` a theme is a unit vector over the TF-IDF vocabulary: the rows of an NMF
 factorisation ``X ≈ W·H`` of the L2-normalised TF-IDF matrix (Lee & Seung 1999; Févotte &
 Idier 2011 for the solver scikit-learn uses) or the centroids of spherical k-means on the same
 matrix. A verbatim's score for a theme is the cosine between its TF-IDF vector and the theme
