@@ -5,7 +5,9 @@ adjacent content-word pairs, so "cancelled", "cancellation" and "Cancelled" are 
 "lost bags" is a phrase. A theme is named by its members' own key phrases ("Lost bags · baggage
 claim"), never by stems, and is split once more into sub-themes (theme → sub-theme).
 
-A theme is a unit vector over the TF-IDF vocabulary. Discovered themes are the rows of an NMF
+The default method (``"vectors"``) clusters the texts with k-means in a space of corpus word
+vectors beside LSA coordinates (see :class:`ThemeExtractor`); the others are below. For
+``"nmf"`` and ``"kmeans"`` a theme is a unit vector over the TF-IDF vocabulary: the rows of an NMF
 factorisation ``X ≈ W·H`` of the L2-normalised TF-IDF matrix (Lee & Seung 1999; Févotte &
 Idier 2011 for the solver scikit-learn uses) or the centroids of spherical k-means on the same
 matrix. A verbatim's score for a theme is the cosine between its TF-IDF vector and the theme
@@ -131,7 +133,7 @@ class ThemeExtractor:
     method : {"vectors", "nmf", "kmeans"}
         ``"vectors"`` (default): k-means of the texts in a word-vector space learnt from the
         corpus's own co-occurrences (PPMI + SVD, :func:`cxlens.voice.wordvectors.word_vectors`), so that "bag", "luggage"
-        and "baggage" count as near each other in a 10-word tweet; ``"nmf"``: NMF topics of the
+        and "baggage" count as near each other in a 10-word tweet, joined by LSA (``lsa``); ``"nmf"``: NMF topics of the
         TF-IDF rows; ``"kmeans"``: spherical mini-batch k-means on the TF-IDF rows.
     analyzer : {"phrases", "words"}
         ``"phrases"`` (default): stems of content words and of adjacent content-word pairs
@@ -153,6 +155,11 @@ class ThemeExtractor:
         Size of the word vectors of the ``"vectors"`` method.
     random_state : int
         Seed of the factorisation.
+    lsa : bool
+        ``"vectors"`` method: place a text by its LSA coordinates (truncated SVD of the TF-IDF rows,
+        ``dimensions`` of them) beside its corpus word vectors, the two weighted equally (default
+        True); LSA keeps the exact words a text uses ("dress", "jacket") where the word vectors
+        blur them with their neighbours. ``False``: word vectors alone (the model before).
     categories : bool
         Name a theme after the generic CX category (:data:`cxlens.voice.lexicon.CATEGORIES`: "Late
         or delayed", "Customer service", "Refund and billing"…) that its members mention far more
@@ -203,6 +210,7 @@ class ThemeExtractor:
         dimensions: int = 100,
         random_state: int = 0,
         categories: bool = True,
+        lsa: bool = True,
     ):
         self.n_themes = n_themes
         self.rules = rules
@@ -220,6 +228,7 @@ class ThemeExtractor:
         self.dimensions = dimensions
         self.random_state = random_state
         self.categories = categories
+        self.lsa = lsa
 
     # -- fitting ------------------------------------------------------------------------------
     def _vectorizer(self, vocabulary: Sequence[str] | None = None):
@@ -256,8 +265,9 @@ class ThemeExtractor:
             assert space is not None
             docs, words = space
             km = KMeans(n_clusters=k, n_init=3, random_state=self.random_state).fit(docs)
-            # a theme's vector over terms: the cosine of each term's word vector with the centroid;
-            # a text's score (:meth:`_scores`) is then the TF-IDF-weighted mean of these cosines,
+            # a theme's vector over terms: each term's vector (the word vector, beside its LSA
+            # coordinates with ``lsa``) projected on the unit centroid — the cosine for word vectors
+            # alone; a text's score (:meth:`_scores`) is then the TF-IDF-weighted mean of these,
             # which ranks the themes of a text exactly as the clustering does
             return np.round(unit_rows(km.cluster_centers_) @ words.T, VECTOR_DECIMALS)
         if self.method == "nmf":
@@ -281,6 +291,8 @@ class ThemeExtractor:
             return None
         contexts = np.array([" " not in term for term in self.vocabulary_])
         words = word_vectors(binary, contexts, self.dimensions, self.random_state)
+        if self.lsa:
+            words = _with_lsa(x, words, self.dimensions, self.random_state)
         return unit_rows(np.asarray(x @ words)), words
 
     def _best_k(
@@ -564,8 +576,9 @@ class ThemeExtractor:
     def _scores(self, x, vectors: np.ndarray) -> np.ndarray:
         """Score of every text (rows of ``x``) for every theme vector.
 
-        ``"vectors"`` method: the TF-IDF-weighted mean cosine between the text's terms and the
-        theme (in [-1, 1]); other methods: the cosine between the text's TF-IDF row and the unit
+        ``"vectors"`` method: the TF-IDF-weighted mean of the theme's weights of the text's terms
+        (their projections on the theme's centroid; in [-1, 1] without ``lsa``, on about the same
+        scale with it, as term vectors then have mean length 1); other methods: the cosine between the text's TF-IDF row and the unit
         theme vector (in [0, 1]).
         """
         raw = np.asarray(x @ vectors.T)
@@ -765,6 +778,7 @@ class ThemeExtractor:
             "dimensions": self.dimensions,
             "random_state": self.random_state,
             "categories": self.categories,
+            "lsa": self.lsa,
         }
         return {
             "format": FORMAT,
@@ -831,6 +845,32 @@ def _category(members: np.ndarray, cats: tuple[list[str], Any] | None, top: set[
         return None
     score = np.where(ok, share * np.log(np.maximum(lift, 1.0)), -np.inf)
     return names[int(np.argmax(score))]
+
+
+def _with_lsa(x, words: np.ndarray, dimensions: int, seed: int) -> np.ndarray:
+    """Term coordinates of word vectors and of LSA side by side, each block weighted equally.
+
+    LSA (truncated SVD of the TF-IDF rows; Deerwester et al. 1990) places a text by the terms it
+    uses; the corpus word vectors by what those terms co-occur with. Each block is divided by the
+    mean length of the texts' vectors in it, so that both weigh the same in a text's vector
+    ``x @ terms`` (one linear map: a theme stays a vector over terms).
+    """
+    from sklearn.utils.extmath import randomized_svd
+
+    k = min(dimensions, min(x.shape) - 1)
+    if k < 1:
+        return words
+    _, _, vt = randomized_svd(x, k, random_state=seed)
+    blocks = []
+    for block in (words, vt.T):
+        size = np.linalg.norm(np.asarray(x @ block), axis=1)
+        mean = float(size[size > 0].mean()) if (size > 0).any() else 1.0
+        blocks.append(block / mean)
+    terms = np.hstack(blocks)
+    # rows of mean length 1, like the unit word vectors alone, so that scores keep their scale (a
+    # term's LSA part is long when the term weighs in the main topics and short when it is rare)
+    size = np.linalg.norm(terms, axis=1)
+    return terms / (float(size[size > 0].mean()) if (size > 0).any() else 1.0)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
