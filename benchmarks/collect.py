@@ -6,6 +6,10 @@ server), sends unique ``messageId``s, counts a message as acknowledged only on a
 ``{"success":true}`` 200, and can append every acknowledged id to a file (the crash test
 reads it). After the load the server is stopped and the workspace is opened again to check
 that the rows on disk are exactly the acknowledged ones.
+
+Three phases: batches of plain ``track`` events, batches shaped as the behaviour SDK sends them
+(clicks with their ``$``-keyed details, scroll depths, rage and dead clicks, the page in ``url``),
+and single ``/v1/track`` calls.
 """
 
 from __future__ import annotations
@@ -115,6 +119,30 @@ def _message(i: int, run: str, kind: str) -> dict[str, Any]:
     }
 
 
+_SELECTORS = ("#pay", "#apply", "nav > a:nth-of-type(2)", "main .card:nth-of-type(3) button", "#search")
+_PAGES = ("https://shop.example.com/", "https://shop.example.com/checkout", "https://shop.example.com/cart?step=2")
+
+
+def _behaviour_message(i: int, run: str) -> dict[str, Any]:
+    """What the behaviour SDK sends: mostly clicks with their $-keyed details, some scroll depths and
+    frustration signals, the page in ``url`` (as cxlens-behaviour.js does)."""
+    kind = ("$click", "$click", "$click", "$click", "$scroll_depth", "$click", "$rageclick", "$click", "$deadclick",
+            "$click")[i % 10]  # fmt: skip
+    url = _PAGES[i % 3]
+    props: dict[str, Any] = {"url": url, "$pageview_id": f"pv{i // 20}", "$viewport_width": (1280, 390, 800)[i % 3],
+                             "$viewport_height": 900}  # fmt: skip
+    if kind == "$scroll_depth":
+        props |= {"$percent": i % 101, "$max_y": 900 + i % 3000, "$page_height": 4000, "$direction_changes": i % 7}
+    else:
+        props |= {"$selector": _SELECTORS[i % 5], "$x": i % 1280, "$y": i % 4000, "$rel_x": 0.25, "$rel_y": 0.5,
+                  "$text": "Pay now", "$hesitation_ms": i % 900, "$since_load_ms": 1000 + i % 60000}  # fmt: skip
+    return {
+        "type": "track", "messageId": f"{run}-{i}", "userId" if i % 3 else "anonymousId": f"u{i % 5000}",
+        "event": kind, "timestamp": "2026-11-24T10:00:00.000Z", "properties": props,
+        "context": {"library": {"name": "cxlens-behaviour", "version": "1"}, "page": {"url": url}},
+    }  # fmt: skip
+
+
 def _request(path: str, auth: str, body: bytes) -> bytes:
     return (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
@@ -135,8 +163,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 async def _loadgen(args: argparse.Namespace) -> dict[str, Any]:
     auth = base64.b64encode(f"{args.key}:".encode()).decode()
-    path = "/v1/batch" if args.mode == "batch" else "/v1/track"
-    per_request = args.batch_size if args.mode == "batch" else 1
+    path = "/v1/track" if args.mode == "single" else "/v1/batch"
+    per_request = 1 if args.mode == "single" else args.batch_size
     counter = iter(range(10**12))
     lat: list[float] = []
     acked = 0
@@ -153,9 +181,10 @@ async def _loadgen(args: argparse.Namespace) -> dict[str, Any]:
                 if budget is not None:
                     budget -= 1
                 ids = [next(counter) for _ in range(per_request)]
-                if args.mode == "batch":
+                if args.mode in ("batch", "behaviour"):
+                    make = _behaviour_message if args.mode == "behaviour" else (lambda i, r: _message(i, r, "track"))
                     body = orjson.dumps(
-                        {"batch": [_message(i, args.run, "track") for i in ids], "sentAt": "2026-11-24T10:00:01.000Z"}
+                        {"batch": [make(i, args.run) for i in ids], "sentAt": "2026-11-24T10:00:01.000Z"}
                     )
                 else:
                     m = _message(ids[0], args.run, "track")
@@ -311,6 +340,13 @@ def bench_collect(
                     port, key, "batch", seconds=seconds, connections=batch_connections, batch_size=batch_size, run="b"
                 ),
             )
+            behaviour = _phase(
+                server,
+                run_loadgen(
+                    port, key, "behaviour", seconds=seconds, connections=batch_connections, batch_size=batch_size,
+                    run="h",
+                ),
+            )  # fmt: skip
             single = _phase(
                 server, run_loadgen(port, key, "single", seconds=seconds, connections=single_connections, run="s")
             )
@@ -319,7 +355,7 @@ def bench_collect(
         load_after = os.getloadavg()
         with cxlens.open(path, read_only=True) as ws:
             stored = int(ws.sql("SELECT count(*) AS n FROM events WHERE event_id NOT LIKE 'pre-%'")["n"][0])
-    acked = batch["acked_events"] + single["acked_events"]
+    acked = batch["acked_events"] + behaviour["acked_events"] + single["acked_events"]
     return {
         "events already in workspace": preload,
         "parse worker processes": parse_workers,
@@ -327,6 +363,12 @@ def bench_collect(
         f"batch ({batch_size}/request, {batch_connections} conns): events/s": batch["events_per_s"],
         "batch: goal events/s": 50_000,
         "batch: p50 / p99 ms per request": f"{batch['p50_ms']} / {batch['p99_ms']}",
+        f"behaviour SDK events, batch ({batch_size}/request): events/s": behaviour["events_per_s"],
+        "behaviour: goal events/s": 50_000,
+        "behaviour: p50 / p99 ms per request": f"{behaviour['p50_ms']} / {behaviour['p99_ms']}",
+        "behaviour: server CPU µs per event": round(
+            1e6 * behaviour["server_cpu_s"] / max(1, behaviour["acked_events"]), 1
+        ),
         f"single /v1/track ({single_connections} conns): requests/s": single["requests_per_s"],
         "single: goal requests/s": 3_000,
         "single: p50 / p99 ms": f"{single['p50_ms']} / {single['p99_ms']}",
@@ -335,7 +377,7 @@ def bench_collect(
         "single: server CPU µs per request": round(1e6 * single["server_cpu_s"] / max(1, single["requests"]), 1),
         "batch: server CPU share of the wall time": round(batch["server_cpu_s"] / batch["seconds"], 2),
         "single: server CPU share of the wall time": round(single["server_cpu_s"] / single["seconds"], 2),
-        "errors": {"batch": batch["errors"], "single": single["errors"]},
+        "errors": {"batch": batch["errors"], "behaviour": behaviour["errors"], "single": single["errors"]},
         "acknowledged events": acked,
         "rows on disk after restart": stored,
         "lost or duplicated": stored - acked,
@@ -350,7 +392,7 @@ def _main(argv: list[str] | None = None) -> None:
     g = sub.add_parser("loadgen")
     g.add_argument("--port", type=int, required=True)
     g.add_argument("--key", required=True)
-    g.add_argument("--mode", choices=("batch", "single"), required=True)
+    g.add_argument("--mode", choices=("batch", "behaviour", "single"), required=True)
     g.add_argument("--seconds", type=float, default=10)
     g.add_argument("--connections", type=int, default=8)
     g.add_argument("--batch-size", type=int, default=100)

@@ -205,6 +205,29 @@ def html_server(render):
     return srv, f"http://127.0.0.1:{srv.server_address[1]}"
 
 
+@contextlib.contextmanager
+def shop_site(folder, page: str):
+    """A workspace served by a real cxlens server, with a write key, and a customer's site on a second
+    local server (another origin, allowed to send) whose every page is ``page`` formatted with
+    ``host`` (the cxlens server), ``key`` (the write key) and ``path`` (the page's path); yields
+    ``(workspace, site origin, cxlens base URL)``."""
+    from cxlens.web.app import create_app
+    from cxlens.web.hub import WorkspaceHub
+
+    hub = WorkspaceHub.open({"shop": folder / "shop.duckdb"})
+    _, key = hub.create_key("shop", "write")
+    try:
+        with running(create_app(hub)) as url:
+            static, origin = html_server(lambda path: page.format(host=url, key=key, path=path))
+            hub.get("shop").set_setting("collect.allowed_origins", [origin])
+            try:
+                yield hub.get("shop"), origin, url
+            finally:
+                static.shutdown()
+    finally:
+        hub.close()
+
+
 def wait_rows(ws, sql: str, n: int, timeout: float = 15.0):
     """Rows of ``sql`` once there are at least ``n`` (or whatever is there after ``timeout`` s)."""
     import time

@@ -13,9 +13,7 @@ import time
 import httpx
 import pytest
 
-from cxlens.web.hub import WorkspaceHub
-
-from ..conftest import html_server, new_page, running, wait_rows
+from ..conftest import new_page, shop_site, wait_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,16 +36,8 @@ body{{margin:0;font:16px sans-serif}} .row{{display:flex;gap:20px;padding:20px}}
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory, browser):
-    from cxlens.web.app import create_app
-
-    hub = WorkspaceHub.open({"shop": tmp_path_factory.mktemp("hs") / "shop.duckdb"})
-    _, key = hub.create_key("shop", "write")
-    with running(create_app(hub)) as url:
-        static, origin = html_server(lambda path: PAGE.format(host=url, key=key))
-        hub.get("shop").set_setting("collect.allowed_origins", [origin])
-        yield hub.get("shop"), origin, url
-        static.shutdown()
-    hub.close()
+    with shop_site(tmp_path_factory.mktemp("hs"), PAGE) as site:
+        yield site
 
 
 def _visit(browser, ws, origin, width, height, position, clicks_before):

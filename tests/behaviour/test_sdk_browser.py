@@ -11,9 +11,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from cxlens.web.hub import WorkspaceHub
-
-from ..conftest import html_server, new_page, running, wait_rows
+from ..conftest import new_page, shop_site, wait_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,16 +37,8 @@ cxlens.init({{writeKey: "{key}", host: "{host}", flushInterval: 100, heatmaps: t
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory, browser):
-    from cxlens.web.app import create_app
-
-    hub = WorkspaceHub.open({"shop": tmp_path_factory.mktemp("b") / "shop.duckdb"})
-    _, key = hub.create_key("shop", "write")
-    with running(create_app(hub)) as url:
-        static, origin = html_server(lambda _: PAGE.format(host=url, key=key))
-        hub.get("shop").set_setting("collect.allowed_origins", [origin])
-        yield hub.get("shop"), origin
-        static.shutdown()
-    hub.close()
+    with shop_site(tmp_path_factory.mktemp("b"), PAGE) as (ws, origin, _):
+        yield ws, origin
 
 
 def _events(ws, where: str = "TRUE"):
