@@ -7,6 +7,7 @@ recruit list (customer e-mail masked unless the viewer's role reveals PII).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -15,10 +16,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from cxlens.collect.ratelimit import TokenBuckets
 from cxlens.engagement import GROUP_COLUMNS, QUESTIONS, pulse_links
-from cxlens.errors import CxlensError
+from cxlens.errors import CxlensError, RateLimitError
 from cxlens.interviews import invite as interview_invite
 from cxlens.schema.pii import current_policy
+from cxlens.web.api.surveys import check_survey_rate
 from cxlens.web.deps import csrf_protect, hub, require_role, run_on_workspace
 from cxlens.web.pages import register
 
@@ -104,6 +107,32 @@ async def interviews_page(
                                                      "tags": tag_rows})  # fmt: skip
 
 
+# -- the public link pages' rate: per client address (the survey write limit the hosted survey pages use,
+# settings ``surveys.rate_limit``/``surveys.rate_burst``) and per link token (a link is one person's: a few
+# loads and one answer; settings ``learn.link_rate_limit`` requests a second, ``learn.link_rate_burst``)
+LINK_RATE, LINK_BURST = 0.1, 10.0
+
+
+def check_link_rate(request: Request, ws: Any, token: str, what: str) -> None:
+    """429 (:class:`RateLimitError`, with the seconds to wait) when this address or this link is over its rate."""
+    check_survey_rate(request, ws, what)
+    buckets = getattr(request.app.state, "link_buckets", None)
+    if buckets is None:
+        buckets = request.app.state.link_buckets = TokenBuckets()
+    rate = float(ws.setting("learn.link_rate_limit", LINK_RATE))
+    burst = float(ws.setting("learn.link_rate_burst", LINK_BURST))
+    key = hashlib.sha256(f"{id(ws)}/{what}/{token}".encode()).hexdigest()  # no link kept in memory as is
+    wait = buckets.take(key, rate=rate, burst=burst)
+    if wait:
+        raise RateLimitError(f"too many requests for this {what} link; retry in {wait:.0f} s", wait)
+
+
+def _limited(resp: HTMLResponse, e: CxlensError) -> HTMLResponse:
+    if isinstance(e, RateLimitError):
+        resp.headers["Retry-After"] = str(max(1, int(e.retry_after + 0.999)))
+    return resp
+
+
 # -- pulse by link (public: the signed single-use token is the key; under /s like hosted surveys) --
 def _pulse_page(request: Request, ctx: dict[str, Any], status: int = 200) -> HTMLResponse:
     qs = [{"id": q, "prompt": pulse_links.PROMPTS[q], "scale": list(range(lo, hi + 1))}
@@ -117,9 +146,10 @@ def _pulse_page(request: Request, ctx: dict[str, Any], status: int = 200) -> HTM
 async def pulse_form(request: Request, workspace: str, token: str) -> HTMLResponse:
     try:
         ws = hub(request).get(workspace)
+        check_link_rate(request, ws, token, "pulse")
         await run_in_threadpool(pulse_links.verify_token, ws.store, token)
     except CxlensError as e:
-        return _pulse_page(request, {"step": "error", "message": str(e)}, e.http_status)
+        return _limited(_pulse_page(request, {"step": "error", "message": str(e)}, e.http_status), e)
     return _pulse_page(request, {"step": "form"})
 
 
@@ -129,10 +159,11 @@ async def pulse_submit(request: Request, workspace: str, token: str) -> HTMLResp
     scores = {q: form.get(f"q_{q}") for q in QUESTIONS}
     try:
         ws = hub(request).get(workspace)
+        check_link_rate(request, ws, token, "pulse")
         await run_in_threadpool(pulse_links.answer, ws.store, token, scores, form.get("comment"))
     except CxlensError as e:
-        if e.http_status in (403, 404, 410):
-            return _pulse_page(request, {"step": "error", "message": str(e)}, e.http_status)
+        if e.http_status in (403, 404, 410, 429):
+            return _limited(_pulse_page(request, {"step": "error", "message": str(e)}, e.http_status), e)
         return _pulse_page(request, {"step": "form", "error": str(e)}, e.http_status)
     return _pulse_page(request, {"step": "thanks"})
 
@@ -148,9 +179,10 @@ def _optout_page(request: Request, step: str, message: str = "", status: int = 2
 async def interview_optout_form(request: Request, workspace: str, token: str) -> HTMLResponse:
     try:
         ws = hub(request).get(workspace)
+        check_link_rate(request, ws, token, "opt-out")
         await run_in_threadpool(interview_invite.verify_optout, ws.store, token)
     except CxlensError as e:
-        return _optout_page(request, "error", str(e), e.http_status)
+        return _limited(_optout_page(request, "error", str(e), e.http_status), e)
     return _optout_page(request, "confirm")
 
 
@@ -158,13 +190,14 @@ async def interview_optout_form(request: Request, workspace: str, token: str) ->
 async def interview_optout(request: Request, workspace: str, token: str) -> HTMLResponse:
     try:
         ws = hub(request).get(workspace)
+        check_link_rate(request, ws, token, "opt-out")
 
         def work() -> None:
             interview_invite.opt_out(ws.store, interview_invite.verify_optout(ws.store, token), "link")
 
         await run_in_threadpool(work)
     except CxlensError as e:
-        return _optout_page(request, "error", str(e), e.http_status)
+        return _limited(_optout_page(request, "error", str(e), e.http_status), e)
     return _optout_page(request, "done")
 
 
