@@ -122,7 +122,9 @@ def engagement_comments(
 def engagement_scorecard(
     by: Annotated[str, typer.Option(help="agent or team.")] = "team",
     period: Annotated[str | None, typer.Option(help="week, month or quarter (a trend).")] = None,
-    days: Annotated[int, typer.Option(help="CSAT answers within this many days after the ticket.")] = 7,
+    days: Annotated[
+        int, typer.Option(help="CSAT answers within this many days after the ticket: 7, 14, 30 or 90.")
+    ] = 7,
     min_group: Annotated[int | None, typer.Option(help="Smallest number of tickets/answers shown (≥ 3).")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:

@@ -4,7 +4,7 @@
     GET /api/v1/engagement/cx?days=7
     GET /api/v1/engagement/trend?period=month&by=team&team=…
     GET /api/v1/engagement/comments?by=team&team=…
-    GET /api/v1/engagement/scorecard?by=agent|team&period=month&days=7
+    GET /api/v1/engagement/scorecard?by=agent|team&period=month&days=7  (days: 7, 14, 30 or 90)
     GET /api/v1/employees/{employee_id}/export  (admin: GDPR access, the employee's own rows)
     POST /api/v1/employees/{employee_id}/erase  (admin: GDPR erasure)
     POST /api/v1/engagement/pulse/{pulse}/send  {"base_url", "smtp_host", "smtp_port", "from", "team"…}  (admin)
