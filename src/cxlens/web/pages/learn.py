@@ -22,7 +22,7 @@ from cxlens.errors import CxlensError, RateLimitError
 from cxlens.interviews import invite as interview_invite
 from cxlens.schema.pii import current_policy
 from cxlens.web.api.surveys import check_survey_rate
-from cxlens.web.deps import csrf_protect, hub, require_role, run_on_workspace
+from cxlens.web.deps import csrf_protect, current_workspace_name, hub, require_role, run_on_workspace
 from cxlens.web.pages import register
 
 router = register(APIRouter(include_in_schema=False), id="engagement", label="Engagement", path="/engagement",
@@ -30,6 +30,7 @@ router = register(APIRouter(include_in_schema=False), id="engagement", label="En
 interviews_router = register(APIRouter(include_in_schema=False), id="interviews", label="Interviews",
                              path="/interviews", order=49)  # fmt: skip
 Reader = Depends(require_role("admin", "analyst"))
+Admin = Depends(require_role("admin"))
 CSRF = Depends(csrf_protect)
 
 
@@ -75,6 +76,12 @@ async def interviews_page(
     theme: Annotated[str, Query()] = "",
     frustrated: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
+    return await _interviews(request, segment, per_segment, min_churn_risk, persona, theme, frustrated)
+
+
+async def _interviews(request: Request, segment: str, per_segment: int | None, min_churn_risk: float | None,
+                      persona: str, theme: str, frustrated: int | None, invite: dict[str, Any] | None = None,
+                      invite_error: str | None = None, status: int = 200) -> HTMLResponse:  # fmt: skip
     interviews = (await run_on_workspace(request, lambda ws: ws.interviews.list())).to_dict("records")
     error = None
     try:
@@ -98,13 +105,54 @@ async def interviews_page(
     policy = current_policy()
     cands["email"] = [policy.value(v) for v in cands["email"]]
     cands["name"] = [policy.value(v) for v in cands["name"]]
-    return _render(request, "interviews/page.html", {"nav_active": "interviews", "interviews": interviews,
-                                                     "candidates": cands.to_dict("records"), "segment": segment,
-                                                     "per_segment": per_segment or "",
-                                                     "min_churn_risk": "" if min_churn_risk is None else min_churn_risk,
-                                                     "persona": persona, "theme": theme,
-                                                     "frustrated": frustrated or "", "error": error,
-                                                     "tags": tag_rows})  # fmt: skip
+    user = getattr(request.state, "user", None)
+    ctx = {"nav_active": "interviews", "interviews": interviews, "candidates": cands.to_dict("records"),
+           "segment": segment, "per_segment": per_segment or "",
+           "min_churn_risk": "" if min_churn_risk is None else min_churn_risk, "persona": persona, "theme": theme,
+           "frustrated": frustrated or "", "error": error, "tags": tag_rows,
+           "can_invite": user is None or user.role == "admin", "invite": invite, "invite_error": invite_error,
+           "base_url": str(request.base_url).rstrip("/")}  # fmt: skip
+    return request.app.state.templates.TemplateResponse(request, "interviews/page.html", ctx, status_code=status)
+
+
+@interviews_router.post("/interviews/invite", response_class=HTMLResponse, dependencies=[Admin, CSRF])
+async def interviews_invite_form(request: Request) -> HTMLResponse:
+    """Send the invitations of the recruit list as filtered on the page (admins; CSRF-protected)."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+    def num(name: str, kind: type) -> Any:
+        raw = form.get(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return kind(raw)
+        except ValueError:
+            from cxlens.errors import ParameterError
+
+            raise ParameterError(name, f"{name} is {raw!r}; expected a number") from None
+
+    filters = {"segment": form.get("segment", ""), "persona": form.get("persona", ""), "theme": form.get("theme", "")}
+    invite, error, status = None, None, 200
+    try:
+        per_segment, risk = num("per_segment", int), num("min_churn_risk", float)
+        frustrated, port = num("frustrated", int), num("smtp_port", int) or 25
+        smtp = {"host": form.get("smtp_host", "").strip(), "port": port, "from": form.get("from") or None,
+                "starttls": form.get("starttls") == "1", "username": form.get("username") or None,
+                "password_env": form.get("password_env") or None}  # fmt: skip
+        name = current_workspace_name(request)
+        invite = await run_on_workspace(
+            request,
+            lambda ws: ws.interviews.invite(
+                form.get("study", "").strip(), scheduling_url=form.get("scheduling_url", "").strip(),
+                base_url=form.get("base_url", "").strip(), workspace=name, smtp=smtp,
+                segment=filters["segment"] or None, persona=filters["persona"] or None,
+                theme=filters["theme"] or None, min_churn_risk=risk, per_segment=per_segment, frustrated=frustrated),
+        )  # fmt: skip
+    except CxlensError as e:
+        error, status = str(e), e.http_status
+        per_segment = risk = frustrated = None
+    return await _interviews(request, filters["segment"], per_segment, risk, filters["persona"], filters["theme"],
+                             frustrated, invite=invite, invite_error=error, status=status)  # fmt: skip
 
 
 # -- the public link pages' rate: per client address (the survey write limit the hosted survey pages use,
