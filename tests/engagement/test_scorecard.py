@@ -152,10 +152,13 @@ def test_trend_hides_small_periods_and_periods_that_would_reveal_them(wspath):
     t["period"] = t["period"].astype(str)
     cell = {(r.period, r.group): r for r in t.itertuples()}
     # X: 6 answers in each month, half promoters (10) and half detractors (5): eNPS 0
-    assert cell[("2026-02-01", "X")].enps == pytest.approx(0.0) and not cell[("2026-02-01", "X")].suppressed
     assert cell[("2026-03-01", "Y")].suppressed  # 2 answers
     assert cell[("2026-03-01", "X")].suppressed  # complementary: Y's 2 would be all − X
     assert cell[("2026-02-01", "Y")].suppressed  # over time: Y overall − Y in February would give March away
+    # and X in February too: else all − X in February = Y in February (5), and Y overall (7) − that
+    # = Y's 2 answers in March (two steps; hidden since the joint planning over all views)
+    assert cell[("2026-02-01", "X")].suppressed and not cell[("2026-02-01", "(all)")].suppressed
+    assert cell[("2026-02-01", "(all)")].respondents == 11
     assert overall.set_index("group").loc["Y", "respondents"] == 7
     for g in ("X", "Y", "(all)"):  # every group's hidden periods hold none or at least 5 answers
         hid = t[(t.group == g) & t.suppressed.astype(bool)]
@@ -202,7 +205,8 @@ def test_cli_and_api(wspath):
         assert {(x["agent"], x["period"]) for x in body if not x["suppressed"]} >= {("a1", "2026-02-01")}
         assert httpx.get(f"{url}/api/v1/engagement/scorecard", params={"by": "email"}).status_code == 422
         tr = httpx.get(f"{url}/api/v1/engagement/trend", params={"by": "team", "min_group": 5}).json()
-        assert any(x["group"] == "X" and x["enps"] == 0 for x in tr)
+        assert any(x["group"] == "(all)" and x["respondents"] == 11 for x in tr)
+        assert all(x["suppressed"] for x in tr if x["group"] == "X")
         cm = httpx.get(f"{url}/api/v1/engagement/comments", params={"team": "Y", "min_group": 8}).json()
         assert cm == []
 

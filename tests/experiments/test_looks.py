@@ -113,17 +113,37 @@ def test_simulated_daily_looks_report_a_monotone_p_value(tmp_path):
     assert reported == pytest.approx(list(np.minimum.accumulate(per_look)))
 
 
-def test_a_workspace_without_the_looks_table_gets_it_on_the_first_read_out(tmp_path):
+def test_a_version_6_workspace_without_the_learn_tables_gets_them_by_migration_7(tmp_path):
+    """The learn tables once created on first use (looks, pulse sends/used, interview invites/opt-outs)
+    reach an old workspace by migration 7 when it is opened writable; read-only, it is refused until then,
+    and the read-out, pulse link and opt-out then work on the migrated workspace."""
+    import duckdb
+
+    from cxlens.errors import WorkspaceError
+
+    tables = ["experiment_looks", "pulse_sends", "pulse_used", "interview_invites", "interview_optouts"]
     p = tmp_path / "old.duckdb"
     with cxlens.open(p) as ws:
         ws.experiments.define("peek", ["control", "b"])
         ws.load("events", pd.DataFrame(_arm("c1-", "control", 200, 20, 0) + _arm("b1-", "b", 200, 55, 0)))
-        with ws.store.transaction() as cur:  # as a workspace migrated before the table existed
-            cur.execute("DROP TABLE experiment_looks")
-    with cxlens.open(p, read_only=True) as ws:  # read-only: the look alone, nothing recorded
+    con = duckdb.connect(str(p))  # as a workspace of version 6, before these tables were in the schema
+    for t in tables:
+        con.execute(f"DROP TABLE {t}")
+    con.execute("UPDATE _cxlens_meta SET value='6' WHERE key='schema_version'")
+    con.close()
+    with pytest.raises(WorkspaceError, match="open it writable once"):
+        cxlens.open(p, read_only=True)
+    with cxlens.open(p) as ws:
+        assert all(ws.store.has_table(t) for t in tables)
         r = ws.experiments.results("peek", "purchase")["variants"][1]
         assert r["seq_looks"] == 1 and r["seq_p_value"] == pytest.approx(msprt_p(20, 200, 55, 200), rel=1e-9)
-        assert not ws.store.has_table("experiment_looks")
-    with cxlens.open(p) as ws:
-        assert ws.experiments.results("peek", "purchase")["variants"][1]["seq_looks"] == 1
         assert len(ws.store.read("SELECT * FROM experiment_looks")) == 1
+        token = ws.engagement.pulse_token("q1", {"team": "Support"})
+        assert ws.engagement.answer_pulse(token, {"enps": 9}) == 1
+        assert ws.store.one("SELECT count(*) FROM pulse_used")[0] == 1
+        from cxlens.interviews.invite import opt_out
+
+        opt_out(ws.store, "c1")
+        assert ws.store.one("SELECT customer_id FROM interview_optouts")[0] == "c1"
+    with cxlens.open(p, read_only=True) as ws:  # read-only after the migration: reports over the stored look
+        assert ws.experiments.results("peek", "purchase")["variants"][1]["seq_looks"] == 1

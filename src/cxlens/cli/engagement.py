@@ -27,6 +27,36 @@ def employees_import(path: Path) -> None:
     err.print(f"{n} employees imported", markup=False)
 
 
+@employees_app.command("export")
+def employees_export(
+    employee_id: str,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the JSON here.")] = None,
+) -> None:
+    """GDPR export: every row about an employee (JSON, PII included: it is their own copy)."""
+    with open() as ws:
+        data = ws.engagement.export_employee(employee_id)
+    text = json.dumps(jsonable_tree(data), indent=1, ensure_ascii=False, default=str)
+    if out_path:
+        out_path.write_text(text + "\n", encoding="utf-8")
+        err.print(f"employee {employee_id!r} exported to {out_path}", markup=False)
+    else:
+        sys.stdout.write(text + "\n")
+
+
+@employees_app.command("erase")
+def employees_erase(
+    employee_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm erase without asking.")] = False,
+) -> None:
+    """GDPR erasure: delete the employee's rows; references (manager, ticket agent) become a pseudonym."""
+    if not yes and not typer.confirm(f"Erase every row about employee {employee_id!r}? This cannot be undone"):
+        raise typer.Abort()
+    with open() as ws:
+        counts = ws.engagement.erase_employee(employee_id)
+    err.print(f"employee {employee_id!r} erased: " + ", ".join(f"{t} {n:,}" for t, n in counts.items() if n),
+              markup=False)  # fmt: skip
+
+
 @engagement_app.command("import")
 def engagement_import(
     path: Path,
@@ -92,7 +122,9 @@ def engagement_comments(
 def engagement_scorecard(
     by: Annotated[str, typer.Option(help="agent or team.")] = "team",
     period: Annotated[str | None, typer.Option(help="week, month or quarter (a trend).")] = None,
-    days: Annotated[int, typer.Option(help="CSAT answers within this many days after the ticket.")] = 7,
+    days: Annotated[
+        int, typer.Option(help="CSAT answers within this many days after the ticket: 7, 14, 30 or 90.")
+    ] = 7,
     min_group: Annotated[int | None, typer.Option(help="Smallest number of tickets/answers shown (≥ 3).")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:

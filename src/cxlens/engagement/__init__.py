@@ -11,6 +11,7 @@ import pandas as pd
 
 from cxlens.engagement import pulse as pulse_links
 from cxlens.engagement.people import DRIVERS, GROUP_COLUMNS, QUESTIONS, import_employees, import_pulse, redact_names
+from cxlens.engagement.privacy import erase_employee, export_employee
 from cxlens.engagement.scorecard import scorecard
 from cxlens.engagement.summary import (
     DEFAULT_MIN_GROUP,
@@ -33,6 +34,8 @@ __all__ = [
     "Engagement",
     "beside_cx",
     "comments",
+    "erase_employee",
+    "export_employee",
     "import_employees",
     "import_pulse",
     "min_group_size",
@@ -56,6 +59,15 @@ class Engagement:
     def import_pulse(self, source: str | Path | pd.DataFrame, *, order: str | None = None) -> int:
         """Add pulse answers; ``order`` ("dmy" or "mdy") reads dates like 03/04/2026 (else refused)."""
         return import_pulse(self.store, source, order=order)
+
+    def export_employee(self, employee_id: str) -> dict[str, Any]:
+        """Every row about an employee (GDPR access; :func:`cxlens.engagement.privacy.export_employee`)."""
+        return export_employee(self.store, employee_id)
+
+    def erase_employee(self, employee_id: str, *, missing_ok: bool = False) -> dict[str, int]:
+        """Delete an employee's rows and pseudonymise references to them (GDPR erasure;
+        :func:`cxlens.engagement.privacy.erase_employee`)."""
+        return erase_employee(self.store, employee_id, missing_ok=missing_ok)
 
     def set_min_group(self, k: int) -> None:
         """Set the workspace's smallest group shown (never below 3)."""

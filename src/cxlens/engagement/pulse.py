@@ -32,7 +32,6 @@ import pandas as pd
 from cxlens.act.deliver import DeliveryError, send_email
 from cxlens.engagement.people import GROUP_COLUMNS, QUESTIONS, import_pulse
 from cxlens.errors import ForbiddenError, LinkGoneError, ParameterError, SchemaError
-from cxlens.schema.ddl_learn import ENGAGEMENT
 from cxlens.store.signing import b64, sign, unb64
 
 __all__ = ["SECRET_SETTING", "answer", "make_token", "pulse_url", "send_invitations", "verify_token"]
@@ -50,14 +49,6 @@ PROMPTS = {
 
 def _sig(store: Any, payload: str) -> str:
     return sign(store, SECRET_SETTING, payload)
-
-
-def _ensure_tables(store: Any) -> None:
-    if not (store.has_table("pulse_sends") and store.has_table("pulse_used")):
-        with store.transaction(changes=["pulse_sends", "pulse_used"]) as cur:  # a version-5 workspace
-            for d in ENGAGEMENT:
-                if "pulse_sends" in d or "pulse_used" in d:
-                    cur.execute(d)
 
 
 def make_token(store: Any, pulse: str, groups: dict[str, Any], *, expires_days: float = 14) -> str:
@@ -81,7 +72,6 @@ def verify_token(store: Any, token: str) -> dict[str, Any]:
     body = json.loads(unb64(payload))
     if body["e"] < time.time():
         raise LinkGoneError("this pulse link has expired; thank you for your interest")
-    _ensure_tables(store)
     h = hashlib.sha256(body["n"].encode()).hexdigest()
     if store.rows("SELECT 1 FROM pulse_used WHERE nonce_hash = ?", [h]):
         raise LinkGoneError("this pulse link was already answered; each link works once")
@@ -132,7 +122,6 @@ def send_invitations(store: Any, pulse: str, *, base_url: str, workspace: str, s
         raise ParameterError(
             "smtp_host", "smtp host is empty; name the SMTP server (allowed with `cxlens act allow-host`)"
         )
-    _ensure_tables(store)
     emp = store.read(
         "SELECT e.employee_id, e.email, e.team, e.role, e.location, e.manager_id, s.employee_id IS NOT NULL AS sent "
         "FROM employees e LEFT JOIN pulse_sends s ON s.employee_id = e.employee_id AND s.pulse = ? "

@@ -23,21 +23,39 @@ a small group's figures are a few identifiable cases: a row (group × period) wi
 ``min_group`` tickets is suppressed whole, and within a shown row each figure with fewer than
 ``min_group`` observations is left empty (listed in ``hidden_figures``).
 
-**Complementary suppression.** Scorecards overlap: a team's row is the sum of its agents' rows, an
-agent's (or team's) row over all time the sum of its weeks, months or quarters, and a quarter the sum
-of its months. Subtracting the shown parts from a shown total would give a hidden part away, so
-every such relation (a *margin*: a total and its parts, per figure) is checked over all the views
-at once (agent and team × all time, week, month, quarter): when the hidden parts hold, together,
-more than 0 and fewer than ``min_group`` observations, the smallest shown part is hidden too, and
-when no part is left to hide, the total; until no margin changes. The views are therefore
-consistent: whatever ``by`` and ``period`` are asked, any difference of shown figures covers either
-none or at least ``min_group`` observations of hidden cells. Parts without an agent are not counted
-as protection. A caller's stricter ``min_group`` starts from the workspace setting's hidden cells and
+**Complementary suppression.** Scorecards overlap: a team's row is the sum of its agents' rows (an
+agent who worked in several teams in a period counts through their *piece* in each team, a cell no
+view shows), an agent's (or team's) row over all time the sum of its weeks, months or quarters, a
+quarter the sum of its months and a month the sum of its weeks. Weeks are cut at month boundaries
+(a week spanning two months is two periods, the second labelled by the month's first day), so the
+periods nest and no "weeks minus months" difference is a few days' tickets. Every such relation (a
+*margin*: a total and its parts, per figure) is checked over all the views at once (agent and team
+× all time, week, month, quarter × every allowed window): when the hidden parts hold together more
+than 0 and fewer than ``min_group`` observations, or exactly one cell of the margin is hidden (it
+would be the difference of the others), the smallest shown part is hidden too, and when no part is
+left to hide, the total; until no margin changes. Parts without an agent are not counted as
+protection. A caller's stricter ``min_group`` starts from the workspace setting's hidden cells and
 only hides more, so comparing two strictnesses reveals nothing the default does not.
+
+**Windows.** ``days`` (the CSAT window after a ticket and the detractor window before it) is one of
+:data:`DAYS` (7, 14, 30, 90), not any number: the figures of two windows differ by the answers
+between them, so ``days=7`` against ``days=8`` would single out one day's few answers. The hidden
+cells are the same in every window and are planned over each window's table *and* the difference
+of every two windows (a longer window's answers include a shorter one's), with the rules above, so
+no window pair differs by 1…``min_group``−1 answers of a shown cell. A fixed set (rather than
+snapping any number to it) keeps what a reader asked and got the same.
+
+**Known limit.** The rules are checked margin by margin. An attacker who combines several margins at
+once can still, in rare patterns, determine a small set: a "rectangle" of hidden cells across team ×
+agent and month × week (two agents' cells hidden in the same two weeks of a month whose other cells
+are shown) determines the hidden side's sum. ``tests/engagement/test_scorecard_windows.py`` searches
+every published row for exactly determined sets with a linear-algebra attacker and keeps one such
+case as a strict xfail; closing it needs a global audit (e.g. linear programming over the cells).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -47,10 +65,13 @@ import pandas as pd
 from cxlens.engagement.summary import min_group_size
 from cxlens.errors import ParameterError
 
-__all__ = ["BY", "FIGURES", "PERIODS", "RECOVERY_DAYS", "scorecard"]
+__all__ = ["BY", "DAYS", "FIGURES", "PERIODS", "RECOVERY_DAYS", "scorecard"]
 
 BY = ("agent", "team")
 PERIODS = ("week", "month", "quarter")
+#: the CSAT (after) and detractor (before) windows a scorecard may use, in days: a fixed set, because
+#: two windows differ by the answers between them (see the module doc, "Windows")
+DAYS = (7, 14, 30, 90)
 #: how long after a ticket a detractor's next answer counts for recovery
 RECOVERY_DAYS = 90
 FIGURES = ("csat", "fcr", "first_response_hours", "resolution_hours", "sentiment", "recovery")
@@ -79,26 +100,36 @@ def median_ci(values: np.ndarray) -> tuple[float, float, float]:
     return (float(np.median(v)), float(ci.low), float(ci.high))
 
 
-def _tickets(store: Any, days: int) -> pd.DataFrame:
+def _tickets(store: Any) -> pd.DataFrame:
+    """One row per ticket with an agent or team; per allowed window ``d`` of :data:`DAYS` the columns
+    ``csat_score_<d>`` (the first CSAT answer within ``d`` days after) and ``detractor_metric_<d>``
+    (the metric of the latest detractor answer in the ``d`` days before)."""
     has_va = store.has_table("verbatim_analysis")
     va = "LEFT JOIN verbatim_analysis va ON va.verbatim_id = 'ticket:' || t.ticket_id" if has_va else ""
     sent = "va.sentiment_score" if has_va else "CAST(NULL AS DOUBLE)"
+    per_window = "".join(
+        f"(SELECT arg_min(f.score, f.ts) FROM feedback f WHERE f.metric = 'csat' AND f.customer_id = t.customer_id "
+        f" AND f.ts >= t.created_at AND f.ts < t.created_at + to_days({d})) AS csat_score_{d}, "
+        f"(SELECT arg_max(f.metric, f.ts) FROM feedback f WHERE f.metric IN ('nps', 'csat') "
+        f" AND f.customer_id = t.customer_id AND f.ts < t.created_at AND f.ts >= t.created_at - to_days({d}) "
+        f" AND ((f.metric = 'nps' AND f.score <= 6) OR (f.metric = 'csat' AND f.score <= 2))) AS detractor_metric_{d}, "
+        for d in DAYS
+    )
     sql = (
         "SELECT t.ticket_id, t.agent, t.team, t.created_at, t.contacts, t.resolved_at IS NOT NULL AS resolved, "
         "date_diff('second', t.created_at, t.first_response_at) / 3600.0 AS first_response_hours, "
         "date_diff('second', t.created_at, t.resolved_at) / 3600.0 AS resolution_hours, "
-        f"{sent} AS sentiment, "
-        "(SELECT arg_min(f.score, f.ts) FROM feedback f WHERE f.metric = 'csat' AND f.customer_id = t.customer_id "
-        " AND f.ts >= t.created_at AND f.ts < t.created_at + to_days(?)) AS csat_score, "
-        "(SELECT arg_max(f.metric, f.ts) FROM feedback f WHERE f.metric IN ('nps', 'csat') "
-        " AND f.customer_id = t.customer_id AND f.ts < t.created_at AND f.ts >= t.created_at - to_days(?) "
-        " AND ((f.metric = 'nps' AND f.score <= 6) OR (f.metric = 'csat' AND f.score <= 2))) AS detractor_metric "
+        f"{per_window}{sent} AS sentiment "
         f"FROM tickets t {va} WHERE t.agent IS NOT NULL OR t.team IS NOT NULL"
     )
-    df = store.read(sql, [days, days])
+    df = store.read(sql)
     created = pd.to_datetime(df["created_at"])
     for p, freq in (("week", "W-SUN"), ("month", "M"), ("quarter", "Q")):  # as DuckDB's date_trunc (ISO weeks)
         df[p] = created.dt.to_period(freq).dt.start_time.dt.date
+    # a week spanning two months is two periods, one per month (labelled by its first day in that month),
+    # so that weeks add up to months: periods nest (week ⊂ month ⊂ quarter) and no week minus months
+    # (or month minus weeks) is a few days' tickets
+    df["week"] = np.maximum(pd.to_datetime(df["week"]), pd.to_datetime(df["month"])).dt.date
     # the first NPS and the first CSAT answer after the ticket, within RECOVERY_DAYS
     nxt = store.read(
         "SELECT t.ticket_id, arg_min(f.score, f.ts) FILTER (WHERE f.metric = 'nps') AS next_nps, "
@@ -109,13 +140,21 @@ def _tickets(store: Any, days: int) -> pd.DataFrame:
         [RECOVERY_DAYS],
     )
     df = df.merge(nxt, on="ticket_id", how="left")
+    for d in DAYS:
+        df[f"recovered_{d}"] = _recovered(df, d)
     return df
 
 
-def _recovered(df: pd.DataFrame) -> pd.Series:
+def _window(df: pd.DataFrame, days: int) -> pd.DataFrame:
+    """The tickets with the window-dependent columns of ``days`` as ``csat_score`` and ``recovered``."""
+    return df.assign(csat_score=df[f"csat_score_{days}"], recovered=df[f"recovered_{days}"])
+
+
+def _recovered(df: pd.DataFrame, days: int) -> pd.Series:
     """Per ticket: 1 recovered, 0 not, NaN when not a detractor case or no later answer of that metric."""
-    nps = df["detractor_metric"] == "nps"
-    after = df["next_nps"].where(nps, df["next_csat"]).where(df["detractor_metric"].notna())
+    metric = df[f"detractor_metric_{days}"]
+    nps = metric == "nps"
+    after = df["next_nps"].where(nps, df["next_csat"]).where(metric.notna())
     ok = (after >= 7).where(nps, after >= 3).astype(float)
     return ok.where(after.notna())
 
@@ -180,73 +219,141 @@ def _observations(df: pd.DataFrame) -> dict[str, pd.Series]:
 
 _GRANS = (None, *PERIODS)
 Cell = tuple[str, str | None, Any, Any]  # (by, period length, group, period start)
+#: the figures whose observations depend on the window (the others are the same in every window)
+_WINDOWED = ("csat", "recovery")
+
+
+def _layers(df: pd.DataFrame) -> list[dict[str, pd.Series]]:
+    """Per ticket and figure, the observations of every table an attacker can form: each allowed window
+    and the difference of every two (a window's answers are a subset of a longer one's)."""
+    per = {d: _observations(_window(df, d)) for d in DAYS}
+    out = [per[d] for d in DAYS]
+    for a, b in itertools.combinations(DAYS, 2):
+        out.append({f: (per[b][f] & ~per[a][f]) if f in _WINDOWED else pd.Series(False, index=df.index)
+                    for f in per[a]})  # fmt: skip
+    return out
 
 
 def _plan(df: pd.DataFrame, k: int, seed: set[tuple[Cell, str]] | None = None) -> set[tuple[Cell, str]]:
-    """The (cell, figure) pairs hidden in every view: small cells, then complementary suppression over
-    every margin (team = its agents, all time = its periods, quarter = its months) until stable."""
-    obs = _observations(df)
-    figs = list(obs)
-    o = pd.DataFrame({f: v.astype(int) for f, v in obs.items()})
+    """The (cell, figure) pairs hidden in every view and every window: small cells, then complementary
+    suppression over every margin until stable (see the module doc).
+
+    Each cell's count of a figure is a vector over the layers of :func:`_layers` (each allowed window and
+    each difference of two); a layer's rules are those of one table. *Pieces* are cells no view shows
+    (an agent's tickets in one of their teams, when they worked in several in that period): they are
+    always hidden and take part in the margins (a team = its agents' pieces in it, an agent = its
+    pieces)."""
+    layers = _layers(df)
+    figs = list(layers[0])
+    nl = len(layers)
+    cols = {f"{f}@{li}": layer[f].astype(int) for li, layer in enumerate(layers) for f in figs}
+    o = pd.DataFrame(cols, index=df.index)
     base = pd.concat([df[["agent", "team", *PERIODS]].astype(object), o], axis=1)
     for g in PERIODS:
         base[g] = base[g].astype(object)
-    counts: dict[Cell, dict[str, int]] = {}
+    ocols = list(cols)
+
+    counts: dict[Cell, dict[str, np.ndarray]] = {}
+    pieces: set[Cell] = set()
+
+    def grouped(frame: pd.DataFrame, keys: list[str]) -> list[tuple[tuple, dict[str, np.ndarray]]]:
+        if frame.empty:
+            return []
+        summed = frame.groupby(keys, sort=True)[ocols].sum()
+        arr = summed.to_numpy(dtype=np.int64).reshape(len(summed), nl, len(figs))  # columns are layer-major
+        return [(key if isinstance(key, tuple) else (key,), {f: arr[i, :, fi] for fi, f in enumerate(figs)})
+                for i, key in enumerate(summed.index)]  # fmt: skip
+
     for by in BY:
         sub = base[base[by].notna()]
         for gran in _GRANS:
             keys = [by] if gran is None else [by, gran]
-            for key, row in sub.groupby(keys, sort=True)[figs].sum().iterrows():
-                key = key if isinstance(key, tuple) else (key,)
-                counts[(by, gran, key[0], key[1] if gran else None)] = {f: int(row[f]) for f in figs}
-    margins: list[tuple[Cell, list[tuple[Cell, dict[str, int]]]]] = []
+            for key, c in grouped(sub, keys):
+                counts[(by, gran, key[0], key[1] if gran else None)] = c
+    margins: list[tuple[Cell, list[Cell]]] = []
     both = base[base["agent"].notna() & base["team"].notna()]
-    for gran in _GRANS:  # a team's row and the parts of its agents' rows in that team
+    for gran in _GRANS:  # a team = its agents' pieces in it; an agent in several teams = its pieces
         keys = ["team", "agent"] if gran is None else ["team", gran, "agent"]
-        parts: dict[Cell, list[tuple[Cell, dict[str, int]]]] = {}
-        for key, row in both.groupby(keys, sort=True)[figs].sum().iterrows():
+        rows = grouped(both, keys)
+        teams_of: dict[tuple, list[Any]] = {}
+        for key, _ in rows:
             team, pv, agent = (key[0], None, key[1]) if gran is None else key
-            parts.setdefault(("team", gran, team, pv), []).append(
-                (("agent", gran, agent, pv), {f: int(row[f]) for f in figs})
-            )
+            teams_of.setdefault((agent, pv), []).append(team)
+        parts: dict[Cell, list[Cell]] = {}
+        for key, c in rows:
+            team, pv, agent = (key[0], None, key[1]) if gran is None else key
+            if len(teams_of[(agent, pv)]) == 1:
+                part: Cell = ("agent", gran, agent, pv)
+            else:
+                part = ("agent@team", gran, (agent, team), pv)
+                counts[part] = c
+                pieces.add(part)
+            parts.setdefault(("team", gran, team, pv), []).append(part)
         margins += list(parts.items())
-    for by in BY:  # all time = its periods; a quarter = its months
-        per_group: dict[Cell, list[tuple[Cell, dict[str, int]]]] = {}
-        per_quarter: dict[Cell, list[tuple[Cell, dict[str, int]]]] = {}
-        for cell, c in counts.items():
+        for (agent, pv), teams in teams_of.items():
+            if len(teams) > 1:
+                margins.append((("agent", gran, agent, pv), [("agent@team", gran, (agent, t), pv) for t in teams]))
+    for by in BY:  # all time = its periods; a quarter = its months; a month = its weeks
+        per_group: dict[Cell, list[Cell]] = {}
+        per_quarter: dict[Cell, list[Cell]] = {}
+        for cell in counts:
             b, gran, grp, pv = cell
             if b != by or gran is None:
                 continue
-            per_group.setdefault((by, gran, grp), []).append((cell, c))
+            per_group.setdefault((by, gran, grp), []).append(cell)
             if gran == "month":
                 q = pd.Timestamp(pv).to_period("Q").start_time.date()
-                per_quarter.setdefault((by, "quarter", grp, q), []).append((cell, c))
+                per_quarter.setdefault((by, "quarter", grp, q), []).append(cell)
         margins += [((by, None, grp, None), ps) for (by, _, grp), ps in per_group.items()]
         margins += list(per_quarter.items())
+        # a month = its weeks (weeks are cut at month boundaries, see _tickets)
+        per_month: dict[Cell, list[Cell]] = {}
+        for cell in counts:
+            b, gran, grp, pv = cell
+            if b == by and gran == "week":
+                month = pd.Timestamp(pv).to_period("M").start_time.date()
+                per_month.setdefault((by, "month", grp, month), []).append(cell)
+        margins += list(per_month.items())
 
     hidden: set[tuple[Cell, str]] = set(seed or ())
     for cell, c in counts.items():
-        hidden |= {(cell, f) for f in figs if c[f] < k}
+        if cell not in pieces:
+            hidden |= {(cell, f) for f in figs if ((c[f] > 0) & (c[f] < k)).any()}
 
     def is_hidden(cell: Cell, f: str) -> bool:
-        return (cell, f) in hidden or (cell, "tickets") in hidden
+        return cell in pieces or (cell, f) in hidden or (cell, "tickets") in hidden
 
     index: dict[Cell, list[int]] = {}
     for mi, (total, ps) in enumerate(margins):
-        for cell in (total, *(p for p, _ in ps)):
+        for cell in (total, *ps):
             index.setdefault(cell, []).append(mi)
+
+    def needs(total: Cell, ps: list[Cell], f: str) -> np.ndarray:
+        """The layers in which a margin gives a hidden cell away: the hidden parts hold
+        1…k−1 observations, or exactly one of its live cells (total included) is hidden (it is then
+        the difference of the others)."""
+        n = np.stack([counts[p][f] for p in ps])  # parts × layers
+        hid = np.array([is_hidden(p, f) for p in ps])[:, None] & (n > 0)
+        held = (n * hid).sum(axis=0)
+        n_hidden = hid.sum(axis=0) + ((counts[total][f] > 0) & is_hidden(total, f))
+        return np.flatnonzero(((held > 0) & (held < k)) | (n_hidden == 1))
+
     work = [(mi, f) for mi in range(len(margins)) for f in figs]
     while work:
         mi, f = work.pop()
         total, ps = margins[mi]
-        if is_hidden(total, f):
-            continue
-        live = [(c[f], p) for p, c in ps if c[f] > 0]
-        hid = sum(n for n, p in live if is_hidden(p, f))
-        if not 0 < hid < k:
-            continue
-        shown = sorted((n, repr(p), p) for n, p in live if not is_hidden(p, f))
-        target = shown[0][2] if shown else total
+        target = None
+        for li in needs(total, ps, f):
+            shown = sorted((int(counts[p][f][li]), repr(p), p) for p in ps
+                           if counts[p][f][li] > 0 and not is_hidden(p, f))  # fmt: skip
+            if shown:
+                target = shown[0][2]
+            elif not is_hidden(total, f):
+                target = total
+            if target is not None:
+                break
+        if target is None:
+            continue  # nothing left to hide in the layers that need it
         hidden.add((target, f))
         for mj in index.get(target, ()):  # re-check every margin the newly hidden cell is in
             work += [(mj, g) for g in (figs if f == "tickets" else [f])]
@@ -262,12 +369,12 @@ def scorecard(store: Any, by: str = "team", *, period: str | None = None, days: 
         raise ParameterError("by", f"by is {by!r}; expected one of {', '.join(BY)}")
     if period is not None and period not in PERIODS:
         raise ParameterError("period", f"period is {period!r}; expected one of {', '.join(PERIODS)}")
-    if not (isinstance(days, int) and days > 0):
-        raise ParameterError("days", f"days is {days!r}; expected a whole number of days > 0")
+    if isinstance(days, bool) or days not in DAYS:
+        raise ParameterError("days", f"days is {days!r}; expected one of {', '.join(map(str, DAYS))} (a fixed set of "
+                             "windows, so that two windows cannot be subtracted to single out a few answers)")  # fmt: skip
     k_ws = min_group_size(store)
     k = min_group_size(store, min_group)
-    df = _tickets(store, days)
-    df["recovered"] = _recovered(df)
+    df = _window(_tickets(store), days)
     hidden = _plan(df, k_ws)
     if k > k_ws:  # stricter: start from the default's hidden cells so it only ever hides more
         hidden = _plan(df, k, hidden)

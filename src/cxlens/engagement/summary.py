@@ -188,11 +188,29 @@ def _summarise(everyone: pd.DataFrame, by: str | None, filters: dict[str, list[s
     return pd.DataFrame(rows)
 
 
+def _period_keys(ts: pd.Series) -> dict[str, pd.Series]:
+    """Each answer's week, month and quarter (first day); a week spanning two months is two periods,
+    the second starting on the month's first day, so weeks nest in months as months do in quarters."""
+    t = pd.to_datetime(ts)
+    month = t.dt.to_period("M").dt.start_time
+    monday = t.dt.to_period("W").dt.start_time
+    week = monday.where(monday >= month, month)
+    return {"week": week.dt.date, "month": month.dt.date, "quarter": t.dt.to_period("Q").dt.start_time.dt.date}
+
+
 def trend(store: Any, period: str = "month", by: str | None = None, filters: Mapping[str, Any] | None = None,
           min_group: int | None = None) -> pd.DataFrame:  # fmt: skip
     """:func:`summary` per ``period`` (``week``, ``month``, ``quarter`` of the answer time): the same
     columns plus ``period``; the small-group rule (with complementary suppression) is applied within
-    each period over all that period's answers, so no period's figures single anyone out."""
+    each period, and then jointly over every period length and the all-time summary, so that no
+    period's figures single anyone out, whichever views are combined.
+
+    Weeks are cut at month boundaries (a week spanning two months is two periods), so periods nest.
+    The relations checked (per group and per period) are: the population of a period = its groups;
+    a group over all time (the :func:`summary` row, as it is shown) = its weeks = its months = its
+    quarters; a quarter = its months; a month = its weeks. When a relation's hidden parts hold 1 to
+    ``min_group``−1 respondents, or exactly one of its cells is hidden (it would be the difference
+    of the others), its smallest shown period row is hidden too, until nothing changes."""
     if period not in PERIODS:
         raise ParameterError("period", f"period is {period!r}; expected one of {', '.join(PERIODS)}")
     k = min_group_size(store, min_group)
@@ -202,38 +220,71 @@ def trend(store: Any, period: str = "month", by: str | None = None, filters: Map
             "engagement_high", "suppressed", "note"]  # fmt: skip
     if everyone.empty:
         return pd.DataFrame(columns=cols)
-    start = pd.to_datetime(everyone["ts"]).dt.to_period({"week": "W", "month": "M", "quarter": "Q"}[period])
-    everyone["_p"] = start.dt.start_time.dt.date
-    frames = []
-    for p, part in everyone.groupby("_p", sort=True):
-        f = _summarise(part.drop(columns="_p"), by, filters, k)
-        f.insert(0, "period", p)
-        frames.append(f)
-    out = pd.concat(frames, ignore_index=True)
-    # complementary suppression over time: the all-periods summary minus the shown periods of a
-    # group must not give away its hidden periods, so they hold 0 or at least k respondents
-    f_all = _filter(everyone, filters)
-    totals = f_all.groupby("_p")["response_id"].nunique()
-    counts = {("(all)", p): int(m) for p, m in totals.items()}
+    keys = _period_keys(everyone["ts"])
+    tables = {}
+    for gran in PERIODS:
+        frames = []
+        for p, part in everyone.assign(_p=keys[gran]).groupby("_p", sort=True):
+            f = _summarise(part.drop(columns="_p"), by, filters, k)
+            f.insert(0, "period", p)
+            frames.append(f)
+        tables[gran] = pd.concat(frames, ignore_index=True)
+    overall = _summarise(everyone, by, filters, k)  # the all-time rows as summary() shows them
+    f_all = _filter(everyone.assign(**{f"_{g}": keys[g] for g in PERIODS}), filters).assign(_g="(all)")
+    parts = [f_all]
     if by:
-        key = f_all[by].fillna("(none)").astype(str)
-        counts |= {
-            (str(g), p): int(m)
-            for (g, p), m in f_all.assign(_g=key).groupby(["_g", "_p"])["response_id"].nunique().items()
-        }
-    for g in out["group"].unique():
-        rows = out.index[out["group"] == g]
-        while True:
-            hid = [i for i in rows if bool(out.at[i, "suppressed"])]
-            shown = [i for i in rows if not bool(out.at[i, "suppressed"])]
-            held = sum(counts.get((str(g), out.at[i, "period"]), 0) for i in hid)
-            if held == 0 or held >= k or not shown:
-                break
-            i = min(shown, key=lambda j: out.at[j, "respondents"] or 0)
-            out.loc[i, ["respondents", "enps", "enps_low", "enps_high", "engagement", "engagement_low",
-                        "engagement_high"]] = None  # fmt: skip
+        parts.append(f_all.assign(_g=f_all[by].fillna("(none)").astype(str)))
+    long = pd.concat(parts, ignore_index=True)
+    counts: dict[tuple, int] = {(g, None, None): int(m) for g, m in long.groupby("_g")["response_id"].nunique().items()}
+    for gran in PERIODS:
+        for (g, p), m in long.groupby(["_g", f"_{gran}"])["response_id"].nunique().items():
+            counts[(str(g), gran, p)] = int(m)
+    hidden = {(str(r.group), gran, r.period) for gran, t in tables.items() for r in t.itertuples() if r.suppressed}
+    fixed = {(str(r.group), None, None) for r in overall.itertuples() if r.suppressed}
+    margins: list[tuple[tuple, list[tuple]]] = []
+    cells = [c for c in counts if c[1] is not None]
+    groups = {c[0] for c in counts}
+    for gran in PERIODS:
+        if by:
+            for p in {c[2] for c in cells if c[1] == gran}:
+                margins.append(
+                    (("(all)", gran, p), [c for c in cells if c[1] == gran and c[2] == p and c[0] != "(all)"])
+                )
+        for g in groups:
+            margins.append(((g, None, None), [c for c in cells if c[0] == g and c[1] == gran]))
+    for g in groups:
+        for coarse, fine, to in (("quarter", "month", "Q"), ("month", "week", "M")):
+            for p in {c[2] for c in cells if c[0] == g and c[1] == coarse}:
+                margins.append(((g, coarse, p), [c for c in cells if c[0] == g and c[1] == fine
+                                                 and pd.Timestamp(c[2]).to_period(to).start_time.date() == p]))  # fmt: skip
+
+    def is_hidden(c: tuple) -> bool:
+        return c in fixed if c[1] is None else c in hidden
+
+    changed = True
+    while changed:
+        changed = False
+        for total, ps in margins:
+            live = [c for c in ps if counts.get(c, 0) > 0]
+            held = sum(counts[c] for c in live if is_hidden(c))
+            n_hidden = sum(is_hidden(c) for c in live) + (1 if counts.get(total, 0) > 0 and is_hidden(total) else 0)
+            if not (0 < held < k or n_hidden == 1):
+                continue
+            shown = sorted((counts[c], repr(c), c) for c in live if not is_hidden(c))
+            if shown:
+                hidden.add(shown[0][2])
+            elif total[1] is not None and not is_hidden(total):
+                hidden.add(total)
+            else:
+                continue
+            changed = True
+    out = tables[period]
+    figures = ["respondents", "enps", "enps_low", "enps_high", "engagement", "engagement_low", "engagement_high"]
+    for i in out.index:
+        if not bool(out.at[i, "suppressed"]) and (str(out.at[i, "group"]), period, out.at[i, "period"]) in hidden:
+            out.loc[i, figures] = None
             out.at[i, "suppressed"] = True
-            out.at[i, "note"] = "hidden so that a small period cannot be worked out from the overall figures"
+            out.at[i, "note"] = "hidden so that a small group or period cannot be worked out from other figures"
     return out[cols]
 
 

@@ -22,8 +22,6 @@ from typing import Any
 
 import pandas as pd
 
-from cxlens.schema import ddl_learn
-
 __all__ = ["TABLE", "history", "params_key", "running"]
 
 TABLE = "experiment_looks"
@@ -36,8 +34,6 @@ def params_key(window_days: int, alpha: float, ci: str) -> str:
 
 def history(store: Any, experiment: str) -> pd.DataFrame:
     """Every recorded look of ``experiment``, oldest first."""
-    if not store.has_table(TABLE):
-        return pd.DataFrame()
     return store.read(f"SELECT * FROM {TABLE} WHERE experiment = ? ORDER BY looked_at, n_variant", [experiment])
 
 
@@ -51,21 +47,11 @@ def running(store: Any, experiment: str, params: str, looks: list[dict[str, Any]
     ``seq_p_value`` (min), ``seq_ci_low`` (max), ``seq_ci_high`` (min), ``seq_looks`` (how many)."""
     if not looks:
         return []
-    has = store.has_table(TABLE)
-    if not has and not getattr(store, "read_only", False):
-        # a workspace migrated to version 5 before this table was added: create it on first use
-        # (CREATE … IF NOT EXISTS, the statement of the schema's learn DDL)
-        with store.transaction(changes=[TABLE]) as cur:
-            cur.execute(next(s for s in ddl_learn.DDL if f" {TABLE} " in s))
-        has = True
-    past = (
-        store.read(
-            f"SELECT goal, variant, n_control, x_control, n_variant, x_variant, seq_p_value, seq_ci_low, "
-            f"seq_ci_high FROM {TABLE} WHERE experiment = ? AND params = ?",
-            [experiment, params],
-        )
-        if has
-        else pd.DataFrame(columns=["goal", "variant", "n_control", "x_control", "n_variant", "x_variant"])
+    # the table is in the schema's learn DDL (migration 7 creates it on older workspaces)
+    past = store.read(
+        f"SELECT goal, variant, n_control, x_control, n_variant, x_variant, seq_p_value, seq_ci_low, "
+        f"seq_ci_high FROM {TABLE} WHERE experiment = ? AND params = ?",
+        [experiment, params],
     )
     counts = ("n_control", "x_control", "n_variant", "x_variant")
     seen = {(r.goal, r.variant, *(int(getattr(r, c)) for c in counts)) for r in past.itertuples(index=False)}
@@ -75,7 +61,7 @@ def running(store: Any, experiment: str, params: str, looks: list[dict[str, Any]
         if math.isfinite(_f(lk["seq_p_value"]))
         and (lk["goal"], lk["variant"], *(int(lk[c]) for c in counts)) not in seen
     ]
-    if new and has and not getattr(store, "read_only", False):
+    if new and not getattr(store, "read_only", False):
         now = datetime.now(UTC).replace(tzinfo=None)
         with store.transaction(changes=[TABLE]) as cur:
             # writes run one at a time: check again inside, so two read-outs at once record one look

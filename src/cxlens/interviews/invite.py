@@ -25,20 +25,11 @@ from urllib.parse import quote, urlsplit
 from cxlens.act.deliver import DeliveryError, send_email
 from cxlens.errors import ForbiddenError, ParameterError
 from cxlens.interviews.recruit import candidates
-from cxlens.schema.ddl_learn import INTERVIEWS
 from cxlens.store.signing import b64, sign, unb64
 
 __all__ = ["SECRET_SETTING", "opt_out", "optout_token", "send_invitations", "verify_optout"]
 
 SECRET_SETTING = "interviews.optout_secret"
-
-
-def _ensure_tables(store: Any) -> None:
-    if not (store.has_table("interview_invites") and store.has_table("interview_optouts")):
-        with store.transaction(changes=["interview_invites", "interview_optouts"]) as cur:  # a version-5 workspace
-            for d in INTERVIEWS:
-                if "interview_invites" in d or "interview_optouts" in d:
-                    cur.execute(d)
 
 
 def optout_token(store: Any, customer_id: str) -> str:
@@ -59,7 +50,6 @@ def opt_out(store: Any, customer_id: str, source: str = "link") -> None:
     """Record that ``customer_id`` declined further interview invitations (idempotent)."""
     if not customer_id:
         raise ParameterError("customer_id", "customer_id is empty")
-    _ensure_tables(store)
     with store.transaction(changes=["interview_optouts"]) as cur:
         cur.execute("INSERT INTO interview_optouts VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     [customer_id, dt.datetime.now(dt.UTC).replace(tzinfo=None), source])  # fmt: skip
@@ -85,7 +75,6 @@ def send_invitations(store: Any, study: str, *, scheduling_url: str, base_url: s
         raise ParameterError(
             "smtp_host", "smtp host is empty; name the SMTP server (allowed with `cxlens act allow-host`)"
         )
-    _ensure_tables(store)
     cands = candidates(store, **filters)
     done = {r[0] for r in store.rows("SELECT customer_id FROM interview_invites WHERE study = ?", [study])}
     out: dict[str, Any] = {"study": study, "sent": 0, "already": 0, "no_email": 0, "failed": [], "invited": []}

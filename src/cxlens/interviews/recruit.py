@@ -74,9 +74,9 @@ def candidates(store: Any, *, opt_in: str = OPT_IN, survey_id: str | None = None
         "o.survey_id, o.score FROM opt o LEFT JOIN customers c ON c.customer_id = o.customer_id "
         "LEFT JOIN risk k ON k.customer_id = o.customer_id "
         "WHERE NOT EXISTS (SELECT 1 FROM nope WHERE nope.customer_id = o.customer_id AND nope.at > o.opted_at) "
+        # declined further contact (the invitation's opt-out link)
+        "AND o.customer_id NOT IN (SELECT customer_id FROM interview_optouts) "
     )
-    if store.has_table("interview_optouts"):  # declined further contact (the invitation's opt-out link)
-        sql += "AND o.customer_id NOT IN (SELECT customer_id FROM interview_optouts) "
     if segment:
         segs = [segment] if isinstance(segment, str) else list(segment)
         sql += f"AND coalesce(c.segment, '(none)') IN ({', '.join('?' * len(segs))}) "

@@ -4,7 +4,9 @@
     GET /api/v1/engagement/cx?days=7
     GET /api/v1/engagement/trend?period=month&by=team&team=…
     GET /api/v1/engagement/comments?by=team&team=…
-    GET /api/v1/engagement/scorecard?by=agent|team&period=month&days=7
+    GET /api/v1/engagement/scorecard?by=agent|team&period=month&days=7  (days: 7, 14, 30 or 90)
+    GET /api/v1/employees/{employee_id}/export  (admin: GDPR access, the employee's own rows)
+    POST /api/v1/employees/{employee_id}/erase  (admin: GDPR erasure)
     POST /api/v1/engagement/pulse/{pulse}/send  {"base_url", "smtp_host", "smtp_port", "from", "team"…}  (admin)
 
 Both go through :func:`cxlens.engagement.summary`: groups under the workspace's minimum size
@@ -127,3 +129,15 @@ async def api_pulse_send(request: Request, pulse: str, body: PulseSendBody) -> d
             pulse, base_url=body.base_url, workspace=name, smtp=smtp, team=body.team, expires_days=body.expires_days
         ),  # fmt: skip
     )
+
+
+@router.get("/api/v1/employees/{employee_id}/export", tags=["engagement"], dependencies=[Admin],
+            summary="GDPR export: every row about an employee")  # fmt: skip
+async def api_employee_export(request: Request, employee_id: str) -> dict[str, Any]:
+    return jsonable(await run_on_workspace(request, lambda ws: ws.engagement.export_employee(employee_id)))
+
+
+@router.post("/api/v1/employees/{employee_id}/erase", tags=["engagement"], dependencies=[Admin],
+             summary="GDPR erasure: delete an employee's rows, pseudonymise references to them")  # fmt: skip
+async def api_employee_erase(request: Request, employee_id: str) -> dict[str, Any]:
+    return await run_on_workspace(request, lambda ws: ws.engagement.erase_employee(employee_id))

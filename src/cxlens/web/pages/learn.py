@@ -7,6 +7,7 @@ recruit list (customer e-mail masked unless the viewer's role reveals PII).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -15,11 +16,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from cxlens.collect.ratelimit import TokenBuckets
 from cxlens.engagement import GROUP_COLUMNS, QUESTIONS, pulse_links
-from cxlens.errors import CxlensError
+from cxlens.errors import CxlensError, RateLimitError
 from cxlens.interviews import invite as interview_invite
 from cxlens.schema.pii import current_policy
-from cxlens.web.deps import csrf_protect, hub, require_role, run_on_workspace
+from cxlens.web.api.surveys import check_survey_rate
+from cxlens.web.deps import csrf_protect, current_workspace_name, hub, require_role, run_on_workspace
 from cxlens.web.pages import register
 
 router = register(APIRouter(include_in_schema=False), id="engagement", label="Engagement", path="/engagement",
@@ -27,6 +30,7 @@ router = register(APIRouter(include_in_schema=False), id="engagement", label="En
 interviews_router = register(APIRouter(include_in_schema=False), id="interviews", label="Interviews",
                              path="/interviews", order=49)  # fmt: skip
 Reader = Depends(require_role("admin", "analyst"))
+Admin = Depends(require_role("admin"))
 CSRF = Depends(csrf_protect)
 
 
@@ -72,6 +76,12 @@ async def interviews_page(
     theme: Annotated[str, Query()] = "",
     frustrated: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
+    return await _interviews(request, segment, per_segment, min_churn_risk, persona, theme, frustrated)
+
+
+async def _interviews(request: Request, segment: str, per_segment: int | None, min_churn_risk: float | None,
+                      persona: str, theme: str, frustrated: int | None, invite: dict[str, Any] | None = None,
+                      invite_error: str | None = None, status: int = 200) -> HTMLResponse:  # fmt: skip
     interviews = (await run_on_workspace(request, lambda ws: ws.interviews.list())).to_dict("records")
     error = None
     try:
@@ -95,13 +105,80 @@ async def interviews_page(
     policy = current_policy()
     cands["email"] = [policy.value(v) for v in cands["email"]]
     cands["name"] = [policy.value(v) for v in cands["name"]]
-    return _render(request, "interviews/page.html", {"nav_active": "interviews", "interviews": interviews,
-                                                     "candidates": cands.to_dict("records"), "segment": segment,
-                                                     "per_segment": per_segment or "",
-                                                     "min_churn_risk": "" if min_churn_risk is None else min_churn_risk,
-                                                     "persona": persona, "theme": theme,
-                                                     "frustrated": frustrated or "", "error": error,
-                                                     "tags": tag_rows})  # fmt: skip
+    user = getattr(request.state, "user", None)
+    ctx = {"nav_active": "interviews", "interviews": interviews, "candidates": cands.to_dict("records"),
+           "segment": segment, "per_segment": per_segment or "",
+           "min_churn_risk": "" if min_churn_risk is None else min_churn_risk, "persona": persona, "theme": theme,
+           "frustrated": frustrated or "", "error": error, "tags": tag_rows,
+           "can_invite": user is None or user.role == "admin", "invite": invite, "invite_error": invite_error,
+           "base_url": str(request.base_url).rstrip("/")}  # fmt: skip
+    return request.app.state.templates.TemplateResponse(request, "interviews/page.html", ctx, status_code=status)
+
+
+@interviews_router.post("/interviews/invite", response_class=HTMLResponse, dependencies=[Admin, CSRF])
+async def interviews_invite_form(request: Request) -> HTMLResponse:
+    """Send the invitations of the recruit list as filtered on the page (admins; CSRF-protected)."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+    def num(name: str, kind: type) -> Any:
+        raw = form.get(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return kind(raw)
+        except ValueError:
+            from cxlens.errors import ParameterError
+
+            raise ParameterError(name, f"{name} is {raw!r}; expected a number") from None
+
+    filters = {"segment": form.get("segment", ""), "persona": form.get("persona", ""), "theme": form.get("theme", "")}
+    invite, error, status = None, None, 200
+    try:
+        per_segment, risk = num("per_segment", int), num("min_churn_risk", float)
+        frustrated, port = num("frustrated", int), num("smtp_port", int) or 25
+        smtp = {"host": form.get("smtp_host", "").strip(), "port": port, "from": form.get("from") or None,
+                "starttls": form.get("starttls") == "1", "username": form.get("username") or None,
+                "password_env": form.get("password_env") or None}  # fmt: skip
+        name = current_workspace_name(request)
+        invite = await run_on_workspace(
+            request,
+            lambda ws: ws.interviews.invite(
+                form.get("study", "").strip(), scheduling_url=form.get("scheduling_url", "").strip(),
+                base_url=form.get("base_url", "").strip(), workspace=name, smtp=smtp,
+                segment=filters["segment"] or None, persona=filters["persona"] or None,
+                theme=filters["theme"] or None, min_churn_risk=risk, per_segment=per_segment, frustrated=frustrated),
+        )  # fmt: skip
+    except CxlensError as e:
+        error, status = str(e), e.http_status
+        per_segment = risk = frustrated = None
+    return await _interviews(request, filters["segment"], per_segment, risk, filters["persona"], filters["theme"],
+                             frustrated, invite=invite, invite_error=error, status=status)  # fmt: skip
+
+
+# -- the public link pages' rate: per client address (the survey write limit the hosted survey pages use,
+# settings ``surveys.rate_limit``/``surveys.rate_burst``) and per link token (a link is one person's: a few
+# loads and one answer; settings ``learn.link_rate_limit`` requests a second, ``learn.link_rate_burst``)
+LINK_RATE, LINK_BURST = 0.1, 10.0
+
+
+def check_link_rate(request: Request, ws: Any, token: str, what: str) -> None:
+    """429 (:class:`RateLimitError`, with the seconds to wait) when this address or this link is over its rate."""
+    check_survey_rate(request, ws, what)
+    buckets = getattr(request.app.state, "link_buckets", None)
+    if buckets is None:
+        buckets = request.app.state.link_buckets = TokenBuckets()
+    rate = float(ws.setting("learn.link_rate_limit", LINK_RATE))
+    burst = float(ws.setting("learn.link_rate_burst", LINK_BURST))
+    key = hashlib.sha256(f"{id(ws)}/{what}/{token}".encode()).hexdigest()  # no link kept in memory as is
+    wait = buckets.take(key, rate=rate, burst=burst)
+    if wait:
+        raise RateLimitError(f"too many requests for this {what} link; retry in {wait:.0f} s", wait)
+
+
+def _limited(resp: HTMLResponse, e: CxlensError) -> HTMLResponse:
+    if isinstance(e, RateLimitError):
+        resp.headers["Retry-After"] = str(max(1, int(e.retry_after + 0.999)))
+    return resp
 
 
 # -- pulse by link (public: the signed single-use token is the key; under /s like hosted surveys) --
@@ -117,9 +194,10 @@ def _pulse_page(request: Request, ctx: dict[str, Any], status: int = 200) -> HTM
 async def pulse_form(request: Request, workspace: str, token: str) -> HTMLResponse:
     try:
         ws = hub(request).get(workspace)
+        check_link_rate(request, ws, token, "pulse")
         await run_in_threadpool(pulse_links.verify_token, ws.store, token)
     except CxlensError as e:
-        return _pulse_page(request, {"step": "error", "message": str(e)}, e.http_status)
+        return _limited(_pulse_page(request, {"step": "error", "message": str(e)}, e.http_status), e)
     return _pulse_page(request, {"step": "form"})
 
 
@@ -129,10 +207,11 @@ async def pulse_submit(request: Request, workspace: str, token: str) -> HTMLResp
     scores = {q: form.get(f"q_{q}") for q in QUESTIONS}
     try:
         ws = hub(request).get(workspace)
+        check_link_rate(request, ws, token, "pulse")
         await run_in_threadpool(pulse_links.answer, ws.store, token, scores, form.get("comment"))
     except CxlensError as e:
-        if e.http_status in (403, 404, 410):
-            return _pulse_page(request, {"step": "error", "message": str(e)}, e.http_status)
+        if e.http_status in (403, 404, 410, 429):
+            return _limited(_pulse_page(request, {"step": "error", "message": str(e)}, e.http_status), e)
         return _pulse_page(request, {"step": "form", "error": str(e)}, e.http_status)
     return _pulse_page(request, {"step": "thanks"})
 
@@ -148,9 +227,10 @@ def _optout_page(request: Request, step: str, message: str = "", status: int = 2
 async def interview_optout_form(request: Request, workspace: str, token: str) -> HTMLResponse:
     try:
         ws = hub(request).get(workspace)
+        check_link_rate(request, ws, token, "opt-out")
         await run_in_threadpool(interview_invite.verify_optout, ws.store, token)
     except CxlensError as e:
-        return _optout_page(request, "error", str(e), e.http_status)
+        return _limited(_optout_page(request, "error", str(e), e.http_status), e)
     return _optout_page(request, "confirm")
 
 
@@ -158,13 +238,14 @@ async def interview_optout_form(request: Request, workspace: str, token: str) ->
 async def interview_optout(request: Request, workspace: str, token: str) -> HTMLResponse:
     try:
         ws = hub(request).get(workspace)
+        check_link_rate(request, ws, token, "opt-out")
 
         def work() -> None:
             interview_invite.opt_out(ws.store, interview_invite.verify_optout(ws.store, token), "link")
 
         await run_in_threadpool(work)
     except CxlensError as e:
-        return _optout_page(request, "error", str(e), e.http_status)
+        return _limited(_optout_page(request, "error", str(e), e.http_status), e)
     return _optout_page(request, "done")
 
 
