@@ -31,10 +31,14 @@
   var now = function () { return Date.now(); };
   var on = function (t, ev, fn, opt) { t.addEventListener(ev, fn, opt === undefined ? true : opt); };
 
+  // signals so far, for a replay recorder that starts later (it marks them)
+  var SIG = {$rageclick: 1, $deadclick: 1, $errorclick: 1, $quickback: 1, $excessive_scroll: 1};
+  cx.signals = cx.signals || [];
   function track(name, props) {
     if (!cx.capturing()) return;
     if (!props.$pageview_id) props.$pageview_id = cx.pageview();
-    cx.track(name, props);
+    var m = cx.track(name, props);
+    if (m && SIG[name]) { cx.signals.push(m); if (cx.signals.length > 20) cx.signals.shift(); }
   }
   function within(el, cls) {
     for (; el && el.nodeType === 1; el = el.parentElement) if (el.classList.contains(cls)) return true;
@@ -212,8 +216,11 @@
       if (h) sessionStorage.setItem(QB, JSON.stringify(h)); else return JSON.parse(sessionStorage.getItem(QB)) || {};
     } catch (e) { return {}; }
   }
+  // a page view starts at the page's navigation (not when this script loads), later at cxlens.page()
+  var loadedAt = window.performance && performance.timeOrigin ? Math.round(performance.timeOrigin) : now();
   function pageView() {
-    var h = nav(), sid = cx.session(), href = location.href, t = now(), id = cx.pageview();
+    var h = nav(), sid = cx.session(), href = location.href, t = loadedAt || now(), id = cx.pageview();
+    loadedAt = 0;
     var v = h.s === sid && h.v ? h.v : [], b = v[v.length - 1], a = v[v.length - 2];
     if (b && b.id === id) return;
     if (B.frustration && a && b && a.u === key(href) && b.u !== a.u && t - b.t < b.th) {
@@ -235,8 +242,8 @@
         if (k.v && k.v.length && k.v[k.v.length - 1].id === id) { var e = k.v[k.v.length - 1]; e.th = base.quickBackMs; e.f = base.scrollFence; nav(k); }
       }, function () { /* keep the defaults */ });
   }
-  // with replay on, wait (≤ 2 s) for the recorder, so that a quick back is marked in the recording too
-  (function ready(n) { if (!B.replay || cx.replayLoaded || n > 40) pageView(); else setTimeout(function () { ready(n + 1); }, 50); })(0);
+  // at once: a page left before the recorder loaded is still one to come back to
+  pageView();
   cx.on("page", function () { setTimeout(pageView, 0); });
   on(window, "scroll", function () {
     var y = window.scrollY || window.pageYOffset || 0, d = y - ext;
