@@ -29,7 +29,15 @@ import pandas as pd
 
 from cxlens.behaviour.baselines import compute as compute_baselines
 from cxlens.behaviour.config import zones as zone_definitions
-from cxlens.behaviour.replay import NEAR_HOURS, compact, purge, replay_events, replay_meta, replays_near
+from cxlens.behaviour.replay import (
+    NEAR_HOURS,
+    compact,
+    purge,
+    replay_events,
+    replay_meta,
+    replays_near,
+    timeline_replays,
+)
 from cxlens.behaviour.sync import COLUMNS, sync, typed_events_sql
 from cxlens.errors import ParameterError
 from cxlens.journeys.api import Journeys
@@ -534,6 +542,13 @@ class Behaviour:
         """For each ``(customer_id, moment)`` — a survey answer, a ticket, a funnel step — the id of that
         person's recorded session nearest in time (within ``max_hours``, default 24), else ``None``."""
         return replays_near(self.store, moments, max_hours)
+
+    def timeline_replays(
+        self, customer_id: str, rows: list[tuple[Any, Any]], max_hours: float = NEAR_HOURS
+    ) -> list[tuple[str, bool] | None]:
+        """For each ``(session_id, moment)`` row of ``customer_id``'s timeline, ``(session, True)`` when the
+        row's own session was recorded, else ``(nearest session, False)`` within ``max_hours``, else ``None``."""
+        return timeline_replays(self.store, customer_id, rows, max_hours)
 
     def replay_near(self, customer_id: str, at: Any, max_hours: float = NEAR_HOURS) -> dict[str, Any] | None:
         """The metadata of ``customer_id``'s recorded session nearest to ``at`` (``None``: none within
