@@ -28,6 +28,7 @@ import ibis
 import pandas as pd
 
 from cxlens.behaviour.baselines import compute as compute_baselines
+from cxlens.behaviour.baselines import refresh as refresh_baselines
 from cxlens.behaviour.config import zones as zone_definitions
 from cxlens.behaviour.replay import (
     NEAR_HOURS,
@@ -410,6 +411,11 @@ class Behaviour:
         """Each page's quick-back threshold and excessive-scrolling fence, with what they rest on
         (:mod:`cxlens.behaviour.baselines`; what the SDK is told in the remote config)."""
         return compute_baselines(self.store, self._events())
+
+    def refresh_baselines(self) -> dict[str, Any]:
+        """Recompute the baselines and store them for the remote config now (what the
+        ``behaviour.baselines`` job does every 5 minutes): ``{"pages", "seconds"}``."""
+        return refresh_baselines(self.store)
 
     def sessions(
         self,
