@@ -263,9 +263,9 @@ class Behaviour:
         return df.sort_values(["clicks", "selector"], ascending=[False, True], ignore_index=True)
 
     # -- frustration -------------------------------------------------------------------------
-    def _views(self, start: Any, end: Any) -> ibis.Table:
-        """Page views with their session, touchpoint and page."""
-        ev = self._events(start, end)
+    def _views(self, start: Any, end: Any, segment: str | None = None) -> ibis.Table:
+        """Page views with their session, touchpoint and page (of ``segment``'s members only, when given)."""
+        ev = restrict_to_segment(self.store, self._events(start, end), segment)
         return ev.filter((ev.type == "page") & ev.session_id.notnull()).select("session_id", "ts", "touchpoint", "page")
 
     def frustration(
@@ -276,6 +276,7 @@ class Behaviour:
         min_pageviews: int = 0,
         start: Any = None,
         end: Any = None,
+        segment: str | None = None,
     ) -> pd.DataFrame:
         """Frustration signals per page (``by="url"``), element (``"selector"``) or ``"touchpoint"``.
 
@@ -284,15 +285,17 @@ class Behaviour:
         ``frustrated_sessions`` (sessions with any signal there) with its share and
         Wilson 95 % CI, and ``frustration_score`` (weighted signals per 100 page views, :data:`WEIGHTS`).
         Worst first. ``min_pageviews`` drops groups seen fewer times (a score on 2 page views is noise).
+        ``segment``: only the page views and signals of that saved segment's members (events with
+        their ``customer_id``; anonymous ones are left out).
         """
         if not isinstance(min_pageviews, int) or min_pageviews < 0:
             raise ParameterError("min_pageviews", f"min_pageviews is {min_pageviews!r}; expected a whole number ≥ 0")
         if by not in ("url", "selector", "touchpoint"):
             raise ParameterError("by", f"by is {by!r}; expected url, selector or touchpoint")
-        ev = self._events(start, end)
+        ev = restrict_to_segment(self.store, self._events(start, end), segment)
         if url is not None:
             ev = ev.filter(_on_page(ev, url))
-        views = self._views(start, end)
+        views = self._views(start, end, segment)
         if url is not None:
             key = page_key(url)
             views = views.filter(
