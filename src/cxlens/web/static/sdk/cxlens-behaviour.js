@@ -192,20 +192,22 @@
   });
 
   // -- scroll depth per page view and zone exposure ----------------------------------------------
-  var maxBottom = 0, sent = false;
+  var maxBottom = 0, sent = false, view = null;  // view: the page view the depth belongs to (SPA: the one left)
   function depth() {
     maxBottom = Math.max(maxBottom, (window.scrollY || window.pageYOffset || 0) + window.innerHeight);
   }
   depth();
   on(window, "scroll", depth, {passive: true});
-  cx.onHide(function () {
+  function sendDepth() {
     if (!(B.heatmaps || B.frustration) || sent) return;
     sent = true;
-    var h = document.documentElement.scrollHeight;
-    track("$scroll_depth", {$max_y: Math.round(maxBottom), $page_height: h, $viewport_width: window.innerWidth,
-                            $viewport_height: window.innerHeight, $percent: h ? Math.min(100, Math.round(maxBottom / h * 100)) : null,
-                            $direction_changes: turns});
-  });
+    var h = document.documentElement.scrollHeight, p = {$max_y: Math.round(maxBottom), $page_height: h,
+      $viewport_width: window.innerWidth, $viewport_height: window.innerHeight,
+      $percent: h ? Math.min(100, Math.round(maxBottom / h * 100)) : null, $direction_changes: turns};
+    if (view) { p.url = view.href; p.$pageview_id = view.id; }
+    track("$scroll_depth", p);
+  }
+  cx.onHide(sendDepth);
 
   // -- the page's baseline, quick backs and excessive scrolling ------------------------------------
   var base = {quickBackMs: 5000, scrollFence: 10}, QB = "cxlens_qb", TURN_PX = 50;
@@ -227,6 +229,8 @@
       track("$quickback", {url: b.h, $from_url: b.h, $to_url: href, $dwell_ms: t - b.t, $threshold_ms: b.th,
                            $pageview_id: b.id});
     }
+    if (view && view.id !== id) { sent = false; maxBottom = 0; depth(); }  // a new (SPA) page view: its own depth
+    view = {id: id, href: href};
     v.push({u: key(href), h: href, t: t, id: id, th: 5000});
     nav({s: sid, v: v.slice(-2)});
     base = {quickBackMs: 5000, scrollFence: 10}; dir = 0; ext = window.scrollY || window.pageYOffset || 0; turns = 0; excessive = false;
@@ -244,7 +248,7 @@
   }
   // at once: a page left before the recorder loaded is still one to come back to
   pageView();
-  cx.on("page", function () { setTimeout(pageView, 0); });
+  cx.on("page", function () { sendDepth(); setTimeout(pageView, 0); });  // the depth of the page view left
   on(window, "scroll", function () {
     var y = window.scrollY || window.pageYOffset || 0, d = y - ext;
     if (!dir) { if (Math.abs(d) >= TURN_PX) { dir = d > 0 ? 1 : -1; ext = y; } return; }
