@@ -94,6 +94,7 @@ def test_remote_config_answers_the_pages_baseline_over_http(bws):
 
     hub = WorkspaceHub.open({"b": bws})
     _, key = hub.create_key("b", "write")
+    hub.get("b").behaviour.refresh_baselines()  # what the behaviour.baselines job stores (test_baseline_job.py)
     try:
         with TestClient(create_app(hub)) as c:
             got = c.get("/v1/behaviour/config", params={"writeKey": key, "page": S + "/p?utm=1#top"}).json()

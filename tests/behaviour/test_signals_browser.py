@@ -64,6 +64,7 @@ def site(tmp_path_factory, browser):
         ws = hub.get("shop")
         ws.set_setting("collect.allowed_origins", [origin])
         ws.insert("events", _history(origin))
+        ws.behaviour.refresh_baselines()  # what the behaviour.baselines job stores for the remote config
         yield ws, origin
         static.shutdown()
     hub.close()

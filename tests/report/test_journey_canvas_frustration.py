@@ -95,3 +95,42 @@ def test_api_canvas_carries_frustration(wpath):
         assert svg.status_code == 200 and b"rage+dead" in svg.content
         inline = client.get("/partials/journey/canvas").text  # the /journey page's wall map
         assert "rage+dead" in inline
+
+
+def test_frustration_follows_the_saved_segment_filter(wpath):
+    """A saved segment restricts the frustration column to its members' page views and signals (plain SQL)."""
+    from fastapi.testclient import TestClient
+
+    from cxlens.store.segments import save_segment
+    from cxlens.web import create_app
+
+    everyone = _sql_signals(wpath)
+    with cxlens.open(wpath) as ws:
+        # members: every second customer who dead-clicked (so checkout keeps signals), and a slice of the rest
+        dead = ws.sql("SELECT DISTINCT customer_id FROM events WHERE name = '$deadclick' AND customer_id IS NOT NULL "
+                      "ORDER BY 1")["customer_id"].tolist()  # fmt: skip
+        others = ws.sql("SELECT DISTINCT customer_id FROM events WHERE type = 'page' AND customer_id IS NOT NULL "
+                        "ORDER BY 1")["customer_id"].tolist()  # fmt: skip
+        members = sorted(set(dead[::2]) | set(others[::3]))
+        save_segment(ws.store, "canvas-members", members)
+        ids = ", ".join(f"'{m}'" for m in members)
+        df = ws.sql(
+            f"""SELECT touchpoint,
+                       count(*) FILTER (WHERE type = 'page' AND session_id IS NOT NULL) AS pv,
+                       count(*) FILTER (WHERE name = '$rageclick') AS rage,
+                       count(*) FILTER (WHERE name = '$deadclick') AS dead,
+                       count(*) FILTER (WHERE name = '$errorclick') AS err
+                FROM events WHERE touchpoint IS NOT NULL AND customer_id IN ({ids}) GROUP BY touchpoint"""
+        )
+        expected = {r.touchpoint: (int(r.pv), int(r.rage), int(r.dead), int(r.err)) for r in df.itertuples()}
+        canvas = journey_canvas(ws, segment="canvas-members")
+        got = {k: t["frustration"] for k, t in _touchpoints(canvas.stages).items() if t["frustration"]}
+        assert "checkout" in got and len(got) >= 3
+        for tp, fr in got.items():
+            assert (fr["pageviews"], fr["rage_clicks"], fr["dead_clicks"], fr["error_clicks"]) == expected[tp], tp
+        assert got["checkout"]["pageviews"] < everyone["checkout"][0]  # filtered, not everyone's
+        assert not any("frustration" in n for n in canvas.notes)  # no "not filtered" note any more
+        body = TestClient(create_app(ws)).get("/api/v1/journeys/canvas", params={"saved_segment": "canvas-members"})
+        assert body.status_code == 200, body.text
+        fr = _touchpoints(body.json()["stages"])["checkout"]["frustration"]
+        assert (fr["pageviews"], fr["rage_clicks"], fr["dead_clicks"], fr["error_clicks"]) == expected["checkout"]

@@ -28,9 +28,19 @@ import ibis
 import pandas as pd
 
 from cxlens.behaviour.baselines import compute as compute_baselines
+from cxlens.behaviour.baselines import refresh as refresh_baselines
 from cxlens.behaviour.config import check_zones
 from cxlens.behaviour.config import zones as zone_definitions
-from cxlens.behaviour.replay import NEAR_HOURS, compact, purge, recorded, replay_events, replay_meta, replays_near
+from cxlens.behaviour.replay import (
+    NEAR_HOURS,
+    compact,
+    purge,
+    recorded,
+    replay_events,
+    replay_meta,
+    replays_near,
+    timeline_replays,
+)
 from cxlens.behaviour.sync import BEHAVIOUR_NAMES, COLUMNS, sync, typed_events_sql
 from cxlens.errors import ParameterError
 from cxlens.journeys.api import Journeys
@@ -334,9 +344,9 @@ class Behaviour:
         return df.sort_values(["clicks", "selector"], ascending=[False, True], ignore_index=True)
 
     # -- frustration -------------------------------------------------------------------------
-    def _views(self, start: Any, end: Any) -> ibis.Table:
-        """Page views with their session, touchpoint and page."""
-        ev = self._events(start, end)
+    def _views(self, start: Any, end: Any, segment: str | None = None) -> ibis.Table:
+        """Page views with their session, touchpoint and page (of ``segment``'s members only, when given)."""
+        ev = restrict_to_segment(self.store, self._events(start, end), segment)
         return ev.filter((ev.type == "page") & ev.session_id.notnull()).select("session_id", "ts", "touchpoint", "page")
 
     def frustration(
@@ -347,6 +357,7 @@ class Behaviour:
         min_pageviews: int = 0,
         start: Any = None,
         end: Any = None,
+        segment: str | None = None,
     ) -> pd.DataFrame:
         """Frustration signals per page (``by="url"``), element (``"selector"``) or ``"touchpoint"``.
 
@@ -355,15 +366,17 @@ class Behaviour:
         ``frustrated_sessions`` (sessions with any signal there) with its share and
         Wilson 95 % CI, and ``frustration_score`` (weighted signals per 100 page views, :data:`WEIGHTS`).
         Worst first. ``min_pageviews`` drops groups seen fewer times (a score on 2 page views is noise).
+        ``segment``: only the page views and signals of that saved segment's members (events with
+        their ``customer_id``; anonymous ones are left out).
         """
         if not isinstance(min_pageviews, int) or min_pageviews < 0:
             raise ParameterError("min_pageviews", f"min_pageviews is {min_pageviews!r}; expected a whole number ≥ 0")
         if by not in ("url", "selector", "touchpoint"):
             raise ParameterError("by", f"by is {by!r}; expected url, selector or touchpoint")
-        ev = self._events(start, end)
+        ev = restrict_to_segment(self.store, self._events(start, end), segment)
         if url is not None:
             ev = ev.filter(_on_page(ev, url))
-        views = self._views(start, end)
+        views = self._views(start, end, segment)
         if url is not None:
             key = page_key(url)
             views = views.filter(
@@ -488,6 +501,11 @@ class Behaviour:
         """Each page's quick-back threshold and excessive-scrolling fence, with what they rest on
         (:mod:`cxlens.behaviour.baselines`; what the SDK is told in the remote config)."""
         return compute_baselines(self.store, self._events())
+
+    def refresh_baselines(self) -> dict[str, Any]:
+        """Recompute the baselines and store them for the remote config now (what the
+        ``behaviour.baselines`` job does every 5 minutes): ``{"pages", "seconds"}``."""
+        return refresh_baselines(self.store)
 
     def sessions(
         self,
@@ -624,6 +642,13 @@ class Behaviour:
         """For each ``(customer_id, moment)`` — a survey answer, a ticket, a funnel step — the id of that
         person's recorded session nearest in time (within ``max_hours``, default 24), else ``None``."""
         return replays_near(self.store, moments, max_hours)
+
+    def timeline_replays(
+        self, customer_id: str, rows: list[tuple[Any, Any]], max_hours: float = NEAR_HOURS
+    ) -> list[tuple[str, bool] | None]:
+        """For each ``(session_id, moment)`` row of ``customer_id``'s timeline, ``(session, True)`` when the
+        row's own session was recorded, else ``(nearest session, False)`` within ``max_hours``, else ``None``."""
+        return timeline_replays(self.store, customer_id, rows, max_hours)
 
     def replay_near(self, customer_id: str, at: Any, max_hours: float = NEAR_HOURS) -> dict[str, Any] | None:
         """The metadata of ``customer_id``'s recorded session nearest to ``at`` (``None``: none within

@@ -48,6 +48,7 @@ __all__ = [
     "MAX_SESSION",
     "NEAR_HOURS",
     "RETENTION",
+    "timeline_replays",
     "Chunk",
     "compact",
     "decode",
@@ -362,6 +363,25 @@ def replays_near(store: Any, moments: list[tuple[Any, Any]], max_hours: float = 
     for k, sid in rows:
         out[int(k)] = sid
     return out
+
+
+def timeline_replays(
+    store: Any, customer_id: str, rows: list[tuple[Any, Any]], max_hours: float = NEAR_HOURS
+) -> list[tuple[str, bool] | None]:
+    """For each ``(session_id, moment)`` row of one person's timeline (the customer 360): ``(the row's
+    own session, True)`` when that session was recorded, else ``(the person's session nearest in time,
+    False)`` within ``max_hours`` (:func:`replays_near`), else ``None``. Two queries for all the rows."""
+    own = recorded(store, [s for s, _ in rows if isinstance(s, str) and s])
+    need = [i for i, (s, _) in enumerate(rows) if s not in own]
+    near = replays_near(store, [(customer_id, _moment(rows[i][1])) for i in need], max_hours)
+    out: list[tuple[str, bool] | None] = [(s, True) if s in own else None for s, _ in rows]
+    for i, sid in zip(need, near, strict=True):
+        out[i] = None if sid is None else (sid, False)
+    return out
+
+
+def _moment(ts: Any) -> Any:
+    return None if ts is None or ts != ts else ts  # NaN and NaT are not equal to themselves
 
 
 def compact(store: Any, idle_minutes: float = 30, *, now: datetime | None = None) -> dict[str, int]:

@@ -114,9 +114,21 @@ def exit_pages(
 
 
 @behaviour_app.command("baselines")
-def baselines(fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table) -> None:
+def baselines(
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="Also store them for the remote config now (the behaviour.baselines job does it every 5 min).",
+        ),
+    ] = False,
+    fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
+) -> None:
     """Each page's quick-back threshold and excessive-scrolling fence (what the SDK is told)."""
     with open() as ws:
+        if store:
+            done = ws.behaviour.refresh_baselines()
+            err.print(f"stored the baselines of {done['pages']:,} pages for the remote config ({done['seconds']} s)")
         print_frame(ws.behaviour.baselines(), fmt)
 
 

@@ -106,13 +106,20 @@ def churn_train(
         str | None, typer.Option(help="Holdout cut-off (default: one horizon before the data ends).")
     ] = None,
     horizon_days: Annotated[int, typer.Option(help="Churn within this many days.")] = 90,
+    behaviour: Annotated[
+        bool | None,
+        typer.Option(
+            "--behaviour/--no-behaviour",
+            help="Use the behaviour features (rage/dead/error clicks…); default: when there is behaviour data.",
+        ),
+    ] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="table or json.")] = Fmt.table,
 ) -> None:
     """Train the churn model with a time-based holdout; print ROC-AUC, PR-AUC, lift vs a logistic baseline."""
     from cxlens.customers.churn_model import save_model, train_churn
 
     with open(read_only=exists()) as ws:
-        run = train_churn(ws, as_of, horizon_days=horizon_days)
+        run = train_churn(ws, as_of, horizon_days=horizon_days, behaviour=behaviour)
     save_model(run.model, model_path)
     summary = jsonable_tree(run.summary())
     if fmt is Fmt.json:

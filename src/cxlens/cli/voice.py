@@ -56,6 +56,13 @@ def voice_drivers(
     method: Annotated[str, typer.Option(help="relative_weights (Johnson) or shapley (LMG).")] = "relative_weights",
     boot: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    behaviour: Annotated[
+        bool | None,
+        typer.Option(
+            "--behaviour/--no-behaviour",
+            help="Add behaviour drivers (rage/dead/error clicks…); default: with touchpoints, when there is behaviour data.",
+        ),
+    ] = None,
     chart: Annotated[
         Path | None, typer.Option(help="Also write the importance × performance chart (Vega-Lite JSON).")
     ] = None,
@@ -67,7 +74,9 @@ def voice_drivers(
 
     spec: str | list[str] = drivers if drivers in ("touchpoints", "themes") else [d.strip() for d in drivers.split(",")]
     with open(read_only=exists()) as ws:
-        df = key_drivers(ws, target, spec, method=method, survey=survey, level=level, n_boot=boot, seed=seed)
+        df = key_drivers(
+            ws, target, spec, method=method, survey=survey, level=level, n_boot=boot, seed=seed, behaviour=behaviour
+        )
     if chart is not None:
         chart.write_text(json.dumps(to_vega_lite(driver_quadrant_chart(df))), encoding="utf-8")
     if fmt is Fmt.table:  # the headline columns; json/csv carry everything

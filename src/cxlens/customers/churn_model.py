@@ -39,7 +39,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from cxlens.customers.clv_models import NotFittedError
-from cxlens.customers.features import customer_features, data_range
+from cxlens.customers.features import customer_features, data_range, has_behaviour
 from cxlens.errors import ConfigError
 from cxlens.metrics.common import DateLike, ts_literal
 
@@ -402,6 +402,7 @@ class ChurnTraining:
             "label": self.label,
             "n_train": self.n_train,
             "n_test": self.n_test,
+            "behaviour_features": bool(getattr(self.model, "feature_spec_", {}).get("behaviour", False)),
             "model": {k: self.metrics[k] for k in keys},
             "logistic_baseline": {k: self.baseline[k] for k in keys},
         }
@@ -420,6 +421,7 @@ def train_churn(
     label: str = "auto",
     model: ChurnModel | None = None,
     refit: bool = True,
+    behaviour: bool | None = None,
 ) -> ChurnTraining:
     """Train and evaluate a churn model on a workspace with a time-based holdout.
 
@@ -430,7 +432,9 @@ def train_churn(
 
     With ``refit=True`` the returned model is then refitted on the test period (the most recent
     complete labels), ready for :func:`score_churn` at the end of the data; the metrics are always
-    those of the holdout model. ``label`` is as in :func:`churn_labels`.
+    those of the holdout model. ``label`` is as in :func:`churn_labels`. ``behaviour``: add the
+    behaviour features (:data:`~cxlens.customers.features.BEHAVIOUR_FEATURES`, only events before
+    each cutoff); ``None``: when the workspace has behaviour events before the training cutoff.
     """
     first, last = data_range(ws)
     end = last.normalize() + pd.Timedelta(days=1)
@@ -452,9 +456,11 @@ def train_churn(
     if label == "auto":
         resolved = "churned_at" if int(ws.read(cu.churned_at.count())) > 0 else "inactivity"
 
-    X_tr = customer_features(ws, train_as_of, lookback_days=lookback_days)
+    if behaviour is None:
+        behaviour = has_behaviour(ws, train_as_of)
+    X_tr = customer_features(ws, train_as_of, lookback_days=lookback_days, behaviour=behaviour)
     y_tr = churn_labels(ws, X_tr.index, train_as_of, horizon_days, label=resolved)
-    X_te = customer_features(ws, test_as_of, lookback_days=lookback_days)
+    X_te = customer_features(ws, test_as_of, lookback_days=lookback_days, behaviour=behaviour)
     y_te = churn_labels(ws, X_te.index, test_as_of, horizon_days, label=resolved)
     X_tr = _design(X_tr)
     X_te = X_te[X_tr.columns]
@@ -467,7 +473,7 @@ def train_churn(
     base = logistic_baseline(X_tr).fit(_as_text(X_tr), y_tr)
     baseline = evaluate_scores(y_te, base.predict_proba(_as_text(X_te))[:, 1])
     final = clone(m).fit(X_te, y_te) if refit else holdout
-    final.feature_spec_ = {"lookback_days": lookback_days, "horizon_days": horizon_days}
+    final.feature_spec_ = {"lookback_days": lookback_days, "horizon_days": horizon_days, "behaviour": behaviour}
     return ChurnTraining(
         model=final,
         metrics=metrics,
@@ -501,7 +507,9 @@ def score_churn(
     if as_of is None:
         _, last = data_range(ws)
         as_of = last.normalize() + pd.Timedelta(days=1)
-    X = customer_features(ws, as_of, lookback_days=spec.get("lookback_days", 365))
+    X = customer_features(
+        ws, as_of, lookback_days=spec.get("lookback_days", 365), behaviour=bool(spec.get("behaviour", False))
+    )
     risk = model.predict_proba(X)[:, 1]
     ex = model.explain(X, top=top)
     text = (

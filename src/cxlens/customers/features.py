@@ -32,6 +32,19 @@ drop_offs              sessions in the lookback with ``checkout`` and no ``purch
 segment, plan, country the customer's traits (``traits.<key>`` too, when asked for)
 ====================== ==================================================================
 
+With ``behaviour=True`` (:func:`has_behaviour`: the workspace has browser-SDK behaviour events
+before ``as_of``), also :data:`BEHAVIOUR_FEATURES`, over the last :data:`BEHAVIOUR_DAYS` days
+``[as_of - 90 d, as_of)`` (:func:`behaviour_features_expr`):
+
+====================== ==================================================================
+rage_clicks …          ``$rageclick``, ``$deadclick``, ``$errorclick``, ``$quickback`` and
+excessive_scrolls      ``$excessive_scroll`` events (cxlens.behaviour.analyses.SIGNALS)
+web_sessions           distinct sessions with a page view
+frustration_score      the behaviour score per session (cxlens.behaviour.analyses.WEIGHTS:
+                       3·rage + 2·dead + 3·error + quick backs + excessive scrolls) summed,
+                       ÷ ``web_sessions`` (0 without sessions)
+====================== ==================================================================
+
 Day counts are whole seconds / 86,400 (the fraction of a second is dropped on every backend: Spark's
 ``unix_timestamp`` has no sub-second part), so DuckDB and Spark build the same table.
 """
@@ -43,19 +56,24 @@ from collections.abc import Sequence
 import ibis
 import pandas as pd
 
+from cxlens.behaviour.analyses import SIGNALS, WEIGHTS
 from cxlens.errors import NotFoundError
 from cxlens.metrics.common import DateLike, backend_name, json_text, ts_literal
 from cxlens.metrics.tickets import hours_between
 from cxlens.metrics.value import EXCLUDED_STATUSES, valid_orders
 
 __all__ = [
+    "BEHAVIOUR_DAYS",
+    "BEHAVIOUR_FEATURES",
     "COUNT_FEATURES",
     "FEATURE_COLUMNS",
     "NUMERIC_FEATURES",
     "TRAIT_COLUMNS",
+    "behaviour_features_expr",
     "customer_features",
     "customer_features_expr",
     "data_range",
+    "has_behaviour",
     "trait_frame",
 ]
 
@@ -94,6 +112,10 @@ NUMERIC_FEATURES = [
     "cart_abandonments",
     "drop_offs",
 ]
+#: behaviour features (browser-SDK signals), added when the workspace has behaviour data
+BEHAVIOUR_FEATURES = [*SIGNALS, "web_sessions", "frustration_score"]
+#: their window: the last 90 days before the cutoff
+BEHAVIOUR_DAYS = 90
 TRAIT_COLUMNS = ["segment", "plan", "country"]
 FEATURE_COLUMNS = ["customer_id", *NUMERIC_FEATURES, *TRAIT_COLUMNS]
 
@@ -117,6 +139,35 @@ def _days(later: ibis.Value, earlier: ibis.Value) -> ibis.Value:
     return (_seconds(later) - _seconds(earlier)) / _DAY
 
 
+def has_behaviour(ws, before: DateLike = None) -> bool:
+    """Whether ``events`` holds browser-SDK behaviour events (clicks, scroll depths, signals) before ``before``."""
+    events = _table(ws, "events")
+    if events is None:
+        return False
+    e = events.filter(events.name.isin(["$click", "$scroll_depth", *SIGNALS.values()]))
+    if before is not None:
+        e = e.filter(e.ts < ts_literal(before))
+    return int(ws.read(e.limit(1).count())) > 0
+
+
+def behaviour_features_expr(events: ibis.Table, start: ibis.Value | None, end: ibis.Value | None) -> ibis.Table:
+    """Per customer, :data:`BEHAVIOUR_FEATURES` over the events in ``[start, end)`` (either end open
+    when ``None``); customers with no signal and no page view in it have no row."""
+    e = events.filter(events.customer_id.notnull(), events.name.isin(list(SIGNALS.values())) | (events.type == "page"))
+    if start is not None:
+        e = e.filter(e.ts >= start)
+    if end is not None:
+        e = e.filter(e.ts < end)
+    agg = e.group_by("customer_id").aggregate(
+        web_sessions=e.session_id.nunique(where=e.type == "page"),
+        **{k: e.count(where=(e.type != "page") & (e.name == v)) for k, v in SIGNALS.items()},
+    )
+    score = sum(agg[k].cast("float64") * w for k, w in WEIGHTS.items())
+    return agg.mutate(
+        frustration_score=ibis.ifelse(agg.web_sessions > 0, score / agg.web_sessions.cast("float64"), 0.0)
+    )
+
+
 def customer_features_expr(
     ws,
     as_of: DateLike,
@@ -124,6 +175,7 @@ def customer_features_expr(
     lookback_days: int = 365,
     traits: Sequence[str] = (),
     excluded_statuses: Sequence[str] = EXCLUDED_STATUSES,
+    behaviour: bool = False,
 ) -> ibis.Table:
     """The features of every customer known at ``as_of`` as one Ibis expression (see the module doc).
 
@@ -195,6 +247,10 @@ def customer_features_expr(
                 drop_offs=(s._cx_co & ~s._cx_buy).cast("int64").sum(),
             )
         )
+        if behaviour:
+            parts.append(
+                behaviour_features_expr(events, ts_literal(pd.Timestamp(as_of) - pd.Timedelta(days=BEHAVIOUR_DAYS)), t0)
+            )
 
     if feedback is not None:
         f = feedback.filter(feedback.customer_id.notnull(), feedback.ts < t0, feedback.metric.isin(["nps", "csat"]))
@@ -252,6 +308,8 @@ def customer_features_expr(
         else:
             v = ibis.literal(0) if c in COUNT_FEATURES else ibis.null("float64")
         out[c] = v.cast("float64")
+    for c in BEHAVIOUR_FEATURES if behaviour else ():
+        out[c] = (t[c].coalesce(0) if c in have else ibis.literal(0)).cast("float64")
     for c in TRAIT_COLUMNS:
         out[c] = t[c]
     for k in traits:
@@ -266,8 +324,10 @@ def customer_features(
     lookback_days: int = 365,
     traits: Sequence[str] = (),
     excluded_statuses: Sequence[str] = EXCLUDED_STATUSES,
+    behaviour: bool = False,
 ) -> pd.DataFrame:
-    """Features of every customer known at ``as_of`` (one backend query), indexed by ``customer_id``.
+    """Features of every customer known at ``as_of`` (one backend query), indexed by ``customer_id``;
+    with ``behaviour``, also :data:`BEHAVIOUR_FEATURES`.
 
     Examples
     --------
@@ -279,7 +339,7 @@ def customer_features(
     np.True_
     """
     expr = customer_features_expr(
-        ws, as_of, lookback_days=lookback_days, traits=traits, excluded_statuses=excluded_statuses
+        ws, as_of, lookback_days=lookback_days, traits=traits, excluded_statuses=excluded_statuses, behaviour=behaviour
     )
     df = ws.read(expr)
     df = df.rename(columns={c: c.replace("__", ".", 1) for c in df.columns if c.startswith("traits__")})

@@ -249,7 +249,9 @@ def _churn(ws: Any, customer_id: str, churn: Any, as_of: Any, top: int) -> dict[
         _, last = data_range(ws)
         as_of = last.normalize() + pd.Timedelta(days=1)
     spec = getattr(churn, "feature_spec_", {})
-    X = customer_features(ws, as_of, lookback_days=spec.get("lookback_days", 365))
+    X = customer_features(
+        ws, as_of, lookback_days=spec.get("lookback_days", 365), behaviour=bool(spec.get("behaviour", False))
+    )
     if customer_id not in X.index:
         return None  # not a customer at as_of (created later or already lost)
     X = X.loc[[customer_id]]

@@ -229,12 +229,15 @@ def _frustration(
     """Per touchpoint: the behaviour frustration signals (:meth:`cxlens.behaviour.Behaviour.frustration`
     with ``by="touchpoint"``): ``score`` (weighted signals per 100 page views), rage / dead / error
     clicks, ``rage_dead_rate`` (rage + dead clicks per 100 page views), ``pageviews`` (its n),
-    ``sessions`` and the share of frustrated sessions with its Wilson 95% CI. Empty without
-    behaviour data; the note says when filters could not be applied to it."""
+    ``sessions`` and the share of frustrated sessions with its Wilson 95% CI — of the saved
+    ``segment``'s members when given (the persona's too). Empty without behaviour data; the note
+    says when dimension filters could not be applied to it."""
     from cxlens.behaviour import Behaviour
 
     try:
-        df = Behaviour(getattr(store, "store", store)).frustration(by="touchpoint", start=start, end=end)
+        df = Behaviour(getattr(store, "store", store)).frustration(
+            by="touchpoint", start=start, end=end, segment=segment
+        )
     except NotFoundError:
         return {}, None
     df = df[df["touchpoint"].notna() & (df["pageviews"] > 0)]
@@ -257,8 +260,8 @@ def _frustration(
             "frustrated_ci_high": _num(r["frustrated_ci_high"]),
         }
     note = None
-    if filters or segment:
-        note = "frustration: all visitors in the dates (behaviour signals are not filtered by segment or dimension)"
+    if filters:
+        note = "frustration: not filtered by dimension (behaviour signals carry no stage or channel filters)"
     return out, note
 
 

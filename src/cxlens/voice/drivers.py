@@ -383,6 +383,16 @@ def _customer_design(
     return X, y, kind, perf
 
 
+def _behaviour_drivers(ws: Any, customers: pd.Index) -> pd.DataFrame:
+    """The customers' behaviour features over their whole history (cxlens.customers.features
+    BEHAVIOUR_FEATURES but ``web_sessions``); NaN for a customer without behaviour events."""
+    from cxlens.customers.features import BEHAVIOUR_FEATURES, behaviour_features_expr
+
+    cols = [c for c in BEHAVIOUR_FEATURES if c != "web_sessions"]
+    df = ws.read(behaviour_features_expr(ws.table("events"), None, None).select("customer_id", *cols))
+    return df.astype({"customer_id": str}).set_index("customer_id").astype(float).reindex(customers.astype(str))
+
+
 def _response_design(
     ws: Any, fb: pd.DataFrame, rows: pd.Series, want_tp: bool, want_th: bool
 ) -> tuple[pd.DataFrame, pd.Series, dict[str, str], dict[str, float]]:
@@ -437,6 +447,7 @@ def _design(
     level: str,
     min_coverage: float,
     where: Filters | None = None,
+    behaviour: bool | None = False,
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     if isinstance(drivers, str) and drivers not in ("touchpoints", "themes"):
         raise ConfigError(f"drivers is {drivers!r}; expected 'touchpoints', 'themes' or a list of driver names")
@@ -455,6 +466,17 @@ def _design(
     want_th = drivers == "themes" or not isinstance(drivers, str)
     build = _customer_design if level == "customer" else _response_design
     X, y, kind, perf = build(ws, fb, rows, want_tp, want_th)
+    if behaviour is None:
+        from cxlens.customers.features import BEHAVIOUR_FEATURES, has_behaviour
+
+        named = not isinstance(drivers, str) and bool(set(drivers) & set(BEHAVIOUR_FEATURES))
+        behaviour = level == "customer" and (drivers == "touchpoints" or named) and has_behaviour(ws)
+    if behaviour:
+        if level != "customer":
+            raise ConfigError("behaviour drivers are per customer; pass level='customer' or behaviour=False")
+        bh = _behaviour_drivers(ws, X.index)
+        X = pd.concat([X, bh.set_axis(X.index)], axis=1)
+        kind.update(dict.fromkeys(bh.columns, "behaviour"))
     if not isinstance(drivers, str):
         missing = [d for d in drivers if d not in X.columns]
         if missing:
@@ -492,6 +514,7 @@ def key_drivers(
     n_boot: int = 200,
     seed: int = 0,
     where: Filters | None = None,
+    behaviour: bool | None = None,
 ) -> pd.DataFrame:
     """Which touchpoints and themes drive a customer's NPS or CSAT, with an importance × performance quadrant.
 
@@ -509,7 +532,13 @@ def key_drivers(
     * **theme drivers** (``drivers="themes"``): ``theme:<name>`` is 1 when the customer wrote a
       comment whose ``properties.theme`` is that theme, or, for a comment imported without one,
       whose discovered theme (the workspace's theme model, as the themes page names it) has that name.
-    * a list of driver names picks among both sets.
+    * **behaviour drivers** (``behaviour=True``; ``None``, the default: with ``drivers="touchpoints"``
+      at ``level="customer"`` when the workspace has browser-SDK behaviour events): the customer's
+      ``rage_clicks``, ``dead_clicks``, ``error_clicks``, ``quick_backs``, ``excessive_scrolls`` and
+      ``frustration_score`` (per web session) over their history
+      (:func:`cxlens.customers.features.behaviour_features_expr`), kind ``behaviour``; mean-imputed
+      for customers without behaviour events, like a touchpoint they never rated.
+    * a list of driver names picks among all of these.
 
     Drivers with ``coverage < min_coverage`` or no variation are left out. Aggregation over the
     whole history ignores the order of experience and answer.
@@ -558,7 +587,7 @@ def key_drivers(
         raise ConfigError(f"method is {method!r}; expected 'relative_weights' or 'shapley'")
     if target not in SCORE_RANGES:
         raise ConfigError(f"target is {target!r}; expected one of {', '.join(SCORE_RANGES)}")
-    X, y, info = _design(ws, target, drivers, survey, level, min_coverage, where)
+    X, y, info = _design(ws, target, drivers, survey, level, min_coverage, where, behaviour)
     if X.shape[1] == 0:
         raise NotFoundError(
             f"no {drivers!r} drivers with coverage >= {min_coverage} for {target!r}; "

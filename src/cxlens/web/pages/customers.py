@@ -33,6 +33,7 @@ from cxlens.web.api.customers import (
     segment_rows,
 )
 from cxlens.web.api.metrics import jsonable
+from cxlens.web.auth import can_see
 from cxlens.web.deps import ALL_DATA, cached_view, csrf_protect, run_on_workspace
 from cxlens.web.pages import register
 
@@ -237,8 +238,17 @@ async def customer_page(request: Request, customer_id: str) -> HTMLResponse:
         request, "customer", (customer_id, show), ALL_DATA, lambda ws: customer_view(ws, customer_id, show_pii=show)
     )
     cases = await run_on_workspace(request, lambda ws: _cases_of(ws, user, customer_id))
+    c = _profile_view(p)
+    c["replays"] = can_see(request, "/replays")
+    if c["replays"]:  # each row's replay: its own session's, else the person's nearest in time
+        rows = list(zip(p["timeline"]["session_id"], p["timeline"]["ts"], strict=True))
+        links = await cached_view(request, "customer-replays", (customer_id,), (*ALL_DATA, "replay_sessions"),
+                                  lambda ws: ws.behaviour.timeline_replays(customer_id, rows))  # fmt: skip
+        for t, link in zip(c["timeline"], links, strict=True):
+            if link is not None:
+                t["replay"], t["replay_own"] = "/replays/" + quote(link[0], safe=""), link[1]
     return _render(request, "customers/profile.html",
-                   {"nav_active": "customers", "c": _profile_view(p), "pii_note": _pii_note(user, show), "cases": cases,
+                   {"nav_active": "customers", "c": c, "pii_note": _pii_note(user, show), "cases": cases,
                     "can_erase": user is not None and user.role == "admin",
                     "url": customer_url(customer_id)})  # fmt: skip
 

@@ -31,10 +31,14 @@
   var now = function () { return Date.now(); };
   var on = function (t, ev, fn, opt) { t.addEventListener(ev, fn, opt === undefined ? true : opt); };
 
+  // signals so far, for a replay recorder that starts later (it marks them)
+  var SIG = {$rageclick: 1, $deadclick: 1, $errorclick: 1, $quickback: 1, $excessive_scroll: 1};
+  cx.signals = cx.signals || [];
   function track(name, props) {
     if (!cx.capturing()) return;
     if (!props.$pageview_id) props.$pageview_id = cx.pageview();
-    cx.track(name, props);
+    var m = cx.track(name, props);
+    if (m && SIG[name]) { cx.signals.push(m); if (cx.signals.length > 20) cx.signals.shift(); }
   }
   function within(el, cls) {
     for (; el && el.nodeType === 1; el = el.parentElement) if (el.classList.contains(cls)) return true;
@@ -188,20 +192,22 @@
   });
 
   // -- scroll depth per page view and zone exposure ----------------------------------------------
-  var maxBottom = 0, sent = false;
+  var maxBottom = 0, sent = false, view = null;  // view: the page view the depth belongs to (SPA: the one left)
   function depth() {
     maxBottom = Math.max(maxBottom, (window.scrollY || window.pageYOffset || 0) + window.innerHeight);
   }
   depth();
   on(window, "scroll", depth, {passive: true});
-  cx.onHide(function () {
+  function sendDepth() {
     if (!(B.heatmaps || B.frustration) || sent) return;
     sent = true;
-    var h = document.documentElement.scrollHeight;
-    track("$scroll_depth", {$max_y: Math.round(maxBottom), $page_height: h, $viewport_width: window.innerWidth,
-                            $viewport_height: window.innerHeight, $percent: h ? Math.min(100, Math.round(maxBottom / h * 100)) : null,
-                            $direction_changes: turns});
-  });
+    var h = document.documentElement.scrollHeight, p = {$max_y: Math.round(maxBottom), $page_height: h,
+      $viewport_width: window.innerWidth, $viewport_height: window.innerHeight,
+      $percent: h ? Math.min(100, Math.round(maxBottom / h * 100)) : null, $direction_changes: turns};
+    if (view) { p.url = view.href; p.$pageview_id = view.id; }
+    track("$scroll_depth", p);
+  }
+  cx.onHide(sendDepth);
 
   // -- the page's baseline, quick backs and excessive scrolling ------------------------------------
   var base = {quickBackMs: 5000, scrollFence: 10}, QB = "cxlens_qb", TURN_PX = 50;
@@ -212,14 +218,19 @@
       if (h) sessionStorage.setItem(QB, JSON.stringify(h)); else return JSON.parse(sessionStorage.getItem(QB)) || {};
     } catch (e) { return {}; }
   }
+  // a page view starts at the page's navigation (not when this script loads), later at cxlens.page()
+  var loadedAt = window.performance && performance.timeOrigin ? Math.round(performance.timeOrigin) : now();
   function pageView() {
-    var h = nav(), sid = cx.session(), href = location.href, t = now(), id = cx.pageview();
+    var h = nav(), sid = cx.session(), href = location.href, t = loadedAt || now(), id = cx.pageview();
+    loadedAt = 0;
     var v = h.s === sid && h.v ? h.v : [], b = v[v.length - 1], a = v[v.length - 2];
     if (b && b.id === id) return;
     if (B.frustration && a && b && a.u === key(href) && b.u !== a.u && t - b.t < b.th) {
       track("$quickback", {url: b.h, $from_url: b.h, $to_url: href, $dwell_ms: t - b.t, $threshold_ms: b.th,
                            $pageview_id: b.id});
     }
+    if (view && view.id !== id) { sent = false; maxBottom = 0; depth(); }  // a new (SPA) page view: its own depth
+    view = {id: id, href: href};
     v.push({u: key(href), h: href, t: t, id: id, th: 5000});
     nav({s: sid, v: v.slice(-2)});
     base = {quickBackMs: 5000, scrollFence: 10}; dir = 0; ext = window.scrollY || window.pageYOffset || 0; turns = 0; excessive = false;
@@ -235,9 +246,9 @@
         if (k.v && k.v.length && k.v[k.v.length - 1].id === id) { var e = k.v[k.v.length - 1]; e.th = base.quickBackMs; e.f = base.scrollFence; nav(k); }
       }, function () { /* keep the defaults */ });
   }
-  // with replay on, wait (≤ 2 s) for the recorder, so that a quick back is marked in the recording too
-  (function ready(n) { if (!B.replay || cx.replayLoaded || n > 40) pageView(); else setTimeout(function () { ready(n + 1); }, 50); })(0);
-  cx.on("page", function () { setTimeout(pageView, 0); });
+  // at once: a page left before the recorder loaded is still one to come back to
+  pageView();
+  cx.on("page", function () { sendDepth(); setTimeout(pageView, 0); });  // the depth of the page view left
   on(window, "scroll", function () {
     var y = window.scrollY || window.pageYOffset || 0, d = y - ext;
     if (!dir) { if (Math.abs(d) >= TURN_PX) { dir = d > 0 ? 1 : -1; ext = y; } return; }

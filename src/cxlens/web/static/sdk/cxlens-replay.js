@@ -17,7 +17,9 @@
  *             navigator.sendBeacon (uncompressed, ≤ 60 KB a beacon; the key in ?writeKey=).
  *   consent:  cxlens.consent(false) stops the recorder and drops what was not sent.
  *   signals:  $rageclick, $deadclick, $errorclick, $quickback, $excessive_scroll tracked by cxlens-behaviour.js are added to the
- *             recording as custom events, so the player's timeline marks them.
+ *             recording as custom events, so the player's timeline marks them; those tracked before this script
+ *             loaded (a quick back is decided as the page loads) come from cx.signals and are marked when the
+ *             recording starts (each once, by messageId).
  */
 (function (window, document) {
   "use strict";
@@ -180,6 +182,7 @@
       sampling: {mousemove: 50, scroll: 150, input: "last"}
     }) || null;
     timer = setInterval(flush, num(opts.flushInterval, 5000));
+    if (stopFn) backlog.forEach(signal);
   }
 
   // a signal tracked before rrweb's first snapshot (it waits for the page to load) is added once it is there
@@ -187,12 +190,14 @@
   function mark(tag, payload) {
     try { record.addCustomEvent(tag, payload); } catch (e) { if (late.length < 20) late.push([tag, payload]); }
   }
-  cx.on("track", function (msg) {
-    if (stopFn && SIGNALS[msg.event]) {
-      var p = msg.properties || {};
-      mark(msg.event, {selector: p.$selector || null, url: p.url || location.href});
-    }
-  });
+  var marked = {}, backlog = (cx.signals || []).slice();  // tracked before this script: marked on start
+  function signal(msg) {
+    if (!stopFn || !SIGNALS[msg.event] || marked[msg.messageId]) return;
+    marked[msg.messageId] = 1;
+    var p = msg.properties || {};
+    mark(msg.event, {selector: p.$selector || null, url: p.url || location.href});
+  }
+  cx.on("track", signal);
   cx.onHide(hide);
   cx.replayStart = start;
   cx.replayStop = stop;

@@ -4,7 +4,8 @@
  * made before this file arrives; here the queue is replayed in order.
  *
  *   cxlens.init({writeKey: "cxw_…", host: "https://collect.example.com", surveys: true})
- *   cxlens.page()                       // automatic on init unless {autoPage: false}
+ *   cxlens.page()                       // automatic on init unless {autoPage: false}; with {spa: true}
+ *                                       // also on every history.pushState / popstate to another path or query
  *   cxlens.track("Signed Up", {plan: "pro"})
  *   cxlens.identify("user-42", {email: "ann@example.com"}, {userHash: "<HMAC from your server>"})
  *   cxlens.on("track", function (msg) { … })   // "track" | "page" | "identify" | "*"
@@ -90,6 +91,7 @@
   var hideHooks = [];
   var remote = null;  // the workspace's remote config, once fetched
   var pageview = uuid();  // the current page view (behaviour events carry it as $pageview_id)
+  var lastPath = null;  // path + query of the last page view (a single-page app's history changes)
 
   // a session ends after 30 minutes without a message (stored as "<id>.<last ms>")
   function sessionId() {
@@ -261,6 +263,14 @@
       .then(function (j) { remote = j; startBehaviour(); }, function () { startBehaviour(); });
   }
 
+  // {spa: true}: a single-page app's navigations (pushState, Back/Forward) are page views of their own
+  function watchHistory() {
+    var check = function () { if (cfg.autoPage && location.pathname + location.search !== lastPath) api.page(); };
+    var push = history.pushState;
+    history.pushState = function () { var r = push.apply(this, arguments); check(); return r; };
+    window.addEventListener("popstate", check);
+  }
+
   var api = {
     loaded: true,
     VERSION: VERSION,
@@ -274,6 +284,7 @@
         s.src = cfg.host + "/sdk/cxlens-survey.js";
         (document.head || document.documentElement).appendChild(s);
       }
+      if (cfg.spa && !api.spa) { api.spa = true; watchHistory(); }
       if (cfg.autoPage) api.page();
       flush();
       fetchRemote();
@@ -289,6 +300,7 @@
                   search: location.search};
       for (var k in base) if (!(k in props)) props[k] = base[k];
       pageview = uuid();
+      lastPath = location.pathname + location.search;
       props.$pageview_id = pageview;
       var msg = {type: "page", properties: props};
       if (name) msg.name = String(name);
