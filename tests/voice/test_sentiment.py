@@ -22,13 +22,13 @@ from benchmarks.sentiment import (
 import cxlens.voice as voice
 from cxlens.errors import SchemaError
 from cxlens.voice import SentimentAnalyzer, SentimentModel, VaderAnalyzer, analyse_sentiment, score_file
-from cxlens.voice.sentiment import DEFAULT_WEIGHTS, featurise
+from cxlens.voice.sentiment import DEFAULT_WEIGHTS, emoticons_and_emoji, featurise, lexicon_arrays, symbol_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # measured with the shipped weights (docs/sentiment.md); floors leave a small margin
-AIRLINE_SLICE_MACRO_F1 = 0.63  # measured 0.634 (VADER 0.452) on every fifth tweet
-HELDOUT_SLICE_MACRO_F1 = 0.71  # measured 0.717 on the first 500 held-out rows per source (six sources)
+AIRLINE_SLICE_MACRO_F1 = 0.62  # measured 0.629 with sentiment-v4 (v3 0.634; VADER 0.452) on every fifth tweet
+HELDOUT_SLICE_MACRO_F1 = 0.72  # measured 0.721 with v4 (v3 0.717) on the first 500 held-out rows per source
 MARGIN = 0.02
 
 
@@ -104,6 +104,11 @@ def test_polarity_accuracy_leaves_neutral_gold_out():
         ("The store opens at 9am.", "neutral"),
         ("Absolutely fantastic service, thank you!", "positive"),
         ("The worst customer service I have ever had.", "negative"),
+        # emoji read as their names and emoticons as valence tokens (v3: positive, positive, neutral, positive)
+        ("😡😡", "negative"),
+        ("😊", "positive"),
+        ("<3", "positive"),
+        ("thanks :(", "negative"),
     ],
 )
 def test_hand_examples_get_the_obvious_label(text, label):
@@ -150,6 +155,53 @@ def test_features_hash_the_same_ngram_to_the_same_column_wherever_it_occurs():
     first = set(f["cols"][f["rows"] == 0])
     second = set(f["cols"][f["rows"] == 1])
     assert first <= second and len(second) > len(first)
+
+
+def test_emoticons_become_valence_tokens_and_emoji_their_names():
+    emoticons, emoji = emoticons_and_emoji()
+    # VADER's lexicon (vader_lexicon.txt): ":)" 2.0, ":(" -1.9, ":-(" -1.5, ":D" 2.3, "<3" 1.9, ";)" 0.9
+    assert emoticons[":)"] == "emopos2" and emoticons[":("] == "emoneg2" and emoticons[":-("] == "emoneg2"
+    assert emoticons[":d"] == "emopos2" and emoticons["<3"] == "emopos2" and emoticons[";)"] == "emopos1"
+    assert emoji["😡"] == "pouting face" and emoji["👍"] == "thumbs up"
+    sym = symbol_tables(emoticons, emoji)
+
+    def words(texts, symbols=sym):
+        f = featurise(texts, bits=18, char_ngrams=(), symbols=symbols)
+        return [set(f["cols"][f["rows"] == i]) for i in range(len(texts))]
+
+    # an emoji (with a skin tone and a variation selector) reads as its name, even glued to a word
+    a, b, c = words(["great👍🏽", "great thumbs up", "great ☺️"])
+    assert a == b and c != b
+    # an emoticon between spaces or at either end of a text is a token; inside a word it is not
+    e1, e2, e3, e4, plain = words([":) fine", "emopos2 fine", "fine :)", "fine emopos2", "fine"])
+    assert e1 == e2 and e3 == e4 and plain < e3
+    assert words(["a:)b"]) == words(["a:)b"], None)
+
+
+def test_emoticons_carry_their_lexicon_valence():
+    lex = lexicon_arrays()
+    sym = symbol_tables(*emoticons_and_emoji())
+    f = featurise(["fine :)", "fine :(", "fine"], bits=18, char_ngrams=(), lexicon=lex, symbols=sym)
+
+    def has(row, value):
+        return bool(np.isclose(f["vals"][f["rows"] == row], value, atol=1e-4).any())
+
+    # VADER: "fine" 0.8; ":)" is emopos2 (+2), ":(" emoneg2 (-2); features are log(1 + sum)
+    assert has(0, np.log1p(2.8)) and has(1, np.log1p(0.8)) and has(1, np.log1p(2.0)) and has(2, np.log1p(0.8))
+    assert not has(2, np.log1p(2.0)) and not has(2, np.log1p(2.8))
+    plain = featurise(["fine :)"], bits=18, char_ngrams=(), lexicon=lex)  # without symbols: no emoticon
+    assert not np.isclose(plain["vals"], np.log1p(2.8), atol=1e-4).any()
+
+
+def test_symbols_round_trip_through_the_weights_file(tmp_path):
+    texts = ["love it :)", "awful :(", "the parcel arrived", "great 👍", "worst 😡", "it is a box"]
+    labels = ["positive", "negative", "neutral", "positive", "negative", "neutral"]
+    path = SentimentModel(bits=12, symbols=True).fit(texts, labels).save(tmp_path / "s.npz", version="t")
+    back = SentimentModel.load(path)
+    assert back.symbols and back.meta_["emoticons"][":)"] == "emopos2"
+    np.testing.assert_array_equal(back.predict_proba(texts), SentimentModel.load(path).predict_proba(texts))
+    without = SentimentModel(bits=12).fit(texts, labels)
+    assert not SentimentModel.load(without.save(tmp_path / "p.npz")).symbols
 
 
 def test_unfitted_model_says_so():

@@ -141,7 +141,7 @@ def test_analyse_scores_english_only_and_is_incremental(small):
     assert row.loc["feedback:f1", "sentiment_score"] == pytest.approx(expected["score"].iloc[0])
     assert row.loc["feedback:f1", "sentiment_label"] == expected["label"].iloc[0]
     assert row.loc["feedback:f1", "sentiment_skipped"] is None
-    assert row.loc["feedback:f1", "model"] == "cxlens:sentiment-v3"
+    assert row.loc["feedback:f1", "model"] == "cxlens:sentiment-v4"
     assert "[PHONE]" in row.loc["feedback:f1", "text"]
     stored = small.sql(f"SELECT verbatim_id, redacted_text FROM {ANALYSIS_TABLE} ORDER BY verbatim_id")
     assert len(stored) == 6 and not stored["redacted_text"].str.contains("07700|jo@example", regex=True).any()

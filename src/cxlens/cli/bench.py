@@ -99,9 +99,11 @@ def bench_sentiment(
     benchmarks()
     from benchmarks.sentiment import bench_sentiment as run
 
+    from cxlens.voice.sentiment import DEFAULT_WEIGHTS
+
     with err.status("scoring the evaluation sets with cxlens and VADER…"):
         res = run(limit=limit, embeddings=embeddings)
-    print_bench("bench sentiment: cxlens sentiment-v3 vs VADER", res)
+    print_bench(f"bench sentiment: cxlens {DEFAULT_WEIGHTS.stem} vs VADER", res)
 
 
 @bench_app.command("pages")

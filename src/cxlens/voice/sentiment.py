@@ -3,7 +3,7 @@
 The default :class:`SentimentModel` is a multinomial logistic regression over hashed features
 (word unigrams and bigrams with negation scopes, character 3–5-grams), trained by
 ``scripts/train_sentiment.py`` on permissively licensed review text only and shipped as plain
-NumPy weights (``models/sentiment-v3.npz``). Inference needs only NumPy: every text of a batch
+NumPy weights (``models/sentiment-v4.npz``). Inference needs only NumPy: every text of a batch
 is normalised with a handful of regular expressions over one joined string and featurised with
 vectorised rolling hashes, so a batch costs a few array passes instead of a Python loop per
 token. See ``docs/sentiment.md`` for the design, the training data and the benchmark.
@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,7 @@ LABELS = ("negative", "neutral", "positive", "mixed")
 #: A text is ``mixed`` when both P(negative) and P(positive) reach this probability.
 MIXED_MIN = 0.3
 COLUMNS = ["score", "label", "p_negative", "p_neutral", "p_positive"]
-DEFAULT_WEIGHTS = Path(__file__).with_name("models") / "sentiment-v3.npz"
+DEFAULT_WEIGHTS = Path(__file__).with_name("models") / "sentiment-v4.npz"
 
 _M64 = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _P = np.uint64(1_099_511_628_211)  # FNV prime as the polynomial base
@@ -87,16 +87,30 @@ _LEX_SALT = 0x1E71C0
 _LEN_BUCKETS = np.array([2, 4, 8, 16, 32])
 
 
-def _normalise(texts: Sequence[Any]) -> str:
-    """One lower-cased string of all texts joined by NUL (links, @mentions and HTML removed)."""
-    joined = "\x00".join("" if t is None or t != t else str(t).replace("\x00", " ") for t in texts)
-    s = joined.lower()
+#: Code points deleted before emoji are named: variation selectors, skin tones, zero-width joiner.
+_EMOJI_DROP = (0xFE0E, 0xFE0F, 0x200D, *range(0x1F3FB, 0x1F400))
+
+
+def _normalise(texts: Sequence[Any], symbols: Symbols | None = None) -> str:
+    """One lower-cased string of all texts joined by NUL (links, @mentions and HTML removed).
+
+    With ``symbols`` (:func:`symbol_tables`), every emoji becomes its name in words and every
+    emoticon of VADER's lexicon a word-like token (``emopos2``, ``emoneg3``, …).
+    """
+    texts = ["" if t is None or t != t else str(t).replace("\x00", " ") for t in texts]
+    if symbols is not None:  # emoji: translate only the texts that have a non-ASCII character
+        emoji = symbols.emoji
+        texts = [t if t.isascii() else t.translate(emoji) for t in texts]
+    s = "\x00".join(texts).lower()
     if "&" in s or "<" in s:
         s = _HTML.sub(lambda m: {"&amp;": "&", "&lt;": "<", "&gt;": ">"}.get(m.group(0), " "), s)
     if "http" in s or "www." in s:
         s = _URL.sub(" ", s)  # links and @mentions carry no sentiment (and "user", "url" do in reviews)
     if "@" in s:
         s = _MENTION.sub(" ", s)
+    if symbols is not None:
+        emoticons = symbols.emoticons
+        s = symbols.pattern.sub(lambda m: emoticons.get(m.group(0), m.group(0)), s)
     s = s.replace("#", "").replace("\u2019", "'").replace("n't", " not")
     return " " + s.replace("\x00", " \x00 ") + " "
 
@@ -139,17 +153,73 @@ _WORD_BYTE[[39, 95, 64]] = True  # ' _ @
 _BYTE_CLASS = np.where(_WORD_BYTE, 1, np.where(_BOUNDARY, 2, 0)).astype(np.uint8)
 
 
+class Symbols(NamedTuple):
+    """Emoji and emoticon tables of :func:`_normalise`: ``emoji`` is a ``str.translate`` table
+    (code point → " its name "), ``emoticons`` maps a lower-cased emoticon to " emo<sign><1-4> ",
+    ``pattern`` finds the candidates: a run of 2–6 characters between spaces (or text boundaries)
+    that starts with the first character of some emoticon (the class first, so ``re`` skips fast)."""
+
+    emoji: dict[int, str | None]
+    emoticons: dict[str, str]
+    pattern: re.Pattern[str]
+
+
+def _vader_file(name: str) -> Path:
+    import vaderSentiment
+
+    return Path(vaderSentiment.__file__).with_name(name)
+
+
+def emoticon_token(valence: float) -> str:
+    """The word-like token an emoticon of VADER valence ``valence`` becomes (``emopos2``, ``emoneg1``…)."""
+    return f"emo{'pos' if valence > 0 else 'neg'}{min(4, max(1, round(abs(valence))))}"
+
+
+def emoticons_and_emoji() -> tuple[dict[str, str], dict[str, str]]:
+    """VADER's (MIT) emoticons, lower-cased, as {emoticon: token}, and its emoji names as {emoji: name}.
+
+    Emoticons are the lexicon entries that are not words (``:)``, ``:-(``, ``<3``…) with a valence
+    of at least 0.5 either way, except the three that start with "." or "," (else every ellipsis
+    would be a candidate to look up); only single-code-point emoji are kept (a translate table's unit).
+    """
+    emoticons: dict[str, list[float]] = {}
+    for line in _vader_file("vader_lexicon.txt").read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        e = parts[0]
+        if len(parts) < 2 or not 2 <= len(e) <= 6 or e[0].isalnum() or e[0] in ".," or any(c.isspace() for c in e):
+            continue
+        emoticons.setdefault(parts[0].lower(), []).append(float(parts[1]))
+    tokens = {k: emoticon_token(float(np.mean(v))) for k, v in emoticons.items() if abs(np.mean(v)) >= 0.5}
+    emoji = {}
+    for line in _vader_file("emoji_utf8_lexicon.txt").read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) == 2 and len(parts[0]) == 1:
+            emoji[parts[0]] = parts[1].strip().lower()
+    return dict(sorted(tokens.items())), dict(sorted(emoji.items()))
+
+
+def symbol_tables(emoticons: dict[str, str], emoji: dict[str, str]) -> Symbols:
+    """The :class:`Symbols` of :func:`_normalise` from the maps :func:`emoticons_and_emoji` returns."""
+    table: dict[int, str | None] = {ord(e): f" {name} " for e, name in emoji.items()}
+    table.update(dict.fromkeys(_EMOJI_DROP))
+    first = re.escape("".join(sorted({k[0] for k in emoticons}))) or "\x01"
+    pattern = re.compile(f"[{first}](?<![^\\s\\x00].)[^\\s\\x00]{{1,5}}(?![^\\s\\x00])")
+    return Symbols(table, {k: f" {v} " for k, v in emoticons.items()}, pattern)
+
+
 def lexicon_arrays(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """VADER's word valences (MIT licence) as (sorted token hashes, valences) for :func:`featurise`.
 
     Read from ``vader_lexicon.txt`` of the installed ``vaderSentiment`` package by default; only
-    entries that are one token for :func:`featurise` (letters, digits, apostrophes) are kept.
+    entries that are one token for :func:`featurise` (letters, digits, apostrophes) are kept, plus
+    the emoticon tokens of :func:`emoticon_token` (``emopos2`` has valence 2, ``emoneg3`` −3).
     """
     if path is None:
-        import vaderSentiment
-
-        path = Path(vaderSentiment.__file__).with_name("vader_lexicon.txt")
+        path = _vader_file("vader_lexicon.txt")
     words: dict[int, float] = {}
+    for k in range(1, 5):
+        words[_word_hash(f"emopos{k}")] = float(k)
+        words[_word_hash(f"emoneg{k}")] = -float(k)
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         parts = line.split("\t")
         if len(parts) < 2 or not re.fullmatch(r"[a-z0-9'_]+", parts[0]):
@@ -180,6 +250,7 @@ def featurise(
     bits: int,
     char_ngrams: tuple[int, ...] = (4,),
     lexicon: tuple[np.ndarray, np.ndarray] | None = None,
+    symbols: Symbols | None = None,
 ) -> dict[str, np.ndarray]:
     """Hashed feature occurrences of a batch, as parallel arrays.
 
@@ -188,10 +259,11 @@ def featurise(
     and characters — is normalised separately). Word features are unigrams and bigrams of the
     tokens, negated tokens hashed apart, plus one text-length bucket; character features are
     n-grams of the lower-cased text that do not cross a text boundary. With ``lexicon`` (from
-    :func:`lexicon_arrays`), three more columns per text carry its lexicon valence sums.
+    :func:`lexicon_arrays`), three more columns per text carry its lexicon valence sums; with
+    ``symbols`` (:func:`symbol_tables`) emoji are read as their names and emoticons as tokens.
     """
     n_docs = len(texts)
-    s = _normalise(texts)
+    s = _normalise(texts, symbols)
     b = np.frombuffer(s.encode("utf-8"), dtype=np.uint8)
     n = b.size
     is_nul = b == 0
@@ -280,11 +352,12 @@ def feature_matrix(
     bits: int,
     char_ngrams: tuple[int, ...] = (4,),
     lexicon: tuple[np.ndarray, np.ndarray] | None = None,
+    symbols: Symbols | None = None,
 ):
     """The hashed features of ``texts`` as a SciPy CSR matrix (used for training)."""
     from scipy import sparse
 
-    f = featurise(texts, bits, char_ngrams, lexicon)
+    f = featurise(texts, bits, char_ngrams, lexicon, symbols)
     return sparse.csr_matrix((f["vals"], (f["rows"], f["cols"])), shape=(len(texts), 2**bits), dtype=np.float32)
 
 
@@ -316,6 +389,10 @@ class SentimentModel:
         Inverse L2 regularisation strength used by :meth:`fit`.
     seed : int
         Random state handed to the solver by :meth:`fit`.
+    lexicon : bool
+        Add VADER's word valences as three features (:func:`lexicon_arrays`).
+    symbols : bool
+        Read emoji as their names and VADER's emoticons as tokens (:func:`emoticons_and_emoji`).
 
     Notes
     -----
@@ -333,12 +410,22 @@ class SentimentModel:
     name = "cxlens"
 
     def __init__(
-        self, bits: int = 18, char_ngrams: tuple[int, ...] = (4,), C: float = 4.0, seed: int = 0, lexicon: bool = True
+        self,
+        bits: int = 18,
+        char_ngrams: tuple[int, ...] = (4,),
+        C: float = 4.0,
+        seed: int = 0,
+        lexicon: bool = True,
+        symbols: bool = False,
     ):
         self.bits = bits
         self.char_ngrams = tuple(char_ngrams)
         self.lexicon = lexicon
         self.lexicon_: tuple[np.ndarray, np.ndarray] | None = None
+        self.symbols = symbols
+        #: (emoticons, emoji) maps of :func:`emoticons_and_emoji`, stored in the weights' metadata
+        self.symbol_maps_: tuple[dict[str, str], dict[str, str]] | None = None
+        self._symbols: Symbols | None = None
         self.C = C
         self.seed = seed
 
@@ -346,7 +433,10 @@ class SentimentModel:
     def fit(
         self, texts: Sequence[str], labels: Sequence[str], sample_weight: np.ndarray | None = None
     ) -> SentimentModel:
-        """Fit on ``texts`` with ``labels`` from :data:`CLASSES`; classes are balanced."""
+        """Fit on ``texts`` with ``labels`` from :data:`CLASSES`.
+
+        Classes are balanced after ``sample_weight``: each class gets the same total weight.
+        """
         try:
             from sklearn.linear_model import LogisticRegression
         except ImportError:  # pragma: no cover - dev dependency
@@ -356,18 +446,22 @@ class SentimentModel:
         if bad:
             raise ConfigError(f"sentiment label {bad[0]!r} is unknown; expected one of {', '.join(CLASSES)}")
         self.lexicon_ = lexicon_arrays() if self.lexicon else None
-        X = feature_matrix(texts, self.bits, self.char_ngrams, self.lexicon_)
+        self._set_symbols(emoticons_and_emoji() if self.symbols else None)
+        X = feature_matrix(texts, self.bits, self.char_ngrams, self.lexicon_, self._symbols)
         yi = np.searchsorted(np.asarray(CLASSES), y.astype(str))
-        counts = np.bincount(yi, minlength=3).astype(np.float64)
-        w = (len(yi) / (3 * counts))[yi]
-        if sample_weight is not None:
-            w = w * np.asarray(sample_weight, dtype=np.float64)
+        sw = np.ones(len(yi)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        mass = np.bincount(yi, weights=sw, minlength=3)  # balanced after the sample weights
+        w = (sw.sum() / (3 * np.where(mass > 0, mass, 1.0)))[yi] * sw
         clf = LogisticRegression(C=self.C, max_iter=400, tol=1e-4, random_state=self.seed)
         clf.fit(X, yi, sample_weight=w)
         self.coef_ = clf.coef_.T.astype(np.float16).astype(np.float32)  # (2**bits, 3), as shipped
         self.intercept_ = clf.intercept_.astype(np.float32)
         self.meta_: dict[str, Any] = {}
         return self
+
+    def _set_symbols(self, maps: tuple[dict[str, str], dict[str, str]] | None) -> None:
+        self.symbol_maps_ = maps
+        self._symbols = None if maps is None else symbol_tables(*maps)
 
     def _check(self) -> None:
         if not hasattr(self, "coef_"):
@@ -383,6 +477,8 @@ class SentimentModel:
             "seed": self.seed,
             "lexicon": self.lexicon_ is not None,
         }
+        if self.symbol_maps_ is not None:
+            info["emoticons"], info["emoji"] = self.symbol_maps_
         lex = self.lexicon_ or (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.float32))
         info.update(self.meta_)
         info.update(meta)
@@ -400,7 +496,7 @@ class SentimentModel:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> SentimentModel:
-        """Load weights written by :meth:`save`; the shipped ``sentiment-v3`` by default."""
+        """Load weights written by :meth:`save`; the shipped ``sentiment-v4`` by default."""
         p = Path(path) if path is not None else DEFAULT_WEIGHTS
         if not p.exists():
             raise ConfigError(f"sentiment weights {str(p)!r} do not exist; run scripts/train_sentiment.py")
@@ -412,7 +508,10 @@ class SentimentModel:
                 C=meta["C"],
                 seed=meta["seed"],
                 lexicon=bool(meta.get("lexicon", False)),
+                symbols="emoticons" in meta,
             )
+            if m.symbols:
+                m._set_symbols((meta["emoticons"], meta["emoji"]))
             if m.lexicon:
                 m.lexicon_ = (z["lexicon_keys"].astype(np.uint64), z["lexicon_values"].astype(np.float32))
             m.coef_ = z["coef"].astype(np.float32)
@@ -427,7 +526,7 @@ class SentimentModel:
         n = len(texts)
         if n == 0:
             return np.zeros((0, 3), dtype=np.float32)
-        f = featurise(texts, self.bits, self.char_ngrams, self.lexicon_)
+        f = featurise(texts, self.bits, self.char_ngrams, self.lexicon_, self._symbols)
         if getattr(self, "_coef_t", None) is None or self._coef_t.shape[1] != self.coef_.shape[0]:
             self._coef_t = np.ascontiguousarray(self.coef_.T)  # one small table per class: cache-friendly
         rows, cols, vals = f["rows"], f["cols"], f["vals"]
