@@ -207,6 +207,17 @@ def cases_recovery(
         print_frame(ws.act.recovery(by=by), fmt)
 
 
+@cases_app.command("loop")
+def cases_loop(
+    by: Annotated[str | None, typer.Option(help="team or owner (default: all cases together).")] = None,
+    fmt: FmtOpt = Fmt.table,
+) -> None:
+    """Closed-loop metrics: detractor cases contacted within the SLA (share, 95 % CI), time to first
+    contact and to close (median with its 95 % interval, p90, hours), per team or owner."""
+    with open() as ws:
+        print_frame(ws.metrics.closed_loop(by=by), fmt)
+
+
 @cases_app.command("show")
 def cases_show(case_id: str) -> None:
     """A case with its audit trail (JSON)."""

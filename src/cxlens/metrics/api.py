@@ -20,6 +20,7 @@ from cxlens.metrics import carts as _carts
 from cxlens.metrics import ces as _ces
 from cxlens.metrics import change as _change
 from cxlens.metrics import churn as _churn
+from cxlens.metrics import closed_loop as _closed_loop
 from cxlens.metrics import csat as _csat
 from cxlens.metrics import nps as _nps
 from cxlens.metrics import rollup as _rollup
@@ -632,6 +633,12 @@ class Metrics:
         return finish(
             self.store.read(expr), self._keys(by, period), ints=["n", "responded", "resolved", "fcr", "fcr_n"]
         )
+
+    def closed_loop(self, by: str | None = None) -> pd.DataFrame:
+        """Closed-loop metrics of the follow-up case queue per ``team``, per ``owner`` (agent) or for
+        all cases: detractor cases contacted within the SLA (Wilson 95 % CI), time to first contact
+        and to close (median with its 95 % interval, p90, hours). See :mod:`cxlens.metrics.closed_loop`."""
+        return _closed_loop.closed_loop(self.store, by=by)
 
     # -- headline -------------------------------------------------------------------------
     @_segmentable

@@ -15,6 +15,7 @@ Rules and destinations (admins change them; admins and analysts read)::
 Cases (every role; an agent sees and changes only the cases of their teams)::
 
     GET    /api/v1/cases?status=&team=&owner=&customer_id=
+    GET    /api/v1/act/closed-loop?by=team|owner   SLA contact share, time to first contact and to close
     POST   /api/v1/cases                      {"customer_id", "team", "priority", "owner", "note"}
     GET    /api/v1/cases/{id}                 with its audit trail
     PATCH  /api/v1/cases/{id}                 {"status", "owner", "team", "priority", "outcome", "note"}
@@ -185,6 +186,12 @@ async def delivery_retry(request: Request, delivery_id: str) -> dict[str, Any]:
 
 
 # -- cases ----------------------------------------------------------------------------------------
+@router.get("/act/closed-loop", summary="Closed-loop metrics of the case queue (SLA, time to contact and close)",
+            dependencies=[Reader])  # fmt: skip
+async def closed_loop(request: Request, by: Annotated[str | None, Query(pattern="^(team|owner)$")] = None) -> Any:
+    return jsonable(await run_on_workspace(request, lambda ws: ws.metrics.closed_loop(by=by)))
+
+
 @router.get("/cases", summary="Cases (an agent: their teams' queue)", dependencies=[Anyone])
 async def cases_list(
     request: Request,

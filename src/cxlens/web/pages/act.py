@@ -202,6 +202,22 @@ for _verb in ("pause", "resume", "send-test"):
 
 
 # -- cases ----------------------------------------------------------------------------------------
+def _loop_rows(df: Any) -> list[dict[str, str]]:
+    """The closed-loop table's rows, formatted (— where there is nothing to show)."""
+
+    def num(v: Any, fmt: str) -> str:
+        return "—" if v is None or v != v else fmt.format(v)
+
+    return [
+        {"team": r["team"] if isinstance(r["team"], str) else "(no team)", "cases": f"{r['cases']:,}",
+         "sla": num(r["within_sla_rate"], "{:.0%}") + f" (n = {r['sla_n']:,})",
+         "sla_ci": num(r["ci_low"], "{:.0%}") + "–" + num(r["ci_high"], "{:.0%}"),
+         "contact": num(r["first_contact_median_h"], "{:.1f} h") + " · p90 " + num(r["first_contact_p90_h"], "{:.1f} h"),
+         "close": num(r["close_median_h"], "{:.1f} h") + " · p90 " + num(r["close_p90_h"], "{:.1f} h")}
+        for r in df.to_dict(orient="records")
+    ]  # fmt: skip
+
+
 def _teams(request: Request, ws: Any) -> list[str] | None:
     user = current_user(request)
     return ws.act.teams_of(user.email) if user is not None and user.role == "agent" else None
@@ -219,13 +235,15 @@ async def cases_page(request: Request, status: str = "", team: str = "", priorit
         teams = _teams(request, ws)
         df = ws.act.cases(status=status or None, team=team or None, priority=priority or None, owner=owner or None,
                           teams=teams, limit=500)  # fmt: skip
-        return {"cases": _records(df), "teams": teams if teams is not None else ws.act.teams()}
+        loop = None if teams is not None else ws.metrics.closed_loop(by="team")  # agents: their queue only
+        return {"cases": _records(df), "teams": teams if teams is not None else ws.act.teams(),
+                "loop": _loop_rows(loop) if loop is not None else []}  # fmt: skip
 
     error = None
     try:
         view = await run_on_workspace(request, work)
     except ConfigError as e:  # an unknown status or priority in the address
-        error, view = str(e), {"cases": [], "teams": []}
+        error, view = str(e), {"cases": [], "teams": [], "loop": []}
     return _render(request, "act/cases.html", {"nav_active": "cases", **view, "filters": filters,
                                                "statuses": STATUSES, "priorities": PRIORITIES, "error": error,
                                                "notice": NOTICES.get(done)}, 400 if error else 200)  # fmt: skip
