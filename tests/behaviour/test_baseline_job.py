@@ -95,20 +95,23 @@ def test_a_job_runner_refreshes_them_every_5_minutes_when_events_changed(jws, tm
     jws.insert("events", _baseline_events())
     runner = JobRunner(jws, refresh=False, kinds=[bl.REFRESH_KIND], poll=0.05)
     assert runner.tick(runner.started_at) == []  # a slot before the runner started is never run
-    first = runner.tick(runner.started_at + timedelta(minutes=5, seconds=1))
+    # the slots are on the clock's 5-minute marks (cron */5): the first one after the runner started
+    start = runner.started_at
+    b = start.replace(second=0, microsecond=0) + timedelta(minutes=5 - start.minute % 5)
+    first = runner.tick(b + timedelta(seconds=1))
     assert len(first) == 1 and jws.scalar("SELECT kind FROM jobs WHERE job_id = ?", [first[0]]) == bl.REFRESH_KIND
-    assert runner.tick(runner.started_at + timedelta(minutes=6)) == []  # once per slot
+    assert runner.tick(b + timedelta(minutes=1)) == []  # once per slot
     assert _run(jws, first[0])["pages"] == 6
     assert bl.page_baseline(jws.store, S + "/p")["quickBackMs"] == 5500
     # the next slot: events unchanged, nothing recomputed
-    again = runner.tick(runner.started_at + timedelta(minutes=10, seconds=1))
+    again = runner.tick(b + timedelta(minutes=5, seconds=1))
     assert _run(jws, again[0])["skipped"].startswith("events unchanged")
     # two more dwells on /p (40 s, 41 s: the median moves to 12 s → 6 s), then the next slot recomputes
     t = 20000
     jws.insert("events", _more([(f"m{i}", t + 100 * i + s, None, path, {}) for i, s0 in enumerate((40, 41))
                                 for s, path in ((0, "/p"), (s0, "/q"))], "m"))  # fmt: skip
     assert bl.page_baseline(jws.store, S + "/p")["dwellViews"] == 21  # still the stored table
-    third = runner.tick(runner.started_at + timedelta(minutes=15, seconds=1))
+    third = runner.tick(b + timedelta(minutes=10, seconds=1))
     assert _run(jws, third[0])["pages"] == 6
     assert bl.page_baseline(jws.store, S + "/p") == {
         "quickBackMs": 6000, "dwellViews": 23, "scrollFence": FENCE, "scrollViews": 24,
