@@ -27,7 +27,7 @@ import pandas as pd
 
 from cxlens.act.classify import FRUSTRATION_SIGNALS, glob_match, route_matcher, themes_hit
 from cxlens.act.rules import Rule, current_rules
-from cxlens.act.trigger import fire_many, throttled
+from cxlens.act.trigger import fire_many, throttled, unthrottled
 from cxlens.jobs import JobContext, schedule, schedule_source, task
 from cxlens.store import hooks
 
@@ -162,14 +162,7 @@ def _fire_routes(store: Any, cur: Any, rules: list[Rule], classified: list[dict[
                and c["ts"] is not None and c["ts"] >= oldest and test(c)]  # fmt: skip
         if not hit:
             continue
-        seen = throttled(cur, rule, sorted({c["customer_id"] for c in hit if c["customer_id"]}), now)
-        for c in hit:
-            cid = c["customer_id"]
-            if cid and rule.window > 0:
-                if cid in seen:
-                    continue
-                seen.add(cid)
-            by_trigger.setdefault(rule.trigger, []).append((rule, alert_row(c)))
+        by_trigger.setdefault(rule.trigger, []).extend((rule, alert_row(c)) for c in unthrottled(cur, rule, hit, now))
     for trigger, firings in by_trigger.items():
         fire_many(store, cur, firings, now, trigger=trigger)
     if by_trigger and hasattr(store, "changed"):

@@ -37,6 +37,7 @@ __all__ = [
     "matches",
     "on_feedback",
     "throttled",
+    "unthrottled",
 ]
 
 #: the job kind that sends one delivery
@@ -103,6 +104,21 @@ def throttled(cur: Any, rule: Rule, customers: list[str], now: dt.datetime) -> s
         [rule.name, now - dt.timedelta(seconds=rule.window), customers],
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def unthrottled(cur: Any, rule: Rule, rows: list[dict[str, Any]], now: dt.datetime) -> list[dict[str, Any]]:
+    """The ``rows`` that may alert under ``rule``: one per customer per window (a customer alerted within
+    it, or twice in ``rows``, keeps only the first); rows without a customer always pass."""
+    seen = throttled(cur, rule, sorted({r["customer_id"] for r in rows if r["customer_id"]}), now)
+    out = []
+    for row in rows:
+        cid = row["customer_id"]
+        if cid and rule.window > 0:
+            if cid in seen:
+                continue
+            seen.add(cid)
+        out.append(row)
+    return out
 
 
 def fire(store: Any, cur: Any, rule: Rule, row: dict[str, Any], now: dt.datetime, trigger: str = "feedback") -> str:
@@ -329,14 +345,7 @@ def on_feedback(store: Any, cur: Any, select_sql: str, params: Sequence[Any]) ->
         rows = by_rule.get(rule.name)
         if not rows:
             continue
-        seen = throttled(cur, rule, sorted({r["customer_id"] for r in rows if r["customer_id"]}), now)
-        for row in rows:
-            cid = row["customer_id"]
-            if cid and rule.window > 0:
-                if cid in seen:
-                    continue
-                seen.add(cid)
-            firings.append((rule, row))
+        firings += [(rule, row) for row in unthrottled(cur, rule, rows, now)]
     if firings:
         fire_many(store, cur, firings, now)
     if firings and hasattr(store, "changed"):

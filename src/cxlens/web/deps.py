@@ -26,7 +26,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from cxlens.access.keys import ApiKey
-from cxlens.errors import AuthError, ForbiddenError
+from cxlens.errors import AuthError, ForbiddenError, PayloadTooLargeError, SchemaError
 from cxlens.schema.pii import current_policy
 from cxlens.web.hub import WorkspaceHub
 from cxlens.workspace import Workspace
@@ -48,10 +48,13 @@ __all__ = [
     "current_workspace",
     "current_workspace_name",
     "hub",
+    "json_body",
+    "json_only",
     "key_from_headers",
     "require_role",
     "run_on_workspace",
     "same_token",
+    "who",
 ]
 
 #: CSRF: a random token in a SameSite=Strict cookie, echoed by every form (hidden field) and
@@ -286,3 +289,39 @@ async def csrf_protect(request: Request) -> None:
         cookie = None
     if not cookie or not same_token(cookie, sent):
         raise ForbiddenError("the form's CSRF token is missing or does not match; reload the page and try again")
+
+
+# -- JSON bodies of the dashboard's API ------------------------------------------------------
+def json_only(request: Request) -> None:
+    """A dependency: state-changing calls must be JSON — a cross-site page cannot send that without a
+    preflight."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise ForbiddenError(
+            f"{request.method} {request.url.path} needs 'Content-Type: application/json'; "
+            "send the request body (or {}) as JSON"
+        )
+
+
+async def json_body(request: Request, limit: int = 64 * 1024) -> dict[str, Any]:
+    """The request's JSON object body (an empty body is ``{}``); 413 over ``limit`` bytes, 400 when it
+    is not JSON or not an object."""
+    import orjson
+
+    raw = await request.body()
+    if len(raw) > limit:
+        raise PayloadTooLargeError(f"request body is {len(raw):,} bytes; at most {limit:,} are accepted")
+    try:
+        data = orjson.loads(raw or b"{}")  # refuses nesting deeper than 1,024 levels instead of recursing
+    except orjson.JSONDecodeError as e:
+        raise SchemaError(f"request body is not valid JSON ({e}); send one JSON object") from None
+    if not isinstance(data, dict):
+        raise SchemaError(f"request body is a JSON {type(data).__name__}; expected an object")
+    return data
+
+
+def who(request: Request) -> str:
+    """Who made a change: the signed-in user's e-mail, ``api-key``, or ``local`` (a server without users)."""
+    user = current_user(request)
+    if user is not None:
+        return str(user.email)
+    return "api-key" if getattr(request.state, "api_key", None) is not None else "local"

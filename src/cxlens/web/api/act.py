@@ -27,50 +27,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 
 from cxlens.errors import ConfigError, ForbiddenError
 from cxlens.web.api.metrics import jsonable
-from cxlens.web.deps import current_user, require_role, run_on_workspace
+from cxlens.web.deps import current_user, json_body, json_only, require_role, run_on_workspace
+from cxlens.web.deps import who as changed_by
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["act"])
 
 
-def _json_only(request: Request) -> None:
-    if not request.headers.get("content-type", "").startswith("application/json"):
-        raise ForbiddenError(
-            f"{request.method} {request.url.path} needs 'Content-Type: application/json'; "
-            "send the request body (or {}) as JSON"
-        )
-
-
 Reader = Depends(require_role("admin", "analyst"))
 Admin = Depends(require_role("admin"))
 Anyone = Depends(require_role("admin", "analyst", "agent"))
-JsonOnly = Depends(_json_only)
+JsonOnly = Depends(json_only)
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > 256 * 1024:
-        raise ConfigError(f"request body is {len(raw)} bytes; expected at most 262144")
-    try:
-        body = orjson.loads(raw or b"{}")
-    except orjson.JSONDecodeError:
-        raise ConfigError("request body is not valid JSON; send a JSON object") from None
-    if not isinstance(body, dict):
-        raise ConfigError("request body is not a JSON object; send {…}")
-    return body
-
-
-def _who(request: Request) -> str:
-    user = current_user(request)
-    if user is not None:
-        return str(user.email)
-    return "api-key" if getattr(request.state, "api_key", None) is not None else "local"
+    return await json_body(request, 256 * 1024)  # a rules file fits
 
 
 def _teams(request: Request, ws: Any) -> list[str] | None:
@@ -98,7 +74,7 @@ async def rules_load(request: Request) -> list[dict[str, Any]]:
         source = body
     else:
         raise ConfigError("send {'yaml': '<rules file>'} or {'rules': [...]}")
-    who = _who(request)
+    who = changed_by(request)
     return jsonable(await run_on_workspace(request, lambda ws: ws.act.load_rules(source, who=who)))  # type: ignore[no-any-return]
 
 
@@ -115,7 +91,7 @@ async def rules_show(request: Request, name: str) -> dict[str, Any]:
 
 def _status(verb: str) -> Any:
     async def endpoint(request: Request, name: str) -> dict[str, Any]:
-        who = _who(request)
+        who = changed_by(request)
 
         def work(ws: Any) -> dict[str, Any]:
             if verb == "delete":
@@ -161,7 +137,7 @@ async def hosts_allow(request: Request) -> dict[str, Any]:
     host, private = body.get("host"), body.get("private", False)
     if not isinstance(host, str) or not isinstance(private, bool):
         raise ConfigError("send {'host': 'hooks.slack.com', 'private': false}")
-    who = _who(request)
+    who = changed_by(request)
     h = await run_on_workspace(request, lambda ws: ws.act.allow_host(host, private=private, who=who))
     return {"host": h, "private": private}
 
@@ -215,7 +191,7 @@ async def cases_open(request: Request) -> dict[str, Any]:
         raise ConfigError(
             f"field {sorted(unknown)[0]!r} is not known; expected customer_id, team, priority, owner, note"
         )
-    who = _who(request)
+    who = changed_by(request)
 
     def work(ws: Any) -> Any:
         teams = _teams(request, ws)
@@ -245,7 +221,7 @@ async def cases_update(request: Request, case_id: str) -> dict[str, Any]:
     for k, v in body.items():
         if v is not None and not isinstance(v, str):
             raise ConfigError(f"field {k!r} must be text")
-    who = _who(request)
+    who = changed_by(request)
 
     def work(ws: Any) -> Any:
         return ws.act.update_case(case_id, teams=_teams(request, ws), actor=who, **body)

@@ -14,48 +14,26 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 
 from cxlens.act.share import DEFAULT_EXPIRY
 from cxlens.errors import ConfigError, ForbiddenError
 from cxlens.web.api.metrics import jsonable
 from cxlens.web.auth import allowed
-from cxlens.web.deps import current_user, require_role, run_on_workspace
+from cxlens.web.deps import current_user, json_body, json_only, require_role, run_on_workspace
+from cxlens.web.deps import who as changed_by
 
-__all__ = ["creator_role", "make_link", "router", "share_url", "who_of"]
+__all__ = ["creator_role", "make_link", "router", "share_url"]
 
 router = APIRouter(prefix="/api/v1", tags=["act"])
 Staff = Depends(require_role("admin", "analyst"))
 
 
-def _json_only(request: Request) -> None:
-    if not request.headers.get("content-type", "").startswith("application/json"):
-        raise ForbiddenError(f"{request.method} {request.url.path} needs 'Content-Type: application/json'")
-
-
-JsonOnly = Depends(_json_only)
+JsonOnly = Depends(json_only)
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > 64 * 1024:
-        raise ConfigError(f"request body is {len(raw)} bytes; expected at most 65536")
-    try:
-        body = orjson.loads(raw or b"{}")
-    except orjson.JSONDecodeError:
-        raise ConfigError("request body is not valid JSON; send a JSON object") from None
-    if not isinstance(body, dict):
-        raise ConfigError("request body is not a JSON object; send {…}")
-    return body
-
-
-def who_of(request: Request) -> str:
-    """Who made a change: the user's e-mail, ``api-key`` or ``local`` (the open mode)."""
-    user = current_user(request)
-    if user is not None:
-        return str(user.email)
-    return "api-key" if getattr(request.state, "api_key", None) is not None else "local"
+    return await json_body(request)
 
 
 def creator_role(request: Request) -> str:
@@ -93,7 +71,7 @@ def make_link(request: Request, ws: Any, body: dict[str, Any]) -> dict[str, Any]
     extra = set(body) - {"view", "expires", "start", "end"}
     if extra:
         raise ConfigError(f"unknown field {sorted(extra)[0]!r}; expected view, expires, start, end")
-    out = ws.act.share(view, role=role, expires=body.get("expires") or DEFAULT_EXPIRY, created_by=who_of(request),
+    out = ws.act.share(view, role=role, expires=body.get("expires") or DEFAULT_EXPIRY, created_by=changed_by(request),
                        start=body.get("start") or None, end=body.get("end") or None)  # fmt: skip
     out["url"] = share_url(request, ws, out["path"])
     return out
@@ -111,7 +89,7 @@ async def shares_create(request: Request) -> dict[str, Any]:
 
 
 async def _revoke(request: Request, link_id: str) -> dict[str, Any]:
-    who = who_of(request)
+    who = changed_by(request)
     return await run_on_workspace(request, lambda ws: ws.act.revoke_share(link_id, who=who))
 
 

@@ -27,7 +27,6 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
@@ -36,8 +35,8 @@ from cxlens.collect.identity import verified_user
 from cxlens.collect.origins import SETTING as ORIGINS
 from cxlens.collect.origins import origin_allowed
 from cxlens.collect.ratelimit import TokenBuckets
-from cxlens.errors import ForbiddenError, PayloadTooLargeError, RateLimitError, SchemaError
-from cxlens.web.deps import authenticate_key, hub, require_role, run_on_workspace
+from cxlens.errors import ForbiddenError, RateLimitError
+from cxlens.web.deps import authenticate_key, hub, json_body, json_only, require_role, run_on_workspace
 
 __all__ = ["MAX_BODY", "check_survey_rate", "router"]
 
@@ -47,18 +46,9 @@ SDK_FILE = Path(__file__).resolve().parents[1] / "static" / "sdk" / "cxlens-surv
 ORIGINS_SETTING = ORIGINS  # the one setting both endpoints read (cxlens.collect.origins)
 
 
-def _json_only(request: Request) -> None:
-    """State-changing admin calls must be JSON: a cross-site page cannot send that without a preflight."""
-    if not request.headers.get("content-type", "").startswith("application/json"):
-        raise ForbiddenError(
-            f"{request.method} {request.url.path} needs 'Content-Type: application/json'; "
-            "send the request body (or {}) as JSON"
-        )
-
-
 Reader = Depends(require_role("admin", "analyst"))
 Admin = Depends(require_role("admin"))
-JsonOnly = Depends(_json_only)
+JsonOnly = Depends(json_only)
 
 
 # -- CORS -------------------------------------------------------------------------------------
@@ -99,16 +89,7 @@ def preflight(request: Request, rest: str) -> Response:
 
 # -- public endpoints ---------------------------------------------------------------------------
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise PayloadTooLargeError(f"request body is {len(raw):,} bytes; at most {MAX_BODY:,} are accepted")
-    try:
-        data = orjson.loads(raw or b"{}")  # refuses nesting deeper than 1,024 levels instead of recursing
-    except orjson.JSONDecodeError as e:
-        raise SchemaError(f"request body is not valid JSON ({e}); send one JSON object") from None
-    if not isinstance(data, dict):
-        raise SchemaError(f"request body is a JSON {type(data).__name__}; expected an object")
-    return data
+    return await json_body(request, MAX_BODY)
 
 
 def _body_doc(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:

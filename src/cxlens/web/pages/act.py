@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cxlens.errors import ConfigError, CxlensError, NotFoundError
 from cxlens.web.deps import csrf_protect, current_user, require_role, run_on_workspace
+from cxlens.web.deps import who as changed_by
 from cxlens.web.pages import register
 
 __all__ = ["cases_router", "deliveries_router", "rules_router"]
@@ -73,11 +74,6 @@ def _is_admin(request: Request) -> bool:
     return user is None or user.role == "admin"  # no user: open mode, the local operator
 
 
-def _who(request: Request) -> str:
-    user = current_user(request)
-    return str(user.email) if user is not None else "local"
-
-
 def _render(request: Request, template: str, ctx: dict[str, Any], status: int = 200) -> HTMLResponse:
     ctx = {"can_admin": _is_admin(request), **ctx}
     resp = request.app.state.templates.TemplateResponse(request, template, ctx, status_code=status)
@@ -120,7 +116,7 @@ async def _submit(request: Request, yaml_text: str, action: str) -> tuple[str | 
     if len(yaml_text) > 256 * 1024:
         return f"the rules file is {len(yaml_text)} characters long; expected at most 262144", None
     text = yaml_text if "\n" in yaml_text else yaml_text + "\n"  # never read as a file name
-    who = _who(request)
+    who = changed_by(request)
     try:
         if action == "check":
             found = parse_rules(text)
@@ -179,7 +175,7 @@ async def rule_submit(request: Request, name: str, yaml: str = Form(""), action:
 
 def _rule_action(verb: str) -> Any:
     async def endpoint(request: Request, name: str) -> Response:
-        who = _who(request)
+        who = changed_by(request)
 
         def work(ws: Any) -> None:
             if verb == "send-test":
@@ -288,7 +284,7 @@ async def case_submit(
     note: str = Form(""),
 ) -> Response:
     """``action`` "update" (owner, team, status, priority), "note" or "close" (with an outcome)."""
-    who = _who(request)
+    who = changed_by(request)
     if action == "note":
         changes: dict[str, Any] = {"note": note.strip()}
         if not changes["note"]:

@@ -154,8 +154,8 @@ async def shares_create(request: Request, view: str = Form(""), expires: str = F
 
 @router.post("/shares/{link_id}/revoke", dependencies=[STAFF, CSRF])
 async def shares_revoke(request: Request, link_id: str) -> Response:
-    from cxlens.web.api.share import who_of
+    from cxlens.web.deps import who as changed_by
 
-    who = who_of(request)
+    who = changed_by(request)
     await run_on_workspace(request, lambda ws: ws.act.revoke_share(link_id, who=who))
     return RedirectResponse(f"/shares?done=revoked#link-{quote(link_id)}", status_code=303)
