@@ -27,7 +27,7 @@ import pandas as pd
 
 from cxlens.act.classify import FRUSTRATION_SIGNALS, glob_match, route_matcher, themes_hit
 from cxlens.act.rules import Rule, current_rules
-from cxlens.act.trigger import fire_many, throttled, unthrottled
+from cxlens.act.trigger import active_rules, fire_many, throttled, unthrottled
 from cxlens.jobs import JobContext, schedule, schedule_source, task
 from cxlens.store import hooks
 
@@ -37,7 +37,6 @@ __all__ = [
     "FRUSTRATION_SIGNALS",
     "emerging",
     "frustration_counts",
-    "route_rules",
     "run_theme_rule",
     "set_classifier",
     "set_emerging",
@@ -53,7 +52,6 @@ Emerging = Callable[..., pd.DataFrame]
 _CLASSIFIER: list[Classifier] = []
 _EMERGING: list[Emerging] = []
 THEME_KIND = "act.themes"
-_CACHE: dict[Any, list[Rule]] = {}
 
 
 def set_classifier(fn: Classifier) -> Classifier:
@@ -70,20 +68,6 @@ def set_emerging(fn: Emerging) -> Emerging:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def route_rules(store: Any, cur: Any, triggers: Sequence[str]) -> list[Rule]:
-    """The active rules of ``triggers``, parsed once per version of ``act_rules``."""
-    sig = cur.execute("SELECT count(*), coalesce(sum(version), 0), max(changed_at) FROM act_rules").fetchone()
-    if not sig[0]:
-        return []
-    key = (getattr(store, "path", None) or id(store), *sig)
-    got = _CACHE.get(key)
-    if got is None:
-        if len(_CACHE) > 64:
-            _CACHE.clear()
-        got = _CACHE[key] = current_rules(cur)
-    return [r for r in got if r.trigger in triggers]
 
 
 def classify_items(store: Any, cur: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,7 +100,7 @@ _ITEM = ("verbatim_id", "source", "customer_id", "ts", "text", "channel", "touch
 def _on_text(table: str) -> hooks.Hook:
     def hook(store: Any, cur: Any, select_sql: str, params: Sequence[Any]) -> None:
         triggers = ("verbatim",) if table != "tickets" else ("ticket", "verbatim")
-        rules = route_rules(store, cur, triggers)
+        rules = active_rules(store, cur, triggers)
         if not rules:
             return
         now = _now()
@@ -216,7 +200,7 @@ def _describe(e: dict[str, Any], n: int) -> str:
 
 def on_events(store: Any, cur: Any, select_sql: str, params: Sequence[Any]) -> None:
     """The ``events`` insert hook: fire the frustration rules on the behaviour signals just committed."""
-    rules = route_rules(store, cur, ("frustration",))
+    rules = active_rules(store, cur, ("frustration",))
     if not rules:
         return
     now = _now()

@@ -28,6 +28,7 @@ from cxlens.store import hooks
 
 __all__ = [
     "KIND",
+    "active_rules",
     "digest_alert_id",
     "feedback_where",
     "period",
@@ -302,8 +303,9 @@ def matcher(conditions: dict[str, Any]) -> Any:
     return test
 
 
-def _rules(store: Any, cur: Any) -> list[Rule]:
-    """The active feedback rules, parsed once per version of ``act_rules``."""
+def active_rules(store: Any, cur: Any, triggers: Sequence[str]) -> list[Rule]:
+    """The active rules of ``triggers``, parsed once per version of ``act_rules`` (its row count, the
+    sum of versions and the last change) and shared by every trigger (feedback, routing, frustration)."""
     sig = cur.execute("SELECT count(*), coalesce(sum(version), 0), max(changed_at) FROM act_rules").fetchone()
     if not sig[0]:
         return []
@@ -313,15 +315,16 @@ def _rules(store: Any, cur: Any) -> list[Rule]:
         if len(_CACHE) > 64:
             _CACHE.clear()
             _MATCHERS.clear()
-        got = _CACHE[key] = [r for r in current_rules(cur) if r.trigger == "feedback"]
+        got = _CACHE[key] = current_rules(cur)
         for r in got:
-            _MATCHERS[id(r)] = matcher(r.conditions)
-    return got
+            if r.trigger == "feedback":
+                _MATCHERS[id(r)] = matcher(r.conditions)
+    return [r for r in got if r.trigger in triggers]
 
 
 def on_feedback(store: Any, cur: Any, select_sql: str, params: Sequence[Any]) -> None:
     """The ``feedback`` insert hook: fire the active feedback rules on the rows just inserted."""
-    rules = _rules(store, cur)
+    rules = active_rules(store, cur, ("feedback",))
     if not rules:
         return
     now = _now()
