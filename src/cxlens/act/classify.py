@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from cxlens.act.when import check_cron, check_keys, check_tz
 from cxlens.errors import ConfigError
 
 __all__ = [
@@ -63,14 +64,10 @@ def check_route(where: str, trigger: str, cond: Any) -> dict[str, Any]:
     """A ``ticket`` or ``verbatim`` trigger's conditions checked."""
     if cond is None:
         return {}
-    if not isinstance(cond, dict):
-        raise ConfigError(f"{where} is {cond!r}; expected conditions such as {{urgency: high, sentiment: negative}}")
+    check_keys(where, cond, ROUTE_OPTIONS[trigger], "conditions such as {urgency: high, sentiment: negative}",
+               "condition")  # fmt: skip
     out: dict[str, Any] = {}
     for k, v in cond.items():
-        if k not in ROUTE_OPTIONS[trigger]:
-            raise ConfigError(
-                f"{where} has unknown condition {k!r}; expected one of {', '.join(ROUTE_OPTIONS[trigger])}"
-            )
         if k == "effort":
             if not isinstance(v, bool):
                 raise ConfigError(f"{where}.effort is {v!r}; expected true or false")
@@ -89,11 +86,7 @@ def check_frustration(where: str, cond: Any) -> dict[str, Any]:
     """A ``frustration`` trigger's conditions checked (``signal`` defaults to ``any``)."""
     if cond is None:
         cond = {}
-    if not isinstance(cond, dict):
-        raise ConfigError(f"{where} is {cond!r}; expected e.g. {{signal: rageclick, url: '*/checkout*'}}")
-    for k in cond:
-        if k not in FRUSTRATION_OPTIONS:
-            raise ConfigError(f"{where} has unknown condition {k!r}; expected one of {', '.join(FRUSTRATION_OPTIONS)}")
+    check_keys(where, cond, FRUSTRATION_OPTIONS, "e.g. {signal: rageclick, url: '*/checkout*'}", "condition")
     signals = _names(f"{where}.signal", cond.get("signal", "any"))
     for s in signals:
         if s != "any" and s not in FRUSTRATION_SIGNALS:
@@ -115,15 +108,7 @@ def check_frustration(where: str, cond: Any) -> dict[str, Any]:
 
 def check_theme(where: str, cond: Any) -> dict[str, Any]:
     """A ``theme`` trigger's options checked: ``{emerging: true, min_growth: 1.5, period: week}``."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from croniter import croniter
-
-    if not isinstance(cond, dict):
-        raise ConfigError(f"{where} is {cond!r}; expected e.g. {{emerging: true, min_growth: 1.5}}")
-    for k in cond:
-        if k not in THEME_OPTIONS:
-            raise ConfigError(f"{where} has unknown option {k!r}; expected one of {', '.join(THEME_OPTIONS)}")
+    check_keys(where, cond, THEME_OPTIONS, "e.g. {emerging: true, min_growth: 1.5}")
     if cond.get("emerging") is not True:
         raise ConfigError(f"{where}.emerging is {cond.get('emerging')!r}; expected true (a theme trigger fires on "
                           "emerging themes)")  # fmt: skip
@@ -148,16 +133,8 @@ def check_theme(where: str, cond: Any) -> dict[str, Any]:
     if "theme" in cond:
         out["theme"] = _names(f"{where}.theme", cond["theme"])
     default = {"day": "30 0 * * *", "week": "30 0 * * 1", "month": "30 0 1 * *"}[period]
-    cron = cond.get("cron", default)
-    if not isinstance(cron, str) or not croniter.is_valid(cron):
-        raise ConfigError(f"{where}.cron is {cron!r}; expected a 5-field cron expression such as '30 0 * * 1'")
-    out["cron"] = cron
-    tz = cond.get("tz", "UTC")
-    try:
-        ZoneInfo(str(tz))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}.tz is {tz!r}; expected a time zone such as 'Europe/Paris'") from None
-    out["tz"] = str(tz)
+    out["cron"] = check_cron(where, cond.get("cron", default), "30 0 * * 1")
+    out["tz"] = check_tz(where, cond.get("tz", "UTC"))
     return out
 
 

@@ -8,7 +8,19 @@ from typing import Any
 
 from cxlens.errors import ConfigError
 
-__all__ = ["CHECK_CRON", "DAYS", "METRICS", "METRIC_OPTIONS", "OPTIONS", "PERIODS", "check_metric", "check_schedule"]
+__all__ = [
+    "CHECK_CRON",
+    "DAYS",
+    "METRICS",
+    "METRIC_OPTIONS",
+    "OPTIONS",
+    "PERIODS",
+    "check_cron",
+    "check_keys",
+    "check_metric",
+    "check_schedule",
+    "check_tz",
+]
 
 METRICS = ("nps", "csat", "ces")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -17,24 +29,45 @@ OPTIONS = ("every", "at", "on", "cron", "tz", "period", "metrics", "themes")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-def check_schedule(where: str, cond: Any) -> dict[str, Any]:
-    """The ``schedule`` trigger's options checked (errors name the field)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+def check_keys(where: str, cond: Any, known: tuple[str, ...], example: str, what: str = "option") -> dict[str, Any]:
+    """A trigger's options: a mapping (else an error showing ``example``) whose keys are all ``known``."""
+    if not isinstance(cond, dict):
+        raise ConfigError(f"{where} is {cond!r}; expected {example}")
+    for k in cond:
+        if k not in known:
+            raise ConfigError(f"{where} has unknown {what} {k!r}; expected one of {', '.join(known)}")
+    return cond
 
+
+def check_cron(where: str, cron: Any, example: str | None = None) -> str:
+    """A 5-field cron expression (``where.cron`` in the error, with ``example`` when given)."""
     from croniter import croniter
 
-    if not isinstance(cond, dict):
-        raise ConfigError(f"{where} is {cond!r}; expected e.g. {{every: day, at: '08:00', tz: Europe/Paris}}")
-    for k in cond:
-        if k not in OPTIONS:
-            raise ConfigError(f"{where} has unknown option {k!r}; expected one of {', '.join(OPTIONS)}")
+    if not isinstance(cron, str) or not croniter.is_valid(cron):
+        such = f" such as '{example}'" if example else ""
+        raise ConfigError(f"{where}.cron is {cron!r}; expected a 5-field cron expression{such}")
+    return cron
+
+
+def check_tz(where: str, tz: Any) -> str:
+    """An IANA time zone name (``where.tz`` in the error)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(tz))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}.tz is {tz!r}; expected a time zone such as 'Europe/Paris'") from None
+    return str(tz)
+
+
+def check_schedule(where: str, cond: Any) -> dict[str, Any]:
+    """The ``schedule`` trigger's options checked (errors name the field)."""
+    check_keys(where, cond, OPTIONS, "e.g. {every: day, at: '08:00', tz: Europe/Paris}")
     out = dict(cond)
     if ("every" in cond) == ("cron" in cond):
         raise ConfigError(f"{where} needs exactly one of 'every' (day or week) or 'cron' (e.g. '0 8 * * 1')")
     if "cron" in cond:
-        if not isinstance(cond["cron"], str) or not croniter.is_valid(cond["cron"]):
-            raise ConfigError(f"{where}.cron is {cond['cron']!r}; expected a 5-field cron expression such as "
-                              "'0 8 * * 1'")  # fmt: skip
+        check_cron(where, cond["cron"], "0 8 * * 1")
         if "at" in cond or "on" in cond:
             raise ConfigError(f"{where}: 'at' and 'on' go with 'every', not with 'cron'")
     else:
@@ -53,12 +86,7 @@ def check_schedule(where: str, cond: Any) -> dict[str, Any]:
             if str(cond["on"]).lower() not in DAYS:
                 raise ConfigError(f"{where}.on is {cond['on']!r}; expected a day such as monday")
             out["on"] = str(cond["on"]).lower()
-    tz = cond.get("tz", "UTC")
-    try:
-        ZoneInfo(str(tz))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}.tz is {tz!r}; expected a time zone such as 'Europe/Paris'") from None
-    out["tz"] = str(tz)
+    out["tz"] = check_tz(where, cond.get("tz", "UTC"))
     period = cond.get("period", "week" if cond.get("every") == "week" else "day")
     if period not in PERIODS:
         raise ConfigError(f"{where}.period is {period!r}; expected one of {', '.join(PERIODS)}")
@@ -82,13 +110,7 @@ CHECK_CRON = {"day": "15 0 * * *", "week": "15 0 * * 1", "month": "15 0 1 * *"}
 
 def check_metric(where: str, cond: Any) -> dict[str, Any]:
     """The ``metric`` trigger's options checked (errors name the field)."""
-    from croniter import croniter
-
-    if not isinstance(cond, dict):
-        raise ConfigError(f"{where} is {cond!r}; expected e.g. {{metric: nps, period: week, direction: down}}")
-    for k in cond:
-        if k not in METRIC_OPTIONS:
-            raise ConfigError(f"{where} has unknown option {k!r}; expected one of {', '.join(METRIC_OPTIONS)}")
+    check_keys(where, cond, METRIC_OPTIONS, "e.g. {metric: nps, period: week, direction: down}")
     if cond.get("metric") not in METRICS:
         raise ConfigError(f"{where}.metric is {cond.get('metric')!r}; expected one of {', '.join(METRICS)}")
     out: dict[str, Any] = {"metric": cond["metric"]}
@@ -111,8 +133,6 @@ def check_metric(where: str, cond: Any) -> dict[str, Any]:
     out["allow_small"] = cond.get("allow_small", False)
     if not isinstance(out["allow_small"], bool):
         raise ConfigError(f"{where}.allow_small is {out['allow_small']!r}; expected true or false")
-    out["cron"] = cond.get("cron", CHECK_CRON[out["period"]])
-    if not isinstance(out["cron"], str) or not croniter.is_valid(out["cron"]):
-        raise ConfigError(f"{where}.cron is {cond.get('cron')!r}; expected a 5-field cron expression")
-    out["tz"] = check_schedule(where, {"cron": out["cron"], "tz": cond.get("tz", "UTC")})["tz"]
+    out["cron"] = check_cron(where, cond.get("cron", CHECK_CRON[out["period"]]))
+    out["tz"] = check_tz(where, cond.get("tz", "UTC"))
     return out
