@@ -88,24 +88,12 @@ def test_the_360_page_links_rows_to_replays_escaped(cws):
 
 
 def test_roles_that_cannot_open_replays_get_no_links(cws):
-    from cxlens.access import users
-    from cxlens.web.hub import WorkspaceHub
+    from .test_replay import analyst_and_agent
 
-    from ..conftest import running
-    from .test_replay import PW, _login
-
-    hub = WorkspaceHub.open({"shop": cws})
-    ws = hub.get("shop")
-    for email, role in (("an@x.example", "analyst"), ("ag@x.example", "agent")):
-        users.create_user(ws, email, PW, role=role)
-    try:
-        with running(create_app(hub)) as url:
-            analyst, agent = _login(url, "an@x.example"), _login(url, "ag@x.example")
-            page = analyst.get("/customers/c1")
-            links = {k: _link(v) for k, v in _rows(page.text).items()}
-            assert page.status_code == 200 and {k: links[k] for k in EXPECTED} == EXPECTED
-            page = agent.get("/customers/c1")
-            assert page.status_code == 200 and "Pay button does nothing" in page.text  # the timeline is there
-            assert "replay-link" not in page.text and "/replays/" not in page.text and ">Replay</th>" not in page.text
-    finally:
-        hub.close()
+    with analyst_and_agent(cws) as (analyst, agent):
+        page = analyst.get("/customers/c1")
+        links = {k: _link(v) for k, v in _rows(page.text).items()}
+        assert page.status_code == 200 and {k: links[k] for k in EXPECTED} == EXPECTED
+        page = agent.get("/customers/c1")
+        assert page.status_code == 200 and "Pay button does nothing" in page.text  # the timeline is there
+        assert "replay-link" not in page.text and "/replays/" not in page.text and ">Replay</th>" not in page.text

@@ -6,6 +6,7 @@ events read back must be exactly those), hand-made signals and NPS answers, and 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 from datetime import UTC, datetime, timedelta
@@ -211,6 +212,23 @@ def test_cli_list_show_purge(listed, tmp_path):
     res = runner.invoke(cli_app, ["-w", path, "replays", "purge", "--older-than", "0", "--format", "json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout) == [{"sessions": 3, "blocks": 3}]
+
+
+@contextlib.contextmanager
+def analyst_and_agent(path):
+    """The workspace at ``path`` on a real server with an analyst and an agent signed in; yields their
+    clients ``(analyst, agent)`` (for the checks that only roles that may open replays see links)."""
+    from cxlens.web.app import create_app
+
+    hub = WorkspaceHub.open({"shop": path})
+    ws = hub.get("shop")
+    for email, role in (("an@x.example", "analyst"), ("ag@x.example", "agent")):
+        users.create_user(ws, email, PW, role=role)
+    try:
+        with running(create_app(hub)) as url:
+            yield _login(url, "an@x.example"), _login(url, "ag@x.example")
+    finally:
+        hub.close()
 
 
 def _login(url: str, email: str) -> httpx.Client:

@@ -102,30 +102,16 @@ def test_feedback_and_funnel_drop_off_lists_link_to_replays(lws):
 
 
 def test_roles_that_cannot_open_replays_get_no_links(lws):
-    from cxlens.access import users
-    from cxlens.web.hub import WorkspaceHub
+    from .test_replay import analyst_and_agent
 
-    from ..conftest import running
-    from .test_replay import PW, _login
-
-    hub = WorkspaceHub.open({"shop": lws})
-    ws = hub.get("shop")
-    for email, role in (("an@x.example", "analyst"), ("ag@x.example", "agent")):
-        users.create_user(ws, email, PW, role=role)
-    try:
-        with running(create_app(hub)) as url:
-            analyst, agent = _login(url, "an@x.example"), _login(url, "ag@x.example")
-            assert 'href="/replays/s1"' in analyst.get("/feedback").text
-            page = agent.get("/feedback")
-            assert page.status_code == 200 and "Pay button does nothing" in page.text
-            assert "replay-link" not in page.text and "/replays/" not in page.text
-            r = agent.get("/api/v1/replays/near", params={"customer_id": "c1", "at": str(START)})
-            assert r.status_code == 403
-            assert (
-                analyst.get("/api/v1/replays/near", params={"customer_id": "c1", "at": str(START)}).status_code == 200
-            )
-    finally:
-        hub.close()
+    with analyst_and_agent(lws) as (analyst, agent):
+        assert 'href="/replays/s1"' in analyst.get("/feedback").text
+        page = agent.get("/feedback")
+        assert page.status_code == 200 and "Pay button does nothing" in page.text
+        assert "replay-link" not in page.text and "/replays/" not in page.text
+        r = agent.get("/api/v1/replays/near", params={"customer_id": "c1", "at": str(START)})
+        assert r.status_code == 403
+        assert analyst.get("/api/v1/replays/near", params={"customer_id": "c1", "at": str(START)}).status_code == 200
 
 
 def test_replay_list_filters_by_funnel_drop_off_segment_and_theme(tmp_path):

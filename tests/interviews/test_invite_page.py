@@ -10,8 +10,6 @@ import re
 from email import policy
 
 import httpx
-import pandas as pd
-import pytest
 
 import cxlens
 from cxlens.web.deps import CSRF_COOKIE
@@ -19,21 +17,9 @@ from cxlens.web.deps import CSRF_COOKIE
 from ..conftest import running
 from ..engagement.test_pulse_links import smtp  # noqa: F401  (the aiosmtpd receiver fixture)
 from .test_interviews import wspath as base  # noqa: F401  (the opt-in workspace, built for this module)
+from .test_invite import path  # noqa: F401  (that workspace with bob's later "no" and the loopback host allowed)
 
 SCHED = "https://cal.example.com/research/20min"
-
-
-@pytest.fixture(scope="module")
-def path(base):  # noqa: F811
-    p, _ = base
-    with cxlens.open(p) as ws:
-        ws.act.allow_host("127.0.0.1", private=True)
-        later = pd.Timestamp("2026-03-02")
-        with ws.transaction(changes=["survey_responses"]) as cur:  # bob says no a day after his yes
-            cur.execute(f"INSERT INTO survey_responses VALUES ({', '.join('?' * 14)})",
-                        ["nps-q1", "r-bob-no", "c-bob", "c-bob", None, 5.0, None, '{"interview_opt_in": "no"}', "en",
-                         None, None, None, later, later])  # fmt: skip
-    return p
 
 
 def test_invitations_from_the_page_once_per_study_with_csrf(path, smtp):  # noqa: F811
