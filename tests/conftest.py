@@ -205,6 +205,25 @@ def html_server(render):
     return srv, f"http://127.0.0.1:{srv.server_address[1]}"
 
 
+#: the password the browser and HTTP tests give their users
+PASSWORD = "correct horse battery staple"
+
+
+def signed_in(url: str, email: str, password: str = PASSWORD):
+    """An ``httpx.Client`` signed in to the dashboard at ``url`` through its login form, sending the
+    CSRF token as the ``x-csrf-token`` header (as htmx does) on every request."""
+    import httpx
+
+    from cxlens.web.deps import CSRF_COOKIE
+
+    c = httpx.Client(base_url=url, timeout=60)
+    c.get("/login")
+    r = c.post("/login", data={"email": email, "password": password, "csrf_token": c.cookies.get(CSRF_COOKIE)})
+    assert r.status_code == 303, r.text[:300]
+    c.headers["x-csrf-token"] = c.cookies.get(CSRF_COOKIE) or ""
+    return c
+
+
 @contextlib.contextmanager
 def shop_site(folder, page: str):
     """A workspace served by a real cxlens server, with a write key, and a customer's site on a second

@@ -19,24 +19,15 @@ from cxlens.customers.profile import erase_customer
 from cxlens.jobs import JobRunner
 from cxlens.surveys import create_survey
 from cxlens.web import create_app
-from cxlens.web.deps import CSRF_COOKIE
 from cxlens.web.hub import WorkspaceHub
 
 from ..conftest import running
+from ..conftest import signed_in as login
 from .conftest import answer, wait_for
 
 PW = "correct horse battery staple"
 SURVEY = {"id": "s1", "name": "Checkout NPS", "metric": "nps", "question": "Recommend us?", "status": "active",
           "touchpoint": "checkout", "follow_up": {"default": "Why?"}}  # fmt: skip
-
-
-def login(url: str, email: str) -> httpx.Client:
-    c = httpx.Client(base_url=url, timeout=30)
-    c.get("/login")
-    r = c.post("/login", data={"email": email, "password": PW, "csrf_token": c.cookies.get(CSRF_COOKIE)})
-    assert r.status_code == 303, r.text[:300]
-    c.headers["x-csrf-token"] = c.cookies.get(CSRF_COOKIE) or ""
-    return c
 
 
 @pytest.fixture(scope="module")

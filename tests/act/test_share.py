@@ -21,20 +21,12 @@ from cxlens.web.deps import CSRF_COOKIE
 from cxlens.web.hub import WorkspaceHub
 
 from ..conftest import running
+from ..conftest import signed_in as login
 from .conftest import cli
 
 PW = "correct horse battery staple"
 EMAIL = "jane.doe@example.com"
 XSS = "<script>alert(1)</script>"
-
-
-def login(url: str, email: str) -> httpx.Client:
-    c = httpx.Client(base_url=url, timeout=60)
-    c.get("/login")
-    r = c.post("/login", data={"email": email, "password": PW, "csrf_token": c.cookies.get(CSRF_COOKIE)})
-    assert r.status_code == 303, r.text[:300]
-    c.headers["x-csrf-token"] = c.cookies.get(CSRF_COOKIE) or ""
-    return c
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,10 @@ from cxlens.behaviour.replay import MAX_SESSION, compact, parse_chunk, purge, st
 from cxlens.cli import app as cli_app
 from cxlens.customers.profile import erase_customer
 from cxlens.errors import NotFoundError, ParameterError, PayloadTooLargeError
-from cxlens.web.deps import CSRF_COOKIE
 from cxlens.web.hub import WorkspaceHub
 
 from ..conftest import running
+from ..conftest import signed_in as _login
 
 PW = "correct horse battery staple"
 T0 = 1_764_000_000_000  # 2025-11-24 16:00 UTC, in ms
@@ -229,15 +229,6 @@ def analyst_and_agent(path):
             yield _login(url, "an@x.example"), _login(url, "ag@x.example")
     finally:
         hub.close()
-
-
-def _login(url: str, email: str) -> httpx.Client:
-    c = httpx.Client(base_url=url, timeout=30)
-    c.get("/login")
-    r = c.post("/login", data={"email": email, "password": PW, "csrf_token": c.cookies.get(CSRF_COOKIE)})
-    assert r.status_code == 303, r.text[:300]
-    c.headers["x-csrf-token"] = c.cookies.get(CSRF_COOKIE) or ""
-    return c
 
 
 def test_http_collect_and_read_through_the_real_server(tmp_path):
