@@ -64,6 +64,7 @@ import pandas as pd
 
 from cxlens.engagement.summary import min_group_size
 from cxlens.errors import ParameterError
+from cxlens.metrics.stats import median_ci
 
 __all__ = ["BY", "DAYS", "FIGURES", "PERIODS", "RECOVERY_DAYS", "scorecard"]
 
@@ -86,18 +87,6 @@ def wilson(x: int, n: int) -> tuple[float, float]:
     c = (p + _Z * _Z / (2 * n)) / (1 + _Z * _Z / n)
     h = _Z / (1 + _Z * _Z / n) * math.sqrt(p * (1 - p) / n + _Z * _Z / (4 * n * n))
     return (100 * max(c - h, 0.0), 100 * min(c + h, 1.0))
-
-
-def median_ci(values: np.ndarray) -> tuple[float, float, float]:
-    """(median, low, high): the exact order-statistic 95% interval of the median."""
-    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
-
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if not len(v):
-        return (math.nan, math.nan, math.nan)
-    ci = st.quantile_test(v, q=float(np.median(v)), p=0.5).confidence_interval(0.95)
-    return (float(np.median(v)), float(ci.low), float(ci.high))
 
 
 def _tickets(store: Any) -> pd.DataFrame:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ParameterError
-from cxlens.metrics.stats import wilson
+from cxlens.metrics.stats import median_ci, wilson
 
 __all__ = ["COLUMNS", "closed_loop"]
 
@@ -50,16 +50,10 @@ FROM act_cases c LEFT JOIN feedback f ON f.feedback_id = c.feedback_id
 """
 
 
-def _median_ci(hours: np.ndarray) -> tuple[float, float, float, float]:
-    """(median, low, high, p90): the exact order-statistic 95 % interval of the median."""
-    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
-
+def _times(hours: np.ndarray) -> tuple[float, float, float, float]:
+    """(median, low, high, p90) of the finite ``hours`` (:func:`~cxlens.metrics.stats.median_ci`)."""
     v = hours[np.isfinite(hours)]
-    if not len(v):
-        return (math.nan, math.nan, math.nan, math.nan)
-    med = float(np.median(v))
-    ci = st.quantile_test(v, q=med, p=0.5).confidence_interval(0.95)
-    return (med, float(ci.low), float(ci.high), float(np.quantile(v, 0.9)))
+    return (*median_ci(v), float(np.quantile(v, 0.9)) if len(v) else math.nan)
 
 
 def closed_loop(store: Any, *, by: str | None = None, now: dt.datetime | None = None) -> pd.DataFrame:
@@ -85,8 +79,8 @@ def closed_loop(store: Any, *, by: str | None = None, now: dt.datetime | None = 
     for g, part in df.groupby(group, dropna=False, sort=True):
         n_sla, ok = int(part["decided"].sum()), int(part["in_sla"].sum())
         lo, hi = (float(x) / 100 for x in wilson(ok, n_sla)) if n_sla else (math.nan, math.nan)
-        fc = _median_ci(part["contact_h"].to_numpy(dtype=float))
-        cl = _median_ci(part["close_h"].to_numpy(dtype=float))
+        fc = _times(part["contact_h"].to_numpy(dtype=float))
+        cl = _times(part["close_h"].to_numpy(dtype=float))
         rows.append([g, len(part), int(part["detractor"].sum()), n_sla, ok, ok / n_sla if n_sla else math.nan, lo, hi,
                      int(part["first_contact"].notna().sum()), *fc, int(part["closed_at"].notna().sum()), *cl])  # fmt: skip
     return pd.DataFrame(rows, columns=[group, *COLUMNS])

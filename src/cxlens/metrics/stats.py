@@ -127,3 +127,16 @@ def nps_se(promoters, detractors, n) -> float:
     """Standard error of NPS in points: ``100·sqrt(((p+d) - (p-d)²)/n)`` (scalar helper)."""
     p, d = promoters / n, detractors / n
     return 100 * math.sqrt(((p + d) - (p - d) ** 2) / n)
+
+
+def median_ci(values) -> tuple[float, float, float]:
+    """(median, low, high) of the finite ``values``: the exact order-statistic 95 % interval of the
+    median (NaN bounds when there are too few values for one — fewer than 6); all NaN when empty."""
+    from scipy import stats as st  # lazy: scipy.stats costs ~0.5 s at import
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return (math.nan, math.nan, math.nan)
+    ci = st.quantile_test(v, q=float(np.median(v)), p=0.5).confidence_interval(0.95)
+    return (float(np.median(v)), float(ci.low), float(ci.high))
