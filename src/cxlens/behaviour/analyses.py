@@ -79,6 +79,8 @@ PAGE_SIGNALS = ("quick_backs", "excessive_scrolls")
 #: weights of the frustration score
 WEIGHTS = {"rage_clicks": 3.0, "dead_clicks": 2.0, "error_clicks": 3.0, "quick_backs": 1.0, "excessive_scrolls": 1.0}
 _QUERY = re.compile(r"[?#].*$")
+#: a URL's scheme and host, removed to compare a page with a path such as ``/checkout``
+_ORIGIN = r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*"
 
 
 _COLUMN = {key: column for column, (key, _) in COLUMNS.items()}
@@ -100,7 +102,7 @@ def page_key(url: str) -> str:
 
 
 def _page(t: ibis.Table, path_only: bool = False) -> ibis.expr.types.StringValue:
-    return t.page.re_replace(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "") if path_only else t.page
+    return t.page.re_replace(_ORIGIN, "") if path_only else t.page
 
 
 def _on_page(t: ibis.Table, url: str) -> ibis.expr.types.BooleanValue:
@@ -633,7 +635,7 @@ class Behaviour:
             t = t.filter(t.customer_id.isin(ids)) if ids else t.filter(ibis.literal(False))
         if url is not None:
             seen = ev.filter((ev.type == "page") & _on_page(ev, url)).select("session_id").distinct()
-            path = t.url.re_replace(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "")
+            path = t.url.re_replace(_ORIGIN, "")
             t = t.filter(t.session_id.isin(seen.session_id) | t.url.startswith(url) | path.startswith(url))
         t = t.order_by([ibis.desc("started_at"), "session_id"]).limit(limit)
         return store.read(t.select(REPLAY_COLUMNS))
@@ -777,13 +779,13 @@ def _same_page(href: str, key: str) -> bool:
     compared with the address' path)."""
     page = _QUERY.sub("", href.strip())
     if key.startswith("/"):
-        return re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "", page) == key
+        return re.sub(_ORIGIN, "", page) == key
     return page == key
 
 
 def _zone_on(zone_url: str, page: str) -> bool:
     """Whether a zone defined for ``zone_url`` (a URL or path prefix) belongs to ``page``."""
     if zone_url.startswith("/"):
-        path = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "", page)
+        path = re.sub(_ORIGIN, "", page)
         return path.startswith(zone_url)
     return page.startswith(zone_url)
