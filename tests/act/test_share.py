@@ -229,3 +229,26 @@ def test_in_chromium_the_shared_overview_draws_its_charts_under_its_own_csp(env,
         page.close()
     assert blocked == [] and page.errors == []
     assert [r for r in requests if not r.startswith(("data:", env["url"] + link["path"]))] == []
+
+
+def test_each_shareable_page_links_to_the_share_form_with_its_view_and_dates(env):
+    """Overview, journey map and themes carry "Share this view…" for admins and analysts; the link fills
+    in the form, and the link made from it opens that view."""
+    c = login(env["url"], "analyst@x.example")
+    day = (pd.Timestamp.now() - pd.Timedelta(days=30)).date().isoformat()
+    for page, view in (("/", "overview"), ("/journey", "journey"), ("/themes", "themes")):
+        html = c.get(f"{page}?start={day}").text
+        href = re.search(r'<a href="([^"]+)" id="share-this" data-share-view="([^"]+)"', html)
+        assert href is not None, page
+        assert href.group(2) == view
+        form = c.get(href.group(1).replace("&amp;", "&"))
+        assert form.status_code == 200
+        assert f'<option value="{view}" selected>' in form.text
+        assert f'id="s-start" name="start" value="{day}"' in form.text
+        made = c.post("/shares", data={"view": view, "start": day, "expires": "1d",
+                                       "csrf_token": c.cookies.get(CSRF_COOKIE)})  # fmt: skip
+        assert made.status_code == 201
+        shared = re.search(r'id="new-url" value="([^"]+)"', made.text).group(1)
+        assert httpx.get(env["url"] + _path(shared), timeout=60).status_code == 200
+    # a garbled date in the link is dropped from the form, not an error
+    assert 'name="start" value=""' in c.get("/shares?view=themes&start=31/12/2025").text

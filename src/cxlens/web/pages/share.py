@@ -11,6 +11,7 @@ nothing else: every other page and the API still need a session or a key.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import re
 from typing import Any
@@ -123,19 +124,31 @@ def _text(v: Any) -> str:
 
 
 async def _render(request: Request, *, created: dict[str, Any] | None = None, error: str | None = None,
-                  notice: str | None = None, status: int = 200) -> HTMLResponse:  # fmt: skip
+                  notice: str | None = None, status: int = 200,
+                  prefill: dict[str, str] | None = None) -> HTMLResponse:  # fmt: skip
     def work(ws: Any) -> dict[str, Any]:
         links = [{k: _text(v) for k, v in r.items()} for r in ws.act.shares().to_dict("records")]
         return {"links": links, "views": _view_options(ws)}
 
     ctx = await run_on_workspace(request, work)
-    ctx.update(nav_active="shares", created=created, error=error, notice=notice)
+    ctx.update(nav_active="shares", created=created, error=error, notice=notice, prefill=prefill or {})
     return request.app.state.templates.TemplateResponse(request, "share/shares.html", ctx, status_code=status)
 
 
 @router.get("/shares", response_class=HTMLResponse, dependencies=[STAFF])
-async def shares_page(request: Request, done: str = "") -> HTMLResponse:
-    return await _render(request, notice="Link revoked: it answers 410 from now on." if done == "revoked" else None)
+async def shares_page(request: Request, done: str = "", view: str = "", start: str = "", end: str = "") -> HTMLResponse:
+    """The page; ``view``, ``start`` and ``end`` fill in the form (a page's "Share this view" link)."""
+    prefill = {"view": view, "start": _iso_date(start), "end": _iso_date(end)}
+    notice = "Link revoked: it answers 410 from now on." if done == "revoked" else None
+    return await _render(request, notice=notice, prefill=prefill)
+
+
+def _iso_date(text: str) -> str:
+    """A YYYY-MM-DD date for a date input, or "" (a prefill is a convenience, never an error)."""
+    try:
+        return dt.date.fromisoformat(text[:10]).isoformat() if text else ""
+    except ValueError:
+        return ""
 
 
 @router.post("/shares", response_class=HTMLResponse, dependencies=[STAFF, CSRF])
