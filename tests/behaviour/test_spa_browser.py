@@ -73,3 +73,30 @@ def test_each_spa_page_view_has_its_own_page_event_and_scroll_depth(app, browser
     assert [d["$pageview_id"] for d in got] == views
     assert [d["$max_y"] for d in got] == [1800, 1200, 2800]
     assert all(d["$page_height"] >= 4000 for d in got)
+
+
+def test_a_zone_is_exposed_once_per_spa_page_view(app, browser):
+    """Zone exposure (mid-height line visible ≥ 150 ms) is counted per page view: the zone on the next
+    SPA page view is reported again, with that page view's id, and only once within a page view."""
+    ws, origin = app
+    ws.set_setting("behaviour.zones", [{"name": "title", "selector": "h1"}])
+    before = len(ws.sql("SELECT 1 FROM events WHERE name = '$zone_exposed'"))
+    page = new_page(browser, 1280, 800)
+    try:
+        page.goto(origin + "/zoned")
+        page.wait_for_function("window.cxlens && window.cxlens.behaviourLoaded === true")
+        page.wait_for_timeout(500)  # the title stays in view: exposed once, not again
+        page.evaluate("go('/zoned/next')")
+        page.wait_for_timeout(500)
+        page.goto("about:blank")
+    finally:
+        page.close()
+        ws.set_setting("behaviour.zones", [])
+    pages = wait_rows(ws, "SELECT properties FROM events WHERE type = 'page' AND url LIKE '%/zoned%' ORDER BY ts", 2)
+    got = wait_rows(ws, "SELECT url, properties FROM events WHERE name = '$zone_exposed' ORDER BY ts", before + 2)
+    got = got.iloc[before:]
+    assert [orjson.loads(p)["$zone"] for p in got["properties"]] == ["title", "title"]
+    assert [orjson.loads(p)["$pageview_id"] for p in got["properties"]] == [
+        orjson.loads(p)["$pageview_id"] for p in pages["properties"]
+    ]
+    assert list(got["url"]) == [origin + "/zoned", origin + "/zoned/next"]

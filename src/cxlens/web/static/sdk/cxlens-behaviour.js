@@ -261,11 +261,13 @@
     }
   }, {passive: true});
 
-  // a zone is exposed once its mid-height line stayed in the viewport for 150 ms (Contentsquare)
+  // a zone is exposed once its mid-height line stayed in the viewport for 150 ms (Contentsquare), once
+  // per page view: a single-page app's next page view (cxlens.page()) counts its zones again
   if (B.heatmaps && B.zones.length) {
-    var seenSince = {}, exposed = {};
+    var seenSince = {}, exposed = {}, zoneView = cx.pageview();
     setInterval(function () {
       if (document.visibilityState === "hidden") return;
+      if (zoneView !== cx.pageview()) { zoneView = cx.pageview(); seenSince = {}; exposed = {}; }
       for (var i = 0; i < B.zones.length; i++) {
         var z = B.zones[i], el = null;
         if (exposed[z.name]) continue;
