@@ -102,6 +102,20 @@ def test_frustration_by_selector_and_touchpoint(fws):
     assert list(only["url"]) == [SHOP + "/cart"]
 
 
+def test_a_path_filter_matches_pages_whose_scheme_is_upper_case(tmp_path):
+    """``url="/cart"`` compares the path of every page, whatever the case of its scheme: the page views
+    and the signals of HTTPS://… are both found (the page views once used a lower-case-only pattern)."""
+    page = "HTTPS://shop.example/cart"
+    rows = [("u1", 0, None, page, None), ("u1", 5, "$rageclick", page, {"$selector": "#buy"}),
+            ("u2", 0, None, page, None)]  # fmt: skip
+    with cxlens.open(tmp_path / "u.duckdb") as ws:
+        ws.insert("events", _ev(rows))
+        df = ws.behaviour.frustration(by="url", url="/cart")
+    assert list(df["url"]) == [page]
+    assert (df.iloc[0].pageviews, df.iloc[0].rage_clicks) == (2, 1)
+    assert df.iloc[0].frustration_score == pytest.approx(100 * 3 / 2)
+
+
 def test_sessions_are_scored_and_filtered(fws):
     with cxlens.open(fws, read_only=True) as ws:
         all_ = ws.behaviour.sessions()

@@ -380,10 +380,7 @@ class Behaviour:
             ev = ev.filter(_on_page(ev, url))
         views = self._views(start, end, segment)
         if url is not None:
-            key = page_key(url)
-            views = views.filter(
-                (views.page == key) if not key.startswith("/") else views.page.re_replace(r"^[a-z]+://[^/]*", "") == key
-            )
+            views = views.filter(_on_page(views, url))
         sig = ev.filter(ev.name.isin(list(SIGNALS.values())))
         if by == "touchpoint":
             known = views.filter(views.touchpoint.notnull())
