@@ -5,9 +5,10 @@ else the anonymous id. Their FIRST ``$exposure`` of the experiment counts (its v
 ``t0``); a person exposed to two variants is counted in ``excluded_multiple_variants`` and left out.
 A goal converts when the person has an event of that name in ``[t0, t0 + window)`` — or, for a
 funnel goal ``"view>cart>purchase"``, completes the journeys funnel inside that window. The same goal
-in ``[t0 − window, t0)`` is the CUPED covariate. Everything is aggregated per variant in SQL
-(:func:`aggregates`: counts, sums, squares, cross-products); :func:`person_frame` is the per-person
-view kept as the tests' reference. Revenue per visitor is the sum of ``events.revenue``
+in ``[t0 − window, t0)`` is the CUPED covariate. Everything is aggregated per variant by the
+database, as one Ibis expression (:func:`aggregates`: counts, sums, squares, cross-products), so the
+read-out runs on DuckDB, Spark or a warehouse (``cxlens.connect``); the statistics take those numbers.
+:func:`person_frame` (DuckDB SQL) is the per-person view kept as the tests' reference. Revenue per visitor is the sum of ``events.revenue``
 in the window (CUPED with the same window before exposure); NPS and CSAT are the person's first NPS
 and CSAT answers in the window (NPS difference variance; Welch for CSAT).
 
