@@ -126,17 +126,6 @@ def exposures(store: Any, name: str) -> pd.DataFrame:
     return _read(store, ("exposures", name), build)
 
 
-def _seen(store: Any, name: str) -> pd.DataFrame:
-    """Per variant of a first exposure: ``people`` and ``multi`` (of them, exposed to another variant
-    too) — a few rows where :func:`exposures` has one per person."""
-
-    def build() -> ir.Table:
-        _, f = _people(store, name)
-        return f.group_by("variant").aggregate(people=f.count(), multi=(f.nv > 1).sum())
-
-    return _read(store, ("seen", name), build)
-
-
 def person_frame(store: Any, name: str, goals: Sequence[str], window_days: int) -> pd.DataFrame:
     """Per person counted (one variant only): variant, ``y_<i>``/``x_<i>`` (goal i converted in the
     window / before exposure), ``rev``/``rev_pre``, ``nps`` (first NPS answer in the window)."""
@@ -214,17 +203,27 @@ def aggregates(store: Any, name: str, goals: Sequence[str], window_days: int,
     ``xx<i>``, ``xy<i>``; ``rev``/``rev_pre`` sums, squares and cross-products; ``frus`` (had a
     frustration event) likewise; NPS promoters, passives and detractors; CSAT and CES ``_n``, sums
     and squares. Only the first exposure of people exposed to one variant counts."""
-    key = ("aggregates", name, tuple(goals), int(window_days), tuple(variants))
-    df = _read(store, key, lambda: _aggregates_expr(store, name, goals, window_days, variants))
+    return _for_variants(_summary(store, name, goals, window_days), variants)
+
+
+def _summary(store: Any, name: str, goals: Sequence[str], window_days: int) -> pd.DataFrame:
+    """One row per variant of a first exposure: ``people`` (first exposed to it), ``multi`` (of them,
+    exposed to another variant too, so not counted) and the aggregates of :func:`aggregates` — one
+    query for the whole read-out, whatever variants it then keeps."""
+    key = ("summary", name, tuple(goals), int(window_days))
+    return _read(store, key, lambda: _summary_expr(store, name, goals, window_days))
+
+
+def _for_variants(summary: pd.DataFrame, variants: Sequence[str]) -> pd.DataFrame:
+    df = summary.drop(columns=["people", "multi"])
     out = pd.DataFrame({"variant": list(variants)}).merge(df, on="variant", how="left")
     return out.fillna({c_: 0 for c_ in out.columns if c_ != "variant"})
 
 
-def _aggregates_expr(store: Any, name: str, goals: Sequence[str], window_days: int,
-                     variants: Sequence[str]) -> ir.Table:  # fmt: skip
+def _summary_expr(store: Any, name: str, goals: Sequence[str], window_days: int) -> ir.Table:
     ev, f = _people(store, name)
     w = ibis.interval(days=int(window_days))
-    c = f.filter(f.nv == 1, f.variant.isin(list(variants)))
+    c = f.filter(f.nv == 1)
     v = ev.view()  # c derives from ev: join a self-reference (see _funnel_people)
     e = v.filter(v.name != EXPOSURE_EVENT).select(_ep=v._person, _en=v.name, _ets=v.ts, _erev=v.revenue)
     j = c.left_join(e, [c.person == e._ep, e._ets >= c.t0 - w, e._ets < c.t0 + w])
@@ -282,7 +281,10 @@ def _aggregates_expr(store: Any, name: str, goals: Sequence[str], window_days: i
         "csat_ss": (p.csat * p.csat).sum(), "ces_n": p.ces.count(), "ces_sum": p.ces.sum(),
         "ces_ss": (p.ces * p.ces).sum(),
     }  # fmt: skip
-    return p.group_by("variant").aggregate(**sums)
+    agg = p.group_by(_av=p.variant).aggregate(**sums).view()  # derives from f, as seen does
+    seen = f.group_by("variant").aggregate(people=f.count(), multi=(f.nv > 1).sum())
+    j = seen.left_join(agg, seen.variant == agg._av)
+    return j.select(seen.variant, seen.people, seen.multi, *(agg[k_] for k_ in sums))
 
 
 def _num(v: Any) -> Any:
@@ -339,9 +341,10 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
         raise ParameterError("alpha", f"alpha is {alpha!r}; expected a number between 0 and 1")
     if ci not in CI_METHODS:
         raise ParameterError("ci", f"ci is {ci!r}; expected one of {', '.join(CI_METHODS)}")
-    exp = _seen(store, name)
+    guardrails = [g for g in guardrails if g]
+    summary = _summary(store, name, [*goals, *guardrails], window_days)
     d = get_definition(store, name, missing_ok=True)
-    seen = sorted(exp["variant"].dropna().tolist())
+    seen = sorted(summary["variant"].dropna().tolist())
     if variants is None and d is not None:
         variants, weights = d["variants"], d["weights"]
     if variants is None:
@@ -354,15 +357,14 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
     variants = list(variants)
     w = list(weights) if weights is not None else [1 / len(variants)] * len(variants)
     warnings: list[str] = []
-    multi = int(exp["multi"].sum()) if len(exp) else 0
+    multi = int(summary["multi"].sum()) if len(summary) else 0
     if multi:
         warnings.append(f"{multi} people were exposed to more than one variant; they are excluded")
     unknown = sorted(set(seen) - set(variants))
     if unknown:
         warnings.append(f"exposures to unknown variants {unknown} are ignored; configured: {variants}")
 
-    guardrails = [g for g in guardrails if g]
-    agg = aggregates(store, name, [*goals, *guardrails], window_days, variants)
+    agg = _for_variants(summary, variants)
     rows_by = {r["variant"]: r for _, r in agg.iterrows()}
     exposed = [int(rows_by[v]["n"]) for v in variants]
     srm_p = stats.srm_p_value(exposed, w)
