@@ -189,6 +189,21 @@ def bench_experiments(
     print_bench(f"bench experiments: {tests:,} simulated tests per check (seed {seed})", res)
 
 
+@bench_app.command("experiment-readout")
+def bench_experiment_readout(
+    people: Annotated[int, typer.Option(help="Exposed people (half control).")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    repeat: Annotated[int, typer.Option(help="Runs after the first (the best is shown).")] = 5,
+) -> None:
+    """The experiment read-out on DuckDB: the aggregation query (first call and warm), the whole read-out."""
+    benchmarks()
+    from benchmarks.experiments import bench_readout as run
+
+    with err.status(f"reading out an experiment of {people:,} people…"):
+        res = run(people=people, seed=seed, repeat=repeat)
+    print_bench(f"bench experiment-readout: {people:,} exposed people (seed {seed})", res)
+
+
 @bench_app.command("behaviour")
 def bench_behaviour(
     clicks: Annotated[int, typer.Option(help="Click events to generate (plus one page view per ten).")] = 10_000_000,

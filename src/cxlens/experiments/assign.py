@@ -111,10 +111,23 @@ def define(store: Any, name: str, variants: Sequence[str], weights: Sequence[flo
     return get_definition(store, name)
 
 
+def _definition_row(store: Any, name: str) -> tuple | None:
+    cols = ["name", "variants", "weights", "planned_per_variant", "description"]
+    if store.is_duckdb:
+        return store.one(f"SELECT {', '.join(cols)} FROM experiments WHERE name = ?", [name])
+    # a workspace over Spark or a warehouse (cxlens.connect): the table is optional there
+    if not store.has_table("experiments"):
+        return None
+    t = store.table("experiments")
+    df = store.read(t.filter(t.name == name).select(*cols).limit(1))
+    if not len(df):
+        return None
+    row = tuple(None if pd.isna(v) else v for v in df.iloc[0])
+    return row[:3] + (None if row[3] is None else int(row[3]),) + row[4:]
+
+
 def get_definition(store: Any, name: str, *, missing_ok: bool = False) -> Definition | None:
-    row = store.one(
-        "SELECT name, variants, weights, planned_per_variant, description FROM experiments WHERE name = ?", [name]
-    )
+    row = _definition_row(store, name)
     if row is None:
         if missing_ok:
             return None

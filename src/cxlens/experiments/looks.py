@@ -41,18 +41,30 @@ def _f(x: Any) -> float:
     return float(x) if x is not None and not pd.isna(x) else math.nan
 
 
+_PAST = ["goal", "variant", "n_control", "x_control", "n_variant", "x_variant", "seq_p_value", "seq_ci_low",
+         "seq_ci_high"]  # fmt: skip
+
+
+def _past(store: Any, experiment: str, params: str) -> pd.DataFrame:
+    """The stored looks of ``experiment`` under ``params``. The table is in the schema's learn DDL
+    (migration 7 creates it on older workspaces); over Spark or a warehouse (``cxlens.connect``) it
+    is read when there, else there are no past looks."""
+    if store.is_duckdb:
+        return store.read(f"SELECT {', '.join(_PAST)} FROM {TABLE} WHERE experiment = ? AND params = ?",
+                          [experiment, params])  # fmt: skip
+    if not store.has_table(TABLE):
+        return pd.DataFrame(columns=_PAST)
+    t = store.table(TABLE)
+    return store.read(t.filter(t.experiment == experiment, t.params == params).select(*_PAST))
+
+
 def running(store: Any, experiment: str, params: str, looks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Record ``looks`` (dicts: goal, variant, n_control, x_control, n_variant, x_variant, estimate, se,
     seq_p_value, seq_ci_low, seq_ci_high) and return, per look, the running figures:
     ``seq_p_value`` (min), ``seq_ci_low`` (max), ``seq_ci_high`` (min), ``seq_looks`` (how many)."""
     if not looks:
         return []
-    # the table is in the schema's learn DDL (migration 7 creates it on older workspaces)
-    past = store.read(
-        f"SELECT goal, variant, n_control, x_control, n_variant, x_variant, seq_p_value, seq_ci_low, "
-        f"seq_ci_high FROM {TABLE} WHERE experiment = ? AND params = ?",
-        [experiment, params],
-    )
+    past = _past(store, experiment, params)
     counts = ("n_control", "x_control", "n_variant", "x_variant")
     seen = {(r.goal, r.variant, *(int(getattr(r, c)) for c in counts)) for r in past.itertuples(index=False)}
     new = [

@@ -5,9 +5,10 @@ else the anonymous id. Their FIRST ``$exposure`` of the experiment counts (its v
 ``t0``); a person exposed to two variants is counted in ``excluded_multiple_variants`` and left out.
 A goal converts when the person has an event of that name in ``[t0, t0 + window)`` — or, for a
 funnel goal ``"view>cart>purchase"``, completes the journeys funnel inside that window. The same goal
-in ``[t0 − window, t0)`` is the CUPED covariate. Everything is aggregated per variant in SQL
-(:func:`aggregates`: counts, sums, squares, cross-products); :func:`person_frame` is the per-person
-view kept as the tests' reference. Revenue per visitor is the sum of ``events.revenue``
+in ``[t0 − window, t0)`` is the CUPED covariate. Everything is aggregated per variant by the
+database, as one Ibis expression (:func:`aggregates`: counts, sums, squares, cross-products), so the
+read-out runs on DuckDB, Spark or a warehouse (``cxlens.connect``); the statistics take those numbers.
+:func:`person_frame` (DuckDB SQL) is the per-person view kept as the tests' reference. Revenue per visitor is the sum of ``events.revenue``
 in the window (CUPED with the same window before exposure); NPS and CSAT are the person's first NPS
 and CSAT answers in the window (NPS difference variance; Welch for CSAT).
 
@@ -26,15 +27,20 @@ has 0 or all conversions), ``by_goal`` for every goal and ``guardrails``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from cxlens.errors import NotFoundError, ParameterError
 from cxlens.experiments import looks, stats
 from cxlens.experiments.assign import EXPOSURE_EVENT, get_definition
+from cxlens.metrics.common import backend_name, json_text
+from cxlens.store import to_pandas
 
 __all__ = ["CI_METHODS", "FRUSTRATION_EVENTS", "aggregates", "exposures", "funnel_steps", "person_frame", "results"]
 
@@ -51,9 +57,73 @@ _PERSON = (
 )
 
 
+def _json_text(doc: ir.Value, key: str, backend: str | None) -> ir.StringValue:
+    """``properties[key]`` as text (``metrics.common.json_text``); on DuckDB text that is not valid JSON
+    reads as null (DuckDB's JSON functions raise on it, Spark's return null)."""
+    if backend == "duckdb":
+        doc = ibis.cases((_json_valid(doc), doc), else_=ibis.null("string"))
+    return json_text(doc, key, backend)
+
+
+@ibis.udf.scalar.builtin(name="json_valid")
+def _json_valid(doc: str) -> bool: ...
+
+
+def _people(store: Any, name: str) -> tuple[ir.Table, ir.Table]:
+    """The events with ``_person`` (``customer_id``, else the stitched customer, else the anonymous
+    id) and the exposed people of ``name`` (``person, t0, variant, nv``) as Ibis expressions, so the
+    read-out compiles on DuckDB, Spark or a warehouse. A backend without ``collect_identities`` (not
+    a canonical table) is read unstitched."""
+    events = store.table("events")
+    backend = backend_name(events)
+    if store.is_duckdb or store.has_table("collect_identities"):
+        ci = store.table("collect_identities")
+        ident = ci.group_by(_ia=ci.anonymous_id).aggregate(_ic=ci.customer_id.min())
+        j = events.left_join(ident, events.anonymous_id == ident._ia)
+        ev = j.select(*events.columns, _person=ibis.coalesce(j.customer_id, j._ic, j.anonymous_id))
+    else:
+        ev = events.mutate(_person=ibis.coalesce(events.customer_id, events.anonymous_id))
+    doc = ev.properties.cast("string")
+    x = ev.filter(ev.name == EXPOSURE_EVENT, ev._person.notnull(), _json_text(doc, "experiment", backend) == name)
+    x = x.select(person=x._person, ts=x.ts, variant=_json_text(x.properties.cast("string"), "variant", backend))
+    x = x.filter(x.variant.notnull())
+    f = x.group_by("person").aggregate(t0=x.ts.min(), variant=x.variant.argmin(x.ts), nv=x.variant.nunique())
+    return ev, f
+
+
+#: compiled SQL and result schema of the read-out's queries on DuckDB workspaces, per connection and
+#: parameter set (insertion-ordered, the oldest goes first) — compiling costs ~30 ms a query, as much as
+#: the aggregation of 10⁵ exposed people; ``metrics.api`` keeps survey queries the same way
+_COMPILED: dict[tuple, tuple[Any, str]] = {}
+_COMPILED_MAX = 128
+_COMPILED_LOCK = threading.Lock()
+
+
+def _read(store: Any, key: tuple, build: Callable[[], ir.Table]) -> pd.DataFrame:
+    """Run the expression ``build()`` returns; on DuckDB its SQL is compiled once per ``key``."""
+    if not store.is_duckdb:
+        return store.read(build())
+    k = (id(store), *key)
+    hit = _COMPILED.get(k)
+    if hit is None:
+        expr = build().as_table()
+        hit = (expr.schema(), store.compile(expr))
+        with _COMPILED_LOCK:
+            _COMPILED[k] = hit
+            while len(_COMPILED) > _COMPILED_MAX:
+                _COMPILED.pop(next(iter(_COMPILED)))
+    schema, sql = hit
+    return to_pandas(store.read_arrow(sql), schema)
+
+
 def exposures(store: Any, name: str) -> pd.DataFrame:
     """One row per exposed person: ``person, t0, variant, nv`` (variants seen; > 1 means excluded)."""
-    return store.read(_PERSON + "SELECT * FROM f ORDER BY t0", [name])
+
+    def build() -> ir.Table:
+        _, f = _people(store, name)
+        return f.order_by("t0", "person")
+
+    return _read(store, ("exposures", name), build)
 
 
 def person_frame(store: Any, name: str, goals: Sequence[str], window_days: int) -> pd.DataFrame:
@@ -100,100 +170,121 @@ def funnel_steps(goal: str) -> list[Any] | None:
     return steps if len(steps) > 1 else None
 
 
-def _quote(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def _funnel_sql(store: Any, name: str, steps: list[Any], window_days: int, before: bool) -> str:
-    """SQL of the people (``customer``) who complete the funnel ``steps`` inside their window after
+def _funnel_people(ev: ir.Table, f: ir.Table, steps: list[Any], window_days: int, before: bool) -> ir.Table:
+    """The people (``customer``) who complete the funnel ``steps`` inside their window after
     (``before=False``) or before (``True``, the CUPED covariate) their first exposure — the journeys
     funnel (``FunnelQuery.customer_reach``, sequential order, strict ties) run on each counted
     person's events of that window, the person stitched as ``customer_id``."""
     from cxlens.journeys.funnels import FunnelQuery
 
-    days = int(window_days)  # validated by results(); an int cannot inject SQL
-    lo, hi = (f"f.t0 - to_days({days})", "f.t0") if before else ("f.t0", f"f.t0 + to_days({days})")
-    assert _PERSON.count("= ?)") == 1
-    person = _PERSON.replace("= ?)", f"= {_quote(name)})")
-    sql = (
-        person + "SELECT e.* REPLACE (coalesce(e.customer_id, i.customer_id, e.anonymous_id) AS customer_id, "
-        "CAST(NULL AS VARCHAR) AS anonymous_id) FROM events e LEFT JOIN ident i ON e.anonymous_id = i.anonymous_id "
-        "JOIN f ON f.person = coalesce(e.customer_id, i.customer_id, e.anonymous_id) AND f.nv = 1 "
-        f"WHERE e.ts >= {lo} AND e.ts < {hi}"
-    )
-    events = store.backend.sql(sql)
+    w = ibis.interval(days=int(window_days))
+    k = f.filter(f.nv == 1).select(_fp=f.person, _t0=f.t0)
+    lo, hi = (k._t0 - w, k._t0) if before else (k._t0, k._t0 + w)
+    cols = [c for c in ev.columns if c != "_person"]
+    ev = ev.view()  # k derives from ev: a self-join, or Ibis reads ev._person as k._fp
+    j = ev.join(k, [ev._person == k._fp, ev.ts >= lo, ev.ts < hi])
+    keep = [j[c] for c in cols if c not in ("customer_id", "anonymous_id")]
+    events = j.select(*keep, customer_id=j._person, anonymous_id=ibis.null("string"))
     q = FunnelQuery(steps, window=f"{window_days}d", times=False)
     reach = q.customer_reach(events)
-    last = f"reached_{len(steps)}"
-    return store.compile(reach.filter(reach[last].notnull()).select("customer"))
+    return reach.filter(reach[f"reached_{len(steps)}"].notnull()).select("customer").distinct()
+
+
+def _flag(cond: ir.BooleanValue) -> ir.IntegerValue:
+    """1 where ``cond`` holds, else 0 (also where it is null: a person without events)."""
+    return ibis.cases((cond, 1), else_=0).cast("int64")
 
 
 def aggregates(store: Any, name: str, goals: Sequence[str], window_days: int,
                variants: Sequence[str]) -> pd.DataFrame:  # fmt: skip
-    """Per variant (one row each, computed in SQL): ``n`` counted people and the sufficient
-    statistics of every measure — for goal i ``y<i>`` (converted in the window; an event or a
-    funnel), ``x<i>`` (the same before exposure), ``xx<i>``, ``xy<i>``; ``rev``/``rev_pre`` sums,
-    squares and cross-products; ``frus`` (had a frustration event) likewise; NPS promoters,
-    passives and detractors; CSAT and CES ``_n``, sums and squares. Only the first exposure of
-    people exposed to one variant counts."""
-    cols, params, joins = [], [], []
+    """Per variant (one row each, computed by the backend — one Ibis expression, DuckDB, Spark or a
+    warehouse): ``n`` counted people and the sufficient statistics of every measure — for goal i
+    ``y<i>`` (converted in the window; an event or a funnel), ``x<i>`` (the same before exposure),
+    ``xx<i>``, ``xy<i>``; ``rev``/``rev_pre`` sums, squares and cross-products; ``frus`` (had a
+    frustration event) likewise; NPS promoters, passives and detractors; CSAT and CES ``_n``, sums
+    and squares. Only the first exposure of people exposed to one variant counts."""
+    return _for_variants(_summary(store, name, goals, window_days), variants)
+
+
+def _summary(store: Any, name: str, goals: Sequence[str], window_days: int) -> pd.DataFrame:
+    """One row per variant of a first exposure: ``people`` (first exposed to it), ``multi`` (of them,
+    exposed to another variant too, so not counted) and the aggregates of :func:`aggregates` — one
+    query for the whole read-out, whatever variants it then keeps."""
+    key = ("summary", name, tuple(goals), int(window_days))
+    return _read(store, key, lambda: _summary_expr(store, name, goals, window_days))
+
+
+def _for_variants(summary: pd.DataFrame, variants: Sequence[str]) -> pd.DataFrame:
+    df = summary.drop(columns=["people", "multi"])
+    out = pd.DataFrame({"variant": list(variants)}).merge(df, on="variant", how="left")
+    return out.fillna({c_: 0 for c_ in out.columns if c_ != "variant"})
+
+
+def _summary_expr(store: Any, name: str, goals: Sequence[str], window_days: int) -> ir.Table:
+    ev, f = _people(store, name)
+    w = ibis.interval(days=int(window_days))
+    c = f.filter(f.nv == 1)
+    v = ev.view()  # c derives from ev: join a self-reference (see _funnel_people)
+    e = v.filter(v.name != EXPOSURE_EVENT).select(_ep=v._person, _en=v.name, _ets=v.ts, _erev=v.revenue)
+    j = c.left_join(e, [c.person == e._ep, e._ets >= c.t0 - w, e._ets < c.t0 + w])
+    after, before = j._ets >= j.t0, j._ets < j.t0
+    frus = j._en.isin(list(FRUSTRATION_EVENTS))
+    measures: dict[str, Any] = {}
+    funnels = {}
     for i, g in enumerate(goals):
         steps = funnel_steps(g)
         if steps is None:
-            cols.append(f"max(CASE WHEN ev.name = ? AND ev.ts >= f.t0 THEN 1 ELSE 0 END) AS y_{i}")
-            cols.append(f"max(CASE WHEN ev.name = ? AND ev.ts < f.t0 THEN 1 ELSE 0 END) AS x_{i}")
-            params += [g, g]
+            measures[f"y_{i}"] = _flag((j._en == g) & after).max()
+            measures[f"x_{i}"] = _flag((j._en == g) & before).max()
         else:
-            for tag, before in (("y", False), ("x", True)):
-                joins.append(f"LEFT JOIN (SELECT DISTINCT customer FROM ({_funnel_sql(store, name, steps, window_days, before)})) "
-                             f"{tag}f{i} ON {tag}f{i}.customer = per.person")  # fmt: skip
-            cols.append(f"0 AS y_{i}")
-            cols.append(f"0 AS x_{i}")
-    frus = ", ".join(_quote(e) for e in FRUSTRATION_EVENTS)
-    sql = (
-        _PERSON
-        + ", per AS (SELECT f.person, f.variant, "
-        + ", ".join(cols)
-        + ", coalesce(sum(CASE WHEN ev.ts >= f.t0 THEN ev.revenue END), 0) AS rev"
-        ", coalesce(sum(CASE WHEN ev.ts < f.t0 THEN ev.revenue END), 0) AS rev_pre"
-        f", max(CASE WHEN ev.name IN ({frus}) AND ev.ts >= f.t0 THEN 1 ELSE 0 END) AS frus"
-        f", max(CASE WHEN ev.name IN ({frus}) AND ev.ts < f.t0 THEN 1 ELSE 0 END) AS frus_pre"
-        f" FROM f LEFT JOIN ev ON ev.person = f.person AND ev.name <> '{EXPOSURE_EVENT}' "
-        "AND ev.ts >= f.t0 - to_days(?) AND ev.ts < f.t0 + to_days(?) "
-        "WHERE f.nv = 1 AND list_contains(?, f.variant) GROUP BY 1, 2), "
-        "fb AS (SELECT f.person, arg_min(fb.score, fb.ts) FILTER (WHERE fb.metric = 'nps') AS nps, "
-        "arg_min(fb.score, fb.ts) FILTER (WHERE fb.metric = 'csat') AS csat, "
-        "arg_min(fb.score, fb.ts) FILTER (WHERE fb.metric = 'ces') AS ces FROM f JOIN feedback fb "
-        "ON fb.customer_id = f.person AND fb.metric IN ('nps', 'csat', 'ces') AND fb.ts >= f.t0 "
-        "AND fb.ts < f.t0 + to_days(?) WHERE f.nv = 1 GROUP BY 1), "
-        "p AS (SELECT per.variant, "
-        + ", ".join(
-            (
-                f"CASE WHEN yf{i}.customer IS NULL THEN 0 ELSE 1 END AS y_{i}, "
-                f"CASE WHEN xf{i}.customer IS NULL THEN 0 ELSE 1 END AS x_{i}"
+            funnels[i] = (
+                _funnel_people(ev, f, steps, window_days, False),
+                _funnel_people(ev, f, steps, window_days, True),
             )
-            if funnel_steps(g) is not None
-            else f"per.y_{i}, per.x_{i}"
-            for i, g in enumerate(goals)
-        )  # fmt: skip
-        + ", per.rev, per.rev_pre, per.frus, per.frus_pre, fb.nps, fb.csat, fb.ces "
-        "FROM per LEFT JOIN fb ON fb.person = per.person " + " ".join(joins) + ") "
-        "SELECT variant, count(*) AS n, "
-        + "".join(
-            f"sum(y_{i}) AS y{i}, sum(x_{i}) AS x{i}, sum(x_{i} * x_{i}) AS xx{i}, sum(x_{i} * y_{i}) AS xy{i}, "
-            for i in range(len(goals))
-        )
-        + "sum(rev) AS rev, sum(rev * rev) AS rev2, sum(rev_pre) AS rev_pre, sum(rev_pre * rev_pre) AS rev_pre2, "
-        "sum(rev * rev_pre) AS rev_x, sum(frus) AS frus, sum(frus_pre) AS frus_pre, sum(frus * frus_pre) AS frus_x, "
-        "count(*) FILTER (WHERE nps >= 9) AS promoters, count(*) FILTER (WHERE nps >= 7 AND nps < 9) AS passives, "
-        "count(*) FILTER (WHERE nps <= 6) AS detractors, count(csat) AS csat_n, sum(csat) AS csat_sum, "
-        "sum(csat * csat) AS csat_ss, count(ces) AS ces_n, sum(ces) AS ces_sum, sum(ces * ces) AS ces_ss "
-        "FROM p GROUP BY variant"
+    measures |= {
+        "rev": j._erev.sum(where=after).fill_null(0),
+        "rev_pre": j._erev.sum(where=before).fill_null(0),
+        "frus": _flag(frus & after).max(),
+        "frus_pre": _flag(frus & before).max(),
+    }
+    per = j.group_by(person=j.person, variant=j.variant).aggregate(**measures)
+    fbt = store.table("feedback")
+    k = f.filter(f.nv == 1).select(_kp=f.person, _kt0=f.t0)
+    fj = k.join(fbt, [k._kp == fbt.customer_id, fbt.metric.isin(["nps", "csat", "ces"]), fbt.ts >= k._kt0,
+                      fbt.ts < k._kt0 + w])  # fmt: skip
+    fb = fj.group_by(_bp=fj._kp).aggregate(
+        **{m: fj.score.argmin(fj.ts, where=fj.metric == m) for m in ("nps", "csat", "ces")}
     )
-    # window bounds of the event join, the variants, the feedback window
-    df = store.read(sql, [name, *params, window_days, window_days, list(variants), window_days])
-    out = pd.DataFrame({"variant": list(variants)}).merge(df, on="variant", how="left")
-    return out.fillna({c: 0 for c in out.columns if c != "variant"})
+    p = per.left_join(fb, per.person == fb._bp)
+    cols: dict[str, Any] = {"variant": p.variant}
+    for i in range(len(goals)):
+        if i not in funnels:
+            cols[f"y_{i}"], cols[f"x_{i}"] = p[f"y_{i}"], p[f"x_{i}"]
+    cols |= {k_: p[k_] for k_ in ("rev", "rev_pre", "frus", "frus_pre", "nps", "csat", "ces")}
+    cols["_pp"] = p.person
+    p = p.select(**cols)
+    for i, (yf, xf) in funnels.items():
+        for tag, people in (("y", yf), ("x", xf)):
+            ppl = people.select(**{f"_{tag}f{i}": people.customer}).view()  # also derives from f
+            p = p.left_join(ppl, p._pp == ppl[f"_{tag}f{i}"])
+            p = p.mutate(**{f"{tag}_{i}": _flag(p[f"_{tag}f{i}"].notnull())}).drop(f"_{tag}f{i}")
+    sums: dict[str, Any] = {"n": p.count()}
+    for i in range(len(goals)):
+        y, x = p[f"y_{i}"], p[f"x_{i}"]
+        sums |= {f"y{i}": y.sum(), f"x{i}": x.sum(), f"xx{i}": (x * x).sum(), f"xy{i}": (x * y).sum()}
+    sums |= {
+        "rev": p.rev.sum(), "rev2": (p.rev * p.rev).sum(), "rev_pre": p.rev_pre.sum(),
+        "rev_pre2": (p.rev_pre * p.rev_pre).sum(), "rev_x": (p.rev * p.rev_pre).sum(), "frus": p.frus.sum(),
+        "frus_pre": p.frus_pre.sum(), "frus_x": (p.frus * p.frus_pre).sum(),
+        "promoters": p.count(where=p.nps >= 9), "passives": p.count(where=(p.nps >= 7) & (p.nps < 9)),
+        "detractors": p.count(where=p.nps <= 6), "csat_n": p.csat.count(), "csat_sum": p.csat.sum(),
+        "csat_ss": (p.csat * p.csat).sum(), "ces_n": p.ces.count(), "ces_sum": p.ces.sum(),
+        "ces_ss": (p.ces * p.ces).sum(),
+    }  # fmt: skip
+    agg = p.group_by(_av=p.variant).aggregate(**sums).view()  # derives from f, as seen does
+    seen = f.group_by("variant").aggregate(people=f.count(), multi=(f.nv > 1).sum())
+    j = seen.left_join(agg, seen.variant == agg._av)
+    return j.select(seen.variant, seen.people, seen.multi, *(agg[k_] for k_ in sums))
 
 
 def _num(v: Any) -> Any:
@@ -250,9 +341,10 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
         raise ParameterError("alpha", f"alpha is {alpha!r}; expected a number between 0 and 1")
     if ci not in CI_METHODS:
         raise ParameterError("ci", f"ci is {ci!r}; expected one of {', '.join(CI_METHODS)}")
-    exp = exposures(store, name)
+    guardrails = [g for g in guardrails if g]
+    summary = _summary(store, name, [*goals, *guardrails], window_days)
     d = get_definition(store, name, missing_ok=True)
-    seen = sorted(exp["variant"].dropna().unique().tolist())
+    seen = sorted(summary["variant"].dropna().tolist())
     if variants is None and d is not None:
         variants, weights = d["variants"], d["weights"]
     if variants is None:
@@ -265,15 +357,14 @@ def results(store: Any, name: str, goals: Sequence[str], *, window_days: int = 1
     variants = list(variants)
     w = list(weights) if weights is not None else [1 / len(variants)] * len(variants)
     warnings: list[str] = []
-    multi = int((exp["nv"] > 1).sum()) if len(exp) else 0
+    multi = int(summary["multi"].sum()) if len(summary) else 0
     if multi:
         warnings.append(f"{multi} people were exposed to more than one variant; they are excluded")
     unknown = sorted(set(seen) - set(variants))
     if unknown:
         warnings.append(f"exposures to unknown variants {unknown} are ignored; configured: {variants}")
 
-    guardrails = [g for g in guardrails if g]
-    agg = aggregates(store, name, [*goals, *guardrails], window_days, variants)
+    agg = _for_variants(summary, variants)
     rows_by = {r["variant"]: r for _, r in agg.iterrows()}
     exposed = [int(rows_by[v]["n"]) for v in variants]
     srm_p = stats.srm_p_value(exposed, w)

@@ -18,7 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from cxlens.collect.ratelimit import TokenBuckets
 from cxlens.engagement import GROUP_COLUMNS, QUESTIONS, pulse_links
-from cxlens.errors import CxlensError, RateLimitError
+from cxlens.engagement.scorecard import DAYS
+from cxlens.errors import CxlensError, ParameterError, RateLimitError
 from cxlens.interviews import invite as interview_invite
 from cxlens.schema.pii import current_policy
 from cxlens.web.api.surveys import check_survey_rate
@@ -42,9 +43,11 @@ def _render(request: Request, template: str, ctx: dict[str, Any]) -> HTMLRespons
 async def engagement_page(
     request: Request,
     by: Annotated[str, Query()] = "team",
-    days: Annotated[int, Query(ge=1, le=90)] = 7,
+    days: Annotated[int, Query()] = 7,
     card: Annotated[str, Query(pattern="^(agent|team)$")] = "team",
 ) -> HTMLResponse:
+    if days not in DAYS:  # the scorecard's fixed windows (engagement.scorecard.DAYS); the form offers only these
+        raise ParameterError("days", f"days is {days}; expected one of {', '.join(map(str, DAYS))}")
     error = None
     try:
         rows = (await run_on_workspace(request, lambda ws: ws.engagement.summary(by or None))).to_dict("records")
@@ -62,7 +65,7 @@ async def engagement_page(
     return _render(request, "engagement/page.html", {"nav_active": "engagement", "rows": rows, "by": by,
                                                      "dims": GROUP_COLUMNS, "cx": cx, "teams": teams,
                                                      "error": error, "days": days, "trend": records(trend),
-                                                     "comments": records(notes), "card": card,
+                                                     "comments": records(notes), "card": card, "windows": DAYS,
                                                      "scorecard": records(card_df)})  # fmt: skip
 
 
