@@ -337,11 +337,10 @@ def _plan(df: pd.DataFrame, k: int, seed: set[tuple[Cell, str]] | None = None) -
         n = np.stack([counts[p][f] for p in ps])  # parts × layers
         hid = np.array([is_hidden(p, f) for p in ps])[:, None] & (n > 0)
         held = (n * hid).sum(axis=0)
-        # the tickets without an agent protect nothing else, so only their count matters (held), not
-        # whether they are the difference of the others
-        other = np.array([not _agentless(p) for p in ps])[:, None]
-        n_hidden = (hid & other).sum(axis=0) + ((counts[total][f] > 0) & is_hidden(total, f))
-        return np.flatnonzero(((held > 0) & (held < k)) | (n_hidden == 1))
+        n_hidden = hid.sum(axis=0) + ((counts[total][f] > 0) & is_hidden(total, f))
+        # a team's tickets without an agent protect nothing else: alone, only their count matters (held)
+        loose = (hid & np.array([_agentless(p) for p in ps])[:, None]).any(axis=0)
+        return np.flatnonzero(((held > 0) & (held < k)) | ((n_hidden == 1) & ~loose))
 
     work = [(mi, f) for mi in range(len(margins)) for f in figs]
     while work:

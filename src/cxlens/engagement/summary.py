@@ -316,21 +316,47 @@ def comments(store: Any, by: str | None = None, filters: Mapping[str, Any] | Non
 def beside_cx(store: Any, *, days: int = 7, min_group: int | None = None) -> dict[str, Any]:
     """Per team: eNPS (small-group rule applied) beside the customer CSAT and NPS given within ``days``
     after a ticket the team handled, and the correlation of eNPS with CSAT across teams (Pearson r,
-    Fisher-z 95% CI, teams with both figures)."""
-    if not (isinstance(days, int) and days > 0):
-        raise ParameterError("days", f"days is {days!r}; expected a whole number of days > 0")
+    Fisher-z 95% CI, teams with both figures).
+
+    The customer figures follow the small-group rule too. ``tickets``, ``csat`` and ``csat_n`` are the
+    team rows of the CX scorecard (:func:`cxlens.engagement.scorecard`: the first CSAT answer within
+    ``days`` after each ticket; the same hidden rows and figures, planned over every view, so this table
+    cannot be subtracted from the scorecards), and ``days`` is one of its windows (7, 14, 30, 90). The
+    NPS (every NPS answer within ``days`` after a team's ticket) is shown only for a team the scorecard
+    shows and whose answer count, in every allowed window and every difference of two windows, is 0 or
+    at least ``min_group``; the count of a hidden figure is hidden with it."""
+    from cxlens.engagement.scorecard import DAYS, scorecard  # lazy: scorecard imports min_group_size from here
+
+    if isinstance(days, bool) or days not in DAYS:
+        raise ParameterError("days", f"days is {days!r}; expected one of {', '.join(map(str, DAYS))} (the "
+                             "scorecards' windows, so that two windows cannot be subtracted)")  # fmt: skip
+    k = min_group_size(store, min_group)
     teams = summary(store, by="team", min_group=min_group).iloc[1:]
-    cx = store.read(
-        "SELECT t.team, count(DISTINCT t.ticket_id) AS tickets, "
-        "count(CASE WHEN f.metric = 'csat' THEN 1 END) AS csat_n, "
-        "100 * avg(CASE WHEN f.metric = 'csat' THEN (f.score >= 4)::INT END) AS csat, "
-        "count(CASE WHEN f.metric = 'nps' THEN 1 END) AS nps_n, "
-        "100 * (avg(CASE WHEN f.metric = 'nps' THEN (f.score >= 9)::INT END) "
-        "- avg(CASE WHEN f.metric = 'nps' THEN (f.score <= 6)::INT END)) AS nps "
-        "FROM tickets t LEFT JOIN feedback f ON f.customer_id = t.customer_id AND f.ts >= t.created_at "
-        "AND f.ts < t.created_at + to_days(?) WHERE t.team IS NOT NULL GROUP BY 1",
-        [days],
+    card = scorecard(store, "team", days=days, min_group=min_group)
+    card = card[["team", "tickets", "csat", "csat_n"]].copy()
+    card["csat_n"] = card["csat_n"].astype(object).where(card["csat"].notna(), None)
+    windows = ", ".join(
+        f"count(*) FILTER (WHERE f.ts < t.created_at + to_days({d})) AS n_{d}, "
+        f"100 * (avg((f.score >= 9)::INT) FILTER (WHERE f.ts < t.created_at + to_days({d})) "
+        f"- avg((f.score <= 6)::INT) FILTER (WHERE f.ts < t.created_at + to_days({d}))) AS nps_{d}"
+        for d in DAYS
     )
+    nps = store.read(
+        f"SELECT t.team, {windows} FROM tickets t JOIN feedback f ON f.customer_id = t.customer_id "
+        "AND f.metric = 'nps' AND f.ts >= t.created_at AND f.ts < t.created_at + to_days(?) "
+        "WHERE t.team IS NOT NULL GROUP BY 1",
+        [max(DAYS)],
+    )
+    counts = nps[[f"n_{d}" for d in DAYS]].to_numpy(np.int64)
+    layers = [counts[:, i] for i in range(len(DAYS))]
+    layers += [counts[:, j] - counts[:, i] for i in range(len(DAYS)) for j in range(i + 1, len(DAYS))]
+    small = np.any([(c > 0) & (c < k) for c in layers], axis=0) if len(nps) else np.zeros(0, bool)
+    shown_teams = set(card.loc[card["tickets"].notna(), "team"])
+    ok = ~small & nps["team"].isin(shown_teams).to_numpy()
+    cx = pd.DataFrame({"team": nps["team"],
+                       "nps_n": pd.Series(nps[f"n_{days}"].to_numpy(), dtype=object).where(ok, None),
+                       "nps": pd.Series(nps[f"nps_{days}"].to_numpy(), dtype=object).where(ok, None)})  # fmt: skip
+    cx = card.merge(cx, on="team", how="outer")
     merged = teams.rename(columns={"group": "team"}).merge(cx, on="team", how="outer")
     merged = merged.sort_values("team").reset_index(drop=True)
     both = merged.dropna(subset=["enps", "csat"])
