@@ -205,3 +205,22 @@ def test_beside_cx_windows_are_the_scorecards_and_the_rule_holds_through_cli_and
         _check_cx(_by_team(r.json()["teams"]))
         bad = httpx.get(f"{url}/api/v1/engagement/cx", params={"days": 8}, timeout=60)
         assert bad.status_code in (400, 422) and bad.json()["error"]["param"] == "days", bad.text
+
+
+def test_the_plan_is_made_once_per_data_version(tmp_path, monkeypatch):
+    """Every view and window shares one plan, kept until the tickets (or feedback) change."""
+    sc = importlib.import_module("cxlens.engagement.scorecard")
+    made = []
+    real = sc._protected
+    monkeypatch.setattr(sc, "_protected", lambda store, k_ws, k: made.append(k) or real(store, k_ws, k))
+    p = tmp_path / "v.duckdb"
+    build_agentless(p)
+    with cxlens.open(p) as ws:
+        for by, period, days in (("team", None, 7), ("agent", "week", 14), ("team", "month", 90)):
+            ws.engagement.scorecard(by, period=period, days=days)
+        assert made == [5]
+        ws.load("tickets", pd.DataFrame([_ticket("late", "d1", "D", MONDAY + 30 * H, 1, 5, 1, "z")]))
+        teams = ws.engagement.scorecard("team").set_index("team")["tickets"]
+        assert made == [5, 5] and teams["D"] == 21  # made again, on the new data
+        ws.engagement.scorecard("team", min_group=6)
+        assert made == [5, 5, 6]

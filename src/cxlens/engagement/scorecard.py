@@ -33,9 +33,11 @@ periods nest and no "weeks minus months" difference is a few days' tickets. Ever
 × all time, week, month, quarter × every allowed window): when the hidden parts hold together more
 than 0 and fewer than ``min_group`` observations, or exactly one cell of the margin is hidden (it
 would be the difference of the others), the smallest shown part is hidden too, and when no part is
-left to hide, the total; until no margin changes. Parts without an agent are not counted as
-protection. A caller's stricter ``min_group`` starts from the workspace setting's hidden cells and
-only hides more, so comparing two strictnesses reveals nothing the default does not.
+left to hide, the total; until no margin changes. A team's tickets without an agent are a hidden
+part of the team (else a team minus all its agents would give a few of them away): they count in what
+the hidden parts hold, but alone they are no hidden cell to keep from being a difference. A caller's
+stricter ``min_group`` starts from the workspace setting's hidden cells and only hides more, so
+comparing two strictnesses reveals nothing the default does not.
 
 **Windows.** ``days`` (the CSAT window after a ticket and the detractor window before it) is one of
 :data:`DAYS` (7, 14, 30, 90), not any number: the figures of two windows differ by the answers
@@ -45,12 +47,14 @@ of every two windows (a longer window's answers include a shorter one's), with t
 no window pair differs by 1…``min_group``−1 answers of a shown cell. A fixed set (rather than
 snapping any number to it) keeps what a reader asked and got the same.
 
-**Known limit.** The rules are checked margin by margin. An attacker who combines several margins at
-once can still, in rare patterns, determine a small set: a "rectangle" of hidden cells across team ×
+**Everything at once.** The margins are checked one at a time, and an attacker who combines several
+could still, in rare patterns, determine a small set: a "rectangle" of hidden cells across team ×
 agent and month × week (two agents' cells hidden in the same two weeks of a month whose other cells
-are shown) determines the hidden side's sum. ``tests/engagement/test_scorecard_windows.py`` searches
-every published row for exactly determined sets with a linear-algebra attacker and keeps one such
-case as a strict xfail; closing it needs a global audit (e.g. linear programming over the cells).
+are shown) gave the hidden side's sum away. So after the margins, :func:`_audit` checks the whole
+published pattern per figure with linear programs (an atom of fewer than ``min_group`` observations
+must reach ``min_group`` in some non-negative solution of every published count) and hides more until
+it holds. The plan is the same for every view and window and is kept per data version
+(``store.memo``).
 """
 
 from __future__ import annotations
