@@ -401,28 +401,26 @@ def _bounded(a: Any, b: np.ndarray, n: np.ndarray, todo: list[int], k: int) -> l
     m = len(n)
     used = np.diff(a.indptr) > 0  # a is CSC: the atoms in a published equation (the others are unbounded)
     left = [j for j in todo if used[j]]
-    out: list[int] = []
-    while left:
-        # one program for all that are left: maximise their sum, each capped at k (a feasible point of
-        # the capped region is feasible, so whoever reaches k there is protected)
+
+    def highest(cols: list[int]) -> np.ndarray | None:
+        """A solution maximising the sum of ``cols``, each capped at k (a point of the capped region is
+        a solution, so whoever reaches k there can reach it)."""
         c = np.zeros(m)
-        c[left] = -1.0
+        c[cols] = -1.0
         ub = np.full(m, np.inf)
-        ub[left] = k
+        ub[cols] = k
         res = linprog(c, A_eq=a, b_eq=b, bounds=np.stack([np.zeros(m), ub], axis=1), method="highs")
-        reached = {j for j in left if res.status == 0 and res.x[j] >= k - _TOL}
-        if not reached:
-            j = left[0]  # the first that the joint program did not lift: its own program decides
-            c = np.zeros(m)
-            c[j] = -1.0
-            ub = np.full(m, np.inf)
-            ub[j] = k
-            res = linprog(c, A_eq=a, b_eq=b, bounds=np.stack([np.zeros(m), ub], axis=1), method="highs")
-            if res.status != 0 or res.x[j] < k - _TOL:
-                out.append(j)
-                reached = {j}
-            else:
-                reached = {i for i in left if res.x[i] >= k - _TOL}
+        return res.x if res.status == 0 else None
+
+    out: list[int] = []
+    joint = True  # one program for all that are left, while it lifts some; then one program each
+    while left:
+        x = highest(left if joint else left[:1])
+        reached = set() if x is None else {j for j in left if x[j] >= k - _TOL}
+        if not joint and left[0] not in reached:
+            out.append(left[0])
+            reached.add(left[0])
+        joint = joint and bool(reached)
         left = [j for j in left if j not in reached]
     return out
 
@@ -487,10 +485,13 @@ def _audit(df: pd.DataFrame, hidden: set[tuple[Cell, str]], k: int) -> set[tuple
             bad = _bounded(a, a @ n.astype(float), n, todo, k)
             if not bad:
                 break
-            j = bad[0]
-            target = min((c for c in of_atom[j] if shown(c)), key=lambda c: (int(n[member[c]].sum()), repr(c)))
-            hidden.add((target, f))
-            added.append(target)
+            chosen: list[Cell] = []  # per unprotected atom, unless a cell of it is chosen already this round
+            for j in bad:
+                cells = [c for c in of_atom[j] if shown(c)]
+                if not any(c in chosen for c in cells):
+                    chosen.append(min(cells, key=lambda c: (int(n[member[c]].sum()), repr(c))))
+            hidden.update((c, f) for c in chosen)
+            added += chosen
             todo = bad  # the others were protected already: hiding more only widens the solutions
     return hidden
 
