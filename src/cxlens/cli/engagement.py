@@ -137,7 +137,7 @@ def engagement_scorecard(
 
 @engagement_app.command("cx")
 def engagement_cx(
-    days: Annotated[int, typer.Option(help="Customer answers within this many days after a team's ticket.")] = 7,
+    days: Annotated[int, typer.Option(help="Customer answers within 7, 14, 30 or 90 days after a team's ticket.")] = 7,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
     """Per team: eNPS beside customer CSAT/NPS, and the correlation across teams (not cause)."""

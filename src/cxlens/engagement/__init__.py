@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from cxlens.engagement import pulse as pulse_links
+from cxlens.engagement.beside import beside_cx
 from cxlens.engagement.people import DRIVERS, GROUP_COLUMNS, QUESTIONS, import_employees, import_pulse, redact_names
 from cxlens.engagement.privacy import erase_employee, export_employee
 from cxlens.engagement.scorecard import scorecard
@@ -17,7 +18,6 @@ from cxlens.engagement.summary import (
     DEFAULT_MIN_GROUP,
     FLOOR,
     SETTING,
-    beside_cx,
     comments,
     min_group_size,
     summary,

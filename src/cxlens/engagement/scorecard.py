@@ -33,9 +33,11 @@ periods nest and no "weeks minus months" difference is a few days' tickets. Ever
 × all time, week, month, quarter × every allowed window): when the hidden parts hold together more
 than 0 and fewer than ``min_group`` observations, or exactly one cell of the margin is hidden (it
 would be the difference of the others), the smallest shown part is hidden too, and when no part is
-left to hide, the total; until no margin changes. Parts without an agent are not counted as
-protection. A caller's stricter ``min_group`` starts from the workspace setting's hidden cells and
-only hides more, so comparing two strictnesses reveals nothing the default does not.
+left to hide, the total; until no margin changes. A team's tickets without an agent are a hidden
+part of the team (else a team minus all its agents would give a few of them away): they count in what
+the hidden parts hold, but alone they are no hidden cell to keep from being a difference. A caller's
+stricter ``min_group`` starts from the workspace setting's hidden cells and only hides more, so
+comparing two strictnesses reveals nothing the default does not.
 
 **Windows.** ``days`` (the CSAT window after a ticket and the detractor window before it) is one of
 :data:`DAYS` (7, 14, 30, 90), not any number: the figures of two windows differ by the answers
@@ -45,12 +47,14 @@ of every two windows (a longer window's answers include a shorter one's), with t
 no window pair differs by 1…``min_group``−1 answers of a shown cell. A fixed set (rather than
 snapping any number to it) keeps what a reader asked and got the same.
 
-**Known limit.** The rules are checked margin by margin. An attacker who combines several margins at
-once can still, in rare patterns, determine a small set: a "rectangle" of hidden cells across team ×
+**Everything at once.** The margins are checked one at a time, and an attacker who combines several
+could still, in rare patterns, determine a small set: a "rectangle" of hidden cells across team ×
 agent and month × week (two agents' cells hidden in the same two weeks of a month whose other cells
-are shown) determines the hidden side's sum. ``tests/engagement/test_scorecard_windows.py`` searches
-every published row for exactly determined sets with a linear-algebra attacker and keeps one such
-case as a strict xfail; closing it needs a global audit (e.g. linear programming over the cells).
+are shown) gave the hidden side's sum away. So after the margins, :func:`_audit` checks the whole
+published pattern per figure with linear programs (an atom of fewer than ``min_group`` observations
+must reach ``min_group`` in some non-negative solution of every published count) and hides more until
+it holds. The plan is the same for every view and window and is kept per data version
+(``store.memo``).
 """
 
 from __future__ import annotations
@@ -223,6 +227,11 @@ def _layers(df: pd.DataFrame) -> list[dict[str, pd.Series]]:
     return out
 
 
+def _agentless(cell: Cell) -> bool:
+    """A team's tickets without an agent (a part of the team no view shows)."""
+    return cell[0] == "agent@team" and cell[2][0] is None
+
+
 def _plan(df: pd.DataFrame, k: int, seed: set[tuple[Cell, str]] | None = None) -> set[tuple[Cell, str]]:
     """The (cell, figure) pairs hidden in every view and every window: small cells, then complementary
     suppression over every margin until stable (see the module doc).
@@ -278,6 +287,14 @@ def _plan(df: pd.DataFrame, k: int, seed: set[tuple[Cell, str]] | None = None) -
                 counts[part] = c
                 pieces.add(part)
             parts.setdefault(("team", gran, team, pv), []).append(part)
+        # a team's tickets without an agent: one more part, always hidden (else team − its agents = them)
+        for key, c in grouped(
+            base[base["agent"].isna() & base["team"].notna()], ["team"] if gran is None else ["team", gran]
+        ):
+            part = ("agent@team", gran, (None, key[0]), key[1] if gran else None)
+            counts[part] = c
+            pieces.add(part)
+            parts.setdefault(("team", gran, key[0], part[3]), []).append(part)
         margins += list(parts.items())
         for (agent, pv), teams in teams_of.items():
             if len(teams) > 1:
@@ -325,7 +342,9 @@ def _plan(df: pd.DataFrame, k: int, seed: set[tuple[Cell, str]] | None = None) -
         hid = np.array([is_hidden(p, f) for p in ps])[:, None] & (n > 0)
         held = (n * hid).sum(axis=0)
         n_hidden = hid.sum(axis=0) + ((counts[total][f] > 0) & is_hidden(total, f))
-        return np.flatnonzero(((held > 0) & (held < k)) | (n_hidden == 1))
+        # a team's tickets without an agent protect nothing else: alone, only their count matters (held)
+        loose = (hid & np.array([_agentless(p) for p in ps])[:, None]).any(axis=0)
+        return np.flatnonzero(((held > 0) & (held < k)) | ((n_hidden == 1) & ~loose))
 
     work = [(mi, f) for mi in range(len(margins)) for f in figs]
     while work:
@@ -350,6 +369,150 @@ def _plan(df: pd.DataFrame, k: int, seed: set[tuple[Cell, str]] | None = None) -
     return hidden
 
 
+#: an atom whose LP upper bound reaches ``k`` − this is protected (float tolerance of the LP solver)
+_TOL = 1e-6
+
+
+def _atoms(df: pd.DataFrame, obs: dict[int, dict[str, pd.Series]], f: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The unknowns of an attacker for figure ``f``: tickets grouped by agent, team, (cut) week and, per
+    allowed window, whether the ticket has an observation of ``f`` there. Returns the atoms (one row
+    each, with ``n`` their observations) and their per-window flags (atoms × windows); ``obs`` holds
+    :func:`_observations` per window."""
+    flags = np.stack([obs[d][f].to_numpy(bool) for d in DAYS], axis=1)
+    if f not in _WINDOWED:
+        flags = flags[:, :1]
+    keep = flags.any(axis=1)
+    sub = df.loc[keep, ["agent", "team", *PERIODS]].astype(object)
+    sub = sub.where(sub.notna(), None)
+    fl = pd.DataFrame(flags[keep], index=sub.index, columns=[f"w{i}" for i in range(flags.shape[1])])
+    keys = [*sub.columns, *fl.columns]
+    atoms = pd.concat([sub, fl], axis=1).groupby(keys, dropna=False, sort=True).size().reset_index(name="n")
+    for c in ("agent", "team"):  # a missing agent or team comes back from groupby as NaN
+        atoms[c] = atoms[c].astype(object).where(atoms[c].notna(), None)
+    return atoms, atoms[list(fl.columns)].to_numpy(bool)
+
+
+def _bounded(a: Any, b: np.ndarray, n: np.ndarray, todo: list[int], k: int) -> list[int]:
+    """Of the atoms ``todo``, those whose largest value over every x ≥ 0 with ``a @ x = b`` is below
+    ``k`` (linear programs; an atom that reaches ``k`` at any feasible point found on the way is
+    protected, so a few programs settle most atoms)."""
+    from scipy.optimize import linprog
+
+    m = len(n)
+    used = np.diff(a.indptr) > 0  # a is CSC: the atoms in a published equation (the others are unbounded)
+    left = [j for j in todo if used[j]]
+
+    def highest(cols: list[int]) -> np.ndarray | None:
+        """A solution maximising the sum of ``cols``, each capped at k (a point of the capped region is
+        a solution, so whoever reaches k there can reach it)."""
+        c = np.zeros(m)
+        c[cols] = -1.0
+        ub = np.full(m, np.inf)
+        ub[cols] = k
+        res = linprog(c, A_eq=a, b_eq=b, bounds=np.stack([np.zeros(m), ub], axis=1), method="highs")
+        return res.x if res.status == 0 else None
+
+    out: list[int] = []
+    joint = True  # one program for all that are left, while it lifts some; then one program each
+    while left:
+        x = highest(left if joint else left[:1])
+        reached = set() if x is None else {j for j in left if x[j] >= k - _TOL}
+        if not joint and left[0] not in reached:
+            out.append(left[0])
+            reached.add(left[0])
+        joint = joint and bool(reached)
+        left = [j for j in left if j not in reached]
+    return out
+
+
+def _incidence(rows: list[list[int]], m: int) -> Any:
+    """The 0/1 matrix (CSC) with one row per list of atoms."""
+    from scipy import sparse
+
+    cols = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64)
+    ri = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+    return sparse.csc_matrix((np.ones(len(cols)), (ri, cols)), shape=(len(rows), m))
+
+
+def _audit(df: pd.DataFrame, hidden: set[tuple[Cell, str]], k: int) -> set[tuple[Cell, str]]:
+    """Hide more until no set of 1…``k``−1 observations is given away by everything published at once.
+
+    The margins of :func:`_plan` are checked one at a time; combining several (a team minus an agent
+    over two weeks of a month, say) can still pin down a few tickets. Here every published count of a
+    figure (each shown cell in each allowed window) is an equation over *atoms* — the tickets of one
+    agent, team and week with the same windows holding an observation — and an atom with fewer than
+    ``k`` observations is protected when some non-negative solution of all the equations gives it at
+    least ``k``. Then no set of fewer than ``k`` observations has a determined sum (each of its atoms
+    would be at most that sum in every solution). An unprotected atom hides the smallest shown cell
+    holding it (ties by name), and the check repeats until every atom is protected."""
+    hidden = set(hidden)
+    obs = {d: _observations(_window(df, d)) for d in DAYS}
+    done: dict[Any, list[Cell]] = {}  # figures with the same atoms and shown cells get the same answer
+    for f in ("tickets", *FIGURES):
+        atoms, flags = _atoms(df, obs, f)
+        n = atoms["n"].to_numpy(np.int64)
+        small = [j for j in range(len(n)) if n[j] < k]
+        if not small:
+            continue
+        member: dict[Cell, list[int]] = {}  # cell → its atoms
+        of_atom: list[list[Cell]] = []  # atom → its cells
+        for j, r in enumerate(atoms.itertuples(index=False)):
+            cells = [(by, gran, getattr(r, by), getattr(r, gran) if gran else None)
+                     for by in BY if getattr(r, by) is not None for gran in _GRANS]  # fmt: skip
+            for cell in cells:
+                member.setdefault(cell, []).append(j)
+            of_atom.append(cells)
+
+        def shown(cell: Cell, f: str = f) -> bool:
+            return (cell, "tickets") not in hidden and (cell, f) not in hidden
+
+        key = (pd.util.hash_pandas_object(atoms, index=False).to_numpy().tobytes(),
+               frozenset(c for c in member if shown(c)))  # fmt: skip
+        if key in done:
+            hidden.update((c, f) for c in done[key])
+            continue
+        added = done[key] = []
+        todo = small
+        while todo:
+            cols = []
+            for cell, js in member.items():
+                if shown(cell):
+                    for li in range(flags.shape[1]):
+                        on = [j for j in js if flags[j, li]]
+                        if on:
+                            cols.append(on)
+            a = _incidence(cols, len(n))
+            bad = _bounded(a, a @ n.astype(float), n, todo, k)
+            if not bad:
+                break
+            chosen: list[Cell] = []  # per unprotected atom, unless a cell of it is chosen already this round
+            for j in bad:
+                cells = [c for c in of_atom[j] if shown(c)]
+                if not any(c in chosen for c in cells):
+                    chosen.append(min(cells, key=lambda c: (int(n[member[c]].sum()), repr(c))))
+            hidden.update((c, f) for c in chosen)
+            added += chosen
+            todo = bad  # the others were protected already: hiding more only widens the solutions
+    return hidden
+
+
+#: the tables a scorecard reads (its plan is kept until one of them changes)
+_TABLES = ("tickets", "feedback", "verbatim_analysis")
+
+
+def _protected(store: Any, k_ws: int, k: int) -> tuple[pd.DataFrame, set[tuple[Cell, str]]]:
+    """The tickets and the cells hidden in every view and window: the margins (:func:`_plan`), then the
+    check of everything published at once (:func:`_audit`) — for the workspace's ``min_group`` and, when
+    ``k`` is stricter, starting from its hidden cells so that a stricter view only ever hides more. The
+    same for every view, ``by``, ``period`` and ``days``, so :func:`scorecard` keeps it per data version."""
+    frame = _tickets(store)
+    df = _window(frame, DAYS[0])  # the plan covers every window (see _layers); any one gives the frame
+    hidden = _audit(df, _plan(df, k_ws), k_ws)
+    if k > k_ws:
+        hidden = _audit(df, _plan(df, k, hidden), k)
+    return frame, hidden
+
+
 def scorecard(store: Any, by: str = "team", *, period: str | None = None, days: int = 7,
               min_group: int | None = None) -> pd.DataFrame:  # fmt: skip
     """The CX scorecard per ``by`` (``agent`` or ``team``) and, with ``period``, per week/month/quarter;
@@ -363,10 +526,8 @@ def scorecard(store: Any, by: str = "team", *, period: str | None = None, days: 
                              "windows, so that two windows cannot be subtracted to single out a few answers)")  # fmt: skip
     k_ws = min_group_size(store)
     k = min_group_size(store, min_group)
-    df = _window(_tickets(store), days)
-    hidden = _plan(df, k_ws)
-    if k > k_ws:  # stricter: start from the default's hidden cells so it only ever hides more
-        hidden = _plan(df, k, hidden)
+    frame, hidden = store.memo(("engagement.scorecard", k_ws, k), _TABLES, lambda: _protected(store, k_ws, k))
+    df = _window(frame, days)
     sub = df[df[by].notna()]
     keys = [by, period] if period else [by]
     rows = []

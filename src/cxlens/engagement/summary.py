@@ -26,7 +26,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from cxlens.engagement.people import DRIVERS, GROUP_COLUMNS
@@ -37,7 +36,6 @@ __all__ = [
     "FLOOR",
     "PERIODS",
     "SETTING",
-    "beside_cx",
     "comments",
     "min_group_size",
     "summary",
@@ -48,8 +46,6 @@ PERIODS = ("week", "month", "quarter")
 SETTING = "engagement.min_group"
 DEFAULT_MIN_GROUP = 5
 FLOOR = 3
-NOTE = ("Correlation across teams is not cause: teams differ in products, customers and workload; "
-        "read it as a question to investigate, not as an effect of engagement.")  # fmt: skip
 
 
 def _valid(k: Any) -> int:
@@ -311,33 +307,3 @@ def comments(store: Any, by: str | None = None, filters: Mapping[str, Any] | Non
         key = df[by].fillna("(none)").astype(str)
         out = pd.DataFrame({"group": key, "comment": df["comment"]})[key.isin(ok)]
     return out.sort_values(["group", "comment"]).reset_index(drop=True)
-
-
-def beside_cx(store: Any, *, days: int = 7, min_group: int | None = None) -> dict[str, Any]:
-    """Per team: eNPS (small-group rule applied) beside the customer CSAT and NPS given within ``days``
-    after a ticket the team handled, and the correlation of eNPS with CSAT across teams (Pearson r,
-    Fisher-z 95% CI, teams with both figures)."""
-    if not (isinstance(days, int) and days > 0):
-        raise ParameterError("days", f"days is {days!r}; expected a whole number of days > 0")
-    teams = summary(store, by="team", min_group=min_group).iloc[1:]
-    cx = store.read(
-        "SELECT t.team, count(DISTINCT t.ticket_id) AS tickets, "
-        "count(CASE WHEN f.metric = 'csat' THEN 1 END) AS csat_n, "
-        "100 * avg(CASE WHEN f.metric = 'csat' THEN (f.score >= 4)::INT END) AS csat, "
-        "count(CASE WHEN f.metric = 'nps' THEN 1 END) AS nps_n, "
-        "100 * (avg(CASE WHEN f.metric = 'nps' THEN (f.score >= 9)::INT END) "
-        "- avg(CASE WHEN f.metric = 'nps' THEN (f.score <= 6)::INT END)) AS nps "
-        "FROM tickets t LEFT JOIN feedback f ON f.customer_id = t.customer_id AND f.ts >= t.created_at "
-        "AND f.ts < t.created_at + to_days(?) WHERE t.team IS NOT NULL GROUP BY 1",
-        [days],
-    )
-    merged = teams.rename(columns={"group": "team"}).merge(cx, on="team", how="outer")
-    merged = merged.sort_values("team").reset_index(drop=True)
-    both = merged.dropna(subset=["enps", "csat"])
-    both = both[both["suppressed"] == False]  # noqa: E712  (NaN for teams with tickets but no pulse)
-    corr: dict[str, Any] = {"x": "enps", "y": "csat", "teams": len(both), "r": None, "ci_low": None, "ci_high": None}
-    if len(both) >= 4 and both["enps"].std() > 0 and both["csat"].std() > 0:
-        r = float(np.corrcoef(both["enps"].astype(float), both["csat"].astype(float))[0, 1])
-        z, se = math.atanh(max(min(r, 0.999999), -0.999999)), 1 / math.sqrt(len(both) - 3)
-        corr |= {"r": r, "ci_low": math.tanh(z - 1.959964 * se), "ci_high": math.tanh(z + 1.959964 * se)}
-    return {"teams": merged, "correlation": corr, "days": days, "note": NOTE}
