@@ -163,7 +163,7 @@ def _figures(g: pd.DataFrame, k: int) -> dict[str, Any]:
         n = len(hits)
         out[f"{name}_n"] = n
         if n < k:
-            out.update({name: None, f"{name}_low": None, f"{name}_high": None})
+            out.update({name: None, f"{name}_low": None, f"{name}_high": None, f"{name}_n": None})
             hidden.append(name)
             return
         x = int(hits.sum())
@@ -177,7 +177,7 @@ def _figures(g: pd.DataFrame, k: int) -> dict[str, Any]:
         v = g[name].dropna().to_numpy(float)
         out[f"{name}_n"] = len(v)
         if len(v) < k:
-            out |= {name: None, f"{name}_low": None, f"{name}_high": None}
+            out |= {name: None, f"{name}_low": None, f"{name}_high": None, f"{name}_n": None}
             hidden.append(name)
             continue
         m, lo, hi = median_ci(v)
@@ -185,7 +185,7 @@ def _figures(g: pd.DataFrame, k: int) -> dict[str, Any]:
     s = g["sentiment"].dropna().to_numpy(float)
     out["sentiment_n"] = len(s)
     if len(s) < k:
-        out |= {"sentiment": None, "sentiment_low": None, "sentiment_high": None}
+        out |= {"sentiment": None, "sentiment_low": None, "sentiment_high": None, "sentiment_n": None}
         hidden.append("sentiment")
     else:
         m = float(s.mean())
@@ -543,7 +543,7 @@ def scorecard(store: Any, by: str = "team", *, period: str | None = None, days: 
         out = _figures(g, k)
         extra = [f for f in FIGURES if (cell, f) in hidden and out.get(f) is not None]
         for f in extra:  # complementary: hidden although large enough itself
-            out |= {f: None, f"{f}_low": None, f"{f}_high": None}
+            out |= {f: None, f"{f}_low": None, f"{f}_high": None, f"{f}_n": None}
         if extra:
             out["hidden_figures"] = ",".join(x for x in [out["hidden_figures"], *extra] if x)
         rows.append(head | out | {"note": None})
