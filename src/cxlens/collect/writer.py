@@ -233,7 +233,7 @@ class Collector:
             while self._queue and (rows < self.max_rows or not jobs):
                 job = self._queue.popleft()
                 jobs.append(job)
-                rows += len(job.messages.rows)
+                rows += job.messages.count  # also a table parsed in a worker (its rows were dropped)
         return jobs
 
     def _run(self) -> None:
