@@ -233,7 +233,7 @@ class Collector:
             while self._queue and (rows < self.max_rows or not jobs):
                 job = self._queue.popleft()
                 jobs.append(job)
-                rows += len(job.messages.rows)
+                rows += job.messages.count  # also a table parsed in a worker (its rows were dropped)
         return jobs
 
     def _run(self) -> None:
@@ -306,11 +306,15 @@ class Collector:
             + (["customers"] if identifies else [])
             + (["collect_identities"] if links else [])
         )
+        new_hashes = hashes[keep]
         with self.store.transaction(changes=changes) as cur:
             cur.register("_collect_new", new)
+            # the hashes as a NumPy column: DuckDB scans it without Arrow's dataset scanner (≈ 0.5 ms less
+            # a commit, measured)
+            cur.register("_collect_new_ids", {"h": new_hashes})
             try:
                 cur.execute(f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM _collect_new")
-                cur.execute("INSERT INTO collect_ids SELECT _h FROM _collect_new")
+                cur.execute("INSERT INTO collect_ids SELECT h FROM _collect_new_ids")
                 # the row hooks (act frustration rules) in this transaction, as every writer of events
                 hooks.inserted(self.store, cur, "events", f"SELECT {_COLS} FROM _collect_new")
                 if identifies:
@@ -319,7 +323,8 @@ class Collector:
                     self._link(cur, links)
             finally:
                 cur.unregister("_collect_new")
-        self.seen.add(hashes[keep])
+                cur.unregister("_collect_new_ids")
+        self.seen.add(new_hashes)
         self.groups += 1
         self.committed += int(keep.sum())
         out, offset = {}, 0
