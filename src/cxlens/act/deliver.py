@@ -231,11 +231,16 @@ def send(store: Any, action: dict[str, Any], ctx: dict[str, Any]) -> int:
 LEASE = 20.0
 
 
-def _attempt(store: Any, delivery_id: str) -> tuple[str, Any]:
+_READ = object()
+
+
+def _attempt(store: Any, delivery_id: str, found: Any = _READ) -> tuple[str, Any]:
     """Try delivery ``delivery_id`` once, writing nothing: ``("gone", None)`` (erased), ``("sent", None)``
     (already sent), ``("ok", http_status)``, ``("refused", detail)`` (SSRF: never retried) or
-    ``("error", DeliveryError)``."""
-    found = messages.delivery_context(store, delivery_id)  # one statement: the delivery, its alert, the scores
+    ``("error", DeliveryError)``. ``found``: its :func:`~cxlens.act.messages.delivery_context` when
+    the caller read it already (None: the delivery is gone)."""
+    if found is _READ:
+        found = messages.delivery_context(store, delivery_id)  # one statement: the delivery, its alert, the scores
     if found is None:
         return "gone", None  # erased (GDPR) after it was queued: nothing to send
     action, status, ctx = found
@@ -390,7 +395,10 @@ class DeliveryPump:
         # starts: a crash repeats at most the sends in flight (same idempotency key), not the whole batch
         for i in range(0, len(claimed), self.senders):
             jobs = claimed[i : i + self.senders]
-            self._record(jobs, list(self._pool.map(lambda j: _attempt(self.store, j.params["delivery_id"]), jobs)))
+            # the round's deliveries, alerts and scores in one statement (not one per send)
+            ids = [j.params["delivery_id"] for j in jobs]
+            found = messages.delivery_contexts(self.store, ids)
+            self._record(jobs, list(self._pool.map(lambda d, f=found: _attempt(self.store, d, f.get(d)), ids)))
         return len(claimed)
 
     def _record(self, jobs: list[Any], outcomes: list[tuple[str, Any]]) -> None:
