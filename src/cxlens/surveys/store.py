@@ -22,9 +22,9 @@ import hashlib
 import json
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -47,6 +47,7 @@ __all__ = [
     "create_survey",
     "eligible_surveys",
     "get_survey",
+    "group_call",
     "list_surveys",
     "record_exposure",
     "record_response",
@@ -57,6 +58,7 @@ __all__ = [
 
 MAX_COMMENT = 5000
 MAX_ID = 200
+T = TypeVar("T")
 #: channels a survey may name besides those of the workspace journey
 KNOWN_CHANNELS = ("web", "mobile_app", "email", "store", "phone", "chat", "social", "review_site", "sms", "link")
 
@@ -571,6 +573,16 @@ def _group(ws: Any) -> GroupCommit | None:
                 scope=lambda cur, keys: _batch_scope(store, cur, keys), name="cxlens-survey-answers")  # fmt: skip
             store.on_close(lambda: (_GROUPS.pop(store, None), g.close()))
     return g
+
+
+def group_call(ws: Any, fn: Callable[[], T]) -> T:
+    """Run ``fn()`` — a small write of its own ``ws.transaction()`` — in the next transaction of the
+    workspace's survey-answer group commit, and return its result once that committed: another busy
+    writer (the alert delivery pump recording each round) shares the answers' commit instead of
+    taking the write lock between their batches for a commit of its own. Same guarantee as a plain
+    transaction; ``fn`` must be safe to run again after a rollback (see :class:`GroupCommit`)."""
+    g = _group(ws)
+    return fn() if g is None else g.call(fn)
 
 
 def submit_response(ws: Store, survey_id: str, **kwargs: Any) -> dict[str, Any]:
