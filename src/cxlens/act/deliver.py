@@ -401,7 +401,7 @@ class DeliveryPump:
     """The fast path for alert deliveries in ``cxlens serve``: claims up to ``batch`` due ``act.deliver``
     jobs in one transaction, sends them side by side (``senders`` threads: rounds of 16, read in one
     statement), and records each round's outcomes in one more transaction — both joining the next
-    commit of the survey answers' group (:func:`cxlens.surveys.group_call`), not a commit of their
+    commit of the survey answers' group (:func:`cxlens.surveys.store.group_call`), not a commit of their
     own between its batches. Woken by each commit that queues a delivery (:meth:`wake`), it polls
     only as a fallback.
 
@@ -471,7 +471,7 @@ class DeliveryPump:
     def _shared(self, fn: Any) -> Any:
         """``fn()`` (a write transaction) in the next commit of the survey answers' group: the pump's
         claims and records share the answers' commits instead of a commit each between their batches."""
-        from cxlens.surveys import group_call
+        from cxlens.surveys.store import group_call
 
         return group_call(self.store, fn)
 
