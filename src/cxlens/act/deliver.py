@@ -399,8 +399,8 @@ def retry_delivery(store: Any, delivery_id: str) -> dict[str, Any]:
 
 class DeliveryPump:
     """The fast path for alert deliveries in ``cxlens serve``: claims up to ``batch`` due ``act.deliver``
-    jobs in one transaction (16: one round — a killed pump's claimed jobs wait for their lease, so it
-    holds no more than it sends), sends them side by side (``senders`` threads, read in one statement), and records each round's outcomes in one more transaction — both joining the next
+    jobs in one transaction, sends them side by side (``senders`` threads: rounds of 16, read in one
+    statement), and records each round's outcomes in one more transaction — both joining the next
     commit of the survey answers' group (:func:`cxlens.surveys.store.group_call`), not a commit of their
     own between its batches. Woken by each commit that queues a delivery (:meth:`wake`), it polls
     only as a fallback.
@@ -411,7 +411,7 @@ class DeliveryPump:
     :func:`cxlens.jobs.queue.fail` (backoff capped at 60 s, ``Retry-After``, dead after the attempts).
     """
 
-    def __init__(self, store: Any, *, batch: int = 16, senders: int = 16, poll: float = 1.0):
+    def __init__(self, store: Any, *, batch: int = 64, senders: int = 16, poll: float = 1.0):
         self.store = store
         self.batch = batch
         self.senders = senders
@@ -510,7 +510,7 @@ class DeliveryPump:
         return len(held), failed
 
 
-def delivery_runner(store: Any, *, poll: float = 1.0, batch: int = 16, senders: int = 16) -> DeliveryPump:
+def delivery_runner(store: Any, *, poll: float = 1.0, batch: int = 64, senders: int = 16) -> DeliveryPump:
     """Start the delivery pump for alert deliveries (``cxlens serve`` runs one beside the main runner,
     so an alert never waits behind a model fit), woken by every commit that queues one."""
     pump = DeliveryPump(store, batch=batch, senders=senders, poll=poll)
