@@ -82,3 +82,31 @@ def test_a_change_through_the_sharing_protocol_is_seen(tmp_path: Path) -> None:
     finally:
         server.stop()
         ws.close()
+
+
+def test_a_value_read_in_the_writers_transaction_is_kept_and_a_rollback_forgets_it() -> None:
+    # memo(in_write=True): the act rules' version, read on every batch of survey answers, is kept
+    store = cxlens.open(":memory:").store
+    store.execute("CREATE TABLE t (x INTEGER)")
+    reads = [0]
+
+    def total() -> int:
+        reads[0] += 1
+        return int(store.scalar("SELECT coalesce(sum(x), 0) FROM t"))
+
+    with store.transaction(changes=["other"]):
+        assert store.memo("sum", ("t",), total, in_write=True) == 0
+    assert store.memo("sum", ("t",), total) == 0 and reads[0] == 1  # kept from inside the transaction
+    with store.transaction(changes=["t"]) as cur:  # a declared change: read fresh inside, stale after
+        cur.execute("INSERT INTO t VALUES (5)")
+        assert store.memo("sum", ("t",), total, in_write=True) == 5
+    assert store.memo("sum", ("t",), total) == 5 and reads[0] == 3
+    # a write not declared (yet) and rolled back: the value kept from it is forgotten
+    try:
+        with store.transaction(changes=["other"]) as cur:
+            cur.execute("INSERT INTO t VALUES (7)")
+            store.memo("other-key", ("t",), total, in_write=True)
+            raise RuntimeError("abort")
+    except RuntimeError:
+        pass
+    assert store.memo("other-key", ("t",), total) == 5

@@ -154,17 +154,35 @@ def alert_context(store: Any, delivery_id: str) -> dict[str, Any]:
     return found[2]  # type: ignore[no-any-return]
 
 
+_CONTEXT_SQL = (
+    f"SELECT d.action, d.status, a.alert_id IS NOT NULL, {_ALERT_COLUMNS}, s.clv, s.churn_risk, s.reasons, "
+    "d.delivery_id FROM act_deliveries d LEFT JOIN act_alerts a ON a.alert_id = d.alert_id "
+    "LEFT JOIN customer_scores s ON s.customer_id = a.customer_id"
+)
+
+
 def delivery_context(store: Any, delivery_id: str) -> tuple[str, str, Any] | None:
     """``(action JSON, status, context)`` of delivery ``delivery_id`` in one statement (the sender's
     read; the context is a :class:`LookupError` when the alert is gone), or None when the delivery is."""
-    row = store.one(
-        f"SELECT d.action, d.status, a.alert_id IS NOT NULL, {_ALERT_COLUMNS}, s.clv, s.churn_risk, s.reasons "
-        "FROM act_deliveries d LEFT JOIN act_alerts a ON a.alert_id = d.alert_id "
-        "LEFT JOIN customer_scores s ON s.customer_id = a.customer_id WHERE d.delivery_id = ?",
-        [delivery_id],
-    )
-    if row is None:
-        return None
+    row = store.one(f"{_CONTEXT_SQL} WHERE d.delivery_id = ?", [delivery_id])
+    return None if row is None else _found(store, delivery_id, row)
+
+
+def delivery_contexts(store: Any, delivery_ids: list[str]) -> dict[str, tuple[str, str, Any]]:
+    """:func:`delivery_context` of several deliveries in one statement (a round of the delivery pump
+    reads its contexts together, not one statement per send); a delivery that is gone is left out.
+    A context that fails to build (a digest's or a schedule's further reads) is its exception."""
+    rows = store.rows(f"{_CONTEXT_SQL} WHERE list_contains(?::VARCHAR[], d.delivery_id)", [list(delivery_ids)])
+    out: dict[str, tuple[str, str, Any]] = {}
+    for row in rows:
+        try:
+            out[row[-1]] = _found(store, row[-1], row)
+        except Exception as e:  # noqa: BLE001 — the send of this delivery fails, as delivery_context would
+            out[row[-1]] = (row[0], row[1], e)
+    return out
+
+
+def _found(store: Any, delivery_id: str, row: Any) -> tuple[str, str, Any]:
     if not row[2]:
         return row[0], row[1], LookupError(f"delivery {delivery_id!r} has no alert (erased?)")
     alert, scores = row[3:16], row[16:19]

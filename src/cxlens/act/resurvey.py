@@ -95,7 +95,13 @@ def send_survey(store: Any, delivery_id: str, opts: dict[str, Any], ctx: dict[st
 def on_answer(store: Any, cur: Any, select_sql: str, params: Sequence[Any]) -> None:
     """The ``feedback`` insert hook: record a re-survey's answer (the first answer to the survey by the
     customer after the link was sent) and note it on the case."""
-    if not cur.execute("SELECT 1 FROM act_resurveys WHERE answered_at IS NULL LIMIT 1").fetchone():
+
+    def waiting() -> bool:
+        return cur.execute("SELECT 1 FROM act_resurveys WHERE answered_at IS NULL LIMIT 1").fetchone() is not None
+
+    # kept until act_resurveys changes (every batch of survey answers asks; a re-survey is rare)
+    memo = getattr(getattr(store, "store", store), "memo", None)
+    if not (memo(("act.resurveys.waiting",), ("act_resurveys",), waiting, in_write=True) if memo else waiting()):
         return
     rows = cur.execute(
         f"SELECT r.delivery_id, r.case_id, r.customer_id, f.feedback_id, f.score, f.ts FROM ({select_sql}) f "

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from cxlens.act.classify import FRUSTRATION_SIGNALS, glob_match, route_matcher, themes_hit
-from cxlens.act.rules import Rule, current_rules
+from cxlens.act.rules import Rule, active_rules_of, current_rules
 from cxlens.act.trigger import active_rules, fire_many, throttled, unthrottled
 from cxlens.jobs import JobContext, schedule, schedule_source, task
 from cxlens.store import hooks
@@ -248,7 +248,7 @@ def theme_schedules(store: Any) -> list[Any]:
     if not hasattr(store, "has_table") or not store.has_table("act_rules"):
         return []
     out = []
-    for r in current_rules(store):
+    for r in active_rules_of(store):
         if r.trigger != "theme":
             continue
         s = schedule(f"act-theme:{r.name}", r.conditions["cron"], THEME_KIND, {"rule": r.name}, tz=r.conditions["tz"])

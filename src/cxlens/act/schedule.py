@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, current_rules, quiet_until
+from cxlens.act.rules import DEFAULT_ATTEMPTS, Rule, active_rules_of, current_rules, quiet_until
 from cxlens.act.when import DAYS, check_metric, check_schedule
 from cxlens.jobs import JobContext, Schedule, queue, schedule, schedule_source, task
 
@@ -66,7 +66,7 @@ def schedules(store: Any) -> list[Schedule]:
     if not hasattr(store, "has_table") or not store.has_table("act_rules"):
         return []
     out = []
-    for r in current_rules(store):
+    for r in active_rules_of(store):
         if r.trigger not in ("schedule", "metric"):
             continue
         s = schedule(f"act:{r.name}", cron_of(r.conditions), KIND, {"rule": r.name}, tz=r.conditions["tz"])

@@ -206,7 +206,13 @@ def fire_many(store: Any, cur: Any, firings: list[tuple[Rule, dict[str, Any]]], 
             jobs.append(({"delivery_id": delivery_id}, f"act:{delivery_id}",
                          int(opts.get("attempts", DEFAULT_ATTEMPTS)), quiet_until(opts, end) or end))  # fmt: skip
     _values(cur, "act_alerts", 13, alerts)
-    job_ids = queue.enqueue_many(store, KIND, jobs) if jobs else []
+    # an alert's deliveries have slots made from its random id (new), a digest's from its rule and period
+    fresh = [i for i, p in enumerate(pending) if not p[1].startswith("dg_")]
+    job_ids: list[str | None] = [None] * len(jobs)
+    for idx, new in ((fresh, True), ([i for i, p in enumerate(pending) if p[1].startswith("dg_")], False)):
+        if idx:
+            for i, j in zip(idx, queue.enqueue_many(store, KIND, [jobs[i] for i in idx], new_slots=new), strict=True):
+                job_ids[i] = j
     _values(cur, "act_deliveries", 12, [
         [d, a, c, r, k, json.dumps(act), j, "queued", None, None, None, now]
         for (d, a, k, c, r, act), j in zip(pending, job_ids, strict=True)])  # fmt: skip
@@ -306,7 +312,13 @@ def matcher(conditions: dict[str, Any]) -> Any:
 def active_rules(store: Any, cur: Any, triggers: Sequence[str]) -> list[Rule]:
     """The active rules of ``triggers``, parsed once per version of ``act_rules`` (its row count, the
     sum of versions and the last change) and shared by every trigger (feedback, routing, frustration)."""
-    sig = cur.execute("SELECT count(*), coalesce(sum(version), 0), max(changed_at) FROM act_rules").fetchone()
+
+    def read() -> Any:
+        return cur.execute("SELECT count(*), coalesce(sum(version), 0), max(changed_at) FROM act_rules").fetchone()
+
+    # kept until act_rules changes, even when read inside the write transaction of a batch of answers
+    memo = getattr(getattr(store, "store", store), "memo", None)
+    sig = memo(("act.rules.sig",), ("act_rules",), read, in_write=True) if memo else read()
     if not sig[0]:
         return []
     key = (getattr(store, "path", None) or id(store), *sig)
@@ -322,14 +334,19 @@ def active_rules(store: Any, cur: Any, triggers: Sequence[str]) -> list[Rule]:
     return [r for r in got if r.trigger in triggers]
 
 
-def on_feedback(store: Any, cur: Any, select_sql: str, params: Sequence[Any]) -> None:
-    """The ``feedback`` insert hook: fire the active feedback rules on the rows just inserted."""
+def on_feedback(store: Any, cur: Any, select_sql: str, params: Sequence[Any],
+                rows: Sequence[dict[str, Any]] | None = None) -> None:  # fmt: skip
+    """The ``feedback`` insert hook: fire the active feedback rules on the rows just inserted (``rows``:
+    those rows, when the writer holds them — a batch of survey answers is not read again)."""
     rules = active_rules(store, cur, ("feedback",))
     if not rules:
         return
     now = _now()
-    few = cur.execute(f"SELECT {', '.join(_ROW_FIELDS)} FROM ({select_sql}) f LIMIT {PY_ROWS + 1}",
-                      list(params)).fetchall()  # fmt: skip
+    if rows is not None and len(rows) <= PY_ROWS:
+        few = [tuple(r.get(c) for c in _ROW_FIELDS) for r in rows]
+    else:
+        few = cur.execute(f"SELECT {', '.join(_ROW_FIELDS)} FROM ({select_sql}) f LIMIT {PY_ROWS + 1}",
+                          list(params)).fetchall()  # fmt: skip
     by_rule: dict[str, list[dict[str, Any]]] = {}
     if len(few) <= PY_ROWS:  # a survey answer, a small load: one read, rules tested in Python
         rows = [dict(zip(_ROW_FIELDS, r, strict=True)) for r in few]
@@ -355,4 +372,4 @@ def on_feedback(store: Any, cur: Any, select_sql: str, params: Sequence[Any]) ->
         store.changed("act_alerts", "act_deliveries", "act_cases", "act_case_events", "jobs")
 
 
-hooks.on_insert("feedback", on_feedback)
+hooks.on_insert("feedback", on_feedback, rows=True)

@@ -278,6 +278,9 @@ class JobRunner:
     schedules
         Fixed schedules, plus ``schedule_sources``: callables ``store → [Schedule]`` read at every
         housekeeping pass (e.g. the digests defined in the workspace).
+    kinds, exclude
+        The job kinds this runner claims (None: every registered kind), less ``exclude`` — the kinds
+        a dedicated runner of the same process serves (``cxlens serve``: the alert delivery pump).
     """
 
     def __init__(
@@ -291,6 +294,7 @@ class JobRunner:
         schedules: Sequence[Schedule] = (),
         schedule_sources: Sequence[Callable[[Any], Sequence[Schedule]]] = (),
         kinds: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
     ):
         if store.read_only:
             raise ConfigError(f"workspace {store.path!r} is open read-only; jobs need a writable workspace")
@@ -302,6 +306,7 @@ class JobRunner:
         self.schedules = list(schedules)
         self.schedule_sources = list(schedule_sources)
         self.kinds = list(kinds) if kinds is not None else None
+        self.exclude = frozenset(exclude)
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -339,7 +344,8 @@ class JobRunner:
 
     # -- workers ------------------------------------------------------------------------
     def _kinds(self) -> list[str]:
-        return sorted(REGISTRY) if self.kinds is None else [k for k in self.kinds if k in REGISTRY]
+        kinds = sorted(REGISTRY) if self.kinds is None else [k for k in self.kinds if k in REGISTRY]
+        return [k for k in kinds if k not in self.exclude] if self.exclude else kinds
 
     def _work(self) -> None:
         worker = _worker_name()

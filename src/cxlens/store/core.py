@@ -126,6 +126,7 @@ class _Local(threading.local):
     cursor: Any = None
     backend: Any = None
     depth: int = 0  # nesting of transaction() on this thread
+    kept: bool = False  # a memo value was kept from inside the open transaction (memo(in_write=True))
 
 
 def to_pandas(table: pa.Table, schema: Any = None) -> pd.DataFrame:
@@ -372,6 +373,7 @@ class Store:
             cur = self.cursor()
             local.depth = 1
             local.changes = set(changes)
+            local.kept = False
             try:
                 with _translated(self, "write failed"):
                     cur.begin()
@@ -382,6 +384,8 @@ class Store:
                 except BaseException as e:
                     with contextlib.suppress(Exception):
                         cur.rollback()
+                    if local.kept:  # a value kept from inside this transaction may hold its rolled-back rows
+                        self.memo_forget(None)
                     mapped = translate(e, store=self, what="write failed")
                     if mapped is e:
                         raise
@@ -430,14 +434,20 @@ class Store:
                 for t in tables:
                     self._memo_gens[t] = self._memo_gens.get(t, 0) + 1
 
-    def memo(self, key: Any, tables: Sequence[str], fn: Callable[[], Any]) -> Any:
+    def memo(self, key: Any, tables: Sequence[str], fn: Callable[[], Any], *, in_write: bool = False) -> Any:
         """``fn()`` — a small value read from ``tables`` only (a setting, a survey definition, the allowed
         hosts) — cached until a commit changes one of ``tables``: never stale, since every write to this
         file runs in this process (another process's go through :mod:`cxlens.store.remote`). Inside a
         transaction a cached value is used only while the transaction has not declared a change to
         ``tables``, and a value read there is not kept (its snapshot may be older than the last commit,
         or hold its own uncommitted rows). Never cached on a remote store. Treat the value as read-only
-        (it is shared)."""
+        (it is shared).
+
+        ``in_write``: a value read inside this thread's write transaction is kept too (for a read that
+        every write of a busy path makes: the act rules' version on each batch of survey answers). The
+        writer holds the write lock, so it reads the last commit; should the transaction have written
+        ``tables`` without declaring it yet, the commit's declaration makes the entry stale, and a
+        rollback forgets every value kept during the transaction."""
         if self.is_remote:
             return fn()
         local = self._local
@@ -448,8 +458,10 @@ class Store:
             hit = self._memo.get(key)
         if hit is not None and hit[0] == gens:
             return hit[1]
-        if local.depth:
+        if local.depth and not in_write:
             return fn()
+        if local.depth:
+            local.kept = True
         value = fn()  # read after the generations: a commit meanwhile makes the entry stale, never wrong
         with self._memo_lock:
             if len(self._memo) > 4096:
@@ -459,12 +471,19 @@ class Store:
 
     # -- data versions ----------------------------------------------------------------------
     def _bump_versions(self, cur: Any, tables: set[str]) -> None:
-        # one statement: DuckDB's executemany costs a statement per row (≈6 ms each on a file workspace)
-        cur.execute(
-            "INSERT INTO data_versions SELECT unnest(?::VARCHAR[]), 1 "
-            "ON CONFLICT (name) DO UPDATE SET version = version + 1",
-            [sorted(tables)],
-        )
+        # an UPDATE of the tables already counted, then an INSERT of those counted for the first time (rare):
+        # DuckDB's INSERT … ON CONFLICT DO UPDATE cost ≈1 ms per conflicting row (≈8 ms for a survey answer
+        # batch's eight tables, every commit), the UPDATE ≈1 ms in all; executemany is a statement per row
+        names = sorted(tables)
+        seen = {r[0] for r in cur.execute(
+            "UPDATE data_versions SET version = version + 1 WHERE list_contains(?::VARCHAR[], name) RETURNING name",
+            [names]).fetchall()}  # fmt: skip
+        if new := [n for n in names if n not in seen]:
+            cur.execute(
+                "INSERT INTO data_versions SELECT unnest(?::VARCHAR[]), 1 "
+                "ON CONFLICT (name) DO UPDATE SET version = version + 1",
+                [new],
+            )
 
     def data_version(self, tables: Sequence[str] | None = None) -> dict[str, int]:
         """How many committed transactions changed each table (all tracked tables when ``tables`` is None).

@@ -25,6 +25,7 @@ from typing import Any
 from cxlens.access import keys as _keys
 from cxlens.access.keys import ApiKey
 from cxlens.act.deliver import delivery_runner
+from cxlens.act.trigger import KIND as DELIVERY_KIND
 from cxlens.errors import ConfigError, NotFoundError
 from cxlens.jobs import JobRunner
 from cxlens.workspace import Workspace
@@ -146,8 +147,10 @@ class WorkspaceHub:
         runners = []
         for ws in self._workspaces.values():
             if ws.is_duckdb and not ws.read_only:
-                runners.append(JobRunner(ws, **kwargs).start())
-                runners.append(delivery_runner(ws))  # alerts never wait behind a model fit (cxlens.act)
+                # alerts never wait behind a model fit (cxlens.act): the delivery pump alone sends them (the
+                # main runner's one-job-at-a-time path cost three transactions per delivery beside it)
+                runners.append(JobRunner(ws, **{"exclude": [DELIVERY_KIND], **kwargs}).start())
+                runners.append(delivery_runner(ws))
         return runners
 
     def share(self) -> list[str]:
