@@ -206,3 +206,18 @@ def test_the_plan_is_the_same_in_every_process(paths):
         outs.append(json.loads(res.stdout))
     assert outs[0] == outs[1]
     assert any(r["suppressed"] for r in outs[0]) and not all(r["suppressed"] for r in outs[0])
+
+
+def test_a_stricter_min_group_only_hides_more(paths):
+    """A caller's stricter ``min_group`` starts from the workspace's plan: comparing the two reveals nothing."""
+
+    def hidden(*extra: str) -> set:
+        out = set()
+        for kind in ("week", "month", "quarter"):
+            res = _cli(paths[None], "engagement", "trend", "--period", kind, "--by", "team", *extra, "--format", "json")
+            assert res.exit_code == 0, res.stdout
+            out |= {(kind, r["group"], r["period"]) for r in json.loads(res.stdout) if r["suppressed"]}
+        return out
+
+    default, strict = hidden(), hidden("--min-group", "6")
+    assert default < strict
