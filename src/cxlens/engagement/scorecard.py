@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxlens.engagement.audit import bounded, incidence
 from cxlens.engagement.summary import min_group_size
 from cxlens.errors import ParameterError
 from cxlens.metrics.stats import median_ci
@@ -369,10 +370,6 @@ def _plan(df: pd.DataFrame, k: int, seed: set[tuple[Cell, str]] | None = None) -
     return hidden
 
 
-#: an atom whose LP upper bound reaches ``k`` − this is protected (float tolerance of the LP solver)
-_TOL = 1e-6
-
-
 def _atoms(df: pd.DataFrame, obs: dict[int, dict[str, pd.Series]], f: str) -> tuple[pd.DataFrame, np.ndarray]:
     """The unknowns of an attacker for figure ``f``: tickets grouped by agent, team, (cut) week and, per
     allowed window, whether the ticket has an observation of ``f`` there. Returns the atoms (one row
@@ -390,48 +387,6 @@ def _atoms(df: pd.DataFrame, obs: dict[int, dict[str, pd.Series]], f: str) -> tu
     for c in ("agent", "team"):  # a missing agent or team comes back from groupby as NaN
         atoms[c] = atoms[c].astype(object).where(atoms[c].notna(), None)
     return atoms, atoms[list(fl.columns)].to_numpy(bool)
-
-
-def _bounded(a: Any, b: np.ndarray, n: np.ndarray, todo: list[int], k: int) -> list[int]:
-    """Of the atoms ``todo``, those whose largest value over every x ≥ 0 with ``a @ x = b`` is below
-    ``k`` (linear programs; an atom that reaches ``k`` at any feasible point found on the way is
-    protected, so a few programs settle most atoms)."""
-    from scipy.optimize import linprog
-
-    m = len(n)
-    used = np.diff(a.indptr) > 0  # a is CSC: the atoms in a published equation (the others are unbounded)
-    left = [j for j in todo if used[j]]
-
-    def highest(cols: list[int]) -> np.ndarray | None:
-        """A solution maximising the sum of ``cols``, each capped at k (a point of the capped region is
-        a solution, so whoever reaches k there can reach it)."""
-        c = np.zeros(m)
-        c[cols] = -1.0
-        ub = np.full(m, np.inf)
-        ub[cols] = k
-        res = linprog(c, A_eq=a, b_eq=b, bounds=np.stack([np.zeros(m), ub], axis=1), method="highs")
-        return res.x if res.status == 0 else None
-
-    out: list[int] = []
-    joint = True  # one program for all that are left, while it lifts some; then one program each
-    while left:
-        x = highest(left if joint else left[:1])
-        reached = set() if x is None else {j for j in left if x[j] >= k - _TOL}
-        if not joint and left[0] not in reached:
-            out.append(left[0])
-            reached.add(left[0])
-        joint = joint and bool(reached)
-        left = [j for j in left if j not in reached]
-    return out
-
-
-def _incidence(rows: list[list[int]], m: int) -> Any:
-    """The 0/1 matrix (CSC) with one row per list of atoms."""
-    from scipy import sparse
-
-    cols = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64)
-    ri = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
-    return sparse.csc_matrix((np.ones(len(cols)), (ri, cols)), shape=(len(rows), m))
 
 
 def _audit(df: pd.DataFrame, hidden: set[tuple[Cell, str]], k: int) -> set[tuple[Cell, str]]:
@@ -481,8 +436,8 @@ def _audit(df: pd.DataFrame, hidden: set[tuple[Cell, str]], k: int) -> set[tuple
                         on = [j for j in js if flags[j, li]]
                         if on:
                             cols.append(on)
-            a = _incidence(cols, len(n))
-            bad = _bounded(a, a @ n.astype(float), n, todo, k)
+            a = incidence(cols, len(n))
+            bad = bounded(a, a @ n.astype(float), n, todo, k)
             if not bad:
                 break
             chosen: list[Cell] = []  # per unprotected atom, unless a cell of it is chosen already this round

@@ -26,8 +26,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from cxlens.engagement.audit import bounded, certificate, incidence
 from cxlens.engagement.people import DRIVERS, GROUP_COLUMNS
 from cxlens.errors import ParameterError
 
@@ -206,55 +208,121 @@ def trend(store: Any, period: str = "month", by: str | None = None, filters: Map
     a group over all time (the :func:`summary` row, as it is shown) = its weeks = its months = its
     quarters; a quarter = its months; a month = its weeks. When a relation's hidden parts hold 1 to
     ``min_group``−1 respondents, or exactly one of its cells is hidden (it would be the difference
-    of the others), its smallest shown period row is hidden too, until nothing changes."""
+    of the others), its smallest shown period row is hidden too, until nothing changes. Then
+    :func:`_audit` checks everything published for the dimension at once (linear programs) and hides
+    more until no group's week of fewer than ``min_group`` respondents is determined.
+
+    The hidden rows are planned per dimension over all answers (no filter), the same for every
+    ``period``, and kept per data version; a filtered population row of a period is shown only when
+    every picked group's row of that period is (it is then their sum)."""
     if period not in PERIODS:
         raise ParameterError("period", f"period is {period!r}; expected one of {', '.join(PERIODS)}")
+    k_ws = min_group_size(store)
     k = min_group_size(store, min_group)
     filters = _prep(filters, by)
+    dims = set(filters) | ({by} if by else set())
+    dim = next(iter(dims)) if dims else None
     everyone = _answers(store)
     cols = ["period", "group", "respondents", "enps", "enps_low", "enps_high", "engagement", "engagement_low",
             "engagement_high", "suppressed", "note"]  # fmt: skip
     if everyone.empty:
         return pd.DataFrame(columns=cols)
     keys = _period_keys(everyone["ts"])
-    tables = {}
-    for gran in PERIODS:
-        frames = []
-        for p, part in everyone.assign(_p=keys[gran]).groupby("_p", sort=True):
-            f = _summarise(part.drop(columns="_p"), by, filters, k)
-            f.insert(0, "period", p)
-            frames.append(f)
-        tables[gran] = pd.concat(frames, ignore_index=True)
-    overall = _summarise(everyone, by, filters, k)  # the all-time rows as summary() shows them
-    f_all = _filter(everyone.assign(**{f"_{g}": keys[g] for g in PERIODS}), filters).assign(_g="(all)")
-    parts = [f_all]
-    if by:
-        parts.append(f_all.assign(_g=f_all[by].fillna("(none)").astype(str)))
-    long = pd.concat(parts, ignore_index=True)
-    counts: dict[tuple, int] = {(g, None, None): int(m) for g, m in long.groupby("_g")["response_id"].nunique().items()}
-    for gran in PERIODS:
-        for (g, p), m in long.groupby(["_g", f"_{gran}"])["response_id"].nunique().items():
-            counts[(str(g), gran, p)] = int(m)
-    hidden = {(str(r.group), gran, r.period) for gran, t in tables.items() for r in t.itertuples() if r.suppressed}
-    fixed = {(str(r.group), None, None) for r in overall.itertuples() if r.suppressed}
-    margins: list[tuple[tuple, list[tuple]]] = []
-    cells = [c for c in counts if c[1] is not None]
-    groups = {c[0] for c in counts}
-    for gran in PERIODS:
-        if by:
-            for p in {c[2] for c in cells if c[1] == gran}:
-                margins.append(
-                    (("(all)", gran, p), [c for c in cells if c[1] == gran and c[2] == p and c[0] != "(all)"])
-                )
-        for g in groups:
-            margins.append(((g, None, None), [c for c in cells if c[0] == g and c[1] == gran]))
-    for g in groups:
-        for coarse, fine, to in (("quarter", "month", "Q"), ("month", "week", "M")):
-            for p in {c[2] for c in cells if c[0] == g and c[1] == coarse}:
-                margins.append(((g, coarse, p), [c for c in cells if c[0] == g and c[1] == fine
-                                                 and pd.Timestamp(c[2]).to_period(to).start_time.date() == p]))  # fmt: skip
+    frames = []
+    for p, part in everyone.assign(_p=keys[period]).groupby("_p", sort=True):
+        f = _summarise(part.drop(columns="_p"), by, filters, k)
+        f.insert(0, "period", p)
+        frames.append(f)
+    out = pd.concat(frames, ignore_index=True)
+    hidden = store.memo(("engagement.trend", k_ws, k), _TABLES, lambda: _protected(store, k_ws, k))[dim]
+    picked = filters.get(dim) if dim else None
+    figures = ["respondents", "enps", "enps_low", "enps_high", "engagement", "engagement_low", "engagement_high"]
+    for i in out.index:
+        g, p = str(out.at[i, "group"]), out.at[i, "period"]
+        if g == "(all)" and picked is not None:  # the picked groups' sum: shown when each of them is
+            hide = any((str(v), period, p) in hidden for v in picked)
+        else:
+            hide = (g, period, p) in hidden
+        if hide and not bool(out.at[i, "suppressed"]):
+            out.loc[i, figures] = None
+            out.at[i, "suppressed"] = True
+            out.at[i, "note"] = "hidden so that a small group or period cell cannot be worked out from other figures"
+    return out[cols]
 
-    def is_hidden(c: tuple) -> bool:
+
+#: the tables a trend's plan is read from (it is kept until one of them changes)
+_TABLES = ("pulse_answers",)
+#: the dimensions a trend is planned for (None: the population alone)
+_DIMS = (None, *GROUP_COLUMNS)
+Cell = tuple[str, str | None, Any]  # (group or "(all)", period length or None for all time, period start)
+
+
+def _shown_rule(part: pd.DataFrame, dim: str | None, k: int) -> set[str]:
+    """The rows :func:`_summarise` hides in ``part`` without filters: "(all)" and groups."""
+    groups = set(part[dim].fillna("(none)").astype(str)) if dim else set()
+    if _n(part) < k:
+        return {"(all)", *groups}
+    return _partition(part, dim, k)[1] if dim else set()
+
+
+def _protected(store: Any, k_ws: int, k: int) -> dict[str | None, frozenset[Cell]]:
+    """Per dimension (and None), the trend cells hidden in every view: the margins, then :func:`_audit`;
+    for a stricter ``k`` starting from the workspace's plan, so a stricter view only hides more. A
+    population cell hidden for one dimension is hidden for all (every view publishes the population)."""
+    everyone = _answers(store)
+    if everyone.empty:
+        return dict.fromkeys(_DIMS, frozenset())
+    keys = _period_keys(everyone["ts"])
+    plans: dict[str | None, set[Cell]] = {}
+    for d in _DIMS:
+        seed: set[Cell] = set()
+        if k > k_ws:
+            seed = set(store.memo(("engagement.trend", k_ws, k_ws), _TABLES, lambda: _protected(store, k_ws, k_ws))[d])
+        hidden, fixed, atoms = _margins(everyone, keys, d, k, seed)
+        plans[d] = _audit(atoms, hidden, fixed, k)
+    population = {c for h in plans.values() for c in h if c[0] == "(all)"}
+    return {d: frozenset(h | population) for d, h in plans.items()}
+
+
+def _margins(everyone: pd.DataFrame, keys: dict[str, pd.Series], dim: str | None, k: int,
+             seed: set[Cell]) -> tuple[set[Cell], set[Cell], pd.DataFrame]:  # fmt: skip
+    """The cells hidden by the per-period rule and the margins (see :func:`trend`), the all-time cells
+    :func:`summary` hides (fixed: the trend does not change them), and the atoms (respondents per group
+    and cut week, with their month and quarter) for :func:`_audit`."""
+    df = everyone.assign(_g=everyone[dim].fillna("(none)").astype(str) if dim else "(all)",
+                         **{f"_{g}": keys[g] for g in PERIODS})  # fmt: skip
+    fixed = {(g, None, None) for g in _shown_rule(everyone, dim, k)}
+    hidden: set[Cell] = set(seed)
+    for gran in PERIODS:
+        for p, part in df.groupby(f"_{gran}", sort=True):
+            hidden |= {(g, gran, p) for g in _shown_rule(part, dim, k)}
+    parts = [df] if dim is None else [df, df.assign(_g="(all)")]
+    long = pd.concat(parts, ignore_index=True)
+    counts: dict[Cell, int] = {
+        (str(g), None, None): int(m) for g, m in long.groupby("_g")["response_id"].nunique().items()
+    }
+    for gran in PERIODS:
+        for (g, p), m in long.groupby(["_g", f"_{gran}"], sort=True)["response_id"].nunique().items():
+            counts[(str(g), gran, p)] = int(m)
+    cells = sorted((c for c in counts if c[1] is not None), key=repr)
+    in_period: dict[tuple, list[Cell]] = {}
+    of_group: dict[tuple, list[Cell]] = {}
+    in_parent: dict[Cell, list[Cell]] = {}
+    for c in cells:
+        g, gran, p = c
+        if g != "(all)":
+            in_period.setdefault((gran, p), []).append(c)
+        of_group.setdefault((g, gran), []).append(c)
+        if gran in ("month", "week"):
+            coarse, to = ("quarter", "Q") if gran == "month" else ("month", "M")
+            in_parent.setdefault((g, coarse, pd.Timestamp(p).to_period(to).start_time.date()), []).append(c)
+    margins: list[tuple[Cell, list[Cell]]] = []
+    if dim:
+        margins += [(("(all)", gran, p), ps) for (gran, p), ps in in_period.items()]
+    margins += [((g, None, None), ps) for (g, _), ps in of_group.items()]
+    margins += list(in_parent.items())
+
+    def is_hidden(c: Cell) -> bool:
         return c in fixed if c[1] is None else c in hidden
 
     changed = True
@@ -274,14 +342,54 @@ def trend(store: Any, period: str = "month", by: str | None = None, filters: Map
             else:
                 continue
             changed = True
-    out = tables[period]
-    figures = ["respondents", "enps", "enps_low", "enps_high", "engagement", "engagement_low", "engagement_high"]
-    for i in out.index:
-        if not bool(out.at[i, "suppressed"]) and (str(out.at[i, "group"]), period, out.at[i, "period"]) in hidden:
-            out.loc[i, figures] = None
-            out.at[i, "suppressed"] = True
-            out.at[i, "note"] = "hidden so that a small group or period cannot be worked out from other figures"
-    return out[cols]
+    atoms = df.groupby(["_g", "_week"], sort=True).agg(
+        n=("response_id", "nunique"), month=("_month", "first"), quarter=("_quarter", "first")
+    )
+    atoms = atoms.reset_index().rename(columns={"_g": "group", "_week": "week"})
+    return hidden, fixed, atoms
+
+
+def _audit(atoms: pd.DataFrame, hidden: set[Cell], fixed: set[Cell], k: int) -> set[Cell]:
+    """Hide more trend cells until no group's week of 1…``k``−1 respondents is given away by everything
+    published for the dimension at once: every shown cell (a group's or the population's week, month,
+    quarter and all-time row) is an equation over *atoms* (the respondents of one group in one cut week),
+    and an atom under ``k`` must reach ``k`` in some non-negative solution (:mod:`cxlens.engagement.audit`).
+    An atom that cannot hides the smallest shown period cell holding it (ties by name); the all-time rows
+    are :func:`summary`'s and stay as it shows them. Repeats until every small atom is protected."""
+    hidden = set(hidden)
+    n = atoms["n"].to_numpy(np.int64)
+    todo = [j for j in range(len(n)) if n[j] < k]
+    if not todo:
+        return hidden
+    member: dict[Cell, list[int]] = {}  # cell → its atoms
+    of_atom: list[list[Cell]] = []  # atom → its cells
+    for j, r in enumerate(atoms.itertuples(index=False)):
+        cells = [(g, gran, p) for g in dict.fromkeys((str(r.group), "(all)"))
+                 for gran, p in ((None, None), ("quarter", r.quarter), ("month", r.month), ("week", r.week))]  # fmt: skip
+        for c in cells:
+            member.setdefault(c, []).append(j)
+        of_atom.append(cells)
+
+    def shown(c: Cell) -> bool:
+        return c not in (fixed if c[1] is None else hidden)
+
+    while todo:
+        rows = [c for c in member if shown(c)]
+        a = incidence([member[c] for c in rows], len(n))
+        b = a @ n.astype(float)
+        bad = bounded(a, b, n, todo, k)
+        chosen: list[Cell] = []
+        for j in bad:
+            cells = [c for c in of_atom[j] if c[1] is not None and shown(c)]
+            if not cells:  # bounded through other cells only (e.g. the summary's rows and other groups' weeks)
+                cells = [rows[i] for i in certificate(a, b, j) if rows[i][1] is not None]
+            if cells and not any(c in chosen for c in cells):
+                chosen.append(min(cells, key=lambda c: (int(n[member[c]].sum()), repr(c))))
+        if not chosen:
+            break  # nothing left to hide (only the summary's all-time rows bound these atoms)
+        hidden.update(chosen)
+        todo = bad  # the others were protected already: hiding more only widens the solutions
+    return hidden
 
 
 def comments(store: Any, by: str | None = None, filters: Mapping[str, Any] | None = None,
