@@ -1006,13 +1006,16 @@ class FunnelQuery:
         key = np.cumsum(new, dtype=np.int32 if rows < 2**31 else np.int64)
         del new
         t = o >> 3
-        # the step: 7 − the low 3 bits (read from each value's low byte, without an int64 temporary)
+        # 7 − the step: the low 3 bits (read from each value's low byte, without an int64 temporary)
         low = o.view(np.uint8)[:: o.itemsize] if sys.byteorder == "little" else o.astype(np.uint8)
-        st = 7 - (low & 7).astype(np.int8)
-        del o, low
-        # row positions grouped by step, each group in sorted order (a stable counting sort)
-        by_step = np.argsort(st, kind="stable")
-        bounds = np.searchsorted(st[by_step], np.arange(1, n + 2))
+        low = low & 7
+        del o
+
+        def rows_of(k: int) -> np.ndarray:
+            """The sorted positions of the step-k rows (one linear pass; a stable argsort of the
+            steps costs far more)."""
+            return np.flatnonzero(low == 7 - k)
+
         win = round(self._window.total_seconds() * 1_000_000)
 
         def customers(pos: np.ndarray) -> tuple[np.ndarray, int]:
@@ -1027,13 +1030,13 @@ class FunnelQuery:
         def secs(pos: np.ndarray) -> np.ndarray:  # whole epoch seconds, as the passes' epoch_seconds()
             return t[pos] // 1_000_000
 
-        pos = by_step[bounds[0] : bounds[1]]
+        pos = rows_of(1)
         start = t[pos]
         firsts, count = customers(pos)
         out: dict[str, Any] = {"customers_1": [count]}
         reach_first = {1: (key[pos[firsts]], secs(pos[firsts]))}
         for k in range(2, n + 1):
-            cur = by_step[bounds[k - 1] : bounds[k]] if len(pos) else pos  # nobody left: no step-k chains
+            cur = rows_of(k) if len(pos) else pos  # nobody left: no step-k chains
             j = np.searchsorted(pos, cur) - 1  # the latest chain row before, in (id, t, step desc) order
             jj = np.maximum(j, 0)
             ok = (j >= 0) & (key[pos[jj]] == key[cur])

@@ -273,6 +273,21 @@ def _sorted_scan(backend: Any, b: ir.Table) -> Any:
     return tbl if tbl.num_rows else pa.table({"u": [], "n": [], "us": [], "e": []})
 
 
+def _take(col: Any, rows: np.ndarray) -> Any:
+    """``col[rows]`` for a chunked Arrow column and sorted row numbers, taken chunk by chunk
+    (``pc.take`` on the whole chunked column first joins its chunks: 10M event ids copied to
+    read a few hundred)."""
+    import pyarrow as pa
+
+    ends = np.cumsum([len(c) for c in col.chunks])
+    which = np.searchsorted(ends, rows, side="right")
+    parts = []
+    for i in np.unique(which):
+        sel = rows[which == i] - (ends[i - 1] if i else 0)
+        parts.append(col.chunk(int(i)).take(pa.array(sel)))
+    return pa.chunked_array(parts, type=col.type)
+
+
 def _fast_from(
     events: ir.Table,
     start: str,
@@ -336,10 +351,10 @@ def _fast_from(
         at_tie = np.flatnonzero(tie)
         run = np.cumsum(step[at_tie])  # every run among them starts with its step row
         # event id order as the backend's (binary text order, nulls last)
-        sub = pa.table({"r": run, "e": pc.take(tbl.column("e"), pa.array(at_tie))})
+        sub = pa.table({"r": run, "e": _take(tbl.column("e"), at_tie)})
         perm = pc.sort_indices(sub, [("r", "ascending", "at_end"), ("e", "ascending", "at_end")]).to_numpy()
-        codes, us = codes.copy(), us.copy()
-        codes[at_tie], us[at_tie] = codes[at_tie[perm]], us[at_tie[perm]]
+        # ``codes`` is a fresh array; ``us`` is equal within a run, so only the codes move
+        codes[at_tie] = codes[at_tie[perm]]
     del tbl
     same = np.zeros(rows, bool)
     same[1:] = codes[1:] == codes[:-1]
