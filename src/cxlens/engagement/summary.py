@@ -13,7 +13,9 @@ The rule (``min_group``, workspace setting ``engagement.min_group``, default 5, 
    cannot show what a breakdown hides; the population total is shown only with ``min_group`` or more.
 
 Groups and hiding are computed over all answers of the workspace, so every question sees the
-same hidden groups.
+same hidden groups. On top of these rules, the rows the trends' joint plan (:func:`trend`) hides over
+all time are hidden here too: that plan checks the views of every dimension together, so a team's row
+and a location's row cannot be subtracted to single someone out.
 
 No function returns an individual answer. eNPS = % promoters (9-10) − % detractors (0-6) with the NPS
 variance; the engagement index is, per respondent, the mean of the five driver items rescaled
@@ -140,8 +142,25 @@ def summary(store: Any, by: str | None = None, filters: Mapping[str, Any] | None
     could differ by one person. Columns: group, respondents, enps, enps_low, enps_high, engagement,
     engagement_low, engagement_high, suppressed, note. The first row is the population (``(all)``).
     """
+    k_ws = min_group_size(store)
     k = min_group_size(store, min_group)
-    return _summarise(_answers(store), by, _prep(filters, by), k)
+    filters = _prep(filters, by)
+    out = _summarise(_answers(store), by, filters, k)
+    dims = set(filters) | ({by} if by else set())
+    dim = next(iter(dims)) if dims else None
+    hidden = _plan(store, k_ws, k)[dim]
+    picked = filters.get(dim) if dim else None
+    for i in out.index:
+        g = str(out.at[i, "group"])
+        if g == "(all)" and picked is not None:  # the picked groups' sum: shown when each of them is
+            hide = any((str(v), None, None) in hidden for v in picked)
+        else:
+            hide = (g, None, None) in hidden
+        if hide and not bool(out.at[i, "suppressed"]):
+            out.loc[i, _FIGURES] = None
+            out.at[i, "suppressed"] = True
+            out.at[i, "note"] = _NOTE
+    return out
 
 
 def _prep(filters: Mapping[str, Any] | None, by: str | None) -> dict[str, list[str]]:
@@ -209,12 +228,15 @@ def trend(store: Any, period: str = "month", by: str | None = None, filters: Map
     quarters; a quarter = its months; a month = its weeks. When a relation's hidden parts hold 1 to
     ``min_group``−1 respondents, or exactly one of its cells is hidden (it would be the difference
     of the others), its smallest shown period row is hidden too, until nothing changes. Then
-    :func:`_audit` checks everything published for the dimension at once (linear programs) and hides
-    more until no group's week of fewer than ``min_group`` respondents is determined.
+    :func:`_joint` checks everything published for every dimension at once (linear programs over the
+    respondents of one team × role × location × manager combination in one cut week) and hides more —
+    period rows, and all-time rows that :func:`summary` then hides too — until no combination's week of
+    fewer than ``min_group`` respondents is determined, whichever views of whichever dimensions are read
+    together (with :data:`JOINT` off, :func:`_audit` checks each dimension alone: the former plan).
 
-    The hidden rows are planned per dimension over all answers (no filter), the same for every
-    ``period``, and kept per data version; a filtered population row of a period is shown only when
-    every picked group's row of that period is (it is then their sum)."""
+    The hidden rows are planned over all answers (no filter), the same for every view, and kept per
+    data version; a filtered population row of a period is shown only when every picked group's row of
+    that period is (it is then their sum)."""
     if period not in PERIODS:
         raise ParameterError("period", f"period is {period!r}; expected one of {', '.join(PERIODS)}")
     k_ws = min_group_size(store)
@@ -234,9 +256,8 @@ def trend(store: Any, period: str = "month", by: str | None = None, filters: Map
         f.insert(0, "period", p)
         frames.append(f)
     out = pd.concat(frames, ignore_index=True)
-    hidden = store.memo(("engagement.trend", k_ws, k), _TABLES, lambda: _protected(store, k_ws, k))[dim]
+    hidden = _plan(store, k_ws, k)[dim]
     picked = filters.get(dim) if dim else None
-    figures = ["respondents", "enps", "enps_low", "enps_high", "engagement", "engagement_low", "engagement_high"]
     for i in out.index:
         g, p = str(out.at[i, "group"]), out.at[i, "period"]
         if g == "(all)" and picked is not None:  # the picked groups' sum: shown when each of them is
@@ -244,10 +265,22 @@ def trend(store: Any, period: str = "month", by: str | None = None, filters: Map
         else:
             hide = (g, period, p) in hidden
         if hide and not bool(out.at[i, "suppressed"]):
-            out.loc[i, figures] = None
+            out.loc[i, _FIGURES] = None
             out.at[i, "suppressed"] = True
-            out.at[i, "note"] = "hidden so that a small group or period cell cannot be worked out from other figures"
+            out.at[i, "note"] = _NOTE
     return out[cols]
+
+
+_FIGURES = ["respondents", "enps", "enps_low", "enps_high", "engagement", "engagement_low", "engagement_high"]
+_NOTE = "hidden so that a small group or period cell cannot be worked out from other figures"
+#: plan every dimension together (True: views of two dimensions cannot be combined to single anyone out);
+#: False plans each dimension alone (the former plan, kept as the control the tests compare with)
+JOINT = True
+
+
+def _plan(store: Any, k_ws: int, k: int) -> dict[str | None, frozenset[Cell]]:
+    """The rows hidden in every summary and trend view, kept per data version (see :func:`_protected`)."""
+    return store.memo(("engagement.trend", k_ws, k, JOINT), _TABLES, lambda: _protected(store, k_ws, k))
 
 
 #: the tables a trend's plan is read from (it is kept until one of them changes)
@@ -277,9 +310,12 @@ def _protected(store: Any, k_ws: int, k: int) -> dict[str | None, frozenset[Cell
     for d in _DIMS:
         seed: set[Cell] = set()
         if k > k_ws:
-            seed = set(store.memo(("engagement.trend", k_ws, k_ws), _TABLES, lambda: _protected(store, k_ws, k_ws))[d])
+            seed = set(_plan(store, k_ws, k_ws)[d])
         hidden, fixed, atoms = _margins(everyone, keys, d, k, seed)
-        plans[d] = _audit(atoms, hidden, fixed, k)
+        fixed |= {c for c in seed if c[1] is None}
+        plans[d] = (hidden | fixed) if JOINT else _audit(atoms, hidden, fixed, k)
+    if JOINT:
+        plans = _joint(everyone, keys, plans, k)
     population = {c for h in plans.values() for c in h if c[0] == "(all)"}
     return {d: frozenset(h | population) for d, h in plans.items()}
 
@@ -390,6 +426,59 @@ def _audit(atoms: pd.DataFrame, hidden: set[Cell], fixed: set[Cell], k: int) -> 
         hidden.update(chosen)
         todo = bad  # the others were protected already: hiding more only widens the solutions
     return hidden
+
+
+def _joint(everyone: pd.DataFrame, keys: dict[str, pd.Series], plans: dict[str | None, set[Cell]],
+           k: int) -> dict[str | None, set[Cell]]:  # fmt: skip
+    """The check of :func:`_audit` over every dimension at once: the atoms are the respondents of one
+    combination of team, role, location and manager (a missing value is a value of its own) in one cut
+    week; the equations are every count :func:`summary` and :func:`trend` publish, for every dimension
+    and the population, all time and every period. An atom under ``k`` that no non-negative solution
+    lifts to ``k`` hides the smallest shown row holding it (an all-time :func:`summary` row too, ties by
+    name), until every small atom is protected. ``plans`` (per dimension, the rows the margins hide)
+    are returned with the rows this adds."""
+    dims = list(GROUP_COLUMNS)
+    df = everyone.assign(**{d: everyone[d].fillna("(none)").astype(str) for d in dims},
+                         **{f"_{g}": keys[g] for g in PERIODS})  # fmt: skip
+    atoms = df.groupby([*dims, "_week"], sort=True).agg(
+        n=("response_id", "nunique"), month=("_month", "first"), quarter=("_quarter", "first")
+    )
+    atoms = atoms.reset_index().rename(columns={"_week": "week"})
+    JCell = tuple[str | None, str, str | None, Any]  # (dimension or None, group, period length, start)
+    hidden: set[JCell] = {(d if c[0] != "(all)" else None, *c) for d, h in plans.items() for c in h}
+    n = atoms["n"].to_numpy(np.int64)
+    todo = [j for j in range(len(n)) if n[j] < k]
+    member: dict[JCell, list[int]] = {}
+    of_atom: list[list[JCell]] = []
+    for j, r in enumerate(atoms[[*dims, "week", "month", "quarter"]].itertuples(index=False, name=None)):
+        spans = ((None, None), ("quarter", r[-1]), ("month", r[-2]), ("week", r[-3]))
+        cells = [
+            (d, g, gran, p) for d, g in ((None, "(all)"), *zip(dims, r[: len(dims)], strict=True)) for gran, p in spans
+        ]
+        for c in cells:
+            member.setdefault(c, []).append(j)
+        of_atom.append(cells)
+    size = {c: int(n[js].sum()) for c, js in member.items()}
+    twins: dict[tuple[int, ...], list[JCell]] = {}  # rows with the same atoms publish the same number
+    for c, js in member.items():
+        twins.setdefault(tuple(js), []).append(c)
+    while todo:
+        rows = [c for c in member if c not in hidden]
+        a = incidence([member[c] for c in rows], len(n))
+        b = a @ n.astype(float)
+        bad = bounded(a, b, n, todo, k)
+        chosen: list[JCell] = []
+        for j in bad:
+            cells = [c for c in of_atom[j] if c not in hidden]
+            if not cells:  # bounded through rows that do not hold it
+                cells = [rows[i] for i in certificate(a, b, j)]
+            if cells and not any(c in chosen for c in cells):
+                chosen.append(min(cells, key=lambda c: (size[c], c[2] is None, repr(c))))
+        if not chosen:
+            break
+        hidden.update(t for c in chosen for t in twins[tuple(member[c])])  # e.g. a role all share = the population
+        todo = bad
+    return {d: {c[1:] for c in hidden if c[0] == d or c[0] is None} for d in plans}
 
 
 def comments(store: Any, by: str | None = None, filters: Mapping[str, Any] | None = None,
