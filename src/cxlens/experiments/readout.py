@@ -27,7 +27,6 @@ has 0 or all conversions), ``by_goal`` for every goal and ``guardrails``.
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,7 +39,7 @@ from cxlens.errors import NotFoundError, ParameterError
 from cxlens.experiments import looks, stats
 from cxlens.experiments.assign import EXPOSURE_EVENT, get_definition
 from cxlens.metrics.common import backend_name, json_text
-from cxlens.store import to_pandas
+from cxlens.store import read_compiled
 
 __all__ = ["CI_METHODS", "FRUSTRATION_EVENTS", "aggregates", "exposures", "funnel_steps", "person_frame", "results"]
 
@@ -91,29 +90,11 @@ def _people(store: Any, name: str) -> tuple[ir.Table, ir.Table]:
     return ev, f
 
 
-#: compiled SQL and result schema of the read-out's queries on DuckDB workspaces, per connection and
-#: parameter set (insertion-ordered, the oldest goes first) — compiling costs ~30 ms a query, as much as
-#: the aggregation of 10⁵ exposed people; ``metrics.api`` keeps survey queries the same way
-_COMPILED: dict[tuple, tuple[Any, str]] = {}
-_COMPILED_MAX = 128
-_COMPILED_LOCK = threading.Lock()
-
-
 def _read(store: Any, key: tuple, build: Callable[[], ir.Table]) -> pd.DataFrame:
-    """Run the expression ``build()`` returns; on DuckDB its SQL is compiled once per ``key``."""
-    if not store.is_duckdb:
-        return store.read(build())
-    k = (id(store), *key)
-    hit = _COMPILED.get(k)
-    if hit is None:
-        expr = build().as_table()
-        hit = (expr.schema(), store.compile(expr))
-        with _COMPILED_LOCK:
-            _COMPILED[k] = hit
-            while len(_COMPILED) > _COMPILED_MAX:
-                _COMPILED.pop(next(iter(_COMPILED)))
-    schema, sql = hit
-    return to_pandas(store.read_arrow(sql), schema)
+    """Run the expression ``build()`` returns; on DuckDB its SQL is compiled once per ``key``
+    (:func:`cxlens.store.read_compiled`: compiling costs ~30 ms a query, as much as the aggregation of
+    10⁵ exposed people)."""
+    return read_compiled(store, ("experiments.readout", *key), build)
 
 
 def exposures(store: Any, name: str) -> pd.DataFrame:

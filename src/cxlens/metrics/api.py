@@ -7,7 +7,6 @@ sorted by the group columns and then ``period``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -29,14 +28,8 @@ from cxlens.metrics import value as _value
 from cxlens.metrics.common import PERIOD_COL, By, DateLike, FilterMap, as_list, column_name, finish
 from cxlens.metrics.filters import Filters
 from cxlens.metrics.stats import MIN_N, mean_ci
-from cxlens.store import to_pandas
+from cxlens.store import read_compiled
 from cxlens.store.segments import restrict_to_segment
-
-#: compiled SQL and result schema of survey queries on DuckDB workspaces, per connection and
-#: parameter set (insertion-ordered; the oldest entry goes first)
-_COMPILED: dict[tuple, tuple[Any, str]] = {}
-_COMPILED_MAX = 256
-_COMPILED_LOCK = threading.Lock()
 
 
 def _segmentable(fn: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
@@ -136,26 +129,16 @@ class Metrics:
             return None
 
     def _execute(self, key: tuple, build: Callable[[], ibis.Table]) -> pd.DataFrame:
-        """Run the expression ``build()`` returns; on DuckDB, compile it once per ``key`` (see :data:`_COMPILED`).
+        """Run the expression ``build()`` returns; on DuckDB, compile it once per ``key``
+        (:func:`cxlens.store.read_compiled`).
 
         Building and compiling an Ibis expression costs ~0.1 s, more than a query over the rollup
         and a sizeable part of a scan, so a DuckDB workspace keeps the SQL of each parameter set and
         reruns it directly, converting the result to pandas as Ibis does.
         """
-        store = self.store
-        if not store.is_duckdb or self.segment is not None:
-            return store.read(build())  # segment members change when a segment is re-saved: no cached SQL
-        k = (id(store), *key)
-        hit = _COMPILED.get(k)
-        if hit is None:
-            expr = build().as_table()
-            hit = (expr.schema(), store.compile(expr))
-            with _COMPILED_LOCK:
-                _COMPILED[k] = hit
-                while len(_COMPILED) > _COMPILED_MAX:
-                    _COMPILED.pop(next(iter(_COMPILED)))
-        schema, sql = hit
-        return to_pandas(store.read_arrow(sql), schema)
+        if self.segment is not None:  # segment members change when a segment is re-saved: no cached SQL
+            return self.store.read(build())
+        return read_compiled(self.store, ("metrics", *key), build)
 
     @staticmethod
     def _keys(by: By, period: str | None) -> list[str]:
