@@ -25,7 +25,7 @@ from 1-5 to 0-100, averaged over respondents with a t interval.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -149,17 +149,7 @@ def summary(store: Any, by: str | None = None, filters: Mapping[str, Any] | None
     dims = set(filters) | ({by} if by else set())
     dim = next(iter(dims)) if dims else None
     hidden = _plan(store, k_ws, k)[dim]
-    picked = filters.get(dim) if dim else None
-    for i in out.index:
-        g = str(out.at[i, "group"])
-        if g == "(all)" and picked is not None:  # the picked groups' sum: shown when each of them is
-            hide = any((str(v), None, None) in hidden for v in picked)
-        else:
-            hide = (g, None, None) in hidden
-        if hide and not bool(out.at[i, "suppressed"]):
-            out.loc[i, _FIGURES] = None
-            out.at[i, "suppressed"] = True
-            out.at[i, "note"] = _NOTE
+    _hide_planned(out, hidden, filters.get(dim) if dim else None, lambda g, i: (g, None, None))
     return out
 
 
@@ -257,18 +247,25 @@ def trend(store: Any, period: str = "month", by: str | None = None, filters: Map
         frames.append(f)
     out = pd.concat(frames, ignore_index=True)
     hidden = _plan(store, k_ws, k)[dim]
-    picked = filters.get(dim) if dim else None
+    _hide_planned(out, hidden, filters.get(dim) if dim else None, lambda g, i: (g, period, out.at[i, "period"]))
+    return out[cols]
+
+
+def _hide_planned(
+    out: pd.DataFrame, hidden: set[tuple], picked: list[str] | None, cell: Callable[[str, Any], tuple]
+) -> None:
+    """Blank the rows of ``out`` whose plan cell (``cell(group, row index)``) is hidden; a filtered
+    population row (the picked groups' sum) is shown only when each picked group's row is."""
     for i in out.index:
-        g, p = str(out.at[i, "group"]), out.at[i, "period"]
-        if g == "(all)" and picked is not None:  # the picked groups' sum: shown when each of them is
-            hide = any((str(v), period, p) in hidden for v in picked)
+        g = str(out.at[i, "group"])
+        if g == "(all)" and picked is not None:
+            hide = any(cell(str(v), i) in hidden for v in picked)
         else:
-            hide = (g, period, p) in hidden
+            hide = cell(g, i) in hidden
         if hide and not bool(out.at[i, "suppressed"]):
             out.loc[i, _FIGURES] = None
             out.at[i, "suppressed"] = True
             out.at[i, "note"] = _NOTE
-    return out[cols]
 
 
 _FIGURES = ["respondents", "enps", "enps_low", "enps_high", "engagement", "engagement_low", "engagement_high"]
