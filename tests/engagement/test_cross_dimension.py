@@ -17,19 +17,17 @@ nor two seeds of random data leak.
 from __future__ import annotations
 
 import importlib
-import itertools
 import json
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.linalg import null_space
-from scipy.optimize import linprog
 
 import cxlens
 
 from ..conftest import running
+from . import _attacker as attacker
 from .test_engagement import _cli
 
 K = 5
@@ -61,22 +59,6 @@ def build(path, seed: int | None) -> None:
         ws.engagement.import_pulse(pd.DataFrame(pulse))
 
 
-def _atoms(path) -> pd.DataFrame:
-    """Respondents per team, location and cut week, with the week's month and quarter (raw answers)."""
-    with cxlens.open(path, read_only=True) as ws:
-        a = ws.sql(
-            "SELECT response_id, min(ts) AS ts, any_value(team) AS team, any_value(location) AS location "
-            "FROM pulse_answers GROUP BY 1"
-        )
-    day = pd.to_datetime(a["ts"]).dt.normalize()
-    first = day - pd.to_timedelta(day.dt.day - 1, unit="D")
-    monday = day - pd.to_timedelta(day.dt.day_of_week, unit="D")
-    a["week"] = monday.where(monday >= first, first).dt.date.astype(str)
-    a["month"] = first.dt.date.astype(str)
-    a["quarter"] = [f"{d.year}-{3 * ((d.month - 1) // 3) + 1:02d}-01" for d in day]
-    return a.groupby(["team", "location", "week", "month", "quarter"]).size().reset_index(name="n")
-
-
 def published(path) -> list[dict]:
     """Every row the HTTP API shows for team and location (summary; trends per period, alone and filtered
     to one group) and the CLI's summary by location."""
@@ -103,7 +85,7 @@ def published(path) -> list[dict]:
 
 
 def leaks(path, rows: list[dict]) -> list[str]:
-    atoms = _atoms(path)
+    atoms = attacker.atoms(path, ["team", "location"])
     n = atoms["n"].to_numpy(float)
 
     def members(r: dict) -> np.ndarray:
@@ -120,31 +102,11 @@ def leaks(path, rows: list[dict]) -> list[str]:
     shown = [r for r in rows if not r["suppressed"]]
     a = np.array([members(r) for r in shown]).reshape(len(shown), len(atoms))
     b = np.array([float(r["respondents"]) for r in shown])
-    assert np.allclose(a @ n, b)  # the attacker's model of what is published is right
-    name = [f"{t.team}@{t.location} {t.week} ({t.n})" for t in atoms.itertuples()]
-    targets = [(f"atom {name[i]}", np.eye(len(atoms))[i]) for i in range(len(atoms))]
+    names = [f"{t.team}@{t.location} {t.week} ({t.n})" for t in atoms.itertuples()]
+    targets = [(f"atom {names[i]}", np.eye(len(atoms))[i]) for i in range(len(atoms))]
     targets += [(f"row {r['dim']} {r['group']} {r['kind']} {r['period'] if r['kind'] else ''}", members(r))
                 for r in rows if r["suppressed"]]  # fmt: skip
-    out = []
-    ns = null_space(a) if len(shown) else np.eye(len(atoms))
-    small = [i for i in range(len(atoms)) if n[i] < K]
-    for size in (1, 2, 3):
-        for s in itertools.combinations(small, size):
-            if n[list(s)].sum() < K:
-                e = np.zeros(len(atoms))
-                e[list(s)] = 1
-                if np.linalg.norm(ns.T @ e) < 1e-8:
-                    out.append("determined " + ", ".join(name[i] for i in s))
-    for what, c in targets:
-        if c @ n == 0:
-            continue
-        bounds = [(0, None)] * len(atoms)
-        lo = linprog(c, A_eq=a, b_eq=b, bounds=bounds, method="highs")
-        hi = linprog(-c, A_eq=a, b_eq=b, bounds=bounds, method="highs")
-        assert lo.status == 0 and hi.status in (0, 3)  # 3: unbounded above (not a leak)
-        if hi.status == 0 and lo.fun > 1e-6 and -hi.fun < K - 1e-6:
-            out.append(f"{what}: {lo.fun:.2f}…{-hi.fun:.2f} (true {c @ n:.0f})")
-    return out
+    return attacker.leaks(a, b, n, names, targets, K)
 
 
 SEEDS = (None, 3, 8)
