@@ -250,5 +250,6 @@ def test_each_shareable_page_links_to_the_share_form_with_its_view_and_dates(env
         assert made.status_code == 201
         shared = re.search(r'id="new-url" value="([^"]+)"', made.text).group(1)
         assert httpx.get(env["url"] + _path(shared), timeout=60).status_code == 200
-    # a garbled date in the link is dropped from the form, not an error
-    assert 'name="start" value=""' in c.get("/shares?view=themes&start=31/12/2025").text
+    # a garbled date in the link is refused, naming it, as on every other page
+    bad = c.get("/shares?view=themes&start=31/12/2025")
+    assert bad.status_code == 400 and "start" in bad.text and "2024-01-31" in bad.text

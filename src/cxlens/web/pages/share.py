@@ -11,7 +11,6 @@ nothing else: every other page and the API still need a session or a key.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import re
 from typing import Any
@@ -25,6 +24,7 @@ from cxlens.errors import CxlensError, NotFoundError
 from cxlens.web.api.share import make_link
 from cxlens.web.deps import csrf_protect, hub, require_role, run_on_workspace
 from cxlens.web.pages import register
+from cxlens.web.params import parse_date
 
 __all__ = ["public_router", "router", "shared_csp"]
 
@@ -138,17 +138,10 @@ async def _render(request: Request, *, created: dict[str, Any] | None = None, er
 @router.get("/shares", response_class=HTMLResponse, dependencies=[STAFF])
 async def shares_page(request: Request, done: str = "", view: str = "", start: str = "", end: str = "") -> HTMLResponse:
     """The page; ``view``, ``start`` and ``end`` fill in the form (a page's "Share this view" link)."""
-    prefill = {"view": view, "start": _iso_date(start), "end": _iso_date(end)}
+    dates = {k: parse_date(k, v) for k, v in (("start", start), ("end", end))}  # a 400 naming a bad one
+    prefill = {"view": view, **{k: d.isoformat() if d else "" for k, d in dates.items()}}
     notice = "Link revoked: it answers 410 from now on." if done == "revoked" else None
     return await _render(request, notice=notice, prefill=prefill)
-
-
-def _iso_date(text: str) -> str:
-    """A YYYY-MM-DD date for a date input, or "" (a prefill is a convenience, never an error)."""
-    try:
-        return dt.date.fromisoformat(text[:10]).isoformat() if text else ""
-    except ValueError:
-        return ""
 
 
 @router.post("/shares", response_class=HTMLResponse, dependencies=[STAFF, CSRF])
