@@ -304,8 +304,12 @@ def test_a_job_runner_compacts_idle_sessions_and_purges_old_ones_every_15_minute
                     "received_at = received_at - INTERVAL 40 DAY WHERE session_id = 's-old'")  # fmt: skip
     runner = JobRunner(rws, refresh=False, kinds=["replay.maintain"], poll=0.05)
     assert runner.tick(runner.started_at) == []  # a slot before the runner started is never run
-    queued = runner.tick(runner.started_at + timedelta(minutes=15, seconds=1))
-    assert len(queued) == 1 and runner.tick(runner.started_at + timedelta(minutes=16)) == []  # once per slot
+    # the slots are on the clock's quarter hours (cron */15): the first one after the runner started
+    # (ticks relative to the start flaked when a quarter hour fell between them)
+    start = runner.started_at
+    b = start.replace(second=0, microsecond=0) + timedelta(minutes=15 - start.minute % 15)
+    queued = runner.tick(b + timedelta(seconds=1))
+    assert len(queued) == 1 and runner.tick(b + timedelta(minutes=14)) == []  # once per slot
     runner.start()
     try:
         deadline = time.monotonic() + 60
