@@ -94,3 +94,58 @@ def test_the_servers_main_runner_leaves_alert_deliveries_to_the_pump(tmp_path) -
         for r in runners:
             r.stop()
         hub.close()
+
+
+@pytest.fixture
+def rebinding(monkeypatch):  # noqa: ANN201
+    """A name whose first lookup answers a public address and every later one 127.0.0.1 (DNS rebinding), on
+    a network where only loopback answers: any other address is refused at once, without leaving the box."""
+    import socket
+
+    real_lookup, real_connect = socket.getaddrinfo, socket.create_connection
+    lookups: list[str] = []
+    dialled: list[str] = []
+
+    def lookup(host, port, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if host != "rebind.example":
+            return real_lookup(host, port, *args, **kwargs)
+        lookups.append(host)
+        ip = "93.184.216.34" if len(lookups) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, port or 0))]
+
+    def dial(address, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        dialled.append(address[0])
+        if address[0] not in ("127.0.0.1", "rebind.example"):
+            raise ConnectionRefusedError(f"no route to {address[0]} in this test")
+        return real_connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    monkeypatch.setattr(socket, "create_connection", dial)
+    return lookups, dialled
+
+
+def test_a_webhook_connects_to_the_address_that_was_checked_not_to_a_second_lookup(ws, rebinding) -> None:
+    lookups, dialled = rebinding
+    srv, seen = _receiver()
+    ws.act.allow_host("rebind.example")  # public only, not --private
+    try:
+        with pytest.raises(deliver.DeliveryError, match="rebind.example failed: ConnectionRefusedError"):
+            deliver._post(ws, f"http://rebind.example:{srv.server_address[1]}/hook", b"{}", {}, 2.0)
+        assert seen == []  # the loopback receiver the second lookup points at got nothing
+        assert lookups == ["rebind.example"] and dialled == ["93.184.216.34"]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_an_email_connects_to_the_address_that_was_checked_not_to_a_second_lookup(ws, rebinding, smtp) -> None:
+    lookups, dialled = rebinding
+    ws.act.allow_host("rebind.example")
+    before = len(smtp.messages)
+    with pytest.raises(deliver.DeliveryError, match="through rebind.example:.* failed: ConnectionRefusedError"):
+        deliver.send_email(ws, {"host": "rebind.example", "port": smtp.port}, ["cx@example.com"], "s", "t")
+    assert len(smtp.messages) == before and lookups == ["rebind.example"] and dialled == ["93.184.216.34"]
+    # the same SMTP server reached by its checked loopback address still gets mail
+    ws.act.allow_host("localhost", private=True)
+    assert deliver.send_email(ws, {"host": "localhost", "port": smtp.port}, ["cx@example.com"], "s", "t") == 250
+    assert len(smtp.messages) == before + 1

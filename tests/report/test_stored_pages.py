@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pandas as pd
 from fastapi.testclient import TestClient
@@ -109,3 +110,28 @@ def test_a_change_of_the_data_is_shown_at_once_never_the_stale_view(wpath):
 def _get_default_partial(ws) -> str:
     with TestClient(create_app(ws)) as client:
         return _get(client, "/partials/paths")
+
+
+def test_the_personas_job_on_a_workspace_without_orders_is_done_not_retried_until_dead(tmp_path):
+    with cxlens.open(tmp_path / "w.duckdb") as ws:  # survey answers only, as `cxlens bench act` makes
+        ws.load("feedback", pd.DataFrame({"ts": "2026-01-05", "metric": "nps", "score": [9, 3],
+                                          "customer_id": ["a", "b"]}))  # fmt: skip
+        runner = JobRunner(ws, kinds=["personas.views"], poll=0.05)
+        assert len(runner.tick()) == 1
+        runner.start()
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and ws.store.rows(
+                "SELECT 1 FROM jobs WHERE kind = 'personas.views' AND status NOT IN ('done', 'dead')"
+            ):  # fmt: skip
+                time.sleep(0.05)
+            assert runner.tick() == []  # the data did not change: not queued again
+        finally:
+            runner.stop()
+        rows = ws.store.rows("SELECT status, attempts, error, result FROM jobs WHERE kind = 'personas.views'")
+        assert [(s, a, e) for s, a, e, _ in rows] == [("done", 1, None)]
+        assert "no orders" in rows[0][3] and stored_persona_cards(ws.store) is None
+        # the API still answers what computing says: there is nothing to group yet
+        with TestClient(create_app(ws)) as client:
+            r = client.get("/api/v1/personas")
+        assert r.status_code == 404 and "no orders" in r.text

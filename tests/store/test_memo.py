@@ -110,3 +110,18 @@ def test_a_value_read_in_the_writers_transaction_is_kept_and_a_rollback_forgets_
     except RuntimeError:
         pass
     assert store.memo("other-key", ("t",), total) == 5
+
+
+def test_a_job_lease_renewal_keeps_the_cached_values_of_other_tables() -> None:
+    from cxlens.jobs import queue
+
+    ws = cxlens.open(":memory:")
+    ws.set_setting("a", 1)
+    job_id = queue.enqueue(ws.store, "act.scores")
+    job = queue.claim(ws.store, "w1", lease=30.0)
+    assert job is not None and job.job_id == job_id
+    calls = _count(ws.store)
+    assert ws.setting("a") == 1 and calls[0] == 1
+    assert queue.renew(ws.store, job_id, "w1", lease=30.0)  # a running job's heartbeat, every few seconds
+    assert ws.setting("a") == 1 and calls[0] == 1
+    ws.close()

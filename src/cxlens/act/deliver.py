@@ -40,7 +40,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import pandas as pd
 
 from cxlens.act import messages
-from cxlens.act.net import check_destination
+from cxlens.act.net import connect, resolve_destination
 from cxlens.act.rules import DEFAULT_ATTEMPTS, parse_duration
 from cxlens.act.trigger import KIND
 from cxlens.errors import ConfigError, ForbiddenError, NotFoundError
@@ -134,8 +134,9 @@ def _tls() -> ssl.SSLContext:
     return _TLS[0]
 
 
-def _connection(key: tuple[str, str, int, float]) -> tuple[http.client.HTTPConnection, bool]:
-    """A kept connection for ``key`` (True) or a new one (False)."""
+def _connection(key: tuple[str, str, int, float], addrs: list[str]) -> tuple[http.client.HTTPConnection, bool]:
+    """A kept connection for ``key`` (True) or a new one (False) to one of ``addrs``, the addresses the
+    host name resolved to when it was checked (TLS still verifies the certificate against the name)."""
     now = time.monotonic()
     with _IDLE_LOCK:
         idle = _IDLE.get(key) or []
@@ -146,8 +147,12 @@ def _connection(key: tuple[str, str, int, float]) -> tuple[http.client.HTTPConne
             conn.close()
     scheme, host, port, timeout = key
     if scheme == "https":
-        return http.client.HTTPSConnection(host, port, timeout=timeout, context=_tls()), False
-    return http.client.HTTPConnection(host, port, timeout=timeout), False
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=timeout, context=_tls())
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    # http.client would look the name up again when it connects: it connects to a checked address instead
+    conn._create_connection = lambda address, timeout=None, source=None: connect(addrs, address[1], timeout)  # type: ignore[attr-defined]
+    return conn, False
 
 
 def _keep(key: tuple[str, str, int, float], conn: http.client.HTTPConnection) -> None:
@@ -159,7 +164,8 @@ def _keep(key: tuple[str, str, int, float], conn: http.client.HTTPConnection) ->
     conn.close()
 
 
-def _request(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str | None]:
+def _request(url: str, body: bytes, headers: dict[str, str], timeout: float,
+             addrs: list[str]) -> tuple[int, str | None]:  # fmt: skip
     """POST ``body`` to ``url`` on a kept-alive connection; returns (status, Retry-After). Redirects are
     never followed, no cookie is kept, no proxy is used."""
     parts = urlsplit(url)
@@ -167,7 +173,7 @@ def _request(url: str, body: bytes, headers: dict[str, str], timeout: float) -> 
     key = (scheme, host, parts.port or (443 if scheme == "https" else 80), timeout)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     while True:
-        conn, kept = _connection(key)
+        conn, kept = _connection(key, addrs)
         try:
             conn.request("POST", target, body=body, headers=headers)
             r = conn.getresponse()
@@ -189,7 +195,7 @@ def _request(url: str, body: bytes, headers: dict[str, str], timeout: float) -> 
 
 def _post(store: Any, url: str, body: bytes, headers: dict[str, str], timeout: float,
           auth: tuple[str, str] | None = None) -> int:  # fmt: skip
-    host = check_destination(store, url)
+    host, addrs = resolve_destination(store, url)
     parts = urlsplit(url)
     if auth is None and parts.username is not None:  # credentials in the URL: basic auth, as httpx sent them
         auth = (unquote(parts.username), unquote(parts.password or ""))
@@ -198,7 +204,7 @@ def _post(store: Any, url: str, body: bytes, headers: dict[str, str], timeout: f
     if auth is not None:
         sent["authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
     try:
-        status, retry_after = _request(url, body, sent, timeout)
+        status, retry_after = _request(url, body, sent, timeout, addrs)
     except (OSError, http.client.HTTPException, ValueError) as e:
         raise DeliveryError(f"sending to {host} failed: {type(e).__name__}") from None
     if status == 429:
@@ -216,6 +222,18 @@ def _email(store: Any, opts: dict[str, Any], ctx: dict[str, Any], timeout: float
                       images=[(cid, png) for cid, png, _ in images])  # fmt: skip
 
 
+class _SMTP(smtplib.SMTP):
+    """smtplib's client connecting to the checked ``addrs`` instead of looking ``host`` up again (STARTTLS
+    still verifies the certificate against ``host``)."""
+
+    def __init__(self, addrs: list[str], *args: Any, **kwargs: Any) -> None:
+        self._addrs = addrs
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        return connect(self._addrs, port, timeout)
+
+
 def send_email(store: Any, opts: dict[str, Any], to: list[str], subject: str, text: str, html: str | None = None,
                *, msg_id: str | None = None, headers: dict[str, str] | None = None,
                timeout: float = DEFAULT_TIMEOUT, images: list[tuple[str, bytes]] | None = None) -> int:  # fmt: skip
@@ -225,7 +243,7 @@ def send_email(store: Any, opts: dict[str, Any], to: list[str], subject: str, te
     (Content-ID, PNG) parts beside the HTML in a ``multipart/related`` (the HTML refers to ``cid:…``)."""
     host = opts.get("host") or "localhost"
     port = int(opts.get("port", 587 if opts.get("starttls") else 25))
-    check_destination(store, host=host, port=port)
+    _, addrs = resolve_destination(store, host=host, port=port)
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = opts.get("from") or "cxlens@localhost"
@@ -241,7 +259,7 @@ def send_email(store: Any, opts: dict[str, Any], to: list[str], subject: str, te
             msg.get_payload()[-1].add_related(png, "image", "png", cid=f"<{cid}>", disposition="inline",
                                               filename=cid.split("@")[0] + ".png")  # fmt: skip
     try:
-        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+        with _SMTP(addrs, host, port, timeout=timeout) as smtp:
             if opts.get("starttls"):
                 smtp.starttls(context=ssl.create_default_context())
             if opts.get("username"):

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from cxlens.errors import ConfigError, ForbiddenError
 
-__all__ = ["allow_host", "allowed_hosts", "check_destination", "forbid_host"]
+__all__ = ["allow_host", "allowed_hosts", "connect", "forbid_host", "resolve_destination"]
 
 _HOST_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-:[]")
 
@@ -73,9 +73,12 @@ def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not bad
 
 
-def check_destination(store: Any, url: str | None = None, *, host: str | None = None, port: int | None = None) -> str:
-    """Raise :class:`~cxlens.errors.ForbiddenError` unless ``url`` (or SMTP ``host``) may be sent to;
-    returns the host."""
+def resolve_destination(store: Any, url: str | None = None, *, host: str | None = None,
+                        port: int | None = None) -> tuple[str, list[str]]:  # fmt: skip
+    """Raise :class:`~cxlens.errors.ForbiddenError` unless ``url`` (or SMTP ``host``) may be sent to; returns
+    the host and the addresses it resolved to, every one of them checked. A sender connects to one of
+    these, never to the name again: a second lookup could answer with another address (DNS rebinding:
+    public for the check, 127.0.0.1 or 169.254.169.254 for the connect)."""
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
@@ -90,9 +93,23 @@ def check_destination(store: Any, url: str | None = None, *, host: str | None = 
         infos = socket.getaddrinfo(h, port or 0, proto=socket.IPPROTO_TCP)
     except socket.gaierror as e:
         raise ConnectionError(f"destination host {h!r} does not resolve: {e}") from None
+    addrs: list[str] = []
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%")[0])
         if not _public(ip) and not allowed[h]:
             raise ForbiddenError(f"destination host {h!r} resolves to the non-public address {ip}; an admin who "
                                  f"means it allows it with `cxlens act allow-host {h} --private`")  # fmt: skip
-    return h
+        if info[4][0] not in addrs:
+            addrs.append(info[4][0])
+    return h, addrs
+
+
+def connect(addrs: list[str], port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection to the first of ``addrs`` (checked by :func:`resolve_destination`) that answers."""
+    err: OSError = ConnectionError("no address to connect to")
+    for addr in addrs:
+        try:
+            return socket.create_connection((addr, port), timeout)
+        except OSError as e:
+            err = e
+    raise err

@@ -219,7 +219,7 @@ def complete_many(store: Any, job_ids: Sequence[str], worker: str, results: Sequ
 
 def renew(store: Any, job_id: str, worker: str, *, lease: float = 60.0) -> bool:
     """Extend the lease of a running job this worker holds; False when it lost the job."""
-    with store.transaction() as cur:
+    with store.transaction(changes=["jobs"]) as cur:  # declared: a renew forgets no cached value of other tables
         row = cur.execute(
             "UPDATE jobs SET lease_until = ? WHERE job_id = ? AND worker = ? AND status = 'running' RETURNING job_id",
             [now_utc() + dt.timedelta(seconds=lease), job_id, worker],

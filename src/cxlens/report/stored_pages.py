@@ -23,6 +23,7 @@ import pandas as pd
 
 from cxlens.customers.personas import persona_voice, personas
 from cxlens.customers.scores import stored_scores
+from cxlens.errors import NotFoundError
 from cxlens.jobs import JobContext, task
 from cxlens.journeys.api import Journeys
 from cxlens.report.stored_views import MIN_INTERVAL, VIEW_TABLES, fresh_result, plain
@@ -117,7 +118,10 @@ def store_persona_views(ctx: JobContext) -> dict[str, Any]:
     """The persona cards, stored for the dashboard and ``GET /api/v1/personas``."""
     ctx.versions(VIEW_TABLES)
     t0 = time.perf_counter()
-    cards = persona_cards(ctx.store)
+    try:
+        cards = persona_cards(ctx.store)
+    except NotFoundError as e:  # no orders yet: nothing to store, and nothing to retry until the data changes
+        return {"skipped": str(e)}
     _save(ctx, "personas.cards", VIEW_TABLES, {"cards": _pack(cards)}, round(time.perf_counter() - t0, 3))
     return {"personas": len(cards)}
 
