@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["bench_collect", "free_port", "start_server", "stop_server", "run_loadgen"]
+__all__ = ["bench_collect", "bench_phase", "free_port", "start_server", "stop_server", "run_loadgen"]
 
 
 #: the repository root (for ``benchmarks``) and its ``src`` (for ``cxlens``), for child processes
@@ -46,11 +46,18 @@ def free_port() -> int:
 
 
 def start_server(
-    path: str | Path, port: int, *, env: dict[str, str] | None = None, parse_workers: int = 0
+    path: str | Path,
+    port: int,
+    *,
+    env: dict[str, str] | None = None,
+    parse_workers: int = 0,
+    server_first: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """``cxlens collect`` over ``path`` in a child process; returns once ``/health`` answers."""
+    """``cxlens collect`` over ``path`` in a child process; returns once ``/health`` answers
+    (``server_first``: ``env``'s PYTHONPATH goes before this checkout's, to run another checkout's server)."""
     e = {**os.environ, **(env or {})}
-    e["PYTHONPATH"] = _PATH + os.pathsep + e.get("PYTHONPATH", "")
+    given = e.get("PYTHONPATH", "")
+    e["PYTHONPATH"] = given + os.pathsep + _PATH if server_first else _PATH + os.pathsep + given
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -386,6 +393,48 @@ def bench_collect(
     }
 
 
+def bench_phase(
+    mode: str, *, seconds: float = 6.0, connections: int = 16, batch_size: int = 500, server_src: str | None = None
+) -> dict[str, Any]:
+    """One phase (``batch``, ``behaviour`` or ``single``) against a fresh server over an empty workspace:
+    events/s, the server's CPU µs an event, p50/p99, and acknowledged = stored. ``server_src``: run the
+    server from another checkout's ``src`` (an A/B: ``python -m benchmarks.collect phase behaviour
+    --server-src /work/main/src``, then without it, back to back)."""
+    import cxlens
+    from cxlens.access import keys
+
+    with tempfile.TemporaryDirectory(prefix="cxlens-bench-phase-") as tmp:
+        path = Path(tmp) / "bench.duckdb"
+        with cxlens.open(path) as ws:
+            _, key = keys.create_key(ws, "write", name="bench")
+            ws.set_setting("collect.rate_limit", 1e9)
+        port = free_port()
+        env = {"PYTHONPATH": server_src} if server_src else None  # put before this checkout's src
+        server = start_server(path, port, env=env, server_first=bool(server_src))
+        load_before = os.getloadavg()[0]
+        try:
+            res = _phase(
+                server,
+                run_loadgen(port, key, mode, seconds=seconds, connections=connections, batch_size=batch_size, run="a"),
+            )
+        finally:
+            stop_server(server)
+        load_after = os.getloadavg()[0]
+        with cxlens.open(path, read_only=True) as ws:
+            stored = int(ws.sql("SELECT count(*) AS n FROM events")["n"][0])
+    acked = res["acked_events"]
+    return {
+        "phase": mode,
+        "events/s": res["events_per_s"],
+        "server CPU µs per event": round(1e6 * res["server_cpu_s"] / max(1, acked), 1),
+        "p50 / p99 ms per request": f"{res['p50_ms']} / {res['p99_ms']}",
+        "acknowledged events": acked,
+        "rows on disk after restart": stored,
+        "errors": res["errors"],
+        "load average before / after": f"{load_before:.2f} / {load_after:.2f}",
+    }
+
+
 def _main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.collect")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -399,7 +448,15 @@ def _main(argv: list[str] | None = None) -> None:
     g.add_argument("--run", default="r")
     g.add_argument("--acked")
     g.add_argument("--max-requests", type=int)
+    o = sub.add_parser("phase", help="one phase alone against a fresh server (an A/B of the server's CPU an event)")
+    o.add_argument("mode", choices=("batch", "behaviour", "single"))
+    o.add_argument("--seconds", type=float, default=6)
+    o.add_argument("--server-src", help="run the server from this src directory (another checkout's)")
     args = p.parse_args(argv)
+    if args.cmd == "phase":
+        res = bench_phase(args.mode, seconds=args.seconds, server_src=args.server_src)
+        sys.stdout.write(json.dumps(res, ensure_ascii=False) + "\n")
+        return
     try:
         import uvloop
 

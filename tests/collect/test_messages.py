@@ -239,6 +239,13 @@ def test_limits_hold_at_the_boundary_whichever_path_checks():
     assert orjson.loads(row(props(deep))["properties"]) == deep  # 16 levels: accepted
     with pytest.raises(PayloadTooLargeError, match="nesting depth"):
         props({"n": deep})  # 17
+    # lists count as levels too (the fast path counts `[` only when the JSON holds one)
+    lists: list = []
+    for _ in range(14):
+        lists = [lists]
+    assert orjson.loads(row(props({"l": lists}))["properties"]) == {"l": lists}  # 16 levels: accepted
+    with pytest.raises(PayloadTooLargeError, match="nesting depth"):
+        props({"l": [lists]})  # 17
     assert len(orjson.loads(row(props({"c": "x" * 10_000}))["properties"])["c"]) == 10_000
     with pytest.raises(PayloadTooLargeError, match=r"body.properties.k\[1\]: string length"):
         props({"k": ["ok", "y" * 10_001]})

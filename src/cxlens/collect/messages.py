@@ -36,6 +36,7 @@ Mapping (https://segment.com/docs/connections/spec/common/):
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -226,6 +227,13 @@ def parse_request(body: bytes, kind: str, received: datetime, limits: Limits = D
     return m
 
 
+try:  # CPython's own MD5: ≈ 2x cheaper to create than OpenSSL's through hashlib (the same digest)
+    from _md5 import md5 as _md5
+except ImportError:  # pragma: no cover - a Python built without it
+    _md5 = hashlib.md5
+_lower64 = struct.Struct("<Q").unpack_from  # the digest's last 8 bytes, little-endian (md5_number_lower)
+
+
 def id_hash(event_id: str) -> int:
     """64-bit hash of an event id, equal to DuckDB's ``md5_number_lower(event_id)``.
 
@@ -233,7 +241,7 @@ def id_hash(event_id: str) -> int:
     >>> id_hash("m1") == duckdb.sql("SELECT md5_number_lower('m1')").fetchone()[0]
     True
     """
-    return int.from_bytes(hashlib.md5(event_id.encode("utf-8", "surrogatepass")).digest()[8:], "little")
+    return _lower64(_md5(event_id.encode("utf-8", "surrogatepass")).digest(), 8)[0]
 
 
 def _bad(path: str, expected: str, got: Any, fix: str = "") -> ParameterError:
@@ -508,12 +516,13 @@ def _add_row(
     if url is None:
         page = context.get("page")
         url = _text(page.get("url")) if isinstance(page, dict) else None
-    session = None  # the first of four keys holding a text (most messages have none of them)
-    for v in (props.get("session_id"), props.get("sessionId"), context.get("sessionId"), context.get("session_id")):
-        if v is not None:
-            session = _text(v)
-            if session is not None:
-                break
+    session = None  # the first of four keys holding a text (most messages have none of them: `in` tests first)
+    if "session_id" in props or "sessionId" in props or "sessionId" in context or "session_id" in context:
+        for v in (props.get("session_id"), props.get("sessionId"), context.get("sessionId"), context.get("session_id")):
+            if v is not None:
+                session = _text(v)
+                if session is not None:
+                    break
     revenue = props.get("revenue")
     if revenue is not None:
         if isinstance(revenue, bool) or not isinstance(revenue, (int, float)):
@@ -527,7 +536,7 @@ def _add_row(
             revenue = None
     event_id = message_id or _content_id(msg, received, raw_ts is not None)
     index = len(out.rows)
-    out.hashes.append(id_hash(event_id))
+    out.hashes.append(_lower64(_md5(event_id.encode("utf-8", "surrogatepass")).digest(), 8)[0])  # id_hash, inline
     out.rows.append(
         [
             event_id,
@@ -660,8 +669,12 @@ def _fast(
         dumped = orjson.dumps(enriched)
     except TypeError:  # orjson.JSONEncodeError: too deep or not JSON; the walk names it
         return False
-    if len(dumped) > limits.max_string or dumped.count(b"{") + dumped.count(b"[") > limits.max_depth:
+    if len(dumped) > limits.max_string:
         return False  # possibly over a limit: let the exact walk decide
+    # the brackets: without a `[` (a C memchr) one count of `{` does (the two counts were ≈ 6 % of the parse, callgrind)
+    brackets = dumped.count(b"{") if b"[" not in dumped else len(dumped) - len(dumped.translate(None, b"{["))
+    if brackets > limits.max_depth:
+        return False
     _add_row(out, msg, kind, name, props, context, user_id, anon_id, message_id, raw_ts, ts, received, dumped)
     return True
 
@@ -700,8 +713,10 @@ def parse_messages(data: dict[str, Any], kind: str, received: datetime, limits: 
             raise _bad("batch", "at least one message", batch)
         # batch-level context (analytics-node style) is inherited by messages without their own
         shared = data.get("context")
+        if not isinstance(shared, dict):
+            shared = None
         for i, msg in enumerate(batch):
-            if isinstance(shared, dict) and isinstance(msg, dict) and "context" not in msg:
+            if shared is not None and isinstance(msg, dict) and "context" not in msg:
                 msg = {**msg, "context": shared}
             try:
                 done = _fast(msg, None, received, sent_at, sent_raw, out, limits, times)
