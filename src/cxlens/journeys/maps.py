@@ -173,13 +173,42 @@ def _scan_ok(ev: ibis.Table) -> bool:
     return FAST_SCAN and backend == "duckdb" and ev.ts.type().is_timestamp() and (scale is None or scale <= 6)
 
 
+def _number(h: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense numbers ``0..n-1`` for the distinct values of ``h`` (64-bit hashes) and ``n``.
+
+    Each value goes to the bucket of its low bits in a table with at least one bucket per row;
+    one of the values written to a bucket owns it, and every row holding the owner gets the
+    bucket's rank among the owned buckets. A value that lost its bucket lost it on all its rows
+    (a value has one bucket), so the few losers are numbered after the owners by
+    ``pandas.factorize``. Twice as fast as ``pandas.factorize`` of all rows (one hash-table probe
+    per row)."""
+    m = 1 << max(10, len(h).bit_length())
+    b = (h & np.uint64(m - 1)).astype(np.intp)
+    owner = np.zeros(m, h.dtype)
+    owner[b] = h
+    lost = owner[b] != h
+    del owner
+    used = np.zeros(m, np.int32)
+    used[b] = 1
+    rank = np.cumsum(used, dtype=np.int32)
+    del used
+    codes = rank[b].astype(np.intp)
+    codes -= 1
+    n = int(rank[-1])
+    if lost.any():
+        more, uniq = pd.factorize(h[lost])
+        codes[lost] = n + more
+        n += len(uniq)
+    return codes, n
+
+
 def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[Any, Any]], vol: pd.DataFrame):
     """:func:`_flow_wide` from one scan of the events, finished in NumPy (DuckDB only).
 
     DuckDB reads each event with a customer id once as four small numbers — two independent
     64-bit hashes of the id (of the text and of the reversed text), the time in microseconds and
     the cell's number (or one more, without a time) — and NumPy does the rest: customers are numbered by
-    the first hash (``pandas.factorize``); the second hash must then be the same on every row of
+    the first hash (:func:`_number`); the second hash must then be the same on every row of
     a number, otherwise two ids share a first hash and the exact one-pass aggregation runs
     instead (None is returned). An undetected merge needs two ids equal in both hashes. Per
     customer and cell the first moment and per customer and stage the last moment are one
@@ -197,8 +226,7 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
         k=ibis.ifelse(ev.ts.isnull(), nk, k).cast("uint8"),
     )
     tbl = store.read_arrow(e)
-    codes, uniq = pd.factorize(tbl.column("h").to_numpy())
-    n = len(uniq)
+    codes, n = _number(tbl.column("h").to_numpy())
     h2 = tbl.column("h2").to_numpy()
     rep = np.empty(n, h2.dtype)
     rep[codes] = h2
