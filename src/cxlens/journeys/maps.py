@@ -187,12 +187,13 @@ def _number(h: np.ndarray) -> tuple[np.ndarray, int]:
     owner = np.zeros(m, h.dtype)
     owner[b] = h
     lost = owner[b] != h
+    used = owner != 0  # the owned buckets (bucket 0 is owned by the value 0 when that is there)
     del owner
-    used = np.zeros(m, np.int32)
-    used[b] = 1
-    rank = np.cumsum(used, dtype=np.int32)
+    if len(h) and not h.all():
+        used[0] = True
+    rank = np.cumsum(used, dtype=np.intp)
     del used
-    codes = rank[b].astype(np.intp)
+    codes = rank[b]
     codes -= 1
     n = int(rank[-1])
     if lost.any():
