@@ -148,10 +148,13 @@ def test_a_hash_collision_is_detected_and_counted_exactly(logs, monkeypatch):
 
     monkeypatch.setattr(store, "read_arrow", colliding)
     assert maps._flow_scan(store, ev, stages, cells, vol) is None
-    assert maps._flow(store, ev, stages, None).equals(exact)
+    # (a second read of the cells may list them in another order: the backend's group-by order)
+    again = maps._flow(store, ev, stages, None)
+    pd.testing.assert_frame_equal(_sorted(again), _sorted(exact))
+    assert again.attrs["total"] == exact.attrs["total"] > 0
     m = journey_map(ws)
     monkeypatch.setattr(store, "read_arrow", real)
-    pd.testing.assert_frame_equal(m, journey_map(ws))
+    pd.testing.assert_frame_equal(_sorted(m), _sorted(journey_map(ws)))
 
 
 def test_the_scan_with_no_identified_customer_and_on_an_empty_log(tmp_path):
