@@ -3,7 +3,7 @@
 :func:`journey_map` returns one row per stage and touchpoint of the workspace's journey (in
 stage order, then the journey's touchpoint order; touchpoints seen in the data but not in the
 journey come after, by name). Event counts, reach and conversion are Ibis expressions run by the
-backend; NPS, CSAT and CES come from :attr:`cxlens.Workspace.metrics` grouped by
+backend (on DuckDB, one scan of the events finished in NumPy: :func:`_flow_scan`); NPS, CSAT and CES come from :attr:`cxlens.Workspace.metrics` grouped by
 ``["stage", "touchpoint"]``; only the small per-cell tables meet in pandas.
 
 Definitions (also in ``docs/journeys.md``), all in percent like the metrics:
