@@ -237,3 +237,28 @@ def test_customers_are_numbered_as_factorize_numbers_them(rows):
         # the same partition: one number per key and one key per number
         pairs = pd.DataFrame({"a": codes, "b": ref}).drop_duplicates()
         assert len(pairs) == n
+
+
+def test_infinite_moments_are_counted_by_the_exact_aggregation(tmp_path, monkeypatch):
+    # DuckDB's epoch_us reads ±infinity as NULL: the scan steps aside and the one-pass aggregation
+    # (which orders infinity after every moment) answers, as with the scan switched off
+    maps = _maps()
+    ws = cxlens.open(tmp_path / "ws.duckdb")
+    try:
+        st = ws.journey.stage_ids
+        ws.load("events", _fuzzed(st, 7, n=120))
+        with ws.store.transaction(changes=["events"]) as cur:
+            cur.execute(
+                "INSERT INTO events (event_id, customer_id, ts, name, stage, touchpoint) VALUES "
+                f"('inf1', 'c3', 'infinity'::TIMESTAMP, 'n0', '{st[1]}', 'web'), "
+                f"('inf2', 'c5', '-infinity'::TIMESTAMP, 'n0', '{st[0]}', 'web')"
+            )
+        store = ws.store
+        ev = maps._events(store, None, None, None)
+        cells, vol = maps._cells(store, ev)
+        assert maps._flow_scan(store, ev, st, cells, vol) is None
+        fast = journey_map(ws)
+        monkeypatch.setattr(maps, "FAST_SCAN", False)
+        pd.testing.assert_frame_equal(_sorted(fast), _sorted(journey_map(ws)))
+    finally:
+        ws.close()

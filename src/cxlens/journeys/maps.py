@@ -216,6 +216,8 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
     ``minimum.at``/``maximum.at`` each over dense arrays; a customer converted at a cell when
     their last moment at the next stage is after their first at the cell, as in
     :func:`_flow_wide` (the filtered aggregates of that query cost DuckDB far more than this)."""
+    import pyarrow.compute as pc
+
     cid = ev._cid
     nk = len(cells)
     busiest = np.argsort(-vol["_v"].to_numpy(), kind="stable")  # test the busiest cells first
@@ -223,7 +225,7 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
     e = ev.filter(cid.notnull()).select(
         h=_hash64(cid),
         h2=_hash64(cid.reverse()),
-        us=ibis.coalesce(_epoch_us(ev.ts), 0),
+        us=_epoch_us(ev.ts),
         k=ibis.ifelse(ev.ts.isnull(), nk, k).cast("uint8"),
     )
     tbl = store.read_arrow(e)
@@ -234,14 +236,19 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
     if not np.array_equal(rep[codes], h2):  # two ids share a 64-bit hash: count them exactly
         return None
     del h2, rep
-    us = tbl.column("us").to_numpy()
+    us_col, kk = tbl.column("us"), tbl.column("k").to_numpy()
+    if us_col.null_count:  # no time, or ±infinity (which epoch_us reads as NULL): those are exact below
+        if (us_col.is_null().to_numpy(zero_copy_only=False) & (kk < nk)).any():
+            return None
+        us_col = pc.fill_null(us_col, 0)
+    us = us_col.to_numpy()
     lo, hi = np.iinfo(np.int64).min, np.iinfo(np.int64).max
     if len(us) and (us.min() == lo or us.max() == hi):  # the sentinels below are real moments
         return None
     # one slot per (customer, cell), plus one per customer for the events without a cell or time
     slot = codes * (nk + 1)
-    slot += tbl.column("k").to_numpy()
-    del tbl, codes
+    slot += kk
+    del tbl, codes, us_col, kk
     first = np.full(n * (nk + 1), hi)
     np.minimum.at(first, slot, us)
     last = np.full(n * (nk + 1), lo)
