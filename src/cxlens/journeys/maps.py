@@ -3,7 +3,7 @@
 :func:`journey_map` returns one row per stage and touchpoint of the workspace's journey (in
 stage order, then the journey's touchpoint order; touchpoints seen in the data but not in the
 journey come after, by name). Event counts, reach and conversion are Ibis expressions run by the
-backend; NPS, CSAT and CES come from :attr:`cxlens.Workspace.metrics` grouped by
+backend (on DuckDB, one scan of the events finished in NumPy: :func:`_flow_scan`); NPS, CSAT and CES come from :attr:`cxlens.Workspace.metrics` grouped by
 ``["stage", "touchpoint"]``; only the small per-cell tables meet in pandas.
 
 Definitions (also in ``docs/journeys.md``), all in percent like the metrics:
@@ -48,6 +48,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as idt
 import numpy as np
 import pandas as pd
 
@@ -112,31 +113,170 @@ def _window(window: Any):
 
 #: count the flow in one pass when it can (tests switch it off to compare)
 WIDE_FLOW = True
+#: on DuckDB, count the one-pass flow from one scan finished in NumPy (tests switch it off to compare)
+FAST_SCAN = True
 #: with at most this many stage × touchpoint cells (and no window) the flow is one pass over the events
 _WIDE_MAX = 64
+
+
+@ibis.udf.scalar.builtin(name="hash")
+def _hash64(value: str) -> idt.uint64:
+    """DuckDB's 64-bit ``hash`` (a copy of the funnel module's; Ibis' ``.hash()`` goes through a BITSTRING)."""
+
+
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(value: dt.datetime) -> idt.int64:
+    """DuckDB's ``epoch_us``: microseconds since 1970 (a copy of the funnel module's)."""
 
 
 def _is(col: ibis.Value, v: Any) -> ibis.BooleanValue:
     return col.isnull() if v is None or (isinstance(v, float) and np.isnan(v)) else col == v
 
 
-def _flow_wide(store: Any, ev: ibis.Table, stages: list[str]) -> pd.DataFrame | None:
-    """:func:`_flow` without a window as one aggregation per customer, then one over customers.
-
-    The cells and their volumes are read first (a small group-by); each event gets its cell's
-    number and its stage's number, and one group-by on the customer keeps, per cell, the first
-    moment there and, per stage, the last moment. Converted at a cell: the customers whose
-    last moment at the next stage is after their first at the cell. None with too many cells."""
+def _cells(store: Any, ev: ibis.Table) -> tuple[list[tuple[Any, Any]], pd.DataFrame] | None:
+    """The stage × touchpoint cells with their volumes (one small group-by); None with too many."""
     vol = store.read(ev.group_by(["stage", "touchpoint"]).aggregate(_v=ev.count()).limit(_WIDE_MAX + 1))
-    if len(vol) > _WIDE_MAX:
+    if len(vol) > _WIDE_MAX or not len(vol):
         return None
     cells = [
         (None if pd.isna(s) else s, None if pd.isna(t) else t)
         for s, t in vol[["stage", "touchpoint"]].itertuples(index=False)
     ]
+    return cells, vol
+
+
+def _flow_frame(
+    cells: list[tuple[Any, Any]], vol: pd.DataFrame, stages: list[str], customers: Any, converted: Any, total: int
+) -> pd.DataFrame:
     pos = {s: i for i, s in enumerate(stages)}
-    if not cells:
+    df = pd.DataFrame(
+        {
+            "stage": [s for s, _ in cells],
+            "touchpoint": [t for _, t in cells],
+            "next_stage": [stages[pos[s] + 1] if s in pos and pos[s] + 1 < len(stages) else None for s, _ in cells],
+            "volume": vol["_v"].astype("int64").to_numpy(),
+            "customers": np.asarray(customers, dtype="int64"),
+            "converted": np.asarray(converted, dtype="int64"),
+        }
+    )
+    df.attrs["total"] = int(total)
+    return df
+
+
+def _scan_ok(ev: ibis.Table) -> bool:
+    """The scan runs on DuckDB over microsecond (or coarser) timestamps."""
+    try:
+        backend = ev._find_backend().name
+    except Exception:  # noqa: BLE001 - unbound tables
+        return False
+    scale = getattr(ev.ts.type(), "scale", None)
+    return FAST_SCAN and backend == "duckdb" and ev.ts.type().is_timestamp() and (scale is None or scale <= 6)
+
+
+def _number(h: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense numbers ``0..n-1`` for the distinct values of ``h`` (64-bit hashes) and ``n``.
+
+    Each value goes to the bucket of its low bits in a table with at least one bucket per row;
+    one of the values written to a bucket owns it, and every row holding the owner gets the
+    bucket's rank among the owned buckets. A value that lost its bucket lost it on all its rows
+    (a value has one bucket), so the few losers are numbered after the owners by
+    ``pandas.factorize``. Twice as fast as ``pandas.factorize`` of all rows (one hash-table probe
+    per row)."""
+    m = 1 << max(10, len(h).bit_length())
+    b = (h & np.uint64(m - 1)).astype(np.intp)
+    owner = np.zeros(m, h.dtype)
+    owner[b] = h
+    lost = owner[b] != h
+    used = owner != 0  # the owned buckets (bucket 0 is owned by the value 0 when that is there)
+    del owner
+    if len(h) and not h.all():
+        used[0] = True
+    rank = np.cumsum(used, dtype=np.intp)
+    del used
+    codes = rank[b]
+    codes -= 1
+    n = int(rank[-1])
+    if lost.any():
+        more, uniq = pd.factorize(h[lost])
+        codes[lost] = n + more
+        n += len(uniq)
+    return codes, n
+
+
+def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[Any, Any]], vol: pd.DataFrame):
+    """:func:`_flow_wide` from one scan of the events, finished in NumPy (DuckDB only).
+
+    DuckDB reads each event with a customer id once as four small numbers — two independent
+    64-bit hashes of the id (of the text and of the reversed text), the time in microseconds and
+    the cell's number (or one more, without a time) — and NumPy does the rest: customers are numbered by
+    the first hash (:func:`_number`); the second hash must then be the same on every row of
+    a number, otherwise two ids share a first hash and the exact one-pass aggregation runs
+    instead (None is returned). An undetected merge needs two ids equal in both hashes. Per
+    customer and cell the first moment and per customer and stage the last moment are one
+    ``minimum.at``/``maximum.at`` each over dense arrays; a customer converted at a cell when
+    their last moment at the next stage is after their first at the cell, as in
+    :func:`_flow_wide` (the filtered aggregates of that query cost DuckDB far more than this)."""
+    import pyarrow.compute as pc
+
+    cid = ev._cid
+    nk = len(cells)
+    busiest = np.argsort(-vol["_v"].to_numpy(), kind="stable")  # test the busiest cells first
+    k = ibis.cases(*[(_is(ev.stage, cells[i][0]) & _is(ev.touchpoint, cells[i][1]), int(i)) for i in busiest], else_=nk)
+    e = ev.filter(cid.notnull()).select(
+        h=_hash64(cid),
+        h2=_hash64(cid.reverse()),
+        us=_epoch_us(ev.ts),
+        k=ibis.ifelse(ev.ts.isnull(), nk, k).cast("uint8"),
+    )
+    tbl = store.read_arrow(e)
+    codes, n = _number(tbl.column("h").to_numpy())
+    h2 = tbl.column("h2").to_numpy()
+    rep = np.empty(n, h2.dtype)
+    rep[codes] = h2
+    if not np.array_equal(rep[codes], h2):  # two ids share a 64-bit hash: count them exactly
         return None
+    del h2, rep
+    us_col, kk = tbl.column("us"), tbl.column("k").to_numpy()
+    if us_col.null_count:  # no time, or ±infinity (which epoch_us reads as NULL): those are exact below
+        if (us_col.is_null().to_numpy(zero_copy_only=False) & (kk < nk)).any():
+            return None
+        us_col = pc.fill_null(us_col, 0)
+    us = us_col.to_numpy()
+    lo, hi = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    if len(us) and (us.min() == lo or us.max() == hi):  # the sentinels below are real moments
+        return None
+    # one slot per (customer, cell), plus one per customer for the events without a cell or time
+    slot = codes * (nk + 1)
+    slot += kk
+    del tbl, codes, us_col, kk
+    first = np.full(n * (nk + 1), hi)
+    np.minimum.at(first, slot, us)
+    last = np.full(n * (nk + 1), lo)
+    np.maximum.at(last, slot, us)
+    del slot, us
+    first, last = first.reshape(n, nk + 1)[:, :nk], last.reshape(n, nk + 1)
+    customers = (first != hi).sum(axis=0)
+    pos = {s: i for i, s in enumerate(stages)}
+    converted = np.zeros(nk, np.int64)
+    at_stage: dict[str, np.ndarray] = {}  # the last moment at a stage: the latest over its cells
+    for i, (s, _) in enumerate(cells):
+        nxt = stages[pos[s] + 1] if s in pos and pos[s] + 1 < len(stages) else None
+        if nxt is not None and nxt not in at_stage:
+            cols = [j for j, (s2, _) in enumerate(cells) if s2 == nxt]
+            at_stage[nxt] = last[:, cols].max(axis=1) if cols else np.full(n, lo)
+        if nxt is not None:
+            converted[i] = int((at_stage[nxt] > first[:, i]).sum())
+    return _flow_frame(cells, vol, stages, customers, converted, n)
+
+
+def _flow_wide(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[Any, Any]], vol: pd.DataFrame):
+    """:func:`_flow` without a window as one aggregation per customer, then one over customers.
+
+    Each event gets its cell's number and its stage's number (cells and volumes from
+    :func:`_cells`), and one group-by on the customer keeps, per cell, the first moment there
+    and, per stage, the last moment. Converted at a cell: the customers whose last moment at
+    the next stage is after their first at the cell."""
+    pos = {s: i for i, s in enumerate(stages)}
     k = ibis.cases(*[(_is(ev.stage, s) & _is(ev.touchpoint, t), i) for i, (s, t) in enumerate(cells)], else_=None)
     si = ibis.cases(*[(ev.stage == s, i) for i, s in enumerate(stages)], else_=None) if stages else None
     e = ev.select(_c=ev._cid, ts=ev.ts, _k=k, _s=si if si is not None else ibis.null("int64"))
@@ -154,28 +294,19 @@ def _flow_wide(store: Any, ev: ibis.Table, stages: list[str]) -> pd.DataFrame | 
         if nx is not None:
             out[f"x{i}"] = (known & (c[f"_l{nx}"] > c[f"_f{i}"])).sum()
     row = store.read(c.aggregate(**out)).iloc[0]
-    df = pd.DataFrame(
-        {
-            "stage": [s for s, _ in cells],
-            "touchpoint": [t for _, t in cells],
-            "next_stage": [stages[pos[s] + 1] if s in pos and pos[s] + 1 < len(stages) else None for s, _ in cells],
-            "volume": vol["_v"].astype("int64").to_numpy(),
-            "customers": [int(row[f"c{i}"]) for i in range(len(cells))],
-            "converted": [
-                int(row[f"x{i}"]) if f"x{i}" in row.index and pd.notna(row[f"x{i}"]) else 0 for i in range(len(cells))
-            ],
-        }
-    )
-    df.attrs["total"] = int(row["_total"]) if pd.notna(row["_total"]) else 0
-    return df
+    customers = [int(row[f"c{i}"]) for i in range(len(cells))]
+    converted = [int(row[f"x{i}"]) if f"x{i}" in row.index and pd.notna(row[f"x{i}"]) else 0 for i in range(len(cells))]
+    total = int(row["_total"]) if pd.notna(row["_total"]) else 0
+    return _flow_frame(cells, vol, stages, customers, converted, total)
 
 
 def _flow(store: Any, ev: ibis.Table, stages: list[str], window: Any) -> pd.DataFrame:
     """Per (stage, touchpoint): volume, customers, converted (to the next stage), plus the total customers."""
     if window is None and WIDE_FLOW:
-        df = _flow_wide(store, ev, stages)
-        if df is not None:
-            return df
+        found = _cells(store, ev)
+        if found is not None:
+            df = _flow_scan(store, ev, stages, *found) if _scan_ok(ev) else None
+            return df if df is not None else _flow_wide(store, ev, stages, *found)
     nxt = ibis.memtable(
         pd.DataFrame({"_st": stages, "next_stage": stages[1:] + [None]}),
         schema={"_st": "string", "next_stage": "string"},
