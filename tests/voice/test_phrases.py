@@ -74,3 +74,18 @@ def test_label_prefers_a_strong_collocation_and_adds_a_disjoint_second_phrase():
     assert name == "Late Flight · hours"
     assert phrases[:2] == ["Late Flight", "hours"] and "late hours" not in phrases
     assert label(np.zeros(5), vocab, surface) == ("", [])
+
+
+def test_label_joins_a_bare_word_with_the_modifier_members_write_next_to_it():
+    vocab = ["bag", "lost", "lost bag", "luggage", "check bag"]
+    surface = {"lost bag": "lost bags"}
+    # "lost" scores 0.2 of "bag" (≥ 0.1) and "lost bag" 0.25 of "lost" (≥ 0.1): the name is the pair
+    # as written; "luggage" (0.35 of "bag"'s 2.0 < 0.25) is no second part; "check bag" comes after
+    name, phrases = label(np.array([2.0, 0.4, 0.1, 0.3, 0.2]), vocab, surface)
+    assert name == "Lost bags" and phrases[0] == "lost bags"
+    assert "bag" not in phrases and "lost" not in phrases  # the pair stands for both words
+    # members who write "lost" rarely write it next to "bag" (pair < 0.1 of "lost"): the bare word stays
+    name, phrases = label(np.array([2.0, 0.4, 0.03, 0.3, 0.2]), vocab, surface)
+    assert name == "Bag" and phrases[:2] == ["bag", "lost"]
+    # a collocation first is never modified
+    assert label(np.array([0.5, 0.4, 2.0, 0.1, 0.0]), vocab, surface)[0] == "Lost bags"

@@ -410,7 +410,10 @@ def test_voice_score_themes_auto_and_a_bad_k(tmp_path, demo):
     assert res.returncode == 0, res.stderr
     rows = json.loads(res.stdout)
     auto = ThemeExtractor().fit(demo["comment"].tolist())
-    assert len(rows) == len(demo) and {r["theme_name"] for r in rows} == {t["name"] for t in auto.themes_ if t["size"]}
+    # a row of a general cluster (no distinctive issue phrase, see below) has no theme: "other"
+    named = {t["name"] for t in auto.themes_ if t["size"]}
+    assert len(rows) == len(demo) and {r["theme_name"] for r in rows} - {None} == named
+    assert [r["theme"] for r in rows] == list(auto.predict(demo["comment"].tolist()))
     bad = _cli("voice", "score", str(src), "--text-column", "comment", "--themes", "--k", "two")
     assert bad.returncode == 1 and "number of themes (--k) is 'two'; expected 'auto'" in bad.stderr
 
@@ -448,3 +451,57 @@ def test_a_theme_about_a_cx_category_is_named_after_it_then_its_own_phrase():
     assert not any(n.split(" · ")[0] in CATEGORIES for n in plain.names().values())
     back = ThemeExtractor.from_dict(json.loads(json.dumps(plain.to_dict())))
     assert back.categories is False and back.names() == plain.names()
+
+
+# -- general clusters: texts that name no issue ----------------------------------------------------
+def _general_corpus() -> tuple[list[str], list[str]]:
+    """Three issues (40 texts each) and 40 texts of filler words, none used by more than a few of them."""
+    issues = {
+        "late": ["flight delayed again", "delayed flight two hours", "delayed at the gate again"],
+        "bag": ["lost my bag", "bag lost at the claim", "where is my lost bag"],
+        "refund": ["refund still not paid", "waiting for my refund", "refund request ignored"],
+    }
+    texts, truth = [], []
+    for key, lines in issues.items():
+        for i in range(40):
+            texts.append(lines[i % 3])
+            truth.append(key)
+    filler = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
+              "quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber coral ivory jade lemon olive "
+              "pearl ruby silver topaz umber violet wheat yellow").split()  # fmt: skip
+    shared = ["again", "waiting", "hours", "paid", "claim", "gate", "request"]  # words the issue texts use too
+    for i in range(40):  # each filler word in exactly two texts (5 %), with the words before and after it
+        texts.append(f"{filler[i]}, {filler[(i + 1) % 40]}, {shared[i % len(shared)]}")
+        truth.append("general")
+    return texts, truth
+
+
+def test_a_cluster_naming_no_issue_is_set_apart_and_its_weakest_texts_get_no_theme():
+    texts, truth = _general_corpus()
+    tx = ThemeExtractor(n_themes=4, min_df=2, subthemes=False, categories=False).fit(texts)
+    # the filler cluster's best phrase is used by fewer than 15 % of its members: general, not a theme
+    assert tx.general_.shape[0] == 1 and len(tx.themes_) == 3
+    pred = tx.predict(texts)
+    truth = np.array(truth)
+    none = np.array([p is None for p in pred])
+    assert none.mean() <= 0.10 + 1e-9 and none.sum() > 0  # "other": at most a tenth of the texts
+    assert set(truth[none]) == {"general"}  # only filler texts go to "other"
+    for key in ("late", "bag", "refund"):  # every issue keeps one theme of its own
+        got = set(pred[truth == key])
+        assert len(got) == 1 and None not in got
+    assert len({pred[truth == k][0] for k in ("late", "bag", "refund")}) == 3
+    assert tx.names()[pred[truth == "bag"][0]] == "Lost bag"  # modifier + noun, as the members wrote it
+    # sizes count the texts with a theme only; the JSON round trip keeps the general cluster and the cut
+    assert sum(t["size"] for t in tx.themes_) == int((~none).sum())
+    back = ThemeExtractor.from_dict(json.loads(json.dumps(tx.to_dict())))
+    assert back.predict(texts).tolist() == pred.tolist()
+    assert back.other_score_ == tx.other_score_
+
+
+def test_no_general_cluster_without_a_diffuse_one_nor_for_other_methods():
+    texts, _ = _general_corpus()
+    issues = texts[:120]
+    tx = ThemeExtractor(n_themes=3, min_df=2, subthemes=False).fit(issues)
+    assert tx.general_.shape[0] == 0 and None not in set(tx.predict(issues))
+    nmf = ThemeExtractor(n_themes=4, method="nmf", min_df=2, subthemes=False).fit(texts)
+    assert nmf.general_.shape[0] == 0 and len(nmf.themes_) == 4

@@ -193,6 +193,7 @@ def label(
     min_ratio: float = 0.25,
     parts: int = 2,
     n_phrases: int = 8,
+    modifier: float = 0.1,
 ) -> tuple[str, list[str]]:
     """A short readable label and the ranked key phrases (surface forms) from term ``scores``.
 
@@ -200,7 +201,9 @@ def label(
     scores at least ``collocation`` times as much ("late" → "late flight"). A further phrase that
     shares no word with those shown and scores at least ``min_ratio`` of the first is appended
     after " · " (up to ``parts`` phrases), so a theme reads "Hold · hours" rather than three
-    spellings of one word.
+    spellings of one word. A bare word first is joined with the next key word that the members
+    write next to it (``modifier``, :func:`_modified`): "bag" and "lost" read "Lost bag", not "Bag · lost";
+    a second phrase is then measured against the bare word's score.
     """
     order = [int(i) for i in np.argsort(-scores, kind="stable")[:80] if scores[i] > 0]
     ranked: list[int] = []
@@ -223,14 +226,43 @@ def label(
     if not ranked:
         return "", []
     forms = [surface.get(vocabulary[i], vocabulary[i]) for i in ranked]
+    head = _modified(ranked, scores, vocabulary, modifier)
+    if head is not None:  # "bag" + "lost" → "lost bag", as members write it
+        ranked = [head] + [i for i in ranked if not set(vocabulary[i].split()) <= set(vocabulary[head].split())]
+        forms = [surface.get(vocabulary[i], vocabulary[i]) for i in ranked]
+    # a second phrase is measured against the strongest one (before a modifier joined it)
+    best = float(scores[order[0]] if head is not None else scores[ranked[0]])
     chosen, words = [forms[0]], set(vocabulary[ranked[0]].split())
     for i, form in zip(ranked[1:], forms[1:], strict=True):
-        if (
-            len(chosen) < parts
-            and scores[i] >= min_ratio * scores[ranked[0]]
-            and not words & set(vocabulary[i].split())
-        ):
+        if len(chosen) < parts and scores[i] >= min_ratio * best and not words & set(vocabulary[i].split()):
             chosen.append(form)
             words |= set(vocabulary[i].split())
     name = " · ".join(chosen)
     return name[:1].upper() + name[1:], forms
+
+
+def _modified(ranked: list[int], scores: np.ndarray, vocabulary: Sequence[str], ratio: float) -> int | None:
+    """The pair term joining a bare head word with a next key word, when the members write the two together.
+
+    The best phrase is a single word (``bag``); among the next three single-word phrases scoring at
+    least ``ratio`` of it, the first that forms a pair term with it (``lost bag`` or ``bag lost``,
+    the better scoring of the two) scoring at least ``ratio`` of the modifier itself (the members
+    who write "lost" write it next to "bag" often enough) is returned, so the label is the
+    collocation the members wrote rather than "Bag · lost".
+    """
+    if not ranked or " " in vocabulary[ranked[0]]:
+        return None
+    index = {t: j for j, t in enumerate(vocabulary)}
+    top = vocabulary[ranked[0]]
+    for i in ranked[1:4]:
+        word = vocabulary[i]
+        if " " in word or scores[i] < ratio * scores[ranked[0]]:
+            continue
+        pairs = [
+            index[p]
+            for p in (f"{word} {top}", f"{top} {word}")
+            if p in index and scores[index[p]] >= ratio * scores[i] and scores[index[p]] > 0
+        ]
+        if pairs:
+            return max(pairs, key=lambda j: scores[j])
+    return None

@@ -65,6 +65,11 @@ CATEGORY_SHARE = 0.3
 CATEGORY_LIFT = 1.5
 #: decimals kept in the dense theme vectors of the "vectors" method (JSON size; exact round trip)
 VECTOR_DECIMALS = 5
+#: a cluster whose most distinctive term is used by fewer than this share of its members names no
+#: issue: it is *general* (:meth:`ThemeExtractor._split_general`)
+GENERAL_SHARE = 0.15
+#: at most this share of the texts is left without a theme ("other") when general clusters are set apart
+GENERAL_CAP = 0.10
 
 
 def clean_text(text: Any) -> str:
@@ -349,6 +354,7 @@ class ThemeExtractor:
                     f"n_themes={k} does not fit {x.shape[0]} texts and {x.shape[1]} terms; choose 1 ≤ k < both"
                 )
             self.n_themes_, h = k, self._factorise(x, k, space)
+        h, self.general_, self.other_score_ = self._split_general(x, binary, df, h)
         themes = [
             {
                 "id": f"t{i}",
@@ -398,6 +404,42 @@ class ThemeExtractor:
         self._describe(docs, x, raw, binary, df, space)
         return self
 
+    def _split_general(self, x, binary, df: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None]:
+        """Set apart the clusters with no distinctive issue phrase: the theme vectors, the general ones, a cut.
+
+        A cluster is *general* when its most distinctive term (share of members × log lift over the
+        other texts, :func:`cxlens.voice.phrases.phrase_scores`) is used by fewer than
+        :data:`GENERAL_SHARE` of its members: it gathers texts that name no issue ("worst airline
+        ever") rather than one issue. Its texts go to their best remaining theme, except the weakest
+        of them (best remaining score below the returned cut), at most :data:`GENERAL_CAP` of all
+        texts, which get no theme ("other"). Only the default ``"vectors"`` method; at least two themes stay.
+        """
+        none = np.zeros((0, h.shape[1]))
+        if self.method != "vectors" or h.shape[0] < 3:
+            return h, none, None
+        scores = self._scores(x, h)
+        known = _known(x)
+        best = scores.argmax(axis=1)
+        general = []
+        n_docs = x.shape[0]
+        for j in range(h.shape[0]):
+            members = np.flatnonzero((best == j) & known)
+            if not len(members):
+                continue
+            member_df = np.asarray(binary[members].sum(axis=0)).ravel().astype(np.float64)
+            rest = df.astype(np.float64) - member_df
+            distinct = phrases.phrase_scores(member_df, len(members), rest, max(n_docs - len(members), 1))
+            if member_df[int(np.argmax(distinct))] < GENERAL_SHARE * len(members):
+                general.append(j)
+        if not general or h.shape[0] - len(general) < 2:
+            return h, none, None
+        keep = np.setdiff1d(np.arange(h.shape[0]), general)
+        moved = np.flatnonzero(np.isin(best, general) & known)
+        remaining = scores[np.ix_(moved, keep)].max(axis=1)
+        cap = max(int(GENERAL_CAP * n_docs) - int((~known).sum()), 0)  # texts without a known term count too
+        cut = None if len(moved) <= cap else float(np.sort(remaining)[cap])
+        return h[keep], h[general], cut
+
     def _fit_subthemes(
         self, x, binary, members_of: dict[str, np.ndarray], space: tuple[np.ndarray, np.ndarray] | None
     ) -> None:
@@ -433,7 +475,12 @@ class ThemeExtractor:
         self, members: np.ndarray, binary, df: np.ndarray, n_docs: int, cats: tuple[list[str], Any] | None = None
     ) -> tuple[str, list[str]]:
         member_df = np.asarray(binary[members].sum(axis=0)).ravel().astype(np.float64)
-        scores = phrases.phrase_scores(member_df, len(members), df.astype(np.float64), n_docs)
+        if n_docs > len(members):  # against the other texts (class-based TF-IDF), else the corpus
+            scores = phrases.phrase_scores(
+                member_df, len(members), df.astype(np.float64) - member_df, n_docs - len(members)
+            )
+        else:
+            scores = phrases.phrase_scores(member_df, len(members), df.astype(np.float64), n_docs)
         name, forms = phrases.label(scores, self.vocabulary_, self.surface_, n_phrases=self.n_keywords)
         top = {self.vocabulary_[i] for i in np.argsort(-scores, kind="stable")[: self.n_keywords] if scores[i] > 0}
         category = _category(members, cats, top)
@@ -442,7 +489,7 @@ class ThemeExtractor:
             own = name.split(" · ")[0]
             words = {phrases.stem(w) for w in re.findall(r"[^\W\d_]+", category.lower())}
             first = [t for t in phrases.analyse(own) if " " not in t]
-            repeats = bool(first) and all(t in words for t in first)
+            repeats = any(t in words for t in first)  # "Late or delayed · flight delayed" says it twice
             name = category if repeats else f"{category} · {own[:1].lower() + own[1:]}"
         return name, forms
 
@@ -464,7 +511,7 @@ class ThemeExtractor:
     def _describe(self, docs: list[str], x, raw: Sequence[Any], binary=None, df=None, space=None) -> None:
         """Fill names, key phrases, sizes, quotes and sub-themes of every theme from the fitted corpus."""
         scores = self._scores(x, self.vectors_)
-        primary = self._primary(docs, scores, _known(x))
+        primary = self._primary(docs, scores, _known(x), x)
         raw_list = ["" if r is None or (isinstance(r, float) and math.isnan(r)) else str(r) for r in raw]
         if binary is None:
             binary = (x > 0).astype(np.int32).tocsc()
@@ -488,7 +535,7 @@ class ThemeExtractor:
                 name, forms = self._name(members, binary, df, n_docs, cats if t["source"] != "rule" else None)
                 t["keywords"] = forms[: self.n_keywords]
                 if not t["name"]:
-                    t["name"] = name
+                    t["name"] = _distinct(name, t["keywords"], {u["name"] for u in self.themes_ if u is not t})
             elif t["source"] != "rule":
                 t["keywords"] = self._keywords(self.vectors_[self._col(t["id"])])
                 t["name"] = t["name"] or " · ".join(t["keywords"][:2])
@@ -536,12 +583,24 @@ class ThemeExtractor:
                 hits[i, j] = any(p.search(d) for p in pats)
         return hits
 
-    def _primary(self, docs: list[str], scores: np.ndarray, known: np.ndarray) -> np.ndarray:
-        """First matching rule, else the best discovered theme of texts with a known term, else None."""
+    def _primary(self, docs: list[str], scores: np.ndarray, known: np.ndarray, x=None) -> np.ndarray:
+        """First matching rule, else the best discovered theme of texts with a known term, else None.
+
+        With general clusters (:meth:`_split_general`) and the TF-IDF rows ``x``, a text closer to a
+        general cluster than to every theme is "other" (None) when its best theme score is below
+        ``other_score_`` (or not positive; every such text when ``other_score_`` is None).
+        """
         discovered = [t["id"] for t in self.themes_ if t["source"] != "rule"]
         best = scores.argmax(axis=1) if scores.shape[1] else np.zeros(len(docs), dtype=int)
         out = np.array([discovered[b] if scores.shape[1] else None for b in best], dtype=object)
         out[~known] = None  # no known term at all
+        general = getattr(self, "general_", None)
+        if x is not None and general is not None and len(general) and scores.shape[1] and len(docs):
+            top = scores.max(axis=1)
+            closer = self._scores(x, general).max(axis=1) > top
+            cut = self.other_score_
+            weak = np.ones(len(top), dtype=bool) if cut is None else (top < cut) | (top <= 0)
+            out[closer & weak] = None
         if self._rules:
             hits = self._rule_hits(docs)
             names = list(self._rules)
@@ -620,7 +679,7 @@ class ThemeExtractor:
         """Primary theme id of each text (first matching rule, else the best discovered theme, else None)."""
         self._check()
         docs, x = self._matrix(_as_list(texts))
-        return self._primary(docs, self._scores(x, self.vectors_), _known(x))
+        return self._primary(docs, self._scores(x, self.vectors_), _known(x), x)
 
     def assign(self, texts: Sequence[Any]) -> pd.DataFrame:
         """Primary theme and sub-theme, their names, the score, and every theme at or above ``threshold``.
@@ -635,7 +694,7 @@ class ThemeExtractor:
         texts = _as_list(texts)
         docs, x = self._matrix(texts)
         scores = self.transform(texts)
-        primary = self._primary(docs, self._scores(x, self.vectors_), _known(x))
+        primary = self._primary(docs, self._scores(x, self.vectors_), _known(x), x)
         sub = self._sub_primary(x, primary)
         names = self.names()
         sub_names = {s["id"]: s["name"] for t in self.themes_ for s in t.get("subthemes", [])}
@@ -789,6 +848,8 @@ class ThemeExtractor:
             "idf": [float(w) for w in self.idf_],
             "vectors": _sparse_rows(self.vectors_),
             "subvectors": _sparse_rows(self.subvectors_),
+            "general": _sparse_rows(self.general_),
+            "other_score": self.other_score_,
             "themes": [dict(t) for t in self.themes_],
         }
 
@@ -812,6 +873,8 @@ class ThemeExtractor:
         self.idf_ = np.asarray(data["idf"], dtype=np.float64)
         self.vectors_ = _dense_rows(data["vectors"], len(self.vocabulary_))
         self.subvectors_ = _dense_rows(data.get("subvectors", []), len(self.vocabulary_))
+        self.general_ = _dense_rows(data.get("general", []), len(self.vocabulary_))
+        self.other_score_ = data.get("other_score")
         self._rules = compile_rules(self.rules)
         self.themes_ = [
             dict(
@@ -845,6 +908,17 @@ def _category(members: np.ndarray, cats: tuple[list[str], Any] | None, top: set[
         return None
     score = np.where(ok, share * np.log(np.maximum(lift, 1.0)), -np.inf)
     return names[int(np.argmax(score))]
+
+
+def _distinct(name: str, keywords: Sequence[str], taken: set[str]) -> str:
+    """``name``, or, when another theme already has it, ``name · `` its first key phrase sharing no word with it."""
+    if name not in taken:
+        return name
+    words = set(name.lower().replace("·", " ").split())
+    for k in keywords:
+        if not words & set(k.lower().split()) and f"{name} · {k}" not in taken:
+            return f"{name} · {k}"
+    return name
 
 
 def _with_lsa(x, words: np.ndarray, dimensions: int, seed: int) -> np.ndarray:
