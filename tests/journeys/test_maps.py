@@ -163,6 +163,11 @@ def test_journey_map_on_an_empty_workspace_has_every_touchpoint_and_no_scores(ws
     m = journey_map(ws)
     assert len(m) == len(ws.journey.touchpoints)
     assert (m["volume"] == 0).all() and m["pain_score"].isna().all()
+    # the first survey answers show at once (the no-feedback shortcut is cached only until feedback changes)
+    ws.load("feedback", pd.DataFrame({"ts": "2024-05-01", "touchpoint": "checkout", "stage": "purchase",
+                                      "metric": "nps", "score": [10, 9, 2], "feedback_id": ["a", "b", "c"]}))  # fmt: skip
+    row = journey_map(ws, min_n=1).set_index("touchpoint").loc["checkout"]
+    assert row["nps_n"] == 3 and row["nps"] == pytest.approx(100 * (2 - 1) / 3)
 
 
 def test_heat_grid_and_sankey_specs(demo, demo_map):

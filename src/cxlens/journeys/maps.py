@@ -347,11 +347,22 @@ def _flow(store: Any, ev: ibis.Table, stages: list[str], window: Any) -> pd.Data
     return df
 
 
+def _no_feedback(store: Any) -> bool:
+    """True when the (DuckDB) workspace holds no survey answer at all, cached until feedback changes."""
+    store = getattr(store, "store", store)  # a Workspace or its Store
+    if not getattr(store, "is_duckdb", False) or not hasattr(store, "memo"):
+        return False
+    return bool(store.memo("journeys.no_feedback", ("feedback",),
+                           lambda: not store.scalar("SELECT EXISTS (SELECT 1 FROM feedback)")))  # fmt: skip
+
+
 def _scores(
     store: Any, start: DateLike, end: DateLike, filters: FilterMap, min_n: int, segment: str | None = None
 ) -> pd.DataFrame:
     """NPS, CSAT and CES per (stage, touchpoint), wide, with unhappy answer counts."""
     keys = ["stage", "touchpoint"]
+    if _no_feedback(store):  # a behaviour-only workspace: three empty metric queries saved (≈ 25 ms)
+        return pd.DataFrame(columns=keys)
     out: pd.DataFrame | None = None
     kw = dict(by=keys, start=start, end=end, filters=filters, min_n=min_n, segment=segment)
     for metric in _METRICS:
