@@ -184,36 +184,16 @@ def test_the_scan_with_no_identified_customer_and_on_an_empty_log(tmp_path):
         ws.close()
 
 
-_SPARK_TYPES = {"string": "string", "json": "string", "float": "double", "int": "bigint", "timestamp": "timestamp"}
-
-
 @pytest.mark.spark
 @pytest.mark.slow
 def test_the_map_on_spark_takes_the_ibis_path_and_equals_the_scan(spark, logs):
     # the same fuzzed log as a Spark workspace: the scan is DuckDB-only, so Spark runs the one-pass
     # Ibis aggregation, and every figure equals the DuckDB scan's
-    ibis = pytest.importorskip("ibis")
-    from pyspark.sql.types import _parse_datatype_string
-
-    from cxlens.schema.tables import TABLES
+    from cxlens.scale import to_spark
 
     maps = _maps()
     ws, _ = logs[1]
-    for name in ("customers", "feedback", "events"):
-        table = TABLES[name]
-        df = ws.table(name).to_pandas()
-        schema = _parse_datatype_string(", ".join(f"{c.name} {_SPARK_TYPES[c.type]}" for c in table.columns))
-        rows = [
-            tuple(
-                None
-                if (v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v)))
-                else (v.to_pydatetime() if isinstance(v, pd.Timestamp) else (int(v) if c.type == "int" else v))
-                for v, c in zip(r, table.columns, strict=True)
-            )
-            for r in df[table.column_names].astype(object).itertuples(index=False, name=None)
-        ]
-        spark.createDataFrame(rows, schema).createOrReplaceTempView(name)
-    sp = cxlens.connect(ibis.pyspark.connect(spark))
+    sp = cxlens.connect(to_spark(ws.store, spark, ["customers", "feedback", "events"]))
     assert not maps._scan_ok(maps._events(sp.store, None, None, None))
     assert maps._scan_ok(maps._events(ws.store, None, None, None))
     pd.testing.assert_frame_equal(_sorted(journey_map(sp)), _sorted(journey_map(ws)), check_dtype=False)
