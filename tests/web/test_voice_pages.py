@@ -91,6 +91,9 @@ def test_themes_page_equals_theme_summary(client, sample_ws):
     assert [int(s) for s in _cells(r.text, "size")] == expected["size"].tolist()
     assert _cells(r.text, "negative_share") == [f"{100 * s:.1f}%" for s in expected["negative_share"]]
     assert 'id="chart-themes-spec"' in r.text
+    # the verbatims with no primary theme are said, not silently left out of the shares
+    unthemed = len(en) - int(expected["size"].sum())
+    assert _cells(r.text, "unthemed") == ([str(unthemed)] if unthemed else [])
     api = client.get("/api/v1/voice/themes").json()
     assert [row["size"] for row in api["rows"]] == expected["size"].tolist()
 
@@ -124,3 +127,33 @@ def test_voice_pages_on_an_empty_workspace_say_so():
         assert r.status_code == 200 and 'id="themes-empty"' in r.text
         r = c.get("/drivers")
         assert r.status_code == 200 and 'id="drivers-empty"' in r.text
+
+
+def test_themes_page_says_how_many_verbatims_have_no_theme(tmp_path):
+    import pandas as pd
+
+    import cxlens
+
+    topics = {
+        "delivery": ["my parcel delivery was late again", "the courier delivery came three days late",
+                     "late delivery and the parcel was damaged", "delivery slot missed, parcel late"],
+        "refund": ["still waiting for my refund after returning the item", "refund not received two weeks later",
+                   "they refused my refund for the returned item", "the refund took a month to arrive"],
+        "app": ["the app crashed at checkout twice", "checkout in the app keeps crashing",
+                "app crashed when I tried to pay", "the app froze and crashed on the payment page"],
+    }  # fmt: skip
+    texts = [t for ts in topics.values() for t in ts] * 6 + ["it is what it is", "so so, I suppose", "as it was"]
+    with cxlens.open(tmp_path / "w.duckdb") as ws:
+        ws.load("feedback", pd.DataFrame({"ts": "2026-01-05", "metric": "nps", "score": 5, "comment": texts,
+                                          "feedback_id": [f"f{i}" for i in range(len(texts))]}))  # fmt: skip
+        ws.refresh(["voice.analyse", "voice.themes"])
+        v = verbatims(ws)
+        en = v[v["is_english"].eq(True)].reset_index(drop=True)
+        expected = theme_summary(en, theme_model(ws)[0], n_quotes=2)
+        unthemed = len(en) - int(expected["size"].sum())
+        assert unthemed >= 1  # remarks without a word of any theme
+        with TestClient(create_app(ws.path)) as c:
+            r = c.get("/themes")
+        assert r.status_code == 200
+        assert _cells(r.text, "unthemed") == [str(unthemed)]
+        assert f"of {len(en)} verbatims" in r.text

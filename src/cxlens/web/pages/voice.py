@@ -169,7 +169,11 @@ async def _themes_context(request: Request, f: Filters, *, options: bool) -> dic
     chart = {"id": "themes", "title": "Theme sizes", "spec": out["spec"],
              "description": "Bar chart of theme sizes, coloured by negative share", "empty": "No themes."}  # fmt: skip
     qs = urlencode(f.pairs())
-    return {"nav_active": "themes", "f": f, "rows": rows, "plot": chart, "n": df.attrs["verbatims"],
+    n = int(df.attrs["verbatims"])
+    # verbatims whose primary theme is none (general remarks, or no word the model knows): shares leave them out
+    unthemed = n - int(df["size"].sum()) if len(df) else 0
+    return {"nav_active": "themes", "f": f, "rows": rows, "plot": chart, "n": n, "unthemed": unthemed,
+            "unthemed_share": share(unthemed / n) if n else None,
             "note": out["note"], "filter_options": out["filter_options"],
             "url": "/themes" + (f"?{qs}" if qs else "")}  # fmt: skip
 
