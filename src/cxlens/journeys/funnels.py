@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError
+from cxlens.journeys.sqlfns import duckdb_hash, epoch_us
 from cxlens.schema.pii import check_dimensions as check_pii
 from cxlens.schema.tables import TABLES
 
@@ -395,16 +396,6 @@ def _interval(td: dt.timedelta) -> ir.IntervalScalar:
     return ibis.interval(microseconds=us)
 
 
-@ibis.udf.scalar.builtin(name="hash")
-def _duckdb_hash(value: str) -> idt.uint64:
-    """DuckDB's 64-bit ``hash`` (Ibis' own ``.hash()`` casts it through a BITSTRING, slowly)."""
-
-
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _epoch_us(value: dt.datetime) -> idt.int64:
-    """DuckDB's ``epoch_us``: microseconds since 1970."""
-
-
 #: use the sorted-scan path for the common funnel on DuckDB (tests switch it off to fuzz the passes)
 FAST_SCAN = True
 
@@ -422,7 +413,7 @@ def _hash_key(events: ir.Table, cid: ir.StringValue) -> ir.IntegerValue:
     except Exception:  # noqa: BLE001 - unbound tables: the portable hash
         name = ""
     if name == "duckdb":
-        return _duckdb_hash(cid)
+        return duckdb_hash(cid)
     if name == "pyspark":
         return _spark_xxhash64(cid)
     return cid.hash()
@@ -993,7 +984,7 @@ class FunnelQuery:
         step = ev[self.step_field].cases(*[(v, i) for i, v in enumerate(names, 1)], else_=0).cast("int8")
         cid = ev.customer_id if "anonymous_id" not in ev.columns else ibis.coalesce(ev.customer_id, ev.anonymous_id)
         # one sort key for time and step: t·8 + (7 − step), so equal times sort by step descending
-        code = _epoch_us(ev.ts) * 8 + (7 - step).cast("int64")
+        code = epoch_us(ev.ts) * 8 + (7 - step).cast("int64")
         tbl = ev.select(c=cid, o=code).order_by(["c", "o"]).to_pyarrow()
         o = tbl.column("o").to_numpy()
         rows = len(o)

@@ -48,11 +48,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as idt
 import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError, NotFoundError
+from cxlens.journeys.sqlfns import duckdb_hash, epoch_us
 from cxlens.metrics.api import Metrics
 from cxlens.metrics.common import DateLike, FilterMap, prepare
 from cxlens.metrics.stats import MIN_N, nps_z_test, two_proportion_z_test, welch_t_test
@@ -119,16 +119,6 @@ FAST_SCAN = True
 _WIDE_MAX = 64
 
 
-@ibis.udf.scalar.builtin(name="hash")
-def _hash64(value: str) -> idt.uint64:
-    """DuckDB's 64-bit ``hash`` (a copy of the funnel module's; Ibis' ``.hash()`` goes through a BITSTRING)."""
-
-
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _epoch_us(value: dt.datetime) -> idt.int64:
-    """DuckDB's ``epoch_us``: microseconds since 1970 (a copy of the funnel module's)."""
-
-
 def _is(col: ibis.Value, v: Any) -> ibis.BooleanValue:
     return col.isnull() if v is None or (isinstance(v, float) and np.isnan(v)) else col == v
 
@@ -145,15 +135,20 @@ def _cells(store: Any, ev: ibis.Table) -> tuple[list[tuple[Any, Any]], pd.DataFr
     return cells, vol
 
 
+def _next_stage(stages: list[str], stage: Any) -> str | None:
+    """The stage after ``stage`` in the journey (None after the last one or for a stage outside it)."""
+    i = stages.index(stage) if stage in stages else -1
+    return stages[i + 1] if 0 <= i < len(stages) - 1 else None
+
+
 def _flow_frame(
     cells: list[tuple[Any, Any]], vol: pd.DataFrame, stages: list[str], customers: Any, converted: Any, total: int
 ) -> pd.DataFrame:
-    pos = {s: i for i, s in enumerate(stages)}
     df = pd.DataFrame(
         {
             "stage": [s for s, _ in cells],
             "touchpoint": [t for _, t in cells],
-            "next_stage": [stages[pos[s] + 1] if s in pos and pos[s] + 1 < len(stages) else None for s, _ in cells],
+            "next_stage": [_next_stage(stages, s) for s, _ in cells],
             "volume": vol["_v"].astype("int64").to_numpy(),
             "customers": np.asarray(customers, dtype="int64"),
             "converted": np.asarray(converted, dtype="int64"),
@@ -223,9 +218,9 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
     busiest = np.argsort(-vol["_v"].to_numpy(), kind="stable")  # test the busiest cells first
     k = ibis.cases(*[(_is(ev.stage, cells[i][0]) & _is(ev.touchpoint, cells[i][1]), int(i)) for i in busiest], else_=nk)
     e = ev.filter(cid.notnull()).select(
-        h=_hash64(cid),
-        h2=_hash64(cid.reverse()),
-        us=_epoch_us(ev.ts),
+        h=duckdb_hash(cid),
+        h2=duckdb_hash(cid.reverse()),
+        us=epoch_us(ev.ts),
         k=ibis.ifelse(ev.ts.isnull(), nk, k).cast("uint8"),
     )
     tbl = store.read_arrow(e)
@@ -256,11 +251,10 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
     del slot, us
     first, last = first.reshape(n, nk + 1)[:, :nk], last.reshape(n, nk + 1)
     customers = (first != hi).sum(axis=0)
-    pos = {s: i for i, s in enumerate(stages)}
     converted = np.zeros(nk, np.int64)
     at_stage: dict[str, np.ndarray] = {}  # the last moment at a stage: the latest over its cells
     for i, (s, _) in enumerate(cells):
-        nxt = stages[pos[s] + 1] if s in pos and pos[s] + 1 < len(stages) else None
+        nxt = _next_stage(stages, s)
         if nxt is not None and nxt not in at_stage:
             cols = [j for j, (s2, _) in enumerate(cells) if s2 == nxt]
             at_stage[nxt] = last[:, cols].max(axis=1) if cols else np.full(n, lo)
@@ -460,8 +454,7 @@ def journey_map(
     cells = pd.concat([flow[keys], scores[keys]], ignore_index=True)
     grid = _order(store, cells)
     df = grid.merge(flow, on=keys, how="left").merge(scores, on=keys, how="left")
-    pos = {s: i for i, s in enumerate(stages)}
-    df["next_stage"] = [stages[pos[s] + 1] if s in pos and pos[s] + 1 < len(stages) else None for s in df["stage"]]
+    df["next_stage"] = [_next_stage(stages, s) for s in df["stage"]]
     for c in ("volume", "customers", "converted"):
         df[c] = df[c].fillna(0).astype("int64")
     df["reach"] = 100 * df["customers"] / total if total else np.nan

@@ -47,12 +47,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError
+from cxlens.journeys.sqlfns import epoch_us
 
 __all__ = ["EXIT", "NONE_NODE", "PATH_SEP", "UNITS", "flows", "last_before_dropoff", "paths"]
 
@@ -242,11 +242,6 @@ def _with_goal(
 FAST_SCAN = True
 
 
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _epoch_us(value: dt.datetime) -> idt.int64:
-    """DuckDB's ``epoch_us``: microseconds since 1970."""
-
-
 #: at most this many distinct nodes are sent from DuckDB as an ENUM (integer codes, no text per row)
 _ENUM_MAX = 4096
 
@@ -259,7 +254,7 @@ def _sorted_scan(backend: Any, b: ir.Table) -> Any:
     small integer codes, not 10M strings that Python would have to encode again."""
     import pyarrow as pa
 
-    sel = b.select(u=b._u, n=b._n, us=_epoch_us(b._ts), e=b._eid)
+    sel = b.select(u=b._u, n=b._n, us=epoch_us(b._ts), e=b._eid)
     nodes = b.select(b._n).distinct().limit(_ENUM_MAX + 1).to_pyarrow().column(0).to_pylist()
     if len(nodes) > _ENUM_MAX or not nodes:
         return sel.order_by(["u", "us"]).to_pyarrow()
