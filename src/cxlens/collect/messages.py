@@ -536,7 +536,7 @@ def _add_row(
             revenue = None
     event_id = message_id or _content_id(msg, received, raw_ts is not None)
     index = len(out.rows)
-    out.hashes.append(_lower64(_md5(event_id.encode("utf-8", "surrogatepass")).digest(), 8)[0])  # id_hash, inline
+    out.hashes.append(id_hash(event_id))
     out.rows.append(
         [
             event_id,
