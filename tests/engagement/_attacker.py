@@ -1,6 +1,7 @@
 """The eNPS attacker shared by test_trend_audit.py and test_cross_dimension.py: independent of the
 suppression code, it knows only the raw answers and what the product published.
 
+* :func:`built` — one workspace file per seed;
 * :func:`atoms` — respondents per group combination and week cut at month starts (its own calendar);
 * :func:`leaks` — given the shown counts as equations over the atoms, (1) sets of up to three atoms
   with 1…``k``−1 respondents whose sum is determined (orthogonal to the null space of the equations),
@@ -18,6 +19,16 @@ from scipy.linalg import null_space
 from scipy.optimize import linprog
 
 import cxlens
+
+
+def built(tmp_path_factory, prefix: str, seeds, build) -> dict:
+    """One workspace file per seed, made by ``build(path, seed)`` (the module fixtures of both tests)."""
+    out = {}
+    for seed in seeds:
+        p = tmp_path_factory.mktemp(f"{prefix}{seed}") / "t.duckdb"
+        build(p, seed)
+        out[seed] = p
+    return out
 
 
 def atoms(path, dims: list[str]) -> pd.DataFrame:

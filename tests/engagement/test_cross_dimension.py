@@ -114,12 +114,7 @@ SEEDS = (None, 3, 8)
 
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory):
-    out = {}
-    for seed in SEEDS:
-        p = tmp_path_factory.mktemp(f"cross{seed}") / "t.duckdb"
-        build(p, seed)
-        out[seed] = p
-    return out
+    return attacker.built(tmp_path_factory, "cross", SEEDS, build)
 
 
 def test_planning_each_dimension_alone_leaks_across_dimensions(paths, monkeypatch):

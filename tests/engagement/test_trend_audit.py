@@ -117,12 +117,7 @@ SEEDS = (None, 1, 2, 23, 27)  # None: PATTERN; on 23 and 27 the check hides more
 
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory):
-    out = {}
-    for seed in SEEDS:
-        p = tmp_path_factory.mktemp(f"trend{seed}") / "t.duckdb"
-        build(p, seed)
-        out[seed] = p
-    return out
+    return attacker.built(tmp_path_factory, "trend", SEEDS, build)
 
 
 def _margins_only(monkeypatch):
