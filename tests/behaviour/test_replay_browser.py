@@ -309,12 +309,13 @@ def test_a_quick_back_is_marked_when_the_recorder_loads_late_and_the_page_is_lef
         page.wait_for_function("window.cxlens.replayLoaded === true")
         page.wait_for_timeout(100)
         page.goto("about:blank")  # page hide: the rest of the recording goes with a beacon
+        # the page stays open until the beacon has landed (closing it at once raced the beacon under load)
+        events = wait_rows(ws, f"SELECT url FROM events WHERE name = '$quickback' AND anonymous_id = '{aid}'", 1)
+        deadline = time.monotonic() + 15
+        while b'"$quickback"' not in _stored(ws, sid) and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         page.close()
-    events = wait_rows(ws, f"SELECT url FROM events WHERE name = '$quickback' AND anonymous_id = '{aid}'", 1)
     assert list(events["url"]) == [origin + "/qb-b"]
-    deadline = time.monotonic() + 15
-    while b'"$quickback"' not in _stored(ws, sid) and time.monotonic() < deadline:
-        time.sleep(0.2)
     stored = _stored(ws, sid)
     assert stored.count(b'"tag":"$quickback"') == 1 and f'"url":"{origin}/qb-b"'.encode() in stored
