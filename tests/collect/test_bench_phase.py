@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
+
+import orjson
+import pytest
+from benchmarks.collect import SENT_AT, BatchBodies, _behaviour_message, _message
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,3 +33,25 @@ def test_one_phase_counts_what_it_stored_and_runs_the_server_it_is_given(tmp_pat
     assert res["phase"] == "behaviour" and res["errors"] == {}
     assert res["acknowledged events"] > 0 and res["rows on disk after restart"] == res["acknowledged events"]
     assert res["server CPU µs per event"] > 0 and res["events/s"] > 0
+
+
+@pytest.mark.parametrize("mode", ["behaviour", "batch"])
+@pytest.mark.parametrize("run", ["h", 'a-%d"\\é\u2028'])
+def test_template_bodies_are_the_bytes_of_the_messages_serialised(mode, run):
+    # the load generator's templates must send exactly what serialising each message's dict sends
+    make = (lambda i: _behaviour_message(i, run)) if mode == "behaviour" else (lambda i: _message(i, run, "track"))
+    bodies = BatchBodies(mode, run)
+    rng = random.Random(12)
+    for ids in (
+        list(range(500)),
+        [0],
+        list(range(10**9 - 3, 10**9 + 97)),
+        list(range(123_457, 140_000, 37)),
+        [rng.randrange(10**12) for _ in range(300)],
+    ):
+        assert bodies.body(ids) == orjson.dumps({"batch": [make(i) for i in ids], "sentAt": SENT_AT})
+
+
+def test_template_bodies_refuse_other_modes():
+    with pytest.raises(ValueError, match="no batch bodies for mode 'single'"):
+        BatchBodies("single", "s")
