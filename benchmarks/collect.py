@@ -365,13 +365,31 @@ def _result(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc), or NaN elsewhere."""
+    """User + system CPU seconds of a process and of its live descendants (the server's parse workers) (Linux
+    /proc), or NaN elsewhere. A descendant that has exited is not counted."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return float("nan")
+    for child in _children(pid):
+        sub = _cpu_seconds(child)
+        if sub == sub:  # not NaN: it may have exited meanwhile
+            total += sub
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    """Child process ids of ``pid`` (every thread's ``children`` file)."""
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out += [int(c) for c in f.read().split()]
+    except OSError:
+        pass
+    return out
 
 
 def _phase(server: subprocess.Popen[bytes], gen: subprocess.Popen[bytes]) -> dict[str, Any]:
