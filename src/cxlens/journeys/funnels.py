@@ -408,29 +408,20 @@ def _packed_keys(h: np.ndarray, h2: np.ndarray, o: np.ndarray) -> tuple[np.ndarr
     """The step rows as one sorted ``int64`` each: ``customer << shift | t << 3 | (7 − step)``.
 
     ``h`` and ``h2`` are two independent 64-bit hashes of each row's customer id and ``o`` is
-    ``t·8 + (7 − step)`` with ``t`` in microseconds. Customers are numbered densely by ``h``;
-    ``h2`` must then be the same on every row of a number, otherwise two ids share ``h`` and
-    None is returned (an undetected merge needs two ids equal in both hashes). Times are
-    counted in the coarsest unit of :data:`_KEY_UNITS` that divides all of them, from the earliest
-    ``t0``. Returns ``(sorted keys, shift, unit, t0)``, or None when a hash collides or number,
-    time span and step do not fit 63 bits (the caller then sorts by the text id)."""
-    from cxlens.journeys.maps import _number  # dense numbers of 64-bit hashes (one table probe a row)
-
-    codes, n = _number(h)
-    rep = np.empty(n, h2.dtype)
-    rep[codes] = h2
-    if not np.array_equal(rep[codes], h2):  # two ids share the first hash
-        return None
-    del rep
+    ``t·8 + (7 − step)`` with ``t`` in microseconds. Times are counted in the coarsest unit of
+    :data:`_KEY_UNITS` that divides all of them, from the earliest ``t0``; the customer number
+    (:func:`_customer_numbers`) takes the bits left. Returns ``(sorted keys, shift, unit, t0)``,
+    or None when two ids share a hash or the numbers do not fit (the caller then sorts by the
+    text id)."""
     t = o >> 3
     unit = next(u for u in _KEY_UNITS if not (t % u).any())
     t0 = int(t.min())
     t -= t0
     t //= unit
     shift = int(t.max()).bit_length() + 3
-    if shift + (n - 1).bit_length() > 63:
+    key = _customer_numbers(h, h2, 63 - shift)
+    if key is None:
         return None
-    key = codes.astype(np.int64, copy=False)
     key <<= shift
     t <<= 3
     key |= t
@@ -438,6 +429,51 @@ def _packed_keys(h: np.ndarray, h2: np.ndarray, o: np.ndarray) -> tuple[np.ndarr
     key |= o & 7
     key.sort()
     return key, shift, unit, t0
+
+
+#: at most this many customers whose leading hash bits are taken by another get a number of their own
+_MAX_CLASHES = 1024
+#: the golden-ratio multiplier: mixes the second hash before it is combined with the first
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _customer_numbers(h: np.ndarray, h2: np.ndarray, bits: int) -> np.ndarray | None:
+    """One ``int64`` below ``2**bits`` per row, equal exactly when the rows' ``h`` are.
+
+    Two ids behind one ``h`` are detected by the second hash: then the pairs ``(h, h2)``, and so
+    (but for a 2^-64 coincidence) the values ``h ^ mix(h2)``, outnumber the distinct ``h``, and
+    None is returned; an undetected merge needs two ids equal in both hashes. The number is the
+    leading ``bits − 1`` bits of ``h`` (no table lookup: one sort of ``h`` finds the distinct
+    values); the few values whose leading bits equal those of a smaller value get
+    ``2**(bits − 1) + i`` instead. With too few bits for that, customers are numbered densely
+    (a hash-table probe per row, slower); None when even that does not fit."""
+    s = np.sort(h)
+    new = np.empty(len(s), bool)
+    new[0] = True
+    np.not_equal(s[1:], s[:-1], out=new[1:])
+    u = s[new]
+    del s, new
+    z = h2 * _MIX
+    z ^= h
+    z.sort()
+    if 1 + int(np.count_nonzero(z[1:] != z[:-1])) != len(u):
+        return None
+    del z
+    lead = np.uint64(65 - bits) if bits > 24 else None
+    clash = np.flatnonzero((u[1:] >> lead) == (u[:-1] >> lead)) + 1 if lead is not None else None
+    if clash is None or len(clash) > _MAX_CLASHES:
+        if (len(u) - 1).bit_length() > bits:
+            return None
+        from cxlens.journeys.maps import _number  # dense numbers of 64-bit hashes
+
+        return _number(h)[0].astype(np.int64, copy=False)
+    out = (h >> lead).view(np.int64)
+    if len(clash):
+        bad = u[clash]
+        i = np.minimum(np.searchsorted(bad, h), len(bad) - 1)
+        hit = bad[i] == h
+        out[hit] = (1 << (bits - 1)) + i[hit]
+    return out
 
 
 @ibis.udf.scalar.builtin(name="xxhash64")
