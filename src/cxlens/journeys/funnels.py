@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError
+from cxlens.journeys.numbering import dense_numbers
 from cxlens.journeys.sqlfns import duckdb_hash, epoch_us
 from cxlens.schema.pii import check_dimensions as check_pii
 from cxlens.schema.tables import TABLES
@@ -464,9 +465,7 @@ def _customer_numbers(h: np.ndarray, h2: np.ndarray, bits: int) -> np.ndarray | 
     if clash is None or len(clash) > _MAX_CLASHES:
         if (len(u) - 1).bit_length() > bits:
             return None
-        from cxlens.journeys.maps import _number  # dense numbers of 64-bit hashes
-
-        return _number(h)[0].astype(np.int64, copy=False)
+        return dense_numbers(h)[0].astype(np.int64, copy=False)
     out = (h >> lead).view(np.int64)
     if len(clash):
         bad = u[clash]
