@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError
+from cxlens.journeys.numbering import dense_numbers
 from cxlens.journeys.sqlfns import duckdb_hash, epoch_us
 from cxlens.schema.pii import check_dimensions as check_pii
 from cxlens.schema.tables import TABLES
@@ -398,6 +399,85 @@ def _interval(td: dt.timedelta) -> ir.IntervalScalar:
 
 #: use the sorted-scan path for the common funnel on DuckDB (tests switch it off to fuzz the passes)
 FAST_SCAN = True
+
+#: time units tried for the sorted scan's packed key, coarsest first: whole seconds, milliseconds,
+#: microseconds (a coarser unit leaves more bits for the customer number)
+_KEY_UNITS = (1_000_000, 1_000, 1)
+
+
+def _packed_keys(h: np.ndarray, h2: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, int, int, int] | None:
+    """The step rows as one sorted ``int64`` each: ``customer << shift | t << 3 | (7 − step)``.
+
+    ``h`` and ``h2`` are two independent 64-bit hashes of each row's customer id and ``o`` is
+    ``t·8 + (7 − step)`` with ``t`` in microseconds. Times are counted in the coarsest unit of
+    :data:`_KEY_UNITS` that divides all of them, from the earliest ``t0``; the customer number
+    (:func:`_customer_numbers`) takes the bits left. Returns ``(sorted keys, shift, unit, t0)``,
+    or None when two ids share a hash or the numbers do not fit (the caller then sorts by the
+    text id)."""
+    t = o >> 3
+    unit = next(u for u in _KEY_UNITS if not (t % u).any())
+    t0 = int(t.min())
+    t -= t0
+    t //= unit
+    shift = int(t.max()).bit_length() + 3
+    key = _customer_numbers(h, h2, 63 - shift)
+    if key is None:
+        return None
+    key <<= shift
+    t <<= 3
+    key |= t
+    del t
+    key |= o & 7
+    key.sort()
+    return key, shift, unit, t0
+
+
+#: at most this many customers whose leading hash bits are taken by another get a number of their own
+_MAX_CLASHES = 1024
+#: the golden-ratio multiplier: mixes the second hash before it is combined with the first
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _customer_numbers(h: np.ndarray, h2: np.ndarray, bits: int) -> np.ndarray | None:
+    """One ``int64`` below ``2**bits`` per row, equal exactly when the rows' ``h`` are.
+
+    Two ids behind one ``h`` are detected by the second hash: then the pairs ``(h, h2)``, and so
+    (but for a 2^-64 coincidence) the values ``h ^ mix(h2)``, outnumber the distinct ``h``, and
+    None is returned; an undetected merge needs two ids equal in both hashes. The number is the
+    leading ``bits − 1`` bits of ``h`` (no table lookup: one sort of ``h`` finds the distinct
+    values); the few values whose leading bits equal those of a smaller value get
+    ``2**(bits − 1) + i`` instead. With too few bits for that, customers are numbered densely
+    (a hash-table probe per row, slower); None when even that does not fit."""
+    s = np.sort(h)
+    new = np.empty(len(s), bool)
+    new[0] = True
+    np.not_equal(s[1:], s[:-1], out=new[1:])
+    u = s[new]
+    del s, new
+    z = h2 * _MIX
+    z ^= h
+    z.sort()
+    if 1 + int(np.count_nonzero(z[1:] != z[:-1])) != len(u):
+        return None
+    del z
+    lead = np.uint64(65 - bits) if bits > 24 else None
+    clash = np.flatnonzero((u[1:] >> lead) == (u[:-1] >> lead)) + 1 if lead is not None else None
+    if clash is None or len(clash) > _MAX_CLASHES:
+        if (len(u) - 1).bit_length() > bits:
+            return None
+        return dense_numbers(h)[0].astype(np.int64, copy=False)
+    out = (h >> lead).view(np.int64)
+    if len(clash):
+        bad = u[clash]
+        # only rows whose low 16 bits are a moved value's can be one (a 64 KiB table stays in
+        # cache; a binary search of every row cost several times more)
+        maybe = np.zeros(1 << 16, bool)
+        maybe[bad & np.uint64(0xFFFF)] = True
+        rows = np.flatnonzero(maybe[h & np.uint64(0xFFFF)])
+        i = np.minimum(np.searchsorted(bad, h[rows]), len(bad) - 1)
+        hit = bad[i] == h[rows]
+        out[rows[hit]] = (1 << (bits - 1)) + i[hit]
+    return out
 
 
 @ibis.udf.scalar.builtin(name="xxhash64")
@@ -962,7 +1042,100 @@ class FunnelQuery:
         )
 
     def _fast_summary(self, events: ir.Table) -> pd.DataFrame:
-        """The summary of :meth:`_summary` from one sorted scan.
+        """The summary of :meth:`_summary` from one scan of the step events, sorted in NumPy.
+
+        DuckDB reads each step event once, unsorted, as three numbers: two independent 64-bit
+        hashes of the customer id (of the text and of the reversed text) and
+        ``o = t·8 + (7 − step)`` (microseconds and the step number in one integer). NumPy
+        numbers the customers by the first hash; the second must then be the same on every row
+        of a number, otherwise two ids share a hash (see :func:`_packed_keys`). Customer number,
+        time and step are packed into one ``int64`` per row and sorted (one SIMD sort of plain
+        integers, several times cheaper than DuckDB's ``ORDER BY`` of the text id), and
+        :func:`_walk_packed` walks the steps. When the three do not fit 63 bits, a hash collides
+        or a time is not finite, :meth:`_text_sorted_summary` (DuckDB sorting by the text id)
+        computes the same summary."""
+        n = len(self._steps)
+        names = [s.value for s in self._steps]
+        cid = events.customer_id
+        if "anonymous_id" in events.columns:
+            cid = ibis.coalesce(events.customer_id, events.anonymous_id)
+        step = events[self.step_field].cases(*[(v, i) for i, v in enumerate(names, 1)], else_=0).cast("int8")
+        ev = events.select(c=cid, s=step, ts=events.ts)
+        # filtering on the step number computed once costs less than an IN list plus the CASE
+        ev = ev.filter(ev.s > 0, ev.c.notnull(), ev.ts.notnull())
+        scan = ev.select(
+            h=duckdb_hash(ev.c), h2=duckdb_hash(ev.c.reverse()), o=epoch_us(ev.ts) * 8 + (7 - ev.s).cast("int64")
+        )
+        tbl = scan.to_pyarrow()
+        if not tbl.num_rows or tbl.column("o").null_count:  # nothing, or ±infinity (epoch_us: NULL)
+            return self._text_sorted_summary(events)
+        packed = _packed_keys(tbl.column("h").to_numpy(), tbl.column("h2").to_numpy(), tbl.column("o").to_numpy())
+        del tbl
+        if packed is None:
+            return self._text_sorted_summary(events)
+        key, shift, unit, t0 = packed
+        return pd.DataFrame(self._walk_packed(key, shift, unit, t0, n))
+
+    def _walk_packed(self, key: np.ndarray, shift: int, unit: int, t0: int, n: int) -> dict[str, list[Any]]:
+        """The summary columns from the sorted packed keys of :func:`_packed_keys`.
+
+        Every step-1 row starts a chain. For step k, each step-k row's predecessor is the latest
+        step-(k−1) chain row before it in the sorted order (one binary search over the chain rows'
+        positions); it is valid when it belongs to the same customer and its chain started
+        within the window. Starts never decrease along a customer's order (the ASOF argument of
+        ``docs/funnels.md``), so the latest predecessor carries the latest start; equal times sort
+        by step descending, so ties never advance. A chain row is carried as one integer,
+        ``customer << shift | start << 3``: the same-customer test is one comparison with the
+        row's customer bits and the window test one subtraction of keys."""
+        low = (key & 7).astype(np.uint8)  # 7 − the step
+        whole = np.int64((1 << shift) - 1)
+        cust_bits = ~whole
+        # times are in units of `unit` µs; a window longer than any time span is the whole span
+        w = min(round(self._window.total_seconds() * 1_000_000) // unit, 1 << (shift - 3))
+        limit = (w + 1) << 3  # key − chain value < limit ⇔ (t − start) ≤ w, the step bits below
+
+        def secs(k: np.ndarray) -> np.ndarray:  # whole epoch seconds, as the passes' epoch_seconds()
+            return (((k & whole) >> 3) * unit + t0) // 1_000_000
+
+        def firsts(chain: np.ndarray) -> np.ndarray:
+            """Of chain values in sorted order: the index of each customer's first."""
+            c = chain >> shift
+            first = np.ones(len(c), bool)
+            first[1:] = c[1:] != c[:-1]
+            return np.flatnonzero(first)
+
+        pos = np.flatnonzero(low == 6)
+        chain = key[pos] & ~np.int64(7)  # a step-1 row starts its own chain
+        f = firsts(chain)
+        out: dict[str, list[Any]] = {"customers_1": [len(f)]}
+        reach_first = {1: (chain[f] >> shift, secs(chain[f]))}
+        for k in range(2, n + 1):
+            cur = np.flatnonzero(low == 7 - k) if len(pos) else pos  # nobody left: no step-k chains
+            j = np.searchsorted(pos, cur) - 1  # the latest chain row before, in (customer, t, step desc) order
+            jj = np.maximum(j, 0)
+            kc, prev = key[cur], chain[jj]
+            ok = (j >= 0) & (prev >= (kc & cust_bits)) & (kc - prev < limit)
+            prev_key = key[pos[jj[ok]]]
+            kc = kc[ok]
+            pos, chain = cur[ok], (kc & cust_bits) | (prev[ok] & whole)
+            f = firsts(chain)
+            out[f"customers_{k}"] = [len(f)]
+            cust_k, r_k = kc[f] >> shift, secs(kc[f])
+            reach_first[k] = (cust_k, r_k)
+            if self.times:
+                if self.time_basis == "chain":
+                    d = r_k - secs(prev_key[f])
+                else:  # the customer's first moment at step k−1 (reached by every customer at k)
+                    pk, pr = reach_first[k - 1]
+                    d = r_k - pr[np.searchsorted(pk, cust_k)]
+                d = d.astype("float64")
+                med, p90 = (float(x) for x in np.quantile(d, [0.5, 0.9])) if len(d) else (np.nan, np.nan)
+                out[f"median_seconds_{k}"], out[f"p90_seconds_{k}"] = [med], [p90]
+        return out
+
+    def _text_sorted_summary(self, events: ir.Table) -> pd.DataFrame:
+        """The summary of :meth:`_summary` from one scan sorted by DuckDB (the fallback of
+        :meth:`_fast_summary` when the packed key cannot be used).
 
         DuckDB reads the step events once as ``(id, o)`` — the customer id and
         ``o = t·8 + (7 − step)`` (microseconds and the step number in one integer) — sorted by
