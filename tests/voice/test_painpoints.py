@@ -228,3 +228,70 @@ def test_sentiment_score_column_of_analysed_verbatims_is_used_and_missing_scores
     s = theme_summary(df).set_index("theme")
     assert s.loc["x", "mean_sentiment"] == pytest.approx(-0.125)
     assert s.loc["x", "negative_share"] == pytest.approx(1 / 3)
+
+
+# -- the "other" group: verbatims without a theme ----------------------------------------------------
+def _with_unthemed() -> pd.DataFrame:
+    """Six CSAT answers at one touchpoint: three about "late", three with no theme (None, NaN, "other")."""
+    return pd.DataFrame(
+        {
+            "text": ["late", "late again", "so late", "meh", "bad", "awful"],
+            "touchpoint": "delivery",
+            "metric": "csat",
+            "score": [4.0, 5.0, 3.0, 1.0, 2.0, 2.0],
+            "theme": ["late", "late", "late", None, np.nan, "other"],
+            "sentiment": [-0.5, 0.2, -0.1, -0.9, -0.4, 0.3],
+        }
+    )
+
+
+def test_summary_lists_the_unthemed_as_the_other_group_last_with_shares_of_all():
+    s = theme_summary(_with_unthemed())
+    assert s["theme"].tolist() == ["late", "other"]
+    other = s.iloc[-1]
+    assert (other["name"], bool(other["issue"]), other["size"]) == ("Other (no theme)", False, 3)
+    assert other["share"] == pytest.approx(0.5) and s.iloc[0]["share"] == pytest.approx(0.5)
+    assert other["mean_sentiment"] == pytest.approx((-0.9 - 0.4 + 0.3) / 3)
+    assert other["negative_share"] == pytest.approx(2 / 3)
+    # other=False: as before, only themes, shares of the themed verbatims
+    s = theme_summary(_with_unthemed(), other=False)
+    assert s["theme"].tolist() == ["late"] and s["share"].tolist() == [1.0]
+
+
+def test_other_group_stays_last_even_when_largest():
+    df = _with_unthemed()
+    df.loc[0, "theme"] = None
+    s = theme_summary(df)
+    assert s["theme"].tolist() == ["late", "other"] and s["size"].tolist() == [2, 4]
+
+
+def test_pain_points_give_the_other_group_its_csat_effect_with_the_welch_interval():
+    p = pain_points(_with_unthemed(), by="touchpoint", top=3)
+    assert p["theme"].tolist() == ["late", "other"] and p["issue"].tolist() == [True, False]
+    row = p.iloc[-1]
+    assert (row["name"], row["n"], row["negative"]) == ("Other (no theme)", 3, 2)
+    assert row["share"] == pytest.approx(0.5) and row["negative_share"] == pytest.approx(2 / 3)
+    with_, without = np.array([1.0, 2.0, 2.0]), np.array([4.0, 5.0, 3.0])
+    ci = stats.ttest_ind(with_, without, equal_var=False).confidence_interval(0.95)
+    assert row["effect"] == pytest.approx(with_.mean() - without.mean())
+    assert (row["low"], row["high"]) == pytest.approx((ci.low, ci.high))
+    assert row["explanation"].startswith("CSAT 1.67 without a theme vs 4.00 with one: −2.33")
+    # not counted in top: the one theme stays, other comes after it
+    assert pain_points(_with_unthemed(), by="touchpoint", top=1)["theme"].tolist() == ["late", "other"]
+    assert "other" not in set(pain_points(_with_unthemed(), by="touchpoint", other=False)["theme"])
+
+
+def test_emerging_themes_never_lists_the_other_group():
+    df = _frame({"2025-01": {"delay": 5, "staff": 95}, "2025-02": {"delay": 30, "staff": 70}})
+    df.loc[df["theme"].eq("delay"), "theme"] = None  # the growing group has no theme now
+    assert theme_summary(df).set_index("theme").loc["other", "growing"]
+    assert emerging_themes(df).empty
+
+
+def test_rules_and_names_cannot_take_the_reserved_other_group():
+    texts = ["late parcel again", "parcel late", "very late parcel", "rude agent", "agent was rude", "rude staff"]
+    with pytest.raises(ConfigError, match="reserved for the texts without a theme"):
+        ThemeExtractor(n_themes=2, rules={"Other": ["late"]}).fit(texts)
+    tx = ThemeExtractor(n_themes=2, method="nmf", min_df=1).fit(texts)
+    with pytest.raises(ConfigError, match="reserved for the texts without a theme"):
+        tx.rename("t0", "Other (no theme)")

@@ -65,14 +65,14 @@ def test_phrase_scores_are_member_share_times_log_lift():
 
 
 def test_label_prefers_a_strong_collocation_and_adds_a_disjoint_second_phrase():
-    vocab = ["late", "late flight", "hours", "late hours", "gate"]
-    surface = {"late": "late", "late flight": "Late Flight", "hours": "hours", "late hours": "late hours"}
+    vocab = ["late", "late flight", "crew", "late crew", "gate"]
+    surface = {"late": "late", "late flight": "Late Flight", "crew": "crew", "late crew": "late crew"}
     scores = np.array([2.0, 0.9, 0.6, 0.55, 0.1])
     name, phrases = label(scores, vocab, surface)
-    # "late flight" scores 0.45 of "late" (≥ 0.4): it replaces it; "hours" (0.30 of the top, ≥ 0.25) is
-    # added; "late hours" repeats a word shown; "gate" is below a quarter of the top
-    assert name == "Late Flight · hours"
-    assert phrases[:2] == ["Late Flight", "hours"] and "late hours" not in phrases
+    # "late flight" scores 0.45 of "late" (≥ 0.4): it replaces it; "crew" (0.30 of the top, ≥ 0.25) is
+    # added; "late crew" repeats a word shown; "gate" is below a quarter of the top
+    assert name == "Late Flight · crew"
+    assert phrases[:2] == ["Late Flight", "crew"] and "late crew" not in phrases
     assert label(np.zeros(5), vocab, surface) == ("", [])
 
 
@@ -89,3 +89,19 @@ def test_label_joins_a_bare_word_with_the_modifier_members_write_next_to_it():
     assert name == "Bag" and phrases[:2] == ["bag", "lost"]
     # a collocation first is never modified
     assert label(np.array([0.5, 0.4, 2.0, 0.1, 0.0]), vocab, surface)[0] == "Lost bags"
+
+
+def test_label_never_names_a_theme_by_days_times_or_light_verbs():
+    vocab = ["monday", "tuesday morning", "order", "minute", "great support", "days late", "does"]
+    surface = {"monday": "Monday", "tuesday morning": "Tuesday morning"}
+    scores = np.array([2.0, 1.8, 1.2, 1.1, 0.9, 0.2, 0.1])
+    name, phrases = label(scores, vocab, surface)
+    # the two strongest phrases are a day and a time of day: the name starts at "order", and its second
+    # part ("great support", 0.75 of "order") skips "minute"; the key phrases put those that can name
+    # an issue first, in order, then the others
+    assert name == "Order · great support"
+    assert phrases == ["order", "great support", "days late", "Monday", "Tuesday morning", "minute", "does"]
+    # a collocation with a time word names the issue ("days late"); only time words alone are skipped
+    assert label(np.array([0.1, 0.1, 0.0, 0.5, 0.0, 2.0, 1.0]), vocab, surface)[0] == "Days late"
+    # nothing but time words: they are all there is to say
+    assert label(np.array([2.0, 1.0, 0, 0, 0, 0, 0]), vocab, surface)[0] == "Monday · Tuesday morning"

@@ -385,7 +385,7 @@ def _cli(*args: str, cwd=None):
 def test_voice_score_themes_adds_the_theme_and_its_name_to_every_row(tmp_path, demo):
     src = tmp_path / "comments.csv"
     frame = pd.DataFrame({"id": range(len(demo)), "text": demo["comment"], "note": "x"})
-    frame.loc[3, "text"] = ""  # a row without text keeps its place and gets no theme
+    frame.loc[3, "text"] = ""  # a row without text keeps its place and gets no theme: "other"
     frame.to_csv(src, index=False)
     res = _cli("voice", "score", str(src), "--text-column", "text", "--themes", "--k", "8", "--format", "csv")
     assert res.returncode == 0, res.stderr
@@ -397,10 +397,10 @@ def test_voice_score_themes_adds_the_theme_and_its_name_to_every_row(tmp_path, d
     texts = frame["text"].fillna("").tolist()
     tx = ThemeExtractor(n_themes=8).fit(texts)
     expected = tx.assign(texts)
-    assert out["theme"].tolist() == expected["theme"].fillna("").tolist()
-    assert out["theme_name"].tolist() == expected["theme_name"].fillna("").tolist()
-    assert out.loc[3, "theme"] == "" and out.loc[3, "theme_name"] == ""
-    assert set(out["theme_name"]) - {""} == {t["name"] for t in tx.themes_ if t["size"]}
+    assert out["theme"].tolist() == expected["theme"].fillna("other").tolist()
+    assert out["theme_name"].tolist() == expected["theme_name"].fillna("Other (no theme)").tolist()
+    assert out.loc[3, "theme"] == "other" and out.loc[3, "theme_name"] == "Other (no theme)"
+    assert set(out["theme_name"]) - {"Other (no theme)"} == {t["name"] for t in tx.themes_ if t["size"]}
 
 
 def test_voice_score_themes_auto_and_a_bad_k(tmp_path, demo):
@@ -412,8 +412,9 @@ def test_voice_score_themes_auto_and_a_bad_k(tmp_path, demo):
     auto = ThemeExtractor().fit(demo["comment"].tolist())
     # a row of a general cluster (no distinctive issue phrase, see below) has no theme: "other"
     named = {t["name"] for t in auto.themes_ if t["size"]}
-    assert len(rows) == len(demo) and {r["theme_name"] for r in rows} - {None} == named
-    assert [r["theme"] for r in rows] == list(auto.predict(demo["comment"].tolist()))
+    assert len(rows) == len(demo) and {r["theme_name"] for r in rows} - {"Other (no theme)"} == named
+    assert [r["theme"] for r in rows] == [t or "other" for t in auto.predict(demo["comment"].tolist())]
+    assert None not in {r["theme"] for r in rows} and "other" in {r["theme"] for r in rows}
     bad = _cli("voice", "score", str(src), "--text-column", "comment", "--themes", "--k", "two")
     assert bad.returncode == 1 and "number of themes (--k) is 'two'; expected 'auto'" in bad.stderr
 

@@ -27,7 +27,11 @@ def voice_score(
     out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
     analyser: Annotated[str, typer.Option(help="cxlens (default), vader, embeddings or llm (configured).")] = "cxlens",
     themes: Annotated[
-        bool, typer.Option("--themes", help="Also fit themes on the file: add theme, theme_name, subtheme(_name).")
+        bool,
+        typer.Option(
+            "--themes",
+            help="Also fit themes on the file: add theme, theme_name, subtheme(_name); no theme: other, Other (no theme).",
+        ),
     ] = False,
     k: Annotated[str, typer.Option("--k", help="With --themes: number of themes, or auto.")] = "auto",
 ) -> None:
@@ -98,6 +102,7 @@ def voice_analyse(
     """Redact PII, detect language and score sentiment of every verbatim; only new ones are analysed."""
     from cxlens.voice.llm import analyser_by_name
     from cxlens.voice.stored import load_themes
+    from cxlens.voice.themes import with_other
     from cxlens.voice.verbatims import analyse_verbatims
 
     with open() as ws:
@@ -108,7 +113,7 @@ def voice_analyse(
         english = df["is_english"].eq(True).to_numpy()
         df["theme"], df["theme_name"] = None, None
         if english.any():
-            a = stored.assign(df.loc[english, "text"].tolist())
+            a = with_other(stored.assign(df.loc[english, "text"].tolist()))  # no theme: "other"
             df.loc[english, "theme"] = a["theme"].to_numpy()
             df.loc[english, "theme_name"] = a["theme_name"].to_numpy()
     err.print(
@@ -192,6 +197,8 @@ def voice_themes(
 ) -> None:
     """Discover themes in what customers write: names, sub-themes, size, sentiment, trend and quotes.
 
+    The verbatims without a theme are the last row, "other" / "Other (no theme)" (issue: false).
+
     With a stored model (--save) the themes are assigned with it; --rename/--merge/--pin edit it in place.
     """
     from cxlens.voice.painpoints import theme_summary
@@ -216,8 +223,8 @@ def voice_themes(
     summary["subthemes"] = summary["theme"].map(subs).fillna("")
     if fmt is Fmt.table:
         summary = summary[
-            [c for c in ("theme", "name", "size", "share", "sentiment", "negative_share", "growing", "pinned",
-                         "subthemes") if c in summary.columns]
+            [c for c in ("theme", "name", "issue", "size", "share", "sentiment", "negative_share", "growing",
+                         "pinned", "subthemes") if c in summary.columns]
         ]  # fmt: skip
     print_frame(summary, fmt)
 
@@ -229,7 +236,10 @@ def voice_pain_points(
     top: Annotated[int, typer.Option(help="Themes per stage/touchpoint.")] = 3,
     fmt: Annotated[Fmt, typer.Option("--format", help="table, json or csv.")] = Fmt.table,
 ) -> None:
-    """For each stage and touchpoint, the themes with the most negative verbatims and their effect on scores."""
+    """For each stage and touchpoint, the themes with the most negative verbatims and their effect on scores.
+
+    Each stage and touchpoint also has an "other" row (issue: false) for its verbatims without a theme.
+    """
     from cxlens.voice.painpoints import pain_points
 
     with open() as ws:

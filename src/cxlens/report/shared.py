@@ -94,7 +94,7 @@ _THEMES = """<h2>Themes of the last {{ days }} days{% if start %} ({{ start }} t
 {% else %}<p class="muted">No themed comments in the period (the themes job stores them).</p>{% endif %}
 <h2>Top pain points</h2>
 {% if pains %}<table><tr><th>Stage</th><th>Touchpoint</th><th>Theme</th><th>Negative</th><th>Effect (95% CI)</th></tr>
-{% for p in pains %}<tr><td>{{ p.stage or "—" }}</td><td>{{ p.touchpoint or "—" }}</td><td>{{ p.name }}</td>
+{% for p in pains %}<tr><td>{{ p.stage or "—" }}</td><td>{{ p.touchpoint or "—" }}</td><td>{{ p.name }}{% if not p.issue %} (not an issue theme){% endif %}</td>
 <td class="n">{{ p.negative }} ({{ p.share }})</td><td>{{ p.effect or "—" }}{% if p.ci %} ({{ p.ci }}){% endif %}</td>
 </tr>{% endfor %}</table>{% else %}<p class="muted">No pain points found.</p>{% endif %}"""
 

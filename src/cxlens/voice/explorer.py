@@ -31,6 +31,7 @@ from cxlens.schema.ddl import VERBATIM_ANALYSIS_TABLE, VERBATIM_THEMES_TABLE
 from cxlens.store.segments import restrict_to_segment
 from cxlens.voice.redact import redact_series
 from cxlens.voice.tasks import theme_model
+from cxlens.voice.themes import OTHER_ID, OTHER_NAME
 from cxlens.voice.verbatims import KINDS, VERBATIM_COLUMNS, kind_of, verbatim_expression
 
 __all__ = ["PAGE_SIZE", "SENTIMENTS", "THEME_LIMIT", "FeedbackQuery", "feedback_page", "theme_table"]
@@ -96,10 +97,10 @@ def _joined(store: Any, where: Filters, source: str = "") -> ibis.Table:
     a = a.select(_aid=a.verbatim_id, language=a.language, sentiment_score=a.sentiment_score,
                  sentiment_label=a.sentiment_label, _red=a.redacted_text)  # fmt: skip
     th = store.table(VERBATIM_THEMES_TABLE)
-    th = th.select(_tid=th.verbatim_id, _themes=th.themes)
+    th = th.select(_tid=th.verbatim_id, _theme=th.theme, _themes=th.themes)
     j = t.select(*VERBATIM_COLUMNS).left_join(a, t.verbatim_id == a._aid)
     j = j.left_join(th, j.verbatim_id == th._tid)
-    return j.drop("_aid", "_tid")
+    return j.drop("_aid")
 
 
 def feedback_page(store: Any, p: FeedbackQuery | None = None, where: Filters | None = None) -> dict[str, Any]:
@@ -110,13 +111,19 @@ def feedback_page(store: Any, p: FeedbackQuery | None = None, where: Filters | N
     dict
         ``rows`` (DataFrame: verbatim_id, source, ts, text (redacted), touchpoint, channel, stage,
         score, metric, language, sentiment_score, sentiment_label, themes, theme_names, aspects),
-        ``total`` (all matches), ``page``, ``pages`` and ``themes`` (id → name of the theme model).
+        ``total`` (all matches), ``page``, ``pages`` and ``themes`` (id → name of the theme model,
+        then ``"other"`` → ``"Other (no theme)"``).
+
+    ``p.theme`` keeps the verbatims carrying that theme among their labels; ``"other"`` keeps those
+    the themes job assigned no primary theme (general remarks, or no word the model knows) — the
+    group the themes page counts. Their ``themes`` list starts with ``"other"`` (then any
+    secondary labels); verbatims not assigned yet (not English, or waiting for the job) have none.
     """
     from cxlens.voice.aspects import aspect_sentiment
 
     p, where = p or FeedbackQuery(), where or Filters()
     tx, _ = theme_model(store)
-    names = tx.names() if tx is not None else {}
+    names = {**tx.names(), OTHER_ID: OTHER_NAME} if tx is not None else {}
     if p.theme and p.theme not in names:
         raise ParameterError("theme", f"theme is {p.theme!r}; expected one of {', '.join(names) or 'no themes yet'}")
     j = _joined(store, where, p.source)
@@ -129,7 +136,9 @@ def feedback_page(store: Any, p: FeedbackQuery | None = None, where: Filters | N
         preds.append(j.score <= p.max_score)
     if p.sentiment:
         preds.append(j.sentiment_label == p.sentiment)
-    if p.theme:
+    if p.theme == OTHER_ID:  # assigned by the themes job (a stored row), with no primary theme
+        preds.append(j._tid.notnull() & j._theme.isnull())
+    elif p.theme:
         preds.append(j._themes.contains(json.dumps(p.theme)))
     if preds:
         j = j.filter(*preds)
@@ -143,7 +152,8 @@ def feedback_page(store: Any, p: FeedbackQuery | None = None, where: Filters | N
     if pending.any():  # not analysed yet: redact the page's own rows now (never show raw text)
         rows.loc[pending, "_red"] = redact_series(rows.loc[pending, "text"].fillna("")).to_numpy()
     rows["text"] = rows.pop("_red")
-    rows["themes"] = [json.loads(x) if isinstance(x, str) else [] for x in rows.pop("_themes")]
+    rows["themes"] = [_labels(a, t, x) for a, t, x in zip(rows.pop("_tid"), rows.pop("_theme"), rows.pop("_themes"),
+                                                           strict=True)]  # fmt: skip
     for c in ("verbatim_id", "source", "customer_id", "text", "touchpoint", "channel", "stage", "metric",
               "language", "sentiment_label"):  # fmt: skip
         rows[c] = rows[c].astype(object).where(rows[c].notna(), None)
@@ -158,9 +168,21 @@ def feedback_page(store: Any, p: FeedbackQuery | None = None, where: Filters | N
     return {"rows": rows, "total": total, "page": p.page, "pages": pages, "themes": names}
 
 
+def _labels(assigned: Any, theme: Any, themes: Any) -> list[str]:
+    """A row's theme ids, primary first: "other" first when the themes job gave it no primary theme."""
+    got = json.loads(themes) if isinstance(themes, str) else []
+    if isinstance(assigned, str) and not isinstance(theme, str):
+        return [OTHER_ID, *got]
+    return got
+
+
 def theme_table(store: Any, where: Filters | None = None, *, limit: int = THEME_LIMIT) -> pd.DataFrame:
     """:func:`~cxlens.voice.theme_summary` (2 quotes each) of the latest ``limit`` analysed English
     verbatims matching ``where``, with the workspace's theme model (stored themes, never fitted here).
+
+    The verbatims the themes job gave no primary theme are the last row, ``"other"`` /
+    ``"Other (no theme)"`` with ``issue`` False (:func:`~cxlens.voice.theme_summary`); shares are
+    of all the verbatims summarised. Verbatims the job has not assigned yet are left out.
 
     ``attrs``: ``verbatims`` (how many were summarised) and ``model`` (``saved``, ``auto`` or ``none``
     before the themes job has run — the frame is then empty).
@@ -172,8 +194,10 @@ def theme_table(store: Any, where: Filters | None = None, *, limit: int = THEME_
     k = (where or Filters()).kwargs()
     en = analysed_verbatims(store, start=k["start"], end=k["end"], filters=k["filters"], segment=k["segment"],
                             limit=limit)  # fmt: skip
+    en = en[en["theme_assigned"].astype(bool)].reset_index(drop=True) if len(en) else en
     if tx is None or en.empty:
-        out = pd.DataFrame(columns=["theme", "name", "size", "share", "mean_sentiment", "negative_share", "quotes"])
+        out = pd.DataFrame(columns=["theme", "name", "issue", "size", "share", "mean_sentiment", "negative_share",
+                                    "quotes"])  # fmt: skip
     else:
         out = theme_summary(en, tx, n_quotes=2)
         aspects = tx_aspects(store)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from cxlens.errors import ConfigError, SchemaError
 from cxlens.metrics.stats import ALPHA, Z, nps_z_test, two_proportion_z_test, welch_t_test
-from cxlens.voice.themes import ThemeExtractor
+from cxlens.voice.themes import OTHER_ID, OTHER_NAME, ThemeExtractor
 
 __all__ = ["emerging_themes", "explain_effect", "pain_points", "theme_summary"]
 
@@ -50,8 +50,13 @@ def _prepare(df: pd.DataFrame, extractor: ThemeExtractor | None) -> tuple[pd.Dat
             f["theme_score"] = a["theme_score"].to_numpy()
     if "theme" not in f.columns:
         raise SchemaError("verbatims have no 'theme' column; pass a fitted ThemeExtractor as extractor")
+    # "other" is the documented id of the texts without a theme (e.g. a file written by
+    # `voice score --themes`): read back as no theme, never as a theme of that name
+    f["theme"] = f["theme"].astype(object).where(f["theme"].notna() & f["theme"].ne(OTHER_ID), None)
     if "themes" not in f.columns:
-        f["themes"] = [[t] if t is not None and t == t else [] for t in f["theme"]]
+        f["themes"] = [[t] if t is not None else [] for t in f["theme"]]
+    else:
+        f["themes"] = [[t for t in ts if t != OTHER_ID] for ts in f["themes"]]
     if "sentiment" not in f.columns and "sentiment_score" in f.columns:  # analyse_verbatims output
         f["sentiment"] = pd.to_numeric(f["sentiment_score"], errors="coerce")
     if "sentiment" not in f.columns:
@@ -116,13 +121,20 @@ def theme_summary(
     alpha: float = ALPHA,
     n_quotes: int = 3,
     at: str | None = None,
+    other: bool = True,
 ) -> pd.DataFrame:
     """Size, share, sentiment, monthly trend, growth flag and quotes of every theme.
+
+    With ``other`` (default) the texts without a primary theme are one more row, theme
+    :data:`~cxlens.voice.themes.OTHER_ID` (``"other"``), name ``"Other (no theme)"``, ``issue``
+    False, listed after the themes; shares are then of all texts. ``other=False`` leaves them out
+    (shares of the texts with a theme).
 
     Returns
     -------
     DataFrame
-        One row per primary theme (largest first): ``theme, name, size, share, mean_sentiment,
+        One row per primary theme (largest first, the other group last): ``theme, name, issue``
+        (False for the other group), ``size, share, mean_sentiment,
         negative_share, counts`` (dict period → count), ``period, count, previous, period_share,
         previous_share, z, p_value, growing`` (when ``ts`` is present: period ``at``, e.g. ``"2026-05"``, vs the one before;
         default the last period — pass the last complete one while a period is still running) and
@@ -135,9 +147,16 @@ def theme_summary(
     ...                    "theme": ["delay", "delay", "staff"], "sentiment": [-0.8, -0.5, 0.9]})
     >>> theme_summary(df)[["theme", "size", "negative_share"]].values.tolist()
     [['delay', 2, 1.0], ['staff', 1, 0.0]]
+    >>> df.loc[2, "theme"] = None
+    >>> theme_summary(df)[["theme", "name", "issue", "size", "share"]].values.tolist()
+    [['delay', 'delay', True, 2, 0.6666666666666666], ['other', 'Other (no theme)', False, 1, 0.3333333333333333]]
     """
     f, names = _prepare(df, extractor)
-    f = f[f["theme"].notna()]
+    if other:
+        f["theme"] = f["theme"].where(f["theme"].notna(), OTHER_ID)
+        names = {**names, OTHER_ID: OTHER_NAME}
+    else:
+        f = f[f["theme"].notna()]
     g = f.groupby(f["theme"].astype(str))
     out = pd.DataFrame(
         {
@@ -147,7 +166,8 @@ def theme_summary(
         }
     ).reset_index(names="theme")
     out.insert(1, "name", out["theme"].map(lambda t: names.get(t, t)))
-    out.insert(3, "share", out["size"] / out["size"].sum())
+    out.insert(2, "issue", out["theme"].ne(OTHER_ID))
+    out.insert(4, "share", out["size"] / out["size"].sum())
     if "ts" in f.columns:
         out = out.merge(_trend(f, period, alpha, at), on="theme", how="left")
     order = "theme_score" if "theme_score" in f.columns else None
@@ -156,7 +176,8 @@ def theme_summary(
         r = rows.sort_values(order, ascending=False, kind="stable") if order else rows
         quotes[theme] = list(dict.fromkeys(r["text"].astype(str).str.strip()))[:n_quotes]
     out["quotes"] = out["theme"].map(quotes)
-    return out.sort_values(["size", "theme"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    order = ["issue", "size", "theme"]
+    return out.sort_values(order, ascending=[False, False, True], kind="stable").reset_index(drop=True)
 
 
 def emerging_themes(
@@ -174,12 +195,13 @@ def emerging_themes(
     -------
     DataFrame
         Rows of :func:`theme_summary` with ``growing`` true and at least ``min_count`` verbatims in
-        the last period, strongest growth (z) first.
+        the last period, strongest growth (z) first; never the other group (texts without a theme).
     """
     s = theme_summary(df, extractor, period=period, alpha=alpha, at=at)
     if "growing" not in s.columns:
         return s.iloc[0:0]
-    s = s[s["growing"].fillna(False).astype(bool) & (s["count"] >= min_count)]
+    # shares are of all texts; the other group is not an issue that can emerge
+    s = s[s["growing"].fillna(False).astype(bool) & (s["count"] >= min_count) & s["issue"]]
     return s.sort_values("z", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -219,7 +241,9 @@ def _effect(metric: str, with_: np.ndarray, without: np.ndarray) -> dict[str, fl
     }
 
 
-def explain_effect(metric: str, score_with: float, score_without: float, low: float, high: float) -> str:
+def explain_effect(
+    metric: str, score_with: float, score_without: float, low: float, high: float, *, other: bool = False
+) -> str:
     """One sentence that says what a theme's score effect means, with its 95% interval.
 
     The effect is the score of the verbatims that mention the theme minus the score of those that
@@ -233,6 +257,11 @@ def explain_effect(metric: str, score_with: float, score_without: float, low: fl
     'CSAT 3.10 when the theme is mentioned vs 4.20 when not: −1.10 (95% CI −1.40 to −0.80); lower when present'
     >>> explain_effect("nps", 10.0, -5.0, -2.0, 32.0)
     'NPS +10 when the theme is mentioned vs −5 when not: +15 points (95% CI −2 to +32); no clear difference'
+
+    ``other`` words it for the verbatims without a theme (against those with one):
+
+    >>> explain_effect("nps", -40.0, -5.0, -60.0, -10.0, other=True)
+    'NPS −40 without a theme vs −5 with one: −35 points (95% CI −60 to −10); lower when present'
     """
     if any(v is None or not np.isfinite(v) for v in (score_with, score_without)):
         return "no score to compare (too few answers with or without the theme)"
@@ -245,9 +274,10 @@ def explain_effect(metric: str, score_with: float, score_without: float, low: fl
         return text.replace("-", "−")
 
     unit = " points" if metric == "nps" else ""
+    present, absent = ("without a theme", "with one") if other else ("when the theme is mentioned", "when not")
     out = (
-        f"{label} {num(score_with, metric == 'nps')} when the theme is mentioned vs "
-        f"{num(score_without, metric == 'nps')} when not: {num(d, True)}{unit}"
+        f"{label} {num(score_with, metric == 'nps')} {present} vs "
+        f"{num(score_without, metric == 'nps')} {absent}: {num(d, True)}{unit}"
     )
     if np.isfinite(low) and np.isfinite(high):
         out += f" (95% CI {num(low, True)} to {num(high, True)})"
@@ -265,6 +295,7 @@ def pain_points(
     by: Sequence[str] = ("stage", "touchpoint"),
     top: int = 3,
     min_negative: int = 1,
+    other: bool = True,
 ) -> pd.DataFrame:
     """For each stage/touchpoint, the themes with the most negative verbatims and their score effect.
 
@@ -273,12 +304,18 @@ def pain_points(
     difference in mean score (NPS points for ``nps``) between verbatims with and without the
     theme in the same group, with a 95% interval and p-value.
 
+    With ``other`` (default), each group also has a row for its verbatims without a primary theme
+    (theme ``"other"``, name ``"Other (no theme)"``, ``issue`` False) when at least
+    ``min_negative`` of them are negative, after its ``top`` themes and not counted in ``top``:
+    the same figures (effect: without a theme vs with one), so what no theme describes is seen.
+
     Returns
     -------
     DataFrame
-        ``*by, [metric], theme, name, n, negative, negative_share, score_with, score_without,
-        effect, low, high, p_value, explanation`` — the ``top`` themes per group by negative
-        volume; ``effect = score_with − score_without`` and ``explanation`` says so in words
+        ``*by, [metric], theme, name, issue, n, share, negative, negative_share, score_with,
+        score_without, effect, low, high, p_value, explanation`` — the ``top`` themes per group by
+        negative volume (then the other group); ``share`` is ``n`` over the group's verbatims;
+        ``effect = score_with − score_without`` and ``explanation`` says so in words
         (:func:`explain_effect`).
     """
     f, names = _prepare(df, extractor)
@@ -291,34 +328,41 @@ def pain_points(
     rows = []
     for key, g in f.groupby(keys, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        labels = g["themes"].tolist()
-        candidates = sorted({t for ts in labels for t in ts})
+        base = dict(zip(keys, key, strict=True))
         metric = str(key[-1]) if "metric" in keys else ""
-        scores = g["score"].to_numpy(dtype=float) if has_score else None
+        labels = g["themes"].tolist()
         found = []
-        for theme in candidates:
-            has = np.array([theme in ts for ts in labels])
-            neg = int((has & g["_neg"].to_numpy()).sum())
-            if neg < min_negative:
-                continue
-            row = dict(zip(keys, key, strict=True))
-            row.update(
-                theme=theme,
-                name=names.get(theme, theme),
-                n=int(has.sum()),
-                negative=neg,
-                negative_share=neg / int(has.sum()),
-            )
-            if scores is not None:
-                ok = ~np.isnan(scores)
-                row.update(_effect(metric, scores[has & ok], scores[~has & ok]))
-                row["explanation"] = explain_effect(
-                    metric, row["score_with"], row["score_without"], row["low"], row["high"]
-                )
-            found.append(row)
+        for theme in sorted({t for ts in labels for t in ts}):
+            has = np.array([theme in ts for ts in labels], dtype=bool)
+            row = _pain_row(g, has, metric, has_score, min_negative, other=False)
+            if row is not None:
+                found.append({**base, "theme": theme, "name": names.get(theme, theme), "issue": True, **row})
         found.sort(key=lambda r: (-r["negative"], r["theme"]))
         rows.extend(found[:top])
-    cols = keys + ["theme", "name", "n", "negative", "negative_share"]
+        unthemed = g["theme"].isna().to_numpy()
+        row = _pain_row(g, unthemed, metric, has_score, min_negative, other=True) if other else None
+        if row is not None:
+            rows.append({**base, "theme": OTHER_ID, "name": OTHER_NAME, "issue": False, **row})
+    cols = keys + ["theme", "name", "issue", "n", "share", "negative", "negative_share"]
     if has_score:
         cols += ["score_with", "score_without", "effect", "low", "high", "p_value", "explanation"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _pain_row(
+    g: pd.DataFrame, has: np.ndarray, metric: str, has_score: bool, min_negative: int, *, other: bool
+) -> dict[str, Any] | None:
+    """The figures of the verbatims ``has`` of group ``g`` against the rest; None below ``min_negative``."""
+    n = int(has.sum())
+    neg = int((has & g["_neg"].to_numpy(dtype=bool)).sum())
+    if n == 0 or neg < min_negative:
+        return None
+    row: dict[str, Any] = {"n": n, "share": n / len(g), "negative": neg, "negative_share": neg / n}
+    if has_score:
+        scores = g["score"].to_numpy(dtype=float)
+        ok = ~np.isnan(scores)
+        row.update(_effect(metric, scores[has & ok], scores[~has & ok]))
+        row["explanation"] = explain_effect(
+            metric, row["score_with"], row["score_without"], row["low"], row["high"], other=other
+        )
+    return row

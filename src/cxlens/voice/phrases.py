@@ -34,7 +34,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CONTENT_WORDS", "STOP_WORDS", "analyse", "label", "phrase_scores", "stem", "surface_forms", "tokens"]  # noqa: F822 (STOP_WORDS: module __getattr__)
+__all__ = [
+    "CONTENT_WORDS",
+    "NOT_NAMES",
+    "STOP_WORDS",  # noqa: F822 (module __getattr__)
+    "analyse",
+    "label",
+    "phrase_scores",
+    "stem",
+    "surface_forms",
+    "tokens",
+]
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"@\w+")
@@ -125,6 +135,19 @@ def stem(word: str) -> str:
     return w
 
 
+#: words that name no issue on their own: days, times of day and spans of time, and light verbs.
+#: They stay terms (they cluster like any word and join collocations: "days late"), but a phrase
+#: made only of them is never a part of a label ("Monday · tuesday morning", "Customer service ·
+#: does"); the words and their stems
+_NOT_NAMES = (
+    "monday tuesday wednesday thursday friday saturday sunday weekend weekday morning afternoon evening "
+    "night tonight today yesterday tomorrow minute minutes hour hours day days week weeks month months "
+    "year years time times does did doing done get gets got make makes made found tried took went came "
+    "said told gave going"
+).split()
+NOT_NAMES = frozenset(_NOT_NAMES) | frozenset(stem(w) for w in _NOT_NAMES)
+
+
 def tokens(text: Any) -> list[str]:
     """Lower-cased words and clause punctuation of ``text`` (URLs, @handles and HTML entities removed)."""
     if text is None or (isinstance(text, float) and math.isnan(text)):
@@ -200,8 +223,9 @@ def label(
     The best term comes first; a two-word collocation replaces the word it contains when it
     scores at least ``collocation`` times as much ("late" → "late flight"). A further phrase that
     shares no word with those shown and scores at least ``min_ratio`` of the first is appended
-    after " · " (up to ``parts`` phrases), so a theme reads "Hold · hours" rather than three
-    spellings of one word. A bare word first is joined with the next key word that the members
+    after " · " (up to ``parts`` phrases), so a theme reads "Hold · music" rather than three
+    spellings of one word. Phrases made only of :data:`NOT_NAMES` (days, times, light verbs) are
+    skipped in the label and come after the others among the key phrases. A bare word first is joined with the next key word that the members
     write next to it (``modifier``, :func:`_modified`): "bag" and "lost" read "Lost bag", not "Bag · lost";
     a second phrase is then measured against the bare word's score.
     """
@@ -225,15 +249,21 @@ def label(
             break
     if not ranked:
         return "", []
-    forms = [surface.get(vocabulary[i], vocabulary[i]) for i in ranked]
-    head = _modified(ranked, scores, vocabulary, modifier)
-    if head is not None:  # "bag" + "lost" → "lost bag", as members write it
-        ranked = [head] + [i for i in ranked if not set(vocabulary[i].split()) <= set(vocabulary[head].split())]
-        forms = [surface.get(vocabulary[i], vocabulary[i]) for i in ranked]
+    # the label is made of the phrases that can name an issue
+    named = [i for i in ranked if not set(vocabulary[i].split()) <= NOT_NAMES] or ranked
     # a second phrase is measured against the strongest one (before a modifier joined it)
-    best = float(scores[order[0]] if head is not None else scores[ranked[0]])
-    chosen, words = [forms[0]], set(vocabulary[ranked[0]].split())
-    for i, form in zip(ranked[1:], forms[1:], strict=True):
+    best = float(scores[named[0]])
+    head = _modified(named, scores, vocabulary, modifier)
+    if head is not None:  # "bag" + "lost" → "lost bag", as members write it
+        covered = set(vocabulary[head].split())
+        ranked = [head] + [i for i in ranked if not set(vocabulary[i].split()) <= covered]
+        named = [head] + [i for i in named if not set(vocabulary[i].split()) <= covered]
+    # key phrases: those that can name an issue first (the name starts with the first), then the rest
+    ranked = named + [i for i in ranked if i not in named]
+    forms = [surface.get(vocabulary[i], vocabulary[i]) for i in ranked]
+    shown = forms[: len(named)]
+    chosen, words = [shown[0]], set(vocabulary[named[0]].split())
+    for i, form in zip(named[1:], shown[1:], strict=True):
         if len(chosen) < parts and scores[i] >= min_ratio * best and not words & set(vocabulary[i].split()):
             chosen.append(form)
             words |= set(vocabulary[i].split())

@@ -627,7 +627,9 @@ def score_file(
     Every input row and column is kept; ``sentiment_score`` and ``sentiment_label`` are added.
     With ``themes`` (a number of themes or ``"auto"``) a :class:`~cxlens.voice.themes.ThemeExtractor`
     is fitted on the file's texts and ``theme``, ``theme_name``, ``subtheme`` and ``subtheme_name``
-    are added too (empty for a row without a known word). ``fmt`` is the output format, ``csv`` or
+    are added too; a row without a theme (a general remark, or no known word) gets theme
+    ``"other"`` and theme_name ``"Other (no theme)"`` (:data:`~cxlens.voice.themes.OTHER_ID`), and an
+    empty sub-theme, as do rows of themes without sub-themes. ``fmt`` is the output format, ``csv`` or
     ``json`` (JSON Lines); with ``out=None`` nothing is written. Returns the scored frame.
     """
     from cxlens.ingest.files import read_file
@@ -648,7 +650,7 @@ def score_file(
     frame["sentiment_score"] = res["score"].round(4).to_numpy()
     frame["sentiment_label"] = res["label"].to_numpy()
     if n_themes is not None:
-        from cxlens.voice.themes import ThemeExtractor
+        from cxlens.voice.themes import ThemeExtractor, with_other
 
         texts = frame[text_column].tolist()
         try:
@@ -657,6 +659,7 @@ def score_file(
             raise ConfigError(
                 f"{Path(path).name}: themes could not be fitted on column {text_column!r}: {exc}"
             ) from None
+        assigned = with_other(assigned)  # no theme: "other" / "Other (no theme)", not an empty cell
         for col in ("theme", "theme_name", "subtheme", "subtheme_name"):
             frame[col] = assigned[col].to_numpy()
     if out is not None:

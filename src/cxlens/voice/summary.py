@@ -32,8 +32,8 @@ __all__ = ["JOURNEY_VOICE_COLUMNS", "PAIN_COLUMNS", "journey_voice", "overview_p
 LIMIT = 20_000
 #: Fewer English verbatims than this: no summary.
 MIN_TEXTS = 20
-PAIN_COLUMNS = ["stage", "touchpoint", "theme", "name", "n", "negative", "negative_share", "metric", "effect",
-                "low", "high", "p_value", "explanation"]  # fmt: skip
+PAIN_COLUMNS = ["stage", "touchpoint", "theme", "name", "issue", "n", "negative", "negative_share", "metric",
+                "effect", "low", "high", "p_value", "explanation"]  # fmt: skip
 JOURNEY_VOICE_COLUMNS = ["stage", "touchpoint", "sentiment", "sentiment_n", "negative_themes"]
 
 
@@ -78,6 +78,11 @@ def top_pain_points(
         ordered by negative volume, then negative share; ``metric``/``effect``/``low``/``high``/
         ``p_value`` describe the score effect (NPS points or mean score, with vs without the theme
         in the cell; NaN when the cell has no scores). Empty without enough English text.
+
+        After the ``top`` theme rows comes at most one row of the "other" group (``theme``
+        ``"other"``, ``issue`` False): the cell with the most negative verbatims that have no
+        theme, when it has at least 2 — so what no theme describes is seen without taking the
+        place of an issue. Verbatims the themes job has not assigned yet are left out.
     """
     from cxlens.voice.painpoints import pain_points
 
@@ -85,11 +90,16 @@ def top_pain_points(
     if got is None:
         return pd.DataFrame(columns=PAIN_COLUMNS)
     en, tx = got
+    en = en[en["theme_assigned"].astype(bool)].reset_index(drop=True)
+    if en.empty:
+        return pd.DataFrame(columns=PAIN_COLUMNS)
     pp = pain_points(en, tx, by=("stage", "touchpoint"), top=top, min_negative=2)
     for c in PAIN_COLUMNS:
         if c not in pp.columns:
             pp[c] = np.nan
-    pp = pp.sort_values(["negative", "negative_share"], ascending=False, kind="stable").head(top)
+    pp = pp.sort_values(["negative", "negative_share"], ascending=False, kind="stable")
+    issues = pp[pp["issue"].astype(bool)].head(top)
+    pp = pd.concat([issues, pp[~pp["issue"].astype(bool)].head(1)]) if len(pp) else pp
     return pp[PAIN_COLUMNS].reset_index(drop=True)
 
 
@@ -104,7 +114,8 @@ def overview_pain_points(
 ) -> list[dict[str, Any]]:
     """:func:`top_pain_points` as display rows for the overview's "Top pain points" section.
 
-    Each row: ``stage``, ``touchpoint``, ``theme``, ``name``, ``negative`` (int), ``share``
+    Each row: ``stage``, ``touchpoint``, ``theme``, ``name``, ``issue`` (False for the "other"
+    group, verbatims without a theme), ``negative`` (int), ``share``
     (negative share, e.g. ``"40%"``), ``metric``, ``effect`` (signed, one decimal, or None),
     ``ci`` (its 95% interval, e.g. ``"−1.4 to −0.8"``, or None), ``significant`` (p < 0.05) and
     ``explanation`` (:func:`cxlens.voice.painpoints.explain_effect`: score with vs without the
@@ -120,6 +131,7 @@ def overview_pain_points(
             "touchpoint": None if pd.isna(r["touchpoint"]) else r["touchpoint"],
             "theme": r["theme"],
             "name": r["name"],
+            "issue": bool(r["issue"]),
             "negative": int(r["negative"]),
             "share": f"{100 * r['negative_share']:.0f}%",
             "metric": None if pd.isna(r["metric"]) else str(r["metric"]),

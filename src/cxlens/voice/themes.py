@@ -40,7 +40,7 @@ from cxlens.voice import lexicon, phrases
 from cxlens.voice.coherence import coherence, npmi, top_terms
 from cxlens.voice.wordvectors import unit_rows, word_vectors
 
-__all__ = ["ThemeExtractor", "coherence", "clean_text", "parse_n_themes"]
+__all__ = ["OTHER_ID", "OTHER_NAME", "ThemeExtractor", "coherence", "clean_text", "parse_n_themes", "with_other"]
 
 FORMAT = "cxlens.themes/2"
 #: formats :meth:`ThemeExtractor.from_dict` still reads (version 1: word analyzer, no sub-themes)
@@ -70,6 +70,11 @@ VECTOR_DECIMALS = 5
 GENERAL_SHARE = 0.15
 #: at most this share of the texts is left without a theme ("other") when general clusters are set apart
 GENERAL_CAP = 0.10
+#: the group of texts without a primary theme (a general remark, or no word the model knows), as
+#: every listing, filter and file output shows it: a reserved id no discovered theme (``t0``…) or
+#: rule may take, and its display name
+OTHER_ID = "other"
+OTHER_NAME = "Other (no theme)"
 
 
 def clean_text(text: Any) -> str:
@@ -95,6 +100,37 @@ def parse_n_themes(themes: int | str | None) -> int | str | None:
             "themes", f"number of themes (--k) is {themes!r}; expected 'auto' or a whole number of at least 2"
         )
     return k
+
+
+def _check_not_other(rules: Mapping[str, Any]) -> None:
+    """A rule may not take the reserved id of the texts without a theme (:data:`OTHER_ID`)."""
+    for name in rules:
+        if str(name).strip().casefold() in (OTHER_ID, OTHER_NAME.casefold()):
+            raise ConfigError(
+                f"rule {name!r} takes the name reserved for the texts without a theme ({OTHER_ID!r}, "
+                f"{OTHER_NAME!r}); rename the rule, e.g. 'Other issues'"
+            )
+
+
+def with_other(assigned: pd.DataFrame) -> pd.DataFrame:
+    """:meth:`ThemeExtractor.assign` output with the texts without a theme in the "other" group.
+
+    ``theme`` becomes :data:`OTHER_ID` and ``theme_name`` :data:`OTHER_NAME` where the primary
+    theme is None, so files and tables show a named group instead of an empty cell, NaN or
+    "None"; the sub-theme of such a text stays empty (the group has none).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"theme": ["t0", None], "theme_name": ["Late", None]})
+    >>> with_other(a).values.tolist()
+    [['t0', 'Late'], ['other', 'Other (no theme)']]
+    """
+    out = assigned.copy()
+    none = out["theme"].isna().to_numpy()
+    out["theme"] = out["theme"].astype(object).where(~none, OTHER_ID)
+    if "theme_name" in out.columns:
+        out["theme_name"] = out["theme_name"].astype(object).where(~none, OTHER_NAME)
+    return out
 
 
 def compile_rules(rules: Mapping[str, Iterable[str]] | None) -> dict[str, list[re.Pattern[str]]]:
@@ -326,6 +362,7 @@ class ThemeExtractor:
         prev_vectors = {t["id"]: self._vector_terms(t["id"]) for t in previous} if previous else {}
         raw = _as_list(texts)
         docs = _texts(raw)
+        _check_not_other(self.rules or {})
         rules = compile_rules(self.rules)
         vec = self._vectorizer()
         try:
@@ -767,6 +804,10 @@ class ThemeExtractor:
 
     def rename(self, theme_id: str, name: str) -> ThemeExtractor:
         """Give theme (or sub-theme) ``theme_id`` the display name ``name``; returns ``self``."""
+        if str(name).strip().casefold() in (OTHER_ID, OTHER_NAME.casefold()):
+            raise ConfigError(
+                f"theme name {name!r} is reserved for the texts without a theme; choose another name such as 'Other issues'"
+            )
         for t in getattr(self, "themes_", []):
             for s in t.get("subthemes", []):
                 if s["id"] == theme_id:

@@ -291,7 +291,9 @@ def analysed_verbatims(
     -------
     DataFrame
         :data:`VERBATIM_COLUMNS` with ``text`` redacted, plus ``language``, ``sentiment`` (score in
-        [-1, 1]), ``theme`` (primary theme id or None) and ``themes`` (list of ids); the latest
+        [-1, 1]), ``theme`` (primary theme id or None) and ``themes`` (list of ids) and
+        ``theme_assigned`` (True once the themes job has assigned the verbatim: a None ``theme`` is
+        then the "other" group, texts without a theme, not a verbatim still waiting); the latest
         ``limit`` rows, ordered by ts then verbatim_id.
     """
     u = restrict_to_segment(ws, verbatim_expression(ws, list(KINDS)), segment)
@@ -309,7 +311,7 @@ def analysed_verbatims(
     j = t.select(*VERBATIM_COLUMNS).join(a, t.verbatim_id == a._aid)
     j = j.left_join(th, j.verbatim_id == th._tid)
     j = j.select(*[c for c in VERBATIM_COLUMNS if c != "text"], "language", "sentiment", "theme", "_themes",
-                 text=j._red)  # fmt: skip
+                 text=j._red, theme_assigned=j._tid.notnull())  # fmt: skip
     j = j.order_by([ibis.desc("ts"), ibis.desc("verbatim_id")])
     df = ws.read(j.limit(limit) if limit else j)
     df = df.iloc[::-1].reset_index(drop=True)

@@ -52,7 +52,12 @@ def feedback_params(
     min_score: Annotated[str | None, Query(description="Lowest answer/rating kept.")] = None,
     max_score: Annotated[str | None, Query(description="Highest answer/rating kept.")] = None,
     page: Annotated[str | None, Query(description=f"Page of {PAGE_SIZE} verbatims, from 1.")] = None,
-    theme: Annotated[str | None, Query(description="Theme id (see /api/v1/voice/themes); any of its labels.")] = None,
+    theme: Annotated[
+        str | None,
+        Query(
+            description="Theme id (see /api/v1/voice/themes), any of its labels; 'other': verbatims without a theme."
+        ),
+    ] = None,
 ) -> FeedbackQuery:
     """Parse and check the feedback parameters (a FastAPI dependency); errors are 400 naming the parameter."""
     from cxlens.voice.verbatims import kind_of
@@ -101,7 +106,12 @@ async def feedback(
             "rows": jsonable(res["rows"][cols])}  # fmt: skip
 
 
-@router.get("/themes", summary="Themes", description="`theme_summary` of themes discovered in English verbatims.")
+@router.get(
+    "/themes",
+    summary="Themes",
+    description="`theme_summary` of themes discovered in English verbatims; the last row, theme `other` "
+    "(`Other (no theme)`, `issue` false), holds the verbatims without a theme.",
+)
 async def themes(request: Request, f: FiltersDep) -> dict[str, Any]:
     df = await cached_view(request, "api-themes", f, ALL_DATA, lambda ws: theme_table(ws, f))
     return {

@@ -19,6 +19,7 @@ from cxlens.charts import to_vega_lite
 from cxlens.errors import ConfigError, NotFoundError
 from cxlens.metrics.filters import Filters
 from cxlens.voice.explorer import SENTIMENTS, FeedbackQuery, feedback_page, theme_table
+from cxlens.voice.themes import OTHER_ID
 from cxlens.web.api.voice import drivers_table, feedback_params
 from cxlens.web.auth import can_see
 from cxlens.web.deps import ALL_DATA, cached_view
@@ -158,7 +159,8 @@ async def _themes_context(request: Request, f: Filters, *, options: bool) -> dic
     out = await cached_view(request, "themes", (f, options), (*ALL_DATA, "interview_turns", "interview_tags"), work)
     df = out["df"]
     rows = [
-        {"theme": r["theme"], "name": r["name"], "size": int(r["size"]), "share": share(r["share"]),
+        {"theme": r["theme"], "name": r["name"], "issue": bool(r.get("issue", True)), "size": int(r["size"]),
+         "share": share(r["share"]),
          "negative_share": share(r["negative_share"]), "growing": bool(r.get("growing")) if "growing" in r else None,
          "quotes": list(r["quotes"] or [])[:2],
          "interview_quotes": out["interview_quotes"].get(str(r["theme"]), []),
@@ -170,8 +172,8 @@ async def _themes_context(request: Request, f: Filters, *, options: bool) -> dic
              "description": "Bar chart of theme sizes, coloured by negative share", "empty": "No themes."}  # fmt: skip
     qs = urlencode(f.pairs())
     n = int(df.attrs["verbatims"])
-    # verbatims whose primary theme is none (general remarks, or no word the model knows): shares leave them out
-    unthemed = n - int(df["size"].sum()) if len(df) else 0
+    # verbatims whose primary theme is none (general remarks, or no word the model knows): the "other" row
+    unthemed = int(df.loc[df["theme"].eq(OTHER_ID), "size"].sum()) if len(df) else 0
     return {"nav_active": "themes", "f": f, "rows": rows, "plot": chart, "n": n, "unthemed": unthemed,
             "unthemed_share": share(unthemed / n) if n else None,
             "note": out["note"], "filter_options": out["filter_options"],
