@@ -133,7 +133,7 @@ def test_a_hash_collision_is_detected_and_counted_exactly(logs, monkeypatch):
     store = ws.store
     ev = maps._events(store, None, None, None)
     stages = ws.journey.stage_ids
-    cells, vol = maps._cells(store, ev)
+    cells, vol = maps._cells(store, ev, hashed=True)
     exact = maps._flow_wide(store, ev, stages, cells, vol)
     assert maps._flow_scan(store, ev, stages, cells, vol).equals(exact)
     real = store.read_arrow
@@ -235,10 +235,54 @@ def test_infinite_moments_are_counted_by_the_exact_aggregation(tmp_path, monkeyp
             )
         store = ws.store
         ev = maps._events(store, None, None, None)
-        cells, vol = maps._cells(store, ev)
+        cells, vol = maps._cells(store, ev, hashed=True)
         assert maps._flow_scan(store, ev, st, cells, vol) is None
         fast = journey_map(ws)
         monkeypatch.setattr(maps, "FAST_SCAN", False)
         pd.testing.assert_frame_equal(_sorted(fast), _sorted(journey_map(ws)))
     finally:
         ws.close()
+
+
+def test_unknown_cells_are_ordered_by_stage_then_touchpoint_whatever_their_input_order():
+    # two stages outside the journey share a touchpoint name, one cell has no stage: the map's
+    # order must not depend on the order the backend's group-by listed the cells in
+    maps = _maps()
+    ws = cxlens.open(":memory:")
+    try:
+        st = ws.journey.stage_ids
+        known = [(t.stage, t.id) for t in ws.journey.touchpoints]
+        cells = [("zeta", "web"), ("alpha", "web"), (None, "web"), ("alpha", "app"), (st[0], "kiosk"), known[0]]
+        # the journey's cells in its order, the unknown touchpoint after those of its stage, then
+        # the stages outside the journey by name, the cell without a stage last
+        first_stage = [c for c in known if c[0] == st[0]]
+        expected = [*first_stage, (st[0], "kiosk"), *[c for c in known if c[0] != st[0]]]
+        expected += [("alpha", "app"), ("alpha", "web"), ("zeta", "web"), (None, "web")]
+        for order in (cells, cells[::-1], cells[2:] + cells[:2]):
+            df = pd.DataFrame(order, columns=["stage", "touchpoint"])
+            got = maps._order(ws.store, df)
+            assert [
+                (None if pd.isna(s) else s, t) for s, t in got[["stage", "touchpoint"]].itertuples(index=False)
+            ] == expected
+    finally:
+        ws.close()
+
+
+def test_the_cell_bits_tell_every_cell_apart_or_the_exact_aggregation_answers(logs, monkeypatch):
+    # the 16 bits of the cell hash are a window where the cells' hashes differ; with none, or
+    # with an event of a cell the group-by did not list, the scan steps aside
+    maps = _maps()
+    same_low = np.array([0x1_0001, 0x2_0001, 0x3_0001], np.uint64)
+    assert maps._cell_window(same_low) == 16
+    assert maps._cell_window(np.array([7, 7 + (1 << 60)], np.uint64)) == 48
+    assert maps._cell_window(np.array([5, 5], np.uint64)) is None
+    ws, _ = logs[2]
+    store, stages = ws.store, ws.journey.stage_ids
+    ev = maps._events(store, None, None, None)
+    cells, vol = maps._cells(store, ev, hashed=True)
+    exact = maps._flow_wide(store, ev, stages, cells, vol)
+    pd.testing.assert_frame_equal(maps._flow_scan(store, ev, stages, cells, vol), exact)
+    assert maps._flow_scan(store, ev, stages, cells[1:], vol.iloc[1:].reset_index(drop=True)) is None
+    monkeypatch.setattr(maps, "_cell_window", lambda h: None)
+    assert maps._flow_scan(store, ev, stages, cells, vol) is None
+    pd.testing.assert_frame_equal(_sorted(maps._flow(store, ev, stages, None)), _sorted(exact))

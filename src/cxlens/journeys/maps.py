@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError, NotFoundError
-from cxlens.journeys.sqlfns import duckdb_hash, epoch_us
+from cxlens.journeys.sqlfns import duckdb_hash, duckdb_hash2, epoch_us
 from cxlens.metrics.api import Metrics
 from cxlens.metrics.common import DateLike, FilterMap, prepare
 from cxlens.metrics.stats import MIN_N, nps_z_test, two_proportion_z_test, welch_t_test
@@ -123,9 +123,14 @@ def _is(col: ibis.Value, v: Any) -> ibis.BooleanValue:
     return col.isnull() if v is None or (isinstance(v, float) and np.isnan(v)) else col == v
 
 
-def _cells(store: Any, ev: ibis.Table) -> tuple[list[tuple[Any, Any]], pd.DataFrame] | None:
-    """The stage × touchpoint cells with their volumes (one small group-by); None with too many."""
-    vol = store.read(ev.group_by(["stage", "touchpoint"]).aggregate(_v=ev.count()).limit(_WIDE_MAX + 1))
+def _cells(store: Any, ev: ibis.Table, hashed: bool = False) -> tuple[list[tuple[Any, Any]], pd.DataFrame] | None:
+    """The stage × touchpoint cells with their volumes (one small group-by); None with too many.
+
+    ``hashed`` (DuckDB only) adds ``_h``, the cell's :func:`duckdb_hash2`, computed on the grouped rows."""
+    vol = ev.group_by(["stage", "touchpoint"]).aggregate(_v=ev.count()).limit(_WIDE_MAX + 1)
+    if hashed:
+        vol = vol.mutate(_h=duckdb_hash2(vol.stage, vol.touchpoint))
+    vol = store.read(vol)
     if len(vol) > _WIDE_MAX or not len(vol):
         return None
     cells = [
@@ -198,30 +203,43 @@ def _number(h: np.ndarray) -> tuple[np.ndarray, int]:
     return codes, n
 
 
+def _cell_window(hashes: np.ndarray) -> int | None:
+    """A shift that keeps the cells' 64-bit hashes distinct in 16 bits (``hash >> shift & 0xFFFF``), or None."""
+    for shift in (0, 16, 32, 48):
+        if len(np.unique((hashes >> np.uint64(shift)) & np.uint64(0xFFFF))) == len(hashes):
+            return shift
+    return None
+
+
 def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[Any, Any]], vol: pd.DataFrame):
     """:func:`_flow_wide` from one scan of the events, finished in NumPy (DuckDB only).
 
     DuckDB reads each event with a customer id once as four small numbers — two independent
     64-bit hashes of the id (of the text and of the reversed text), the time in microseconds and
-    the cell's number (or one more, without a time) — and NumPy does the rest: customers are numbered by
-    the first hash (:func:`_number`); the second hash must then be the same on every row of
-    a number, otherwise two ids share a first hash and the exact one-pass aggregation runs
-    instead (None is returned). An undetected merge needs two ids equal in both hashes. Per
-    customer and cell the first moment and per customer and stage the last moment are one
-    ``minimum.at``/``maximum.at`` each over dense arrays; a customer converted at a cell when
-    their last moment at the next stage is after their first at the cell, as in
-    :func:`_flow_wide` (the filtered aggregates of that query cost DuckDB far more than this)."""
+    16 bits of the cell's hash (``vol._h`` from :func:`_cells`: the cells found there are every
+    cell of the events, and those 16 bits are chosen to tell them apart, so they name the cell
+    exactly; a string comparison per cell and event cost DuckDB more than the rest of the scan).
+    NumPy does the rest: customers are numbered by the first hash (:func:`_number`); the second
+    hash must then be the same on every row of a number, otherwise two ids share a first hash and
+    the exact one-pass aggregation runs instead (None is returned). An undetected merge needs two
+    ids equal in both hashes. Per customer and cell the first moment and per customer and stage
+    the last moment are one ``minimum.at``/``maximum.at`` each over dense arrays; a customer
+    converted at a cell when their last moment at the next stage is after their first at the
+    cell, as in :func:`_flow_wide` (the filtered aggregates of that query cost DuckDB far more
+    than this)."""
     import pyarrow.compute as pc
 
     cid = ev._cid
     nk = len(cells)
-    busiest = np.argsort(-vol["_v"].to_numpy(), kind="stable")  # test the busiest cells first
-    k = ibis.cases(*[(_is(ev.stage, cells[i][0]) & _is(ev.touchpoint, cells[i][1]), int(i)) for i in busiest], else_=nk)
+    shift = _cell_window(vol["_h"].to_numpy(np.uint64))
+    if shift is None:  # two cells share all four 16-bit windows of their hashes
+        return None
+    cell = (duckdb_hash2(ev.stage, ev.touchpoint) >> shift) & 0xFFFF
     e = ev.filter(cid.notnull()).select(
         h=duckdb_hash(cid),
         h2=duckdb_hash(cid.reverse()),
         us=epoch_us(ev.ts),
-        k=ibis.ifelse(ev.ts.isnull(), nk, k).cast("uint8"),
+        k=ibis.ifelse(ev.ts.isnull(), ibis.null("uint16"), cell.cast("uint16")),  # no time: no cell
     )
     tbl = store.read_arrow(e)
     codes, n = _number(tbl.column("h").to_numpy())
@@ -231,7 +249,15 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
     if not np.array_equal(rep[codes], h2):  # two ids share a 64-bit hash: count them exactly
         return None
     del h2, rep
-    us_col, kk = tbl.column("us"), tbl.column("k").to_numpy()
+    lut = np.full(1 << 16, 255, np.uint8)  # 16 bits of a cell's hash → its number (255: no cell found)
+    lut[(vol["_h"].to_numpy(np.uint64) >> np.uint64(shift)) & np.uint64(0xFFFF)] = np.arange(nk)
+    k_col = tbl.column("k")
+    kk = lut[pc.fill_null(k_col, 0).to_numpy() if k_col.null_count else k_col.to_numpy()]
+    if k_col.null_count:
+        kk[k_col.is_null().to_numpy(zero_copy_only=False)] = nk
+    if (kk == 255).any():  # a cell the group-by did not see (written in between): count exactly
+        return None
+    us_col = tbl.column("us")
     if us_col.null_count:  # no time, or ±infinity (which epoch_us reads as NULL): those are exact below
         if (us_col.is_null().to_numpy(zero_copy_only=False) & (kk < nk)).any():
             return None
@@ -243,7 +269,7 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
     # one slot per (customer, cell), plus one per customer for the events without a cell or time
     slot = codes * (nk + 1)
     slot += kk
-    del tbl, codes, us_col, kk
+    del tbl, codes, us_col, kk, k_col
     first = np.full(n * (nk + 1), hi)
     np.minimum.at(first, slot, us)
     last = np.full(n * (nk + 1), lo)
@@ -297,9 +323,9 @@ def _flow_wide(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
 def _flow(store: Any, ev: ibis.Table, stages: list[str], window: Any) -> pd.DataFrame:
     """Per (stage, touchpoint): volume, customers, converted (to the next stage), plus the total customers."""
     if window is None and WIDE_FLOW:
-        found = _cells(store, ev)
+        found = _cells(store, ev, hashed=_scan_ok(ev))
         if found is not None:
-            df = _flow_scan(store, ev, stages, *found) if _scan_ok(ev) else None
+            df = _flow_scan(store, ev, stages, *found) if "_h" in found[1] else None
             return df if df is not None else _flow_wide(store, ev, stages, *found)
     nxt = ibis.memtable(
         pd.DataFrame({"_st": stages, "next_stage": stages[1:] + [None]}),
@@ -380,7 +406,11 @@ def _scores(
 
 
 def _order(store: Any, cells: pd.DataFrame) -> pd.DataFrame:
-    """Journey cells first (stage order, then journey touchpoint order), then unknown ones by name."""
+    """Journey cells first (stage order, then journey touchpoint order), then unknown ones by name.
+
+    Unknown cells come after the journey's touchpoints of their stage; cells of stages outside the
+    journey (or without a stage) come last, by stage name and then touchpoint name, so the order
+    does not depend on the order of ``cells``."""
     j = store.journey
     grid = pd.DataFrame([(t.stage, t.id, t.label) for t in j.touchpoints], columns=["stage", "touchpoint", "label"])
     grid["_o"] = range(len(grid))
@@ -392,8 +422,11 @@ def _order(store: Any, cells: pd.DataFrame) -> pd.DataFrame:
     grid = pd.concat([grid, extra], ignore_index=True)
     stage_pos = {s: i for i, s in enumerate(j.stage_ids)}
     grid["_s"] = grid["stage"].map(stage_pos).fillna(len(stage_pos))
+    # stages outside the journey share one position: their name orders them (then the touchpoint),
+    # not the order the backend's group-by happened to list the cells in
+    grid["_sn"] = grid["stage"].fillna("\uffff")
     grid["_t"] = grid["touchpoint"].fillna("\uffff")
-    grid = grid.sort_values(["_s", "_o", "_t"], kind="mergesort").drop(columns=["_s", "_o", "_t"])
+    grid = grid.sort_values(["_s", "_sn", "_o", "_t"], kind="mergesort").drop(columns=["_s", "_sn", "_o", "_t"])
     labels = {s.id: s.label for s in j.stages}
     grid.insert(1, "stage_label", grid["stage"].map(labels))
     grid["stage_label"] = grid["stage_label"].fillna(grid["stage"])
