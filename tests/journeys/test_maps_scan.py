@@ -17,6 +17,7 @@ import pytest
 
 import cxlens
 from cxlens.journeys.maps import journey_map, stage_flow
+from cxlens.journeys.numbering import dense_numbers
 
 
 def _maps():
@@ -203,13 +204,12 @@ def test_the_map_on_spark_takes_the_ibis_path_and_equals_the_scan(spark, logs):
 @pytest.mark.parametrize("rows", [0, 1, 5000, 300_000])
 def test_customers_are_numbered_as_factorize_numbers_them(rows):
     # keys sharing their low bits (bucket fights), repeated keys and the extremes of uint64
-    maps = _maps()
     rng = np.random.default_rng(rows)
     keys = rng.integers(0, 2**64 - 1, max(2, rows // 4), dtype=np.uint64, endpoint=True)
     keys[: len(keys) // 3] &= np.uint64(0xFFFF_0000_0000_0FFF)  # many share the low 12 bits
     keys[:2] = [0, 2**64 - 1]
     h = keys[rng.integers(0, len(keys), rows)] if rows else np.array([], np.uint64)
-    codes, n = maps._number(h)
+    codes, n = dense_numbers(h)
     ref, uniq = pd.factorize(h)
     assert n == len(uniq) and len(codes) == rows
     if rows:

@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError, NotFoundError
+from cxlens.journeys.numbering import dense_numbers
 from cxlens.journeys.sqlfns import duckdb_hash, duckdb_hash2, epoch_us
 from cxlens.metrics.api import Metrics
 from cxlens.metrics.common import DateLike, FilterMap, prepare
@@ -173,36 +174,6 @@ def _scan_ok(ev: ibis.Table) -> bool:
     return FAST_SCAN and backend == "duckdb" and ev.ts.type().is_timestamp() and (scale is None or scale <= 6)
 
 
-def _number(h: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense numbers ``0..n-1`` for the distinct values of ``h`` (64-bit hashes) and ``n``.
-
-    Each value goes to the bucket of its low bits in a table with at least one bucket per row;
-    one of the values written to a bucket owns it, and every row holding the owner gets the
-    bucket's rank among the owned buckets. A value that lost its bucket lost it on all its rows
-    (a value has one bucket), so the few losers are numbered after the owners by
-    ``pandas.factorize``. Twice as fast as ``pandas.factorize`` of all rows (one hash-table probe
-    per row)."""
-    m = 1 << max(10, len(h).bit_length())
-    b = (h & np.uint64(m - 1)).astype(np.intp)
-    owner = np.zeros(m, h.dtype)
-    owner[b] = h
-    lost = owner[b] != h
-    used = owner != 0  # the owned buckets (bucket 0 is owned by the value 0 when that is there)
-    del owner
-    if len(h) and not h.all():
-        used[0] = True
-    rank = np.cumsum(used, dtype=np.intp)
-    del used
-    codes = rank[b]
-    codes -= 1
-    n = int(rank[-1])
-    if lost.any():
-        more, uniq = pd.factorize(h[lost])
-        codes[lost] = n + more
-        n += len(uniq)
-    return codes, n
-
-
 def _cell_window(hashes: np.ndarray) -> int | None:
     """A shift that keeps the cells' 64-bit hashes distinct in 16 bits (``hash >> shift & 0xFFFF``), or None."""
     for shift in (0, 16, 32, 48):
@@ -219,8 +190,8 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
     16 bits of the cell's hash (``vol._h`` from :func:`_cells`: the cells found there are every
     cell of the events, and those 16 bits are chosen to tell them apart, so they name the cell
     exactly; a string comparison per cell and event cost DuckDB more than the rest of the scan).
-    NumPy does the rest: customers are numbered by the first hash (:func:`_number`); the second
-    hash must then be the same on every row of a number, otherwise two ids share a first hash and
+    NumPy does the rest: customers are numbered by the first hash
+    (:func:`~cxlens.journeys.numbering.dense_numbers`); the second hash must then be the same on every row of a number, otherwise two ids share a first hash and
     the exact one-pass aggregation runs instead (None is returned). An undetected merge needs two
     ids equal in both hashes. Per customer and cell the first moment and per customer and stage
     the last moment are one ``minimum.at``/``maximum.at`` each over dense arrays; a customer
@@ -242,7 +213,7 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
         k=ibis.ifelse(ev.ts.isnull(), ibis.null("uint16"), cell.cast("uint16")),  # no time: no cell
     )
     tbl = store.read_arrow(e)
-    codes, n = _number(tbl.column("h").to_numpy())
+    codes, n = dense_numbers(tbl.column("h").to_numpy())
     h2 = tbl.column("h2").to_numpy()
     rep = np.empty(n, h2.dtype)
     rep[codes] = h2

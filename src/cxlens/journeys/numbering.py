@@ -1,5 +1,5 @@
 """Dense numbers for 64-bit hashes, shared by the journey analyses' NumPy fast paths (the funnel's
-packed scan; the journey map's flow scan has its own copy, ``maps._number``, until it switches)."""
+packed scan and the journey map's flow scan)."""
 
 from __future__ import annotations
 
