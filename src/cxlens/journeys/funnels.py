@@ -1123,14 +1123,8 @@ class FunnelQuery:
             cust_k, r_k = kc[f] >> shift, secs(kc[f])
             reach_first[k] = (cust_k, r_k)
             if self.times:
-                if self.time_basis == "chain":
-                    d = r_k - secs(prev_key[f])
-                else:  # the customer's first moment at step k−1 (reached by every customer at k)
-                    pk, pr = reach_first[k - 1]
-                    d = r_k - pr[np.searchsorted(pk, cust_k)]
-                d = d.astype("float64")
-                med, p90 = (float(x) for x in np.quantile(d, [0.5, 0.9])) if len(d) else (np.nan, np.nan)
-                out[f"median_seconds_{k}"], out[f"p90_seconds_{k}"] = [med], [p90]
+                chain_prev = secs(prev_key[f]) if self.time_basis == "chain" else None
+                self._step_times(out, k, r_k, chain_prev, cust_k, reach_first)
         return out
 
     def _text_sorted_summary(self, events: ir.Table) -> pd.DataFrame:
@@ -1212,15 +1206,31 @@ class FunnelQuery:
             keys_k, r_k = key[pos[firsts]], secs(pos[firsts])
             reach_first[k] = (keys_k, r_k)
             if self.times:
-                if self.time_basis == "chain":
-                    d = r_k - secs(prev_pos[firsts])
-                else:  # the customer's first moment at step k−1 (reached by every customer at k)
-                    pk, pr = reach_first[k - 1]
-                    d = r_k - pr[np.searchsorted(pk, keys_k)]
-                d = d.astype("float64")
-                med, p90 = (float(x) for x in np.quantile(d, [0.5, 0.9])) if len(d) else (np.nan, np.nan)
-                out[f"median_seconds_{k}"], out[f"p90_seconds_{k}"] = [med], [p90]
+                chain_prev = secs(prev_pos[firsts]) if self.time_basis == "chain" else None
+                self._step_times(out, k, r_k, chain_prev, keys_k, reach_first)
         return pd.DataFrame(out)
+
+    def _step_times(
+        self,
+        out: dict[str, Any],
+        k: int,
+        r_k: np.ndarray,
+        chain_prev: np.ndarray | None,
+        keys_k: np.ndarray,
+        reach_first: dict[int, tuple[np.ndarray, np.ndarray]],
+    ) -> None:
+        """Median and p90 seconds to step ``k`` into ``out``, for the sorted scans: from the chain's
+        step-(k−1) moment (``chain_prev``, whole seconds, one per customer reaching ``k``) with
+        ``time_basis="chain"``, else from the customer's first moment at step k−1 (``reach_first``:
+        sorted customer keys and their first whole seconds per step; ``keys_k`` those reaching ``k``)."""
+        if chain_prev is not None:  # time_basis "chain"
+            d = r_k - chain_prev
+        else:  # every customer reaching k reached k−1
+            pk, pr = reach_first[k - 1]
+            d = r_k - pr[np.searchsorted(pk, keys_k)]
+        d = d.astype("float64")
+        med, p90 = (float(x) for x in np.quantile(d, [0.5, 0.9])) if len(d) else (np.nan, np.nan)
+        out[f"median_seconds_{k}"], out[f"p90_seconds_{k}"] = [med], [p90]
 
     def finish(self, wide: pd.DataFrame) -> pd.DataFrame:
         """Turn a :meth:`to_expr` result into the tidy table: every step of every group,
