@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -415,9 +416,16 @@ def test_voice_themes_and_pain_points_commands(tmp_path):
     assert pains and all(p["negative"] <= p["n"] for p in pains)
     bad = run("--workspace", str(path), "voice", "themes", "--rules", str(tmp_path / "missing.yaml"))
     assert bad.returncode == 1 and "missing.yaml" in bad.stderr
-    # pain points say what each effect means: score with the theme vs without, and its interval
+    # pain points say what each effect means: score with the theme vs without, and its interval; the
+    # row of the verbatims without a theme ("other", not an issue theme) compares them with the rest
     scored = [p for p in pains if p.get("effect") is not None and p["effect"] == p["effect"]]
-    assert all(" when the theme is mentioned vs " in p["explanation"] for p in scored)
+    assert any(p["issue"] for p in scored)
+    assert all(" when the theme is mentioned vs " in p["explanation"] for p in scored if p["issue"])
+    assert all(
+        p["theme"] == "other" and re.search(r" without a theme vs \S+ with one: ", p["explanation"])
+        for p in scored
+        if not p["issue"]
+    )
     bad_k = run("--workspace", str(path), "voice", "themes", "--k", "ten", "--refit")
     assert bad_k.returncode == 1 and "number of themes (--k) is 'ten'" in " ".join(bad_k.stderr.split())
 
