@@ -120,21 +120,27 @@ def test_packed_scan_falls_back_when_the_first_hash_collides(con, monkeypatch):
         calls.append(value)
         return value.length().cast("uint64") if len(calls) % 2 else duckdb_hash(value)
 
-    fell_back = []
-    text_sorted = FunnelQuery._text_sorted_summary
-
-    def spy(self, events):
-        fell_back.append(1)
-        return text_sorted(self, events)
-
     monkeypatch.setattr(funnels_mod, "duckdb_hash", weak_hash)
-    monkeypatch.setattr(FunnelQuery, "_text_sorted_summary", spy)
+    fell_back = _count_fallbacks(monkeypatch)
     rng = np.random.default_rng(8)
     df = random_events(rng, customers=12)
     t = con.create_table("fuzz", ibis.memtable(df, schema=events_schema()), overwrite=True)
     q = {"steps": ["a", "b", "c"], "window": "6m"}
     pd.testing.assert_frame_equal(FunnelQuery(**q).run(t), reference_funnel(df, **q), check_dtype=False)
     assert calls and fell_back
+
+
+def _count_fallbacks(monkeypatch) -> list[int]:
+    """A list that gets one item each time the text-sorted scan (the packed scan's fallback) runs."""
+    fell_back: list[int] = []
+    text_sorted = FunnelQuery._text_sorted_summary
+
+    def spy(self, events):
+        fell_back.append(1)
+        return text_sorted(self, events)
+
+    monkeypatch.setattr(FunnelQuery, "_text_sorted_summary", spy)
+    return fell_back
 
 
 def test_packed_scan_falls_back_when_the_key_does_not_fit(con, monkeypatch):
@@ -148,14 +154,7 @@ def test_packed_scan_falls_back_when_the_key_does_not_fit(con, monkeypatch):
         rows.append(f"('c{j}', TIMESTAMP '3000-01-01 00:00:00' + INTERVAL {j + 3} MICROSECOND, '{second}')")
     con.raw_sql(f"CREATE OR REPLACE TABLE far AS SELECT * FROM (VALUES {', '.join(rows)}) v(customer_id, ts, name)")
     t = con.table("far")
-    fell_back = []
-    text_sorted = FunnelQuery._text_sorted_summary
-
-    def spy(self, events):
-        fell_back.append(1)
-        return text_sorted(self, events)
-
-    monkeypatch.setattr(FunnelQuery, "_text_sorted_summary", spy)
+    fell_back = _count_fallbacks(monkeypatch)
     out = FunnelQuery(["a", "b"], window="1000000d").run(t)
     assert fell_back
     assert out["customers"].tolist() == [20, 10]
