@@ -236,7 +236,14 @@ def jsonable_tree(v: Any) -> Any:
 
 
 def print_bench(title: str, res: dict[str, Any], fmt: Fmt = Fmt.table) -> None:
-    """A benchmark's figures as ``what, value`` rows (plain text when piped, nothing cut)."""
+    """A benchmark's figures as ``what, value`` rows (plain text when piped, nothing cut).
+
+    The machine's calibration figures (``benchmarks.machine``) are added last, so absolute rates from
+    different days can be compared.
+    """
+    from benchmarks.machine import calibration  # importable: every bench command called benchmarks()
+
+    res = {**res, **calibration()}
     if fmt is Fmt.json:
         sys.stdout.write(json.dumps(jsonable_tree(res), indent=1, ensure_ascii=False) + "\n")
         return
