@@ -326,3 +326,28 @@ def test_big_bodies_parsed_in_a_worker_process_land_like_the_others(tmp_path):
         page = ws.sql("SELECT touchpoint, stage FROM events WHERE event_id = 'w-page'").iloc[0]
         assert (page.touchpoint, page.stage) == (tp.touchpoint, tp.stage)  # journey fill on the worker's table
         assert ws.sql("SELECT email FROM customers WHERE customer_id = 'u1'")["email"].tolist() == ["w@x.example"]
+
+
+def test_big_requests_reach_the_writer_as_a_table_and_small_ones_as_rows(env, monkeypatch):
+    """The server builds a big request's Arrow table before queueing it (the writer thread then does little
+    but DuckDB's GIL-free work); a small request leaves its rows to the writer's one table a group."""
+    from cxlens.collect.writer import Collector
+    from cxlens.web.api.collect import SEAL_MESSAGES
+
+    client, hub, shop_key, _, _ = env
+    seen = []
+    real = Collector.commit
+
+    async def spy(self, messages):
+        seen.append((messages.count, messages.table is not None, len(messages.rows)))
+        return await real(self, messages)
+
+    monkeypatch.setattr(Collector, "commit", spy)
+    big = {"batch": [{"type": "track", "userId": f"u{i}", "event": "E", "messageId": f"b{i}"}
+                     for i in range(SEAL_MESSAGES)]}  # fmt: skip
+    assert client.post("/v1/batch", content=orjson.dumps(big), headers=basic(shop_key)).status_code == 200
+    small = {"userId": "u1", "event": "Small", "messageId": "s1"}
+    assert client.post("/v1/track", json=small, headers=basic(shop_key)).status_code == 200
+    assert seen == [(SEAL_MESSAGES, True, 0), (1, False, 1)]
+    ws = hub.get("shop")
+    assert ws.sql("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM events").values.tolist() == [[201, 201]]

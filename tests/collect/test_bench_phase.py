@@ -14,7 +14,15 @@ from pathlib import Path
 
 import orjson
 import pytest
-from benchmarks.collect import SENT_AT, BatchBodies, _behaviour_message, _children, _cpu_seconds, _message
+from benchmarks.collect import (
+    SENT_AT,
+    BatchBodies,
+    _behaviour_message,
+    _children,
+    _cpu_seconds,
+    _message,
+    _thread_cpu_seconds,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,3 +93,23 @@ def _own_cpu(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="Linux /proc")
+def test_event_loop_cpu_is_the_main_threads_alone():
+    # a process whose main thread sleeps while a second thread burns CPU, as the writer does while the
+    # event loop idles: the main thread's figure stays small, the process's counts the burn
+    burn = ("import threading, time\n"
+            "def burn():\n    t = time.thread_time()\n    while time.thread_time() - t < 0.6: pass\n"
+            "threading.Thread(target=burn).start()\ntime.sleep(30)")  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", burn])
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _cpu_seconds(proc.pid) < 0.6:
+            time.sleep(0.1)
+        assert _cpu_seconds(proc.pid) >= 0.6
+        assert _thread_cpu_seconds(proc.pid, proc.pid) < 0.3
+        assert _thread_cpu_seconds(proc.pid, 1 << 30) != _thread_cpu_seconds(proc.pid, 1 << 30)  # NaN: no thread
+    finally:
+        proc.kill()
+        proc.wait()

@@ -12,7 +12,7 @@ import pytest
 
 import cxlens
 from cxlens.collect import Collector, close_collectors, collector_for, id_hash, parse_messages
-from cxlens.collect.writer import SeenIds
+from cxlens.collect.writer import SeenIds, _Job
 
 NOW = datetime(2024, 5, 1, 12, 0, 0)
 
@@ -142,3 +142,57 @@ def test_an_erased_event_can_be_sent_again(ws):
     assert (res.inserted, res.duplicates) == (1, 1)
     assert ws.sql("SELECT count(*) AS n FROM collect_ids")["n"][0] == 3  # one hash per committed row
     close_collectors(ws)
+
+
+def _awkward_group(tp):
+    """Three requests covering what the writer treats specially: a repeat inside a request and across
+    requests, an identify with a link, a page named like a journey touchpoint, unicode, long ids and nulls."""
+    long_id = "é" * 256
+    return [
+        [
+            track("a", properties={"revenue": "12.5", "url": "https://x.example/ü"}),
+            track("b", user=long_id, properties={"touchpoint": tp.touchpoint}),
+            track("a"),
+            {"type": "identify", "userId": "u9", "anonymousId": "anon", "messageId": "i", "traits": {"plan": "pro"}},
+        ],
+        [
+            {"type": "page", "anonymousId": "anon", "messageId": "p", "name": tp.touchpoint},
+            track("b"),  # committed by the request before, in the same group
+            track("c", properties={"x": None, "session_id": 7, "stage": "custom"}),
+        ],
+        [{"type": "screen", "userId": "u9", "name": "Home", "timestamp": "2024-05-01T11:00:00+02:00"}],
+    ]
+
+
+def _stored(ws):
+    ev = ws.rows("SELECT * FROM events ORDER BY event_id")  # tuples: None stays None (no NaN != NaN)
+    cu = ws.rows("SELECT * FROM customers ORDER BY customer_id")
+    links = ws.rows("SELECT * FROM collect_identities ORDER BY 1, 2")
+    ids = sorted(ws.rows("SELECT h FROM collect_ids"))
+    return ev, cu, links, ids
+
+
+@pytest.mark.parametrize("sealed", [(True, True, True), (True, False, True), (False, True, False)])
+def test_sealed_requests_store_exactly_what_requests_with_rows_store(tmp_path, sealed):
+    """Messages.seal (the server builds a big request's Arrow table before queueing it) changes where the
+    table is built, not what is stored: the same group, some requests sealed, against all left as rows."""
+    stored, results = [], []
+    for name, how in (("rows", (False, False, False)), ("sealed", sealed)):
+        ws = cxlens.open(tmp_path / f"{name}.duckdb")
+        tp = ws.sql("SELECT touchpoint, stage FROM journey_touchpoints LIMIT 1").iloc[0]
+        requests = [batch(*msgs) for msgs in _awkward_group(tp)]
+        for m, seal in zip(requests, how, strict=True):
+            if seal:
+                assert m.seal() is m and m.rows == [] and m.hashes == [] and m.table is not None
+        c = Collector(ws)
+        c.close()  # stop its thread: the group is committed here, as ONE group, in this thread
+        results.append([(r.inserted, r.duplicates) for r in c._commit([_Job(m, None) for m in requests])])
+        stored.append(_stored(ws))
+        ws.close()
+    assert results[0] == results[1] == [(3, 1), (2, 1), (1, 0)]
+    assert stored[0] == stored[1]
+    events = {e[0]: e for e in stored[0][0]}
+    assert len(events) == 6 and {"a", "b", "c", "i", "p"} <= set(events)
+    assert events["p"][9] == tp.stage and events["c"][9] == "custom"  # journey fill on sealed tables too
+    assert events["a"][12] == 12.5 and events["c"][3] == "7"
+    assert len(stored[0][1]) == 1 and len(stored[0][2]) == 1 and len(stored[0][3]) == 6

@@ -192,6 +192,20 @@ class Messages:
                     "requires identity verification (HMAC-SHA256 of the user id with the workspace's identity secret)"
                 )
 
+    def seal(self) -> Messages:
+        """Build the Arrow table now and drop the Python rows (returns ``self``).
+
+        The collection server calls it in the request, before queueing: the writer then receives a
+        ready table and only does what DuckDB runs without the GIL. Building the table in the writer
+        kept it holding the GIL for ≈ 1.5 µs an event (``pa.array`` over Python objects) while the
+        event-loop thread waited for it, and made every commit wait for the GIL it shares with the
+        parsing thread; a table per request costs the same as one per group (1.5-1.7 against
+        1.4-1.8 µs an event, measured), and the rows' Python objects are freed before the commit.
+        """
+        self.to_table()
+        self.rows, self.hashes = [], []
+        return self
+
     def to_table(self) -> pa.Table:
         """The rows as an Arrow table (built once; what the writer inserts)."""
         if self.table is None:
@@ -221,10 +235,7 @@ def parse_request(body: bytes, kind: str, received: datetime, limits: Limits = D
     The whole CPU-bound part of a request, in one picklable call, so a server can run it in a
     worker process (``cxlens collect --parse-workers``) and hand the writer a ready table.
     """
-    m = parse_messages(parse_body(body, limits), kind, received, limits)
-    m.to_table()
-    m.rows, m.hashes = [], []
-    return m
+    return parse_messages(parse_body(body, limits), kind, received, limits).seal()
 
 
 try:  # CPython's own MD5: ≈ 2x cheaper to create than OpenSSL's through hashlib (the same digest)

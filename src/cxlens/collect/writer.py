@@ -135,6 +135,29 @@ def _resolve(jobs: list[_Job], results: list[CommitResult | None], errors: list[
             pass
 
 
+def _tables(jobs: list[_Job]) -> list[pa.Table]:
+    """The group's Arrow tables, in the order the requests came: a request sealed before queueing
+    (:meth:`Messages.seal`, or parsed in a worker process) brings its table; each run of requests whose
+    rows are still Python lists becomes ONE table (a table each would cost ≈ 13 Arrow conversions a
+    request). The order matters: an id repeated inside a group keeps its first occurrence."""
+    tables: list[pa.Table] = []
+    rows: list[list[Any]] = []
+    hashes: list[int] = []
+    for job in jobs:
+        m = job.messages
+        if m.table is None:
+            rows += m.rows
+            hashes += m.hashes
+            continue
+        if rows:
+            tables.append(Messages(rows=rows, hashes=hashes).to_table())
+            rows, hashes = [], []
+        tables.append(m.table)
+    if rows:
+        tables.append(Messages(rows=rows, hashes=hashes).to_table())
+    return tables
+
+
 class Collector:
     """The writer of one workspace (see the module docstring).
 
@@ -275,19 +298,7 @@ class Collector:
         return [results[id(job)] for job in order]
 
     def _commit_group(self, jobs: list[_Job]) -> dict[int, CommitResult]:
-        # requests whose rows are still Python lists become ONE table (a table each would cost
-        # ≈ 13 Arrow conversions a request); those parsed in a worker process come as tables
-        pending = [job for job in jobs if job.messages.table is None]
-        ready = [job for job in jobs if job.messages.table is not None]
-        jobs = pending + ready
-        tables = [job.messages.table for job in ready]
-        if pending:
-            merged = Messages(
-                rows=[r for job in pending for r in job.messages.rows],
-                hashes=[h for job in pending for h in job.messages.hashes],
-            )
-            tables.insert(0, merged.to_table())
-        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        table = pa.concat_tables(tables) if len(tables := _tables(jobs)) > 1 else tables[0]
         table = self._fill_journey(table)
         hashes = np.asarray(table.column("_h").to_numpy(), dtype=np.uint64)
         keep = self._dedupe(table, hashes)

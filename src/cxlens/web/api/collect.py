@@ -58,6 +58,10 @@ SDK_FILE = Path(__file__).resolve().parents[1] / "static" / "sdk" / "cxlens.js"
 ACK = b'{"success":true}'
 #: bodies at least this big are parsed in a worker process when the app has a ``parse_pool``
 PARSE_IN_WORKER_BYTES = 16 * 1024
+#: requests of at least this many messages get their Arrow table in the request (:meth:`Messages.seal`);
+#: smaller ones leave their rows to the writer, which makes one table of a whole group (a table has a
+#: fixed cost of ≈ 40-80 µs: 80 µs an event for a single message, 1 µs at 256 messages, measured)
+SEAL_MESSAGES = 200
 DEFAULT_RATE = 1000.0  # requests a second per key (Segment's HTTP API allows 1,000 a second per source)
 
 
@@ -281,6 +285,8 @@ async def collect(request: Request, kind: str) -> Response:
             )
         else:
             messages = parse_messages(parse_body(body, limits) if data is None else data, kind, received, limits)
+            if messages.count >= SEAL_MESSAGES:  # its Arrow table built here, not in the writer (Messages.seal)
+                messages.seal()
         if ctx.key.kind != "secret":  # a public write key: only user ids signed by the site's server count
             required = bool(collector.setting(REQUIRED_SETTING, False))
             if messages.identifies or messages.user_hashes or required:
