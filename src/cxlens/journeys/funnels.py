@@ -1124,9 +1124,12 @@ class FunnelQuery:
         of a number, otherwise two ids share a hash (see :func:`_packed_keys`). Customer number,
         time and step are packed into one ``int64`` per row and sorted (one SIMD sort of plain
         integers, several times cheaper than DuckDB's ``ORDER BY`` of the text id), and
-        :func:`_walk_packed` walks the steps. When the three do not fit 63 bits, a hash collides
-        or a time is not finite, :meth:`_text_sorted_summary` (DuckDB sorting by the text id)
-        computes the same summary."""
+        :meth:`_walk_packed` walks the steps. The rows are read in any order
+        (:func:`_unordered_reads`), and the customers are split in two halves by their first hash
+        (:data:`_SPLIT`), each numbered, sorted and walked in its own thread; the halves' counts
+        add up and their seconds to convert are pooled before the quantiles. When the three do not
+        fit 63 bits, a hash collides or a time is not finite, :meth:`_text_sorted_summary` (DuckDB
+        sorting by the text id) computes the same summary."""
         n = len(self._steps)
         names = [s.value for s in self._steps]
         cid = events.customer_id
@@ -1176,13 +1179,12 @@ class FunnelQuery:
         self, key: np.ndarray, shift: int, unit: int, t0: int, n: int
     ) -> tuple[list[int], dict[int, np.ndarray]]:
         """Per-step customer counts and seconds to convert (whole seconds, one per customer
-        reaching the step; empty with ``times=False``) from the sorted packed keys of
+        reaching the step, by step from 2; none with ``times=False``) from the sorted packed keys of
         :func:`_packed_keys`.
 
         Every step-1 row starts a chain. For step k, each step-k row's predecessor is the latest
-        step-(k−1) chain row before it in the sorted order (one binary search over the chain rows'
-        positions); it is valid when it belongs to the same customer and its chain started
-        within the window. Starts never decrease along a customer's order (the ASOF argument of
+        step-(k−1) chain row before it in the sorted order (:func:`_latest_before`); it is valid
+        when it belongs to the same customer and its chain started within the window. Starts never decrease along a customer's order (the ASOF argument of
         ``docs/funnels.md``), so the latest predecessor carries the latest start; equal times sort
         by step descending, so ties never advance. A chain row is carried as one integer,
         ``customer << shift | start << 3``: the same-customer test is one comparison with the
@@ -1223,8 +1225,9 @@ class FunnelQuery:
             counts.append(len(f))
             cust_k, r_k = kc[f] >> shift, secs(kc[f])
             reach_first[k] = (cust_k, r_k)
-            chain_prev = secs(prev_key[f]) if self.time_basis == "chain" else None
-            deltas[k] = _step_deltas(k, r_k, chain_prev, cust_k, reach_first) if self.times else r_k[:0]
+            if self.times:
+                chain_prev = secs(prev_key[f]) if self.time_basis == "chain" else None
+                deltas[k] = _step_deltas(k, r_k, chain_prev, cust_k, reach_first)
         return counts, deltas
 
     def _text_sorted_summary(self, events: ir.Table) -> pd.DataFrame:
