@@ -538,7 +538,7 @@ def _unordered_reads(events: ir.Table) -> Iterator[None]:
     """Let DuckDB return rows in any order while the block runs.
 
     A result that must keep the scan's order is gathered by one thread (at 10M events the packed
-    scan's read took 0.95 s of wall time for 0.93 CPU-s that way, 0.40 s in any order); the packed
+    scan's read took ≈ 1 s of wall time for ≈ 1 CPU-s that way, ≈ 0.4 s in any order); the packed
     scan sorts the rows itself, so their order does not matter. Workspaces already run with the
     setting off (``cxlens.store.core.SETTINGS``); on a connection that has it on, it is switched
     off for the read and back on after it (DuckDB has no per-query form of the setting)."""
