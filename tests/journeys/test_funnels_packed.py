@@ -145,10 +145,10 @@ def _count_fallbacks(monkeypatch) -> list[int]:
 
 def test_packed_scan_falls_back_when_the_key_does_not_fit(con, monkeypatch):
     # microsecond times two thousand years apart leave 4 bits for the customer number, too few
-    # for 20 customers: the text-sorted scan (today's path) answers (pandas cannot hold these
-    # times, so the reference cannot be run; the counts are checked by hand)
+    # for the ~32 customers of either half of 64: the text-sorted scan (today's path) answers
+    # (pandas cannot hold these times, so the reference cannot be run; the counts are checked by hand)
     rows = []
-    for j in range(20):
+    for j in range(64):
         first, second = ("a", "b") if j % 2 == 0 else ("b", "a")
         rows.append(f"('c{j}', TIMESTAMP '1000-01-01 00:00:00' + INTERVAL {j + 1} MICROSECOND, '{first}')")
         rows.append(f"('c{j}', TIMESTAMP '3000-01-01 00:00:00' + INTERVAL {j + 3} MICROSECOND, '{second}')")
@@ -157,4 +157,118 @@ def test_packed_scan_falls_back_when_the_key_does_not_fit(con, monkeypatch):
     fell_back = _count_fallbacks(monkeypatch)
     out = FunnelQuery(["a", "b"], window="1000000d").run(t)
     assert fell_back
-    assert out["customers"].tolist() == [20, 10]
+    assert out["customers"].tolist() == [64, 32]
+
+
+def _customer_hashes(con, t) -> pd.Series:
+    """Each customer's first hash (DuckDB's ``hash`` of the id, as unsigned), computed by SQL apart
+    from the scan: ``coalesce(customer_id, anonymous_id)`` → hash."""
+    sql = f"SELECT DISTINCT coalesce(customer_id, anonymous_id) AS c FROM {t.get_name()} WHERE c IS NOT NULL"
+    ids = con.raw_sql(f"SELECT c, hash(c) AS h FROM ({sql})").df()
+    return ids.set_index("c")["h"].astype("uint64").sort_values()
+
+
+def _count_parts(monkeypatch) -> list[tuple[bool, list[int]]]:
+    """A list that gets ``(lower, step counts)`` each time a half of the packed scan is walked."""
+    seen: list[tuple[bool, list[int]]] = []
+    part = FunnelQuery._packed_part
+
+    def spy(self, h, h2, o, lower):
+        out = part(self, h, h2, o, lower)
+        seen.append((lower, out[0] if out is not None else None))
+        return out
+
+    monkeypatch.setattr(FunnelQuery, "_packed_part", spy)
+    return seen
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), where=st.sampled_from(["at", "after", "zero", "top"]))
+def test_packed_scan_split_at_any_customer_equals_text_sorted_scan_and_reference(con, seed, where):
+    # the two halves are cut at a customer's own hash ("at": it opens the upper half; "after": it
+    # closes the lower one), below every hash (the lower half empty) or above every hash (the
+    # upper half empty); each half's step-1 count must be the customers on its side of the cut,
+    # counted from DuckDB's hashes by SQL, and the sum the whole funnel
+    rng = np.random.default_rng(seed)
+    df, unit = awkward_events(rng)
+    t = con.create_table("split", ibis.memtable(df, schema=events_schema()), overwrite=True)
+    hashes = _customer_hashes(con, t)
+    if len(hashes) == 0:
+        return
+    pick = int(hashes.iloc[int(rng.integers(0, len(hashes)))])
+    cut = {"at": pick, "after": pick + 1, "zero": 0, "top": 2**64 - 1}[where]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(funnels_mod, "_SPLIT", np.uint64(cut))
+        seen = _count_parts(mp)
+        q = {"steps": ["a", "b", "c"], "window": str(rng.choice(["1s", "1m", "5m"])), "time_basis": "first"}
+        got, old = run_both(t, q)
+    pd.testing.assert_frame_equal(got, old[got.columns], check_dtype=False)
+    starters = set(df.loc[df["name"] == "a"].pipe(lambda d: d["customer_id"].fillna(d["anonymous_id"])).dropna())
+    below = sum(1 for c in starters if hashes[c] < cut)
+    assert sorted((lower, counts[0]) for lower, counts in seen) == [(False, len(starters) - below), (True, below)]
+    exp = reference_funnel(df, **q)
+    cols = [c for c in exp.columns if unit == "s" or not c.endswith("_seconds")]
+    pd.testing.assert_frame_equal(FunnelQuery(**q).run(t)[cols], exp[cols], check_dtype=False, atol=1e-9)
+
+
+def test_packed_scan_with_one_customer_and_with_none(con, monkeypatch):
+    # one customer: one half holds every row, the other is empty; no customer (only events without
+    # an id): no row is read and the text-sorted scan answers with zeros
+    seen = _count_parts(monkeypatch)
+    one = pd.DataFrame(
+        {
+            "customer_id": ["solo"] * 4,
+            "ts": pd.to_datetime(
+                ["2024-01-01 00:00:00", "2024-01-01 00:00:05", "2024-01-01 00:00:05", "2024-01-01 00:01:00"]
+            ),
+            "name": ["a", "b", "a", "c"],
+        }
+    )
+    t = con.create_table("one", ibis.memtable(one.pipe(_canonical), schema=events_schema()), overwrite=True)
+    out = FunnelQuery(["a", "b", "c"], window="1m").run(t)
+    assert out["customers"].tolist() == [1, 1, 1]
+    assert out["median_seconds"].tolist()[1:] == [5.0, 55.0]
+    assert sorted(c[0] for _, c in seen) == [0, 1]
+    none = one.assign(customer_id=None)
+    t = con.create_table("none", ibis.memtable(none.pipe(_canonical), schema=events_schema()), overwrite=True)
+    fell_back = _count_fallbacks(monkeypatch)
+    out = FunnelQuery(["a", "b", "c"], window="1m").run(t)
+    assert out["customers"].tolist() == [0, 0, 0] and fell_back
+
+
+def _canonical(df: pd.DataFrame) -> pd.DataFrame:
+    from cxlens.journeys.funnel_reference import canonical_events
+
+    return canonical_events(df.assign(anonymous_id=None, channel=None, properties=None))
+
+
+def test_packed_scan_reads_in_any_order_and_restores_the_setting(con, monkeypatch):
+    # the read runs with preserve_insertion_order off (DuckDB gathers the rows on every thread)
+    # and the connection's own setting comes back afterwards, also when the read fails
+    raw = con.con
+    setting = "SELECT current_setting('preserve_insertion_order')"
+    during: list[bool] = []
+    real = ibis.expr.types.Table.to_pyarrow
+
+    def spy(self, *a, **kw):
+        during.append(raw.execute(setting).fetchone()[0])
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(ibis.expr.types.Table, "to_pyarrow", spy)
+    df = random_events(np.random.default_rng(5), customers=5)
+    t = con.create_table("order", ibis.memtable(df, schema=events_schema()), overwrite=True)
+    q = {"steps": ["a", "b"], "window": "5m"}
+    for before in (True, False):
+        raw.execute(f"SET preserve_insertion_order = {before}")
+        during.clear()
+        pd.testing.assert_frame_equal(FunnelQuery(**q).run(t), reference_funnel(df, **q), check_dtype=False)
+        assert during[0] is False and raw.execute(setting).fetchone()[0] is before
+
+    def boom(self, *a, **kw):
+        raise RuntimeError("read failed")
+
+    monkeypatch.setattr(ibis.expr.types.Table, "to_pyarrow", boom)
+    raw.execute("SET preserve_insertion_order = true")
+    with pytest.raises(RuntimeError, match="read failed"):
+        FunnelQuery(**q).run(t)
+    assert raw.execute(setting).fetchone()[0] is True

@@ -36,7 +36,8 @@ import datetime as dt
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -478,6 +479,78 @@ def _customer_numbers(h: np.ndarray, h2: np.ndarray, bits: int) -> np.ndarray | 
         hit = bad[i] == h[rows]
         out[rows[hit]] = (1 << (bits - 1)) + i[hit]
     return out
+
+
+def _step_deltas(
+    k: int,
+    r_k: np.ndarray,
+    chain_prev: np.ndarray | None,
+    keys_k: np.ndarray,
+    reach_first: dict[int, tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """Seconds to step ``k``, one per customer reaching it, for the sorted scans: from the chain's
+    step-(k−1) moment (``chain_prev``, whole seconds) with ``time_basis="chain"``, else (None) from
+    the customer's first moment at step k−1 (``reach_first``: sorted customer keys and their first
+    whole seconds per step; ``keys_k`` those reaching ``k``, ``r_k`` their first moment at k)."""
+    if chain_prev is not None:  # time_basis "chain"
+        return r_k - chain_prev
+    pk, pr = reach_first[k - 1]  # every customer reaching k reached k−1
+    return r_k - pr[np.searchsorted(pk, keys_k)]
+
+
+def _time_columns(out: dict[str, Any], k: int, d: np.ndarray) -> None:
+    """``median_seconds_k`` and ``p90_seconds_k`` (linear interpolation) of the seconds ``d`` into
+    ``out``; NaN when nobody reached step ``k``."""
+    d = d.astype("float64")
+    med, p90 = (float(x) for x in np.quantile(d, [0.5, 0.9])) if len(d) else (np.nan, np.nan)
+    out[f"median_seconds_{k}"], out[f"p90_seconds_{k}"] = [med], [p90]
+
+
+def _latest_before(rows: int, pos: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """For each of the sorted positions ``cur`` (none of them in ``pos``, both below ``rows``), the
+    index in ``pos`` (sorted) of the latest position before it, −1 when there is none.
+
+    A running count of the ``pos`` rows over all ``rows`` rows, read at ``cur``: at 6M rows a
+    quarter of the time of a binary search per position (``np.searchsorted(pos, cur) − 1``)."""
+    count = np.zeros(rows, np.int32 if rows < 2**31 else np.int64)
+    count[pos] = 1
+    np.cumsum(count, out=count)
+    j = count[cur]
+    j -= 1
+    return j
+
+
+#: the packed scan splits the customers at this first-hash value into two halves, numbered, sorted
+#: and walked in two threads (NumPy's sorts, binary searches and array passes release the GIL);
+#: a customer's rows all share one hash, so no customer spans the halves
+_SPLIT = np.uint64(1 << 63)
+
+
+def _by_halves(work: Callable[[bool], Any]) -> list[Any]:
+    """``[work(True), work(False)]`` (the lower and the upper half), run in two threads."""
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(work, lower) for lower in (True, False)]
+        return [f.result() for f in futures]
+
+
+@contextmanager
+def _unordered_reads(events: ir.Table) -> Iterator[None]:
+    """Let DuckDB return rows in any order while the block runs.
+
+    A result that must keep the scan's order is gathered by one thread (at 10M events the packed
+    scan's read took ≈ 1 s of wall time for ≈ 1 CPU-s that way, ≈ 0.4 s in any order); the packed
+    scan sorts the rows itself, so their order does not matter. Workspaces already run with the
+    setting off (``cxlens.store.core.SETTINGS``); on a connection that has it on, it is switched
+    off for the read and back on after it (DuckDB has no per-query form of the setting)."""
+    con = events._find_backend().con
+    (keep,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    if keep:
+        con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        if keep:
+            con.execute("SET preserve_insertion_order = true")
 
 
 @ibis.udf.scalar.builtin(name="xxhash64")
@@ -1051,9 +1124,12 @@ class FunnelQuery:
         of a number, otherwise two ids share a hash (see :func:`_packed_keys`). Customer number,
         time and step are packed into one ``int64`` per row and sorted (one SIMD sort of plain
         integers, several times cheaper than DuckDB's ``ORDER BY`` of the text id), and
-        :func:`_walk_packed` walks the steps. When the three do not fit 63 bits, a hash collides
-        or a time is not finite, :meth:`_text_sorted_summary` (DuckDB sorting by the text id)
-        computes the same summary."""
+        :meth:`_walk_packed` walks the steps. The rows are read in any order
+        (:func:`_unordered_reads`), and the customers are split in two halves by their first hash
+        (:data:`_SPLIT`), each numbered, sorted and walked in its own thread; the halves' counts
+        add up and their seconds to convert are pooled before the quantiles. When the three do not
+        fit 63 bits, a hash collides or a time is not finite, :meth:`_text_sorted_summary` (DuckDB
+        sorting by the text id) computes the same summary."""
         n = len(self._steps)
         names = [s.value for s in self._steps]
         cid = events.customer_id
@@ -1066,23 +1142,49 @@ class FunnelQuery:
         scan = ev.select(
             h=duckdb_hash(ev.c), h2=duckdb_hash(ev.c.reverse()), o=epoch_us(ev.ts) * 8 + (7 - ev.s).cast("int64")
         )
-        tbl = scan.to_pyarrow()
+        with _unordered_reads(events):
+            tbl = scan.to_pyarrow()
         if not tbl.num_rows or tbl.column("o").null_count:  # nothing, or ±infinity (epoch_us: NULL)
             return self._text_sorted_summary(events)
-        packed = _packed_keys(tbl.column("h").to_numpy(), tbl.column("h2").to_numpy(), tbl.column("o").to_numpy())
+        h, h2, o = (tbl.column(c).to_numpy() for c in ("h", "h2", "o"))
         del tbl
-        if packed is None:
+        parts = _by_halves(lambda lower: self._packed_part(h, h2, o, lower))
+        if any(p is None for p in parts):
             return self._text_sorted_summary(events)
-        key, shift, unit, t0 = packed
-        return pd.DataFrame(self._walk_packed(key, shift, unit, t0, n))
+        out: dict[str, list[Any]] = {}
+        for k in range(1, n + 1):
+            out[f"customers_{k}"] = [sum(p[0][k - 1] for p in parts)]  # type: ignore[index]
+            if k > 1 and self.times:  # quantiles of the union: the halves' customers are disjoint
+                _time_columns(out, k, np.concatenate([p[1][k] for p in parts]))  # type: ignore[index]
+        return pd.DataFrame(out)
 
-    def _walk_packed(self, key: np.ndarray, shift: int, unit: int, t0: int, n: int) -> dict[str, list[Any]]:
-        """The summary columns from the sorted packed keys of :func:`_packed_keys`.
+    def _packed_part(
+        self, h: np.ndarray, h2: np.ndarray, o: np.ndarray, lower: bool
+    ) -> tuple[list[int], dict[int, np.ndarray]] | None:
+        """Per-step customer counts and seconds to convert (:meth:`_walk_packed`) of the customers
+        whose first hash is below :data:`_SPLIT` (``lower``) or not; None when their packed key
+        cannot be used (:func:`_packed_keys`)."""
+        mask = h < _SPLIT
+        if not lower:
+            np.logical_not(mask, out=mask)
+        if not mask.any():  # nobody in this half
+            return [0] * len(self._steps), {k: np.empty(0, np.int64) for k in range(2, len(self._steps) + 1)}
+        # np.compress: a third of the time of boolean indexing here
+        packed = _packed_keys(np.compress(mask, h), np.compress(mask, h2), np.compress(mask, o))
+        if packed is None:
+            return None
+        return self._walk_packed(*packed, len(self._steps))
+
+    def _walk_packed(
+        self, key: np.ndarray, shift: int, unit: int, t0: int, n: int
+    ) -> tuple[list[int], dict[int, np.ndarray]]:
+        """Per-step customer counts and seconds to convert (whole seconds, one per customer
+        reaching the step, by step from 2; none with ``times=False``) from the sorted packed keys of
+        :func:`_packed_keys`.
 
         Every step-1 row starts a chain. For step k, each step-k row's predecessor is the latest
-        step-(k−1) chain row before it in the sorted order (one binary search over the chain rows'
-        positions); it is valid when it belongs to the same customer and its chain started
-        within the window. Starts never decrease along a customer's order (the ASOF argument of
+        step-(k−1) chain row before it in the sorted order (:func:`_latest_before`); it is valid
+        when it belongs to the same customer and its chain started within the window. Starts never decrease along a customer's order (the ASOF argument of
         ``docs/funnels.md``), so the latest predecessor carries the latest start; equal times sort
         by step descending, so ties never advance. A chain row is carried as one integer,
         ``customer << shift | start << 3``: the same-customer test is one comparison with the
@@ -1107,25 +1209,26 @@ class FunnelQuery:
         pos = np.flatnonzero(low == 6)
         chain = key[pos] & ~np.int64(7)  # a step-1 row starts its own chain
         f = firsts(chain)
-        out: dict[str, list[Any]] = {"customers_1": [len(f)]}
+        counts, deltas = [len(f)], {}
         reach_first = {1: (chain[f] >> shift, secs(chain[f]))}
         for k in range(2, n + 1):
             cur = np.flatnonzero(low == 7 - k) if len(pos) else pos  # nobody left: no step-k chains
-            j = np.searchsorted(pos, cur) - 1  # the latest chain row before, in (customer, t, step desc) order
+            j = _latest_before(len(key), pos, cur)  # the latest chain row before, in (customer, t, step desc) order
             jj = np.maximum(j, 0)
             kc, prev = key[cur], chain[jj]
             ok = (j >= 0) & (prev >= (kc & cust_bits)) & (kc - prev < limit)
-            prev_key = key[pos[jj[ok]]]
-            kc = kc[ok]
-            pos, chain = cur[ok], (kc & cust_bits) | (prev[ok] & whole)
+            # np.compress: a third of the time of boolean indexing
+            prev_key = key[pos[np.compress(ok, jj)]]
+            kc = np.compress(ok, kc)
+            pos, chain = np.compress(ok, cur), (kc & cust_bits) | (np.compress(ok, prev) & whole)
             f = firsts(chain)
-            out[f"customers_{k}"] = [len(f)]
+            counts.append(len(f))
             cust_k, r_k = kc[f] >> shift, secs(kc[f])
             reach_first[k] = (cust_k, r_k)
             if self.times:
                 chain_prev = secs(prev_key[f]) if self.time_basis == "chain" else None
-                self._step_times(out, k, r_k, chain_prev, cust_k, reach_first)
-        return out
+                deltas[k] = _step_deltas(k, r_k, chain_prev, cust_k, reach_first)
+        return counts, deltas
 
     def _text_sorted_summary(self, events: ir.Table) -> pd.DataFrame:
         """The summary of :meth:`_summary` from one scan sorted by DuckDB (the fallback of
@@ -1219,18 +1322,9 @@ class FunnelQuery:
         keys_k: np.ndarray,
         reach_first: dict[int, tuple[np.ndarray, np.ndarray]],
     ) -> None:
-        """Median and p90 seconds to step ``k`` into ``out``, for the sorted scans: from the chain's
-        step-(k−1) moment (``chain_prev``, whole seconds, one per customer reaching ``k``) with
-        ``time_basis="chain"``, else from the customer's first moment at step k−1 (``reach_first``:
-        sorted customer keys and their first whole seconds per step; ``keys_k`` those reaching ``k``)."""
-        if chain_prev is not None:  # time_basis "chain"
-            d = r_k - chain_prev
-        else:  # every customer reaching k reached k−1
-            pk, pr = reach_first[k - 1]
-            d = r_k - pr[np.searchsorted(pk, keys_k)]
-        d = d.astype("float64")
-        med, p90 = (float(x) for x in np.quantile(d, [0.5, 0.9])) if len(d) else (np.nan, np.nan)
-        out[f"median_seconds_{k}"], out[f"p90_seconds_{k}"] = [med], [p90]
+        """Median and p90 seconds to step ``k`` into ``out``, for the sorted scans (see
+        :func:`_step_deltas`)."""
+        _time_columns(out, k, _step_deltas(k, r_k, chain_prev, keys_k, reach_first))
 
     def finish(self, wide: pd.DataFrame) -> pd.DataFrame:
         """Turn a :meth:`to_expr` result into the tidy table: every step of every group,
