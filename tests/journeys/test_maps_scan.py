@@ -278,11 +278,14 @@ def test_the_cell_bits_tell_every_cell_apart_or_the_exact_aggregation_answers(lo
     assert keys.tolist() == [1, 2, 3] and key.tolist() == [1, 2, 3, 2]  # the second window
     hashes, _, keys, key = maps._cell_numbers(np.array([7 + (1 << 60), 7, 7], np.uint64))
     assert hashes.tolist() == [7, 7 + (1 << 60)] and keys.tolist() == [0, 1 << 12] and key.tolist() == [1 << 12, 0, 0]
+
     def windows(*w):
         return sum(v << (16 * i) for i, v in enumerate(w))
 
     # every window shared by two of the three: no window tells them apart
-    assert maps._cell_numbers(np.array([windows(1, 1, 1, 1), windows(1, 1, 2, 2), windows(2, 2, 1, 1)], np.uint64)) is None
+    assert (
+        maps._cell_numbers(np.array([windows(1, 1, 1, 1), windows(1, 1, 2, 2), windows(2, 2, 1, 1)], np.uint64)) is None
+    )
     assert maps._cell_numbers(np.arange(maps._WIDE_MAX + 1, dtype=np.uint64)) is None  # too many cells
     ws, _ = logs[2]
     store, stages = ws.store, ws.journey.stage_ids
@@ -318,7 +321,6 @@ def test_the_map_counts_one_state_of_the_events_when_a_new_cell_arrives_during_i
     # issue 15: events of a brand-new cell written while the map reads must not be counted into an
     # existing cell. The new touchpoint's cell hash is chosen to share its low 16 bits with an existing
     # cell's (the bits the scan names a cell by); the events arrive right after the map's first read.
-    maps = _maps()
     ws = cxlens.open(tmp_path / "ws.duckdb")
     try:
         st = ws.journey.stage_ids

@@ -230,7 +230,9 @@ def _cell_names(store: Any, ev: ibis.Table, hashes: np.ndarray) -> list[tuple[An
     if len(stages) * len(tps) > _NAMES_MAX:
         return None
     pairs = [(s, t) for s in stages for t in tps]
-    cand = pa.table({"s": pa.array([s for s, _ in pairs], pa.string()), "t": pa.array([t for _, t in pairs], pa.string())})
+    cand = pa.table(
+        {"s": pa.array([s for s, _ in pairs], pa.string()), "t": pa.array([t for _, t in pairs], pa.string())}
+    )
     got = store.read_arrow("SELECT hash(s, t) AS h FROM _cell_pairs", tables={"_cell_pairs": cand})
     names: dict[int, tuple[Any, Any] | None] = {}
     for h, cell in zip(got.column("h").to_numpy(), pairs, strict=True):
