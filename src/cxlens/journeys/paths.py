@@ -46,7 +46,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import duckdb
 import ibis
 import ibis.expr.types as ir
 import numpy as np
@@ -54,6 +53,7 @@ import pandas as pd
 
 from cxlens.errors import ConfigError
 from cxlens.journeys.sqlfns import epoch_us
+from cxlens.store import read_snapshot
 
 __all__ = ["EXIT", "NONE_NODE", "PATH_SEP", "UNITS", "flows", "last_before_dropoff", "paths"]
 
@@ -370,24 +370,8 @@ def _fast_from(
         return None
     b = _base(events, by_field, unit, filters, numbered=False)
     backend = events._find_backend()
-    con = getattr(backend, "con", None)
-    local = IDS_AFTER and isinstance(con, duckdb.DuckDBPyConnection)
-    began = False
-    if local:  # the scan and the tied rows' ids read from one state of the events
-        try:
-            con.begin()
-            began = True
-        except duckdb.TransactionException:  # inside the caller's transaction: already one state
-            pass
-    try:
-        out = _scan_paths(b, backend, start, steps, td, unit, goal, ids_later=local)
-    except BaseException:
-        if began:
-            con.rollback()
-        raise
-    if began:
-        con.commit()
-    return out
+    with read_snapshot(backend) as one_state:  # the scan and the tied rows' ids read one state
+        return _scan_paths(b, backend, start, steps, td, unit, goal, ids_later=IDS_AFTER and one_state)
 
 
 def _scan_paths(
