@@ -183,6 +183,8 @@ def _scan_ok(ev: ibis.Table) -> bool:
 _SQL: dict[tuple[int, Any], str] = {}
 _SQL_MAX = 64
 _SQL_LOCK = threading.Lock()
+#: DuckDB's hashes of the (stage, touchpoint) pairs that named the last scans' cells
+_PAIR_HASHES: dict[tuple[int, tuple], np.ndarray] = {}
 
 
 def _read_arrow(store: Any, expr: ibis.Table) -> Any:
@@ -240,18 +242,33 @@ def _cell_names(store: Any, ev: ibis.Table, hashes: np.ndarray) -> list[tuple[An
     (its events deleted in between), is refused."""
     import pyarrow as pa
 
-    vals = _read_arrow(store, ev.aggregate(_s=ev.stage.collect(distinct=True), _t=ev.touchpoint.collect(distinct=True)))
-    stages = [*(vals.column("_s")[0].as_py() or []), None]  # NULL is not collected: added here
-    tps = [*(vals.column("_t")[0].as_py() or []), None]
+    # (without the NULL filter Ibis would add: a FILTER clause doubles DuckDB's cost here)
+    vals = _read_arrow(
+        store,
+        ev.aggregate(
+            _s=ev.stage.collect(distinct=True, include_null=True),
+            _t=ev.touchpoint.collect(distinct=True, include_null=True),
+        ),
+    )
+    stages = [*dict.fromkeys([*(vals.column("_s")[0].as_py() or []), None])]  # no stage is a cell too
+    tps = [*dict.fromkeys([*(vals.column("_t")[0].as_py() or []), None])]
     if len(stages) * len(tps) > _NAMES_MAX:
         return None
     pairs = [(s, t) for s in stages for t in tps]
-    cand = pa.table(
-        {"s": pa.array([s for s, _ in pairs], pa.string()), "t": pa.array([t for _, t in pairs], pa.string())}
-    )
-    got = store.read_arrow("SELECT hash(s, t) AS h FROM _cell_pairs", tables={"_cell_pairs": cand})
+    key = (id(store), tuple(pairs))
+    got = _PAIR_HASHES.get(key)
+    if got is None:  # DuckDB's hash of each pair, as the scan hashes an event's cell
+        cand = pa.table(
+            {"s": pa.array([s for s, _ in pairs], pa.string()), "t": pa.array([t for _, t in pairs], pa.string())}
+        )
+        got = store.read_arrow("SELECT hash(s, t) AS h FROM _cell_pairs", tables={"_cell_pairs": cand})
+        got = got.column("h").to_numpy()
+        with _SQL_LOCK:
+            _PAIR_HASHES[key] = got
+            while len(_PAIR_HASHES) > _SQL_MAX:
+                _PAIR_HASHES.pop(next(iter(_PAIR_HASHES)))
     names: dict[int, tuple[Any, Any] | None] = {}
-    for h, cell in zip(got.column("h").to_numpy(), pairs, strict=True):
+    for h, cell in zip(got, pairs, strict=True):
         names[int(h)] = cell if names.setdefault(int(h), cell) == cell else None  # None: two names
     out = [names.get(int(h)) for h in hashes]
     return None if any(c is None for c in out) else out  # type: ignore[return-value]
