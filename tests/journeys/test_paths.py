@@ -322,3 +322,68 @@ def test_paths_sorted_scan_ties_across_arrow_chunks(monkeypatch):
     slow = paths(t, start="view", steps=3, top=None, goal="purchase")
     assert fast["customers"].sum() > 15_000
     pd.testing.assert_frame_equal(fast, slow, check_dtype=False)
+
+
+def _tied_log() -> pd.DataFrame:
+    df = random_log(5, customers=80)
+    return df[df["name"] != "purchase"].reset_index(drop=True)  # purchases are written during the read
+
+
+def test_paths_sorted_scan_reads_tied_ids_after_the_sort_in_its_transaction(monkeypatch):
+    # the sort carries no event id; the tied rows' ids are read afterwards in the same read
+    # transaction, so events written by another connection in between (a purchase at every tied
+    # moment of every customer) change neither the ids read nor the paths: those of the log before
+    paths_mod = sys.modules["cxlens.journeys.paths"]
+    df = _tied_log()
+    t = table(df)
+    con = t._find_backend().con
+    before = {}
+    for ids_after in (False, True):
+        monkeypatch.setattr(paths_mod, "IDS_AFTER", ids_after)
+        before[ids_after] = paths(t, start="view", steps=4, top=None)
+    pd.testing.assert_frame_equal(before[True], before[False], check_dtype=False)
+    seen, real_scan, real_ids = [], paths_mod._sorted_scan, paths_mod._tied_ids
+
+    def scan_then_write(backend, b, with_ids=True):
+        out = real_scan(backend, b, with_ids)
+        seen.append(("scan", with_ids))
+        other = con.cursor()  # another connection's committed write
+        other.execute(
+            "INSERT INTO events SELECT 'w' || row_number() OVER (), customer_id, session_id, ts, 'purchase', NULL "
+            "FROM (SELECT DISTINCT customer_id, session_id, ts FROM events)"
+        )
+        other.close()
+        return out
+
+    def ids(*a):
+        got = real_ids(*a)
+        seen.append(("ids", got is not None))
+        return got
+
+    monkeypatch.setattr(paths_mod, "_sorted_scan", scan_then_write)
+    monkeypatch.setattr(paths_mod, "_tied_ids", ids)
+    during = paths(t, start="view", steps=4, top=None)
+    assert seen == [("scan", False), ("ids", True)]
+    pd.testing.assert_frame_equal(during, before[True], check_dtype=False)
+    monkeypatch.setattr(paths_mod, "_sorted_scan", real_scan)
+    after = paths(t, start="view", steps=4, top=None)  # the purchases now count
+    assert not after.equals(during) and after["path"].str.contains("purchase").any()
+
+
+def test_paths_sorted_scan_steps_aside_when_the_tied_rows_differ(monkeypatch):
+    # the tied rows read again must be the rows the scan sorted; otherwise the window passes answer
+    paths_mod = sys.modules["cxlens.journeys.paths"]
+    t = table(_tied_log())
+    expected = paths(t, start="view", steps=3, top=None)
+    real = paths_mod._tied_ids
+    for change in (lambda u, us, n: (u[1:], us[1:], n[1:]), lambda u, us, n: (u, us, n[::-1])):
+        calls = []
+
+        def changed(b, u, us, n, _change=change, calls=calls):
+            calls.append(real(b, *_change(u, us, n)))
+            return calls[-1]
+
+        monkeypatch.setattr(paths_mod, "_tied_ids", changed)
+        fast = paths_mod._fast_from(t, "view", 3, "name", None, "customer", None, None)
+        assert calls == [None] and fast is None
+        pd.testing.assert_frame_equal(paths(t, start="view", steps=3, top=None), expected, check_dtype=False)

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,14 +149,14 @@ def _next_stage(stages: list[str], stage: Any) -> str | None:
 
 
 def _flow_frame(
-    cells: list[tuple[Any, Any]], vol: pd.DataFrame, stages: list[str], customers: Any, converted: Any, total: int
+    cells: list[tuple[Any, Any]], volume: Any, stages: list[str], customers: Any, converted: Any, total: int
 ) -> pd.DataFrame:
     df = pd.DataFrame(
         {
             "stage": [s for s, _ in cells],
             "touchpoint": [t for _, t in cells],
             "next_stage": [_next_stage(stages, s) for s, _ in cells],
-            "volume": vol["_v"].astype("int64").to_numpy(),
+            "volume": np.asarray(volume, dtype="int64"),
             "customers": np.asarray(customers, dtype="int64"),
             "converted": np.asarray(converted, dtype="int64"),
         }
@@ -165,82 +166,192 @@ def _flow_frame(
 
 
 def _scan_ok(ev: ibis.Table) -> bool:
-    """The scan runs on DuckDB over microsecond (or coarser) timestamps."""
+    """The scan runs on DuckDB over microsecond (or coarser) timestamps and text stages and touchpoints
+    (hashed as :func:`_cell_names` hashes the journey's)."""
     try:
         backend = ev._find_backend().name
     except Exception:  # noqa: BLE001 - unbound tables
         return False
     scale = getattr(ev.ts.type(), "scale", None)
-    return FAST_SCAN and backend == "duckdb" and ev.ts.type().is_timestamp() and (scale is None or scale <= 6)
+    text = ev.stage.type().is_string() and ev.touchpoint.type().is_string()
+    return FAST_SCAN and backend == "duckdb" and text and ev.ts.type().is_timestamp() and (scale is None or scale <= 6)
 
 
-def _cell_window(hashes: np.ndarray) -> int | None:
-    """A shift that keeps the cells' 64-bit hashes distinct in 16 bits (``hash >> shift & 0xFFFF``), or None."""
-    for shift in (0, 16, 32, 48):
-        if len(np.unique((hashes >> np.uint64(shift)) & np.uint64(0xFFFF))) == len(hashes):
-            return shift
+#: compiled SQL of the scan's two queries, by store and expression (compiling costs ~30 ms a query,
+#: a tenth of the map); an Ibis expression is hashed and compared by its structure, so equal
+#: parameters and tables hit and anything else misses
+_SQL: dict[tuple[int, Any], str] = {}
+_SQL_MAX = 64
+_SQL_LOCK = threading.Lock()
+#: DuckDB's hashes of the (stage, touchpoint) pairs that named the last scans' cells
+_PAIR_HASHES: dict[tuple[int, tuple], np.ndarray] = {}
+
+
+def _read_arrow(store: Any, expr: ibis.Table) -> Any:
+    """``store.read_arrow(expr)`` with the expression's SQL compiled once (DuckDB only)."""
+    key = (id(store), expr.op())
+    sql = _SQL.get(key)
+    if sql is None:
+        sql = store.compile(expr)
+        with _SQL_LOCK:
+            _SQL[key] = sql
+            while len(_SQL) > _SQL_MAX:
+                _SQL.pop(next(iter(_SQL)))
+    # as Ibis reads a query: a relation, whose Arrow result DuckDB builds in parallel (a cursor's
+    # execute() then fetch converts it in one thread: 55-70 ms more wall time for the scan)
+    return expr._find_backend().con.sql(sql).to_arrow_table()
+
+
+#: ``us`` of an event without a time in the scan (no timestamp is this many microseconds: DuckDB's
+#: smallest is later, and its ±infinity reads as NULL)
+_NO_TIME = np.iinfo(np.int64).min
+
+
+def _cell_numbers(hc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The distinct 64-bit cell hashes of the events, their counts, their 16-bit keys and each event's key.
+
+    The key is a 16-bit window of the hash (``hash >> shift & 0xFFFF``, a column of the array's
+    uint16 view, so nothing is computed) chosen so that no two distinct hashes share it: every
+    event's hash is written to the slot of its key and read back, and in the first window where
+    every event reads back its own hash the slots hold the distinct hashes exactly. None when no
+    window tells them apart or there are more than :data:`_WIDE_MAX` cells."""
+    view = hc.view(np.uint16).reshape(-1, 4)
+    order = (0, 1, 2, 3) if np.little_endian else (3, 2, 1, 0)  # the low 16 bits first
+    owner = np.empty(1 << 16, np.uint64)
+    for col in order:
+        key = view[:, col]
+        owner[key] = hc
+        if np.array_equal(owner[key], hc):
+            counts = np.bincount(key, minlength=1 << 16)
+            keys = np.flatnonzero(counts)
+            if len(keys) > _WIDE_MAX:
+                return None
+            return owner[keys], counts[keys], keys, key
     return None
 
 
-def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[Any, Any]], vol: pd.DataFrame):
+#: at most this many (stage, touchpoint) pairs are hashed to name the scan's cells
+_NAMES_MAX = 1 << 16
+
+
+def _cell_names(store: Any, ev: ibis.Table, hashes: np.ndarray) -> list[tuple[Any, Any]] | None:
+    """The (stage, touchpoint) of each 64-bit cell hash of the scan, or None when one cannot be named.
+
+    Read after the scan, the distinct stages and the distinct touchpoints of the events (one
+    small query: single-column distincts read DuckDB's dictionary-compressed text cheaply, half a
+    group-by on both) include every cell the scan saw; each pair of them, with no stage or no
+    touchpoint, is hashed as the scan hashes an event's cell. A hash with two names, or with none
+    (its events deleted in between), is refused."""
+    import pyarrow as pa
+
+    # (without the NULL filter Ibis would add: a FILTER clause doubles DuckDB's cost here)
+    vals = _read_arrow(
+        store,
+        ev.aggregate(
+            _s=ev.stage.collect(distinct=True, include_null=True),
+            _t=ev.touchpoint.collect(distinct=True, include_null=True),
+        ),
+    )
+    stages = [*dict.fromkeys([*(vals.column("_s")[0].as_py() or []), None])]  # no stage is a cell too
+    tps = [*dict.fromkeys([*(vals.column("_t")[0].as_py() or []), None])]
+    if len(stages) * len(tps) > _NAMES_MAX:
+        return None
+    pairs = [(s, t) for s in stages for t in tps]
+    key = (id(store), tuple(pairs))
+    got = _PAIR_HASHES.get(key)
+    if got is None:  # DuckDB's hash of each pair, as the scan hashes an event's cell
+        cand = pa.table(
+            {"s": pa.array([s for s, _ in pairs], pa.string()), "t": pa.array([t for _, t in pairs], pa.string())}
+        )
+        got = store.read_arrow("SELECT hash(s, t) AS h FROM _cell_pairs", tables={"_cell_pairs": cand})
+        got = got.column("h").to_numpy()
+        with _SQL_LOCK:
+            _PAIR_HASHES[key] = got
+            while len(_PAIR_HASHES) > _SQL_MAX:
+                _PAIR_HASHES.pop(next(iter(_PAIR_HASHES)))
+    names: dict[int, tuple[Any, Any] | None] = {}
+    for h, cell in zip(got, pairs, strict=True):
+        names[int(h)] = cell if names.setdefault(int(h), cell) == cell else None  # None: two names
+    out = [names.get(int(h)) for h in hashes]
+    return None if any(c is None for c in out) else out  # type: ignore[return-value]
+
+
+def _flow_scan(store: Any, ev: ibis.Table, stages: list[str]):
     """:func:`_flow_wide` from one scan of the events, finished in NumPy (DuckDB only).
 
-    DuckDB reads each event with a customer id once as four small numbers — two independent
-    64-bit hashes of the id (of the text and of the reversed text), the time in microseconds and
-    16 bits of the cell's hash (``vol._h`` from :func:`_cells`: the cells found there are every
-    cell of the events, and those 16 bits are chosen to tell them apart, so they name the cell
-    exactly; a string comparison per cell and event cost DuckDB more than the rest of the scan).
-    NumPy does the rest: customers are numbered by the first hash
-    (:func:`~cxlens.journeys.numbering.dense_numbers`); the second hash must then be the same on every row of a number, otherwise two ids share a first hash and
-    the exact one-pass aggregation runs instead (None is returned). An undetected merge needs two
-    ids equal in both hashes. Per customer and cell the first moment and per customer and stage
-    the last moment are one ``minimum.at``/``maximum.at`` each over dense arrays; a customer
-    converted at a cell when their last moment at the next stage is after their first at the
-    cell, as in :func:`_flow_wide` (the filtered aggregates of that query cost DuckDB far more
-    than this)."""
+    DuckDB reads every event once as four numbers — two independent 64-bit hashes of the
+    customer id (of the text and of the reversed text; NULL without an id), the time in
+    microseconds (:data:`_NO_TIME` without one) and the 64-bit hash of its (stage, touchpoint).
+    The cells, their volumes and each event's cell come from that same read
+    (:func:`_cell_numbers`; names from :func:`_cell_names`), so the map counts one state of the
+    events: a cell written after the read is in none of its figures. NumPy does the rest:
+    customers are numbered by the first hash (:func:`~cxlens.journeys.numbering.dense_numbers`);
+    the second hash must then be the same on every row of a number, otherwise two ids share a
+    first hash and the exact one-pass aggregation runs instead (None is returned). An undetected
+    merge needs two ids equal in both hashes. Per customer and cell the first moment and the
+    last moment are one ``minimum.at``/``maximum.at`` each over dense arrays; a customer
+    converted at a cell when their last moment at the next stage (the latest over its cells) is
+    after their first at the cell, as in :func:`_flow_wide`."""
     import pyarrow.compute as pc
 
     cid = ev._cid
-    nk = len(cells)
-    shift = _cell_window(vol["_h"].to_numpy(np.uint64))
-    if shift is None:  # two cells share all four 16-bit windows of their hashes
-        return None
-    cell = (duckdb_hash2(ev.stage, ev.touchpoint) >> shift) & 0xFFFF
-    e = ev.filter(cid.notnull()).select(
-        h=duckdb_hash(cid),
+    e = ev.select(
+        h=ibis.ifelse(cid.isnull(), ibis.null("uint64"), duckdb_hash(cid)),  # no id: in the volume only
         h2=duckdb_hash(cid.reverse()),
-        us=epoch_us(ev.ts),
-        k=ibis.ifelse(ev.ts.isnull(), ibis.null("uint16"), cell.cast("uint16")),  # no time: no cell
+        us=ibis.ifelse(ev.ts.isnull(), ibis.literal(int(_NO_TIME), "int64"), epoch_us(ev.ts)),
+        c=duckdb_hash2(ev.stage, ev.touchpoint),
     )
-    tbl = store.read_arrow(e)
-    codes, n = dense_numbers(tbl.column("h").to_numpy())
-    h2 = tbl.column("h2").to_numpy()
+    tbl = _read_arrow(store, e)
+    if not tbl.num_rows:
+        return None
+    found = _cell_numbers(tbl.column("c").to_numpy())
+    if found is None:  # two cells share every 16-bit window of their hashes, or too many cells
+        return None
+    hashes, volume, keys, key = found
+    cells = _cell_names(store, ev, hashes)
+    if cells is None:
+        return None
+    lut = np.zeros(1 << 16, np.uint8)  # a cell's 16-bit key → its number
+    lut[keys] = np.arange(len(cells))
+    kk = lut[key]
+    del key
+    h_col, us_col = tbl.column("h"), tbl.column("us")
+    if us_col.null_count:  # ±infinity (which epoch_us reads as NULL): the exact aggregation counts it
+        return None
+    us = us_col.to_numpy()
+    if h_col.null_count:  # events without a customer id count in the volume only
+        known = h_col.is_valid().to_numpy(zero_copy_only=False)
+        h, h2, us, kk = pc.filter(h_col, known).to_numpy(), tbl.column("h2").to_numpy()[known], us[known], kk[known]
+    else:
+        h, h2 = h_col.to_numpy(), tbl.column("h2").to_numpy()
+    del tbl, h_col, us_col
+    return _flow_counts(cells, volume, stages, h, h2, us, kk)
+
+
+def _flow_counts(
+    cells: list[tuple[Any, Any]],
+    volume: np.ndarray,
+    stages: list[str],
+    h: np.ndarray,
+    h2: np.ndarray,
+    us: np.ndarray,
+    kk: np.ndarray,
+):
+    """The scan's customers and conversions per cell from the events with a customer id."""
+    nk = len(cells)
+    codes, n = dense_numbers(h)
     rep = np.empty(n, h2.dtype)
     rep[codes] = h2
     if not np.array_equal(rep[codes], h2):  # two ids share a 64-bit hash: count them exactly
         return None
     del h2, rep
-    lut = np.full(1 << 16, 255, np.uint8)  # 16 bits of a cell's hash → its number (255: no cell found)
-    lut[(vol["_h"].to_numpy(np.uint64) >> np.uint64(shift)) & np.uint64(0xFFFF)] = np.arange(nk)
-    k_col = tbl.column("k")
-    kk = lut[pc.fill_null(k_col, 0).to_numpy() if k_col.null_count else k_col.to_numpy()]
-    if k_col.null_count:
-        kk[k_col.is_null().to_numpy(zero_copy_only=False)] = nk
-    if (kk == 255).any():  # a cell the group-by did not see (written in between): count exactly
-        return None
-    us_col = tbl.column("us")
-    if us_col.null_count:  # no time, or ±infinity (which epoch_us reads as NULL): those are exact below
-        if (us_col.is_null().to_numpy(zero_copy_only=False) & (kk < nk)).any():
-            return None
-        us_col = pc.fill_null(us_col, 0)
-    us = us_col.to_numpy()
-    lo, hi = np.iinfo(np.int64).min, np.iinfo(np.int64).max
-    if len(us) and (us.min() == lo or us.max() == hi):  # the sentinels below are real moments
-        return None
-    # one slot per (customer, cell), plus one per customer for the events without a cell or time
+    lo, hi = _NO_TIME, np.iinfo(np.int64).max
+    if len(us) and us.min() == lo:  # events without a time belong to no cell's moments
+        kk = np.where(us == lo, nk, kk)
+    # one slot per (customer, cell), plus one per customer for the events without a time
     slot = codes * (nk + 1)
     slot += kk
-    del tbl, codes, us_col, kk, k_col
+    del codes, kk
     first = np.full(n * (nk + 1), hi)
     np.minimum.at(first, slot, us)
     last = np.full(n * (nk + 1), lo)
@@ -257,7 +368,7 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
             at_stage[nxt] = last[:, cols].max(axis=1) if cols else np.full(n, lo)
         if nxt is not None:
             converted[i] = int((at_stage[nxt] > first[:, i]).sum())
-    return _flow_frame(cells, vol, stages, customers, converted, n)
+    return _flow_frame(cells, volume, stages, customers, converted, n)
 
 
 def _flow_wide(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[Any, Any]], vol: pd.DataFrame):
@@ -288,16 +399,18 @@ def _flow_wide(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[
     customers = [int(row[f"c{i}"]) for i in range(len(cells))]
     converted = [int(row[f"x{i}"]) if f"x{i}" in row.index and pd.notna(row[f"x{i}"]) else 0 for i in range(len(cells))]
     total = int(row["_total"]) if pd.notna(row["_total"]) else 0
-    return _flow_frame(cells, vol, stages, customers, converted, total)
+    return _flow_frame(cells, vol["_v"], stages, customers, converted, total)
 
 
 def _flow(store: Any, ev: ibis.Table, stages: list[str], window: Any) -> pd.DataFrame:
     """Per (stage, touchpoint): volume, customers, converted (to the next stage), plus the total customers."""
     if window is None and WIDE_FLOW:
-        found = _cells(store, ev, hashed=_scan_ok(ev))
+        df = _flow_scan(store, ev, stages) if _scan_ok(ev) else None
+        if df is not None:
+            return df
+        found = _cells(store, ev)
         if found is not None:
-            df = _flow_scan(store, ev, stages, *found) if "_h" in found[1] else None
-            return df if df is not None else _flow_wide(store, ev, stages, *found)
+            return _flow_wide(store, ev, stages, *found)
     nxt = ibis.memtable(
         pd.DataFrame({"_st": stages, "next_stage": stages[1:] + [None]}),
         schema={"_st": "string", "next_stage": "string"},

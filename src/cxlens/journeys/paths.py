@@ -53,6 +53,7 @@ import pandas as pd
 
 from cxlens.errors import ConfigError
 from cxlens.journeys.sqlfns import epoch_us
+from cxlens.store import read_snapshot
 
 __all__ = ["EXIT", "NONE_NODE", "PATH_SEP", "UNITS", "flows", "last_before_dropoff", "paths"]
 
@@ -242,30 +243,84 @@ def _with_goal(
 FAST_SCAN = True
 
 
+_EPOCH = dt.datetime(1970, 1, 1)
+#: on a DuckDB connection of this process, read the tied rows' event ids after the sorted scan
+#: (in its transaction) instead of carrying every event id through the sort (tests switch it off)
+IDS_AFTER = True
+
 #: at most this many distinct nodes are sent from DuckDB as an ENUM (integer codes, no text per row)
 _ENUM_MAX = 4096
 
 
-def _sorted_scan(backend: Any, b: ir.Table) -> Any:
-    """``u, n, us, e`` of the rows of ``b`` sorted by ``(unit, ts)`` as an Arrow table.
+def _sorted_scan(backend: Any, b: ir.Table, with_ids: bool = True) -> Any:
+    """``u, n, us`` (and ``e`` with ``with_ids``) of the rows of ``b`` sorted by ``(unit, ts)`` as an Arrow table.
 
     With few distinct nodes (the usual event names or touchpoints) the node column is cast to a
     DuckDB ``ENUM`` of them, so it arrives dictionary-encoded: the sort moves and Arrow receives
-    small integer codes, not 10M strings that Python would have to encode again."""
+    small integer codes, not 10M strings that Python would have to encode again. The event id,
+    text carried through the sort for every row, cost as much as a quarter of the read; without
+    it the tied rows' ids are read afterwards (:func:`_tied_ids`)."""
     import pyarrow as pa
 
-    sel = b.select(u=b._u, n=b._n, us=epoch_us(b._ts), e=b._eid)
+    cols = {"u": b._u, "n": b._n, "us": epoch_us(b._ts)}
+    if with_ids:
+        cols["e"] = b._eid
+    sel = b.select(**cols)
+    empty = pa.table({c: [] for c in cols})
     nodes = b.select(b._n).distinct().limit(_ENUM_MAX + 1).to_pyarrow().column(0).to_pylist()
     if len(nodes) > _ENUM_MAX or not nodes:
         return sel.order_by(["u", "us"]).to_pyarrow()
     enum = "ENUM(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in nodes) + ")"
     sql = ibis.to_sql(sel, dialect="duckdb")
-    q = f"SELECT u, CAST(n AS {enum}) AS n, us, e FROM ({sql}) AS _s ORDER BY u, us"
+    q = f"SELECT u, CAST(n AS {enum}) AS n, us{', e' if with_ids else ''} FROM ({sql}) AS _s ORDER BY u, us"
     try:
         tbl = backend.con.sql(q).to_arrow_table()  # as ibis reads a query (a relation, streamed)
     except Exception:  # noqa: BLE001 - a node added since the distinct read fails the cast: read text
         return sel.order_by(["u", "us"]).to_pyarrow()
-    return tbl if tbl.num_rows else pa.table({"u": [], "n": [], "us": [], "e": []})
+    return tbl if tbl.num_rows else empty
+
+
+def _tied_ids(b: ir.Table, units: Any, us: np.ndarray, nodes: Any) -> Any:
+    """The event ids of the tied rows (``units``, ``us``, ``nodes``: Arrow arrays, one per row) or None.
+
+    One more read, in the same transaction as the sorted scan, of the rows at the tied moments;
+    its rows are matched to the scan's by (unit, µs, node) — rows equal in all three are
+    interchangeable, any of their ids fits — and a read that does not hold exactly the same rows
+    gives None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    moments = np.unique(us)
+    if b._ts.type().timezone is None and len(moments) <= _ENUM_MAX:
+        # a list of timestamps DuckDB filters the scan by (on epoch_us(ts) it would test every value)
+        at = [_EPOCH + dt.timedelta(microseconds=int(v)) for v in moments]
+        b = b.filter(b._ts.isin(at))
+    else:
+        b = b.filter(epoch_us(b._ts).isin(ibis.memtable(pa.table({"us": moments}))["us"]))
+    got = b.select(u=b._u, n=b._n, us=epoch_us(b._ts), e=b._eid).to_pyarrow()
+    mine = pa.table({"u": units, "us": pa.array(us), "n": pc.cast(nodes, pa.string()), "i": np.arange(len(us))})
+    if got.num_rows < mine.num_rows:
+        return None
+    keys = [("u", "ascending"), ("us", "ascending"), ("n", "ascending")]
+    got = got.select(["u", "us", "n", "e"]).cast(
+        pa.schema([("u", pa.string()), ("us", pa.int64()), ("n", pa.string()), ("e", got.schema.field("e").type)])
+    )
+    # only the scan's (unit, µs) pairs: the read holds every row at those moments
+    got = got.filter(
+        pc.is_in(
+            pc.binary_join_element_wise(got["u"], pc.cast(got["us"], pa.string()), "\x00"),
+            value_set=pc.binary_join_element_wise(mine["u"], pc.cast(mine["us"], pa.string()), "\x00"),
+        )
+    )
+    if got.num_rows != mine.num_rows:
+        return None
+    got = got.take(pc.sort_indices(got, keys))
+    mine = mine.take(pc.sort_indices(mine, keys))
+    for c in ("u", "us", "n"):
+        if not pc.all(pc.equal(got[c], mine[c])).as_py():
+            return None
+    ids = got["e"].combine_chunks()
+    return ids.take(pa.array(np.argsort(mine["i"].to_numpy())))
 
 
 def _take(col: Any, rows: np.ndarray) -> Any:
@@ -302,10 +357,9 @@ def _fast_from(
     changes, a row is kept when it starts a unit or its node differs from the previous row's
     (collapsing repeats), the anchor is each unit's first ``start`` row, and the path is the
     anchor and the next kept rows of the same unit (within the window). With ``goal`` (matched
-    on the same field) a unit converts when a later row of it, within the window, is the goal."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    on the same field) a unit converts when a later row of it, within the window, is the goal.
+    On a DuckDB connection of this process the tied rows' event ids are read afterwards in the
+    same read transaction (:func:`_tied_ids`); elsewhere they travel through the sort."""
     try:
         if events._find_backend().name != "duckdb":
             return None
@@ -315,9 +369,28 @@ def _fast_from(
     if not ts_type.is_timestamp() or (ts_type.scale is not None and ts_type.scale > 6):
         return None
     b = _base(events, by_field, unit, filters, numbered=False)
+    backend = events._find_backend()
+    with read_snapshot(backend) as one_state:  # the scan and the tied rows' ids read one state
+        return _scan_paths(b, backend, start, steps, td, unit, goal, ids_later=IDS_AFTER and one_state)
+
+
+def _scan_paths(
+    b: ir.Table,
+    backend: Any,
+    start: str,
+    steps: int,
+    td: dt.timedelta | None,
+    unit: str,
+    goal: str | None,
+    ids_later: bool,
+) -> pd.DataFrame | None:
+    """The body of :func:`_fast_from` (in its transaction)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     # sorting by the text event id too would double the sort's cost: sort by (unit, ts) and
     # order the rare rows of one unit at one timestamp by event id here
-    tbl = _sorted_scan(events._find_backend(), b)
+    tbl = _sorted_scan(backend, b, with_ids=not ids_later)
     rows = tbl.num_rows
     keys = [f"step_{k}" for k in range(1, steps + 1)]
     count = UNITS[unit]
@@ -346,7 +419,13 @@ def _fast_from(
         at_tie = np.flatnonzero(tie)
         run = np.cumsum(step[at_tie])  # every run among them starts with its step row
         # event id order as the backend's (binary text order, nulls last)
-        sub = pa.table({"r": run, "e": _take(tbl.column("e"), at_tie)})
+        if "e" in tbl.column_names:
+            ids = _take(tbl.column("e"), at_tie)
+        else:
+            ids = _tied_ids(b, _take(tbl.column("u"), at_tie), us[at_tie], names.take(pa.array(codes[at_tie])))
+            if ids is None:  # not the rows the scan read (cannot happen in one transaction)
+                return None
+        sub = pa.table({"r": run, "e": ids})
         perm = pc.sort_indices(sub, [("r", "ascending", "at_end"), ("e", "ascending", "at_end")]).to_numpy()
         # ``codes`` is a fresh array; ``us`` is equal within a run, so only the codes move
         codes[at_tie] = codes[at_tie[perm]]

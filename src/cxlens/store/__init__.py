@@ -9,7 +9,7 @@
   processes (a server and the CLI or a notebook beside it).
 """
 
-from cxlens.store.core import SETTINGS, ExternalStore, Store, read_compiled, to_pandas, translate
+from cxlens.store.core import SETTINGS, ExternalStore, Store, read_compiled, read_snapshot, to_pandas, translate
 from cxlens.store.share import holder_of, open_store, share, sidecar_path
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "holder_of",
     "open_store",
     "read_compiled",
+    "read_snapshot",
     "share",
     "sidecar_path",
     "to_pandas",

@@ -156,6 +156,36 @@ def read_compiled(store: Any, key: tuple, build: Any) -> pd.DataFrame:
     return to_pandas(store.read_arrow(sql), schema)
 
 
+@contextlib.contextmanager
+def read_snapshot(backend: Any) -> Iterator[bool]:
+    """Run the block's reads through ``backend`` (an Ibis DuckDB backend) against one state of the database.
+
+    On a DuckDB connection of this process a read transaction is opened on it for the block
+    (DuckDB's transactions read one snapshot) and closed after it; inside a transaction the
+    caller already holds, the block simply runs in it. Yields True then, and False for any other
+    connection (a remote cursor, whose ``begin()`` would take the serving process's write lock):
+    the caller must not rely on two reads agreeing there."""
+    con = getattr(backend, "con", None)
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        yield False
+        return
+    try:
+        con.begin()
+        began = True
+    except duckdb.TransactionException:  # already inside one: its reads are one state
+        began = False
+    if not began:
+        yield True
+        return
+    try:
+        yield True
+    except BaseException:
+        with contextlib.suppress(Exception):
+            con.rollback()
+        raise
+    con.commit()
+
+
 def to_pandas(table: pa.Table, schema: Any = None) -> pd.DataFrame:
     """An Arrow result as pandas, converted the way Ibis converts DuckDB results (so both paths agree)."""
     import pyarrow.types as pat
