@@ -225,8 +225,8 @@ def _top_themes(store: Any, p: Periods, k: int) -> list[dict[str, Any]]:
 
     ``n`` and ``share`` are defined as :func:`cxlens.voice.theme_summary` defines ``size`` and ``share``:
     comments whose stored primary theme it is, and that count over *every* comment the themes job assigned
-    in the period (the other group included, themes beyond the top ``k`` too), so a digest's shares add up
-    with the themes page's. The other group (``issue`` False) is not counted in ``k`` and is listed only
+    in the period (the other group included, themes beyond the top ``k`` too) — the themes page's definition,
+    over the digest's period. The other group (``issue`` False) is not counted in ``k`` and is listed only
     when it has comments in the period. ``name`` is the workspace theme model's (the id when the model no
     longer knows it)."""
     if not store.has_table("verbatim_themes"):
