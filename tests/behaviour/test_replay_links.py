@@ -171,3 +171,30 @@ def test_replay_list_filters_by_the_theme_of_the_persons_feedback(tmp_path):
         put(ws, "tb", 0, events(10, start=T0 + 60_000), customer=b)
         assert sorted(ws.behaviour.replays()["session_id"]) == ["ta", "tb"]
         assert list(ws.behaviour.replays(theme="t1")["session_id"]) == ["ta"]
+
+
+def test_replay_list_theme_other_keeps_the_people_with_a_verbatim_without_a_theme(tmp_path):
+    from ..voice.unthemed import OTHER, THEMED, write_unthemed
+
+    # the five remarks without a theme belong to co1 (two), co2, ct0 (who also wrote themed answers) and nobody
+    owners = [f"ct{i % 12}" for i in range(len(THEMED))] + ["co1", "co1", "co2", "ct0", None]
+    assert len(owners) == len(THEMED) + len(OTHER)
+    path = tmp_path / "o.duckdb"
+    write_unthemed(path, owners)
+    with cxlens.open(path) as ws:
+        for i, c in enumerate(("co1", "co2", "ct0", "ct1", "cz")):  # cz wrote nothing
+            put(ws, f"s-{c}", 0, events(10, start=T0 + i * 60_000), customer=c)
+        # the oracle, in plain SQL: the owners of the stored rows without a primary theme
+        owner = dict(ws.sql("SELECT v.verbatim_id, coalesce(f.customer_id, '') FROM verbatim_themes v JOIN feedback f "
+                            "ON v.verbatim_id = 'feedback:' || f.feedback_id WHERE v.theme IS NULL").values)  # fmt: skip
+    assert sorted(owner.values()) == ["", "co1", "co1", "co2", "ct0"]
+    with TestClient(create_app(path)) as c:
+        r = c.get("/api/v1/replays", params={"theme": "other"})
+        assert r.status_code == 200, r.text
+        rows = r.json()
+        assert sorted(r["session_id"] for r in rows) == ["s-co1", "s-co2", "s-ct0"]
+        # the owners of the feedback explorer's theme=other rows
+        listed = c.get("/api/v1/voice/feedback", params={"theme": "other"}).json()["rows"]
+        assert {owner[r["verbatim_id"]] for r in listed} - {""} == {r["customer_id"] for r in rows}
+        bad = c.get("/api/v1/replays", params={"theme": "nope"})
+        assert bad.status_code == 400 and bad.json()["error"]["message"].endswith(", other")

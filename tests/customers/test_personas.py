@@ -151,3 +151,52 @@ def test_rfm_personas_on_the_demo_match_pandas(tmp_path):
         np.testing.assert_allclose(p.loc[ref.index, "nps"], ref, rtol=1e-12)
         assert (p.loc[ref.index, "nps_n"] == fb.groupby("segment").size().loc[ref.index]).all()
         assert p["description"].str.startswith(tuple(p.index)).all()
+
+
+def test_goals_and_frustrations_never_show_the_verbatims_without_a_theme(tmp_path):
+    """The other group is not an issue: the persona page and API name only themes as goals and
+    frustrations, with the shares of all the segment's positive/negative verbatims (oracle: SQL)."""
+    from fastapi.testclient import TestClient
+
+    from cxlens.web import create_app
+
+    from ..pages import cells
+    from ..voice.unthemed import THEMED, write_unthemed
+
+    # the five remarks without a theme belong to co1 (two), co2, ct0 and nobody; co1 and co2 wrote nothing else
+    path = tmp_path / "o.duckdb"
+    write_unthemed(path, [f"ct{i % 12}" for i in range(len(THEMED))] + ["co1", "co1", "co2", "ct0", None])
+    orders = [{"order_id": f"{c}-{k}", "customer_id": c, "ts": pd.Timestamp("2026-01-20") - pd.Timedelta(days=k),
+               "amount": 50.0} for c in [f"ct{i}" for i in range(12)] for k in range(2 + int(c[2:]) % 4)]  # fmt: skip
+    # co1, co2 and cq0 (who wrote nothing) ordered once, long before the others: RFM's cell R = 1, F = 1 (Lost)
+    orders += [{"order_id": f"{c}-0", "customer_id": c, "ts": pd.Timestamp("2025-01-01"), "amount": 5.0}
+               for c in ("co1", "co2", "cq0")]  # fmt: skip
+    with cxlens.open(path) as ws:
+        ws.load("orders", pd.DataFrame(orders))
+        member = rfm_segments(ws).set_index("customer_id")["segment"]
+        v = ws.sql("SELECT f.customer_id, a.sentiment_score AS s, t.theme FROM verbatim_analysis a "
+                   "JOIN verbatim_themes t USING (verbatim_id) JOIN feedback f ON a.verbatim_id = 'feedback:' || "
+                   "f.feedback_id WHERE f.customer_id IS NOT NULL")  # fmt: skip
+    v["segment"] = v["customer_id"].map(member)
+    lonely = member[["co1", "co2"]]
+    assert lonely.nunique() == 1 and set(member[member == lonely.iloc[0]].index) == {"co1", "co2", "cq0"}
+    # co1 and co2's segment wrote only remarks without a theme, some of them negative
+    assert v.loc[v["segment"] == lonely.iloc[0], "theme"].isna().all()
+    assert (v.loc[v["segment"] == lonely.iloc[0], "s"] < -0.05).any()
+
+    def expected(g: pd.DataFrame) -> list[tuple[str, int, float]]:
+        n = g["theme"].value_counts()  # NULL (no theme) is not counted, but is in the share's denominator
+        top = sorted(n.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        return [(t, int(k), pytest.approx(100 * k / len(g))) for t, k in top]
+
+    with TestClient(create_app(path)) as c:
+        rows = {r["segment"]: r for r in c.get("/api/v1/personas").json()["rows"]}
+        page = c.get("/personas").text
+    assert set(rows) == set(member)
+    for seg, r in rows.items():
+        g = v[v["segment"] == seg]
+        for field, mine in (("goals", g[g["s"] > 0.05]), ("frustrations", g[g["s"] < -0.05])):
+            assert [(x["theme"], x["n"], x["share"]) for x in r[field]] == expected(mine), (seg, field)
+    assert rows[lonely.iloc[0]]["frustrations"] == [] and rows[lonely.iloc[0]]["goals"] == []
+    shown = cells(page, "goals") + cells(page, "frustrations")
+    assert len(shown) == 2 * len(rows) and not any("Other" in s or "other" in s for s in shown)

@@ -82,3 +82,36 @@ def test_cli_and_api(path):
         )
         page = httpx.get(f"{url}/interviews", params={"persona": "Nobody"})
         assert page.status_code == 200 and 'id="candidates-error"' in page.text and "not an RFM segment" in page.text
+
+
+def test_theme_other_recruits_the_customers_with_a_verbatim_without_a_theme(tmp_path):
+    from cxlens.web import create_app
+
+    from ..voice.unthemed import THEMED, write_unthemed
+
+    # the five remarks without a theme belong to co1 (two), co2, ct0 (who also wrote themed answers) and nobody
+    path = tmp_path / "o.duckdb"
+    write_unthemed(path, [f"ct{i % 12}" for i in range(len(THEMED))] + ["co1", "co1", "co2", "ct0", None])
+    t = pd.Timestamp("2026-03-01")
+    with cxlens.open(path) as ws:
+        rows = [["nps-q1", f"r-{c}", c, c, None, 8.0, None, '{"interview_opt_in": "yes"}', "en", None, None, None, t, t]
+                for c in ("co1", "co2", "ct0", "ct1", "cz")]  # fmt: skip
+        with ws.transaction(changes=["survey_responses"]) as cur:
+            cur.executemany(f"INSERT INTO survey_responses VALUES ({', '.join('?' * 14)})", rows)
+        # the oracle, in plain SQL: opted-in owners of a stored answer without (or with) a primary theme
+        by_theme = ws.sql("SELECT coalesce(v.theme, 'other') AS theme, list(DISTINCT f.customer_id) AS who "
+                          "FROM verbatim_themes v JOIN feedback f ON v.verbatim_id = 'feedback:' || f.feedback_id "
+                          "WHERE f.customer_id IN ('co1', 'co2', 'ct0', 'ct1', 'cz') GROUP BY 1")  # fmt: skip
+    expected = {r["theme"]: sorted(r["who"]) for r in by_theme.to_dict("records")}
+    assert expected["other"] == ["co1", "co2", "ct0"]
+    themed = next(k for k, v in sorted(expected.items()) if k != "other" and "ct1" in v)
+    r = _run(path, "interviews", "candidates", "--theme", "other", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert sorted(x["customer_id"] for x in json.loads(r.stdout)) == ["co1", "co2", "ct0"]
+    with running(create_app(path)) as url:
+        got = httpx.get(f"{url}/api/v1/interviews/candidates", params={"theme": "other"}).json()
+        assert sorted(x["customer_id"] for x in got) == ["co1", "co2", "ct0"]
+        got = httpx.get(f"{url}/api/v1/interviews/candidates", params={"theme": themed}).json()
+        assert sorted(x["customer_id"] for x in got) == expected[themed]
+        bad = httpx.get(f"{url}/api/v1/interviews/candidates", params={"theme": "nope"})  # it found nobody, silently
+        assert bad.status_code == 400 and bad.json()["error"]["message"].endswith(", other")

@@ -1,8 +1,8 @@
 """The verbatims without a theme are one named group, "other" / "Other (no theme)", everywhere.
 
-A small workspace whose five "other" verbatims are known by construction: each is made of words
-that no two other texts share often enough to enter the vocabulary (``min_df=3``), so the theme
-model knows no word of them. The oracles are that list, SQL on the stored tables and the NPS
+A small workspace whose five "other" verbatims are known by construction (:mod:`tests.voice.unthemed`:
+each is made of words that no two other texts share often enough to enter the vocabulary, so the theme
+model knows no word of them). The oracles are that list, SQL on the stored tables and the NPS
 formula by hand — never the code under test.
 """
 
@@ -16,40 +16,18 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 
 import cxlens
-from cxlens.web import create_app
 
-TOPICS = {
-    "delivery": ["my parcel delivery was late again", "the courier delivery came three days late",
-                 "late delivery and the parcel was damaged", "delivery slot missed, parcel late"],
-    "refund": ["still waiting for my refund after returning the item", "refund not received two weeks later",
-               "they refused my refund for the returned item", "the refund took a month to arrive"],
-    "app": ["the app crashed at checkout twice", "checkout in the app keeps crashing",
-            "app crashed when I tried to pay", "the app froze and crashed on the payment page"],
-}  # fmt: skip
-THEMED = [t for ts in TOPICS.values() for t in ts] * 6
-XSS = "<script>alert(1)</script>"
-#: every word of these is used by fewer than 3 texts: the model knows none of them
-OTHER = ["awful, simply dreadful", "horrid nonsense honestly", "what a shambles, appalling",
-         f"truly awful {XSS} experience, never again", "honestly a dreadful shambles overall"]  # fmt: skip
-OTHER_SCORES = [0, 1, 2, 3, 9]
-THEMED_SCORES = [(i * 7) % 11 for i in range(len(THEMED))]
+from ..pages import cells as _cells
+from ..pages import client_fixture
+from .unthemed import OTHER, OTHER_SCORES, THEMED, THEMED_SCORES, XSS, write_unthemed
 
 
 @pytest.fixture(scope="module")
 def ws_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("other") / "w.duckdb"
-    texts = THEMED + OTHER
-    with cxlens.open(path) as ws:
-        ws.load("feedback", pd.DataFrame({
-            "feedback_id": [f"f{i}" for i in range(len(texts))],
-            "ts": pd.date_range("2026-01-01", periods=len(texts), freq="h"),
-            "metric": "nps", "score": THEMED_SCORES + OTHER_SCORES, "comment": texts,
-            "touchpoint": "web", "stage": "purchase",
-        }))  # fmt: skip
-        ws.refresh(["voice.analyse", "voice.themes"])
+    write_unthemed(path)
     return path
 
 
@@ -63,14 +41,7 @@ def stored(ws_path) -> pd.DataFrame:
         )
 
 
-@pytest.fixture(scope="module")
-def client(ws_path):
-    with TestClient(create_app(ws_path)) as c:
-        yield c
-
-
-def _cells(page: str, field: str) -> list[str]:
-    return [html.unescape(v).strip() for v in re.findall(rf'data-field="{field}"[^>]*>(.*?)</', page, re.S)]
+client = client_fixture("ws_path")
 
 
 def _nps(x: np.ndarray) -> tuple[float, float]:

@@ -14,17 +14,13 @@ from cxlens.voice.tasks import theme_model
 from cxlens.web import create_app
 from cxlens.web.pages import load_pages, nav
 
+from ..pages import cells as _cells
+from ..pages import client_fixture
+
 XSS_COMMENT = "<script>alert(1)</script>"
 
 
-@pytest.fixture(scope="module")
-def client(sample_path):
-    with TestClient(create_app(sample_path)) as c:
-        yield c
-
-
-def _cells(page: str, field: str) -> list[str]:
-    return [html.unescape(v).strip() for v in re.findall(rf'data-field="{field}"[^>]*>(.*?)</', page, re.S)]
+client = client_fixture("sample_path")
 
 
 def test_voice_pages_are_in_the_navigation():

@@ -50,13 +50,13 @@ def _themes_spec(report: dict[str, Any]) -> dict[str, Any] | None:
     themes = report.get("themes") or []
     if not themes:
         return None
-    rows = [{"theme": t["theme"], "when": w, "n": int(t[k])} for t in themes
+    rows = [{"theme": t.get("name") or t["theme"], "when": w, "n": int(t[k])} for t in themes
             for w, k in (("this period", "n"), ("period before", "previous_n"))]  # fmt: skip
     chart = (
         alt.Chart(pd.DataFrame(rows))
         .mark_bar()
         .encode(
-            y=alt.Y("theme:N", sort=[t["theme"] for t in themes], title=None),
+            y=alt.Y("theme:N", sort=[t.get("name") or t["theme"] for t in themes], title=None),
             yOffset=alt.YOffset("when:N", sort=["this period", "period before"]),
             x=alt.X("n:Q", title="Comments"),
             color=alt.Color(

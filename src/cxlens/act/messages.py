@@ -100,7 +100,8 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
             "type": "object",
             "description": "triggers 'schedule' and 'metric' only: the period (from, until, tz), its metrics (value, "
             "ci_low, ci_high, n, previous, previous_n, delta, p_value, significant, small_sample; a digest's also "
-            "trend), themes and open cases",
+            "trend), themes (theme, name, issue, n, share, previous_n; the comments without a theme last, theme "
+            "'other', issue false) and open cases",
         },
         "digest": {
             "type": "object",
@@ -293,11 +294,18 @@ def _digest_context(store: Any, delivery_id: str, row: Any) -> dict[str, Any]:
     return ctx
 
 
+def _theme_line(t: dict[str, Any]) -> str:
+    """One row of a digest's top themes in words: name, comments, share of the themed and unthemed comments
+    (digests sent before the share and name existed have neither) and the count in the period before."""
+    share = f" ({100 * t['share']:.0f}%)" if t.get("share") is not None else ""
+    return f"{t.get('name') or t['theme']}: {t['n']}{share} (previous period {t['previous_n']})"
+
+
 def _schedule_context(store: Any, delivery_id: str, row: Any, *, images: bool = False) -> dict[str, Any]:
     """A scheduled digest's context: the report the ``act.schedule`` job computed (in the alert)."""
     ctx = dict(zip(_ALERT_KEYS, row, strict=True))
     report = json.loads(ctx["comment"] or "{}")
-    lines = [f"{t['theme']}: {t['n']} (previous period {t['previous_n']})" for t in report.get("themes", [])]
+    lines = [_theme_line(t) for t in report.get("themes", [])]
     base = _base_url(store)
     ctx.update({"comment": ("Top themes — " + "; ".join(lines)) if lines else None, "score": None, "metric": None,
                 "customer_id": None, "customer": {"clv": None, "churn_risk": None, "churn_reason": None},

@@ -11,8 +11,8 @@ The digest: each metric (``metrics``, default NPS and CSAT) over the last comple
 day, week from Monday, or month of the rule's time zone ``tz``; default the schedule's own: day or week) with its n and
 95 % CI, its change against the period before with the dashboard's test (``ws.metrics.change``: a
 z-test for NPS, a two-proportion z-test for CSAT, Welch's t-test for CES; significant at p < 0.05),
-the themes mentioned most in the period with their change, and the open cases (by priority,
-overdue).
+the themes mentioned most in the period with their share and change — then the comments without a
+theme as the row "Other (no theme)", as on the themes page — and the open cases (by priority, overdue).
 
 Every job runner queues the schedules (:func:`cxlens.jobs.schedule_source`, as ``replay.maintain``
 is): one ``act.schedule`` job per rule and slot (the slot is its unique key, so two runners queue it
@@ -28,6 +28,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,10 +47,23 @@ __all__ = [
     "metric_move",
     "run_schedule",
     "schedules",
+    "set_theme_names",
 ]
 
 #: the job that sends one scheduled digest
 KIND = "act.schedule"
+
+#: ``fn(store) -> (names, (other_id, other_name))``: the workspace theme model's theme id → name, and the id
+#: and name of the comments without a theme — handed in by the voice layer (:mod:`cxlens.voice.routing`),
+#: as act sits below it
+ThemeNames = Callable[[Any], tuple[dict[str, str], tuple[str, str]]]
+_THEME_NAMES: list[ThemeNames] = []
+
+
+def set_theme_names(fn: ThemeNames) -> ThemeNames:
+    """Register how a digest names its themes (the last one registered wins)."""
+    _THEME_NAMES[:] = [fn]
+    return fn
 
 
 def cron_of(cond: dict[str, Any]) -> str:
@@ -178,7 +192,6 @@ def digest_content(store: Any, cond: dict[str, Any], slot: dt.datetime) -> dict[
 
     period = cond["period"]
     p = periods(slot, period, cond.get("tz", "UTC"))
-    prev_start, start, end = p.previous, p.start, p.end
     m = Metrics(store)
     metrics = []
     for name in cond["metrics"]:
@@ -196,18 +209,7 @@ def digest_content(store: Any, cond: dict[str, Any], slot: dt.datetime) -> dict[
             "small_sample": bool(ch["small_sample"]) if ch is not None else True,
             "trend": _trend(m, name, p),
         })  # fmt: skip
-    themes: list[dict[str, Any]] = []
-    if cond.get("themes") and store.has_table("verbatim_themes"):
-        df = store.read(
-            "SELECT t.theme, count(*) FILTER (WHERE f.ts >= ? AND f.ts < ?) AS n, "
-            "count(*) FILTER (WHERE f.ts >= ? AND f.ts < ?) AS previous_n "
-            "FROM verbatim_themes t JOIN feedback f ON t.verbatim_id = 'feedback:' || f.feedback_id "
-            "WHERE f.ts >= ? AND f.ts < ? AND t.theme IS NOT NULL GROUP BY t.theme HAVING n > 0 "
-            "ORDER BY n DESC, n - previous_n DESC, t.theme LIMIT ?",
-            [start, end, prev_start, start, prev_start, end, int(cond["themes"])],
-        )
-        themes = [{"theme": str(r["theme"]), "n": int(r["n"]), "previous_n": int(r["previous_n"])}
-                  for r in df.to_dict("records")]  # fmt: skip
+    themes = _top_themes(store, p, int(cond["themes"])) if cond.get("themes") else []
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     cases = store.read("SELECT priority, count(*) AS n, count(*) FILTER (WHERE due_at < ?) AS overdue FROM act_cases "
                        "WHERE status <> 'closed' GROUP BY priority", [now])  # fmt: skip
@@ -215,6 +217,42 @@ def digest_content(store: Any, cond: dict[str, Any], slot: dt.datetime) -> dict[
     return {"period": period, "from": p.iso("start"), "until": p.iso("end"), "tz": p.tz, "metrics": metrics,
             "themes": themes, "open_cases": {"total": sum(by.values()), "overdue": int(cases["overdue"].sum()),
                                              "by_priority": by}}  # fmt: skip
+
+
+def _top_themes(store: Any, p: Periods, k: int) -> list[dict[str, Any]]:
+    """The ``k`` primary themes of the most survey comments in period ``p`` (count in the period before
+    beside it), then the comments the themes job gave no theme, as one last row "Other (no theme)".
+
+    ``n`` and ``share`` are defined as :func:`cxlens.voice.theme_summary` defines ``size`` and ``share``:
+    comments whose stored primary theme it is, and that count over *every* comment the themes job assigned
+    in the period (the other group included, themes beyond the top ``k`` too) — the themes page's definition,
+    over the digest's period. The other group (``issue`` False) is not counted in ``k`` and is listed only
+    when it has comments in the period. ``name`` is the workspace theme model's (the id when the model no
+    longer knows it)."""
+    if not store.has_table("verbatim_themes"):
+        return []
+    df = store.read(
+        "SELECT t.theme, count(*) FILTER (WHERE f.ts >= ?) AS n, count(*) FILTER (WHERE f.ts < ?) AS previous_n, "
+        "sum(count(*) FILTER (WHERE f.ts >= ?)) OVER () AS total "
+        "FROM verbatim_themes t JOIN feedback f ON t.verbatim_id = 'feedback:' || f.feedback_id "
+        "WHERE f.ts >= ? AND f.ts < ? GROUP BY t.theme",
+        [p.start, p.start, p.start, p.previous, p.end],
+    )
+    df = df[df["n"] > 0]
+    if df.empty:
+        return []
+    total = int(df["total"].iloc[0])
+    df = df.assign(_rise=df["n"] - df["previous_n"])
+    other = df[df["theme"].isna()]
+    top = df[df["theme"].notna()].sort_values(["n", "_rise", "theme"], ascending=[False, False, True]).head(k)
+    if not _THEME_NAMES:
+        raise RuntimeError("no theme names are registered for the digests; open the workspace with cxlens.open "
+                           "(it registers the voice models)")  # fmt: skip
+    names, (other_id, other_name) = _THEME_NAMES[0](store)
+    rows = [(str(r["theme"]), names.get(str(r["theme"]), str(r["theme"])), True, r) for r in top.to_dict("records")]
+    rows += [(other_id, other_name, False, r) for r in other.to_dict("records")]
+    return [{"theme": t, "name": name, "issue": issue, "n": int(r["n"]), "share": int(r["n"]) / total,
+             "previous_n": int(r["previous_n"])} for t, name, issue, r in rows]  # fmt: skip
 
 
 def _alert_id(rule: str, slot: dt.datetime) -> str:

@@ -49,6 +49,7 @@ from cxlens.metrics.stats import wilson
 from cxlens.schema.ddl import VERBATIM_THEMES_TABLE
 from cxlens.store.segments import restrict_to_segment
 from cxlens.voice.tasks import theme_model
+from cxlens.voice.themes import OTHER_ID, OTHER_NAME
 from cxlens.voice.verbatims import KINDS as VERBATIM_KINDS
 from cxlens.voice.verbatims import verbatim_expression
 
@@ -581,8 +582,8 @@ class Behaviour:
         without one drop out); ``url``: the session viewed that page (or its replay starts there);
         ``customer_id``: that person's sessions; ``segment``: people in that saved segment;
         ``theme``: people whose feedback or tickets carry that theme (its id, as the feedback explorer
-        takes it); ``funnel`` (steps, as ``ws.journeys.funnel`` takes them) with ``dropped_at`` (a step
-        number): people who reached that step but not the next (the funnel's drop-off list, default
+        takes it; ``"other"``: people with a verbatim the themes job gave no theme); ``funnel`` (steps,
+        as ``ws.journeys.funnel`` takes them) with ``dropped_at`` (a step number): people who reached that step but not the next (the funnel's drop-off list, default
         14-day window). ``frustration_score`` weighs every signal as
         :data:`WEIGHTS` does (the session score of :meth:`sessions`).
         """
@@ -759,14 +760,19 @@ _ZONE_COLUMNS = [
 
 
 def _theme_customers(store: Any, theme: str) -> list[str]:
-    """The people with a verbatim (survey answer, ticket, review…) tagged with ``theme`` (a theme id)."""
+    """The people with a verbatim (survey answer, ticket, review…) tagged with ``theme`` (a theme id).
+
+    ``"other"`` (:data:`~cxlens.voice.themes.OTHER_ID`): the people with at least one verbatim the themes job
+    assigned no primary theme — the customers of the feedback explorer's ``theme=other`` rows, as any theme
+    keeps the people with at least one verbatim carrying it (so they may also be in other themes' lists)."""
     tx, _ = theme_model(store)
-    names = tx.names() if tx is not None else {}
+    names = {**tx.names(), OTHER_ID: OTHER_NAME} if tx is not None else {}
     if theme not in names:
         raise ParameterError("theme", f"theme is {theme!r}; expected one of {', '.join(names) or 'no themes yet'}")
     v = verbatim_expression(store, list(VERBATIM_KINDS))
     th = store.table(VERBATIM_THEMES_TABLE)
-    th = th.filter(th.themes.contains(json.dumps(theme)))
+    # a stored row without a primary theme is the other group (a verbatim not assigned yet has no row)
+    th = th.filter(th.theme.isnull() if theme == OTHER_ID else th.themes.contains(json.dumps(theme)))
     hit = v.filter(v.customer_id.notnull()).semi_join(th, v.verbatim_id == th.verbatim_id)
     return [str(c) for c in store.read(hit.select(c=hit.customer_id.cast("string")).distinct())["c"]]
 

@@ -315,6 +315,8 @@ def persona_voice(ws: Any, segments: pd.Series | None = None, *, top: int = 3) -
     - ``goals``: the ``top`` themes of their positive verbatims (sentiment above 0.05) — what they
       value; ``frustrations``: the ``top`` themes of their negative ones (below −0.05); each a list
       of ``{"theme", "name", "n", "share"}`` (share of the segment's positive or negative verbatims);
+      verbatims without a theme (the "Other (no theme)" group) count in that share but are never a
+      goal or frustration — they are not an issue;
     - ``quote``: of the verbatims of the segment's most frequent theme, the one whose sentiment is
       closest to that theme's median in the segment (ties: the shorter text), as
       ``{"text", "sentiment", "theme"}``; the stored text is already PII-redacted and goes through

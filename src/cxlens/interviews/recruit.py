@@ -1,6 +1,10 @@
 """Recruiting interviewees from survey opt-ins: filters by segment, persona, pain point (theme), churn risk
 and frustrated sessions, quotas per segment.
 
+``theme`` keeps customers with a survey answer, ticket or review whose primary theme it is (an id of the
+workspace's theme model; another is a ``ParameterError``); ``"other"`` keeps those with one the themes job
+gave no theme — the verbatims the feedback explorer lists under ``theme=other``.
+
 ``persona`` keeps customers whose persona — their RFM segment, as on the persona cards — is one of
 those given (the ``persona`` column is added). ``frustrated`` keeps customers with at least that
 many **frustrated sessions** (a session with a ``$rageclick``, ``$deadclick`` or ``$errorclick``;
@@ -22,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from cxlens.errors import ParameterError
+from cxlens.voice.themes import OTHER_ID, OTHER_NAME
 
 __all__ = ["FRUSTRATION_EVENTS", "OPT_IN", "candidates"]
 
@@ -85,14 +90,8 @@ def candidates(store: Any, *, opt_in: str = OPT_IN, survey_id: str | None = None
         sql += "AND k.churn_risk >= ? "
         params.append(min_churn_risk)
     if theme:
-        sql += (
-            "AND o.customer_id IN (SELECT f.customer_id FROM verbatim_themes v JOIN feedback f "
-            "ON v.verbatim_id = 'feedback:' || f.feedback_id WHERE v.theme = ? UNION "
-            "SELECT t.customer_id FROM verbatim_themes v JOIN tickets t ON v.verbatim_id = 'ticket:' || t.ticket_id "
-            "WHERE v.theme = ? UNION SELECT r.customer_id FROM verbatim_themes v JOIN reviews r "
-            "ON v.verbatim_id = 'review:' || r.review_id WHERE v.theme = ?) "
-        )
-        params += [theme, theme, theme]
+        sql += _theme_filter(store, theme)
+        params += [] if theme == OTHER_ID else [theme, theme, theme]
     if exclude_interviewed:
         sql += "AND o.customer_id NOT IN (SELECT customer_id FROM interviews WHERE customer_id IS NOT NULL) "
     tables: dict[str, Any] = {}
@@ -129,3 +128,23 @@ def candidates(store: Any, *, opt_in: str = OPT_IN, survey_id: str | None = None
     if per_segment is not None:
         df = df.groupby("segment", sort=False, group_keys=False).head(per_segment)
     return df.head(limit).reset_index(drop=True)
+
+
+def _theme_filter(store: Any, theme: str) -> str:
+    """SQL keeping the customers whose survey answer, ticket or review has primary theme ``theme`` (a theme
+    id of the workspace's model; its three ``?`` take it), or, for ``"other"``, one the themes job assigned
+    no theme — the feedback explorer's ``theme=other`` group (a verbatim not assigned yet has no stored row)."""
+    from cxlens.voice.tasks import theme_model
+
+    tx, _ = theme_model(store)
+    names = {**tx.names(), OTHER_ID: OTHER_NAME} if tx is not None else {}
+    if theme not in names:  # an unknown id would silently find nobody
+        raise ParameterError("theme", f"theme is {theme!r}; expected one of {', '.join(names) or 'no themes yet'}")
+    hit = "v.theme IS NULL" if theme == OTHER_ID else "v.theme = ?"
+    return (
+        "AND o.customer_id IN (SELECT f.customer_id FROM verbatim_themes v JOIN feedback f "
+        f"ON v.verbatim_id = 'feedback:' || f.feedback_id WHERE {hit} UNION "
+        "SELECT t.customer_id FROM verbatim_themes v JOIN tickets t ON v.verbatim_id = 'ticket:' || t.ticket_id "
+        f"WHERE {hit} UNION SELECT r.customer_id FROM verbatim_themes v JOIN reviews r "
+        f"ON v.verbatim_id = 'review:' || r.review_id WHERE {hit}) "
+    )

@@ -88,10 +88,13 @@ def _page(link: SharedLink, body: Any) -> str:
 
 _THEMES = """<h2>Themes of the last {{ days }} days{% if start %} ({{ start }} to {{ end }}){% endif %}</h2>
 {% if themes %}<table><tr><th>Theme</th><th>Comments</th><th>Share</th><th>Example</th></tr>
-{% for t in themes %}<tr><td>{{ t.theme }}</td><td class="n">{{ t.n }}</td><td class="n">{{ t.share }}</td>
+{% for t in themes %}<tr{% if not t.issue %} data-theme="other" class="other-theme"{% endif %}>
+<td data-field="name">{{ t.name }}{% if not t.issue %} (not an issue theme){% endif %}</td>
+<td class="n" data-field="n">{{ t.n }}</td><td class="n" data-field="share">{{ t.share }}</td>
 <td>{% if t.example %}<blockquote>{{ t.example }}</blockquote>{% endif %}</td></tr>{% endfor %}</table>
-<p class="muted">n = {{ total }} comments with a theme.</p>
-{% else %}<p class="muted">No themed comments in the period (the themes job stores them).</p>{% endif %}
+<p class="muted">n = {{ total }} comments the themes job assigned{% if unthemed %}, {{ unthemed }} of them without a
+theme{% endif %}; shares are of all of them.</p>
+{% else %}<p class="muted">No comments in the period have been through the themes job yet.</p>{% endif %}
 <h2>Top pain points</h2>
 {% if pains %}<table><tr><th>Stage</th><th>Touchpoint</th><th>Theme</th><th>Negative</th><th>Effect (95% CI)</th></tr>
 {% for p in pains %}<tr><td>{{ p.stage or "—" }}</td><td>{{ p.touchpoint or "—" }}</td><td>{{ p.name }}{% if not p.issue %} (not an issue theme){% endif %}</td>
@@ -102,28 +105,53 @@ _THEMES = """<h2>Themes of the last {{ days }} days{% if start %} ({{ start }} t
 def _themes_body(ws: Any, start: str | None, end: str | None) -> Any:
     from markupsafe import Markup
 
-    from cxlens.schema.pii import current_policy
     from cxlens.voice.summary import overview_pain_points
 
     store = ws.store
     hi = pd.Timestamp(end) + pd.Timedelta(days=1) if end else _now()
     lo = pd.Timestamp(start) if start else hi - pd.Timedelta(days=30)
-    themes: list[dict[str, Any]] = []
-    if store.has_table("verbatim_themes"):
-        df = store.read(
-            "SELECT t.theme, count(*) AS n, arg_max(f.comment, f.ts) AS example FROM verbatim_themes t "
-            "JOIN feedback f ON t.verbatim_id = 'feedback:' || f.feedback_id WHERE f.ts >= ? AND f.ts < ? "
-            "AND t.theme IS NOT NULL GROUP BY t.theme ORDER BY n DESC, t.theme LIMIT 20",
-            [lo.to_pydatetime(), hi.to_pydatetime()],
-        )
-        policy, total = current_policy(), int(df["n"].sum()) if len(df) else 0
-        themes = [{"theme": r["theme"], "n": int(r["n"]), "share": f"{100 * r['n'] / total:.0f}%",
-                   "example": policy.text(r["example"]) if isinstance(r["example"], str) else None}
-                  for r in df.to_dict("records")]  # fmt: skip
+    themes = _window_themes(store, lo, hi)
     pains = overview_pain_points(ws, lo.date().isoformat(), hi.date().isoformat())
-    html = _env().from_string(_THEMES).render(themes=themes, pains=pains, total=sum(t["n"] for t in themes),
+    total = themes[0]["total"] if themes else 0
+    unthemed = sum(t["n"] for t in themes if not t["issue"])
+    html = _env().from_string(_THEMES).render(themes=themes, pains=pains, total=total, unthemed=unthemed,
                                               days=(hi - lo).days, start=start, end=end)  # fmt: skip
     return Markup(html)  # noqa: S704 - rendered by an autoescaping template
+
+
+#: the shared themes view lists at most this many themes (then the comments without a theme)
+THEMES_SHOWN = 20
+
+
+def _window_themes(store: Any, lo: pd.Timestamp, hi: pd.Timestamp) -> list[dict[str, Any]]:
+    """The survey comments of ``[lo, hi)`` by stored primary theme: the :data:`THEMES_SHOWN` largest themes,
+    then those the themes job gave no theme as "Other (no theme)" (``issue`` False), each with its latest
+    comment. ``n`` and ``share`` as :func:`cxlens.voice.theme_summary` defines them: the share is of every
+    comment the job assigned in the window (``total``), the unthemed and the themes not shown included."""
+    from cxlens.schema.pii import current_policy
+    from cxlens.voice.tasks import theme_model
+    from cxlens.voice.themes import OTHER_ID, OTHER_NAME
+
+    if not store.has_table("verbatim_themes"):
+        return []
+    df = store.read(
+        "SELECT t.theme, count(*) AS n, arg_max(f.comment, f.ts) AS example, sum(count(*)) OVER () AS total "
+        "FROM verbatim_themes t JOIN feedback f ON t.verbatim_id = 'feedback:' || f.feedback_id "
+        "WHERE f.ts >= ? AND f.ts < ? GROUP BY t.theme",
+        [lo.to_pydatetime(), hi.to_pydatetime()],
+    )
+    if df.empty:
+        return []
+    tx, _ = theme_model(store)
+    names = tx.names() if tx is not None else {}
+    top = df[df["theme"].notna()].sort_values(["n", "theme"], ascending=[False, True]).head(THEMES_SHOWN)
+    rows = [(str(r["theme"]), names.get(str(r["theme"]), str(r["theme"])), True, r) for r in top.to_dict("records")]
+    rows += [(OTHER_ID, OTHER_NAME, False, r) for r in df[df["theme"].isna()].to_dict("records")]
+    policy, total = current_policy(), int(df["total"].iloc[0])
+    return [{"theme": t, "name": name, "issue": issue, "n": int(r["n"]), "total": total,
+             "share": f"{100 * r['n'] / total:.0f}%",
+             "example": policy.text(r["example"]) if isinstance(r["example"], str) else None}
+            for t, name, issue, r in rows]  # fmt: skip
 
 
 _DIGEST = """<h2>{{ period }} {{ span }} ({{ tz }})</h2>
@@ -131,9 +159,14 @@ _DIGEST = """<h2>{{ period }} {{ span }} ({{ tz }})</h2>
 {% for m in metrics %}<tr><td>{{ m.metric | upper }}</td><td>{{ m.line }}</td><td class="n">{{ m.n }}</td>
 <td>{{ m.change }}</td></tr>{% endfor %}</table>
 {% for name, alt, uri in charts %}<p><img src="{{ uri }}" alt="{{ alt }}"></p>{% endfor %}
-{% if themes %}<h2>Top themes</h2><table><tr><th>Theme</th><th>Comments</th><th>Period before</th></tr>
-{% for t in themes %}<tr><td>{{ t.theme }}</td><td class="n">{{ t.n }}</td><td class="n">{{ t.previous_n }}</td></tr>
-{% endfor %}</table>{% endif %}
+{% if themes %}<h2>Top themes</h2><table><tr><th>Theme</th><th>Comments</th><th>Share</th><th>Period before</th></tr>
+{% for t in themes %}<tr{% if t.issue is false %} data-theme="other" class="other-theme"{% endif %}>
+<td data-field="name">{{ t.name or t.theme }}{% if t.issue is false %} (not an issue theme){% endif %}</td>
+<td class="n" data-field="n">{{ t.n }}</td>
+<td class="n" data-field="share">{% if t.share is not none %}{{ "%.0f" | format(100 * t.share) }}%{% endif %}</td>
+<td class="n" data-field="previous_n">{{ t.previous_n }}</td></tr>
+{% endfor %}</table>{% if themes[0].share is defined %}<p class="muted">Shares are of every comment the themes job
+assigned in the period, those without a theme included.</p>{% endif %}{% endif %}
 <h2>Open cases</h2><p>{{ cases.total }} open, {{ cases.overdue }} overdue{% for p, n in cases.by_priority|dictsort %};
 {{ p }} {{ n }}{% endfor %}</p>"""
 

@@ -11,7 +11,9 @@ Importing this module registers, with :mod:`cxlens.act.route`:
   the urgency signal fires, ``medium`` when anger or effort does, else ``low``;
 * the **emerging-theme test** of the ``theme`` trigger — :func:`~cxlens.voice.painpoints.theme_summary`
   (the two-proportion z-test of a theme's share of verbatims, last period vs the one before) on the
-  stored themes (``verbatim_themes``) of the verbatims of the two periods.
+  stored themes (``verbatim_themes``) of the verbatims of the two periods;
+
+and, with :mod:`cxlens.act.schedule`, the **theme names** of the scheduled digests (:func:`theme_names`).
 
 :mod:`cxlens.workspace` imports it, so every opened workspace routes with these models.
 """
@@ -24,10 +26,10 @@ from typing import Any
 
 import pandas as pd
 
-from cxlens.act import route
-from cxlens.voice.themes import ThemeExtractor
+from cxlens.act import route, schedule
+from cxlens.voice.themes import OTHER_ID, OTHER_NAME, ThemeExtractor
 
-__all__ = ["classify", "theme_growth", "urgency"]
+__all__ = ["classify", "theme_growth", "theme_names", "urgency"]
 
 _MODELS: dict[str, ThemeExtractor] = {}
 _SENTIMENT = {"negative": "negative", "positive": "positive", "neutral": "neutral", "mixed": "neutral"}
@@ -148,5 +150,14 @@ def theme_growth(store: Any, *, period: str, start: pd.Timestamp, end: pd.Timest
     return s
 
 
+def theme_names(store: Any) -> tuple[dict[str, str], tuple[str, str]]:
+    """The names a scheduled digest gives its themes: the workspace theme model's, and the other group's."""
+    from cxlens.voice.tasks import theme_model
+
+    tx, _ = theme_model(store)
+    return (tx.names() if tx is not None else {}), (OTHER_ID, OTHER_NAME)
+
+
 route.set_classifier(classify)
 route.set_emerging(theme_growth)
+schedule.set_theme_names(theme_names)
