@@ -16,6 +16,7 @@ from cxlens.web.pages import load_pages, nav
 
 from ..pages import cells as _cells
 from ..pages import client_fixture
+from ..voice.unthemed import THEMED
 
 XSS_COMMENT = "<script>alert(1)</script>"
 
@@ -131,15 +132,7 @@ def test_themes_page_says_how_many_verbatims_have_no_theme(tmp_path):
 
     import cxlens
 
-    topics = {
-        "delivery": ["my parcel delivery was late again", "the courier delivery came three days late",
-                     "late delivery and the parcel was damaged", "delivery slot missed, parcel late"],
-        "refund": ["still waiting for my refund after returning the item", "refund not received two weeks later",
-                   "they refused my refund for the returned item", "the refund took a month to arrive"],
-        "app": ["the app crashed at checkout twice", "checkout in the app keeps crashing",
-                "app crashed when I tried to pay", "the app froze and crashed on the payment page"],
-    }  # fmt: skip
-    texts = [t for ts in topics.values() for t in ts] * 6 + ["it is what it is", "so so, I suppose", "as it was"]
+    texts = THEMED + ["it is what it is", "so so, I suppose", "as it was"]
     with cxlens.open(tmp_path / "w.duckdb") as ws:
         ws.load("feedback", pd.DataFrame({"ts": "2026-01-05", "metric": "nps", "score": 5, "comment": texts,
                                           "feedback_id": [f"f{i}" for i in range(len(texts))]}))  # fmt: skip
