@@ -53,6 +53,7 @@ from cxlens.journeys.numbering import dense_numbers
 from cxlens.journeys.sqlfns import duckdb_hash, epoch_us
 from cxlens.schema.pii import check_dimensions as check_pii
 from cxlens.schema.tables import TABLES
+from cxlens.store import unordered_reads
 
 __all__ = [
     "ORDERS",
@@ -531,26 +532,6 @@ def _by_halves(work: Callable[[bool], Any]) -> list[Any]:
     with ThreadPoolExecutor(2) as pool:
         futures = [pool.submit(work, lower) for lower in (True, False)]
         return [f.result() for f in futures]
-
-
-@contextmanager
-def _unordered_reads(events: ir.Table) -> Iterator[None]:
-    """Let DuckDB return rows in any order while the block runs.
-
-    A result that must keep the scan's order is gathered by one thread (at 10M events the packed
-    scan's read took ≈ 1 s of wall time for ≈ 1 CPU-s that way, ≈ 0.4 s in any order); the packed
-    scan sorts the rows itself, so their order does not matter. Workspaces already run with the
-    setting off (``cxlens.store.core.SETTINGS``); on a connection that has it on, it is switched
-    off for the read and back on after it (DuckDB has no per-query form of the setting)."""
-    con = events._find_backend().con
-    (keep,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-    if keep:
-        con.execute("SET preserve_insertion_order = false")
-    try:
-        yield
-    finally:
-        if keep:
-            con.execute("SET preserve_insertion_order = true")
 
 
 @ibis.udf.scalar.builtin(name="xxhash64")
@@ -1125,7 +1106,7 @@ class FunnelQuery:
         time and step are packed into one ``int64`` per row and sorted (one SIMD sort of plain
         integers, several times cheaper than DuckDB's ``ORDER BY`` of the text id), and
         :meth:`_walk_packed` walks the steps. The rows are read in any order
-        (:func:`_unordered_reads`), and the customers are split in two halves by their first hash
+        (:func:`cxlens.store.unordered_reads`), and the customers are split in two halves by their first hash
         (:data:`_SPLIT`), each numbered, sorted and walked in its own thread; the halves' counts
         add up and their seconds to convert are pooled before the quantiles. When the three do not
         fit 63 bits, a hash collides or a time is not finite, :meth:`_text_sorted_summary` (DuckDB
@@ -1142,7 +1123,7 @@ class FunnelQuery:
         scan = ev.select(
             h=duckdb_hash(ev.c), h2=duckdb_hash(ev.c.reverse()), o=epoch_us(ev.ts) * 8 + (7 - ev.s).cast("int64")
         )
-        with _unordered_reads(events):
+        with unordered_reads(events._find_backend()):
             tbl = scan.to_pyarrow()
         if not tbl.num_rows or tbl.column("o").null_count:  # nothing, or ±infinity (epoch_us: NULL)
             return self._text_sorted_summary(events)

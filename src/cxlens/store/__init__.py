@@ -9,7 +9,16 @@
   processes (a server and the CLI or a notebook beside it).
 """
 
-from cxlens.store.core import SETTINGS, ExternalStore, Store, read_compiled, read_snapshot, to_pandas, translate
+from cxlens.store.core import (
+    SETTINGS,
+    ExternalStore,
+    Store,
+    read_compiled,
+    read_snapshot,
+    to_pandas,
+    translate,
+    unordered_reads,
+)
 from cxlens.store.share import holder_of, open_store, share, sidecar_path
 
 __all__ = [
@@ -24,4 +33,5 @@ __all__ = [
     "sidecar_path",
     "to_pandas",
     "translate",
+    "unordered_reads",
 ]
