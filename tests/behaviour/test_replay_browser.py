@@ -13,11 +13,13 @@ import gzip
 import time
 import zlib
 
+import orjson
 import pytest
 
 from cxlens.web.hub import WorkspaceHub
 
 from ..conftest import html_server, new_page, running, wait_rows
+from . import navclock
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -261,18 +263,28 @@ def test_page_hide_sends_what_is_left_with_a_beacon(shop, browser):
     assert all("writeKey=" in u and b.startswith(b"{") for u, b in sent)
 
 
+def _goto(page, url: str, start: int | None) -> None:
+    """Open ``url``; ``start``: the page view's start (ms, :mod:`navclock`), else the real clock's."""
+    if start is None:
+        page.goto(url)
+    else:
+        navclock.at(page, start, lambda: page.goto(url))
+
+
 def test_a_quick_back_is_marked_in_the_recording(shop, browser):
     """The page left quickly is named in the recording's custom event (the player lists it)."""
     ws, origin, _ = shop
     page = new_page(browser, 1280, 900)
+    t0 = navclock.install(page)  # the dwell on /qb-b is set, not raced against the scripts' loading
     try:
-        for path in ("/qb-a", "/qb-b"):
-            page.goto(origin + path)
+        for path, start in (("/qb-a", None), ("/qb-b", t0)):
+            _goto(page, origin + path, start)
             page.wait_for_function("window.cxlens && window.cxlens.replayLoaded && window.cxlens.behaviourLoaded")
-        page.goto(origin + "/qb-a")  # back within the 5 s default: a quick back from /qb-b
+        _goto(page, origin + "/qb-a", t0 + 1000)  # back within the 5 s default: a quick back from /qb-b
         page.wait_for_function("window.cxlens && window.cxlens.replayLoaded && window.cxlens.behaviourLoaded")
         sid = page.evaluate("cxlens.session()")
-        wait_rows(ws, "SELECT name FROM events WHERE name = '$quickback'", 1)
+        qb = wait_rows(ws, f"SELECT properties FROM events WHERE name = '$quickback' AND session_id = '{sid}'", 1)
+        assert orjson.loads(qb["properties"][0])["$dwell_ms"] == 1000  # the start times set above
         deadline = time.monotonic() + 15
         while b'"$quickback"' not in _stored(ws, sid) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -292,30 +304,43 @@ def test_a_quick_back_is_marked_when_the_recorder_loads_late_and_the_page_is_lef
     tracked before it (cx.signals) when it starts; the page is then left, so a beacon carries the mark."""
     ws, origin, _ = shop
     page = new_page(browser, 1280, 900)
-    visit = {"n": 0}
+    visit, held = {"n": 0}, []
 
     def slow_recorder(route):
-        time.sleep(2.5 if visit["n"] == 3 else 0.4)  # past the old 2 s wait on the returning page
+        if visit["n"] == 3:  # the returning page's recorder waits until the test lets it go (below)
+            held.append(route)
+            return
+        time.sleep(0.4)
         route.continue_()
 
     page.route("**/sdk/cxlens-replay.js", slow_recorder)
+    t0 = navclock.install(page)  # the dwell on /qb-b is set (1 s), not raced against the scripts' loading
     try:
-        for path in ("/qb-a", "/qb-b", "/qb-a"):
+        for path, start in (("/qb-a", None), ("/qb-b", t0), ("/qb-a", t0 + 1000)):
             visit["n"] += 1
-            page.goto(origin + path)
+            _goto(page, origin + path, start)
             page.wait_for_function("window.cxlens && window.cxlens.behaviourLoaded")  # the recorder not yet
-        assert page.evaluate("!window.cxlens.replayLoaded")
+        # held, not slept on: a 2.5 s sleep in the handler let the recorder load before this check under load
+        deadline = time.monotonic() + 30
+        while not held and time.monotonic() < deadline:  # the page asks for its recorder
+            page.wait_for_timeout(50)
+        page.wait_for_timeout(2500)  # past the old 2 s wait on the returning page
+        assert len(held) == 1 and page.evaluate("!window.cxlens.replayLoaded")
         sid, aid = page.evaluate("[cxlens.session(), cxlens.user().anonymousId]")
+        held[0].continue_()
         page.wait_for_function("window.cxlens.replayLoaded === true")
         page.wait_for_timeout(100)
         page.goto("about:blank")  # page hide: the rest of the recording goes with a beacon
         # the page stays open until the beacon has landed (closing it at once raced the beacon under load)
-        events = wait_rows(ws, f"SELECT url FROM events WHERE name = '$quickback' AND anonymous_id = '{aid}'", 1)
+        events = wait_rows(
+            ws, f"SELECT url, properties FROM events WHERE name = '$quickback' AND anonymous_id = '{aid}'", 1
+        )
         deadline = time.monotonic() + 15
         while b'"$quickback"' not in _stored(ws, sid) and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
         page.close()
     assert list(events["url"]) == [origin + "/qb-b"]
+    assert orjson.loads(events["properties"][0])["$dwell_ms"] == 1000  # the start times set above
     stored = _stored(ws, sid)
     assert stored.count(b'"tag":"$quickback"') == 1 and f'"url":"{origin}/qb-b"'.encode() in stored

@@ -18,6 +18,7 @@ import pytest
 from cxlens.web.hub import WorkspaceHub
 
 from ..conftest import html_server, new_page, running, wait_rows
+from . import navclock
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -75,8 +76,12 @@ def _signals(ws, name: str, n: int, timeout: float = 10.0) -> list[dict]:
     return [{"url": u, **orjson.loads(p)} for u, p in zip(rows["url"], rows["properties"], strict=True)]
 
 
-def _open(page, url: str, threshold: int | None = None, fence: int | None = None) -> None:
-    page.goto(url)
+def _open(page, url: str, threshold: int | None = None, fence: int | None = None, *, at: int | None = None) -> None:
+    """Open ``url``; ``at``: the page view's start (ms, :mod:`navclock`) instead of the real clock's."""
+    if at is None:
+        page.goto(url)
+    else:
+        navclock.at(page, at, lambda: page.goto(url))
     page.wait_for_function("window.cxlens && window.cxlens.behaviourLoaded === true")
     last = "JSON.parse(sessionStorage.getItem('cxlens_qb')).v.slice(-1)[0]"
     if threshold is not None:  # the page's baseline has arrived from the remote config
@@ -86,31 +91,34 @@ def _open(page, url: str, threshold: int | None = None, fence: int | None = None
 
 
 def test_quick_back_uses_the_pages_own_threshold(site, browser):
+    """Each dwell is set by the test (:mod:`navclock`), not measured on the real clock: under load the
+    "quick" visit to /slow (scripts and remote config awaited) used to outlast its 2 s threshold."""
     ws, origin = site
     page = new_page(browser)
+    t0 = navclock.install(page)
     try:
         # a page without history: the 5 s default; back within it (the browser's Back button)
         _open(page, origin + "/a")
-        _open(page, origin + "/b", threshold=5000)
-        page.go_back()
+        _open(page, origin + "/b", threshold=5000, at=t0)
+        navclock.at(page, t0 + 4999, page.go_back)
         got = _signals(ws, "$quickback", 1)
         assert len(got) == 1
         qb = got[0]
         assert (qb["url"], qb["$from_url"], qb["$to_url"]) == (origin + "/b", origin + "/b", origin + "/a")
-        assert qb["$threshold_ms"] == 5000 and 0 < qb["$dwell_ms"] < 5000
+        assert qb["$threshold_ms"] == 5000 and qb["$dwell_ms"] == 4999
         assert "$selector" not in qb and qb["$pageview_id"]
 
-        # /slow's visitors usually stay 4 s: its threshold is 2 s, so 2.6 s there is not a quick back …
-        _open(page, origin + "/slow", threshold=round(SLOW_DWELL_S / 2 * 1000))
-        page.wait_for_timeout(2600)
-        _open(page, origin + "/a")
-        # … and a fraction of a second is
-        _open(page, origin + "/c")
-        _open(page, origin + "/slow", threshold=2000)
-        _open(page, origin + "/c")
+        # /slow's visitors usually stay 4 s: its threshold is 2 s, so 2 s there is not a quick back
+        # (the 5 s default would have called it one) …
+        _open(page, origin + "/slow", threshold=round(SLOW_DWELL_S / 2 * 1000), at=t0 + 10_000)
+        _open(page, origin + "/a", at=t0 + 12_000)
+        # … and 1.999 s is
+        _open(page, origin + "/c", at=t0 + 20_000)
+        _open(page, origin + "/slow", threshold=2000, at=t0 + 30_000)
+        _open(page, origin + "/c", at=t0 + 31_999)
         got = _signals(ws, "$quickback", 2)
         assert [(g["url"], g["$threshold_ms"]) for g in got] == [(origin + "/b", 5000), (origin + "/slow", 2000)]
-        assert got[1]["$dwell_ms"] < 2000 and got[1]["$to_url"] == origin + "/c"
+        assert got[1]["$dwell_ms"] == 1999 and got[1]["$to_url"] == origin + "/c"
         page.wait_for_timeout(500)
         assert len(_signals(ws, "$quickback", 2)) == 2  # no other
         # the event is an ordinary one: the analyses count it on the page left

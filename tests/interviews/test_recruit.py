@@ -109,9 +109,11 @@ def test_theme_other_recruits_the_customers_with_a_verbatim_without_a_theme(tmp_
     assert r.exit_code == 0, r.stderr
     assert sorted(x["customer_id"] for x in json.loads(r.stdout)) == ["co1", "co2", "ct0"]
     with running(create_app(path)) as url:
-        got = httpx.get(f"{url}/api/v1/interviews/candidates", params={"theme": "other"}).json()
+        got = httpx.get(f"{url}/api/v1/interviews/candidates", params={"theme": "other"}, timeout=60).json()
         assert sorted(x["customer_id"] for x in got) == ["co1", "co2", "ct0"]
-        got = httpx.get(f"{url}/api/v1/interviews/candidates", params={"theme": themed}).json()
+        got = httpx.get(f"{url}/api/v1/interviews/candidates", params={"theme": themed}, timeout=60).json()
         assert sorted(x["customer_id"] for x in got) == expected[themed]
-        bad = httpx.get(f"{url}/api/v1/interviews/candidates", params={"theme": "nope"})  # it found nobody, silently
+        bad = httpx.get(
+            f"{url}/api/v1/interviews/candidates", params={"theme": "nope"}, timeout=60
+        )  # it found nobody, silently
         assert bad.status_code == 400 and bad.json()["error"]["message"].endswith(", other")

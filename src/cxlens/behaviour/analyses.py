@@ -20,7 +20,6 @@ rank simulated sessions whose frustrating element is known (tests/behaviour).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -46,12 +45,8 @@ from cxlens.errors import ParameterError
 from cxlens.journeys.api import Journeys
 from cxlens.metrics.common import backend_name, json_text, ts_literal
 from cxlens.metrics.stats import wilson
-from cxlens.schema.ddl import VERBATIM_THEMES_TABLE
 from cxlens.store.segments import restrict_to_segment
-from cxlens.voice.tasks import theme_model
-from cxlens.voice.themes import OTHER_ID, OTHER_NAME
-from cxlens.voice.verbatims import KINDS as VERBATIM_KINDS
-from cxlens.voice.verbatims import verbatim_expression
+from cxlens.voice.people import theme_customers
 
 __all__ = [
     "KINDS",
@@ -622,7 +617,7 @@ class Behaviour:
         if segment is not None:
             t = restrict_to_segment(store, t, segment)
         if theme is not None:
-            t = t.filter(t.customer_id.isin(_theme_customers(store, theme)))
+            t = t.filter(t.customer_id.isin(theme_customers(store, theme)))
         if funnel is not None or dropped_at is not None:
             if funnel is None or isinstance(dropped_at, bool) or not isinstance(dropped_at, int):
                 raise ParameterError(
@@ -757,24 +752,6 @@ _ZONE_COLUMNS = [
     "click_recurrence", "exposure_rate", "attractiveness", "hesitation_p50", "hesitation_p75", "first_click_p50",
     "first_click_p75",
 ]  # fmt: skip
-
-
-def _theme_customers(store: Any, theme: str) -> list[str]:
-    """The people with a verbatim (survey answer, ticket, review…) tagged with ``theme`` (a theme id).
-
-    ``"other"`` (:data:`~cxlens.voice.themes.OTHER_ID`): the people with at least one verbatim the themes job
-    assigned no primary theme — the customers of the feedback explorer's ``theme=other`` rows, as any theme
-    keeps the people with at least one verbatim carrying it (so they may also be in other themes' lists)."""
-    tx, _ = theme_model(store)
-    names = {**tx.names(), OTHER_ID: OTHER_NAME} if tx is not None else {}
-    if theme not in names:
-        raise ParameterError("theme", f"theme is {theme!r}; expected one of {', '.join(names) or 'no themes yet'}")
-    v = verbatim_expression(store, list(VERBATIM_KINDS))
-    th = store.table(VERBATIM_THEMES_TABLE)
-    # a stored row without a primary theme is the other group (a verbatim not assigned yet has no row)
-    th = th.filter(th.theme.isnull() if theme == OTHER_ID else th.themes.contains(json.dumps(theme)))
-    hit = v.filter(v.customer_id.notnull()).semi_join(th, v.verbatim_id == th.verbatim_id)
-    return [str(c) for c in store.read(hit.select(c=hit.customer_id.cast("string")).distinct())["c"]]
 
 
 def _same_page(href: str, key: str) -> bool:

@@ -12,7 +12,9 @@ For each segment (by default the RFM segments of :func:`cxlens.customers.segment
   the members (feedback joined to the membership on the backend, one query for all segments);
 - ``channels`` and ``touchpoints``: the ``top`` values by share of the members' events;
 - ``themes``: the ``top`` values of ``feedback.properties.theme`` by share of the members' themed
-  answers (empty when the feedback carries no themes);
+  answers (empty when the feedback carries no themes); an imported ``other`` or ``Other (no theme)``
+  (any case; :data:`~cxlens.voice.themes.OTHER_ID`, what ``voice score --themes`` writes for a text
+  without a theme) is no theme: never listed, and not a themed answer;
 - ``pain_points``: the ``top`` touchpoints by unhappy share of the members' answers (NPS 0-6,
   CSAT 1-3, CES 1-4, pooled, as on the journey map), ranked on the share shrunk towards the
   segment's overall unhappy share ``p0``: ``(unhappy + m·p0) / (answers + m)`` with
@@ -41,6 +43,7 @@ from cxlens.metrics.csat import csat_expr
 from cxlens.metrics.nps import nps_expr
 from cxlens.metrics.stats import MIN_N
 from cxlens.metrics.value import EXCLUDED_STATUSES, valid_orders
+from cxlens.voice.themes import OTHER_ID, OTHER_NAME
 
 __all__ = ["PERSONA_COLUMNS", "VOICE_COLUMNS", "persona_voice", "personas"]
 
@@ -275,6 +278,10 @@ def personas(
     themes: dict[str, list[dict[str, Any]]] = {}
     if fb is not None:
         theme = json_text(fb.properties, "theme", backend_name(fb))
+        # an imported "other" / "Other (no theme)" (a file written by `voice score --themes`) is the group of
+        # texts without a theme, not a theme the members talk about: no theme, as theme_summary reads it
+        unthemed = theme.strip().lower().isin([OTHER_ID, OTHER_NAME.casefold()])
+        theme = unthemed.ifelse(ibis.null().cast("string"), theme)
         themes = _top(_counts(fb, theme).rename(columns={"value": "theme"}), "theme", top)
     pains = _pains(fb, top, shrinkage, min_answers)
 

@@ -133,19 +133,36 @@ def interview_turns(store: Any, interview_id: str | None = None) -> pd.DataFrame
 
 
 def interview_themes(store: Any, *, quotes: int = 3) -> pd.DataFrame:
-    """Themes across interviews (from the voice themes job's ``verbatim_themes`` of the customer turns):
-    theme, participants (distinct interviews raising it), turns, and up to ``quotes`` supporting quotes
-    (redacted), most-raised first."""
+    """Themes across interviews, from the voice themes job's ``verbatim_themes`` of the customer turns.
+
+    One row per primary theme, most participants first (then most turns): ``theme``, ``name`` (the
+    workspace theme model's, else the id), ``issue`` (True), ``participants`` (distinct interviews
+    raising it), ``turns``, ``share`` and up to ``quotes`` supporting quotes (redacted, one per interview
+    first). The customer turns the job assigned no theme are one last row (even when the largest),
+    theme ``"other"``, name ``"Other (no theme)"``, ``issue`` False — the group
+    :func:`cxlens.voice.theme_summary` lists last. ``turns`` and ``share`` are ``theme_summary``'s
+    ``size`` and ``share``: ``share`` is of *every* customer turn the job assigned, the unthemed
+    included (turns not assigned yet, e.g. non-English ones, are in no row and no share)."""
+    from cxlens.voice.tasks import theme_model
+    from cxlens.voice.themes import OTHER_ID, OTHER_NAME
+
+    cols = ["theme", "name", "issue", "participants", "turns", "share", "quotes"]
     df = store.read(
         "SELECT v.theme, t.interview_id, t.customer_id, t.text, t.ts FROM verbatim_themes v "
         "JOIN interview_turns t ON v.verbatim_id = 'interview:' || t.turn_id "
-        "WHERE t.role = 'customer' AND v.theme IS NOT NULL ORDER BY v.theme, length(t.text) DESC, t.turn_id"
+        "WHERE t.role = 'customer' ORDER BY v.theme NULLS LAST, length(t.text) DESC, t.turn_id"
     )
     if df.empty:
-        return pd.DataFrame(columns=["theme", "participants", "turns", "quotes"])
+        return pd.DataFrame(columns=cols)
+    tx, _ = theme_model(store)
+    names = {**(tx.names() if tx is not None else {}), OTHER_ID: OTHER_NAME}
+    df["theme"] = df["theme"].astype(object).where(df["theme"].notna(), OTHER_ID)  # the job's NULL: no theme
     rows = []
     for theme, g in df.groupby("theme", sort=False):
         picked = g.drop_duplicates("interview_id").head(quotes)  # one quote per interview first
-        rows.append({"theme": theme, "participants": int(g["interview_id"].nunique()), "turns": len(g),
+        rows.append({"theme": theme, "name": names.get(theme, theme), "issue": theme != OTHER_ID,
+                     "participants": int(g["interview_id"].nunique()), "turns": len(g), "share": len(g) / len(df),
                      "quotes": [redact(t) for t in picked["text"]]})  # fmt: skip
-    return pd.DataFrame(rows).sort_values(["participants", "turns"], ascending=False).reset_index(drop=True)
+    out = pd.DataFrame(rows, columns=cols)
+    order = ["issue", "participants", "turns", "theme"]
+    return out.sort_values(order, ascending=[False, False, False, True], kind="stable").reset_index(drop=True)

@@ -1,9 +1,11 @@
 """Recruiting interviewees from survey opt-ins: filters by segment, persona, pain point (theme), churn risk
 and frustrated sessions, quotas per segment.
 
-``theme`` keeps customers with a survey answer, ticket or review whose primary theme it is (an id of the
+``theme`` keeps the customers behind the feedback explorer's ``theme=`` rows
+(:func:`cxlens.voice.people.theme_customers`, the replay list's theme filter too): those with a verbatim
+(survey answer, ticket, review or interview turn) carrying that theme among its labels (an id of the
 workspace's theme model; another is a ``ParameterError``); ``"other"`` keeps those with one the themes job
-gave no theme — the verbatims the feedback explorer lists under ``theme=other``.
+gave no primary theme — the verbatims the explorer lists under ``theme=other``.
 
 ``persona`` keeps customers whose persona — their RFM segment, as on the persona cards — is one of
 those given (the ``persona`` column is added). ``frustrated`` keeps customers with at least that
@@ -26,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from cxlens.errors import ParameterError
-from cxlens.voice.themes import OTHER_ID, OTHER_NAME
+from cxlens.voice.people import theme_customers
 
 __all__ = ["FRUSTRATION_EVENTS", "OPT_IN", "candidates"]
 
@@ -58,6 +60,7 @@ def candidates(store: Any, *, opt_in: str = OPT_IN, survey_id: str | None = None
         raise ParameterError("frustrated_days", f"frustrated_days is {frustrated_days!r}; expected days ≥ 1")
     yes = ", ".join(f"'{y}'" for y in YES)
     where, params = [], []
+    tables: dict[str, Any] = {}
     if survey_id:
         where.append("r.survey_id = ?")
         params.append(survey_id)
@@ -89,12 +92,11 @@ def candidates(store: Any, *, opt_in: str = OPT_IN, survey_id: str | None = None
     if min_churn_risk is not None:
         sql += "AND k.churn_risk >= ? "
         params.append(min_churn_risk)
-    if theme:
-        sql += _theme_filter(store, theme)
-        params += [] if theme == OTHER_ID else [theme, theme, theme]
+    if theme:  # the explorer's people for that theme, as the replay list filters them
+        tables["_theme_people"] = pd.DataFrame({"customer_id": theme_customers(store, theme)}, dtype=object)
+        sql += "AND o.customer_id IN (SELECT customer_id FROM _theme_people) "
     if exclude_interviewed:
         sql += "AND o.customer_id NOT IN (SELECT customer_id FROM interviews WHERE customer_id IS NOT NULL) "
-    tables: dict[str, Any] = {}
     if persona:
         from cxlens.interviews.quotes import persona_members
 
@@ -128,23 +130,3 @@ def candidates(store: Any, *, opt_in: str = OPT_IN, survey_id: str | None = None
     if per_segment is not None:
         df = df.groupby("segment", sort=False, group_keys=False).head(per_segment)
     return df.head(limit).reset_index(drop=True)
-
-
-def _theme_filter(store: Any, theme: str) -> str:
-    """SQL keeping the customers whose survey answer, ticket or review has primary theme ``theme`` (a theme
-    id of the workspace's model; its three ``?`` take it), or, for ``"other"``, one the themes job assigned
-    no theme — the feedback explorer's ``theme=other`` group (a verbatim not assigned yet has no stored row)."""
-    from cxlens.voice.tasks import theme_model
-
-    tx, _ = theme_model(store)
-    names = {**tx.names(), OTHER_ID: OTHER_NAME} if tx is not None else {}
-    if theme not in names:  # an unknown id would silently find nobody
-        raise ParameterError("theme", f"theme is {theme!r}; expected one of {', '.join(names) or 'no themes yet'}")
-    hit = "v.theme IS NULL" if theme == OTHER_ID else "v.theme = ?"
-    return (
-        "AND o.customer_id IN (SELECT f.customer_id FROM verbatim_themes v JOIN feedback f "
-        f"ON v.verbatim_id = 'feedback:' || f.feedback_id WHERE {hit} UNION "
-        "SELECT t.customer_id FROM verbatim_themes v JOIN tickets t ON v.verbatim_id = 'ticket:' || t.ticket_id "
-        f"WHERE {hit} UNION SELECT r.customer_id FROM verbatim_themes v JOIN reviews r "
-        f"ON v.verbatim_id = 'review:' || r.review_id WHERE {hit}) "
-    )

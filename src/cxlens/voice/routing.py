@@ -120,7 +120,13 @@ def classify(store: Any, cur: Any, items: list[dict[str, Any]]) -> list[dict[str
 
 def theme_growth(store: Any, *, period: str, start: pd.Timestamp, end: pd.Timestamp, alpha: float) -> pd.DataFrame:
     """Every stored theme's growth test for the period ``[start, end)`` against the one before it, as the
-    themes page computes it (:func:`~cxlens.voice.painpoints.theme_summary`)."""
+    themes page computes it (:func:`~cxlens.voice.painpoints.theme_summary`).
+
+    A theme's share in a period is of *every* verbatim the themes job assigned in it (a stored
+    ``verbatim_themes`` row), those it gave no theme included — ``theme_summary``'s ``share``, the
+    themes page's and the digest's; verbatims not assigned yet are in neither count. The texts
+    without a theme are not a row here: they are not an issue that can emerge (as
+    :func:`~cxlens.voice.painpoints.emerging_themes`)."""
     from cxlens.schema.ddl import VERBATIM_THEMES_TABLE
     from cxlens.voice.painpoints import theme_summary
     from cxlens.voice.tasks import theme_model
@@ -132,7 +138,8 @@ def theme_growth(store: Any, *, period: str, start: pd.Timestamp, end: pd.Timest
     v = verbatims(store, start=prev_start, end=end - pd.Timedelta(microseconds=1), redacted=False, language=False)
     if not len(v):
         return pd.DataFrame()
-    t = store.read(f"SELECT verbatim_id, theme FROM {VERBATIM_THEMES_TABLE} WHERE theme IS NOT NULL")
+    # every assigned verbatim, the unthemed too (theme NULL): they are in the shares' denominators
+    t = store.read(f"SELECT verbatim_id, theme FROM {VERBATIM_THEMES_TABLE}")
     df = v[["verbatim_id", "ts", "text"]].merge(t, on="verbatim_id", how="inner")
     df = df[(pd.to_datetime(df["ts"]) >= prev_start) & (pd.to_datetime(df["ts"]) < end)]
     if not len(df):
@@ -143,7 +150,8 @@ def theme_growth(store: Any, *, period: str, start: pd.Timestamp, end: pd.Timest
     periods = set(pd.to_datetime(df["ts"]).dt.to_period(code).astype(str))
     if at not in periods:
         return pd.DataFrame()
-    s = theme_summary(df, period=period, alpha=alpha, at=at, n_quotes=0)
+    s = theme_summary(df, period=period, alpha=alpha, at=at, n_quotes=0, other=True)
+    s = s[s["theme"].ne(OTHER_ID)].reset_index(drop=True)
     tx, _ = theme_model(store)
     names = tx.names() if tx is not None else {}
     s["name"] = s["theme"].map(lambda x: names.get(x, x))
