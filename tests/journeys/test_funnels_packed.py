@@ -272,3 +272,47 @@ def test_packed_scan_reads_in_any_order_and_restores_the_setting(con, monkeypatc
     with pytest.raises(RuntimeError, match="read failed"):
         FunnelQuery(**q).run(t)
     assert raw.execute(setting).fetchone()[0] is True
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_exact_quotient_divides_in_place_exactly_when_the_unit_divides_every_time(seed):
+    # oracle: Python's own divisibility and floor division on each value
+    rng = np.random.default_rng(seed)
+    unit = int(rng.choice([1_000_000, 1_000, 1]))
+    base = int(rng.choice([1_000_000, 1_000, 1]))
+    t = rng.integers(0, 2**40, int(rng.integers(1, 50)), dtype=np.int64) * base
+    before = t.copy()
+    divides = all(int(v) % unit == 0 for v in before)
+    assert funnels_mod._exact_quotient(t, unit) is divides
+    assert t.tolist() == ([int(v) // unit for v in before] if divides else before.tolist())
+
+
+def test_customer_numbers_keep_hashes_differing_only_in_the_top_bit_apart():
+    # the common leading bits are read as unsigned: hashes on both sides of 2**63 share none
+    h = np.array([5, 5 | 1 << 63, 9, 9 | 1 << 63, 5], np.uint64)
+    second = {5: 11, 5 | 1 << 63: 22, 9: 33, 9 | 1 << 63: 44}  # one second hash per first hash
+    out = _customer_numbers(h, np.array([second[int(v)] for v in h], np.uint64), 40)
+    assert out is not None and same_partition(out, h)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_finish_without_breakdown_equals_the_general_tidy_table(seed):
+    # the one-row shortcut against the general per-step construction, on the wide shapes the
+    # scans return (ints or floats, a missing count, missing or NaN times)
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 6))
+    q = FunnelQuery([f"s{i}" for i in range(n)], window="1d")
+    counts = np.sort(rng.integers(0, 5, n))[::-1] * int(rng.random() < 0.8)
+    wide = {}
+    for k in range(1, n + 1):
+        v = counts[k - 1]
+        wide[f"customers_{k}"] = [
+            None if k > 1 and rng.random() < 0.1 else (float(v) if rng.random() < 0.5 else int(v))
+        ]
+        if k > 1 and rng.random() < 0.8:
+            wide[f"median_seconds_{k}"] = [float(rng.choice([np.nan, 3.5, 10.0]))]
+            wide[f"p90_seconds_{k}"] = [float(rng.choice([np.nan, 7.0]))]
+    wide = pd.DataFrame(wide)
+    pd.testing.assert_frame_equal(q._finish_one(wide), q._finish_groups(wide))

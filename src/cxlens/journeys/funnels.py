@@ -403,24 +403,53 @@ def _interval(td: dt.timedelta) -> ir.IntervalScalar:
 FAST_SCAN = True
 
 #: time units tried for the sorted scan's packed key, coarsest first: whole seconds, milliseconds,
-#: microseconds (a coarser unit leaves more bits for the customer number)
+#: microseconds (a coarser unit leaves more bits for the customer number); each is ``2**a · d`` with
+#: ``d`` odd, so that division is a shift and a multiplication by ``d``'s inverse modulo 2**64
 _KEY_UNITS = (1_000_000, 1_000, 1)
+
+
+def _exact_quotient(t: np.ndarray, unit: int) -> bool:
+    """Divide ``t`` (non-negative ``int64``) by ``unit`` in place when ``unit`` divides every value;
+    False (``t`` unchanged) when it does not.
+
+    ``unit = 2**a · d`` with ``d`` odd: a multiple of ``unit`` has its low ``a`` bits clear and
+    ``(t >> a) · d⁻¹ mod 2**64`` is then its exact quotient, which is at most ``(2**64 − 1) // d``
+    exactly for multiples of ``d`` (the multiplication permutes 64-bit values). A few passes of
+    shifts and one multiplication instead of 64-bit divisions, in place (no 24 MB temporaries at
+    3M rows: fresh memory is zeroed page by page by the kernel, which cost a tenth of the run)."""
+    if unit == 1:
+        return True
+    a = (unit & -unit).bit_length() - 1
+    d = unit >> a
+    if a >= 8:  # not one of _KEY_UNITS: the low byte alone does not show the low bits
+        raise ValueError(f"time unit {unit} has 2**{a} in it; expected at most 2**7")
+    # the low bits of each value, read from its low byte (a strided view, no int64 temporary)
+    low = t.view(np.uint8)[:: t.itemsize] if sys.byteorder == "little" else t.astype(np.uint8)
+    if a and (low & ((1 << a) - 1)).any():
+        return False
+    t >>= a
+    q = t.view(np.uint64)
+    q *= np.uint64(pow(d, -1, 1 << 64))
+    if (q > np.uint64((2**64 - 1) // d)).any():
+        q *= np.uint64(d)  # undo: back to t >> a, then to t (its low bits were clear)
+        t <<= a
+        return False
+    return True
 
 
 def _packed_keys(h: np.ndarray, h2: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, int, int, int] | None:
     """The step rows as one sorted ``int64`` each: ``customer << shift | t << 3 | (7 − step)``.
 
     ``h`` and ``h2`` are two independent 64-bit hashes of each row's customer id and ``o`` is
-    ``t·8 + (7 − step)`` with ``t`` in microseconds. Times are counted in the coarsest unit of
-    :data:`_KEY_UNITS` that divides all of them, from the earliest ``t0``; the customer number
-    (:func:`_customer_numbers`) takes the bits left. Returns ``(sorted keys, shift, unit, t0)``,
-    or None when two ids share a hash or the numbers do not fit (the caller then sorts by the
-    text id)."""
+    ``t·8 + (7 − step)`` with ``t`` in microseconds (``h2`` and ``o`` are used as scratch).
+    Times are counted from the earliest ``t0`` in the coarsest unit of :data:`_KEY_UNITS` that
+    divides all of them; the customer number (:func:`_customer_numbers`) takes the bits left.
+    Returns ``(sorted keys, shift, unit, t0)``, or None when two ids share a hash or the numbers
+    do not fit (the caller then sorts by the text id)."""
     t = o >> 3
-    unit = next(u for u in _KEY_UNITS if not (t % u).any())
     t0 = int(t.min())
     t -= t0
-    t //= unit
+    unit = next(u for u in _KEY_UNITS if _exact_quotient(t, u))
     shift = int(t.max()).bit_length() + 3
     key = _customer_numbers(h, h2, 63 - shift)
     if key is None:
@@ -429,7 +458,8 @@ def _packed_keys(h: np.ndarray, h2: np.ndarray, o: np.ndarray) -> tuple[np.ndarr
     t <<= 3
     key |= t
     del t
-    key |= o & 7
+    o &= 7
+    key |= o
     key.sort()
     return key, shift, unit, t0
 
@@ -441,43 +471,57 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _customer_numbers(h: np.ndarray, h2: np.ndarray, bits: int) -> np.ndarray | None:
-    """One ``int64`` below ``2**bits`` per row, equal exactly when the rows' ``h`` are.
+    """One ``int64`` below ``2**bits`` per row, equal exactly when the rows' ``h`` are (``h2`` is
+    used as scratch; the numbers are written over it).
 
     Two ids behind one ``h`` are detected by the second hash: then the pairs ``(h, h2)``, and so
     (but for a 2^-64 coincidence) the values ``h ^ mix(h2)``, outnumber the distinct ``h``, and
-    None is returned; an undetected merge needs two ids equal in both hashes. The number is the
-    leading ``bits − 1`` bits of ``h`` (no table lookup: one sort of ``h`` finds the distinct
-    values); the few values whose leading bits equal those of a smaller value get
-    ``2**(bits − 1) + i`` instead. With too few bits for that, customers are numbered densely
-    (a hash-table probe per row, slower); None when even that does not fit."""
-    s = np.sort(h)
-    new = np.empty(len(s), bool)
-    new[0] = True
-    np.not_equal(s[1:], s[:-1], out=new[1:])
-    u = s[new]
-    del s, new
-    z = h2 * _MIX
-    z ^= h
+    None is returned; an undetected merge needs two ids equal in both hashes. The number is
+    ``bits − 1`` bits of ``h`` taken below the leading bits that all rows share (one half of the
+    customers shares the top bit) — no table lookup: one sort of ``h`` finds the distinct values;
+    the few values whose bits equal those of a smaller value get ``2**(bits − 1) + i`` instead.
+    With too few bits for that, customers are numbered densely (a hash-table probe per row,
+    slower); None when even that does not fit. Both sorts sort the bits as ``int64`` (a SIMD sort,
+    faster than an unsigned one; equal values end up side by side either way)."""
+    s = np.sort(h.view(np.int64))
+    z = h2.view(np.int64)
+    z *= _MIX.view(np.int64)
+    z ^= h.view(np.int64)
     z.sort()
-    if 1 + int(np.count_nonzero(z[1:] != z[:-1])) != len(u):
+    distinct_z = 1 + int(np.count_nonzero(z[1:] != z[:-1])) if len(z) else 0
+    # sorted neighbours' differing bits (0: equal), into the scratch
+    diff = z[: max(len(s) - 1, 0)].view(np.uint64)
+    np.bitwise_xor(s[1:], s[:-1], out=diff.view(np.int64))
+    n = 1 + int(np.count_nonzero(diff)) if len(s) else 0
+    if distinct_z != n:
         return None
-    del z
-    lead = np.uint64(65 - bits) if bits > 24 else None
-    clash = np.flatnonzero((u[1:] >> lead) == (u[:-1] >> lead)) + 1 if lead is not None else None
-    if clash is None or len(clash) > _MAX_CLASHES:
-        if (len(u) - 1).bit_length() > bits:
+    # bits every row shares (``s`` is sorted as signed: its ends differ in every bit that varies)
+    common = min(63, 64 - ((int(s[0]) ^ int(s[-1])) & (2**64 - 1)).bit_length()) if n else 0
+    rest = 64 - common - (bits - 1)  # bits of h below the number's
+    clash = None
+    if bits > 24 and rest > 0:
+        # sorted neighbours (distinct) that share the number's bits: 0 < a ^ b < 2**rest
+        diff -= np.uint64(1)  # equal neighbours wrap to 2**64 − 1
+        clash = np.flatnonzero(diff < np.uint64((1 << rest) - 1)) + 1
+    if bits <= 24 or (clash is not None and len(clash) > _MAX_CLASHES):
+        if (n - 1).bit_length() > bits:
             return None
         return dense_numbers(h)[0].astype(np.int64, copy=False)
-    out = (h >> lead).view(np.int64)
-    if len(clash):
-        bad = u[clash]
+    out = np.left_shift(h, np.uint64(common), out=z.view(np.uint64))
+    out >>= np.uint64(64 - (bits - 1))
+    out = out.view(np.int64)
+    if clash is not None and len(clash):
+        bad = s[clash]
+        hs = h.view(np.int64)
         # only rows whose low 16 bits are a moved value's can be one (a 64 KiB table stays in
-        # cache; a binary search of every row cost several times more)
+        # cache; a binary search of every row cost several times more); the low 16 bits read
+        # through a strided view, without a temporary
         maybe = np.zeros(1 << 16, bool)
-        maybe[bad & np.uint64(0xFFFF)] = True
-        rows = np.flatnonzero(maybe[h & np.uint64(0xFFFF)])
-        i = np.minimum(np.searchsorted(bad, h[rows]), len(bad) - 1)
-        hit = bad[i] == h[rows]
+        maybe[bad & 0xFFFF] = True
+        low16 = h.view(np.uint16)[:: h.itemsize // 2] if sys.byteorder == "little" else h & np.uint64(0xFFFF)
+        rows = np.flatnonzero(maybe[low16])
+        i = np.minimum(np.searchsorted(bad, hs[rows]), len(bad) - 1)
+        hit = bad[i] == hs[rows]
         out[rows[hit]] = (1 << (bits - 1)) + i[hit]
     return out
 
@@ -507,19 +551,69 @@ def _time_columns(out: dict[str, Any], k: int, d: np.ndarray) -> None:
     out[f"median_seconds_{k}"], out[f"p90_seconds_{k}"] = [med], [p90]
 
 
-def _latest_before(rows: int, pos: np.ndarray, cur: np.ndarray) -> np.ndarray:
-    """For each of the sorted positions ``cur`` (none of them in ``pos``, both below ``rows``), the
-    index in ``pos`` (sorted) of the latest position before it, −1 when there is none.
+def _quantiles(k: int, parts: list[np.ndarray]) -> dict[str, list[float]]:
+    """:func:`_time_columns` of step ``k`` over the seconds of several parts (disjoint customers)."""
+    out: dict[str, list[float]] = {}
+    _time_columns(out, k, np.concatenate(parts))
+    return out
 
-    A running count of the ``pos`` rows over all ``rows`` rows, read at ``cur``: at 6M rows a
-    quarter of the time of a binary search per position (``np.searchsorted(pos, cur) − 1``)."""
-    count = np.zeros(rows, np.int32 if rows < 2**31 else np.int64)
+
+#: the chain value standing for "no chain row before": below every packed key (keys are ≥ 0), so
+#: its customer bits are nobody's and a key minus it is at least 2**63 as unsigned
+_NO_CHAIN = np.iinfo(np.int64).min
+
+
+def _with_no_chain(n: int) -> np.ndarray:
+    """An ``int64`` array of ``n + 1`` values whose first is :data:`_NO_CHAIN` (the rest to fill)."""
+    out = np.empty(n + 1, np.int64)
+    out[0] = _NO_CHAIN
+    return out
+
+
+def _latest_before(count: np.ndarray, pos: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """For each of the sorted positions ``cur`` (none of them in ``pos``), how many of the sorted
+    positions ``pos`` lie before it: the 1-based index of the latest one, 0 when there is none.
+
+    A running count of the ``pos`` rows over all rows (``count``, a scratch array as long as the
+    rows, overwritten), read at ``cur``: at 6M rows a quarter of the time of a binary search per
+    position (``np.searchsorted(pos, cur)``)."""
+    count.fill(0)
     count[pos] = 1
     np.cumsum(count, out=count)
-    j = count[cur]
-    j -= 1
-    return j
+    return count[cur]
 
+
+def _firsts(values: np.ndarray, shift: int) -> np.ndarray:
+    """Of packed values (``customer << shift | …``, ≥ 0) in sorted order: the index of each
+    customer's first."""
+    first = np.empty(len(values), bool)
+    first[:1] = True
+    np.greater_equal(values[1:] ^ values[:-1], 1 << shift, out=first[1:])
+    return np.flatnonzero(first)
+
+
+def _half_rows(columns: Sequence[list[np.ndarray]], lower: bool) -> list[np.ndarray]:
+    """The rows of the customers whose first hash (the first column, ``uint64``) is below
+    :data:`_SPLIT` (``lower``) or not, of each column, from the columns' chunks (DuckDB's Arrow
+    batches, read without copying): the chunks are not concatenated first, each column's rows of
+    the half are gathered into one array by position (one ``flatnonzero`` for all columns)."""
+    picks = []
+    for h in columns[0]:
+        mask = h < _SPLIT if lower else h >= _SPLIT
+        picks.append(np.flatnonzero(mask))
+    sizes = np.cumsum([0] + [len(p) for p in picks])
+    out = []
+    for chunks in columns:
+        col = np.empty(int(sizes[-1]), chunks[0].dtype)
+        for i, (chunk, pick) in enumerate(zip(chunks, picks, strict=True)):
+            # mode="clip": no bounds check (and no buffered copy) for positions known to be valid
+            np.take(chunk, pick, out=col[sizes[i] : sizes[i + 1]], mode="clip")
+        out.append(col)
+    return out
+
+
+#: the character in front of the id for the packed scan's second hash
+_SECOND = "\x01"
 
 #: the packed scan splits the customers at this first-hash value into two halves, numbered, sorted
 #: and walked in two threads (NumPy's sorts, binary searches and array passes release the GIL);
@@ -527,11 +621,10 @@ def _latest_before(rows: int, pos: np.ndarray, cur: np.ndarray) -> np.ndarray:
 _SPLIT = np.uint64(1 << 63)
 
 
-def _by_halves(work: Callable[[bool], Any]) -> list[Any]:
-    """``[work(True), work(False)]`` (the lower and the upper half), run in two threads."""
-    with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(work, lower) for lower in (True, False)]
-        return [f.result() for f in futures]
+def _by_halves(pool: ThreadPoolExecutor, work: Callable[[bool], Any]) -> list[Any]:
+    """``[work(True), work(False)]`` (the lower and the upper half), run in the two threads of ``pool``."""
+    futures = [pool.submit(work, lower) for lower in (True, False)]
+    return [f.result() for f in futures]
 
 
 @ibis.udf.scalar.builtin(name="xxhash64")
@@ -1099,17 +1192,18 @@ class FunnelQuery:
         """The summary of :meth:`_summary` from one scan of the step events, sorted in NumPy.
 
         DuckDB reads each step event once, unsorted, as three numbers: two independent 64-bit
-        hashes of the customer id (of the text and of the reversed text) and
-        ``o = t·8 + (7 − step)`` (microseconds and the step number in one integer). NumPy
+        hashes of the customer id (of the text and of the text behind a fixed first character)
+        and ``o = t·8 + (7 − step)`` (microseconds and the step number in one integer). NumPy
         numbers the customers by the first hash; the second must then be the same on every row
         of a number, otherwise two ids share a hash (see :func:`_packed_keys`). Customer number,
         time and step are packed into one ``int64`` per row and sorted (one SIMD sort of plain
         integers, several times cheaper than DuckDB's ``ORDER BY`` of the text id), and
         :meth:`_walk_packed` walks the steps. The rows are read in any order
-        (:func:`cxlens.store.unordered_reads`), and the customers are split in two halves by their first hash
-        (:data:`_SPLIT`), each numbered, sorted and walked in its own thread; the halves' counts
-        add up and their seconds to convert are pooled before the quantiles. When the three do not
-        fit 63 bits, a hash collides or a time is not finite, :meth:`_text_sorted_summary` (DuckDB
+        (:func:`cxlens.store.unordered_reads`), and the customers are split in two halves by
+        their first hash (:data:`_SPLIT`), each gathered from DuckDB's batches, numbered, sorted
+        and walked in its own thread; the halves' counts add up and their seconds to convert are
+        pooled before the quantiles (taken in the same two threads). When the three do not fit
+        63 bits, a hash collides or a time is not finite, :meth:`_text_sorted_summary` (DuckDB
         sorting by the text id) computes the same summary."""
         n = len(self._steps)
         names = [s.value for s in self._steps]
@@ -1120,38 +1214,41 @@ class FunnelQuery:
         ev = events.select(c=cid, s=step, ts=events.ts)
         # filtering on the step number computed once costs less than an IN list plus the CASE
         ev = ev.filter(ev.s > 0, ev.c.notnull(), ev.ts.notnull())
+        # the second hash reads the id behind a fixed first character: another string to DuckDB's
+        # hash (its 8-byte blocks fall elsewhere), which costs a short copy per row where
+        # reversing the text cost a Unicode-aware pass
         scan = ev.select(
-            h=duckdb_hash(ev.c), h2=duckdb_hash(ev.c.reverse()), o=epoch_us(ev.ts) * 8 + (7 - ev.s).cast("int64")
+            h=duckdb_hash(ev.c), h2=duckdb_hash(_SECOND + ev.c), o=epoch_us(ev.ts) * 8 + (7 - ev.s).cast("int64")
         )
         with unordered_reads(events._find_backend()):
             tbl = scan.to_pyarrow()
         if not tbl.num_rows or tbl.column("o").null_count:  # nothing, or ±infinity (epoch_us: NULL)
             return self._text_sorted_summary(events)
-        h, h2, o = (tbl.column(c).to_numpy() for c in ("h", "h2", "o"))
+        # each column as its chunks (DuckDB's batches), read without a copy
+        h, h2, o = ([a.to_numpy() for a in tbl.column(c).chunks if len(a)] for c in ("h", "h2", "o"))
         del tbl
-        parts = _by_halves(lambda lower: self._packed_part(h, h2, o, lower))
-        if any(p is None for p in parts):
-            return self._text_sorted_summary(events)
-        out: dict[str, list[Any]] = {}
-        for k in range(1, n + 1):
-            out[f"customers_{k}"] = [sum(p[0][k - 1] for p in parts)]  # type: ignore[index]
-            if k > 1 and self.times:  # quantiles of the union: the halves' customers are disjoint
-                _time_columns(out, k, np.concatenate([p[1][k] for p in parts]))  # type: ignore[index]
+        with ThreadPoolExecutor(2) as pool:
+            parts = _by_halves(pool, lambda lower: self._packed_part(h, h2, o, lower))
+            if any(p is None for p in parts):
+                return self._text_sorted_summary(events)
+            out: dict[str, list[Any]] = {f"customers_{k}": [sum(p[0][k - 1] for p in parts)] for k in range(1, n + 1)}  # type: ignore[index]
+            if self.times:  # quantiles of the union: the halves' customers are disjoint
+                pooled = {k: [p[1][k] for p in parts] for k in range(2, n + 1)}  # type: ignore[index]
+                for cols in pool.map(lambda k: _quantiles(k, pooled[k]), range(2, n + 1)):
+                    out.update(cols)
         return pd.DataFrame(out)
 
     def _packed_part(
-        self, h: np.ndarray, h2: np.ndarray, o: np.ndarray, lower: bool
+        self, h: list[np.ndarray], h2: list[np.ndarray], o: list[np.ndarray], lower: bool
     ) -> tuple[list[int], dict[int, np.ndarray]] | None:
         """Per-step customer counts and seconds to convert (:meth:`_walk_packed`) of the customers
-        whose first hash is below :data:`_SPLIT` (``lower``) or not; None when their packed key
-        cannot be used (:func:`_packed_keys`)."""
-        mask = h < _SPLIT
-        if not lower:
-            np.logical_not(mask, out=mask)
-        if not mask.any():  # nobody in this half
+        whose first hash is below :data:`_SPLIT` (``lower``) or not, from the columns' chunks;
+        None when their packed key cannot be used (:func:`_packed_keys`)."""
+        rows = _half_rows([h, h2, o], lower)
+        if not len(rows[0]):  # nobody in this half
             return [0] * len(self._steps), {k: np.empty(0, np.int64) for k in range(2, len(self._steps) + 1)}
-        # np.compress: a third of the time of boolean indexing here
-        packed = _packed_keys(np.compress(mask, h), np.compress(mask, h2), np.compress(mask, o))
+        packed = _packed_keys(*rows)
+        del rows
         if packed is None:
             return None
         return self._walk_packed(*packed, len(self._steps))
@@ -1165,50 +1262,57 @@ class FunnelQuery:
 
         Every step-1 row starts a chain. For step k, each step-k row's predecessor is the latest
         step-(k−1) chain row before it in the sorted order (:func:`_latest_before`); it is valid
-        when it belongs to the same customer and its chain started within the window. Starts never decrease along a customer's order (the ASOF argument of
-        ``docs/funnels.md``), so the latest predecessor carries the latest start; equal times sort
-        by step descending, so ties never advance. A chain row is carried as one integer,
-        ``customer << shift | start << 3``: the same-customer test is one comparison with the
-        row's customer bits and the window test one subtraction of keys."""
-        low = (key & 7).astype(np.uint8)  # 7 − the step
-        whole = np.int64((1 << shift) - 1)
-        cust_bits = ~whole
+        when it belongs to the same customer and its chain started within the window. Starts
+        never decrease along a customer's order (the ASOF argument of ``docs/funnels.md``), so the
+        latest predecessor carries the latest start; equal times sort by step descending, so ties
+        never advance. A chain row is carried as one integer, ``customer << shift | start << 3``
+        (a step-k row extends its predecessor's chain, so its chain value is the predecessor's),
+        behind :data:`_NO_CHAIN` for "none before": the same-customer test is one ``xor`` and the
+        window test one subtraction of keys."""
+        # 7 − the step: the low 3 bits, read from each key's low byte (no int64 temporary)
+        low = key.view(np.uint8)[:: key.itemsize] if sys.byteorder == "little" else key.astype(np.uint8)
+        low = low & 7
         # times are in units of `unit` µs; a window longer than any time span is the whole span
         w = min(round(self._window.total_seconds() * 1_000_000) // unit, 1 << (shift - 3))
-        limit = (w + 1) << 3  # key − chain value < limit ⇔ (t − start) ≤ w, the step bits below
+        limit = np.uint64((w + 1) << 3)  # key − chain value < limit ⇔ (t − start) ≤ w, the step bits below
+        whole = np.int64((1 << shift) - 1)
 
         def secs(k: np.ndarray) -> np.ndarray:  # whole epoch seconds, as the passes' epoch_seconds()
             return (((k & whole) >> 3) * unit + t0) // 1_000_000
 
-        def firsts(chain: np.ndarray) -> np.ndarray:
-            """Of chain values in sorted order: the index of each customer's first."""
-            c = chain >> shift
-            first = np.ones(len(c), bool)
-            first[1:] = c[1:] != c[:-1]
-            return np.flatnonzero(first)
-
+        count = np.empty(len(key), np.int32 if len(key) < 2**31 else np.int64)  # _latest_before's scratch
         pos = np.flatnonzero(low == 6)
-        chain = key[pos] & ~np.int64(7)  # a step-1 row starts its own chain
-        f = firsts(chain)
+        chain = _with_no_chain(len(pos))
+        np.bitwise_and(key[pos], ~np.int64(7), out=chain[1:])  # a step-1 row starts its own chain
+        f = _firsts(chain[1:], shift)
         counts, deltas = [len(f)], {}
-        reach_first = {1: (chain[f] >> shift, secs(chain[f]))}
+        by_first = self.times and self.time_basis == "first"
+        reach_first = {1: (chain[1:][f] >> shift, secs(chain[1:][f]))} if by_first else {}
         for k in range(2, n + 1):
             cur = np.flatnonzero(low == 7 - k) if len(pos) else pos  # nobody left: no step-k chains
-            j = _latest_before(len(key), pos, cur)  # the latest chain row before, in (customer, t, step desc) order
-            jj = np.maximum(j, 0)
-            kc, prev = key[cur], chain[jj]
-            ok = (j >= 0) & (prev >= (kc & cust_bits)) & (kc - prev < limit)
-            # np.compress: a third of the time of boolean indexing
-            prev_key = key[pos[np.compress(ok, jj)]]
-            kc = np.compress(ok, kc)
-            pos, chain = np.compress(ok, cur), (kc & cust_bits) | (np.compress(ok, prev) & whole)
-            f = firsts(chain)
+            j = _latest_before(count, pos, cur)  # the latest chain row before, in (customer, t, step desc) order
+            kc, prev = key[cur], chain[j]
+            x = np.bitwise_xor(kc, prev)
+            x >>= shift
+            ok = x == 0  # the same customer's chain…
+            np.subtract(kc, prev, out=x)
+            ok &= x.view(np.uint64) < limit  # …started within the window
+            del x
+            chain = _with_no_chain(int(np.count_nonzero(ok)))
+            np.compress(ok, prev, out=chain[1:])
+            f = _firsts(chain[1:], shift)
             counts.append(len(f))
-            cust_k, r_k = kc[f] >> shift, secs(kc[f])
-            reach_first[k] = (cust_k, r_k)
             if self.times:
-                chain_prev = secs(prev_key[f]) if self.time_basis == "chain" else None
-                deltas[k] = _step_deltas(k, r_k, chain_prev, cust_k, reach_first)
+                # only each customer's first step-k row is needed: gather its key and predecessor
+                kept = np.flatnonzero(ok)[f]
+                r_k = secs(kc[kept])
+                if by_first:
+                    cust_k = kc[kept] >> shift
+                    reach_first[k] = (cust_k, r_k)
+                    deltas[k] = _step_deltas(k, r_k, None, cust_k, reach_first)
+                else:
+                    deltas[k] = r_k - secs(key[pos[j[kept] - 1]])
+            pos = np.compress(ok, cur)
         return counts, deltas
 
     def _text_sorted_summary(self, events: ir.Table) -> pd.DataFrame:
@@ -1310,6 +1414,12 @@ class FunnelQuery:
     def finish(self, wide: pd.DataFrame) -> pd.DataFrame:
         """Turn a :meth:`to_expr` result into the tidy table: every step of every group,
         conversions and drop-off."""
+        if not self.by and len(wide) == 1:
+            return self._finish_one(wide)
+        return self._finish_groups(wide)
+
+    def _finish_groups(self, wide: pd.DataFrame) -> pd.DataFrame:
+        """:meth:`finish` for any ``wide`` (one row per breakdown group)."""
         n, by = len(self._steps), list(self.by)
         parts = []
         for k in range(1, n + 1):
@@ -1356,6 +1466,36 @@ class FunnelQuery:
         if by:
             out = out.sort_values([*by, "step"], na_position="last", kind="stable")
         return out.reset_index(drop=True)
+
+    def _finish_one(self, wide: pd.DataFrame) -> pd.DataFrame:
+        """:meth:`finish` of a funnel without breakdown (``wide`` has one row), built from
+        arrays in one step: the same table as the general way, which copies and extends a frame
+        per step (tens of milliseconds of pandas bookkeeping a call)."""
+        n = len(self._steps)
+        row = wide.iloc[0]
+        customers = np.array([0 if pd.isna(row[f"customers_{k}"]) else row[f"customers_{k}"] for k in range(1, n + 1)])
+        customers = customers.astype("int64")
+        prev = np.concatenate([customers[:1], customers[:-1]]).astype("float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            conversion = customers / customers[0] if customers[0] > 0 else np.zeros(n)
+            step_conversion = np.where(prev > 0, customers / prev, 0.0)
+        times = {
+            c: np.array(
+                [np.nan] + [float(row[f"{c}_{k}"]) if f"{c}_{k}" in wide.columns else np.nan for k in range(2, n + 1)]
+            )
+            for c in ("median_seconds", "p90_seconds")
+        }
+        return pd.DataFrame(
+            {
+                "step": np.arange(1, n + 1, dtype="int64"),
+                "event": self.labels,
+                "customers": customers,
+                "conversion": conversion.astype(float),
+                "step_conversion": step_conversion.astype(float),
+                "dropped": (prev - customers).astype("int64"),
+                **times,
+            }
+        )
 
 
 def funnel(
