@@ -46,6 +46,7 @@ import datetime as dt
 import importlib.util
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import ibis
@@ -284,7 +285,9 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str]):
     microseconds (:data:`_NO_TIME` without one) and the 64-bit hash of its (stage, touchpoint).
     The cells, their volumes and each event's cell come from that same read
     (:func:`_cell_numbers`; names from :func:`_cell_names`), so the map counts one state of the
-    events: a cell written after the read is in none of its figures. NumPy does the rest:
+    events: a cell written after the read is in none of its figures. NumPy does the rest, in two
+    threads — the customers split by the top bit of their first hash (:func:`_number_half`,
+    :func:`_count_half`), the cells found and named meanwhile in this one:
     customers are numbered by the first hash (:func:`~cxlens.journeys.numbering.dense_numbers`);
     the second hash must then be the same on every row of a number, otherwise two ids share a
     first hash and the exact one-pass aggregation runs instead (None is returned). An undetected
@@ -304,47 +307,78 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str]):
     tbl = _read_arrow(store, e)
     if not tbl.num_rows:
         return None
-    found = _cell_numbers(tbl.column("c").to_numpy())
-    if found is None:  # two cells share every 16-bit window of their hashes, or too many cells
-        return None
-    hashes, volume, keys, key = found
-    cells = _cell_names(store, ev, hashes)
-    if cells is None:
-        return None
-    lut = np.zeros(1 << 16, np.uint8)  # a cell's 16-bit key → its number
-    lut[keys] = np.arange(len(cells))
-    kk = lut[key]
-    del key
     h_col, us_col = tbl.column("h"), tbl.column("us")
     if us_col.null_count:  # ±infinity (which epoch_us reads as NULL): the exact aggregation counts it
         return None
-    us = us_col.to_numpy()
-    if h_col.null_count:  # events without a customer id count in the volume only
-        known = h_col.is_valid().to_numpy(zero_copy_only=False)
-        h, h2, us, kk = pc.filter(h_col, known).to_numpy(), tbl.column("h2").to_numpy()[known], us[known], kk[known]
-    else:
-        h, h2 = h_col.to_numpy(), tbl.column("h2").to_numpy()
+    # events without a customer id count in the volume only
+    known = h_col.is_valid().to_numpy(zero_copy_only=False) if h_col.null_count else None
+    h = (pc.fill_null(h_col, 0) if known is not None else h_col).to_numpy()
+    h2, us, c = (tbl.column(n).to_numpy() for n in ("h2", "us", "c"))
     del tbl, h_col, us_col
-    return _flow_counts(cells, volume, stages, h, h2, us, kk)
+    # the customers are numbered in two threads, one per half of the first hash, while this one
+    # finds and names the cells (NumPy's array passes and DuckDB release the GIL)
+    with ThreadPoolExecutor(2) as pool:
+        halves = [pool.submit(_number_half, h, h2, known, upper) for upper in (False, True)]
+        found = _cell_numbers(c)
+        del c
+        if found is None:  # two cells share every 16-bit window of their hashes, or too many cells
+            return None
+        hashes, volume, keys, key = found
+        cells = _cell_names(store, ev, hashes)
+        if cells is None:
+            return None
+        lut = np.zeros(1 << 16, np.uint8)  # a cell's 16-bit key → its number
+        lut[keys] = np.arange(len(cells))
+        kk = lut[key]
+        del key, h, h2
+        numbered = [f.result() for f in halves]
+        if any(x is None for x in numbered):  # two ids share a 64-bit hash: count them exactly
+            return None
+        counting = [pool.submit(_count_half, x, us, kk, cells, stages) for x in numbered]
+        parts = [f.result() for f in counting]
+    customers, converted, n = (sum(p[i] for p in parts) for i in range(3))
+    return _flow_frame(cells, volume, stages, customers, converted, n)
 
 
-def _flow_counts(
-    cells: list[tuple[Any, Any]],
-    volume: np.ndarray,
-    stages: list[str],
-    h: np.ndarray,
-    h2: np.ndarray,
+#: the scan's customers are split by the top bit of their first hash into two halves, numbered
+#: and counted in two threads; a customer's rows all share one hash, so no customer spans the halves
+_TOP = np.uint64(63)
+
+
+def _number_half(
+    h: np.ndarray, h2: np.ndarray, known: np.ndarray | None, upper: bool
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The rows of one half of the customers (by the top bit of ``h``; ``known``: rows with an
+    id), their customers' dense numbers and how many; None when two ids share a first hash
+    (the second hash differs within a number)."""
+    top = (h >> _TOP).astype(bool)
+    if not upper:
+        np.logical_not(top, out=top)
+    if known is not None:
+        top &= known
+    rows = np.flatnonzero(top)
+    del top
+    codes, n = dense_numbers(h[rows])
+    mine = h2[rows]
+    rep = np.empty(n, h2.dtype)
+    rep[codes] = mine
+    if not np.array_equal(rep[codes], mine):
+        return None
+    return rows, codes, n
+
+
+def _count_half(
+    numbered: tuple[np.ndarray, np.ndarray, int],
     us: np.ndarray,
     kk: np.ndarray,
-):
-    """The scan's customers and conversions per cell from the events with a customer id."""
+    cells: list[tuple[Any, Any]],
+    stages: list[str],
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Customers and conversions per cell of one half's customers (:func:`_number_half`), and
+    how many customers it holds."""
+    rows, codes, n = numbered
     nk = len(cells)
-    codes, n = dense_numbers(h)
-    rep = np.empty(n, h2.dtype)
-    rep[codes] = h2
-    if not np.array_equal(rep[codes], h2):  # two ids share a 64-bit hash: count them exactly
-        return None
-    del h2, rep
+    us, kk = us[rows], kk[rows]
     lo, hi = _NO_TIME, np.iinfo(np.int64).max
     if len(us) and us.min() == lo:  # events without a time belong to no cell's moments
         kk = np.where(us == lo, nk, kk)
@@ -368,7 +402,7 @@ def _flow_counts(
             at_stage[nxt] = last[:, cols].max(axis=1) if cols else np.full(n, lo)
         if nxt is not None:
             converted[i] = int((at_stage[nxt] > first[:, i]).sum())
-    return _flow_frame(cells, volume, stages, customers, converted, n)
+    return customers, converted, n
 
 
 def _flow_wide(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[Any, Any]], vol: pd.DataFrame):
