@@ -387,7 +387,7 @@ def test_the_two_halves_of_the_customers_partition_the_rows_and_catch_a_collisio
     h = ids[rng.integers(0, len(ids), 5000)]
     h2 = h * np.uint64(3) + np.uint64(1)  # one second hash per id
     known = rng.random(len(h)) > 0.1
-    halves = [maps._number_half(h, h2, known, upper) for upper in (False, True)]
+    halves = [maps._number_half([h[:1234], h[1234:]], [h2[:1234], h2[1234:]], known, upper) for upper in (False, True)]
     rows = np.concatenate([r for r, _, _ in halves])
     assert sorted(rows.tolist()) == np.flatnonzero(known).tolist()
     for upper, (r, codes, n) in zip((False, True), halves, strict=True):

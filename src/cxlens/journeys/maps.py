@@ -312,8 +312,10 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str]):
         return None
     # events without a customer id count in the volume only
     known = h_col.is_valid().to_numpy(zero_copy_only=False) if h_col.null_count else None
-    h = (pc.fill_null(h_col, 0) if known is not None else h_col).to_numpy()
-    h2, us, c = (tbl.column(n).to_numpy() for n in ("h2", "us", "c"))
+    # the hashes stay in DuckDB's chunks (zero-copy views): each thread copies out its own half
+    h = [ch.to_numpy() for ch in (pc.fill_null(h_col, 0) if known is not None else h_col).chunks]
+    h2 = [ch.to_numpy() for ch in tbl.column("h2").chunks]
+    us, c = (tbl.column(n).to_numpy() for n in ("us", "c"))
     del tbl, h_col, us_col
     # the customers are numbered in two threads, one per half of the first hash, while this one
     # finds and names the cells (NumPy's array passes and DuckDB release the GIL)
@@ -346,25 +348,35 @@ _TOP = np.uint64(63)
 
 
 def _number_half(
-    h: np.ndarray, h2: np.ndarray, known: np.ndarray | None, upper: bool
+    h: Sequence[np.ndarray], h2: Sequence[np.ndarray], known: np.ndarray | None, upper: bool
 ) -> tuple[np.ndarray, np.ndarray, int] | None:
     """The rows of one half of the customers (by the top bit of ``h``; ``known``: rows with an
     id), their customers' dense numbers and how many; None when two ids share a first hash
-    (the second hash differs within a number)."""
-    top = (h >> _TOP).astype(bool)
-    if not upper:
-        np.logical_not(top, out=top)
-    if known is not None:
-        top &= known
-    rows = np.flatnonzero(top)
-    del top
-    codes, n = dense_numbers(h[rows])
-    mine = h2[rows]
-    rep = np.empty(n, h2.dtype)
-    rep[codes] = mine
-    if not np.array_equal(rep[codes], mine):
+    (the second hash differs within a number). ``h`` and ``h2`` are the columns' chunks (one
+    array each is fine), ``known`` and the rows returned are over all rows."""
+    if isinstance(h, np.ndarray):
+        h, h2 = [h], [h2]
+    rows, mine, mine2, at = [], [], [], 0
+    for hc, h2c in zip(h, h2, strict=True):
+        top = (hc >> _TOP).astype(bool)
+        if not upper:
+            np.logical_not(top, out=top)
+        if known is not None:
+            top &= known[at : at + len(hc)]
+        r = np.flatnonzero(top)
+        mine.append(hc[r])
+        mine2.append(h2c[r])
+        r += at
+        rows.append(r)
+        at += len(hc)
+    own, own2 = np.concatenate(mine), np.concatenate(mine2)
+    del mine, mine2
+    codes, n = dense_numbers(own)
+    rep = np.empty(n, own2.dtype)
+    rep[codes] = own2
+    if not np.array_equal(rep[codes], own2):
         return None
-    return rows, codes, n
+    return np.concatenate(rows), codes, n
 
 
 def _count_half(
