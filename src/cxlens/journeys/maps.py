@@ -344,7 +344,7 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str]):
 
 #: the scan's customers are split by the top bit of their first hash into two halves, numbered
 #: and counted in two threads; a customer's rows all share one hash, so no customer spans the halves
-_TOP = np.uint64(63)
+_HALF = np.uint64(1 << 63)
 
 
 def _number_half(
@@ -358,9 +358,7 @@ def _number_half(
         h, h2 = [h], [h2]
     rows, mine, mine2, at = [], [], [], 0
     for hc, h2c in zip(h, h2, strict=True):
-        top = (hc >> _TOP).astype(bool)
-        if not upper:
-            np.logical_not(top, out=top)
+        top = hc >= _HALF if upper else hc < _HALF  # one pass, no shift and cast
         if known is not None:
             top &= known[at : at + len(hc)]
         r = np.flatnonzero(top)
