@@ -374,3 +374,29 @@ def test_the_map_counts_one_state_of_the_events_when_a_new_cell_arrives_during_i
         assert got in states  # the figures of one state of the events, before or after the write
     finally:
         ws.close()
+
+
+def test_the_two_halves_of_the_customers_partition_the_rows_and_catch_a_collision_in_either():
+    # the scan numbers and counts the customers in two threads, split by the top bit of the first
+    # hash: the halves must hold every row with an id exactly once, number each half's customers
+    # as factorize does, and a shared first hash (two second hashes) in either half must be caught
+    maps = _maps()
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 2**64 - 1, 300, dtype=np.uint64, endpoint=True)
+    ids[:3] = [0, 2**63 - 1, 2**63]  # the edges of the split
+    h = ids[rng.integers(0, len(ids), 5000)]
+    h2 = h * np.uint64(3) + np.uint64(1)  # one second hash per id
+    known = rng.random(len(h)) > 0.1
+    halves = [maps._number_half([h[:1234], h[1234:]], [h2[:1234], h2[1234:]], known, upper) for upper in (False, True)]
+    rows = np.concatenate([r for r, _, _ in halves])
+    assert sorted(rows.tolist()) == np.flatnonzero(known).tolist()
+    for upper, (r, codes, n) in zip((False, True), halves, strict=True):
+        assert ((h[r] >> np.uint64(63)) == upper).all()
+        ref, uniq = pd.factorize(h[r])
+        assert n == len(uniq) and len(pd.DataFrame({"a": codes, "b": ref}).drop_duplicates()) == n
+    assert sum(n for _, _, n in halves) == len(np.unique(h[known]))
+    for value in (ids[0], ids[2]):  # a clash in the lower, then the upper half
+        clash = h2.copy()
+        clash[np.flatnonzero((h == value) & known)[0]] += np.uint64(1)
+        got = [maps._number_half(h, clash, known, upper) for upper in (False, True)]
+        assert [g is None for g in got] == [value == ids[0], value == ids[2]]

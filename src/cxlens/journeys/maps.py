@@ -46,6 +46,7 @@ import datetime as dt
 import importlib.util
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import ibis
@@ -284,7 +285,9 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str]):
     microseconds (:data:`_NO_TIME` without one) and the 64-bit hash of its (stage, touchpoint).
     The cells, their volumes and each event's cell come from that same read
     (:func:`_cell_numbers`; names from :func:`_cell_names`), so the map counts one state of the
-    events: a cell written after the read is in none of its figures. NumPy does the rest:
+    events: a cell written after the read is in none of its figures. NumPy does the rest, in two
+    threads — the customers split by the top bit of their first hash (:func:`_number_half`,
+    :func:`_count_half`), the cells found and named meanwhile in this one:
     customers are numbered by the first hash (:func:`~cxlens.journeys.numbering.dense_numbers`);
     the second hash must then be the same on every row of a number, otherwise two ids share a
     first hash and the exact one-pass aggregation runs instead (None is returned). An undetected
@@ -304,47 +307,88 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str]):
     tbl = _read_arrow(store, e)
     if not tbl.num_rows:
         return None
-    found = _cell_numbers(tbl.column("c").to_numpy())
-    if found is None:  # two cells share every 16-bit window of their hashes, or too many cells
-        return None
-    hashes, volume, keys, key = found
-    cells = _cell_names(store, ev, hashes)
-    if cells is None:
-        return None
-    lut = np.zeros(1 << 16, np.uint8)  # a cell's 16-bit key → its number
-    lut[keys] = np.arange(len(cells))
-    kk = lut[key]
-    del key
     h_col, us_col = tbl.column("h"), tbl.column("us")
     if us_col.null_count:  # ±infinity (which epoch_us reads as NULL): the exact aggregation counts it
         return None
-    us = us_col.to_numpy()
-    if h_col.null_count:  # events without a customer id count in the volume only
-        known = h_col.is_valid().to_numpy(zero_copy_only=False)
-        h, h2, us, kk = pc.filter(h_col, known).to_numpy(), tbl.column("h2").to_numpy()[known], us[known], kk[known]
-    else:
-        h, h2 = h_col.to_numpy(), tbl.column("h2").to_numpy()
+    # events without a customer id count in the volume only
+    known = h_col.is_valid().to_numpy(zero_copy_only=False) if h_col.null_count else None
+    # the hashes stay in DuckDB's chunks (zero-copy views): each thread copies out its own half
+    h = [ch.to_numpy() for ch in (pc.fill_null(h_col, 0) if known is not None else h_col).chunks]
+    h2 = [ch.to_numpy() for ch in tbl.column("h2").chunks]
+    us, c = (tbl.column(n).to_numpy() for n in ("us", "c"))
     del tbl, h_col, us_col
-    return _flow_counts(cells, volume, stages, h, h2, us, kk)
+    # the customers are numbered in two threads, one per half of the first hash, while this one
+    # finds and names the cells (NumPy's array passes and DuckDB release the GIL)
+    with ThreadPoolExecutor(2) as pool:
+        halves = [pool.submit(_number_half, h, h2, known, upper) for upper in (False, True)]
+        found = _cell_numbers(c)
+        del c
+        if found is None:  # two cells share every 16-bit window of their hashes, or too many cells
+            return None
+        hashes, volume, keys, key = found
+        cells = _cell_names(store, ev, hashes)
+        if cells is None:
+            return None
+        lut = np.zeros(1 << 16, np.uint8)  # a cell's 16-bit key → its number
+        lut[keys] = np.arange(len(cells))
+        kk = lut[key]
+        del key, h, h2
+        numbered = [f.result() for f in halves]
+        if any(x is None for x in numbered):  # two ids share a 64-bit hash: count them exactly
+            return None
+        counting = [pool.submit(_count_half, x, us, kk, cells, stages) for x in numbered]
+        parts = [f.result() for f in counting]
+    customers, converted, n = (sum(p[i] for p in parts) for i in range(3))
+    return _flow_frame(cells, volume, stages, customers, converted, n)
 
 
-def _flow_counts(
-    cells: list[tuple[Any, Any]],
-    volume: np.ndarray,
-    stages: list[str],
-    h: np.ndarray,
-    h2: np.ndarray,
+#: the scan's customers are split by the top bit of their first hash into two halves, numbered
+#: and counted in two threads; a customer's rows all share one hash, so no customer spans the halves
+_HALF = np.uint64(1 << 63)
+
+
+def _number_half(
+    h: Sequence[np.ndarray], h2: Sequence[np.ndarray], known: np.ndarray | None, upper: bool
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The rows of one half of the customers (by the top bit of ``h``; ``known``: rows with an
+    id), their customers' dense numbers and how many; None when two ids share a first hash
+    (the second hash differs within a number). ``h`` and ``h2`` are the columns' chunks (one
+    array each is fine), ``known`` and the rows returned are over all rows."""
+    if isinstance(h, np.ndarray):
+        h, h2 = [h], [h2]
+    rows, mine, mine2, at = [], [], [], 0
+    for hc, h2c in zip(h, h2, strict=True):
+        top = hc >= _HALF if upper else hc < _HALF  # one pass, no shift and cast
+        if known is not None:
+            top &= known[at : at + len(hc)]
+        r = np.flatnonzero(top)
+        mine.append(hc[r])
+        mine2.append(h2c[r])
+        r += at
+        rows.append(r)
+        at += len(hc)
+    own, own2 = np.concatenate(mine), np.concatenate(mine2)
+    del mine, mine2
+    codes, n = dense_numbers(own)
+    rep = np.empty(n, own2.dtype)
+    rep[codes] = own2
+    if not np.array_equal(rep[codes], own2):
+        return None
+    return np.concatenate(rows), codes, n
+
+
+def _count_half(
+    numbered: tuple[np.ndarray, np.ndarray, int],
     us: np.ndarray,
     kk: np.ndarray,
-):
-    """The scan's customers and conversions per cell from the events with a customer id."""
+    cells: list[tuple[Any, Any]],
+    stages: list[str],
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Customers and conversions per cell of one half's customers (:func:`_number_half`), and
+    how many customers it holds."""
+    rows, codes, n = numbered
     nk = len(cells)
-    codes, n = dense_numbers(h)
-    rep = np.empty(n, h2.dtype)
-    rep[codes] = h2
-    if not np.array_equal(rep[codes], h2):  # two ids share a 64-bit hash: count them exactly
-        return None
-    del h2, rep
+    us, kk = us[rows], kk[rows]
     lo, hi = _NO_TIME, np.iinfo(np.int64).max
     if len(us) and us.min() == lo:  # events without a time belong to no cell's moments
         kk = np.where(us == lo, nk, kk)
@@ -368,7 +412,7 @@ def _flow_counts(
             at_stage[nxt] = last[:, cols].max(axis=1) if cols else np.full(n, lo)
         if nxt is not None:
             converted[i] = int((at_stage[nxt] > first[:, i]).sum())
-    return _flow_frame(cells, volume, stages, customers, converted, n)
+    return customers, converted, n
 
 
 def _flow_wide(store: Any, ev: ibis.Table, stages: list[str], cells: list[tuple[Any, Any]], vol: pd.DataFrame):
@@ -494,27 +538,36 @@ def _order(store: Any, cells: pd.DataFrame) -> pd.DataFrame:
 
     Unknown cells come after the journey's touchpoints of their stage; cells of stages outside the
     journey (or without a stage) come last, by stage name and then touchpoint name, so the order
-    does not depend on the order of ``cells``."""
+    does not depend on the order of ``cells``. (A few dozen rows: sorted in Python, which took a
+    tenth of the time of the pandas merges and sorts it replaced, ≈ 15 ms a map.)"""
     j = store.journey
-    grid = pd.DataFrame([(t.stage, t.id, t.label) for t in j.touchpoints], columns=["stage", "touchpoint", "label"])
-    grid["_o"] = range(len(grid))
-    seen = cells[["stage", "touchpoint"]].drop_duplicates()
-    extra = seen.merge(grid[["stage", "touchpoint"]], how="left", indicator=True)
-    extra = extra[extra["_merge"] == "left_only"].drop(columns="_merge")
-    extra["label"] = extra["touchpoint"]
-    extra["_o"] = len(grid)
-    grid = pd.concat([grid, extra], ignore_index=True)
+    grid = [(t.stage, t.id, t.label) for t in j.touchpoints]
+    known = {(s, t) for s, t, _ in grid}
+    seen = dict.fromkeys(
+        (None if pd.isna(s) else s, None if pd.isna(t) else t)
+        for s, t in zip(cells["stage"], cells["touchpoint"], strict=True)
+    )
+    rows = grid + [(s, t, t) for s, t in seen if (s, t) not in known]
     stage_pos = {s: i for i, s in enumerate(j.stage_ids)}
-    grid["_s"] = grid["stage"].map(stage_pos).fillna(len(stage_pos))
-    # stages outside the journey share one position: their name orders them (then the touchpoint),
-    # not the order the backend's group-by happened to list the cells in
-    grid["_sn"] = grid["stage"].fillna("\uffff")
-    grid["_t"] = grid["touchpoint"].fillna("\uffff")
-    grid = grid.sort_values(["_s", "_sn", "_o", "_t"], kind="mergesort").drop(columns=["_s", "_sn", "_o", "_t"])
+    last = "\uffff"  # after every name: no stage or no touchpoint comes last
+
+    def key(i: int) -> tuple:
+        s, t, _ = rows[i]
+        # stages outside the journey share one position: their name orders them (then the
+        # touchpoint), not the order the backend's group-by happened to list the cells in
+        pos = stage_pos.get(s, len(stage_pos)) if s is not None else len(stage_pos)
+        return pos, last if s is None else s, min(i, len(grid)), last if t is None else t
+
+    rows = [rows[i] for i in sorted(range(len(rows)), key=key)]
     labels = {s.id: s.label for s in j.stages}
-    grid.insert(1, "stage_label", grid["stage"].map(labels))
-    grid["stage_label"] = grid["stage_label"].fillna(grid["stage"])
-    return grid.reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "stage": [s for s, _, _ in rows],
+            "stage_label": [labels.get(s, s) if s is not None else None for s, _, _ in rows],
+            "touchpoint": [t for _, t, _ in rows],
+            "label": [lb for _, _, lb in rows],
+        }
+    )
 
 
 def journey_map(
