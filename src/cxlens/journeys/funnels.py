@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError
-from cxlens.journeys.numbering import dense_numbers
+from cxlens.journeys.numbering import SPLIT, dense_numbers, gather, half_picks
 from cxlens.journeys.sqlfns import duckdb_hash, epoch_us
 from cxlens.schema.pii import check_dimensions as check_pii
 from cxlens.schema.tables import TABLES
@@ -594,31 +594,17 @@ def _firsts(values: np.ndarray, shift: int) -> np.ndarray:
 
 def _half_rows(columns: Sequence[list[np.ndarray]], lower: bool) -> list[np.ndarray]:
     """The rows of the customers whose first hash (the first column, ``uint64``) is below
-    :data:`_SPLIT` (``lower``) or not, of each column, from the columns' chunks (DuckDB's Arrow
-    batches, read without copying): the chunks are not concatenated first, each column's rows of
-    the half are gathered into one array by position (one ``flatnonzero`` for all columns)."""
-    picks = []
-    for h in columns[0]:
-        mask = h < _SPLIT if lower else h >= _SPLIT
-        picks.append(np.flatnonzero(mask))
-    sizes = np.cumsum([0] + [len(p) for p in picks])
-    out = []
-    for chunks in columns:
-        col = np.empty(int(sizes[-1]), chunks[0].dtype)
-        for i, (chunk, pick) in enumerate(zip(chunks, picks, strict=True)):
-            # mode="clip": no bounds check (and no buffered copy) for positions known to be valid
-            np.take(chunk, pick, out=col[sizes[i] : sizes[i + 1]], mode="clip")
-        out.append(col)
-    return out
+    :data:`_SPLIT` (``lower``) or not, of each column, gathered from the columns' chunks
+    (:func:`~cxlens.journeys.numbering.half_picks`, :func:`~cxlens.journeys.numbering.gather`)."""
+    picks = half_picks(columns[0], lower, _SPLIT)
+    return [gather(chunks, picks) for chunks in columns]
 
 
 #: the character in front of the id for the packed scan's second hash
 _SECOND = "\x01"
 
-#: the packed scan splits the customers at this first-hash value into two halves, numbered, sorted
-#: and walked in two threads (NumPy's sorts, binary searches and array passes release the GIL);
-#: a customer's rows all share one hash, so no customer spans the halves
-_SPLIT = np.uint64(1 << 63)
+#: the packed scan's split of the customers into two halves (:data:`~cxlens.journeys.numbering.SPLIT`)
+_SPLIT = SPLIT
 
 
 def _by_halves(pool: ThreadPoolExecutor, work: Callable[[bool], Any]) -> list[Any]:

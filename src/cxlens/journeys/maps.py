@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError, NotFoundError
-from cxlens.journeys.numbering import dense_numbers
+from cxlens.journeys.numbering import dense_numbers, gather, half_picks
 from cxlens.journeys.sqlfns import duckdb_hash, duckdb_hash2, epoch_us
 from cxlens.metrics.api import Metrics
 from cxlens.metrics.common import DateLike, FilterMap, prepare
@@ -342,11 +342,6 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str]):
     return _flow_frame(cells, volume, stages, customers, converted, n)
 
 
-#: the scan's customers are split by the top bit of their first hash into two halves, numbered
-#: and counted in two threads; a customer's rows all share one hash, so no customer spans the halves
-_HALF = np.uint64(1 << 63)
-
-
 def _number_half(
     h: Sequence[np.ndarray], h2: Sequence[np.ndarray], known: np.ndarray | None, upper: bool
 ) -> tuple[np.ndarray, np.ndarray, int] | None:
@@ -356,19 +351,10 @@ def _number_half(
     array each is fine), ``known`` and the rows returned are over all rows."""
     if isinstance(h, np.ndarray):
         h, h2 = [h], [h2]
-    rows, mine, mine2, at = [], [], [], 0
-    for hc, h2c in zip(h, h2, strict=True):
-        top = hc >= _HALF if upper else hc < _HALF  # one pass, no shift and cast
-        if known is not None:
-            top &= known[at : at + len(hc)]
-        r = np.flatnonzero(top)
-        mine.append(hc[r])
-        mine2.append(h2c[r])
-        r += at
-        rows.append(r)
-        at += len(hc)
-    own, own2 = np.concatenate(mine), np.concatenate(mine2)
-    del mine, mine2
+    picks = half_picks(h, not upper, known=known)  # the customers split as the funnel's packed scan splits them
+    own, own2 = gather(h, picks), gather(h2, picks)
+    starts = np.cumsum([0] + [len(hc) for hc in h[:-1]])
+    rows = [p + s for p, s in zip(picks, starts, strict=True)]
     codes, n = dense_numbers(own)
     rep = np.empty(n, own2.dtype)
     rep[codes] = own2

@@ -3,10 +3,45 @@ packed scan and the journey map's flow scan)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["dense_numbers"]
+__all__ = ["SPLIT", "dense_numbers", "gather", "half_picks"]
+
+#: the first-hash value at which the fast paths split the customers into two halves, numbered,
+#: sorted and walked in two threads (NumPy's sorts and array passes release the GIL); a customer's
+#: rows all share one hash, so no customer spans the halves
+SPLIT = np.uint64(1 << 63)
+
+
+def half_picks(
+    h: Sequence[np.ndarray], lower: bool, split: np.uint64 = SPLIT, known: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Per chunk of the first hash ``h`` (``uint64``; DuckDB's Arrow batches, read without copying),
+    the positions in that chunk of one half's rows: hash below ``split`` (``lower``) or not, and
+    ``known`` (a mask over all rows) where given. One ``flatnonzero`` a chunk serves every column
+    (:func:`gather`)."""
+    picks, at = [], 0
+    for hc in h:
+        mask = hc < split if lower else hc >= split  # one pass, no shift and cast
+        if known is not None:
+            mask &= known[at : at + len(hc)]
+        picks.append(np.flatnonzero(mask))
+        at += len(hc)
+    return picks
+
+
+def gather(chunks: Sequence[np.ndarray], picks: Sequence[np.ndarray]) -> np.ndarray:
+    """The rows ``picks`` (per chunk, :func:`half_picks`) of a column's ``chunks`` as one array; the
+    chunks are not concatenated first."""
+    sizes = np.cumsum([0] + [len(p) for p in picks])
+    col = np.empty(int(sizes[-1]), chunks[0].dtype)
+    for i, (chunk, pick) in enumerate(zip(chunks, picks, strict=True)):
+        # mode="clip": no bounds check (and no buffered copy) for positions known to be valid
+        np.take(chunk, pick, out=col[sizes[i] : sizes[i + 1]], mode="clip")
+    return col
 
 
 def dense_numbers(h: np.ndarray) -> tuple[np.ndarray, int]:
