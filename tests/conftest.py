@@ -64,6 +64,35 @@ def spark():
     shutil.rmtree(warehouse, ignore_errors=True)
 
 
+# The modules holding the suite's longest tests (from `pytest --durations=80`, 2026-12-04), run first:
+# pytest-xdist hands tests out in collection order, so a two-minute test collected last keeps one
+# worker busy while the other has nothing left (longest-first scheduling). Whole modules move, so
+# their module-scoped fixtures are still built once per worker (a single test is named only where
+# it uses no module-scoped fixture). Refresh the list from --durations.
+LONGEST_FIRST = (
+    "tests/voice/test_sentiment.py::test_training_script_rebuilds_the_shipped_weights",
+    "tests/voice/test_sentiment.py",
+    "tests/store/test_share.py",
+    "tests/journeys/test_funnels_spark.py",
+    "tests/voice/test_themes_bench.py",
+    "tests/security/test_fuzz.py",
+    "tests/ingest/test_cli_import.py",
+    "tests/report/test_stored_views.py",
+    "tests/report/test_stored_pages.py",
+    "tests/report/test_journey_canvas.py",
+    "tests/voice/test_themes.py",
+    "tests/journeys/test_funnels.py",
+    "tests/test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Move the tests and modules of :data:`LONGEST_FIRST` to the front, in that order (a stable sort)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    last = len(rank)
+    items.sort(key=lambda item: rank.get(item.nodeid, rank.get(item.nodeid.split("::", 1)[0], last)))
+
+
 def _load_sample_module():
     import importlib.util
 

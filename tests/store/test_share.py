@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -65,12 +66,20 @@ READ_COMMANDS = [
 ]
 
 
-@pytest.fixture()
-def shared(tmp_path):
-    path = tmp_path / "demo.duckdb"
+@pytest.fixture(scope="module")
+def _demo(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("share") / "demo.duckdb"
     with cxlens.open(path) as w:
         write_demo(w, 600, seed=2)
         w.refresh()  # stored scores and text analysis are current: the server's jobs change nothing the reads show
+    return path
+
+
+@pytest.fixture()
+def shared(_demo, tmp_path) -> Path:
+    """A copy of the demo workspace per test (a closed workspace is one self-contained file)."""
+    path = tmp_path / "demo.duckdb"
+    shutil.copyfile(_demo, path)
     return path
 
 
