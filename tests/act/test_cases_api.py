@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -21,6 +20,7 @@ from cxlens.surveys import create_survey
 from cxlens.web import create_app
 from cxlens.web.hub import WorkspaceHub
 
+from .. import live
 from ..conftest import running
 from ..conftest import signed_in as login
 from .conftest import answer, wait_for
@@ -64,13 +64,13 @@ def env(tmp_path_factory, receiver):
 
 
 def test_a_widget_answer_raises_a_slack_alert_and_a_case_with_clv_and_churn_risk(env, receiver):
-    r = httpx.post(f"{env['url']}/v1/surveys/s1/responses", content=json.dumps({
+    r = live.post(f"{env['url']}/v1/surveys/s1/responses", content=json.dumps({
         "writeKey": env["key"], "responseId": "r1", "anonymousId": "a1", "userId": "C1",
         "userHash": user_hash(env["secret"], "C1"), "score": 2, "comment": "Checkout broke twice"}),
         headers={"content-type": "text/plain"})  # fmt: skip
     assert r.status_code == 201, r.text
     # the comment arriving later for the same answer does not fire again
-    r = httpx.post(f"{env['url']}/v1/surveys/s1/responses", json={
+    r = live.post(f"{env['url']}/v1/surveys/s1/responses", json={
         "writeKey": env["key"], "responseId": "r1", "anonymousId": "a1", "userId": "C1",
         "userHash": user_hash(env["secret"], "C1"), "comment": "Checkout broke twice, again"})  # fmt: skip
     assert r.status_code in (200, 201), r.text

@@ -8,11 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import shutil
 
 import pandas as pd
 import pytest
 
+import cxlens
 from cxlens.act import parse_rules, route
+from cxlens.act.deliver import delivery_runner
 from cxlens.customers.profile import erase_customer
 from cxlens.errors import ConfigError
 from cxlens.jobs import run_now
@@ -20,7 +23,7 @@ from cxlens.metrics.common import period_start
 from cxlens.voice.stored import save_themes
 from cxlens.voice.themes import ThemeExtractor
 
-from .conftest import cli, now, wait_for
+from .conftest import SECRET, cli, now, wait_for
 
 REFUND = ["still waiting for my refund", "refund never arrived", "they refused my refund request"]
 OTHER = ["the delivery was late again", "parcel delivery took ages", "courier lost my delivery",
@@ -28,14 +31,17 @@ OTHER = ["the delivery was late again", "parcel delivery took ages", "courier lo
 
 
 @pytest.fixture(scope="module")
-def rws(aws, receiver, tmp_path_factory):
-    """The act workspace with a saved theme model (rule themes Refund and Delivery) and routing rules
-    loaded through the CLI."""
+def route_file(receiver, tmp_path_factory):
+    """A closed workspace file with a saved theme model (rule themes Refund and Delivery), the local
+    receiver allowed and the routing rules loaded through the CLI; each test works on a copy."""
+    path = tmp_path_factory.mktemp("route") / "route.duckdb"
     texts = REFUND * 4 + OTHER * 4
-    save_themes(aws, ThemeExtractor(n_themes=2, rules={"Refund": ["refund"], "Delivery": ["delivery", "courier"]},
-                                    min_df=1).fit(texts))  # fmt: skip
-    f = tmp_path_factory.mktemp("rules") / "route.yaml"
-    f.write_text(f"""\
+    with cxlens.open(path) as ws:
+        ws.act.allow_host("127.0.0.1", private=True)
+        save_themes(ws, ThemeExtractor(n_themes=2, rules={"Refund": ["refund"], "Delivery": ["delivery", "courier"]},
+                                       min_df=1).fit(texts))  # fmt: skip
+        f = path.with_name("route.yaml")
+        f.write_text(f"""\
 rules:
   - name: urgent-tickets
     when: {{ticket: {{urgency: high, sentiment: negative}}}}
@@ -49,13 +55,34 @@ rules:
     when: {{theme: {{emerging: true, min_growth: 1.5, theme: refund}}}}
     do: [{{webhook: {{url: "{receiver.url}/route-theme"}}}}]
 """)
-    cli(aws, "rules", "load", str(f))
-    return aws
+        ws.share()  # the CLI runs beside it (docs/store.md)
+        cli(ws, "rules", "load", str(f))
+    return path
 
 
-def test_new_tickets_are_classified_and_routed_by_urgency_sentiment_and_theme(rws, receiver):
-    t = now()
-    tickets = pd.DataFrame([
+@pytest.fixture()
+def rws(route_file, receiver, tmp_path, monkeypatch):
+    """A fresh copy of :func:`route_file` per test, with a job runner delivering its alerts, and the
+    module's receiver emptied: each test sees only what it writes and what it sends, whatever the order
+    (pytest-xdist spreads a module's tests over workers)."""
+    monkeypatch.setenv("CX_HOOK_SECRET", SECRET)
+    monkeypatch.setenv("CXLENS_BASE_URL", "https://cx.example.com")
+    path = tmp_path / route_file.name
+    shutil.copyfile(route_file, path)
+    with receiver.lock:  # the previous test's runner is stopped: nothing of it arrives any more
+        receiver.hits.clear()
+        receiver.seen.clear()
+    ws = cxlens.open(path)
+    ws.share()
+    runner = delivery_runner(ws, poll=0.05)
+    yield ws
+    runner.stop(timeout=5)
+    ws.close()
+
+
+def _tickets(t: pd.Timestamp) -> pd.DataFrame:
+    """Two urgent negative tickets (refund, delivery), a calm one and an old urgent one."""
+    return pd.DataFrame([
         {"ticket_id": "T1", "customer_id": "RC1", "created_at": t, "subject": "Refund",
          "body": "I need my refund today, this is terrible! Call me at 555-123-4567"},
         {"ticket_id": "T2", "customer_id": "RC2", "created_at": t, "subject": "Courier",
@@ -65,7 +92,10 @@ def test_new_tickets_are_classified_and_routed_by_urgency_sentiment_and_theme(rw
         {"ticket_id": "T4", "customer_id": "RC4", "created_at": t - pd.Timedelta(days=30), "subject": "Old",
          "body": "I need my refund today, this is terrible"},  # older than max_age: never fires
     ])  # fmt: skip
-    rws.load("tickets", tickets)
+
+
+def test_new_tickets_are_classified_and_routed_by_urgency_sentiment_and_theme(rws, receiver):
+    rws.load("tickets", _tickets(now()))
     hits = wait_for(lambda: receiver.on("/route-ticket") if len(receiver.on("/route-ticket")) >= 2 else None,
                     what="two ticket alerts")  # fmt: skip
     bodies = {json.loads(h.body)["customer_id"]: json.loads(h.body) for h in hits}
@@ -103,6 +133,7 @@ def test_an_angry_app_review_reaches_slack_and_other_sources_do_not(rws, receive
 
 
 def test_rules_test_classifies_a_made_up_ticket_and_lists_the_stored_matches(rws):
+    rws.load("tickets", _tickets(now()))  # classified on commit; the two urgent ones are the stored matches
     r = cli(rws, "rules", "test", "urgent-tickets", "--answer",
             json.dumps({"text": "Please help ASAP, you charged me twice, horrible"}), "--format", "json")  # fmt: skip
     got = json.loads(r.output)[0]
@@ -136,8 +167,7 @@ def test_an_emerging_theme_alerts_once_from_the_scheduled_job(rws, receiver):
     preview = json.loads(cli(rws, "rules", "test", "refund-theme", "--format", "json").output)
     firing = [p for p in preview if p["fires"]]
     assert [p["name"] for p in firing] == ["Refund"]
-    # the oracle: 20 of the last week's 60 verbatims vs 3 of 43 the week before (the tickets and reviews of
-    # the other tests are this week's)
+    # the oracle: 20 of the last week's 60 verbatims vs 3 of 43 the week before
     assert (firing[0]["count"], firing[0]["previous"]) == (20, 3)
     assert firing[0]["z"] == pytest.approx(_z(20, 60, 3, 43), rel=1e-9)
     (sched,) = [s for s in route.theme_schedules(rws) if s.name == "act-theme:refund-theme"]
@@ -179,7 +209,7 @@ def test_invalid_routing_rules_name_the_field(rule, error):
 
 
 def test_erase_removes_the_classifications(rws):
-    # its own calm ticket (no rule fires on it), so the test does not depend on the others' order (xdist)
+    # a calm ticket (no rule fires on it)
     rws.load("tickets", pd.DataFrame([{"ticket_id": "T9", "customer_id": "RC9", "created_at": now(),
                                        "subject": "Thanks", "body": "Lovely staff, thank you for the help"}]))  # fmt: skip
     assert rws.read("SELECT count(*) AS n FROM act_classifications WHERE customer_id = 'RC9'")["n"][0] == 1

@@ -9,7 +9,6 @@ import email
 import json
 import re
 
-import httpx
 import pandas as pd
 import pytest
 
@@ -20,6 +19,7 @@ from cxlens.surveys import create_survey
 from cxlens.web import create_app
 from cxlens.web.hub import WorkspaceHub
 
+from .. import live
 from ..conftest import running
 from .conftest import answer, cli, wait_for
 from .test_cases_api import PW, login
@@ -60,7 +60,7 @@ def _batch(env, events):
     body = {"writeKey": env["key"], "batch": [
         {"type": "track", "userId": cid, "event": name, "messageId": mid,
          "properties": {"url": url, "$selector": sel}} for mid, cid, name, url, sel in events]}  # fmt: skip
-    r = httpx.post(f"{env['url']}/v1/batch", content=json.dumps(body), headers={"content-type": "text/plain"})
+    r = live.post(f"{env['url']}/v1/batch", content=json.dumps(body), headers={"content-type": "text/plain"})
     assert r.status_code == 200, r.text
 
 
@@ -103,7 +103,7 @@ def test_a_detractor_gets_a_personal_survey_and_the_answer_lands_on_the_case(env
     link = re.search(r"(http://127\.0\.0\.1:\d+/s/shop/s-follow\?t=\S+)", text).group(1)
     case = ws.act.cases(customer_id="S1").iloc[0]
     assert ws.act.case(case["case_id"])["resurvey"]["score"] is None  # sent, not answered yet
-    with httpx.Client(timeout=30) as c:  # the customer opens the link and answers 9
+    with live.Client(timeout=30) as c:  # the customer opens the link and answers 9
         page = c.get(link)
         assert page.status_code == 200 and "Would you now recommend us?" in page.text
         form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text))
@@ -124,7 +124,7 @@ def test_a_detractor_gets_a_personal_survey_and_the_answer_lands_on_the_case(env
     shown = json.loads(cli(ws, "cases", "recovery", "--by", "team", "--format", "json").output)
     assert [(x["team"], x["n"], x["recovered"], x["recovery_rate"]) for x in shown] == [("support", 1, 1, 1.0)]
     assert "expected team or owner" in cli(ws, "cases", "recovery", "--by", "colour", ok=False).message
-    again = httpx.post(link.split("?")[0], data={**form, "score": "10"}, timeout=30)  # single use
+    again = live.post(link.split("?")[0], data={**form, "score": "10"}, timeout=30)  # single use
     assert "already answered" in again.text
     assert ws.read("SELECT count(*) AS n FROM act_resurveys WHERE score IS NOT NULL")["n"][0] == 1
 

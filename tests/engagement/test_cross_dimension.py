@@ -19,13 +19,13 @@ from __future__ import annotations
 import importlib
 import json
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
 import cxlens
 
+from .. import live
 from ..conftest import running
 from . import _attacker as attacker
 from .test_engagement import _cli
@@ -75,7 +75,7 @@ def published(path) -> list[dict]:
     rows = []
     with running(create_app(path)) as url:
         for dim, picked, kind, what, params in calls:
-            r = httpx.get(f"{url}/api/v1/engagement/{what}", params=params)
+            r = live.get(f"{url}/api/v1/engagement/{what}", params=params)
             assert r.status_code == 200, r.text
             rows += [x | {"dim": dim, "kind": kind, "picked": picked} for x in r.json()]
     res = _cli(path, "engagement", "summary", "--by", "location", "--format", "json")

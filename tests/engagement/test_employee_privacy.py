@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pandas as pd
 import pytest
 
 import cxlens
 
+from .. import live
 from ..conftest import running
 from .test_engagement import _cli
 
@@ -99,11 +99,11 @@ def test_erase_and_export_over_the_http_api(wpath):
     from cxlens.web import create_app
 
     with running(create_app(wpath)) as url:
-        r = httpx.get(f"{url}/api/v1/employees/e1/export")
+        r = live.get(f"{url}/api/v1/employees/e1/export")
         assert r.status_code == 200, r.text
         assert r.json()["tables"]["employees"][0]["email"] == "eli@example.com"
-        r = httpx.post(f"{url}/api/v1/employees/e1/erase")
+        r = live.post(f"{url}/api/v1/employees/e1/erase")
         assert r.status_code == 200, r.text
         assert r.json()["employees"] == 1 and r.json()["pulse_sends"] == 2 and r.json()["tickets.agent"] == 2
-        assert httpx.get(f"{url}/api/v1/employees/e1/export").status_code == 404
+        assert live.get(f"{url}/api/v1/employees/e1/export").status_code == 404
     assert list(_table(wpath, "SELECT employee_id FROM employees ORDER BY 1")["employee_id"]) == ["e2", "m1"]

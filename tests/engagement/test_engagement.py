@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import math
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +15,7 @@ import cxlens
 from cxlens.engagement import GROUP_COLUMNS
 from cxlens.errors import ParameterError, SchemaError
 
+from .. import live
 from ..conftest import running
 
 # team: (size, remote people); ops (2) is small; billing is hidden with it (complementary suppression)
@@ -228,14 +228,14 @@ def test_http_api_applies_the_same_rule(wspath):
     from cxlens.web import create_app
 
     with running(create_app(wspath)) as url:
-        rows = httpx.get(f"{url}/api/v1/engagement/summary", params={"by": "team", "min_group": 3}).json()
+        rows = live.get(f"{url}/api/v1/engagement/summary", params={"by": "team", "min_group": 3}).json()
         by = {r["group"]: r for r in rows}
         assert by["ops"]["suppressed"] and by["ops"]["enps"] is None and by["ops"]["respondents"] is None
         assert by["sales"]["respondents"] == 7
-        crossed = httpx.get(f"{url}/api/v1/engagement/summary", params={"team": "support", "location": "office"})
+        crossed = live.get(f"{url}/api/v1/engagement/summary", params={"team": "support", "location": "office"})
         assert crossed.status_code == 400 and "one dimension" in crossed.text
-        assert httpx.get(f"{url}/api/v1/engagement/summary", params={"min_group": 2}).status_code == 422
-        cx = httpx.get(f"{url}/api/v1/engagement/cx").json()
+        assert live.get(f"{url}/api/v1/engagement/summary", params={"min_group": 2}).status_code == 422
+        cx = live.get(f"{url}/api/v1/engagement/cx").json()
         assert cx["correlation"]["teams"] == 5 and "not cause" in cx["note"]
         assert all(t["enps"] is None for t in cx["teams"] if t["team"] in ("ops", "billing"))
 
@@ -244,7 +244,7 @@ def test_dashboard_page_shows_only_what_the_rule_allows(wspath):
     from cxlens.web import create_app
 
     with running(create_app(wspath)) as url:
-        page = httpx.get(f"{url}/engagement", params={"by": "team"})
+        page = live.get(f"{url}/engagement", params={"by": "team"})
         assert page.status_code == 200
         html = page.text
         ops = html.split('data-group="ops"')[1].split("</tr>")[0]

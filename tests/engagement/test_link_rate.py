@@ -5,12 +5,12 @@ real HTTP, client addresses told apart through a trusted proxy's ``X-Forwarded-F
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 import cxlens
 from cxlens.interviews.invite import optout_token
 
+from .. import live
 from ..conftest import running
 
 
@@ -39,21 +39,21 @@ def test_one_link_is_limited_per_token_and_an_address_per_address(wpath):
         for kind, tokens in (("pulse", pulse), ("interview-optout", optout)):
             page = f"{url}/s/rate/{kind}/{tokens[0]}"
             # per token: three loads from three addresses pass, the fourth is refused whatever the address
-            assert [httpx.get(page, headers=_ip(i)).status_code for i in (1, 2, 3)] == [200, 200, 200]
-            r = httpx.get(page, headers=_ip(4))
+            assert [live.get(page, headers=_ip(i)).status_code for i in (1, 2, 3)] == [200, 200, 200]
+            r = live.get(page, headers=_ip(4))
             assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 101, r.headers
             assert "too many requests for this" in r.text
-            r = httpx.post(page, headers=_ip(5), data={"q_enps": "9"})  # answering with it too
+            r = live.post(page, headers=_ip(5), data={"q_enps": "9"})  # answering with it too
             assert r.status_code == 429 and "Retry-After" in r.headers
-            assert httpx.get(f"{url}/s/rate/{kind}/{tokens[1]}", headers=_ip(6)).status_code == 200  # another link
+            assert live.get(f"{url}/s/rate/{kind}/{tokens[1]}", headers=_ip(6)).status_code == 200  # another link
         # per address: address 7 has a burst of 6 over any links; the 7th request is refused
-        codes = [httpx.get(f"{url}/s/rate/{k}/{t}", headers=_ip(7)).status_code
+        codes = [live.get(f"{url}/s/rate/{k}/{t}", headers=_ip(7)).status_code
                  for k, t in [("pulse", pulse[2]), ("pulse", pulse[3]), ("interview-optout", optout[2]),
                               ("interview-optout", optout[3]), ("pulse", pulse[2]), ("pulse", pulse[3])]]  # fmt: skip
         assert codes == [200] * 6
-        r = httpx.post(f"{url}/s/rate/pulse/{pulse[3]}", headers=_ip(7), data={"q_enps": "9"})
+        r = live.post(f"{url}/s/rate/pulse/{pulse[3]}", headers=_ip(7), data={"q_enps": "9"})
         assert r.status_code == 429 and "too many survey" in r.text and int(r.headers["Retry-After"]) >= 1
         # another address still answers with that link (its token bucket has one request left)
-        assert httpx.post(f"{url}/s/rate/pulse/{pulse[3]}", headers=_ip(8), data={"q_enps": "9"}).status_code == 200
+        assert live.post(f"{url}/s/rate/pulse/{pulse[3]}", headers=_ip(8), data={"q_enps": "9"}).status_code == 200
     with cxlens.open(wpath, read_only=True) as ws:
         assert ws.store.scalar("SELECT count(*) FROM pulse_answers") == 1  # only the answer let through

@@ -19,6 +19,7 @@ import pytest
 
 import cxlens
 
+from .. import live
 from ..conftest import free_port, running
 from ..experiments.test_readout import _cli as _proc
 from .test_engagement import _cli
@@ -78,7 +79,7 @@ def test_invitations_once_per_employee_and_anonymous_single_use_answers(wpath, s
     body = {"base_url": "https://cx.example.com", "smtp_host": "127.0.0.1", "smtp_port": smtp.port,
             "from": "people@corp.example"}  # fmt: skip
     with running(create_app(wpath)) as url:
-        r = httpx.post(f"{url}/api/v1/engagement/pulse/2026-q2/send", json=body)
+        r = live.post(f"{url}/api/v1/engagement/pulse/2026-q2/send", json=body)
         assert r.status_code == 200, r.text
         assert r.json() | {"failed": []} == {"pulse": "2026-q2", "sent": 7, "already": 0, "no_email": 1, "failed": []}
         links = _links(smtp)
@@ -94,23 +95,23 @@ def test_invitations_once_per_employee_and_anonymous_single_use_answers(wpath, s
         scores = [9, 10, 6, 8, 10]
         for i, score in enumerate(scores, start=1):
             path = links[f"e{i}@corp.example"].replace("https://cx.example.com", url)
-            form = httpx.get(path)
+            form = live.get(path)
             assert form.status_code == 200 and 'id="pulse-form"' in form.text
             data = {"q_enps": str(score), "q_pride": "4", "q_motivation": "3"}
             if i == 1:
                 data["comment"] = "Bob Stone helps a lot, mail bob@corp.example"
-            done = httpx.post(path, data=data)
+            done = live.post(path, data=data)
             assert done.status_code == 200 and 'data-step="thanks"' in done.text
-        again = httpx.post(links["e1@corp.example"].replace("https://cx.example.com", url), data={"q_enps": "0"})
+        again = live.post(links["e1@corp.example"].replace("https://cx.example.com", url), data={"q_enps": "0"})
         assert again.status_code == 410 and "works once" in again.text  # the link cannot be reused
-        assert httpx.get(links["e1@corp.example"].replace("https://cx.example.com", url)).status_code == 410
+        assert live.get(links["e1@corp.example"].replace("https://cx.example.com", url)).status_code == 410
         bad = links["e6@corp.example"].replace("https://cx.example.com", url)
-        out_of_range = httpx.post(bad, data={"q_enps": "11"})
+        out_of_range = live.post(bad, data={"q_enps": "11"})
         assert out_of_range.status_code == 400 and "expected a whole number 0-10" in out_of_range.text
         tampered = bad[:-3] + ("AAA" if not bad.endswith("AAA") else "BBB")
-        assert httpx.get(tampered).status_code == 403
+        assert live.get(tampered).status_code == 403
         # bad input names the field
-        assert httpx.post(f"{url}/api/v1/engagement/pulse/2026-q2/send", json={"base_url": "x"}).status_code == 422
+        assert live.post(f"{url}/api/v1/engagement/pulse/2026-q2/send", json={"base_url": "x"}).status_code == 422
 
     # a second run (CLI) sends nothing new: once per employee and pulse
     res = _cli(wpath, "engagement", "pulse-send", "2026-q2", "--base-url", "https://cx.example.com",
@@ -161,7 +162,7 @@ def test_with_users_only_an_admin_sends_and_the_link_needs_no_sign_in(tmp_path, 
         token = ws.engagement.pulse_token("2026-q4", {"team": "X"})
 
     def login(url: str, who: str) -> httpx.Client:
-        c = httpx.Client(base_url=url, timeout=30)
+        c = live.Client(base_url=url, timeout=30)
         c.get("/login")
         r = c.post("/login", data={"email": who, "password": pw, "csrf_token": c.cookies.get(CSRF_COOKIE)})
         assert r.status_code == 303
@@ -170,12 +171,12 @@ def test_with_users_only_an_admin_sends_and_the_link_needs_no_sign_in(tmp_path, 
 
     body = {"base_url": "https://cx.example.com", "smtp_host": "127.0.0.1", "smtp_port": smtp.port}
     with running(create_app(p)) as url:
-        assert httpx.post(f"{url}/api/v1/engagement/pulse/2026-q4/send", json=body).status_code == 401
+        assert live.post(f"{url}/api/v1/engagement/pulse/2026-q4/send", json=body).status_code == 401
         assert (
             login(url, "analyst@x.example").post("/api/v1/engagement/pulse/2026-q4/send", json=body).status_code == 403
         )
         r = login(url, "admin@x.example").post("/api/v1/engagement/pulse/2026-q4/send", json=body)
         assert r.status_code == 200 and r.json()["sent"] == 1
-        assert httpx.get(f"{url}/s/auth/pulse/{token}").status_code == 200  # public: the token is the key
-        assert httpx.post(f"{url}/s/auth/pulse/{token}", data={"q_enps": "7"}).status_code == 200
-        assert httpx.get(f"{url}/s/nosuch/pulse/{token}").status_code == 404
+        assert live.get(f"{url}/s/auth/pulse/{token}").status_code == 200  # public: the token is the key
+        assert live.post(f"{url}/s/auth/pulse/{token}", data={"q_enps": "7"}).status_code == 200
+        assert live.get(f"{url}/s/nosuch/pulse/{token}").status_code == 404

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +16,7 @@ from scipy import stats as st
 import cxlens
 from cxlens.errors import ParameterError
 
+from .. import live
 from ..conftest import running
 
 sm_prop = pytest.importorskip("statsmodels.stats.proportion")
@@ -203,13 +203,13 @@ def test_cli_and_api(wspath):
     from cxlens.web import create_app
 
     with running(create_app(wspath)) as url:
-        body = httpx.get(f"{url}/api/v1/engagement/scorecard", params={"by": "agent", "period": "month"}).json()
+        body = live.get(f"{url}/api/v1/engagement/scorecard", params={"by": "agent", "period": "month"}).json()
         assert {(x["agent"], x["period"]) for x in body if not x["suppressed"]} >= {("a1", "2026-02-01")}
-        assert httpx.get(f"{url}/api/v1/engagement/scorecard", params={"by": "email"}).status_code == 422
-        tr = httpx.get(f"{url}/api/v1/engagement/trend", params={"by": "team", "min_group": 5}).json()
+        assert live.get(f"{url}/api/v1/engagement/scorecard", params={"by": "email"}).status_code == 422
+        tr = live.get(f"{url}/api/v1/engagement/trend", params={"by": "team", "min_group": 5}).json()
         assert any(x["group"] == "(all)" and x["respondents"] == 11 for x in tr)
         assert all(x["suppressed"] for x in tr if x["group"] == "X")
-        cm = httpx.get(f"{url}/api/v1/engagement/comments", params={"team": "Y", "min_group": 8}).json()
+        cm = live.get(f"{url}/api/v1/engagement/comments", params={"team": "Y", "min_group": 8}).json()
         assert cm == []
 
 
@@ -236,10 +236,10 @@ def test_engagement_page_shows_scorecard_trend_and_comments(wspath):
     from cxlens.web import create_app
 
     with running(create_app(wspath)) as url:
-        page = httpx.get(f"{url}/engagement", params={"card": "agent"})
+        page = live.get(f"{url}/engagement", params={"card": "agent"})
         assert page.status_code == 200, page.text
         html = page.text
         assert 'id="engagement-scorecard"' in html and 'data-key="a1"' in html and "hidden: fewer than 3" in html
         assert 'id="engagement-trend"' in html and 'data-period="2026-02-01"' in html
         assert "[NAME] never answers" in html and "Alice" not in html and "corp.example" not in html
-        assert httpx.get(f"{url}/engagement", params={"card": "email"}).status_code == 422
+        assert live.get(f"{url}/engagement", params={"card": "email"}).status_code == 422

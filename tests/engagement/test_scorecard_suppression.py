@@ -15,12 +15,12 @@ import io
 import itertools
 import math
 
-import httpx
 import pandas as pd
 import pytest
 
 import cxlens
 
+from .. import live
 from ..conftest import running
 from .test_engagement import _cli as _run
 from .test_scorecard import _fb, _ticket
@@ -112,7 +112,7 @@ def test_no_hidden_group_is_recovered_by_subtraction_through_api_cli_and_stricte
     with running(create_app(wpath)) as url:
         for (by, period), k in itertools.product(views, (None, 6, 7)):
             params = {"by": by} | ({"period": period} if period else {}) | ({"min_group": k} if k else {})
-            r = httpx.get(f"{url}/api/v1/engagement/scorecard", params=params)
+            r = live.get(f"{url}/api/v1/engagement/scorecard", params=params)
             assert r.status_code == 200, r.text
             _known(r.json(), by, period, known)
     for by, period in views:  # the CLI's export: the same hiding

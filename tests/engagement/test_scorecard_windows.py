@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import itertools
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,6 +24,7 @@ import cxlens
 from cxlens.engagement.scorecard import DAYS
 from cxlens.errors import ParameterError
 
+from .. import live
 from ..conftest import running
 from .test_engagement import _cli
 from .test_scorecard import _fb, _ticket
@@ -103,7 +103,7 @@ def _published(url: str) -> list[tuple[str, str | None, int, dict]]:
     rows = []
     for by, period, days in itertools.product(("agent", "team"), (None, "week", "month", "quarter"), DAYS):
         params = {"by": by, "days": days} | ({"period": period} if period else {})
-        r = httpx.get(f"{url}/api/v1/engagement/scorecard", params=params, timeout=60)
+        r = live.get(f"{url}/api/v1/engagement/scorecard", params=params, timeout=60)
         assert r.status_code == 200, r.text
         rows += [(by, period, days, x) for x in r.json()]
     return rows
@@ -192,7 +192,7 @@ def test_no_few_answers_are_determined_across_windows_periods_and_teams(case):
 
     with running(create_app(case)) as url:
         rows = _published(url)
-        r = httpx.get(f"{url}/api/v1/engagement/scorecard", params={"by": "team", "days": 8})
+        r = live.get(f"{url}/api/v1/engagement/scorecard", params={"by": "team", "days": 8})
         assert r.status_code in (400, 422) and r.json()["error"]["param"] == "days", r.text
     rows += _exported(case)
     atoms = _atoms(case)

@@ -21,13 +21,13 @@ import os
 import subprocess
 import sys
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
 import cxlens
 
+from .. import live
 from ..conftest import running
 from . import _attacker as attacker
 from .test_engagement import _cli
@@ -81,7 +81,7 @@ def published(path) -> list[dict]:
     rows = []
     with running(create_app(path)) as url:
         for kind, picked, what, params in calls:
-            r = httpx.get(f"{url}/api/v1/engagement/{what}", params=params)
+            r = live.get(f"{url}/api/v1/engagement/{what}", params=params)
             assert r.status_code == 200, r.text
             rows += [x | {"kind": kind, "picked": picked} for x in r.json()]
     res = _cli(path, "engagement", "trend", "--period", "week", "--by", "team", "--format", "json")

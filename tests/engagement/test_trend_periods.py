@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import itertools
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,6 +19,7 @@ from scipy.linalg import null_space
 
 import cxlens
 
+from .. import live
 from ..conftest import running
 from .test_engagement import _cli
 
@@ -79,10 +79,10 @@ def test_no_few_respondents_are_determined_by_combining_periods_and_groups(wpath
 
     rows = []
     with running(create_app(wpath)) as url:
-        summary = httpx.get(f"{url}/api/v1/engagement/summary", params={"by": "team"}).json()
+        summary = live.get(f"{url}/api/v1/engagement/summary", params={"by": "team"}).json()
         rows += [r | {"kind": None, "period": None} for r in summary]
         for kind in ("week", "month", "quarter"):
-            r = httpx.get(f"{url}/api/v1/engagement/trend", params={"by": "team", "period": kind})
+            r = live.get(f"{url}/api/v1/engagement/trend", params={"by": "team", "period": kind})
             assert r.status_code == 200, r.text
             rows += [x | {"kind": kind} for x in r.json()]
     res = _cli(wpath, "engagement", "trend", "--period", "week", "--by", "team", "--format", "csv")

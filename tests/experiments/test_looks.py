@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import math
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
 import cxlens
 
+from .. import live
 from ..conftest import running
 from .test_readout import _cli, _event, _exposure
 
@@ -74,13 +74,13 @@ def test_a_later_look_cannot_raise_the_always_valid_p_value(wpath):
     from cxlens.web import create_app
 
     with running(create_app(wpath)) as url:
-        body = httpx.get(f"{url}/api/v1/experiments/peek/results", params={"goal": "purchase"}).json()
+        body = live.get(f"{url}/api/v1/experiments/peek/results", params={"goal": "purchase"}).json()
         b = body["variants"][1]
         # unchanged data: the same look, not a new one
         assert b["seq_looks"] == 2 and b["seq_p_value"] == pytest.approx(p1, rel=1e-9)
-        other = httpx.get(f"{url}/api/v1/experiments/peek/results", params={"goal": "purchase", "alpha": 0.1})
+        other = live.get(f"{url}/api/v1/experiments/peek/results", params={"goal": "purchase", "alpha": 0.1})
         assert other.json()["variants"][1]["seq_looks"] == 1  # another alpha is another sequence
-        page = httpx.get(f"{url}/experiments/peek", params={"goal": "purchase"})
+        page = live.get(f"{url}/experiments/peek", params={"goal": "purchase"})
         assert page.status_code == 200 and "running minimum over 2 look(s)" in page.text
     with cxlens.open(wpath, read_only=True) as ws:  # read-only: reports over the stored looks, records none
         ro = ws.experiments.results("peek", "purchase")["variants"][1]

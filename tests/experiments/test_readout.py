@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +20,7 @@ import pytest
 import cxlens
 from cxlens.errors import NotFoundError, ParameterError
 
+from .. import live
 from ..conftest import running
 
 sm_prop = pytest.importorskip("statsmodels.stats.proportion")
@@ -210,25 +210,25 @@ def test_http_api_and_page(wspath, res):
     from cxlens.web import create_app
 
     with running(create_app(wspath)) as url:
-        r = httpx.get(f"{url}/api/v1/experiments/checkout-v2/results", params={"goal": "purchase"})
+        r = live.get(f"{url}/api/v1/experiments/checkout-v2/results", params={"goal": "purchase"})
         assert r.status_code == 200, r.text
         body = r.json()
         assert [v["converted"] for v in body["variants"]] == [3, 7]
         assert body["variants"][1]["p_value"] == pytest.approx(res["variants"][1]["p_value"])
-        assert httpx.get(f"{url}/api/v1/experiments/checkout-v2/results", params={"goal": "purchase",
+        assert live.get(f"{url}/api/v1/experiments/checkout-v2/results", params={"goal": "purchase",
                                                                               "window": 0}).status_code == 422  # fmt: skip
-        missing = httpx.get(f"{url}/api/v1/experiments/nope/results", params={"goal": "purchase"})
+        missing = live.get(f"{url}/api/v1/experiments/nope/results", params={"goal": "purchase"})
         assert missing.status_code == 404 and "nope" in missing.text
-        size = httpx.get(f"{url}/api/v1/experiments/size", params={"baseline": 0.1, "mde": 0.02, "traffic": 1000})
+        size = live.get(f"{url}/api/v1/experiments/size", params={"baseline": 0.1, "mde": 0.02, "traffic": 1000})
         assert size.json()["per_variant"] == 3841 and size.json()["days"] == 8
-        assert httpx.get(f"{url}/api/v1/experiments/size", params={"baseline": 2, "mde": 0.02}).status_code == 400
-        listed = httpx.get(f"{url}/api/v1/experiments").json()
+        assert live.get(f"{url}/api/v1/experiments/size", params={"baseline": 2, "mde": 0.02}).status_code == 400
+        listed = live.get(f"{url}/api/v1/experiments").json()
         assert {x["name"]: x["exposed"] for x in listed}["skewed"] == 1000
-        made = httpx.post(f"{url}/api/v1/experiments", json={"name": "new-exp", "variants": ["control", "x"]})
+        made = live.post(f"{url}/api/v1/experiments", json={"name": "new-exp", "variants": ["control", "x"]})
         assert made.status_code == 200 and made.json()["weights"] == [0.5, 0.5]
-        page = httpx.get(f"{url}/experiments", params={"name": "skewed", "goal": "purchase"})
+        page = live.get(f"{url}/experiments", params={"name": "skewed", "goal": "purchase"})
         assert page.status_code == 200 and "sample ratio mismatch" in page.text
-        page2 = httpx.get(f"{url}/experiments/checkout-v2", params={"goal": "purchase"})
+        page2 = live.get(f"{url}/experiments/checkout-v2", params={"goal": "purchase"})
         assert 'data-variant="one-page"' in page2.text and "more than one variant" in page2.text
 
 
@@ -244,7 +244,7 @@ def test_guardrail_that_gets_worse_is_flagged(wspath):
     from cxlens.web import create_app
 
     with running(create_app(wspath)) as url:
-        body = httpx.get(f"{url}/api/v1/experiments/checkout-v2/results",
+        body = live.get(f"{url}/api/v1/experiments/checkout-v2/results",
                          params={"goal": "purchase", "guardrail": "refund"}).json()  # fmt: skip
     assert body["guardrails"][0]["failed"] is True
 

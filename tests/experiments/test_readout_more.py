@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +20,7 @@ from cxlens.errors import ParameterError
 from cxlens.experiments import stats
 from cxlens.experiments.readout import person_frame
 
+from .. import live
 from ..conftest import running
 from .test_readout import T0, _cli, _event, _exposure, _run
 from .test_readout import build as build_checkout
@@ -186,12 +186,12 @@ def test_cli_and_api_take_funnels_and_the_ci_option(wspath, fun):
     from cxlens.web import create_app
 
     with running(create_app(wspath)) as url:
-        body = httpx.get(f"{url}/api/v1/experiments/fun/results", params={"goal": FUNNEL, "ci": "auto"}).json()
+        body = live.get(f"{url}/api/v1/experiments/fun/results", params={"goal": FUNNEL, "ci": "auto"}).json()
         assert body["variants"][1]["converted"] == 6 and body["variants"][1]["ci_method"] == "unpooled"
         assert body["variants"][1]["ces_n"] == 4 and body["variants"][1]["frustrated"] == 1
         assert body["variants"][1]["seq_p_value"] == pytest.approx(fun["variants"][1]["seq_p_value"])
-        bad = httpx.get(f"{url}/api/v1/experiments/fun/results", params={"goal": FUNNEL, "ci": "exact"})
+        bad = live.get(f"{url}/api/v1/experiments/fun/results", params={"goal": FUNNEL, "ci": "exact"})
         assert bad.status_code == 422
-        page = httpx.get(f"{url}/experiments/fun", params={"goal": FUNNEL, "ci": "newcombe"})
+        page = live.get(f"{url}/experiments/fun", params={"goal": FUNNEL, "ci": "newcombe"})
         assert page.status_code == 200 and "Rate CI: newcombe" in page.text
         assert 'data-field="seq_p_value"' in page.text and "view&gt;cart&gt;purchase" in page.text

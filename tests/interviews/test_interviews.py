@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pandas as pd
 import pytest
 
@@ -13,6 +12,7 @@ import cxlens
 from cxlens.errors import ConfigError, ParameterError, SchemaError
 from cxlens.interviews import parse_srt, parse_text, parse_vtt
 
+from .. import live
 from ..conftest import running
 
 VTT = """WEBVTT
@@ -222,15 +222,15 @@ def test_http_api(imported):
     from cxlens.web import create_app
 
     with running(create_app(imported)) as url:
-        listed = httpx.get(f"{url}/api/v1/interviews").json()
+        listed = live.get(f"{url}/api/v1/interviews").json()
         assert {x["interview_id"] for x in listed} >= {"iv-call-bob", "iv-carla"}
-        bob = httpx.get(f"{url}/api/v1/interviews/iv-call-bob").json()
+        bob = live.get(f"{url}/api/v1/interviews/iv-call-bob").json()
         assert [t["role"] for t in bob] == ["interviewer", "customer", "interviewer"]
         assert "[PHONE]" in bob[1]["text"] and "7946" not in bob[1]["text"]
-        assert httpx.get(f"{url}/api/v1/interviews/nope").status_code == 404
-        c = httpx.get(f"{url}/api/v1/interviews/candidates", params={"per_segment": 1}).json()
+        assert live.get(f"{url}/api/v1/interviews/nope").status_code == 404
+        c = live.get(f"{url}/api/v1/interviews/candidates", params={"per_segment": 1}).json()
         assert len(c) == 2
-        assert httpx.get(f"{url}/api/v1/interviews/candidates", params={"per_segment": 0}).status_code == 422
+        assert live.get(f"{url}/api/v1/interviews/candidates", params={"per_segment": 0}).status_code == 422
 
 
 def test_docx_without_python_docx_is_a_clear_error(tmp_path, monkeypatch):
@@ -271,7 +271,7 @@ def test_dashboard_page_lists_interviews_and_candidates(imported):
     from cxlens.web import create_app
 
     with running(create_app(imported)) as url:
-        page = httpx.get(f"{url}/interviews", params={"per_segment": 1})
+        page = live.get(f"{url}/interviews", params={"per_segment": 1})
         assert page.status_code == 200
         assert 'data-interview="iv-call-bob"' in page.text
         assert page.text.count("data-customer=") == 2

@@ -13,13 +13,13 @@ import json
 import re
 from email import policy
 
-import httpx
 import pandas as pd
 import pytest
 
 import cxlens
 from cxlens.customers.profile import erase_customer
 
+from .. import live
 from ..conftest import running
 from ..engagement.test_pulse_links import smtp  # noqa: F401  (the aiosmtpd receiver fixture)
 from .test_interviews import _run
@@ -53,7 +53,7 @@ def test_invitations_once_per_study_with_opt_out_respected(path, smtp):  # noqa:
     body = {"study": "onboarding", "scheduling_url": SCHED, "base_url": "https://cx.example.com",
             "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "from": "research@shop.example", "segment": ["smb"]}  # fmt: skip
     with running(create_app(path)) as url:
-        r = httpx.post(f"{url}/api/v1/interviews/invite", json=body)
+        r = live.post(f"{url}/api/v1/interviews/invite", json=body)
         assert r.status_code == 200, r.text
         out = r.json()
         # smb opt-ins: ann, bob (withdrew with a later "no"), dan, gus (through his anonymous id)
@@ -68,15 +68,15 @@ def test_invitations_once_per_study_with_opt_out_respected(path, smtp):  # noqa:
         link = OPTOUT.search(mails["d@example.com"].get_body(preferencelist=("plain",)).get_content()).group(0)
         assert mails["d@example.com"]["List-Unsubscribe"] == f"<{link}>"
         local = link.replace("https://cx.example.com", url)
-        page = httpx.get(local)  # a GET (mail scanners open links) only asks
+        page = live.get(local)  # a GET (mail scanners open links) only asks
         assert page.status_code == 200 and 'id="optout-form"' in page.text
-        assert "c-dan" in {c["customer_id"] for c in httpx.get(f"{url}/api/v1/interviews/candidates").json()}
-        done = httpx.post(local)
+        assert "c-dan" in {c["customer_id"] for c in live.get(f"{url}/api/v1/interviews/candidates").json()}
+        done = live.post(local)
         assert done.status_code == 200 and 'data-step="done"' in done.text
-        assert httpx.get(local[:-2] + ("xx" if not local.endswith("xx") else "yy")).status_code == 403
-        cands = httpx.get(f"{url}/api/v1/interviews/candidates").json()
+        assert live.get(local[:-2] + ("xx" if not local.endswith("xx") else "yy")).status_code == 403
+        cands = live.get(f"{url}/api/v1/interviews/candidates").json()
         assert "c-dan" not in {c["customer_id"] for c in cands} and "c-bob" not in {c["customer_id"] for c in cands}
-        bad = httpx.post(f"{url}/api/v1/interviews/invite", json=body | {"scheduling_url": "cal.example.com"})
+        bad = live.post(f"{url}/api/v1/interviews/invite", json=body | {"scheduling_url": "cal.example.com"})
         assert bad.status_code == 400 and "scheduling_url" in bad.text
 
     # the same study again (CLI): nobody twice, dan opted out

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pandas as pd
 import pytest
 
 import cxlens
 from cxlens.errors import ParameterError
 
+from .. import live
 from ..conftest import running
 from .test_interviews import _run
 from .test_interviews import wspath as base  # noqa: F401  (the opt-in workspace, built for this module)
@@ -71,16 +71,16 @@ def test_cli_and_api(path):
     from cxlens.web import create_app
 
     with running(create_app(path)) as url:
-        got = httpx.get(f"{url}/api/v1/interviews/candidates", params={"frustrated": 1}).json()
+        got = live.get(f"{url}/api/v1/interviews/candidates", params={"frustrated": 1}).json()
         assert sorted(x["customer_id"] for x in got) == ["c-dan", "c-eve", "c-gus"]
-        assert httpx.get(f"{url}/api/v1/interviews/candidates", params={"frustrated": 0}).status_code == 422
-        bad = httpx.get(f"{url}/api/v1/interviews/candidates", params={"persona": "Nobody"})
+        assert live.get(f"{url}/api/v1/interviews/candidates", params={"frustrated": 0}).status_code == 422
+        bad = live.get(f"{url}/api/v1/interviews/candidates", params={"persona": "Nobody"})
         assert bad.status_code == 400 and "persona" in bad.text
-        page = httpx.get(f"{url}/interviews", params={"frustrated": 2})
+        page = live.get(f"{url}/interviews", params={"frustrated": 2})
         assert (
             page.status_code == 200 and page.text.count("data-customer=") == 1 and 'data-customer="c-dan"' in page.text
         )
-        page = httpx.get(f"{url}/interviews", params={"persona": "Nobody"})
+        page = live.get(f"{url}/interviews", params={"persona": "Nobody"})
         assert page.status_code == 200 and 'id="candidates-error"' in page.text and "not an RFM segment" in page.text
 
 
@@ -109,11 +109,11 @@ def test_theme_other_recruits_the_customers_with_a_verbatim_without_a_theme(tmp_
     assert r.exit_code == 0, r.stderr
     assert sorted(x["customer_id"] for x in json.loads(r.stdout)) == ["co1", "co2", "ct0"]
     with running(create_app(path)) as url:
-        got = httpx.get(f"{url}/api/v1/interviews/candidates", params={"theme": "other"}, timeout=60).json()
+        got = live.get(f"{url}/api/v1/interviews/candidates", params={"theme": "other"}, timeout=60).json()
         assert sorted(x["customer_id"] for x in got) == ["co1", "co2", "ct0"]
-        got = httpx.get(f"{url}/api/v1/interviews/candidates", params={"theme": themed}, timeout=60).json()
+        got = live.get(f"{url}/api/v1/interviews/candidates", params={"theme": themed}, timeout=60).json()
         assert sorted(x["customer_id"] for x in got) == expected[themed]
-        bad = httpx.get(
+        bad = live.get(
             f"{url}/api/v1/interviews/candidates", params={"theme": "nope"}, timeout=60
         )  # it found nobody, silently
         assert bad.status_code == 400 and bad.json()["error"]["message"].endswith(", other")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
 import pandas as pd
 import pytest
 
 import cxlens
 from cxlens.errors import NotFoundError, ParameterError
 
+from .. import live
 from ..conftest import running
 from .test_interviews import SRT, VTT
 
@@ -81,22 +81,22 @@ def test_cli_api_and_erase(wspath):
     from cxlens.web import create_app
 
     with running(create_app(wspath)) as url:
-        made = httpx.post(f"{url}/api/v1/interviews/iv-c-ann/tags", json={"turn": 1, "tag": "contact", "note": "x"})
+        made = live.post(f"{url}/api/v1/interviews/iv-c-ann/tags", json={"turn": 1, "tag": "contact", "note": "x"})
         assert made.status_code == 201, made.text
         body = made.json()
         assert "[EMAIL]" in body["passage"] and "ann@example.com" not in body["passage"]  # redacted over HTTP
-        listed = httpx.get(f"{url}/api/v1/interview-tags", params={"interview": "iv-c-ann"}).json()
+        listed = live.get(f"{url}/api/v1/interview-tags", params={"interview": "iv-c-ann"}).json()
         assert {t["tag"] for t in listed} == {"contact", "delivery", "payment failure"}
         assert all("ann@example.com" not in t["passage"] for t in listed)
-        assert httpx.post(f"{url}/api/v1/interviews/iv-c-ann/tags", json={"turn": 99, "tag": "x"}).status_code == 400
-        assert httpx.post(f"{url}/api/v1/interviews/nope/tags", json={"turn": 0, "tag": "x"}).status_code == 404
-        summary = httpx.get(f"{url}/api/v1/interview-tags/summary").json()
+        assert live.post(f"{url}/api/v1/interviews/iv-c-ann/tags", json={"turn": 99, "tag": "x"}).status_code == 400
+        assert live.post(f"{url}/api/v1/interviews/nope/tags", json={"turn": 0, "tag": "x"}).status_code == 404
+        summary = live.get(f"{url}/api/v1/interview-tags/summary").json()
         assert summary[0]["tag"] == "payment failure" and summary[0]["participants"] == 2  # Ann and Bob
-        page = httpx.get(f"{url}/interviews").text
+        page = live.get(f"{url}/interviews").text
         assert 'data-tag="payment failure"' in page and "the card form kept failing" in page
         assert "ann@example.com" not in page
-        assert httpx.delete(f"{url}/api/v1/interview-tags/{body['tag_id']}").status_code == 204
-        assert httpx.delete(f"{url}/api/v1/interview-tags/{body['tag_id']}").status_code == 404
+        assert live.delete(f"{url}/api/v1/interview-tags/{body['tag_id']}").status_code == 204
+        assert live.delete(f"{url}/api/v1/interview-tags/{body['tag_id']}").status_code == 404
     with cxlens.open(wspath) as ws:
         from cxlens.customers.profile import erase_customer
 
@@ -146,9 +146,9 @@ def test_interview_quotes_by_theme_and_persona_with_highlights_first(tmp_path):
     from cxlens.web import create_app
 
     with running(create_app(tmp_path / "q.duckdb")) as url:
-        page = httpx.get(f"{url}/personas", timeout=120)
+        page = live.get(f"{url}/personas", timeout=120)
         assert page.status_code == 200
         assert page.text.count('data-field="interview-quote"') >= 2 and "It arrived broken" in page.text
         assert "ann@example.com" not in page.text
         # the themes page carries interview quotes too (its rows need the fitted theme model: not here)
-        assert httpx.get(f"{url}/themes", timeout=120).status_code == 200
+        assert live.get(f"{url}/themes", timeout=120).status_code == 200

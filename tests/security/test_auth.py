@@ -15,11 +15,12 @@ from cxlens.web import create_app
 from cxlens.web.deps import CSRF_COOKIE
 from cxlens.web.hub import WorkspaceHub
 
+from .. import live
 from .conftest import PW, login, serve
 
 
 def _attempt(url: str, email: str, password: str, headers: dict | None = None) -> httpx.Response:
-    with httpx.Client(base_url=url, timeout=60) as c:
+    with live.Client(base_url=url, timeout=60) as c:
         c.get("/login")
         return c.post("/login", data={"email": email, "password": password, "workspace": "shop",
                                       "csrf_token": c.cookies.get(CSRF_COOKIE)}, headers=headers or {})  # fmt: skip
@@ -89,13 +90,13 @@ def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(env, tmp_pa
 
 
 def test_the_login_page_names_no_workspace_and_an_unknown_one_is_just_a_failed_sign_in(env):
-    with httpx.Client(base_url=env.url) as anon:
+    with live.Client(base_url=env.url) as anon:
         page = anon.get("/login").text
         assert 'name="workspace"' in page and "bank" not in page and "shop" not in page
         assert "bank" not in anon.get("/login?next=/").text
     r = _attempt(env.url, "admin@shop.example", PW)
     assert r.status_code == 303
-    with httpx.Client(base_url=env.url) as c:
+    with live.Client(base_url=env.url) as c:
         c.get("/login")
         r = c.post("/login", data={"email": "admin@shop.example", "password": PW, "workspace": "nosuch",
                                    "csrf_token": c.cookies.get(CSRF_COOKIE)})  # fmt: skip

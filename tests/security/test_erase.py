@@ -9,6 +9,7 @@ import json
 import httpx
 import pandas as pd
 
+from .. import live
 from .conftest import csrf
 
 CID, ANON, EMAIL = "cust-erase-7731", "anon-erase-5521", "zed.erase@example.org"
@@ -37,7 +38,7 @@ def _hits(ws, needles: list[str]) -> dict[str, int]:
 def test_erasure_leaves_no_trace_of_the_customer_in_any_table(env):
     ws = env.hub.get("shop")
     write, secret = env.keys["shop"]["write"], env.keys["shop"]["secret"]
-    with httpx.Client(base_url=env.url, auth=(secret, "")) as srv, httpx.Client(base_url=env.url) as browser:
+    with live.Client(base_url=env.url, auth=(secret, "")) as srv, live.Client(base_url=env.url) as browser:
         # a visit before signing in, then the site's server identifies the customer (stitching the device)
         assert (
             srv.post("/v1/track", json={"anonymousId": ANON, "event": "visit", "messageId": "er-1"}).status_code == 200
@@ -52,7 +53,7 @@ def test_erasure_leaves_no_trace_of_the_customer_in_any_table(env):
             assert r.status_code == 201, r.text
         assert _post(browser, "/v1/surveys/s1/impression", {"writeKey": write, "anonymousId": ANON}).status_code == 200
     # later the customer signs in on the other device: the site's server says so (a stitched anonymous id)
-    with httpx.Client(base_url=env.url, auth=(secret, "")) as srv:
+    with live.Client(base_url=env.url, auth=(secret, "")) as srv:
         r = srv.post(
             "/v1/track", json={"userId": CID, "anonymousId": OTHER_ANON, "event": "login", "messageId": "er-4"}
         )

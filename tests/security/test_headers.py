@@ -14,6 +14,7 @@ import pytest
 
 from cxlens.web.security import CSP
 
+from .. import live
 from ..conftest import free_port
 from .conftest import PW, all_routes
 
@@ -43,7 +44,7 @@ def _check(r: httpx.Response, where: str) -> None:
 
 @pytest.mark.parametrize("who", ["anonymous", "analyst", "admin"])
 def test_every_route_answers_with_the_security_headers(env, who):
-    c = httpx.Client(base_url=env.url) if who == "anonymous" else env.client(who)
+    c = live.Client(base_url=env.url) if who == "anonymous" else env.client(who)
     seen = 0
     for method, path in _addresses(env.app):
         if path.endswith("/erase") or path in ("/logout",):
@@ -60,7 +61,7 @@ def test_every_route_answers_with_the_security_headers(env, who):
 
 
 def test_the_api_reference_is_served_from_this_server_only(env):
-    with httpx.Client(base_url=env.url) as c:
+    with live.Client(base_url=env.url) as c:
         page = c.get("/docs").text
         assert "cdn." not in page and "https://" not in page
         for src in re.findall(r'(?:src|href)="([^"]+)"', page):

@@ -9,6 +9,7 @@ import pytest
 
 from cxlens.collect.identity import rotate_identity_secret, user_hash
 
+from .. import live
 from .conftest import CUSTOMERS
 
 
@@ -25,7 +26,7 @@ def _customer(ws, cid: str) -> dict:
 
 
 def _identify(env, key: str, body: dict) -> int:
-    with httpx.Client(base_url=env.url, auth=(key, "")) as c:
+    with live.Client(base_url=env.url, auth=(key, "")) as c:
         return c.post("/v1/identify", json=body).status_code
 
 
@@ -75,7 +76,7 @@ def test_required_verification_refuses_unsigned_user_ids(env, secret):
         import time
 
         time.sleep(5.2)  # the collector caches settings for 5 s
-        with httpx.Client(base_url=env.url, auth=(write, "")) as c:
+        with live.Client(base_url=env.url, auth=(write, "")) as c:
             r = c.post("/v1/track", json={"userId": "C3", "event": "x", "messageId": "req-1"})
             assert r.status_code == 403 and r.json()["error"]["message"].startswith("message 0: field 'userHash'")
             ok = {"userId": "C3", "event": "x", "messageId": "req-2", "userHash": user_hash(secret, "C3")}
@@ -91,7 +92,7 @@ def test_required_verification_refuses_unsigned_user_ids(env, secret):
 
 
 def _survey(env, path: str, body: dict, key: str | None = None) -> httpx.Response:
-    with httpx.Client(base_url=env.url) as c:
+    with live.Client(base_url=env.url) as c:
         return c.post(f"/v1/surveys/s1/{path}", content=json.dumps({"writeKey": key or env.keys["shop"]["write"], **body}),
                       headers={"content-type": "text/plain"})  # fmt: skip
 
@@ -110,7 +111,7 @@ def test_browser_survey_calls_count_for_the_verified_or_anonymous_person_only(en
     r = _survey(env, "responses", {"anonymousId": "C4", "responseId": "att-2", "score": 0})
     assert r.status_code == 201
     # so the real customer C4 is still asked, and may answer once
-    with httpx.Client(base_url=env.url) as c:
+    with live.Client(base_url=env.url) as c:
         el = c.get("/v1/surveys/eligible", params={"writeKey": env.keys["shop"]["write"], "userId": "C4",
                                                    "userHash": user_hash(secret, "C4"), "anonymousId": "c4-device"})  # fmt: skip
     assert [s["id"] for s in el.json()["surveys"]] == ["s1"]

@@ -8,10 +8,11 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from cxlens.report.exports import FORMULA_STARTS
+
+from .. import live
 
 FUNNEL = "steps=visit&steps=add_to_cart&steps=purchase"
 
@@ -54,7 +55,7 @@ def test_deeply_nested_survey_json_is_refused_naming_the_field(env):
     write = env.keys["shop"]["write"]
     nested = "[" * 5000 + '"x"' + "]" * 5000  # deeper than any JSON parser's recursion
     body = f'{{"writeKey": "{write}", "responseId": "deep-1", "anonymousId": "deep", "score": 5, "answers": {nested}}}'
-    with httpx.Client(base_url=env.url) as c:
+    with live.Client(base_url=env.url) as c:
         r = c.post("/v1/surveys/s1/responses", content=body, headers={"content-type": "text/plain"})
         assert r.status_code in (400, 413, 422), r.text[:300]
         r = c.post("/v1/surveys/s1/responses", content=json.dumps(
@@ -79,7 +80,7 @@ def test_clock_skew_correction_is_clamped_to_the_receipt_window(env):
     }
     batch = [{"type": "track", "event": "clock", "anonymousId": "clock", "messageId": mid, "timestamp": ts,
               **({"sentAt": own} if own else {})} for mid, (ts, own) in cases.items()]  # fmt: skip
-    with httpx.Client(base_url=env.url, auth=(env.keys["shop"]["write"], "")) as c:
+    with live.Client(base_url=env.url, auth=(env.keys["shop"]["write"], "")) as c:
         assert c.post("/v1/batch", json={"batch": batch, "sentAt": sent}).status_code == 200
         # the single-message path agrees with the batch path
         one = {"event": "clock", "anonymousId": "clock", "messageId": "skew-single", "sentAt": sent,
@@ -102,7 +103,7 @@ def test_csv_downloads_neutralise_formulas_and_keep_the_value(env):
     ws = env.hub.get("shop")
     evil = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
             "-2+3", "\tTAB", "=1+1"]  # fmt: skip
-    with httpx.Client(base_url=env.url, auth=(env.keys["shop"]["write"], "")) as c:
+    with live.Client(base_url=env.url, auth=(env.keys["shop"]["write"], "")) as c:
         batch = [{"type": "track", "userId": u, "event": "visit", "messageId": f"csv-{i}"} for i, u in enumerate(evil)]
         assert c.post("/v1/batch", json={"batch": batch}).status_code == 200
     assert int(ws.sql("SELECT count(*) FROM events WHERE event_id LIKE 'csv-%'").iloc[0, 0]) == len(evil)

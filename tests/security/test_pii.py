@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
+from .. import live
 from .conftest import CARD, CUSTOMERS, PHONE, PLANTED, TEXT_EMAIL, all_routes
 
 #: everything personal the shop workspace holds: e-mails, names, phone traits, and what the text plants
@@ -63,9 +64,8 @@ def test_every_page_partial_api_and_export_is_free_of_personal_data_for_the_anal
 
 
 def test_public_pages_and_the_api_reference_carry_no_personal_data(env):
-    import httpx
 
-    with httpx.Client(base_url=env.url) as anon:
+    with live.Client(base_url=env.url) as anon:
         for path in ("/login", "/s/shop/s1", "/docs", "/openapi.json", "/health", "/customers/C1", "/feedback"):
             r = anon.get(path)
             assert r.status_code < 500 and not leaks(r.text), path

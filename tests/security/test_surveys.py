@@ -12,6 +12,7 @@ from cxlens.surveys import create_survey, set_status
 from cxlens.web import create_app
 from cxlens.web.hub import WorkspaceHub
 
+from .. import live
 from .conftest import SURVEY, serve
 
 
@@ -20,7 +21,7 @@ def _form(html: str) -> dict[str, str]:
 
 
 def _hosted(url: str, survey: str = "s1") -> tuple[httpx.Client, dict[str, str]]:
-    c = httpx.Client(base_url=url)
+    c = live.Client(base_url=url)
     page = c.get(f"/s/shop/{survey}")
     assert page.status_code == 200, page.text[:300]
     return c, _form(page.text)
@@ -47,7 +48,7 @@ def test_a_continuation_form_cannot_be_replayed_to_rewrite_the_comment(env):
 
 def test_a_forged_anonymous_cookie_is_replaced_by_a_signed_one(env):
     ws = env.hub.get("shop")
-    with httpx.Client(base_url=env.url) as c:
+    with live.Client(base_url=env.url) as c:
         page = c.get("/s/shop/s1", headers={"cookie": "cxlens_aid=C6"})
         signed = re.search(r"cxlens_aid=([^;]+)", page.headers["set-cookie"]).group(1)
         assert signed != "C6" and signed.startswith("anon-")  # a forged cookie gets a signed one instead
@@ -67,7 +68,7 @@ def test_a_paused_surveys_answers_cannot_be_changed(env):
     write = env.keys["shop"]["write"]
 
     def post(body: dict) -> httpx.Response:
-        with httpx.Client(base_url=env.url) as c:
+        with live.Client(base_url=env.url) as c:
             return c.post("/v1/surveys/s1/responses", content=json.dumps({"writeKey": write, **body}),
                           headers={"content-type": "text/plain"})  # fmt: skip
 
@@ -78,7 +79,7 @@ def test_a_paused_surveys_answers_cannot_be_changed(env):
         assert post({"responseId": "pz-2", "anonymousId": "pz2", "score": 0}).status_code == 409
         assert post({"responseId": "pz-1", "anonymousId": "pz", "comment": "completing is fine"}).status_code == 200
         assert post({"responseId": "pz-1", "anonymousId": "pz", "comment": "but not rewriting"}).status_code == 409
-        with httpx.Client(base_url=env.url) as c:
+        with live.Client(base_url=env.url) as c:
             r = c.post("/v1/surveys/s1/impression", content=json.dumps({"writeKey": write, "anonymousId": "pz"}),
                        headers={"content-type": "text/plain"})  # fmt: skip
             assert r.status_code == 409
@@ -95,7 +96,7 @@ def test_survey_writes_are_rate_limited_per_address(tmp_path):
     _, write = hub.create_key("shop", "write")
     ws.set_setting("surveys.rate_limit", 0.5)
     ws.set_setting("surveys.rate_burst", 10)
-    with serve(create_app(hub)) as url, httpx.Client(base_url=url) as c:
+    with serve(create_app(hub)) as url, live.Client(base_url=url) as c:
         codes = []
         for i in range(40):
             r = c.post("/v1/surveys/s1/responses", content=json.dumps(

@@ -142,3 +142,32 @@ def test_voice_score_themes_writes_other_for_the_rows_without_a_theme(monkeypatc
     assert sorted(got.loc[got["theme"] == "other", "text"]) == sorted(OTHER)
     assert set(got.loc[got["theme"] == "other", "theme_name"]) == {"Other (no theme)"}
     assert not got["theme"].isin(["", "None", "nan"]).any() and not got["theme_name"].isin(["", "None", "nan"]).any()
+
+
+def test_an_unknown_theme_is_one_error_naming_the_known_themes_everywhere(client, ws_path, stored):
+    """The explorer, the people behind a theme, the replay list and recruiting check a theme the same way."""
+    from cxlens.errors import ParameterError
+    from cxlens.voice.explorer import FeedbackQuery, feedback_page
+    from cxlens.voice.people import known_theme, theme_customers
+
+    assigned = sorted(set(stored["theme"].dropna()))  # the primary themes the job stored (SQL)
+    with cxlens.open(ws_path) as ws:
+        tx, names = known_theme(ws)
+        assert tx is not None and list(names)[-1] == "other" and names["other"] == "Other (no theme)"
+        assert set(assigned) < set(names)
+        assert known_theme(ws, "other")[1] == names
+        msgs = []
+        for call in (lambda: known_theme(ws, "nope"), lambda: theme_customers(ws, "nope"),
+                     lambda: feedback_page(ws, FeedbackQuery(theme="nope")), lambda: ws.behaviour.replays(theme="nope"),
+                     lambda: ws.interviews.candidates(theme="nope")):  # fmt: skip
+            with pytest.raises(ParameterError) as e:
+                call()
+            assert e.value.param == "theme"
+            msgs.append(str(e.value))
+        assert len(set(msgs)) == 1 and msgs[0].startswith("theme is 'nope'; expected one of ")
+        assert msgs[0].endswith(", other") and all(t in msgs[0] for t in assigned)
+        with pytest.raises(ParameterError, match="theme is ''"):
+            theme_customers(ws, "")  # an empty id is unknown here; the explorer reads it as no filter
+        assert feedback_page(ws, FeedbackQuery(theme=""))["total"] == len(stored)
+    res = client.get("/api/v1/voice/feedback", params={"theme": "nope"})
+    assert res.status_code == 400 and msgs[0] in res.text

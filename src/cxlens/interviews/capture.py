@@ -143,7 +143,7 @@ def interview_themes(store: Any, *, quotes: int = 3) -> pd.DataFrame:
     :func:`cxlens.voice.theme_summary` lists last. ``turns`` and ``share`` are ``theme_summary``'s
     ``size`` and ``share``: ``share`` is of *every* customer turn the job assigned, the unthemed
     included (turns not assigned yet, e.g. non-English ones, are in no row and no share)."""
-    from cxlens.voice.tasks import theme_model
+    from cxlens.voice.people import known_theme
     from cxlens.voice.themes import OTHER_ID, OTHER_NAME
 
     cols = ["theme", "name", "issue", "participants", "turns", "share", "quotes"]
@@ -154,8 +154,8 @@ def interview_themes(store: Any, *, quotes: int = 3) -> pd.DataFrame:
     )
     if df.empty:
         return pd.DataFrame(columns=cols)
-    tx, _ = theme_model(store)
-    names = {**(tx.names() if tx is not None else {}), OTHER_ID: OTHER_NAME}
+    # before any theme model the job's unthemed turns are still the other group, and named so
+    names = known_theme(store)[1] or {OTHER_ID: OTHER_NAME}
     df["theme"] = df["theme"].astype(object).where(df["theme"].notna(), OTHER_ID)  # the job's NULL: no theme
     rows = []
     for theme, g in df.groupby("theme", sort=False):

@@ -29,9 +29,10 @@ from cxlens.metrics.common import prepare
 from cxlens.metrics.filters import Filters
 from cxlens.schema.ddl import VERBATIM_ANALYSIS_TABLE, VERBATIM_THEMES_TABLE
 from cxlens.store.segments import restrict_to_segment
+from cxlens.voice.people import known_theme
 from cxlens.voice.redact import redact_series
 from cxlens.voice.tasks import theme_model
-from cxlens.voice.themes import OTHER_ID, OTHER_NAME
+from cxlens.voice.themes import OTHER_ID
 from cxlens.voice.verbatims import KINDS, VERBATIM_COLUMNS, kind_of, verbatim_expression
 
 __all__ = ["PAGE_SIZE", "SENTIMENTS", "THEME_LIMIT", "FeedbackQuery", "feedback_page", "theme_table"]
@@ -122,10 +123,7 @@ def feedback_page(store: Any, p: FeedbackQuery | None = None, where: Filters | N
     from cxlens.voice.aspects import aspect_sentiment
 
     p, where = p or FeedbackQuery(), where or Filters()
-    tx, _ = theme_model(store)
-    names = {**tx.names(), OTHER_ID: OTHER_NAME} if tx is not None else {}
-    if p.theme and p.theme not in names:
-        raise ParameterError("theme", f"theme is {p.theme!r}; expected one of {', '.join(names) or 'no themes yet'}")
+    tx, names = known_theme(store, p.theme or None)  # an empty theme is no filter
     j = _joined(store, where, p.source)
     preds = []
     if p.q:  # the search reads the redacted text (the original never leaves the analysis)

@@ -1,4 +1,4 @@
-"""The people behind a theme: one definition for every list filtered by theme.
+"""The people behind a theme: one definition for every list filtered by theme, and of the themes known.
 
 The replay list (``ws.behaviour.replays(theme=)``) and interview recruiting
 (``ws.interviews.candidates(theme=)``) both keep the customers whose verbatims the feedback explorer lists
@@ -14,10 +14,40 @@ from typing import Any
 from cxlens.errors import ParameterError
 from cxlens.schema.ddl import VERBATIM_THEMES_TABLE
 from cxlens.voice.tasks import theme_model
-from cxlens.voice.themes import OTHER_ID, OTHER_NAME
+from cxlens.voice.themes import OTHER_ID, OTHER_NAME, ThemeExtractor
 from cxlens.voice.verbatims import KINDS, verbatim_expression
 
-__all__ = ["theme_customers"]
+__all__ = ["known_theme", "theme_customers"]
+
+
+def known_theme(store: Any, theme: str | None = None) -> tuple[ThemeExtractor | None, dict[str, str]]:
+    """The workspace's theme model and the theme names it knows, checking ``theme`` against them.
+
+    Parameters
+    ----------
+    store : Store
+        The workspace store.
+    theme : str, optional
+        A theme id to check; ``None`` checks nothing.
+
+    Returns
+    -------
+    tuple
+        The theme model (:func:`~cxlens.voice.tasks.theme_model`, ``None`` before the themes job has run) and
+        id → name of its themes, then ``"other"`` → ``"Other (no theme)"`` (the verbatims the job gave no primary
+        theme); empty before any model, so every theme is unknown then.
+
+    Raises
+    ------
+    ParameterError
+        When ``theme`` is not a known id: a filter on it would silently find nothing. The message names the
+        known ids (or says there are no themes yet).
+    """
+    tx, _ = theme_model(store)
+    names = {**tx.names(), OTHER_ID: OTHER_NAME} if tx is not None else {}
+    if theme is not None and theme not in names:
+        raise ParameterError("theme", f"theme is {theme!r}; expected one of {', '.join(names) or 'no themes yet'}")
+    return tx, names
 
 
 def theme_customers(store: Any, theme: str) -> list[str]:
@@ -31,10 +61,7 @@ def theme_customers(store: Any, theme: str) -> list[str]:
     (``ws.behaviour.replays(theme=)``) and interview recruiting (:func:`cxlens.interviews.candidates`)
     filter on. An id the workspace's theme model does not know is
     a :class:`~cxlens.errors.ParameterError` (it would silently find nobody)."""
-    tx, _ = theme_model(store)
-    names = {**tx.names(), OTHER_ID: OTHER_NAME} if tx is not None else {}
-    if theme not in names:
-        raise ParameterError("theme", f"theme is {theme!r}; expected one of {', '.join(names) or 'no themes yet'}")
+    known_theme(store, theme)
     v = verbatim_expression(store, list(KINDS))
     th = store.table(VERBATIM_THEMES_TABLE)
     # a stored row without a primary theme is the other group; labels are a JSON list of quoted ids
