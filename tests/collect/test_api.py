@@ -6,6 +6,7 @@ import base64
 import gzip
 
 import orjson
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -351,3 +352,45 @@ def test_big_requests_reach_the_writer_as_a_table_and_small_ones_as_rows(env, mo
     assert seen == [(SEAL_MESSAGES, True, 0), (1, False, 1)]
     ws = hub.get("shop")
     assert ws.sql("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM events").values.tolist() == [[201, 201]]
+
+
+def test_batch_fills_a_stage_only_for_rows_naming_a_journey_touchpoint_as_import_does(env):
+    """A journey row without a touchpoint (written by SQL; a YAML journey cannot hold one) must not
+    give its stage to events without a touchpoint; ``ws.load`` of the same rows is the oracle."""
+    client, hub, shop_key, _, _ = env
+    shop, bank = hub.get("shop"), hub.get("bank")
+    tp = shop.sql("SELECT touchpoint, stage FROM journey_touchpoints ORDER BY touchpoint LIMIT 1").iloc[0]
+    for ws in (shop, bank):
+        ws.store.execute("INSERT INTO journey_touchpoints VALUES (NULL, 'no touchpoint', 'loyalty', 'web')")
+    ts = "2024-05-01T12:00:00.000Z"
+    msgs = [
+        {"type": "track", "userId": "u1", "event": "Viewed", "messageId": "none", "timestamp": ts},
+        {"type": "track", "userId": "u1", "event": "Viewed", "messageId": "known", "timestamp": ts,
+         "properties": {"touchpoint": tp.touchpoint}},
+        {"type": "track", "userId": "u1", "event": "Viewed", "messageId": "unknown", "timestamp": ts,
+         "properties": {"touchpoint": "not-in-the-journey"}},
+        {"type": "track", "userId": "u1", "event": "Viewed", "messageId": "own", "timestamp": ts,
+         "properties": {"touchpoint": tp.touchpoint, "stage": "custom"}},
+    ]  # fmt: skip
+    r = client.post("/v1/batch", json={"batch": msgs}, headers=basic(shop_key))
+    assert (r.status_code, r.json()) == (200, {"success": True})
+    q = "SELECT event_id, touchpoint, stage FROM events ORDER BY event_id"
+    collected = [list(r) for r in shop.store.rows(q)]
+    assert collected == [
+        ["known", tp.touchpoint, tp.stage],
+        ["none", None, None],
+        ["own", tp.touchpoint, "custom"],
+        ["unknown", "not-in-the-journey", None],
+    ]
+    rows = pd.DataFrame(
+        {
+            "event_id": [m["messageId"] for m in msgs],
+            "ts": ["2024-05-01 12:00:00"] * len(msgs),
+            "customer_id": "u1",
+            "name": "Viewed",
+            "touchpoint": [m.get("properties", {}).get("touchpoint") for m in msgs],
+            "stage": [m.get("properties", {}).get("stage") for m in msgs],
+        }
+    )
+    assert bank.load("events", rows).inserted == 4
+    assert [list(r) for r in bank.store.rows(q)] == collected

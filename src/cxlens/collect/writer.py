@@ -286,7 +286,8 @@ class Collector:
     def _journey(self) -> dict[str, str]:
         now = time.monotonic()
         if now - self._journey_at > 30:
-            rows = self.store.rows("SELECT touchpoint, stage FROM journey_touchpoints")
+            # a journey row without a touchpoint matches no event (the rule of ``cxlens import``)
+            rows = self.store.rows("SELECT touchpoint, stage FROM journey_touchpoints WHERE touchpoint IS NOT NULL")
             self._stage_of = {t: s for t, s in rows}
             self._journey_at = now
         return self._stage_of
@@ -354,9 +355,11 @@ class Collector:
         tps = pa.array(list(stage_of), type=pa.string())
         stages = pa.array(list(stage_of.values()), type=pa.string())
         name, tp = table.column("name"), table.column("touchpoint")
-        by_name = pc.if_else(pc.is_in(name, value_set=tps), name, pa.scalar(None, pa.string()))
+        # skip_nulls: a row without a name or touchpoint never matches (also were a NULL in the set)
+        by_name = pc.if_else(pc.is_in(name, value_set=tps, skip_nulls=True), name, pa.scalar(None, pa.string()))
         tp = pc.coalesce(tp, by_name)
-        stage = pc.coalesce(table.column("stage"), pc.take(stages, pc.index_in(tp, value_set=tps)))
+        at = pc.index_in(tp, value_set=tps, skip_nulls=True)
+        stage = pc.coalesce(table.column("stage"), pc.take(stages, at))
         table = table.set_column(table.schema.get_field_index("touchpoint"), "touchpoint", tp)
         return table.set_column(table.schema.get_field_index("stage"), "stage", stage)
 
