@@ -205,3 +205,30 @@ def test_numbering_copies_give_the_funnels_numbers_and_quotients(bits):
         a, b = t.copy(), t.copy()
         assert numbering.exact_quotient(a, unit) == funnels._exact_quotient(b, unit)
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("steps", [2, 3, 6])
+@pytest.mark.parametrize("extra", [0, 5000])
+def test_path_counts_agree_whatever_the_grouping(steps, extra):
+    # the paths are counted by bincount (small tables), np.unique of one integer per path, or
+    # np.unique of the rows of codes (more than 63 bits a path): the same counts as a Counter
+    from collections import Counter
+
+    paths_mod = sys.modules["cxlens.journeys.paths"]
+    rng = np.random.default_rng(steps + extra)
+    nodes = ["a", "b", "c", *[f"x{i}" for i in range(extra)]]
+    codes = [rng.integers(-1, 3, 2000).astype(np.int32) for _ in range(steps)]
+    conv = rng.integers(0, 2, 2000)
+    got = paths_mod._grouped(codes, conv, nodes, steps, "customers")
+    want_n, want_c = Counter(), Counter()
+    for i in range(2000):
+        key = tuple(None if c[i] < 0 else nodes[c[i]] for c in codes)
+        want_n[key] += 1
+        want_c[key] += int(conv[i])
+    keys = [f"step_{k}" for k in range(1, steps + 1)]
+    seen = {
+        tuple(None if pd.isna(v) else v for v in r[:steps]): (r[steps], r[steps + 1])
+        for r in got[[*keys, "customers", "converted"]].itertuples(index=False)
+    }
+    assert seen == {k: (want_n[k], want_c[k]) for k in want_n}
+    assert (got["_total"] == 2000).all()
