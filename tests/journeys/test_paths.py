@@ -254,11 +254,14 @@ def test_paths_reject_bad_arguments():
         paths(t, unit="account")
 
 
+@pytest.mark.parametrize("packed", [True, False])
 @pytest.mark.parametrize("seed", [3, 4, 5])
-def test_paths_sorted_scan_equals_the_window_passes(monkeypatch, seed):
-    # the DuckDB sorted scan (paths from a start, repeats collapsed) against the window passes,
-    # with anonymous ids, filters, a window, a goal, sessions and top cut at tied counts
+def test_paths_sorted_scan_equals_the_window_passes(monkeypatch, seed, packed):
+    # the DuckDB scans (paths from a start, repeats collapsed: packed and sorted in NumPy, or
+    # sorted by DuckDB) against the window passes, with anonymous ids, filters, a window, a goal,
+    # sessions and top cut at tied counts
     paths_mod = sys.modules["cxlens.journeys.paths"]  # the module (the package re-exports the function)
+    monkeypatch.setattr(paths_mod, "PACKED", packed)
 
     df = random_log(seed, customers=80)
     df["anonymous_id"] = [f"a{i % 9}" if i % 5 == 0 else None for i in range(len(df))]
@@ -280,13 +283,15 @@ def test_paths_sorted_scan_equals_the_window_passes(monkeypatch, seed):
         pd.testing.assert_frame_equal(fast, slow, check_dtype=False)
 
 
+@pytest.mark.parametrize("packed", [True, False])
 @pytest.mark.parametrize("enum_max", [4096, 2])
-def test_paths_sorted_scan_odd_node_names(monkeypatch, enum_max):
+def test_paths_sorted_scan_odd_node_names(monkeypatch, enum_max, packed):
     # node names with quotes, '$', dots and non-ASCII are sent from DuckDB as an ENUM of the
     # distinct nodes (or as text when there are more than _ENUM_MAX of them); both agree with
     # the window passes
     paths_mod = sys.modules["cxlens.journeys.paths"]
     monkeypatch.setattr(paths_mod, "_ENUM_MAX", enum_max)
+    monkeypatch.setattr(paths_mod, "PACKED", packed)
     odd = {"view": "it's a view", "cart": "$cart.add", "purchase": 'pur"chase é', "visit": "visit"}
     df = random_log(7, customers=70)
     df["name"] = df["name"].map(lambda v: odd.get(v, v))
@@ -300,11 +305,13 @@ def test_paths_sorted_scan_odd_node_names(monkeypatch, enum_max):
         pd.testing.assert_frame_equal(fast, slow, check_dtype=False)
 
 
-def test_paths_sorted_scan_ties_across_arrow_chunks(monkeypatch):
-    # a log large enough that DuckDB hands the sorted rows over in several Arrow chunks, with
-    # ties at every timestamp: the event ids of the tied rows are read chunk by chunk and must
-    # give the order of the window passes
+@pytest.mark.parametrize("packed", [True, False])
+def test_paths_sorted_scan_ties_across_arrow_chunks(monkeypatch, packed):
+    # a log large enough that DuckDB hands the rows over in several Arrow chunks, with ties at
+    # every timestamp: the event ids of the tied rows are read chunk by chunk and must give the
+    # order of the window passes
     paths_mod = sys.modules["cxlens.journeys.paths"]
+    monkeypatch.setattr(paths_mod, "PACKED", packed)
     rng = np.random.default_rng(11)
     n = 400_000
     cust = rng.integers(0, 20_000, n)
@@ -334,6 +341,7 @@ def test_paths_sorted_scan_reads_tied_ids_after_the_sort_in_its_transaction(monk
     # transaction, so events written by another connection in between (a purchase at every tied
     # moment of every customer) change neither the ids read nor the paths: those of the log before
     paths_mod = sys.modules["cxlens.journeys.paths"]
+    monkeypatch.setattr(paths_mod, "PACKED", False)  # DuckDB's sorted scan (the packed scan: test_path_scan.py)
     df = _tied_log()
     t = table(df)
     con = t._find_backend().con
@@ -373,6 +381,7 @@ def test_paths_sorted_scan_reads_tied_ids_after_the_sort_in_its_transaction(monk
 def test_paths_sorted_scan_steps_aside_when_the_tied_rows_differ(monkeypatch):
     # the tied rows read again must be the rows the scan sorted; otherwise the window passes answer
     paths_mod = sys.modules["cxlens.journeys.paths"]
+    monkeypatch.setattr(paths_mod, "PACKED", False)
     t = table(_tied_log())
     expected = paths(t, start="view", steps=3, top=None)
     real = paths_mod._tied_ids

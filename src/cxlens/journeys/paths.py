@@ -248,6 +248,11 @@ _EPOCH = dt.datetime(1970, 1, 1)
 #: (in its transaction) instead of carrying every event id through the sort (tests switch it off)
 IDS_AFTER = True
 
+#: on a DuckDB connection of this process, read paths *from* a start node as the packed scan
+#: (:mod:`cxlens.journeys.path_scan`: an unsorted read sorted in NumPy) before DuckDB's sorted
+#: scan (tests switch it off to compare)
+PACKED = True
+
 #: at most this many distinct nodes are sent from DuckDB as an ENUM (integer codes, no text per row)
 _ENUM_MAX = 4096
 
@@ -371,7 +376,77 @@ def _fast_from(
     b = _base(events, by_field, unit, filters, numbered=False)
     backend = events._find_backend()
     with read_snapshot(backend) as one_state:  # the scan and the tied rows' ids read one state
+        if PACKED and one_state:
+            df = _packed_from(events, by_field, filters, start, steps, td, unit, goal)
+            if df is not None:
+                return df
         return _scan_paths(b, backend, start, steps, td, unit, goal, ids_later=IDS_AFTER and one_state)
+
+
+def _packed_from(
+    events: ir.Table,
+    by_field: str,
+    filters: Mapping[str, Any] | None,
+    start: str,
+    steps: int,
+    td: dt.timedelta | None,
+    unit: str,
+    goal: str | None,
+) -> pd.DataFrame | None:
+    """The grouped counts of :func:`_fast_from` from the packed scan
+    (:func:`cxlens.journeys.path_scan.packed_paths`), or None when it does not apply.
+
+    The ENUM of nodes is read from all the events, unfiltered: a superset of the filtered rows'
+    nodes, for a sixth of the CPU of a distinct over the filtered ones (0.06 against 0.36 CPU-s at
+    10M events, where the unit filter reads the id text)."""
+    from cxlens.journeys.path_scan import packed_paths
+
+    n = events[by_field].cast("string").fill_null(NONE_NODE)
+    nodes = events.select(_n=n).distinct().limit(_ENUM_MAX + 1).to_pyarrow().column(0).to_pylist()
+    if len(nodes) > _ENUM_MAX or not nodes:
+        return None
+    got = packed_paths(
+        events, lambda ev: _base(ev, by_field, unit, filters, numbered=False), nodes, start, steps, td, goal
+    )
+    if got is None:
+        return None
+    return _grouped(*got, nodes, steps, UNITS[unit])
+
+
+def _grouped(codes: list[np.ndarray], conv: np.ndarray, nodes: list[str], steps: int, count: str) -> pd.DataFrame:
+    """Units and conversions per path, from each anchored unit's step codes (into ``nodes``, -1:
+    ended): one integer per path (base ``len(nodes) + 1``) counted by ``bincount`` when the paths
+    fit a small table, else grouped by ``np.unique``."""
+    keys = [f"step_{k}" for k in range(1, steps + 1)]
+    base = len(nodes) + 1
+    n = len(conv)
+    if base**steps < 1 << 62:
+        path = np.zeros(n, np.int64)
+        for c in reversed(codes):
+            path *= base
+            path += c + 1
+        if base**steps <= 1 << 20:
+            units = np.bincount(path, minlength=base**steps)
+            uniq = np.flatnonzero(units)
+            units = units[uniq]
+            converted = np.bincount(path, weights=conv, minlength=base**steps)[uniq].astype(np.int64)
+        else:
+            uniq, inv, units = np.unique(path, return_inverse=True, return_counts=True)
+            converted = np.bincount(inv, weights=conv, minlength=len(uniq)).astype(np.int64)
+        step_codes = []
+        for _ in range(steps):
+            step_codes.append(uniq % base - 1)
+            uniq = uniq // base
+    else:  # long paths over many nodes: one row per distinct path of codes
+        uniq2, inv, units = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True, return_counts=True)
+        converted = np.bincount(inv.ravel(), weights=conv, minlength=len(uniq2)).astype(np.int64)
+        step_codes = [uniq2[:, k] for k in range(steps)]
+    names = np.array([*nodes, None], dtype=object)  # code -1 reads the last: None
+    df = pd.DataFrame({k: names[c] for k, c in zip(keys, step_codes, strict=True)})
+    df[count] = units.astype(np.int64)
+    df["converted"] = converted
+    df["_total"] = int(n)
+    return df
 
 
 def _scan_paths(
