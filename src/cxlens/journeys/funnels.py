@@ -437,16 +437,17 @@ def _exact_quotient(t: np.ndarray, unit: int) -> bool:
     return True
 
 
-def _packed_keys(h: np.ndarray, h2: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, int, int, int] | None:
+def _packed_keys(
+    h: np.ndarray, h2: np.ndarray, t: np.ndarray, s7: np.ndarray
+) -> tuple[np.ndarray, int, int, int] | None:
     """The step rows as one sorted ``int64`` each: ``customer << shift | t << 3 | (7 − step)``.
 
-    ``h`` and ``h2`` are two independent 64-bit hashes of each row's customer id and ``o`` is
-    ``t·8 + (7 − step)`` with ``t`` in microseconds (``h2`` and ``o`` are used as scratch).
-    Times are counted from the earliest ``t0`` in the coarsest unit of :data:`_KEY_UNITS` that
-    divides all of them; the customer number (:func:`_customer_numbers`) takes the bits left.
-    Returns ``(sorted keys, shift, unit, t0)``, or None when two ids share a hash or the numbers
-    do not fit (the caller then sorts by the text id)."""
-    t = o >> 3
+    ``h`` and ``h2`` are two independent 64-bit hashes of each row's customer id, ``t`` its time
+    in microseconds (``int64``) and ``s7`` its ``7 − step`` (``uint8``); ``h2`` and ``t`` are used
+    as scratch. Times are counted from the earliest ``t0`` in the coarsest unit of
+    :data:`_KEY_UNITS` that divides all of them; the customer number (:func:`_customer_numbers`)
+    takes the bits left. Returns ``(sorted keys, shift, unit, t0)``, or None when two ids share a
+    hash or the numbers do not fit (the caller then sorts by the text id)."""
     t0 = int(t.min())
     t -= t0
     unit = next(u for u in _KEY_UNITS if _exact_quotient(t, u))
@@ -457,9 +458,7 @@ def _packed_keys(h: np.ndarray, h2: np.ndarray, o: np.ndarray) -> tuple[np.ndarr
     key <<= shift
     t <<= 3
     key |= t
-    del t
-    o &= 7
-    key |= o
+    np.bitwise_or(key, s7, out=key)  # the step: widened from one byte as it is or-ed in
     key.sort()
     return key, shift, unit, t0
 
@@ -1177,9 +1176,9 @@ class FunnelQuery:
     def _fast_summary(self, events: ir.Table) -> pd.DataFrame:
         """The summary of :meth:`_summary` from one scan of the step events, sorted in NumPy.
 
-        DuckDB reads each step event once, unsorted, as three numbers: two independent 64-bit
-        hashes of the customer id (of the text and of the text behind a fixed first character)
-        and ``o = t·8 + (7 − step)`` (microseconds and the step number in one integer). NumPy
+        DuckDB reads each step event once, unsorted, as four numbers: two independent 64-bit
+        hashes of the customer id (of the text and of the text behind a fixed first character),
+        its time in microseconds and ``7 − step`` (one byte). NumPy
         numbers the customers by the first hash; the second must then be the same on every row
         of a number, otherwise two ids share a hash (see :func:`_packed_keys`). Customer number,
         time and step are packed into one ``int64`` per row and sorted (one SIMD sort of plain
@@ -1196,41 +1195,40 @@ class FunnelQuery:
         cid = events.customer_id
         if "anonymous_id" in events.columns:
             cid = ibis.coalesce(events.customer_id, events.anonymous_id)
-        step = events[self.step_field].cases(*[(v, i) for i, v in enumerate(names, 1)], else_=0).cast("int8")
-        ev = events.select(c=cid, s=step, ts=events.ts)
+        # 7 − the step (7: not a step), so equal times sort by step descending; one byte a row
+        s7 = events[self.step_field].cases(*[(v, 7 - i) for i, v in enumerate(names, 1)], else_=7).cast("uint8")
+        ev = events.select(c=cid, s7=s7, ts=events.ts)
         # filtering on the step number computed once costs less than an IN list plus the CASE
-        ev = ev.filter(ev.s > 0, ev.c.notnull(), ev.ts.notnull())
+        ev = ev.filter(ev.s7 < 7, ev.c.notnull(), ev.ts.notnull())
         # the second hash reads the id behind a fixed first character: another string to DuckDB's
         # hash (its 8-byte blocks fall elsewhere), which costs a short copy per row where
-        # reversing the text cost a Unicode-aware pass
-        scan = ev.select(
-            h=duckdb_hash(ev.c), h2=duckdb_hash(_SECOND + ev.c), o=epoch_us(ev.ts) * 8 + (7 - ev.s).cast("int64")
-        )
+        # reversing the text cost a Unicode-aware pass; time and step come as two columns (NumPy
+        # packs them, so DuckDB does no checked multiply and add per row)
+        scan = ev.select(h=duckdb_hash(ev.c), h2=duckdb_hash(_SECOND + ev.c), t=epoch_us(ev.ts), s7=ev.s7)
         with unordered_reads(events._find_backend()):
             tbl = scan.to_pyarrow()
-        if not tbl.num_rows or tbl.column("o").null_count:  # nothing, or ±infinity (epoch_us: NULL)
+        if not tbl.num_rows or tbl.column("t").null_count:  # nothing, or ±infinity (epoch_us: NULL)
             return self._text_sorted_summary(events)
         # each column as its chunks (DuckDB's batches), read without a copy
-        h, h2, o = ([a.to_numpy() for a in tbl.column(c).chunks if len(a)] for c in ("h", "h2", "o"))
+        cols = [[a.to_numpy() for a in tbl.column(c).chunks if len(a)] for c in ("h", "h2", "t", "s7")]
         del tbl
         with ThreadPoolExecutor(2) as pool:
-            parts = _by_halves(pool, lambda lower: self._packed_part(h, h2, o, lower))
+            parts = _by_halves(pool, lambda lower: self._packed_part(cols, lower))
             if any(p is None for p in parts):
                 return self._text_sorted_summary(events)
             out: dict[str, list[Any]] = {f"customers_{k}": [sum(p[0][k - 1] for p in parts)] for k in range(1, n + 1)}  # type: ignore[index]
             if self.times:  # quantiles of the union: the halves' customers are disjoint
                 pooled = {k: [p[1][k] for p in parts] for k in range(2, n + 1)}  # type: ignore[index]
-                for cols in pool.map(lambda k: _quantiles(k, pooled[k]), range(2, n + 1)):
-                    out.update(cols)
+                for quantiles in pool.map(lambda k: _quantiles(k, pooled[k]), range(2, n + 1)):
+                    out.update(quantiles)
         return pd.DataFrame(out)
 
-    def _packed_part(
-        self, h: list[np.ndarray], h2: list[np.ndarray], o: list[np.ndarray], lower: bool
-    ) -> tuple[list[int], dict[int, np.ndarray]] | None:
+    def _packed_part(self, cols: list[list[np.ndarray]], lower: bool) -> tuple[list[int], dict[int, np.ndarray]] | None:
         """Per-step customer counts and seconds to convert (:meth:`_walk_packed`) of the customers
-        whose first hash is below :data:`_SPLIT` (``lower``) or not, from the columns' chunks;
-        None when their packed key cannot be used (:func:`_packed_keys`)."""
-        rows = _half_rows([h, h2, o], lower)
+        whose first hash is below :data:`_SPLIT` (``lower``) or not, from the chunks of the columns
+        ``h``, ``h2``, ``t`` and ``s7`` (:func:`_packed_keys`); None when their packed key cannot be
+        used."""
+        rows = _half_rows(cols, lower)
         if not len(rows[0]):  # nobody in this half
             return [0] * len(self._steps), {k: np.empty(0, np.int64) for k in range(2, len(self._steps) + 1)}
         packed = _packed_keys(*rows)
