@@ -12,8 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxlens.journeys import funnels as funnels_mod
+from cxlens.journeys import numbering
 from cxlens.journeys.funnel_reference import events_schema, random_events, reference_funnel
-from cxlens.journeys.funnels import FunnelQuery, _customer_numbers
+from cxlens.journeys.funnels import FunnelQuery
+from cxlens.journeys.numbering import customer_numbers as _customer_numbers
 from cxlens.journeys.sqlfns import duckdb_hash
 
 STEPS = ["a", "b", "c", "d"]
@@ -52,7 +54,7 @@ def test_customer_numbers_give_clashing_leading_bits_numbers_of_their_own():
 def test_customer_numbers_number_densely_with_too_many_clashes_or_few_bits(monkeypatch):
     h = clashing_hashes(np.random.default_rng(4))
     distinct = len(np.unique(h))
-    monkeypatch.setattr(funnels_mod, "_MAX_CLASHES", 10)
+    monkeypatch.setattr(numbering, "_MAX_CLASHES", 10)
     for bits in (30, 20):  # too many clashes; too few bits for the leading-bits numbers
         out = _customer_numbers(h, h ^ np.uint64(5), bits)
         assert same_partition(out, h) and out.min() == 0 and out.max() == distinct - 1
@@ -284,7 +286,7 @@ def test_exact_quotient_divides_in_place_exactly_when_the_unit_divides_every_tim
     t = rng.integers(0, 2**40, int(rng.integers(1, 50)), dtype=np.int64) * base
     before = t.copy()
     divides = all(int(v) % unit == 0 for v in before)
-    assert funnels_mod._exact_quotient(t, unit) is divides
+    assert numbering.exact_quotient(t, unit) is divides
     assert t.tolist() == ([int(v) // unit for v in before] if divides else before.tolist())
 
 

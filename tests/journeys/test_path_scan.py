@@ -187,26 +187,6 @@ def test_packed_paths_read_the_tied_ids_in_the_scans_transaction(monkeypatch, us
     assert after["path"].str.contains("purchase").any()
 
 
-@pytest.mark.parametrize("bits", [20, 40, 62])
-def test_numbering_copies_give_the_funnels_numbers_and_quotients(bits):
-    # numbering.customer_numbers / exact_quotient are the funnel's functions, shared: same answers
-    from cxlens.journeys import funnels, numbering
-
-    rng = np.random.default_rng(bits)
-    h = rng.integers(0, 2**63, 5000, dtype=np.uint64)[rng.integers(0, 800, 20_000)]
-    h[:50] = h[0] ^ np.uint64(1)  # leading bits shared with another value
-    h2 = h * np.uint64(3) + np.uint64(7)
-    mine, theirs = numbering.customer_numbers(h, h2.copy(), bits), funnels._customer_numbers(h, h2.copy(), bits)
-    np.testing.assert_array_equal(mine, theirs)
-    h2[7] += np.uint64(1)  # two ids behind one first hash
-    assert numbering.customer_numbers(h, h2.copy(), bits) is None
-    for unit in (1_000_000, 1_000, 1):
-        t = rng.integers(0, 10**9, 1000) * unit * rng.choice([1, 3])
-        a, b = t.copy(), t.copy()
-        assert numbering.exact_quotient(a, unit) == funnels._exact_quotient(b, unit)
-        np.testing.assert_array_equal(a, b)
-
-
 @pytest.mark.parametrize("steps", [2, 3, 6])
 @pytest.mark.parametrize("extra", [0, 5000])
 def test_path_counts_agree_whatever_the_grouping(steps, extra):

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from cxlens.errors import ConfigError
-from cxlens.journeys.numbering import SPLIT, dense_numbers, gather, half_picks
+from cxlens.journeys.numbering import SPLIT, customer_numbers, exact_quotient, gather, half_picks
 from cxlens.journeys.sqlfns import duckdb_hash, epoch_us
 from cxlens.schema.pii import check_dimensions as check_pii
 from cxlens.schema.tables import TABLES
@@ -408,35 +408,6 @@ FAST_SCAN = True
 _KEY_UNITS = (1_000_000, 1_000, 1)
 
 
-def _exact_quotient(t: np.ndarray, unit: int) -> bool:
-    """Divide ``t`` (non-negative ``int64``) by ``unit`` in place when ``unit`` divides every value;
-    False (``t`` unchanged) when it does not.
-
-    ``unit = 2**a · d`` with ``d`` odd: a multiple of ``unit`` has its low ``a`` bits clear and
-    ``(t >> a) · d⁻¹ mod 2**64`` is then its exact quotient, which is at most ``(2**64 − 1) // d``
-    exactly for multiples of ``d`` (the multiplication permutes 64-bit values). A few passes of
-    shifts and one multiplication instead of 64-bit divisions, in place (no 24 MB temporaries at
-    3M rows: fresh memory is zeroed page by page by the kernel, which cost a tenth of the run)."""
-    if unit == 1:
-        return True
-    a = (unit & -unit).bit_length() - 1
-    d = unit >> a
-    if a >= 8:  # not one of _KEY_UNITS: the low byte alone does not show the low bits
-        raise ValueError(f"time unit {unit} has 2**{a} in it; expected at most 2**7")
-    # the low bits of each value, read from its low byte (a strided view, no int64 temporary)
-    low = t.view(np.uint8)[:: t.itemsize] if sys.byteorder == "little" else t.astype(np.uint8)
-    if a and (low & ((1 << a) - 1)).any():
-        return False
-    t >>= a
-    q = t.view(np.uint64)
-    q *= np.uint64(pow(d, -1, 1 << 64))
-    if (q > np.uint64((2**64 - 1) // d)).any():
-        q *= np.uint64(d)  # undo: back to t >> a, then to t (its low bits were clear)
-        t <<= a
-        return False
-    return True
-
-
 def _packed_keys(
     h: np.ndarray, h2: np.ndarray, t: np.ndarray, s7: np.ndarray
 ) -> tuple[np.ndarray, int, int, int] | None:
@@ -445,14 +416,14 @@ def _packed_keys(
     ``h`` and ``h2`` are two independent 64-bit hashes of each row's customer id, ``t`` its time
     in microseconds (``int64``) and ``s7`` its ``7 − step`` (``uint8``); ``h2`` and ``t`` are used
     as scratch. Times are counted from the earliest ``t0`` in the coarsest unit of
-    :data:`_KEY_UNITS` that divides all of them; the customer number (:func:`_customer_numbers`)
-    takes the bits left. Returns ``(sorted keys, shift, unit, t0)``, or None when two ids share a
+    :data:`_KEY_UNITS` that divides all of them; the customer number
+    (:func:`~cxlens.journeys.numbering.customer_numbers`) takes the bits left. Returns ``(sorted keys, shift, unit, t0)``, or None when two ids share a
     hash or the numbers do not fit (the caller then sorts by the text id)."""
     t0 = int(t.min())
     t -= t0
-    unit = next(u for u in _KEY_UNITS if _exact_quotient(t, u))
+    unit = next(u for u in _KEY_UNITS if exact_quotient(t, u))
     shift = int(t.max()).bit_length() + 3
-    key = _customer_numbers(h, h2, 63 - shift)
+    key = customer_numbers(h, h2, 63 - shift)
     if key is None:
         return None
     key <<= shift
@@ -461,68 +432,6 @@ def _packed_keys(
     np.bitwise_or(key, s7, out=key)  # the step: widened from one byte as it is or-ed in
     key.sort()
     return key, shift, unit, t0
-
-
-#: at most this many customers whose leading hash bits are taken by another get a number of their own
-_MAX_CLASHES = 1024
-#: the golden-ratio multiplier: mixes the second hash before it is combined with the first
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _customer_numbers(h: np.ndarray, h2: np.ndarray, bits: int) -> np.ndarray | None:
-    """One ``int64`` below ``2**bits`` per row, equal exactly when the rows' ``h`` are (``h2`` is
-    used as scratch; the numbers are written over it).
-
-    Two ids behind one ``h`` are detected by the second hash: then the pairs ``(h, h2)``, and so
-    (but for a 2^-64 coincidence) the values ``h ^ mix(h2)``, outnumber the distinct ``h``, and
-    None is returned; an undetected merge needs two ids equal in both hashes. The number is
-    ``bits − 1`` bits of ``h`` taken below the leading bits that all rows share (one half of the
-    customers shares the top bit) — no table lookup: one sort of ``h`` finds the distinct values;
-    the few values whose bits equal those of a smaller value get ``2**(bits − 1) + i`` instead.
-    With too few bits for that, customers are numbered densely (a hash-table probe per row,
-    slower); None when even that does not fit. Both sorts sort the bits as ``int64`` (a SIMD sort,
-    faster than an unsigned one; equal values end up side by side either way)."""
-    s = np.sort(h.view(np.int64))
-    z = h2.view(np.int64)
-    z *= _MIX.view(np.int64)
-    z ^= h.view(np.int64)
-    z.sort()
-    distinct_z = 1 + int(np.count_nonzero(z[1:] != z[:-1])) if len(z) else 0
-    # sorted neighbours' differing bits (0: equal), into the scratch
-    diff = z[: max(len(s) - 1, 0)].view(np.uint64)
-    np.bitwise_xor(s[1:], s[:-1], out=diff.view(np.int64))
-    n = 1 + int(np.count_nonzero(diff)) if len(s) else 0
-    if distinct_z != n:
-        return None
-    # bits every row shares (``s`` is sorted as signed: its ends differ in every bit that varies)
-    common = min(63, 64 - ((int(s[0]) ^ int(s[-1])) & (2**64 - 1)).bit_length()) if n else 0
-    rest = 64 - common - (bits - 1)  # bits of h below the number's
-    clash = None
-    if bits > 24 and rest > 0:
-        # sorted neighbours (distinct) that share the number's bits: 0 < a ^ b < 2**rest
-        diff -= np.uint64(1)  # equal neighbours wrap to 2**64 − 1
-        clash = np.flatnonzero(diff < np.uint64((1 << rest) - 1)) + 1
-    if bits <= 24 or (clash is not None and len(clash) > _MAX_CLASHES):
-        if (n - 1).bit_length() > bits:
-            return None
-        return dense_numbers(h)[0].astype(np.int64, copy=False)
-    out = np.left_shift(h, np.uint64(common), out=z.view(np.uint64))
-    out >>= np.uint64(64 - (bits - 1))
-    out = out.view(np.int64)
-    if clash is not None and len(clash):
-        bad = s[clash]
-        hs = h.view(np.int64)
-        # only rows whose low 16 bits are a moved value's can be one (a 64 KiB table stays in
-        # cache; a binary search of every row cost several times more); the low 16 bits read
-        # through a strided view, without a temporary
-        maybe = np.zeros(1 << 16, bool)
-        maybe[bad & 0xFFFF] = True
-        low16 = h.view(np.uint16)[:: h.itemsize // 2] if sys.byteorder == "little" else h & np.uint64(0xFFFF)
-        rows = np.flatnonzero(maybe[low16])
-        i = np.minimum(np.searchsorted(bad, hs[rows]), len(bad) - 1)
-        hit = bad[i] == hs[rows]
-        out[rows[hit]] = (1 << (bits - 1)) + i[hit]
-    return out
 
 
 def _step_deltas(

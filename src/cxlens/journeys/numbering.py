@@ -75,9 +75,8 @@ def dense_numbers(h: np.ndarray) -> tuple[np.ndarray, int]:
     return codes, n
 
 
-# The packed scans' customer numbers and exact time quotients: the funnel's (funnels.py keeps its
-# own copies, `_customer_numbers` and `_exact_quotient`, until it is switched to these), shared with
-# the paths' packed scan (cxlens.journeys.path_scan).
+# The packed scans' customer numbers and exact time quotients, shared by the funnel
+# (cxlens.journeys.funnels) and the paths (cxlens.journeys.path_scan).
 
 
 def exact_quotient(t: np.ndarray, unit: int) -> bool:
@@ -93,7 +92,7 @@ def exact_quotient(t: np.ndarray, unit: int) -> bool:
         return True
     a = (unit & -unit).bit_length() - 1
     d = unit >> a
-    if a >= 8:  # not one of _KEY_UNITS: the low byte alone does not show the low bits
+    if a >= 8:  # not a unit of the packed scans: the low byte alone does not show the low bits
         raise ValueError(f"time unit {unit} has 2**{a} in it; expected at most 2**7")
     # the low bits of each value, read from its low byte (a strided view, no int64 temporary)
     low = t.view(np.uint8)[:: t.itemsize] if sys.byteorder == "little" else t.astype(np.uint8)
