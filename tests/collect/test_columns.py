@@ -261,3 +261,42 @@ def test_column_path_declines_batches_outside_its_size_range(n):
 
     assert parse_columns({"batch": batch(n)}, "batch", RECEIVED) is None
     assert parse_columns({"batch": batch(COLUMN_MESSAGES)}, "batch", RECEIVED) is not None
+
+
+@pytest.mark.parametrize("parse_workers", [0, 1])
+def test_a_batch_taken_by_column_stores_what_the_same_messages_store_by_message(tmp_path, parse_workers):
+    """Over HTTP: one batch of 300 track messages (column path) against the same messages in batches of
+    150 (per-message path) into another workspace: the same events rows and identity links on disk."""
+    import cxlens
+    from cxlens.web.api.collect import FastPath, create_collect_app
+    from cxlens.web.hub import WorkspaceHub
+
+    from .conftest import LiveServer
+    from .test_roundtrip import SENT_AT, TRICKY, _behaviour, _post
+
+    msgs = [_behaviour(i) for i in range(298)] + [_behaviour(1000, TRICKY)]
+    msgs.append({**_behaviour(1001), "anonymousId": "rt-anon", "properties": {"revenue": "9.5", "touchpoint": 4}})
+    assert parse_columns({"batch": msgs, "sentAt": SENT_AT}, "batch", RECEIVED) is not None
+    stored = []
+    for name, parts in (("whole", [msgs]), ("split", [msgs[:150], msgs[150:]])):
+        path = tmp_path / f"{name}.duckdb"
+        hub = WorkspaceHub.open({name: path})
+        _, key = hub.create_key(name, "write")
+        try:
+            with LiveServer(FastPath(create_collect_app(hub, parse_workers=parse_workers)), hub) as srv:
+                for part in parts:
+                    assert _post(srv.url, key, "/v1/batch", {"batch": part, "sentAt": SENT_AT}) == {"success": True}
+        finally:
+            hub.close()
+        with cxlens.open(path, read_only=True) as ws:
+            events = ws.rows(
+                "SELECT event_id, customer_id, anonymous_id, session_id, type, name, channel, touchpoint, stage, "
+                "url, properties, revenue FROM events ORDER BY event_id"
+            )
+            links = ws.rows("SELECT anonymous_id, customer_id FROM collect_identities ORDER BY ALL")
+            # ts is corrected against each request's receive time: one value per request (all sent at TS)
+            times = ws.scalar("SELECT count(DISTINCT ts) FROM events")
+        stored.append((events, links))
+        assert times == len(parts)
+    assert len(stored[0][0]) == 300 and stored[0][1] == [("rt-anon", "rt-user")]
+    assert stored[0] == stored[1]
