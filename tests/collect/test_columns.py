@@ -78,8 +78,9 @@ def _context(rng: np.random.Generator) -> Any:
     return {"library": {"name": "sdk"}, extra: value[int(rng.integers(len(value)))]}
 
 
-def _message(rng: np.random.Generator, i: int, sdk: bool) -> dict[str, Any]:
-    """A valid track message; ``sdk``: of the one shape SDKs send (a plausible time, a context)."""
+def _message(rng: np.random.Generator, i: int, sdk: bool, pages: float) -> dict[str, Any]:
+    """A valid track message (a page with probability ``pages``); ``sdk``: of the one shape SDKs send (a
+    plausible time, a context)."""
     m: dict[str, Any] = {"type": "track", "messageId": f"m{int(rng.integers(0, 2 * i + 10))}"}  # duplicates too
     who = rng.random()
     if who < 0.45:
@@ -101,6 +102,19 @@ def _message(rng: np.random.Generator, i: int, sdk: bool) -> dict[str, Any]:
         m["context"] = {"library": {"name": "cxlens-behaviour"}, "page": {"url": _URLS[int(rng.integers(2))]}}
     elif (c := _context(rng)) is not None or rng.random() < 0.5:
         m["context"] = c
+    if rng.random() < pages:  # a page view: its name, else properties.name / path, else context.page.path
+        m["type"] = "page"
+        if rng.random() < 0.5:
+            m.pop("event")
+        roll = rng.random()
+        if roll < 0.4:
+            m["name"] = ("Checkout", "Caisse — étape 2", "")[int(rng.integers(3))]
+        elif roll < 0.5:
+            m["name"] = None
+        if rng.random() < 0.3:
+            m["category"] = ("Shop", None, 3, {"a": [1]})[int(rng.integers(4))]
+        if rng.random() < 0.3 and isinstance(m.get("context"), dict):
+            m["context"] = {**m["context"], "page": {"path": ("/p", "", 4)[int(rng.integers(3))]}}
     return m
 
 
@@ -114,6 +128,13 @@ def _nested(depth: int, of: str = "{") -> Any:
 #: one change to one message (or to the body): what the column path must decline or take exactly
 _PERTURB = (
     lambda m: m.update(type="page"),
+    lambda m: m.update(type="page", context=None),
+    lambda m: m.update(type="page", name=5),
+    lambda m: m.update(type="page", name="n" * 10_001),
+    lambda m: m.update(type="page", name="n" * 9_000),
+    lambda m: m.update(type="page", category="c", event=None),
+    lambda m: m.update(name="dropped on a track", category="dropped too"),
+    lambda m: m.update(type="screen"),
     lambda m: m.update(type="identify"),
     lambda m: m.pop("type"),
     lambda m: m.update(type="bogus"),
@@ -130,7 +151,7 @@ _PERTURB = (
     lambda m: m.update(messageId=""),
     lambda m: m.update(messageId=7),
     lambda m: m.update(messageId="m" * 257),
-    lambda m: m.pop("event"),
+    lambda m: m.pop("event", None),
     lambda m: m.update(event=""),
     lambda m: m.update(event=5),
     lambda m: m.update(event="e" * 10_001),
@@ -169,11 +190,25 @@ _PERTURB = (
 )
 
 
+#: valid changes that take a message off the SDK shape (no time, a rejected time, no context, a page)
+_OFF_SHAPE = (
+    lambda m: m.update(timestamp="1970-01-01T00:00:00Z"),
+    lambda m: m.pop("timestamp", None),
+    lambda m: m.update(context={}),
+    lambda m: m.update(context=None),
+    lambda m: m.pop("context", None),
+    lambda m: m.update(properties=None),
+    lambda m: m.update(type="page", context=None),
+    lambda m: m.update(type="page", category="Shop"),
+)
+
+
 def _batch(seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(COLUMN_MESSAGES - 5, COLUMN_MESSAGES + 60))
     sdk = rng.random() < 0.4
-    body: dict[str, Any] = {"batch": [_message(rng, i, sdk) for i in range(n)]}
+    pages = 0.1 if rng.random() < 0.4 else 0.0
+    body: dict[str, Any] = {"batch": [_message(rng, i, sdk, pages) for i in range(n)]}
     roll = rng.random()
     if roll < 0.8:
         body["sentAt"] = "2026-11-24T10:00:03.000Z"
@@ -181,7 +216,9 @@ def _batch(seed: int) -> dict[str, Any]:
         body["sentAt"] = "soon"
     elif roll < 0.86:
         body["context"] = {"library": {"name": "batch-level"}}
-    if rng.random() < 0.55:  # about half the batches carry one odd message (or more)
+    if sdk and rng.random() < 0.3:  # one valid message off the SDK shape: the common shape's shortcut must not apply
+        _OFF_SHAPE[int(rng.integers(len(_OFF_SHAPE)))](body["batch"][int(rng.integers(n))])
+    elif rng.random() < 0.55:  # about half the batches carry one odd message (or more)
         for _ in range(int(rng.integers(1, 3))):
             i = int(rng.integers(n))
             _PERTURB[int(rng.integers(len(_PERTURB)))](body["batch"][i])

@@ -55,7 +55,9 @@ COLUMN_MESSAGES = 200
 
 #: the only envelope fields a message of the column path may have: every other field changes the mapping
 #: (``originalTimestamp``, ``sentAt``, ``integrations``, ``userHash``, unknown fields in ``$extra``…)
-_FIELDS = frozenset(("type", "messageId", "userId", "anonymousId", "event", "timestamp", "properties", "context"))
+_FIELDS = frozenset(
+    ("type", "messageId", "userId", "anonymousId", "event", "name", "category", "timestamp", "properties", "context")
+)
 _SESSION = ("session_id", "sessionId")
 _NONE = type(None)
 _BRACE, _BRACKET = ord("{"), ord("[")
@@ -101,7 +103,9 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
         return None
     if not _FIELDS.issuperset(set().union(*batch)):
         return None
-    if [m.get("type") for m in batch].count("track") != n:
+    kinds = [m.get("type") for m in batch]
+    pages = kinds.count("page")
+    if kinds.count("track") + pages != n:
         return None
 
     # ids: strings within the limit; a messageId in every message (else the id is a content hash);
@@ -124,7 +128,7 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
         anons = [a or None for a in anons]
     if None in users and any(u is None and a is None for u, a in zip(users, anons, strict=True)):
         return None
-    names = [m.get("event") for m in batch]
+    names = [m.get("event") for m in batch] if not pages else [m.get("event") for m in batch if m["type"] == "track"]
     if not _strings(names, limits.max_string, required=True) or "" in names:
         return None
 
@@ -151,9 +155,16 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
     if not _RESERVED_SET.isdisjoint(prop_keys):
         return None
     context_keys = set().union(*contexts)
+    if pages:  # a page's name: its own, else properties.name / path, else context.page.path, else "page"
+        names = [
+            m.get("event") if k == "track" else _page_name(m, p, c, limits.max_string)
+            for m, k, p, c in zip(batch, kinds, props, contexts, strict=True)
+        ]
+        if None in names:
+            return None
 
     # the stored JSON, as _enriched builds it; the common shape in one comprehension
-    if sent_raw is not None and not rejected_any and None not in at and all(contexts):
+    if not pages and sent_raw is not None and not rejected_any and None not in at and all(contexts):
         dumps = orjson.dumps
         dumped = [
             dumps({**p, "$context": c, "$original_timestamp": t, "$sent_at": sent_raw})
@@ -161,9 +172,9 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
         ]
     else:
         dumped = []
-        for m, p, c, t in zip(batch, props, contexts, raw_ts, strict=True):
+        for m, k, p, c, t in zip(batch, kinds, props, contexts, raw_ts, strict=True):
             rejected = corrected[at[t]][1]
-            dumped.append(orjson.dumps(_enriched(m, "track", p, c, {}, t, None, sent_raw, rejected)))
+            dumped.append(orjson.dumps(_enriched(m, k, p, c, {}, t, None, sent_raw, rejected)))
     # the limits as _fast checks them on the stored JSON: its bytes, and its brackets bound the depth
     lengths = np.fromiter(map(len, dumped), dtype=np.int64, count=n)
     if lengths.max() > limits.max_string:
@@ -189,8 +200,8 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
     revenues = [_revenue(p.get("revenue")) for p in props] if "revenue" in prop_keys else None
     touchpoints = [_text_or_none(p.get("touchpoint")) for p in props] if "touchpoint" in prop_keys else None
     stages = [_text_or_none(p.get("stage")) for p in props] if "stage" in prop_keys else None
-    if "channel" in context_keys or "os" in context_keys:
-        channels = [_channel("track", c, None) for c in contexts]
+    if pages or "channel" in context_keys or "os" in context_keys:
+        channels = [_channel(k, c, None) for k, c in zip(kinds, contexts, strict=True)]
     else:  # _channel without context.channel / context.os
         channels = ["web" if "page" in c or "userAgent" in c else "server" for c in contexts]
 
@@ -205,7 +216,7 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
             pa.array(anons, type=pa.string()),
             pa.nulls(n, pa.string()) if sessions is None else pa.array(sessions, type=pa.string()),
             ts,
-            pa.array(["track"] * n, type=pa.string()),
+            pa.array(kinds if pages else ["track"] * n, type=pa.string()),
             pa.array(names, type=pa.string()),
             pa.array(channels, type=pa.string()),
             pa.nulls(n, pa.string()) if touchpoints is None else pa.array(touchpoints, type=pa.string()),
@@ -223,6 +234,18 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
         times = ts.to_pylist()
         out.links = [(i, anons[i], users[i], times[i]) for i in both]
     return out
+
+
+def _page_name(msg: dict[str, Any], props: dict[str, Any], context: dict[str, Any], max_len: int) -> str | None:
+    """A page's name as ``_fast`` gives it; None where ``_fast`` declines (a name that is not a string
+    within the limit)."""
+    name = msg.get("name")
+    if name is not None and (name.__class__ is not str or len(name) > max_len):
+        return None
+    if name:
+        return name
+    page = context.get("page") if isinstance(context.get("page"), dict) else {}
+    return _text(props.get("name")) or _text(props.get("path")) or _text(page.get("path")) or "page"
 
 
 def _text_or_none(value: Any) -> str | None:
