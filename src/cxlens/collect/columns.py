@@ -163,13 +163,22 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
         if None in names:
             return None
 
-    # the stored JSON, as _enriched builds it; the common shape in one comprehension
-    if not pages and sent_raw is not None and not rejected_any and None not in at and all(contexts):
+    # the stored JSON, as _enriched builds it; the common shape in one comprehension (a page's by
+    # _enriched: it may carry $category)
+    if sent_raw is not None and not rejected_any and None not in at and all(contexts):
         dumps = orjson.dumps
-        dumped = [
-            dumps({**p, "$context": c, "$original_timestamp": t, "$sent_at": sent_raw})
-            for p, c, t in zip(props, contexts, raw_ts, strict=True)
-        ]
+        if not pages:
+            dumped = [
+                dumps({**p, "$context": c, "$original_timestamp": t, "$sent_at": sent_raw})
+                for p, c, t in zip(props, contexts, raw_ts, strict=True)
+            ]
+        else:
+            dumped = [
+                dumps({**p, "$context": c, "$original_timestamp": t, "$sent_at": sent_raw})
+                if k == "track"
+                else dumps(_enriched(m, k, p, c, {}, t, None, sent_raw, None))
+                for m, k, p, c, t in zip(batch, kinds, props, contexts, raw_ts, strict=True)
+            ]
     else:
         dumped = []
         for m, k, p, c, t in zip(batch, kinds, props, contexts, raw_ts, strict=True):
