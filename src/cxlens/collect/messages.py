@@ -235,7 +235,11 @@ def parse_request(body: bytes, kind: str, received: datetime, limits: Limits = D
     The whole CPU-bound part of a request, in one picklable call, so a server can run it in a
     worker process (``cxlens collect --parse-workers``) and hand the writer a ready table.
     """
-    return parse_messages(parse_body(body, limits), kind, received, limits).seal()
+    from cxlens.collect.columns import parse_columns  # it imports this module
+
+    data = parse_body(body, limits)
+    messages = parse_columns(data, kind, received, limits)
+    return messages if messages is not None else parse_messages(data, kind, received, limits).seal()
 
 
 try:  # CPython's own MD5: ≈ 2x cheaper to create than OpenSSL's through hashlib (the same digest)

@@ -39,6 +39,7 @@ from cxlens.collect import (
     parse_messages,
     parse_request,
 )
+from cxlens.collect.columns import parse_columns
 from cxlens.collect.identity import REQUIRED_SETTING, SECRET_SETTING
 from cxlens.collect.origins import SETTING as ORIGINS
 from cxlens.collect.origins import origin_allowed
@@ -284,9 +285,13 @@ async def collect(request: Request, kind: str) -> Response:
                 pool, parse_request, body, kind, received, limits
             )
         else:
-            messages = parse_messages(parse_body(body, limits) if data is None else data, kind, received, limits)
-            if messages.count >= SEAL_MESSAGES:  # its Arrow table built here, not in the writer (Messages.seal)
-                messages.seal()
+            data = parse_body(body, limits) if data is None else data
+            # a big batch of plain track messages: checked and mapped column by column (collect/columns.py)
+            messages = parse_columns(data, kind, received, limits)
+            if messages is None:
+                messages = parse_messages(data, kind, received, limits)
+                if messages.count >= SEAL_MESSAGES:  # its Arrow table built here, not in the writer (Messages.seal)
+                    messages.seal()
         if ctx.key.kind != "secret":  # a public write key: only user ids signed by the site's server count
             required = bool(collector.setting(REQUIRED_SETTING, False))
             if messages.identifies or messages.user_hashes or required:
