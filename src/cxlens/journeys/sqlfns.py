@@ -27,6 +27,7 @@ __all__ = [
     "duckdb_hash2",
     "epoch_us",
     "second_hash",
+    "second_hash_sql",
     "short_hashes_exact",
     "short_text_hash",
 ]
@@ -183,3 +184,11 @@ def second_hash(cid: ir.StringValue, short_ids: bool) -> ir.IntegerValue:
     if not short_ids:
         return h2
     return ibis.ifelse(byte_length(cid) <= SHORT_TEXT_BYTES, ibis.literal(0, "uint64"), h2 | ibis.literal(1, "uint64"))
+
+
+def second_hash_sql(column: str, short_ids: bool) -> str:
+    """:func:`second_hash` as DuckDB SQL, of the SQL expression ``column`` (a text)."""
+    h2 = f"hash('{SECOND}' || {column})"
+    if not short_ids:
+        return h2
+    return f"CASE WHEN strlen({column}) <= {SHORT_TEXT_BYTES} THEN 0::UBIGINT ELSE {h2} | 1 END"
