@@ -137,6 +137,41 @@ def test_packed_paths_step_aside_when_two_ids_share_a_hash(monkeypatch, used):
     pd.testing.assert_frame_equal(got, expected)
 
 
+def test_packed_paths_step_aside_for_a_real_short_long_clash_with_the_shortcut_on(monkeypatch, used):
+    # short ids whose DuckDB hash equals a 10-byte id's (crafted by inverting DuckDB's hash): the
+    # short ids' second hash is 0, the long ids' odd, so the numbering refuses and DuckDB's sorted
+    # scan answers, as the plain reference says
+    from .test_short_ids import clashing_long_ids
+
+    pairs = clashing_long_ids(3)
+    who = [a for p in pairs for a in p] + ["abcdefg", "abcdefgh", "\u00e9" * 4]
+    df = awkward_log(6)
+    df["customer_id"] = [who[i % len(who)] if c is not None else None for i, c in enumerate(df["customer_id"])]
+    seen = []
+    numbers = scan.customer_numbers
+    monkeypatch.setattr(scan, "customer_numbers", lambda h, h2, bits: seen.append(h2.copy()) or numbers(h, h2, bits))
+    got = paths(table(df), start="view", steps=3, top=None)
+    assert used["packed"] == [False] and any((h2 == 0).any() for h2 in seen)
+    assert as_dict(got, 3, "customers") == {k: [v[0], 0] for k, v in reference(df, start="view", steps=3).items()}
+
+
+def test_packed_paths_give_short_ids_no_second_hash_unless_the_probe_fails(monkeypatch, used):
+    t = table(awkward_log(2))
+    seen = []
+    numbers = scan.customer_numbers
+    monkeypatch.setattr(scan, "customer_numbers", lambda h, h2, bits: seen.append(h2.copy()) or numbers(h, h2, bits))
+    on = paths(t, start="view", steps=3, top=None)
+    assert [(h2 == 0).any() for h2 in seen] == [True, True]  # "c0", "c4", …: short
+    import cxlens.journeys.sqlfns as sqlfns
+
+    real = sqlfns.short_text_hash
+    monkeypatch.setattr(sqlfns, "short_text_hash", lambda data: real(data) ^ 1)  # another DuckDB
+    seen.clear()
+    off = paths(t, start="view", steps=3, top=None)
+    assert [(h2 == 0).any() for h2 in seen] == [False, False] and used["packed"] == [True, True]
+    pd.testing.assert_frame_equal(on, off)
+
+
 @pytest.mark.parametrize("change", ["drop", "node", "twice"])
 def test_packed_paths_step_aside_when_the_tied_rows_differ(monkeypatch, used, change):
     # the rows read again at the tied moments must be the tied rows the scan sorted

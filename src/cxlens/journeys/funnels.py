@@ -50,7 +50,7 @@ import pandas as pd
 
 from cxlens.errors import ConfigError
 from cxlens.journeys.numbering import SPLIT, customer_numbers, exact_quotient, gather, half_picks
-from cxlens.journeys.sqlfns import duckdb_hash, epoch_us
+from cxlens.journeys.sqlfns import duckdb_hash, epoch_us, second_hash, short_hashes_exact
 from cxlens.schema.pii import check_dimensions as check_pii
 from cxlens.schema.tables import TABLES
 from cxlens.store import unordered_reads
@@ -507,9 +507,6 @@ def _half_rows(columns: Sequence[list[np.ndarray]], lower: bool) -> list[np.ndar
     picks = half_picks(columns[0], lower, _SPLIT)
     return [gather(chunks, picks) for chunks in columns]
 
-
-#: the character in front of the id for the packed scan's second hash
-_SECOND = "\x01"
 
 #: the packed scan's split of the customers into two halves (:data:`~cxlens.journeys.numbering.SPLIT`)
 _SPLIT = SPLIT
@@ -1111,10 +1108,14 @@ class FunnelQuery:
         ev = ev.filter(ev.s7 < 7, ev.c.notnull(), ev.ts.notnull())
         # the second hash reads the id behind a fixed first character: another string to DuckDB's
         # hash (its 8-byte blocks fall elsewhere), which costs a short copy per row where
-        # reversing the text cost a Unicode-aware pass; time and step come as two columns (NumPy
-        # packs them, so DuckDB does no checked multiply and add per row)
-        scan = ev.select(h=duckdb_hash(ev.c), h2=duckdb_hash(_SECOND + ev.c), t=epoch_us(ev.ts), s7=ev.s7)
-        with unordered_reads(events._find_backend()):
+        # reversing the text cost a Unicode-aware pass; ids of at most 7 bytes skip it (0: the
+        # first hash numbers them exactly) when DuckDB's hash is the known one (sqlfns.second_hash);
+        # time and step come as two columns (NumPy packs them, so DuckDB does no checked multiply
+        # and add per row)
+        backend = events._find_backend()
+        h2 = second_hash(ev.c, short_hashes_exact(backend, duckdb_hash))
+        scan = ev.select(h=duckdb_hash(ev.c), h2=h2, t=epoch_us(ev.ts), s7=ev.s7)
+        with unordered_reads(backend):
             tbl = scan.to_pyarrow()
         if not tbl.num_rows or tbl.column("t").null_count:  # nothing, or ±infinity (epoch_us: NULL)
             return self._text_sorted_summary(events)

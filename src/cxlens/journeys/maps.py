@@ -55,7 +55,7 @@ import pandas as pd
 
 from cxlens.errors import ConfigError, NotFoundError
 from cxlens.journeys.numbering import dense_numbers, gather, half_picks
-from cxlens.journeys.sqlfns import duckdb_hash, duckdb_hash2, epoch_us
+from cxlens.journeys.sqlfns import duckdb_hash, duckdb_hash2, epoch_us, second_hash, short_hashes_exact
 from cxlens.metrics.api import Metrics
 from cxlens.metrics.common import DateLike, FilterMap, prepare
 from cxlens.metrics.stats import MIN_N, nps_z_test, two_proportion_z_test, welch_t_test
@@ -203,9 +203,6 @@ def _read_arrow(store: Any, expr: ibis.Table) -> Any:
     return expr._find_backend().con.sql(sql).to_arrow_table()
 
 
-#: the character in front of the id for the scan's second hash
-_SECOND = "\x01"
-
 #: ``us`` of an event without a time in the scan (no timestamp is this many microseconds: DuckDB's
 #: smallest is later, and its ±infinity reads as NULL)
 _NO_TIME = np.iinfo(np.int64).min
@@ -285,7 +282,7 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str]):
 
     DuckDB reads every event once as four numbers — two independent 64-bit hashes of the
     customer id (of the text and of the text behind a fixed first character, as the funnel's packed
-    scan hashes it; NULL without an id), the time in
+    scan hashes it, the second 0 for ids of at most 7 bytes; NULL without an id), the time in
     microseconds (:data:`_NO_TIME` without one) and the 64-bit hash of its (stage, touchpoint).
     The cells, their volumes and each event's cell come from that same read
     (:func:`_cell_numbers`; names from :func:`_cell_names`), so the map counts one state of the
@@ -305,8 +302,9 @@ def _flow_scan(store: Any, ev: ibis.Table, stages: list[str]):
     e = ev.select(
         h=ibis.ifelse(cid.isnull(), ibis.null("uint64"), duckdb_hash(cid)),  # no id: in the volume only
         # another string to DuckDB's hash (its 8-byte blocks fall elsewhere) for a short copy per
-        # row, where reversing the text cost a Unicode-aware pass
-        h2=duckdb_hash(_SECOND + cid),
+        # row, where reversing the text cost a Unicode-aware pass; 0 for ids of at most 7 bytes
+        # when DuckDB's hash is the known one (the first numbers them exactly: sqlfns.second_hash)
+        h2=second_hash(cid, short_hashes_exact(ev._find_backend(), duckdb_hash)),
         us=ibis.ifelse(ev.ts.isnull(), ibis.literal(int(_NO_TIME), "int64"), epoch_us(ev.ts)),
         c=duckdb_hash2(ev.stage, ev.touchpoint),
     )
@@ -362,10 +360,11 @@ def _number_half(
     starts = np.cumsum([0] + [len(hc) for hc in h[:-1]])
     rows = [p + s for p, s in zip(picks, starts, strict=True)]
     codes, n = dense_numbers(own)
-    rep = np.empty(n, own2.dtype)
-    rep[codes] = own2
-    if not np.array_equal(rep[codes], own2):
-        return None
+    if own2.any():  # all 0: only ids of at most 7 bytes, which the first hash numbers exactly
+        rep = np.empty(n, own2.dtype)
+        rep[codes] = own2
+        if not np.array_equal(rep[codes], own2):
+            return None
     return np.concatenate(rows), codes, n
 
 

@@ -120,7 +120,10 @@ def customer_numbers(h: np.ndarray, h2: np.ndarray, bits: int) -> np.ndarray | N
 
     Two ids behind one ``h`` are detected by the second hash: then the pairs ``(h, h2)``, and so
     (but for a 2^-64 coincidence) the values ``h ^ mix(h2)``, outnumber the distinct ``h``, and
-    None is returned; an undetected merge needs two ids equal in both hashes. The number is
+    None is returned; an undetected merge needs two ids equal in both hashes. An ``h2`` of 0 says
+    that ``h`` alone numbers the row's id exactly (an id of at most 7 bytes:
+    :func:`~cxlens.journeys.sqlfns.second_hash`, whose longer ids' ``h2`` is odd, so a short and
+    a long id sharing ``h`` are still told apart); when every row's is 0 the check is skipped. The number is
     ``bits − 1`` bits of ``h`` taken below the leading bits that all rows share (one half of the
     customers shares the top bit) — no table lookup: one sort of ``h`` finds the distinct values;
     the few values whose bits equal those of a smaller value get ``2**(bits − 1) + i`` instead.
@@ -129,15 +132,19 @@ def customer_numbers(h: np.ndarray, h2: np.ndarray, bits: int) -> np.ndarray | N
     faster than an unsigned one; equal values end up side by side either way)."""
     s = np.sort(h.view(np.int64))
     z = h2.view(np.int64)
-    z *= _MIX.view(np.int64)
-    z ^= h.view(np.int64)
-    z.sort()
-    distinct_z = 1 + int(np.count_nonzero(z[1:] != z[:-1])) if len(z) else 0
+    # a second hash of 0 marks an id that ``h`` numbers exactly (a short id, sqlfns.second_hash;
+    # a long id's is odd): with only those there is nothing to check (one pass instead of a sort)
+    checked = bool(h2.any())
+    if checked:
+        z *= _MIX.view(np.int64)
+        z ^= h.view(np.int64)
+        z.sort()
+        distinct_z = 1 + int(np.count_nonzero(z[1:] != z[:-1])) if len(z) else 0
     # sorted neighbours' differing bits (0: equal), into the scratch
     diff = z[: max(len(s) - 1, 0)].view(np.uint64)
     np.bitwise_xor(s[1:], s[:-1], out=diff.view(np.int64))
     n = 1 + int(np.count_nonzero(diff)) if len(s) else 0
-    if distinct_z != n:
+    if checked and distinct_z != n:
         return None
     # bits every row shares (``s`` is sorted as signed: its ends differ in every bit that varies)
     common = min(63, 64 - ((int(s[0]) ^ int(s[-1])) & (2**64 - 1)).bit_length()) if n else 0

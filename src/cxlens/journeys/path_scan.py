@@ -2,7 +2,8 @@
 
 DuckDB reads every event once, in any order (:func:`cxlens.store.unordered_reads`), as four
 numbers: two independent 64-bit hashes of the unit id (of the text and of the text behind a fixed
-first character, as the funnel's packed scan hashes it), the time in microseconds and the node's
+first character, as the funnel's packed scan hashes it; the second is 0 for ids of at most 7
+bytes, which the first numbers exactly: :func:`cxlens.journeys.sqlfns.second_hash`), the time in microseconds and the node's
 code in an ``ENUM`` of the distinct nodes. The units are split in two halves by the top bit of the
 first hash (:data:`~cxlens.journeys.numbering.SPLIT`); each half is gathered, numbered, packed and
 sorted in its own thread (NumPy's sorts release the GIL): one ``int64`` per event,
@@ -34,8 +35,6 @@ from cxlens.journeys.numbering import customer_numbers, exact_quotient, gather, 
 
 __all__ = ["packed_paths", "walk"]
 
-#: the character in front of the unit id for the second hash (the funnel's packed scan's choice)
-_SECOND = "\x01"
 #: microsecond time units tried for the packed key, coarsest first (as the funnel's packed scan)
 _KEY_UNITS = (1_000_000, 1_000, 1)
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -227,13 +226,14 @@ class _Half:
 def _read(backend: Any, sql: str, nodes: list[str]) -> dict[str, list[np.ndarray]] | None:
     """The scan's four columns as their chunks (DuckDB's batches, read without a copy); None
     when a time is missing or not finite or the cast to the nodes' ENUM fails."""
+    from cxlens.journeys.sqlfns import second_hash_sql, short_hashes_exact
     from cxlens.store import unordered_reads
 
     enum = "ENUM(" + ", ".join(_quote(v) for v in nodes) + ")"
-    q = (
-        f"SELECT hash(_u) AS h, hash({_quote(_SECOND)} || _u) AS h2, epoch_us(_ts) AS us, "
-        f"enum_code(CAST(_n AS {enum})) AS c FROM ({sql}) AS _s"
-    )
+    # the second hash: 0 for ids of at most 7 bytes when DuckDB's hash is the known one (the
+    # first hash numbers them exactly: cxlens.journeys.sqlfns.second_hash)
+    h2 = second_hash_sql("_u", short_hashes_exact(backend))
+    q = f"SELECT hash(_u) AS h, {h2} AS h2, epoch_us(_ts) AS us, enum_code(CAST(_n AS {enum})) AS c FROM ({sql}) AS _s"
     try:
         with unordered_reads(backend):
             tbl = backend.con.sql(q).to_arrow_table()
