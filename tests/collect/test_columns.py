@@ -104,7 +104,7 @@ def _message(rng: np.random.Generator, i: int, sdk: bool, pages: float) -> dict[
         m["context"] = c
     if rng.random() < pages:  # a page view: its name, else properties.name / path, else context.page.path
         m["type"] = "page"
-        if rng.random() < 0.5:
+        if rng.random() < 0.98:  # a page's event is kept in $extra: such batches go by message
             m.pop("event")
         roll = rng.random()
         if roll < 0.4:

@@ -58,6 +58,8 @@ COLUMN_MESSAGES = 200
 _FIELDS = frozenset(
     ("type", "messageId", "userId", "anonymousId", "event", "name", "category", "timestamp", "properties", "context")
 )
+#: the fields of :data:`_FIELDS` a track message does not map (they go to ``$extra`` by message)
+_TRACK_UNUSED = frozenset(("name", "category"))
 _SESSION = ("session_id", "sessionId")
 _NONE = type(None)
 _BRACE, _BRACKET = ord("{"), ord("[")
@@ -101,11 +103,20 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
     n = len(batch)
     if set(map(type, batch)) != {dict}:
         return None
-    if not _FIELDS.issuperset(set().union(*batch)):
+    fields = set().union(*batch)
+    if not _FIELDS.issuperset(fields):
         return None
     kinds = [m.get("type") for m in batch]
     pages = kinds.count("page")
     if kinds.count("track") + pages != n:
+        return None
+    # a field the message's kind does not map (a track's name or category, a page's event) goes to
+    # $extra: by message
+    if not _TRACK_UNUSED.isdisjoint(fields) and any(
+        k == "track" and not _TRACK_UNUSED.isdisjoint(m) for m, k in zip(batch, kinds, strict=True)
+    ):
+        return None
+    if pages and "event" in fields and any(k == "page" and "event" in m for m, k in zip(batch, kinds, strict=True)):
         return None
 
     # ids: strings within the limit; a messageId in every message (else the id is a content hash);

@@ -120,6 +120,14 @@ _KNOWN = frozenset(
         "userHash",
     )
 )
+#: envelope fields a message of one kind does not map (``name`` of a ``track``, ``event`` of a ``page``,
+#: ``properties`` of an ``identify``…): kept in ``$extra`` like unknown fields, so nothing sent is dropped
+_UNUSED = {
+    "track": frozenset(("name", "category", "traits")),
+    "page": frozenset(("event", "traits")),
+    "screen": frozenset(("event", "traits")),
+    "identify": frozenset(("event", "name", "category", "properties")),
+}
 _RESERVED = (
     "$context", "$integrations", "$category", "$extra", "$original_timestamp", "$sent_at", "$received_at",
     "$rejected_ts",
@@ -493,7 +501,7 @@ def _enriched(
         enriched["$context"] = context
     if integrations:
         enriched["$integrations"] = integrations
-    if kind == "page" and msg.get("category") is not None:
+    if kind in ("page", "screen") and msg.get("category") is not None:
         enriched["$category"] = msg["category"]
     if raw_ts is not None:
         enriched["$original_timestamp"] = raw_ts
@@ -503,8 +511,9 @@ def _enriched(
         enriched["$received_at"] = msg["receivedAt"]
     if rejected is not None:
         enriched["$rejected_ts"] = rejected.isoformat()
-    if not _KNOWN.issuperset(msg):
-        extra = {k: v for k, v in msg.items() if k not in _KNOWN}
+    unused = _UNUSED.get(kind, frozenset())
+    if not _KNOWN.issuperset(msg) or not unused.isdisjoint(msg):
+        extra = {k: v for k, v in msg.items() if k not in _KNOWN or k in unused}
         if extra:
             enriched["$extra"] = extra
     return enriched
