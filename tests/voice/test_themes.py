@@ -466,7 +466,7 @@ def test_a_category_is_judged_against_the_other_texts():
     cats = (["Size and fit"], hits)
     assert themes_module._category(members, cats, {"small"}) == "Size and fit"
     assert themes_module._category(members, cats, set()) is None  # none of its terms among the own phrases
-    hits[50:80, 0] = True  # 30 of the other texts (59 %) mention it too: lift 1.02, not distinctive
+    hits[50:80, 0] = True  # 30 of the other 50 mention it too ((30 + 1) / 51 = 0.61): lift 0.99, not distinctive
     assert themes_module._category(members, cats, {"small"}) is None
 
 
