@@ -19,6 +19,10 @@ fitted on the texts and every text gets its primary theme. Reported:
   "cancellation" and "Dresses" meets "dress"; "flight" alone proves nothing because every
   airline reason but two contains it);
 * ``cpu_s_per_10k``: CPU seconds of fit + predict, scaled to 10,000 texts.
+
+``seeds`` (``cxlens bench themes --seeds 0,1,2``) fits once per ``random_state``: with one seed the
+keys are ``<set>.<metric>``, with several ``<set>.seed<N>.<metric>`` for each seed, so that a
+figure that moves with the clustering's seed is seen as such.
 """
 
 from __future__ import annotations
@@ -36,7 +40,15 @@ from benchmarks.sentiment import one_thread, real_data_dir
 from cxlens.voice.phrases import stem
 from cxlens.voice.themes import ThemeExtractor
 
-__all__ = ["SETS", "airline_reasons", "bench_themes", "clothing_classes", "evaluate_themes", "label_check"]
+__all__ = [
+    "SETS",
+    "airline_reasons",
+    "bench_themes",
+    "clothing_classes",
+    "evaluate_themes",
+    "label_check",
+    "parse_seeds",
+]
 
 AIRLINE = "airline-tweets/Tweets.csv"
 CLOTHING = "womens-clothing-reviews-full/womens_clothing_ecommerce_reviews.csv"
@@ -137,16 +149,51 @@ def evaluate_themes(
     }
 
 
-def bench_themes(data_dir: str | Path | None = None, sets: Sequence[str] = tuple(SETS)) -> dict[str, Any]:
-    """Evaluate the default theme pipeline on every labelled set; a flat dict ``<set>.<metric>``."""
+def parse_seeds(seeds: str | Sequence[int]) -> tuple[int, ...]:
+    """Seeds as given on the command line ("0,1,2") or as integers: distinct whole numbers ≥ 0, in order.
+
+    Examples
+    --------
+    >>> parse_seeds("0, 1,2")
+    (0, 1, 2)
+    """
+    from cxlens.errors import ParameterError
+
+    items = seeds.split(",") if isinstance(seeds, str) else list(seeds)
+    got: list[int] = []
+    for item in items:
+        text = str(item).strip()
+        if not text.isdigit():
+            raise ParameterError(
+                "seeds", f"seed {text!r} in {seeds!r} is not a whole number ≥ 0; give seeds such as 0,1,2"
+            )
+        if int(text) in got:
+            raise ParameterError("seeds", f"seed {int(text)} is given twice in {seeds!r}; give each seed once")
+        got.append(int(text))
+    if not got:
+        raise ParameterError("seeds", f"no seed in {seeds!r}; give seeds such as 0,1,2")
+    return tuple(got)
+
+
+def bench_themes(
+    data_dir: str | Path | None = None, sets: Sequence[str] = tuple(SETS), seeds: str | Sequence[int] = (0,)
+) -> dict[str, Any]:
+    """Evaluate the default theme pipeline on every labelled set and seed; a flat dict of figures.
+
+    Keys are ``<set>.<metric>`` for one seed and ``<set>.seed<N>.<metric>`` for each of several
+    (``random_state=N``; the labelled set is read once).
+    """
+    seeds = parse_seeds(seeds)
     out: dict[str, Any] = {}
     for name in sets:
         texts, gold = SETS[name](data_dir)
-        r = evaluate_themes(texts, gold)
-        for k in ("n", "k", "ami", "unassigned", "label_check", "label_checked", "cpu_s_per_10k"):
-            out[f"{name}.{k}"] = round(r[k], 4) if isinstance(r[k], float) else r[k]
-        out[f"{name}.themes"] = "; ".join(
-            f"{t['name']} ({t['size']}, {t['majority']} {t['purity']:.0%}){' ✓' if t['passed'] else ''}"
-            for t in r["themes"]
-        )
+        for seed in seeds:
+            r = evaluate_themes(texts, gold, lambda seed=seed: ThemeExtractor(random_state=seed))
+            key = name if len(seeds) == 1 else f"{name}.seed{seed}"
+            for k in ("n", "k", "ami", "unassigned", "label_check", "label_checked", "cpu_s_per_10k"):
+                out[f"{key}.{k}"] = round(r[k], 4) if isinstance(r[k], float) else r[k]
+            out[f"{key}.themes"] = "; ".join(
+                f"{t['name']} ({t['size']}, {t['majority']} {t['purity']:.0%}){' ✓' if t['passed'] else ''}"
+                for t in r["themes"]
+            )
     return out

@@ -105,3 +105,22 @@ def test_label_never_names_a_theme_by_days_times_or_light_verbs():
     assert label(np.array([0.1, 0.1, 0.0, 0.5, 0.0, 2.0, 1.0]), vocab, surface)[0] == "Days late"
     # nothing but time words: they are all there is to say
     assert label(np.array([2.0, 1.0, 0, 0, 0, 0, 0]), vocab, surface)[0] == "Monday · Tuesday morning"
+
+
+def test_label_leaves_out_phrases_made_only_of_avoided_words():
+    vocab = ["worst", "acme", "seat", "legroom", "worst seat"]
+    surface = {"acme": "Acme"}
+    scores = np.array([2.0, 1.8, 1.0, 0.5, 0.3])
+    # without ``avoid`` the strongest phrase, joined with "seat" (written next to it), and the second name it
+    assert label(scores, vocab, surface)[0] == "Worst seat · Acme"
+    # an opinion word and the company's name are skipped: "seat" leads, "legroom" (0.5 ≥ a quarter of
+    # the new first, 1.0) is the second part; the skipped phrases come last among the key phrases
+    name, phrases = label(scores, vocab, surface, avoid=frozenset({"worst", "acme"}))
+    assert name == "Seat · legroom"
+    assert phrases == ["seat", "legroom", "worst", "Acme"]
+    # a phrase that also says what stays: "worst seat" (1.5 ≥ 0.4 of "worst") replaces "worst" and
+    # names the theme; "legroom" (0.5 ≥ 0.25 × 1.5) follows
+    scores = np.array([2.0, 1.8, 1.0, 0.5, 1.5])
+    assert label(scores, vocab, surface, avoid=frozenset({"worst", "acme"}))[0] == "Worst seat · legroom"
+    # nothing but avoided words: they are all there is to say
+    assert label(np.array([2.0, 1.8, 0, 0, 0]), vocab, surface, avoid=frozenset({"worst", "acme"}))[0] == "Worst · Acme"

@@ -14,7 +14,8 @@ from sklearn.metrics import adjusted_mutual_info_score
 
 from cxlens.errors import ConfigError, NotFoundError
 from cxlens.ingest import simulate
-from cxlens.voice.lexicon import CATEGORIES, category_hits, category_terms
+from cxlens.voice import themes as themes_module
+from cxlens.voice.lexicon import CATEGORIES, OPINION_VALENCE, category_hits, category_terms, opinion_words
 from cxlens.voice.phrases import analyse
 from cxlens.voice.themes import ThemeExtractor, clean_text, coherence
 
@@ -452,6 +453,90 @@ def test_a_theme_about_a_cx_category_is_named_after_it_then_its_own_phrase():
     assert not any(n.split(" · ")[0] in CATEGORIES for n in plain.names().values())
     back = ThemeExtractor.from_dict(json.loads(json.dumps(plain.to_dict())))
     assert back.categories is False and back.names() == plain.names()
+
+
+def test_a_category_is_judged_against_the_other_texts():
+    # 100 texts, the first 50 a theme's members: 30 of them (60 %) and 15 of the other 50 (30 %) mention
+    # the category. Against the whole corpus (45 %) the lift is 1.33, below 1.5; against the other
+    # texts, (15 + 1) / (50 + 1) = 0.314, it is 1.91: the category names the theme
+    hits = np.zeros((100, 1), dtype=bool)
+    hits[:30, 0] = True
+    hits[50:65, 0] = True
+    members = np.arange(50)
+    cats = (["Size and fit"], hits)
+    assert themes_module._category(members, cats, {"small"}) == "Size and fit"
+    assert themes_module._category(members, cats, set()) is None  # none of its terms among the own phrases
+    hits[50:80, 0] = True  # 30 of the other 50 mention it too ((30 + 1) / 51 = 0.61): lift 0.99, not distinctive
+    assert themes_module._category(members, cats, {"small"}) is None
+
+
+def test_the_category_agrees_with_the_phrase_shown_after_it():
+    # 100 members of 400 texts: 58 mention customer service (lift (58/100) / ((60 + 1) / 301) = 2.86),
+    # 37 booking (lift 0.37 / ((12 + 1) / 301) = 8.57); by share × log lift booking wins (0.79 vs
+    # 0.61), but the members' best phrase "hold" is a customer-service term: that category is taken
+    hits = np.zeros((400, 2), dtype=bool)
+    hits[:58, 0] = True
+    hits[100:160, 0] = True
+    hits[:37, 1] = True
+    hits[100:112, 1] = True
+    members = np.arange(100)
+    cats = (["Customer service", "Booking and website"], hits)
+    top = {"hold", "book"}
+    assert themes_module._category(members, cats, top) == "Booking and website"
+    assert themes_module._category(members, cats, top, lead={"hold"}) == "Customer service"
+    # a lead phrase of no qualifying category changes nothing
+    assert themes_module._category(members, cats, top, lead={"plane"}) == "Booking and website"
+
+
+def test_opinion_words_are_strong_vader_words_less_the_cx_category_words():
+    import vaderSentiment
+
+    lexicon_file = Path(vaderSentiment.__file__).with_name("vader_lexicon.txt")
+    valence = {}
+    for line in lexicon_file.read_text(encoding="utf-8").splitlines():
+        word, value = line.split("\t")[:2]
+        valence[word] = float(value)  # a word listed twice: the last entry, as VADER's own reader keeps
+    words = opinion_words()
+    assert valence["worst"] <= -OPINION_VALENCE and "worst" in words
+    assert valence["terrible"] <= -OPINION_VALENCE and "terrible" in words
+    assert valence["rude"] <= -OPINION_VALENCE and "rude" not in words  # "Staff attitude" names it
+    # praise names a theme of praise ("Helpful · friendly"): no positive word is an opinion word here
+    assert valence["loved"] >= OPINION_VALENCE and "loved" not in words
+    assert valence["helpful"] >= OPINION_VALENCE and "helpful" not in words
+    weak = [w for w, v in valence.items() if w.isalpha() and -OPINION_VALENCE < v < 0]
+    assert weak and not words & set(weak)
+    strong = {w for w, v in valence.items() if w.isalpha() and v <= -OPINION_VALENCE}
+    assert words <= strong and len(strong - words) < 100  # only the category words are taken out
+
+
+OPINION_TEXTS = (
+    ["@acme Acme terrible, seat recline stuck", "@acme terrible Acme: seat tray broken",
+     "@acme Acme terrible. seat belt torn"] * 8
+    + ["@acme refund never paid", "@acme where is my refund", "@acme refund form rejected"] * 8
+    + ["@acme love love the crew", "@acme crew so lovely, love it", "@acme love the cabin crew"] * 8
+)  # fmt: skip
+
+
+def test_names_leave_out_opinion_words_and_the_company_handle():
+    tx = ThemeExtractor(n_themes=3, min_df=2, subthemes=False, categories=False).fit(OPINION_TEXTS)
+    assert tx.handles_ == ["@acme"]  # every text addresses it
+    names = tx.names()
+    seat, refund, crew = tx.predict(["seat broken", "refund please", "love the crew"])
+    # before: "Acme terrible · seat" (the company's name and a negative opinion); praise keeps its word
+    assert names[seat] == "Seat" and names[refund] == "Refund" and names[crew] == "Cabin crew · love"
+    # the words stay terms and key phrases, after those that name the issue
+    assert tx.themes_[int(seat[1:])]["keywords"][-1] == "acme terrible"
+    assert tx.themes_[int(crew[1:])]["keywords"] == ["cabin crew", "love"]
+    back = ThemeExtractor.from_dict(json.loads(json.dumps(tx.to_dict())))
+    assert back.handles_ == ["@acme"] and back.names() == names
+
+
+def test_handles_are_those_one_percent_of_the_texts_address():
+    texts = ["@Acme hi", "@ACME @acme twice in one text"] + ["@rare once", "@acme_help 1", "@acme_help 2"] + ["x"] * 195
+    # 200 texts: @acme in 2 (1 %, case folded, once per text), @rare in 1, @acme_help is not only letters
+    assert themes_module._handles(texts, 0.01) == ["@acme"]
+    assert themes_module._handles(texts, 0.011) == []
+    assert themes_module._handles([], 0.01) == []
 
 
 # -- general clusters: texts that name no issue ----------------------------------------------------

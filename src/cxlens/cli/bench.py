@@ -151,14 +151,20 @@ def bench_threads(
 
 
 @bench_app.command("themes")
-def bench_themes() -> None:
+def bench_themes(
+    seeds: Annotated[
+        str, typer.Option(help="Clustering seeds (random_state), comma-separated: one fit per set and seed.")
+    ] = "0",
+) -> None:
     """Default theme pipeline on labelled airline tweets and clothing reviews: AMI, label check, CPU-s per 10k."""
     benchmarks()
     from benchmarks.themes import bench_themes as run
+    from benchmarks.themes import parse_seeds
 
-    with err.status("fitting themes on the labelled sets…"):
-        res = run()
-    print_bench("bench themes: default pipeline (k chosen automatically) vs the human labels", res)
+    chosen = parse_seeds(seeds)  # a bad --seeds fails before any fit
+    with err.status(f"fitting themes on the labelled sets (seeds {', '.join(map(str, chosen))})…"):
+        res = run(seeds=chosen)
+    print_bench(f"bench themes: default pipeline (k chosen automatically) vs the human labels, seeds {seeds}", res)
 
 
 @bench_app.command("import")

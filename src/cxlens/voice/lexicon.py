@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from cxlens.voice import phrases
 
-__all__ = ["CATEGORIES", "category_hits", "category_terms"]
+__all__ = ["CATEGORIES", "OPINION_VALENCE", "category_hits", "category_terms", "opinion_words"]
+
+#: a word of VADER's lexicon whose valence is this value's negative or below is a (negative) *opinion word*
+OPINION_VALENCE = 1.6
 
 #: category name → words and two-word phrases customers use for it (matched as stemmed terms)
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -100,3 +104,36 @@ def category_hits(texts: Iterable[Any], categories: Mapping[str, Sequence[str]] 
         seen = set(phrases.analyse(t))
         out.append({name for name, words in terms.items() if seen & words})
     return out
+
+
+@functools.cache
+def opinion_words(valence: float = OPINION_VALENCE) -> frozenset[str]:
+    """The strong negative opinion words of VADER's lexicon, less the words of the CX categories.
+
+    The lower-case words of ``vader_lexicon.txt`` (MIT; Hutto & Gilbert 2014, shipped with the
+    ``vaderSentiment`` dependency) made of letters whose valence is ``-valence`` or below
+    (*worst, terrible, hate, awful, horrible*…; a word listed twice counts with its last valence,
+    as VADER reads it), minus every word whose stem
+    (:func:`cxlens.voice.phrases.stem`) is a single-word term of :data:`CATEGORIES` (*rude, help,
+    broken, damaged, comfortable, cheap*… name an issue). They say how a customer feels, not what
+    about: the theme model keeps them as terms but never names a theme with them. Positive words
+    are not among them: a theme of praise is named by what is praised ("Helpful · friendly" for
+    staff praise in NPS verbatims; leaving them out gave "Spoke · staff"). Words, not stems, so that
+    a word is judged as written (VADER lists "sob" and "sobbed" apart).
+
+    Examples
+    --------
+    >>> words = opinion_words()
+    >>> "worst" in words, "loved" in words, "rude" in words, "late" in words, "terrible" in words
+    (True, False, False, False, True)
+    """
+    import vaderSentiment
+
+    path = Path(vaderSentiment.__file__).with_name("vader_lexicon.txt")
+    named = {t for terms in category_terms().values() for t in terms if " " not in t}
+    listed: dict[str, float] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2 and parts[0].isalpha():
+            listed[parts[0].lower()] = float(parts[1])  # a word listed twice ("ok", "sob"): the last, as VADER reads it
+    return frozenset(w for w, v in listed.items() if v <= -valence and phrases.stem(w) not in named)

@@ -217,6 +217,7 @@ def label(
     parts: int = 2,
     n_phrases: int = 8,
     modifier: float = 0.1,
+    avoid: frozenset[str] | set[str] = frozenset(),
 ) -> tuple[str, list[str]]:
     """A short readable label and the ranked key phrases (surface forms) from term ``scores``.
 
@@ -228,6 +229,12 @@ def label(
     skipped in the label and come after the others among the key phrases. A bare word first is joined with the next key word that the members
     write next to it (``modifier``, :func:`_modified`): "bag" and "lost" read "Lost bag", not "Bag · lost";
     a second phrase is then measured against the bare word's score.
+
+    ``avoid`` holds more word stems that name no issue on their own (the theme model passes opinion
+    words and the words of the company's own @handles, :func:`cxlens.voice.lexicon.opinion_words`):
+    they are treated like :data:`NOT_NAMES` — a phrase made only of them and of :data:`NOT_NAMES`
+    ("super cute", "worst", "united") is no part of the label, while a phrase that also says what
+    ("beautiful dress", "good service") still is.
     """
     order = [int(i) for i in np.argsort(-scores, kind="stable")[:80] if scores[i] > 0]
     ranked: list[int] = []
@@ -250,7 +257,8 @@ def label(
     if not ranked:
         return "", []
     # the label is made of the phrases that can name an issue
-    named = [i for i in ranked if not set(vocabulary[i].split()) <= NOT_NAMES] or ranked
+    unnamed = NOT_NAMES | avoid
+    named = [i for i in ranked if not set(vocabulary[i].split()) <= unnamed] or ranked
     # a second phrase is measured against the strongest one (before a modifier joined it)
     best = float(scores[named[0]])
     head = _modified(named, scores, vocabulary, modifier)

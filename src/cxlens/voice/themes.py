@@ -61,8 +61,11 @@ THRESHOLDS = {"vectors": 0.45, "nmf": 0.15, "kmeans": 0.15}
 #: a theme is named after a CX category (:mod:`cxlens.voice.lexicon`) when at least this share of
 #: its members mention the category ...
 CATEGORY_SHARE = 0.3
-#: ... and they mention it at least this many times as often as the whole corpus does
+#: ... and they mention it at least this many times as often as the other texts do
 CATEGORY_LIFT = 1.5
+#: an @handle addressed by at least this share of the texts is the company's own (``@united``): its
+#: word never names a theme (every member writes to the company; the name would say nothing)
+HANDLE_SHARE = 0.01
 #: decimals kept in the dense theme vectors of the "vectors" method (JSON size; exact round trip)
 VECTOR_DECIMALS = 5
 #: a cluster whose most distinctive term is used by fewer than this share of its members names no
@@ -204,7 +207,7 @@ class ThemeExtractor:
     categories : bool
         Name a theme after the generic CX category (:data:`cxlens.voice.lexicon.CATEGORIES`: "Late
         or delayed", "Customer service", "Refund and billing"…) that its members mention far more
-        than the corpus does (:data:`CATEGORY_SHARE`, :data:`CATEGORY_LIFT`), followed by its own key
+        than the other texts do (:data:`CATEGORY_SHARE`, :data:`CATEGORY_LIFT`), followed by its own key
         phrase ("Customer service · hold"); default True. Names only: the themes are unchanged.
 
     Attributes
@@ -222,6 +225,10 @@ class ThemeExtractor:
         Unit theme vectors, in the order of the discovered entries of ``themes_``.
     subvectors_ : ndarray of shape (n_subthemes, n_vocabulary)
         Unit sub-theme vectors, in the order of the ``subthemes`` entries of ``themes_``.
+    handles_ : list of str
+        The @handles at least :data:`HANDLE_SHARE` of the texts address (``["@united"]``): the
+        company's own. Their words, like opinion words (:func:`cxlens.voice.lexicon.opinion_words`),
+        name no theme on their own.
 
     Examples
     --------
@@ -438,8 +445,26 @@ class ThemeExtractor:
              "subthemes": []}
             for name in rules
         ]  # fmt: skip
+        self.handles_ = _handles(raw, HANDLE_SHARE)
+        self._avoid = self._not_in_names()
         self._describe(docs, x, raw, binary, df, space)
         return self
+
+    def _not_in_names(self) -> frozenset[str]:
+        """Terms (single words) no name may contain: opinion words and the words of the company's @handles.
+
+        A word is an opinion word when its most frequent written form (``surface_``) is one of
+        :func:`cxlens.voice.lexicon.opinion_words`; a handle's word is the stem of its letters
+        (``@united`` → ``unit``, as "United" is counted).
+        """
+        opinion = lexicon.opinion_words()
+        words = {
+            term
+            for term in self.vocabulary_
+            if " " not in term and self.surface_.get(term, term).lower().replace("’", "'") in opinion
+        }
+        words |= {phrases.stem(h[1:]) if self.analyzer == "phrases" else h[1:] for h in self.handles_}
+        return frozenset(words)
 
     def _split_general(self, x, binary, df: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None]:
         """Set apart the clusters with no distinctive issue phrase: the theme vectors, the general ones, a cut.
@@ -518,9 +543,11 @@ class ThemeExtractor:
             )
         else:
             scores = phrases.phrase_scores(member_df, len(members), df.astype(np.float64), n_docs)
-        name, forms = phrases.label(scores, self.vocabulary_, self.surface_, n_phrases=self.n_keywords)
+        avoid = getattr(self, "_avoid", frozenset())
+        name, forms = phrases.label(scores, self.vocabulary_, self.surface_, n_phrases=self.n_keywords, avoid=avoid)
         top = {self.vocabulary_[i] for i in np.argsort(-scores, kind="stable")[: self.n_keywords] if scores[i] > 0}
-        category = _category(members, cats, top)
+        lead = set(phrases.analyse(name.split(" · ")[0])) if name else set()
+        category = _category(members, cats, top, lead)
         if category and name:
             # the category first, then the members' own best phrase unless it only repeats it
             own = name.split(" · ")[0]
@@ -891,6 +918,7 @@ class ThemeExtractor:
             "subvectors": _sparse_rows(self.subvectors_),
             "general": _sparse_rows(self.general_),
             "other_score": self.other_score_,
+            "handles": list(self.handles_),
             "themes": [dict(t) for t in self.themes_],
         }
 
@@ -916,6 +944,7 @@ class ThemeExtractor:
         self.subvectors_ = _dense_rows(data.get("subvectors", []), len(self.vocabulary_))
         self.general_ = _dense_rows(data.get("general", []), len(self.vocabulary_))
         self.other_score_ = data.get("other_score")
+        self.handles_ = list(data.get("handles", []))
         self._rules = compile_rules(self.rules)
         self.themes_ = [
             dict(
@@ -929,24 +958,40 @@ class ThemeExtractor:
         return self
 
 
-def _category(members: np.ndarray, cats: tuple[list[str], Any] | None, top: set[str]) -> str | None:
+def _category(
+    members: np.ndarray, cats: tuple[list[str], Any] | None, top: set[str], lead: set[str] | None = None
+) -> str | None:
     """The CX category the members mention most distinctively (share × log lift), if any qualifies.
 
     A category qualifies when at least :data:`CATEGORY_SHARE` of the members mention it, that is
-    :data:`CATEGORY_LIFT` times the corpus's share, and one of its terms is among the members' own
-    key phrases ``top`` (so that the name says what the theme's own words say).
+    :data:`CATEGORY_LIFT` times the share of the *other* texts (smoothed: (mentions + 1) / (texts +
+    1)) — members against the rest, as their key phrases are scored — and one of its terms is among
+    the members' own key phrases ``top`` (so that the name says what the theme's own words say).
+    Against the whole corpus a theme holding many of the category's texts could not reach the lift,
+    as it is a large part of the corpus itself. When the terms ``lead`` of the phrase the name will
+    show after the category belong to a qualifying category, that category is taken, so the two
+    parts of a name agree ("Customer service · hold", not "Booking and website · hold" for members
+    of whom 58 % mention customer service and 37 % booking).
     """
     if cats is None or not len(members):
         return None
     names, hits = cats
     share = hits[members].mean(axis=0)
-    base = hits.mean(axis=0)
+    rest = np.ones(len(hits), dtype=bool)
+    rest[members] = False
+    if rest.any():  # the other texts' share, smoothed (+1) so that a category no other text mentions has a finite lift
+        base = (hits[rest].sum(axis=0) + 1.0) / (rest.sum() + 1.0)
+    else:
+        base = hits.mean(axis=0)
     lift = np.divide(share, base, out=np.zeros_like(share), where=base > 0)
     terms = lexicon.category_terms()
     own = np.array([bool(terms.get(n, frozenset()) & top) for n in names])
     ok = (share >= CATEGORY_SHARE) & (lift >= CATEGORY_LIFT) & own
     if not ok.any():
         return None
+    agree = ok & np.array([bool(terms.get(n, frozenset()) & (lead or set())) for n in names])
+    if agree.any():
+        ok = agree
     score = np.where(ok, share * np.log(np.maximum(lift, 1.0)), -np.inf)
     return names[int(np.argmax(score))]
 
@@ -986,6 +1031,18 @@ def _with_lsa(x, words: np.ndarray, dimensions: int, seed: int) -> np.ndarray:
     # term's LSA part is long when the term weighs in the main topics and short when it is rare)
     size = np.linalg.norm(terms, axis=1)
     return terms / (float(size[size > 0].mean()) if (size > 0).any() else 1.0)
+
+
+def _handles(texts: Sequence[Any], share: float) -> list[str]:
+    """The @handles (lower case, letters only) that at least ``share`` of ``texts`` address, most used first."""
+    counts: dict[str, int] = {}
+    for t in texts:
+        if isinstance(t, str) and "@" in t:
+            for h in {m.lower() for m in _HANDLE.findall(t)}:
+                if h[1:].isalpha():
+                    counts[h] = counts.get(h, 0) + 1
+    need = share * len(texts)
+    return [h for h, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= need and n > 0]
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
