@@ -17,6 +17,8 @@ from cxlens.journeys.funnel_reference import canonical_events, events_schema, re
 from cxlens.journeys.funnels import FunnelQuery
 from cxlens.journeys.sqlfns import PROBE_TEXTS, short_hashes_exact, short_text_hash
 
+from .test_funnels_packed import _count_fallbacks
+
 # DuckDB's constants, from src/common/types/hash.cpp (Hash(string_t), MurmurHash64), restated here
 # so that the tests below do not take them from the code they check
 _M64 = (1 << 64) - 1
@@ -152,18 +154,6 @@ def _second_hash_zeros(monkeypatch) -> list[bool]:
     return seen
 
 
-def _fallbacks(monkeypatch) -> list[int]:
-    fell_back: list[int] = []
-    text_sorted = FunnelQuery._text_sorted_summary
-
-    def spy(self, events):
-        fell_back.append(1)
-        return text_sorted(self, events)
-
-    monkeypatch.setattr(FunnelQuery, "_text_sorted_summary", spy)
-    return fell_back
-
-
 def short_and_long_events(rng: np.random.Generator, ids: list[str]) -> pd.DataFrame:
     """Steps a, b, c of each id at random seconds (ties and out-of-window chains included)."""
     rows = []
@@ -181,7 +171,7 @@ def test_a_short_and_a_long_id_sharing_the_first_hash_are_kept_apart(raw, monkey
     assert duckdb_hashes(raw, list(a)) == duckdb_hashes(raw, list(b))  # real clashes in DuckDB
     assert all(len(x.encode()) <= 7 for x in a) and all(len(x.encode()) == 10 for x in b)
     con = ibis.duckdb.connect()
-    zeros, fell_back = _second_hash_zeros(monkeypatch), _fallbacks(monkeypatch)
+    zeros, fell_back = _second_hash_zeros(monkeypatch), _count_fallbacks(monkeypatch)
     rng = np.random.default_rng(3)
     for rep in range(4):
         # the clashing pairs among short ids, ids of exactly 7 and 8 bytes, and long ones
@@ -196,7 +186,7 @@ def test_a_short_and_a_long_id_sharing_the_first_hash_are_kept_apart(raw, monkey
 
 def test_the_shortcut_is_on_for_short_ids_and_the_counts_are_exact(monkeypatch):
     con = ibis.duckdb.connect()
-    zeros, fell_back = _second_hash_zeros(monkeypatch), _fallbacks(monkeypatch)
+    zeros, fell_back = _second_hash_zeros(monkeypatch), _count_fallbacks(monkeypatch)
     rng = np.random.default_rng(4)
     ids = [f"c{i}" for i in range(40)] + ["\u00e9" * 3 + "a", "abcdefgh", "\u00e9" * 4]
     df = short_and_long_events(rng, ids)

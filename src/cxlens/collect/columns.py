@@ -42,6 +42,7 @@ from cxlens.collect.messages import (
     _enriched,
     _lower64,
     _md5,
+    _revenue,
     _text,
     _time,
 )
@@ -288,16 +289,3 @@ def _session(props: dict[str, Any], context: dict[str, Any]) -> str | None:
             if session is not None:
                 return session
     return None
-
-
-def _revenue(revenue: Any) -> float | None:
-    if revenue is None:
-        return None
-    if isinstance(revenue, bool) or not isinstance(revenue, (int, float)):
-        try:
-            revenue = float(revenue) if isinstance(revenue, str) else None
-        except ValueError:
-            revenue = None
-    else:
-        revenue = float(revenue)
-    return None if revenue is not None and revenue != revenue else revenue

@@ -519,6 +519,20 @@ def _enriched(
     return enriched
 
 
+def _revenue(revenue: Any) -> float | None:
+    """A ``revenue`` property as a number: a number, or a text that reads as one; else (and NaN) None."""
+    if revenue is None:
+        return None
+    if isinstance(revenue, bool) or not isinstance(revenue, (int, float)):
+        try:
+            revenue = float(revenue) if isinstance(revenue, str) else None
+        except ValueError:
+            revenue = None
+    else:
+        revenue = float(revenue)
+    return None if revenue is not None and revenue != revenue else revenue  # NaN
+
+
 def _add_row(
     out: Messages,
     msg: dict[str, Any],
@@ -549,15 +563,7 @@ def _add_row(
                     break
     revenue = props.get("revenue")
     if revenue is not None:
-        if isinstance(revenue, bool) or not isinstance(revenue, (int, float)):
-            try:
-                revenue = float(revenue) if isinstance(revenue, str) else None
-            except ValueError:
-                revenue = None
-        else:
-            revenue = float(revenue)
-        if revenue is not None and revenue != revenue:  # NaN
-            revenue = None
+        revenue = _revenue(revenue)
     event_id = message_id or _content_id(msg, received, raw_ts is not None)
     index = len(out.rows)
     out.hashes.append(id_hash(event_id))
