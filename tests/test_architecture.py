@@ -43,7 +43,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (3, ("cxlens.metrics", "cxlens.ingest", "cxlens.charts")),
     (2, ("cxlens.store",)),
     (1, ("cxlens.schema",)),
-    (0, ("cxlens.errors", "cxlens.version")),
+    (0, ("cxlens.errors", "cxlens.version", "cxlens._cpu")),
 ]
 #: the package itself (``import cxlens``) is the facade: only the shells may import it
 TOP = 7

@@ -181,7 +181,7 @@ def _walked(body, kind):
 
     out = mod.Messages()
     sent_raw = body.get("sentAt")
-    sent_at = mod._time(sent_raw, "sentAt") if sent_raw is not None else None
+    sent_at = mod.parse_time(sent_raw, "sentAt") if sent_raw is not None else None
     if kind == "batch":
         for i, msg in enumerate(body["batch"]):
             if isinstance(body.get("context"), dict) and "context" not in msg:

@@ -22,6 +22,7 @@ CommitResult(inserted=0, duplicates=2)
 >>> close_collectors(ws)
 """
 
+from cxlens.collect.columns import parse_request
 from cxlens.collect.messages import (
     DEFAULT_LIMITS,
     EVENT_COLUMNS,
@@ -31,7 +32,6 @@ from cxlens.collect.messages import (
     id_hash,
     parse_body,
     parse_messages,
-    parse_request,
 )
 from cxlens.collect.ratelimit import TokenBuckets
 from cxlens.collect.writer import Collector, CommitResult, close_collectors, collector_for

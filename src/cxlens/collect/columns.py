@@ -32,23 +32,25 @@ import orjson
 import pyarrow as pa
 
 from cxlens.collect.messages import (
-    _RESERVED_SET,
     DEFAULT_LIMITS,
+    RESERVED_KEYS,
     TABLE_SCHEMA,
     Limits,
     Messages,
-    _channel,
-    _corrected,
-    _enriched,
-    _lower64,
-    _md5,
-    _revenue,
-    _text,
-    _time,
+    corrected_time,
+    enrich_properties,
+    fast_md5,
+    lower64,
+    message_channel,
+    parse_body,
+    parse_messages,
+    parse_time,
+    revenue_number,
+    text_or_none,
 )
 from cxlens.errors import CxlensError
 
-__all__ = ["COLUMN_MESSAGES", "parse_columns"]
+__all__ = ["COLUMN_MESSAGES", "parse_columns", "parse_request"]
 
 #: batches of at least this many messages try the column path (smaller ones: fixed costs of the Arrow
 #: arrays and compute calls outweigh the per-message savings; they go by message and the writer's table)
@@ -89,6 +91,17 @@ def parse_columns(
         return None
 
 
+def parse_request(body: bytes, kind: str, received: datetime, limits: Limits = DEFAULT_LIMITS) -> Messages:
+    """Body bytes → validated messages with their Arrow table built and the rows dropped.
+
+    The whole CPU-bound part of a request, in one picklable call, so a server can run it in a
+    worker process (``cxlens collect --parse-workers``) and hand the writer a ready table.
+    """
+    data = parse_body(body, limits)
+    messages = parse_columns(data, kind, received, limits)
+    return messages if messages is not None else parse_messages(data, kind, received, limits).seal()
+
+
 def _strings(values: list[Any], max_len: int, *, required: bool) -> bool:
     """Whether each of ``values`` is a str (or None, unless ``required``) of at most ``max_len`` characters
     (plain Python over the list: each check is one C-level pass, cheaper than Arrow compute at 500 values)."""
@@ -111,13 +124,11 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
     pages = kinds.count("page")
     if kinds.count("track") + pages != n:
         return None
-    # a field the message's kind does not map (a track's name or category, a page's event) goes to
-    # $extra: by message
+    # a track's name or category goes to $extra (enrich_properties): such a batch goes by message (a
+    # page's JSON is built by enrich_properties below, which keeps its event)
     if not _TRACK_UNUSED.isdisjoint(fields) and any(
         k == "track" and not _TRACK_UNUSED.isdisjoint(m) for m, k in zip(batch, kinds, strict=True)
     ):
-        return None
-    if pages and "event" in fields and any(k == "page" and "event" in m for m, k in zip(batch, kinds, strict=True)):
         return None
 
     # ids: strings within the limit; a messageId in every message (else the id is a content hash);
@@ -145,12 +156,14 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
         return None
 
     # times: strings (or absent), each distinct one parsed and corrected once, as _fast does
-    sent_at = _time(sent_raw, "sentAt") if sent_raw is not None else None
+    sent_at = parse_time(sent_raw, "sentAt") if sent_raw is not None else None
     raw_ts = [m.get("timestamp") for m in batch]
     at: dict[Any, int] = dict.fromkeys(raw_ts)  # TypeError (an object, a list): by message
     if not set(map(type, at)) <= {str, _NONE}:
         return None  # epoch numbers (and True == 1 as a dict key): by message
-    corrected = [_corrected(received, _time(t, "", ""), sent_at) if t is not None else (received, None) for t in at]
+    corrected = [
+        corrected_time(received, parse_time(t, "", ""), sent_at) if t is not None else (received, None) for t in at
+    ]
     for i, t in enumerate(at):  # CxlensError above (a bad time): by message
         at[t] = i
     rejected_any = any(r is not None for _, r in corrected)
@@ -164,7 +177,7 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
     if None in contexts:
         contexts = [{} if c is None else c for c in contexts]
     prop_keys = set().union(*props)
-    if not _RESERVED_SET.isdisjoint(prop_keys):
+    if not RESERVED_KEYS.isdisjoint(prop_keys):
         return None
     context_keys = set().union(*contexts)
     if pages:  # a page's name: its own, else properties.name / path, else context.page.path, else "page"
@@ -175,8 +188,8 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
         if None in names:
             return None
 
-    # the stored JSON, as _enriched builds it; the common shape in one comprehension (a page's by
-    # _enriched: it may carry $category)
+    # the stored JSON, as enrich_properties builds it; the common shape in one comprehension (a page's by
+    # enrich_properties: it may carry $category)
     if sent_raw is not None and not rejected_any and None not in at and all(contexts):
         dumps = orjson.dumps
         if not pages:
@@ -188,14 +201,14 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
             dumped = [
                 dumps({**p, "$context": c, "$original_timestamp": t, "$sent_at": sent_raw})
                 if k == "track"
-                else dumps(_enriched(m, k, p, c, {}, t, None, sent_raw, None))
+                else dumps(enrich_properties(m, k, p, c, {}, t, None, sent_raw, None))
                 for m, k, p, c, t in zip(batch, kinds, props, contexts, raw_ts, strict=True)
             ]
     else:
         dumped = []
         for m, k, p, c, t in zip(batch, kinds, props, contexts, raw_ts, strict=True):
             rejected = corrected[at[t]][1]
-            dumped.append(orjson.dumps(_enriched(m, k, p, c, {}, t, None, sent_raw, rejected)))
+            dumped.append(orjson.dumps(enrich_properties(m, k, p, c, {}, t, None, sent_raw, rejected)))
     # the limits as _fast checks them on the stored JSON: its bytes, and its brackets bound the depth
     lengths = np.fromiter(map(len, dumped), dtype=np.int64, count=n)
     if lengths.max() > limits.max_string:
@@ -218,15 +231,15 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
         sessions = [_session(p, c) for p, c in zip(props, contexts, strict=True)]
     else:
         sessions = None
-    revenues = [_revenue(p.get("revenue")) for p in props] if "revenue" in prop_keys else None
+    revenues = [revenue_number(p.get("revenue")) for p in props] if "revenue" in prop_keys else None
     touchpoints = [_text_or_none(p.get("touchpoint")) for p in props] if "touchpoint" in prop_keys else None
     stages = [_text_or_none(p.get("stage")) for p in props] if "stage" in prop_keys else None
     if pages or "channel" in context_keys or "os" in context_keys:
-        channels = [_channel(k, c, None) for k, c in zip(kinds, contexts, strict=True)]
-    else:  # _channel without context.channel / context.os
+        channels = [message_channel(k, c, None) for k, c in zip(kinds, contexts, strict=True)]
+    else:  # message_channel without context.channel / context.os
         channels = ["web" if "page" in c or "userAgent" in c else "server" for c in contexts]
 
-    hashes = [_lower64(_md5(e.encode("utf-8", "surrogatepass")).digest(), 8)[0] for e in ids]
+    hashes = [lower64(fast_md5(e.encode("utf-8", "surrogatepass")).digest(), 8)[0] for e in ids]
     distinct = pa.array([ts for ts, _ in corrected], type=pa.timestamp("us"))
     ts = distinct.take(np.zeros(n, np.int32) if len(at) == 1 else np.array([at[t] for t in raw_ts], np.int32))
 
@@ -266,26 +279,28 @@ def _page_name(msg: dict[str, Any], props: dict[str, Any], context: dict[str, An
     if name:
         return name
     page = context.get("page") if isinstance(context.get("page"), dict) else {}
-    return _text(props.get("name")) or _text(props.get("path")) or _text(page.get("path")) or "page"
+    return (
+        text_or_none(props.get("name")) or text_or_none(props.get("path")) or text_or_none(page.get("path")) or "page"
+    )
 
 
 def _text_or_none(value: Any) -> str | None:
-    return None if value is None else _text(value)
+    return None if value is None else text_or_none(value)
 
 
 def _url(props: dict[str, Any], context: dict[str, Any]) -> str | None:
     url = props.get("url")
-    url = url if url.__class__ is str and url else _text(url) if url is not None else None
+    url = url if url.__class__ is str and url else text_or_none(url) if url is not None else None
     if url is None:
         page = context.get("page")
-        url = _text(page.get("url")) if isinstance(page, dict) else None
+        url = text_or_none(page.get("url")) if isinstance(page, dict) else None
     return url
 
 
 def _session(props: dict[str, Any], context: dict[str, Any]) -> str | None:
     for v in (props.get("session_id"), props.get("sessionId"), context.get("sessionId"), context.get("session_id")):
         if v is not None:
-            session = _text(v)
+            session = text_or_none(v)
             if session is not None:
                 return session
     return None

@@ -55,7 +55,6 @@ __all__ = [
     "id_hash",
     "parse_body",
     "parse_messages",
-    "parse_request",
 ]
 
 #: the message types accepted (one endpoint each, and inside ``batch``)
@@ -132,7 +131,7 @@ _RESERVED = (
     "$context", "$integrations", "$category", "$extra", "$original_timestamp", "$sent_at", "$received_at",
     "$rejected_ts",
 )  # fmt: skip
-_RESERVED_SET = frozenset(_RESERVED)
+RESERVED_KEYS = frozenset(_RESERVED)
 _MOBILE_OS = frozenset(("ios", "android", "ipados", "tvos", "watchos"))
 
 
@@ -237,24 +236,11 @@ def _json_array(values: Any) -> pa.Array:
     return pa.array(values, type=pa.binary()).view(pa.string())
 
 
-def parse_request(body: bytes, kind: str, received: datetime, limits: Limits = DEFAULT_LIMITS) -> Messages:
-    """Body bytes → validated messages with their Arrow table built and the rows dropped.
-
-    The whole CPU-bound part of a request, in one picklable call, so a server can run it in a
-    worker process (``cxlens collect --parse-workers``) and hand the writer a ready table.
-    """
-    from cxlens.collect.columns import parse_columns  # it imports this module
-
-    data = parse_body(body, limits)
-    messages = parse_columns(data, kind, received, limits)
-    return messages if messages is not None else parse_messages(data, kind, received, limits).seal()
-
-
 try:  # CPython's own MD5: ≈ 2x cheaper to create than OpenSSL's through hashlib (the same digest)
-    from _md5 import md5 as _md5
+    from _md5 import md5 as fast_md5
 except ImportError:  # pragma: no cover - a Python built without it
-    _md5 = hashlib.md5
-_lower64 = struct.Struct("<Q").unpack_from  # the digest's last 8 bytes, little-endian (md5_number_lower)
+    fast_md5 = hashlib.md5
+lower64 = struct.Struct("<Q").unpack_from  # the digest's last 8 bytes, little-endian (md5_number_lower)
 
 
 def id_hash(event_id: str) -> int:
@@ -264,7 +250,7 @@ def id_hash(event_id: str) -> int:
     >>> id_hash("m1") == duckdb.sql("SELECT md5_number_lower('m1')").fetchone()[0]
     True
     """
-    return _lower64(_md5(event_id.encode("utf-8", "surrogatepass")).digest(), 8)[0]
+    return lower64(fast_md5(event_id.encode("utf-8", "surrogatepass")).digest(), 8)[0]
 
 
 def _bad(path: str, expected: str, got: Any, fix: str = "") -> ParameterError:
@@ -293,7 +279,7 @@ def parse_body(body: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     return data
 
 
-def _time(value: Any, path: str, key: str = "") -> datetime:
+def parse_time(value: Any, path: str, key: str = "") -> datetime:
     """An ISO-8601 string (or epoch milliseconds) as naive UTC (``path.key`` names it in errors)."""
     if isinstance(value, str) and 10 <= len(value) <= 40:
         try:
@@ -318,7 +304,7 @@ PAST = timedelta(days=round(365.25 * 50))
 FUTURE = timedelta(days=1)
 
 
-def _corrected(received: datetime, client_ts: datetime, sent: datetime | None) -> tuple[datetime, datetime | None]:
+def corrected_time(received: datetime, client_ts: datetime, sent: datetime | None) -> tuple[datetime, datetime | None]:
     """(event time, rejected time or None): Segment's skew correction, clamped to the plausible window."""
     ts = received - (sent - client_ts) if sent is not None else client_ts
     if received - PAST <= ts <= received + FUTURE:
@@ -371,7 +357,7 @@ def _obj(msg: dict[str, Any], key: str, path: str, limits: Limits) -> dict[str, 
     return v
 
 
-def _text(value: Any) -> str | None:
+def text_or_none(value: Any) -> str | None:
     if isinstance(value, str):
         return value or None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -379,7 +365,7 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _channel(kind: str, context: dict[str, Any], top: Any) -> str:
+def message_channel(kind: str, context: dict[str, Any], top: Any) -> str:
     ch = context.get("channel")
     if isinstance(ch, str) and ch:
         return ch
@@ -448,23 +434,28 @@ def _one(
             raise _too_long(f"{path}.name", "length", limits.max_string)
         if not name:
             page = context.get("page") if isinstance(context.get("page"), dict) else {}
-            name = _text(props.get("name")) or _text(props.get("path")) or _text(page.get("path")) or kind
+            name = (
+                text_or_none(props.get("name"))
+                or text_or_none(props.get("path"))
+                or text_or_none(page.get("path"))
+                or kind
+            )
 
     raw_ts = msg.get("timestamp")
     ts_key = "timestamp"
     if raw_ts is None:
         raw_ts, ts_key = msg.get("originalTimestamp"), "originalTimestamp"
     own_sent = msg.get("sentAt")
-    msg_sent = _time(own_sent, path, ".sentAt") if own_sent is not None else sent_at
+    msg_sent = parse_time(own_sent, path, ".sentAt") if own_sent is not None else sent_at
     rejected = None
     if raw_ts is not None:
-        client_ts = _time(raw_ts, path, "." + ts_key)
+        client_ts = parse_time(raw_ts, path, "." + ts_key)
         # Segment: timestamp = receivedAt - (sentAt - originalTimestamp), correcting the device clock
-        ts, rejected = _corrected(received, client_ts, msg_sent)
+        ts, rejected = corrected_time(received, client_ts, msg_sent)
     else:
         ts = received
 
-    for key in _RESERVED_SET.intersection(props) if props else ():
+    for key in RESERVED_KEYS.intersection(props) if props else ():
         if key in props:
             raise _bad(
                 f"{path}.{'traits' if kind == 'identify' else 'properties'}.{key}",
@@ -472,7 +463,7 @@ def _one(
                 key,
                 f"keys {', '.join(_RESERVED)} are set by cxlens; rename it",
             )
-    enriched = _enriched(msg, kind, props, context, integrations, raw_ts, own_sent, sent_raw, rejected)
+    enriched = enrich_properties(msg, kind, props, context, integrations, raw_ts, own_sent, sent_raw, rejected)
     if "$extra" in enriched:
         _check_tree(enriched["$extra"], path, limits)
     try:
@@ -482,7 +473,7 @@ def _one(
     _add_row(out, msg, kind, name, props, context, user_id, anon_id, message_id, raw_ts, ts, received, properties)
 
 
-def _enriched(
+def enrich_properties(
     msg: dict[str, Any],
     kind: str,
     props: dict[str, Any],
@@ -519,7 +510,7 @@ def _enriched(
     return enriched
 
 
-def _revenue(revenue: Any) -> float | None:
+def revenue_number(revenue: Any) -> float | None:
     """A ``revenue`` property as a number: a number, or a text that reads as one; else (and NaN) None."""
     if revenue is None:
         return None
@@ -550,20 +541,20 @@ def _add_row(
 ) -> None:
     """Append one validated message's events row (and its identify and id link) to ``out``."""
     url = props.get("url")
-    url = url if url.__class__ is str and url else _text(url) if url is not None else None
+    url = url if url.__class__ is str and url else text_or_none(url) if url is not None else None
     if url is None:
         page = context.get("page")
-        url = _text(page.get("url")) if isinstance(page, dict) else None
+        url = text_or_none(page.get("url")) if isinstance(page, dict) else None
     session = None  # the first of four keys holding a text (most messages have none of them: `in` tests first)
     if "session_id" in props or "sessionId" in props or "sessionId" in context or "session_id" in context:
         for v in (props.get("session_id"), props.get("sessionId"), context.get("sessionId"), context.get("session_id")):
             if v is not None:
-                session = _text(v)
+                session = text_or_none(v)
                 if session is not None:
                     break
     revenue = props.get("revenue")
     if revenue is not None:
-        revenue = _revenue(revenue)
+        revenue = revenue_number(revenue)
     event_id = message_id or _content_id(msg, received, raw_ts is not None)
     index = len(out.rows)
     out.hashes.append(id_hash(event_id))
@@ -576,9 +567,9 @@ def _add_row(
             ts,
             kind,
             name,
-            _channel(kind, context, msg.get("channel")),
-            None if (tp := props.get("touchpoint")) is None else _text(tp),
-            None if (st := props.get("stage")) is None else _text(st),
+            message_channel(kind, context, msg.get("channel")),
+            None if (tp := props.get("touchpoint")) is None else text_or_none(tp),
+            None if (st := props.get("stage")) is None else text_or_none(st),
             url,
             properties,
             revenue,
@@ -669,7 +660,12 @@ def _fast(
             return False
         if not name:
             page = context.get("page") if isinstance(context.get("page"), dict) else {}
-            name = _text(props.get("name")) or _text(props.get("path")) or _text(page.get("path")) or kind
+            name = (
+                text_or_none(props.get("name"))
+                or text_or_none(props.get("path"))
+                or text_or_none(page.get("path"))
+                or kind
+            )
 
     raw_ts = msg.get("timestamp")
     if raw_ts is None:
@@ -678,23 +674,23 @@ def _fast(
     rejected = None
     if raw_ts is None:
         if own_sent is not None:
-            _time(own_sent, "", "")  # only validated: a bad sentAt is an error even without a timestamp
+            parse_time(own_sent, "", "")  # only validated: a bad sentAt is an error even without a timestamp
         ts = received
     elif raw_ts.__class__ is str and (own_sent is None or own_sent.__class__ is str):
         hit = times.get((raw_ts, own_sent))
         if hit is None:
-            client_ts = _time(raw_ts, "", "")
-            msg_sent = _time(own_sent, "", "") if own_sent is not None else sent_at
-            hit = times[(raw_ts, own_sent)] = _corrected(received, client_ts, msg_sent)
+            client_ts = parse_time(raw_ts, "", "")
+            msg_sent = parse_time(own_sent, "", "") if own_sent is not None else sent_at
+            hit = times[(raw_ts, own_sent)] = corrected_time(received, client_ts, msg_sent)
         ts, rejected = hit
     else:
-        client_ts = _time(raw_ts, "", "")
-        msg_sent = _time(own_sent, "", "") if own_sent is not None else sent_at
-        ts, rejected = _corrected(received, client_ts, msg_sent)
+        client_ts = parse_time(raw_ts, "", "")
+        msg_sent = parse_time(own_sent, "", "") if own_sent is not None else sent_at
+        ts, rejected = corrected_time(received, client_ts, msg_sent)
 
-    if props and not _RESERVED_SET.isdisjoint(props):
+    if props and not RESERVED_KEYS.isdisjoint(props):
         return False
-    enriched = _enriched(msg, kind, props, context, integrations, raw_ts, own_sent, sent_raw, rejected)
+    enriched = enrich_properties(msg, kind, props, context, integrations, raw_ts, own_sent, sent_raw, rejected)
     try:
         dumped = orjson.dumps(enriched)
     except TypeError:  # orjson.JSONEncodeError: too deep or not JSON; the walk names it
@@ -732,7 +728,7 @@ def parse_messages(data: dict[str, Any], kind: str, received: datetime, limits: 
     out = Messages()
     times: dict[tuple[str, str | None], tuple[datetime, datetime | None]] = {}
     sent_raw = data.get("sentAt")
-    sent_at = _time(sent_raw, "sentAt") if sent_raw is not None else None
+    sent_at = parse_time(sent_raw, "sentAt") if sent_raw is not None else None
     if kind == "batch":
         batch = data.get("batch")
         if not isinstance(batch, list):

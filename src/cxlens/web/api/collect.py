@@ -37,9 +37,8 @@ from cxlens.collect import (
     collector_for,
     parse_body,
     parse_messages,
-    parse_request,
 )
-from cxlens.collect.columns import parse_columns
+from cxlens.collect.columns import parse_columns, parse_request
 from cxlens.collect.identity import REQUIRED_SETTING, SECRET_SETTING
 from cxlens.collect.origins import SETTING as ORIGINS
 from cxlens.collect.origins import origin_allowed
