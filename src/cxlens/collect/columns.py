@@ -38,10 +38,12 @@ from cxlens.collect.messages import (
     Limits,
     Messages,
     corrected_time,
+    default_page_name,
     enrich_properties,
-    fast_md5,
-    lower64,
+    id_hash,
     message_channel,
+    message_session,
+    message_url,
     parse_body,
     parse_messages,
     parse_time,
@@ -50,7 +52,7 @@ from cxlens.collect.messages import (
 )
 from cxlens.errors import CxlensError
 
-__all__ = ["COLUMN_MESSAGES", "parse_columns", "parse_request"]
+__all__ = ["COLUMN_MESSAGES", "parse_columns", "parse_data", "parse_request"]
 
 #: batches of at least this many messages try the column path (smaller ones: fixed costs of the Arrow
 #: arrays and compute calls outweigh the per-message savings; they go by message and the writer's table)
@@ -91,15 +93,26 @@ def parse_columns(
         return None
 
 
+def parse_data(
+    data: dict[str, Any], kind: str, received: datetime, limits: Limits = DEFAULT_LIMITS, *, seal_from: int = 0
+) -> Messages:
+    """A parsed body → validated messages: by column where :func:`parse_columns` applies, else by
+    message, whose Arrow table is built here (:meth:`Messages.seal`) from ``seal_from`` messages on."""
+    messages = parse_columns(data, kind, received, limits)
+    if messages is None:
+        messages = parse_messages(data, kind, received, limits)
+        if messages.count >= seal_from:
+            messages.seal()
+    return messages
+
+
 def parse_request(body: bytes, kind: str, received: datetime, limits: Limits = DEFAULT_LIMITS) -> Messages:
     """Body bytes → validated messages with their Arrow table built and the rows dropped.
 
     The whole CPU-bound part of a request, in one picklable call, so a server can run it in a
     worker process (``cxlens collect --parse-workers``) and hand the writer a ready table.
     """
-    data = parse_body(body, limits)
-    messages = parse_columns(data, kind, received, limits)
-    return messages if messages is not None else parse_messages(data, kind, received, limits).seal()
+    return parse_data(parse_body(body, limits), kind, received, limits)
 
 
 def _strings(values: list[Any], max_len: int, *, required: bool) -> bool:
@@ -226,20 +239,22 @@ def _columns(batch: list[Any], sent_raw: Any, received: datetime, limits: Limits
     # mapped columns (_add_row's rules, column by column)
     urls = [p.get("url") for p in props]
     if set(map(type, urls)) != {str} or "" in urls:
-        urls = [u if u.__class__ is str and u else _url(p, c) for u, p, c in zip(urls, props, contexts, strict=True)]
+        urls = [
+            u if u.__class__ is str and u else message_url(p, c) for u, p, c in zip(urls, props, contexts, strict=True)
+        ]
     if prop_keys.intersection(_SESSION) or context_keys.intersection(_SESSION):
-        sessions = [_session(p, c) for p, c in zip(props, contexts, strict=True)]
+        sessions = [message_session(p, c) for p, c in zip(props, contexts, strict=True)]
     else:
         sessions = None
     revenues = [revenue_number(p.get("revenue")) for p in props] if "revenue" in prop_keys else None
-    touchpoints = [_text_or_none(p.get("touchpoint")) for p in props] if "touchpoint" in prop_keys else None
-    stages = [_text_or_none(p.get("stage")) for p in props] if "stage" in prop_keys else None
+    touchpoints = [text_or_none(p.get("touchpoint")) for p in props] if "touchpoint" in prop_keys else None
+    stages = [text_or_none(p.get("stage")) for p in props] if "stage" in prop_keys else None
     if pages or "channel" in context_keys or "os" in context_keys:
         channels = [message_channel(k, c, None) for k, c in zip(kinds, contexts, strict=True)]
     else:  # message_channel without context.channel / context.os
         channels = ["web" if "page" in c or "userAgent" in c else "server" for c in contexts]
 
-    hashes = [lower64(fast_md5(e.encode("utf-8", "surrogatepass")).digest(), 8)[0] for e in ids]
+    hashes = list(map(id_hash, ids))
     distinct = pa.array([ts for ts, _ in corrected], type=pa.timestamp("us"))
     ts = distinct.take(np.zeros(n, np.int32) if len(at) == 1 else np.array([at[t] for t in raw_ts], np.int32))
 
@@ -276,31 +291,4 @@ def _page_name(msg: dict[str, Any], props: dict[str, Any], context: dict[str, An
     name = msg.get("name")
     if name is not None and (name.__class__ is not str or len(name) > max_len):
         return None
-    if name:
-        return name
-    page = context.get("page") if isinstance(context.get("page"), dict) else {}
-    return (
-        text_or_none(props.get("name")) or text_or_none(props.get("path")) or text_or_none(page.get("path")) or "page"
-    )
-
-
-def _text_or_none(value: Any) -> str | None:
-    return None if value is None else text_or_none(value)
-
-
-def _url(props: dict[str, Any], context: dict[str, Any]) -> str | None:
-    url = props.get("url")
-    url = url if url.__class__ is str and url else text_or_none(url) if url is not None else None
-    if url is None:
-        page = context.get("page")
-        url = text_or_none(page.get("url")) if isinstance(page, dict) else None
-    return url
-
-
-def _session(props: dict[str, Any], context: dict[str, Any]) -> str | None:
-    for v in (props.get("session_id"), props.get("sessionId"), context.get("sessionId"), context.get("session_id")):
-        if v is not None:
-            session = text_or_none(v)
-            if session is not None:
-                return session
-    return None
+    return name or default_page_name("page", props, context)

@@ -237,10 +237,10 @@ def _json_array(values: Any) -> pa.Array:
 
 
 try:  # CPython's own MD5: ≈ 2x cheaper to create than OpenSSL's through hashlib (the same digest)
-    from _md5 import md5 as fast_md5
+    from _md5 import md5 as _md5
 except ImportError:  # pragma: no cover - a Python built without it
-    fast_md5 = hashlib.md5
-lower64 = struct.Struct("<Q").unpack_from  # the digest's last 8 bytes, little-endian (md5_number_lower)
+    _md5 = hashlib.md5
+_lower64 = struct.Struct("<Q").unpack_from  # the digest's last 8 bytes, little-endian (md5_number_lower)
 
 
 def id_hash(event_id: str) -> int:
@@ -250,7 +250,7 @@ def id_hash(event_id: str) -> int:
     >>> id_hash("m1") == duckdb.sql("SELECT md5_number_lower('m1')").fetchone()[0]
     True
     """
-    return lower64(fast_md5(event_id.encode("utf-8", "surrogatepass")).digest(), 8)[0]
+    return _lower64(_md5(event_id.encode("utf-8", "surrogatepass")).digest(), 8)[0]
 
 
 def _bad(path: str, expected: str, got: Any, fix: str = "") -> ParameterError:
@@ -365,6 +365,33 @@ def text_or_none(value: Any) -> str | None:
     return None
 
 
+def default_page_name(kind: str, props: dict[str, Any], context: dict[str, Any]) -> str:
+    """The name of a page or screen message sent without one: ``properties.name``, else
+    ``properties.path``, else ``context.page.path``, else the message type."""
+    page = context.get("page") if isinstance(context.get("page"), dict) else {}
+    return text_or_none(props.get("name")) or text_or_none(props.get("path")) or text_or_none(page.get("path")) or kind
+
+
+def message_url(props: dict[str, Any], context: dict[str, Any]) -> str | None:
+    """The ``url`` column: ``properties.url`` as text, else ``context.page.url``."""
+    url = props.get("url")
+    url = url if url.__class__ is str and url else text_or_none(url) if url is not None else None
+    if url is None:
+        page = context.get("page")
+        url = text_or_none(page.get("url")) if isinstance(page, dict) else None
+    return url
+
+
+def message_session(props: dict[str, Any], context: dict[str, Any]) -> str | None:
+    """The ``session_id`` column: the first of four keys (properties, then context) holding a text."""
+    for v in (props.get("session_id"), props.get("sessionId"), context.get("sessionId"), context.get("session_id")):
+        if v is not None:
+            session = text_or_none(v)
+            if session is not None:
+                return session
+    return None
+
+
 def message_channel(kind: str, context: dict[str, Any], top: Any) -> str:
     ch = context.get("channel")
     if isinstance(ch, str) and ch:
@@ -433,13 +460,7 @@ def _one(
         if name is not None and len(name) > limits.max_string:
             raise _too_long(f"{path}.name", "length", limits.max_string)
         if not name:
-            page = context.get("page") if isinstance(context.get("page"), dict) else {}
-            name = (
-                text_or_none(props.get("name"))
-                or text_or_none(props.get("path"))
-                or text_or_none(page.get("path"))
-                or kind
-            )
+            name = default_page_name(kind, props, context)
 
     raw_ts = msg.get("timestamp")
     ts_key = "timestamp"
@@ -541,17 +562,11 @@ def _add_row(
 ) -> None:
     """Append one validated message's events row (and its identify and id link) to ``out``."""
     url = props.get("url")
-    url = url if url.__class__ is str and url else text_or_none(url) if url is not None else None
-    if url is None:
-        page = context.get("page")
-        url = text_or_none(page.get("url")) if isinstance(page, dict) else None
-    session = None  # the first of four keys holding a text (most messages have none of them: `in` tests first)
+    if url.__class__ is not str or not url:  # the common case (a non-empty text) without a call
+        url = message_url(props, context)
+    session = None  # most messages have none of the four keys: `in` tests first
     if "session_id" in props or "sessionId" in props or "sessionId" in context or "session_id" in context:
-        for v in (props.get("session_id"), props.get("sessionId"), context.get("sessionId"), context.get("session_id")):
-            if v is not None:
-                session = text_or_none(v)
-                if session is not None:
-                    break
+        session = message_session(props, context)
     revenue = props.get("revenue")
     if revenue is not None:
         revenue = revenue_number(revenue)
@@ -659,13 +674,7 @@ def _fast(
         if name is not None and (name.__class__ is not str or len(name) > limits.max_string):
             return False
         if not name:
-            page = context.get("page") if isinstance(context.get("page"), dict) else {}
-            name = (
-                text_or_none(props.get("name"))
-                or text_or_none(props.get("path"))
-                or text_or_none(page.get("path"))
-                or kind
-            )
+            name = default_page_name(kind, props, context)
 
     raw_ts = msg.get("timestamp")
     if raw_ts is None:

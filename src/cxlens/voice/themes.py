@@ -543,8 +543,9 @@ class ThemeExtractor:
             )
         else:
             scores = phrases.phrase_scores(member_df, len(members), df.astype(np.float64), n_docs)
-        avoid = getattr(self, "_avoid", frozenset())
-        name, forms = phrases.label(scores, self.vocabulary_, self.surface_, n_phrases=self.n_keywords, avoid=avoid)
+        name, forms = phrases.label(
+            scores, self.vocabulary_, self.surface_, n_phrases=self.n_keywords, avoid=self._avoid
+        )
         top = {self.vocabulary_[i] for i in np.argsort(-scores, kind="stable")[: self.n_keywords] if scores[i] > 0}
         lead = set(phrases.analyse(name.split(" · ")[0])) if name else set()
         category = _category(members, cats, top, lead)

@@ -36,9 +36,8 @@ from cxlens.collect import (
     TokenBuckets,
     collector_for,
     parse_body,
-    parse_messages,
 )
-from cxlens.collect.columns import parse_columns, parse_request
+from cxlens.collect.columns import parse_data, parse_request
 from cxlens.collect.identity import REQUIRED_SETTING, SECRET_SETTING
 from cxlens.collect.origins import SETTING as ORIGINS
 from cxlens.collect.origins import origin_allowed
@@ -284,13 +283,10 @@ async def collect(request: Request, kind: str) -> Response:
                 pool, parse_request, body, kind, received, limits
             )
         else:
+            # a big batch of plain track messages goes column by column (collect/columns.py); by message,
+            # a big one's Arrow table is built here, not in the writer (Messages.seal)
             data = parse_body(body, limits) if data is None else data
-            # a big batch of plain track messages: checked and mapped column by column (collect/columns.py)
-            messages = parse_columns(data, kind, received, limits)
-            if messages is None:
-                messages = parse_messages(data, kind, received, limits)
-                if messages.count >= SEAL_MESSAGES:  # its Arrow table built here, not in the writer (Messages.seal)
-                    messages.seal()
+            messages = parse_data(data, kind, received, limits, seal_from=SEAL_MESSAGES)
         if ctx.key.kind != "secret":  # a public write key: only user ids signed by the site's server count
             required = bool(collector.setting(REQUIRED_SETTING, False))
             if messages.identifies or messages.user_hashes or required:
